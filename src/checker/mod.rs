@@ -1,0 +1,53 @@
+//! Judges a recorded history and the data that survived: RTO, RPO, lost / recovered /
+//! duplicated writes, convergence. Definitions are in the README and in each function.
+mod analysis;
+mod convergence;
+mod rpo;
+mod rto;
+
+pub use analysis::{Analysis, Checker, TargetResult};
+pub use convergence::{Convergence, NodeConvergence, compare};
+pub use rpo::{LostWrite, RpoResult};
+pub use rto::RtoResult;
+
+use serde::{Deserialize, Serialize};
+
+/// Pass, fail, or could not decide. Several verdicts merge to the worst: fail > unknown > pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Unknown,
+}
+
+impl Verdict {
+    pub fn merge(self, other: Verdict) -> Verdict {
+        use Verdict::*;
+        match (self, other) {
+            (Fail, _) | (_, Fail) => Fail,
+            (Unknown, _) | (_, Unknown) => Unknown,
+            _ => Pass,
+        }
+    }
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Pass => crate::error::exit::PASS,
+            Verdict::Fail => crate::error::exit::TARGET_MISSED,
+            Verdict::Unknown => crate::error::exit::UNKNOWN,
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Unknown => "UNKNOWN",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

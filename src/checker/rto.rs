@@ -1,0 +1,89 @@
+//! RTO: from the fault's injection to the invoke time of the first ok write after which
+//! writes stay available. "Stay available" = among the writes invoked in the
+//! `stable_window_ms` starting at that write, none is `fail` and at least
+//! `stable_ok_ratio` are `ok`; the window must end before the workload stopped.
+use crate::history::Outcome;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RtoResult {
+    /// None: writes never became available again before the workload stopped.
+    pub rto_ms: Option<f64>,
+    /// False when no write completed non-ok at or after the fault.
+    pub outage_observed: bool,
+    /// Drill time of the write that marks recovery.
+    pub recovered_at_ms: Option<f64>,
+    /// First non-ok write's invoke time (start of the client-visible outage).
+    pub outage_start_ms: Option<f64>,
+    /// Non-ok writes invoked after the recovery point (flapping after recovery).
+    pub relapses: u64,
+    /// Longest time between two consecutive acknowledgements, anywhere in the drill.
+    pub longest_gap_ms: f64,
+    pub longest_gap_start_ms: f64,
+}
+
+/// `ops`: (invoke_ns, outcome), in any order; `acks`: completion times of ok ops.
+pub fn rto(
+    mut ops: Vec<(u64, Outcome, u64)>,
+    mut acks: Vec<u64>,
+    fault_ns: u64,
+    stop_ns: u64,
+    window_ns: u64,
+    ok_ratio: f64,
+) -> RtoResult {
+    let ms = |ns: u64| ns as f64 / 1e6;
+    acks.sort_unstable();
+    let (mut gap, mut gap_start) = (0u64, 0u64);
+    for w in acks.windows(2) {
+        if w[1] - w[0] > gap {
+            gap = w[1] - w[0];
+            gap_start = w[0];
+        }
+    }
+    let mut res = RtoResult {
+        rto_ms: Some(0.0),
+        outage_observed: false,
+        recovered_at_ms: None,
+        outage_start_ms: None,
+        relapses: 0,
+        longest_gap_ms: ms(gap),
+        longest_gap_start_ms: ms(gap_start),
+    };
+    ops.sort_unstable_by_key(|o| o.0);
+    // the outage starts with the first write invoked earliest among those that ended non-ok
+    // at or after the fault (a write in flight at the fault counts)
+    let first_bad = ops.iter().filter(|(_, o, done)| *o != Outcome::Ok && *done >= fault_ns).map(|o| o.0).min();
+    let Some(first_bad) = first_bad else {
+        return res;
+    };
+    res.outage_observed = true;
+    res.outage_start_ms = Some(ms(first_bad));
+    let from = first_bad.max(fault_ns);
+    let start = ops.partition_point(|o| o.0 < from);
+    // sliding window [ops[i].0, ops[i].0 + window) over the sorted ops
+    let (mut j, mut n, mut ok, mut fail) = (start, 0u64, 0u64, 0u64);
+    for i in start..ops.len() {
+        let t = ops[i].0;
+        if t + window_ns > stop_ns {
+            break;
+        }
+        while j < ops.len() && ops[j].0 < t + window_ns {
+            n += 1;
+            ok += (ops[j].1 == Outcome::Ok) as u64;
+            fail += (ops[j].1 == Outcome::Fail) as u64;
+            j += 1;
+        }
+        if ops[i].1 == Outcome::Ok && fail == 0 && (ok as f64) >= ok_ratio * n as f64 {
+            res.rto_ms = Some(ms(t.saturating_sub(fault_ns)));
+            res.recovered_at_ms = Some(ms(t));
+            res.relapses = ops[i..].iter().filter(|o| o.1 != Outcome::Ok).count() as u64;
+            return res;
+        }
+        // slide: ops[i] leaves the window
+        n -= 1;
+        ok -= (ops[i].1 == Outcome::Ok) as u64;
+        fail -= (ops[i].1 == Outcome::Fail) as u64;
+    }
+    res.rto_ms = None;
+    res
+}

@@ -1,0 +1,180 @@
+//! The checker on hand-built histories.
+use super::*;
+use crate::history::{Event, EventKind, Op, Outcome};
+use crate::scenario::{CheckSpec, Targets};
+use crate::stack::ReadBack;
+
+const MS: u64 = 1_000_000;
+
+fn op(writer: u32, seq: u64, invoke_ms: u64, dur_ms: u64, outcome: Outcome) -> Op {
+    Op { writer, seq, invoke_ns: invoke_ms * MS, complete_ns: (invoke_ms + dur_ms) * MS, outcome, node: None, error: None }
+}
+
+fn ev(t_ms: u64, kind: EventKind, fault: Option<usize>) -> Event {
+    Event { t_ns: t_ms * MS, kind, fault, node: None, detail: String::new() }
+}
+
+fn targets(rto: u64, rpo: u64, lost: u64) -> Targets {
+    Targets { rto_ms: Some(rto), rpo_ms: Some(rpo), max_lost_writes: Some(lost), converge: false }
+}
+
+/// One writer writing every 10 ms from t=0 to `end_ms`; ops invoked in [down_from, down_to)
+/// get `bad`; returns the ops and the read-back holding every ok op (minus `drop`).
+fn scenario(end_ms: u64, down: (u64, u64), bad: Outcome, drop: &[u64]) -> (Vec<Op>, ReadBack) {
+    let mut ops = Vec::new();
+    let mut rb = ReadBack::default();
+    for (i, t) in (0..end_ms).step_by(10).enumerate() {
+        let seq = i as u64 + 1;
+        let o = if t >= down.0 && t < down.1 { bad } else { Outcome::Ok };
+        ops.push(op(0, seq, t, 2, o));
+        if o == Outcome::Ok && !drop.contains(&seq) {
+            rb.push(0, seq);
+        }
+    }
+    (ops, rb.finish())
+}
+
+fn run(ops: &[Op], events: &[Event], rb: Option<&ReadBack>, t: &Targets) -> Analysis {
+    let mut c = Checker::default();
+    for o in ops {
+        c.add(o);
+    }
+    c.finish(events, Some(0), rb, None, &CheckSpec::default(), t)
+}
+
+fn events(fault_ms: u64, stop_ms: u64) -> Vec<Event> {
+    vec![ev(0, EventKind::WorkloadStart, None), ev(fault_ms, EventKind::FaultInject, Some(0)), ev(stop_ms, EventKind::WorkloadStop, None)]
+}
+
+#[test]
+fn outage_measured_from_fault_to_first_stable_ok() {
+    // fault at 1000, writes fail from 1000 to 3500, stable afterwards
+    let (ops, rb) = scenario(6000, (1000, 3500), Outcome::Fail, &[]);
+    let a = run(&ops, &events(1000, 6000), Some(&rb), &targets(3000, 0, 0));
+    assert!(a.rto.outage_observed);
+    assert_eq!(a.rto.rto_ms, Some(2500.0));
+    assert_eq!(a.rto.outage_start_ms, Some(1000.0));
+    assert_eq!(a.failed_writes, 250);
+    assert_eq!(a.verdict, Verdict::Pass);
+    // longest gap between acks: ack at 992 .. ack at 3502
+    assert_eq!(a.rto.longest_gap_ms, 2510.0);
+}
+
+#[test]
+fn rto_over_target_fails() {
+    let (ops, rb) = scenario(6000, (1000, 3500), Outcome::Unknown, &[]);
+    let a = run(&ops, &events(1000, 6000), Some(&rb), &targets(2000, 0, 0));
+    assert_eq!(a.rto.rto_ms, Some(2500.0));
+    assert_eq!(a.unknown_writes, 250);
+    assert_eq!(a.targets.iter().find(|t| t.target == "rto_ms").unwrap().verdict, Verdict::Fail);
+    assert_eq!(a.verdict, Verdict::Fail);
+}
+
+#[test]
+fn no_failed_write_means_no_outage() {
+    let (ops, rb) = scenario(3000, (0, 0), Outcome::Fail, &[]);
+    let a = run(&ops, &events(1000, 3000), Some(&rb), &targets(0, 0, 0));
+    assert!(!a.rto.outage_observed);
+    assert_eq!(a.rto.rto_ms, Some(0.0));
+    assert_eq!(a.verdict, Verdict::Pass);
+}
+
+#[test]
+fn writes_that_never_recover_fail_the_rto_target() {
+    let (ops, rb) = scenario(5000, (1000, 5000), Outcome::Fail, &[]);
+    let a = run(&ops, &events(1000, 5000), Some(&rb), &targets(60_000, 0, 0));
+    assert_eq!(a.rto.rto_ms, None);
+    let t = a.targets.iter().find(|t| t.target == "rto_ms").unwrap();
+    assert_eq!(t.verdict, Verdict::Fail);
+    assert!(t.note.contains("never"));
+}
+
+#[test]
+fn recovery_needs_a_full_stable_window() {
+    // one ok write at 2000 between failures does not count as recovery
+    let (mut ops, rb) = scenario(6000, (1000, 3000), Outcome::Fail, &[]);
+    ops[200].outcome = Outcome::Ok; // invoked at 2000
+    let a = run(&ops, &events(1000, 6000), Some(&rb), &targets(5000, 0, 0));
+    assert_eq!(a.rto.rto_ms, Some(2000.0));
+    // a window that would run past the workload's end does not count either
+    let (ops, rb) = scenario(3400, (1000, 3000), Outcome::Fail, &[]);
+    let a = run(&ops, &events(1000, 3400), Some(&rb), &targets(5000, 0, 0));
+    assert_eq!(a.rto.rto_ms, None);
+}
+
+#[test]
+fn lost_acknowledged_writes_and_rpo_span() {
+    // seqs 95..=100 (acked at 942..992 ms) missing after a fault at 1000
+    let drop: Vec<u64> = (95..=100).collect();
+    let (ops, rb) = scenario(3000, (1000, 1500), Outcome::Fail, &drop);
+    let a = run(&ops, &events(1000, 3000), Some(&rb), &targets(5000, 100, 0));
+    let r = a.rpo.as_ref().unwrap();
+    assert_eq!(r.lost_writes, 6);
+    assert_eq!(r.lost.iter().map(|l| l.seq).collect::<Vec<_>>(), drop);
+    assert_eq!(r.rpo_ms, 1000.0 - 942.0);
+    assert_eq!(a.targets.iter().find(|t| t.target == "max_lost_writes").unwrap().verdict, Verdict::Fail);
+    assert_eq!(a.targets.iter().find(|t| t.target == "rpo_ms").unwrap().verdict, Verdict::Pass);
+}
+
+#[test]
+fn unknown_and_failed_writes_present_are_recovered_not_lost() {
+    let (ops, mut rb) = scenario(3000, (1000, 1200), Outcome::Unknown, &[]);
+    rb.push(0, 101); // invoked at 1000, outcome unknown, applied anyway
+    rb.push(0, 102);
+    rb.push(0, 102); // a duplicate
+    rb.push(0, 9999); // never written
+    rb.push(7, 1); // writer that never existed
+    let rb = rb.finish();
+    let a = run(&ops, &events(1000, 3000), Some(&rb), &targets(5000, 0, 0));
+    let r = a.rpo.as_ref().unwrap();
+    assert_eq!(r.lost_writes, 0);
+    assert_eq!(r.recovered_writes, 2);
+    assert_eq!(r.duplicate_writes, 1);
+    assert_eq!(r.unexpected_writes, 2);
+    assert_eq!(r.rpo_ms, 0.0);
+}
+
+#[test]
+fn missing_read_back_is_unknown_never_pass() {
+    let (ops, _) = scenario(3000, (1000, 1200), Outcome::Fail, &[]);
+    let a = run(&ops, &events(1000, 3000), None, &targets(5000, 0, 0));
+    assert_eq!(a.targets.iter().find(|t| t.target == "rpo_ms").unwrap().verdict, Verdict::Unknown);
+    assert_eq!(a.verdict, Verdict::Unknown);
+}
+
+#[test]
+fn no_baseline_writes_is_unknown() {
+    let (ops, rb) = scenario(3000, (0, 3000), Outcome::Fail, &[]);
+    let a = run(&ops, &events(1000, 3000), Some(&rb), &Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: false });
+    assert_eq!(a.verdict, Verdict::Unknown);
+}
+
+#[test]
+fn unconverged_replica_fails() {
+    let (ops, rb) = scenario(3000, (1000, 1200), Outcome::Fail, &[]);
+    let mut replica = ReadBack::default();
+    replica.push(0, 1);
+    replica.push(0, 5000);
+    let replica = replica.finish();
+    let (missing, extra) = compare(&rb, &replica);
+    assert_eq!((missing, extra), (rb.len() as u64 - 1, 1));
+    let conv = Convergence {
+        converged: Some(false),
+        waited_ms: 10.0,
+        nodes: vec![NodeConvergence { node: "pg-3".into(), records: Some(2), missing, extra, converged: false, error: None }],
+        excluded: vec![],
+    };
+    let mut c = Checker::default();
+    ops.iter().for_each(|o| c.add(o));
+    let t = Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: true };
+    let a = c.finish(&events(1000, 3000), Some(0), Some(&rb), Some(&conv), &CheckSpec::default(), &t);
+    assert_eq!(a.verdict, Verdict::Fail);
+}
+
+#[test]
+fn verdicts_merge_to_the_worst() {
+    use Verdict::*;
+    assert_eq!(Pass.merge(Unknown), Unknown);
+    assert_eq!(Unknown.merge(Fail), Fail);
+    assert_eq!(Pass.merge(Pass), Pass);
+}

@@ -1,0 +1,28 @@
+//! One monotonic clock per drill. Every op and event carries nanoseconds since the drill's
+//! start instant; the wall-clock anchor is recorded once, in the history header.
+use chrono::{DateTime, Utc};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start: Instant,
+    pub wall_anchor: DateTime<Utc>,
+}
+
+impl Clock {
+    pub fn start() -> Self {
+        Clock { start: Instant::now(), wall_anchor: Utc::now() }
+    }
+    /// Nanoseconds since the drill started.
+    pub fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+    /// The instant `ns` nanoseconds after the start.
+    pub fn instant_at(&self, ns: u64) -> Instant {
+        self.start + Duration::from_nanos(ns)
+    }
+}
+
+pub fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}

@@ -1,0 +1,223 @@
+//! A thin wrapper over bollard: each call maps its failure to a "failed to …" error.
+use crate::error::{Error, Result};
+use bollard::container::{
+    Config, CreateContainerOptions, KillContainerOptions, LogOutput, LogsOptions, NetworkingConfig,
+    RemoveContainerOptions, RestartContainerOptions, StartContainerOptions, StopContainerOptions,
+    UploadToContainerOptions,
+};
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{EndpointSettings, HostConfig, PortBinding};
+use bollard::network::CreateNetworkOptions;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+
+#[derive(Clone)]
+pub struct Docker {
+    pub(crate) api: bollard::Docker,
+}
+
+/// What a node's container looks like.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub network: String,
+    /// DNS name on the drill network (the node name).
+    pub alias: String,
+    pub env: Vec<String>,
+    pub cmd: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// (container port, host port) pairs, published on 127.0.0.1 only.
+    pub ports: Vec<(u16, u16)>,
+    pub cap_add: Vec<String>,
+}
+
+fn infra(msg: String, e: bollard::errors::Error) -> Error {
+    Error::infra(msg).cause(e)
+}
+
+impl Docker {
+    /// Connects to the local engine and checks that it answers.
+    pub async fn connect() -> Result<Docker> {
+        let hint = "start the engine with `scripts/setup.sh` (installs docker.io and starts dockerd)";
+        let api = bollard::Docker::connect_with_local_defaults()
+            .map_err(|e| infra("failed to connect to the Docker engine".into(), e).hint(hint))?;
+        let api = api
+            .negotiate_version()
+            .await
+            .map_err(|e| infra("failed to reach the Docker engine".into(), e).hint(hint))?;
+        api.ping().await.map_err(|e| infra("failed to reach the Docker engine".into(), e).hint(hint))?;
+        Ok(Docker { api })
+    }
+
+    pub async fn image_exists(&self, image: &str) -> bool {
+        self.api.inspect_image(image).await.is_ok()
+    }
+
+    pub async fn create_network(&self, name: &str, labels: &HashMap<String, String>) -> Result<()> {
+        let opts = CreateNetworkOptions {
+            name: name.to_string(),
+            driver: "bridge".into(),
+            labels: labels.clone(),
+            check_duplicate: true,
+            ..Default::default()
+        };
+        self.api.create_network(opts).await.map_err(|e| infra(format!("failed to create network {name}"), e))?;
+        Ok(())
+    }
+
+    pub async fn run(&self, spec: &ContainerSpec) -> Result<()> {
+        let mut bindings = HashMap::new();
+        let mut exposed = HashMap::new();
+        for (p, host) in &spec.ports {
+            let key = format!("{p}/tcp");
+            exposed.insert(key.clone(), HashMap::new());
+            bindings.insert(key, Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(host.to_string()) }]));
+        }
+        let mut endpoints = HashMap::new();
+        endpoints.insert(
+            spec.network.clone(),
+            EndpointSettings { aliases: Some(vec![spec.alias.clone()]), ..Default::default() },
+        );
+        let config = Config {
+            image: Some(spec.image.clone()),
+            hostname: Some(spec.alias.clone()),
+            env: Some(spec.env.clone()),
+            cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
+            labels: Some(spec.labels.clone()),
+            exposed_ports: Some(exposed),
+            host_config: Some(HostConfig {
+                port_bindings: Some(bindings),
+                network_mode: Some(spec.network.clone()),
+                cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+                ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig { endpoints_config: endpoints }),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptions { name: spec.name.clone(), platform: None };
+        self.api
+            .create_container(Some(opts), config)
+            .await
+            .map_err(|e| infra(format!("failed to create container {}", spec.name), e))?;
+        self.start(&spec.name).await
+    }
+
+    pub async fn start(&self, name: &str) -> Result<()> {
+        self.api
+            .start_container(name, None::<StartContainerOptions<String>>)
+            .await
+            .map_err(|e| infra(format!("failed to start container {name}"), e))
+    }
+
+    /// The 127.0.0.1 port that `container_port` is published on.
+    pub async fn host_port(&self, name: &str, container_port: u16) -> Result<u16> {
+        let info = self.api.inspect_container(name, None).await.map_err(|e| infra(format!("failed to inspect container {name}"), e))?;
+        let port = info
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|p| p.get(&format!("{container_port}/tcp")).cloned().flatten())
+            .and_then(|b| b.into_iter().find_map(|b| b.host_port))
+            .and_then(|p| p.parse::<u16>().ok());
+        port.ok_or_else(|| Error::infra(format!("failed to find the published port {container_port} of {name}")))
+    }
+
+    pub async fn is_running(&self, name: &str) -> bool {
+        match self.api.inspect_container(name, None).await {
+            Ok(i) => i.state.and_then(|s| s.running).unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    pub async fn kill(&self, name: &str, signal: &str) -> Result<()> {
+        self.api
+            .kill_container(name, Some(KillContainerOptions { signal }))
+            .await
+            .map_err(|e| infra(format!("failed to kill container {name}"), e))
+    }
+
+    pub async fn stop(&self, name: &str, grace_s: i64) -> Result<()> {
+        self.api
+            .stop_container(name, Some(StopContainerOptions { t: grace_s }))
+            .await
+            .map_err(|e| infra(format!("failed to stop container {name}"), e))
+    }
+
+    pub async fn restart(&self, name: &str, grace_s: isize) -> Result<()> {
+        self.api
+            .restart_container(name, Some(RestartContainerOptions { t: grace_s }))
+            .await
+            .map_err(|e| infra(format!("failed to restart container {name}"), e))
+    }
+
+    pub async fn pause(&self, name: &str) -> Result<()> {
+        self.api.pause_container(name).await.map_err(|e| infra(format!("failed to pause container {name}"), e))
+    }
+
+    pub async fn unpause(&self, name: &str) -> Result<()> {
+        self.api.unpause_container(name).await.map_err(|e| infra(format!("failed to unpause container {name}"), e))
+    }
+
+    pub async fn remove(&self, name: &str) -> Result<()> {
+        let opts = RemoveContainerOptions { force: true, v: true, ..Default::default() };
+        self.api.remove_container(name, Some(opts)).await.map_err(|e| infra(format!("failed to remove container {name}"), e))
+    }
+
+    /// Runs a command in a running container; returns (exit code, stdout+stderr).
+    pub async fn exec(&self, name: &str, cmd: &[&str]) -> Result<(i64, String)> {
+        let fail = |e| infra(format!("failed to exec `{}` in {name}", cmd.join(" ")), e);
+        let exec = self
+            .api
+            .create_exec(
+                name,
+                CreateExecOptions {
+                    cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(fail)?;
+        let mut text = String::new();
+        if let StartExecResults::Attached { mut output, .. } = self.api.start_exec(&exec.id, None).await.map_err(fail)? {
+            while let Some(chunk) = output.next().await {
+                text.push_str(&chunk.map_err(fail)?.to_string());
+            }
+        }
+        let code = self.api.inspect_exec(&exec.id).await.map_err(fail)?.exit_code.unwrap_or(-1);
+        Ok((code, text))
+    }
+
+    /// Whole log of a container (stdout and stderr), for the evidence folder.
+    pub async fn logs(&self, name: &str) -> Result<String> {
+        let opts = LogsOptions::<String> { stdout: true, stderr: true, timestamps: true, ..Default::default() };
+        let mut s = self.api.logs(name, Some(opts));
+        let mut text = String::new();
+        while let Some(chunk) = s.next().await {
+            match chunk {
+                Ok(LogOutput::StdOut { message } | LogOutput::StdErr { message } | LogOutput::Console { message }) => {
+                    text.push_str(&String::from_utf8_lossy(&message))
+                }
+                Ok(_) => {}
+                Err(e) => return Err(infra(format!("failed to read the logs of {name}"), e)),
+            }
+        }
+        Ok(text)
+    }
+
+    /// Writes one file into a container, running or stopped.
+    pub async fn upload_file(&self, name: &str, dir: &str, file: &str, contents: &[u8]) -> Result<()> {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, file, contents).map_err(|e| Error::infra("failed to pack a file".to_string()).cause(e))?;
+        let body = tar.into_inner().map_err(|e| Error::infra("failed to pack a file".to_string()).cause(e))?;
+        self.api
+            .upload_to_container(name, Some(UploadToContainerOptions { path: dir.to_string(), ..Default::default() }), body.into())
+            .await
+            .map_err(|e| infra(format!("failed to copy {file} into {name}"), e))
+    }
+}

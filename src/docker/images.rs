@@ -1,0 +1,65 @@
+//! `drdrill images build`: builds the stack images in docker/ through the Docker API.
+use super::Docker;
+use crate::error::{Error, Result};
+use bollard::image::BuildImageOptions;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// One image context: docker/<name>/ with a Dockerfile and a TAG file.
+#[derive(Debug, Clone)]
+pub struct ImageDir {
+    pub dir: PathBuf,
+    pub tag: String,
+}
+
+pub fn image_dirs(root: &Path) -> Result<Vec<ImageDir>> {
+    let rd = std::fs::read_dir(root).map_err(|e| Error::usage(format!("failed to read {}", root.display())).cause(e))?;
+    let mut out = Vec::new();
+    for entry in rd.flatten() {
+        let dir = entry.path();
+        let Ok(tag) = std::fs::read_to_string(dir.join("TAG")) else { continue };
+        out.push(ImageDir { dir, tag: tag.trim().to_string() });
+    }
+    out.sort_by(|a, b| a.tag.cmp(&b.tag));
+    Ok(out)
+}
+
+fn tar_dir(dir: &Path) -> Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append_dir_all(".", dir).map_err(|e| Error::usage(format!("failed to pack {}", dir.display())).cause(e))?;
+    tar.into_inner().map_err(|e| Error::usage(format!("failed to pack {}", dir.display())).cause(e))
+}
+
+/// Builds each image; `progress` gets one line per build step.
+pub async fn build_images(docker: &Docker, dirs: &[ImageDir], mut progress: impl FnMut(&str)) -> Result<()> {
+    if !docker.image_exists("debian:bookworm-slim").await {
+        return Err(Error::infra("failed to find the base image debian:bookworm-slim")
+            .hint("`scripts/setup.sh` pulls it or builds it locally with debootstrap"));
+    }
+    for img in dirs {
+        progress(&format!("building {} from {}", img.tag, img.dir.display()));
+        let body = tar_dir(&img.dir)?;
+        let opts = BuildImageOptions {
+            t: img.tag.clone(),
+            networkmode: "host".to_string(),
+            rm: true,
+            labels: HashMap::from([("drdrill.image".to_string(), "true".to_string())]),
+            ..Default::default()
+        };
+        let mut stream = docker.api.build_image(opts, None, Some(body.into()));
+        while let Some(msg) = stream.next().await {
+            let info = msg.map_err(|e| Error::infra(format!("failed to build {}", img.tag)).cause(e))?;
+            if let Some(err) = info.error {
+                return Err(Error::infra(format!("failed to build {}", img.tag)).cause_text(err));
+            }
+            if let Some(s) = info.stream {
+                let s = s.trim();
+                if s.starts_with("Step ") {
+                    progress(s);
+                }
+            }
+        }
+    }
+    Ok(())
+}

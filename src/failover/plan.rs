@@ -1,0 +1,158 @@
+use crate::fault::FaultNotice;
+use crate::history::{EventKind, RecorderHandle};
+use crate::scenario::FailoverSpec;
+use crate::stack::{Driver, Stack};
+use crate::workload::ClientTarget;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// What the failover did, for results.json.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FailoverReport {
+    pub started_ms: Option<f64>,
+    pub done_ms: Option<f64>,
+    pub old_primary: Option<String>,
+    pub new_primary: Option<String>,
+    /// Replica positions seen when choosing (node, position).
+    pub candidates: Vec<(String, u64)>,
+    pub repointed: Vec<String>,
+    pub rejoined: Option<String>,
+    pub error: Option<String>,
+    /// Index of the fault the failover answered.
+    pub answered_fault: Option<usize>,
+}
+
+async fn wait_trigger(
+    spec: &FailoverSpec,
+    stack: &Stack,
+    driver: &dyn Driver,
+    faults: &mut mpsc::UnboundedReceiver<FaultNotice>,
+    rec: &RecorderHandle,
+    last_hit: &mut Option<usize>,
+) -> Option<String> {
+    if let Some(d) = &spec.trigger.delay {
+        let delay_ms = d.delay_ms;
+        loop {
+            let notice = faults.recv().await?;
+            if notice.injected.hit_primary && !notice.healed {
+                *last_hit = Some(notice.injected.index);
+                let at = rec.clock.instant_at(notice.injected.at_ns + delay_ms * 1_000_000);
+                tokio::time::sleep_until(at.into()).await;
+                return Some(format!("{delay_ms} ms after fault #{}", notice.injected.index));
+            }
+        }
+    }
+    {
+        let pr = spec.trigger.probe.clone()?;
+        let (interval_ms, timeout_ms, failures) = (pr.interval_ms, pr.timeout_ms, pr.failures);
+        {
+            let mut down = 0u32;
+            let mut tick = tokio::time::interval(Duration::from_millis(interval_ms));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                while let Ok(n) = faults.try_recv() {
+                    if n.injected.hit_primary && !n.healed {
+                        *last_hit = Some(n.injected.index);
+                    }
+                }
+                let addr = stack.node(&stack.primary()).ok()?.addr();
+                if driver.probe(addr, Duration::from_millis(timeout_ms)).await {
+                    down = 0;
+                } else {
+                    down += 1;
+                    if down >= failures {
+                        return Some(format!("{down} consecutive failed probes ({interval_ms} ms apart, {timeout_ms} ms timeout)"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs the plan once. Returns when failover is done, failed, or `faults` closed without a trigger.
+pub async fn run_failover(
+    spec: FailoverSpec,
+    stack: Arc<Stack>,
+    driver: Arc<dyn Driver>,
+    rec: RecorderHandle,
+    mut faults: mpsc::UnboundedReceiver<FaultNotice>,
+    clients: watch::Sender<ClientTarget>,
+) -> FailoverReport {
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let mut report = FailoverReport::default();
+    let mut last_hit = None;
+    let Some(why) = wait_trigger(&spec, &stack, driver.as_ref(), &mut faults, &rec, &mut last_hit).await else {
+        return report;
+    };
+    report.answered_fault = last_hit;
+    let old = stack.primary();
+    report.old_primary = Some(old.clone());
+    report.started_ms = Some(ms(rec.event(EventKind::FailoverStart, last_hit, Some(&old), why).await));
+
+    // choose the replica to promote
+    let mut candidates = Vec::new();
+    for r in stack.replicas() {
+        if let Ok(pos) = driver.position(stack.node(&r).expect("replica").addr()).await {
+            candidates.push((r, pos));
+        }
+    }
+    report.candidates = candidates.clone();
+    let chosen = if spec.promote == "most-advanced" {
+        // highest position; ties go to the earliest node in start order
+        candidates.iter().rev().max_by_key(|(_, p)| *p).map(|(n, _)| n.clone())
+    } else {
+        candidates.iter().find(|(n, _)| *n == spec.promote).map(|(n, _)| n.clone())
+    };
+    let Some(new) = chosen else {
+        let msg = format!("no reachable replica to promote (wanted {})", spec.promote);
+        rec.event(EventKind::FailoverFailed, last_hit, None, msg.clone()).await;
+        report.error = Some(msg);
+        return report;
+    };
+    let positions: Vec<String> = candidates.iter().map(|(n, p)| format!("{n}@{p}")).collect();
+    if let Err(e) = driver.promote(&stack, &new).await {
+        rec.event(EventKind::FailoverFailed, last_hit, Some(&new), e.to_string()).await;
+        report.error = Some(e.to_string());
+        return report;
+    }
+    stack.set_primary(&new);
+    report.new_primary = Some(new.clone());
+    rec.event(EventKind::FailoverPromote, last_hit, Some(&new), format!("promoted {new} (positions {})", positions.join(", "))).await;
+
+    if spec.repoint_replicas {
+        for r in stack.replicas().into_iter().filter(|r| *r != old) {
+            match driver.repoint(&stack, &r, &new).await {
+                Ok(()) => report.repointed.push(r),
+                Err(e) => {
+                    rec.event(EventKind::Note, last_hit, Some(&r), format!("repoint of {r} failed: {e}")).await;
+                }
+            }
+        }
+        rec.event(EventKind::FailoverRepointReplicas, last_hit, Some(&new), format!("replicas now follow {new}: {}", report.repointed.join(", "))).await;
+        if let Err(e) = driver.after_failover(&stack, &new, &report.repointed).await {
+            rec.event(EventKind::Note, last_hit, Some(&new), e.to_string()).await;
+        }
+    }
+    if spec.repoint_clients {
+        let addr = stack.node(&new).expect("new primary").addr();
+        let _ = clients.send(ClientTarget { node: new.clone(), addr });
+        rec.event(EventKind::FailoverRepointClients, last_hit, Some(&new), format!("clients now write to {new} at {addr}")).await;
+    }
+    report.done_ms = Some(ms(rec.event(EventKind::FailoverDone, last_hit, Some(&new), format!("{old} -> {new}")).await));
+
+    if spec.rejoin_old_primary {
+        let r = driver.rejoin(&stack, &old, &new).await;
+        let detail = match &r {
+            Ok(()) => format!("{old} rejoining as a replica of {new}"),
+            Err(e) => format!("rejoin of {old} failed: {e}"),
+        };
+        rec.event(EventKind::Rejoin, last_hit, Some(&old), detail).await;
+        if r.is_ok() {
+            report.rejoined = Some(old);
+        }
+    }
+    report
+}

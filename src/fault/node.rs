@@ -1,0 +1,66 @@
+//! Node-level faults: kill (SIGKILL), stop (graceful), pause (freeze), restart.
+use crate::error::Result;
+use crate::history::{EventKind, RecorderHandle};
+use crate::scenario::{FaultKind, FaultSpec};
+use crate::stack::Stack;
+use std::time::Instant;
+
+/// A fault that has been applied, and what healing it takes.
+#[derive(Debug, Clone)]
+pub struct Injected {
+    pub index: usize,
+    pub kind: FaultKind,
+    pub node: String,
+    /// Drill time of the injection (just before the engine was asked).
+    pub at_ns: u64,
+    /// Whether a heal is still owed (pause until resumed).
+    pub needs_heal: bool,
+    /// Whether this fault took the then-primary away.
+    pub hit_primary: bool,
+}
+
+/// Applies `spec` now. The event's time is taken before the engine call; the call's own
+/// duration is recorded in the event detail.
+pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &RecorderHandle) -> Result<Injected> {
+    let node = stack.resolve(&spec.target)?;
+    let hit_primary = node == stack.primary();
+    let container = stack.node(&node)?.container.clone();
+    let at_ns = rec.clock.now_ns();
+    let started = Instant::now();
+    let d = &stack.docker;
+    let result = match spec.kind {
+        FaultKind::Kill => d.kill(&container, "SIGKILL").await,
+        FaultKind::Stop => d.stop(&container, 10).await,
+        FaultKind::Pause => d.pause(&container).await,
+        FaultKind::Restart => d.restart(&container, 10).await,
+    };
+    let took = started.elapsed().as_millis();
+    let kind = format!("{:?}", spec.kind).to_lowercase();
+    let detail = match &result {
+        Ok(()) => format!("{kind} {node} (target {}, engine call {took} ms)", spec.target),
+        Err(e) => format!("{kind} {node} failed: {}", e.message),
+    };
+    rec.event(EventKind::FaultInject, Some(index), Some(&node), detail).await;
+    result?;
+    if spec.kind == FaultKind::Restart {
+        // the engine returned once the container runs again: that is the heal
+        rec.event(EventKind::FaultHeal, Some(index), Some(&node), format!("restart of {node} complete")).await;
+    }
+    Ok(Injected { index, kind: spec.kind, node, at_ns, needs_heal: spec.kind == FaultKind::Pause, hit_primary })
+}
+
+/// Undoes a fault that needs it (resumes a paused node). Idempotent.
+pub async fn heal(stack: &Stack, f: &mut Injected, rec: &RecorderHandle) -> Result<()> {
+    if !f.needs_heal {
+        return Ok(());
+    }
+    let container = stack.node(&f.node)?.container.clone();
+    let r = stack.docker.unpause(&container).await;
+    let detail = match &r {
+        Ok(()) => format!("resume {}", f.node),
+        Err(e) => format!("resume {} failed: {}", f.node, e.message),
+    };
+    rec.event(EventKind::FaultHeal, Some(f.index), Some(&f.node), detail).await;
+    f.needs_heal = false;
+    r
+}

@@ -1,0 +1,78 @@
+//! The drill's history: every client operation and every fault / failover event, on one
+//! monotonic clock, streamed to `history.jsonl` as the drill runs.
+mod reader;
+mod recorder;
+
+pub use reader::{HistoryFile, read_history};
+pub use recorder::{Recorder, RecorderHandle};
+
+use serde::{Deserialize, Serialize};
+
+/// Outcome of one client operation (Jepsen's ok / fail / info).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Acknowledged by the database.
+    Ok,
+    /// Definitely not applied (connection refused, error reply, read-only node).
+    Fail,
+    /// May or may not have been applied (timeout, connection lost mid-call).
+    Unknown,
+}
+
+/// One write: `writer` wrote record `seq`. Times are ns on the drill clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Op {
+    pub writer: u32,
+    pub seq: u64,
+    pub invoke_ns: u64,
+    pub complete_ns: u64,
+    pub outcome: Outcome,
+    /// Node the client was talking to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    WorkloadStart,
+    WorkloadStop,
+    FaultInject,
+    FaultHeal,
+    /// The probe declared the primary down, or the failover delay elapsed.
+    FailoverStart,
+    FailoverPromote,
+    FailoverRepointReplicas,
+    FailoverRepointClients,
+    FailoverDone,
+    FailoverFailed,
+    Rejoin,
+    Note,
+}
+
+/// A fault, heal or failover step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub t_ns: u64,
+    pub kind: EventKind,
+    /// Index of the fault in the scenario, for fault events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// One line of history.jsonl.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Entry {
+    /// First line: what ran, and the wall-clock time of t=0.
+    Header { scenario: String, run_id: String, wall_clock_anchor: String },
+    Op(Op),
+    Event(Event),
+}

@@ -1,0 +1,60 @@
+//! Streams history entries to disk through one task; memory use does not grow with the
+//! number of ops (a bounded channel and a buffered writer).
+use super::{Entry, Event, EventKind, Op};
+use crate::clock::Clock;
+use std::io::Write;
+use std::path::Path;
+use tokio::sync::mpsc;
+
+/// Cheap to clone; every writer, the fault schedule and the failover hold one.
+#[derive(Clone)]
+pub struct RecorderHandle {
+    tx: mpsc::Sender<Entry>,
+    pub clock: Clock,
+}
+
+pub struct Recorder {
+    task: tokio::task::JoinHandle<std::io::Result<u64>>,
+}
+
+impl Recorder {
+    pub fn start(path: &Path, clock: Clock, header: Entry) -> std::io::Result<(Recorder, RecorderHandle)> {
+        let file = std::fs::File::create(path)?;
+        let (tx, mut rx) = mpsc::channel::<Entry>(4096);
+        let task = tokio::task::spawn_blocking(move || {
+            let mut out = std::io::BufWriter::new(file);
+            serde_json::to_writer(&mut out, &header)?;
+            out.write_all(b"\n")?;
+            let mut n = 0u64;
+            while let Some(e) = rx.blocking_recv() {
+                serde_json::to_writer(&mut out, &e)?;
+                out.write_all(b"\n")?;
+                n += 1;
+                if rx.is_empty() {
+                    out.flush()?;
+                }
+            }
+            out.flush()?;
+            Ok(n)
+        });
+        Ok((Recorder { task }, RecorderHandle { tx, clock }))
+    }
+
+    /// Waits until every handle is dropped and everything is on disk.
+    pub async fn finish(self) -> std::io::Result<u64> {
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+impl RecorderHandle {
+    pub async fn op(&self, op: Op) {
+        let _ = self.tx.send(Entry::Op(op)).await;
+    }
+    /// Records an event now; returns its time.
+    pub async fn event(&self, kind: EventKind, fault: Option<usize>, node: Option<&str>, detail: impl Into<String>) -> u64 {
+        let t_ns = self.clock.now_ns();
+        let e = Event { t_ns, kind, fault, node: node.map(str::to_string), detail: detail.into() };
+        let _ = self.tx.send(Entry::Event(e)).await;
+        t_ns
+    }
+}

@@ -1,0 +1,242 @@
+//! Loading and validating scenario files. Every problem is reported as
+//! `file:line:col: what is wrong`, before any container starts.
+use super::locate::{Seg, locate};
+use super::model::*;
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// A validated scenario and where it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub source: String,
+    pub scenario: Scenario,
+}
+
+impl StackKind {
+    pub fn node_prefix(self) -> &'static str {
+        match self {
+            StackKind::Postgres => "pg",
+            StackKind::Redis => "redis",
+        }
+    }
+    pub fn default_image(self) -> &'static str {
+        match self {
+            StackKind::Postgres => "drdrill/postgres:15",
+            StackKind::Redis => "drdrill/redis:7",
+        }
+    }
+}
+
+impl StackSpec {
+    /// Node names in start order: the first is the initial primary (`pg-1`), then replicas.
+    pub fn node_names(&self) -> Vec<String> {
+        (1..=self.replicas as usize + 1).map(|i| format!("{}-{i}", self.kind.node_prefix())).collect()
+    }
+    pub fn image(&self) -> String {
+        self.image.clone().unwrap_or_else(|| self.kind.default_image().to_string())
+    }
+}
+
+pub fn load(path: &Path) -> Result<Loaded> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        Error::scenario(format!("failed to read scenario {}", path.display())).cause(e)
+    })?;
+    parse(path, source)
+}
+
+pub fn parse(path: &Path, source: String) -> Result<Loaded> {
+    let file = path.display().to_string();
+    let scenario: Scenario = serde_norway::from_str(&source).map_err(|e| yaml_error(&file, &e))?;
+    let problems = validate(&scenario);
+    if let Some(first) = problems.first() {
+        let mut lines: Vec<String> = problems
+            .iter()
+            .map(|(p, msg)| {
+                let (l, c) = locate(&source, p);
+                format!("{file}:{l}:{c}: {msg}")
+            })
+            .collect();
+        let msg = format!("invalid scenario {}", lines.remove(0));
+        let mut err = Error::scenario(msg);
+        for l in lines {
+            err = err.cause_text(l);
+        }
+        let _ = first;
+        return Err(err.hint("`drdrill schema` prints the format; the README explains every field"));
+    }
+    Ok(Loaded { path: path.to_path_buf(), source, scenario })
+}
+
+fn yaml_error(file: &str, e: &serde_norway::Error) -> Error {
+    let mut text = e.to_string();
+    // serde_norway appends " at line L column C"; we print the location first instead.
+    if let Some(i) = text.find(" at line ") {
+        text.truncate(i);
+    }
+    let (l, c) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+    let mut err = Error::scenario(format!("invalid scenario {file}:{l}:{c}: {text}"));
+    if let Some(h) = nearest_key_hint(&text) {
+        err = err.hint(h);
+    } else {
+        err = err.hint("`drdrill schema` prints the format; the README explains every field");
+    }
+    err
+}
+
+/// "unknown field `replicaz`, expected one of `kind`, `replicas`" -> "did you mean `replicas`?"
+fn nearest_key_hint(text: &str) -> Option<String> {
+    let at = text.find("unknown field `").or_else(|| text.find("unknown variant `"))?;
+    let rest = text[at..].split_once('`')?.1;
+    let (bad, rest) = rest.split_once('`')?;
+    let best = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|cand| (strsim::jaro_winkler(bad, cand), cand))
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    (best.0 > 0.7).then(|| format!("did you mean `{}`?", best.1))
+}
+
+type Problem = (Vec<Seg>, String);
+
+/// Rules serde cannot express. Returns every problem found, each with its path.
+pub fn validate(s: &Scenario) -> Vec<Problem> {
+    use Seg::*;
+    let mut p: Vec<Problem> = Vec::new();
+    if s.name.is_empty() || !s.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        p.push((vec![Key("name")], format!("name `{}` must be lowercase letters, digits and '-'", s.name)));
+    }
+    let st = &s.stack;
+    if st.replicas > 8 {
+        p.push((vec![Key("stack"), Key("replicas")], format!("expected 0 to 8 replicas, found {}", st.replicas)));
+    }
+    if st.replication == ReplicationMode::Sync {
+        if st.kind == StackKind::Redis {
+            p.push((vec![Key("stack"), Key("replication")], "redis has no synchronous replication; use settings.min-replicas-to-write".into()));
+        } else if st.replicas == 0 {
+            p.push((vec![Key("stack"), Key("replication")], "sync replication needs at least one replica".into()));
+        }
+    }
+    let w = &s.workload;
+    if w.writers == 0 || w.writers > 256 {
+        p.push((vec![Key("workload"), Key("writers")], format!("expected 1 to 256 writers, found {}", w.writers)));
+    }
+    if let Some(r) = w.rate_per_s
+        && !(r > 0.0 && r <= 100_000.0)
+    {
+        p.push((vec![Key("workload"), Key("rate_per_s")], format!("expected a rate above 0 and at most 100000, found {r}")));
+    }
+    if w.op_timeout_ms == 0 {
+        p.push((vec![Key("workload"), Key("op_timeout_ms")], "op_timeout_ms must be above 0".into()));
+    }
+    if w.max_duration_ms == 0 || w.max_duration_ms > 3_600_000 {
+        p.push((vec![Key("workload"), Key("max_duration_ms")], "max_duration_ms must be between 1 and 3600000".into()));
+    }
+    let nodes = st.node_names();
+    for (i, f) in s.faults.iter().enumerate() {
+        let at = |k| vec![Key("faults"), Index(i), Key(k)];
+        if f.at_ms >= w.max_duration_ms {
+            p.push((at("at_ms"), format!("fault at {} ms is past workload.max_duration_ms ({})", f.at_ms, w.max_duration_ms)));
+        }
+        match (f.kind, f.duration_ms) {
+            (FaultKind::Pause, None) => p.push((vec![Key("faults"), Index(i)], "a pause needs duration_ms".into())),
+            (FaultKind::Pause, Some(0)) => p.push((at("duration_ms"), "duration_ms must be above 0".into())),
+            (FaultKind::Pause, Some(_)) => {}
+            (k, Some(_)) => p.push((at("duration_ms"), format!("duration_ms does not apply to {k:?}").to_lowercase())),
+            (_, None) => {}
+        }
+        if let Err(msg) = check_target(&f.target, &nodes) {
+            p.push((at("target"), msg));
+        }
+    }
+    if let Some(fo) = &s.failover {
+        if st.replicas == 0 {
+            p.push((vec![Key("failover")], "failover needs at least one replica".into()));
+        }
+        if fo.promote != "most-advanced" && !nodes[1..].contains(&fo.promote) {
+            p.push((
+                vec![Key("failover"), Key("promote")],
+                format!("expected `most-advanced` or a replica ({}), found `{}`", nodes[1..].join(", "), fo.promote),
+            ));
+        }
+        match (&fo.trigger.delay, &fo.trigger.probe) {
+            (Some(_), Some(_)) | (None, None) => {
+                p.push((vec![Key("failover"), Key("trigger")], "expected exactly one of `delay` or `probe`".into()))
+            }
+            (None, Some(pr)) if pr.interval_ms == 0 || pr.timeout_ms == 0 || pr.failures == 0 => p.push((
+                vec![Key("failover"), Key("trigger"), Key("probe")],
+                "probe interval_ms, timeout_ms and failures must be above 0".into(),
+            )),
+            _ => {}
+        }
+        if !s.faults.iter().any(|f| f.kind != FaultKind::Pause || f.target == "primary") && s.faults.is_empty() {
+            p.push((vec![Key("failover")], "a failover plan needs a fault to answer".into()));
+        }
+    }
+    let c = &s.checks;
+    if !(c.stable_ok_ratio > 0.0 && c.stable_ok_ratio <= 1.0) {
+        p.push((vec![Key("checks"), Key("stable_ok_ratio")], "stable_ok_ratio must be in (0, 1]".into()));
+    }
+    if c.stable_window_ms == 0 {
+        p.push((vec![Key("checks"), Key("stable_window_ms")], "stable_window_ms must be above 0".into()));
+    }
+    if w.after_recovery_ms < c.stable_window_ms {
+        p.push((
+            vec![Key("workload"), Key("after_recovery_ms")],
+            format!("after_recovery_ms ({}) must cover checks.stable_window_ms ({})", w.after_recovery_ms, c.stable_window_ms),
+        ));
+    }
+    p
+}
+
+fn check_target(t: &str, nodes: &[String]) -> std::result::Result<(), String> {
+    if t == "primary" || nodes.iter().any(|n| n == t) {
+        return Ok(());
+    }
+    if let Some(n) = t.strip_prefix("replica-") {
+        return match n.parse::<usize>() {
+            Ok(k) if k >= 1 && k < nodes.len() => Ok(()),
+            _ => Err(format!("`{t}`: this stack has replica-1 to replica-{}", nodes.len() - 1)),
+        };
+    }
+    Err(format!("expected `primary`, `replica-N` or a node ({}), found `{t}`", nodes.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(src: &str) -> String {
+        parse(Path::new("s.yaml"), src.to_string()).unwrap_err().to_string()
+    }
+    const OK: &str = "name: t\nstack:\n  kind: postgres\nfaults:\n  - at_ms: 10\n    kind: kill\n    target: primary\nfailover:\n  trigger:\n    delay:\n      delay_ms: 100\ntargets:\n  rto_ms: 1000\n";
+
+    #[test]
+    fn valid_scenario_loads() {
+        let l = parse(Path::new("s.yaml"), OK.into()).unwrap();
+        assert_eq!(l.scenario.stack.node_names(), ["pg-1", "pg-2", "pg-3"]);
+        assert_eq!(l.scenario.workload.writers, 4);
+    }
+
+    #[test]
+    fn unknown_key_names_line_column_and_nearest() {
+        let e = err(&OK.replace("  kind: postgres\n", "  kind: postgres\n  replicaz: 2\n"));
+        assert!(e.contains("s.yaml:4:3: stack: unknown field `replicaz`, expected one of"), "{e}");
+        assert!(e.contains("did you mean `replicas`?"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let e = err(&OK.replace("rto_ms: 1000", "rto_ms: soon"));
+        assert!(e.contains("s.yaml:13:11: targets.rto_ms: invalid type: string \"soon\", expected u64"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_are_located() {
+        let e = err(&OK.replace("target: primary", "target: replica-7"));
+        assert!(e.contains("s.yaml:7:5: `replica-7`: this stack has replica-1 to replica-2"), "{e}");
+        let e = err(&OK.replace("kind: kill", "kind: pause"));
+        assert!(e.contains("s.yaml:5:5: a pause needs duration_ms"), "{e}");
+    }
+}

@@ -1,0 +1,12 @@
+//! The YAML scenario model, loading and validation with file:line:col, JSON Schema.
+mod load;
+mod locate;
+mod model;
+
+pub use load::{Loaded, load, parse, validate};
+pub use model::*;
+
+/// JSON Schema of the scenario format, for editor completion.
+pub fn json_schema() -> String {
+    serde_json::to_string_pretty(&schemars::schema_for!(Scenario)).expect("schema serialises")
+}

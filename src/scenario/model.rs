@@ -1,0 +1,279 @@
+//! The scenario file format. Every struct denies unknown keys; defaults are documented
+//! on each field and in the README, and exported by `drdrill schema`.
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A disaster-recovery drill: a stack, a workload, faults, a failover plan and targets.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Drill name; used in report paths and container labels. [a-z0-9-]+
+    pub name: String,
+    /// Free text shown in reports.
+    #[serde(default)]
+    pub description: String,
+    pub stack: StackSpec,
+    #[serde(default)]
+    pub workload: WorkloadSpec,
+    /// Faults, each at an offset from the start of the workload.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// How the drill fails over. Omit for no failover (e.g. a restart drill).
+    #[serde(default)]
+    pub failover: Option<FailoverSpec>,
+    pub targets: Targets,
+    #[serde(default)]
+    pub checks: CheckSpec,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StackKind {
+    /// PostgreSQL 15 primary + streaming replicas (pg_basebackup).
+    Postgres,
+    /// Redis 7 primary + replicas (replicaof).
+    Redis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplicationMode {
+    #[default]
+    Async,
+    /// PostgreSQL: synchronous_standby_names = 'ANY 1 (replicas)'. Redis has no synchronous
+    /// replication; use settings.min-replicas-to-write instead.
+    Sync,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StackSpec {
+    pub kind: StackKind,
+    /// Number of replicas besides the primary (0–8). Default 2.
+    #[serde(default = "default_replicas")]
+    pub replicas: u8,
+    #[serde(default)]
+    pub replication: ReplicationMode,
+    /// Image override; default drdrill/postgres:15 or drdrill/redis:7.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Server settings: postgresql.conf keys, or redis-server options without the leading "--"
+    /// (e.g. min-replicas-to-write: "1").
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+    /// How long to wait for the stack to become healthy. Default 120000.
+    #[serde(default = "default_healthy_timeout")]
+    pub healthy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Concurrent writers. Default 4.
+    #[serde(default = "default_writers")]
+    pub writers: u16,
+    /// Writes per second per writer; omit for unthrottled.
+    #[serde(default)]
+    pub rate_per_s: Option<f64>,
+    /// A write not answered within this is recorded `unknown`. Default 1000.
+    #[serde(default = "default_op_timeout")]
+    pub op_timeout_ms: u64,
+    /// Pause after a write that did not succeed, so a down node is not hammered. Default 10.
+    #[serde(default = "default_fail_backoff")]
+    pub fail_backoff_ms: u64,
+    /// Bytes of payload per record. Default 64.
+    #[serde(default = "default_payload")]
+    pub payload_bytes: usize,
+    /// Keep writing this long after recovery (failover done, or last fault healed). Default 5000.
+    #[serde(default = "default_after_recovery")]
+    pub after_recovery_ms: u64,
+    /// Hard bound on the workload, whatever happens. Default 120000.
+    #[serde(default = "default_max_duration")]
+    pub max_duration_ms: u64,
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> Self {
+        WorkloadSpec {
+            writers: default_writers(),
+            rate_per_s: None,
+            op_timeout_ms: default_op_timeout(),
+            fail_backoff_ms: default_fail_backoff(),
+            payload_bytes: default_payload(),
+            after_recovery_ms: default_after_recovery(),
+            max_duration_ms: default_max_duration(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultKind {
+    /// SIGKILL the node's server process (the container dies).
+    Kill,
+    /// Graceful stop (SIGTERM/SIGINT, then SIGKILL after the grace period).
+    Stop,
+    /// Freeze every process of the node for `duration_ms`, then resume.
+    Pause,
+    /// Graceful stop then start again.
+    Restart,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// Offset from the start of the workload.
+    pub at_ms: u64,
+    pub kind: FaultKind,
+    /// `primary` (the primary when the fault fires), `replica-N` (N-th replica, from 1),
+    /// or a node name such as pg-2.
+    pub target: String,
+    /// pause: how long the node stays frozen (required). Not allowed for other kinds.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSpec {
+    pub trigger: Trigger,
+    /// `most-advanced` (the replica that received the most WAL / replication offset),
+    /// or a node name. Default most-advanced.
+    #[serde(default = "default_promote")]
+    pub promote: String,
+    /// Point the surviving replicas at the new primary. Default true.
+    #[serde(default = "yes")]
+    pub repoint_replicas: bool,
+    /// Point the workload's clients at the new primary (a VIP or DNS move). Default true.
+    #[serde(default = "yes")]
+    pub repoint_clients: bool,
+    /// After failover, bring the old primary back as a replica of the new one. Default false.
+    #[serde(default)]
+    pub rejoin_old_primary: bool,
+}
+
+/// When failover starts: give exactly one of `delay` or `probe`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// A fixed delay after the last fault that hit the primary.
+    #[serde(default)]
+    pub delay: Option<DelayTrigger>,
+    /// Probe the primary like an orchestrator does.
+    #[serde(default)]
+    pub probe: Option<ProbeTrigger>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DelayTrigger {
+    pub delay_ms: u64,
+}
+
+/// Every `interval_ms`, a probe with `timeout_ms`; `failures` consecutive failed probes
+/// declare the primary down (like Sentinel's down-after-milliseconds or Patroni's ttl).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeTrigger {
+    /// Default 500.
+    #[serde(default = "default_probe_interval")]
+    pub interval_ms: u64,
+    /// Default 500.
+    #[serde(default = "default_probe_timeout")]
+    pub timeout_ms: u64,
+    /// Default 3.
+    #[serde(default = "default_probe_failures")]
+    pub failures: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    /// Longest acceptable write outage.
+    #[serde(default)]
+    pub rto_ms: Option<u64>,
+    /// Longest acceptable span of acknowledged writes lost.
+    #[serde(default)]
+    pub rpo_ms: Option<u64>,
+    /// Most acknowledged writes that may be lost.
+    #[serde(default)]
+    pub max_lost_writes: Option<u64>,
+    /// Surviving replicas must hold exactly the primary's records. Default true.
+    #[serde(default = "yes")]
+    pub converge: bool,
+}
+
+/// Parameters of the checker's definitions (see README, "How RTO and RPO are measured").
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// Window after a candidate recovery point in which writes must stay available. Default 1000.
+    #[serde(default = "default_stable_window")]
+    pub stable_window_ms: u64,
+    /// Share of writes invoked in the window that must be ok (and none may be `fail`). Default 0.95.
+    #[serde(default = "default_stable_ratio")]
+    pub stable_ok_ratio: f64,
+    /// How long replicas get to hold exactly the primary's records. Default 30000.
+    #[serde(default = "default_converge_timeout")]
+    pub convergence_timeout_ms: u64,
+}
+
+impl Default for CheckSpec {
+    fn default() -> Self {
+        CheckSpec {
+            stable_window_ms: default_stable_window(),
+            stable_ok_ratio: default_stable_ratio(),
+            convergence_timeout_ms: default_converge_timeout(),
+        }
+    }
+}
+
+fn default_replicas() -> u8 {
+    2
+}
+fn default_healthy_timeout() -> u64 {
+    120_000
+}
+fn default_writers() -> u16 {
+    4
+}
+fn default_op_timeout() -> u64 {
+    1000
+}
+fn default_fail_backoff() -> u64 {
+    10
+}
+fn default_payload() -> usize {
+    64
+}
+fn default_after_recovery() -> u64 {
+    5000
+}
+fn default_max_duration() -> u64 {
+    120_000
+}
+fn default_promote() -> String {
+    "most-advanced".into()
+}
+fn yes() -> bool {
+    true
+}
+fn default_probe_interval() -> u64 {
+    500
+}
+fn default_probe_timeout() -> u64 {
+    500
+}
+fn default_probe_failures() -> u32 {
+    3
+}
+fn default_stable_window() -> u64 {
+    1000
+}
+fn default_stable_ratio() -> f64 {
+    0.95
+}
+fn default_converge_timeout() -> u64 {
+    30_000
+}

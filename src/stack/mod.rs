@@ -1,0 +1,117 @@
+//! One driver per database behind one trait. The runner, workload, faults, failover and
+//! checker only ever talk to `dyn Driver` and `Stack`.
+mod nodes;
+mod postgres;
+mod redis;
+
+pub use nodes::{Node, Stack};
+
+use crate::error::Result;
+use crate::scenario::{StackKind, StackSpec};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Every record found on a node, grouped by writer: `writer -> [seq]` (sorted; a repeated
+/// seq is a duplicate row).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadBack {
+    pub records: BTreeMap<u32, Vec<u64>>,
+}
+
+impl ReadBack {
+    pub fn push(&mut self, writer: u32, seq: u64) {
+        self.records.entry(writer).or_default().push(seq);
+    }
+    pub fn finish(mut self) -> Self {
+        for v in self.records.values_mut() {
+            v.sort_unstable();
+        }
+        self
+    }
+    pub fn len(&self) -> usize {
+        self.records.values().map(Vec::len).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Health of one replica as seen from the primary.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplicaHealth {
+    pub node: String,
+    pub state: String,
+    pub lag_bytes: i64,
+}
+
+/// Why a write did not succeed.
+#[derive(Debug, Clone)]
+pub enum WriteError {
+    /// Definitely not applied.
+    Fail(String),
+    /// May have been applied.
+    Unknown(String),
+}
+
+/// A workload client connected to one node.
+#[async_trait]
+pub trait WriteClient: Send {
+    async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError>;
+}
+
+/// What a database must provide for drdrill to drill it.
+#[async_trait]
+pub trait Driver: Send + Sync {
+    fn kind(&self) -> StackKind;
+    /// The client-facing port inside the container.
+    fn port(&self) -> u16;
+    /// Environment and command of each node; `nodes[0]` is the initial primary.
+    fn container(&self, node: &str, primary: &str, replicas: &[String]) -> (Vec<String>, Vec<String>);
+    /// Waits until the primary accepts writes and every replica replicates from it.
+    async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>>;
+    /// Creates what the workload writes into.
+    async fn prepare(&self, primary: SocketAddr) -> Result<()>;
+    /// One orchestrator-style health probe: is this node up and the writable primary?
+    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool;
+    /// How much of the primary's change stream this replica has received (higher is further).
+    async fn position(&self, addr: SocketAddr) -> Result<u64>;
+    /// Makes `node` a writable primary.
+    async fn promote(&self, stack: &Stack, node: &str) -> Result<()>;
+    /// Points `replica` at `primary`.
+    async fn repoint(&self, stack: &Stack, replica: &str, primary: &str) -> Result<()>;
+    /// Called once replicas are repointed (e.g. re-enable synchronous replication).
+    async fn after_failover(&self, _stack: &Stack, _primary: &str, _replicas: &[String]) -> Result<()> {
+        Ok(())
+    }
+    /// Brings a stopped or killed old primary back as a replica of `primary`.
+    async fn rejoin(&self, stack: &Stack, node: &str, primary: &str) -> Result<()>;
+    /// Every workload record stored on the node.
+    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack>;
+    /// Opens a workload connection.
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String>;
+}
+
+pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
+    match spec.kind {
+        StackKind::Postgres => Box::new(postgres::Postgres::new(spec)),
+        StackKind::Redis => Box::new(redis::Redis::new(spec)),
+    }
+}
+
+/// Polls `f` until it returns Ok or `timeout` passes; returns the last error.
+pub async fn retry_until<T, F, Fut>(timeout: Duration, every: Duration, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(every).await,
+        }
+    }
+}

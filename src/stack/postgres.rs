@@ -1,0 +1,241 @@
+//! PostgreSQL 15: primary + streaming replicas (pg_basebackup), async or synchronous.
+use super::{Driver, ReadBack, ReplicaHealth, Stack, WriteClient, WriteError, retry_until};
+use crate::error::{Error, Result};
+use crate::scenario::{ReplicationMode, StackKind, StackSpec};
+use async_trait::async_trait;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio_postgres::{Client, NoTls};
+
+pub struct Postgres {
+    sync: bool,
+    settings: Vec<String>,
+}
+
+const TABLE: &str = "drdrill_writes";
+
+impl Postgres {
+    pub fn new(spec: &StackSpec) -> Self {
+        Postgres {
+            sync: spec.replication == ReplicationMode::Sync,
+            settings: spec.settings.iter().map(|(k, v)| format!("{k} = '{}'", v.replace('\'', "''"))).collect(),
+        }
+    }
+}
+
+/// `ANY 1 ("pg-2", "pg-3")`: any one listed standby must confirm each commit.
+fn sync_names(replicas: &[String]) -> String {
+    if replicas.is_empty() {
+        return String::new();
+    }
+    let quoted: Vec<String> = replicas.iter().map(|r| format!("\"{r}\"")).collect();
+    format!("ANY 1 ({})", quoted.join(", "))
+}
+
+fn conninfo(host: &str, me: &str) -> String {
+    format!("host={host} port=5432 user=postgres application_name={me} connect_timeout=2")
+}
+
+async fn connect(addr: SocketAddr, db: &str, timeout: Duration) -> std::result::Result<Client, tokio_postgres::Error> {
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host("127.0.0.1").port(addr.port()).user("postgres").dbname(db).connect_timeout(timeout);
+    let (client, conn) = cfg.connect(NoTls).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(client)
+}
+
+async fn admin(addr: SocketAddr) -> Result<Client> {
+    connect(addr, "drdrill", Duration::from_secs(3))
+        .await
+        .map_err(|e| Error::infra(format!("failed to connect to postgres at {addr}")).cause(e))
+}
+
+fn q(addr: SocketAddr, what: &str) -> impl FnOnce(tokio_postgres::Error) -> Error {
+    let msg = format!("failed to {what} on {addr}");
+    move |e| Error::infra(msg).cause(e)
+}
+
+struct PgClient {
+    client: Client,
+    stmt: tokio_postgres::Statement,
+}
+
+#[async_trait]
+impl WriteClient for PgClient {
+    async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
+        match self.client.execute(&self.stmt, &[&(writer as i32), &(seq as i64), &payload]).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(classify(&e)),
+        }
+    }
+}
+
+/// An error the server sent while the statement ran means it was rolled back, except for
+/// shutdown and connection errors, after which the commit may already be durable.
+fn classify(e: &tokio_postgres::Error) -> WriteError {
+    let text = e.as_db_error().map(|d| format!("{}: {}", d.code().code(), d.message())).unwrap_or_else(|| e.to_string());
+    match e.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            if code.starts_with("57P") || code.starts_with("08") || code == "XX000" {
+                WriteError::Unknown(text)
+            } else {
+                WriteError::Fail(text)
+            }
+        }
+        None => WriteError::Unknown(text),
+    }
+}
+
+#[async_trait]
+impl Driver for Postgres {
+    fn kind(&self) -> StackKind {
+        StackKind::Postgres
+    }
+
+    fn port(&self) -> u16 {
+        5432
+    }
+
+    fn container(&self, node: &str, primary: &str, replicas: &[String]) -> (Vec<String>, Vec<String>) {
+        let mut env = vec![format!("DRDRILL_NODE={node}"), format!("DRDRILL_SETTINGS={}", self.settings.join("\n"))];
+        if node == primary {
+            env.push("DRDRILL_ROLE=primary".into());
+            if self.sync {
+                env.push(format!("DRDRILL_SYNC_NAMES={}", sync_names(replicas)));
+            }
+        } else {
+            env.push("DRDRILL_ROLE=replica".into());
+            env.push(format!("DRDRILL_PRIMARY_HOST={primary}"));
+        }
+        (env, Vec::new())
+    }
+
+    async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
+        let primary = stack.node(&stack.primary())?.addr();
+        let want = stack.replicas();
+        retry_until(timeout, Duration::from_millis(500), || async {
+            let c = admin(primary).await?;
+            let rows = c
+                .query(
+                    "SELECT application_name, state, \
+                     coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), -1)::bigint \
+                     FROM pg_stat_replication",
+                    &[],
+                )
+                .await
+                .map_err(q(primary, "read pg_stat_replication"))?;
+            let health: Vec<ReplicaHealth> =
+                rows.iter().map(|r| ReplicaHealth { node: r.get(0), state: r.get(1), lag_bytes: r.get(2) }).collect();
+            for w in &want {
+                if !health.iter().any(|h| &h.node == w && h.state == "streaming") {
+                    return Err(Error::infra(format!("failed to see replica {w} streaming from {}", stack.primary())));
+                }
+            }
+            Ok(health)
+        })
+        .await
+    }
+
+    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
+        let c = admin(primary).await?;
+        c.batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {TABLE} (writer int NOT NULL, seq bigint NOT NULL, payload text NOT NULL, \
+             written_at timestamptz NOT NULL DEFAULT clock_timestamp()); \
+             CREATE INDEX IF NOT EXISTS {TABLE}_key ON {TABLE} (writer, seq);"
+        ))
+        .await
+        .map_err(q(primary, "create the workload table"))
+    }
+
+    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
+        let check = async {
+            let c = connect(addr, "drdrill", timeout).await.ok()?;
+            let row = c.query_one("SELECT NOT pg_is_in_recovery()", &[]).await.ok()?;
+            Some(row.get::<_, bool>(0))
+        };
+        matches!(tokio::time::timeout(timeout, check).await, Ok(Some(true)))
+    }
+
+    async fn position(&self, addr: SocketAddr) -> Result<u64> {
+        let c = admin(addr).await?;
+        let row = c
+            .query_one(
+                "SELECT greatest(coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0'), 0), \
+                 coalesce(pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0'), 0))::bigint",
+                &[],
+            )
+            .await
+            .map_err(q(addr, "read the WAL position"))?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn promote(&self, stack: &Stack, node: &str) -> Result<()> {
+        let addr = stack.node(node)?.addr();
+        let c = admin(addr).await?;
+        let ok: bool =
+            c.query_one("SELECT pg_promote(true, 60)", &[]).await.map_err(q(addr, "promote"))?.get(0);
+        if !ok {
+            return Err(Error::infra(format!("failed to promote {node}: pg_promote returned false")));
+        }
+        Ok(())
+    }
+
+    async fn repoint(&self, stack: &Stack, replica: &str, primary: &str) -> Result<()> {
+        let addr = stack.node(replica)?.addr();
+        let c = admin(addr).await?;
+        c.batch_execute(&format!(
+            "ALTER SYSTEM SET primary_conninfo = '{}'; SELECT pg_reload_conf();",
+            conninfo(primary, replica)
+        ))
+        .await
+        .map_err(q(addr, "repoint the replica"))
+    }
+
+    async fn after_failover(&self, stack: &Stack, primary: &str, replicas: &[String]) -> Result<()> {
+        if !self.sync || replicas.is_empty() {
+            return Ok(());
+        }
+        let addr = stack.node(primary)?.addr();
+        let c = admin(addr).await?;
+        c.batch_execute(&format!(
+            "ALTER SYSTEM SET synchronous_standby_names = '{}'; SELECT pg_reload_conf();",
+            sync_names(replicas).replace('\'', "''")
+        ))
+        .await
+        .map_err(q(addr, "re-enable synchronous replication"))
+    }
+
+    async fn rejoin(&self, stack: &Stack, node: &str, primary: &str) -> Result<()> {
+        let n = stack.node(node)?;
+        if stack.docker.is_running(&n.container).await {
+            stack.docker.stop(&n.container, 10).await?;
+        }
+        stack.docker.upload_file(&n.container, "/var/lib/postgresql", "drdrill-follow", primary.as_bytes()).await?;
+        stack.docker.start(&n.container).await
+    }
+
+    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
+        let c = admin(addr).await?;
+        let rows = c
+            .query(&format!("SELECT writer, seq FROM {TABLE}"), &[])
+            .await
+            .map_err(q(addr, "read back the workload table"))?;
+        let mut rb = ReadBack::default();
+        for r in rows {
+            rb.push(r.get::<_, i32>(0) as u32, r.get::<_, i64>(1) as u64);
+        }
+        Ok(rb.finish())
+    }
+
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        let client = connect(addr, "drdrill", timeout).await.map_err(|e| e.to_string())?;
+        let stmt = client
+            .prepare(&format!("INSERT INTO {TABLE} (writer, seq, payload) VALUES ($1, $2, $3)"))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Box::new(PgClient { client, stmt }))
+    }
+}

@@ -1,0 +1,196 @@
+//! Redis 7: primary + replicas (replicaof); promotion with REPLICAOF NO ONE.
+use super::{Driver, ReadBack, ReplicaHealth, Stack, WriteClient, WriteError, retry_until};
+use crate::error::{Error, Result};
+use crate::scenario::{StackKind, StackSpec};
+use async_trait::async_trait;
+use redis::aio::MultiplexedConnection;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub struct Redis {
+    settings: Vec<(String, String)>,
+}
+
+impl Redis {
+    pub fn new(spec: &StackSpec) -> Self {
+        Redis { settings: spec.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect() }
+    }
+}
+
+const KEY_PREFIX: &str = "drdrill:";
+
+async fn conn(addr: SocketAddr, timeout: Duration) -> std::result::Result<MultiplexedConnection, redis::RedisError> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", addr.port()))?;
+    match tokio::time::timeout(timeout, client.get_multiplexed_async_connection()).await {
+        Ok(r) => r,
+        Err(_) => Err(redis::RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))),
+    }
+}
+
+async fn admin(addr: SocketAddr) -> Result<MultiplexedConnection> {
+    conn(addr, Duration::from_secs(3)).await.map_err(|e| Error::infra(format!("failed to connect to redis at {addr}")).cause(e))
+}
+
+async fn info_replication(addr: SocketAddr) -> Result<Vec<(String, String)>> {
+    let mut c = admin(addr).await?;
+    let text: String = redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut c)
+        .await
+        .map_err(|e| Error::infra(format!("failed to read INFO replication on {addr}")).cause(e))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.trim().split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
+}
+
+fn field<'a>(info: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    info.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+async fn command(addr: SocketAddr, args: &[&str]) -> Result<()> {
+    let mut c = admin(addr).await?;
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query_async::<()>(&mut c)
+        .await
+        .map_err(|e| Error::infra(format!("failed to run {} on {addr}", args.join(" "))).cause(e))
+}
+
+struct RedisClient {
+    conn: MultiplexedConnection,
+}
+
+#[async_trait]
+impl WriteClient for RedisClient {
+    async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
+        let key = format!("{KEY_PREFIX}{writer}:{seq}");
+        match redis::cmd("SET").arg(&key).arg(payload).query_async::<()>(&mut self.conn).await {
+            Ok(()) => Ok(()),
+            // a reply from the server (READONLY, NOREPLICAS, …) means it was not applied
+            Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error() => {
+                Err(WriteError::Unknown(e.to_string()))
+            }
+            Err(e) => Err(WriteError::Fail(e.to_string())),
+        }
+    }
+}
+
+#[async_trait]
+impl Driver for Redis {
+    fn kind(&self) -> StackKind {
+        StackKind::Redis
+    }
+
+    fn port(&self) -> u16 {
+        6379
+    }
+
+    fn container(&self, node: &str, primary: &str, _replicas: &[String]) -> (Vec<String>, Vec<String>) {
+        let mut cmd: Vec<String> = vec!["--appendonly".into(), "yes".into(), "--appendfsync".into(), "everysec".into()];
+        for (k, v) in &self.settings {
+            cmd.push(format!("--{k}"));
+            cmd.extend(v.split_whitespace().map(str::to_string));
+        }
+        if node != primary {
+            cmd.extend(["--replicaof".into(), primary.to_string(), "6379".into()]);
+        }
+        (Vec::new(), cmd)
+    }
+
+    async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
+        let primary = stack.node(&stack.primary())?.addr();
+        let want = stack.replicas();
+        retry_until(timeout, Duration::from_millis(500), || async {
+            let p = info_replication(primary).await?;
+            let offset: i64 = field(&p, "master_repl_offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let mut health = Vec::new();
+            for r in &want {
+                let info = info_replication(stack.node(r)?.addr()).await?;
+                let link = field(&info, "master_link_status").unwrap_or("unknown").to_string();
+                let sync = field(&info, "master_sync_in_progress").unwrap_or("1");
+                if link != "up" || sync != "0" {
+                    return Err(Error::infra(format!("failed to see replica {r} in sync (link {link})")));
+                }
+                let at: i64 = field(&info, "slave_repl_offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+                health.push(ReplicaHealth { node: r.clone(), state: "online".into(), lag_bytes: offset - at });
+            }
+            Ok(health)
+        })
+        .await
+    }
+
+    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
+        command(primary, &["PING"]).await
+    }
+
+    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
+        let check = async {
+            let mut c = conn(addr, timeout).await.ok()?;
+            let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut c).await.ok()?;
+            Some(matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master"))
+        };
+        matches!(tokio::time::timeout(timeout, check).await, Ok(Some(true)))
+    }
+
+    async fn position(&self, addr: SocketAddr) -> Result<u64> {
+        let info = info_replication(addr).await?;
+        let v = field(&info, "slave_repl_offset").or_else(|| field(&info, "master_repl_offset"));
+        v.and_then(|v| v.parse().ok()).ok_or_else(|| Error::infra(format!("failed to read the replication offset of {addr}")))
+    }
+
+    async fn promote(&self, stack: &Stack, node: &str) -> Result<()> {
+        command(stack.node(node)?.addr(), &["REPLICAOF", "NO", "ONE"]).await
+    }
+
+    async fn repoint(&self, stack: &Stack, replica: &str, primary: &str) -> Result<()> {
+        command(stack.node(replica)?.addr(), &["REPLICAOF", primary, "6379"]).await
+    }
+
+    async fn rejoin(&self, stack: &Stack, node: &str, primary: &str) -> Result<()> {
+        let n = stack.node(node)?;
+        if !stack.docker.is_running(&n.container).await {
+            stack.docker.start(&n.container).await?;
+        }
+        let addr = n.addr();
+        retry_until(Duration::from_secs(30), Duration::from_millis(200), || async move { command(addr, &["REPLICAOF", primary, "6379"]).await }).await
+    }
+
+    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
+        let mut c = admin(addr).await?;
+        let mut rb = ReadBack::default();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{KEY_PREFIX}*"))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut c)
+                .await
+                .map_err(|e| Error::infra(format!("failed to scan keys on {addr}")).cause(e))?;
+            for k in keys {
+                let parsed = k.strip_prefix(KEY_PREFIX).and_then(|r| r.split_once(':'));
+                if let Some((w, s)) = parsed
+                    && let (Ok(w), Ok(s)) = (w.parse(), s.parse())
+                {
+                    rb.push(w, s);
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        Ok(rb.finish())
+    }
+
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        let conn = conn(addr, timeout).await.map_err(|e| e.to_string())?;
+        Ok(Box::new(RedisClient { conn }))
+    }
+}
