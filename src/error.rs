@@ -73,6 +73,10 @@ impl Error {
         self.causes.push(text.into());
         self
     }
+    /// Message and causes on one line, for history events.
+    pub fn one_line(&self) -> String {
+        std::iter::once(self.message.as_str()).chain(self.causes.iter().map(String::as_str)).collect::<Vec<_>>().join(": ")
+    }
     pub fn exit_code(&self) -> i32 {
         match self.kind {
             Kind::Usage | Kind::Scenario => exit::USAGE,

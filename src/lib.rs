@@ -1,11 +1,14 @@
 //! drdrill: disaster-recovery drills for replicated databases, with measured RTO and RPO.
 pub mod checker;
+pub mod cli;
 pub mod clock;
 pub mod docker;
 pub mod error;
 pub mod failover;
 pub mod fault;
 pub mod history;
+pub mod report;
+pub mod runner;
 pub mod scenario;
 pub mod stack;
 pub mod workload;

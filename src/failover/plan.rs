@@ -114,8 +114,8 @@ pub async fn run_failover(
     };
     let positions: Vec<String> = candidates.iter().map(|(n, p)| format!("{n}@{p}")).collect();
     if let Err(e) = driver.promote(&stack, &new).await {
-        rec.event(EventKind::FailoverFailed, last_hit, Some(&new), e.to_string()).await;
-        report.error = Some(e.to_string());
+        rec.event(EventKind::FailoverFailed, last_hit, Some(&new), e.one_line()).await;
+        report.error = Some(e.one_line());
         return report;
     }
     stack.set_primary(&new);
@@ -127,13 +127,13 @@ pub async fn run_failover(
             match driver.repoint(&stack, &r, &new).await {
                 Ok(()) => report.repointed.push(r),
                 Err(e) => {
-                    rec.event(EventKind::Note, last_hit, Some(&r), format!("repoint of {r} failed: {e}")).await;
+                    rec.event(EventKind::Note, last_hit, Some(&r), format!("repoint of {r} failed: {}", e.one_line())).await;
                 }
             }
         }
         rec.event(EventKind::FailoverRepointReplicas, last_hit, Some(&new), format!("replicas now follow {new}: {}", report.repointed.join(", "))).await;
         if let Err(e) = driver.after_failover(&stack, &new, &report.repointed).await {
-            rec.event(EventKind::Note, last_hit, Some(&new), e.to_string()).await;
+            rec.event(EventKind::Note, last_hit, Some(&new), e.one_line()).await;
         }
     }
     if spec.repoint_clients {
@@ -147,7 +147,7 @@ pub async fn run_failover(
         let r = driver.rejoin(&stack, &old, &new).await;
         let detail = match &r {
             Ok(()) => format!("{old} rejoining as a replica of {new}"),
-            Err(e) => format!("rejoin of {old} failed: {e}"),
+            Err(e) => format!("rejoin of {old} failed: {}", e.one_line()),
         };
         rec.event(EventKind::Rejoin, last_hit, Some(&old), detail).await;
         if r.is_ok() {

@@ -186,12 +186,11 @@ impl Driver for Postgres {
     async fn repoint(&self, stack: &Stack, replica: &str, primary: &str) -> Result<()> {
         let addr = stack.node(replica)?.addr();
         let c = admin(addr).await?;
-        c.batch_execute(&format!(
-            "ALTER SYSTEM SET primary_conninfo = '{}'; SELECT pg_reload_conf();",
-            conninfo(primary, replica)
-        ))
-        .await
-        .map_err(q(addr, "repoint the replica"))
+        // ALTER SYSTEM refuses to run inside the implicit transaction of a multi-statement batch
+        c.batch_execute(&format!("ALTER SYSTEM SET primary_conninfo = '{}'", conninfo(primary, replica)))
+            .await
+            .map_err(q(addr, "repoint the replica"))?;
+        c.batch_execute("SELECT pg_reload_conf()").await.map_err(q(addr, "reload the replica's configuration"))
     }
 
     async fn after_failover(&self, stack: &Stack, primary: &str, replicas: &[String]) -> Result<()> {
@@ -200,12 +199,10 @@ impl Driver for Postgres {
         }
         let addr = stack.node(primary)?.addr();
         let c = admin(addr).await?;
-        c.batch_execute(&format!(
-            "ALTER SYSTEM SET synchronous_standby_names = '{}'; SELECT pg_reload_conf();",
-            sync_names(replicas).replace('\'', "''")
-        ))
-        .await
-        .map_err(q(addr, "re-enable synchronous replication"))
+        c.batch_execute(&format!("ALTER SYSTEM SET synchronous_standby_names = '{}'", sync_names(replicas).replace('\'', "''")))
+            .await
+            .map_err(q(addr, "re-enable synchronous replication"))?;
+        c.batch_execute("SELECT pg_reload_conf()").await.map_err(q(addr, "reload the primary's configuration"))
     }
 
     async fn rejoin(&self, stack: &Stack, node: &str, primary: &str) -> Result<()> {

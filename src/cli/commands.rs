@@ -1,0 +1,67 @@
+use super::{Command, ImagesAction};
+use crate::docker::{self, Docker};
+use crate::error::{Result, exit};
+use crate::report::{Reporters, TerminalReporter};
+use crate::runner::{RunOptions, run};
+use crate::scenario;
+
+pub async fn dispatch(cmd: Command) -> Result<i32> {
+    match cmd {
+        Command::Run { file, keep, reports } => {
+            // validate fully before anything starts
+            let loaded = scenario::load(&file)?;
+            let mut reporters = Reporters(vec![Box::new(TerminalReporter::stderr())]);
+            let outcome = run(&loaded, &RunOptions { keep, reports }, &mut reporters).await?;
+            println!("evidence: {}", outcome.dir.display());
+            Ok(outcome.results.verdict.exit_code())
+        }
+        Command::Validate { files } => {
+            for f in &files {
+                let l = scenario::load(f)?;
+                println!(
+                    "{}: ok ({}: {} nodes, {} faults, failover {})",
+                    f.display(),
+                    l.scenario.name,
+                    l.scenario.stack.node_names().len(),
+                    l.scenario.faults.len(),
+                    if l.scenario.failover.is_some() { "planned" } else { "none" }
+                );
+            }
+            Ok(exit::PASS)
+        }
+        Command::Schema => {
+            println!("{}", scenario::json_schema());
+            Ok(exit::PASS)
+        }
+        Command::Images { action: ImagesAction::Build { dir } } => {
+            let d = Docker::connect().await?;
+            let dirs = docker::image_dirs(&dir)?;
+            docker::build_images(&d, &dirs, |line| eprintln!("{line}")).await?;
+            for i in &dirs {
+                println!("built {}", i.tag);
+            }
+            Ok(exit::PASS)
+        }
+        Command::Gc { run, force } => {
+            let d = Docker::connect().await?;
+            let r = docker::gc(&d, run.as_deref(), force).await?;
+            println!(
+                "removed {} containers, {} networks, {} volumes from {} runs",
+                r.containers.len(),
+                r.networks.len(),
+                r.volumes.len(),
+                r.runs.len()
+            );
+            for c in &r.containers {
+                println!("  container {c}");
+            }
+            for n in &r.networks {
+                println!("  network {n}");
+            }
+            for live in &r.skipped_live {
+                println!("  left run {live} alone: its drdrill process is still running (use --force)");
+            }
+            Ok(exit::PASS)
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Command line: run, validate, schema, images, gc. Maps every error to its exit code.
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "drdrill", version, about = "Disaster-recovery drills for replicated databases: measured RTO and RPO")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a drill: start the stack, inject the faults, fail over, measure, report.
+    Run {
+        /// Scenario file (YAML).
+        file: PathBuf,
+        /// Leave the stack running afterwards (remove it with `drdrill gc --run ID`).
+        #[arg(long)]
+        keep: bool,
+        /// Where evidence folders go.
+        #[arg(long, default_value = "reports", env = "DRDRILL_REPORTS")]
+        reports: PathBuf,
+    },
+    /// Check scenario files without starting anything.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the scenario format.
+    Schema,
+    /// Stack images.
+    Images {
+        #[command(subcommand)]
+        action: ImagesAction,
+    },
+    /// Remove containers, networks and volumes that drills left (only those labelled drdrill.run).
+    Gc {
+        /// Only this run.
+        #[arg(long)]
+        run: Option<String>,
+        /// Also remove runs whose drdrill process is still alive.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImagesAction {
+    /// Build the stack images from the Dockerfiles in DIR (default docker/).
+    Build {
+        #[arg(long, default_value = "docker")]
+        dir: PathBuf,
+    },
+}
+
+/// Parses arguments, runs the command, prints errors; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { crate::error::exit::USAGE } else { 0 };
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime\n  caused by: {e}");
+            return crate::error::exit::INFRA;
+        }
+    };
+    match rt.block_on(commands::dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit_code()
+        }
+    }
+}

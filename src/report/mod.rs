@@ -1,0 +1,39 @@
+//! Reporters fed by one stream of drill events. Each reporter consumes the same events;
+//! none calls another.
+mod json;
+mod results;
+mod terminal;
+
+pub use json::JsonReporter;
+pub use results::{NodeInfo, Results, SCHEMA_VERSION, StackInfo};
+pub use terminal::TerminalReporter;
+
+/// What happens during a drill, as reporters see it.
+#[derive(Debug)]
+pub enum DrillEvent<'a> {
+    /// A phase begins ("starting stack", "reading back", …).
+    Phase(&'a str),
+    /// A detail inside the current phase.
+    Info(&'a str),
+    /// A fault, heal or failover step, with its drill time.
+    Step { t_ms: f64, text: &'a str },
+    /// The drill is judged.
+    Finished(&'a Results),
+}
+
+pub trait Reporter: Send {
+    fn on(&mut self, event: &DrillEvent<'_>) -> crate::error::Result<()>;
+}
+
+/// Fans one event out to every reporter.
+#[derive(Default)]
+pub struct Reporters(pub Vec<Box<dyn Reporter>>);
+
+impl Reporters {
+    pub fn emit(&mut self, event: DrillEvent<'_>) -> crate::error::Result<()> {
+        for r in &mut self.0 {
+            r.on(&event)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,74 @@
+//! results.json: a stable, documented schema (see README, "results.json").
+use crate::checker::{Convergence, LostWrite, TargetResult, Verdict};
+use crate::failover::FailoverReport;
+use crate::history::Event;
+use crate::stack::ReplicaHealth;
+use serde::Serialize;
+
+/// Bumped on any incompatible change to the fields below.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub container: String,
+    /// Published on 127.0.0.1.
+    pub host_port: u16,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StackInfo {
+    pub kind: String,
+    pub replication: String,
+    pub image: String,
+    pub initial_primary: String,
+    pub final_primary: String,
+    pub nodes: Vec<NodeInfo>,
+    /// Replicas as seen from the primary before the workload started.
+    pub replication_at_start: Vec<ReplicaHealth>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Results {
+    pub schema_version: u32,
+    pub scenario: String,
+    pub run_id: String,
+    /// RFC 3339, UTC: the drill clock's zero (workload start).
+    pub started_at: String,
+    pub finished_at: String,
+    pub verdict: Verdict,
+    /// null: writes never became available again.
+    pub rto_ms: Option<f64>,
+    pub outage_observed: bool,
+    pub outage_start_ms: Option<f64>,
+    pub recovered_at_ms: Option<f64>,
+    pub relapses: u64,
+    /// null: the surviving data could not be read back.
+    pub rpo_ms: Option<f64>,
+    pub longest_gap_ms: f64,
+    pub longest_gap_start_ms: f64,
+    pub total_writes: u64,
+    pub acked_writes: u64,
+    pub failed_writes: u64,
+    pub unknown_writes: u64,
+    pub acked_before_fault: u64,
+    pub lost_writes: Option<u64>,
+    pub recovered_writes: Option<u64>,
+    pub duplicate_writes: Option<u64>,
+    pub unexpected_writes: Option<u64>,
+    pub records_read: Option<u64>,
+    pub converged: Option<bool>,
+    /// Drill time of the fault RTO and RPO are measured from.
+    pub fault_ms: Option<f64>,
+    pub answered_fault: Option<usize>,
+    pub targets: Vec<TargetResult>,
+    pub stack: StackInfo,
+    pub failover: Option<FailoverReport>,
+    pub convergence: Option<Convergence>,
+    /// Every acknowledged write that is missing, earliest ack first.
+    pub lost: Vec<LostWrite>,
+    /// Faults, heals and failover steps, in order (times in history.jsonl are ns).
+    pub events: Vec<Event>,
+    /// Problems met after the workload (read-back or convergence errors).
+    pub errors: Vec<String>,
+}

@@ -1,0 +1,109 @@
+//! The terminal: phases as the drill goes, then the scorecard.
+use super::{DrillEvent, Reporter, Results};
+use crate::checker::Verdict;
+use crate::error::Result;
+use std::io::Write;
+use std::time::Instant;
+use tabled::{Table, Tabled, settings::Style};
+
+pub struct TerminalReporter {
+    started: Instant,
+    out: Box<dyn Write + Send>,
+}
+
+impl TerminalReporter {
+    pub fn stderr() -> Self {
+        TerminalReporter { started: Instant::now(), out: Box::new(std::io::stderr()) }
+    }
+}
+
+#[derive(Tabled)]
+struct Row {
+    #[tabled(rename = "target")]
+    target: String,
+    #[tabled(rename = "limit")]
+    limit: String,
+    #[tabled(rename = "actual")]
+    actual: String,
+    #[tabled(rename = "verdict")]
+    verdict: String,
+    #[tabled(rename = "note")]
+    note: String,
+}
+
+fn num(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.1}"),
+        None => "-".into(),
+    }
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+/// The scorecard as text: targets against actuals, then the measured figures.
+pub fn scorecard(r: &Results) -> String {
+    let rows: Vec<Row> = r
+        .targets
+        .iter()
+        .map(|t| Row {
+            target: t.target.clone(),
+            limit: if t.target == "converged" { "yes".into() } else { num(t.limit) },
+            actual: if t.target == "converged" { opt(r.converged.map(|c| if c { "yes" } else { "no" })) } else { num(t.actual) },
+            verdict: t.verdict.to_string(),
+            note: t.note.clone(),
+        })
+        .collect();
+    let mut table = Table::new(rows);
+    table.with(Style::rounded());
+    let rto = match (r.rto_ms, r.outage_observed) {
+        (_, false) => "0 ms (no outage observed)".to_string(),
+        (Some(v), true) => format!("{v:.1} ms"),
+        (None, true) => "never recovered".to_string(),
+    };
+    let mut s = format!("\nScorecard: {} (run {})\n{table}\n", r.scenario, r.run_id);
+    s += &format!("  RTO                {rto}\n");
+    s += &format!("  RPO                {}\n", r.rpo_ms.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "unknown".into()));
+    s += &format!("  longest ack gap    {:.1} ms (from t={:.1} ms)\n", r.longest_gap_ms, r.longest_gap_start_ms);
+    s += &format!(
+        "  writes             {} total: {} ok, {} fail, {} unknown\n",
+        r.total_writes, r.acked_writes, r.failed_writes, r.unknown_writes
+    );
+    s += &format!(
+        "  read back          {} records: {} lost, {} recovered, {} duplicated, {} never written\n",
+        opt(r.records_read),
+        opt(r.lost_writes),
+        opt(r.recovered_writes),
+        opt(r.duplicate_writes),
+        opt(r.unexpected_writes)
+    );
+    s += &format!("  primary            {} -> {}\n", r.stack.initial_primary, r.stack.final_primary);
+    for e in &r.errors {
+        s += &format!("  problem            {e}\n");
+    }
+    let word = match r.verdict {
+        Verdict::Pass => "PASS: every target met",
+        Verdict::Fail => "FAIL: a target was missed",
+        Verdict::Unknown => "UNKNOWN: a check could not decide",
+    };
+    s += &format!("\nverdict: {word}\n");
+    s
+}
+
+impl Reporter for TerminalReporter {
+    fn on(&mut self, event: &DrillEvent<'_>) -> Result<()> {
+        let t = self.started.elapsed().as_secs_f64();
+        let _ = match event {
+            DrillEvent::Phase(p) => writeln!(self.out, "[{t:7.1}s] == {p}"),
+            DrillEvent::Info(i) => writeln!(self.out, "[{t:7.1}s]    {i}"),
+            DrillEvent::Step { t_ms, text } => writeln!(self.out, "[{t:7.1}s]    t={:.3}s {text}", t_ms / 1000.0),
+            DrillEvent::Finished(r) => {
+                let _ = self.out.flush();
+                write!(std::io::stdout(), "{}", scorecard(r))
+            }
+        };
+        Ok(())
+    }
+}

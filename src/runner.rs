@@ -1,0 +1,322 @@
+//! The phases of a drill: start the stack, verify replication, run the workload while
+//! faults and failover happen, read back, check convergence, judge. Teardown always runs:
+//! on success, error, panic, SIGINT and SIGTERM.
+use crate::checker::{Checker, Convergence, NodeConvergence, compare};
+use crate::clock::Clock;
+use crate::docker::{self, Docker, RunGuard};
+use crate::error::{Error, Result};
+use crate::failover::{FailoverReport, run_failover};
+use crate::fault::FaultSchedule;
+use crate::history::{Entry, EventKind, Recorder};
+use crate::report::{DrillEvent, JsonReporter, NodeInfo, Reporters, Results, SCHEMA_VERSION, StackInfo};
+use crate::scenario::Loaded;
+use crate::stack::{Driver, ReadBack, Stack, driver_for, retry_until};
+use crate::workload::{ClientTarget, Workload};
+use futures_util::FutureExt;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+pub struct RunOptions {
+    /// Leave the stack running after the drill.
+    pub keep: bool,
+    /// Evidence goes to `<reports>/<scenario>/<UTC timestamp>/`.
+    pub reports: PathBuf,
+}
+
+/// A finished drill: its evidence folder and judged results.
+pub struct RunOutcome {
+    pub dir: PathBuf,
+    pub results: Results,
+}
+
+fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{:x}{:04x}", chrono::Utc::now().timestamp() & 0xffffff, (nanos ^ std::process::id()) & 0xffff)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Runs one drill end to end. Errors are infrastructure or interruption; a missed
+/// target is a successful run with a failing verdict.
+pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) -> Result<RunOutcome> {
+    let sc = &loaded.scenario;
+    let docker = Docker::connect().await?;
+    let run_id = new_run_id();
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let dir = opts.reports.join(&sc.name).join(format!("{stamp}-{run_id}"));
+    std::fs::create_dir_all(dir.join("logs")).map_err(|e| Error::infra(format!("failed to create {}", dir.display())).cause(e))?;
+    std::fs::write(dir.join("scenario.yaml"), &loaded.source).map_err(|e| Error::infra("failed to save the scenario copy").cause(e))?;
+    // results.json is evidence too: its reporter writes into the run's folder
+    reporters.0.push(Box::new(JsonReporter { path: dir.join("results.json") }));
+    reporters.emit(DrillEvent::Phase(&format!("drill {} (run {run_id}), evidence in {}", sc.name, dir.display())))?;
+
+    let mut guard = RunGuard::new(docker.clone(), &run_id);
+    let drill = Drill { loaded, docker: docker.clone(), run_id: run_id.clone(), dir: dir.clone() };
+    let outcome = tokio::select! {
+        r = AssertUnwindSafe(drill.execute(reporters)).catch_unwind() => match r {
+            Ok(r) => r,
+            Err(_) => Err(Error::infra("failed to finish the drill: drdrill panicked (a bug; please report it)")),
+        },
+        _ = shutdown_signal() => Err(Error::interrupted()),
+    };
+    save_logs(&docker, &run_id, sc, &dir).await;
+    if opts.keep {
+        guard.disarm();
+        let _ = reporters.emit(DrillEvent::Phase(&format!(
+            "--keep: stack left running; containers drdrill-{run_id}-*, ports in results.json; remove with `drdrill gc --run {run_id}`"
+        )));
+    } else {
+        let _ = reporters.emit(DrillEvent::Phase("tearing down"));
+        if let Err(e) = guard.teardown().await {
+            let _ = reporters.emit(DrillEvent::Info(&format!("teardown failed: {e}; run `drdrill gc`")));
+        }
+    }
+    outcome.map(|results| RunOutcome { dir, results })
+}
+
+/// Container logs into the evidence folder, whatever happened.
+async fn save_logs(docker: &Docker, run_id: &str, sc: &crate::scenario::Scenario, dir: &Path) {
+    for node in sc.stack.node_names() {
+        let name = docker::container_name(run_id, &node);
+        if let Ok(text) = docker.logs(&name).await {
+            let _ = std::fs::write(dir.join("logs").join(format!("{node}.log")), text);
+        }
+    }
+}
+
+struct Drill<'a> {
+    loaded: &'a Loaded,
+    docker: Docker,
+    run_id: String,
+    dir: PathBuf,
+}
+
+impl Drill<'_> {
+    async fn execute(self, rep: &mut Reporters) -> Result<Results> {
+        let sc = &self.loaded.scenario;
+        let names = sc.stack.node_names();
+        let labels = HashMap::from([
+            (docker::LABEL_RUN.to_string(), self.run_id.clone()),
+            (docker::LABEL_SCENARIO.to_string(), sc.name.clone()),
+            (docker::LABEL_PID.to_string(), std::process::id().to_string()),
+        ]);
+        let driver: Arc<dyn Driver> = Arc::from(driver_for(&sc.stack));
+        let image = sc.stack.image();
+        rep.emit(DrillEvent::Phase(&format!("starting {} nodes ({image}): {}", names.len(), names.join(", "))))?;
+        let stack = Arc::new(Stack::start(&self.docker, driver.as_ref(), &self.run_id, &image, &names, &labels).await?);
+        for n in &stack.nodes {
+            rep.emit(DrillEvent::Info(&format!("{} -> 127.0.0.1:{}", n.name, n.host_port)))?;
+        }
+        rep.emit(DrillEvent::Phase("waiting for replication to be healthy"))?;
+        let health = driver
+            .wait_healthy(&stack, Duration::from_millis(sc.stack.healthy_timeout_ms))
+            .await
+            .map_err(|e| e.hint(format!("container logs are in {}", self.dir.join("logs").display())))?;
+        for h in &health {
+            rep.emit(DrillEvent::Info(&format!("{} {} (lag {} bytes)", h.node, h.state, h.lag_bytes)))?;
+        }
+        let initial_primary = stack.primary();
+        driver.prepare(stack.node(&initial_primary)?.addr()).await?;
+
+        // --- workload, faults, failover on one clock --------------------------------------
+        let clock = Clock::start();
+        let header = Entry::Header { scenario: sc.name.clone(), run_id: self.run_id.clone(), wall_clock_anchor: clock.wall_anchor.to_rfc3339() };
+        let history_path = self.dir.join("history.jsonl");
+        let (recorder, rec) = Recorder::start(&history_path, clock, header)
+            .map_err(|e| Error::infra("failed to create history.jsonl").cause(e))?;
+        rep.emit(DrillEvent::Phase(&format!("workload: {} writers, {}", sc.workload.writers, rate_text(sc))))?;
+        rec.event(EventKind::WorkloadStart, None, Some(&initial_primary), "").await;
+        let (client_tx, client_rx) = watch::channel(ClientTarget { node: initial_primary.clone(), addr: stack.node(&initial_primary)?.addr() });
+        let workload = Workload::start(&sc.workload, driver.clone(), client_rx, rec.clone());
+        let (fault_tx, mut fault_rx) = mpsc::unbounded_channel();
+        let schedule = FaultSchedule::start(stack.clone(), sc.faults.clone(), rec.clone(), fault_tx);
+        let (fo_tx, fo_rx) = mpsc::unbounded_channel();
+        let mut failover = sc.failover.clone().map(|plan| {
+            tokio::spawn(run_failover(plan, stack.clone(), driver.clone(), rec.clone(), fo_rx, client_tx.clone()))
+        });
+        let deadline = tokio::time::Instant::from_std(clock.instant_at(sc.workload.max_duration_ms * 1_000_000));
+        let mut faults_done = sc.faults.is_empty();
+        let mut failover_report: Option<FailoverReport> = None;
+        let mut fault_stream_open = true;
+        while !(faults_done && (failover.is_none() || failover_report.is_some())) {
+            tokio::select! {
+                n = fault_rx.recv(), if fault_stream_open => match n {
+                    Some(n) => {
+                        let verb = if n.healed { "healed" } else { "injected" };
+                        let text = format!("fault #{} {:?} on {} {verb}", n.injected.index, n.injected.kind, n.injected.node).to_lowercase();
+                        let t_ms = if n.healed { clock.now_ns() } else { n.injected.at_ns } as f64 / 1e6;
+                        rep.emit(DrillEvent::Step { t_ms, text: &text })?;
+                        faults_done |= n.last;
+                        let _ = fo_tx.send(n);
+                    }
+                    None => { fault_stream_open = false; faults_done = true; }
+                },
+                r = async { failover.as_mut().expect("guarded").await }, if failover.is_some() && failover_report.is_none() => {
+                    let r = r.unwrap_or_default();
+                    let text = match (&r.new_primary, &r.error) {
+                        (Some(p), _) => format!("failover done: {} -> {p}", r.old_primary.clone().unwrap_or_default()),
+                        (None, Some(e)) => format!("failover failed: {e}"),
+                        _ => "failover did not trigger".to_string(),
+                    };
+                    rep.emit(DrillEvent::Step { t_ms: clock.now_ns() as f64 / 1e6, text: &text })?;
+                    failover_report = Some(r);
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    rep.emit(DrillEvent::Info("workload.max_duration_ms reached before recovery"))?;
+                    break;
+                }
+            }
+        }
+        drop(fo_tx);
+        let after = tokio::time::Instant::now() + Duration::from_millis(sc.workload.after_recovery_ms);
+        rep.emit(DrillEvent::Info(&format!("writing for {} ms more after recovery", sc.workload.after_recovery_ms)))?;
+        tokio::time::sleep_until(after.min(deadline)).await;
+        rec.event(EventKind::WorkloadStop, None, None, "").await;
+        let ops = workload.stop().await;
+        schedule.heal_all(&stack, &rec).await;
+        if let Some(task) = failover.take().filter(|_| failover_report.is_none()) {
+            task.abort();
+            rec.event(EventKind::Note, None, None, "failover never triggered").await;
+        }
+        drop(rec);
+        drop(client_tx);
+        recorder.finish().await.map_err(|e| Error::infra("failed to write history.jsonl").cause(e))?;
+        rep.emit(DrillEvent::Info(&format!("{ops} writes recorded in history.jsonl")))?;
+
+        // --- read back and convergence -----------------------------------------------------
+        let final_primary = stack.primary();
+        let mut errors = Vec::new();
+        rep.emit(DrillEvent::Phase(&format!("reading back every record from {final_primary}")))?;
+        let paddr = stack.node(&final_primary)?.addr();
+        let read = retry_until(Duration::from_secs(30), Duration::from_millis(500), || driver.read_back(paddr)).await;
+        let read = match read {
+            Ok(r) => {
+                rep.emit(DrillEvent::Info(&format!("{} records", r.len())))?;
+                Some(r)
+            }
+            Err(e) => {
+                errors.push(format!("read-back from {final_primary}: {}", e.one_line()));
+                None
+            }
+        };
+        let convergence = match (&read, sc.targets.converge) {
+            (Some(primary), true) => {
+                rep.emit(DrillEvent::Phase("checking that replicas converge on the primary's records"))?;
+                Some(converge(&stack, driver.as_ref(), primary, sc.checks.convergence_timeout_ms).await)
+            }
+            _ => None,
+        };
+
+        // --- judge ---------------------------------------------------------------------------
+        rep.emit(DrillEvent::Phase("checking the history"))?;
+        let (checker, hist) = Checker::from_history(&history_path).map_err(|e| Error::infra("failed to read history.jsonl back").cause(e))?;
+        let answered = failover_report.as_ref().and_then(|f| f.answered_fault);
+        let a = checker.finish(&hist.events, answered, read.as_ref(), convergence.as_ref(), &sc.checks, &sc.targets);
+        let ms = |ns: u64| clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64);
+        let end_ns = hist.events.last().map(|e| e.t_ns).unwrap_or(0);
+        let results = Results {
+            schema_version: SCHEMA_VERSION,
+            scenario: sc.name.clone(),
+            run_id: self.run_id.clone(),
+            started_at: clock.wall_anchor.to_rfc3339(),
+            finished_at: ms(end_ns.max(clock.now_ns())).to_rfc3339(),
+            verdict: a.verdict,
+            rto_ms: a.rto.rto_ms,
+            outage_observed: a.rto.outage_observed,
+            outage_start_ms: a.rto.outage_start_ms,
+            recovered_at_ms: a.rto.recovered_at_ms,
+            relapses: a.rto.relapses,
+            rpo_ms: a.rpo.as_ref().map(|r| r.rpo_ms),
+            longest_gap_ms: a.rto.longest_gap_ms,
+            longest_gap_start_ms: a.rto.longest_gap_start_ms,
+            total_writes: a.total_writes,
+            acked_writes: a.acked_writes,
+            failed_writes: a.failed_writes,
+            unknown_writes: a.unknown_writes,
+            acked_before_fault: a.acked_before_fault,
+            lost_writes: a.rpo.as_ref().map(|r| r.lost_writes),
+            recovered_writes: a.rpo.as_ref().map(|r| r.recovered_writes),
+            duplicate_writes: a.rpo.as_ref().map(|r| r.duplicate_writes),
+            unexpected_writes: a.rpo.as_ref().map(|r| r.unexpected_writes),
+            records_read: a.rpo.as_ref().map(|r| r.records_read),
+            converged: convergence.as_ref().and_then(|c| c.converged),
+            fault_ms: a.fault_ms,
+            answered_fault: a.answered_fault,
+            targets: a.targets,
+            stack: StackInfo {
+                kind: format!("{:?}", sc.stack.kind).to_lowercase(),
+                replication: format!("{:?}", sc.stack.replication).to_lowercase(),
+                image,
+                initial_primary,
+                final_primary,
+                nodes: stack.nodes.iter().map(|n| NodeInfo { name: n.name.clone(), container: n.container.clone(), host_port: n.host_port }).collect(),
+                replication_at_start: health,
+            },
+            failover: failover_report,
+            convergence,
+            lost: a.rpo.map(|r| r.lost).unwrap_or_default(),
+            events: hist.events,
+            errors,
+        };
+        rep.emit(DrillEvent::Finished(&results))?;
+        Ok(results)
+    }
+}
+
+fn rate_text(sc: &crate::scenario::Scenario) -> String {
+    match sc.workload.rate_per_s {
+        Some(r) => format!("{r} writes/s each"),
+        None => "unthrottled".into(),
+    }
+}
+
+/// Polls every running replica until each holds exactly the primary's records, or the timeout.
+async fn converge(stack: &Stack, driver: &dyn Driver, primary: &ReadBack, timeout_ms: u64) -> Convergence {
+    let started = tokio::time::Instant::now();
+    let deadline = started + Duration::from_millis(timeout_ms);
+    let final_primary = stack.primary();
+    let mut excluded = Vec::new();
+    let mut survivors = Vec::new();
+    for n in &stack.nodes {
+        if n.name == final_primary {
+            continue;
+        }
+        if stack.running(&n.name).await { survivors.push(n.clone()) } else { excluded.push(n.name.clone()) }
+    }
+    loop {
+        let mut nodes = Vec::new();
+        for n in &survivors {
+            nodes.push(match driver.read_back(n.addr()).await {
+                Ok(rb) => {
+                    let (missing, extra) = compare(primary, &rb);
+                    NodeConvergence { node: n.name.clone(), records: Some(rb.len() as u64), missing, extra, converged: missing == 0 && extra == 0, error: None }
+                }
+                Err(e) => NodeConvergence { node: n.name.clone(), records: None, missing: 0, extra: 0, converged: false, error: Some(e.one_line()) },
+            });
+        }
+        let all = nodes.iter().all(|n| n.converged);
+        if all || tokio::time::Instant::now() >= deadline {
+            // a readable replica that differs fails; an unreadable one leaves the check undecided
+            let converged = if nodes.iter().any(|n| n.records.is_some() && !n.converged) {
+                Some(false)
+            } else if nodes.iter().any(|n| n.records.is_none()) {
+                None
+            } else {
+                Some(true)
+            };
+            return Convergence { converged, waited_ms: started.elapsed().as_secs_f64() * 1e3, nodes, excluded };
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
