@@ -1,0 +1,144 @@
+//! Helpers for the integration tests: run the real binary, read its evidence, and read the
+//! surviving data ourselves, independently of drdrill's own drivers.
+#![allow(dead_code)]
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+/// Drills share two cores and one engine: run them one at a time.
+pub static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_drdrill")
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn drdrill(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).current_dir(root()).output().expect("run drdrill")
+}
+
+pub struct Drill {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: PathBuf,
+    pub results: Value,
+}
+
+/// Runs a scenario into a fresh reports folder and loads results.json.
+pub fn run_drill(scenario: &str, extra: &[&str]) -> Drill {
+    let reports = tempfile::tempdir().expect("tempdir").keep();
+    let mut args = vec!["run", scenario, "--reports", reports.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = drdrill(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let code = out.status.code().unwrap_or(-1);
+    let dir = find_results(&reports).unwrap_or_else(|| panic!("no results.json (exit {code})\n{stdout}\n{stderr}"));
+    let results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    Drill { code, stdout, stderr, dir, results }
+}
+
+fn find_results(dir: &Path) -> Option<PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.join("results.json").exists() {
+            return Some(p);
+        }
+        if p.is_dir()
+            && let Some(found) = find_results(&p)
+        {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// (writer, seq) of every acknowledged write, from history.jsonl, parsed here.
+pub fn acked_writes(dir: &Path) -> BTreeSet<(u64, u64)> {
+    let text = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "op" && v["outcome"] == "ok")
+        .map(|v| (v["writer"].as_u64().unwrap(), v["seq"].as_u64().unwrap()))
+        .collect()
+}
+
+/// Port of a node, from results.json.
+pub fn host_port(results: &Value, node: &str) -> u16 {
+    results["stack"]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap()["host_port"].as_u64().unwrap() as u16
+}
+
+/// Every record on a PostgreSQL node, read with our own query.
+pub async fn read_postgres(port: u16) -> BTreeSet<(u64, u64)> {
+    let (client, conn) = tokio_postgres::connect(&format!("host=127.0.0.1 port={port} user=postgres dbname=drdrill"), tokio_postgres::NoTls)
+        .await
+        .expect("connect to the new primary");
+    tokio::spawn(conn);
+    let rows = client.query("SELECT writer::bigint, seq FROM drdrill_writes", &[]).await.unwrap();
+    rows.iter().map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)).collect()
+}
+
+/// Every record on a Redis node: KEYS drdrill:*.
+pub async fn read_redis(port: u16) -> BTreeSet<(u64, u64)> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("drdrill:*").query_async(&mut c).await.unwrap();
+    keys.iter()
+        .map(|k| {
+            let mut parts = k.split(':').skip(1);
+            (parts.next().unwrap().parse().unwrap(), parts.next().unwrap().parse().unwrap())
+        })
+        .collect()
+}
+
+/// drdrill's lost list from results.json.
+pub fn reported_lost(results: &Value) -> BTreeSet<(u64, u64)> {
+    results["lost"].as_array().unwrap().iter().map(|l| (l["writer"].as_u64().unwrap(), l["seq"].as_u64().unwrap())).collect()
+}
+
+/// Names of containers and networks carrying drdrill.run (optionally of one run).
+pub fn labelled(run: Option<&str>) -> (Vec<String>, Vec<String>) {
+    let label = match run {
+        Some(r) => format!("label=drdrill.run={r}"),
+        None => "label=drdrill.run".to_string(),
+    };
+    let list = |args: &[&str]| -> Vec<String> {
+        let out = Command::new("docker").args(args).output().expect("docker CLI");
+        assert!(out.status.success(), "docker {:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+    };
+    (
+        list(&["ps", "-a", "--filter", &label, "--format", "{{.Names}}"]),
+        list(&["network", "ls", "--filter", &label, "--format", "{{.Name}}"]),
+    )
+}
+
+pub fn run_id(results: &Value) -> String {
+    results["run_id"].as_str().unwrap().to_string()
+}
+
+/// Compares drdrill's lost list with our own computation; returns the lost set.
+pub fn cross_check_lost(d: &Drill, survivors: &BTreeSet<(u64, u64)>) -> BTreeSet<(u64, u64)> {
+    let acked = acked_writes(&d.dir);
+    let ours: BTreeSet<(u64, u64)> = acked.difference(survivors).copied().collect();
+    let theirs = reported_lost(&d.results);
+    assert_eq!(ours, theirs, "drdrill's lost list differs from an independent read");
+    assert_eq!(d.results["lost_writes"].as_u64().unwrap(), ours.len() as u64);
+    assert_eq!(d.results["acked_writes"].as_u64().unwrap(), acked.len() as u64);
+    assert_eq!(d.results["records_read"].as_u64().unwrap(), survivors.len() as u64);
+    ours
+}
+
+pub fn by_writer(set: &BTreeSet<(u64, u64)>) -> BTreeMap<u64, usize> {
+    let mut m = BTreeMap::new();
+    for (w, _) in set {
+        *m.entry(*w).or_default() += 1;
+    }
+    m
+}

@@ -1,0 +1,77 @@
+//! The shipped scenarios, run for real in Docker. Each result is cross-checked against an
+//! independent read of the new primary and of history.jsonl, then the kept stack is
+//! garbage-collected and nothing labelled drdrill.run may remain.
+mod common;
+use common::*;
+
+fn assert_outage_measured(d: &Drill) {
+    let r = &d.results;
+    let bad = r["failed_writes"].as_u64().unwrap() + r["unknown_writes"].as_u64().unwrap();
+    assert!(bad > 0, "killing the primary must fail or strand some writes\n{}", d.stderr);
+    assert_eq!(r["outage_observed"], true);
+    let rto = r["rto_ms"].as_f64().expect("writes recovered");
+    assert!(rto > 0.0);
+    // recovery cannot precede the failover that made it possible
+    let fo_done = r["failover"]["done_ms"].as_f64().unwrap();
+    let fault = r["fault_ms"].as_f64().unwrap();
+    assert!(rto >= fo_done - fault - 1.0, "rto {rto} ms but failover finished {} ms after the fault", fo_done - fault);
+    assert!(r["acked_before_fault"].as_u64().unwrap() > 0);
+    assert_ne!(r["stack"]["final_primary"], r["stack"]["initial_primary"]);
+}
+
+fn collect_and_check_gone(d: &Drill) {
+    let run = run_id(&d.results);
+    let out = drdrill(&["gc", "--run", &run]);
+    assert!(out.status.success(), "gc failed: {}", String::from_utf8_lossy(&out.stderr));
+    let (c, n) = labelled(Some(&run));
+    assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_sync_primary_kill_loses_no_acknowledged_write() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("scenarios/postgres-sync-primary-kill.yaml", &["--keep"]);
+    let r = &d.results;
+    let primary = r["stack"]["final_primary"].as_str().unwrap().to_string();
+    let survivors = read_postgres(host_port(r, &primary)).await;
+    let lost = cross_check_lost(&d, &survivors);
+    collect_and_check_gone(&d);
+    assert!(lost.is_empty(), "synchronous replication lost acknowledged writes: {lost:?}");
+    assert_eq!(r["rpo_ms"].as_f64(), Some(0.0));
+    assert_outage_measured(&d);
+    assert_eq!(r["converged"], true);
+    assert_eq!(d.code, 0, "targets should hold\n{}{}", d.stdout, d.stderr);
+    assert_eq!(r["verdict"], "pass");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_async_primary_kill_measures_outage_and_lost_writes() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("scenarios/postgres-async-primary-kill.yaml", &["--keep"]);
+    let r = &d.results;
+    let primary = r["stack"]["final_primary"].as_str().unwrap().to_string();
+    let survivors = read_postgres(host_port(r, &primary)).await;
+    let lost = cross_check_lost(&d, &survivors);
+    collect_and_check_gone(&d);
+    assert_outage_measured(&d);
+    // the exit code agrees with the verdict, and the verdict with the targets
+    let expect = if r["verdict"] == "pass" { 0 } else { 1 };
+    assert_eq!(d.code, expect, "{}", d.stdout);
+    if !lost.is_empty() {
+        assert!(r["rpo_ms"].as_f64().unwrap() >= 0.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_primary_kill_measures_outage_and_lost_writes() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("scenarios/redis-primary-kill.yaml", &["--keep"]);
+    let r = &d.results;
+    let primary = r["stack"]["final_primary"].as_str().unwrap().to_string();
+    let survivors = read_redis(host_port(r, &primary)).await;
+    cross_check_lost(&d, &survivors);
+    collect_and_check_gone(&d);
+    assert_outage_measured(&d);
+    let expect = if r["verdict"] == "pass" { 0 } else { 1 };
+    assert_eq!(d.code, expect, "{}", d.stdout);
+}

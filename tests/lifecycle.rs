@@ -1,0 +1,154 @@
+//! Teardown on success, on SIGINT, and `drdrill gc` after a crash; bad input refused
+//! before anything starts.
+mod common;
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn replica_faults_are_applied_healed_and_torn_down() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("tests/fixtures/postgres-node-faults.yaml", &[]);
+    let r = &d.results;
+    let (c, n) = labelled(Some(&run_id(r)));
+    assert!(c.is_empty() && n.is_empty(), "teardown left {c:?} {n:?}");
+    let kinds: Vec<(String, u64)> = r["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["fault"].is_u64())
+        .map(|e| (e["kind"].as_str().unwrap().to_string(), e["fault"].as_u64().unwrap()))
+        .collect();
+    for f in [0, 1] {
+        assert!(kinds.contains(&("fault-inject".into(), f)), "{kinds:?}");
+        assert!(kinds.contains(&("fault-heal".into(), f)), "{kinds:?}");
+    }
+    // the pause lasted its duration, measured on the history's clock
+    let t = |kind: &str| r["events"].as_array().unwrap().iter().find(|e| e["kind"] == kind && e["fault"] == 0).unwrap()["t_ns"].as_f64().unwrap();
+    let paused_ms = (t("fault-heal") - t("fault-inject")) / 1e6;
+    assert!((1500.0..3000.0).contains(&paused_ms), "pause lasted {paused_ms} ms");
+    // replicas' faults do not touch the async primary's writes; the replicas catch up
+    assert_eq!(r["outage_observed"], false, "{}", d.stdout);
+    assert_eq!(r["rto_ms"].as_f64(), Some(0.0));
+    assert_eq!(r["lost_writes"], 0);
+    assert_eq!(r["converged"], true, "{}", d.stdout);
+    assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+}
+
+fn wait_for_containers(scenario: &str, at_least: usize) {
+    let started = Instant::now();
+    loop {
+        let out = Command::new("docker")
+            .args(["ps", "--filter", &format!("label=drdrill.scenario={scenario}"), "--format", "{{.Names}}"])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).lines().count() >= at_least {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "drill containers never appeared");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn scenario_leftovers(scenario: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-a", "--filter", &format!("label=drdrill.scenario={scenario}"), "--format", "{{.Names}}"])
+        .output()
+        .unwrap();
+    let nets = Command::new("docker")
+        .args(["network", "ls", "--filter", &format!("label=drdrill.scenario={scenario}"), "--format", "{{.Name}}"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().chain(String::from_utf8_lossy(&nets.stdout).lines()).map(str::to_string).collect()
+}
+
+#[test]
+fn sigint_tears_the_stack_down() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let reports = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args(["run", "scenarios/redis-primary-kill.yaml", "--reports", reports.path().to_str().unwrap()])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_containers("redis-primary-kill", 3);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(scenario_leftovers("redis-primary-kill"), Vec::<String>::new());
+}
+
+#[test]
+fn gc_removes_what_a_killed_drill_left() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let reports = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args(["run", "scenarios/redis-primary-kill.yaml", "--reports", reports.path().to_str().unwrap()])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_containers("redis-primary-kill", 3);
+    child.kill().unwrap(); // SIGKILL: no teardown can run
+    child.wait().unwrap();
+    assert!(!scenario_leftovers("redis-primary-kill").is_empty(), "a SIGKILLed drill should leave its stack");
+    // a container drdrill did not create is never touched
+    let bystander = format!("bystander-{}", std::process::id());
+    let ok = Command::new("docker").args(["create", "--name", &bystander, "drdrill/redis:7"]).output().unwrap();
+    assert!(ok.status.success());
+    let out = drdrill(&["gc"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let still = Command::new("docker").args(["inspect", &bystander]).output().unwrap().status.success();
+    Command::new("docker").args(["rm", "-f", &bystander]).output().unwrap();
+    assert!(still, "gc removed a container it did not create");
+    assert_eq!(scenario_leftovers("redis-primary-kill"), Vec::<String>::new());
+}
+
+#[test]
+fn bad_scenario_is_refused_with_location_before_anything_starts() {
+    for (file, expect) in [
+        ("tests/fixtures/bad-unknown-key.yaml", "bad-unknown-key.yaml:4:3: stack: unknown field `replicaz`"),
+        ("tests/fixtures/bad-target.yaml", "bad-target.yaml:8:5: `replica-3`: this stack has replica-1 to replica-1"),
+    ] {
+        let out = drdrill(&["run", file]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(expect), "{err}");
+        assert!(err.contains("hint:"), "{err}");
+        assert_eq!(scenario_leftovers("bad-scenario"), Vec::<String>::new());
+        let out = drdrill(&["validate", file]);
+        assert_eq!(out.status.code(), Some(2));
+    }
+}
+
+#[test]
+fn shipped_scenarios_validate_and_schema_is_json() {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| format!("scenarios/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    files.sort();
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let out = drdrill(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = drdrill(&["schema"]);
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(schema["properties"]["stack"].is_object());
+}
+
+#[test]
+fn unreachable_engine_is_an_infrastructure_error() {
+    let out = Command::new(bin())
+        .args(["run", "scenarios/redis-primary-kill.yaml", "--reports", "/tmp/drdrill-noengine"])
+        .current_dir(root())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hint:"));
+}
