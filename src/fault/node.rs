@@ -40,7 +40,7 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         Ok(()) => format!("{kind} {node} (target {}, engine call {took} ms)", spec.target),
         Err(e) => format!("{kind} {node} failed: {}", e.message),
     };
-    rec.event(EventKind::FaultInject, Some(index), Some(&node), detail).await;
+    rec.event_at(at_ns, EventKind::FaultInject, Some(index), Some(&node), detail).await;
     result?;
     if spec.kind == FaultKind::Restart {
         // the engine returned once the container runs again: that is the heal

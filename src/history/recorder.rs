@@ -52,7 +52,11 @@ impl RecorderHandle {
     }
     /// Records an event now; returns its time.
     pub async fn event(&self, kind: EventKind, fault: Option<usize>, node: Option<&str>, detail: impl Into<String>) -> u64 {
-        let t_ns = self.clock.now_ns();
+        self.event_at(self.clock.now_ns(), kind, fault, node, detail).await
+    }
+
+    /// Records an event that happened at `t_ns` (taken before a slow call).
+    pub async fn event_at(&self, t_ns: u64, kind: EventKind, fault: Option<usize>, node: Option<&str>, detail: impl Into<String>) -> u64 {
         let e = Event { t_ns, kind, fault, node: node.map(str::to_string), detail: detail.into() };
         let _ = self.tx.send(Entry::Event(e)).await;
         t_ns
