@@ -62,18 +62,24 @@ fn scenario_leftovers(scenario: &str) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout).lines().chain(String::from_utf8_lossy(&nets.stdout).lines()).map(str::to_string).collect()
 }
 
-#[test]
-fn sigint_tears_the_stack_down() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let reports = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin())
-        .args(["run", "scenarios/redis-primary-kill.yaml", "--reports", reports.path().to_str().unwrap()])
+/// Starts the Redis drill in the background and returns once its three nodes run.
+fn spawn_redis_drill(reports: &std::path::Path) -> std::process::Child {
+    let child = Command::new(bin())
+        .args(["run", "scenarios/redis-primary-kill.yaml", "--reports", reports.to_str().unwrap()])
         .current_dir(root())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     wait_for_containers("redis-primary-kill", 3);
+    child
+}
+
+#[test]
+fn sigint_tears_the_stack_down() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let reports = tempfile::tempdir().unwrap();
+    let mut child = spawn_redis_drill(reports.path());
     std::thread::sleep(Duration::from_secs(2));
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
     let status = child.wait().unwrap();
@@ -85,14 +91,7 @@ fn sigint_tears_the_stack_down() {
 fn gc_removes_what_a_killed_drill_left() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let reports = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin())
-        .args(["run", "scenarios/redis-primary-kill.yaml", "--reports", reports.path().to_str().unwrap()])
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_containers("redis-primary-kill", 3);
+    let mut child = spawn_redis_drill(reports.path());
     child.kill().unwrap(); // SIGKILL: no teardown can run
     child.wait().unwrap();
     assert!(!scenario_leftovers("redis-primary-kill").is_empty(), "a SIGKILLed drill should leave its stack");

@@ -46,6 +46,9 @@ if [ -f "$follow_file" ] && [ -s "$PGDATA/PG_VERSION" ]; then
   # pg_rewind needs a cleanly shut down target: run crash recovery in single-user mode first
   postgres --single -D "$PGDATA" -c config_file="$PGDATA/postgresql.conf" postgres </dev/null >/dev/null 2>&1 || true
   until pg_isready -q -h "$src" -p 5432; do sleep 0.5; done
+  # a just-promoted source records its new timeline in pg_control only at a checkpoint;
+  # without one pg_rewind sees "the same timeline" and wrongly skips the rewind
+  psql -qAt -h "$src" -U postgres -d postgres -c CHECKPOINT
   pg_rewind --target-pgdata="$PGDATA" --source-server="host=$src port=5432 user=postgres dbname=postgres" --progress
   touch "$PGDATA/standby.signal"
   echo "primary_conninfo = '$(conninfo "$src")'" >>"$PGDATA/postgresql.auto.conf"

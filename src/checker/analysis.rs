@@ -99,6 +99,16 @@ impl Checker {
             verdict: if baseline_ok { Verdict::Pass } else { Verdict::Unknown },
             note: if baseline_ok { "writes were acknowledged before the fault".into() } else { "no write was acknowledged before the fault: nothing was measured".into() },
         });
+        let failed_faults: Vec<&Event> = events.iter().filter(|e| e.kind == EventKind::FaultFailed).collect();
+        if !failed_faults.is_empty() {
+            t.push(TargetResult {
+                target: "faults_injected".into(),
+                limit: None,
+                actual: Some(injects.len() as f64),
+                verdict: Verdict::Unknown,
+                note: failed_faults.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>().join("; "),
+            });
+        }
         if let Some(limit) = targets.rto_ms {
             let (verdict, note) = match rto.rto_ms {
                 Some(a) if a <= limit as f64 => (Verdict::Pass, rto_note(&rto)),

@@ -178,3 +178,16 @@ fn verdicts_merge_to_the_worst() {
     assert_eq!(Unknown.merge(Fail), Fail);
     assert_eq!(Pass.merge(Pass), Pass);
 }
+
+#[test]
+fn a_fault_that_could_not_be_injected_leaves_the_drill_undecided() {
+    let (ops, rb) = scenario(3000, (0, 0), Outcome::Fail, &[]);
+    let mut evs = events(1000, 3000);
+    evs[1].kind = EventKind::FaultFailed;
+    evs[1].detail = "kill pg-1 failed: no such container".into();
+    let a = run(&ops, &evs, Some(&rb), &targets(5000, 0, 0));
+    let t = a.targets.iter().find(|t| t.target == "faults_injected").unwrap();
+    assert_eq!(t.verdict, Verdict::Unknown);
+    assert!(t.note.contains("no such container"));
+    assert_eq!(a.verdict, Verdict::Unknown);
+}

@@ -36,11 +36,11 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
     };
     let took = started.elapsed().as_millis();
     let kind = format!("{:?}", spec.kind).to_lowercase();
-    let detail = match &result {
-        Ok(()) => format!("{kind} {node} (target {}, engine call {took} ms)", spec.target),
-        Err(e) => format!("{kind} {node} failed: {}", e.message),
+    let (event, detail) = match &result {
+        Ok(()) => (EventKind::FaultInject, format!("{kind} {node} (target {}, engine call {took} ms)", spec.target)),
+        Err(e) => (EventKind::FaultFailed, format!("{kind} {node} failed: {}", e.one_line())),
     };
-    rec.event_at(at_ns, EventKind::FaultInject, Some(index), Some(&node), detail).await;
+    rec.event_at(at_ns, event, Some(index), Some(&node), detail).await;
     result?;
     if spec.kind == FaultKind::Restart {
         // the engine returned once the container runs again: that is the heal

@@ -41,6 +41,8 @@ pub enum EventKind {
     WorkloadStart,
     WorkloadStop,
     FaultInject,
+    /// A scheduled fault could not be applied: the drill did not test what it declared.
+    FaultFailed,
     FaultHeal,
     /// The probe declared the primary down, or the failover delay elapsed.
     FailoverStart,
