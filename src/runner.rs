@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::failover::{FailoverReport, run_failover};
 use crate::fault::FaultSchedule;
 use crate::history::{Entry, EventKind, Recorder};
-use crate::report::{DrillEvent, JsonReporter, NodeInfo, Reporters, Results, SCHEMA_VERSION, StackInfo};
+use crate::report::{DrillEvent, JsonReporter, JunitReporter, MarkdownReporter, NodeInfo, Reporters, Results, SCHEMA_VERSION, StackInfo};
 use crate::scenario::{Loaded, StackKind};
 use crate::stack::{Driver, ReadBack, Stack, driver_for, retry_until};
 use crate::workload::{ClientTarget, Workload};
@@ -59,6 +59,8 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
     std::fs::write(dir.join("scenario.yaml"), &loaded.source).map_err(|e| Error::infra("failed to save the scenario copy").cause(e))?;
     // results.json is evidence too: its reporter writes into the run's folder
     reporters.0.push(Box::new(JsonReporter { path: dir.join("results.json") }));
+    reporters.0.push(Box::new(JunitReporter { path: dir.join("junit.xml") }));
+    reporters.0.push(Box::new(MarkdownReporter { path: dir.join("report.md") }));
     reporters.emit(DrillEvent::Phase(&format!("drill {} (run {run_id}), evidence in {}", sc.name, dir.display())))?;
 
     let mut guard = RunGuard::new(docker.clone(), &run_id);

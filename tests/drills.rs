@@ -41,6 +41,12 @@ async fn postgres_sync_primary_kill_loses_no_acknowledged_write() {
     assert_outage_measured(&d);
     assert_eq!(r["converged"], true);
     assert_eq!(d.code, 0, "targets should hold\n{}{}", d.stdout, d.stderr);
+    // every piece of evidence is there
+    for f in ["scenario.yaml", "history.jsonl", "junit.xml", "report.md", "logs/pg-1.log", "logs/pg-2.log"] {
+        assert!(d.dir.join(f).exists(), "missing {f}");
+    }
+    let junit = std::fs::read_to_string(d.dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("failures=\"0\" errors=\"0\""), "{junit}");
     assert_eq!(r["verdict"], "pass");
 }
 

@@ -78,3 +78,35 @@ pub enum Entry {
     Op(Op),
     Event(Event),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+
+    #[tokio::test]
+    async fn recorder_streams_what_the_reader_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let clock = Clock::start();
+        let header = Entry::Header { scenario: "s".into(), run_id: "r".into(), wall_clock_anchor: clock.wall_anchor.to_rfc3339() };
+        let (rec, h) = Recorder::start(&path, clock, header).unwrap();
+        let t = h.event(EventKind::WorkloadStart, None, None, "").await;
+        for seq in 1..=1000 {
+            let outcome = if seq % 3 == 0 { Outcome::Unknown } else { Outcome::Ok };
+            h.op(Op { writer: 1, seq, invoke_ns: seq, complete_ns: seq + 1, outcome, node: Some("pg-1".into()), error: None }).await;
+        }
+        h.event_at(7, EventKind::FaultInject, Some(0), Some("pg-1"), "kill").await;
+        drop(h);
+        assert_eq!(rec.finish().await.unwrap(), 1002);
+        let mut ops = Vec::new();
+        let file = read_history(&path, |op| ops.push(op)).unwrap();
+        assert_eq!((file.scenario.as_str(), file.run_id.as_str()), ("s", "r"));
+        assert_eq!(ops.len(), 1000);
+        assert_eq!(ops.iter().filter(|o| o.outcome == Outcome::Unknown).count(), 333);
+        assert_eq!(file.events.len(), 2);
+        assert_eq!(file.events[0].t_ns, t);
+        assert_eq!(file.events[1].t_ns, 7);
+        assert_eq!(file.events[1].fault, Some(0));
+    }
+}

@@ -1,12 +1,16 @@
 //! Reporters fed by one stream of drill events. Each reporter consumes the same events;
 //! none calls another.
 mod json;
+mod junit;
+mod markdown;
 mod results;
 mod terminal;
 
 pub use json::JsonReporter;
+pub use junit::{JunitReporter, junit_xml};
+pub use markdown::{MarkdownReporter, markdown};
 pub use results::{NodeInfo, Results, SCHEMA_VERSION, StackInfo};
-pub use terminal::TerminalReporter;
+pub use terminal::{TerminalReporter, scorecard};
 
 /// What happens during a drill, as reporters see it.
 #[derive(Debug)]
@@ -37,3 +41,6 @@ impl Reporters {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -130,7 +130,8 @@ impl Driver for Postgres {
             let health: Vec<ReplicaHealth> =
                 rows.iter().map(|r| ReplicaHealth { node: r.get(0), state: r.get(1), lag_bytes: r.get(2) }).collect();
             for w in &want {
-                if !health.iter().any(|h| &h.node == w && h.state == "streaming") {
+                // streaming, and has replayed something (lag -1: no replay position yet)
+                if !health.iter().any(|h| &h.node == w && h.state == "streaming" && h.lag_bytes >= 0) {
                     return Err(Error::infra(format!("failed to see replica {w} streaming from {}", stack.primary())));
                 }
             }

@@ -1,0 +1,73 @@
+//! junit.xml: one test case per target, for CI gates. A missed target is a <failure>;
+//! a target that could not be decided is an <error>.
+use super::{DrillEvent, Reporter, Results};
+use crate::checker::Verdict;
+use crate::error::{Error, Result};
+use std::fmt::Write;
+use std::path::PathBuf;
+
+pub struct JunitReporter {
+    pub path: PathBuf,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn fmt(v: Option<f64>) -> String {
+    v.map(|v| format!("{v}")).unwrap_or_else(|| "unknown".into())
+}
+
+pub fn junit_xml(r: &Results) -> String {
+    let failures = r.targets.iter().filter(|t| t.verdict == Verdict::Fail).count();
+    let errors = r.targets.iter().filter(|t| t.verdict == Verdict::Unknown).count();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"drdrill\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">",
+        r.targets.len()
+    );
+    let _ = writeln!(
+        x,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" timestamp=\"{}\">",
+        esc(&r.scenario),
+        r.targets.len(),
+        esc(&r.started_at)
+    );
+    let _ = writeln!(x, "    <properties>");
+    for (k, v) in [
+        ("run_id", r.run_id.clone()),
+        ("rto_ms", fmt(r.rto_ms)),
+        ("rpo_ms", fmt(r.rpo_ms)),
+        ("lost_writes", fmt(r.lost_writes.map(|v| v as f64))),
+        ("acked_writes", r.acked_writes.to_string()),
+    ] {
+        let _ = writeln!(x, "      <property name=\"{k}\" value=\"{}\"/>", esc(&v));
+    }
+    let _ = writeln!(x, "    </properties>");
+    for t in &r.targets {
+        let _ = write!(x, "    <testcase classname=\"{}\" name=\"{}\"", esc(&r.scenario), esc(&t.target));
+        let what = format!("limit {}, actual {}. {}", fmt(t.limit), fmt(t.actual), t.note);
+        match t.verdict {
+            Verdict::Pass => x.push_str("/>\n"),
+            Verdict::Fail => {
+                let _ = writeln!(x, ">\n      <failure message=\"{}\"/>\n    </testcase>", esc(&what));
+            }
+            Verdict::Unknown => {
+                let _ = writeln!(x, ">\n      <error message=\"could not decide: {}\"/>\n    </testcase>", esc(&what));
+            }
+        }
+    }
+    x.push_str("  </testsuite>\n</testsuites>\n");
+    x
+}
+
+impl Reporter for JunitReporter {
+    fn on(&mut self, event: &DrillEvent<'_>) -> Result<()> {
+        if let DrillEvent::Finished(r) = event {
+            std::fs::write(&self.path, junit_xml(r))
+                .map_err(|e| Error::infra(format!("failed to write {}", self.path.display())).cause(e))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,80 @@
+//! report.md: the scorecard and the drill's timeline, for the audit trail.
+use super::{DrillEvent, Reporter, Results};
+use crate::error::{Error, Result};
+use std::fmt::Write;
+use std::path::PathBuf;
+
+pub struct MarkdownReporter {
+    pub path: PathBuf,
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "unknown".into())
+}
+
+pub fn markdown(r: &Results) -> String {
+    let mut m = String::new();
+    let _ = writeln!(m, "# Drill {}: {}\n", r.scenario, r.verdict);
+    let _ = writeln!(m, "Run `{}`, started {} (UTC), finished {}.\n", r.run_id, r.started_at, r.finished_at);
+    let _ = writeln!(
+        m,
+        "Stack: {} ({} replication, image `{}`), primary {} → {}.\n",
+        r.stack.kind, r.stack.replication, r.stack.image, r.stack.initial_primary, r.stack.final_primary
+    );
+    m.push_str("## Targets\n\n| target | limit | actual | verdict | note |\n|---|---|---|---|---|\n");
+    for t in &r.targets {
+        let _ = writeln!(m, "| {} | {} | {} | {} | {} |", t.target, num(t.limit), num(t.actual), t.verdict, t.note.replace('|', "\\|"));
+    }
+    m.push_str("\n## Measured\n\n");
+    let rto = if r.outage_observed { num(r.rto_ms) + " ms" } else { "0 ms (no outage observed)".into() };
+    let _ = writeln!(m, "- RTO: {rto}");
+    let _ = writeln!(m, "- RPO: {} ms", num(r.rpo_ms));
+    let _ = writeln!(m, "- longest gap between acknowledgements: {:.1} ms", r.longest_gap_ms);
+    let _ = writeln!(
+        m,
+        "- writes: {} ({} ok, {} fail, {} unknown); lost {}, recovered {}",
+        r.total_writes,
+        r.acked_writes,
+        r.failed_writes,
+        r.unknown_writes,
+        r.lost_writes.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into()),
+        r.recovered_writes.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
+    );
+    m.push_str("\n## Timeline (drill clock)\n\n| t (s) | event | node | detail |\n|---|---|---|---|\n");
+    let mut rows: Vec<(f64, String, String, String)> = r
+        .events
+        .iter()
+        .map(|e| {
+            let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            (e.t_ns as f64 / 1e9, kind, e.node.clone().unwrap_or_default(), e.detail.clone())
+        })
+        .collect();
+    for (t, what) in [(r.outage_start_ms, "first write not acknowledged"), (r.recovered_at_ms, "writes available again (RTO ends)")] {
+        if let Some(ms) = t {
+            rows.push((ms / 1e3, "measured".into(), String::new(), what.into()));
+        }
+    }
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (t, kind, node, detail) in rows {
+        let _ = writeln!(m, "| {t:.3} | {kind} | {node} | {} |", detail.replace('|', "\\|"));
+    }
+    if !r.lost.is_empty() {
+        let _ = writeln!(m, "\n## Lost writes ({}; first 50)\n\n| writer | seq | acknowledged at (ms) |\n|---|---|---|", r.lost.len());
+        for l in r.lost.iter().take(50) {
+            let _ = writeln!(m, "| {} | {} | {:.1} |", l.writer, l.seq, l.ack_ms);
+        }
+    }
+    for e in &r.errors {
+        let _ = writeln!(m, "\n> problem: {e}");
+    }
+    m
+}
+
+impl Reporter for MarkdownReporter {
+    fn on(&mut self, event: &DrillEvent<'_>) -> Result<()> {
+        if let DrillEvent::Finished(r) = event {
+            std::fs::write(&self.path, markdown(r)).map_err(|e| Error::infra(format!("failed to write {}", self.path.display())).cause(e))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,102 @@
+//! Reporters on a hand-built result.
+use super::*;
+use crate::checker::{LostWrite, TargetResult, Verdict};
+use crate::history::{Event, EventKind};
+
+fn target(name: &str, verdict: Verdict, note: &str) -> TargetResult {
+    TargetResult { target: name.into(), limit: Some(100.0), actual: Some(250.0), verdict, note: note.into() }
+}
+
+fn sample() -> Results {
+    Results {
+        schema_version: SCHEMA_VERSION,
+        scenario: "pg<kill>".into(),
+        run_id: "r1".into(),
+        started_at: "2026-11-21T00:00:00Z".into(),
+        finished_at: "2026-11-21T00:00:20Z".into(),
+        verdict: Verdict::Fail,
+        rto_ms: Some(250.0),
+        outage_observed: true,
+        outage_start_ms: Some(5001.0),
+        recovered_at_ms: Some(5250.0),
+        relapses: 0,
+        rpo_ms: Some(12.5),
+        longest_gap_ms: 260.0,
+        longest_gap_start_ms: 4999.0,
+        total_writes: 100,
+        acked_writes: 90,
+        failed_writes: 8,
+        unknown_writes: 2,
+        acked_before_fault: 50,
+        lost_writes: Some(1),
+        recovered_writes: Some(1),
+        duplicate_writes: Some(0),
+        unexpected_writes: Some(0),
+        records_read: Some(90),
+        converged: None,
+        fault_ms: Some(5000.0),
+        answered_fault: Some(0),
+        targets: vec![
+            target("rto_ms", Verdict::Fail, "too slow & late"),
+            target("rpo_ms", Verdict::Pass, ""),
+            target("converged", Verdict::Unknown, "replica unreadable"),
+        ],
+        stack: StackInfo {
+            kind: "postgres".into(),
+            replication: "async".into(),
+            image: "drdrill/postgres:15".into(),
+            initial_primary: "pg-1".into(),
+            final_primary: "pg-2".into(),
+            nodes: vec![],
+            replication_at_start: vec![],
+        },
+        failover: None,
+        convergence: None,
+        lost: vec![LostWrite { writer: 3, seq: 41, ack_ms: 4987.5 }],
+        events: vec![Event { t_ns: 5_000_000_000, kind: EventKind::FaultInject, fault: Some(0), node: Some("pg-1".into()), detail: "kill pg-1".into() }],
+        errors: vec![],
+    }
+}
+
+#[test]
+fn junit_marks_missed_targets_as_failures_and_undecided_as_errors() {
+    let x = junit_xml(&sample());
+    assert!(x.contains("<testsuite name=\"pg&lt;kill&gt;\" tests=\"3\" failures=\"1\" errors=\"1\""), "{x}");
+    assert!(x.contains("name=\"rto_ms\">\n      <failure message=\"limit 100, actual 250. too slow &amp; late\"/>"), "{x}");
+    assert!(x.contains("name=\"rpo_ms\"/>"), "{x}");
+    assert!(x.contains("<error message=\"could not decide: limit 100, actual 250. replica unreadable\"/>"), "{x}");
+}
+
+#[test]
+fn markdown_has_targets_timeline_and_lost_writes() {
+    let m = markdown(&sample());
+    assert!(m.starts_with("# Drill pg<kill>: FAIL"));
+    assert!(m.contains("| rto_ms | 100.0 | 250.0 | FAIL | too slow & late |"), "{m}");
+    let fault = m.find("| 5.000 | fault-inject | pg-1 | kill pg-1 |").expect("fault row");
+    let outage = m.find("| 5.001 | measured |  | first write not acknowledged |").expect("outage row");
+    let back = m.find("| 5.250 | measured |  | writes available again (RTO ends) |").expect("recovery row");
+    assert!(fault < outage && outage < back, "timeline out of order\n{m}");
+    assert!(m.contains("| 3 | 41 | 4987.5 |"));
+}
+
+#[test]
+fn scorecard_shows_each_target_and_the_figures() {
+    let s = scorecard(&sample());
+    assert!(s.contains("rto_ms"));
+    assert!(s.contains("250.0 ms"));
+    assert!(s.contains("1 lost, 1 recovered"));
+    assert!(s.contains("verdict: FAIL"));
+}
+
+#[test]
+fn results_json_has_the_documented_fields() {
+    let v = serde_json::to_value(sample()).unwrap();
+    for k in [
+        "scenario", "run_id", "started_at", "verdict", "rto_ms", "rpo_ms", "longest_gap_ms", "acked_writes", "failed_writes",
+        "unknown_writes", "lost_writes", "recovered_writes", "converged", "targets",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k}");
+    }
+    assert_eq!(v["targets"][0]["verdict"], "fail");
+    assert_eq!(v["targets"][0]["actual"], 250.0);
+}
