@@ -9,7 +9,7 @@ use crate::failover::{FailoverReport, run_failover};
 use crate::fault::FaultSchedule;
 use crate::history::{Entry, EventKind, Recorder};
 use crate::report::{DrillEvent, JsonReporter, JunitReporter, MarkdownReporter, NodeInfo, Reporters, Results, SCHEMA_VERSION, StackInfo};
-use crate::scenario::{Loaded, StackKind};
+use crate::scenario::Loaded;
 use crate::stack::{Driver, ReadBack, Stack, driver_for, retry_until};
 use crate::workload::{ClientTarget, Workload};
 use futures_util::FutureExt;
@@ -79,10 +79,7 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         if let Ok(o) = &outcome {
             for n in &o.stack.nodes {
                 let role = if n.name == o.stack.final_primary { "primary" } else { "replica" };
-                let how = match sc.stack.kind {
-                    StackKind::Postgres => format!("psql -h 127.0.0.1 -p {} -U postgres drdrill", n.host_port),
-                    StackKind::Redis => format!("redis-cli -h 127.0.0.1 -p {}", n.host_port),
-                };
+                let how = driver_for(&sc.stack).client_command(n.host_port);
                 let _ = reporters.emit(DrillEvent::Info(&format!("{} ({role}): {how}   docker exec -it {} bash", n.name, n.container)));
             }
         }

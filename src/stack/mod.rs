@@ -67,6 +67,8 @@ pub trait Driver: Send + Sync {
     fn kind(&self) -> StackKind;
     /// The client-facing port inside the container.
     fn port(&self) -> u16;
+    /// How a person reaches a node published on `host_port` (printed with `--keep`).
+    fn client_command(&self, host_port: u16) -> String;
     /// Environment and command of each node; `nodes[0]` is the initial primary.
     fn container(&self, node: &str, primary: &str, replicas: &[String]) -> (Vec<String>, Vec<String>);
     /// Waits until the primary accepts writes and every replica replicates from it.

@@ -99,6 +99,10 @@ impl Driver for Postgres {
         5432
     }
 
+    fn client_command(&self, host_port: u16) -> String {
+        format!("psql -h 127.0.0.1 -p {host_port} -U postgres drdrill")
+    }
+
     fn container(&self, node: &str, primary: &str, replicas: &[String]) -> (Vec<String>, Vec<String>) {
         let mut env = vec![format!("DRDRILL_NODE={node}"), format!("DRDRILL_SETTINGS={}", self.settings.join("\n"))];
         if node == primary {

@@ -89,6 +89,10 @@ impl Driver for Redis {
         6379
     }
 
+    fn client_command(&self, host_port: u16) -> String {
+        format!("redis-cli -h 127.0.0.1 -p {host_port}")
+    }
+
     fn container(&self, node: &str, primary: &str, _replicas: &[String]) -> (Vec<String>, Vec<String>) {
         let mut cmd: Vec<String> = vec!["--appendonly".into(), "yes".into(), "--appendfsync".into(), "everysec".into()];
         for (k, v) in &self.settings {
