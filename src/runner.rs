@@ -230,14 +230,14 @@ impl Drill<'_> {
         let (checker, hist) = Checker::from_history(&history_path).map_err(|e| Error::infra("failed to read history.jsonl back").cause(e))?;
         let answered = failover_report.as_ref().and_then(|f| f.answered_fault);
         let a = checker.finish(&hist.events, answered, read.as_ref(), convergence.as_ref(), &sc.checks, &sc.targets);
-        let ms = |ns: u64| clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64);
+        let wall = |ns: u64| clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64);
         let end_ns = hist.events.last().map(|e| e.t_ns).unwrap_or(0);
         let results = Results {
             schema_version: SCHEMA_VERSION,
             scenario: sc.name.clone(),
             run_id: self.run_id.clone(),
             started_at: clock.wall_anchor.to_rfc3339(),
-            finished_at: ms(end_ns.max(clock.now_ns())).to_rfc3339(),
+            finished_at: wall(end_ns.max(clock.now_ns())).to_rfc3339(),
             verdict: a.verdict,
             rto_ms: a.rto.rto_ms,
             outage_observed: a.rto.outage_observed,

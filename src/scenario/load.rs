@@ -49,7 +49,7 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
     let file = path.display().to_string();
     let scenario: Scenario = serde_norway::from_str(&source).map_err(|e| yaml_error(&file, &e))?;
     let problems = validate(&scenario);
-    if let Some(first) = problems.first() {
+    if !problems.is_empty() {
         let mut lines: Vec<String> = problems
             .iter()
             .map(|(p, msg)| {
@@ -62,7 +62,6 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
         for l in lines {
             err = err.cause_text(l);
         }
-        let _ = first;
         return Err(err.hint("`drdrill schema` prints the format; the README explains every field"));
     }
     Ok(Loaded { path: path.to_path_buf(), source, scenario })
@@ -170,7 +169,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             )),
             _ => {}
         }
-        if !s.faults.iter().any(|f| f.kind != FaultKind::Pause || f.target == "primary") && s.faults.is_empty() {
+        if s.faults.is_empty() {
             p.push((vec![Key("failover")], "a failover plan needs a fault to answer".into()));
         }
     }
