@@ -27,13 +27,13 @@ fn collect_and_check_gone(d: &Drill) {
     assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn postgres_sync_primary_kill_loses_no_acknowledged_write() {
+#[test]
+fn postgres_sync_primary_kill_loses_no_acknowledged_write() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let d = run_drill("scenarios/postgres-sync-primary-kill.yaml", &["--keep"]);
     let r = &d.results;
     let primary = r["stack"]["final_primary"].as_str().unwrap().to_string();
-    let survivors = read_postgres(host_port(r, &primary)).await;
+    let survivors = read_postgres(host_port(r, &primary));
     let lost = cross_check_lost(&d, &survivors);
     collect_and_check_gone(&d);
     assert!(lost.is_empty(), "synchronous replication lost acknowledged writes: {lost:?}");
@@ -50,13 +50,13 @@ async fn postgres_sync_primary_kill_loses_no_acknowledged_write() {
     assert_eq!(r["verdict"], "pass");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn postgres_async_primary_kill_measures_outage_and_lost_writes() {
+#[test]
+fn postgres_async_primary_kill_measures_outage_and_lost_writes() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let d = run_drill("scenarios/postgres-async-primary-kill.yaml", &["--keep"]);
     let r = &d.results;
     let primary = r["stack"]["final_primary"].as_str().unwrap().to_string();
-    let survivors = read_postgres(host_port(r, &primary)).await;
+    let survivors = read_postgres(host_port(r, &primary));
     let lost = cross_check_lost(&d, &survivors);
     collect_and_check_gone(&d);
     assert_outage_measured(&d);
@@ -68,13 +68,13 @@ async fn postgres_async_primary_kill_measures_outage_and_lost_writes() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn redis_primary_kill_measures_outage_and_lost_writes() {
+#[test]
+fn redis_primary_kill_measures_outage_and_lost_writes() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let d = run_drill("scenarios/redis-primary-kill.yaml", &["--keep"]);
     let r = &d.results;
     let primary = r["stack"]["final_primary"].as_str().unwrap().to_string();
-    let survivors = read_redis(host_port(r, &primary)).await;
+    let survivors = read_redis(host_port(r, &primary));
     cross_check_lost(&d, &survivors);
     collect_and_check_gone(&d);
     assert_outage_measured(&d);
@@ -82,14 +82,14 @@ async fn redis_primary_kill_measures_outage_and_lost_writes() {
     assert_eq!(d.code, expect, "{}", d.stdout);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn postgres_stop_then_scripted_promotion_rejoins_the_old_primary() {
+#[test]
+fn postgres_stop_then_scripted_promotion_rejoins_the_old_primary() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let d = run_drill("scenarios/postgres-primary-stop-rejoin.yaml", &["--keep"]);
     let r = &d.results;
     assert_eq!(r["stack"]["final_primary"], "pg-3");
-    let survivors = read_postgres(host_port(r, "pg-3")).await;
-    let rejoined = read_postgres(host_port(r, "pg-1")).await;
+    let survivors = read_postgres(host_port(r, "pg-3"));
+    let rejoined = read_postgres(host_port(r, "pg-1"));
     cross_check_lost(&d, &survivors);
     collect_and_check_gone(&d);
     assert_outage_measured(&d);

@@ -74,8 +74,16 @@ pub fn host_port(results: &Value, node: &str) -> u16 {
     results["stack"]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap()["host_port"].as_u64().unwrap() as u16
 }
 
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
 /// Every record on a PostgreSQL node, read with our own query.
-pub async fn read_postgres(port: u16) -> BTreeSet<(u64, u64)> {
+pub fn read_postgres(port: u16) -> BTreeSet<(u64, u64)> {
+    block_on(read_postgres_async(port))
+}
+
+async fn read_postgres_async(port: u16) -> BTreeSet<(u64, u64)> {
     let (client, conn) = tokio_postgres::connect(&format!("host=127.0.0.1 port={port} user=postgres dbname=drdrill"), tokio_postgres::NoTls)
         .await
         .expect("connect to the new primary");
@@ -85,7 +93,11 @@ pub async fn read_postgres(port: u16) -> BTreeSet<(u64, u64)> {
 }
 
 /// Every record on a Redis node: KEYS drdrill:*.
-pub async fn read_redis(port: u16) -> BTreeSet<(u64, u64)> {
+pub fn read_redis(port: u16) -> BTreeSet<(u64, u64)> {
+    block_on(read_redis_async(port))
+}
+
+async fn read_redis_async(port: u16) -> BTreeSet<(u64, u64)> {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS").arg("drdrill:*").query_async(&mut c).await.unwrap();
