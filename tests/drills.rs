@@ -101,3 +101,32 @@ fn postgres_stop_then_scripted_promotion_rejoins_the_old_primary() {
     assert!(nodes.contains(&"pg-1"), "the rejoined node must be part of the convergence check: {nodes:?}");
     assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
 }
+
+#[test]
+fn stopped_async_replicas_lose_exactly_the_writes_acknowledged_while_down() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("scenarios/postgres-async-lagging-replicas-kill.yaml", &["--keep"]);
+    let r = &d.results;
+    let primary = r["stack"]["final_primary"].as_str().unwrap().to_string();
+    let survivors = read_postgres(host_port(r, &primary));
+    let lost = cross_check_lost(&d, &survivors);
+    collect_and_check_gone(&d);
+    assert_outage_measured(&d);
+    // the replicas stopped at fault #0, the kill is fault #2: every lost write was
+    // acknowledged between the two (a stop takes some ms, so allow a little slack)
+    let t = |i: u64| {
+        r["events"].as_array().unwrap().iter().find(|e| e["kind"] == "fault-inject" && e["fault"] == i).unwrap()["t_ns"].as_f64().unwrap() / 1e6
+    };
+    let (freeze, kill) = (t(0), t(2));
+    assert!(lost.len() > 100, "about 2 s of writes should be lost, got {}", lost.len());
+    for l in r["lost"].as_array().unwrap() {
+        let ack = l["ack_ms"].as_f64().unwrap();
+        assert!(ack >= freeze - 50.0 && ack <= kill + 50.0, "lost write acked at {ack} ms, outside {freeze}..{kill} ms");
+    }
+    let rpo = r["rpo_ms"].as_f64().unwrap();
+    assert!(rpo > 1500.0 && rpo <= kill - freeze + 50.0, "rpo {rpo} ms for replicas down {} ms before the kill", kill - freeze);
+    assert_eq!(r["verdict"], "fail");
+    assert_eq!(d.code, 1, "a missed target exits 1\n{}", d.stdout);
+    let rpo_target = r["targets"].as_array().unwrap().iter().find(|t| t["target"] == "rpo_ms").unwrap();
+    assert_eq!(rpo_target["verdict"], "fail");
+}

@@ -13,7 +13,7 @@ pub struct Injected {
     pub node: String,
     /// Drill time of the injection (just before the engine was asked).
     pub at_ns: u64,
-    /// Whether a heal is still owed (pause until resumed).
+    /// Whether a heal is still owed (a pause, or a stop with a duration).
     pub needs_heal: bool,
     /// Whether this fault took the then-primary away.
     pub hit_primary: bool,
@@ -46,19 +46,25 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         // the engine returned once the container runs again: that is the heal
         rec.event(EventKind::FaultHeal, Some(index), Some(&node), format!("restart of {node} complete")).await;
     }
-    Ok(Injected { index, kind: spec.kind, node, at_ns, needs_heal: spec.kind == FaultKind::Pause, hit_primary })
+    // a pause always ends; a stop with a duration is followed by a start
+    let needs_heal = spec.kind == FaultKind::Pause || (spec.kind == FaultKind::Stop && spec.duration_ms.is_some());
+    Ok(Injected { index, kind: spec.kind, node, at_ns, needs_heal, hit_primary })
 }
 
-/// Undoes a fault that needs it (resumes a paused node). Idempotent.
+/// Undoes a fault that needs it (resumes a paused node, starts a node stopped for a
+/// duration). Idempotent.
 pub async fn heal(stack: &Stack, f: &mut Injected, rec: &RecorderHandle) -> Result<()> {
     if !f.needs_heal {
         return Ok(());
     }
     let container = stack.node(&f.node)?.container.clone();
-    let r = stack.docker.unpause(&container).await;
+    let (verb, r) = match f.kind {
+        FaultKind::Stop => ("start", stack.docker.start(&container).await),
+        _ => ("resume", stack.docker.unpause(&container).await),
+    };
     let detail = match &r {
-        Ok(()) => format!("resume {}", f.node),
-        Err(e) => format!("resume {} failed: {}", f.node, e.message),
+        Ok(()) => format!("{verb} {}", f.node),
+        Err(e) => format!("{verb} {} failed: {}", f.node, e.one_line()),
     };
     rec.event(EventKind::FaultHeal, Some(f.index), Some(&f.node), detail).await;
     f.needs_heal = false;

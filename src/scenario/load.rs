@@ -140,8 +140,8 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         }
         match (f.kind, f.duration_ms) {
             (FaultKind::Pause, None) => p.push((vec![Key("faults"), Index(i)], "a pause needs duration_ms".into())),
-            (FaultKind::Pause, Some(0)) => p.push((at("duration_ms"), "duration_ms must be above 0".into())),
-            (FaultKind::Pause, Some(_)) => {}
+            (FaultKind::Pause | FaultKind::Stop, Some(0)) => p.push((at("duration_ms"), "duration_ms must be above 0".into())),
+            (FaultKind::Pause | FaultKind::Stop, Some(_)) => {}
             (k, Some(_)) => p.push((at("duration_ms"), format!("duration_ms does not apply to {k:?}").to_lowercase())),
             (_, None) => {}
         }

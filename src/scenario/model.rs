@@ -112,7 +112,8 @@ impl Default for WorkloadSpec {
 pub enum FaultKind {
     /// SIGKILL the node's server process (the container dies).
     Kill,
-    /// Graceful stop (SIGTERM/SIGINT, then SIGKILL after the grace period).
+    /// Graceful stop (the image's stop signal, then SIGKILL after 10 s); with `duration_ms`,
+    /// the node is started again after that long.
     Stop,
     /// Freeze every process of the node for `duration_ms`, then resume.
     Pause,
@@ -129,7 +130,8 @@ pub struct FaultSpec {
     /// `primary` (the primary when the fault fires), `replica-N` (N-th replica, from 1),
     /// or a node name such as pg-2.
     pub target: String,
-    /// pause: how long the node stays frozen (required). Not allowed for other kinds.
+    /// pause: how long the node stays frozen (required). stop: start the node again after
+    /// this long (optional). Not allowed for kill and restart.
     #[serde(default)]
     pub duration_ms: Option<u64>,
 }
