@@ -76,15 +76,17 @@ fn spawn_redis_drill(reports: &std::path::Path) -> std::process::Child {
 }
 
 #[test]
-fn sigint_tears_the_stack_down() {
+fn sigint_and_sigterm_tear_the_stack_down() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let reports = tempfile::tempdir().unwrap();
-    let mut child = spawn_redis_drill(reports.path());
-    std::thread::sleep(Duration::from_secs(2));
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    assert_eq!(scenario_leftovers("redis-primary-kill"), Vec::<String>::new());
+    for signal in ["-INT", "-TERM"] {
+        let reports = tempfile::tempdir().unwrap();
+        let mut child = spawn_redis_drill(reports.path());
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "after {signal}");
+        assert_eq!(scenario_leftovers("redis-primary-kill"), Vec::<String>::new(), "after {signal}");
+    }
 }
 
 #[test]
@@ -165,4 +167,24 @@ fn a_stack_that_never_becomes_healthy_is_an_infrastructure_error_and_torn_down()
     let run_dir = std::fs::read_dir(reports.path().join("fixture-never-healthy")).unwrap().next().unwrap().unwrap().path();
     assert!(run_dir.join("scenario.yaml").exists());
     assert!(run_dir.join("logs").join("pg-1.log").exists());
+}
+
+#[test]
+fn redis_refuses_writes_without_replicas_and_those_writes_count_as_failed() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("tests/fixtures/redis-min-replicas.yaml", &[]);
+    let r = &d.results;
+    assert_eq!(r["outage_observed"], true, "{}", d.stdout);
+    assert!(r["failed_writes"].as_u64().unwrap() > 50, "{}", d.stdout);
+    // the refusals are error replies: definitely not applied, none of them shows up later
+    assert_eq!(r["recovered_writes"], 0);
+    assert_eq!(r["lost_writes"], 0);
+    let history = std::fs::read_to_string(d.dir.join("history.jsonl")).unwrap();
+    assert!(history.contains("NOREPLICAS"), "the failures should be Redis' own refusals");
+    // writes are refused at least while the replicas are away (5 s), and come back after
+    // a replica has resynchronised
+    let rto = r["rto_ms"].as_f64().expect("writes came back");
+    assert!(rto >= 5000.0 && rto < 20000.0, "rto {rto}");
+    assert_eq!(r["converged"], true);
+    assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
 }

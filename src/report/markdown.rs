@@ -23,7 +23,11 @@ pub fn markdown(r: &Results) -> String {
     );
     m.push_str("## Targets\n\n| target | limit | actual | verdict | note |\n|---|---|---|---|---|\n");
     for t in &r.targets {
-        let _ = writeln!(m, "| {} | {} | {} | {} | {} |", t.target, num(t.limit), num(t.actual), t.verdict, t.note.replace('|', "\\|"));
+        let (limit, actual) = match t.target.as_str() {
+            "converged" => ("yes".to_string(), r.converged.map(|c| if c { "yes" } else { "no" }).unwrap_or("unknown").to_string()),
+            _ => (t.limit.map(|_| num(t.limit)).unwrap_or_else(|| "-".into()), num(t.actual)),
+        };
+        let _ = writeln!(m, "| {} | {limit} | {actual} | {} | {} |", t.target, t.verdict, t.note.replace('|', "\\|"));
     }
     m.push_str("\n## Measured\n\n");
     let rto = if r.outage_observed { num(r.rto_ms) + " ms" } else { "0 ms (no outage observed)".into() };
