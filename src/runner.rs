@@ -149,6 +149,8 @@ impl Drill<'_> {
         let (fault_tx, mut fault_rx) = mpsc::unbounded_channel();
         let schedule = FaultSchedule::start(stack.clone(), sc.faults.clone(), rec.clone(), fault_tx);
         let (fo_tx, fo_rx) = mpsc::unbounded_channel();
+        // closed once the schedule is done, so a delay trigger with no fault to answer ends
+        let mut fo_tx = Some(fo_tx);
         let mut failover = sc.failover.clone().map(|plan| {
             tokio::spawn(run_failover(plan, stack.clone(), driver.clone(), rec.clone(), fo_rx, client_tx.clone()))
         });
@@ -165,9 +167,15 @@ impl Drill<'_> {
                         let t_ms = if n.healed { clock.now_ns() } else { n.injected.at_ns } as f64 / 1e6;
                         rep.emit(DrillEvent::Step { t_ms, text: &text })?;
                         faults_done |= n.last;
-                        let _ = fo_tx.send(n);
+                        if let Some(tx) = &fo_tx {
+                            let _ = tx.send(n);
+                        }
                     }
-                    None => { fault_stream_open = false; faults_done = true; }
+                    None => {
+                        fault_stream_open = false;
+                        faults_done = true;
+                        fo_tx = None;
+                    }
                 },
                 r = async { failover.as_mut().expect("guarded").await }, if failover.is_some() && failover_report.is_none() => {
                     let r = r.unwrap_or_default();
