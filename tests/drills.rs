@@ -115,7 +115,8 @@ fn stopped_async_replicas_lose_exactly_the_writes_acknowledged_while_down() {
     // the replicas stopped at fault #0, the kill is fault #2: every lost write was
     // acknowledged between the two (a stop takes some ms, so allow a little slack)
     let t = |i: u64| {
-        r["events"].as_array().unwrap().iter().find(|e| e["kind"] == "fault-inject" && e["fault"] == i).unwrap()["t_ns"].as_f64().unwrap() / 1e6
+        r["events"].as_array().unwrap().iter().find(|e| e["kind"] == "fault-inject" && e["fault"] == i).unwrap()["t_ns"].as_f64().unwrap()
+            / 1e6
     };
     let (freeze, kill) = (t(0), t(2));
     assert!(lost.len() > 100, "about 2 s of writes should be lost, got {}", lost.len());

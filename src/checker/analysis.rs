@@ -75,10 +75,7 @@ impl Checker {
         let count = |o: Outcome| self.ops.iter().filter(|x| x.1 == o).count() as u64;
         let (acked, failed, unknown) = (count(Outcome::Ok), count(Outcome::Fail), count(Outcome::Unknown));
         let injects: Vec<&Event> = events.iter().filter(|e| e.kind == EventKind::FaultInject).collect();
-        let fault = answered_fault
-            .and_then(|i| injects.iter().find(|e| e.fault == Some(i)))
-            .or(injects.first())
-            .copied();
+        let fault = answered_fault.and_then(|i| injects.iter().find(|e| e.fault == Some(i))).or(injects.first()).copied();
         let fault_ns = fault.map(|e| e.t_ns).unwrap_or(0);
         let stop_ns = events
             .iter()
@@ -97,7 +94,11 @@ impl Checker {
             limit: Some(1.0),
             actual: Some(if fault.is_some() { acked_before_fault } else { acked } as f64),
             verdict: if baseline_ok { Verdict::Pass } else { Verdict::Unknown },
-            note: if baseline_ok { "writes were acknowledged before the fault".into() } else { "no write was acknowledged before the fault: nothing was measured".into() },
+            note: if baseline_ok {
+                "writes were acknowledged before the fault".into()
+            } else {
+                "no write was acknowledged before the fault: nothing was measured".into()
+            },
         });
         let failed_faults: Vec<&Event> = events.iter().filter(|e| e.kind == EventKind::FaultFailed).collect();
         if !failed_faults.is_empty() {
@@ -130,7 +131,10 @@ impl Checker {
                 Some(r) => (Some(r.lost_writes as f64), if r.lost_writes <= limit { Verdict::Pass } else { Verdict::Fail }),
                 None => (None, Verdict::Unknown),
             };
-            let note = rpo.as_ref().map(|r| format!("{} acknowledged writes missing, {} recovered", r.lost_writes, r.recovered_writes)).unwrap_or_default();
+            let note = rpo
+                .as_ref()
+                .map(|r| format!("{} acknowledged writes missing, {} recovered", r.lost_writes, r.recovered_writes))
+                .unwrap_or_default();
             t.push(TargetResult { target: "max_lost_writes".into(), limit: Some(limit as f64), actual, verdict, note });
         }
         if targets.converge {
@@ -141,7 +145,9 @@ impl Checker {
                 None => Verdict::Unknown,
             };
             let note = convergence
-                .map(|c| c.nodes.iter().map(|n| format!("{}: {} missing, {} extra", n.node, n.missing, n.extra)).collect::<Vec<_>>().join("; "))
+                .map(|c| {
+                    c.nodes.iter().map(|n| format!("{}: {} missing, {} extra", n.node, n.missing, n.extra)).collect::<Vec<_>>().join("; ")
+                })
                 .unwrap_or_else(|| "not checked".into());
             t.push(TargetResult { target: "converged".into(), limit: None, actual: conv.map(|c| c as u8 as f64), verdict, note });
         }

@@ -70,10 +70,8 @@ pub async fn gc(docker: &Docker, run: Option<&str>, force: bool) -> Result<GcRep
         report.runs.insert(run_id);
         report.networks.push(name);
     }
-    let volumes = api
-        .list_volumes(Some(ListVolumesOptions { filters }))
-        .await
-        .map_err(|e| Error::infra("failed to list drill volumes").cause(e))?;
+    let volumes =
+        api.list_volumes(Some(ListVolumesOptions { filters })).await.map_err(|e| Error::infra("failed to list drill volumes").cause(e))?;
     for v in volumes.volumes.unwrap_or_default() {
         let run_id = v.labels.get(LABEL_RUN).cloned().unwrap_or_default();
         if live_runs.contains(&run_id) {

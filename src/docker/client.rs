@@ -1,9 +1,8 @@
 //! A thin wrapper over bollard: each call maps its failure to a "failed to …" error.
 use crate::error::{Error, Result};
 use bollard::container::{
-    Config, CreateContainerOptions, KillContainerOptions, LogOutput, LogsOptions, NetworkingConfig,
-    RemoveContainerOptions, RestartContainerOptions, StartContainerOptions, StopContainerOptions,
-    UploadToContainerOptions,
+    Config, CreateContainerOptions, KillContainerOptions, LogOutput, LogsOptions, NetworkingConfig, RemoveContainerOptions,
+    RestartContainerOptions, StartContainerOptions, StopContainerOptions, UploadToContainerOptions,
 };
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{EndpointSettings, HostConfig, PortBinding};
@@ -42,10 +41,7 @@ impl Docker {
         let hint = "start the engine with `scripts/setup.sh` (installs docker.io and starts dockerd)";
         let api = bollard::Docker::connect_with_local_defaults()
             .map_err(|e| infra("failed to connect to the Docker engine".into(), e).hint(hint))?;
-        let api = api
-            .negotiate_version()
-            .await
-            .map_err(|e| infra("failed to reach the Docker engine".into(), e).hint(hint))?;
+        let api = api.negotiate_version().await.map_err(|e| infra("failed to reach the Docker engine".into(), e).hint(hint))?;
         api.ping().await.map_err(|e| infra("failed to reach the Docker engine".into(), e).hint(hint))?;
         Ok(Docker { api })
     }
@@ -75,10 +71,7 @@ impl Docker {
             bindings.insert(key, Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(host.to_string()) }]));
         }
         let mut endpoints = HashMap::new();
-        endpoints.insert(
-            spec.network.clone(),
-            EndpointSettings { aliases: Some(vec![spec.alias.clone()]), ..Default::default() },
-        );
+        endpoints.insert(spec.network.clone(), EndpointSettings { aliases: Some(vec![spec.alias.clone()]), ..Default::default() });
         let config = Config {
             image: Some(spec.image.clone()),
             hostname: Some(spec.alias.clone()),
@@ -96,10 +89,7 @@ impl Docker {
             ..Default::default()
         };
         let opts = CreateContainerOptions { name: spec.name.clone(), platform: None };
-        self.api
-            .create_container(Some(opts), config)
-            .await
-            .map_err(|e| infra(format!("failed to create container {}", spec.name), e))?;
+        self.api.create_container(Some(opts), config).await.map_err(|e| infra(format!("failed to create container {}", spec.name), e))?;
         self.start(&spec.name).await
     }
 

@@ -131,7 +131,13 @@ pub async fn run_failover(
                 }
             }
         }
-        rec.event(EventKind::FailoverRepointReplicas, last_hit, Some(&new), format!("replicas now follow {new}: {}", report.repointed.join(", "))).await;
+        rec.event(
+            EventKind::FailoverRepointReplicas,
+            last_hit,
+            Some(&new),
+            format!("replicas now follow {new}: {}", report.repointed.join(", ")),
+        )
+        .await;
         if let Err(e) = driver.after_failover(&stack, &new, &report.repointed).await {
             rec.event(EventKind::Note, last_hit, Some(&new), e.one_line()).await;
         }

@@ -4,4 +4,4 @@ mod node;
 mod schedule;
 
 pub use node::{Injected, heal, inject};
-pub use schedule::{FaultSchedule, FaultNotice};
+pub use schedule::{FaultNotice, FaultSchedule};

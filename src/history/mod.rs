@@ -74,7 +74,11 @@ pub struct Event {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Entry {
     /// First line: what ran, and the wall-clock time of t=0.
-    Header { scenario: String, run_id: String, wall_clock_anchor: String },
+    Header {
+        scenario: String,
+        run_id: String,
+        wall_clock_anchor: String,
+    },
     Op(Op),
     Event(Event),
 }

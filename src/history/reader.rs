@@ -21,9 +21,8 @@ pub fn read_history(path: &Path, mut on_op: impl FnMut(Op)) -> std::io::Result<H
         if line.is_empty() {
             continue;
         }
-        let entry: Entry = serde_json::from_str(&line).map_err(|e| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}:{}: {e}", path.display(), i + 1))
-        })?;
+        let entry: Entry = serde_json::from_str(&line)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}:{}: {e}", path.display(), i + 1)))?;
         match entry {
             Entry::Header { scenario, run_id, wall_clock_anchor } => {
                 h.scenario = scenario;

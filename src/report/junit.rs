@@ -22,11 +22,7 @@ pub fn junit_xml(r: &Results) -> String {
     let failures = r.targets.iter().filter(|t| t.verdict == Verdict::Fail).count();
     let errors = r.targets.iter().filter(|t| t.verdict == Verdict::Unknown).count();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        x,
-        "<testsuites name=\"drdrill\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">",
-        r.targets.len()
-    );
+    let _ = writeln!(x, "<testsuites name=\"drdrill\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">", r.targets.len());
     let _ = writeln!(
         x,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" timestamp=\"{}\">",

@@ -77,7 +77,8 @@ pub fn markdown(r: &Results) -> String {
 impl Reporter for MarkdownReporter {
     fn on(&mut self, event: &DrillEvent<'_>) -> Result<()> {
         if let DrillEvent::Finished(r) = event {
-            std::fs::write(&self.path, markdown(r)).map_err(|e| Error::infra(format!("failed to write {}", self.path.display())).cause(e))?;
+            std::fs::write(&self.path, markdown(r))
+                .map_err(|e| Error::infra(format!("failed to write {}", self.path.display())).cause(e))?;
         }
         Ok(())
     }

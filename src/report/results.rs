@@ -1,5 +1,5 @@
 //! results.json: a stable, documented schema (see README, "results.json").
-use crate::checker::{Convergence, LostWrite, TargetResult, Verdict};
+use crate::checker::{Analysis, Convergence, LostWrite, TargetResult, Verdict};
 use crate::failover::FailoverReport;
 use crate::history::Event;
 use crate::stack::ReplicaHealth;
@@ -71,4 +71,56 @@ pub struct Results {
     pub events: Vec<Event>,
     /// Problems met after the workload (read-back or convergence errors).
     pub errors: Vec<String>,
+}
+
+impl Results {
+    /// Puts the checker's analysis and the drill's facts into the documented shape.
+    /// `identity` = (scenario, run id, started at, finished at).
+    pub fn assemble(
+        identity: (String, String, String, String),
+        a: Analysis,
+        stack: StackInfo,
+        failover: Option<FailoverReport>,
+        convergence: Option<Convergence>,
+        events: Vec<Event>,
+        errors: Vec<String>,
+    ) -> Results {
+        let (scenario, run_id, started_at, finished_at) = identity;
+        Results {
+            schema_version: SCHEMA_VERSION,
+            scenario,
+            run_id,
+            started_at,
+            finished_at,
+            verdict: a.verdict,
+            rto_ms: a.rto.rto_ms,
+            outage_observed: a.rto.outage_observed,
+            outage_start_ms: a.rto.outage_start_ms,
+            recovered_at_ms: a.rto.recovered_at_ms,
+            relapses: a.rto.relapses,
+            rpo_ms: a.rpo.as_ref().map(|r| r.rpo_ms),
+            longest_gap_ms: a.rto.longest_gap_ms,
+            longest_gap_start_ms: a.rto.longest_gap_start_ms,
+            total_writes: a.total_writes,
+            acked_writes: a.acked_writes,
+            failed_writes: a.failed_writes,
+            unknown_writes: a.unknown_writes,
+            acked_before_fault: a.acked_before_fault,
+            lost_writes: a.rpo.as_ref().map(|r| r.lost_writes),
+            recovered_writes: a.rpo.as_ref().map(|r| r.recovered_writes),
+            duplicate_writes: a.rpo.as_ref().map(|r| r.duplicate_writes),
+            unexpected_writes: a.rpo.as_ref().map(|r| r.unexpected_writes),
+            records_read: a.rpo.as_ref().map(|r| r.records_read),
+            converged: convergence.as_ref().and_then(|c| c.converged),
+            fault_ms: a.fault_ms,
+            answered_fault: a.answered_fault,
+            targets: a.targets,
+            stack,
+            failover,
+            convergence,
+            lost: a.rpo.map(|r| r.lost).unwrap_or_default(),
+            events,
+            errors,
+        }
+    }
 }

@@ -53,7 +53,13 @@ fn sample() -> Results {
         failover: None,
         convergence: None,
         lost: vec![LostWrite { writer: 3, seq: 41, ack_ms: 4987.5 }],
-        events: vec![Event { t_ns: 5_000_000_000, kind: EventKind::FaultInject, fault: Some(0), node: Some("pg-1".into()), detail: "kill pg-1".into() }],
+        events: vec![Event {
+            t_ns: 5_000_000_000,
+            kind: EventKind::FaultInject,
+            fault: Some(0),
+            node: Some("pg-1".into()),
+            detail: "kill pg-1".into(),
+        }],
         errors: vec![],
     }
 }
@@ -92,8 +98,20 @@ fn scorecard_shows_each_target_and_the_figures() {
 fn results_json_has_the_documented_fields() {
     let v = serde_json::to_value(sample()).unwrap();
     for k in [
-        "scenario", "run_id", "started_at", "verdict", "rto_ms", "rpo_ms", "longest_gap_ms", "acked_writes", "failed_writes",
-        "unknown_writes", "lost_writes", "recovered_writes", "converged", "targets",
+        "scenario",
+        "run_id",
+        "started_at",
+        "verdict",
+        "rto_ms",
+        "rpo_ms",
+        "longest_gap_ms",
+        "acked_writes",
+        "failed_writes",
+        "unknown_writes",
+        "lost_writes",
+        "recovered_writes",
+        "converged",
+        "targets",
     ] {
         assert!(v.get(k).is_some(), "missing {k}");
     }

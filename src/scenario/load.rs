@@ -39,9 +39,8 @@ impl StackSpec {
 }
 
 pub fn load(path: &Path) -> Result<Loaded> {
-    let source = std::fs::read_to_string(path).map_err(|e| {
-        Error::scenario(format!("failed to read scenario {}", path.display())).cause(e)
-    })?;
+    let source =
+        std::fs::read_to_string(path).map_err(|e| Error::scenario(format!("failed to read scenario {}", path.display())).cause(e))?;
     parse(path, source)
 }
 
@@ -88,12 +87,7 @@ fn nearest_key_hint(text: &str) -> Option<String> {
     let at = text.find("unknown field `").or_else(|| text.find("unknown variant `"))?;
     let rest = text[at..].split_once('`')?.1;
     let (bad, rest) = rest.split_once('`')?;
-    let best = rest
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(|cand| (strsim::jaro_winkler(bad, cand), cand))
-        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    let best = rest.split('`').skip(1).step_by(2).map(|cand| (strsim::jaro_winkler(bad, cand), cand)).max_by(|a, b| a.0.total_cmp(&b.0))?;
     (best.0 > 0.7).then(|| format!("did you mean `{}`?", best.1))
 }
 
@@ -112,7 +106,10 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     }
     if st.replication == ReplicationMode::Sync {
         if st.kind == StackKind::Redis {
-            p.push((vec![Key("stack"), Key("replication")], "redis has no synchronous replication; use settings.min-replicas-to-write".into()));
+            p.push((
+                vec![Key("stack"), Key("replication")],
+                "redis has no synchronous replication; use settings.min-replicas-to-write".into(),
+            ));
         } else if st.replicas == 0 {
             p.push((vec![Key("stack"), Key("replication")], "sync replication needs at least one replica".into()));
         }

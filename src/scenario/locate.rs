@@ -81,12 +81,12 @@ fn find_item(lines: &[&str], range: std::ops::Range<usize>, index: usize) -> Opt
     let mut items = range.clone().filter(|&i| meaningful(lines[i]) && lines[i].trim_start().starts_with("- "));
     let first = items.next()?;
     let level = raw_indent(lines[first]);
-    let starts: Vec<usize> =
-        std::iter::once(first).chain(items).filter(|&i| raw_indent(lines[i]) == level).collect();
+    let starts: Vec<usize> = std::iter::once(first).chain(items).filter(|&i| raw_indent(lines[i]) == level).collect();
     let start = *starts.get(index)?;
-    let end = starts.get(index + 1).copied().unwrap_or_else(|| {
-        (start + 1..range.end).find(|&j| meaningful(lines[j]) && raw_indent(lines[j]) < level).unwrap_or(range.end)
-    });
+    let end = starts
+        .get(index + 1)
+        .copied()
+        .unwrap_or_else(|| (start + 1..range.end).find(|&j| meaningful(lines[j]) && raw_indent(lines[j]) < level).unwrap_or(range.end));
     Some((start, key_indent(lines[start]), start..end))
 }
 

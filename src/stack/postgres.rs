@@ -180,8 +180,7 @@ impl Driver for Postgres {
     async fn promote(&self, stack: &Stack, node: &str) -> Result<()> {
         let addr = stack.node(node)?.addr();
         let c = admin(addr).await?;
-        let ok: bool =
-            c.query_one("SELECT pg_promote(true, 60)", &[]).await.map_err(q(addr, "promote"))?.get(0);
+        let ok: bool = c.query_one("SELECT pg_promote(true, 60)", &[]).await.map_err(q(addr, "promote"))?.get(0);
         if !ok {
             return Err(Error::infra(format!("failed to promote {node}: pg_promote returned false")));
         }
@@ -221,10 +220,7 @@ impl Driver for Postgres {
 
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         let c = admin(addr).await?;
-        let rows = c
-            .query(&format!("SELECT writer, seq FROM {TABLE}"), &[])
-            .await
-            .map_err(q(addr, "read back the workload table"))?;
+        let rows = c.query(&format!("SELECT writer, seq FROM {TABLE}"), &[]).await.map_err(q(addr, "read back the workload table"))?;
         let mut rb = ReadBack::default();
         for r in rows {
             rb.push(r.get::<_, i32>(0) as u32, r.get::<_, i64>(1) as u64);
@@ -234,10 +230,8 @@ impl Driver for Postgres {
 
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         let client = connect(addr, "drdrill", timeout).await.map_err(|e| e.to_string())?;
-        let stmt = client
-            .prepare(&format!("INSERT INTO {TABLE} (writer, seq, payload) VALUES ($1, $2, $3)"))
-            .await
-            .map_err(|e| e.to_string())?;
+        let stmt =
+            client.prepare(&format!("INSERT INTO {TABLE} (writer, seq, payload) VALUES ($1, $2, $3)")).await.map_err(|e| e.to_string())?;
         Ok(Box::new(PgClient { client, stmt }))
     }
 }

@@ -38,11 +38,7 @@ async fn info_replication(addr: SocketAddr) -> Result<Vec<(String, String)>> {
         .query_async(&mut c)
         .await
         .map_err(|e| Error::infra(format!("failed to read INFO replication on {addr}")).cause(e))?;
-    Ok(text
-        .lines()
-        .filter_map(|l| l.trim().split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect())
+    Ok(text.lines().filter_map(|l| l.trim().split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
 }
 
 fn field<'a>(info: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -55,9 +51,7 @@ async fn command(addr: SocketAddr, args: &[&str]) -> Result<()> {
     for a in &args[1..] {
         cmd.arg(*a);
     }
-    cmd.query_async::<()>(&mut c)
-        .await
-        .map_err(|e| Error::infra(format!("failed to run {} on {addr}", args.join(" "))).cause(e))
+    cmd.query_async::<()>(&mut c).await.map_err(|e| Error::infra(format!("failed to run {} on {addr}", args.join(" "))).cause(e))
 }
 
 struct RedisClient {
@@ -160,7 +154,12 @@ impl Driver for Redis {
             stack.docker.start(&n.container).await?;
         }
         let addr = n.addr();
-        retry_until(Duration::from_secs(30), Duration::from_millis(200), || async move { command(addr, &["REPLICAOF", primary, "6379"]).await }).await
+        retry_until(
+            Duration::from_secs(30),
+            Duration::from_millis(200),
+            || async move { command(addr, &["REPLICAOF", primary, "6379"]).await },
+        )
+        .await
     }
 
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {

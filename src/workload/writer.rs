@@ -22,23 +22,12 @@ pub struct Workload {
 
 impl Workload {
     /// Starts `spec.writers` writers. They run until `stop` or `spec.max_duration_ms`.
-    pub fn start(
-        spec: &WorkloadSpec,
-        driver: Arc<dyn Driver>,
-        target: watch::Receiver<ClientTarget>,
-        rec: RecorderHandle,
-    ) -> Workload {
+    pub fn start(spec: &WorkloadSpec, driver: Arc<dyn Driver>, target: watch::Receiver<ClientTarget>, rec: RecorderHandle) -> Workload {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         for id in 0..spec.writers as u32 {
-            let w = Writer {
-                id,
-                spec: spec.clone(),
-                driver: driver.clone(),
-                target: target.clone(),
-                rec: rec.clone(),
-                stop: stop_rx.clone(),
-            };
+            let w =
+                Writer { id, spec: spec.clone(), driver: driver.clone(), target: target.clone(), rec: rec.clone(), stop: stop_rx.clone() };
             tasks.spawn(w.run());
         }
         Workload { tasks, stop }

@@ -84,9 +84,10 @@ pub fn read_postgres(port: u16) -> BTreeSet<(u64, u64)> {
 }
 
 async fn read_postgres_async(port: u16) -> BTreeSet<(u64, u64)> {
-    let (client, conn) = tokio_postgres::connect(&format!("host=127.0.0.1 port={port} user=postgres dbname=drdrill"), tokio_postgres::NoTls)
-        .await
-        .expect("connect to the new primary");
+    let (client, conn) =
+        tokio_postgres::connect(&format!("host=127.0.0.1 port={port} user=postgres dbname=drdrill"), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the new primary");
     tokio::spawn(conn);
     let rows = client.query("SELECT writer::bigint, seq FROM drdrill_writes", &[]).await.unwrap();
     rows.iter().map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)).collect()

@@ -1,17 +1,20 @@
 //! The phases of a drill: start the stack, verify replication, run the workload while
 //! faults and failover happen, read back, check convergence, judge. Teardown always runs:
 //! on success, error, panic, SIGINT and SIGTERM.
-use crate::checker::{Checker, Convergence, NodeConvergence, compare};
+mod converge;
+
+use crate::checker::Checker;
 use crate::clock::Clock;
 use crate::docker::{self, Docker, RunGuard};
 use crate::error::{Error, Result};
 use crate::failover::{FailoverReport, run_failover};
 use crate::fault::FaultSchedule;
 use crate::history::{Entry, EventKind, Recorder};
-use crate::report::{DrillEvent, JsonReporter, JunitReporter, MarkdownReporter, NodeInfo, Reporters, Results, SCHEMA_VERSION, StackInfo};
+use crate::report::{DrillEvent, JsonReporter, JunitReporter, MarkdownReporter, NodeInfo, Reporters, Results, StackInfo};
 use crate::scenario::Loaded;
-use crate::stack::{Driver, ReadBack, Stack, driver_for, retry_until};
+use crate::stack::{Driver, Stack, driver_for, retry_until};
 use crate::workload::{ClientTarget, Workload};
+use converge::converge;
 use futures_util::FutureExt;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -138,22 +141,25 @@ impl Drill<'_> {
 
         // --- workload, faults, failover on one clock --------------------------------------
         let clock = Clock::start();
-        let header = Entry::Header { scenario: sc.name.clone(), run_id: self.run_id.clone(), wall_clock_anchor: clock.wall_anchor.to_rfc3339() };
+        let header =
+            Entry::Header { scenario: sc.name.clone(), run_id: self.run_id.clone(), wall_clock_anchor: clock.wall_anchor.to_rfc3339() };
         let history_path = self.dir.join("history.jsonl");
-        let (recorder, rec) = Recorder::start(&history_path, clock, header)
-            .map_err(|e| Error::infra("failed to create history.jsonl").cause(e))?;
+        let (recorder, rec) =
+            Recorder::start(&history_path, clock, header).map_err(|e| Error::infra("failed to create history.jsonl").cause(e))?;
         rep.emit(DrillEvent::Phase(&format!("workload: {} writers, {}", sc.workload.writers, rate_text(sc))))?;
         rec.event(EventKind::WorkloadStart, None, Some(&initial_primary), "").await;
-        let (client_tx, client_rx) = watch::channel(ClientTarget { node: initial_primary.clone(), addr: stack.node(&initial_primary)?.addr() });
+        let (client_tx, client_rx) =
+            watch::channel(ClientTarget { node: initial_primary.clone(), addr: stack.node(&initial_primary)?.addr() });
         let workload = Workload::start(&sc.workload, driver.clone(), client_rx, rec.clone());
         let (fault_tx, mut fault_rx) = mpsc::unbounded_channel();
         let schedule = FaultSchedule::start(stack.clone(), sc.faults.clone(), rec.clone(), fault_tx);
         let (fo_tx, fo_rx) = mpsc::unbounded_channel();
         // closed once the schedule is done, so a delay trigger with no fault to answer ends
         let mut fo_tx = Some(fo_tx);
-        let mut failover = sc.failover.clone().map(|plan| {
-            tokio::spawn(run_failover(plan, stack.clone(), driver.clone(), rec.clone(), fo_rx, client_tx.clone()))
-        });
+        let mut failover = sc
+            .failover
+            .clone()
+            .map(|plan| tokio::spawn(run_failover(plan, stack.clone(), driver.clone(), rec.clone(), fo_rx, client_tx.clone())));
         let deadline = tokio::time::Instant::from_std(clock.instant_at(sc.workload.max_duration_ms * 1_000_000));
         let mut faults_done = sc.faults.is_empty();
         let mut failover_report: Option<FailoverReport> = None;
@@ -235,55 +241,28 @@ impl Drill<'_> {
 
         // --- judge ---------------------------------------------------------------------------
         rep.emit(DrillEvent::Phase("checking the history"))?;
-        let (checker, hist) = Checker::from_history(&history_path).map_err(|e| Error::infra("failed to read history.jsonl back").cause(e))?;
+        let (checker, hist) =
+            Checker::from_history(&history_path).map_err(|e| Error::infra("failed to read history.jsonl back").cause(e))?;
         let answered = failover_report.as_ref().and_then(|f| f.answered_fault);
         let a = checker.finish(&hist.events, answered, read.as_ref(), convergence.as_ref(), &sc.checks, &sc.targets);
         let wall = |ns: u64| clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64);
         let end_ns = hist.events.last().map(|e| e.t_ns).unwrap_or(0);
-        let results = Results {
-            schema_version: SCHEMA_VERSION,
-            scenario: sc.name.clone(),
-            run_id: self.run_id.clone(),
-            started_at: clock.wall_anchor.to_rfc3339(),
-            finished_at: wall(end_ns.max(clock.now_ns())).to_rfc3339(),
-            verdict: a.verdict,
-            rto_ms: a.rto.rto_ms,
-            outage_observed: a.rto.outage_observed,
-            outage_start_ms: a.rto.outage_start_ms,
-            recovered_at_ms: a.rto.recovered_at_ms,
-            relapses: a.rto.relapses,
-            rpo_ms: a.rpo.as_ref().map(|r| r.rpo_ms),
-            longest_gap_ms: a.rto.longest_gap_ms,
-            longest_gap_start_ms: a.rto.longest_gap_start_ms,
-            total_writes: a.total_writes,
-            acked_writes: a.acked_writes,
-            failed_writes: a.failed_writes,
-            unknown_writes: a.unknown_writes,
-            acked_before_fault: a.acked_before_fault,
-            lost_writes: a.rpo.as_ref().map(|r| r.lost_writes),
-            recovered_writes: a.rpo.as_ref().map(|r| r.recovered_writes),
-            duplicate_writes: a.rpo.as_ref().map(|r| r.duplicate_writes),
-            unexpected_writes: a.rpo.as_ref().map(|r| r.unexpected_writes),
-            records_read: a.rpo.as_ref().map(|r| r.records_read),
-            converged: convergence.as_ref().and_then(|c| c.converged),
-            fault_ms: a.fault_ms,
-            answered_fault: a.answered_fault,
-            targets: a.targets,
-            stack: StackInfo {
-                kind: format!("{:?}", sc.stack.kind).to_lowercase(),
-                replication: format!("{:?}", sc.stack.replication).to_lowercase(),
-                image,
-                initial_primary,
-                final_primary,
-                nodes: stack.nodes.iter().map(|n| NodeInfo { name: n.name.clone(), container: n.container.clone(), host_port: n.host_port }).collect(),
-                replication_at_start: health,
-            },
-            failover: failover_report,
-            convergence,
-            lost: a.rpo.map(|r| r.lost).unwrap_or_default(),
-            events: hist.events,
-            errors,
+        let stack_info = StackInfo {
+            kind: format!("{:?}", sc.stack.kind).to_lowercase(),
+            replication: format!("{:?}", sc.stack.replication).to_lowercase(),
+            image,
+            initial_primary,
+            final_primary,
+            nodes: stack
+                .nodes
+                .iter()
+                .map(|n| NodeInfo { name: n.name.clone(), container: n.container.clone(), host_port: n.host_port })
+                .collect(),
+            replication_at_start: health,
         };
+        let identity =
+            (sc.name.clone(), self.run_id.clone(), clock.wall_anchor.to_rfc3339(), wall(end_ns.max(clock.now_ns())).to_rfc3339());
+        let results = Results::assemble(identity, a, stack_info, failover_report, convergence, hist.events, errors);
         rep.emit(DrillEvent::Finished(&results))?;
         Ok(results)
     }
@@ -293,45 +272,5 @@ fn rate_text(sc: &crate::scenario::Scenario) -> String {
     match sc.workload.rate_per_s {
         Some(r) => format!("{r} writes/s each"),
         None => "unthrottled".into(),
-    }
-}
-
-/// Polls every running replica until each holds exactly the primary's records, or the timeout.
-async fn converge(stack: &Stack, driver: &dyn Driver, primary: &ReadBack, timeout_ms: u64) -> Convergence {
-    let started = tokio::time::Instant::now();
-    let deadline = started + Duration::from_millis(timeout_ms);
-    let final_primary = stack.primary();
-    let mut excluded = Vec::new();
-    let mut survivors = Vec::new();
-    for n in &stack.nodes {
-        if n.name == final_primary {
-            continue;
-        }
-        if stack.running(&n.name).await { survivors.push(n.clone()) } else { excluded.push(n.name.clone()) }
-    }
-    loop {
-        let mut nodes = Vec::new();
-        for n in &survivors {
-            nodes.push(match driver.read_back(n.addr()).await {
-                Ok(rb) => {
-                    let (missing, extra) = compare(primary, &rb);
-                    NodeConvergence { node: n.name.clone(), records: Some(rb.len() as u64), missing, extra, converged: missing == 0 && extra == 0, error: None }
-                }
-                Err(e) => NodeConvergence { node: n.name.clone(), records: None, missing: 0, extra: 0, converged: false, error: Some(e.one_line()) },
-            });
-        }
-        let all = nodes.iter().all(|n| n.converged);
-        if all || tokio::time::Instant::now() >= deadline {
-            // a readable replica that differs fails; an unreadable one leaves the check undecided
-            let converged = if nodes.iter().any(|n| n.records.is_some() && !n.converged) {
-                Some(false)
-            } else if nodes.iter().any(|n| n.records.is_none()) {
-                None
-            } else {
-                Some(true)
-            };
-            return Convergence { converged, waited_ms: started.elapsed().as_secs_f64() * 1e3, nodes, excluded };
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
