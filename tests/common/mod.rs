@@ -136,7 +136,17 @@ pub fn run_id(results: &Value) -> String {
     results["run_id"].as_str().unwrap().to_string()
 }
 
-/// Compares drdrill's lost list with our own computation; returns the lost set.
+/// Completion time (ms) of every acknowledged write, from history.jsonl.
+fn ack_times(dir: &Path) -> BTreeMap<(u64, u64), f64> {
+    let text = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "op" && v["outcome"] == "ok")
+        .map(|v| ((v["writer"].as_u64().unwrap(), v["seq"].as_u64().unwrap()), v["complete_ns"].as_f64().unwrap() / 1e6))
+        .collect()
+}
+
+/// Compares drdrill's lost list and RPO with our own computation; returns the lost set.
 pub fn cross_check_lost(d: &Drill, survivors: &BTreeSet<(u64, u64)>) -> BTreeSet<(u64, u64)> {
     let acked = acked_writes(&d.dir);
     let ours: BTreeSet<(u64, u64)> = acked.difference(survivors).copied().collect();
@@ -145,7 +155,39 @@ pub fn cross_check_lost(d: &Drill, survivors: &BTreeSet<(u64, u64)>) -> BTreeSet
     assert_eq!(d.results["lost_writes"].as_u64().unwrap(), ours.len() as u64);
     assert_eq!(d.results["acked_writes"].as_u64().unwrap(), acked.len() as u64);
     assert_eq!(d.results["records_read"].as_u64().unwrap(), survivors.len() as u64);
+    // RPO: from the earliest lost acknowledgement to the fault, 0 when nothing is lost
+    let acks = ack_times(&d.dir);
+    let fault = d.results["fault_ms"].as_f64().unwrap();
+    let expect = ours.iter().map(|k| acks[k]).reduce(f64::min).map(|first| (fault - first).max(0.0)).unwrap_or(0.0);
+    let rpo = d.results["rpo_ms"].as_f64().unwrap();
+    assert!((rpo - expect).abs() < 0.001, "rpo {rpo} ms, expected {expect} ms");
     ours
+}
+
+/// What a kept drill looked like when we read it ourselves.
+pub struct Checked {
+    pub d: Drill,
+    pub lost: BTreeSet<(u64, u64)>,
+    pub survivors: BTreeSet<(u64, u64)>,
+    /// Records on the nodes named in `also`.
+    pub others: BTreeMap<String, BTreeSet<(u64, u64)>>,
+}
+
+/// Runs a scenario with --keep, reads the final primary (and the nodes in `also`) with our
+/// own client, cross-checks drdrill's lost list and RPO, then garbage-collects the run and
+/// checks that nothing labelled with it remains.
+pub fn drill_cross_checked(scenario: &str, read: fn(u16) -> BTreeSet<(u64, u64)>, also: &[&str]) -> Checked {
+    let d = run_drill(scenario, &["--keep"]);
+    let primary = d.results["stack"]["final_primary"].as_str().unwrap().to_string();
+    let survivors = read(host_port(&d.results, &primary));
+    let others = also.iter().map(|n| (n.to_string(), read(host_port(&d.results, n)))).collect();
+    let run = run_id(&d.results);
+    let out = drdrill(&["gc", "--run", &run]);
+    assert!(out.status.success(), "gc failed: {}", String::from_utf8_lossy(&out.stderr));
+    let (c, n) = labelled(Some(&run));
+    assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
+    let lost = cross_check_lost(&d, &survivors);
+    Checked { d, lost, survivors, others }
 }
 
 pub fn by_writer(set: &BTreeSet<(u64, u64)>) -> BTreeMap<u64, usize> {
