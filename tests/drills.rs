@@ -24,6 +24,10 @@ fn postgres_sync_primary_kill_loses_no_acknowledged_write() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Checked { d, lost, .. } = drill_cross_checked("scenarios/postgres-sync-primary-kill.yaml", read_postgres, &[]);
     let r = &d.results;
+    // replication really was synchronous when the workload started
+    for h in r["stack"]["replication_at_start"].as_array().unwrap() {
+        assert_eq!(h["state"], "streaming/quorum", "{h}");
+    }
     assert!(lost.is_empty(), "synchronous replication lost acknowledged writes: {lost:?}");
     assert_eq!(r["rpo_ms"].as_f64(), Some(0.0));
     assert_outage_measured(&d);

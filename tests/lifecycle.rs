@@ -163,7 +163,7 @@ fn a_stack_that_never_becomes_healthy_is_an_infrastructure_error_and_torn_down()
     let out = drdrill(&["run", "tests/fixtures/never-healthy.yaml", "--reports", reports.path().to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains("failed to see replica pg-2 streaming") || err.contains("failed to connect to postgres"), "{err}");
+    assert!(err.contains("failed to see replica pg-2 streaming/async") || err.contains("failed to connect to postgres"), "{err}");
     assert_eq!(scenario_leftovers("fixture-never-healthy"), Vec::<String>::new());
     // the evidence folder still holds the scenario and the container logs
     let run_dir = std::fs::read_dir(reports.path().join("fixture-never-healthy")).unwrap().next().unwrap().unwrap().path();

@@ -124,7 +124,7 @@ impl Driver for Postgres {
             let c = admin(primary).await?;
             let rows = c
                 .query(
-                    "SELECT application_name, state, \
+                    "SELECT application_name, state || '/' || sync_state, \
                      coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), -1)::bigint \
                      FROM pg_stat_replication",
                     &[],
@@ -133,10 +133,12 @@ impl Driver for Postgres {
                 .map_err(q(primary, "read pg_stat_replication"))?;
             let health: Vec<ReplicaHealth> =
                 rows.iter().map(|r| ReplicaHealth { node: r.get(0), state: r.get(1), lag_bytes: r.get(2) }).collect();
+            // streaming, and has replayed something (lag -1: no replay position yet); in sync
+            // mode each replica must be a synchronous candidate, or a "sync" drill proves nothing
+            let expected = if self.sync { "streaming/quorum" } else { "streaming/async" };
             for w in &want {
-                // streaming, and has replayed something (lag -1: no replay position yet)
-                if !health.iter().any(|h| &h.node == w && h.state == "streaming" && h.lag_bytes >= 0) {
-                    return Err(Error::infra(format!("failed to see replica {w} streaming from {}", stack.primary())));
+                if !health.iter().any(|h| &h.node == w && h.state == expected && h.lag_bytes >= 0) {
+                    return Err(Error::infra(format!("failed to see replica {w} {expected} from {}", stack.primary())));
                 }
             }
             Ok(health)
