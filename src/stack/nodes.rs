@@ -76,7 +76,7 @@ impl Stack {
                         break;
                     }
                     // the port was taken between our probe and the engine's bind: try another
-                    Err(e) if e.causes.iter().any(|c| c.contains("address already in use")) => {
+                    Err(e) if e.causes.iter().any(|c| c.contains("address already in use") || c.contains("port is already allocated")) => {
                         docker.remove(&container).await.ok();
                     }
                     Err(e) => return Err(e),
