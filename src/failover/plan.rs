@@ -1,6 +1,6 @@
 use crate::fault::FaultNotice;
 use crate::history::{EventKind, RecorderHandle};
-use crate::scenario::FailoverSpec;
+use crate::scenario::{DelayTrigger, FailoverSpec, ProbeTrigger};
 use crate::stack::{Driver, Stack};
 use crate::workload::ClientTarget;
 use serde::Serialize;
@@ -24,6 +24,7 @@ pub struct FailoverReport {
     pub answered_fault: Option<usize>,
 }
 
+/// Waits for the plan's trigger; returns why failover starts, or None if it never will.
 async fn wait_trigger(
     spec: &FailoverSpec,
     stack: &Stack,
@@ -32,42 +33,57 @@ async fn wait_trigger(
     rec: &RecorderHandle,
     last_hit: &mut Option<usize>,
 ) -> Option<String> {
-    if let Some(d) = &spec.trigger.delay {
-        let delay_ms = d.delay_ms;
-        loop {
-            let notice = faults.recv().await?;
-            if notice.injected.hit_primary && !notice.healed {
-                *last_hit = Some(notice.injected.index);
-                let at = rec.clock.instant_at(notice.injected.at_ns + delay_ms * 1_000_000);
-                tokio::time::sleep_until(at.into()).await;
-                return Some(format!("{delay_ms} ms after fault #{}", notice.injected.index));
-            }
+    match (&spec.trigger.delay, &spec.trigger.probe) {
+        (Some(d), _) => wait_delay(d, faults, rec, last_hit).await,
+        (None, Some(p)) => wait_probe(p, stack, driver, faults, last_hit).await,
+        (None, None) => None, // refused by validation
+    }
+}
+
+/// A fixed delay after the first fault that hits the primary.
+async fn wait_delay(
+    d: &DelayTrigger,
+    faults: &mut mpsc::UnboundedReceiver<FaultNotice>,
+    rec: &RecorderHandle,
+    last_hit: &mut Option<usize>,
+) -> Option<String> {
+    loop {
+        let notice = faults.recv().await?;
+        if notice.injected.hit_primary && !notice.healed {
+            *last_hit = Some(notice.injected.index);
+            let at = rec.clock.instant_at(notice.injected.at_ns + d.delay_ms * 1_000_000);
+            tokio::time::sleep_until(at.into()).await;
+            return Some(format!("{} ms after fault #{}", d.delay_ms, notice.injected.index));
         }
     }
-    {
-        let pr = spec.trigger.probe.clone()?;
-        let (interval_ms, timeout_ms, failures) = (pr.interval_ms, pr.timeout_ms, pr.failures);
-        {
-            let mut down = 0u32;
-            let mut tick = tokio::time::interval(Duration::from_millis(interval_ms));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                while let Ok(n) = faults.try_recv() {
-                    if n.injected.hit_primary && !n.healed {
-                        *last_hit = Some(n.injected.index);
-                    }
-                }
-                let addr = stack.node(&stack.primary()).ok()?.addr();
-                if driver.probe(addr, Duration::from_millis(timeout_ms)).await {
-                    down = 0;
-                } else {
-                    down += 1;
-                    if down >= failures {
-                        return Some(format!("{down} consecutive failed probes ({interval_ms} ms apart, {timeout_ms} ms timeout)"));
-                    }
-                }
+}
+
+/// Probes the primary every `interval_ms` until `failures` probes in a row fail.
+async fn wait_probe(
+    p: &ProbeTrigger,
+    stack: &Stack,
+    driver: &dyn Driver,
+    faults: &mut mpsc::UnboundedReceiver<FaultNotice>,
+    last_hit: &mut Option<usize>,
+) -> Option<String> {
+    let mut down = 0u32;
+    let mut tick = tokio::time::interval(Duration::from_millis(p.interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        while let Ok(n) = faults.try_recv() {
+            if n.injected.hit_primary && !n.healed {
+                *last_hit = Some(n.injected.index);
             }
+        }
+        let addr = stack.node(&stack.primary()).ok()?.addr();
+        if driver.probe(addr, Duration::from_millis(p.timeout_ms)).await {
+            down = 0;
+            continue;
+        }
+        down += 1;
+        if down >= p.failures {
+            return Some(format!("{down} consecutive failed probes ({} ms apart, {} ms timeout)", p.interval_ms, p.timeout_ms));
         }
     }
 }

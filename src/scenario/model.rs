@@ -159,7 +159,7 @@ pub struct FailoverSpec {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
-    /// A fixed delay after the last fault that hit the primary.
+    /// A fixed delay after the first fault that hits the primary.
     #[serde(default)]
     pub delay: Option<DelayTrigger>,
     /// Probe the primary like an orchestrator does.
