@@ -123,8 +123,11 @@ fn bad_scenario_is_refused_with_location_before_anything_starts() {
         assert!(err.contains(expect), "{err}");
         assert!(err.contains("hint:"), "{err}");
         assert_eq!(scenario_leftovers("bad-scenario"), Vec::<String>::new());
-        let out = drdrill(&["validate", file]);
+        // validate reports the bad file and still checks the good one
+        let out = drdrill(&["validate", file, "scenarios/redis-primary-kill.yaml"]);
         assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(expect));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("scenarios/redis-primary-kill.yaml: ok"));
     }
 }
 

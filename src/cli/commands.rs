@@ -16,18 +16,25 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             Ok(outcome.results.verdict.exit_code())
         }
         Command::Validate { files } => {
+            // every file is checked and every problem shown, not just the first file's
+            let mut invalid = 0;
             for f in &files {
-                let l = scenario::load(f)?;
-                println!(
-                    "{}: ok ({}: {} nodes, {} faults, failover {})",
-                    f.display(),
-                    l.scenario.name,
-                    l.scenario.stack.node_names().len(),
-                    l.scenario.faults.len(),
-                    if l.scenario.failover.is_some() { "planned" } else { "none" }
-                );
+                match scenario::load(f) {
+                    Ok(l) => println!(
+                        "{}: ok ({}: {} nodes, {} faults, failover {})",
+                        f.display(),
+                        l.scenario.name,
+                        l.scenario.stack.node_names().len(),
+                        l.scenario.faults.len(),
+                        if l.scenario.failover.is_some() { "planned" } else { "none" }
+                    ),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        invalid += 1;
+                    }
+                }
             }
-            Ok(exit::PASS)
+            Ok(if invalid == 0 { exit::PASS } else { exit::USAGE })
         }
         Command::Schema => {
             println!("{}", scenario::json_schema());
