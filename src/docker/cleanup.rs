@@ -39,8 +39,7 @@ pub async fn gc(docker: &Docker, run: Option<&str>, force: bool) -> Result<GcRep
     for c in &containers {
         let labels = c.labels.clone().unwrap_or_default();
         let run_id = labels.get(LABEL_RUN).cloned().unwrap_or_default();
-        let own = labels.get(LABEL_PID).is_some_and(|p| p == &std::process::id().to_string());
-        if run.is_none() && !force && !own && labels.get(LABEL_PID).is_some_and(|p| pid_alive(p)) {
+        if run.is_none() && !force && labels.get(LABEL_PID).is_some_and(|p| pid_alive(p)) {
             live_runs.insert(run_id);
         }
     }

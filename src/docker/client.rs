@@ -100,18 +100,6 @@ impl Docker {
             .map_err(|e| infra(format!("failed to start container {name}"), e))
     }
 
-    /// The 127.0.0.1 port that `container_port` is published on.
-    pub async fn host_port(&self, name: &str, container_port: u16) -> Result<u16> {
-        let info = self.api.inspect_container(name, None).await.map_err(|e| infra(format!("failed to inspect container {name}"), e))?;
-        let port = info
-            .network_settings
-            .and_then(|n| n.ports)
-            .and_then(|p| p.get(&format!("{container_port}/tcp")).cloned().flatten())
-            .and_then(|b| b.into_iter().find_map(|b| b.host_port))
-            .and_then(|p| p.parse::<u16>().ok());
-        port.ok_or_else(|| Error::infra(format!("failed to find the published port {container_port} of {name}")))
-    }
-
     pub async fn is_running(&self, name: &str) -> bool {
         match self.api.inspect_container(name, None).await {
             Ok(i) => i.state.and_then(|s| s.running).unwrap_or(false),

@@ -1,14 +1,8 @@
 //! junit.xml: one test case per target, for CI gates. A missed target is a <failure>;
 //! a target that could not be decided is an <error>.
-use super::{DrillEvent, Reporter, Results};
+use super::Results;
 use crate::checker::Verdict;
-use crate::error::{Error, Result};
 use std::fmt::Write;
-use std::path::PathBuf;
-
-pub struct JunitReporter {
-    pub path: PathBuf,
-}
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -56,14 +50,4 @@ pub fn junit_xml(r: &Results) -> String {
     }
     x.push_str("  </testsuite>\n</testsuites>\n");
     x
-}
-
-impl Reporter for JunitReporter {
-    fn on(&mut self, event: &DrillEvent<'_>) -> Result<()> {
-        if let DrillEvent::Finished(r) = event {
-            std::fs::write(&self.path, junit_xml(r))
-                .map_err(|e| Error::infra(format!("failed to write {}", self.path.display())).cause(e))?;
-        }
-        Ok(())
-    }
 }

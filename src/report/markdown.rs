@@ -1,12 +1,6 @@
 //! report.md: the scorecard and the drill's timeline, for the audit trail.
-use super::{DrillEvent, Reporter, Results};
-use crate::error::{Error, Result};
+use super::Results;
 use std::fmt::Write;
-use std::path::PathBuf;
-
-pub struct MarkdownReporter {
-    pub path: PathBuf,
-}
 
 fn num(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "unknown".into())
@@ -72,14 +66,4 @@ pub fn markdown(r: &Results) -> String {
         let _ = writeln!(m, "\n> problem: {e}");
     }
     m
-}
-
-impl Reporter for MarkdownReporter {
-    fn on(&mut self, event: &DrillEvent<'_>) -> Result<()> {
-        if let DrillEvent::Finished(r) = event {
-            std::fs::write(&self.path, markdown(r))
-                .map_err(|e| Error::infra(format!("failed to write {}", self.path.display())).cause(e))?;
-        }
-        Ok(())
-    }
 }

@@ -1,14 +1,14 @@
 //! Reporters fed by one stream of drill events. Each reporter consumes the same events;
 //! none calls another.
-mod json;
+mod file;
 mod junit;
 mod markdown;
 mod results;
 mod terminal;
 
-pub use json::JsonReporter;
-pub use junit::{JunitReporter, junit_xml};
-pub use markdown::{MarkdownReporter, markdown};
+pub use file::{FileReporter, results_json};
+pub use junit::junit_xml;
+pub use markdown::markdown;
 pub use results::{NodeInfo, Results, SCHEMA_VERSION, StackInfo};
 pub use terminal::{TerminalReporter, scorecard};
 

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::failover::{FailoverReport, run_failover};
 use crate::fault::FaultSchedule;
 use crate::history::{Entry, EventKind, Recorder};
-use crate::report::{DrillEvent, JsonReporter, JunitReporter, MarkdownReporter, NodeInfo, Reporters, Results, StackInfo};
+use crate::report::{DrillEvent, FileReporter, NodeInfo, Reporters, Results, StackInfo, junit_xml, markdown, results_json};
 use crate::scenario::Loaded;
 use crate::stack::{Driver, Stack, driver_for, retry_until};
 use crate::workload::{ClientTarget, Workload};
@@ -61,9 +61,9 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
     std::fs::create_dir_all(dir.join("logs")).map_err(|e| Error::infra(format!("failed to create {}", dir.display())).cause(e))?;
     std::fs::write(dir.join("scenario.yaml"), &loaded.source).map_err(|e| Error::infra("failed to save the scenario copy").cause(e))?;
     // results.json is evidence too: its reporter writes into the run's folder
-    reporters.0.push(Box::new(JsonReporter { path: dir.join("results.json") }));
-    reporters.0.push(Box::new(JunitReporter { path: dir.join("junit.xml") }));
-    reporters.0.push(Box::new(MarkdownReporter { path: dir.join("report.md") }));
+    for (file, render) in [("results.json", results_json as fn(&Results) -> String), ("junit.xml", junit_xml), ("report.md", markdown)] {
+        reporters.0.push(Box::new(FileReporter::new(dir.join(file), render)));
+    }
     reporters.emit(DrillEvent::Phase(&format!("drill {} (run {run_id}), evidence in {}", sc.name, dir.display())))?;
 
     let mut guard = RunGuard::new(docker.clone(), &run_id);

@@ -59,16 +59,6 @@ fn find_results(dir: &Path) -> Option<PathBuf> {
     None
 }
 
-/// (writer, seq) of every acknowledged write, from history.jsonl, parsed here.
-pub fn acked_writes(dir: &Path) -> BTreeSet<(u64, u64)> {
-    let text = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["type"] == "op" && v["outcome"] == "ok")
-        .map(|v| (v["writer"].as_u64().unwrap(), v["seq"].as_u64().unwrap()))
-        .collect()
-}
-
 /// Port of a node, from results.json.
 pub fn host_port(results: &Value, node: &str) -> u16 {
     results["stack"]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap()["host_port"].as_u64().unwrap() as u16
@@ -136,7 +126,8 @@ pub fn run_id(results: &Value) -> String {
     results["run_id"].as_str().unwrap().to_string()
 }
 
-/// Completion time (ms) of every acknowledged write, from history.jsonl.
+/// Completion time (ms) of every acknowledged write, keyed by (writer, seq), parsed here
+/// from history.jsonl.
 fn ack_times(dir: &Path) -> BTreeMap<(u64, u64), f64> {
     let text = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     text.lines()
@@ -148,7 +139,8 @@ fn ack_times(dir: &Path) -> BTreeMap<(u64, u64), f64> {
 
 /// Compares drdrill's lost list and RPO with our own computation; returns the lost set.
 pub fn cross_check_lost(d: &Drill, survivors: &BTreeSet<(u64, u64)>) -> BTreeSet<(u64, u64)> {
-    let acked = acked_writes(&d.dir);
+    let acks = ack_times(&d.dir);
+    let acked: BTreeSet<(u64, u64)> = acks.keys().copied().collect();
     let ours: BTreeSet<(u64, u64)> = acked.difference(survivors).copied().collect();
     let theirs = reported_lost(&d.results);
     assert_eq!(ours, theirs, "drdrill's lost list differs from an independent read");
@@ -156,7 +148,6 @@ pub fn cross_check_lost(d: &Drill, survivors: &BTreeSet<(u64, u64)>) -> BTreeSet
     assert_eq!(d.results["acked_writes"].as_u64().unwrap(), acked.len() as u64);
     assert_eq!(d.results["records_read"].as_u64().unwrap(), survivors.len() as u64);
     // RPO: from the earliest lost acknowledgement to the fault, 0 when nothing is lost
-    let acks = ack_times(&d.dir);
     let fault = d.results["fault_ms"].as_f64().unwrap();
     let expect = ours.iter().map(|k| acks[k]).reduce(f64::min).map(|first| (fault - first).max(0.0)).unwrap_or(0.0);
     let rpo = d.results["rpo_ms"].as_f64().unwrap();
