@@ -7,6 +7,7 @@ pub mod error;
 pub mod failover;
 pub mod fault;
 pub mod history;
+pub mod proxy;
 pub mod report;
 pub mod runner;
 pub mod scenario;

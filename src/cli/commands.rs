@@ -70,5 +70,41 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             }
             Ok(exit::PASS)
         }
+        Command::Proxy { host, port, config } => {
+            let initial = match &config {
+                Some(path) => proxy_config(path)?,
+                None => Vec::new(),
+            };
+            crate::proxy::serve(&host, port, initial, shutdown_signal()).await?;
+            Ok(exit::PASS)
+        }
+    }
+}
+
+/// Reads `drdrill proxy --config FILE`: a JSON array of proxies.
+fn proxy_config(path: &std::path::Path) -> Result<Vec<crate::proxy::ProxyConfig>> {
+    use crate::error::Error;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::usage(format!("failed to read proxy config {}", path.display())).cause(e))?;
+    crate::proxy::ProxyConfig::parse_list(&text).map_err(|e| {
+        Error::usage(format!("failed to parse proxy config {}", path.display()))
+            .cause(e)
+            .hint("expected a JSON array of proxies, as POST /populate takes")
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

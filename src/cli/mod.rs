@@ -45,6 +45,18 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run a chaos TCP proxy speaking the Toxiproxy 2.x HTTP API (as toxiproxy-server), until SIGINT or SIGTERM.
+    Proxy {
+        /// Address the HTTP API listens on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port the HTTP API listens on.
+        #[arg(long, default_value_t = crate::proxy::DEFAULT_PORT)]
+        port: u16,
+        /// JSON array of proxies to create at start (the /populate format).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
