@@ -3,9 +3,10 @@
 #   DRDRILL_ROLE          primary | replica
 #   DRDRILL_NODE          this node's name (application_name towards the primary)
 #   DRDRILL_PRIMARY_HOST  replica: host to clone from and stream from
+#   DRDRILL_PRIMARY_PORT  replica: its port (default 5432; a proxy link when proxied)
 #   DRDRILL_SYNC_NAMES    primary: value of synchronous_standby_names ('' = async)
 #   DRDRILL_SETTINGS      extra postgresql.conf lines, one "key = value" per line
-# A file $PGDATA/../drdrill-follow holding a host name makes an existing data directory
+# A file $PGDATA/../drdrill-follow holding "host [port]" makes an existing data directory
 # rejoin as a replica of that host (crash recovery, pg_rewind, standby.signal).
 set -euo pipefail
 if [ "$(id -u)" = 0 ]; then
@@ -14,7 +15,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 node=${DRDRILL_NODE:-$(hostname)}
 follow_file=/var/lib/postgresql/drdrill-follow
-conninfo() { echo "host=$1 port=5432 user=postgres application_name=$node connect_timeout=2"; }
+conninfo() { echo "host=$1 port=${2:-5432} user=postgres application_name=$node connect_timeout=2"; }
 
 write_conf() {
   cat >>"$PGDATA/postgresql.conf" <<CONF
@@ -40,18 +41,19 @@ HBA
 }
 
 if [ -f "$follow_file" ] && [ -s "$PGDATA/PG_VERSION" ]; then
-  src=$(cat "$follow_file")
+  read -r src srcport <"$follow_file" || true
+  srcport=${srcport:-5432}
   echo "drdrill: rejoining as a replica of $src"
   rm -f "$PGDATA/postmaster.pid" "$PGDATA/standby.signal"
   # pg_rewind needs a cleanly shut down target: run crash recovery in single-user mode first
   postgres --single -D "$PGDATA" -c config_file="$PGDATA/postgresql.conf" postgres </dev/null >/dev/null 2>&1 || true
-  until pg_isready -q -h "$src" -p 5432; do sleep 0.5; done
+  until pg_isready -q -h "$src" -p "$srcport"; do sleep 0.5; done
   # a just-promoted source records its new timeline in pg_control only at a checkpoint;
   # without one pg_rewind sees "the same timeline" and wrongly skips the rewind
-  psql -qAt -h "$src" -U postgres -d postgres -c CHECKPOINT
-  pg_rewind --target-pgdata="$PGDATA" --source-server="host=$src port=5432 user=postgres dbname=postgres" --progress
+  psql -qAt -h "$src" -p "$srcport" -U postgres -d postgres -c CHECKPOINT
+  pg_rewind --target-pgdata="$PGDATA" --source-server="host=$src port=$srcport user=postgres dbname=postgres" --progress
   touch "$PGDATA/standby.signal"
-  echo "primary_conninfo = '$(conninfo "$src")'" >>"$PGDATA/postgresql.auto.conf"
+  echo "primary_conninfo = '$(conninfo "$src" "$srcport")'" >>"$PGDATA/postgresql.auto.conf"
   rm -f "$follow_file"
 elif [ ! -s "$PGDATA/PG_VERSION" ]; then
   case "${DRDRILL_ROLE:-primary}" in
@@ -66,11 +68,12 @@ elif [ ! -s "$PGDATA/PG_VERSION" ]; then
       ;;
     replica)
       host=${DRDRILL_PRIMARY_HOST:?DRDRILL_PRIMARY_HOST is required for a replica}
-      until pg_isready -q -h "$host" -p 5432; do sleep 0.5; done
-      pg_basebackup -h "$host" -p 5432 -U postgres -D "$PGDATA" -X stream -c fast
+      port=${DRDRILL_PRIMARY_PORT:-5432}
+      until pg_isready -q -h "$host" -p "$port"; do sleep 0.5; done
+      pg_basebackup -h "$host" -p "$port" -U postgres -D "$PGDATA" -X stream -c fast
       chmod 700 "$PGDATA"
       touch "$PGDATA/standby.signal"
-      echo "primary_conninfo = '$(conninfo "$host")'" >>"$PGDATA/postgresql.auto.conf"
+      echo "primary_conninfo = '$(conninfo "$host" "$port")'" >>"$PGDATA/postgresql.auto.conf"
       # a replica never asks for synchronous standbys of its own until it is promoted
       echo "synchronous_standby_names = ''" >>"$PGDATA/postgresql.auto.conf"
       ;;

@@ -1,5 +1,5 @@
 //! Collects ops from the history, then judges them against the scenario's targets.
-use super::{Convergence, RpoResult, RtoResult, Verdict, rpo, rto};
+use super::{Convergence, PhaseLatency, RpoResult, RtoResult, Verdict, latency, rpo, rto};
 use crate::history::{Event, EventKind, HistoryFile, Op, Outcome, read_history};
 use crate::scenario::{CheckSpec, Targets};
 use crate::stack::ReadBack;
@@ -32,6 +32,8 @@ pub struct Analysis {
     /// None when the surviving data could not be read back.
     pub rpo: Option<RpoResult>,
     pub targets: Vec<TargetResult>,
+    /// Latency of ok writes per phase of the drill (see `latency.rs`).
+    pub latency: Vec<PhaseLatency>,
 }
 
 /// Compact per-op state; memory is a few dozen bytes per op, never the op itself.
@@ -84,8 +86,11 @@ impl Checker {
             .unwrap_or_else(|| self.ops.iter().map(|o| o.0 + 1).max().unwrap_or(0));
         let acked_before_fault = self.acks.iter().filter(|&&t| t < fault_ns).count() as u64;
         let total = self.ops.len() as u64;
-        let rto = rto::rto(self.ops, self.acks, fault_ns, stop_ns, checks.stable_window_ms * 1_000_000, checks.stable_ok_ratio);
+        let mut ops = self.ops;
+        let rto = rto::rto(&mut ops, self.acks, fault_ns, stop_ns, checks.stable_window_ms * 1_000_000, checks.stable_ok_ratio);
         let rpo = read_back.map(|rb| rpo::rpo(&self.writers, rb, fault_ns));
+        let recovered_ns = rto.recovered_at_ms.map(|ms| (ms * 1e6).round() as u64);
+        let latency = latency::phase_latency(&ops, events, recovered_ns, stop_ns);
 
         let mut t = Vec::new();
         let baseline_ok = if fault.is_some() { acked_before_fault > 0 } else { acked > 0 };
@@ -164,6 +169,7 @@ impl Checker {
             rto,
             rpo,
             targets: t,
+            latency,
         }
     }
 }

@@ -1,12 +1,15 @@
 //! Judges a recorded history and the data that survived: RTO, RPO, lost / recovered /
-//! duplicated writes, convergence. Definitions are in the README and in each function.
+//! duplicated writes, convergence, per-phase latency. Definitions are in the README and in
+//! each function.
 mod analysis;
 mod convergence;
+mod latency;
 mod rpo;
 mod rto;
 
 pub use analysis::{Analysis, Checker, TargetResult};
 pub use convergence::{Convergence, NodeConvergence, compare};
+pub use latency::{LatencyPhase, PhaseLatency, phase_latency, phases};
 pub use rpo::{LostWrite, RpoResult};
 pub use rto::RtoResult;
 

@@ -22,8 +22,9 @@ pub struct RtoResult {
     pub longest_gap_start_ms: f64,
 }
 
-/// `ops`: (invoke_ns, outcome), in any order; `acks`: completion times of ok ops.
-pub fn rto(mut ops: Vec<(u64, Outcome, u64)>, mut acks: Vec<u64>, fault_ns: u64, stop_ns: u64, window_ns: u64, ok_ratio: f64) -> RtoResult {
+/// `ops`: (invoke_ns, outcome, complete_ns), in any order (left sorted by invoke time);
+/// `acks`: completion times of ok ops.
+pub fn rto(ops: &mut [(u64, Outcome, u64)], mut acks: Vec<u64>, fault_ns: u64, stop_ns: u64, window_ns: u64, ok_ratio: f64) -> RtoResult {
     let ms = |ns: u64| ns as f64 / 1e6;
     acks.sort_unstable();
     let (mut gap, mut gap_start) = (0u64, 0u64);

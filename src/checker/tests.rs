@@ -191,3 +191,117 @@ fn a_fault_that_could_not_be_injected_leaves_the_drill_undecided() {
     assert!(t.note.contains("no such container"));
     assert_eq!(a.verdict, Verdict::Unknown);
 }
+
+/// `got` is `want` to HDR precision (3 significant digits) plus the µs the histogram drops.
+fn near(got: Option<f64>, want: f64) -> bool {
+    got.is_some_and(|g| (g - want).abs() <= want * 1e-3 + 1e-3)
+}
+
+fn phase(a: &Analysis, p: LatencyPhase) -> &PhaseLatency {
+    a.latency.iter().find(|l| l.phase == p).unwrap_or_else(|| panic!("no {p} phase in {:?}", a.latency))
+}
+
+fn spans(events: &[Event], recovered_ms: Option<u64>, stop_ms: u64) -> Vec<(&'static str, u64, u64)> {
+    phases(events, recovered_ms.map(|t| t * MS), stop_ms * MS).into_iter().map(|(p, f, t)| (p.as_str(), f / MS, t / MS)).collect()
+}
+
+#[test]
+fn latency_percentiles_per_phase_with_failover() {
+    // before the fault at 1000: 100 ok writes taking 1..=100 ms
+    let mut ops: Vec<Op> = (0..100).map(|i| op(0, i + 1, i * 10, 1 + i % 100, Outcome::Ok)).collect();
+    // during the fault: every other write fails fast, the others are acknowledged in 300 ms
+    for i in 0..100 {
+        let o = if i % 2 == 0 { Outcome::Fail } else { Outcome::Ok };
+        ops.push(op(0, 101 + i, 1000 + i * 10, if o == Outcome::Ok { 300 } else { 1 }, o));
+    }
+    // failover from 2000: everything fails until 3000, then 5 ms writes until the stop at 6000
+    for i in 0..400 {
+        let t = 2000 + i * 10;
+        let o = if t < 3000 { Outcome::Fail } else { Outcome::Ok };
+        ops.push(op(0, 201 + i, t, 5, o));
+    }
+    let mut evs = events(1000, 6000);
+    evs.insert(2, ev(2000, EventKind::FailoverStart, None));
+    let a = run(&ops, &evs, None, &Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: false });
+    assert_eq!(a.rto.recovered_at_ms, Some(3000.0));
+    let got: Vec<_> = a.latency.iter().map(|l| (l.phase.as_str(), l.from_ms, l.to_ms, l.ok_ops)).collect();
+    assert_eq!(
+        got,
+        [
+            ("before_fault", 0.0, 1000.0, 100),
+            ("during_fault", 1000.0, 2000.0, 50),
+            ("failover", 2000.0, 3000.0, 0),
+            ("after_recovery", 3000.0, 6000.0, 300)
+        ]
+    );
+    let b = phase(&a, LatencyPhase::BeforeFault);
+    assert!(near(b.p50_ms, 50.0) && near(b.p95_ms, 95.0) && near(b.p99_ms, 99.0), "{b:?}");
+    assert_eq!((b.max_ms, b.mean_ms), (Some(100.0), Some(50.5)));
+    // failed writes do not count; percentiles never exceed the exact maximum
+    let d = phase(&a, LatencyPhase::DuringFault);
+    assert_eq!((d.p50_ms, d.p99_ms, d.max_ms, d.mean_ms), (Some(300.0), Some(300.0), Some(300.0), Some(300.0)));
+    let f = phase(&a, LatencyPhase::Failover);
+    assert_eq!((f.p50_ms, f.p95_ms, f.p99_ms, f.max_ms, f.mean_ms), (None, None, None, None, None));
+    let r = phase(&a, LatencyPhase::AfterRecovery);
+    assert!(near(r.p50_ms, 5.0) && near(r.p99_ms, 5.0) && r.max_ms == Some(5.0), "{r:?}");
+}
+
+#[test]
+fn latency_phase_is_chosen_by_invoke_time() {
+    let mut ops: Vec<Op> = (0..99).map(|i| op(0, i + 1, i * 10, 2, Outcome::Ok)).collect();
+    ops.push(op(0, 100, 999, 501, Outcome::Ok)); // invoked before the fault, acknowledged during it
+    ops.push(op(0, 101, 1000, 7, Outcome::Ok)); // invoked at the fault
+    let a = run(&ops, &events(1000, 3000), None, &Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: false });
+    let b = phase(&a, LatencyPhase::BeforeFault);
+    assert_eq!((b.ok_ops, b.max_ms), (100, Some(501.0)));
+    let d = phase(&a, LatencyPhase::DuringFault);
+    assert_eq!((d.ok_ops, d.max_ms, d.p50_ms), (1, Some(7.0), Some(7.0)));
+    // no write failed: recovered at once, nothing healed, no failover
+    assert!(a.latency.iter().all(|l| l.phase != LatencyPhase::Failover));
+}
+
+#[test]
+fn a_drill_without_a_fault_has_one_whole_drill_phase() {
+    let (ops, _) = scenario(3000, (0, 0), Outcome::Fail, &[]);
+    let evs = vec![ev(0, EventKind::WorkloadStart, None), ev(3000, EventKind::WorkloadStop, None)];
+    let a = run(&ops, &evs, None, &Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: false });
+    assert_eq!(a.latency.len(), 1);
+    let w = &a.latency[0];
+    assert_eq!((w.phase, w.from_ms, w.to_ms, w.ok_ops, w.max_ms), (LatencyPhase::WholeDrill, 0.0, 3000.0, 300, Some(2.0)));
+    // a fault that could not be injected is no fault either
+    let evs = vec![ev(1000, EventKind::FaultFailed, Some(0)), ev(3000, EventKind::WorkloadStop, None)];
+    assert_eq!(spans(&evs, None, 3000), [("whole_drill", 0, 3000)]);
+}
+
+#[test]
+fn latency_phase_boundaries() {
+    let inject = |t| ev(t, EventKind::FaultInject, Some(0));
+    let heal = |t| ev(t, EventKind::FaultHeal, Some(0));
+    let failover = |t| ev(t, EventKind::FailoverStart, None);
+    // healed at 2500 (the last heal), recovered at 3000: the heal ends the fault
+    let evs = [inject(1000), inject(1500), heal(2000), heal(2500)];
+    assert_eq!(spans(&evs, Some(3000), 6000), [("before_fault", 0, 1000), ("during_fault", 1000, 2500), ("after_recovery", 3000, 6000)]);
+    // recovered before the heal: after_recovery starts at the heal
+    assert_eq!(spans(&evs, Some(1800), 6000), [("before_fault", 0, 1000), ("during_fault", 1000, 2500), ("after_recovery", 2500, 6000)]);
+    // never healed: the recovery point ends the fault
+    assert_eq!(
+        spans(&[inject(1000)], Some(3000), 6000),
+        [("before_fault", 0, 1000), ("during_fault", 1000, 3000), ("after_recovery", 3000, 6000)]
+    );
+    // never healed, never recovered: the fault lasts to the stop, after_recovery is empty and left out
+    assert_eq!(spans(&[inject(1000)], None, 6000), [("before_fault", 0, 1000), ("during_fault", 1000, 6000)]);
+    // failover: it ends the fault even if a heal comes later, and lasts until the recovery point
+    let evs = [inject(1000), failover(2000), heal(4000)];
+    assert_eq!(
+        spans(&evs, Some(3000), 6000),
+        [("before_fault", 0, 1000), ("during_fault", 1000, 2000), ("failover", 2000, 3000), ("after_recovery", 3000, 6000)]
+    );
+    // a failover that never brought writes back lasts to the stop; nothing comes after it
+    assert_eq!(spans(&evs, None, 6000), [("before_fault", 0, 1000), ("during_fault", 1000, 2000), ("failover", 2000, 6000)]);
+    // writes recovered before the failover started: the failover phase is empty
+    assert_eq!(spans(&evs, Some(1500), 6000), [("before_fault", 0, 1000), ("during_fault", 1000, 2000), ("after_recovery", 2000, 6000)]);
+    // empty phases are left out: fault at 0, failover at the fault
+    assert_eq!(spans(&[inject(0), failover(0)], Some(3000), 6000), [("failover", 0, 3000), ("after_recovery", 3000, 6000)]);
+    // a heal after the workload stopped is clamped to the stop
+    assert_eq!(spans(&[inject(1000), heal(9000)], None, 6000), [("before_fault", 0, 1000), ("during_fault", 1000, 6000)]);
+}

@@ -2,10 +2,11 @@
 mod cleanup;
 mod client;
 mod images;
+mod net;
 
 pub use cleanup::{GcReport, RunGuard, gc};
 pub use client::{ContainerSpec, Docker};
-pub use images::{ImageDir, build_images, image_dirs};
+pub use images::{ImageDir, build_images, ensure_proxy_image, image_dirs};
 
 /// Every resource a drill creates carries these labels; gc and teardown select by them only.
 pub const LABEL_RUN: &str = "drdrill.run";

@@ -159,7 +159,7 @@ pub async fn run_failover(
         }
     }
     if spec.repoint_clients {
-        let addr = stack.node(&new).expect("new primary").addr();
+        let addr = stack.node(&new).expect("new primary").client_addr();
         let _ = clients.send(ClientTarget { node: new.clone(), addr });
         rec.event(EventKind::FailoverRepointClients, last_hit, Some(&new), format!("clients now write to {new} at {addr}")).await;
     }

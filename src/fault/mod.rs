@@ -1,7 +1,156 @@
 //! Faults as data: each scheduled fault is injected at its offset and healed where a heal
-//! applies; every inject and heal is an event in the history.
+//! applies; every inject and heal is an event in the history. An injected fault carries
+//! the exact steps that undo it, so healing needs nothing but the engine (and works from
+//! the runner's teardown after an error or an interrupt).
+mod link;
+mod network;
 mod node;
 mod schedule;
 
-pub use node::{Injected, heal, inject};
-pub use schedule::{FaultNotice, FaultSchedule};
+pub use schedule::{FaultLedger, FaultNotice, FaultSchedule};
+
+use crate::docker::Docker;
+use crate::error::{Error, Result};
+use crate::history::{EventKind, RecorderHandle};
+use crate::proxy::ProxyClient;
+use crate::scenario::{FaultKind, FaultSpec, kind_name};
+use crate::stack::Stack;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// One step that undoes (part of) a fault.
+#[derive(Debug, Clone)]
+pub enum Undo {
+    /// Start a container stopped for a duration.
+    Start {
+        container: String,
+    },
+    Unpause {
+        container: String,
+    },
+    /// Run a shell script in a container (delete iptables rules, remove a qdisc). Skipped
+    /// when the container is not running: its network namespace, and the rules, are gone.
+    Exec {
+        container: String,
+        script: String,
+    },
+    RemoveToxic {
+        api: SocketAddr,
+        proxy: String,
+        toxic: String,
+    },
+    Enable {
+        api: SocketAddr,
+        proxy: String,
+    },
+}
+
+/// A fault that has been applied, and what healing it takes.
+#[derive(Debug, Clone)]
+pub struct Injected {
+    pub index: usize,
+    pub kind: FaultKind,
+    /// Name from the scenario, if any (a later `heal` refers to it).
+    pub name: Option<String>,
+    /// The node hit, or a short description (`pg-1 | pg-2, clients`) for a partition.
+    pub node: String,
+    /// Drill time of the injection (just before the engine was asked).
+    pub at_ns: u64,
+    /// Steps still owed to heal this fault; empty when healed or nothing to heal.
+    pub undo: Vec<Undo>,
+    /// Whether this fault took the then-primary away from its clients.
+    pub hit_primary: bool,
+}
+
+impl Injected {
+    pub fn needs_heal(&self) -> bool {
+        !self.undo.is_empty()
+    }
+}
+
+/// What an injector did: description, undo steps, whether the primary was hit.
+pub(crate) struct Applied {
+    pub detail: String,
+    pub undo: Vec<Undo>,
+    pub hit_primary: bool,
+}
+
+/// Applies `spec` now. The event's time is taken before the engine call; the call's own
+/// duration is recorded in the event detail.
+pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &RecorderHandle) -> Result<Injected> {
+    let at_ns = rec.clock.now_ns();
+    let started = Instant::now();
+    let kind = kind_name(spec.kind);
+    let target = match &spec.target {
+        Some(t) => Some(stack.resolve(t)?),
+        None => None,
+    };
+    let result = match spec.kind {
+        FaultKind::Kill | FaultKind::Stop | FaultKind::Pause | FaultKind::Restart => {
+            node::inject(stack, spec, target.as_deref().unwrap_or_default()).await
+        }
+        FaultKind::Partition | FaultKind::Loss => network::inject(stack, index, spec, target.as_deref()).await,
+        FaultKind::Bandwidth if spec.link.is_none() => network::inject(stack, index, spec, target.as_deref()).await,
+        FaultKind::Heal => Err(Error::usage("a heal is not injected")),
+        _ => link::inject(stack, index, spec, target.as_deref().unwrap_or_default()).await,
+    };
+    let took = started.elapsed().as_millis();
+    let node = target.clone().unwrap_or_else(|| network::groups_text(stack, spec));
+    let (event, detail) = match &result {
+        Ok(a) => (EventKind::FaultInject, format!("{kind} {} ({took} ms to apply)", a.detail)),
+        Err(e) => (EventKind::FaultFailed, format!("{kind} {node} failed: {}", e.one_line())),
+    };
+    rec.event_at(at_ns, event, Some(index), Some(&node), detail).await;
+    let applied = result?;
+    if spec.kind == FaultKind::Restart {
+        // the engine returned once the container runs again: that is the heal
+        rec.event(EventKind::FaultHeal, Some(index), Some(&node), format!("restart of {node} complete")).await;
+    }
+    Ok(Injected { index, kind: spec.kind, name: spec.name.clone(), node, at_ns, undo: applied.undo, hit_primary: applied.hit_primary })
+}
+
+/// Undoes a fault that needs it, recording the heal. Idempotent.
+pub async fn heal(docker: &Docker, f: &mut Injected, rec: Option<&RecorderHandle>) -> Result<()> {
+    if !f.needs_heal() {
+        return Ok(());
+    }
+    let at_ns = rec.map(|r| r.clock.now_ns());
+    let mut first_err = None;
+    for step in std::mem::take(&mut f.undo) {
+        if let Err(e) = undo(docker, &step).await {
+            first_err.get_or_insert(e);
+        }
+    }
+    let kind = kind_name(f.kind);
+    let detail = match &first_err {
+        None => format!("{kind} on {} healed", f.node),
+        Some(e) => format!("healing {kind} on {} failed: {}", f.node, e.one_line()),
+    };
+    if let (Some(rec), Some(t)) = (rec, at_ns) {
+        rec.event_at(t, EventKind::FaultHeal, Some(f.index), Some(&f.node), detail).await;
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+async fn undo(docker: &Docker, step: &Undo) -> Result<()> {
+    match step {
+        Undo::Start { container } => docker.start(container).await,
+        Undo::Unpause { container } => docker.unpause(container).await,
+        Undo::Exec { container, script } => {
+            if !docker.is_running(container).await {
+                return Ok(());
+            }
+            let (code, out) = docker.exec(container, &["sh", "-c", script]).await?;
+            if code != 0 {
+                return Err(Error::infra(format!("failed to run `{script}` in {container} (exit {code})")).cause_text(out.trim()));
+            }
+            Ok(())
+        }
+        Undo::RemoveToxic { api, proxy, toxic } => match ProxyClient::new(*api).remove_toxic(proxy, toxic).await {
+            // already gone (a /reset, or the proxy was recreated): healed all the same
+            Err(e) if e.one_line().contains("404") => Ok(()),
+            r => r,
+        },
+        Undo::Enable { api, proxy } => ProxyClient::new(*api).set_enabled(proxy, true).await.map(|_| ()),
+    }
+}

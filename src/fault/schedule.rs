@@ -1,9 +1,11 @@
 //! Runs the scenario's faults at their offsets, each on its own task so that faults at the
-//! same offset start together; timed faults are healed after their duration, and
-//! `heal_all` heals whatever is still in effect (on success, error or interrupt).
+//! same offset start together; timed faults are healed after their duration, `heal`
+//! entries heal the fault they name, and whatever is still in effect at the end is healed
+//! by `heal_all` (on success) or by the runner through the ledger (on error or interrupt).
 use super::{Injected, heal, inject};
+use crate::docker::Docker;
 use crate::history::RecorderHandle;
-use crate::scenario::FaultSpec;
+use crate::scenario::{FaultKind, FaultSpec};
 use crate::stack::Stack;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,54 +19,95 @@ pub struct FaultNotice {
     /// False for the injection, true for the heal that follows it.
     pub healed: bool,
     /// True on the notice that completes the schedule: every fault injected, every timed
-    /// fault healed.
+    /// fault healed, every `heal` entry done.
     pub last: bool,
 }
 
+/// Every fault injected in a drill, with what is still owed to heal it. Shared with the
+/// runner so that a failed or interrupted drill still heals.
+#[derive(Clone, Default)]
+pub struct FaultLedger(Arc<Mutex<Vec<Injected>>>);
+
+impl FaultLedger {
+    /// Heals everything still in effect; records the heals when a recorder is still open.
+    pub async fn heal_all(&self, docker: &Docker, rec: Option<&RecorderHandle>) -> Vec<String> {
+        let mut errors = Vec::new();
+        for f in self.0.lock().await.iter_mut() {
+            if let Err(e) = heal(docker, f, rec).await {
+                errors.push(format!("fault #{} on {}: {}", f.index, f.node, e.one_line()));
+            }
+        }
+        errors
+    }
+
+    pub async fn snapshot(&self) -> Vec<Injected> {
+        self.0.lock().await.clone()
+    }
+}
+
 pub struct FaultSchedule {
-    active: Arc<Mutex<Vec<Injected>>>,
+    ledger: FaultLedger,
     tasks: tokio::task::JoinSet<()>,
 }
 
 impl FaultSchedule {
     /// Offsets count from the drill clock's zero (the workload start). When every task is
     /// done, `notify` closes.
-    pub fn start(stack: Arc<Stack>, faults: Vec<FaultSpec>, rec: RecorderHandle, notify: mpsc::UnboundedSender<FaultNotice>) -> Self {
-        let active: Arc<Mutex<Vec<Injected>>> = Arc::new(Mutex::new(Vec::new()));
+    pub fn start(
+        stack: Arc<Stack>,
+        faults: Vec<FaultSpec>,
+        rec: RecorderHandle,
+        ledger: FaultLedger,
+        notify: mpsc::UnboundedSender<FaultNotice>,
+    ) -> Self {
         let remaining = Arc::new(AtomicUsize::new(faults.len()));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, spec) in faults.into_iter().enumerate() {
-            let (stack, rec, active, notify, remaining) = (stack.clone(), rec.clone(), active.clone(), notify.clone(), remaining.clone());
+            let (stack, rec, ledger, notify, remaining) = (stack.clone(), rec.clone(), ledger.clone(), notify.clone(), remaining.clone());
             tasks.spawn(async move {
                 let done = || remaining.fetch_sub(1, Ordering::SeqCst) == 1;
                 tokio::time::sleep_until(rec.clock.instant_at(spec.at_ms * 1_000_000).into()).await;
+                if spec.kind == FaultKind::Heal {
+                    let mut list = ledger.0.lock().await;
+                    let named = list.iter_mut().find(|f| f.name.is_some() && f.name == spec.heals && f.needs_heal());
+                    let healed = match named {
+                        Some(f) => {
+                            let _ = heal(&stack.docker, f, Some(&rec)).await;
+                            Some(f.clone())
+                        }
+                        None => None,
+                    };
+                    let last = done();
+                    if let Some(f) = healed {
+                        let _ = notify.send(FaultNotice { injected: f, healed: true, last });
+                    }
+                    return;
+                }
                 let Ok(injected) = inject(&stack, index, &spec, &rec).await else {
                     done(); // recorded as a fault-failed event
                     return;
                 };
-                active.lock().await.push(injected.clone());
-                let needs_heal = injected.needs_heal;
-                let last = !needs_heal && done();
+                ledger.0.lock().await.push(injected.clone());
+                // nothing more to do here unless a timed heal follows
+                let timed = injected.needs_heal() && spec.duration_ms.is_some();
+                let last = !timed && done();
                 let _ = notify.send(FaultNotice { injected, healed: false, last });
-                let Some(ms) = spec.duration_ms.filter(|_| needs_heal) else { return };
+                let Some(ms) = spec.duration_ms.filter(|_| timed) else { return };
                 tokio::time::sleep(Duration::from_millis(ms)).await;
-                let mut list = active.lock().await;
-                if let Some(f) = list.iter_mut().find(|f| f.index == index && f.needs_heal) {
-                    let _ = heal(&stack, f, &rec).await;
+                let mut list = ledger.0.lock().await;
+                if let Some(f) = list.iter_mut().find(|f| f.index == index && f.needs_heal()) {
+                    let _ = heal(&stack.docker, f, Some(&rec)).await;
                     let _ = notify.send(FaultNotice { injected: f.clone(), healed: true, last: done() });
                 }
             });
         }
-        FaultSchedule { active, tasks }
+        FaultSchedule { ledger, tasks }
     }
 
     /// Stops scheduling and heals whatever is still in effect.
     pub async fn heal_all(mut self, stack: &Stack, rec: &RecorderHandle) -> Vec<Injected> {
         self.tasks.shutdown().await;
-        let mut list = self.active.lock().await;
-        for f in list.iter_mut() {
-            let _ = heal(stack, f, rec).await;
-        }
-        list.clone()
+        self.ledger.heal_all(&stack.docker, Some(rec)).await;
+        self.ledger.snapshot().await
     }
 }

@@ -34,6 +34,17 @@ pub fn junit_xml(r: &Results) -> String {
     ] {
         let _ = writeln!(x, "      <property name=\"{k}\" value=\"{}\"/>", esc(&v));
     }
+    for l in &r.latency {
+        for (k, v) in [
+            ("ok_ops", l.ok_ops.to_string()),
+            ("p50_ms", fmt(l.p50_ms)),
+            ("p95_ms", fmt(l.p95_ms)),
+            ("p99_ms", fmt(l.p99_ms)),
+            ("max_ms", fmt(l.max_ms)),
+        ] {
+            let _ = writeln!(x, "      <property name=\"latency_{}_{k}\" value=\"{}\"/>", l.phase, esc(&v));
+        }
+    }
     let _ = writeln!(x, "    </properties>");
     for t in &r.targets {
         let _ = write!(x, "    <testcase classname=\"{}\" name=\"{}\"", esc(&r.scenario), esc(&t.target));

@@ -38,6 +38,26 @@ pub fn markdown(r: &Results) -> String {
         r.lost_writes.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into()),
         r.recovered_writes.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
     );
+    if !r.latency.is_empty() {
+        m.push_str("\n## Latency of acknowledged writes (ms, by phase of invoke time)\n\n");
+        m.push_str("| phase | from (s) | to (s) | ok ops | p50 | p95 | p99 | max | mean |\n|---|---|---|---|---|---|---|---|---|\n");
+        let v = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+        for l in &r.latency {
+            let _ = writeln!(
+                m,
+                "| {} | {:.3} | {:.3} | {} | {} | {} | {} | {} | {} |",
+                l.phase,
+                l.from_ms / 1e3,
+                l.to_ms / 1e3,
+                l.ok_ops,
+                v(l.p50_ms),
+                v(l.p95_ms),
+                v(l.p99_ms),
+                v(l.max_ms),
+                v(l.mean_ms)
+            );
+        }
+    }
     m.push_str("\n## Timeline (drill clock)\n\n| t (s) | event | node | detail |\n|---|---|---|---|\n");
     let mut rows: Vec<(f64, String, String, String)> = r
         .events

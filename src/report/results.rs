@@ -1,5 +1,5 @@
 //! results.json: a stable, documented schema (see README, "results.json").
-use crate::checker::{Analysis, Convergence, LostWrite, TargetResult, Verdict};
+use crate::checker::{Analysis, Convergence, LostWrite, PhaseLatency, TargetResult, Verdict};
 use crate::failover::FailoverReport;
 use crate::history::Event;
 use crate::stack::ReplicaHealth;
@@ -62,6 +62,9 @@ pub struct Results {
     pub fault_ms: Option<f64>,
     pub answered_fault: Option<usize>,
     pub targets: Vec<TargetResult>,
+    /// Latency of acknowledged writes per phase (before_fault, during_fault, failover,
+    /// after_recovery; or whole_drill without a fault); phases a drill lacks are left out.
+    pub latency: Vec<PhaseLatency>,
     pub stack: StackInfo,
     pub failover: Option<FailoverReport>,
     pub convergence: Option<Convergence>,
@@ -115,6 +118,7 @@ impl Results {
             fault_ms: a.fault_ms,
             answered_fault: a.answered_fault,
             targets: a.targets,
+            latency: a.latency,
             stack,
             failover,
             convergence,

@@ -31,6 +31,44 @@ struct Row {
     note: String,
 }
 
+#[derive(Tabled)]
+struct LatencyRow {
+    #[tabled(rename = "phase")]
+    phase: String,
+    #[tabled(rename = "ok ops")]
+    ok_ops: u64,
+    #[tabled(rename = "p50 ms")]
+    p50: String,
+    #[tabled(rename = "p95 ms")]
+    p95: String,
+    #[tabled(rename = "p99 ms")]
+    p99: String,
+    #[tabled(rename = "max ms")]
+    max: String,
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+}
+
+/// Latency of acknowledged writes per phase, or nothing when no phase was measured.
+fn latency_table(r: &Results) -> String {
+    if r.latency.is_empty() {
+        return String::new();
+    }
+    let rows = r.latency.iter().map(|l| LatencyRow {
+        phase: l.phase.to_string(),
+        ok_ops: l.ok_ops,
+        p50: ms(l.p50_ms),
+        p95: ms(l.p95_ms),
+        p99: ms(l.p99_ms),
+        max: ms(l.max_ms),
+    });
+    let mut table = Table::new(rows);
+    table.with(Style::rounded());
+    format!("\nLatency of acknowledged writes, by phase (invoke time)\n{table}\n")
+}
+
 fn num(v: Option<f64>) -> String {
     match v {
         Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
@@ -83,6 +121,7 @@ pub fn scorecard(r: &Results) -> String {
     for e in &r.errors {
         s += &format!("  problem            {e}\n");
     }
+    s += &latency_table(r);
     let word = match r.verdict {
         Verdict::Pass => "PASS: every target met",
         Verdict::Fail => "FAIL: a target was missed",

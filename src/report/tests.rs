@@ -1,6 +1,6 @@
 //! Reporters on a hand-built result.
 use super::*;
-use crate::checker::{LostWrite, TargetResult, Verdict};
+use crate::checker::{LatencyPhase, LostWrite, PhaseLatency, TargetResult, Verdict};
 use crate::history::{Event, EventKind};
 
 fn target(name: &str, verdict: Verdict, note: &str) -> TargetResult {
@@ -40,6 +40,30 @@ fn sample() -> Results {
             target("rto_ms", Verdict::Fail, "too slow & late"),
             target("rpo_ms", Verdict::Pass, ""),
             target("converged", Verdict::Unknown, "replica unreadable"),
+        ],
+        latency: vec![
+            PhaseLatency {
+                phase: LatencyPhase::BeforeFault,
+                from_ms: 0.0,
+                to_ms: 5000.0,
+                ok_ops: 50,
+                p50_ms: Some(2.003),
+                p95_ms: Some(4.5),
+                p99_ms: Some(9.87),
+                max_ms: Some(12.25),
+                mean_ms: Some(2.5),
+            },
+            PhaseLatency {
+                phase: LatencyPhase::Failover,
+                from_ms: 5100.0,
+                to_ms: 5250.0,
+                ok_ops: 0,
+                p50_ms: None,
+                p95_ms: None,
+                p99_ms: None,
+                max_ms: None,
+                mean_ms: None,
+            },
         ],
         stack: StackInfo {
             kind: "postgres".into(),
@@ -112,9 +136,49 @@ fn results_json_has_the_documented_fields() {
         "recovered_writes",
         "converged",
         "targets",
+        "latency",
     ] {
         assert!(v.get(k).is_some(), "missing {k}");
     }
     assert_eq!(v["targets"][0]["verdict"], "fail");
     assert_eq!(v["targets"][0]["actual"], 250.0);
+}
+
+#[test]
+fn latency_per_phase_in_every_report() {
+    let r = sample();
+    let s = scorecard(&r);
+    let row = s.lines().find(|l| l.contains("before_fault")).expect("latency row");
+    let cells: Vec<&str> = row.split('│').map(str::trim).filter(|c| !c.is_empty()).collect();
+    assert_eq!(cells, ["before_fault", "50", "2.0", "4.5", "9.9", "12.2"], "{s}");
+    let row = s.lines().find(|l| l.contains("failover")).expect("failover row");
+    assert_eq!(row.split('│').map(str::trim).filter(|c| !c.is_empty()).collect::<Vec<_>>(), ["failover", "0", "-", "-", "-", "-"]);
+
+    let m = markdown(&r);
+    assert!(m.contains("| phase | from (s) | to (s) | ok ops | p50 | p95 | p99 | max | mean |"), "{m}");
+    assert!(m.contains("| before_fault | 0.000 | 5.000 | 50 | 2.0 | 4.5 | 9.9 | 12.2 | 2.5 |"), "{m}");
+    assert!(m.contains("| failover | 5.100 | 5.250 | 0 | - | - | - | - | - |"), "{m}");
+
+    let x = junit_xml(&r);
+    assert!(x.contains("<property name=\"latency_before_fault_p99_ms\" value=\"9.87\"/>"), "{x}");
+    assert!(x.contains("<property name=\"latency_failover_ok_ops\" value=\"0\"/>"), "{x}");
+    assert!(x.contains("<property name=\"latency_failover_p50_ms\" value=\"unknown\"/>"), "{x}");
+
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(
+        v["latency"][0],
+        serde_json::json!({"phase": "before_fault", "from_ms": 0.0, "to_ms": 5000.0, "ok_ops": 50,
+            "p50_ms": 2.003, "p95_ms": 4.5, "p99_ms": 9.87, "max_ms": 12.25, "mean_ms": 2.5})
+    );
+    assert_eq!(v["latency"][1]["phase"], "failover");
+    assert!(v["latency"][1]["p50_ms"].is_null());
+}
+
+#[test]
+fn a_drill_without_latency_figures_prints_no_latency_table() {
+    let mut r = sample();
+    r.latency.clear();
+    assert!(!scorecard(&r).contains("p50"));
+    assert!(!markdown(&r).contains("p50"));
+    assert_eq!(serde_json::to_value(&r).unwrap()["latency"], serde_json::json!([]));
 }

@@ -8,11 +8,11 @@ use crate::clock::Clock;
 use crate::docker::{self, Docker, RunGuard};
 use crate::error::{Error, Result};
 use crate::failover::{FailoverReport, run_failover};
-use crate::fault::FaultSchedule;
+use crate::fault::{FaultLedger, FaultSchedule};
 use crate::history::{Entry, EventKind, Recorder};
 use crate::report::{DrillEvent, FileReporter, NodeInfo, Reporters, Results, StackInfo, junit_xml, markdown, results_json};
 use crate::scenario::Loaded;
-use crate::stack::{Driver, Stack, driver_for, retry_until};
+use crate::stack::{Driver, PROXY_NODE, Stack, StackPlan, driver_for, retry_until};
 use crate::workload::{ClientTarget, Workload};
 use converge::converge;
 use futures_util::FutureExt;
@@ -67,7 +67,8 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
     reporters.emit(DrillEvent::Phase(&format!("drill {} (run {run_id}), evidence in {}", sc.name, dir.display())))?;
 
     let mut guard = RunGuard::new(docker.clone(), &run_id);
-    let drill = Drill { loaded, docker: docker.clone(), run_id: run_id.clone(), dir: dir.clone() };
+    let ledger = FaultLedger::default();
+    let drill = Drill { loaded, docker: docker.clone(), run_id: run_id.clone(), dir: dir.clone(), ledger: ledger.clone() };
     let outcome = tokio::select! {
         r = AssertUnwindSafe(drill.execute(reporters)).catch_unwind() => match r {
             Ok(r) => r,
@@ -75,6 +76,11 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         },
         _ = shutdown_signal() => Err(Error::interrupted()),
     };
+    // a drill that failed or was interrupted mid-fault heals before anything else (this
+    // matters with --keep: a partition must not outlive the drill)
+    for e in ledger.heal_all(&docker, None).await {
+        let _ = reporters.emit(DrillEvent::Info(&format!("heal failed: {e}")));
+    }
     save_logs(&docker, &run_id, sc, &dir).await;
     if opts.keep {
         guard.disarm();
@@ -97,7 +103,8 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
 
 /// Container logs into the evidence folder, whatever happened.
 async fn save_logs(docker: &Docker, run_id: &str, sc: &crate::scenario::Scenario, dir: &Path) {
-    for node in sc.stack.node_names() {
+    let proxy = sc.proxy.as_ref().map(|_| PROXY_NODE.to_string());
+    for node in sc.stack.node_names().into_iter().chain(proxy) {
         let name = docker::container_name(run_id, &node);
         if let Ok(text) = docker.logs(&name).await {
             let _ = std::fs::write(dir.join("logs").join(format!("{node}.log")), text);
@@ -110,6 +117,7 @@ struct Drill<'a> {
     docker: Docker,
     run_id: String,
     dir: PathBuf,
+    ledger: FaultLedger,
 }
 
 impl Drill<'_> {
@@ -123,10 +131,29 @@ impl Drill<'_> {
         ]);
         let driver: Arc<dyn Driver> = Arc::from(driver_for(&sc.stack));
         let image = sc.stack.image();
+        let proxy = match &sc.proxy {
+            Some(p) => {
+                let img = match &p.image {
+                    Some(i) => i.clone(),
+                    None => {
+                        rep.emit(DrillEvent::Phase("preparing the proxy image (drdrill proxy)"))?;
+                        docker::ensure_proxy_image(&self.docker).await?
+                    }
+                };
+                Some((p, img))
+            }
+            None => None,
+        };
         rep.emit(DrillEvent::Phase(&format!("starting {} nodes ({image}): {}", names.len(), names.join(", "))))?;
-        let stack = Arc::new(Stack::start(&self.docker, driver.as_ref(), &self.run_id, &image, &names, &labels).await?);
+        let plan = StackPlan { run_id: &self.run_id, image: &image, names: &names, labels: &labels, proxy };
+        let stack = Arc::new(Stack::start(&self.docker, driver.as_ref(), plan).await?);
+        if let Some(p) = &stack.proxy {
+            let what = [("clients", p.clients), ("replication", p.replication)].iter().filter(|x| x.1).map(|x| x.0).collect::<Vec<_>>();
+            rep.emit(DrillEvent::Info(&format!("proxy API -> {} ({} through the proxy)", p.api, what.join(" and "))))?;
+        }
         for n in &stack.nodes {
-            rep.emit(DrillEvent::Info(&format!("{} -> 127.0.0.1:{}", n.name, n.host_port)))?;
+            let via = if n.client_port != n.host_port { format!(", clients via 127.0.0.1:{}", n.client_port) } else { String::new() };
+            rep.emit(DrillEvent::Info(&format!("{} -> 127.0.0.1:{}{via}", n.name, n.host_port)))?;
         }
         rep.emit(DrillEvent::Phase("waiting for replication to be healthy"))?;
         let health = driver
@@ -149,10 +176,10 @@ impl Drill<'_> {
         rep.emit(DrillEvent::Phase(&format!("workload: {} writers, {}", sc.workload.writers, rate_text(sc))))?;
         rec.event(EventKind::WorkloadStart, None, Some(&initial_primary), "").await;
         let (client_tx, client_rx) =
-            watch::channel(ClientTarget { node: initial_primary.clone(), addr: stack.node(&initial_primary)?.addr() });
+            watch::channel(ClientTarget { node: initial_primary.clone(), addr: stack.node(&initial_primary)?.client_addr() });
         let workload = Workload::start(&sc.workload, driver.clone(), client_rx, rec.clone());
         let (fault_tx, mut fault_rx) = mpsc::unbounded_channel();
-        let schedule = FaultSchedule::start(stack.clone(), sc.faults.clone(), rec.clone(), fault_tx);
+        let schedule = FaultSchedule::start(stack.clone(), sc.faults.clone(), rec.clone(), self.ledger.clone(), fault_tx);
         let (fo_tx, fo_rx) = mpsc::unbounded_channel();
         // closed once the schedule is done, so a delay trigger with no fault to answer ends
         let mut fo_tx = Some(fo_tx);

@@ -130,22 +130,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         p.push((vec![Key("workload"), Key("max_duration_ms")], "max_duration_ms must be between 1 and 3600000".into()));
     }
     let nodes = st.node_names();
-    for (i, f) in s.faults.iter().enumerate() {
-        let at = |k| vec![Key("faults"), Index(i), Key(k)];
-        if f.at_ms >= w.max_duration_ms {
-            p.push((at("at_ms"), format!("fault at {} ms is past workload.max_duration_ms ({})", f.at_ms, w.max_duration_ms)));
-        }
-        match (f.kind, f.duration_ms) {
-            (FaultKind::Pause, None) => p.push((vec![Key("faults"), Index(i)], "a pause needs duration_ms".into())),
-            (FaultKind::Pause | FaultKind::Stop, Some(0)) => p.push((at("duration_ms"), "duration_ms must be above 0".into())),
-            (FaultKind::Pause | FaultKind::Stop, Some(_)) => {}
-            (k, Some(_)) => p.push((at("duration_ms"), format!("duration_ms does not apply to {k:?}").to_lowercase())),
-            (_, None) => {}
-        }
-        if let Err(msg) = check_target(&f.target, &nodes) {
-            p.push((at("target"), msg));
-        }
-    }
+    super::faults::validate_faults(s, &nodes, &mut p);
     if let Some(fo) = &s.failover {
         if st.replicas == 0 {
             p.push((vec![Key("failover")], "failover needs at least one replica".into()));
@@ -186,19 +171,6 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     p
 }
 
-fn check_target(t: &str, nodes: &[String]) -> std::result::Result<(), String> {
-    if t == "primary" || nodes.iter().any(|n| n == t) {
-        return Ok(());
-    }
-    if let Some(n) = t.strip_prefix("replica-") {
-        return match n.parse::<usize>() {
-            Ok(k) if k >= 1 && k < nodes.len() => Ok(()),
-            _ => Err(format!("`{t}`: this stack has replica-1 to replica-{}", nodes.len() - 1)),
-        };
-    }
-    Err(format!("expected `primary`, `replica-N` or a node ({}), found `{t}`", nodes.join(", ")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +205,6 @@ mod tests {
         let e = err(&OK.replace("target: primary", "target: replica-7"));
         assert!(e.contains("s.yaml:7:5: `replica-7`: this stack has replica-1 to replica-2"), "{e}");
         let e = err(&OK.replace("kind: kill", "kind: pause"));
-        assert!(e.contains("s.yaml:5:5: a pause needs duration_ms"), "{e}");
+        assert!(e.contains("s.yaml:5:5: a pause fault needs `duration_ms`"), "{e}");
     }
 }

@@ -1,8 +1,10 @@
 //! The YAML scenario model, loading and validation with file:line:col, JSON Schema.
+mod faults;
 mod load;
 mod locate;
 mod model;
 
+pub use faults::{heals_later, kind_name};
 pub use load::{Loaded, load, parse, validate};
 pub use model::*;
 

@@ -25,6 +25,26 @@ pub struct Scenario {
     pub targets: Targets,
     #[serde(default)]
     pub checks: CheckSpec,
+    /// Route client and/or replication traffic through a Toxiproxy-compatible proxy, so
+    /// link faults (latency, jitter, down, timeout, reset_peer, bandwidth) can act on it.
+    #[serde(default)]
+    pub proxy: Option<ProxySpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySpec {
+    /// Image of the proxy container. Default: drdrill/proxy, built from this drdrill binary
+    /// (`drdrill proxy`). Any Toxiproxy 2.x server image works, e.g.
+    /// ghcr.io/shopify/toxiproxy:2.12.0: its API must listen on 8474 on all interfaces.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Workload -> node traffic goes through the proxy (link `client`). Default false.
+    #[serde(default)]
+    pub clients: bool,
+    /// Replica -> primary traffic goes through the proxy (link `replication`). Default false.
+    #[serde(default)]
+    pub replication: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -119,6 +139,57 @@ pub enum FaultKind {
     Pause,
     /// Graceful stop then start again.
     Restart,
+    /// Cut the network between `groups` of nodes (iptables DROP in each node's network
+    /// namespace). A group may contain `clients` (the workload's side).
+    Partition,
+    /// Drop `percent` of the target's packets, both directions (iptables statistic).
+    Loss,
+    /// Limit the target's outgoing rate to `rate_kb_per_s` (tc tbf), or a proxied `link`'s.
+    Bandwidth,
+    /// Delay data on a proxied `link` by `latency_ms` (± `jitter_ms`).
+    Latency,
+    /// Vary the delay on a proxied `link` by ± `jitter_ms` (around `latency_ms`, default 0).
+    Jitter,
+    /// Take a proxied `link` hard down: connections are closed and refused.
+    Down,
+    /// A proxied `link` stops passing data; connections close after `timeout_ms` (0: never).
+    Timeout,
+    /// A proxied `link` resets connections (TCP RST) after `timeout_ms`.
+    #[serde(rename = "reset_peer")]
+    ResetPeer,
+    /// Heal the earlier fault named in `heals`.
+    Heal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkKind {
+    /// The workload's connections to the target node.
+    Client,
+    /// The target replica's replication connection to the primary; on the primary, every
+    /// replica's.
+    Replication,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamSpec {
+    /// Client -> server (replica -> primary for replication).
+    Upstream,
+    /// Server -> client. Toxiproxy's default.
+    #[default]
+    Downstream,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// No packet crosses between groups.
+    #[default]
+    Both,
+    /// Packets from an earlier group to a later one are dropped; the other way flows.
+    OneWay,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -128,12 +199,50 @@ pub struct FaultSpec {
     pub at_ms: u64,
     pub kind: FaultKind,
     /// `primary` (the primary when the fault fires), `replica-N` (N-th replica, from 1),
-    /// or a node name such as pg-2.
-    pub target: String,
+    /// or a node name such as pg-2. Required except for partition and heal.
+    #[serde(default)]
+    pub target: Option<String>,
     /// pause: how long the node stays frozen (required). stop: start the node again after
-    /// this long (optional). Not allowed for kill and restart.
+    /// this long (optional). Network faults: heal after this long (optional; without it the
+    /// fault lasts until a `heal` names it, or until the workload ends). Not allowed for
+    /// kill, restart and heal.
     #[serde(default)]
     pub duration_ms: Option<u64>,
+    /// A name a later `heal` can refer to.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// heal: the name of the fault to heal.
+    #[serde(default)]
+    pub heals: Option<String>,
+    /// partition: two or more groups of `primary`, `replica-N`, node names or `clients`.
+    #[serde(default)]
+    pub groups: Option<Vec<Vec<String>>>,
+    /// partition: `both` (default) or `one-way`.
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// The proxied path a link fault acts on (needs `proxy.clients` / `proxy.replication`).
+    #[serde(default)]
+    pub link: Option<LinkKind>,
+    /// Link faults: which direction of the link (default downstream, as Toxiproxy).
+    #[serde(default)]
+    pub stream: Option<StreamSpec>,
+    /// loss: share of packets dropped, in percent (0, 100].
+    #[serde(default)]
+    pub percent: Option<f64>,
+    /// bandwidth: rate in KB/s (1 KB = 1024 bytes, as Toxiproxy's `rate`).
+    #[serde(default)]
+    pub rate_kb_per_s: Option<u64>,
+    /// latency / jitter: added delay per chunk of data.
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    #[serde(default)]
+    pub jitter_ms: Option<u64>,
+    /// timeout / reset_peer: Toxiproxy's `timeout` attribute.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Link faults: probability that the toxic applies to a connection. Default 1.
+    #[serde(default)]
+    pub toxicity: Option<f32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

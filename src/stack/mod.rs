@@ -2,9 +2,11 @@
 //! checker only ever talk to `dyn Driver` and `Stack`.
 mod nodes;
 mod postgres;
+mod proxy;
 mod redis;
 
-pub use nodes::{Node, Stack};
+pub use nodes::{Node, Stack, StackPlan};
+pub use proxy::{PROXY_NODE, ProxyRoutes};
 
 use crate::error::Result;
 use crate::scenario::{StackKind, StackSpec};
@@ -69,8 +71,9 @@ pub trait Driver: Send + Sync {
     fn port(&self) -> u16;
     /// How a person reaches a node published on `host_port` (printed with `--keep`).
     fn client_command(&self, host_port: u16) -> String;
-    /// Environment and command of each node; `nodes[0]` is the initial primary.
-    fn container(&self, node: &str, primary: &str, replicas: &[String]) -> (Vec<String>, Vec<String>);
+    /// Environment and command of each node; `nodes[0]` is the initial primary. A replica
+    /// replicates from `upstream` (host, port): the primary, or the proxy's link to it.
+    fn container(&self, node: &str, primary: &str, replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>);
     /// Waits until the primary accepts writes and every replica replicates from it.
     async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>>;
     /// Creates what the workload writes into.

@@ -1,8 +1,10 @@
 //! The running stack: containers on the drill's own network, ports on 127.0.0.1, and
 //! which node is the primary now.
 use super::Driver;
+use super::proxy::{ProxyRoutes, start_proxy};
 use crate::docker::{self, ContainerSpec, Docker};
 use crate::error::{Error, Result};
+use crate::scenario::ProxySpec;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Mutex;
@@ -11,21 +13,42 @@ use std::sync::Mutex;
 pub struct Node {
     pub name: String,
     pub container: String,
-    /// Port on 127.0.0.1; fixed for the life of the drill, across restarts.
+    /// Port on 127.0.0.1; fixed for the life of the drill, across restarts. drdrill's own
+    /// control connections (health, promotion, read-back) use it.
     pub host_port: u16,
+    /// Port on 127.0.0.1 the workload uses: the node's client proxy when clients go
+    /// through the proxy, else `host_port`.
+    pub client_port: u16,
 }
 
 impl Node {
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from((Ipv4Addr::LOCALHOST, self.host_port))
     }
+    pub fn client_addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.client_port))
+    }
 }
 
 pub struct Stack {
     pub docker: Docker,
     pub run_id: String,
+    pub network: String,
     pub nodes: Vec<Node>,
+    /// The database's port inside each container.
+    pub db_port: u16,
+    pub proxy: Option<ProxyRoutes>,
     primary: Mutex<String>,
+}
+
+/// What `Stack::start` needs besides the driver.
+pub struct StackPlan<'a> {
+    pub run_id: &'a str,
+    pub image: &'a str,
+    pub names: &'a [String],
+    pub labels: &'a HashMap<String, String>,
+    /// The proxy and its image, when the scenario routes traffic through one.
+    pub proxy: Option<(&'a ProxySpec, String)>,
 }
 
 /// A free port on 127.0.0.1 (bound then released; the engine binds it right after).
@@ -35,24 +58,23 @@ fn free_port() -> Result<u16> {
 }
 
 impl Stack {
-    /// Creates the network and every node's container, primary first.
-    pub async fn start(
-        docker: &Docker,
-        driver: &dyn Driver,
-        run_id: &str,
-        image: &str,
-        names: &[String],
-        labels: &HashMap<String, String>,
-    ) -> Result<Stack> {
+    /// Creates the network, the proxy (if any) and every node's container, primary first.
+    pub async fn start(docker: &Docker, driver: &dyn Driver, plan: StackPlan<'_>) -> Result<Stack> {
+        let StackPlan { run_id, image, names, labels, proxy } = plan;
         if !docker.image_exists(image).await {
             return Err(Error::infra(format!("failed to find image {image}"))
                 .hint("build the stack images with `scripts/setup.sh` or `drdrill images build`"));
         }
         let network = docker::network_name(run_id);
         docker.create_network(&network, labels).await?;
+        let proxy = match proxy {
+            Some((spec, img)) => Some(start_proxy(docker, spec, &img, run_id, names, driver.port(), labels, free_port).await?),
+            None => None,
+        };
         let mut nodes = Vec::new();
         for name in names {
-            let (env, cmd) = driver.container(name, &names[0], &names[1..]);
+            let upstream = upstream_of(proxy.as_ref(), name, &names[0], driver.port());
+            let (env, cmd) = driver.container(name, &names[0], &names[1..], (&upstream.0, upstream.1));
             let container = docker::container_name(run_id, name);
             let mut l = labels.clone();
             l.insert(docker::LABEL_NODE.into(), name.clone());
@@ -83,9 +105,24 @@ impl Stack {
                 }
             }
             let host_port = started.ok_or_else(|| Error::infra(format!("failed to publish a port for {container}")))?;
-            nodes.push(Node { name: name.clone(), container, host_port });
+            let client_port = proxy.as_ref().and_then(|p| p.client_port(name)).unwrap_or(host_port);
+            nodes.push(Node { name: name.clone(), container, host_port, client_port });
         }
-        Ok(Stack { docker: docker.clone(), run_id: run_id.to_string(), primary: Mutex::new(names[0].clone()), nodes })
+        Ok(Stack {
+            docker: docker.clone(),
+            run_id: run_id.to_string(),
+            network,
+            primary: Mutex::new(names[0].clone()),
+            nodes,
+            db_port: driver.port(),
+            proxy,
+        })
+    }
+
+    /// Host and port `replica` connects to in order to replicate from `primary`: through
+    /// the proxy's replication link when replication is proxied, else the primary itself.
+    pub fn upstream(&self, replica: &str, primary: &str) -> (String, u16) {
+        upstream_of(self.proxy.as_ref(), replica, primary, self.db_port)
     }
 
     pub fn node(&self, name: &str) -> Result<&Node> {
@@ -123,4 +160,8 @@ impl Stack {
             Err(_) => false,
         }
     }
+}
+
+fn upstream_of(proxy: Option<&ProxyRoutes>, replica: &str, primary: &str, db_port: u16) -> (String, u16) {
+    proxy.and_then(|p| p.replication_endpoint(replica, primary)).unwrap_or_else(|| (primary.to_string(), db_port))
 }

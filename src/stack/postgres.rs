@@ -32,8 +32,8 @@ fn sync_names(replicas: &[String]) -> String {
     format!("ANY 1 ({})", quoted.join(", "))
 }
 
-fn conninfo(host: &str, me: &str) -> String {
-    format!("host={host} port=5432 user=postgres application_name={me} connect_timeout=2")
+fn conninfo((host, port): (String, u16), me: &str) -> String {
+    format!("host={host} port={port} user=postgres application_name={me} connect_timeout=2")
 }
 
 async fn connect(addr: SocketAddr, db: &str, timeout: Duration) -> std::result::Result<Client, tokio_postgres::Error> {
@@ -103,7 +103,7 @@ impl Driver for Postgres {
         format!("psql -h 127.0.0.1 -p {host_port} -U postgres drdrill")
     }
 
-    fn container(&self, node: &str, primary: &str, replicas: &[String]) -> (Vec<String>, Vec<String>) {
+    fn container(&self, node: &str, primary: &str, replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         let mut env = vec![format!("DRDRILL_NODE={node}"), format!("DRDRILL_SETTINGS={}", self.settings.join("\n"))];
         if node == primary {
             env.push("DRDRILL_ROLE=primary".into());
@@ -112,7 +112,8 @@ impl Driver for Postgres {
             }
         } else {
             env.push("DRDRILL_ROLE=replica".into());
-            env.push(format!("DRDRILL_PRIMARY_HOST={primary}"));
+            env.push(format!("DRDRILL_PRIMARY_HOST={}", upstream.0));
+            env.push(format!("DRDRILL_PRIMARY_PORT={}", upstream.1));
         }
         (env, Vec::new())
     }
@@ -193,7 +194,7 @@ impl Driver for Postgres {
         let addr = stack.node(replica)?.addr();
         let c = admin(addr).await?;
         // ALTER SYSTEM refuses to run inside the implicit transaction of a multi-statement batch
-        c.batch_execute(&format!("ALTER SYSTEM SET primary_conninfo = '{}'", conninfo(primary, replica)))
+        c.batch_execute(&format!("ALTER SYSTEM SET primary_conninfo = '{}'", conninfo(stack.upstream(replica, primary), replica)))
             .await
             .map_err(q(addr, "repoint the replica"))?;
         c.batch_execute("SELECT pg_reload_conf()").await.map_err(q(addr, "reload the replica's configuration"))
@@ -216,7 +217,8 @@ impl Driver for Postgres {
         if stack.docker.is_running(&n.container).await {
             stack.docker.stop(&n.container, 10).await?;
         }
-        stack.docker.upload_file(&n.container, "/var/lib/postgresql", "drdrill-follow", primary.as_bytes()).await?;
+        let (host, port) = stack.upstream(node, primary);
+        stack.docker.upload_file(&n.container, "/var/lib/postgresql", "drdrill-follow", format!("{host} {port}").as_bytes()).await?;
         stack.docker.start(&n.container).await
     }
 

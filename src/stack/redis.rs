@@ -87,14 +87,14 @@ impl Driver for Redis {
         format!("redis-cli -h 127.0.0.1 -p {host_port}")
     }
 
-    fn container(&self, node: &str, primary: &str, _replicas: &[String]) -> (Vec<String>, Vec<String>) {
+    fn container(&self, node: &str, primary: &str, _replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         let mut cmd: Vec<String> = vec!["--appendonly".into(), "yes".into(), "--appendfsync".into(), "everysec".into()];
         for (k, v) in &self.settings {
             cmd.push(format!("--{k}"));
             cmd.extend(v.split_whitespace().map(str::to_string));
         }
         if node != primary {
-            cmd.extend(["--replicaof".into(), primary.to_string(), "6379".into()]);
+            cmd.extend(["--replicaof".into(), upstream.0.to_string(), upstream.1.to_string()]);
         }
         (Vec::new(), cmd)
     }
@@ -145,7 +145,8 @@ impl Driver for Redis {
     }
 
     async fn repoint(&self, stack: &Stack, replica: &str, primary: &str) -> Result<()> {
-        command(stack.node(replica)?.addr(), &["REPLICAOF", primary, "6379"]).await
+        let (host, port) = stack.upstream(replica, primary);
+        command(stack.node(replica)?.addr(), &["REPLICAOF", &host, &port.to_string()]).await
     }
 
     async fn rejoin(&self, stack: &Stack, node: &str, primary: &str) -> Result<()> {
@@ -154,12 +155,11 @@ impl Driver for Redis {
             stack.docker.start(&n.container).await?;
         }
         let addr = n.addr();
-        retry_until(
-            Duration::from_secs(30),
-            Duration::from_millis(200),
-            || async move { command(addr, &["REPLICAOF", primary, "6379"]).await },
-        )
-        .await
+        let (host, port) = stack.upstream(node, primary);
+        let port = port.to_string();
+        let args = ["REPLICAOF".to_string(), host, port];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        retry_until(Duration::from_secs(30), Duration::from_millis(200), || command(addr, &args)).await
     }
 
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {

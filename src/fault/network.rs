@@ -1,0 +1,194 @@
+//! Packet-level faults, applied inside the nodes' own network namespaces (every node
+//! runs with NET_ADMIN): `partition` (iptables DROP between groups), `loss` (iptables
+//! `statistic`) and `bandwidth` (a tc `tbf` on the node's egress). There is no netem on
+//! this kernel: latency and jitter come from the proxy (see link.rs).
+//!
+//! Traffic that goes through the proxy never crosses two nodes' addresses directly, so a
+//! partition also blackholes the proxied links between its groups (a `timeout` toxic of
+//! 0 ms: data stops, connections stay open, as with dropped packets).
+use super::{Applied, Undo};
+use crate::error::{Error, Result};
+use crate::proxy::{DOWNSTREAM, ToxicConfig, UPSTREAM};
+use crate::scenario::{Direction, FaultKind, FaultSpec};
+use crate::stack::{ProxyRoutes, Stack};
+use std::collections::BTreeMap;
+
+const CLIENTS: &str = "clients";
+
+/// Every rule carries this comment, so a heal deletes exactly what the fault added.
+fn comment(index: usize) -> String {
+    format!("-m comment --comment drdrill-fault-{index}")
+}
+
+pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, target: Option<&str>) -> Result<Applied> {
+    match spec.kind {
+        FaultKind::Partition => partition(stack, index, spec).await,
+        FaultKind::Loss => {
+            let node = target.unwrap_or_default();
+            let p = spec.percent.unwrap_or(100.0) / 100.0;
+            let c = comment(index);
+            let rules = vec![
+                format!("INPUT -i eth0 -m statistic --mode random --probability {p:.6} {c} -j DROP"),
+                format!("OUTPUT -o eth0 -m statistic --mode random --probability {p:.6} {c} -j DROP"),
+            ];
+            let container = stack.node(node)?.container.clone();
+            let undo = vec![apply_rules(stack, &container, &rules).await?];
+            Ok(Applied { detail: format!("{node}: {}% of packets dropped", spec.percent.unwrap_or(100.0)), undo, hit_primary: false })
+        }
+        _ => {
+            let node = target.unwrap_or_default();
+            let kb = spec.rate_kb_per_s.unwrap_or(1);
+            let bytes = kb * 1024;
+            let burst = (bytes / 50).max(3200);
+            let script = format!("tc qdisc add dev eth0 root tbf rate {}bit burst {burst} latency 1000ms", bytes * 8);
+            let container = stack.node(node)?.container.clone();
+            exec_ok(stack, &container, &script).await?;
+            let undo = vec![Undo::Exec { container, script: "tc qdisc del dev eth0 root".into() }];
+            Ok(Applied { detail: format!("{node}: egress limited to {kb} KB/s"), undo, hit_primary: false })
+        }
+    }
+}
+
+async fn exec_ok(stack: &Stack, container: &str, script: &str) -> Result<()> {
+    let (code, out) = stack.docker.exec(container, &["sh", "-c", script]).await?;
+    if code != 0 {
+        return Err(Error::infra(format!("failed to run `{script}` in {container} (exit {code})")).cause_text(out.trim()));
+    }
+    Ok(())
+}
+
+/// Inserts iptables rules in one container; returns the step that deletes them.
+async fn apply_rules(stack: &Stack, container: &str, rules: &[String]) -> Result<Undo> {
+    let add: Vec<String> = rules.iter().map(|r| format!("iptables -w -I {r}")).collect();
+    exec_ok(stack, container, &add.join(" && ")).await?;
+    let del: Vec<String> = rules.iter().map(|r| format!("iptables -w -D {r}")).collect();
+    Ok(Undo::Exec { container: container.to_string(), script: del.join("; ") })
+}
+
+/// `pg-1 | pg-2, clients`
+pub(crate) fn groups_text(stack: &Stack, spec: &FaultSpec) -> String {
+    let groups = spec.groups.clone().unwrap_or_default();
+    let resolve = |m: &String| if m == CLIENTS { m.clone() } else { stack.resolve(m).unwrap_or_else(|_| m.clone()) };
+    groups.iter().map(|g| g.iter().map(resolve).collect::<Vec<_>>().join(", ")).collect::<Vec<_>>().join(" | ")
+}
+
+async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Applied> {
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for g in spec.groups.clone().unwrap_or_default() {
+        let mut out = Vec::new();
+        for m in g {
+            out.push(if m == CLIENTS { m } else { stack.resolve(&m)? });
+        }
+        groups.push(out);
+    }
+    let one_way = spec.direction == Some(Direction::OneWay);
+    let proxy = stack.proxy.as_ref();
+    let proxied_clients = proxy.is_some_and(|p| p.clients);
+    // addresses: each node's, and the clients' (the gateway, when they come through published ports)
+    let mut ip: BTreeMap<String, String> = BTreeMap::new();
+    for m in groups.iter().flatten() {
+        let addr = if m == CLIENTS {
+            if proxied_clients {
+                continue;
+            }
+            stack.docker.gateway(&stack.network).await?
+        } else {
+            stack.docker.ip(&stack.node(m)?.container, &stack.network).await?
+        };
+        ip.insert(m.clone(), addr);
+    }
+    let c = comment(index);
+    let mut rules: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // (proxy, stream) pairs to blackhole
+    let mut holes: Vec<(String, &str)> = Vec::new();
+    let drop_from = |x: &String, y: &String, rules: &mut BTreeMap<String, Vec<String>>| {
+        // packets from x to y are dropped: in x on the way out, in y on the way in
+        if x != CLIENTS {
+            rules.entry(x.clone()).or_default().push(format!("OUTPUT -d {} {c} -j DROP", ip[y]));
+        }
+        if y != CLIENTS {
+            rules.entry(y.clone()).or_default().push(format!("INPUT -s {} {c} -j DROP", ip[x]));
+        }
+    };
+    for (i, gi) in groups.iter().enumerate() {
+        for gj in &groups[i + 1..] {
+            for a in gi {
+                for b in gj {
+                    let client_side = a == CLIENTS || b == CLIENTS;
+                    if !(client_side && proxied_clients) {
+                        drop_from(a, b, &mut rules);
+                        if !one_way {
+                            drop_from(b, a, &mut rules);
+                        }
+                    }
+                    holes.extend(proxied_holes(proxy, a, b, one_way));
+                }
+            }
+        }
+    }
+    let mut undo = Vec::new();
+    let applied = futures_util::future::join_all(rules.iter().map(|(node, r)| async move {
+        let container = stack.node(node)?.container.clone();
+        apply_rules(stack, &container, r).await
+    }))
+    .await;
+    let mut first_err = None;
+    for r in applied {
+        match r {
+            Ok(u) => undo.push(u),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    if let (Some(p), None) = (proxy, &first_err) {
+        let api = p.client();
+        for (px, stream) in holes {
+            let toxic = format!("drdrill-fault-{index}-{stream}");
+            match api.add_toxic(&px, &ToxicConfig::timeout(&toxic, stream, 0)).await {
+                Ok(_) => undo.push(Undo::RemoveToxic { api: p.api, proxy: px, toxic }),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        // leave nothing half-applied behind
+        for step in &undo {
+            let _ = super::undo(&stack.docker, step).await;
+        }
+        return Err(e);
+    }
+    let primary = stack.primary();
+    let group_of = |m: &str| groups.iter().position(|g| g.iter().any(|x| x == m));
+    let hit_primary = match (group_of(CLIENTS), group_of(&primary)) {
+        (Some(a), Some(b)) => a != b,
+        _ => false,
+    };
+    let how = if one_way { "one way" } else { "both ways" };
+    Ok(Applied { detail: format!("{} ({how})", groups_text(stack, spec)), undo, hit_primary })
+}
+
+/// Proxied links that cross from `a` (earlier group) to `b`: (proxy, stream) to blackhole.
+fn proxied_holes(proxy: Option<&ProxyRoutes>, a: &str, b: &str, one_way: bool) -> Vec<(String, &'static str)> {
+    let Some(p) = proxy else { return Vec::new() };
+    let mut out = Vec::new();
+    // a client proxy's upstream runs clients -> node; a replication proxy repl-r-s runs r -> s upstream
+    let mut add = |name: String, a_to_b: &'static str, b_to_a: &'static str| {
+        out.push((name.clone(), a_to_b));
+        if !one_way {
+            out.push((name, b_to_a));
+        }
+    };
+    if a == CLIENTS && p.clients {
+        add(ProxyRoutes::client_proxy(b), UPSTREAM, DOWNSTREAM);
+    } else if b == CLIENTS && p.clients {
+        add(ProxyRoutes::client_proxy(a), DOWNSTREAM, UPSTREAM);
+    } else if a != CLIENTS && b != CLIENTS && p.replication {
+        add(ProxyRoutes::replication_proxy(a, b), UPSTREAM, DOWNSTREAM);
+        add(ProxyRoutes::replication_proxy(b, a), DOWNSTREAM, UPSTREAM);
+    }
+    out
+}

@@ -1,0 +1,178 @@
+//! Validation of the `faults` list: each kind takes its own fields, and only those.
+use super::locate::Seg::{self, Index, Key};
+use super::model::*;
+
+pub type Problem = (Vec<Seg>, String);
+
+/// Which optional fields a fault kind accepts (besides at_ms, kind, name).
+fn allowed(kind: FaultKind) -> &'static [&'static str] {
+    use FaultKind::*;
+    match kind {
+        Kill | Restart => &["target"],
+        Stop | Pause => &["target", "duration_ms"],
+        Partition => &["groups", "direction", "duration_ms"],
+        Loss => &["target", "percent", "duration_ms"],
+        Bandwidth => &["target", "link", "stream", "rate_kb_per_s", "toxicity", "duration_ms"],
+        Latency | Jitter => &["target", "link", "stream", "latency_ms", "jitter_ms", "toxicity", "duration_ms"],
+        Down => &["target", "link", "duration_ms"],
+        Timeout | ResetPeer => &["target", "link", "stream", "timeout_ms", "toxicity", "duration_ms"],
+        Heal => &["heals"],
+    }
+}
+
+/// The optional fields this fault sets.
+fn present(f: &FaultSpec) -> Vec<&'static str> {
+    let set = [
+        ("target", f.target.is_some()),
+        ("duration_ms", f.duration_ms.is_some()),
+        ("heals", f.heals.is_some()),
+        ("groups", f.groups.is_some()),
+        ("direction", f.direction.is_some()),
+        ("link", f.link.is_some()),
+        ("stream", f.stream.is_some()),
+        ("percent", f.percent.is_some()),
+        ("rate_kb_per_s", f.rate_kb_per_s.is_some()),
+        ("latency_ms", f.latency_ms.is_some()),
+        ("jitter_ms", f.jitter_ms.is_some()),
+        ("timeout_ms", f.timeout_ms.is_some()),
+        ("toxicity", f.toxicity.is_some()),
+    ];
+    set.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect()
+}
+
+pub fn kind_name(kind: FaultKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
+    let w = &s.workload;
+    let proxy = s.proxy.as_ref();
+    for (i, f) in s.faults.iter().enumerate() {
+        let at = |k: &'static str| vec![Key("faults"), Index(i), Key(k)];
+        let whole = || vec![Key("faults"), Index(i)];
+        let kind = kind_name(f.kind);
+        if f.at_ms >= w.max_duration_ms {
+            p.push((at("at_ms"), format!("fault at {} ms is past workload.max_duration_ms ({})", f.at_ms, w.max_duration_ms)));
+        }
+        for key in present(f) {
+            if !allowed(f.kind).contains(&key) {
+                p.push((at(key), format!("`{key}` does not apply to a {kind} fault (it takes: {})", allowed(f.kind).join(", "))));
+            }
+        }
+        let needs = |key: &'static str, p: &mut Vec<Problem>| p.push((whole(), format!("a {kind} fault needs `{key}`")));
+        if f.duration_ms == Some(0) {
+            p.push((at("duration_ms"), "duration_ms must be above 0".into()));
+        }
+        use FaultKind::*;
+        match f.kind {
+            Partition | Heal => {}
+            _ if f.target.is_none() => needs("target", p),
+            _ => {}
+        }
+        if let Some(t) = &f.target
+            && let Err(msg) = check_target(t, nodes)
+        {
+            p.push((at("target"), msg));
+        }
+        match f.kind {
+            Pause if f.duration_ms.is_none() => needs("duration_ms", p),
+            Partition => check_groups(f, nodes, i, p),
+            Loss => match f.percent {
+                None => needs("percent", p),
+                Some(x) if !(x > 0.0 && x <= 100.0) => p.push((at("percent"), format!("expected a percent in (0, 100], found {x}"))),
+                _ => {}
+            },
+            Bandwidth => match f.rate_kb_per_s {
+                None => needs("rate_kb_per_s", p),
+                Some(0) => p.push((at("rate_kb_per_s"), "rate_kb_per_s must be above 0".into())),
+                _ => {}
+            },
+            Latency if f.latency_ms.is_none() => needs("latency_ms", p),
+            Jitter if f.jitter_ms.is_none() => needs("jitter_ms", p),
+            Heal => match &f.heals {
+                None => needs("heals", p),
+                Some(name) => {
+                    let earlier = s.faults[..i].iter().find(|g| g.name.as_deref() == Some(name.as_str()));
+                    match earlier {
+                        None => p.push((at("heals"), format!("no earlier fault is named `{name}`"))),
+                        Some(g) if g.duration_ms.is_some() => {
+                            p.push((at("heals"), format!("fault `{name}` already heals itself after duration_ms")))
+                        }
+                        Some(g) if g.at_ms > f.at_ms => {
+                            p.push((at("at_ms"), format!("the heal comes before fault `{name}` (at {} ms)", g.at_ms)))
+                        }
+                        Some(g) if !heals_later(g.kind) => {
+                            p.push((at("heals"), format!("a {} fault has nothing to heal", kind_name(g.kind))))
+                        }
+                        _ => {}
+                    }
+                }
+            },
+            _ => {}
+        }
+        let link_kinds = [Latency, Jitter, Down, Timeout, ResetPeer];
+        if link_kinds.contains(&f.kind) && f.link.is_none() {
+            p.push((whole(), format!("a {kind} fault acts on a proxied link: give `link: client` or `link: replication`")));
+        }
+        if let Some(t) = f.toxicity
+            && !(0.0..=1.0).contains(&t)
+        {
+            p.push((at("toxicity"), format!("expected a probability in [0, 1], found {t}")));
+        }
+        match (f.link, proxy) {
+            (Some(LinkKind::Client), p2) if !p2.is_some_and(|x| x.clients) => {
+                p.push((at("link"), "link `client` needs `proxy: {clients: true}`".into()))
+            }
+            (Some(LinkKind::Replication), p2) if !p2.is_some_and(|x| x.replication) => {
+                p.push((at("link"), "link `replication` needs `proxy: {replication: true}`".into()))
+            }
+            _ => {}
+        }
+        if let Some(name) = &f.name
+            && s.faults[..i].iter().any(|g| g.name.as_ref() == Some(name))
+        {
+            p.push((at("name"), format!("another fault is already named `{name}`")));
+        }
+    }
+}
+
+/// Faults that stay in effect until healed (and so can be named by a `heal`).
+pub fn heals_later(kind: FaultKind) -> bool {
+    !matches!(kind, FaultKind::Kill | FaultKind::Restart | FaultKind::Heal)
+}
+
+fn check_groups(f: &FaultSpec, nodes: &[String], i: usize, p: &mut Vec<Problem>) {
+    let at = || vec![Key("faults"), Index(i), Key("groups")];
+    let Some(groups) = &f.groups else {
+        p.push((vec![Key("faults"), Index(i)], "a partition fault needs `groups` (two or more lists of nodes)".into()));
+        return;
+    };
+    if groups.len() < 2 || groups.iter().any(Vec::is_empty) {
+        p.push((at(), "expected two or more non-empty groups".into()));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for m in groups.iter().flatten() {
+        if m != "clients"
+            && let Err(msg) = check_target(m, nodes)
+        {
+            p.push((at(), format!("{msg} (or `clients`)")));
+        }
+        if seen.contains(&m.as_str()) {
+            p.push((at(), format!("`{m}` is in more than one group")));
+        }
+        seen.push(m);
+    }
+}
+
+pub fn check_target(t: &str, nodes: &[String]) -> std::result::Result<(), String> {
+    if t == "primary" || nodes.iter().any(|n| n == t) {
+        return Ok(());
+    }
+    if let Some(n) = t.strip_prefix("replica-") {
+        return match n.parse::<usize>() {
+            Ok(k) if k >= 1 && k < nodes.len() => Ok(()),
+            _ => Err(format!("`{t}`: this stack has replica-1 to replica-{}", nodes.len() - 1)),
+        };
+    }
+    Err(format!("expected `primary`, `replica-N` or a node ({}), found `{t}`", nodes.join(", ")))
+}

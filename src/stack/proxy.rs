@@ -1,0 +1,140 @@
+//! The chaos proxy in the topology: one container on the drill network, speaking the
+//! Toxiproxy API. Each node gets a client proxy (`client-<node>`, published on 127.0.0.1)
+//! when clients are routed through it, and each ordered pair of nodes a replication proxy
+//! (`repl-<replica>-<primary>`) when replication is.
+use crate::docker::{self, ContainerSpec, Docker};
+use crate::error::{Error, Result};
+use crate::proxy::{ProxyClient, ProxyConfig};
+use crate::scenario::ProxySpec;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// Node name of the proxy container (its DNS alias on the drill network).
+pub const PROXY_NODE: &str = "proxy";
+const API_PORT: u16 = 8474;
+
+#[derive(Debug, Clone)]
+pub struct ProxyRoutes {
+    pub container: String,
+    /// The Toxiproxy API, published on 127.0.0.1.
+    pub api: SocketAddr,
+    pub clients: bool,
+    pub replication: bool,
+    /// Node names in start order (their index numbers the listen ports).
+    nodes: Vec<String>,
+    /// node -> host port of its client proxy.
+    client_ports: BTreeMap<String, u16>,
+}
+
+impl ProxyRoutes {
+    pub fn client(&self) -> ProxyClient {
+        ProxyClient::new(self.api)
+    }
+
+    pub fn client_proxy(node: &str) -> String {
+        format!("client-{node}")
+    }
+
+    pub fn replication_proxy(replica: &str, primary: &str) -> String {
+        format!("repl-{replica}-{primary}")
+    }
+
+    fn index(&self, node: &str) -> usize {
+        self.nodes.iter().position(|n| n == node).unwrap_or(0)
+    }
+
+    /// Port inside the proxy container where the client path to `node` listens.
+    fn client_listen(i: usize) -> u16 {
+        20000 + i as u16
+    }
+
+    fn replication_listen(r: usize, p: usize) -> u16 {
+        21000 + (r * 16 + p) as u16
+    }
+
+    /// Where `replica` connects to reach `primary`: through the proxy, or None (direct).
+    pub fn replication_endpoint(&self, replica: &str, primary: &str) -> Option<(String, u16)> {
+        self.replication.then(|| (PROXY_NODE.to_string(), Self::replication_listen(self.index(replica), self.index(primary))))
+    }
+
+    /// Host port the workload uses for `node`, when clients go through the proxy.
+    pub fn client_port(&self, node: &str) -> Option<u16> {
+        self.client_ports.get(node).copied()
+    }
+
+    /// Every replication proxy into `primary`, with its replica.
+    pub fn replication_links_into(&self, primary: &str) -> Vec<(String, String)> {
+        self.nodes.iter().filter(|n| *n != primary).map(|r| (r.clone(), Self::replication_proxy(r, primary))).collect()
+    }
+}
+
+/// Starts the proxy container and creates every proxy, before any node starts (replicas
+/// clone through it). Upstreams are names on the drill network, resolved per connection.
+pub async fn start_proxy(
+    docker: &Docker,
+    spec: &ProxySpec,
+    image: &str,
+    run_id: &str,
+    nodes: &[String],
+    db_port: u16,
+    labels: &HashMap<String, String>,
+    free_port: impl Fn() -> Result<u16>,
+) -> Result<ProxyRoutes> {
+    let container = docker::container_name(run_id, PROXY_NODE);
+    let mut l = labels.clone();
+    l.insert(docker::LABEL_NODE.into(), PROXY_NODE.into());
+    let api_port = free_port()?;
+    let mut ports = vec![(API_PORT, api_port)];
+    let mut client_ports = BTreeMap::new();
+    if spec.clients {
+        for (i, n) in nodes.iter().enumerate() {
+            let p = free_port()?;
+            ports.push((ProxyRoutes::client_listen(i), p));
+            client_ports.insert(n.clone(), p);
+        }
+    }
+    let cs = ContainerSpec {
+        name: container.clone(),
+        image: image.to_string(),
+        network: docker::network_name(run_id),
+        alias: PROXY_NODE.into(),
+        labels: l,
+        ports,
+        ..Default::default()
+    };
+    docker.run(&cs).await?;
+    let routes = ProxyRoutes {
+        container,
+        api: SocketAddr::from((Ipv4Addr::LOCALHOST, api_port)),
+        clients: spec.clients,
+        replication: spec.replication,
+        nodes: nodes.to_vec(),
+        client_ports,
+    };
+    let api = routes.client();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while let Err(e) = api.version().await {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::infra(format!("failed to reach the proxy API of {image}"))
+                .cause_text(e.one_line())
+                .hint("the proxy image must serve the Toxiproxy API on port 8474 on all interfaces"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut proxies = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        if spec.clients {
+            let listen = format!("0.0.0.0:{}", ProxyRoutes::client_listen(i));
+            proxies.push(ProxyConfig::new(&ProxyRoutes::client_proxy(n), &listen, &format!("{n}:{db_port}")));
+        }
+        if spec.replication {
+            for (j, r) in nodes.iter().enumerate().filter(|(j, _)| *j != i) {
+                let listen = format!("0.0.0.0:{}", ProxyRoutes::replication_listen(j, i));
+                proxies.push(ProxyConfig::new(&ProxyRoutes::replication_proxy(r, n), &listen, &format!("{n}:{db_port}")));
+            }
+        }
+    }
+    api.populate(&proxies).await?;
+    Ok(routes)
+}
