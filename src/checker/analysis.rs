@@ -87,7 +87,9 @@ impl Checker {
         let acked_before_fault = self.acks.iter().filter(|&&t| t < fault_ns).count() as u64;
         let total = self.ops.len() as u64;
         let mut ops = self.ops;
-        let rto = rto::rto(&mut ops, self.acks, fault_ns, stop_ns, checks.stable_window_ms * 1_000_000, checks.stable_ok_ratio);
+        let inject_times: Vec<u64> = injects.iter().map(|e| e.t_ns).collect();
+        let window = checks.stable_window_ms * 1_000_000;
+        let rto = rto::rto(&mut ops, self.acks, &inject_times, fault_ns, stop_ns, window, checks.stable_ok_ratio);
         let rpo = read_back.map(|rb| rpo::rpo(&self.writers, rb, fault_ns));
         let recovered_ns = rto.recovered_at_ms.map(|ms| (ms * 1e6).round() as u64);
         let latency = latency::phase_latency(&ops, events, recovered_ns, stop_ns);

@@ -2,6 +2,12 @@
 //! writes stay available. "Stay available" = among the writes invoked in the
 //! `stable_window_ms` starting at that write, none is `fail` and at least
 //! `stable_ok_ratio` are `ok`; the window must end before the workload stopped.
+//!
+//! "The fault" is the one the failover answered (else the first injected), unless writes
+//! were already unavailable when it hit: then RTO counts from the earlier fault after
+//! which writes never became available again (e.g. a replication cut that stalls
+//! synchronous commits, followed by a primary kill). Before the answered fault, a point
+//! is "available" by the same window rule, the window cut short at the answered fault.
 use crate::history::Outcome;
 use serde::Serialize;
 
@@ -17,14 +23,53 @@ pub struct RtoResult {
     pub outage_start_ms: Option<f64>,
     /// Non-ok writes invoked after the recovery point (flapping after recovery).
     pub relapses: u64,
+    /// Drill time RTO counts from: the answered fault's injection, or an earlier fault's
+    /// when writes were already unavailable at the answered fault.
+    pub from_ms: f64,
     /// Longest time between two consecutive acknowledgements, anywhere in the drill.
     pub longest_gap_ms: f64,
     pub longest_gap_start_ms: f64,
 }
 
+/// Ops sorted by invoke time. The earliest of `injects` (fault times before `fault_ns`)
+/// after which no point was available before `fault_ns`; else `fault_ns`.
+fn outage_anchor(ops: &[(u64, Outcome, u64)], injects: &[u64], fault_ns: u64, window_ns: u64, ok_ratio: f64) -> u64 {
+    let Some(&first) = injects.iter().filter(|&&t| t < fault_ns).min() else { return fault_ns };
+    let start = ops.partition_point(|o| o.0 < first);
+    let end = ops.partition_point(|o| o.0 < fault_ns);
+    // the last available point before the answered fault
+    let mut last_available: Option<u64> = None;
+    let (mut j, mut n, mut ok, mut fail) = (start, 0u64, 0u64, 0u64);
+    for i in start..end {
+        let t = ops[i].0;
+        while j < end && ops[j].0 < t + window_ns {
+            n += 1;
+            ok += (ops[j].1 == Outcome::Ok) as u64;
+            fail += (ops[j].1 == Outcome::Fail) as u64;
+            j += 1;
+        }
+        if ops[i].1 == Outcome::Ok && fail == 0 && (ok as f64) >= ok_ratio * n as f64 {
+            last_available = Some(t);
+        }
+        n -= 1;
+        ok -= (ops[i].1 == Outcome::Ok) as u64;
+        fail -= (ops[i].1 == Outcome::Fail) as u64;
+    }
+    let after = last_available.unwrap_or(0);
+    injects.iter().copied().filter(|&t| t < fault_ns && (last_available.is_none() || t > after)).min().unwrap_or(fault_ns)
+}
+
 /// `ops`: (invoke_ns, outcome, complete_ns), in any order (left sorted by invoke time);
-/// `acks`: completion times of ok ops.
-pub fn rto(ops: &mut [(u64, Outcome, u64)], mut acks: Vec<u64>, fault_ns: u64, stop_ns: u64, window_ns: u64, ok_ratio: f64) -> RtoResult {
+/// `acks`: completion times of ok ops; `injects`: every fault injection time.
+pub fn rto(
+    ops: &mut [(u64, Outcome, u64)],
+    mut acks: Vec<u64>,
+    injects: &[u64],
+    fault_ns: u64,
+    stop_ns: u64,
+    window_ns: u64,
+    ok_ratio: f64,
+) -> RtoResult {
     let ms = |ns: u64| ns as f64 / 1e6;
     acks.sort_unstable();
     let (mut gap, mut gap_start) = (0u64, 0u64);
@@ -40,10 +85,13 @@ pub fn rto(ops: &mut [(u64, Outcome, u64)], mut acks: Vec<u64>, fault_ns: u64, s
         recovered_at_ms: None,
         outage_start_ms: None,
         relapses: 0,
+        from_ms: ms(fault_ns),
         longest_gap_ms: ms(gap),
         longest_gap_start_ms: ms(gap_start),
     };
     ops.sort_unstable_by_key(|o| o.0);
+    let fault_ns = outage_anchor(ops, injects, fault_ns, window_ns, ok_ratio);
+    res.from_ms = ms(fault_ns);
     // the outage starts with the first write invoked earliest among those that ended non-ok
     // at or after the fault (a write in flight at the fault counts)
     let first_bad = ops.iter().filter(|(_, o, done)| *o != Outcome::Ok && *done >= fault_ns).map(|o| o.0).min();

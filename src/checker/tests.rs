@@ -305,3 +305,50 @@ fn latency_phase_boundaries() {
     // a heal after the workload stopped is clamped to the stop
     assert_eq!(spans(&[inject(1000), heal(9000)], None, 6000), [("before_fault", 0, 1000), ("during_fault", 1000, 6000)]);
 }
+
+fn with_answered(ops: &[Op], events: &[Event], answered: usize) -> Analysis {
+    let mut c = Checker::default();
+    for o in ops {
+        c.add(o);
+    }
+    c.finish(events, Some(answered), None, None, &CheckSpec::default(), &targets(10_000, 0, 0))
+}
+
+#[test]
+fn rto_counts_from_an_earlier_fault_when_writes_were_already_down() {
+    // a replication cut at 1000 stalls writes (unknown) until failover at 3500; the kill
+    // the failover answers comes at 2000, while writes were already unavailable
+    let (ops, _) = scenario(8000, (1000, 3500), Outcome::Unknown, &[]);
+    let evs = vec![
+        ev(0, EventKind::WorkloadStart, None),
+        ev(1000, EventKind::FaultInject, Some(0)),
+        ev(2000, EventKind::FaultInject, Some(1)),
+        ev(8000, EventKind::WorkloadStop, None),
+    ];
+    let a = with_answered(&ops, &evs, 1);
+    assert_eq!(a.rto.from_ms, 1000.0);
+    assert_eq!(a.rto.rto_ms, Some(2500.0));
+}
+
+#[test]
+fn rto_ignores_an_earlier_fault_after_which_writes_stayed_available() {
+    // an async replication cut at 1000 changes nothing for clients; the kill at 2000 does
+    let (ops, _) = scenario(8000, (2000, 3500), Outcome::Fail, &[]);
+    let evs = vec![
+        ev(0, EventKind::WorkloadStart, None),
+        ev(1000, EventKind::FaultInject, Some(0)),
+        ev(2000, EventKind::FaultInject, Some(1)),
+        ev(8000, EventKind::WorkloadStop, None),
+    ];
+    let a = with_answered(&ops, &evs, 1);
+    assert_eq!(a.rto.from_ms, 2000.0);
+    assert_eq!(a.rto.rto_ms, Some(1500.0));
+    // even when the earlier fault comes less than a stable window before the kill
+    let evs = vec![
+        ev(0, EventKind::WorkloadStart, None),
+        ev(1700, EventKind::FaultInject, Some(0)),
+        ev(2000, EventKind::FaultInject, Some(1)),
+        ev(8000, EventKind::WorkloadStop, None),
+    ];
+    assert_eq!(with_answered(&ops, &evs, 1).rto.from_ms, 2000.0);
+}

@@ -39,6 +39,8 @@ pub struct Results {
     pub verdict: Verdict,
     /// null: writes never became available again.
     pub rto_ms: Option<f64>,
+    /// Drill time RTO counts from (a fault's injection).
+    pub rto_from_ms: f64,
     pub outage_observed: bool,
     pub outage_start_ms: Option<f64>,
     pub recovered_at_ms: Option<f64>,
@@ -97,6 +99,7 @@ impl Results {
             finished_at,
             verdict: a.verdict,
             rto_ms: a.rto.rto_ms,
+            rto_from_ms: a.rto.from_ms,
             outage_observed: a.rto.outage_observed,
             outage_start_ms: a.rto.outage_start_ms,
             recovered_at_ms: a.rto.recovered_at_ms,

@@ -16,6 +16,7 @@ fn sample() -> Results {
         finished_at: "2026-11-21T00:00:20Z".into(),
         verdict: Verdict::Fail,
         rto_ms: Some(250.0),
+        rto_from_ms: 1000.0,
         outage_observed: true,
         outage_start_ms: Some(5001.0),
         recovered_at_ms: Some(5250.0),
