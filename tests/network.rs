@@ -1,0 +1,246 @@
+//! Network faults and the calibration drills, run for real: each fault's effect must be
+//! visible in real traffic, and drdrill's numbers must match independently known truth.
+mod common;
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::process::Command;
+
+/// (invoke ms, latency ms, outcome, error) of every op, and every event, from history.jsonl.
+struct History {
+    ops: Vec<(f64, f64, String, String)>,
+    events: Vec<Value>,
+}
+
+fn history(d: &Drill) -> History {
+    let text = std::fs::read_to_string(d.dir.join("history.jsonl")).unwrap();
+    let mut h = History { ops: Vec::new(), events: Vec::new() };
+    for v in text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()) {
+        if v["type"] == "op" {
+            let (i, c) = (v["invoke_ns"].as_f64().unwrap() / 1e6, v["complete_ns"].as_f64().unwrap() / 1e6);
+            h.ops.push((i, c - i, v["outcome"].as_str().unwrap().into(), v["error"].as_str().unwrap_or("").into()));
+        } else if v["type"] == "event" {
+            h.events.push(v);
+        }
+    }
+    h
+}
+
+impl History {
+    /// Drill time (ms) of fault `i`'s inject or heal event.
+    fn at(&self, kind: &str, i: u64) -> f64 {
+        let e = self.events.iter().find(|e| e["kind"] == kind && e["fault"] == i);
+        e.unwrap_or_else(|| panic!("no {kind} event for fault {i}"))["t_ns"].as_f64().unwrap() / 1e6
+    }
+    fn window(&self, i: u64) -> (f64, f64) {
+        (self.at("fault-inject", i), self.at("fault-heal", i))
+    }
+    /// Ops invoked in [from, to).
+    fn ops_in(&self, from: f64, to: f64) -> Vec<&(f64, f64, String, String)> {
+        self.ops.iter().filter(|o| o.0 >= from && o.0 < to).collect()
+    }
+    fn ok_latencies(&self, from: f64, to: f64) -> Vec<f64> {
+        let mut v: Vec<f64> = self.ops_in(from, to).iter().filter(|o| o.2 == "ok").map(|o| o.1).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+    /// Completion times of ok ops.
+    fn acks(&self) -> Vec<f64> {
+        self.ops.iter().filter(|o| o.2 == "ok").map(|o| o.0 + o.1).collect()
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    assert!(!v.is_empty(), "no ok op in the window");
+    v[v.len() / 2]
+}
+
+fn phase<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["latency"].as_array().unwrap().iter().find(|p| p["phase"] == name).unwrap_or_else(|| panic!("no {name} phase: {}", r["latency"]))
+}
+
+fn assert_clean(d: &Drill) {
+    let (c, n) = labelled(Some(&run_id(&d.results)));
+    assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
+}
+
+#[test]
+fn calibration_outage_rto_equals_the_outage() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("scenarios/calibration-outage.yaml", &[]);
+    assert_clean(&d);
+    let r = &d.results;
+    let h = history(&d);
+    let (down, up) = h.window(0);
+    let outage = up - down;
+    assert!((outage - 3000.0).abs() < 20.0, "the proxy was down {outage} ms, not 3000");
+    let rto = r["rto_ms"].as_f64().expect("recovered");
+    let interval = 1000.0 / 200.0;
+    // the true outage ends when the proxy is enabled again, a moment after the heal event
+    assert!(rto >= outage - 1.0, "RTO {rto} ms is shorter than the outage {outage} ms");
+    assert!(rto <= outage + interval + 20.0, "RTO {rto} ms vs outage {outage} ms: off by more than one op interval + 20 ms");
+    assert_eq!(r["rto_from_ms"].as_f64().unwrap(), down);
+    assert_eq!(r["lost_writes"], 0);
+    // the outage was real: no write was acknowledged while the proxy was down
+    assert!(h.acks().iter().all(|&t| t < down + 5.0 || t > up), "a write was acknowledged through a down proxy");
+    assert!(r["failed_writes"].as_u64().unwrap() > 100, "writes were refused during the outage");
+    assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+}
+
+#[test]
+fn calibration_latency_shows_up_in_the_median() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("scenarios/calibration-latency.yaml", &[]);
+    assert_clean(&d);
+    let r = &d.results;
+    let before = phase(r, "before_fault")["p50_ms"].as_f64().unwrap();
+    let during = phase(r, "during_fault")["p50_ms"].as_f64().unwrap();
+    let after = phase(r, "after_recovery")["p50_ms"].as_f64().unwrap();
+    assert!((during - before - 200.0).abs() <= 20.0, "p50 rose by {} ms, expected 200 ± 20", during - before);
+    assert!((after - before).abs() <= 20.0, "p50 after the heal {after} ms vs {before} ms before");
+    // the same from history.jsonl, without drdrill's histograms
+    let h = history(&d);
+    let (from, to) = h.window(0);
+    let ours = median(&h.ok_latencies(from + 250.0, to - 250.0));
+    assert!((ours - 200.0 - median(&h.ok_latencies(0.0, from))).abs() <= 20.0, "median during the toxic {ours} ms");
+    assert_eq!(r["failed_writes"], 0);
+    assert_eq!(r["unknown_writes"], 0);
+    assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+}
+
+/// Starts a kept, killed node again and reads it ourselves.
+fn restart_and_read(container: &str, port: u16) -> BTreeSet<(u64, u64)> {
+    let out = Command::new("docker").args(["start", container]).output().unwrap();
+    assert!(out.status.success(), "docker start {container}: {}", String::from_utf8_lossy(&out.stderr));
+    for _ in 0..120 {
+        let ready = Command::new("docker").args(["exec", container, "pg_isready", "-q"]).status().unwrap();
+        if ready.success() {
+            return read_postgres(port);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    panic!("{container} did not come back");
+}
+
+fn container_of(r: &Value, node: &str) -> String {
+    r["stack"]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap()["container"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn async_replication_cut_loses_exactly_what_the_replica_never_received() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("scenarios/postgres-replication-lag-loss.yaml", &["--keep"]);
+    let r = d.results.clone();
+    let new_primary = read_postgres(host_port(&r, "pg-2"));
+    // the killed old primary still holds every write it committed: start it and read it
+    let old_primary = restart_and_read(&container_of(&r, "pg-1"), host_port(&r, "pg-1"));
+    let out = drdrill(&["gc", "--run", &run_id(&r)]);
+    assert!(out.status.success());
+    assert_clean(&d);
+    let lost = cross_check_lost(&d, &new_primary);
+    let h = history(&d);
+    // acknowledged writes, and those the old primary acknowledged
+    let (mut acked, mut acked_by_old) = (BTreeSet::new(), BTreeSet::new());
+    let text = std::fs::read_to_string(d.dir.join("history.jsonl")).unwrap();
+    for v in text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["type"] == "op" && v["outcome"] == "ok") {
+        let key = (v["writer"].as_u64().unwrap(), v["seq"].as_u64().unwrap());
+        acked.insert(key);
+        if v["node"] == "pg-1" {
+            acked_by_old.insert(key);
+        }
+    }
+    assert!(acked_by_old.is_subset(&old_primary), "the old primary lacks writes it acknowledged: fsync'd commits must survive SIGKILL");
+    let never_received: BTreeSet<(u64, u64)> = old_primary.difference(&new_primary).copied().collect();
+    let truth: BTreeSet<(u64, u64)> = never_received.intersection(&acked).copied().collect();
+    assert_eq!(lost, truth, "drdrill's lost writes are not exactly the acknowledged writes the replica never received");
+    assert!(lost.len() > 100, "a 2 s cut at 400 writes/s must lose writes, lost {}", lost.len());
+    // what was lost was written while the link was cut; RPO ~ the cut's length
+    let (cut, kill) = (h.at("fault-inject", 0), h.at("fault-inject", 1));
+    let rpo = r["rpo_ms"].as_f64().unwrap();
+    assert!(rpo > 0.0 && rpo <= kill - cut + 1.0, "RPO {rpo} ms for a cut of {} ms", kill - cut);
+    assert_eq!(r["verdict"], "fail");
+    assert_eq!(d.code, 1);
+}
+
+#[test]
+fn sync_replication_cut_stalls_writes_and_loses_none() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Checked { d, lost, .. } = drill_cross_checked("scenarios/postgres-sync-replication-cut.yaml", read_postgres, &[]);
+    let r = &d.results;
+    assert!(lost.is_empty(), "synchronous replication lost acknowledged writes: {lost:?}");
+    let h = history(&d);
+    let (cut, kill) = (h.at("fault-inject", 0), h.at("fault-inject", 1));
+    // writes stalled: nothing acknowledged between the cut (plus the in-flight ones) and the kill
+    assert!(h.acks().iter().all(|&t| t < cut + 50.0 || t > kill), "a commit was acknowledged while the standby was cut off");
+    assert!(r["unknown_writes"].as_u64().unwrap() > 0, "stalled commits must time out as unknown");
+    // the stall is in the RTO: it counts from the cut, not from the kill
+    assert_eq!(r["rto_from_ms"].as_f64().unwrap(), cut);
+    assert!(r["rto_ms"].as_f64().unwrap() > kill - cut);
+    assert_eq!(r["verdict"], "pass");
+    assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+}
+
+#[test]
+fn partition_loss_and_bandwidth_act_on_real_traffic() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("tests/fixtures/network-faults.yaml", &[]);
+    assert_clean(&d);
+    let h = history(&d);
+    let base = median(&h.ok_latencies(0.0, h.at("fault-inject", 0)));
+    // 0: clients cut from the primary: nothing acknowledged inside the window
+    let (a, b) = h.window(0);
+    let inside = h.ops_in(a + 200.0, b - 100.0);
+    assert!(!inside.is_empty() && inside.iter().all(|o| o.2 != "ok"), "writes got through a partition");
+    // 1: 40 % loss: TCP retransmissions (>= 200 ms) show in the slowest writes
+    let (a, b) = h.window(1);
+    let lossy = h.ok_latencies(a, b);
+    assert!(*lossy.last().unwrap() >= 200.0, "no retransmission delay under 40 % loss (max {} ms)", lossy.last().unwrap());
+    // 2: 8 KB/s on the primary's egress, sync replication of 2 KB writes: commits crawl
+    let (a, b) = h.window(2);
+    let slow = h.ok_latencies(a + 500.0, b);
+    let n_base = h.ok_latencies(0.0, 2000.0).len() as f64 / 2.0;
+    let n_slow = slow.len() as f64 / ((b - a - 500.0) / 1000.0);
+    assert!(n_slow < n_base / 2.0, "throughput {n_slow}/s under the limit vs {n_base}/s before");
+    // 3: one-way cut primary -> replica, healed by a named heal: sync commits stall, then resume
+    let (a, b) = (h.at("fault-inject", 3), h.at("fault-heal", 3));
+    assert!(h.acks().iter().all(|&t| t < a + 300.0 || t > b), "a commit was acknowledged while WAL could not reach the standby");
+    assert!(h.acks().iter().any(|&t| t > b + 500.0), "writes did not resume after the heal");
+    let after = median(&h.ok_latencies(b + 1500.0, f64::MAX));
+    assert!(after < base + 20.0, "latency after the heals {after} ms vs {base} ms before");
+    assert_eq!(d.results["lost_writes"], 0);
+}
+
+#[test]
+fn link_toxics_act_on_the_client_path() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("tests/fixtures/link-faults.yaml", &[]);
+    assert_clean(&d);
+    let h = history(&d);
+    // 0: jitter 100 ± 50 ms: latencies spread over the range
+    let (a, b) = h.window(0);
+    // (a write in flight at the heal is released early, as in Toxiproxy)
+    let j = h.ok_latencies(a + 200.0, b - 200.0);
+    let (lo, hi) = (j[0], *j.last().unwrap());
+    assert!(lo >= 45.0 && hi <= 190.0 && hi - lo >= 40.0, "jitter latencies from {lo} to {hi} ms");
+    // 1: timeout 0 both ways: no answer, every write unknown
+    let (a, b) = h.window(1);
+    let stuck = h.ops_in(a, b);
+    // a write sent into it is `unknown`; a connection attempt never gets past the handshake (`fail`)
+    assert!(stuck.iter().all(|o| o.2 != "ok" || o.0 + o.1 < a + 50.0), "writes answered through a blackhole: {stuck:?}");
+    assert!(stuck.iter().any(|o| o.2 == "unknown" && o.3.contains("no answer")), "no write timed out in the blackhole: {stuck:?}");
+    // 2: reset_peer: connections reset, no write acknowledged
+    let (a, b) = h.window(2);
+    let reset = h.ops_in(a + 100.0, b - 100.0);
+    assert!(!reset.is_empty() && reset.iter().all(|o| o.2 != "ok"), "writes succeeded through reset_peer");
+    // 3: 4 KB/s upstream, 2 KB writes: each takes about half a second
+    let (a, b) = h.window(3);
+    let slow = h.ok_latencies(a + 1000.0, b);
+    assert!(median(&slow) >= 300.0, "median {} ms under a 4 KB/s limit", median(&slow));
+    // 4: down: refused at once (fail, not unknown)
+    let (a, b) = h.window(4);
+    let down = h.ops_in(a + 50.0, b - 50.0);
+    assert!(!down.is_empty() && down.iter().all(|o| o.2 == "fail"), "writes through a disabled proxy: {down:?}");
+    let after = median(&h.ok_latencies(b + 500.0, f64::MAX));
+    assert!(after < median(&h.ok_latencies(0.0, 2000.0)) + 20.0, "latency after every heal: {after} ms");
+    assert_eq!(d.results["lost_writes"], 0);
+}
