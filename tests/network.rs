@@ -244,3 +244,70 @@ fn link_toxics_act_on_the_client_path() {
     assert!(after < median(&h.ok_latencies(0.0, 2000.0)) + 20.0, "latency after every heal: {after} ms");
     assert_eq!(d.results["lost_writes"], 0);
 }
+
+fn sh(args: &[&str]) -> String {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// GET over plain HTTP/1.0 to 127.0.0.1; returns the body.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+}
+
+#[test]
+fn an_interrupted_drill_heals_its_network_faults() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let reports = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args(["run", "tests/fixtures/interrupted-faults.yaml", "--keep", "--reports", reports.path().to_str().unwrap()])
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // wait until all four faults are in effect
+    let started = std::time::Instant::now();
+    let history = loop {
+        let found = std::fs::read_dir(reports.path().join("interrupted-faults-fixture"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .map(|e| e.unwrap().path().join("history.jsonl"));
+        if let Some(h) = found
+            && std::fs::read_to_string(&h).unwrap_or_default().matches("\"fault-inject\"").count() == 4
+        {
+            break h;
+        }
+        assert!(started.elapsed().as_secs() < 120, "the faults were never injected");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let text = std::fs::read_to_string(&history).unwrap();
+    let run = text.lines().next().map(|l| serde_json::from_str::<Value>(l).unwrap()["run_id"].as_str().unwrap().to_string()).unwrap();
+    let name = |node: &str| format!("drdrill-{run}-{node}");
+    // the faults are really there before the interrupt
+    assert!(sh(&["docker", "exec", &name("pg-1"), "iptables", "-S"]).contains("drdrill-fault-0"));
+    assert!(sh(&["docker", "exec", &name("pg-2"), "tc", "qdisc", "show", "dev", "eth0"]).contains("tbf"));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    // --keep: the stack is still there, every fault healed
+    for node in ["pg-1", "pg-2"] {
+        let rules = sh(&["docker", "exec", &name(node), "iptables", "-S"]);
+        assert!(!rules.contains("drdrill-fault"), "{node} still has fault rules:\n{rules}");
+        let qdisc = sh(&["docker", "exec", &name(node), "tc", "qdisc", "show", "dev", "eth0"]);
+        assert!(!qdisc.contains("tbf"), "{node} still has a rate limit: {qdisc}");
+    }
+    let port = sh(&["docker", "port", &name("proxy"), "8474/tcp"]);
+    let api = port.lines().next().expect("proxy API port").trim().to_string();
+    let proxies = http_get(&api, "/proxies");
+    let v: Value = serde_json::from_str(&proxies).unwrap_or_else(|e| panic!("{e}: {proxies}"));
+    assert_eq!(v["client-pg-1"]["enabled"], true, "the downed link was not re-enabled: {proxies}");
+    let out = drdrill(&["gc", "--run", &run]);
+    assert!(out.status.success());
+    let (c, n) = labelled(Some(&run));
+    assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
+}

@@ -176,3 +176,57 @@ pub fn check_target(t: &str, nodes: &[String]) -> std::result::Result<(), String
     }
     Err(format!("expected `primary`, `replica-N` or a node ({}), found `{t}`", nodes.join(", ")))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+    use std::path::Path;
+
+    const HEAD: &str = "name: t\nstack:\n  kind: postgres\n  replicas: 1\ntargets:\n  rto_ms: 1000\n";
+
+    fn check(faults: &str, proxy: &str) -> Result<(), String> {
+        let src = format!("{HEAD}{proxy}faults:\n{faults}");
+        parse(Path::new("s.yaml"), src).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn network_faults_load() {
+        let ok = "  - {at_ms: 1, kind: partition, groups: [[primary], [pg-2, clients]], direction: one-way, name: cut}\n  \
+                  - {at_ms: 2, kind: heal, heals: cut}\n  \
+                  - {at_ms: 3, kind: loss, target: pg-2, percent: 30, duration_ms: 100}\n  \
+                  - {at_ms: 4, kind: bandwidth, target: primary, rate_kb_per_s: 8}\n  \
+                  - {at_ms: 5, kind: latency, target: primary, link: client, latency_ms: 200, stream: both}\n  \
+                  - {at_ms: 6, kind: reset_peer, target: pg-2, link: replication, toxicity: 0.5}\n";
+        check(ok, "proxy:\n  clients: true\n  replication: true\n").unwrap();
+    }
+
+    #[test]
+    fn each_kind_takes_its_own_fields_only() {
+        let e = check("  - {at_ms: 1, kind: kill, target: primary, percent: 5}\n", "").unwrap_err();
+        assert!(e.contains("s.yaml:8:5: `percent` does not apply to a kill fault"), "{e}");
+        let e = check("  - {at_ms: 1, kind: loss, target: primary}\n", "").unwrap_err();
+        assert!(e.contains("a loss fault needs `percent`"), "{e}");
+        let e = check("  - {at_ms: 1, kind: loss, target: primary, percent: 150}\n", "").unwrap_err();
+        assert!(e.contains("expected a percent in (0, 100], found 150"), "{e}");
+    }
+
+    #[test]
+    fn link_faults_need_a_proxied_path() {
+        let e = check("  - {at_ms: 1, kind: latency, target: primary, latency_ms: 5}\n", "").unwrap_err();
+        assert!(e.contains("give `link: client` or `link: replication`"), "{e}");
+        let e = check("  - {at_ms: 1, kind: down, target: primary, link: client}\n", "proxy:\n  replication: true\n").unwrap_err();
+        assert!(e.contains("link `client` needs `proxy: {clients: true}`"), "{e}");
+    }
+
+    #[test]
+    fn partitions_and_heals_are_checked() {
+        let e = check("  - {at_ms: 1, kind: partition, groups: [[pg-1]]}\n", "").unwrap_err();
+        assert!(e.contains("expected two or more non-empty groups"), "{e}");
+        let e = check("  - {at_ms: 1, kind: partition, groups: [[pg-1], [pg-1, pg-9]]}\n", "").unwrap_err();
+        assert!(e.contains("`pg-1` is in more than one group") && e.contains("found `pg-9`"), "{e}");
+        let e = check("  - {at_ms: 1, kind: heal, heals: nope}\n", "").unwrap_err();
+        assert!(e.contains("no earlier fault is named `nope`"), "{e}");
+        let timed = "  - {at_ms: 1, kind: loss, target: pg-1, percent: 5, duration_ms: 9, name: x}\n  - {at_ms: 2, kind: heal, heals: x}\n";
+        assert!(check(timed, "").unwrap_err().contains("already heals itself"));
+    }
+}
