@@ -75,7 +75,11 @@ pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, node: 
             format!("{} ms ± {} ms", spec.latency_ms.unwrap_or(0), spec.jitter_ms.unwrap_or(0))
         }
         FaultKind::Bandwidth => format!("{} KB/s", spec.rate_kb_per_s.unwrap_or(1)),
-        _ => format!("after {} ms", spec.timeout_ms.unwrap_or(0)),
+        FaultKind::Timeout => match spec.timeout_ms.unwrap_or(0) {
+            0 => "data stopped, connections held open".to_string(),
+            ms => format!("data stopped, connections closed after {ms} ms"),
+        },
+        _ => format!("connections reset after {} ms", spec.timeout_ms.unwrap_or(0)),
     };
     Ok(Applied { detail: format!("{node} via {}: {what}", targets.join(", ")), undo, hit_primary })
 }

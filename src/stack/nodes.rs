@@ -52,7 +52,7 @@ pub struct StackPlan<'a> {
 }
 
 /// A free port on 127.0.0.1 (bound then released; the engine binds it right after).
-fn free_port() -> Result<u16> {
+pub(super) fn free_port() -> Result<u16> {
     let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| Error::infra("failed to find a free port on 127.0.0.1").cause(e))?;
     Ok(l.local_addr().map_err(|e| Error::infra("failed to find a free port on 127.0.0.1").cause(e))?.port())
 }
@@ -68,7 +68,7 @@ impl Stack {
         let network = docker::network_name(run_id);
         docker.create_network(&network, labels).await?;
         let proxy = match proxy {
-            Some((spec, img)) => Some(start_proxy(docker, spec, &img, run_id, names, driver.port(), labels, free_port).await?),
+            Some((spec, img)) => Some(start_proxy(docker, spec, &img, run_id, names, driver.port(), labels).await?),
             None => None,
         };
         let mut nodes = Vec::new();

@@ -2,6 +2,7 @@
 //! Toxiproxy API. Each node gets a client proxy (`client-<node>`, published on 127.0.0.1)
 //! when clients are routed through it, and each ordered pair of nodes a replication proxy
 //! (`repl-<replica>-<primary>`) when replication is.
+use super::nodes::free_port;
 use crate::docker::{self, ContainerSpec, Docker};
 use crate::error::{Error, Result};
 use crate::proxy::{ProxyClient, ProxyConfig};
@@ -79,7 +80,6 @@ pub async fn start_proxy(
     nodes: &[String],
     db_port: u16,
     labels: &HashMap<String, String>,
-    free_port: impl Fn() -> Result<u16>,
 ) -> Result<ProxyRoutes> {
     let container = docker::container_name(run_id, PROXY_NODE);
     let mut l = labels.clone();
@@ -126,12 +126,12 @@ pub async fn start_proxy(
     for (i, n) in nodes.iter().enumerate() {
         if spec.clients {
             let listen = format!("0.0.0.0:{}", ProxyRoutes::client_listen(i));
-            proxies.push(ProxyConfig::new(&ProxyRoutes::client_proxy(n), &listen, &format!("{n}:{db_port}")));
+            proxies.push(ProxyConfig::new(ProxyRoutes::client_proxy(n), listen, format!("{n}:{db_port}")));
         }
         if spec.replication {
             for (j, r) in nodes.iter().enumerate().filter(|(j, _)| *j != i) {
                 let listen = format!("0.0.0.0:{}", ProxyRoutes::replication_listen(j, i));
-                proxies.push(ProxyConfig::new(&ProxyRoutes::replication_proxy(r, n), &listen, &format!("{n}:{db_port}")));
+                proxies.push(ProxyConfig::new(ProxyRoutes::replication_proxy(r, n), listen, format!("{n}:{db_port}")));
             }
         }
     }
