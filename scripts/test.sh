@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 2; }
 scripts/setup.sh
+# the Toxiproxy-client compatibility test installs toxiproxy-python into a venv
+if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  echo "[test] installing python3-venv from Debian" >&2
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo=sudo; fi
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
+fi
 cargo build --locked --quiet
 # the accuracy benchmark is not run here (it measures, it asserts nothing), but it must build
 cargo check --locked --quiet --bench accuracy
