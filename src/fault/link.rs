@@ -1,7 +1,7 @@
 //! Faults on proxied links, through the Toxiproxy API: `latency`, `jitter`, `bandwidth`,
 //! `timeout`, `reset_peer` (toxics, removed on heal) and `down` (the proxy disabled:
 //! connections closed and refused; enabled again on heal).
-use super::{Applied, Undo};
+use super::{Applied, Undo, rollback};
 use crate::error::{Error, Result};
 use crate::proxy::{DOWNSTREAM, ToxicConfig, UPSTREAM};
 use crate::scenario::{FaultKind, FaultSpec, LinkKind, StreamSpec};
@@ -64,9 +64,7 @@ pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, node: 
         }
     }
     if let Err(e) = result {
-        for step in &undo {
-            let _ = super::undo(&stack.docker, step).await;
-        }
+        rollback(&stack.docker, &undo).await;
         return Err(e);
     }
     let what = match spec.kind {

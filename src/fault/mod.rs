@@ -140,11 +140,7 @@ async fn undo(docker: &Docker, step: &Undo) -> Result<()> {
             if !docker.is_running(container).await {
                 return Ok(());
             }
-            let (code, out) = docker.exec(container, &["sh", "-c", script]).await?;
-            if code != 0 {
-                return Err(Error::infra(format!("failed to run `{script}` in {container} (exit {code})")).cause_text(out.trim()));
-            }
-            Ok(())
+            run_script(docker, container, script).await
         }
         Undo::RemoveToxic { api, proxy, toxic } => match ProxyClient::new(*api).remove_toxic(proxy, toxic).await {
             // already gone (a /reset, or the proxy was recreated): healed all the same
@@ -152,5 +148,21 @@ async fn undo(docker: &Docker, step: &Undo) -> Result<()> {
             r => r,
         },
         Undo::Enable { api, proxy } => ProxyClient::new(*api).set_enabled(proxy, true).await.map(|_| ()),
+    }
+}
+
+/// Runs a shell script in a container; a non-zero exit is an error carrying its output.
+pub(crate) async fn run_script(docker: &Docker, container: &str, script: &str) -> Result<()> {
+    let (code, out) = docker.exec(container, &["sh", "-c", script]).await?;
+    if code != 0 {
+        return Err(Error::infra(format!("failed to run `{script}` in {container} (exit {code})")).cause_text(out.trim()));
+    }
+    Ok(())
+}
+
+/// Undoes the steps of a fault that could only be applied in part.
+pub(crate) async fn rollback(docker: &Docker, steps: &[Undo]) {
+    for step in steps {
+        let _ = undo(docker, step).await;
     }
 }

@@ -6,8 +6,8 @@
 //! Traffic that goes through the proxy never crosses two nodes' addresses directly, so a
 //! partition also blackholes the proxied links between its groups (a `timeout` toxic of
 //! 0 ms: data stops, connections stay open, as with dropped packets).
-use super::{Applied, Undo};
-use crate::error::{Error, Result};
+use super::{Applied, Undo, rollback, run_script};
+use crate::error::Result;
 use crate::proxy::{DOWNSTREAM, ToxicConfig, UPSTREAM};
 use crate::scenario::{Direction, FaultKind, FaultSpec};
 use crate::stack::{ProxyRoutes, Stack};
@@ -42,25 +42,17 @@ pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, target
             let burst = (bytes / 50).max(3200);
             let script = format!("tc qdisc add dev eth0 root tbf rate {}bit burst {burst} latency 1000ms", bytes * 8);
             let container = stack.node(node)?.container.clone();
-            exec_ok(stack, &container, &script).await?;
+            run_script(&stack.docker, &container, &script).await?;
             let undo = vec![Undo::Exec { container, script: "tc qdisc del dev eth0 root".into() }];
             Ok(Applied { detail: format!("{node}: egress limited to {kb} KB/s"), undo, hit_primary: false })
         }
     }
 }
 
-async fn exec_ok(stack: &Stack, container: &str, script: &str) -> Result<()> {
-    let (code, out) = stack.docker.exec(container, &["sh", "-c", script]).await?;
-    if code != 0 {
-        return Err(Error::infra(format!("failed to run `{script}` in {container} (exit {code})")).cause_text(out.trim()));
-    }
-    Ok(())
-}
-
 /// Inserts iptables rules in one container; returns the step that deletes them.
 async fn apply_rules(stack: &Stack, container: &str, rules: &[String]) -> Result<Undo> {
     let add: Vec<String> = rules.iter().map(|r| format!("iptables -w -I {r}")).collect();
-    exec_ok(stack, container, &add.join(" && ")).await?;
+    run_script(&stack.docker, container, &add.join(" && ")).await?;
     let del: Vec<String> = rules.iter().map(|r| format!("iptables -w -D {r}")).collect();
     Ok(Undo::Exec { container: container.to_string(), script: del.join("; ") })
 }
@@ -156,9 +148,7 @@ async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Appl
     }
     if let Some(e) = first_err {
         // leave nothing half-applied behind
-        for step in &undo {
-            let _ = super::undo(&stack.docker, step).await;
-        }
+        rollback(&stack.docker, &undo).await;
         return Err(e);
     }
     let primary = stack.primary();
