@@ -35,11 +35,16 @@ fn scenario(end_ms: u64, down: (u64, u64), bad: Outcome, drop: &[u64]) -> (Vec<O
 }
 
 fn run(ops: &[Op], events: &[Event], rb: Option<&ReadBack>, t: &Targets) -> Analysis {
+    judge(ops, events, 0, rb, t)
+}
+
+/// Runs the checker as the runner does, with fault #`answered` as the one the failover answered.
+fn judge(ops: &[Op], events: &[Event], answered: usize, rb: Option<&ReadBack>, t: &Targets) -> Analysis {
     let mut c = Checker::default();
     for o in ops {
         c.add(o);
     }
-    c.finish(events, Some(0), rb, None, &CheckSpec::default(), t)
+    c.finish(events, Some(answered), rb, None, &CheckSpec::default(), t)
 }
 
 fn events(fault_ms: u64, stop_ms: u64) -> Vec<Event> {
@@ -306,12 +311,15 @@ fn latency_phase_boundaries() {
     assert_eq!(spans(&[inject(1000), heal(9000)], None, 6000), [("before_fault", 0, 1000), ("during_fault", 1000, 6000)]);
 }
 
-fn with_answered(ops: &[Op], events: &[Event], answered: usize) -> Analysis {
-    let mut c = Checker::default();
-    for o in ops {
-        c.add(o);
-    }
-    c.finish(events, Some(answered), None, None, &CheckSpec::default(), &targets(10_000, 0, 0))
+/// Fault #0 at `first_ms`, fault #1 (the one the failover answers) at `kill_ms`; judged.
+fn two_faults(ops: &[Op], first_ms: u64, kill_ms: u64, stop_ms: u64) -> Analysis {
+    let evs = vec![
+        ev(0, EventKind::WorkloadStart, None),
+        ev(first_ms, EventKind::FaultInject, Some(0)),
+        ev(kill_ms, EventKind::FaultInject, Some(1)),
+        ev(stop_ms, EventKind::WorkloadStop, None),
+    ];
+    judge(ops, &evs, 1, None, &targets(10_000, 0, 0))
 }
 
 #[test]
@@ -319,13 +327,7 @@ fn rto_counts_from_an_earlier_fault_when_writes_were_already_down() {
     // a replication cut at 1000 stalls writes (unknown) until failover at 3500; the kill
     // the failover answers comes at 2000, while writes were already unavailable
     let (ops, _) = scenario(8000, (1000, 3500), Outcome::Unknown, &[]);
-    let evs = vec![
-        ev(0, EventKind::WorkloadStart, None),
-        ev(1000, EventKind::FaultInject, Some(0)),
-        ev(2000, EventKind::FaultInject, Some(1)),
-        ev(8000, EventKind::WorkloadStop, None),
-    ];
-    let a = with_answered(&ops, &evs, 1);
+    let a = two_faults(&ops, 1000, 2000, 8000);
     assert_eq!(a.rto.from_ms, 1000.0);
     assert_eq!(a.rto.rto_ms, Some(2500.0));
 }
@@ -334,21 +336,9 @@ fn rto_counts_from_an_earlier_fault_when_writes_were_already_down() {
 fn rto_ignores_an_earlier_fault_after_which_writes_stayed_available() {
     // an async replication cut at 1000 changes nothing for clients; the kill at 2000 does
     let (ops, _) = scenario(8000, (2000, 3500), Outcome::Fail, &[]);
-    let evs = vec![
-        ev(0, EventKind::WorkloadStart, None),
-        ev(1000, EventKind::FaultInject, Some(0)),
-        ev(2000, EventKind::FaultInject, Some(1)),
-        ev(8000, EventKind::WorkloadStop, None),
-    ];
-    let a = with_answered(&ops, &evs, 1);
+    let a = two_faults(&ops, 1000, 2000, 8000);
     assert_eq!(a.rto.from_ms, 2000.0);
     assert_eq!(a.rto.rto_ms, Some(1500.0));
     // even when the earlier fault comes less than a stable window before the kill
-    let evs = vec![
-        ev(0, EventKind::WorkloadStart, None),
-        ev(1700, EventKind::FaultInject, Some(0)),
-        ev(2000, EventKind::FaultInject, Some(1)),
-        ev(8000, EventKind::WorkloadStop, None),
-    ];
-    assert_eq!(with_answered(&ops, &evs, 1).rto.from_ms, 2000.0);
+    assert_eq!(two_faults(&ops, 1700, 2000, 8000).rto.from_ms, 2000.0);
 }

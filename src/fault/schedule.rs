@@ -39,10 +39,6 @@ impl FaultLedger {
         }
         errors
     }
-
-    pub async fn snapshot(&self) -> Vec<Injected> {
-        self.0.lock().await.clone()
-    }
 }
 
 pub struct FaultSchedule {
@@ -105,9 +101,8 @@ impl FaultSchedule {
     }
 
     /// Stops scheduling and heals whatever is still in effect.
-    pub async fn heal_all(mut self, stack: &Stack, rec: &RecorderHandle) -> Vec<Injected> {
+    pub async fn heal_all(mut self, stack: &Stack, rec: &RecorderHandle) {
         self.tasks.shutdown().await;
         self.ledger.heal_all(&stack.docker, Some(rec)).await;
-        self.ledger.snapshot().await
     }
 }
