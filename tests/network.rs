@@ -9,16 +9,22 @@ use std::process::Command;
 /// (invoke ms, latency ms, outcome, error) of every op, and every event, from history.jsonl.
 struct History {
     ops: Vec<(f64, f64, String, String)>,
+    /// (writer, seq) of every acknowledged write, with the node that acknowledged it.
+    acked: Vec<((u64, u64), String)>,
     events: Vec<Value>,
 }
 
 fn history(d: &Drill) -> History {
     let text = std::fs::read_to_string(d.dir.join("history.jsonl")).unwrap();
-    let mut h = History { ops: Vec::new(), events: Vec::new() };
+    let mut h = History { ops: Vec::new(), acked: Vec::new(), events: Vec::new() };
     for v in text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()) {
         if v["type"] == "op" {
             let (i, c) = (v["invoke_ns"].as_f64().unwrap() / 1e6, v["complete_ns"].as_f64().unwrap() / 1e6);
             h.ops.push((i, c - i, v["outcome"].as_str().unwrap().into(), v["error"].as_str().unwrap_or("").into()));
+            if v["outcome"] == "ok" {
+                let key = (v["writer"].as_u64().unwrap(), v["seq"].as_u64().unwrap());
+                h.acked.push((key, v["node"].as_str().unwrap_or("").into()));
+            }
         } else if v["type"] == "event" {
             h.events.push(v);
         }
@@ -140,15 +146,8 @@ fn async_replication_cut_loses_exactly_what_the_replica_never_received() {
     let lost = cross_check_lost(&d, &new_primary);
     let h = history(&d);
     // acknowledged writes, and those the old primary acknowledged
-    let (mut acked, mut acked_by_old) = (BTreeSet::new(), BTreeSet::new());
-    let text = std::fs::read_to_string(d.dir.join("history.jsonl")).unwrap();
-    for v in text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["type"] == "op" && v["outcome"] == "ok") {
-        let key = (v["writer"].as_u64().unwrap(), v["seq"].as_u64().unwrap());
-        acked.insert(key);
-        if v["node"] == "pg-1" {
-            acked_by_old.insert(key);
-        }
-    }
+    let acked: BTreeSet<(u64, u64)> = h.acked.iter().map(|(k, _)| *k).collect();
+    let acked_by_old: BTreeSet<(u64, u64)> = h.acked.iter().filter(|(_, n)| n == "pg-1").map(|(k, _)| *k).collect();
     assert!(acked_by_old.is_subset(&old_primary), "the old primary lacks writes it acknowledged: fsync'd commits must survive SIGKILL");
     let never_received: BTreeSet<(u64, u64)> = old_primary.difference(&new_primary).copied().collect();
     let truth: BTreeSet<(u64, u64)> = never_received.intersection(&acked).copied().collect();
