@@ -26,3 +26,8 @@ impl Clock {
 pub fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
+
+/// Milliseconds to nanoseconds, saturating: no value, validated or not, can wrap.
+pub fn ms_to_ns(ms: u64) -> u64 {
+    ms.saturating_mul(1_000_000)
+}

@@ -50,7 +50,7 @@ impl Error {
         Self::new(Kind::Infra, message)
     }
     pub fn interrupted() -> Self {
-        Self::new(Kind::Interrupted, "drill interrupted; stack torn down")
+        Self::new(Kind::Interrupted, "drill interrupted")
     }
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());

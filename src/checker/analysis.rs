@@ -27,6 +27,8 @@ pub struct Analysis {
     /// Writes acknowledged before the fault (the baseline the drill stands on).
     pub acked_before_fault: u64,
     pub fault_ms: Option<f64>,
+    /// When the engine reported that fault applied.
+    pub fault_applied_ms: Option<f64>,
     pub answered_fault: Option<usize>,
     pub rto: RtoResult,
     /// None when the surviving data could not be read back.
@@ -41,7 +43,7 @@ pub struct Analysis {
 pub struct Checker {
     ops: Vec<(u64, Outcome, u64)>,
     acks: Vec<u64>,
-    writers: BTreeMap<u32, Vec<(Outcome, u64)>>,
+    writers: BTreeMap<u32, Vec<(Outcome, u64, u64)>>,
 }
 
 impl Checker {
@@ -53,9 +55,9 @@ impl Checker {
         let w = self.writers.entry(op.writer).or_default();
         let i = op.seq.saturating_sub(1) as usize;
         if w.len() <= i {
-            w.resize(i + 1, (Outcome::Fail, 0));
+            w.resize(i + 1, (Outcome::Fail, 0, 0));
         }
-        w[i] = (op.outcome, op.complete_ns);
+        w[i] = (op.outcome, op.invoke_ns, op.complete_ns);
     }
 
     /// Streams a history file into a checker.
@@ -89,7 +91,7 @@ impl Checker {
         let mut ops = self.ops;
         let inject_times: Vec<u64> = injects.iter().map(|e| e.t_ns).collect();
         let window = checks.stable_window_ms * 1_000_000;
-        let rto = rto::rto(&mut ops, self.acks, &inject_times, fault_ns, stop_ns, window, checks.stable_ok_ratio);
+        let rto = rto::rto(&mut ops, self.acks, &inject_times, fault.map(|e| e.t_ns), stop_ns, window, checks.stable_ok_ratio);
         let rpo = read_back.map(|rb| rpo::rpo(&self.writers, rb, fault_ns));
         let recovered_ns = rto.recovered_at_ms.map(|ms| (ms * 1e6).round() as u64);
         let latency = latency::phase_latency(&ops, events, recovered_ns, stop_ns);
@@ -167,6 +169,7 @@ impl Checker {
             unknown_writes: unknown,
             acked_before_fault,
             fault_ms: fault.map(|e| e.t_ns as f64 / 1e6),
+            fault_applied_ms: fault.and_then(|e| e.applied_ns).map(|t| t as f64 / 1e6),
             answered_fault: fault.and_then(|e| e.fault),
             rto,
             rpo,

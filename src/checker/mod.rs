@@ -11,7 +11,7 @@ pub use analysis::{Analysis, Checker, TargetResult};
 pub use convergence::{Convergence, NodeConvergence, compare};
 pub use latency::{LatencyPhase, PhaseLatency, phase_latency, phases};
 pub use rpo::{LostWrite, RpoResult};
-pub use rto::RtoResult;
+pub use rto::{RtoBasis, RtoResult};
 
 use serde::{Deserialize, Serialize};
 

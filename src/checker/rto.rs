@@ -3,6 +3,13 @@
 //! `stable_window_ms` starting at that write, none is `fail` and at least
 //! `stable_ok_ratio` are `ok`; the window must end before the workload stopped.
 //!
+//! With no fault at all (the outage came from outside the drill), RTO counts from the
+//! outage's start as the clients saw it (the invoke time of the first write that did not
+//! succeed) and `basis` says so; RTO is never counted from the workload's start.
+//!
+//! `outage_ms`, for every drill, is what the clients saw: from the last acknowledgement
+//! before the outage began to the recovery point.
+//!
 //! "The fault" is the one the failover answered (else the first injected), unless writes
 //! were already unavailable when it hit: then RTO counts from the earlier fault after
 //! which writes never became available again (e.g. a replication cut that stalls
@@ -11,8 +18,25 @@
 use crate::history::Outcome;
 use serde::Serialize;
 
+/// What RTO counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RtoBasis {
+    /// A fault's injection (the answered one, or an earlier one already in effect).
+    Fault,
+    /// No fault was injected: the client-observed start of the outage.
+    OutageStart,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RtoResult {
+    /// What `from_ms` is.
+    pub basis: RtoBasis,
+    /// Client-observed outage: last acknowledgement before the outage began -> recovery
+    /// point. None without an outage, or when writes never recovered.
+    pub outage_ms: Option<f64>,
+    /// Completion time of the last acknowledged write before the outage began.
+    pub last_ack_before_outage_ms: Option<f64>,
     /// None: writes never became available again before the workload stopped.
     pub rto_ms: Option<f64>,
     /// False when no write completed non-ok at or after the fault.
@@ -60,12 +84,13 @@ fn outage_anchor(ops: &[(u64, Outcome, u64)], injects: &[u64], fault_ns: u64, wi
 }
 
 /// `ops`: (invoke_ns, outcome, complete_ns), in any order (left sorted by invoke time);
-/// `acks`: completion times of ok ops; `injects`: every fault injection time.
+/// `acks`: completion times of ok ops; `injects`: every fault injection time; `fault_ns`:
+/// the fault measured from, None when no fault was injected.
 pub fn rto(
     ops: &mut [(u64, Outcome, u64)],
     mut acks: Vec<u64>,
     injects: &[u64],
-    fault_ns: u64,
+    fault: Option<u64>,
     stop_ns: u64,
     window_ns: u64,
     ok_ratio: f64,
@@ -79,7 +104,11 @@ pub fn rto(
             gap_start = w[0];
         }
     }
+    let fault_ns = fault.unwrap_or(0);
     let mut res = RtoResult {
+        basis: if fault.is_some() { RtoBasis::Fault } else { RtoBasis::OutageStart },
+        outage_ms: None,
+        last_ack_before_outage_ms: None,
         rto_ms: Some(0.0),
         outage_observed: false,
         recovered_at_ms: None,
@@ -100,6 +129,11 @@ pub fn rto(
     };
     res.outage_observed = true;
     res.outage_start_ms = Some(ms(first_bad));
+    let last_ack = acks.partition_point(|&t| t <= first_bad).checked_sub(1).map(|i| acks[i]);
+    res.last_ack_before_outage_ms = last_ack.map(ms);
+    // no fault: the outage's own start is the only honest anchor
+    let fault_ns = if fault.is_some() { fault_ns } else { first_bad };
+    res.from_ms = ms(fault_ns);
     let from = first_bad.max(fault_ns);
     let start = ops.partition_point(|o| o.0 < from);
     // sliding window [ops[i].0, ops[i].0 + window) over the sorted ops
@@ -118,6 +152,7 @@ pub fn rto(
         if ops[i].1 == Outcome::Ok && fail == 0 && (ok as f64) >= ok_ratio * n as f64 {
             res.rto_ms = Some(ms(t.saturating_sub(fault_ns)));
             res.recovered_at_ms = Some(ms(t));
+            res.outage_ms = Some(ms(t.saturating_sub(last_ack.unwrap_or(first_bad))));
             res.relapses = ops[i..].iter().filter(|o| o.1 != Outcome::Ok).count() as u64;
             return res;
         }

@@ -11,7 +11,7 @@ fn op(writer: u32, seq: u64, invoke_ms: u64, dur_ms: u64, outcome: Outcome) -> O
 }
 
 fn ev(t_ms: u64, kind: EventKind, fault: Option<usize>) -> Event {
-    Event { t_ns: t_ms * MS, kind, fault, node: None, detail: String::new() }
+    Event { t_ns: t_ms * MS, kind, fault, node: None, detail: String::new(), applied_ns: None }
 }
 
 fn targets(rto: u64, rpo: u64, lost: u64) -> Targets {
@@ -116,9 +116,52 @@ fn lost_acknowledged_writes_and_rpo_span() {
     let r = a.rpo.as_ref().unwrap();
     assert_eq!(r.lost_writes, 6);
     assert_eq!(r.lost.iter().map(|l| l.seq).collect::<Vec<_>>(), drop);
-    assert_eq!(r.rpo_ms, 1000.0 - 942.0);
+    // from the earliest lost write's invoke (940) to the fault (1000, after the last lost ack)
+    assert_eq!(r.rpo_ms, 1000.0 - 940.0);
+    assert_eq!((r.recovery_point_ms, r.failure_point_ms), (Some(940.0), Some(1000.0)));
     assert_eq!(a.targets.iter().find(|t| t.target == "max_lost_writes").unwrap().verdict, Verdict::Fail);
     assert_eq!(a.targets.iter().find(|t| t.target == "rpo_ms").unwrap().verdict, Verdict::Pass);
+}
+
+#[test]
+fn writes_lost_after_the_fault_event_never_show_rpo_zero() {
+    // the kill took time to land: writes acknowledged 20-30 ms after the fault event are lost
+    let (mut ops, mut rb) = scenario(3000, (1100, 1500), Outcome::Unknown, &[]);
+    ops[101].complete_ns = 1029 * MS; // seq 102 invoked at 1010 (and 103 at 1020) acked after the fault
+    rb.records.get_mut(&0).unwrap().retain(|&s| s != 102 && s != 103);
+    let a = run(&ops, &events(1000, 3000), Some(&rb), &targets(5000, 0, 0));
+    let r = a.rpo.as_ref().unwrap();
+    assert_eq!(r.lost_writes, 2);
+    assert!(r.rpo_ms > 0.0, "lost writes with rpo_ms {}", r.rpo_ms);
+    // from seq 102's invoke (1010) to the last lost ack (1029)
+    assert_eq!(r.rpo_ms, 19.0);
+    assert_eq!(a.targets.iter().find(|t| t.target == "rpo_ms").unwrap().verdict, Verdict::Fail);
+    // a single lost write acknowledged exactly at the fault: still above zero
+    let (ops, rb) = scenario(3000, (1100, 1500), Outcome::Unknown, &[100]);
+    let a = run(&ops, &events(992, 3000), Some(&rb), &targets(5000, 0, 0));
+    assert!(a.rpo.as_ref().unwrap().rpo_ms > 0.0);
+}
+
+#[test]
+fn without_a_fault_rto_counts_from_the_outage_start_not_from_zero() {
+    // an outage from outside the drill: writes fail from 3000 to 5000, no fault event
+    let (ops, rb) = scenario(8000, (3000, 5000), Outcome::Fail, &[]);
+    let ev = vec![ev(0, EventKind::WorkloadStart, None), ev(8000, EventKind::WorkloadStop, None)];
+    let a = run(&ops, &ev, Some(&rb), &targets(3000, 0, 0));
+    assert_eq!(a.rto.basis, RtoBasis::OutageStart);
+    assert_eq!(a.rto.from_ms, 3000.0);
+    assert_eq!(a.rto.rto_ms, Some(2000.0));
+    // last ack before the outage: seq invoked at 2990, acked at 2992
+    assert_eq!(a.rto.last_ack_before_outage_ms, Some(2992.0));
+    assert_eq!(a.rto.outage_ms, Some(5000.0 - 2992.0));
+}
+
+#[test]
+fn outage_ms_is_reported_with_a_fault_too() {
+    let (ops, rb) = scenario(6000, (1000, 3500), Outcome::Fail, &[]);
+    let a = run(&ops, &events(1000, 6000), Some(&rb), &targets(3000, 0, 0));
+    assert_eq!(a.rto.basis, RtoBasis::Fault);
+    assert_eq!(a.rto.outage_ms, Some(3500.0 - 992.0));
 }
 
 #[test]

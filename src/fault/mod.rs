@@ -11,7 +11,7 @@ pub use schedule::{FaultLedger, FaultNotice, FaultSchedule};
 
 use crate::docker::Docker;
 use crate::error::{Error, Result};
-use crate::history::{EventKind, RecorderHandle};
+use crate::history::{Event, EventKind, RecorderHandle};
 use crate::proxy::ProxyClient;
 use crate::scenario::{FaultKind, FaultSpec, kind_name};
 use crate::stack::Stack;
@@ -100,7 +100,8 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         Ok(a) => (EventKind::FaultInject, format!("{kind} {} ({took} ms to apply)", a.detail)),
         Err(e) => (EventKind::FaultFailed, format!("{kind} {node} failed: {}", e.one_line())),
     };
-    rec.event_at(at_ns, event, Some(index), Some(&node), detail).await;
+    let applied_ns = result.as_ref().ok().map(|_| rec.clock.now_ns());
+    rec.record(Event { t_ns: at_ns, kind: event, fault: Some(index), node: Some(node.clone()), detail, applied_ns }).await;
     let applied = result?;
     if spec.kind == FaultKind::Restart {
         // the engine returned once the container runs again: that is the heal

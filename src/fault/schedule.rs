@@ -101,8 +101,14 @@ impl FaultSchedule {
     }
 
     /// Stops scheduling and heals whatever is still in effect.
-    pub async fn heal_all(mut self, stack: &Stack, rec: &RecorderHandle) {
+    pub async fn heal_all(self, stack: &Stack, rec: &RecorderHandle) {
+        let ledger = self.ledger.clone();
+        self.stop().await;
+        ledger.heal_all(&stack.docker, Some(rec)).await;
+    }
+
+    /// Stops scheduling: no fault fires or heals on its own after this returns.
+    pub async fn stop(mut self) {
         self.tasks.shutdown().await;
-        self.ledger.heal_all(&stack.docker, Some(rec)).await;
     }
 }

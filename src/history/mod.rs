@@ -52,6 +52,8 @@ pub enum EventKind {
     FailoverDone,
     FailoverFailed,
     Rejoin,
+    /// SIGINT / SIGTERM: the drill stopped early (detail: the signal and the phase).
+    Interrupted,
     Note,
 }
 
@@ -67,6 +69,10 @@ pub struct Event {
     pub node: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// Fault injections: when the engine reported the fault applied (its call returned);
+    /// `t_ns` is when drdrill asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_ns: Option<u64>,
 }
 
 /// One line of history.jsonl.

@@ -57,7 +57,13 @@ impl RecorderHandle {
 
     /// Records an event that happened at `t_ns` (taken before a slow call).
     pub async fn event_at(&self, t_ns: u64, kind: EventKind, fault: Option<usize>, node: Option<&str>, detail: impl Into<String>) -> u64 {
-        let e = Event { t_ns, kind, fault, node: node.map(str::to_string), detail: detail.into() };
+        let e = Event { t_ns, kind, fault, node: node.map(str::to_string), detail: detail.into(), applied_ns: None };
+        self.record(e).await
+    }
+
+    /// Records a prepared event; returns its time.
+    pub async fn record(&self, e: Event) -> u64 {
+        let t_ns = e.t_ns;
         let _ = self.tx.send(Entry::Event(e)).await;
         t_ns
     }

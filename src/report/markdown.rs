@@ -24,8 +24,13 @@ pub fn markdown(r: &Results) -> String {
         let _ = writeln!(m, "| {} | {limit} | {actual} | {} | {} |", t.target, t.verdict, t.note.replace('|', "\\|"));
     }
     m.push_str("\n## Measured\n\n");
-    let rto = if r.outage_observed { num(r.rto_ms) + " ms" } else { "0 ms (no outage observed)".into() };
-    let _ = writeln!(m, "- RTO: {rto}");
+    if let Some(i) = &r.interruption {
+        let _ = writeln!(m, "- **Interrupted** by {} during {}: partial history, nothing read back; verdict unknown", i.signal, i.phase);
+    }
+    let _ = writeln!(m, "- RTO: {}", super::terminal::rto_text(r));
+    if let Some(o) = r.outage_ms {
+        let _ = writeln!(m, "- Outage as clients saw it: {o:.1} ms (last acknowledgement before it to the recovery point)");
+    }
     let _ = writeln!(m, "- RPO: {} ms", num(r.rpo_ms));
     let _ = writeln!(m, "- longest gap between acknowledgements: {:.1} ms", r.longest_gap_ms);
     let _ = writeln!(

@@ -9,7 +9,7 @@ mod terminal;
 pub use file::{FileReporter, results_json};
 pub use junit::junit_xml;
 pub use markdown::markdown;
-pub use results::{NodeInfo, Results, SCHEMA_VERSION, StackInfo};
+pub use results::{Interruption, NodeInfo, Results, SCHEMA_VERSION, StackInfo};
 pub use terminal::{TerminalReporter, scorecard};
 
 /// What happens during a drill, as reporters see it.

@@ -1,5 +1,5 @@
 //! results.json: a stable, documented schema (see README, "results.json").
-use crate::checker::{Analysis, Convergence, LostWrite, PhaseLatency, TargetResult, Verdict};
+use crate::checker::{Analysis, Convergence, LostWrite, PhaseLatency, RtoBasis, TargetResult, Verdict};
 use crate::failover::FailoverReport;
 use crate::history::Event;
 use crate::stack::ReplicaHealth;
@@ -28,6 +28,22 @@ pub struct StackInfo {
     pub replication_at_start: Vec<ReplicaHealth>,
 }
 
+impl StackInfo {
+    /// What the scenario asked for, before any container ran (an early interrupt).
+    pub fn planned(sc: &crate::scenario::Scenario) -> StackInfo {
+        let first = sc.stack.node_names().first().cloned().unwrap_or_default();
+        StackInfo {
+            kind: format!("{:?}", sc.stack.kind).to_lowercase(),
+            replication: format!("{:?}", sc.stack.replication).to_lowercase(),
+            image: sc.stack.image(),
+            initial_primary: first.clone(),
+            final_primary: first,
+            nodes: Vec::new(),
+            replication_at_start: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Results {
     pub schema_version: u32,
@@ -39,14 +55,22 @@ pub struct Results {
     pub verdict: Verdict,
     /// null: writes never became available again.
     pub rto_ms: Option<f64>,
-    /// Drill time RTO counts from (a fault's injection).
+    /// Drill time RTO counts from (a fault's injection, or the outage's start).
     pub rto_from_ms: f64,
+    /// `fault`, or `outage_start` when no fault was injected.
+    pub rto_basis: RtoBasis,
+    /// Client-observed outage: last acknowledgement before it -> recovery point.
+    pub outage_ms: Option<f64>,
+    pub last_ack_before_outage_ms: Option<f64>,
     pub outage_observed: bool,
     pub outage_start_ms: Option<f64>,
     pub recovered_at_ms: Option<f64>,
     pub relapses: u64,
     /// null: the surviving data could not be read back.
     pub rpo_ms: Option<f64>,
+    /// RPO's recovery point and failure point (drill ms; null when nothing was lost).
+    pub rpo_recovery_point_ms: Option<f64>,
+    pub rpo_failure_point_ms: Option<f64>,
     pub longest_gap_ms: f64,
     pub longest_gap_start_ms: f64,
     pub total_writes: u64,
@@ -60,8 +84,10 @@ pub struct Results {
     pub unexpected_writes: Option<u64>,
     pub records_read: Option<u64>,
     pub converged: Option<bool>,
-    /// Drill time of the fault RTO and RPO are measured from.
+    /// Drill time of the fault RTO and RPO are measured from: when drdrill asked for it …
     pub fault_ms: Option<f64>,
+    /// … and when the engine reported it applied.
+    pub fault_applied_ms: Option<f64>,
     pub answered_fault: Option<usize>,
     pub targets: Vec<TargetResult>,
     /// Latency of acknowledged writes per phase (before_fault, during_fault, failover,
@@ -76,6 +102,19 @@ pub struct Results {
     pub events: Vec<Event>,
     /// Problems met after the workload (read-back or convergence errors).
     pub errors: Vec<String>,
+    /// True when SIGINT / SIGTERM stopped the drill; the verdict is then `unknown`.
+    pub interrupted: bool,
+    pub interruption: Option<Interruption>,
+}
+
+/// How an interrupted drill ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Interruption {
+    pub signal: String,
+    /// The phase the drill had reached.
+    pub phase: String,
+    /// Drill time of the interruption, when the workload had started.
+    pub at_ms: Option<f64>,
 }
 
 impl Results {
@@ -100,11 +139,16 @@ impl Results {
             verdict: a.verdict,
             rto_ms: a.rto.rto_ms,
             rto_from_ms: a.rto.from_ms,
+            rto_basis: a.rto.basis,
+            outage_ms: a.rto.outage_ms,
+            last_ack_before_outage_ms: a.rto.last_ack_before_outage_ms,
             outage_observed: a.rto.outage_observed,
             outage_start_ms: a.rto.outage_start_ms,
             recovered_at_ms: a.rto.recovered_at_ms,
             relapses: a.rto.relapses,
             rpo_ms: a.rpo.as_ref().map(|r| r.rpo_ms),
+            rpo_recovery_point_ms: a.rpo.as_ref().and_then(|r| r.recovery_point_ms),
+            rpo_failure_point_ms: a.rpo.as_ref().and_then(|r| r.failure_point_ms),
             longest_gap_ms: a.rto.longest_gap_ms,
             longest_gap_start_ms: a.rto.longest_gap_start_ms,
             total_writes: a.total_writes,
@@ -119,6 +163,7 @@ impl Results {
             records_read: a.rpo.as_ref().map(|r| r.records_read),
             converged: convergence.as_ref().and_then(|c| c.converged),
             fault_ms: a.fault_ms,
+            fault_applied_ms: a.fault_applied_ms,
             answered_fault: a.answered_fault,
             targets: a.targets,
             latency: a.latency,
@@ -128,6 +173,8 @@ impl Results {
             lost: a.rpo.map(|r| r.lost).unwrap_or_default(),
             events,
             errors,
+            interrupted: false,
+            interruption: None,
         }
     }
 }

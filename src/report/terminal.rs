@@ -81,6 +81,19 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
 }
 
+/// RTO in words: its value and what it counts from.
+pub fn rto_text(r: &Results) -> String {
+    let basis = match r.rto_basis {
+        crate::checker::RtoBasis::Fault => "from the fault",
+        crate::checker::RtoBasis::OutageStart => "no fault injected: from the outage's start as clients saw it",
+    };
+    match (r.rto_ms, r.outage_observed) {
+        (_, false) => "0 ms (no outage observed)".to_string(),
+        (Some(v), true) => format!("{v:.1} ms ({basis})"),
+        (None, true) => "never recovered".to_string(),
+    }
+}
+
 /// The scorecard as text: targets against actuals, then the measured figures.
 pub fn scorecard(r: &Results) -> String {
     let rows: Vec<Row> = r
@@ -96,14 +109,18 @@ pub fn scorecard(r: &Results) -> String {
         .collect();
     let mut table = Table::new(rows);
     table.with(Style::rounded());
-    let rto = match (r.rto_ms, r.outage_observed) {
-        (_, false) => "0 ms (no outage observed)".to_string(),
-        (Some(v), true) => format!("{v:.1} ms"),
-        (None, true) => "never recovered".to_string(),
-    };
     let mut s = format!("\nScorecard: {} (run {})\n{table}\n", r.scenario, r.run_id);
-    s += &format!("  RTO                {rto}\n");
+    if let Some(i) = &r.interruption {
+        s += &format!("  INTERRUPTED        {} during {} (partial history; nothing read back)\n", i.signal, i.phase);
+    }
+    s += &format!("  RTO                {}\n", rto_text(r));
+    if let Some(o) = r.outage_ms {
+        s += &format!("  outage (clients)   {o:.1} ms (last ack before it -> recovery)\n");
+    }
     s += &format!("  RPO                {}\n", r.rpo_ms.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "unknown".into()));
+    if let Some(f) = r.fault_ms {
+        s += &format!("  fault              requested t={f:.1} ms, applied t={} ms\n", num(r.fault_applied_ms));
+    }
     s += &format!("  longest ack gap    {:.1} ms (from t={:.1} ms)\n", r.longest_gap_ms, r.longest_gap_start_ms);
     s += &format!(
         "  writes             {} total: {} ok, {} fail, {} unknown\n",

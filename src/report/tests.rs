@@ -17,11 +17,16 @@ fn sample() -> Results {
         verdict: Verdict::Fail,
         rto_ms: Some(250.0),
         rto_from_ms: 1000.0,
+        rto_basis: crate::checker::RtoBasis::Fault,
+        outage_ms: Some(252.0),
+        last_ack_before_outage_ms: Some(4998.0),
         outage_observed: true,
         outage_start_ms: Some(5001.0),
         recovered_at_ms: Some(5250.0),
         relapses: 0,
         rpo_ms: Some(12.5),
+        rpo_recovery_point_ms: Some(4987.0),
+        rpo_failure_point_ms: Some(5000.0),
         longest_gap_ms: 260.0,
         longest_gap_start_ms: 4999.0,
         total_writes: 100,
@@ -36,6 +41,7 @@ fn sample() -> Results {
         records_read: Some(90),
         converged: None,
         fault_ms: Some(5000.0),
+        fault_applied_ms: Some(5003.0),
         answered_fault: Some(0),
         targets: vec![
             target("rto_ms", Verdict::Fail, "too slow & late"),
@@ -84,8 +90,11 @@ fn sample() -> Results {
             fault: Some(0),
             node: Some("pg-1".into()),
             detail: "kill pg-1".into(),
+            applied_ns: Some(5_003_000_000),
         }],
         errors: vec![],
+        interrupted: false,
+        interruption: None,
     }
 }
 

@@ -111,6 +111,55 @@ pub struct WorkloadSpec {
     /// Hard bound on the workload, whatever happens. Default 120000.
     #[serde(default = "default_max_duration")]
     pub max_duration_ms: u64,
+    /// Stall hedging: fresh attempts spread through a stalled write's timeout, so that
+    /// the end of a packet-dropping outage is seen within a few ms (README, "Resolution").
+    #[serde(default)]
+    pub hedge: HedgeSpec,
+}
+
+/// While every write of a writer has been waiting longer than `after_ms`, the writer
+/// opens a fresh connection every `every_ms` (across all writers) and writes on the first
+/// that connects within `connect_timeout_ms`. Connections that never complete are not
+/// writes and are not recorded; a write sent on one is recorded like any other.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HedgeSpec {
+    /// A write waiting longer than this is stalled. Default 250; 0 turns hedging off.
+    #[serde(default = "default_hedge_after")]
+    pub after_ms: u64,
+    /// Spacing of fresh connection attempts across the whole workload while stalled. Default 5.
+    #[serde(default = "default_hedge_every")]
+    pub every_ms: u64,
+    /// A fresh connection not established within this is dropped unrecorded. Default 50.
+    #[serde(default = "default_hedge_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// Writes one writer may have waiting at once (stalled ones included). Default 16.
+    #[serde(default = "default_hedge_max_in_flight")]
+    pub max_in_flight: u16,
+}
+
+impl Default for HedgeSpec {
+    fn default() -> Self {
+        HedgeSpec {
+            after_ms: default_hedge_after(),
+            every_ms: default_hedge_every(),
+            connect_timeout_ms: default_hedge_connect_timeout(),
+            max_in_flight: default_hedge_max_in_flight(),
+        }
+    }
+}
+
+fn default_hedge_after() -> u64 {
+    250
+}
+fn default_hedge_every() -> u64 {
+    5
+}
+fn default_hedge_connect_timeout() -> u64 {
+    50
+}
+fn default_hedge_max_in_flight() -> u16 {
+    16
 }
 
 impl Default for WorkloadSpec {
@@ -123,6 +172,7 @@ impl Default for WorkloadSpec {
             payload_bytes: default_payload(),
             after_recovery_ms: default_after_recovery(),
             max_duration_ms: default_max_duration(),
+            hedge: HedgeSpec::default(),
         }
     }
 }

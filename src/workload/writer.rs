@@ -1,11 +1,19 @@
-use crate::history::{Op, Outcome, RecorderHandle};
+//! One writer: writes (writer, seq, payload) records on its schedule, one at a time, and
+//! records every attempt. When its writes stall (nothing acknowledged and a write waiting
+//! longer than `hedge.after_ms`, as under a partition or a blackhole), it keeps probing
+//! with fresh connections spread through the stall, so the first write after the outage
+//! ends is attempted within a few ms instead of an op timeout later.
+use super::attempt::{Attempt, Conn, Probe, attempt, probe};
+use crate::history::RecorderHandle;
 use crate::scenario::WorkloadSpec;
-use crate::stack::{Driver, WriteError};
+use crate::stack::Driver;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// Where clients send writes: the node a VIP / DNS name / proxy would point at.
@@ -15,104 +23,162 @@ pub struct ClientTarget {
     pub addr: SocketAddr,
 }
 
-pub struct Workload {
-    tasks: JoinSet<u64>,
-    stop: watch::Sender<bool>,
+pub(super) struct Writer {
+    pub id: u32,
+    pub spec: WorkloadSpec,
+    pub driver: Arc<dyn Driver>,
+    pub target: watch::Receiver<ClientTarget>,
+    pub rec: RecorderHandle,
+    pub stop: watch::Receiver<bool>,
 }
 
-impl Workload {
-    /// Starts `spec.writers` writers. They run until `stop` or `spec.max_duration_ms`.
-    pub fn start(spec: &WorkloadSpec, driver: Arc<dyn Driver>, target: watch::Receiver<ClientTarget>, rec: RecorderHandle) -> Workload {
-        let (stop, stop_rx) = watch::channel(false);
-        let mut tasks = JoinSet::new();
-        for id in 0..spec.writers as u32 {
-            let w =
-                Writer { id, spec: spec.clone(), driver: driver.clone(), target: target.clone(), rec: rec.clone(), stop: stop_rx.clone() };
-            tasks.spawn(w.run());
-        }
-        Workload { tasks, stop }
-    }
+/// Idle connections a writer keeps for reuse.
+const IDLE_MAX: usize = 2;
 
-    /// Asks every writer to stop after its current op; returns how many ops were made.
-    pub async fn stop(mut self) -> u64 {
-        let _ = self.stop.send(true);
-        let mut n = 0;
-        while let Some(r) = self.tasks.join_next().await {
-            n += r.unwrap_or(0);
-        }
-        n
-    }
+/// Writes through the workload: the payload, the attempts in flight, the probes.
+struct State {
+    payload: Arc<str>,
+    seq: u64,
+    /// seq -> start of every attempt still waiting for its answer.
+    waiting: BTreeMap<u64, Instant>,
+    idle: Vec<(String, Conn)>,
+    /// When the latest acknowledged write started.
+    last_ok_start: Instant,
+    /// The next normal attempt may not start before this (schedule and fail backoff).
+    next_normal: Instant,
+    /// While stalled: when the next probe goes out.
+    next_probe: Option<Instant>,
 }
 
-struct Writer {
-    id: u32,
-    spec: crate::scenario::WorkloadSpec,
-    driver: Arc<dyn Driver>,
-    target: watch::Receiver<ClientTarget>,
-    rec: RecorderHandle,
-    stop: watch::Receiver<bool>,
+/// Payload of exactly `bytes` bytes (at least the prefix), never a formatting width.
+pub(super) fn payload(id: u32, bytes: usize) -> String {
+    let mut p = format!("w{id}-");
+    if p.len() < bytes {
+        p.push_str(&"x".repeat(bytes - p.len()));
+    }
+    p
 }
 
 impl Writer {
-    async fn run(mut self) -> u64 {
-        let clock = self.rec.clock;
+    pub(super) async fn run(mut self) -> u64 {
         let deadline = Instant::now() + Duration::from_millis(self.spec.max_duration_ms);
-        let interval = self.spec.rate_per_s.map(|r| Duration::from_secs_f64(1.0 / r));
-        let timeout = Duration::from_millis(self.spec.op_timeout_ms);
-        let backoff = Duration::from_millis(self.spec.fail_backoff_ms);
-        let payload = format!("{:x<width$}", format!("w{}-", self.id), width = self.spec.payload_bytes.max(4));
-        let mut client: Option<(String, Box<dyn crate::stack::WriteClient>)> = None;
-        let mut next = Instant::now();
-        let mut seq: u64 = 0;
+        let interval = self.spec.rate_per_s.filter(|r| r.is_finite() && *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
+        let h = self.spec.hedge.clone();
+        // 0 turns hedging off: nothing ever counts as stalled
+        let after = if h.after_ms == 0 { Duration::MAX } else { Duration::from_millis(h.after_ms) };
+        let probe_spacing = Duration::from_millis(h.every_ms.max(1) * u64::from(self.spec.writers.max(1)));
+        let probe_offset = Duration::from_millis(h.every_ms.max(1) * u64::from(self.id));
+        let max_in_flight = usize::from(h.max_in_flight.max(1));
+        let now = Instant::now();
+        let mut st = State {
+            payload: payload(self.id, self.spec.payload_bytes).into(),
+            seq: 0,
+            waiting: BTreeMap::new(),
+            idle: Vec::new(),
+            last_ok_start: now,
+            next_normal: now,
+            next_probe: None,
+        };
+        let mut attempts: FuturesUnordered<Attempt> = FuturesUnordered::new();
+        let mut probes: FuturesUnordered<Probe> = FuturesUnordered::new();
         loop {
-            if *self.stop.borrow() || Instant::now() >= deadline {
+            let now = Instant::now();
+            if *self.stop.borrow() || now >= deadline {
                 break;
             }
-            if let Some(iv) = interval {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(next) => {}
-                    _ = self.stop.changed() => break,
-                }
-                // a fixed schedule; after a long stall, resume from now rather than burst
-                next = (next + iv).max(Instant::now());
-            }
-            seq += 1;
             let target = self.target.borrow().clone();
-            if client.as_ref().is_some_and(|(node, _)| *node != target.node) {
-                client = None;
+            st.idle.retain(|(node, _)| *node == target.node);
+            // a write blocks the schedule until it is acknowledged, answered, or stalled
+            let blocking = st.waiting.values().any(|&s| s >= st.last_ok_start && now.saturating_duration_since(s) < after);
+            let stalled = now.saturating_duration_since(st.last_ok_start) >= after
+                && st.waiting.values().any(|&s| now.saturating_duration_since(s) >= after);
+            if !stalled {
+                st.next_probe = None;
+            } else if st.next_probe.is_none() {
+                st.next_probe = Some(now + probe_offset);
             }
-            let invoke_ns = clock.now_ns();
-            let mut sent = false;
-            let attempt = tokio::time::timeout(timeout, async {
-                if client.is_none() {
-                    let c = self.driver.connect(target.addr, timeout).await.map_err(WriteError::Fail)?;
-                    client = Some((target.node.clone(), c));
+            let busy = st.waiting.len() + probes.len() >= max_in_flight;
+            if !blocking && !busy && now >= st.next_normal {
+                let conn = st.idle.pop();
+                attempts.push(self.start(&mut st, target.clone(), conn, None));
+                st.next_normal = match interval {
+                    // a fixed schedule; after a long stall, resume from now rather than burst
+                    Some(iv) => (st.next_normal + iv).max(now),
+                    None => now,
+                };
+                continue;
+            }
+            if let Some(at) = st.next_probe.filter(|&at| now >= at && !busy) {
+                probes.push(probe(self.driver.clone(), target.clone(), self.rec.clock.now_ns(), Duration::from_millis(h.connect_timeout_ms)));
+                st.next_probe = Some((at + probe_spacing).max(now));
+                continue;
+            }
+            // sleep until something can happen
+            let mut wake = deadline;
+            if !blocking && !busy {
+                wake = wake.min(st.next_normal);
+            }
+            if let Some(at) = st.next_probe.filter(|_| !busy) {
+                wake = wake.min(at);
+            }
+            if let Some(&s) = st.waiting.values().min() {
+                if let Some(t) = s.checked_add(after).filter(|t| *t > now) {
+                    wake = wake.min(t);
                 }
-                sent = true;
-                client.as_mut().expect("connected").1.write(self.id, seq, &payload).await
-            })
-            .await;
-            let complete_ns = clock.now_ns();
-            let (outcome, error) = match attempt {
-                Ok(Ok(())) => (Outcome::Ok, None),
-                Ok(Err(WriteError::Fail(e))) => (Outcome::Fail, Some(e)),
-                Ok(Err(WriteError::Unknown(e))) => (Outcome::Unknown, Some(e)),
-                // timed out while connecting: the write was never sent
-                Err(_) if !sent => (Outcome::Fail, Some("connect timed out".to_string())),
-                Err(_) => (Outcome::Unknown, Some(format!("no answer within {} ms", timeout.as_millis()))),
-            };
-            if outcome != Outcome::Ok {
-                client = None;
             }
-            let op = Op { writer: self.id, seq, invoke_ns, complete_ns, outcome, node: Some(target.node), error };
-            self.rec.op(op).await;
-            if outcome != Outcome::Ok && !backoff.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = self.stop.changed() => break,
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => {}
+                _ = self.stop.changed() => break,
+                Some(done) = attempts.next(), if !attempts.is_empty() => self.finish(&mut st, done).await,
+                Some(p) = probes.next(), if !probes.is_empty() => {
+                    // a fresh connection came up: write on it at once (its start is the probe's)
+                    if let Some((conn, started_ns, started)) = p {
+                        if st.waiting.len() < max_in_flight {
+                            attempts.push(self.start(&mut st, target.clone(), Some((target.node.clone(), conn)), Some((started_ns, started))));
+                        }
+                    }
                 }
             }
         }
-        seq
+        // the writes still waiting are answered or time out; each is recorded
+        while let Some(done) = attempts.next().await {
+            self.finish(&mut st, done).await;
+        }
+        st.seq
+    }
+
+    fn start(&self, st: &mut State, target: ClientTarget, conn: Option<(String, Conn)>, at: Option<(u64, Instant)>) -> Attempt {
+        st.seq += 1;
+        let (invoke_ns, started) = at.unwrap_or_else(|| (self.rec.clock.now_ns(), Instant::now()));
+        st.waiting.insert(st.seq, started);
+        let timeout = Duration::from_millis(self.spec.op_timeout_ms);
+        attempt(self.driver.clone(), target, conn, self.id, st.seq, st.payload.clone(), invoke_ns, started, timeout, self.rec.clock)
+    }
+
+    async fn finish(&self, st: &mut State, (op, started, conn): (crate::history::Op, Instant, Option<(String, Conn)>)) {
+        st.waiting.remove(&op.seq);
+        let ok = op.outcome == crate::history::Outcome::Ok;
+        if ok {
+            st.last_ok_start = st.last_ok_start.max(started);
+        } else if self.spec.fail_backoff_ms > 0 {
+            st.next_normal = st.next_normal.max(Instant::now() + Duration::from_millis(self.spec.fail_backoff_ms));
+        }
+        if let Some(c) = conn.filter(|_| st.idle.len() < IDLE_MAX) {
+            st.idle.push(c);
+        }
+        self.rec.op(op).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::payload;
+
+    #[test]
+    fn payload_has_the_requested_size_whatever_it_is() {
+        assert_eq!(payload(3, 64).len(), 64);
+        assert!(payload(3, 64).starts_with("w3-x"));
+        assert_eq!(payload(12, 100_000).len(), 100_000);
+        assert_eq!(payload(12, 0), "w12-");
     }
 }

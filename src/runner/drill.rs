@@ -1,0 +1,246 @@
+//! A drill's phases, each a function: start the stack, wait until replication is healthy,
+//! exercise it (workload + faults + failover on one clock), read back, converge, judge.
+use super::converge::converge;
+use super::live::Shared;
+use crate::checker::Checker;
+use crate::clock::Clock;
+use crate::docker::{self, Docker};
+use crate::error::{Error, Result};
+use crate::failover::{FailoverReport, run_failover};
+use crate::fault::{FaultLedger, FaultSchedule};
+use crate::history::{Entry, EventKind, Recorder};
+use crate::report::{DrillEvent, NodeInfo, Reporters, Results, StackInfo};
+use crate::scenario::{Loaded, Scenario};
+use crate::stack::{Driver, ReadBack, ReplicaHealth, Stack, StackPlan, driver_for, retry_until};
+use crate::workload::{ClientTarget, Workload};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+pub(super) struct Drill<'a> {
+    pub loaded: &'a Loaded,
+    pub docker: Docker,
+    pub run_id: String,
+    pub dir: PathBuf,
+    pub ledger: FaultLedger,
+    pub labels: HashMap<String, String>,
+    pub live: Shared,
+}
+
+/// What the exercise phase leaves for judging.
+struct Exercised {
+    clock: Clock,
+    failover: Option<FailoverReport>,
+}
+
+impl Drill<'_> {
+    fn sc(&self) -> &Scenario {
+        &self.loaded.scenario
+    }
+
+    fn phase(&self, rep: &mut Reporters, text: &str) -> Result<()> {
+        self.live.phase(text);
+        rep.emit(DrillEvent::Phase(text))
+    }
+
+    pub async fn execute(self, rep: &mut Reporters) -> Result<Results> {
+        let driver: Arc<dyn Driver> = Arc::from(driver_for(&self.sc().stack));
+        let stack = self.start_stack(rep, driver.as_ref()).await?;
+        let health = self.wait_healthy(rep, driver.as_ref(), &stack).await?;
+        let initial_primary = stack.primary();
+        let ex = self.exercise(rep, &driver, &stack, &initial_primary).await?;
+        let final_primary = stack.primary();
+        let mut errors = Vec::new();
+        self.phase(rep, &format!("reading back every record from {final_primary}"))?;
+        let read = match self.read_back(driver.as_ref(), &stack).await {
+            Ok(r) => {
+                rep.emit(DrillEvent::Info(&format!("{} records", r.len())))?;
+                Some(r)
+            }
+            Err(e) => {
+                errors.push(format!("read-back from {final_primary}: {}", e.one_line()));
+                None
+            }
+        };
+        let convergence = match (&read, self.sc().targets.converge) {
+            (Some(primary), true) => {
+                self.phase(rep, "checking that replicas converge on the primary's records")?;
+                Some(converge(&stack, driver.as_ref(), primary, self.sc().checks.convergence_timeout_ms).await)
+            }
+            _ => None,
+        };
+        self.phase(rep, "checking the history")?;
+        let history = self.dir.join("history.jsonl");
+        let (checker, hist) = Checker::from_history(&history).map_err(|e| Error::infra("failed to read history.jsonl back").cause(e))?;
+        let answered = ex.failover.as_ref().and_then(|f| f.answered_fault);
+        let sc = self.sc();
+        let a = checker.finish(&hist.events, answered, read.as_ref(), convergence.as_ref(), &sc.checks, &sc.targets);
+        let end_ns = hist.events.last().map(|e| e.t_ns).unwrap_or(0).max(ex.clock.now_ns());
+        let wall = |ns: u64| (ex.clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64)).to_rfc3339();
+        let identity = (sc.name.clone(), self.run_id.clone(), wall(0), wall(end_ns));
+        let info = stack_info(sc, &stack, &health);
+        let results = Results::assemble(identity, a, info, ex.failover, convergence, hist.events, errors);
+        rep.emit(DrillEvent::Finished(&results))?;
+        Ok(results)
+    }
+
+    async fn start_stack(&self, rep: &mut Reporters, driver: &dyn Driver) -> Result<Arc<Stack>> {
+        let sc = self.sc();
+        let names = sc.stack.node_names();
+        let image = sc.stack.image();
+        let proxy = match &sc.proxy {
+            Some(p) => {
+                let img = match &p.image {
+                    Some(i) => i.clone(),
+                    None => {
+                        self.phase(rep, "preparing the proxy image (drdrill proxy)")?;
+                        docker::ensure_proxy_image(&self.docker).await?
+                    }
+                };
+                Some((p, img))
+            }
+            None => None,
+        };
+        self.phase(rep, &format!("starting {} nodes ({image}): {}", names.len(), names.join(", ")))?;
+        let plan = StackPlan { run_id: &self.run_id, image: &image, names: &names, labels: &self.labels, proxy };
+        let stack = Arc::new(Stack::start(&self.docker, driver, plan).await?);
+        self.live.with(|l| l.stack = Some(stack.clone()));
+        if let Some(p) = &stack.proxy {
+            let what = [("clients", p.clients), ("replication", p.replication)].iter().filter(|x| x.1).map(|x| x.0).collect::<Vec<_>>();
+            rep.emit(DrillEvent::Info(&format!("proxy API -> {} ({} through the proxy)", p.api, what.join(" and "))))?;
+        }
+        for n in &stack.nodes {
+            let via = if n.client_port != n.host_port { format!(", clients via {}", n.client_addr()) } else { String::new() };
+            rep.emit(DrillEvent::Info(&format!("{} -> {}{via}", n.name, n.addr())))?;
+        }
+        Ok(stack)
+    }
+
+    async fn wait_healthy(&self, rep: &mut Reporters, driver: &dyn Driver, stack: &Stack) -> Result<Vec<ReplicaHealth>> {
+        self.phase(rep, "waiting for replication to be healthy")?;
+        let timeout = Duration::from_millis(self.sc().stack.healthy_timeout_ms);
+        let hint = format!("container logs are in {}", self.dir.join("logs").display());
+        let health = driver.wait_healthy(stack, timeout).await.map_err(|e| e.hint(hint))?;
+        for h in &health {
+            rep.emit(DrillEvent::Info(&format!("{} {} (lag {} bytes)", h.node, h.state, h.lag_bytes)))?;
+        }
+        self.live.with(|l| l.health = health.clone());
+        driver.prepare(stack.node(&stack.primary())?.addr()).await?;
+        Ok(health)
+    }
+
+    /// Workload, faults and failover on one clock, until every fault has fired and the
+    /// failover is done (or the workload's bound), then `after_recovery_ms` more.
+    async fn exercise(&self, rep: &mut Reporters, driver: &Arc<dyn Driver>, stack: &Arc<Stack>, primary: &str) -> Result<Exercised> {
+        let sc = self.sc();
+        let clock = Clock::start();
+        let header =
+            Entry::Header { scenario: sc.name.clone(), run_id: self.run_id.clone(), wall_clock_anchor: clock.wall_anchor.to_rfc3339() };
+        let (recorder, rec) = Recorder::start(&self.dir.join("history.jsonl"), clock, header)
+            .map_err(|e| Error::infra("failed to create history.jsonl").cause(e))?;
+        self.live.with(|l| l.clock = Some(clock));
+        self.phase(rep, &format!("workload: {} writers, {}", sc.workload.writers, rate_text(sc)))?;
+        rec.event(EventKind::WorkloadStart, None, Some(primary), "").await;
+        let (client_tx, client_rx) = watch::channel(ClientTarget { node: primary.to_string(), addr: stack.node(primary)?.client_addr() });
+        let workload = Workload::start(&sc.workload, driver.clone(), client_rx, rec.clone());
+        let (fault_tx, mut fault_rx) = mpsc::unbounded_channel();
+        let schedule = FaultSchedule::start(stack.clone(), sc.faults.clone(), rec.clone(), self.ledger.clone(), fault_tx);
+        let (fo_tx, fo_rx) = mpsc::unbounded_channel();
+        // closed once the schedule is done, so a delay trigger with no fault to answer ends
+        let mut fo_tx = Some(fo_tx);
+        let mut failover = sc
+            .failover
+            .clone()
+            .map(|plan| tokio::spawn(run_failover(plan, stack.clone(), driver.clone(), rec.clone(), fo_rx, client_tx.clone())));
+        self.live.with(|l| {
+            l.failover = failover.as_ref().map(|f| f.abort_handle());
+            l.workload = Some(workload);
+            l.schedule = Some(schedule);
+            l.rec = Some(rec.clone());
+            l.recorder = Some(recorder);
+        });
+        let deadline = tokio::time::Instant::from_std(clock.instant_at(crate::clock::ms_to_ns(sc.workload.max_duration_ms)));
+        let mut faults_done = sc.faults.is_empty();
+        let mut report: Option<FailoverReport> = None;
+        while !(faults_done && (failover.is_none() || report.is_some())) {
+            tokio::select! {
+                n = fault_rx.recv(), if fo_tx.is_some() || !faults_done => match n {
+                    Some(n) => {
+                        let verb = if n.healed { "healed" } else { "injected" };
+                        let text = format!("fault #{} {:?} on {} {verb}", n.injected.index, n.injected.kind, n.injected.node).to_lowercase();
+                        let t_ms = if n.healed { clock.now_ns() } else { n.injected.at_ns } as f64 / 1e6;
+                        rep.emit(DrillEvent::Step { t_ms, text: &text })?;
+                        faults_done |= n.last;
+                        if let Some(tx) = &fo_tx {
+                            let _ = tx.send(n);
+                        }
+                    }
+                    None => {
+                        faults_done = true;
+                        fo_tx = None;
+                    }
+                },
+                r = async { failover.as_mut().expect("guarded").await }, if failover.is_some() && report.is_none() => {
+                    let r = r.map_err(|e| Error::infra("failed to run the failover: drdrill panicked (a bug; please report it)").cause_text(e.to_string()))?;
+                    let text = match (&r.new_primary, &r.error) {
+                        (Some(p), _) => format!("failover done: {} -> {p}", r.old_primary.clone().unwrap_or_default()),
+                        (None, Some(e)) => format!("failover failed: {e}"),
+                        _ => "failover did not trigger".to_string(),
+                    };
+                    rep.emit(DrillEvent::Step { t_ms: clock.now_ns() as f64 / 1e6, text: &text })?;
+                    report = Some(r);
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    rep.emit(DrillEvent::Info("workload.max_duration_ms reached before recovery"))?;
+                    break;
+                }
+            }
+        }
+        drop(fo_tx);
+        let after = tokio::time::Instant::now() + Duration::from_millis(sc.workload.after_recovery_ms);
+        self.phase(rep, &format!("writing for {} ms more after recovery", sc.workload.after_recovery_ms))?;
+        tokio::time::sleep_until(after.min(deadline)).await;
+        self.phase(rep, "stopping the workload")?;
+        rec.event(EventKind::WorkloadStop, None, None, "").await;
+        let (workload, schedule, recorder) = self.live.with(|l| (l.workload.take(), l.schedule.take(), l.recorder.take()));
+        let end = workload.expect("started above").stop().await;
+        schedule.expect("started above").heal_all(stack, &rec).await;
+        if let Some(task) = failover.take().filter(|_| report.is_none()) {
+            task.abort();
+            rec.event(EventKind::Note, None, None, "failover never triggered").await;
+        }
+        self.live.with(|l| l.rec = None);
+        drop(rec);
+        drop(client_tx);
+        recorder.expect("started above").finish().await.map_err(|e| Error::infra("failed to write history.jsonl").cause(e))?;
+        if !end.panics.is_empty() {
+            return Err(Error::infra("failed to run the workload: a writer panicked (a bug; please report it)").cause_text(end.panics.join("; ")));
+        }
+        rep.emit(DrillEvent::Info(&format!("{} writes recorded in history.jsonl", end.ops)))?;
+        Ok(Exercised { clock, failover: report })
+    }
+
+    async fn read_back(&self, driver: &dyn Driver, stack: &Stack) -> Result<ReadBack> {
+        let addr = stack.node(&stack.primary())?.addr();
+        retry_until(Duration::from_secs(30), Duration::from_millis(500), || driver.read_back(addr)).await
+    }
+}
+
+/// The stack as results.json describes it.
+pub(super) fn stack_info(sc: &Scenario, stack: &Stack, health: &[ReplicaHealth]) -> StackInfo {
+    let mut info = StackInfo::planned(sc);
+    info.initial_primary = stack.nodes.first().map(|n| n.name.clone()).unwrap_or_default();
+    info.final_primary = stack.primary();
+    info.nodes = stack.nodes.iter().map(|n| NodeInfo { name: n.name.clone(), container: n.container.clone(), host_port: n.host_port }).collect();
+    info.replication_at_start = health.to_vec();
+    info
+}
+
+fn rate_text(sc: &Scenario) -> String {
+    match sc.workload.rate_per_s {
+        Some(r) => format!("{r} writes/s each"),
+        None => "unthrottled".into(),
+    }
+}

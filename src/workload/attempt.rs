@@ -1,0 +1,72 @@
+//! One write attempt and one stall probe, as futures a writer keeps in flight.
+use super::writer::ClientTarget;
+use crate::clock::Clock;
+use crate::history::{Op, Outcome};
+use crate::stack::{Driver, WriteClient, WriteError};
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub(super) type Conn = Box<dyn WriteClient>;
+/// The recorded op, when it started, and the connection if it is still good.
+pub(super) type Attempt = BoxFuture<'static, (Op, Instant, Option<(String, Conn)>)>;
+/// A fresh connection (with the drill time and instant its attempt began), or nothing.
+pub(super) type Probe = BoxFuture<'static, Option<(Conn, u64, Instant)>>;
+
+/// Writes record `seq` to the target, on `conn` or a new connection; the whole attempt,
+/// connecting included, has `timeout`. A connect that fails or times out never sent the
+/// write: `fail`. No answer once sent: `unknown`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn attempt(
+    driver: Arc<dyn Driver>,
+    target: ClientTarget,
+    conn: Option<(String, Conn)>,
+    writer: u32,
+    seq: u64,
+    payload: Arc<str>,
+    invoke_ns: u64,
+    started: Instant,
+    timeout: Duration,
+    clock: Clock,
+) -> Attempt {
+    Box::pin(async move {
+        let mut client = conn.filter(|(node, _)| *node == target.node).map(|c| c.1);
+        let mut sent = false;
+        let deadline = started + timeout;
+        let result = tokio::time::timeout_at(deadline, async {
+            if client.is_none() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                client = Some(driver.connect(target.addr, left).await.map_err(WriteError::Fail)?);
+            }
+            sent = true;
+            client.as_mut().expect("connected").write(writer, seq, &payload).await
+        })
+        .await;
+        let complete_ns = clock.now_ns();
+        let (outcome, error) = match result {
+            Ok(Ok(())) => (Outcome::Ok, None),
+            Ok(Err(WriteError::Fail(e))) => (Outcome::Fail, Some(e)),
+            Ok(Err(WriteError::Unknown(e))) => (Outcome::Unknown, Some(e)),
+            // timed out while connecting: the write was never sent
+            Err(_) if !sent => (Outcome::Fail, Some("connect timed out".to_string())),
+            Err(_) => (Outcome::Unknown, Some(format!("no answer within {} ms", timeout.as_millis()))),
+        };
+        // only a connection that just answered is worth keeping
+        let keep = if outcome == Outcome::Ok { client.map(|c| (target.node.clone(), c)) } else { None };
+        let op = Op { writer, seq, invoke_ns, complete_ns, outcome, node: Some(target.node), error };
+        (op, started, keep)
+    })
+}
+
+/// Opens a fresh connection within `timeout`; one that does not come up is dropped
+/// without a trace (no write was sent on it).
+pub(super) fn probe(driver: Arc<dyn Driver>, target: ClientTarget, started_ns: u64, timeout: Duration) -> Probe {
+    let started = Instant::now();
+    Box::pin(async move {
+        match tokio::time::timeout(timeout, driver.connect(target.addr, timeout)).await {
+            Ok(Ok(c)) => Some((c, started_ns, started)),
+            _ => None,
+        }
+    })
+}
