@@ -17,6 +17,11 @@ impl Clock {
     pub fn now_ns(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
     }
+    /// Drill time of a wall-clock time (ns since the Unix epoch), if it is not before zero.
+    pub fn ns_at_wall(&self, wall_ns: i128) -> Option<u64> {
+        let anchor = i128::from(self.wall_anchor.timestamp_nanos_opt()?);
+        u64::try_from(wall_ns - anchor).ok()
+    }
     /// The instant `ns` nanoseconds after the start.
     pub fn instant_at(&self, ns: u64) -> Instant {
         self.start + Duration::from_nanos(ns)

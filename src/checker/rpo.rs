@@ -8,6 +8,7 @@
 //!   fault's injection (requested time) and the last acknowledgement of a lost write (the
 //!   failed primary was still acknowledging then; a SIGKILL can take hundreds of ms to
 //!   land).
+//!
 //! A lost write was invoked before it was acknowledged, so any loss gives `rpo_ms` > 0.
 use crate::history::Outcome;
 use crate::stack::ReadBack;

@@ -117,9 +117,14 @@ pub async fn heal(docker: &Docker, f: &mut Injected, rec: Option<&RecorderHandle
     }
     let at_ns = rec.map(|r| r.clock.now_ns());
     let mut first_err = None;
+    // when the last step took effect, as the node's own clock said (None: when the call returned)
+    let mut stamped: Option<i128> = None;
     for step in std::mem::take(&mut f.undo) {
-        if let Err(e) = undo(docker, &step).await {
-            first_err.get_or_insert(e);
+        match undo(docker, &step).await {
+            Ok(t) => stamped = stamped.max(t),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
         }
     }
     let kind = kind_name(f.kind);
@@ -127,22 +132,41 @@ pub async fn heal(docker: &Docker, f: &mut Injected, rec: Option<&RecorderHandle
         None => format!("{kind} on {} healed", f.node),
         Some(e) => format!("healing {kind} on {} failed: {}", f.node, e.one_line()),
     };
-    if let (Some(rec), Some(t)) = (rec, at_ns) {
-        rec.event_at(t, EventKind::FaultHeal, Some(f.index), Some(&f.node), detail).await;
+    if let (Some(rec), Some(t_ns)) = (rec, at_ns) {
+        let now = rec.clock.now_ns();
+        // a node's stamp counts only if it falls between the request and now (same kernel clock)
+        let node_ns = stamped.and_then(|w| rec.clock.ns_at_wall(w)).filter(|&n| n >= t_ns && n <= now);
+        let applied_ns = first_err.is_none().then(|| node_ns.unwrap_or(now));
+        let source = if node_ns.is_some() { "node clock" } else { "call returned" };
+        let detail = format!("{detail} (applied: {source}, {:.1} ms after the request)", (applied_ns.unwrap_or(now) - t_ns) as f64 / 1e6);
+        rec.record(Event { t_ns, kind: EventKind::FaultHeal, fault: Some(f.index), node: Some(f.node.clone()), detail, applied_ns }).await;
     }
     first_err.map_or(Ok(()), Err)
 }
 
-async fn undo(docker: &Docker, step: &Undo) -> Result<()> {
+/// Undoes one step; an exec step returns the node's wall-clock time (ns) right after its
+/// script ran, read inside the node, so a heal's applied time excludes the exec round trip.
+async fn undo(docker: &Docker, step: &Undo) -> Result<Option<i128>> {
+    match step {
+        Undo::Exec { container, script } => {
+            if !docker.is_running(container).await {
+                return Ok(None);
+            }
+            let (code, out) = docker.exec(container, &["sh", "-c", &format!("{script}\nst=$?; date +%s%N; exit $st")]).await?;
+            if code != 0 {
+                return Err(Error::infra(format!("failed to run `{script}` in {container} (exit {code})")).cause_text(out.trim()));
+            }
+            Ok(out.lines().last().and_then(|l| l.trim().parse::<i128>().ok()))
+        }
+        other => undo_call(docker, other).await.map(|_| None),
+    }
+}
+
+async fn undo_call(docker: &Docker, step: &Undo) -> Result<()> {
     match step {
         Undo::Start { container } => docker.start(container).await,
         Undo::Unpause { container } => docker.unpause(container).await,
-        Undo::Exec { container, script } => {
-            if !docker.is_running(container).await {
-                return Ok(());
-            }
-            run_script(docker, container, script).await
-        }
+        Undo::Exec { .. } => Ok(()),
         Undo::RemoveToxic { api, proxy, toxic } => match ProxyClient::new(*api).remove_toxic(proxy, toxic).await {
             // already gone (a /reset, or the proxy was recreated): healed all the same
             Err(e) if e.one_line().contains("404") => Ok(()),

@@ -49,12 +49,17 @@ pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, target
     }
 }
 
-/// Inserts iptables rules in one container; returns the step that deletes them.
+/// Inserts iptables rules in one container, all in one atomic `iptables-restore --noflush`
+/// commit (the fault starts at one instant, not rule by rule); returns the step that
+/// deletes them the same way.
 async fn apply_rules(stack: &Stack, container: &str, rules: &[String]) -> Result<Undo> {
-    let add: Vec<String> = rules.iter().map(|r| format!("iptables -w -I {r}")).collect();
-    run_script(&stack.docker, container, &add.join(" && ")).await?;
-    let del: Vec<String> = rules.iter().map(|r| format!("iptables -w -D {r}")).collect();
-    Ok(Undo::Exec { container: container.to_string(), script: del.join("; ") })
+    run_script(&stack.docker, container, &restore_script("-I", rules)).await?;
+    Ok(Undo::Exec { container: container.to_string(), script: restore_script("-D", rules) })
+}
+
+fn restore_script(op: &str, rules: &[String]) -> String {
+    let body: Vec<String> = rules.iter().map(|r| format!("{op} {r}")).collect();
+    format!("iptables-restore -w --noflush <<'DRDRILL'\n*filter\n{}\nCOMMIT\nDRDRILL", body.join("\n"))
 }
 
 /// `pg-1 | pg-2, clients`

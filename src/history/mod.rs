@@ -69,8 +69,8 @@ pub struct Event {
     pub node: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
-    /// Fault injections: when the engine reported the fault applied (its call returned);
-    /// `t_ns` is when drdrill asked for it.
+    /// Fault injections and heals: when the engine reported it applied (its call
+    /// returned); `t_ns` is when drdrill asked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_ns: Option<u64>,
 }

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 pub(super) type Conn = Box<dyn WriteClient>;
 /// The recorded op, when it started, and the connection if it is still good.
 pub(super) type Attempt = BoxFuture<'static, (Op, Instant, Option<(String, Conn)>)>;
-/// A fresh connection (with the drill time and instant its attempt began), or nothing.
-pub(super) type Probe = BoxFuture<'static, Option<(Conn, u64, Instant)>>;
+/// A fresh connection, or nothing.
+pub(super) type Probe = BoxFuture<'static, Option<Conn>>;
 
 /// Writes record `seq` to the target, on `conn` or a new connection; the whole attempt,
 /// connecting included, has `timeout`. A connect that fails or times out never sent the
@@ -60,12 +60,13 @@ pub(super) fn attempt(
 }
 
 /// Opens a fresh connection within `timeout`; one that does not come up is dropped
-/// without a trace (no write was sent on it).
-pub(super) fn probe(driver: Arc<dyn Driver>, target: ClientTarget, started_ns: u64, timeout: Duration) -> Probe {
-    let started = Instant::now();
+/// without a trace (no write was sent on it). The write made on one that does is invoked
+/// when it is sent: a probe begun before the outage ended cannot place the recovery
+/// point before the path was open.
+pub(super) fn probe(driver: Arc<dyn Driver>, target: ClientTarget, timeout: Duration) -> Probe {
     Box::pin(async move {
         match tokio::time::timeout(timeout, driver.connect(target.addr, timeout)).await {
-            Ok(Ok(c)) => Some((c, started_ns, started)),
+            Ok(Ok(c)) => Some(c),
             _ => None,
         }
     })

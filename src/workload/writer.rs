@@ -100,7 +100,7 @@ impl Writer {
             let busy = st.waiting.len() + probes.len() >= max_in_flight;
             if !blocking && !busy && now >= st.next_normal {
                 let conn = st.idle.pop();
-                attempts.push(self.start(&mut st, target.clone(), conn, None));
+                attempts.push(self.start(&mut st, target.clone(), conn));
                 st.next_normal = match interval {
                     // a fixed schedule; after a long stall, resume from now rather than burst
                     Some(iv) => (st.next_normal + iv).max(now),
@@ -109,7 +109,7 @@ impl Writer {
                 continue;
             }
             if let Some(at) = st.next_probe.filter(|&at| now >= at && !busy) {
-                probes.push(probe(self.driver.clone(), target.clone(), self.rec.clock.now_ns(), Duration::from_millis(h.connect_timeout_ms)));
+                probes.push(probe(self.driver.clone(), target.clone(), Duration::from_millis(h.connect_timeout_ms)));
                 st.next_probe = Some((at + probe_spacing).max(now));
                 continue;
             }
@@ -121,21 +121,17 @@ impl Writer {
             if let Some(at) = st.next_probe.filter(|_| !busy) {
                 wake = wake.min(at);
             }
-            if let Some(&s) = st.waiting.values().min() {
-                if let Some(t) = s.checked_add(after).filter(|t| *t > now) {
-                    wake = wake.min(t);
-                }
+            if let Some(t) = st.waiting.values().min().and_then(|s| s.checked_add(after)).filter(|t| *t > now) {
+                wake = wake.min(t);
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(wake) => {}
                 _ = self.stop.changed() => break,
                 Some(done) = attempts.next(), if !attempts.is_empty() => self.finish(&mut st, done).await,
                 Some(p) = probes.next(), if !probes.is_empty() => {
-                    // a fresh connection came up: write on it at once (its start is the probe's)
-                    if let Some((conn, started_ns, started)) = p {
-                        if st.waiting.len() < max_in_flight {
-                            attempts.push(self.start(&mut st, target.clone(), Some((target.node.clone(), conn)), Some((started_ns, started))));
-                        }
+                    // a fresh connection came up: write on it at once
+                    if let Some(conn) = p.filter(|_| st.waiting.len() < max_in_flight) {
+                        attempts.push(self.start(&mut st, target.clone(), Some((target.node.clone(), conn))));
                     }
                 }
             }
@@ -147,9 +143,9 @@ impl Writer {
         st.seq
     }
 
-    fn start(&self, st: &mut State, target: ClientTarget, conn: Option<(String, Conn)>, at: Option<(u64, Instant)>) -> Attempt {
+    fn start(&self, st: &mut State, target: ClientTarget, conn: Option<(String, Conn)>) -> Attempt {
         st.seq += 1;
-        let (invoke_ns, started) = at.unwrap_or_else(|| (self.rec.clock.now_ns(), Instant::now()));
+        let (invoke_ns, started) = (self.rec.clock.now_ns(), Instant::now());
         st.waiting.insert(st.seq, started);
         let timeout = Duration::from_millis(self.spec.op_timeout_ms);
         attempt(self.driver.clone(), target, conn, self.id, st.seq, st.payload.clone(), invoke_ns, started, timeout, self.rec.clock)
