@@ -38,23 +38,34 @@ fn new_run_id() -> String {
     format!("{:x}{:04x}", chrono::Utc::now().timestamp() & 0xffffff, (nanos ^ std::process::id()) & 0xffff)
 }
 
-/// Resolves on SIGINT or SIGTERM, with the signal's name.
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+/// SIGINT and SIGTERM, listened to from the run's first moment: a signal that arrives
+/// while the engine is being reached is kept and answered as soon as the drill can.
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    fn listen() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals(signal(SignalKind::interrupt()).ok().zip(signal(SignalKind::terminate()).ok()))
+    }
+    /// Resolves on SIGINT or SIGTERM, with the signal's name.
+    async fn next(&mut self) -> &'static str {
+        let Some((int, term)) = &mut self.0 else { return std::future::pending().await };
+        tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
     }
 }
 
 /// Runs one drill end to end. Errors are infrastructure or interruption; a missed
 /// target is a successful run with a failing verdict.
 pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) -> Result<RunOutcome> {
+    let mut signals = Signals::listen();
     let sc = &loaded.scenario;
-    let docker = Docker::connect().await?;
+    let docker = tokio::select! {
+        d = Docker::connect() => d?,
+        _ = signals.next() => return Err(Error::interrupted().hint("nothing had started yet")),
+    };
     let run_id = new_run_id();
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let dir = opts.reports.join(&sc.name).join(format!("{stamp}-{run_id}"));
@@ -80,7 +91,7 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
             Ok(r) => r,
             Err(_) => Err(Error::infra("failed to finish the drill: drdrill panicked (a bug; please report it)")),
         },
-        signal = shutdown_signal() => Err(interrupted(signal, &live, &ledger, loaded, &run_id, &dir, reporters).await),
+        signal = signals.next() => Err(interrupted(signal, &live, &ledger, loaded, &run_id, &dir, reporters).await),
     };
     // a drill that failed mid-fault heals before anything else (this matters with --keep:
     // a partition must not outlive the drill)

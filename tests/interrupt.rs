@@ -1,0 +1,122 @@
+//! Drills signalled at random moments (the first 200 ms, while the stack starts, at the
+//! fault, during the checks): each must exit 130, leave nothing labelled behind, and
+//! leave results.json with `interrupted: true` whenever its evidence folder existed.
+mod common;
+use common::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const SCENARIO: &str = "tests/fixtures/interrupt-drill.yaml";
+
+/// A small xorshift generator; the seed is printed so a failure can be replayed.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// Resources carrying the scenario's label: containers (any state), networks, volumes.
+fn leftovers() -> Vec<String> {
+    let label = "label=drdrill.scenario=interrupt-drill";
+    let mut all = Vec::new();
+    for args in [
+        vec!["ps", "-a", "--filter", label, "--format", "{{.Names}} {{.State}}"],
+        vec!["network", "ls", "--filter", label, "--format", "{{.Name}}"],
+        vec!["volume", "ls", "--filter", label, "--format", "{{.Name}}"],
+    ] {
+        let out = Command::new("docker").args(&args).output().expect("docker");
+        all.extend(String::from_utf8_lossy(&out.stdout).lines().map(str::to_string));
+    }
+    all
+}
+
+enum Moment {
+    /// ms after the process started
+    Early(u64),
+    /// ms after the first line containing the text
+    After(&'static str, u64),
+}
+
+/// Runs the drill, signals it at `moment`, and checks what it left.
+fn interrupt_at(moment: Moment, signal: &str) {
+    let reports = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args(["run", SCENARIO, "--reports", reports.path().to_str().unwrap()])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let (tx, rx) = mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = tx.send(line);
+        }
+        all
+    });
+    let delay = match moment {
+        Moment::Early(ms) => Duration::from_millis(ms).saturating_sub(started.elapsed()),
+        Moment::After(text, ms) => {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("the drill never reached the moment");
+                if line.contains(text) {
+                    break Duration::from_millis(ms);
+                }
+            }
+        }
+    };
+    std::thread::sleep(delay);
+    let at = started.elapsed();
+    assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    let log = reader.join().unwrap();
+    let what = format!("{signal} at {:.3} s", at.as_secs_f64());
+    assert_eq!(status.code(), Some(130), "{what}: exit code\n{log}");
+    assert_eq!(leftovers(), Vec::<String>::new(), "{what}: labelled resources left\n{log}");
+    let Some(dir) = log.lines().find_map(|l| l.split("evidence in ").nth(1)).map(|d| root().join(d.trim())) else {
+        // the signal came before the drill had an evidence folder: nothing was started
+        assert!(log.contains("nothing had started"), "{what}: no evidence folder and no explanation\n{log}");
+        return;
+    };
+    let results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap_or_else(|e| panic!("{what}: {e}\n{log}"))).unwrap();
+    assert_eq!(results["interrupted"], true, "{what}");
+    assert_eq!(results["verdict"], "unknown", "{what}");
+    assert_eq!(results["interruption"]["signal"], if signal == "-INT" { "SIGINT" } else { "SIGTERM" }, "{what}");
+    assert!(dir.join("report.md").exists() && dir.join("junit.xml").exists(), "{what}: reports missing");
+    // after the interruption nothing fails over: the failover was stopped first
+    if dir.join("history.jsonl").exists() {
+        let events: Vec<Value> =
+            std::fs::read_to_string(dir.join("history.jsonl")).unwrap().lines().filter_map(|l| serde_json::from_str(l).ok()).filter(|v: &Value| v["type"] == "event").collect();
+        if let Some(t) = events.iter().find(|e| e["kind"] == "interrupted").and_then(|e| e["t_ns"].as_u64()) {
+            let late: Vec<&Value> = events.iter().filter(|e| e["t_ns"].as_u64() > Some(t) && e["kind"].as_str().is_some_and(|k| k.starts_with("failover"))).collect();
+            assert!(late.is_empty(), "{what}: failover steps after the interruption: {late:?}");
+        }
+    }
+}
+
+#[test]
+fn drills_interrupted_at_random_moments_leave_evidence_and_nothing_else() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    eprintln!("interruption seed {seed}");
+    let mut rng = Rng(seed);
+    interrupt_at(Moment::Early(20 + rng.below(180)), "-INT");
+    interrupt_at(Moment::Early(60 + rng.below(60)), "-TERM");
+    interrupt_at(Moment::After("== starting", rng.below(800)), "-INT");
+    interrupt_at(Moment::After("fault #0", 0), "-TERM");
+    interrupt_at(Moment::After("== reading back", rng.below(50)), "-INT");
+    interrupt_at(Moment::After("== checking that replicas converge", 0), "-TERM");
+}
