@@ -16,7 +16,6 @@ use crate::stack::{Driver, PROXY_NODE, Stack, StackPlan, driver_for, retry_until
 use crate::workload::{ClientTarget, Workload};
 use converge::converge;
 use futures_util::FutureExt;
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,6 +64,9 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         reporters.0.push(Box::new(FileReporter::new(dir.join(file), render)));
     }
     reporters.emit(DrillEvent::Phase(&format!("drill {} (run {run_id}), evidence in {}", sc.name, dir.display())))?;
+    let e = &docker.engine;
+    let place = if e.local { "local".to_string() } else { format!("remote; nodes reached on {}", docker.client_ip) };
+    reporters.emit(DrillEvent::Info(&format!("engine {} (Docker {}, {place})", e.host, e.version)))?;
 
     let mut guard = RunGuard::new(docker.clone(), &run_id);
     let ledger = FaultLedger::default();
@@ -94,11 +96,18 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         }
     } else {
         let _ = reporters.emit(DrillEvent::Phase("tearing down"));
-        if let Err(e) = guard.teardown().await {
-            let _ = reporters.emit(DrillEvent::Info(&format!("teardown failed: {e}; run `drdrill gc`")));
-        }
+        let t = guard.teardown().await;
+        let text = if t.verified {
+            format!("stack torn down ({} removed; a check found nothing left)", t.removed.len())
+        } else {
+            format!("teardown NOT verified: left {:?} ({}); run `drdrill gc --run {run_id}`", t.leftovers, t.errors.join("; "))
+        };
+        let _ = reporters.emit(DrillEvent::Info(&text));
+        return outcome
+            .map(|results| RunOutcome { dir, results })
+            .map_err(|e| if t.verified { e.after_teardown("stack torn down") } else { e.after_teardown(&text) });
     }
-    outcome.map(|results| RunOutcome { dir, results })
+    outcome.map(|results| RunOutcome { dir, results }).map_err(|e| e.after_teardown("stack kept (--keep)"))
 }
 
 /// Container logs into the evidence folder, whatever happened.
@@ -124,11 +133,7 @@ impl Drill<'_> {
     async fn execute(self, rep: &mut Reporters) -> Result<Results> {
         let sc = &self.loaded.scenario;
         let names = sc.stack.node_names();
-        let labels = HashMap::from([
-            (docker::LABEL_RUN.to_string(), self.run_id.clone()),
-            (docker::LABEL_SCENARIO.to_string(), sc.name.clone()),
-            (docker::LABEL_PID.to_string(), std::process::id().to_string()),
-        ]);
+        let labels = docker::run_labels(&self.run_id, &sc.name, &self.dir);
         let driver: Arc<dyn Driver> = Arc::from(driver_for(&sc.stack));
         let image = sc.stack.image();
         let proxy = match &sc.proxy {
@@ -152,8 +157,8 @@ impl Drill<'_> {
             rep.emit(DrillEvent::Info(&format!("proxy API -> {} ({} through the proxy)", p.api, what.join(" and "))))?;
         }
         for n in &stack.nodes {
-            let via = if n.client_port != n.host_port { format!(", clients via 127.0.0.1:{}", n.client_port) } else { String::new() };
-            rep.emit(DrillEvent::Info(&format!("{} -> 127.0.0.1:{}{via}", n.name, n.host_port)))?;
+            let via = if n.client_port != n.host_port { format!(", clients via {}", n.client_addr()) } else { String::new() };
+            rep.emit(DrillEvent::Info(&format!("{} -> {}{via}", n.name, n.addr())))?;
         }
         rep.emit(DrillEvent::Phase("waiting for replication to be healthy"))?;
         let health = driver
@@ -289,7 +294,8 @@ impl Drill<'_> {
         };
         let identity =
             (sc.name.clone(), self.run_id.clone(), clock.wall_anchor.to_rfc3339(), wall(end_ns.max(clock.now_ns())).to_rfc3339());
-        let results = Results::assemble(identity, a, stack_info, failover_report, convergence, hist.events, errors);
+        let assembled = Results::assemble(identity, a, stack_info, failover_report, convergence, hist.events, errors);
+        let results = Results { engine: self.docker.engine.clone(), ..assembled };
         rep.emit(DrillEvent::Finished(&results))?;
         Ok(results)
     }
