@@ -305,3 +305,35 @@ fn gc_saves_the_logs_of_a_killed_drill_into_its_evidence() {
     assert!(note.contains(&format!("container drdrill-{run}-pg-1 (logs saved to logs/pg-1.log)")), "{note}");
     assert!(note.contains(&format!("network drdrill-{run}")) && note.contains("did not finish"), "{note}");
 }
+
+#[test]
+fn sigint_while_the_stack_is_being_created_leaves_nothing_and_says_so() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const SINGLE: &str = "fixture-single-node";
+    // at the moment the network appears (a container create is about to be in flight), and
+    // at a fixed early time
+    for when in ["network", "300ms"] {
+        let reports = tempfile::tempdir().unwrap();
+        let child = Command::new(bin())
+            .args(["run", "tests/fixtures/single-node.yaml", "--reports", reports.path().to_str().unwrap()])
+            .current_dir(root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        if when == "network" {
+            while scenario_leftovers(SINGLE).is_empty() {
+                assert!(started.elapsed() < Duration::from_secs(30), "the network never appeared");
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{when}: {err}");
+        assert!(err.contains("drill interrupted; stack torn down"), "{when}: {err}");
+        assert_eq!(scenario_leftovers(SINGLE), Vec::<String>::new(), "{when}: {err}");
+    }
+}
