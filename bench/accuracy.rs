@@ -71,7 +71,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn table(dir: &std::path::Path, faults: &[(&str, bool, &str)], outages: &[u64], repeats: usize) {
-    println!("| fault | outage (ms) | op rate (/s) | op interval (ms) | true outage (ms, median) | measured RTO (ms, median) | error median (ms) | error max (ms) | bound: interval + 10 ms |");
+    println!(
+        "| fault | outage (ms) | op rate (/s) | op interval (ms) | true outage (ms, median) | measured RTO (ms, median) | error median (ms) | error max (ms) | bound: interval + 10 ms |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (label, proxy, fault) in faults {
         for (writers, rate) in RATES {
@@ -88,7 +90,8 @@ fn table(dir: &std::path::Path, faults: &[(&str, bool, &str)], outages: &[u64], 
                 let errors: Vec<f64> = samples.iter().map(|(t, m)| m - t).collect();
                 let e_max = errors.iter().copied().fold(f64::MIN, |a, b| a.max(b.abs()));
                 let held = if e_max <= interval + 10.0 { "held" } else { "missed" };
-                let (t, m, e) = (median(samples.iter().map(|s| s.0).collect()), median(samples.iter().map(|s| s.1).collect()), median(errors));
+                let (t, m, e) =
+                    (median(samples.iter().map(|s| s.0).collect()), median(samples.iter().map(|s| s.1).collect()), median(errors));
                 println!("| {label} | {outage} | {total} | {interval:.1} | {t:.1} | {m:.1} | {e:+.1} | {e_max:.1} | {held} |");
             }
         }

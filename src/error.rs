@@ -14,7 +14,7 @@ pub mod exit {
     pub const INFRA: i32 = 3;
     /// The drill ran but a check could not decide (verdict unknown).
     pub const UNKNOWN: i32 = 4;
-    /// Interrupted by SIGINT or SIGTERM (stack torn down).
+    /// Interrupted by SIGINT or SIGTERM (the stack is torn down).
     pub const INTERRUPTED: i32 = 130;
 }
 
@@ -51,6 +51,13 @@ impl Error {
     }
     pub fn interrupted() -> Self {
         Self::new(Kind::Interrupted, "drill interrupted")
+    }
+    /// Says what became of the stack after an interruption (other errors are unchanged).
+    pub fn after_teardown(mut self, what: &str) -> Self {
+        if self.kind == Kind::Interrupted {
+            self.message = format!("{}; {what}", self.message);
+        }
+        self
     }
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());

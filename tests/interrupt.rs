@@ -91,17 +91,25 @@ fn interrupt_at(moment: Moment, signal: &str) {
         assert!(log.contains("nothing had started"), "{what}: no evidence folder and no explanation\n{log}");
         return;
     };
-    let results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap_or_else(|e| panic!("{what}: {e}\n{log}"))).unwrap();
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap_or_else(|e| panic!("{what}: {e}\n{log}"))).unwrap();
     assert_eq!(results["interrupted"], true, "{what}");
     assert_eq!(results["verdict"], "unknown", "{what}");
     assert_eq!(results["interruption"]["signal"], if signal == "-INT" { "SIGINT" } else { "SIGTERM" }, "{what}");
     assert!(dir.join("report.md").exists() && dir.join("junit.xml").exists(), "{what}: reports missing");
     // after the interruption nothing fails over: the failover was stopped first
     if dir.join("history.jsonl").exists() {
-        let events: Vec<Value> =
-            std::fs::read_to_string(dir.join("history.jsonl")).unwrap().lines().filter_map(|l| serde_json::from_str(l).ok()).filter(|v: &Value| v["type"] == "event").collect();
+        let events: Vec<Value> = std::fs::read_to_string(dir.join("history.jsonl"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|v: &Value| v["type"] == "event")
+            .collect();
         if let Some(t) = events.iter().find(|e| e["kind"] == "interrupted").and_then(|e| e["t_ns"].as_u64()) {
-            let late: Vec<&Value> = events.iter().filter(|e| e["t_ns"].as_u64() > Some(t) && e["kind"].as_str().is_some_and(|k| k.starts_with("failover"))).collect();
+            let late: Vec<&Value> = events
+                .iter()
+                .filter(|e| e["t_ns"].as_u64() > Some(t) && e["kind"].as_str().is_some_and(|k| k.starts_with("failover")))
+                .collect();
             assert!(late.is_empty(), "{what}: failover steps after the interruption: {late:?}");
         }
     }

@@ -193,3 +193,147 @@ fn redis_refuses_writes_without_replicas_and_those_writes_count_as_failed() {
     assert_eq!(r["converged"], true);
     assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
 }
+
+const LONG: &str = "fixture-single-node-long";
+
+/// Starts the 15 s single-node drill; returns once its container exists, with its run id.
+fn spawn_long_drill(reports: &std::path::Path) -> (std::process::Child, String) {
+    let log = |name: &str| std::fs::File::create(reports.join(name)).unwrap();
+    let child = Command::new(bin())
+        .args(["run", "tests/fixtures/single-node-long.yaml", "--reports", reports.to_str().unwrap()])
+        .current_dir(root())
+        .stdout(log("stdout.txt"))
+        .stderr(log("stderr.txt"))
+        .spawn()
+        .unwrap();
+    wait_for_containers(LONG, 1);
+    let out = Command::new("docker")
+        .args(["ps", "--filter", &format!("label=drdrill.scenario={LONG}"), "--format", "{{.Label \"drdrill.run\"}}"])
+        .output()
+        .unwrap();
+    let run = String::from_utf8_lossy(&out.stdout).lines().next().unwrap().to_string();
+    (child, run)
+}
+
+#[test]
+fn gc_leaves_a_live_drill_alone_also_when_named() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let reports = tempfile::tempdir().unwrap();
+    let (mut child, run) = spawn_long_drill(reports.path());
+    for args in [vec!["gc"], vec!["gc", "--run", &run]] {
+        let out = drdrill(&args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains(&format!("skipped live run {run}: its drdrill process (pid {})", child.id())), "{args:?}: {text}");
+        assert!(!labelled(Some(&run)).0.is_empty(), "{args:?} removed the live drill's containers");
+    }
+    let status = child.wait().unwrap();
+    let stderr = std::fs::read_to_string(reports.path().join("stderr.txt")).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stack torn down (") && stderr.contains("a check found nothing left"), "{stderr}");
+    let (c, n) = labelled(Some(&run));
+    assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
+}
+
+/// A network labelled as a drill's owned by `pid_start` of this very process (a drill
+/// between creating its network and its first container).
+fn owned_network(run: &str, pid_start: u64) -> String {
+    let name = format!("drdrill-{run}");
+    let labels = [
+        format!("drdrill.run={run}"),
+        "drdrill.scenario=gc-starting".to_string(),
+        format!("drdrill.pid={}", std::process::id()),
+        format!("drdrill.pid_start={pid_start}"),
+        format!("drdrill.host={}", drdrill::docker::hostname()),
+    ];
+    let mut args = vec!["network", "create"];
+    for l in &labels {
+        args.extend(["--label", l]);
+    }
+    args.push(&name);
+    let out = Command::new("docker").args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    name
+}
+
+#[test]
+fn gc_leaves_the_network_of_a_drill_that_is_starting_but_not_of_a_reused_pid() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let me = drdrill::docker::start_time(std::process::id()).unwrap();
+    let tag = format!("gcstart{}", std::process::id());
+    let (live, reused) = (format!("{tag}a"), format!("{tag}b"));
+    owned_network(&live, me);
+    // same PID, another start time: the drill that owned it is gone and the PID reused
+    owned_network(&reused, me + 1);
+    let out = drdrill(&["gc"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (_, live_left) = labelled(Some(&live));
+    let (_, reused_left) = labelled(Some(&reused));
+    drdrill(&["gc", "--run", &live, "--force"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(live_left, vec![format!("drdrill-{live}")], "gc removed a starting drill's network: {text}");
+    assert!(text.contains(&format!("skipped live run {live}")), "{text}");
+    assert!(reused_left.is_empty(), "a reused PID kept a dead run's network: {text}");
+    assert_eq!(labelled(Some(&live)).1, Vec::<String>::new());
+}
+
+#[test]
+fn gc_saves_the_logs_of_a_killed_drill_into_its_evidence() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let reports = tempfile::tempdir().unwrap();
+    let (mut child, run) = spawn_long_drill(reports.path());
+    // kill once the node has logged something worth saving
+    let started = Instant::now();
+    while !String::from_utf8_lossy(&Command::new("docker").args(["logs", &format!("drdrill-{run}-pg-1")]).output().unwrap().stderr)
+        .contains("ready to accept connections")
+    {
+        assert!(started.elapsed() < Duration::from_secs(60), "pg-1 never became ready");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    child.kill().unwrap(); // SIGKILL: no teardown, no logs saved by the drill
+    child.wait().unwrap();
+    let out = drdrill(&["gc", "--run", &run]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("container drdrill-{run}-pg-1")), "{text}");
+    let (c, n) = labelled(Some(&run));
+    assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
+    let evidence = std::fs::read_dir(reports.path().join(LONG)).unwrap().next().unwrap().unwrap().path();
+    let log = std::fs::read_to_string(evidence.join("logs").join("pg-1.log")).expect("gc saved pg-1's log");
+    assert!(log.contains("database system is ready to accept connections"), "{log}");
+    let note = std::fs::read_to_string(evidence.join("GC-NOTE.txt")).expect("gc wrote GC-NOTE.txt");
+    assert!(note.contains(&format!("container drdrill-{run}-pg-1 (logs saved to logs/pg-1.log)")), "{note}");
+    assert!(note.contains(&format!("network drdrill-{run}")) && note.contains("did not finish"), "{note}");
+}
+
+#[test]
+fn sigint_while_the_stack_is_being_created_leaves_nothing_and_says_so() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const SINGLE: &str = "fixture-single-node";
+    // at the moment the network appears (a container create is about to be in flight), and
+    // at a fixed early time
+    for when in ["network", "300ms"] {
+        let reports = tempfile::tempdir().unwrap();
+        let child = Command::new(bin())
+            .args(["run", "tests/fixtures/single-node.yaml", "--reports", reports.path().to_str().unwrap()])
+            .current_dir(root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        if when == "network" {
+            while scenario_leftovers(SINGLE).is_empty() {
+                assert!(started.elapsed() < Duration::from_secs(30), "the network never appeared");
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{when}: {err}");
+        assert!(err.contains("drill interrupted; stack torn down"), "{when}: {err}");
+        assert_eq!(scenario_leftovers(SINGLE), Vec::<String>::new(), "{when}: {err}");
+    }
+}

@@ -65,8 +65,14 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             for n in &r.networks {
                 println!("  network {n}");
             }
-            for live in &r.skipped_live {
-                println!("  left run {live} alone: its drdrill process is still running (use --force)");
+            for v in &r.volumes {
+                println!("  volume {v}");
+            }
+            for d in &r.evidence {
+                println!("  saved their logs and GC-NOTE.txt into {}", d.display());
+            }
+            for (live, why) in &r.skipped_live {
+                println!("skipped live run {live}: {why} (use --force to remove it anyway)");
             }
             Ok(exit::PASS)
         }

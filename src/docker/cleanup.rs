@@ -1,89 +1,146 @@
-//! Teardown tied to ownership, plus `drdrill gc` for what a killed run left behind.
-//! Both select strictly by the `drdrill.run` label: nothing else is ever touched.
-use super::{Docker, LABEL_PID, LABEL_RUN};
+//! Teardown tied to ownership: `RunGuard` removes a run's resources and checks that none
+//! is left. Selection is strictly by the `drdrill.run` label: nothing else is ever touched.
+use super::{Docker, LABEL_RUN};
 use crate::error::{Error, Result};
-use bollard::container::ListContainersOptions;
+use bollard::container::{ListContainersOptions, RemoveContainerOptions};
 use bollard::network::ListNetworksOptions;
 use bollard::volume::{ListVolumesOptions, RemoveVolumeOptions};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
-#[derive(Debug, Default, Clone)]
-pub struct GcReport {
-    pub runs: BTreeSet<String>,
-    pub containers: Vec<String>,
-    pub networks: Vec<String>,
-    pub volumes: Vec<String>,
-    /// Runs left alone because their drdrill process is still alive.
-    pub skipped_live: BTreeSet<String>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    Container,
+    Network,
+    Volume,
 }
 
-fn pid_alive(pid: &str) -> bool {
-    pid.parse::<u32>().is_ok_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+/// One labelled container, network or volume.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub kind: ResourceKind,
+    /// Id for containers; the name for networks and volumes.
+    pub id: String,
+    pub name: String,
+    pub labels: HashMap<String, String>,
 }
 
-/// Removes labelled containers, networks and volumes: of one run, or of every run whose
-/// owning process is gone (all of them with `force`).
-pub async fn gc(docker: &Docker, run: Option<&str>, force: bool) -> Result<GcReport> {
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            ResourceKind::Container => "container",
+            ResourceKind::Network => "network",
+            ResourceKind::Volume => "volume",
+        };
+        write!(f, "{kind} {}", self.name)
+    }
+}
+
+/// Every resource labelled with `run` (any run when None): containers in any state, then
+/// networks, then volumes (the order they can be removed in).
+pub async fn list(docker: &Docker, run: Option<&str>) -> Result<Vec<Resource>> {
     let label = match run {
         Some(r) => format!("{LABEL_RUN}={r}"),
         None => LABEL_RUN.to_string(),
     };
-    let filters: HashMap<String, Vec<String>> = HashMap::from([("label".to_string(), vec![label.clone()])]);
+    let filters: HashMap<String, Vec<String>> = HashMap::from([("label".to_string(), vec![label])]);
     let api = &docker.api;
-    let mut report = GcReport::default();
+    let mut found = Vec::new();
     let containers = api
         .list_containers(Some(ListContainersOptions { all: true, filters: filters.clone(), ..Default::default() }))
         .await
         .map_err(|e| Error::infra("failed to list drill containers").cause(e))?;
-    let mut live_runs = BTreeSet::new();
-    for c in &containers {
-        let labels = c.labels.clone().unwrap_or_default();
-        let run_id = labels.get(LABEL_RUN).cloned().unwrap_or_default();
-        if run.is_none() && !force && labels.get(LABEL_PID).is_some_and(|p| pid_alive(p)) {
-            live_runs.insert(run_id);
-        }
-    }
     for c in containers {
-        let labels = c.labels.unwrap_or_default();
-        let run_id = labels.get(LABEL_RUN).cloned().unwrap_or_default();
-        if live_runs.contains(&run_id) {
-            continue;
-        }
         let name = c.names.unwrap_or_default().first().cloned().unwrap_or_default().trim_start_matches('/').to_string();
         let id = c.id.unwrap_or_default();
-        docker.remove(&id).await?;
-        report.runs.insert(run_id);
-        report.containers.push(name);
+        found.push(Resource { kind: ResourceKind::Container, id, name, labels: c.labels.unwrap_or_default() });
     }
     let networks = api
         .list_networks(Some(ListNetworksOptions { filters: filters.clone() }))
         .await
         .map_err(|e| Error::infra("failed to list drill networks").cause(e))?;
     for n in networks {
-        let run_id = n.labels.unwrap_or_default().get(LABEL_RUN).cloned().unwrap_or_default();
-        if live_runs.contains(&run_id) {
-            continue;
-        }
         let name = n.name.unwrap_or_default();
-        api.remove_network(&name).await.map_err(|e| Error::infra(format!("failed to remove network {name}")).cause(e))?;
-        report.runs.insert(run_id);
-        report.networks.push(name);
+        found.push(Resource { kind: ResourceKind::Network, id: name.clone(), name, labels: n.labels.unwrap_or_default() });
     }
     let volumes =
         api.list_volumes(Some(ListVolumesOptions { filters })).await.map_err(|e| Error::infra("failed to list drill volumes").cause(e))?;
     for v in volumes.volumes.unwrap_or_default() {
-        let run_id = v.labels.get(LABEL_RUN).cloned().unwrap_or_default();
-        if live_runs.contains(&run_id) {
-            continue;
-        }
-        api.remove_volume(&v.name, Some(RemoveVolumeOptions { force: true }))
-            .await
-            .map_err(|e| Error::infra(format!("failed to remove volume {}", v.name)).cause(e))?;
-        report.runs.insert(run_id);
-        report.volumes.push(v.name);
+        found.push(Resource { kind: ResourceKind::Volume, id: v.name.clone(), name: v.name, labels: v.labels });
     }
-    report.skipped_live = live_runs;
-    Ok(report)
+    Ok(found)
+}
+
+/// Removes one resource; one that is already gone counts as removed.
+pub async fn remove(docker: &Docker, r: &Resource) -> Result<()> {
+    let api = &docker.api;
+    let result = match r.kind {
+        ResourceKind::Container => {
+            api.remove_container(&r.id, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() })).await
+        }
+        ResourceKind::Network => api.remove_network(&r.id).await,
+        ResourceKind::Volume => api.remove_volume(&r.id, Some(RemoveVolumeOptions { force: true })).await,
+    };
+    match result {
+        Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+        Err(e) => Err(Error::infra(format!("failed to remove {r}")).cause(e)),
+    }
+}
+
+/// Calls still in flight when a drill was interrupted (a create whose client future was
+/// dropped) can land after the first sweep: teardown only counts as verified once listings
+/// have stayed empty this long.
+const QUIET: Duration = Duration::from_millis(1000);
+const EVERY: Duration = Duration::from_millis(300);
+const BOUND: Duration = Duration::from_secs(10);
+
+/// What teardown removed and whether a final check found nothing left.
+#[derive(Debug, Clone, Default)]
+pub struct TeardownReport {
+    /// `container drdrill-…`, `network drdrill-…`.
+    pub removed: Vec<String>,
+    /// Listings stayed empty for `QUIET` after the last removal.
+    pub verified: bool,
+    /// What the last listing still found (when not verified).
+    pub leftovers: Vec<String>,
+    /// Removals or listings that failed on the way.
+    pub errors: Vec<String>,
+}
+
+/// Sweeps `run` by label until listings stay empty for `QUIET`, within `BOUND`.
+async fn sweep_until_empty(docker: &Docker, run: &str) -> TeardownReport {
+    let started = Instant::now();
+    let mut report = TeardownReport::default();
+    let mut quiet_since: Option<Instant> = None;
+    loop {
+        match list(docker, Some(run)).await {
+            Ok(found) if found.is_empty() => {
+                report.leftovers.clear();
+                if quiet_since.get_or_insert_with(Instant::now).elapsed() >= QUIET {
+                    report.verified = true;
+                    return report;
+                }
+            }
+            Ok(found) => {
+                quiet_since = None;
+                report.leftovers = found.iter().map(ToString::to_string).collect();
+                for r in &found {
+                    match remove(docker, r).await {
+                        Ok(()) => report.removed.push(r.to_string()),
+                        Err(e) => report.errors.push(e.one_line()),
+                    }
+                }
+            }
+            Err(e) => {
+                quiet_since = None;
+                report.errors.push(e.one_line());
+            }
+        }
+        if started.elapsed() >= BOUND {
+            return report;
+        }
+        tokio::time::sleep(EVERY).await;
+    }
 }
 
 /// Owns a run's resources. `teardown` removes them; if the guard is dropped without
@@ -98,13 +155,15 @@ impl RunGuard {
     pub fn new(docker: Docker, run_id: &str) -> Self {
         RunGuard { run_id: run_id.to_string(), docker, armed: true }
     }
-    pub async fn teardown(&mut self) -> Result<GcReport> {
-        let r = gc(&self.docker, Some(&self.run_id), true).await;
-        if r.is_ok() {
-            self.armed = false;
-        }
-        r
+
+    /// Removes everything labelled with this run (whatever its owner: this is the owner),
+    /// repeatedly, until a check finds nothing; the report says whether it did.
+    pub async fn teardown(&mut self) -> TeardownReport {
+        let report = sweep_until_empty(&self.docker, &self.run_id).await;
+        self.armed = false;
+        report
     }
+
     /// `--keep`: leave the stack up on purpose.
     pub fn disarm(&mut self) {
         self.armed = false;
@@ -121,7 +180,7 @@ impl Drop for RunGuard {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async {
                 let d = Docker::connect().await.ok()?;
-                gc(&d, Some(&run), true).await.ok()
+                Some(sweep_until_empty(&d, &run).await)
             })
         })
         .join();

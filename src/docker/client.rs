@@ -1,4 +1,5 @@
 //! A thin wrapper over bollard: each call maps its failure to a "failed to …" error.
+use super::engine::{self, EngineInfo};
 use crate::error::{Error, Result};
 use bollard::container::{
     Config, CreateContainerOptions, KillContainerOptions, LogOutput, LogsOptions, NetworkingConfig, RemoveContainerOptions,
@@ -9,10 +10,17 @@ use bollard::models::{EndpointSettings, HostConfig, PortBinding};
 use bollard::network::CreateNetworkOptions;
 use futures_util::StreamExt;
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 #[derive(Clone)]
 pub struct Docker {
     pub(crate) api: bollard::Docker,
+    /// The engine this client talks to (recorded in results.json).
+    pub engine: EngineInfo,
+    /// Address host-side clients reach published ports on (`DRDRILL_ENGINE_HOST`).
+    pub client_ip: IpAddr,
+    /// Address ports are published on (`DRDRILL_PUBLISH_IP`, default 127.0.0.1).
+    pub publish_ip: IpAddr,
 }
 
 /// What a node's container looks like.
@@ -26,7 +34,7 @@ pub struct ContainerSpec {
     pub env: Vec<String>,
     pub cmd: Vec<String>,
     pub labels: HashMap<String, String>,
-    /// (container port, host port) pairs, published on 127.0.0.1 only.
+    /// (container port, host port) pairs, published on `Docker::publish_ip` only.
     pub ports: Vec<(u16, u16)>,
     pub cap_add: Vec<String>,
 }
@@ -36,14 +44,23 @@ fn infra(msg: String, e: bollard::errors::Error) -> Error {
 }
 
 impl Docker {
-    /// Connects to the local engine and checks that it answers.
+    /// Connects to the engine `DOCKER_HOST` names (the local socket by default) and checks
+    /// that it answers.
     pub async fn connect() -> Result<Docker> {
-        let hint = "start the engine with `scripts/setup.sh` (installs docker.io and starts dockerd)";
-        let api = bollard::Docker::connect_with_local_defaults()
-            .map_err(|e| infra("failed to connect to the Docker engine".into(), e).hint(hint))?;
-        let api = api.negotiate_version().await.map_err(|e| infra("failed to reach the Docker engine".into(), e).hint(hint))?;
-        api.ping().await.map_err(|e| infra("failed to reach the Docker engine".into(), e).hint(hint))?;
-        Ok(Docker { api })
+        let ep = engine::endpoint(engine::env)?;
+        let hint = if ep.local {
+            "start the engine with `scripts/setup.sh` (installs docker.io and starts dockerd)".to_string()
+        } else {
+            format!("check that an engine listens on {} (DOCKER_HOST)", ep.host)
+        };
+        let reach = |e| infra(format!("failed to reach the Docker engine at {}", ep.host), e).hint(hint.clone());
+        let api = ep.client().map_err(|e| e.hint(hint.clone()))?;
+        let api = api.negotiate_version().await.map_err(reach)?;
+        let version = api.version().await.map_err(reach)?.version.unwrap_or_default();
+        let engine = EngineInfo { host: ep.host.clone(), version, local: ep.local };
+        let client_ip = ep.client_ip(engine::env).await?;
+        let publish_ip = engine::publish_ip(engine::env)?;
+        Ok(Docker { api, engine, client_ip, publish_ip })
     }
 
     pub async fn image_exists(&self, image: &str) -> bool {
@@ -68,7 +85,7 @@ impl Docker {
         for (p, host) in &spec.ports {
             let key = format!("{p}/tcp");
             exposed.insert(key.clone(), HashMap::new());
-            bindings.insert(key, Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(host.to_string()) }]));
+            bindings.insert(key, Some(vec![PortBinding { host_ip: Some(self.publish_ip.to_string()), host_port: Some(host.to_string()) }]));
         }
         let mut endpoints = HashMap::new();
         endpoints.insert(spec.network.clone(), EndpointSettings { aliases: Some(vec![spec.alias.clone()]), ..Default::default() });

@@ -1,5 +1,6 @@
 //! results.json: a stable, documented schema (see README, "results.json").
 use crate::checker::{Analysis, Convergence, LostWrite, PhaseLatency, RtoBasis, TargetResult, Verdict};
+use crate::docker::EngineInfo;
 use crate::failover::FailoverReport;
 use crate::history::Event;
 use crate::stack::ReplicaHealth;
@@ -12,7 +13,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct NodeInfo {
     pub name: String,
     pub container: String,
-    /// Published on 127.0.0.1.
+    /// Published on `DRDRILL_PUBLISH_IP` (127.0.0.1 by default).
     pub host_port: u16,
 }
 
@@ -94,6 +95,8 @@ pub struct Results {
     /// after_recovery; or whole_drill without a fault); phases a drill lacks are left out.
     pub latency: Vec<PhaseLatency>,
     pub stack: StackInfo,
+    /// The Docker engine the drill ran on.
+    pub engine: EngineInfo,
     pub failover: Option<FailoverReport>,
     pub convergence: Option<Convergence>,
     /// Every acknowledged write that is missing, earliest ack first.
@@ -168,6 +171,7 @@ impl Results {
             targets: a.targets,
             latency: a.latency,
             stack,
+            engine: EngineInfo::default(),
             failover,
             convergence,
             lost: a.rpo.map(|r| r.lost).unwrap_or_default(),

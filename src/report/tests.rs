@@ -81,6 +81,7 @@ fn sample() -> Results {
             nodes: vec![],
             replication_at_start: vec![],
         },
+        engine: crate::docker::EngineInfo { host: "unix:///var/run/docker.sock".into(), version: "24.0".into(), local: true },
         failover: None,
         convergence: None,
         lost: vec![LostWrite { writer: 3, seq: 41, ack_ms: 4987.5 }],

@@ -81,7 +81,8 @@ impl Drill<'_> {
         let wall = |ns: u64| (ex.clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64)).to_rfc3339();
         let identity = (sc.name.clone(), self.run_id.clone(), wall(0), wall(end_ns));
         let info = stack_info(sc, &stack, &health);
-        let results = Results::assemble(identity, a, info, ex.failover, convergence, hist.events, errors);
+        let assembled = Results::assemble(identity, a, info, ex.failover, convergence, hist.events, errors);
+        let results = Results { engine: self.docker.engine.clone(), ..assembled };
         rep.emit(DrillEvent::Finished(&results))?;
         Ok(results)
     }
@@ -216,7 +217,9 @@ impl Drill<'_> {
         drop(client_tx);
         recorder.expect("started above").finish().await.map_err(|e| Error::infra("failed to write history.jsonl").cause(e))?;
         if !end.panics.is_empty() {
-            return Err(Error::infra("failed to run the workload: a writer panicked (a bug; please report it)").cause_text(end.panics.join("; ")));
+            return Err(
+                Error::infra("failed to run the workload: a writer panicked (a bug; please report it)").cause_text(end.panics.join("; "))
+            );
         }
         rep.emit(DrillEvent::Info(&format!("{} writes recorded in history.jsonl", end.ops)))?;
         Ok(Exercised { clock, failover: report })
@@ -233,7 +236,8 @@ pub(super) fn stack_info(sc: &Scenario, stack: &Stack, health: &[ReplicaHealth])
     let mut info = StackInfo::planned(sc);
     info.initial_primary = stack.nodes.first().map(|n| n.name.clone()).unwrap_or_default();
     info.final_primary = stack.primary();
-    info.nodes = stack.nodes.iter().map(|n| NodeInfo { name: n.name.clone(), container: n.container.clone(), host_port: n.host_port }).collect();
+    info.nodes =
+        stack.nodes.iter().map(|n| NodeInfo { name: n.name.clone(), container: n.container.clone(), host_port: n.host_port }).collect();
     info.replication_at_start = health.to_vec();
     info
 }

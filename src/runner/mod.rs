@@ -16,7 +16,6 @@ use crate::stack::{PROXY_NODE, driver_for};
 use drill::Drill;
 use futures_util::FutureExt;
 use live::Shared;
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
@@ -76,22 +75,29 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         reporters.0.push(Box::new(FileReporter::new(dir.join(file), render)));
     }
     reporters.emit(DrillEvent::Phase(&format!("drill {} (run {run_id}), evidence in {}", sc.name, dir.display())))?;
+    let e = &docker.engine;
+    let place = if e.local { "local".to_string() } else { format!("remote; nodes reached on {}", docker.client_ip) };
+    reporters.emit(DrillEvent::Info(&format!("engine {} (Docker {}, {place})", e.host, e.version)))?;
 
     let mut guard = RunGuard::new(docker.clone(), &run_id);
     let ledger = FaultLedger::default();
     let live = Shared::default();
-    let labels = HashMap::from([
-        (docker::LABEL_RUN.to_string(), run_id.clone()),
-        (docker::LABEL_SCENARIO.to_string(), sc.name.clone()),
-        (docker::LABEL_PID.to_string(), std::process::id().to_string()),
-    ]);
-    let drill = Drill { loaded, docker: docker.clone(), run_id: run_id.clone(), dir: dir.clone(), ledger: ledger.clone(), labels, live: live.clone() };
+    let labels = docker::run_labels(&run_id, &sc.name, &dir);
+    let drill = Drill {
+        loaded,
+        docker: docker.clone(),
+        run_id: run_id.clone(),
+        dir: dir.clone(),
+        ledger: ledger.clone(),
+        labels,
+        live: live.clone(),
+    };
     let outcome = tokio::select! {
         r = AssertUnwindSafe(drill.execute(reporters)).catch_unwind() => match r {
             Ok(r) => r,
             Err(_) => Err(Error::infra("failed to finish the drill: drdrill panicked (a bug; please report it)")),
         },
-        signal = signals.next() => Err(interrupted(signal, &live, &ledger, loaded, &run_id, &dir, reporters).await),
+        signal = signals.next() => Err(interrupted(signal, &live, &ledger, loaded, &run_id, &dir, &docker.engine, reporters).await),
     };
     // a drill that failed mid-fault heals before anything else (this matters with --keep:
     // a partition must not outlive the drill)
@@ -112,16 +118,18 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         }
     } else {
         let _ = reporters.emit(DrillEvent::Phase("tearing down"));
-        match guard.teardown().await {
-            Ok(_) => {
-                let _ = reporters.emit(DrillEvent::Info("stack torn down: no resource labelled with this run is left"));
-            }
-            Err(e) => {
-                let _ = reporters.emit(DrillEvent::Info(&format!("teardown failed: {e}; run `drdrill gc`")));
-            }
-        }
+        let t = guard.teardown().await;
+        let text = if t.verified {
+            format!("stack torn down ({} removed; a check found nothing left)", t.removed.len())
+        } else {
+            format!("teardown NOT verified: left {:?} ({}); run `drdrill gc --run {run_id}`", t.leftovers, t.errors.join("; "))
+        };
+        let _ = reporters.emit(DrillEvent::Info(&text));
+        return outcome
+            .map(|results| RunOutcome { dir, results })
+            .map_err(|e| if t.verified { e.after_teardown("stack torn down") } else { e.after_teardown(&text) });
     }
-    outcome.map(|results| RunOutcome { dir, results })
+    outcome.map(|results| RunOutcome { dir, results }).map_err(|e| e.after_teardown("stack kept (--keep)"))
 }
 
 /// Stops what an interrupted drill had running, writes its partial results and reports,
@@ -133,6 +141,7 @@ async fn interrupted(
     loaded: &Loaded,
     run_id: &str,
     dir: &Path,
+    engine: &crate::docker::EngineInfo,
     reporters: &mut Reporters,
 ) -> Error {
     let phase = live.with(|l| l.phase.clone());
@@ -140,7 +149,8 @@ async fn interrupted(
     let sc = &loaded.scenario;
     let identity = (sc.name.clone(), run_id.to_string());
     match live::stop_interrupted(live, ledger, signal, sc, identity, &dir.join("history.jsonl")).await {
-        Ok(results) => {
+        Ok(mut results) => {
+            results.engine = engine.clone();
             let _ = reporters.emit(DrillEvent::Finished(&results));
         }
         Err(e) => {

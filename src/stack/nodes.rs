@@ -1,32 +1,35 @@
-//! The running stack: containers on the drill's own network, ports on 127.0.0.1, and
-//! which node is the primary now.
+//! The running stack: containers on the drill's own network, ports published on
+//! `DRDRILL_PUBLISH_IP` (127.0.0.1 by default), and which node is the primary now.
 use super::Driver;
 use super::proxy::{ProxyRoutes, start_proxy};
 use crate::docker::{self, ContainerSpec, Docker};
 use crate::error::{Error, Result};
 use crate::scenario::ProxySpec;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Mutex;
 
 #[derive(Debug, Clone)]
 pub struct Node {
     pub name: String,
     pub container: String,
-    /// Port on 127.0.0.1; fixed for the life of the drill, across restarts. drdrill's own
+    /// Where host-side clients reach published ports (`DRDRILL_ENGINE_HOST`; 127.0.0.1
+    /// for a local engine).
+    pub host: IpAddr,
+    /// Published port; fixed for the life of the drill, across restarts. drdrill's own
     /// control connections (health, promotion, read-back) use it.
     pub host_port: u16,
-    /// Port on 127.0.0.1 the workload uses: the node's client proxy when clients go
+    /// Published port the workload uses: the node's client proxy when clients go
     /// through the proxy, else `host_port`.
     pub client_port: u16,
 }
 
 impl Node {
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.host_port))
+        SocketAddr::from((self.host, self.host_port))
     }
     pub fn client_addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.client_port))
+        SocketAddr::from((self.host, self.client_port))
     }
 }
 
@@ -106,7 +109,7 @@ impl Stack {
             }
             let host_port = started.ok_or_else(|| Error::infra(format!("failed to publish a port for {container}")))?;
             let client_port = proxy.as_ref().and_then(|p| p.client_port(name)).unwrap_or(host_port);
-            nodes.push(Node { name: name.clone(), container, host_port, client_port });
+            nodes.push(Node { name: name.clone(), container, host: docker.client_ip, host_port, client_port });
         }
         Ok(Stack {
             docker: docker.clone(),

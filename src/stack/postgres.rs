@@ -38,7 +38,7 @@ fn conninfo((host, port): (String, u16), me: &str) -> String {
 
 async fn connect(addr: SocketAddr, db: &str, timeout: Duration) -> std::result::Result<Client, tokio_postgres::Error> {
     let mut cfg = tokio_postgres::Config::new();
-    cfg.host("127.0.0.1").port(addr.port()).user("postgres").dbname(db).connect_timeout(timeout);
+    cfg.host(addr.ip().to_string()).port(addr.port()).user("postgres").dbname(db).connect_timeout(timeout);
     let (client, conn) = cfg.connect(NoTls).await?;
     tokio::spawn(async move {
         let _ = conn.await;

@@ -1,5 +1,5 @@
 //! The chaos proxy in the topology: one container on the drill network, speaking the
-//! Toxiproxy API. Each node gets a client proxy (`client-<node>`, published on 127.0.0.1)
+//! Toxiproxy API. Each node gets a client proxy (`client-<node>`, published like the nodes)
 //! when clients are routed through it, and each ordered pair of nodes a replication proxy
 //! (`repl-<replica>-<primary>`) when replication is.
 use super::nodes::free_port;
@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::proxy::{ProxyClient, ProxyConfig};
 use crate::scenario::ProxySpec;
 use std::collections::{BTreeMap, HashMap};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Node name of the proxy container (its DNS alias on the drill network).
@@ -18,7 +18,7 @@ const API_PORT: u16 = 8474;
 #[derive(Debug, Clone)]
 pub struct ProxyRoutes {
     pub container: String,
-    /// The Toxiproxy API, published on 127.0.0.1.
+    /// The Toxiproxy API, published like the nodes' ports.
     pub api: SocketAddr,
     pub clients: bool,
     pub replication: bool,
@@ -106,7 +106,7 @@ pub async fn start_proxy(
     docker.run(&cs).await?;
     let routes = ProxyRoutes {
         container,
-        api: SocketAddr::from((Ipv4Addr::LOCALHOST, api_port)),
+        api: SocketAddr::from((docker.client_ip, api_port)),
         clients: spec.clients,
         replication: spec.replication,
         nodes: nodes.to_vec(),

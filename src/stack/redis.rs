@@ -20,7 +20,7 @@ impl Redis {
 const KEY_PREFIX: &str = "drdrill:";
 
 async fn conn(addr: SocketAddr, timeout: Duration) -> std::result::Result<MultiplexedConnection, redis::RedisError> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", addr.port()))?;
+    let client = redis::Client::open(format!("redis://{addr}/"))?;
     match tokio::time::timeout(timeout, client.get_multiplexed_async_connection()).await {
         Ok(r) => r,
         Err(_) => Err(redis::RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))),
