@@ -45,7 +45,7 @@ impl Drill<'_> {
         rep.emit(DrillEvent::Phase(text))
     }
 
-    pub async fn execute(self, rep: &mut Reporters) -> Result<Results> {
+    pub async fn execute(&self, rep: &mut Reporters) -> Result<Results> {
         let driver: Arc<dyn Driver> = Arc::from(driver_for(&self.sc().stack));
         let stack = self.start_stack(rep, driver.as_ref()).await?;
         let health = self.wait_healthy(rep, driver.as_ref(), &stack).await?;

@@ -97,7 +97,7 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
             Ok(r) => r,
             Err(_) => Err(Error::infra("failed to finish the drill: drdrill panicked (a bug; please report it)")),
         },
-        signal = signals.next() => Err(interrupted(signal, &live, &ledger, loaded, &run_id, &dir, &docker.engine, reporters).await),
+        signal = signals.next() => Err(interrupted(signal, &drill, reporters).await),
     };
     // a drill that failed mid-fault heals before anything else (this matters with --keep:
     // a partition must not outlive the drill)
@@ -134,30 +134,21 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
 
 /// Stops what an interrupted drill had running, writes its partial results and reports,
 /// and returns the interruption error (exit 130).
-async fn interrupted(
-    signal: &str,
-    live: &Shared,
-    ledger: &FaultLedger,
-    loaded: &Loaded,
-    run_id: &str,
-    dir: &Path,
-    engine: &crate::docker::EngineInfo,
-    reporters: &mut Reporters,
-) -> Error {
-    let phase = live.with(|l| l.phase.clone());
+async fn interrupted(signal: &str, drill: &Drill<'_>, reporters: &mut Reporters) -> Error {
+    let phase = drill.live.with(|l| l.phase.clone());
     let _ = reporters.emit(DrillEvent::Phase(&format!("{signal} during {phase}: stopping the failover, faults and workload")));
-    let sc = &loaded.scenario;
-    let identity = (sc.name.clone(), run_id.to_string());
-    match live::stop_interrupted(live, ledger, signal, sc, identity, &dir.join("history.jsonl")).await {
+    let sc = &drill.loaded.scenario;
+    let identity = (sc.name.clone(), drill.run_id.clone());
+    match live::stop_interrupted(&drill.live, &drill.ledger, signal, sc, identity, &drill.dir.join("history.jsonl")).await {
         Ok(mut results) => {
-            results.engine = engine.clone();
+            results.engine = drill.docker.engine.clone();
             let _ = reporters.emit(DrillEvent::Finished(&results));
         }
         Err(e) => {
             let _ = reporters.emit(DrillEvent::Info(&format!("could not judge the partial history: {}", e.one_line())));
         }
     }
-    Error::interrupted().hint(format!("partial evidence (results.json with interrupted: true) is in {}", dir.display()))
+    Error::interrupted().hint(format!("partial evidence (results.json with interrupted: true) is in {}", drill.dir.display()))
 }
 
 /// Container logs into the evidence folder, whatever happened.
