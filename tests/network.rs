@@ -94,6 +94,30 @@ fn calibration_outage_rto_equals_the_outage() {
 }
 
 #[test]
+fn calibration_partition_rto_ends_within_an_interval_of_the_heal() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("scenarios/calibration-partition.yaml", &[]);
+    assert_clean(&d);
+    let r = &d.results;
+    let event = |kind: &str| r["events"].as_array().unwrap().iter().find(|e| e["kind"] == kind).unwrap().clone();
+    let (inject, heal) = (event("fault-inject"), event("fault-heal"));
+    let ms = |v: &serde_json::Value| v.as_f64().unwrap() / 1e6;
+    let (cut, heal_requested, heal_applied) = (ms(&inject["t_ns"]), ms(&heal["t_ns"]), ms(&heal["applied_ns"]));
+    assert!(heal["detail"].as_str().unwrap().contains("node clock"), "the heal's applied time comes from the node: {heal}");
+    let recovered = r["recovered_at_ms"].as_f64().expect("recovered");
+    let interval = 1000.0 / 1000.0;
+    // no write can succeed before the heal was asked for; the first lasting one comes
+    // within one op interval + 10 ms (+10 ms of slack for a loaded CI machine) of it taking effect
+    assert!(recovered >= heal_requested, "recovered at {recovered} ms, before the heal ({heal_requested} ms)");
+    assert!(recovered <= heal_applied + interval + 20.0, "recovered at {recovered} ms, {:.1} ms after the heal took effect", recovered - heal_applied);
+    assert_eq!(r["rto_from_ms"].as_f64().unwrap(), cut);
+    assert_eq!(r["lost_writes"], 0);
+    // the writes stalled by the partition waited out their timeout: the hedges saw the end
+    assert!(r["unknown_writes"].as_u64().unwrap() + r["failed_writes"].as_u64().unwrap() > 0);
+    assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+}
+
+#[test]
 fn calibration_latency_shows_up_in_the_median() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let d = run_drill("scenarios/calibration-latency.yaml", &[]);
