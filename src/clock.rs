@@ -15,16 +15,17 @@ impl Clock {
     }
     /// Nanoseconds since the drill started.
     pub fn now_ns(&self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
     /// Drill time of a wall-clock time (ns since the Unix epoch), if it is not before zero.
     pub fn ns_at_wall(&self, wall_ns: i128) -> Option<u64> {
         let anchor = i128::from(self.wall_anchor.timestamp_nanos_opt()?);
         u64::try_from(wall_ns - anchor).ok()
     }
-    /// The instant `ns` nanoseconds after the start.
+    /// The instant `ns` nanoseconds after the start (far in the future if that overflows).
     pub fn instant_at(&self, ns: u64) -> Instant {
-        self.start + Duration::from_nanos(ns)
+        let far = self.start + Duration::from_secs(86_400 * 365);
+        self.start.checked_add(Duration::from_nanos(ns)).map_or(far, |t| t.min(far))
     }
 }
 

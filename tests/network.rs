@@ -109,7 +109,11 @@ fn calibration_partition_rto_ends_within_an_interval_of_the_heal() {
     // no write can succeed before the heal was asked for; the first lasting one comes
     // within one op interval + 10 ms (+10 ms of slack for a loaded CI machine) of it taking effect
     assert!(recovered >= heal_requested, "recovered at {recovered} ms, before the heal ({heal_requested} ms)");
-    assert!(recovered <= heal_applied + interval + 20.0, "recovered at {recovered} ms, {:.1} ms after the heal took effect", recovered - heal_applied);
+    assert!(
+        recovered <= heal_applied + interval + 20.0,
+        "recovered at {recovered} ms, {:.1} ms after the heal took effect",
+        recovered - heal_applied
+    );
     assert_eq!(r["rto_from_ms"].as_f64().unwrap(), cut);
     assert_eq!(r["lost_writes"], 0);
     // the writes stalled by the partition waited out their timeout: the hedges saw the end

@@ -90,7 +90,7 @@ impl Checker {
         let total = self.ops.len() as u64;
         let mut ops = self.ops;
         let inject_times: Vec<u64> = injects.iter().map(|e| e.t_ns).collect();
-        let window = checks.stable_window_ms * 1_000_000;
+        let window = crate::clock::ms_to_ns(checks.stable_window_ms);
         let rto = rto::rto(&mut ops, self.acks, &inject_times, fault.map(|e| e.t_ns), stop_ns, window, checks.stable_ok_ratio);
         let rpo = read_back.map(|rb| rpo::rpo(&self.writers, rb, fault_ns));
         let recovered_ns = rto.recovered_at_ms.map(|ms| (ms * 1e6).round() as u64);

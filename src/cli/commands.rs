@@ -8,8 +8,9 @@ use crate::scenario;
 pub async fn dispatch(cmd: Command) -> Result<i32> {
     match cmd {
         Command::Run { file, keep, reports } => {
-            // validate fully before anything starts
+            // validate fully before anything starts, the evidence folder included
             let loaded = scenario::load(&file)?;
+            check_reports(&reports)?;
             let mut reporters = Reporters(vec![Box::new(TerminalReporter::stderr())]);
             let outcome = run(&loaded, &RunOptions { keep, reports }, &mut reporters).await?;
             println!("evidence: {}", outcome.dir.display());
@@ -113,4 +114,40 @@ async fn shutdown_signal() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+/// Least free space a drill's evidence folder needs (history, logs, reports).
+const MIN_FREE_BYTES: u64 = 50 << 20;
+
+/// `--reports` must be a writable folder with room for the evidence: a usage error
+/// (exit 2) found before anything starts, never an infrastructure error mid-drill.
+fn check_reports(dir: &std::path::Path) -> Result<()> {
+    let bad = |what: String| crate::error::Error::usage(format!("--reports {}: {what}", dir.display()));
+    if dir.exists() && !dir.is_dir() {
+        return Err(bad("is not a folder".into()).hint("give a folder (it is created if missing)"));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| bad("cannot be created".into()).cause(e))?;
+    tempfile::Builder::new().prefix(".drdrill-write-check").tempfile_in(dir).map_err(|e| bad("is not writable".into()).cause(e))?;
+    if let Some(free) = free_bytes(dir)
+        && free < MIN_FREE_BYTES
+    {
+        return Err(bad(format!("only {} MB free; a drill needs at least {} MB", free >> 20, MIN_FREE_BYTES >> 20)));
+    }
+    Ok(())
+}
+
+/// Bytes available to this user on the file system holding `dir` (None if unknown).
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a valid NUL-terminated string and `st` a properly sized buffer
+    // that statvfs fills in completely when it returns 0.
+    let st = unsafe {
+        if libc::statvfs(path.as_ptr(), st.as_mut_ptr()) != 0 {
+            return None;
+        }
+        st.assume_init()
+    };
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }

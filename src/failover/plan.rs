@@ -51,7 +51,7 @@ async fn wait_delay(
         let notice = faults.recv().await?;
         if notice.injected.hit_primary && !notice.healed {
             *last_hit = Some(notice.injected.index);
-            let at = rec.clock.instant_at(notice.injected.at_ns + d.delay_ms * 1_000_000);
+            let at = rec.clock.instant_at(notice.injected.at_ns.saturating_add(crate::clock::ms_to_ns(d.delay_ms)));
             tokio::time::sleep_until(at.into()).await;
             return Some(format!("{} ms after fault #{}", d.delay_ms, notice.injected.index));
         }

@@ -78,6 +78,12 @@ async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Appl
         }
         groups.push(out);
     }
+    // names that were distinct at validation may meet after a failover (`primary`, `pg-2`)
+    let mut members: Vec<&String> = groups.iter().flatten().collect();
+    members.sort();
+    if let Some(w) = members.windows(2).find(|w| w[0] == w[1]) {
+        return Err(crate::error::Error::usage(format!("partition groups name {} twice (after resolving primary / replica-N now)", w[0])));
+    }
     let one_way = spec.direction == Some(Direction::OneWay);
     let proxy = stack.proxy.as_ref();
     let proxied_clients = proxy.is_some_and(|p| p.clients);

@@ -62,7 +62,7 @@ impl FaultSchedule {
             let (stack, rec, ledger, notify, remaining) = (stack.clone(), rec.clone(), ledger.clone(), notify.clone(), remaining.clone());
             tasks.spawn(async move {
                 let done = || remaining.fetch_sub(1, Ordering::SeqCst) == 1;
-                tokio::time::sleep_until(rec.clock.instant_at(spec.at_ms * 1_000_000).into()).await;
+                tokio::time::sleep_until(rec.clock.instant_at(crate::clock::ms_to_ns(spec.at_ms)).into()).await;
                 if spec.kind == FaultKind::Heal {
                     let mut list = ledger.0.lock().await;
                     let named = list.iter_mut().find(|f| f.name.is_some() && f.name == spec.heals && f.needs_heal());

@@ -150,17 +150,31 @@ fn check_groups(f: &FaultSpec, nodes: &[String], i: usize, p: &mut Vec<Problem>)
     if groups.len() < 2 || groups.iter().any(Vec::is_empty) {
         p.push((at(), "expected two or more non-empty groups".into()));
     }
-    let mut seen: Vec<&str> = Vec::new();
+    // aliases resolve against the initial topology: `primary` is the first node,
+    // `replica-N` the N-th other one; two names for one node are refused
+    let mut seen: Vec<(&str, String)> = Vec::new();
     for m in groups.iter().flatten() {
         if m != "clients"
             && let Err(msg) = check_target(m, nodes)
         {
             p.push((at(), format!("{msg} (or `clients`)")));
         }
-        if seen.contains(&m.as_str()) {
-            p.push((at(), format!("`{m}` is in more than one group")));
+        let node = initial_node(m, nodes);
+        match seen.iter().find(|(_, n)| *n == node) {
+            Some((first, _)) if *first == m => p.push((at(), format!("`{m}` is in more than one group"))),
+            Some((first, _)) => p.push((at(), format!("`{m}` and `{first}` are the same node ({node}) at the start of the drill"))),
+            None => seen.push((m, node)),
         }
-        seen.push(m);
+    }
+}
+
+/// The node a partition member names at the start of the drill (itself if unknown).
+fn initial_node(m: &str, nodes: &[String]) -> String {
+    let by_replica = m.strip_prefix("replica-").and_then(|n| n.parse::<usize>().ok()).and_then(|k| nodes.get(k));
+    match (m, by_replica) {
+        ("primary", _) => nodes.first().cloned().unwrap_or_default(),
+        (_, Some(n)) => n.clone(),
+        _ => m.to_string(),
     }
 }
 
@@ -226,6 +240,10 @@ mod tests {
         assert!(e.contains("`pg-1` is in more than one group") && e.contains("found `pg-9`"), "{e}");
         let e = check("  - {at_ms: 1, kind: heal, heals: nope}\n", "").unwrap_err();
         assert!(e.contains("no earlier fault is named `nope`"), "{e}");
+        let e = check("  - {at_ms: 1, kind: partition, groups: [[primary], [pg-1]]}\n", "").unwrap_err();
+        assert!(e.contains("`pg-1` and `primary` are the same node (pg-1)"), "{e}");
+        let e = check("  - {at_ms: 1, kind: partition, groups: [[replica-1, clients], [pg-2]]}\n", "").unwrap_err();
+        assert!(e.contains("`pg-2` and `replica-1` are the same node (pg-2)"), "{e}");
         let timed = "  - {at_ms: 1, kind: loss, target: pg-1, percent: 5, duration_ms: 9, name: x}\n  - {at_ms: 2, kind: heal, heals: x}\n";
         assert!(check(timed, "").unwrap_err().contains("already heals itself"));
     }

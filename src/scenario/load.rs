@@ -39,13 +39,24 @@ impl StackSpec {
 }
 
 pub fn load(path: &Path) -> Result<Loaded> {
-    let source =
-        std::fs::read_to_string(path).map_err(|e| Error::scenario(format!("failed to read scenario {}", path.display())).cause(e))?;
-    parse(path, source)
+    let read = |e| Error::scenario(format!("failed to read scenario {}", path.display())).cause(e);
+    let meta = std::fs::metadata(path).map_err(read)?;
+    if meta.len() > super::prescan::MAX_BYTES as u64 {
+        let max = super::prescan::MAX_BYTES;
+        return Err(Error::scenario(format!(
+            "invalid scenario {}:1:1: the file is {} bytes; a scenario may be at most {max}",
+            path.display(),
+            meta.len()
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(read)?;
+    parse(path, super::prescan::decode(&path.display().to_string(), bytes)?)
 }
 
 pub fn parse(path: &Path, source: String) -> Result<Loaded> {
     let file = path.display().to_string();
+    super::prescan::decode(&file, source.clone().into_bytes())?;
+    super::prescan::check(&file, &source)?;
     let scenario: Scenario = serde_norway::from_str(&source).map_err(|e| yaml_error(&file, &e))?;
     let problems = validate(&scenario);
     if !problems.is_empty() {
@@ -123,12 +134,10 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     {
         p.push((vec![Key("workload"), Key("rate_per_s")], format!("expected a rate above 0 and at most 100000, found {r}")));
     }
-    if w.op_timeout_ms == 0 {
-        p.push((vec![Key("workload"), Key("op_timeout_ms")], "op_timeout_ms must be above 0".into()));
-    }
     if w.max_duration_ms == 0 || w.max_duration_ms > 3_600_000 {
         p.push((vec![Key("workload"), Key("max_duration_ms")], "max_duration_ms must be between 1 and 3600000".into()));
     }
+    super::ranges::check_ranges(s, &mut p);
     let nodes = st.node_names();
     super::faults::validate_faults(s, &nodes, &mut p);
     if let Some(fo) = &s.failover {
@@ -158,9 +167,6 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     let c = &s.checks;
     if !(c.stable_ok_ratio > 0.0 && c.stable_ok_ratio <= 1.0) {
         p.push((vec![Key("checks"), Key("stable_ok_ratio")], "stable_ok_ratio must be in (0, 1]".into()));
-    }
-    if c.stable_window_ms == 0 {
-        p.push((vec![Key("checks"), Key("stable_window_ms")], "stable_window_ms must be above 0".into()));
     }
     if w.after_recovery_ms < c.stable_window_ms {
         p.push((

@@ -3,6 +3,8 @@ mod faults;
 mod load;
 mod locate;
 mod model;
+mod prescan;
+mod ranges;
 
 pub use faults::{heals_later, kind_name};
 pub use load::{Loaded, load, parse, validate};

@@ -61,13 +61,15 @@ pub(super) fn payload(id: u32, bytes: usize) -> String {
 
 impl Writer {
     pub(super) async fn run(mut self) -> u64 {
-        let deadline = Instant::now() + Duration::from_millis(self.spec.max_duration_ms);
+        let deadline = Instant::from_std(
+            self.rec.clock.instant_at(self.rec.clock.now_ns().saturating_add(crate::clock::ms_to_ns(self.spec.max_duration_ms))),
+        );
         let interval = self.spec.rate_per_s.filter(|r| r.is_finite() && *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
         let h = self.spec.hedge.clone();
         // 0 turns hedging off: nothing ever counts as stalled
         let after = if h.after_ms == 0 { Duration::MAX } else { Duration::from_millis(h.after_ms) };
-        let probe_spacing = Duration::from_millis(h.every_ms.max(1) * u64::from(self.spec.writers.max(1)));
-        let probe_offset = Duration::from_millis(h.every_ms.max(1) * u64::from(self.id));
+        let probe_spacing = Duration::from_millis(h.every_ms.max(1).saturating_mul(u64::from(self.spec.writers.max(1))));
+        let probe_offset = Duration::from_millis(h.every_ms.max(1).saturating_mul(u64::from(self.id)));
         let max_in_flight = usize::from(h.max_in_flight.max(1));
         let now = Instant::now();
         let mut st = State {

@@ -1,0 +1,196 @@
+//! A hostile tester's corpus and random mutations of the shipped scenarios: `validate`
+//! never panics, answers 0 or 2 (with `file:line:col` when it refuses), and answers each
+//! file in well under a second (a guard against hangs, not a speed benchmark). `run` with
+//! an unusable `--reports` is a usage error found before anything starts.
+mod common;
+use common::*;
+use proptest::prelude::*;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Validates one file through the binary: (exit code, stderr, time taken).
+fn validate(path: &Path) -> (i32, String, Duration) {
+    let started = Instant::now();
+    let out = drdrill(&["validate", path.to_str().unwrap()]);
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).to_string(), started.elapsed())
+}
+
+fn assert_refused(path: &Path) {
+    let (code, err, took) = validate(path);
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    assert_eq!(code, 2, "{name} was not refused:\n{err}");
+    let located = err.lines().next().is_some_and(|l| {
+        let rest = l.split(&name).nth(1).unwrap_or("");
+        let mut parts = rest.trim_start_matches(':').split(':');
+        parts.next().is_some_and(|x| x.parse::<usize>().is_ok()) && parts.next().is_some_and(|x| x.parse::<usize>().is_ok())
+    });
+    assert!(located, "{name}: no file:line:col in\n{err}");
+    assert!(took < Duration::from_secs(1), "{name} took {took:?} to refuse");
+}
+
+#[test]
+fn every_file_of_the_hostile_corpus_is_refused_with_a_location_at_once() {
+    let dir = root().join("tests/fixtures/hostile");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    files.sort();
+    assert!(files.len() >= 20, "the corpus shrank");
+    // the ones too large or too binary to keep as files
+    let made_dir = tempfile::tempdir().unwrap();
+    let head = "name: t\nstack:\n  kind: postgres\ntargets:\n  rto_ms: 1000\n";
+    let made: [(&str, Vec<u8>); 5] = [
+        ("deep-brackets.yaml", format!("{head}x: {}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes()),
+        ("deep-braces.yaml", format!("{head}x: {}", "{a: ".repeat(60_000)).into_bytes()),
+        ("deep-blocks.yaml", (0..2000).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect::<String>().into_bytes()),
+        ("not-utf8.yaml", b"name: t\nstack:\n  kind: post\xc3\x28gres\n".to_vec()),
+        ("too-big.yaml", format!("{head}description: \"{}\"\n", "x".repeat(2 << 20)).into_bytes()),
+    ];
+    for (name, bytes) in made {
+        let p = made_dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        files.push(p);
+    }
+    for f in &files {
+        assert_refused(f);
+    }
+}
+
+#[test]
+fn an_unusable_reports_folder_is_a_usage_error_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    for reports in [file.clone(), file.join("below-a-file")] {
+        let started = Instant::now();
+        let out = drdrill(&["run", "scenarios/calibration-outage.yaml", "--reports", reports.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("--reports"), "{err}");
+        // refused before the engine was even asked
+        assert!(started.elapsed() < Duration::from_secs(2), "{err}");
+    }
+}
+
+/// One random edit of a scenario's text.
+#[derive(Debug, Clone)]
+enum Edit {
+    /// Replace the value after the n-th `:` with this.
+    Value(usize, String),
+    /// Replace the key before the n-th `:`.
+    Key(usize, String),
+    DeleteLine(usize),
+    DuplicateLine(usize),
+    Indent(usize, usize),
+    /// Insert raw bytes at a position (per mille of the length).
+    Bytes(usize, Vec<u8>),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let values = prop_oneof![
+        Just("-1".to_string()),
+        Just("0".to_string()),
+        Just("18446744073709551615".into()),
+        Just("99999999999999999999999".into()),
+        Just("1e309".into()),
+        Just(".nan".into()),
+        Just("-.inf".into()),
+        Just("0.5".into()),
+        Just("\"\"".into()),
+        Just("~".into()),
+        Just("[]".into()),
+        Just("{}".into()),
+        Just("!evil 4".into()),
+        Just("*nope".into()),
+        Just("&a x".into()),
+        Just("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[".into()),
+        Just("primary".into()),
+        Just("replica-99".into()),
+        "[a-z0-9 _-]{0,80}",
+        any::<u64>().prop_map(|n| n.to_string()),
+    ];
+    prop_oneof![
+        (0..60usize, values).prop_map(|(n, v)| Edit::Value(n, v)),
+        (0..60usize, "[a-z_]{1,20}").prop_map(|(n, k)| Edit::Key(n, k)),
+        (0..80usize).prop_map(Edit::DeleteLine),
+        (0..80usize).prop_map(Edit::DuplicateLine),
+        (0..80usize, 0..9usize).prop_map(|(n, i)| Edit::Indent(n, i)),
+        (0..1000usize, proptest::collection::vec(any::<u8>(), 1..8)).prop_map(|(at, b)| Edit::Bytes(at, b)),
+    ]
+}
+
+fn apply(src: &str, e: &Edit) -> Vec<u8> {
+    let mut lines: Vec<String> = src.lines().map(str::to_string).collect();
+    let colon_lines: Vec<usize> =
+        lines.iter().enumerate().filter(|(_, l)| l.contains(':') && !l.trim_start().starts_with('#')).map(|(i, _)| i).collect();
+    let pick = |n: usize, v: &[usize]| v.get(n % v.len().max(1)).copied();
+    match e {
+        Edit::Value(n, v) => {
+            if let Some(i) = pick(*n, &colon_lines) {
+                let key = lines[i].split(':').next().unwrap().to_string();
+                lines[i] = format!("{key}: {v}");
+            }
+        }
+        Edit::Key(n, k) => {
+            if let Some(i) = pick(*n, &colon_lines) {
+                let (key, rest) = lines[i].split_once(':').unwrap();
+                let indent = key.len() - key.trim_start().len();
+                lines[i] = format!("{}{k}:{rest}", &key[..indent]);
+            }
+        }
+        Edit::DeleteLine(n) if !lines.is_empty() => {
+            lines.remove(n % lines.len());
+        }
+        Edit::DuplicateLine(n) if !lines.is_empty() => {
+            let l = lines[n % lines.len()].clone();
+            lines.insert(n % lines.len(), l);
+        }
+        Edit::Indent(n, by) if !lines.is_empty() => {
+            let i = n % lines.len();
+            lines[i] = format!("{}{}", " ".repeat(*by), lines[i].trim_start());
+        }
+        Edit::Bytes(at, b) => {
+            let mut bytes = src.as_bytes().to_vec();
+            let pos = bytes.len() * at / 1000;
+            bytes.splice(pos..pos, b.iter().copied());
+            return bytes;
+        }
+        _ => {}
+    }
+    (lines.join("\n") + "\n").into_bytes()
+}
+
+fn shipped() -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .flatten()
+        .map(|e| (e.file_name().to_string_lossy().to_string(), std::fs::read_to_string(e.path()).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+    #[test]
+    fn mutated_shipped_scenarios_never_panic_and_answer_0_or_2_at_once(which in 0..64usize, edits in proptest::collection::vec(edit(), 1..4)) {
+        let all = shipped();
+        let (name, src) = &all[which % all.len()];
+        let mut bytes = src.clone().into_bytes();
+        for e in &edits {
+            bytes = apply(&String::from_utf8_lossy(&bytes), e);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        // through the library: a panic here fails the case
+        let started = Instant::now();
+        let result = drdrill::scenario::load(&path);
+        let took = started.elapsed();
+        prop_assert!(took < Duration::from_secs(1), "{name} took {took:?} with {edits:?}");
+        if let Err(e) = result {
+            prop_assert_eq!(e.exit_code(), 2, "{}", e);
+            let text = e.to_string();
+            let located = text.contains(&format!("{}:", path.display()));
+            prop_assert!(located, "no location in {}", text);
+        }
+    }
+}
