@@ -13,9 +13,12 @@
 //! (default) chooses the tables.
 //!
 //! True outage = from the inject event (taken just before drdrill asks for the fault) to
-//! the heal's applied time (when the engine or proxy reported the heal done); RTO counts
-//! from the same inject event, so error = measured RTO − true outage = how long after the
-//! path was really open again the clients' first lasting success was attempted.
+//! the heal's applied time; RTO counts from the same inject event. The heal takes effect
+//! inside a window: on the proxy, between the heal's request and its API call's return; inside a node,
+//! between the node-clock stamps taken just before and just after `iptables-restore`
+//! removed the rules (5-30 ms apart). Error = how far outside that window the recovery
+//! point (the first lasting success) fell: after it (+), before it (−, impossible unless
+//! the measurement flatters), 0 inside it.
 use serde_json::Value;
 use std::process::Command;
 
@@ -43,9 +46,9 @@ fn scenario(name: &str, proxy: bool, fault: &str, outage_ms: u64, writers: u32, 
     )
 }
 
-/// (true outage ms, measured RTO ms) of one drill; an error beyond `bound` ms names its
-/// evidence folder on stderr, to be read.
-fn run_once(dir: &std::path::Path, name: &str, yaml: &str, bound: f64) -> Option<(f64, f64)> {
+/// (true outage ms, measured RTO ms, error ms) of one drill; an error beyond `bound` ms
+/// names its evidence folder on stderr, to be read.
+fn run_once(dir: &std::path::Path, name: &str, yaml: &str, bound: f64) -> Option<(f64, f64, f64)> {
     let file = dir.join(format!("{name}.yaml"));
     std::fs::write(&file, yaml).ok()?;
     let reports = dir.join("reports");
@@ -62,12 +65,18 @@ fn run_once(dir: &std::path::Path, name: &str, yaml: &str, bound: f64) -> Option
     let event = |kind: &str| r["events"].as_array()?.iter().find(|e| e["kind"] == kind).cloned();
     let inject = event("fault-inject")?["t_ns"].as_f64()? / 1e6;
     let heal = event("fault-heal")?;
-    let healed = heal["applied_ns"].as_f64().or(heal["t_ns"].as_f64())? / 1e6;
-    let (truth, rto) = (healed - inject, r["rto_ms"].as_f64()?);
-    if (rto - truth).abs() > bound {
-        eprintln!("{name}: error {:+.1} ms, evidence in {}", rto - truth, run.display());
+    // the heal took effect somewhere in [from, to]: inside a node, between the node-clock
+    // stamps around the rule removal; on the proxy, when the API call returned
+    let to = heal["applied_ns"].as_f64().or(heal["t_ns"].as_f64())? / 1e6;
+    let from = heal["applied_from_ns"].as_f64().or(heal["t_ns"].as_f64())? / 1e6;
+    let recovered = r["recovered_at_ms"].as_f64()?;
+    // error: how far outside that window the recovery point fell (0 inside it)
+    let error = if recovered > to { recovered - to } else if recovered < from { recovered - from } else { 0.0 };
+    let rto = r["rto_ms"].as_f64()?;
+    if error.abs() > bound {
+        eprintln!("{name}: error {error:+.1} ms, evidence in {}", run.display());
     }
-    Some((truth, rto))
+    Some((to - inject, rto, error))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -87,12 +96,12 @@ fn table(dir: &std::path::Path, faults: &[(&str, bool, &str)], outages: &[u64], 
             for &outage in outages {
                 let name = format!("accuracy-{}-{outage}-{writers}x{rate}", label.split(' ').next().unwrap_or("x"));
                 let yaml = scenario(&name, *proxy, fault, outage, writers, rate);
-                let samples: Vec<(f64, f64)> = (0..repeats).filter_map(|_| run_once(dir, &name, &yaml, interval + 10.0)).collect();
+                let samples: Vec<(f64, f64, f64)> = (0..repeats).filter_map(|_| run_once(dir, &name, &yaml, interval + 10.0)).collect();
                 if samples.is_empty() {
                     println!("| {label} | {outage} | {total} | {interval:.1} | - | - | - | - | no successful run |");
                     continue;
                 }
-                let errors: Vec<f64> = samples.iter().map(|(t, m)| m - t).collect();
+                let errors: Vec<f64> = samples.iter().map(|s| s.2).collect();
                 let e_max = errors.iter().copied().fold(f64::MIN, |a, b| a.max(b.abs()));
                 let held = if e_max <= interval + 10.0 { "held" } else { "missed" };
                 let (t, m, e) =

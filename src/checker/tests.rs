@@ -11,7 +11,7 @@ fn op(writer: u32, seq: u64, invoke_ms: u64, dur_ms: u64, outcome: Outcome) -> O
 }
 
 fn ev(t_ms: u64, kind: EventKind, fault: Option<usize>) -> Event {
-    Event { t_ns: t_ms * MS, kind, fault, node: None, detail: String::new(), applied_ns: None }
+    Event { t_ns: t_ms * MS, kind, fault, node: None, detail: String::new(), applied_ns: None, applied_from_ns: None }
 }
 
 fn targets(rto: u64, rpo: u64, lost: u64) -> Targets {

@@ -101,7 +101,7 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         Err(e) => (EventKind::FaultFailed, format!("{kind} {node} failed: {}", e.one_line())),
     };
     let applied_ns = result.as_ref().ok().map(|_| rec.clock.now_ns());
-    rec.record(Event { t_ns: at_ns, kind: event, fault: Some(index), node: Some(node.clone()), detail, applied_ns }).await;
+    rec.record(Event { t_ns: at_ns, kind: event, fault: Some(index), node: Some(node.clone()), detail, applied_ns, applied_from_ns: None }).await;
     let applied = result?;
     if spec.kind == FaultKind::Restart {
         // the engine returned once the container runs again: that is the heal
@@ -118,7 +118,7 @@ pub async fn heal(docker: &Docker, f: &mut Injected, rec: Option<&RecorderHandle
     let at_ns = rec.map(|r| r.clock.now_ns());
     let mut first_err = None;
     // when the last step took effect, as the node's own clock said (None: when the call returned)
-    let mut stamped: Option<i128> = None;
+    let mut stamped: Option<(i128, i128)> = None;
     for step in std::mem::take(&mut f.undo) {
         match undo(docker, &step).await {
             Ok(t) => stamped = stamped.max(t),
@@ -135,28 +135,38 @@ pub async fn heal(docker: &Docker, f: &mut Injected, rec: Option<&RecorderHandle
     if let (Some(rec), Some(t_ns)) = (rec, at_ns) {
         let now = rec.clock.now_ns();
         // a node's stamp counts only if it falls between the request and now (same kernel clock)
-        let node_ns = stamped.and_then(|w| rec.clock.ns_at_wall(w)).filter(|&n| n >= t_ns && n <= now);
-        let applied_ns = first_err.is_none().then(|| node_ns.unwrap_or(now));
-        let source = if node_ns.is_some() { "node clock" } else { "call returned" };
-        let detail = format!("{detail} (applied: {source}, {:.1} ms after the request)", (applied_ns.unwrap_or(now) - t_ns) as f64 / 1e6);
-        rec.record(Event { t_ns, kind: EventKind::FaultHeal, fault: Some(f.index), node: Some(f.node.clone()), detail, applied_ns }).await;
+        let on_node = |w: i128| rec.clock.ns_at_wall(w).filter(|&n| n >= t_ns && n <= now);
+        let node = stamped.and_then(|(a, b)| on_node(a).zip(on_node(b)));
+        let applied_ns = first_err.is_none().then(|| node.map_or(now, |n| n.1));
+        let applied_from_ns = node.map(|n| n.0).filter(|_| first_err.is_none());
+        let source = match node {
+            Some((a, b)) => format!("node clock, between {:.1} and {:.1} ms after the request", (a - t_ns) as f64 / 1e6, (b - t_ns) as f64 / 1e6),
+            None => format!("call returned, {:.1} ms after the request", (now - t_ns) as f64 / 1e6),
+        };
+        let detail = format!("{detail} (applied: {source})");
+        let (fault, node) = (Some(f.index), Some(f.node.clone()));
+        rec.record(Event { t_ns, kind: EventKind::FaultHeal, fault, node, detail, applied_ns, applied_from_ns }).await;
     }
     first_err.map_or(Ok(()), Err)
 }
 
-/// Undoes one step; an exec step returns the node's wall-clock time (ns) right after its
-/// script ran, read inside the node, so a heal's applied time excludes the exec round trip.
-async fn undo(docker: &Docker, step: &Undo) -> Result<Option<i128>> {
+/// Undoes one step; an exec step returns the node's wall-clock times (ns) right before and
+/// right after its script ran, read inside the node: the heal took effect between the two,
+/// and neither includes the exec round trip.
+async fn undo(docker: &Docker, step: &Undo) -> Result<Option<(i128, i128)>> {
     match step {
         Undo::Exec { container, script } => {
             if !docker.is_running(container).await {
                 return Ok(None);
             }
-            let (code, out) = docker.exec(container, &["sh", "-c", &format!("{script}\nst=$?; date +%s%N; exit $st")]).await?;
+            let stamped = format!("s0=$(date +%s%N)\n{script}\nst=$?; echo \"$s0 $(date +%s%N)\"; exit $st");
+            let (code, out) = docker.exec(container, &["sh", "-c", &stamped]).await?;
             if code != 0 {
                 return Err(Error::infra(format!("failed to run `{script}` in {container} (exit {code})")).cause_text(out.trim()));
             }
-            Ok(out.lines().last().and_then(|l| l.trim().parse::<i128>().ok()))
+            let last = out.lines().last().unwrap_or_default();
+            let mut stamps = last.split_whitespace().map(|w| w.parse::<i128>().ok());
+            Ok(stamps.next().flatten().zip(stamps.next().flatten()))
         }
         other => undo_call(docker, other).await.map(|_| None),
     }

@@ -73,6 +73,10 @@ pub struct Event {
     /// returned); `t_ns` is when drdrill asked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_ns: Option<u64>,
+    /// When the heal is known to have started taking effect (the node's clock just before
+    /// its rules were removed): it took effect between this and `applied_ns`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_from_ns: Option<u64>,
 }
 
 /// One line of history.jsonl.

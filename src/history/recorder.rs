@@ -57,7 +57,7 @@ impl RecorderHandle {
 
     /// Records an event that happened at `t_ns` (taken before a slow call).
     pub async fn event_at(&self, t_ns: u64, kind: EventKind, fault: Option<usize>, node: Option<&str>, detail: impl Into<String>) -> u64 {
-        let e = Event { t_ns, kind, fault, node: node.map(str::to_string), detail: detail.into(), applied_ns: None };
+        let e = Event { t_ns, kind, fault, node: node.map(str::to_string), detail: detail.into(), applied_ns: None, applied_from_ns: None };
         self.record(e).await
     }
 

@@ -92,6 +92,7 @@ fn sample() -> Results {
             node: Some("pg-1".into()),
             detail: "kill pg-1".into(),
             applied_ns: Some(5_003_000_000),
+            applied_from_ns: None,
         }],
         errors: vec![],
         interrupted: false,

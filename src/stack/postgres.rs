@@ -13,12 +13,23 @@ pub struct Postgres {
 }
 
 const TABLE: &str = "drdrill_writes";
+/// postgresql.conf lines every node gets before the scenario's `settings` (README).
+const DEFAULTS: [&str; 2] = ["authentication_timeout = '2s'", "max_connections = '300'"];
 
 impl Postgres {
     pub fn new(spec: &StackSpec) -> Self {
         Postgres {
             sync: spec.replication == ReplicationMode::Sync,
-            settings: spec.settings.iter().map(|(k, v)| format!("{k} = '{}'", v.replace('\'', "''"))).collect(),
+            // defaults first: a scenario's own settings come later and win. A connection that
+            // never sends its startup packet (a client behind a blackholed proxy, drdrill's
+            // stall probes among them) holds a postmaster child for authentication_timeout;
+            // at PostgreSQL's 60 s default, a 10 s blackhole left the server refusing
+            // connections long after it ended
+            settings: DEFAULTS
+                .iter()
+                .map(|s| s.to_string())
+                .chain(spec.settings.iter().map(|(k, v)| format!("{k} = '{}'", v.replace('\'', "''"))))
+                .collect(),
         }
     }
 }
