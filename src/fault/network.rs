@@ -38,9 +38,9 @@ pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, target
         _ => {
             let node = target.unwrap_or_default();
             let kb = spec.rate_kb_per_s.unwrap_or(1);
-            let bytes = kb * 1024;
+            let bytes = kb.saturating_mul(1024);
             let burst = (bytes / 50).max(3200);
-            let script = format!("tc qdisc add dev eth0 root tbf rate {}bit burst {burst} latency 1000ms", bytes * 8);
+            let script = format!("tc qdisc add dev eth0 root tbf rate {}bit burst {burst} latency 1000ms", bytes.saturating_mul(8));
             let container = stack.node(node)?.container.clone();
             run_script(&stack.docker, &container, &script).await?;
             let undo = vec![Undo::Exec { container, script: "tc qdisc del dev eth0 root".into() }];

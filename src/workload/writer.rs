@@ -64,7 +64,7 @@ impl Writer {
         let deadline = Instant::from_std(
             self.rec.clock.instant_at(self.rec.clock.now_ns().saturating_add(crate::clock::ms_to_ns(self.spec.max_duration_ms))),
         );
-        let interval = self.spec.rate_per_s.filter(|r| r.is_finite() && *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
+        let interval = self.spec.rate_per_s.and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok());
         let h = self.spec.hedge.clone();
         // 0 turns hedging off: nothing ever counts as stalled
         let after = if h.after_ms == 0 { Duration::MAX } else { Duration::from_millis(h.after_ms) };
