@@ -71,6 +71,7 @@ impl Writer {
         let probe_spacing = Duration::from_millis(h.every_ms.max(1).saturating_mul(u64::from(self.spec.writers.max(1))));
         let probe_offset = Duration::from_millis(h.every_ms.max(1).saturating_mul(u64::from(self.id)));
         let max_in_flight = usize::from(h.max_in_flight.max(1));
+        let probe_cap = usize::try_from(h.connect_timeout_ms / probe_spacing.as_millis().max(1) as u64).unwrap_or(usize::MAX).saturating_add(2);
         let now = Instant::now();
         let mut st = State {
             payload: payload(self.id, self.spec.payload_bytes).into(),
@@ -99,7 +100,10 @@ impl Writer {
             } else if st.next_probe.is_none() {
                 st.next_probe = Some(now + probe_offset);
             }
-            let busy = st.waiting.len() + probes.len() >= max_in_flight;
+            // writes in flight are capped; probes are not writes, and at one per spacing
+            // each living at most its connect timeout they never exceed `probe_cap`
+            let busy = st.waiting.len() >= max_in_flight;
+            let probe_busy = busy || probes.len() >= probe_cap;
             if !blocking && !busy && now >= st.next_normal {
                 let conn = st.idle.pop();
                 attempts.push(self.start(&mut st, target.clone(), conn));
@@ -110,7 +114,7 @@ impl Writer {
                 };
                 continue;
             }
-            if let Some(at) = st.next_probe.filter(|&at| now >= at && !busy) {
+            if let Some(at) = st.next_probe.filter(|&at| now >= at && !probe_busy) {
                 probes.push(probe(self.driver.clone(), target.clone(), Duration::from_millis(h.connect_timeout_ms)));
                 st.next_probe = Some((at + probe_spacing).max(now));
                 continue;
@@ -120,7 +124,7 @@ impl Writer {
             if !blocking && !busy {
                 wake = wake.min(st.next_normal);
             }
-            if let Some(at) = st.next_probe.filter(|_| !busy) {
+            if let Some(at) = st.next_probe.filter(|_| !probe_busy) {
                 wake = wake.min(at);
             }
             if let Some(t) = st.waiting.values().min().and_then(|s| s.checked_add(after)).filter(|t| *t > now) {
