@@ -71,7 +71,13 @@ fn run_once(dir: &std::path::Path, name: &str, yaml: &str, bound: f64) -> Option
     let from = heal["applied_from_ns"].as_f64().or(heal["t_ns"].as_f64())? / 1e6;
     let recovered = r["recovered_at_ms"].as_f64()?;
     // error: how far outside that window the recovery point fell (0 inside it)
-    let error = if recovered > to { recovered - to } else if recovered < from { recovered - from } else { 0.0 };
+    let error = if recovered > to {
+        recovered - to
+    } else if recovered < from {
+        recovered - from
+    } else {
+        0.0
+    };
     let rto = r["rto_ms"].as_f64()?;
     if error.abs() > bound {
         eprintln!("{name}: error {error:+.1} ms, evidence in {}", run.display());

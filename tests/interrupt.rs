@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -47,13 +47,7 @@ enum Moment {
 /// Runs the drill, signals it at `moment`, and checks what it left.
 fn interrupt_at(moment: Moment, signal: &str) {
     let reports = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin())
-        .args(["run", SCENARIO, "--reports", reports.path().to_str().unwrap()])
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_drill(SCENARIO, reports.path());
     let started = Instant::now();
     let (tx, rx) = mpsc::channel::<String>();
     let stderr = child.stderr.take().unwrap();

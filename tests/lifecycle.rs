@@ -314,13 +314,7 @@ fn sigint_while_the_stack_is_being_created_leaves_nothing_and_says_so() {
     // at a fixed early time
     for when in ["network", "300ms"] {
         let reports = tempfile::tempdir().unwrap();
-        let child = Command::new(bin())
-            .args(["run", "tests/fixtures/single-node.yaml", "--reports", reports.path().to_str().unwrap()])
-            .current_dir(root())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn_drill("tests/fixtures/single-node.yaml", reports.path());
         let started = Instant::now();
         if when == "network" {
             while scenario_leftovers(SINGLE).is_empty() {

@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// Runs a script in the container; returns the node's wall clock (ns) right after it.
@@ -18,13 +18,7 @@ fn exec_stamped(container: &str, script: &str) -> i128 {
 fn an_outage_from_outside_is_measured_from_its_start() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let reports = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin())
-        .args(["run", "tests/fixtures/outside-outage.yaml", "--reports", reports.path().to_str().unwrap()])
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_drill("tests/fixtures/outside-outage.yaml", reports.path());
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok);
     let run = lines.by_ref().find_map(|l| l.split("(run ").nth(1).map(|r| r.split(')').next().unwrap().to_string())).expect("run id");
     lines.by_ref().find(|l| l.contains("== workload")).expect("workload started");

@@ -101,7 +101,8 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         Err(e) => (EventKind::FaultFailed, format!("{kind} {node} failed: {}", e.one_line())),
     };
     let applied_ns = result.as_ref().ok().map(|_| rec.clock.now_ns());
-    rec.record(Event { t_ns: at_ns, kind: event, fault: Some(index), node: Some(node.clone()), detail, applied_ns, applied_from_ns: None }).await;
+    rec.record(Event { t_ns: at_ns, kind: event, fault: Some(index), node: Some(node.clone()), detail, applied_ns, applied_from_ns: None })
+        .await;
     let applied = result?;
     if spec.kind == FaultKind::Restart {
         // the engine returned once the container runs again: that is the heal
@@ -140,7 +141,9 @@ pub async fn heal(docker: &Docker, f: &mut Injected, rec: Option<&RecorderHandle
         let applied_ns = first_err.is_none().then(|| node.map_or(now, |n| n.1));
         let applied_from_ns = node.map(|n| n.0).filter(|_| first_err.is_none());
         let source = match node {
-            Some((a, b)) => format!("node clock, between {:.1} and {:.1} ms after the request", (a - t_ns) as f64 / 1e6, (b - t_ns) as f64 / 1e6),
+            Some((a, b)) => {
+                format!("node clock, between {:.1} and {:.1} ms after the request", (a - t_ns) as f64 / 1e6, (b - t_ns) as f64 / 1e6)
+            }
             None => format!("call returned, {:.1} ms after the request", (now - t_ns) as f64 / 1e6),
         };
         let detail = format!("{detail} (applied: {source})");

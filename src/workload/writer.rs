@@ -71,7 +71,8 @@ impl Writer {
         let probe_spacing = Duration::from_millis(h.every_ms.max(1).saturating_mul(u64::from(self.spec.writers.max(1))));
         let probe_offset = Duration::from_millis(h.every_ms.max(1).saturating_mul(u64::from(self.id)));
         let max_in_flight = usize::from(h.max_in_flight.max(1));
-        let probe_cap = usize::try_from(h.connect_timeout_ms / probe_spacing.as_millis().max(1) as u64).unwrap_or(usize::MAX).saturating_add(2);
+        let probe_cap =
+            usize::try_from(h.connect_timeout_ms / probe_spacing.as_millis().max(1) as u64).unwrap_or(usize::MAX).saturating_add(2);
         let now = Instant::now();
         let mut st = State {
             payload: payload(self.id, self.spec.payload_bytes).into(),

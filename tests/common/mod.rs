@@ -44,6 +44,18 @@ pub fn run_drill(scenario: &str, extra: &[&str]) -> Drill {
     Drill { code, stdout, stderr, dir, results }
 }
 
+/// Starts `drdrill run scenario --reports reports` in the background, stderr piped (the
+/// phases, to wait on), stdout discarded.
+pub fn spawn_drill(scenario: &str, reports: &Path) -> std::process::Child {
+    Command::new(bin())
+        .args(["run", scenario, "--reports", reports.to_str().unwrap()])
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start drdrill")
+}
+
 /// The drill whose evidence is somewhere under `reports` (exit code and output unknown).
 pub fn find_drill(reports: &Path) -> Drill {
     let dir = find_results(reports).expect("no results.json");
