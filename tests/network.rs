@@ -315,7 +315,15 @@ fn an_interrupted_drill_heals_its_network_faults() {
         {
             break h;
         }
-        assert!(started.elapsed().as_secs() < 120, "the faults were never injected");
+        if started.elapsed().as_secs() >= 120 {
+            let seen = std::fs::read_dir(reports.path().join("interrupted-faults-fixture"))
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("history.jsonl")).ok())
+                .unwrap_or_default();
+            let events: Vec<&str> = seen.lines().filter(|l| l.contains("\"event\"")).collect();
+            panic!("the faults were never all injected; events so far:\n{}", events.join("\n"));
+        }
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
     let text = std::fs::read_to_string(&history).unwrap();

@@ -57,9 +57,14 @@ async fn apply_rules(stack: &Stack, container: &str, rules: &[String]) -> Result
     Ok(Undo::Exec { container: container.to_string(), script: restore_script("-D", rules) })
 }
 
+/// One `iptables-restore --noflush` transaction, retried twice: with the nft backend two
+/// faults committing in one node at the same moment can collide.
 fn restore_script(op: &str, rules: &[String]) -> String {
     let body: Vec<String> = rules.iter().map(|r| format!("{op} {r}")).collect();
-    format!("iptables-restore -w --noflush <<'DRDRILL'\n*filter\n{}\nCOMMIT\nDRDRILL", body.join("\n"))
+    format!(
+        "apply() {{\niptables-restore -w --noflush <<'DRDRILL'\n*filter\n{}\nCOMMIT\nDRDRILL\n}}\napply || {{ sleep 0.05; apply; }} || {{ sleep 0.2; apply; }}",
+        body.join("\n")
+    )
 }
 
 /// `pg-1 | pg-2, clients`
