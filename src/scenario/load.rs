@@ -55,7 +55,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
 
 pub fn parse(path: &Path, source: String) -> Result<Loaded> {
     let file = path.display().to_string();
-    super::prescan::decode(&file, source.clone().into_bytes())?;
+    super::prescan::no_control_characters(&file, &source)?;
     super::prescan::check(&file, &source)?;
     let scenario: Scenario = serde_norway::from_str(&source).map_err(|e| yaml_error(&file, &e))?;
     let problems = validate(&scenario);

@@ -25,12 +25,19 @@ pub fn decode(file: &str, bytes: Vec<u8>) -> Result<String> {
         let (line, col) = line_col(&String::from_utf8_lossy(&e.as_bytes()[..at]), at);
         refuse(file, line, col, format!("not UTF-8: invalid byte 0x{:02x} at byte offset {at}", e.as_bytes()[at]))
     })?;
-    // YAML allows no control character but tab, line feed and carriage return
-    if let Some((at, c)) = text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{85}')) {
-        let (line, col) = line_col(&text, at);
-        return Err(refuse(file, line, col, format!("control character U+{:04X} at byte offset {at}", c as u32)));
-    }
+    no_control_characters(file, &text)?;
     Ok(text)
+}
+
+/// YAML allows no control character but tab, line feed, carriage return and NEL.
+pub fn no_control_characters(file: &str, text: &str) -> Result<()> {
+    match text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{85}')) {
+        Some((at, c)) => {
+            let (line, col) = line_col(text, at);
+            Err(refuse(file, line, col, format!("control character U+{:04X} at byte offset {at}", c as u32)))
+        }
+        None => Ok(()),
+    }
 }
 
 /// Walks the YAML events once: nesting deeper than `MAX_DEPTH`, any tag (`!evil`) and any
