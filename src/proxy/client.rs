@@ -137,6 +137,20 @@ impl ProxyClient {
         serde_json::from_slice(&bytes).map_err(|e| Error::infra(what()).cause_text("unexpected answer from the proxy API").cause(e))
     }
 
+    /// A fresh connection to the API. A connect that gets no answer within 1 s is tried
+    /// again (up to 5 times): a lost SYN would otherwise wait out TCP's own 1 s, 3 s, 7 s
+    /// retransmissions. Retrying a connect is safe; nothing was sent yet.
+    async fn connect(&self) -> std::io::Result<TcpStream> {
+        for _ in 0..4 {
+            if let Ok(r) = tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(self.api)).await {
+                return r;
+            }
+        }
+        tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(self.api))
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out 5 times")))
+    }
+
     /// One request on a fresh connection; a status outside `expect` is an error carrying the API's message.
     async fn call(
         &self,
@@ -148,7 +162,7 @@ impl ProxyClient {
     ) -> Result<(u16, Bytes)> {
         let fail = |e: &dyn std::fmt::Display| Error::infra(what()).cause_text(format!("proxy API at {}: {e}", self.api));
         let exchange = async {
-            let stream = TcpStream::connect(self.api).await.map_err(|e| fail(&e))?;
+            let stream = self.connect().await.map_err(|e| fail(&e))?;
             let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| fail(&e))?;
             tokio::spawn(conn);
             let mut req = Request::builder().method(method).uri(path).header(HOST, self.api.to_string());

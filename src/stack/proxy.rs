@@ -114,7 +114,15 @@ pub async fn start_proxy(
     };
     let api = routes.client();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while let Err(e) = api.version().await {
+    // each attempt on a fresh connection with a short timeout: a first SYN lost while the
+    // container's network comes up must not hold the whole wait (one call may take 30 s)
+    let attempt = || async {
+        match tokio::time::timeout(Duration::from_secs(1), api.version()).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::infra(format!("proxy API at {}: no answer within 1 s", routes.api))),
+        }
+    };
+    while let Err(e) = attempt().await {
         if tokio::time::Instant::now() >= deadline {
             return Err(Error::infra(format!("failed to reach the proxy API of {image}"))
                 .cause_text(e.one_line())
