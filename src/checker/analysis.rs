@@ -44,11 +44,14 @@ pub struct Checker {
     ops: Vec<(u64, Outcome, u64)>,
     acks: Vec<u64>,
     writers: BTreeMap<u32, Vec<(Outcome, u64, u64)>>,
+    /// Where acknowledgements came from, for the orchestrator's phases.
+    pub runs: super::AckRuns,
 }
 
 impl Checker {
     pub fn add(&mut self, op: &Op) {
         self.ops.push((op.invoke_ns, op.outcome, op.complete_ns));
+        self.runs.add(op);
         if op.outcome == Outcome::Ok {
             self.acks.push(op.complete_ns);
         }

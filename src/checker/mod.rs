@@ -4,12 +4,14 @@
 mod analysis;
 mod convergence;
 mod latency;
+mod phases;
 mod rpo;
 mod rto;
 
 pub use analysis::{Analysis, Checker, TargetResult};
 pub use convergence::{Convergence, NodeConvergence, compare};
 pub use latency::{LatencyPhase, PhaseLatency, phase_latency, phases};
+pub use phases::{AckRuns, Phases, phases as orchestrator_phases};
 pub use rpo::{LostWrite, RpoResult};
 pub use rto::{RtoBasis, RtoResult};
 

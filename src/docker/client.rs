@@ -37,6 +37,8 @@ pub struct ContainerSpec {
     /// (container port, host port) pairs, published on `Docker::publish_ip` only.
     pub ports: Vec<(u16, u16)>,
     pub cap_add: Vec<String>,
+    /// Replaces the image's entrypoint when set.
+    pub entrypoint: Option<Vec<String>>,
 }
 
 fn infra(msg: String, e: bollard::errors::Error) -> Error {
@@ -94,6 +96,7 @@ impl Docker {
             hostname: Some(spec.alias.clone()),
             env: Some(spec.env.clone()),
             cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
+            entrypoint: spec.entrypoint.clone(),
             labels: Some(spec.labels.clone()),
             exposed_ports: Some(exposed),
             host_config: Some(HostConfig {

@@ -7,7 +7,7 @@ mod network;
 mod node;
 mod schedule;
 
-pub use schedule::{FaultLedger, FaultNotice, FaultSchedule};
+pub use schedule::{BeforeHeal, FaultLedger, FaultNotice, FaultSchedule};
 
 use crate::docker::Docker;
 use crate::error::{Error, Result};
@@ -60,6 +60,9 @@ pub struct Injected {
     pub undo: Vec<Undo>,
     /// Whether this fault took the then-primary away from its clients.
     pub hit_primary: bool,
+    /// Whether it acted on the then-primary at all (killed, paused or partitioned it, from
+    /// anyone, or switched it over): an orchestrator may fail over after it.
+    pub touched_primary: bool,
 }
 
 impl Injected {
@@ -81,6 +84,7 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
     let at_ns = rec.clock.now_ns();
     let started = Instant::now();
     let kind = kind_name(spec.kind);
+    let primary = stack.primary();
     let target = match &spec.target {
         Some(t) => Some(stack.resolve(t)?),
         None => None,
@@ -92,10 +96,16 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         FaultKind::Partition | FaultKind::Loss => network::inject(stack, index, spec, target.as_deref()).await,
         FaultKind::Bandwidth if spec.link.is_none() => network::inject(stack, index, spec, target.as_deref()).await,
         FaultKind::Heal => Err(Error::usage("a heal is not injected")),
+        FaultKind::Switchover => switchover(stack).await,
         _ => link::inject(stack, index, spec, target.as_deref().unwrap_or_default()).await,
     };
+    let touched_primary = touches_primary(stack, spec, target.as_deref(), &primary);
     let took = started.elapsed().as_millis();
-    let node = target.clone().unwrap_or_else(|| network::groups_text(stack, spec));
+    let node = match (&target, spec.kind) {
+        (Some(t), _) => t.clone(),
+        (None, FaultKind::Switchover) => primary.clone(),
+        (None, _) => network::groups_text(stack, spec),
+    };
     let (event, detail) = match &result {
         Ok(a) => (EventKind::FaultInject, format!("{kind} {} ({took} ms to apply)", a.detail)),
         Err(e) => (EventKind::FaultFailed, format!("{kind} {node} failed: {}", e.one_line())),
@@ -108,7 +118,22 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         // the engine returned once the container runs again: that is the heal
         rec.event(EventKind::FaultHeal, Some(index), Some(&node), format!("restart of {node} complete")).await;
     }
-    Ok(Injected { index, kind: spec.kind, name: spec.name.clone(), node, at_ns, undo: applied.undo, hit_primary: applied.hit_primary })
+    Ok(Injected { index, kind: spec.kind, name: spec.name.clone(), node, at_ns, undo: applied.undo, hit_primary: applied.hit_primary, touched_primary })
+}
+
+fn touches_primary(stack: &Stack, spec: &FaultSpec, target: Option<&str>, primary: &str) -> bool {
+    match spec.kind {
+        FaultKind::Switchover => true,
+        FaultKind::Partition => spec.groups.iter().flatten().flatten().any(|m| stack.resolve(m).ok().as_deref() == Some(primary)),
+        _ => target == Some(primary),
+    }
+}
+
+/// A planned switchover, asked of the stack's orchestrator.
+async fn switchover(stack: &Stack) -> Result<Applied> {
+    let orch = stack.orchestrator.clone().ok_or_else(|| Error::usage("a switchover needs a stack with an orchestrator"))?;
+    let detail = orch.switchover(stack).await?;
+    Ok(Applied { detail, undo: Vec::new(), hit_primary: true })
 }
 
 /// Undoes a fault that needs it, recording the heal. Idempotent.

@@ -76,10 +76,17 @@ pub(crate) fn groups_text(stack: &Stack, spec: &FaultSpec) -> String {
 
 async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Applied> {
     let mut groups: Vec<Vec<String>> = Vec::new();
+    let services: Vec<String> = stack.services.iter().map(|s| s.name.clone()).collect();
     for g in spec.groups.clone().unwrap_or_default() {
         let mut out = Vec::new();
         for m in g {
-            out.push(if m == CLIENTS { m } else { stack.resolve(&m)? });
+            if let Some(all) = crate::scenario::expand_service_group(&m, &services) {
+                out.extend(all);
+            } else if m == CLIENTS || services.contains(&m) {
+                out.push(m);
+            } else {
+                out.push(stack.resolve(&m)?);
+            }
         }
         groups.push(out);
     }
@@ -101,7 +108,7 @@ async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Appl
             }
             stack.docker.gateway(&stack.network).await?
         } else {
-            stack.docker.ip(&stack.node(m)?.container, &stack.network).await?
+            stack.docker.ip(&stack.member(m)?.container, &stack.network).await?
         };
         ip.insert(m.clone(), addr);
     }
@@ -136,7 +143,7 @@ async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Appl
     }
     let mut undo = Vec::new();
     let applied = futures_util::future::join_all(rules.iter().map(|(node, r)| async move {
-        let container = stack.node(node)?.container.clone();
+        let container = stack.member(node)?.container.clone();
         apply_rules(stack, &container, r).await
     }))
     .await;

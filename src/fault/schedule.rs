@@ -23,6 +23,10 @@ pub struct FaultNotice {
     pub last: bool,
 }
 
+/// Called with a fault just before its heal (e.g. to read an isolated primary's data
+/// before it rejoins).
+pub type BeforeHeal = std::sync::Arc<dyn Fn(Injected) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
+
 /// Every fault injected in a drill, with what is still owed to heal it. Shared with the
 /// runner so that a failed or interrupted drill still heals.
 #[derive(Clone, Default)]
@@ -55,11 +59,21 @@ impl FaultSchedule {
         rec: RecorderHandle,
         ledger: FaultLedger,
         notify: mpsc::UnboundedSender<FaultNotice>,
+        before_heal: Option<BeforeHeal>,
     ) -> Self {
         let remaining = Arc::new(AtomicUsize::new(faults.len()));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, spec) in faults.into_iter().enumerate() {
             let (stack, rec, ledger, notify, remaining) = (stack.clone(), rec.clone(), ledger.clone(), notify.clone(), remaining.clone());
+            let before_heal = before_heal.clone();
+            let hook = move |f: Injected| {
+                let h = before_heal.clone();
+                async move {
+                    if let Some(h) = h {
+                        h(f).await;
+                    }
+                }
+            };
             tasks.spawn(async move {
                 let done = || remaining.fetch_sub(1, Ordering::SeqCst) == 1;
                 tokio::time::sleep_until(rec.clock.instant_at(crate::clock::ms_to_ns(spec.at_ms)).into()).await;
@@ -68,6 +82,7 @@ impl FaultSchedule {
                     let named = list.iter_mut().find(|f| f.name.is_some() && f.name == spec.heals && f.needs_heal());
                     let healed = match named {
                         Some(f) => {
+                            hook(f.clone()).await;
                             let _ = heal(&stack.docker, f, Some(&rec)).await;
                             Some(f.clone())
                         }
@@ -92,6 +107,7 @@ impl FaultSchedule {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 let mut list = ledger.0.lock().await;
                 if let Some(f) = list.iter_mut().find(|f| f.index == index && f.needs_heal()) {
+                    hook(f.clone()).await;
                     let _ = heal(&stack.docker, f, Some(&rec)).await;
                     let _ = notify.send(FaultNotice { injected: f.clone(), healed: true, last: done() });
                 }

@@ -52,6 +52,12 @@ pub enum EventKind {
     FailoverDone,
     FailoverFailed,
     Rejoin,
+    /// The stack's orchestrator declared the primary down.
+    OrchestratorDetected,
+    /// The stack's orchestrator made `node` the primary, and it accepts writes.
+    OrchestratorPromoted,
+    /// Any other step the orchestrator announced.
+    OrchestratorNote,
     /// SIGINT / SIGTERM: the drill stopped early (detail: the signal and the phase).
     Interrupted,
     Note,

@@ -43,6 +43,23 @@ pub fn markdown(r: &Results) -> String {
         r.lost_writes.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into()),
         r.recovered_writes.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
     );
+    if let Some(p) = &r.phases {
+        let _ = writeln!(m, "\n## RTO by phase ({})\n", super::phases::headline(p));
+        m.push_str("| phase | from -> to | duration | budget | budget from |\n|---|---|---|---|---|\n");
+        for x in super::phases::phase_rows(p) {
+            let _ = writeln!(m, "| {} | {} | {} | {} | {} |", x.phase, x.span, x.duration, x.budget, x.setting);
+        }
+    }
+    if let Some(i) = &r.isolated_primary {
+        let _ = writeln!(
+            m,
+            "\nIsolated primary {} read at t={:.1} ms, just before it rejoined: {} records, {} of the lost writes on it (isolated-primary.json).",
+            i.node,
+            i.read_at_ms,
+            i.records.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into()),
+            i.lost_found_here.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
+        );
+    }
     if !r.latency.is_empty() {
         m.push_str("\n## Latency of acknowledged writes (ms, by phase of invoke time)\n\n");
         m.push_str("| phase | from (s) | to (s) | ok ops | p50 | p95 | p99 | max | mean |\n|---|---|---|---|---|---|---|---|---|\n");

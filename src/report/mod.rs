@@ -3,13 +3,14 @@
 mod file;
 mod junit;
 mod markdown;
+mod phases;
 mod results;
 mod terminal;
 
 pub use file::{FileReporter, results_json};
 pub use junit::junit_xml;
 pub use markdown::markdown;
-pub use results::{Interruption, NodeInfo, Results, SCHEMA_VERSION, StackInfo};
+pub use results::{Interruption, IsolatedPrimary, NodeInfo, Results, SCHEMA_VERSION, StackInfo};
 pub use terminal::{TerminalReporter, scorecard};
 
 /// What happens during a drill, as reporters see it.

@@ -1,5 +1,5 @@
 //! results.json: a stable, documented schema (see README, "results.json").
-use crate::checker::{Analysis, Convergence, LostWrite, PhaseLatency, RtoBasis, TargetResult, Verdict};
+use crate::checker::{Analysis, Convergence, LostWrite, PhaseLatency, Phases, RtoBasis, TargetResult, Verdict};
 use crate::docker::EngineInfo;
 use crate::failover::FailoverReport;
 use crate::history::Event;
@@ -98,6 +98,13 @@ pub struct Results {
     /// The Docker engine the drill ran on.
     pub engine: EngineInfo,
     pub failover: Option<FailoverReport>,
+    /// Orchestrated stacks: RTO split into detection, promotion, reroute and stabilisation,
+    /// next to the budgets the settings imply.
+    pub phases: Option<Phases>,
+    /// Orchestrated stacks: the old primary's data, read just before the heal that let it
+    /// rejoin (independent evidence of what a split brain loses; records in
+    /// isolated-primary.json).
+    pub isolated_primary: Option<IsolatedPrimary>,
     pub convergence: Option<Convergence>,
     /// Every acknowledged write that is missing, earliest ack first.
     pub lost: Vec<LostWrite>,
@@ -118,6 +125,20 @@ pub struct Interruption {
     pub phase: String,
     /// Drill time of the interruption, when the workload had started.
     pub at_ms: Option<f64>,
+}
+
+/// What the isolated old primary held just before it rejoined.
+#[derive(Debug, Clone, Serialize)]
+pub struct IsolatedPrimary {
+    pub node: String,
+    /// The fault whose heal this read preceded.
+    pub before_heal_of_fault: usize,
+    pub read_at_ms: f64,
+    /// Records found (null when it could not be read).
+    pub records: Option<u64>,
+    /// Lost writes (acknowledged, missing from the final primary) found on it.
+    pub lost_found_here: Option<u64>,
+    pub error: Option<String>,
 }
 
 impl Results {
@@ -173,6 +194,8 @@ impl Results {
             stack,
             engine: EngineInfo::default(),
             failover,
+            phases: None,
+            isolated_primary: None,
             convergence,
             lost: a.rpo.map(|r| r.lost).unwrap_or_default(),
             events,

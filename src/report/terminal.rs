@@ -69,6 +69,32 @@ fn latency_table(r: &Results) -> String {
     format!("\nLatency of acknowledged writes, by phase (invoke time)\n{table}\n")
 }
 
+/// RTO split into the orchestrator's phases, next to the budgets the settings imply.
+fn phase_table(r: &Results) -> String {
+    let Some(p) = &r.phases else { return String::new() };
+    let rows = super::phases::phase_rows(p).into_iter().map(|x| PhaseTableRow {
+        phase: x.phase.to_string(),
+        span: x.span,
+        duration: x.duration,
+        budget: x.budget,
+        setting: x.setting,
+    });
+    let mut table = Table::new(rows);
+    table.with(Style::rounded());
+    format!("\nRTO by phase ({})\n{table}\n", super::phases::headline(p))
+}
+
+#[derive(Tabled)]
+struct PhaseTableRow {
+    phase: String,
+    #[tabled(rename = "from -> to")]
+    span: String,
+    duration: String,
+    budget: String,
+    #[tabled(rename = "budget from")]
+    setting: String,
+}
+
 fn num(v: Option<f64>) -> String {
     match v {
         Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
@@ -137,6 +163,16 @@ pub fn scorecard(r: &Results) -> String {
     s += &format!("  primary            {} -> {}\n", r.stack.initial_primary, r.stack.final_primary);
     for e in &r.errors {
         s += &format!("  problem            {e}\n");
+    }
+    s += &phase_table(r);
+    if let Some(i) = &r.isolated_primary {
+        s += &format!(
+            "  isolated primary   {} read at t={:.1} ms before it rejoined: {} records, {} of the lost writes on it\n",
+            i.node,
+            i.read_at_ms,
+            opt(i.records),
+            opt(i.lost_found_here)
+        );
     }
     s += &latency_table(r);
     let word = match r.verdict {

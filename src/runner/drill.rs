@@ -2,15 +2,15 @@
 //! exercise it (workload + faults + failover on one clock), read back, converge, judge.
 use super::converge::converge;
 use super::live::Shared;
-use crate::checker::Checker;
+use crate::checker::{Checker, orchestrator_phases};
 use crate::clock::Clock;
 use crate::docker::{self, Docker};
 use crate::error::{Error, Result};
-use crate::failover::{FailoverReport, run_failover};
-use crate::fault::{FaultLedger, FaultSchedule};
+use crate::failover::{FailoverReport, run_failover, run_orchestrated};
+use crate::fault::{BeforeHeal, FaultLedger, FaultSchedule, Injected};
 use crate::history::{Entry, EventKind, Recorder};
-use crate::report::{DrillEvent, NodeInfo, Reporters, Results, StackInfo};
-use crate::scenario::{Loaded, Scenario};
+use crate::report::{DrillEvent, IsolatedPrimary, NodeInfo, Reporters, Results, StackInfo};
+use crate::scenario::{FailoverMode, Loaded, Scenario};
 use crate::stack::{Driver, ReadBack, ReplicaHealth, Stack, StackPlan, driver_for, retry_until};
 use crate::workload::{ClientTarget, Workload};
 use std::collections::HashMap;
@@ -33,6 +33,34 @@ pub(super) struct Drill<'a> {
 struct Exercised {
     clock: Clock,
     failover: Option<FailoverReport>,
+    /// The old primary's records, read just before the heal that let it rejoin.
+    isolated: Option<(IsolatedPrimary, ReadBack)>,
+}
+
+type IsolatedSlot = Arc<std::sync::Mutex<Option<(IsolatedPrimary, ReadBack)>>>;
+
+/// For orchestrated stacks: before a fault that touched the primary is healed, if the
+/// orchestrator has promoted another node meanwhile, read every record the old primary
+/// holds (it is about to rejoin, and lose what it acknowledged alone).
+fn isolated_primary_hook(driver: Arc<dyn Driver>, stack: Arc<Stack>, initial: String, clock: Clock, slot: IsolatedSlot) -> BeforeHeal {
+    Arc::new(move |f: Injected| {
+        let (driver, stack, initial, slot) = (driver.clone(), stack.clone(), initial.clone(), slot.clone());
+        Box::pin(async move {
+            if !f.touched_primary || stack.primary() == initial || slot.lock().expect("slot").is_some() {
+                return;
+            }
+            let Ok(addr) = stack.node(&initial).map(|n| n.addr()) else { return };
+            let read_at_ms = clock.now_ns() as f64 / 1e6;
+            let r = tokio::time::timeout(Duration::from_secs(5), driver.read_back(addr)).await;
+            let (records, rb, error) = match r {
+                Ok(Ok(rb)) => (Some(rb.len() as u64), rb, None),
+                Ok(Err(e)) => (None, ReadBack::default(), Some(e.one_line())),
+                Err(_) => (None, ReadBack::default(), Some("read-back timed out after 5 s".into())),
+            };
+            let info = IsolatedPrimary { node: initial.clone(), before_heal_of_fault: f.index, read_at_ms, records, lost_found_here: None, error };
+            *slot.lock().expect("slot") = Some((info, rb));
+        })
+    })
 }
 
 impl Drill<'_> {
@@ -73,7 +101,8 @@ impl Drill<'_> {
         };
         self.phase(rep, "checking the history")?;
         let history = self.dir.join("history.jsonl");
-        let (checker, hist) = Checker::from_history(&history).map_err(|e| Error::infra("failed to read history.jsonl back").cause(e))?;
+        let (mut checker, hist) = Checker::from_history(&history).map_err(|e| Error::infra("failed to read history.jsonl back").cause(e))?;
+        let runs = std::mem::take(&mut checker.runs);
         let answered = ex.failover.as_ref().and_then(|f| f.answered_fault);
         let sc = self.sc();
         let a = checker.finish(&hist.events, answered, read.as_ref(), convergence.as_ref(), &sc.checks, &sc.targets);
@@ -81,8 +110,19 @@ impl Drill<'_> {
         let wall = |ns: u64| (ex.clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64)).to_rfc3339();
         let identity = (sc.name.clone(), self.run_id.clone(), wall(0), wall(end_ns));
         let info = stack_info(sc, &stack, &health);
+        let phases = driver.orchestrator().map(|o| {
+            let f = ex.failover.as_ref();
+            let (old, new) = (f.and_then(|f| f.old_primary.clone()), f.and_then(|f| f.new_primary.clone()));
+            orchestrator_phases(o.name(), &hist.events, answered, old, new, &runs, a.rto.recovered_at_ms, o.budgets())
+        });
+        let isolated_primary = ex.isolated.map(|(mut info, rb)| {
+            let here: std::collections::HashSet<(u32, u64)> = rb.records.iter().flat_map(|(w, v)| v.iter().map(move |s| (*w, *s))).collect();
+            info.lost_found_here = info.records.map(|_| a.rpo.as_ref().map_or(0, |r| r.lost.iter().filter(|l| here.contains(&(l.writer, l.seq))).count() as u64));
+            let _ = std::fs::write(self.dir.join("isolated-primary.json"), serde_json::to_vec(&rb.records).unwrap_or_default());
+            info
+        });
         let assembled = Results::assemble(identity, a, info, ex.failover, convergence, hist.events, errors);
-        let results = Results { engine: self.docker.engine.clone(), ..assembled };
+        let results = Results { engine: self.docker.engine.clone(), phases, isolated_primary, ..assembled };
         rep.emit(DrillEvent::Finished(&results))?;
         Ok(results)
     }
@@ -108,11 +148,12 @@ impl Drill<'_> {
         let plan = StackPlan { run_id: &self.run_id, image: &image, names: &names, labels: &self.labels, proxy };
         let stack = Arc::new(Stack::start(&self.docker, driver, plan).await?);
         self.live.with(|l| l.stack = Some(stack.clone()));
+        driver.started(&stack).await?;
         if let Some(p) = &stack.proxy {
             let what = [("clients", p.clients), ("replication", p.replication)].iter().filter(|x| x.1).map(|x| x.0).collect::<Vec<_>>();
             rep.emit(DrillEvent::Info(&format!("proxy API -> {} ({} through the proxy)", p.api, what.join(" and "))))?;
         }
-        for n in &stack.nodes {
+        for n in stack.nodes.iter().chain(&stack.services) {
             let via = if n.client_port != n.host_port { format!(", clients via {}", n.client_addr()) } else { String::new() };
             rep.emit(DrillEvent::Info(&format!("{} -> {}{via}", n.name, n.addr())))?;
         }
@@ -144,17 +185,26 @@ impl Drill<'_> {
         self.live.with(|l| l.clock = Some(clock));
         self.phase(rep, &format!("workload: {} writers, {}", sc.workload.writers, rate_text(sc)))?;
         rec.event(EventKind::WorkloadStart, None, Some(primary), "").await;
-        let (client_tx, client_rx) = watch::channel(ClientTarget { node: primary.to_string(), addr: stack.node(primary)?.client_addr() });
+        let target = match driver.client_entry() {
+            Some(entry) => ClientTarget { node: entry.to_string(), addr: stack.service(entry)?.client_addr() },
+            None => ClientTarget { node: primary.to_string(), addr: stack.node(primary)?.client_addr() },
+        };
+        let (client_tx, client_rx) = watch::channel(target);
         let workload = Workload::start(&sc.workload, driver.clone(), client_rx, rec.clone());
         let (fault_tx, mut fault_rx) = mpsc::unbounded_channel();
-        let schedule = FaultSchedule::start(stack.clone(), sc.faults.clone(), rec.clone(), self.ledger.clone(), fault_tx);
+        let isolated: IsolatedSlot = Arc::default();
+        let hook = driver
+            .orchestrator()
+            .map(|_| isolated_primary_hook(driver.clone(), stack.clone(), primary.to_string(), clock, isolated.clone()));
+        let schedule = FaultSchedule::start(stack.clone(), sc.faults.clone(), rec.clone(), self.ledger.clone(), fault_tx, hook);
         let (fo_tx, fo_rx) = mpsc::unbounded_channel();
         // closed once the schedule is done, so a delay trigger with no fault to answer ends
         let mut fo_tx = Some(fo_tx);
-        let mut failover = sc
-            .failover
-            .clone()
-            .map(|plan| tokio::spawn(run_failover(plan, stack.clone(), driver.clone(), rec.clone(), fo_rx, client_tx.clone())));
+        let mut failover = match (sc.failover_mode(), driver.orchestrator()) {
+            (Some(FailoverMode::Orchestrator), Some(orch)) => Some(tokio::spawn(run_orchestrated(orch, stack.clone(), rec.clone(), fo_rx))),
+            (Some(FailoverMode::Orchestrator), None) => return Err(Error::infra("this stack has no orchestrator to watch (a bug)")),
+            _ => sc.failover.clone().map(|plan| tokio::spawn(run_failover(plan, stack.clone(), driver.clone(), rec.clone(), fo_rx, client_tx.clone()))),
+        };
         self.live.with(|l| {
             l.failover = failover.as_ref().map(|f| f.abort_handle());
             l.workload = Some(workload);
@@ -222,7 +272,8 @@ impl Drill<'_> {
             );
         }
         rep.emit(DrillEvent::Info(&format!("{} writes recorded in history.jsonl", end.ops)))?;
-        Ok(Exercised { clock, failover: report })
+        let isolated = isolated.lock().expect("slot").take();
+        Ok(Exercised { clock, failover: report, isolated })
     }
 
     async fn read_back(&self, driver: &dyn Driver, stack: &Stack) -> Result<ReadBack> {

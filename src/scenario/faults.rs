@@ -17,6 +17,7 @@ fn allowed(kind: FaultKind) -> &'static [&'static str] {
         Down => &["target", "link", "duration_ms"],
         Timeout | ResetPeer => &["target", "link", "stream", "timeout_ms", "toxicity", "duration_ms"],
         Heal => &["heals"],
+        Switchover => &[],
     }
 }
 
@@ -65,7 +66,7 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
         }
         use FaultKind::*;
         match f.kind {
-            Partition | Heal => {}
+            Partition | Heal | Switchover => {}
             _ if f.target.is_none() => needs("target", p),
             _ => {}
         }
@@ -76,7 +77,11 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
         }
         match f.kind {
             Pause if f.duration_ms.is_none() => needs("duration_ms", p),
-            Partition => check_groups(f, nodes, i, p),
+            Partition => check_groups(f, nodes, &super::service_names(&s.stack), i, p),
+            Switchover if !s.stack.kind.orchestrated() => p.push((
+                at("kind"),
+                "a switchover fault needs a stack with an orchestrator (redis-sentinel, patroni); for postgres / redis, kill or stop the primary with a failover plan".into(),
+            )),
             Loss => match f.percent {
                 None => needs("percent", p),
                 Some(x) if !(x > 0.0 && x <= 100.0) => p.push((at("percent"), format!("expected a percent in (0, 100], found {x}"))),
@@ -138,10 +143,10 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
 
 /// Faults that stay in effect until healed (and so can be named by a `heal`).
 pub fn heals_later(kind: FaultKind) -> bool {
-    !matches!(kind, FaultKind::Kill | FaultKind::Restart | FaultKind::Heal)
+    !matches!(kind, FaultKind::Kill | FaultKind::Restart | FaultKind::Heal | FaultKind::Switchover)
 }
 
-fn check_groups(f: &FaultSpec, nodes: &[String], i: usize, p: &mut Vec<Problem>) {
+fn check_groups(f: &FaultSpec, nodes: &[String], services: &[String], i: usize, p: &mut Vec<Problem>) {
     let at = || vec![Key("faults"), Index(i), Key("groups")];
     let Some(groups) = &f.groups else {
         p.push((vec![Key("faults"), Index(i)], "a partition fault needs `groups` (two or more lists of nodes)".into()));
@@ -153,13 +158,25 @@ fn check_groups(f: &FaultSpec, nodes: &[String], i: usize, p: &mut Vec<Problem>)
     // aliases resolve against the initial topology: `primary` is the first node,
     // `replica-N` the N-th other one; two names for one node are refused
     let mut seen: Vec<(&str, String)> = Vec::new();
-    for m in groups.iter().flatten() {
+    let expanded: Vec<(&String, String)> = groups
+        .iter()
+        .flatten()
+        .flat_map(|m| match super::expand_service_group(m, services) {
+            Some(v) => v.into_iter().map(|x| (m, x)).collect::<Vec<_>>(),
+            None => vec![(m, m.clone())],
+        })
+        .collect();
+    for (m, one) in &expanded {
+        let m = *m;
+        let service = services.contains(one);
         if m != "clients"
+            && !service
             && let Err(msg) = check_target(m, nodes)
         {
-            p.push((at(), format!("{msg} (or `clients`)")));
+            let also = if services.is_empty() { String::new() } else { format!(", {}", services.join(", ")) };
+            p.push((at(), format!("{msg} (or `clients`{also})")));
         }
-        let node = initial_node(m, nodes);
+        let node = if service { one.clone() } else { initial_node(m, nodes) };
         match seen.iter().find(|(_, n)| *n == node) {
             Some((first, _)) if *first == m => p.push((at(), format!("`{m}` is in more than one group"))),
             Some((first, _)) => p.push((at(), format!("`{m}` and `{first}` are the same node ({node}) at the start of the drill"))),

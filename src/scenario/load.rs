@@ -17,13 +17,15 @@ impl StackKind {
     pub fn node_prefix(self) -> &'static str {
         match self {
             StackKind::Postgres => "pg",
-            StackKind::Redis => "redis",
+            StackKind::Redis | StackKind::RedisSentinel => "redis",
+            StackKind::Patroni => "pg",
         }
     }
     pub fn default_image(self) -> &'static str {
         match self {
             StackKind::Postgres => "drdrill/postgres:15",
-            StackKind::Redis => "drdrill/redis:7",
+            StackKind::Redis | StackKind::RedisSentinel => "drdrill/redis:7",
+            StackKind::Patroni => "drdrill/patroni:3",
         }
     }
 }
@@ -116,7 +118,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         p.push((vec![Key("stack"), Key("replicas")], format!("expected 0 to 8 replicas, found {}", st.replicas)));
     }
     if st.replication == ReplicationMode::Sync {
-        if st.kind == StackKind::Redis {
+        if matches!(st.kind, StackKind::Redis | StackKind::RedisSentinel) {
             p.push((
                 vec![Key("stack"), Key("replication")],
                 "redis has no synchronous replication; use settings.min-replicas-to-write".into(),
@@ -140,7 +142,8 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     super::ranges::check_ranges(s, &mut p);
     let nodes = st.node_names();
     super::faults::validate_faults(s, &nodes, &mut p);
-    if let Some(fo) = &s.failover {
+    super::orchestrated::validate_orchestrated(s, &mut p);
+    if let Some(fo) = s.failover.as_ref().filter(|_| s.failover_mode() == Some(FailoverMode::Scripted)) {
         if st.replicas == 0 {
             p.push((vec![Key("failover")], "failover needs at least one replica".into()));
         }

@@ -3,12 +3,14 @@ mod faults;
 mod load;
 mod locate;
 mod model;
+mod orchestrated;
 mod prescan;
 mod ranges;
 
 pub use faults::{heals_later, kind_name};
 pub use load::{Loaded, load, parse, validate};
 pub use model::*;
+pub use orchestrated::{HaproxySpec, PatroniSpec, SentinelSpec, expand_service_group, service_names};
 
 /// JSON Schema of the scenario format, for editor completion.
 pub fn json_schema() -> String {

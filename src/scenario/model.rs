@@ -54,6 +54,13 @@ pub enum StackKind {
     Postgres,
     /// Redis 7 primary + replicas (replicaof).
     Redis,
+    /// Redis 7 primary + replicas watched by Redis Sentinel, which fails over by itself;
+    /// clients find the primary through Sentinel.
+    #[serde(rename = "redis-sentinel")]
+    RedisSentinel,
+    /// PostgreSQL 15 under Patroni 3 with an etcd 3.4 cluster; clients go through HAProxy,
+    /// which routes by Patroni's REST health check.
+    Patroni,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -85,6 +92,15 @@ pub struct StackSpec {
     /// How long to wait for the stack to become healthy. Default 120000.
     #[serde(default = "default_healthy_timeout")]
     pub healthy_timeout_ms: u64,
+    /// redis-sentinel: the Sentinels' settings.
+    #[serde(default)]
+    pub sentinel: Option<super::orchestrated::SentinelSpec>,
+    /// patroni: Patroni's settings.
+    #[serde(default)]
+    pub patroni: Option<super::orchestrated::PatroniSpec>,
+    /// patroni: HAProxy's health checks.
+    #[serde(default)]
+    pub haproxy: Option<super::orchestrated::HaproxySpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -209,6 +225,9 @@ pub enum FaultKind {
     ResetPeer,
     /// Heal the earlier fault named in `heals`.
     Heal,
+    /// A planned switchover of the primary: Patroni's REST `/switchover`, `SENTINEL
+    /// FAILOVER`, or drdrill's scripted promotion for the plain stacks.
+    Switchover,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -298,6 +317,12 @@ pub struct FaultSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverSpec {
+    /// `scripted`: drdrill promotes (postgres, redis). `orchestrator`: the stack's own
+    /// orchestrator does, drdrill only watches (redis-sentinel, patroni). Default: the kind's.
+    #[serde(default)]
+    pub mode: Option<FailoverMode>,
+    /// scripted: when failover starts.
+    #[serde(default)]
     pub trigger: Trigger,
     /// `most-advanced` (the replica that received the most WAL / replication offset),
     /// or a node name. Default most-advanced.
@@ -312,6 +337,13 @@ pub struct FailoverSpec {
     /// After failover, bring the old primary back as a replica of the new one. Default false.
     #[serde(default)]
     pub rejoin_old_primary: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FailoverMode {
+    Scripted,
+    Orchestrator,
 }
 
 /// When failover starts: give exactly one of `delay` or `probe`.

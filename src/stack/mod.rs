@@ -4,15 +4,19 @@ mod nodes;
 mod postgres;
 mod proxy;
 mod redis;
+mod sentinel;
 
 pub use nodes::{Node, Stack, StackPlan};
+pub use sentinel::RedisSentinel;
 pub use proxy::{PROXY_NODE, ProxyRoutes};
 
 use crate::error::Result;
+use crate::failover::Orchestrator;
 use crate::scenario::{StackKind, StackSpec};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Every record found on a node, grouped by writer: `writer -> [seq]` (sorted; a repeated
@@ -61,6 +65,24 @@ pub enum WriteError {
 #[async_trait]
 pub trait WriteClient: Send {
     async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError>;
+    /// The node this connection reached, when the client found it itself (through
+    /// Sentinel, or behind HAProxy); None when it is the node the clients were pointed at.
+    fn node(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A container the stack runs besides its database nodes (etcd, HAProxy, a Sentinel), on
+/// the drill network under its own name, with `port` published.
+#[derive(Debug, Clone, Default)]
+pub struct Service {
+    pub name: String,
+    pub env: Vec<String>,
+    pub cmd: Vec<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub port: u16,
+    /// Started before the database nodes (etcd), else after them.
+    pub before_nodes: bool,
 }
 
 /// What a database must provide for drdrill to drill it.
@@ -74,7 +96,8 @@ pub trait Driver: Send + Sync {
     /// Environment and command of each node; `nodes[0]` is the initial primary. A replica
     /// replicates from `upstream` (host, port): the primary, or the proxy's link to it.
     fn container(&self, node: &str, primary: &str, replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>);
-    /// Waits until the primary accepts writes and every replica replicates from it.
+    /// Waits until the primary accepts writes and every replica replicates from it (for an
+    /// orchestrated stack: until the orchestrator has a primary, which becomes the stack's).
     async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>>;
     /// Creates what the workload writes into.
     async fn prepare(&self, primary: SocketAddr) -> Result<()>;
@@ -96,12 +119,31 @@ pub trait Driver: Send + Sync {
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack>;
     /// Opens a workload connection.
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String>;
+    /// Containers the stack runs besides the database nodes.
+    fn services(&self, _nodes: &[String]) -> Vec<Service> {
+        Vec::new()
+    }
+    /// Called once every container runs (e.g. to learn the nodes' addresses).
+    async fn started(&self, _stack: &Stack) -> Result<()> {
+        Ok(())
+    }
+    /// The service clients connect to (HAProxy, a Sentinel), when they do not connect to
+    /// the current primary directly.
+    fn client_entry(&self) -> Option<&'static str> {
+        None
+    }
+    /// The stack's own orchestrator, when it has one: drdrill then never promotes.
+    fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
+        None
+    }
 }
 
 pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
     match spec.kind {
         StackKind::Postgres => Box::new(postgres::Postgres::new(spec)),
         StackKind::Redis => Box::new(redis::Redis::new(spec)),
+        StackKind::RedisSentinel => Box::new(sentinel::RedisSentinel::new(spec)),
+        StackKind::Patroni => unimplemented!("patroni driver"),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The running stack: containers on the drill's own network, ports published on
 //! `DRDRILL_PUBLISH_IP` (127.0.0.1 by default), and which node is the primary now.
-use super::Driver;
+use super::{Driver, Service};
 use super::proxy::{ProxyRoutes, start_proxy};
 use crate::docker::{self, ContainerSpec, Docker};
 use crate::error::{Error, Result};
@@ -41,6 +41,11 @@ pub struct Stack {
     /// The database's port inside each container.
     pub db_port: u16,
     pub proxy: Option<ProxyRoutes>,
+    /// The containers besides the database nodes (etcd, HAProxy, Sentinels); `host_port`
+    /// is the service's published port.
+    pub services: Vec<Node>,
+    /// The stack's own orchestrator, if any (planned switchovers go through it).
+    pub orchestrator: Option<std::sync::Arc<dyn crate::failover::Orchestrator>>,
     primary: Mutex<String>,
 }
 
@@ -61,7 +66,8 @@ pub(super) fn free_port() -> Result<u16> {
 }
 
 impl Stack {
-    /// Creates the network, the proxy (if any) and every node's container, primary first.
+    /// Creates the network, the proxy (if any), the services that must run first (etcd),
+    /// every node's container (primary first), then the other services (HAProxy, Sentinels).
     pub async fn start(docker: &Docker, driver: &dyn Driver, plan: StackPlan<'_>) -> Result<Stack> {
         let StackPlan { run_id, image, names, labels, proxy } = plan;
         if !docker.image_exists(image).await {
@@ -74,6 +80,12 @@ impl Stack {
             Some((spec, img)) => Some(start_proxy(docker, spec, &img, run_id, names, driver.port(), labels).await?),
             None => None,
         };
+        let base = ContainerSpec { image: image.to_string(), network: network.clone(), cap_add: vec!["NET_ADMIN".into()], ..Default::default() };
+        let services = driver.services(names);
+        let mut started_services = Vec::new();
+        for svc in services.iter().filter(|s| s.before_nodes) {
+            started_services.push(start_service(docker, &base, run_id, labels, svc).await?);
+        }
         let mut nodes = Vec::new();
         for name in names {
             let upstream = upstream_of(proxy.as_ref(), name, &names[0], driver.port());
@@ -81,35 +93,13 @@ impl Stack {
             let container = docker::container_name(run_id, name);
             let mut l = labels.clone();
             l.insert(docker::LABEL_NODE.into(), name.clone());
-            let mut started = None;
-            for _ in 0..5 {
-                let host_port = free_port()?;
-                let spec = ContainerSpec {
-                    name: container.clone(),
-                    image: image.to_string(),
-                    network: network.clone(),
-                    alias: name.clone(),
-                    env: env.clone(),
-                    cmd: cmd.clone(),
-                    labels: l.clone(),
-                    ports: vec![(driver.port(), host_port)],
-                    cap_add: vec!["NET_ADMIN".into()],
-                };
-                match docker.run(&spec).await {
-                    Ok(()) => {
-                        started = Some(host_port);
-                        break;
-                    }
-                    // the port was taken between our probe and the engine's bind: try another
-                    Err(e) if e.causes.iter().any(|c| c.contains("address already in use") || c.contains("port is already allocated")) => {
-                        docker.remove(&container).await.ok();
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            let host_port = started.ok_or_else(|| Error::infra(format!("failed to publish a port for {container}")))?;
+            let spec = ContainerSpec { name: container.clone(), alias: name.clone(), env, cmd, labels: l, ..base.clone() };
+            let host_port = run_published(docker, spec, driver.port()).await?;
             let client_port = proxy.as_ref().and_then(|p| p.client_port(name)).unwrap_or(host_port);
             nodes.push(Node { name: name.clone(), container, host: docker.client_ip, host_port, client_port });
+        }
+        for svc in services.iter().filter(|s| !s.before_nodes) {
+            started_services.push(start_service(docker, &base, run_id, labels, svc).await?);
         }
         Ok(Stack {
             docker: docker.clone(),
@@ -117,6 +107,8 @@ impl Stack {
             network,
             primary: Mutex::new(names[0].clone()),
             nodes,
+            services: started_services,
+            orchestrator: driver.orchestrator(),
             db_port: driver.port(),
             proxy,
         })
@@ -130,6 +122,15 @@ impl Stack {
 
     pub fn node(&self, name: &str) -> Result<&Node> {
         self.nodes.iter().find(|n| n.name == name).ok_or_else(|| Error::usage(format!("no node named {name}")))
+    }
+
+    /// A node or a service by name.
+    pub fn member(&self, name: &str) -> Result<&Node> {
+        self.nodes.iter().chain(&self.services).find(|n| n.name == name).ok_or_else(|| Error::usage(format!("no node or service named {name}")))
+    }
+
+    pub fn service(&self, name: &str) -> Result<&Node> {
+        self.services.iter().find(|n| n.name == name).ok_or_else(|| Error::usage(format!("no service named {name}")))
     }
 
     pub fn primary(&self) -> String {
@@ -163,6 +164,40 @@ impl Stack {
             Err(_) => false,
         }
     }
+}
+
+/// Runs `spec` with `port` published on a free host port; retries when the port was taken
+/// between our probe and the engine's bind. Returns the host port.
+async fn run_published(docker: &Docker, spec: ContainerSpec, port: u16) -> Result<u16> {
+    for _ in 0..5 {
+        let host_port = free_port()?;
+        let spec = ContainerSpec { ports: vec![(port, host_port)], ..spec.clone() };
+        match docker.run(&spec).await {
+            Ok(()) => return Ok(host_port),
+            Err(e) if e.causes.iter().any(|c| c.contains("address already in use") || c.contains("port is already allocated")) => {
+                docker.remove(&spec.name).await.ok();
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::infra(format!("failed to publish a port for {}", spec.name)))
+}
+
+async fn start_service(docker: &Docker, base: &ContainerSpec, run_id: &str, labels: &HashMap<String, String>, svc: &Service) -> Result<Node> {
+    let container = docker::container_name(run_id, &svc.name);
+    let mut l = labels.clone();
+    l.insert(docker::LABEL_NODE.into(), svc.name.clone());
+    let spec = ContainerSpec {
+        name: container.clone(),
+        alias: svc.name.clone(),
+        env: svc.env.clone(),
+        cmd: svc.cmd.clone(),
+        entrypoint: svc.entrypoint.clone(),
+        labels: l,
+        ..base.clone()
+    };
+    let host_port = run_published(docker, spec, svc.port).await?;
+    Ok(Node { name: svc.name.clone(), container, host: docker.client_ip, host_port, client_port: host_port })
 }
 
 fn upstream_of(proxy: Option<&ProxyRoutes>, replica: &str, primary: &str, db_port: u16) -> (String, u16) {

@@ -17,9 +17,9 @@ impl Redis {
     }
 }
 
-const KEY_PREFIX: &str = "drdrill:";
+pub(super) const KEY_PREFIX: &str = "drdrill:";
 
-async fn conn(addr: SocketAddr, timeout: Duration) -> std::result::Result<MultiplexedConnection, redis::RedisError> {
+pub(super) async fn conn(addr: SocketAddr, timeout: Duration) -> std::result::Result<MultiplexedConnection, redis::RedisError> {
     let client = redis::Client::open(format!("redis://{addr}/"))?;
     match tokio::time::timeout(timeout, client.get_multiplexed_async_connection()).await {
         Ok(r) => r,
@@ -27,11 +27,11 @@ async fn conn(addr: SocketAddr, timeout: Duration) -> std::result::Result<Multip
     }
 }
 
-async fn admin(addr: SocketAddr) -> Result<MultiplexedConnection> {
+pub(super) async fn admin(addr: SocketAddr) -> Result<MultiplexedConnection> {
     conn(addr, Duration::from_secs(3)).await.map_err(|e| Error::infra(format!("failed to connect to redis at {addr}")).cause(e))
 }
 
-async fn info_replication(addr: SocketAddr) -> Result<Vec<(String, String)>> {
+pub(super) async fn info_replication(addr: SocketAddr) -> Result<Vec<(String, String)>> {
     let mut c = admin(addr).await?;
     let text: String = redis::cmd("INFO")
         .arg("replication")
@@ -41,11 +41,11 @@ async fn info_replication(addr: SocketAddr) -> Result<Vec<(String, String)>> {
     Ok(text.lines().filter_map(|l| l.trim().split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
 }
 
-fn field<'a>(info: &'a [(String, String)], key: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(info: &'a [(String, String)], key: &str) -> Option<&'a str> {
     info.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-async fn command(addr: SocketAddr, args: &[&str]) -> Result<()> {
+pub(super) async fn command(addr: SocketAddr, args: &[&str]) -> Result<()> {
     let mut c = admin(addr).await?;
     let mut cmd = redis::cmd(args[0]);
     for a in &args[1..] {
@@ -54,8 +54,10 @@ async fn command(addr: SocketAddr, args: &[&str]) -> Result<()> {
     cmd.query_async::<()>(&mut c).await.map_err(|e| Error::infra(format!("failed to run {} on {addr}", args.join(" "))).cause(e))
 }
 
-struct RedisClient {
-    conn: MultiplexedConnection,
+pub(super) struct RedisClient {
+    pub conn: MultiplexedConnection,
+    /// The node, when the client found it through Sentinel.
+    pub node: Option<String>,
 }
 
 #[async_trait]
@@ -70,6 +72,9 @@ impl WriteClient for RedisClient {
             }
             Err(e) => Err(WriteError::Fail(e.to_string())),
         }
+    }
+    fn node(&self) -> Option<String> {
+        self.node.clone()
     }
 }
 
@@ -194,6 +199,6 @@ impl Driver for Redis {
 
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         let conn = conn(addr, timeout).await.map_err(|e| e.to_string())?;
-        Ok(Box::new(RedisClient { conn }))
+        Ok(Box::new(RedisClient { conn, node: None }))
     }
 }

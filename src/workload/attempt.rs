@@ -52,9 +52,11 @@ pub(super) fn attempt(
             Err(_) if !sent => (Outcome::Fail, Some("connect timed out".to_string())),
             Err(_) => (Outcome::Unknown, Some(format!("no answer within {} ms", timeout.as_millis()))),
         };
+        // the node the write reached, when the client found it itself (Sentinel, HAProxy)
+        let node = client.as_ref().and_then(|c| c.node()).unwrap_or_else(|| target.node.clone());
         // only a connection that just answered is worth keeping
         let keep = if outcome == Outcome::Ok { client.map(|c| (target.node.clone(), c)) } else { None };
-        let op = Op { writer, seq, invoke_ns, complete_ns, outcome, node: Some(target.node), error };
+        let op = Op { writer, seq, invoke_ns, complete_ns, outcome, node: Some(node), error };
         (op, started, keep)
     })
 }

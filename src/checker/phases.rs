@@ -1,0 +1,147 @@
+//! RTO split into what the orchestrator and the clients did: fault → detected → promoted →
+//! rerouted → recovered, each phase with its duration and the budget the settings imply.
+//! A phase the drill did not observe is null, never guessed.
+use crate::failover::Budgets;
+use crate::history::{Event, EventKind, Op, Outcome};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// A new run of acknowledgements on a node starts when its previous ack is this old.
+const RUN_GAP_NS: u64 = 100_000_000;
+
+/// Per node, when runs of acknowledged writes began: a few numbers per node, whatever the
+/// number of writes.
+#[derive(Debug, Default)]
+pub struct AckRuns {
+    nodes: HashMap<String, (u64, Vec<u64>)>,
+}
+
+impl AckRuns {
+    pub fn add(&mut self, op: &Op) {
+        let Some(node) = op.node.as_deref().filter(|_| op.outcome == Outcome::Ok) else { return };
+        let e = match self.nodes.get_mut(node) {
+            Some(e) => e,
+            None => self.nodes.entry(node.to_string()).or_insert((0, Vec::new())),
+        };
+        if e.1.is_empty() || op.complete_ns >= e.0.saturating_add(RUN_GAP_NS) {
+            e.1.push(op.complete_ns);
+        }
+        e.0 = e.0.max(op.complete_ns);
+    }
+
+    /// The first acknowledgement `node` gave at or after `from_ns`, when it begins a run.
+    fn first_after(&self, node: &str, from_ns: u64) -> Option<u64> {
+        let (_, starts) = self.nodes.get(node)?;
+        starts.iter().copied().filter(|&t| t >= from_ns).min()
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Phases {
+    pub orchestrator: String,
+    pub old_primary: Option<String>,
+    pub new_primary: Option<String>,
+    /// Drill times (ms) of each step.
+    pub fault_ms: Option<f64>,
+    pub detected_ms: Option<f64>,
+    pub promoted_ms: Option<f64>,
+    pub rerouted_ms: Option<f64>,
+    pub recovered_ms: Option<f64>,
+    /// Durations (ms): fault → detected, detected → promoted, promoted → rerouted,
+    /// rerouted → recovered (RTO's recovery point).
+    pub detection_ms: Option<f64>,
+    pub promotion_ms: Option<f64>,
+    pub reroute_ms: Option<f64>,
+    pub stabilization_ms: Option<f64>,
+    pub budgets: Budgets,
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// `fault` is the fault the orchestrator answered; `new_primary` the node it promoted.
+pub fn phases(
+    orchestrator: &str,
+    events: &[Event],
+    fault: Option<usize>,
+    old_primary: Option<String>,
+    new_primary: Option<String>,
+    runs: &AckRuns,
+    recovered_ms: Option<f64>,
+    budgets: Budgets,
+) -> Phases {
+    let fault_ns = fault.and_then(|i| events.iter().find(|e| e.kind == EventKind::FaultInject && e.fault == Some(i))).map(|e| e.t_ns);
+    let after = |kind: EventKind, node: Option<&str>| {
+        let from = fault_ns?;
+        events.iter().find(|e| e.kind == kind && e.t_ns >= from && (node.is_none() || e.node.as_deref() == node)).map(|e| e.t_ns)
+    };
+    let detected = after(EventKind::OrchestratorDetected, None);
+    let promoted = new_primary.as_deref().and_then(|n| after(EventKind::OrchestratorPromoted, Some(n)));
+    let rerouted = match (&new_primary, fault_ns) {
+        (Some(n), Some(f)) => runs.first_after(n, f),
+        _ => None,
+    };
+    let span = |a: Option<u64>, b: Option<u64>| Some(ms(b?) - ms(a?));
+    Phases {
+        orchestrator: orchestrator.to_string(),
+        old_primary,
+        new_primary,
+        fault_ms: fault_ns.map(ms),
+        detected_ms: detected.map(ms),
+        promoted_ms: promoted.map(ms),
+        rerouted_ms: rerouted.map(ms),
+        recovered_ms,
+        detection_ms: span(fault_ns, detected),
+        promotion_ms: span(detected, promoted),
+        reroute_ms: span(promoted, rerouted),
+        stabilization_ms: rerouted.and_then(|r| Some(recovered_ms? - ms(r))),
+        budgets,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(t_ms: u64, kind: EventKind, node: Option<&str>, fault: Option<usize>) -> Event {
+        Event { t_ns: t_ms * 1_000_000, kind, fault, node: node.map(str::to_string), detail: String::new(), applied_ns: None, applied_from_ns: None }
+    }
+
+    fn ok(node: &str, t_ms: u64) -> Op {
+        Op { writer: 0, seq: t_ms, invoke_ns: t_ms * 1_000_000 - 500_000, complete_ns: t_ms * 1_000_000, outcome: Outcome::Ok, node: Some(node.into()), error: None }
+    }
+
+    #[test]
+    fn phases_follow_the_orchestrator_and_the_clients() {
+        let events = vec![
+            ev(1000, EventKind::FaultInject, Some("redis-1"), Some(0)),
+            ev(6100, EventKind::OrchestratorDetected, Some("redis-1"), Some(0)),
+            ev(7200, EventKind::OrchestratorNote, None, Some(0)),
+            ev(7400, EventKind::OrchestratorPromoted, Some("redis-2"), Some(0)),
+        ];
+        let mut runs = AckRuns::default();
+        for t in (100..1000).step_by(10) {
+            runs.add(&ok("redis-1", t));
+        }
+        for t in (7450..9000).step_by(10) {
+            runs.add(&ok("redis-2", t));
+        }
+        let p = phases("Redis Sentinel", &events, Some(0), Some("redis-1".into()), Some("redis-2".into()), &runs, Some(7460.0), Budgets::default());
+        assert_eq!(p.detection_ms, Some(5100.0));
+        assert_eq!(p.promotion_ms, Some(1300.0));
+        assert_eq!(p.rerouted_ms, Some(7450.0));
+        assert_eq!(p.reroute_ms, Some(50.0));
+        assert_eq!(p.stabilization_ms, Some(10.0));
+    }
+
+    #[test]
+    fn unobserved_phases_are_null() {
+        // a switchover: no detection, a promotion, and no write ever reached the new primary
+        let events = vec![ev(1000, EventKind::FaultInject, Some("pg-1"), Some(0)), ev(1500, EventKind::OrchestratorPromoted, Some("pg-2"), Some(0))];
+        let p = phases("Patroni", &events, Some(0), Some("pg-1".into()), Some("pg-2".into()), &AckRuns::default(), None, Budgets::default());
+        assert_eq!((p.detected_ms, p.detection_ms, p.promotion_ms), (None, None, None));
+        assert_eq!(p.promoted_ms, Some(1500.0));
+        assert_eq!((p.rerouted_ms, p.reroute_ms, p.stabilization_ms), (None, None, None));
+    }
+}

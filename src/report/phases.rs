@@ -1,0 +1,45 @@
+//! The orchestrator's phases as rows, shared by the terminal scorecard and report.md.
+use crate::checker::Phases;
+
+/// One phase: name, from, to, duration, budget the settings imply, where that budget comes from.
+pub struct PhaseRow {
+    pub phase: &'static str,
+    pub span: String,
+    pub duration: String,
+    pub budget: String,
+    pub setting: String,
+}
+
+fn t(v: Option<f64>) -> String {
+    v.map(|v| format!("{:.3} s", v / 1e3)).unwrap_or_else(|| "not observed".into())
+}
+
+fn d(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "-".into())
+}
+
+pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
+    let b = &p.budgets;
+    let row = |phase, from: Option<f64>, to: Option<f64>, dur: Option<f64>, budget: Option<f64>, setting: &str| PhaseRow {
+        phase,
+        span: format!("{} -> {}", t(from), t(to)),
+        duration: d(dur),
+        budget: budget.map(|v| format!("<= {v:.0} ms")).unwrap_or_else(|| "-".into()),
+        setting: setting.to_string(),
+    };
+    vec![
+        row("detection", p.fault_ms, p.detected_ms, p.detection_ms, b.detection_ms, &b.detection_from),
+        row("promotion", p.detected_ms, p.promoted_ms, p.promotion_ms, b.promotion_ms, &b.promotion_from),
+        row("reroute", p.promoted_ms, p.rerouted_ms, p.reroute_ms, b.reroute_ms, &b.reroute_from),
+        row("stabilisation", p.rerouted_ms, p.recovered_ms, p.stabilization_ms, None, "RTO's recovery point: writes stay available"),
+    ]
+}
+
+/// Who failed over to whom, in words.
+pub fn headline(p: &Phases) -> String {
+    match (&p.old_primary, &p.new_primary) {
+        (Some(o), Some(n)) => format!("{}: {o} -> {n}", p.orchestrator),
+        (Some(o), None) => format!("{}: no new primary promoted (primary was {o})", p.orchestrator),
+        _ => format!("{}: no failover", p.orchestrator),
+    }
+}

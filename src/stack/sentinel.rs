@@ -1,0 +1,352 @@
+//! Redis 7 under Redis Sentinel: the nodes are plain Redis (the `redis` driver's), plus
+//! `sentinels` Sentinel containers monitoring the primary as `drdrill`. Clients find the
+//! primary through Sentinel on every reconnect (`SENTINEL get-master-addr-by-name`, then
+//! `ROLE` on the node, as Sentinel-aware clients do); drdrill never repoints them. Sentinel
+//! announces nodes by their drill-network address; drdrill translates it to the node's
+//! port published on 127.0.0.1.
+use super::redis::{Redis, RedisClient, admin, conn};
+use super::{Driver, ReadBack, ReplicaHealth, Service, Stack, WriteClient, retry_until};
+use crate::error::{Error, Result};
+use crate::failover::{Budgets, Observed, Orchestrator};
+use crate::scenario::{SentinelSpec, StackKind, StackSpec};
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The monitored primary's name in Sentinel.
+const MASTER: &str = "drdrill";
+const SENTINEL_PORT: u16 = 26379;
+
+/// Where things are: node names by every address Sentinel may announce, and the
+/// published addresses drdrill reaches them on.
+#[derive(Debug, Default)]
+struct Book {
+    /// announced host (drill-network IP or name) -> node
+    node_of: HashMap<String, String>,
+    /// node -> published address
+    addr_of: HashMap<String, SocketAddr>,
+    /// the Sentinels' published addresses, in order
+    sentinels: Vec<(String, SocketAddr)>,
+}
+
+pub struct RedisSentinel {
+    redis: Redis,
+    spec: SentinelSpec,
+    book: Arc<OnceLock<Book>>,
+}
+
+impl RedisSentinel {
+    pub fn new(spec: &StackSpec) -> Self {
+        RedisSentinel { redis: Redis::new(spec), spec: spec.sentinel.clone().unwrap_or_default(), book: Arc::default() }
+    }
+
+    fn book(&self) -> std::result::Result<&Book, String> {
+        self.book.get().ok_or_else(|| "the stack's addresses are not known yet".to_string())
+    }
+}
+
+/// `SENTINEL get-master-addr-by-name` on one Sentinel: the announced (host, port).
+async fn master_addr(sentinel: SocketAddr, timeout: Duration) -> std::result::Result<(String, u16), String> {
+    let mut c = conn(sentinel, timeout).await.map_err(|e| e.to_string())?;
+    let reply: Option<(String, u16)> = tokio::time::timeout(timeout, redis::cmd("SENTINEL").arg("get-master-addr-by-name").arg(MASTER).query_async(&mut c))
+        .await
+        .map_err(|_| format!("sentinel {sentinel} did not answer"))?
+        .map_err(|e| e.to_string())?;
+    reply.ok_or_else(|| format!("sentinel {sentinel} knows no primary {MASTER}"))
+}
+
+/// `SENTINEL master drdrill` as a map.
+async fn master_info(sentinel: SocketAddr) -> Result<HashMap<String, String>> {
+    let mut c = admin(sentinel).await?;
+    let flat: Vec<String> = redis::cmd("SENTINEL")
+        .arg("master")
+        .arg(MASTER)
+        .query_async(&mut c)
+        .await
+        .map_err(|e| Error::infra(format!("failed to ask sentinel {sentinel} about {MASTER}")).cause(e))?;
+    Ok(flat.chunks(2).filter(|kv| kv.len() == 2).map(|kv| (kv[0].clone(), kv[1].clone())).collect())
+}
+
+impl Book {
+    fn node(&self, host: &str) -> Option<&String> {
+        self.node_of.get(host)
+    }
+}
+
+#[async_trait]
+impl Driver for RedisSentinel {
+    fn kind(&self) -> StackKind {
+        StackKind::RedisSentinel
+    }
+    fn port(&self) -> u16 {
+        self.redis.port()
+    }
+    fn client_command(&self, host_port: u16) -> String {
+        self.redis.client_command(host_port)
+    }
+    fn container(&self, node: &str, primary: &str, replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
+        self.redis.container(node, primary, replicas, upstream)
+    }
+
+    fn services(&self, nodes: &[String]) -> Vec<Service> {
+        let s = &self.spec;
+        let conf = format!(
+            "port {SENTINEL_PORT}\nbind 0.0.0.0\nprotected-mode no\ndir /data\nsentinel resolve-hostnames yes\n\
+             sentinel monitor {MASTER} {primary} 6379 {q}\nsentinel down-after-milliseconds {MASTER} {da}\n\
+             sentinel failover-timeout {MASTER} {ft}\nsentinel parallel-syncs {MASTER} {ps}\n",
+            primary = nodes[0],
+            q = s.quorum,
+            da = s.down_after_ms,
+            ft = s.failover_timeout_ms,
+            ps = s.parallel_syncs,
+        );
+        // Sentinel rewrites its config file: it must be a writable file of its own
+        let script = format!("printf '%s' '{conf}' > /data/sentinel.conf && exec redis-sentinel /data/sentinel.conf");
+        (1..=s.sentinels)
+            .map(|i| Service {
+                name: format!("sentinel-{i}"),
+                entrypoint: Some(vec!["sh".into(), "-c".into(), script.clone()]),
+                port: SENTINEL_PORT,
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    async fn started(&self, stack: &Stack) -> Result<()> {
+        let mut book = Book::default();
+        for n in &stack.nodes {
+            let ip = stack.docker.ip(&n.container, &stack.network).await?;
+            book.node_of.insert(ip, n.name.clone());
+            book.node_of.insert(n.name.clone(), n.name.clone());
+            book.addr_of.insert(n.name.clone(), n.addr());
+        }
+        book.sentinels = stack.services.iter().map(|s| (s.name.clone(), s.addr())).collect();
+        self.book.set(book).map_err(|_| Error::infra("the stack was started twice (a bug)"))
+    }
+
+    fn client_entry(&self) -> Option<&'static str> {
+        Some("sentinel-1")
+    }
+
+    fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
+        Some(Arc::new(SentinelWatch { spec: self.spec.clone(), book: self.book.clone() }))
+    }
+
+    async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
+        let started = tokio::time::Instant::now();
+        let health = self.redis.wait_healthy(stack, timeout).await?;
+        let left = timeout.saturating_sub(started.elapsed());
+        let (want_replicas, want_others) = (stack.nodes.len() - 1, stack.services.len() - 1);
+        // every Sentinel must see the primary, all its replicas and the other Sentinels
+        retry_until(left, Duration::from_millis(500), || async {
+            for s in &stack.services {
+                let m = master_info(s.addr()).await?;
+                let num = |k: &str| m.get(k).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+                let flags = m.get("flags").cloned().unwrap_or_default();
+                if flags != "master" || num("num-slaves") < want_replicas || num("num-other-sentinels") < want_others {
+                    return Err(Error::infra(format!(
+                        "failed to see {} ready: flags {flags}, {} replicas, {} other sentinels",
+                        s.name,
+                        num("num-slaves"),
+                        num("num-other-sentinels")
+                    )));
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(health)
+    }
+
+    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
+        self.redis.prepare(primary).await
+    }
+    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
+        self.redis.probe(addr, timeout).await
+    }
+    async fn position(&self, addr: SocketAddr) -> Result<u64> {
+        self.redis.position(addr).await
+    }
+    async fn promote(&self, _stack: &Stack, _node: &str) -> Result<()> {
+        Err(Error::usage("Sentinel promotes in a redis-sentinel stack; drdrill never does"))
+    }
+    async fn repoint(&self, _stack: &Stack, _replica: &str, _primary: &str) -> Result<()> {
+        Err(Error::usage("Sentinel repoints replicas in a redis-sentinel stack; drdrill never does"))
+    }
+    async fn rejoin(&self, _stack: &Stack, _node: &str, _primary: &str) -> Result<()> {
+        Err(Error::usage("Sentinel rejoins the old primary in a redis-sentinel stack; drdrill never does"))
+    }
+    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
+        self.redis.read_back(addr).await
+    }
+
+    /// A Sentinel-aware client: ask the Sentinels (the entry first, then the others) for
+    /// the primary, connect to it, and check with ROLE that it is one.
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        let book = self.book()?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
+        let mut order: Vec<SocketAddr> = vec![addr];
+        order.extend(book.sentinels.iter().map(|s| s.1).filter(|a| *a != addr));
+        let mut last = String::from("no sentinel answered");
+        for s in order {
+            let (host, _port) = match master_addr(s, left()).await {
+                Ok(a) => a,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            let node = book.node(&host).ok_or_else(|| format!("sentinel names an unknown primary {host}"))?.clone();
+            let target = book.addr_of[&node];
+            let mut c = conn(target, left()).await.map_err(|e| format!("{node}: {e}"))?;
+            let role: Vec<redis::Value> = tokio::time::timeout(left(), redis::cmd("ROLE").query_async(&mut c))
+                .await
+                .map_err(|_| format!("{node} did not answer ROLE"))?
+                .map_err(|e| e.to_string())?;
+            if !matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master") {
+                return Err(format!("{node}, named primary by sentinel, is not a primary (ROLE)"));
+            }
+            return Ok(Box::new(RedisClient { conn: c, node: Some(node) }));
+        }
+        Err(last)
+    }
+}
+
+/// Sentinel's side of a failover, from its pub/sub events on every Sentinel.
+struct SentinelWatch {
+    spec: SentinelSpec,
+    book: Arc<OnceLock<Book>>,
+}
+
+/// What one Sentinel event means for the drill.
+fn interpret(sentinel: &str, channel: &str, payload: &str, book: &Book) -> Option<Observed> {
+    let words: Vec<&str> = payload.split_whitespace().collect();
+    let detail = format!("{sentinel}: {channel} {payload}");
+    match channel {
+        "+sdown" | "+odown" if words.first() == Some(&"master") => {
+            Some(if channel == "+sdown" { Observed::Detected { detail } } else { Observed::Note { detail } })
+        }
+        // "+promoted-slave slave <ip>:<port> <ip> <port> @ drdrill <old ip> <old port>":
+        // Sentinel saw the replica report itself primary
+        "+promoted-slave" => match words.get(2).and_then(|h| book.node(h)) {
+            Some(node) => Some(Observed::Promoted { node: node.clone(), detail }),
+            None => Some(Observed::Note { detail }),
+        },
+        "+switch-master" => match words.get(3).and_then(|h| book.node(h)) {
+            Some(node) => Some(Observed::Promoted { node: node.clone(), detail }),
+            None => Some(Observed::Note { detail }),
+        },
+        "+try-failover" | "+elected-leader" | "+failover-state-select-slave" | "+selected-slave" | "+failover-end" | "-odown" | "-sdown"
+        | "+convert-to-slave" | "+failover-end-for-timeout" | "-failover-abort-not-elected" | "-failover-abort-no-good-slave" => {
+            Some(Observed::Note { detail })
+        }
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl Orchestrator for SentinelWatch {
+    fn name(&self) -> &'static str {
+        "Redis Sentinel"
+    }
+
+    async fn watch(&self, _stack: Arc<Stack>, tx: mpsc::UnboundedSender<Observed>) -> Result<()> {
+        let book = self.book.get().ok_or_else(|| Error::infra("the stack's addresses are not known yet (a bug)"))?;
+        let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<(String, String, String)>();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (name, addr) in &book.sentinels {
+            let client = redis::Client::open(format!("redis://{addr}/")).map_err(|e| Error::infra("failed to open a sentinel client").cause(e))?;
+            let mut ps = client.get_async_pubsub().await.map_err(|e| Error::infra(format!("failed to subscribe to {name}")).cause(e))?;
+            ps.psubscribe("*").await.map_err(|e| Error::infra(format!("failed to subscribe to {name}")).cause(e))?;
+            let (name, ev_tx) = (name.clone(), ev_tx.clone());
+            tasks.spawn(async move {
+                let mut stream = ps.into_on_message();
+                while let Some(m) = stream.next().await {
+                    let payload: String = m.get_payload().unwrap_or_default();
+                    if ev_tx.send((name.clone(), m.get_channel_name().to_string(), payload)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(ev_tx);
+        // the first +sdown is the detection; the others, and every +promoted-slave /
+        // +switch-master after the first promotion, are notes
+        let (mut detected, mut promoted): (bool, Option<String>) = (false, None);
+        while let Some((sentinel, channel, payload)) = ev_rx.recv().await {
+            let Some(o) = interpret(&sentinel, &channel, &payload, book) else { continue };
+            let o = match o {
+                Observed::Detected { detail } if detected => Observed::Note { detail },
+                Observed::Promoted { node, detail } if promoted.as_ref() == Some(&node) => Observed::Note { detail: format!("{detail} ({node})") },
+                o => o,
+            };
+            match &o {
+                Observed::Detected { .. } => detected = true,
+                Observed::Promoted { node, .. } => {
+                    promoted = Some(node.clone());
+                    detected = false;
+                }
+                Observed::Note { .. } => {}
+            }
+            if tx.send(o).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn budgets(&self) -> Budgets {
+        let s = &self.spec;
+        Budgets {
+            detection_ms: Some(s.down_after_ms as f64),
+            detection_from: format!("down-after-milliseconds {}", s.down_after_ms),
+            promotion_ms: Some(s.failover_timeout_ms as f64),
+            promotion_from: format!("failover-timeout {} (quorum {} of {})", s.failover_timeout_ms, s.quorum, s.sentinels),
+            reroute_ms: None,
+            reroute_from: "clients ask Sentinel again on their next connection (no setting)".into(),
+        }
+    }
+
+    async fn switchover(&self, _stack: &Stack) -> Result<String> {
+        let book = self.book.get().ok_or_else(|| Error::infra("the stack's addresses are not known yet (a bug)"))?;
+        let (name, addr) = book.sentinels.first().ok_or_else(|| Error::infra("no sentinel to ask"))?;
+        let mut c = admin(*addr).await?;
+        redis::cmd("SENTINEL")
+            .arg("FAILOVER")
+            .arg(MASTER)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| Error::infra(format!("{name} refused SENTINEL FAILOVER {MASTER}")).cause(e))?;
+        Ok(format!("SENTINEL FAILOVER {MASTER} on {name}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn book() -> Book {
+        let mut b = Book::default();
+        b.node_of.insert("172.20.0.3".into(), "redis-1".into());
+        b.node_of.insert("172.20.0.4".into(), "redis-2".into());
+        b
+    }
+
+    #[test]
+    fn sentinel_events_map_to_phases() {
+        let b = book();
+        assert!(matches!(interpret("s1", "+sdown", "master drdrill 172.20.0.3 6379", &b), Some(Observed::Detected { .. })));
+        assert!(matches!(interpret("s1", "+sdown", "slave 172.20.0.4:6379 172.20.0.4 6379 @ drdrill 172.20.0.3 6379", &b), None));
+        let p = interpret("s1", "+promoted-slave", "slave 172.20.0.4:6379 172.20.0.4 6379 @ drdrill 172.20.0.3 6379", &b);
+        assert!(matches!(p, Some(Observed::Promoted { ref node, .. }) if node == "redis-2"), "{p:?}");
+        let p = interpret("s1", "+switch-master", "drdrill 172.20.0.3 6379 172.20.0.4 6379", &b);
+        assert!(matches!(p, Some(Observed::Promoted { ref node, .. }) if node == "redis-2"), "{p:?}");
+        assert!(matches!(interpret("s1", "+switch-master", "drdrill 172.20.0.3 6379 10.9.9.9 6379", &b), Some(Observed::Note { .. })));
+        assert!(interpret("s1", "__sentinel__:hello", "x", &b).is_none());
+    }
+}
