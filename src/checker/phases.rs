@@ -9,8 +9,9 @@ use std::collections::HashMap;
 /// A new run of acknowledgements on a node starts when its previous ack is this old.
 const RUN_GAP_NS: u64 = 100_000_000;
 
-/// Per node, when runs of acknowledged writes began: a few numbers per node, whatever the
-/// number of writes.
+/// Per node, when runs of acknowledged writes began (the invoke time of a run's first
+/// write, as RTO's recovery point counts): a few numbers per node, whatever the number of
+/// writes.
 #[derive(Debug, Default)]
 pub struct AckRuns {
     nodes: HashMap<String, (u64, Vec<u64>)>,
@@ -24,12 +25,13 @@ impl AckRuns {
             None => self.nodes.entry(node.to_string()).or_insert((0, Vec::new())),
         };
         if e.1.is_empty() || op.complete_ns >= e.0.saturating_add(RUN_GAP_NS) {
-            e.1.push(op.complete_ns);
+            e.1.push(op.invoke_ns);
         }
         e.0 = e.0.max(op.complete_ns);
     }
 
-    /// The first acknowledgement `node` gave at or after `from_ns`, when it begins a run.
+    /// The first acknowledged write `node` took that was invoked at or after `from_ns`,
+    /// when it begins a run.
     fn first_after(&self, node: &str, from_ns: u64) -> Option<u64> {
         let (_, starts) = self.nodes.get(node)?;
         starts.iter().copied().filter(|&t| t >= from_ns).min()
@@ -105,11 +107,27 @@ mod tests {
     use super::*;
 
     fn ev(t_ms: u64, kind: EventKind, node: Option<&str>, fault: Option<usize>) -> Event {
-        Event { t_ns: t_ms * 1_000_000, kind, fault, node: node.map(str::to_string), detail: String::new(), applied_ns: None, applied_from_ns: None }
+        Event {
+            t_ns: t_ms * 1_000_000,
+            kind,
+            fault,
+            node: node.map(str::to_string),
+            detail: String::new(),
+            applied_ns: None,
+            applied_from_ns: None,
+        }
     }
 
     fn ok(node: &str, t_ms: u64) -> Op {
-        Op { writer: 0, seq: t_ms, invoke_ns: t_ms * 1_000_000 - 500_000, complete_ns: t_ms * 1_000_000, outcome: Outcome::Ok, node: Some(node.into()), error: None }
+        Op {
+            writer: 0,
+            seq: t_ms,
+            invoke_ns: t_ms * 1_000_000 - 500_000,
+            complete_ns: t_ms * 1_000_000,
+            outcome: Outcome::Ok,
+            node: Some(node.into()),
+            error: None,
+        }
     }
 
     #[test]
@@ -127,19 +145,30 @@ mod tests {
         for t in (7450..9000).step_by(10) {
             runs.add(&ok("redis-2", t));
         }
-        let p = phases("Redis Sentinel", &events, Some(0), Some("redis-1".into()), Some("redis-2".into()), &runs, Some(7460.0), Budgets::default());
+        let p = phases(
+            "Redis Sentinel",
+            &events,
+            Some(0),
+            Some("redis-1".into()),
+            Some("redis-2".into()),
+            &runs,
+            Some(7460.0),
+            Budgets::default(),
+        );
         assert_eq!(p.detection_ms, Some(5100.0));
         assert_eq!(p.promotion_ms, Some(1300.0));
-        assert_eq!(p.rerouted_ms, Some(7450.0));
-        assert_eq!(p.reroute_ms, Some(50.0));
-        assert_eq!(p.stabilization_ms, Some(10.0));
+        assert_eq!(p.rerouted_ms, Some(7449.5));
+        assert_eq!(p.reroute_ms, Some(49.5));
+        assert_eq!(p.stabilization_ms, Some(10.5));
     }
 
     #[test]
     fn unobserved_phases_are_null() {
         // a switchover: no detection, a promotion, and no write ever reached the new primary
-        let events = vec![ev(1000, EventKind::FaultInject, Some("pg-1"), Some(0)), ev(1500, EventKind::OrchestratorPromoted, Some("pg-2"), Some(0))];
-        let p = phases("Patroni", &events, Some(0), Some("pg-1".into()), Some("pg-2".into()), &AckRuns::default(), None, Budgets::default());
+        let events =
+            vec![ev(1000, EventKind::FaultInject, Some("pg-1"), Some(0)), ev(1500, EventKind::OrchestratorPromoted, Some("pg-2"), Some(0))];
+        let p =
+            phases("Patroni", &events, Some(0), Some("pg-1".into()), Some("pg-2".into()), &AckRuns::default(), None, Budgets::default());
         assert_eq!((p.detected_ms, p.detection_ms, p.promotion_ms), (None, None, None));
         assert_eq!(p.promoted_ms, Some(1500.0));
         assert_eq!((p.rerouted_ms, p.reroute_ms, p.stabilization_ms), (None, None, None));

@@ -27,7 +27,11 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
                         l.scenario.name,
                         l.scenario.stack.node_names().len(),
                         l.scenario.faults.len(),
-                        match l.scenario.failover_mode() { Some(crate::scenario::FailoverMode::Orchestrator) => "by the orchestrator", Some(_) => "planned", None => "none" }
+                        match l.scenario.failover_mode() {
+                            Some(crate::scenario::FailoverMode::Orchestrator) => "by the orchestrator",
+                            Some(_) => "planned",
+                            None => "none",
+                        }
                     ),
                     Err(e) => {
                         eprintln!("{e}");

@@ -118,7 +118,16 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         // the engine returned once the container runs again: that is the heal
         rec.event(EventKind::FaultHeal, Some(index), Some(&node), format!("restart of {node} complete")).await;
     }
-    Ok(Injected { index, kind: spec.kind, name: spec.name.clone(), node, at_ns, undo: applied.undo, hit_primary: applied.hit_primary, touched_primary })
+    Ok(Injected {
+        index,
+        kind: spec.kind,
+        name: spec.name.clone(),
+        node,
+        at_ns,
+        undo: applied.undo,
+        hit_primary: applied.hit_primary,
+        touched_primary,
+    })
 }
 
 fn touches_primary(stack: &Stack, spec: &FaultSpec, target: Option<&str>, primary: &str) -> bool {

@@ -83,6 +83,8 @@ fn sample() -> Results {
         },
         engine: crate::docker::EngineInfo { host: "unix:///var/run/docker.sock".into(), version: "24.0".into(), local: true },
         failover: None,
+        phases: None,
+        isolated_primary: None,
         convergence: None,
         lost: vec![LostWrite { writer: 3, seq: 41, ack_ms: 4987.5 }],
         events: vec![Event {
@@ -193,4 +195,33 @@ fn a_drill_without_latency_figures_prints_no_latency_table() {
     assert!(!scorecard(&r).contains("p50"));
     assert!(!markdown(&r).contains("p50"));
     assert_eq!(serde_json::to_value(&r).unwrap()["latency"], serde_json::json!([]));
+}
+
+#[test]
+fn orchestrated_phases_show_with_their_budgets_and_unobserved_steps() {
+    use crate::checker::Phases;
+    use crate::failover::Budgets;
+    let mut r = sample();
+    r.phases = Some(Phases {
+        orchestrator: "Redis Sentinel".into(),
+        old_primary: Some("redis-1".into()),
+        new_primary: Some("redis-2".into()),
+        fault_ms: Some(5000.0),
+        detected_ms: None,
+        promoted_ms: Some(11000.0),
+        rerouted_ms: Some(11010.0),
+        recovered_ms: Some(11010.0),
+        detection_ms: None,
+        promotion_ms: None,
+        reroute_ms: Some(10.0),
+        stabilization_ms: Some(0.0),
+        budgets: Budgets { detection_ms: Some(6000.0), detection_from: "down-after-milliseconds 5000".into(), ..Default::default() },
+    });
+    let card = super::scorecard(&r);
+    assert!(card.contains("RTO by phase (Redis Sentinel: redis-1 -> redis-2)"), "{card}");
+    assert!(card.contains("not observed"), "an unobserved detection must say so: {card}");
+    assert!(card.contains("down-after-milliseconds 5000"), "{card}");
+    let md = super::markdown(&r);
+    assert!(md.contains("## RTO by phase"), "{md}");
+    assert!(md.contains("| reroute | 11.000 s -> 11.010 s | 10 ms |"), "{md}");
 }

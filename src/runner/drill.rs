@@ -57,7 +57,8 @@ fn isolated_primary_hook(driver: Arc<dyn Driver>, stack: Arc<Stack>, initial: St
                 Ok(Err(e)) => (None, ReadBack::default(), Some(e.one_line())),
                 Err(_) => (None, ReadBack::default(), Some("read-back timed out after 5 s".into())),
             };
-            let info = IsolatedPrimary { node: initial.clone(), before_heal_of_fault: f.index, read_at_ms, records, lost_found_here: None, error };
+            let info =
+                IsolatedPrimary { node: initial.clone(), before_heal_of_fault: f.index, read_at_ms, records, lost_found_here: None, error };
             *slot.lock().expect("slot") = Some((info, rb));
         })
     })
@@ -101,7 +102,8 @@ impl Drill<'_> {
         };
         self.phase(rep, "checking the history")?;
         let history = self.dir.join("history.jsonl");
-        let (mut checker, hist) = Checker::from_history(&history).map_err(|e| Error::infra("failed to read history.jsonl back").cause(e))?;
+        let (mut checker, hist) =
+            Checker::from_history(&history).map_err(|e| Error::infra("failed to read history.jsonl back").cause(e))?;
         let runs = std::mem::take(&mut checker.runs);
         let answered = ex.failover.as_ref().and_then(|f| f.answered_fault);
         let sc = self.sc();
@@ -116,8 +118,11 @@ impl Drill<'_> {
             orchestrator_phases(o.name(), &hist.events, answered, old, new, &runs, a.rto.recovered_at_ms, o.budgets())
         });
         let isolated_primary = ex.isolated.map(|(mut info, rb)| {
-            let here: std::collections::HashSet<(u32, u64)> = rb.records.iter().flat_map(|(w, v)| v.iter().map(move |s| (*w, *s))).collect();
-            info.lost_found_here = info.records.map(|_| a.rpo.as_ref().map_or(0, |r| r.lost.iter().filter(|l| here.contains(&(l.writer, l.seq))).count() as u64));
+            let here: std::collections::HashSet<(u32, u64)> =
+                rb.records.iter().flat_map(|(w, v)| v.iter().map(move |s| (*w, *s))).collect();
+            info.lost_found_here = info
+                .records
+                .map(|_| a.rpo.as_ref().map_or(0, |r| r.lost.iter().filter(|l| here.contains(&(l.writer, l.seq))).count() as u64));
             let _ = std::fs::write(self.dir.join("isolated-primary.json"), serde_json::to_vec(&rb.records).unwrap_or_default());
             info
         });
@@ -203,7 +208,10 @@ impl Drill<'_> {
         let mut failover = match (sc.failover_mode(), driver.orchestrator()) {
             (Some(FailoverMode::Orchestrator), Some(orch)) => Some(tokio::spawn(run_orchestrated(orch, stack.clone(), rec.clone(), fo_rx))),
             (Some(FailoverMode::Orchestrator), None) => return Err(Error::infra("this stack has no orchestrator to watch (a bug)")),
-            _ => sc.failover.clone().map(|plan| tokio::spawn(run_failover(plan, stack.clone(), driver.clone(), rec.clone(), fo_rx, client_tx.clone()))),
+            _ => sc
+                .failover
+                .clone()
+                .map(|plan| tokio::spawn(run_failover(plan, stack.clone(), driver.clone(), rec.clone(), fo_rx, client_tx.clone()))),
         };
         self.live.with(|l| {
             l.failover = failover.as_ref().map(|f| f.abort_handle());

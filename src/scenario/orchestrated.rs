@@ -30,13 +30,7 @@ pub struct SentinelSpec {
 
 impl Default for SentinelSpec {
     fn default() -> Self {
-        SentinelSpec {
-            sentinels: 3,
-            quorum: 2,
-            down_after_ms: down_after(),
-            failover_timeout_ms: failover_timeout(),
-            parallel_syncs: 1,
-        }
+        SentinelSpec { sentinels: 3, quorum: 2, down_after_ms: down_after(), failover_timeout_ms: failover_timeout(), parallel_syncs: 1 }
     }
 }
 
@@ -201,7 +195,10 @@ pub fn validate_orchestrated(s: &Scenario, p: &mut Vec<Problem>) {
         ("haproxy", st.haproxy.is_some(), StackKind::Patroni),
     ] {
         if set && st.kind != for_kind {
-            p.push((here(key), format!("`{key}` settings apply to a {} stack, not {kind}", if key == "sentinel" { "redis-sentinel" } else { "patroni" })));
+            p.push((
+                here(key),
+                format!("`{key}` settings apply to a {} stack, not {kind}", if key == "sentinel" { "redis-sentinel" } else { "patroni" }),
+            ));
         }
     }
     if let Some(fo) = &s.failover {
@@ -239,7 +236,9 @@ pub fn validate_orchestrated(s: &Scenario, p: &mut Vec<Problem>) {
         if se.quorum == 0 || se.quorum > se.sentinels {
             p.push((k("quorum"), format!("expected a quorum from 1 to sentinels ({}), found {}", se.sentinels, se.quorum)));
         }
-        for (f, v, lo, hi) in [("down_after_ms", se.down_after_ms, 100, 3_600_000), ("failover_timeout_ms", se.failover_timeout_ms, 1000, 3_600_000)] {
+        for (f, v, lo, hi) in
+            [("down_after_ms", se.down_after_ms, 100, 3_600_000), ("failover_timeout_ms", se.failover_timeout_ms, 1000, 3_600_000)]
+        {
             if v < lo || v > hi {
                 p.push((k(f), format!("{f} must be between {lo} and {hi}, found {v}")));
             }
@@ -250,14 +249,18 @@ pub fn validate_orchestrated(s: &Scenario, p: &mut Vec<Problem>) {
     }
     if let Some(pa) = &st.patroni {
         let k = |f: &'static str| vec![Key("stack"), Key("patroni"), Key(f)];
-        for (f, v, lo, hi) in [("ttl", pa.ttl, 5, 3600), ("loop_wait", pa.loop_wait, 1, 3600), ("retry_timeout", pa.retry_timeout, 1, 3600)] {
+        for (f, v, lo, hi) in [("ttl", pa.ttl, 5, 3600), ("loop_wait", pa.loop_wait, 1, 3600), ("retry_timeout", pa.retry_timeout, 1, 3600)]
+        {
             if v < lo || v > hi {
                 p.push((k(f), format!("{f} must be between {lo} and {hi} seconds, found {v}")));
             }
         }
         // Patroni refuses to start otherwise
         if pa.ttl < pa.loop_wait + 2 * pa.retry_timeout {
-            p.push((k("ttl"), format!("Patroni needs ttl >= loop_wait + 2 × retry_timeout ({}), found {}", pa.loop_wait + 2 * pa.retry_timeout, pa.ttl)));
+            p.push((
+                k("ttl"),
+                format!("Patroni needs ttl >= loop_wait + 2 × retry_timeout ({}), found {}", pa.loop_wait + 2 * pa.retry_timeout, pa.ttl),
+            ));
         }
         if ![1, 3, 5].contains(&pa.etcd_members) {
             p.push((k("etcd_members"), format!("expected 1, 3 or 5 etcd members, found {}", pa.etcd_members)));

@@ -1,14 +1,17 @@
 //! One driver per database behind one trait. The runner, workload, faults, failover and
 //! checker only ever talk to `dyn Driver` and `Stack`.
+mod etcd;
 mod nodes;
+mod patroni;
+mod patroni_watch;
 mod postgres;
 mod proxy;
 mod redis;
 mod sentinel;
 
 pub use nodes::{Node, Stack, StackPlan};
-pub use sentinel::RedisSentinel;
 pub use proxy::{PROXY_NODE, ProxyRoutes};
+pub use sentinel::RedisSentinel;
 
 use crate::error::Result;
 use crate::failover::Orchestrator;
@@ -143,7 +146,7 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
         StackKind::Postgres => Box::new(postgres::Postgres::new(spec)),
         StackKind::Redis => Box::new(redis::Redis::new(spec)),
         StackKind::RedisSentinel => Box::new(sentinel::RedisSentinel::new(spec)),
-        StackKind::Patroni => unimplemented!("patroni driver"),
+        StackKind::Patroni => Box::new(patroni::Patroni::new(spec)),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The running stack: containers on the drill's own network, ports published on
 //! `DRDRILL_PUBLISH_IP` (127.0.0.1 by default), and which node is the primary now.
-use super::{Driver, Service};
 use super::proxy::{ProxyRoutes, start_proxy};
+use super::{Driver, Service};
 use crate::docker::{self, ContainerSpec, Docker};
 use crate::error::{Error, Result};
 use crate::scenario::ProxySpec;
@@ -80,7 +80,8 @@ impl Stack {
             Some((spec, img)) => Some(start_proxy(docker, spec, &img, run_id, names, driver.port(), labels).await?),
             None => None,
         };
-        let base = ContainerSpec { image: image.to_string(), network: network.clone(), cap_add: vec!["NET_ADMIN".into()], ..Default::default() };
+        let base =
+            ContainerSpec { image: image.to_string(), network: network.clone(), cap_add: vec!["NET_ADMIN".into()], ..Default::default() };
         let services = driver.services(names);
         let mut started_services = Vec::new();
         for svc in services.iter().filter(|s| s.before_nodes) {
@@ -126,7 +127,11 @@ impl Stack {
 
     /// A node or a service by name.
     pub fn member(&self, name: &str) -> Result<&Node> {
-        self.nodes.iter().chain(&self.services).find(|n| n.name == name).ok_or_else(|| Error::usage(format!("no node or service named {name}")))
+        self.nodes
+            .iter()
+            .chain(&self.services)
+            .find(|n| n.name == name)
+            .ok_or_else(|| Error::usage(format!("no node or service named {name}")))
     }
 
     pub fn service(&self, name: &str) -> Result<&Node> {
@@ -183,7 +188,13 @@ async fn run_published(docker: &Docker, spec: ContainerSpec, port: u16) -> Resul
     Err(Error::infra(format!("failed to publish a port for {}", spec.name)))
 }
 
-async fn start_service(docker: &Docker, base: &ContainerSpec, run_id: &str, labels: &HashMap<String, String>, svc: &Service) -> Result<Node> {
+async fn start_service(
+    docker: &Docker,
+    base: &ContainerSpec,
+    run_id: &str,
+    labels: &HashMap<String, String>,
+    svc: &Service,
+) -> Result<Node> {
     let container = docker::container_name(run_id, &svc.name);
     let mut l = labels.clone();
     l.insert(docker::LABEL_NODE.into(), svc.name.clone());

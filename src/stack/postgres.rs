@@ -9,7 +9,7 @@ use tokio_postgres::{Client, NoTls};
 
 pub struct Postgres {
     sync: bool,
-    settings: Vec<String>,
+    pub(super) settings: Vec<String>,
 }
 
 const TABLE: &str = "drdrill_writes";
@@ -47,7 +47,7 @@ fn conninfo((host, port): (String, u16), me: &str) -> String {
     format!("host={host} port={port} user=postgres application_name={me} connect_timeout=2")
 }
 
-async fn connect(addr: SocketAddr, db: &str, timeout: Duration) -> std::result::Result<Client, tokio_postgres::Error> {
+pub(super) async fn connect(addr: SocketAddr, db: &str, timeout: Duration) -> std::result::Result<Client, tokio_postgres::Error> {
     let mut cfg = tokio_postgres::Config::new();
     cfg.host(addr.ip().to_string()).port(addr.port()).user("postgres").dbname(db).connect_timeout(timeout);
     let (client, conn) = cfg.connect(NoTls).await?;
@@ -57,20 +57,30 @@ async fn connect(addr: SocketAddr, db: &str, timeout: Duration) -> std::result::
     Ok(client)
 }
 
-async fn admin(addr: SocketAddr) -> Result<Client> {
+pub(super) async fn admin(addr: SocketAddr) -> Result<Client> {
     connect(addr, "drdrill", Duration::from_secs(3))
         .await
         .map_err(|e| Error::infra(format!("failed to connect to postgres at {addr}")).cause(e))
 }
 
-fn q(addr: SocketAddr, what: &str) -> impl FnOnce(tokio_postgres::Error) -> Error {
+pub(super) fn q(addr: SocketAddr, what: &str) -> impl FnOnce(tokio_postgres::Error) -> Error {
     let msg = format!("failed to {what} on {addr}");
     move |e| Error::infra(msg).cause(e)
 }
 
-struct PgClient {
-    client: Client,
-    stmt: tokio_postgres::Statement,
+/// A workload connection with its prepared insert.
+pub(super) async fn workload_client(addr: SocketAddr, timeout: Duration) -> std::result::Result<PgClient, String> {
+    let client = connect(addr, "drdrill", timeout).await.map_err(|e| e.to_string())?;
+    let stmt =
+        client.prepare(&format!("INSERT INTO {TABLE} (writer, seq, payload) VALUES ($1, $2, $3)")).await.map_err(|e| e.to_string())?;
+    Ok(PgClient { client, stmt, node: None })
+}
+
+pub(super) struct PgClient {
+    pub client: Client,
+    pub stmt: tokio_postgres::Statement,
+    /// The node, when the client found it behind HAProxy.
+    pub node: Option<String>,
 }
 
 #[async_trait]
@@ -80,6 +90,9 @@ impl WriteClient for PgClient {
             Ok(_) => Ok(()),
             Err(e) => Err(classify(&e)),
         }
+    }
+    fn node(&self) -> Option<String> {
+        self.node.clone()
     }
 }
 
@@ -244,9 +257,6 @@ impl Driver for Postgres {
     }
 
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
-        let client = connect(addr, "drdrill", timeout).await.map_err(|e| e.to_string())?;
-        let stmt =
-            client.prepare(&format!("INSERT INTO {TABLE} (writer, seq, payload) VALUES ($1, $2, $3)")).await.map_err(|e| e.to_string())?;
-        Ok(Box::new(PgClient { client, stmt }))
+        Ok(Box::new(workload_client(addr, timeout).await?))
     }
 }

@@ -52,10 +52,11 @@ impl RedisSentinel {
 /// `SENTINEL get-master-addr-by-name` on one Sentinel: the announced (host, port).
 async fn master_addr(sentinel: SocketAddr, timeout: Duration) -> std::result::Result<(String, u16), String> {
     let mut c = conn(sentinel, timeout).await.map_err(|e| e.to_string())?;
-    let reply: Option<(String, u16)> = tokio::time::timeout(timeout, redis::cmd("SENTINEL").arg("get-master-addr-by-name").arg(MASTER).query_async(&mut c))
-        .await
-        .map_err(|_| format!("sentinel {sentinel} did not answer"))?
-        .map_err(|e| e.to_string())?;
+    let reply: Option<(String, u16)> =
+        tokio::time::timeout(timeout, redis::cmd("SENTINEL").arg("get-master-addr-by-name").arg(MASTER).query_async(&mut c))
+            .await
+            .map_err(|_| format!("sentinel {sentinel} did not answer"))?
+            .map_err(|e| e.to_string())?;
     reply.ok_or_else(|| format!("sentinel {sentinel} knows no primary {MASTER}"))
 }
 
@@ -241,10 +242,17 @@ fn interpret(sentinel: &str, channel: &str, payload: &str, book: &Book) -> Optio
             Some(node) => Some(Observed::Promoted { node: node.clone(), detail }),
             None => Some(Observed::Note { detail }),
         },
-        "+try-failover" | "+elected-leader" | "+failover-state-select-slave" | "+selected-slave" | "+failover-end" | "-odown" | "-sdown"
-        | "+convert-to-slave" | "+failover-end-for-timeout" | "-failover-abort-not-elected" | "-failover-abort-no-good-slave" => {
-            Some(Observed::Note { detail })
-        }
+        "+try-failover"
+        | "+elected-leader"
+        | "+failover-state-select-slave"
+        | "+selected-slave"
+        | "+failover-end"
+        | "-odown"
+        | "-sdown"
+        | "+convert-to-slave"
+        | "+failover-end-for-timeout"
+        | "-failover-abort-not-elected"
+        | "-failover-abort-no-good-slave" => Some(Observed::Note { detail }),
         _ => None,
     }
 }
@@ -260,7 +268,8 @@ impl Orchestrator for SentinelWatch {
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<(String, String, String)>();
         let mut tasks = tokio::task::JoinSet::new();
         for (name, addr) in &book.sentinels {
-            let client = redis::Client::open(format!("redis://{addr}/")).map_err(|e| Error::infra("failed to open a sentinel client").cause(e))?;
+            let client =
+                redis::Client::open(format!("redis://{addr}/")).map_err(|e| Error::infra("failed to open a sentinel client").cause(e))?;
             let mut ps = client.get_async_pubsub().await.map_err(|e| Error::infra(format!("failed to subscribe to {name}")).cause(e))?;
             ps.psubscribe("*").await.map_err(|e| Error::infra(format!("failed to subscribe to {name}")).cause(e))?;
             let (name, ev_tx) = (name.clone(), ev_tx.clone());
@@ -282,7 +291,9 @@ impl Orchestrator for SentinelWatch {
             let Some(o) = interpret(&sentinel, &channel, &payload, book) else { continue };
             let o = match o {
                 Observed::Detected { detail } if detected => Observed::Note { detail },
-                Observed::Promoted { node, detail } if promoted.as_ref() == Some(&node) => Observed::Note { detail: format!("{detail} ({node})") },
+                Observed::Promoted { node, detail } if promoted.as_ref() == Some(&node) => {
+                    Observed::Note { detail: format!("{detail} ({node})") }
+                }
                 o => o,
             };
             match &o {
@@ -303,8 +314,9 @@ impl Orchestrator for SentinelWatch {
     fn budgets(&self) -> Budgets {
         let s = &self.spec;
         Budgets {
-            detection_ms: Some(s.down_after_ms as f64),
-            detection_from: format!("down-after-milliseconds {}", s.down_after_ms),
+            // counted from the first PING left unanswered, sent within a second of the fault
+            detection_ms: Some(s.down_after_ms as f64 + 1000.0),
+            detection_from: format!("down-after-milliseconds {} + Sentinel's 1 s PING period", s.down_after_ms),
             promotion_ms: Some(s.failover_timeout_ms as f64),
             promotion_from: format!("failover-timeout {} (quorum {} of {})", s.failover_timeout_ms, s.quorum, s.sentinels),
             reroute_ms: None,

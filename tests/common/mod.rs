@@ -218,3 +218,33 @@ pub fn by_writer(set: &BTreeSet<(u64, u64)>) -> BTreeMap<u64, usize> {
     }
     m
 }
+
+// --- orchestrated stacks (tests/orchestrated.rs, tests/seed_settings.rs) ---
+
+pub fn events(r: &Value) -> Vec<Value> {
+    r["events"].as_array().unwrap().clone()
+}
+
+/// drdrill promoted nothing; the orchestrator did, and its steps are in the history.
+pub fn assert_orchestrator_failed_over(d: &Drill) {
+    let r = &d.results;
+    let kinds: Vec<String> = events(r).iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
+    for ours in ["failover-start", "failover-promote", "failover-repoint-replicas", "failover-repoint-clients"] {
+        assert!(!kinds.iter().any(|k| k == ours), "drdrill must not fail over an orchestrated stack: {ours} in {kinds:?}");
+    }
+    assert!(kinds.iter().any(|k| k == "orchestrator-promoted"), "{kinds:?}\n{}", d.stderr);
+    let p = &r["phases"];
+    assert_ne!(p["new_primary"], p["old_primary"], "{p}");
+    assert_eq!(r["stack"]["final_primary"], p["new_primary"]);
+}
+
+/// fault <= detected <= promoted <= rerouted, each observed. Rerouted is the invoke time of
+/// the first write the new primary acknowledged (as RTO counts), and an attempt is invoked
+/// before its client asks Sentinel where the primary is: it may precede drdrill's receipt
+/// of the promotion event by the length of that query (README, "RTO by phase").
+pub fn assert_phases_ordered(p: &Value) {
+    let t = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k} not observed: {p}"));
+    assert!(t("fault_ms") <= t("detected_ms"), "{p}");
+    assert!(t("detected_ms") <= t("promoted_ms"), "{p}");
+    assert!(t("promoted_ms") <= t("rerouted_ms") + 5.0, "{p}");
+}

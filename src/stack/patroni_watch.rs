@@ -1,0 +1,143 @@
+//! Patroni's side of a failover, watched from outside every 50 ms: the leader key in etcd
+//! (`/service/drdrill/leader`) and the PostgreSQL role of the node that holds it.
+//! - detected: the leader key lapsed (its lease ran out: ttl) or was released;
+//! - a note when a node takes the key (the election);
+//! - promoted: the key's holder answers `pg_is_in_recovery() = false` on its own port.
+//!
+//! The resolution of each step is the 50 ms polling period.
+use super::Stack;
+use super::etcd;
+use super::patroni::{Book, SCOPE, is_primary};
+use crate::error::{Error, Result};
+use crate::failover::{Budgets, Observed, Orchestrator};
+use crate::scenario::{HaproxySpec, PatroniSpec};
+use async_trait::async_trait;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const POLL: Duration = Duration::from_millis(50);
+const ASK: Duration = Duration::from_millis(300);
+
+pub(super) struct PatroniWatch {
+    pub spec: PatroniSpec,
+    pub haproxy: HaproxySpec,
+    pub book: Arc<OnceLock<Book>>,
+}
+
+/// The leader key as last seen, and a holder not yet confirmed as a writable primary.
+#[derive(Debug, Default, PartialEq)]
+struct Seen {
+    leader: Option<String>,
+    pending: Option<String>,
+    etcd_down: bool,
+}
+
+impl Seen {
+    /// What a new reading of the leader key means.
+    fn key(&mut self, now: Option<String>) -> Option<Observed> {
+        self.etcd_down = false;
+        if now == self.leader {
+            return None;
+        }
+        let before = std::mem::replace(&mut self.leader, now.clone());
+        match (before, now) {
+            (Some(old), None) => {
+                self.pending = None;
+                Some(Observed::Detected { detail: format!("leader key of {old} lapsed (its lease ran out, or it was released)") })
+            }
+            (_, Some(new)) => {
+                self.pending = Some(new.clone());
+                Some(Observed::Note { detail: format!("{new} took the leader key") })
+            }
+            (None, None) => None,
+        }
+    }
+}
+
+#[async_trait]
+impl Orchestrator for PatroniWatch {
+    fn name(&self) -> &'static str {
+        "Patroni"
+    }
+
+    async fn watch(&self, stack: Arc<Stack>, tx: mpsc::UnboundedSender<Observed>) -> Result<()> {
+        let book = self.book.get().ok_or_else(|| Error::infra("the stack's addresses are not known yet (a bug)"))?;
+        let key = etcd::leader_key(SCOPE);
+        // the leader as the stack knows it is where we start from: no event for it
+        let mut seen = Seen { leader: Some(stack.primary()), ..Default::default() };
+        let mut tick = tokio::time::interval(POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let o = match etcd::get_any(&book.etcd, &key, ASK).await {
+                Ok(now) => seen.key(now),
+                Err(e) if !seen.etcd_down => {
+                    seen.etcd_down = true;
+                    Some(Observed::Note { detail: format!("etcd unreachable from drdrill: {e}") })
+                }
+                Err(_) => None,
+            };
+            if let Some(o) = o
+                && tx.send(o).is_err()
+            {
+                return Ok(());
+            }
+            if let Some(node) = seen.pending.clone()
+                && let Some(addr) = book.addr_of.get(&node)
+                && is_primary(*addr, ASK).await
+            {
+                seen.pending = None;
+                let detail = format!("{node} holds the leader key and accepts writes");
+                if tx.send(Observed::Promoted { node, detail }).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn budgets(&self) -> Budgets {
+        let (s, h) = (&self.spec, &self.haproxy);
+        let inter = h.fastinter_ms.unwrap_or(h.inter_ms);
+        Budgets {
+            detection_ms: Some(f64::from(s.ttl) * 1000.0),
+            detection_from: format!("ttl {} s (the leader key's lease)", s.ttl),
+            promotion_ms: Some(f64::from(s.loop_wait) * 1000.0),
+            promotion_from: format!("loop_wait {} s (a replica's next HA cycle), + PostgreSQL's own promotion", s.loop_wait),
+            reroute_ms: Some(f64::from(h.rise) * inter as f64 + h.inter_ms as f64),
+            reroute_from: format!("HAProxy rise {} × {} ms + one inter {} ms until the first check", h.rise, inter, h.inter_ms),
+        }
+    }
+
+    async fn switchover(&self, stack: &Stack) -> Result<String> {
+        let book = self.book.get().ok_or_else(|| Error::infra("the stack's addresses are not known yet (a bug)"))?;
+        let leader = stack.primary();
+        let container = book.container_of.get(&leader).ok_or_else(|| Error::infra(format!("no container for {leader}")))?;
+        let body = format!("{{\"leader\":\"{leader}\"}}");
+        let cmd = ["curl", "-s", "-o", "/dev/stderr", "-w", "%{http_code}", "-XPOST", "-d", &body, "http://localhost:8008/switchover"];
+        let (code, out) = stack.docker.exec(container, &cmd).await?;
+        let status = out.trim().rsplit('\n').next().unwrap_or_default().trim().to_string();
+        if code != 0 || !status.ends_with("200") {
+            return Err(Error::infra(format!("Patroni refused the switchover away from {leader}")).cause_text(out));
+        }
+        Ok(format!("POST /switchover {{leader: {leader}}} on {leader}'s Patroni REST API"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leader_key_readings_map_to_phases() {
+        let mut s = Seen { leader: Some("pg-1".into()), ..Default::default() };
+        assert_eq!(s.key(Some("pg-1".into())), None);
+        assert!(matches!(s.key(None), Some(Observed::Detected { .. })));
+        assert_eq!(s.key(None), None);
+        assert!(matches!(s.key(Some("pg-2".into())), Some(Observed::Note { .. })));
+        assert_eq!(s.pending.as_deref(), Some("pg-2"));
+        // a switchover hands the key over without a gap: no detection
+        let mut s = Seen { leader: Some("pg-1".into()), ..Default::default() };
+        assert!(matches!(s.key(Some("pg-3".into())), Some(Observed::Note { .. })));
+    }
+}

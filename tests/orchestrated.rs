@@ -1,0 +1,117 @@
+//! Stacks that fail over by themselves (Redis Sentinel, Patroni), run for real in Docker.
+//! drdrill must never promote; the phases it reports must be ordered and agree with the
+//! settings; lost writes are cross-checked against an independent read of the new primary
+//! and, for split brains, of the old primary just before it rejoined.
+mod common;
+use common::*;
+use std::collections::BTreeSet;
+
+/// The split-brain drills: lost writes are exactly those the isolated old primary
+/// acknowledged and the new primary lacks, and they were on the old primary before it
+/// rejoined (read independently, before the heal, into isolated-primary.json).
+fn split_brain(scenario: &str) -> (Drill, BTreeSet<(u64, u64)>) {
+    let Checked { d, lost, .. } = drill_cross_checked(scenario, read_redis, &[]);
+    assert_orchestrator_failed_over(&d);
+    let r = &d.results;
+    let iso = &r["isolated_primary"];
+    assert_eq!(iso["node"], r["stack"]["initial_primary"], "{iso}");
+    let text = std::fs::read_to_string(d.dir.join("isolated-primary.json")).unwrap();
+    let there: std::collections::BTreeMap<String, Vec<u64>> = serde_json::from_str(&text).unwrap();
+    let there: BTreeSet<(u64, u64)> = there.iter().flat_map(|(w, v)| v.iter().map(move |s| (w.parse().unwrap(), *s))).collect();
+    assert_eq!(iso["records"].as_u64().unwrap(), there.len() as u64);
+    let missing: Vec<_> = lost.iter().filter(|k| !there.contains(k)).collect();
+    assert!(missing.is_empty(), "lost writes that the isolated primary did not hold: {missing:?}");
+    assert_eq!(iso["lost_found_here"].as_u64().unwrap(), lost.len() as u64);
+    (d, lost)
+}
+
+#[test]
+fn redis_sentinel_split_brain_loses_what_the_isolated_primary_acknowledged() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (d, lost) = split_brain("scenarios/redis-sentinel-split-brain.yaml");
+    // clients kept writing to the isolated primary for the whole partition after the
+    // promotion: hundreds of acknowledged writes vanish at the heal
+    assert!(lost.len() > 100, "only {} writes lost\n{}", lost.len(), d.stdout);
+    assert_eq!(d.results["verdict"], "fail");
+    assert_eq!(d.code, 1);
+}
+
+#[test]
+fn redis_sentinel_min_replicas_bounds_the_split_brain_loss() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (d, lost) = split_brain("scenarios/redis-sentinel-min-replicas.yaml");
+    let r = &d.results;
+    // the isolated primary refused writes once its replicas' acknowledgements were older
+    // than min-replicas-max-lag: its refusals are in the history
+    let history = std::fs::read_to_string(d.dir.join("history.jsonl")).unwrap();
+    assert!(history.contains("NOREPLICAS"), "the isolated primary never refused a write");
+    // what it did lose spans at most the lag bound (2 s) plus Redis's 1 s replica ping
+    let rpo = r["rpo_ms"].as_f64().unwrap();
+    assert!(rpo <= 4000.0, "rpo {rpo} ms, {} lost", lost.len());
+    assert_eq!(d.code, if r["verdict"] == "pass" { 0 } else { 1 });
+}
+
+#[test]
+fn redis_sentinel_switchover_is_measured_like_a_failure() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Checked { d, .. } = drill_cross_checked("tests/fixtures/sentinel-switchover.yaml", read_redis, &[]);
+    assert_orchestrator_failed_over(&d);
+    let p = &d.results["phases"];
+    // a switchover is not a detection: that phase is not observed, and not guessed
+    assert!(p["detected_ms"].is_null(), "{p}");
+    assert!(p["promoted_ms"].as_f64().unwrap() >= p["fault_ms"].as_f64().unwrap());
+    assert!(p["rerouted_ms"].as_f64().unwrap() + 5.0 >= p["promoted_ms"].as_f64().unwrap());
+    let inject = events(&d.results).into_iter().find(|e| e["kind"] == "fault-inject").unwrap();
+    assert!(inject["detail"].as_str().unwrap().contains("SENTINEL FAILOVER"), "{inject}");
+}
+
+#[test]
+fn patroni_tuned_primary_kill_fails_over_by_itself() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Checked { d, .. } = drill_cross_checked("scenarios/patroni-tuned-primary-kill.yaml", read_postgres, &[]);
+    let r = &d.results;
+    assert_orchestrator_failed_over(&d);
+    let p = &r["phases"];
+    assert_phases_ordered(p);
+    // the killed leader's key lapses ttl (10 s) after its last renewal, at most loop_wait
+    // (3 s) before the kill: detection lies in [ttl - loop_wait, ttl] (+ the 50 ms poll)
+    let detection = p["detection_ms"].as_f64().unwrap();
+    assert!((0.0..=13_100.0).contains(&detection), "detection {detection} ms with ttl 10 s, loop_wait 3 s: {p}");
+    assert!(p["budgets"]["detection_from"].as_str().unwrap().contains("ttl 10 s"));
+    let expect = if r["verdict"] == "pass" { 0 } else { 1 };
+    assert_eq!(d.code, expect, "{}", d.stdout);
+}
+
+#[test]
+fn patroni_switchover_loses_nothing_and_has_no_detection() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Checked { d, lost, .. } = drill_cross_checked("scenarios/patroni-switchover.yaml", read_postgres, &[]);
+    assert_orchestrator_failed_over(&d);
+    let p = &d.results["phases"];
+    assert!(p["detected_ms"].is_null(), "{p}");
+    assert!(p["promoted_ms"].as_f64().unwrap() >= p["fault_ms"].as_f64().unwrap(), "{p}");
+    assert!(lost.is_empty(), "a planned switchover lost {lost:?}");
+    assert_eq!(d.code, if d.results["verdict"] == "pass" { 0 } else { 1 }, "{}", d.stdout);
+}
+
+#[test]
+fn patroni_split_brain_counts_what_the_isolated_leader_acknowledged() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Checked { d, lost, .. } = drill_cross_checked("scenarios/patroni-split-brain.yaml", read_postgres, &[]);
+    assert_orchestrator_failed_over(&d);
+    let r = &d.results;
+    let p = &r["phases"];
+    assert_phases_ordered(p);
+    // isolated from etcd, the leader's key lapses after ttl: Patroni detected that itself
+    let detection = p["detection_ms"].as_f64().unwrap();
+    assert!((0.0..=13_100.0).contains(&detection), "detection {detection} ms: {p}");
+    let iso = &r["isolated_primary"];
+    assert_eq!(iso["node"], p["old_primary"], "{iso}");
+    // every lost write was on the isolated leader before the heal (read independently)
+    let text = std::fs::read_to_string(d.dir.join("isolated-primary.json")).unwrap();
+    let there: std::collections::BTreeMap<String, Vec<u64>> = serde_json::from_str(&text).unwrap();
+    let there: BTreeSet<(u64, u64)> = there.iter().flat_map(|(w, v)| v.iter().map(move |s| (w.parse().unwrap(), *s))).collect();
+    let missing: Vec<_> = lost.iter().filter(|k| !there.contains(k)).collect();
+    assert!(missing.is_empty(), "lost writes the isolated leader did not hold: {missing:?}");
+    assert_eq!(iso["lost_found_here"].as_u64().unwrap(), lost.len() as u64);
+}

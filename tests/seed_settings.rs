@@ -1,0 +1,41 @@
+//! The slow group: orchestrated drills with the reference documents' own settings
+//! (Sentinel down-after 5 s; Patroni ttl 30 s, loop_wait 10 s, HAProxy inter 3 s).
+//! `scripts/test.sh` runs them with the rest; alone: `cargo test --test seed_settings`.
+mod common;
+use common::*;
+
+#[test]
+fn redis_sentinel_seed_primary_kill_fails_over_by_itself() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Checked { d, .. } = drill_cross_checked("scenarios/redis-sentinel-primary-kill.yaml", read_redis, &[]);
+    let r = &d.results;
+    assert_orchestrator_failed_over(&d);
+    let p = &r["phases"];
+    assert_phases_ordered(p);
+    // Sentinel counts down-after from its first unanswered PING, sent after the kill
+    let detection = p["detection_ms"].as_f64().unwrap();
+    assert!((5000.0..7000.0).contains(&detection), "detection {detection} ms with down-after 5000: {p}");
+    assert!(p["budgets"]["detection_from"].as_str().unwrap().contains("down-after-milliseconds 5000"));
+    // writes came back on the node Sentinel promoted, through Sentinel discovery
+    let rto = r["rto_ms"].as_f64().unwrap();
+    assert!(rto >= p["promoted_ms"].as_f64().unwrap() - p["fault_ms"].as_f64().unwrap() - 50.0, "rto {rto}: {p}");
+    assert_eq!(r["converged"], true);
+    let expect = if r["verdict"] == "pass" { 0 } else { 1 };
+    assert_eq!(d.code, expect, "{}", d.stdout);
+}
+
+#[test]
+fn patroni_seed_primary_kill_fails_over_by_itself() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Checked { d, .. } = drill_cross_checked("scenarios/patroni-primary-kill.yaml", read_postgres, &[]);
+    let r = &d.results;
+    assert_orchestrator_failed_over(&d);
+    let p = &r["phases"];
+    assert_phases_ordered(p);
+    // detection within [0, ttl + loop_wait] of the fault (+ the 50 ms poll)
+    let detection = p["detection_ms"].as_f64().unwrap();
+    assert!((0.0..=40_100.0).contains(&detection), "detection {detection} ms with ttl 30 s, loop_wait 10 s: {p}");
+    assert!(p["budgets"]["detection_from"].as_str().unwrap().contains("ttl 30 s"));
+    let expect = if r["verdict"] == "pass" { 0 } else { 1 };
+    assert_eq!(d.code, expect, "{}", d.stdout);
+}
