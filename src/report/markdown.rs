@@ -53,9 +53,9 @@ pub fn markdown(r: &Results) -> String {
     if let Some(i) = &r.isolated_primary {
         let _ = writeln!(
             m,
-            "\nIsolated primary {} read at t={:.1} ms, just before it rejoined: {} records, {} of the lost writes on it (isolated-primary.json).",
+            "\nIsolated primary {}: last read while it was still a writable primary began at t={:.1} ms: {} records, {} of the lost writes on it (isolated-primary.json).",
             i.node,
-            i.read_at_ms,
+            i.read_started_ms,
             i.records.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into()),
             i.lost_found_here.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
         );

@@ -131,13 +131,16 @@ pub struct Interruption {
 #[derive(Debug, Clone, Serialize)]
 pub struct IsolatedPrimary {
     pub node: String,
-    /// The fault whose heal this read preceded.
+    /// The fault whose heal started the reads.
     pub before_heal_of_fault: usize,
-    pub read_at_ms: f64,
+    /// When the last complete read taken while it was still a writable primary began.
+    pub read_started_ms: f64,
     /// Records found (null when it could not be read).
     pub records: Option<u64>,
     /// Lost writes (acknowledged, missing from the final primary) found on it.
     pub lost_found_here: Option<u64>,
+    /// Lost writes it acknowledged after that read began (they may not be in it).
+    pub lost_acked_after_read: Option<u64>,
     pub error: Option<String>,
 }
 

@@ -167,9 +167,9 @@ pub fn scorecard(r: &Results) -> String {
     s += &phase_table(r);
     if let Some(i) = &r.isolated_primary {
         s += &format!(
-            "  isolated primary   {} read at t={:.1} ms before it rejoined: {} records, {} of the lost writes on it\n",
+            "  isolated primary   {} last read as a primary from t={:.1} ms: {} records, {} of the lost writes on it\n",
             i.node,
-            i.read_at_ms,
+            i.read_started_ms,
             opt(i.records),
             opt(i.lost_found_here)
         );

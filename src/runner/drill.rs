@@ -1,13 +1,14 @@
 //! A drill's phases, each a function: start the stack, wait until replication is healthy,
 //! exercise it (workload + faults + failover on one clock), read back, converge, judge.
 use super::converge::converge;
+use super::isolated::IsolatedWatch;
 use super::live::Shared;
 use crate::checker::{Checker, orchestrator_phases};
 use crate::clock::Clock;
 use crate::docker::{self, Docker};
 use crate::error::{Error, Result};
 use crate::failover::{FailoverReport, run_failover, run_orchestrated};
-use crate::fault::{BeforeHeal, FaultLedger, FaultSchedule, Injected};
+use crate::fault::{FaultLedger, FaultSchedule};
 use crate::history::{Entry, EventKind, Recorder};
 use crate::report::{DrillEvent, IsolatedPrimary, NodeInfo, Reporters, Results, StackInfo};
 use crate::scenario::{FailoverMode, Loaded, Scenario};
@@ -35,33 +36,6 @@ struct Exercised {
     failover: Option<FailoverReport>,
     /// The old primary's records, read just before the heal that let it rejoin.
     isolated: Option<(IsolatedPrimary, ReadBack)>,
-}
-
-type IsolatedSlot = Arc<std::sync::Mutex<Option<(IsolatedPrimary, ReadBack)>>>;
-
-/// For orchestrated stacks: before a fault that touched the primary is healed, if the
-/// orchestrator has promoted another node meanwhile, read every record the old primary
-/// holds (it is about to rejoin, and lose what it acknowledged alone).
-fn isolated_primary_hook(driver: Arc<dyn Driver>, stack: Arc<Stack>, initial: String, clock: Clock, slot: IsolatedSlot) -> BeforeHeal {
-    Arc::new(move |f: Injected| {
-        let (driver, stack, initial, slot) = (driver.clone(), stack.clone(), initial.clone(), slot.clone());
-        Box::pin(async move {
-            if !f.touched_primary || stack.primary() == initial || slot.lock().expect("slot").is_some() {
-                return;
-            }
-            let Ok(addr) = stack.node(&initial).map(|n| n.addr()) else { return };
-            let read_at_ms = clock.now_ns() as f64 / 1e6;
-            let r = tokio::time::timeout(Duration::from_secs(5), driver.read_back(addr)).await;
-            let (records, rb, error) = match r {
-                Ok(Ok(rb)) => (Some(rb.len() as u64), rb, None),
-                Ok(Err(e)) => (None, ReadBack::default(), Some(e.one_line())),
-                Err(_) => (None, ReadBack::default(), Some("read-back timed out after 5 s".into())),
-            };
-            let info =
-                IsolatedPrimary { node: initial.clone(), before_heal_of_fault: f.index, read_at_ms, records, lost_found_here: None, error };
-            *slot.lock().expect("slot") = Some((info, rb));
-        })
-    })
 }
 
 impl Drill<'_> {
@@ -117,15 +91,7 @@ impl Drill<'_> {
             let (old, new) = (f.and_then(|f| f.old_primary.clone()), f.and_then(|f| f.new_primary.clone()));
             orchestrator_phases(o.name(), &hist.events, answered, old, new, &runs, a.rto.recovered_at_ms, o.budgets())
         });
-        let isolated_primary = ex.isolated.map(|(mut info, rb)| {
-            let here: std::collections::HashSet<(u32, u64)> =
-                rb.records.iter().flat_map(|(w, v)| v.iter().map(move |s| (*w, *s))).collect();
-            info.lost_found_here = info
-                .records
-                .map(|_| a.rpo.as_ref().map_or(0, |r| r.lost.iter().filter(|l| here.contains(&(l.writer, l.seq))).count() as u64));
-            let _ = std::fs::write(self.dir.join("isolated-primary.json"), serde_json::to_vec(&rb.records).unwrap_or_default());
-            info
-        });
+        let isolated_primary = ex.isolated.map(|(info, rb)| super::isolated::judge(info, &rb, a.rpo.as_ref(), &self.dir));
         let assembled = Results::assemble(identity, a, info, ex.failover, convergence, hist.events, errors);
         let results = Results { engine: self.docker.engine.clone(), phases, isolated_primary, ..assembled };
         rep.emit(DrillEvent::Finished(&results))?;
@@ -197,10 +163,8 @@ impl Drill<'_> {
         let (client_tx, client_rx) = watch::channel(target);
         let workload = Workload::start(&sc.workload, driver.clone(), client_rx, rec.clone());
         let (fault_tx, mut fault_rx) = mpsc::unbounded_channel();
-        let isolated: IsolatedSlot = Arc::default();
-        let hook = driver
-            .orchestrator()
-            .map(|_| isolated_primary_hook(driver.clone(), stack.clone(), primary.to_string(), clock, isolated.clone()));
+        let isolated = IsolatedWatch::default();
+        let hook = driver.orchestrator().map(|_| isolated.hook(driver.clone(), stack.clone(), primary.to_string(), clock));
         let schedule = FaultSchedule::start(stack.clone(), sc.faults.clone(), rec.clone(), self.ledger.clone(), fault_tx, hook);
         let (fo_tx, fo_rx) = mpsc::unbounded_channel();
         // closed once the schedule is done, so a delay trigger with no fault to answer ends
@@ -280,7 +244,7 @@ impl Drill<'_> {
             );
         }
         rep.emit(DrillEvent::Info(&format!("{} writes recorded in history.jsonl", end.ops)))?;
-        let isolated = isolated.lock().expect("slot").take();
+        let isolated = isolated.finish().await;
         Ok(Exercised { clock, failover: report, isolated })
     }
 

@@ -5,6 +5,7 @@
 //! writes results.json (verdict `unknown`, `interrupted: true`) and the reports.
 mod converge;
 mod drill;
+mod isolated;
 mod live;
 
 use crate::docker::{self, Docker, RunGuard};

@@ -1,0 +1,104 @@
+//! The old primary of a split brain, read independently. Before a fault that touched the
+//! primary is healed, if the orchestrator has promoted another node meanwhile, the old
+//! primary is about to rejoin and lose what it acknowledged alone; it may keep
+//! acknowledging writes after the heal until the orchestrator demotes it. So drdrill
+//! reads every record it holds, again and again, for as long as it still reports itself
+//! a writable primary, and keeps the last complete read taken while it was one.
+use crate::checker::RpoResult;
+use crate::clock::Clock;
+use crate::fault::{BeforeHeal, Injected};
+use crate::report::IsolatedPrimary;
+use crate::stack::{Driver, ReadBack, Stack};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type Slot = Arc<Mutex<Option<(IsolatedPrimary, ReadBack)>>>;
+
+#[derive(Default)]
+pub(super) struct IsolatedWatch {
+    slot: Slot,
+    task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+/// Reads as long as the node says it is a writable primary, at most this long.
+const WATCH_FOR: Duration = Duration::from_secs(120);
+const PROBE: Duration = Duration::from_millis(500);
+
+impl IsolatedWatch {
+    pub fn hook(&self, driver: Arc<dyn Driver>, stack: Arc<Stack>, initial: String, clock: Clock) -> BeforeHeal {
+        let (slot, task) = (self.slot.clone(), self.task.clone());
+        Arc::new(move |f: Injected| {
+            let (driver, stack, initial, slot, task) = (driver.clone(), stack.clone(), initial.clone(), slot.clone(), task.clone());
+            Box::pin(async move {
+                if !f.touched_primary || stack.primary() == initial || task.lock().expect("task").is_some() {
+                    return;
+                }
+                let Ok(addr) = stack.node(&initial).map(|n| n.addr()) else { return };
+                let watch = tokio::spawn(async move {
+                    let until = tokio::time::Instant::now() + WATCH_FOR;
+                    while tokio::time::Instant::now() < until && driver.probe(addr, PROBE).await {
+                        let started_ms = clock.now_ns() as f64 / 1e6;
+                        let read = tokio::time::timeout(Duration::from_secs(5), driver.read_back(addr)).await;
+                        // only a read the node finished as a primary counts
+                        let still = driver.probe(addr, PROBE).await;
+                        {
+                            let mut s = slot.lock().expect("slot");
+                            match read {
+                                Ok(Ok(rb)) if still => {
+                                    let info = IsolatedPrimary {
+                                        node: initial.clone(),
+                                        before_heal_of_fault: f.index,
+                                        read_started_ms: started_ms,
+                                        records: Some(rb.len() as u64),
+                                        lost_found_here: None,
+                                        lost_acked_after_read: None,
+                                        error: None,
+                                    };
+                                    *s = Some((info, rb));
+                                }
+                                Ok(Err(e)) if s.is_none() => {
+                                    let info = IsolatedPrimary {
+                                        node: initial.clone(),
+                                        before_heal_of_fault: f.index,
+                                        read_started_ms: started_ms,
+                                        records: None,
+                                        lost_found_here: None,
+                                        lost_acked_after_read: None,
+                                        error: Some(e.one_line()),
+                                    };
+                                    *s = Some((info, ReadBack::default()));
+                                }
+                                _ => {}
+                            }
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                });
+                *task.lock().expect("task") = Some(watch);
+            })
+        })
+    }
+
+    /// Stops reading (the workload is over) and returns the last good read.
+    pub async fn finish(self) -> Option<(IsolatedPrimary, ReadBack)> {
+        let task = self.task.lock().expect("task").take();
+        if let Some(t) = task {
+            t.abort();
+            let _ = t.await;
+        }
+        self.slot.lock().expect("slot").take()
+    }
+}
+
+/// Which lost writes the old primary held at its last read, and which it acknowledged only
+/// after that read began; the records go to isolated-primary.json.
+pub(super) fn judge(mut info: IsolatedPrimary, rb: &ReadBack, rpo: Option<&RpoResult>, dir: &Path) -> IsolatedPrimary {
+    let here: std::collections::HashSet<(u32, u64)> = rb.records.iter().flat_map(|(w, v)| v.iter().map(move |s| (*w, *s))).collect();
+    if let (Some(_), Some(r)) = (info.records, rpo) {
+        info.lost_found_here = Some(r.lost.iter().filter(|l| here.contains(&(l.writer, l.seq))).count() as u64);
+        info.lost_acked_after_read = Some(r.lost.iter().filter(|l| l.ack_ms >= info.read_started_ms).count() as u64);
+    }
+    let _ = std::fs::write(dir.join("isolated-primary.json"), serde_json::to_vec(&rb.records).unwrap_or_default());
+    info
+}
