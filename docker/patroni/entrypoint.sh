@@ -9,7 +9,8 @@
 #   patroni:  DRDRILL_TTL (30) DRDRILL_LOOP_WAIT (10) DRDRILL_RETRY_TIMEOUT (10)
 #             DRDRILL_MAX_LAG (1048576) DRDRILL_SYNC_MODE (false) DRDRILL_USE_PG_REWIND (true)
 #             DRDRILL_USE_SLOTS (true) DRDRILL_PG_SETTINGS (postgresql parameters, one
-#             "key = value" per line)
+#             "key = value" per line, into bootstrap.dcs; on top of authentication_timeout = 2s
+#             and max_connections = 300)
 #   haproxy:  DRDRILL_HAPROXY_INTER (3000ms) DRDRILL_HAPROXY_FASTINTER (= inter)
 #             DRDRILL_HAPROXY_FALL (3) DRDRILL_HAPROXY_RISE (2)
 #             DRDRILL_HAPROXY_SHUTDOWN_SESSIONS (true)
@@ -86,9 +87,23 @@ run_patroni() {
   fi
   local hosts="" m conf=/var/lib/postgresql/patroni.yml
   for m in "${etcd[@]}"; do hosts+="${hosts:+, }$m:2379"; done
+  # DRDRILL_PG_SETTINGS after drdrill's PostgreSQL defaults (a client that never sends its startup
+  # packet holds a connection slot for authentication_timeout); the last line for a key wins.
+  # 'quoted' values keep their '' escapes, which YAML's single-quoted scalars share.
   local params
-  params=$(printf '%s\n' "${DRDRILL_PG_SETTINGS:-}" \
-    | sed -n "s/^ *\([A-Za-z0-9_.]*\) *= *'\{0,1\}\([^']*\)'\{0,1\} *$/        \1: '\2'/p")
+  params=$(printf '%s\n' "authentication_timeout = 2s" "max_connections = 300" "${DRDRILL_PG_SETTINGS:-}" | awk '
+    BEGIN { q = "\047" }
+    /^[[:space:]]*(#|$)/ { next }
+    !/^[[:space:]]*[A-Za-z0-9_.]+[[:space:]]*=/ { print "drdrill: ignored setting: " $0 > "/dev/stderr"; next }
+    {
+      eq = index($0, "="); k = substr($0, 1, eq - 1); gsub(/[[:space:]]/, "", k)
+      v = substr($0, eq + 1); sub(/^[[:space:]]+/, "", v); sub(/[[:space:]]+$/, "", v)
+      if (length(v) >= 2 && substr(v, 1, 1) == q && substr(v, length(v), 1) == q) v = substr(v, 2, length(v) - 2)
+      else gsub(q, q q, v)
+      if (!(k in val)) order[++n] = k
+      val[k] = v
+    }
+    END { for (i = 1; i <= n; i++) printf "        %s: %s%s%s\n", order[i], q, val[order[i]], q }')
   cat >"$conf" <<YML
 scope: $scope
 name: $node
@@ -128,10 +143,13 @@ postgresql:
   data_dir: /var/lib/postgresql/data
   bin_dir: /usr/lib/postgresql/15/bin
   pgpass: /var/lib/postgresql/.pgpass
+  # a replica's base backup must not wait for the leader's next spread checkpoint
+  basebackup:
+    - checkpoint: fast
   authentication:
-    superuser: {username: postgres, password: ''}
-    replication: {username: postgres, password: ''}
-    rewind: {username: postgres, password: ''}
+    superuser: {username: postgres, password: drdrill}
+    replication: {username: postgres, password: drdrill}
+    rewind: {username: postgres, password: drdrill}
   pg_hba:
     - local all all trust
     - host all all 0.0.0.0/0 trust

@@ -26,6 +26,9 @@ impl AckRuns {
         };
         if e.1.is_empty() || op.complete_ns >= e.0.saturating_add(RUN_GAP_NS) {
             e.1.push(op.invoke_ns);
+        } else if let Some(start) = e.1.last_mut() {
+            // ops arrive in completion order: one invoked earlier may complete later
+            *start = (*start).min(op.invoke_ns);
         }
         e.0 = e.0.max(op.complete_ns);
     }
@@ -145,6 +148,8 @@ mod tests {
         for t in (7450..9000).step_by(10) {
             runs.add(&ok("redis-2", t));
         }
+        // invoked before the first one that completed: the run starts with it
+        runs.add(&Op { invoke_ns: 7449_200_000, ..ok("redis-2", 7460) });
         let p = phases(
             "Redis Sentinel",
             &events,
@@ -157,9 +162,9 @@ mod tests {
         );
         assert_eq!(p.detection_ms, Some(5100.0));
         assert_eq!(p.promotion_ms, Some(1300.0));
-        assert_eq!(p.rerouted_ms, Some(7449.5));
-        assert_eq!(p.reroute_ms, Some(49.5));
-        assert_eq!(p.stabilization_ms, Some(10.5));
+        assert_eq!(p.rerouted_ms, Some(7449.2));
+        assert!((p.reroute_ms.unwrap() - 49.2).abs() < 1e-6);
+        assert!((p.stabilization_ms.unwrap() - 10.8).abs() < 1e-6);
     }
 
     #[test]

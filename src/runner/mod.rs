@@ -155,7 +155,8 @@ async fn interrupted(signal: &str, drill: &Drill<'_>, reporters: &mut Reporters)
 /// Container logs into the evidence folder, whatever happened.
 async fn save_logs(docker: &Docker, run_id: &str, sc: &crate::scenario::Scenario, dir: &Path) {
     let proxy = sc.proxy.as_ref().map(|_| PROXY_NODE.to_string());
-    for node in sc.stack.node_names().into_iter().chain(proxy) {
+    let services = crate::scenario::service_names(&sc.stack);
+    for node in sc.stack.node_names().into_iter().chain(services).chain(proxy) {
         let name = docker::container_name(run_id, &node);
         if let Ok(text) = docker.logs(&name).await {
             let _ = std::fs::write(dir.join("logs").join(format!("{node}.log")), text);

@@ -186,11 +186,12 @@ impl Driver for Patroni {
         .await?;
         let health = self.pg.wait_healthy(stack, left()).await?;
         let entry = stack.service("haproxy")?.addr();
+        let book = self.book().map_err(Error::infra)?;
         retry_until(left(), Duration::from_millis(500), || async {
-            match self.connect(entry, Duration::from_secs(2)).await {
-                Ok(c) if c.node().as_deref() == Some(leader.as_str()) => Ok(()),
-                Ok(c) => Err(Error::infra(format!("HAProxy routes to {:?}, not the leader {leader}", c.node()))),
-                Err(e) => Err(Error::infra(format!("failed to write through HAProxy: {e}"))),
+            match reached(book, entry, Duration::from_secs(2)).await {
+                Ok((_, node)) if node == leader => Ok(()),
+                Ok((_, node)) => Err(Error::infra(format!("HAProxy routes to {node}, not the leader {leader}"))),
+                Err(e) => Err(Error::infra(format!("failed to reach the leader through HAProxy: {e}"))),
             }
         })
         .await?;
@@ -223,14 +224,26 @@ impl Driver for Patroni {
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         let book = self.book()?;
         let mut c = workload_client(addr, timeout).await?;
-        let row = tokio::time::timeout(timeout, c.client.query_one("SELECT host(inet_server_addr())", &[]))
-            .await
-            .map_err(|_| "no answer to inet_server_addr()".to_string())?
-            .map_err(|e| e.to_string())?;
-        let ip: String = row.get(0);
-        c.node = Some(book.node_of.get(&ip).cloned().ok_or_else(|| format!("HAProxy reached an unknown server {ip}"))?);
+        c.node = Some(node_behind(book, &c.client, timeout).await?);
         Ok(Box::new(c))
     }
+}
+
+/// The node a connection reached (HAProxy hides it): its server address, looked up.
+async fn node_behind(book: &Book, c: &tokio_postgres::Client, timeout: Duration) -> std::result::Result<String, String> {
+    let row = tokio::time::timeout(timeout, c.query_one("SELECT host(inet_server_addr())", &[]))
+        .await
+        .map_err(|_| "no answer to inet_server_addr()".to_string())?
+        .map_err(|e| e.to_string())?;
+    let ip: String = row.get(0);
+    book.node_of.get(&ip).cloned().ok_or_else(|| format!("HAProxy reached an unknown server {ip}"))
+}
+
+/// A plain connection through `addr` and the node it reached.
+async fn reached(book: &Book, addr: SocketAddr, timeout: Duration) -> std::result::Result<(tokio_postgres::Client, String), String> {
+    let c = connect(addr, "postgres", timeout).await.map_err(|e| e.to_string())?;
+    let node = node_behind(book, &c, timeout).await?;
+    Ok((c, node))
 }
 
 /// Whether the node at `addr` is a writable primary, answered within `timeout`.
