@@ -105,7 +105,7 @@ for e in ${etcd//,/ }; do run "$e" -e DRDRILL_ROLE=etcd; done
 for n in "${nodes[@]}"; do
   run "$n" -e DRDRILL_ROLE=patroni -e DRDRILL_NODES="$(IFS=,; echo "${nodes[*]}")" \
     -e DRDRILL_TTL=10 -e DRDRILL_LOOP_WAIT=3 -e DRDRILL_RETRY_TIMEOUT=3 \
-    -e DRDRILL_PG_SETTINGS=$'log_min_messages = warning\nwal_sender_timeout = \'5s\''
+    -e DRDRILL_PG_SETTINGS="wal_sender_timeout = '5s'"
 done
 run haproxy -e DRDRILL_ROLE=haproxy -e DRDRILL_NODES="$(IFS=,; echo "${nodes[*]}")" \
   -e DRDRILL_HAPROXY_INTER=1s -e DRDRILL_HAPROXY_FASTINTER=500ms -e DRDRILL_HAPROXY_FALL=2 -e DRDRILL_HAPROXY_RISE=1 \
@@ -160,15 +160,15 @@ t_new=$(now)
 log "new leader $L (+$(secs "$t_kill" "$t_new") s)"
 # first insert that began after the kill and succeeded
 first_ok() { awk -v k="$t_kill" '$1 >= k && $4 == "ok" { print $2; f = 1; exit } END { exit !f }' "$tmp/writes"; }
-wait_for 90 "successful insert through HAProxy" first_ok
+wait_for 90 "successful insert through HAProxy" eval 'first_ok >/dev/null'
 t_ins=$(first_ok)
 log "first insert through HAProxy ok (+$(secs "$t_kill" "$t_ins") s)"
 sleep 4
 kill "$writer"; wait "$writer" 2>/dev/null || true; writer=""
 read -r acked failed last_err < <(awk -v k="$t_kill" '$4 == "ok" { a++ } $4 == "err" { f++; if ($1 >= k) le = $2 } END { printf "%d %d %.0f\n", a, f, le }' "$tmp/writes")
-awk '$4 == "ok" { print $3 }' "$tmp/writes" | sort -n >"$tmp/acked"
-local_sql "$L" "SELECT id FROM try ORDER BY id" | sort -n >"$tmp/present"
-lost=$(comm -23 "$tmp/acked" "$tmp/present" | wc -l)
+awk '$4 == "ok" { print $3 }' "$tmp/writes" | LC_ALL=C sort >"$tmp/acked"
+local_sql "$L" "SELECT id FROM try" | LC_ALL=C sort >"$tmp/present"
+lost=$(LC_ALL=C comm -23 "$tmp/acked" "$tmp/present" | wc -l)
 if [ "$last_err" = 0 ]; then last_err=none; else last_err="$(secs "$t_kill" "$last_err") s"; fi
 log "writes: $acked acknowledged, $failed failed, acknowledged but missing: $lost; last failure: $last_err after the kill"
 

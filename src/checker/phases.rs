@@ -66,8 +66,12 @@ fn ms(ns: u64) -> f64 {
 }
 
 /// `fault` is the fault the orchestrator answered; `new_primary` the node it promoted.
+/// After a `planned` switchover nothing is detected: the old leader releasing its key is
+/// part of the handover, so that phase is null.
+#[allow(clippy::too_many_arguments)]
 pub fn phases(
     orchestrator: &str,
+    planned: bool,
     events: &[Event],
     fault: Option<usize>,
     old_primary: Option<String>,
@@ -81,7 +85,7 @@ pub fn phases(
         let from = fault_ns?;
         events.iter().find(|e| e.kind == kind && e.t_ns >= from && (node.is_none() || e.node.as_deref() == node)).map(|e| e.t_ns)
     };
-    let detected = after(EventKind::OrchestratorDetected, None);
+    let detected = if planned { None } else { after(EventKind::OrchestratorDetected, None) };
     let promoted = new_primary.as_deref().and_then(|n| after(EventKind::OrchestratorPromoted, Some(n)));
     let rerouted = match (&new_primary, fault_ns) {
         (Some(n), Some(f)) => runs.first_after(n, f),
@@ -173,7 +177,7 @@ mod tests {
         let events =
             vec![ev(1000, EventKind::FaultInject, Some("pg-1"), Some(0)), ev(1500, EventKind::OrchestratorPromoted, Some("pg-2"), Some(0))];
         let p =
-            phases("Patroni", &events, Some(0), Some("pg-1".into()), Some("pg-2".into()), &AckRuns::default(), None, Budgets::default());
+            phases("Patroni", true, &events, Some(0), Some("pg-1".into()), Some("pg-2".into()), &AckRuns::default(), None, Budgets::default());
         assert_eq!((p.detected_ms, p.detection_ms, p.promotion_ms), (None, None, None));
         assert_eq!(p.promoted_ms, Some(1500.0));
         assert_eq!((p.rerouted_ms, p.reroute_ms, p.stabilization_ms), (None, None, None));

@@ -82,6 +82,11 @@ pub async fn run_orchestrated(
                 Some(n) if n.injected.touched_primary && !n.healed => {
                     touched = Some(n.injected.index);
                     give_up = Some(tokio::time::Instant::now() + grace);
+                    // a switchover call may return only once the orchestrator has
+                    // promoted: that promotion answered this fault
+                    if report.done_ms.is_some_and(|d| d >= n.injected.at_ns as f64 / 1e6) {
+                        break;
+                    }
                 }
                 Some(_) => {}
                 None => {

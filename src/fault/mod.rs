@@ -7,7 +7,7 @@ mod network;
 mod node;
 mod schedule;
 
-pub use schedule::{BeforeHeal, FaultLedger, FaultNotice, FaultSchedule};
+pub use schedule::{FaultHook, FaultLedger, FaultNotice, FaultSchedule};
 
 use crate::docker::Docker;
 use crate::error::{Error, Result};

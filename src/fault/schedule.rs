@@ -23,9 +23,9 @@ pub struct FaultNotice {
     pub last: bool,
 }
 
-/// Called with a fault just before its heal (e.g. to read an isolated primary's data
-/// before it rejoins).
-pub type BeforeHeal = std::sync::Arc<dyn Fn(Injected) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
+/// Called with a fault right after it was injected (`false`) and just before it is healed
+/// (`true`), e.g. to watch an isolated primary's data before it rejoins.
+pub type FaultHook = std::sync::Arc<dyn Fn(Injected, bool) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
 
 /// Every fault injected in a drill, with what is still owed to heal it. Shared with the
 /// runner so that a failed or interrupted drill still heals.
@@ -59,18 +59,18 @@ impl FaultSchedule {
         rec: RecorderHandle,
         ledger: FaultLedger,
         notify: mpsc::UnboundedSender<FaultNotice>,
-        before_heal: Option<BeforeHeal>,
+        hook: Option<FaultHook>,
     ) -> Self {
         let remaining = Arc::new(AtomicUsize::new(faults.len()));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, spec) in faults.into_iter().enumerate() {
             let (stack, rec, ledger, notify, remaining) = (stack.clone(), rec.clone(), ledger.clone(), notify.clone(), remaining.clone());
-            let before_heal = before_heal.clone();
-            let hook = move |f: Injected| {
-                let h = before_heal.clone();
+            let hooks = hook.clone();
+            let hook = move |f: Injected, healing: bool| {
+                let h = hooks.clone();
                 async move {
                     if let Some(h) = h {
-                        h(f).await;
+                        h(f, healing).await;
                     }
                 }
             };
@@ -82,7 +82,7 @@ impl FaultSchedule {
                     let named = list.iter_mut().find(|f| f.name.is_some() && f.name == spec.heals && f.needs_heal());
                     let healed = match named {
                         Some(f) => {
-                            hook(f.clone()).await;
+                            hook(f.clone(), true).await;
                             let _ = heal(&stack.docker, f, Some(&rec)).await;
                             Some(f.clone())
                         }
@@ -99,6 +99,7 @@ impl FaultSchedule {
                     return;
                 };
                 ledger.0.lock().await.push(injected.clone());
+                hook(injected.clone(), false).await;
                 // nothing more to do here unless a timed heal follows
                 let timed = injected.needs_heal() && spec.duration_ms.is_some();
                 let last = !timed && done();
@@ -107,7 +108,7 @@ impl FaultSchedule {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 let mut list = ledger.0.lock().await;
                 if let Some(f) = list.iter_mut().find(|f| f.index == index && f.needs_heal()) {
-                    hook(f.clone()).await;
+                    hook(f.clone(), true).await;
                     let _ = heal(&stack.docker, f, Some(&rec)).await;
                     let _ = notify.send(FaultNotice { injected: f.clone(), healed: true, last: done() });
                 }

@@ -131,8 +131,8 @@ pub struct Interruption {
 #[derive(Debug, Clone, Serialize)]
 pub struct IsolatedPrimary {
     pub node: String,
-    /// The fault whose heal started the reads.
-    pub before_heal_of_fault: usize,
+    /// The fault that isolated it (the reads started when it was injected).
+    pub isolated_by_fault: usize,
     /// When the last complete read taken while it was still a writable primary began.
     pub read_started_ms: f64,
     /// Records found (null when it could not be read).

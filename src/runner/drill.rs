@@ -89,7 +89,8 @@ impl Drill<'_> {
         let phases = driver.orchestrator().map(|o| {
             let f = ex.failover.as_ref();
             let (old, new) = (f.and_then(|f| f.old_primary.clone()), f.and_then(|f| f.new_primary.clone()));
-            orchestrator_phases(o.name(), &hist.events, answered, old, new, &runs, a.rto.recovered_at_ms, o.budgets())
+            let planned = answered.and_then(|i| sc.faults.get(i)).is_some_and(|f| f.kind == crate::scenario::FaultKind::Switchover);
+            orchestrator_phases(o.name(), planned, &hist.events, answered, old, new, &runs, a.rto.recovered_at_ms, o.budgets())
         });
         let isolated_primary = ex.isolated.map(|(info, rb)| super::isolated::judge(info, &rb, a.rpo.as_ref(), &self.dir));
         let assembled = Results::assemble(identity, a, info, ex.failover, convergence, hist.events, errors);
@@ -244,7 +245,7 @@ impl Drill<'_> {
             );
         }
         rep.emit(DrillEvent::Info(&format!("{} writes recorded in history.jsonl", end.ops)))?;
-        let isolated = isolated.finish().await;
+        let isolated = isolated.finish(stack, primary).await;
         Ok(Exercised { clock, failover: report, isolated })
     }
 

@@ -1,12 +1,14 @@
-//! The old primary of a split brain, read independently. Before a fault that touched the
-//! primary is healed, if the orchestrator has promoted another node meanwhile, the old
-//! primary is about to rejoin and lose what it acknowledged alone; it may keep
-//! acknowledging writes after the heal until the orchestrator demotes it. So drdrill
-//! reads every record it holds, again and again, for as long as it still reports itself
-//! a writable primary, and keeps the last complete read taken while it was one.
+//! The old primary of a split brain, read independently. From the moment a network fault
+//! isolates the primary (a partition or loss that involves it), drdrill reads every record
+//! it holds, again and again, for as long as it still reports itself a writable primary,
+//! and keeps the last complete read taken while it was one: an isolated primary may
+//! acknowledge writes until its orchestrator demotes it (Patroni: when it cannot renew its
+//! leader key; Sentinel: only after the heal), and loses them when it rejoins. Reported
+//! only when the orchestrator did promote another node.
 use crate::checker::RpoResult;
 use crate::clock::Clock;
-use crate::fault::{BeforeHeal, Injected};
+use crate::fault::{FaultHook, Injected};
+use crate::scenario::FaultKind;
 use crate::report::IsolatedPrimary;
 use crate::stack::{Driver, ReadBack, Stack};
 use std::path::Path;
@@ -26,12 +28,13 @@ const WATCH_FOR: Duration = Duration::from_secs(120);
 const PROBE: Duration = Duration::from_millis(500);
 
 impl IsolatedWatch {
-    pub fn hook(&self, driver: Arc<dyn Driver>, stack: Arc<Stack>, initial: String, clock: Clock) -> BeforeHeal {
+    pub fn hook(&self, driver: Arc<dyn Driver>, stack: Arc<Stack>, initial: String, clock: Clock) -> FaultHook {
         let (slot, task) = (self.slot.clone(), self.task.clone());
-        Arc::new(move |f: Injected| {
+        Arc::new(move |f: Injected, healing: bool| {
             let (driver, stack, initial, slot, task) = (driver.clone(), stack.clone(), initial.clone(), slot.clone(), task.clone());
             Box::pin(async move {
-                if !f.touched_primary || stack.primary() == initial || task.lock().expect("task").is_some() {
+                let isolating = matches!(f.kind, FaultKind::Partition | FaultKind::Loss) && f.touched_primary && !healing;
+                if !isolating || stack.primary() != initial || task.lock().expect("task").is_some() {
                     return;
                 }
                 let Ok(addr) = stack.node(&initial).map(|n| n.addr()) else { return };
@@ -48,7 +51,7 @@ impl IsolatedWatch {
                                 Ok(Ok(rb)) if still => {
                                     let info = IsolatedPrimary {
                                         node: initial.clone(),
-                                        before_heal_of_fault: f.index,
+                                        isolated_by_fault: f.index,
                                         read_started_ms: started_ms,
                                         records: Some(rb.len() as u64),
                                         lost_found_here: None,
@@ -60,7 +63,7 @@ impl IsolatedWatch {
                                 Ok(Err(e)) if s.is_none() => {
                                     let info = IsolatedPrimary {
                                         node: initial.clone(),
-                                        before_heal_of_fault: f.index,
+                                        isolated_by_fault: f.index,
                                         read_started_ms: started_ms,
                                         records: None,
                                         lost_found_here: None,
@@ -80,14 +83,16 @@ impl IsolatedWatch {
         })
     }
 
-    /// Stops reading (the workload is over) and returns the last good read.
-    pub async fn finish(self) -> Option<(IsolatedPrimary, ReadBack)> {
+    /// Stops reading (the workload is over) and returns the last good read, when the
+    /// orchestrator promoted another node than `initial`.
+    pub async fn finish(self, stack: &Stack, initial: &str) -> Option<(IsolatedPrimary, ReadBack)> {
         let task = self.task.lock().expect("task").take();
         if let Some(t) = task {
             t.abort();
             let _ = t.await;
         }
-        self.slot.lock().expect("slot").take()
+        let read = self.slot.lock().expect("slot").take();
+        read.filter(|_| stack.primary() != initial)
     }
 }
 

@@ -114,10 +114,11 @@ impl Orchestrator for PatroniWatch {
         let leader = stack.primary();
         let container = book.container_of.get(&leader).ok_or_else(|| Error::infra(format!("no container for {leader}")))?;
         let body = format!("{{\"leader\":\"{leader}\"}}");
-        let cmd = ["curl", "-s", "-o", "/dev/stderr", "-w", "%{http_code}", "-XPOST", "-d", &body, "http://localhost:8008/switchover"];
+        // the body, then the HTTP status on a line of its own
+        let cmd = ["curl", "-s", "-w", "\n%{http_code}", "-XPOST", "-d", &body, "http://localhost:8008/switchover"];
         let (code, out) = stack.docker.exec(container, &cmd).await?;
-        let status = out.trim().rsplit('\n').next().unwrap_or_default().trim().to_string();
-        if code != 0 || !status.ends_with("200") {
+        let status = out.trim_end().rsplit('\n').next().unwrap_or_default().trim().to_string();
+        if code != 0 || status != "200" {
             return Err(Error::infra(format!("Patroni refused the switchover away from {leader}")).cause_text(out));
         }
         Ok(format!("POST /switchover {{leader: {leader}}} on {leader}'s Patroni REST API"))
