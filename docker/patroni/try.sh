@@ -149,9 +149,12 @@ log "  settings: $(local_sql "$L" "SELECT string_agg(name || '=' || setting, ' '
 writer=$!
 sleep 3
 old=$L
-t_kill=$(now)
+log "  replication just before the kill: $(local_sql "$L" "SELECT string_agg(application_name || ' ' || state || ' behind ' || pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn) || ' B', ', ') FROM pg_stat_replication")"
+t_cmd=$(now)
 docker kill "$net-$old" >/dev/null
-log "docker kill $old"
+# the clock starts once `docker kill` has returned: the signal is delivered by then
+t_kill=$(now)
+log "docker kill $old (the command took $(secs "$t_cmd" "$t_kill") s)"
 survivors=()
 for n in "${nodes[@]}"; do [ "$n" = "$old" ] || survivors+=("$n"); done
 new_leader() { L=$(leader "${survivors[@]}"); }
@@ -168,7 +171,14 @@ kill "$writer"; wait "$writer" 2>/dev/null || true; writer=""
 read -r acked failed last_err < <(awk -v k="$t_kill" '$4 == "ok" { a++ } $4 == "err" { f++; if ($1 >= k) le = $2 } END { printf "%d %d %.0f\n", a, f, le }' "$tmp/writes")
 awk '$4 == "ok" { print $3 }' "$tmp/writes" | LC_ALL=C sort >"$tmp/acked"
 local_sql "$L" "SELECT id FROM try" | LC_ALL=C sort >"$tmp/present"
-lost=$(LC_ALL=C comm -23 "$tmp/acked" "$tmp/present" | wc -l)
+LC_ALL=C comm -23 "$tmp/acked" "$tmp/present" | sort -n >"$tmp/lost"
+lost=$(wc -l <"$tmp/lost")
+if [ "$lost" != 0 ]; then
+  # when were the lost rows acknowledged, relative to the kill (async replication: just before it)
+  log "lost ids $(head -1 "$tmp/lost")..$(tail -1 "$tmp/lost"), acknowledged between $(awk -v k="$t_kill" 'NR == FNR { lost[$1] = 1; next }
+    ($3 in lost) { t = ($2 - k) / 1000; if (min == "" || t < min) min = t; if (max == "" || t > max) max = t }
+    END { printf "%+.2f s and %+.2f s", min, max }' "$tmp/lost" "$tmp/writes") relative to the kill"
+fi
 if [ "$last_err" = 0 ]; then last_err=none; else last_err="$(secs "$t_kill" "$last_err") s"; fi
 log "writes: $acked acknowledged, $failed failed, acknowledged but missing: $lost; last failure: $last_err after the kill"
 
