@@ -156,6 +156,7 @@ mod tests {
         runs.add(&Op { invoke_ns: 7449_200_000, ..ok("redis-2", 7460) });
         let p = phases(
             "Redis Sentinel",
+            false,
             &events,
             Some(0),
             Some("redis-1".into()),
@@ -176,8 +177,17 @@ mod tests {
         // a switchover: no detection, a promotion, and no write ever reached the new primary
         let events =
             vec![ev(1000, EventKind::FaultInject, Some("pg-1"), Some(0)), ev(1500, EventKind::OrchestratorPromoted, Some("pg-2"), Some(0))];
-        let p =
-            phases("Patroni", true, &events, Some(0), Some("pg-1".into()), Some("pg-2".into()), &AckRuns::default(), None, Budgets::default());
+        let p = phases(
+            "Patroni",
+            true,
+            &events,
+            Some(0),
+            Some("pg-1".into()),
+            Some("pg-2".into()),
+            &AckRuns::default(),
+            None,
+            Budgets::default(),
+        );
         assert_eq!((p.detected_ms, p.detection_ms, p.promotion_ms), (None, None, None));
         assert_eq!(p.promoted_ms, Some(1500.0));
         assert_eq!((p.rerouted_ms, p.reroute_ms, p.stabilization_ms), (None, None, None));

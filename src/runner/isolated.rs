@@ -8,8 +8,8 @@
 use crate::checker::RpoResult;
 use crate::clock::Clock;
 use crate::fault::{FaultHook, Injected};
-use crate::scenario::FaultKind;
 use crate::report::IsolatedPrimary;
+use crate::scenario::FaultKind;
 use crate::stack::{Driver, ReadBack, Stack};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
