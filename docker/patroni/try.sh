@@ -125,12 +125,23 @@ have_leader() { L=$(leader "${nodes[@]}"); }
 wait_for 120 leader have_leader
 t_leader=$(now)
 log "leader $L"
-streaming() { [ "$(local_sql "$L" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" = 2 ]; }
+# named walsenders only: a replica's pg_basebackup streams WAL too, as application_name
+# pg_basebackup, and its replica may then wait a loop_wait for its slot before it streams
+named="'$(IFS=,; echo "${nodes[*]}" | sed "s/,/','/g")'"
+streaming() { [ "$(local_sql "$L" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND application_name IN ($named)")" = 2 ]; }
 wait_for 120 "2 streaming replicas" streaming
 rw_ok() { via "$p_rw" "CREATE TABLE IF NOT EXISTS try (id int PRIMARY KEY, at timestamptz DEFAULT now())" >/dev/null 2>&1; }
 wait_for 60 "write through HAProxy" rw_ok
 ro_ok() { [ "$(via "$p_ro" "SELECT pg_is_in_recovery()" 2>/dev/null)" = t ]; }
 wait_for 60 "replica read through HAProxy" ro_ok
+# the table has reached both replicas
+replicated() {
+  local n
+  for n in "${nodes[@]}"; do
+    [ "$n" = "$L" ] || [ "$(local_sql "$n" "SELECT to_regclass('try') IS NOT NULL")" = t ] || return 1
+  done
+}
+wait_for 60 "table on both replicas" replicated
 t_healthy=$(now)
 log "healthy: leader $L, 2 streaming replicas, writes via :5000, replica reads via :5001 ($(secs "$t0" "$t_healthy") s from start)"
 log "  settings: $(local_sql "$L" "SELECT string_agg(name || '=' || setting, ' ') FROM pg_settings WHERE name IN ('authentication_timeout','max_connections','wal_log_hints','data_checksums','wal_sender_timeout')")"
@@ -185,7 +196,7 @@ log "writes: $acked acknowledged, $failed failed, acknowledged but missing: $los
 # --- the killed node comes back --------------------------------------------
 t_start=$(now)
 docker start "$net-$old" >/dev/null
-back() { [ "$(local_sql "$L" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" = 2 ] &&
+back() { streaming &&
   [ "$(local_sql "$L" "SELECT count(*) FROM pg_stat_replication WHERE application_name = '$old' AND state = 'streaming'")" = 1 ]; }
 wait_for 120 "$old streaming again" back
 log "$old rejoined as a replica of $L, streaming (+$(secs "$t_start" "$(now)") s after docker start)"
