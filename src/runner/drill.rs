@@ -223,8 +223,13 @@ impl Drill<'_> {
             }
         }
         drop(fo_tx);
-        let after = tokio::time::Instant::now() + Duration::from_millis(sc.workload.after_recovery_ms);
-        self.phase(rep, &format!("writing for {} ms more after recovery", sc.workload.after_recovery_ms))?;
+        // an orchestrator's promotion is not the clients' recovery: they also get the reroute
+        // budget its settings imply (HAProxy's checks) before after_recovery_ms starts
+        let reroute = driver.orchestrator().and_then(|o| o.budgets().reroute_ms).map_or(0, |ms| ms.max(0.0) as u64);
+        let more = sc.workload.after_recovery_ms.saturating_add(reroute);
+        let after = tokio::time::Instant::now() + Duration::from_millis(more);
+        let why = if reroute > 0 { format!(" ({reroute} ms reroute budget + after_recovery_ms)") } else { String::new() };
+        self.phase(rep, &format!("writing for {more} ms more after recovery{why}"))?;
         tokio::time::sleep_until(after.min(deadline)).await;
         self.phase(rep, "stopping the workload")?;
         rec.event(EventKind::WorkloadStop, None, None, "").await;

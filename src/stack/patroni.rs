@@ -245,12 +245,3 @@ async fn reached(book: &Book, addr: SocketAddr, timeout: Duration) -> std::resul
     let node = node_behind(book, &c, timeout).await?;
     Ok((c, node))
 }
-
-/// Whether the node at `addr` is a writable primary, answered within `timeout`.
-pub(super) async fn is_primary(addr: SocketAddr, timeout: Duration) -> bool {
-    let check = async {
-        let c = connect(addr, "postgres", timeout).await.ok()?;
-        c.query_one("SELECT NOT pg_is_in_recovery()", &[]).await.ok().map(|r| r.get::<_, bool>(0))
-    };
-    matches!(tokio::time::timeout(timeout, check).await, Ok(Some(true)))
-}

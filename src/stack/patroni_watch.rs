@@ -2,12 +2,13 @@
 //! (`/service/drdrill/leader`) and the PostgreSQL role of the node that holds it.
 //! - detected: the leader key lapsed (its lease ran out: ttl) or was released;
 //! - a note when a node takes the key (the election);
-//! - promoted: the key's holder answers `pg_is_in_recovery() = false` on its own port.
+//! - promoted: the key's holder answers `pg_is_in_recovery() = false` on its own port,
+//!   watched every 5 ms once it holds the key.
 //!
-//! The resolution of each step is the 50 ms polling period.
+//! The resolution of detection and election is the 50 ms polling period; of promotion, 5 ms.
 use super::Stack;
 use super::etcd;
-use super::patroni::{Book, SCOPE, is_primary};
+use super::patroni::{Book, SCOPE};
 use crate::error::{Error, Result};
 use crate::failover::{Budgets, Observed, Orchestrator};
 use crate::scenario::{HaproxySpec, PatroniSpec};
@@ -55,6 +56,22 @@ impl Seen {
     }
 }
 
+/// Watches the new leader's role closely (every 5 ms on one connection) for up to a
+/// second, so its promotion is seen within a few ms; false if it is not primary by then
+/// (the caller tries again on its next poll).
+async fn until_primary(addr: std::net::SocketAddr, tx: &mpsc::UnboundedSender<Observed>) -> bool {
+    let Ok(c) = super::postgres::connect(addr, "postgres", ASK).await else { return false };
+    let until = tokio::time::Instant::now() + Duration::from_secs(1);
+    while tokio::time::Instant::now() < until && !tx.is_closed() {
+        match tokio::time::timeout(ASK, c.query_one("SELECT NOT pg_is_in_recovery()", &[])).await {
+            Ok(Ok(row)) if row.get::<_, bool>(0) => return true,
+            Ok(Ok(_)) => tokio::time::sleep(Duration::from_millis(5)).await,
+            _ => return false,
+        }
+    }
+    false
+}
+
 #[async_trait]
 impl Orchestrator for PatroniWatch {
     fn name(&self) -> &'static str {
@@ -85,7 +102,7 @@ impl Orchestrator for PatroniWatch {
             }
             if let Some(node) = seen.pending.clone()
                 && let Some(addr) = book.addr_of.get(&node)
-                && is_primary(*addr, ASK).await
+                && until_primary(*addr, &tx).await
             {
                 seen.pending = None;
                 let detail = format!("{node} holds the leader key and accepts writes");

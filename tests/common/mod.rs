@@ -239,12 +239,12 @@ pub fn assert_orchestrator_failed_over(d: &Drill) {
 }
 
 /// fault <= detected <= promoted <= rerouted, each observed. Rerouted is the invoke time of
-/// the first write the new primary acknowledged (as RTO counts), and an attempt is invoked
-/// before its client asks Sentinel where the primary is: it may precede drdrill's receipt
-/// of the promotion event by the length of that query (README, "RTO by phase").
+/// the first write the new primary acknowledged (as RTO counts); an attempt is invoked
+/// before its client asks Sentinel / connects through HAProxy, and drdrill sees a Patroni
+/// promotion within 5 ms: rerouted may precede promoted by that much (README).
 pub fn assert_phases_ordered(p: &Value) {
     let t = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k} not observed: {p}"));
     assert!(t("fault_ms") <= t("detected_ms"), "{p}");
     assert!(t("detected_ms") <= t("promoted_ms"), "{p}");
-    assert!(t("promoted_ms") <= t("rerouted_ms") + 5.0, "{p}");
+    assert!(t("promoted_ms") <= t("rerouted_ms") + 20.0, "{p}");
 }
