@@ -255,12 +255,10 @@ pub fn validate_orchestrated(s: &Scenario, p: &mut Vec<Problem>) {
                 p.push((k(f), format!("{f} must be between {lo} and {hi} seconds, found {v}")));
             }
         }
-        // Patroni refuses to start otherwise
-        if pa.ttl < pa.loop_wait + 2 * pa.retry_timeout {
-            p.push((
-                k("ttl"),
-                format!("Patroni needs ttl >= loop_wait + 2 × retry_timeout ({}), found {}", pa.loop_wait + 2 * pa.retry_timeout, pa.ttl),
-            ));
+        // Patroni's documented rule (loop_wait + 2 × retry_timeout <= ttl)
+        let need = u64::from(pa.loop_wait) + 2 * u64::from(pa.retry_timeout);
+        if u64::from(pa.ttl) < need {
+            p.push((k("ttl"), format!("Patroni needs ttl >= loop_wait + 2 × retry_timeout ({need}), found {}", pa.ttl)));
         }
         if ![1, 3, 5].contains(&pa.etcd_members) {
             p.push((k("etcd_members"), format!("expected 1, 3 or 5 etcd members, found {}", pa.etcd_members)));
