@@ -52,6 +52,7 @@ impl Drill<'_> {
         let driver: Arc<dyn Driver> = Arc::from(driver_for(&self.sc().stack));
         let stack = self.start_stack(rep, driver.as_ref()).await?;
         let health = self.wait_healthy(rep, driver.as_ref(), &stack).await?;
+        stack.mark_initial();
         let initial_primary = stack.primary();
         let ex = self.exercise(rep, &driver, &stack, &initial_primary).await?;
         let final_primary = stack.primary();
@@ -263,7 +264,7 @@ impl Drill<'_> {
 /// The stack as results.json describes it.
 pub(super) fn stack_info(sc: &Scenario, stack: &Stack, health: &[ReplicaHealth]) -> StackInfo {
     let mut info = StackInfo::planned(sc);
-    info.initial_primary = stack.nodes.first().map(|n| n.name.clone()).unwrap_or_default();
+    info.initial_primary = stack.initial_primary();
     info.final_primary = stack.primary();
     info.nodes =
         stack.nodes.iter().map(|n| NodeInfo { name: n.name.clone(), container: n.container.clone(), host_port: n.host_port }).collect();

@@ -47,6 +47,8 @@ pub struct Stack {
     /// The stack's own orchestrator, if any (planned switchovers go through it).
     pub orchestrator: Option<std::sync::Arc<dyn crate::failover::Orchestrator>>,
     primary: Mutex<String>,
+    /// The primary when the workload started (an orchestrator elects its own first one).
+    initial: Mutex<String>,
 }
 
 /// What `Stack::start` needs besides the driver.
@@ -107,6 +109,7 @@ impl Stack {
             run_id: run_id.to_string(),
             network,
             primary: Mutex::new(names[0].clone()),
+            initial: Mutex::new(names[0].clone()),
             nodes,
             services: started_services,
             orchestrator: driver.orchestrator(),
@@ -140,6 +143,15 @@ impl Stack {
 
     pub fn primary(&self) -> String {
         self.primary.lock().expect("primary lock").clone()
+    }
+
+    /// Marks the current primary as the one the drill starts from.
+    pub fn mark_initial(&self) {
+        *self.initial.lock().expect("initial lock") = self.primary();
+    }
+
+    pub fn initial_primary(&self) -> String {
+        self.initial.lock().expect("initial lock").clone()
     }
 
     pub fn set_primary(&self, name: &str) {
