@@ -45,33 +45,22 @@ impl IsolatedWatch {
                         let read = tokio::time::timeout(Duration::from_secs(5), driver.read_back(addr)).await;
                         // only a read the node finished as a primary counts
                         let still = driver.probe(addr, PROBE).await;
+                        let info = |records: Option<u64>, error: Option<String>| IsolatedPrimary {
+                            node: initial.clone(),
+                            isolated_by_fault: f.index,
+                            read_started_ms: started_ms,
+                            records,
+                            lost_found_here: None,
+                            lost_acked_after_read: None,
+                            error,
+                        };
+                        // (a block: the guard must be gone before the next await)
                         {
                             let mut s = slot.lock().expect("slot");
                             match read {
-                                Ok(Ok(rb)) if still => {
-                                    let info = IsolatedPrimary {
-                                        node: initial.clone(),
-                                        isolated_by_fault: f.index,
-                                        read_started_ms: started_ms,
-                                        records: Some(rb.len() as u64),
-                                        lost_found_here: None,
-                                        lost_acked_after_read: None,
-                                        error: None,
-                                    };
-                                    *s = Some((info, rb));
-                                }
-                                Ok(Err(e)) if s.is_none() => {
-                                    let info = IsolatedPrimary {
-                                        node: initial.clone(),
-                                        isolated_by_fault: f.index,
-                                        read_started_ms: started_ms,
-                                        records: None,
-                                        lost_found_here: None,
-                                        lost_acked_after_read: None,
-                                        error: Some(e.one_line()),
-                                    };
-                                    *s = Some((info, ReadBack::default()));
-                                }
+                                Ok(Ok(rb)) if still => *s = Some((info(Some(rb.len() as u64), None), rb)),
+                                // an error is kept only until a good read replaces it
+                                Ok(Err(e)) if s.is_none() => *s = Some((info(None, Some(e.one_line())), ReadBack::default())),
                                 _ => {}
                             }
                         }
