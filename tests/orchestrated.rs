@@ -30,6 +30,13 @@ fn assert_lost_were_on_the_isolated_primary(r: &serde_json::Value, lost: &BTreeS
     assert_eq!(iso["lost_acked_after_read"].as_u64().unwrap(), late, "{iso}");
 }
 
+/// The records of isolated-primary.json, as (writer, seq).
+fn isolated_records(d: &Drill) -> BTreeSet<(u64, u64)> {
+    let text = std::fs::read_to_string(d.dir.join("isolated-primary.json")).unwrap();
+    let by_writer: std::collections::BTreeMap<String, Vec<u64>> = serde_json::from_str(&text).unwrap();
+    by_writer.iter().flat_map(|(w, v)| v.iter().map(move |s| (w.parse().unwrap(), *s))).collect()
+}
+
 /// The split-brain drills: lost writes are exactly those the isolated old primary
 /// acknowledged and the new primary lacks, and they were on the old primary before it
 /// rejoined (read independently, before the heal, into isolated-primary.json).
@@ -39,9 +46,7 @@ fn split_brain(scenario: &str) -> (Drill, BTreeSet<(u64, u64)>) {
     let r = &d.results;
     let iso = &r["isolated_primary"];
     assert_eq!(iso["node"], r["stack"]["initial_primary"], "{iso}");
-    let text = std::fs::read_to_string(d.dir.join("isolated-primary.json")).unwrap();
-    let there: std::collections::BTreeMap<String, Vec<u64>> = serde_json::from_str(&text).unwrap();
-    let there: BTreeSet<(u64, u64)> = there.iter().flat_map(|(w, v)| v.iter().map(move |s| (w.parse().unwrap(), *s))).collect();
+    let there = isolated_records(&d);
     assert_eq!(iso["records"].as_u64().unwrap(), there.len() as u64);
     assert_lost_were_on_the_isolated_primary(r, &lost, &there);
     (d, lost)
@@ -133,8 +138,6 @@ fn patroni_split_brain_counts_what_the_isolated_leader_acknowledged() {
     let iso = &r["isolated_primary"];
     assert_eq!(iso["node"], p["old_primary"], "{iso}");
     // every lost write was on the isolated leader while it was still a primary
-    let text = std::fs::read_to_string(d.dir.join("isolated-primary.json")).unwrap();
-    let there: std::collections::BTreeMap<String, Vec<u64>> = serde_json::from_str(&text).unwrap();
-    let there: BTreeSet<(u64, u64)> = there.iter().flat_map(|(w, v)| v.iter().map(move |s| (w.parse().unwrap(), *s))).collect();
+    let there = isolated_records(&d);
     assert_lost_were_on_the_isolated_primary(r, &lost, &there);
 }

@@ -153,7 +153,7 @@ mod tests {
             runs.add(&ok("redis-2", t));
         }
         // invoked before the first one that completed: the run starts with it
-        runs.add(&Op { invoke_ns: 7449_200_000, ..ok("redis-2", 7460) });
+        runs.add(&Op { invoke_ns: 7_449_200_000, ..ok("redis-2", 7460) });
         let p = phases(
             "Redis Sentinel",
             false,

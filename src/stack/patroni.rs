@@ -4,7 +4,7 @@
 //! Clients connect through HAProxy only, as applications do; each connection learns which
 //! node it reached (`inet_server_addr()`). Patroni elects, promotes and demotes; drdrill
 //! never does (see `patroni_watch.rs` for what it observes).
-use super::postgres::{Postgres, connect, q, workload_client};
+use super::postgres::{Postgres, connect, is_writable, q, workload_client};
 use super::{Driver, ReadBack, ReplicaHealth, Service, Stack, WriteClient, retry_until};
 use crate::error::{Error, Result};
 use crate::failover::Orchestrator;
@@ -62,9 +62,7 @@ async fn primary_now(stack: &Stack) -> Option<String> {
     let mut found = None;
     for n in &stack.nodes {
         let Ok(c) = connect(n.addr(), "postgres", Duration::from_secs(2)).await else { continue };
-        if let Ok(row) = c.query_one("SELECT NOT pg_is_in_recovery()", &[]).await
-            && row.get::<_, bool>(0)
-        {
+        if let Ok(true) = is_writable(&c).await {
             if found.is_some() {
                 return None; // two primaries: wait until Patroni settles
             }

@@ -63,9 +63,9 @@ async fn until_primary(addr: std::net::SocketAddr, tx: &mpsc::UnboundedSender<Ob
     let Ok(c) = super::postgres::connect(addr, "postgres", ASK).await else { return false };
     let until = tokio::time::Instant::now() + Duration::from_secs(1);
     while tokio::time::Instant::now() < until && !tx.is_closed() {
-        match tokio::time::timeout(ASK, c.query_one("SELECT NOT pg_is_in_recovery()", &[])).await {
-            Ok(Ok(row)) if row.get::<_, bool>(0) => return true,
-            Ok(Ok(_)) => tokio::time::sleep(Duration::from_millis(5)).await,
+        match tokio::time::timeout(ASK, super::postgres::is_writable(&c)).await {
+            Ok(Ok(true)) => return true,
+            Ok(Ok(false)) => tokio::time::sleep(Duration::from_millis(5)).await,
             _ => return false,
         }
     }

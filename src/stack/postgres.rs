@@ -57,6 +57,11 @@ pub(super) async fn connect(addr: SocketAddr, db: &str, timeout: Duration) -> st
     Ok(client)
 }
 
+/// Whether the server on this connection is a writable primary (not in recovery).
+pub(super) async fn is_writable(c: &Client) -> std::result::Result<bool, tokio_postgres::Error> {
+    Ok(c.query_one("SELECT NOT pg_is_in_recovery()", &[]).await?.get::<_, bool>(0))
+}
+
 pub(super) async fn admin(addr: SocketAddr) -> Result<Client> {
     connect(addr, "drdrill", Duration::from_secs(3))
         .await
@@ -185,8 +190,7 @@ impl Driver for Postgres {
     async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
         let check = async {
             let c = connect(addr, "drdrill", timeout).await.ok()?;
-            let row = c.query_one("SELECT NOT pg_is_in_recovery()", &[]).await.ok()?;
-            Some(row.get::<_, bool>(0))
+            is_writable(&c).await.ok()
         };
         matches!(tokio::time::timeout(timeout, check).await, Ok(Some(true)))
     }

@@ -54,6 +54,12 @@ pub(super) async fn command(addr: SocketAddr, args: &[&str]) -> Result<()> {
     cmd.query_async::<()>(&mut c).await.map_err(|e| Error::infra(format!("failed to run {} on {addr}", args.join(" "))).cause(e))
 }
 
+/// `ROLE` on a connection: whether the node is a primary.
+pub(super) async fn is_master(c: &mut MultiplexedConnection) -> std::result::Result<bool, redis::RedisError> {
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(c).await?;
+    Ok(matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master"))
+}
+
 pub(super) struct RedisClient {
     pub conn: MultiplexedConnection,
     /// The node, when the client found it through Sentinel.
@@ -133,8 +139,7 @@ impl Driver for Redis {
     async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
         let check = async {
             let mut c = conn(addr, timeout).await.ok()?;
-            let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut c).await.ok()?;
-            Some(matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master"))
+            is_master(&mut c).await.ok()
         };
         matches!(tokio::time::timeout(timeout, check).await, Ok(Some(true)))
     }

@@ -4,7 +4,7 @@
 //! `ROLE` on the node, as Sentinel-aware clients do); drdrill never repoints them. Sentinel
 //! announces nodes by their drill-network address; drdrill translates it to the node's
 //! port published on 127.0.0.1.
-use super::redis::{Redis, RedisClient, admin, conn};
+use super::redis::{Redis, RedisClient, admin, conn, is_master};
 use super::{Driver, ReadBack, ReplicaHealth, Service, Stack, WriteClient, retry_until};
 use crate::error::{Error, Result};
 use crate::failover::{Budgets, Observed, Orchestrator};
@@ -205,11 +205,11 @@ impl Driver for RedisSentinel {
             let node = book.node(&host).ok_or_else(|| format!("sentinel names an unknown primary {host}"))?.clone();
             let target = book.addr_of[&node];
             let mut c = conn(target, left()).await.map_err(|e| format!("{node}: {e}"))?;
-            let role: Vec<redis::Value> = tokio::time::timeout(left(), redis::cmd("ROLE").query_async(&mut c))
+            let master = tokio::time::timeout(left(), is_master(&mut c))
                 .await
                 .map_err(|_| format!("{node} did not answer ROLE"))?
                 .map_err(|e| e.to_string())?;
-            if !matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master") {
+            if !master {
                 return Err(format!("{node}, named primary by sentinel, is not a primary (ROLE)"));
             }
             return Ok(Box::new(RedisClient { conn: c, node: Some(node) }));
@@ -353,7 +353,7 @@ mod tests {
     fn sentinel_events_map_to_phases() {
         let b = book();
         assert!(matches!(interpret("s1", "+sdown", "master drdrill 172.20.0.3 6379", &b), Some(Observed::Detected { .. })));
-        assert!(matches!(interpret("s1", "+sdown", "slave 172.20.0.4:6379 172.20.0.4 6379 @ drdrill 172.20.0.3 6379", &b), None));
+        assert!(interpret("s1", "+sdown", "slave 172.20.0.4:6379 172.20.0.4 6379 @ drdrill 172.20.0.3 6379", &b).is_none());
         let p = interpret("s1", "+promoted-slave", "slave 172.20.0.4:6379 172.20.0.4 6379 @ drdrill 172.20.0.3 6379", &b);
         assert!(matches!(p, Some(Observed::Promoted { ref node, .. }) if node == "redis-2"), "{p:?}");
         let p = interpret("s1", "+switch-master", "drdrill 172.20.0.3 6379 172.20.0.4 6379", &b);
