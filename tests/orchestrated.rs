@@ -87,7 +87,8 @@ fn redis_sentinel_switchover_is_measured_like_a_failure() {
     // a switchover is not a detection: that phase is not observed, and not guessed
     assert!(p["detected_ms"].is_null(), "{p}");
     assert!(p["promoted_ms"].as_f64().unwrap() >= p["fault_ms"].as_f64().unwrap());
-    assert!(p["rerouted_ms"].as_f64().unwrap() + 20.0 >= p["promoted_ms"].as_f64().unwrap());
+    assert!(p["rerouted_ms"].as_f64().unwrap() >= p["fault_ms"].as_f64().unwrap(), "{p}");
+    assert!(p["rerouted_ms"].as_f64().unwrap() <= p["rerouted_ack_ms"].as_f64().unwrap(), "{p}");
     // Sentinel demotes the old primary only when it next reconfigures it (about 10 s
     // later); clients still connected to it were acknowledged meanwhile, and those writes
     // are lost: counted, and cross-checked above

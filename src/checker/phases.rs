@@ -9,12 +9,18 @@ use std::collections::HashMap;
 /// A new run of acknowledgements on a node starts when its previous ack is this old.
 const RUN_GAP_NS: u64 = 100_000_000;
 
-/// Per node, when runs of acknowledged writes began (the invoke time of a run's first
-/// write, as RTO's recovery point counts): a few numbers per node, whatever the number of
-/// writes.
+/// Per node, when runs of acknowledged writes began: the invoke time of a run's first write
+/// (as RTO's recovery point counts) and the run's first acknowledgement. A few numbers per
+/// node, whatever the number of writes.
 #[derive(Debug, Default)]
 pub struct AckRuns {
-    nodes: HashMap<String, (u64, Vec<u64>)>,
+    nodes: HashMap<String, (u64, Vec<RunStart>)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RunStart {
+    invoke_ns: u64,
+    ack_ns: u64,
 }
 
 impl AckRuns {
@@ -25,19 +31,20 @@ impl AckRuns {
             None => self.nodes.entry(node.to_string()).or_insert((0, Vec::new())),
         };
         if e.1.is_empty() || op.complete_ns >= e.0.saturating_add(RUN_GAP_NS) {
-            e.1.push(op.invoke_ns);
+            e.1.push(RunStart { invoke_ns: op.invoke_ns, ack_ns: op.complete_ns });
         } else if let Some(start) = e.1.last_mut() {
             // ops arrive in completion order: one invoked earlier may complete later
-            *start = (*start).min(op.invoke_ns);
+            start.invoke_ns = start.invoke_ns.min(op.invoke_ns);
+            start.ack_ns = start.ack_ns.min(op.complete_ns);
         }
         e.0 = e.0.max(op.complete_ns);
     }
 
     /// The first acknowledged write `node` took that was invoked at or after `from_ns`,
     /// when it begins a run.
-    fn first_after(&self, node: &str, from_ns: u64) -> Option<u64> {
+    fn first_after(&self, node: &str, from_ns: u64) -> Option<RunStart> {
         let (_, starts) = self.nodes.get(node)?;
-        starts.iter().copied().filter(|&t| t >= from_ns).min()
+        starts.iter().copied().filter(|r| r.invoke_ns >= from_ns).min_by_key(|r| r.invoke_ns)
     }
 }
 
@@ -49,8 +56,15 @@ pub struct Phases {
     /// Drill times (ms) of each step.
     pub fault_ms: Option<f64>,
     pub detected_ms: Option<f64>,
+    /// The earliest evidence that the new primary took writes: the watcher seeing it
+    /// writable, or its first acknowledgement if that came first (`promoted_by`).
     pub promoted_ms: Option<f64>,
+    pub promoted_by: Option<&'static str>,
+    /// Invoke time of the first write the new primary acknowledged (RTO counts invokes), and
+    /// when it was acknowledged: a write queued by the proxy may be invoked before the
+    /// promotion, but is acknowledged after it.
     pub rerouted_ms: Option<f64>,
+    pub rerouted_ack_ms: Option<f64>,
     pub recovered_ms: Option<f64>,
     /// Durations (ms): fault → detected, detected → promoted, promoted → rerouted,
     /// rerouted → recovered (RTO's recovery point).
@@ -86,11 +100,18 @@ pub fn phases(
         events.iter().find(|e| e.kind == kind && e.t_ns >= from && (node.is_none() || e.node.as_deref() == node)).map(|e| e.t_ns)
     };
     let detected = if planned { None } else { after(EventKind::OrchestratorDetected, None) };
-    let promoted = new_primary.as_deref().and_then(|n| after(EventKind::OrchestratorPromoted, Some(n)));
-    let rerouted = match (&new_primary, fault_ns) {
+    let watched = new_primary.as_deref().and_then(|n| after(EventKind::OrchestratorPromoted, Some(n)));
+    let first = match (&new_primary, fault_ns) {
         (Some(n), Some(f)) => runs.first_after(n, f),
         _ => None,
     };
+    let (promoted, promoted_by) = match (watched, first.map(|r| r.ack_ns)) {
+        (Some(w), Some(a)) if a < w => (Some(a), Some("first acknowledged write")),
+        (None, Some(a)) => (Some(a), Some("first acknowledged write")),
+        (Some(w), _) => (Some(w), Some("watcher")),
+        (None, None) => (None, None),
+    };
+    let rerouted = first.map(|r| r.invoke_ns);
     let span = |a: Option<u64>, b: Option<u64>| Some(ms(b?) - ms(a?));
     Phases {
         orchestrator: orchestrator.to_string(),
@@ -99,7 +120,9 @@ pub fn phases(
         fault_ms: fault_ns.map(ms),
         detected_ms: detected.map(ms),
         promoted_ms: promoted.map(ms),
+        promoted_by,
         rerouted_ms: rerouted.map(ms),
+        rerouted_ack_ms: first.map(|r| ms(r.ack_ns)),
         recovered_ms,
         detection_ms: span(fault_ns, detected),
         promotion_ms: span(detected, promoted),
@@ -170,6 +193,26 @@ mod tests {
         assert_eq!(p.rerouted_ms, Some(7449.2));
         assert!((p.reroute_ms.unwrap() - 49.2).abs() < 1e-6);
         assert!((p.stabilization_ms.unwrap() - 10.8).abs() < 1e-6);
+        assert_eq!((p.promoted_by, p.rerouted_ack_ms), (Some("watcher"), Some(7450.0)));
+    }
+
+    #[test]
+    fn an_acknowledgement_before_the_watcher_saw_the_promotion_moves_it_earlier() {
+        // the watcher's poll ran late (a busy machine): the new primary's first ack is the
+        // earlier evidence that it was promoted
+        let events = vec![ev(1000, EventKind::FaultInject, Some("pg-1"), Some(0)), ev(9000, EventKind::OrchestratorDetected, None, Some(0))];
+        let late = [events.clone(), vec![ev(9340, EventKind::OrchestratorPromoted, Some("pg-2"), Some(0))]].concat();
+        let mut runs = AckRuns::default();
+        runs.add(&Op { invoke_ns: 9_290_000_000, ..ok("pg-2", 9320) });
+        let p = |events: &[Event]| {
+            phases("Patroni", false, events, Some(0), Some("pg-1".into()), Some("pg-2".into()), &runs, Some(9290.0), Budgets::default())
+        };
+        let p1 = p(&late);
+        assert_eq!((p1.promoted_ms, p1.promoted_by), (Some(9320.0), Some("first acknowledged write")));
+        assert_eq!((p1.rerouted_ms, p1.rerouted_ack_ms), (Some(9290.0), Some(9320.0)));
+        // the watcher never saw it: the acknowledgement alone is the evidence
+        let p2 = p(&events);
+        assert_eq!((p2.promoted_ms, p2.promoted_by), (Some(9320.0), Some("first acknowledged write")));
     }
 
     #[test]

@@ -27,9 +27,13 @@ pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
         budget: budget.map(|v| format!("<= {v:.0} ms")).unwrap_or_else(|| "-".into()),
         setting: setting.to_string(),
     };
+    let promotion = match p.promoted_by {
+        Some("first acknowledged write") => format!("{} (seen first as the new primary's first acknowledgement)", b.promotion_from),
+        _ => b.promotion_from.clone(),
+    };
     vec![
         row("detection", p.fault_ms, p.detected_ms, p.detection_ms, b.detection_ms, &b.detection_from),
-        row("promotion", p.detected_ms, p.promoted_ms, p.promotion_ms, b.promotion_ms, &b.promotion_from),
+        row("promotion", p.detected_ms, p.promoted_ms, p.promotion_ms, b.promotion_ms, &promotion),
         row("reroute", p.promoted_ms, p.rerouted_ms, p.reroute_ms, b.reroute_ms, &b.reroute_from),
         row("stabilisation", p.rerouted_ms, p.recovered_ms, p.stabilization_ms, None, "RTO's recovery point: writes stay available"),
     ]
