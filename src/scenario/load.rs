@@ -19,6 +19,7 @@ impl StackKind {
             StackKind::Postgres => "pg",
             StackKind::Redis | StackKind::RedisSentinel => "redis",
             StackKind::Patroni => "pg",
+            StackKind::Mariadb | StackKind::MariadbMha => "db",
         }
     }
     pub fn default_image(self) -> &'static str {
@@ -26,6 +27,7 @@ impl StackKind {
             StackKind::Postgres => "drdrill/postgres:15",
             StackKind::Redis | StackKind::RedisSentinel => "drdrill/redis:7",
             StackKind::Patroni => "drdrill/patroni:3",
+            StackKind::Mariadb | StackKind::MariadbMha => "drdrill/mariadb:10.11",
         }
     }
 }
@@ -117,7 +119,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     if st.replicas > 8 {
         p.push((vec![Key("stack"), Key("replicas")], format!("expected 0 to 8 replicas, found {}", st.replicas)));
     }
-    if st.replication == ReplicationMode::Sync {
+    if st.replication == ReplicationMode::Sync && !st.kind.is_mariadb() {
         if matches!(st.kind, StackKind::Redis | StackKind::RedisSentinel) {
             p.push((
                 vec![Key("stack"), Key("replication")],
@@ -143,6 +145,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     let nodes = st.node_names();
     super::faults::validate_faults(s, &nodes, &mut p);
     super::orchestrated::validate_orchestrated(s, &mut p);
+    super::mariadb::validate_mariadb(s, &mut p);
     if let Some(fo) = s.failover.as_ref().filter(|_| s.failover_mode() == Some(FailoverMode::Scripted)) {
         if st.replicas == 0 {
             p.push((vec![Key("failover")], "failover needs at least one replica".into()));

@@ -2,6 +2,7 @@
 mod faults;
 mod load;
 mod locate;
+mod mariadb;
 mod model;
 mod orchestrated;
 mod prescan;
@@ -9,6 +10,7 @@ mod ranges;
 
 pub use faults::{heals_later, kind_name};
 pub use load::{Loaded, load, parse, validate};
+pub use mariadb::MhaSpec;
 pub use model::*;
 pub use orchestrated::{HaproxySpec, PatroniSpec, SentinelSpec, expand_service_group, service_names};
 

@@ -61,6 +61,12 @@ pub enum StackKind {
     /// PostgreSQL 15 under Patroni 3 with an etcd 3.4 cluster; clients go through HAProxy,
     /// which routes by Patroni's REST health check.
     Patroni,
+    /// MariaDB 10.11 primary + replicas, binlog + GTID replication, async or semi-sync.
+    Mariadb,
+    /// MariaDB 10.11 under MHA 0.58, which moves a virtual IP to the master it promotes;
+    /// clients reach the VIP through a forwarder.
+    #[serde(rename = "mariadb-mha")]
+    MariadbMha,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -71,6 +77,10 @@ pub enum ReplicationMode {
     /// PostgreSQL: synchronous_standby_names = 'ANY 1 (replicas)'. Redis has no synchronous
     /// replication; use settings.min-replicas-to-write instead.
     Sync,
+    /// MariaDB: semi-synchronous replication (a commit waits for one replica's ack, until
+    /// `rpl_semi_sync_master_timeout`, then the master falls back to async).
+    #[serde(rename = "semi-sync")]
+    SemiSync,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -82,11 +92,13 @@ pub struct StackSpec {
     pub replicas: u8,
     #[serde(default)]
     pub replication: ReplicationMode,
-    /// Image override; default drdrill/postgres:15 or drdrill/redis:7.
+    /// Image override; default drdrill/postgres:15, drdrill/redis:7, drdrill/patroni:3 or
+    /// drdrill/mariadb:10.11.
     #[serde(default)]
     pub image: Option<String>,
-    /// Server settings: postgresql.conf keys, or redis-server options without the leading "--"
-    /// (e.g. min-replicas-to-write: "1").
+    /// Server settings: postgresql.conf keys, redis-server options without the leading "--"
+    /// (e.g. min-replicas-to-write: "1"), or MariaDB my.cnf keys (e.g.
+    /// rpl_semi_sync_master_timeout: "2000").
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
     /// How long to wait for the stack to become healthy. Default 120000.
@@ -101,6 +113,9 @@ pub struct StackSpec {
     /// patroni: HAProxy's health checks.
     #[serde(default)]
     pub haproxy: Option<super::orchestrated::HaproxySpec>,
+    /// mariadb-mha: MHA's settings.
+    #[serde(default)]
+    pub mha: Option<super::mariadb::MhaSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

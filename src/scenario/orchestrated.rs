@@ -141,7 +141,7 @@ fn yes() -> bool {
 impl StackKind {
     /// Whether the stack brings its own orchestrator (drdrill then never promotes).
     pub fn orchestrated(self) -> bool {
-        matches!(self, StackKind::RedisSentinel | StackKind::Patroni)
+        matches!(self, StackKind::RedisSentinel | StackKind::Patroni | StackKind::MariadbMha)
     }
 }
 
@@ -170,6 +170,7 @@ pub fn service_names(st: &StackSpec) -> Vec<String> {
             v.push("haproxy".into());
             v
         }
+        StackKind::MariadbMha => vec!["mha".into(), "vip".into()],
         _ => Vec::new(),
     }
 }
@@ -210,7 +211,7 @@ pub fn validate_orchestrated(s: &Scenario, p: &mut Vec<Problem>) {
             )),
             (false, FailoverMode::Orchestrator) => p.push((
                 vec![Key("failover"), Key("mode")],
-                format!("a {kind} stack has no orchestrator; use `mode: scripted` with a trigger, or kind redis-sentinel / patroni"),
+                format!("a {kind} stack has no orchestrator; use `mode: scripted` with a trigger, or kind redis-sentinel / patroni / mariadb-mha"),
             )),
             (true, FailoverMode::Orchestrator) if fo.trigger.delay.is_some() || fo.trigger.probe.is_some() => {
                 p.push((vec![Key("failover"), Key("trigger")], "the orchestrator decides when to fail over: remove `trigger`".into()))
@@ -218,7 +219,7 @@ pub fn validate_orchestrated(s: &Scenario, p: &mut Vec<Problem>) {
             _ => {}
         }
     }
-    if st.kind.orchestrated() && st.replication == ReplicationMode::Sync {
+    if st.kind.orchestrated() && !st.kind.is_mariadb() && st.replication == ReplicationMode::Sync {
         let msg = match st.kind {
             StackKind::Patroni => "use `patroni.synchronous_mode: true` (Patroni manages synchronous replication)",
             _ => "redis has no synchronous replication; use settings.min-replicas-to-write",

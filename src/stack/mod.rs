@@ -1,6 +1,7 @@
 //! One driver per database behind one trait. The runner, workload, faults, failover and
 //! checker only ever talk to `dyn Driver` and `Stack`.
 mod etcd;
+mod mariadb;
 mod nodes;
 mod patroni;
 mod patroni_watch;
@@ -147,6 +148,8 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
         StackKind::Redis => Box::new(redis::Redis::new(spec)),
         StackKind::RedisSentinel => Box::new(sentinel::RedisSentinel::new(spec)),
         StackKind::Patroni => Box::new(patroni::Patroni::new(spec)),
+        StackKind::Mariadb => Box::new(mariadb::MariaDb::new(spec)),
+        StackKind::MariadbMha => Box::new(mariadb::MariaDb::new(spec)),
     }
 }
 

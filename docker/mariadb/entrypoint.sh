@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Environment:
+#   DRDRILL_ROLE          primary | replica: a MariaDB node; mha: the MHA manager; forward:
+#                         the VIP forwarder (port 3306 -> the VIP written to /etc/drdrill-vip)
+#   DRDRILL_NODE          this node's name (report_host)
+#   DRDRILL_SERVER_ID     server_id (1, 2, ...)
+#   DRDRILL_PASSWORD      password of the `drdrill` account (workload, replication, MHA)
+#   DRDRILL_PRIMARY_HOST  replica: host to replicate from
+#   DRDRILL_PRIMARY_PORT  replica: its port (default 3306; a proxy link when proxied)
+#   DRDRILL_SEMI_SYNC     1: semi-synchronous replication (the slave side on every node,
+#                         the master side on the primary; drdrill's promote turns it on)
+#   DRDRILL_SETTINGS      extra my.cnf lines, one "key = value" per line (they win)
+#   DRDRILL_SSH           1: run sshd (MHA reaches the nodes over SSH)
+# A file /var/lib/mysql/drdrill-follow holding "host [port]" makes an existing node rejoin
+# as a replica of that host: its data is rebuilt from a consistent dump of the new primary
+# (an old async primary holds writes the new one never had; MariaDB has no pg_rewind).
+set -euo pipefail
+role=${DRDRILL_ROLE:-primary}
+node=${DRDRILL_NODE:-$(hostname)}
+pw=${DRDRILL_PASSWORD:-drdrill}
+conf=/etc/mysql/mariadb.conf.d/60-drdrill.cnf
+follow_file=/var/lib/mysql/drdrill-follow
+marker=/var/lib/mysql/drdrill-initialised
+# primary | replica: what this node is now (drdrill's promote and rejoin rewrite it). Every
+# node starts read-only (my.cnf); a primary is made writable once it is up.
+role_file=/var/lib/mysql/drdrill-role
+
+sql() { mariadb --protocol=socket -uroot -N -B -e "$1"; }
+
+write_conf() {
+  cat >"$conf" <<CONF
+[mariadb]
+server_id = ${DRDRILL_SERVER_ID:-1}
+report_host = $node
+bind_address = 0.0.0.0
+skip_name_resolve = 1
+max_connections = 500
+log_bin = mysql-bin
+log_bin_index = mysql-bin.index
+binlog_format = ROW
+relay_log = relay-bin
+relay_log_index = relay-bin.index
+log_slave_updates = 1
+gtid_strict_mode = 1
+gtid_domain_id = 0
+relay_log_purge = 0
+sync_binlog = 1
+innodb_flush_log_at_trx_commit = 1
+innodb_buffer_pool_size = 64M
+read_only = 1
+slave_net_timeout = 5
+CONF
+  if [ "${DRDRILL_SEMI_SYNC:-0}" = 1 ]; then
+    # the master side only on the primary: on a replica it would make the SQL thread wait
+    # for acks of the events it applies (log_slave_updates), for the whole timeout
+    now=$(cat "$role_file" 2>/dev/null || echo "$role")
+    [ -f "$follow_file" ] && now=replica
+    master=OFF
+    [ "$now" = primary ] && master=ON
+    printf 'rpl_semi_sync_master_enabled = %s\nrpl_semi_sync_slave_enabled = ON\n' "$master" >>"$conf"
+  fi
+  if [ -n "${DRDRILL_SETTINGS:-}" ]; then printf '%s\n' "$DRDRILL_SETTINGS" >>"$conf"; fi
+}
+
+change_master() { # host port
+  echo "CHANGE MASTER TO MASTER_HOST='$1', MASTER_PORT=$2, MASTER_USER='drdrill', MASTER_PASSWORD='$pw', \
+MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1"
+}
+
+wait_socket() {
+  for _ in $(seq 1 300); do
+    mariadb-admin --protocol=socket -uroot ping >/dev/null 2>&1 && return 0
+    kill -0 "$1" 2>/dev/null || { echo "drdrill: mariadbd exited during start" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "drdrill: mariadbd did not open its socket" >&2
+  exit 1
+}
+
+first_boot() {
+  # the account is local to each node (not binlogged): no GTID before the workload's own
+  sql "SET sql_log_bin=0; CREATE USER IF NOT EXISTS 'drdrill'@'%' IDENTIFIED BY '$pw'; \
+GRANT ALL PRIVILEGES ON *.* TO 'drdrill'@'%' WITH GRANT OPTION; FLUSH PRIVILEGES;"
+  case "$role" in
+    primary) ;;
+    replica) sql "$(change_master "${DRDRILL_PRIMARY_HOST:?DRDRILL_PRIMARY_HOST is required for a replica}" "${DRDRILL_PRIMARY_PORT:-3306}"); START SLAVE" ;;
+    *) echo "unknown DRDRILL_ROLE $role" >&2; exit 2 ;;
+  esac
+  echo "$role" >"$role_file"
+  touch "$marker"
+}
+
+rejoin() {
+  read -r src srcport <"$follow_file" || true
+  srcport=${srcport:-3306}
+  echo "drdrill: rejoining as a replica of $src:$srcport (rebuilt from its dump)"
+  until mariadb-admin -h "$src" -P "$srcport" -udrdrill -p"$pw" --connect-timeout=2 ping >/dev/null 2>&1; do sleep 0.5; done
+  mariadb-dump -h "$src" -P "$srcport" -udrdrill -p"$pw" --single-transaction --gtid --master-data=2 \
+    --databases drdrill >/tmp/drdrill-rejoin.sql
+  gtid=$(sed -n "s/^-- SET GLOBAL gtid_slave_pos='\(.*\)';/\1/p" /tmp/drdrill-rejoin.sql | head -1)
+  sql "SET GLOBAL read_only = 1; STOP SLAVE; RESET SLAVE ALL; RESET MASTER; SET sql_log_bin=0; DROP DATABASE IF EXISTS drdrill"
+  mariadb --protocol=socket -uroot --init-command="SET sql_log_bin=0" </tmp/drdrill-rejoin.sql
+  sql "SET GLOBAL gtid_slave_pos = '$gtid'; $(change_master "$src" "$srcport"); START SLAVE"
+  echo replica >"$role_file"
+  rm -f "$follow_file" /tmp/drdrill-rejoin.sql
+}
+
+run_db() {
+  write_conf
+  if [ "${DRDRILL_SSH:-0}" = 1 ]; then ssh-keygen -A >/dev/null && /usr/sbin/sshd; fi
+  extra=()
+  [ -f "$follow_file" ] && extra=(--skip-slave-start)
+  mariadbd --user=mysql "${extra[@]}" &
+  pid=$!
+  trap 'kill -TERM $pid 2>/dev/null' TERM INT
+  wait_socket "$pid"
+  if [ ! -f "$marker" ]; then first_boot; fi
+  if [ -f "$follow_file" ]; then rejoin; fi
+  if [ "$(cat "$role_file")" = primary ]; then sql "SET GLOBAL read_only = 0"; fi
+  echo "drdrill: $node ready ($role)"
+  wait "$pid" || true
+  trap - TERM INT
+  wait "$pid"
+}
+
+run_mha() {
+  # a key pair for this drill only, made here and handed to the nodes by drdrill
+  [ -f /root/.ssh/id_ed25519 ] || ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519 -C "drdrill-$node"
+  printf 'Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  ConnectTimeout 2\n' >/root/.ssh/config
+  # drdrill writes app1.cnf and vip.env, checks SSH and replication, then asks for the manager
+  until [ -f /etc/masterha/start ]; do sleep 0.1; done
+  echo "drdrill: starting masterha_manager"
+  masterha_manager --conf=/etc/masterha/app1.cnf 2>&1 || echo "drdrill: masterha_manager exited with $?"
+  exec sleep infinity
+}
+
+run_forward() {
+  until [ -s /etc/drdrill-vip ]; do sleep 0.1; done
+  vip=$(cat /etc/drdrill-vip)
+  echo "drdrill: forwarding :3306 to the VIP $vip:3306"
+  exec socat TCP-LISTEN:3306,fork,reuseaddr "TCP:$vip:3306,connect-timeout=2"
+}
+
+case "$role" in
+  primary | replica) run_db ;;
+  mha) run_mha ;;
+  forward) run_forward ;;
+  *) echo "unknown DRDRILL_ROLE $role" >&2; exit 2 ;;
+esac
