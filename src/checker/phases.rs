@@ -60,6 +60,9 @@ pub struct Phases {
     /// writable, or its first acknowledgement if that came first (`promoted_by`).
     pub promoted_ms: Option<f64>,
     pub promoted_by: Option<&'static str>,
+    /// When the clients' endpoint (MHA's VIP) first reached the new primary; null for
+    /// stacks without one. MHA moves the VIP before it makes the new master writable.
+    pub moved_ms: Option<f64>,
     /// Invoke time of the first write the new primary acknowledged (RTO counts invokes), and
     /// when it was acknowledged: a write queued by the proxy may be invoked before the
     /// promotion, but is acknowledged after it.
@@ -112,6 +115,7 @@ pub fn phases(
         (None, None) => (None, None),
     };
     let rerouted = first.map(|r| r.invoke_ns);
+    let moved = new_primary.as_deref().and_then(|n| after(EventKind::OrchestratorMoved, Some(n)));
     let span = |a: Option<u64>, b: Option<u64>| Some(ms(b?) - ms(a?));
     Phases {
         orchestrator: orchestrator.to_string(),
@@ -121,6 +125,7 @@ pub fn phases(
         detected_ms: detected.map(ms),
         promoted_ms: promoted.map(ms),
         promoted_by,
+        moved_ms: moved.map(ms),
         rerouted_ms: rerouted.map(ms),
         rerouted_ack_ms: first.map(|r| ms(r.ack_ns)),
         recovered_ms,

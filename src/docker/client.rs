@@ -204,6 +204,28 @@ impl Docker {
         Ok(text)
     }
 
+    /// The container's output from now on, line by line, as it is written (the task ends
+    /// when the receiver is dropped or the container is removed).
+    pub fn follow_lines(&self, name: &str) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (api, name) = (self.api.clone(), name.to_string());
+        tokio::spawn(async move {
+            let opts = LogsOptions::<String> { stdout: true, stderr: true, follow: true, tail: "0".into(), ..Default::default() };
+            let mut s = api.logs(&name, Some(opts));
+            let mut buf = String::new();
+            while let Some(Ok(chunk)) = s.next().await {
+                buf.push_str(&chunk.to_string());
+                while let Some(i) = buf.find('\n') {
+                    let line: String = buf.drain(..=i).collect();
+                    if tx.send(line.trim_end().to_string()).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        rx
+    }
+
     /// Writes one file into a container, running or stopped.
     pub async fn upload_file(&self, name: &str, dir: &str, file: &str, contents: &[u8]) -> Result<()> {
         let mut tar = tar::Builder::new(Vec::new());

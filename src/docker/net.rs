@@ -32,4 +32,17 @@ impl Docker {
             .and_then(|c| c.into_iter().find_map(|c| c.gateway))
             .ok_or_else(|| Error::infra(format!("failed to find the gateway of network {network}")))
     }
+
+    /// The network's IPv4 subnet (`172.24.0.0/16`).
+    pub async fn subnet(&self, network: &str) -> Result<String> {
+        let info = self
+            .api
+            .inspect_network::<String>(network, None)
+            .await
+            .map_err(|e| Error::infra(format!("failed to inspect network {network}")).cause(e))?;
+        info.ipam
+            .and_then(|i| i.config)
+            .and_then(|c| c.into_iter().find_map(|c| c.subnet.filter(|s| s.contains('.'))))
+            .ok_or_else(|| Error::infra(format!("failed to find the subnet of network {network}")))
+    }
 }

@@ -20,6 +20,8 @@ pub enum Observed {
     Detected { detail: String },
     /// `node` is the new primary and accepts writes.
     Promoted { node: String, detail: String },
+    /// The clients' endpoint (MHA's virtual IP) now reaches `node`.
+    Moved { node: String, detail: String },
     /// Any other step (`+odown`, `+switch-master`, a leader election …).
     Note { detail: String },
 }
@@ -33,6 +35,9 @@ pub struct Budgets {
     pub promotion_from: String,
     pub reroute_ms: Option<f64>,
     pub reroute_from: String,
+    /// What the reference documents claim for this orchestrator, shown beside the phases.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
 }
 
 impl Budgets {
@@ -144,6 +149,10 @@ async fn record(o: &Observed, stack: &Stack, rec: &RecorderHandle, fault: Option
             report.new_primary = Some(node.clone());
             report.done_ms = Some(ms(t));
             fault.is_some()
+        }
+        Observed::Moved { node, detail } => {
+            rec.event(EventKind::OrchestratorMoved, fault, Some(node), detail.clone()).await;
+            false
         }
         Observed::Note { detail } => {
             rec.event(EventKind::OrchestratorNote, fault, None, detail.clone()).await;

@@ -56,6 +56,8 @@ pub enum EventKind {
     OrchestratorDetected,
     /// The stack's orchestrator made `node` the primary, and it accepts writes.
     OrchestratorPromoted,
+    /// The clients' endpoint (a virtual IP) now reaches `node`.
+    OrchestratorMoved,
     /// Any other step the orchestrator announced.
     OrchestratorNote,
     /// SIGINT / SIGTERM: the drill stopped early (detail: the signal and the phase).

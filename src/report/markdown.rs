@@ -49,6 +49,9 @@ pub fn markdown(r: &Results) -> String {
         for x in super::phases::phase_rows(p) {
             let _ = writeln!(m, "| {} | {} | {} | {} | {} |", x.phase, x.span, x.duration, x.budget, x.setting);
         }
+        if let Some(c) = &p.budgets.claim {
+            let _ = writeln!(m, "\nClaimed: {c}.");
+        }
     }
     if let Some(i) = &r.isolated_primary {
         let _ = writeln!(

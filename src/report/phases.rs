@@ -31,12 +31,22 @@ pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
         Some("first acknowledged write") => format!("{} (seen first as the new primary's first acknowledgement)", b.promotion_from),
         _ => b.promotion_from.clone(),
     };
-    vec![
+    let mut rows = vec![
         row("detection", p.fault_ms, p.detected_ms, p.detection_ms, b.detection_ms, &b.detection_from),
         row("promotion", p.detected_ms, p.promoted_ms, p.promotion_ms, b.promotion_ms, &promotion),
         row("reroute", p.promoted_ms, p.rerouted_ms, p.reroute_ms, b.reroute_ms, &b.reroute_from),
         row("stabilisation", p.rerouted_ms, p.recovered_ms, p.stabilization_ms, None, "RTO's recovery point: writes stay available"),
-    ]
+    ];
+    if p.moved_ms.is_some() {
+        // MHA moves the VIP before it makes the new master writable: a step inside promotion
+        let inside = span(p.detected_ms, p.moved_ms);
+        rows.insert(2, row("  VIP moved", p.detected_ms, p.moved_ms, inside, None, "inside promotion: the VIP reaches the new master"));
+    }
+    rows
+}
+
+fn span(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    Some(b? - a?)
 }
 
 /// Who failed over to whom, in words.

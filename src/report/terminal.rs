@@ -81,7 +81,8 @@ fn phase_table(r: &Results) -> String {
     });
     let mut table = Table::new(rows);
     table.with(Style::rounded());
-    format!("\nRTO by phase ({})\n{table}\n", super::phases::headline(p))
+    let claim = p.budgets.claim.as_ref().map(|c| format!("  claimed: {c}\n")).unwrap_or_default();
+    format!("\nRTO by phase ({})\n{table}\n{claim}", super::phases::headline(p))
 }
 
 #[derive(Tabled)]

@@ -210,6 +210,7 @@ fn orchestrated_phases_show_with_their_budgets_and_unobserved_steps() {
         detected_ms: None,
         promoted_ms: Some(11000.0),
         promoted_by: Some("watcher"),
+        moved_ms: None,
         rerouted_ms: Some(11010.0),
         rerouted_ack_ms: Some(11012.0),
         recovered_ms: Some(11010.0),

@@ -2,6 +2,8 @@
 //! checker only ever talk to `dyn Driver` and `Stack`.
 mod etcd;
 mod mariadb;
+mod mha;
+mod mha_watch;
 mod nodes;
 mod patroni;
 mod patroni_watch;
@@ -149,7 +151,7 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
         StackKind::RedisSentinel => Box::new(sentinel::RedisSentinel::new(spec)),
         StackKind::Patroni => Box::new(patroni::Patroni::new(spec)),
         StackKind::Mariadb => Box::new(mariadb::MariaDb::new(spec)),
-        StackKind::MariadbMha => Box::new(mariadb::MariaDb::new(spec)),
+        StackKind::MariadbMha => Box::new(mha::Mha::new(spec)),
     }
 }
 
