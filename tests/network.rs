@@ -156,9 +156,6 @@ fn restart_and_read(container: &str, port: u16) -> BTreeSet<(u64, u64)> {
     panic!("{container} did not come back");
 }
 
-fn container_of(r: &Value, node: &str) -> String {
-    r["stack"]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap()["container"].as_str().unwrap().to_string()
-}
 
 #[test]
 fn async_replication_cut_loses_exactly_what_the_replica_never_received() {

@@ -1,5 +1,5 @@
 //! The slow group: orchestrated drills with the reference documents' own settings
-//! (Sentinel down-after 5 s; Patroni ttl 30 s, loop_wait 10 s, HAProxy inter 3 s).
+//! (Sentinel down-after 5 s; Patroni ttl 30 s, loop_wait 10 s, HAProxy inter 3 s; MHA ping_interval 3 s).
 //! `scripts/test.sh` runs them with the rest; alone: `cargo test --test seed_settings`.
 mod common;
 use common::*;
@@ -38,6 +38,35 @@ fn patroni_seed_primary_kill_fails_over_by_itself() {
     let detection = p["detection_ms"].as_f64().unwrap();
     assert!((0.0..=40_100.0).contains(&detection), "detection {detection} ms with ttl 30 s, loop_wait 10 s: {p}");
     assert!(p["budgets"]["detection_from"].as_str().unwrap().contains("ttl 30 s"));
+    let expect = if r["verdict"] == "pass" { 0 } else { 1 };
+    assert_eq!(d.code, expect, "{}", d.stdout);
+}
+
+#[test]
+fn mariadb_mha_vip_with_mha_defaults_fails_over_within_the_seed_claim() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("scenarios/mariadb-mha-vip.yaml", &["--keep"]);
+    let r = d.results.clone();
+    let new = r["phases"]["new_primary"].as_str().unwrap_or_else(|| panic!("no new master: {}", d.stderr)).to_string();
+    let holders = vip_holders(&r);
+    let survivors = read_mariadb(&r, &new);
+    assert!(drdrill(&["gc", "--run", &run_id(&r)]).status.success());
+    let (c, n) = labelled(Some(&run_id(&r)));
+    assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
+    // MHA chose the new master, and the VIP is on it and nowhere else
+    assert_orchestrator_failed_over(&d);
+    assert_eq!(holders, vec![new], "the VIP must be held by the new master only");
+    cross_check_lost(&d, &survivors);
+    let p = &r["phases"];
+    assert_phases_ordered(p);
+    // ping_interval 3 s: MHA declares the master dead after the failed ping and 3 more at
+    // that interval, so never sooner than 3 intervals after the kill
+    let detection = p["detection_ms"].as_f64().unwrap();
+    assert!((9000.0..25_000.0).contains(&detection), "detection {detection} ms with ping_interval 3 s: {p}");
+    // the VIP moves during the promotion, before the new master is writable
+    let (det, moved, prom) = (p["detected_ms"].as_f64().unwrap(), p["moved_ms"].as_f64().unwrap(), p["promoted_ms"].as_f64().unwrap());
+    assert!(det <= moved && moved <= prom, "{p}");
+    assert!(p["budgets"]["claim"].as_str().unwrap().contains("15–40 s"));
     let expect = if r["verdict"] == "pass" { 0 } else { 1 };
     assert_eq!(d.code, expect, "{}", d.stdout);
 }

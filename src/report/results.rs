@@ -34,8 +34,9 @@ impl StackInfo {
     pub fn planned(sc: &crate::scenario::Scenario) -> StackInfo {
         let first = sc.stack.node_names().first().cloned().unwrap_or_default();
         StackInfo {
-            kind: format!("{:?}", sc.stack.kind).to_lowercase(),
-            replication: format!("{:?}", sc.stack.replication).to_lowercase(),
+            // the names the scenario file uses (redis-sentinel, semi-sync)
+            kind: serde_name(&sc.stack.kind),
+            replication: serde_name(&sc.stack.replication),
             image: sc.stack.image(),
             initial_primary: first.clone(),
             final_primary: first,
@@ -207,4 +208,8 @@ impl Results {
             interruption: None,
         }
     }
+}
+
+fn serde_name<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }

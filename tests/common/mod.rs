@@ -119,6 +119,25 @@ async fn read_redis_async(port: u16) -> BTreeSet<(u64, u64)> {
         .collect()
 }
 
+pub fn container_of(r: &Value, node: &str) -> String {
+    r["stack"]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap()["container"].as_str().unwrap().to_string()
+}
+
+/// Every record on a MariaDB node, read with the server's own client inside its container
+/// (as root over the socket: no drdrill code, no drill password).
+pub fn read_mariadb(r: &Value, node: &str) -> BTreeSet<(u64, u64)> {
+    let sql = "SELECT writer, seq FROM drdrill.drdrill_writes";
+    let out = std::process::Command::new("docker").args(["exec", &container_of(r, node), "mariadb", "-N", "-B", "-e", sql]).output().unwrap();
+    assert!(out.status.success(), "read {node}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let mut f = l.split('\t').map(|x| x.parse::<u64>().unwrap());
+            (f.next().unwrap(), f.next().unwrap())
+        })
+        .collect()
+}
+
 /// drdrill's lost list from results.json.
 pub fn reported_lost(results: &Value) -> BTreeSet<(u64, u64)> {
     results["lost"].as_array().unwrap().iter().map(|l| (l["writer"].as_u64().unwrap(), l["seq"].as_u64().unwrap())).collect()
@@ -198,10 +217,15 @@ pub struct Checked {
 /// own client, cross-checks drdrill's lost list and RPO, then garbage-collects the run and
 /// checks that nothing labelled with it remains.
 pub fn drill_cross_checked(scenario: &str, read: fn(u16) -> BTreeSet<(u64, u64)>, also: &[&str]) -> Checked {
+    drill_cross_checked_by(scenario, &|r, node| read(host_port(r, node)), also)
+}
+
+/// As `drill_cross_checked`, reading a node (by results.json and name) with `read`.
+pub fn drill_cross_checked_by(scenario: &str, read: &dyn Fn(&Value, &str) -> BTreeSet<(u64, u64)>, also: &[&str]) -> Checked {
     let d = run_drill(scenario, &["--keep"]);
     let primary = d.results["stack"]["final_primary"].as_str().unwrap().to_string();
-    let survivors = read(host_port(&d.results, &primary));
-    let others = also.iter().map(|n| (n.to_string(), read(host_port(&d.results, n)))).collect();
+    let survivors = read(&d.results, &primary);
+    let others = also.iter().map(|n| (n.to_string(), read(&d.results, n))).collect();
     let run = run_id(&d.results);
     let out = drdrill(&["gc", "--run", &run]);
     assert!(out.status.success(), "gc failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -248,3 +272,24 @@ pub fn assert_phases_ordered(p: &Value) {
     assert!(t("detected_ms") <= t("promoted_ms"), "{p}");
     assert!(t("fault_ms") <= t("rerouted_ms") && t("rerouted_ms") <= t("rerouted_ack_ms"), "{p}");
 }
+
+/// Output (stdout then stderr) of a docker CLI command.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// The db nodes that hold the VIP (read from the forwarder's target) on eth0.
+pub fn vip_holders(r: &Value) -> Vec<String> {
+    let fwd = format!("drdrill-{}-vip", run_id(r));
+    let vip = docker(&["exec", &fwd, "cat", "/etc/drdrill-vip"]).trim().to_string();
+    assert!(vip.contains('.'), "no VIP: {vip}");
+    r["stack"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| docker(&["exec", n["container"].as_str().unwrap(), "ip", "-4", "addr", "show", "dev", "eth0"]).contains(&format!("inet {vip}/")))
+        .map(|n| n["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
