@@ -11,6 +11,12 @@ if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   if [ "$(id -u)" = 0 ]; then sudo=""; else sudo=sudo; fi
   $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
 fi
+# report.html is opened in headless Chromium by tests/campaign.rs
+if ! command -v chromium >/dev/null; then
+  echo "[test] installing chromium from Debian" >&2
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo=sudo; fi
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 cargo build --locked --quiet
 # the accuracy benchmark is not run here (it measures, it asserts nothing), but it must build
 cargo check --locked --quiet --bench accuracy

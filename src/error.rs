@@ -14,6 +14,8 @@ pub mod exit {
     pub const INFRA: i32 = 3;
     /// The drill ran but a check could not decide (verdict unknown).
     pub const UNKNOWN: i32 = 4;
+    /// Every target met, but worse than the baseline (`--baseline`, `drdrill compare`).
+    pub const REGRESSION: i32 = 5;
     /// Interrupted by SIGINT or SIGTERM (the stack is torn down).
     pub const INTERRUPTED: i32 = 130;
 }

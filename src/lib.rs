@@ -12,4 +12,5 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod stack;
+pub mod suite;
 pub mod workload;

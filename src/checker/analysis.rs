@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// One target: its limit, what was measured, and the verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TargetResult {
     pub target: String,
     pub limit: Option<f64>,
@@ -17,7 +17,7 @@ pub struct TargetResult {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Analysis {
     pub verdict: Verdict,
     pub total_writes: u64,
@@ -122,7 +122,7 @@ impl Checker {
                 note: failed_faults.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>().join("; "),
             });
         }
-        if let Some(limit) = targets.rto_ms {
+        if let Some(limit) = targets.rto_ms.as_ref().and_then(|l| l.single()) {
             let (verdict, note) = match rto.rto_ms {
                 Some(a) if a <= limit as f64 => (Verdict::Pass, rto_note(&rto)),
                 Some(_) => (Verdict::Fail, rto_note(&rto)),
@@ -130,7 +130,7 @@ impl Checker {
             };
             t.push(TargetResult { target: "rto_ms".into(), limit: Some(limit as f64), actual: rto.rto_ms, verdict, note });
         }
-        if let Some(limit) = targets.rpo_ms {
+        if let Some(limit) = targets.rpo_ms.as_ref().and_then(|l| l.single()) {
             let (actual, verdict) = match &rpo {
                 Some(r) => (Some(r.rpo_ms), if r.rpo_ms <= limit as f64 { Verdict::Pass } else { Verdict::Fail }),
                 None => (None, Verdict::Unknown),
@@ -138,7 +138,7 @@ impl Checker {
             let note = if rpo.is_none() { "surviving data could not be read back".to_string() } else { String::new() };
             t.push(TargetResult { target: "rpo_ms".into(), limit: Some(limit as f64), actual, verdict, note });
         }
-        if let Some(limit) = targets.max_lost_writes {
+        if let Some(limit) = targets.max_lost_writes.as_ref().and_then(|l| l.single()) {
             let (actual, verdict) = match &rpo {
                 Some(r) => (Some(r.lost_writes as f64), if r.lost_writes <= limit { Verdict::Pass } else { Verdict::Fail }),
                 None => (None, Verdict::Unknown),

@@ -2,7 +2,7 @@
 use crate::stack::ReadBack;
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct NodeConvergence {
     pub node: String,
     /// Records on the replica (None: it could not be read).
@@ -16,7 +16,7 @@ pub struct NodeConvergence {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Convergence {
     /// None when nothing could be compared.
     pub converged: Option<bool>,

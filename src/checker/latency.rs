@@ -29,7 +29,7 @@ use serde::Serialize;
 /// Highest latency the histograms resolve, in µs (1 hour).
 const HIGHEST_US: u64 = 3_600_000_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LatencyPhase {
     /// The drill had no fault.
@@ -59,7 +59,7 @@ impl std::fmt::Display for LatencyPhase {
 }
 
 /// Latency of the `ok` writes invoked in one phase; figures are null when there were none.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct PhaseLatency {
     pub phase: LatencyPhase,
     pub from_ms: f64,

@@ -48,7 +48,7 @@ impl AckRuns {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct Phases {
     pub orchestrator: String,
     pub old_primary: Option<String>,
@@ -59,7 +59,7 @@ pub struct Phases {
     /// The earliest evidence that the new primary took writes: the watcher seeing it
     /// writable, or its first acknowledgement if that came first (`promoted_by`).
     pub promoted_ms: Option<f64>,
-    pub promoted_by: Option<&'static str>,
+    pub promoted_by: Option<String>,
     /// When the clients' endpoint (MHA's VIP) first reached the new primary; null for
     /// stacks without one. MHA moves the VIP before it makes the new master writable.
     pub moved_ms: Option<f64>,
@@ -109,9 +109,9 @@ pub fn phases(
         _ => None,
     };
     let (promoted, promoted_by) = match (watched, first.map(|r| r.ack_ns)) {
-        (Some(w), Some(a)) if a < w => (Some(a), Some("first acknowledged write")),
-        (None, Some(a)) => (Some(a), Some("first acknowledged write")),
-        (Some(w), _) => (Some(w), Some("watcher")),
+        (Some(w), Some(a)) if a < w => (Some(a), Some("first acknowledged write".to_string())),
+        (None, Some(a)) => (Some(a), Some("first acknowledged write".to_string())),
+        (Some(w), _) => (Some(w), Some("watcher".to_string())),
         (None, None) => (None, None),
     };
     let rerouted = first.map(|r| r.invoke_ns);
@@ -198,7 +198,7 @@ mod tests {
         assert_eq!(p.rerouted_ms, Some(7449.2));
         assert!((p.reroute_ms.unwrap() - 49.2).abs() < 1e-6);
         assert!((p.stabilization_ms.unwrap() - 10.8).abs() < 1e-6);
-        assert_eq!((p.promoted_by, p.rerouted_ack_ms), (Some("watcher"), Some(7450.0)));
+        assert_eq!((p.promoted_by.as_deref(), p.rerouted_ack_ms), (Some("watcher"), Some(7450.0)));
     }
 
     #[test]
@@ -213,11 +213,11 @@ mod tests {
             phases("Patroni", false, events, Some(0), Some("pg-1".into()), Some("pg-2".into()), &runs, Some(9290.0), Budgets::default())
         };
         let p1 = p(&late);
-        assert_eq!((p1.promoted_ms, p1.promoted_by), (Some(9320.0), Some("first acknowledged write")));
+        assert_eq!((p1.promoted_ms, p1.promoted_by.as_deref()), (Some(9320.0), Some("first acknowledged write")));
         assert_eq!((p1.rerouted_ms, p1.rerouted_ack_ms), (Some(9290.0), Some(9320.0)));
         // the watcher never saw it: the acknowledgement alone is the evidence
         let p2 = p(&events);
-        assert_eq!((p2.promoted_ms, p2.promoted_by), (Some(9320.0), Some("first acknowledged write")));
+        assert_eq!((p2.promoted_ms, p2.promoted_by.as_deref()), (Some(9320.0), Some("first acknowledged write")));
     }
 
     #[test]

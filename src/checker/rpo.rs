@@ -15,14 +15,14 @@ use crate::stack::ReadBack;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LostWrite {
     pub writer: u32,
     pub seq: u64,
     pub ack_ms: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RpoResult {
     pub rpo_ms: f64,
     /// Drill time of the recovery point (None when nothing is lost).

@@ -19,7 +19,7 @@ use crate::history::Outcome;
 use serde::Serialize;
 
 /// What RTO counts from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RtoBasis {
     /// A fault's injection (the answered one, or an earlier one already in effect).
@@ -28,7 +28,7 @@ pub enum RtoBasis {
     OutageStart,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RtoResult {
     /// What `from_ms` is.
     pub basis: RtoBasis,

@@ -15,7 +15,7 @@ fn ev(t_ms: u64, kind: EventKind, fault: Option<usize>) -> Event {
 }
 
 fn targets(rto: u64, rpo: u64, lost: u64) -> Targets {
-    Targets { rto_ms: Some(rto), rpo_ms: Some(rpo), max_lost_writes: Some(lost), converge: false }
+    Targets { rto_ms: Some(rto.into()), rpo_ms: Some(rpo.into()), max_lost_writes: Some(lost.into()), converge: false }
 }
 
 /// One writer writing every 10 ms from t=0 to `end_ms`; ops invoked in [down_from, down_to)

@@ -1,20 +1,28 @@
 use super::{Command, ImagesAction};
 use crate::docker::{self, Docker};
-use crate::error::{Result, exit};
-use crate::report::{Reporters, TerminalReporter};
-use crate::runner::{RunOptions, run};
+use crate::error::{Error, Result, exit};
+use crate::runner::RunOptions;
 use crate::scenario;
+use crate::suite::{self, SuiteOptions};
 
 pub async fn dispatch(cmd: Command) -> Result<i32> {
     match cmd {
-        Command::Run { file, keep, reports } => {
-            // validate fully before anything starts, the evidence folder included
-            let loaded = scenario::load(&file)?;
+        Command::Run { files, keep, reports, repeat, fail_fast, baseline } => {
+            // validate fully before anything starts, every file and the evidence folder
+            let plan = suite::expand(&files)?;
             check_reports(&reports)?;
-            let mut reporters = Reporters(vec![Box::new(TerminalReporter::stderr())]);
-            let outcome = run(&loaded, &RunOptions { keep, reports }, &mut reporters).await?;
-            println!("evidence: {}", outcome.dir.display());
-            Ok(outcome.results.verdict.exit_code())
+            if keep && plan.len() * repeat as usize > 1 {
+                return Err(Error::usage("--keep keeps one drill's stack: give one scenario without --repeat"));
+            }
+            let baseline = baseline.as_deref().map(crate::runner::Baseline::parse);
+            // a baseline that cannot be found is a usage error before anything starts
+            if let Some(b) = &baseline {
+                for l in &plan {
+                    b.load(&reports, &l.scenario.name)?;
+                }
+            }
+            let opts = SuiteOptions { run: RunOptions { keep, reports, baseline, label: None }, repeat, fail_fast };
+            Ok(suite::run_suite(&plan, &opts).await?.exit_code)
         }
         Command::Validate { files } => {
             // every file is checked and every problem shown, not just the first file's
@@ -44,6 +52,38 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
         Command::Schema => {
             println!("{}", scenario::json_schema());
             Ok(exit::PASS)
+        }
+        Command::Report { dir } => {
+            crate::report::rerender(&dir)?;
+            println!("re-rendered {} (report.html, timeline.svg, report.md, junit.xml, manifest.json)", dir.display());
+            Ok(exit::PASS)
+        }
+        Command::Compare { base, new } => {
+            let text = std::fs::read_to_string(new.join("results.json"))
+                .map_err(|e| Error::usage(format!("failed to read {}/results.json", new.display())).cause(e))?;
+            let mut r: crate::report::Results = serde_json::from_str(&text)
+                .map_err(|e| Error::usage(format!("failed to parse {}/results.json", new.display())).cause(e))?;
+            let runs: Vec<_> = suite::load_baseline(&base, &r.scenario)?.into_iter().filter(|b| b.run_id != r.run_id).collect();
+            if runs.is_empty() {
+                return Err(Error::usage(format!("{} holds no other run of {} to compare with", base.display(), r.scenario)));
+            }
+            let c = suite::compare(&runs, &r);
+            let code = if c.regressed() { exit::REGRESSION } else { exit::PASS };
+            r.comparison = Some(c);
+            print!("{}", crate::report::scorecard(&r));
+            Ok(code)
+        }
+        Command::Trend { scenario, reports } => suite::trend(&reports, scenario.as_deref()),
+        Command::Verify { dir } => {
+            let bad = crate::report::verify(&dir)?;
+            if bad.is_empty() {
+                println!("{}: every file matches {}", dir.display(), crate::report::MANIFEST);
+                return Ok(exit::PASS);
+            }
+            for b in &bad {
+                println!("{}: {b}", dir.display());
+            }
+            Ok(exit::TARGET_MISSED)
         }
         Command::Images { action: ImagesAction::Build { dir } } => {
             let d = Docker::connect().await?;

@@ -13,13 +13,25 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run a drill: start the stack, inject the faults, fail over, measure, report.
+    /// Run drills: start the stack, inject the faults, fail over, measure, report. Several
+    /// files and folders (their *.yaml) make a suite, validated before any drill starts.
     Run {
-        /// Scenario file (YAML).
-        file: PathBuf,
-        /// Leave the stack running afterwards (remove it with `drdrill gc --run ID`).
+        /// Scenario files (YAML) and folders of them.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Leave the stack running afterwards (remove it with `drdrill gc --run ID`); one drill only.
         #[arg(long)]
         keep: bool,
+        /// Run each scenario N times; the summary gives the spread (min, median, p95, max).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat: u32,
+        /// Stop at the first drill that does not pass (the rest are reported as not run).
+        #[arg(long)]
+        fail_fast: bool,
+        /// Compare each run with earlier evidence of its scenario: an evidence folder, a
+        /// folder of them, or `last` (the newest run under --reports). A regression exits 5.
+        #[arg(long, value_name = "DIR|last")]
+        baseline: Option<String>,
         /// Where evidence folders go.
         #[arg(long, default_value = "reports", env = "DRDRILL_REPORTS")]
         reports: PathBuf,
@@ -31,6 +43,30 @@ pub enum Command {
     },
     /// Print the JSON Schema of the scenario format.
     Schema,
+    /// Render every report of a finished drill again from its results.json and history.jsonl.
+    Report {
+        /// The drill's evidence folder.
+        dir: PathBuf,
+    },
+    /// Compare a finished drill with earlier evidence of the same scenario (exit 5 on a regression).
+    Compare {
+        /// Baseline: an evidence folder, or a folder of them.
+        base: PathBuf,
+        /// The run to judge: an evidence folder.
+        new: PathBuf,
+    },
+    /// Past runs of a scenario over time: a table and trend.html (RTO, RPO, lost writes).
+    Trend {
+        /// Only this scenario (default: every scenario under --reports).
+        scenario: Option<String>,
+        #[arg(long, default_value = "reports", env = "DRDRILL_REPORTS")]
+        reports: PathBuf,
+    },
+    /// Check an evidence folder against its manifest.json (exit 1 if anything changed).
+    Verify {
+        /// The drill's evidence folder.
+        dir: PathBuf,
+    },
     /// Stack images.
     Images {
         #[command(subcommand)]

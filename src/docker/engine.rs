@@ -11,7 +11,7 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 const TIMEOUT_S: u64 = 120;
 
 /// The engine a drill ran on, as results.json records it.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct EngineInfo {
     /// `unix:///var/run/docker.sock` or the `DOCKER_HOST` value.
     pub host: String,

@@ -27,7 +27,7 @@ pub enum Observed {
 }
 
 /// How long each phase may take given the settings, with the setting it comes from.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct Budgets {
     pub detection_ms: Option<f64>,
     pub detection_from: String,

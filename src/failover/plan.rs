@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// What the failover did, for results.json.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct FailoverReport {
     pub started_ms: Option<f64>,
     pub done_ms: Option<f64>,

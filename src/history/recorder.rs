@@ -11,6 +11,8 @@ use tokio::sync::mpsc;
 pub struct RecorderHandle {
     tx: mpsc::Sender<Entry>,
     pub clock: Clock,
+    /// Ops recorded so far by outcome (ok, fail, unknown), for the live progress line.
+    pub counts: std::sync::Arc<[std::sync::atomic::AtomicU64; 3]>,
 }
 
 pub struct Recorder {
@@ -37,7 +39,7 @@ impl Recorder {
             out.flush()?;
             Ok(n)
         });
-        Ok((Recorder { task }, RecorderHandle { tx, clock }))
+        Ok((Recorder { task }, RecorderHandle { tx, clock, counts: Default::default() }))
     }
 
     /// Waits until every handle is dropped and everything is on disk.
@@ -48,6 +50,12 @@ impl Recorder {
 
 impl RecorderHandle {
     pub async fn op(&self, op: Op) {
+        let i = match op.outcome {
+            super::Outcome::Ok => 0,
+            super::Outcome::Fail => 1,
+            super::Outcome::Unknown => 2,
+        };
+        self.counts[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let _ = self.tx.send(Entry::Op(op)).await;
     }
     /// Records an event now; returns its time.

@@ -13,15 +13,40 @@ fn fmt(v: Option<f64>) -> String {
 }
 
 pub fn junit_xml(r: &Results) -> String {
-    let failures = r.targets.iter().filter(|t| t.verdict == Verdict::Fail).count();
-    let errors = r.targets.iter().filter(|t| t.verdict == Verdict::Unknown).count();
+    junit_wrap(&[junit_suite(r, &r.scenario)])
+}
+
+/// A whole junit.xml around `<testsuite>` blocks; the totals are summed from them.
+pub fn junit_wrap(suites: &[String]) -> String {
+    let count = |attr: &str| -> usize {
+        let key = format!(" {attr}=\"");
+        suites
+            .iter()
+            .filter_map(|s| s.lines().next())
+            .filter_map(|l| l.split(&key).nth(1)?.split('"').next()?.parse::<usize>().ok())
+            .sum()
+    };
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(x, "<testsuites name=\"drdrill\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">", r.targets.len());
+    let _ = writeln!(x, "<testsuites name=\"drdrill\" tests=\"{}\" failures=\"{}\" errors=\"{}\">", count("tests"), count("failures"), count("errors"));
+    for s in suites {
+        x.push_str(s);
+    }
+    x.push_str("</testsuites>\n");
+    x
+}
+
+/// One drill's `<testsuite>`: a test case per target.
+pub fn junit_suite(r: &Results, name: &str) -> String {
+    let checks = r.comparison.as_ref().map(|c| c.checks.len()).unwrap_or(0);
+    let regressions = r.comparison.as_ref().map(|c| c.regressions().count()).unwrap_or(0);
+    let failures = r.targets.iter().filter(|t| t.verdict == Verdict::Fail).count() + regressions;
+    let errors = r.targets.iter().filter(|t| t.verdict == Verdict::Unknown).count();
+    let mut x = String::new();
     let _ = writeln!(
         x,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" timestamp=\"{}\">",
-        esc(&r.scenario),
-        r.targets.len(),
+        esc(name),
+        r.targets.len() + checks,
         esc(&r.started_at)
     );
     let _ = writeln!(x, "    <properties>");
@@ -59,6 +84,17 @@ pub fn junit_xml(r: &Results) -> String {
             }
         }
     }
-    x.push_str("  </testsuite>\n</testsuites>\n");
+    if let Some(c) = &r.comparison {
+        for k in &c.checks {
+            let _ = write!(x, "    <testcase classname=\"{}\" name=\"vs baseline: {}\"", esc(&r.scenario), esc(&k.quantity));
+            if k.regression {
+                let what = format!("regression: baseline {}, tolerance {}, now {}. {}", fmt(k.baseline), fmt(k.tolerance), fmt(k.actual), k.note);
+                let _ = writeln!(x, ">\n      <failure message=\"{}\"/>\n    </testcase>", esc(&what));
+            } else {
+                x.push_str("/>\n");
+            }
+        }
+    }
+    x.push_str("  </testsuite>\n");
     x
 }

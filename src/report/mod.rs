@@ -1,17 +1,21 @@
 //! Reporters fed by one stream of drill events. Each reporter consumes the same events;
 //! none calls another.
+mod evidence;
 mod file;
+mod html;
 mod junit;
 mod markdown;
 mod phases;
 mod results;
 mod terminal;
+mod timeline;
 
+pub use evidence::{MANIFEST, finish_evidence, rerender, verify};
 pub use file::{FileReporter, results_json};
-pub use junit::junit_xml;
+pub use junit::{junit_suite, junit_wrap, junit_xml};
 pub use markdown::markdown;
 pub use results::{Interruption, IsolatedPrimary, NodeInfo, Results, SCHEMA_VERSION, StackInfo};
-pub use terminal::{TerminalReporter, scorecard};
+pub use terminal::{LIVE_LINE, TerminalReporter, scorecard};
 
 /// What happens during a drill, as reporters see it.
 #[derive(Debug)]
@@ -45,3 +49,11 @@ impl Reporters {
 
 #[cfg(test)]
 mod tests;
+
+/// A complete Results for other modules' unit tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub fn results() -> super::Results {
+        super::tests::sample()
+    }
+}

@@ -27,7 +27,7 @@ pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
         budget: budget.map(|v| format!("<= {v:.0} ms")).unwrap_or_else(|| "-".into()),
         setting: setting.to_string(),
     };
-    let promotion = match p.promoted_by {
+    let promotion = match p.promoted_by.as_deref() {
         Some("first acknowledged write") => format!("{} (seen first as the new primary's first acknowledgement)", b.promotion_from),
         _ => b.promotion_from.clone(),
     };

@@ -9,7 +9,7 @@ use serde::Serialize;
 /// Bumped on any incompatible change to the fields below.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct NodeInfo {
     pub name: String,
     pub container: String,
@@ -17,7 +17,7 @@ pub struct NodeInfo {
     pub host_port: u16,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct StackInfo {
     pub kind: String,
     pub replication: String,
@@ -46,7 +46,7 @@ impl StackInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Results {
     pub schema_version: u32,
     pub scenario: String,
@@ -116,10 +116,13 @@ pub struct Results {
     /// True when SIGINT / SIGTERM stopped the drill; the verdict is then `unknown`.
     pub interrupted: bool,
     pub interruption: Option<Interruption>,
+    /// `--baseline`: this run compared with earlier evidence of the same scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<crate::suite::Comparison>,
 }
 
 /// How an interrupted drill ended.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Interruption {
     pub signal: String,
     /// The phase the drill had reached.
@@ -129,7 +132,7 @@ pub struct Interruption {
 }
 
 /// What the isolated old primary held just before it rejoined.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct IsolatedPrimary {
     pub node: String,
     /// The fault that isolated it (the reads started when it was injected).
@@ -206,6 +209,7 @@ impl Results {
             errors,
             interrupted: false,
             interruption: None,
+            comparison: None,
         }
     }
 }

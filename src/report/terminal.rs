@@ -15,7 +15,21 @@ impl TerminalReporter {
     pub fn stderr() -> Self {
         TerminalReporter { started: Instant::now(), out: Box::new(std::io::stderr()) }
     }
+
+    /// Writes a line above the live progress line when one is drawn, else to the output.
+    fn line(&mut self, text: String) -> std::io::Result<()> {
+        match LIVE_LINE.lock().ok().and_then(|b| b.clone()) {
+            Some(bar) => {
+                bar.println(text);
+                Ok(())
+            }
+            None => writeln!(self.out, "{text}"),
+        }
+    }
 }
+
+/// The live progress line of the drill running in a terminal, if any (runner/progress.rs).
+pub static LIVE_LINE: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
 
 #[derive(Tabled)]
 struct Row {
@@ -176,6 +190,7 @@ pub fn scorecard(r: &Results) -> String {
         );
     }
     s += &latency_table(r);
+    s += &comparison_text(r);
     let word = match r.verdict {
         Verdict::Pass => "PASS: every target met",
         Verdict::Fail => "FAIL: a target was missed",
@@ -185,16 +200,38 @@ pub fn scorecard(r: &Results) -> String {
     s
 }
 
+/// `--baseline`: each quantity against the baseline, regressions first.
+fn comparison_text(r: &Results) -> String {
+    let Some(c) = &r.comparison else { return String::new() };
+    let mut s = format!("\nCompared with {} baseline runs ({})\n", c.baseline_runs.len(), c.baseline_runs.join(", "));
+    for k in c.checks.iter().filter(|k| k.regression).chain(c.checks.iter().filter(|k| !k.regression)) {
+        let word = if k.regression { "REGRESSION" } else { "ok" };
+        s += &format!(
+            "  {word:<11}{:<17} baseline {} (tolerance {}), now {} {}\n",
+            k.quantity,
+            num(k.baseline),
+            num(k.tolerance),
+            num(k.actual),
+            k.note
+        );
+    }
+    s
+}
+
 impl Reporter for TerminalReporter {
     fn on(&mut self, event: &DrillEvent<'_>) -> Result<()> {
         let t = self.started.elapsed().as_secs_f64();
         let _ = match event {
-            DrillEvent::Phase(p) => writeln!(self.out, "[{t:7.1}s] == {p}"),
-            DrillEvent::Info(i) => writeln!(self.out, "[{t:7.1}s]    {i}"),
-            DrillEvent::Step { t_ms, text } => writeln!(self.out, "[{t:7.1}s]    t={:.3}s {text}", t_ms / 1000.0),
+            DrillEvent::Phase(p) => self.line(format!("[{t:7.1}s] == {p}")),
+            DrillEvent::Info(i) => self.line(format!("[{t:7.1}s]    {i}")),
+            DrillEvent::Step { t_ms, text } => self.line(format!("[{t:7.1}s]    t={:.3}s {text}", t_ms / 1000.0)),
             DrillEvent::Finished(r) => {
                 let _ = self.out.flush();
-                write!(std::io::stdout(), "{}", scorecard(r))
+                let card = scorecard(r);
+                match LIVE_LINE.lock().ok().and_then(|b| b.clone()) {
+                    Some(bar) => bar.suspend(|| write!(std::io::stdout(), "{card}")),
+                    None => write!(std::io::stdout(), "{card}"),
+                }
             }
         };
         Ok(())

@@ -7,7 +7,7 @@ fn target(name: &str, verdict: Verdict, note: &str) -> TargetResult {
     TargetResult { target: name.into(), limit: Some(100.0), actual: Some(250.0), verdict, note: note.into() }
 }
 
-fn sample() -> Results {
+pub(super) fn sample() -> Results {
     Results {
         schema_version: SCHEMA_VERSION,
         scenario: "pg<kill>".into(),
@@ -99,6 +99,7 @@ fn sample() -> Results {
         errors: vec![],
         interrupted: false,
         interruption: None,
+        comparison: None,
     }
 }
 
@@ -209,7 +210,7 @@ fn orchestrated_phases_show_with_their_budgets_and_unobserved_steps() {
         fault_ms: Some(5000.0),
         detected_ms: None,
         promoted_ms: Some(11000.0),
-        promoted_by: Some("watcher"),
+        promoted_by: Some("watcher".into()),
         moved_ms: None,
         rerouted_ms: Some(11010.0),
         rerouted_ack_ms: Some(11012.0),

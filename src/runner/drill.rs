@@ -28,6 +28,8 @@ pub(super) struct Drill<'a> {
     pub ledger: FaultLedger,
     pub labels: HashMap<String, String>,
     pub live: Shared,
+    /// Earlier runs of this scenario to compare with (`--baseline`).
+    pub baseline: Vec<Results>,
 }
 
 /// What the exercise phase leaves for judging.
@@ -95,7 +97,10 @@ impl Drill<'_> {
         });
         let isolated_primary = ex.isolated.map(|(info, rb)| super::isolated::judge(info, &rb, a.rpo.as_ref(), &self.dir));
         let assembled = Results::assemble(identity, a, info, ex.failover, convergence, hist.events, errors);
-        let results = Results { engine: self.docker.engine.clone(), phases, isolated_primary, ..assembled };
+        let mut results = Results { engine: self.docker.engine.clone(), phases, isolated_primary, ..assembled };
+        if !self.baseline.is_empty() {
+            results.comparison = Some(crate::suite::compare(&self.baseline, &results));
+        }
         rep.emit(DrillEvent::Finished(&results))?;
         Ok(results)
     }

@@ -7,11 +7,12 @@ mod converge;
 mod drill;
 mod isolated;
 mod live;
+mod progress;
 
 use crate::docker::{self, Docker, RunGuard};
 use crate::error::{Error, Result};
 use crate::fault::FaultLedger;
-use crate::report::{DrillEvent, FileReporter, Reporters, Results, junit_xml, markdown, results_json};
+use crate::report::{DrillEvent, FileReporter, Reporters, Results, results_json};
 use crate::scenario::Loaded;
 use crate::stack::{PROXY_NODE, driver_for};
 use drill::Drill;
@@ -20,11 +21,37 @@ use live::Shared;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
+#[derive(Clone)]
 pub struct RunOptions {
     /// Leave the stack running after the drill.
     pub keep: bool,
     /// Evidence goes to `<reports>/<scenario>/<UTC timestamp>/`.
     pub reports: PathBuf,
+    /// Earlier evidence to compare each run with (the regression gate).
+    pub baseline: Option<Baseline>,
+    /// Shown at the head of the live progress line ("drill 2 of 5, about 3 min left").
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Baseline {
+    /// The newest finished run of the same scenario under `reports`.
+    Last,
+    /// An evidence folder, or a folder of them.
+    Dir(PathBuf),
+}
+
+impl Baseline {
+    pub fn parse(s: &str) -> Baseline {
+        if s == "last" { Baseline::Last } else { Baseline::Dir(PathBuf::from(s)) }
+    }
+    /// The baseline runs of `scenario` (an error before anything starts if there are none).
+    pub fn load(&self, reports: &Path, scenario: &str) -> Result<Vec<crate::report::Results>> {
+        match self {
+            Baseline::Last => crate::suite::last_run(reports, scenario),
+            Baseline::Dir(d) => crate::suite::load_baseline(d, scenario),
+        }
+    }
 }
 
 /// A finished drill: its evidence folder and judged results.
@@ -62,6 +89,10 @@ impl Signals {
 pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) -> Result<RunOutcome> {
     let mut signals = Signals::listen();
     let sc = &loaded.scenario;
+    let baseline = match &opts.baseline {
+        Some(b) => b.load(&opts.reports, &sc.name)?,
+        None => Vec::new(),
+    };
     let docker = tokio::select! {
         d = Docker::connect() => d?,
         _ = signals.next() => return Err(Error::interrupted().hint("nothing had started yet")),
@@ -71,10 +102,9 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
     let dir = opts.reports.join(&sc.name).join(format!("{stamp}-{run_id}"));
     std::fs::create_dir_all(dir.join("logs")).map_err(|e| Error::infra(format!("failed to create {}", dir.display())).cause(e))?;
     std::fs::write(dir.join("scenario.yaml"), &loaded.source).map_err(|e| Error::infra("failed to save the scenario copy").cause(e))?;
-    // results.json is evidence too: its reporter writes into the run's folder
-    for (file, render) in [("results.json", results_json as fn(&Results) -> String), ("junit.xml", junit_xml), ("report.md", markdown)] {
-        reporters.0.push(Box::new(FileReporter::new(dir.join(file), render)));
-    }
+    // results.json is evidence too: its reporter writes into the run's folder; the other
+    // reports are rendered from it (and the history) once the drill is over
+    reporters.0.push(Box::new(FileReporter::new(dir.join("results.json"), results_json)));
     reporters.emit(DrillEvent::Phase(&format!("drill {} (run {run_id}), evidence in {}", sc.name, dir.display())))?;
     let e = &docker.engine;
     let place = if e.local { "local".to_string() } else { format!("remote; nodes reached on {}", docker.client_ip) };
@@ -92,7 +122,9 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         ledger: ledger.clone(),
         labels,
         live: live.clone(),
+        baseline,
     };
+    let progress = progress::Progress::start(live.clone(), opts.label.clone());
     let outcome = tokio::select! {
         r = AssertUnwindSafe(drill.execute(reporters)).catch_unwind() => match r {
             Ok(r) => r,
@@ -100,12 +132,20 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         },
         signal = signals.next() => Err(interrupted(signal, &drill, reporters).await),
     };
+    if let Some(p) = progress {
+        p.stop();
+    }
     // a drill that failed mid-fault heals before anything else (this matters with --keep:
     // a partition must not outlive the drill)
     for e in ledger.heal_all(&docker, None).await {
         let _ = reporters.emit(DrillEvent::Info(&format!("heal failed: {e}")));
     }
     save_logs(&docker, &run_id, sc, &dir).await;
+    if dir.join("results.json").exists()
+        && let Err(e) = crate::report::finish_evidence(&dir)
+    {
+        let _ = reporters.emit(DrillEvent::Info(&format!("reports incomplete: {}", e.one_line())));
+    }
     let final_primary = outcome.as_ref().ok().map(|o| o.stack.final_primary.clone());
     if opts.keep {
         guard.disarm();

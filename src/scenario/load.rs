@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn wrong_type_is_located() {
         let e = err(&OK.replace("rto_ms: 1000", "rto_ms: soon"));
-        assert!(e.contains("s.yaml:13:11: targets.rto_ms: invalid type: string \"soon\", expected u64"), "{e}");
+        assert!(e.contains("s.yaml:13:11: targets.rto_ms: invalid type: string \"soon\", expected a non-negative integer"), "{e}");
     }
 
     #[test]

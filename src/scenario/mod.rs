@@ -1,5 +1,6 @@
 //! The YAML scenario model, loading and validation with file:line:col, JSON Schema.
 mod faults;
+mod limits;
 mod load;
 mod locate;
 mod mariadb;
@@ -9,6 +10,7 @@ mod prescan;
 mod ranges;
 
 pub use faults::{heals_later, kind_name};
+pub use limits::{Limit, STATS};
 pub use load::{Loaded, load, parse, validate};
 pub use mariadb::MhaSpec;
 pub use model::*;

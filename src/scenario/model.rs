@@ -398,15 +398,16 @@ pub struct ProbeTrigger {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Targets {
-    /// Longest acceptable write outage.
+    /// Longest acceptable write outage: a number (each run), or statistics over the runs
+    /// (`{p95: 30000}`; min, median, p95, max).
     #[serde(default)]
-    pub rto_ms: Option<u64>,
-    /// Longest acceptable span of acknowledged writes lost.
+    pub rto_ms: Option<super::limits::Limit>,
+    /// Longest acceptable span of acknowledged writes lost (a number or statistics).
     #[serde(default)]
-    pub rpo_ms: Option<u64>,
-    /// Most acknowledged writes that may be lost.
+    pub rpo_ms: Option<super::limits::Limit>,
+    /// Most acknowledged writes that may be lost (a number or statistics).
     #[serde(default)]
-    pub max_lost_writes: Option<u64>,
+    pub max_lost_writes: Option<super::limits::Limit>,
     /// Surviving replicas must hold exactly the primary's records. Default true.
     #[serde(default = "yes")]
     pub converge: bool,

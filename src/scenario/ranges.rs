@@ -100,8 +100,11 @@ pub fn check_ranges(s: &Scenario, p: &mut Vec<Problem>) {
         r.text(vec![Key("failover"), Key("promote")], &fo.promote, NAME_MAX);
     }
     let t = &s.targets;
-    r.opt(vec![Key("targets"), Key("rto_ms")], t.rto_ms, 0, DAY_MS);
-    r.opt(vec![Key("targets"), Key("rpo_ms")], t.rpo_ms, 0, DAY_MS);
+    for (k, l) in [("rto_ms", &t.rto_ms), ("rpo_ms", &t.rpo_ms)] {
+        for v in l.iter().flat_map(|l| l.values()) {
+            r.int(vec![Key("targets"), Key(k)], v, 0, DAY_MS);
+        }
+    }
     let c = &s.checks;
     r.int(vec![Key("checks"), Key("stable_window_ms")], c.stable_window_ms, 1, 600_000);
     r.int(vec![Key("checks"), Key("convergence_timeout_ms")], c.convergence_timeout_ms, 0, HOUR_MS);

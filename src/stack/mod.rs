@@ -51,7 +51,7 @@ impl ReadBack {
 }
 
 /// Health of one replica as seen from the primary.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ReplicaHealth {
     pub node: String,
     pub state: String,

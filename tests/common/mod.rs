@@ -217,11 +217,14 @@ pub struct Checked {
 /// own client, cross-checks drdrill's lost list and RPO, then garbage-collects the run and
 /// checks that nothing labelled with it remains.
 pub fn drill_cross_checked(scenario: &str, read: fn(u16) -> BTreeSet<(u64, u64)>, also: &[&str]) -> Checked {
-    drill_cross_checked_by(scenario, &|r, node| read(host_port(r, node)), also)
+    drill_cross_checked_by(scenario, &move |r, node| read(host_port(r, node)), also)
 }
 
 /// As `drill_cross_checked`, reading a node (by results.json and name) with `read`.
-pub fn drill_cross_checked_by(scenario: &str, read: &dyn Fn(&Value, &str) -> BTreeSet<(u64, u64)>, also: &[&str]) -> Checked {
+/// Reads a node's records: (results.json, node name) -> {(writer, seq)}.
+pub type ReadNode = dyn Fn(&Value, &str) -> BTreeSet<(u64, u64)>;
+
+pub fn drill_cross_checked_by(scenario: &str, read: &ReadNode, also: &[&str]) -> Checked {
     let d = run_drill(scenario, &["--keep"]);
     let primary = d.results["stack"]["final_primary"].as_str().unwrap().to_string();
     let survivors = read(&d.results, &primary);

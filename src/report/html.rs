@@ -1,0 +1,88 @@
+//! report.html: one self-contained page per drill (inline CSS and SVG, no scripts, no
+//! network fetches) that opens from a file share or an e-mail attachment: the scorecard,
+//! the timeline picture, the phases, the lost writes, replication health at start, the
+//! scenario as run, and the tool and engine it ran with.
+use super::Results;
+use super::phases::{headline, phase_rows};
+use serde_json::json;
+
+const TEMPLATE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>drdrill {{ r.scenario }} {{ r.started_at }}</title>
+<style>{{ css }}</style></head><body>
+<h1>{{ r.scenario }}: <span class="{{ r.verdict|lower }}">{{ r.verdict|upper }}</span></h1>
+<p>Run {{ r.run_id }}, {{ r.started_at }} to {{ r.finished_at }}. drdrill {{ version }}; Docker {{ r.engine.version }} at {{ r.engine.host }}.</p>
+<h2>Scorecard</h2>
+<table><tr><th>target</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
+{% for t in r.targets %}<tr><td>{{ t.target }}</td><td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td><td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
+{% endfor %}</table>
+<table class="facts">
+<tr><th>RTO</th><td>{{ num(r.rto_ms) }} ms (from {{ num(r.rto_from_ms) }} ms to the recovery point {{ num(r.recovered_at_ms) }} ms)</td></tr>
+<tr><th>outage seen by the clients</th><td>{{ num(r.outage_ms) }} ms</td></tr>
+<tr><th>RPO</th><td>{{ num(r.rpo_ms) }} ms</td></tr>
+<tr><th>fault</th><td>requested {{ num(r.fault_ms) }} ms, applied {{ num(r.fault_applied_ms) }} ms</td></tr>
+<tr><th>writes</th><td>{{ r.total_writes }} total: {{ r.acked_writes }} ok, {{ r.failed_writes }} fail, {{ r.unknown_writes }} unknown</td></tr>
+<tr><th>read back</th><td>{{ num(r.records_read) }} records: {{ num(r.lost_writes) }} lost, {{ num(r.recovered_writes) }} recovered, {{ num(r.duplicate_writes) }} duplicated</td></tr>
+<tr><th>primary</th><td>{{ r.stack.initial_primary }} → {{ r.stack.final_primary }}</td></tr>
+</table>
+<h2>Timeline</h2>
+<figure id="timeline">{{ svg|safe }}
+<figcaption>Bars: writes per 100 ms of invoke time, green ok, red fail, orange unknown. Lines: latency of the acknowledged writes (right axis).
+Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple failover and orchestrator steps. Bands: the phases.</figcaption></figure>
+<table><tr><th>drill time (ms)</th><th>step</th><th>node</th><th>detail</th></tr>
+{% for e in markers %}<tr class="marker"><td>{{ "%.1f"|format(e.t_ms) }}</td><td>{{ e.kind }}</td><td>{{ e.node or "" }}</td><td>{{ e.detail }}</td></tr>
+{% endfor %}</table>
+{% if phases %}<h2>RTO by phase ({{ headline }})</h2>
+<table><tr><th>phase</th><th>from → to</th><th>duration</th><th>budget</th><th>budget from</th></tr>
+{% for p in phases %}<tr><td>{{ p.phase }}</td><td>{{ p.span }}</td><td>{{ p.duration }}</td><td>{{ p.budget }}</td><td>{{ p.setting }}</td></tr>
+{% endfor %}</table>{% if claim %}<p>Claimed: {{ claim }}.</p>{% endif %}{% endif %}
+<h2>Lost writes ({{ num(r.lost_writes) }})</h2>
+{% if r.lost %}<table><tr><th>writer</th><th>seq</th><th>acknowledged (ms)</th></tr>
+{% for l in r.lost[:100] %}<tr><td>{{ l.writer }}</td><td>{{ l.seq }}</td><td>{{ num(l.ack_ms) }}</td></tr>
+{% endfor %}</table>{% if r.lost|length > 100 %}<p>First 100 of {{ r.lost|length }} shown; all are in results.json.</p>{% endif %}
+{% else %}<p>None.</p>{% endif %}
+<h2>Replication at start</h2>
+<table><tr><th>replica</th><th>state</th><th>lag (bytes)</th></tr>
+{% for h in r.stack.replication_at_start %}<tr><td>{{ h.node }}</td><td>{{ h.state }}</td><td>{{ h.lag_bytes }}</td></tr>{% endfor %}</table>
+<h2>Scenario as run</h2>
+<pre>{{ scenario }}</pre>
+</body></html>
+"#;
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1250px}table{border-collapse:collapse;margin:1em 0}\
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}.pass{color:#176b2c}\
+.fail{color:#b00020;font-weight:bold}.unknown{color:#a05a00;font-weight:bold}pre{background:#f7f7f7;padding:1em;overflow:auto}\
+figure{margin:0}figcaption{font-size:90%;color:#555}";
+
+/// The page, from the judged results, the timeline SVG and the scenario file as run.
+pub fn report_html(r: &Results, svg: &str, scenario: &str) -> String {
+    let mut env = minijinja::Environment::new();
+    env.add_function("num", |v: Option<f64>| match v {
+        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.1}"),
+        None => "unknown".into(),
+    });
+    env.add_template("report", TEMPLATE).expect("the report template parses");
+    let markers: Vec<_> = r
+        .events
+        .iter()
+        .filter(|e| super::timeline::is_marker(e.kind))
+        .map(|e| json!({"t_ms": e.t_ns as f64 / 1e6, "kind": e.kind, "node": e.node, "detail": e.detail}))
+        .collect();
+    let phases: Vec<_> = r
+        .phases
+        .as_ref()
+        .map(|p| phase_rows(p).into_iter().map(|x| json!({"phase": x.phase, "span": x.span, "duration": x.duration, "budget": x.budget, "setting": x.setting})).collect())
+        .unwrap_or_default();
+    let ctx = json!({
+        "r": r,
+        "css": CSS,
+        "svg": svg,
+        "markers": markers,
+        "phases": phases,
+        "headline": r.phases.as_ref().map(headline),
+        "claim": r.phases.as_ref().and_then(|p| p.budgets.claim.clone()),
+        "scenario": scenario,
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    env.get_template("report").and_then(|t| t.render(minijinja::value::Serde(&ctx))).unwrap_or_else(|e| format!("<!doctype html><p>report.html failed to render: {e}</p>"))
+}

@@ -1,0 +1,181 @@
+//! Campaigns: several scenario files and folders, each run `repeat` times, one after
+//! another, with one summary (terminal table, summary.json, junit.xml, summary.html).
+//! Every file is validated before any drill starts. The exit code is the worst drill's;
+//! an interrupt stops the current drill cleanly and the rest are reported as not run.
+mod baseline;
+mod html;
+mod stats;
+mod summary;
+mod trend;
+
+pub use baseline::{Check, Comparison, compare, last_run, load_baseline};
+pub use stats::Stat;
+pub use summary::{RunRow, ScenarioSummary, Summary};
+pub use trend::trend;
+
+use crate::error::{Error, Result, exit};
+use crate::report::{Reporters, TerminalReporter};
+use crate::runner::{RunOptions, run};
+use crate::scenario::{self, Loaded};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub struct SuiteOptions {
+    pub run: RunOptions,
+    /// Runs of each scenario.
+    pub repeat: u32,
+    /// Stop at the first drill that does not pass.
+    pub fail_fast: bool,
+}
+
+/// Files as given, folders expanded to their `*.yaml` / `*.yml` (sorted), every one loaded
+/// and validated; all problems are printed before the usage error that stops the suite.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<Loaded>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let read = std::fs::read_dir(p).map_err(|e| Error::usage(format!("failed to read folder {}", p.display())).cause(e))?;
+            let mut found: Vec<PathBuf> = read
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect();
+            if found.is_empty() {
+                return Err(Error::usage(format!("no scenario files (*.yaml) in folder {}", p.display())));
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let (mut loaded, mut bad) = (Vec::new(), 0);
+    for f in &files {
+        match scenario::load(f) {
+            Ok(l) => loaded.push(l),
+            Err(e) => {
+                eprintln!("{e}");
+                bad += 1;
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(Error::usage(format!("{bad} of {} scenario files are invalid; nothing was started", files.len())));
+    }
+    Ok(loaded)
+}
+
+/// How bad an exit code is, for "the worst drill's".
+fn severity(code: i32) -> u8 {
+    match code {
+        exit::PASS => 0,
+        exit::REGRESSION => 1,
+        exit::TARGET_MISSED => 2,
+        exit::UNKNOWN => 3,
+        exit::INFRA => 4,
+        exit::USAGE => 5,
+        _ => 6,
+    }
+}
+
+pub fn worst(codes: impl IntoIterator<Item = i32>) -> i32 {
+    codes.into_iter().max_by_key(|c| severity(*c)).unwrap_or(exit::PASS)
+}
+
+/// Runs the plan; returns the summary (written to `<reports>/suites/<stamp>/` when there is
+/// more than one run).
+pub async fn run_suite(plan: &[Loaded], opts: &SuiteOptions) -> Result<Summary> {
+    let started = chrono::Utc::now();
+    let clock = Instant::now();
+    let total = plan.len() * opts.repeat as usize;
+    let mut rows: Vec<RunRow> = Vec::new();
+    let mut stop: Option<&'static str> = None;
+    for loaded in plan {
+        for k in 1..=opts.repeat {
+            let name = loaded.scenario.name.clone();
+            if let Some(why) = stop {
+                rows.push(RunRow::not_run(&name, k, why));
+                continue;
+            }
+            let mut ro = opts.run.clone();
+            if total > 1 {
+                let eta = eta(&rows, total, clock.elapsed().as_secs_f64());
+                eprintln!("\n=== drill {} of {total}: {name} (run {k} of {}){eta}", rows.len() + 1, opts.repeat);
+                ro.label = Some(format!("drill {} of {total}{eta}", rows.len() + 1));
+            }
+            let t = Instant::now();
+            let mut reporters = Reporters(vec![Box::new(TerminalReporter::stderr())]);
+            let row = match run(loaded, &ro, &mut reporters).await {
+                Ok(o) => {
+                    println!("evidence: {}", o.dir.display());
+                    RunRow::ran(&name, k, &o.results, &o.dir, t.elapsed().as_secs_f64())
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    if e.exit_code() == exit::INTERRUPTED {
+                        stop = Some("interrupted");
+                    }
+                    RunRow::failed(&name, k, &e, t.elapsed().as_secs_f64())
+                }
+            };
+            if opts.fail_fast && row.exit_code != exit::PASS && stop.is_none() {
+                stop = Some("--fail-fast: an earlier drill did not pass");
+            }
+            rows.push(row);
+        }
+    }
+    let summary = Summary::new(started, clock.elapsed().as_secs_f64(), rows, plan);
+    if total > 1 || summary.scenarios.iter().any(|s| !s.targets.is_empty()) {
+        let dir = opts.run.reports.join("suites").join(started.format("%Y%m%dT%H%M%SZ").to_string());
+        summary.write(&dir)?;
+        eprintln!("{}", summary.table());
+        println!("summary: {}", dir.display());
+    }
+    Ok(summary)
+}
+
+/// " (about N min left)" once a drill has finished.
+fn eta(rows: &[RunRow], total: usize, elapsed_s: f64) -> String {
+    let done = rows.iter().filter(|r| r.status != "not run").count();
+    if done == 0 {
+        return String::new();
+    }
+    let left = elapsed_s / done as f64 * (total - rows.len()) as f64;
+    format!(" (about {:.0} min left)", (left / 60.0).ceil())
+}
+
+/// The evidence folder's path relative to the summary folder's parent tree, for links.
+pub(crate) fn relative(from: &Path, to: &Path) -> String {
+    let (from, to) = (std::path::absolute(from).unwrap_or(from.into()), std::path::absolute(to).unwrap_or(to.into()));
+    let common = from.components().zip(to.components()).take_while(|(a, b)| a == b).count();
+    let ups = from.components().count() - common;
+    let mut p = PathBuf::new();
+    for _ in 0..ups {
+        p.push("..");
+    }
+    for c in to.components().skip(common) {
+        p.push(c);
+    }
+    p.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worst_exit_code_wins_and_interruption_beats_all() {
+        assert_eq!(worst([0, 1, 0]), 1);
+        assert_eq!(worst([0, 4, 1]), 4);
+        assert_eq!(worst([1, 3, 4]), 3);
+        assert_eq!(worst([3, 130, 0]), 130);
+        assert_eq!(worst([0, exit::REGRESSION]), exit::REGRESSION);
+        assert_eq!(worst([1, exit::REGRESSION]), 1);
+        assert_eq!(worst([]), 0);
+    }
+
+    #[test]
+    fn links_are_relative_between_evidence_folders() {
+        assert_eq!(relative(Path::new("/r/suites/x"), Path::new("/r/pg/2026-a")), "../../pg/2026-a");
+    }
+}

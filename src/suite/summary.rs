@@ -1,0 +1,304 @@
+//! One summary for a campaign: a row per run, the spread per scenario, the targets judged
+//! on the spread; rendered as a terminal table, summary.json, junit.xml and summary.html.
+use super::stats::Stat;
+use crate::checker::Verdict;
+use crate::error::{Error, Result, exit};
+use crate::report::{Results, junit_suite, junit_wrap};
+use crate::scenario::{Limit, Loaded};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRow {
+    pub scenario: String,
+    /// 1-based run number of this scenario.
+    pub run: u32,
+    /// pass | fail | unknown | error | interrupted | not run
+    pub status: String,
+    pub exit_code: i32,
+    pub rto_ms: Option<f64>,
+    pub rpo_ms: Option<f64>,
+    pub lost_writes: Option<u64>,
+    /// The orchestrator's phases (detection_ms, promotion_ms, reroute_ms), when observed.
+    pub phases: BTreeMap<String, f64>,
+    pub duration_s: f64,
+    pub evidence: Option<String>,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub results: Option<Results>,
+}
+
+impl RunRow {
+    fn empty(scenario: &str, run: u32, status: &str, exit_code: i32) -> RunRow {
+        RunRow {
+            scenario: scenario.to_string(),
+            run,
+            status: status.to_string(),
+            exit_code,
+            rto_ms: None,
+            rpo_ms: None,
+            lost_writes: None,
+            phases: BTreeMap::new(),
+            duration_s: 0.0,
+            evidence: None,
+            error: None,
+            results: None,
+        }
+    }
+
+    pub fn ran(scenario: &str, run: u32, r: &Results, dir: &Path, duration_s: f64) -> RunRow {
+        let regressed = r.comparison.as_ref().is_some_and(|c| c.regressed());
+        let (status, code) = match (r.verdict, regressed) {
+            (Verdict::Pass, true) => ("regression".to_string(), exit::REGRESSION),
+            (v, _) => (v.to_string().to_lowercase(), v.exit_code()),
+        };
+        let mut row = RunRow::empty(scenario, run, &status, code);
+        row.rto_ms = r.rto_ms;
+        row.rpo_ms = r.rpo_ms;
+        row.lost_writes = r.lost_writes;
+        if let Some(p) = &r.phases {
+            for (k, v) in [("detection_ms", p.detection_ms), ("promotion_ms", p.promotion_ms), ("reroute_ms", p.reroute_ms)] {
+                if let Some(v) = v {
+                    row.phases.insert(k.into(), v);
+                }
+            }
+        }
+        row.duration_s = duration_s;
+        row.evidence = Some(dir.display().to_string());
+        row.results = Some(r.clone());
+        row
+    }
+
+    pub fn failed(scenario: &str, run: u32, e: &Error, duration_s: f64) -> RunRow {
+        let code = e.exit_code();
+        let mut row = RunRow::empty(scenario, run, if code == exit::INTERRUPTED { "interrupted" } else { "error" }, code);
+        row.duration_s = duration_s;
+        row.error = Some(e.one_line());
+        row
+    }
+
+    pub fn not_run(scenario: &str, run: u32, why: &str) -> RunRow {
+        let mut row = RunRow::empty(scenario, run, "not run", exit::PASS);
+        row.error = Some(why.to_string());
+        row
+    }
+}
+
+/// A target judged on the spread of a scenario's runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpreadResult {
+    pub target: String,
+    pub statistic: String,
+    pub limit: f64,
+    pub actual: Option<f64>,
+    pub verdict: Verdict,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioSummary {
+    pub scenario: String,
+    /// Runs that produced results.
+    pub runs: usize,
+    pub rto_ms: Option<Stat>,
+    pub rpo_ms: Option<Stat>,
+    pub lost_writes: Option<Stat>,
+    pub phases: BTreeMap<String, Stat>,
+    pub targets: Vec<SpreadResult>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub started_at: String,
+    pub duration_s: f64,
+    /// The worst drill's exit code (spread targets included).
+    pub exit_code: i32,
+    pub runs: Vec<RunRow>,
+    pub scenarios: Vec<ScenarioSummary>,
+}
+
+/// One quantity of a run.
+type Value = fn(&RunRow) -> Option<f64>;
+
+fn judge(target: &str, limit: &Option<Limit>, stat: Option<Stat>, rows: &[&RunRow], value: Value) -> Vec<SpreadResult> {
+    let Some(Limit::Spread(m)) = limit else { return Vec::new() };
+    let missing = rows.iter().filter(|r| r.results.is_some() && value(r).is_none()).count();
+    let not_ran = rows.iter().filter(|r| r.results.is_none()).count();
+    m.iter()
+        .map(|(which, lim)| {
+            let actual = stat.and_then(|s| s.get(which));
+            let (verdict, note) = if target == "rto_ms" && missing > 0 {
+                (Verdict::Fail, format!("{missing} runs never recovered"))
+            } else if missing > 0 || not_ran > 0 || actual.is_none() {
+                (Verdict::Unknown, format!("{} of {} runs gave no value", missing + not_ran, rows.len()))
+            } else if actual.is_some_and(|a| a <= *lim as f64) {
+                (Verdict::Pass, format!("over {} runs", rows.len()))
+            } else {
+                (Verdict::Fail, format!("over {} runs", rows.len()))
+            };
+            SpreadResult { target: target.into(), statistic: which.clone(), limit: *lim as f64, actual, verdict, note }
+        })
+        .collect()
+}
+
+impl ScenarioSummary {
+    fn of(loaded: &Loaded, rows: &[&RunRow]) -> ScenarioSummary {
+        let stat = |f: Value| Stat::of(rows.iter().filter_map(|r| f(r)));
+        let (rto, rpo, lost): (Value, Value, Value) = (|r| r.rto_ms, |r| r.rpo_ms, |r| r.lost_writes.map(|v| v as f64));
+        let mut phases = BTreeMap::new();
+        for k in ["detection_ms", "promotion_ms", "reroute_ms"] {
+            if let Some(s) = Stat::of(rows.iter().filter_map(|r| r.phases.get(k).copied())) {
+                phases.insert(k.to_string(), s);
+            }
+        }
+        let t = &loaded.scenario.targets;
+        let mut targets = judge("rto_ms", &t.rto_ms, stat(rto), rows, rto);
+        targets.extend(judge("rpo_ms", &t.rpo_ms, stat(rpo), rows, rpo));
+        targets.extend(judge("max_lost_writes", &t.max_lost_writes, stat(lost), rows, lost));
+        ScenarioSummary {
+            scenario: loaded.scenario.name.clone(),
+            runs: rows.iter().filter(|r| r.results.is_some()).count(),
+            rto_ms: stat(rto),
+            rpo_ms: stat(rpo),
+            lost_writes: stat(lost),
+            phases,
+            targets,
+        }
+    }
+}
+
+impl Summary {
+    pub fn new(started: chrono::DateTime<chrono::Utc>, duration_s: f64, runs: Vec<RunRow>, plan: &[Loaded]) -> Summary {
+        let scenarios: Vec<ScenarioSummary> = plan
+            .iter()
+            .map(|l| ScenarioSummary::of(l, &runs.iter().filter(|r| r.scenario == l.scenario.name).collect::<Vec<_>>()))
+            .collect();
+        let spread = scenarios.iter().flat_map(|s| &s.targets).map(|t| t.verdict.exit_code());
+        let exit_code = super::worst(runs.iter().map(|r| r.exit_code).chain(spread));
+        Summary { started_at: started.to_rfc3339(), duration_s, exit_code, runs, scenarios }
+    }
+
+    /// summary.json, junit.xml and summary.html into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::infra(format!("failed to create {}", dir.display())).cause(e))?;
+        let json = serde_json::to_string_pretty(self).expect("summary serialises") + "\n";
+        for (file, text) in [("summary.json", json), ("junit.xml", self.junit()), ("summary.html", super::html::summary_html(self, dir))] {
+            std::fs::write(dir.join(file), text).map_err(|e| Error::infra(format!("failed to write {file}")).cause(e))?;
+        }
+        Ok(())
+    }
+
+    /// One test suite per run (its targets as test cases), and one per scenario with
+    /// targets judged on the spread.
+    fn junit(&self) -> String {
+        let mut suites = Vec::new();
+        for r in &self.runs {
+            let name = format!("{} #{}", r.scenario, r.run);
+            suites.push(match (&r.results, &r.error) {
+                (Some(res), _) => junit_suite(res, &name),
+                (None, why) if r.status == "not run" => junit_case(&name, "skipped", why.as_deref().unwrap_or("not run")),
+                (None, why) => junit_case(&name, "error", why.as_deref().unwrap_or("failed")),
+            });
+        }
+        for s in self.scenarios.iter().filter(|s| !s.targets.is_empty()) {
+            let mut x = format!("  <testsuite name=\"{} (spread over {} runs)\" tests=\"{}\">\n", esc(&s.scenario), s.runs, s.targets.len());
+            for t in &s.targets {
+                let name = format!("{} {}", t.target, t.statistic);
+                let what = format!("limit {}, actual {:?}. {}", t.limit, t.actual, t.note);
+                x.push_str(&match t.verdict {
+                    Verdict::Pass => format!("    <testcase classname=\"{}\" name=\"{name}\"/>\n", esc(&s.scenario)),
+                    Verdict::Fail => format!("    <testcase classname=\"{}\" name=\"{name}\">\n      <failure message=\"{}\"/>\n    </testcase>\n", esc(&s.scenario), esc(&what)),
+                    Verdict::Unknown => format!("    <testcase classname=\"{}\" name=\"{name}\">\n      <error message=\"{}\"/>\n    </testcase>\n", esc(&s.scenario), esc(&what)),
+                });
+            }
+            x.push_str("  </testsuite>\n");
+            suites.push(x);
+        }
+        junit_wrap(&suites)
+    }
+
+    /// The terminal table: one row per run, then the spread per scenario.
+    pub fn table(&self) -> String {
+        let ms = |v: Option<f64>| v.map(|v| format!("{:.0}", v)).unwrap_or_else(|| "-".into());
+        let mut b = tabled::builder::Builder::default();
+        b.push_record(["scenario", "run", "verdict", "RTO ms", "RPO ms", "lost writes", "duration s", "note"]);
+        for r in &self.runs {
+            b.push_record([
+                r.scenario.clone(),
+                r.run.to_string(),
+                r.status.to_uppercase(),
+                ms(r.rto_ms),
+                ms(r.rpo_ms),
+                r.lost_writes.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+                format!("{:.0}", r.duration_s),
+                r.error.clone().unwrap_or_default(),
+            ]);
+        }
+        let mut t = b.build();
+        t.with(tabled::settings::Style::rounded());
+        let mut out = format!("\nSummary ({} drills, {:.0} s)\n{t}\n", self.runs.len(), self.duration_s);
+        for s in self.scenarios.iter().filter(|s| s.runs > 1 || !s.targets.is_empty()) {
+            let st = |name: &str, s: &Option<Stat>| match s {
+                Some(s) => format!("  {name}: min {:.0}, median {:.0}, p95 {:.0}, max {:.0}\n", s.min, s.median, s.p95, s.max),
+                None => String::new(),
+            };
+            out.push_str(&format!("{} over {} runs:\n", s.scenario, s.runs));
+            out.push_str(&st("RTO ms", &s.rto_ms));
+            out.push_str(&st("RPO ms", &s.rpo_ms));
+            out.push_str(&st("lost writes", &s.lost_writes));
+            for (k, v) in &s.phases {
+                out.push_str(&st(k, &Some(*v)));
+            }
+            for t in &s.targets {
+                let actual = t.actual.map(|a| format!("{a:.0}")).unwrap_or_else(|| "unknown".into());
+                out.push_str(&format!("  target {} {} <= {:.0}: {actual} {} ({})\n", t.target, t.statistic, t.limit, t.verdict, t.note));
+            }
+        }
+        out + &format!("exit code {}\n", self.exit_code)
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn junit_case(name: &str, kind: &str, why: &str) -> String {
+    let attr = if kind == "skipped" { "skipped=\"1\"" } else { "errors=\"1\"" };
+    format!(
+        "  <testsuite name=\"{n}\" tests=\"1\" {attr}>\n    <testcase classname=\"{n}\" name=\"drill\">\n      <{kind} message=\"{}\"/>\n    </testcase>\n  </testsuite>\n",
+        esc(why),
+        n = esc(name)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(rto: Option<f64>, lost: u64) -> RunRow {
+        let mut r = RunRow::empty("s", 1, "pass", 0);
+        r.rto_ms = rto;
+        r.lost_writes = Some(lost);
+        r.results = Some(crate::report::tests_support::results());
+        r
+    }
+
+    #[test]
+    fn spread_targets_are_judged_on_the_statistic_and_a_run_that_never_recovered_fails_rto() {
+        let rows = [row(Some(1000.0), 0), row(Some(3000.0), 0), row(Some(2000.0), 2)];
+        let refs: Vec<&RunRow> = rows.iter().collect();
+        let rto: Value = |r| r.rto_ms;
+        let limit = Some(Limit::Spread([("p95".to_string(), 2500), ("median".to_string(), 2500)].into()));
+        let t = judge("rto_ms", &limit, Stat::of([1000.0, 3000.0, 2000.0]), &refs, rto);
+        let by: BTreeMap<&str, &SpreadResult> = t.iter().map(|t| (t.statistic.as_str(), t)).collect();
+        assert_eq!((by["p95"].actual, by["p95"].verdict), (Some(3000.0), Verdict::Fail));
+        assert_eq!((by["median"].actual, by["median"].verdict), (Some(2000.0), Verdict::Pass));
+        let rows = [row(Some(1000.0), 0), row(None, 0)];
+        let refs: Vec<&RunRow> = rows.iter().collect();
+        let t = judge("rto_ms", &limit, Stat::of([1000.0]), &refs, rto);
+        assert!(t.iter().all(|t| t.verdict == Verdict::Fail && t.note.contains("never recovered")), "{t:?}");
+        // a single-value limit is judged on each run, not here
+        assert!(judge("rto_ms", &Some(Limit::Value(5)), None, &refs, rto).is_empty());
+    }
+}
