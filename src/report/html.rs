@@ -8,7 +8,7 @@ use serde_json::json;
 
 const TEMPLATE: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>drdrill {{ r.scenario }} {{ r.started_at }}</title>
-<style>{{ css }}</style></head><body>
+<style>{{ css|safe }}</style></head><body>
 <h1>{{ r.scenario }}: <span class="{{ r.verdict|lower }}">{{ r.verdict|upper }}</span></h1>
 <p>Run {{ r.run_id }}, {{ r.started_at }} to {{ r.finished_at }}. drdrill {{ version }}; Docker {{ r.engine.version }} at {{ r.engine.host }}.</p>
 <h2>Scorecard</h2>
@@ -29,7 +29,7 @@ const TEMPLATE: &str = r#"<!doctype html>
 <figcaption>Bars: writes per 100 ms of invoke time, green ok, red fail, orange unknown. Lines: latency of the acknowledged writes (right axis).
 Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple failover and orchestrator steps. Bands: the phases.</figcaption></figure>
 <table><tr><th>drill time (ms)</th><th>step</th><th>node</th><th>detail</th></tr>
-{% for e in markers %}<tr class="marker"><td>{{ "%.1f"|format(e.t_ms) }}</td><td>{{ e.kind }}</td><td>{{ e.node or "" }}</td><td>{{ e.detail }}</td></tr>
+{% for e in markers %}<tr class="marker"><td>{{ num(e.t_ms) }}</td><td>{{ e.kind }}</td><td>{{ e.node or "" }}</td><td>{{ e.detail }}</td></tr>
 {% endfor %}</table>
 {% if phases %}<h2>RTO by phase ({{ headline }})</h2>
 <table><tr><th>phase</th><th>from → to</th><th>duration</th><th>budget</th><th>budget from</th></tr>
@@ -61,7 +61,7 @@ pub fn report_html(r: &Results, svg: &str, scenario: &str) -> String {
         Some(v) => format!("{v:.1}"),
         None => "unknown".into(),
     });
-    env.add_template("report", TEMPLATE).expect("the report template parses");
+    env.add_template("report.html", TEMPLATE).expect("the report template parses");
     let markers: Vec<_> = r
         .events
         .iter()
@@ -84,5 +84,5 @@ pub fn report_html(r: &Results, svg: &str, scenario: &str) -> String {
         "scenario": scenario,
         "version": env!("CARGO_PKG_VERSION"),
     });
-    env.get_template("report").and_then(|t| t.render(minijinja::value::Serde(&ctx))).unwrap_or_else(|e| format!("<!doctype html><p>report.html failed to render: {e}</p>"))
+    env.get_template("report.html").and_then(|t| t.render(minijinja::value::Serde(&ctx))).unwrap_or_else(|e| format!("<!doctype html><p>report.html failed to render: {e}</p>"))
 }

@@ -229,3 +229,15 @@ fn orchestrated_phases_show_with_their_budgets_and_unobserved_steps() {
     assert!(md.contains("## RTO by phase"), "{md}");
     assert!(md.contains("| reroute | 11.000 s -> 11.010 s | 10 ms |"), "{md}");
 }
+
+#[test]
+fn report_html_renders_everything_and_escapes_the_scenario() {
+    let html = super::html::report_html(&sample(), "<svg id=\"t\"></svg>", "name: x\ndescription: <b>bold</b>\n");
+    assert!(!html.contains("failed to render"), "{html}");
+    assert!(html.contains("<svg id=\"t\"></svg>"), "the timeline is inline");
+    assert!(html.contains("&lt;b&gt;bold&lt;") && !html.contains("<b>bold"), "the scenario text must be escaped");
+    for part in ["Scorecard", "Timeline", "Lost writes", "Replication at start", "Scenario as run", "too slow &amp; late"] {
+        assert!(html.contains(part), "{part} missing");
+    }
+    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"), "self-contained, no scripts");
+}

@@ -5,20 +5,20 @@ use std::path::Path;
 
 const TEMPLATE: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>drdrill summary {{ started_at }}</title>
-<style>{{ css }}</style></head><body>
+<style>{{ css|safe }}</style></head><body>
 <h1>drdrill summary</h1>
-<p>Started {{ started_at }}, {{ runs|length }} drills in {{ "%.0f"|format(duration_s) }} s. Exit code <b>{{ exit_code }}</b>.</p>
+<p>Started {{ started_at }}, {{ runs|length }} drills in {{ ms(duration_s) }} s. Exit code <b>{{ exit_code }}</b>.</p>
 <table><tr><th>scenario</th><th>run</th><th>verdict</th><th>RTO ms</th><th>RPO ms</th><th>lost writes</th><th>duration s</th><th>evidence</th></tr>
 {% for r in runs %}<tr class="{{ r.status|replace(' ', '-') }}"><td>{{ r.scenario }}</td><td>{{ r.run }}</td><td>{{ r.status|upper }}</td>
 <td>{{ ms(r.rto_ms) }}</td><td>{{ ms(r.rpo_ms) }}</td><td>{{ r.lost_writes if r.lost_writes is not none else "-" }}</td>
-<td>{{ "%.0f"|format(r.duration_s) }}</td><td>{% if r.link %}<a href="{{ r.link }}">report</a>{% else %}{{ r.error or "" }}{% endif %}</td></tr>
+<td>{{ ms(r.duration_s) }}</td><td>{% if r.link %}<a href="{{ r.link }}">report</a>{% else %}{{ r.error or "" }}{% endif %}</td></tr>
 {% endfor %}</table>
 {% for s in scenarios %}{% if s.runs > 1 or s.targets %}
 <h2>{{ s.scenario }}: spread over {{ s.runs }} runs</h2>
 <table><tr><th>quantity</th><th>min</th><th>median</th><th>p95</th><th>max</th></tr>
 {% for name, st in [("RTO ms", s.rto_ms), ("RPO ms", s.rpo_ms), ("lost writes", s.lost_writes)] %}{% if st %}
-<tr><td>{{ name }}</td><td>{{ "%.0f"|format(st.min) }}</td><td>{{ "%.0f"|format(st.median) }}</td><td>{{ "%.0f"|format(st.p95) }}</td><td>{{ "%.0f"|format(st.max) }}</td></tr>{% endif %}{% endfor %}
-{% for name, st in s.phases|items %}<tr><td>{{ name }}</td><td>{{ "%.0f"|format(st.min) }}</td><td>{{ "%.0f"|format(st.median) }}</td><td>{{ "%.0f"|format(st.p95) }}</td><td>{{ "%.0f"|format(st.max) }}</td></tr>{% endfor %}
+<tr><td>{{ name }}</td><td>{{ ms(st.min) }}</td><td>{{ ms(st.median) }}</td><td>{{ ms(st.p95) }}</td><td>{{ ms(st.max) }}</td></tr>{% endif %}{% endfor %}
+{% for name, st in s.phases|items %}<tr><td>{{ name }}</td><td>{{ ms(st.min) }}</td><td>{{ ms(st.median) }}</td><td>{{ ms(st.p95) }}</td><td>{{ ms(st.max) }}</td></tr>{% endfor %}
 </table>
 {% if s.targets %}<table><tr><th>target</th><th>statistic</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
 {% for t in s.targets %}<tr class="{{ t.verdict|lower }}"><td>{{ t.target }}</td><td>{{ t.statistic }}</td><td>{{ t.limit }}</td><td>{{ ms(t.actual) }}</td><td>{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>{% endfor %}
@@ -33,12 +33,12 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f
 pub fn summary_html(s: &Summary, dir: &Path) -> String {
     let mut env = minijinja::Environment::new();
     env.add_function("ms", |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into()));
-    env.add_template("summary", TEMPLATE).expect("the summary template parses");
+    env.add_template("summary.html", TEMPLATE).expect("the summary template parses");
     let mut v = serde_json::to_value(s).expect("summary serialises");
     for r in v["runs"].as_array_mut().into_iter().flatten() {
         let link = r["evidence"].as_str().map(|e| super::relative(dir, &Path::new(e).join("report.html")));
         r["link"] = link.into();
     }
     v["css"] = CSS.into();
-    env.get_template("summary").and_then(|t| t.render(minijinja::value::Serde(&v))).unwrap_or_else(|e| format!("<!doctype html><p>summary.html failed to render: {e}</p>"))
+    env.get_template("summary.html").and_then(|t| t.render(minijinja::value::Serde(&v))).unwrap_or_else(|e| format!("<!doctype html><p>summary.html failed to render: {e}</p>"))
 }

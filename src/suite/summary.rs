@@ -302,3 +302,35 @@ mod tests {
         assert!(judge("rto_ms", &Some(Limit::Value(5)), None, &refs, rto).is_empty());
     }
 }
+
+#[cfg(test)]
+mod html_tests {
+    use super::*;
+
+    #[test]
+    fn summary_html_renders_rows_links_and_spreads() {
+        let mut a = RunRow::empty("pg-kill", 1, "pass", 0);
+        a.rto_ms = Some(1500.0);
+        a.evidence = Some("/r/pg-kill/2026-x".into());
+        let b = RunRow::not_run("pg-kill", 2, "interrupted");
+        let s = Summary {
+            started_at: "2026-11-22T00:00:00Z".into(),
+            duration_s: 12.0,
+            exit_code: 130,
+            runs: vec![a, b],
+            scenarios: vec![ScenarioSummary {
+                scenario: "pg-kill".into(),
+                runs: 2,
+                rto_ms: Stat::of([1500.0, 1700.0]),
+                rpo_ms: None,
+                lost_writes: None,
+                phases: BTreeMap::new(),
+                targets: Vec::new(),
+            }],
+        };
+        let html = super::super::html::summary_html(&s, Path::new("/r/suites/x"));
+        assert!(!html.contains("failed to render"), "{html}");
+        assert!(html.contains("href=\"..&#x2f;..&#x2f;pg-kill&#x2f;2026-x&#x2f;report.html\""), "{html}");
+        assert!(html.contains("NOT RUN") && html.contains("1500") && html.contains("spread over 2 runs"), "{html}");
+    }
+}
