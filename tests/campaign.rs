@@ -127,7 +127,9 @@ fn report_html_opens_in_chromium_with_its_timeline_and_verify_catches_a_changed_
     let steps = events(&r).iter().filter(|e| e["kind"].as_str().unwrap().starts_with("failover-")).count();
     assert!(steps >= 2 && dom.matches("stroke=\"#5A28A0\"").count() >= 2, "failover steps must be marked");
     assert!(dom.contains("fill=\"#FFAAAA\""), "the RTO window is not shaded");
-    assert!(dom.contains(&format!("{:.0} ms (from", r["rto_ms"].as_f64().unwrap())), "the page states the RTO");
+    let rto = r["rto_ms"].as_f64().unwrap();
+    let shown = if rto.fract() == 0.0 { format!("{rto:.0}") } else { format!("{rto:.1}") };
+    assert!(dom.contains(&format!("{shown} ms (from")), "the page states the RTO ({shown})");
     let svg = std::fs::read_to_string(dir.join("timeline.svg")).unwrap();
     assert!(std::fs::read_to_string(dir.join("report.md")).unwrap().contains("](timeline.svg)") && svg.starts_with("<svg"));
 

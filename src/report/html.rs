@@ -13,7 +13,7 @@ const TEMPLATE: &str = r#"<!doctype html>
 <p>Run {{ r.run_id }}, {{ r.started_at }} to {{ r.finished_at }}. drdrill {{ version }}; Docker {{ r.engine.version }} at {{ r.engine.host }}.</p>
 <h2>Scorecard</h2>
 <table><tr><th>target</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
-{% for t in r.targets %}<tr><td>{{ t.target }}</td><td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td><td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
+{% for t in r.targets %}<tr><td>{{ t.target }}</td>{% if t.target == "converged" %}<td>yes</td><td>{{ "yes" if r.converged else ("unknown" if r.converged is none else "no") }}</td>{% else %}<td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td>{% endif %}<td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
 {% endfor %}</table>
 <table class="facts">
 <tr><th>RTO</th><td>{{ num(r.rto_ms) }} ms (from {{ num(r.rto_from_ms) }} ms to the recovery point {{ num(r.recovered_at_ms) }} ms)</td></tr>

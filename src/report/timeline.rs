@@ -164,18 +164,23 @@ pub fn timeline_svg(r: &Results, history: &Path) -> Result<String, String> {
                 .label(label)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
         }
-        let p50s: Vec<(f64, f64)> = buckets.iter_mut().filter_map(|(k, b)| Some((*k as f64 * 0.1 + 0.05, p50(&mut b.lat_ms)?))).collect();
-        let maxes: Vec<(f64, f64)> = buckets.iter().filter(|(_, b)| b.ok > 0).map(|(k, b)| (*k as f64 * 0.1 + 0.05, f64::from(b.max_ms))).collect();
-        chart
-            .draw_secondary_series(LineSeries::new(p50s, BLUE.stroke_width(2)))
-            .map_err(|e| e.to_string())?
-            .label("latency p50")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLUE.stroke_width(2)));
-        chart
-            .draw_secondary_series(LineSeries::new(maxes, BLACK.mix(0.5).stroke_width(1)))
-            .map_err(|e| e.to_string())?
-            .label("latency max")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLACK.mix(0.5)));
+        // latency lines break where a bucket acknowledged nothing (no line across an outage)
+        let lat: Vec<(u64, f64, f64)> =
+            buckets.iter_mut().filter_map(|(k, b)| Some((*k, p50(&mut b.lat_ms)?, f64::from(b.max_ms)))).collect();
+        let runs = contiguous(&lat);
+        for (i, run) in runs.iter().enumerate() {
+            let at = |k: u64| k as f64 * 0.1 + 0.05;
+            let p50s = LineSeries::new(run.iter().map(|(k, p, _)| (at(*k), *p)), BLUE.stroke_width(2));
+            let maxes = LineSeries::new(run.iter().map(|(k, _, m)| (at(*k), *m)), BLACK.mix(0.5).stroke_width(1));
+            let a = chart.draw_secondary_series(p50s).map_err(|e| e.to_string())?;
+            if i == 0 {
+                a.label("latency p50").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLUE.stroke_width(2)));
+            }
+            let b = chart.draw_secondary_series(maxes).map_err(|e| e.to_string())?;
+            if i == 0 {
+                b.label("latency max").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLACK.mix(0.5)));
+            }
+        }
         // phases as bands along the top
         let palette = [RGBColor(200, 220, 255), RGBColor(220, 200, 255), RGBColor(200, 240, 220), RGBColor(240, 230, 200)];
         for (i, (a, b, name)) in bands(r).into_iter().enumerate() {
@@ -202,4 +207,26 @@ pub fn timeline_svg(r: &Results, history: &Path) -> Result<String, String> {
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
+}
+
+/// Runs of consecutive buckets.
+fn contiguous(v: &[(u64, f64, f64)]) -> Vec<Vec<(u64, f64, f64)>> {
+    let mut out: Vec<Vec<(u64, f64, f64)>> = Vec::new();
+    for x in v {
+        match out.last_mut() {
+            Some(run) if run.last().is_some_and(|l| l.0 + 1 == x.0) => run.push(*x),
+            _ => out.push(vec![*x]),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn latency_lines_break_at_buckets_without_acknowledgements() {
+        let v = [(1, 1.0, 2.0), (2, 1.0, 2.0), (5, 1.0, 2.0), (6, 1.0, 2.0), (9, 1.0, 2.0)];
+        let runs: Vec<Vec<u64>> = super::contiguous(&v).iter().map(|r| r.iter().map(|x| x.0).collect()).collect();
+        assert_eq!(runs, vec![vec![1, 2], vec![5, 6], vec![9]]);
+    }
 }
