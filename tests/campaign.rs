@@ -127,6 +127,7 @@ fn report_html_opens_in_chromium_with_its_timeline_and_verify_catches_a_changed_
     let steps = events(&r).iter().filter(|e| e["kind"].as_str().unwrap().starts_with("failover-")).count();
     assert!(steps >= 2 && dom.matches("stroke=\"#5A28A0\"").count() >= 2, "failover steps must be marked");
     assert!(dom.contains("fill=\"#FFAAAA\""), "the RTO window is not shaded");
+    assert_rto_window_where_results_say(&std::fs::read_to_string(dir.join("timeline.svg")).unwrap(), &r);
     let rto = r["rto_ms"].as_f64().unwrap();
     let shown = if rto.fract() == 0.0 { format!("{rto:.0}") } else { format!("{rto:.1}") };
     assert!(dom.contains(&format!("{shown} ms (from")), "the page states the RTO ({shown})");
@@ -167,4 +168,41 @@ fn the_gate_flags_a_slower_failover_and_passes_an_unchanged_one() {
     assert!(junit.contains("name=\"vs baseline: rto_ms\">") && junit.contains("regression:"), "{junit}");
     // drdrill compare says the same afterwards
     assert_eq!(drdrill(&["compare", &base, dir]).status.code(), Some(5));
+    // and the trend shows the three runs
+    let t = drdrill(&["trend", "gate-redis-kill", "--reports", tmp.path().to_str().unwrap()]);
+    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    let html = std::fs::read_to_string(tmp.path().join("trend.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3, "RTO, RPO and lost writes charts");
+    assert!(String::from_utf8_lossy(&t.stdout).contains("gate-redis-kill (3 runs)"));
+}
+
+/// The x pixel of each marker line of `colour`, in drawing order.
+fn marker_xs(svg: &str, colour: &str) -> Vec<f64> {
+    svg.split("<polyline")
+        .skip(1)
+        .filter(|p| p.contains(&format!("stroke=\"{colour}\"")))
+        .map(|p| {
+            let pts = p.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+            pts.split_whitespace().next().unwrap().split(',').next().unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
+/// The shaded RTO rectangle spans the drill times results.json gives (rto_from_ms to
+/// recovered_at_ms), on the time axis fixed by two markers of known time.
+fn assert_rto_window_where_results_say(svg: &str, r: &Value) {
+    let ev = events(r);
+    let t_of = |kind: &str| ev.iter().find(|e| e["kind"] == kind).unwrap()["t_ns"].as_f64().unwrap() / 1e6;
+    let (t1, t2) = (t_of("fault-inject"), t_of("failover-done"));
+    let x1 = marker_xs(svg, "#940000")[0];
+    let steps = ["failover-start", "failover-promote", "failover-done", "failover-failed", "rejoin"];
+    let i = ev.iter().filter(|e| steps.contains(&e["kind"].as_str().unwrap())).position(|e| e["kind"] == "failover-done").unwrap();
+    let x2 = marker_xs(svg, "#5A28A0")[i];
+    let px = |t: f64| x1 + (t - t1) * (x2 - x1) / (t2 - t1);
+    let rect = svg.split("<rect").skip(1).find(|p| p.contains("fill=\"#FFAAAA\"")).expect("no RTO rectangle");
+    let attr = |k: &str| -> f64 { rect.split(&format!(" {k}=\"")).nth(1).unwrap().split('"').next().unwrap().parse().unwrap() };
+    let (left, right) = (attr("x"), attr("x") + attr("width"));
+    let (from, to) = (r["rto_from_ms"].as_f64().unwrap(), r["recovered_at_ms"].as_f64().unwrap());
+    assert!((left - px(from)).abs() <= 2.0, "RTO window starts at x={left}, results.json says {from} ms -> x={}", px(from));
+    assert!((right - px(to)).abs() <= 2.0, "RTO window ends at x={right}, results.json says {to} ms -> x={}", px(to));
 }
