@@ -59,10 +59,7 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             Ok(exit::PASS)
         }
         Command::Compare { base, new } => {
-            let text = std::fs::read_to_string(new.join("results.json"))
-                .map_err(|e| Error::usage(format!("failed to read {}/results.json", new.display())).cause(e))?;
-            let mut r: crate::report::Results = serde_json::from_str(&text)
-                .map_err(|e| Error::usage(format!("failed to parse {}/results.json", new.display())).cause(e))?;
+            let mut r = crate::report::load_results(&new)?;
             let runs: Vec<_> = suite::load_baseline(&base, &r.scenario)?.into_iter().filter(|b| b.run_id != r.run_id).collect();
             if runs.is_empty() {
                 return Err(Error::usage(format!("{} holds no other run of {} to compare with", base.display(), r.scenario)));

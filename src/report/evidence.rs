@@ -34,7 +34,8 @@ pub fn finish_evidence(dir: &Path) -> Result<()> {
     write_manifest(dir, &r)
 }
 
-fn load_results(dir: &Path) -> Result<Results> {
+/// A finished drill's results.json.
+pub fn load_results(dir: &Path) -> Result<Results> {
     let text = std::fs::read_to_string(dir.join("results.json"))
         .map_err(|e| Error::usage(format!("failed to read {}/results.json", dir.display())).cause(e))?;
     serde_json::from_str(&text).map_err(|e| Error::usage(format!("failed to parse {}/results.json", dir.display())).cause(e))

@@ -10,9 +10,9 @@ mod results;
 mod terminal;
 mod timeline;
 
-pub use evidence::{MANIFEST, finish_evidence, rerender, verify};
+pub use evidence::{MANIFEST, finish_evidence, load_results, rerender, verify};
 pub use file::{FileReporter, results_json};
-pub use junit::{junit_suite, junit_wrap, junit_xml};
+pub use junit::{esc as xml_escape, junit_suite, junit_wrap, junit_xml};
 pub use markdown::markdown;
 pub use results::{Interruption, IsolatedPrimary, NodeInfo, Results, SCHEMA_VERSION, StackInfo};
 pub use terminal::{LIVE_LINE, TerminalReporter, scorecard};

@@ -83,12 +83,16 @@ fn app_conf(spec: &MhaSpec, password: &str, nodes: &[String], book: &Book) -> St
     c
 }
 
+/// The last 15 lines of a command's output, for an error message.
+pub(super) fn tail(out: &str) -> String {
+    let lines: Vec<&str> = out.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
 async fn exec_ok(stack: &Stack, container: &str, what: &str, cmd: &[&str]) -> Result<String> {
     let (code, out) = stack.docker.exec(container, cmd).await?;
     if code != 0 {
-        let tail: Vec<&str> = out.lines().rev().take(15).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(Error::infra(format!("failed to {what} (exit {code})")).cause_text(tail.join("\n")));
+        return Err(Error::infra(format!("failed to {what} (exit {code})")).cause_text(tail(&out)));
     }
     Ok(out)
 }
@@ -148,8 +152,7 @@ impl Mha {
         // exit"): its own verdict line is what counts
         let (_, out) = stack.docker.exec(mgr, &["masterha_check_ssh", &format!("--conf={CONF}")]).await?;
         if !out.contains("All SSH connection tests passed successfully.") {
-            let tail: Vec<&str> = out.lines().rev().take(15).collect();
-            return Err(Error::infra("failed to check SSH between MHA and the nodes").cause_text(tail.join("\n")));
+            return Err(Error::infra("failed to check SSH between MHA and the nodes").cause_text(tail(&out)));
         }
         exec_ok(stack, mgr, "check replication with masterha_check_repl", &["masterha_check_repl", &format!("--conf={CONF}")]).await?;
         stack.docker.upload_file(mgr, "/etc/masterha", "start", b"1").await?;
@@ -158,7 +161,7 @@ impl Mha {
             match log.contains("succeeded, waiting until MySQL doesn't respond") {
                 true => Ok(()),
                 false => Err(Error::infra("failed to see masterha_manager monitoring the master")
-                    .cause_text(log.lines().rev().take(10).collect::<Vec<_>>().join("\n"))),
+                    .cause_text(tail(&log))),
             }
         })
         .await

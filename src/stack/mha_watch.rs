@@ -176,8 +176,7 @@ impl Orchestrator for MhaWatch {
         );
         let (code, out) = stack.docker.exec(mgr, &["bash", "-c", &switch]).await?;
         if code != 0 {
-            let tail: Vec<&str> = out.lines().rev().take(15).collect();
-            return Err(Error::infra(format!("masterha_master_switch failed (exit {code})")).cause_text(tail.join("\n")));
+            return Err(Error::infra(format!("masterha_master_switch failed (exit {code})")).cause_text(super::mha::tail(&out)));
         }
         let done = out.lines().rev().find(|l| l.contains("completed successfully")).unwrap_or("done");
         let done = done.split_once(" - ").map(|x| x.1).unwrap_or(done).trim();

@@ -121,16 +121,13 @@ pub fn compare(baseline: &[Results], new: &Results) -> Comparison {
     Comparison { baseline_runs: baseline.iter().map(|b| b.run_id.clone()).collect(), checks }
 }
 
-fn load(dir: &Path) -> Option<Results> {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).ok()?).ok()
-}
 
 /// Baseline runs of `scenario`: `dir` is one evidence folder or a folder of them (searched
 /// two levels deep: `reports/` or `reports/<scenario>/`). Interrupted runs are left out.
 pub fn load_baseline(dir: &Path, scenario: &str) -> Result<Vec<Results>> {
     let mut found: Vec<(PathBuf, Results)> = Vec::new();
     let mut look = |d: &Path| {
-        if let Some(r) = load(d).filter(|r| r.scenario == scenario && !r.interrupted) {
+        if let Some(r) = crate::report::load_results(d).ok().filter(|r| r.scenario == scenario && !r.interrupted) {
             found.push((d.to_path_buf(), r));
         }
     };

@@ -3,7 +3,7 @@
 use super::stats::Stat;
 use crate::checker::Verdict;
 use crate::error::{Error, Result, exit};
-use crate::report::{Results, junit_suite, junit_wrap};
+use crate::report::{Results, junit_suite, junit_wrap, xml_escape as esc};
 use crate::scenario::{Limit, Loaded};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -257,10 +257,6 @@ impl Summary {
         }
         out + &format!("exit code {}\n", self.exit_code)
     }
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn junit_case(name: &str, kind: &str, why: &str) -> String {

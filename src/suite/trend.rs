@@ -16,8 +16,7 @@ fn runs(reports: &Path, only: Option<&str>) -> BTreeMap<String, Vec<Results>> {
             continue;
         }
         for d in std::fs::read_dir(s.path()).into_iter().flatten().flatten() {
-            let Ok(text) = std::fs::read_to_string(d.path().join("results.json")) else { continue };
-            if let Ok(r) = serde_json::from_str::<Results>(&text) {
+            if let Ok(r) = crate::report::load_results(&d.path()) {
                 by.entry(r.scenario.clone()).or_default().push(r);
             }
         }
