@@ -16,6 +16,8 @@ pub mod exit {
     pub const UNKNOWN: i32 = 4;
     /// Every target met, but worse than the baseline (`--baseline`, `drdrill compare`).
     pub const REGRESSION: i32 = 5;
+    /// A steady-state probe failed before the drill: nothing was injected.
+    pub const STEADY_STATE: i32 = 6;
     /// Interrupted by SIGINT or SIGTERM (the stack is torn down).
     pub const INTERRUPTED: i32 = 130;
 }
@@ -26,6 +28,7 @@ pub enum Kind {
     Scenario,
     Infra,
     Interrupted,
+    SteadyState,
 }
 
 #[derive(Debug)]
@@ -50,6 +53,9 @@ impl Error {
     }
     pub fn infra(message: impl Into<String>) -> Self {
         Self::new(Kind::Infra, message)
+    }
+    pub fn steady_state(message: impl Into<String>) -> Self {
+        Self::new(Kind::SteadyState, message)
     }
     pub fn interrupted() -> Self {
         Self::new(Kind::Interrupted, "drill interrupted")
@@ -91,6 +97,7 @@ impl Error {
             Kind::Usage | Kind::Scenario => exit::USAGE,
             Kind::Infra => exit::INFRA,
             Kind::Interrupted => exit::INTERRUPTED,
+            Kind::SteadyState => exit::STEADY_STATE,
         }
     }
 }

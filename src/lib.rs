@@ -1,4 +1,5 @@
 //! drdrill: disaster-recovery drills for replicated databases, with measured RTO and RPO.
+pub mod action;
 pub mod checker;
 pub mod cli;
 pub mod clock;

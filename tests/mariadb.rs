@@ -24,11 +24,11 @@ fn fault_at(r: &Value, i: u64) -> f64 {
     events(r).iter().find(|e| e["kind"] == "fault-inject" && e["fault"] == i).unwrap()["t_ns"].as_f64().unwrap() / 1e6
 }
 
-
 #[test]
 fn async_kill_fails_over_by_gtid_and_the_old_primary_rejoins_rebuilt() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Checked { d, lost, survivors, others } = drill_cross_checked_by("scenarios/mariadb-async-primary-kill.yaml", &read_mariadb, &["db-1", "db-3"]);
+    let Checked { d, lost, survivors, others } =
+        drill_cross_checked_by("scenarios/mariadb-async-primary-kill.yaml", &read_mariadb, &["db-1", "db-3"]);
     let r = &d.results;
     let kinds: Vec<String> = events(r).iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
     for step in ["failover-promote", "failover-repoint-replicas", "rejoin"] {

@@ -165,7 +165,6 @@ fn restart_and_read(container: &str, port: u16) -> BTreeSet<(u64, u64)> {
     panic!("{container} did not come back");
 }
 
-
 #[test]
 fn async_replication_cut_loses_exactly_what_the_replica_never_received() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

@@ -122,6 +122,25 @@ impl Checker {
                 note: failed_faults.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>().join("; "),
             });
         }
+        let failed_actions: Vec<&Event> = events.iter().filter(|e| e.kind == EventKind::ActionFailed).collect();
+        if !failed_actions.is_empty() {
+            t.push(TargetResult {
+                target: "actions".into(),
+                limit: None,
+                actual: Some(failed_actions.len() as f64),
+                verdict: Verdict::Unknown,
+                note: failed_actions.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>().join("; "),
+            });
+        }
+        if let Some(abort) = events.iter().find(|e| e.kind == EventKind::Aborted) {
+            t.push(TargetResult {
+                target: "aborted".into(),
+                limit: None,
+                actual: Some(abort.t_ns as f64 / 1e6),
+                verdict: Verdict::Fail,
+                note: abort.detail.clone(),
+            });
+        }
         if let Some(limit) = targets.rto_ms.as_ref().and_then(|l| l.single()) {
             let (verdict, note) = match rto.rto_ms {
                 Some(a) if a <= limit as f64 => (Verdict::Pass, rto_note(&rto)),

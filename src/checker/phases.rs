@@ -205,7 +205,8 @@ mod tests {
     fn an_acknowledgement_before_the_watcher_saw_the_promotion_moves_it_earlier() {
         // the watcher's poll ran late (a busy machine): the new primary's first ack is the
         // earlier evidence that it was promoted
-        let events = vec![ev(1000, EventKind::FaultInject, Some("pg-1"), Some(0)), ev(9000, EventKind::OrchestratorDetected, None, Some(0))];
+        let events =
+            vec![ev(1000, EventKind::FaultInject, Some("pg-1"), Some(0)), ev(9000, EventKind::OrchestratorDetected, None, Some(0))];
         let late = [events.clone(), vec![ev(9340, EventKind::OrchestratorPromoted, Some("pg-2"), Some(0))]].concat();
         let mut runs = AckRuns::default();
         runs.add(&Op { invoke_ns: 9_290_000_000, ..ok("pg-2", 9320) });

@@ -7,9 +7,15 @@ use crate::suite::{self, SuiteOptions};
 
 pub async fn dispatch(cmd: Command) -> Result<i32> {
     match cmd {
-        Command::Run { files, keep, reports, repeat, fail_fast, baseline } => {
+        Command::Run { files, keep, reports, repeat, fail_fast, baseline, dry_run, yes } => {
             // validate fully before anything starts, every file and the evidence folder
             let plan = suite::expand(&files)?;
+            if dry_run {
+                for l in &plan {
+                    println!("{}", crate::runner::plan_text(&l.scenario));
+                }
+                return Ok(exit::PASS);
+            }
             check_reports(&reports)?;
             if keep && plan.len() * repeat as usize > 1 {
                 return Err(Error::usage("--keep keeps one drill's stack: give one scenario without --repeat"));
@@ -21,7 +27,7 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
                     b.load(&reports, &l.scenario.name)?;
                 }
             }
-            let opts = SuiteOptions { run: RunOptions { keep, reports, baseline, label: None }, repeat, fail_fast };
+            let opts = SuiteOptions { run: RunOptions { keep, reports, baseline, label: None, yes }, repeat, fail_fast };
             Ok(suite::run_suite(&plan, &opts).await?.exit_code)
         }
         Command::Validate { files } => {
@@ -48,6 +54,11 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
                 }
             }
             Ok(if invalid == 0 { exit::PASS } else { exit::USAGE })
+        }
+        Command::Mark { run_id, label } => {
+            crate::action::mark(&run_id, &label)?;
+            println!("marked `{label}` for run {run_id}");
+            Ok(exit::PASS)
         }
         Command::Schema => {
             println!("{}", scenario::json_schema());

@@ -35,6 +35,21 @@ pub enum Command {
         /// Where evidence folders go.
         #[arg(long, default_value = "reports", env = "DRDRILL_REPORTS")]
         reports: PathBuf,
+        /// Print the exact plan (stack, probes, every command and request with its offset)
+        /// and exit: nothing is started and no action runs.
+        #[arg(long)]
+        dry_run: bool,
+        /// Confirm in advance: an external stack's drill otherwise asks on the terminal
+        /// (and refuses without one).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Confirm a manual step of a running drill (from another shell): `drdrill mark RUN_ID LABEL`.
+    Mark {
+        /// The run id the drill printed when it started.
+        run_id: String,
+        /// The step's label (the action's name, or as the drill printed it).
+        label: String,
     },
     /// Check scenario files without starting anything.
     Validate {

@@ -65,6 +65,16 @@ impl Docker {
         Ok(Docker { api, engine, client_ip, publish_ip })
     }
 
+    /// A client that is never used to reach an engine: an external stack's drill creates
+    /// no container (its commands may still call `docker` themselves).
+    pub fn offline() -> Result<Docker> {
+        let ep = engine::endpoint(engine::env)?;
+        let api = ep.client()?;
+        let engine = EngineInfo { host: "none (external stack: drdrill starts no container)".into(), version: String::new(), local: true };
+        let lo = std::net::IpAddr::from([127, 0, 0, 1]);
+        Ok(Docker { api, engine, client_ip: lo, publish_ip: lo })
+    }
+
     pub async fn image_exists(&self, image: &str) -> bool {
         self.api.inspect_image(image).await.is_ok()
     }

@@ -107,6 +107,10 @@ pub async fn run_failover(
     let old = stack.primary();
     report.old_primary = Some(old.clone());
     report.started_ms = Some(ms(rec.event(EventKind::FailoverStart, last_hit, Some(&old), why).await));
+    if !spec.steps.is_empty() {
+        run_steps(&spec, &stack, driver.as_ref(), &rec, &clients, &mut report).await;
+        return report;
+    }
 
     // choose the replica to promote
     let mut candidates = Vec::new();
@@ -177,4 +181,56 @@ pub async fn run_failover(
         }
     }
     report
+}
+
+/// The scenario's own failover: its steps in order (a failed step ends the failover, and
+/// leaves the verdict unknown). The new primary is `promote` when it names a node, else
+/// the first other node that probes writable; clients are repointed to it only when they
+/// connect to nodes directly and `repoint_clients` holds.
+async fn run_steps(
+    spec: &FailoverSpec,
+    stack: &Stack,
+    driver: &dyn Driver,
+    rec: &RecorderHandle,
+    clients: &watch::Sender<ClientTarget>,
+    report: &mut FailoverReport,
+) {
+    let fault = report.answered_fault;
+    let env = stack.action_env();
+    for (i, step) in spec.steps.iter().enumerate() {
+        let o = crate::action::perform_recorded(step, &format!("step-{i}"), &env, rec, fault).await;
+        if !o.ok {
+            let msg = format!("step {i} failed: {}", o.detail);
+            rec.event(EventKind::FailoverFailed, fault, None, msg.clone()).await;
+            report.error = Some(msg);
+            return;
+        }
+    }
+    let old = report.old_primary.clone().unwrap_or_default();
+    let new = if spec.promote != "most-advanced" {
+        Some(spec.promote.clone())
+    } else {
+        let mut found = None;
+        for n in stack.nodes.iter().filter(|n| n.name != old) {
+            if driver.probe(n.addr(), Duration::from_secs(2)).await {
+                found = Some(n.name.clone());
+                break;
+            }
+        }
+        found
+    };
+    if let Some(new) = &new {
+        stack.set_primary(new);
+        rec.event(EventKind::FailoverPromote, fault, Some(new), format!("the steps made {new} the primary")).await;
+        if spec.repoint_clients
+            && driver.client_entry().is_none()
+            && let Ok(n) = stack.node(new)
+        {
+            let _ = clients.send(ClientTarget { node: new.clone(), addr: n.client_addr() });
+            rec.event(EventKind::FailoverRepointClients, fault, Some(new), format!("clients now write to {new}")).await;
+        }
+    }
+    report.new_primary = new.clone();
+    let to = new.unwrap_or_else(|| "(no node probes writable)".into());
+    report.done_ms = Some(rec.event(EventKind::FailoverDone, fault, None, format!("{old} -> {to} (steps)")).await as f64 / 1e6);
 }

@@ -2,6 +2,7 @@
 //! applies; every inject and heal is an event in the history. An injected fault carries
 //! the exact steps that undo it, so healing needs nothing but the engine (and works from
 //! the runner's teardown after an error or an interrupt).
+mod action;
 mod link;
 mod network;
 mod node;
@@ -42,6 +43,12 @@ pub enum Undo {
     Enable {
         api: SocketAddr,
         proxy: String,
+    },
+    /// Run an action fault's `undo`.
+    Action {
+        spec: Box<crate::scenario::ActionSpec>,
+        label: String,
+        env: crate::action::ActionEnv,
     },
 }
 
@@ -89,6 +96,8 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         Some(t) => Some(stack.resolve(t)?),
         None => None,
     };
+    let mut at_ns = at_ns;
+    let mut applied_at = None;
     let result = match spec.kind {
         FaultKind::Kill | FaultKind::Stop | FaultKind::Pause | FaultKind::Restart => {
             node::inject(stack, spec, target.as_deref().unwrap_or_default()).await
@@ -97,6 +106,12 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         FaultKind::Bandwidth if spec.link.is_none() => network::inject(stack, index, spec, target.as_deref()).await,
         FaultKind::Heal => Err(Error::usage("a heal is not injected")),
         FaultKind::Switchover => switchover(stack).await,
+        FaultKind::Action => {
+            let hit = target.as_deref() == Some(primary.as_str());
+            let (r, at, end) = action::inject(stack, index, spec, rec, hit).await;
+            (at_ns, applied_at) = (at, Some(end));
+            r
+        }
         _ => link::inject(stack, index, spec, target.as_deref().unwrap_or_default()).await,
     };
     let touched_primary = touches_primary(stack, spec, target.as_deref(), &primary);
@@ -110,7 +125,7 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         Ok(a) => (EventKind::FaultInject, format!("{kind} {} ({took} ms to apply)", a.detail)),
         Err(e) => (EventKind::FaultFailed, format!("{kind} {node} failed: {}", e.one_line())),
     };
-    let applied_ns = result.as_ref().ok().map(|_| rec.clock.now_ns());
+    let applied_ns = result.as_ref().ok().map(|_| applied_at.unwrap_or_else(|| rec.clock.now_ns()));
     rec.record(Event { t_ns: at_ns, kind: event, fault: Some(index), node: Some(node.clone()), detail, applied_ns, applied_from_ns: None })
         .await;
     let applied = result?;
@@ -220,6 +235,7 @@ async fn undo_call(docker: &Docker, step: &Undo) -> Result<()> {
             r => r,
         },
         Undo::Enable { api, proxy } => ProxyClient::new(*api).set_enabled(proxy, true).await.map(|_| ()),
+        Undo::Action { spec, label, env } => action::undo(spec, label, env).await,
     }
 }
 

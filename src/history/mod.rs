@@ -62,6 +62,13 @@ pub enum EventKind {
     OrchestratorNote,
     /// SIGINT / SIGTERM: the drill stopped early (detail: the signal and the phase).
     Interrupted,
+    /// A hook, failover step or steady-state check ran and succeeded (`applied_from_ns`
+    /// .. `applied_ns`: its start and end).
+    Action,
+    /// A hook, failover step or steady-state check failed: the verdict cannot be a pass.
+    ActionFailed,
+    /// An `abort_when` condition held: no fault fired after it (detail: which and why).
+    Aborted,
     Note,
 }
 

@@ -13,6 +13,8 @@ pub struct RecorderHandle {
     pub clock: Clock,
     /// Ops recorded so far by outcome (ok, fail, unknown), for the live progress line.
     pub counts: std::sync::Arc<[std::sync::atomic::AtomicU64; 3]>,
+    /// Completion time of the latest acknowledged write (0: none yet), for `abort_when`.
+    pub last_ok_ns: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub struct Recorder {
@@ -39,7 +41,7 @@ impl Recorder {
             out.flush()?;
             Ok(n)
         });
-        Ok((Recorder { task }, RecorderHandle { tx, clock, counts: Default::default() }))
+        Ok((Recorder { task }, RecorderHandle { tx, clock, counts: Default::default(), last_ok_ns: Default::default() }))
     }
 
     /// Waits until every handle is dropped and everything is on disk.
@@ -49,13 +51,19 @@ impl Recorder {
 }
 
 impl RecorderHandle {
-    pub async fn op(&self, op: Op) {
+    pub async fn op(&self, mut op: Op) {
         let i = match op.outcome {
             super::Outcome::Ok => 0,
             super::Outcome::Fail => 1,
             super::Outcome::Unknown => 2,
         };
         self.counts[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if i == 0 {
+            self.last_ok_ns.fetch_max(op.complete_ns, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Some(e) = op.error.as_mut().filter(|_| crate::action::any_secret()) {
+            *e = crate::action::redact(e);
+        }
         let _ = self.tx.send(Entry::Op(op)).await;
     }
     /// Records an event now; returns its time.
@@ -70,8 +78,11 @@ impl RecorderHandle {
     }
 
     /// Records a prepared event; returns its time.
-    pub async fn record(&self, e: Event) -> u64 {
+    pub async fn record(&self, mut e: Event) -> u64 {
         let t_ns = e.t_ns;
+        if crate::action::any_secret() {
+            e.detail = crate::action::redact(&e.detail);
+        }
         let _ = self.tx.send(Entry::Event(e)).await;
         t_ns
     }

@@ -210,4 +210,21 @@ mod tests {
         let r = route(&c, &Method::POST, &["populate"], b"[]");
         assert_eq!((r.status().as_u16(), body(&r).as_str()), (201, "{\"proxies\":null}"));
     }
+
+    /// Toxiproxy stops and restarts a proxy whose upstream changes; the restart binds the same
+    /// listen address, so the old listener must be closed by the time the update answers.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn moving_the_upstream_keeps_the_listen_address() {
+        let c = Collection::default();
+        let r = route(&c, &Method::POST, &["proxies"], br#"{"name":"a","upstream":"127.0.0.1:1","listen":"127.0.0.1:0"}"#);
+        assert_eq!(r.status(), 201);
+        let listen = serde_json::from_str::<serde_json::Value>(&body(&r)).unwrap()["listen"].as_str().unwrap().to_string();
+        for port in 2..6 {
+            let b = format!(r#"{{"upstream":"127.0.0.1:{port}"}}"#);
+            let r = route(&c, &Method::POST, &["proxies", "a"], b.as_bytes());
+            assert_eq!(r.status(), 200, "{}", body(&r));
+            let p: serde_json::Value = serde_json::from_str(&body(&r)).unwrap();
+            assert_eq!((p["listen"].as_str(), p["enabled"].as_bool()), (Some(listen.as_str()), Some(true)));
+        }
+    }
 }

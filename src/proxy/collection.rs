@@ -19,8 +19,9 @@ pub struct Proxy {
     /// upstream toxics first, then downstream, each in the order added (GetToxicArray)
     toxics: Vec<Arc<Toxic>>,
     toxics_tx: watch::Sender<ToxicList>,
-    /// cancels the accept loop and every live connection
-    running: Option<CancellationToken>,
+    /// cancels the accept loop and every live connection; the receiver disconnects once the
+    /// accept loop has dropped its listener (the port is free again)
+    running: Option<(CancellationToken, std::sync::mpsc::Receiver<()>)>,
 }
 
 impl Proxy {
@@ -65,17 +66,24 @@ impl Proxy {
             self.listen = a.to_string();
         }
         let cancel = CancellationToken::new();
-        tokio::spawn(accept_loop(listener, self.name.clone(), self.upstream.clone(), self.toxics_tx.subscribe(), cancel.clone()));
+        let (closed_tx, closed_rx) = std::sync::mpsc::channel();
+        let accept = accept_loop(listener, self.name.clone(), self.upstream.clone(), self.toxics_tx.subscribe(), cancel.clone());
+        tokio::spawn(async move {
+            accept.await;
+            drop(closed_tx); // after the listener: the port is free
+        });
         eprintln!("proxy {}: listening on {}, upstream {}", self.name, self.listen, self.upstream);
-        self.running = Some(cancel);
+        self.running = Some((cancel, closed_rx));
         self.enabled = true;
         Ok(())
     }
 
-    /// Stops listening and closes every live connection.
+    /// Stops listening and closes every live connection; returns once the listener is closed
+    /// (at most 500 ms), so that an update can bind the same address again at once.
     fn stop(&mut self) {
-        if let Some(cancel) = self.running.take() {
+        if let Some((cancel, closed)) = self.running.take() {
             cancel.cancel();
+            wait_closed(&closed);
             eprintln!("proxy {}: stopped, connections closed", self.name);
         }
         self.enabled = false;
@@ -139,6 +147,22 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Waits until the accept loop has dropped its listener. On a multi-thread runtime the wait
+/// hands this worker's queue to another thread (`block_in_place`): the woken accept loop may
+/// sit in this worker's own slot, which no other worker steals. A current-thread runtime
+/// cannot run it while we block, so there it is not waited for.
+fn wait_closed(closed: &std::sync::mpsc::Receiver<()>) {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let wait = || {
+        let _ = closed.recv_timeout(std::time::Duration::from_millis(500));
+    };
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+        Ok(_) => {}
+        Err(_) => wait(),
     }
 }
 

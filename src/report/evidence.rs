@@ -18,7 +18,9 @@ fn write(dir: &Path, file: &str, text: &[u8]) -> Result<()> {
 /// Writes the reports derived from the results and the history.
 pub fn render_reports(dir: &Path, r: &Results) -> Result<()> {
     let svg = timeline_svg(r, &dir.join("history.jsonl")).unwrap_or_else(|e| {
-        format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"25\">no timeline: {e}</text></svg>")
+        format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"25\">no timeline: {e}</text></svg>"
+        )
     });
     let scenario = std::fs::read_to_string(dir.join("scenario.yaml")).unwrap_or_default();
     write(dir, "timeline.svg", svg.as_bytes())?;

@@ -71,7 +71,12 @@ pub fn report_html(r: &Results, svg: &str, scenario: &str) -> String {
     let phases: Vec<_> = r
         .phases
         .as_ref()
-        .map(|p| phase_rows(p).into_iter().map(|x| json!({"phase": x.phase, "span": x.span, "duration": x.duration, "budget": x.budget, "setting": x.setting})).collect())
+        .map(|p| {
+            phase_rows(p)
+                .into_iter()
+                .map(|x| json!({"phase": x.phase, "span": x.span, "duration": x.duration, "budget": x.budget, "setting": x.setting}))
+                .collect()
+        })
         .unwrap_or_default();
     let ctx = json!({
         "r": r,
@@ -84,5 +89,7 @@ pub fn report_html(r: &Results, svg: &str, scenario: &str) -> String {
         "scenario": scenario,
         "version": env!("CARGO_PKG_VERSION"),
     });
-    env.get_template("report.html").and_then(|t| t.render(minijinja::value::Serde(&ctx))).unwrap_or_else(|e| format!("<!doctype html><p>report.html failed to render: {e}</p>"))
+    env.get_template("report.html")
+        .and_then(|t| t.render(minijinja::value::Serde(&ctx)))
+        .unwrap_or_else(|e| format!("<!doctype html><p>report.html failed to render: {e}</p>"))
 }

@@ -20,14 +20,16 @@ pub fn junit_xml(r: &Results) -> String {
 pub fn junit_wrap(suites: &[String]) -> String {
     let count = |attr: &str| -> usize {
         let key = format!(" {attr}=\"");
-        suites
-            .iter()
-            .filter_map(|s| s.lines().next())
-            .filter_map(|l| l.split(&key).nth(1)?.split('"').next()?.parse::<usize>().ok())
-            .sum()
+        suites.iter().filter_map(|s| s.lines().next()).filter_map(|l| l.split(&key).nth(1)?.split('"').next()?.parse::<usize>().ok()).sum()
     };
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(x, "<testsuites name=\"drdrill\" tests=\"{}\" failures=\"{}\" errors=\"{}\">", count("tests"), count("failures"), count("errors"));
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"drdrill\" tests=\"{}\" failures=\"{}\" errors=\"{}\">",
+        count("tests"),
+        count("failures"),
+        count("errors")
+    );
     for s in suites {
         x.push_str(s);
     }
@@ -88,7 +90,8 @@ pub fn junit_suite(r: &Results, name: &str) -> String {
         for k in &c.checks {
             let _ = write!(x, "    <testcase classname=\"{}\" name=\"vs baseline: {}\"", esc(&r.scenario), esc(&k.quantity));
             if k.regression {
-                let what = format!("regression: baseline {}, tolerance {}, now {}. {}", fmt(k.baseline), fmt(k.tolerance), fmt(k.actual), k.note);
+                let what =
+                    format!("regression: baseline {}, tolerance {}, now {}. {}", fmt(k.baseline), fmt(k.tolerance), fmt(k.actual), k.note);
                 let _ = writeln!(x, ">\n      <failure message=\"{}\"/>\n    </testcase>", esc(&what));
             } else {
                 x.push_str("/>\n");

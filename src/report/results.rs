@@ -119,6 +119,19 @@ pub struct Results {
     /// `--baseline`: this run compared with earlier evidence of the same scenario.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<crate::suite::Comparison>,
+    /// `steady_state` probes: before the drill (all held, else it did not start) and after
+    /// recovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_state: Option<SteadyStateReport>,
+    /// External stacks with `cleanup: true`: what was removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct SteadyStateReport {
+    pub before: Vec<crate::runner::ProbeResult>,
+    pub after: Vec<crate::runner::ProbeResult>,
 }
 
 /// How an interrupted drill ended.
@@ -210,6 +223,8 @@ impl Results {
             interrupted: false,
             interruption: None,
             comparison: None,
+            steady_state: None,
+            cleanup: None,
         }
     }
 }

@@ -179,6 +179,16 @@ pub fn scorecard(r: &Results) -> String {
     for e in &r.errors {
         s += &format!("  problem            {e}\n");
     }
+    if let Some(ss) = r.steady_state.as_ref().filter(|ss| !ss.after.is_empty()) {
+        let held = ss.after.iter().filter(|p| p.ok).count();
+        s += &format!("  steady state after {held} of {} probes held (reported, not a target)\n", ss.after.len());
+        for p in ss.after.iter().filter(|p| !p.ok) {
+            s += &format!("    not held         {}: {}\n", p.probe, p.detail);
+        }
+    }
+    if let Some(c) = &r.cleanup {
+        s += &format!("  cleanup            {c}\n");
+    }
     s += &phase_table(r);
     if let Some(i) = &r.isolated_primary {
         s += &format!(

@@ -100,6 +100,8 @@ pub(super) fn sample() -> Results {
         interrupted: false,
         interruption: None,
         comparison: None,
+        steady_state: None,
+        cleanup: None,
     }
 }
 

@@ -142,9 +142,11 @@ pub fn timeline_svg(r: &Results, history: &Path) -> Result<String, String> {
         let to = r.recovered_at_ms.map(|t| t / 1e3).or(r.rto_ms.is_none().then_some(end_s));
         if let Some(to) = to.filter(|_| r.outage_observed) {
             let shade = Rectangle::new([(r.rto_from_ms / 1e3, 0.0), (to, max_ops)], RTO.mix(0.45).filled());
-            chart.draw_series(std::iter::once(shade)).map_err(|e| e.to_string())?.label("RTO window").legend(|(x, y)| {
-                Rectangle::new([(x, y - 5), (x + 12, y + 5)], RTO.filled())
-            });
+            chart
+                .draw_series(std::iter::once(shade))
+                .map_err(|e| e.to_string())?
+                .label("RTO window")
+                .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], RTO.filled()));
         }
         let bars = buckets.iter().flat_map(|(k, b)| {
             let x0 = *k as f64 * 0.1;

@@ -1,8 +1,10 @@
 //! A drill's phases, each a function: start the stack, wait until replication is healthy,
 //! exercise it (workload + faults + failover on one clock), read back, converge, judge.
+use super::actions::{ProbeResult, StackProbe, abort_watch, after_hooks, before_hooks, record_before, steady_after, steady_before};
 use super::converge::converge;
 use super::isolated::IsolatedWatch;
 use super::live::Shared;
+use crate::action::ActionEnv;
 use crate::checker::{Checker, orchestrator_phases};
 use crate::clock::Clock;
 use crate::docker::{self, Docker};
@@ -10,9 +12,10 @@ use crate::error::{Error, Result};
 use crate::failover::{FailoverReport, run_failover, run_orchestrated};
 use crate::fault::{FaultLedger, FaultSchedule};
 use crate::history::{Entry, EventKind, Recorder};
+use crate::report::SteadyStateReport;
 use crate::report::{DrillEvent, IsolatedPrimary, NodeInfo, Reporters, Results, StackInfo};
 use crate::scenario::{FailoverMode, Loaded, Scenario};
-use crate::stack::{Driver, ReadBack, ReplicaHealth, Stack, StackPlan, driver_for, retry_until};
+use crate::stack::{Driver, External, ReadBack, ReplicaHealth, Stack, StackPlan, driver_for, retry_until};
 use crate::workload::{ClientTarget, Workload};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,6 +33,8 @@ pub(super) struct Drill<'a> {
     pub live: Shared,
     /// Earlier runs of this scenario to compare with (`--baseline`).
     pub baseline: Vec<Results>,
+    /// An external stack's credentials and namespace.
+    pub auth: Option<crate::stack::Auth>,
 }
 
 /// What the exercise phase leaves for judging.
@@ -38,6 +43,7 @@ struct Exercised {
     failover: Option<FailoverReport>,
     /// The old primary's records, read just before the heal that let it rejoin.
     isolated: Option<(IsolatedPrimary, ReadBack)>,
+    steady_after: Vec<ProbeResult>,
 }
 
 impl Drill<'_> {
@@ -51,12 +57,35 @@ impl Drill<'_> {
     }
 
     pub async fn execute(&self, rep: &mut Reporters) -> Result<Results> {
-        let driver: Arc<dyn Driver> = Arc::from(driver_for(&self.sc().stack));
-        let stack = self.start_stack(rep, driver.as_ref()).await?;
+        let external = self.auth.clone().map(|a| Arc::new(External::new(&self.sc().stack, a)));
+        let driver: Arc<dyn Driver> = match &external {
+            Some(e) => e.clone(),
+            None => Arc::from(driver_for(&self.sc().stack)),
+        };
+        let stack = match external {
+            Some(_) => self.attach_external(rep).await?,
+            None => self.start_stack(rep, driver.as_ref()).await?,
+        };
+        let probe = StackProbe { driver: driver.clone(), external: external.clone(), stack: Arc::downgrade(&stack) };
+        let vars = vec![("DRDRILL_EVIDENCE".to_string(), self.dir.display().to_string())];
+        let env = ActionEnv { vars, run_id: self.run_id.clone(), dir: self.dir.clone(), db: Some(Arc::new(probe)) };
+        let _ = stack.actions.set(env);
         let health = self.wait_healthy(rep, driver.as_ref(), &stack).await?;
+        let steady_before = self.steady_before(rep, &stack).await?;
         stack.mark_initial();
         let initial_primary = stack.primary();
-        let ex = self.exercise(rep, &driver, &stack, &initial_primary).await?;
+        // from here on the `after` hooks are owed, whatever happens
+        self.live.with(|l| l.after_pending = Some(stack.action_env()));
+        let before = before_hooks(&self.sc().hooks.before, &stack.action_env()).await;
+        for (label, o) in &before {
+            rep.emit(DrillEvent::Info(&format!("{label}: {}", o.detail)))?;
+        }
+        let ex = self.exercise(rep, &driver, &stack, &initial_primary, &before).await?;
+        if let Some(e) = &external
+            && let Some(p) = e.find_primary(&stack, Duration::from_secs(3)).await
+        {
+            stack.set_primary(&p);
+        }
         let final_primary = stack.primary();
         let mut errors = Vec::new();
         self.phase(rep, &format!("reading back every record from {final_primary}"))?;
@@ -70,7 +99,9 @@ impl Drill<'_> {
                 None
             }
         };
-        let convergence = match (&read, self.sc().targets.converge) {
+        // an external stack without nodes has no replica drdrill can read
+        let can_converge = !(stack.external && self.sc().stack.nodes.is_empty());
+        let convergence = match (&read, self.sc().targets.converge && can_converge) {
             (Some(primary), true) => {
                 self.phase(rep, "checking that replicas converge on the primary's records")?;
                 Some(converge(&stack, driver.as_ref(), primary, self.sc().checks.convergence_timeout_ms).await)
@@ -84,7 +115,12 @@ impl Drill<'_> {
         let runs = std::mem::take(&mut checker.runs);
         let answered = ex.failover.as_ref().and_then(|f| f.answered_fault);
         let sc = self.sc();
-        let a = checker.finish(&hist.events, answered, read.as_ref(), convergence.as_ref(), &sc.checks, &sc.targets);
+        let targets = crate::scenario::Targets { converge: sc.targets.converge && can_converge, ..sc.targets.clone() };
+        let a = checker.finish(&hist.events, answered, read.as_ref(), convergence.as_ref(), &sc.checks, &targets);
+        let cleanup = match (&external, sc.stack.cleanup) {
+            (Some(e), true) => Some(self.cleanup(rep, e, &stack).await),
+            _ => None,
+        };
         let end_ns = hist.events.last().map(|e| e.t_ns).unwrap_or(0).max(ex.clock.now_ns());
         let wall = |ns: u64| (ex.clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64)).to_rfc3339();
         let identity = (sc.name.clone(), self.run_id.clone(), wall(0), wall(end_ns));
@@ -97,7 +133,9 @@ impl Drill<'_> {
         });
         let isolated_primary = ex.isolated.map(|(info, rb)| super::isolated::judge(info, &rb, a.rpo.as_ref(), &self.dir));
         let assembled = Results::assemble(identity, a, info, ex.failover, convergence, hist.events, errors);
-        let mut results = Results { engine: self.docker.engine.clone(), phases, isolated_primary, ..assembled };
+        let steady_state =
+            (!sc.steady_state.probes.is_empty()).then_some(SteadyStateReport { before: steady_before, after: ex.steady_after });
+        let mut results = Results { engine: self.docker.engine.clone(), phases, isolated_primary, steady_state, cleanup, ..assembled };
         if !self.baseline.is_empty() {
             results.comparison = Some(crate::suite::compare(&self.baseline, &results));
         }
@@ -138,6 +176,44 @@ impl Drill<'_> {
         Ok(stack)
     }
 
+    /// An external stack: its endpoint and nodes, resolved; nothing is started.
+    async fn attach_external(&self, rep: &mut Reporters) -> Result<Arc<Stack>> {
+        let (nodes, endpoint) = crate::stack::external_plan(&self.sc().stack).await?;
+        let first = nodes[0].name.clone();
+        self.phase(rep, &format!("attaching to the external stack: clients via {}", endpoint.addr()))?;
+        for n in &nodes {
+            rep.emit(DrillEvent::Info(&format!("{} -> {}", n.name, n.addr())))?;
+        }
+        let stack = Arc::new(Stack::external(&self.docker, &self.run_id, nodes, endpoint, &first));
+        self.live.with(|l| l.stack = Some(stack.clone()));
+        Ok(stack)
+    }
+
+    async fn steady_before(&self, rep: &mut Reporters, stack: &Stack) -> Result<Vec<ProbeResult>> {
+        if self.sc().steady_state.probes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.phase(rep, "checking the steady state")?;
+        let r = steady_before(self.sc(), &stack.action_env()).await?;
+        for p in &r {
+            rep.emit(DrillEvent::Info(&format!("steady state: {} ({})", p.probe, p.detail)))?;
+        }
+        Ok(r)
+    }
+
+    async fn cleanup(&self, rep: &mut Reporters, e: &External, stack: &Stack) -> String {
+        let addr = match stack.node(&stack.primary()) {
+            Ok(n) => n.addr(),
+            Err(_) => return "not cleaned up: no primary".into(),
+        };
+        let text = match e.cleanup(addr).await {
+            Ok(t) => t,
+            Err(err) => format!("cleanup failed: {}", err.one_line()),
+        };
+        let _ = rep.emit(DrillEvent::Info(&text));
+        text
+    }
+
     async fn wait_healthy(&self, rep: &mut Reporters, driver: &dyn Driver, stack: &Stack) -> Result<Vec<ReplicaHealth>> {
         self.phase(rep, "waiting for replication to be healthy")?;
         let timeout = Duration::from_millis(self.sc().stack.healthy_timeout_ms);
@@ -153,7 +229,14 @@ impl Drill<'_> {
 
     /// Workload, faults and failover on one clock, until every fault has fired and the
     /// failover is done (or the workload's bound), then `after_recovery_ms` more.
-    async fn exercise(&self, rep: &mut Reporters, driver: &Arc<dyn Driver>, stack: &Arc<Stack>, primary: &str) -> Result<Exercised> {
+    async fn exercise(
+        &self,
+        rep: &mut Reporters,
+        driver: &Arc<dyn Driver>,
+        stack: &Arc<Stack>,
+        primary: &str,
+        before: &[(String, crate::action::Outcome)],
+    ) -> Result<Exercised> {
         let sc = self.sc();
         let clock = Clock::start();
         let header =
@@ -161,6 +244,7 @@ impl Drill<'_> {
         let (recorder, rec) = Recorder::start(&self.dir.join("history.jsonl"), clock, header)
             .map_err(|e| Error::infra("failed to create history.jsonl").cause(e))?;
         self.live.with(|l| l.clock = Some(clock));
+        record_before(&rec, before).await;
         self.phase(rep, &format!("workload: {} writers, {}", sc.workload.writers, rate_text(sc)))?;
         rec.event(EventKind::WorkloadStart, None, Some(primary), "").await;
         let target = match driver.client_entry() {
@@ -194,6 +278,9 @@ impl Drill<'_> {
         let deadline = tokio::time::Instant::from_std(clock.instant_at(crate::clock::ms_to_ns(sc.workload.max_duration_ms)));
         let mut faults_done = sc.faults.is_empty();
         let mut report: Option<FailoverReport> = None;
+        // boxed so it can be dropped before the recorder finishes: it holds a recorder handle
+        let mut abort = Box::pin(abort_watch(sc.abort_when.clone(), rec.clone(), stack.action_env()));
+        let mut aborted = false;
         while !(faults_done && (failover.is_none() || report.is_some())) {
             tokio::select! {
                 n = fault_rx.recv(), if fo_tx.is_some() || !faults_done => match n {
@@ -226,6 +313,11 @@ impl Drill<'_> {
                     rep.emit(DrillEvent::Info("workload.max_duration_ms reached before recovery"))?;
                     break;
                 }
+                why = &mut abort => {
+                    self.abort(rep, &rec, stack, &why).await?;
+                    aborted = true;
+                    break;
+                }
             }
         }
         drop(fo_tx);
@@ -235,18 +327,37 @@ impl Drill<'_> {
         let more = sc.workload.after_recovery_ms.saturating_add(reroute);
         let after = tokio::time::Instant::now() + Duration::from_millis(more);
         let why = if reroute > 0 { format!(" ({reroute} ms reroute budget + after_recovery_ms)") } else { String::new() };
-        self.phase(rep, &format!("writing for {more} ms more after recovery{why}"))?;
-        tokio::time::sleep_until(after.min(deadline)).await;
+        if !aborted {
+            self.phase(rep, &format!("writing for {more} ms more after recovery{why}"))?;
+            tokio::select! {
+                _ = tokio::time::sleep_until(after.min(deadline)) => {}
+                why = &mut abort => {
+                    self.abort(rep, &rec, stack, &why).await?;
+                }
+            }
+        }
         self.phase(rep, "stopping the workload")?;
         rec.event(EventKind::WorkloadStop, None, None, "").await;
         let (workload, schedule, recorder) = self.live.with(|l| (l.workload.take(), l.schedule.take(), l.recorder.take()));
         let end = workload.expect("started above").stop().await;
-        schedule.expect("started above").heal_all(stack, &rec).await;
+        if let Some(s) = schedule {
+            s.heal_all(stack, &rec).await; // (already done after an abort)
+        }
+        if let Some(env) = self.live.with(|l| l.after_pending.take()) {
+            for line in after_hooks(&sc.hooks.after, &env, Some(&rec)).await {
+                rep.emit(DrillEvent::Info(&line))?;
+            }
+        }
+        let steady_after = match sc.steady_state.probes.is_empty() {
+            true => Vec::new(),
+            false => steady_after(sc, &stack.action_env(), &rec).await,
+        };
         if let Some(task) = failover.take().filter(|_| report.is_none()) {
             task.abort();
             rec.event(EventKind::Note, None, None, "failover never triggered").await;
         }
         self.live.with(|l| l.rec = None);
+        drop(abort);
         drop(rec);
         drop(client_tx);
         recorder.expect("started above").finish().await.map_err(|e| Error::infra("failed to write history.jsonl").cause(e))?;
@@ -257,7 +368,18 @@ impl Drill<'_> {
         }
         rep.emit(DrillEvent::Info(&format!("{} writes recorded in history.jsonl", end.ops)))?;
         let isolated = isolated.finish(stack, primary).await;
-        Ok(Exercised { clock, failover: report, isolated })
+        Ok(Exercised { clock, failover: report, isolated, steady_after })
+    }
+
+    /// An `abort_when` condition held: record it; the caller stops the faults (no more
+    /// fire), heals, runs the `after` hooks and judges (verdict fail).
+    async fn abort(&self, rep: &mut Reporters, rec: &crate::history::RecorderHandle, stack: &Stack, why: &str) -> Result<()> {
+        rec.event(EventKind::Aborted, None, None, why.to_string()).await;
+        rep.emit(DrillEvent::Step { t_ms: rec.clock.now_ns() as f64 / 1e6, text: &format!("ABORTED: {why}; healing") })?;
+        if let Some(s) = self.live.with(|l| l.schedule.take()) {
+            s.heal_all(stack, rec).await;
+        }
+        Ok(())
     }
 
     async fn read_back(&self, driver: &dyn Driver, stack: &Stack) -> Result<ReadBack> {

@@ -25,6 +25,8 @@ pub(super) struct Live {
     pub workload: Option<Workload>,
     pub schedule: Option<FaultSchedule>,
     pub failover: Option<tokio::task::AbortHandle>,
+    /// Set while the `after` hooks are owed (from the first action on).
+    pub after_pending: Option<crate::action::ActionEnv>,
 }
 
 #[derive(Clone, Default)]
@@ -70,6 +72,9 @@ pub(super) async fn stop_interrupted(
     }
     if let (Some(rec), Some(stack)) = (&live.rec, &live.stack) {
         ledger.heal_all(&stack.docker, Some(rec)).await;
+    }
+    if let (Some(rec), Some(env)) = (&live.rec, shared.with(|l| l.after_pending.take()).or(live.after_pending.clone())) {
+        super::actions::after_hooks(&sc.hooks.after, &env, Some(rec)).await;
     }
     drop(live.rec);
     if let Some(r) = live.recorder {

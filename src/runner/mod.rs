@@ -3,11 +3,17 @@
 //! Teardown always runs: on success, error, panic, SIGINT and SIGTERM. An interrupt stops
 //! the failover, the faults and the workload in that order, marks the history, and still
 //! writes results.json (verdict `unknown`, `interrupted: true`) and the reports.
+mod actions;
 mod converge;
 mod drill;
+mod external;
 mod isolated;
 mod live;
+mod plan;
 mod progress;
+
+pub use actions::ProbeResult;
+pub use plan::plan_text;
 
 use crate::docker::{self, Docker, RunGuard};
 use crate::error::{Error, Result};
@@ -31,6 +37,8 @@ pub struct RunOptions {
     pub baseline: Option<Baseline>,
     /// Shown at the head of the live progress line ("drill 2 of 5, about 3 min left").
     pub label: Option<String>,
+    /// Confirmed in advance (`--yes`): an external drill does not ask.
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -93,15 +101,26 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         Some(b) => b.load(&opts.reports, &sc.name)?,
         None => Vec::new(),
     };
-    let docker = tokio::select! {
-        d = Docker::connect() => d?,
-        _ = signals.next() => return Err(Error::interrupted().hint("nothing had started yet")),
+    let ext = sc.stack.kind == crate::scenario::StackKind::External;
+    crate::action::add_secret_env(&sc.secrets);
+    external::confirm(sc, opts.yes)?;
+    let docker = match ext {
+        true => Docker::offline()?,
+        false => tokio::select! {
+            d = Docker::connect() => d?,
+            _ = signals.next() => return Err(Error::interrupted().hint("nothing had started yet")),
+        },
     };
     let run_id = new_run_id();
+    // credentials are read (and registered as secrets) before anything is written
+    let auth = if ext { Some(external::auth(sc, &run_id)?) } else { None };
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let dir = opts.reports.join(&sc.name).join(format!("{stamp}-{run_id}"));
     std::fs::create_dir_all(dir.join("logs")).map_err(|e| Error::infra(format!("failed to create {}", dir.display())).cause(e))?;
-    std::fs::write(dir.join("scenario.yaml"), &loaded.source).map_err(|e| Error::infra("failed to save the scenario copy").cause(e))?;
+    std::fs::write(dir.join("scenario.yaml"), crate::action::redact(&loaded.source))
+        .map_err(|e| Error::infra("failed to save the scenario copy").cause(e))?;
+    let marks = crate::action::marks_dir(&run_id);
+    std::fs::create_dir_all(&marks).map_err(|e| Error::infra(format!("failed to create {}", marks.display())).cause(e))?;
     // results.json is evidence too: its reporter writes into the run's folder; the other
     // reports are rendered from it (and the history) once the drill is over
     reporters.0.push(Box::new(FileReporter::new(dir.join("results.json"), results_json)));
@@ -111,6 +130,9 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
     reporters.emit(DrillEvent::Info(&format!("engine {} (Docker {}, {place})", e.host, e.version)))?;
 
     let mut guard = RunGuard::new(docker.clone(), &run_id);
+    if ext {
+        guard.disarm(); // drdrill creates nothing on an external stack
+    }
     let ledger = FaultLedger::default();
     let live = Shared::default();
     let labels = docker::run_labels(&run_id, &sc.name, &dir);
@@ -123,6 +145,7 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         labels,
         live: live.clone(),
         baseline,
+        auth,
     };
     let progress = progress::Progress::start(live.clone(), opts.label.clone());
     let outcome = tokio::select! {
@@ -140,13 +163,26 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
     for e in ledger.heal_all(&docker, None).await {
         let _ = reporters.emit(DrillEvent::Info(&format!("heal failed: {e}")));
     }
-    save_logs(&docker, &run_id, sc, &dir).await;
+    // `after` hooks always run: here when the drill ended before it could record them
+    if let Some(env) = live.with(|l| l.after_pending.take()) {
+        for line in actions::after_hooks(&sc.hooks.after, &env, None).await {
+            let _ = reporters.emit(DrillEvent::Info(&line));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&marks);
+    if !ext {
+        save_logs(&docker, &run_id, sc, &dir).await;
+    }
     if dir.join("results.json").exists()
         && let Err(e) = crate::report::finish_evidence(&dir)
     {
         let _ = reporters.emit(DrillEvent::Info(&format!("reports incomplete: {}", e.one_line())));
     }
     let final_primary = outcome.as_ref().ok().map(|o| o.stack.final_primary.clone());
+    if ext {
+        let _ = reporters.emit(DrillEvent::Info("external stack: drdrill started nothing and leaves it as it is"));
+        return outcome.map(|results| RunOutcome { dir, results });
+    }
     if opts.keep {
         guard.disarm();
         let _ = reporters.emit(DrillEvent::Phase(&format!("--keep: the stack stays up; remove it with `drdrill gc --run {run_id}`")));

@@ -18,6 +18,7 @@ fn allowed(kind: FaultKind) -> &'static [&'static str] {
         Timeout | ResetPeer => &["target", "link", "stream", "timeout_ms", "toxicity", "duration_ms"],
         Heal => &["heals"],
         Switchover => &[],
+        Action => &["target", "action", "undo", "duration_ms"],
     }
 }
 
@@ -37,6 +38,8 @@ fn present(f: &FaultSpec) -> Vec<&'static str> {
         ("jitter_ms", f.jitter_ms.is_some()),
         ("timeout_ms", f.timeout_ms.is_some()),
         ("toxicity", f.toxicity.is_some()),
+        ("action", f.action.is_some()),
+        ("undo", f.undo.is_some()),
     ];
     set.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect()
 }
@@ -66,7 +69,7 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
         }
         use FaultKind::*;
         match f.kind {
-            Partition | Heal | Switchover => {}
+            Partition | Heal | Switchover | Action => {}
             _ if f.target.is_none() => needs("target", p),
             _ => {}
         }
@@ -94,6 +97,10 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
             },
             Latency if f.latency_ms.is_none() => needs("latency_ms", p),
             Jitter if f.jitter_ms.is_none() => needs("jitter_ms", p),
+            Action if f.action.is_none() => needs("action", p),
+            Action if f.duration_ms.is_some() && f.undo.is_none() => {
+                p.push((at("duration_ms"), "an action fault heals after duration_ms through its `undo`: give one".into()))
+            }
             Heal => match &f.heals {
                 None => needs("heals", p),
                 Some(name) => {
@@ -105,6 +112,9 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
                         }
                         Some(g) if g.at_ms > f.at_ms => {
                             p.push((at("at_ms"), format!("the heal comes before fault `{name}` (at {} ms)", g.at_ms)))
+                        }
+                        Some(g) if g.kind == Action && g.undo.is_none() => {
+                            p.push((at("heals"), format!("action fault `{name}` has no `undo` to run")))
                         }
                         Some(g) if !heals_later(g.kind) => {
                             p.push((at("heals"), format!("a {} fault has nothing to heal", kind_name(g.kind))))

@@ -82,12 +82,7 @@ impl<'de> Deserialize<'de> for Limit {
 #[serde(untagged)]
 enum LimitSchema {
     Value(u64),
-    Spread {
-        min: Option<u64>,
-        median: Option<u64>,
-        p95: Option<u64>,
-        max: Option<u64>,
-    },
+    Spread { min: Option<u64>, median: Option<u64>, p95: Option<u64>, max: Option<u64> },
 }
 
 impl JsonSchema for Limit {

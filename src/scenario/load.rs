@@ -20,6 +20,7 @@ impl StackKind {
             StackKind::Redis | StackKind::RedisSentinel => "redis",
             StackKind::Patroni => "pg",
             StackKind::Mariadb | StackKind::MariadbMha => "db",
+            StackKind::External => "",
         }
     }
     pub fn default_image(self) -> &'static str {
@@ -28,6 +29,7 @@ impl StackKind {
             StackKind::Redis | StackKind::RedisSentinel => "drdrill/redis:7",
             StackKind::Patroni => "drdrill/patroni:3",
             StackKind::Mariadb | StackKind::MariadbMha => "drdrill/mariadb:10.11",
+            StackKind::External => "",
         }
     }
 }
@@ -35,6 +37,12 @@ impl StackKind {
 impl StackSpec {
     /// Node names in start order: the first is the initial primary (`pg-1`), then replicas.
     pub fn node_names(&self) -> Vec<String> {
+        if self.kind == StackKind::External {
+            if self.nodes.is_empty() {
+                return vec![super::ENDPOINT.to_string()];
+            }
+            return self.nodes.keys().cloned().collect();
+        }
         (1..=self.replicas as usize + 1).map(|i| format!("{}-{i}", self.kind.node_prefix())).collect()
     }
     pub fn image(&self) -> String {
@@ -146,11 +154,14 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     super::faults::validate_faults(s, &nodes, &mut p);
     super::orchestrated::validate_orchestrated(s, &mut p);
     super::mariadb::validate_mariadb(s, &mut p);
+    super::external::validate_external(s, &mut p);
+    super::external::validate_actions(s, &mut p);
+    let external = st.kind == StackKind::External;
     if let Some(fo) = s.failover.as_ref().filter(|_| s.failover_mode() == Some(FailoverMode::Scripted)) {
-        if st.replicas == 0 {
+        if st.replicas == 0 && !external {
             p.push((vec![Key("failover")], "failover needs at least one replica".into()));
         }
-        if fo.promote != "most-advanced" && !nodes[1..].contains(&fo.promote) {
+        if fo.promote != "most-advanced" && !external && !nodes[1..].contains(&fo.promote) {
             p.push((
                 vec![Key("failover"), Key("promote")],
                 format!("expected `most-advanced` or a replica ({}), found `{}`", nodes[1..].join(", "), fo.promote),

@@ -1,4 +1,6 @@
 //! The YAML scenario model, loading and validation with file:line:col, JSON Schema.
+pub mod actions;
+mod external;
 mod faults;
 mod limits;
 mod load;
@@ -9,6 +11,8 @@ mod orchestrated;
 mod prescan;
 mod ranges;
 
+pub use actions::{AbortWhen, ActionSpec, CommandLine, Hooks, HttpSpec, ProbeSpec, SteadyState, describe, describe_probe};
+pub use external::ENDPOINT;
 pub use faults::{heals_later, kind_name};
 pub use limits::{Limit, STATS};
 pub use load::{Loaded, load, parse, validate};

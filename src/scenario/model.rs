@@ -29,6 +29,19 @@ pub struct Scenario {
     /// link faults (latency, jitter, down, timeout, reset_peer, bandwidth) can act on it.
     #[serde(default)]
     pub proxy: Option<ProxySpec>,
+    /// Commands or requests run before the workload and after the drill (always).
+    #[serde(default)]
+    pub hooks: super::actions::Hooks,
+    /// Probes that must hold before the drill starts, checked again after recovery.
+    #[serde(default)]
+    pub steady_state: super::actions::SteadyState,
+    /// Conditions that stop the drill early (faults healed, `after` hooks run).
+    #[serde(default)]
+    pub abort_when: Option<super::actions::AbortWhen>,
+    /// Environment variables whose values are secrets: replaced by `[redacted]` in every
+    /// evidence file and on the terminal (stack credentials are always redacted).
+    #[serde(default)]
+    pub secrets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -67,6 +80,37 @@ pub enum StackKind {
     /// clients reach the VIP through a forwarder.
     #[serde(rename = "mariadb-mha")]
     MariadbMha,
+    /// A stack drdrill did not start and never starts, stops or removes: it reaches its
+    /// `endpoint` (and `nodes`) and acts on it only through the scenario's actions.
+    External,
+}
+
+/// The database behind an external stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Postgres,
+    Redis,
+    Mariadb,
+}
+
+/// How drdrill logs in to an external stack. Values come from the environment or a file,
+/// never from the scenario, and are redacted from all evidence.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// User name. Default: postgres (PostgreSQL), root (MariaDB), none (Redis).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Environment variable holding the user name.
+    #[serde(default)]
+    pub user_env: Option<String>,
+    /// Environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File whose first line is the password.
+    #[serde(default)]
+    pub password_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -116,6 +160,32 @@ pub struct StackSpec {
     /// mariadb-mha: MHA's settings.
     #[serde(default)]
     pub mha: Option<super::mariadb::MhaSpec>,
+    /// external: postgres, redis or mariadb.
+    #[serde(default)]
+    pub engine: Option<Engine>,
+    /// external: host:port the application's clients use (a VIP, a DNS name, HAProxy, a
+    /// pooler). The workload writes through it; it is resolved once, at the start.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// external: each node's own host:port, by name (optional): the failover steps and
+    /// reports name them, the primary is found by probing them, and replicas are checked
+    /// for convergence. Without them, read-back goes through the endpoint.
+    #[serde(default)]
+    pub nodes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub credentials: Option<Credentials>,
+    /// external PostgreSQL / MariaDB: the database. Default postgres / drdrill.
+    #[serde(default)]
+    pub database: Option<String>,
+    /// external: the table (Redis: key prefix) the workload writes into, created if
+    /// missing; each run's rows carry its run id and only those are read back.
+    /// Default drdrill_drill.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// external: delete this run's rows (and the table, once empty) after the drill.
+    /// Default false: they stay for an auditor to look at.
+    #[serde(default)]
+    pub cleanup: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -243,6 +313,8 @@ pub enum FaultKind {
     /// A planned switchover of the primary: Patroni's REST `/switchover`, `SENTINEL
     /// FAILOVER`, or drdrill's scripted promotion for the plain stacks.
     Switchover,
+    /// Run `action` (a command, HTTP request, manual step or wait); `undo` heals it.
+    Action,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -327,6 +399,14 @@ pub struct FaultSpec {
     /// Link faults: probability that the toxic applies to a connection. Default 1.
     #[serde(default)]
     pub toxicity: Option<f32>,
+    /// action: what to run. `target` (optional) says which node it hits, so that the
+    /// failover trigger and RPO know when the primary was hit.
+    #[serde(default)]
+    pub action: Option<super::actions::ActionSpec>,
+    /// action: what heals it, run after `duration_ms`, at a `heal` naming it, or when the
+    /// drill ends (also after an error or Ctrl-C).
+    #[serde(default)]
+    pub undo: Option<super::actions::ActionSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -352,6 +432,11 @@ pub struct FailoverSpec {
     /// After failover, bring the old primary back as a replica of the new one. Default false.
     #[serde(default)]
     pub rejoin_old_primary: bool,
+    /// scripted: run these actions in order instead of drdrill's own promotion and
+    /// repointing (required for an external stack). The new primary is then the node
+    /// named in `promote`, or the first of `stack.nodes` that probes writable.
+    #[serde(default)]
+    pub steps: Vec<super::actions::ActionSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -83,12 +83,17 @@ fn col(r: &Row, name: &str) -> String {
 }
 
 /// The sequence number of domain 0 in a GTID list (`0-1-57,1-2-3` → 57).
-fn gtid_seq(list: &str) -> u64 {
+pub(super) fn gtid_seq(list: &str) -> u64 {
     list.split(',').filter_map(|g| g.trim().strip_prefix("0-")).filter_map(|g| g.rsplit('-').next()?.parse().ok()).max().unwrap_or(0)
 }
 
 /// A workload connection with its prepared insert.
-pub(super) async fn workload_client(addr: SocketAddr, password: &str, timeout: Duration, find_node: bool) -> std::result::Result<MyClient, String> {
+pub(super) async fn workload_client(
+    addr: SocketAddr,
+    password: &str,
+    timeout: Duration,
+    find_node: bool,
+) -> std::result::Result<MyClient, String> {
     let mut conn = connect(addr, password, timeout).await?;
     let node = match find_node {
         true => Some(role(&mut conn).await.map_err(|e| e.to_string())?.1),
@@ -120,7 +125,7 @@ impl WriteClient for MyClient {
 
 /// A server error means the insert was rolled back (read-only, a deadlock), except for
 /// shutdown and killed connections; a lost connection may follow a durable commit.
-fn classify(e: &mysql_async::Error) -> WriteError {
+pub(super) fn classify(e: &mysql_async::Error) -> WriteError {
     match e {
         // 1053 server shutdown, 1927 connection killed, 2013 lost during query
         mysql_async::Error::Server(s) if ![1053, 1927, 2013].contains(&s.code) => WriteError::Fail(format!("{}: {}", s.code, s.message)),

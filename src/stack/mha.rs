@@ -107,7 +107,8 @@ impl Mha {
             let host = book.ip_of.get(&host).cloned().unwrap_or(host);
             let addr = stack.node(&r)?.addr();
             let mut c = super::mariadb::admin(addr, &self.db.password).await?;
-            let sql = format!("STOP SLAVE; CHANGE MASTER TO MASTER_HOST='{host}', MASTER_PORT={port}, MASTER_USE_GTID=slave_pos; START SLAVE");
+            let sql =
+                format!("STOP SLAVE; CHANGE MASTER TO MASTER_HOST='{host}', MASTER_PORT={port}, MASTER_USE_GTID=slave_pos; START SLAVE");
             c.query_drop(sql).await.map_err(super::mariadb::q(addr, "point the replica at the master's IP"))?;
         }
         Ok(())
@@ -129,7 +130,8 @@ impl Mha {
                 stack.docker.upload_file(&n.container, "/root/.ssh", file, text.as_bytes()).await?;
             }
             stack.docker.upload_file(&n.container, "/root/.ssh", "config", config.as_bytes()).await?;
-            exec_ok(stack, &n.container, "protect the SSH key", &["chmod", "600", "/root/.ssh/id_ed25519", "/root/.ssh/authorized_keys"]).await?;
+            exec_ok(stack, &n.container, "protect the SSH key", &["chmod", "600", "/root/.ssh/id_ed25519", "/root/.ssh/authorized_keys"])
+                .await?;
         }
         Ok(())
     }
@@ -160,8 +162,7 @@ impl Mha {
             let log = stack.docker.logs(mgr).await?;
             match log.contains("succeeded, waiting until MySQL doesn't respond") {
                 true => Ok(()),
-                false => Err(Error::infra("failed to see masterha_manager monitoring the master")
-                    .cause_text(tail(&log))),
+                false => Err(Error::infra("failed to see masterha_manager monitoring the master").cause_text(tail(&log))),
             }
         })
         .await

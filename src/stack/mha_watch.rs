@@ -156,7 +156,9 @@ impl Orchestrator for MhaWatch {
                 self.spec.ping_interval_s
             ),
             promotion_ms: None,
-            promotion_from: "no setting bounds it: MHA re-reads the servers, runs the VIP script (stop, start), applies relay logs, then read_only = 0".into(),
+            promotion_from:
+                "no setting bounds it: MHA re-reads the servers, runs the VIP script (stop, start), applies relay logs, then read_only = 0"
+                    .into(),
             reroute_ms: None,
             reroute_from: "a client's next connection through the VIP (gratuitous ARP)".into(),
             claim: Some("seed 003 (traditional VIP): detection 10–30 s + switch 5–10 s = 15–40 s; issue: 6–40 s".into()),
@@ -201,9 +203,13 @@ mod tests {
         assert!(matches!(down, Some(Observed::Detected { .. })), "{down:?}");
         let n = interpret("Sun Nov 22 18:24:08 2026 - [warning] Master 172.24.0.2(172.24.0.2:3306) is not reachable!", &book);
         assert_eq!(n, Some(Observed::Note { detail: "MHA: [warning] Master db-1 is not reachable!".into() }));
-        let done = interpret("Sun Nov 22 18:24:19 2026 - [info] Master failover to 172.24.0.3(172.24.0.3:3306) completed successfully.", &book);
+        let done =
+            interpret("Sun Nov 22 18:24:19 2026 - [info] Master failover to 172.24.0.3(172.24.0.3:3306) completed successfully.", &book);
         assert_eq!(done, Some(Observed::Note { detail: "MHA: [info] Master failover to db-2 completed successfully.".into() }));
-        assert_eq!(interpret("Sun Nov 22 18:24:01 2026 - [info] Ping(SELECT) succeeded, waiting until MySQL doesn't respond..", &book), None);
+        assert_eq!(
+            interpret("Sun Nov 22 18:24:01 2026 - [info] Ping(SELECT) succeeded, waiting until MySQL doesn't respond..", &book),
+            None
+        );
         // the VIP (172.24.0.250) is not a node, though db-1's address is its prefix
         let moved = interpret("drdrill-vip 18:36:56.747 VIP 172.24.0.250 added on 172.24.0.3 rc=0", &book);
         let detail = "MHA: drdrill-vip 18:36:56.747 VIP 172.24.0.250 added on db-2 rc=0".to_string();

@@ -1,6 +1,7 @@
 //! One driver per database behind one trait. The runner, workload, faults, failover and
 //! checker only ever talk to `dyn Driver` and `Stack`.
 mod etcd;
+mod external;
 mod mariadb;
 mod mha;
 mod mha_watch;
@@ -12,6 +13,7 @@ mod proxy;
 mod redis;
 mod sentinel;
 
+pub use external::{Auth, External, plan as external_plan};
 pub use nodes::{Node, Stack, StackPlan};
 pub use proxy::{PROXY_NODE, ProxyRoutes};
 pub use sentinel::RedisSentinel;
@@ -152,6 +154,7 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
         StackKind::Patroni => Box::new(patroni::Patroni::new(spec)),
         StackKind::Mariadb => Box::new(mariadb::MariaDb::new(spec)),
         StackKind::MariadbMha => Box::new(mha::Mha::new(spec)),
+        StackKind::External => Box::new(External::new(spec, Auth::default())),
     }
 }
 

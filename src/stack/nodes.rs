@@ -46,6 +46,11 @@ pub struct Stack {
     pub services: Vec<Node>,
     /// The stack's own orchestrator, if any (planned switchovers go through it).
     pub orchestrator: Option<std::sync::Arc<dyn crate::failover::Orchestrator>>,
+    /// What actions (hooks, action faults, failover steps) share; set once the evidence
+    /// folder and the database probe exist.
+    pub actions: std::sync::OnceLock<crate::action::ActionEnv>,
+    /// A stack drdrill did not start (kind external): it never touches its nodes.
+    pub external: bool,
     primary: Mutex<String>,
     /// The primary when the workload started (an orchestrator elects its own first one).
     initial: Mutex<String>,
@@ -115,7 +120,59 @@ impl Stack {
             orchestrator: driver.orchestrator(),
             db_port: driver.port(),
             proxy,
+            actions: Default::default(),
+            external: false,
         })
+    }
+
+    /// An external stack: `nodes` (at least one) and the clients' `endpoint` service.
+    pub fn external(docker: &Docker, run_id: &str, nodes: Vec<Node>, endpoint: Node, primary: &str) -> Stack {
+        Stack {
+            docker: docker.clone(),
+            run_id: run_id.to_string(),
+            network: String::new(),
+            primary: Mutex::new(primary.to_string()),
+            initial: Mutex::new(primary.to_string()),
+            nodes,
+            services: vec![endpoint],
+            orchestrator: None,
+            db_port: 0,
+            proxy: None,
+            actions: Default::default(),
+            external: true,
+        }
+    }
+
+    /// The actions' environment with the drill's current facts: DRDRILL_PRIMARY (node
+    /// name), DRDRILL_PRIMARY_ADDR (host:port), DRDRILL_PRIMARY_CONTAINER (container
+    /// drills), DRDRILL_NETWORK, and DRDRILL_NODE_<NAME>_ADDR / _CONTAINER for every node.
+    pub fn action_env(&self) -> crate::action::ActionEnv {
+        let mut env = self.actions.get().cloned().unwrap_or_else(|| crate::action::ActionEnv {
+            vars: Vec::new(),
+            run_id: self.run_id.clone(),
+            dir: std::env::temp_dir(),
+            db: None,
+        });
+        let primary = self.primary();
+        let var = |n: &str| n.to_uppercase().replace('-', "_");
+        env.vars.push(("DRDRILL_RUN_ID".into(), self.run_id.clone()));
+        env.vars.push(("DRDRILL_PRIMARY".into(), primary.clone()));
+        if !self.network.is_empty() {
+            env.vars.push(("DRDRILL_NETWORK".into(), self.network.clone()));
+        }
+        for n in self.nodes.iter().chain(&self.services) {
+            env.vars.push((format!("DRDRILL_NODE_{}_ADDR", var(&n.name)), n.addr().to_string()));
+            if !n.container.is_empty() {
+                env.vars.push((format!("DRDRILL_NODE_{}_CONTAINER", var(&n.name)), n.container.clone()));
+            }
+            if n.name == primary {
+                env.vars.push(("DRDRILL_PRIMARY_ADDR".into(), n.addr().to_string()));
+                if !n.container.is_empty() {
+                    env.vars.push(("DRDRILL_PRIMARY_CONTAINER".into(), n.container.clone()));
+                }
+            }
+        }
+        env
     }
 
     /// Host and port `replica` connects to in order to replicate from `primary`: through
@@ -177,6 +234,11 @@ impl Stack {
 
     pub async fn running(&self, name: &str) -> bool {
         match self.node(name) {
+            // an external node is up when it accepts a connection
+            Ok(n) if self.external => {
+                let dial = tokio::net::TcpStream::connect(n.addr());
+                tokio::time::timeout(std::time::Duration::from_secs(2), dial).await.is_ok_and(|r| r.is_ok())
+            }
             Ok(n) => self.docker.is_running(&n.container).await,
             Err(_) => false,
         }

@@ -103,7 +103,7 @@ impl WriteClient for PgClient {
 
 /// An error the server sent while the statement ran means it was rolled back, except for
 /// shutdown and connection errors, after which the commit may already be durable.
-fn classify(e: &tokio_postgres::Error) -> WriteError {
+pub(super) fn classify(e: &tokio_postgres::Error) -> WriteError {
     let text = e.as_db_error().map(|d| format!("{}: {}", d.code().code(), d.message())).unwrap_or_else(|| e.to_string());
     match e.as_db_error() {
         Some(db) => {

@@ -60,6 +60,16 @@ pub(super) async fn is_master(c: &mut MultiplexedConnection) -> std::result::Res
     Ok(matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master"))
 }
 
+/// A reply from the server (READONLY, NOREPLICAS, …) means the write was not applied; a
+/// lost connection or a timeout leaves it unknown.
+pub(super) fn classify(e: &redis::RedisError) -> WriteError {
+    if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error() {
+        WriteError::Unknown(e.to_string())
+    } else {
+        WriteError::Fail(e.to_string())
+    }
+}
+
 pub(super) struct RedisClient {
     pub conn: MultiplexedConnection,
     /// The node, when the client found it through Sentinel.
@@ -70,14 +80,7 @@ pub(super) struct RedisClient {
 impl WriteClient for RedisClient {
     async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
         let key = format!("{KEY_PREFIX}{writer}:{seq}");
-        match redis::cmd("SET").arg(&key).arg(payload).query_async::<()>(&mut self.conn).await {
-            Ok(()) => Ok(()),
-            // a reply from the server (READONLY, NOREPLICAS, …) means it was not applied
-            Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error() => {
-                Err(WriteError::Unknown(e.to_string()))
-            }
-            Err(e) => Err(WriteError::Fail(e.to_string())),
-        }
+        redis::cmd("SET").arg(&key).arg(payload).query_async::<()>(&mut self.conn).await.map_err(|e| classify(&e))
     }
     fn node(&self) -> Option<String> {
         self.node.clone()

@@ -105,8 +105,7 @@ pub fn compare(baseline: &[Results], new: &Results) -> Comparison {
         note,
     });
     for t in &new.targets {
-        let passed_before =
-            baseline.iter().all(|b| b.targets.iter().any(|x| x.target == t.target && x.verdict == Verdict::Pass));
+        let passed_before = baseline.iter().all(|b| b.targets.iter().any(|x| x.target == t.target && x.verdict == Verdict::Pass));
         if passed_before && t.verdict != Verdict::Pass {
             checks.push(Check {
                 quantity: format!("target {}", t.target),
@@ -120,7 +119,6 @@ pub fn compare(baseline: &[Results], new: &Results) -> Comparison {
     }
     Comparison { baseline_runs: baseline.iter().map(|b| b.run_id.clone()).collect(), checks }
 }
-
 
 /// Baseline runs of `scenario`: `dir` is one evidence folder or a folder of them (searched
 /// two levels deep: `reports/` or `reports/<scenario>/`). Interrupted runs are left out.

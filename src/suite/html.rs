@@ -40,5 +40,7 @@ pub fn summary_html(s: &Summary, dir: &Path) -> String {
         r["link"] = link.into();
     }
     v["css"] = CSS.into();
-    env.get_template("summary.html").and_then(|t| t.render(minijinja::value::Serde(&v))).unwrap_or_else(|e| format!("<!doctype html><p>summary.html failed to render: {e}</p>"))
+    env.get_template("summary.html")
+        .and_then(|t| t.render(minijinja::value::Serde(&v)))
+        .unwrap_or_else(|e| format!("<!doctype html><p>summary.html failed to render: {e}</p>"))
 }

@@ -202,14 +202,23 @@ impl Summary {
             });
         }
         for s in self.scenarios.iter().filter(|s| !s.targets.is_empty()) {
-            let mut x = format!("  <testsuite name=\"{} (spread over {} runs)\" tests=\"{}\">\n", esc(&s.scenario), s.runs, s.targets.len());
+            let mut x =
+                format!("  <testsuite name=\"{} (spread over {} runs)\" tests=\"{}\">\n", esc(&s.scenario), s.runs, s.targets.len());
             for t in &s.targets {
                 let name = format!("{} {}", t.target, t.statistic);
                 let what = format!("limit {}, actual {:?}. {}", t.limit, t.actual, t.note);
                 x.push_str(&match t.verdict {
                     Verdict::Pass => format!("    <testcase classname=\"{}\" name=\"{name}\"/>\n", esc(&s.scenario)),
-                    Verdict::Fail => format!("    <testcase classname=\"{}\" name=\"{name}\">\n      <failure message=\"{}\"/>\n    </testcase>\n", esc(&s.scenario), esc(&what)),
-                    Verdict::Unknown => format!("    <testcase classname=\"{}\" name=\"{name}\">\n      <error message=\"{}\"/>\n    </testcase>\n", esc(&s.scenario), esc(&what)),
+                    Verdict::Fail => format!(
+                        "    <testcase classname=\"{}\" name=\"{name}\">\n      <failure message=\"{}\"/>\n    </testcase>\n",
+                        esc(&s.scenario),
+                        esc(&what)
+                    ),
+                    Verdict::Unknown => format!(
+                        "    <testcase classname=\"{}\" name=\"{name}\">\n      <error message=\"{}\"/>\n    </testcase>\n",
+                        esc(&s.scenario),
+                        esc(&what)
+                    ),
                 });
             }
             x.push_str("  </testsuite>\n");

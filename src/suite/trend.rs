@@ -55,15 +55,29 @@ fn chart(title: &str, unit: &str, runs: &[Results], value: fn(&Results) -> Optio
 pub fn trend(reports: &Path, only: Option<&str>) -> Result<i32> {
     let by = runs(reports, only);
     if by.is_empty() {
-        return Err(Error::usage(format!("no finished runs{} under {}", only.map(|o| format!(" of {o}")).unwrap_or_default(), reports.display())));
+        return Err(Error::usage(format!(
+            "no finished runs{} under {}",
+            only.map(|o| format!(" of {o}")).unwrap_or_default(),
+            reports.display()
+        )));
     }
     let ms = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
-    let mut html = format!("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>drdrill trend</title><style>{}</style></head><body><h1>drdrill trend</h1>", super::html::CSS);
+    let mut html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>drdrill trend</title><style>{}</style></head><body><h1>drdrill trend</h1>",
+        super::html::CSS
+    );
     for (scenario, rs) in &by {
         let mut b = tabled::builder::Builder::default();
         b.push_record(["started", "run", "verdict", "RTO ms", "RPO ms", "lost writes"]);
         for r in rs {
-            b.push_record([r.started_at.clone(), r.run_id.clone(), r.verdict.to_string(), ms(r.rto_ms), ms(r.rpo_ms), ms(r.lost_writes.map(|v| v as f64))]);
+            b.push_record([
+                r.started_at.clone(),
+                r.run_id.clone(),
+                r.verdict.to_string(),
+                ms(r.rto_ms),
+                ms(r.rpo_ms),
+                ms(r.lost_writes.map(|v| v as f64)),
+            ]);
         }
         let mut t = b.build();
         t.with(tabled::settings::Style::rounded());

@@ -83,7 +83,7 @@ pub fn host_port(results: &Value, node: &str) -> u16 {
     results["stack"]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap()["host_port"].as_u64().unwrap() as u16
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
@@ -127,7 +127,8 @@ pub fn container_of(r: &Value, node: &str) -> String {
 /// (as root over the socket: no drdrill code, no drill password).
 pub fn read_mariadb(r: &Value, node: &str) -> BTreeSet<(u64, u64)> {
     let sql = "SELECT writer, seq FROM drdrill.drdrill_writes";
-    let out = std::process::Command::new("docker").args(["exec", &container_of(r, node), "mariadb", "-N", "-B", "-e", sql]).output().unwrap();
+    let out =
+        std::process::Command::new("docker").args(["exec", &container_of(r, node), "mariadb", "-N", "-B", "-e", sql]).output().unwrap();
     assert!(out.status.success(), "read {node}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -291,8 +292,9 @@ pub fn vip_holders(r: &Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|n| docker(&["exec", n["container"].as_str().unwrap(), "ip", "-4", "addr", "show", "dev", "eth0"]).contains(&format!("inet {vip}/")))
+        .filter(|n| {
+            docker(&["exec", n["container"].as_str().unwrap(), "ip", "-4", "addr", "show", "dev", "eth0"]).contains(&format!("inet {vip}/"))
+        })
         .map(|n| n["name"].as_str().unwrap().to_string())
         .collect()
 }
-
