@@ -42,11 +42,21 @@ fn server_id(node: &str) -> u32 {
 }
 
 pub(super) async fn connect(addr: SocketAddr, password: &str, timeout: Duration) -> std::result::Result<Conn, String> {
+    connect_as(addr, "drdrill", Some(password.to_string()), timeout).await
+}
+
+/// A connection as `user` (TCP, a small statement cache), or why there is none.
+pub(super) async fn connect_as(
+    addr: SocketAddr,
+    user: &str,
+    password: Option<String>,
+    timeout: Duration,
+) -> std::result::Result<Conn, String> {
     let opts = OptsBuilder::default()
         .ip_or_hostname(addr.ip().to_string())
         .tcp_port(addr.port())
-        .user(Some("drdrill"))
-        .pass(Some(password))
+        .user(Some(user))
+        .pass(password)
         .prefer_socket(false)
         .stmt_cache_size(4);
     match tokio::time::timeout(timeout, Conn::new(opts)).await {

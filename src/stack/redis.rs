@@ -32,10 +32,14 @@ pub(super) async fn admin(addr: SocketAddr) -> Result<MultiplexedConnection> {
 }
 
 pub(super) async fn info_replication(addr: SocketAddr) -> Result<Vec<(String, String)>> {
-    let mut c = admin(addr).await?;
+    read_info_replication(&mut admin(addr).await?, addr).await
+}
+
+/// `INFO replication` on an open connection, as (field, value) pairs.
+pub(super) async fn read_info_replication(c: &mut MultiplexedConnection, addr: SocketAddr) -> Result<Vec<(String, String)>> {
     let text: String = redis::cmd("INFO")
         .arg("replication")
-        .query_async(&mut c)
+        .query_async(c)
         .await
         .map_err(|e| Error::infra(format!("failed to read INFO replication on {addr}")).cause(e))?;
     Ok(text.lines().filter_map(|l| l.trim().split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect())

@@ -4,8 +4,8 @@ use crate::error::{Error, Result};
 use crate::stack::mariadb::{classify, gtid_seq};
 use crate::stack::{ReadBack, WriteClient, WriteError};
 use async_trait::async_trait;
+use mysql_async::Conn;
 use mysql_async::prelude::*;
-use mysql_async::{Conn, OptsBuilder};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -27,18 +27,8 @@ impl MariaDb {
     }
 
     async fn conn(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Conn, String> {
-        let opts = OptsBuilder::default()
-            .ip_or_hostname(addr.ip().to_string())
-            .tcp_port(addr.port())
-            .user(Some(self.auth.user.as_deref().unwrap_or("root")))
-            .pass(self.auth.password.clone())
-            .prefer_socket(false)
-            .stmt_cache_size(4);
-        match tokio::time::timeout(timeout, Conn::new(opts)).await {
-            Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("connect to {addr} timed out")),
-        }
+        let user = self.auth.user.as_deref().unwrap_or("root");
+        crate::stack::mariadb::connect_as(addr, user, self.auth.password.clone(), timeout).await
     }
 
     async fn admin(&self, addr: SocketAddr) -> Result<Conn> {

@@ -46,13 +46,7 @@ impl Redis {
     }
 
     async fn info(&self, addr: SocketAddr) -> Result<Vec<(String, String)>> {
-        let mut c = self.admin(addr).await?;
-        let text: String = redis::cmd("INFO")
-            .arg("replication")
-            .query_async(&mut c)
-            .await
-            .map_err(|e| Error::infra(format!("failed to read INFO replication on {addr}")).cause(e))?;
-        Ok(text.lines().filter_map(|l| l.trim().split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        crate::stack::redis::read_info_replication(&mut self.admin(addr).await?, addr).await
     }
 
     /// Every key of this run.
