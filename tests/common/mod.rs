@@ -161,6 +161,13 @@ pub fn labelled(run: Option<&str>) -> (Vec<String>, Vec<String>) {
     )
 }
 
+/// What `labelled(None)` lists now and did not list `before`: a drill's own leftovers when
+/// it has no results.json to name its run (the drills hold SERIAL, so nothing else starts).
+pub fn labelled_since(before: &(Vec<String>, Vec<String>)) -> (Vec<String>, Vec<String>) {
+    let (c, n) = labelled(None);
+    (c.into_iter().filter(|x| !before.0.contains(x)).collect(), n.into_iter().filter(|x| !before.1.contains(x)).collect())
+}
+
 pub fn run_id(results: &Value) -> String {
     results["run_id"].as_str().unwrap().to_string()
 }
