@@ -18,6 +18,6 @@ if ! command -v chromium >/dev/null; then
   $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 cargo build --locked --quiet
-# the accuracy benchmark is not run here (it measures, it asserts nothing), but it must build
-cargo check --locked --quiet --bench accuracy
+# the benchmarks are not run here (they measure, they assert nothing), but they must build
+cargo check --locked --quiet --bench accuracy --bench throughput
 cargo test --locked "$@"

@@ -14,4 +14,5 @@ pub mod runner;
 pub mod scenario;
 pub mod stack;
 pub mod suite;
+pub mod usage;
 pub mod workload;

@@ -128,7 +128,10 @@ pub fn main() -> i32 {
             return if e.use_stderr() { crate::error::exit::USAGE } else { 0 };
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build() {
+    // one worker per core (at least two: the in-process proxy blocks one briefly on updates);
+    // more workers than cores only add switches to the cores the stack under test needs
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16);
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: failed to start the async runtime\n  caused by: {e}");

@@ -107,8 +107,23 @@ pub struct TeardownReport {
     pub errors: Vec<String>,
 }
 
-/// Sweeps `run` by label until listings stay empty for `QUIET`, within `BOUND`.
-async fn sweep_until_empty(docker: &Docker, run: &str) -> TeardownReport {
+/// Removes `found` kind by kind, each kind's resources concurrently (containers first,
+/// then the networks they were on, then volumes), as one `docker rm -f a b c` would.
+async fn remove_all(docker: &Docker, found: &[Resource], report: &mut TeardownReport) {
+    for kind in [ResourceKind::Container, ResourceKind::Network, ResourceKind::Volume] {
+        let batch: Vec<&Resource> = found.iter().filter(|r| r.kind == kind).collect();
+        let done = futures_util::future::join_all(batch.iter().map(|r| remove(docker, r))).await;
+        for (r, res) in batch.into_iter().zip(done) {
+            match res {
+                Ok(()) => report.removed.push(r.to_string()),
+                Err(e) => report.errors.push(e.one_line()),
+            }
+        }
+    }
+}
+
+/// Sweeps `run` by label until listings stay empty for `quiet`, within `BOUND`.
+async fn sweep_until_empty(docker: &Docker, run: &str, quiet: Duration) -> TeardownReport {
     let started = Instant::now();
     let mut report = TeardownReport::default();
     let mut quiet_since: Option<Instant> = None;
@@ -116,7 +131,7 @@ async fn sweep_until_empty(docker: &Docker, run: &str) -> TeardownReport {
         match list(docker, Some(run)).await {
             Ok(found) if found.is_empty() => {
                 report.leftovers.clear();
-                if quiet_since.get_or_insert_with(Instant::now).elapsed() >= QUIET {
+                if quiet_since.get_or_insert_with(Instant::now).elapsed() >= quiet {
                     report.verified = true;
                     return report;
                 }
@@ -124,11 +139,10 @@ async fn sweep_until_empty(docker: &Docker, run: &str) -> TeardownReport {
             Ok(found) => {
                 quiet_since = None;
                 report.leftovers = found.iter().map(ToString::to_string).collect();
-                for r in &found {
-                    match remove(docker, r).await {
-                        Ok(()) => report.removed.push(r.to_string()),
-                        Err(e) => report.errors.push(e.one_line()),
-                    }
+                let errors = report.errors.len();
+                remove_all(docker, &found, &mut report).await;
+                if report.errors.len() == errors && started.elapsed() < BOUND {
+                    continue; // all removed: list again at once, the check that nothing is left
                 }
             }
             Err(e) => {
@@ -157,9 +171,12 @@ impl RunGuard {
     }
 
     /// Removes everything labelled with this run (whatever its owner: this is the owner),
-    /// repeatedly, until a check finds nothing; the report says whether it did.
-    pub async fn teardown(&mut self) -> TeardownReport {
-        let report = sweep_until_empty(&self.docker, &self.run_id).await;
+    /// repeatedly, until a check finds nothing; the report says whether it did. After a
+    /// drill that ended cleanly no call is in flight, so one empty listing is the check;
+    /// after an error or an interruption listings must stay empty for `QUIET`.
+    pub async fn teardown(&mut self, clean: bool) -> TeardownReport {
+        let quiet = if clean { Duration::ZERO } else { QUIET };
+        let report = sweep_until_empty(&self.docker, &self.run_id, quiet).await;
         self.armed = false;
         report
     }
@@ -180,7 +197,7 @@ impl Drop for RunGuard {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async {
                 let d = Docker::connect().await.ok()?;
-                Some(sweep_until_empty(&d, &run).await)
+                Some(sweep_until_empty(&d, &run, QUIET).await)
             })
         })
         .join();

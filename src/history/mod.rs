@@ -138,4 +138,37 @@ mod tests {
         assert_eq!(file.events[1].t_ns, 7);
         assert_eq!(file.events[1].fault, Some(0));
     }
+
+    /// What a crash would leave: while the recorder still runs, the file holds whole lines
+    /// only, every event at once, and every op within the flush interval.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_running_recorder_leaves_whole_lines_and_flushes_events_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let clock = Clock::start();
+        let header = Entry::Header { scenario: "s".into(), run_id: "r".into(), wall_clock_anchor: clock.wall_anchor.to_rfc3339() };
+        let (rec, h) = Recorder::start(&path, clock, header).unwrap();
+        for seq in 1..=5000 {
+            h.op(Op { writer: 1, seq, invoke_ns: seq, complete_ns: seq + 1, outcome: Outcome::Ok, node: None, error: None }).await;
+        }
+        h.event(EventKind::FaultInject, Some(0), Some("pg-1"), "kill").await;
+        let on_disk = |path: &std::path::Path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            assert!(text.is_empty() || text.ends_with('\n'), "a partial line on disk");
+            let mut ops = 0;
+            let f = read_history(path, |_| ops += 1).unwrap();
+            (ops, f.events.len())
+        };
+        // the event is a phase boundary: written with everything before it
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while on_disk(&path) != (5000, 1) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(on_disk(&path), (5000, 1));
+        h.op(Op { writer: 1, seq: 5001, invoke_ns: 1, complete_ns: 2, outcome: Outcome::Ok, node: None, error: None }).await;
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert_eq!(on_disk(&path), (5001, 1), "an op waited longer than the flush interval");
+        drop(h);
+        assert_eq!(rec.finish().await.unwrap(), 5002);
+    }
 }

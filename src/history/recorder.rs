@@ -1,9 +1,13 @@
 //! Streams history entries to disk through one task; memory use does not grow with the
-//! number of ops (a bounded channel and a buffered writer).
+//! number of ops (a bounded channel and a bounded buffer). Entries are written in batches:
+//! whole lines only, at most `FLUSH_EVERY` after they arrive, when the buffer fills, and
+//! at once for every event (fault, heal, failover step: the phase boundaries). A crash
+//! leaves a history that parses up to the last batch.
 use super::{Entry, Event, EventKind, Op};
 use crate::clock::Clock;
 use std::io::Write;
 use std::path::Path;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Cheap to clone; every writer, the fault schedule and the failover hold one.
@@ -21,20 +25,66 @@ pub struct Recorder {
     task: tokio::task::JoinHandle<std::io::Result<u64>>,
 }
 
+/// Longest an entry waits in memory before it is written.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// Bytes buffered before a write regardless of the timer.
+const BUFFER: usize = 256 * 1024;
+/// Entries taken from the channel at once.
+const BATCH: usize = 1024;
+
+/// Whole lines waiting to be written, and when the oldest of them arrived.
+struct Lines {
+    file: std::fs::File,
+    buf: Vec<u8>,
+    since: Option<Instant>,
+}
+
+impl Lines {
+    fn push(&mut self, e: &Entry) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.buf, e)?;
+        self.buf.push(b'\n');
+        self.since.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.file.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        self.since = None;
+        Ok(())
+    }
+
+    /// How long the next wait for entries may last before the buffer is due.
+    fn due_in(&self) -> Duration {
+        self.since.map_or(Duration::from_secs(3600), |t| FLUSH_EVERY.saturating_sub(t.elapsed()))
+    }
+}
+
 impl Recorder {
     pub fn start(path: &Path, clock: Clock, header: Entry) -> std::io::Result<(Recorder, RecorderHandle)> {
         let file = std::fs::File::create(path)?;
         let (tx, mut rx) = mpsc::channel::<Entry>(4096);
+        let rt = tokio::runtime::Handle::current();
         let task = tokio::task::spawn_blocking(move || {
-            let mut out = std::io::BufWriter::new(file);
-            serde_json::to_writer(&mut out, &header)?;
-            out.write_all(b"\n")?;
-            let mut n = 0u64;
-            while let Some(e) = rx.blocking_recv() {
-                serde_json::to_writer(&mut out, &e)?;
-                out.write_all(b"\n")?;
-                n += 1;
-                if rx.is_empty() {
+            let mut out = Lines { file, buf: Vec::with_capacity(BUFFER + 4096), since: None };
+            out.push(&header)?;
+            out.flush()?;
+            let (mut n, mut batch) = (0u64, Vec::with_capacity(BATCH));
+            loop {
+                let wait = out.due_in();
+                let got = rt.block_on(async { tokio::time::timeout(wait, rx.recv_many(&mut batch, BATCH)).await });
+                if got == Ok(0) {
+                    break; // every handle dropped and the channel drained
+                }
+                let mut event = false;
+                for e in batch.drain(..) {
+                    event |= matches!(e, Entry::Event(_) | Entry::Header { .. });
+                    n += 1;
+                    out.push(&e)?;
+                }
+                if event || out.buf.len() >= BUFFER || out.due_in().is_zero() {
                     out.flush()?;
                 }
             }

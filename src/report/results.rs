@@ -126,6 +126,9 @@ pub struct Results {
     /// External stacks with `cleanup: true`: what was removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cleanup: Option<String>,
+    /// drdrill's own CPU and memory while it ran the workload (null when interrupted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<crate::usage::HarnessUsage>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -225,6 +228,7 @@ impl Results {
             comparison: None,
             steady_state: None,
             cleanup: None,
+            harness: None,
         }
     }
 }

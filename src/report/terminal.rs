@@ -189,6 +189,10 @@ pub fn scorecard(r: &Results) -> String {
     if let Some(c) = &r.cleanup {
         s += &format!("  cleanup            {c}\n");
     }
+    if let Some(h) = &r.harness {
+        let per = h.cpu_us_per_write.map(|c| format!(", {c:.1} µs CPU per write")).unwrap_or_default();
+        s += &format!("  harness            {:.0} writes/s{per}, peak memory {:.1} MB\n", h.writes_per_s, h.peak_rss_mb);
+    }
     s += &phase_table(r);
     if let Some(i) = &r.isolated_primary {
         s += &format!(

@@ -102,6 +102,7 @@ pub(super) fn sample() -> Results {
         comparison: None,
         steady_state: None,
         cleanup: None,
+        harness: None,
     }
 }
 

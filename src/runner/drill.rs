@@ -44,6 +44,7 @@ struct Exercised {
     /// The old primary's records, read just before the heal that let it rejoin.
     isolated: Option<(IsolatedPrimary, ReadBack)>,
     steady_after: Vec<ProbeResult>,
+    usage: crate::usage::HarnessUsage,
 }
 
 impl Drill<'_> {
@@ -135,7 +136,9 @@ impl Drill<'_> {
         let assembled = Results::assemble(identity, a, info, ex.failover, convergence, hist.events, errors);
         let steady_state =
             (!sc.steady_state.probes.is_empty()).then_some(SteadyStateReport { before: steady_before, after: ex.steady_after });
-        let mut results = Results { engine: self.docker.engine.clone(), phases, isolated_primary, steady_state, cleanup, ..assembled };
+        let harness = Some(ex.usage.clone().with_peak_now());
+        let mut results =
+            Results { engine: self.docker.engine.clone(), phases, isolated_primary, steady_state, cleanup, harness, ..assembled };
         if !self.baseline.is_empty() {
             results.comparison = Some(crate::suite::compare(&self.baseline, &results));
         }
@@ -247,6 +250,7 @@ impl Drill<'_> {
         record_before(&rec, before).await;
         self.phase(rep, &format!("workload: {} writers, {}", sc.workload.writers, rate_text(sc)))?;
         rec.event(EventKind::WorkloadStart, None, Some(primary), "").await;
+        let cpu_start = crate::usage::Sample::now();
         let target = match driver.client_entry() {
             Some(entry) => ClientTarget { node: entry.to_string(), addr: stack.service(entry)?.client_addr() },
             None => ClientTarget { node: primary.to_string(), addr: stack.node(primary)?.client_addr() },
@@ -340,6 +344,7 @@ impl Drill<'_> {
         rec.event(EventKind::WorkloadStop, None, None, "").await;
         let (workload, schedule, recorder) = self.live.with(|l| (l.workload.take(), l.schedule.take(), l.recorder.take()));
         let end = workload.expect("started above").stop().await;
+        let usage = crate::usage::HarnessUsage::between(cpu_start, crate::usage::Sample::now(), end.ops);
         if let Some(s) = schedule {
             s.heal_all(stack, &rec).await; // (already done after an abort)
         }
@@ -368,7 +373,7 @@ impl Drill<'_> {
         }
         rep.emit(DrillEvent::Info(&format!("{} writes recorded in history.jsonl", end.ops)))?;
         let isolated = isolated.finish(stack, primary).await;
-        Ok(Exercised { clock, failover: report, isolated, steady_after })
+        Ok(Exercised { clock, failover: report, isolated, steady_after, usage })
     }
 
     /// An `abort_when` condition held: record it; the caller stops the faults (no more

@@ -195,7 +195,7 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         }
     } else {
         let _ = reporters.emit(DrillEvent::Phase("tearing down"));
-        let t = guard.teardown().await;
+        let t = guard.teardown(outcome.is_ok()).await;
         let text = if t.verified {
             format!("stack torn down ({} removed; a check found nothing left)", t.removed.len())
         } else {

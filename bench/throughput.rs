@@ -1,0 +1,291 @@
+//! How light is drdrill's client? Runs drdrill's workload and the standard tool against the
+//! same database server, one after the other, several rounds alternating which goes first,
+//! and prints writes/s, the ratio, client CPU per write and drdrill's peak memory.
+//!
+//! - PostgreSQL (synchronous_commit on, then off): drdrill's prepared insert against pgbench
+//!   running the identical insert (`-M prepared`, same table, same 64-byte payload).
+//! - Redis: drdrill's SET of new keys against `redis-benchmark -t set -r` (new keys, same
+//!   payload size, no pipelining).
+//!
+//! Both sides: 8 clients, unthrottled, through the server's port published on 127.0.0.1.
+//! The tools run from drdrill's own images with `--network host`, so they take the same
+//! path; their CPU is read from `/proc` (the shell's reaped-children times). drdrill's CPU
+//! and peak RSS come from its results.json `harness` block (getrusage over the workload);
+//! a binary without it (`DRDRILL_BIN` pointing at an older build) is measured as a whole
+//! process and marked `*`.
+//!
+//! `cargo bench --bench throughput` (needs the engine and images: scripts/setup.sh).
+//! `DRDRILL_BENCH_ROUNDS` (default 3), `DRDRILL_BENCH_SECS` (default 10). It asserts
+//! nothing: it measures. The memory run (`DRDRILL_BENCH_MEMORY=1`) writes to Redis until
+//! 10 million writes are acknowledged and reports peak RSS and the check phase's time.
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const WRITERS: u32 = 8;
+const PAYLOAD: usize = 64;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn bin() -> PathBuf {
+    std::env::var_os("DRDRILL_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_drdrill")))
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("docker CLI");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// One database container, removed when dropped.
+struct Server {
+    name: String,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        docker(&["rm", "-f", "-v", &self.name]);
+    }
+}
+
+impl Server {
+    fn start(tag: &str, image: &str, port: u16, extra: &[&str]) -> Server {
+        let name = format!("drdrill-bench-{tag}-{}", std::process::id());
+        docker(&["rm", "-f", "-v", &name]);
+        let mut args = vec!["run", "-d", "--name", &name, "--label", "drdrill.bench=throughput"];
+        let publish = format!("127.0.0.1::{port}");
+        args.extend(["-p", &publish, image]);
+        args.extend_from_slice(extra);
+        let out = docker(&args);
+        let mut server = Server { name: name.clone(), port: 0 };
+        let p = docker(&["port", &name, &port.to_string()]);
+        let port = p.lines().find_map(|l| l.strip_prefix("127.0.0.1:")).and_then(|p| p.trim().parse().ok());
+        server.port = port.unwrap_or_else(|| panic!("{name} did not start: {out}{p}"));
+        server
+    }
+
+    fn exec(&self, args: &[&str]) -> String {
+        let mut v = vec!["exec", self.name.as_str()];
+        v.extend_from_slice(args);
+        docker(&v)
+    }
+
+    fn wait(&self, what: &str, ok: impl Fn(&Server) -> bool) {
+        let t = Instant::now();
+        while !ok(self) {
+            assert!(t.elapsed() < Duration::from_secs(90), "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+fn postgres(synchronous_commit: bool) -> Server {
+    let s = Server::start("pg", "drdrill/postgres:15", 5432, &[]);
+    s.wait("PostgreSQL", |s| s.exec(&["psql", "-U", "postgres", "-Atc", "select 1"]).trim() == "1");
+    let on = if synchronous_commit { "on" } else { "off" };
+    s.exec(&["psql", "-U", "postgres", "-c", &format!("ALTER SYSTEM SET synchronous_commit = {on}")]);
+    s.exec(&["psql", "-U", "postgres", "-c", "SELECT pg_reload_conf()"]);
+    s
+}
+
+fn redis() -> Server {
+    let s = Server::start("redis", "drdrill/redis:7", 6379, &["--appendonly", "no", "--save", ""]);
+    s.wait("Redis", |s| s.exec(&["redis-cli", "ping"]).trim() == "PONG");
+    s
+}
+
+/// One side of one round.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    writes_per_s: f64,
+    cpu_us_per_write: f64,
+    peak_rss_mb: Option<f64>,
+    /// CPU measured over the whole process (an older drdrill without `harness`).
+    whole_process: bool,
+}
+
+fn children_cpu_us() -> u64 {
+    let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let u = unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, u.as_mut_ptr());
+        u.assume_init()
+    };
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    us(u.ru_utime) + us(u.ru_stime)
+}
+
+/// drdrill's workload for `secs` against the server, as an external stack.
+fn drdrill(engine: &str, port: u16, secs: u64, dir: &Path) -> Sample {
+    drdrill_logged(engine, port, secs, dir).0
+}
+
+/// The same, with drdrill's terminal output.
+fn drdrill_logged(engine: &str, port: u16, secs: u64, dir: &Path) -> (Sample, String) {
+    let table = if engine == "postgres" { "  table: drdrill_bench\n" } else { "" };
+    let yaml = format!(
+        "name: bench-{engine}\nstack:\n  kind: external\n  engine: {engine}\n  endpoint: 127.0.0.1:{port}\n{table}\
+         workload: {{writers: {WRITERS}, payload_bytes: {PAYLOAD}, after_recovery_ms: {}, max_duration_ms: {}}}\n",
+        secs * 1000,
+        secs * 1000 + 60_000
+    );
+    let file = dir.join(format!("bench-{engine}.yaml"));
+    std::fs::write(&file, yaml).unwrap();
+    let reports = dir.join("reports");
+    let before = children_cpu_us();
+    let out = Command::new(bin()).args(["run", file.to_str().unwrap(), "--yes", "--reports", reports.to_str().unwrap()]).output().unwrap();
+    let cpu_us = children_cpu_us() - before;
+    assert!(out.status.success(), "drdrill failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let mut runs: Vec<_> = std::fs::read_dir(reports.join(format!("bench-{engine}"))).unwrap().flatten().map(|e| e.path()).collect();
+    runs.sort();
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(runs.pop().unwrap().join("results.json")).unwrap()).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let sample = match r.get("harness") {
+        Some(h) => Sample {
+            writes_per_s: h["writes_per_s"].as_f64().unwrap(),
+            cpu_us_per_write: h["cpu_us_per_write"].as_f64().unwrap(),
+            peak_rss_mb: h["peak_rss_mb"].as_f64(),
+            whole_process: false,
+        },
+        None => {
+            let writes = r["total_writes"].as_f64().unwrap();
+            Sample { writes_per_s: writes / secs as f64, cpu_us_per_write: cpu_us as f64 / writes, peak_rss_mb: None, whole_process: true }
+        }
+    };
+    (sample, stdout)
+}
+
+/// Seconds from the drill-log line containing `from` to the log's last timestamped line.
+fn seconds_from(log: &str, from: &str) -> f64 {
+    let stamp = |l: &str| l.strip_prefix('[')?.split_once("s]")?.0.trim().parse::<f64>().ok();
+    let start = log.lines().find(|l| l.contains(from)).and_then(stamp).unwrap_or(f64::NAN);
+    let end = log.lines().rev().find_map(stamp).unwrap_or(f64::NAN);
+    end - start
+}
+
+/// Runs `script` in a throwaway container of `image` on the host network, with `env`;
+/// returns its output and the CPU (µs) of the processes the shell reaped (the tool).
+fn tool(image: &str, env: &[String], script: &str) -> (String, f64) {
+    let wrapped = format!("{script} > /tmp/out 2>&1; cat /tmp/out; echo; echo STAT $(cat /proc/$$/stat)");
+    let mut args: Vec<&str> = vec!["run", "--rm", "--network", "host"];
+    for e in env {
+        args.extend(["-e", e.as_str()]);
+    }
+    args.extend(["--entrypoint", "bash", image, "-c", &wrapped]);
+    let out = docker(&args);
+    let stat = out.lines().find_map(|l| l.strip_prefix("STAT ")).unwrap_or_else(|| panic!("no stat: {out}"));
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    // after the command name: state is field 3, cutime 16, cstime 17 (clock ticks)
+    let ticks: f64 = fields[13].parse::<f64>().unwrap() + fields[14].parse::<f64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (out, ticks / hz * 1e6)
+}
+
+fn number_after(text: &str, key: &str) -> f64 {
+    let rest = text.rsplit(key).next().unwrap_or_else(|| panic!("no {key:?} in {text}"));
+    let n: String = rest.trim_start().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    n.parse().unwrap_or_else(|_| panic!("no number after {key:?} in {text}"))
+}
+
+fn pgbench(port: u16, secs: u64) -> Sample {
+    let payload = format!("w0-{}", "x".repeat(PAYLOAD - 3));
+    let sql = format!(
+        "\\set seq random(1, 9000000000000000000)\nINSERT INTO drdrill_bench (run, writer, seq, payload) VALUES ('pgbench', :client_id, :seq, '{payload}');\n"
+    );
+    let script = format!(
+        "printf '%s' \"$BENCH_SQL\" > /tmp/insert.sql; pgbench -n -h 127.0.0.1 -p {port} -U postgres -c {WRITERS} -j 2 -T {secs} -M prepared -f /tmp/insert.sql postgres"
+    );
+    let (out, cpu_us) = tool("drdrill/postgres:15", &[format!("BENCH_SQL={sql}")], &script);
+    let done = number_after(&out, "number of transactions actually processed:");
+    let tps = number_after(&out, "tps =");
+    Sample { writes_per_s: tps, cpu_us_per_write: cpu_us / done, peak_rss_mb: None, whole_process: false }
+}
+
+fn redis_benchmark(port: u16, secs: u64, expected_per_s: f64) -> Sample {
+    let n = (expected_per_s * secs as f64) as u64;
+    let script = format!("redis-benchmark -h 127.0.0.1 -p {port} -c {WRITERS} -n {n} -d {PAYLOAD} -t set -r 1000000000 -q");
+    let (out, cpu_us) = tool("drdrill/redis:7", &[], &script);
+    let rps = number_after(&out, "SET:");
+    Sample { writes_per_s: rps, cpu_us_per_write: cpu_us / n as f64, peak_rss_mb: None, whole_process: false }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn row(label: &str, ours: &[Sample], theirs: &[Sample], tool_name: &str) {
+    let (ow, tw) = (median(ours.iter().map(|s| s.writes_per_s).collect()), median(theirs.iter().map(|s| s.writes_per_s).collect()));
+    let (oc, tc) = (median(ours.iter().map(|s| s.cpu_us_per_write).collect()), median(theirs.iter().map(|s| s.cpu_us_per_write).collect()));
+    let rss = ours.iter().filter_map(|s| s.peak_rss_mb).fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    let star = if ours.iter().any(|s| s.whole_process) { "*" } else { "" };
+    println!(
+        "| {label} | {ow:.0} | {tool_name} {tw:.0} | {:.2} | {oc:.1}{star} µs vs {tc:.1} µs ({:.2}×) | {} |",
+        ow / tw,
+        oc / tc,
+        rss.map_or("-".into(), |r| format!("{r:.1} MB"))
+    );
+}
+
+/// Alternates drdrill and the tool `rounds` times against one server.
+fn compare(label: &str, engine: &str, server: &Server, secs: u64, rounds: u64, tool_name: &str, dir: &Path) {
+    drdrill(engine, server.port, 2, dir); // warm-up: creates the table, fills caches
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        let run_tool = |ours: &[Sample]| match engine {
+            "postgres" => pgbench(server.port, secs),
+            _ => redis_benchmark(server.port, secs, ours.last().map_or(25_000.0, |s: &Sample| s.writes_per_s)),
+        };
+        if r % 2 == 0 {
+            ours.push(drdrill(engine, server.port, secs, dir));
+            theirs.push(run_tool(&ours));
+        } else {
+            theirs.push(run_tool(&ours));
+            ours.push(drdrill(engine, server.port, secs, dir));
+        }
+        eprintln!("[bench] {label} round {}: drdrill {:?} / {tool_name} {:?}", r + 1, ours.last().unwrap(), theirs.last().unwrap());
+    }
+    row(label, &ours, &theirs, tool_name);
+}
+
+fn main() {
+    let (rounds, secs) = (env_u64("DRDRILL_BENCH_ROUNDS", 3), env_u64("DRDRILL_BENCH_SECS", 10));
+    let dir = tempfile::tempdir().unwrap();
+    println!("drdrill {} vs the standard tools: {WRITERS} clients, {PAYLOAD}-byte payloads, unthrottled, {rounds} rounds of {secs} s (medians)", bin().display());
+    println!("| | drdrill writes/s | standard tool | ratio | client CPU per write | drdrill peak RSS |");
+    println!("|---|---|---|---|---|---|");
+    for (label, sync) in [("PostgreSQL, synchronous_commit on", true), ("PostgreSQL, synchronous_commit off", false)] {
+        let s = postgres(sync);
+        compare(label, "postgres", &s, secs, rounds, "pgbench", dir.path());
+    }
+    let s = redis();
+    compare("Redis SET", "redis", &s, secs, rounds, "redis-benchmark", dir.path());
+    drop(s);
+    if std::env::var_os("DRDRILL_BENCH_MEMORY").is_some() {
+        memory_run(dir.path());
+    }
+}
+
+/// ≥ 10 M writes to Redis, unthrottled: peak RSS (check phase included) and the check
+/// phase's duration, from the drill's own log timestamps.
+fn memory_run(dir: &Path) {
+    let s = redis();
+    let target = env_u64("DRDRILL_BENCH_MEMORY_WRITES", 10_000_000);
+    let probe = drdrill("redis", s.port, 5, dir);
+    let secs = (target as f64 / probe.writes_per_s * 1.05).ceil() as u64;
+    let t = Instant::now();
+    let (m, log) = drdrill_logged("redis", s.port, secs, dir);
+    let writes = log.lines().find_map(|l| l.split_once(" writes recorded")?.0.rsplit(' ').next()?.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    println!(
+        "memory run: {:.2} M writes, peak RSS {} (check phase included), read-back + check {:.1} s ({:.2} s per million), whole drill {:.0} s",
+        writes / 1e6,
+        m.peak_rss_mb.map_or("-".into(), |r| format!("{r:.1} MB")),
+        seconds_from(&log, "== reading back"),
+        seconds_from(&log, "== reading back") / (writes / 1e6),
+        t.elapsed().as_secs_f64()
+    );
+}
