@@ -128,7 +128,7 @@ fn drdrill_logged(engine: &str, port: u16, secs: u64, dir: &Path) -> (Sample, St
     let table = if engine == "postgres" { "  table: drdrill_bench\n" } else { "" };
     let yaml = format!(
         "name: bench-{engine}\nstack:\n  kind: external\n  engine: {engine}\n  endpoint: 127.0.0.1:{port}\n{table}\
-         workload: {{writers: {WRITERS}, payload_bytes: {PAYLOAD}, after_recovery_ms: {}, max_duration_ms: {}}}\n",
+         workload: {{writers: {WRITERS}, payload_bytes: {PAYLOAD}, after_recovery_ms: {}, max_duration_ms: {}}}\ntargets: {{max_lost_writes: 0}}\n",
         secs * 1000,
         secs * 1000 + 60_000
     );

@@ -31,6 +31,8 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 const BUFFER: usize = 256 * 1024;
 /// Entries taken from the channel at once.
 const BATCH: usize = 1024;
+/// Pause after a small batch (the channel holds 4096 entries, far more than arrive in it).
+const GATHER: Duration = Duration::from_millis(2);
 
 /// Whole lines waiting to be written, and when the oldest of them arrived.
 struct Lines {
@@ -86,6 +88,10 @@ impl Recorder {
                 }
                 if event || out.buf.len() >= BUFFER || out.due_in().is_zero() {
                     out.flush()?;
+                }
+                if !event && got.unwrap_or(0) < BATCH / 8 {
+                    // a small batch: let the next one gather instead of waking per op
+                    std::thread::sleep(GATHER);
                 }
             }
             out.flush()?;

@@ -9,12 +9,15 @@ use crate::history::RecorderHandle;
 use crate::scenario::WorkloadSpec;
 use crate::stack::Driver;
 use std::sync::Arc;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use writer::Writer;
 
+/// The writers run on a runtime of their own, on one thread: no op waits for another
+/// thread to wake up, and the faults, failover and Docker calls on the main runtime never
+/// delay a write (nor a write them).
 pub struct Workload {
-    tasks: JoinSet<u64>,
+    done: oneshot::Receiver<WorkloadEnd>,
     stop: watch::Sender<bool>,
 }
 
@@ -27,32 +30,50 @@ pub struct WorkloadEnd {
 }
 
 impl Workload {
-    /// Starts `spec.writers` writers. They run until `stop` or `spec.max_duration_ms`.
+    /// Starts `spec.writers` writers. They run until `stop` (or this is dropped) or
+    /// `spec.max_duration_ms`.
     pub fn start(spec: &WorkloadSpec, driver: Arc<dyn Driver>, target: watch::Receiver<ClientTarget>, rec: RecorderHandle) -> Workload {
         let (stop, stop_rx) = watch::channel(false);
-        let mut tasks = JoinSet::new();
-        for id in 0..spec.writers as u32 {
-            let w =
-                Writer { id, spec: spec.clone(), driver: driver.clone(), target: target.clone(), rec: rec.clone(), stop: stop_rx.clone() };
-            tasks.spawn(w.run());
+        let writers: Vec<Writer> = (0..u32::from(spec.writers))
+            .map(|id| Writer { id, spec: spec.clone(), driver: driver.clone(), target: target.clone(), rec: rec.clone(), stop: stop_rx.clone() })
+            .collect();
+        let (done_tx, done) = oneshot::channel();
+        let spawned = std::thread::Builder::new().name("drdrill-writers".into()).spawn(move || {
+            let end = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(run_all(writers)),
+                Err(e) => WorkloadEnd { ops: 0, panics: vec![format!("failed to start the writers' runtime: {e}")] },
+            };
+            let _ = done_tx.send(end);
+        });
+        if let Err(e) = spawned {
+            // the receiver then reports the writers as failed (done_tx was dropped with the closure)
+            eprintln!("drdrill: failed to start the writers' thread: {e}");
         }
-        Workload { tasks, stop }
+        Workload { done, stop }
     }
 
     /// Asks every writer to stop; each waits for its writes in flight to be answered or
     /// time out, and records them.
-    pub async fn stop(mut self) -> WorkloadEnd {
+    pub async fn stop(self) -> WorkloadEnd {
         let _ = self.stop.send(true);
-        let mut end = WorkloadEnd::default();
-        while let Some(r) = self.tasks.join_next().await {
-            match r {
-                Ok(n) => end.ops += n,
-                Err(e) if e.is_panic() => end.panics.push(panic_text(e.into_panic())),
-                Err(_) => {}
-            }
-        }
-        end
+        self.done.await.unwrap_or_else(|_| WorkloadEnd { ops: 0, panics: vec!["the writers' thread ended without a result".into()] })
     }
+}
+
+async fn run_all(writers: Vec<Writer>) -> WorkloadEnd {
+    let mut tasks = JoinSet::new();
+    for w in writers {
+        tasks.spawn(w.run());
+    }
+    let mut end = WorkloadEnd::default();
+    while let Some(r) = tasks.join_next().await {
+        match r {
+            Ok(n) => end.ops += n,
+            Err(e) if e.is_panic() => end.panics.push(panic_text(e.into_panic())),
+            Err(_) => {}
+        }
+    }
+    end
 }
 
 fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
