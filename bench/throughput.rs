@@ -265,6 +265,7 @@ fn main() {
     let s = redis();
     compare("Redis SET", "redis", &s, secs, rounds, "redis-benchmark", dir.path());
     drop(s);
+    teardown(dir.path(), rounds);
     if std::env::var_os("DRDRILL_BENCH_MEMORY").is_some() {
         memory_run(dir.path());
     }
@@ -288,4 +289,48 @@ fn memory_run(dir: &Path) {
         seconds_from(&log, "== reading back") / (writes / 1e6),
         t.elapsed().as_secs_f64()
     );
+}
+
+/// A 3-node PostgreSQL drill: drdrill's own teardown (from its log) against `docker rm -f`
+/// of the same kind of stack (a drill kept with `--keep`: its containers, then its network).
+fn teardown(dir: &Path, rounds: u64) {
+    let file = dir.join("bench-teardown.yaml");
+    let yaml = "name: bench-teardown\nstack: {kind: postgres, replicas: 2}\n\
+                workload: {writers: 1, rate_per_s: 10, after_recovery_ms: 500}\ntargets: {max_lost_writes: 0}\n";
+    std::fs::write(&file, yaml).unwrap();
+    let reports = dir.join("reports");
+    let run = |keep: bool| {
+        let mut args = vec!["run", file.to_str().unwrap(), "--reports", reports.to_str().unwrap()];
+        if keep {
+            args.push("--keep");
+        }
+        let out = Command::new(bin()).args(&args).output().unwrap();
+        let log = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "drill failed:\n{log}{}", String::from_utf8_lossy(&out.stderr));
+        let evidence = log.lines().find_map(|l| l.strip_prefix("evidence: ")).unwrap().to_string();
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(&evidence).join("results.json")).unwrap()).unwrap();
+        (log, r)
+    };
+    let (mut ours, mut plain) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (log, _) = run(false);
+        ours.push(seconds_between(&log, "== tearing down", "stack torn down"));
+        let (_, r) = run(true);
+        let names: Vec<String> = r["stack"]["nodes"].as_array().unwrap().iter().map(|n| n["container"].as_str().unwrap().to_string()).collect();
+        let t = Instant::now();
+        let mut args = vec!["rm", "-f", "-v"];
+        args.extend(names.iter().map(String::as_str));
+        docker(&args);
+        docker(&["network", "rm", &format!("drdrill-{}", r["run_id"].as_str().unwrap())]);
+        plain.push(t.elapsed().as_secs_f64());
+    }
+    let (o, p) = (median(ours), median(plain));
+    println!("\nteardown of a 3-node PostgreSQL stack: drdrill {o:.2} s, docker rm -f + network rm {p:.2} s ({:.2}×)", o / p);
+}
+
+/// Seconds between the drill-log lines containing `from` and `to`.
+fn seconds_between(log: &str, from: &str, to: &str) -> f64 {
+    let stamp = |l: &str| l.strip_prefix('[')?.split_once("s]")?.0.trim().parse::<f64>().ok();
+    let at = |m: &str| log.lines().find(|l| l.contains(m)).and_then(stamp).unwrap_or(f64::NAN);
+    at(to) - at(from)
 }

@@ -124,6 +124,13 @@ fn existing_postgres() -> Existing {
         exec(n, &["sh", "-c", "sed -i '1i host all app 0.0.0.0/0 scram-sha-256' $PGDATA/pg_hba.conf"]);
         exec(n, &["psql", "-U", "postgres", "-Atc", "select pg_reload_conf()"]);
     }
+    // an existing system is in its steady state: the replica has replayed the new role and
+    // database (CREATE DATABASE writes megabytes of WAL) and streams again
+    let caught_up = "select count(*) from pg_stat_replication where state = 'streaming' and replay_lsn >= pg_current_wal_lsn()";
+    wait_for("the replica to catch up", Duration::from_secs(60), || exec(a, &["psql", "-U", "postgres", "-Atc", caught_up]).trim() == "1");
+    wait_for("app on the replica", Duration::from_secs(30), || {
+        exec(b, &["psql", "-U", "postgres", "-d", "drills", "-Atc", "select 1 from pg_roles where rolname = 'app'"]).trim() == "1"
+    });
     let ports = vec![published(a, 5432), published(b, 5432)];
     let dir = tempfile::tempdir().unwrap().keep();
     let (forwarder, api, endpoint) = forwarder(&dir, ports[0]);
