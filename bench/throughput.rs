@@ -16,8 +16,9 @@
 //!
 //! `cargo bench --bench throughput` (needs the engine and images: scripts/setup.sh).
 //! `DRDRILL_BENCH_ROUNDS` (default 3), `DRDRILL_BENCH_SECS` (default 10). It asserts
-//! nothing: it measures. The memory run (`DRDRILL_BENCH_MEMORY=1`) writes to Redis until
-//! 10 million writes are acknowledged and reports peak RSS and the check phase's time.
+//! nothing: it measures. `DRDRILL_BENCH_PARTS` (default `throughput,teardown`) chooses the
+//! parts; `memory` writes to Redis until `DRDRILL_BENCH_MEMORY_WRITES` (default 10 million)
+//! writes are made and reports peak RSS and the read-back + check time.
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -142,7 +143,7 @@ fn drdrill_logged(engine: &str, port: u16, secs: u64, dir: &Path) -> (Sample, St
     let mut runs: Vec<_> = std::fs::read_dir(reports.join(format!("bench-{engine}"))).unwrap().flatten().map(|e| e.path()).collect();
     runs.sort();
     let r: Value = serde_json::from_str(&std::fs::read_to_string(runs.pop().unwrap().join("results.json")).unwrap()).unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stdout = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let sample = match r.get("harness") {
         Some(h) => Sample {
             writes_per_s: h["writes_per_s"].as_f64().unwrap(),
@@ -258,15 +259,19 @@ fn main() {
     println!("drdrill {} vs the standard tools: {WRITERS} clients, {PAYLOAD}-byte payloads, unthrottled, {rounds} rounds of {secs} s (medians)", bin().display());
     println!("| | drdrill writes/s | standard tool | ratio | client CPU per write | drdrill peak RSS |");
     println!("|---|---|---|---|---|---|");
-    for (label, sync) in [("PostgreSQL, synchronous_commit on", true), ("PostgreSQL, synchronous_commit off", false)] {
-        let s = postgres(sync);
-        compare(label, "postgres", &s, secs, rounds, "pgbench", dir.path());
+    let parts = std::env::var("DRDRILL_BENCH_PARTS").unwrap_or_else(|_| "throughput,teardown".into());
+    if parts.contains("throughput") {
+        for (label, sync) in [("PostgreSQL, synchronous_commit on", true), ("PostgreSQL, synchronous_commit off", false)] {
+            let s = postgres(sync);
+            compare(label, "postgres", &s, secs, rounds, "pgbench", dir.path());
+        }
+        let s = redis();
+        compare("Redis SET", "redis", &s, secs, rounds, "redis-benchmark", dir.path());
     }
-    let s = redis();
-    compare("Redis SET", "redis", &s, secs, rounds, "redis-benchmark", dir.path());
-    drop(s);
-    teardown(dir.path(), rounds);
-    if std::env::var_os("DRDRILL_BENCH_MEMORY").is_some() {
+    if parts.contains("teardown") {
+        teardown(dir.path(), rounds);
+    }
+    if parts.contains("memory") {
         memory_run(dir.path());
     }
 }
@@ -296,7 +301,7 @@ fn memory_run(dir: &Path) {
 fn teardown(dir: &Path, rounds: u64) {
     let file = dir.join("bench-teardown.yaml");
     let yaml = "name: bench-teardown\nstack: {kind: postgres, replicas: 2}\n\
-                workload: {writers: 1, rate_per_s: 10, after_recovery_ms: 500}\ntargets: {max_lost_writes: 0}\n";
+                workload: {writers: 1, rate_per_s: 10, after_recovery_ms: 1000}\ntargets: {max_lost_writes: 0}\n";
     std::fs::write(&file, yaml).unwrap();
     let reports = dir.join("reports");
     let run = |keep: bool| {
@@ -305,7 +310,7 @@ fn teardown(dir: &Path, rounds: u64) {
             args.push("--keep");
         }
         let out = Command::new(bin()).args(&args).output().unwrap();
-        let log = String::from_utf8_lossy(&out.stdout).to_string();
+        let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success(), "drill failed:\n{log}{}", String::from_utf8_lossy(&out.stderr));
         let evidence = log.lines().find_map(|l| l.strip_prefix("evidence: ")).unwrap().to_string();
         let r: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(&evidence).join("results.json")).unwrap()).unwrap();
