@@ -108,17 +108,6 @@ struct Sample {
     whole_process: bool,
 }
 
-fn children_cpu_us() -> u64 {
-    let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given.
-    let u = unsafe {
-        libc::getrusage(libc::RUSAGE_CHILDREN, u.as_mut_ptr());
-        u.assume_init()
-    };
-    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
-    us(u.ru_utime) + us(u.ru_stime)
-}
-
 /// drdrill's workload for `secs` against the server, as an external stack.
 fn drdrill(engine: &str, port: u16, secs: u64, dir: &Path) -> Sample {
     drdrill_logged(engine, port, secs, dir).0
@@ -136,9 +125,9 @@ fn drdrill_logged(engine: &str, port: u16, secs: u64, dir: &Path) -> (Sample, St
     let file = dir.join(format!("bench-{engine}.yaml"));
     std::fs::write(&file, yaml).unwrap();
     let reports = dir.join("reports");
-    let before = children_cpu_us();
+    let before = drdrill::usage::children_cpu_us();
     let out = Command::new(bin()).args(["run", file.to_str().unwrap(), "--yes", "--reports", reports.to_str().unwrap()]).output().unwrap();
-    let cpu_us = children_cpu_us() - before;
+    let cpu_us = drdrill::usage::children_cpu_us() - before;
     assert!(out.status.success(), "drdrill failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let mut runs: Vec<_> = std::fs::read_dir(reports.join(format!("bench-{engine}"))).unwrap().flatten().map(|e| e.path()).collect();
     runs.sort();
@@ -159,9 +148,13 @@ fn drdrill_logged(engine: &str, port: u16, secs: u64, dir: &Path) -> (Sample, St
     (sample, stdout)
 }
 
+/// The drill time a drill-log line starts with (`[   12.3s] …`).
+fn stamp(line: &str) -> Option<f64> {
+    line.strip_prefix('[')?.split_once("s]")?.0.trim().parse::<f64>().ok()
+}
+
 /// Seconds from the drill-log line containing `from` to the log's last timestamped line.
 fn seconds_from(log: &str, from: &str) -> f64 {
-    let stamp = |l: &str| l.strip_prefix('[')?.split_once("s]")?.0.trim().parse::<f64>().ok();
     let start = log.lines().find(|l| l.contains(from)).and_then(stamp).unwrap_or(f64::NAN);
     let end = log.lines().rev().find_map(stamp).unwrap_or(f64::NAN);
     end - start
@@ -335,7 +328,6 @@ fn teardown(dir: &Path, rounds: u64) {
 
 /// Seconds between the drill-log lines containing `from` and `to`.
 fn seconds_between(log: &str, from: &str, to: &str) -> f64 {
-    let stamp = |l: &str| l.strip_prefix('[')?.split_once("s]")?.0.trim().parse::<f64>().ok();
     let at = |m: &str| log.lines().find(|l| l.contains(m)).and_then(stamp).unwrap_or(f64::NAN);
     at(to) - at(from)
 }

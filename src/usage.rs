@@ -11,10 +11,10 @@ pub struct Sample {
     at: Instant,
 }
 
-fn rusage() -> Option<libc::rusage> {
+fn rusage(who: libc::c_int) -> Option<libc::rusage> {
     let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr()) };
+    // SAFETY: getrusage fills the struct it is given; `who` is RUSAGE_SELF or _CHILDREN.
+    let rc = unsafe { libc::getrusage(who, u.as_mut_ptr()) };
     // SAFETY: rc == 0 means the struct was written.
     (rc == 0).then(|| unsafe { u.assume_init() })
 }
@@ -23,16 +23,24 @@ fn micros(t: libc::timeval) -> u64 {
     u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000 + u64::try_from(t.tv_usec).unwrap_or(0)
 }
 
+fn cpu_us(who: libc::c_int) -> u64 {
+    rusage(who).map(|u| micros(u.ru_utime) + micros(u.ru_stime)).unwrap_or(0)
+}
+
 impl Sample {
     pub fn now() -> Sample {
-        let cpu_us = rusage().map(|u| micros(u.ru_utime) + micros(u.ru_stime)).unwrap_or(0);
-        Sample { cpu_us, at: Instant::now() }
+        Sample { cpu_us: cpu_us(libc::RUSAGE_SELF), at: Instant::now() }
     }
+}
+
+/// CPU (µs, user + system) of the child processes this process has waited for.
+pub fn children_cpu_us() -> u64 {
+    cpu_us(libc::RUSAGE_CHILDREN)
 }
 
 /// Peak resident memory of this process so far, in bytes (Linux reports KiB).
 pub fn peak_rss_bytes() -> u64 {
-    rusage().map(|u| u64::try_from(u.ru_maxrss).unwrap_or(0) * 1024).unwrap_or(0)
+    rusage(libc::RUSAGE_SELF).map(|u| u64::try_from(u.ru_maxrss).unwrap_or(0) * 1024).unwrap_or(0)
 }
 
 /// What results.json reports under `harness`.
@@ -51,7 +59,8 @@ pub struct HarnessUsage {
 }
 
 impl HarnessUsage {
-    /// Usage between `start` and `end`, over `writes` attempts; the peak is read now.
+    /// Usage between `start` and `end`, over `writes` attempts; the peak is read now (after
+    /// the check phase, when the drill's results are assembled).
     pub fn between(start: Sample, end: Sample, writes: u64) -> HarnessUsage {
         let secs = end.at.saturating_duration_since(start.at).as_secs_f64();
         let cpu_us = end.cpu_us.saturating_sub(start.cpu_us) as f64;
@@ -62,11 +71,6 @@ impl HarnessUsage {
             cpu_us_per_write: (writes > 0).then(|| round(cpu_us / writes as f64, 2)),
             peak_rss_mb: round(peak_rss_bytes() as f64 / 1_048_576.0, 1),
         }
-    }
-
-    /// The same with the peak memory read again (after the check phase).
-    pub fn with_peak_now(self) -> HarnessUsage {
-        HarnessUsage { peak_rss_mb: round(peak_rss_bytes() as f64 / 1_048_576.0, 1), ..self }
     }
 }
 

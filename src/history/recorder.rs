@@ -82,7 +82,7 @@ impl Recorder {
                 }
                 let mut event = false;
                 for e in batch.drain(..) {
-                    event |= matches!(e, Entry::Event(_) | Entry::Header { .. });
+                    event |= matches!(e, Entry::Event(_));
                     n += 1;
                     out.push(&e)?;
                 }

@@ -44,7 +44,8 @@ struct Exercised {
     /// The old primary's records, read just before the heal that let it rejoin.
     isolated: Option<(IsolatedPrimary, ReadBack)>,
     steady_after: Vec<ProbeResult>,
-    usage: crate::usage::HarnessUsage,
+    /// CPU and time at the workload's start and end, and the writes made in between.
+    usage: (crate::usage::Sample, crate::usage::Sample, u64),
 }
 
 impl Drill<'_> {
@@ -136,7 +137,8 @@ impl Drill<'_> {
         let assembled = Results::assemble(identity, a, info, ex.failover, convergence, hist.events, errors);
         let steady_state =
             (!sc.steady_state.probes.is_empty()).then_some(SteadyStateReport { before: steady_before, after: ex.steady_after });
-        let harness = Some(ex.usage.clone().with_peak_now());
+        let (start, end, writes) = ex.usage;
+        let harness = Some(crate::usage::HarnessUsage::between(start, end, writes));
         let mut results =
             Results { engine: self.docker.engine.clone(), phases, isolated_primary, steady_state, cleanup, harness, ..assembled };
         if !self.baseline.is_empty() {
@@ -344,7 +346,7 @@ impl Drill<'_> {
         rec.event(EventKind::WorkloadStop, None, None, "").await;
         let (workload, schedule, recorder) = self.live.with(|l| (l.workload.take(), l.schedule.take(), l.recorder.take()));
         let end = workload.expect("started above").stop().await;
-        let usage = crate::usage::HarnessUsage::between(cpu_start, crate::usage::Sample::now(), end.ops);
+        let usage = (cpu_start, crate::usage::Sample::now(), end.ops);
         if let Some(s) = schedule {
             s.heal_all(stack, &rec).await; // (already done after an abort)
         }
