@@ -1,10 +1,10 @@
 //! Collects ops from the history, then judges them against the scenario's targets.
+use super::spill::Spill;
 use super::{Convergence, PhaseLatency, RpoResult, RtoResult, Verdict, latency, rpo, rto};
 use crate::history::{Event, EventKind, HistoryFile, Op, Outcome, read_history};
 use crate::scenario::{CheckSpec, Targets};
 use crate::stack::ReadBack;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// One target: its limit, what was measured, and the verdict.
@@ -38,29 +38,88 @@ pub struct Analysis {
     pub latency: Vec<PhaseLatency>,
 }
 
-/// Compact per-op state; memory is a few dozen bytes per op, never the op itself.
-#[derive(Default)]
+/// Ops the checker keeps in memory before it spills a sorted run to disk (32 bytes each).
+const OPS_IN_MEMORY: usize = 256 * 1024;
+/// Acknowledgement times kept in memory before a run is spilled (8 bytes each).
+const ACKS_IN_MEMORY: usize = 512 * 1024;
+
+/// One op as the checker keeps it, ordered by invoke time (ties: completion, writer, seq).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct OpRecord {
+    invoke_ns: u64,
+    complete_ns: u64,
+    writer: u32,
+    seq: u64,
+    outcome: u8,
+}
+
+const OUTCOMES: [Outcome; 3] = [Outcome::Ok, Outcome::Fail, Outcome::Unknown];
+
+impl super::spill::Record for OpRecord {
+    const SIZE: usize = 29;
+    fn put(&self, out: &mut Vec<u8>) {
+        for x in [self.invoke_ns, self.complete_ns, self.seq] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.extend_from_slice(&self.writer.to_le_bytes());
+        out.push(self.outcome);
+    }
+    fn get(b: &[u8]) -> Self {
+        let u = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let writer = u32::from_le_bytes(b[24..28].try_into().expect("4 bytes"));
+        OpRecord { invoke_ns: u(0), complete_ns: u(8), seq: u(16), writer, outcome: b[28] }
+    }
+}
+
+impl OpRecord {
+    fn outcome(&self) -> Outcome {
+        OUTCOMES[usize::from(self.outcome)]
+    }
+}
+
+/// Streams the ops in; memory stays flat however many there are: beyond a fixed buffer,
+/// ops and acknowledgement times wait in sorted runs on disk (see `spill.rs`), and every
+/// judgement is a pass over them.
 pub struct Checker {
-    ops: Vec<(u64, Outcome, u64)>,
-    acks: Vec<u64>,
-    writers: BTreeMap<u32, Vec<(Outcome, u64, u64)>>,
+    ops: Spill<OpRecord>,
+    acks: Spill<u64>,
+    /// Ops by outcome (ok, fail, unknown).
+    counts: [u64; 3],
+    /// One past the latest invoke time: the workload's end when no stop was recorded.
+    end_ns: u64,
     /// Where acknowledgements came from, for the orchestrator's phases.
     pub runs: super::AckRuns,
 }
 
+impl Default for Checker {
+    fn default() -> Self {
+        Checker::with_memory(OPS_IN_MEMORY, ACKS_IN_MEMORY)
+    }
+}
+
+impl Checker {
+    /// A checker that keeps at most `ops` ops and `acks` acknowledgement times in memory.
+    pub(super) fn with_memory(ops: usize, acks: usize) -> Self {
+        Checker {
+            ops: Spill::new(ops),
+            acks: Spill::new(acks),
+            counts: [0; 3],
+            end_ns: 0,
+            runs: Default::default(),
+        }
+    }
+}
+
 impl Checker {
     pub fn add(&mut self, op: &Op) {
-        self.ops.push((op.invoke_ns, op.outcome, op.complete_ns));
+        let i = OUTCOMES.iter().position(|&o| o == op.outcome).unwrap_or(2);
+        self.counts[i] += 1;
+        self.end_ns = self.end_ns.max(op.invoke_ns.saturating_add(1));
+        self.ops.push(OpRecord { invoke_ns: op.invoke_ns, complete_ns: op.complete_ns, writer: op.writer, seq: op.seq, outcome: i as u8 });
         self.runs.add(op);
         if op.outcome == Outcome::Ok {
             self.acks.push(op.complete_ns);
         }
-        let w = self.writers.entry(op.writer).or_default();
-        let i = op.seq.saturating_sub(1) as usize;
-        if w.len() <= i {
-            w.resize(i + 1, (Outcome::Fail, 0, 0));
-        }
-        w[i] = (op.outcome, op.invoke_ns, op.complete_ns);
     }
 
     /// Streams a history file into a checker.
@@ -70,34 +129,47 @@ impl Checker {
         Ok((c, h))
     }
 
+    /// Judges the ops against the targets; an error only when the checker's own temporary
+    /// files failed.
     pub fn finish(
-        self,
+        mut self,
         events: &[Event],
         answered_fault: Option<usize>,
         read_back: Option<&ReadBack>,
         convergence: Option<&Convergence>,
         checks: &CheckSpec,
         targets: &Targets,
-    ) -> Analysis {
-        let count = |o: Outcome| self.ops.iter().filter(|x| x.1 == o).count() as u64;
-        let (acked, failed, unknown) = (count(Outcome::Ok), count(Outcome::Fail), count(Outcome::Unknown));
+    ) -> std::io::Result<Analysis> {
+        self.ops.seal()?;
+        self.acks.seal()?;
+        let [acked, failed, unknown] = self.counts;
         let injects: Vec<&Event> = events.iter().filter(|e| e.kind == EventKind::FaultInject).collect();
         let fault = answered_fault.and_then(|i| injects.iter().find(|e| e.fault == Some(i))).or(injects.first()).copied();
         let fault_ns = fault.map(|e| e.t_ns).unwrap_or(0);
-        let stop_ns = events
-            .iter()
-            .find(|e| e.kind == EventKind::WorkloadStop)
-            .map(|e| e.t_ns)
-            .unwrap_or_else(|| self.ops.iter().map(|o| o.0 + 1).max().unwrap_or(0));
-        let acked_before_fault = self.acks.iter().filter(|&&t| t < fault_ns).count() as u64;
-        let total = self.ops.len() as u64;
-        let mut ops = self.ops;
+        let stop_ns = events.iter().find(|e| e.kind == EventKind::WorkloadStop).map(|e| e.t_ns).unwrap_or(self.end_ns);
+        let acked_before_fault = self.acks.sorted().take_while(|&t| t < fault_ns).count() as u64;
+        let total = self.ops.len();
         let inject_times: Vec<u64> = injects.iter().map(|e| e.t_ns).collect();
         let window = crate::clock::ms_to_ns(checks.stable_window_ms);
-        let rto = rto::rto(&mut ops, self.acks, &inject_times, fault.map(|e| e.t_ns), stop_ns, window, checks.stable_ok_ratio);
-        let rpo = read_back.map(|rb| rpo::rpo(&self.writers, rb, fault_ns));
+        let sorted = || self.ops.sorted().map(|o| (o.invoke_ns, o.outcome(), o.complete_ns));
+        let rto = rto::rto(&sorted, || self.acks.sorted(), &inject_times, fault.map(|e| e.t_ns), stop_ns, window, checks.stable_ok_ratio);
         let recovered_ns = rto.recovered_at_ms.map(|ms| (ms * 1e6).round() as u64);
-        let latency = latency::phase_latency(&ops, events, recovered_ns, stop_ns);
+        // one pass, in any order, for what does not need sorting
+        let mut latency = latency::PhaseLatencies::new(events, recovered_ns, stop_ns);
+        let mut rpo = read_back.map(rpo::Rpo::new);
+        let mut read = 0u64;
+        for o in self.ops.unordered() {
+            read += 1;
+            latency.add(o.invoke_ns, o.outcome(), o.complete_ns);
+            if let Some(r) = rpo.as_mut() {
+                r.add(o.writer, o.seq, o.outcome(), o.invoke_ns, o.complete_ns);
+            }
+        }
+        if read != total {
+            return Err(std::io::Error::other(format!("the checker's temporary files gave back {read} of {total} ops")));
+        }
+        let latency = latency.finish();
+        let rpo = rpo.map(|r| r.finish(fault_ns));
 
         let mut t = Vec::new();
         let baseline_ok = if fault.is_some() { acked_before_fault > 0 } else { acked > 0 };
@@ -183,7 +255,7 @@ impl Checker {
             t.push(TargetResult { target: "converged".into(), limit: None, actual: conv.map(|c| c as u8 as f64), verdict, note });
         }
         let verdict = t.iter().fold(Verdict::Pass, |v, r| v.merge(r.verdict));
-        Analysis {
+        Ok(Analysis {
             verdict,
             total_writes: total,
             acked_writes: acked,
@@ -197,7 +269,7 @@ impl Checker {
             rpo,
             targets: t,
             latency,
-        }
+        })
     }
 }
 

@@ -28,38 +28,10 @@ pub struct Convergence {
 
 /// Counts of (missing on replica, extra on replica), comparing as sets per writer.
 pub fn compare(primary: &ReadBack, replica: &ReadBack) -> (u64, u64) {
-    let (mut missing, mut extra) = (0u64, 0u64);
+    let empty = crate::stack::Seqs::default();
     let writers: std::collections::BTreeSet<u32> = primary.records.keys().chain(replica.records.keys()).copied().collect();
-    for w in writers {
-        let a = dedup(primary.records.get(&w));
-        let b = dedup(replica.records.get(&w));
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() || j < b.len() {
-            match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) if x == y => {
-                    i += 1;
-                    j += 1;
-                }
-                (Some(x), Some(y)) if x < y => {
-                    missing += 1;
-                    i += 1;
-                }
-                (Some(_), None) => {
-                    missing += 1;
-                    i += 1;
-                }
-                _ => {
-                    extra += 1;
-                    j += 1;
-                }
-            }
-        }
-    }
-    (missing, extra)
-}
-
-fn dedup(v: Option<&Vec<u64>>) -> Vec<u64> {
-    let mut v = v.cloned().unwrap_or_default();
-    v.dedup();
-    v
+    writers.into_iter().fold((0, 0), |(missing, extra), w| {
+        let (a, b) = (primary.records.get(&w).unwrap_or(&empty), replica.records.get(&w).unwrap_or(&empty));
+        (missing + a.difference_len(b), extra + b.difference_len(a))
+    })
 }

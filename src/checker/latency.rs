@@ -96,19 +96,32 @@ pub fn phases(events: &[Event], recovered_ns: Option<u64>, stop_ns: u64) -> Vec<
     p
 }
 
-/// Per-phase latency of the `ok` ops, given as (invoke_ns, outcome, complete_ns).
-pub fn phase_latency(ops: &[(u64, Outcome, u64)], events: &[Event], recovered_ns: Option<u64>, stop_ns: u64) -> Vec<PhaseLatency> {
-    let phases = phases(events, recovered_ns, stop_ns);
-    let mut acc: Vec<Acc> = phases.iter().map(|_| Acc::new()).collect();
-    for &(invoke, outcome, complete) in ops {
+/// Per-phase latency of the `ok` ops, fed one at a time as (invoke_ns, outcome, complete_ns),
+/// in any order.
+pub struct PhaseLatencies {
+    phases: Vec<(LatencyPhase, u64, u64)>,
+    acc: Vec<Acc>,
+}
+
+impl PhaseLatencies {
+    pub fn new(events: &[Event], recovered_ns: Option<u64>, stop_ns: u64) -> Self {
+        let phases = phases(events, recovered_ns, stop_ns);
+        let acc = phases.iter().map(|_| Acc::new()).collect();
+        PhaseLatencies { phases, acc }
+    }
+
+    pub fn add(&mut self, invoke: u64, outcome: Outcome, complete: u64) {
         if outcome != Outcome::Ok {
-            continue;
+            return;
         }
-        if let Some(i) = phases.iter().position(|&(_, from, to)| from <= invoke && invoke < to) {
-            acc[i].record(complete.saturating_sub(invoke));
+        if let Some(i) = self.phases.iter().position(|&(_, from, to)| from <= invoke && invoke < to) {
+            self.acc[i].record(complete.saturating_sub(invoke));
         }
     }
-    phases.into_iter().zip(acc).map(|((phase, from, to), a)| a.summary(phase, from, to)).collect()
+
+    pub fn finish(self) -> Vec<PhaseLatency> {
+        self.phases.into_iter().zip(self.acc).map(|((phase, from, to), a)| a.summary(phase, from, to)).collect()
+    }
 }
 
 /// One phase's histogram, plus the exact maximum and sum.

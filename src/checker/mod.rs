@@ -7,10 +7,11 @@ mod latency;
 mod phases;
 mod rpo;
 mod rto;
+mod spill;
 
 pub use analysis::{Analysis, Checker, TargetResult};
 pub use convergence::{Convergence, NodeConvergence, compare};
-pub use latency::{LatencyPhase, PhaseLatency, phase_latency, phases};
+pub use latency::{LatencyPhase, PhaseLatencies, PhaseLatency, phases};
 pub use phases::{AckRuns, Phases, phases as orchestrator_phases};
 pub use rpo::{LostWrite, RpoResult};
 pub use rto::{RtoBasis, RtoResult};
@@ -56,3 +57,5 @@ impl std::fmt::Display for Verdict {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod random_histories;

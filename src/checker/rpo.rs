@@ -11,7 +11,7 @@
 //!
 //! A lost write was invoked before it was acknowledged, so any loss gives `rpo_ms` > 0.
 use crate::history::Outcome;
-use crate::stack::ReadBack;
+use crate::stack::{ReadBack, Seqs};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -39,58 +39,76 @@ pub struct RpoResult {
     pub lost: Vec<LostWrite>,
 }
 
-/// `writers[w][seq - 1]` = (outcome, invoke ns, completion ns) of writer w's op seq.
-pub fn rpo(writers: &BTreeMap<u32, Vec<(Outcome, u64, u64)>>, read: &ReadBack, fault_ns: u64) -> RpoResult {
-    let mut r = RpoResult {
-        rpo_ms: 0.0,
-        recovery_point_ms: None,
-        failure_point_ms: None,
-        lost_writes: 0,
-        recovered_writes: 0,
-        duplicate_writes: 0,
-        unexpected_writes: 0,
-        records_read: read.len() as u64,
-        lost: Vec::new(),
-    };
-    let empty = Vec::new();
-    let (mut first_invoke, mut last_ack) = (u64::MAX, 0u64);
-    let writer_ids: std::collections::BTreeSet<u32> = writers.keys().chain(read.records.keys()).copied().collect();
-    for w in writer_ids {
-        let ops = writers.get(&w).unwrap_or(&empty);
-        let seqs = read.records.get(&w).map(Vec::as_slice).unwrap_or(&[]);
-        let mut present = vec![false; ops.len()];
-        let mut prev = None;
-        for &s in seqs {
-            if prev == Some(s) {
-                r.duplicate_writes += 1;
-                continue;
-            }
-            prev = Some(s);
-            match s.checked_sub(1).and_then(|i| present.get_mut(i as usize)) {
-                Some(p) => *p = true,
-                None => r.unexpected_writes += 1,
-            }
+/// RPO judged while the ops stream past, in any order: per writer only the set of seqs
+/// recorded (a bit each) and the highest; every lost write is kept.
+pub struct Rpo<'a> {
+    read: &'a ReadBack,
+    /// Per writer: the seqs the history recorded, and the highest.
+    recorded: BTreeMap<u32, (Seqs, u64)>,
+    lost: Vec<LostWrite>,
+    recovered: u64,
+    first_invoke: u64,
+    last_ack: u64,
+}
+
+impl<'a> Rpo<'a> {
+    pub fn new(read: &'a ReadBack) -> Self {
+        Rpo { read, recorded: BTreeMap::new(), lost: Vec::new(), recovered: 0, first_invoke: u64::MAX, last_ack: 0 }
+    }
+
+    /// One op: (writer, seq, outcome, invoke ns, completion ns). A seq the history holds
+    /// twice counts once.
+    pub fn add(&mut self, writer: u32, seq: u64, outcome: Outcome, invoke: u64, done: u64) {
+        let (seen, max) = self.recorded.entry(writer).or_default();
+        if !seen.insert(seq) {
+            return;
         }
-        for (i, (outcome, invoke, done)) in ops.iter().enumerate() {
-            match (outcome, present[i]) {
-                (Outcome::Ok, false) => {
-                    first_invoke = first_invoke.min(*invoke);
-                    last_ack = last_ack.max(*done);
-                    r.lost.push(LostWrite { writer: w, seq: i as u64 + 1, ack_ms: *done as f64 / 1e6 })
-                }
-                (Outcome::Fail | Outcome::Unknown, true) => r.recovered_writes += 1,
-                _ => {}
+        *max = (*max).max(seq);
+        match (outcome, self.read.contains(writer, seq)) {
+            (Outcome::Ok, false) => {
+                self.first_invoke = self.first_invoke.min(invoke);
+                self.last_ack = self.last_ack.max(done);
+                self.lost.push(LostWrite { writer, seq, ack_ms: done as f64 / 1e6 });
             }
+            (Outcome::Fail | Outcome::Unknown, true) => self.recovered += 1,
+            _ => {}
         }
     }
-    r.lost.sort_by(|a, b| a.ack_ms.total_cmp(&b.ack_ms));
-    r.lost_writes = r.lost.len() as u64;
-    if !r.lost.is_empty() {
-        let failure = fault_ns.max(last_ack);
-        r.recovery_point_ms = Some(first_invoke as f64 / 1e6);
-        r.failure_point_ms = Some(failure as f64 / 1e6);
-        // at least 1 ns: a lost write is never an RPO of zero
-        r.rpo_ms = failure.saturating_sub(first_invoke).max(1) as f64 / 1e6;
+
+    /// Read-back rows no op explains: duplicates, seqs beyond a writer's highest (or 0),
+    /// and seqs below it the history never recorded (counted recovered: such a write was
+    /// not acknowledged to anyone).
+    pub fn finish(mut self, fault_ns: u64) -> RpoResult {
+        let mut r = RpoResult {
+            rpo_ms: 0.0,
+            recovery_point_ms: None,
+            failure_point_ms: None,
+            lost_writes: 0,
+            recovered_writes: self.recovered,
+            duplicate_writes: 0,
+            unexpected_writes: 0,
+            records_read: self.read.len() as u64,
+            lost: Vec::new(),
+        };
+        let none = (Seqs::default(), 0);
+        for (w, present) in &self.read.records {
+            let (seen, max) = self.recorded.get(w).unwrap_or(&none);
+            let within = present.count_in(*max);
+            r.duplicate_writes += present.duplicates();
+            r.unexpected_writes += present.len() - within;
+            // present below the highest seq, minus those the history recorded
+            r.recovered_writes += within.saturating_sub(seen.len() - seen.difference_len(present));
+        }
+        self.lost.sort_by(|a, b| a.ack_ms.total_cmp(&b.ack_ms).then(a.writer.cmp(&b.writer)).then(a.seq.cmp(&b.seq)));
+        r.lost_writes = self.lost.len() as u64;
+        if !self.lost.is_empty() {
+            let failure = fault_ns.max(self.last_ack);
+            r.recovery_point_ms = Some(self.first_invoke as f64 / 1e6);
+            r.failure_point_ms = Some(failure as f64 / 1e6);
+            // at least 1 ns: a lost write is never an RPO of zero
+            r.rpo_ms = failure.saturating_sub(self.first_invoke).max(1) as f64 / 1e6;
+        }
+        r.lost = self.lost;
+        r
     }
-    r
 }

@@ -55,40 +55,104 @@ pub struct RtoResult {
     pub longest_gap_start_ms: f64,
 }
 
-/// Ops sorted by invoke time. The earliest of `injects` (fault times before `fault_ns`)
-/// after which no point was available before `fault_ns`; else `fault_ns`.
-fn outage_anchor(ops: &[(u64, Outcome, u64)], injects: &[u64], fault_ns: u64, window_ns: u64, ok_ratio: f64) -> u64 {
+/// The ops sorted by invoke time, as (invoke_ns, outcome, complete_ns), read from the start
+/// as often as asked (the checker keeps them on disk, not in memory).
+pub trait SortedOps: Fn() -> Self::Iter {
+    type Iter: Iterator<Item = (u64, Outcome, u64)>;
+}
+
+impl<F: Fn() -> I, I: Iterator<Item = (u64, Outcome, u64)>> SortedOps for F {
+    type Iter = I;
+}
+
+/// A window [t, t + width) sliding over ops sorted by invoke time: `q` holds the ops from
+/// the current one (i) to the window's end (j), `n`, `ok`, `fail` count them.
+struct Window<I: Iterator<Item = (u64, Outcome, u64)>> {
+    rest: std::iter::Peekable<I>,
+    q: std::collections::VecDeque<(u64, Outcome)>,
+    width: u64,
+    n: u64,
+    ok: u64,
+    fail: u64,
+}
+
+impl<I: Iterator<Item = (u64, Outcome, u64)>> Window<I> {
+    fn new(rest: I, width: u64) -> Self {
+        Window { rest: rest.peekable(), q: Default::default(), width, n: 0, ok: 0, fail: 0 }
+    }
+
+    /// The next op (i), without moving the window's end.
+    fn current(&mut self) -> Option<(u64, Outcome)> {
+        if self.q.is_empty() {
+            let (t, o, _) = self.rest.next()?;
+            self.q.push_back((t, o));
+            self.count(o, true);
+        }
+        self.q.front().copied()
+    }
+
+    /// Extends the window to every op invoked before `t + width` (op i is in it: width ≥ 1).
+    fn extend(&mut self, t: u64) {
+        while let Some(&(u, o, _)) = self.rest.peek().filter(|x| x.0 < t.saturating_add(self.width)) {
+            self.rest.next();
+            self.q.push_back((u, o));
+            self.count(o, true);
+        }
+    }
+
+    /// Whether op i is available: ok, no failure in its window, enough ok writes.
+    fn available(&self, o: Outcome, ok_ratio: f64) -> bool {
+        o == Outcome::Ok && self.fail == 0 && (self.ok as f64) >= ok_ratio * self.n as f64
+    }
+
+    /// Op i leaves the window.
+    fn leave(&mut self) {
+        if let Some((_, o)) = self.q.pop_front() {
+            self.count(o, false);
+        }
+    }
+
+    fn count(&mut self, o: Outcome, add: bool) {
+        let (ok, fail) = ((o == Outcome::Ok) as u64, (o == Outcome::Fail) as u64);
+        if add {
+            (self.n, self.ok, self.fail) = (self.n + 1, self.ok + ok, self.fail + fail);
+        } else {
+            (self.n, self.ok, self.fail) = (self.n - 1, self.ok - ok, self.fail - fail);
+        }
+    }
+
+    /// Non-ok ops from op i on, to the end.
+    fn not_ok_left(self) -> u64 {
+        let queued = self.q.iter().filter(|x| x.1 != Outcome::Ok).count();
+        (queued + self.rest.filter(|x| x.1 != Outcome::Ok).count()) as u64
+    }
+}
+
+/// The earliest of `injects` (fault times before `fault_ns`) after which no point was
+/// available before `fault_ns`; else `fault_ns`.
+fn outage_anchor(ops: &impl SortedOps, injects: &[u64], fault_ns: u64, window_ns: u64, ok_ratio: f64) -> u64 {
     let Some(&first) = injects.iter().filter(|&&t| t < fault_ns).min() else { return fault_ns };
-    let start = ops.partition_point(|o| o.0 < first);
-    let end = ops.partition_point(|o| o.0 < fault_ns);
+    let range = ops().skip_while(|o| o.0 < first).take_while(|o| o.0 < fault_ns);
+    let mut w = Window::new(range, window_ns);
     // the last available point before the answered fault
     let mut last_available: Option<u64> = None;
-    let (mut j, mut n, mut ok, mut fail) = (start, 0u64, 0u64, 0u64);
-    for i in start..end {
-        let t = ops[i].0;
-        while j < end && ops[j].0 < t + window_ns {
-            n += 1;
-            ok += (ops[j].1 == Outcome::Ok) as u64;
-            fail += (ops[j].1 == Outcome::Fail) as u64;
-            j += 1;
-        }
-        if ops[i].1 == Outcome::Ok && fail == 0 && (ok as f64) >= ok_ratio * n as f64 {
+    while let Some((t, o)) = w.current() {
+        w.extend(t);
+        if w.available(o, ok_ratio) {
             last_available = Some(t);
         }
-        n -= 1;
-        ok -= (ops[i].1 == Outcome::Ok) as u64;
-        fail -= (ops[i].1 == Outcome::Fail) as u64;
+        w.leave();
     }
     let after = last_available.unwrap_or(0);
     injects.iter().copied().filter(|&t| t < fault_ns && (last_available.is_none() || t > after)).min().unwrap_or(fault_ns)
 }
 
-/// `ops`: (invoke_ns, outcome, complete_ns), in any order (left sorted by invoke time);
-/// `acks`: completion times of ok ops; `injects`: every fault injection time; `fault_ns`:
-/// the fault measured from, None when no fault was injected.
-pub fn rto(
-    ops: &mut [(u64, Outcome, u64)],
-    mut acks: Vec<u64>,
+/// `ops`: sorted by invoke time; `acks`: completion times of ok ops, sorted; `injects`:
+/// every fault injection time; `fault_ns`: the fault measured from, None when no fault was
+/// injected.
+pub fn rto<A: Iterator<Item = u64>>(
+    ops: &impl SortedOps,
+    acks: impl Fn() -> A,
     injects: &[u64],
     fault: Option<u64>,
     stop_ns: u64,
@@ -96,13 +160,14 @@ pub fn rto(
     ok_ratio: f64,
 ) -> RtoResult {
     let ms = |ns: u64| ns as f64 / 1e6;
-    acks.sort_unstable();
-    let (mut gap, mut gap_start) = (0u64, 0u64);
-    for w in acks.windows(2) {
-        if w[1] - w[0] > gap {
-            gap = w[1] - w[0];
-            gap_start = w[0];
+    let (mut gap, mut gap_start, mut prev) = (0u64, 0u64, None);
+    for t in acks() {
+        if let Some(p) = prev
+            && t - p > gap
+        {
+            (gap, gap_start) = (t - p, p);
         }
+        prev = Some(t);
     }
     let fault_ns = fault.unwrap_or(0);
     let mut res = RtoResult {
@@ -118,48 +183,36 @@ pub fn rto(
         longest_gap_ms: ms(gap),
         longest_gap_start_ms: ms(gap_start),
     };
-    ops.sort_unstable_by_key(|o| o.0);
     let fault_ns = outage_anchor(ops, injects, fault_ns, window_ns, ok_ratio);
     res.from_ms = ms(fault_ns);
     // the outage starts with the first write invoked earliest among those that ended non-ok
     // at or after the fault (a write in flight at the fault counts)
-    let first_bad = ops.iter().filter(|(_, o, done)| *o != Outcome::Ok && *done >= fault_ns).map(|o| o.0).min();
-    let Some(first_bad) = first_bad else {
+    let Some(first_bad) = ops().find(|&(_, o, done)| o != Outcome::Ok && done >= fault_ns).map(|o| o.0) else {
         return res;
     };
     res.outage_observed = true;
     res.outage_start_ms = Some(ms(first_bad));
-    let last_ack = acks.partition_point(|&t| t <= first_bad).checked_sub(1).map(|i| acks[i]);
+    let last_ack = acks().take_while(|&t| t <= first_bad).last();
     res.last_ack_before_outage_ms = last_ack.map(ms);
     // no fault: the outage's own start is the only honest anchor
     let fault_ns = if fault.is_some() { fault_ns } else { first_bad };
     res.from_ms = ms(fault_ns);
     let from = first_bad.max(fault_ns);
-    let start = ops.partition_point(|o| o.0 < from);
-    // sliding window [ops[i].0, ops[i].0 + window) over the sorted ops
-    let (mut j, mut n, mut ok, mut fail) = (start, 0u64, 0u64, 0u64);
-    for i in start..ops.len() {
-        let t = ops[i].0;
-        if t + window_ns > stop_ns {
+    // sliding window [t, t + window) over the ops invoked from `from` on
+    let mut w = Window::new(ops().skip_while(|o| o.0 < from), window_ns);
+    while let Some((t, o)) = w.current() {
+        if t.saturating_add(window_ns) > stop_ns {
             break;
         }
-        while j < ops.len() && ops[j].0 < t + window_ns {
-            n += 1;
-            ok += (ops[j].1 == Outcome::Ok) as u64;
-            fail += (ops[j].1 == Outcome::Fail) as u64;
-            j += 1;
-        }
-        if ops[i].1 == Outcome::Ok && fail == 0 && (ok as f64) >= ok_ratio * n as f64 {
+        w.extend(t);
+        if w.available(o, ok_ratio) {
             res.rto_ms = Some(ms(t.saturating_sub(fault_ns)));
             res.recovered_at_ms = Some(ms(t));
             res.outage_ms = Some(ms(t.saturating_sub(last_ack.unwrap_or(first_bad))));
-            res.relapses = ops[i..].iter().filter(|o| o.1 != Outcome::Ok).count() as u64;
+            res.relapses = w.not_ok_left();
             return res;
         }
-        // slide: ops[i] leaves the window
-        n -= 1;
-        ok -= (ops[i].1 == Outcome::Ok) as u64;
-        fail -= (ops[i].1 == Outcome::Fail) as u64;
+        w.leave();
     }
     res.rto_ms = None;
     res

@@ -118,7 +118,9 @@ impl Drill<'_> {
         let answered = ex.failover.as_ref().and_then(|f| f.answered_fault);
         let sc = self.sc();
         let targets = crate::scenario::Targets { converge: sc.targets.converge && can_converge, ..sc.targets.clone() };
-        let a = checker.finish(&hist.events, answered, read.as_ref(), convergence.as_ref(), &sc.checks, &targets);
+        let a = checker
+            .finish(&hist.events, answered, read.as_ref(), convergence.as_ref(), &sc.checks, &targets)
+            .map_err(|e| Error::infra("failed to check the history").cause(e))?;
         let cleanup = match (&external, sc.stack.cleanup) {
             (Some(e), true) => Some(self.cleanup(rep, e, &stack).await),
             _ => None,

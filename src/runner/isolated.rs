@@ -88,11 +88,12 @@ impl IsolatedWatch {
 /// Which lost writes the old primary held at its last read, and which it acknowledged only
 /// after that read began; the records go to isolated-primary.json.
 pub(super) fn judge(mut info: IsolatedPrimary, rb: &ReadBack, rpo: Option<&RpoResult>, dir: &Path) -> IsolatedPrimary {
-    let here: std::collections::HashSet<(u32, u64)> = rb.records.iter().flat_map(|(w, v)| v.iter().map(move |s| (*w, *s))).collect();
     if let (Some(_), Some(r)) = (info.records, rpo) {
-        info.lost_found_here = Some(r.lost.iter().filter(|l| here.contains(&(l.writer, l.seq))).count() as u64);
+        info.lost_found_here = Some(r.lost.iter().filter(|l| rb.contains(l.writer, l.seq)).count() as u64);
         info.lost_acked_after_read = Some(r.lost.iter().filter(|l| l.ack_ms >= info.read_started_ms).count() as u64);
     }
-    let _ = std::fs::write(dir.join("isolated-primary.json"), serde_json::to_vec(&rb.records).unwrap_or_default());
+    if let Ok(f) = std::fs::File::create(dir.join("isolated-primary.json")) {
+        let _ = serde_json::to_writer(std::io::BufWriter::new(f), rb);
+    }
     info
 }

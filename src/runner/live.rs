@@ -85,7 +85,9 @@ pub(super) async fn stop_interrupted(
         Err(_) => (Checker::default(), Vec::new()),
     };
     // no read-back, no convergence: those targets are undecided
-    let a = checker.finish(&events, None, None, None, &sc.checks, &sc.targets);
+    let a = checker
+        .finish(&events, None, None, None, &sc.checks, &sc.targets)
+        .map_err(|e| Error::infra("failed to check the history").cause(e))?;
     let stack = live.stack.as_ref().map(|s| super::drill::stack_info(sc, s, &live.health)).unwrap_or_else(|| StackInfo::planned(sc));
     let wall = |ns: Option<u64>| live.clock.map(|c| (c.wall_anchor + chrono::Duration::nanoseconds(ns.unwrap_or(0) as i64)).to_rfc3339());
     let started = wall(Some(0)).unwrap_or_default();

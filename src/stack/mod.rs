@@ -10,47 +10,23 @@ mod patroni;
 mod patroni_watch;
 mod postgres;
 mod proxy;
+mod read_back;
 mod redis;
 mod sentinel;
 
 pub use external::{Auth, External, plan as external_plan};
 pub use nodes::{Node, Stack, StackPlan};
 pub use proxy::{PROXY_NODE, ProxyRoutes};
+pub use read_back::{ReadBack, Seqs};
 pub use sentinel::RedisSentinel;
 
 use crate::error::Result;
 use crate::failover::Orchestrator;
 use crate::scenario::{StackKind, StackSpec};
 use async_trait::async_trait;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Every record found on a node, grouped by writer: `writer -> [seq]` (sorted; a repeated
-/// seq is a duplicate row).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ReadBack {
-    pub records: BTreeMap<u32, Vec<u64>>,
-}
-
-impl ReadBack {
-    pub fn push(&mut self, writer: u32, seq: u64) {
-        self.records.entry(writer).or_default().push(seq);
-    }
-    pub fn finish(mut self) -> Self {
-        for v in self.records.values_mut() {
-            v.sort_unstable();
-        }
-        self
-    }
-    pub fn len(&self) -> usize {
-        self.records.values().map(Vec::len).sum()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// Health of one replica as seen from the primary.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
