@@ -41,10 +41,11 @@ impl<T: Record> Spill<T> {
     pub fn push(&mut self, t: T) {
         self.len += 1;
         self.buf.push(t);
-        if self.buf.len() >= self.cap && self.error.is_none() {
-            if let Err(e) = self.spill() {
-                self.error = Some(e);
-            }
+        if self.buf.len() >= self.cap
+            && self.error.is_none()
+            && let Err(e) = self.spill()
+        {
+            self.error = Some(e);
         }
     }
 

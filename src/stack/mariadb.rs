@@ -72,6 +72,17 @@ pub(super) async fn admin(addr: SocketAddr, password: &str) -> Result<Conn> {
         .map_err(|e| Error::infra(format!("failed to connect to mariadb at {addr}")).cause_text(e))
 }
 
+/// The (writer, seq) rows of a result, streamed into a read-back (never all rows at once).
+pub(super) async fn read_rows<P: mysql_async::prelude::Protocol>(rows: mysql_async::QueryResult<'_, '_, P>) -> std::result::Result<ReadBack, mysql_async::Error> {
+    let mut rb = ReadBack::default();
+    rows.for_each_and_drop(|row| {
+        let (w, s): (u32, u64) = mysql_async::from_row(row);
+        rb.push(w, s);
+    })
+    .await?;
+    Ok(rb.finish())
+}
+
 pub(super) fn q(addr: SocketAddr, what: &str) -> impl FnOnce(mysql_async::Error) -> Error {
     let msg = format!("failed to {what} on {addr}");
     move |e| Error::infra(msg).cause(e)
@@ -267,13 +278,8 @@ impl Driver for MariaDb {
 
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         let mut c = admin(addr, &self.password).await?;
-        let rows: Vec<(u32, u64)> =
-            c.query(format!("SELECT writer, seq FROM {TABLE}")).await.map_err(q(addr, "read back the workload table"))?;
-        let mut rb = ReadBack::default();
-        for (w, s) in rows {
-            rb.push(w, s);
-        }
-        Ok(rb.finish())
+        let rows = c.query_iter(format!("SELECT writer, seq FROM {TABLE}")).await.map_err(q(addr, "read back the workload table"))?;
+        read_rows(rows).await.map_err(q(addr, "read back the workload table"))
     }
 
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {

@@ -68,6 +68,18 @@ pub(super) async fn admin(addr: SocketAddr) -> Result<Client> {
         .map_err(|e| Error::infra(format!("failed to connect to postgres at {addr}")).cause(e))
 }
 
+/// The (writer, seq) rows `sql` returns, streamed into a read-back (never all rows at once).
+pub(super) async fn read_rows(c: &Client, sql: &str, params: &[&str]) -> std::result::Result<ReadBack, tokio_postgres::Error> {
+    use futures_util::TryStreamExt;
+    let rows = c.query_raw(sql, params).await?;
+    let mut rows = std::pin::pin!(rows);
+    let mut rb = ReadBack::default();
+    while let Some(r) = rows.try_next().await? {
+        rb.push(r.try_get::<_, i32>(0)? as u32, r.try_get::<_, i64>(1)? as u64);
+    }
+    Ok(rb.finish())
+}
+
 pub(super) fn q(addr: SocketAddr, what: &str) -> impl FnOnce(tokio_postgres::Error) -> Error {
     let msg = format!("failed to {what} on {addr}");
     move |e| Error::infra(msg).cause(e)
@@ -252,12 +264,7 @@ impl Driver for Postgres {
 
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         let c = admin(addr).await?;
-        let rows = c.query(&format!("SELECT writer, seq FROM {TABLE}"), &[]).await.map_err(q(addr, "read back the workload table"))?;
-        let mut rb = ReadBack::default();
-        for r in rows {
-            rb.push(r.get::<_, i32>(0) as u32, r.get::<_, i64>(1) as u64);
-        }
-        Ok(rb.finish())
+        read_rows(&c, &format!("SELECT writer, seq FROM {TABLE}"), &[]).await.map_err(q(addr, "read back the workload table"))
     }
 
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {

@@ -1,7 +1,7 @@
 //! An external MariaDB: table `<database>.<table>(run, writer, seq, payload, written_at)`.
 use super::{Access, Auth};
 use crate::error::{Error, Result};
-use crate::stack::mariadb::{classify, gtid_seq};
+use crate::stack::mariadb::{classify, gtid_seq, read_rows};
 use crate::stack::{ReadBack, WriteClient, WriteError};
 use async_trait::async_trait;
 use mysql_async::Conn;
@@ -93,15 +93,11 @@ impl Access for MariaDb {
     }
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         let mut c = self.admin(addr).await?;
-        let rows: Vec<(u32, u64)> = c
-            .exec(format!("SELECT writer, seq FROM {} WHERE run = ?", self.table()), (self.auth.run.as_str(),))
+        let rows = c
+            .exec_iter(format!("SELECT writer, seq FROM {} WHERE run = ?", self.table()), (self.auth.run.as_str(),))
             .await
             .map_err(q(addr, "read back the workload table"))?;
-        let mut rb = ReadBack::default();
-        for (w, s) in rows {
-            rb.push(w, s);
-        }
-        Ok(rb.finish())
+        read_rows(rows).await.map_err(q(addr, "read back the workload table"))
     }
     async fn cleanup(&self, addr: SocketAddr) -> Result<String> {
         let mut c = self.admin(addr).await?;

@@ -1,7 +1,7 @@
 //! An external PostgreSQL: table `<table>(run, writer, seq, payload, written_at)`.
 use super::{Access, Auth};
 use crate::error::{Error, Result};
-use crate::stack::postgres::{PgClient, is_writable, q};
+use crate::stack::postgres::{PgClient, is_writable, q, read_rows};
 use crate::stack::{ReadBack, WriteClient};
 use async_trait::async_trait;
 use std::net::SocketAddr;
@@ -105,17 +105,8 @@ impl Access for Pg {
     }
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         let (t, run) = (&self.auth.table, &self.auth.run);
-        let rows = self
-            .admin(addr)
-            .await?
-            .query(&format!("SELECT writer, seq FROM {t} WHERE run = $1"), &[run])
-            .await
-            .map_err(q(addr, "read back the workload table"))?;
-        let mut rb = ReadBack::default();
-        for r in rows {
-            rb.push(r.get::<_, i32>(0) as u32, r.get::<_, i64>(1) as u64);
-        }
-        Ok(rb.finish())
+        let c = self.admin(addr).await?;
+        read_rows(&c, &format!("SELECT writer, seq FROM {t} WHERE run = $1"), &[run.as_str()]).await.map_err(q(addr, "read back the workload table"))
     }
     async fn cleanup(&self, addr: SocketAddr) -> Result<String> {
         let (t, run) = (&self.auth.table, &self.auth.run);
