@@ -27,6 +27,50 @@ pub(super) async fn conn(addr: SocketAddr, timeout: Duration) -> std::result::Re
     }
 }
 
+/// SCAN over the keys that start with a prefix, a batch at a time (never every key at once).
+pub(super) struct KeyScan {
+    pattern: String,
+    cursor: Option<u64>,
+}
+
+impl KeyScan {
+    pub(super) fn new(prefix: &str) -> KeyScan {
+        KeyScan { pattern: format!("{prefix}*"), cursor: Some(0) }
+    }
+
+    /// The next batch, or None when the scan is complete.
+    pub(super) async fn next(&mut self, c: &mut MultiplexedConnection, addr: SocketAddr) -> Result<Option<Vec<String>>> {
+        let Some(cursor) = self.cursor else { return Ok(None) };
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&self.pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(c)
+            .await
+            .map_err(|e| Error::infra(format!("failed to scan keys on {addr}")).cause(e))?;
+        self.cursor = (next != 0).then_some(next);
+        Ok(Some(keys))
+    }
+}
+
+/// Every `<prefix><writer>:<seq>` key, streamed into a read-back.
+pub(super) async fn read_back(c: &mut MultiplexedConnection, addr: SocketAddr, prefix: &str) -> Result<ReadBack> {
+    let (mut scan, mut rb) = (KeyScan::new(prefix), ReadBack::default());
+    while let Some(keys) = scan.next(c, addr).await? {
+        for k in keys {
+            let parsed = k.strip_prefix(prefix).and_then(|r| r.split_once(':'));
+            if let Some((w, s)) = parsed
+                && let (Ok(w), Ok(s)) = (w.parse(), s.parse())
+            {
+                rb.push(w, s);
+            }
+        }
+    }
+    Ok(rb.finish())
+}
+
 pub(super) async fn admin(addr: SocketAddr) -> Result<MultiplexedConnection> {
     conn(addr, Duration::from_secs(3)).await.map_err(|e| Error::infra(format!("failed to connect to redis at {addr}")).cause(e))
 }
@@ -180,33 +224,7 @@ impl Driver for Redis {
     }
 
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
-        let mut c = admin(addr).await?;
-        let mut rb = ReadBack::default();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{KEY_PREFIX}*"))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut c)
-                .await
-                .map_err(|e| Error::infra(format!("failed to scan keys on {addr}")).cause(e))?;
-            for k in keys {
-                let parsed = k.strip_prefix(KEY_PREFIX).and_then(|r| r.split_once(':'));
-                if let Some((w, s)) = parsed
-                    && let (Ok(w), Ok(s)) = (w.parse(), s.parse())
-                {
-                    rb.push(w, s);
-                }
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        Ok(rb.finish())
+        read_back(&mut admin(addr).await?, addr, KEY_PREFIX).await
     }
 
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {

@@ -1,7 +1,7 @@
 //! An external Redis: keys `<table>:<run>:<writer>:<seq>`.
 use super::{Access, Auth};
 use crate::error::{Error, Result};
-use crate::stack::redis::{classify, is_master};
+use crate::stack::redis::{KeyScan, classify, is_master, read_back};
 use crate::stack::{ReadBack, WriteClient, WriteError};
 use async_trait::async_trait;
 use redis::aio::MultiplexedConnection;
@@ -47,27 +47,6 @@ impl Redis {
 
     async fn info(&self, addr: SocketAddr) -> Result<Vec<(String, String)>> {
         crate::stack::redis::read_info_replication(&mut self.admin(addr).await?, addr).await
-    }
-
-    /// Every key of this run.
-    async fn keys(&self, c: &mut MultiplexedConnection, addr: SocketAddr) -> Result<Vec<String>> {
-        let (mut cursor, mut all) = (0u64, Vec::new());
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{}*", self.prefix()))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(c)
-                .await
-                .map_err(|e| Error::infra(format!("failed to scan keys on {addr}")).cause(e))?;
-            all.extend(keys);
-            if next == 0 {
-                return Ok(all);
-            }
-            cursor = next;
-        }
     }
 }
 
@@ -120,29 +99,22 @@ impl Access for Redis {
         offsets.iter().map(|o| top.saturating_sub(*o)).max().ok_or_else(|| "no replica is connected to this node".into())
     }
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
-        let mut c = self.admin(addr).await?;
-        let prefix = self.prefix();
-        let mut rb = ReadBack::default();
-        for k in self.keys(&mut c, addr).await? {
-            let parsed = k.strip_prefix(&prefix).and_then(|r| r.split_once(':'));
-            if let Some((w, s)) = parsed
-                && let (Ok(w), Ok(s)) = (w.parse(), s.parse())
-            {
-                rb.push(w, s);
-            }
-        }
-        Ok(rb.finish())
+        read_back(&mut self.admin(addr).await?, addr, &self.prefix()).await
     }
     async fn cleanup(&self, addr: SocketAddr) -> Result<String> {
         let mut c = self.admin(addr).await?;
-        let keys = self.keys(&mut c, addr).await?;
-        for chunk in keys.chunks(500) {
-            redis::cmd("DEL")
-                .arg(chunk)
-                .query_async::<()>(&mut c)
-                .await
-                .map_err(|e| Error::infra(format!("failed to delete keys on {addr}")).cause(e))?;
+        let (mut scan, mut deleted) = (KeyScan::new(&self.prefix()), 0usize);
+        // deleting keys while SCAN goes on is safe: it still returns every key that stays
+        while let Some(keys) = scan.next(&mut c, addr).await? {
+            for chunk in keys.chunks(500) {
+                redis::cmd("DEL")
+                    .arg(chunk)
+                    .query_async::<()>(&mut c)
+                    .await
+                    .map_err(|e| Error::infra(format!("failed to delete keys on {addr}")).cause(e))?;
+            }
+            deleted += keys.len();
         }
-        Ok(format!("deleted {} keys {}*", keys.len(), self.prefix()))
+        Ok(format!("deleted {deleted} keys {}*", self.prefix()))
     }
 }
