@@ -104,6 +104,8 @@ struct Sample {
     writes_per_s: f64,
     cpu_us_per_write: f64,
     peak_rss_mb: Option<f64>,
+    /// drdrill's history on disk per write made.
+    history_bytes_per_write: Option<f64>,
     /// CPU measured over the whole process (an older drdrill without `harness`).
     whole_process: bool,
 }
@@ -131,18 +133,28 @@ fn drdrill_logged(engine: &str, port: u16, secs: u64, dir: &Path) -> (Sample, St
     assert!(out.status.success(), "drdrill failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let mut runs: Vec<_> = std::fs::read_dir(reports.join(format!("bench-{engine}"))).unwrap().flatten().map(|e| e.path()).collect();
     runs.sort();
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(runs.pop().unwrap().join("results.json")).unwrap()).unwrap();
+    let run = runs.pop().unwrap();
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
+    let history_bytes = std::fs::metadata(drdrill::history::path_in(&run)).map(|m| m.len() as f64).ok();
+    let history_bytes_per_write = history_bytes.zip(r["total_writes"].as_f64()).map(|(b, n)| b / n);
     let stdout = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let sample = match r.get("harness") {
         Some(h) => Sample {
             writes_per_s: h["writes_per_s"].as_f64().unwrap(),
             cpu_us_per_write: h["cpu_us_per_write"].as_f64().unwrap(),
             peak_rss_mb: h["peak_rss_mb"].as_f64(),
+            history_bytes_per_write,
             whole_process: false,
         },
         None => {
             let writes = r["total_writes"].as_f64().unwrap();
-            Sample { writes_per_s: writes / secs as f64, cpu_us_per_write: cpu_us as f64 / writes, peak_rss_mb: None, whole_process: true }
+            Sample {
+                writes_per_s: writes / secs as f64,
+                cpu_us_per_write: cpu_us as f64 / writes,
+                peak_rss_mb: None,
+                history_bytes_per_write,
+                whole_process: true,
+            }
         }
     };
     (sample, stdout)
@@ -151,13 +163,6 @@ fn drdrill_logged(engine: &str, port: u16, secs: u64, dir: &Path) -> (Sample, St
 /// The drill time a drill-log line starts with (`[   12.3s] …`).
 fn stamp(line: &str) -> Option<f64> {
     line.strip_prefix('[')?.split_once("s]")?.0.trim().parse::<f64>().ok()
-}
-
-/// Seconds from the drill-log line containing `from` to the log's last timestamped line.
-fn seconds_from(log: &str, from: &str) -> f64 {
-    let start = log.lines().find(|l| l.contains(from)).and_then(stamp).unwrap_or(f64::NAN);
-    let end = log.lines().rev().find_map(stamp).unwrap_or(f64::NAN);
-    end - start
 }
 
 /// Runs `script` in a throwaway container of `image` on the host network, with `env`;
@@ -196,7 +201,7 @@ fn pgbench(port: u16, secs: u64) -> Sample {
     let (out, cpu_us) = tool("drdrill/postgres:15", &[format!("BENCH_SQL={sql}")], &script);
     let done = number_after(&out, "number of transactions actually processed:");
     let tps = number_after(&out, "tps =");
-    Sample { writes_per_s: tps, cpu_us_per_write: cpu_us / done, peak_rss_mb: None, whole_process: false }
+    Sample { writes_per_s: tps, cpu_us_per_write: cpu_us / done, peak_rss_mb: None, history_bytes_per_write: None, whole_process: false }
 }
 
 fn redis_benchmark(port: u16, secs: u64, expected_per_s: f64) -> Sample {
@@ -204,7 +209,7 @@ fn redis_benchmark(port: u16, secs: u64, expected_per_s: f64) -> Sample {
     let script = format!("redis-benchmark -h 127.0.0.1 -p {port} -c {WRITERS} -n {n} -d {PAYLOAD} -t set -r 1000000000 -q");
     let (out, cpu_us) = tool("drdrill/redis:7", &[], &script);
     let rps = number_after(&out, "SET:");
-    Sample { writes_per_s: rps, cpu_us_per_write: cpu_us / n as f64, peak_rss_mb: None, whole_process: false }
+    Sample { writes_per_s: rps, cpu_us_per_write: cpu_us / n as f64, peak_rss_mb: None, history_bytes_per_write: None, whole_process: false }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -217,11 +222,13 @@ fn row(label: &str, ours: &[Sample], theirs: &[Sample], tool_name: &str) {
     let (oc, tc) = (median(ours.iter().map(|s| s.cpu_us_per_write).collect()), median(theirs.iter().map(|s| s.cpu_us_per_write).collect()));
     let rss = ours.iter().filter_map(|s| s.peak_rss_mb).fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
     let star = if ours.iter().any(|s| s.whole_process) { "*" } else { "" };
+    let history = ours.iter().filter_map(|s| s.history_bytes_per_write).collect::<Vec<_>>();
     println!(
-        "| {label} | {ow:.0} | {tool_name} {tw:.0} | {:.2} | {oc:.1}{star} µs vs {tc:.1} µs ({:.2}×) | {} |",
+        "| {label} | {ow:.0} | {tool_name} {tw:.0} | {:.2} | {oc:.1}{star} µs vs {tc:.1} µs ({:.2}×) | {} | {} |",
         ow / tw,
         oc / tc,
-        rss.map_or("-".into(), |r| format!("{r:.1} MB"))
+        rss.map_or("-".into(), |r| format!("{r:.1} MB")),
+        if history.is_empty() { "-".into() } else { format!("{:.1} B", median(history)) }
     );
 }
 
@@ -250,8 +257,8 @@ fn main() {
     let (rounds, secs) = (env_u64("DRDRILL_BENCH_ROUNDS", 3), env_u64("DRDRILL_BENCH_SECS", 10));
     let dir = tempfile::tempdir().unwrap();
     println!("drdrill {} vs the standard tools: {WRITERS} clients, {PAYLOAD}-byte payloads, unthrottled, {rounds} rounds of {secs} s (medians)", bin().display());
-    println!("| | drdrill writes/s | standard tool | ratio | client CPU per write | drdrill peak RSS |");
-    println!("|---|---|---|---|---|---|");
+    println!("| | drdrill writes/s | standard tool | ratio | client CPU per write | drdrill peak RSS | history per write |");
+    println!("|---|---|---|---|---|---|---|");
     let parts = std::env::var("DRDRILL_BENCH_PARTS").unwrap_or_else(|_| "throughput,teardown".into());
     if parts.contains("throughput") {
         for (label, sync) in [("PostgreSQL, synchronous_commit on", true), ("PostgreSQL, synchronous_commit off", false)] {
@@ -279,12 +286,15 @@ fn memory_run(dir: &Path) {
     let t = Instant::now();
     let (m, log) = drdrill_logged("redis", s.port, secs, dir);
     let writes = log.lines().find_map(|l| l.split_once(" writes recorded")?.0.rsplit(' ').next()?.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    let check = seconds_between(&log, "== checking the history", "");
     println!(
-        "memory run: {:.2} M writes, peak RSS {} (check phase included), read-back + check {:.1} s ({:.2} s per million), whole drill {:.0} s",
+        "memory run: {:.2} M writes, peak RSS {} (check phase included), read-back {:.1} s, check {:.1} s ({:.2} s per million), history {} per write, whole drill {:.0} s",
         writes / 1e6,
         m.peak_rss_mb.map_or("-".into(), |r| format!("{r:.1} MB")),
-        seconds_from(&log, "== reading back"),
-        seconds_from(&log, "== reading back") / (writes / 1e6),
+        seconds_between(&log, "== reading back", "== checking the history"),
+        check,
+        check / (writes / 1e6),
+        m.history_bytes_per_write.map_or("-".into(), |b| format!("{b:.1} B")),
         t.elapsed().as_secs_f64()
     );
 }
@@ -326,8 +336,11 @@ fn teardown(dir: &Path, rounds: u64) {
     println!("\nteardown of a 3-node PostgreSQL stack: drdrill {o:.2} s, docker rm -f + network rm {p:.2} s ({:.2}×)", o / p);
 }
 
-/// Seconds between the drill-log lines containing `from` and `to`.
+/// Seconds between the drill-log line containing `from` and the next line after it
+/// containing `to` (the log's last timestamped line when none does).
 fn seconds_between(log: &str, from: &str, to: &str) -> f64 {
-    let at = |m: &str| log.lines().find(|l| l.contains(m)).and_then(stamp).unwrap_or(f64::NAN);
-    at(to) - at(from)
+    let lines: Vec<&str> = log.lines().filter(|l| stamp(l).is_some()).collect();
+    let Some(i) = lines.iter().position(|l| l.contains(from)) else { return f64::NAN };
+    let end = lines[i + 1..].iter().find(|l| l.contains(to)).or(lines.last()).and_then(|l| stamp(l)).unwrap_or(f64::NAN);
+    end - stamp(lines[i]).unwrap_or(f64::NAN)
 }

@@ -137,16 +137,16 @@ fn report_html_opens_in_chromium_with_its_timeline_and_verify_catches_a_changed_
     let svg = std::fs::read_to_string(dir.join("timeline.svg")).unwrap();
     assert!(std::fs::read_to_string(dir.join("report.md")).unwrap().contains("](timeline.svg)") && svg.starts_with("<svg"));
 
-    // the evidence verifies, then fails after one byte of history.jsonl changes
+    // the evidence verifies, then fails after one byte of history.jsonl.zst changes
     assert!(drdrill(&["verify", dir.to_str().unwrap()]).status.success());
-    let h = dir.join("history.jsonl");
+    let h = dir.join(drdrill::history::FILE);
     let mut bytes = std::fs::read(&h).unwrap();
     let i = bytes.len() / 2;
     bytes[i] = if bytes[i] == b'1' { b'2' } else { b'1' };
     std::fs::write(&h, bytes).unwrap();
     let o = drdrill(&["verify", dir.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("history.jsonl was changed"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("history.jsonl.zst was changed"));
     // and re-rendering refuses to paper over it
     assert_eq!(drdrill(&["report", dir.to_str().unwrap()]).status.code(), Some(2));
 }

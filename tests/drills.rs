@@ -1,5 +1,5 @@
 //! The shipped scenarios, run for real in Docker. Each result is cross-checked against an
-//! independent read of the new primary and of history.jsonl, then the kept stack is
+//! independent read of the new primary and of history.jsonl.zst, then the kept stack is
 //! garbage-collected and nothing labelled drdrill.run may remain.
 mod common;
 use common::*;
@@ -34,7 +34,7 @@ fn postgres_sync_primary_kill_loses_no_acknowledged_write() {
     assert_eq!(r["converged"], true);
     assert_eq!(d.code, 0, "targets should hold\n{}{}", d.stdout, d.stderr);
     // every piece of evidence is there
-    for f in ["scenario.yaml", "history.jsonl", "junit.xml", "report.md", "logs/pg-1.log", "logs/pg-2.log"] {
+    for f in ["scenario.yaml", drdrill::history::FILE, "junit.xml", "report.md", "logs/pg-1.log", "logs/pg-2.log"] {
         assert!(d.dir.join(f).exists(), "missing {f}");
     }
     let junit = std::fs::read_to_string(d.dir.join("junit.xml")).unwrap();

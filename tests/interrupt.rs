@@ -92,8 +92,9 @@ fn interrupt_at(moment: Moment, signal: &str) {
     assert_eq!(results["interruption"]["signal"], if signal == "-INT" { "SIGINT" } else { "SIGTERM" }, "{what}");
     assert!(dir.join("report.md").exists() && dir.join("junit.xml").exists(), "{what}: reports missing");
     // after the interruption nothing fails over: the failover was stopped first
-    if dir.join("history.jsonl").exists() {
-        let events: Vec<Value> = std::fs::read_to_string(dir.join("history.jsonl"))
+    let history = drdrill::history::path_in(&dir);
+    if history.exists() {
+        let events: Vec<Value> = drdrill::history::read_text(&history)
             .unwrap()
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())

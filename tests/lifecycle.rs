@@ -184,7 +184,7 @@ fn redis_refuses_writes_without_replicas_and_those_writes_count_as_failed() {
     // the refusals are error replies: definitely not applied, none of them shows up later
     assert_eq!(r["recovered_writes"], 0);
     assert_eq!(r["lost_writes"], 0);
-    let history = std::fs::read_to_string(d.dir.join("history.jsonl")).unwrap();
+    let history = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
     assert!(history.contains("NOREPLICAS"), "the failures should be Redis' own refusals");
     // writes are refused at least while the replicas are away (5 s), and come back after
     // a replica has resynchronised

@@ -7,9 +7,9 @@ use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// Acknowledged writes from history.jsonl: key -> (ack time ms, node).
+/// Acknowledged writes from history.jsonl.zst: key -> (ack time ms, node).
 fn acked(d: &Drill) -> Vec<((u64, u64), f64, String)> {
-    let text = std::fs::read_to_string(d.dir.join("history.jsonl")).unwrap();
+    let text = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
     text.lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|v| v["type"] == "op" && v["outcome"] == "ok")

@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Command;
 
-/// (invoke ms, latency ms, outcome, error) of every op, and every event, from history.jsonl.
+/// (invoke ms, latency ms, outcome, error) of every op, and every event, from history.jsonl.zst.
 struct History {
     ops: Vec<(f64, f64, String, String)>,
     /// (writer, seq) of every acknowledged write, with the node that acknowledged it.
@@ -15,7 +15,7 @@ struct History {
 }
 
 fn history(d: &Drill) -> History {
-    let text = std::fs::read_to_string(d.dir.join("history.jsonl")).unwrap();
+    let text = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
     let mut h = History { ops: Vec::new(), acked: Vec::new(), events: Vec::new() };
     for v in text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()) {
         if v["type"] == "op" {
@@ -141,7 +141,7 @@ fn calibration_latency_shows_up_in_the_median() {
     let after = phase(r, "after_recovery")["p50_ms"].as_f64().unwrap();
     assert!((during - before - 200.0).abs() <= 20.0, "p50 rose by {} ms, expected 200 ± 20", during - before);
     assert!((after - before).abs() <= 20.0, "p50 after the heal {after} ms vs {before} ms before");
-    // the same from history.jsonl, without drdrill's histograms
+    // the same from history.jsonl.zst, without drdrill's histograms
     let h = history(&d);
     let (from, to) = h.window(0);
     let ours = median(&h.ok_latencies(from + 250.0, to - 250.0));
@@ -314,9 +314,9 @@ fn an_interrupted_drill_heals_its_network_faults() {
         let found = std::fs::read_dir(reports.path().join("interrupted-faults-fixture"))
             .ok()
             .and_then(|mut d| d.next())
-            .map(|e| e.unwrap().path().join("history.jsonl"));
+            .map(|e| drdrill::history::path_in(&e.unwrap().path()));
         if let Some(h) = found
-            && std::fs::read_to_string(&h).unwrap_or_default().matches("\"fault-inject\"").count() == 4
+            && drdrill::history::read_text(&h).unwrap_or_default().matches("\"fault-inject\"").count() == 4
         {
             break h;
         }
@@ -324,14 +324,14 @@ fn an_interrupted_drill_heals_its_network_faults() {
             let seen = std::fs::read_dir(reports.path().join("interrupted-faults-fixture"))
                 .ok()
                 .and_then(|mut d| d.next())
-                .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("history.jsonl")).ok())
+                .and_then(|e| drdrill::history::read_text(&drdrill::history::path_in(&e.ok()?.path())).ok())
                 .unwrap_or_default();
             let events: Vec<&str> = seen.lines().filter(|l| l.contains("\"event\"")).collect();
             panic!("the faults were never all injected; events so far:\n{}", events.join("\n"));
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
-    let text = std::fs::read_to_string(&history).unwrap();
+    let text = drdrill::history::read_text(&history).unwrap();
     let run = text.lines().next().map(|l| serde_json::from_str::<Value>(l).unwrap()["run_id"].as_str().unwrap().to_string()).unwrap();
     let name = |node: &str| format!("drdrill-{run}-{node}");
     // the faults are really there before the interrupt

@@ -70,7 +70,7 @@ fn redis_sentinel_min_replicas_bounds_the_split_brain_loss() {
     let r = &d.results;
     // the isolated primary refused writes once its replicas' acknowledgements were older
     // than min-replicas-max-lag: its refusals are in the history
-    let history = std::fs::read_to_string(d.dir.join("history.jsonl")).unwrap();
+    let history = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
     assert!(history.contains("NOREPLICAS"), "the isolated primary never refused a write");
     // what it did lose spans at most the lag bound (2 s) plus Redis's 1 s replica ping
     let rpo = r["rpo_ms"].as_f64().unwrap();

@@ -58,7 +58,7 @@ pub enum Command {
     },
     /// Print the JSON Schema of the scenario format.
     Schema,
-    /// Render every report of a finished drill again from its results.json and history.jsonl.
+    /// Render every report of a finished drill again from its results.json and history.jsonl.zst.
     Report {
         /// The drill's evidence folder.
         dir: PathBuf,

@@ -1,12 +1,28 @@
 //! The drill's history: every client operation and every fault / failover event, on one
-//! monotonic clock, streamed to `history.jsonl` as the drill runs.
+//! monotonic clock, streamed to `history.jsonl.zst` (zstd-compressed JSON Lines) as the
+//! drill runs.
+mod encode;
 mod reader;
 mod recorder;
 
-pub use reader::{HistoryFile, read_history};
+pub use reader::{HistoryFile, read_history, read_text};
 pub use recorder::{Recorder, RecorderHandle};
 
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The history's name in a drill's evidence folder.
+pub const FILE: &str = "history.jsonl.zst";
+/// Its name in evidence from before it was compressed.
+const PLAIN_FILE: &str = "history.jsonl";
+
+/// The history in evidence folder `dir`: `history.jsonl.zst`, or the plain `history.jsonl`
+/// of older evidence when only that exists.
+pub fn path_in(dir: &Path) -> PathBuf {
+    let zst = dir.join(FILE);
+    let plain = dir.join(PLAIN_FILE);
+    if !zst.exists() && plain.exists() { plain } else { zst }
+}
 
 /// Outcome of one client operation (Jepsen's ok / fail / info).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,7 +110,7 @@ pub struct Event {
     pub applied_from_ns: Option<u64>,
 }
 
-/// One line of history.jsonl.
+/// One line of the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Entry {
@@ -112,51 +128,88 @@ pub enum Entry {
 mod tests {
     use super::*;
     use crate::clock::Clock;
+    use std::io::Read;
+
+    fn header(clock: &Clock) -> Entry {
+        Entry::Header { scenario: "s".into(), run_id: "r".into(), wall_clock_anchor: clock.wall_anchor.to_rfc3339() }
+    }
+
+    fn op(seq: u64, outcome: Outcome, node: Option<&str>) -> Op {
+        Op { writer: 1, seq, invoke_ns: seq, complete_ns: seq + 1, outcome, node: node.map(str::to_string), error: None }
+    }
+
+    /// What a streaming zstd decoder gets out of `path` before the file ends, and whether
+    /// the frame was complete.
+    fn decodable(path: &Path) -> (Vec<u8>, bool) {
+        let mut d = zstd::stream::read::Decoder::new(std::fs::File::open(path).unwrap()).unwrap();
+        let (mut out, mut chunk) = (Vec::new(), [0u8; 4096]);
+        loop {
+            match d.read(&mut chunk) {
+                Ok(0) => return (out, true),
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+                Err(e) => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+                    return (out, false);
+                }
+            }
+        }
+    }
 
     #[tokio::test]
     async fn recorder_streams_what_the_reader_reads_back() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("history.jsonl");
+        let path = dir.path().join(FILE);
         let clock = Clock::start();
-        let header = Entry::Header { scenario: "s".into(), run_id: "r".into(), wall_clock_anchor: clock.wall_anchor.to_rfc3339() };
-        let (rec, h) = Recorder::start(&path, clock, header).unwrap();
+        let (rec, h) = Recorder::start(&path, clock, header(&clock)).unwrap();
         let t = h.event(EventKind::WorkloadStart, None, None, "").await;
         for seq in 1..=1000 {
             let outcome = if seq % 3 == 0 { Outcome::Unknown } else { Outcome::Ok };
-            h.op(Op { writer: 1, seq, invoke_ns: seq, complete_ns: seq + 1, outcome, node: Some("pg-1".into()), error: None }).await;
+            h.op(op(seq, outcome, Some("pg-1"))).await;
         }
         h.event_at(7, EventKind::FaultInject, Some(0), Some("pg-1"), "kill").await;
         drop(h);
         assert_eq!(rec.finish().await.unwrap(), 1002);
+        assert_eq!(path_in(dir.path()), path);
         let mut ops = Vec::new();
         let file = read_history(&path, |op| ops.push(op)).unwrap();
-        assert_eq!((file.scenario.as_str(), file.run_id.as_str()), ("s", "r"));
+        assert_eq!((file.scenario.as_str(), file.run_id.as_str(), file.truncated), ("s", "r", false));
         assert_eq!(ops.len(), 1000);
         assert_eq!(ops.iter().filter(|o| o.outcome == Outcome::Unknown).count(), 333);
         assert_eq!(file.events.len(), 2);
         assert_eq!(file.events[0].t_ns, t);
         assert_eq!(file.events[1].t_ns, 7);
         assert_eq!(file.events[1].fault, Some(0));
+        // plain JSON Lines inside, header first, one complete zstd frame
+        let (text, complete) = decodable(&path);
+        assert!(complete);
+        assert_eq!(String::from_utf8(text).unwrap(), read_text(&path).unwrap());
+        let text = read_text(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1003);
+        assert!(lines[0].starts_with(r#"{"type":"header","scenario":"s","run_id":"r","#), "{}", lines[0]);
+        assert_eq!(lines[2], r#"{"type":"op","writer":1,"seq":1,"invoke_ns":1,"complete_ns":2,"outcome":"ok","node":"pg-1"}"#);
     }
 
-    /// What a crash would leave: while the recorder still runs, the file holds whole lines
-    /// only, every event at once, and every op within the flush interval.
+    /// What a crash would leave: while the recorder still runs, everything it flushed
+    /// decodes, ends with a whole line, every event at once, every op within the flush
+    /// interval.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_running_recorder_leaves_whole_lines_and_flushes_events_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("history.jsonl");
+        let path = dir.path().join(FILE);
         let clock = Clock::start();
-        let header = Entry::Header { scenario: "s".into(), run_id: "r".into(), wall_clock_anchor: clock.wall_anchor.to_rfc3339() };
-        let (rec, h) = Recorder::start(&path, clock, header).unwrap();
+        let (rec, h) = Recorder::start(&path, clock, header(&clock)).unwrap();
         for seq in 1..=5000 {
-            h.op(Op { writer: 1, seq, invoke_ns: seq, complete_ns: seq + 1, outcome: Outcome::Ok, node: None, error: None }).await;
+            h.op(op(seq, Outcome::Ok, None)).await;
         }
         h.event(EventKind::FaultInject, Some(0), Some("pg-1"), "kill").await;
-        let on_disk = |path: &std::path::Path| {
-            let text = std::fs::read_to_string(path).unwrap();
-            assert!(text.is_empty() || text.ends_with('\n'), "a partial line on disk");
+        let on_disk = |path: &Path| {
+            let (text, complete) = decodable(path);
+            assert!(!complete, "the frame ended while the recorder runs");
+            assert!(text.is_empty() || text.ends_with(b"\n"), "a partial line decodes");
             let mut ops = 0;
             let f = read_history(path, |_| ops += 1).unwrap();
+            assert!(f.truncated);
             (ops, f.events.len())
         };
         // the event is a phase boundary: written with everything before it
@@ -170,5 +223,108 @@ mod tests {
         assert_eq!(on_disk(&path), (5001, 1), "an op waited longer than the flush interval");
         drop(h);
         assert_eq!(rec.finish().await.unwrap(), 5002);
+        assert!(!read_history(&path, |_| ()).unwrap().truncated);
+    }
+
+    /// A drill killed mid-write: cut anywhere, the file reads as a prefix of whole entries.
+    #[tokio::test]
+    async fn a_truncated_history_reads_up_to_the_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let clock = Clock::start();
+        let (rec, h) = Recorder::start(&path, clock, header(&clock)).unwrap();
+        for seq in 1..=3000 {
+            h.op(op(seq, Outcome::Ok, Some("pg-1"))).await;
+            if seq % 500 == 0 {
+                // an event flushes the batch: several blocks in the frame
+                h.event(EventKind::Note, None, None, format!("after {seq}")).await;
+            }
+        }
+        drop(h);
+        rec.finish().await.unwrap();
+        let full = std::fs::read(&path).unwrap();
+        let text = read_text(&path).unwrap();
+        let cut = dir.path().join("cut").join(FILE);
+        std::fs::create_dir(cut.parent().unwrap()).unwrap();
+        let (mut last_ops, mut whole_prefixes) = (0, 0);
+        let offsets = (0..16).chain((16..full.len()).step_by(37)).chain(full.len() - 16..full.len());
+        for at in offsets {
+            std::fs::write(&cut, &full[..at]).unwrap();
+            let mut ops = Vec::new();
+            let f = read_history(&cut, |o| ops.push(o.seq)).unwrap_or_else(|e| panic!("cut at {at}: {e}"));
+            assert!(f.truncated, "cut at {at}");
+            assert_eq!(ops, (1..=ops.len() as u64).collect::<Vec<_>>(), "cut at {at}");
+            assert_eq!(f.events.len(), ops.len() / 500, "cut at {at}");
+            assert!(ops.len() >= last_ops, "cut at {at}");
+            last_ops = ops.len();
+            let prefix = read_text(&cut).unwrap();
+            assert!(text.starts_with(&prefix) && (prefix.is_empty() || prefix.ends_with('\n')), "cut at {at}");
+            whole_prefixes += usize::from(f.events.len() == 6);
+        }
+        // the last block (the frame's end) was cut: everything flushed before still reads
+        assert!(whole_prefixes > 0 && last_ops == 3000);
+        let f = read_history(&path, |_| ()).unwrap();
+        assert!(!f.truncated && f.events.len() == 6);
+    }
+
+    #[test]
+    fn a_plain_history_from_older_evidence_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(path_in(dir.path()), dir.path().join(FILE));
+        let clock = Clock::start();
+        let entries = [header(&clock), Entry::Op(op(1, Outcome::Ok, Some("pg-1"))), Entry::Op(op(2, Outcome::Fail, None))];
+        let mut text: String = entries.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
+        text += r#"{"type":"event","t_ns":9,"kind":"fault-inject","fault":0}"#; // no newline at the end
+        std::fs::write(dir.path().join("history.jsonl"), &text).unwrap();
+        let path = path_in(dir.path());
+        assert_eq!(path, dir.path().join("history.jsonl"));
+        let mut ops = Vec::new();
+        let f = read_history(&path, |o| ops.push(o)).unwrap();
+        assert_eq!((f.run_id.as_str(), f.truncated, f.events.len()), ("r", false, 1));
+        assert_eq!(ops.iter().map(|o| (o.seq, o.outcome)).collect::<Vec<_>>(), [(1, Outcome::Ok), (2, Outcome::Fail)]);
+        assert_eq!(read_text(&path).unwrap(), text);
+        std::fs::write(dir.path().join(FILE), b"").unwrap();
+        assert_eq!(path_in(dir.path()), dir.path().join(FILE), "the compressed history wins");
+    }
+
+    /// 100 000 writes as a fast drill records them (8 writers, 100-900 µs each, a few µs
+    /// between) take at most 30 bytes each on disk.
+    #[tokio::test]
+    async fn the_history_takes_at_most_30_bytes_per_write() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut ops = Vec::new();
+        let mut next = [2_000_000_000u64; 8];
+        for seq in 1..=100_000 / 8 {
+            for (w, t) in next.iter_mut().enumerate() {
+                let invoke_ns = *t + rand(30_000);
+                let complete_ns = invoke_ns + 100_000 + rand(800_000);
+                *t = complete_ns;
+                let node = Some("redis-1".to_string());
+                ops.push(Op { writer: w as u32 + 1, seq, invoke_ns, complete_ns, outcome: Outcome::Ok, node, error: None });
+            }
+        }
+        ops.sort_by_key(|o| o.complete_ns); // recorded as they complete
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let clock = Clock::start();
+        let (rec, h) = Recorder::start(&path, clock, header(&clock)).unwrap();
+        let n = ops.len() as u64;
+        for o in ops {
+            h.op(o).await;
+        }
+        drop(h);
+        assert_eq!(rec.finish().await.unwrap(), n);
+        let per_op = std::fs::metadata(&path).unwrap().len() as f64 / n as f64;
+        eprintln!("{per_op:.1} bytes per op on disk ({n} ops)");
+        assert!(per_op <= 30.0, "{per_op:.1} bytes per op");
+        let mut read = 0u64;
+        read_history(&path, |_| read += 1).unwrap();
+        assert_eq!(read, n);
     }
 }

@@ -1,6 +1,7 @@
-//! Reads history.jsonl back, streaming, for the checker and for tests.
+//! Reads a history back, streaming, for the checker and for tests: `history.jsonl.zst`
+//! through a streaming zstd decoder, or a plain `history.jsonl` from older evidence.
 use super::{Entry, Event, Op};
-use std::io::BufRead;
+use std::io::{BufRead, ErrorKind};
 use std::path::Path;
 
 /// Everything but the ops, which are streamed to a callback.
@@ -10,20 +11,31 @@ pub struct HistoryFile {
     pub run_id: String,
     pub wall_clock_anchor: String,
     pub events: Vec<Event>,
+    /// The compressed file ends mid-frame (the drill crashed): every whole line before the
+    /// cut was read, and nothing after it.
+    pub truncated: bool,
 }
+
+/// How the recorder starts an op's line.
+const OP_TAG: &[u8] = br#"{"type":"op","#;
 
 /// Calls `on_op` for every op in file order; returns the header and events.
 pub fn read_history(path: &Path, mut on_op: impl FnMut(Op)) -> std::io::Result<HistoryFile> {
-    let f = std::io::BufReader::new(std::fs::File::open(path)?);
     let mut h = HistoryFile::default();
-    for (i, line) in f.lines().enumerate() {
-        let line = line?;
+    h.truncated = for_each_line(path, |i, line| {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
-            continue;
+            return Ok(());
         }
-        let entry: Entry = serde_json::from_str(&line)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}:{}: {e}", path.display(), i + 1)))?;
-        match entry {
+        let bad = |e: serde_json::Error| std::io::Error::new(ErrorKind::InvalidData, format!("{}:{}: {e}", path.display(), i + 1));
+        // nearly every line is an op, written with its tag first: read it as one directly
+        // (a tagged enum is buffered field by field before it knows its variant)
+        if line.starts_with(OP_TAG) {
+            on_op(serde_json::from_slice(line).map_err(bad)?);
+            return Ok(());
+        }
+        match serde_json::from_slice(line).map_err(bad)? {
             Entry::Header { scenario, run_id, wall_clock_anchor } => {
                 h.scenario = scenario;
                 h.run_id = run_id;
@@ -32,6 +44,42 @@ pub fn read_history(path: &Path, mut on_op: impl FnMut(Op)) -> std::io::Result<H
             Entry::Op(op) => on_op(op),
             Entry::Event(e) => h.events.push(e),
         }
-    }
+        Ok(())
+    })?;
     Ok(h)
+}
+
+/// The whole (decompressed) text of a history; of a truncated one, every whole line.
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    let mut text = Vec::new();
+    for_each_line(path, |_, line| {
+        text.extend_from_slice(line);
+        Ok(())
+    })?;
+    String::from_utf8(text).map_err(|e| std::io::Error::new(ErrorKind::InvalidData, format!("{}: {e}", path.display())))
+}
+
+/// Calls `on_line` with the number and the bytes (newline included) of every line, decoding
+/// a `.zst` file as it goes. Returns whether the file ended mid-frame; the partial line
+/// decoded before such a cut is dropped. A plain file's last line may lack its newline.
+fn for_each_line(path: &Path, mut on_line: impl FnMut(usize, &[u8]) -> std::io::Result<()>) -> std::io::Result<bool> {
+    let file = std::fs::File::open(path)?;
+    let zst = path.extension().is_some_and(|e| e == "zst");
+    let mut input: Box<dyn BufRead> = match zst {
+        true => Box::new(std::io::BufReader::with_capacity(1 << 16, zstd::stream::read::Decoder::new(file)?)),
+        false => Box::new(std::io::BufReader::with_capacity(1 << 16, file)),
+    };
+    let mut line = Vec::with_capacity(512);
+    for i in 0.. {
+        line.clear();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => on_line(i, &line)?,
+            // the decoder reached the end of the file inside the frame
+            Err(e) if zst && e.kind() == ErrorKind::UnexpectedEof => return Ok(true),
+            Err(e) if zst => return Err(std::io::Error::new(ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }

@@ -1,5 +1,5 @@
 //! The evidence folder after a drill: the reports derived from results.json and
-//! history.jsonl (report.html, timeline.svg, report.md, junit.xml), re-rendered by
+//! history.jsonl.zst (report.html, timeline.svg, report.md, junit.xml), re-rendered by
 //! `drdrill report DIR`; and manifest.json, the SHA-256 of every file, checked by
 //! `drdrill verify DIR` so that an auditor knows nothing was edited after the drill.
 use super::{Results, html::report_html, junit_xml, markdown, timeline::timeline_svg};
@@ -17,7 +17,7 @@ fn write(dir: &Path, file: &str, text: &[u8]) -> Result<()> {
 
 /// Writes the reports derived from the results and the history.
 pub fn render_reports(dir: &Path, r: &Results) -> Result<()> {
-    let svg = timeline_svg(r, &dir.join("history.jsonl")).unwrap_or_else(|e| {
+    let svg = timeline_svg(r, &crate::history::path_in(dir)).unwrap_or_else(|e| {
         format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"25\">no timeline: {e}</text></svg>"
         )
@@ -43,7 +43,7 @@ pub fn load_results(dir: &Path) -> Result<Results> {
     serde_json::from_str(&text).map_err(|e| Error::usage(format!("failed to parse {}/results.json", dir.display())).cause(e))
 }
 
-/// `drdrill report DIR`: every report again from results.json and history.jsonl, then a
+/// `drdrill report DIR`: every report again from results.json and the history, then a
 /// new manifest (the raw evidence must still match the old one).
 pub fn rerender(dir: &Path) -> Result<()> {
     if dir.join(MANIFEST).exists() {
@@ -153,7 +153,7 @@ mod tests {
     fn verify_finds_a_changed_an_added_and_a_missing_file() {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir(d.path().join("logs")).unwrap();
-        for (f, t) in [("scenario.yaml", "name: x\n"), ("history.jsonl", "{}\n"), ("logs/db-1.log", "hello\n")] {
+        for (f, t) in [("scenario.yaml", "name: x\n"), (crate::history::FILE, "{}\n"), ("logs/db-1.log", "hello\n")] {
             std::fs::write(d.path().join(f), t).unwrap();
         }
         let m = Manifest {
@@ -169,10 +169,10 @@ mod tests {
         };
         std::fs::write(d.path().join(MANIFEST), serde_json::to_string(&m).unwrap()).unwrap();
         assert!(verify(d.path()).unwrap().is_empty());
-        std::fs::write(d.path().join("history.jsonl"), "{}\n{}\n").unwrap();
+        std::fs::write(d.path().join(crate::history::FILE), "{}\n{}\n").unwrap();
         std::fs::write(d.path().join("extra.txt"), "x").unwrap();
         std::fs::remove_file(d.path().join("logs/db-1.log")).unwrap();
         let bad = verify(d.path()).unwrap();
-        assert_eq!(bad, vec!["history.jsonl was changed", "logs/db-1.log is missing", "extra.txt was added"]);
+        assert_eq!(bad, vec!["history.jsonl.zst was changed", "logs/db-1.log is missing", "extra.txt was added"]);
     }
 }

@@ -15,7 +15,7 @@ pub fn markdown(r: &Results) -> String {
         "Stack: {} ({} replication, image `{}`), primary {} → {}.\n",
         r.stack.kind, r.stack.replication, r.stack.image, r.stack.initial_primary, r.stack.final_primary
     );
-    // drawn from history.jsonl beside this file (report.html has the same picture inline)
+    // drawn from history.jsonl.zst beside this file (report.html has the same picture inline)
     m.push_str("![Timeline: writes per 100 ms by outcome, latency, faults, failover steps, RTO window](timeline.svg)\n\n");
     m.push_str("## Targets\n\n| target | limit | actual | verdict | note |\n|---|---|---|---|---|\n");
     for t in &r.targets {

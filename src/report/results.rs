@@ -109,7 +109,7 @@ pub struct Results {
     pub convergence: Option<Convergence>,
     /// Every acknowledged write that is missing, earliest ack first.
     pub lost: Vec<LostWrite>,
-    /// Faults, heals and failover steps, in order (times in history.jsonl are ns).
+    /// Faults, heals and failover steps, in order (times in history.jsonl.zst are ns).
     pub events: Vec<Event>,
     /// Problems met after the workload (read-back or convergence errors).
     pub errors: Vec<String>,

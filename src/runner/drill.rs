@@ -111,9 +111,9 @@ impl Drill<'_> {
             _ => None,
         };
         self.phase(rep, "checking the history")?;
-        let history = self.dir.join("history.jsonl");
+        let history = crate::history::path_in(&self.dir);
         let (mut checker, hist) =
-            Checker::from_history(&history).map_err(|e| Error::infra("failed to read history.jsonl back").cause(e))?;
+            Checker::from_history(&history).map_err(|e| Error::infra(format!("failed to read {} back", crate::history::FILE)).cause(e))?;
         let runs = std::mem::take(&mut checker.runs);
         let answered = ex.failover.as_ref().and_then(|f| f.answered_fault);
         let sc = self.sc();
@@ -248,8 +248,8 @@ impl Drill<'_> {
         let clock = Clock::start();
         let header =
             Entry::Header { scenario: sc.name.clone(), run_id: self.run_id.clone(), wall_clock_anchor: clock.wall_anchor.to_rfc3339() };
-        let (recorder, rec) = Recorder::start(&self.dir.join("history.jsonl"), clock, header)
-            .map_err(|e| Error::infra("failed to create history.jsonl").cause(e))?;
+        let (recorder, rec) = Recorder::start(&self.dir.join(crate::history::FILE), clock, header)
+            .map_err(|e| Error::infra(format!("failed to create {}", crate::history::FILE)).cause(e))?;
         self.live.with(|l| l.clock = Some(clock));
         record_before(&rec, before).await;
         self.phase(rep, &format!("workload: {} writers, {}", sc.workload.writers, rate_text(sc)))?;
@@ -369,13 +369,17 @@ impl Drill<'_> {
         drop(abort);
         drop(rec);
         drop(client_tx);
-        recorder.expect("started above").finish().await.map_err(|e| Error::infra("failed to write history.jsonl").cause(e))?;
+        recorder
+            .expect("started above")
+            .finish()
+            .await
+            .map_err(|e| Error::infra(format!("failed to write {}", crate::history::FILE)).cause(e))?;
         if !end.panics.is_empty() {
             return Err(
                 Error::infra("failed to run the workload: a writer panicked (a bug; please report it)").cause_text(end.panics.join("; "))
             );
         }
-        rep.emit(DrillEvent::Info(&format!("{} writes recorded in history.jsonl", end.ops)))?;
+        rep.emit(DrillEvent::Info(&format!("{} writes recorded in {}", end.ops, crate::history::FILE)))?;
         let isolated = isolated.finish(stack, primary).await;
         Ok(Exercised { clock, failover: report, isolated, steady_after, usage })
     }

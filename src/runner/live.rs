@@ -78,7 +78,7 @@ pub(super) async fn stop_interrupted(
     }
     drop(live.rec);
     if let Some(r) = live.recorder {
-        r.finish().await.map_err(|e| Error::infra("failed to write history.jsonl").cause(e))?;
+        r.finish().await.map_err(|e| Error::infra(format!("failed to write {}", crate::history::FILE)).cause(e))?;
     }
     let (checker, events) = match Checker::from_history(history) {
         Ok((c, h)) => (c, h.events),

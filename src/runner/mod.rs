@@ -216,7 +216,7 @@ async fn interrupted(signal: &str, drill: &Drill<'_>, reporters: &mut Reporters)
     let _ = reporters.emit(DrillEvent::Phase(&format!("{signal} during {phase}: stopping the failover, faults and workload")));
     let sc = &drill.loaded.scenario;
     let identity = (sc.name.clone(), drill.run_id.clone());
-    match live::stop_interrupted(&drill.live, &drill.ledger, signal, sc, identity, &drill.dir.join("history.jsonl")).await {
+    match live::stop_interrupted(&drill.live, &drill.ledger, signal, sc, identity, &crate::history::path_in(&drill.dir)).await {
         Ok(mut results) => {
             results.engine = drill.docker.engine.clone();
             let _ = reporters.emit(DrillEvent::Finished(&results));

@@ -173,9 +173,9 @@ pub fn run_id(results: &Value) -> String {
 }
 
 /// (invoke, completion) time (ms) of every acknowledged write, keyed by (writer, seq),
-/// parsed here from history.jsonl.
+/// parsed here from history.jsonl.zst.
 fn ack_times(dir: &Path) -> BTreeMap<(u64, u64), (f64, f64)> {
-    let text = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    let text = drdrill::history::read_text(&drdrill::history::path_in(dir)).unwrap();
     text.lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|v| v["type"] == "op" && v["outcome"] == "ok")
