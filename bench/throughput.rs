@@ -282,7 +282,8 @@ fn memory_run(dir: &Path) {
     let s = redis();
     let target = env_u64("DRDRILL_BENCH_MEMORY_WRITES", 10_000_000);
     let probe = drdrill("redis", s.port, 5, dir);
-    let secs = (target as f64 / probe.writes_per_s * 1.05).ceil() as u64;
+    // a margin: the long run is a little slower than the short probe
+    let secs = (target as f64 / probe.writes_per_s * 1.2).ceil() as u64;
     let t = Instant::now();
     let (m, log) = drdrill_logged("redis", s.port, secs, dir);
     let writes = log.lines().find_map(|l| l.split_once(" writes recorded")?.0.rsplit(' ').next()?.parse::<f64>().ok()).unwrap_or(f64::NAN);

@@ -78,8 +78,8 @@ impl OpRecord {
 }
 
 /// Streams the ops in; memory stays flat however many there are: beyond a fixed buffer,
-/// ops and acknowledgement times wait in sorted runs on disk (see `spill.rs`), and every
-/// judgement is a pass over them.
+/// ops and acknowledgement times wait in sorted runs in unnamed temporary files (`$TMPDIR`,
+/// 37 bytes per op; see `spill.rs`), and every judgement is a pass over them.
 pub struct Checker {
     ops: Spill<OpRecord>,
     acks: Spill<u64>,
@@ -108,9 +108,7 @@ impl Checker {
             runs: Default::default(),
         }
     }
-}
 
-impl Checker {
     pub fn add(&mut self, op: &Op) {
         let i = OUTCOMES.iter().position(|&o| o == op.outcome).unwrap_or(2);
         self.counts[i] += 1;
