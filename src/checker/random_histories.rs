@@ -66,7 +66,7 @@ pub(super) fn random_history(seed: u64) -> (Vec<Op>, Vec<Event>, ReadBack, usize
         events.push(ev_ns(stop, EventKind::WorkloadStop, None));
     }
     let answered = r.next(faults.len() as u64) as usize;
-    (ops, events, rb.finish(), answered)
+    (ops, events, rb, answered)
 }
 
 fn ev_ns(t_ns: u64, kind: EventKind, fault: Option<usize>) -> Event {

@@ -31,7 +31,7 @@ fn scenario(end_ms: u64, down: (u64, u64), bad: Outcome, drop: &[u64]) -> (Vec<O
             rb.push(0, seq);
         }
     }
-    (ops, rb.finish())
+    (ops, rb)
 }
 
 fn run(ops: &[Op], events: &[Event], rb: Option<&ReadBack>, t: &Targets) -> Analysis {
@@ -173,7 +173,6 @@ fn unknown_and_failed_writes_present_are_recovered_not_lost() {
     rb.push(0, 102); // a duplicate
     rb.push(0, 9999); // never written
     rb.push(7, 1); // writer that never existed
-    let rb = rb.finish();
     let a = run(&ops, &events(1000, 3000), Some(&rb), &targets(5000, 0, 0));
     let r = a.rpo.as_ref().unwrap();
     assert_eq!(r.lost_writes, 0);
@@ -204,7 +203,6 @@ fn unconverged_replica_fails() {
     let mut replica = ReadBack::default();
     replica.push(0, 1);
     replica.push(0, 5000);
-    let replica = replica.finish();
     let (missing, extra) = compare(&rb, &replica);
     assert_eq!((missing, extra), (rb.len() as u64 - 1, 1));
     let conv = Convergence {

@@ -80,7 +80,7 @@ pub(super) async fn read_rows<P: mysql_async::prelude::Protocol>(rows: mysql_asy
         rb.push(w, s);
     })
     .await?;
-    Ok(rb.finish())
+    Ok(rb)
 }
 
 pub(super) fn q(addr: SocketAddr, what: &str) -> impl FnOnce(mysql_async::Error) -> Error {

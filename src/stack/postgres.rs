@@ -77,7 +77,7 @@ pub(super) async fn read_rows(c: &Client, sql: &str, params: &[&str]) -> std::re
     while let Some(r) = rows.try_next().await? {
         rb.push(r.try_get::<_, i32>(0)? as u32, r.try_get::<_, i64>(1)? as u64);
     }
-    Ok(rb.finish())
+    Ok(rb)
 }
 
 pub(super) fn q(addr: SocketAddr, what: &str) -> impl FnOnce(tokio_postgres::Error) -> Error {

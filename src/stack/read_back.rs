@@ -132,11 +132,6 @@ impl ReadBack {
         self.records.entry(writer).or_default().insert(seq);
     }
 
-    /// Kept for the drivers' `read_back(...).finish()`; the sets need no sorting.
-    pub fn finish(self) -> Self {
-        self
-    }
-
     /// Removes a record (tests build read-backs that lack some writes).
     pub fn remove(&mut self, writer: u32, seq: u64) {
         if let Some(s) = self.records.get_mut(&writer) {

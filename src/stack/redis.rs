@@ -68,7 +68,7 @@ pub(super) async fn read_back(c: &mut MultiplexedConnection, addr: SocketAddr, p
             }
         }
     }
-    Ok(rb.finish())
+    Ok(rb)
 }
 
 pub(super) async fn admin(addr: SocketAddr) -> Result<MultiplexedConnection> {
