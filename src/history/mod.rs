@@ -138,6 +138,15 @@ mod tests {
         Op { writer: 1, seq, invoke_ns: seq, complete_ns: seq + 1, outcome, node: node.map(str::to_string), error: None }
     }
 
+    /// A recorder writing `history.jsonl.zst` in a fresh folder (kept while the dir lives).
+    fn recording() -> (tempfile::TempDir, PathBuf, Recorder, RecorderHandle) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let clock = Clock::start();
+        let (rec, h) = Recorder::start(&path, clock, header(&clock)).unwrap();
+        (dir, path, rec, h)
+    }
+
     /// What a streaming zstd decoder gets out of `path` before the file ends, and whether
     /// the frame was complete.
     fn decodable(path: &Path) -> (Vec<u8>, bool) {
@@ -157,10 +166,7 @@ mod tests {
 
     #[tokio::test]
     async fn recorder_streams_what_the_reader_reads_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(FILE);
-        let clock = Clock::start();
-        let (rec, h) = Recorder::start(&path, clock, header(&clock)).unwrap();
+        let (dir, path, rec, h) = recording();
         let t = h.event(EventKind::WorkloadStart, None, None, "").await;
         for seq in 1..=1000 {
             let outcome = if seq % 3 == 0 { Outcome::Unknown } else { Outcome::Ok };
@@ -195,10 +201,7 @@ mod tests {
     /// interval.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_running_recorder_leaves_whole_lines_and_flushes_events_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(FILE);
-        let clock = Clock::start();
-        let (rec, h) = Recorder::start(&path, clock, header(&clock)).unwrap();
+        let (_dir, path, rec, h) = recording();
         for seq in 1..=5000 {
             h.op(op(seq, Outcome::Ok, None)).await;
         }
@@ -229,10 +232,7 @@ mod tests {
     /// A drill killed mid-write: cut anywhere, the file reads as a prefix of whole entries.
     #[tokio::test]
     async fn a_truncated_history_reads_up_to_the_cut() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(FILE);
-        let clock = Clock::start();
-        let (rec, h) = Recorder::start(&path, clock, header(&clock)).unwrap();
+        let (dir, path, rec, h) = recording();
         for seq in 1..=3000 {
             h.op(op(seq, Outcome::Ok, Some("pg-1"))).await;
             if seq % 500 == 0 {
@@ -310,10 +310,7 @@ mod tests {
             }
         }
         ops.sort_by_key(|o| o.complete_ns); // recorded as they complete
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(FILE);
-        let clock = Clock::start();
-        let (rec, h) = Recorder::start(&path, clock, header(&clock)).unwrap();
+        let (_dir, path, rec, h) = recording();
         let n = ops.len() as u64;
         for o in ops {
             h.op(o).await;
