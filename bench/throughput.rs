@@ -17,7 +17,7 @@
 //! `cargo bench --bench throughput` (needs the engine and images: scripts/setup.sh).
 //! `DRDRILL_BENCH_ROUNDS` (default 3), `DRDRILL_BENCH_SECS` (default 10). It asserts
 //! nothing: it measures. `DRDRILL_BENCH_PARTS` (default `throughput,teardown`) chooses the
-//! parts; `memory` writes to Redis until `DRDRILL_BENCH_MEMORY_WRITES` (default 10 million)
+//! parts (`postgres` or `redis` alone for half of `throughput`); `memory` writes to Redis until `DRDRILL_BENCH_MEMORY_WRITES` (default 10 million)
 //! writes are made and reports peak RSS and the read-back + check time.
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -260,11 +260,13 @@ fn main() {
     println!("| | drdrill writes/s | standard tool | ratio | client CPU per write | drdrill peak RSS | history per write |");
     println!("|---|---|---|---|---|---|---|");
     let parts = std::env::var("DRDRILL_BENCH_PARTS").unwrap_or_else(|_| "throughput,teardown".into());
-    if parts.contains("throughput") {
+    if parts.contains("throughput") || parts.contains("postgres") {
         for (label, sync) in [("PostgreSQL, synchronous_commit on", true), ("PostgreSQL, synchronous_commit off", false)] {
             let s = postgres(sync);
             compare(label, "postgres", &s, secs, rounds, "pgbench", dir.path());
         }
+    }
+    if parts.contains("throughput") || parts.contains("redis") {
         let s = redis();
         compare("Redis SET", "redis", &s, secs, rounds, "redis-benchmark", dir.path());
     }

@@ -12,6 +12,7 @@ mod postgres;
 mod proxy;
 mod read_back;
 mod redis;
+mod redis_conn;
 mod sentinel;
 
 pub use external::{Auth, External, plan as external_plan};

@@ -1,4 +1,5 @@
 //! Redis 7: primary + replicas (replicaof); promotion with REPLICAOF NO ONE.
+use super::redis_conn::RedisConn;
 use super::{Driver, ReadBack, ReplicaHealth, Stack, WriteClient, WriteError, retry_until};
 use crate::error::{Error, Result};
 use crate::scenario::{StackKind, StackSpec};
@@ -104,22 +105,17 @@ pub(super) async fn command(addr: SocketAddr, args: &[&str]) -> Result<()> {
 
 /// `ROLE` on a connection: whether the node is a primary.
 pub(super) async fn is_master(c: &mut MultiplexedConnection) -> std::result::Result<bool, redis::RedisError> {
-    let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(c).await?;
-    Ok(matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master"))
+    Ok(names_master(&redis::cmd("ROLE").query_async(c).await?))
 }
 
-/// A reply from the server (READONLY, NOREPLICAS, …) means the write was not applied; a
-/// lost connection or a timeout leaves it unknown.
-pub(super) fn classify(e: &redis::RedisError) -> WriteError {
-    if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error() {
-        WriteError::Unknown(e.to_string())
-    } else {
-        WriteError::Fail(e.to_string())
-    }
+/// Whether a reply to `ROLE` is a primary's.
+pub(super) fn names_master(role: &redis::Value) -> bool {
+    matches!(role, redis::Value::Array(r) if matches!(r.first(), Some(redis::Value::BulkString(b)) if b == b"master"))
 }
 
+/// The workload client of every Redis stack (replicas, Sentinel, external).
 pub(super) struct RedisClient {
-    pub conn: MultiplexedConnection,
+    pub conn: RedisConn,
     /// The node, when the client found it through Sentinel.
     pub node: Option<String>,
 }
@@ -127,8 +123,7 @@ pub(super) struct RedisClient {
 #[async_trait]
 impl WriteClient for RedisClient {
     async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
-        let key = format!("{KEY_PREFIX}{writer}:{seq}");
-        redis::cmd("SET").arg(&key).arg(payload).query_async::<()>(&mut self.conn).await.map_err(|e| classify(&e))
+        self.conn.set(writer, seq, payload).await
     }
     fn node(&self) -> Option<String> {
         self.node.clone()
@@ -228,7 +223,7 @@ impl Driver for Redis {
     }
 
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
-        let conn = conn(addr, timeout).await.map_err(|e| e.to_string())?;
+        let conn = RedisConn::connect(addr, timeout, KEY_PREFIX, None).await.map_err(|e| e.to_string())?;
         Ok(Box::new(RedisClient { conn, node: None }))
     }
 }

@@ -4,7 +4,8 @@
 //! `ROLE` on the node, as Sentinel-aware clients do); drdrill never repoints them. Sentinel
 //! announces nodes by their drill-network address; drdrill translates it to the node's
 //! port published on 127.0.0.1.
-use super::redis::{Redis, RedisClient, admin, conn, is_master};
+use super::redis::{KEY_PREFIX, Redis, RedisClient, admin, conn};
+use super::redis_conn::RedisConn;
 use super::{Driver, ReadBack, ReplicaHealth, Service, Stack, WriteClient, retry_until};
 use crate::error::{Error, Result};
 use crate::failover::{Budgets, Observed, Orchestrator};
@@ -204,8 +205,8 @@ impl Driver for RedisSentinel {
             };
             let node = book.node(&host).ok_or_else(|| format!("sentinel names an unknown primary {host}"))?.clone();
             let target = book.addr_of[&node];
-            let mut c = conn(target, left()).await.map_err(|e| format!("{node}: {e}"))?;
-            let master = tokio::time::timeout(left(), is_master(&mut c))
+            let mut c = RedisConn::connect(target, left(), KEY_PREFIX, None).await.map_err(|e| format!("{node}: {e}"))?;
+            let master = tokio::time::timeout(left(), c.is_master())
                 .await
                 .map_err(|_| format!("{node} did not answer ROLE"))?
                 .map_err(|e| e.to_string())?;

@@ -1,8 +1,9 @@
 //! An external Redis: keys `<table>:<run>:<writer>:<seq>`.
 use super::{Access, Auth};
 use crate::error::{Error, Result};
-use crate::stack::redis::{KeyScan, classify, is_master, read_back};
-use crate::stack::{ReadBack, WriteClient, WriteError};
+use crate::stack::redis::{KeyScan, RedisClient, is_master, read_back};
+use crate::stack::redis_conn::RedisConn;
+use crate::stack::{ReadBack, WriteClient};
 use async_trait::async_trait;
 use redis::aio::MultiplexedConnection;
 use std::net::SocketAddr;
@@ -50,19 +51,6 @@ impl Redis {
     }
 }
 
-struct Client {
-    conn: MultiplexedConnection,
-    prefix: String,
-}
-
-#[async_trait]
-impl WriteClient for Client {
-    async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
-        let key = format!("{}{writer}:{seq}", self.prefix);
-        redis::cmd("SET").arg(&key).arg(payload).query_async::<()>(&mut self.conn).await.map_err(|e| classify(&e))
-    }
-}
-
 fn field<'a>(info: &'a [(String, String)], key: &str) -> Option<&'a str> {
     info.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
@@ -73,7 +61,9 @@ impl Access for Redis {
         6379
     }
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
-        Ok(Box::new(Client { conn: self.conn(addr, timeout).await?, prefix: self.prefix() }))
+        let login = self.auth.password.as_deref().map(|p| (self.auth.user.as_deref(), p));
+        let conn = RedisConn::connect(addr, timeout, &self.prefix(), login).await.map_err(|e| e.to_string())?;
+        Ok(Box::new(RedisClient { conn, node: None }))
     }
     async fn prepare(&self, _addr: SocketAddr) -> Result<()> {
         Ok(())
