@@ -32,7 +32,10 @@ pub fn read_history(path: &Path, mut on_op: impl FnMut(Op)) -> std::io::Result<H
         // nearly every line is an op, written with its tag first: read it as one directly
         // (a tagged enum is buffered field by field before it knows its variant)
         if line.starts_with(OP_TAG) {
-            on_op(serde_json::from_slice(line).map_err(bad)?);
+            on_op(match super::encode::parse_op_line(line) {
+                Some(op) => op,
+                None => serde_json::from_slice(line).map_err(bad)?,
+            });
             return Ok(());
         }
         match serde_json::from_slice(line).map_err(bad)? {
