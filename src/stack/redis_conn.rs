@@ -78,7 +78,7 @@ impl RedisConn {
         self.cmd.write_packed_command(&mut self.packed);
         match self.exchange().await {
             Ok(Value::Okay) => Ok(()),
-            Ok(e @ Value::ServerError(_)) => Err(WriteError::Fail(e.extract_error().err().map_or_else(String::new, |e| e.to_string()))),
+            Ok(Value::ServerError(e)) => Err(WriteError::Fail(RedisError::from(e).to_string())),
             Ok(other) => Err(WriteError::Unknown(format!("unexpected reply to SET: {other:?}"))),
             Err(e) => Err(WriteError::Unknown(e.to_string())),
         }
