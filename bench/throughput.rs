@@ -17,8 +17,9 @@
 //! `cargo bench --bench throughput` (needs the engine and images: scripts/setup.sh).
 //! `DRDRILL_BENCH_ROUNDS` (default 3), `DRDRILL_BENCH_SECS` (default 10). It asserts
 //! nothing: it measures. `DRDRILL_BENCH_PARTS` (default `throughput,teardown`) chooses the
-//! parts (`postgres` or `redis` alone for half of `throughput`); `memory` writes to Redis until `DRDRILL_BENCH_MEMORY_WRITES` (default 10 million)
-//! writes are made and reports peak RSS and the read-back + check time.
+//! parts (`postgres` or `redis` alone for half of `throughput`); `memory` writes to Redis
+//! until `DRDRILL_BENCH_MEMORY_WRITES` (default 10 million) writes are made and reports
+//! peak RSS and the read-back + check time.
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
