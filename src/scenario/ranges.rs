@@ -34,6 +34,16 @@ impl Ranges<'_> {
             self.0.push((path, "control characters are not allowed here".into()));
         }
     }
+    /// An image reference: what Docker would refuse only once the drill starts.
+    fn image(&mut self, path: Vec<Seg>, v: &str) {
+        if v.trim().is_empty() {
+            self.0.push((path, "image must not be empty; leave the key out for the default image".into()));
+        } else if v.chars().any(char::is_whitespace) {
+            self.0.push((path, format!("image `{}` must not contain whitespace", v.escape_debug())));
+        } else {
+            self.text(path, v, 255);
+        }
+    }
 }
 
 pub fn check_ranges(s: &Scenario, p: &mut Vec<Problem>) {
@@ -45,7 +55,10 @@ pub fn check_ranges(s: &Scenario, p: &mut Vec<Problem>) {
     let st = &s.stack;
     r.int(vec![Key("stack"), Key("healthy_timeout_ms")], st.healthy_timeout_ms, 1, HOUR_MS);
     if let Some(i) = &st.image {
-        r.text(vec![Key("stack"), Key("image")], i, 255);
+        r.image(vec![Key("stack"), Key("image")], i);
+    }
+    if let Some(i) = s.proxy.as_ref().and_then(|p| p.image.as_ref()) {
+        r.image(vec![Key("proxy"), Key("image")], i);
     }
     for (k, v) in &st.settings {
         let path = vec![Key("stack"), Key("settings")];
@@ -131,5 +144,19 @@ mod tests {
         assert!(e.contains("s.yaml:1:1: name must be at most 63 characters, found 300"), "{e}");
         let e = err(&OK.replace("kind: postgres", "kind: postgres\n  settings: {\"bad\\nkey\": x}"));
         assert!(e.contains("setting name"), "{e}");
+    }
+
+    #[test]
+    fn empty_or_blank_images_are_refused_where_they_stand() {
+        let e = err(&OK.replace("kind: postgres", "kind: postgres\n  image: \"\""));
+        assert!(e.contains("s.yaml:4:3: image must not be empty; leave the key out for the default image"), "{e}");
+        let e = err(&OK.replace("kind: postgres", "kind: postgres\n  image: \"   \""));
+        assert!(e.contains("s.yaml:4:3: image must not be empty"), "{e}");
+        let e = err(&OK.replace("kind: postgres", "kind: postgres\n  image: \"postgres :15\""));
+        assert!(e.contains("s.yaml:4:3: image `postgres :15` must not contain whitespace"), "{e}");
+        let e = err(&format!("{OK}proxy:\n  clients: true\n  image: \"\"\n"));
+        assert!(e.contains("s.yaml:16:3: image must not be empty; leave the key out for the default image"), "{e}");
+        let e = err(&format!("{OK}proxy:\n  image: \"a\\tb\"\n"));
+        assert!(e.contains("s.yaml:15:3: image `a\\tb` must not contain whitespace"), "{e}");
     }
 }
