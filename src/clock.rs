@@ -33,7 +33,31 @@ pub fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
+/// An RFC 3339 time as people read it: `2026-11-23 17:40:05.123 UTC` (UTC, milliseconds
+/// truncated). Text that is not RFC 3339 is returned as it is.
+pub fn readable(rfc3339: &str) -> String {
+    match DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => t.with_timezone(&Utc).format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
+}
+
 /// Milliseconds to nanoseconds, saturating: no value, validated or not, can wrap.
 pub fn ms_to_ns(ms: u64) -> u64 {
     ms.saturating_mul(1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn readable_times_are_utc_to_the_millisecond() {
+        assert_eq!(readable("2026-11-23T17:40:05.123456789+00:00"), "2026-11-23 17:40:05.123 UTC");
+        assert_eq!(readable("2026-11-23T17:40:05.999999999+00:00"), "2026-11-23 17:40:05.999 UTC", "truncated, not rounded");
+        assert_eq!(readable("2026-11-21T00:00:00Z"), "2026-11-21 00:00:00.000 UTC");
+        assert_eq!(readable("2026-11-23T18:40:05.5+01:00"), "2026-11-23 17:40:05.500 UTC");
+        assert_eq!(readable(""), "");
+        assert_eq!(readable("not a time"), "not a time");
+    }
 }

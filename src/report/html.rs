@@ -7,10 +7,10 @@ use super::phases::{headline, phase_rows};
 use serde_json::json;
 
 const TEMPLATE: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>drdrill {{ r.scenario }} {{ r.started_at }}</title>
+<html lang="en"><head><meta charset="utf-8"><title>drdrill {{ r.scenario }} {{ r.started_at|when }}</title>
 <style>{{ css|safe }}</style></head><body>
 <h1>{{ r.scenario }}: <span class="{{ r.verdict|lower }}">{{ r.verdict|upper }}</span></h1>
-<p>Run {{ r.run_id }}, {{ r.started_at }} to {{ r.finished_at }}. drdrill {{ version }}; Docker {{ r.engine.version }} at {{ r.engine.host }}.</p>
+<p>Run {{ r.run_id }}, {{ r.started_at|when }} to {{ r.finished_at|when }}. drdrill {{ version }}; Docker {{ r.engine.version }} at {{ r.engine.host }}.</p>
 <h2>Scorecard</h2>
 <table><tr><th>target</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
 {% for t in r.targets %}<tr><td>{{ t.target }}</td>{% if t.target == "converged" %}<td>yes</td><td>{{ "yes" if r.converged else ("unknown" if r.converged is none else "no") }}</td>{% else %}<td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td>{% endif %}<td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
@@ -61,6 +61,7 @@ pub fn report_html(r: &Results, svg: &str, scenario: &str) -> String {
         Some(v) => format!("{v:.1}"),
         None => "unknown".into(),
     });
+    env.add_filter("when", |t: &str| crate::clock::readable(t));
     env.add_template("report.html", TEMPLATE).expect("the report template parses");
     let markers: Vec<_> = r
         .events

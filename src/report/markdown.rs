@@ -9,7 +9,8 @@ fn num(v: Option<f64>) -> String {
 pub fn markdown(r: &Results) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "# Drill {}: {}\n", r.scenario, r.verdict);
-    let _ = writeln!(m, "Run `{}`, started {} (UTC), finished {}.\n", r.run_id, r.started_at, r.finished_at);
+    let (started, finished) = (crate::clock::readable(&r.started_at), crate::clock::readable(&r.finished_at));
+    let _ = writeln!(m, "Run `{}`, started {started}, finished {finished}.\n", r.run_id);
     let _ = writeln!(
         m,
         "Stack: {} ({} replication, image `{}`), primary {} → {}.\n",

@@ -244,3 +244,17 @@ fn report_html_renders_everything_and_escapes_the_scenario() {
     }
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"), "self-contained, no scripts");
 }
+
+#[test]
+fn header_times_are_readable_and_results_json_keeps_them_as_recorded() {
+    let mut r = sample();
+    r.started_at = "2026-11-23T17:40:05.123456789+00:00".into();
+    r.finished_at = "2026-11-23T17:40:25.987654321+00:00".into();
+    let html = super::html::report_html(&r, "", "");
+    assert!(html.contains(" 2026-11-23 17:40:05.123 UTC</title>"), "{html}");
+    assert!(html.contains("2026-11-23 17:40:05.123 UTC to 2026-11-23 17:40:25.987 UTC."), "{html}");
+    assert!(!html.contains("123456789"), "{html}");
+    let md = super::markdown(&r);
+    assert!(md.contains("started 2026-11-23 17:40:05.123 UTC, finished 2026-11-23 17:40:25.987 UTC."), "{md}");
+    assert!(super::results_json(&r).contains("2026-11-23T17:40:05.123456789+00:00"));
+}

@@ -4,10 +4,10 @@ use super::summary::Summary;
 use std::path::Path;
 
 const TEMPLATE: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>drdrill summary {{ started_at }}</title>
+<html lang="en"><head><meta charset="utf-8"><title>drdrill summary {{ started_at|when }}</title>
 <style>{{ css|safe }}</style></head><body>
 <h1>drdrill summary</h1>
-<p>Started {{ started_at }}, {{ runs|length }} drills in {{ ms(duration_s) }} s. Exit code <b>{{ exit_code }}</b>.</p>
+<p>Started {{ started_at|when }}, {{ runs|length }} drills in {{ ms(duration_s) }} s. Exit code <b>{{ exit_code }}</b>.</p>
 <table><tr><th>scenario</th><th>run</th><th>verdict</th><th>RTO ms</th><th>RPO ms</th><th>lost writes</th><th>duration s</th><th>evidence</th></tr>
 {% for r in runs %}<tr class="{{ r.status|replace(' ', '-') }}"><td>{{ r.scenario }}</td><td>{{ r.run }}</td><td>{{ r.status|upper }}</td>
 <td>{{ ms(r.rto_ms) }}</td><td>{{ ms(r.rpo_ms) }}</td><td>{{ r.lost_writes if r.lost_writes is not none else "-" }}</td>
@@ -33,6 +33,7 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f
 pub fn summary_html(s: &Summary, dir: &Path) -> String {
     let mut env = minijinja::Environment::new();
     env.add_function("ms", |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into()));
+    env.add_filter("when", |t: &str| crate::clock::readable(t));
     env.add_template("summary.html", TEMPLATE).expect("the summary template parses");
     let mut v = serde_json::to_value(s).expect("summary serialises");
     for r in v["runs"].as_array_mut().into_iter().flatten() {

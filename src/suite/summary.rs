@@ -337,5 +337,6 @@ mod html_tests {
         assert!(!html.contains("failed to render"), "{html}");
         assert!(html.contains("href=\"..&#x2f;..&#x2f;pg-kill&#x2f;2026-x&#x2f;report.html\""), "{html}");
         assert!(html.contains("NOT RUN") && html.contains("1500") && html.contains("spread over 2 runs"), "{html}");
+        assert!(html.contains("Started 2026-11-22 00:00:00.000 UTC,"), "{html}");
     }
 }

@@ -71,7 +71,7 @@ pub fn trend(reports: &Path, only: Option<&str>) -> Result<i32> {
         b.push_record(["started", "run", "verdict", "RTO ms", "RPO ms", "lost writes"]);
         for r in rs {
             b.push_record([
-                r.started_at.clone(),
+                crate::clock::readable(&r.started_at),
                 r.run_id.clone(),
                 r.verdict.to_string(),
                 ms(r.rto_ms),
