@@ -90,7 +90,7 @@ fn calibration_outage_rto_equals_the_outage() {
     // the true outage ends when the proxy is enabled again, a moment after the heal event
     assert!(rto >= outage - 1.0, "RTO {rto} ms is shorter than the outage {outage} ms");
     assert!(rto <= outage + interval + 20.0, "RTO {rto} ms vs outage {outage} ms: off by more than one op interval + 20 ms");
-    assert_eq!(r["rto_from_ms"].as_f64().unwrap(), down);
+    assert!(assert_rto_counts_from_effect(r, 0) >= down);
     assert_eq!(r["lost_writes"], 0);
     // the outage was real: no write sent after the proxy went down was acknowledged before it
     // came back. (Judged by invoke time: a completion stamp is taken when the client task
@@ -123,7 +123,14 @@ fn calibration_partition_rto_ends_within_an_interval_of_the_heal() {
         "recovered at {recovered} ms, {:.1} ms after the heal took effect",
         recovered - heal_applied
     );
-    assert_eq!(r["rto_from_ms"].as_f64().unwrap(), cut);
+    let from = assert_rto_counts_from_effect(r, 0);
+    assert!(from >= cut);
+    // the RTO is the outage from the partition taking effect to the heal taking effect, both
+    // on the node's clock, within one op interval + 10 ms (+10 ms of slack for a loaded CI machine)
+    let cut_applied = ms(&inject["applied_ns"]);
+    assert!(inject["detail"].as_str().unwrap().contains("node clock"), "the partition's applied time comes from the node: {inject}");
+    let (rto, truth) = (r["rto_ms"].as_f64().unwrap(), heal_applied - cut_applied);
+    assert!((rto - truth).abs() <= interval + 20.0, "RTO {rto} ms vs the applied-to-applied outage {truth} ms");
     assert_eq!(r["lost_writes"], 0);
     // the writes stalled by the partition waited out their timeout: the hedges saw the end
     assert!(r["unknown_writes"].as_u64().unwrap() + r["failed_writes"].as_u64().unwrap() > 0);
@@ -206,8 +213,8 @@ fn sync_replication_cut_stalls_writes_and_loses_none() {
     // writes stalled: nothing acknowledged between the cut (plus the in-flight ones) and the kill
     assert!(h.acks().iter().all(|&t| t < cut + 50.0 || t > kill), "a commit was acknowledged while the standby was cut off");
     assert!(r["unknown_writes"].as_u64().unwrap() > 0, "stalled commits must time out as unknown");
-    // the stall is in the RTO: it counts from the cut, not from the kill
-    assert_eq!(r["rto_from_ms"].as_f64().unwrap(), cut);
+    // the stall is in the RTO: it counts from the cut taking effect, not from the kill
+    assert!(assert_rto_counts_from_effect(r, 0) >= cut);
     assert!(r["rto_ms"].as_f64().unwrap() > kill - cut);
     assert_eq!(r["verdict"], "pass");
     assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);

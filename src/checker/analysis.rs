@@ -100,13 +100,7 @@ impl Default for Checker {
 impl Checker {
     /// A checker that keeps at most `ops` ops and `acks` acknowledgement times in memory.
     pub(super) fn with_memory(ops: usize, acks: usize) -> Self {
-        Checker {
-            ops: Spill::new(ops),
-            acks: Spill::new(acks),
-            counts: [0; 3],
-            end_ns: 0,
-            runs: Default::default(),
-        }
+        Checker { ops: Spill::new(ops), acks: Spill::new(acks), counts: [0; 3], end_ns: 0, runs: Default::default() }
     }
 
     pub fn add(&mut self, op: &Op) {
@@ -147,10 +141,11 @@ impl Checker {
         let stop_ns = events.iter().find(|e| e.kind == EventKind::WorkloadStop).map(|e| e.t_ns).unwrap_or(self.end_ns);
         let acked_before_fault = self.acks.sorted().take_while(|&t| t < fault_ns).count() as u64;
         let total = self.ops.len();
-        let inject_times: Vec<u64> = injects.iter().map(|e| e.t_ns).collect();
+        let fault_time = |e: &Event| rto::FaultTime { at_ns: e.t_ns, applied_ns: e.applied_ns };
+        let inject_times: Vec<rto::FaultTime> = injects.iter().map(|e| fault_time(e)).collect();
         let window = crate::clock::ms_to_ns(checks.stable_window_ms);
         let sorted = || self.ops.sorted().map(|o| (o.invoke_ns, o.outcome(), o.complete_ns));
-        let rto = rto::rto(&sorted, || self.acks.sorted(), &inject_times, fault.map(|e| e.t_ns), stop_ns, window, checks.stable_ok_ratio);
+        let rto = rto::rto(&sorted, || self.acks.sorted(), &inject_times, fault.map(fault_time), stop_ns, window, checks.stable_ok_ratio);
         let recovered_ns = rto.recovered_at_ms.map(|ms| (ms * 1e6).round() as u64);
         // one pass, in any order, for what does not need sorting
         let mut latency = latency::PhaseLatencies::new(events, recovered_ns, stop_ns);

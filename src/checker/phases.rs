@@ -53,7 +53,8 @@ pub struct Phases {
     pub orchestrator: String,
     pub old_primary: Option<String>,
     pub new_primary: Option<String>,
-    /// Drill times (ms) of each step.
+    /// Drill times (ms) of each step; the fault's is when it took effect for the clients
+    /// (RTO's start), so that the phases add up to the RTO.
     pub fault_ms: Option<f64>,
     pub detected_ms: Option<f64>,
     /// The earliest evidence that the new primary took writes: the watcher seeing it
@@ -82,7 +83,8 @@ fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
-/// `fault` is the fault the orchestrator answered; `new_primary` the node it promoted.
+/// `fault` is the fault the orchestrator answered; `new_primary` the node it promoted;
+/// `rto` is RTO's span: when the fault took effect for the clients, and the recovery point.
 /// After a `planned` switchover nothing is detected: the old leader releasing its key is
 /// part of the handover, so that phase is null.
 #[allow(clippy::too_many_arguments)]
@@ -94,9 +96,10 @@ pub fn phases(
     old_primary: Option<String>,
     new_primary: Option<String>,
     runs: &AckRuns,
-    recovered_ms: Option<f64>,
+    rto: (f64, Option<f64>),
     budgets: Budgets,
 ) -> Phases {
+    let (from_ms, recovered_ms) = rto;
     let fault_ns = fault.and_then(|i| events.iter().find(|e| e.kind == EventKind::FaultInject && e.fault == Some(i))).map(|e| e.t_ns);
     let after = |kind: EventKind, node: Option<&str>| {
         let from = fault_ns?;
@@ -121,7 +124,7 @@ pub fn phases(
         orchestrator: orchestrator.to_string(),
         old_primary,
         new_primary,
-        fault_ms: fault_ns.map(ms),
+        fault_ms: fault_ns.map(|_| from_ms),
         detected_ms: detected.map(ms),
         promoted_ms: promoted.map(ms),
         promoted_by,
@@ -129,7 +132,7 @@ pub fn phases(
         rerouted_ms: rerouted.map(ms),
         rerouted_ack_ms: first.map(|r| ms(r.ack_ns)),
         recovered_ms,
-        detection_ms: span(fault_ns, detected),
+        detection_ms: fault_ns.and(detected).map(|d| ms(d) - from_ms),
         promotion_ms: span(detected, promoted),
         reroute_ms: span(promoted, rerouted),
         stabilization_ms: rerouted.and_then(|r| Some(recovered_ms? - ms(r))),
@@ -190,7 +193,7 @@ mod tests {
             Some("redis-1".into()),
             Some("redis-2".into()),
             &runs,
-            Some(7460.0),
+            (1000.0, Some(7460.0)),
             Budgets::default(),
         );
         assert_eq!(p.detection_ms, Some(5100.0));
@@ -211,7 +214,17 @@ mod tests {
         let mut runs = AckRuns::default();
         runs.add(&Op { invoke_ns: 9_290_000_000, ..ok("pg-2", 9320) });
         let p = |events: &[Event]| {
-            phases("Patroni", false, events, Some(0), Some("pg-1".into()), Some("pg-2".into()), &runs, Some(9290.0), Budgets::default())
+            phases(
+                "Patroni",
+                false,
+                events,
+                Some(0),
+                Some("pg-1".into()),
+                Some("pg-2".into()),
+                &runs,
+                (1000.0, Some(9290.0)),
+                Budgets::default(),
+            )
         };
         let p1 = p(&late);
         assert_eq!((p1.promoted_ms, p1.promoted_by.as_deref()), (Some(9320.0), Some("first acknowledged write")));
@@ -234,7 +247,7 @@ mod tests {
             Some("pg-1".into()),
             Some("pg-2".into()),
             &AckRuns::default(),
-            None,
+            (1000.0, None),
             Budgets::default(),
         );
         assert_eq!((p.detected_ms, p.detection_ms, p.promotion_ms), (None, None, None));

@@ -1,11 +1,17 @@
-//! RTO: from the fault's injection to the invoke time of the first ok write after which
-//! writes stay available. "Stay available" = among the writes invoked in the
+//! RTO: from the moment the fault took effect for the clients to the invoke time of the
+//! first ok write after which writes stay available. "Stay available" = among the writes invoked in the
 //! `stable_window_ms` starting at that write, none is `fail` and at least
 //! `stable_ok_ratio` are `ok`; the window must end before the workload stopped.
 //!
 //! With no fault at all (the outage came from outside the drill), RTO counts from the
 //! outage's start as the clients saw it (the invoke time of the first write that did not
 //! succeed) and `basis` says so; RTO is never counted from the workload's start.
+//!
+//! "Took effect" is estimated, as the clients saw it, by the invoke time of the first write
+//! that did not succeed, clamped to [requested, applied]: no earlier than drdrill asked for
+//! the fault, no later than the engine reported it applied (a `docker exec` of iptables
+//! takes tens of ms, a kill ~20 ms). A fault with no applied time (evidence written before
+//! it was recorded) counts from its request, as before.
 //!
 //! `outage_ms`, for every drill, is what the clients saw: from the last acknowledgement
 //! before the outage began to the recovery point.
@@ -22,7 +28,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RtoBasis {
-    /// A fault's injection (the answered one, or an earlier one already in effect).
+    /// When a fault took effect for the clients (the answered one, or an earlier one already
+    /// in effect): its first failed write, clamped to [requested, applied].
     Fault,
     /// No fault was injected: the client-observed start of the outage.
     OutageStart,
@@ -47,9 +54,13 @@ pub struct RtoResult {
     pub outage_start_ms: Option<f64>,
     /// Non-ok writes invoked after the recovery point (flapping after recovery).
     pub relapses: u64,
-    /// Drill time RTO counts from: the answered fault's injection, or an earlier fault's
-    /// when writes were already unavailable at the answered fault.
+    /// Drill time RTO counts from: when the answered fault (or an earlier one, when writes
+    /// were already unavailable at the answered fault) took effect for the clients.
     pub from_ms: f64,
+    /// When drdrill asked for that fault (None: no fault). `from_ms - fault_requested_ms` is
+    /// the time the fault took to take effect.
+    #[serde(default)]
+    pub fault_requested_ms: Option<f64>,
     /// Longest time between two consecutive acknowledgements, anywhere in the drill.
     pub longest_gap_ms: f64,
     pub longest_gap_start_ms: f64,
@@ -128,10 +139,27 @@ impl<I: Iterator<Item = (u64, Outcome, u64)>> Window<I> {
     }
 }
 
+/// A fault as RTO counts from it: asked for at `at_ns`, reported applied at `applied_ns`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultTime {
+    pub at_ns: u64,
+    pub applied_ns: Option<u64>,
+}
+
+impl FaultTime {
+    /// When the fault took effect for the clients, given the invoke time of their first
+    /// write that did not succeed: that time, clamped to [requested, applied].
+    fn effect(&self, first_bad_ns: u64) -> u64 {
+        let applied = self.applied_ns.unwrap_or(self.at_ns).max(self.at_ns);
+        first_bad_ns.clamp(self.at_ns, applied)
+    }
+}
+
 /// The earliest of `injects` (fault times before `fault_ns`) after which no point was
 /// available before `fault_ns`; else `fault_ns`.
-fn outage_anchor(ops: &impl SortedOps, injects: &[u64], fault_ns: u64, window_ns: u64, ok_ratio: f64) -> u64 {
-    let Some(&first) = injects.iter().filter(|&&t| t < fault_ns).min() else { return fault_ns };
+fn outage_anchor(ops: &impl SortedOps, injects: &[FaultTime], fault: FaultTime, window_ns: u64, ok_ratio: f64) -> FaultTime {
+    let fault_ns = fault.at_ns;
+    let Some(first) = injects.iter().map(|f| f.at_ns).filter(|&t| t < fault_ns).min() else { return fault };
     let range = ops().skip_while(|o| o.0 < first).take_while(|o| o.0 < fault_ns);
     let mut w = Window::new(range, window_ns);
     // the last available point before the answered fault
@@ -144,17 +172,21 @@ fn outage_anchor(ops: &impl SortedOps, injects: &[u64], fault_ns: u64, window_ns
         w.leave();
     }
     let after = last_available.unwrap_or(0);
-    injects.iter().copied().filter(|&t| t < fault_ns && (last_available.is_none() || t > after)).min().unwrap_or(fault_ns)
+    injects
+        .iter()
+        .copied()
+        .filter(|f| f.at_ns < fault_ns && (last_available.is_none() || f.at_ns > after))
+        .min_by_key(|f| f.at_ns)
+        .unwrap_or(fault)
 }
 
 /// `ops`: sorted by invoke time; `acks`: completion times of ok ops, sorted; `injects`:
-/// every fault injection time; `fault_ns`: the fault measured from, None when no fault was
-/// injected.
+/// every fault injected; `fault`: the fault measured from, None when no fault was injected.
 pub fn rto<A: Iterator<Item = u64>>(
     ops: &impl SortedOps,
     acks: impl Fn() -> A,
-    injects: &[u64],
-    fault: Option<u64>,
+    injects: &[FaultTime],
+    fault: Option<FaultTime>,
     stop_ns: u64,
     window_ns: u64,
     ok_ratio: f64,
@@ -169,7 +201,7 @@ pub fn rto<A: Iterator<Item = u64>>(
         }
         prev = Some(t);
     }
-    let fault_ns = fault.unwrap_or(0);
+    let fault_ns = fault.map_or(0, |f| f.at_ns);
     let mut res = RtoResult {
         basis: if fault.is_some() { RtoBasis::Fault } else { RtoBasis::OutageStart },
         outage_ms: None,
@@ -180,11 +212,14 @@ pub fn rto<A: Iterator<Item = u64>>(
         outage_start_ms: None,
         relapses: 0,
         from_ms: ms(fault_ns),
+        fault_requested_ms: None,
         longest_gap_ms: ms(gap),
         longest_gap_start_ms: ms(gap_start),
     };
-    let fault_ns = outage_anchor(ops, injects, fault_ns, window_ns, ok_ratio);
+    let anchor = fault.map(|f| outage_anchor(ops, injects, f, window_ns, ok_ratio));
+    let fault_ns = anchor.map_or(0, |f| f.at_ns);
     res.from_ms = ms(fault_ns);
+    res.fault_requested_ms = anchor.map(|f| ms(f.at_ns));
     // the outage starts with the first write invoked earliest among those that ended non-ok
     // at or after the fault (a write in flight at the fault counts)
     let Some(first_bad) = ops().find(|&(_, o, done)| o != Outcome::Ok && done >= fault_ns).map(|o| o.0) else {
@@ -195,9 +230,9 @@ pub fn rto<A: Iterator<Item = u64>>(
     let last_ack = acks().take_while(|&t| t <= first_bad).last();
     res.last_ack_before_outage_ms = last_ack.map(ms);
     // no fault: the outage's own start is the only honest anchor
-    let fault_ns = if fault.is_some() { fault_ns } else { first_bad };
-    res.from_ms = ms(fault_ns);
-    let from = first_bad.max(fault_ns);
+    let start_ns = anchor.map_or(first_bad, |f| f.effect(first_bad));
+    res.from_ms = ms(start_ns);
+    let from = first_bad.max(start_ns);
     // sliding window [t, t + window) over the ops invoked from `from` on
     let mut w = Window::new(ops().skip_while(|o| o.0 < from), window_ns);
     while let Some((t, o)) = w.current() {
@@ -206,7 +241,7 @@ pub fn rto<A: Iterator<Item = u64>>(
         }
         w.extend(t);
         if w.available(o, ok_ratio) {
-            res.rto_ms = Some(ms(t.saturating_sub(fault_ns)));
+            res.rto_ms = Some(ms(t.saturating_sub(start_ns)));
             res.recovered_at_ms = Some(ms(t));
             res.outage_ms = Some(ms(t.saturating_sub(last_ack.unwrap_or(first_bad))));
             res.relapses = w.not_ok_left();

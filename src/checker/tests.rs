@@ -384,3 +384,51 @@ fn rto_ignores_an_earlier_fault_after_which_writes_stayed_available() {
     // even when the earlier fault comes less than a stable window before the kill
     assert_eq!(two_faults(&ops, 1700, 2000, 8000).rto.from_ms, 2000.0);
 }
+
+/// The fault's events with its applied time.
+fn events_applied(fault_ms: u64, applied_ms: u64, stop_ms: u64) -> Vec<Event> {
+    let mut evs = events(fault_ms, stop_ms);
+    evs[1].applied_ns = Some(applied_ms * MS);
+    evs
+}
+
+#[test]
+fn rto_counts_from_when_the_fault_took_effect_for_the_clients() {
+    // asked for at 1000, applied at 1070 (a docker exec of iptables): writes fail from 1050
+    let (ops, rb) = scenario(6000, (1050, 4000), Outcome::Unknown, &[]);
+    let a = run(&ops, &events_applied(1000, 1070, 6000), Some(&rb), &targets(5000, 0, 0));
+    assert_eq!((a.rto.from_ms, a.rto.fault_requested_ms), (1050.0, Some(1000.0)));
+    assert_eq!(a.rto.rto_ms, Some(4000.0 - 1050.0));
+    assert_eq!((a.fault_ms, a.fault_applied_ms), (Some(1000.0), Some(1070.0)));
+    // the first failed write came after the engine said applied: RTO counts from applied
+    let (ops, rb) = scenario(6000, (1100, 4000), Outcome::Unknown, &[]);
+    assert_eq!(run(&ops, &events_applied(1000, 1070, 6000), Some(&rb), &targets(5000, 0, 0)).rto.from_ms, 1070.0);
+    // a write in flight at the request that failed: never earlier than the request
+    let (ops, rb) = scenario(6000, (990, 4000), Outcome::Unknown, &[]);
+    assert_eq!(run(&ops, &events_applied(1000, 1070, 6000), Some(&rb), &targets(5000, 0, 0)).rto.from_ms, 1000.0);
+}
+
+#[test]
+fn without_an_applied_time_rto_counts_from_the_request() {
+    // evidence written before applied times were recorded: as before
+    let (ops, rb) = scenario(6000, (1050, 4000), Outcome::Fail, &[]);
+    let a = run(&ops, &events(1000, 6000), Some(&rb), &targets(5000, 0, 0));
+    assert_eq!((a.rto.from_ms, a.rto.rto_ms), (1000.0, Some(3000.0)));
+}
+
+#[test]
+fn an_earlier_fault_already_in_effect_counts_from_its_own_effect() {
+    // a replication cut asked for at 1000, applied at 1040, stalls writes from 1030; the
+    // answered kill comes at 2000
+    let (ops, _) = scenario(8000, (1030, 3500), Outcome::Unknown, &[]);
+    let mut evs = vec![
+        ev(0, EventKind::WorkloadStart, None),
+        ev(1000, EventKind::FaultInject, Some(0)),
+        ev(2000, EventKind::FaultInject, Some(1)),
+        ev(8000, EventKind::WorkloadStop, None),
+    ];
+    evs[1].applied_ns = Some(1040 * MS);
+    evs[2].applied_ns = Some(2020 * MS);
+    let a = judge(&ops, &evs, 1, None, &targets(10_000, 0, 0));
+    assert_eq!((a.rto.from_ms, a.rto.fault_requested_ms, a.rto.rto_ms), (1030.0, Some(1000.0), Some(2470.0)));
+}

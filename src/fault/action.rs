@@ -18,7 +18,7 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         return (Err(Error::infra(format!("action {}", o.detail))), o.at_ns, o.ended_ns);
     }
     let undo = spec.undo.clone().map(|u| Undo::Action { spec: Box::new(u), label: format!("{label}-undo"), env }).into_iter().collect();
-    (Ok(Applied { detail: o.detail, undo, hit_primary }), o.at_ns, o.ended_ns)
+    (Ok(Applied { detail: o.detail, undo, hit_primary, stamped: None }), o.at_ns, o.ended_ns)
 }
 
 /// Runs an `undo` action; an error carries its one-line outcome.

@@ -79,5 +79,5 @@ pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, node: 
         },
         _ => format!("connections reset after {} ms", spec.timeout_ms.unwrap_or(0)),
     };
-    Ok(Applied { detail: format!("{node} via {}: {what}", targets.join(", ")), undo, hit_primary })
+    Ok(Applied { detail: format!("{node} via {}: {what}", targets.join(", ")), undo, hit_primary, stamped: None })
 }

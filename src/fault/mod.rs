@@ -83,6 +83,9 @@ pub(crate) struct Applied {
     pub detail: String,
     pub undo: Vec<Undo>,
     pub hit_primary: bool,
+    /// The node's wall-clock times (ns) right before and after the fault's commit ran in
+    /// it, when it ran inside a node (iptables): it took effect between the two.
+    pub stamped: Option<(i128, i128)>,
 }
 
 /// Applies `spec` now. The event's time is taken before the engine call; the call's own
@@ -121,13 +124,15 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         (None, FaultKind::Switchover) => primary.clone(),
         (None, _) => network::groups_text(stack, spec),
     };
+    let now = rec.clock.now_ns();
+    let on_node = result.as_ref().ok().and_then(|a| node_window(&rec.clock, a.stamped, at_ns, now));
     let (event, detail) = match &result {
-        Ok(a) => (EventKind::FaultInject, format!("{kind} {} ({took} ms to apply)", a.detail)),
+        Ok(a) => (EventKind::FaultInject, format!("{kind} {} ({took} ms to apply{})", a.detail, window_text(on_node, at_ns))),
         Err(e) => (EventKind::FaultFailed, format!("{kind} {node} failed: {}", e.one_line())),
     };
-    let applied_ns = result.as_ref().ok().map(|_| applied_at.unwrap_or_else(|| rec.clock.now_ns()));
-    rec.record(Event { t_ns: at_ns, kind: event, fault: Some(index), node: Some(node.clone()), detail, applied_ns, applied_from_ns: None })
-        .await;
+    let applied_ns = result.as_ref().ok().map(|_| applied_at.or(on_node.map(|w| w.1)).unwrap_or(now));
+    let applied_from_ns = on_node.map(|w| w.0);
+    rec.record(Event { t_ns: at_ns, kind: event, fault: Some(index), node: Some(node.clone()), detail, applied_ns, applied_from_ns }).await;
     let applied = result?;
     if spec.kind == FaultKind::Restart {
         // the engine returned once the container runs again: that is the heal
@@ -157,7 +162,7 @@ fn touches_primary(stack: &Stack, spec: &FaultSpec, target: Option<&str>, primar
 async fn switchover(stack: &Stack) -> Result<Applied> {
     let orch = stack.orchestrator.clone().ok_or_else(|| Error::usage("a switchover needs a stack with an orchestrator"))?;
     let detail = orch.switchover(stack).await?;
-    Ok(Applied { detail, undo: Vec::new(), hit_primary: true })
+    Ok(Applied { detail, undo: Vec::new(), hit_primary: true, stamped: None })
 }
 
 /// Undoes a fault that needs it, recording the heal. Idempotent.
@@ -184,15 +189,11 @@ pub async fn heal(docker: &Docker, f: &mut Injected, rec: Option<&RecorderHandle
     };
     if let (Some(rec), Some(t_ns)) = (rec, at_ns) {
         let now = rec.clock.now_ns();
-        // a node's stamp counts only if it falls between the request and now (same kernel clock)
-        let on_node = |w: i128| rec.clock.ns_at_wall(w).filter(|&n| n >= t_ns && n <= now);
-        let node = stamped.and_then(|(a, b)| on_node(a).zip(on_node(b)));
+        let node = node_window(&rec.clock, stamped, t_ns, now);
         let applied_ns = first_err.is_none().then(|| node.map_or(now, |n| n.1));
         let applied_from_ns = node.map(|n| n.0).filter(|_| first_err.is_none());
         let source = match node {
-            Some((a, b)) => {
-                format!("node clock, between {:.1} and {:.1} ms after the request", (a - t_ns) as f64 / 1e6, (b - t_ns) as f64 / 1e6)
-            }
+            Some(_) => window_text(node, t_ns).trim_start_matches(", ").to_string(),
             None => format!("call returned, {:.1} ms after the request", (now - t_ns) as f64 / 1e6),
         };
         let detail = format!("{detail} (applied: {source})");
@@ -200,6 +201,19 @@ pub async fn heal(docker: &Docker, f: &mut Injected, rec: Option<&RecorderHandle
         rec.record(Event { t_ns, kind: EventKind::FaultHeal, fault, node, detail, applied_ns, applied_from_ns }).await;
     }
     first_err.map_or(Ok(()), Err)
+}
+
+/// A node's stamps (wall-clock ns, see `run_stamped`) as drill times; they count only if
+/// both fall between the request and now (the same kernel clock).
+fn node_window(clock: &crate::clock::Clock, stamped: Option<(i128, i128)>, from_ns: u64, now_ns: u64) -> Option<(u64, u64)> {
+    let on_node = |w: i128| clock.ns_at_wall(w).filter(|&n| n >= from_ns && n <= now_ns);
+    stamped.and_then(|(a, b)| on_node(a).zip(on_node(b)))
+}
+
+/// ", node clock, between 21.0 and 23.5 ms after the request" (empty without a window).
+fn window_text(window: Option<(u64, u64)>, request_ns: u64) -> String {
+    let ms = |t: u64| t.saturating_sub(request_ns) as f64 / 1e6;
+    window.map_or(String::new(), |(a, b)| format!(", node clock, between {:.1} and {:.1} ms after the request", ms(a), ms(b)))
 }
 
 /// Undoes one step; an exec step returns the node's wall-clock times (ns) right before and
@@ -211,14 +225,7 @@ async fn undo(docker: &Docker, step: &Undo) -> Result<Option<(i128, i128)>> {
             if !docker.is_running(container).await {
                 return Ok(None);
             }
-            let stamped = format!("s0=$(date +%s%N)\n{script}\nst=$?; echo \"$s0 $(date +%s%N)\"; exit $st");
-            let (code, out) = docker.exec(container, &["sh", "-c", &stamped]).await?;
-            if code != 0 {
-                return Err(Error::infra(format!("failed to run `{script}` in {container} (exit {code})")).cause_text(out.trim()));
-            }
-            let last = out.lines().last().unwrap_or_default();
-            let mut stamps = last.split_whitespace().map(|w| w.parse::<i128>().ok());
-            Ok(stamps.next().flatten().zip(stamps.next().flatten()))
+            run_stamped(docker, container, script).await
         }
         other => undo_call(docker, other).await.map(|_| None),
     }
@@ -237,6 +244,20 @@ async fn undo_call(docker: &Docker, step: &Undo) -> Result<()> {
         Undo::Enable { api, proxy } => ProxyClient::new(*api).set_enabled(proxy, true).await.map(|_| ()),
         Undo::Action { spec, label, env } => action::undo(spec, label, env).await,
     }
+}
+
+/// Runs a shell script in a container and returns the container's wall-clock times (ns)
+/// right before and right after the script ran, read inside it: neither includes the exec
+/// round trip. A non-zero exit is an error carrying its output.
+pub(crate) async fn run_stamped(docker: &Docker, container: &str, script: &str) -> Result<Option<(i128, i128)>> {
+    let stamped = format!("s0=$(date +%s%N)\n{script}\nst=$?; echo \"$s0 $(date +%s%N)\"; exit $st");
+    let (code, out) = docker.exec(container, &["sh", "-c", &stamped]).await?;
+    if code != 0 {
+        return Err(Error::infra(format!("failed to run `{script}` in {container} (exit {code})")).cause_text(out.trim()));
+    }
+    let last = out.lines().last().unwrap_or_default();
+    let mut stamps = last.split_whitespace().map(|w| w.parse::<i128>().ok());
+    Ok(stamps.next().flatten().zip(stamps.next().flatten()))
 }
 
 /// Runs a shell script in a container; a non-zero exit is an error carrying its output.

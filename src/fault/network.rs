@@ -6,7 +6,7 @@
 //! Traffic that goes through the proxy never crosses two nodes' addresses directly, so a
 //! partition also blackholes the proxied links between its groups (a `timeout` toxic of
 //! 0 ms: data stops, connections stay open, as with dropped packets).
-use super::{Applied, Undo, rollback, run_script};
+use super::{Applied, Undo, rollback, run_script, run_stamped};
 use crate::error::Result;
 use crate::proxy::{DOWNSTREAM, ToxicConfig, UPSTREAM};
 use crate::scenario::{Direction, FaultKind, FaultSpec};
@@ -32,8 +32,9 @@ pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, target
                 format!("OUTPUT -o eth0 -m statistic --mode random --probability {p:.6} {c} -j DROP"),
             ];
             let container = stack.node(node)?.container.clone();
-            let undo = vec![apply_rules(stack, &container, &rules).await?];
-            Ok(Applied { detail: format!("{node}: {}% of packets dropped", spec.percent.unwrap_or(100.0)), undo, hit_primary: false })
+            let (undo, stamped) = apply_rules(stack, &container, &rules).await?;
+            let detail = format!("{node}: {}% of packets dropped", spec.percent.unwrap_or(100.0));
+            Ok(Applied { detail, undo: vec![undo], hit_primary: false, stamped })
         }
         _ => {
             let node = target.unwrap_or_default();
@@ -44,7 +45,7 @@ pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, target
             let container = stack.node(node)?.container.clone();
             run_script(&stack.docker, &container, &script).await?;
             let undo = vec![Undo::Exec { container, script: "tc qdisc del dev eth0 root".into() }];
-            Ok(Applied { detail: format!("{node}: egress limited to {kb} KB/s"), undo, hit_primary: false })
+            Ok(Applied { detail: format!("{node}: egress limited to {kb} KB/s"), undo, hit_primary: false, stamped: None })
         }
     }
 }
@@ -52,9 +53,10 @@ pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, target
 /// Inserts iptables rules in one container, all in one atomic `iptables-restore --noflush`
 /// commit (the fault starts at one instant, not rule by rule); returns the step that
 /// deletes them the same way.
-async fn apply_rules(stack: &Stack, container: &str, rules: &[String]) -> Result<Undo> {
-    run_script(&stack.docker, container, &restore_script("-I", rules)).await?;
-    Ok(Undo::Exec { container: container.to_string(), script: restore_script("-D", rules) })
+/// Also returns the node's wall-clock times (ns) right before and after the commit.
+async fn apply_rules(stack: &Stack, container: &str, rules: &[String]) -> Result<(Undo, Option<(i128, i128)>)> {
+    let stamped = run_stamped(&stack.docker, container, &restore_script("-I", rules)).await?;
+    Ok((Undo::Exec { container: container.to_string(), script: restore_script("-D", rules) }, stamped))
 }
 
 /// One `iptables-restore --noflush` transaction, retried twice: with the nft backend two
@@ -147,10 +149,13 @@ async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Appl
         apply_rules(stack, &container, r).await
     }))
     .await;
-    let mut first_err = None;
+    let (mut first_err, mut stamped) = (None, None);
     for r in applied {
         match r {
-            Ok(u) => undo.push(u),
+            Ok((u, t)) => {
+                undo.push(u);
+                stamped = stamped.max(t);
+            }
             Err(e) => {
                 first_err.get_or_insert(e);
             }
@@ -181,7 +186,7 @@ async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Appl
         _ => false,
     };
     let how = if one_way { "one way" } else { "both ways" };
-    Ok(Applied { detail: format!("{} ({how})", groups_text(stack, spec)), undo, hit_primary })
+    Ok(Applied { detail: format!("{} ({how})", groups_text(stack, spec)), undo, hit_primary, stamped })
 }
 
 /// Proxied links that cross from `a` (earlier group) to `b`: (proxy, stream) to blackhole.

@@ -25,5 +25,5 @@ pub(crate) async fn inject(stack: &Stack, spec: &FaultSpec, node: &str) -> Resul
         _ => d.restart(&container, 10).await?,
     }
     let target = spec.target.as_deref().unwrap_or_default();
-    Ok(Applied { detail: format!("{node} (target {target})"), undo, hit_primary })
+    Ok(Applied { detail: format!("{node} (target {target})"), undo, hit_primary, stamped: None })
 }

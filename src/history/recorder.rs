@@ -21,6 +21,16 @@ pub struct RecorderHandle {
     pub counts: std::sync::Arc<[std::sync::atomic::AtomicU64; 3]>,
     /// Completion time of the latest acknowledged write (0: none yet), for `abort_when`.
     pub last_ok_ns: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Latest invoke times of an acknowledged write and of one that did not succeed (0:
+    /// none yet), for the runner's live view of the clients' recovery.
+    pub last_invoke_ns: std::sync::Arc<LastInvokes>,
+}
+
+/// The latest invoke time of an ok write and of a non-ok one, as ops are recorded.
+#[derive(Debug, Default)]
+pub struct LastInvokes {
+    pub ok: std::sync::atomic::AtomicU64,
+    pub not_ok: std::sync::atomic::AtomicU64,
 }
 
 pub struct Recorder {
@@ -110,7 +120,10 @@ impl Recorder {
             out.finish()?;
             Ok(n)
         });
-        Ok((Recorder { task }, RecorderHandle { tx, clock, counts: Default::default(), last_ok_ns: Default::default() }))
+        Ok((
+            Recorder { task },
+            RecorderHandle { tx, clock, counts: Default::default(), last_ok_ns: Default::default(), last_invoke_ns: Default::default() },
+        ))
     }
 
     /// Waits until every handle is dropped and everything is on disk.
@@ -126,9 +139,13 @@ impl RecorderHandle {
             super::Outcome::Fail => 1,
             super::Outcome::Unknown => 2,
         };
-        self.counts[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        self.counts[i].fetch_add(1, relaxed);
         if i == 0 {
-            self.last_ok_ns.fetch_max(op.complete_ns, std::sync::atomic::Ordering::Relaxed);
+            self.last_ok_ns.fetch_max(op.complete_ns, relaxed);
+            self.last_invoke_ns.ok.fetch_max(op.invoke_ns, relaxed);
+        } else {
+            self.last_invoke_ns.not_ok.fetch_max(op.invoke_ns, relaxed);
         }
         if let Some(e) = op.error.as_mut().filter(|_| crate::action::any_secret()) {
             *e = crate::action::redact(e);

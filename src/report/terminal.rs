@@ -125,7 +125,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 /// RTO in words: its value and what it counts from.
 pub fn rto_text(r: &Results) -> String {
     let basis = match r.rto_basis {
-        crate::checker::RtoBasis::Fault => "from the fault",
+        crate::checker::RtoBasis::Fault => "from when the fault took effect for the clients",
         crate::checker::RtoBasis::OutageStart => "no fault injected: from the outage's start as clients saw it",
     };
     match (r.rto_ms, r.outage_observed) {
@@ -160,7 +160,8 @@ pub fn scorecard(r: &Results) -> String {
     }
     s += &format!("  RPO                {}\n", r.rpo_ms.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "unknown".into()));
     if let Some(f) = r.fault_ms {
-        s += &format!("  fault              requested t={f:.1} ms, applied t={} ms\n", num(r.fault_applied_ms));
+        let effect = if r.outage_observed { format!(", in effect for the clients t={:.1} ms", r.rto_from_ms) } else { String::new() };
+        s += &format!("  fault              requested t={f:.1} ms, applied t={} ms{effect}\n", num(r.fault_applied_ms));
     }
     s += &format!("  longest ack gap    {:.1} ms (from t={:.1} ms)\n", r.longest_gap_ms, r.longest_gap_start_ms);
     s += &format!(

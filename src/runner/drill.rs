@@ -4,6 +4,7 @@ use super::actions::{ProbeResult, StackProbe, abort_watch, after_hooks, before_h
 use super::converge::converge;
 use super::isolated::IsolatedWatch;
 use super::live::Shared;
+use super::recovered::{ClientsRecovery, Seen};
 use crate::action::ActionEnv;
 use crate::checker::{Checker, orchestrator_phases};
 use crate::clock::Clock;
@@ -11,7 +12,7 @@ use crate::docker::{self, Docker};
 use crate::error::{Error, Result};
 use crate::failover::{FailoverReport, run_failover, run_orchestrated};
 use crate::fault::{FaultLedger, FaultSchedule};
-use crate::history::{Entry, EventKind, Recorder};
+use crate::history::{Entry, EventKind, Recorder, RecorderHandle};
 use crate::report::SteadyStateReport;
 use crate::report::{DrillEvent, IsolatedPrimary, NodeInfo, Reporters, Results, StackInfo};
 use crate::scenario::{FailoverMode, Loaded, Scenario};
@@ -22,6 +23,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// The `abort_when` watch: resolves with the reason once a condition holds.
+type Abort = std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>;
 
 pub(super) struct Drill<'a> {
     pub loaded: &'a Loaded,
@@ -133,7 +138,17 @@ impl Drill<'_> {
             let f = ex.failover.as_ref();
             let (old, new) = (f.and_then(|f| f.old_primary.clone()), f.and_then(|f| f.new_primary.clone()));
             let planned = answered.and_then(|i| sc.faults.get(i)).is_some_and(|f| f.kind == crate::scenario::FaultKind::Switchover);
-            orchestrator_phases(o.name(), planned, &hist.events, answered, old, new, &runs, a.rto.recovered_at_ms, o.budgets())
+            orchestrator_phases(
+                o.name(),
+                planned,
+                &hist.events,
+                answered,
+                old,
+                new,
+                &runs,
+                (a.rto.from_ms, a.rto.recovered_at_ms),
+                o.budgets(),
+            )
         });
         let isolated_primary = ex.isolated.map(|(info, rb)| super::isolated::judge(info, &rb, a.rpo.as_ref(), &self.dir));
         let assembled = Results::assemble(identity, a, info, ex.failover, convergence, hist.events, errors);
@@ -283,12 +298,13 @@ impl Drill<'_> {
             l.rec = Some(rec.clone());
             l.recorder = Some(recorder);
         });
-        let deadline = tokio::time::Instant::from_std(clock.instant_at(crate::clock::ms_to_ns(sc.workload.max_duration_ms)));
+        let deadline = Instant::from_std(clock.instant_at(crate::clock::ms_to_ns(sc.workload.max_duration_ms)));
         let mut faults_done = sc.faults.is_empty();
         let mut report: Option<FailoverReport> = None;
         // boxed so it can be dropped before the recorder finishes: it holds a recorder handle
-        let mut abort = Box::pin(abort_watch(sc.abort_when.clone(), rec.clone(), stack.action_env()));
-        let mut aborted = false;
+        let mut abort: Abort = Box::pin(abort_watch(sc.abort_when.clone(), rec.clone(), stack.action_env()));
+        // the deadline or an abort ended the exercise: nothing more is written
+        let mut cut_short = false;
         while !(faults_done && (failover.is_none() || report.is_some())) {
             tokio::select! {
                 n = fault_rx.recv(), if fo_tx.is_some() || !faults_done => match n {
@@ -319,30 +335,21 @@ impl Drill<'_> {
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     rep.emit(DrillEvent::Info("workload.max_duration_ms reached before recovery"))?;
+                    cut_short = true;
                     break;
                 }
                 why = &mut abort => {
                     self.abort(rep, &rec, stack, &why).await?;
-                    aborted = true;
+                    cut_short = true;
                     break;
                 }
             }
         }
         drop(fo_tx);
-        // an orchestrator's promotion is not the clients' recovery: they also get the reroute
-        // budget its settings imply (HAProxy's checks) before after_recovery_ms starts
-        let reroute = driver.orchestrator().and_then(|o| o.budgets().reroute_ms).map_or(0, |ms| ms.max(0.0) as u64);
-        let more = sc.workload.after_recovery_ms.saturating_add(reroute);
-        let after = tokio::time::Instant::now() + Duration::from_millis(more);
-        let why = if reroute > 0 { format!(" ({reroute} ms reroute budget + after_recovery_ms)") } else { String::new() };
-        if !aborted {
-            self.phase(rep, &format!("writing for {more} ms more after recovery{why}"))?;
-            tokio::select! {
-                _ = tokio::time::sleep_until(after.min(deadline)) => {}
-                why = &mut abort => {
-                    self.abort(rep, &rec, stack, &why).await?;
-                }
-            }
+        if !cut_short {
+            // nothing but the clients can tell when a stack without a failover plan or watcher recovered
+            let live = failover.is_none() && sc.failover_mode().is_none();
+            self.write_after_recovery(rep, driver.as_ref(), &rec, stack, live, deadline, &mut abort).await?;
         }
         self.phase(rep, "stopping the workload")?;
         rec.event(EventKind::WorkloadStop, None, None, "").await;
@@ -384,9 +391,74 @@ impl Drill<'_> {
         Ok(Exercised { clock, failover: report, isolated, steady_after, usage })
     }
 
+    /// Keeps the workload writing `after_recovery_ms` past recovery: past the failover's end
+    /// (plus an orchestrator's reroute budget), or, when `live`, past the clients' own
+    /// recovery as they are seen writing again (`recovered.rs`).
+    #[allow(clippy::too_many_arguments)]
+    async fn write_after_recovery(
+        &self,
+        rep: &mut Reporters,
+        driver: &dyn Driver,
+        rec: &RecorderHandle,
+        stack: &Stack,
+        live: bool,
+        deadline: Instant,
+        abort: &mut Abort,
+    ) -> Result<()> {
+        let more = self.sc().workload.after_recovery_ms;
+        let mut watch = live.then(|| ClientsRecovery::new(rec.clone()));
+        match &watch {
+            Some(_) => self.phase(
+                rep,
+                "waiting for the clients to recover (no failover plan: their first acknowledged write after the outage is the recovery)",
+            )?,
+            None => {
+                // an orchestrator's promotion is not the clients' recovery: they also get the
+                // reroute budget its settings imply (HAProxy's checks)
+                let reroute = driver.orchestrator().and_then(|o| o.budgets().reroute_ms).map_or(0, |ms| ms.max(0.0) as u64);
+                let why = if reroute > 0 { format!(" ({reroute} ms reroute budget + after_recovery_ms)") } else { String::new() };
+                self.phase(rep, &format!("writing for {} ms more after recovery{why}", more + reroute))?;
+            }
+        }
+        let fixed_end = Instant::now() + Duration::from_millis(more);
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        loop {
+            tokio::select! {
+                _ = tick.tick(), if watch.is_some() => {
+                    let w = watch.as_mut().expect("guarded");
+                    self.report_clients(rep, rec, w.poll(), more)?;
+                    if w.held_for(more) {
+                        return Ok(());
+                    }
+                }
+                _ = tokio::time::sleep_until(fixed_end.min(deadline)), if watch.is_none() => return Ok(()),
+                _ = tokio::time::sleep_until(deadline) => {
+                    rep.emit(DrillEvent::Info("workload.max_duration_ms reached before the clients recovered"))?;
+                    return Ok(());
+                }
+                why = abort.as_mut() => return self.abort(rep, rec, stack, &why).await,
+            }
+        }
+    }
+
+    fn report_clients(&self, rep: &mut Reporters, rec: &RecorderHandle, seen: Seen, more: u64) -> Result<()> {
+        let t_ms = rec.clock.now_ns() as f64 / 1e6;
+        match seen {
+            Seen::Recovered => {
+                rep.emit(DrillEvent::Step { t_ms, text: "clients recovered: writes acknowledged again" })?;
+                self.phase(rep, &format!("writing for {more} ms more after the clients recovered"))
+            }
+            Seen::Relapsed => {
+                rep.emit(DrillEvent::Step { t_ms, text: "clients failed again: waiting for them to recover" })?;
+                Ok(())
+            }
+            Seen::Nothing => Ok(()),
+        }
+    }
+
     /// An `abort_when` condition held: record it; the caller stops the faults (no more
     /// fire), heals, runs the `after` hooks and judges (verdict fail).
-    async fn abort(&self, rep: &mut Reporters, rec: &crate::history::RecorderHandle, stack: &Stack, why: &str) -> Result<()> {
+    async fn abort(&self, rep: &mut Reporters, rec: &RecorderHandle, stack: &Stack, why: &str) -> Result<()> {
         rec.event(EventKind::Aborted, None, None, why.to_string()).await;
         rep.emit(DrillEvent::Step { t_ms: rec.clock.now_ns() as f64 / 1e6, text: &format!("ABORTED: {why}; healing") })?;
         if let Some(s) = self.live.with(|l| l.schedule.take()) {

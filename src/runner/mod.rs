@@ -11,6 +11,7 @@ mod isolated;
 mod live;
 mod plan;
 mod progress;
+mod recovered;
 
 pub use actions::ProbeResult;
 pub use plan::plan_text;

@@ -305,3 +305,20 @@ pub fn vip_holders(r: &Value) -> Vec<String> {
         .map(|n| n["name"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// RTO counts from when fault #`index` took effect for the clients: their first write that
+/// did not succeed, clamped to [requested, applied]. Returns that time (ms).
+pub fn assert_rto_counts_from_effect(r: &Value, index: u64) -> f64 {
+    let ev = events(r).into_iter().find(|e| e["kind"] == "fault-inject" && e["fault"] == index).expect("the fault's event");
+    let (requested, applied) = (ev["t_ns"].as_f64().unwrap() / 1e6, ev["applied_ns"].as_f64().unwrap() / 1e6);
+    let first_bad = r["outage_start_ms"].as_f64().expect("an outage");
+    let from = r["rto_from_ms"].as_f64().unwrap();
+    assert!(
+        (from - first_bad.clamp(requested, applied)).abs() < 1e-6,
+        "RTO from {from} ms: fault asked {requested}, applied {applied}, first failed write {first_bad}"
+    );
+    if let (Some(rto), Some(recovered)) = (r["rto_ms"].as_f64(), r["recovered_at_ms"].as_f64()) {
+        assert!((rto - (recovered - from)).abs() < 0.01, "rto {rto} ms, recovered at {recovered} ms, from {from} ms");
+    }
+    from
+}

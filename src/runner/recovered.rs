@@ -1,0 +1,103 @@
+//! How long the workload keeps writing once every fault is in place. With a failover plan
+//! or an orchestrator's watcher, drdrill knows when recovery happened and writes
+//! `after_recovery_ms` more. With neither (an external stack whose own orchestrator fails
+//! over, a container stack with `failover` omitted) only the clients can tell: recovery is
+//! their first acknowledged write after the outage, observed live, and the workload writes
+//! until then plus `after_recovery_ms`, bounded by `max_duration_ms` and `abort_when`.
+//! The live view only decides when to stop; RTO is judged afterwards from the history.
+use crate::history::RecorderHandle;
+use std::sync::atomic::Ordering;
+
+/// The clients' recovery as the recorder sees it, polled.
+pub(super) struct ClientsRecovery {
+    rec: RecorderHandle,
+    /// Drill time from which an acknowledged write counts (every fault was in place).
+    since_ns: u64,
+    /// Drill time at which the clients were first seen writing again, while they still are.
+    held_since_ns: Option<u64>,
+}
+
+/// What a poll saw change.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Seen {
+    Nothing,
+    /// An acknowledged write invoked after every fault and after the latest failure.
+    Recovered,
+    /// A write invoked after that acknowledgement did not succeed: waiting again.
+    Relapsed,
+}
+
+impl ClientsRecovery {
+    pub fn new(rec: RecorderHandle) -> Self {
+        let since_ns = rec.clock.now_ns();
+        ClientsRecovery { rec, since_ns, held_since_ns: None }
+    }
+
+    /// Whether the clients are writing: the latest acknowledged write was invoked after
+    /// `since` and after the latest write that did not succeed.
+    fn writing(&self) -> bool {
+        let last = &self.rec.last_invoke_ns;
+        let ok = last.ok.load(Ordering::Relaxed);
+        ok > self.since_ns.max(last.not_ok.load(Ordering::Relaxed))
+    }
+
+    pub fn poll(&mut self) -> Seen {
+        match (self.writing(), self.held_since_ns) {
+            (true, None) => {
+                self.held_since_ns = Some(self.rec.clock.now_ns());
+                Seen::Recovered
+            }
+            (false, Some(_)) => {
+                self.held_since_ns = None;
+                Seen::Relapsed
+            }
+            _ => Seen::Nothing,
+        }
+    }
+
+    /// Whether the clients have been writing without a failure for `hold_ms`.
+    pub fn held_for(&self, hold_ms: u64) -> bool {
+        self.held_since_ns.is_some_and(|t| self.rec.clock.now_ns().saturating_sub(t) >= crate::clock::ms_to_ns(hold_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Entry, Op, Outcome, Recorder};
+
+    fn op(invoke_ns: u64, outcome: Outcome) -> Op {
+        Op { writer: 0, seq: invoke_ns, invoke_ns, complete_ns: invoke_ns + 1, outcome, node: None, error: None }
+    }
+
+    #[tokio::test]
+    async fn recovery_is_an_acknowledged_write_after_every_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = crate::clock::Clock::start();
+        let header = Entry::Header { scenario: "t".into(), run_id: "r".into(), wall_clock_anchor: String::new() };
+        let (recorder, rec) = Recorder::start(&dir.path().join("h.jsonl.zst"), clock, header).unwrap();
+        // an ack from before the watch began does not count
+        rec.op(op(1, Outcome::Ok)).await;
+        let mut w = ClientsRecovery::new(rec.clone());
+        let t = w.since_ns;
+        assert_eq!(w.poll(), Seen::Nothing);
+        rec.op(op(t + 10, Outcome::Fail)).await;
+        assert_eq!(w.poll(), Seen::Nothing);
+        // a write that failed after it was invoked later than the ack still holds recovery off
+        rec.op(op(t + 30, Outcome::Ok)).await;
+        rec.op(op(t + 40, Outcome::Unknown)).await;
+        assert_eq!(w.poll(), Seen::Nothing);
+        rec.op(op(t + 50, Outcome::Ok)).await;
+        assert_eq!(w.poll(), Seen::Recovered);
+        assert!(w.held_for(0) && !w.held_for(60_000));
+        // a write invoked during the outage that times out late does not undo it
+        rec.op(op(t + 20, Outcome::Unknown)).await;
+        assert_eq!(w.poll(), Seen::Nothing);
+        // one invoked after it does
+        rec.op(op(t + 60, Outcome::Fail)).await;
+        assert_eq!(w.poll(), Seen::Relapsed);
+        assert!(!w.held_for(0));
+        drop((w, rec));
+        recorder.finish().await.unwrap();
+    }
+}
