@@ -41,25 +41,6 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn published(name: &str, port: u16) -> u16 {
-    let out = docker(&["port", name, &port.to_string()]);
-    out.lines().find_map(|l| l.strip_prefix("127.0.0.1:")).and_then(|p| p.trim().parse().ok()).unwrap_or_else(|| panic!("no port: {out}"))
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !ok() {
-        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
-fn exec(name: &str, args: &[&str]) -> String {
-    let mut v = vec!["exec", name];
-    v.extend_from_slice(args);
-    docker(&v)
-}
-
 /// `drdrill proxy` with one proxy `db` listening on the endpoint, to `upstream`.
 fn forwarder(dir: &Path, upstream: u16) -> (Child, u16, u16) {
     let (api, endpoint) = (free_port(), free_port());

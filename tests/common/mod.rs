@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Drills share two cores and one engine: run them one at a time.
 pub static SERIAL: Mutex<()> = Mutex::new(());
@@ -321,4 +322,26 @@ pub fn assert_rto_counts_from_effect(r: &Value, index: u64) -> f64 {
         assert!((rto - (recovered - from)).abs() < 0.01, "rto {rto} ms, recovered at {recovered} ms, from {from} ms");
     }
     from
+}
+
+/// The loopback port Docker published for a container's `port`.
+pub fn published(name: &str, port: u16) -> u16 {
+    let out = docker(&["port", name, &port.to_string()]);
+    out.lines().find_map(|l| l.strip_prefix("127.0.0.1:")).and_then(|p| p.trim().parse().ok()).unwrap_or_else(|| panic!("no port: {out}"))
+}
+
+/// Polls `ok` every 300 ms until it holds; panics after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !ok() {
+        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Output of `docker exec NAME ARGS…`.
+pub fn exec(name: &str, args: &[&str]) -> String {
+    let mut v = vec!["exec", name];
+    v.extend_from_slice(args);
+    docker(&v)
 }
