@@ -4,6 +4,7 @@ mod evidence;
 mod file;
 mod html;
 mod junit;
+mod labels;
 mod markdown;
 mod phases;
 mod results;

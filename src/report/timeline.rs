@@ -1,11 +1,15 @@
 //! The timeline picture (SVG, drawn with plotters): writes per 100 ms bucket of invoke
 //! time stacked by outcome, write latency (p50 and max of the acknowledged writes) on the
-//! right axis, a vertical marker per fault, heal and failover step, the RTO window shaded
-//! from where RTO counts to the recovery point, and the phases as bands along the top.
+//! right axis, a vertical marker per fault, heal and failover step (labelled in rows where
+//! no two labels overlap, see `labels`), the RTO window shaded from where RTO counts to the
+//! recovery point, and the phases as bands along the top.
 //! Colours are fixed so that a reader (and a test) can tell the elements apart.
 use super::Results;
+use super::labels::{self, Corner, PAD_PX, ROW_PX, Span};
 use crate::history::{EventKind, Outcome, read_history};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -21,6 +25,24 @@ pub const FAULT: RGBColor = RGBColor(148, 0, 0);
 pub const HEAL: RGBColor = RGBColor(0, 110, 60);
 pub const STEP: RGBColor = RGBColor(90, 40, 160);
 pub const RTO: RGBColor = RGBColor(255, 170, 170);
+
+/// The picture's width and least height; it grows when the labels need more rows than fit
+/// beside the legend.
+const WIDTH_PX: u32 = 1200;
+const HEIGHT_PX: u32 = 520;
+/// The plot in a picture of HEIGHT_PX: less the margins (12 each side), the axes' label
+/// areas (60 left, 70 right, 40 below) and the caption.
+const PLOT_W_PX: f64 = 1046.0;
+const PLOT_H_PX: f64 = 431.0;
+/// The phase bands along the top of the plot; the labels' rows start below them.
+const BAND_PX: f64 = 20.0;
+const LABELS_TOP_PX: f64 = BAND_PX + 4.0;
+/// The legend's box, in the plot's upper right corner (six entries).
+const LEGEND_W_PX: f64 = 120.0;
+const LEGEND_H_PX: f64 = 112.0;
+/// Rows of labels at most. Labels that find no room there are left out, with a note
+/// (the table under the picture lists every step); every marker's line is drawn.
+const MAX_ROWS: usize = 40;
 
 #[derive(Default)]
 struct Bucket {
@@ -50,6 +72,44 @@ fn colour_of(kind: EventKind) -> Option<RGBColor> {
 
 pub fn is_marker(kind: EventKind) -> bool {
     colour_of(kind).is_some()
+}
+
+/// A marker's label where it is drawn: the top row is 0.
+struct Placed {
+    t_s: f64,
+    colour: RGBColor,
+    label: String,
+    /// In pixels of a plot PLOT_W_PX wide.
+    span: Span,
+    row: usize,
+}
+
+/// Every marker with its label's row (see `labels`); a note in the row under the last when
+/// some labels found no room; the height the rows take, from the top of the plot.
+struct Layout {
+    placed: Vec<Placed>,
+    note: Option<Placed>,
+    height_px: f64,
+}
+
+fn place_labels(r: &Results, end_s: f64) -> Layout {
+    let m = markers(r);
+    let spans: Vec<Span> = m.iter().map(|(t, _, l)| labels::span(t / end_s * PLOT_W_PX, l, PLOT_W_PX)).collect();
+    let corner = Corner { from_px: PLOT_W_PX - LEGEND_W_PX, rows: ((LEGEND_H_PX - LABELS_TOP_PX) / ROW_PX).ceil() as usize };
+    let rows = labels::rows(&spans, corner);
+    let placed: Vec<Placed> = m
+        .into_iter()
+        .zip(spans.into_iter().zip(rows))
+        .map(|((t_s, colour, label), (span, row))| Placed { t_s, colour, label, span, row })
+        .collect();
+    let left_out: Vec<&Placed> = placed.iter().filter(|p| p.row >= MAX_ROWS).collect();
+    let note = left_out.first().map(|first| {
+        let label = format!("+{} more labels here: the table under the picture lists every step", left_out.len());
+        let span = labels::span(first.t_s / end_s * PLOT_W_PX, &label, PLOT_W_PX);
+        Placed { t_s: first.t_s, colour: BLACK, label, span, row: MAX_ROWS }
+    });
+    let used = placed.iter().map(|p| p.row + 1).max().unwrap_or(0).min(MAX_ROWS + 1);
+    Layout { placed, note, height_px: LABELS_TOP_PX + used as f64 * ROW_PX }
 }
 
 /// One marker: drill time (s), colour, label.
@@ -114,11 +174,19 @@ fn p50(v: &mut [f32]) -> Option<f64> {
 pub fn timeline_svg(r: &Results, history: &Path) -> Result<String, String> {
     let mut buckets = read_buckets(history).map_err(|e| format!("failed to read {}: {e}", history.display()))?;
     let end_s = buckets.keys().next_back().map(|k| (k + 1) as f64 * 0.1).unwrap_or(1.0).max(1.0);
-    let max_ops = buckets.values().map(|b| b.ok + b.fail + b.unknown).max().unwrap_or(1).max(1) as f64 * 1.25;
+    let layout = place_labels(r, end_s);
+    let labels_px = layout.height_px;
+    // the picture grows by the rows the legend's height does not cover; the bars (and 5 %
+    // headroom) fit below the labels and the legend
+    let extra_px = (labels_px - LEGEND_H_PX).max(0.0);
+    let plot_h = PLOT_H_PX + extra_px;
+    let bars_px = plot_h - labels_px.max(LEGEND_H_PX) - 6.0;
+    let most = buckets.values().map(|b| b.ok + b.fail + b.unknown).max().unwrap_or(1).max(1) as f64;
+    let max_ops = most * 1.05 * plot_h / bars_px;
     let max_lat = buckets.values().map(|b| f64::from(b.max_ms)).fold(1.0, f64::max) * 1.1;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (1200, 520)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, HEIGHT_PX + extra_px as u32)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
             .caption(format!("{}: writes per 100 ms by outcome, latency, faults and failover", r.scenario), ("sans-serif", 18))
@@ -183,22 +251,7 @@ pub fn timeline_svg(r: &Results, history: &Path) -> Result<String, String> {
                 b.label("latency max").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLACK.mix(0.5)));
             }
         }
-        // phases as bands along the top
-        let palette = [RGBColor(200, 220, 255), RGBColor(220, 200, 255), RGBColor(200, 240, 220), RGBColor(240, 230, 200)];
-        for (i, (a, b, name)) in bands(r).into_iter().enumerate() {
-            let band = Rectangle::new([(a, max_ops * 0.93), (b, max_ops)], palette[i % palette.len()].filled());
-            chart.draw_series(std::iter::once(band)).map_err(|e| e.to_string())?;
-            let text = Text::new(name, (a, max_ops * 0.985), ("sans-serif", 11).into_font().color(&BLACK));
-            chart.draw_series(std::iter::once(text)).map_err(|e| e.to_string())?;
-        }
-        // one marker per fault, heal and failover step, labelled
-        for (i, (t, colour, label)) in markers(r).into_iter().enumerate() {
-            let line = PathElement::new(vec![(t, 0.0), (t, max_ops * 0.93)], colour.stroke_width(2));
-            chart.draw_series(std::iter::once(line)).map_err(|e| e.to_string())?;
-            let y = max_ops * (0.88 - 0.05 * (i % 5) as f64);
-            let text = Text::new(label, (t, y), ("sans-serif", 11).into_font().color(&colour));
-            chart.draw_series(std::iter::once(text)).map_err(|e| e.to_string())?;
-        }
+        draw_bands_and_markers(&mut chart, r, &layout, end_s, max_ops)?;
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
@@ -209,6 +262,41 @@ pub fn timeline_svg(r: &Results, history: &Path) -> Result<String, String> {
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
+}
+
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The phases as bands along the top; a vertical line per fault, heal and failover step,
+/// each labelled in its row below the bands.
+fn draw_bands_and_markers(chart: &mut Chart, r: &Results, layout: &Layout, end_s: f64, max_ops: f64) -> Result<(), String> {
+    let (w, h) = chart.plotting_area().dim_in_pixel();
+    let (x_per_px, y_per_px) = (end_s / f64::from(w.max(1)), max_ops / f64::from(h.max(1)));
+    let band_bottom = max_ops - BAND_PX * y_per_px;
+    let palette = [RGBColor(200, 220, 255), RGBColor(220, 200, 255), RGBColor(200, 240, 220), RGBColor(240, 230, 200)];
+    for (i, (a, b, name)) in bands(r).into_iter().enumerate() {
+        let band = Rectangle::new([(a, band_bottom), (b, max_ops)], palette[i % palette.len()].filled());
+        chart.draw_series(std::iter::once(band)).map_err(|e| e.to_string())?;
+        let at = (a + PAD_PX * x_per_px, max_ops - 4.0 * y_per_px);
+        let text = Text::new(name, at, ("sans-serif", 11).into_font().color(&BLACK));
+        chart.draw_series(std::iter::once(text)).map_err(|e| e.to_string())?;
+    }
+    for p in &layout.placed {
+        let line = PathElement::new(vec![(p.t_s, 0.0), (p.t_s, band_bottom)], p.colour.stroke_width(2));
+        chart.draw_series(std::iter::once(line)).map_err(|e| e.to_string())?;
+    }
+    // each label on a pale ground, so that the lines of the next steps do not cross its text
+    let s_at = |px: f64| px * end_s / PLOT_W_PX;
+    for p in layout.placed.iter().filter(|p| p.row < MAX_ROWS).chain(&layout.note) {
+        let row_top = max_ops - (LABELS_TOP_PX + p.row as f64 * ROW_PX) * y_per_px;
+        let (from, to) = (s_at(p.span.from_px + 1.5), s_at(p.span.to_px - 1.5));
+        let ground = Rectangle::new([(from, row_top), (to, row_top - (ROW_PX - 1.0) * y_per_px)], WHITE.mix(0.8).filled());
+        chart.draw_series(std::iter::once(ground)).map_err(|e| e.to_string())?;
+        let (dx, side) = if p.span.leftwards { (-PAD_PX, HPos::Right) } else { (PAD_PX, HPos::Left) };
+        let at = (p.t_s + dx * x_per_px, row_top - y_per_px);
+        let style = ("sans-serif", 11).into_font().color(&p.colour).pos(Pos::new(side, VPos::Top));
+        chart.draw_series(std::iter::once(Text::new(p.label.clone(), at, style))).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Runs of consecutive buckets.
@@ -225,10 +313,28 @@ fn contiguous(v: &[(u64, f64, f64)]) -> Vec<Vec<(u64, f64, f64)>> {
 
 #[cfg(test)]
 mod tests {
+    use super::EventKind;
+
     #[test]
     fn latency_lines_break_at_buckets_without_acknowledgements() {
         let v = [(1, 1.0, 2.0), (2, 1.0, 2.0), (5, 1.0, 2.0), (6, 1.0, 2.0), (9, 1.0, 2.0)];
         let runs: Vec<Vec<u64>> = super::contiguous(&v).iter().map(|r| r.iter().map(|x| x.0).collect()).collect();
         assert_eq!(runs, vec![vec![1, 2], vec![5, 6], vec![9]]);
+    }
+
+    #[test]
+    fn every_marker_is_kept_and_labels_past_the_last_row_leave_a_note() {
+        let mut r = crate::report::tests_support::results();
+        let step = r.events[0].clone();
+        r.events = (0..50u64)
+            .map(|i| crate::history::Event { t_ns: 2_000_000_000 + i * 1_000_000, kind: EventKind::FailoverPromote, ..step.clone() })
+            .collect();
+        let l = super::place_labels(&r, 10.0);
+        assert_eq!(l.placed.len(), 50, "one marker per step");
+        let rows: Vec<usize> = l.placed.iter().map(|p| p.row).collect();
+        assert_eq!(rows, (0..50).collect::<Vec<_>>(), "steps 1 ms apart: one row each");
+        let note = l.note.expect("a note for the labels left out");
+        assert!(note.label.starts_with("+10 more labels") && note.row == super::MAX_ROWS, "{}", note.label);
+        assert_eq!(l.height_px, super::LABELS_TOP_PX + (super::MAX_ROWS + 1) as f64 * super::ROW_PX);
     }
 }
