@@ -16,10 +16,10 @@ const TEMPLATE: &str = r#"<!doctype html>
 {% for t in r.targets %}<tr><td>{{ t.target }}</td>{% if t.target == "converged" %}<td>yes</td><td>{{ "yes" if r.converged else ("unknown" if r.converged is none else "no") }}</td>{% else %}<td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td>{% endif %}<td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
 {% endfor %}</table>
 <table class="facts">
-<tr><th>RTO</th><td>{{ num(r.rto_ms) }} ms (from {{ num(r.rto_from_ms) }} ms to the recovery point {{ num(r.recovered_at_ms) }} ms)</td></tr>
+<tr><th>RTO</th><td>{{ num(r.rto_ms) }} ms (from {{ num(r.rto_from_ms) }} ms, when the outage began for the clients, to the recovery point {{ num(r.recovered_at_ms) }} ms)</td></tr>
 <tr><th>outage seen by the clients</th><td>{{ num(r.outage_ms) }} ms</td></tr>
 <tr><th>RPO</th><td>{{ num(r.rpo_ms) }} ms</td></tr>
-<tr><th>fault</th><td>requested {{ num(r.fault_ms) }} ms, applied {{ num(r.fault_applied_ms) }} ms</td></tr>
+<tr><th>fault</th><td>requested {{ num(r.fault_ms) }} ms, applied {{ num(r.fault_applied_ms) }} ms{% if r.outage_observed and r.rto_basis == "fault" %}, in effect for the clients {{ num(r.rto_from_ms) }} ms (RTO's start){% endif %}</td></tr>
 <tr><th>writes</th><td>{{ r.total_writes }} total: {{ r.acked_writes }} ok, {{ r.failed_writes }} fail, {{ r.unknown_writes }} unknown</td></tr>
 <tr><th>read back</th><td>{{ num(r.records_read) }} records: {{ num(r.lost_writes) }} lost, {{ num(r.recovered_writes) }} recovered, {{ num(r.duplicate_writes) }} duplicated</td></tr>
 <tr><th>primary</th><td>{{ r.stack.initial_primary }} → {{ r.stack.final_primary }}</td></tr>

@@ -55,6 +55,13 @@ pub trait WriteClient: Send {
     fn node(&self) -> Option<String> {
         None
     }
+    /// After a write on this connection was abandoned at its timeout: waits until the
+    /// server answers on it again (the abandoned write's reply comes first) and returns
+    /// true; false when it never will, or when this client cannot reuse a connection with
+    /// a request abandoned on it (the default).
+    async fn answers_again(&mut self) -> bool {
+        false
+    }
 }
 
 /// A container the stack runs besides its database nodes (etcd, HAProxy, a Sentinel), on

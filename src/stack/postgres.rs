@@ -111,6 +111,11 @@ impl WriteClient for PgClient {
     fn node(&self) -> Option<String> {
         self.node.clone()
     }
+    /// tokio-postgres pipelines requests and drops the replies nobody waits for, so an empty
+    /// query queued behind the abandoned write is answered once the server is back.
+    async fn answers_again(&mut self) -> bool {
+        self.client.simple_query("").await.is_ok()
+    }
 }
 
 /// An error the server sent while the statement ran means it was rolled back, except for

@@ -9,10 +9,20 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub(super) type Conn = Box<dyn WriteClient>;
-/// The recorded op, when it started, and the connection if it is still good.
-pub(super) type Attempt = BoxFuture<'static, (Op, Instant, Option<(String, Conn)>)>;
+/// A finished attempt: the recorded op, when it started, the connection if it is still
+/// good, and, when the write on it went unanswered within its timeout, the connection with
+/// the write still pending on it (see `canary`).
+pub(super) struct Done {
+    pub op: Op,
+    pub started: Instant,
+    pub conn: Option<(String, Conn)>,
+    pub pending: Option<(String, Conn)>,
+}
+pub(super) type Attempt = BoxFuture<'static, Done>;
 /// A fresh connection, or nothing.
 pub(super) type Probe = BoxFuture<'static, Option<Conn>>;
+/// A connection to `node` the server answered on again, or nothing.
+pub(super) type Canary = BoxFuture<'static, Option<(String, Conn)>>;
 
 /// Writes record `seq` to the target, on `conn` or a new connection; the whole attempt,
 /// connecting included, has `timeout`. A connect that fails or times out never sent the
@@ -44,6 +54,7 @@ pub(super) fn attempt(
         })
         .await;
         let complete_ns = clock.now_ns();
+        let timed_out = result.is_err() && sent;
         let (outcome, error) = match result {
             Ok(Ok(())) => (Outcome::Ok, None),
             Ok(Err(WriteError::Fail(e))) => (Outcome::Fail, Some(e)),
@@ -54,10 +65,16 @@ pub(super) fn attempt(
         };
         // the node the write reached, when the client found it itself (Sentinel, HAProxy)
         let node = client.as_ref().and_then(|c| c.node()).unwrap_or_else(|| target.node.clone());
-        // only a connection that just answered is worth keeping
-        let keep = if outcome == Outcome::Ok { client.map(|c| (target.node.clone(), c)) } else { None };
+        // only a connection that just answered is worth keeping; one whose write went
+        // unanswered may tell when the server answers again
+        let client = client.map(|c| (target.node.clone(), c));
+        let (conn, pending) = match outcome {
+            Outcome::Ok => (client, None),
+            _ if timed_out => (None, client),
+            _ => (None, None),
+        };
         let op = Op { writer, seq, invoke_ns, complete_ns, outcome, node: Some(node), error };
-        (op, started, keep)
+        Done { op, started, conn, pending }
     })
 }
 
@@ -72,4 +89,13 @@ pub(super) fn probe(driver: Arc<dyn Driver>, target: ClientTarget, timeout: Dura
             _ => None,
         }
     })
+}
+
+/// Waits on a connection whose write went unanswered until the server answers on it again:
+/// the connection, ready for the next write, or nothing. A frozen or overloaded server
+/// answers on the connections it already has before any new one (new ones wait in its
+/// accept queue behind every probe made during the freeze), so this sees the end of such
+/// an outage first. A write made on it is invoked when it is sent, as after a probe.
+pub(super) fn canary((node, mut conn): (String, Conn)) -> Canary {
+    Box::pin(async move { conn.answers_again().await.then_some((node, conn)) })
 }

@@ -3,7 +3,7 @@
 //! longer than `hedge.after_ms`, as under a partition or a blackhole), it keeps probing
 //! with fresh connections spread through the stall, so the first write after the outage
 //! ends is attempted within a few ms instead of an op timeout later.
-use super::attempt::{Attempt, Conn, Probe, attempt, probe};
+use super::attempt::{Attempt, Canary, Conn, Done, Probe, attempt, canary, probe};
 use crate::history::RecorderHandle;
 use crate::scenario::WorkloadSpec;
 use crate::stack::Driver;
@@ -34,6 +34,8 @@ pub(super) struct Writer {
 
 /// Idle connections a writer keeps for reuse.
 const IDLE_MAX: usize = 2;
+/// Connections with an unanswered write a writer keeps waiting on (`attempt::canary`).
+const CANARIES_MAX: usize = 2;
 
 /// Writes through the workload: the payload, the attempts in flight, the probes.
 struct State {
@@ -85,6 +87,7 @@ impl Writer {
         };
         let mut attempts: FuturesUnordered<Attempt> = FuturesUnordered::new();
         let mut probes: FuturesUnordered<Probe> = FuturesUnordered::new();
+        let mut canaries: FuturesUnordered<Canary> = FuturesUnordered::new();
         loop {
             let now = Instant::now();
             if *self.stop.borrow() || now >= deadline {
@@ -134,16 +137,28 @@ impl Writer {
             tokio::select! {
                 _ = tokio::time::sleep_until(wake) => {}
                 _ = self.stop.changed() => break,
-                Some(done) = attempts.next(), if !attempts.is_empty() => self.finish(&mut st, done).await,
+                Some(mut done) = attempts.next(), if !attempts.is_empty() => {
+                    if let Some(pending) = done.pending.take().filter(|c| c.0 == target.node && canaries.len() < CANARIES_MAX) {
+                        canaries.push(canary(pending));
+                    }
+                    self.finish(&mut st, done).await
+                }
                 Some(p) = probes.next(), if !probes.is_empty() => {
                     // a fresh connection came up: write on it at once
                     if let Some(conn) = p.filter(|_| st.waiting.len() < max_in_flight) {
                         attempts.push(self.start(&mut st, target.clone(), Some((target.node.clone(), conn))));
                     }
                 }
+                Some(c) = canaries.next(), if !canaries.is_empty() => {
+                    // the server answered an old connection again: write on it at once
+                    if let Some(conn) = c.filter(|_| st.waiting.len() < max_in_flight) {
+                        attempts.push(self.start(&mut st, target.clone(), Some(conn)));
+                    }
+                }
             }
         }
         // the writes still waiting are answered or time out; each is recorded
+        drop(canaries);
         while let Some(done) = attempts.next().await {
             self.finish(&mut st, done).await;
         }
@@ -158,7 +173,7 @@ impl Writer {
         attempt(self.driver.clone(), target, conn, self.id, st.seq, st.payload.clone(), invoke_ns, started, timeout, self.rec.clock)
     }
 
-    async fn finish(&self, st: &mut State, (op, started, conn): (crate::history::Op, Instant, Option<(String, Conn)>)) {
+    async fn finish(&self, st: &mut State, Done { op, started, conn, .. }: Done) {
         st.waiting.remove(&op.seq);
         let ok = op.outcome == crate::history::Outcome::Ok;
         if ok {
