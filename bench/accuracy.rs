@@ -100,7 +100,8 @@ fn scenario(name: &str, c: &Class, outage_ms: u64, writers: u32, rate: u32) -> S
 
 /// One run's figures (ms).
 struct Sample {
-    truth: f64,
+    /// The true outage's shortest and longest length the windows allow.
+    truth: (f64, f64),
     rto: f64,
     /// How far RTO's start moved from the request (what counting from the request added).
     shift: f64,
@@ -189,7 +190,7 @@ fn run_once(dir: &std::path::Path, name: &str, yaml: &str, c: &Class, bound: f64
     let (from, recovered, rto) = (r["rto_from_ms"].as_f64()?, r["recovered_at_ms"].as_f64()?, r["rto_ms"].as_f64()?);
     let requested = r["fault_ms"].as_f64()?;
     let s = Sample {
-        truth: end.1 - start.1,
+        truth: (end.0 - start.1, end.1 - start.0),
         rto,
         shift: from - requested,
         start_window: start.1 - start.0,
@@ -218,8 +219,9 @@ fn row(label: &str, outage: u64, total: u32, samples: &[Sample]) -> String {
     let (start_worst, end_worst) = (worst(samples.iter().map(|s| s.start_error)), worst(samples.iter().map(|s| s.end_error)));
     let held = if start_worst.abs() <= bound && end_worst.abs() <= bound { "held" } else { "missed" };
     format!(
-        "| {label} | {outage} | {total} | {interval:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:+.1} / {:+.1} | {:+.1} / {:+.1} | {held} |",
-        m(|s| s.truth),
+        "| {label} | {outage} | {total} | {interval:.1} | {:.1} – {:.1} | {:.1} | {:.1} | {:.1} | {:+.1} / {:+.1} | {:+.1} / {:+.1} | {held} |",
+        m(|s| s.truth.0),
+        m(|s| s.truth.1),
         m(|s| s.rto),
         m(|s| s.shift),
         m(|s| s.start_window),
@@ -240,7 +242,7 @@ fn main() {
     let dir = tempfile::Builder::new().prefix("drdrill-accuracy-").tempdir().expect("tempdir").keep();
     println!("drdrill RTO accuracy, both ends: PostgreSQL, {repeats} runs per row (evidence in {})\n", dir.display());
     println!(
-        "| fault | outage (ms) | op rate (/s) | op interval (ms) | true outage (ms, median) | measured RTO (ms, median) | start moved from the request (ms, median) | start window width (ms, median) | start error (ms, median / worst) | end error (ms, median / worst) | bound: interval + 10 ms |"
+        "| fault | outage (ms) | op rate (/s) | op interval (ms) | true outage (ms, median: shortest – longest the windows allow) | measured RTO (ms, median) | start moved from the request (ms, median) | start window width (ms, median) | start error (ms, median / worst) | end error (ms, median / worst) | bound: interval + 10 ms |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for c in CLASSES.iter().filter(|c| chosen(c)) {

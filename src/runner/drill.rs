@@ -393,7 +393,7 @@ impl Drill<'_> {
 
     /// Keeps the workload writing `after_recovery_ms` past recovery: past the failover's end
     /// (plus an orchestrator's reroute budget), or, when `live`, past the clients' own
-    /// recovery as they are seen writing again (`recovered.rs`).
+    /// recovery as they are seen writing again (`recovered.rs`); never past `deadline`.
     #[allow(clippy::too_many_arguments)]
     async fn write_after_recovery(
         &self,
@@ -406,32 +406,30 @@ impl Drill<'_> {
         abort: &mut Abort,
     ) -> Result<()> {
         let more = self.sc().workload.after_recovery_ms;
-        let mut watch = live.then(|| ClientsRecovery::new(rec.clone()));
-        match &watch {
-            Some(_) => self.phase(
-                rep,
-                "waiting for the clients to recover (no failover plan: their first acknowledged write after the outage is the recovery)",
-            )?,
-            None => {
-                // an orchestrator's promotion is not the clients' recovery: they also get the
-                // reroute budget its settings imply (HAProxy's checks)
-                let reroute = driver.orchestrator().and_then(|o| o.budgets().reroute_ms).map_or(0, |ms| ms.max(0.0) as u64);
-                let why = if reroute > 0 { format!(" ({reroute} ms reroute budget + after_recovery_ms)") } else { String::new() };
-                self.phase(rep, &format!("writing for {} ms more after recovery{why}", more + reroute))?;
-            }
-        }
-        let fixed_end = Instant::now() + Duration::from_millis(more);
+        let Some(mut watch) = live.then(|| ClientsRecovery::new(rec.clone())) else {
+            // an orchestrator's promotion is not the clients' recovery: they also get the
+            // reroute budget its settings imply (HAProxy's checks)
+            let reroute = driver.orchestrator().and_then(|o| o.budgets().reroute_ms).map_or(0, |ms| ms.max(0.0) as u64);
+            let why = if reroute > 0 { format!(" ({reroute} ms reroute budget + after_recovery_ms)") } else { String::new() };
+            let hold = more.saturating_add(reroute);
+            self.phase(rep, &format!("writing for {hold} ms more after recovery{why}"))?;
+            let end = Instant::now() + Duration::from_millis(hold);
+            return tokio::select! {
+                _ = tokio::time::sleep_until(end.min(deadline)) => Ok(()),
+                why = abort.as_mut() => self.abort(rep, rec, stack, &why).await,
+            };
+        };
+        let text = "waiting for the clients to recover (no failover plan: their first acknowledged write after the outage is the recovery)";
+        self.phase(rep, text)?;
         let mut tick = tokio::time::interval(Duration::from_millis(10));
         loop {
             tokio::select! {
-                _ = tick.tick(), if watch.is_some() => {
-                    let w = watch.as_mut().expect("guarded");
-                    self.report_clients(rep, rec, w.poll(), more)?;
-                    if w.held_for(more) {
+                _ = tick.tick() => {
+                    self.report_clients(rep, rec, watch.poll(), more)?;
+                    if watch.held_for(more) {
                         return Ok(());
                     }
                 }
-                _ = tokio::time::sleep_until(fixed_end.min(deadline)), if watch.is_none() => return Ok(()),
                 _ = tokio::time::sleep_until(deadline) => {
                     rep.emit(DrillEvent::Info("workload.max_duration_ms reached before the clients recovered"))?;
                     return Ok(());
