@@ -348,7 +348,7 @@ impl Drill<'_> {
         drop(fo_tx);
         if !cut_short {
             // nothing but the clients can tell when a stack without a failover plan or watcher recovered
-            let live = failover.is_none() && sc.failover_mode().is_none();
+            let live = sc.failover_mode().is_none();
             self.write_after_recovery(rep, driver.as_ref(), &rec, stack, live, deadline, &mut abort).await?;
         }
         self.phase(rep, "stopping the workload")?;
@@ -425,7 +425,7 @@ impl Drill<'_> {
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    self.report_clients(rep, rec, watch.poll(), more)?;
+                    self.report_clients(rep, rec, &mut watch, more)?;
                     if watch.held_for(more) {
                         return Ok(());
                     }
@@ -439,18 +439,18 @@ impl Drill<'_> {
         }
     }
 
-    fn report_clients(&self, rep: &mut Reporters, rec: &RecorderHandle, seen: Seen, more: u64) -> Result<()> {
+    /// Polls the clients and says what changed; a flapping stack is told of three times.
+    fn report_clients(&self, rep: &mut Reporters, rec: &RecorderHandle, watch: &mut ClientsRecovery, more: u64) -> Result<()> {
         let t_ms = rec.clock.now_ns() as f64 / 1e6;
-        match seen {
-            Seen::Recovered => {
+        match watch.poll() {
+            Seen::Recovered if watch.relapses <= 3 => {
                 rep.emit(DrillEvent::Step { t_ms, text: "clients recovered: writes acknowledged again" })?;
                 self.phase(rep, &format!("writing for {more} ms more after the clients recovered"))
             }
-            Seen::Relapsed => {
-                rep.emit(DrillEvent::Step { t_ms, text: "clients failed again: waiting for them to recover" })?;
-                Ok(())
+            Seen::Relapsed if watch.relapses <= 3 => {
+                rep.emit(DrillEvent::Step { t_ms, text: "clients failed again: waiting for them to recover" })
             }
-            Seen::Nothing => Ok(()),
+            _ => Ok(()),
         }
     }
 

@@ -15,6 +15,8 @@ pub(super) struct ClientsRecovery {
     since_ns: u64,
     /// Drill time at which the clients were first seen writing again, while they still are.
     held_since_ns: Option<u64>,
+    /// Times they failed again after being seen writing.
+    pub relapses: u32,
 }
 
 /// What a poll saw change.
@@ -30,7 +32,7 @@ pub(super) enum Seen {
 impl ClientsRecovery {
     pub fn new(rec: RecorderHandle) -> Self {
         let since_ns = rec.clock.now_ns();
-        ClientsRecovery { rec, since_ns, held_since_ns: None }
+        ClientsRecovery { rec, since_ns, held_since_ns: None, relapses: 0 }
     }
 
     /// Whether the clients are writing: the latest acknowledged write was invoked after
@@ -49,6 +51,7 @@ impl ClientsRecovery {
             }
             (false, Some(_)) => {
                 self.held_since_ns = None;
+                self.relapses += 1;
                 Seen::Relapsed
             }
             _ => Seen::Nothing,
