@@ -127,7 +127,14 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
     let now = rec.clock.now_ns();
     let on_node = result.as_ref().ok().and_then(|a| node_window(&rec.clock, a.stamped, at_ns, now));
     let (event, detail) = match &result {
-        Ok(a) => (EventKind::FaultInject, format!("{kind} {} ({took} ms to apply{})", a.detail, window_text(on_node, at_ns))),
+        Ok(a) => (
+            EventKind::FaultInject,
+            format!(
+                "{kind} {} ({took} ms to apply{})",
+                a.detail,
+                window_text(on_node, at_ns).map(|t| format!(", {t}")).unwrap_or_default()
+            ),
+        ),
         Err(e) => (EventKind::FaultFailed, format!("{kind} {node} failed: {}", e.one_line())),
     };
     let applied_ns = result.as_ref().ok().map(|_| applied_at.or(on_node.map(|w| w.1)).unwrap_or(now));
@@ -192,10 +199,8 @@ pub async fn heal(docker: &Docker, f: &mut Injected, rec: Option<&RecorderHandle
         let node = node_window(&rec.clock, stamped, t_ns, now);
         let applied_ns = first_err.is_none().then(|| node.map_or(now, |n| n.1));
         let applied_from_ns = node.map(|n| n.0).filter(|_| first_err.is_none());
-        let source = match node {
-            Some(_) => window_text(node, t_ns).trim_start_matches(", ").to_string(),
-            None => format!("call returned, {:.1} ms after the request", (now - t_ns) as f64 / 1e6),
-        };
+        let source =
+            window_text(node, t_ns).unwrap_or_else(|| format!("call returned, {:.1} ms after the request", (now - t_ns) as f64 / 1e6));
         let detail = format!("{detail} (applied: {source})");
         let (fault, node) = (Some(f.index), Some(f.node.clone()));
         rec.record(Event { t_ns, kind: EventKind::FaultHeal, fault, node, detail, applied_ns, applied_from_ns }).await;
@@ -210,10 +215,10 @@ fn node_window(clock: &crate::clock::Clock, stamped: Option<(i128, i128)>, from_
     stamped.and_then(|(a, b)| on_node(a).zip(on_node(b)))
 }
 
-/// ", node clock, between 21.0 and 23.5 ms after the request" (empty without a window).
-fn window_text(window: Option<(u64, u64)>, request_ns: u64) -> String {
+/// "node clock, between 21.0 and 23.5 ms after the request"
+fn window_text(window: Option<(u64, u64)>, request_ns: u64) -> Option<String> {
     let ms = |t: u64| t.saturating_sub(request_ns) as f64 / 1e6;
-    window.map_or(String::new(), |(a, b)| format!(", node clock, between {:.1} and {:.1} ms after the request", ms(a), ms(b)))
+    window.map(|(a, b)| format!("node clock, between {:.1} and {:.1} ms after the request", ms(a), ms(b)))
 }
 
 /// Undoes one step; an exec step returns the node's wall-clock times (ns) right before and
