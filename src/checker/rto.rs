@@ -201,7 +201,8 @@ pub fn rto<A: Iterator<Item = u64>>(
         }
         prev = Some(t);
     }
-    let fault_ns = fault.map_or(0, |f| f.at_ns);
+    let anchor = fault.map(|f| outage_anchor(ops, injects, f, window_ns, ok_ratio));
+    let fault_ns = anchor.map_or(0, |f| f.at_ns);
     let mut res = RtoResult {
         basis: if fault.is_some() { RtoBasis::Fault } else { RtoBasis::OutageStart },
         outage_ms: None,
@@ -212,14 +213,10 @@ pub fn rto<A: Iterator<Item = u64>>(
         outage_start_ms: None,
         relapses: 0,
         from_ms: ms(fault_ns),
-        fault_requested_ms: None,
+        fault_requested_ms: anchor.map(|f| ms(f.at_ns)),
         longest_gap_ms: ms(gap),
         longest_gap_start_ms: ms(gap_start),
     };
-    let anchor = fault.map(|f| outage_anchor(ops, injects, f, window_ns, ok_ratio));
-    let fault_ns = anchor.map_or(0, |f| f.at_ns);
-    res.from_ms = ms(fault_ns);
-    res.fault_requested_ms = anchor.map(|f| ms(f.at_ns));
     // the outage starts with the first write invoked earliest among those that ended non-ok
     // at or after the fault (a write in flight at the fault counts)
     let Some(first_bad) = ops().find(|&(_, o, done)| o != Outcome::Ok && done >= fault_ns).map(|o| o.0) else {

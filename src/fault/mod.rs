@@ -256,10 +256,7 @@ async fn undo_call(docker: &Docker, step: &Undo) -> Result<()> {
 /// round trip. A non-zero exit is an error carrying its output.
 pub(crate) async fn run_stamped(docker: &Docker, container: &str, script: &str) -> Result<Option<(i128, i128)>> {
     let stamped = format!("s0=$(date +%s%N)\n{script}\nst=$?; echo \"$s0 $(date +%s%N)\"; exit $st");
-    let (code, out) = docker.exec(container, &["sh", "-c", &stamped]).await?;
-    if code != 0 {
-        return Err(Error::infra(format!("failed to run `{script}` in {container} (exit {code})")).cause_text(out.trim()));
-    }
+    let out = exec_script(docker, container, &stamped, script).await?;
     let last = out.lines().last().unwrap_or_default();
     let mut stamps = last.split_whitespace().map(|w| w.parse::<i128>().ok());
     Ok(stamps.next().flatten().zip(stamps.next().flatten()))
@@ -267,11 +264,17 @@ pub(crate) async fn run_stamped(docker: &Docker, container: &str, script: &str) 
 
 /// Runs a shell script in a container; a non-zero exit is an error carrying its output.
 pub(crate) async fn run_script(docker: &Docker, container: &str, script: &str) -> Result<()> {
-    let (code, out) = docker.exec(container, &["sh", "-c", script]).await?;
+    exec_script(docker, container, script, script).await.map(|_| ())
+}
+
+/// Runs `full` with `sh -c` in a container and returns its output; a non-zero exit is an
+/// error naming `script` (what the caller asked for) and carrying the output.
+async fn exec_script(docker: &Docker, container: &str, full: &str, script: &str) -> Result<String> {
+    let (code, out) = docker.exec(container, &["sh", "-c", full]).await?;
     if code != 0 {
         return Err(Error::infra(format!("failed to run `{script}` in {container} (exit {code})")).cause_text(out.trim()));
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Undoes the steps of a fault that could only be applied in part.
