@@ -12,6 +12,7 @@ pub mod proxy;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod secrets;
 pub mod stack;
 pub mod suite;
 pub mod usage;

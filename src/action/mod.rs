@@ -5,11 +5,10 @@ mod command;
 mod http;
 mod manual;
 mod probe;
-mod redact;
 
+pub use crate::secrets::{add_secret_env, add_secrets, any as any_secret, redact, redact_file};
 pub use manual::{mark, marks_dir};
-pub use probe::{DbProbe, check as check_probe};
-pub use redact::{add_secret_env, add_secrets, any as any_secret, redact, redact_file};
+pub use probe::{DbProbe, ProbeResult, check as check_probe};
 
 use crate::clock::Clock;
 use crate::history::{Event, EventKind, RecorderHandle};

@@ -13,6 +13,14 @@ pub trait DbProbe: Send + Sync {
     async fn max_lag(&self, timeout: Duration) -> Result<u64, String>;
 }
 
+/// A probe result as results.json lists it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ProbeResult {
+    pub probe: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
 /// One attempt.
 pub async fn check(p: &ProbeSpec, env: &ActionEnv) -> Finished {
     let timeout = Duration::from_millis(p.attempt_timeout_ms);

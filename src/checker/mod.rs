@@ -56,6 +56,6 @@ impl std::fmt::Display for Verdict {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod random_histories;
+#[cfg(test)]
+mod tests;

@@ -1,8 +1,8 @@
 //! RTO split into what the orchestrator and the clients did: fault → detected → promoted →
 //! rerouted → recovered, each phase with its duration and the budget the settings imply.
 //! A phase the drill did not observe is null, never guessed.
-use crate::failover::Budgets;
 use crate::history::{Event, EventKind, Op, Outcome};
+use crate::stack::Budgets;
 use serde::Serialize;
 use std::collections::HashMap;
 

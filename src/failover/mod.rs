@@ -4,6 +4,6 @@
 mod orchestrator;
 mod plan;
 
-pub use orchestrator::{Budgets, Observed, Orchestrator, run_orchestrated};
+pub use orchestrator::run_orchestrated;
 
 pub use plan::{FailoverReport, run_failover};

@@ -3,64 +3,12 @@
 //! history clock: `detected` (the primary declared down), `promoted` (a new primary
 //! accepts writes), and notes for every other step the orchestrator announces.
 use super::FailoverReport;
-use crate::error::Result;
 use crate::fault::FaultNotice;
 use crate::history::{EventKind, RecorderHandle};
-use crate::stack::Stack;
-use async_trait::async_trait;
-use serde::Serialize;
+use crate::stack::{Observed, Orchestrator, Stack};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-/// One thing the orchestrator was seen doing.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Observed {
-    /// The primary was declared down (Sentinel `+sdown`; Patroni: the leader key lapsed).
-    Detected { detail: String },
-    /// `node` is the new primary and accepts writes.
-    Promoted { node: String, detail: String },
-    /// The clients' endpoint (MHA's virtual IP) now reaches `node`.
-    Moved { node: String, detail: String },
-    /// Any other step (`+odown`, `+switch-master`, a leader election …).
-    Note { detail: String },
-}
-
-/// How long each phase may take given the settings, with the setting it comes from.
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
-pub struct Budgets {
-    pub detection_ms: Option<f64>,
-    pub detection_from: String,
-    pub promotion_ms: Option<f64>,
-    pub promotion_from: String,
-    pub reroute_ms: Option<f64>,
-    pub reroute_from: String,
-    /// What the reference documents claim for this orchestrator, shown beside the phases.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub claim: Option<String>,
-}
-
-impl Budgets {
-    /// Everything the settings allow, for bounding how long drdrill waits for a failover.
-    pub fn total_ms(&self) -> f64 {
-        [self.detection_ms, self.promotion_ms, self.reroute_ms].iter().flatten().sum()
-    }
-}
-
-/// A stack's own failover machinery, seen from outside.
-#[async_trait]
-pub trait Orchestrator: Send + Sync {
-    /// "Redis Sentinel", "Patroni".
-    fn name(&self) -> &'static str;
-    /// Watches the orchestrator and sends what it does until `tx` is closed or the task
-    /// is aborted. Returns an error only when it cannot watch at all.
-    async fn watch(&self, stack: Arc<Stack>, tx: mpsc::UnboundedSender<Observed>) -> Result<()>;
-    /// The phase budgets the settings imply.
-    fn budgets(&self) -> Budgets;
-    /// Asks the orchestrator for a planned switchover away from the current primary;
-    /// returns what it was asked.
-    async fn switchover(&self, stack: &Stack) -> Result<String>;
-}
 
 /// Records what `orch` does until it promotes a new primary after a fault touched the
 /// primary, or (with no such fault) the fault schedule ends, or the settings' whole

@@ -147,8 +147,8 @@ impl RecorderHandle {
         } else {
             self.last_invoke_ns.not_ok.fetch_max(op.invoke_ns, relaxed);
         }
-        if let Some(e) = op.error.as_mut().filter(|_| crate::action::any_secret()) {
-            *e = crate::action::redact(e);
+        if let Some(e) = op.error.as_mut().filter(|_| crate::secrets::any()) {
+            *e = crate::secrets::redact(e);
         }
         let _ = self.tx.send(Entry::Op(op)).await;
     }
@@ -166,8 +166,8 @@ impl RecorderHandle {
     /// Records a prepared event; returns its time.
     pub async fn record(&self, mut e: Event) -> u64 {
         let t_ns = e.t_ns;
-        if crate::action::any_secret() {
-            e.detail = crate::action::redact(&e.detail);
+        if crate::secrets::any() {
+            e.detail = crate::secrets::redact(&e.detail);
         }
         let _ = self.tx.send(Entry::Event(e)).await;
         t_ns

@@ -1,5 +1,6 @@
 //! Reporters fed by one stream of drill events. Each reporter consumes the same events;
 //! none calls another.
+mod baseline;
 mod evidence;
 mod file;
 mod html;
@@ -11,6 +12,7 @@ mod results;
 mod terminal;
 mod timeline;
 
+pub use baseline::{Check, Comparison, compare, last_run, load_baseline};
 pub use evidence::{MANIFEST, finish_evidence, load_results, rerender, verify};
 pub use file::{FileReporter, results_json};
 pub use junit::{esc as xml_escape, junit_suite, junit_wrap, junit_xml};

@@ -118,7 +118,7 @@ pub struct Results {
     pub interruption: Option<Interruption>,
     /// `--baseline`: this run compared with earlier evidence of the same scenario.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comparison: Option<crate::suite::Comparison>,
+    pub comparison: Option<super::Comparison>,
     /// `steady_state` probes: before the drill (all held, else it did not start) and after
     /// recovery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,8 +133,8 @@ pub struct Results {
 
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct SteadyStateReport {
-    pub before: Vec<crate::runner::ProbeResult>,
-    pub after: Vec<crate::runner::ProbeResult>,
+    pub before: Vec<crate::action::ProbeResult>,
+    pub after: Vec<crate::action::ProbeResult>,
 }
 
 /// How an interrupted drill ended.

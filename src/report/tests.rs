@@ -204,7 +204,7 @@ fn a_drill_without_latency_figures_prints_no_latency_table() {
 #[test]
 fn orchestrated_phases_show_with_their_budgets_and_unobserved_steps() {
     use crate::checker::Phases;
-    use crate::failover::Budgets;
+    use crate::stack::Budgets;
     let mut r = sample();
     r.phases = Some(Phases {
         orchestrator: "Redis Sentinel".into(),

@@ -1,6 +1,6 @@
 //! The drill's own actions around the exercise: steady-state probes, `before` and `after`
 //! hooks, and the `abort_when` watch.
-use crate::action::{ActionEnv, DbProbe, Outcome, check_probe, perform, perform_recorded};
+use crate::action::{ActionEnv, DbProbe, Outcome, ProbeResult, check_probe, perform, perform_recorded};
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind, RecorderHandle};
 use crate::scenario::{AbortWhen, ActionSpec, ProbeSpec, Scenario, describe_probe};
@@ -37,14 +37,6 @@ impl DbProbe for StackProbe {
         let ext = self.external.as_ref().ok_or("max_lag_bytes probes apply to external stacks")?;
         ext.max_lag(self.client_addr()?).await
     }
-}
-
-/// A probe result as results.json lists it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct ProbeResult {
-    pub probe: String,
-    pub ok: bool,
-    pub detail: String,
 }
 
 async fn probe_all(probes: &[ProbeSpec], env: &ActionEnv) -> Vec<ProbeResult> {

@@ -1,11 +1,11 @@
 //! A drill's phases, each a function: start the stack, wait until replication is healthy,
 //! exercise it (workload + faults + failover on one clock), read back, converge, judge.
-use super::actions::{ProbeResult, StackProbe, abort_watch, after_hooks, before_hooks, record_before, steady_after, steady_before};
+use super::actions::{StackProbe, abort_watch, after_hooks, before_hooks, record_before, steady_after, steady_before};
 use super::converge::converge;
 use super::isolated::IsolatedWatch;
 use super::live::Shared;
 use super::recovered::{ClientsRecovery, Seen};
-use crate::action::ActionEnv;
+use crate::action::{ActionEnv, ProbeResult};
 use crate::checker::{Checker, orchestrator_phases};
 use crate::clock::Clock;
 use crate::docker::{self, Docker};
@@ -159,7 +159,7 @@ impl Drill<'_> {
         let mut results =
             Results { engine: self.docker.engine.clone(), phases, isolated_primary, steady_state, cleanup, harness, ..assembled };
         if !self.baseline.is_empty() {
-            results.comparison = Some(crate::suite::compare(&self.baseline, &results));
+            results.comparison = Some(crate::report::compare(&self.baseline, &results));
         }
         rep.emit(DrillEvent::Finished(&results))?;
         Ok(results)

@@ -13,7 +13,6 @@ mod plan;
 mod progress;
 mod recovered;
 
-pub use actions::ProbeResult;
 pub use plan::plan_text;
 
 use crate::docker::{self, Docker, RunGuard};
@@ -57,8 +56,8 @@ impl Baseline {
     /// The baseline runs of `scenario` (an error before anything starts if there are none).
     pub fn load(&self, reports: &Path, scenario: &str) -> Result<Vec<crate::report::Results>> {
         match self {
-            Baseline::Last => crate::suite::last_run(reports, scenario),
-            Baseline::Dir(d) => crate::suite::load_baseline(d, scenario),
+            Baseline::Last => crate::report::last_run(reports, scenario),
+            Baseline::Dir(d) => crate::report::load_baseline(d, scenario),
         }
     }
 }

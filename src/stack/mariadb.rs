@@ -73,7 +73,9 @@ pub(super) async fn admin(addr: SocketAddr, password: &str) -> Result<Conn> {
 }
 
 /// The (writer, seq) rows of a result, streamed into a read-back (never all rows at once).
-pub(super) async fn read_rows<P: mysql_async::prelude::Protocol>(rows: mysql_async::QueryResult<'_, '_, P>) -> std::result::Result<ReadBack, mysql_async::Error> {
+pub(super) async fn read_rows<P: mysql_async::prelude::Protocol>(
+    rows: mysql_async::QueryResult<'_, '_, P>,
+) -> std::result::Result<ReadBack, mysql_async::Error> {
     let mut rb = ReadBack::default();
     rows.for_each_and_drop(|row| {
         let (w, s): (u32, u64) = mysql_async::from_row(row);

@@ -4,11 +4,11 @@
 //! `master_ip_failover_script` moves the VIP (`ip addr` over SSH, then gratuitous ARP) to
 //! the master it promotes: what the clients see is the address moving, never a drdrill
 //! repoint. MHA reaches the nodes over SSH with a key pair made for this drill only.
+use super::Orchestrator;
 use super::mariadb::{MariaDb, workload_client};
 use super::mha_watch::MhaWatch;
 use super::{Driver, ReadBack, ReplicaHealth, Service, Stack, WriteClient, retry_until};
 use crate::error::{Error, Result};
-use crate::failover::Orchestrator;
 use crate::scenario::{MhaSpec, StackKind, StackSpec};
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;

@@ -9,8 +9,8 @@
 use super::Stack;
 use super::mariadb::{connect, role};
 use super::mha::{Book, MANAGER};
+use super::{Budgets, Observed, Orchestrator};
 use crate::error::{Error, Result};
-use crate::failover::{Budgets, Observed, Orchestrator};
 use crate::scenario::MhaSpec;
 use async_trait::async_trait;
 use mysql_async::Conn;

@@ -6,6 +6,7 @@ mod mariadb;
 mod mha;
 mod mha_watch;
 mod nodes;
+mod orchestrator;
 mod patroni;
 mod patroni_watch;
 mod postgres;
@@ -17,12 +18,12 @@ mod sentinel;
 
 pub use external::{Auth, External, plan as external_plan};
 pub use nodes::{Node, Stack, StackPlan};
+pub use orchestrator::{Budgets, Observed, Orchestrator};
 pub use proxy::{PROXY_NODE, ProxyRoutes};
 pub use read_back::{ReadBack, Seqs};
 pub use sentinel::RedisSentinel;
 
 use crate::error::Result;
-use crate::failover::Orchestrator;
 use crate::scenario::{StackKind, StackSpec};
 use async_trait::async_trait;
 use std::net::SocketAddr;

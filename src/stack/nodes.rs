@@ -45,7 +45,7 @@ pub struct Stack {
     /// is the service's published port.
     pub services: Vec<Node>,
     /// The stack's own orchestrator, if any (planned switchovers go through it).
-    pub orchestrator: Option<std::sync::Arc<dyn crate::failover::Orchestrator>>,
+    pub orchestrator: Option<std::sync::Arc<dyn super::Orchestrator>>,
     /// What actions (hooks, action faults, failover steps) share; set once the evidence
     /// folder and the database probe exist.
     pub actions: std::sync::OnceLock<crate::action::ActionEnv>,

@@ -4,10 +4,10 @@
 //! Clients connect through HAProxy only, as applications do; each connection learns which
 //! node it reached (`inet_server_addr()`). Patroni elects, promotes and demotes; drdrill
 //! never does (see `patroni_watch.rs` for what it observes).
+use super::Orchestrator;
 use super::postgres::{Postgres, connect, is_writable, q, workload_client};
 use super::{Driver, ReadBack, ReplicaHealth, Service, Stack, WriteClient, retry_until};
 use crate::error::{Error, Result};
-use crate::failover::Orchestrator;
 use crate::scenario::{HaproxySpec, PatroniSpec, StackKind, StackSpec};
 use async_trait::async_trait;
 use std::collections::HashMap;

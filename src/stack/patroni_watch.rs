@@ -9,8 +9,8 @@
 use super::Stack;
 use super::etcd;
 use super::patroni::{Book, SCOPE};
+use super::{Budgets, Observed, Orchestrator};
 use crate::error::{Error, Result};
-use crate::failover::{Budgets, Observed, Orchestrator};
 use crate::scenario::{HaproxySpec, PatroniSpec};
 use async_trait::async_trait;
 use std::sync::{Arc, OnceLock};

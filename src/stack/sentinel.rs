@@ -6,9 +6,9 @@
 //! port published on 127.0.0.1.
 use super::redis::{KEY_PREFIX, Redis, RedisClient, admin, conn};
 use super::redis_conn::RedisConn;
+use super::{Budgets, Observed, Orchestrator};
 use super::{Driver, ReadBack, ReplicaHealth, Service, Stack, WriteClient, retry_until};
 use crate::error::{Error, Result};
-use crate::failover::{Budgets, Observed, Orchestrator};
 use crate::scenario::{SentinelSpec, StackKind, StackSpec};
 use async_trait::async_trait;
 use futures_util::StreamExt;

@@ -2,13 +2,12 @@
 //! another, with one summary (terminal table, summary.json, junit.xml, summary.html).
 //! Every file is validated before any drill starts. The exit code is the worst drill's;
 //! an interrupt stops the current drill cleanly and the rest are reported as not run.
-mod baseline;
 mod html;
 mod stats;
 mod summary;
 mod trend;
 
-pub use baseline::{Check, Comparison, compare, last_run, load_baseline};
+pub use crate::report::{Check, Comparison, compare, last_run, load_baseline};
 pub use stats::Stat;
 pub use summary::{RunRow, ScenarioSummary, Summary};
 pub use trend::trend;

@@ -35,7 +35,14 @@ impl Workload {
     pub fn start(spec: &WorkloadSpec, driver: Arc<dyn Driver>, target: watch::Receiver<ClientTarget>, rec: RecorderHandle) -> Workload {
         let (stop, stop_rx) = watch::channel(false);
         let writers: Vec<Writer> = (0..u32::from(spec.writers))
-            .map(|id| Writer { id, spec: spec.clone(), driver: driver.clone(), target: target.clone(), rec: rec.clone(), stop: stop_rx.clone() })
+            .map(|id| Writer {
+                id,
+                spec: spec.clone(),
+                driver: driver.clone(),
+                target: target.clone(),
+                rec: rec.clone(),
+                stop: stop_rx.clone(),
+            })
             .collect();
         let (done_tx, done) = oneshot::channel();
         let spawned = std::thread::Builder::new().name("drdrill-writers".into()).spawn(move || {

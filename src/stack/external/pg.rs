@@ -106,7 +106,9 @@ impl Access for Pg {
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         let (t, run) = (&self.auth.table, &self.auth.run);
         let c = self.admin(addr).await?;
-        read_rows(&c, &format!("SELECT writer, seq FROM {t} WHERE run = $1"), &[run.as_str()]).await.map_err(q(addr, "read back the workload table"))
+        read_rows(&c, &format!("SELECT writer, seq FROM {t} WHERE run = $1"), &[run.as_str()])
+            .await
+            .map_err(q(addr, "read back the workload table"))
     }
     async fn cleanup(&self, addr: SocketAddr) -> Result<String> {
         let (t, run) = (&self.auth.table, &self.auth.run);

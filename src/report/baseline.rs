@@ -6,9 +6,9 @@
 //! tolerance = max(20 % of m, 2 × s, 500 ms). A lost write is a regression when the run
 //! lost more than any baseline run did (so any loss at all after a lossless baseline), and
 //! a target regresses when every baseline run passed it and this run does not.
+use super::Results;
 use crate::checker::Verdict;
 use crate::error::{Error, Result};
-use crate::report::Results;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -125,7 +125,7 @@ pub fn compare(baseline: &[Results], new: &Results) -> Comparison {
 pub fn load_baseline(dir: &Path, scenario: &str) -> Result<Vec<Results>> {
     let mut found: Vec<(PathBuf, Results)> = Vec::new();
     let mut look = |d: &Path| {
-        if let Some(r) = crate::report::load_results(d).ok().filter(|r| r.scenario == scenario && !r.interrupted) {
+        if let Some(r) = super::load_results(d).ok().filter(|r| r.scenario == scenario && !r.interrupted) {
             found.push((d.to_path_buf(), r));
         }
     };
