@@ -1,9 +1,10 @@
-//! Failover: wait for the trigger (a delay after the primary was hit, or an orchestrator-
-//! style probe declaring it down), pick and promote a replica, repoint replicas and clients,
-//! optionally rejoin the old primary. Every step is an event in the history.
+//! Recovery: how a service gets a writable primary back after a fault. drdrill's scripted
+//! promotion (a trigger, then promote, repoint replicas and clients, optionally rejoin),
+//! the scenario's runbook steps, or the stack's own orchestrator, watched; all behind
+//! `Recovery`. Every step is an event in the history.
 mod orchestrator;
 mod plan;
+mod recovery;
 
-pub use orchestrator::run_orchestrated;
-
-pub use plan::{FailoverReport, run_failover};
+pub use plan::FailoverReport;
+pub use recovery::{Promotion, Recovery, Scene, Steps, Watch, recovery_for};

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 /// Records what `orch` does until it promotes a new primary after a fault touched the
 /// primary, or (with no such fault) the fault schedule ends, or the settings' whole
 /// budget plus 30 s passes after the last such fault with no promotion.
-pub async fn run_orchestrated(
+pub(super) async fn run_orchestrated(
     orch: Arc<dyn Orchestrator>,
     stack: Arc<Stack>,
     rec: RecorderHandle,

@@ -1,12 +1,12 @@
+use super::recovery::Scene;
 use crate::fault::FaultNotice;
 use crate::history::{EventKind, RecorderHandle};
 use crate::scenario::{DelayTrigger, FailoverSpec, ProbeTrigger};
 use crate::stack::{Driver, Stack};
 use crate::workload::ClientTarget;
 use serde::Serialize;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 /// What the failover did, for results.json.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -88,30 +88,35 @@ async fn wait_probe(
     }
 }
 
-/// Runs the plan once. Returns when failover is done, failed, or `faults` closed without a trigger.
-pub async fn run_failover(
-    spec: FailoverSpec,
-    stack: Arc<Stack>,
-    driver: Arc<dyn Driver>,
-    rec: RecorderHandle,
-    mut faults: mpsc::UnboundedReceiver<FaultNotice>,
-    clients: watch::Sender<ClientTarget>,
-) -> FailoverReport {
-    let ms = |ns: u64| ns as f64 / 1e6;
+/// Waits for the plan's trigger and records the failover's start; None (with the report
+/// of a failover that never triggered) when the fault schedule ends first.
+async fn triggered(
+    spec: &FailoverSpec,
+    scene: &Scene,
+    faults: &mut mpsc::UnboundedReceiver<FaultNotice>,
+) -> std::result::Result<FailoverReport, FailoverReport> {
     let mut report = FailoverReport::default();
     let mut last_hit = None;
-    let Some(why) = wait_trigger(&spec, &stack, driver.as_ref(), &mut faults, &rec, &mut last_hit).await else {
-        return report;
+    let Some(why) = wait_trigger(spec, &scene.stack, scene.driver.as_ref(), faults, &scene.rec, &mut last_hit).await else {
+        return Err(report);
     };
     report.answered_fault = last_hit;
-    let old = stack.primary();
+    let old = scene.stack.primary();
     report.old_primary = Some(old.clone());
-    report.started_ms = Some(ms(rec.event(EventKind::FailoverStart, last_hit, Some(&old), why).await));
-    if !spec.steps.is_empty() {
-        run_steps(&spec, &stack, driver.as_ref(), &rec, &clients, &mut report).await;
-        return report;
-    }
+    report.started_ms = Some(scene.rec.event(EventKind::FailoverStart, last_hit, Some(&old), why).await as f64 / 1e6);
+    Ok(report)
+}
 
+/// drdrill's scripted promotion, once triggered: promote, repoint replicas and clients,
+/// optionally rejoin the old primary. Returns when done or failed.
+pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let mut report = match triggered(spec, &scene, &mut faults).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let Scene { stack, driver, rec, clients } = scene;
+    let (last_hit, old) = (report.answered_fault, report.old_primary.clone().unwrap_or_default());
     // choose the replica to promote
     let mut candidates = Vec::new();
     for r in stack.replicas() {
@@ -187,23 +192,21 @@ pub async fn run_failover(
 /// leaves the verdict unknown). The new primary is `promote` when it names a node, else
 /// the first other node that probes writable; clients are repointed to it only when they
 /// connect to nodes directly and `repoint_clients` holds.
-async fn run_steps(
-    spec: &FailoverSpec,
-    stack: &Stack,
-    driver: &dyn Driver,
-    rec: &RecorderHandle,
-    clients: &watch::Sender<ClientTarget>,
-    report: &mut FailoverReport,
-) {
+pub(super) async fn run_steps(spec: &FailoverSpec, scene: Scene, mut faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
+    let mut report = match triggered(spec, &scene, &mut faults).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let Scene { stack, driver, rec, clients } = scene;
     let fault = report.answered_fault;
     let env = stack.action_env();
     for (i, step) in spec.steps.iter().enumerate() {
-        let o = crate::action::perform_recorded(step, &format!("step-{i}"), &env, rec, fault).await;
+        let o = crate::action::perform_recorded(step, &format!("step-{i}"), &env, &rec, fault).await;
         if !o.ok {
             let msg = format!("step {i} failed: {}", o.detail);
             rec.event(EventKind::FailoverFailed, fault, None, msg.clone()).await;
             report.error = Some(msg);
-            return;
+            return report;
         }
     }
     let old = report.old_primary.clone().unwrap_or_default();
@@ -233,4 +236,5 @@ async fn run_steps(
     report.new_primary = new.clone();
     let to = new.unwrap_or_else(|| "(no node probes writable)".into());
     report.done_ms = Some(rec.event(EventKind::FailoverDone, fault, None, format!("{old} -> {to} (steps)")).await as f64 / 1e6);
+    report
 }

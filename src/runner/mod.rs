@@ -6,12 +6,14 @@
 mod actions;
 mod converge;
 mod drill;
+mod exercise;
 mod external;
 mod isolated;
 mod live;
 mod plan;
 mod progress;
 mod recovered;
+mod service;
 
 pub use plan::plan_text;
 
@@ -114,40 +116,18 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
     let run_id = new_run_id();
     // credentials are read (and registered as secrets) before anything is written
     let auth = if ext { Some(external::auth(sc, &run_id)?) } else { None };
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let dir = opts.reports.join(&sc.name).join(format!("{stamp}-{run_id}"));
-    std::fs::create_dir_all(dir.join("logs")).map_err(|e| Error::infra(format!("failed to create {}", dir.display())).cause(e))?;
-    std::fs::write(dir.join("scenario.yaml"), crate::action::redact(&loaded.source))
-        .map_err(|e| Error::infra("failed to save the scenario copy").cause(e))?;
-    let marks = crate::action::marks_dir(&run_id);
-    std::fs::create_dir_all(&marks).map_err(|e| Error::infra(format!("failed to create {}", marks.display())).cause(e))?;
-    // results.json is evidence too: its reporter writes into the run's folder; the other
-    // reports are rendered from it (and the history) once the drill is over
-    reporters.0.push(Box::new(FileReporter::new(dir.join("results.json"), results_json)));
-    reporters.emit(DrillEvent::Phase(&format!("drill {} (run {run_id}), evidence in {}", sc.name, dir.display())))?;
+    let dir = open_evidence(loaded, opts, &run_id, reporters)?;
     let e = &docker.engine;
     let place = if e.local { "local".to_string() } else { format!("remote; nodes reached on {}", docker.client_ip) };
     reporters.emit(DrillEvent::Info(&format!("engine {} (Docker {}, {place})", e.host, e.version)))?;
-
     let mut guard = RunGuard::new(docker.clone(), &run_id);
     if ext {
         guard.disarm(); // drdrill creates nothing on an external stack
     }
-    let ledger = FaultLedger::default();
     let live = Shared::default();
     let labels = docker::run_labels(&run_id, &sc.name, &dir);
-    let drill = Drill {
-        loaded,
-        docker: docker.clone(),
-        run_id: run_id.clone(),
-        dir: dir.clone(),
-        ledger: ledger.clone(),
-        labels,
-        live: live.clone(),
-        baseline,
-        auth,
-    };
-    let progress = progress::Progress::start(live.clone(), opts.label.clone());
+    let drill = Drill { loaded, docker, run_id, dir, ledger: FaultLedger::default(), labels, live: live.clone(), baseline, auth };
+    let progress = progress::Progress::start(live, opts.label.clone());
     let outcome = tokio::select! {
         r = AssertUnwindSafe(drill.execute(reporters)).catch_unwind() => match r {
             Ok(r) => r,
@@ -158,55 +138,87 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
     if let Some(p) = progress {
         p.stop();
     }
-    // a drill that failed mid-fault heals before anything else (this matters with --keep:
-    // a partition must not outlive the drill)
-    for e in ledger.heal_all(&docker, None).await {
+    wrap_up(&drill, reporters).await;
+    let outcome = outcome.map(|results| RunOutcome { dir: drill.dir.clone(), results });
+    if ext {
+        let _ = reporters.emit(DrillEvent::Info("external stack: drdrill started nothing and leaves it as it is"));
+        return outcome;
+    }
+    match opts.keep {
+        true => keep(guard, &drill, outcome, reporters),
+        false => teardown(guard, &drill.run_id, outcome, reporters).await,
+    }
+}
+
+/// The run's evidence folder, with the scenario's copy (secrets redacted); results.json
+/// is evidence too: its reporter writes into the folder, and the other reports are
+/// rendered from it (and the history) once the drill is over.
+fn open_evidence(loaded: &Loaded, opts: &RunOptions, run_id: &str, reporters: &mut Reporters) -> Result<PathBuf> {
+    let sc = &loaded.scenario;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let dir = opts.reports.join(&sc.name).join(format!("{stamp}-{run_id}"));
+    std::fs::create_dir_all(dir.join("logs")).map_err(|e| Error::infra(format!("failed to create {}", dir.display())).cause(e))?;
+    std::fs::write(dir.join("scenario.yaml"), crate::action::redact(&loaded.source))
+        .map_err(|e| Error::infra("failed to save the scenario copy").cause(e))?;
+    let marks = crate::action::marks_dir(run_id);
+    std::fs::create_dir_all(&marks).map_err(|e| Error::infra(format!("failed to create {}", marks.display())).cause(e))?;
+    reporters.0.push(Box::new(FileReporter::new(dir.join("results.json"), results_json)));
+    reporters.emit(DrillEvent::Phase(&format!("drill {} (run {run_id}), evidence in {}", sc.name, dir.display())))?;
+    Ok(dir)
+}
+
+/// Whatever happened: heal what is still injected (first: with --keep a partition must
+/// not outlive the drill), run the owed `after` hooks, save the containers' logs, and
+/// render the reports.
+async fn wrap_up(drill: &Drill<'_>, reporters: &mut Reporters) {
+    let sc = drill.sc();
+    for e in drill.ledger.heal_all(&drill.docker, None).await {
         let _ = reporters.emit(DrillEvent::Info(&format!("heal failed: {e}")));
     }
-    // `after` hooks always run: here when the drill ended before it could record them
-    if let Some(env) = live.with(|l| l.after_pending.take()) {
+    if let Some(env) = drill.live.with(|l| l.after_pending.take()) {
         for line in actions::after_hooks(&sc.hooks.after, &env, None).await {
             let _ = reporters.emit(DrillEvent::Info(&line));
         }
     }
-    let _ = std::fs::remove_dir_all(&marks);
-    if !ext {
-        save_logs(&docker, &run_id, sc, &dir).await;
+    let _ = std::fs::remove_dir_all(crate::action::marks_dir(&drill.run_id));
+    if sc.stack.kind != crate::scenario::StackKind::External {
+        save_logs(&drill.docker, &drill.run_id, sc, &drill.dir).await;
     }
-    if dir.join("results.json").exists()
-        && let Err(e) = crate::report::finish_evidence(&dir)
+    if drill.dir.join("results.json").exists()
+        && let Err(e) = crate::report::finish_evidence(&drill.dir)
     {
         let _ = reporters.emit(DrillEvent::Info(&format!("reports incomplete: {}", e.one_line())));
     }
-    let final_primary = outcome.as_ref().ok().map(|o| o.stack.final_primary.clone());
-    if ext {
-        let _ = reporters.emit(DrillEvent::Info("external stack: drdrill started nothing and leaves it as it is"));
-        return outcome.map(|results| RunOutcome { dir, results });
-    }
-    if opts.keep {
-        guard.disarm();
-        let _ = reporters.emit(DrillEvent::Phase(&format!("--keep: the stack stays up; remove it with `drdrill gc --run {run_id}`")));
-        if let Ok(o) = &outcome {
-            for n in &o.stack.nodes {
-                let role = if Some(&n.name) == final_primary.as_ref() { "primary" } else { "replica" };
-                let how = driver_for(&sc.stack).client_command(n.host_port);
-                let _ = reporters.emit(DrillEvent::Info(&format!("{} ({role}): {how}   docker exec -it {} bash", n.name, n.container)));
-            }
+}
+
+/// `--keep`: the stack stays up, and how to reach each node is printed.
+fn keep(mut guard: RunGuard, drill: &Drill<'_>, outcome: Result<RunOutcome>, reporters: &mut Reporters) -> Result<RunOutcome> {
+    guard.disarm();
+    let run_id = &drill.run_id;
+    let _ = reporters.emit(DrillEvent::Phase(&format!("--keep: the stack stays up; remove it with `drdrill gc --run {run_id}`")));
+    if let Ok(o) = &outcome {
+        let stack = &o.results.stack;
+        for n in &stack.nodes {
+            let role = if n.name == stack.final_primary { "primary" } else { "replica" };
+            let how = driver_for(&drill.sc().stack).client_command(n.host_port);
+            let _ = reporters.emit(DrillEvent::Info(&format!("{} ({role}): {how}   docker exec -it {} bash", n.name, n.container)));
         }
-    } else {
-        let _ = reporters.emit(DrillEvent::Phase("tearing down"));
-        let t = guard.teardown(outcome.is_ok()).await;
-        let text = if t.verified {
-            format!("stack torn down ({} removed; a check found nothing left)", t.removed.len())
-        } else {
-            format!("teardown NOT verified: left {:?} ({}); run `drdrill gc --run {run_id}`", t.leftovers, t.errors.join("; "))
-        };
-        let _ = reporters.emit(DrillEvent::Info(&text));
-        return outcome
-            .map(|results| RunOutcome { dir, results })
-            .map_err(|e| if t.verified { e.after_teardown("stack torn down") } else { e.after_teardown(&text) });
     }
-    outcome.map(|results| RunOutcome { dir, results }).map_err(|e| e.after_teardown("stack kept (--keep)"))
+    outcome.map_err(|e| e.after_teardown("stack kept (--keep)"))
+}
+
+/// Removes every container and network of the run, and says whether a check found
+/// nothing left.
+async fn teardown(mut guard: RunGuard, run_id: &str, outcome: Result<RunOutcome>, reporters: &mut Reporters) -> Result<RunOutcome> {
+    let _ = reporters.emit(DrillEvent::Phase("tearing down"));
+    let t = guard.teardown(outcome.is_ok()).await;
+    let text = if t.verified {
+        format!("stack torn down ({} removed; a check found nothing left)", t.removed.len())
+    } else {
+        format!("teardown NOT verified: left {:?} ({}); run `drdrill gc --run {run_id}`", t.leftovers, t.errors.join("; "))
+    };
+    let _ = reporters.emit(DrillEvent::Info(&text));
+    outcome.map_err(|e| if t.verified { e.after_teardown("stack torn down") } else { e.after_teardown(&text) })
 }
 
 /// Stops what an interrupted drill had running, writes its partial results and reports,

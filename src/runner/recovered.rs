@@ -5,8 +5,15 @@
 //! their first acknowledged write after the outage, observed live, and the workload writes
 //! until then plus `after_recovery_ms`, bounded by `max_duration_ms` and `abort_when`.
 //! The live view only decides when to stop; RTO is judged afterwards from the history.
+use super::drill::Drill;
+use super::exercise::Abort;
+use super::service::Service;
+use crate::error::Result;
 use crate::history::RecorderHandle;
+use crate::report::{DrillEvent, Reporters};
 use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The clients' recovery as the recorder sees it, polled.
 pub(super) struct ClientsRecovery {
@@ -61,6 +68,81 @@ impl ClientsRecovery {
     /// Whether the clients have been writing without a failure for `hold_ms`.
     pub fn held_for(&self, hold_ms: u64) -> bool {
         self.held_since_ns.is_some_and(|t| self.rec.clock.now_ns().saturating_sub(t) >= crate::clock::ms_to_ns(hold_ms))
+    }
+}
+
+impl Drill<'_> {
+    /// Keeps the workload writing `after_recovery_ms` past recovery: past the recovery's
+    /// end (plus an orchestrator's reroute budget), or, with no recovery to tell, past the
+    /// clients' own recovery as they are seen writing again; never past `deadline`.
+    pub(super) async fn write_after_recovery(
+        &self,
+        rep: &mut Reporters,
+        svc: &Service,
+        rec: &RecorderHandle,
+        deadline: Instant,
+        abort: &mut Abort,
+    ) -> Result<()> {
+        let more = self.sc().workload.after_recovery_ms;
+        let Some(recovery) = &svc.recovery else { return self.until_clients_recovered(rep, svc, rec, deadline, abort).await };
+        // an orchestrator's promotion is not the clients' recovery: they also get the
+        // reroute budget its settings imply (HAProxy's checks)
+        let reroute = recovery.reroute_ms();
+        let why = if reroute > 0 { format!(" ({reroute} ms reroute budget + after_recovery_ms)") } else { String::new() };
+        let hold = more.saturating_add(reroute);
+        self.phase(rep, &format!("writing for {hold} ms more after recovery{why}"))?;
+        let end = Instant::now() + Duration::from_millis(hold);
+        tokio::select! {
+            _ = tokio::time::sleep_until(end.min(deadline)) => Ok(()),
+            why = abort.as_mut() => self.abort(rep, rec, svc, &why).await,
+        }
+    }
+
+    /// Nothing but the clients can tell when the service recovered: polls them, and
+    /// returns once they have written `after_recovery_ms` past their recovery.
+    async fn until_clients_recovered(
+        &self,
+        rep: &mut Reporters,
+        svc: &Service,
+        rec: &RecorderHandle,
+        deadline: Instant,
+        abort: &mut Abort,
+    ) -> Result<()> {
+        let more = self.sc().workload.after_recovery_ms;
+        let mut watch = ClientsRecovery::new(rec.clone());
+        let text = "waiting for the clients to recover (no failover plan: their first acknowledged write after the outage is the recovery)";
+        self.phase(rep, text)?;
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    self.report_clients(rep, rec, &mut watch, more)?;
+                    if watch.held_for(more) {
+                        return Ok(());
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    rep.emit(DrillEvent::Info("workload.max_duration_ms reached before the clients recovered"))?;
+                    return Ok(());
+                }
+                why = abort.as_mut() => return self.abort(rep, rec, svc, &why).await,
+            }
+        }
+    }
+
+    /// Polls the clients and says what changed; a flapping stack is told of three times.
+    fn report_clients(&self, rep: &mut Reporters, rec: &RecorderHandle, watch: &mut ClientsRecovery, more: u64) -> Result<()> {
+        let t_ms = rec.clock.now_ns() as f64 / 1e6;
+        match watch.poll() {
+            Seen::Recovered if watch.relapses <= 3 => {
+                rep.emit(DrillEvent::Step { t_ms, text: "clients recovered: writes acknowledged again" })?;
+                self.phase(rep, &format!("writing for {more} ms more after the clients recovered"))
+            }
+            Seen::Relapsed if watch.relapses <= 3 => {
+                rep.emit(DrillEvent::Step { t_ms, text: "clients failed again: waiting for them to recover" })
+            }
+            _ => Ok(()),
+        }
     }
 }
 

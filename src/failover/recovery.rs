@@ -1,0 +1,102 @@
+//! Every way a service gets a writable primary back sits behind one trait: drdrill's
+//! scripted promotion, the scenario's runbook steps, and the stack's own orchestrator,
+//! watched. A restore from backup is the next to join them. The runner only ever holds a
+//! `dyn Recovery`: it hands it the fault notices and waits for its report.
+use super::FailoverReport;
+use crate::error::{Error, Result};
+use crate::fault::FaultNotice;
+use crate::history::RecorderHandle;
+use crate::scenario::{FailoverMode, FailoverSpec};
+use crate::stack::{Driver, Orchestrator, Stack};
+use crate::workload::ClientTarget;
+use async_trait::async_trait;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+/// What a recovery acts on and records into.
+pub struct Scene {
+    pub stack: Arc<Stack>,
+    pub driver: Arc<dyn Driver>,
+    pub rec: RecorderHandle,
+    /// Where the workload's clients write; a recovery that moves them sends here.
+    pub clients: watch::Sender<ClientTarget>,
+}
+
+#[async_trait]
+pub trait Recovery: Send + Sync {
+    /// "scripted promotion", "runbook steps", "Patroni", shown in the drill's plan.
+    fn name(&self) -> String;
+    /// Runs once, reading fault notices: returns when the service has a writable primary
+    /// again, when the recovery failed, or when the fault schedule ended with nothing for
+    /// it to answer. Every step is an event in the history.
+    async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport;
+    /// How long the clients take, past the recovery, to reach the new primary (an
+    /// orchestrator's reroute budget: HAProxy's checks); the workload writes that much longer.
+    fn reroute_ms(&self) -> u64 {
+        0
+    }
+    /// The orchestrator this recovery watches: its phases are judged against its budgets.
+    fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
+        None
+    }
+}
+
+/// drdrill promotes the most advanced (or the named) replica, repoints replicas and clients.
+pub struct Promotion(pub FailoverSpec);
+
+/// The scenario's runbook steps replace drdrill's promotion.
+pub struct Steps(pub FailoverSpec);
+
+/// The stack's own orchestrator fails over; drdrill only watches and records.
+pub struct Watch(pub Arc<dyn Orchestrator>);
+
+/// The service's recovery as its scenario declares it, or None when nothing but the
+/// clients can tell when it recovered (no failover plan and no orchestrator to watch).
+pub fn recovery_for(mode: Option<FailoverMode>, plan: Option<&FailoverSpec>, driver: &dyn Driver) -> Result<Option<Arc<dyn Recovery>>> {
+    Ok(match (mode, plan) {
+        (None, _) => None,
+        (Some(FailoverMode::Orchestrator), _) => match driver.orchestrator() {
+            Some(o) => Some(Arc::new(Watch(o))),
+            None => return Err(Error::infra("this stack has no orchestrator to watch (a bug)")),
+        },
+        (Some(FailoverMode::Scripted), Some(p)) if !p.steps.is_empty() => Some(Arc::new(Steps(p.clone()))),
+        (Some(FailoverMode::Scripted), Some(p)) => Some(Arc::new(Promotion(p.clone()))),
+        (Some(FailoverMode::Scripted), None) => return Err(Error::infra("a scripted failover without its plan (a bug)")),
+    })
+}
+
+#[async_trait]
+impl Recovery for Promotion {
+    fn name(&self) -> String {
+        "scripted promotion".into()
+    }
+    async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
+        super::plan::promote(&self.0, scene, faults).await
+    }
+}
+
+#[async_trait]
+impl Recovery for Steps {
+    fn name(&self) -> String {
+        format!("runbook steps ({})", self.0.steps.len())
+    }
+    async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
+        super::plan::run_steps(&self.0, scene, faults).await
+    }
+}
+
+#[async_trait]
+impl Recovery for Watch {
+    fn name(&self) -> String {
+        self.0.name().into()
+    }
+    async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
+        super::orchestrator::run_orchestrated(self.0.clone(), scene.stack, scene.rec, faults).await
+    }
+    fn reroute_ms(&self) -> u64 {
+        self.0.budgets().reroute_ms.map_or(0, |ms| ms.max(0.0) as u64)
+    }
+    fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
+        Some(self.0.clone())
+    }
+}

@@ -1,0 +1,106 @@
+//! A service as the runner holds it once provisioned: its driver, its stack (started in
+//! containers, or an external one attached), and how it recovers. The provision phase
+//! makes one; every later phase works on it.
+use super::actions::StackProbe;
+use super::drill::Drill;
+use crate::action::ActionEnv;
+use crate::docker;
+use crate::error::Result;
+use crate::failover::{Recovery, recovery_for};
+use crate::report::{DrillEvent, Reporters};
+use crate::stack::{Driver, External, Stack, StackPlan, driver_for};
+use crate::workload::ClientTarget;
+use std::sync::Arc;
+
+pub(super) struct Service {
+    pub driver: Arc<dyn Driver>,
+    /// An external stack's own handle (lag probes, cleanup, finding its primary).
+    pub external: Option<Arc<External>>,
+    pub stack: Arc<Stack>,
+    /// None: nothing but the clients can tell when the service recovered.
+    pub recovery: Option<Arc<dyn Recovery>>,
+}
+
+impl Service {
+    /// Where the clients write first: the stack's entry service, or its primary.
+    pub fn client_target(&self, primary: &str) -> Result<ClientTarget> {
+        Ok(match self.driver.client_entry() {
+            Some(entry) => ClientTarget { node: entry.to_string(), addr: self.stack.service(entry)?.client_addr() },
+            None => ClientTarget { node: primary.to_string(), addr: self.stack.node(primary)?.client_addr() },
+        })
+    }
+
+    /// The address records are read back from: the current primary.
+    pub fn primary_addr(&self) -> Result<std::net::SocketAddr> {
+        Ok(self.stack.node(&self.stack.primary())?.addr())
+    }
+}
+
+impl Drill<'_> {
+    /// Starts the stack's containers, or attaches to the external stack; gives the
+    /// actions their environment (a probe of the clients' path among it).
+    pub(super) async fn provision(&self, rep: &mut Reporters) -> Result<Service> {
+        let sc = self.sc();
+        let external = self.auth.clone().map(|a| Arc::new(External::new(&sc.stack, a)));
+        let driver: Arc<dyn Driver> = match &external {
+            Some(e) => e.clone(),
+            None => Arc::from(driver_for(&sc.stack)),
+        };
+        let stack = match external {
+            Some(_) => self.attach_external(rep).await?,
+            None => self.start_stack(rep, driver.as_ref()).await?,
+        };
+        let recovery = recovery_for(sc.failover_mode(), sc.failover.as_ref(), driver.as_ref())?;
+        let probe = StackProbe { driver: driver.clone(), external: external.clone(), stack: Arc::downgrade(&stack) };
+        let vars = vec![("DRDRILL_EVIDENCE".to_string(), self.dir.display().to_string())];
+        let env = ActionEnv { vars, run_id: self.run_id.clone(), dir: self.dir.clone(), db: Some(Arc::new(probe)) };
+        let _ = stack.actions.set(env);
+        Ok(Service { driver, external, stack, recovery })
+    }
+
+    async fn start_stack(&self, rep: &mut Reporters, driver: &dyn Driver) -> Result<Arc<Stack>> {
+        let sc = self.sc();
+        let names = sc.stack.node_names();
+        let image = sc.stack.image();
+        let proxy = match &sc.proxy {
+            Some(p) => {
+                let img = match &p.image {
+                    Some(i) => i.clone(),
+                    None => {
+                        self.phase(rep, "preparing the proxy image (drdrill proxy)")?;
+                        docker::ensure_proxy_image(&self.docker).await?
+                    }
+                };
+                Some((p, img))
+            }
+            None => None,
+        };
+        self.phase(rep, &format!("starting {} nodes ({image}): {}", names.len(), names.join(", ")))?;
+        let plan = StackPlan { run_id: &self.run_id, image: &image, names: &names, labels: &self.labels, proxy };
+        let stack = Arc::new(Stack::start(&self.docker, driver, plan).await?);
+        self.live.with(|l| l.stack = Some(stack.clone()));
+        driver.started(&stack).await?;
+        if let Some(p) = &stack.proxy {
+            let what = [("clients", p.clients), ("replication", p.replication)].iter().filter(|x| x.1).map(|x| x.0).collect::<Vec<_>>();
+            rep.emit(DrillEvent::Info(&format!("proxy API -> {} ({} through the proxy)", p.api, what.join(" and "))))?;
+        }
+        for n in stack.nodes.iter().chain(&stack.services) {
+            let via = if n.client_port != n.host_port { format!(", clients via {}", n.client_addr()) } else { String::new() };
+            rep.emit(DrillEvent::Info(&format!("{} -> {}{via}", n.name, n.addr())))?;
+        }
+        Ok(stack)
+    }
+
+    /// An external stack: its endpoint and nodes, resolved; nothing is started.
+    async fn attach_external(&self, rep: &mut Reporters) -> Result<Arc<Stack>> {
+        let (nodes, endpoint) = crate::stack::external_plan(&self.sc().stack).await?;
+        let first = nodes[0].name.clone();
+        self.phase(rep, &format!("attaching to the external stack: clients via {}", endpoint.addr()))?;
+        for n in &nodes {
+            rep.emit(DrillEvent::Info(&format!("{} -> {}", n.name, n.addr())))?;
+        }
+        let stack = Arc::new(Stack::external(&self.docker, &self.run_id, nodes, endpoint, &first));
+        self.live.with(|l| l.stack = Some(stack.clone()));
+        Ok(stack)
+    }
+}
