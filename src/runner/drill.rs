@@ -186,7 +186,7 @@ impl Drill<'_> {
         let plan = StackPlan { run_id: &self.run_id, image: &image, names: &names, labels: &self.labels, proxy };
         let stack = Arc::new(Stack::start(&self.docker, driver, plan).await?);
         self.live.with(|l| l.stack = Some(stack.clone()));
-        driver.started(&stack).await?;
+        driver.require_deployment()?.started(&stack).await?;
         if let Some(p) = &stack.proxy {
             let what = [("clients", p.clients), ("replication", p.replication)].iter().filter(|x| x.1).map(|x| x.0).collect::<Vec<_>>();
             rep.emit(DrillEvent::Info(&format!("proxy API -> {} ({} through the proxy)", p.api, what.join(" and "))))?;
@@ -245,7 +245,7 @@ impl Drill<'_> {
             rep.emit(DrillEvent::Info(&format!("{} {} (lag {} bytes)", h.node, h.state, h.lag_bytes)))?;
         }
         self.live.with(|l| l.health = health.clone());
-        driver.prepare(stack.node(&stack.primary())?.addr()).await?;
+        driver.data().prepare(stack.node(&stack.primary())?.addr()).await?;
         Ok(health)
     }
 
@@ -467,7 +467,7 @@ impl Drill<'_> {
 
     async fn read_back(&self, driver: &dyn Driver, stack: &Stack) -> Result<ReadBack> {
         let addr = stack.node(&stack.primary())?.addr();
-        retry_until(Duration::from_secs(30), Duration::from_millis(500), || driver.read_back(addr)).await
+        retry_until(Duration::from_secs(30), Duration::from_millis(500), || driver.data().read_back(addr)).await
     }
 }
 

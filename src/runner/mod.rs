@@ -190,7 +190,7 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         if let Ok(o) = &outcome {
             for n in &o.stack.nodes {
                 let role = if Some(&n.name) == final_primary.as_ref() { "primary" } else { "replica" };
-                let how = driver_for(&sc.stack).client_command(n.host_port);
+                let how = driver_for(&sc.stack).deployment().map(|d| d.client_command(n.host_port)).unwrap_or_default();
                 let _ = reporters.emit(DrillEvent::Info(&format!("{} ({role}): {how}   docker exec -it {} bash", n.name, n.container)));
             }
         }

@@ -4,9 +4,11 @@
 //! `ROLE` on the node, as Sentinel-aware clients do); drdrill never repoints them. Sentinel
 //! announces nodes by their drill-network address; drdrill translates it to the node's
 //! port published on 127.0.0.1.
-use super::redis::{KEY_PREFIX, Redis, RedisClient, admin, conn};
+use super::data::{DataPath, WriteClient};
+use super::redis::Redis;
 use super::redis_conn::RedisConn;
-use super::{Driver, ReadBack, ReplicaHealth, Service, Stack, WriteClient, retry_until};
+use super::redis_data::{KEY_PREFIX, RedisClient, admin, conn};
+use super::{Deployment, Driver, ReadBack, ReplicaHealth, Service, Stack, retry_until};
 use crate::error::{Error, Result};
 use crate::failover::{Budgets, Observed, Orchestrator};
 use crate::scenario::{SentinelSpec, StackKind, StackSpec};
@@ -80,13 +82,7 @@ impl Book {
 }
 
 #[async_trait]
-impl Driver for RedisSentinel {
-    fn kind(&self) -> StackKind {
-        StackKind::RedisSentinel
-    }
-    fn port(&self) -> u16 {
-        self.redis.port()
-    }
+impl Deployment for RedisSentinel {
     fn client_command(&self, host_port: u16) -> String {
         self.redis.client_command(host_port)
     }
@@ -129,6 +125,21 @@ impl Driver for RedisSentinel {
         book.sentinels = stack.services.iter().map(|s| (s.name.clone(), s.addr())).collect();
         self.book.set(book).map_err(|_| Error::infra("the stack was started twice (a bug)"))
     }
+}
+
+#[async_trait]
+impl Driver for RedisSentinel {
+    fn kind(&self) -> StackKind {
+        StackKind::RedisSentinel
+    }
+
+    fn data(&self) -> &dyn DataPath {
+        self
+    }
+
+    fn deployment(&self) -> Option<&dyn Deployment> {
+        Some(self)
+    }
 
     fn client_entry(&self) -> Option<&'static str> {
         Some("sentinel-1")
@@ -163,27 +174,25 @@ impl Driver for RedisSentinel {
         .await?;
         Ok(health)
     }
+}
 
+/// Redis's data path, except that a client finds the primary through Sentinel.
+#[async_trait]
+impl DataPath for RedisSentinel {
+    fn port(&self) -> u16 {
+        self.redis.data.port()
+    }
     async fn prepare(&self, primary: SocketAddr) -> Result<()> {
-        self.redis.prepare(primary).await
+        self.redis.data.prepare(primary).await
     }
     async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
-        self.redis.probe(addr, timeout).await
+        self.redis.data.probe(addr, timeout).await
     }
     async fn position(&self, addr: SocketAddr) -> Result<u64> {
-        self.redis.position(addr).await
-    }
-    async fn promote(&self, _stack: &Stack, _node: &str) -> Result<()> {
-        Err(Error::usage("Sentinel promotes in a redis-sentinel stack; drdrill never does"))
-    }
-    async fn repoint(&self, _stack: &Stack, _replica: &str, _primary: &str) -> Result<()> {
-        Err(Error::usage("Sentinel repoints replicas in a redis-sentinel stack; drdrill never does"))
-    }
-    async fn rejoin(&self, _stack: &Stack, _node: &str, _primary: &str) -> Result<()> {
-        Err(Error::usage("Sentinel rejoins the old primary in a redis-sentinel stack; drdrill never does"))
+        self.redis.data.position(addr).await
     }
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
-        self.redis.read_back(addr).await
+        self.redis.data.read_back(addr).await
     }
 
     /// A Sentinel-aware client: ask the Sentinels (the entry first, then the others) for
