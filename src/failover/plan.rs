@@ -77,7 +77,7 @@ async fn wait_probe(
             }
         }
         let addr = stack.node(&stack.primary()).ok()?.addr();
-        if driver.probe(addr, Duration::from_millis(p.timeout_ms)).await {
+        if driver.data().probe(addr, Duration::from_millis(p.timeout_ms)).await {
             down = 0;
             continue;
         }
@@ -117,10 +117,18 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     };
     let Scene { stack, driver, rec, clients } = scene;
     let (last_hit, old) = (report.answered_fault, report.old_primary.clone().unwrap_or_default());
+    let promotion = match driver.require_promotion() {
+        Ok(p) => p,
+        Err(e) => {
+            rec.event(EventKind::FailoverFailed, last_hit, None, e.one_line()).await;
+            report.error = Some(e.one_line());
+            return report;
+        }
+    };
     // choose the replica to promote
     let mut candidates = Vec::new();
     for r in stack.replicas() {
-        if let Ok(pos) = driver.position(stack.node(&r).expect("replica").addr()).await {
+        if let Ok(pos) = driver.data().position(stack.node(&r).expect("replica").addr()).await {
             candidates.push((r, pos));
         }
     }
@@ -138,7 +146,7 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
         return report;
     };
     let positions: Vec<String> = candidates.iter().map(|(n, p)| format!("{n}@{p}")).collect();
-    if let Err(e) = driver.promote(&stack, &new).await {
+    if let Err(e) = promotion.promote(&stack, &new).await {
         rec.event(EventKind::FailoverFailed, last_hit, Some(&new), e.one_line()).await;
         report.error = Some(e.one_line());
         return report;
@@ -149,7 +157,7 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
 
     if spec.repoint_replicas {
         for r in stack.replicas().into_iter().filter(|r| *r != old) {
-            match driver.repoint(&stack, &r, &new).await {
+            match promotion.repoint(&stack, &r, &new).await {
                 Ok(()) => report.repointed.push(r),
                 Err(e) => {
                     rec.event(EventKind::Note, last_hit, Some(&r), format!("repoint of {r} failed: {}", e.one_line())).await;
@@ -163,7 +171,7 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
             format!("replicas now follow {new}: {}", report.repointed.join(", ")),
         )
         .await;
-        if let Err(e) = driver.after_failover(&stack, &new, &report.repointed).await {
+        if let Err(e) = promotion.after_failover(&stack, &new, &report.repointed).await {
             rec.event(EventKind::Note, last_hit, Some(&new), e.one_line()).await;
         }
     }
@@ -175,7 +183,7 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     report.done_ms = Some(ms(rec.event(EventKind::FailoverDone, last_hit, Some(&new), format!("{old} -> {new}")).await));
 
     if spec.rejoin_old_primary {
-        let r = driver.rejoin(&stack, &old, &new).await;
+        let r = promotion.rejoin(&stack, &old, &new).await;
         let detail = match &r {
             Ok(()) => format!("{old} rejoining as a replica of {new}"),
             Err(e) => format!("rejoin of {old} failed: {}", e.one_line()),
@@ -215,7 +223,7 @@ pub(super) async fn run_steps(spec: &FailoverSpec, scene: Scene, mut faults: mps
     } else {
         let mut found = None;
         for n in stack.nodes.iter().filter(|n| n.name != old) {
-            if driver.probe(n.addr(), Duration::from_secs(2)).await {
+            if driver.data().probe(n.addr(), Duration::from_secs(2)).await {
                 found = Some(n.name.clone());
                 break;
             }

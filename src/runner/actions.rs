@@ -31,7 +31,7 @@ impl StackProbe {
 impl DbProbe for StackProbe {
     async fn writable(&self, timeout: Duration) -> std::result::Result<(), String> {
         let addr = self.client_addr()?;
-        if self.driver.probe(addr, timeout).await { Ok(()) } else { Err(format!("{addr} is not a reachable writable primary")) }
+        if self.driver.data().probe(addr, timeout).await { Ok(()) } else { Err(format!("{addr} is not a reachable writable primary")) }
     }
     async fn max_lag(&self, _timeout: Duration) -> std::result::Result<u64, String> {
         let ext = self.external.as_ref().ok_or("max_lag_bytes probes apply to external stacks")?;

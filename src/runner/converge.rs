@@ -19,7 +19,7 @@ pub async fn converge(stack: &Stack, driver: &dyn Driver, primary: &ReadBack, ti
     loop {
         let mut nodes = Vec::new();
         for n in &survivors {
-            nodes.push(match driver.read_back(n.addr()).await {
+            nodes.push(match driver.data().read_back(n.addr()).await {
                 Ok(rb) => {
                     let (missing, extra) = compare(primary, &rb);
                     NodeConvergence {

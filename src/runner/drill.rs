@@ -78,7 +78,7 @@ impl Drill<'_> {
             rep.emit(DrillEvent::Info(&format!("{} {} (lag {} bytes)", h.node, h.state, h.lag_bytes)))?;
         }
         self.live.with(|l| l.health = health.clone());
-        svc.driver.prepare(svc.primary_addr()?).await?;
+        svc.driver.data().prepare(svc.primary_addr()?).await?;
         Ok(health)
     }
 
@@ -115,7 +115,7 @@ impl Drill<'_> {
         self.phase(rep, &format!("reading back every record from {primary}"))?;
         let read = async {
             let addr = svc.primary_addr()?;
-            retry_until(Duration::from_secs(30), Duration::from_millis(500), || svc.driver.read_back(addr)).await
+            retry_until(Duration::from_secs(30), Duration::from_millis(500), || svc.driver.data().read_back(addr)).await
         };
         match read.await {
             Ok(r) => {

@@ -40,11 +40,11 @@ impl IsolatedWatch {
                 let Ok(addr) = stack.node(&initial).map(|n| n.addr()) else { return };
                 let watch = tokio::spawn(async move {
                     let until = tokio::time::Instant::now() + WATCH_FOR;
-                    while tokio::time::Instant::now() < until && driver.probe(addr, PROBE).await {
+                    while tokio::time::Instant::now() < until && driver.data().probe(addr, PROBE).await {
                         let started_ms = clock.now_ns() as f64 / 1e6;
-                        let read = tokio::time::timeout(Duration::from_secs(5), driver.read_back(addr)).await;
+                        let read = tokio::time::timeout(Duration::from_secs(5), driver.data().read_back(addr)).await;
                         // only a read the node finished as a primary counts
-                        let still = driver.probe(addr, PROBE).await;
+                        let still = driver.data().probe(addr, PROBE).await;
                         let info = |records: Option<u64>, error: Option<String>| IsolatedPrimary {
                             node: initial.clone(),
                             isolated_by_fault: f.index,

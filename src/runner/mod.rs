@@ -200,7 +200,7 @@ fn keep(mut guard: RunGuard, drill: &Drill<'_>, outcome: Result<RunOutcome>, rep
         let stack = &o.results.stack;
         for n in &stack.nodes {
             let role = if n.name == stack.final_primary { "primary" } else { "replica" };
-            let how = driver_for(&drill.sc().stack).client_command(n.host_port);
+            let how = driver_for(&drill.sc().stack).deployment().map(|d| d.client_command(n.host_port)).unwrap_or_default();
             let _ = reporters.emit(DrillEvent::Info(&format!("{} ({role}): {how}   docker exec -it {} bash", n.name, n.container)));
         }
     }

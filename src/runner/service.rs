@@ -79,7 +79,7 @@ impl Drill<'_> {
         let plan = StackPlan { run_id: &self.run_id, image: &image, names: &names, labels: &self.labels, proxy };
         let stack = Arc::new(Stack::start(&self.docker, driver, plan).await?);
         self.live.with(|l| l.stack = Some(stack.clone()));
-        driver.started(&stack).await?;
+        driver.require_deployment()?.started(&stack).await?;
         if let Some(p) = &stack.proxy {
             let what = [("clients", p.clients), ("replication", p.replication)].iter().filter(|x| x.1).map(|x| x.0).collect::<Vec<_>>();
             rep.emit(DrillEvent::Info(&format!("proxy API -> {} ({} through the proxy)", p.api, what.join(" and "))))?;

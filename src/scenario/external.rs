@@ -34,9 +34,9 @@ fn external_keys(st: &StackSpec) -> [(&'static str, bool); 7] {
 pub fn validate_external(s: &Scenario, p: &mut Vec<Problem>) {
     let st = &s.stack;
     let here = |k: &'static str| vec![Key("stack"), Key(k)];
-    if st.kind != StackKind::External {
+    if !st.kind.is_external() {
         for (key, set) in external_keys(st) {
-            if set {
+            if set && !st.kind.accepts(key) {
                 p.push((here(key), format!("`{key}` applies to an external stack (kind: external)")));
             }
         }

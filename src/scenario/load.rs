@@ -13,43 +13,6 @@ pub struct Loaded {
     pub scenario: Scenario,
 }
 
-impl StackKind {
-    pub fn node_prefix(self) -> &'static str {
-        match self {
-            StackKind::Postgres => "pg",
-            StackKind::Redis | StackKind::RedisSentinel => "redis",
-            StackKind::Patroni => "pg",
-            StackKind::Mariadb | StackKind::MariadbMha => "db",
-            StackKind::External => "",
-        }
-    }
-    pub fn default_image(self) -> &'static str {
-        match self {
-            StackKind::Postgres => "drdrill/postgres:15",
-            StackKind::Redis | StackKind::RedisSentinel => "drdrill/redis:7",
-            StackKind::Patroni => "drdrill/patroni:3",
-            StackKind::Mariadb | StackKind::MariadbMha => "drdrill/mariadb:10.11",
-            StackKind::External => "",
-        }
-    }
-}
-
-impl StackSpec {
-    /// Node names in start order: the first is the initial primary (`pg-1`), then replicas.
-    pub fn node_names(&self) -> Vec<String> {
-        if self.kind == StackKind::External {
-            if self.nodes.is_empty() {
-                return vec![super::ENDPOINT.to_string()];
-            }
-            return self.nodes.keys().cloned().collect();
-        }
-        (1..=self.replicas as usize + 1).map(|i| format!("{}-{i}", self.kind.node_prefix())).collect()
-    }
-    pub fn image(&self) -> String {
-        self.image.clone().unwrap_or_else(|| self.kind.default_image().to_string())
-    }
-}
-
 pub fn load(path: &Path) -> Result<Loaded> {
     let read = |e| Error::scenario(format!("failed to read scenario {}", path.display())).cause(e);
     let meta = std::fs::metadata(path).map_err(read)?;
@@ -128,7 +91,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         p.push((vec![Key("stack"), Key("replicas")], format!("expected 0 to 8 replicas, found {}", st.replicas)));
     }
     if st.replication == ReplicationMode::Sync && !st.kind.is_mariadb() {
-        if matches!(st.kind, StackKind::Redis | StackKind::RedisSentinel) {
+        if st.kind.info().engine == Some(Engine::Redis) {
             p.push((
                 vec![Key("stack"), Key("replication")],
                 "redis has no synchronous replication; use settings.min-replicas-to-write".into(),
@@ -156,7 +119,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     super::mariadb::validate_mariadb(s, &mut p);
     super::external::validate_external(s, &mut p);
     super::external::validate_actions(s, &mut p);
-    let external = st.kind == StackKind::External;
+    let external = st.kind.is_external();
     if let Some(fo) = s.failover.as_ref().filter(|_| s.failover_mode() == Some(FailoverMode::Scripted)) {
         if st.replicas == 0 && !external {
             p.push((vec![Key("failover")], "failover needs at least one replica".into()));

@@ -40,12 +40,6 @@ fn yes() -> bool {
     true
 }
 
-impl StackKind {
-    pub fn is_mariadb(self) -> bool {
-        matches!(self, StackKind::Mariadb | StackKind::MariadbMha)
-    }
-}
-
 pub fn validate_mariadb(s: &Scenario, p: &mut Vec<Problem>) {
     let st = &s.stack;
     let here = |k: &'static str| vec![Key("stack"), Key(k)];
@@ -63,7 +57,7 @@ pub fn validate_mariadb(s: &Scenario, p: &mut Vec<Problem>) {
         _ => {}
     }
     let Some(m) = &st.mha else { return };
-    if st.kind != StackKind::MariadbMha {
+    if !st.kind.accepts("mha") {
         p.push((here("mha"), "`mha` settings apply to a mariadb-mha stack".into()));
         return;
     }

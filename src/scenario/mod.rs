@@ -2,6 +2,7 @@
 pub mod actions;
 mod external;
 mod faults;
+mod kinds;
 mod limits;
 mod load;
 mod locate;
@@ -14,11 +15,12 @@ mod ranges;
 pub use actions::{AbortWhen, ActionSpec, CommandLine, Hooks, HttpSpec, ProbeSpec, SteadyState, describe, describe_probe};
 pub use external::ENDPOINT;
 pub use faults::{heals_later, kind_name};
+pub use kinds::{KINDS, KindInfo, expand_service_group, service_names};
 pub use limits::{Limit, STATS};
 pub use load::{Loaded, load, parse, validate};
 pub use mariadb::MhaSpec;
 pub use model::*;
-pub use orchestrated::{HaproxySpec, PatroniSpec, SentinelSpec, expand_service_group, service_names};
+pub use orchestrated::{HaproxySpec, PatroniSpec, SentinelSpec};
 
 /// JSON Schema of the scenario format, for editor completion.
 pub fn json_schema() -> String {

@@ -138,72 +138,24 @@ fn yes() -> bool {
     true
 }
 
-impl StackKind {
-    /// Whether the stack brings its own orchestrator (drdrill then never promotes).
-    pub fn orchestrated(self) -> bool {
-        matches!(self, StackKind::RedisSentinel | StackKind::Patroni | StackKind::MariadbMha)
-    }
-}
-
-impl Scenario {
-    /// How this drill fails over: the orchestrator's own way for orchestrated stacks,
-    /// drdrill's scripted promotion when a plan is given for the others, or not at all.
-    pub fn failover_mode(&self) -> Option<FailoverMode> {
-        if self.stack.kind.orchestrated() {
-            return Some(FailoverMode::Orchestrator);
-        }
-        self.failover.as_ref().map(|f| f.mode.unwrap_or(FailoverMode::Scripted))
-    }
-}
-
-/// The names of the non-database containers the stack runs (sentinel-1, etcd-1, haproxy),
-/// which partition groups may name, and the group aliases that expand to them.
-pub fn service_names(st: &StackSpec) -> Vec<String> {
-    match st.kind {
-        StackKind::RedisSentinel => {
-            let n = st.sentinel.clone().unwrap_or_default().sentinels;
-            (1..=n).map(|i| format!("sentinel-{i}")).collect()
-        }
-        StackKind::Patroni => {
-            let n = st.patroni.clone().unwrap_or_default().etcd_members;
-            let mut v: Vec<String> = (1..=n).map(|i| format!("etcd-{i}")).collect();
-            v.push("haproxy".into());
-            v
-        }
-        StackKind::MariadbMha => vec!["mha".into(), "vip".into()],
-        _ => Vec::new(),
-    }
-}
-
-/// `sentinels` and `etcd` name every member of that service in a partition group.
-pub fn expand_service_group(member: &str, services: &[String]) -> Option<Vec<String>> {
-    let prefix = match member {
-        "sentinels" => "sentinel-",
-        "etcd" => "etcd-",
-        _ => return None,
-    };
-    let v: Vec<String> = services.iter().filter(|s| s.starts_with(prefix)).cloned().collect();
-    (!v.is_empty()).then_some(v)
+/// The kinds that fail over by themselves: `redis-sentinel / patroni / mariadb-mha`.
+fn orchestrated_kinds() -> String {
+    let names: Vec<&str> = super::kinds::KINDS.into_iter().filter(|k| k.orchestrated()).map(StackKind::name).collect();
+    names.join(" / ")
 }
 
 pub fn validate_orchestrated(s: &Scenario, p: &mut Vec<Problem>) {
     let st = &s.stack;
     let here = |k: &'static str| vec![Key("stack"), Key(k)];
-    let kind = serde_json::to_value(st.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    for (key, set, for_kind) in [
-        ("sentinel", st.sentinel.is_some(), StackKind::RedisSentinel),
-        ("patroni", st.patroni.is_some(), StackKind::Patroni),
-        ("haproxy", st.haproxy.is_some(), StackKind::Patroni),
-    ] {
-        if set && st.kind != for_kind {
-            p.push((
-                here(key),
-                format!("`{key}` settings apply to a {} stack, not {kind}", if key == "sentinel" { "redis-sentinel" } else { "patroni" }),
-            ));
+    let kind = st.kind.name();
+    for (key, set) in [("sentinel", st.sentinel.is_some()), ("patroni", st.patroni.is_some()), ("haproxy", st.haproxy.is_some())] {
+        if set && !st.kind.accepts(key) {
+            let owner = StackKind::owner_of(key).map_or("", StackKind::name);
+            p.push((here(key), format!("`{key}` settings apply to a {owner} stack, not {kind}")));
         }
     }
     if let Some(fo) = &s.failover {
-        let mode = fo.mode.unwrap_or(if st.kind.orchestrated() { FailoverMode::Orchestrator } else { FailoverMode::Scripted });
+        let mode = fo.mode.unwrap_or(st.kind.default_failover());
         match (st.kind.orchestrated(), mode) {
             (true, FailoverMode::Scripted) => p.push((
                 vec![Key("failover"), Key("mode")],
@@ -211,7 +163,7 @@ pub fn validate_orchestrated(s: &Scenario, p: &mut Vec<Problem>) {
             )),
             (false, FailoverMode::Orchestrator) => p.push((
                 vec![Key("failover"), Key("mode")],
-                format!("a {kind} stack has no orchestrator; use `mode: scripted` with a trigger, or kind redis-sentinel / patroni / mariadb-mha"),
+                format!("a {kind} stack has no orchestrator; use `mode: scripted` with a trigger, or kind {}", orchestrated_kinds()),
             )),
             (true, FailoverMode::Orchestrator) if fo.trigger.delay.is_some() || fo.trigger.probe.is_some() => {
                 p.push((vec![Key("failover"), Key("trigger")], "the orchestrator decides when to fail over: remove `trigger`".into()))
@@ -219,11 +171,7 @@ pub fn validate_orchestrated(s: &Scenario, p: &mut Vec<Problem>) {
             _ => {}
         }
     }
-    if st.kind.orchestrated() && !st.kind.is_mariadb() && st.replication == ReplicationMode::Sync {
-        let msg = match st.kind {
-            StackKind::Patroni => "use `patroni.synchronous_mode: true` (Patroni manages synchronous replication)",
-            _ => "redis has no synchronous replication; use settings.min-replicas-to-write",
-        };
+    if let Some(msg) = st.kind.info().orchestrator_sync.filter(|_| st.replication == ReplicationMode::Sync) {
         p.push((here("replication"), msg.into()));
     }
     if st.kind.orchestrated() && st.replicas == 0 {

@@ -5,9 +5,10 @@
 //! the master it promotes: what the clients see is the address moving, never a drdrill
 //! repoint. MHA reaches the nodes over SSH with a key pair made for this drill only.
 use super::Orchestrator;
-use super::mariadb::{MariaDb, workload_client};
+use super::data::{DataPath, WriteClient};
+use super::mariadb::MariaDb;
 use super::mha_watch::MhaWatch;
-use super::{Driver, ReadBack, ReplicaHealth, Service, Stack, WriteClient, retry_until};
+use super::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
 use crate::error::{Error, Result};
 use crate::scenario::{MhaSpec, StackKind, StackSpec};
 use async_trait::async_trait;
@@ -106,10 +107,10 @@ impl Mha {
             let (host, port) = stack.upstream(&r, &primary);
             let host = book.ip_of.get(&host).cloned().unwrap_or(host);
             let addr = stack.node(&r)?.addr();
-            let mut c = super::mariadb::admin(addr, &self.db.password).await?;
+            let mut c = self.db.data.admin(addr).await?;
             let sql =
                 format!("STOP SLAVE; CHANGE MASTER TO MASTER_HOST='{host}', MASTER_PORT={port}, MASTER_USE_GTID=slave_pos; START SLAVE");
-            c.query_drop(sql).await.map_err(super::mariadb::q(addr, "point the replica at the master's IP"))?;
+            c.query_drop(sql).await.map_err(super::mariadb_data::q(addr, "point the replica at the master's IP"))?;
         }
         Ok(())
     }
@@ -170,13 +171,7 @@ impl Mha {
 }
 
 #[async_trait]
-impl Driver for Mha {
-    fn kind(&self) -> StackKind {
-        StackKind::MariadbMha
-    }
-    fn port(&self) -> u16 {
-        self.db.port()
-    }
+impl Deployment for Mha {
     fn client_command(&self, host_port: u16) -> String {
         self.db.client_command(host_port)
     }
@@ -186,8 +181,8 @@ impl Driver for Mha {
         (env, cmd)
     }
 
-    fn services(&self, _nodes: &[String]) -> Vec<Service> {
-        let svc = |name: &str, role: &str| Service {
+    fn services(&self, _nodes: &[String]) -> Vec<Sidecar> {
+        let svc = |name: &str, role: &str| Sidecar {
             name: name.into(),
             env: vec![format!("DRDRILL_ROLE={role}"), format!("DRDRILL_NODE={name}")],
             port: 3306,
@@ -207,6 +202,17 @@ impl Driver for Mha {
         }
         self.book.set(book).map_err(|_| Error::infra("the stack was started twice (a bug)"))
     }
+}
+
+#[async_trait]
+impl Driver for Mha {
+    fn kind(&self) -> StackKind {
+        StackKind::MariadbMha
+    }
+
+    fn data(&self) -> &dyn DataPath {
+        self
+    }
 
     async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
         self.db.wait_healthy(stack, timeout).await?;
@@ -217,36 +223,38 @@ impl Driver for Mha {
         Ok(health)
     }
 
-    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
-        self.db.prepare(primary).await
-    }
-    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
-        self.db.probe(addr, timeout).await
-    }
-    async fn position(&self, addr: SocketAddr) -> Result<u64> {
-        self.db.position(addr).await
-    }
-    async fn promote(&self, _stack: &Stack, _node: &str) -> Result<()> {
-        Err(Error::usage("MHA promotes by itself; drdrill never promotes in a mariadb-mha stack"))
-    }
-    async fn repoint(&self, _stack: &Stack, _replica: &str, _primary: &str) -> Result<()> {
-        Err(Error::usage("MHA repoints the replicas by itself"))
-    }
-    async fn rejoin(&self, _stack: &Stack, _node: &str, _primary: &str) -> Result<()> {
-        Err(Error::usage("an old MHA master is rejoined by hand (MHA's own rule); drdrill does not"))
-    }
-    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
-        self.db.read_back(addr).await
-    }
-    /// Through the VIP: the connection says which node it reached (`@@report_host`).
-    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
-        Ok(Box::new(workload_client(addr, &self.db.password, timeout, true).await?))
+    fn deployment(&self) -> Option<&dyn Deployment> {
+        Some(self)
     }
     fn client_entry(&self) -> Option<&'static str> {
         Some(VIP_SERVICE)
     }
     fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
         Some(Arc::new(MhaWatch { spec: self.spec.clone(), book: self.book.clone(), password: self.db.password.clone() }))
+    }
+}
+
+/// MariaDB's data path, except that a client says which node the VIP reached.
+#[async_trait]
+impl DataPath for Mha {
+    fn port(&self) -> u16 {
+        self.db.data.port()
+    }
+    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
+        self.db.data.prepare(primary).await
+    }
+    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
+        self.db.data.probe(addr, timeout).await
+    }
+    async fn position(&self, addr: SocketAddr) -> Result<u64> {
+        self.db.data.position(addr).await
+    }
+    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
+        self.db.data.read_back(addr).await
+    }
+    /// Through the VIP: the connection says which node it reached (`@@report_host`).
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        Ok(Box::new(self.db.data.client(addr, timeout, true).await?))
     }
 }
 

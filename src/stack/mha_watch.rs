@@ -7,7 +7,7 @@
 //!   `ip addr replace` returned; the script runs inside the manager, whose output drdrill
 //!   reads as it is written).
 use super::Stack;
-use super::mariadb::{connect, role};
+use super::mariadb_data::{connect, role};
 use super::mha::{Book, MANAGER};
 use super::{Budgets, Observed, Orchestrator};
 use crate::error::{Error, Result};

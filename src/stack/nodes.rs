@@ -1,7 +1,7 @@
 //! The running stack: containers on the drill's own network, ports published on
 //! `DRDRILL_PUBLISH_IP` (127.0.0.1 by default), and which node is the primary now.
 use super::proxy::{ProxyRoutes, start_proxy};
-use super::{Driver, Service};
+use super::{Driver, Sidecar};
 use crate::docker::{self, ContainerSpec, Docker};
 use crate::error::{Error, Result};
 use crate::scenario::ProxySpec;
@@ -81,28 +81,30 @@ impl Stack {
             return Err(Error::infra(format!("failed to find image {image}"))
                 .hint("build the stack images with `scripts/setup.sh` or `drdrill images build`"));
         }
+        let deploy = driver.require_deployment()?;
+        let port = driver.data().port();
         let network = docker::network_name(run_id);
         docker.create_network(&network, labels).await?;
         let proxy = match proxy {
-            Some((spec, img)) => Some(start_proxy(docker, spec, &img, run_id, names, driver.port(), labels).await?),
+            Some((spec, img)) => Some(start_proxy(docker, spec, &img, run_id, names, port, labels).await?),
             None => None,
         };
         let base =
             ContainerSpec { image: image.to_string(), network: network.clone(), cap_add: vec!["NET_ADMIN".into()], ..Default::default() };
-        let services = driver.services(names);
+        let services = deploy.services(names);
         let mut started_services = Vec::new();
         for svc in services.iter().filter(|s| s.before_nodes) {
             started_services.push(start_service(docker, &base, run_id, labels, svc).await?);
         }
         let mut nodes = Vec::new();
         for name in names {
-            let upstream = upstream_of(proxy.as_ref(), name, &names[0], driver.port());
-            let (env, cmd) = driver.container(name, &names[0], &names[1..], (&upstream.0, upstream.1));
+            let upstream = upstream_of(proxy.as_ref(), name, &names[0], port);
+            let (env, cmd) = deploy.container(name, &names[0], &names[1..], (&upstream.0, upstream.1));
             let container = docker::container_name(run_id, name);
             let mut l = labels.clone();
             l.insert(docker::LABEL_NODE.into(), name.clone());
             let spec = ContainerSpec { name: container.clone(), alias: name.clone(), env, cmd, labels: l, ..base.clone() };
-            let host_port = run_published(docker, spec, driver.port()).await?;
+            let host_port = run_published(docker, spec, port).await?;
             let client_port = proxy.as_ref().and_then(|p| p.client_port(name)).unwrap_or(host_port);
             nodes.push(Node { name: name.clone(), container, host: docker.client_ip, host_port, client_port });
         }
@@ -118,7 +120,7 @@ impl Stack {
             nodes,
             services: started_services,
             orchestrator: driver.orchestrator(),
-            db_port: driver.port(),
+            db_port: port,
             proxy,
             actions: Default::default(),
             external: false,
@@ -267,7 +269,7 @@ async fn start_service(
     base: &ContainerSpec,
     run_id: &str,
     labels: &HashMap<String, String>,
-    svc: &Service,
+    svc: &Sidecar,
 ) -> Result<Node> {
     let container = docker::container_name(run_id, &svc.name);
     let mut l = labels.clone();

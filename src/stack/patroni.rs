@@ -5,8 +5,10 @@
 //! node it reached (`inet_server_addr()`). Patroni elects, promotes and demotes; drdrill
 //! never does (see `patroni_watch.rs` for what it observes).
 use super::Orchestrator;
-use super::postgres::{Postgres, connect, is_writable, q, workload_client};
-use super::{Driver, ReadBack, ReplicaHealth, Service, Stack, WriteClient, retry_until};
+use super::data::{DataPath, WriteClient};
+use super::pg_data::{connect, is_writable, q};
+use super::postgres::Postgres;
+use super::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
 use crate::error::{Error, Result};
 use crate::scenario::{HaproxySpec, PatroniSpec, StackKind, StackSpec};
 use async_trait::async_trait;
@@ -73,13 +75,7 @@ async fn primary_now(stack: &Stack) -> Option<String> {
 }
 
 #[async_trait]
-impl Driver for Patroni {
-    fn kind(&self) -> StackKind {
-        StackKind::Patroni
-    }
-    fn port(&self) -> u16 {
-        5432
-    }
+impl Deployment for Patroni {
     fn client_command(&self, host_port: u16) -> String {
         self.pg.client_command(host_port)
     }
@@ -105,11 +101,11 @@ impl Driver for Patroni {
         (env, Vec::new())
     }
 
-    fn services(&self, nodes: &[String]) -> Vec<Service> {
+    fn services(&self, nodes: &[String]) -> Vec<Sidecar> {
         let etcd = self.etcd_names();
-        let mut v: Vec<Service> = etcd
+        let mut v: Vec<Sidecar> = etcd
             .iter()
-            .map(|name| Service {
+            .map(|name| Sidecar {
                 name: name.clone(),
                 env: vec!["DRDRILL_ROLE=etcd".into(), format!("DRDRILL_NODE={name}"), format!("DRDRILL_ETCD={}", etcd.join(","))],
                 port: ETCD_PORT,
@@ -118,7 +114,7 @@ impl Driver for Patroni {
             })
             .collect();
         let h = &self.haproxy;
-        v.push(Service {
+        v.push(Sidecar {
             name: "haproxy".into(),
             env: vec![
                 "DRDRILL_ROLE=haproxy".into(),
@@ -146,6 +142,21 @@ impl Driver for Patroni {
         }
         book.etcd = stack.services.iter().filter(|s| s.name.starts_with("etcd-")).map(|s| s.addr()).collect();
         self.book.set(book).map_err(|_| Error::infra("the stack was started twice (a bug)"))
+    }
+}
+
+#[async_trait]
+impl Driver for Patroni {
+    fn kind(&self) -> StackKind {
+        StackKind::Patroni
+    }
+
+    fn data(&self) -> &dyn DataPath {
+        self
+    }
+
+    fn deployment(&self) -> Option<&dyn Deployment> {
+        Some(self)
     }
 
     fn client_entry(&self) -> Option<&'static str> {
@@ -195,33 +206,31 @@ impl Driver for Patroni {
         .await?;
         Ok(health)
     }
+}
 
+/// PostgreSQL's data path, except that a client connects through HAProxy.
+#[async_trait]
+impl DataPath for Patroni {
+    fn port(&self) -> u16 {
+        self.pg.data.port()
+    }
     async fn prepare(&self, primary: SocketAddr) -> Result<()> {
-        self.pg.prepare(primary).await
+        self.pg.data.prepare(primary).await
     }
     async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
-        self.pg.probe(addr, timeout).await
+        self.pg.data.probe(addr, timeout).await
     }
     async fn position(&self, addr: SocketAddr) -> Result<u64> {
-        self.pg.position(addr).await
-    }
-    async fn promote(&self, _stack: &Stack, _node: &str) -> Result<()> {
-        Err(Error::usage("Patroni promotes in a patroni stack; drdrill never does"))
-    }
-    async fn repoint(&self, _stack: &Stack, _replica: &str, _primary: &str) -> Result<()> {
-        Err(Error::usage("Patroni repoints replicas in a patroni stack; drdrill never does"))
-    }
-    async fn rejoin(&self, _stack: &Stack, _node: &str, _primary: &str) -> Result<()> {
-        Err(Error::usage("Patroni rejoins the old primary in a patroni stack; drdrill never does"))
+        self.pg.data.position(addr).await
     }
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
-        self.pg.read_back(addr).await
+        self.pg.data.read_back(addr).await
     }
 
     /// A connection through HAProxy that knows which node it reached.
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         let book = self.book()?;
-        let mut c = workload_client(addr, timeout).await?;
+        let mut c = self.pg.data.client(addr, timeout).await?;
         c.node = Some(node_behind(book, &c.client, timeout).await?);
         Ok(Box::new(c))
     }

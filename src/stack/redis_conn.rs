@@ -86,7 +86,7 @@ impl RedisConn {
 
     /// `ROLE`: whether the node is a primary.
     pub async fn is_master(&mut self) -> RedisResult<bool> {
-        Ok(super::redis::names_master(&self.request(&redis::cmd("ROLE")).await?))
+        Ok(super::redis_data::names_master(&self.request(&redis::cmd("ROLE")).await?))
     }
 }
 

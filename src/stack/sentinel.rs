@@ -4,10 +4,12 @@
 //! `ROLE` on the node, as Sentinel-aware clients do); drdrill never repoints them. Sentinel
 //! announces nodes by their drill-network address; drdrill translates it to the node's
 //! port published on 127.0.0.1.
-use super::redis::{KEY_PREFIX, Redis, RedisClient, admin, conn};
+use super::data::{DataPath, WriteClient};
+use super::redis::Redis;
 use super::redis_conn::RedisConn;
+use super::redis_data::{KEY_PREFIX, RedisClient, admin, conn};
 use super::{Budgets, Observed, Orchestrator};
-use super::{Driver, ReadBack, ReplicaHealth, Service, Stack, WriteClient, retry_until};
+use super::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
 use crate::error::{Error, Result};
 use crate::scenario::{SentinelSpec, StackKind, StackSpec};
 use async_trait::async_trait;
@@ -80,13 +82,7 @@ impl Book {
 }
 
 #[async_trait]
-impl Driver for RedisSentinel {
-    fn kind(&self) -> StackKind {
-        StackKind::RedisSentinel
-    }
-    fn port(&self) -> u16 {
-        self.redis.port()
-    }
+impl Deployment for RedisSentinel {
     fn client_command(&self, host_port: u16) -> String {
         self.redis.client_command(host_port)
     }
@@ -94,7 +90,7 @@ impl Driver for RedisSentinel {
         self.redis.container(node, primary, replicas, upstream)
     }
 
-    fn services(&self, nodes: &[String]) -> Vec<Service> {
+    fn services(&self, nodes: &[String]) -> Vec<Sidecar> {
         let s = &self.spec;
         let conf = format!(
             "port {SENTINEL_PORT}\nbind 0.0.0.0\nprotected-mode no\ndir /data\nsentinel resolve-hostnames yes\n\
@@ -109,7 +105,7 @@ impl Driver for RedisSentinel {
         // Sentinel rewrites its config file: it must be a writable file of its own
         let script = format!("printf '%s' '{conf}' > /data/sentinel.conf && exec redis-sentinel /data/sentinel.conf");
         (1..=s.sentinels)
-            .map(|i| Service {
+            .map(|i| Sidecar {
                 name: format!("sentinel-{i}"),
                 entrypoint: Some(vec!["sh".into(), "-c".into(), script.clone()]),
                 port: SENTINEL_PORT,
@@ -128,6 +124,21 @@ impl Driver for RedisSentinel {
         }
         book.sentinels = stack.services.iter().map(|s| (s.name.clone(), s.addr())).collect();
         self.book.set(book).map_err(|_| Error::infra("the stack was started twice (a bug)"))
+    }
+}
+
+#[async_trait]
+impl Driver for RedisSentinel {
+    fn kind(&self) -> StackKind {
+        StackKind::RedisSentinel
+    }
+
+    fn data(&self) -> &dyn DataPath {
+        self
+    }
+
+    fn deployment(&self) -> Option<&dyn Deployment> {
+        Some(self)
     }
 
     fn client_entry(&self) -> Option<&'static str> {
@@ -163,27 +174,25 @@ impl Driver for RedisSentinel {
         .await?;
         Ok(health)
     }
+}
 
+/// Redis's data path, except that a client finds the primary through Sentinel.
+#[async_trait]
+impl DataPath for RedisSentinel {
+    fn port(&self) -> u16 {
+        self.redis.data.port()
+    }
     async fn prepare(&self, primary: SocketAddr) -> Result<()> {
-        self.redis.prepare(primary).await
+        self.redis.data.prepare(primary).await
     }
     async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
-        self.redis.probe(addr, timeout).await
+        self.redis.data.probe(addr, timeout).await
     }
     async fn position(&self, addr: SocketAddr) -> Result<u64> {
-        self.redis.position(addr).await
-    }
-    async fn promote(&self, _stack: &Stack, _node: &str) -> Result<()> {
-        Err(Error::usage("Sentinel promotes in a redis-sentinel stack; drdrill never does"))
-    }
-    async fn repoint(&self, _stack: &Stack, _replica: &str, _primary: &str) -> Result<()> {
-        Err(Error::usage("Sentinel repoints replicas in a redis-sentinel stack; drdrill never does"))
-    }
-    async fn rejoin(&self, _stack: &Stack, _node: &str, _primary: &str) -> Result<()> {
-        Err(Error::usage("Sentinel rejoins the old primary in a redis-sentinel stack; drdrill never does"))
+        self.redis.data.position(addr).await
     }
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
-        self.redis.read_back(addr).await
+        self.redis.data.read_back(addr).await
     }
 
     /// A Sentinel-aware client: ask the Sentinels (the entry first, then the others) for

@@ -47,7 +47,7 @@ pub(super) fn attempt(
         let result = tokio::time::timeout_at(deadline, async {
             if client.is_none() {
                 let left = deadline.saturating_duration_since(Instant::now());
-                client = Some(driver.connect(target.addr, left).await.map_err(WriteError::Fail)?);
+                client = Some(driver.data().connect(target.addr, left).await.map_err(WriteError::Fail)?);
             }
             sent = true;
             client.as_mut().expect("connected").write(writer, seq, &payload).await
@@ -84,7 +84,7 @@ pub(super) fn attempt(
 /// point before the path was open.
 pub(super) fn probe(driver: Arc<dyn Driver>, target: ClientTarget, timeout: Duration) -> Probe {
     Box::pin(async move {
-        match tokio::time::timeout(timeout, driver.connect(target.addr, timeout)).await {
+        match tokio::time::timeout(timeout, driver.data().connect(target.addr, timeout)).await {
             Ok(Ok(c)) => Some(c),
             _ => None,
         }

@@ -1,0 +1,110 @@
+//! What a stack must provide for drdrill to drill it, split by job: every stack has a
+//! data path and a health check; a stack drdrill starts has a deployment; a stack drdrill
+//! fails over itself has a promotion; a stack with its own orchestrator has that.
+use super::Orchestrator;
+use super::data::DataPath;
+use super::nodes::Stack;
+use crate::error::{Error, Result};
+use crate::scenario::StackKind;
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Health of one replica as seen from the primary.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ReplicaHealth {
+    pub node: String,
+    pub state: String,
+    pub lag_bytes: i64,
+}
+
+/// A container the stack runs besides its database nodes (etcd, HAProxy, a Sentinel), on
+/// the drill network under its own name, with `port` published.
+#[derive(Debug, Clone, Default)]
+pub struct Sidecar {
+    pub name: String,
+    pub env: Vec<String>,
+    pub cmd: Vec<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub port: u16,
+    /// Started before the database nodes (etcd), else after them.
+    pub before_nodes: bool,
+}
+
+/// One stack kind: its data path and health check, and the capabilities it has.
+#[async_trait]
+pub trait Driver: Send + Sync {
+    fn kind(&self) -> StackKind;
+    /// How drdrill reaches the data on any node.
+    fn data(&self) -> &dyn DataPath;
+    /// Waits until the primary accepts writes and every replica replicates from it (for an
+    /// orchestrated stack: until the orchestrator has a primary, which becomes the stack's).
+    async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>>;
+    /// The service clients connect to (HAProxy, a Sentinel, an external endpoint), when
+    /// they do not connect to the current primary directly.
+    fn client_entry(&self) -> Option<&'static str> {
+        None
+    }
+    /// How drdrill starts the stack's containers; None for a stack it attaches to.
+    fn deployment(&self) -> Option<&dyn Deployment> {
+        None
+    }
+    /// How drdrill promotes a replica; None when it never does (an orchestrator or the
+    /// scenario's steps do).
+    fn promotion(&self) -> Option<&dyn Promotion> {
+        None
+    }
+    /// The stack's own orchestrator, when it has one: drdrill then never promotes.
+    fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
+        None
+    }
+}
+
+impl dyn Driver + '_ {
+    /// The deployment of a stack validation lets drdrill start.
+    pub fn require_deployment(&self) -> Result<&dyn Deployment> {
+        self.deployment().ok_or_else(|| missing(self.kind(), "drdrill does not start"))
+    }
+
+    /// The promotion of a stack validation lets drdrill fail over.
+    pub fn require_promotion(&self) -> Result<&dyn Promotion> {
+        self.promotion().ok_or_else(|| missing(self.kind(), "drdrill does not promote in"))
+    }
+}
+
+fn missing(kind: StackKind, what: &str) -> Error {
+    Error::infra(format!("{what} a {} stack (a bug: validation should have refused the scenario)", kind.name()))
+}
+
+/// How drdrill runs a stack's containers.
+#[async_trait]
+pub trait Deployment: Send + Sync {
+    /// Environment and command of each node; `nodes[0]` is the initial primary. A replica
+    /// replicates from `upstream` (host, port): the primary, or the proxy's link to it.
+    fn container(&self, node: &str, primary: &str, replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>);
+    /// Containers the stack runs besides the database nodes.
+    fn services(&self, _nodes: &[String]) -> Vec<Sidecar> {
+        Vec::new()
+    }
+    /// Called once every container runs (e.g. to learn the nodes' addresses).
+    async fn started(&self, _stack: &Stack) -> Result<()> {
+        Ok(())
+    }
+    /// How a person reaches a node published on `host_port` (printed with `--keep`).
+    fn client_command(&self, host_port: u16) -> String;
+}
+
+/// How drdrill fails a stack over itself (scripted failover).
+#[async_trait]
+pub trait Promotion: Send + Sync {
+    /// Makes `node` a writable primary.
+    async fn promote(&self, stack: &Stack, node: &str) -> Result<()>;
+    /// Points `replica` at `primary`.
+    async fn repoint(&self, stack: &Stack, replica: &str, primary: &str) -> Result<()>;
+    /// Called once replicas are repointed (e.g. re-enable synchronous replication).
+    async fn after_failover(&self, _stack: &Stack, _primary: &str, _replicas: &[String]) -> Result<()> {
+        Ok(())
+    }
+    /// Brings a stopped or killed old primary back as a replica of `primary`.
+    async fn rejoin(&self, stack: &Stack, node: &str, primary: &str) -> Result<()>;
+}

@@ -1,0 +1,114 @@
+//! `kind: external`: a stack drdrill did not start. The driver reaches its endpoint and
+//! nodes through its engine's data path with the scenario's credentials and never touches
+//! them otherwise: it has no deployment and no promotion (the scenario's failover steps
+//! promote, repoint and rejoin).
+use super::data::{Auth, DataPath, ExternalData};
+use super::mariadb_data::MariaData;
+use super::pg_data::PgData;
+use super::redis_data::RedisData;
+use super::{Driver, Node, ReplicaHealth, Stack};
+use crate::error::{Error, Result};
+use crate::scenario::{ENDPOINT, Engine, StackKind, StackSpec};
+use async_trait::async_trait;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub struct External {
+    data: Box<dyn ExternalData>,
+}
+
+impl External {
+    pub fn new(spec: &StackSpec, auth: Auth) -> External {
+        let data: Box<dyn ExternalData> = match spec.engine.unwrap_or(Engine::Postgres) {
+            Engine::Postgres => Box::new(PgData::external(&auth)),
+            Engine::Mariadb => Box::new(MariaData::external(&auth)),
+            Engine::Redis => Box::new(RedisData::external(&auth)),
+        };
+        External { data }
+    }
+
+    pub async fn max_lag(&self, addr: SocketAddr) -> std::result::Result<u64, String> {
+        self.data.max_lag(addr).await
+    }
+
+    pub async fn cleanup(&self, addr: SocketAddr) -> Result<String> {
+        self.data.cleanup(addr).await
+    }
+
+    /// Which node is the writable primary now (the first that probes so), if any.
+    pub async fn find_primary(&self, stack: &Stack, timeout: Duration) -> Option<String> {
+        for n in &stack.nodes {
+            if matches!(self.data.writable(n.addr(), timeout).await, Ok(true)) {
+                return Some(n.name.clone());
+            }
+        }
+        None
+    }
+}
+
+/// Resolves `host:port` once (a DNS name is not looked up again during the drill).
+pub async fn resolve(addr: &str) -> Result<SocketAddr> {
+    let mut found = tokio::net::lookup_host(addr).await.map_err(|e| Error::usage(format!("failed to resolve {addr}")).cause(e))?;
+    found.next().ok_or_else(|| Error::usage(format!("failed to resolve {addr}: no address")))
+}
+
+/// The nodes and the endpoint of an external stack, resolved.
+pub async fn plan(spec: &StackSpec) -> Result<(Vec<Node>, Node)> {
+    let node = |name: &str, a: SocketAddr| Node {
+        name: name.to_string(),
+        container: String::new(),
+        host: a.ip(),
+        host_port: a.port(),
+        client_port: a.port(),
+    };
+    let endpoint = resolve(spec.endpoint.as_deref().unwrap_or_default()).await?;
+    let mut nodes = Vec::new();
+    for (name, addr) in &spec.nodes {
+        nodes.push(node(name, resolve(addr).await?));
+    }
+    if nodes.is_empty() {
+        nodes.push(node(ENDPOINT, endpoint));
+    }
+    Ok((nodes, node(ENDPOINT, endpoint)))
+}
+
+#[async_trait]
+impl Driver for External {
+    fn kind(&self) -> StackKind {
+        StackKind::External
+    }
+    fn data(&self) -> &dyn DataPath {
+        self.data.as_ref()
+    }
+    /// The endpoint must accept a connection and be a writable primary; every declared
+    /// node is reported with its role and position.
+    async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
+        let ep = stack.service(ENDPOINT)?.addr();
+        let ask = Duration::from_secs(3);
+        super::retry_until(timeout, Duration::from_millis(500), || async {
+            match self.data.writable(ep, ask).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Error::infra(format!("the endpoint {ep} reaches a node that is not a writable primary"))),
+                Err(e) => Err(Error::infra(format!("failed to reach the endpoint {ep}")).cause_text(e)),
+            }
+        })
+        .await?;
+        if let Some(p) = self.find_primary(stack, ask).await {
+            stack.set_primary(&p);
+        }
+        let mut health = Vec::new();
+        for n in stack.nodes.iter().filter(|n| n.name != stack.primary()) {
+            let state = match self.data.writable(n.addr(), ask).await {
+                Ok(false) => "replica",
+                Ok(true) => "writable (a second primary?)",
+                Err(_) => "unreachable",
+            };
+            let lag = -1; // not comparable across an external stack's nodes from here
+            health.push(ReplicaHealth { node: n.name.clone(), state: state.into(), lag_bytes: lag });
+        }
+        Ok(health)
+    }
+    fn client_entry(&self) -> Option<&'static str> {
+        Some(ENDPOINT)
+    }
+}

@@ -1,0 +1,265 @@
+//! MariaDB's data path, for the mariadb and mariadb-mha stacks (user drdrill with this
+//! drill's password; table `drdrill.drdrill_writes(id, writer, seq, payload, written_at)`)
+//! and for an external MariaDB (the scenario's login; `<database>.<table>` with a `run` column).
+use super::ReadBack;
+use super::data::{Auth, DataPath, ExternalData, Scope, WriteClient, WriteError};
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use mysql_async::prelude::*;
+use mysql_async::{Conn, OptsBuilder, Row};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub struct MariaData {
+    user: String,
+    password: Option<String>,
+    database: String,
+    scope: Scope,
+}
+
+impl MariaData {
+    /// The drill's own nodes: the `drdrill` account with this drill's password.
+    pub fn drill(password: &str) -> MariaData {
+        MariaData { user: "drdrill".into(), password: Some(password.into()), database: "drdrill".into(), scope: Scope::Drill }
+    }
+
+    /// An external MariaDB: the scenario's login (user root and database drdrill by default).
+    pub fn external(auth: &Auth) -> MariaData {
+        MariaData {
+            user: auth.user.clone().unwrap_or_else(|| "root".into()),
+            password: auth.password.clone(),
+            database: auth.database.clone().unwrap_or_else(|| "drdrill".into()),
+            scope: auth.scope(),
+        }
+    }
+
+    /// `drdrill.drdrill_writes`, or an external stack's `<database>.<table>`.
+    fn table(&self) -> String {
+        match &self.scope {
+            Scope::Drill => format!("{}.drdrill_writes", self.database),
+            Scope::Run { table, .. } => format!("{}.{table}", self.database),
+        }
+    }
+
+    async fn open(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Conn, String> {
+        connect_as(addr, &self.user, self.password.clone(), timeout).await
+    }
+
+    pub(super) async fn admin(&self, addr: SocketAddr) -> Result<Conn> {
+        self.open(addr, self.scope.admin_timeout())
+            .await
+            .map_err(|e| Error::infra(format!("failed to connect to mariadb at {addr}")).cause_text(e))
+    }
+
+    /// A workload connection with its prepared insert; `find_node`: it asks which node it
+    /// reached (through the VIP).
+    pub(super) async fn client(&self, addr: SocketAddr, timeout: Duration, find_node: bool) -> std::result::Result<MyClient, String> {
+        let mut conn = self.open(addr, timeout).await?;
+        let node = match find_node {
+            true => Some(role(&mut conn).await.map_err(|e| e.to_string())?.1),
+            false => None,
+        };
+        let sql = match &self.scope {
+            Scope::Drill => format!("INSERT INTO {} (writer, seq, payload) VALUES (?, ?, ?)", self.table()),
+            Scope::Run { run, .. } => format!("INSERT INTO {} (run, writer, seq, payload) VALUES ('{run}', ?, ?, ?)", self.table()),
+        };
+        let stmt = conn.prep(sql).await.map_err(|e| e.to_string())?;
+        Ok(MyClient { conn, stmt, node })
+    }
+}
+
+/// A connection as the drill's `drdrill` account.
+pub(super) async fn connect(addr: SocketAddr, password: &str, timeout: Duration) -> std::result::Result<Conn, String> {
+    connect_as(addr, "drdrill", Some(password.to_string()), timeout).await
+}
+
+/// A connection as `user` (TCP, a small statement cache), or why there is none.
+async fn connect_as(addr: SocketAddr, user: &str, password: Option<String>, timeout: Duration) -> std::result::Result<Conn, String> {
+    let opts = OptsBuilder::default()
+        .ip_or_hostname(addr.ip().to_string())
+        .tcp_port(addr.port())
+        .user(Some(user))
+        .pass(password)
+        .prefer_socket(false)
+        .stmt_cache_size(4);
+    match tokio::time::timeout(timeout, Conn::new(opts)).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("connect to {addr} timed out")),
+    }
+}
+
+/// The (writer, seq) rows of a result, streamed into a read-back (never all rows at once).
+async fn read_rows<P: mysql_async::prelude::Protocol>(
+    rows: mysql_async::QueryResult<'_, '_, P>,
+) -> std::result::Result<ReadBack, mysql_async::Error> {
+    let mut rb = ReadBack::default();
+    rows.for_each_and_drop(|row| {
+        let (w, s): (u32, u64) = mysql_async::from_row(row);
+        rb.push(w, s);
+    })
+    .await?;
+    Ok(rb)
+}
+
+pub(super) fn q(addr: SocketAddr, what: &str) -> impl FnOnce(mysql_async::Error) -> Error {
+    let msg = format!("failed to {what} on {addr}");
+    move |e| Error::infra(msg).cause(e)
+}
+
+/// Whether the server on this connection takes writes (`read_only` off), and its name.
+pub(super) async fn role(c: &mut Conn) -> std::result::Result<(bool, String), mysql_async::Error> {
+    let r: Option<(i64, String)> = c.query_first("SELECT @@read_only, @@report_host").await?;
+    Ok(r.map(|(ro, name)| (ro == 0, name)).unwrap_or((false, String::new())))
+}
+
+/// `SHOW SLAVE STATUS` of one node, when it replicates.
+pub(super) async fn slave_status(c: &mut Conn) -> std::result::Result<Option<Row>, mysql_async::Error> {
+    c.query_first("SHOW SLAVE STATUS").await
+}
+
+pub(super) fn col(r: &Row, name: &str) -> String {
+    r.get_opt::<Option<String>, _>(name).and_then(|v| v.ok()).flatten().unwrap_or_default()
+}
+
+/// The sequence number of domain 0 in a GTID list (`0-1-57,1-2-3` → 57).
+fn gtid_seq(list: &str) -> u64 {
+    list.split(',').filter_map(|g| g.trim().strip_prefix("0-")).filter_map(|g| g.rsplit('-').next()?.parse().ok()).max().unwrap_or(0)
+}
+
+pub(super) struct MyClient {
+    conn: Conn,
+    stmt: mysql_async::Statement,
+    /// The node, when the client reached it through the VIP.
+    node: Option<String>,
+}
+
+#[async_trait]
+impl WriteClient for MyClient {
+    async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
+        match self.conn.exec_drop(&self.stmt, (writer, seq, payload)).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(classify(&e)),
+        }
+    }
+    fn node(&self) -> Option<String> {
+        self.node.clone()
+    }
+}
+
+/// A server error means the insert was rolled back (read-only, a deadlock), except for
+/// shutdown and killed connections; a lost connection may follow a durable commit.
+fn classify(e: &mysql_async::Error) -> WriteError {
+    match e {
+        // 1053 server shutdown, 1927 connection killed, 2013 lost during query
+        mysql_async::Error::Server(s) if ![1053, 1927, 2013].contains(&s.code) => WriteError::Fail(format!("{}: {}", s.code, s.message)),
+        other => WriteError::Unknown(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl DataPath for MariaData {
+    fn port(&self) -> u16 {
+        3306
+    }
+
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        Ok(Box::new(self.client(addr, timeout, false).await?))
+    }
+
+    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
+        let (run_column, key) = match self.scope {
+            Scope::Drill => ("", "writer_seq ("),
+            Scope::Run { .. } => ("run VARCHAR(32) NOT NULL, ", "run_writer_seq (run, "),
+        };
+        let mut c = self.admin(primary).await?;
+        c.query_drop(format!(
+            "CREATE DATABASE IF NOT EXISTS {}; CREATE TABLE IF NOT EXISTS {} (id BIGINT AUTO_INCREMENT PRIMARY KEY, \
+             {run_column}writer INT NOT NULL, seq BIGINT NOT NULL, payload MEDIUMTEXT NOT NULL, \
+             written_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), KEY {key}writer, seq)) ENGINE=InnoDB",
+            self.database,
+            self.table()
+        ))
+        .await
+        .map_err(q(primary, "create the workload table"))
+    }
+
+    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
+        matches!(tokio::time::timeout(timeout, self.writable(addr, timeout)).await, Ok(Ok(true)))
+    }
+
+    async fn position(&self, addr: SocketAddr) -> Result<u64> {
+        let mut c = self.admin(addr).await?;
+        let current: Option<String> = c.query_first("SELECT @@gtid_current_pos").await.map_err(q(addr, "read the GTID position"))?;
+        let received = slave_status(&mut c).await.map_err(q(addr, "read SHOW SLAVE STATUS"))?.map(|r| col(&r, "Gtid_IO_Pos"));
+        Ok(gtid_seq(&current.unwrap_or_default()).max(gtid_seq(&received.unwrap_or_default())))
+    }
+
+    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
+        const WHAT: &str = "read back the workload table";
+        let mut c = self.admin(addr).await?;
+        match &self.scope {
+            Scope::Drill => {
+                let rows = c.query_iter(format!("SELECT writer, seq FROM {}", self.table())).await.map_err(q(addr, WHAT))?;
+                read_rows(rows).await.map_err(q(addr, WHAT))
+            }
+            Scope::Run { run, .. } => {
+                let sql = format!("SELECT writer, seq FROM {} WHERE run = ?", self.table());
+                let rows = c.exec_iter(sql, (run.as_str(),)).await.map_err(q(addr, WHAT))?;
+                read_rows(rows).await.map_err(q(addr, WHAT))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ExternalData for MariaData {
+    /// A stack drdrill started answers with its role; an external server with `read_only`.
+    async fn writable(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<bool, String> {
+        let mut c = self.open(addr, timeout).await?;
+        match self.scope {
+            Scope::Drill => role(&mut c).await.map(|r| r.0).map_err(|e| e.to_string()),
+            Scope::Run { .. } => {
+                let ro: Option<i64> = c.query_first("SELECT @@read_only").await.map_err(|e| e.to_string())?;
+                Ok(ro == Some(0))
+            }
+        }
+    }
+
+    async fn max_lag(&self, _addr: SocketAddr) -> std::result::Result<u64, String> {
+        Err("max_lag_bytes is not measured for MariaDB (GTID positions are not bytes); use a command probe".into())
+    }
+
+    async fn cleanup(&self, addr: SocketAddr) -> Result<String> {
+        let (_, run) = self.scope.run()?;
+        let mut c = self.admin(addr).await?;
+        let t = self.table();
+        c.exec_drop(format!("DELETE FROM {t} WHERE run = ?"), (run,)).await.map_err(q(addr, "delete this run's rows"))?;
+        let n = c.affected_rows();
+        let left: Option<i64> = c.query_first(format!("SELECT count(*) FROM {t}")).await.map_err(q(addr, "count rows"))?;
+        if left == Some(0) {
+            c.query_drop(format!("DROP TABLE {t}")).await.map_err(q(addr, "drop the empty table"))?;
+            return Ok(format!("deleted {n} rows of run {run}; dropped the empty table {t}"));
+        }
+        Ok(format!("deleted {n} rows of run {run}; {} rows of other runs stay in {t}", left.unwrap_or(0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gtid_positions_compare_by_domain_zero() {
+        assert_eq!(gtid_seq("0-1-57"), 57);
+        assert_eq!(gtid_seq("1-2-900,0-3-58"), 58);
+        assert_eq!(gtid_seq(""), 0);
+    }
+
+    #[test]
+    fn the_drill_table_is_the_one_evidence_names() {
+        assert_eq!(MariaData::drill("pw").table(), "drdrill.drdrill_writes");
+        let auth = Auth { table: "t".into(), run: "r".into(), ..Default::default() };
+        assert_eq!(MariaData::external(&auth).table(), "drdrill.t");
+    }
+}

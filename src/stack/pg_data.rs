@@ -1,0 +1,256 @@
+//! PostgreSQL's data path, for the postgres and patroni stacks (user postgres, database
+//! drdrill, table `drdrill_writes(writer, seq, payload, written_at)`) and for an external
+//! PostgreSQL (the scenario's login; table `<table>(run, writer, seq, payload, written_at)`).
+use super::ReadBack;
+use super::data::{Auth, DataPath, ExternalData, Scope, WriteClient, WriteError};
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio_postgres::{Client, NoTls};
+
+/// The drill table of a stack drdrill started.
+const TABLE: &str = "drdrill_writes";
+
+pub struct PgData {
+    user: String,
+    password: Option<String>,
+    database: String,
+    scope: Scope,
+}
+
+impl PgData {
+    /// The drill's own nodes: user postgres, database drdrill.
+    pub fn drill() -> PgData {
+        PgData { user: "postgres".into(), password: None, database: "drdrill".into(), scope: Scope::Drill }
+    }
+
+    /// An external PostgreSQL: the scenario's login (user and database postgres by default).
+    pub fn external(auth: &Auth) -> PgData {
+        PgData {
+            user: auth.user.clone().unwrap_or_else(|| "postgres".into()),
+            password: auth.password.clone(),
+            database: auth.database.clone().unwrap_or_else(|| "postgres".into()),
+            scope: auth.scope(),
+        }
+    }
+
+    /// A connection within `timeout`; on an external server it names itself drdrill.
+    async fn open(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Client, tokio_postgres::Error> {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(addr.ip().to_string()).port(addr.port()).user(&self.user).dbname(&self.database);
+        if let Scope::Run { .. } = self.scope {
+            cfg.application_name("drdrill");
+        }
+        cfg.connect_timeout(timeout);
+        if let Some(p) = &self.password {
+            cfg.password(p);
+        }
+        let (client, conn) = cfg.connect(NoTls).await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(client)
+    }
+
+    pub(super) async fn admin(&self, addr: SocketAddr) -> Result<Client> {
+        let e = match self.open(addr, self.scope.admin_timeout()).await {
+            Ok(c) => return Ok(c),
+            Err(e) => e,
+        };
+        let err = Error::infra(format!("failed to connect to postgres at {addr}"));
+        Err(match self.scope {
+            Scope::Drill => err.cause(e),
+            Scope::Run { .. } => err.cause_text(error_text(&e)),
+        })
+    }
+
+    /// An error as a client reports it: an external server's own message.
+    fn describe(&self, e: &tokio_postgres::Error) -> String {
+        match self.scope {
+            Scope::Drill => e.to_string(),
+            Scope::Run { .. } => error_text(e),
+        }
+    }
+
+    /// A workload connection with its prepared insert.
+    pub(super) async fn client(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<PgClient, String> {
+        let client = self.open(addr, timeout).await.map_err(|e| self.describe(&e))?;
+        let sql = match &self.scope {
+            Scope::Drill => format!("INSERT INTO {TABLE} (writer, seq, payload) VALUES ($1, $2, $3)"),
+            Scope::Run { table, run } => format!("INSERT INTO {table} (run, writer, seq, payload) VALUES ('{run}', $1, $2, $3)"),
+        };
+        let stmt = client.prepare(&sql).await.map_err(|e| self.describe(&e))?;
+        Ok(PgClient { client, stmt, node: None })
+    }
+}
+
+/// A connection as postgres to database `db` (Patroni's health checks use it too).
+pub(super) async fn connect(addr: SocketAddr, db: &str, timeout: Duration) -> std::result::Result<Client, tokio_postgres::Error> {
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host(addr.ip().to_string()).port(addr.port()).user("postgres").dbname(db).connect_timeout(timeout);
+    let (client, conn) = cfg.connect(NoTls).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(client)
+}
+
+/// The server's own message when there is one (the driver's Display hides it).
+fn error_text(e: &tokio_postgres::Error) -> String {
+    e.as_db_error().map(|d| format!("{}: {}", d.code().code(), d.message())).unwrap_or_else(|| e.to_string())
+}
+
+/// Whether the server on this connection is a writable primary (not in recovery).
+pub(super) async fn is_writable(c: &Client) -> std::result::Result<bool, tokio_postgres::Error> {
+    Ok(c.query_one("SELECT NOT pg_is_in_recovery()", &[]).await?.get::<_, bool>(0))
+}
+
+/// The (writer, seq) rows `sql` returns, streamed into a read-back (never all rows at once).
+async fn read_rows(c: &Client, sql: &str, params: &[&str]) -> std::result::Result<ReadBack, tokio_postgres::Error> {
+    use futures_util::TryStreamExt;
+    let rows = c.query_raw(sql, params).await?;
+    let mut rows = std::pin::pin!(rows);
+    let mut rb = ReadBack::default();
+    while let Some(r) = rows.try_next().await? {
+        rb.push(r.try_get::<_, i32>(0)? as u32, r.try_get::<_, i64>(1)? as u64);
+    }
+    Ok(rb)
+}
+
+pub(super) fn q(addr: SocketAddr, what: &str) -> impl FnOnce(tokio_postgres::Error) -> Error {
+    let msg = format!("failed to {what} on {addr}");
+    move |e| Error::infra(msg).cause(e)
+}
+
+pub(super) struct PgClient {
+    pub client: Client,
+    pub stmt: tokio_postgres::Statement,
+    /// The node, when the client found it behind HAProxy.
+    pub node: Option<String>,
+}
+
+#[async_trait]
+impl WriteClient for PgClient {
+    async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
+        match self.client.execute(&self.stmt, &[&(writer as i32), &(seq as i64), &payload]).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(classify(&e)),
+        }
+    }
+    fn node(&self) -> Option<String> {
+        self.node.clone()
+    }
+    /// tokio-postgres pipelines requests and drops the replies nobody waits for, so an empty
+    /// query queued behind the abandoned write is answered once the server is back.
+    async fn answers_again(&mut self) -> bool {
+        self.client.simple_query("").await.is_ok()
+    }
+}
+
+/// An error the server sent while the statement ran means it was rolled back, except for
+/// shutdown and connection errors, after which the commit may already be durable.
+fn classify(e: &tokio_postgres::Error) -> WriteError {
+    let text = error_text(e);
+    match e.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            if code.starts_with("57P") || code.starts_with("08") || code == "XX000" {
+                WriteError::Unknown(text)
+            } else {
+                WriteError::Fail(text)
+            }
+        }
+        None => WriteError::Unknown(text),
+    }
+}
+
+#[async_trait]
+impl DataPath for PgData {
+    fn port(&self) -> u16 {
+        5432
+    }
+
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        Ok(Box::new(self.client(addr, timeout).await?))
+    }
+
+    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
+        let (t, run_column, key, what) = match &self.scope {
+            Scope::Drill => (TABLE, "", "", "create the workload table".to_string()),
+            Scope::Run { table, .. } => (table.as_str(), "run text NOT NULL, ", "run, ", format!("create the workload table {table}")),
+        };
+        self.admin(primary)
+            .await?
+            .batch_execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {t} ({run_column}writer int NOT NULL, seq bigint NOT NULL, payload text NOT NULL, \
+                 written_at timestamptz NOT NULL DEFAULT clock_timestamp()); \
+                 CREATE INDEX IF NOT EXISTS {t}_key ON {t} ({key}writer, seq);"
+            ))
+            .await
+            .map_err(q(primary, &what))
+    }
+
+    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
+        matches!(tokio::time::timeout(timeout, self.writable(addr, timeout)).await, Ok(Ok(true)))
+    }
+
+    async fn position(&self, addr: SocketAddr) -> Result<u64> {
+        let row = self
+            .admin(addr)
+            .await?
+            .query_one(
+                "SELECT greatest(coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0'), 0), \
+                 coalesce(pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0'), 0))::bigint",
+                &[],
+            )
+            .await
+            .map_err(q(addr, "read the WAL position"))?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
+        let c = self.admin(addr).await?;
+        let read = match &self.scope {
+            Scope::Drill => read_rows(&c, &format!("SELECT writer, seq FROM {TABLE}"), &[]).await,
+            Scope::Run { table, run } => read_rows(&c, &format!("SELECT writer, seq FROM {table} WHERE run = $1"), &[run.as_str()]).await,
+        };
+        read.map_err(q(addr, "read back the workload table"))
+    }
+}
+
+#[async_trait]
+impl ExternalData for PgData {
+    async fn writable(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<bool, String> {
+        let c = self.open(addr, timeout).await.map_err(|e| self.describe(&e))?;
+        is_writable(&c).await.map_err(|e| self.describe(&e))
+    }
+
+    async fn max_lag(&self, addr: SocketAddr) -> std::result::Result<u64, String> {
+        let c = self.open(addr, self.scope.admin_timeout()).await.map_err(|e| self.describe(&e))?;
+        let row = c
+            .query_one(
+                "SELECT count(*), coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(replay_lsn, '0/0'))), 0)::bigint \
+                 FROM pg_stat_replication",
+                &[],
+            )
+            .await
+            .map_err(|e| self.describe(&e))?;
+        if row.get::<_, i64>(0) == 0 {
+            return Err("no replica is streaming from this node".into());
+        }
+        Ok(row.get::<_, i64>(1) as u64)
+    }
+
+    async fn cleanup(&self, addr: SocketAddr) -> Result<String> {
+        let (t, run) = self.scope.run()?;
+        let c = self.admin(addr).await?;
+        let n = c.execute(&format!("DELETE FROM {t} WHERE run = $1"), &[&run]).await.map_err(q(addr, "delete this run's rows"))?;
+        let left: i64 = c.query_one(&format!("SELECT count(*) FROM {t}"), &[]).await.map_err(q(addr, "count rows"))?.get(0);
+        if left == 0 {
+            c.batch_execute(&format!("DROP TABLE {t}")).await.map_err(q(addr, "drop the empty table"))?;
+            return Ok(format!("deleted {n} rows of run {run}; dropped the empty table {t}"));
+        }
+        Ok(format!("deleted {n} rows of run {run}; {left} rows of other runs stay in {t}"))
+    }
+}

@@ -1,0 +1,260 @@
+//! Redis's data path, for the redis and redis-sentinel stacks (keys `drdrill:<writer>:<seq>`)
+//! and for an external Redis (the scenario's login; keys `<table>:<run>:<writer>:<seq>`).
+use super::ReadBack;
+use super::data::{Auth, DataPath, ExternalData, Scope, WriteClient, WriteError};
+use super::redis_conn::RedisConn;
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use redis::aio::MultiplexedConnection;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The key prefix of a stack drdrill started.
+pub(super) const KEY_PREFIX: &str = "drdrill:";
+
+pub struct RedisData {
+    user: Option<String>,
+    password: Option<String>,
+    scope: Scope,
+}
+
+impl RedisData {
+    /// The drill's own nodes: no login.
+    pub fn drill() -> RedisData {
+        RedisData { user: None, password: None, scope: Scope::Drill }
+    }
+
+    pub fn external(auth: &Auth) -> RedisData {
+        RedisData { user: auth.user.clone(), password: auth.password.clone(), scope: auth.scope() }
+    }
+
+    fn prefix(&self) -> String {
+        match &self.scope {
+            Scope::Drill => KEY_PREFIX.to_string(),
+            Scope::Run { table, run } => format!("{table}:{run}:"),
+        }
+    }
+
+    /// An administrative connection within `timeout`, or why there is none.
+    async fn open(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<MultiplexedConnection, String> {
+        match self.scope {
+            Scope::Drill => conn(addr, timeout).await.map_err(|e| e.to_string()),
+            Scope::Run { .. } => self.conn_as(addr, timeout).await,
+        }
+    }
+
+    /// A connection with the scenario's login.
+    async fn conn_as(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<MultiplexedConnection, String> {
+        use redis::IntoConnectionInfo;
+        let base = redis::ConnectionAddr::Tcp(addr.ip().to_string(), addr.port()).into_connection_info().map_err(|e| e.to_string())?;
+        let mut settings = redis::RedisConnectionInfo::default();
+        if let Some(u) = &self.user {
+            settings = settings.set_username(u);
+        }
+        if let Some(p) = &self.password {
+            settings = settings.set_password(p);
+        }
+        let info = base.set_redis_settings(settings);
+        let client = redis::Client::open(info).map_err(|e| e.to_string())?;
+        match tokio::time::timeout(timeout, client.get_multiplexed_async_connection()).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err("connect timed out".into()),
+        }
+    }
+
+    async fn admin(&self, addr: SocketAddr) -> Result<MultiplexedConnection> {
+        match self.scope {
+            Scope::Drill => admin(addr).await,
+            Scope::Run { .. } => self
+                .conn_as(addr, self.scope.admin_timeout())
+                .await
+                .map_err(|e| Error::infra(format!("failed to connect to redis at {addr}")).cause_text(e)),
+        }
+    }
+}
+
+pub(super) async fn conn(addr: SocketAddr, timeout: Duration) -> std::result::Result<MultiplexedConnection, redis::RedisError> {
+    let client = redis::Client::open(format!("redis://{addr}/"))?;
+    match tokio::time::timeout(timeout, client.get_multiplexed_async_connection()).await {
+        Ok(r) => r,
+        Err(_) => Err(redis::RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))),
+    }
+}
+
+/// An administrative connection to a node or a Sentinel drdrill started.
+pub(super) async fn admin(addr: SocketAddr) -> Result<MultiplexedConnection> {
+    conn(addr, Duration::from_secs(3)).await.map_err(|e| Error::infra(format!("failed to connect to redis at {addr}")).cause(e))
+}
+
+/// SCAN over the keys that start with a prefix, a batch at a time (never every key at once).
+struct KeyScan {
+    pattern: String,
+    cursor: Option<u64>,
+}
+
+impl KeyScan {
+    fn new(prefix: &str) -> KeyScan {
+        KeyScan { pattern: format!("{prefix}*"), cursor: Some(0) }
+    }
+
+    /// The next batch, or None when the scan is complete.
+    async fn next(&mut self, c: &mut MultiplexedConnection, addr: SocketAddr) -> Result<Option<Vec<String>>> {
+        let Some(cursor) = self.cursor else { return Ok(None) };
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&self.pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(c)
+            .await
+            .map_err(|e| Error::infra(format!("failed to scan keys on {addr}")).cause(e))?;
+        self.cursor = (next != 0).then_some(next);
+        Ok(Some(keys))
+    }
+}
+
+/// Every `<prefix><writer>:<seq>` key, streamed into a read-back.
+async fn read_keys(c: &mut MultiplexedConnection, addr: SocketAddr, prefix: &str) -> Result<ReadBack> {
+    let (mut scan, mut rb) = (KeyScan::new(prefix), ReadBack::default());
+    while let Some(keys) = scan.next(c, addr).await? {
+        for k in keys {
+            let parsed = k.strip_prefix(prefix).and_then(|r| r.split_once(':'));
+            if let Some((w, s)) = parsed
+                && let (Ok(w), Ok(s)) = (w.parse(), s.parse())
+            {
+                rb.push(w, s);
+            }
+        }
+    }
+    Ok(rb)
+}
+
+pub(super) async fn info_replication(addr: SocketAddr) -> Result<Vec<(String, String)>> {
+    read_info_replication(&mut admin(addr).await?, addr).await
+}
+
+/// `INFO replication` on an open connection, as (field, value) pairs.
+async fn read_info_replication(c: &mut MultiplexedConnection, addr: SocketAddr) -> Result<Vec<(String, String)>> {
+    let text: String = redis::cmd("INFO")
+        .arg("replication")
+        .query_async(c)
+        .await
+        .map_err(|e| Error::infra(format!("failed to read INFO replication on {addr}")).cause(e))?;
+    Ok(text.lines().filter_map(|l| l.trim().split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+}
+
+pub(super) fn field<'a>(info: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    info.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+pub(super) async fn command(addr: SocketAddr, args: &[&str]) -> Result<()> {
+    let mut c = admin(addr).await?;
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query_async::<()>(&mut c).await.map_err(|e| Error::infra(format!("failed to run {} on {addr}", args.join(" "))).cause(e))
+}
+
+/// `ROLE` on a connection: whether the node is a primary.
+async fn is_master(c: &mut MultiplexedConnection) -> std::result::Result<bool, redis::RedisError> {
+    Ok(names_master(&redis::cmd("ROLE").query_async(c).await?))
+}
+
+/// Whether a reply to `ROLE` is a primary's.
+pub(super) fn names_master(role: &redis::Value) -> bool {
+    matches!(role, redis::Value::Array(r) if matches!(r.first(), Some(redis::Value::BulkString(b)) if b == b"master"))
+}
+
+/// The workload client of every Redis stack (replicas, Sentinel, external).
+pub(super) struct RedisClient {
+    pub conn: RedisConn,
+    /// The node, when the client found it through Sentinel.
+    pub node: Option<String>,
+}
+
+#[async_trait]
+impl WriteClient for RedisClient {
+    async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
+        self.conn.set(writer, seq, payload).await
+    }
+    fn node(&self) -> Option<String> {
+        self.node.clone()
+    }
+}
+
+#[async_trait]
+impl DataPath for RedisData {
+    fn port(&self) -> u16 {
+        6379
+    }
+
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        let login = self.password.as_deref().map(|p| (self.user.as_deref(), p));
+        let conn = RedisConn::connect(addr, timeout, &self.prefix(), login).await.map_err(|e| e.to_string())?;
+        Ok(Box::new(RedisClient { conn, node: None }))
+    }
+
+    /// Redis needs no table: a stack drdrill started is asked for a PING, an external one
+    /// for nothing.
+    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
+        match self.scope {
+            Scope::Drill => command(primary, &["PING"]).await,
+            Scope::Run { .. } => Ok(()),
+        }
+    }
+
+    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
+        matches!(tokio::time::timeout(timeout, self.writable(addr, timeout)).await, Ok(Ok(true)))
+    }
+
+    async fn position(&self, addr: SocketAddr) -> Result<u64> {
+        let info = read_info_replication(&mut self.admin(addr).await?, addr).await?;
+        let v = field(&info, "slave_repl_offset").or_else(|| field(&info, "master_repl_offset"));
+        v.and_then(|v| v.parse().ok()).ok_or_else(|| Error::infra(format!("failed to read the replication offset of {addr}")))
+    }
+
+    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
+        read_keys(&mut self.admin(addr).await?, addr, &self.prefix()).await
+    }
+}
+
+#[async_trait]
+impl ExternalData for RedisData {
+    async fn writable(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<bool, String> {
+        let mut c = self.open(addr, timeout).await?;
+        is_master(&mut c).await.map_err(|e| e.to_string())
+    }
+
+    async fn max_lag(&self, addr: SocketAddr) -> std::result::Result<u64, String> {
+        let mut c = self.admin(addr).await.map_err(|e| e.one_line())?;
+        let info = read_info_replication(&mut c, addr).await.map_err(|e| e.one_line())?;
+        let top: u64 = field(&info, "master_repl_offset").and_then(|v| v.parse().ok()).ok_or("not a primary")?;
+        // slaveN:ip=…,port=…,state=online,offset=123,lag=0
+        let offsets: Vec<u64> = info
+            .iter()
+            .filter(|(k, _)| k.starts_with("slave") && k[5..].chars().all(|c| c.is_ascii_digit()))
+            .filter_map(|(_, v)| v.split(',').find_map(|kv| kv.strip_prefix("offset=")).and_then(|o| o.parse().ok()))
+            .collect();
+        offsets.iter().map(|o| top.saturating_sub(*o)).max().ok_or_else(|| "no replica is connected to this node".into())
+    }
+
+    async fn cleanup(&self, addr: SocketAddr) -> Result<String> {
+        self.scope.run()?;
+        let mut c = self.admin(addr).await?;
+        let (mut scan, mut deleted) = (KeyScan::new(&self.prefix()), 0usize);
+        // deleting keys while SCAN goes on is safe: it still returns every key that stays
+        while let Some(keys) = scan.next(&mut c, addr).await? {
+            for chunk in keys.chunks(500) {
+                redis::cmd("DEL")
+                    .arg(chunk)
+                    .query_async::<()>(&mut c)
+                    .await
+                    .map_err(|e| Error::infra(format!("failed to delete keys on {addr}")).cause(e))?;
+            }
+            deleted += keys.len();
+        }
+        Ok(format!("deleted {deleted} keys {}*", self.prefix()))
+    }
+}
