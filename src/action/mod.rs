@@ -104,7 +104,7 @@ pub async fn perform_recorded(a: &ActionSpec, label: &str, env: &ActionEnv, rec:
     let o = perform(a, label, env, &rec.clock).await;
     let kind = if o.ok { EventKind::Action } else { EventKind::ActionFailed };
     let detail = format!("{label}: {}", o.detail);
-    rec.record(Event { t_ns: o.at_ns, kind, fault, node: None, detail, applied_ns: Some(o.ended_ns), applied_from_ns: Some(o.started_ns) })
+    rec.record(Event { service: None, t_ns: o.at_ns, kind, fault, node: None, detail, applied_ns: Some(o.ended_ns), applied_from_ns: Some(o.started_ns) })
         .await;
     o
 }

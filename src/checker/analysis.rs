@@ -116,8 +116,19 @@ impl Checker {
 
     /// Streams a history file into a checker.
     pub fn from_history(path: &Path) -> std::io::Result<(Checker, HistoryFile)> {
+        Checker::from_history_of(path, None)
+    }
+
+    /// Streams one service's ops into a checker; the history's events are that service's
+    /// and the drill's own (None: a drill of one service, everything).
+    pub fn from_history_of(path: &Path, service: Option<&str>) -> std::io::Result<(Checker, HistoryFile)> {
         let mut c = Checker::default();
-        let h = read_history(path, |op| c.add(&op))?;
+        let mut h = read_history(path, |op| {
+            if crate::history::belongs(op.service.as_ref(), service) {
+                c.add(&op)
+            }
+        })?;
+        h.events.retain(|e| crate::history::belongs(e.service.as_ref(), service));
         Ok((c, h))
     }
 

@@ -146,6 +146,7 @@ mod tests {
 
     fn ev(t_ms: u64, kind: EventKind, node: Option<&str>, fault: Option<usize>) -> Event {
         Event {
+            service: None,
             t_ns: t_ms * 1_000_000,
             kind,
             fault,
@@ -158,6 +159,7 @@ mod tests {
 
     fn ok(node: &str, t_ms: u64) -> Op {
         Op {
+            service: None,
             writer: 0,
             seq: t_ms,
             invoke_ns: t_ms * 1_000_000 - 500_000,

@@ -34,7 +34,7 @@ pub(super) fn random_history(seed: u64) -> (Vec<Op>, Vec<Event>, ReadBack, usize
             if r.next(200) == 0 {
                 o = Outcome::Fail;
             }
-            ops.push(Op { writer: w, seq, invoke_ns: t, complete_ns: t + dur, outcome: o, node: Some(format!("n{}", w % 2)), error: None });
+            ops.push(Op { service: None, writer: w, seq, invoke_ns: t, complete_ns: t + dur, outcome: o, node: Some(format!("n{}", w % 2)), error: None });
             let kept = match o {
                 Outcome::Ok => t < faults[0] || r.next(20) > 0,
                 _ => r.next(8) == 0,
@@ -70,7 +70,7 @@ pub(super) fn random_history(seed: u64) -> (Vec<Op>, Vec<Event>, ReadBack, usize
 }
 
 fn ev_ns(t_ns: u64, kind: EventKind, fault: Option<usize>) -> Event {
-    Event { t_ns, kind, fault, node: None, detail: String::new(), applied_ns: None, applied_from_ns: None }
+    Event { service: None, t_ns, kind, fault, node: None, detail: String::new(), applied_ns: None, applied_from_ns: None }
 }
 
 pub(super) fn random_targets() -> (CheckSpec, Targets) {

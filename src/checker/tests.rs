@@ -7,11 +7,11 @@ use crate::stack::ReadBack;
 const MS: u64 = 1_000_000;
 
 fn op(writer: u32, seq: u64, invoke_ms: u64, dur_ms: u64, outcome: Outcome) -> Op {
-    Op { writer, seq, invoke_ns: invoke_ms * MS, complete_ns: (invoke_ms + dur_ms) * MS, outcome, node: None, error: None }
+    Op { service: None, writer, seq, invoke_ns: invoke_ms * MS, complete_ns: (invoke_ms + dur_ms) * MS, outcome, node: None, error: None }
 }
 
 fn ev(t_ms: u64, kind: EventKind, fault: Option<usize>) -> Event {
-    Event { t_ns: t_ms * MS, kind, fault, node: None, detail: String::new(), applied_ns: None, applied_from_ns: None }
+    Event { service: None, t_ns: t_ms * MS, kind, fault, node: None, detail: String::new(), applied_ns: None, applied_from_ns: None }
 }
 
 fn targets(rto: u64, rpo: u64, lost: u64) -> Targets {

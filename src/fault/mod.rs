@@ -139,7 +139,7 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
     };
     let applied_ns = result.as_ref().ok().map(|_| applied_at.or(on_node.map(|w| w.1)).unwrap_or(now));
     let applied_from_ns = on_node.map(|w| w.0);
-    rec.record(Event { t_ns: at_ns, kind: event, fault: Some(index), node: Some(node.clone()), detail, applied_ns, applied_from_ns }).await;
+    rec.record(Event { service: None, t_ns: at_ns, kind: event, fault: Some(index), node: Some(node.clone()), detail, applied_ns, applied_from_ns }).await;
     let applied = result?;
     if spec.kind == FaultKind::Restart {
         // the engine returned once the container runs again: that is the heal
@@ -203,7 +203,7 @@ pub async fn heal(docker: &Docker, f: &mut Injected, rec: Option<&RecorderHandle
             window_text(node, t_ns).unwrap_or_else(|| format!("call returned, {:.1} ms after the request", (now - t_ns) as f64 / 1e6));
         let detail = format!("{detail} (applied: {source})");
         let (fault, node) = (Some(f.index), Some(f.node.clone()));
-        rec.record(Event { t_ns, kind: EventKind::FaultHeal, fault, node, detail, applied_ns, applied_from_ns }).await;
+        rec.record(Event { service: None, t_ns, kind: EventKind::FaultHeal, fault, node, detail, applied_ns, applied_from_ns }).await;
     }
     first_err.map_or(Ok(()), Err)
 }

@@ -1,6 +1,6 @@
 //! One history line per entry, as serde_json writes it. Ops, nearly every line, are written
 //! by hand (integers with itoa, strings escaped by serde_json) with no allocation per op.
-use super::{Entry, Op, Outcome};
+use super::{Entry, Op, Outcome, Service};
 
 /// Appends `e` and a newline to `buf`.
 pub(super) fn line(buf: &mut Vec<u8>, e: &Entry) -> std::io::Result<()> {
@@ -15,7 +15,13 @@ pub(super) fn line(buf: &mut Vec<u8>, e: &Entry) -> std::io::Result<()> {
 /// Byte for byte what `serde_json::to_writer(buf, &Entry::Op(op))` writes.
 fn op_line(buf: &mut Vec<u8>, op: &Op) {
     let mut n = itoa::Buffer::new();
-    buf.extend_from_slice(b"{\"type\":\"op\",\"writer\":");
+    buf.extend_from_slice(b"{\"type\":\"op\",");
+    if let Some(s) = &op.service {
+        buf.extend_from_slice(b"\"service\":");
+        string(buf, s);
+        buf.push(b',');
+    }
+    buf.extend_from_slice(b"\"writer\":");
     buf.extend_from_slice(n.format(op.writer).as_bytes());
     buf.extend_from_slice(b",\"seq\":");
     buf.extend_from_slice(n.format(op.seq).as_bytes());
@@ -51,7 +57,12 @@ fn string(buf: &mut Vec<u8>, s: &str) {
 /// and the caller reads the line with serde_json, which also reports what is wrong.
 pub(super) fn parse_op_line(line: &[u8]) -> Option<Op> {
     let mut p = Cursor(line);
-    p.tag(b"{\"type\":\"op\",\"writer\":")?;
+    p.tag(b"{\"type\":\"op\",")?;
+    let service = p.optional_string(b"\"service\":")?.map(Service::from);
+    if service.is_some() {
+        p.tag(b",")?;
+    }
+    p.tag(b"\"writer\":")?;
     let writer = u32::try_from(p.number()?).ok()?;
     p.tag(b",\"seq\":")?;
     let seq = p.number()?;
@@ -71,7 +82,7 @@ pub(super) fn parse_op_line(line: &[u8]) -> Option<Op> {
     let node = p.optional_string(b",\"node\":")?;
     let error = p.optional_string(b",\"error\":")?;
     p.tag(b"}")?;
-    p.0.is_empty().then_some(Op { writer, seq, invoke_ns, complete_ns, outcome, node, error })
+    p.0.is_empty().then_some(Op { service, writer, seq, invoke_ns, complete_ns, outcome, node, error })
 }
 
 /// What is left of a line being read.
@@ -123,7 +134,7 @@ mod tests {
     fn op(writer: u32, seq: u64, outcome: Outcome, node: Option<&str>, error: Option<&str>) -> Op {
         let (node, error) = (node.map(str::to_string), error.map(str::to_string));
         let invoke_ns = seq.wrapping_mul(1_000_003);
-        Op { writer, seq, invoke_ns, complete_ns: invoke_ns.wrapping_add(417_001), outcome, node, error }
+        Op { service: None, writer, seq, invoke_ns, complete_ns: invoke_ns.wrapping_add(417_001), outcome, node, error }
     }
 
     #[test]
@@ -141,12 +152,14 @@ mod tests {
         ];
         let nodes = [None, Some("redis-1"), Some("pg \"odd\"\\name\n")];
         let ints = [(0, 0), (1, 1), (u32::MAX, u64::MAX), (7, 9_999_999_999)];
+        let services = [None, Some("pg"), Some("odd \"svc\"")];
         let (mut checked, mut fast) = (0, 0);
-        for outcome in [Outcome::Ok, Outcome::Fail, Outcome::Unknown] {
+        for (outcome, service) in [Outcome::Ok, Outcome::Fail, Outcome::Unknown].into_iter().zip(services) {
             for node in nodes {
                 for error in errors {
                     for (writer, seq) in ints {
                         let mut o = op(writer, seq, outcome, node, error);
+                        o.service = service.map(Service::from);
                         if seq == u64::MAX {
                             (o.invoke_ns, o.complete_ns) = (u64::MAX, 0);
                         }
@@ -170,14 +183,16 @@ mod tests {
             }
         }
         assert_eq!(checked, 3 * 3 * 9 * 4);
-        // every line whose node (2 of 3) and error (5 of 9) need no escape
-        assert_eq!(fast, 3 * 2 * 5 * 4, "the direct reader took {fast} of {checked} lines");
+        // every line whose service (2 of 3), node (2 of 3) and error (5 of 9) need no escape
+        assert_eq!(fast, 2 * 2 * 5 * 4, "the direct reader took {fast} of {checked} lines");
     }
 
     #[test]
     fn lines_json_would_refuse_or_that_are_laid_out_otherwise_are_left_to_serde_json() {
         let good = br#"{"type":"op","writer":1,"seq":2,"invoke_ns":3,"complete_ns":4,"outcome":"ok","node":"pg-1"}"#;
         assert!(parse_op_line(good).is_some());
+        let tagged = br#"{"type":"op","service":"pg","writer":1,"seq":2,"invoke_ns":3,"complete_ns":4,"outcome":"ok"}"#;
+        assert_eq!(parse_op_line(tagged).and_then(|o| o.service).as_deref(), Some("pg"));
         for bad in [
             &br#"{"type":"op","writer":01,"seq":2,"invoke_ns":3,"complete_ns":4,"outcome":"ok"}"#[..],
             br#"{"type":"op","writer":4294967296,"seq":2,"invoke_ns":3,"complete_ns":4,"outcome":"ok"}"#,
@@ -189,6 +204,8 @@ mod tests {
             br#"{"type":"op","writer":1,"seq":2,"invoke_ns":3,"complete_ns":4,"outcome":"ok","node":"a"#,
             br#"{"type":"op","seq":2,"writer":1,"invoke_ns":3,"complete_ns":4,"outcome":"ok"}"#,
             br#"{"type":"op","writer":1,"seq":2,"invoke_ns":3,"complete_ns":4,"outcome":"ok","error":"e","node":"n"}"#,
+            br#"{"type":"op","service":"pg""writer":1,"seq":2,"invoke_ns":3,"complete_ns":4,"outcome":"ok"}"#,
+            br#"{"type":"op","writer":1,"service":"pg","seq":2,"invoke_ns":3,"complete_ns":4,"outcome":"ok"}"#,
             b"{\"type\":\"op\",\"writer\":1,\"seq\":2,\"invoke_ns\":3,\"complete_ns\":4,\"outcome\":\"ok\",\"node\":\"\xff\"}",
         ] {
             assert_eq!(parse_op_line(bad), None, "{}", String::from_utf8_lossy(bad));

@@ -24,6 +24,19 @@ pub fn path_in(dir: &Path) -> PathBuf {
     if !zst.exists() && plain.exists() { plain } else { zst }
 }
 
+/// A service's name as ops and events carry it (shared, not copied, per op).
+pub type Service = std::sync::Arc<str>;
+
+/// Whether an op or event tagged `tag` belongs to `service` (None: a drill of one service,
+/// whose ops carry no tag). A drill-wide event (no tag) belongs to every service.
+pub fn belongs(tag: Option<&Service>, service: Option<&str>) -> bool {
+    match (tag, service) {
+        (None, _) => true,
+        (Some(t), Some(s)) => &**t == s,
+        (Some(_), None) => true,
+    }
+}
+
 /// Outcome of one client operation (Jepsen's ok / fail / info).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -39,6 +52,10 @@ pub enum Outcome {
 /// One write: `writer` wrote record `seq`. Times are ns on the drill clock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Op {
+    /// The service written to; absent in a drill of one service (and in evidence written
+    /// before drills had several).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
     pub writer: u32,
     pub seq: u64,
     pub invoke_ns: u64,
@@ -91,6 +108,10 @@ pub enum EventKind {
 /// A fault, heal or failover step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    /// The service it happened to; absent for the drill's own events (hooks, an abort, an
+    /// interrupt) and in a drill of one service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
     pub t_ns: u64,
     pub kind: EventKind,
     /// Index of the fault in the scenario, for fault events.
@@ -119,6 +140,9 @@ pub enum Entry {
         scenario: String,
         run_id: String,
         wall_clock_anchor: String,
+        /// The drill's services, when it has several: each op and service event names one.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        services: Vec<String>,
     },
     Op(Op),
     Event(Event),
@@ -131,11 +155,11 @@ mod tests {
     use std::io::Read;
 
     fn header(clock: &Clock) -> Entry {
-        Entry::Header { scenario: "s".into(), run_id: "r".into(), wall_clock_anchor: clock.wall_anchor.to_rfc3339() }
+        Entry::Header { scenario: "s".into(), run_id: "r".into(), wall_clock_anchor: clock.wall_anchor.to_rfc3339(), services: Vec::new() }
     }
 
     fn op(seq: u64, outcome: Outcome, node: Option<&str>) -> Op {
-        Op { writer: 1, seq, invoke_ns: seq, complete_ns: seq + 1, outcome, node: node.map(str::to_string), error: None }
+        Op { service: None, writer: 1, seq, invoke_ns: seq, complete_ns: seq + 1, outcome, node: node.map(str::to_string), error: None }
     }
 
     /// A recorder writing `history.jsonl.zst` in a fresh folder (kept while the dir lives).
@@ -221,7 +245,7 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         assert_eq!(on_disk(&path), (5000, 1));
-        h.op(Op { writer: 1, seq: 5001, invoke_ns: 1, complete_ns: 2, outcome: Outcome::Ok, node: None, error: None }).await;
+        h.op(Op { service: None, writer: 1, seq: 5001, invoke_ns: 1, complete_ns: 2, outcome: Outcome::Ok, node: None, error: None }).await;
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
         assert_eq!(on_disk(&path), (5001, 1), "an op waited longer than the flush interval");
         drop(h);
@@ -306,7 +330,7 @@ mod tests {
                 let complete_ns = invoke_ns + 100_000 + rand(800_000);
                 *t = complete_ns;
                 let node = Some("redis-1".to_string());
-                ops.push(Op { writer: w as u32 + 1, seq, invoke_ns, complete_ns, outcome: Outcome::Ok, node, error: None });
+                ops.push(Op { service: None, writer: w as u32 + 1, seq, invoke_ns, complete_ns, outcome: Outcome::Ok, node, error: None });
             }
         }
         ops.sort_by_key(|o| o.complete_ns); // recorded as they complete

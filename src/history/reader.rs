@@ -10,6 +10,8 @@ pub struct HistoryFile {
     pub scenario: String,
     pub run_id: String,
     pub wall_clock_anchor: String,
+    /// The drill's services when it had several (empty: one service).
+    pub services: Vec<String>,
     pub events: Vec<Event>,
     /// The compressed file ends mid-frame (the drill crashed): every whole line before the
     /// cut was read, and nothing after it.
@@ -39,10 +41,11 @@ pub fn read_history(path: &Path, mut on_op: impl FnMut(Op)) -> std::io::Result<H
             return Ok(());
         }
         match serde_json::from_slice(line).map_err(bad)? {
-            Entry::Header { scenario, run_id, wall_clock_anchor } => {
+            Entry::Header { scenario, run_id, wall_clock_anchor, services } => {
                 h.scenario = scenario;
                 h.run_id = run_id;
                 h.wall_clock_anchor = wall_clock_anchor;
+                h.services = services;
             }
             Entry::Op(op) => on_op(op),
             Entry::Event(e) => h.events.push(e),

@@ -24,6 +24,8 @@ pub struct RecorderHandle {
     /// Latest invoke times of an acknowledged write and of one that did not succeed (0:
     /// none yet), for the runner's live view of the clients' recovery.
     pub last_invoke_ns: std::sync::Arc<LastInvokes>,
+    /// Stamped on every op and event recorded through this handle (`for_service`).
+    service: Option<super::Service>,
 }
 
 /// The latest invoke time of an ok write and of a non-ok one, as ops are recorded.
@@ -122,7 +124,7 @@ impl Recorder {
         });
         Ok((
             Recorder { task },
-            RecorderHandle { tx, clock, counts: Default::default(), last_ok_ns: Default::default(), last_invoke_ns: Default::default() },
+            RecorderHandle { tx, clock, counts: Default::default(), last_ok_ns: Default::default(), last_invoke_ns: Default::default(), service: None },
         ))
     }
 
@@ -133,7 +135,23 @@ impl Recorder {
 }
 
 impl RecorderHandle {
+    /// A handle into the same history for one of the drill's services: it tags what it
+    /// records with the service, and counts that service's writes on its own.
+    pub fn for_service(&self, service: &str) -> RecorderHandle {
+        RecorderHandle {
+            tx: self.tx.clone(),
+            clock: self.clock,
+            counts: Default::default(),
+            last_ok_ns: Default::default(),
+            last_invoke_ns: Default::default(),
+            service: Some(service.into()),
+        }
+    }
+
     pub async fn op(&self, mut op: Op) {
+        if op.service.is_none() {
+            op.service.clone_from(&self.service);
+        }
         let i = match op.outcome {
             super::Outcome::Ok => 0,
             super::Outcome::Fail => 1,
@@ -159,13 +177,16 @@ impl RecorderHandle {
 
     /// Records an event that happened at `t_ns` (taken before a slow call).
     pub async fn event_at(&self, t_ns: u64, kind: EventKind, fault: Option<usize>, node: Option<&str>, detail: impl Into<String>) -> u64 {
-        let e = Event { t_ns, kind, fault, node: node.map(str::to_string), detail: detail.into(), applied_ns: None, applied_from_ns: None };
+        let e = Event { service: None, t_ns, kind, fault, node: node.map(str::to_string), detail: detail.into(), applied_ns: None, applied_from_ns: None };
         self.record(e).await
     }
 
     /// Records a prepared event; returns its time.
     pub async fn record(&self, mut e: Event) -> u64 {
         let t_ns = e.t_ns;
+        if e.service.is_none() {
+            e.service.clone_from(&self.service);
+        }
         if crate::secrets::any() {
             e.detail = crate::secrets::redact(&e.detail);
         }

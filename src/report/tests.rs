@@ -88,6 +88,7 @@ pub(super) fn sample() -> Results {
         convergence: None,
         lost: vec![LostWrite { writer: 3, seq: 41, ack_ms: 4987.5 }],
         events: vec![Event {
+            service: None,
             t_ns: 5_000_000_000,
             kind: EventKind::FaultInject,
             fault: Some(0),

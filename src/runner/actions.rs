@@ -89,7 +89,7 @@ pub(super) async fn record_before(rec: &RecorderHandle, done: &[(String, Outcome
     for (label, o) in done {
         let kind = if o.ok { EventKind::Action } else { EventKind::ActionFailed };
         let detail = format!("{label}: {} (before the workload)", o.detail);
-        rec.record(Event { t_ns: 0, kind, fault: None, node: None, detail, applied_ns: None, applied_from_ns: None }).await;
+        rec.record(Event { service: None, t_ns: 0, kind, fault: None, node: None, detail, applied_ns: None, applied_from_ns: None }).await;
     }
 }
 

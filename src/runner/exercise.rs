@@ -95,7 +95,7 @@ impl Drill<'_> {
         let clock = Clock::start();
         let sc = self.sc();
         let header =
-            Entry::Header { scenario: sc.name.clone(), run_id: self.run_id.clone(), wall_clock_anchor: clock.wall_anchor.to_rfc3339() };
+            Entry::Header { scenario: sc.name.clone(), run_id: self.run_id.clone(), wall_clock_anchor: clock.wall_anchor.to_rfc3339(), services: Vec::new() };
         let (recorder, rec) = Recorder::start(&self.dir.join(crate::history::FILE), clock, header)
             .map_err(|e| Error::infra(format!("failed to create {}", crate::history::FILE)).cause(e))?;
         self.live.with(|l| {

@@ -152,14 +152,14 @@ mod tests {
     use crate::history::{Entry, Op, Outcome, Recorder};
 
     fn op(invoke_ns: u64, outcome: Outcome) -> Op {
-        Op { writer: 0, seq: invoke_ns, invoke_ns, complete_ns: invoke_ns + 1, outcome, node: None, error: None }
+        Op { service: None, writer: 0, seq: invoke_ns, invoke_ns, complete_ns: invoke_ns + 1, outcome, node: None, error: None }
     }
 
     #[tokio::test]
     async fn recovery_is_an_acknowledged_write_after_every_failure() {
         let dir = tempfile::tempdir().unwrap();
         let clock = crate::clock::Clock::start();
-        let header = Entry::Header { scenario: "t".into(), run_id: "r".into(), wall_clock_anchor: String::new() };
+        let header = Entry::Header { scenario: "t".into(), run_id: "r".into(), wall_clock_anchor: String::new(), services: Vec::new() };
         let (recorder, rec) = Recorder::start(&dir.path().join("h.jsonl.zst"), clock, header).unwrap();
         // an ack from before the watch began does not count
         rec.op(op(1, Outcome::Ok)).await;

@@ -73,7 +73,7 @@ pub(super) fn attempt(
             _ if timed_out => (None, client),
             _ => (None, None),
         };
-        let op = Op { writer, seq, invoke_ns, complete_ns, outcome, node: Some(node), error };
+        let op = Op { service: None, writer, seq, invoke_ns, complete_ns, outcome, node: Some(node), error };
         Done { op, started, conn, pending }
     })
 }
