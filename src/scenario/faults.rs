@@ -73,6 +73,10 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
             _ if f.target.is_none() => needs("target", p),
             _ => {}
         }
+        if f.targets.is_some() {
+            let msg = "`targets` hits several services at once: it needs a scenario with `services` (one stack: one fault per target)";
+            p.push((at("targets"), msg.into()));
+        }
         if let Some(t) = &f.target
             && let Err(msg) = check_target(t, nodes)
         {

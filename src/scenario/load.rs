@@ -10,7 +10,26 @@ use std::path::{Path, PathBuf};
 pub struct Loaded {
     pub path: PathBuf,
     pub source: String,
+    /// The drill: its name, faults, hooks, steady state, abort conditions and secrets. In a
+    /// drill of several services its stack, workload, failover, proxy and targets are the
+    /// first service's: what works on a service works on `services`.
     pub scenario: Scenario,
+    /// Each service as a one-service scenario (a single-`stack` file: one, named after its
+    /// kind).
+    pub services: Vec<super::services::ServicePlan>,
+}
+
+impl Loaded {
+    /// Whether the drill has several services (`services:` in the file).
+    pub fn several(&self) -> bool {
+        self.services.first().is_some_and(|s| s.tagged)
+    }
+}
+
+/// Whether the file uses the `services:` form (a top-level `services` key).
+fn has_services(source: &str) -> bool {
+    let v: std::result::Result<serde_norway::Value, _> = serde_norway::from_str(source);
+    v.ok().and_then(|v| v.as_mapping().map(|m| m.contains_key("services"))).unwrap_or(false)
 }
 
 pub fn load(path: &Path) -> Result<Loaded> {
@@ -32,8 +51,16 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
     let file = path.display().to_string();
     super::prescan::no_control_characters(&file, &source)?;
     super::prescan::check(&file, &source)?;
-    let scenario: Scenario = serde_norway::from_str(&source).map_err(|e| yaml_error(&file, &e))?;
-    let problems = validate(&scenario);
+    let (scenario, services, problems) = if has_services(&source) {
+        let ss: super::services::ServicesScenario = serde_norway::from_str(&source).map_err(|e| yaml_error(&file, &e))?;
+        let (plans, problems) = super::services::plans(&ss);
+        (super::services::drill_scenario(&ss, &plans), plans, problems)
+    } else {
+        let scenario: Scenario = serde_norway::from_str(&source).map_err(|e| yaml_error(&file, &e))?;
+        let problems = validate(&scenario);
+        let services = vec![super::services::single(&scenario)];
+        (scenario, services, problems)
+    };
     if !problems.is_empty() {
         let mut lines: Vec<String> = problems
             .iter()
@@ -49,7 +76,7 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
         }
         return Err(err.hint("`drdrill schema` prints the format; the README explains every field"));
     }
-    Ok(Loaded { path: path.to_path_buf(), source, scenario })
+    Ok(Loaded { path: path.to_path_buf(), source, scenario, services })
 }
 
 fn yaml_error(file: &str, e: &serde_norway::Error) -> Error {

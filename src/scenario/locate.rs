@@ -5,6 +5,8 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {
     Key(&'static str),
+    /// A key the scenario chose (a service's name).
+    Name(String),
     Index(usize),
 }
 
@@ -16,6 +18,7 @@ pub fn locate(src: &str, path: &[Seg]) -> (usize, usize) {
     for seg in path {
         let hit = match seg {
             Seg::Key(k) => find_key(&lines, range.clone(), k),
+            Seg::Name(k) => find_key(&lines, range.clone(), k),
             Seg::Index(i) => find_item(&lines, range.clone(), *i),
         };
         match hit {

@@ -11,6 +11,7 @@ mod model;
 mod orchestrated;
 mod prescan;
 mod ranges;
+mod services;
 
 pub use actions::{AbortWhen, ActionSpec, CommandLine, Hooks, HttpSpec, ProbeSpec, SteadyState, describe, describe_probe};
 pub use external::ENDPOINT;
@@ -21,8 +22,18 @@ pub use load::{Loaded, load, parse, validate};
 pub use mariadb::MhaSpec;
 pub use model::*;
 pub use orchestrated::{HaproxySpec, PatroniSpec, SentinelSpec};
+pub use services::{ServicePlan, ServiceSpec, ServicesScenario};
 
 /// JSON Schema of the scenario format, for editor completion.
 pub fn json_schema() -> String {
-    serde_json::to_string_pretty(&schemars::schema_for!(Scenario)).expect("schema serialises")
+    serde_json::to_string_pretty(&schemars::schema_for!(ScenarioFile)).expect("schema serialises")
+}
+
+/// A scenario file: one stack, or several services.
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ScenarioFile {
+    One(Box<Scenario>),
+    Several(Box<ServicesScenario>),
 }

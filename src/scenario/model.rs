@@ -358,6 +358,10 @@ pub struct FaultSpec {
     /// or a node name such as pg-2. Required except for partition and heal.
     #[serde(default)]
     pub target: Option<String>,
+    /// In a scenario with `services`: the nodes of several services hit at the same
+    /// instant (`[pg/primary, cache/primary]`), instead of one `target`.
+    #[serde(default)]
+    pub targets: Option<Vec<String>>,
     /// pause: how long the node stays frozen (required). stop: start the node again after
     /// this long (optional). Network faults: heal after this long (optional; without it the
     /// fault lasts until a `heal` names it, or until the workload ends). Not allowed for
