@@ -156,7 +156,13 @@ impl Checker {
         let inject_times: Vec<rto::FaultTime> = injects.iter().map(|e| fault_time(e)).collect();
         let window = crate::clock::ms_to_ns(checks.stable_window_ms);
         let sorted = || self.ops.sorted().map(|o| (o.invoke_ns, o.outcome(), o.complete_ns));
-        let rto = rto::rto(&sorted, || self.acks.sorted(), &inject_times, fault.map(fault_time), stop_ns, window, checks.stable_ok_ratio);
+        let mut rto =
+            rto::rto(&sorted, || self.acks.sorted(), &inject_times, fault.map(fault_time), stop_ns, window, checks.stable_ok_ratio);
+        let no_fault = events.iter().all(|e| !matches!(e.kind, EventKind::FaultInject | EventKind::FaultFailed));
+        if no_fault && !rto.outage_observed && acked > 0 {
+            rto.rto_ms = None;
+            rto.no_rto_because = Some("no fault hit this service and its clients saw no outage: nothing to recover from".into());
+        }
         let recovered_ns = rto.recovered_at_ms.map(|ms| (ms * 1e6).round() as u64);
         // one pass, in any order, for what does not need sorting
         let mut latency = latency::PhaseLatencies::new(events, recovered_ns, stop_ns);
@@ -218,10 +224,11 @@ impl Checker {
             });
         }
         if let Some(limit) = targets.rto_ms.as_ref().and_then(|l| l.single()) {
-            let (verdict, note) = match rto.rto_ms {
-                Some(a) if a <= limit as f64 => (Verdict::Pass, rto_note(&rto)),
-                Some(_) => (Verdict::Fail, rto_note(&rto)),
-                None => (Verdict::Fail, "writes never became available again before the workload stopped".into()),
+            let (verdict, note) = match (rto.rto_ms, &rto.no_rto_because) {
+                (Some(a), _) if a <= limit as f64 => (Verdict::Pass, rto_note(&rto)),
+                (Some(_), _) => (Verdict::Fail, rto_note(&rto)),
+                (None, Some(why)) => (Verdict::Pass, why.clone()),
+                (None, None) => (Verdict::Fail, "writes never became available again before the workload stopped".into()),
             };
             t.push(TargetResult { target: "rto_ms".into(), limit: Some(limit as f64), actual: rto.rto_ms, verdict, note });
         }

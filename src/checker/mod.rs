@@ -19,11 +19,12 @@ pub use rto::{RtoBasis, RtoResult};
 use serde::{Deserialize, Serialize};
 
 /// Pass, fail, or could not decide. Several verdicts merge to the worst: fail > unknown > pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
     Fail,
+    #[default]
     Unknown,
 }
 

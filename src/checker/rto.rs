@@ -25,12 +25,13 @@ use crate::history::Outcome;
 use serde::Serialize;
 
 /// What RTO counts from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RtoBasis {
     /// When a fault took effect for the clients (the answered one, or an earlier one already
     /// in effect): its first failed write, clamped to [requested, applied].
     Fault,
+    #[default]
     /// No fault was injected: the client-observed start of the outage.
     OutageStart,
 }
@@ -44,8 +45,13 @@ pub struct RtoResult {
     pub outage_ms: Option<f64>,
     /// Completion time of the last acknowledged write before the outage began.
     pub last_ack_before_outage_ms: Option<f64>,
-    /// None: writes never became available again before the workload stopped.
+    /// None: writes never became available again before the workload stopped, or (with
+    /// `no_rto_because`) there was nothing to recover from.
     pub rto_ms: Option<f64>,
+    /// Why there is no RTO although writes never stopped: no fault hit this service (in
+    /// a drill of several, the untouched ones) and its clients saw no outage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_rto_because: Option<String>,
     /// False when no write completed non-ok at or after the fault.
     pub outage_observed: bool,
     /// Drill time of the write that marks recovery.
@@ -208,6 +214,7 @@ pub fn rto<A: Iterator<Item = u64>>(
         outage_ms: None,
         last_ack_before_outage_ms: None,
         rto_ms: Some(0.0),
+        no_rto_because: None,
         outage_observed: false,
         recovered_at_ms: None,
         outage_start_ms: None,

@@ -12,7 +12,7 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             let plan = suite::expand(&files)?;
             if dry_run {
                 for l in &plan {
-                    println!("{}", crate::runner::plan_text(&l.scenario));
+                    println!("{}", crate::runner::plan_text(&l));
                 }
                 return Ok(exit::PASS);
             }
@@ -35,6 +35,17 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             let mut invalid = 0;
             for f in &files {
                 match scenario::load(f) {
+                    Ok(l) if l.several() => println!(
+                        "{}: ok ({}: services {}, {} faults)",
+                        f.display(),
+                        l.scenario.name,
+                        l.services
+                            .iter()
+                            .map(|s| format!("{} ({}, {} nodes)", s.name, s.view.stack.kind.name(), s.view.stack.node_names().len()))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        l.scenario.faults.len(),
+                    ),
                     Ok(l) => println!(
                         "{}: ok ({}: {} nodes, {} faults, failover {})",
                         f.display(),

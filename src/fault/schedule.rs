@@ -51,11 +51,11 @@ pub struct FaultSchedule {
 }
 
 impl FaultSchedule {
-    /// Offsets count from the drill clock's zero (the workload start). When every task is
-    /// done, `notify` closes.
+    /// Runs `faults`, each with its index in the scenario. Offsets count from the drill
+    /// clock's zero (the workload start). When every task is done, `notify` closes.
     pub fn start(
         stack: Arc<Stack>,
-        faults: Vec<FaultSpec>,
+        faults: Vec<(usize, FaultSpec)>,
         rec: RecorderHandle,
         ledger: FaultLedger,
         notify: mpsc::UnboundedSender<FaultNotice>,
@@ -63,7 +63,9 @@ impl FaultSchedule {
     ) -> Self {
         let remaining = Arc::new(AtomicUsize::new(faults.len()));
         let mut tasks = tokio::task::JoinSet::new();
-        for (index, spec) in faults.into_iter().enumerate() {
+        let mine: Arc<Vec<usize>> = Arc::new(faults.iter().map(|(i, _)| *i).collect());
+        for (index, spec) in faults {
+            let mine = mine.clone();
             let (stack, rec, ledger, notify, remaining) = (stack.clone(), rec.clone(), ledger.clone(), notify.clone(), remaining.clone());
             let hooks = hook.clone();
             let hook = move |f: Injected, healing: bool| {
@@ -79,7 +81,9 @@ impl FaultSchedule {
                 tokio::time::sleep_until(rec.clock.instant_at(crate::clock::ms_to_ns(spec.at_ms)).into()).await;
                 if spec.kind == FaultKind::Heal {
                     let mut list = ledger.0.lock().await;
-                    let named = list.iter_mut().find(|f| f.name.is_some() && f.name == spec.heals && f.needs_heal());
+                    // (the ledger is the drill's: another service's fault may carry the name too)
+                    let named =
+                        list.iter_mut().find(|f| f.name.is_some() && f.name == spec.heals && f.needs_heal() && mine.contains(&f.index));
                     let healed = match named {
                         Some(f) => {
                             hook(f.clone(), true).await;

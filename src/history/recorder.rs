@@ -26,6 +26,9 @@ pub struct RecorderHandle {
     pub last_invoke_ns: std::sync::Arc<LastInvokes>,
     /// Stamped on every op and event recorded through this handle (`for_service`).
     service: Option<super::Service>,
+    /// The drill's handle a service's handle was made from: its counts are the drill's
+    /// totals, kept up too.
+    drill: Option<Box<RecorderHandle>>,
 }
 
 /// The latest invoke time of an ok write and of a non-ok one, as ops are recorded.
@@ -124,7 +127,15 @@ impl Recorder {
         });
         Ok((
             Recorder { task },
-            RecorderHandle { tx, clock, counts: Default::default(), last_ok_ns: Default::default(), last_invoke_ns: Default::default(), service: None },
+            RecorderHandle {
+                tx,
+                clock,
+                counts: Default::default(),
+                last_ok_ns: Default::default(),
+                last_invoke_ns: Default::default(),
+                service: None,
+                drill: None,
+            },
         ))
     }
 
@@ -145,6 +156,7 @@ impl RecorderHandle {
             last_ok_ns: Default::default(),
             last_invoke_ns: Default::default(),
             service: Some(service.into()),
+            drill: Some(Box::new(RecorderHandle { drill: None, ..self.clone() })),
         }
     }
 
@@ -157,6 +169,18 @@ impl RecorderHandle {
             super::Outcome::Fail => 1,
             super::Outcome::Unknown => 2,
         };
+        self.count(i, &op);
+        if let Some(d) = &self.drill {
+            d.count(i, &op);
+        }
+        if let Some(e) = op.error.as_mut().filter(|_| crate::secrets::any()) {
+            *e = crate::secrets::redact(e);
+        }
+        let _ = self.tx.send(Entry::Op(op)).await;
+    }
+    /// Records an event now; returns its time.
+    /// Counts `op` (outcome `i`: ok, fail, unknown) and keeps its times.
+    fn count(&self, i: usize, op: &Op) {
         let relaxed = std::sync::atomic::Ordering::Relaxed;
         self.counts[i].fetch_add(1, relaxed);
         if i == 0 {
@@ -165,19 +189,24 @@ impl RecorderHandle {
         } else {
             self.last_invoke_ns.not_ok.fetch_max(op.invoke_ns, relaxed);
         }
-        if let Some(e) = op.error.as_mut().filter(|_| crate::secrets::any()) {
-            *e = crate::secrets::redact(e);
-        }
-        let _ = self.tx.send(Entry::Op(op)).await;
     }
-    /// Records an event now; returns its time.
+
     pub async fn event(&self, kind: EventKind, fault: Option<usize>, node: Option<&str>, detail: impl Into<String>) -> u64 {
         self.event_at(self.clock.now_ns(), kind, fault, node, detail).await
     }
 
     /// Records an event that happened at `t_ns` (taken before a slow call).
     pub async fn event_at(&self, t_ns: u64, kind: EventKind, fault: Option<usize>, node: Option<&str>, detail: impl Into<String>) -> u64 {
-        let e = Event { service: None, t_ns, kind, fault, node: node.map(str::to_string), detail: detail.into(), applied_ns: None, applied_from_ns: None };
+        let e = Event {
+            service: None,
+            t_ns,
+            kind,
+            fault,
+            node: node.map(str::to_string),
+            detail: detail.into(),
+            applied_ns: None,
+            applied_from_ns: None,
+        };
         self.record(e).await
     }
 

@@ -5,9 +5,12 @@ use crate::failover::FailoverReport;
 use crate::history::Event;
 use crate::stack::ReplicaHealth;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
-/// Bumped on any incompatible change to the fields below.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped on any incompatible change to the fields below. 2: `services`, each service's
+/// results by name; a drill of several services keeps only the drill's own fields at the
+/// top level (`results_json`).
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct NodeInfo {
@@ -17,7 +20,7 @@ pub struct NodeInfo {
     pub host_port: u16,
 }
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct StackInfo {
     pub kind: String,
     pub replication: String,
@@ -46,7 +49,11 @@ impl StackInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+/// A drill's judged results. Evidence of schema 1 (no `services`) reads as one service;
+/// a drill of several services leaves the per-service fields at the top level at their
+/// defaults (results.json omits them) and holds each service's in `services`.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Results {
     pub schema_version: u32,
     pub scenario: String,
@@ -55,8 +62,11 @@ pub struct Results {
     pub started_at: String,
     pub finished_at: String,
     pub verdict: Verdict,
-    /// null: writes never became available again.
+    /// null: writes never became available again, or (`no_rto_because`) nothing hit the
+    /// service and its writes never stopped.
     pub rto_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_rto_because: Option<String>,
     /// Drill time RTO counts from (a fault's injection, or the outage's start).
     pub rto_from_ms: f64,
     /// `fault`, or `outage_start` when no fault was injected.
@@ -129,6 +139,10 @@ pub struct Results {
     /// drdrill's own CPU and memory while it ran the workload (null when interrupted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness: Option<crate::usage::HarnessUsage>,
+    /// Schema 2: every service's results by name (one entry in a drill of one service,
+    /// with the same figures as the top level).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, Results>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -185,6 +199,7 @@ impl Results {
             finished_at,
             verdict: a.verdict,
             rto_ms: a.rto.rto_ms,
+            no_rto_because: a.rto.no_rto_because.clone(),
             rto_from_ms: a.rto.from_ms,
             rto_basis: a.rto.basis,
             outage_ms: a.rto.outage_ms,
@@ -229,8 +244,94 @@ impl Results {
             steady_state: None,
             cleanup: None,
             harness: None,
+            services: BTreeMap::new(),
         }
     }
+}
+
+impl Results {
+    /// The drill's results from each service's: one service's are the drill's; several
+    /// give the worst verdict, every event, every error (named), and each one's under
+    /// `services`. Copies under `services` hold no events (the drill's carry a service).
+    pub fn of_services(mut each: Vec<(String, Results)>, events: Vec<Event>) -> Results {
+        let entry = |r: &Results| Results { events: Vec::new(), ..r.clone() };
+        if each.len() == 1 {
+            let (name, mut r) = each.remove(0);
+            r.services = BTreeMap::from([(name, entry(&r))]);
+            return r;
+        }
+        let first = each.first().map(|(_, r)| r.clone()).unwrap_or_default();
+        let verdict = each.iter().map(|(_, r)| r.verdict).reduce(Verdict::merge).unwrap_or(Verdict::Unknown);
+        let errors = each.iter().flat_map(|(n, r)| r.errors.iter().map(move |e| format!("{n}: {e}"))).collect();
+        Results {
+            schema_version: SCHEMA_VERSION,
+            scenario: first.scenario,
+            run_id: first.run_id,
+            started_at: first.started_at,
+            finished_at: first.finished_at,
+            verdict,
+            events,
+            errors,
+            services: each.iter().map(|(n, r)| (n.clone(), entry(r))).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Each service's results with its name: the entries of `services`, or (evidence of
+    /// schema 1) the drill's own, named after its stack kind.
+    pub fn each_service(&self) -> Vec<(&str, &Results)> {
+        match self.services.len() {
+            0 => vec![(self.stack.kind.as_str(), self)],
+            1 => vec![(self.services.keys().next().map(String::as_str).unwrap_or_default(), self)],
+            _ => self.services.iter().map(|(n, r)| (n.as_str(), r)).collect(),
+        }
+    }
+
+    /// Whether the drill had several services (its top level then holds no service's figures).
+    pub fn several(&self) -> bool {
+        self.services.len() > 1
+    }
+}
+
+/// results.json's keys that describe the drill, not one service: kept at the top level
+/// only, never under `services`.
+const DRILL_KEYS: [&str; 13] = [
+    "schema_version",
+    "scenario",
+    "run_id",
+    "started_at",
+    "finished_at",
+    "engine",
+    "events",
+    "interrupted",
+    "interruption",
+    "comparison",
+    "steady_state",
+    "harness",
+    "services",
+];
+
+/// results.json's shape: each entry under `services` without the drill's keys; a drill of
+/// several services without any one service's keys at the top level.
+pub fn to_json_value(r: &Results) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).expect("results serialise");
+    let mut service_keys = std::collections::BTreeSet::new();
+    if let Some(services) = v.get_mut("services").and_then(|s| s.as_object_mut()) {
+        for entry in services.values_mut().filter_map(|e| e.as_object_mut()) {
+            for k in DRILL_KEYS {
+                entry.remove(k);
+            }
+            service_keys.extend(entry.keys().cloned());
+        }
+    }
+    if r.several()
+        && let Some(top) = v.as_object_mut()
+    {
+        for k in service_keys.iter().filter(|k| !["verdict", "errors"].contains(&k.as_str())) {
+            top.remove(k);
+        }
+    }
+    v
 }
 
 fn serde_name<T: Serialize>(v: &T) -> String {

@@ -128,6 +128,9 @@ pub fn rto_text(r: &Results) -> String {
         crate::checker::RtoBasis::Fault => "from when the fault took effect for the clients",
         crate::checker::RtoBasis::OutageStart => "no fault injected: from the outage's start as clients saw it",
     };
+    if let (None, Some(why)) = (r.rto_ms, &r.no_rto_because) {
+        return format!("none ({why})");
+    }
     match (r.rto_ms, r.outage_observed) {
         (_, false) => "0 ms (no outage observed)".to_string(),
         (Some(v), true) => format!("{v:.1} ms ({basis})"),
@@ -135,8 +138,36 @@ pub fn rto_text(r: &Results) -> String {
     }
 }
 
-/// The scorecard as text: targets against actuals, then the measured figures.
+/// The scorecard as text: targets against actuals, then the measured figures; in a drill
+/// of several services one block per service, then the drill's own lines and the overall
+/// verdict (the worst service's).
 pub fn scorecard(r: &Results) -> String {
+    let mut s = format!("\nScorecard: {} (run {})\n", r.scenario, r.run_id);
+    if !r.several() {
+        s += &service_block(r, Some(r));
+    } else {
+        for (name, sr) in r.each_service() {
+            s += &format!("\n── service {name} ({}): {}\n", sr.stack.kind, sr.verdict);
+            s += &service_block(sr, None);
+        }
+        s += "\n";
+        s += &drill_lines(r);
+    }
+    s += &comparison_text(r);
+    let word = match r.verdict {
+        Verdict::Pass => "PASS: every target met",
+        Verdict::Fail => "FAIL: a target was missed",
+        Verdict::Unknown => "UNKNOWN: a check could not decide",
+    };
+    let each: Vec<String> = r.each_service().iter().map(|(n, sr)| format!("{n} {}", sr.verdict)).collect();
+    let worst = if r.several() { format!(" (the worst of {})", each.join(", ")) } else { String::new() };
+    s += &format!("\nverdict: {word}{worst}\n");
+    s
+}
+
+/// One service's targets and figures; `drill` (a drill of one service) adds the drill's
+/// own lines where they always stood.
+fn service_block(r: &Results, drill: Option<&Results>) -> String {
     let rows: Vec<Row> = r
         .targets
         .iter()
@@ -150,8 +181,8 @@ pub fn scorecard(r: &Results) -> String {
         .collect();
     let mut table = Table::new(rows);
     table.with(Style::rounded());
-    let mut s = format!("\nScorecard: {} (run {})\n{table}\n", r.scenario, r.run_id);
-    if let Some(i) = &r.interruption {
+    let mut s = format!("{table}\n");
+    if let Some(i) = drill.and_then(|d| d.interruption.as_ref()) {
         s += &format!("  INTERRUPTED        {} during {} (partial history; nothing read back)\n", i.signal, i.phase);
     }
     s += &format!("  RTO                {}\n", rto_text(r));
@@ -180,19 +211,14 @@ pub fn scorecard(r: &Results) -> String {
     for e in &r.errors {
         s += &format!("  problem            {e}\n");
     }
-    if let Some(ss) = r.steady_state.as_ref().filter(|ss| !ss.after.is_empty()) {
-        let held = ss.after.iter().filter(|p| p.ok).count();
-        s += &format!("  steady state after {held} of {} probes held (reported, not a target)\n", ss.after.len());
-        for p in ss.after.iter().filter(|p| !p.ok) {
-            s += &format!("    not held         {}: {}\n", p.probe, p.detail);
-        }
+    if let Some(d) = drill {
+        s += &steady_lines(d);
     }
     if let Some(c) = &r.cleanup {
         s += &format!("  cleanup            {c}\n");
     }
-    if let Some(h) = &r.harness {
-        let per = h.cpu_us_per_write.map(|c| format!(", {c:.1} µs CPU per write")).unwrap_or_default();
-        s += &format!("  harness            {:.0} writes/s{per}, peak memory {:.1} MB\n", h.writes_per_s, h.peak_rss_mb);
+    if let Some(d) = drill {
+        s += &harness_line(d);
     }
     s += &phase_table(r);
     if let Some(i) = &r.isolated_primary {
@@ -205,14 +231,38 @@ pub fn scorecard(r: &Results) -> String {
         );
     }
     s += &latency_table(r);
-    s += &comparison_text(r);
-    let word = match r.verdict {
-        Verdict::Pass => "PASS: every target met",
-        Verdict::Fail => "FAIL: a target was missed",
-        Verdict::Unknown => "UNKNOWN: a check could not decide",
-    };
-    s += &format!("\nverdict: {word}\n");
     s
+}
+
+/// The drill's own lines (a drill of several services): an interruption, its problems,
+/// the steady state after recovery, the harness's cost.
+fn drill_lines(r: &Results) -> String {
+    let mut s = String::new();
+    if let Some(i) = &r.interruption {
+        s += &format!("  INTERRUPTED        {} during {} (partial history; nothing read back)\n", i.signal, i.phase);
+    }
+    for e in &r.errors {
+        s += &format!("  problem            {e}\n");
+    }
+    s + &steady_lines(r) + &harness_line(r)
+}
+
+fn steady_lines(r: &Results) -> String {
+    let mut s = String::new();
+    if let Some(ss) = r.steady_state.as_ref().filter(|ss| !ss.after.is_empty()) {
+        let held = ss.after.iter().filter(|p| p.ok).count();
+        s += &format!("  steady state after {held} of {} probes held (reported, not a target)\n", ss.after.len());
+        for p in ss.after.iter().filter(|p| !p.ok) {
+            s += &format!("    not held         {}: {}\n", p.probe, p.detail);
+        }
+    }
+    s
+}
+
+fn harness_line(r: &Results) -> String {
+    let Some(h) = &r.harness else { return String::new() };
+    let per = h.cpu_us_per_write.map(|c| format!(", {c:.1} µs CPU per write")).unwrap_or_default();
+    format!("  harness            {:.0} writes/s{per}, peak memory {:.1} MB\n", h.writes_per_s, h.peak_rss_mb)
 }
 
 /// `--baseline`: each quantity against the baseline, regressions first.

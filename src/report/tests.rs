@@ -16,6 +16,7 @@ pub(super) fn sample() -> Results {
         finished_at: "2026-11-21T00:00:20Z".into(),
         verdict: Verdict::Fail,
         rto_ms: Some(250.0),
+        no_rto_because: None,
         rto_from_ms: 1000.0,
         rto_basis: crate::checker::RtoBasis::Fault,
         outage_ms: Some(252.0),
@@ -104,6 +105,7 @@ pub(super) fn sample() -> Results {
         steady_state: None,
         cleanup: None,
         harness: None,
+        services: Default::default(),
     }
 }
 

@@ -9,9 +9,10 @@ use crate::action::{Outcome, ProbeResult};
 use crate::checker::{Analysis, Checker, Convergence, orchestrator_phases};
 use crate::docker::Docker;
 use crate::error::{Error, Result};
+use crate::failover::FailoverReport;
 use crate::fault::FaultLedger;
 use crate::history::HistoryFile;
-use crate::report::{DrillEvent, NodeInfo, Reporters, Results, StackInfo, SteadyStateReport};
+use crate::report::{DrillEvent, IsolatedPrimary, NodeInfo, Reporters, Results, StackInfo, SteadyStateReport};
 use crate::scenario::{Loaded, Scenario};
 use crate::stack::{ReadBack, ReplicaHealth, Stack, retry_until};
 use std::collections::HashMap;
@@ -36,10 +37,9 @@ pub(super) struct Drill<'a> {
 struct Steady {
     probes: Vec<ProbeResult>,
     hooks: Vec<(String, Outcome)>,
-    initial_primary: String,
 }
 
-/// The surviving data, as the read-back and converge phases found it.
+/// One service's surviving data, as the read-back and converge phases found it.
 struct Survived {
     read: Option<ReadBack>,
     convergence: Option<Convergence>,
@@ -59,49 +59,58 @@ impl Drill<'_> {
     }
 
     pub async fn execute(&self, rep: &mut Reporters) -> Result<Results> {
-        let svc = self.provision(rep).await?;
-        let health = self.wait_healthy(rep, &svc).await?;
-        let steady = self.steady_state(rep, &svc).await?;
-        let ex = self.exercise(rep, &svc, &steady.initial_primary, &steady.hooks).await?;
-        let read = self.read_back(rep, &svc).await?;
-        let survived = self.converge(rep, &svc, read).await?;
-        let results = self.judge(rep, &svc, ex, survived, &health, steady.probes).await?;
+        let svcs = self.provision(rep).await?;
+        let mut health = Vec::new();
+        for svc in &svcs {
+            health.push(self.wait_healthy(rep, svc).await?);
+        }
+        let steady = self.steady_state(rep, &svcs).await?;
+        let ex = self.exercise(rep, &svcs, &steady.hooks).await?;
+        let mut survived = Vec::new();
+        for svc in &svcs {
+            let read = self.read_back(rep, svc).await?;
+            survived.push(self.converge(rep, svc, read).await?);
+        }
+        let results = self.judge(rep, &svcs, ex, survived, &health, steady.probes).await?;
         self.save(rep, results)
     }
 
     async fn wait_healthy(&self, rep: &mut Reporters, svc: &Service) -> Result<Vec<ReplicaHealth>> {
-        self.phase(rep, "waiting for replication to be healthy")?;
-        let timeout = Duration::from_millis(self.sc().stack.healthy_timeout_ms);
+        self.phase(rep, &svc.say("waiting for replication to be healthy"))?;
+        let timeout = Duration::from_millis(svc.sc().stack.healthy_timeout_ms);
         let hint = format!("container logs are in {}", self.dir.join("logs").display());
         let health = svc.driver.wait_healthy(&svc.stack, timeout).await.map_err(|e| e.hint(hint))?;
         for h in &health {
             rep.emit(DrillEvent::Info(&format!("{} {} (lag {} bytes)", h.node, h.state, h.lag_bytes)))?;
         }
-        self.live.with(|l| l.health = health.clone());
+        self.live.with(|l| l.health.push((svc.plan.name.clone(), health.clone())));
         svc.driver.data().prepare(svc.primary_addr()?).await?;
         Ok(health)
     }
 
-    /// The steady-state probes must hold; the primary they held on is the initial one;
-    /// from here on the `after` hooks are owed, and the `before` hooks run.
-    async fn steady_state(&self, rep: &mut Reporters, svc: &Service) -> Result<Steady> {
+    /// The steady-state probes must hold; the primaries they held on are the initial
+    /// ones; from here on the `after` hooks are owed, and the `before` hooks run. (The
+    /// drill's own actions see the first service's environment.)
+    async fn steady_state(&self, rep: &mut Reporters, svcs: &[Service]) -> Result<Steady> {
         let sc = self.sc();
+        let env = svcs[0].stack.action_env();
         let mut probes = Vec::new();
         if !sc.steady_state.probes.is_empty() {
             self.phase(rep, "checking the steady state")?;
-            probes = steady_before(sc, &svc.stack.action_env()).await?;
+            probes = steady_before(sc, &env).await?;
             for p in &probes {
                 rep.emit(DrillEvent::Info(&format!("steady state: {} ({})", p.probe, p.detail)))?;
             }
         }
-        svc.stack.mark_initial();
-        let initial_primary = svc.stack.primary();
-        self.live.with(|l| l.after_pending = Some(svc.stack.action_env()));
-        let hooks = before_hooks(&sc.hooks.before, &svc.stack.action_env()).await;
+        for svc in svcs {
+            svc.stack.mark_initial();
+        }
+        self.live.with(|l| l.after_pending = Some(env.clone()));
+        let hooks = before_hooks(&sc.hooks.before, &env).await;
         for (label, o) in &hooks {
             rep.emit(DrillEvent::Info(&format!("{label}: {}", o.detail)))?;
         }
-        Ok(Steady { probes, hooks, initial_primary })
+        Ok(Steady { probes, hooks })
     }
 
     /// Every record the primary holds (an external stack's primary found again first).
@@ -112,7 +121,7 @@ impl Drill<'_> {
             svc.stack.set_primary(&p);
         }
         let primary = svc.stack.primary();
-        self.phase(rep, &format!("reading back every record from {primary}"))?;
+        self.phase(rep, &svc.say(&format!("reading back every record from {primary}")))?;
         let read = async {
             let addr = svc.primary_addr()?;
             retry_until(Duration::from_secs(30), Duration::from_millis(500), || svc.driver.data().read_back(addr)).await
@@ -128,31 +137,75 @@ impl Drill<'_> {
 
     async fn converge(&self, rep: &mut Reporters, svc: &Service, (read, errors): (Option<ReadBack>, Vec<String>)) -> Result<Survived> {
         // an external stack without nodes has no replica drdrill can read
-        let can_converge = !(svc.stack.external && self.sc().stack.nodes.is_empty());
+        let sc = svc.sc();
+        let can_converge = !(svc.stack.external && sc.stack.nodes.is_empty());
         let mut convergence = None;
-        if let Some(primary) = read.as_ref().filter(|_| self.sc().targets.converge && can_converge) {
-            self.phase(rep, "checking that replicas converge on the primary's records")?;
-            let timeout = self.sc().checks.convergence_timeout_ms;
+        if let Some(primary) = read.as_ref().filter(|_| sc.targets.converge && can_converge) {
+            self.phase(rep, &svc.say("checking that replicas converge on the primary's records"))?;
+            let timeout = sc.checks.convergence_timeout_ms;
             convergence = Some(converge(&svc.stack, svc.driver.as_ref(), primary, timeout).await);
         }
         Ok(Survived { read, convergence, can_converge, errors })
     }
 
-    /// The history judged against the targets, with everything results.json holds.
+    /// Each service's history judged against its targets; the drill's verdict is the
+    /// worst service's.
     async fn judge(
         &self,
         rep: &mut Reporters,
-        svc: &Service,
+        svcs: &[Service],
         ex: Exercised,
-        s: Survived,
-        health: &[ReplicaHealth],
+        survived: Vec<Survived>,
+        health: &[Vec<ReplicaHealth>],
         steady_before: Vec<ProbeResult>,
     ) -> Result<Results> {
         self.phase(rep, "checking the history")?;
         let sc = self.sc();
-        let (mut checker, hist) = Checker::from_history(&crate::history::path_in(&self.dir))
+        let history = crate::history::path_in(&self.dir);
+        let mut end_ns = ex.clock.now_ns();
+        let mut each = Vec::new();
+        let parts = svcs.iter().zip(survived).zip(health).zip(ex.failovers).zip(ex.isolated);
+        for ((((svc, s), health), failover), isolated) in parts {
+            let (r, last_ns) = self.judge_one(rep, svc, &ex.clock, &history, s, health, failover, isolated).await?;
+            end_ns = end_ns.max(last_ns);
+            each.push((svc.plan.name.clone(), r));
+        }
+        let wall = |ns: u64| (ex.clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64)).to_rfc3339();
+        for (_, r) in each.iter_mut() {
+            r.finished_at = wall(end_ns);
+        }
+        // (one service's events are all the drill's: it holds them already)
+        let events = match self.loaded.several() {
+            true => crate::history::read_history(&history, |_| {}).map(|h| h.events).unwrap_or_default(),
+            false => Vec::new(),
+        };
+        let mut results = Results::of_services(each, events);
+        results.engine = self.docker.engine.clone();
+        results.steady_state =
+            (!sc.steady_state.probes.is_empty()).then_some(SteadyStateReport { before: steady_before, after: ex.steady_after });
+        let (start, end, writes) = ex.usage;
+        results.harness = Some(crate::usage::HarnessUsage::between(start, end, writes));
+        Ok(results)
+    }
+
+    /// One service's results, and the time of its last event.
+    #[allow(clippy::too_many_arguments)]
+    async fn judge_one(
+        &self,
+        rep: &mut Reporters,
+        svc: &Service,
+        clock: &crate::clock::Clock,
+        history: &std::path::Path,
+        s: Survived,
+        health: &[ReplicaHealth],
+        failover: Option<FailoverReport>,
+        isolated: Option<(IsolatedPrimary, ReadBack)>,
+    ) -> Result<(Results, u64)> {
+        let sc = svc.sc();
+        let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
+        let (mut checker, hist) = Checker::from_history_of(history, tag)
             .map_err(|e| Error::infra(format!("failed to read {} back", crate::history::FILE)).cause(e))?;
-        let answered = ex.failover.as_ref().and_then(|f| f.answered_fault);
+        let answered = failover.as_ref().and_then(|f| f.answered_fault);
         let targets = crate::scenario::Targets { converge: sc.targets.converge && s.can_converge, ..sc.targets.clone() };
         let runs = std::mem::take(&mut checker.runs);
         let a = checker
@@ -162,35 +215,29 @@ impl Drill<'_> {
             (Some(_), true) => Some(self.cleanup(rep, svc).await),
             _ => None,
         };
-        let phases = self.phases(svc, &ex, &hist, &a, &runs);
-        let isolated_primary = ex.isolated.map(|(info, rb)| super::isolated::judge(info, &rb, a.rpo.as_ref(), &self.dir));
-        let end_ns = hist.events.last().map(|e| e.t_ns).unwrap_or(0).max(ex.clock.now_ns());
-        let wall = |ns: u64| (ex.clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64)).to_rfc3339();
-        let identity = (sc.name.clone(), self.run_id.clone(), wall(0), wall(end_ns));
+        let phases = self.phases(svc, failover.as_ref(), &hist, &a, &runs);
+        let isolated_primary = isolated.map(|(info, rb)| super::isolated::judge(info, &rb, a.rpo.as_ref(), &self.dir));
+        let last_ns = hist.events.last().map(|e| e.t_ns).unwrap_or(0);
+        let wall = |ns: u64| (clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64)).to_rfc3339();
+        let identity = (self.sc().name.clone(), self.run_id.clone(), wall(0), wall(last_ns));
         let info = stack_info(sc, &svc.stack, health);
-        let assembled = Results::assemble(identity, a, info, ex.failover, s.convergence, hist.events, s.errors);
-        let steady_state =
-            (!sc.steady_state.probes.is_empty()).then_some(SteadyStateReport { before: steady_before, after: ex.steady_after });
-        let (start, end, writes) = ex.usage;
-        let harness = Some(crate::usage::HarnessUsage::between(start, end, writes));
-        Ok(Results { engine: self.docker.engine.clone(), phases, isolated_primary, steady_state, cleanup, harness, ..assembled })
+        let assembled = Results::assemble(identity, a, info, failover, s.convergence, hist.events, s.errors);
+        Ok((Results { engine: self.docker.engine.clone(), phases, isolated_primary, cleanup, ..assembled }, last_ns))
     }
 
     /// An orchestrated stack's RTO split into detection, promotion, reroute and stabilisation.
     fn phases(
         &self,
         svc: &Service,
-        ex: &Exercised,
+        f: Option<&FailoverReport>,
         hist: &HistoryFile,
         a: &Analysis,
         runs: &crate::checker::AckRuns,
     ) -> Option<crate::checker::Phases> {
         let o = svc.recovery.as_ref().and_then(|r| r.orchestrator()).or_else(|| svc.driver.orchestrator())?;
-        let sc = self.sc();
-        let f = ex.failover.as_ref();
         let answered = f.and_then(|f| f.answered_fault);
         let (old, new) = (f.and_then(|f| f.old_primary.clone()), f.and_then(|f| f.new_primary.clone()));
-        let planned = answered.and_then(|i| sc.faults.get(i)).is_some_and(|f| f.kind == crate::scenario::FaultKind::Switchover);
+        let planned = answered.and_then(|i| self.sc().faults.get(i)).is_some_and(|f| f.kind == crate::scenario::FaultKind::Switchover);
         let rto = (a.rto.from_ms, a.rto.recovered_at_ms);
         Some(orchestrator_phases(o.name(), planned, &hist.events, answered, old, new, runs, rto, o.budgets()))
     }

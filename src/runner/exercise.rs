@@ -1,5 +1,5 @@
-//! The exercise phase: the workload, the faults and the recovery on one clock, until every
-//! fault has fired and the recovery is done (or the workload's bound), then
+//! The exercise phase: every service's workload, faults and recovery on one clock, until
+//! every fault has fired and every recovery is done (or the workloads' bound), then
 //! `after_recovery_ms` more; then everything stops in order and the history is closed.
 use super::actions::{after_hooks, record_before, steady_after};
 use super::drill::Drill;
@@ -13,9 +13,10 @@ use crate::fault::{FaultNotice, FaultSchedule};
 use crate::history::{Entry, EventKind, Recorder, RecorderHandle};
 use crate::report::{DrillEvent, IsolatedPrimary, Reporters};
 use crate::stack::ReadBack;
-use crate::workload::Workload;
+use crate::workload::{ClientTarget, Workload};
+use futures_util::StreamExt;
+use futures_util::stream::{self, BoxStream, FuturesUnordered};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// The `abort_when` watch: resolves with the reason once a condition holds.
@@ -24,78 +25,141 @@ pub(super) type Abort = std::pin::Pin<Box<dyn std::future::Future<Output = Strin
 /// What the exercise phase leaves for judging.
 pub(super) struct Exercised {
     pub clock: Clock,
-    pub failover: Option<FailoverReport>,
-    /// The old primary's records, read just before the heal that let it rejoin.
-    pub isolated: Option<(IsolatedPrimary, ReadBack)>,
+    /// Each service's recovery report (None: it never reported), in service order.
+    pub failovers: Vec<Option<FailoverReport>>,
+    /// Each service's isolated old primary's records, read just before the heal that let
+    /// it rejoin.
+    pub isolated: Vec<Option<(IsolatedPrimary, ReadBack)>>,
     pub steady_after: Vec<ProbeResult>,
-    /// CPU and time at the workload's start and end, and the writes made in between.
+    /// CPU and time at the workloads' start and end, and the writes made in between.
     pub usage: (crate::usage::Sample, crate::usage::Sample, u64),
 }
 
-/// The recovery running beside the workload, and the fault notices it is fed.
-struct Recovering {
-    task: Option<JoinHandle<FailoverReport>>,
-    /// Closed once the schedule is done, so a delay trigger with no fault to answer ends.
+/// One service while it is exercised.
+pub(super) struct Running {
+    pub rec: RecorderHandle,
+    pub primary: String,
+    client_tx: watch::Sender<ClientTarget>,
+    isolated: IsolatedWatch,
+    /// Closed once the service's schedule is done, so a delay trigger with no fault to
+    /// answer ends.
     notices: Option<mpsc::UnboundedSender<FaultNotice>>,
-    report: Option<FailoverReport>,
+    recovery: Option<tokio::task::AbortHandle>,
+    pub report: Option<FailoverReport>,
+    faults_done: bool,
 }
+
+type Notices = stream::SelectAll<BoxStream<'static, (usize, Option<FaultNotice>)>>;
+type Reported =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (usize, std::result::Result<FailoverReport, tokio::task::JoinError>)> + Send>>;
 
 impl Drill<'_> {
     pub(super) async fn exercise(
         &self,
         rep: &mut Reporters,
-        svc: &Service,
-        primary: &str,
+        svcs: &[Service],
         before: &[(String, crate::action::Outcome)],
     ) -> Result<Exercised> {
         let sc = self.sc();
         let (clock, rec) = self.open_history()?;
         record_before(&rec, before).await;
-        self.phase(rep, &format!("workload: {} writers, {}", sc.workload.writers, rate_text(sc)))?;
-        rec.event(EventKind::WorkloadStart, None, Some(primary), "").await;
         let cpu_start = crate::usage::Sample::now();
-        let (client_tx, client_rx) = watch::channel(svc.client_target(primary)?);
-        let workload = Workload::start(&sc.workload, svc.driver.clone(), client_rx, rec.clone());
-        let (fault_tx, fault_rx) = mpsc::unbounded_channel();
-        let isolated = IsolatedWatch::default();
-        let hook = svc.driver.orchestrator().map(|_| isolated.hook(svc.driver.clone(), svc.stack.clone(), primary.to_string(), clock));
-        let schedule = FaultSchedule::start(svc.stack.clone(), sc.faults.clone(), rec.clone(), self.ledger.clone(), fault_tx, hook);
-        let scene = Scene { stack: svc.stack.clone(), driver: svc.driver.clone(), rec: rec.clone(), clients: client_tx.clone() };
-        let mut recovering = start_recovery(svc, scene);
-        self.live.with(|l| {
-            l.failover = recovering.task.as_ref().map(|f| f.abort_handle());
-            l.workload = Some(workload);
-            l.schedule = Some(schedule);
-            l.rec = Some(rec.clone());
-        });
-        let deadline = Instant::from_std(clock.instant_at(crate::clock::ms_to_ns(sc.workload.max_duration_ms)));
-        // boxed so it can be dropped before the recorder finishes: it holds a recorder handle
-        let mut abort: Abort = Box::pin(super::actions::abort_watch(sc.abort_when.clone(), rec.clone(), svc.stack.action_env()));
-        let cut_short = self.until_recovered(rep, svc, &rec, fault_rx, &mut recovering, deadline, &mut abort).await?;
-        recovering.notices = None;
-        if !cut_short {
-            self.write_after_recovery(rep, svc, &rec, deadline, &mut abort).await?;
+        let mut run = Vec::new();
+        let (mut notices, reported) = (Vec::new(), FuturesUnordered::<Reported>::new());
+        for (i, svc) in svcs.iter().enumerate() {
+            let (r, faults, task) = self.start_service(rep, svc, &rec).await?;
+            notices.push(
+                stream::unfold(faults, |mut rx| async { rx.recv().await.map(|n| (n, rx)) })
+                    .map(move |n| (i, Some(n)))
+                    .chain(stream::once(async move { (i, None) }))
+                    .boxed(),
+            );
+            if let Some(t) = task {
+                reported.push(Box::pin(async move { (i, t.await) }));
+            }
+            run.push(r);
         }
-        let end = self.stop(rep, svc, &rec, &mut recovering).await?;
-        self.live.with(|l| l.rec = None);
-        drop((abort, rec, client_tx));
+        self.live.with(|l| l.rec = Some(rec.clone()));
+        // the longest of the services' bounds (each its own workload.max_duration_ms)
+        let bound = svcs.iter().map(|s| s.sc().workload.max_duration_ms).max().unwrap_or(sc.workload.max_duration_ms);
+        let deadline = Instant::from_std(clock.instant_at(crate::clock::ms_to_ns(bound)));
+        // boxed so it can be dropped before the recorder finishes: it holds a recorder handle
+        let mut abort: Abort = Box::pin(super::actions::abort_watch(sc.abort_when.clone(), rec.clone(), svcs[0].stack.action_env()));
+        let notices = stream::select_all(notices);
+        let cut_short = self.until_recovered(rep, svcs, &rec, &mut run, (notices, reported), deadline, &mut abort).await?;
+        for r in run.iter_mut() {
+            r.notices = None;
+        }
+        if !cut_short {
+            self.write_after_recovery(rep, svcs, &rec, &run, deadline, &mut abort).await?;
+        }
+        let end = self.stop(rep, svcs, &rec, &mut run).await?;
+        self.live.with(|l| {
+            l.rec = None;
+            l.recs.clear();
+        });
+        let mut isolated = Vec::new();
+        let mut failovers = Vec::new();
+        for (svc, r) in svcs.iter().zip(run) {
+            isolated.push(r.isolated.finish(&svc.stack, &r.primary).await);
+            failovers.push(r.report);
+            drop((r.rec, r.client_tx));
+        }
+        drop((abort, rec));
         self.close_history().await?;
         if !end.panics.is_empty() {
             let e = Error::infra("failed to run the workload: a writer panicked (a bug; please report it)");
             return Err(e.cause_text(end.panics.join("; ")));
         }
         rep.emit(DrillEvent::Info(&format!("{} writes recorded in {}", end.ops, crate::history::FILE)))?;
-        let isolated = isolated.finish(&svc.stack, primary).await;
         let usage = (cpu_start, end.cpu_end, end.ops);
-        Ok(Exercised { clock, failover: recovering.report, isolated, steady_after: end.steady_after, usage })
+        Ok(Exercised { clock, failovers, isolated, steady_after: end.steady_after, usage })
+    }
+
+    /// Starts one service's workload, fault schedule and recovery.
+    #[allow(clippy::type_complexity)]
+    async fn start_service(
+        &self,
+        rep: &mut Reporters,
+        svc: &Service,
+        rec: &RecorderHandle,
+    ) -> Result<(Running, mpsc::UnboundedReceiver<FaultNotice>, Option<tokio::task::JoinHandle<FailoverReport>>)> {
+        let sc = svc.sc();
+        let rec = if svc.plan.tagged { rec.for_service(&svc.plan.name) } else { rec.clone() };
+        let primary = svc.stack.primary();
+        self.phase(rep, &svc.say(&format!("workload: {} writers, {}", sc.workload.writers, rate_text(sc))))?;
+        rec.event(EventKind::WorkloadStart, None, Some(&primary), "").await;
+        let (client_tx, client_rx) = watch::channel(svc.client_target(&primary)?);
+        let workload = Workload::start(&sc.workload, svc.driver.clone(), client_rx, rec.clone());
+        let (fault_tx, fault_rx) = mpsc::unbounded_channel();
+        let isolated = IsolatedWatch::default();
+        let hook = svc.driver.orchestrator().map(|_| isolated.hook(svc.driver.clone(), svc.stack.clone(), primary.clone(), rec.clock));
+        let faults = svc.plan.faults.iter().copied().zip(sc.faults.iter().cloned()).collect();
+        let schedule = FaultSchedule::start(svc.stack.clone(), faults, rec.clone(), self.ledger.clone(), fault_tx, hook);
+        let scene = Scene { stack: svc.stack.clone(), driver: svc.driver.clone(), rec: rec.clone(), clients: client_tx.clone() };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = svc.recovery.clone().map(|r| tokio::spawn(async move { r.run(scene, rx).await }));
+        let recovery = task.as_ref().map(|t| t.abort_handle());
+        self.live.with(|l| {
+            l.failovers.extend(recovery.clone());
+            l.workloads.push(workload);
+            l.schedules.push(schedule);
+            l.recs.push((svc.plan.name.clone(), rec.clone()));
+        });
+        let faults_done = sc.faults.is_empty();
+        let r = Running { rec, primary, client_tx, isolated, notices: Some(tx), recovery, report: None, faults_done };
+        Ok((r, fault_rx, task))
     }
 
     /// Starts the clock and the history (its recorder is kept where an interrupt finds it).
     fn open_history(&self) -> Result<(Clock, RecorderHandle)> {
         let clock = Clock::start();
-        let sc = self.sc();
-        let header =
-            Entry::Header { scenario: sc.name.clone(), run_id: self.run_id.clone(), wall_clock_anchor: clock.wall_anchor.to_rfc3339(), services: Vec::new() };
+        let services = match self.loaded.several() {
+            true => self.loaded.services.iter().map(|s| s.name.clone()).collect(),
+            false => Vec::new(),
+        };
+        let (scenario, run_id, wall_clock_anchor) = (self.sc().name.clone(), self.run_id.clone(), clock.wall_anchor.to_rfc3339());
+        let header = Entry::Header { scenario, run_id, wall_clock_anchor, services };
         let (recorder, rec) = Recorder::start(&self.dir.join(crate::history::FILE), clock, header)
             .map_err(|e| Error::infra(format!("failed to create {}", crate::history::FILE)).cause(e))?;
         self.live.with(|l| {
@@ -111,50 +175,50 @@ impl Drill<'_> {
         Ok(())
     }
 
-    /// Tells of faults and the recovery as they happen, until every fault has fired and
-    /// the recovery reported; true when the deadline or an abort cut the drill short.
+    /// Tells of faults and recoveries as they happen, until every service's faults have
+    /// fired and its recovery reported; true when the deadline or an abort cut it short.
     #[allow(clippy::too_many_arguments)]
     async fn until_recovered(
         &self,
         rep: &mut Reporters,
-        svc: &Service,
+        svcs: &[Service],
         rec: &RecorderHandle,
-        mut faults: mpsc::UnboundedReceiver<FaultNotice>,
-        r: &mut Recovering,
+        run: &mut [Running],
+        (mut notices, mut reported): (Notices, FuturesUnordered<Reported>),
         deadline: Instant,
         abort: &mut Abort,
     ) -> Result<bool> {
         let clock = rec.clock;
-        let mut faults_done = self.sc().faults.is_empty();
-        while !(faults_done && (r.task.is_none() || r.report.is_some())) {
+        let done = |run: &[Running]| run.iter().all(|r| r.faults_done && (r.recovery.is_none() || r.report.is_some()));
+        while !done(run) {
             tokio::select! {
-                n = faults.recv(), if r.notices.is_some() || !faults_done => match n {
+                Some((i, n)) = notices.next() => match n {
                     Some(n) => {
                         let verb = if n.healed { "healed" } else { "injected" };
                         let text = format!("fault #{} {:?} on {} {verb}", n.injected.index, n.injected.kind, n.injected.node).to_lowercase();
                         let t_ms = if n.healed { clock.now_ns() } else { n.injected.at_ns } as f64 / 1e6;
                         rep.emit(DrillEvent::Step { t_ms, text: &text })?;
-                        faults_done |= n.last;
-                        if let Some(tx) = &r.notices {
+                        run[i].faults_done |= n.last;
+                        if let Some(tx) = &run[i].notices {
                             let _ = tx.send(n);
                         }
                     }
                     None => {
-                        faults_done = true;
-                        r.notices = None;
+                        run[i].faults_done = true;
+                        run[i].notices = None;
                     }
                 },
-                done = async { r.task.as_mut().expect("guarded").await }, if r.task.is_some() && r.report.is_none() => {
-                    let done = done.map_err(|e| Error::infra("failed to run the failover: drdrill panicked (a bug; please report it)").cause_text(e.to_string()))?;
-                    rep.emit(DrillEvent::Step { t_ms: clock.now_ns() as f64 / 1e6, text: &recovery_text(&done) })?;
-                    r.report = Some(done);
+                Some((i, r)) = reported.next() => {
+                    let r = r.map_err(|e| Error::infra("failed to run the failover: drdrill panicked (a bug; please report it)").cause_text(e.to_string()))?;
+                    rep.emit(DrillEvent::Step { t_ms: clock.now_ns() as f64 / 1e6, text: &svcs[i].say(&recovery_text(&r)) })?;
+                    run[i].report = Some(r);
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     rep.emit(DrillEvent::Info("workload.max_duration_ms reached before recovery"))?;
                     return Ok(true);
                 }
                 why = &mut *abort => {
-                    self.abort(rep, rec, svc, &why).await?;
+                    self.abort(rep, rec, svcs, &why).await?;
                     return Ok(true);
                 }
             }
@@ -162,18 +226,20 @@ impl Drill<'_> {
         Ok(false)
     }
 
-    /// Stops the workload (writes in flight are answered or time out), heals every fault,
-    /// runs the `after` hooks and the steady-state probes again, and ends a recovery that
-    /// never triggered.
-    async fn stop(&self, rep: &mut Reporters, svc: &Service, rec: &RecorderHandle, r: &mut Recovering) -> Result<Stopped> {
+    /// Stops the workloads together (writes in flight are answered or time out), heals
+    /// every fault, runs the `after` hooks and the steady-state probes again, and ends a
+    /// recovery that never triggered.
+    async fn stop(&self, rep: &mut Reporters, svcs: &[Service], rec: &RecorderHandle, run: &mut [Running]) -> Result<Stopped> {
         let sc = self.sc();
         self.phase(rep, "stopping the workload")?;
-        rec.event(EventKind::WorkloadStop, None, None, "").await;
-        let (workload, schedule) = self.live.with(|l| (l.workload.take(), l.schedule.take()));
-        let end = workload.expect("started by exercise").stop().await;
+        for r in run.iter() {
+            r.rec.event(EventKind::WorkloadStop, None, None, "").await;
+        }
+        let (workloads, schedules) = self.live.with(|l| (std::mem::take(&mut l.workloads), std::mem::take(&mut l.schedules)));
+        let ends = futures_util::future::join_all(workloads.into_iter().map(|w| w.stop())).await;
         let cpu_end = crate::usage::Sample::now();
-        if let Some(s) = schedule {
-            s.heal_all(&svc.stack, rec).await; // (already done after an abort)
+        for ((s, svc), r) in schedules.into_iter().zip(svcs).zip(run.iter()) {
+            s.heal_all(&svc.stack, &r.rec).await; // (already done after an abort)
         }
         if let Some(env) = self.live.with(|l| l.after_pending.take()) {
             for line in after_hooks(&sc.hooks.after, &env, Some(rec)).await {
@@ -182,39 +248,38 @@ impl Drill<'_> {
         }
         let steady_after = match sc.steady_state.probes.is_empty() {
             true => Vec::new(),
-            false => steady_after(sc, &svc.stack.action_env(), rec).await,
+            false => steady_after(sc, &svcs[0].stack.action_env(), rec).await,
         };
-        if let Some(task) = r.task.take().filter(|_| r.report.is_none()) {
-            task.abort();
-            rec.event(EventKind::Note, None, None, "failover never triggered").await;
+        for r in run.iter_mut() {
+            if let Some(task) = r.recovery.take().filter(|_| r.report.is_none()) {
+                task.abort();
+                r.rec.event(EventKind::Note, None, None, "failover never triggered").await;
+            }
         }
-        Ok(Stopped { ops: end.ops, panics: end.panics, cpu_end, steady_after })
+        let ops = ends.iter().map(|e| e.ops).sum();
+        let panics = ends.into_iter().flat_map(|e| e.panics).collect();
+        Ok(Stopped { ops, panics, cpu_end, steady_after })
     }
 
     /// An `abort_when` condition held: record it; the caller stops the faults (no more
     /// fire), heals, runs the `after` hooks and judges (verdict fail).
-    pub(super) async fn abort(&self, rep: &mut Reporters, rec: &RecorderHandle, svc: &Service, why: &str) -> Result<()> {
+    pub(super) async fn abort(&self, rep: &mut Reporters, rec: &RecorderHandle, svcs: &[Service], why: &str) -> Result<()> {
         rec.event(EventKind::Aborted, None, None, why.to_string()).await;
         rep.emit(DrillEvent::Step { t_ms: rec.clock.now_ns() as f64 / 1e6, text: &format!("ABORTED: {why}; healing") })?;
-        if let Some(s) = self.live.with(|l| l.schedule.take()) {
+        let schedules = self.live.with(|l| std::mem::take(&mut l.schedules));
+        for (s, svc) in schedules.into_iter().zip(svcs) {
             s.heal_all(&svc.stack, rec).await;
         }
         Ok(())
     }
 }
 
-/// How the workload ended.
+/// How the workloads ended.
 struct Stopped {
     ops: u64,
     panics: Vec<String>,
     cpu_end: crate::usage::Sample,
     steady_after: Vec<ProbeResult>,
-}
-
-fn start_recovery(svc: &Service, scene: Scene) -> Recovering {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let task = svc.recovery.clone().map(|r| tokio::spawn(async move { r.run(scene, rx).await }));
-    Recovering { task, notices: Some(tx), report: None }
 }
 
 fn recovery_text(r: &FailoverReport) -> String {

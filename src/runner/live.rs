@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::fault::{FaultLedger, FaultSchedule};
 use crate::history::{EventKind, Recorder, RecorderHandle};
 use crate::report::{Interruption, Results, StackInfo};
-use crate::scenario::Scenario;
+use crate::scenario::Loaded;
 use crate::stack::{ReplicaHealth, Stack};
 use crate::workload::Workload;
 use std::path::Path;
@@ -17,14 +17,18 @@ use std::sync::{Arc, Mutex};
 pub(super) struct Live {
     /// The phase reached, as the terminal printed it.
     pub phase: String,
-    pub stack: Option<Arc<Stack>>,
-    pub health: Vec<ReplicaHealth>,
+    /// Each service's stack once it runs, by service name.
+    pub stacks: Vec<(String, Arc<Stack>)>,
+    pub health: Vec<(String, Vec<ReplicaHealth>)>,
     pub clock: Option<Clock>,
+    /// The drill's own handle into the history.
     pub rec: Option<RecorderHandle>,
+    /// Each service's handle (the drill's own in a drill of one service).
+    pub recs: Vec<(String, RecorderHandle)>,
     pub recorder: Option<Recorder>,
-    pub workload: Option<Workload>,
-    pub schedule: Option<FaultSchedule>,
-    pub failover: Option<tokio::task::AbortHandle>,
+    pub workloads: Vec<Workload>,
+    pub schedules: Vec<FaultSchedule>,
+    pub failovers: Vec<tokio::task::AbortHandle>,
     /// Set while the `after` hooks are owed (from the first action on).
     pub after_pending: Option<crate::action::ActionEnv>,
 }
@@ -44,55 +48,65 @@ impl Shared {
     }
 }
 
-/// Stops what runs, in order: the failover (no promotion after the signal), the fault
-/// schedule, then the workload (writes in flight are answered or time out); heals, marks
+/// Stops what runs, in order: the failovers (no promotion after the signal), the fault
+/// schedules, then the workloads (writes in flight are answered or time out); heals, marks
 /// the interruption in the history and closes it. Returns partial results when the
-/// workload had started.
+/// workloads had started, each service judged on what was recorded.
 pub(super) async fn stop_interrupted(
     shared: &Shared,
     ledger: &FaultLedger,
     signal: &str,
-    sc: &Scenario,
+    loaded: &Loaded,
     identity: (String, String),
     history: &Path,
 ) -> Result<Results> {
     let live = shared.take();
-    if let Some(f) = &live.failover {
+    let sc = &loaded.scenario;
+    for f in &live.failovers {
         f.abort();
     }
-    if let Some(s) = live.schedule {
+    for s in live.schedules {
         s.stop().await;
     }
     let at_ns = live.clock.map(|c| c.now_ns());
     if let Some(rec) = &live.rec {
         rec.event(EventKind::Interrupted, None, None, format!("{signal} during {}", live.phase)).await;
     }
-    if let Some(w) = live.workload {
-        let _ = w.stop().await;
-    }
-    if let (Some(rec), Some(stack)) = (&live.rec, &live.stack) {
+    futures_util::future::join_all(live.workloads.into_iter().map(|w| w.stop())).await;
+    if let (Some(rec), Some((_, stack))) = (&live.rec, live.stacks.first()) {
         ledger.heal_all(&stack.docker, Some(rec)).await;
     }
     if let (Some(rec), Some(env)) = (&live.rec, shared.with(|l| l.after_pending.take()).or(live.after_pending.clone())) {
         super::actions::after_hooks(&sc.hooks.after, &env, Some(rec)).await;
     }
-    drop(live.rec);
+    drop((live.rec, live.recs));
     if let Some(r) = live.recorder {
         r.finish().await.map_err(|e| Error::infra(format!("failed to write {}", crate::history::FILE)).cause(e))?;
     }
-    let (checker, events) = match Checker::from_history(history) {
-        Ok((c, h)) => (c, h.events),
-        Err(_) => (Checker::default(), Vec::new()),
-    };
-    // no read-back, no convergence: those targets are undecided
-    let a = checker
-        .finish(&events, None, None, None, &sc.checks, &sc.targets)
-        .map_err(|e| Error::infra("failed to check the history").cause(e))?;
-    let stack = live.stack.as_ref().map(|s| super::drill::stack_info(sc, s, &live.health)).unwrap_or_else(|| StackInfo::planned(sc));
     let wall = |ns: Option<u64>| live.clock.map(|c| (c.wall_anchor + chrono::Duration::nanoseconds(ns.unwrap_or(0) as i64)).to_rfc3339());
     let started = wall(Some(0)).unwrap_or_default();
     let finished = wall(at_ns).unwrap_or_else(|| chrono::Utc::now().to_rfc3339());
-    let mut r = Results::assemble((identity.0, identity.1, started, finished), a, stack, None, None, events, Vec::new());
+    let mut each = Vec::new();
+    for plan in &loaded.services {
+        let tag = plan.tagged.then_some(plan.name.as_str());
+        let (checker, events) = match Checker::from_history_of(history, tag) {
+            Ok((c, h)) => (c, h.events),
+            Err(_) => (Checker::default(), Vec::new()),
+        };
+        // no read-back, no convergence: those targets are undecided
+        let a = checker
+            .finish(&events, None, None, None, &plan.view.checks, &plan.view.targets)
+            .map_err(|e| Error::infra("failed to check the history").cause(e))?;
+        let stack = live.stacks.iter().find(|(n, _)| *n == plan.name).map(|(_, s)| s);
+        let health = live.health.iter().find(|(n, _)| *n == plan.name).map(|(_, h)| h.as_slice()).unwrap_or_default();
+        let info = stack.map(|s| super::drill::stack_info(&plan.view, s, health)).unwrap_or_else(|| StackInfo::planned(&plan.view));
+        let ids = (identity.0.clone(), identity.1.clone(), started.clone(), finished.clone());
+        let mut r = Results::assemble(ids, a, info, None, None, events, Vec::new());
+        r.verdict = Verdict::Unknown;
+        each.push((plan.name.clone(), r));
+    }
+    let events = crate::history::read_history(history, |_| {}).map(|h| h.events).unwrap_or_default();
+    let mut r = Results::of_services(each, events);
     r.verdict = Verdict::Unknown;
     r.interrupted = true;
     r.interruption = Some(Interruption { signal: signal.to_string(), phase: live.phase, at_ms: at_ns.map(crate::clock::ms) });

@@ -182,7 +182,7 @@ async fn wrap_up(drill: &Drill<'_>, reporters: &mut Reporters) {
     }
     let _ = std::fs::remove_dir_all(crate::action::marks_dir(&drill.run_id));
     if sc.stack.kind != crate::scenario::StackKind::External {
-        save_logs(&drill.docker, &drill.run_id, sc, &drill.dir).await;
+        save_logs(&drill.docker, &drill.run_id, drill.loaded, &drill.dir).await;
     }
     if drill.dir.join("results.json").exists()
         && let Err(e) = crate::report::finish_evidence(&drill.dir)
@@ -196,11 +196,12 @@ fn keep(mut guard: RunGuard, drill: &Drill<'_>, outcome: Result<RunOutcome>, rep
     guard.disarm();
     let run_id = &drill.run_id;
     let _ = reporters.emit(DrillEvent::Phase(&format!("--keep: the stack stays up; remove it with `drdrill gc --run {run_id}`")));
-    if let Ok(o) = &outcome {
-        let stack = &o.results.stack;
-        for n in &stack.nodes {
-            let role = if n.name == stack.final_primary { "primary" } else { "replica" };
-            let how = driver_for(&drill.sc().stack).deployment().map(|d| d.client_command(n.host_port)).unwrap_or_default();
+    let Ok(o) = &outcome else { return outcome.map_err(|e| e.after_teardown("stack kept (--keep)")) };
+    for ((_, r), plan) in o.results.each_service().into_iter().zip(&drill.loaded.services) {
+        let driver = driver_for(&plan.view.stack);
+        for n in &r.stack.nodes {
+            let role = if n.name == r.stack.final_primary { "primary" } else { "replica" };
+            let how = driver.deployment().map(|d| d.client_command(n.host_port)).unwrap_or_default();
             let _ = reporters.emit(DrillEvent::Info(&format!("{} ({role}): {how}   docker exec -it {} bash", n.name, n.container)));
         }
     }
@@ -228,7 +229,7 @@ async fn interrupted(signal: &str, drill: &Drill<'_>, reporters: &mut Reporters)
     let _ = reporters.emit(DrillEvent::Phase(&format!("{signal} during {phase}: stopping the failover, faults and workload")));
     let sc = &drill.loaded.scenario;
     let identity = (sc.name.clone(), drill.run_id.clone());
-    match live::stop_interrupted(&drill.live, &drill.ledger, signal, sc, identity, &crate::history::path_in(&drill.dir)).await {
+    match live::stop_interrupted(&drill.live, &drill.ledger, signal, drill.loaded, identity, &crate::history::path_in(&drill.dir)).await {
         Ok(mut results) => {
             results.engine = drill.docker.engine.clone();
             let _ = reporters.emit(DrillEvent::Finished(&results));
@@ -241,10 +242,13 @@ async fn interrupted(signal: &str, drill: &Drill<'_>, reporters: &mut Reporters)
 }
 
 /// Container logs into the evidence folder, whatever happened.
-async fn save_logs(docker: &Docker, run_id: &str, sc: &crate::scenario::Scenario, dir: &Path) {
-    let proxy = sc.proxy.as_ref().map(|_| PROXY_NODE.to_string());
-    let services = crate::scenario::service_names(&sc.stack);
-    for node in sc.stack.node_names().into_iter().chain(services).chain(proxy) {
+async fn save_logs(docker: &Docker, run_id: &str, loaded: &Loaded, dir: &Path) {
+    let containers = loaded.services.iter().flat_map(|s| {
+        let sc = &s.view;
+        let proxy = sc.proxy.as_ref().map(|_| PROXY_NODE.to_string());
+        sc.stack.node_names().into_iter().chain(crate::scenario::service_names(&sc.stack)).chain(proxy)
+    });
+    for node in containers {
         let name = docker::container_name(run_id, &node);
         if let Ok(text) = docker.logs(&name).await {
             let _ = std::fs::write(dir.join("logs").join(format!("{node}.log")), text);

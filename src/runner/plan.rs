@@ -1,6 +1,6 @@
 //! `--dry-run`: the exact plan, every command and request in order with its offset,
 //! printed without running anything (no engine is reached, no action runs).
-use crate::scenario::{FaultKind, Scenario, StackKind, describe, describe_probe, kind_name};
+use crate::scenario::{FailoverMode, FaultKind, Loaded, Scenario, StackKind, describe, describe_probe, kind_name};
 
 /// One line per action the drill would run, in order.
 pub fn action_lines(sc: &Scenario) -> Vec<String> {
@@ -14,7 +14,9 @@ pub fn action_lines(sc: &Scenario) -> Vec<String> {
         let what = match (&f.action, f.kind) {
             (Some(a), FaultKind::Action) => describe(a),
             (_, FaultKind::Heal) => format!("heal `{}`", f.heals.clone().unwrap_or_default()),
-            (_, k) => format!("{} {}", kind_name(k), f.target.clone().unwrap_or_default()),
+            (_, k) => {
+                format!("{} {}", kind_name(k), f.target.clone().or_else(|| f.targets.as_ref().map(|t| t.join(" + "))).unwrap_or_default())
+            }
         };
         v.push(format!("t={} ms: fault #{i}: {what}", f.at_ms));
         if let Some(u) = &f.undo {
@@ -42,20 +44,31 @@ pub fn action_lines(sc: &Scenario) -> Vec<String> {
 }
 
 /// The whole plan, as `drdrill run --dry-run` prints it.
-pub fn plan_text(sc: &Scenario) -> String {
-    let st = &sc.stack;
+pub fn plan_text(loaded: &Loaded) -> String {
+    let sc = &loaded.scenario;
     let mut s = format!("plan of drill {} (dry run: nothing is started, no command is run)\n", sc.name);
-    if st.kind == StackKind::External {
-        s.push_str(&super::external::endpoints_text(sc));
-    } else {
-        s.push_str(&format!("  start {} containers ({}): {}\n", st.node_names().len(), st.image(), st.node_names().join(", ")));
+    for plan in &loaded.services {
+        let (v, who) = (&plan.view, if plan.tagged { format!("service {}: ", plan.name) } else { String::new() });
+        let st = &v.stack;
+        if st.kind == StackKind::External {
+            s.push_str(&super::external::endpoints_text(v));
+        } else {
+            s.push_str(&format!("  {who}start {} containers ({}): {}\n", st.node_names().len(), st.image(), st.node_names().join(", ")));
+        }
+        let w = &v.workload;
+        let rate = w.rate_per_s.map_or("unthrottled".to_string(), |r| format!("{r} writes/s each"));
+        s.push_str(&format!("  {who}workload: {} writers, {rate}, at most {} ms\n", w.writers, w.max_duration_ms));
+        let recovery = match (v.failover_mode(), &v.failover) {
+            (Some(FailoverMode::Orchestrator), _) => "the stack's own orchestrator (watched)".to_string(),
+            (Some(_), Some(fo)) if !fo.steps.is_empty() => format!("the scenario's {} steps", fo.steps.len()),
+            (Some(_), _) => "drdrill's scripted promotion".to_string(),
+            (None, _) => "none (the clients' first acknowledged write after an outage)".to_string(),
+        };
+        s.push_str(&format!("  {who}recovery: {recovery}\n"));
     }
     for p in &sc.steady_state.probes {
         s.push_str(&format!("  steady state before (must hold, else exit 6) and after: {}\n", describe_probe(p)));
     }
-    let w = &sc.workload;
-    let rate = w.rate_per_s.map_or("unthrottled".to_string(), |r| format!("{r} writes/s each"));
-    s.push_str(&format!("  workload: {} writers, {rate}, at most {} ms\n", w.writers, w.max_duration_ms));
     for line in action_lines(sc) {
         s.push_str(&format!("  {line}\n"));
     }

@@ -6,7 +6,7 @@
 //! until then plus `after_recovery_ms`, bounded by `max_duration_ms` and `abort_when`.
 //! The live view only decides when to stop; RTO is judged afterwards from the history.
 use super::drill::Drill;
-use super::exercise::Abort;
+use super::exercise::{Abort, Running};
 use super::service::Service;
 use crate::error::Result;
 use crate::history::RecorderHandle;
@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 /// The clients' recovery as the recorder sees it, polled.
 pub(super) struct ClientsRecovery {
-    rec: RecorderHandle,
+    pub rec: RecorderHandle,
     /// Drill time from which an acknowledged write counts (every fault was in place).
     since_ns: u64,
     /// Drill time at which the clients were first seen writing again, while they still are.
@@ -72,52 +72,55 @@ impl ClientsRecovery {
 }
 
 impl Drill<'_> {
-    /// Keeps the workload writing `after_recovery_ms` past recovery: past the recovery's
-    /// end (plus an orchestrator's reroute budget), or, with no recovery to tell, past the
-    /// clients' own recovery as they are seen writing again; never past `deadline`.
+    /// Keeps the workloads writing `after_recovery_ms` past recovery: past the recoveries'
+    /// end (plus an orchestrator's reroute budget), and past the clients' own recovery for
+    /// each service no recovery tells of, as they are seen writing again; never past
+    /// `deadline`.
     pub(super) async fn write_after_recovery(
         &self,
         rep: &mut Reporters,
-        svc: &Service,
+        svcs: &[Service],
         rec: &RecorderHandle,
+        run: &[Running],
         deadline: Instant,
         abort: &mut Abort,
     ) -> Result<()> {
-        let more = self.sc().workload.after_recovery_ms;
-        let Some(recovery) = &svc.recovery else { return self.until_clients_recovered(rep, svc, rec, deadline, abort).await };
         // an orchestrator's promotion is not the clients' recovery: they also get the
         // reroute budget its settings imply (HAProxy's checks)
-        let reroute = recovery.reroute_ms();
-        let why = if reroute > 0 { format!(" ({reroute} ms reroute budget + after_recovery_ms)") } else { String::new() };
+        let holds = svcs.iter().filter_map(|s| s.recovery.as_ref().map(|r| (s.sc().workload.after_recovery_ms, r.reroute_ms())));
+        let (more, reroute) = holds.max_by_key(|(m, r)| m.saturating_add(*r)).unwrap_or((0, 0));
         let hold = more.saturating_add(reroute);
-        self.phase(rep, &format!("writing for {hold} ms more after recovery{why}"))?;
         let end = Instant::now() + Duration::from_millis(hold);
-        tokio::select! {
-            _ = tokio::time::sleep_until(end.min(deadline)) => Ok(()),
-            why = abort.as_mut() => self.abort(rep, rec, svc, &why).await,
+        // (in a drill of several, a service no fault hit has nothing to recover from)
+        let watched = |s: &Service| s.recovery.is_none() && (svcs.len() == 1 || !s.plan.faults.is_empty());
+        let mut watches: Vec<(usize, ClientsRecovery)> = svcs
+            .iter()
+            .zip(run)
+            .enumerate()
+            .filter(|(_, (s, _))| watched(s))
+            .map(|(i, (_, r))| (i, ClientsRecovery::new(r.rec.clone())))
+            .collect();
+        if watches.is_empty() {
+            let why = if reroute > 0 { format!(" ({reroute} ms reroute budget + after_recovery_ms)") } else { String::new() };
+            self.phase(rep, &format!("writing for {hold} ms more after recovery{why}"))?;
+            return tokio::select! {
+                _ = tokio::time::sleep_until(end.min(deadline)) => Ok(()),
+                why = abort.as_mut() => self.abort(rep, rec, svcs, &why).await,
+            };
         }
-    }
-
-    /// Nothing but the clients can tell when the service recovered: polls them, and
-    /// returns once they have written `after_recovery_ms` past their recovery.
-    async fn until_clients_recovered(
-        &self,
-        rep: &mut Reporters,
-        svc: &Service,
-        rec: &RecorderHandle,
-        deadline: Instant,
-        abort: &mut Abort,
-    ) -> Result<()> {
-        let more = self.sc().workload.after_recovery_ms;
-        let mut watch = ClientsRecovery::new(rec.clone());
         let text = "waiting for the clients to recover (no failover plan: their first acknowledged write after the outage is the recovery)";
-        self.phase(rep, text)?;
+        self.phase(rep, &svcs[watches[0].0].say(text))?;
         let mut tick = tokio::time::interval(Duration::from_millis(10));
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    self.report_clients(rep, rec, &mut watch, more)?;
-                    if watch.held_for(more) {
+                    let mut held = Instant::now() >= end;
+                    for (i, w) in watches.iter_mut() {
+                        let more = svcs[*i].sc().workload.after_recovery_ms;
+                        self.report_clients(rep, &svcs[*i], w, more)?;
+                        held &= w.held_for(more);
+                    }
+                    if held {
                         return Ok(());
                     }
                 }
@@ -125,21 +128,22 @@ impl Drill<'_> {
                     rep.emit(DrillEvent::Info("workload.max_duration_ms reached before the clients recovered"))?;
                     return Ok(());
                 }
-                why = abort.as_mut() => return self.abort(rep, rec, svc, &why).await,
+                why = abort.as_mut() => return self.abort(rep, rec, svcs, &why).await,
             }
         }
     }
 
-    /// Polls the clients and says what changed; a flapping stack is told of three times.
-    fn report_clients(&self, rep: &mut Reporters, rec: &RecorderHandle, watch: &mut ClientsRecovery, more: u64) -> Result<()> {
-        let t_ms = rec.clock.now_ns() as f64 / 1e6;
+    /// Polls one service's clients and says what changed; a flapping stack is told of
+    /// three times.
+    fn report_clients(&self, rep: &mut Reporters, svc: &Service, watch: &mut ClientsRecovery, more: u64) -> Result<()> {
+        let t_ms = watch.rec.clock.now_ns() as f64 / 1e6;
         match watch.poll() {
             Seen::Recovered if watch.relapses <= 3 => {
-                rep.emit(DrillEvent::Step { t_ms, text: "clients recovered: writes acknowledged again" })?;
-                self.phase(rep, &format!("writing for {more} ms more after the clients recovered"))
+                rep.emit(DrillEvent::Step { t_ms, text: &svc.say("clients recovered: writes acknowledged again") })?;
+                self.phase(rep, &svc.say(&format!("writing for {more} ms more after the clients recovered")))
             }
             Seen::Relapsed if watch.relapses <= 3 => {
-                rep.emit(DrillEvent::Step { t_ms, text: "clients failed again: waiting for them to recover" })
+                rep.emit(DrillEvent::Step { t_ms, text: &svc.say("clients failed again: waiting for them to recover") })
             }
             _ => Ok(()),
         }

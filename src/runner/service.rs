@@ -1,6 +1,7 @@
-//! A service as the runner holds it once provisioned: its driver, its stack (started in
-//! containers, or an external one attached), and how it recovers. The provision phase
-//! makes one; every later phase works on it.
+//! A service as the runner holds it once provisioned: its plan (a one-service view of the
+//! scenario), its driver, its stack (started in containers, or an external one attached),
+//! and how it recovers. The provision phase makes one per service; every later phase
+//! works on each.
 use super::actions::StackProbe;
 use super::drill::Drill;
 use crate::action::ActionEnv;
@@ -8,11 +9,13 @@ use crate::docker;
 use crate::error::Result;
 use crate::failover::{Recovery, recovery_for};
 use crate::report::{DrillEvent, Reporters};
+use crate::scenario::{Scenario, ServicePlan};
 use crate::stack::{Driver, External, Stack, StackPlan, driver_for};
 use crate::workload::ClientTarget;
 use std::sync::Arc;
 
 pub(super) struct Service {
+    pub plan: ServicePlan,
     pub driver: Arc<dyn Driver>,
     /// An external stack's own handle (lag probes, cleanup, finding its primary).
     pub external: Option<Arc<External>>,
@@ -22,6 +25,16 @@ pub(super) struct Service {
 }
 
 impl Service {
+    /// The service as a one-service scenario.
+    pub fn sc(&self) -> &Scenario {
+        &self.plan.view
+    }
+
+    /// `text` as the terminal says it: named after the service in a drill of several.
+    pub fn say(&self, text: &str) -> String {
+        say(&self.plan, text)
+    }
+
     /// Where the clients write first: the stack's entry service, or its primary.
     pub fn client_target(&self, primary: &str) -> Result<ClientTarget> {
         Ok(match self.driver.client_entry() {
@@ -36,30 +49,48 @@ impl Service {
     }
 }
 
+/// `text`, prefixed with the service's name in a drill of several.
+pub(super) fn say(plan: &ServicePlan, text: &str) -> String {
+    if plan.tagged { format!("{}: {text}", plan.name) } else { text.to_string() }
+}
+
 impl Drill<'_> {
+    /// Every service, started in containers on the drill's network or attached to.
+    pub(super) async fn provision(&self, rep: &mut Reporters) -> Result<Vec<Service>> {
+        if self.auth.is_none() {
+            self.docker.create_network(&docker::network_name(&self.run_id), &self.labels).await?;
+        }
+        let mut out = Vec::new();
+        for plan in &self.loaded.services {
+            out.push(self.provision_one(rep, plan).await?);
+        }
+        Ok(out)
+    }
+
     /// Starts the stack's containers, or attaches to the external stack; gives the
     /// actions their environment (a probe of the clients' path among it).
-    pub(super) async fn provision(&self, rep: &mut Reporters) -> Result<Service> {
-        let sc = self.sc();
+    async fn provision_one(&self, rep: &mut Reporters, plan: &ServicePlan) -> Result<Service> {
+        let sc = &plan.view;
         let external = self.auth.clone().map(|a| Arc::new(External::new(&sc.stack, a)));
         let driver: Arc<dyn Driver> = match &external {
             Some(e) => e.clone(),
             None => Arc::from(driver_for(&sc.stack)),
         };
         let stack = match external {
-            Some(_) => self.attach_external(rep).await?,
-            None => self.start_stack(rep, driver.as_ref()).await?,
+            Some(_) => self.attach_external(rep, plan).await?,
+            None => self.start_stack(rep, plan, driver.as_ref()).await?,
         };
+        self.live.with(|l| l.stacks.push((plan.name.clone(), stack.clone())));
         let recovery = recovery_for(sc.failover_mode(), sc.failover.as_ref(), driver.as_ref())?;
         let probe = StackProbe { driver: driver.clone(), external: external.clone(), stack: Arc::downgrade(&stack) };
         let vars = vec![("DRDRILL_EVIDENCE".to_string(), self.dir.display().to_string())];
         let env = ActionEnv { vars, run_id: self.run_id.clone(), dir: self.dir.clone(), db: Some(Arc::new(probe)) };
         let _ = stack.actions.set(env);
-        Ok(Service { driver, external, stack, recovery })
+        Ok(Service { plan: plan.clone(), driver, external, stack, recovery })
     }
 
-    async fn start_stack(&self, rep: &mut Reporters, driver: &dyn Driver) -> Result<Arc<Stack>> {
-        let sc = self.sc();
+    async fn start_stack(&self, rep: &mut Reporters, plan: &ServicePlan, driver: &dyn Driver) -> Result<Arc<Stack>> {
+        let sc = &plan.view;
         let names = sc.stack.node_names();
         let image = sc.stack.image();
         let proxy = match &sc.proxy {
@@ -75,10 +106,9 @@ impl Drill<'_> {
             }
             None => None,
         };
-        self.phase(rep, &format!("starting {} nodes ({image}): {}", names.len(), names.join(", ")))?;
-        let plan = StackPlan { run_id: &self.run_id, image: &image, names: &names, labels: &self.labels, proxy };
-        let stack = Arc::new(Stack::start(&self.docker, driver, plan).await?);
-        self.live.with(|l| l.stack = Some(stack.clone()));
+        self.phase(rep, &say(plan, &format!("starting {} nodes ({image}): {}", names.len(), names.join(", "))))?;
+        let stack_plan = StackPlan { run_id: &self.run_id, image: &image, names: &names, labels: &self.labels, proxy };
+        let stack = Arc::new(Stack::start(&self.docker, driver, stack_plan).await?);
         driver.require_deployment()?.started(&stack).await?;
         if let Some(p) = &stack.proxy {
             let what = [("clients", p.clients), ("replication", p.replication)].iter().filter(|x| x.1).map(|x| x.0).collect::<Vec<_>>();
@@ -92,15 +122,13 @@ impl Drill<'_> {
     }
 
     /// An external stack: its endpoint and nodes, resolved; nothing is started.
-    async fn attach_external(&self, rep: &mut Reporters) -> Result<Arc<Stack>> {
-        let (nodes, endpoint) = crate::stack::external_plan(&self.sc().stack).await?;
+    async fn attach_external(&self, rep: &mut Reporters, plan: &ServicePlan) -> Result<Arc<Stack>> {
+        let (nodes, endpoint) = crate::stack::external_plan(&plan.view.stack).await?;
         let first = nodes[0].name.clone();
         self.phase(rep, &format!("attaching to the external stack: clients via {}", endpoint.addr()))?;
         for n in &nodes {
             rep.emit(DrillEvent::Info(&format!("{} -> {}", n.name, n.addr())))?;
         }
-        let stack = Arc::new(Stack::external(&self.docker, &self.run_id, nodes, endpoint, &first));
-        self.live.with(|l| l.stack = Some(stack.clone()));
-        Ok(stack)
+        Ok(Arc::new(Stack::external(&self.docker, &self.run_id, nodes, endpoint, &first)))
     }
 }

@@ -164,7 +164,9 @@ pub fn drill_scenario(ss: &ServicesScenario, plans: &[ServicePlan]) -> Scenario 
     let base = match plans.first() {
         Some(p) => p.view.clone(),
         // refused by validation (no service); a placeholder until then
-        None => serde_norway::from_str(&format!("name: {}\nstack: {{kind: postgres}}\ntargets: {{}}", ss.name)).expect("a minimal scenario"),
+        None => {
+            serde_norway::from_str(&format!("name: {}\nstack: {{kind: postgres}}\ntargets: {{}}", ss.name)).expect("a minimal scenario")
+        }
     };
     Scenario {
         faults: ss.faults.clone(),

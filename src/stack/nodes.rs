@@ -73,7 +73,7 @@ pub(super) fn free_port() -> Result<u16> {
 }
 
 impl Stack {
-    /// Creates the network, the proxy (if any), the services that must run first (etcd),
+    /// Starts, on the drill's network, the proxy (if any), the services that must run first (etcd),
     /// every node's container (primary first), then the other services (HAProxy, Sentinels).
     pub async fn start(docker: &Docker, driver: &dyn Driver, plan: StackPlan<'_>) -> Result<Stack> {
         let StackPlan { run_id, image, names, labels, proxy } = plan;
@@ -83,8 +83,8 @@ impl Stack {
         }
         let deploy = driver.require_deployment()?;
         let port = driver.data().port();
+        // created once for the drill's services by the runner
         let network = docker::network_name(run_id);
-        docker.create_network(&network, labels).await?;
         let proxy = match proxy {
             Some((spec, img)) => Some(start_proxy(docker, spec, &img, run_id, names, port, labels).await?),
             None => None,
