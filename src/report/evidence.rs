@@ -2,7 +2,7 @@
 //! history.jsonl.zst (report.html, timeline.svg, report.md, junit.xml), re-rendered by
 //! `drdrill report DIR`; and manifest.json, the SHA-256 of every file, checked by
 //! `drdrill verify DIR` so that an auditor knows nothing was edited after the drill.
-use super::{Results, html::report_html, junit_xml, markdown, timeline::timeline_svg};
+use super::{Results, html::report_html, junit_xml, markdown, timeline::timelines};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -17,16 +17,22 @@ fn write(dir: &Path, file: &str, text: &[u8]) -> Result<()> {
 
 /// Writes the reports derived from the results and the history.
 pub fn render_reports(dir: &Path, r: &Results) -> Result<()> {
-    let svg = timeline_svg(r, &crate::history::path_in(dir)).unwrap_or_else(|e| {
-        format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"25\">no timeline: {e}</text></svg>"
-        )
-    });
+    let svgs = timelines(r, &crate::history::path_in(dir));
     let scenario = std::fs::read_to_string(dir.join("scenario.yaml")).unwrap_or_default();
-    write(dir, "timeline.svg", svg.as_bytes())?;
-    write(dir, "report.html", report_html(r, &svg, &scenario).as_bytes())?;
+    for (file, svg) in timeline_files(r).iter().zip(&svgs) {
+        write(dir, file, svg.as_bytes())?;
+    }
+    write(dir, "report.html", report_html(r, &svgs, &scenario).as_bytes())?;
     write(dir, "report.md", markdown(r).as_bytes())?;
     write(dir, "junit.xml", junit_xml(r).as_bytes())
+}
+
+/// The timelines' files: `timeline.svg`, or `timeline-SERVICE.svg` for each of several.
+pub fn timeline_files(r: &Results) -> Vec<String> {
+    match r.several() {
+        false => vec!["timeline.svg".to_string()],
+        true => r.each_service().iter().map(|(n, _)| format!("timeline-{n}.svg")).collect(),
+    }
 }
 
 /// After a drill: the reports from results.json as written, then the manifest.

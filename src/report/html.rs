@@ -11,38 +11,40 @@ const TEMPLATE: &str = r#"<!doctype html>
 <style>{{ css|safe }}</style></head><body>
 <h1>{{ r.scenario }}: <span class="{{ r.verdict|lower }}">{{ r.verdict|upper }}</span></h1>
 <p>Run {{ r.run_id }}, {{ r.started_at|when }} to {{ r.finished_at|when }}. drdrill {{ version }}; Docker {{ r.engine.version }} at {{ r.engine.host }}.</p>
-<h2>Scorecard</h2>
+{% for s in services %}{% if several %}<h2 class="service">Service {{ s.name }} ({{ s.r.stack.kind }}): <span class="{{ s.r.verdict|lower }}">{{ s.r.verdict|upper }}</span></h2>
+{% endif %}<h2>Scorecard</h2>
 <table><tr><th>target</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
-{% for t in r.targets %}<tr><td>{{ t.target }}</td>{% if t.target == "converged" %}<td>yes</td><td>{{ "yes" if r.converged else ("unknown" if r.converged is none else "no") }}</td>{% else %}<td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td>{% endif %}<td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
+{% for t in s.r.targets %}<tr><td>{{ t.target }}</td>{% if t.target == "converged" %}<td>yes</td><td>{{ "yes" if s.r.converged else ("unknown" if s.r.converged is none else "no") }}</td>{% else %}<td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td>{% endif %}<td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
 {% endfor %}</table>
 <table class="facts">
-<tr><th>RTO</th><td>{{ num(r.rto_ms) }} ms (from {{ num(r.rto_from_ms) }} ms, when the outage began for the clients, to the recovery point {{ num(r.recovered_at_ms) }} ms)</td></tr>
-<tr><th>outage seen by the clients</th><td>{{ num(r.outage_ms) }} ms</td></tr>
-<tr><th>RPO</th><td>{{ num(r.rpo_ms) }} ms</td></tr>
-<tr><th>fault</th><td>requested {{ num(r.fault_ms) }} ms, applied {{ num(r.fault_applied_ms) }} ms{% if r.outage_observed and r.rto_basis == "fault" %}, in effect for the clients {{ num(r.rto_from_ms) }} ms (RTO's start){% endif %}</td></tr>
-<tr><th>writes</th><td>{{ r.total_writes }} total: {{ r.acked_writes }} ok, {{ r.failed_writes }} fail, {{ r.unknown_writes }} unknown</td></tr>
-<tr><th>read back</th><td>{{ num(r.records_read) }} records: {{ num(r.lost_writes) }} lost, {{ num(r.recovered_writes) }} recovered, {{ num(r.duplicate_writes) }} duplicated</td></tr>
-<tr><th>primary</th><td>{{ r.stack.initial_primary }} → {{ r.stack.final_primary }}</td></tr>
+<tr><th>RTO</th><td>{{ num(s.r.rto_ms) }} ms (from {{ num(s.r.rto_from_ms) }} ms, when the outage began for the clients, to the recovery point {{ num(s.r.recovered_at_ms) }} ms)</td></tr>
+<tr><th>outage seen by the clients</th><td>{{ num(s.r.outage_ms) }} ms</td></tr>
+<tr><th>RPO</th><td>{{ num(s.r.rpo_ms) }} ms</td></tr>
+<tr><th>fault</th><td>requested {{ num(s.r.fault_ms) }} ms, applied {{ num(s.r.fault_applied_ms) }} ms{% if s.r.outage_observed and s.r.rto_basis == "fault" %}, in effect for the clients {{ num(s.r.rto_from_ms) }} ms (RTO's start){% endif %}</td></tr>
+<tr><th>writes</th><td>{{ s.r.total_writes }} total: {{ s.r.acked_writes }} ok, {{ s.r.failed_writes }} fail, {{ s.r.unknown_writes }} unknown</td></tr>
+<tr><th>read back</th><td>{{ num(s.r.records_read) }} records: {{ num(s.r.lost_writes) }} lost, {{ num(s.r.recovered_writes) }} recovered, {{ num(s.r.duplicate_writes) }} duplicated</td></tr>
+<tr><th>primary</th><td>{{ s.r.stack.initial_primary }} → {{ s.r.stack.final_primary }}</td></tr>
 </table>
 <h2>Timeline</h2>
-<figure id="timeline">{{ svg|safe }}
+<figure id="timeline{{ s.suffix }}">{{ s.svg|safe }}
 <figcaption>Bars: writes per 100 ms of invoke time, green ok, red fail, orange unknown. Lines: latency of the acknowledged writes (right axis).
 Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple failover and orchestrator steps. Bands: the phases.</figcaption></figure>
 <table><tr><th>drill time (ms)</th><th>step</th><th>node</th><th>detail</th></tr>
-{% for e in markers %}<tr class="marker"><td>{{ num(e.t_ms) }}</td><td>{{ e.kind }}</td><td>{{ e.node or "" }}</td><td>{{ e.detail }}</td></tr>
+{% for e in s.markers %}<tr class="marker"><td>{{ num(e.t_ms) }}</td><td>{{ e.kind }}</td><td>{{ e.node or "" }}</td><td>{{ e.detail }}</td></tr>
 {% endfor %}</table>
-{% if phases %}<h2>RTO by phase ({{ headline }})</h2>
+{% if s.phases %}<h2>RTO by phase ({{ s.headline }})</h2>
 <table><tr><th>phase</th><th>from → to</th><th>duration</th><th>budget</th><th>budget from</th></tr>
-{% for p in phases %}<tr><td>{{ p.phase }}</td><td>{{ p.span }}</td><td>{{ p.duration }}</td><td>{{ p.budget }}</td><td>{{ p.setting }}</td></tr>
-{% endfor %}</table>{% if claim %}<p>Claimed: {{ claim }}.</p>{% endif %}{% endif %}
-<h2>Lost writes ({{ num(r.lost_writes) }})</h2>
-{% if r.lost %}<table><tr><th>writer</th><th>seq</th><th>acknowledged (ms)</th></tr>
-{% for l in r.lost[:100] %}<tr><td>{{ l.writer }}</td><td>{{ l.seq }}</td><td>{{ num(l.ack_ms) }}</td></tr>
-{% endfor %}</table>{% if r.lost|length > 100 %}<p>First 100 of {{ r.lost|length }} shown; all are in results.json.</p>{% endif %}
+{% for p in s.phases %}<tr><td>{{ p.phase }}</td><td>{{ p.span }}</td><td>{{ p.duration }}</td><td>{{ p.budget }}</td><td>{{ p.setting }}</td></tr>
+{% endfor %}</table>{% if s.claim %}<p>Claimed: {{ s.claim }}.</p>{% endif %}{% endif %}
+<h2>Lost writes ({{ num(s.r.lost_writes) }})</h2>
+{% if s.r.lost %}<table><tr><th>writer</th><th>seq</th><th>acknowledged (ms)</th></tr>
+{% for l in s.r.lost[:100] %}<tr><td>{{ l.writer }}</td><td>{{ l.seq }}</td><td>{{ num(l.ack_ms) }}</td></tr>
+{% endfor %}</table>{% if s.r.lost|length > 100 %}<p>First 100 of {{ s.r.lost|length }} shown; all are in results.json.</p>{% endif %}
 {% else %}<p>None.</p>{% endif %}
 <h2>Replication at start</h2>
 <table><tr><th>replica</th><th>state</th><th>lag (bytes)</th></tr>
-{% for h in r.stack.replication_at_start %}<tr><td>{{ h.node }}</td><td>{{ h.state }}</td><td>{{ h.lag_bytes }}</td></tr>{% endfor %}</table>
+{% for h in s.r.stack.replication_at_start %}<tr><td>{{ h.node }}</td><td>{{ h.state }}</td><td>{{ h.lag_bytes }}</td></tr>{% endfor %}</table>
+{% endfor %}
 <h2>Scenario as run</h2>
 <pre>{{ scenario }}</pre>
 </body></html>
@@ -54,7 +56,8 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}t
 figure{margin:0}figcaption{font-size:90%;color:#555}";
 
 /// The page, from the judged results, the timeline SVG and the scenario file as run.
-pub fn report_html(r: &Results, svg: &str, scenario: &str) -> String {
+/// `svgs`: each service's timeline, in the order of `Results::each_service`.
+pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
     let mut env = minijinja::Environment::new();
     env.add_function("num", |v: Option<f64>| match v {
         Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
@@ -63,30 +66,44 @@ pub fn report_html(r: &Results, svg: &str, scenario: &str) -> String {
     });
     env.add_filter("when", |t: &str| crate::clock::readable(t));
     env.add_template("report.html", TEMPLATE).expect("the report template parses");
-    let markers: Vec<_> = r
-        .events
+    let several = r.several();
+    let services: Vec<_> = svgs
         .iter()
-        .filter(|e| super::timeline::is_marker(e.kind))
-        .map(|e| json!({"t_ms": e.t_ns as f64 / 1e6, "kind": e.kind, "node": e.node, "detail": e.detail}))
-        .collect();
-    let phases: Vec<_> = r
-        .phases
-        .as_ref()
-        .map(|p| {
-            phase_rows(p)
-                .into_iter()
-                .map(|x| json!({"phase": x.phase, "span": x.span, "duration": x.duration, "budget": x.budget, "setting": x.setting}))
-                .collect()
+        .zip(r.each_service())
+        .map(|(svg, (name, sr))| {
+            let events: Vec<_> = r.events.iter().filter(|e| !several || crate::history::belongs(e.service.as_ref(), Some(name))).collect();
+            let markers: Vec<_> = events
+                .iter()
+                .filter(|e| super::timeline::is_marker(e.kind))
+                .map(|e| json!({"t_ms": e.t_ns as f64 / 1e6, "kind": e.kind, "node": e.node, "detail": e.detail}))
+                .collect();
+            let phases: Vec<_> = sr
+                .phases
+                .as_ref()
+                .map(|p| {
+                    phase_rows(p)
+                        .into_iter()
+                        .map(|x| json!({"phase": x.phase, "span": x.span, "duration": x.duration, "budget": x.budget, "setting": x.setting}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({
+                "name": name,
+                "suffix": if several { format!("-{name}") } else { String::new() },
+                "r": sr,
+                "svg": svg,
+                "markers": markers,
+                "phases": phases,
+                "headline": sr.phases.as_ref().map(headline),
+                "claim": sr.phases.as_ref().and_then(|p| p.budgets.claim.clone()),
+            })
         })
-        .unwrap_or_default();
+        .collect();
     let ctx = json!({
         "r": r,
         "css": CSS,
-        "svg": svg,
-        "markers": markers,
-        "phases": phases,
-        "headline": r.phases.as_ref().map(headline),
-        "claim": r.phases.as_ref().and_then(|p| p.budgets.claim.clone()),
+        "services": services,
+        "several": several,
         "scenario": scenario,
         "version": env!("CARGO_PKG_VERSION"),
     });

@@ -13,7 +13,22 @@ fn fmt(v: Option<f64>) -> String {
 }
 
 pub fn junit_xml(r: &Results) -> String {
-    junit_wrap(&[junit_suite(r, &r.scenario)])
+    junit_wrap(&junit_suites(r, &r.scenario))
+}
+
+/// One `<testsuite>` per service (`NAME/SERVICE` in a drill of several; the drill's
+/// comparison with its baseline goes with the first).
+pub fn junit_suites(r: &Results, name: &str) -> Vec<String> {
+    if !r.several() {
+        return vec![junit_suite(r, name)];
+    }
+    let mut out = Vec::new();
+    for (i, (service, sr)) in r.each_service().into_iter().enumerate() {
+        let comparison = if i == 0 { r.comparison.clone() } else { None };
+        let one = Results { comparison, started_at: r.started_at.clone(), ..sr.clone() };
+        out.push(junit_suite(&one, &format!("{name}/{service}")));
+    }
+    out
 }
 
 /// A whole junit.xml around `<testsuite>` blocks; the totals are summed from them.
@@ -37,7 +52,15 @@ pub fn junit_wrap(suites: &[String]) -> String {
     x
 }
 
-/// One drill's `<testsuite>`: a test case per target.
+/// The test cases' class: the scenario, or `scenario/service` for one of several.
+fn class(r: &Results, name: &str) -> String {
+    match name.strip_prefix(&r.scenario).and_then(|rest| rest.strip_prefix('/')) {
+        Some(service) => format!("{}/{service}", r.scenario),
+        None => r.scenario.clone(),
+    }
+}
+
+/// One drill's (or service's) `<testsuite>`: a test case per target.
 pub fn junit_suite(r: &Results, name: &str) -> String {
     let checks = r.comparison.as_ref().map(|c| c.checks.len()).unwrap_or(0);
     let regressions = r.comparison.as_ref().map(|c| c.regressions().count()).unwrap_or(0);
@@ -74,7 +97,7 @@ pub fn junit_suite(r: &Results, name: &str) -> String {
     }
     let _ = writeln!(x, "    </properties>");
     for t in &r.targets {
-        let _ = write!(x, "    <testcase classname=\"{}\" name=\"{}\"", esc(&r.scenario), esc(&t.target));
+        let _ = write!(x, "    <testcase classname=\"{}\" name=\"{}\"", esc(&class(r, name)), esc(&t.target));
         let what = format!("limit {}, actual {}. {}", fmt(t.limit), fmt(t.actual), t.note);
         match t.verdict {
             Verdict::Pass => x.push_str("/>\n"),
@@ -88,7 +111,7 @@ pub fn junit_suite(r: &Results, name: &str) -> String {
     }
     if let Some(c) = &r.comparison {
         for k in &c.checks {
-            let _ = write!(x, "    <testcase classname=\"{}\" name=\"vs baseline: {}\"", esc(&r.scenario), esc(&k.quantity));
+            let _ = write!(x, "    <testcase classname=\"{}\" name=\"vs baseline: {}\"", esc(&class(r, name)), esc(&k.quantity));
             if k.regression {
                 let what =
                     format!("regression: baseline {}, tolerance {}, now {}. {}", fmt(k.baseline), fmt(k.tolerance), fmt(k.actual), k.note);

@@ -11,13 +11,31 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(m, "# Drill {}: {}\n", r.scenario, r.verdict);
     let (started, finished) = (crate::clock::readable(&r.started_at), crate::clock::readable(&r.finished_at));
     let _ = writeln!(m, "Run `{}`, started {started}, finished {finished}.\n", r.run_id);
+    if !r.several() {
+        return m + &service(r, "timeline.svg");
+    }
+    let each = r.each_service();
+    let verdicts: Vec<String> = each.iter().map(|(n, sr)| format!("{n} {}", sr.verdict)).collect();
+    let _ = writeln!(m, "Services: {} (the drill's verdict is the worst).\n", verdicts.join(", "));
+    for (name, sr) in each {
+        let events = r.events.iter().filter(|e| crate::history::belongs(e.service.as_ref(), Some(name))).cloned().collect();
+        let view = Results { events, ..sr.clone() };
+        let _ = writeln!(m, "## Service {name}: {}\n", sr.verdict);
+        m += &service(&view, &format!("timeline-{name}.svg")).replace("\n## ", "\n### ");
+    }
+    m
+}
+
+/// One service's part: its stack, timeline picture, targets, figures, events, lost writes.
+fn service(r: &Results, timeline: &str) -> String {
+    let mut m = String::new();
     let _ = writeln!(
         m,
         "Stack: {} ({} replication, image `{}`), primary {} → {}.\n",
         r.stack.kind, r.stack.replication, r.stack.image, r.stack.initial_primary, r.stack.final_primary
     );
     // drawn from history.jsonl.zst beside this file (report.html has the same picture inline)
-    m.push_str("![Timeline: writes per 100 ms by outcome, latency, faults, failover steps, RTO window](timeline.svg)\n\n");
+    let _ = writeln!(m, "![Timeline: writes per 100 ms by outcome, latency, faults, failover steps, RTO window]({timeline})\n");
     m.push_str("## Targets\n\n| target | limit | actual | verdict | note |\n|---|---|---|---|---|\n");
     for t in &r.targets {
         let (limit, actual) = match t.target.as_str() {

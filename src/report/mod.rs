@@ -15,7 +15,7 @@ mod timeline;
 pub use baseline::{Check, Comparison, compare, last_run, load_baseline};
 pub use evidence::{MANIFEST, finish_evidence, load_results, rerender, verify};
 pub use file::{FileReporter, results_json};
-pub use junit::{esc as xml_escape, junit_suite, junit_wrap, junit_xml};
+pub use junit::{esc as xml_escape, junit_suite, junit_suites, junit_wrap, junit_xml};
 pub use markdown::markdown;
 pub use results::{Interruption, IsolatedPrimary, NodeInfo, Results, SCHEMA_VERSION, StackInfo, SteadyStateReport};
 pub use terminal::{LIVE_LINE, TerminalReporter, scorecard};

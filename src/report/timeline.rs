@@ -142,9 +142,12 @@ fn bands(r: &Results) -> Vec<(f64, f64, String)> {
     r.latency.iter().map(|l| (l.from_ms / 1e3, l.to_ms / 1e3, l.phase.to_string())).collect()
 }
 
-fn read_buckets(history: &Path) -> std::io::Result<BTreeMap<u64, Bucket>> {
+fn read_buckets(history: &Path, service: Option<&str>) -> std::io::Result<BTreeMap<u64, Bucket>> {
     let mut b: BTreeMap<u64, Bucket> = BTreeMap::new();
     read_history(history, |op| {
+        if !crate::history::belongs(op.service.as_ref(), service) {
+            return;
+        }
         let e = b.entry(op.invoke_ns / BUCKET_NS).or_default();
         match op.outcome {
             Outcome::Ok => {
@@ -170,10 +173,32 @@ fn p50(v: &mut [f32]) -> Option<f64> {
     Some(f64::from(v[v.len() / 2]))
 }
 
-/// The SVG text of the timeline.
-pub fn timeline_svg(r: &Results, history: &Path) -> Result<String, String> {
-    let mut buckets = read_buckets(history).map_err(|e| format!("failed to read {}: {e}", history.display()))?;
-    let end_s = buckets.keys().next_back().map(|k| (k + 1) as f64 * 0.1).unwrap_or(1.0).max(1.0);
+/// Each service's timeline (one: the drill's), in the order of `Results::each_service`;
+/// the timelines of several services share one time axis.
+pub fn timelines(r: &Results, history: &Path) -> Vec<String> {
+    let failed = |e: String| {
+        format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"25\">no timeline: {e}</text></svg>")
+    };
+    if !r.several() {
+        return vec![timeline_svg(r, history, None, None).unwrap_or_else(failed)];
+    }
+    let end_s = r.events.iter().map(|e| e.t_ns).max().map_or(1.0, |t| (t / BUCKET_NS + 1) as f64 * 0.1).max(1.0);
+    let each = r.each_service();
+    each.iter()
+        .map(|(name, sr)| {
+            let events = r.events.iter().filter(|e| crate::history::belongs(e.service.as_ref(), Some(name))).cloned().collect();
+            let view = Results { events, scenario: format!("{}/{name}", r.scenario), ..(*sr).clone() };
+            timeline_svg(&view, history, Some(name), Some(end_s)).unwrap_or_else(failed)
+        })
+        .collect()
+}
+
+/// The SVG text of the timeline of `service`'s writes (None: every write), to `end_s`
+/// (None: the last write).
+pub fn timeline_svg(r: &Results, history: &Path, service: Option<&str>, end_s: Option<f64>) -> Result<String, String> {
+    let mut buckets = read_buckets(history, service).map_err(|e| format!("failed to read {}: {e}", history.display()))?;
+    let last_s = buckets.keys().next_back().map(|k| (k + 1) as f64 * 0.1).unwrap_or(1.0).max(1.0);
+    let end_s = end_s.map_or(last_s, |e| e.max(last_s));
     let layout = place_labels(r, end_s);
     let labels_px = layout.height_px;
     // the picture grows by the rows the legend's height does not cover; the bars (and 5 %

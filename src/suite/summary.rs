@@ -3,7 +3,7 @@
 use super::stats::Stat;
 use crate::checker::Verdict;
 use crate::error::{Error, Result, exit};
-use crate::report::{Results, junit_suite, junit_wrap, xml_escape as esc};
+use crate::report::{Results, junit_suites, junit_wrap, xml_escape as esc};
 use crate::scenario::{Limit, Loaded};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -195,11 +195,11 @@ impl Summary {
         let mut suites = Vec::new();
         for r in &self.runs {
             let name = format!("{} #{}", r.scenario, r.run);
-            suites.push(match (&r.results, &r.error) {
-                (Some(res), _) => junit_suite(res, &name),
-                (None, why) if r.status == "not run" => junit_case(&name, "skipped", why.as_deref().unwrap_or("not run")),
-                (None, why) => junit_case(&name, "error", why.as_deref().unwrap_or("failed")),
-            });
+            match (&r.results, &r.error) {
+                (Some(res), _) => suites.extend(junit_suites(res, &name)),
+                (None, why) if r.status == "not run" => suites.push(junit_case(&name, "skipped", why.as_deref().unwrap_or("not run"))),
+                (None, why) => suites.push(junit_case(&name, "error", why.as_deref().unwrap_or("failed"))),
+            }
         }
         for s in self.scenarios.iter().filter(|s| !s.targets.is_empty()) {
             let mut x =
