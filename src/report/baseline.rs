@@ -75,7 +75,28 @@ fn time_check(quantity: &str, base: &[Option<f64>], actual: Option<f64>) -> Opti
     Some(Check { quantity: quantity.into(), baseline: Some(m), tolerance: Some(tol), actual, regression, note })
 }
 
+/// `new` against the baseline runs; in a drill of several services each service against
+/// the same service of the baseline runs (its checks named `SERVICE: quantity`). A run of
+/// one service compares with baseline runs of it, whichever schema they were written in.
 pub fn compare(baseline: &[Results], new: &Results) -> Comparison {
+    let runs = baseline.iter().map(|b| b.run_id.clone()).collect();
+    if !new.several() {
+        let base: Vec<&Results> = baseline.iter().map(|b| b.each_service()[0].1).collect();
+        return Comparison { baseline_runs: runs, checks: compare_one(&base, new) };
+    }
+    let mut checks = Vec::new();
+    for (name, sr) in new.each_service() {
+        let base: Vec<&Results> =
+            baseline.iter().filter_map(|b| b.each_service().into_iter().find(|(n, _)| *n == name).map(|(_, r)| r)).collect();
+        for mut c in compare_one(&base, sr) {
+            c.quantity = format!("{name}: {}", c.quantity);
+            checks.push(c);
+        }
+    }
+    Comparison { baseline_runs: runs, checks }
+}
+
+fn compare_one(baseline: &[&Results], new: &Results) -> Vec<Check> {
     let mut checks = Vec::new();
     let phase = |r: &Results, k: &str| {
         let p = r.phases.as_ref()?;
@@ -85,7 +106,18 @@ pub fn compare(baseline: &[Results], new: &Results) -> Comparison {
             _ => p.reroute_ms,
         }
     };
-    checks.extend(time_check("rto_ms", &baseline.iter().map(|b| b.rto_ms).collect::<Vec<_>>(), new.rto_ms));
+    match &new.no_rto_because {
+        // nothing to recover from is not "never recovered"
+        Some(why) => checks.push(Check {
+            quantity: "rto_ms".into(),
+            baseline: None,
+            tolerance: None,
+            actual: None,
+            regression: false,
+            note: format!("no RTO in this run: {why}"),
+        }),
+        None => checks.extend(time_check("rto_ms", &baseline.iter().map(|b| b.rto_ms).collect::<Vec<_>>(), new.rto_ms)),
+    }
     checks.extend(time_check("rpo_ms", &baseline.iter().map(|b| b.rpo_ms).collect::<Vec<_>>(), new.rpo_ms));
     for k in ["detection_ms", "promotion_ms", "reroute_ms"] {
         checks.extend(time_check(k, &baseline.iter().map(|b| phase(b, k)).collect::<Vec<_>>(), phase(new, k)));
@@ -117,7 +149,7 @@ pub fn compare(baseline: &[Results], new: &Results) -> Comparison {
             });
         }
     }
-    Comparison { baseline_runs: baseline.iter().map(|b| b.run_id.clone()).collect(), checks }
+    checks
 }
 
 /// Baseline runs of `scenario`: `dir` is one evidence folder or a folder of them (searched

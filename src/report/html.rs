@@ -83,7 +83,9 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
                 .map(|p| {
                     phase_rows(p)
                         .into_iter()
-                        .map(|x| json!({"phase": x.phase, "span": x.span, "duration": x.duration, "budget": x.budget, "setting": x.setting}))
+                        .map(
+                            |x| json!({"phase": x.phase, "span": x.span, "duration": x.duration, "budget": x.budget, "setting": x.setting}),
+                        )
                         .collect()
                 })
                 .unwrap_or_default();

@@ -177,7 +177,9 @@ fn p50(v: &mut [f32]) -> Option<f64> {
 /// the timelines of several services share one time axis.
 pub fn timelines(r: &Results, history: &Path) -> Vec<String> {
     let failed = |e: String| {
-        format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"25\">no timeline: {e}</text></svg>")
+        format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"25\">no timeline: {e}</text></svg>"
+        )
     };
     if !r.several() {
         return vec![timeline_svg(r, history, None, None).unwrap_or_else(failed)];
