@@ -144,7 +144,10 @@ fn shipped_scenarios_validate_and_schema_is_json() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = drdrill(&["schema"]);
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(schema["properties"]["stack"].is_object());
+    // one stack, or several services
+    assert_eq!(schema["anyOf"].as_array().map(Vec::len), Some(2), "{schema}");
+    assert!(schema["definitions"]["Scenario"]["properties"]["stack"].is_object());
+    assert!(schema["definitions"]["ServicesScenario"]["properties"]["services"].is_object());
 }
 
 #[test]

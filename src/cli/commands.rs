@@ -12,7 +12,7 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             let plan = suite::expand(&files)?;
             if dry_run {
                 for l in &plan {
-                    println!("{}", crate::runner::plan_text(&l));
+                    println!("{}", crate::runner::plan_text(l));
                 }
                 return Ok(exit::PASS);
             }

@@ -238,7 +238,7 @@ fn orchestrated_phases_show_with_their_budgets_and_unobserved_steps() {
 
 #[test]
 fn report_html_renders_everything_and_escapes_the_scenario() {
-    let html = super::html::report_html(&sample(), "<svg id=\"t\"></svg>", "name: x\ndescription: <b>bold</b>\n");
+    let html = super::html::report_html(&sample(), &["<svg id=\"t\"></svg>".to_string()], "name: x\ndescription: <b>bold</b>\n");
     assert!(!html.contains("failed to render"), "{html}");
     assert!(html.contains("<svg id=\"t\"></svg>"), "the timeline is inline");
     assert!(html.contains("&lt;b&gt;bold&lt;") && !html.contains("<b>bold"), "the scenario text must be escaped");
@@ -253,7 +253,7 @@ fn header_times_are_readable_and_results_json_keeps_them_as_recorded() {
     let mut r = sample();
     r.started_at = "2026-11-23T17:40:05.123456789+00:00".into();
     r.finished_at = "2026-11-23T17:40:25.987654321+00:00".into();
-    let html = super::html::report_html(&r, "", "");
+    let html = super::html::report_html(&r, &[String::new()], "");
     assert!(html.contains(" 2026-11-23 17:40:05.123 UTC</title>"), "{html}");
     assert!(html.contains("2026-11-23 17:40:05.123 UTC to 2026-11-23 17:40:25.987 UTC."), "{html}");
     assert!(!html.contains("123456789"), "{html}");

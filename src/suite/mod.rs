@@ -104,23 +104,23 @@ pub async fn run_suite(plan: &[Loaded], opts: &SuiteOptions) -> Result<Summary> 
             }
             let t = Instant::now();
             let mut reporters = Reporters(vec![Box::new(TerminalReporter::stderr())]);
-            let row = match run(loaded, &ro, &mut reporters).await {
+            let ran = match run(loaded, &ro, &mut reporters).await {
                 Ok(o) => {
                     println!("evidence: {}", o.dir.display());
-                    RunRow::ran(&name, k, &o.results, &o.dir, t.elapsed().as_secs_f64())
+                    RunRow::ran_services(&name, k, &o.results, &o.dir, t.elapsed().as_secs_f64())
                 }
                 Err(e) => {
                     eprintln!("{e}");
                     if e.exit_code() == exit::INTERRUPTED {
                         stop = Some("interrupted");
                     }
-                    RunRow::failed(&name, k, &e, t.elapsed().as_secs_f64())
+                    vec![RunRow::failed(&name, k, &e, t.elapsed().as_secs_f64())]
                 }
             };
-            if opts.fail_fast && row.exit_code != exit::PASS && stop.is_none() {
+            if opts.fail_fast && ran.iter().any(|r| r.exit_code != exit::PASS) && stop.is_none() {
                 stop = Some("--fail-fast: an earlier drill did not pass");
             }
-            rows.push(row);
+            rows.extend(ran);
         }
     }
     let summary = Summary::new(started, clock.elapsed().as_secs_f64(), rows, plan);

@@ -70,6 +70,25 @@ impl RunRow {
         row
     }
 
+    /// The rows of one finished drill: one, or one per service (`scenario/service`, each
+    /// with its own results and the checks of the comparison that concern it).
+    pub fn ran_services(scenario: &str, run: u32, r: &Results, dir: &Path, duration_s: f64) -> Vec<RunRow> {
+        if !r.several() {
+            return vec![RunRow::ran(scenario, run, r, dir, duration_s)];
+        }
+        let each = r.each_service();
+        each.into_iter()
+            .map(|(name, sr)| {
+                let comparison = r.comparison.clone().map(|mut c| {
+                    c.checks.retain(|k| k.quantity.starts_with(&format!("{name}: ")));
+                    c
+                });
+                let one = Results { comparison, started_at: r.started_at.clone(), ..sr.clone() };
+                RunRow::ran(&format!("{scenario}/{name}"), run, &one, dir, duration_s)
+            })
+            .collect()
+    }
+
     pub fn failed(scenario: &str, run: u32, e: &Error, duration_s: f64) -> RunRow {
         let code = e.exit_code();
         let mut row = RunRow::empty(scenario, run, if code == exit::INTERRUPTED { "interrupted" } else { "error" }, code);
@@ -143,7 +162,7 @@ fn judge(target: &str, limit: &Option<Limit>, stat: Option<Stat>, rows: &[&RunRo
 }
 
 impl ScenarioSummary {
-    fn of(loaded: &Loaded, rows: &[&RunRow]) -> ScenarioSummary {
+    fn of(name: &str, t: &crate::scenario::Targets, rows: &[&RunRow]) -> ScenarioSummary {
         let stat = |f: Value| Stat::of(rows.iter().filter_map(|r| f(r)));
         let (rto, rpo, lost): (Value, Value, Value) = (|r| r.rto_ms, |r| r.rpo_ms, |r| r.lost_writes.map(|v| v as f64));
         let mut phases = BTreeMap::new();
@@ -152,12 +171,11 @@ impl ScenarioSummary {
                 phases.insert(k.to_string(), s);
             }
         }
-        let t = &loaded.scenario.targets;
         let mut targets = judge("rto_ms", &t.rto_ms, stat(rto), rows, rto);
         targets.extend(judge("rpo_ms", &t.rpo_ms, stat(rpo), rows, rpo));
         targets.extend(judge("max_lost_writes", &t.max_lost_writes, stat(lost), rows, lost));
         ScenarioSummary {
-            scenario: loaded.scenario.name.clone(),
+            scenario: name.to_string(),
             runs: rows.iter().filter(|r| r.results.is_some()).count(),
             rto_ms: stat(rto),
             rpo_ms: stat(rpo),
@@ -170,10 +188,19 @@ impl ScenarioSummary {
 
 impl Summary {
     pub fn new(started: chrono::DateTime<chrono::Utc>, duration_s: f64, runs: Vec<RunRow>, plan: &[Loaded]) -> Summary {
-        let scenarios: Vec<ScenarioSummary> = plan
-            .iter()
-            .map(|l| ScenarioSummary::of(l, &runs.iter().filter(|r| r.scenario == l.scenario.name).collect::<Vec<_>>()))
-            .collect();
+        let mut scenarios = Vec::new();
+        for l in plan {
+            // a drill of several services: each service summarised against its own targets
+            let parts: Vec<(String, &crate::scenario::Targets)> = match l.several() {
+                true => l.services.iter().map(|s| (format!("{}/{}", l.scenario.name, s.name), &s.view.targets)).collect(),
+                false => vec![(l.scenario.name.clone(), &l.scenario.targets)],
+            };
+            for (name, targets) in parts {
+                // a drill that failed before judging has one row, under the drill's name
+                let rows: Vec<&RunRow> = runs.iter().filter(|r| r.scenario == name || r.scenario == l.scenario.name).collect();
+                scenarios.push(ScenarioSummary::of(&name, targets, &rows));
+            }
+        }
         let spread = scenarios.iter().flat_map(|s| &s.targets).map(|t| t.verdict.exit_code());
         let exit_code = super::worst(runs.iter().map(|r| r.exit_code).chain(spread));
         Summary { started_at: started.to_rfc3339(), duration_s, exit_code, runs, scenarios }

@@ -16,8 +16,15 @@ fn runs(reports: &Path, only: Option<&str>) -> BTreeMap<String, Vec<Results>> {
             continue;
         }
         for d in std::fs::read_dir(s.path()).into_iter().flatten().flatten() {
-            if let Ok(r) = crate::report::load_results(&d.path()) {
+            let Ok(r) = crate::report::load_results(&d.path()) else { continue };
+            if !r.several() {
                 by.entry(r.scenario.clone()).or_default().push(r);
+                continue;
+            }
+            // a drill of several services: each service's runs trend on their own
+            for (name, sr) in r.each_service() {
+                let one = Results { run_id: r.run_id.clone(), started_at: r.started_at.clone(), ..sr.clone() };
+                by.entry(format!("{}/{name}", r.scenario)).or_default().push(one);
             }
         }
     }
