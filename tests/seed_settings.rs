@@ -70,3 +70,51 @@ fn mariadb_mha_vip_with_mha_defaults_fails_over_within_the_seed_claim() {
     let expect = if r["verdict"] == "pass" { 0 } else { 1 };
     assert_eq!(d.code, expect, "{}", d.stdout);
 }
+
+/// The reference documents' "database primary failure" across every service at once:
+/// Patroni, Redis Sentinel and MariaDB MHA, each primary killed at the same instant, each
+/// orchestrator failing over by itself with its seed settings, each service judged on
+/// its own against an independent read of its own data.
+#[test]
+fn all_services_seed_primary_kill_each_orchestrator_fails_over_and_is_judged_on_its_own() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("scenarios/all-services-primary-kill.yaml", &["--keep"]);
+    let r = d.results.clone();
+    let (pg, cache, maria) = (service_drill(&d, "pg"), service_drill(&d, "cache"), service_drill(&d, "maria"));
+    let primary = |s: &Drill| s.results["stack"]["final_primary"].as_str().unwrap().to_string();
+    let pg_rows = read_postgres(host_port(&pg.results, &primary(&pg)));
+    let cache_rows = read_redis(host_port(&cache.results, &primary(&cache)));
+    let maria_rows = read_mariadb(&maria.results, &primary(&maria));
+    assert!(drdrill(&["gc", "--run", &run_id(&r)]).status.success());
+    let (c, n) = labelled(Some(&run_id(&r)));
+    assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
+    for (service, s, rows) in [("pg", &pg, &pg_rows), ("cache", &cache, &cache_rows), ("maria", &maria, &maria_rows)] {
+        assert_orchestrator_failed_over(s);
+        assert_phases_ordered(&s.results["phases"]);
+        service_lost_checked(&d, service, rows);
+        assert!(s.results["rto_ms"].as_f64().is_some(), "{service} recovered: {}", d.stdout);
+    }
+    // one fault entry: three kills requested at the same instant (each service's schedule
+    // fires its own at the fault's offset)
+    let kills: Vec<f64> = events(&r).iter().filter(|e| e["kind"] == "fault-inject").map(|e| e["t_ns"].as_f64().unwrap() / 1e6).collect();
+    assert_eq!(kills.len(), 3, "{kills:?}");
+    let spread = kills.iter().copied().fold(f64::MIN, f64::max) - kills.iter().copied().fold(f64::MAX, f64::min);
+    assert!(spread < 50.0, "the kills were requested {spread:.1} ms apart");
+    // the drill's verdict and exit code are the worst service's
+    let worst = ["pg", "cache", "maria"].iter().map(|n| r["services"][n]["verdict"].as_str().unwrap()).fold("pass", |w, v| match (w, v) {
+        ("fail", _) | (_, "fail") => "fail",
+        ("unknown", _) | (_, "unknown") => "unknown",
+        _ => "pass",
+    });
+    assert_eq!(r["verdict"], worst);
+    assert_eq!(
+        d.code,
+        match worst {
+            "pass" => 0,
+            "fail" => 1,
+            _ => 4,
+        },
+        "{}",
+        d.stdout
+    );
+}

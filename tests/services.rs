@@ -5,40 +5,6 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::collections::BTreeSet;
-
-/// Acknowledged writes of one service, read from the history ourselves, and whether every
-/// op carried a service.
-fn acked_of(d: &Drill, service: &str) -> (BTreeSet<(u64, u64)>, bool) {
-    let text = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
-    let mut all_tagged = true;
-    let mut acks = BTreeSet::new();
-    for v in text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["type"] == "op") {
-        all_tagged &= v["service"].is_string();
-        if v["service"] == service && v["outcome"] == "ok" {
-            acks.insert((v["writer"].as_u64().unwrap(), v["seq"].as_u64().unwrap()));
-        }
-    }
-    (acks, all_tagged)
-}
-
-/// One service's results as a one-service drill (for the common checks).
-fn service_drill(d: &Drill, name: &str) -> Drill {
-    let results = d.results["services"][name].clone();
-    assert!(results.is_object(), "no services.{name} in results.json");
-    Drill { code: d.code, stdout: String::new(), stderr: String::new(), dir: d.dir.clone(), results }
-}
-
-fn lost_checked(d: &Drill, name: &str, survivors: &BTreeSet<(u64, u64)>) -> BTreeSet<(u64, u64)> {
-    let s = service_drill(d, name);
-    let (acked, _) = acked_of(d, name);
-    let ours: BTreeSet<(u64, u64)> = acked.difference(survivors).copied().collect();
-    assert_eq!(ours, reported_lost(&s.results), "{name}: drdrill's lost list differs from an independent read");
-    assert_eq!(s.results["lost_writes"].as_u64(), Some(ours.len() as u64), "{name}");
-    assert_eq!(s.results["acked_writes"].as_u64(), Some(acked.len() as u64), "{name}");
-    assert_eq!(s.results["records_read"].as_u64(), Some(survivors.len() as u64), "{name}");
-    ours
-}
 
 #[test]
 fn each_service_is_judged_on_its_own_and_a_fault_on_one_leaves_the_other_untouched() {
@@ -57,8 +23,8 @@ fn each_service_is_judged_on_its_own_and_a_fault_on_one_leaves_the_other_untouch
     assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
 
     // per-service lost writes equal an independent read of each service
-    let pg_lost = lost_checked(&d, "pg", &pg_rows);
-    let cache_lost = lost_checked(&d, "cache", &cache_rows);
+    let pg_lost = service_lost_checked(&d, "pg", &pg_rows);
+    let cache_lost = service_lost_checked(&d, "cache", &cache_rows);
     assert!(!pg_lost.is_empty(), "the async primary died holding unreplicated writes: {}", d.stdout);
     assert!(cache_lost.is_empty(), "the untouched service lost {cache_lost:?}");
     let (_, all_tagged) = acked_of(&d, "pg");

@@ -345,3 +345,41 @@ pub fn exec(name: &str, args: &[&str]) -> String {
     v.extend_from_slice(args);
     docker(&v)
 }
+
+/// Acknowledged writes of one service of a drill of several, read from the history
+/// ourselves, and whether every op carried a service.
+pub fn acked_of(d: &Drill, service: &str) -> (BTreeSet<(u64, u64)>, bool) {
+    let text = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
+    let mut all_tagged = true;
+    let mut acks = BTreeSet::new();
+    for v in text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["type"] == "op") {
+        all_tagged &= v["service"].is_string();
+        if v["service"] == service && v["outcome"] == "ok" {
+            acks.insert((v["writer"].as_u64().unwrap(), v["seq"].as_u64().unwrap()));
+        }
+    }
+    (acks, all_tagged)
+}
+
+/// One service of a drill of several as a one-service drill: its results, with the
+/// drill's events that concern it.
+pub fn service_drill(d: &Drill, name: &str) -> Drill {
+    let mut results = d.results["services"][name].clone();
+    assert!(results.is_object(), "no services.{name} in results.json");
+    let mine: Vec<Value> = events(&d.results).into_iter().filter(|e| e["service"].is_null() || e["service"] == name).collect();
+    results["events"] = Value::Array(mine);
+    Drill { code: d.code, stdout: d.stdout.clone(), stderr: d.stderr.clone(), dir: d.dir.clone(), results }
+}
+
+/// A service's lost writes from drdrill, checked against its acknowledged writes and an
+/// independent read of its surviving records.
+pub fn service_lost_checked(d: &Drill, name: &str, survivors: &BTreeSet<(u64, u64)>) -> BTreeSet<(u64, u64)> {
+    let s = service_drill(d, name);
+    let (acked, _) = acked_of(d, name);
+    let ours: BTreeSet<(u64, u64)> = acked.difference(survivors).copied().collect();
+    assert_eq!(ours, reported_lost(&s.results), "{name}: drdrill's lost list differs from an independent read");
+    assert_eq!(s.results["lost_writes"].as_u64(), Some(ours.len() as u64), "{name}");
+    assert_eq!(s.results["acked_writes"].as_u64(), Some(acked.len() as u64), "{name}");
+    assert_eq!(s.results["records_read"].as_u64(), Some(survivors.len() as u64), "{name}");
+    ours
+}
