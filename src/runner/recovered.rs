@@ -85,14 +85,18 @@ impl Drill<'_> {
         deadline: Instant,
         abort: &mut Abort,
     ) -> Result<()> {
+        // only the clients can tell when a service without a recovery recovered (in a drill
+        // of several, a service no fault hit has nothing to recover from: it just writes on)
+        let watched = |s: &Service| s.recovery.is_none() && (svcs.len() == 1 || !s.plan.faults.is_empty());
         // an orchestrator's promotion is not the clients' recovery: they also get the
         // reroute budget its settings imply (HAProxy's checks)
-        let holds = svcs.iter().filter_map(|s| s.recovery.as_ref().map(|r| (s.sc().workload.after_recovery_ms, r.reroute_ms())));
+        let holds = svcs
+            .iter()
+            .filter(|s| !watched(s))
+            .map(|s| (s.sc().workload.after_recovery_ms, s.recovery.as_ref().map_or(0, |r| r.reroute_ms())));
         let (more, reroute) = holds.max_by_key(|(m, r)| m.saturating_add(*r)).unwrap_or((0, 0));
         let hold = more.saturating_add(reroute);
         let end = Instant::now() + Duration::from_millis(hold);
-        // (in a drill of several, a service no fault hit has nothing to recover from)
-        let watched = |s: &Service| s.recovery.is_none() && (svcs.len() == 1 || !s.plan.faults.is_empty());
         let mut watches: Vec<(usize, ClientsRecovery)> = svcs
             .iter()
             .zip(run)
