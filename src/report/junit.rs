@@ -16,19 +16,13 @@ pub fn junit_xml(r: &Results) -> String {
     junit_wrap(&junit_suites(r, &r.scenario))
 }
 
-/// One `<testsuite>` per service (`NAME/SERVICE` in a drill of several; the drill's
-/// comparison with its baseline goes with the first).
+/// One `<testsuite>` per service (`NAME/SERVICE` in a drill of several, each with the
+/// checks of the comparison that concern it).
 pub fn junit_suites(r: &Results, name: &str) -> Vec<String> {
     if !r.several() {
         return vec![junit_suite(r, name)];
     }
-    let mut out = Vec::new();
-    for (i, (service, sr)) in r.each_service().into_iter().enumerate() {
-        let comparison = if i == 0 { r.comparison.clone() } else { None };
-        let one = Results { comparison, started_at: r.started_at.clone(), ..sr.clone() };
-        out.push(junit_suite(&one, &format!("{name}/{service}")));
-    }
-    out
+    r.services.keys().filter_map(|s| Some(junit_suite(&r.service_view(s)?, &format!("{name}/{s}")))).collect()
 }
 
 /// A whole junit.xml around `<testsuite>` blocks; the totals are summed from them.

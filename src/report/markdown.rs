@@ -18,8 +18,7 @@ pub fn markdown(r: &Results) -> String {
     let verdicts: Vec<String> = each.iter().map(|(n, sr)| format!("{n} {}", sr.verdict)).collect();
     let _ = writeln!(m, "Services: {} (the drill's verdict is the worst).\n", verdicts.join(", "));
     for (name, sr) in each {
-        let events = r.events.iter().filter(|e| crate::history::belongs(e.service.as_ref(), Some(name))).cloned().collect();
-        let view = Results { events, ..sr.clone() };
+        let view = r.service_view(name).expect("a service of the drill");
         let _ = writeln!(m, "## Service {name}: {}\n", sr.verdict);
         m += &service(&view, &format!("timeline-{name}.svg")).replace("\n## ", "\n### ");
     }

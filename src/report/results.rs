@@ -287,6 +287,29 @@ impl Results {
         }
     }
 
+    /// One service of a drill of several as a drill of its own: its figures with the
+    /// drill's identity, the events that concern it, and the comparison checks named after
+    /// it.
+    pub fn service_view(&self, name: &str) -> Option<Results> {
+        let sr = self.services.get(name)?;
+        let comparison = self.comparison.clone().map(|mut c| {
+            c.checks.retain(|k| k.quantity.starts_with(&format!("{name}: ")));
+            c
+        });
+        Some(Results {
+            schema_version: self.schema_version,
+            scenario: self.scenario.clone(),
+            run_id: self.run_id.clone(),
+            started_at: self.started_at.clone(),
+            finished_at: self.finished_at.clone(),
+            engine: self.engine.clone(),
+            events: self.events.iter().filter(|e| crate::history::belongs(e.service.as_ref(), Some(name))).cloned().collect(),
+            comparison,
+            services: BTreeMap::new(),
+            ..sr.clone()
+        })
+    }
+
     /// Whether the drill had several services (its top level then holds no service's figures).
     pub fn several(&self) -> bool {
         self.services.len() > 1

@@ -261,3 +261,56 @@ fn header_times_are_readable_and_results_json_keeps_them_as_recorded() {
     assert!(md.contains("started 2026-11-23 17:40:05.123 UTC, finished 2026-11-23 17:40:25.987 UTC."), "{md}");
     assert!(super::results_json(&r).contains("2026-11-23T17:40:05.123456789+00:00"));
 }
+
+/// Two services: pg missed a target, cache passed; each with its own figures.
+fn two_services() -> Results {
+    let pg = sample();
+    let cache =
+        Results { verdict: Verdict::Pass, rto_ms: None, no_rto_because: Some("nothing hit it".into()), lost: Vec::new(), ..sample() };
+    let events = pg.events.clone();
+    Results::of_services(vec![("pg".into(), Results { verdict: Verdict::Fail, ..pg }), ("cache".into(), cache)], events)
+}
+
+#[test]
+fn a_drill_of_several_services_keeps_only_its_own_fields_at_the_top_and_the_worst_verdict() {
+    let r = two_services();
+    assert!(r.several());
+    assert_eq!(r.verdict, Verdict::Fail);
+    let v: serde_json::Value = serde_json::from_str(&file::results_json(&r)).unwrap();
+    assert_eq!(v["schema_version"], 2);
+    for gone in ["rto_ms", "lost_writes", "targets", "stack", "latency", "lost"] {
+        assert!(v.get(gone).is_none(), "{gone} at the top level of a drill of several");
+    }
+    assert!(v["events"].is_array() && v["services"]["pg"]["rto_ms"].is_number());
+    assert!(v["services"]["cache"]["rto_ms"].is_null() && v["services"]["cache"]["no_rto_because"] == "nothing hit it");
+    for drill_only in ["events", "run_id", "engine", "schema_version", "services"] {
+        assert!(v["services"]["pg"].get(drill_only).is_none(), "{drill_only} under a service");
+    }
+    // read back: the same services, the same worst verdict
+    let back: Results = serde_json::from_value(v).unwrap();
+    assert_eq!(
+        back.each_service().iter().map(|(n, r)| (n.to_string(), r.verdict)).collect::<Vec<_>>(),
+        [("cache".to_string(), Verdict::Pass), ("pg".to_string(), Verdict::Fail)]
+    );
+    let card = scorecard(&back);
+    assert!(card.contains("── service pg (") && card.contains("── service cache (") && card.contains("(the worst of cache PASS, pg FAIL)"));
+    let junit = junit_xml(&back);
+    assert_eq!(junit.matches("<testsuite ").count(), 2, "{junit}");
+    assert!(junit.contains("tests=\"6\"") && junit.contains("classname=\"pg&lt;kill&gt;/pg\""), "{junit}");
+}
+
+#[test]
+fn a_drill_of_one_service_keeps_every_field_at_the_top_and_one_entry_the_same() {
+    let one = Results::of_services(vec![("postgres".into(), sample())], Vec::new());
+    let v: serde_json::Value = serde_json::from_str(&file::results_json(&one)).unwrap();
+    assert_eq!(v["rto_ms"], v["services"]["postgres"]["rto_ms"]);
+    assert_eq!(v["lost_writes"], v["services"]["postgres"]["lost_writes"]);
+    assert!(v["events"].is_array() && v["services"]["postgres"].get("events").is_none());
+    // schema 1 evidence (no services) reads as one service named after its stack kind
+    let mut v1 = serde_json::to_value(sample()).unwrap();
+    v1.as_object_mut().unwrap().remove("services");
+    v1["schema_version"] = 1.into();
+    let r: Results = serde_json::from_value(v1).unwrap();
+    assert_eq!(r.each_service().len(), 1);
+    assert_eq!(r.each_service()[0].0, r.stack.kind);
+}

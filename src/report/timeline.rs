@@ -185,11 +185,11 @@ pub fn timelines(r: &Results, history: &Path) -> Vec<String> {
         return vec![timeline_svg(r, history, None, None).unwrap_or_else(failed)];
     }
     let end_s = r.events.iter().map(|e| e.t_ns).max().map_or(1.0, |t| (t / BUCKET_NS + 1) as f64 * 0.1).max(1.0);
-    let each = r.each_service();
-    each.iter()
-        .map(|(name, sr)| {
-            let events = r.events.iter().filter(|e| crate::history::belongs(e.service.as_ref(), Some(name))).cloned().collect();
-            let view = Results { events, scenario: format!("{}/{name}", r.scenario), ..(*sr).clone() };
+    r.services
+        .keys()
+        .map(|name| {
+            let view = r.service_view(name).expect("a service of the drill");
+            let view = Results { scenario: format!("{}/{name}", r.scenario), ..view };
             timeline_svg(&view, history, Some(name), Some(end_s)).unwrap_or_else(failed)
         })
         .collect()

@@ -76,16 +76,9 @@ impl RunRow {
         if !r.several() {
             return vec![RunRow::ran(scenario, run, r, dir, duration_s)];
         }
-        let each = r.each_service();
-        each.into_iter()
-            .map(|(name, sr)| {
-                let comparison = r.comparison.clone().map(|mut c| {
-                    c.checks.retain(|k| k.quantity.starts_with(&format!("{name}: ")));
-                    c
-                });
-                let one = Results { comparison, started_at: r.started_at.clone(), ..sr.clone() };
-                RunRow::ran(&format!("{scenario}/{name}"), run, &one, dir, duration_s)
-            })
+        r.services
+            .keys()
+            .filter_map(|name| Some(RunRow::ran(&format!("{scenario}/{name}"), run, &r.service_view(name)?, dir, duration_s)))
             .collect()
     }
 

@@ -22,9 +22,8 @@ fn runs(reports: &Path, only: Option<&str>) -> BTreeMap<String, Vec<Results>> {
                 continue;
             }
             // a drill of several services: each service's runs trend on their own
-            for (name, sr) in r.each_service() {
-                let one = Results { run_id: r.run_id.clone(), started_at: r.started_at.clone(), ..sr.clone() };
-                by.entry(format!("{}/{name}", r.scenario)).or_default().push(one);
+            for name in r.services.keys() {
+                by.entry(format!("{}/{name}", r.scenario)).or_default().extend(r.service_view(name));
             }
         }
     }
