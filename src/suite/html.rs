@@ -8,8 +8,8 @@ const TEMPLATE: &str = r#"<!doctype html>
 <style>{{ css|safe }}</style></head><body>
 <h1>drdrill summary</h1>
 <p>Started {{ started_at|when }}, {{ runs|length }} drills in {{ ms(duration_s) }} s. Exit code <b>{{ exit_code }}</b>.</p>
-<table><tr><th>scenario</th><th>run</th><th>verdict</th><th>RTO ms</th><th>RPO ms</th><th>lost writes</th><th>duration s</th><th>evidence</th></tr>
-{% for r in runs %}<tr class="{{ r.status|replace(' ', '-') }}"><td>{{ r.scenario }}</td><td>{{ r.run }}</td><td>{{ r.status|upper }}</td>
+<table><tr><th>scenario</th><th>run</th><th>verdict</th><th>why</th><th>RTO ms</th><th>RPO ms</th><th>lost writes</th><th>duration s</th><th>evidence</th></tr>
+{% for r in runs %}<tr class="{{ r.status|replace(' ', '-') }}"><td>{{ r.scenario }}</td><td>{{ r.run }}</td><td>{{ r.status|upper }}</td><td>{{ (r.why or [])|join("; ") }}</td>
 <td>{{ ms(r.rto_ms) }}</td><td>{{ ms(r.rpo_ms) }}</td><td>{{ r.lost_writes if r.lost_writes is not none else "-" }}</td>
 <td>{{ ms(r.duration_s) }}</td><td>{% if r.link %}<a href="{{ r.link }}">report</a>{% else %}{{ r.error or "" }}{% endif %}</td></tr>
 {% endfor %}</table>

@@ -25,6 +25,10 @@ pub struct RunRow {
     pub duration_s: f64,
     pub evidence: Option<String>,
     pub error: Option<String>,
+    /// Why a run that ran did not pass: each target missed or undecided ("rto_ms 3006 >
+    /// 100"), each regression against the baseline.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<String>,
     #[serde(skip)]
     pub results: Option<Results>,
 }
@@ -43,6 +47,7 @@ impl RunRow {
             duration_s: 0.0,
             evidence: None,
             error: None,
+            why: Vec::new(),
             results: None,
         }
     }
@@ -66,6 +71,7 @@ impl RunRow {
         }
         row.duration_s = duration_s;
         row.evidence = Some(dir.display().to_string());
+        row.why = why_not_passed(r);
         row.results = Some(r.clone());
         row
     }
@@ -95,6 +101,27 @@ impl RunRow {
         row.error = Some(why.to_string());
         row
     }
+}
+
+/// Each target a run missed or could not decide, and each regression, in a few words.
+pub fn why_not_passed(r: &Results) -> Vec<String> {
+    let n = |v: Option<f64>| match v {
+        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.1}"),
+        None => "none".into(),
+    };
+    let mut why: Vec<String> = r
+        .targets
+        .iter()
+        .filter(|t| t.verdict != Verdict::Pass)
+        .map(|t| match (t.verdict, t.limit) {
+            (Verdict::Fail, Some(_)) if t.actual.is_some() => format!("{} {} > {}", t.target, n(t.actual), n(t.limit)),
+            (Verdict::Fail, _) => format!("{} failed: {}", t.target, t.note),
+            _ => format!("{} undecided: {}", t.target, t.note),
+        })
+        .collect();
+    why.extend(r.comparison.iter().flat_map(|c| c.regressions()).map(|k| format!("regression {}: {}", k.quantity, k.note)));
+    why
 }
 
 /// A target judged on the spread of a scenario's runs.
@@ -261,7 +288,7 @@ impl Summary {
                 ms(r.rpo_ms),
                 r.lost_writes.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
                 format!("{:.0}", r.duration_s),
-                r.error.clone().unwrap_or_default(),
+                r.error.clone().unwrap_or_else(|| r.why.join("; ")),
             ]);
         }
         let mut t = b.build();
@@ -307,6 +334,20 @@ mod tests {
         r.lost_writes = Some(lost);
         r.results = Some(crate::report::tests_support::results());
         r
+    }
+
+    #[test]
+    fn a_run_that_did_not_pass_says_which_targets_and_the_table_shows_it() {
+        let r = crate::report::tests_support::results();
+        let why = why_not_passed(&r);
+        assert_eq!(why, ["rto_ms 250 > 100", "converged undecided: replica unreadable"]);
+        let row = RunRow::ran("s", 1, &r, Path::new("/r/s/x"), 1.0);
+        assert_eq!(row.why, why);
+        let s =
+            Summary { started_at: "2026-11-22T00:00:00Z".into(), duration_s: 1.0, exit_code: 1, runs: vec![row], scenarios: Vec::new() };
+        assert!(s.table().contains("rto_ms 250 > 100; converged undecided: replica unreadable"), "{}", s.table());
+        let html = super::super::html::summary_html(&s, Path::new("/r/suites/x"));
+        assert!(html.contains("<td>rto_ms 250 &gt; 100; converged undecided: replica unreadable</td>"), "{html}");
     }
 
     #[test]
