@@ -105,7 +105,11 @@ pub(super) async fn stop_interrupted(
         r.verdict = Verdict::Unknown;
         each.push((plan.name.clone(), r));
     }
-    let events = crate::history::read_history(history, |_| {}).map(|h| h.events).unwrap_or_default();
+    // (one service's events are all the drill's: its results hold them already)
+    let events = match loaded.several() {
+        true => crate::history::read_history(history, |_| {}).map(|h| h.events).unwrap_or_default(),
+        false => Vec::new(),
+    };
     let mut r = Results::of_services(each, events);
     r.verdict = Verdict::Unknown;
     r.interrupted = true;
