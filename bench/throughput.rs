@@ -15,6 +15,8 @@
 //! process and marked `*`.
 //!
 //! `cargo bench --bench throughput` (needs the engine and images: scripts/setup.sh).
+//! `DRDRILL_BENCH_VS=PATH` measures a second drdrill build in the same rounds and prints
+//! the ratio of their CPU per write (release profiles are compared this way).
 //! `DRDRILL_BENCH_ROUNDS` (default 3), `DRDRILL_BENCH_SECS` (default 10). It asserts
 //! nothing: it measures. `DRDRILL_BENCH_PARTS` (default `throughput,teardown`) chooses the
 //! parts (`postgres` or `redis` alone for half of `throughput`); `memory` writes to Redis
@@ -34,6 +36,14 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 fn bin() -> PathBuf {
     std::env::var_os("DRDRILL_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_drdrill")))
+}
+
+/// The drdrill binaries measured: `bin()`, and `DRDRILL_BENCH_VS` (another build, e.g. with
+/// another release profile) measured in the same rounds, in alternating order.
+fn bins() -> Vec<PathBuf> {
+    let mut v = vec![bin()];
+    v.extend(std::env::var_os("DRDRILL_BENCH_VS").map(PathBuf::from));
+    v
 }
 
 fn docker(args: &[&str]) -> String {
@@ -112,12 +122,12 @@ struct Sample {
 }
 
 /// drdrill's workload for `secs` against the server, as an external stack.
-fn drdrill(engine: &str, port: u16, secs: u64, dir: &Path) -> Sample {
-    drdrill_logged(engine, port, secs, dir).0
+fn drdrill(bin: &Path, engine: &str, port: u16, secs: u64, dir: &Path) -> Sample {
+    drdrill_logged(bin, engine, port, secs, dir).0
 }
 
 /// The same, with drdrill's terminal output.
-fn drdrill_logged(engine: &str, port: u16, secs: u64, dir: &Path) -> (Sample, String) {
+fn drdrill_logged(bin: &Path, engine: &str, port: u16, secs: u64, dir: &Path) -> (Sample, String) {
     let table = if engine == "postgres" { "  table: drdrill_bench\n" } else { "" };
     let yaml = format!(
         "name: bench-{engine}\nstack:\n  kind: external\n  engine: {engine}\n  endpoint: 127.0.0.1:{port}\n{table}\
@@ -129,7 +139,7 @@ fn drdrill_logged(engine: &str, port: u16, secs: u64, dir: &Path) -> (Sample, St
     std::fs::write(&file, yaml).unwrap();
     let reports = dir.join("reports");
     let before = drdrill::usage::children_cpu_us();
-    let out = Command::new(bin()).args(["run", file.to_str().unwrap(), "--yes", "--reports", reports.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(bin).args(["run", file.to_str().unwrap(), "--yes", "--reports", reports.to_str().unwrap()]).output().unwrap();
     let cpu_us = drdrill::usage::children_cpu_us() - before;
     assert!(out.status.success(), "drdrill failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let mut runs: Vec<_> = std::fs::read_dir(reports.join(format!("bench-{engine}"))).unwrap().flatten().map(|e| e.path()).collect();
@@ -233,25 +243,38 @@ fn row(label: &str, ours: &[Sample], theirs: &[Sample], tool_name: &str) {
     );
 }
 
-/// Alternates drdrill and the tool `rounds` times against one server.
+/// Alternates drdrill (each of `bins()`) and the tool `rounds` times against one server: even
+/// rounds drdrill first, odd rounds the tool first and the binaries in reverse order.
 fn compare(label: &str, engine: &str, server: &Server, secs: u64, rounds: u64, tool_name: &str, dir: &Path) {
-    drdrill(engine, server.port, 2, dir); // warm-up: creates the table, fills caches
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let bins = bins();
+    drdrill(&bins[0], engine, server.port, 2, dir); // warm-up: creates the table, fills caches
+    let (mut ours, mut theirs) = (vec![Vec::new(); bins.len()], Vec::new());
     for r in 0..rounds {
         let run_tool = |ours: &[Sample]| match engine {
             "postgres" => pgbench(server.port, secs),
             _ => redis_benchmark(server.port, secs, ours.last().map_or(25_000.0, |s: &Sample| s.writes_per_s)),
         };
-        if r % 2 == 0 {
-            ours.push(drdrill(engine, server.port, secs, dir));
-            theirs.push(run_tool(&ours));
-        } else {
-            theirs.push(run_tool(&ours));
-            ours.push(drdrill(engine, server.port, secs, dir));
+        let mut order: Vec<usize> = (0..bins.len()).collect();
+        if r % 2 == 1 {
+            theirs.push(run_tool(&ours[0]));
+            order.reverse();
         }
-        eprintln!("[bench] {label} round {}: drdrill {:?} / {tool_name} {:?}", r + 1, ours.last().unwrap(), theirs.last().unwrap());
+        for &i in &order {
+            ours[i].push(drdrill(&bins[i], engine, server.port, secs, dir));
+        }
+        if r % 2 == 0 {
+            theirs.push(run_tool(&ours[0]));
+        }
+        eprintln!("[bench] {label} round {}: drdrill {:?} / {tool_name} {:?}", r + 1, ours[0].last().unwrap(), theirs.last().unwrap());
     }
-    row(label, &ours, &theirs, tool_name);
+    for (i, samples) in ours.iter().enumerate() {
+        let l = if i == 0 { label.to_string() } else { format!("{label} — {}", bins[i].display()) };
+        row(&l, samples, &theirs, tool_name);
+    }
+    if ours.len() > 1 {
+        let cpu = |s: &[Sample]| median(s.iter().map(|x| x.cpu_us_per_write).collect());
+        println!("| {label}: CPU per write, {} ÷ {} | {:.3} | | | | | |", bins[1].display(), bins[0].display(), cpu(&ours[1]) / cpu(&ours[0]));
+    }
 }
 
 fn main() {
@@ -284,12 +307,12 @@ fn main() {
 fn memory_run(dir: &Path) {
     let s = redis();
     let target = env_u64("DRDRILL_BENCH_MEMORY_WRITES", 10_000_000);
-    let probe = drdrill("redis", s.port, 5, dir);
+    let probe = drdrill(&bin(), "redis", s.port, 5, dir);
     // a margin: the long run is slower than the short probe (Redis grows to millions of
     // keys; a run sized at 1.2× once fell 16 % short)
     let secs = (target as f64 / probe.writes_per_s * 1.6).ceil() as u64;
     let t = Instant::now();
-    let (m, log) = drdrill_logged("redis", s.port, secs, dir);
+    let (m, log) = drdrill_logged(&bin(), "redis", s.port, secs, dir);
     let writes = log.lines().find_map(|l| l.split_once(" writes recorded")?.0.rsplit(' ').next()?.parse::<f64>().ok()).unwrap_or(f64::NAN);
     let check = seconds_between(&log, "== checking the history", "");
     if writes < target as f64 {

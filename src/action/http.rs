@@ -2,6 +2,12 @@
 //! expected status (default any 2xx) is success.
 use super::Finished;
 use crate::scenario::HttpSpec;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
 /// `${NAME}` replaced by the environment variable NAME (empty when unset).
@@ -26,25 +32,30 @@ pub fn expand(text: &str) -> String {
 }
 
 pub async fn run(h: &HttpSpec, timeout: Duration) -> Finished {
-    let client = match reqwest::Client::builder().timeout(timeout).build() {
-        Ok(c) => c,
-        Err(e) => return Finished::failed(format!("could not make an HTTP client: {e}")),
-    };
-    let method = match h.method.to_uppercase().parse::<reqwest::Method>() {
+    let method = match h.method.to_uppercase().parse::<Method>() {
         Ok(m) => m,
         Err(_) => return Finished::failed(format!("`{}` is not an HTTP method", h.method)),
     };
-    let mut req = client.request(method, expand(&h.url));
+    let mut req = Request::builder().method(method).uri(expand(&h.url));
     for (k, v) in &h.headers {
         req = req.header(k.as_str(), expand(v));
     }
-    if let Some(b) = &h.body {
-        req = req.body(expand(b));
-    }
-    match req.send().await {
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            let body = resp.text().await.unwrap_or_default();
+    let req = match req.body(Full::new(Bytes::from(h.body.as_deref().map(expand).unwrap_or_default()))) {
+        Ok(r) => r,
+        Err(e) => return Finished::failed(format!("could not make the request: {}", error_chain(&e))),
+    };
+    let client = match client() {
+        Ok(c) => c,
+        Err(e) => return Finished::failed(format!("could not make an HTTP client: {e}")),
+    };
+    let exchange = async {
+        let resp = client.request(req).await.map_err(|e| error_chain(&e))?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.map_err(|e| error_chain(&e))?.to_bytes();
+        Ok::<_, String>((status, String::from_utf8_lossy(&body).into_owned()))
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok((status, body))) => {
             let ok = match h.status {
                 Some(want) => status == want,
                 None => (200..300).contains(&status),
@@ -54,9 +65,17 @@ pub async fn run(h: &HttpSpec, timeout: Duration) -> Finished {
             let summary = if ok { format!("status {status}") } else { format!("status {status}, expected {want}: {first}") };
             Finished { ok, summary, stdout: body, stderr: String::new() }
         }
-        Err(e) if e.is_timeout() => Finished::failed(format!("no answer within {} ms", timeout.as_millis())),
-        Err(e) => Finished::failed(format!("request failed: {}", error_chain(&e))),
+        Ok(Err(e)) => Finished::failed(format!("request failed: {e}")),
+        Err(_) => Finished::failed(format!("no answer within {} ms", timeout.as_millis())),
     }
+}
+
+type Client = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// An HTTP/1 client for http:// and https:// (rustls, the system's root certificates).
+fn client() -> std::io::Result<Client> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new().with_native_roots()?.https_or_http().enable_http1().build();
+    Ok(hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

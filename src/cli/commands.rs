@@ -104,14 +104,21 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             }
             Ok(exit::TARGET_MISSED)
         }
-        Command::Images { action: ImagesAction::Build { dir } } => {
+        Command::Images { action: ImagesAction::Build { dir, force } } => {
             let d = Docker::connect().await?;
             let dirs = docker::image_dirs(&dir)?;
-            docker::build_images(&d, &dirs, |line| eprintln!("{line}")).await?;
-            for i in &dirs {
-                println!("built {}", i.tag);
-            }
+            docker::build_images(&d, &dirs, force, &mut |line| eprintln!("[image] {line}")).await?;
             Ok(exit::PASS)
+        }
+        Command::Images { action: ImagesAction::Status { dir } } => {
+            let d = Docker::connect().await?;
+            let mut ready = true;
+            for img in docker::image_dirs(&dir)? {
+                let st = docker::image_state(&d, &img).await?;
+                ready &= st == docker::ImageState::UpToDate;
+                println!("{}\t{}\t{}", img.tag, img.dir.display(), st.say());
+            }
+            Ok(if ready { exit::PASS } else { exit::TARGET_MISSED })
         }
         Command::Gc { run, force } => {
             let d = Docker::connect().await?;

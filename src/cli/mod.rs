@@ -112,8 +112,17 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum ImagesAction {
-    /// Build the stack images from the Dockerfiles in DIR (default docker/).
+    /// Build the stack images from the Dockerfiles in DIR (default docker/) that are missing or
+    /// out of date.
     Build {
+        #[arg(long, default_value = "docker")]
+        dir: PathBuf,
+        /// Build even the images that are up to date.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Say, for each image in DIR (default docker/), whether it is up to date, out of date or missing.
+    Status {
         #[arg(long, default_value = "docker")]
         dir: PathBuf,
     },

@@ -1,16 +1,45 @@
-//! `drdrill images build`: builds the stack images in docker/ through the Docker API.
+//! The stack images in docker/: found, checked against their context, and built through the
+//! Docker API with progress (`drdrill images build|status`, and `drdrill run` for the images
+//! its drill uses).
 use super::Docker;
 use crate::error::{Error, Result};
 use bollard::image::BuildImageOptions;
 use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The label holding an image's context hash (scripts/setup.sh sets the same one).
+pub const LABEL_CONTEXT: &str = "drdrill.context";
 
 /// One image context: docker/<name>/ with a Dockerfile and a TAG file.
 #[derive(Debug, Clone)]
 pub struct ImageDir {
     pub dir: PathBuf,
     pub tag: String,
+}
+
+/// An image against its context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageState {
+    UpToDate,
+    Missing,
+    /// Built from an older context.
+    OutOfDate,
+    /// Present without a context label: pulled or built by other means; used as it is.
+    Foreign,
+}
+
+impl ImageState {
+    pub fn say(self) -> &'static str {
+        match self {
+            ImageState::UpToDate => "up to date",
+            ImageState::Missing => "missing",
+            ImageState::OutOfDate => "out of date (its context changed)",
+            ImageState::Foreign => "present, not built from a context here (used as it is)",
+        }
+    }
 }
 
 pub fn image_dirs(root: &Path) -> Result<Vec<ImageDir>> {
@@ -23,6 +52,97 @@ pub fn image_dirs(root: &Path) -> Result<Vec<ImageDir>> {
     }
     out.sort_by(|a, b| a.tag.cmp(&b.tag));
     Ok(out)
+}
+
+/// Where the image contexts are when none is named: docker/ under the working directory,
+/// else the checkout the drdrill binary was built in (target/<profile>/drdrill).
+pub fn default_root() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok();
+    let near_exe = exe.as_deref().and_then(|e| e.ancestors().nth(3)).map(|c| c.join("docker"));
+    [Some(PathBuf::from("docker")), near_exe].into_iter().flatten().find(|d| !image_dirs(d).unwrap_or_default().is_empty())
+}
+
+/// The context's hash, as scripts/setup.sh computes it: `sha256sum` of every regular file
+/// (paths `./…`, sorted bytewise), that listing hashed again, 16 hex digits.
+pub fn context_hash(dir: &Path) -> Result<String> {
+    let fail = |e: std::io::Error| Error::usage(format!("failed to read {}", dir.display())).cause(e);
+    let mut files = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).map_err(fail)? {
+            let e = e.map_err(fail)?;
+            let kind = e.file_type().map_err(fail)?;
+            if kind.is_dir() {
+                todo.push(e.path());
+            } else if kind.is_file() {
+                let rel = e.path().strip_prefix(dir).map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
+                files.push(format!("./{rel}"));
+            }
+        }
+    }
+    files.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let mut listing = String::new();
+    for f in &files {
+        let data = std::fs::read(dir.join(f)).map_err(fail)?;
+        listing.push_str(&format!("{:x}  {f}\n", Sha256::digest(&data)));
+    }
+    Ok(format!("{:x}", Sha256::digest(listing.as_bytes()))[..16].to_string())
+}
+
+pub async fn state(docker: &Docker, img: &ImageDir) -> Result<ImageState> {
+    let Ok(inspect) = docker.api.inspect_image(&img.tag).await else { return Ok(ImageState::Missing) };
+    let labels = inspect.config.and_then(|c| c.labels).unwrap_or_default();
+    Ok(match labels.get(LABEL_CONTEXT) {
+        None => ImageState::Foreign,
+        Some(have) if *have == context_hash(&img.dir)? => ImageState::UpToDate,
+        Some(_) => ImageState::OutOfDate,
+    })
+}
+
+/// Makes sure every image in `tags` can be used: one built from a context in `root` is built
+/// when missing or out of date; any other must already exist. `say` gets the progress lines.
+pub async fn ensure_images(docker: &Docker, tags: &[String], root: Option<&Path>, say: &mut dyn FnMut(&str)) -> Result<()> {
+    let dirs = match root {
+        Some(r) => image_dirs(r)?,
+        None => Vec::new(),
+    };
+    for tag in tags {
+        match dirs.iter().find(|d| d.tag == *tag) {
+            Some(img) => {
+                let st = state(docker, img).await?;
+                if matches!(st, ImageState::Missing | ImageState::OutOfDate) {
+                    say(&format!("image {tag} is {}: building it (once; later drills reuse it)", st.say()));
+                    build_one(docker, img, say).await?;
+                }
+            }
+            None if docker.image_exists(tag).await => {}
+            None => {
+                return Err(Error::infra(format!("failed to find image {tag}"))
+                    .hint("build it, or run drdrill from its checkout, where docker/ holds the stack images' Dockerfiles"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Builds each image that is not up to date (all of them with `force`).
+pub async fn build_images(docker: &Docker, dirs: &[ImageDir], force: bool, say: &mut dyn FnMut(&str)) -> Result<()> {
+    for img in dirs {
+        match state(docker, img).await? {
+            ImageState::UpToDate if !force => say(&format!("{} up to date", img.tag)),
+            _ => build_one(docker, img, say).await?,
+        }
+    }
+    Ok(())
+}
+
+async fn build_one(docker: &Docker, img: &ImageDir, say: &mut dyn FnMut(&str)) -> Result<()> {
+    let t0 = Instant::now();
+    say(&format!("building {} from {} ...", img.tag, img.dir.display()));
+    let labels = HashMap::from([(LABEL_CONTEXT.to_string(), context_hash(&img.dir)?)]);
+    build(docker, &img.tag, tar_dir(&img.dir)?, labels, say).await?;
+    say(&format!("built {} in {:.0} s", img.tag, t0.elapsed().as_secs_f64()));
+    Ok(())
 }
 
 fn tar_dir(dir: &Path) -> Result<Vec<u8>> {
@@ -57,43 +177,58 @@ pub async fn ensure_proxy_image(docker: &Docker) -> Result<String> {
         tar.append_data(&mut header, name, data).map_err(|e| Error::infra("failed to pack the proxy image").cause(e))?;
     }
     let body = tar.into_inner().map_err(|e| Error::infra("failed to pack the proxy image").cause(e))?;
-    build(docker, &tag, body, |_| {}).await?;
+    build(docker, &tag, body, HashMap::new(), &mut |_| {}).await?;
+    remove_older_proxy_images(docker, &tag).await;
     Ok(tag)
 }
 
-/// Builds each image; `progress` gets one line per build step.
-pub async fn build_images(docker: &Docker, dirs: &[ImageDir], mut progress: impl FnMut(&str)) -> Result<()> {
-    for img in dirs {
-        progress(&format!("building {} from {}", img.tag, img.dir.display()));
-        build(docker, &img.tag, tar_dir(&img.dir)?, &mut progress).await?;
+/// Each drdrill build makes its own proxy image; once a new one exists the older ones are
+/// removed (an image a container still uses, such as a running drill's, is kept: the engine
+/// refuses to remove it without force, and none is asked).
+async fn remove_older_proxy_images(docker: &Docker, keep: &str) {
+    use bollard::image::{ListImagesOptions, RemoveImageOptions};
+    let filters = HashMap::from([("reference".to_string(), vec!["drdrill/proxy".to_string()])]);
+    let Ok(list) = docker.api.list_images(Some(ListImagesOptions { filters, ..Default::default() })).await else { return };
+    for tag in list.iter().flat_map(|i| &i.repo_tags).filter(|t| t.starts_with("drdrill/proxy:") && *t != keep) {
+        let _ = docker.api.remove_image(tag, Some(RemoveImageOptions { force: false, noprune: false }), None).await;
     }
-    Ok(())
 }
 
-async fn build(docker: &Docker, tag: &str, body: Vec<u8>, mut progress: impl FnMut(&str)) -> Result<()> {
+/// One build through the API: each `Step` line goes to `say`, and while a step runs longer
+/// than 10 s, a line saying so with the build's latest output.
+async fn build(docker: &Docker, tag: &str, body: Vec<u8>, mut labels: HashMap<String, String>, say: &mut dyn FnMut(&str)) -> Result<()> {
     if !docker.image_exists("debian:bookworm-slim").await {
         return Err(Error::infra("failed to find the base image debian:bookworm-slim")
             .hint("`scripts/setup.sh` pulls it or builds it locally with debootstrap"));
     }
-    let opts = BuildImageOptions {
-        t: tag.to_string(),
-        networkmode: "host".to_string(),
-        rm: true,
-        labels: HashMap::from([("drdrill.image".to_string(), "true".to_string())]),
-        ..Default::default()
-    };
+    labels.insert("drdrill.image".to_string(), "true".to_string());
+    let opts = BuildImageOptions { t: tag.to_string(), networkmode: "host".to_string(), rm: true, labels, ..Default::default() };
     let mut stream = docker.api.build_image(opts, None, Some(body.into()));
-    while let Some(msg) = stream.next().await {
+    let t0 = Instant::now();
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(10), Duration::from_secs(10));
+    let mut last = String::new();
+    loop {
+        let msg = tokio::select! {
+            m = stream.next() => m,
+            _ = tick.tick() => {
+                say(&format!("  still building {tag} ({:.0} s): {last}", t0.elapsed().as_secs_f64()));
+                continue;
+            }
+        };
+        let Some(msg) = msg else { return Ok(()) };
         let info = msg.map_err(|e| Error::infra(format!("failed to build {tag}")).cause(e))?;
         if let Some(err) = info.error {
             return Err(Error::infra(format!("failed to build {tag}")).cause_text(err));
         }
-        if let Some(s) = info.stream {
-            let s = s.trim();
-            if s.starts_with("Step ") {
-                progress(s);
-            }
+        let Some(s) = info.stream else { continue };
+        let s = s.trim();
+        if s.is_empty() {
+            continue;
+        }
+        last = s.chars().take(100).collect();
+        if s.starts_with("Step ") {
+            say(&format!("  {last}"));
+            tick.reset();
         }
     }
-    Ok(())
 }

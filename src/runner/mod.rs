@@ -113,6 +113,12 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
             _ = signals.next() => return Err(Error::interrupted().hint("nothing had started yet")),
         },
     };
+    if !ext {
+        tokio::select! {
+            r = images_for(&docker, loaded) => r?,
+            _ = signals.next() => return Err(Error::interrupted().hint("the drill had not started; an image build may go on in the engine")),
+        }
+    }
     let run_id = new_run_id();
     // credentials are read (and registered as secrets) before anything is written
     let auth = if ext { Some(external::auth(sc, &run_id)?) } else { None };
@@ -148,6 +154,15 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         true => keep(guard, &drill, outcome, reporters),
         false => teardown(guard, &drill.run_id, outcome, reporters).await,
     }
+}
+
+/// Builds the stack images the drill's services use when they are missing or out of date
+/// (and only those), before the drill's clock starts.
+async fn images_for(docker: &Docker, loaded: &Loaded) -> Result<()> {
+    let mut tags: Vec<String> = loaded.services.iter().map(|p| p.view.stack.image()).collect();
+    tags.extend(loaded.services.iter().filter_map(|p| p.view.proxy.as_ref()?.image.clone()));
+    tags.dedup();
+    docker::ensure_images(docker, &tags, docker::images_root().as_deref(), &mut |line| eprintln!("[image] {line}")).await
 }
 
 /// The run's evidence folder, with the scenario's copy (secrets redacted); results.json

@@ -209,7 +209,7 @@ fn check_http(h: &super::actions::HttpSpec, at: Vec<Seg>, p: &mut Vec<Problem>) 
     if !(h.url.starts_with("http://") || h.url.starts_with("https://")) {
         p.push((with(&at, "url"), format!("expected an http:// or https:// URL, found `{}`", h.url)));
     }
-    if h.method.parse::<reqwest::Method>().is_err() || h.method.is_empty() {
+    if h.method.parse::<hyper::Method>().is_err() || h.method.is_empty() {
         p.push((with(&at, "method"), format!("`{}` is not an HTTP method", h.method)));
     }
     if let Some(code) = h.status
