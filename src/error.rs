@@ -2,7 +2,7 @@
 //! a cause chain, and the exit code it maps to.
 use std::fmt;
 
-/// Exit codes, documented in the README.
+/// Exit codes, documented in docs/exit-codes.md.
 pub mod exit {
     /// Every target met.
     pub const PASS: i32 = 0;

@@ -1,6 +1,6 @@
 //! Judges a recorded history and the data that survived: RTO, RPO, lost / recovered /
-//! duplicated writes, convergence, per-phase latency. Definitions are in the README and in
-//! each function.
+//! duplicated writes, convergence, per-phase latency. Definitions are in docs/measurement.md
+//! and in each function.
 mod analysis;
 mod convergence;
 mod latency;

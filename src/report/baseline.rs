@@ -1,6 +1,6 @@
 //! The regression gate: a run compared with earlier evidence of the same scenario.
 //!
-//! The rule (README, "Regression gate"): with the baseline's samples of a quantity (RTO,
+//! The rule (docs/campaigns.md, "Regression gate"): with the baseline's samples of a quantity (RTO,
 //! RPO, each orchestrator phase) summarised by their median m and spread s = max − min,
 //! the new value v regresses when v > m + tolerance, where
 //! tolerance = max(20 % of m, 2 × s, 500 ms). A lost write is a regression when the run

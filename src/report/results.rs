@@ -1,4 +1,4 @@
-//! results.json: a stable, documented schema (see README, "results.json").
+//! results.json: a stable, documented schema (see docs/evidence.md, "results.json").
 use crate::checker::{Analysis, Convergence, LostWrite, PhaseLatency, Phases, RtoBasis, TargetResult, Verdict};
 use crate::docker::EngineInfo;
 use crate::failover::FailoverReport;

@@ -74,7 +74,7 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
         for l in lines {
             err = err.cause_text(l);
         }
-        return Err(err.hint("`drdrill schema` prints the format; the README explains every field"));
+        return Err(err.hint("`drdrill schema` prints the format; docs/scenarios.md explains every field"));
     }
     Ok(Loaded { path: path.to_path_buf(), source, scenario, services })
 }
@@ -90,7 +90,7 @@ fn yaml_error(file: &str, e: &serde_norway::Error) -> Error {
     if let Some(h) = nearest_key_hint(&text) {
         err = err.hint(h);
     } else {
-        err = err.hint("`drdrill schema` prints the format; the README explains every field");
+        err = err.hint("`drdrill schema` prints the format; docs/scenarios.md explains every field");
     }
     err
 }

@@ -1,5 +1,5 @@
 //! The scenario file format. Every struct denies unknown keys; defaults are documented
-//! on each field and in the README, and exported by `drdrill schema`.
+//! on each field and in docs/scenarios.md, and exported by `drdrill schema`.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -213,7 +213,7 @@ pub struct WorkloadSpec {
     #[serde(default = "default_max_duration")]
     pub max_duration_ms: u64,
     /// Stall hedging: fresh attempts spread through a stalled write's timeout, so that
-    /// the end of a packet-dropping outage is seen within a few ms (README, "Resolution").
+    /// the end of a packet-dropping outage is seen within a few ms (docs/measurement.md, "Resolution").
     #[serde(default)]
     pub hedge: HedgeSpec,
 }
@@ -502,7 +502,7 @@ pub struct Targets {
     pub converge: bool,
 }
 
-/// Parameters of the checker's definitions (see README, "How RTO and RPO are measured").
+/// Parameters of the checker's definitions (see docs/measurement.md).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSpec {

@@ -12,7 +12,7 @@ pub const MAX_DEPTH: usize = 32;
 
 fn refuse(file: &str, line: usize, col: usize, what: impl std::fmt::Display) -> Error {
     Error::scenario(format!("invalid scenario {file}:{line}:{col}: {what}"))
-        .hint("`drdrill schema` prints the format; the README explains every field")
+        .hint("`drdrill schema` prints the format; docs/scenarios.md explains every field")
 }
 
 /// The file's text: at most `MAX_BYTES`, valid UTF-8 (else where the first bad byte is).

@@ -1,4 +1,4 @@
-//! Every number and string in a scenario has a documented range (README, "Ranges"),
+//! Every number and string in a scenario has a documented range (docs/scenarios.md, "Ranges and refused input"),
 //! checked before anything starts: no value can overflow a clock, exhaust memory or break
 //! a container name later.
 use super::locate::Seg::{self, Index, Key};

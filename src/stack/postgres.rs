@@ -13,7 +13,8 @@ pub struct Postgres {
     pub(super) settings: Vec<String>,
     pub(super) data: PgData,
 }
-/// postgresql.conf lines every node gets before the scenario's `settings` (README).
+/// postgresql.conf lines every node gets before the scenario's `settings` (docs/measurement.md,
+/// "Run semantics").
 const DEFAULTS: [&str; 2] = ["authentication_timeout = '2s'", "max_connections = '300'"];
 
 impl Postgres {

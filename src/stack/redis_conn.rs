@@ -1,8 +1,8 @@
 //! The workload's connection to one Redis node: one TCP stream, one request at a time.
 //! A writer waits for each write's answer before it sends the next, so the redis crate's
 //! multiplexed connection (a task of its own, a channel and a oneshot per request, a
-//! framed sink) spent more of drdrill's CPU than the write itself (README, "How heavy is
-//! the harness?"). Here the redis crate still packs every command and parses every reply;
+//! framed sink) spent more of drdrill's CPU than the write itself (docs/accuracy.md, "How heavy
+//! is the harness?"). Here the redis crate still packs every command and parses every reply;
 //! only the stream is drdrill's. The buffers, the key and the command are reused.
 use super::WriteError;
 use redis::{RedisError, RedisResult, Value};

@@ -197,7 +197,7 @@ pub fn cross_check_lost(d: &Drill, survivors: &BTreeSet<(u64, u64)>) -> BTreeSet
     assert_eq!(d.results["lost_writes"].as_u64().unwrap(), ours.len() as u64);
     assert_eq!(d.results["acked_writes"].as_u64().unwrap(), acked.len() as u64);
     assert_eq!(d.results["records_read"].as_u64().unwrap(), survivors.len() as u64);
-    // RPO (README): from the earliest lost write's invoke to the later of the fault and
+    // RPO (docs/measurement.md): from the earliest lost write's invoke to the later of the fault and
     // the last lost acknowledgement; 0 exactly when nothing is lost
     let fault = d.results["fault_ms"].as_f64().unwrap();
     let rpo = d.results["rpo_ms"].as_f64().unwrap();
@@ -277,7 +277,7 @@ pub fn assert_orchestrator_failed_over(d: &Drill) {
 /// fault <= detected <= promoted, each observed, and the first write the new primary
 /// acknowledged was invoked before it was acknowledged. Rerouted (that write's invoke time,
 /// as RTO counts) may precede the promotion: a client's attempt can wait in HAProxy's queue
-/// or on Sentinel until the new primary takes it (README).
+/// or on Sentinel until the new primary takes it (docs/stacks.md).
 pub fn assert_phases_ordered(p: &Value) {
     let t = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k} not observed: {p}"));
     assert!(t("fault_ms") <= t("detected_ms"), "{p}");
