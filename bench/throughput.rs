@@ -220,7 +220,13 @@ fn redis_benchmark(port: u16, secs: u64, expected_per_s: f64) -> Sample {
     let script = format!("redis-benchmark -h 127.0.0.1 -p {port} -c {WRITERS} -n {n} -d {PAYLOAD} -t set -r 1000000000 -q");
     let (out, cpu_us) = tool("drdrill/redis:7", &[], &script);
     let rps = number_after(&out, "SET:");
-    Sample { writes_per_s: rps, cpu_us_per_write: cpu_us / n as f64, peak_rss_mb: None, history_bytes_per_write: None, whole_process: false }
+    Sample {
+        writes_per_s: rps,
+        cpu_us_per_write: cpu_us / n as f64,
+        peak_rss_mb: None,
+        history_bytes_per_write: None,
+        whole_process: false,
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -265,7 +271,10 @@ fn compare(label: &str, engine: &str, server: &Server, secs: u64, rounds: u64, t
         if r % 2 == 0 {
             theirs.push(run_tool(&ours[0]));
         }
-        eprintln!("[bench] {label} round {}: drdrill {:?} / {tool_name} {:?}", r + 1, ours[0].last().unwrap(), theirs.last().unwrap());
+        for (i, o) in ours.iter().enumerate() {
+            eprintln!("[bench] {label} round {}: drdrill {} {:?}", r + 1, bins[i].display(), o.last().unwrap());
+        }
+        eprintln!("[bench] {label} round {}: {tool_name} {:?}", r + 1, theirs.last().unwrap());
     }
     for (i, samples) in ours.iter().enumerate() {
         let l = if i == 0 { label.to_string() } else { format!("{label} — {}", bins[i].display()) };
@@ -273,14 +282,22 @@ fn compare(label: &str, engine: &str, server: &Server, secs: u64, rounds: u64, t
     }
     if ours.len() > 1 {
         let cpu = |s: &[Sample]| median(s.iter().map(|x| x.cpu_us_per_write).collect());
-        println!("| {label}: CPU per write, {} ÷ {} | {:.3} | | | | | |", bins[1].display(), bins[0].display(), cpu(&ours[1]) / cpu(&ours[0]));
+        println!(
+            "| {label}: CPU per write, {} ÷ {} | {:.3} | | | | | |",
+            bins[1].display(),
+            bins[0].display(),
+            cpu(&ours[1]) / cpu(&ours[0])
+        );
     }
 }
 
 fn main() {
     let (rounds, secs) = (env_u64("DRDRILL_BENCH_ROUNDS", 3), env_u64("DRDRILL_BENCH_SECS", 10));
     let dir = tempfile::tempdir().unwrap();
-    println!("drdrill {} vs the standard tools: {WRITERS} clients, {PAYLOAD}-byte payloads, unthrottled, {rounds} rounds of {secs} s (medians)", bin().display());
+    println!(
+        "drdrill {} vs the standard tools: {WRITERS} clients, {PAYLOAD}-byte payloads, unthrottled, {rounds} rounds of {secs} s (medians)",
+        bin().display()
+    );
     println!("| | drdrill writes/s | standard tool | ratio | client CPU per write | drdrill peak RSS | history per write |");
     println!("|---|---|---|---|---|---|---|");
     let parts = std::env::var("DRDRILL_BENCH_PARTS").unwrap_or_else(|_| "throughput,teardown".into());
@@ -355,7 +372,8 @@ fn teardown(dir: &Path, rounds: u64) {
         let (log, _) = run(false);
         ours.push(seconds_between(&log, "== tearing down", "stack torn down"));
         let (_, r) = run(true);
-        let names: Vec<String> = r["stack"]["nodes"].as_array().unwrap().iter().map(|n| n["container"].as_str().unwrap().to_string()).collect();
+        let names: Vec<String> =
+            r["stack"]["nodes"].as_array().unwrap().iter().map(|n| n["container"].as_str().unwrap().to_string()).collect();
         let t = Instant::now();
         let mut args = vec!["rm", "-f", "-v"];
         args.extend(names.iter().map(String::as_str));

@@ -53,7 +53,7 @@ fn a_missing_or_changed_context_is_built_and_an_up_to_date_one_is_not() {
 
     let (code, _, err) = images(&["build"], root.path());
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains(&format!("building {tag}")) && err.contains("Step 1/2") && err.contains(&format!("built {tag} in")), "{err}");
+    assert!(err.contains(&format!("building {tag}")) && err.contains("  Step 1/") && err.contains(&format!("built {tag} in")), "{err}");
     let (code, out, _) = images(&["status"], root.path());
     assert_eq!((code, out.trim_end().ends_with("\tup to date")), (0, true), "{out}");
 

@@ -11,7 +11,9 @@ pub use cleanup::{RunGuard, TeardownReport};
 pub use client::{ContainerSpec, Docker};
 pub use engine::EngineInfo;
 pub use gc::{GcReport, gc};
-pub use images::{ImageDir, ImageState, build_images, ensure_images, ensure_proxy_image, image_dirs, default_root as images_root, state as image_state};
+pub use images::{
+    ImageDir, ImageState, build_images, default_root as images_root, ensure_images, ensure_proxy_image, image_dirs, state as image_state,
+};
 pub use liveness::{Liveness, Owner, hostname, run_labels, start_time};
 
 /// Every resource a drill creates carries these labels; gc and teardown select by them only.
