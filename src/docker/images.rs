@@ -225,7 +225,7 @@ async fn build(docker: &Docker, tag: &str, body: Vec<u8>, mut labels: HashMap<St
         if s.is_empty() {
             continue;
         }
-        last = s.chars().take(100).collect();
+        last = s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").chars().take(100).collect();
         if s.starts_with("Step ") {
             say(&format!("  {last}"));
             tick.reset();

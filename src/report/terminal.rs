@@ -7,13 +7,15 @@ use std::time::Instant;
 use tabled::{Table, Tabled, settings::Style};
 
 pub struct TerminalReporter {
-    started: Instant,
+    /// The drill's first line: its times count from there (not from the process's start,
+    /// which an image build may precede).
+    started: Option<Instant>,
     out: Box<dyn Write + Send>,
 }
 
 impl TerminalReporter {
     pub fn stderr() -> Self {
-        TerminalReporter { started: Instant::now(), out: Box::new(std::io::stderr()) }
+        TerminalReporter { started: None, out: Box::new(std::io::stderr()) }
     }
 
     /// Writes a line above the live progress line when one is drawn, else to the output.
@@ -285,7 +287,7 @@ fn comparison_text(r: &Results) -> String {
 
 impl Reporter for TerminalReporter {
     fn on(&mut self, event: &DrillEvent<'_>) -> Result<()> {
-        let t = self.started.elapsed().as_secs_f64();
+        let t = self.started.get_or_insert_with(Instant::now).elapsed().as_secs_f64();
         let _ = match event {
             DrillEvent::Phase(p) => self.line(format!("[{t:7.1}s] == {p}")),
             DrillEvent::Info(i) => self.line(format!("[{t:7.1}s]    {i}")),
