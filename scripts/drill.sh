@@ -15,7 +15,7 @@ started=$SECONDS
 scripts/setup.sh --no-images &
 setup=$!
 built=0
-cargo_build "compiling drdrill" --locked --release || built=$?
+cargo_step "compiling drdrill" build --locked --release || built=$?
 setup_rc=0
 wait "$setup" || setup_rc=$?
 [ "$built" = 0 ] || exit 2

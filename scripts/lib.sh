@@ -51,12 +51,13 @@ heartbeat() {
   done
 }
 
-# cargo_build WHAT ARGS...: `cargo build ARGS`, its progress shown, never silent for 10 s.
-cargo_build() {
+# cargo_step WHAT ARGS...: `cargo ARGS` (build, check...), its progress shown, never silent
+# for 10 s.
+cargo_step() {
   local what=$1 t0=$SECONDS
   shift
-  log "$what (cargo build $*) ..."
-  if ! cargo build "$@" 2>&1 | heartbeat "$what"; then
+  log "$what (cargo $*) ..."
+  if ! cargo "$@" 2>&1 | heartbeat "$what"; then
     log "$what failed after $(took "$t0")"
     return 1
   fi

@@ -25,9 +25,9 @@ prepare() { scripts/setup.sh && step "installing what the tests need from Debian
 prepare &
 prep=$!
 built=0
-cargo_build "compiling drdrill and its tests" --locked --tests || built=$?
+cargo_step "compiling drdrill and its tests" build --locked --tests || built=$?
 # the benchmarks are not run here (they measure, they assert nothing), but they must build
-[ "$built" = 0 ] && { cargo check --locked --quiet --bench accuracy --bench throughput || built=$?; }
+[ "$built" = 0 ] && { cargo_step "checking the benchmarks build" check --locked --bench accuracy --bench throughput || built=$?; }
 prep_rc=0
 wait "$prep" || prep_rc=$?
 [ "$built" = 0 ] || exit 2
