@@ -161,6 +161,7 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
 async fn images_for(docker: &Docker, loaded: &Loaded) -> Result<()> {
     let mut tags: Vec<String> = loaded.services.iter().map(|p| p.view.stack.image()).collect();
     tags.extend(loaded.services.iter().filter_map(|p| p.view.proxy.as_ref()?.image.clone()));
+    tags.sort();
     tags.dedup();
     docker::ensure_images(docker, &tags, docker::images_root().as_deref(), &mut |line| eprintln!("[image] {line}")).await
 }
