@@ -6,6 +6,15 @@ log() { printf '[%s] %s\n' "${me:-drdrill}" "$*" >&2; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# apt_install PACKAGE...: from Debian, the package lists updated once per script run (a
+# stamp file, so that steps run in the background count too; the caller removes
+# "$apt_stamp" on exit).
+apt_stamp=/tmp/drdrill-apt-updated.$$
+apt_install() {
+  if [ ! -e "$apt_stamp" ]; then as_root apt-get update -qq; touch "$apt_stamp"; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 # Seconds since $1 (a $SECONDS value), as "12 s" or "3 min 4 s".
 took() {
   local s=$((SECONDS - $1))

@@ -14,12 +14,7 @@ me=setup
 export DEBIAN_FRONTEND=noninteractive
 started=$SECONDS
 
-apt_stamp=/tmp/drdrill-apt-updated.$$
 trap 'rm -f "$apt_stamp"' EXIT
-apt_install() {
-  if [ ! -e "$apt_stamp" ]; then as_root apt-get update -qq; touch "$apt_stamp"; fi
-  as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
 
 engine_up() { timeout 10 docker info >/dev/null 2>&1; }
 wait_engine() { for _ in $(seq 1 60); do engine_up && return 0; sleep 1; done; return 1; }

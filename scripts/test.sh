@@ -9,6 +9,7 @@ me=test
 . scripts/lib.sh
 command -v cargo >/dev/null || { log "cargo not found: install Rust (rustup) first"; exit 2; }
 started=$SECONDS
+trap 'rm -f "$apt_stamp"' EXIT
 
 apt_for_tests() {
   local missing=()
@@ -17,8 +18,7 @@ apt_for_tests() {
   # report.html is opened in headless Chromium by tests/campaign.rs
   command -v chromium >/dev/null || missing+=(chromium)
   [ "${#missing[@]}" = 0 ] && return 0
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
 }
 # one after the other: both may need apt, which takes one caller at a time
 prepare() { scripts/setup.sh && step "installing what the tests need from Debian (chromium, python3-venv)" apt_for_tests; }

@@ -114,7 +114,7 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             let d = Docker::connect().await?;
             let mut ready = true;
             for img in docker::image_dirs(&dir)? {
-                let st = docker::image_state(&d, &img).await?;
+                let st = docker::image_state(&d, &img, &docker::image_context_hash(&img.dir)?).await;
                 ready &= st == docker::ImageState::UpToDate;
                 println!("{}\t{}\t{}", img.tag, img.dir.display(), st.say());
             }

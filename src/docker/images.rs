@@ -54,12 +54,17 @@ pub fn image_dirs(root: &Path) -> Result<Vec<ImageDir>> {
     Ok(out)
 }
 
-/// Where the image contexts are when none is named: docker/ under the working directory,
-/// else the checkout the drdrill binary was built in (target/<profile>/drdrill).
-pub fn default_root() -> Option<PathBuf> {
+/// The image contexts when no folder is named: those in docker/ under the working
+/// directory, else in the checkout the drdrill binary was built in (target/<profile>/drdrill).
+pub fn default_dirs() -> Vec<ImageDir> {
     let exe = std::env::current_exe().ok();
     let near_exe = exe.as_deref().and_then(|e| e.ancestors().nth(3)).map(|c| c.join("docker"));
-    [Some(PathBuf::from("docker")), near_exe].into_iter().flatten().find(|d| !image_dirs(d).unwrap_or_default().is_empty())
+    [Some(PathBuf::from("docker")), near_exe]
+        .into_iter()
+        .flatten()
+        .map(|d| image_dirs(&d).unwrap_or_default())
+        .find(|d| !d.is_empty())
+        .unwrap_or_default()
 }
 
 /// The context's hash, as scripts/setup.sh computes it: `sha256sum` of every regular file
@@ -89,30 +94,28 @@ pub fn context_hash(dir: &Path) -> Result<String> {
     Ok(format!("{:x}", Sha256::digest(listing.as_bytes()))[..16].to_string())
 }
 
-pub async fn state(docker: &Docker, img: &ImageDir) -> Result<ImageState> {
-    let Ok(inspect) = docker.api.inspect_image(&img.tag).await else { return Ok(ImageState::Missing) };
+/// The image against its context, whose hash (`context_hash`) is `sum`.
+pub async fn state(docker: &Docker, img: &ImageDir, sum: &str) -> ImageState {
+    let Ok(inspect) = docker.api.inspect_image(&img.tag).await else { return ImageState::Missing };
     let labels = inspect.config.and_then(|c| c.labels).unwrap_or_default();
-    Ok(match labels.get(LABEL_CONTEXT) {
+    match labels.get(LABEL_CONTEXT) {
         None => ImageState::Foreign,
-        Some(have) if *have == context_hash(&img.dir)? => ImageState::UpToDate,
+        Some(have) if have == sum => ImageState::UpToDate,
         Some(_) => ImageState::OutOfDate,
-    })
+    }
 }
 
-/// Makes sure every image in `tags` can be used: one built from a context in `root` is built
+/// Makes sure every image in `tags` can be used: one built from a context in `dirs` is built
 /// when missing or out of date; any other must already exist. `say` gets the progress lines.
-pub async fn ensure_images(docker: &Docker, tags: &[String], root: Option<&Path>, say: &mut dyn FnMut(&str)) -> Result<()> {
-    let dirs = match root {
-        Some(r) => image_dirs(r)?,
-        None => Vec::new(),
-    };
+pub async fn ensure_images(docker: &Docker, tags: &[String], dirs: &[ImageDir], say: &mut dyn FnMut(&str)) -> Result<()> {
     for tag in tags {
         match dirs.iter().find(|d| d.tag == *tag) {
             Some(img) => {
-                let st = state(docker, img).await?;
+                let sum = context_hash(&img.dir)?;
+                let st = state(docker, img, &sum).await;
                 if matches!(st, ImageState::Missing | ImageState::OutOfDate) {
                     say(&format!("image {tag} is {}: building it (once; later drills reuse it)", st.say()));
-                    build_one(docker, img, say).await?;
+                    build_one(docker, img, &sum, say).await?;
                 }
             }
             None if docker.image_exists(tag).await => {}
@@ -128,18 +131,20 @@ pub async fn ensure_images(docker: &Docker, tags: &[String], root: Option<&Path>
 /// Builds each image that is not up to date (all of them with `force`).
 pub async fn build_images(docker: &Docker, dirs: &[ImageDir], force: bool, say: &mut dyn FnMut(&str)) -> Result<()> {
     for img in dirs {
-        match state(docker, img).await? {
+        let sum = context_hash(&img.dir)?;
+        match state(docker, img, &sum).await {
             ImageState::UpToDate if !force => say(&format!("{} up to date", img.tag)),
-            _ => build_one(docker, img, say).await?,
+            _ => build_one(docker, img, &sum, say).await?,
         }
     }
     Ok(())
 }
 
-async fn build_one(docker: &Docker, img: &ImageDir, say: &mut dyn FnMut(&str)) -> Result<()> {
+/// Builds one image, labelled with its context's hash `sum`.
+async fn build_one(docker: &Docker, img: &ImageDir, sum: &str, say: &mut dyn FnMut(&str)) -> Result<()> {
     let t0 = Instant::now();
     say(&format!("building {} from {} ...", img.tag, img.dir.display()));
-    let labels = HashMap::from([(LABEL_CONTEXT.to_string(), context_hash(&img.dir)?)]);
+    let labels = HashMap::from([(LABEL_CONTEXT.to_string(), sum.to_string())]);
     build(docker, &img.tag, tar_dir(&img.dir)?, labels, say).await?;
     say(&format!("built {} in {:.0} s", img.tag, t0.elapsed().as_secs_f64()));
     Ok(())

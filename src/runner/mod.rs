@@ -163,7 +163,7 @@ async fn images_for(docker: &Docker, loaded: &Loaded) -> Result<()> {
     tags.extend(loaded.services.iter().filter_map(|p| p.view.proxy.as_ref()?.image.clone()));
     tags.sort();
     tags.dedup();
-    docker::ensure_images(docker, &tags, docker::images_root().as_deref(), &mut |line| eprintln!("[image] {line}")).await
+    docker::ensure_images(docker, &tags, &docker::image_default_dirs(), &mut |line| eprintln!("[image] {line}")).await
 }
 
 /// The run's evidence folder, with the scenario's copy (secrets redacted); results.json

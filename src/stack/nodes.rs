@@ -75,12 +75,9 @@ pub(super) fn free_port() -> Result<u16> {
 impl Stack {
     /// Starts, on the drill's network, the proxy (if any), the services that must run first (etcd),
     /// every node's container (primary first), then the other services (HAProxy, Sentinels).
+    /// The image exists: the runner made sure of it before the drill (`docker::ensure_images`).
     pub async fn start(docker: &Docker, driver: &dyn Driver, plan: StackPlan<'_>) -> Result<Stack> {
         let StackPlan { run_id, image, names, labels, proxy } = plan;
-        if !docker.image_exists(image).await {
-            return Err(Error::infra(format!("failed to find image {image}"))
-                .hint("build the stack images with `scripts/setup.sh` or `drdrill images build`"));
-        }
         let deploy = driver.require_deployment()?;
         let port = driver.data().port();
         // created once for the drill's services by the runner
