@@ -8,6 +8,7 @@ pub mod error;
 pub mod failover;
 pub mod fault;
 pub mod history;
+pub mod lag;
 pub mod proxy;
 pub mod report;
 pub mod runner;

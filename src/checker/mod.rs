@@ -3,6 +3,7 @@
 //! and in each function.
 mod analysis;
 mod convergence;
+mod lag;
 mod latency;
 mod phases;
 mod rpo;
@@ -11,6 +12,7 @@ mod spill;
 
 pub use analysis::{Analysis, Checker, TargetResult};
 pub use convergence::{Convergence, NodeConvergence, compare};
+pub use lag::{EngineStats, LagReport, LagStats, ReplicaLag, judge_lag, lag_report};
 pub use latency::{LatencyPhase, PhaseLatencies, PhaseLatency, phases};
 pub use phases::{AckRuns, Phases, phases as orchestrator_phases};
 pub use rpo::{LostWrite, RpoResult};

@@ -103,6 +103,18 @@ fn service(r: &Results, timeline: &str) -> String {
             );
         }
     }
+    if let Some(caption) = super::lag::lag_caption(r) {
+        let _ = writeln!(m, "\n## Replica lag\n\n{caption}.\n");
+        m.push_str("| replica | phase | heartbeats | p50 | p95 | p99 | max | engine p50 / p99 / max | engine behind (bytes p50 / max) |\n");
+        m.push_str("|---|---|---|---|---|---|---|---|---|\n");
+        for l in super::lag::lag_lines(r) {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                l.replica, l.phase, l.heartbeats, l.p50, l.p95, l.p99, l.max, l.engine, l.behind
+            );
+        }
+    }
     m.push_str("\n## Timeline (drill clock)\n\n| t (s) | event | node | detail |\n|---|---|---|---|\n");
     let mut rows: Vec<(f64, String, String, String)> = r
         .events

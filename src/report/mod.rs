@@ -6,6 +6,7 @@ mod file;
 mod html;
 mod junit;
 mod labels;
+mod lag;
 mod markdown;
 mod phases;
 mod results;

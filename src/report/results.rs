@@ -105,6 +105,10 @@ pub struct Results {
     /// Latency of acknowledged writes per phase (before_fault, during_fault, failover,
     /// after_recovery; or whole_drill without a fault); phases a drill lacks are left out.
     pub latency: Vec<PhaseLatency>,
+    /// Replica visibility lag per replica, whole drill and per phase, beside what the
+    /// engine reported (when measured; raw rows in replica-lag.jsonl.zst).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_lag: Option<crate::checker::LagReport>,
     pub stack: StackInfo,
     /// The Docker engine the drill ran on.
     pub engine: EngineInfo,
@@ -229,6 +233,7 @@ impl Results {
             answered_fault: a.answered_fault,
             targets: a.targets,
             latency: a.latency,
+            replica_lag: None,
             stack,
             engine: EngineInfo::default(),
             failover,

@@ -233,7 +233,16 @@ fn service_block(r: &Results, drill: Option<&Results>) -> String {
         );
     }
     s += &latency_table(r);
+    s += &lag_table(r);
     s
+}
+
+/// Replica lag per replica and phase, beside the engine's figure, when it was measured.
+fn lag_table(r: &Results) -> String {
+    let Some(caption) = super::lag::lag_caption(r) else { return String::new() };
+    let mut table = Table::new(super::lag::lag_lines(r));
+    table.with(Style::rounded());
+    format!("\n{caption}\n{table}\n")
 }
 
 /// The drill's own lines (a drill of several services): an interruption, its problems,

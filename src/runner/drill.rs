@@ -208,9 +208,14 @@ impl Drill<'_> {
         let answered = failover.as_ref().and_then(|f| f.answered_fault);
         let targets = crate::scenario::Targets { converge: sc.targets.converge && s.can_converge, ..sc.targets.clone() };
         let runs = std::mem::take(&mut checker.runs);
-        let a = checker
+        let mut a = checker
             .finish(&hist.events, answered, s.read.as_ref(), s.convergence.as_ref(), &sc.checks, &targets)
             .map_err(|e| Error::infra("failed to check the history").cause(e))?;
+        let (replica_lag, lag_targets) =
+            crate::checker::judge_lag(&crate::lag::path_in(&self.dir), tag, &hist.events, &a, sc.targets.replica_lag_ms.as_ref())
+                .map_err(|e| Error::infra(format!("failed to read {} back", crate::lag::FILE)).cause(e))?;
+        a.verdict = lag_targets.iter().fold(a.verdict, |v, t| v.merge(t.verdict));
+        a.targets.extend(lag_targets);
         let cleanup = match (&svc.external, sc.stack.cleanup) {
             (Some(_), true) => Some(self.cleanup(rep, svc).await),
             _ => None,
@@ -222,7 +227,7 @@ impl Drill<'_> {
         let identity = (self.sc().name.clone(), self.run_id.clone(), wall(0), wall(last_ns));
         let info = stack_info(sc, &svc.stack, health);
         let assembled = Results::assemble(identity, a, info, failover, s.convergence, hist.events, s.errors);
-        Ok((Results { engine: self.docker.engine.clone(), phases, isolated_primary, cleanup, ..assembled }, last_ns))
+        Ok((Results { engine: self.docker.engine.clone(), phases, isolated_primary, cleanup, replica_lag, ..assembled }, last_ns))
     }
 
     /// An orchestrated stack's RTO split into detection, promotion, reroute and stabilisation.

@@ -47,6 +47,8 @@ pub(super) struct Running {
     recovery: Option<tokio::task::AbortHandle>,
     pub report: Option<FailoverReport>,
     faults_done: bool,
+    /// The replica-lag measurement, when the service has one.
+    lag: Option<crate::lag::LagMonitor>,
 }
 
 type Notices = stream::SelectAll<BoxStream<'static, (usize, Option<FaultNotice>)>>;
@@ -62,12 +64,14 @@ impl Drill<'_> {
     ) -> Result<Exercised> {
         let sc = self.sc();
         let (clock, rec) = self.open_history()?;
+        let lag_file = self.open_lag_file(svcs)?;
         record_before(&rec, before).await;
         let cpu_start = crate::usage::Sample::now();
         let mut run = Vec::new();
         let (mut notices, reported) = (Vec::new(), FuturesUnordered::<Reported>::new());
         for (i, svc) in svcs.iter().enumerate() {
-            let (r, faults, task) = self.start_service(rep, svc, &rec).await?;
+            let lag = self.start_lag(rep, svc, clock, lag_file.as_ref().map(|f| &f.1)).await?;
+            let (r, faults, task) = self.start_service(rep, svc, &rec, lag).await?;
             notices.push(
                 stream::unfold(faults, |mut rx| async { rx.recv().await.map(|n| (n, rx)) })
                     .map(move |n| (i, Some(n)))
@@ -107,6 +111,10 @@ impl Drill<'_> {
         }
         drop((abort, rec));
         self.close_history().await?;
+        if let Some((file, sink)) = lag_file {
+            drop(sink);
+            file.finish().map_err(|e| Error::infra(format!("failed to write {}", crate::lag::FILE)).cause(e))?;
+        }
         if !end.panics.is_empty() {
             let e = Error::infra("failed to run the workload: a writer panicked (a bug; please report it)");
             return Err(e.cause_text(end.panics.join("; ")));
@@ -123,6 +131,7 @@ impl Drill<'_> {
         rep: &mut Reporters,
         svc: &Service,
         rec: &RecorderHandle,
+        lag: Option<crate::lag::LagMonitor>,
     ) -> Result<(Running, mpsc::UnboundedReceiver<FaultNotice>, Option<tokio::task::JoinHandle<FailoverReport>>)> {
         let sc = svc.sc();
         let rec = if svc.plan.tagged { rec.for_service(&svc.plan.name) } else { rec.clone() };
@@ -147,8 +156,34 @@ impl Drill<'_> {
             l.recs.push((svc.plan.name.clone(), rec.clone()));
         });
         let faults_done = sc.faults.is_empty();
-        let r = Running { rec, primary, client_tx, isolated, notices: Some(tx), recovery, report: None, faults_done };
+        let r = Running { rec, primary, client_tx, isolated, notices: Some(tx), recovery, report: None, faults_done, lag };
         Ok((r, fault_rx, task))
+    }
+
+    /// The drill's replica-lag file, when a service measures lag.
+    fn open_lag_file(&self, svcs: &[Service]) -> Result<Option<(crate::lag::LagFile, crate::lag::LagSink)>> {
+        if svcs.iter().all(|s| s.sc().replica_lag().is_none()) {
+            return Ok(None);
+        }
+        let path = crate::lag::path_in(&self.dir);
+        let f = crate::lag::LagFile::create(&path).map_err(|e| Error::infra(format!("failed to create {}", path.display())).cause(e))?;
+        Ok(Some(f))
+    }
+
+    /// Starts a service's replica-lag measurement (heartbeat, readers, engine samples).
+    async fn start_lag(
+        &self,
+        rep: &mut Reporters,
+        svc: &Service,
+        clock: Clock,
+        sink: Option<&crate::lag::LagSink>,
+    ) -> Result<Option<crate::lag::LagMonitor>> {
+        let (Some(spec), Some(sink)) = (svc.sc().replica_lag(), sink) else { return Ok(None) };
+        let text = format!("replica lag: heartbeat every {} ms, each replica read every {} ms", spec.heartbeat_ms, spec.poll_ms);
+        self.phase(rep, &svc.say(&text))?;
+        let service = svc.plan.tagged.then(|| svc.plan.name.clone());
+        let m = crate::lag::LagMonitor::start(&spec, svc.stack.clone(), svc.driver.clone(), clock, sink.clone(), service).await?;
+        Ok(Some(m))
     }
 
     /// Starts the clock and the history (its recorder is kept where an interrupt finds it).
@@ -238,6 +273,7 @@ impl Drill<'_> {
         let (workloads, schedules) = self.live.with(|l| (std::mem::take(&mut l.workloads), std::mem::take(&mut l.schedules)));
         let ends = futures_util::future::join_all(workloads.into_iter().map(|w| w.stop())).await;
         let cpu_end = crate::usage::Sample::now();
+        futures_util::future::join_all(run.iter_mut().filter_map(|r| r.lag.take()).map(|m| m.stop())).await;
         for ((s, svc), r) in schedules.into_iter().zip(svcs).zip(run.iter()) {
             s.heal_all(&svc.stack, &r.rec).await; // (already done after an abort)
         }

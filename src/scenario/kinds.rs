@@ -151,6 +151,12 @@ impl Scenario {
         }
         self.failover.as_ref().map(|f| f.mode.unwrap_or(FailoverMode::Scripted))
     }
+
+    /// How replica lag is measured, when it is: `workload.replica_lag`, or its defaults
+    /// when only the `replica_lag_ms` target asks for it.
+    pub fn replica_lag(&self) -> Option<LagSpec> {
+        self.workload.replica_lag.clone().or_else(|| self.targets.replica_lag_ms.as_ref().map(|_| LagSpec::default()))
+    }
 }
 
 /// The names of the non-database containers the stack runs (sentinel-1, etcd-1, haproxy),

@@ -171,6 +171,20 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             p.push((vec![Key("failover")], "a failover plan needs a fault to answer".into()));
         }
     }
+    if s.replica_lag().is_some() {
+        let at = match s.workload.replica_lag {
+            Some(_) => vec![Key("workload"), Key("replica_lag")],
+            None => vec![Key("targets"), Key("replica_lag_ms")],
+        };
+        if external {
+            p.push((at, "replica lag is measured on stacks drdrill starts, not on an external stack".into()));
+        } else if st.replicas == 0 {
+            p.push((at, "replica lag needs at least one replica".into()));
+        }
+    }
+    if s.targets.replica_lag_ms.as_ref().is_some_and(|l| l.each().is_empty()) {
+        p.push((vec![Key("targets"), Key("replica_lag_ms")], "expected at least one of p50, p95, p99, max".into()));
+    }
     let c = &s.checks;
     if !(c.stable_ok_ratio > 0.0 && c.stable_ok_ratio <= 1.0) {
         p.push((vec![Key("checks"), Key("stable_ok_ratio")], "stable_ok_ratio must be in (0, 1]".into()));

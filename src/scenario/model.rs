@@ -216,6 +216,44 @@ pub struct WorkloadSpec {
     /// the end of a packet-dropping outage is seen within a few ms (docs/measurement.md, "Resolution").
     #[serde(default)]
     pub hedge: HedgeSpec,
+    /// Measure how long an acknowledged write takes to become readable on each replica
+    /// (docs/measurement.md, "Replica lag"). On when present, or when `targets.replica_lag_ms`
+    /// is set; off by default.
+    #[serde(default)]
+    pub replica_lag: Option<LagSpec>,
+}
+
+/// A heartbeat written on the primary every `heartbeat_ms`, each replica read every
+/// `poll_ms`, and the engine's own lag figures every `engine_every_ms`, all on the drill clock.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LagSpec {
+    /// Interval of the heartbeat writes on the primary. Default 10.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_ms: u64,
+    /// Interval of the reads on each replica: the measurement's resolution. Default 5.
+    #[serde(default = "default_poll")]
+    pub poll_ms: u64,
+    /// Interval of the samples of what the engine reports (replay_lag,
+    /// Seconds_Behind_Master, INFO offsets). Default 100.
+    #[serde(default = "default_engine_every")]
+    pub engine_every_ms: u64,
+}
+
+impl Default for LagSpec {
+    fn default() -> Self {
+        LagSpec { heartbeat_ms: default_heartbeat(), poll_ms: default_poll(), engine_every_ms: default_engine_every() }
+    }
+}
+
+fn default_heartbeat() -> u64 {
+    10
+}
+fn default_poll() -> u64 {
+    5
+}
+fn default_engine_every() -> u64 {
+    100
 }
 
 /// While every write of a writer has been waiting longer than `after_ms`, the writer
@@ -274,6 +312,7 @@ impl Default for WorkloadSpec {
             after_recovery_ms: default_after_recovery(),
             max_duration_ms: default_max_duration(),
             hedge: HedgeSpec::default(),
+            replica_lag: None,
         }
     }
 }
@@ -500,6 +539,34 @@ pub struct Targets {
     /// Surviving replicas must hold exactly the primary's records. Default true.
     #[serde(default = "yes")]
     pub converge: bool,
+    /// Replica visibility lag each replica may show over the drill, in ms: any of p50,
+    /// p95, p99 and max (`{p99: 1000}`). Turns the measurement on.
+    #[serde(default)]
+    pub replica_lag_ms: Option<LagLimit>,
+}
+
+/// Percentiles of a replica's visibility lag and their limits (ms).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LagLimit {
+    #[serde(default)]
+    pub p50: Option<u64>,
+    #[serde(default)]
+    pub p95: Option<u64>,
+    #[serde(default)]
+    pub p99: Option<u64>,
+    #[serde(default)]
+    pub max: Option<u64>,
+}
+
+impl LagLimit {
+    /// (statistic, limit) for each one given.
+    pub fn each(&self) -> Vec<(&'static str, u64)> {
+        [("p50", self.p50), ("p95", self.p95), ("p99", self.p99), ("max", self.max)]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect()
+    }
 }
 
 /// Parameters of the checker's definitions (see docs/measurement.md).

@@ -79,6 +79,12 @@ pub fn check_ranges(s: &Scenario, p: &mut Vec<Problem>) {
     r.int(hk("every_ms"), w.hedge.every_ms, 1, 1000);
     r.int(hk("connect_timeout_ms"), w.hedge.connect_timeout_ms, 1, 60_000);
     r.int(hk("max_in_flight"), u64::from(w.hedge.max_in_flight), 1, 256);
+    if let Some(l) = &w.replica_lag {
+        let lk = |k: &'static str| vec![Key("workload"), Key("replica_lag"), Key(k)];
+        r.int(lk("heartbeat_ms"), l.heartbeat_ms, 1, 10_000);
+        r.int(lk("poll_ms"), l.poll_ms, 1, 10_000);
+        r.int(lk("engine_every_ms"), l.engine_every_ms, 10, 60_000);
+    }
     if s.faults.len() > 256 {
         r.0.push((vec![Key("faults")], format!("at most 256 faults, found {}", s.faults.len())));
     }
@@ -113,6 +119,9 @@ pub fn check_ranges(s: &Scenario, p: &mut Vec<Problem>) {
         r.text(vec![Key("failover"), Key("promote")], &fo.promote, NAME_MAX);
     }
     let t = &s.targets;
+    for (_, v) in t.replica_lag_ms.iter().flat_map(|l| l.each()) {
+        r.int(vec![Key("targets"), Key("replica_lag_ms")], v, 0, DAY_MS);
+    }
     for (k, l) in [("rto_ms", &t.rto_ms), ("rpo_ms", &t.rpo_ms)] {
         for v in l.iter().flat_map(|l| l.values()) {
             r.int(vec![Key("targets"), Key(k)], v, 0, DAY_MS);

@@ -49,6 +49,62 @@ pub trait DataPath: Send + Sync {
     async fn position(&self, addr: SocketAddr) -> Result<u64>;
     /// Every workload record of this drill stored on the node.
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack>;
+    /// How the replica-lag measurement reaches the engine.
+    fn lag(&self) -> &dyn LagPath;
+}
+
+/// What the replica-lag measurement needs of an engine (`crate::lag`).
+#[async_trait]
+pub trait LagPath: Send + Sync {
+    /// The engine's own lag figure, as `engine_lag` reports it.
+    fn reported_as(&self) -> &'static str;
+    /// Creates the heartbeat record (sequence 0) the replica-lag measurement writes.
+    async fn prepare_heartbeat(&self, primary: SocketAddr) -> Result<()>;
+    /// A connection that writes or reads the heartbeat, within `timeout`.
+    async fn heartbeat(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn Heartbeat>, String>;
+    /// Whether the engine keeps its lag figure on the replica (MariaDB), not on the primary:
+    /// `Heartbeat::engine_lag` is then asked on a connection to the replica itself.
+    fn lag_on_replica(&self) -> bool {
+        false
+    }
+}
+
+/// The heartbeat of the replica-lag measurement: one record holding a sequence number,
+/// outside the workload's table or keys (read-back never sees it).
+#[async_trait]
+pub trait Heartbeat: Send {
+    /// Sets the heartbeat to `seq` (on the primary); Ok once the write is acknowledged.
+    async fn beat(&mut self, seq: u64) -> std::result::Result<(), String>;
+    /// The heartbeat sequence this node shows now.
+    async fn read(&mut self) -> std::result::Result<u64, String>;
+    /// What the engine reports about `replica`'s lag, on this connection (to the primary,
+    /// or to the replica when `LagPath::lag_on_replica`).
+    async fn engine_lag(&mut self, replica: &ReplicaAt) -> std::result::Result<EngineLag, String>;
+}
+
+/// A replica as the engine-lag queries find it.
+#[derive(Debug, Clone)]
+pub struct ReplicaAt {
+    pub name: String,
+    /// Its published address (drdrill's own connections).
+    pub addr: SocketAddr,
+    /// Its address on the drill network, as the primary sees it connect (Redis lists
+    /// replicas by it).
+    pub ip: Option<String>,
+}
+
+/// One sample of what the engine says about a replica's lag.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EngineLag {
+    /// The engine's own lag figure in ms (PostgreSQL `replay_lag`, MariaDB
+    /// `Seconds_Behind_Master` × 1000, Redis `lag` × 1000); null when the engine shows none
+    /// (replay_lag on an idle server, Seconds_Behind_Master while replication is stopped).
+    pub reported_ms: Option<f64>,
+    /// How far behind the primary the replica is, in bytes of the change stream
+    /// (PostgreSQL WAL, Redis replication offsets); null where the engine has no such figure.
+    pub behind_bytes: Option<i64>,
+    /// The replica's position in the engine's terms (replay LSN, GTID, offset).
+    pub position: Option<String>,
 }
 
 /// What drdrill asks of an external stack's database besides the data path.

@@ -2,7 +2,7 @@
 //! drill's password; table `drdrill.drdrill_writes(id, writer, seq, payload, written_at)`)
 //! and for an external MariaDB (the scenario's login; `<database>.<table>` with a `run` column).
 use super::ReadBack;
-use super::data::{Auth, DataPath, ExternalData, Scope, WriteClient, WriteError};
+use super::data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use mysql_async::prelude::*;
@@ -127,6 +127,33 @@ fn gtid_seq(list: &str) -> u64 {
     list.split(',').filter_map(|g| g.trim().strip_prefix("0-")).filter_map(|g| g.rsplit('-').next()?.parse().ok()).max().unwrap_or(0)
 }
 
+/// The replica-lag heartbeat row (id 1), with both statements prepared.
+struct MyHeartbeat {
+    conn: Conn,
+    beat: mysql_async::Statement,
+    read: mysql_async::Statement,
+}
+
+#[async_trait]
+impl Heartbeat for MyHeartbeat {
+    async fn beat(&mut self, seq: u64) -> std::result::Result<(), String> {
+        self.conn.exec_drop(&self.beat, (seq,)).await.map_err(|e| e.to_string())
+    }
+    async fn read(&mut self) -> std::result::Result<u64, String> {
+        let v: Option<u64> = self.conn.exec_first(&self.read, ()).await.map_err(|e| e.to_string())?;
+        v.ok_or_else(|| "no heartbeat row".to_string())
+    }
+    /// `SHOW SLAVE STATUS` on the replica: `Seconds_Behind_Master` (whole seconds; NULL
+    /// while a thread is stopped) and the GTID it has applied.
+    async fn engine_lag(&mut self, replica: &ReplicaAt) -> std::result::Result<EngineLag, String> {
+        let c = &mut self.conn;
+        let row = slave_status(c).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("{} does not replicate", replica.name))?;
+        let behind = row.get_opt::<Option<i64>, _>("Seconds_Behind_Master").and_then(|v| v.ok()).flatten();
+        let applied: Option<String> = c.query_first("SELECT @@gtid_slave_pos").await.map_err(|e| e.to_string())?;
+        Ok(EngineLag { reported_ms: behind.map(|s| s as f64 * 1000.0), behind_bytes: None, position: applied })
+    }
+}
+
 pub(super) struct MyClient {
     conn: Conn,
     stmt: mysql_async::Statement,
@@ -209,6 +236,41 @@ impl DataPath for MariaData {
                 read_rows(rows).await.map_err(q(addr, WHAT))
             }
         }
+    }
+
+    fn lag(&self) -> &dyn LagPath {
+        self
+    }
+}
+
+#[async_trait]
+impl LagPath for MariaData {
+    fn reported_as(&self) -> &'static str {
+        "SHOW SLAVE STATUS Seconds_Behind_Master (on the replica)"
+    }
+
+    fn lag_on_replica(&self) -> bool {
+        true
+    }
+
+    async fn prepare_heartbeat(&self, primary: SocketAddr) -> Result<()> {
+        let mut c = self.admin(primary).await?;
+        c.query_drop(format!(
+            "CREATE DATABASE IF NOT EXISTS {db}; CREATE TABLE IF NOT EXISTS {db}.drdrill_heartbeat \
+             (id INT PRIMARY KEY, seq BIGINT NOT NULL) ENGINE=InnoDB; \
+             REPLACE INTO {db}.drdrill_heartbeat VALUES (1, 0)",
+            db = self.database
+        ))
+        .await
+        .map_err(q(primary, "create the heartbeat table"))
+    }
+
+    async fn heartbeat(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn Heartbeat>, String> {
+        let mut conn = self.open(addr, timeout).await?;
+        let t = format!("{}.drdrill_heartbeat", self.database);
+        let beat = conn.prep(format!("UPDATE {t} SET seq = ? WHERE id = 1")).await.map_err(|e| e.to_string())?;
+        let read = conn.prep(format!("SELECT seq FROM {t} WHERE id = 1")).await.map_err(|e| e.to_string())?;
+        Ok(Box::new(MyHeartbeat { conn, beat, read }))
     }
 }
 

@@ -252,6 +252,9 @@ impl DataPath for Mha {
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         self.db.data.read_back(addr).await
     }
+    fn lag(&self) -> &dyn super::data::LagPath {
+        &self.db.data
+    }
     /// Through the VIP: the connection says which node it reached (`@@report_host`).
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         Ok(Box::new(self.db.data.client(addr, timeout, true).await?))

@@ -24,7 +24,7 @@ mod redis_conn;
 mod redis_data;
 mod sentinel;
 
-pub use data::{Auth, DataPath, ExternalData, Scope, WriteClient, WriteError};
+pub use data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 pub use driver::{Deployment, Driver, Promotion, ReplicaHealth, Sidecar};
 pub use external::{External, plan as external_plan};
 pub use nodes::{Node, Stack, StackPlan};

@@ -226,6 +226,9 @@ impl DataPath for Patroni {
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         self.pg.data.read_back(addr).await
     }
+    fn lag(&self) -> &dyn super::data::LagPath {
+        &self.pg.data
+    }
 
     /// A connection through HAProxy that knows which node it reached.
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {

@@ -2,7 +2,7 @@
 //! drdrill, table `drdrill_writes(writer, seq, payload, written_at)`) and for an external
 //! PostgreSQL (the scenario's login; table `<table>(run, writer, seq, payload, written_at)`).
 use super::ReadBack;
-use super::data::{Auth, DataPath, ExternalData, Scope, WriteClient, WriteError};
+use super::data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use std::net::SocketAddr;
@@ -11,6 +11,8 @@ use tokio_postgres::{Client, NoTls};
 
 /// The drill table of a stack drdrill started.
 const TABLE: &str = "drdrill_writes";
+/// The replica-lag heartbeat: one row, id 1.
+const HEARTBEAT: &str = "drdrill_heartbeat";
 
 pub struct PgData {
     user: String,
@@ -216,6 +218,68 @@ impl DataPath for PgData {
             Scope::Run { table, run } => read_rows(&c, &format!("SELECT writer, seq FROM {table} WHERE run = $1"), &[run.as_str()]).await,
         };
         read.map_err(q(addr, "read back the workload table"))
+    }
+
+    fn lag(&self) -> &dyn LagPath {
+        self
+    }
+}
+
+#[async_trait]
+impl LagPath for PgData {
+    fn reported_as(&self) -> &'static str {
+        "pg_stat_replication replay_lag (on the primary)"
+    }
+
+    async fn prepare_heartbeat(&self, primary: SocketAddr) -> Result<()> {
+        self.admin(primary)
+            .await?
+            .batch_execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {HEARTBEAT} (id int PRIMARY KEY, seq bigint NOT NULL); \
+                 INSERT INTO {HEARTBEAT} VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET seq = 0;"
+            ))
+            .await
+            .map_err(q(primary, "create the heartbeat table"))
+    }
+
+    async fn heartbeat(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn Heartbeat>, String> {
+        let client = self.open(addr, timeout).await.map_err(|e| self.describe(&e))?;
+        let beat = client.prepare(&format!("UPDATE {HEARTBEAT} SET seq = $1 WHERE id = 1")).await.map_err(|e| self.describe(&e))?;
+        let read = client.prepare(&format!("SELECT seq FROM {HEARTBEAT} WHERE id = 1")).await.map_err(|e| self.describe(&e))?;
+        Ok(Box::new(PgHeartbeat { client, beat, read }))
+    }
+}
+
+/// The heartbeat row on one node, with both statements prepared.
+struct PgHeartbeat {
+    client: Client,
+    beat: tokio_postgres::Statement,
+    read: tokio_postgres::Statement,
+}
+
+#[async_trait]
+impl Heartbeat for PgHeartbeat {
+    async fn beat(&mut self, seq: u64) -> std::result::Result<(), String> {
+        self.client.execute(&self.beat, &[&(seq as i64)]).await.map(|_| ()).map_err(|e| error_text(&e))
+    }
+    async fn read(&mut self) -> std::result::Result<u64, String> {
+        let row = self.client.query_one(&self.read, &[]).await.map_err(|e| error_text(&e))?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+    /// `pg_stat_replication` (on the primary), for the replica's `application_name` (its node name).
+    async fn engine_lag(&mut self, replica: &ReplicaAt) -> std::result::Result<EngineLag, String> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT (extract(epoch FROM replay_lag) * 1000)::float8, \
+                 pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint, replay_lsn::text \
+                 FROM pg_stat_replication WHERE application_name = $1 LIMIT 1",
+                &[&replica.name],
+            )
+            .await
+            .map_err(|e| error_text(&e))?
+            .ok_or_else(|| format!("{} is not streaming from this primary", replica.name))?;
+        Ok(EngineLag { reported_ms: row.get(0), behind_bytes: row.get(1), position: row.get(2) })
     }
 }
 

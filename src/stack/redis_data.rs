@@ -1,7 +1,7 @@
 //! Redis's data path, for the redis and redis-sentinel stacks (keys `drdrill:<writer>:<seq>`)
 //! and for an external Redis (the scenario's login; keys `<table>:<run>:<writer>:<seq>`).
 use super::ReadBack;
-use super::data::{Auth, DataPath, ExternalData, Scope, WriteClient, WriteError};
+use super::data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 use super::redis_conn::RedisConn;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -11,6 +11,8 @@ use std::time::Duration;
 
 /// The key prefix of a stack drdrill started.
 pub(super) const KEY_PREFIX: &str = "drdrill:";
+/// The replica-lag heartbeat (outside the prefix, so read-back never sees it).
+const HEARTBEAT: &str = "drdrill-heartbeat";
 
 pub struct RedisData {
     user: Option<String>,
@@ -217,6 +219,67 @@ impl DataPath for RedisData {
 
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         read_keys(&mut self.admin(addr).await?, addr, &self.prefix()).await
+    }
+
+    fn lag(&self) -> &dyn LagPath {
+        self
+    }
+}
+
+#[async_trait]
+impl LagPath for RedisData {
+    fn reported_as(&self) -> &'static str {
+        "INFO replication lag and offset (on the primary)"
+    }
+
+    async fn prepare_heartbeat(&self, primary: SocketAddr) -> Result<()> {
+        let mut c = self.admin(primary).await?;
+        redis::cmd("SET")
+            .arg(HEARTBEAT)
+            .arg(0)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| Error::infra(format!("failed to set the heartbeat on {primary}")).cause(e))
+    }
+
+    async fn heartbeat(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn Heartbeat>, String> {
+        Ok(Box::new(RedisHeartbeat(self.open(addr, timeout).await?)))
+    }
+}
+
+/// The heartbeat key on one node.
+struct RedisHeartbeat(MultiplexedConnection);
+
+#[async_trait]
+impl Heartbeat for RedisHeartbeat {
+    async fn beat(&mut self, seq: u64) -> std::result::Result<(), String> {
+        redis::cmd("SET").arg(HEARTBEAT).arg(seq).query_async::<()>(&mut self.0).await.map_err(|e| e.to_string())
+    }
+    async fn read(&mut self) -> std::result::Result<u64, String> {
+        let v: Option<u64> = redis::cmd("GET").arg(HEARTBEAT).query_async(&mut self.0).await.map_err(|e| e.to_string())?;
+        Ok(v.unwrap_or(0))
+    }
+    /// The primary's `INFO replication` line for the replica (found by its address on
+    /// the drill network): its acknowledged offset and `lag` (whole seconds).
+    async fn engine_lag(&mut self, replica: &ReplicaAt) -> std::result::Result<EngineLag, String> {
+        let ip = replica.ip.as_deref().ok_or("the replica's address on the drill network is unknown")?;
+        let text: String = redis::cmd("INFO").arg("replication").query_async(&mut self.0).await.map_err(|e| e.to_string())?;
+        let info: Vec<(String, String)> =
+            text.lines().filter_map(|l| l.trim().split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let top: i64 = field(&info, "master_repl_offset").and_then(|v| v.parse().ok()).ok_or("not a primary")?;
+        let line = info
+            .iter()
+            .filter(|(k, _)| k.starts_with("slave") && k[5..].chars().all(|c| c.is_ascii_digit()))
+            .map(|(_, v)| v)
+            .find(|v| v.split(',').any(|kv| kv == format!("ip={ip}")))
+            .ok_or_else(|| format!("{} is not connected to this primary", replica.name))?;
+        let get = |k: &str| line.split(',').find_map(|kv| kv.strip_prefix(k)?.strip_prefix('=')).and_then(|v| v.parse::<i64>().ok());
+        let offset = get("offset");
+        Ok(EngineLag {
+            reported_ms: get("lag").map(|s| s as f64 * 1000.0),
+            behind_bytes: offset.map(|o| top - o),
+            position: offset.map(|o| o.to_string()),
+        })
     }
 }
 

@@ -194,6 +194,9 @@ impl DataPath for RedisSentinel {
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         self.redis.data.read_back(addr).await
     }
+    fn lag(&self) -> &dyn super::data::LagPath {
+        &self.redis.data
+    }
 
     /// A Sentinel-aware client: ask the Sentinels (the entry first, then the others) for
     /// the primary, connect to it, and check with ROLE that it is one.
