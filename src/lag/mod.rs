@@ -106,7 +106,8 @@ impl LagMonitor {
 async fn beat(s: Arc<Shared>, every: Duration, mut stop: watch::Receiver<bool>) {
     let mut tick = interval(every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let (mut conn, mut seq, mut failures): (Option<(String, Box<dyn Heartbeat>)>, u64, u32) = (None, 0, 0);
+    let mut conn: Option<(String, Box<dyn Heartbeat>)> = None;
+    let (mut seq, mut failures) = (0u64, 0u32);
     loop {
         tokio::select! {
             biased;

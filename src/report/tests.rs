@@ -49,6 +49,7 @@ pub(super) fn sample() -> Results {
             target("rpo_ms", Verdict::Pass, ""),
             target("converged", Verdict::Unknown, "replica unreadable"),
         ],
+        replica_lag: None,
         latency: vec![
             PhaseLatency {
                 phase: LatencyPhase::BeforeFault,

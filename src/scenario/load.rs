@@ -234,4 +234,19 @@ mod tests {
         let e = err(&OK.replace("kind: kill", "kind: pause"));
         assert!(e.contains("s.yaml:5:5: a pause fault needs `duration_ms`"), "{e}");
     }
+
+    #[test]
+    fn replica_lag_is_refused_where_it_cannot_be_measured() {
+        let lag = OK.replace("  rto_ms: 1000\n", "  rto_ms: 1000\n  replica_lag_ms: {p99: 500}\n");
+        let l = parse(Path::new("s.yaml"), lag.clone()).unwrap();
+        assert_eq!(l.scenario.replica_lag().unwrap().poll_ms, 5, "the target turns the measurement on");
+        let e = err(&lag.replace("  kind: postgres\n", "  kind: postgres\n  replicas: 0\n").replace("failover:\n  trigger:\n    delay:\n      delay_ms: 100\n", ""));
+        assert!(e.contains("s.yaml:11:3: replica lag needs at least one replica"), "{e}");
+        let e = err(&lag.replace("{p99: 500}", "{}"));
+        assert!(e.contains("expected at least one of p50, p95, p99, max"), "{e}");
+        let e = err(&lag.replace("{p99: 500}", "{p90: 500}"));
+        assert!(e.contains("unknown field `p90`"), "{e}");
+        let e = err(&OK.replace("targets:", "workload:\n  replica_lag: {poll_ms: 0}\ntargets:"));
+        assert!(e.contains("s.yaml:13:3: poll_ms must be between 1 and 10000, found 0"), "{e}");
+    }
 }

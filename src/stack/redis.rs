@@ -10,12 +10,20 @@ use std::time::Duration;
 
 pub struct Redis {
     settings: Vec<(String, String)>,
+    /// Replicas announce their node name (`replica-announce-ip`), so the primary's INFO
+    /// names them even when their replication comes through the proxy. Not under
+    /// Sentinel, which connects to the announced address.
+    announce_names: bool,
     pub(super) data: RedisData,
 }
 
 impl Redis {
     pub fn new(spec: &StackSpec) -> Self {
-        Redis { settings: spec.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), data: RedisData::drill() }
+        Redis {
+            settings: spec.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            announce_names: spec.kind == StackKind::Redis,
+            data: RedisData::drill(),
+        }
     }
 }
 
@@ -68,6 +76,9 @@ impl Deployment for Redis {
 
     fn container(&self, node: &str, primary: &str, _replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         let mut cmd: Vec<String> = vec!["--appendonly".into(), "yes".into(), "--appendfsync".into(), "everysec".into()];
+        if self.announce_names {
+            cmd.extend(["--replica-announce-ip".into(), node.to_string()]);
+        }
         for (k, v) in &self.settings {
             cmd.push(format!("--{k}"));
             cmd.extend(v.split_whitespace().map(str::to_string));

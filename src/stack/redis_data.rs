@@ -259,10 +259,11 @@ impl Heartbeat for RedisHeartbeat {
         let v: Option<u64> = redis::cmd("GET").arg(HEARTBEAT).query_async(&mut self.0).await.map_err(|e| e.to_string())?;
         Ok(v.unwrap_or(0))
     }
-    /// The primary's `INFO replication` line for the replica (found by its address on
-    /// the drill network): its acknowledged offset and `lag` (whole seconds).
+    /// The primary's `INFO replication` line for the replica (found by the name it announces,
+    /// or its drill-network address): its acknowledged offset and `lag` (whole seconds).
     async fn engine_lag(&mut self, replica: &ReplicaAt) -> std::result::Result<EngineLag, String> {
-        let ip = replica.ip.as_deref().ok_or("the replica's address on the drill network is unknown")?;
+        // listed by the name it announces (stack kind redis), else by its drill-network address
+        let names = [Some(replica.name.as_str()), replica.ip.as_deref()];
         let text: String = redis::cmd("INFO").arg("replication").query_async(&mut self.0).await.map_err(|e| e.to_string())?;
         let info: Vec<(String, String)> =
             text.lines().filter_map(|l| l.trim().split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -271,7 +272,7 @@ impl Heartbeat for RedisHeartbeat {
             .iter()
             .filter(|(k, _)| k.starts_with("slave") && k[5..].chars().all(|c| c.is_ascii_digit()))
             .map(|(_, v)| v)
-            .find(|v| v.split(',').any(|kv| kv == format!("ip={ip}")))
+            .find(|v| v.split(',').any(|kv| names.iter().flatten().any(|n| kv.strip_prefix("ip=") == Some(n))))
             .ok_or_else(|| format!("{} is not connected to this primary", replica.name))?;
         let get = |k: &str| line.split(',').find_map(|kv| kv.strip_prefix(k)?.strip_prefix('=')).and_then(|v| v.parse::<i64>().ok());
         let offset = get("offset");
