@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Environment:
-#   DRDRILL_ROLE          primary | replica
+#   DRDRILL_ROLE          primary | replica | restore (an empty node: drdrill restores a
+#                         backup into $PGDATA, then creates /var/lib/postgresql/drdrill-start)
 #   DRDRILL_NODE          this node's name (application_name towards the primary)
 #   DRDRILL_PRIMARY_HOST  replica: host to clone from and stream from
 #   DRDRILL_PRIMARY_PORT  replica: its port (default 5432; a proxy link when proxied)
@@ -76,6 +77,11 @@ elif [ ! -s "$PGDATA/PG_VERSION" ]; then
       echo "primary_conninfo = '$(conninfo "$host" "$port")'" >>"$PGDATA/postgresql.auto.conf"
       # a replica never asks for synchronous standbys of its own until it is promoted
       echo "synchronous_standby_names = ''" >>"$PGDATA/postgresql.auto.conf"
+      ;;
+    restore)
+      echo "drdrill: waiting for a restored data directory"
+      until [ -f /var/lib/postgresql/drdrill-start ]; do sleep 0.05; done
+      echo "drdrill: starting the restored data directory"
       ;;
     *) echo "unknown DRDRILL_ROLE ${DRDRILL_ROLE}" >&2; exit 2 ;;
   esac

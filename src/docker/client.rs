@@ -39,6 +39,8 @@ pub struct ContainerSpec {
     pub cap_add: Vec<String>,
     /// Replaces the image's entrypoint when set.
     pub entrypoint: Option<Vec<String>>,
+    /// (volume, path in the container) pairs.
+    pub mounts: Vec<(String, String)>,
 }
 
 fn infra(msg: String, e: bollard::errors::Error) -> Error {
@@ -79,6 +81,13 @@ impl Docker {
         self.api.inspect_image(image).await.is_ok()
     }
 
+    /// A named volume carrying the drill's labels (teardown and `gc` remove it).
+    pub async fn create_volume(&self, name: &str, labels: &HashMap<String, String>) -> Result<()> {
+        let opts = bollard::volume::CreateVolumeOptions { name: name.to_string(), labels: labels.clone(), ..Default::default() };
+        self.api.create_volume(opts).await.map_err(|e| infra(format!("failed to create volume {name}"), e))?;
+        Ok(())
+    }
+
     pub async fn create_network(&self, name: &str, labels: &HashMap<String, String>) -> Result<()> {
         let opts = CreateNetworkOptions {
             name: name.to_string(),
@@ -113,6 +122,7 @@ impl Docker {
                 port_bindings: Some(bindings),
                 network_mode: Some(spec.network.clone()),
                 cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+                binds: (!spec.mounts.is_empty()).then(|| spec.mounts.iter().map(|(v, p)| format!("{v}:{p}")).collect()),
                 ..Default::default()
             }),
             networking_config: Some(NetworkingConfig { endpoints_config: endpoints }),

@@ -35,6 +35,11 @@ pub fn container_name(run_id: &str, node: &str) -> String {
     format!("drdrill-{run_id}-{node}")
 }
 
+/// A volume of the drill (`suffix`: what it holds, e.g. `pgbackrest`).
+pub fn volume_name(run_id: &str, suffix: &str) -> String {
+    format!("drdrill-{run_id}-{suffix}")
+}
+
 pub fn network_name(run_id: &str) -> String {
     format!("drdrill-{run_id}")
 }

@@ -5,6 +5,7 @@
 mod orchestrator;
 mod plan;
 mod recovery;
+mod restore;
 
-pub use plan::FailoverReport;
-pub use recovery::{Promotion, Recovery, Scene, Steps, Watch, recovery_for};
+pub use plan::{FailoverReport, RestoreReport};
+pub use recovery::{Promotion, Recovery, RestoreFromBackup, Scene, Steps, Watch, recovery_for};

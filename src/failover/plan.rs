@@ -22,6 +22,28 @@ pub struct FailoverReport {
     pub error: Option<String>,
     /// Index of the fault the failover answered.
     pub answered_fault: Option<usize>,
+    /// A restore recovery's steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreReport>,
+}
+
+/// What a restore recovery did, step by step (drill ms), beside what its settings allow.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct RestoreReport {
+    pub tool: String,
+    /// The backup taken before the workload, in the tool's words.
+    pub backup: String,
+    pub node: String,
+    /// The fresh node ran, the backup was restored into it, the database accepted
+    /// connections, then writes.
+    pub node_ms: Option<f64>,
+    pub fetched_ms: Option<f64>,
+    pub started_ms: Option<f64>,
+    pub writable_ms: Option<f64>,
+    pub fetched: String,
+    /// The acknowledged time the settings allow a restore to lose (ms), and why.
+    pub allowed_loss_ms: u64,
+    pub allowed_by: String,
 }
 
 /// Waits for the plan's trigger; returns why failover starts, or None if it never will.
@@ -90,7 +112,7 @@ async fn wait_probe(
 
 /// Waits for the plan's trigger and records the failover's start; None (with the report
 /// of a failover that never triggered) when the fault schedule ends first.
-async fn triggered(
+pub(super) async fn triggered(
     spec: &FailoverSpec,
     scene: &Scene,
     faults: &mut mpsc::UnboundedReceiver<FaultNotice>,

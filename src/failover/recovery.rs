@@ -1,6 +1,6 @@
 //! Every way a service gets a writable primary back sits behind one trait: drdrill's
 //! scripted promotion, the scenario's runbook steps, and the stack's own orchestrator,
-//! watched. A restore from backup is the next to join them. The runner only ever holds a
+//! watched, and a restore from backup onto a fresh node. The runner only ever holds a
 //! `dyn Recovery`: it hands it the fault notices and waits for its report.
 use super::FailoverReport;
 use crate::error::{Error, Result};
@@ -47,6 +47,9 @@ pub struct Promotion(pub FailoverSpec);
 /// The scenario's runbook steps replace drdrill's promotion.
 pub struct Steps(pub FailoverSpec);
 
+/// A fresh node restored from the stack's backup takes the destroyed primary's place.
+pub struct RestoreFromBackup(pub FailoverSpec);
+
 /// The stack's own orchestrator fails over; drdrill only watches and records.
 pub struct Watch(pub Arc<dyn Orchestrator>);
 
@@ -62,6 +65,8 @@ pub fn recovery_for(mode: Option<FailoverMode>, plan: Option<&FailoverSpec>, dri
         (Some(FailoverMode::Scripted), Some(p)) if !p.steps.is_empty() => Some(Arc::new(Steps(p.clone()))),
         (Some(FailoverMode::Scripted), Some(p)) => Some(Arc::new(Promotion(p.clone()))),
         (Some(FailoverMode::Scripted), None) => return Err(Error::infra("a scripted failover without its plan (a bug)")),
+        (Some(FailoverMode::Restore), Some(p)) => Some(Arc::new(RestoreFromBackup(p.clone()))),
+        (Some(FailoverMode::Restore), None) => return Err(Error::infra("a restore without its plan (a bug)")),
     })
 }
 
@@ -82,6 +87,16 @@ impl Recovery for Steps {
     }
     async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
         super::plan::run_steps(&self.0, scene, faults).await
+    }
+}
+
+#[async_trait]
+impl Recovery for RestoreFromBackup {
+    fn name(&self) -> String {
+        "restore from backup".into()
+    }
+    async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
+        super::restore::restore(&self.0, scene, faults).await
     }
 }
 

@@ -102,7 +102,7 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
     let mut at_ns = at_ns;
     let mut applied_at = None;
     let result = match spec.kind {
-        FaultKind::Kill | FaultKind::Stop | FaultKind::Pause | FaultKind::Restart => {
+        FaultKind::Kill | FaultKind::Stop | FaultKind::Pause | FaultKind::Restart | FaultKind::Destroy => {
             node::inject(stack, spec, target.as_deref().unwrap_or_default()).await
         }
         FaultKind::Partition | FaultKind::Loss => network::inject(stack, index, spec, target.as_deref()).await,
@@ -139,7 +139,17 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
     };
     let applied_ns = result.as_ref().ok().map(|_| applied_at.or(on_node.map(|w| w.1)).unwrap_or(now));
     let applied_from_ns = on_node.map(|w| w.0);
-    rec.record(Event { service: None, t_ns: at_ns, kind: event, fault: Some(index), node: Some(node.clone()), detail, applied_ns, applied_from_ns }).await;
+    rec.record(Event {
+        service: None,
+        t_ns: at_ns,
+        kind: event,
+        fault: Some(index),
+        node: Some(node.clone()),
+        detail,
+        applied_ns,
+        applied_from_ns,
+    })
+    .await;
     let applied = result?;
     if spec.kind == FaultKind::Restart {
         // the engine returned once the container runs again: that is the heal

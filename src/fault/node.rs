@@ -1,4 +1,5 @@
-//! Node-level faults: kill (SIGKILL), stop (graceful), pause (freeze), restart.
+//! Node-level faults: kill (SIGKILL), stop (graceful), pause (freeze), restart, destroy
+//! (SIGKILL, then the container and its data removed).
 use super::{Applied, Undo};
 use crate::error::Result;
 use crate::scenario::{FaultKind, FaultSpec};
@@ -11,6 +12,10 @@ pub(crate) async fn inject(stack: &Stack, spec: &FaultSpec, node: &str) -> Resul
     let mut undo = Vec::new();
     match spec.kind {
         FaultKind::Kill => d.kill(&container, "SIGKILL").await?,
+        FaultKind::Destroy => {
+            d.kill(&container, "SIGKILL").await?;
+            d.remove(&container).await?;
+        }
         FaultKind::Stop => {
             d.stop(&container, 10).await?;
             // a stop with a duration is followed by a start

@@ -85,6 +85,12 @@ pub enum EventKind {
     FailoverDone,
     FailoverFailed,
     Rejoin,
+    /// A restore recovery's fresh, empty node runs in the destroyed primary's place.
+    RestoreNode,
+    /// The backup and the archive were restored into it (detail: the tool's words).
+    RestoreFetched,
+    /// The database started on the restored data and accepts connections (still replaying).
+    RestoreStarted,
     /// The stack's orchestrator declared the primary down.
     OrchestratorDetected,
     /// The stack's orchestrator made `node` the primary, and it accepts writes.

@@ -36,6 +36,10 @@ Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple f
 <table><tr><th>phase</th><th>from → to</th><th>duration</th><th>budget</th><th>budget from</th></tr>
 {% for p in s.phases %}<tr><td>{{ p.phase }}</td><td>{{ p.span }}</td><td>{{ p.duration }}</td><td>{{ p.budget }}</td><td>{{ p.setting }}</td></tr>
 {% endfor %}</table>{% if s.claim %}<p>Claimed: {{ s.claim }}.</p>{% endif %}{% endif %}
+{% if s.restore_caption %}<h2>Restore</h2><p>{{ s.restore_caption }}.</p>
+<table><tr><th>step</th><th>from → to (drill ms)</th><th>duration</th></tr>
+{% for x in s.restore %}<tr><td>{{ x.step }}</td><td>{{ x.span }}</td><td>{{ x.duration }}</td></tr>
+{% endfor %}</table>{% endif %}
 {% if s.lag_caption %}<h2>Replica lag</h2><p>{{ s.lag_caption }}.</p>
 <table><tr><th>replica</th><th>phase</th><th>heartbeats</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>engine p50 / p99 / max ms</th><th>engine behind (bytes p50 / max)</th></tr>
 {% for l in s.lag %}<tr><td>{{ l.replica }}</td><td>{{ l.phase }}</td><td>{{ l.heartbeats }}</td><td>{{ l.p50 }}</td><td>{{ l.p95 }}</td><td>{{ l.p99 }}</td><td>{{ l.max }}</td><td>{{ l.engine }}</td><td>{{ l.behind }}</td></tr>
@@ -103,6 +107,8 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
                 "headline": sr.phases.as_ref().map(headline),
                 "claim": sr.phases.as_ref().and_then(|p| p.budgets.claim.clone()),
                 "lag": super::lag::lag_lines(sr),
+                "restore": super::restore::restore_steps(sr),
+                "restore_caption": super::restore::restore_caption(sr),
                 "lag_caption": super::lag::lag_caption(sr),
             })
         })

@@ -103,6 +103,12 @@ fn service(r: &Results, timeline: &str) -> String {
             );
         }
     }
+    if let Some(caption) = super::restore::restore_caption(r) {
+        let _ = writeln!(m, "\n## Restore\n\n{caption}.\n\n| step | from -> to (drill ms) | duration |\n|---|---|---|");
+        for s in super::restore::restore_steps(r) {
+            let _ = writeln!(m, "| {} | {} | {} |", s.step, s.span, s.duration);
+        }
+    }
     if let Some(caption) = super::lag::lag_caption(r) {
         let _ = writeln!(m, "\n## Replica lag\n\n{caption}.\n");
         m.push_str("| replica | phase | heartbeats | p50 | p95 | p99 | max | engine p50 / p99 / max | engine behind (bytes p50 / max) |\n");

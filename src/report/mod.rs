@@ -9,6 +9,7 @@ mod labels;
 mod lag;
 mod markdown;
 mod phases;
+mod restore;
 mod results;
 mod terminal;
 mod timeline;

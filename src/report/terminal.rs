@@ -232,9 +232,18 @@ fn service_block(r: &Results, drill: Option<&Results>) -> String {
             opt(i.lost_found_here)
         );
     }
+    s += &restore_table(r);
     s += &latency_table(r);
     s += &lag_table(r);
     s
+}
+
+/// A restore's RTO step by step, and its loss beside what the settings allow.
+fn restore_table(r: &Results) -> String {
+    let Some(caption) = super::restore::restore_caption(r) else { return String::new() };
+    let mut table = Table::new(super::restore::restore_steps(r));
+    table.with(Style::rounded());
+    format!("\n{caption}\n{table}\n")
 }
 
 /// Replica lag per replica and phase, beside the engine's figure, when it was measured.

@@ -63,6 +63,9 @@ fn colour_of(kind: EventKind) -> Option<RGBColor> {
         | EventKind::FailoverDone
         | EventKind::FailoverFailed
         | EventKind::Rejoin
+        | EventKind::RestoreNode
+        | EventKind::RestoreFetched
+        | EventKind::RestoreStarted
         | EventKind::OrchestratorDetected
         | EventKind::OrchestratorPromoted
         | EventKind::OrchestratorMoved => Some(STEP),

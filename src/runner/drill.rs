@@ -85,6 +85,12 @@ impl Drill<'_> {
         }
         self.live.with(|l| l.health.push((svc.plan.name.clone(), health.clone())));
         svc.driver.data().prepare(svc.primary_addr()?).await?;
+        if let Some(r) = svc.driver.restore() {
+            self.phase(rep, &svc.say(&format!("taking a full backup ({})", r.tool())))?;
+            let taken = r.backup(&svc.stack).await?;
+            rep.emit(DrillEvent::Info(&taken))?;
+            let _ = svc.stack.backup.set(taken);
+        }
         Ok(health)
     }
 

@@ -8,7 +8,7 @@ pub type Problem = (Vec<Seg>, String);
 fn allowed(kind: FaultKind) -> &'static [&'static str] {
     use FaultKind::*;
     match kind {
-        Kill | Restart => &["target"],
+        Kill | Restart | Destroy => &["target"],
         Stop | Pause => &["target", "duration_ms"],
         Partition => &["groups", "direction", "duration_ms"],
         Loss => &["target", "percent", "duration_ms"],
@@ -157,7 +157,7 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
 
 /// Faults that stay in effect until healed (and so can be named by a `heal`).
 pub fn heals_later(kind: FaultKind) -> bool {
-    !matches!(kind, FaultKind::Kill | FaultKind::Restart | FaultKind::Heal | FaultKind::Switchover)
+    !matches!(kind, FaultKind::Kill | FaultKind::Restart | FaultKind::Destroy | FaultKind::Heal | FaultKind::Switchover)
 }
 
 fn check_groups(f: &FaultSpec, nodes: &[String], services: &[String], i: usize, p: &mut Vec<Problem>) {

@@ -147,8 +147,9 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     super::external::validate_external(s, &mut p);
     super::external::validate_actions(s, &mut p);
     let external = st.kind.is_external();
-    if let Some(fo) = s.failover.as_ref().filter(|_| s.failover_mode() == Some(FailoverMode::Scripted)) {
-        if st.replicas == 0 && !external {
+    let restore = s.failover_mode() == Some(FailoverMode::Restore);
+    if let Some(fo) = s.failover.as_ref().filter(|_| s.failover_mode() == Some(FailoverMode::Scripted) || restore) {
+        if st.replicas == 0 && !external && !restore {
             p.push((vec![Key("failover")], "failover needs at least one replica".into()));
         }
         if fo.promote != "most-advanced" && !external && !nodes[1..].contains(&fo.promote) {
@@ -170,6 +171,21 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         if s.faults.is_empty() {
             p.push((vec![Key("failover")], "a failover plan needs a fault to answer".into()));
         }
+    }
+    if let Some(b) = &st.backup {
+        if st.kind != StackKind::Postgres {
+            p.push((vec![Key("stack"), Key("backup")], "backups are drilled on postgres stacks (pgBackRest)".into()));
+        }
+        if b.archive_timeout_s == 0 || b.archive_timeout_s > 3600 {
+            p.push((vec![Key("stack"), Key("backup"), Key("archive_timeout_s")], "archive_timeout_s must be between 1 and 3600".into()));
+        }
+    }
+    if s.failover.as_ref().and_then(|f| f.mode) == Some(FailoverMode::Restore) && st.backup.is_none() {
+        p.push((vec![Key("failover"), Key("mode")], "a restore needs a backup to restore from: give `stack.backup`".into()));
+    }
+    if external && s.faults.iter().any(|f| f.kind == FaultKind::Destroy) {
+        let i = s.faults.iter().position(|f| f.kind == FaultKind::Destroy).unwrap_or(0);
+        p.push((vec![Key("faults"), Index(i), Key("kind")], "drdrill never destroys a node of an external stack".into()));
     }
     if s.replica_lag().is_some() {
         let at = match s.workload.replica_lag {
@@ -240,7 +256,9 @@ mod tests {
         let lag = OK.replace("  rto_ms: 1000\n", "  rto_ms: 1000\n  replica_lag_ms: {p99: 500}\n");
         let l = parse(Path::new("s.yaml"), lag.clone()).unwrap();
         assert_eq!(l.scenario.replica_lag().unwrap().poll_ms, 5, "the target turns the measurement on");
-        let e = err(&lag.replace("  kind: postgres\n", "  kind: postgres\n  replicas: 0\n").replace("failover:\n  trigger:\n    delay:\n      delay_ms: 100\n", ""));
+        let e = err(&lag
+            .replace("  kind: postgres\n", "  kind: postgres\n  replicas: 0\n")
+            .replace("failover:\n  trigger:\n    delay:\n      delay_ms: 100\n", ""));
         assert!(e.contains("s.yaml:11:3: replica lag needs at least one replica"), "{e}");
         let e = err(&lag.replace("{p99: 500}", "{}"));
         assert!(e.contains("expected at least one of p50, p95, p99, max"), "{e}");
@@ -248,5 +266,21 @@ mod tests {
         assert!(e.contains("unknown field `p90`"), "{e}");
         let e = err(&OK.replace("targets:", "workload:\n  replica_lag: {poll_ms: 0}\ntargets:"));
         assert!(e.contains("s.yaml:13:3: poll_ms must be between 1 and 10000, found 0"), "{e}");
+    }
+
+    #[test]
+    fn a_restore_needs_a_postgres_backup() {
+        let restore = OK.replace("failover:\n", "failover:\n  mode: restore\n").replace("kind: kill", "kind: destroy");
+        let e = err(&restore);
+        assert!(e.contains("a restore needs a backup to restore from: give `stack.backup`"), "{e}");
+        let backed = restore.replace("  kind: postgres\n", "  kind: postgres\n  backup: {archive_timeout_s: 5}\n");
+        let l = parse(Path::new("s.yaml"), backed.clone()).unwrap();
+        assert_eq!(l.scenario.stack.backup.as_ref().unwrap().archive_timeout_s, 5);
+        let e = err(&backed.replace("kind: postgres", "kind: redis"));
+        assert!(e.contains("backups are drilled on postgres stacks (pgBackRest)"), "{e}");
+        let e = err(&backed.replace("archive_timeout_s: 5", "archive_timeout_s: 0"));
+        assert!(e.contains("archive_timeout_s must be between 1 and 3600"), "{e}");
+        let e = err(&backed.replace("target: primary", "target: primary\n    duration_ms: 100"));
+        assert!(e.contains("`duration_ms` does not apply to a destroy fault"), "{e}");
     }
 }

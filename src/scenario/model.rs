@@ -160,6 +160,9 @@ pub struct StackSpec {
     /// mariadb-mha: MHA's settings.
     #[serde(default)]
     pub mha: Option<super::mariadb::MhaSpec>,
+    /// postgres: back the stack up, so that a `restore` failover can rebuild it.
+    #[serde(default)]
+    pub backup: Option<BackupSpec>,
     /// external: postgres, redis or mariadb.
     #[serde(default)]
     pub engine: Option<Engine>,
@@ -186,6 +189,21 @@ pub struct StackSpec {
     /// Default false: they stay for an auditor to look at.
     #[serde(default)]
     pub cleanup: bool,
+}
+
+/// pgBackRest 2.45: a repository on its own Docker volume, a full backup before the
+/// workload, and WAL pushed by `archive_command` (docs/restore.md).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSpec {
+    /// PostgreSQL's `archive_timeout`: a WAL segment is archived at least this often while
+    /// anything is written, so at most this much is lost with the primary. Default 60.
+    #[serde(default = "default_archive_timeout")]
+    pub archive_timeout_s: u64,
+}
+
+fn default_archive_timeout() -> u64 {
+    60
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -347,6 +365,9 @@ pub enum FaultKind {
     /// A proxied `link` resets connections (TCP RST) after `timeout_ms`.
     #[serde(rename = "reset_peer")]
     ResetPeer,
+    /// SIGKILL the node and delete its container and data: nothing of it comes back (a
+    /// restore recovery builds a fresh node in its place).
+    Destroy,
     /// Heal the earlier fault named in `heals`.
     Heal,
     /// A planned switchover of the primary: Patroni's REST `/switchover`, `SENTINEL
@@ -487,6 +508,9 @@ pub struct FailoverSpec {
 pub enum FailoverMode {
     Scripted,
     Orchestrator,
+    /// A fresh node in the destroyed primary's place, restored from the stack's backup
+    /// (`stack.backup`), started, and given the clients.
+    Restore,
 }
 
 /// When failover starts: give exactly one of `delay` or `probe`.

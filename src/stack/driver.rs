@@ -58,6 +58,11 @@ pub trait Driver: Send + Sync {
     fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
         None
     }
+    /// How drdrill backs the stack up and restores it onto a fresh node, when the scenario
+    /// backs it up (`stack.backup`).
+    fn restore(&self) -> Option<&dyn Restore> {
+        None
+    }
 }
 
 impl dyn Driver + '_ {
@@ -86,6 +91,11 @@ pub trait Deployment: Send + Sync {
     fn services(&self, _nodes: &[String]) -> Vec<Sidecar> {
         Vec::new()
     }
+    /// Volumes every node mounts, as (name suffix, path): created once per drill, labelled,
+    /// and outliving any node (a backup repository).
+    fn volumes(&self) -> Vec<(&'static str, &'static str)> {
+        Vec::new()
+    }
     /// Called once every container runs (e.g. to learn the nodes' addresses).
     async fn started(&self, _stack: &Stack) -> Result<()> {
         Ok(())
@@ -107,4 +117,24 @@ pub trait Promotion: Send + Sync {
     }
     /// Brings a stopped or killed old primary back as a replica of `primary`.
     async fn rejoin(&self, stack: &Stack, node: &str, primary: &str) -> Result<()>;
+}
+
+/// How drdrill backs a stack up before the workload and rebuilds its primary from that
+/// backup after a disaster (the `restore` failover; docs/restore.md).
+#[async_trait]
+pub trait Restore: Send + Sync {
+    /// The tool, as reports name it ("pgBackRest 2.45").
+    fn tool(&self) -> &'static str;
+    /// The most acknowledged time the settings let a restore lose (ms), and the setting
+    /// that says so.
+    fn allowed_loss(&self) -> (u64, String);
+    /// Takes the backup the restore will start from (the primary is healthy); returns what
+    /// was backed up, in the tool's words.
+    async fn backup(&self, stack: &Stack) -> Result<String>;
+    /// Environment and command of a fresh, empty node that waits to be restored.
+    fn fresh_node(&self, node: &str) -> (Vec<String>, Vec<String>);
+    /// Restores the newest backup and everything archived since into the fresh node.
+    async fn fetch(&self, stack: &Stack, node: &str) -> Result<String>;
+    /// Starts the database on the restored data (it replays, then takes writes).
+    async fn start(&self, stack: &Stack, node: &str) -> Result<()>;
 }

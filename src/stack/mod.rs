@@ -15,6 +15,7 @@ mod nodes;
 mod orchestrator;
 mod patroni;
 mod patroni_watch;
+mod pg_backup;
 mod pg_data;
 mod postgres;
 mod proxy;
@@ -25,7 +26,7 @@ mod redis_data;
 mod sentinel;
 
 pub use data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
-pub use driver::{Deployment, Driver, Promotion, ReplicaHealth, Sidecar};
+pub use driver::{Deployment, Driver, Promotion, ReplicaHealth, Restore, Sidecar};
 pub use external::{External, plan as external_plan};
 pub use nodes::{Node, Stack, StackPlan};
 pub use orchestrator::{Budgets, Observed, Orchestrator};

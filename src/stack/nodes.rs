@@ -51,6 +51,10 @@ pub struct Stack {
     pub actions: std::sync::OnceLock<crate::action::ActionEnv>,
     /// A stack drdrill did not start (kind external): it never touches its nodes.
     pub external: bool,
+    /// What a node's container is made of, to build a fresh one in a node's place.
+    base: ContainerSpec,
+    /// The backup taken before the workload, in the tool's words (a restore drill).
+    pub backup: std::sync::OnceLock<String>,
     primary: Mutex<String>,
     /// The primary when the workload started (an orchestrator elects its own first one).
     initial: Mutex<String>,
@@ -86,8 +90,20 @@ impl Stack {
             Some((spec, img)) => Some(start_proxy(docker, spec, &img, run_id, names, port, labels).await?),
             None => None,
         };
-        let base =
-            ContainerSpec { image: image.to_string(), network: network.clone(), cap_add: vec!["NET_ADMIN".into()], ..Default::default() };
+        let mut mounts = Vec::new();
+        for (suffix, path) in deploy.volumes() {
+            let name = docker::volume_name(run_id, suffix);
+            docker.create_volume(&name, labels).await?;
+            mounts.push((name, path.to_string()));
+        }
+        let base = ContainerSpec {
+            image: image.to_string(),
+            network: network.clone(),
+            cap_add: vec!["NET_ADMIN".into()],
+            labels: labels.clone(),
+            mounts,
+            ..Default::default()
+        };
         let services = deploy.services(names);
         let mut started_services = Vec::new();
         for svc in services.iter().filter(|s| s.before_nodes) {
@@ -121,6 +137,8 @@ impl Stack {
             proxy,
             actions: Default::default(),
             external: false,
+            base,
+            backup: Default::default(),
         })
     }
 
@@ -139,6 +157,8 @@ impl Stack {
             proxy: None,
             actions: Default::default(),
             external: true,
+            base: ContainerSpec::default(),
+            backup: Default::default(),
         }
     }
 
@@ -231,6 +251,25 @@ impl Stack {
         Ok(self.node(target)?.name.clone())
     }
 
+    /// A fresh container in node `name`'s place (any old one removed first): the same name,
+    /// address and published port, the stack's volumes, nothing of the old one's data.
+    pub async fn replace_node(&self, name: &str, env: Vec<String>, cmd: Vec<String>) -> Result<()> {
+        let n = self.node(name)?;
+        self.docker.remove(&n.container).await.ok();
+        let mut labels = self.base.labels.clone();
+        labels.insert(docker::LABEL_NODE.into(), name.to_string());
+        let spec = ContainerSpec {
+            name: n.container.clone(),
+            alias: name.to_string(),
+            env,
+            cmd,
+            labels,
+            ports: vec![(self.db_port, n.host_port)],
+            ..self.base.clone()
+        };
+        self.docker.run(&spec).await
+    }
+
     pub async fn running(&self, name: &str) -> bool {
         match self.node(name) {
             // an external node is up when it accepts a connection
@@ -278,6 +317,7 @@ async fn start_service(
         cmd: svc.cmd.clone(),
         entrypoint: svc.entrypoint.clone(),
         labels: l,
+        mounts: Vec::new(),
         ..base.clone()
     };
     let host_port = run_published(docker, spec, svc.port).await?;

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 pub struct Postgres {
     sync: bool,
+    /// pgBackRest, when the scenario backs the stack up.
+    backup: Option<super::pg_backup::PgBackRest>,
     pub(super) settings: Vec<String>,
     pub(super) data: PgData,
 }
@@ -19,6 +21,7 @@ const DEFAULTS: [&str; 2] = ["authentication_timeout = '2s'", "max_connections =
 
 impl Postgres {
     pub fn new(spec: &StackSpec) -> Self {
+        let backup = spec.backup.clone().map(|spec| super::pg_backup::PgBackRest { spec });
         Postgres {
             sync: spec.replication == ReplicationMode::Sync,
             // defaults first: a scenario's own settings come later and win. A connection that
@@ -29,8 +32,10 @@ impl Postgres {
             settings: DEFAULTS
                 .iter()
                 .map(|s| s.to_string())
+                .chain(backup.iter().flat_map(|b| b.settings()))
                 .chain(spec.settings.iter().map(|(k, v)| format!("{k} = '{}'", v.replace('\'', "''"))))
                 .collect(),
+            backup,
             data: PgData::drill(),
         }
     }
@@ -95,10 +100,18 @@ impl Driver for Postgres {
     fn promotion(&self) -> Option<&dyn Promotion> {
         Some(self)
     }
+
+    fn restore(&self) -> Option<&dyn super::Restore> {
+        self.backup.as_ref().map(|b| b as &dyn super::Restore)
+    }
 }
 
 #[async_trait]
 impl Deployment for Postgres {
+    fn volumes(&self) -> Vec<(&'static str, &'static str)> {
+        self.backup.iter().map(|_| super::pg_backup::VOLUME).collect()
+    }
+
     fn client_command(&self, host_port: u16) -> String {
         format!("psql -h 127.0.0.1 -p {host_port} -U postgres drdrill")
     }

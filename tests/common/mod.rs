@@ -162,6 +162,16 @@ pub fn labelled(run: Option<&str>) -> (Vec<String>, Vec<String>) {
     )
 }
 
+/// Names of the volumes carrying drdrill.run=`run`.
+pub fn labelled_volumes(run: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["volume", "ls", "--filter", &format!("label=drdrill.run={run}"), "--format", "{{.Name}}"])
+        .output()
+        .expect("docker CLI");
+    assert!(out.status.success(), "docker volume ls failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
 /// What `labelled(None)` lists now and did not list `before`: a drill's own leftovers when
 /// it has no results.json to name its run (the drills hold SERIAL, so nothing else starts).
 pub fn labelled_since(before: &(Vec<String>, Vec<String>)) -> (Vec<String>, Vec<String>) {

@@ -1,0 +1,44 @@
+//! Restore drills for real (docs/restore.md): the primary and its replica destroyed, a
+//! fresh node restored with pgBackRest from the newest backup and the WAL archive. What
+//! drdrill says was lost must equal an independent read of the restored node, stay within
+//! what archive_timeout allows, and nothing of the drill (volumes included) may remain.
+mod common;
+use common::*;
+
+/// The scenario's archive_timeout (ms): the most the settings let the archive trail.
+const ARCHIVE_TIMEOUT_MS: f64 = 10_000.0;
+/// archive-push of the segment archive_timeout closed, and the fault's own call, on top.
+const PUSH_MS: f64 = 2_000.0;
+
+#[test]
+fn a_restore_loses_what_the_archive_never_got_and_no_more_than_archive_timeout_allows() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let c = drill_cross_checked("scenarios/pg-pgbackrest-restore-latest.yaml", read_postgres, &[]);
+    let r = &c.d.results;
+    let run = run_id(r);
+    assert!(labelled_volumes(&run).is_empty(), "volumes left behind: {:?}", labelled_volumes(&run));
+    // the loss is real, and within what the settings promise
+    assert!(!c.lost.is_empty(), "the writes after the last archived segment must be lost");
+    let rpo = r["rpo_ms"].as_f64().unwrap();
+    assert!(rpo <= ARCHIVE_TIMEOUT_MS + PUSH_MS, "RPO {rpo} ms, archive_timeout allows {ARCHIVE_TIMEOUT_MS} ms");
+    // the archive is a prefix of the lost primary's history: for each writer, the lost
+    // writes form one run with no survivor inside it (the writes after the restore survive)
+    for w in by_writer(&c.lost).keys() {
+        let seqs: Vec<u64> = c.lost.iter().filter(|(x, _)| x == w).map(|(_, s)| *s).collect();
+        let (lo, hi) = (seqs[0], *seqs.last().unwrap());
+        let inside = c.survivors.iter().filter(|(x, s)| x == w && (lo..=hi).contains(s)).count();
+        assert_eq!(inside, 0, "writer {w}: {inside} survivors among its lost writes {lo}..={hi}");
+    }
+    // the RTO split into its steps, in order, ending at the clients' recovery
+    let rr = &r["failover"]["restore"];
+    let t = |k: &str| rr[k].as_f64().unwrap_or_else(|| panic!("no {k}: {rr}"));
+    let started = r["failover"]["started_ms"].as_f64().unwrap();
+    let steps = [started, t("node_ms"), t("fetched_ms"), t("started_ms"), t("writable_ms")];
+    assert!(steps.windows(2).all(|w| w[0] <= w[1]), "steps out of order: {steps:?}");
+    let recovered = r["recovered_at_ms"].as_f64().unwrap();
+    assert!(recovered >= t("node_ms"), "the clients recovered before the fresh node ran");
+    assert!(rr["fetched"].as_str().unwrap().contains("restore backup set"), "{rr}");
+    assert_eq!(rr["allowed_loss_ms"], 10_000);
+    assert_eq!(r["verdict"], "pass", "{}", c.d.stdout);
+    assert_eq!(c.d.code, 0);
+}
