@@ -89,6 +89,13 @@ pub struct Checker {
     end_ns: u64,
     /// Where acknowledgements came from, for the orchestrator's phases.
     pub runs: super::AckRuns,
+    /// A point-in-time recovery's target (drill ns): writes acknowledged after it and
+    /// missing are counted apart from the lost ones.
+    pub recovery_target_ns: Option<u64>,
+    /// After an operator error, writes never stopped but went to damaged data: the RTO
+    /// runs from the fault to this point instead (the recovered node's first acknowledged
+    /// write, by invoke time).
+    pub data_recovered_ns: Option<u64>,
 }
 
 impl Default for Checker {
@@ -100,7 +107,15 @@ impl Default for Checker {
 impl Checker {
     /// A checker that keeps at most `ops` ops and `acks` acknowledgement times in memory.
     pub(super) fn with_memory(ops: usize, acks: usize) -> Self {
-        Checker { ops: Spill::new(ops), acks: Spill::new(acks), counts: [0; 3], end_ns: 0, runs: Default::default() }
+        Checker {
+            ops: Spill::new(ops),
+            acks: Spill::new(acks),
+            counts: [0; 3],
+            end_ns: 0,
+            runs: Default::default(),
+            recovery_target_ns: None,
+            data_recovered_ns: None,
+        }
     }
 
     pub fn add(&mut self, op: &Op) {
@@ -163,10 +178,17 @@ impl Checker {
             rto.rto_ms = None;
             rto.no_rto_because = Some("no fault hit this service and its clients saw no outage: nothing to recover from".into());
         }
+        if let Some(t) = self.data_recovered_ns {
+            // the clients' outage does not end an operator error: correct data does
+            rto.rto_ms = Some(t.saturating_sub(fault_ns) as f64 / 1e6);
+            rto.recovered_at_ms = Some(t as f64 / 1e6);
+            rto.from_ms = fault_ns as f64 / 1e6;
+            rto.no_rto_because = None;
+        }
         let recovered_ns = rto.recovered_at_ms.map(|ms| (ms * 1e6).round() as u64);
         // one pass, in any order, for what does not need sorting
         let mut latency = latency::PhaseLatencies::new(events, recovered_ns, stop_ns);
-        let mut rpo = read_back.map(rpo::Rpo::new);
+        let mut rpo = read_back.map(|rb| rpo::Rpo::new(rb, self.recovery_target_ns));
         let mut read = 0u64;
         for o in self.ops.unordered() {
             read += 1;

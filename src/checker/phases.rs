@@ -18,9 +18,9 @@ pub struct AckRuns {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct RunStart {
-    invoke_ns: u64,
-    ack_ns: u64,
+pub(crate) struct RunStart {
+    pub(crate) invoke_ns: u64,
+    pub(crate) ack_ns: u64,
 }
 
 impl AckRuns {
@@ -42,7 +42,7 @@ impl AckRuns {
 
     /// The first acknowledged write `node` took that was invoked at or after `from_ns`,
     /// when it begins a run.
-    fn first_after(&self, node: &str, from_ns: u64) -> Option<RunStart> {
+    pub(crate) fn first_after(&self, node: &str, from_ns: u64) -> Option<RunStart> {
         let (_, starts) = self.nodes.get(node)?;
         starts.iter().copied().filter(|r| r.invoke_ns >= from_ns).min_by_key(|r| r.invoke_ns)
     }

@@ -34,7 +34,16 @@ pub(super) fn random_history(seed: u64) -> (Vec<Op>, Vec<Event>, ReadBack, usize
             if r.next(200) == 0 {
                 o = Outcome::Fail;
             }
-            ops.push(Op { service: None, writer: w, seq, invoke_ns: t, complete_ns: t + dur, outcome: o, node: Some(format!("n{}", w % 2)), error: None });
+            ops.push(Op {
+                service: None,
+                writer: w,
+                seq,
+                invoke_ns: t,
+                complete_ns: t + dur,
+                outcome: o,
+                node: Some(format!("n{}", w % 2)),
+                error: None,
+            });
             let kept = match o {
                 Outcome::Ok => t < faults[0] || r.next(20) > 0,
                 _ => r.next(8) == 0,
@@ -75,7 +84,16 @@ fn ev_ns(t_ns: u64, kind: EventKind, fault: Option<usize>) -> Event {
 
 pub(super) fn random_targets() -> (CheckSpec, Targets) {
     let checks = CheckSpec { stable_window_ms: 200, ..CheckSpec::default() };
-    (checks, Targets { rto_ms: Some(1500u64.into()), rpo_ms: Some(0u64.into()), max_lost_writes: Some(0u64.into()), converge: false, replica_lag_ms: None })
+    (
+        checks,
+        Targets {
+            rto_ms: Some(1500u64.into()),
+            rpo_ms: Some(0u64.into()),
+            max_lost_writes: Some(0u64.into()),
+            converge: false,
+            replica_lag_ms: None,
+        },
+    )
 }
 
 /// Spilling to disk changes nothing: the same histories judged with the whole history in

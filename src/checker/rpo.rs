@@ -37,6 +37,10 @@ pub struct RpoResult {
     pub records_read: u64,
     /// Every lost write, earliest ack first.
     pub lost: Vec<LostWrite>,
+    /// Point-in-time recovery: acknowledged writes missing because they were acknowledged
+    /// after the recovery target (the cost the recovery accepts by design; not lost).
+    #[serde(default)]
+    pub discarded_after_target: u64,
 }
 
 /// RPO judged while the ops stream past, in any order: per writer only the set of seqs
@@ -49,11 +53,23 @@ pub struct Rpo<'a> {
     recovered: u64,
     first_invoke: u64,
     last_ack: u64,
+    /// The recovery target (drill ns) of a point-in-time recovery.
+    target_ns: Option<u64>,
+    discarded: u64,
 }
 
 impl<'a> Rpo<'a> {
-    pub fn new(read: &'a ReadBack) -> Self {
-        Rpo { read, recorded: BTreeMap::new(), lost: Vec::new(), recovered: 0, first_invoke: u64::MAX, last_ack: 0 }
+    pub fn new(read: &'a ReadBack, target_ns: Option<u64>) -> Self {
+        Rpo {
+            read,
+            recorded: BTreeMap::new(),
+            lost: Vec::new(),
+            recovered: 0,
+            first_invoke: u64::MAX,
+            last_ack: 0,
+            target_ns,
+            discarded: 0,
+        }
     }
 
     /// One op: (writer, seq, outcome, invoke ns, completion ns). A seq the history holds
@@ -65,6 +81,8 @@ impl<'a> Rpo<'a> {
         }
         *max = (*max).max(seq);
         match (outcome, self.read.contains(writer, seq)) {
+            // acknowledged after the recovery target: a point-in-time recovery drops it by design
+            (Outcome::Ok, false) if self.target_ns.is_some_and(|t| done >= t) => self.discarded += 1,
             (Outcome::Ok, false) => {
                 self.first_invoke = self.first_invoke.min(invoke);
                 self.last_ack = self.last_ack.max(done);
@@ -89,6 +107,7 @@ impl<'a> Rpo<'a> {
             unexpected_writes: 0,
             records_read: self.read.len() as u64,
             lost: Vec::new(),
+            discarded_after_target: self.discarded,
         };
         let none = (Seqs::default(), 0);
         for (w, present) in &self.read.records {
@@ -110,5 +129,25 @@ impl<'a> Rpo<'a> {
         }
         r.lost = self.lost;
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_acknowledged_after_a_recovery_target_are_discarded_not_lost() {
+        let mut rb = ReadBack::default();
+        rb.push(1, 1);
+        let mut r = Rpo::new(&rb, Some(1_000));
+        r.add(1, 1, Outcome::Ok, 10, 20); // survived
+        r.add(1, 2, Outcome::Ok, 30, 999); // acknowledged before the target, missing: lost
+        r.add(1, 3, Outcome::Ok, 990, 1_000); // acknowledged at the target: discarded
+        r.add(1, 4, Outcome::Ok, 2_000, 2_100); // after it: discarded
+        let out = r.finish(500);
+        assert_eq!((out.lost_writes, out.discarded_after_target), (1, 2));
+        assert_eq!(out.lost[0].seq, 2);
+        assert_eq!(Rpo::new(&rb, None).finish(0).discarded_after_target, 0);
     }
 }

@@ -15,7 +15,13 @@ fn ev(t_ms: u64, kind: EventKind, fault: Option<usize>) -> Event {
 }
 
 fn targets(rto: u64, rpo: u64, lost: u64) -> Targets {
-    Targets { rto_ms: Some(rto.into()), rpo_ms: Some(rpo.into()), max_lost_writes: Some(lost.into()), converge: false, replica_lag_ms: None }
+    Targets {
+        rto_ms: Some(rto.into()),
+        rpo_ms: Some(rpo.into()),
+        max_lost_writes: Some(lost.into()),
+        converge: false,
+        replica_lag_ms: None,
+    }
 }
 
 /// One writer writing every 10 ms from t=0 to `end_ms`; ops invoked in [down_from, down_to)
@@ -193,7 +199,12 @@ fn missing_read_back_is_unknown_never_pass() {
 #[test]
 fn no_baseline_writes_is_unknown() {
     let (ops, rb) = scenario(3000, (0, 3000), Outcome::Fail, &[]);
-    let a = run(&ops, &events(1000, 3000), Some(&rb), &Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: false, replica_lag_ms: None });
+    let a = run(
+        &ops,
+        &events(1000, 3000),
+        Some(&rb),
+        &Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: false, replica_lag_ms: None },
+    );
     assert_eq!(a.verdict, Verdict::Unknown);
 }
 
@@ -298,7 +309,12 @@ fn latency_phase_is_chosen_by_invoke_time() {
     let mut ops: Vec<Op> = (0..99).map(|i| op(0, i + 1, i * 10, 2, Outcome::Ok)).collect();
     ops.push(op(0, 100, 999, 501, Outcome::Ok)); // invoked before the fault, acknowledged during it
     ops.push(op(0, 101, 1000, 7, Outcome::Ok)); // invoked at the fault
-    let a = run(&ops, &events(1000, 3000), None, &Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: false, replica_lag_ms: None });
+    let a = run(
+        &ops,
+        &events(1000, 3000),
+        None,
+        &Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: false, replica_lag_ms: None },
+    );
     let b = phase(&a, LatencyPhase::BeforeFault);
     assert_eq!((b.ok_ops, b.max_ms), (100, Some(501.0)));
     let d = phase(&a, LatencyPhase::DuringFault);

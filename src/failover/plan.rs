@@ -1,7 +1,7 @@
 use super::recovery::Scene;
 use crate::fault::FaultNotice;
 use crate::history::{EventKind, RecorderHandle};
-use crate::scenario::{DelayTrigger, FailoverSpec, ProbeTrigger};
+use crate::scenario::{DelayTrigger, FailoverSpec, ProbeTrigger, RestoreTo};
 use crate::stack::{Driver, Stack};
 use crate::workload::ClientTarget;
 use serde::Serialize;
@@ -20,8 +20,14 @@ pub struct FailoverReport {
     pub repointed: Vec<String>,
     pub rejoined: Option<String>,
     pub error: Option<String>,
-    /// Index of the fault the failover answered.
+    /// Index of the fault the failover answered, and when it was injected (drill ms).
     pub answered_fault: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at_ms: Option<f64>,
+    /// Point-in-time recovery (`restore_to: before_fault`): the target, drill ms, just
+    /// before the fault answered. Writes acknowledged after it are discarded by design.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ms: Option<f64>,
     /// A restore recovery's steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreReport>,
@@ -34,6 +40,9 @@ pub struct RestoreReport {
     /// The backup taken before the workload, in the tool's words.
     pub backup: String,
     pub node: String,
+    /// Point-in-time recovery: the old primary archived what it had not yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_ms: Option<f64>,
     /// The fresh node ran, the backup was restored into it, the database accepted
     /// connections, then writes.
     pub node_ms: Option<f64>,
@@ -53,7 +62,7 @@ async fn wait_trigger(
     driver: &dyn Driver,
     faults: &mut mpsc::UnboundedReceiver<FaultNotice>,
     rec: &RecorderHandle,
-    last_hit: &mut Option<usize>,
+    last_hit: &mut Option<(usize, u64)>,
 ) -> Option<String> {
     match (&spec.trigger.delay, &spec.trigger.probe) {
         (Some(d), _) => wait_delay(d, faults, rec, last_hit).await,
@@ -67,12 +76,12 @@ async fn wait_delay(
     d: &DelayTrigger,
     faults: &mut mpsc::UnboundedReceiver<FaultNotice>,
     rec: &RecorderHandle,
-    last_hit: &mut Option<usize>,
+    last_hit: &mut Option<(usize, u64)>,
 ) -> Option<String> {
     loop {
         let notice = faults.recv().await?;
         if notice.injected.hit_primary && !notice.healed {
-            *last_hit = Some(notice.injected.index);
+            *last_hit = Some((notice.injected.index, notice.injected.at_ns));
             let at = rec.clock.instant_at(notice.injected.at_ns.saturating_add(crate::clock::ms_to_ns(d.delay_ms)));
             tokio::time::sleep_until(at.into()).await;
             return Some(format!("{} ms after fault #{}", d.delay_ms, notice.injected.index));
@@ -86,7 +95,7 @@ async fn wait_probe(
     stack: &Stack,
     driver: &dyn Driver,
     faults: &mut mpsc::UnboundedReceiver<FaultNotice>,
-    last_hit: &mut Option<usize>,
+    last_hit: &mut Option<(usize, u64)>,
 ) -> Option<String> {
     let mut down = 0u32;
     let mut tick = tokio::time::interval(Duration::from_millis(p.interval_ms));
@@ -95,7 +104,7 @@ async fn wait_probe(
         tick.tick().await;
         while let Ok(n) = faults.try_recv() {
             if n.injected.hit_primary && !n.healed {
-                *last_hit = Some(n.injected.index);
+                *last_hit = Some((n.injected.index, n.injected.at_ns));
             }
         }
         let addr = stack.node(&stack.primary()).ok()?.addr();
@@ -122,10 +131,11 @@ pub(super) async fn triggered(
     let Some(why) = wait_trigger(spec, &scene.stack, scene.driver.as_ref(), faults, &scene.rec, &mut last_hit).await else {
         return Err(report);
     };
-    report.answered_fault = last_hit;
+    report.answered_fault = last_hit.map(|h| h.0);
+    report.answered_at_ms = last_hit.map(|h| h.1 as f64 / 1e6);
     let old = scene.stack.primary();
     report.old_primary = Some(old.clone());
-    report.started_ms = Some(scene.rec.event(EventKind::FailoverStart, last_hit, Some(&old), why).await as f64 / 1e6);
+    report.started_ms = Some(scene.rec.event(EventKind::FailoverStart, report.answered_fault, Some(&old), why).await as f64 / 1e6);
     Ok(report)
 }
 
@@ -168,7 +178,16 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
         return report;
     };
     let positions: Vec<String> = candidates.iter().map(|(n, p)| format!("{n}@{p}")).collect();
-    if let Err(e) = promotion.promote(&stack, &new).await {
+    let promoted = match spec.restore_to {
+        RestoreTo::Latest => promotion.promote(&stack, &new).await,
+        RestoreTo::BeforeFault => {
+            let at_ns = report.answered_at_ms.map(|ms| (ms * 1e6) as u64).unwrap_or(0);
+            report.target_ms = Some(at_ns as f64 / 1e6);
+            let target = rec.clock.wall_anchor + chrono::Duration::nanoseconds(at_ns as i64);
+            promotion.promote_at(&stack, &new, target).await
+        }
+    };
+    if let Err(e) = promoted {
         rec.event(EventKind::FailoverFailed, last_hit, Some(&new), e.one_line()).await;
         report.error = Some(e.one_line());
         return report;

@@ -7,7 +7,7 @@ use super::plan::{FailoverReport, RestoreReport, triggered};
 use super::recovery::Scene;
 use crate::fault::FaultNotice;
 use crate::history::{EventKind, RecorderHandle};
-use crate::scenario::FailoverSpec;
+use crate::scenario::{FailoverSpec, RestoreTo};
 use crate::workload::ClientTarget;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -33,6 +33,21 @@ pub(super) async fn restore(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     let mut rr = RestoreReport { tool: r.tool().into(), backup, node: node.clone(), allowed_loss_ms, allowed_by, ..Default::default() };
     let ms = |ns: u64| Some(ns as f64 / 1e6);
 
+    let target = match spec.restore_to {
+        RestoreTo::Latest => None,
+        RestoreTo::BeforeFault => {
+            let at_ns = report.answered_at_ms.map(|ms| (ms * 1e6) as u64).unwrap_or(0);
+            report.target_ms = Some(at_ns as f64 / 1e6);
+            if stack.running(&node).await {
+                let note = match r.archive_now(&stack, &node).await {
+                    Ok(t) => t,
+                    Err(e) => format!("final archive failed: {}", e.one_line()),
+                };
+                rr.archived_ms = ms(rec.event(EventKind::Note, fault, Some(&node), note).await);
+            }
+            Some(rec.clock.wall_anchor + chrono::Duration::nanoseconds(at_ns as i64))
+        }
+    };
     let (env, cmd) = r.fresh_node(&node);
     if let Err(e) = stack.replace_node(&node, env, cmd).await {
         report.restore = Some(rr);
@@ -40,7 +55,7 @@ pub(super) async fn restore(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     }
     rr.node_ms =
         ms(rec.event(EventKind::RestoreNode, fault, Some(&node), format!("fresh node {node}, empty; the repository mounted")).await);
-    match r.fetch(&stack, &node).await {
+    match r.fetch(&stack, &node, target).await {
         Ok(detail) => {
             rr.fetched_ms = ms(rec.event(EventKind::RestoreFetched, fault, Some(&node), detail.clone()).await);
             rr.fetched = detail;

@@ -102,7 +102,7 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
     let mut at_ns = at_ns;
     let mut applied_at = None;
     let result = match spec.kind {
-        FaultKind::Kill | FaultKind::Stop | FaultKind::Pause | FaultKind::Restart | FaultKind::Destroy => {
+        FaultKind::Kill | FaultKind::Stop | FaultKind::Pause | FaultKind::Restart | FaultKind::Destroy | FaultKind::DestroyData => {
             node::inject(stack, spec, target.as_deref().unwrap_or_default()).await
         }
         FaultKind::Partition | FaultKind::Loss => network::inject(stack, index, spec, target.as_deref()).await,

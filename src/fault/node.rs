@@ -16,6 +16,21 @@ pub(crate) async fn inject(stack: &Stack, spec: &FaultSpec, node: &str) -> Resul
             d.kill(&container, "SIGKILL").await?;
             d.remove(&container).await?;
         }
+        FaultKind::DestroyData => {
+            let how = spec.how.unwrap_or_default();
+            let cmd = &stack.destroy_data[how as usize];
+            if cmd.is_empty() {
+                return Err(crate::error::Error::infra("this stack has no operator command to destroy its data"));
+            }
+            let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            let (code, out) = d.exec(&container, &args).await?;
+            if code != 0 {
+                return Err(crate::error::Error::infra(format!("the operator's command failed on {node} (exit {code})")).cause_text(out));
+            }
+            let target = spec.target.as_deref().unwrap_or_default();
+            let what = format!("{node} (target {target}): `{}` -> {}", cmd.last().cloned().unwrap_or_default(), out.trim());
+            return Ok(Applied { detail: what, undo, hit_primary, stamped: None });
+        }
         FaultKind::Stop => {
             d.stop(&container, 10).await?;
             // a stop with a duration is followed by a start

@@ -18,14 +18,18 @@ pub struct RestoreStep {
 pub fn restore_steps(r: &Results) -> Vec<RestoreStep> {
     let Some(rr) = r.failover.as_ref().and_then(|f| f.restore.as_ref()) else { return Vec::new() };
     let start = r.failover.as_ref().and_then(|f| f.started_ms);
-    let points = [
-        ("detection (the trigger)", Some(r.rto_from_ms), start),
-        ("fresh node", start, rr.node_ms),
+    let fresh_from = rr.archived_ms.or(start);
+    let mut points = vec![("detection (the trigger)", Some(r.rto_from_ms), start)];
+    if rr.archived_ms.is_some() {
+        points.push(("final archive of the old primary", start, rr.archived_ms));
+    }
+    points.extend([
+        ("fresh node", fresh_from, rr.node_ms),
         ("restore (backup + archive fetched)", rr.node_ms, rr.fetched_ms),
         ("start", rr.fetched_ms, rr.started_ms),
         ("replay, until it takes writes", rr.started_ms, rr.writable_ms),
         ("reroute (clients' first ack)", rr.writable_ms, r.recovered_at_ms),
-    ];
+    ]);
     points
         .iter()
         .map(|(step, from, to)| {
@@ -48,8 +52,17 @@ pub fn restore_caption(r: &Results) -> Option<String> {
         (Some(n), Some(ms)) => format!("{n} acknowledged writes lost, RPO {ms:.1} ms"),
         _ => "loss unknown (nothing read back)".into(),
     };
-    Some(format!(
-        "Restore with {} onto {} from backup {}: {lost}; the settings allow up to {} ms ({})",
-        rr.tool, rr.node, rr.backup, rr.allowed_loss_ms, rr.allowed_by
-    ))
+    let target_ms = r.failover.as_ref().and_then(|f| f.target_ms);
+    let target = match target_ms {
+        Some(t) => format!(
+            " to t={t:.1} ms, just before the fault (point-in-time; {} writes acknowledged after it discarded by design)",
+            r.discarded_writes.unwrap_or(0)
+        ),
+        None => " to the end of the archive".into(),
+    };
+    let allowed = match target_ms {
+        Some(_) => "every write acknowledged before the target must survive".to_string(),
+        None => format!("the settings allow up to {} ms ({})", rr.allowed_loss_ms, rr.allowed_by),
+    };
+    Some(format!("Restore with {} onto {} from backup {}{target}: {lost}; {allowed}", rr.tool, rr.node, rr.backup))
 }

@@ -94,6 +94,10 @@ pub struct Results {
     pub recovered_writes: Option<u64>,
     pub duplicate_writes: Option<u64>,
     pub unexpected_writes: Option<u64>,
+    /// Point-in-time recovery: acknowledged writes missing because they came after the
+    /// recovery target (discarded by design, not counted in lost_writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discarded_writes: Option<u64>,
     pub records_read: Option<u64>,
     pub converged: Option<bool>,
     /// Drill time of the fault RTO and RPO are measured from: when drdrill asked for it …
@@ -226,6 +230,7 @@ impl Results {
             recovered_writes: a.rpo.as_ref().map(|r| r.recovered_writes),
             duplicate_writes: a.rpo.as_ref().map(|r| r.duplicate_writes),
             unexpected_writes: a.rpo.as_ref().map(|r| r.unexpected_writes),
+            discarded_writes: a.rpo.as_ref().map(|r| r.discarded_after_target).filter(|&n| n > 0),
             records_read: a.rpo.as_ref().map(|r| r.records_read),
             converged: convergence.as_ref().and_then(|c| c.converged),
             fault_ms: a.fault_ms,

@@ -209,6 +209,9 @@ fn service_block(r: &Results, drill: Option<&Results>) -> String {
         opt(r.duplicate_writes),
         opt(r.unexpected_writes)
     );
+    if let Some(n) = r.discarded_writes {
+        s += &format!("  discarded          {n} acknowledged writes after the recovery target (by design; not lost)\n");
+    }
     s += &format!("  primary            {} -> {}\n", r.stack.initial_primary, r.stack.final_primary);
     for e in &r.errors {
         s += &format!("  problem            {e}\n");

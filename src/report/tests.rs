@@ -39,6 +39,7 @@ pub(super) fn sample() -> Results {
         recovered_writes: Some(1),
         duplicate_writes: Some(0),
         unexpected_writes: Some(0),
+        discarded_writes: None,
         records_read: Some(90),
         converged: None,
         fault_ms: Some(5000.0),

@@ -212,8 +212,10 @@ impl Drill<'_> {
         let (mut checker, hist) = Checker::from_history_of(history, tag)
             .map_err(|e| Error::infra(format!("failed to read {} back", crate::history::FILE)).cause(e))?;
         let answered = failover.as_ref().and_then(|f| f.answered_fault);
+        checker.recovery_target_ns = failover.as_ref().and_then(|f| f.target_ms).map(|ms| (ms * 1e6).round() as u64);
         let targets = crate::scenario::Targets { converge: sc.targets.converge && s.can_converge, ..sc.targets.clone() };
         let runs = std::mem::take(&mut checker.runs);
+        checker.data_recovered_ns = data_recovered(failover.as_ref(), &runs);
         let mut a = checker
             .finish(&hist.events, answered, s.read.as_ref(), s.convergence.as_ref(), &sc.checks, &targets)
             .map_err(|e| Error::infra("failed to check the history").cause(e))?;
@@ -272,6 +274,14 @@ impl Drill<'_> {
         let _ = rep.emit(DrillEvent::Info(&text));
         text
     }
+}
+
+/// A point-in-time recovery (an operator error): the recovered node's first acknowledged
+/// write after it took the data over (the fresh node ran, or the failover began).
+fn data_recovered(f: Option<&FailoverReport>, runs: &crate::checker::AckRuns) -> Option<u64> {
+    let f = f.filter(|f| f.target_ms.is_some())?;
+    let from_ms = f.restore.as_ref().and_then(|r| r.node_ms).or(f.started_ms)?;
+    runs.first_after(f.new_primary.as_deref()?, (from_ms * 1e6) as u64).map(|r| r.invoke_ns)
 }
 
 /// The stack as results.json describes it.

@@ -9,6 +9,7 @@ fn allowed(kind: FaultKind) -> &'static [&'static str] {
     use FaultKind::*;
     match kind {
         Kill | Restart | Destroy => &["target"],
+        DestroyData => &["target", "how"],
         Stop | Pause => &["target", "duration_ms"],
         Partition => &["groups", "direction", "duration_ms"],
         Loss => &["target", "percent", "duration_ms"],
@@ -26,6 +27,7 @@ fn allowed(kind: FaultKind) -> &'static [&'static str] {
 fn present(f: &FaultSpec) -> Vec<&'static str> {
     let set = [
         ("target", f.target.is_some()),
+        ("how", f.how.is_some()),
         ("duration_ms", f.duration_ms.is_some()),
         ("heals", f.heals.is_some()),
         ("groups", f.groups.is_some()),
@@ -157,7 +159,7 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
 
 /// Faults that stay in effect until healed (and so can be named by a `heal`).
 pub fn heals_later(kind: FaultKind) -> bool {
-    !matches!(kind, FaultKind::Kill | FaultKind::Restart | FaultKind::Destroy | FaultKind::Heal | FaultKind::Switchover)
+    !matches!(kind, FaultKind::Kill | FaultKind::Restart | FaultKind::Destroy | FaultKind::DestroyData | FaultKind::Heal | FaultKind::Switchover)
 }
 
 fn check_groups(f: &FaultSpec, nodes: &[String], services: &[String], i: usize, p: &mut Vec<Problem>) {

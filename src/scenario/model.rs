@@ -368,6 +368,10 @@ pub enum FaultKind {
     /// SIGKILL the node and delete its container and data: nothing of it comes back (a
     /// restore recovery builds a fresh node in its place).
     Destroy,
+    /// An operator error on the node (the primary): `how: delete` removes every workload
+    /// record (DELETE; Redis FLUSHALL), `how: drop` the table itself. It replicates.
+    #[serde(rename = "destroy_data")]
+    DestroyData,
     /// Heal the earlier fault named in `heals`.
     Heal,
     /// A planned switchover of the primary: Patroni's REST `/switchover`, `SENTINEL
@@ -422,6 +426,9 @@ pub struct FaultSpec {
     /// instant (`[pg/primary, cache/primary]`), instead of one `target`.
     #[serde(default)]
     pub targets: Option<Vec<String>>,
+    /// destroy_data: `delete` (default) or `drop`.
+    #[serde(default)]
+    pub how: Option<DataLoss>,
     /// pause: how long the node stays frozen (required). stop: start the node again after
     /// this long (optional). Network faults: heal after this long (optional; without it the
     /// fault lasts until a `heal` names it, or until the workload ends). Not allowed for
@@ -496,11 +503,34 @@ pub struct FailoverSpec {
     /// After failover, bring the old primary back as a replica of the new one. Default false.
     #[serde(default)]
     pub rejoin_old_primary: bool,
+    /// restore: `latest` (everything archived) or `before_fault` (point-in-time recovery to
+    /// just before the fault answered, e.g. an operator error). Default latest.
+    #[serde(default)]
+    pub restore_to: RestoreTo,
     /// scripted: run these actions in order instead of drdrill's own promotion and
     /// repointing (required for an external stack). The new primary is then the node
     /// named in `promote`, or the first of `stack.nodes` that probes writable.
     #[serde(default)]
     pub steps: Vec<super::actions::ActionSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreTo {
+    #[default]
+    Latest,
+    BeforeFault,
+}
+
+/// What a `destroy_data` fault destroys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DataLoss {
+    /// Every workload record deleted (PostgreSQL / MariaDB DELETE, Redis FLUSHALL).
+    #[default]
+    Delete,
+    /// The workload's table dropped (Redis: FLUSHALL).
+    Drop,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -53,7 +53,7 @@ pub trait DataPath: Send + Sync {
     fn lag(&self) -> &dyn LagPath;
 }
 
-/// What the replica-lag measurement needs of an engine (`crate::lag`).
+/// What the replica-lag measurement needs of an engine (the replica-lag monitor).
 #[async_trait]
 pub trait LagPath: Send + Sync {
     /// The engine's own lag figure, as `engine_lag` reports it.

@@ -91,6 +91,11 @@ pub trait Deployment: Send + Sync {
     fn services(&self, _nodes: &[String]) -> Vec<Sidecar> {
         Vec::new()
     }
+    /// The command an operator would run on a node to destroy the workload's data (the
+    /// `destroy_data` fault): every record deleted, or the table dropped.
+    fn destroy_data_command(&self, _how: crate::scenario::DataLoss) -> Vec<String> {
+        Vec::new()
+    }
     /// Volumes every node mounts, as (name suffix, path): created once per drill, labelled,
     /// and outliving any node (a backup repository).
     fn volumes(&self) -> Vec<(&'static str, &'static str)> {
@@ -115,6 +120,11 @@ pub trait Promotion: Send + Sync {
     async fn after_failover(&self, _stack: &Stack, _primary: &str, _replicas: &[String]) -> Result<()> {
         Ok(())
     }
+    /// Makes `node` a writable primary holding everything committed up to `target` (UTC)
+    /// and nothing after: a delayed replica rolled forward to just before an operator error.
+    async fn promote_at(&self, _stack: &Stack, node: &str, _target: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        Err(Error::infra(format!("{node}: this stack cannot promote to a point in time")))
+    }
     /// Brings a stopped or killed old primary back as a replica of `primary`.
     async fn rejoin(&self, stack: &Stack, node: &str, primary: &str) -> Result<()>;
 }
@@ -133,8 +143,12 @@ pub trait Restore: Send + Sync {
     async fn backup(&self, stack: &Stack) -> Result<String>;
     /// Environment and command of a fresh, empty node that waits to be restored.
     fn fresh_node(&self, node: &str) -> (Vec<String>, Vec<String>);
-    /// Restores the newest backup and everything archived since into the fresh node.
-    async fn fetch(&self, stack: &Stack, node: &str) -> Result<String>;
+    /// On a node that still runs: archives what it has not archived yet (an operator's
+    /// first step before a point-in-time recovery).
+    async fn archive_now(&self, stack: &Stack, node: &str) -> Result<String>;
+    /// Restores the newest backup and everything archived since into the fresh node; with
+    /// `target` (UTC), only what was committed up to that time.
+    async fn fetch(&self, stack: &Stack, node: &str, target: Option<chrono::DateTime<chrono::Utc>>) -> Result<String>;
     /// Starts the database on the restored data (it replays, then takes writes).
     async fn start(&self, stack: &Stack, node: &str) -> Result<()>;
 }

@@ -92,6 +92,14 @@ impl Deployment for MariaDb {
         format!("mariadb -h 127.0.0.1 -P {host_port} -u drdrill -p{} drdrill", self.password)
     }
 
+    fn destroy_data_command(&self, how: crate::scenario::DataLoss) -> Vec<String> {
+        let sql = match how {
+            crate::scenario::DataLoss::Delete => "DELETE FROM drdrill.drdrill_writes",
+            crate::scenario::DataLoss::Drop => "DROP TABLE drdrill.drdrill_writes",
+        };
+        ["mariadb", "-h", "127.0.0.1", "-u", "drdrill", &format!("-p{}", self.password), "-e", sql].map(String::from).to_vec()
+    }
+
     fn container(&self, node: &str, primary: &str, _replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         let mut env = vec![
             format!("DRDRILL_NODE={node}"),

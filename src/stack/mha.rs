@@ -175,6 +175,10 @@ impl Deployment for Mha {
     fn client_command(&self, host_port: u16) -> String {
         self.db.client_command(host_port)
     }
+    fn destroy_data_command(&self, how: crate::scenario::DataLoss) -> Vec<String> {
+        Deployment::destroy_data_command(&self.db, how)
+    }
+
     fn container(&self, node: &str, primary: &str, replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         let (mut env, cmd) = self.db.container(node, primary, replicas, upstream);
         env.push("DRDRILL_SSH=1".into());

@@ -55,6 +55,9 @@ pub struct Stack {
     base: ContainerSpec,
     /// The backup taken before the workload, in the tool's words (a restore drill).
     pub backup: std::sync::OnceLock<String>,
+    /// The commands an operator would run to delete the workload's records, or drop its
+    /// table (the `destroy_data` fault).
+    pub destroy_data: [Vec<String>; 2],
     primary: Mutex<String>,
     /// The primary when the workload started (an orchestrator elects its own first one).
     initial: Mutex<String>,
@@ -139,6 +142,7 @@ impl Stack {
             external: false,
             base,
             backup: Default::default(),
+            destroy_data: [crate::scenario::DataLoss::Delete, crate::scenario::DataLoss::Drop].map(|h| deploy.destroy_data_command(h)),
         })
     }
 
@@ -159,6 +163,7 @@ impl Stack {
             external: true,
             base: ContainerSpec::default(),
             backup: Default::default(),
+            destroy_data: Default::default(),
         }
     }
 

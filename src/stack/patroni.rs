@@ -80,6 +80,10 @@ impl Deployment for Patroni {
         self.pg.client_command(host_port)
     }
 
+    fn destroy_data_command(&self, how: crate::scenario::DataLoss) -> Vec<String> {
+        Deployment::destroy_data_command(&self.pg, how)
+    }
+
     fn container(&self, node: &str, primary: &str, replicas: &[String], _upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         let s = &self.spec;
         let nodes: Vec<&str> = std::iter::once(primary).chain(replicas.iter().map(String::as_str)).collect();

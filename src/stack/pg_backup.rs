@@ -73,8 +73,20 @@ impl Restore for PgBackRest {
         (vec![format!("DRDRILL_NODE={node}"), "DRDRILL_ROLE=restore".into()], Vec::new())
     }
 
-    async fn fetch(&self, stack: &Stack, node: &str) -> Result<String> {
-        let out = as_postgres(stack, node, &["pgbackrest", "--stanza=drdrill", "restore"]).await?;
+    /// `pgbackrest check`: switches to a new WAL segment and waits until it is archived.
+    async fn archive_now(&self, stack: &Stack, node: &str) -> Result<String> {
+        as_postgres(stack, node, &["pgbackrest", "--stanza=drdrill", "check"]).await?;
+        Ok(format!("{node}'s current WAL segment archived (pgbackrest check)"))
+    }
+
+    async fn fetch(&self, stack: &Stack, node: &str, target: Option<chrono::DateTime<chrono::Utc>>) -> Result<String> {
+        let time = target.map(|t| format!("--target={}", t.format("%Y-%m-%d %H:%M:%S%.6f+00")));
+        let mut args = vec!["pgbackrest", "--stanza=drdrill"];
+        if let Some(t) = &time {
+            args.extend(["--type=time", t.as_str(), "--target-action=promote"]);
+        }
+        args.push("restore");
+        let out = as_postgres(stack, node, &args).await?;
         let set = info_line(&out, "restore backup set").unwrap_or_default();
         let size = info_line(&out, "restore size").unwrap_or_default();
         Ok(format!("{set}; {size}"))

@@ -108,6 +108,14 @@ impl Driver for Postgres {
 
 #[async_trait]
 impl Deployment for Postgres {
+    fn destroy_data_command(&self, how: crate::scenario::DataLoss) -> Vec<String> {
+        let sql = match how {
+            crate::scenario::DataLoss::Delete => "DELETE FROM drdrill_writes",
+            crate::scenario::DataLoss::Drop => "DROP TABLE drdrill_writes",
+        };
+        ["runuser", "-u", "postgres", "--", "psql", "-v", "ON_ERROR_STOP=1", "-qAt", "-d", "drdrill", "-c", sql].map(String::from).to_vec()
+    }
+
     fn volumes(&self) -> Vec<(&'static str, &'static str)> {
         self.backup.iter().map(|_| super::pg_backup::VOLUME).collect()
     }
@@ -142,6 +150,34 @@ impl Promotion for Postgres {
             return Err(Error::infra(format!("failed to promote {node}: pg_promote returned false")));
         }
         Ok(())
+    }
+
+    /// Replay paused at once (the error must never be applied), then restarted with
+    /// `recovery_target_time` and no apply delay: it replays up to the target, stops before
+    /// the first commit after it, and promotes itself.
+    async fn promote_at(&self, stack: &Stack, node: &str, target: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        let n = stack.node(node)?;
+        let c = self.data.admin(n.addr()).await?;
+        c.batch_execute("SELECT pg_wal_replay_pause()").await.map_err(q(n.addr(), "pause replay"))?;
+        let time = target.format("%Y-%m-%d %H:%M:%S%.6f+00");
+        for set in [
+            "ALTER SYSTEM SET recovery_min_apply_delay = 0".to_string(),
+            format!("ALTER SYSTEM SET recovery_target_time = '{time}'"),
+            "ALTER SYSTEM SET recovery_target_action = 'promote'".to_string(),
+        ] {
+            c.batch_execute(&set).await.map_err(q(n.addr(), "set the recovery target"))?;
+        }
+        drop(c);
+        stack.docker.restart(&n.container, 10).await?;
+        let addr = n.addr();
+        retry_until(Duration::from_secs(300), Duration::from_millis(50), || async {
+            let c = self.data.admin(addr).await?;
+            match super::pg_data::is_writable(&c).await {
+                Ok(true) => Ok(()),
+                _ => Err(Error::infra(format!("{node} has not reached the recovery target and promoted"))),
+            }
+        })
+        .await
     }
 
     async fn repoint(&self, stack: &Stack, replica: &str, primary: &str) -> Result<()> {

@@ -74,6 +74,11 @@ impl Deployment for Redis {
         format!("redis-cli -h 127.0.0.1 -p {host_port}")
     }
 
+    /// FLUSHALL, whatever `how` says: Redis has no table to drop.
+    fn destroy_data_command(&self, _how: crate::scenario::DataLoss) -> Vec<String> {
+        vec!["redis-cli".into(), "FLUSHALL".into()]
+    }
+
     fn container(&self, node: &str, primary: &str, _replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         let mut cmd: Vec<String> = vec!["--appendonly".into(), "yes".into(), "--appendfsync".into(), "everysec".into()];
         if self.announce_names {

@@ -86,6 +86,10 @@ impl Deployment for RedisSentinel {
     fn client_command(&self, host_port: u16) -> String {
         self.redis.client_command(host_port)
     }
+    fn destroy_data_command(&self, how: crate::scenario::DataLoss) -> Vec<String> {
+        Deployment::destroy_data_command(&self.redis, how)
+    }
+
     fn container(&self, node: &str, primary: &str, replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         self.redis.container(node, primary, replicas, upstream)
     }
