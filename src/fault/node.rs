@@ -14,6 +14,10 @@ pub(crate) async fn inject(stack: &Stack, spec: &FaultSpec, node: &str) -> Resul
         FaultKind::Kill => d.kill(&container, "SIGKILL").await?,
         FaultKind::Destroy => {
             d.kill(&container, "SIGKILL").await?;
+            // its log is evidence: kept before the container goes (logs/NODE-destroyed.log)
+            if let (Some(env), Ok(text)) = (stack.actions.get(), d.logs(&container).await) {
+                let _ = std::fs::write(env.dir.join("logs").join(format!("{node}-destroyed.log")), text);
+            }
             d.remove(&container).await?;
         }
         FaultKind::DestroyData => {
