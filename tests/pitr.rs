@@ -34,13 +34,7 @@ fn undone(scenario: &str, recovered: &str) {
     let fault = r["fault_ms"].as_f64().unwrap();
     assert!((target - fault).abs() < 1.0, "target {target} ms, the error at {fault} ms");
     // our own reading of the history: every write acknowledged before the target survived
-    let h = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
-    let acked: Vec<((u64, u64), f64)> = h
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["type"] == "op" && v["outcome"] == "ok")
-        .map(|v| ((v["writer"].as_u64().unwrap(), v["seq"].as_u64().unwrap()), v["complete_ns"].as_f64().unwrap() / 1e6))
-        .collect();
+    let acked: Vec<((u64, u64), f64)> = ack_times(&d.dir).into_iter().map(|(k, (_, done))| (k, done)).collect();
     let before: BTreeSet<(u64, u64)> = acked.iter().filter(|(_, t)| *t < target).map(|(k, _)| *k).collect();
     let after: BTreeSet<(u64, u64)> = acked.iter().filter(|(_, t)| *t >= target).map(|(k, _)| *k).collect();
     assert!(before.len() > 1000, "{} writes before the error", before.len());

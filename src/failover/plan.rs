@@ -33,6 +33,16 @@ pub struct FailoverReport {
     pub restore: Option<RestoreReport>,
 }
 
+impl FailoverReport {
+    /// Point-in-time recovery: the answered fault's injection is the target; records it
+    /// (drill ms) and returns it in UTC.
+    pub(super) fn set_target(&mut self, clock: &crate::clock::Clock) -> chrono::DateTime<chrono::Utc> {
+        let at_ns = self.answered_at_ms.map(|ms| (ms * 1e6) as u64).unwrap_or(0);
+        self.target_ms = Some(at_ns as f64 / 1e6);
+        clock.wall_anchor + chrono::Duration::nanoseconds(at_ns as i64)
+    }
+}
+
 /// What a restore recovery did, step by step (drill ms), beside what its settings allow.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct RestoreReport {
@@ -180,12 +190,7 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     let positions: Vec<String> = candidates.iter().map(|(n, p)| format!("{n}@{p}")).collect();
     let promoted = match spec.restore_to {
         RestoreTo::Latest => promotion.promote(&stack, &new).await,
-        RestoreTo::BeforeFault => {
-            let at_ns = report.answered_at_ms.map(|ms| (ms * 1e6) as u64).unwrap_or(0);
-            report.target_ms = Some(at_ns as f64 / 1e6);
-            let target = rec.clock.wall_anchor + chrono::Duration::nanoseconds(at_ns as i64);
-            promotion.promote_at(&stack, &new, target).await
-        }
+        RestoreTo::BeforeFault => promotion.promote_at(&stack, &new, report.set_target(&rec.clock)).await,
     };
     if let Err(e) = promoted {
         rec.event(EventKind::FailoverFailed, last_hit, Some(&new), e.one_line()).await;

@@ -36,8 +36,7 @@ pub(super) async fn restore(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     let target = match spec.restore_to {
         RestoreTo::Latest => None,
         RestoreTo::BeforeFault => {
-            let at_ns = report.answered_at_ms.map(|ms| (ms * 1e6) as u64).unwrap_or(0);
-            report.target_ms = Some(at_ns as f64 / 1e6);
+            let target = report.set_target(&rec.clock);
             if stack.running(&node).await {
                 let note = match r.archive_now(&stack, &node).await {
                     Ok(t) => t,
@@ -45,7 +44,7 @@ pub(super) async fn restore(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
                 };
                 rr.archived_ms = ms(rec.event(EventKind::Note, fault, Some(&node), note).await);
             }
-            Some(rec.clock.wall_anchor + chrono::Duration::nanoseconds(at_ns as i64))
+            Some(target)
         }
     };
     let (env, cmd) = r.fresh_node(&node);

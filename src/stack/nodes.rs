@@ -117,9 +117,8 @@ impl Stack {
             let upstream = upstream_of(proxy.as_ref(), name, &names[0], port);
             let (env, cmd) = deploy.container(name, &names[0], &names[1..], (&upstream.0, upstream.1));
             let container = docker::container_name(run_id, name);
-            let mut l = labels.clone();
-            l.insert(docker::LABEL_NODE.into(), name.clone());
-            let spec = ContainerSpec { name: container.clone(), alias: name.clone(), env, cmd, labels: l, ..base.clone() };
+            let spec =
+                ContainerSpec { name: container.clone(), alias: name.clone(), env, cmd, labels: node_labels(labels, name), ..base.clone() };
             let host_port = run_published(docker, spec, port).await?;
             let client_port = proxy.as_ref().and_then(|p| p.client_port(name)).unwrap_or(host_port);
             nodes.push(Node { name: name.clone(), container, host: docker.client_ip, host_port, client_port });
@@ -261,14 +260,12 @@ impl Stack {
     pub async fn replace_node(&self, name: &str, env: Vec<String>, cmd: Vec<String>) -> Result<()> {
         let n = self.node(name)?;
         self.docker.remove(&n.container).await.ok();
-        let mut labels = self.base.labels.clone();
-        labels.insert(docker::LABEL_NODE.into(), name.to_string());
         let spec = ContainerSpec {
             name: n.container.clone(),
             alias: name.to_string(),
             env,
             cmd,
-            labels,
+            labels: node_labels(&self.base.labels, name),
             ports: vec![(self.db_port, n.host_port)],
             ..self.base.clone()
         };
@@ -286,6 +283,13 @@ impl Stack {
             Err(_) => false,
         }
     }
+}
+
+/// The drill's labels and the node's name (`drdrill.node`).
+fn node_labels(labels: &HashMap<String, String>, node: &str) -> HashMap<String, String> {
+    let mut l = labels.clone();
+    l.insert(docker::LABEL_NODE.into(), node.to_string());
+    l
 }
 
 /// Runs `spec` with `port` published on a free host port; retries when the port was taken
@@ -313,15 +317,13 @@ async fn start_service(
     svc: &Sidecar,
 ) -> Result<Node> {
     let container = docker::container_name(run_id, &svc.name);
-    let mut l = labels.clone();
-    l.insert(docker::LABEL_NODE.into(), svc.name.clone());
     let spec = ContainerSpec {
         name: container.clone(),
         alias: svc.name.clone(),
         env: svc.env.clone(),
         cmd: svc.cmd.clone(),
         entrypoint: svc.entrypoint.clone(),
-        labels: l,
+        labels: node_labels(labels, &svc.name),
         mounts: Vec::new(),
         ..base.clone()
     };

@@ -143,7 +143,22 @@ async fn read_info_replication(c: &mut MultiplexedConnection, addr: SocketAddr) 
         .query_async(c)
         .await
         .map_err(|e| Error::infra(format!("failed to read INFO replication on {addr}")).cause(e))?;
-    Ok(text.lines().filter_map(|l| l.trim().split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    Ok(parse_info(&text))
+}
+
+/// `INFO` text as (field, value) pairs.
+fn parse_info(text: &str) -> Vec<(String, String)> {
+    text.lines().filter_map(|l| l.trim().split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// A primary's replica lines (`slaveN:ip=…,port=…,state=online,offset=123,lag=0`).
+fn replica_lines(info: &[(String, String)]) -> impl Iterator<Item = &str> {
+    info.iter().filter(|(k, _)| k.starts_with("slave") && k[5..].chars().all(|c| c.is_ascii_digit())).map(|(_, v)| v.as_str())
+}
+
+/// One `key=value` of a replica line, as a number.
+fn line_field(line: &str, key: &str) -> Option<i64> {
+    line.split(',').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')).and_then(|v| v.parse().ok())
 }
 
 pub(super) fn field<'a>(info: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -265,19 +280,14 @@ impl Heartbeat for RedisHeartbeat {
         // listed by the name it announces (stack kind redis), else by its drill-network address
         let names = [Some(replica.name.as_str()), replica.ip.as_deref()];
         let text: String = redis::cmd("INFO").arg("replication").query_async(&mut self.0).await.map_err(|e| e.to_string())?;
-        let info: Vec<(String, String)> =
-            text.lines().filter_map(|l| l.trim().split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let info = parse_info(&text);
         let top: i64 = field(&info, "master_repl_offset").and_then(|v| v.parse().ok()).ok_or("not a primary")?;
-        let line = info
-            .iter()
-            .filter(|(k, _)| k.starts_with("slave") && k[5..].chars().all(|c| c.is_ascii_digit()))
-            .map(|(_, v)| v)
+        let line = replica_lines(&info)
             .find(|v| v.split(',').any(|kv| names.iter().flatten().any(|n| kv.strip_prefix("ip=") == Some(n))))
             .ok_or_else(|| format!("{} is not connected to this primary", replica.name))?;
-        let get = |k: &str| line.split(',').find_map(|kv| kv.strip_prefix(k)?.strip_prefix('=')).and_then(|v| v.parse::<i64>().ok());
-        let offset = get("offset");
+        let offset = line_field(line, "offset");
         Ok(EngineLag {
-            reported_ms: get("lag").map(|s| s as f64 * 1000.0),
+            reported_ms: line_field(line, "lag").map(|s| s as f64 * 1000.0),
             behind_bytes: offset.map(|o| top - o),
             position: offset.map(|o| o.to_string()),
         })
@@ -295,12 +305,7 @@ impl ExternalData for RedisData {
         let mut c = self.admin(addr).await.map_err(|e| e.one_line())?;
         let info = read_info_replication(&mut c, addr).await.map_err(|e| e.one_line())?;
         let top: u64 = field(&info, "master_repl_offset").and_then(|v| v.parse().ok()).ok_or("not a primary")?;
-        // slaveN:ip=…,port=…,state=online,offset=123,lag=0
-        let offsets: Vec<u64> = info
-            .iter()
-            .filter(|(k, _)| k.starts_with("slave") && k[5..].chars().all(|c| c.is_ascii_digit()))
-            .filter_map(|(_, v)| v.split(',').find_map(|kv| kv.strip_prefix("offset=")).and_then(|o| o.parse().ok()))
-            .collect();
+        let offsets: Vec<u64> = replica_lines(&info).filter_map(|l| line_field(l, "offset")).map(|o| o.max(0) as u64).collect();
         offsets.iter().map(|o| top.saturating_sub(*o)).max().ok_or_else(|| "no replica is connected to this node".into())
     }
 

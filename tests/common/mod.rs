@@ -185,7 +185,7 @@ pub fn run_id(results: &Value) -> String {
 
 /// (invoke, completion) time (ms) of every acknowledged write, keyed by (writer, seq),
 /// parsed here from history.jsonl.zst.
-fn ack_times(dir: &Path) -> BTreeMap<(u64, u64), (f64, f64)> {
+pub fn ack_times(dir: &Path) -> BTreeMap<(u64, u64), (f64, f64)> {
     let text = drdrill::history::read_text(&drdrill::history::path_in(dir)).unwrap();
     text.lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
