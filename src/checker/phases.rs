@@ -1,6 +1,7 @@
 //! RTO split into what the orchestrator and the clients did: fault → detected → promoted →
 //! rerouted → recovered, each phase with its duration and the budget the settings imply.
 //! A phase the drill did not observe is null, never guessed.
+use crate::clock::ms;
 use crate::history::{Event, EventKind, Op, Outcome};
 use crate::stack::Budgets;
 use serde::Serialize;
@@ -77,10 +78,6 @@ pub struct Phases {
     pub reroute_ms: Option<f64>,
     pub stabilization_ms: Option<f64>,
     pub budgets: Budgets,
-}
-
-fn ms(ns: u64) -> f64 {
-    ns as f64 / 1e6
 }
 
 /// `fault` is the fault the orchestrator answered; `new_primary` the node it promoted;

@@ -1,6 +1,7 @@
 //! The replica-lag table every report shows: per replica and phase, drdrill's percentiles
 //! beside the engine's own figure sampled over the same span.
 use super::Results;
+use super::terminal::ms;
 use serde::Serialize;
 
 /// One row, already formatted (ms with one decimal; "-" where there is nothing).
@@ -24,10 +25,6 @@ pub struct LagLine {
     pub engine: String,
     #[tabled(rename = "engine behind (bytes p50/max)")]
     pub behind: String,
-}
-
-fn ms(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
 }
 
 /// Each replica's whole drill (when the drill had phases), then each phase.

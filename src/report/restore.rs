@@ -1,6 +1,7 @@
 //! A restore recovery's RTO, step by step, and its loss beside what its settings allow:
 //! every report shows the same rows.
 use super::Results;
+use super::terminal::ms;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, tabled::Tabled)]
@@ -33,14 +34,13 @@ pub fn restore_steps(r: &Results) -> Vec<RestoreStep> {
     points
         .iter()
         .map(|(step, from, to)| {
-            let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
             let duration = match (from, to) {
                 // a write already in flight when the probe saw it writable was the first ack
                 (Some(a), Some(b)) if b < a => "0 ms (a client's write got in first)".to_string(),
                 (Some(a), Some(b)) => format!("{:.1} ms", b - a),
                 _ => "-".into(),
             };
-            RestoreStep { step: step.to_string(), span: format!("{} -> {}", f(*from), f(*to)), duration }
+            RestoreStep { step: step.to_string(), span: format!("{} -> {}", ms(*from), ms(*to)), duration }
         })
         .collect()
 }

@@ -63,7 +63,8 @@ struct LatencyRow {
     max: String,
 }
 
-fn ms(v: Option<f64>) -> String {
+/// A figure in ms with one decimal, or "-" when there is none.
+pub(super) fn ms(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
 }
 
