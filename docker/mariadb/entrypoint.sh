@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Environment:
-#   DRDRILL_ROLE          primary | replica: a MariaDB node; mha: the MHA manager; forward:
-#                         the VIP forwarder (port 3306 -> the VIP written to /etc/drdrill-vip)
+#   DRDRILL_ROLE          primary | replica: a MariaDB node; restore: an empty node that starts
+#                         once drdrill has restored a backup into it and created
+#                         /run/drdrill-start; binlog: streams the primary's binlog into the
+#                         backup volume (from the file named in stream-from there); mha: the
+#                         MHA manager; forward: the VIP forwarder (port 3306 -> the VIP
+#                         written to /etc/drdrill-vip)
 #   DRDRILL_NODE          this node's name (report_host)
 #   DRDRILL_SERVER_ID     server_id (1, 2, ...)
 #   DRDRILL_PASSWORD      password of the `drdrill` account (workload, replication, MHA)
@@ -134,6 +138,27 @@ run_mha() {
   exec sleep infinity
 }
 
+run_restore() {
+  echo "drdrill: waiting for a restored data directory"
+  until [ -f /run/drdrill-start ]; do sleep 0.01; done
+  echo "drdrill: starting the restored data directory"
+  run_db
+}
+
+run_binlog() {
+  backup=/var/lib/drdrill-backup
+  mkdir -p "$backup/binlog"
+  until [ -s "$backup/stream-from" ]; do sleep 0.1; done
+  read -r file <"$backup/stream-from"
+  host=${DRDRILL_PRIMARY_HOST:?DRDRILL_PRIMARY_HOST is required for the binlog streamer}
+  echo "drdrill: streaming the binlog of $host from $file"
+  cd "$backup/binlog"
+  mariadb-binlog --read-from-remote-server --raw --stop-never --stop-never-slave-server-id=9999 \
+    -h "$host" -P "${DRDRILL_PRIMARY_PORT:-3306}" -udrdrill -p"$pw" --result-file="$backup/binlog/" "$file" \
+    || echo "drdrill: the binlog stream ended ($?)"
+  exec sleep infinity
+}
+
 run_forward() {
   until [ -s /etc/drdrill-vip ]; do sleep 0.1; done
   vip=$(cat /etc/drdrill-vip)
@@ -143,6 +168,8 @@ run_forward() {
 
 case "$role" in
   primary | replica) run_db ;;
+  restore) run_restore ;;
+  binlog) run_binlog ;;
   mha) run_mha ;;
   forward) run_forward ;;
   *) echo "unknown DRDRILL_ROLE $role" >&2; exit 2 ;;

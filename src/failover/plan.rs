@@ -58,8 +58,15 @@ pub struct RestoreReport {
     pub node_ms: Option<f64>,
     pub fetched_ms: Option<f64>,
     pub started_ms: Option<f64>,
+    /// drdrill replayed what the backup lacks (a streamed binlog) and opened the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed_ms: Option<f64>,
     pub writable_ms: Option<f64>,
     pub fetched: String,
+    /// What was replayed on the restored node besides the backup (a streamed binlog),
+    /// in the tool's words; empty when the database replayed by itself.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub replayed: String,
     /// The acknowledged time the settings allow a restore to lose (ms), and why.
     pub allowed_loss_ms: u64,
     pub allowed_by: String,

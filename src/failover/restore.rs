@@ -15,6 +15,10 @@ use tokio::sync::mpsc;
 /// How long the restored database may take to replay and take writes.
 const REPLAY_TIMEOUT: Duration = Duration::from_secs(600);
 const POLL: Duration = Duration::from_millis(20);
+/// A probe of the restored node gives up this soon: a connection whose SYN went nowhere
+/// while the node's address came up must not hide, for a whole retransmission timeout
+/// (1 s), the moment it takes writes.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
 
 pub(super) async fn restore(spec: &FailoverSpec, scene: Scene, mut faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
     let mut report = match triggered(spec, &scene, &mut faults).await {
@@ -74,10 +78,21 @@ pub(super) async fn restore(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     };
     let deadline = tokio::time::Instant::now() + REPLAY_TIMEOUT;
     loop {
-        if rr.started_ms.is_none() && driver.data().position(addr).await.is_ok() {
+        if rr.started_ms.is_none() && r.running(&stack, &node, driver.data()).await {
             rr.started_ms = ms(rec.event(EventKind::RestoreStarted, fault, Some(&node), "accepts connections, replaying").await);
+            match r.replay(&stack, &node).await {
+                Ok(Some(detail)) => {
+                    rr.replayed_ms = ms(rec.event(EventKind::Note, fault, Some(&node), format!("replayed: {detail}")).await);
+                    rr.replayed = detail;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    report.restore = Some(rr);
+                    return failed(report, &rec, fault, format!("replay on {node}: {}", e.one_line())).await;
+                }
+            }
         }
-        if driver.data().probe(addr, Duration::from_secs(1)).await {
+        if driver.data().probe(addr, PROBE_TIMEOUT).await {
             break;
         }
         if tokio::time::Instant::now() >= deadline {

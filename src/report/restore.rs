@@ -28,9 +28,16 @@ pub fn restore_steps(r: &Results) -> Vec<RestoreStep> {
         ("fresh node", fresh_from, rr.node_ms),
         ("restore (backup + archive fetched)", rr.node_ms, rr.fetched_ms),
         ("start", rr.fetched_ms, rr.started_ms),
-        ("replay, until it takes writes", rr.started_ms, rr.writable_ms),
-        ("reroute (clients' first ack)", rr.writable_ms, r.recovered_at_ms),
     ]);
+    match rr.replayed_ms {
+        // drdrill replayed (a binlog), then opened the node
+        Some(replayed) => points.extend([
+            ("replay (by drdrill)", rr.started_ms, Some(replayed)),
+            ("opened, until it takes writes", Some(replayed), rr.writable_ms),
+        ]),
+        None => points.push(("replay, until it takes writes", rr.started_ms, rr.writable_ms)),
+    }
+    points.push(("reroute (clients' first ack)", rr.writable_ms, r.recovered_at_ms));
     points
         .iter()
         .map(|(step, from, to)| {
@@ -58,7 +65,7 @@ pub fn restore_caption(r: &Results) -> Option<String> {
             " to t={t:.1} ms, just before the fault (point-in-time; {} writes acknowledged after it discarded by design)",
             r.discarded_writes.unwrap_or(0)
         ),
-        None => " to the end of the archive".into(),
+        None => " to the latest state it holds".into(),
     };
     let allowed = match target_ms {
         Some(_) => "every write acknowledged before the target must survive".to_string(),

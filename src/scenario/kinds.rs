@@ -3,6 +3,7 @@
 //! and the settings blocks it takes. Validation, the runner and the drivers ask this
 //! table; nothing else matches on a kind's facts. A new engine is one entry here (and its
 //! driver in `stack`).
+use super::backup::BackupInfo;
 use super::model::*;
 
 /// The facts of one stack kind.
@@ -25,7 +26,12 @@ pub struct KindInfo {
     pub orchestrator_sync: Option<&'static str>,
     /// The containers it runs besides the database nodes, in start order.
     pub services: fn(&StackSpec) -> Vec<String>,
+    /// How `stack.backup` backs it up; None when drdrill does not drill its backups.
+    pub backup: Option<BackupInfo>,
 }
+
+/// The container that streams a backed-up MariaDB's binlog (`mariadb-binlog --stop-never`).
+pub const BINLOG_STREAMER: &str = "binlog";
 
 /// The `stack` keys of an external stack.
 const EXTERNAL_KEYS: &[&str] = &["engine", "endpoint", "nodes", "credentials", "database", "table", "cleanup"];
@@ -41,18 +47,30 @@ const fn plain(name: &'static str, engine: Engine, node_prefix: &'static str, de
         blocks: &[],
         orchestrator_sync: None,
         services: no_services,
+        backup: None,
     }
 }
 
-const POSTGRES: KindInfo = plain("postgres", Engine::Postgres, "pg", "drdrill/postgres:15");
-const REDIS: KindInfo = plain("redis", Engine::Redis, "redis", "drdrill/redis:7");
-const MARIADB: KindInfo = plain("mariadb", Engine::Mariadb, "db", "drdrill/mariadb:10.11");
+const POSTGRES: KindInfo = KindInfo {
+    backup: Some(BackupInfo { tool: "pgBackRest 2.45", keys: &["archive_timeout_s"], point_in_time: true }),
+    ..plain("postgres", Engine::Postgres, "pg", "drdrill/postgres:15")
+};
+const REDIS: KindInfo = KindInfo {
+    backup: Some(BackupInfo { tool: "AOF / RDB on a surviving volume", keys: &["appendfsync", "snapshot_s"], point_in_time: false }),
+    ..plain("redis", Engine::Redis, "redis", "drdrill/redis:7")
+};
+const MARIADB: KindInfo = KindInfo {
+    backup: Some(BackupInfo { tool: "mariabackup + binlog streaming", keys: &[], point_in_time: false }),
+    services: binlog_streamer,
+    ..plain("mariadb", Engine::Mariadb, "db", "drdrill/mariadb:10.11")
+};
 const REDIS_SENTINEL: KindInfo = KindInfo {
     name: "redis-sentinel",
     orchestrator: Some("Redis Sentinel"),
     blocks: &["sentinel"],
     orchestrator_sync: Some("redis has no synchronous replication; use settings.min-replicas-to-write"),
     services: sentinels,
+    backup: None,
     ..REDIS
 };
 const PATRONI: KindInfo = KindInfo {
@@ -62,12 +80,21 @@ const PATRONI: KindInfo = KindInfo {
     blocks: &["patroni", "haproxy"],
     orchestrator_sync: Some("use `patroni.synchronous_mode: true` (Patroni manages synchronous replication)"),
     services: etcd_and_haproxy,
+    backup: None,
     ..POSTGRES
 };
 const MARIADB_MHA: KindInfo =
-    KindInfo { name: "mariadb-mha", orchestrator: Some("MHA"), blocks: &["mha"], services: mha_and_vip, ..MARIADB };
-const EXTERNAL: KindInfo =
-    KindInfo { name: "external", engine: None, node_prefix: "", default_image: "", external: true, blocks: EXTERNAL_KEYS, ..POSTGRES };
+    KindInfo { name: "mariadb-mha", orchestrator: Some("MHA"), blocks: &["mha"], services: mha_and_vip, backup: None, ..MARIADB };
+const EXTERNAL: KindInfo = KindInfo {
+    name: "external",
+    engine: None,
+    node_prefix: "",
+    default_image: "",
+    external: true,
+    blocks: EXTERNAL_KEYS,
+    backup: None,
+    ..POSTGRES
+};
 
 /// Every kind, in the order the scenario format lists them.
 pub const KINDS: [StackKind; 7] = [
@@ -190,6 +217,11 @@ fn etcd_and_haproxy(st: &StackSpec) -> Vec<String> {
     let mut v: Vec<String> = (1..=n).map(|i| format!("etcd-{i}")).collect();
     v.push("haproxy".into());
     v
+}
+
+/// A backed-up MariaDB streams its binlog into the backup volume from a container of its own.
+fn binlog_streamer(st: &StackSpec) -> Vec<String> {
+    st.backup.iter().map(|_| BINLOG_STREAMER.to_string()).collect()
 }
 
 fn mha_and_vip(_: &StackSpec) -> Vec<String> {

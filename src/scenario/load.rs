@@ -144,6 +144,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     super::faults::validate_faults(s, &nodes, &mut p);
     super::orchestrated::validate_orchestrated(s, &mut p);
     super::mariadb::validate_mariadb(s, &mut p);
+    super::backup::validate_backup(s, &mut p);
     super::external::validate_external(s, &mut p);
     super::external::validate_actions(s, &mut p);
     let external = st.kind.is_external();
@@ -171,17 +172,6 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         if s.faults.is_empty() {
             p.push((vec![Key("failover")], "a failover plan needs a fault to answer".into()));
         }
-    }
-    if let Some(b) = &st.backup {
-        if st.kind != StackKind::Postgres {
-            p.push((vec![Key("stack"), Key("backup")], "backups are drilled on postgres stacks (pgBackRest)".into()));
-        }
-        if b.archive_timeout_s == 0 || b.archive_timeout_s > 3600 {
-            p.push((vec![Key("stack"), Key("backup"), Key("archive_timeout_s")], "archive_timeout_s must be between 1 and 3600".into()));
-        }
-    }
-    if s.failover.as_ref().and_then(|f| f.mode) == Some(FailoverMode::Restore) && st.backup.is_none() {
-        p.push((vec![Key("failover"), Key("mode")], "a restore needs a backup to restore from: give `stack.backup`".into()));
     }
     if external && s.faults.iter().any(|f| f.kind == FaultKind::Destroy) {
         let i = s.faults.iter().position(|f| f.kind == FaultKind::Destroy).unwrap_or(0);
@@ -269,15 +259,31 @@ mod tests {
     }
 
     #[test]
-    fn a_restore_needs_a_postgres_backup() {
+    fn a_restore_needs_a_backup_its_kind_takes() {
         let restore = OK.replace("failover:\n", "failover:\n  mode: restore\n").replace("kind: kill", "kind: destroy");
         let e = err(&restore);
         assert!(e.contains("a restore needs a backup to restore from: give `stack.backup`"), "{e}");
         let backed = restore.replace("  kind: postgres\n", "  kind: postgres\n  backup: {archive_timeout_s: 5}\n");
         let l = parse(Path::new("s.yaml"), backed.clone()).unwrap();
-        assert_eq!(l.scenario.stack.backup.as_ref().unwrap().archive_timeout_s, 5);
+        assert_eq!(l.scenario.stack.backup.as_ref().unwrap().archive_timeout_s(), 5);
         let e = err(&backed.replace("kind: postgres", "kind: redis"));
-        assert!(e.contains("backups are drilled on postgres stacks (pgBackRest)"), "{e}");
+        assert!(e.contains("s.yaml:4:3: `archive_timeout_s` is not a redis setting: a redis backup (AOF / RDB on a surviving volume) takes appendfsync, snapshot_s"), "{e}");
+        let e = err(&backed.replace("kind: postgres", "kind: redis").replace("archive_timeout_s: 5", ""));
+        assert!(e.contains("give `appendfsync` (AOF), `snapshot_s` (RDB), or both"), "{e}");
+        let e = err(&backed.replace("kind: postgres", "kind: redis").replace("archive_timeout_s: 5", "appendfsync: sometimes"));
+        assert!(e.contains("unknown variant `sometimes`"), "{e}");
+        let redis =
+            backed.replace("kind: postgres", "kind: redis").replace("archive_timeout_s: 5", "appendfsync: everysec, snapshot_s: 10");
+        let l = parse(Path::new("s.yaml"), redis.clone()).unwrap();
+        assert_eq!(l.scenario.stack.backup.as_ref().unwrap().appendfsync, Some(crate::scenario::AppendFsync::Everysec));
+        let e = err(&redis.replace("failover:\n", "failover:\n  restore_to: before_fault\n"));
+        assert!(e.contains("a redis restore recovers to the latest state only"), "{e}");
+        let e = err(&backed.replace("kind: postgres", "kind: mariadb"));
+        assert!(e.contains("a mariadb backup (mariabackup + binlog streaming) takes no keys"), "{e}");
+        let maria = backed.replace("kind: postgres", "kind: mariadb").replace("{archive_timeout_s: 5}", "{}");
+        parse(Path::new("s.yaml"), maria).unwrap();
+        let e = err(&backed.replace("kind: postgres", "kind: patroni"));
+        assert!(e.contains("backups are drilled on postgres, redis, mariadb stacks"), "{e}");
         let e = err(&backed.replace("archive_timeout_s: 5", "archive_timeout_s: 0"));
         assert!(e.contains("archive_timeout_s must be between 1 and 3600"), "{e}");
         let e = err(&backed.replace("target: primary", "target: primary\n    duration_ms: 100"));

@@ -1,5 +1,6 @@
 //! The YAML scenario model, loading and validation with file:line:col, JSON Schema.
 pub mod actions;
+mod backup;
 mod external;
 mod faults;
 mod kinds;
@@ -14,9 +15,10 @@ mod ranges;
 mod services;
 
 pub use actions::{AbortWhen, ActionSpec, CommandLine, Hooks, HttpSpec, ProbeSpec, SteadyState, describe, describe_probe};
+pub use backup::{AppendFsync, BackupInfo, BackupSpec};
 pub use external::ENDPOINT;
 pub use faults::{heals_later, kind_name};
-pub use kinds::{KINDS, KindInfo, expand_service_group, service_names};
+pub use kinds::{BINLOG_STREAMER, KINDS, KindInfo, expand_service_group, service_names};
 pub use limits::{Limit, STATS};
 pub use load::{Loaded, load, parse, validate};
 pub use mariadb::MhaSpec;

@@ -160,9 +160,10 @@ pub struct StackSpec {
     /// mariadb-mha: MHA's settings.
     #[serde(default)]
     pub mha: Option<super::mariadb::MhaSpec>,
-    /// postgres: back the stack up, so that a `restore` failover can rebuild it.
+    /// postgres, mariadb, redis: back the stack up, so that a `restore` failover can
+    /// rebuild it (docs/restore.md).
     #[serde(default)]
-    pub backup: Option<BackupSpec>,
+    pub backup: Option<super::backup::BackupSpec>,
     /// external: postgres, redis or mariadb.
     #[serde(default)]
     pub engine: Option<Engine>,
@@ -189,21 +190,6 @@ pub struct StackSpec {
     /// Default false: they stay for an auditor to look at.
     #[serde(default)]
     pub cleanup: bool,
-}
-
-/// pgBackRest 2.45: a repository on its own Docker volume, a full backup before the
-/// workload, and WAL pushed by `archive_command` (docs/restore.md).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct BackupSpec {
-    /// PostgreSQL's `archive_timeout`: a WAL segment is archived at least this often while
-    /// anything is written, so at most this much is lost with the primary. Default 60.
-    #[serde(default = "default_archive_timeout")]
-    pub archive_timeout_s: u64,
-}
-
-fn default_archive_timeout() -> u64 {
-    60
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

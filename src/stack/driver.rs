@@ -29,6 +29,8 @@ pub struct Sidecar {
     pub port: u16,
     /// Started before the database nodes (etcd), else after them.
     pub before_nodes: bool,
+    /// Mounts the stack's volumes (a binlog streamer writing into the backup volume).
+    pub volumes: bool,
 }
 
 /// One stack kind: its data path and health check, and the capabilities it has.
@@ -151,4 +153,18 @@ pub trait Restore: Send + Sync {
     async fn fetch(&self, stack: &Stack, node: &str, target: Option<chrono::DateTime<chrono::Utc>>) -> Result<String>;
     /// Starts the database on the restored data (it replays, then takes writes).
     async fn start(&self, stack: &Stack, node: &str) -> Result<()>;
+    /// Whether the database runs on the restored data, maybe still replaying. By default:
+    /// it answers drdrill's data path.
+    async fn running(&self, stack: &Stack, node: &str, data: &dyn DataPath) -> bool {
+        match stack.node(node) {
+            Ok(n) => data.position(n.addr()).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+    /// Once it runs: replays what the backup does not hold (a streamed binlog) and opens
+    /// the node to its clients; returns what was replayed, in the tool's words. None when
+    /// the database replays by itself (PostgreSQL's `restore_command`).
+    async fn replay(&self, _stack: &Stack, _node: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
 }

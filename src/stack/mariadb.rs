@@ -16,6 +16,8 @@ pub struct MariaDb {
     /// The `drdrill` account's password: made for this drill, never a fixed one.
     pub(super) password: String,
     pub(super) data: MariaData,
+    /// mariabackup + binlog streaming, when the scenario backs the stack up.
+    backup: Option<super::mariadb_backup::MariaBackup>,
 }
 
 impl MariaDb {
@@ -25,6 +27,7 @@ impl MariaDb {
             semi_sync: spec.replication == ReplicationMode::SemiSync,
             settings: spec.settings.iter().map(|(k, v)| format!("{k} = {v}")).collect(),
             data: MariaData::drill(&password),
+            backup: spec.backup.as_ref().map(|_| super::mariadb_backup::MariaBackup { password: password.clone() }),
             password,
         }
     }
@@ -38,7 +41,7 @@ fn fresh_password() -> String {
 }
 
 /// `server_id` from the node's number (`db-3` → 3).
-fn server_id(node: &str) -> u32 {
+pub(super) fn server_id(node: &str) -> u32 {
     node.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(1)
 }
 
@@ -84,10 +87,22 @@ impl Driver for MariaDb {
     fn promotion(&self) -> Option<&dyn Promotion> {
         Some(self)
     }
+
+    fn restore(&self) -> Option<&dyn super::Restore> {
+        self.backup.as_ref().map(|b| b as &dyn super::Restore)
+    }
 }
 
 #[async_trait]
 impl Deployment for MariaDb {
+    fn volumes(&self) -> Vec<(&'static str, &'static str)> {
+        self.backup.iter().map(|_| super::mariadb_backup::VOLUME).collect()
+    }
+
+    fn services(&self, nodes: &[String]) -> Vec<super::Sidecar> {
+        self.backup.iter().map(|b| b.streamer(&nodes[0])).collect()
+    }
+
     fn client_command(&self, host_port: u16) -> String {
         format!("mariadb -h 127.0.0.1 -P {host_port} -u drdrill -p{} drdrill", self.password)
     }

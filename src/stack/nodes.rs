@@ -324,7 +324,7 @@ async fn start_service(
         cmd: svc.cmd.clone(),
         entrypoint: svc.entrypoint.clone(),
         labels: node_labels(labels, &svc.name),
-        mounts: Vec::new(),
+        mounts: if svc.volumes { base.mounts.clone() } else { Vec::new() },
         ..base.clone()
     };
     let host_port = run_published(docker, spec, svc.port).await?;

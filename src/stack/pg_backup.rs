@@ -27,7 +27,7 @@ impl PgBackRest {
         vec![
             "archive_mode = 'on'".into(),
             "archive_command = 'pgbackrest --stanza=drdrill archive-push %p'".into(),
-            format!("archive_timeout = '{}s'", self.spec.archive_timeout_s),
+            format!("archive_timeout = '{}s'", self.spec.archive_timeout_s()),
         ]
     }
 }
@@ -58,7 +58,7 @@ impl Restore for PgBackRest {
     }
 
     fn allowed_loss(&self) -> (u64, String) {
-        (self.spec.archive_timeout_s * 1000, format!("archive_timeout = {} s", self.spec.archive_timeout_s))
+        (self.spec.archive_timeout_s() * 1000, format!("archive_timeout = {} s", self.spec.archive_timeout_s()))
     }
 
     async fn backup(&self, stack: &Stack) -> Result<String> {
@@ -107,7 +107,7 @@ mod tests {
                    2026-11-24 01:23:49.488 P00   INFO: full backup size = 29.3MB, file total = 1262\n";
         assert_eq!(info_line(out, "new backup label").unwrap(), "new backup label = 20261124-012346F");
         assert_eq!(info_line(out, "full backup size").unwrap(), "full backup size = 29.3MB, file total = 1262");
-        let p = PgBackRest { spec: BackupSpec { archive_timeout_s: 10 } };
+        let p = PgBackRest { spec: BackupSpec { archive_timeout_s: Some(10), ..Default::default() } };
         assert_eq!(p.allowed_loss().0, 10_000);
         assert!(p.settings().contains(&"archive_timeout = '10s'".to_string()));
     }

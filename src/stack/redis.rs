@@ -15,6 +15,8 @@ pub struct Redis {
     /// Sentinel, which connects to the announced address.
     announce_names: bool,
     pub(super) data: RedisData,
+    /// Persistence on a volume that outlives the node, when the scenario backs it up.
+    backup: Option<crate::scenario::BackupSpec>,
 }
 
 impl Redis {
@@ -23,7 +25,13 @@ impl Redis {
             settings: spec.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             announce_names: spec.kind == StackKind::Redis,
             data: RedisData::drill(),
+            backup: spec.backup.clone(),
         }
+    }
+
+    /// The persistence settings of a backed-up stack (none otherwise).
+    pub(super) fn backup_spec(&self) -> crate::scenario::BackupSpec {
+        self.backup.clone().unwrap_or_default()
     }
 }
 
@@ -66,10 +74,18 @@ impl Driver for Redis {
     fn promotion(&self) -> Option<&dyn Promotion> {
         Some(self)
     }
+
+    fn restore(&self) -> Option<&dyn super::Restore> {
+        self.backup.as_ref().map(|_| self as &dyn super::Restore)
+    }
 }
 
 #[async_trait]
 impl Deployment for Redis {
+    fn volumes(&self) -> Vec<(&'static str, &'static str)> {
+        self.backup.iter().map(|_| super::redis_backup::VOLUME).collect()
+    }
+
     fn client_command(&self, host_port: u16) -> String {
         format!("redis-cli -h 127.0.0.1 -p {host_port}")
     }
@@ -80,7 +96,10 @@ impl Deployment for Redis {
     }
 
     fn container(&self, node: &str, primary: &str, _replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
-        let mut cmd: Vec<String> = vec!["--appendonly".into(), "yes".into(), "--appendfsync".into(), "everysec".into()];
+        let mut cmd: Vec<String> = match &self.backup {
+            Some(b) => super::redis_backup::persistence_args(b, node),
+            None => vec!["--appendonly".into(), "yes".into(), "--appendfsync".into(), "everysec".into()],
+        };
         if self.announce_names {
             cmd.extend(["--replica-announce-ip".into(), node.to_string()]);
         }

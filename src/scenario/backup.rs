@@ -1,0 +1,126 @@
+//! `stack.backup`: how a stack is backed up, so that a `restore` failover can rebuild its
+//! primary from the backup (docs/restore.md). Each engine has its own tool and takes only
+//! its own keys; which kind takes which is in the kinds table (`KindInfo::backup`).
+use super::locate::Seg::{self, Key};
+use super::model::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+type Problem = (Vec<Seg>, String);
+
+/// The backup of a stack drdrill starts:
+/// - postgres: pgBackRest 2.45, a repository on its own volume, a full backup before the
+///   workload, WAL pushed by `archive_command` (`archive_timeout_s`);
+/// - mariadb: a full mariabackup before the workload and the binlog streamed off the
+///   primary by `mariadb-binlog --read-from-remote-server --raw --stop-never` (no keys);
+/// - redis: its persistence files (AOF with `appendfsync`, RDB every `snapshot_s`) on a
+///   volume that outlives the node, as a network disk outlives a lost machine.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSpec {
+    /// postgres: PostgreSQL's `archive_timeout`: a WAL segment is archived at least this
+    /// often while anything is written, so at most this much is lost with the primary.
+    /// Default 60.
+    #[serde(default)]
+    pub archive_timeout_s: Option<u64>,
+    /// redis: the append-only file, fsynced `always`, `everysec` or when the kernel
+    /// decides (`no`).
+    #[serde(default)]
+    pub appendfsync: Option<AppendFsync>,
+    /// redis: an RDB snapshot every this many seconds while anything changed (`save N 1`).
+    #[serde(default)]
+    pub snapshot_s: Option<u64>,
+}
+
+/// Redis's `appendfsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AppendFsync {
+    Always,
+    Everysec,
+    No,
+}
+
+impl AppendFsync {
+    pub fn name(self) -> &'static str {
+        match self {
+            AppendFsync::Always => "always",
+            AppendFsync::Everysec => "everysec",
+            AppendFsync::No => "no",
+        }
+    }
+}
+
+impl BackupSpec {
+    /// PostgreSQL's archive_timeout, s.
+    pub fn archive_timeout_s(&self) -> u64 {
+        self.archive_timeout_s.unwrap_or(60)
+    }
+
+    /// The keys this block sets, as the file spells them.
+    fn keys_set(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.archive_timeout_s.is_some() {
+            v.push("archive_timeout_s");
+        }
+        if self.appendfsync.is_some() {
+            v.push("appendfsync");
+        }
+        if self.snapshot_s.is_some() {
+            v.push("snapshot_s");
+        }
+        v
+    }
+}
+
+/// What a kind's backup is: its tool, the keys it takes, and whether it can recover to a
+/// point in time (`restore_to: before_fault`).
+pub struct BackupInfo {
+    pub tool: &'static str,
+    pub keys: &'static [&'static str],
+    pub point_in_time: bool,
+}
+
+pub fn validate_backup(s: &Scenario, p: &mut Vec<Problem>) {
+    let st = &s.stack;
+    let here = |k: &'static str| vec![Key("stack"), Key("backup"), Key(k)];
+    let restore = s.failover_mode() == Some(FailoverMode::Restore);
+    let Some(b) = &st.backup else {
+        if restore {
+            p.push((vec![Key("failover"), Key("mode")], "a restore needs a backup to restore from: give `stack.backup`".into()));
+        }
+        return;
+    };
+    let Some(info) = st.kind.info().backup.as_ref() else {
+        let kinds: Vec<&str> = super::KINDS.iter().filter(|k| k.info().backup.is_some()).map(|k| k.name()).collect();
+        p.push((vec![Key("stack"), Key("backup")], format!("backups are drilled on {} stacks", kinds.join(", "))));
+        return;
+    };
+    for key in b.keys_set().into_iter().filter(|k| !info.keys.contains(k)) {
+        let takes = match info.keys {
+            [] => "takes no keys".to_string(),
+            keys => format!("takes {}", keys.join(", ")),
+        };
+        p.push((here(key), format!("`{key}` is not a {} setting: a {} backup ({}) {takes}", st.kind.name(), st.kind.name(), info.tool)));
+    }
+    if let Some(t) = b.archive_timeout_s
+        && !(1..=3600).contains(&t)
+    {
+        p.push((here("archive_timeout_s"), "archive_timeout_s must be between 1 and 3600".into()));
+    }
+    if let Some(t) = b.snapshot_s
+        && !(1..=3600).contains(&t)
+    {
+        p.push((here("snapshot_s"), "snapshot_s must be between 1 and 3600".into()));
+    }
+    if info.keys.contains(&"appendfsync") && b.appendfsync.is_none() && b.snapshot_s.is_none() {
+        p.push((vec![Key("stack"), Key("backup")], "give `appendfsync` (AOF), `snapshot_s` (RDB), or both".into()));
+    }
+    let pitr = s.failover.as_ref().is_some_and(|f| f.restore_to == RestoreTo::BeforeFault);
+    if restore && pitr && !info.point_in_time {
+        p.push((
+            vec![Key("failover"), Key("restore_to")],
+            format!("a {} restore recovers to the latest state only ({}); use `restore_to: latest`", st.kind.name(), info.tool),
+        ));
+    }
+}

@@ -1,0 +1,169 @@
+//! MariaDB backed up the way seed 004 does it (docs/restore.md): a full `mariabackup` of the
+//! primary before the workload, and its binlog streamed off the primary, as it is written,
+//! by `mariadb-binlog --read-from-remote-server --raw --stop-never` in a container of its
+//! own (`binlog`). Both land on the drill's backup volume, which outlives every node.
+//! A restore builds a fresh node, copies the backup back, starts MariaDB fenced (its port
+//! closed), replays the streamed binlog from the backup's position, opens the port, and
+//! gives it the clients.
+use super::driver::Restore;
+use super::nodes::Stack;
+use super::{DataPath, Sidecar};
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+
+/// The backup volume (name suffix) and where every node and the streamer mount it.
+pub(super) const VOLUME: (&str, &str) = ("mariabackup", "/var/lib/drdrill-backup");
+/// The streamer starts from the binlog file named in this file (written after the backup).
+const STREAM_FROM: &str = "/var/lib/drdrill-backup/stream-from";
+/// The fresh node's entrypoint starts MariaDB once this file exists.
+const START_FILE: &str = "/run/drdrill-start";
+/// The restored node is fenced while it replays: no client writes into a half-restored
+/// database (clients get a connection reset, as from a node that is down).
+const FENCE: &str = "INPUT -p tcp --dport 3306 -j REJECT --reject-with tcp-reset";
+
+pub struct MariaBackup {
+    pub password: String,
+}
+
+impl MariaBackup {
+    /// The binlog streamer, replicating from the initial primary with its own server id.
+    pub fn streamer(&self, primary: &str) -> Sidecar {
+        Sidecar {
+            name: crate::scenario::BINLOG_STREAMER.into(),
+            env: vec![
+                "DRDRILL_ROLE=binlog".into(),
+                format!("DRDRILL_NODE={}", crate::scenario::BINLOG_STREAMER),
+                format!("DRDRILL_PASSWORD={}", self.password),
+                format!("DRDRILL_PRIMARY_HOST={primary}"),
+            ],
+            port: 3306,
+            volumes: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// Runs a shell script as root in `node`'s container; its output on success.
+async fn sh(stack: &Stack, node: &str, what: &str, script: &str) -> Result<String> {
+    let container = &stack.node(node)?.container;
+    let (code, out) = stack.docker.exec(container, &["bash", "-c", script]).await?;
+    if code != 0 {
+        let last: Vec<&str> = out.lines().rev().take(3).collect();
+        return Err(Error::infra(format!("failed to {what} in {node} (exit {code})"))
+            .cause_text(last.into_iter().rev().collect::<Vec<_>>().join(" / ")));
+    }
+    Ok(out)
+}
+
+/// `mysql-bin.000001\t856\t0-1-3` (xtrabackup_binlog_info): file, position, GTID.
+fn binlog_info(text: &str) -> Option<(String, u64, String)> {
+    let mut f = text.split_whitespace();
+    let file = f.next()?.to_string();
+    let pos = f.next()?.parse().ok()?;
+    Some((file, pos, f.next().unwrap_or_default().to_string()))
+}
+
+#[async_trait]
+impl Restore for MariaBackup {
+    fn tool(&self) -> &'static str {
+        "mariabackup 10.11 + mariadb-binlog streaming"
+    }
+
+    /// The stream is asynchronous: what the streamer had not received when the primary
+    /// died is lost. Seed 004 claims binlog replication lags under 1 s.
+    fn allowed_loss(&self) -> (u64, String) {
+        (1000, "the binlog streamed asynchronously (seed 004: binlog lag < 1 s)".into())
+    }
+
+    /// A full backup, prepared; then the streamer starts from the backup's binlog file and
+    /// the backup returns once that file is being written.
+    async fn backup(&self, stack: &Stack) -> Result<String> {
+        let primary = stack.primary();
+        let dir = format!("{}/full", VOLUME.1);
+        let script = format!(
+            "set -e; rm -rf {dir}; mariabackup --backup --target-dir={dir} --user=root 2>&1 | tail -n 1; \
+             mariabackup --prepare --target-dir={dir} 2>&1 | tail -n 1; du -sh {dir} | cut -f1; cat {dir}/xtrabackup_binlog_info"
+        );
+        let out = sh(stack, &primary, "take a full backup with mariabackup", &script).await?;
+        let mut lines = out.lines().rev();
+        let (file, pos, gtid) = lines
+            .next()
+            .and_then(binlog_info)
+            .ok_or_else(|| Error::infra("failed to read the backup's binlog position (xtrabackup_binlog_info)").cause_text(out.clone()))?;
+        let size = lines.next().unwrap_or_default().trim().to_string();
+        let wait = format!(
+            "echo {file} > {STREAM_FROM}; for i in $(seq 300); do [ -s {}/binlog/{file} ] && exit 0; sleep 0.1; done; \
+             echo 'the streamer wrote nothing within 30 s'; exit 1",
+            VOLUME.1
+        );
+        sh(stack, &primary, "start the binlog stream", &wait).await?;
+        Ok(format!("full backup at {file}:{pos} (GTID {gtid}), {size}, taken on {primary}; binlog streamed from {file}"))
+    }
+
+    fn fresh_node(&self, node: &str) -> (Vec<String>, Vec<String>) {
+        let env = vec![
+            format!("DRDRILL_NODE={node}"),
+            format!("DRDRILL_SERVER_ID={}", super::mariadb::server_id(node)),
+            format!("DRDRILL_PASSWORD={}", self.password),
+            "DRDRILL_ROLE=restore".into(),
+        ];
+        (env, Vec::new())
+    }
+
+    async fn archive_now(&self, _stack: &Stack, node: &str) -> Result<String> {
+        Err(Error::infra(format!("{node}: a mariadb restore recovers to the latest state only")))
+    }
+
+    /// Fences the node, then copies the prepared backup into its empty data directory.
+    async fn fetch(&self, stack: &Stack, node: &str, _target: Option<chrono::DateTime<chrono::Utc>>) -> Result<String> {
+        let script = format!(
+            "set -e; iptables -I {FENCE}; rm -rf /var/lib/mysql/*; \
+             mariabackup --copy-back --target-dir={}/full 2>&1 | tail -n 1; \
+             echo primary > /var/lib/mysql/drdrill-role; touch /var/lib/mysql/drdrill-initialised; \
+             chown -R mysql:mysql /var/lib/mysql; du -sh /var/lib/mysql | cut -f1",
+            VOLUME.1
+        );
+        let out = sh(stack, node, "copy the backup back", &script).await?;
+        let size = out.lines().last().unwrap_or_default().trim();
+        Ok(format!("mariabackup --copy-back: {size}; the node fenced (port 3306 closed) until the binlog is replayed"))
+    }
+
+    async fn start(&self, stack: &Stack, node: &str) -> Result<()> {
+        sh(stack, node, "start MariaDB", &format!("touch {START_FILE}")).await.map(|_| ())
+    }
+
+    /// Running once it answers on its socket (its port is still fenced).
+    async fn running(&self, stack: &Stack, node: &str, _data: &dyn DataPath) -> bool {
+        sh(stack, node, "ping MariaDB", "mariadb-admin --protocol=socket -uroot ping").await.is_ok()
+    }
+
+    /// Every streamed binlog file from the backup's position, through `mariadb-binlog |
+    /// mariadb` as root over the socket; then the fence comes down. A transaction cut off
+    /// at the end of the stream has no COMMIT and is rolled back, as on a crash.
+    async fn replay(&self, stack: &Stack, node: &str) -> Result<Option<String>> {
+        let script = format!(
+            "cd {}; read -r file pos gtid < full/xtrabackup_binlog_info; \
+             files=$(ls binlog | sort | awk -v f=\"$file\" '$0 >= f' | sed 's|^|binlog/|'); \
+             bytes=$(cat $files | wc -c); \
+             mariadb-binlog --start-position=\"$pos\" $files 2>/tmp/replay.err | mariadb --protocol=socket -uroot; \
+             rc=$?; [ $rc = 0 ] || {{ cat /tmp/replay.err; exit $rc; }}; \
+             iptables -D {FENCE}; \
+             echo \"$(echo $files | wc -w) binlog file(s), $bytes bytes, from $file:$pos; GTID now $(mariadb --protocol=socket -uroot -N -B -e 'SELECT @@gtid_binlog_pos')$(tail -n 1 /tmp/replay.err | sed 's/^/; mariadb-binlog: /')\"",
+            VOLUME.1
+        );
+        let out = sh(stack, node, "replay the streamed binlog", &script).await?;
+        Ok(Some(out.lines().last().unwrap_or_default().trim().to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backups_binlog_position_is_read_in_mariabackups_words() {
+        assert_eq!(binlog_info("mysql-bin.000001\t856\t0-1-3\n"), Some(("mysql-bin.000001".into(), 856, "0-1-3".into())));
+        assert_eq!(binlog_info("mysql-bin.000002 4"), Some(("mysql-bin.000002".into(), 4, String::new())));
+        assert_eq!(binlog_info("garbage"), None);
+    }
+}
