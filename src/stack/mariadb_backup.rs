@@ -45,14 +45,7 @@ impl MariaBackup {
 
 /// Runs a shell script as root in `node`'s container; its output on success.
 async fn sh(stack: &Stack, node: &str, what: &str, script: &str) -> Result<String> {
-    let container = &stack.node(node)?.container;
-    let (code, out) = stack.docker.exec(container, &["bash", "-c", script]).await?;
-    if code != 0 {
-        let last: Vec<&str> = out.lines().rev().take(3).collect();
-        return Err(Error::infra(format!("failed to {what} in {node} (exit {code})"))
-            .cause_text(last.into_iter().rev().collect::<Vec<_>>().join(" / ")));
-    }
-    Ok(out)
+    stack.exec_ok(&stack.node(node)?.container, &format!("{what} in {node}"), &["bash", "-c", script]).await
 }
 
 /// `mysql-bin.000001\t856\t0-1-3` (xtrabackup_binlog_info): file, position, GTID.

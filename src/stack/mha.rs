@@ -84,20 +84,6 @@ fn app_conf(spec: &MhaSpec, password: &str, nodes: &[String], book: &Book) -> St
     c
 }
 
-/// The last 15 lines of a command's output, for an error message.
-pub(super) fn tail(out: &str) -> String {
-    let lines: Vec<&str> = out.lines().collect();
-    lines[lines.len().saturating_sub(15)..].join("\n")
-}
-
-async fn exec_ok(stack: &Stack, container: &str, what: &str, cmd: &[&str]) -> Result<String> {
-    let (code, out) = stack.docker.exec(container, cmd).await?;
-    if code != 0 {
-        return Err(Error::infra(format!("failed to {what} (exit {code})")).cause_text(tail(&out)));
-    }
-    Ok(out)
-}
-
 impl Mha {
     /// MHA finds the master through its replicas' `Master_Host` when it fails over, and
     /// Docker's DNS drops a killed container's name: the replicas replicate from its IP.
@@ -120,7 +106,7 @@ impl Mha {
     async fn hand_out_keys(&self, stack: &Stack) -> Result<()> {
         let mgr = &stack.service(MANAGER)?.container;
         let read = || async {
-            exec_ok(stack, mgr, "read MHA's key pair", &["sh", "-c", "cat /root/.ssh/id_ed25519 && cat /root/.ssh/id_ed25519.pub"]).await
+            stack.exec_ok(mgr, "read MHA's key pair", &["sh", "-c", "cat /root/.ssh/id_ed25519 && cat /root/.ssh/id_ed25519.pub"]).await
         };
         let keys = retry_until(Duration::from_secs(20), Duration::from_millis(200), read).await?;
         let split = keys.find("-----END OPENSSH PRIVATE KEY-----").map(|i| i + "-----END OPENSSH PRIVATE KEY-----".len());
@@ -131,7 +117,7 @@ impl Mha {
                 stack.docker.upload_file(&n.container, "/root/.ssh", file, text.as_bytes()).await?;
             }
             stack.docker.upload_file(&n.container, "/root/.ssh", "config", config.as_bytes()).await?;
-            exec_ok(stack, &n.container, "protect the SSH key", &["chmod", "600", "/root/.ssh/id_ed25519", "/root/.ssh/authorized_keys"])
+            stack.exec_ok(&n.container, "protect the SSH key", &["chmod", "600", "/root/.ssh/id_ed25519", "/root/.ssh/authorized_keys"])
                 .await?;
         }
         Ok(())
@@ -145,7 +131,7 @@ impl Mha {
         let primary = stack.node(&stack.primary())?;
         let (vip, prefix) = (&book.vip, book.prefix);
         let add = format!("ip addr add {vip}/{prefix} dev eth0 && (arping -q -U -c 1 -w 1 -i eth0 -S {vip} {vip}; true)");
-        exec_ok(stack, &primary.container, "put the VIP on the first master", &["sh", "-c", &add]).await?;
+        stack.exec_ok(&primary.container, "put the VIP on the first master", &["sh", "-c", &add]).await?;
         stack.docker.upload_file(fwd, "/etc", "drdrill-vip", vip.as_bytes()).await?;
         let names: Vec<String> = stack.nodes.iter().map(|n| n.name.clone()).collect();
         let conf = app_conf(&self.spec, &self.db.password, &names, book);
@@ -155,15 +141,15 @@ impl Mha {
         // exit"): its own verdict line is what counts
         let (_, out) = stack.docker.exec(mgr, &["masterha_check_ssh", &format!("--conf={CONF}")]).await?;
         if !out.contains("All SSH connection tests passed successfully.") {
-            return Err(Error::infra("failed to check SSH between MHA and the nodes").cause_text(tail(&out)));
+            return Err(Error::infra("failed to check SSH between MHA and the nodes").cause_text(super::nodes::tail(&out)));
         }
-        exec_ok(stack, mgr, "check replication with masterha_check_repl", &["masterha_check_repl", &format!("--conf={CONF}")]).await?;
+        stack.exec_ok(mgr, "check replication with masterha_check_repl", &["masterha_check_repl", &format!("--conf={CONF}")]).await?;
         stack.docker.upload_file(mgr, "/etc/masterha", "start", b"1").await?;
         retry_until(Duration::from_secs(60), Duration::from_millis(200), || async {
             let log = stack.docker.logs(mgr).await?;
             match log.contains("succeeded, waiting until MySQL doesn't respond") {
                 true => Ok(()),
-                false => Err(Error::infra("failed to see masterha_manager monitoring the master").cause_text(tail(&log))),
+                false => Err(Error::infra("failed to see masterha_manager monitoring the master").cause_text(super::nodes::tail(&log))),
             }
         })
         .await

@@ -178,7 +178,7 @@ impl Orchestrator for MhaWatch {
         );
         let (code, out) = stack.docker.exec(mgr, &["bash", "-c", &switch]).await?;
         if code != 0 {
-            return Err(Error::infra(format!("masterha_master_switch failed (exit {code})")).cause_text(super::mha::tail(&out)));
+            return Err(Error::infra(format!("masterha_master_switch failed (exit {code})")).cause_text(super::nodes::tail(&out)));
         }
         let done = out.lines().rev().find(|l| l.contains("completed successfully")).unwrap_or("done");
         let done = done.split_once(" - ").map(|x| x.1).unwrap_or(done).trim();

@@ -272,6 +272,16 @@ impl Stack {
         self.docker.run(&spec).await
     }
 
+    /// Runs `cmd` in `container`; its output, or "failed to {what} (exit N)" with the
+    /// output's last lines.
+    pub async fn exec_ok(&self, container: &str, what: &str, cmd: &[&str]) -> Result<String> {
+        let (code, out) = self.docker.exec(container, cmd).await?;
+        if code != 0 {
+            return Err(Error::infra(format!("failed to {what} (exit {code})")).cause_text(tail(&out)));
+        }
+        Ok(out)
+    }
+
     pub async fn running(&self, name: &str) -> bool {
         match self.node(name) {
             // an external node is up when it accepts a connection
@@ -283,6 +293,12 @@ impl Stack {
             Err(_) => false,
         }
     }
+}
+
+/// The last 15 lines of a command's output, for an error message.
+pub(super) fn tail(out: &str) -> String {
+    let lines: Vec<&str> = out.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
 /// The drill's labels and the node's name (`drdrill.node`).

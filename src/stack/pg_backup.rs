@@ -8,7 +8,7 @@
 //! of the archive, and promotes itself.
 use super::driver::Restore;
 use super::nodes::Stack;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::scenario::BackupSpec;
 use async_trait::async_trait;
 
@@ -34,16 +34,9 @@ impl PgBackRest {
 
 /// Runs pgBackRest (or any command) as postgres in `node`'s container; its output on success.
 async fn as_postgres(stack: &Stack, node: &str, args: &[&str]) -> Result<String> {
-    let container = &stack.node(node)?.container;
     let mut cmd = vec!["runuser", "-u", "postgres", "--"];
     cmd.extend_from_slice(args);
-    let (code, out) = stack.docker.exec(container, &cmd).await?;
-    if code != 0 {
-        let last: Vec<&str> = out.lines().rev().take(3).collect();
-        return Err(Error::infra(format!("`{}` failed in {node} (exit {code})", args.join(" ")))
-            .cause_text(last.into_iter().rev().collect::<Vec<_>>().join(" / ")));
-    }
-    Ok(out)
+    stack.exec_ok(&stack.node(node)?.container, &format!("run `{}` in {node}", args.join(" ")), &cmd).await
 }
 
 /// The `INFO:` line of pgBackRest's output that contains `what`, without its prefix.

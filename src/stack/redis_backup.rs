@@ -78,11 +78,7 @@ impl Restore for super::redis::Redis {
 
     /// redis-server starts, and loads the AOF (or the snapshot) before it answers.
     async fn start(&self, stack: &Stack, node: &str) -> Result<()> {
-        let container = &stack.node(node)?.container;
-        match stack.docker.exec(container, &["touch", START_FILE]).await? {
-            (0, _) => Ok(()),
-            (code, out) => Err(Error::infra(format!("failed to start redis-server in {node} (exit {code})")).cause_text(out)),
-        }
+        stack.exec_ok(&stack.node(node)?.container, &format!("start redis-server in {node}"), &["touch", START_FILE]).await.map(|_| ())
     }
 
     /// Running once it answers PONG inside its container (not LOADING).
