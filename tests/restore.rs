@@ -10,6 +10,17 @@ const ARCHIVE_TIMEOUT_MS: f64 = 10_000.0;
 /// archive-push of the segment archive_timeout closed, and the fault's own call, on top.
 const PUSH_MS: f64 = 2_000.0;
 
+/// What a backup kept is a prefix of the lost primary's history: for each writer, the lost
+/// writes form one run with no survivor inside it (the writes after the restore survive).
+fn lost_form_one_run_per_writer(c: &Checked) {
+    for w in by_writer(&c.lost).keys() {
+        let seqs: Vec<u64> = c.lost.iter().filter(|(x, _)| x == w).map(|(_, s)| *s).collect();
+        let (lo, hi) = (seqs[0], *seqs.last().unwrap());
+        let inside = c.survivors.iter().filter(|(x, s)| x == w && (lo..=hi).contains(s)).count();
+        assert_eq!(inside, 0, "writer {w}: {inside} survivors among its lost writes {lo}..={hi}");
+    }
+}
+
 #[test]
 fn a_restore_loses_what_the_archive_never_got_and_no_more_than_archive_timeout_allows() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -21,14 +32,8 @@ fn a_restore_loses_what_the_archive_never_got_and_no_more_than_archive_timeout_a
     assert!(!c.lost.is_empty(), "the writes after the last archived segment must be lost");
     let rpo = r["rpo_ms"].as_f64().unwrap();
     assert!(rpo <= ARCHIVE_TIMEOUT_MS + PUSH_MS, "RPO {rpo} ms, archive_timeout allows {ARCHIVE_TIMEOUT_MS} ms");
-    // the archive is a prefix of the lost primary's history: for each writer, the lost
-    // writes form one run with no survivor inside it (the writes after the restore survive)
-    for w in by_writer(&c.lost).keys() {
-        let seqs: Vec<u64> = c.lost.iter().filter(|(x, _)| x == w).map(|(_, s)| *s).collect();
-        let (lo, hi) = (seqs[0], *seqs.last().unwrap());
-        let inside = c.survivors.iter().filter(|(x, s)| x == w && (lo..=hi).contains(s)).count();
-        assert_eq!(inside, 0, "writer {w}: {inside} survivors among its lost writes {lo}..={hi}");
-    }
+    // the archive is a prefix of the lost primary's history
+    lost_form_one_run_per_writer(&c);
     // the RTO split into its steps, in order, ending at the clients' recovery
     let rr = &r["failover"]["restore"];
     let t = |k: &str| rr[k].as_f64().unwrap_or_else(|| panic!("no {k}: {rr}"));
@@ -111,12 +116,7 @@ fn a_redis_restore_on_its_last_snapshot_loses_the_writes_since_and_no_more() {
     let rpo = r["rpo_ms"].as_f64().unwrap();
     assert!(rpo <= 10_000.0 + SLACK_MS, "RPO {rpo} ms; save 10 1 allows 10000 ms");
     // the snapshot is a prefix of each writer's history
-    for w in by_writer(&c.lost).keys() {
-        let seqs: Vec<u64> = c.lost.iter().filter(|(x, _)| x == w).map(|(_, s)| *s).collect();
-        let (lo, hi) = (seqs[0], *seqs.last().unwrap());
-        let inside = c.survivors.iter().filter(|(x, s)| x == w && (lo..=hi).contains(s)).count();
-        assert_eq!(inside, 0, "writer {w}: {inside} survivors among its lost writes {lo}..={hi}");
-    }
+    lost_form_one_run_per_writer(&c);
     steps_in_order(r);
     assert_eq!(r["verdict"], "pass", "{}", c.d.stdout);
 }
