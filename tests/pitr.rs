@@ -8,22 +8,34 @@ use std::collections::BTreeSet;
 
 #[test]
 fn point_in_time_recovery_keeps_every_write_acknowledged_before_the_error() {
-    undone("scenarios/pg-pitr-operator-error.yaml", "pg-1");
+    undone("scenarios/pg-pitr-operator-error.yaml", "pg-1", &|r, node| read_postgres(host_port(r, node)));
 }
 
 #[test]
 fn a_delayed_replica_rolled_forward_keeps_every_write_acknowledged_before_the_error() {
-    undone("scenarios/pg-delayed-replica-operator-error.yaml", "pg-2");
+    undone("scenarios/pg-delayed-replica-operator-error.yaml", "pg-2", &|r, node| read_postgres(host_port(r, node)));
 }
 
-/// Runs an operator-error drill, reads the recovered node (`recovered`) ourselves, and
-/// checks what was kept, what was discarded and the RTO.
-fn undone(scenario: &str, recovered: &str) {
+#[test]
+fn a_delayed_mariadb_replica_rolled_forward_keeps_every_write_acknowledged_before_the_error() {
+    undone("scenarios/mariadb-delayed-replica-operator-error.yaml", "db-2", &read_mariadb);
+}
+
+#[test]
+fn a_binlog_replayed_up_to_the_error_keeps_every_write_acknowledged_before_it() {
+    let r = undone("scenarios/mariadb-pitr-operator-error.yaml", "db-1", &read_mariadb);
+    let replayed = r["failover"]["restore"]["replayed"].as_str().unwrap();
+    assert!(replayed.contains("stopped before the operator's error"), "{replayed}");
+}
+
+/// Runs an operator-error drill, reads the recovered node (`recovered`) ourselves with
+/// `read`, and checks what was kept, what was discarded and the RTO; returns results.json.
+fn undone(scenario: &str, recovered: &str, read: &ReadNode) -> serde_json::Value {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let d = run_drill(scenario, &["--keep"]);
     let r = d.results.clone();
     assert_eq!(r["stack"]["final_primary"], recovered);
-    let survivors = read_postgres(host_port(&r, recovered));
+    let survivors = read(&r, recovered);
     let run = run_id(&r);
     let out = drdrill(&["gc", "--run", &run]);
     assert!(out.status.success(), "gc failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -56,4 +68,5 @@ fn undone(scenario: &str, recovered: &str) {
     let first_good = r["recovered_at_ms"].as_f64().unwrap();
     assert!((rto - (first_good - fault)).abs() < 0.01 && rto > 3000.0, "RTO {rto} ms, error at {fault}, recovered at {first_good}");
     assert_eq!(r["verdict"], "pass", "{}", d.stdout);
+    r
 }

@@ -14,6 +14,7 @@
 #   DRDRILL_SEMI_SYNC     1: semi-synchronous replication (the slave side on every node,
 #                         the master side on the primary; drdrill's promote turns it on)
 #   DRDRILL_SETTINGS      extra my.cnf lines, one "key = value" per line (they win)
+#   DRDRILL_MASTER_DELAY  replica: MASTER_DELAY in seconds (a delayed replica)
 #   DRDRILL_SSH           1: run sshd (MHA reaches the nodes over SSH)
 # A file /var/lib/mysql/drdrill-follow holding "host [port]" makes an existing node rejoin
 # as a replica of that host: its data is rebuilt from a consistent dump of the new primary
@@ -68,7 +69,7 @@ CONF
 
 change_master() { # host port
   echo "CHANGE MASTER TO MASTER_HOST='$1', MASTER_PORT=$2, MASTER_USER='drdrill', MASTER_PASSWORD='$pw', \
-MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1"
+MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1${DRDRILL_MASTER_DELAY:+, MASTER_DELAY=$DRDRILL_MASTER_DELAY}"
 }
 
 wait_socket() {

@@ -80,7 +80,7 @@ pub(super) async fn restore(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     loop {
         if rr.started_ms.is_none() && r.running(&stack, &node, driver.data()).await {
             rr.started_ms = ms(rec.event(EventKind::RestoreStarted, fault, Some(&node), "accepts connections, replaying").await);
-            match r.replay(&stack, &node).await {
+            match r.replay(&stack, &node, target).await {
                 Ok(Some(detail)) => {
                     rr.replayed_ms = ms(rec.event(EventKind::Note, fault, Some(&node), format!("replayed: {detail}")).await);
                     rr.replayed = detail;

@@ -81,6 +81,27 @@ pub struct BackupInfo {
     pub point_in_time: bool,
 }
 
+/// `restore_to: before_fault` under a scripted promotion rolls a delayed replica forward:
+/// the kind must have one, and the scenario must delay its replicas.
+pub fn validate_delayed_promotion(s: &Scenario, p: &mut Vec<Problem>) {
+    let Some(f) = s.failover.as_ref().filter(|f| f.restore_to == RestoreTo::BeforeFault) else { return };
+    if s.failover_mode() != Some(FailoverMode::Scripted) || s.stack.kind.is_external() {
+        return;
+    }
+    let here = vec![Key("failover"), Key("restore_to")];
+    match s.stack.kind.info().delay_setting {
+        None => p.push((here, format!("a {} replica cannot be rolled forward to a point in time; use `restore_to: latest`", s.stack.kind.name()))),
+        Some(key) if !s.stack.settings.contains_key(key) => p.push((
+            here,
+            format!("`restore_to: before_fault` promotes a delayed replica: give `settings.{key}` (e.g. 30 s) so the error is not applied yet"),
+        )),
+        Some(_) if f.promote == "most-advanced" => {
+            p.push((vec![Key("failover"), Key("promote")], "name the delayed replica to promote (`promote: NODE`)".into()))
+        }
+        Some(_) => {}
+    }
+}
+
 pub fn validate_backup(s: &Scenario, p: &mut Vec<Problem>) {
     let st = &s.stack;
     let here = |k: &'static str| vec![Key("stack"), Key("backup"), Key(k)];

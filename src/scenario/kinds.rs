@@ -28,6 +28,9 @@ pub struct KindInfo {
     pub services: fn(&StackSpec) -> Vec<String>,
     /// How `stack.backup` backs it up; None when drdrill does not drill its backups.
     pub backup: Option<BackupInfo>,
+    /// The setting that delays a replica, which drdrill's promotion can roll forward to
+    /// just before an operator's error (`restore_to: before_fault`); None when it cannot.
+    pub delay_setting: Option<&'static str>,
 }
 
 /// The container that streams a backed-up MariaDB's binlog (`mariadb-binlog --stop-never`).
@@ -48,11 +51,13 @@ const fn plain(name: &'static str, engine: Engine, node_prefix: &'static str, de
         orchestrator_sync: None,
         services: no_services,
         backup: None,
+        delay_setting: None,
     }
 }
 
 const POSTGRES: KindInfo = KindInfo {
     backup: Some(BackupInfo { tool: "pgBackRest 2.45", keys: &["archive_timeout_s"], point_in_time: true }),
+    delay_setting: Some("recovery_min_apply_delay"),
     ..plain("postgres", Engine::Postgres, "pg", "drdrill/postgres:15")
 };
 const REDIS: KindInfo = KindInfo {
@@ -60,7 +65,8 @@ const REDIS: KindInfo = KindInfo {
     ..plain("redis", Engine::Redis, "redis", "drdrill/redis:7")
 };
 const MARIADB: KindInfo = KindInfo {
-    backup: Some(BackupInfo { tool: "mariabackup + binlog streaming", keys: &[], point_in_time: false }),
+    backup: Some(BackupInfo { tool: "mariabackup + binlog streaming", keys: &[], point_in_time: true }),
+    delay_setting: Some("master_delay"),
     services: binlog_streamer,
     ..plain("mariadb", Engine::Mariadb, "db", "drdrill/mariadb:10.11")
 };

@@ -145,6 +145,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     super::orchestrated::validate_orchestrated(s, &mut p);
     super::mariadb::validate_mariadb(s, &mut p);
     super::backup::validate_backup(s, &mut p);
+    super::backup::validate_delayed_promotion(s, &mut p);
     super::external::validate_external(s, &mut p);
     super::external::validate_actions(s, &mut p);
     let external = st.kind.is_external();
@@ -288,5 +289,19 @@ mod tests {
         assert!(e.contains("archive_timeout_s must be between 1 and 3600"), "{e}");
         let e = err(&backed.replace("target: primary", "target: primary\n    duration_ms: 100"));
         assert!(e.contains("`duration_ms` does not apply to a destroy fault"), "{e}");
+    }
+
+    #[test]
+    fn rolling_a_replica_forward_needs_a_delayed_one_of_a_kind_that_has_them() {
+        let pitr = OK.replace("stack:\n  kind: postgres\n", "stack:\n  kind: postgres\n  replicas: 1\n").replace("failover:\n", "failover:\n  restore_to: before_fault\n");
+        let e = err(&pitr);
+        assert!(e.contains("give `settings.recovery_min_apply_delay`"), "{e}");
+        let delayed = pitr.replace("  replicas: 1\n", "  replicas: 1\n  settings: {recovery_min_apply_delay: 30s}\n");
+        assert!(err(&delayed).contains("name the delayed replica to promote"));
+        parse(Path::new("s.yaml"), delayed.replace("failover:\n", "failover:\n  promote: pg-2\n")).unwrap();
+        let e = err(&pitr.replace("kind: postgres", "kind: mariadb"));
+        assert!(e.contains("give `settings.master_delay`"), "{e}");
+        let e = err(&pitr.replace("kind: postgres", "kind: redis"));
+        assert!(e.contains("a redis replica cannot be rolled forward to a point in time"), "{e}");
     }
 }

@@ -142,7 +142,8 @@ pub struct StackSpec {
     pub image: Option<String>,
     /// Server settings: postgresql.conf keys, redis-server options without the leading "--"
     /// (e.g. min-replicas-to-write: "1"), or MariaDB my.cnf keys (e.g.
-    /// rpl_semi_sync_master_timeout: "2000").
+    /// rpl_semi_sync_master_timeout: "2000"; `master_delay: "30"` delays MariaDB replicas
+    /// through CHANGE MASTER TO MASTER_DELAY, having no my.cnf key).
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
     /// How long to wait for the stack to become healthy. Default 120000.

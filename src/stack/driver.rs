@@ -161,10 +161,11 @@ pub trait Restore: Send + Sync {
             Err(_) => false,
         }
     }
-    /// Once it runs: replays what the backup does not hold (a streamed binlog) and opens
-    /// the node to its clients; returns what was replayed, in the tool's words. None when
-    /// the database replays by itself (PostgreSQL's `restore_command`).
-    async fn replay(&self, _stack: &Stack, _node: &str) -> Result<Option<String>> {
+    /// Once it runs: replays what the backup does not hold (a streamed binlog), with
+    /// `target` (UTC) only what was committed before it, and opens the node to its clients;
+    /// returns what was replayed, in the tool's words. None when the database replays by
+    /// itself (PostgreSQL's `restore_command`).
+    async fn replay(&self, _stack: &Stack, _node: &str, _target: Option<chrono::DateTime<chrono::Utc>>) -> Result<Option<String>> {
         Ok(None)
     }
 }

@@ -13,6 +13,9 @@ use std::time::Duration;
 pub struct MariaDb {
     semi_sync: bool,
     settings: Vec<String>,
+    /// `settings.master_delay` (s): MariaDB has no my.cnf variable for it; replicas get
+    /// it through `CHANGE MASTER TO MASTER_DELAY`.
+    master_delay: Option<String>,
     /// The `drdrill` account's password: made for this drill, never a fixed one.
     pub(super) password: String,
     pub(super) data: MariaData,
@@ -25,7 +28,8 @@ impl MariaDb {
         let password = fresh_password();
         MariaDb {
             semi_sync: spec.replication == ReplicationMode::SemiSync,
-            settings: spec.settings.iter().map(|(k, v)| format!("{k} = {v}")).collect(),
+            settings: spec.settings.iter().filter(|(k, _)| *k != MASTER_DELAY).map(|(k, v)| format!("{k} = {v}")).collect(),
+            master_delay: spec.settings.get(MASTER_DELAY).cloned(),
             data: MariaData::drill(&password),
             backup: spec.backup.as_ref().map(|_| super::mariadb_backup::MariaBackup { password: password.clone() }),
             password,
@@ -39,6 +43,9 @@ fn fresh_password() -> String {
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
     format!("dd{:016x}", h.finish())
 }
+
+/// The setting that delays replicas (a delayed replica against operator errors).
+pub const MASTER_DELAY: &str = "master_delay";
 
 /// `server_id` from the node's number (`db-3` → 3).
 pub(super) fn server_id(node: &str) -> u32 {
@@ -127,6 +134,7 @@ impl Deployment for MariaDb {
             env.push("DRDRILL_ROLE=primary".into());
         } else {
             env.push("DRDRILL_ROLE=replica".into());
+            env.extend(self.master_delay.iter().map(|d| format!("DRDRILL_MASTER_DELAY={d}")));
             env.push(format!("DRDRILL_PRIMARY_HOST={}", upstream.0));
             env.push(format!("DRDRILL_PRIMARY_PORT={}", upstream.1));
         }
@@ -151,6 +159,32 @@ impl Promotion for MariaDb {
         }
         let semi = if self.semi_sync { "SET GLOBAL rpl_semi_sync_master_enabled = ON; " } else { "" };
         c.query_drop(format!("STOP SLAVE; RESET SLAVE ALL; {semi}SET GLOBAL read_only = 0")).await.map_err(q(addr, "promote"))?;
+        set_role(stack, node, "primary").await
+    }
+
+    /// A delayed replica rolled forward to just before the operator's error: its SQL
+    /// thread paused first (the error must never be applied), the error's GTID found in
+    /// its relay log, the delay dropped, and `START SLAVE UNTIL` the GTID before it.
+    async fn promote_at(&self, stack: &Stack, node: &str, target: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        let addr = stack.node(node)?.addr();
+        let mut c = self.data.admin(addr).await?;
+        c.query_drop("STOP SLAVE SQL_THREAD").await.map_err(q(addr, "pause the replica's SQL thread"))?;
+        let error = super::mariadb_backup::error_in_relay_log(stack, node, target).await?;
+        let before = gtid_before(&error).ok_or_else(|| Error::infra(format!("the operator's error has GTID {error}: nothing before it")))?;
+        c.query_drop(format!("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE UNTIL master_gtid_pos = '{before}'"))
+            .await
+            .map_err(q(addr, "roll the replica forward"))?;
+        retry_until(Duration::from_secs(300), Duration::from_millis(50), || async {
+            let mut c = self.data.admin(addr).await?;
+            let r = slave_status(&mut c).await.map_err(q(addr, "read SHOW SLAVE STATUS"))?;
+            let pos: Option<String> = c.query_first("SELECT @@gtid_slave_pos").await.map_err(q(addr, "read gtid_slave_pos"))?;
+            match r {
+                Some(r) if col(&r, "Slave_SQL_Running") == "No" && pos.as_deref() == Some(before.as_str()) => Ok(()),
+                _ => Err(Error::infra(format!("{node} has not stopped at {before} (just before the error, {error})"))),
+            }
+        })
+        .await?;
+        c.query_drop("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0").await.map_err(q(addr, "promote"))?;
         set_role(stack, node, "primary").await
     }
 
@@ -206,9 +240,23 @@ pub(super) async fn set_role(stack: &Stack, node: &str, role: &str) -> Result<()
     stack.docker.upload_file(&n.container, "/var/lib/mysql", "drdrill-role", format!("{role}\n").as_bytes()).await
 }
 
+/// The GTID just before `gtid` in its domain (`0-1-42` → `0-1-41`).
+fn gtid_before(gtid: &str) -> Option<String> {
+    let (head, seq) = gtid.rsplit_once('-')?;
+    let seq: u64 = seq.parse().ok()?;
+    (seq > 1).then(|| format!("{head}-{}", seq - 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gtid_before_an_error_is_one_less_in_its_domain() {
+        assert_eq!(gtid_before("0-1-42").as_deref(), Some("0-1-41"));
+        assert_eq!(gtid_before("0-1-1"), None);
+        assert_eq!(gtid_before("garbage"), None);
+    }
 
     #[test]
     fn server_ids_come_from_node_numbers() {

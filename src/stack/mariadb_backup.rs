@@ -103,8 +103,18 @@ impl Restore for MariaBackup {
         (env, Vec::new())
     }
 
-    async fn archive_now(&self, _stack: &Stack, node: &str) -> Result<String> {
-        Err(Error::infra(format!("{node}: a mariadb restore recovers to the latest state only")))
+    /// The binlog is streamed as it is written: waits until the stream holds the old
+    /// primary's binlog up to its current position.
+    async fn archive_now(&self, stack: &Stack, node: &str) -> Result<String> {
+        let script = format!(
+            "read -r file pos <<< \"$(mariadb --protocol=socket -uroot -N -B -e 'SHOW MASTER STATUS' | cut -f1,2)\"; \
+             for i in $(seq 300); do s=$(stat -c %s {dir}/binlog/$file 2>/dev/null || echo 0); \
+             [ \"$s\" -ge \"$pos\" ] && {{ echo \"$file:$pos\"; exit 0; }}; sleep 0.1; done; \
+             echo \"the stream did not reach $file:$pos within 30 s\"; exit 1",
+            dir = VOLUME.1
+        );
+        let at = sh(stack, node, "wait for the binlog stream", &script).await?;
+        Ok(format!("the binlog stream holds {node}'s binlog up to {}", at.trim()))
     }
 
     /// Fences the node, then copies the prepared backup into its empty data directory.
@@ -132,22 +142,75 @@ impl Restore for MariaBackup {
 
     /// Every streamed binlog file from the backup's position, through `mariadb-binlog |
     /// mariadb` as root over the socket; then the fence comes down. A transaction cut off
-    /// at the end of the stream has no COMMIT and is rolled back, as on a crash.
-    async fn replay(&self, stack: &Stack, node: &str) -> Result<Option<String>> {
-        let script = format!(
-            "cd {}; read -r file pos gtid < full/xtrabackup_binlog_info; \
-             files=$(ls binlog | sort | awk -v f=\"$file\" '$0 >= f' | sed 's|^|binlog/|'); \
-             bytes=$(cat $files | wc -c); \
-             mariadb-binlog --start-position=\"$pos\" $files 2>/tmp/replay.err | mariadb --protocol=socket -uroot; \
-             rc=$?; [ $rc = 0 ] || {{ cat /tmp/replay.err; exit $rc; }}; \
-             iptables -D {FENCE}; \
-             echo \"$(echo $files | wc -w) binlog file(s), $bytes bytes, from $file:$pos; GTID now $(mariadb --protocol=socket -uroot -N -B -e 'SELECT @@gtid_binlog_pos')$(tail -n 1 /tmp/replay.err | sed 's/^/; mariadb-binlog: /')\"",
-            VOLUME.1
-        );
+    /// at the end of the stream has no COMMIT and is rolled back, as on a crash. With a
+    /// target, the replay stops before the first DELETE or DROP of the workload's table
+    /// committed in the target's second or later: the operator's error, found in the
+    /// binlog as a DBA finds it (the binlog's clock has whole seconds only).
+    async fn replay(&self, stack: &Stack, node: &str, target: Option<chrono::DateTime<chrono::Utc>>) -> Result<Option<String>> {
+        let replay = REPLAY.replace("FIND_ERROR", FIND_ERROR);
+        let script = format!("{}\ncd {}\n{replay}\niptables -D {FENCE}\necho \"$done\"", target_vars(target), VOLUME.1);
         let out = sh(stack, node, "replay the streamed binlog", &script).await?;
         Ok(Some(out.lines().last().unwrap_or_default().trim().to_string()))
     }
 }
+
+/// `TDAY` (yymmdd) and `TSEC` (seconds of the day) of a target, as the binlog's clock
+/// shows it (UTC, whole seconds); empty without one.
+fn target_vars(target: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    use chrono::Timelike;
+    match target {
+        Some(t) => format!("TDAY='{}'; TSEC={}", t.format("%y%m%d"), t.num_seconds_from_midnight()),
+        None => "TDAY=''; TSEC=0".into(),
+    }
+}
+
+/// Reads `mariadb-binlog -v --base64-output=decode-rows` output (a binlog or a relay log)
+/// and prints `OFFSET GTID` of the first transaction, committed at `TDAY TSEC` or later,
+/// that DELETEs from or DROPs the workload's table: the operator's error.
+const FIND_ERROR: &str = r#"awk -v tday="$TDAY" -v tsec="$TSEC" '
+  /^# at / { at = $3 }
+  /^#[0-9][0-9][0-9][0-9][0-9][0-9] / && /GTID [0-9]+-[0-9]+-[0-9]+/ {
+    day = substr($1, 2) + 0; split($2, t, ":"); sec = t[1] * 3600 + t[2] * 60 + t[3]
+    group = at; match($0, /GTID [0-9]+-[0-9]+-[0-9]+/); gid = substr($0, RSTART + 5, RLENGTH - 5)
+  }
+  /(DELETE FROM|DROP TABLE)[^;]*drdrill_writes/ && (day > tday + 0 || (day == tday + 0 && sec >= tsec)) { print group, gid; exit }'"#;
+
+/// The GTID of the operator's error (committed at `target` or later) in `node`'s relay
+/// log: received by a delayed replica, not yet applied.
+pub(super) async fn error_in_relay_log(stack: &Stack, node: &str, target: chrono::DateTime<chrono::Utc>) -> Result<String> {
+    let script = format!(
+        "{}; cd /var/lib/mysql; for f in $(ls relay-bin.[0-9]* | sort); do \
+         hit=$(mariadb-binlog -v --base64-output=decode-rows $f 2>/dev/null | {FIND_ERROR}); \
+         [ -n \"$hit\" ] && {{ echo \"${{hit#* }}\"; exit 0; }}; done; \
+         echo \"no DELETE or DROP of the workload's table in the relay log at or after the target\"; exit 3",
+        target_vars(Some(target))
+    );
+    Ok(sh(stack, node, "find the operator's error in the relay log", &script).await?.trim().to_string())
+}
+
+/// The replay (bash; `TDAY` yymmdd and `TSEC` seconds of the day give a target). Sets
+/// `done` to what it replayed.
+const REPLAY: &str = r#"
+read -r file pos gtid < full/xtrabackup_binlog_info
+files=$(ls binlog | sort | awk -v f="$file" '$0 >= f')
+stop=""; what="to the end of the stream"
+if [ -n "$TDAY" ]; then
+  for f in $files; do
+    start=4; [ "$f" = "$file" ] && start=$pos
+    hit=$(mariadb-binlog -v --base64-output=decode-rows --start-position=$start binlog/$f 2>/dev/null | FIND_ERROR)
+    if [ -n "$hit" ]; then
+      stop="--stop-position=${hit%% *}"; files=$(echo "$files" | awk -v f="$f" '$0 <= f')
+      what="stopped before the operator's error at $f:${hit%% *} (GTID ${hit#* })"; break
+    fi
+  done
+  [ -n "$stop" ] || { echo "no DELETE or DROP of the workload's table in the binlog at or after the target"; exit 3; }
+fi
+paths=$(for f in $files; do echo "binlog/$f"; done)
+bytes=$(cat $paths | wc -c)
+mariadb-binlog --start-position="$pos" $stop $paths 2>/tmp/replay.err | mariadb --protocol=socket -uroot
+rc=$?; [ $rc = 0 ] || { cat /tmp/replay.err; exit $rc; }
+done="$(echo $files | wc -w) binlog file(s), $bytes bytes, from $file:$pos, $what; GTID now $(mariadb --protocol=socket -uroot -N -B -e 'SELECT @@gtid_binlog_pos')$(tail -n 1 /tmp/replay.err | sed 's/^/; mariadb-binlog: /')"
+"#;
 
 #[cfg(test)]
 mod tests {
