@@ -2,6 +2,7 @@
 pub mod action;
 pub mod checker;
 pub mod cli;
+pub mod dns;
 pub mod clock;
 pub mod docker;
 pub mod error;
