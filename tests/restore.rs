@@ -26,8 +26,6 @@ fn a_restore_loses_what_the_archive_never_got_and_no_more_than_archive_timeout_a
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let c = drill_cross_checked("scenarios/pg-pgbackrest-restore-latest.yaml", read_postgres, &[]);
     let r = &c.d.results;
-    let run = run_id(r);
-    assert!(labelled_volumes(&run).is_empty(), "volumes left behind: {:?}", labelled_volumes(&run));
     // the loss is real, and within what the settings promise
     assert!(!c.lost.is_empty(), "the writes after the last archived segment must be lost");
     let rpo = r["rpo_ms"].as_f64().unwrap();
@@ -73,8 +71,6 @@ fn a_mariadb_restore_replays_the_streamed_binlog_and_loses_only_what_the_stream_
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let c = drill_cross_checked_by("scenarios/mariadb-binlog-stream-restore.yaml", &read_mariadb, &[]);
     let r = &c.d.results;
-    let run = run_id(r);
-    assert!(labelled_volumes(&run).is_empty(), "volumes left behind: {:?}", labelled_volumes(&run));
     // the backup was taken before the workload: every write acknowledged before the
     // disaster that survived came back through the streamed binlog, not the backup
     let acked_before = acked_before_fault(&c.d);
@@ -94,8 +90,6 @@ fn a_redis_restore_on_its_surviving_aof_loses_no_more_than_appendfsync_allows() 
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let c = drill_cross_checked("scenarios/redis-aof-everysec-restore.yaml", read_redis, &[]);
     let r = &c.d.results;
-    let run = run_id(r);
-    assert!(labelled_volumes(&run).is_empty(), "volumes left behind: {:?}", labelled_volumes(&run));
     let rr = &r["failover"]["restore"];
     assert_eq!(rr["allowed_loss_ms"], 1000);
     assert!(rr["fetched"].as_str().unwrap().contains("appendonlydir-redis-1"), "{rr}");

@@ -234,7 +234,7 @@ pub struct Checked {
 
 /// Runs a scenario with --keep, reads the final primary (and the nodes in `also`) with our
 /// own client, cross-checks drdrill's lost list and RPO, then garbage-collects the run and
-/// checks that nothing labelled with it remains.
+/// checks that nothing labelled with it remains, volumes included.
 pub fn drill_cross_checked(scenario: &str, read: fn(u16) -> BTreeSet<(u64, u64)>, also: &[&str]) -> Checked {
     drill_cross_checked_by(scenario, &move |r, node| read(host_port(r, node)), also)
 }
@@ -251,8 +251,8 @@ pub fn drill_cross_checked_by(scenario: &str, read: &ReadNode, also: &[&str]) ->
     let run = run_id(&d.results);
     let out = drdrill(&["gc", "--run", &run]);
     assert!(out.status.success(), "gc failed: {}", String::from_utf8_lossy(&out.stderr));
-    let (c, n) = labelled(Some(&run));
-    assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
+    let ((c, n), v) = (labelled(Some(&run)), labelled_volumes(&run));
+    assert!(c.is_empty() && n.is_empty() && v.is_empty(), "left behind: {c:?} {n:?} {v:?}");
     let lost = cross_check_lost(&d, &survivors);
     Checked { d, lost, survivors, others }
 }
