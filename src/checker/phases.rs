@@ -77,7 +77,29 @@ pub struct Phases {
     pub promotion_ms: Option<f64>,
     pub reroute_ms: Option<f64>,
     pub stabilization_ms: Option<f64>,
+    /// With the drill's DNS: when the service's record moved to the new primary, and when
+    /// the last client cache holding the old address ran out (the latest answer of the old
+    /// address before the move, plus the TTL; the move itself when none was still cached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_moved_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caches_expired_ms: Option<f64>,
+    /// promoted → DNS moved, DNS moved → caches expired (the reroute is then caches expired
+    /// → the first acknowledged write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_update_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_wait_ms: Option<f64>,
     pub budgets: Budgets,
+}
+
+/// Whose steps the phases follow: the orchestrator's (its watcher's events), or drdrill's
+/// scripted recovery (failover start, promotion, the clients repointed), with the DNS
+/// record's TTL when the clients find the primary through the drill's DNS.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Steps {
+    Orchestrator,
+    Scripted { dns_ttl_ms: Option<u64> },
 }
 
 /// `fault` is the fault the orchestrator answered; `new_primary` the node it promoted;
@@ -95,6 +117,7 @@ pub fn phases(
     runs: &AckRuns,
     rto: (f64, Option<f64>),
     budgets: Budgets,
+    steps: Steps,
 ) -> Phases {
     let (from_ms, recovered_ms) = rto;
     let fault_ns = fault.and_then(|i| events.iter().find(|e| e.kind == EventKind::FaultInject && e.fault == Some(i))).map(|e| e.t_ns);
@@ -102,8 +125,12 @@ pub fn phases(
         let from = fault_ns?;
         events.iter().find(|e| e.kind == kind && e.t_ns >= from && (node.is_none() || e.node.as_deref() == node)).map(|e| e.t_ns)
     };
-    let detected = if planned { None } else { after(EventKind::OrchestratorDetected, None) };
-    let watched = new_primary.as_deref().and_then(|n| after(EventKind::OrchestratorPromoted, Some(n)));
+    let (detect, promote, moves) = match steps {
+        Steps::Orchestrator => (EventKind::OrchestratorDetected, EventKind::OrchestratorPromoted, EventKind::OrchestratorMoved),
+        Steps::Scripted { .. } => (EventKind::FailoverStart, EventKind::FailoverPromote, EventKind::FailoverRepointClients),
+    };
+    let detected = if planned { None } else { after(detect, None) };
+    let watched = new_primary.as_deref().and_then(|n| after(promote, Some(n)));
     let first = match (&new_primary, fault_ns) {
         (Some(n), Some(f)) => runs.first_after(n, f),
         _ => None,
@@ -115,8 +142,13 @@ pub fn phases(
         (None, None) => (None, None),
     };
     let rerouted = first.map(|r| r.invoke_ns);
-    let moved = new_primary.as_deref().and_then(|n| after(EventKind::OrchestratorMoved, Some(n)));
+    let moved = new_primary.as_deref().and_then(|n| after(moves, Some(n)));
     let span = |a: Option<u64>, b: Option<u64>| Some(ms(b?) - ms(a?));
+    let (dns_moved, expired) = match steps {
+        Steps::Scripted { dns_ttl_ms: Some(ttl) } => (moved, moved.map(|m| caches_expired(events, m, new_primary.as_deref(), ttl))),
+        _ => (None, None),
+    };
+    let moved = if dns_moved.is_some() { None } else { moved.filter(|_| steps == Steps::Orchestrator) };
     Phases {
         orchestrator: orchestrator.to_string(),
         old_primary,
@@ -131,10 +163,23 @@ pub fn phases(
         recovered_ms,
         detection_ms: fault_ns.and(detected).map(|d| ms(d) - from_ms),
         promotion_ms: span(detected, promoted),
-        reroute_ms: span(promoted, rerouted),
+        reroute_ms: span(expired.or(promoted), rerouted),
         stabilization_ms: rerouted.and_then(|r| Some(recovered_ms? - ms(r))),
+        dns_moved_ms: dns_moved.map(ms),
+        caches_expired_ms: expired.map(ms),
+        dns_update_ms: span(promoted, dns_moved),
+        ttl_wait_ms: span(dns_moved, expired),
         budgets,
     }
+}
+
+/// When the last client cache holding an address other than `new`'s ran out: the latest
+/// such answer at or before the record moved (`moved_ns`), plus the TTL; the move itself
+/// when every cache had already run out.
+fn caches_expired(events: &[Event], moved_ns: u64, new: Option<&str>, ttl_ms: u64) -> u64 {
+    let last_old =
+        events.iter().filter(|e| e.kind == EventKind::DnsAnswer && e.t_ns <= moved_ns && e.node.as_deref() != new).map(|e| e.t_ns).max();
+    last_old.map_or(moved_ns, |t| t.saturating_add(crate::clock::ms_to_ns(ttl_ms)).max(moved_ns))
 }
 
 #[cfg(test)]
@@ -194,6 +239,7 @@ mod tests {
             &runs,
             (1000.0, Some(7460.0)),
             Budgets::default(),
+            Steps::Orchestrator,
         );
         assert_eq!(p.detection_ms, Some(5100.0));
         assert_eq!(p.promotion_ms, Some(1300.0));
@@ -223,6 +269,7 @@ mod tests {
                 &runs,
                 (1000.0, Some(9290.0)),
                 Budgets::default(),
+                Steps::Orchestrator,
             )
         };
         let p1 = p(&late);
@@ -248,9 +295,73 @@ mod tests {
             &AckRuns::default(),
             (1000.0, None),
             Budgets::default(),
+            Steps::Orchestrator,
         );
         assert_eq!((p.detected_ms, p.detection_ms, p.promotion_ms), (None, None, None));
         assert_eq!(p.promoted_ms, Some(1500.0));
         assert_eq!((p.rerouted_ms, p.reroute_ms, p.stabilization_ms), (None, None, None));
+    }
+
+    #[test]
+    fn with_dns_the_reroute_waits_for_the_last_cache_holding_the_old_address() {
+        let answer = |t, node| ev(t, EventKind::DnsAnswer, Some(node), None);
+        let events = vec![
+            answer(100, "pg-1"),
+            answer(2000, "pg-1"),
+            ev(3000, EventKind::FaultInject, Some("pg-1"), Some(0)),
+            ev(3600, EventKind::FailoverStart, Some("pg-1"), Some(0)),
+            ev(3900, EventKind::FailoverPromote, Some("pg-2"), Some(0)),
+            ev(3950, EventKind::FailoverRepointClients, Some("pg-2"), Some(0)),
+            answer(7000, "pg-2"),
+        ];
+        let mut runs = AckRuns::default();
+        runs.add(&ok("pg-2", 7002));
+        let steps = Steps::Scripted { dns_ttl_ms: Some(5000) };
+        let p = phases(
+            "scripted",
+            false,
+            &events,
+            Some(0),
+            Some("pg-1".into()),
+            Some("pg-2".into()),
+            &runs,
+            (3000.0, Some(7001.5)),
+            Budgets::default(),
+            steps,
+        );
+        assert_eq!((p.detection_ms, p.promotion_ms, p.dns_update_ms), (Some(600.0), Some(300.0), Some(50.0)));
+        // the answer cached at 2.0 s lasts until 7.0 s
+        assert_eq!((p.caches_expired_ms, p.ttl_wait_ms), (Some(7000.0), Some(3050.0)));
+        assert!((p.reroute_ms.unwrap() - 1.5).abs() < 1e-6);
+        // only the answer of 0.1 s was cached: it ran out at 5.1 s
+        let early = [&events[..1], &events[2..]].concat();
+        let p = phases(
+            "scripted",
+            false,
+            &early,
+            Some(0),
+            Some("pg-1".into()),
+            Some("pg-2".into()),
+            &runs,
+            (3000.0, Some(7001.5)),
+            Budgets::default(),
+            steps,
+        );
+        assert_eq!(p.ttl_wait_ms, Some(1150.0));
+        // no cache held the old address at the move: no wait
+        let early = events[2..].to_vec();
+        let p = phases(
+            "scripted",
+            false,
+            &early,
+            Some(0),
+            Some("pg-1".into()),
+            Some("pg-2".into()),
+            &runs,
+            (3000.0, Some(7001.5)),
+            Budgets::default(),
+            steps,
+        );
+        assert_eq!(p.ttl_wait_ms, Some(0.0));
     }
 }

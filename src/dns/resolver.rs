@@ -1,22 +1,30 @@
-//! The clients' stub resolver: hickory-resolver pointed at the drill's DNS server only,
-//! caching every answer for the TTL it came with (no minimum, no maximum), as the resolver
-//! of an application that honours TTLs does.
+//! The clients' stub resolver: hickory-resolver pointed at the drill's DNS server only
+//! (A records, no hosts file), behind a cache of its own that keeps every answer exactly
+//! the TTL it came with (no minimum, no maximum), as the resolver of an application that
+//! honours TTLs does. The cache is drdrill's so that a lookup says whether it asked the
+//! server: hickory's own cache recomputes the expiry on every hit, to the second.
 use crate::error::{Error, Result};
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use hickory_resolver::config::{ConnectionConfig, LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::{Resolver, TokioResolver};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Mutex;
 use std::time::Instant;
 
 pub struct StubResolver {
     inner: TokioResolver,
+    /// name -> the last answer, while its TTL lasts.
+    cache: Mutex<HashMap<String, Resolved>>,
 }
 
-/// One lookup: the address, and until when the resolver will give it without asking.
+/// One lookup: the address, until when the resolver gives it without asking, and whether
+/// this lookup asked the server (false: from the cache).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Resolved {
     pub ip: Ipv4Addr,
     pub valid_until: Instant,
+    pub fresh: bool,
 }
 
 impl StubResolver {
@@ -26,23 +34,35 @@ impl StubResolver {
         let mut udp = ConnectionConfig::udp();
         udp.port = server.port();
         ns.connections = vec![udp];
-        let inner = Resolver::builder_with_config(ResolverConfig::from_name_servers(vec![ns]), TokioRuntimeProvider::default())
-            .build()
-            .map_err(|e| Error::infra("failed to build the clients' stub resolver").cause(e))?;
-        Ok(StubResolver { inner })
+        let mut builder = Resolver::builder_with_config(ResolverConfig::from_name_servers(vec![ns]), TokioRuntimeProvider::default());
+        let opts = builder.options_mut();
+        opts.cache_size = 0;
+        opts.ip_strategy = LookupIpStrategy::Ipv4Only;
+        opts.use_hosts_file = ResolveHosts::Never;
+        opts.timeout = std::time::Duration::from_secs(1);
+        let inner = builder.build().map_err(|e| Error::infra("failed to build the clients' stub resolver").cause(e))?;
+        Ok(StubResolver { inner, cache: Mutex::default() })
     }
 
     /// `host` (a name in the drill's zone or any fully qualified name), from the cache
     /// while its TTL lasts, else from the server.
     pub async fn resolve(&self, host: &str) -> Result<Resolved> {
         let fqdn = if host.ends_with('.') { host.to_string() } else { format!("{host}.{}", super::ZONE) };
+        let now = Instant::now();
+        if let Some(r) = self.cache.lock().expect("resolver cache").get(&fqdn).filter(|r| now < r.valid_until) {
+            return Ok(Resolved { fresh: false, ..*r });
+        }
         let found = self.inner.lookup_ip(fqdn.as_str()).await.map_err(|e| Error::infra(format!("failed to resolve {fqdn}")).cause(e))?;
         let ip = found.iter().find_map(|ip| match ip {
             IpAddr::V4(v4) => Some(v4),
             IpAddr::V6(_) => None,
         });
         let ip = ip.ok_or_else(|| Error::infra(format!("failed to resolve {fqdn}: no A record")))?;
-        Ok(Resolved { ip, valid_until: found.valid_until() })
+        // the TTL runs from the question (an answer's TTL counts from when it was sent)
+        let ttl = found.as_lookup().answers().iter().map(|r| r.ttl).min().unwrap_or(0);
+        let r = Resolved { ip, valid_until: now + std::time::Duration::from_secs(u64::from(ttl)), fresh: true };
+        self.cache.lock().expect("resolver cache").insert(fqdn, r);
+        Ok(r)
     }
 }
 
@@ -61,7 +81,8 @@ mod tests {
         let server = DnsServer::start(&[("pg".into(), ip(11))], 1).await.unwrap();
         let cached = StubResolver::new(server.addr()).unwrap();
         let first = cached.resolve("pg").await.unwrap();
-        assert_eq!(first.ip, ip(11));
+        assert_eq!((first.ip, first.fresh), (ip(11), true));
+        assert!(!cached.resolve("pg").await.unwrap().fresh, "a second lookup within the TTL asked the server");
         let ttl = first.valid_until.saturating_duration_since(Instant::now());
         assert!(ttl > Duration::from_millis(900) && ttl <= Duration::from_secs(1), "cached for {ttl:?}, the TTL is 1 s");
         server.set("pg", ip(12)).await.unwrap();

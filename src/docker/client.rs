@@ -34,8 +34,12 @@ pub struct ContainerSpec {
     pub env: Vec<String>,
     pub cmd: Vec<String>,
     pub labels: HashMap<String, String>,
-    /// (container port, host port) pairs, published on `Docker::publish_ip` only.
+    /// (container port, host port) pairs, published on `publish_on`, else on
+    /// `Docker::publish_ip` only.
     pub ports: Vec<(u16, u16)>,
+    /// The host address the ports are published on instead of `Docker::publish_ip`: a
+    /// node's own loopback address when the drill's DNS tells the nodes apart by address.
+    pub publish_on: Option<IpAddr>,
     pub cap_add: Vec<String>,
     /// Replaces the image's entrypoint when set.
     pub entrypoint: Option<Vec<String>>,
@@ -106,7 +110,8 @@ impl Docker {
         for (p, host) in &spec.ports {
             let key = format!("{p}/tcp");
             exposed.insert(key.clone(), HashMap::new());
-            bindings.insert(key, Some(vec![PortBinding { host_ip: Some(self.publish_ip.to_string()), host_port: Some(host.to_string()) }]));
+            let ip = spec.publish_on.unwrap_or(self.publish_ip);
+            bindings.insert(key, Some(vec![PortBinding { host_ip: Some(ip.to_string()), host_port: Some(host.to_string()) }]));
         }
         let mut endpoints = HashMap::new();
         endpoints.insert(spec.network.clone(), EndpointSettings { aliases: Some(vec![spec.alias.clone()]), ..Default::default() });

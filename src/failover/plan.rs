@@ -3,7 +3,6 @@ use crate::fault::FaultNotice;
 use crate::history::{EventKind, RecorderHandle};
 use crate::scenario::{DelayTrigger, FailoverSpec, ProbeTrigger, RestoreTo};
 use crate::stack::{Driver, Stack};
-use crate::workload::ClientTarget;
 use serde::Serialize;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -230,8 +229,7 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     }
     if spec.repoint_clients {
         let addr = stack.node(&new).expect("new primary").client_addr();
-        let _ = clients.send(ClientTarget { node: new.clone(), addr });
-        rec.event(EventKind::FailoverRepointClients, last_hit, Some(&new), format!("clients now write to {new} at {addr}")).await;
+        super::recovery::repoint_clients(&clients, &rec, last_hit, &new, addr).await;
     }
     report.done_ms = Some(ms(rec.event(EventKind::FailoverDone, last_hit, Some(&new), format!("{old} -> {new}")).await));
 
@@ -290,8 +288,7 @@ pub(super) async fn run_steps(spec: &FailoverSpec, scene: Scene, mut faults: mps
             && driver.client_entry().is_none()
             && let Ok(n) = stack.node(new)
         {
-            let _ = clients.send(ClientTarget { node: new.clone(), addr: n.client_addr() });
-            rec.event(EventKind::FailoverRepointClients, fault, Some(new), format!("clients now write to {new}")).await;
+            super::recovery::repoint_clients(&clients, &rec, fault, new, n.client_addr()).await;
         }
     }
     report.new_primary = new.clone();

@@ -5,21 +5,36 @@
 use super::FailoverReport;
 use crate::error::{Error, Result};
 use crate::fault::FaultNotice;
-use crate::history::RecorderHandle;
+use crate::history::{EventKind, RecorderHandle};
 use crate::scenario::{FailoverMode, FailoverSpec};
 use crate::stack::{Driver, Orchestrator, Stack};
-use crate::workload::ClientTarget;
+use crate::workload::ClientRoute;
 use async_trait::async_trait;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 /// What a recovery acts on and records into.
 pub struct Scene {
     pub stack: Arc<Stack>,
     pub driver: Arc<dyn Driver>,
     pub rec: RecorderHandle,
-    /// Where the workload's clients write; a recovery that moves them sends here.
-    pub clients: watch::Sender<ClientTarget>,
+    /// Where the workload's clients write; a recovery that moves them repoints here.
+    pub clients: ClientRoute,
+}
+
+/// Points the clients at `node` (the new primary) and records it; a repoint that failed is
+/// a note, and the clients stay where they were.
+pub(super) async fn repoint_clients(
+    scene_clients: &ClientRoute,
+    rec: &RecorderHandle,
+    fault: Option<usize>,
+    node: &str,
+    addr: std::net::SocketAddr,
+) {
+    match scene_clients.repoint(node, addr).await {
+        Ok(detail) => rec.event(EventKind::FailoverRepointClients, fault, Some(node), detail).await,
+        Err(e) => rec.event(EventKind::Note, fault, Some(node), format!("repointing the clients failed: {}", e.one_line())).await,
+    };
 }
 
 #[async_trait]

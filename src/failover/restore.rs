@@ -8,7 +8,6 @@ use super::recovery::Scene;
 use crate::fault::FaultNotice;
 use crate::history::{EventKind, RecorderHandle};
 use crate::scenario::{FailoverSpec, RestoreTo};
-use crate::workload::ClientTarget;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -109,8 +108,7 @@ pub(super) async fn restore(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     if spec.repoint_clients
         && let Ok(n) = stack.node(&node)
     {
-        let _ = clients.send(ClientTarget { node: node.clone(), addr: n.client_addr() });
-        rec.event(EventKind::FailoverRepointClients, fault, Some(&node), format!("clients now write to {node}")).await;
+        super::recovery::repoint_clients(&clients, &rec, fault, &node, n.client_addr()).await;
     }
     report.done_ms = ms(rec.event(EventKind::FailoverDone, fault, Some(&node), format!("{node} restored from backup")).await);
     report.restore = Some(rr);

@@ -99,6 +99,9 @@ pub enum EventKind {
     OrchestratorMoved,
     /// Any other step the orchestrator announced.
     OrchestratorNote,
+    /// A client's resolver got a fresh answer from the drill's DNS (`node`: the node at the
+    /// address; detail: writer, name, address, TTL). Cached answers are not events.
+    DnsAnswer,
     /// SIGINT / SIGTERM: the drill stopped early (detail: the signal and the phase).
     Interrupted,
     /// A hook, failover step or steady-state check ran and succeeded (`applied_from_ns`

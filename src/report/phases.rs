@@ -37,6 +37,13 @@ pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
         row("reroute", p.promoted_ms, p.rerouted_ms, p.reroute_ms, b.reroute_ms, &b.reroute_from),
         row("stabilisation", p.rerouted_ms, p.recovered_ms, p.stabilization_ms, None, "RTO's recovery point: writes stay available"),
     ];
+    if p.dns_moved_ms.is_some() {
+        // the reroute waits for the DNS: the record moves, then the clients' caches run out
+        rows[2] = row("reroute", p.caches_expired_ms, p.rerouted_ms, p.reroute_ms, b.reroute_ms, &b.reroute_from);
+        let update = "drdrill moves the service's A record to the new primary";
+        rows.insert(2, row("DNS updated", p.promoted_ms, p.dns_moved_ms, p.dns_update_ms, None, update));
+        rows.insert(3, row("waiting for the DNS TTL", p.dns_moved_ms, p.caches_expired_ms, p.ttl_wait_ms, b.ttl_ms, &b.ttl_from));
+    }
     if p.moved_ms.is_some() {
         // MHA moves the VIP before it makes the new master writable: a step inside promotion
         let inside = span(p.detected_ms, p.moved_ms);

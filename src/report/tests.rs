@@ -228,6 +228,7 @@ fn orchestrated_phases_show_with_their_budgets_and_unobserved_steps() {
         reroute_ms: Some(10.0),
         stabilization_ms: Some(0.0),
         budgets: Budgets { detection_ms: Some(6000.0), detection_from: "down-after-milliseconds 5000".into(), ..Default::default() },
+        ..Default::default()
     });
     let card = super::scorecard(&r);
     assert!(card.contains("RTO by phase (Redis Sentinel: redis-1 -> redis-2)"), "{card}");

@@ -6,7 +6,7 @@ use super::exercise::Exercised;
 use super::live::Shared;
 use super::service::Service;
 use crate::action::{Outcome, ProbeResult};
-use crate::checker::{Analysis, Checker, Convergence, orchestrator_phases};
+use crate::checker::{Analysis, Checker, Convergence, PhaseSteps, orchestrator_phases};
 use crate::docker::Docker;
 use crate::error::{Error, Result};
 use crate::failover::FailoverReport;
@@ -31,6 +31,8 @@ pub(super) struct Drill<'a> {
     pub baseline: Vec<Results>,
     /// An external stack's credentials and namespace.
     pub auth: Option<crate::stack::Auth>,
+    /// The drill's own DNS server, when the scenario has `dns` (stopped at wrap-up).
+    pub dns: std::sync::OnceLock<std::sync::Arc<crate::dns::DnsServer>>,
 }
 
 /// What the steady-state phase found and ran before the workload.
@@ -223,6 +225,10 @@ impl Drill<'_> {
             crate::checker::judge_lag(&crate::lag::path_in(&self.dir), tag, &hist.events, &a, sc.targets.replica_lag_ms.as_ref())
                 .map_err(|e| Error::infra(format!("failed to read {} back", crate::lag::FILE)).cause(e))?;
         a.verdict = lag_targets.iter().fold(a.verdict, |v, t| v.merge(t.verdict));
+        if sc.dns.is_some() && sc.workload.resolve == crate::scenario::Resolve::Once && a.rto.recovered_at_ms.is_none() {
+            let why = "; the clients looked the name up once (`workload.resolve: once`) and never follow the DNS record to the new primary";
+            a.targets.iter_mut().filter(|t| t.target == "rto_ms").for_each(|t| t.note.push_str(why));
+        }
         a.targets.extend(lag_targets);
         let cleanup = match (&svc.external, sc.stack.cleanup) {
             (Some(_), true) => Some(self.cleanup(rep, svc).await),
@@ -238,7 +244,9 @@ impl Drill<'_> {
         Ok((Results { engine: self.docker.engine.clone(), phases, isolated_primary, cleanup, replica_lag, ..assembled }, last_ns))
     }
 
-    /// An orchestrated stack's RTO split into detection, promotion, reroute and stabilisation.
+    /// An orchestrated stack's RTO split into detection, promotion, reroute and
+    /// stabilisation; with the drill's DNS, drdrill's own recovery's too, the reroute split
+    /// into the record's move and the clients' caches running out.
     fn phases(
         &self,
         svc: &Service,
@@ -247,12 +255,19 @@ impl Drill<'_> {
         a: &Analysis,
         runs: &crate::checker::AckRuns,
     ) -> Option<crate::checker::Phases> {
-        let o = svc.recovery.as_ref().and_then(|r| r.orchestrator()).or_else(|| svc.driver.orchestrator())?;
         let answered = f.and_then(|f| f.answered_fault);
         let (old, new) = (f.and_then(|f| f.old_primary.clone()), f.and_then(|f| f.new_primary.clone()));
         let planned = answered.and_then(|i| self.sc().faults.get(i)).is_some_and(|f| f.kind == crate::scenario::FaultKind::Switchover);
         let rto = (a.rto.from_ms, a.rto.recovered_at_ms);
-        Some(orchestrator_phases(o.name(), planned, &hist.events, answered, old, new, runs, rto, o.budgets()))
+        if let Some(o) = svc.recovery.as_ref().and_then(|r| r.orchestrator()).or_else(|| svc.driver.orchestrator()) {
+            let steps = PhaseSteps::Orchestrator;
+            return Some(orchestrator_phases(o.name(), planned, &hist.events, answered, old, new, runs, rto, o.budgets(), steps));
+        }
+        let (dns, recovery) = (svc.sc().dns.as_ref()?, svc.recovery.as_ref()?);
+        let ttl_ms = u64::from(dns.ttl_s) * 1000;
+        let steps = PhaseSteps::Scripted { dns_ttl_ms: Some(ttl_ms) };
+        let budgets = scripted_budgets(svc.sc(), ttl_ms);
+        Some(orchestrator_phases(&recovery.name(), planned, &hist.events, answered, old, new, runs, rto, budgets, steps))
     }
 
     /// The judged results go to every reporter (results.json among them), compared with
@@ -282,6 +297,29 @@ fn data_recovered(f: Option<&FailoverReport>, runs: &crate::checker::AckRuns) ->
     let f = f.filter(|f| f.target_ms.is_some())?;
     let from_ms = f.restore.as_ref().and_then(|r| r.node_ms).or(f.started_ms)?;
     runs.first_after(f.new_primary.as_deref()?, (from_ms * 1e6) as u64).map(|r| r.invoke_ns)
+}
+
+/// What drdrill's own recovery allows each phase: detection its trigger (the probe's
+/// failures, or the delay), the TTL the clients' caches keep the old address.
+fn scripted_budgets(sc: &Scenario, ttl_ms: u64) -> crate::stack::Budgets {
+    let trigger = sc.failover.as_ref().map(|f| &f.trigger);
+    let (detection_ms, detection_from) = match (trigger.and_then(|t| t.probe.as_ref()), trigger.and_then(|t| t.delay.as_ref())) {
+        (Some(p), _) => (
+            Some((p.interval_ms * u64::from(p.failures) + p.timeout_ms) as f64),
+            format!("probe every {} ms × {} failures + its {} ms timeout", p.interval_ms, p.failures, p.timeout_ms),
+        ),
+        (None, Some(d)) => (Some(d.delay_ms as f64), format!("failover {} ms after the fault", d.delay_ms)),
+        _ => (None, String::new()),
+    };
+    crate::stack::Budgets {
+        detection_ms,
+        detection_from,
+        promotion_from: "drdrill promotes at once (no setting)".into(),
+        reroute_from: "the clients' next write after their caches ran out (no setting)".into(),
+        ttl_ms: Some(ttl_ms as f64),
+        ttl_from: format!("the record's TTL, {} s", ttl_ms / 1000),
+        ..Default::default()
+    }
 }
 
 /// The stack as results.json describes it.

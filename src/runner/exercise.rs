@@ -13,10 +13,10 @@ use crate::fault::{FaultNotice, FaultSchedule};
 use crate::history::{Entry, EventKind, Recorder, RecorderHandle};
 use crate::report::{DrillEvent, IsolatedPrimary, Reporters};
 use crate::stack::ReadBack;
-use crate::workload::{ClientTarget, Workload};
+use crate::workload::{ClientRoute, Workload};
 use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream, FuturesUnordered};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// The `abort_when` watch: resolves with the reason once a condition holds.
@@ -39,7 +39,8 @@ pub(super) struct Exercised {
 pub(super) struct Running {
     pub rec: RecorderHandle,
     pub primary: String,
-    client_tx: watch::Sender<ClientTarget>,
+    /// Kept for the recovery's repoints while the service runs.
+    route: ClientRoute,
     isolated: IsolatedWatch,
     /// Closed once the service's schedule is done, so a delay trigger with no fault to
     /// answer ends.
@@ -107,7 +108,7 @@ impl Drill<'_> {
         for (svc, r) in svcs.iter().zip(run) {
             isolated.push(r.isolated.finish(&svc.stack, &r.primary).await);
             failovers.push(r.report);
-            drop((r.rec, r.client_tx));
+            drop((r.rec, r.route));
         }
         drop((abort, rec));
         self.close_history().await?;
@@ -138,14 +139,14 @@ impl Drill<'_> {
         let primary = svc.stack.primary();
         self.phase(rep, &svc.say(&format!("workload: {} writers, {}", sc.workload.writers, rate_text(sc))))?;
         rec.event(EventKind::WorkloadStart, None, Some(&primary), "").await;
-        let (client_tx, client_rx) = watch::channel(svc.client_target(&primary)?);
+        let (route, client_rx) = ClientRoute::new(svc.client_target(&primary, self.dns.get())?, self.dns.get().cloned());
         let workload = Workload::start(&sc.workload, svc.driver.clone(), client_rx, rec.clone());
         let (fault_tx, fault_rx) = mpsc::unbounded_channel();
         let isolated = IsolatedWatch::default();
         let hook = svc.driver.orchestrator().map(|_| isolated.hook(svc.driver.clone(), svc.stack.clone(), primary.clone(), rec.clock));
         let faults = svc.plan.faults.iter().copied().zip(sc.faults.iter().cloned()).collect();
         let schedule = FaultSchedule::start(svc.stack.clone(), faults, rec.clone(), self.ledger.clone(), fault_tx, hook);
-        let scene = Scene { stack: svc.stack.clone(), driver: svc.driver.clone(), rec: rec.clone(), clients: client_tx.clone() };
+        let scene = Scene { stack: svc.stack.clone(), driver: svc.driver.clone(), rec: rec.clone(), clients: route.clone() };
         let (tx, rx) = mpsc::unbounded_channel();
         let task = svc.recovery.clone().map(|r| tokio::spawn(async move { r.run(scene, rx).await }));
         let recovery = task.as_ref().map(|t| t.abort_handle());
@@ -156,7 +157,7 @@ impl Drill<'_> {
             l.recs.push((svc.plan.name.clone(), rec.clone()));
         });
         let faults_done = sc.faults.is_empty();
-        let r = Running { rec, primary, client_tx, isolated, notices: Some(tx), recovery, report: None, faults_done, lag };
+        let r = Running { rec, primary, route, isolated, notices: Some(tx), recovery, report: None, faults_done, lag };
         Ok((r, fault_rx, task))
     }
 

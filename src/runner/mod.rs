@@ -132,7 +132,7 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
     }
     let live = Shared::default();
     let labels = docker::run_labels(&run_id, &sc.name, &dir);
-    let drill = Drill { loaded, docker, run_id, dir, ledger: FaultLedger::default(), labels, live: live.clone(), baseline, auth };
+    let drill = Drill { loaded, docker, run_id, dir, ledger: FaultLedger::default(), labels, live: live.clone(), baseline, auth, dns: Default::default() };
     let progress = progress::Progress::start(live, opts.label.clone());
     let outcome = tokio::select! {
         r = AssertUnwindSafe(drill.execute(reporters)).catch_unwind() => match r {
@@ -195,6 +195,9 @@ async fn wrap_up(drill: &Drill<'_>, reporters: &mut Reporters) {
         for line in actions::after_hooks(&sc.hooks.after, &env, None).await {
             let _ = reporters.emit(DrillEvent::Info(&line));
         }
+    }
+    if let Some(dns) = drill.dns.get() {
+        dns.stop().await;
     }
     let _ = std::fs::remove_dir_all(crate::action::marks_dir(&drill.run_id));
     if sc.stack.kind != crate::scenario::StackKind::External {

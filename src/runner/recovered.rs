@@ -89,11 +89,12 @@ impl Drill<'_> {
         // of several, a service no fault hit has nothing to recover from: it just writes on)
         let watched = |s: &Service| s.recovery.is_none() && (svcs.len() == 1 || !s.plan.faults.is_empty());
         // an orchestrator's promotion is not the clients' recovery: they also get the
-        // reroute budget its settings imply (HAProxy's checks)
-        let holds = svcs
-            .iter()
-            .filter(|s| !watched(s))
-            .map(|s| (s.sc().workload.after_recovery_ms, s.recovery.as_ref().map_or(0, |r| r.reroute_ms())));
+        // reroute budget its settings imply (HAProxy's checks), and the DNS record's TTL
+        let follow = |s: &Service| {
+            let dns = s.sc().dns.as_ref().map_or(0, |d| u64::from(d.ttl_s) * 1000);
+            s.recovery.as_ref().map_or(0, |r| r.reroute_ms()).saturating_add(dns)
+        };
+        let holds = svcs.iter().filter(|s| !watched(s)).map(|s| (s.sc().workload.after_recovery_ms, follow(s)));
         let (more, reroute) = holds.max_by_key(|(m, r)| m.saturating_add(*r)).unwrap_or((0, 0));
         let hold = more.saturating_add(reroute);
         let end = Instant::now() + Duration::from_millis(hold);
@@ -105,7 +106,11 @@ impl Drill<'_> {
             .map(|(i, (_, r))| (i, ClientsRecovery::new(r.rec.clone())))
             .collect();
         if watches.is_empty() {
-            let why = if reroute > 0 { format!(" ({reroute} ms reroute budget + after_recovery_ms)") } else { String::new() };
+            let why = if reroute > 0 {
+                format!(" ({reroute} ms for the clients to follow: reroute budget, DNS TTL; + after_recovery_ms)")
+            } else {
+                String::new()
+            };
             self.phase(rep, &format!("writing for {hold} ms more after recovery{why}"))?;
             return tokio::select! {
                 _ = tokio::time::sleep_until(end.min(deadline)) => Ok(()),

@@ -5,13 +5,14 @@
 use super::actions::StackProbe;
 use super::drill::Drill;
 use crate::action::ActionEnv;
+use crate::dns::DnsServer;
 use crate::docker;
 use crate::error::Result;
 use crate::failover::{Recovery, recovery_for};
 use crate::report::{DrillEvent, Reporters};
 use crate::scenario::{Scenario, ServicePlan};
 use crate::stack::{Driver, External, Stack, StackPlan, driver_for};
-use crate::workload::ClientTarget;
+use crate::workload::{ClientTarget, DnsTarget};
 use std::sync::Arc;
 
 pub(super) struct Service {
@@ -35,11 +36,27 @@ impl Service {
         say(&self.plan, text)
     }
 
-    /// Where the clients write first: the stack's entry service, or its primary.
-    pub fn client_target(&self, primary: &str) -> Result<ClientTarget> {
+    /// Where the clients write first: the stack's entry service, or its primary; with the
+    /// drill's DNS, the service's name.
+    pub fn client_target(&self, primary: &str, dns: Option<&Arc<DnsServer>>) -> Result<ClientTarget> {
+        if let (Some(server), Some(_)) = (dns, &self.sc().dns) {
+            let nodes = self.stack.nodes.iter().filter_map(|n| match n.host {
+                std::net::IpAddr::V4(ip) => Some((ip, n.name.clone())),
+                std::net::IpAddr::V6(_) => None,
+            });
+            let first = self.stack.node(primary)?;
+            let dns = DnsTarget {
+                server: server.addr(),
+                name: self.plan.name.clone(),
+                nodes: nodes.collect(),
+                port: first.client_port,
+                once: self.sc().workload.resolve == crate::scenario::Resolve::Once,
+            };
+            return Ok(ClientTarget { dns: Some(dns), ..ClientTarget::direct(primary, first.client_addr()) });
+        }
         Ok(match self.driver.client_entry() {
-            Some(entry) => ClientTarget { node: entry.to_string(), addr: self.stack.service(entry)?.client_addr() },
-            None => ClientTarget { node: primary.to_string(), addr: self.stack.node(primary)?.client_addr() },
+            Some(entry) => ClientTarget::direct(entry, self.stack.service(entry)?.client_addr()),
+            None => ClientTarget::direct(primary, self.stack.node(primary)?.client_addr()),
         })
     }
 
@@ -47,6 +64,14 @@ impl Service {
     pub fn primary_addr(&self) -> Result<std::net::SocketAddr> {
         Ok(self.stack.node(&self.stack.primary())?.addr())
     }
+}
+
+/// The loopback net `127.a.b.0/24` of service `index`'s nodes: drawn from the run id, so
+/// that drills running side by side use different addresses.
+fn own_net(run_id: &str, index: usize) -> [u8; 2] {
+    let h = run_id.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    // 127.0.x.y stays clear of the addresses other tools use on loopback
+    [16 + (h % 200) as u8, ((h >> 8) as usize).wrapping_add(index * 7) as u8]
 }
 
 /// `text`, prefixed with the service's name in a drill of several.
@@ -61,15 +86,36 @@ impl Drill<'_> {
             self.docker.create_network(&docker::network_name(&self.run_id), &self.labels).await?;
         }
         let mut out = Vec::new();
-        for plan in &self.loaded.services {
-            out.push(self.provision_one(rep, plan).await?);
+        for (i, plan) in self.loaded.services.iter().enumerate() {
+            out.push(self.provision_one(rep, plan, i).await?);
         }
+        self.start_dns(rep, &out).await?;
         Ok(out)
+    }
+
+    /// The drill's DNS server, when the scenario has `dns`: each such service's name
+    /// answers its primary's own address.
+    async fn start_dns(&self, rep: &mut Reporters, svcs: &[Service]) -> Result<()> {
+        let Some(spec) = &self.sc().dns else { return Ok(()) };
+        let mut records = Vec::new();
+        for svc in svcs.iter().filter(|s| s.sc().dns.is_some()) {
+            let primary = svc.stack.node(&svc.stack.primary())?;
+            if let std::net::IpAddr::V4(ip) = primary.host {
+                records.push((svc.plan.name.clone(), ip));
+            }
+        }
+        let server = DnsServer::start(&records, spec.ttl_s).await?;
+        self.phase(rep, &format!("DNS: the drill's own server on {} (TTL {} s)", server.addr(), spec.ttl_s))?;
+        for (name, ip) in &records {
+            rep.emit(DrillEvent::Info(&format!("{name}.{} -> {ip}", crate::dns::ZONE)))?;
+        }
+        let _ = self.dns.set(Arc::new(server));
+        Ok(())
     }
 
     /// Starts the stack's containers, or attaches to the external stack; gives the
     /// actions their environment (a probe of the clients' path among it).
-    async fn provision_one(&self, rep: &mut Reporters, plan: &ServicePlan) -> Result<Service> {
+    async fn provision_one(&self, rep: &mut Reporters, plan: &ServicePlan, index: usize) -> Result<Service> {
         let sc = &plan.view;
         let external = self.auth.clone().map(|a| Arc::new(External::new(&sc.stack, a)));
         let driver: Arc<dyn Driver> = match &external {
@@ -78,7 +124,7 @@ impl Drill<'_> {
         };
         let stack = match external {
             Some(_) => self.attach_external(rep, plan).await?,
-            None => self.start_stack(rep, plan, driver.as_ref()).await?,
+            None => self.start_stack(rep, plan, driver.as_ref(), index).await?,
         };
         self.live.with(|l| l.stacks.push((plan.name.clone(), stack.clone())));
         let recovery = recovery_for(sc.failover_mode(), sc.failover.as_ref(), driver.as_ref())?;
@@ -89,7 +135,7 @@ impl Drill<'_> {
         Ok(Service { plan: plan.clone(), driver, external, stack, recovery })
     }
 
-    async fn start_stack(&self, rep: &mut Reporters, plan: &ServicePlan, driver: &dyn Driver) -> Result<Arc<Stack>> {
+    async fn start_stack(&self, rep: &mut Reporters, plan: &ServicePlan, driver: &dyn Driver, index: usize) -> Result<Arc<Stack>> {
         let sc = &plan.view;
         let names = sc.stack.node_names();
         let image = sc.stack.image();
@@ -107,7 +153,8 @@ impl Drill<'_> {
             None => None,
         };
         self.phase(rep, &say(plan, &format!("starting {} nodes ({image}): {}", names.len(), names.join(", "))))?;
-        let stack_plan = StackPlan { run_id: &self.run_id, image: &image, names: &names, labels: &self.labels, proxy };
+        let own_addresses = sc.dns.as_ref().map(|_| own_net(&self.run_id, index));
+        let stack_plan = StackPlan { run_id: &self.run_id, image: &image, names: &names, labels: &self.labels, proxy, own_addresses };
         let stack = Arc::new(Stack::start(&self.docker, driver, stack_plan).await?);
         driver.require_deployment()?.started(&stack).await?;
         if let Some(p) = &stack.proxy {

@@ -12,6 +12,7 @@ mod model;
 mod orchestrated;
 mod prescan;
 mod ranges;
+mod region;
 mod services;
 
 pub use actions::{AbortWhen, ActionSpec, CommandLine, Hooks, HttpSpec, ProbeSpec, SteadyState, describe, describe_probe};
@@ -24,6 +25,7 @@ pub use load::{Loaded, load, parse, validate};
 pub use mariadb::MhaSpec;
 pub use model::*;
 pub use orchestrated::{HaproxySpec, PatroniSpec, SentinelSpec};
+pub use region::{DnsSpec, Resolve};
 pub use services::{ServicePlan, ServiceSpec, ServicesScenario};
 
 /// JSON Schema of the scenario format, for editor completion.

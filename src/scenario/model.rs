@@ -42,6 +42,10 @@ pub struct Scenario {
     /// evidence file and on the terminal (stack credentials are always redacted).
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// The drill's own DNS server: the clients find each service's primary by its name
+    /// (docs/dns.md). Off by default.
+    #[serde(default)]
+    pub dns: Option<super::region::DnsSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -226,6 +230,10 @@ pub struct WorkloadSpec {
     /// is set; off by default.
     #[serde(default)]
     pub replica_lag: Option<LagSpec>,
+    /// With `dns`: `ttl` (default), the clients' resolver keeps each answer for its TTL;
+    /// `once`, they look the name up once and never again.
+    #[serde(default)]
+    pub resolve: super::region::Resolve,
 }
 
 /// A heartbeat written on the primary every `heartbeat_ms`, each replica read every
@@ -318,6 +326,7 @@ impl Default for WorkloadSpec {
             max_duration_ms: default_max_duration(),
             hedge: HedgeSpec::default(),
             replica_lag: None,
+            resolve: Default::default(),
         }
     }
 }

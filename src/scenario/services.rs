@@ -33,6 +33,9 @@ pub struct ServicesScenario {
     pub abort_when: Option<super::actions::AbortWhen>,
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// The drill's own DNS server, one name per service (docs/dns.md).
+    #[serde(default)]
+    pub dns: Option<super::region::DnsSpec>,
 }
 
 /// One service of a drill: what the single form holds at its top level.
@@ -148,6 +151,7 @@ pub fn plans(ss: &ServicesScenario) -> (Vec<ServicePlan>, Vec<Problem>) {
             steady_state: Default::default(),
             abort_when: None,
             secrets: Vec::new(),
+            dns: ss.dns.clone(),
         };
         for (path, msg) in super::load::validate(&view) {
             p.push((place(path, name, &faults), msg));
@@ -190,7 +194,7 @@ fn place(path: Vec<Seg>, service: &str, faults: &[usize]) -> Vec<Seg> {
             out.extend(it);
             out
         }
-        Some(Key("name")) => vec![Key("name")],
+        Some(Key(k)) if k == "name" || k == "dns" => [Key(k)].into_iter().chain(it).collect(),
         Some(first) => [Key("services"), Name(service.to_string()), first].into_iter().chain(it).collect(),
         None => vec![Key("services"), Name(service.to_string())],
     }

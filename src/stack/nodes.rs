@@ -71,6 +71,21 @@ pub struct StackPlan<'a> {
     pub labels: &'a HashMap<String, String>,
     /// The proxy and its image, when the scenario routes traffic through one.
     pub proxy: Option<(&'a ProxySpec, String)>,
+    /// Each node on an address of its own, `127.a.b.N` (N from 1 in start order), all on
+    /// one port: the drill's DNS tells the nodes apart by address (docs/dns.md).
+    pub own_addresses: Option<[u8; 2]>,
+}
+
+/// Node `i`'s own loopback address in `net`.
+pub fn own_address(net: [u8; 2], i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(127, net[0], net[1], u8::try_from(i + 1).unwrap_or(u8::MAX))
+}
+
+/// A port free on `ip` (bound then released; the engine binds it right after).
+fn free_port_on(ip: Ipv4Addr) -> Result<u16> {
+    let what = || format!("failed to find a free port on {ip}");
+    let l = TcpListener::bind((ip, 0)).map_err(|e| Error::infra(what()).cause(e))?;
+    Ok(l.local_addr().map_err(|e| Error::infra(what()).cause(e))?.port())
 }
 
 /// A free port on 127.0.0.1 (bound then released; the engine binds it right after).
@@ -84,7 +99,7 @@ impl Stack {
     /// every node's container (primary first), then the other services (HAProxy, Sentinels).
     /// The image exists: the runner made sure of it before the drill (`docker::ensure_images`).
     pub async fn start(docker: &Docker, driver: &dyn Driver, plan: StackPlan<'_>) -> Result<Stack> {
-        let StackPlan { run_id, image, names, labels, proxy } = plan;
+        let StackPlan { run_id, image, names, labels, proxy, own_addresses } = plan;
         let deploy = driver.require_deployment()?;
         let port = driver.data().port();
         // created once for the drill's services by the runner
@@ -113,15 +128,30 @@ impl Stack {
             started_services.push(start_service(docker, &base, run_id, labels, svc).await?);
         }
         let mut nodes = Vec::new();
-        for name in names {
+        let shared_port = match own_addresses {
+            Some(_) if !docker.client_ip.is_loopback() => {
+                return Err(Error::usage("the drill's DNS needs a local engine: it publishes each node on a loopback address of its own")
+                    .hint(format!("the engine's ports are reached at {} (DRDRILL_ENGINE_HOST)", docker.client_ip)));
+            }
+            Some(net) => Some(free_port_on(own_address(net, 0))?),
+            None => None,
+        };
+        for (i, name) in names.iter().enumerate() {
             let upstream = upstream_of(proxy.as_ref(), name, &names[0], port);
             let (env, cmd) = deploy.container(name, &names[0], &names[1..], (&upstream.0, upstream.1));
             let container = docker::container_name(run_id, name);
             let spec =
                 ContainerSpec { name: container.clone(), alias: name.clone(), env, cmd, labels: node_labels(labels, name), ..base.clone() };
-            let host_port = run_published(docker, spec, port).await?;
+            let (host, host_port) = match (own_addresses, shared_port) {
+                (Some(net), Some(p)) => {
+                    let ip = own_address(net, i);
+                    docker.run(&ContainerSpec { ports: vec![(port, p)], publish_on: Some(ip.into()), ..spec }).await?;
+                    (IpAddr::V4(ip), p)
+                }
+                _ => (docker.client_ip, run_published(docker, spec, port).await?),
+            };
             let client_port = proxy.as_ref().and_then(|p| p.client_port(name)).unwrap_or(host_port);
-            nodes.push(Node { name: name.clone(), container, host: docker.client_ip, host_port, client_port });
+            nodes.push(Node { name: name.clone(), container, host, host_port, client_port });
         }
         for svc in services.iter().filter(|s| !s.before_nodes) {
             started_services.push(start_service(docker, &base, run_id, labels, svc).await?);
@@ -267,6 +297,8 @@ impl Stack {
             cmd,
             labels: node_labels(&self.base.labels, name),
             ports: vec![(self.db_port, n.host_port)],
+            // a node with an address of its own keeps it
+            publish_on: (n.host != self.docker.client_ip).then_some(n.host),
             ..self.base.clone()
         };
         self.docker.run(&spec).await

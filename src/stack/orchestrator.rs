@@ -30,6 +30,11 @@ pub struct Budgets {
     pub promotion_from: String,
     pub reroute_ms: Option<f64>,
     pub reroute_from: String,
+    /// With the drill's DNS: the record's TTL, the longest a client keeps the old address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ttl_from: String,
     /// What the reference documents claim for this orchestrator, shown beside the phases.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claim: Option<String>,
@@ -38,7 +43,7 @@ pub struct Budgets {
 impl Budgets {
     /// Everything the settings allow, for bounding how long drdrill waits for a failover.
     pub fn total_ms(&self) -> f64 {
-        [self.detection_ms, self.promotion_ms, self.reroute_ms].iter().flatten().sum()
+        [self.detection_ms, self.promotion_ms, self.reroute_ms, self.ttl_ms].iter().flatten().sum()
     }
 }
 

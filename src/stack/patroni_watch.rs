@@ -123,6 +123,8 @@ impl Orchestrator for PatroniWatch {
             promotion_from: format!("loop_wait {} s (a replica's next HA cycle), + PostgreSQL's own promotion", s.loop_wait),
             reroute_ms: Some(f64::from(h.rise) * inter as f64 + h.inter_ms as f64),
             reroute_from: format!("HAProxy rise {} × {} ms + one inter {} ms until the first check", h.rise, inter, h.inter_ms),
+            ttl_ms: None,
+            ttl_from: String::new(),
             claim: Some("seed 001 (PostgreSQL, Patroni + etcd + HAProxy): RTO < 5 min, RPO < 1 min".into()),
         }
     }

@@ -338,6 +338,8 @@ impl Orchestrator for SentinelWatch {
             promotion_from: format!("failover-timeout {} (quorum {} of {})", s.failover_timeout_ms, s.quorum, s.sentinels),
             reroute_ms: None,
             reroute_from: "clients ask Sentinel again on their next connection (no setting)".into(),
+            ttl_ms: None,
+            ttl_from: String::new(),
             claim: Some("seed 001 (Redis Sentinel): RTO < 1 min".into()),
         }
     }

@@ -1,5 +1,5 @@
 //! One write attempt and one stall probe, as futures a writer keeps in flight.
-use super::writer::ClientTarget;
+use super::route::ClientTarget;
 use crate::clock::Clock;
 use crate::history::{Op, Outcome};
 use crate::stack::{Driver, WriteClient, WriteError};

@@ -1,9 +1,11 @@
 //! The client workload: K writers, each writing uniquely keyed records (writer, seq,
 //! payload) to whichever node the clients are pointed at, recording every op.
 mod attempt;
+mod resolve;
+mod route;
 mod writer;
 
-pub use writer::ClientTarget;
+pub use route::{ClientRoute, ClientTarget, DnsTarget};
 
 use crate::history::RecorderHandle;
 use crate::scenario::WorkloadSpec;

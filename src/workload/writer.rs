@@ -4,24 +4,18 @@
 //! with fresh connections spread through the stall, so the first write after the outage
 //! ends is attempted within a few ms instead of an op timeout later.
 use super::attempt::{Attempt, Canary, Conn, Done, Probe, attempt, canary, probe};
+use super::resolve::Lookup;
+use super::route::ClientTarget;
 use crate::history::RecorderHandle;
 use crate::scenario::WorkloadSpec;
 use crate::stack::Driver;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
-
-/// Where clients send writes: the node a VIP / DNS name / proxy would point at.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClientTarget {
-    pub node: String,
-    pub addr: SocketAddr,
-}
 
 pub(super) struct Writer {
     pub id: u32,
@@ -88,12 +82,14 @@ impl Writer {
         let mut attempts: FuturesUnordered<Attempt> = FuturesUnordered::new();
         let mut probes: FuturesUnordered<Probe> = FuturesUnordered::new();
         let mut canaries: FuturesUnordered<Canary> = FuturesUnordered::new();
+        let mut lookup = Lookup::default();
         loop {
             let now = Instant::now();
             if *self.stop.borrow() || now >= deadline {
                 break;
             }
-            let target = self.target.borrow().clone();
+            let base = self.target.borrow().clone();
+            let target = lookup.target(base, self.id, &self.rec).await;
             st.idle.retain(|(node, _)| *node == target.node);
             // a write blocks the schedule until it is acknowledged, answered, or stalled
             let blocking = st.waiting.values().any(|&s| s >= st.last_ok_start && now.saturating_duration_since(s) < after);
