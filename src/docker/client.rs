@@ -45,6 +45,12 @@ pub struct ContainerSpec {
     pub entrypoint: Option<Vec<String>>,
     /// (volume, path in the container) pairs.
     pub mounts: Vec<(String, String)>,
+    /// Networks it joins besides `network`, with the same alias (the proxy of a drill
+    /// with sites sits on every site's network).
+    pub more_networks: Vec<String>,
+    /// (container port, host address, host port): ports published each on an address of
+    /// its own (the proxy's client paths, one per node address the drill's DNS gives).
+    pub ports_on: Vec<(u16, IpAddr, u16)>,
 }
 
 fn infra(msg: String, e: bollard::errors::Error) -> Error {
@@ -113,6 +119,11 @@ impl Docker {
             let ip = spec.publish_on.unwrap_or(self.publish_ip);
             bindings.insert(key, Some(vec![PortBinding { host_ip: Some(ip.to_string()), host_port: Some(host.to_string()) }]));
         }
+        for (p, ip, host) in &spec.ports_on {
+            let key = format!("{p}/tcp");
+            exposed.insert(key.clone(), HashMap::new());
+            bindings.insert(key, Some(vec![PortBinding { host_ip: Some(ip.to_string()), host_port: Some(host.to_string()) }]));
+        }
         let mut endpoints = HashMap::new();
         endpoints.insert(spec.network.clone(), EndpointSettings { aliases: Some(vec![spec.alias.clone()]), ..Default::default() });
         let config = Config {
@@ -135,6 +146,11 @@ impl Docker {
         };
         let opts = CreateContainerOptions { name: spec.name.clone(), platform: None };
         self.api.create_container(Some(opts), config).await.map_err(|e| infra(format!("failed to create container {}", spec.name), e))?;
+        for net in &spec.more_networks {
+            let endpoint = EndpointSettings { aliases: Some(vec![spec.alias.clone()]), ..Default::default() };
+            let opts = bollard::network::ConnectNetworkOptions { container: spec.name.clone(), endpoint_config: endpoint };
+            self.api.connect_network(net, opts).await.map_err(|e| infra(format!("failed to connect {} to network {net}", spec.name), e))?;
+        }
         self.start(&spec.name).await
     }
 

@@ -123,7 +123,10 @@ async fn wait_probe(
                 *last_hit = Some((n.injected.index, n.injected.at_ns));
             }
         }
-        let addr = stack.node(&stack.primary()).ok()?.addr();
+        // with sites the health check stands where the clients do: an isolated site's
+        // primary still answers drdrill's own control path
+        let node = stack.node(&stack.primary()).ok()?;
+        let addr = if stack.sites.is_some() { node.client_addr() } else { node.addr() };
         if driver.data().probe(addr, Duration::from_millis(p.timeout_ms)).await {
             down = 0;
             continue;
@@ -175,7 +178,11 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     };
     // choose the replica to promote
     let mut candidates = Vec::new();
-    for r in stack.replicas() {
+    let in_site = |r: &String| match (&spec.site, &stack.sites) {
+        (Some(site), Some(sites)) => sites.site(r) == Some(site.as_str()),
+        _ => true,
+    };
+    for r in stack.replicas().into_iter().filter(in_site) {
         if let Ok(pos) = driver.data().position(stack.node(&r).expect("replica").addr()).await {
             candidates.push((r, pos));
         }
@@ -188,7 +195,8 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
         candidates.iter().find(|(n, _)| *n == spec.promote).map(|(n, _)| n.clone())
     };
     let Some(new) = chosen else {
-        let msg = format!("no reachable replica to promote (wanted {})", spec.promote);
+        let within = spec.site.as_ref().map(|s| format!(" in {s}")).unwrap_or_default();
+        let msg = format!("no reachable replica{within} to promote (wanted {})", spec.promote);
         rec.event(EventKind::FailoverFailed, last_hit, None, msg.clone()).await;
         report.error = Some(msg);
         return report;

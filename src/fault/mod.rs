@@ -7,6 +7,7 @@ mod link;
 mod network;
 mod node;
 mod schedule;
+mod site;
 
 pub use schedule::{FaultHook, FaultLedger, FaultNotice, FaultSchedule};
 
@@ -43,6 +44,12 @@ pub enum Undo {
     Enable {
         api: SocketAddr,
         proxy: String,
+    },
+    /// Put a path's WAN toxics back as they were (a degraded link healed).
+    SetToxics {
+        api: SocketAddr,
+        proxy: String,
+        toxics: Vec<crate::proxy::ToxicConfig>,
     },
     /// Run an action fault's `undo`.
     Action {
@@ -95,7 +102,10 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
     let started = Instant::now();
     let kind = kind_name(spec.kind);
     let primary = stack.primary();
+    let site_fault = matches!(spec.kind, FaultKind::IsolateSite | FaultKind::KillSite | FaultKind::DegradeLink);
     let target = match &spec.target {
+        // a site fault's target is a site
+        Some(t) if site_fault => Some(t.clone()),
         Some(t) => Some(stack.resolve(t)?),
         None => None,
     };
@@ -108,6 +118,7 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         FaultKind::Partition | FaultKind::Loss => network::inject(stack, index, spec, target.as_deref()).await,
         FaultKind::Bandwidth if spec.link.is_none() => network::inject(stack, index, spec, target.as_deref()).await,
         FaultKind::Heal => Err(Error::usage("a heal is not injected")),
+        FaultKind::IsolateSite | FaultKind::KillSite | FaultKind::DegradeLink => site::inject(stack, index, spec).await,
         FaultKind::Switchover => switchover(stack).await,
         FaultKind::Action => {
             let hit = target.as_deref() == Some(primary.as_str());
@@ -121,6 +132,7 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
     let took = started.elapsed().as_millis();
     let node = match (&target, spec.kind) {
         (Some(t), _) => t.clone(),
+        (None, FaultKind::DegradeLink) => spec.between.clone().unwrap_or_default().join(" <-> "),
         (None, FaultKind::Switchover) => primary.clone(),
         (None, _) => network::groups_text(stack, spec),
     };
@@ -171,6 +183,7 @@ fn touches_primary(stack: &Stack, spec: &FaultSpec, target: Option<&str>, primar
     match spec.kind {
         FaultKind::Switchover => true,
         FaultKind::Partition => spec.groups.iter().flatten().flatten().any(|m| stack.resolve(m).ok().as_deref() == Some(primary)),
+        FaultKind::IsolateSite | FaultKind::KillSite => stack.sites.as_ref().is_some_and(|s| s.site(primary) == target),
         _ => target == Some(primary),
     }
 }
@@ -257,6 +270,7 @@ async fn undo_call(docker: &Docker, step: &Undo) -> Result<()> {
             r => r,
         },
         Undo::Enable { api, proxy } => ProxyClient::new(*api).set_enabled(proxy, true).await.map(|_| ()),
+        Undo::SetToxics { api, proxy, toxics } => site::set_link(&ProxyClient::new(*api), proxy, toxics).await.map(|_| ()),
         Undo::Action { spec, label, env } => action::undo(spec, label, env).await,
     }
 }

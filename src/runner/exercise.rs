@@ -231,7 +231,8 @@ impl Drill<'_> {
                 Some((i, n)) = notices.next() => match n {
                     Some(n) => {
                         let verb = if n.healed { "healed" } else { "injected" };
-                        let text = format!("fault #{} {:?} on {} {verb}", n.injected.index, n.injected.kind, n.injected.node).to_lowercase();
+                        let kind = crate::scenario::kind_name(n.injected.kind);
+                        let text = format!("fault #{} {kind} on {} {verb}", n.injected.index, n.injected.node);
                         let t_ms = if n.healed { clock.now_ns() } else { n.injected.at_ns } as f64 / 1e6;
                         rep.emit(DrillEvent::Step { t_ms, text: &text })?;
                         run[i].faults_done |= n.last;

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::fault::FaultLedger;
 use crate::report::{DrillEvent, FileReporter, Reporters, Results, results_json};
 use crate::scenario::Loaded;
-use crate::stack::{PROXY_NODE, driver_for};
+use crate::stack::driver_for;
 use drill::Drill;
 use futures_util::FutureExt;
 use live::Shared;
@@ -264,7 +264,7 @@ async fn interrupted(signal: &str, drill: &Drill<'_>, reporters: &mut Reporters)
 async fn save_logs(docker: &Docker, run_id: &str, loaded: &Loaded, dir: &Path) {
     let containers = loaded.services.iter().flat_map(|s| {
         let sc = &s.view;
-        let proxy = sc.proxy.as_ref().map(|_| PROXY_NODE.to_string());
+        let proxy = sc.effective_proxy().map(|_| service::proxy_alias(s));
         sc.stack.node_names().into_iter().chain(crate::scenario::service_names(&sc.stack)).chain(proxy)
     });
     for node in containers {

@@ -40,7 +40,7 @@ impl Service {
     /// drill's DNS, the service's name.
     pub fn client_target(&self, primary: &str, dns: Option<&Arc<DnsServer>>) -> Result<ClientTarget> {
         if let (Some(server), Some(_)) = (dns, &self.sc().dns) {
-            let nodes = self.stack.nodes.iter().filter_map(|n| match n.host {
+            let nodes = self.stack.nodes.iter().filter_map(|n| match n.client_ip {
                 std::net::IpAddr::V4(ip) => Some((ip, n.name.clone())),
                 std::net::IpAddr::V6(_) => None,
             });
@@ -74,16 +74,26 @@ fn own_net(run_id: &str, index: usize) -> [u8; 2] {
     [16 + (h % 200) as u8, ((h >> 8) as usize).wrapping_add(index * 7) as u8]
 }
 
+/// The proxy's name on the drill's networks: `proxy`, or `proxy-<service>` in a drill of
+/// several (each service has its own, and they share the site networks).
+pub(super) fn proxy_alias(plan: &ServicePlan) -> String {
+    if plan.tagged { format!("{}-{}", crate::stack::PROXY_NODE, plan.name) } else { crate::stack::PROXY_NODE.to_string() }
+}
+
 /// `text`, prefixed with the service's name in a drill of several.
 pub(super) fn say(plan: &ServicePlan, text: &str) -> String {
     if plan.tagged { format!("{}: {text}", plan.name) } else { text.to_string() }
 }
 
 impl Drill<'_> {
-    /// Every service, started in containers on the drill's network or attached to.
+    /// Every service, started in containers on the drill's network (one per site, with
+    /// sites) or attached to.
     pub(super) async fn provision(&self, rep: &mut Reporters) -> Result<Vec<Service>> {
         if self.auth.is_none() {
             self.docker.create_network(&docker::network_name(&self.run_id), &self.labels).await?;
+            for site in &self.sc().sites {
+                self.docker.create_network(&crate::stack::Sites::network(&self.run_id, site), &self.labels).await?;
+            }
         }
         let mut out = Vec::new();
         for (i, plan) in self.loaded.services.iter().enumerate() {
@@ -100,7 +110,7 @@ impl Drill<'_> {
         let mut records = Vec::new();
         for svc in svcs.iter().filter(|s| s.sc().dns.is_some()) {
             let primary = svc.stack.node(&svc.stack.primary())?;
-            if let std::net::IpAddr::V4(ip) = primary.host {
+            if let std::net::IpAddr::V4(ip) = primary.client_ip {
                 records.push((svc.plan.name.clone(), ip));
             }
         }
@@ -139,7 +149,8 @@ impl Drill<'_> {
         let sc = &plan.view;
         let names = sc.stack.node_names();
         let image = sc.stack.image();
-        let proxy = match &sc.proxy {
+        let proxy_spec = sc.effective_proxy();
+        let proxy = match &proxy_spec {
             Some(p) => {
                 let img = match &p.image {
                     Some(i) => i.clone(),
@@ -154,7 +165,17 @@ impl Drill<'_> {
         };
         self.phase(rep, &say(plan, &format!("starting {} nodes ({image}): {}", names.len(), names.join(", "))))?;
         let own_addresses = sc.dns.as_ref().map(|_| own_net(&self.run_id, index));
-        let stack_plan = StackPlan { run_id: &self.run_id, image: &image, names: &names, labels: &self.labels, proxy, own_addresses };
+        let (proxy_alias, sites) = (proxy_alias(plan), crate::stack::Sites::of(sc));
+        let stack_plan = StackPlan {
+            run_id: &self.run_id,
+            image: &image,
+            names: &names,
+            labels: &self.labels,
+            proxy,
+            own_addresses,
+            proxy_alias,
+            sites,
+        };
         let stack = Arc::new(Stack::start(&self.docker, driver, stack_plan).await?);
         driver.require_deployment()?.started(&stack).await?;
         if let Some(p) = &stack.proxy {

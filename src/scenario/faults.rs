@@ -20,6 +20,9 @@ fn allowed(kind: FaultKind) -> &'static [&'static str] {
         Heal => &["heals"],
         Switchover => &[],
         Action => &["target", "action", "undo", "duration_ms"],
+        IsolateSite => &["target", "duration_ms"],
+        KillSite => &["target"],
+        DegradeLink => &["between", "latency_ms", "jitter_ms", "rate_kb_per_s", "duration_ms"],
     }
 }
 
@@ -42,6 +45,7 @@ fn present(f: &FaultSpec) -> Vec<&'static str> {
         ("toxicity", f.toxicity.is_some()),
         ("action", f.action.is_some()),
         ("undo", f.undo.is_some()),
+        ("between", f.between.is_some()),
     ];
     set.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect()
 }
@@ -71,7 +75,7 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
         }
         use FaultKind::*;
         match f.kind {
-            Partition | Heal | Switchover | Action => {}
+            Partition | Heal | Switchover | Action | DegradeLink => {}
             _ if f.target.is_none() => needs("target", p),
             _ => {}
         }
@@ -79,7 +83,10 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
             let msg = "`targets` hits several services at once: it needs a scenario with `services` (one stack: one fault per target)";
             p.push((at("targets"), msg.into()));
         }
-        if let Some(t) = &f.target
+        let site_fault = matches!(f.kind, IsolateSite | KillSite | DegradeLink);
+        if site_fault {
+            check_site_fault(s, f, i, p);
+        } else if let Some(t) = &f.target
             && let Err(msg) = check_target(t, nodes)
         {
             p.push((at("target"), msg));
@@ -159,7 +166,30 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
 
 /// Faults that stay in effect until healed (and so can be named by a `heal`).
 pub fn heals_later(kind: FaultKind) -> bool {
-    !matches!(kind, FaultKind::Kill | FaultKind::Restart | FaultKind::Destroy | FaultKind::DestroyData | FaultKind::Heal | FaultKind::Switchover)
+    use FaultKind::*;
+    !matches!(kind, Kill | Restart | Destroy | DestroyData | Heal | Switchover | KillSite)
+}
+
+/// A site fault names a site of the scenario (`target`), or two linked ones (`between`).
+fn check_site_fault(s: &Scenario, f: &FaultSpec, i: usize, p: &mut Vec<Problem>) {
+    let at = |k: &'static str| vec![Key("faults"), Index(i), Key(k)];
+    let list = s.sites.join(", ");
+    if s.sites.is_empty() {
+        p.push((at("kind"), format!("a {} fault needs `sites`", kind_name(f.kind))));
+        return;
+    }
+    if let Some(t) = f.target.as_ref().filter(|t| !s.sites.contains(t)) {
+        p.push((at("target"), format!("expected a site ({list}), found `{t}`")));
+    }
+    if f.kind == FaultKind::DegradeLink {
+        match &f.between {
+            None => p.push((vec![Key("faults"), Index(i)], "a degrade_link fault needs `between: [site, site]`".into())),
+            Some(b) if b.len() != 2 || !s.wan.iter().any(|l| l.joins(&b[0], &b[1])) => {
+                p.push((at("between"), format!("expected two sites a `wan` link joins, found [{}]", b.join(", "))))
+            }
+            _ => {}
+        }
+    }
 }
 
 fn check_groups(f: &FaultSpec, nodes: &[String], services: &[String], i: usize, p: &mut Vec<Problem>) {

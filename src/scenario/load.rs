@@ -149,6 +149,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     super::external::validate_external(s, &mut p);
     super::external::validate_actions(s, &mut p);
     super::region::validate_dns(s, &mut p);
+    super::region::validate_sites(s, &mut p);
     let external = st.kind.is_external();
     let restore = s.failover_mode() == Some(FailoverMode::Restore);
     if let Some(fo) = s.failover.as_ref().filter(|_| s.failover_mode() == Some(FailoverMode::Scripted) || restore) {

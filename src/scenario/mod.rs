@@ -25,7 +25,7 @@ pub use load::{Loaded, load, parse, validate};
 pub use mariadb::MhaSpec;
 pub use model::*;
 pub use orchestrated::{HaproxySpec, PatroniSpec, SentinelSpec};
-pub use region::{DnsSpec, Resolve};
+pub use region::{DnsSpec, LinkSpec, Resolve};
 pub use services::{ServicePlan, ServiceSpec, ServicesScenario};
 
 /// JSON Schema of the scenario format, for editor completion.

@@ -46,6 +46,13 @@ pub struct Scenario {
     /// (docs/dns.md). Off by default.
     #[serde(default)]
     pub dns: Option<super::region::DnsSpec>,
+    /// Sites, each a network of its own (docs/regions.md): nodes in a site talk directly;
+    /// sites reach each other, and clients reach another site, only through `wan` links.
+    #[serde(default)]
+    pub sites: Vec<String>,
+    /// The WAN links between sites, run by the chaos proxy.
+    #[serde(default)]
+    pub wan: Vec<super::region::LinkSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -169,6 +176,10 @@ pub struct StackSpec {
     /// rebuild it (docs/restore.md).
     #[serde(default)]
     pub backup: Option<super::backup::BackupSpec>,
+    /// With the scenario's `sites`: which nodes each site holds (`dc1: [pg-1, pg-2]`);
+    /// every node in exactly one.
+    #[serde(default)]
+    pub sites: BTreeMap<String, Vec<String>>,
     /// external: postgres, redis or mariadb.
     #[serde(default)]
     pub engine: Option<Engine>,
@@ -234,6 +245,11 @@ pub struct WorkloadSpec {
     /// `once`, they look the name up once and never again.
     #[serde(default)]
     pub resolve: super::region::Resolve,
+    /// With `sites`: the site the clients sit in; they reach other sites through its WAN
+    /// links. Default: outside every site, reaching each one directly (and cut off from
+    /// an isolated one).
+    #[serde(default)]
+    pub site: Option<String>,
 }
 
 /// A heartbeat written on the primary every `heartbeat_ms`, each replica read every
@@ -327,6 +343,7 @@ impl Default for WorkloadSpec {
             hedge: HedgeSpec::default(),
             replica_lag: None,
             resolve: Default::default(),
+            site: None,
         }
     }
 }
@@ -375,6 +392,17 @@ pub enum FaultKind {
     Switchover,
     /// Run `action` (a command, HTTP request, manual step or wait); `undo` heals it.
     Action,
+    /// The `target` site loses every WAN link, to other sites and to clients outside it;
+    /// its nodes keep running and talk among themselves.
+    #[serde(rename = "isolate_site")]
+    IsolateSite,
+    /// SIGKILL every node of the `target` site (with `duration_ms`, started again after).
+    #[serde(rename = "kill_site")]
+    KillSite,
+    /// Set the WAN link `between` two sites to `latency_ms` ± `jitter_ms` and `rate_kb_per_s`
+    /// (what is not given stays as the link has it); the heal puts the link back.
+    #[serde(rename = "degrade_link")]
+    DegradeLink,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -474,6 +502,9 @@ pub struct FaultSpec {
     /// drill ends (also after an error or Ctrl-C).
     #[serde(default)]
     pub undo: Option<super::actions::ActionSpec>,
+    /// degrade_link: the two sites the link joins.
+    #[serde(default)]
+    pub between: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -508,6 +539,9 @@ pub struct FailoverSpec {
     /// named in `promote`, or the first of `stack.nodes` that probes writable.
     #[serde(default)]
     pub steps: Vec<super::actions::ActionSpec>,
+    /// scripted, with `sites`: promote only a replica in this site (the DR site).
+    #[serde(default)]
+    pub site: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]

@@ -35,6 +35,18 @@ pub enum Resolve {
     Once,
 }
 
+impl Scenario {
+    /// The proxy the drill runs: the scenario's, or, with sites, one that carries the
+    /// clients and the replication (it runs the WAN links).
+    pub fn effective_proxy(&self) -> Option<super::model::ProxySpec> {
+        match (&self.proxy, self.sites.is_empty()) {
+            (Some(p), _) => Some(p.clone()),
+            (None, false) => Some(super::model::ProxySpec { image: None, clients: true, replication: true }),
+            (None, true) => None,
+        }
+    }
+}
+
 /// The largest TTL a drill takes (a day).
 const MAX_TTL_S: u32 = 86_400;
 
@@ -95,5 +107,122 @@ mod tests {
         assert!(e.contains("TTL of 0 to 86400"), "{e}");
         let e = problems(&format!("{base}stack: {{kind: postgres}}\nworkload: {{resolve: sometimes}}\n"));
         assert!(e.contains("sometimes"), "{e}");
+    }
+}
+
+/// A WAN link between two sites, run by the chaos proxy: every connection that crosses it
+/// (replication, clients) gets its delay, its rate and its loss.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// The two sites it joins.
+    pub between: Vec<String>,
+    /// The round trip it adds, ms (half each way). Default 0.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// ± this much on that round trip, ms. Default 0.
+    #[serde(default)]
+    pub jitter_ms: u64,
+    /// Each connection's rate, each way, KB/s. Default: unlimited.
+    #[serde(default)]
+    pub bandwidth_kb_per_s: Option<u64>,
+    /// Packets dropped, each way, percent. Not built yet: only 0 is taken (a `loss` fault
+    /// drops a node's own packets).
+    #[serde(default)]
+    pub loss_percent: f64,
+}
+
+impl LinkSpec {
+    /// Whether it joins `a` and `b` (either way round).
+    pub fn joins(&self, a: &str, b: &str) -> bool {
+        (self.between[0] == a && self.between[1] == b) || (self.between[0] == b && self.between[1] == a)
+    }
+}
+
+/// `sites`, `wan`, `stack.sites`, `workload.site` and `failover.site`, together.
+pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
+    use super::locate::Seg::{Index, Name};
+    let sites = &s.sites;
+    let known = |x: &str| sites.iter().any(|y| y == x);
+    let list = sites.join(", ");
+    if sites.is_empty() {
+        let stray = [
+            (!s.wan.is_empty(), Key("wan")),
+            (!s.stack.sites.is_empty(), Key("stack")),
+            (s.workload.site.is_some(), Key("workload")),
+            (s.failover.as_ref().is_some_and(|f| f.site.is_some()), Key("failover")),
+        ];
+        for (_, k) in stray.into_iter().filter(|x| x.0) {
+            p.push((vec![k], "sites are placed and linked only in a scenario with `sites: [..]`".into()));
+        }
+        return;
+    }
+    for (i, n) in sites.iter().enumerate() {
+        if n.is_empty() || !n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') || sites[..i].contains(n) {
+            p.push((vec![Key("sites"), Index(i)], format!("site `{n}`: expected a unique name of lowercase letters, digits and '-'")));
+        }
+    }
+    for (i, l) in s.wan.iter().enumerate() {
+        let at = |k: &'static str| vec![Key("wan"), Index(i), Key(k)];
+        if l.between.len() != 2 || l.between[0] == l.between[1] || !l.between.iter().all(|x| known(x)) {
+            p.push((at("between"), format!("expected two different sites of {list}, found [{}]", l.between.join(", "))));
+        } else if s.wan[..i].iter().any(|m| m.between.len() == 2 && m.joins(&l.between[0], &l.between[1])) {
+            p.push((at("between"), format!("a second link between {} and {}", l.between[0], l.between[1])));
+        }
+        if l.loss_percent != 0.0 {
+            // the proxy image has no iptables yet; a `loss` fault drops a node's own packets
+            p.push((at("loss_percent"), "loss on a WAN link is not built yet: use a `loss` fault on a node".into()));
+        }
+        if l.bandwidth_kb_per_s == Some(0) {
+            p.push((at("bandwidth_kb_per_s"), "bandwidth_kb_per_s must be above 0".into()));
+        }
+    }
+    let info = s.stack.kind.info();
+    if info.external || !(info.services)(&s.stack).is_empty() {
+        p.push((
+            vec![Key("sites")],
+            format!("sites place the nodes of postgres, redis and mariadb stacks; {} runs more than its nodes", info.name),
+        ));
+        return;
+    }
+    let nodes = s.stack.node_names();
+    for (site, members) in &s.stack.sites {
+        if !known(site) {
+            p.push((vec![Key("stack"), Key("sites"), Name(site.clone())], format!("no site `{site}` (sites: {list})")));
+        }
+        for m in members.iter().filter(|m| !nodes.contains(m)) {
+            p.push((vec![Key("stack"), Key("sites"), Name(site.clone())], format!("no node `{m}` (nodes: {})", nodes.join(", "))));
+        }
+    }
+    for n in &nodes {
+        let count = s.stack.sites.values().filter(|m| m.contains(n)).count();
+        if count != 1 {
+            p.push((vec![Key("stack"), Key("sites")], format!("node `{n}` must be in exactly one site (it is in {count})")));
+        }
+    }
+    let site_of = |n: &str| s.stack.sites.iter().find(|(_, m)| m.iter().any(|x| x == n)).map(|(k, _)| k.as_str());
+    let linked = |a: &str, b: &str| a == b || s.wan.iter().any(|l| l.between.len() == 2 && l.joins(a, b));
+    let placed: Vec<&str> = nodes.iter().filter_map(|n| site_of(n)).collect();
+    if let Some(c) = &s.workload.site {
+        if !known(c) {
+            p.push((vec![Key("workload"), Key("site")], format!("no site `{c}` (sites: {list})")));
+        } else if let Some(far) = placed.iter().find(|x| !linked(c, x)) {
+            p.push((vec![Key("workload"), Key("site")], format!("the clients in {c} cannot reach {far}: add a `wan` link between them")));
+        }
+    }
+    if let (Some(first), true) = (placed.first(), placed.len() == nodes.len()) {
+        if let Some(far) = placed.iter().find(|x| !linked(first, x)) {
+            p.push((vec![Key("wan")], format!("the replicas in {far} cannot reach the primary in {first}: add a `wan` link between them")));
+        }
+    }
+    if let Some(site) = s.failover.as_ref().and_then(|f| f.site.as_ref()) {
+        if !known(site) {
+            p.push((vec![Key("failover"), Key("site")], format!("no site `{site}` (sites: {list})")));
+        } else if !nodes[1..].iter().any(|n| site_of(n) == Some(site.as_str())) {
+            p.push((vec![Key("failover"), Key("site")], format!("no replica in {site} to promote")));
+        }
+    }
+    if s.proxy.is_some() {
+        p.push((vec![Key("proxy")], "with `sites`, the proxy runs the WAN links: leave `proxy` out".into()));
     }
 }

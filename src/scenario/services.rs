@@ -36,6 +36,12 @@ pub struct ServicesScenario {
     /// The drill's own DNS server, one name per service (docs/dns.md).
     #[serde(default)]
     pub dns: Option<super::region::DnsSpec>,
+    /// Sites, each a network of its own; each service's `stack.sites` places its nodes.
+    #[serde(default)]
+    pub sites: Vec<String>,
+    /// The WAN links between sites, run by the chaos proxy.
+    #[serde(default)]
+    pub wan: Vec<super::region::LinkSpec>,
 }
 
 /// One service of a drill: what the single form holds at its top level.
@@ -113,13 +119,19 @@ fn faults_of(ss: &ServicesScenario, service: &str) -> Vec<(usize, FaultSpec)> {
         let mine = match f.kind {
             FaultKind::Heal => out.iter().any(|(_, g)| g.name.is_some() && g.name == f.heals),
             FaultKind::Partition => partition_of(f).0.iter().any(|s| s == service),
+            // a site fault hits every service with nodes in the site; a WAN link carries every service
+            FaultKind::IsolateSite | FaultKind::KillSite => {
+                ss.services.get(service).is_some_and(|x| f.target.as_ref().is_some_and(|t| x.stack.sites.contains_key(t)))
+            }
+            FaultKind::DegradeLink => true,
             _ => hits(f).iter().any(|(s, _)| s == service),
         };
         if !mine {
             continue;
         }
         let mut g = FaultSpec { targets: None, ..f.clone() };
-        if let Some((_, n)) = hits(f).into_iter().find(|(s, _)| s == service) {
+        let site_fault = matches!(f.kind, FaultKind::IsolateSite | FaultKind::KillSite | FaultKind::DegradeLink);
+        if let Some((_, n)) = hits(f).into_iter().find(|(s, _)| s == service).filter(|_| !site_fault) {
             // a switchover names its service only: the single form's takes no target
             g.target = (f.kind != FaultKind::Switchover).then_some(n);
         }
@@ -152,6 +164,8 @@ pub fn plans(ss: &ServicesScenario) -> (Vec<ServicePlan>, Vec<Problem>) {
             abort_when: None,
             secrets: Vec::new(),
             dns: ss.dns.clone(),
+            sites: ss.sites.clone(),
+            wan: ss.wan.clone(),
         };
         for (path, msg) in super::load::validate(&view) {
             p.push((place(path, name, &faults), msg));
@@ -194,7 +208,7 @@ fn place(path: Vec<Seg>, service: &str, faults: &[usize]) -> Vec<Seg> {
             out.extend(it);
             out
         }
-        Some(Key(k)) if k == "name" || k == "dns" => [Key(k)].into_iter().chain(it).collect(),
+        Some(Key(k)) if ["name", "dns", "sites", "wan"].contains(&k) => [Key(k)].into_iter().chain(it).collect(),
         Some(first) => [Key("services"), Name(service.to_string()), first].into_iter().chain(it).collect(),
         None => vec![Key("services"), Name(service.to_string())],
     }

@@ -59,6 +59,7 @@ pub async fn plan(spec: &StackSpec) -> Result<(Vec<Node>, Node)> {
         container: String::new(),
         host: a.ip(),
         host_port: a.port(),
+        client_ip: a.ip(),
         client_port: a.port(),
     };
     let endpoint = resolve(spec.endpoint.as_deref().unwrap_or_default()).await?;

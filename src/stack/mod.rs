@@ -26,6 +26,7 @@ mod redis_backup;
 mod redis_conn;
 mod redis_data;
 mod sentinel;
+mod sites;
 
 pub use data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 pub use driver::{Deployment, Driver, Promotion, ReplicaHealth, Restore, Sidecar};
@@ -35,6 +36,7 @@ pub use orchestrator::{Budgets, Observed, Orchestrator};
 pub use proxy::{PROXY_NODE, ProxyRoutes};
 pub use read_back::{ReadBack, Seqs};
 pub use sentinel::RedisSentinel;
+pub use sites::{Crossing, Sites, is_wan_toxic, wan_toxics};
 
 use crate::error::Result;
 use crate::scenario::{StackKind, StackSpec};

@@ -1,6 +1,6 @@
 //! The running stack: containers on the drill's own network, ports published on
 //! `DRDRILL_PUBLISH_IP` (127.0.0.1 by default), and which node is the primary now.
-use super::proxy::{ProxyRoutes, start_proxy};
+use super::proxy::{ProxyPlan, ProxyRoutes, start_proxy};
 use super::{Driver, Sidecar};
 use crate::docker::{self, ContainerSpec, Docker};
 use crate::error::{Error, Result};
@@ -19,8 +19,9 @@ pub struct Node {
     /// Published port; fixed for the life of the drill, across restarts. drdrill's own
     /// control connections (health, promotion, read-back) use it.
     pub host_port: u16,
-    /// Published port the workload uses: the node's client proxy when clients go
-    /// through the proxy, else `host_port`.
+    /// Address and published port the workload uses: the node's client proxy when
+    /// clients go through the proxy, else `host`:`host_port`.
+    pub client_ip: IpAddr,
     pub client_port: u16,
 }
 
@@ -29,7 +30,7 @@ impl Node {
         SocketAddr::from((self.host, self.host_port))
     }
     pub fn client_addr(&self) -> SocketAddr {
-        SocketAddr::from((self.host, self.client_port))
+        SocketAddr::from((self.client_ip, self.client_port))
     }
 }
 
@@ -58,6 +59,8 @@ pub struct Stack {
     /// The commands an operator would run to delete the workload's records, or drop its
     /// table (the `destroy_data` fault).
     pub destroy_data: [Vec<String>; 2],
+    /// The sites its nodes are in, when the scenario has sites.
+    pub sites: Option<super::Sites>,
     primary: Mutex<String>,
     /// The primary when the workload started (an orchestrator elects its own first one).
     initial: Mutex<String>,
@@ -74,6 +77,10 @@ pub struct StackPlan<'a> {
     /// Each node on an address of its own, `127.a.b.N` (N from 1 in start order), all on
     /// one port: the drill's DNS tells the nodes apart by address (docs/dns.md).
     pub own_addresses: Option<[u8; 2]>,
+    /// The proxy's name on the drill's networks.
+    pub proxy_alias: String,
+    /// Where each node sits, when the scenario has sites.
+    pub sites: Option<super::Sites>,
 }
 
 /// Node `i`'s own loopback address in `net`.
@@ -99,13 +106,48 @@ impl Stack {
     /// every node's container (primary first), then the other services (HAProxy, Sentinels).
     /// The image exists: the runner made sure of it before the drill (`docker::ensure_images`).
     pub async fn start(docker: &Docker, driver: &dyn Driver, plan: StackPlan<'_>) -> Result<Stack> {
-        let StackPlan { run_id, image, names, labels, proxy, own_addresses } = plan;
+        let StackPlan { run_id, image, names, labels, proxy, own_addresses, proxy_alias, sites } = plan;
         let deploy = driver.require_deployment()?;
         let port = driver.data().port();
-        // created once for the drill's services by the runner
+        if own_addresses.is_some() && !docker.client_ip.is_loopback() {
+            return Err(Error::usage("the drill's DNS needs a local engine: it publishes each node on a loopback address of its own")
+                .hint(format!("the engine's ports are reached at {} (DRDRILL_ENGINE_HOST)", docker.client_ip)));
+        }
+        let own = match own_addresses {
+            Some(net) => {
+                let ips: Vec<Ipv4Addr> = (0..names.len()).map(|i| own_address(net, i)).collect();
+                let p = free_port_on(ips[0])?;
+                Some((ips, p))
+            }
+            None => None,
+        };
+        // created by the runner: the drill's network, or one per site
         let network = docker::network_name(run_id);
+        let net_of = |n: &str| match sites.as_ref().and_then(|s| s.site(n)) {
+            Some(site) => super::Sites::network(run_id, site),
+            None => network.clone(),
+        };
         let proxy = match proxy {
-            Some((spec, img)) => Some(start_proxy(docker, spec, &img, run_id, names, port, labels).await?),
+            Some((spec, img)) => {
+                let networks = match &sites {
+                    Some(s) => s.used().iter().map(|x| super::Sites::network(run_id, x)).collect(),
+                    None => vec![network.clone()],
+                };
+                let own_addresses = own.clone().filter(|_| spec.clients);
+                let plan = ProxyPlan {
+                    spec,
+                    image: &img,
+                    run_id,
+                    alias: &proxy_alias,
+                    nodes: names,
+                    db_port: port,
+                    labels,
+                    networks,
+                    own_addresses,
+                    sites: sites.clone(),
+                };
+                Some(start_proxy(docker, plan).await?)
+            }
             None => None,
         };
         let mut mounts = Vec::new();
@@ -116,7 +158,7 @@ impl Stack {
         }
         let base = ContainerSpec {
             image: image.to_string(),
-            network: network.clone(),
+            network: net_of(&names[0]),
             cap_add: vec!["NET_ADMIN".into()],
             labels: labels.clone(),
             mounts,
@@ -128,30 +170,23 @@ impl Stack {
             started_services.push(start_service(docker, &base, run_id, labels, svc).await?);
         }
         let mut nodes = Vec::new();
-        let shared_port = match own_addresses {
-            Some(_) if !docker.client_ip.is_loopback() => {
-                return Err(Error::usage("the drill's DNS needs a local engine: it publishes each node on a loopback address of its own")
-                    .hint(format!("the engine's ports are reached at {} (DRDRILL_ENGINE_HOST)", docker.client_ip)));
-            }
-            Some(net) => Some(free_port_on(own_address(net, 0))?),
-            None => None,
-        };
+        // the nodes themselves take the own addresses unless the proxy's client paths do
+        let direct_own = own.as_ref().filter(|_| !proxy.as_ref().is_some_and(|p| p.clients));
         for (i, name) in names.iter().enumerate() {
             let upstream = upstream_of(proxy.as_ref(), name, &names[0], port);
             let (env, cmd) = deploy.container(name, &names[0], &names[1..], (&upstream.0, upstream.1));
             let container = docker::container_name(run_id, name);
-            let spec =
-                ContainerSpec { name: container.clone(), alias: name.clone(), env, cmd, labels: node_labels(labels, name), ..base.clone() };
-            let (host, host_port) = match (own_addresses, shared_port) {
-                (Some(net), Some(p)) => {
-                    let ip = own_address(net, i);
-                    docker.run(&ContainerSpec { ports: vec![(port, p)], publish_on: Some(ip.into()), ..spec }).await?;
-                    (IpAddr::V4(ip), p)
+            let (env, cmd, labels, network) = (env, cmd, node_labels(labels, name), net_of(name));
+            let spec = ContainerSpec { name: container.clone(), alias: name.clone(), env, cmd, labels, network, ..base.clone() };
+            let (host, host_port) = match direct_own {
+                Some((ips, p)) => {
+                    docker.run(&ContainerSpec { ports: vec![(port, *p)], publish_on: Some(ips[i].into()), ..spec }).await?;
+                    (IpAddr::V4(ips[i]), *p)
                 }
-                _ => (docker.client_ip, run_published(docker, spec, port).await?),
+                None => (docker.client_ip, run_published(docker, spec, port).await?),
             };
-            let client_port = proxy.as_ref().and_then(|p| p.client_port(name)).unwrap_or(host_port);
-            nodes.push(Node { name: name.clone(), container, host, host_port, client_port });
+            let (client_ip, client_port) = proxy.as_ref().and_then(|p| p.client_port(name)).unwrap_or((host, host_port));
+            nodes.push(Node { name: name.clone(), container, host, host_port, client_ip, client_port });
         }
         for svc in services.iter().filter(|s| !s.before_nodes) {
             started_services.push(start_service(docker, &base, run_id, labels, svc).await?);
@@ -172,6 +207,7 @@ impl Stack {
             base,
             backup: Default::default(),
             destroy_data: [crate::scenario::DataLoss::Delete, crate::scenario::DataLoss::Drop].map(|h| deploy.destroy_data_command(h)),
+            sites,
         })
     }
 
@@ -193,6 +229,7 @@ impl Stack {
             base: ContainerSpec::default(),
             backup: Default::default(),
             destroy_data: Default::default(),
+            sites: None,
         }
     }
 
@@ -297,8 +334,12 @@ impl Stack {
             cmd,
             labels: node_labels(&self.base.labels, name),
             ports: vec![(self.db_port, n.host_port)],
-            // a node with an address of its own keeps it
+            // a node with an address of its own keeps it, and a node in a site its site
             publish_on: (n.host != self.docker.client_ip).then_some(n.host),
+            network: match self.sites.as_ref().and_then(|s| s.site(name)) {
+                Some(site) => super::Sites::network(&self.run_id, site),
+                None => self.base.network.clone(),
+            },
             ..self.base.clone()
         };
         self.docker.run(&spec).await
@@ -376,7 +417,7 @@ async fn start_service(
         ..base.clone()
     };
     let host_port = run_published(docker, spec, svc.port).await?;
-    Ok(Node { name: svc.name.clone(), container, host: docker.client_ip, host_port, client_port: host_port })
+    Ok(Node { name: svc.name.clone(), container, host: docker.client_ip, host_port, client_ip: docker.client_ip, client_port: host_port })
 }
 
 fn upstream_of(proxy: Option<&ProxyRoutes>, replica: &str, primary: &str, db_port: u16) -> (String, u16) {

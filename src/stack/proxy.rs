@@ -3,29 +3,35 @@
 //! when clients are routed through it, and each ordered pair of nodes a replication proxy
 //! (`repl-<replica>-<primary>`) when replication is.
 use super::nodes::free_port;
+use super::sites::{Sites, wan_toxics};
 use crate::docker::{self, ContainerSpec, Docker};
 use crate::error::{Error, Result};
 use crate::proxy::{ProxyClient, ProxyConfig};
 use crate::scenario::ProxySpec;
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-/// Node name of the proxy container (its DNS alias on the drill network).
+/// Node name of the proxy container (its DNS alias on the drill network) in a drill of one
+/// service; `proxy-<service>` in a drill of several.
 pub const PROXY_NODE: &str = "proxy";
 const API_PORT: u16 = 8474;
 
 #[derive(Debug, Clone)]
 pub struct ProxyRoutes {
     pub container: String,
+    /// Its name on the drill's networks (`proxy`; `proxy-<service>` in a drill of several).
+    pub alias: String,
     /// The Toxiproxy API, published like the nodes' ports.
     pub api: SocketAddr,
     pub clients: bool,
     pub replication: bool,
     /// Node names in start order (their index numbers the listen ports).
     nodes: Vec<String>,
-    /// node -> host port of its client proxy.
-    client_ports: BTreeMap<String, u16>,
+    /// node -> host address and port of its client proxy.
+    client_ports: BTreeMap<String, (IpAddr, u16)>,
+    /// With sites: replication within a site goes direct, across sites through here.
+    sites: Option<Sites>,
 }
 
 impl ProxyRoutes {
@@ -54,14 +60,21 @@ impl ProxyRoutes {
         21000 + (r * 16 + p) as u16
     }
 
-    /// Where `replica` connects to reach `primary`: through the proxy, or None (direct).
+    /// Where `replica` connects to reach `primary`: through the proxy, or None (direct;
+    /// always within a site).
     pub fn replication_endpoint(&self, replica: &str, primary: &str) -> Option<(String, u16)> {
-        self.replication.then(|| (PROXY_NODE.to_string(), Self::replication_listen(self.index(replica), self.index(primary))))
+        let same_site = self.sites.as_ref().is_some_and(|s| s.site(replica) == s.site(primary));
+        (self.replication && !same_site).then(|| (self.alias.clone(), Self::replication_listen(self.index(replica), self.index(primary))))
     }
 
-    /// Host port the workload uses for `node`, when clients go through the proxy.
-    pub fn client_port(&self, node: &str) -> Option<u16> {
+    /// Host address and port the workload uses for `node`, when clients go through the proxy.
+    pub fn client_port(&self, node: &str) -> Option<(IpAddr, u16)> {
         self.client_ports.get(node).copied()
+    }
+
+    /// The nodes it has paths to, in start order.
+    pub fn node_names(&self) -> &[String] {
+        &self.nodes
     }
 
     /// Every replication proxy into `primary`, with its replica.
@@ -70,42 +83,66 @@ impl ProxyRoutes {
     }
 }
 
+/// What `start_proxy` needs besides the engine.
+pub struct ProxyPlan<'a> {
+    pub spec: &'a ProxySpec,
+    pub image: &'a str,
+    pub run_id: &'a str,
+    pub alias: &'a str,
+    pub nodes: &'a [String],
+    pub db_port: u16,
+    pub labels: &'a HashMap<String, String>,
+    /// The networks it sits on: the drill's, or every site's.
+    pub networks: Vec<String>,
+    /// The clients' paths published each on its node's own address, on one port (the
+    /// drill's DNS); else each on a free port of the engine's publish address.
+    pub own_addresses: Option<(Vec<Ipv4Addr>, u16)>,
+    pub sites: Option<Sites>,
+}
+
 /// Starts the proxy container and creates every proxy, before any node starts (replicas
-/// clone through it). Upstreams are names on the drill network, resolved per connection.
-pub async fn start_proxy(
-    docker: &Docker,
-    spec: &ProxySpec,
-    image: &str,
-    run_id: &str,
-    nodes: &[String],
-    db_port: u16,
-    labels: &HashMap<String, String>,
-) -> Result<ProxyRoutes> {
-    let container = docker::container_name(run_id, PROXY_NODE);
+/// clone through it); with sites, puts each WAN link's toxics on the paths that cross it.
+/// Upstreams are names on the drill's networks, resolved per connection.
+pub async fn start_proxy(docker: &Docker, plan: ProxyPlan<'_>) -> Result<ProxyRoutes> {
+    let ProxyPlan { spec, image, run_id, alias, nodes, db_port, labels, networks, own_addresses, sites } = plan;
+    let container = docker::container_name(run_id, alias);
     let mut l = labels.clone();
-    l.insert(docker::LABEL_NODE.into(), PROXY_NODE.into());
+    l.insert(docker::LABEL_NODE.into(), alias.into());
     let api_port = free_port()?;
     let mut ports = vec![(API_PORT, api_port)];
+    let mut ports_on = Vec::new();
     let mut client_ports = BTreeMap::new();
     if spec.clients {
         for (i, n) in nodes.iter().enumerate() {
-            let p = free_port()?;
-            ports.push((ProxyRoutes::client_listen(i), p));
-            client_ports.insert(n.clone(), p);
+            match &own_addresses {
+                Some((ips, port)) => {
+                    ports_on.push((ProxyRoutes::client_listen(i), IpAddr::V4(ips[i]), *port));
+                    client_ports.insert(n.clone(), (IpAddr::V4(ips[i]), *port));
+                }
+                None => {
+                    let p = free_port()?;
+                    ports.push((ProxyRoutes::client_listen(i), p));
+                    client_ports.insert(n.clone(), (docker.client_ip, p));
+                }
+            }
         }
     }
     let cs = ContainerSpec {
         name: container.clone(),
         image: image.to_string(),
-        network: docker::network_name(run_id),
-        alias: PROXY_NODE.into(),
+        network: networks[0].clone(),
+        more_networks: networks[1..].to_vec(),
+        alias: alias.into(),
         labels: l,
         ports,
+        ports_on,
         ..Default::default()
     };
     docker.run(&cs).await?;
     let routes = ProxyRoutes {
         container,
+        alias: alias.to_string(),
+        sites,
         api: SocketAddr::from((docker.client_ip, api_port)),
         clients: spec.clients,
         replication: spec.replication,
@@ -144,5 +181,13 @@ pub async fn start_proxy(
         }
     }
     api.populate(&proxies).await?;
+    if let Some(sites) = &routes.sites {
+        for c in sites.crossings(&routes) {
+            let Some(link) = sites.link(c.ends[0].as_deref(), c.ends[1].as_deref()) else { continue };
+            for t in wan_toxics(link) {
+                api.add_toxic(&c.proxy, &t).await?;
+            }
+        }
+    }
     Ok(routes)
 }

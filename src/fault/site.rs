@@ -1,0 +1,116 @@
+//! Site faults (docs/regions.md), acting on the WAN links the chaos proxy runs and on the
+//! site's containers: `isolate_site` (every path that leaves the site stops passing data;
+//! the nodes keep running), `kill_site` (every node SIGKILLed), `degrade_link` (a link's
+//! delay and rate changed; the heal puts the link back).
+use super::{Applied, Undo, rollback};
+use crate::error::{Error, Result};
+use crate::proxy::{DOWNSTREAM, ToxicConfig, UPSTREAM};
+use crate::scenario::{FaultKind, FaultSpec, LinkSpec};
+use crate::stack::{Sites, Stack, is_wan_toxic, wan_toxics};
+
+pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Applied> {
+    let sites = stack.sites.as_ref().ok_or_else(|| Error::usage("a site fault needs `sites`"))?;
+    match spec.kind {
+        FaultKind::KillSite => kill(stack, sites, spec).await,
+        FaultKind::IsolateSite => isolate(stack, sites, index, spec).await,
+        _ => degrade(stack, sites, spec).await,
+    }
+}
+
+fn target(spec: &FaultSpec) -> &str {
+    spec.target.as_deref().unwrap_or_default()
+}
+
+/// Every node of the site, SIGKILLed (the primary among them or not).
+async fn kill(stack: &Stack, sites: &Sites, spec: &FaultSpec) -> Result<Applied> {
+    let site = target(spec);
+    let members: Vec<&String> = stack.nodes.iter().map(|n| &n.name).filter(|n| sites.site(n) == Some(site)).collect();
+    for n in &members {
+        stack.docker.kill(&stack.node(n)?.container, "SIGKILL").await?;
+    }
+    let hit_primary = members.iter().any(|n| **n == stack.primary());
+    let names: Vec<&str> = members.iter().map(|n| n.as_str()).collect();
+    Ok(Applied { detail: format!("{site}: {} killed", names.join(", ")), undo: Vec::new(), hit_primary, stamped: None })
+}
+
+/// Every path with one end in the site (replication across sites, clients outside it)
+/// stops passing data, both ways; connections stay open, as a partition leaves them.
+async fn isolate(stack: &Stack, sites: &Sites, index: usize, spec: &FaultSpec) -> Result<Applied> {
+    let site = target(spec);
+    let routes = stack.proxy.as_ref().ok_or_else(|| Error::infra("a drill with sites runs its WAN links through the proxy (a bug)"))?;
+    let api = routes.client();
+    // every path at once, as a partition cuts them: one after another, the last cut would
+    // come milliseconds after the first, and the writes acknowledged in between would
+    // replicate through the paths still open
+    let mut cuts = Vec::new();
+    for c in sites.crossings(routes).into_iter().filter(|c| Sites::leaves(&c.ends, site)) {
+        for stream in [UPSTREAM, DOWNSTREAM] {
+            cuts.push((c.proxy.clone(), format!("drdrill-fault-{index}-{stream}"), stream));
+        }
+    }
+    let toxics: Vec<ToxicConfig> = cuts.iter().map(|(_, name, stream)| ToxicConfig::timeout(name, *stream, 0)).collect();
+    let added = futures_util::future::join_all(cuts.iter().zip(&toxics).map(|((px, _, _), t)| api.add_toxic(px, t))).await;
+    let mut undo = Vec::new();
+    let mut failed = None;
+    for ((px, name, _), r) in cuts.iter().zip(added) {
+        match r {
+            Ok(_) => undo.push(Undo::RemoveToxic { api: routes.api, proxy: px.clone(), toxic: name.clone() }),
+            Err(e) => failed = failed.or(Some(e)),
+        }
+    }
+    if let Some(e) = failed {
+        rollback(&stack.docker, &undo).await;
+        return Err(e);
+    }
+    let cut = cuts.len() / 2;
+    let primary = stack.primary();
+    let clients_outside = sites.clients.as_deref() != Some(site);
+    let hit_primary = clients_outside && sites.site(&primary) == Some(site);
+    let detail = format!("{site}: {cut} paths out of it stop passing data (its nodes keep running)");
+    Ok(Applied { detail, undo, hit_primary, stamped: None })
+}
+
+/// The link's toxics replaced by the degraded ones on every path that crosses it.
+async fn degrade(stack: &Stack, sites: &Sites, spec: &FaultSpec) -> Result<Applied> {
+    let between = spec.between.clone().unwrap_or_default();
+    let (a, b) = (between.first().cloned().unwrap_or_default(), between.get(1).cloned().unwrap_or_default());
+    let link = sites.link(Some(&a), Some(&b)).ok_or_else(|| Error::usage(format!("no WAN link between {a} and {b}")))?;
+    let degraded = LinkSpec {
+        latency_ms: spec.latency_ms.unwrap_or(link.latency_ms),
+        jitter_ms: spec.jitter_ms.unwrap_or(link.jitter_ms),
+        bandwidth_kb_per_s: spec.rate_kb_per_s.or(link.bandwidth_kb_per_s),
+        ..link.clone()
+    };
+    let routes = stack.proxy.as_ref().ok_or_else(|| Error::infra("a drill with sites runs its WAN links through the proxy (a bug)"))?;
+    let api = routes.client();
+    let mut undo = Vec::new();
+    let crossing = sites.crossings(routes).into_iter().filter(|c| {
+        let ends = [c.ends[0].as_deref(), c.ends[1].as_deref()];
+        ends == [Some(a.as_str()), Some(b.as_str())] || ends == [Some(b.as_str()), Some(a.as_str())]
+    });
+    for c in crossing {
+        let step = set_link(&api, &c.proxy, &wan_toxics(&degraded)).await;
+        match step {
+            Ok(before) => undo.push(Undo::SetToxics { api: routes.api, proxy: c.proxy, toxics: before }),
+            Err(e) => {
+                rollback(&stack.docker, &undo).await;
+                return Err(e);
+            }
+        }
+    }
+    let rate = degraded.bandwidth_kb_per_s.map(|r| format!(", {r} KB/s")).unwrap_or_default();
+    let detail = format!("{a} <-> {b}: {} ± {} ms round trip{rate}", degraded.latency_ms, degraded.jitter_ms);
+    Ok(Applied { detail, undo, hit_primary: false, stamped: None })
+}
+
+/// Puts `toxics` in place of a path's WAN toxics; returns the ones it had.
+pub(crate) async fn set_link(api: &crate::proxy::ProxyClient, proxy: &str, toxics: &[ToxicConfig]) -> Result<Vec<ToxicConfig>> {
+    let before: Vec<ToxicConfig> = api.toxics(proxy).await?.into_iter().filter(|t| is_wan_toxic(&t.name)).collect();
+    for t in &before {
+        api.remove_toxic(proxy, &t.name).await?;
+    }
+    for t in toxics {
+        api.add_toxic(proxy, t).await?;
+    }
+    Ok(before)
+}

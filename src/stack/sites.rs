@@ -1,0 +1,141 @@
+//! Sites at run time (docs/regions.md): which site each node is in, where the clients sit,
+//! and the WAN links between sites. Each site is a Docker network of its own; the chaos
+//! proxy sits on all of them and carries every connection that crosses sites (a replica
+//! in one site replicating from a primary in another, clients reaching a site they are not
+//! in), with the link's toxics on it.
+use super::proxy::ProxyRoutes;
+use crate::docker;
+use crate::proxy::{DOWNSTREAM, ToxicConfig, UPSTREAM};
+use crate::scenario::{LinkSpec, Scenario};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone)]
+pub struct Sites {
+    /// node -> its site.
+    pub nodes: BTreeMap<String, String>,
+    /// Where the clients sit; None: outside every site, reaching each one directly.
+    pub clients: Option<String>,
+    pub wan: Vec<LinkSpec>,
+}
+
+/// The name every WAN toxic starts with (a fault's toxics are named `drdrill-fault-…`).
+const WAN: &str = "wan";
+
+/// One proxy and the two sites it joins (None: the clients, outside every site).
+pub struct Crossing {
+    pub proxy: String,
+    pub ends: [Option<String>; 2],
+}
+
+impl Sites {
+    /// The stack's sites, when the scenario has any.
+    pub fn of(sc: &Scenario) -> Option<Sites> {
+        if sc.sites.is_empty() {
+            return None;
+        }
+        let nodes = sc.stack.sites.iter().flat_map(|(site, members)| members.iter().map(move |m| (m.clone(), site.clone()))).collect();
+        Some(Sites { nodes, clients: sc.workload.site.clone(), wan: sc.wan.clone() })
+    }
+
+    /// The Docker network of `site` in drill `run_id`.
+    pub fn network(run_id: &str, site: &str) -> String {
+        format!("{}-{site}", docker::network_name(run_id))
+    }
+
+    pub fn site(&self, node: &str) -> Option<&str> {
+        self.nodes.get(node).map(String::as_str)
+    }
+
+    /// Every site the stack's nodes are in, each once.
+    pub fn used(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.nodes.values().cloned().collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The link a connection between `a` and `b` crosses: None within a site, or from
+    /// clients outside every site.
+    pub fn link(&self, a: Option<&str>, b: Option<&str>) -> Option<&LinkSpec> {
+        let (a, b) = (a?, b?);
+        if a == b {
+            return None;
+        }
+        self.wan.iter().find(|l| l.joins(a, b))
+    }
+
+    /// Every proxy of `routes`, with the sites it joins: each node's client path (from
+    /// the clients' site), each replication path (replica's site, primary's site).
+    pub fn crossings(&self, routes: &ProxyRoutes) -> Vec<Crossing> {
+        let site = |n: &str| self.site(n).map(str::to_string);
+        let mut out = Vec::new();
+        for n in routes.node_names() {
+            out.push(Crossing { proxy: ProxyRoutes::client_proxy(n), ends: [self.clients.clone(), site(n)] });
+            for r in routes.node_names().iter().filter(|r| *r != n) {
+                out.push(Crossing { proxy: ProxyRoutes::replication_proxy(r, n), ends: [site(r), site(n)] });
+            }
+        }
+        out
+    }
+
+    /// Whether a connection between `a` and `b` leaves `site` (one end in it, one not).
+    pub fn leaves(ends: &[Option<String>; 2], site: &str) -> bool {
+        let inside = |e: &Option<String>| e.as_deref() == Some(site);
+        inside(&ends[0]) != inside(&ends[1])
+    }
+}
+
+/// The toxics that make `link` on one proxy: half its round trip (± half its jitter) each
+/// way, and its rate each way.
+pub fn wan_toxics(link: &LinkSpec) -> Vec<ToxicConfig> {
+    let mut out = Vec::new();
+    for stream in [UPSTREAM, DOWNSTREAM] {
+        if link.latency_ms > 0 || link.jitter_ms > 0 {
+            out.push(ToxicConfig::latency(format!("{WAN}-latency-{stream}"), stream, link.latency_ms / 2, link.jitter_ms / 2));
+        }
+        if let Some(rate) = link.bandwidth_kb_per_s {
+            out.push(ToxicConfig::bandwidth(format!("{WAN}-bandwidth-{stream}"), stream, rate));
+        }
+    }
+    out
+}
+
+/// Whether toxic `name` is one of a WAN link's.
+pub fn is_wan_toxic(name: &str) -> bool {
+    name.starts_with(&format!("{WAN}-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(latency: u64, jitter: u64, rate: Option<u64>) -> LinkSpec {
+        LinkSpec {
+            between: vec!["dc1".into(), "dc2".into()],
+            latency_ms: latency,
+            jitter_ms: jitter,
+            bandwidth_kb_per_s: rate,
+            loss_percent: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_link_is_half_its_round_trip_each_way_and_its_rate_each_way() {
+        let t = wan_toxics(&link(30, 10, Some(12_500)));
+        let names: Vec<&str> = t.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, ["wan-latency-upstream", "wan-bandwidth-upstream", "wan-latency-downstream", "wan-bandwidth-downstream"]);
+        assert_eq!(t[0].attributes["latency"], 15);
+        assert_eq!(t[0].attributes["jitter"], 5);
+        assert!(wan_toxics(&link(0, 0, None)).is_empty());
+        assert!(is_wan_toxic("wan-latency-upstream") && !is_wan_toxic("drdrill-fault-0-upstream"));
+    }
+
+    #[test]
+    fn a_site_is_left_by_connections_with_one_end_in_it() {
+        let dc = |s: &str| Some(s.to_string());
+        assert!(Sites::leaves(&[None, dc("dc1")], "dc1"));
+        assert!(Sites::leaves(&[dc("dc2"), dc("dc1")], "dc1"));
+        assert!(!Sites::leaves(&[dc("dc1"), dc("dc1")], "dc1"));
+        assert!(!Sites::leaves(&[None, dc("dc2")], "dc1"));
+    }
+}
