@@ -84,32 +84,6 @@ pub(super) fn validate_dns(s: &Scenario, p: &mut Vec<Problem>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::scenario::parse;
-
-    fn problems(yaml: &str) -> String {
-        match parse(std::path::Path::new("t.yaml"), yaml.to_string()) {
-            Ok(_) => String::new(),
-            Err(e) => format!("{e:?}"),
-        }
-    }
-
-    #[test]
-    fn dns_is_refused_where_it_cannot_work() {
-        let base = "name: t\ntargets: {}\n";
-        assert_eq!(problems(&format!("{base}stack: {{kind: postgres, replicas: 1}}\ndns: {{ttl_s: 5}}\n")), "");
-        let e = problems(&format!("{base}stack: {{kind: patroni}}\ndns: {{ttl_s: 5}}\n"));
-        assert!(e.contains("HAProxy") || e.contains("Patroni"), "{e}");
-        let e = problems(&format!("{base}stack: {{kind: postgres}}\nworkload: {{resolve: once}}\n"));
-        assert!(e.contains("needs the drill's DNS"), "{e}");
-        let e = problems(&format!("{base}stack: {{kind: postgres}}\ndns: {{ttl_s: 100000}}\n"));
-        assert!(e.contains("TTL of 0 to 86400"), "{e}");
-        let e = problems(&format!("{base}stack: {{kind: postgres}}\nworkload: {{resolve: sometimes}}\n"));
-        assert!(e.contains("sometimes"), "{e}");
-    }
-}
-
 /// A WAN link between two sites, run by the chaos proxy: every connection that crosses it
 /// (replication, clients) gets its delay, its rate and its loss.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -210,10 +184,10 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
             p.push((vec![Key("workload"), Key("site")], format!("the clients in {c} cannot reach {far}: add a `wan` link between them")));
         }
     }
-    if let (Some(first), true) = (placed.first(), placed.len() == nodes.len()) {
-        if let Some(far) = placed.iter().find(|x| !linked(first, x)) {
-            p.push((vec![Key("wan")], format!("the replicas in {far} cannot reach the primary in {first}: add a `wan` link between them")));
-        }
+    if let (Some(first), true) = (placed.first(), placed.len() == nodes.len())
+        && let Some(far) = placed.iter().find(|x| !linked(first, x))
+    {
+        p.push((vec![Key("wan")], format!("the replicas in {far} cannot reach the primary in {first}: add a `wan` link between them")));
     }
     if let Some(site) = s.failover.as_ref().and_then(|f| f.site.as_ref()) {
         if !known(site) {
@@ -224,5 +198,52 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
     }
     if s.proxy.is_some() {
         p.push((vec![Key("proxy")], "with `sites`, the proxy runs the WAN links: leave `proxy` out".into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    fn problems(yaml: &str) -> String {
+        match parse(std::path::Path::new("t.yaml"), yaml.to_string()) {
+            Ok(_) => String::new(),
+            Err(e) => format!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn dns_is_refused_where_it_cannot_work() {
+        let base = "name: t\ntargets: {}\n";
+        assert_eq!(problems(&format!("{base}stack: {{kind: postgres, replicas: 1}}\ndns: {{ttl_s: 5}}\n")), "");
+        let e = problems(&format!("{base}stack: {{kind: patroni}}\ndns: {{ttl_s: 5}}\n"));
+        assert!(e.contains("HAProxy") || e.contains("Patroni"), "{e}");
+        let e = problems(&format!("{base}stack: {{kind: postgres}}\nworkload: {{resolve: once}}\n"));
+        assert!(e.contains("needs the drill's DNS"), "{e}");
+        let e = problems(&format!("{base}stack: {{kind: postgres}}\ndns: {{ttl_s: 100000}}\n"));
+        assert!(e.contains("TTL of 0 to 86400"), "{e}");
+        let e = problems(&format!("{base}stack: {{kind: postgres}}\nworkload: {{resolve: sometimes}}\n"));
+        assert!(e.contains("sometimes"), "{e}");
+    }
+
+    #[test]
+    fn sites_are_placed_and_linked_or_the_file_says_where() {
+        let base = "name: t\ntargets: {}\nsites: [dc1, dc2]\n";
+        let ok = format!(
+            "{base}wan: [{{between: [dc1, dc2], latency_ms: 30}}]\nstack: {{kind: postgres, replicas: 1, sites: {{dc1: [pg-1], dc2: [pg-2]}}}}\n"
+        );
+        assert_eq!(problems(&ok), "");
+        let e = problems(&format!("{base}stack: {{kind: postgres, replicas: 1, sites: {{dc1: [pg-1], dc2: [pg-2]}}}}\n"));
+        assert!(e.contains("cannot reach the primary in dc1"), "{e}");
+        let e = problems(&format!("{base}stack: {{kind: postgres, replicas: 1, sites: {{dc1: [pg-1]}}}}\n"));
+        assert!(e.contains("`pg-2` must be in exactly one site"), "{e}");
+        let e = problems(&format!("{base}wan: [{{between: [dc1, dc3]}}]\nstack: {{kind: postgres, sites: {{dc1: [pg-1]}}}}\n"));
+        assert!(e.contains("expected two different sites"), "{e}");
+        let e = problems(&format!("{base}stack: {{kind: patroni, sites: {{dc1: [pg-1]}}}}\n"));
+        assert!(e.contains("runs more than its nodes"), "{e}");
+        let e = problems(&format!("{ok}faults: [{{at_ms: 1000, kind: isolate_site, target: dc9}}]\n"));
+        assert!(e.contains("expected a site (dc1, dc2)"), "{e}");
+        let e = problems("name: t\ntargets: {}\nstack: {kind: postgres}\nfaults: [{at_ms: 1000, kind: kill_site, target: dc1}]\n");
+        assert!(e.contains("needs `sites`"), "{e}");
     }
 }

@@ -255,6 +255,14 @@ fn drill_problems(ss: &ServicesScenario) -> Vec<Problem> {
 /// Every fault names its services, and only known ones.
 fn fault_problems(ss: &ServicesScenario, i: usize, f: &FaultSpec, p: &mut Vec<Problem>) {
     let known: Vec<&str> = ss.services.keys().map(String::as_str).collect();
+    if matches!(f.kind, FaultKind::IsolateSite | FaultKind::KillSite | FaultKind::DegradeLink) {
+        // a site fault names a site (checked against `sites` with each service's view)
+        if f.target.as_ref().is_some_and(|t| !ss.sites.contains(t)) {
+            let msg = format!("expected a site ({}), found `{}`", ss.sites.join(", "), f.target.as_deref().unwrap_or_default());
+            p.push((vec![Key("faults"), Index(i), Key("target")], msg));
+        }
+        return;
+    }
     let at = |k: &'static str| vec![Key("faults"), Index(i), Key(k)];
     let check = |t: &str, key: &'static str, p: &mut Vec<Problem>| match split(t) {
         Some((s, _)) if known.contains(&s) => {}
