@@ -77,6 +77,8 @@ pub async fn perform(a: &ActionSpec, label: &str, env: &ActionEnv, clock: &Clock
         manual::run(text, &label, &env.run_id, timeout).await
     } else if let Some(p) = &a.wait {
         probe::wait(p, env, timeout).await
+    } else if a.dns.is_some() {
+        Finished::failed("a `dns` step moves a record only among failover steps".into())
     } else {
         Finished::failed("empty action".into())
     };
@@ -104,7 +106,16 @@ pub async fn perform_recorded(a: &ActionSpec, label: &str, env: &ActionEnv, rec:
     let o = perform(a, label, env, &rec.clock).await;
     let kind = if o.ok { EventKind::Action } else { EventKind::ActionFailed };
     let detail = format!("{label}: {}", o.detail);
-    rec.record(Event { service: None, t_ns: o.at_ns, kind, fault, node: None, detail, applied_ns: Some(o.ended_ns), applied_from_ns: Some(o.started_ns) })
-        .await;
+    rec.record(Event {
+        service: None,
+        t_ns: o.at_ns,
+        kind,
+        fault,
+        node: None,
+        detail,
+        applied_ns: Some(o.ended_ns),
+        applied_from_ns: Some(o.started_ns),
+    })
+    .await;
     o
 }

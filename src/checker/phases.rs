@@ -77,14 +77,18 @@ pub struct Phases {
     pub promotion_ms: Option<f64>,
     pub reroute_ms: Option<f64>,
     pub stabilization_ms: Option<f64>,
-    /// With the drill's DNS: when the service's record moved to the new primary, and when
-    /// the last client cache holding the old address ran out (the latest answer of the old
-    /// address before the move, plus the TTL; the move itself when none was still cached).
+    /// With the drill's DNS: when the service's record moved to the new primary; when the
+    /// first client's cache holding the old address ran out (each client's latest answer of
+    /// the old address before the move, plus the TTL; the move itself when none was still
+    /// cached), the first client that could follow; and when the last one's did, every
+    /// client following.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_moved_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_cache_expired_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caches_expired_ms: Option<f64>,
-    /// promoted → DNS moved, DNS moved → caches expired (the reroute is then caches expired
+    /// promoted → DNS moved, DNS moved → the first cache expired (the reroute is then that
     /// → the first acknowledged write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_update_ms: Option<f64>,
@@ -144,9 +148,12 @@ pub fn phases(
     let rerouted = first.map(|r| r.invoke_ns);
     let moved = new_primary.as_deref().and_then(|n| after(moves, Some(n)));
     let span = |a: Option<u64>, b: Option<u64>| Some(ms(b?) - ms(a?));
-    let (dns_moved, expired) = match steps {
-        Steps::Scripted { dns_ttl_ms: Some(ttl) } => (moved, moved.map(|m| caches_expired(events, m, new_primary.as_deref(), ttl))),
-        _ => (None, None),
+    let (dns_moved, (first_expired, expired)) = match (steps, moved) {
+        (Steps::Scripted { dns_ttl_ms: Some(ttl) }, Some(m)) => {
+            let (first, last) = caches_expired(events, m, new_primary.as_deref(), ttl);
+            (moved, (Some(first), Some(last)))
+        }
+        _ => (None, (None, None)),
     };
     let moved = if dns_moved.is_some() { None } else { moved.filter(|_| steps == Steps::Orchestrator) };
     Phases {
@@ -163,23 +170,31 @@ pub fn phases(
         recovered_ms,
         detection_ms: fault_ns.and(detected).map(|d| ms(d) - from_ms),
         promotion_ms: span(detected, promoted),
-        reroute_ms: span(expired.or(promoted), rerouted),
+        reroute_ms: span(first_expired.or(promoted), rerouted),
         stabilization_ms: rerouted.and_then(|r| Some(recovered_ms? - ms(r))),
         dns_moved_ms: dns_moved.map(ms),
+        first_cache_expired_ms: first_expired.map(ms),
         caches_expired_ms: expired.map(ms),
         dns_update_ms: span(promoted, dns_moved),
-        ttl_wait_ms: span(dns_moved, expired),
+        ttl_wait_ms: span(dns_moved, first_expired),
         budgets,
     }
 }
 
-/// When the last client cache holding an address other than `new`'s ran out: the latest
-/// such answer at or before the record moved (`moved_ns`), plus the TTL; the move itself
-/// when every cache had already run out.
-fn caches_expired(events: &[Event], moved_ns: u64, new: Option<&str>, ttl_ms: u64) -> u64 {
-    let last_old =
-        events.iter().filter(|e| e.kind == EventKind::DnsAnswer && e.t_ns <= moved_ns && e.node.as_deref() != new).map(|e| e.t_ns).max();
-    last_old.map_or(moved_ns, |t| t.saturating_add(crate::clock::ms_to_ns(ttl_ms)).max(moved_ns))
+/// When the first and the last client cache holding an address other than `new`'s ran
+/// out: per client (a `dns-answer`'s detail names it before its ':'), its latest such answer
+/// at or before the record moved (`moved_ns`), plus the TTL; the move itself for a client
+/// whose cache had already run out.
+fn caches_expired(events: &[Event], moved_ns: u64, new: Option<&str>, ttl_ms: u64) -> (u64, u64) {
+    let mut last_old = std::collections::BTreeMap::new();
+    for e in events.iter().filter(|e| e.kind == EventKind::DnsAnswer && e.t_ns <= moved_ns && e.node.as_deref() != new) {
+        let client = e.detail.split(':').next().unwrap_or_default();
+        let t = last_old.entry(client).or_insert(e.t_ns);
+        *t = (*t).max(e.t_ns);
+    }
+    let expiry = |t: &u64| t.saturating_add(crate::clock::ms_to_ns(ttl_ms)).max(moved_ns);
+    let first = last_old.values().map(expiry).min().unwrap_or(moved_ns);
+    (first, last_old.values().map(expiry).max().unwrap_or(moved_ns))
 }
 
 #[cfg(test)]
@@ -363,5 +378,28 @@ mod tests {
             steps,
         );
         assert_eq!(p.ttl_wait_ms, Some(0.0));
+    }
+
+    #[test]
+    fn with_dns_the_ttl_wait_ends_at_the_first_client_cache_and_every_cache_is_shown_beside() {
+        let answer =
+            |t, who: &str| Event { detail: format!("{who}: postgres.drill. -> pg-1"), ..ev(t, EventKind::DnsAnswer, Some("pg-1"), None) };
+        let events = vec![
+            answer(100, "writer 0"),
+            answer(2000, "writer 1"),
+            ev(3000, EventKind::FaultInject, Some("pg-1"), Some(0)),
+            ev(3600, EventKind::FailoverStart, Some("pg-1"), Some(0)),
+            ev(3900, EventKind::FailoverPromote, Some("pg-2"), Some(0)),
+            ev(3950, EventKind::FailoverRepointClients, Some("pg-2"), Some(0)),
+        ];
+        let mut runs = AckRuns::default();
+        runs.add(&ok("pg-2", 5110));
+        let steps = Steps::Scripted { dns_ttl_ms: Some(5000) };
+        let (old, new) = (Some("pg-1".into()), Some("pg-2".into()));
+        let p = phases("scripted", false, &events, Some(0), old, new, &runs, (3000.0, Some(5110.5)), Budgets::default(), steps);
+        // writer 0's answer of 0.1 s ran out at 5.1 s, writer 1's of 2.0 s at 7.0 s
+        assert_eq!((p.first_cache_expired_ms, p.caches_expired_ms), (Some(5100.0), Some(7000.0)));
+        assert_eq!(p.ttl_wait_ms, Some(1150.0));
+        assert!(p.reroute_ms.unwrap() >= 0.0, "{:?}", p.reroute_ms);
     }
 }

@@ -267,32 +267,42 @@ pub(super) async fn run_steps(spec: &FailoverSpec, scene: Scene, mut faults: mps
     let Scene { stack, driver, rec, clients } = scene;
     let fault = report.answered_fault;
     let env = stack.action_env();
+    let old = report.old_primary.clone().unwrap_or_default();
+    // a `dns` step settles the new primary (the steps before it promoted it) and moves
+    // the clients itself
+    let (mut settled, mut moved) = (None, false);
     for (i, step) in spec.steps.iter().enumerate() {
-        let o = crate::action::perform_recorded(step, &format!("step-{i}"), &env, &rec, fault).await;
-        if !o.ok {
-            let msg = format!("step {i} failed: {}", o.detail);
+        let failed = match &step.dns {
+            Some(d) => {
+                let r = dns_step(d, &stack, driver.as_ref(), &rec, &clients, fault, settled.is_none()).await;
+                r.map(|promoted| {
+                    settled = settled.take().or(promoted);
+                    moved = true;
+                })
+                .err()
+            }
+            None => {
+                let o = crate::action::perform_recorded(step, &format!("step-{i}"), &env, &rec, fault).await;
+                (!o.ok).then_some(o.detail)
+            }
+        };
+        if let Some(detail) = failed {
+            let msg = format!("step {i} failed: {detail}");
             rec.event(EventKind::FailoverFailed, fault, None, msg.clone()).await;
             report.error = Some(msg);
             return report;
         }
     }
-    let old = report.old_primary.clone().unwrap_or_default();
-    let new = if spec.promote != "most-advanced" {
-        Some(spec.promote.clone())
-    } else {
-        let mut found = None;
-        for n in stack.nodes.iter().filter(|n| n.name != old) {
-            if driver.data().probe(n.addr(), Duration::from_secs(2)).await {
-                found = Some(n.name.clone());
-                break;
-            }
-        }
-        found
+    let new = match (settled.clone(), spec.promote.as_str()) {
+        (Some(n), _) => Some(n),
+        (None, "most-advanced") => first_writable(&stack, driver.as_ref(), |n| n != old).await,
+        (None, named) => Some(named.to_string()),
     };
-    if let Some(new) = &new {
+    if let (Some(new), None) = (&new, &settled) {
         stack.set_primary(new);
         rec.event(EventKind::FailoverPromote, fault, Some(new), format!("the steps made {new} the primary")).await;
         if spec.repoint_clients
+            && !moved
             && driver.client_entry().is_none()
             && let Ok(n) = stack.node(new)
         {
@@ -303,4 +313,46 @@ pub(super) async fn run_steps(spec: &FailoverSpec, scene: Scene, mut faults: mps
     let to = new.unwrap_or_else(|| "(no node probes writable)".into());
     report.done_ms = Some(rec.event(EventKind::FailoverDone, fault, None, format!("{old} -> {to} (steps)")).await as f64 / 1e6);
     report
+}
+
+/// The first node `keep` takes that probes writable, in start order.
+async fn first_writable(stack: &Stack, driver: &dyn Driver, keep: impl Fn(&str) -> bool) -> Option<String> {
+    for n in stack.nodes.iter().filter(|n| keep(&n.name)) {
+        if driver.data().probe(n.addr(), Duration::from_secs(2)).await {
+            return Some(n.name.clone());
+        }
+    }
+    None
+}
+
+/// A runbook's `dns` step: the record moves to the node named, or to the node of the site
+/// named that probes writable. The first such step that finds its node writable settles
+/// the new primary (returned); the move itself is the clients' repoint.
+async fn dns_step(
+    d: &crate::scenario::DnsMove,
+    stack: &Stack,
+    driver: &dyn Driver,
+    rec: &RecorderHandle,
+    clients: &crate::workload::ClientRoute,
+    fault: Option<usize>,
+    settle: bool,
+) -> std::result::Result<Option<String>, String> {
+    let in_site = |n: &str| stack.sites.as_ref().is_some_and(|s| s.site(n) == Some(d.to.as_str()));
+    let node = if stack.node(&d.to).is_ok() {
+        d.to.clone()
+    } else {
+        first_writable(stack, driver, in_site).await.ok_or_else(|| format!("no node in {} probes writable", d.to))?
+    };
+    let writable = driver.data().probe(stack.node(&node).map_err(|e| e.one_line())?.addr(), Duration::from_secs(2)).await;
+    let promoted = (settle && writable).then(|| node.clone());
+    if let Some(new) = &promoted {
+        stack.set_primary(new);
+        rec.event(EventKind::FailoverPromote, fault, Some(new), format!("the steps made {new} the primary")).await;
+    } else if !writable {
+        rec.event(EventKind::Note, fault, Some(&node), format!("{node} does not probe writable; the record moves anyway")).await;
+    }
+    let addr = stack.node(&node).map_err(|e| e.one_line())?.client_addr();
+    let detail = clients.repoint(&node, addr).await.map_err(|e| format!("dns: {}", e.one_line()))?;
+    rec.event(EventKind::FailoverRepointClients, fault, Some(&node), detail).await;
+    Ok(promoted)
 }

@@ -167,17 +167,19 @@ fn wait_closed(closed: &std::sync::mpsc::Receiver<()>) {
 }
 
 async fn accept_loop(listener: TcpListener, name: String, upstream: String, toxics: watch::Receiver<ToxicList>, cancel: CancellationToken) {
+    let known = Upstream::new(upstream);
+    known.resolve().await;
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => return, // dropping the listener stops listening
             a = listener.accept() => a,
         };
         let Ok((client, peer)) = accepted else { continue };
-        let (name, upstream, toxics, cancel) = (name.clone(), upstream.clone(), toxics.clone(), cancel.clone());
+        let (name, known, toxics, cancel) = (name.clone(), known.clone(), toxics.clone(), cancel.clone());
         tokio::spawn(async move {
             let server = tokio::select! {
                 _ = cancel.cancelled() => return,
-                s = TcpStream::connect(upstream.as_str()) => s,
+                s = known.connect() => s,
             };
             match server {
                 Ok(server) => {
@@ -185,9 +187,46 @@ async fn accept_loop(listener: TcpListener, name: String, upstream: String, toxi
                     link::run(client, server, toxics, cancel).await;
                     eprintln!("proxy {name}: closed client {peer}");
                 }
-                Err(e) => eprintln!("proxy {name}: unable to open connection to upstream {upstream}: {e}"),
+                Err(e) => eprintln!("proxy {name}: unable to open connection to upstream {}: {e}", known.name),
             }
         });
+    }
+}
+
+/// A proxy's upstream and the address it last resolved to. A new connection goes to that
+/// address, and looks the name up again only when it fails: in Docker a lookup can take
+/// seconds once a node on the network is killed (the embedded DNS forwards the names it no
+/// longer knows), and a lookup per connection would hold up the paths to the live nodes.
+#[derive(Clone)]
+struct Upstream {
+    name: Arc<str>,
+    last: Arc<Mutex<Option<std::net::SocketAddr>>>,
+}
+
+impl Upstream {
+    fn new(name: String) -> Upstream {
+        Upstream { name: name.into(), last: Arc::new(Mutex::new(None)) }
+    }
+
+    /// Looks the name up now (a proxy is made while its upstream runs); keeps the answer.
+    async fn resolve(&self) {
+        if let Ok(Some(a)) = tokio::net::lookup_host(&*self.name).await.map(|mut a| a.next()) {
+            *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(a);
+        }
+    }
+
+    async fn connect(&self) -> std::io::Result<TcpStream> {
+        let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = last
+            && let Ok(s) = TcpStream::connect(a).await
+        {
+            return Ok(s);
+        }
+        let s = TcpStream::connect(&*self.name).await?;
+        if let Ok(a) = s.peer_addr() {
+            *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(a);
+        }
+        Ok(s)
     }
 }
 

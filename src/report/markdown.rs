@@ -102,6 +102,9 @@ fn service(r: &Results, timeline: &str) -> String {
                 v(l.mean_ms)
             );
         }
+        for l in &r.wan {
+            let _ = writeln!(m, "\nWAN {}: {}.", l.between.join("-"), super::terminal::link_setting(l));
+        }
     }
     if let Some(caption) = super::restore::restore_caption(r) {
         let _ = writeln!(m, "\n## Restore\n\n{caption}.\n\n| step | from -> to (drill ms) | duration |\n|---|---|---|");

@@ -39,10 +39,13 @@ pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
     ];
     if p.dns_moved_ms.is_some() {
         // the reroute waits for the DNS: the record moves, then the clients' caches run out
-        rows[2] = row("reroute", p.caches_expired_ms, p.rerouted_ms, p.reroute_ms, b.reroute_ms, &b.reroute_from);
-        let update = "drdrill moves the service's A record to the new primary";
+        rows[2] = row("reroute", p.first_cache_expired_ms, p.rerouted_ms, p.reroute_ms, b.reroute_ms, &b.reroute_from);
+        let update = if b.dns_from.is_empty() { "drdrill moves the service's A record to the new primary" } else { &b.dns_from };
         rows.insert(2, row("DNS updated", p.promoted_ms, p.dns_moved_ms, p.dns_update_ms, None, update));
-        rows.insert(3, row("waiting for the DNS TTL", p.dns_moved_ms, p.caches_expired_ms, p.ttl_wait_ms, b.ttl_ms, &b.ttl_from));
+        rows.insert(3, row("waiting for the DNS TTL", p.dns_moved_ms, p.first_cache_expired_ms, p.ttl_wait_ms, b.ttl_ms, &b.ttl_from));
+        let every = span(p.dns_moved_ms, p.caches_expired_ms);
+        let note = "beside the phases: the last client's cache ran out, every client follows";
+        rows.insert(4, row("  every cache expired", p.dns_moved_ms, p.caches_expired_ms, every, b.ttl_ms, note));
     }
     if p.moved_ms.is_some() {
         // MHA moves the VIP before it makes the new master writable: a step inside promotion

@@ -109,6 +109,10 @@ pub struct Results {
     /// Latency of acknowledged writes per phase (before_fault, during_fault, failover,
     /// after_recovery; or whole_drill without a fault); phases a drill lacks are left out.
     pub latency: Vec<PhaseLatency>,
+    /// With sites: the WAN links as set, shown beside the latency (a synchronous commit
+    /// across one costs its round trip).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wan: Vec<crate::scenario::LinkSpec>,
     /// Replica visibility lag per replica, whole drill and per phase, beside what the
     /// engine reported (when measured; raw rows in replica-lag.jsonl.zst).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -238,6 +242,7 @@ impl Results {
             answered_fault: a.answered_fault,
             targets: a.targets,
             latency: a.latency,
+            wan: Vec::new(),
             replica_lag: None,
             stack,
             engine: EngineInfo::default(),

@@ -83,7 +83,19 @@ fn latency_table(r: &Results) -> String {
     });
     let mut table = Table::new(rows);
     table.with(Style::rounded());
-    format!("\nLatency of acknowledged writes, by phase (invoke time)\n{table}\n")
+    format!("\nLatency of acknowledged writes, by phase (invoke time)\n{table}\n{}", wan_lines(r))
+}
+
+/// The WAN links as set, one line each, to read the latency beside.
+pub(super) fn wan_lines(r: &Results) -> String {
+    r.wan.iter().map(|l| format!("  WAN {}: {}\n", l.between.join("-"), link_setting(l))).collect()
+}
+
+/// `round trip 30 ± 5 ms, 12500 KB/s each way`.
+pub(super) fn link_setting(l: &crate::scenario::LinkSpec) -> String {
+    let jitter = if l.jitter_ms > 0 { format!(" ± {}", l.jitter_ms) } else { String::new() };
+    let rate = l.bandwidth_kb_per_s.map(|b| format!(", {b} KB/s each way")).unwrap_or_default();
+    format!("round trip {}{jitter} ms{rate} (its setting)", l.latency_ms)
 }
 
 /// RTO split into the orchestrator's phases, next to the budgets the settings imply.

@@ -50,6 +50,7 @@ pub(super) fn sample() -> Results {
             target("rpo_ms", Verdict::Pass, ""),
             target("converged", Verdict::Unknown, "replica unreadable"),
         ],
+        wan: Vec::new(),
         replica_lag: None,
         latency: vec![
             PhaseLatency {

@@ -241,7 +241,18 @@ impl Drill<'_> {
         let identity = (self.sc().name.clone(), self.run_id.clone(), wall(0), wall(last_ns));
         let info = stack_info(sc, &svc.stack, health);
         let assembled = Results::assemble(identity, a, info, failover, s.convergence, hist.events, s.errors);
-        Ok((Results { engine: self.docker.engine.clone(), phases, isolated_primary, cleanup, replica_lag, ..assembled }, last_ns))
+        Ok((
+            Results {
+                engine: self.docker.engine.clone(),
+                phases,
+                isolated_primary,
+                cleanup,
+                replica_lag,
+                wan: sc.wan.clone(),
+                ..assembled
+            },
+            last_ns,
+        ))
     }
 
     /// An orchestrated stack's RTO split into detection, promotion, reroute and
@@ -311,10 +322,17 @@ fn scripted_budgets(sc: &Scenario, ttl_ms: u64) -> crate::stack::Budgets {
         (None, Some(d)) => (Some(d.delay_ms as f64), format!("failover {} ms after the fault", d.delay_ms)),
         _ => (None, String::new()),
     };
+    let runbook = sc.failover.as_ref().is_some_and(|f| !f.steps.is_empty());
+    let (promotion_from, dns_from) = if runbook {
+        ("the runbook's steps (no setting)", "the runbook's `dns` step")
+    } else {
+        ("drdrill promotes at once (no setting)", "drdrill moves the service's A record to the new primary")
+    };
     crate::stack::Budgets {
         detection_ms,
         detection_from,
-        promotion_from: "drdrill promotes at once (no setting)".into(),
+        promotion_from: promotion_from.into(),
+        dns_from: dns_from.into(),
         reroute_from: "the clients' next write after their caches ran out (no setting)".into(),
         ttl_ms: Some(ttl_ms as f64),
         ttl_from: format!("the record's TTL, {} s", ttl_ms / 1000),

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Exactly one of `command`, `http`, `manual` or `wait`.
+/// Exactly one of `command`, `http`, `manual`, `wait` or (a failover step) `dns`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionSpec {
@@ -27,10 +27,24 @@ pub struct ActionSpec {
     /// Wait until a probe holds.
     #[serde(default)]
     pub wait: Option<ProbeSpec>,
+    /// A failover step, with the drill's `dns`: move the service's name to a node, or to the
+    /// primary of a site (the node there that probes writable), as a runbook's DNS update.
+    #[serde(default)]
+    pub dns: Option<DnsMove>,
     /// Give up after this long (the action then failed). Default: command 60000, http
     /// 10000, manual 1800000, wait 60000.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+}
+
+/// `dns: {name: postgres, to: dc2}`: the record the runbook moves, and where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsMove {
+    /// The service's name (`postgres`, or `postgres.drill.`).
+    pub name: String,
+    /// A node, or a site (its node that probes writable).
+    pub to: String,
 }
 
 /// `["docker", "kill", "db1"]` (argv) or `"ssh db1 sudo systemctl kill mariadb"` (shell).
@@ -148,6 +162,7 @@ impl ActionSpec {
             ("http", self.http.is_some()),
             ("manual", self.manual.is_some()),
             ("wait", self.wait.is_some()),
+            ("dns", self.dns.is_some()),
         ]
         .iter()
         .filter(|x| x.1)
@@ -203,6 +218,8 @@ pub fn describe(a: &ActionSpec) -> String {
         format!("manual \"{m}\"")
     } else if let Some(p) = &a.wait {
         format!("wait until {}", describe_probe(p))
+    } else if let Some(d) = &a.dns {
+        format!("dns: move {} to {}", d.name, d.to)
     } else {
         "nothing".into()
     };

@@ -123,6 +123,9 @@ pub fn validate_actions(s: &Scenario, p: &mut Vec<Problem>) {
     if let Some(fo) = &s.failover {
         for (i, a) in fo.steps.iter().enumerate() {
             check_action(a, vec![Key("failover"), Key("steps"), Index(i)], p);
+            if let Some(d) = &a.dns {
+                super::region::check_dns_step(s, d, vec![Key("failover"), Key("steps"), Index(i), Key("dns")], p);
+            }
         }
         if !fo.steps.is_empty() && s.failover_mode() != Some(FailoverMode::Scripted) {
             p.push((
@@ -159,7 +162,10 @@ pub fn validate_actions(s: &Scenario, p: &mut Vec<Problem>) {
 
 fn check_action(a: &ActionSpec, at: Vec<Seg>, p: &mut Vec<Problem>) {
     if a.kind().is_none() {
-        p.push((at.clone(), "an action takes exactly one of command, http, manual or wait".into()));
+        p.push((at.clone(), "an action takes exactly one of command, http, manual or wait (or, a failover step, dns)".into()));
+    }
+    if a.dns.is_some() && at.get(1) != Some(&Key("steps")) {
+        p.push((with(&at, "dns"), "`dns` moves a record during failover: it is a failover step only".into()));
     }
     if a.timeout_ms == Some(0) {
         p.push((with(&at, "timeout_ms"), "timeout_ms must be above 0".into()));

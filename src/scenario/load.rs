@@ -57,7 +57,8 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
         (super::services::drill_scenario(&ss, &plans), plans, problems)
     } else {
         let scenario: Scenario = serde_norway::from_str(&source).map_err(|e| yaml_error(&file, &e))?;
-        let problems = validate(&scenario);
+        let mut problems = validate(&scenario);
+        super::region::check_dns_names(&scenario, scenario.stack.kind.name(), &mut problems);
         let services = vec![super::services::single(&scenario)];
         (scenario, services, problems)
     };
@@ -295,7 +296,9 @@ mod tests {
 
     #[test]
     fn rolling_a_replica_forward_needs_a_delayed_one_of_a_kind_that_has_them() {
-        let pitr = OK.replace("stack:\n  kind: postgres\n", "stack:\n  kind: postgres\n  replicas: 1\n").replace("failover:\n", "failover:\n  restore_to: before_fault\n");
+        let pitr = OK
+            .replace("stack:\n  kind: postgres\n", "stack:\n  kind: postgres\n  replicas: 1\n")
+            .replace("failover:\n", "failover:\n  restore_to: before_fault\n");
         let e = err(&pitr);
         assert!(e.contains("give `settings.recovery_min_apply_delay`"), "{e}");
         let delayed = pitr.replace("  replicas: 1\n", "  replicas: 1\n  settings: {recovery_min_apply_delay: 30s}\n");

@@ -15,7 +15,7 @@ mod ranges;
 mod region;
 mod services;
 
-pub use actions::{AbortWhen, ActionSpec, CommandLine, Hooks, HttpSpec, ProbeSpec, SteadyState, describe, describe_probe};
+pub use actions::{AbortWhen, ActionSpec, CommandLine, DnsMove, Hooks, HttpSpec, ProbeSpec, SteadyState, describe, describe_probe};
 pub use backup::{AppendFsync, BackupInfo, BackupSpec};
 pub use external::ENDPOINT;
 pub use faults::{heals_later, kind_name};

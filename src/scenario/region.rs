@@ -84,6 +84,35 @@ pub(super) fn validate_dns(s: &Scenario, p: &mut Vec<Problem>) {
     }
 }
 
+/// A `dns` failover step: the drill has a DNS, and `to` is a node or a site.
+pub(super) fn check_dns_step(s: &Scenario, d: &super::actions::DnsMove, at: Vec<Seg>, p: &mut Vec<Problem>) {
+    let mut to = at.clone();
+    to.push(Key("to"));
+    if s.dns.is_none() {
+        p.push((at, "a `dns` step moves a name in the drill's own DNS: add `dns: {ttl_s: N}`".into()));
+        return;
+    }
+    let nodes = s.stack.node_names();
+    if !nodes.contains(&d.to) && !s.sites.contains(&d.to) {
+        let sites = if s.sites.is_empty() { String::new() } else { format!("; sites: {}", s.sites.join(", ")) };
+        p.push((to, format!("expected a node or a site, found `{}` (nodes: {}{sites})", d.to, nodes.join(", "))));
+    }
+}
+
+/// Each `dns` step names its own service (`service` or `service.drill.`): a runbook moves
+/// the record of the service it fails over.
+pub(super) fn check_dns_names(s: &Scenario, service: &str, p: &mut Vec<Problem>) {
+    use super::locate::Seg::Index;
+    let steps = s.failover.as_ref().map(|f| f.steps.as_slice()).unwrap_or_default();
+    for (i, d) in steps.iter().enumerate().filter_map(|(i, a)| a.dns.as_ref().map(|d| (i, d))) {
+        let bare = d.name.trim_end_matches('.').trim_end_matches(&format!(".{}", crate::dns::ZONE.trim_end_matches('.')));
+        if bare != service {
+            let at = vec![Key("failover"), Key("steps"), Index(i), Key("dns"), Key("name")];
+            p.push((at, format!("expected this service's name, `{service}` (or `{service}.{}`), found `{}`", crate::dns::ZONE, d.name)));
+        }
+    }
+}
+
 /// A WAN link between two sites, run by the chaos proxy: every connection that crosses it
 /// (replication, clients) gets its delay, its rate and its loss.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -245,5 +274,28 @@ mod tests {
         assert!(e.contains("expected a site (dc1, dc2)"), "{e}");
         let e = problems("name: t\ntargets: {}\nstack: {kind: postgres}\nfaults: [{at_ms: 1000, kind: kill_site, target: dc1}]\n");
         assert!(e.contains("needs `sites`"), "{e}");
+    }
+
+    #[test]
+    fn a_dns_step_names_its_service_and_a_node_or_site_or_the_file_says_where() {
+        let base = "name: t\ntargets: {}\nsites: [dc1, dc2]\nwan: [{between: [dc1, dc2]}]\n\
+            stack: {kind: postgres, replicas: 1, sites: {dc1: [pg-1], dc2: [pg-2]}}\n\
+            faults: [{at_ms: 1000, kind: isolate_site, target: dc1}]\n";
+        let steps = |dns: &str, to: &str| {
+            format!("{base}{dns}failover:\n  trigger: {{delay: {{delay_ms: 1}}}}\n  steps:\n    - dns: {{name: postgres, to: {to}}}\n")
+        };
+        assert_eq!(problems(&steps("dns: {ttl_s: 2}\n", "dc2")), "");
+        assert_eq!(problems(&steps("dns: {ttl_s: 2}\n", "pg-2")), "");
+        let e = problems(&steps("dns: {ttl_s: 2}\n", "dc9"));
+        assert!(e.contains("t.yaml:11:") && e.contains("expected a node or a site, found `dc9`"), "{e}");
+        let e = problems(&steps("", "dc2"));
+        assert!(e.contains("add `dns: {ttl_s: N}`"), "{e}");
+        let wrong = format!(
+            "{base}dns: {{ttl_s: 2}}\nfailover:\n  trigger: {{delay: {{delay_ms: 1}}}}\n  steps:\n    - dns: {{name: cache, to: dc2}}\n"
+        );
+        let e = problems(&wrong);
+        assert!(e.contains("expected this service's name, `postgres`"), "{e}");
+        let hook = format!("{base}dns: {{ttl_s: 2}}\nhooks:\n  before:\n    - dns: {{name: postgres, to: dc2}}\n");
+        assert!(problems(&hook).contains("it is a failover step only"), "{}", problems(&hook));
     }
 }

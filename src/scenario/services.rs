@@ -167,7 +167,9 @@ pub fn plans(ss: &ServicesScenario) -> (Vec<ServicePlan>, Vec<Problem>) {
             sites: ss.sites.clone(),
             wan: ss.wan.clone(),
         };
-        for (path, msg) in super::load::validate(&view) {
+        let mut found = super::load::validate(&view);
+        super::region::check_dns_names(&view, name, &mut found);
+        for (path, msg) in found {
             p.push((place(path, name, &faults), msg));
         }
         plans.push(ServicePlan { name: name.clone(), view, faults, tagged: true });

@@ -163,6 +163,7 @@ impl Orchestrator for MhaWatch {
             reroute_from: "a client's next connection through the VIP (gratuitous ARP)".into(),
             ttl_ms: None,
             ttl_from: String::new(),
+            dns_from: String::new(),
             claim: Some("seed 003 (traditional VIP): detection 10–30 s + switch 5–10 s = 15–40 s; issue: 6–40 s".into()),
         }
     }

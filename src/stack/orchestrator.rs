@@ -35,6 +35,9 @@ pub struct Budgets {
     pub ttl_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub ttl_from: String,
+    /// Who moves the record (drdrill, or the runbook's `dns` step).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dns_from: String,
     /// What the reference documents claim for this orchestrator, shown beside the phases.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claim: Option<String>,

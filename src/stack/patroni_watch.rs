@@ -125,6 +125,7 @@ impl Orchestrator for PatroniWatch {
             reroute_from: format!("HAProxy rise {} × {} ms + one inter {} ms until the first check", h.rise, inter, h.inter_ms),
             ttl_ms: None,
             ttl_from: String::new(),
+            dns_from: String::new(),
             claim: Some("seed 001 (PostgreSQL, Patroni + etcd + HAProxy): RTO < 5 min, RPO < 1 min".into()),
         }
     }

@@ -340,6 +340,7 @@ impl Orchestrator for SentinelWatch {
             reroute_from: "clients ask Sentinel again on their next connection (no setting)".into(),
             ttl_ms: None,
             ttl_from: String::new(),
+            dns_from: String::new(),
             claim: Some("seed 001 (Redis Sentinel): RTO < 1 min".into()),
         }
     }
