@@ -156,7 +156,11 @@ fn tar_dir(dir: &Path) -> Result<Vec<u8>> {
     tar.into_inner().map_err(|e| Error::usage(format!("failed to pack {}", dir.display())).cause(e))
 }
 
-const PROXY_DOCKERFILE: &str = "FROM debian:bookworm-slim\n\
+/// What the proxy image is built on (docker/proxy: Debian with iptables, for the WAN
+/// links' loss); `drdrill run` builds it with the stack images.
+pub const PROXY_BASE: &str = "drdrill/proxy-base:1";
+
+const PROXY_DOCKERFILE: &str = "FROM drdrill/proxy-base:1\n\
 COPY drdrill /usr/local/bin/drdrill\n\
 EXPOSE 8474\n\
 ENTRYPOINT [\"/usr/local/bin/drdrill\", \"proxy\", \"--host\", \"0.0.0.0\", \"--port\", \"8474\"]\n";

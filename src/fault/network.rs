@@ -55,18 +55,8 @@ pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, target
 /// deletes them the same way.
 /// Also returns the node's wall-clock times (ns) right before and after the commit.
 async fn apply_rules(stack: &Stack, container: &str, rules: &[String]) -> Result<(Undo, Option<(i128, i128)>)> {
-    let stamped = run_stamped(&stack.docker, container, &restore_script("-I", rules)).await?;
-    Ok((Undo::Exec { container: container.to_string(), script: restore_script("-D", rules) }, stamped))
-}
-
-/// One `iptables-restore --noflush` transaction, retried twice: with the nft backend two
-/// faults committing in one node at the same moment can collide.
-fn restore_script(op: &str, rules: &[String]) -> String {
-    let body: Vec<String> = rules.iter().map(|r| format!("{op} {r}")).collect();
-    format!(
-        "apply() {{\niptables-restore -w --noflush <<'DRDRILL'\n*filter\n{}\nCOMMIT\nDRDRILL\n}}\napply || {{ sleep 0.05; apply; }} || {{ sleep 0.2; apply; }}",
-        body.join("\n")
-    )
+    let stamped = run_stamped(&stack.docker, container, &crate::stack::iptables_script("-I", rules)).await?;
+    Ok((Undo::Exec { container: container.to_string(), script: crate::stack::iptables_script("-D", rules) }, stamped))
 }
 
 /// `pg-1 | pg-2, clients`

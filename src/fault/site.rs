@@ -6,7 +6,7 @@ use super::{Applied, Undo, rollback};
 use crate::error::{Error, Result};
 use crate::proxy::{DOWNSTREAM, ToxicConfig, UPSTREAM};
 use crate::scenario::{FaultKind, FaultSpec, LinkSpec};
-use crate::stack::{Sites, Stack, is_wan_toxic, wan_toxics};
+use crate::stack::{Sites, Stack, iptables_script, is_wan_toxic, set_loss, wan_loss_rules, wan_toxics};
 
 pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Applied> {
     let sites = stack.sites.as_ref().ok_or_else(|| Error::usage("a site fault needs `sites`"))?;
@@ -79,15 +79,22 @@ async fn degrade(stack: &Stack, sites: &Sites, spec: &FaultSpec) -> Result<Appli
         latency_ms: spec.latency_ms.unwrap_or(link.latency_ms),
         jitter_ms: spec.jitter_ms.unwrap_or(link.jitter_ms),
         bandwidth_kb_per_s: spec.rate_kb_per_s.or(link.bandwidth_kb_per_s),
+        loss_percent: spec.percent.unwrap_or(link.loss_percent),
         ..link.clone()
     };
     let routes = stack.proxy.as_ref().ok_or_else(|| Error::infra("a drill with sites runs its WAN links through the proxy (a bug)"))?;
     let api = routes.client();
     let mut undo = Vec::new();
-    let crossing = sites.crossings(routes).into_iter().filter(|c| {
-        let ends = [c.ends[0].as_deref(), c.ends[1].as_deref()];
-        ends == [Some(a.as_str()), Some(b.as_str())] || ends == [Some(b.as_str()), Some(a.as_str())]
-    });
+    let crossing = sites.crossing_link(routes, &a, &b);
+    let ports: Vec<u16> = crossing.iter().map(|c| c.listen).collect();
+    let (was, now) = (wan_loss_rules(&ports, link.loss_percent), wan_loss_rules(&ports, degraded.loss_percent));
+    if was != now {
+        let container = &routes.container;
+        set_loss(&stack.docker, container, "-D", &was).await?;
+        set_loss(&stack.docker, container, "-I", &now).await?;
+        let script = format!("{}\n{}", iptables_script("-D", &now), iptables_script("-I", &was));
+        undo.push(Undo::Exec { container: container.clone(), script });
+    }
     for c in crossing {
         let step = set_link(&api, &c.proxy, &wan_toxics(&degraded)).await;
         match step {
@@ -99,7 +106,8 @@ async fn degrade(stack: &Stack, sites: &Sites, spec: &FaultSpec) -> Result<Appli
         }
     }
     let rate = degraded.bandwidth_kb_per_s.map(|r| format!(", {r} KB/s")).unwrap_or_default();
-    let detail = format!("{a} <-> {b}: {} ± {} ms round trip{rate}", degraded.latency_ms, degraded.jitter_ms);
+    let loss = if degraded.loss_percent > 0.0 { format!(", {}% loss each way", degraded.loss_percent) } else { String::new() };
+    let detail = format!("{a} <-> {b}: {} ± {} ms round trip{rate}{loss}", degraded.latency_ms, degraded.jitter_ms);
     Ok(Applied { detail, undo, hit_primary: false, stamped: None })
 }
 

@@ -132,7 +132,18 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
     }
     let live = Shared::default();
     let labels = docker::run_labels(&run_id, &sc.name, &dir);
-    let drill = Drill { loaded, docker, run_id, dir, ledger: FaultLedger::default(), labels, live: live.clone(), baseline, auth, dns: Default::default() };
+    let drill = Drill {
+        loaded,
+        docker,
+        run_id,
+        dir,
+        ledger: FaultLedger::default(),
+        labels,
+        live: live.clone(),
+        baseline,
+        auth,
+        dns: Default::default(),
+    };
     let progress = progress::Progress::start(live, opts.label.clone());
     let outcome = tokio::select! {
         r = AssertUnwindSafe(drill.execute(reporters)).catch_unwind() => match r {
@@ -160,7 +171,9 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
 /// (and only those), before the drill's clock starts.
 async fn images_for(docker: &Docker, loaded: &Loaded) -> Result<()> {
     let mut tags: Vec<String> = loaded.services.iter().map(|p| p.view.stack.image()).collect();
-    tags.extend(loaded.services.iter().filter_map(|p| p.view.proxy.as_ref()?.image.clone()));
+    for proxy in loaded.services.iter().filter_map(|p| p.view.effective_proxy()) {
+        tags.push(proxy.image.unwrap_or_else(|| docker::PROXY_BASE.to_string()));
+    }
     tags.sort();
     tags.dedup();
     docker::ensure_images(docker, &tags, &docker::image_default_dirs(), &mut |line| eprintln!("[image] {line}")).await

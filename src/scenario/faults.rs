@@ -22,7 +22,7 @@ fn allowed(kind: FaultKind) -> &'static [&'static str] {
         Action => &["target", "action", "undo", "duration_ms"],
         IsolateSite => &["target", "duration_ms"],
         KillSite => &["target"],
-        DegradeLink => &["between", "latency_ms", "jitter_ms", "rate_kb_per_s", "duration_ms"],
+        DegradeLink => &["between", "latency_ms", "jitter_ms", "rate_kb_per_s", "percent", "duration_ms"],
     }
 }
 
@@ -188,6 +188,9 @@ fn check_site_fault(s: &Scenario, f: &FaultSpec, i: usize, p: &mut Vec<Problem>)
                 p.push((at("between"), format!("expected two sites a `wan` link joins, found [{}]", b.join(", "))))
             }
             _ => {}
+        }
+        if let Some(x) = f.percent.filter(|x| !(0.0..=100.0).contains(x)) {
+            p.push((at("percent"), format!("expected a loss percent from 0 to 100, found {x}")));
         }
     }
 }

@@ -477,7 +477,8 @@ pub struct FaultSpec {
     /// Link faults: which direction of the link (default downstream, as Toxiproxy).
     #[serde(default)]
     pub stream: Option<StreamSpec>,
-    /// loss: share of packets dropped, in percent (0, 100].
+    /// loss: share of packets dropped, in percent (0, 100]; degrade_link: the link's loss
+    /// each way, 0 to 100.
     #[serde(default)]
     pub percent: Option<f64>,
     /// bandwidth: rate in KB/s (1 KB = 1024 bytes, as Toxiproxy's `rate`).

@@ -129,8 +129,9 @@ pub struct LinkSpec {
     /// Each connection's rate, each way, KB/s. Default: unlimited.
     #[serde(default)]
     pub bandwidth_kb_per_s: Option<u64>,
-    /// Packets dropped, each way, percent. Not built yet: only 0 is taken (a `loss` fault
-    /// drops a node's own packets).
+    /// Packets dropped, each way, percent (0 to 100; default 0): iptables in the proxy's
+    /// container, on every path that crosses the link. TCP resends them: the clients see
+    /// retransmission delays, as over a lossy WAN.
     #[serde(default)]
     pub loss_percent: f64,
 }
@@ -172,9 +173,8 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
         } else if s.wan[..i].iter().any(|m| m.between.len() == 2 && m.joins(&l.between[0], &l.between[1])) {
             p.push((at("between"), format!("a second link between {} and {}", l.between[0], l.between[1])));
         }
-        if l.loss_percent != 0.0 {
-            // the proxy image has no iptables yet; a `loss` fault drops a node's own packets
-            p.push((at("loss_percent"), "loss on a WAN link is not built yet: use a `loss` fault on a node".into()));
+        if !(0.0..=100.0).contains(&l.loss_percent) {
+            p.push((at("loss_percent"), format!("expected a percent from 0 to 100, found {}", l.loss_percent)));
         }
         if l.bandwidth_kb_per_s == Some(0) {
             p.push((at("bandwidth_kb_per_s"), "bandwidth_kb_per_s must be above 0".into()));
@@ -268,6 +268,10 @@ mod tests {
         assert!(e.contains("`pg-2` must be in exactly one site"), "{e}");
         let e = problems(&format!("{base}wan: [{{between: [dc1, dc3]}}]\nstack: {{kind: postgres, sites: {{dc1: [pg-1]}}}}\n"));
         assert!(e.contains("expected two different sites"), "{e}");
+        let lossy = ok.replace("latency_ms: 30", "latency_ms: 30, loss_percent: 1.5");
+        assert_eq!(problems(&lossy), "");
+        let e = problems(&ok.replace("latency_ms: 30", "loss_percent: 101"));
+        assert!(e.contains("expected a percent from 0 to 100, found 101"), "{e}");
         let e = problems(&format!("{base}stack: {{kind: patroni, sites: {{dc1: [pg-1]}}}}\n"));
         assert!(e.contains("runs more than its nodes"), "{e}");
         let e = problems(&format!("{ok}faults: [{{at_ms: 1000, kind: isolate_site, target: dc9}}]\n"));

@@ -33,10 +33,10 @@ pub use driver::{Deployment, Driver, Promotion, ReplicaHealth, Restore, Sidecar}
 pub use external::{External, plan as external_plan};
 pub use nodes::{Node, Stack, StackPlan};
 pub use orchestrator::{Budgets, Observed, Orchestrator};
-pub use proxy::{PROXY_NODE, ProxyRoutes};
+pub use proxy::{PROXY_NODE, ProxyRoutes, set_loss};
 pub use read_back::{ReadBack, Seqs};
 pub use sentinel::RedisSentinel;
-pub use sites::{Crossing, Sites, is_wan_toxic, wan_toxics};
+pub use sites::{Crossing, Sites, iptables_script, is_wan_toxic, wan_loss_rules, wan_toxics};
 
 use crate::error::Result;
 use crate::scenario::{StackKind, StackSpec};

@@ -3,7 +3,7 @@
 //! when clients are routed through it, and each ordered pair of nodes a replication proxy
 //! (`repl-<replica>-<primary>`) when replication is.
 use super::nodes::free_port;
-use super::sites::{Sites, wan_toxics};
+use super::sites::{Sites, wan_loss_rules, wan_toxics};
 use crate::docker::{self, ContainerSpec, Docker};
 use crate::error::{Error, Result};
 use crate::proxy::{ProxyClient, ProxyConfig};
@@ -52,6 +52,15 @@ impl ProxyRoutes {
     }
 
     /// Port inside the proxy container where the client path to `node` listens.
+    pub fn client_listen_of(&self, node: &str) -> u16 {
+        Self::client_listen(self.index(node))
+    }
+
+    /// Port inside the proxy container where `replica`'s path to `primary` listens.
+    pub fn replication_listen_of(&self, replica: &str, primary: &str) -> u16 {
+        Self::replication_listen(self.index(replica), self.index(primary))
+    }
+
     fn client_listen(i: usize) -> u16 {
         20000 + i as u16
     }
@@ -136,6 +145,8 @@ pub async fn start_proxy(docker: &Docker, plan: ProxyPlan<'_>) -> Result<ProxyRo
         labels: l,
         ports,
         ports_on,
+        // a WAN link's loss: iptables in its own network namespace
+        cap_add: if sites.is_some() { vec!["NET_ADMIN".into()] } else { Vec::new() },
         ..Default::default()
     };
     docker.run(&cs).await?;
@@ -182,12 +193,30 @@ pub async fn start_proxy(docker: &Docker, plan: ProxyPlan<'_>) -> Result<ProxyRo
     }
     api.populate(&proxies).await?;
     if let Some(sites) = &routes.sites {
+        let mut lossy = Vec::new();
         for c in sites.crossings(&routes) {
             let Some(link) = sites.link(c.ends[0].as_deref(), c.ends[1].as_deref()) else { continue };
             for t in wan_toxics(link) {
                 api.add_toxic(&c.proxy, &t).await?;
             }
+            lossy.extend(wan_loss_rules(&[c.listen], link.loss_percent));
         }
+        set_loss(docker, &routes.container, "-I", &lossy).await?;
     }
     Ok(routes)
+}
+
+/// Inserts (`-I`) or deletes (`-D`) a WAN link's loss rules in the proxy container.
+pub async fn set_loss(docker: &Docker, container: &str, op: &str, rules: &[String]) -> Result<()> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let script = super::sites::iptables_script(op, rules);
+    let (code, out) = docker.exec(container, &["sh", "-c", &script]).await?;
+    if code != 0 {
+        return Err(Error::infra(format!("failed to set the WAN links' loss in {container} (exit {code})"))
+            .cause_text(out.trim())
+            .hint("the proxy image needs iptables (drdrill's own, drdrill/proxy-base, has it)"));
+    }
+    Ok(())
 }

@@ -25,6 +25,8 @@ const WAN: &str = "wan";
 pub struct Crossing {
     pub proxy: String,
     pub ends: [Option<String>; 2],
+    /// Its port inside the proxy container (where a link's loss drops packets).
+    pub listen: u16,
 }
 
 impl Sites {
@@ -70,12 +72,23 @@ impl Sites {
         let site = |n: &str| self.site(n).map(str::to_string);
         let mut out = Vec::new();
         for n in routes.node_names() {
-            out.push(Crossing { proxy: ProxyRoutes::client_proxy(n), ends: [self.clients.clone(), site(n)] });
+            let listen = routes.client_listen_of(n);
+            out.push(Crossing { proxy: ProxyRoutes::client_proxy(n), ends: [self.clients.clone(), site(n)], listen });
             for r in routes.node_names().iter().filter(|r| *r != n) {
-                out.push(Crossing { proxy: ProxyRoutes::replication_proxy(r, n), ends: [site(r), site(n)] });
+                let listen = routes.replication_listen_of(r, n);
+                out.push(Crossing { proxy: ProxyRoutes::replication_proxy(r, n), ends: [site(r), site(n)], listen });
             }
         }
         out
+    }
+
+    /// The paths of `routes` that cross the link between `a` and `b`.
+    pub fn crossing_link(&self, routes: &ProxyRoutes, a: &str, b: &str) -> Vec<Crossing> {
+        let joins = |c: &Crossing| {
+            let ends = [c.ends[0].as_deref(), c.ends[1].as_deref()];
+            ends == [Some(a), Some(b)] || ends == [Some(b), Some(a)]
+        };
+        self.crossings(routes).into_iter().filter(joins).collect()
     }
 
     /// Whether a connection between `a` and `b` leaves `site` (one end in it, one not).
@@ -98,6 +111,28 @@ pub fn wan_toxics(link: &LinkSpec) -> Vec<ToxicConfig> {
         }
     }
     out
+}
+
+/// The iptables rules that drop `percent` of the packets, each way, of the paths listening
+/// on `ports` in the proxy container: what arrives at the listener and what leaves it.
+pub fn wan_loss_rules(ports: &[u16], percent: f64) -> Vec<String> {
+    if percent <= 0.0 {
+        return Vec::new();
+    }
+    let p = percent / 100.0;
+    let drop = format!("-m statistic --mode random --probability {p:.6} -m comment --comment drdrill-{WAN}-loss -j DROP");
+    ports.iter().flat_map(|port| [format!("INPUT -p tcp --dport {port} {drop}"), format!("OUTPUT -p tcp --sport {port} {drop}")]).collect()
+}
+
+/// One `iptables-restore --noflush` transaction (`op`: `-I` inserts the rules, `-D` deletes
+/// them), retried twice: with the nft backend two faults committing in one container at the
+/// same moment can collide.
+pub fn iptables_script(op: &str, rules: &[String]) -> String {
+    let body: Vec<String> = rules.iter().map(|r| format!("{op} {r}")).collect();
+    format!(
+        "apply() {{\niptables-restore -w --noflush <<'DRDRILL'\n*filter\n{}\nCOMMIT\nDRDRILL\n}}\napply || {{ sleep 0.05; apply; }} || {{ sleep 0.2; apply; }}",
+        body.join("\n")
+    )
 }
 
 /// Whether toxic `name` is one of a WAN link's.
@@ -128,6 +163,18 @@ mod tests {
         assert_eq!(t[0].attributes["jitter"], 5);
         assert!(wan_toxics(&link(0, 0, None)).is_empty());
         assert!(is_wan_toxic("wan-latency-upstream") && !is_wan_toxic("drdrill-fault-0-upstream"));
+    }
+
+    #[test]
+    fn a_lossy_link_drops_packets_both_ways_at_each_crossing_listener() {
+        let rules = wan_loss_rules(&[20000, 21001], 2.5);
+        assert_eq!(rules.len(), 4);
+        assert!(rules[0].starts_with("INPUT -p tcp --dport 20000 -m statistic --mode random --probability 0.025000 "), "{}", rules[0]);
+        assert!(rules[1].starts_with("OUTPUT -p tcp --sport 20000 "), "{}", rules[1]);
+        assert!(rules.iter().all(|r| r.ends_with("-m comment --comment drdrill-wan-loss -j DROP")));
+        assert!(wan_loss_rules(&[20000], 0.0).is_empty());
+        let script = iptables_script("-D", &rules[..1]);
+        assert!(script.contains("iptables-restore -w --noflush") && script.contains("\n-D INPUT -p tcp --dport 20000"), "{script}");
     }
 
     #[test]
