@@ -509,3 +509,98 @@ targets: {max_lost_writes: 0}
     assert!(t > 5000.0, "the step counts from {t} ms, before it was confirmed");
     assert!(!runs.join(&run).exists(), "the run folder outlived the drill");
 }
+
+/// The user's own DNS for an external stack: `db.drill.` answers `first` with a TTL of
+/// `ttl_s`; an HTTP request to the returned control port (a runbook's `http` step) moves it
+/// to `then`. Lives as long as the returned runtime.
+fn users_dns(first: [u8; 4], then: [u8; 4], ttl_s: u32) -> (tokio::runtime::Runtime, std::net::SocketAddr, u16) {
+    use std::io::{Read, Write};
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let server = rt.block_on(drdrill::dns::DnsServer::start(&[("db".into(), first.into())], ttl_s)).unwrap();
+    let addr = server.addr();
+    let control = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = control.local_addr().unwrap().port();
+    let handle = rt.handle().clone();
+    std::thread::spawn(move || {
+        for mut conn in control.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            handle.block_on(server.set("db", then.into())).unwrap();
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (rt, addr, port)
+}
+
+#[test]
+fn an_external_endpoint_by_name_is_followed_as_its_dns_ttl_says() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ex = existing_postgres();
+    let (a, b) = (&ex.names[0], &ex.names[1]);
+    // each node on a loopback address of its own, one port: what an A record moves between
+    let port = free_port();
+    let cfg = ex.dir.join("own-addresses.json");
+    let (pa, pb) = (ex.ports[0], ex.ports[1]);
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[{{"name":"a","listen":"127.0.0.21:{port}","upstream":"127.0.0.1:{pa}"}},{{"name":"b","listen":"127.0.0.22:{port}","upstream":"127.0.0.1:{pb}"}}]"#
+        ),
+    )
+    .unwrap();
+    let mut own = Command::new(bin())
+        .args(["proxy", "--port", &free_port().to_string(), "--config", cfg.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the own addresses", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.22", port)).is_ok());
+    let (_rt, dns, control) = users_dns([127, 0, 0, 21], [127, 0, 0, 22], 2);
+    let text = format!(
+        r#"name: external-pg-dns
+stack:
+  kind: external
+  engine: postgres
+  endpoint: db.drill:{port}
+  resolver: "{dns}"
+  nodes: {{pg-a: "127.0.0.21:{port}", pg-b: "127.0.0.22:{port}"}}
+  credentials: {{user: app, password_env: EXT_PG_PASSWORD}}
+  database: drills
+workload: {{writers: 2, rate_per_s: 100, after_recovery_ms: 3000, max_duration_ms: 60000}}
+faults:
+  - at_ms: 3000
+    kind: action
+    target: primary
+    action: {{name: kill-primary, command: ["docker", "kill", "{a}"]}}
+failover:
+  trigger: {{delay: {{delay_ms: 1000}}}}
+  promote: pg-b
+  steps:
+    - command: ["docker", "exec", "-u", "postgres", "{b}", "psql", "-Atc", "select pg_promote()"]
+    - name: move-dns
+      http: {{method: POST, url: "http://127.0.0.1:{control}/move"}}
+targets: {{rto_ms: 30000, converge: false}}
+"#
+    );
+    let file = write_scenario(&ex, "external-pg-dns", &text);
+    let d = run_external(&file, &["--yes"]);
+    let _ = own.kill();
+    let _ = own.wait();
+    assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
+    let r = &d.results;
+    assert_eq!(r["stack"]["final_primary"], "pg-b");
+    // each writer kept its answer for the TTL: its first answer naming pg-b came no sooner
+    // than 2 s after its last one naming pg-a, and only after the record moved
+    let moved = event(r, "action", "step-1")["applied_from_ns"].as_f64().unwrap();
+    let answers: Vec<&Value> = r["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "dns-answer").collect();
+    for w in ["writer 0:", "writer 1:"] {
+        let mine: Vec<&&Value> = answers.iter().filter(|e| e["detail"].as_str().unwrap().starts_with(w)).collect();
+        let t = |e: &&&Value| e["t_ns"].as_f64().unwrap();
+        let old = mine.iter().filter(|e| e["node"] == "pg-a").map(t).fold(0.0, f64::max);
+        let new = mine.iter().filter(|e| e["node"] == "pg-b").map(t).fold(f64::INFINITY, f64::min);
+        assert!(new.is_finite(), "{w} never followed the record: {mine:?}");
+        assert!(new >= moved && new >= old + 2.0e9 - 5.0e6, "{w}: last pg-a answer {old}, first pg-b answer {new}, moved {moved}");
+    }
+    let recovered = r["recovered_at_ms"].as_f64().unwrap() * 1e6;
+    assert!(recovered >= moved && recovered <= moved + 3.0e9, "recovered at {recovered} ns, the record moved at {moved} ns");
+}

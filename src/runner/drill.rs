@@ -225,7 +225,10 @@ impl Drill<'_> {
             crate::checker::judge_lag(&crate::lag::path_in(&self.dir), tag, &hist.events, &a, sc.targets.replica_lag_ms.as_ref())
                 .map_err(|e| Error::infra(format!("failed to read {} back", crate::lag::FILE)).cause(e))?;
         a.verdict = lag_targets.iter().fold(a.verdict, |v, t| v.merge(t.verdict));
-        if sc.dns.is_some() && sc.workload.resolve == crate::scenario::Resolve::Once && a.rto.recovered_at_ms.is_none() {
+        if (sc.dns.is_some() || sc.stack.resolver.is_some())
+            && sc.workload.resolve == crate::scenario::Resolve::Once
+            && a.rto.recovered_at_ms.is_none()
+        {
             let why = "; the clients looked the name up once (`workload.resolve: once`) and never follow the DNS record to the new primary";
             a.targets.iter_mut().filter(|t| t.target == "rto_ms").for_each(|t| t.note.push_str(why));
         }

@@ -39,20 +39,28 @@ impl Service {
     /// Where the clients write first: the stack's entry service, or its primary; with the
     /// drill's DNS, the service's name.
     pub fn client_target(&self, primary: &str, dns: Option<&Arc<DnsServer>>) -> Result<ClientTarget> {
-        if let (Some(server), Some(_)) = (dns, &self.sc().dns) {
-            let nodes = self.stack.nodes.iter().filter_map(|n| match n.client_ip {
+        let nodes = || {
+            let v4 = |n: &crate::stack::Node| match n.client_ip {
                 std::net::IpAddr::V4(ip) => Some((ip, n.name.clone())),
                 std::net::IpAddr::V6(_) => None,
-            });
-            let first = self.stack.node(primary)?;
-            let dns = DnsTarget {
-                server: server.addr(),
-                name: self.plan.name.clone(),
-                nodes: nodes.collect(),
-                port: first.client_port,
-                once: self.sc().workload.resolve == crate::scenario::Resolve::Once,
             };
+            self.stack.nodes.iter().filter_map(v4).collect()
+        };
+        let once = self.sc().workload.resolve == crate::scenario::Resolve::Once;
+        if let (Some(server), Some(_)) = (dns, &self.sc().dns) {
+            let first = self.stack.node(primary)?;
+            let dns = DnsTarget { server: server.addr(), name: self.plan.name.clone(), nodes: nodes(), port: first.client_port, once };
             return Ok(ClientTarget { dns: Some(dns), ..ClientTarget::direct(primary, first.client_addr()) });
+        }
+        // an external endpoint that is a name, looked up through its resolver by its TTL
+        let st = &self.sc().stack;
+        if let (Some(resolver), Some(entry)) = (&st.resolver, self.driver.client_entry()) {
+            let endpoint = self.stack.service(entry)?;
+            let host = st.endpoint.as_deref().and_then(|e| e.rsplit_once(':')).map(|(h, _)| h).unwrap_or_default();
+            let server = resolver.parse().map_err(|_| crate::error::Error::usage(format!("expected ip:port, found {resolver}")))?;
+            let name = crate::stack::fqdn(host);
+            let dns = DnsTarget { server, name, nodes: nodes(), port: endpoint.client_port, once };
+            return Ok(ClientTarget { dns: Some(dns), ..ClientTarget::direct(entry, endpoint.client_addr()) });
         }
         Ok(match self.driver.client_entry() {
             Some(entry) => ClientTarget::direct(entry, self.stack.service(entry)?.client_addr()),

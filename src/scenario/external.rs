@@ -19,10 +19,11 @@ impl Engine {
 }
 
 /// Keys that only an external stack takes, and whether this one sets them.
-fn external_keys(st: &StackSpec) -> [(&'static str, bool); 7] {
+fn external_keys(st: &StackSpec) -> [(&'static str, bool); 8] {
     [
         ("engine", st.engine.is_some()),
         ("endpoint", st.endpoint.is_some()),
+        ("resolver", st.resolver.is_some()),
         ("nodes", !st.nodes.is_empty()),
         ("credentials", st.credentials.is_some()),
         ("database", st.database.is_some()),
@@ -48,6 +49,9 @@ pub fn validate_external(s: &Scenario, p: &mut Vec<Problem>) {
     match &st.endpoint {
         None => p.push((vec![Key("stack")], "an external stack needs `endpoint`: the host:port its clients use".into())),
         Some(e) => check_addr(e, here("endpoint"), p),
+    }
+    if let Some(r) = &st.resolver {
+        check_resolver(st, r, p);
     }
     for (name, addr) in &st.nodes {
         if name == ENDPOINT || name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
@@ -101,6 +105,24 @@ pub fn validate_external(s: &Scenario, p: &mut Vec<Problem>) {
 /// A leaked key name for a location path (a scenario has few nodes; validation runs once).
 fn leak(s: &str) -> &'static str {
     Box::leak(s.to_string().into_boxed_str())
+}
+
+/// `resolver`: an ip:port, for an endpoint that is a name, with the nodes named.
+fn check_resolver(st: &StackSpec, r: &str, p: &mut Vec<Problem>) {
+    let here = || vec![Key("stack"), Key("resolver")];
+    if r.parse::<std::net::SocketAddr>().is_err() {
+        p.push((here(), format!("expected the DNS server's ip:port, found `{r}`")));
+    }
+    let host = st.endpoint.as_deref().and_then(|e| e.rsplit_once(':')).map(|(h, _)| h).unwrap_or_default();
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        p.push((vec![Key("stack"), Key("endpoint")], format!("`resolver` looks a name up; the endpoint `{host}` is an address")));
+    }
+    if st.nodes.is_empty() {
+        p.push((
+            here(),
+            "with `resolver`, name the `nodes`: the answers are mapped to them, and the read-back follows the new primary".into(),
+        ));
+    }
 }
 
 fn check_addr(a: &str, at: Vec<Seg>, p: &mut Vec<Problem>) {

@@ -37,7 +37,7 @@ pub struct KindInfo {
 pub const BINLOG_STREAMER: &str = "binlog";
 
 /// The `stack` keys of an external stack.
-const EXTERNAL_KEYS: &[&str] = &["engine", "endpoint", "nodes", "credentials", "database", "table", "cleanup"];
+const EXTERNAL_KEYS: &[&str] = &["engine", "endpoint", "resolver", "nodes", "credentials", "database", "table", "cleanup"];
 
 const fn plain(name: &'static str, engine: Engine, node_prefix: &'static str, default_image: &'static str) -> KindInfo {
     KindInfo {

@@ -184,9 +184,17 @@ pub struct StackSpec {
     #[serde(default)]
     pub engine: Option<Engine>,
     /// external: host:port the application's clients use (a VIP, a DNS name, HAProxy, a
-    /// pooler). The workload writes through it; it is resolved once, at the start.
+    /// pooler). The workload writes through it; it is resolved once, at the start, unless
+    /// `resolver` is given.
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// external, with a DNS name as `endpoint`: the DNS server (ip:port) the clients ask.
+    /// Each writer then looks the name up before every write through its own resolver,
+    /// keeping each answer for the TTL it came with (or once, `workload.resolve: once`),
+    /// so a DNS failover is followed as the application would. Needs `nodes`: the answers
+    /// are mapped to them, and the read-back goes to the new primary.
+    #[serde(default)]
+    pub resolver: Option<String>,
     /// external: each node's own host:port, by name (optional): the failover steps and
     /// reports name them, the primary is found by probing them, and replicas are checked
     /// for convergence. Without them, read-back goes through the endpoint.

@@ -54,8 +54,11 @@ const MAX_TTL_S: u32 = 86_400;
 pub(super) fn validate_dns(s: &Scenario, p: &mut Vec<Problem>) {
     let info = s.stack.kind.info();
     let Some(dns) = &s.dns else {
-        if s.workload.resolve != Resolve::Ttl {
-            p.push((vec![Key("workload"), Key("resolve")], "`resolve` needs the drill's DNS: add `dns: {ttl_s: N}`".into()));
+        if s.workload.resolve != Resolve::Ttl && s.stack.resolver.is_none() {
+            p.push((
+                vec![Key("workload"), Key("resolve")],
+                "`resolve` needs a name to look up: the drill's DNS (`dns: {ttl_s: N}`) or an external stack's `resolver`".into(),
+            ));
         }
         return;
     };
@@ -248,7 +251,7 @@ mod tests {
         let e = problems(&format!("{base}stack: {{kind: patroni}}\ndns: {{ttl_s: 5}}\n"));
         assert!(e.contains("HAProxy") || e.contains("Patroni"), "{e}");
         let e = problems(&format!("{base}stack: {{kind: postgres}}\nworkload: {{resolve: once}}\n"));
-        assert!(e.contains("needs the drill's DNS"), "{e}");
+        assert!(e.contains("needs a name to look up"), "{e}");
         let e = problems(&format!("{base}stack: {{kind: postgres}}\ndns: {{ttl_s: 100000}}\n"));
         assert!(e.contains("TTL of 0 to 86400"), "{e}");
         let e = problems(&format!("{base}stack: {{kind: postgres}}\nworkload: {{resolve: sometimes}}\n"));
@@ -301,5 +304,25 @@ mod tests {
         assert!(e.contains("expected this service's name, `postgres`"), "{e}");
         let hook = format!("{base}dns: {{ttl_s: 2}}\nhooks:\n  before:\n    - dns: {{name: postgres, to: dc2}}\n");
         assert!(problems(&hook).contains("it is a failover step only"), "{}", problems(&hook));
+    }
+
+    #[test]
+    fn an_external_resolver_looks_a_name_up_for_named_nodes() {
+        let ext = |endpoint: &str, resolver: &str, nodes: &str| {
+            format!(
+                "name: t\ntargets: {{}}\nstack: {{kind: external, engine: postgres, endpoint: \"{endpoint}\", resolver: \"{resolver}\"{nodes}}}\n\
+                 workload: {{resolve: once}}\n"
+            )
+        };
+        let nodes = ", nodes: {a: \"127.0.0.21:5432\", b: \"127.0.0.22:5432\"}";
+        assert_eq!(problems(&ext("db.example:5432", "127.0.0.1:5353", nodes)), "");
+        let e = problems(&ext("10.0.0.1:5432", "127.0.0.1:5353", nodes));
+        assert!(e.contains("the endpoint `10.0.0.1` is an address"), "{e}");
+        let e = problems(&ext("db.example:5432", "dns.example", nodes));
+        assert!(e.contains("expected the DNS server's ip:port"), "{e}");
+        let e = problems(&ext("db.example:5432", "127.0.0.1:53", ""));
+        assert!(e.contains("name the `nodes`"), "{e}");
+        let e = problems("name: t\ntargets: {}\nstack: {kind: postgres, resolver: \"127.0.0.1:53\"}\n");
+        assert!(e.contains("`resolver` applies to an external stack"), "{e}");
     }
 }

@@ -52,6 +52,21 @@ pub async fn resolve(addr: &str) -> Result<SocketAddr> {
     found.next().ok_or_else(|| Error::usage(format!("failed to resolve {addr}: no address")))
 }
 
+/// `name:port` looked up through the DNS server `resolver` (ip:port), as the clients do.
+async fn resolve_through(addr: &str, resolver: &str) -> Result<SocketAddr> {
+    let (host, port) = addr.rsplit_once(':').ok_or_else(|| Error::usage(format!("expected host:port, found {addr}")))?;
+    let server: SocketAddr = resolver.parse().map_err(|_| Error::usage(format!("expected the resolver's ip:port, found {resolver}")))?;
+    let port: u16 = port.parse().map_err(|_| Error::usage(format!("expected host:port, found {addr}")))?;
+    let found =
+        crate::dns::StubResolver::new(server)?.resolve(&fqdn(host)).await.map_err(|e| e.hint(format!("the clients ask {resolver}")))?;
+    Ok(SocketAddr::from((found.ip, port)))
+}
+
+/// `host` as a fully qualified name (a trailing dot).
+pub fn fqdn(host: &str) -> String {
+    if host.ends_with('.') { host.to_string() } else { format!("{host}.") }
+}
+
 /// The nodes and the endpoint of an external stack, resolved.
 pub async fn plan(spec: &StackSpec) -> Result<(Vec<Node>, Node)> {
     let node = |name: &str, a: SocketAddr| Node {
@@ -62,7 +77,11 @@ pub async fn plan(spec: &StackSpec) -> Result<(Vec<Node>, Node)> {
         client_ip: a.ip(),
         client_port: a.port(),
     };
-    let endpoint = resolve(spec.endpoint.as_deref().unwrap_or_default()).await?;
+    let endpoint = spec.endpoint.as_deref().unwrap_or_default();
+    let endpoint = match &spec.resolver {
+        Some(r) => resolve_through(endpoint, r).await?,
+        None => resolve(endpoint).await?,
+    };
     let mut nodes = Vec::new();
     for (name, addr) in &spec.nodes {
         nodes.push(node(name, resolve(addr).await?));

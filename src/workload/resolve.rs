@@ -26,9 +26,9 @@ impl Lookup {
         // a fresh answer's TTL runs from the question: its event is stamped then
         let asked = rec.clock.now_ns();
         let found = match &self.resolver {
-            Some(r) => r.resolve(&dns.name).await,
+            Some(r) => r.resolve(&dns.fqdn()).await,
             None => match StubResolver::new(dns.server) {
-                Ok(r) => self.resolver.insert(r).resolve(&dns.name).await,
+                Ok(r) => self.resolver.insert(r).resolve(&dns.fqdn()).await,
                 Err(e) => Err(e),
             },
         };
@@ -38,7 +38,7 @@ impl Lookup {
                 if r.fresh {
                     let to = dns.target(r.ip);
                     let ttl = r.valid_until.saturating_duration_since(std::time::Instant::now()).as_secs_f64();
-                    let detail = format!("writer {id}: {}.{} -> {} ({}), cached {ttl:.1} s", dns.name, crate::dns::ZONE, r.ip, to.node);
+                    let detail = format!("writer {id}: {} -> {} ({}), cached {ttl:.1} s", dns.fqdn(), r.ip, to.node);
                     rec.event_at(asked, EventKind::DnsAnswer, None, Some(&to.node), detail).await;
                 }
                 self.last = Some(r);

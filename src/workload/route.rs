@@ -38,6 +38,12 @@ pub struct DnsTarget {
 }
 
 impl DnsTarget {
+    /// The name as asked: a name in the drill's zone, or an external endpoint's own (with
+    /// its trailing dot).
+    pub fn fqdn(&self) -> String {
+        if self.name.ends_with('.') { self.name.clone() } else { format!("{}.{}", self.name, crate::dns::ZONE) }
+    }
+
     /// The node behind `ip`, as a target.
     pub fn target(&self, ip: Ipv4Addr) -> ClientTarget {
         let node = self.nodes.iter().find(|(a, _)| *a == ip).map(|(_, n)| n.clone()).unwrap_or_else(|| ip.to_string());
@@ -69,6 +75,8 @@ impl ClientRoute {
                 server.set(&name, ip).await?;
                 Ok(format!("DNS: {name}.{} now answers {ip} ({node}), TTL {} s", crate::dns::ZONE, server.ttl_s()))
             }
+            // a name in someone else's DNS: the runbook moves it, the clients follow it
+            (None, Some(name), _) => Ok(format!("the clients follow {name} by its TTL; drdrill moves no record of it")),
             _ => {
                 let _ = self.tx.send(ClientTarget::direct(node, addr));
                 Ok(format!("clients now write to {node} at {addr}"))
