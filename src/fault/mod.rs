@@ -183,7 +183,10 @@ fn touches_primary(stack: &Stack, spec: &FaultSpec, target: Option<&str>, primar
     match spec.kind {
         FaultKind::Switchover => true,
         FaultKind::Partition => spec.groups.iter().flatten().flatten().any(|m| stack.resolve(m).ok().as_deref() == Some(primary)),
-        FaultKind::IsolateSite | FaultKind::KillSite => stack.sites.as_ref().is_some_and(|s| s.site(primary) == target),
+        // `target: primary` names the primary's site
+        FaultKind::IsolateSite | FaultKind::KillSite => {
+            target == Some("primary") || stack.sites.as_ref().is_some_and(|s| s.site(primary) == target)
+        }
         _ => target == Some(primary),
     }
 }

@@ -13,7 +13,7 @@ use crate::scenario::{Direction, FaultKind, FaultSpec};
 use crate::stack::{ProxyRoutes, Stack};
 use std::collections::BTreeMap;
 
-const CLIENTS: &str = "clients";
+pub(super) const CLIENTS: &str = "clients";
 
 /// Every rule carries this comment, so a heal deletes exactly what the fault added.
 fn comment(index: usize) -> String {

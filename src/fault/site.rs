@@ -17,26 +17,47 @@ pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec) -> Res
     }
 }
 
-fn target(spec: &FaultSpec) -> &str {
-    spec.target.as_deref().unwrap_or_default()
+/// The site a fault names: a site, or `primary`, the site the primary is in now.
+fn target(stack: &Stack, sites: &Sites, spec: &FaultSpec) -> String {
+    match spec.target.as_deref().unwrap_or_default() {
+        "primary" => sites.site(&stack.primary()).unwrap_or_default().to_string(),
+        site => site.to_string(),
+    }
 }
 
-/// Every node of the site, SIGKILLed (the primary among them or not).
+/// Every member of the site (its nodes, and an orchestrator's own there), SIGKILLed.
 async fn kill(stack: &Stack, sites: &Sites, spec: &FaultSpec) -> Result<Applied> {
-    let site = target(spec);
-    let members: Vec<&String> = stack.nodes.iter().map(|n| &n.name).filter(|n| sites.site(n) == Some(site)).collect();
+    let site = &target(stack, sites, spec);
+    let members = sites.members(site);
     for n in &members {
-        stack.docker.kill(&stack.node(n)?.container, "SIGKILL").await?;
+        stack.docker.kill(&stack.member(n)?.container, "SIGKILL").await?;
     }
-    let hit_primary = members.iter().any(|n| **n == stack.primary());
-    let names: Vec<&str> = members.iter().map(|n| n.as_str()).collect();
-    Ok(Applied { detail: format!("{site}: {} killed", names.join(", ")), undo: Vec::new(), hit_primary, stamped: None })
+    let hit_primary = members.contains(&stack.primary());
+    Ok(Applied { detail: format!("{site}: {} killed", members.join(", ")), undo: Vec::new(), hit_primary, stamped: None })
+}
+
+/// Sites that are groups on one network: the site's members on one side of a partition,
+/// every other member on the other, the clients with their own site (iptables in each
+/// member, both ways, all at once).
+async fn isolate_flat(stack: &Stack, sites: &Sites, index: usize, spec: &FaultSpec) -> Result<Applied> {
+    let site = &target(stack, sites, spec);
+    let (mut inside, mut outside): (Vec<String>, Vec<String>) = sites.nodes.keys().cloned().partition(|n| sites.site(n) == Some(site));
+    match sites.clients.as_deref() == Some(site) {
+        true => inside.push(super::network::CLIENTS.to_string()),
+        false => outside.push(super::network::CLIENTS.to_string()),
+    }
+    let partition = FaultSpec { kind: FaultKind::Partition, groups: Some(vec![inside, outside]), direction: None, ..spec.clone() };
+    let applied = super::network::inject(stack, index, &partition, None).await?;
+    Ok(Applied { detail: format!("{site} cut off from the other sites: {}", applied.detail), ..applied })
 }
 
 /// Every path with one end in the site (replication across sites, clients outside it)
 /// stops passing data, both ways; connections stay open, as a partition leaves them.
 async fn isolate(stack: &Stack, sites: &Sites, index: usize, spec: &FaultSpec) -> Result<Applied> {
-    let site = target(spec);
+    if sites.flat {
+        return isolate_flat(stack, sites, index, spec).await;
+    }
+    let site = &target(stack, sites, spec);
     let routes = stack.proxy.as_ref().ok_or_else(|| Error::infra("a drill with sites runs its WAN links through the proxy (a bug)"))?;
     let api = routes.client();
     // every path at once, as a partition cuts them: one after another, the last cut would

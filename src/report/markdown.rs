@@ -102,7 +102,7 @@ fn service(r: &Results, timeline: &str) -> String {
                 v(l.mean_ms)
             );
         }
-        for l in &r.wan {
+        for l in super::terminal::shaped(r) {
             let _ = writeln!(m, "\nWAN {}: {}.", l.between.join("-"), super::terminal::link_setting(l));
         }
     }

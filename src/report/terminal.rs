@@ -88,14 +88,20 @@ fn latency_table(r: &Results) -> String {
 
 /// The WAN links as set, one line each, to read the latency beside.
 pub(super) fn wan_lines(r: &Results) -> String {
-    r.wan.iter().map(|l| format!("  WAN {}: {}\n", l.between.join("-"), link_setting(l))).collect()
+    shaped(r).map(|l| format!("  WAN {}: {}\n", l.between.join("-"), link_setting(l))).collect()
+}
+
+/// The links that add anything (sites that are groups on one network have plain ones).
+pub(super) fn shaped(r: &Results) -> impl Iterator<Item = &crate::scenario::LinkSpec> {
+    r.wan.iter().filter(|l| l.latency_ms > 0 || l.jitter_ms > 0 || l.bandwidth_kb_per_s.is_some() || l.loss_percent > 0.0)
 }
 
 /// `round trip 30 ± 5 ms, 12500 KB/s each way`.
 pub(super) fn link_setting(l: &crate::scenario::LinkSpec) -> String {
     let jitter = if l.jitter_ms > 0 { format!(" ± {}", l.jitter_ms) } else { String::new() };
     let rate = l.bandwidth_kb_per_s.map(|b| format!(", {b} KB/s each way")).unwrap_or_default();
-    format!("round trip {}{jitter} ms{rate} (its setting)", l.latency_ms)
+    let loss = if l.loss_percent > 0.0 { format!(", {}% loss each way", l.loss_percent) } else { String::new() };
+    format!("round trip {}{jitter} ms{rate}{loss} (its setting)", l.latency_ms)
 }
 
 /// RTO split into the orchestrator's phases, next to the budgets the settings imply.

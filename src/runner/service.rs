@@ -99,7 +99,9 @@ impl Drill<'_> {
     pub(super) async fn provision(&self, rep: &mut Reporters) -> Result<Vec<Service>> {
         if self.auth.is_none() {
             self.docker.create_network(&docker::network_name(&self.run_id), &self.labels).await?;
-            for site in &self.sc().sites {
+            // networks of their own, unless every service's sites are groups on one
+            let own = self.loaded.services.iter().any(|p| !p.view.sites.is_empty() && !p.view.flat_sites());
+            for site in self.sc().sites.iter().filter(|_| own) {
                 self.docker.create_network(&crate::stack::Sites::network(&self.run_id, site), &self.labels).await?;
             }
         }

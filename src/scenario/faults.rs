@@ -178,8 +178,8 @@ fn check_site_fault(s: &Scenario, f: &FaultSpec, i: usize, p: &mut Vec<Problem>)
         p.push((at("kind"), format!("a {} fault needs `sites`", kind_name(f.kind))));
         return;
     }
-    if let Some(t) = f.target.as_ref().filter(|t| !s.sites.contains(t)) {
-        p.push((at("target"), format!("expected a site ({list}), found `{t}`")));
+    if let Some(t) = f.target.as_ref().filter(|t| !s.sites.contains(t) && *t != "primary") {
+        p.push((at("target"), format!("expected a site ({list}) or `primary` (the primary's site), found `{t}`")));
     }
     if f.kind == FaultKind::DegradeLink {
         match &f.between {

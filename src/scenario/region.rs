@@ -39,12 +39,27 @@ impl Scenario {
     /// The proxy the drill runs: the scenario's, or, with sites, one that carries the
     /// clients and the replication (it runs the WAN links).
     pub fn effective_proxy(&self) -> Option<super::model::ProxySpec> {
-        match (&self.proxy, self.sites.is_empty()) {
+        match (&self.proxy, self.sites.is_empty() || self.flat_sites()) {
             (Some(p), _) => Some(p.clone()),
             (None, false) => Some(super::model::ProxySpec { image: None, clients: true, replication: true }),
             (None, true) => None,
         }
     }
+
+    /// Whether its sites are groups on the drill's one network rather than networks of
+    /// their own: an orchestrator's members (Patroni and etcd, Sentinels) announce one
+    /// address to every site, so no per-path proxy can carry them across sites; isolating
+    /// a site cuts it off with iptables, as a partition does.
+    pub fn flat_sites(&self) -> bool {
+        !self.sites.is_empty() && flat_kind(&self.stack)
+    }
+}
+
+/// The kinds whose members span sites on one network: the orchestrators drdrill watches
+/// (MHA's VIP and manager stay out for now).
+fn flat_kind(st: &super::model::StackSpec) -> bool {
+    let info = st.kind.info();
+    info.orchestrator.is_some() && info.name != "mariadb-mha"
 }
 
 /// The largest TTL a drill takes (a day).
@@ -84,6 +99,32 @@ pub(super) fn validate_dns(s: &Scenario, p: &mut Vec<Problem>) {
             vec![Key("proxy"), Key("clients")],
             "with `dns`, the clients reach each node at its own address, not through the proxy".into(),
         ));
+    }
+}
+
+/// An orchestrator's members across sites: one network, so its WAN links carry no delay,
+/// rate or loss yet, and the orchestrator, not drdrill, chooses where to promote.
+fn validate_flat(s: &Scenario, p: &mut Vec<Problem>) {
+    use super::locate::Seg::Index;
+    let name = s.stack.kind.info().name;
+    for (i, l) in s.wan.iter().enumerate() {
+        if l.latency_ms > 0 || l.jitter_ms > 0 || l.bandwidth_kb_per_s.is_some() || l.loss_percent > 0.0 {
+            p.push((
+                vec![Key("wan"), Index(i)],
+                format!(
+                    "{name}'s members announce one address to every site, so its WAN is not run through the proxy yet: a link takes no latency, jitter, bandwidth or loss"
+                ),
+            ));
+        }
+    }
+    for (i, f) in s.faults.iter().enumerate().filter(|(_, f)| f.kind == super::model::FaultKind::DegradeLink) {
+        p.push((
+            vec![Key("faults"), Index(i), Key("kind")],
+            format!("{name}'s WAN links carry nothing to degrade yet: isolate or kill a site"),
+        ));
+    }
+    if s.failover.as_ref().is_some_and(|f| f.site.is_some()) {
+        p.push((vec![Key("failover"), Key("site")], format!("{name}'s own orchestrator chooses where to promote")));
     }
 }
 
@@ -184,14 +225,25 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
         }
     }
     let info = s.stack.kind.info();
-    if info.external || !(info.services)(&s.stack).is_empty() {
+    let flat = flat_kind(&s.stack);
+    if info.external || (!flat && !(info.services)(&s.stack).is_empty()) {
         p.push((
             vec![Key("sites")],
-            format!("sites place the nodes of postgres, redis and mariadb stacks; {} runs more than its nodes", info.name),
+            format!(
+                "sites place the nodes of postgres, redis and mariadb stacks, and the members of patroni and redis-sentinel; {} runs more than its nodes",
+                info.name
+            ),
         ));
         return;
     }
-    let nodes = s.stack.node_names();
+    if flat {
+        validate_flat(s, p);
+    }
+    // every member is placed: the nodes, and an orchestrator's own (etcd, Sentinels, HAProxy)
+    let mut nodes = s.stack.node_names();
+    if flat {
+        nodes.extend((info.services)(&s.stack));
+    }
     for (site, members) in &s.stack.sites {
         if !known(site) {
             p.push((vec![Key("stack"), Key("sites"), Name(site.clone())], format!("no site `{site}` (sites: {list})")));
@@ -216,7 +268,7 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
             p.push((vec![Key("workload"), Key("site")], format!("the clients in {c} cannot reach {far}: add a `wan` link between them")));
         }
     }
-    if let (Some(first), true) = (placed.first(), placed.len() == nodes.len())
+    if let (Some(first), true, false) = (placed.first(), placed.len() == nodes.len(), flat)
         && let Some(far) = placed.iter().find(|x| !linked(first, x))
     {
         p.push((vec![Key("wan")], format!("the replicas in {far} cannot reach the primary in {first}: add a `wan` link between them")));
@@ -275,7 +327,7 @@ mod tests {
         assert_eq!(problems(&lossy), "");
         let e = problems(&ok.replace("latency_ms: 30", "loss_percent: 101"));
         assert!(e.contains("expected a percent from 0 to 100, found 101"), "{e}");
-        let e = problems(&format!("{base}stack: {{kind: patroni, sites: {{dc1: [pg-1]}}}}\n"));
+        let e = problems(&format!("{base}stack: {{kind: mariadb-mha, sites: {{dc1: [db-1]}}}}\n"));
         assert!(e.contains("runs more than its nodes"), "{e}");
         let e = problems(&format!("{ok}faults: [{{at_ms: 1000, kind: isolate_site, target: dc9}}]\n"));
         assert!(e.contains("expected a site (dc1, dc2)"), "{e}");
@@ -324,5 +376,26 @@ mod tests {
         assert!(e.contains("name the `nodes`"), "{e}");
         let e = problems("name: t\ntargets: {}\nstack: {kind: postgres, resolver: \"127.0.0.1:53\"}\n");
         assert!(e.contains("`resolver` applies to an external stack"), "{e}");
+    }
+
+    #[test]
+    fn an_orchestrators_members_span_sites_on_one_network_with_plain_links() {
+        let base =
+            "name: t\ntargets: {}\nsites: [dc1, dc2, dc3]\nwan: [{between: [dc1, dc2]}, {between: [dc1, dc3]}, {between: [dc2, dc3]}]\n";
+        let patroni = |sites: &str| format!("{base}stack: {{kind: patroni, replicas: 1, sites: {{{sites}}}}}\n");
+        let ok = patroni("dc1: [pg-1, etcd-1], dc2: [pg-2, etcd-2], dc3: [etcd-3, haproxy]");
+        assert_eq!(problems(&ok), "");
+        let e = problems(&patroni("dc1: [pg-1, etcd-1], dc2: [pg-2, etcd-2], dc3: [etcd-3]"));
+        assert!(e.contains("node `haproxy` must be in exactly one site"), "{e}");
+        let e = problems(&ok.replace("{between: [dc1, dc2]}", "{between: [dc1, dc2], latency_ms: 30}"));
+        assert!(e.contains("its WAN is not run through the proxy yet"), "{e}");
+        let e = problems(&format!("{ok}faults: [{{at_ms: 1000, kind: degrade_link, between: [dc1, dc2], latency_ms: 300}}]\n"));
+        assert!(e.contains("carry nothing to degrade yet"), "{e}");
+        let sentinel = format!(
+            "{base}stack: {{kind: redis-sentinel, replicas: 1, sites: {{dc1: [redis-1, sentinel-1], dc2: [redis-2, sentinel-2], dc3: [sentinel-3]}}}}\n"
+        );
+        assert_eq!(problems(&sentinel), "");
+        let e = problems(&format!("{base}stack: {{kind: mariadb-mha, sites: {{dc1: [db-1]}}}}\n"));
+        assert!(e.contains("runs more than its nodes"), "{e}");
     }
 }

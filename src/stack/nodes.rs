@@ -123,10 +123,7 @@ impl Stack {
         };
         // created by the runner: the drill's network, or one per site
         let network = docker::network_name(run_id);
-        let net_of = |n: &str| match sites.as_ref().and_then(|s| s.site(n)) {
-            Some(site) => super::Sites::network(run_id, site),
-            None => network.clone(),
-        };
+        let net_of = |n: &str| sites.as_ref().and_then(|s| s.network_of(run_id, n)).unwrap_or_else(|| network.clone());
         let proxy = match proxy {
             Some((spec, img)) => {
                 let networks = match &sites {
@@ -336,10 +333,7 @@ impl Stack {
             ports: vec![(self.db_port, n.host_port)],
             // a node with an address of its own keeps it, and a node in a site its site
             publish_on: (n.host != self.docker.client_ip).then_some(n.host),
-            network: match self.sites.as_ref().and_then(|s| s.site(name)) {
-                Some(site) => super::Sites::network(&self.run_id, site),
-                None => self.base.network.clone(),
-            },
+            network: self.sites.as_ref().and_then(|s| s.network_of(&self.run_id, name)).unwrap_or_else(|| self.base.network.clone()),
             ..self.base.clone()
         };
         self.docker.run(&spec).await

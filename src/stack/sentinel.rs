@@ -202,8 +202,9 @@ impl DataPath for RedisSentinel {
         &self.redis.data
     }
 
-    /// A Sentinel-aware client: ask the Sentinels (the entry first, then the others) for
-    /// the primary, connect to it, and check with ROLE that it is one.
+    /// A Sentinel-aware client: ask the Sentinels (the entry first, then the others, each
+    /// with its share of the time left) for the primary, connect to it, and check with
+    /// ROLE that it is one.
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         let book = self.book()?;
         let deadline = tokio::time::Instant::now() + timeout;
@@ -211,8 +212,13 @@ impl DataPath for RedisSentinel {
         let mut order: Vec<SocketAddr> = vec![addr];
         order.extend(book.sentinels.iter().map(|s| s.1).filter(|a| *a != addr));
         let mut last = String::from("no sentinel answered");
-        for s in order {
-            let (host, _port) = match master_addr(s, left()).await {
+        let n = order.len();
+        for (k, s) in order.into_iter().enumerate() {
+            // each Sentinel gets its share of what is left, as a client's per-Sentinel
+            // timeout does: one that never answers (cut off with its site) must not hold
+            // the others
+            let share = left() / (n - k) as u32;
+            let (host, _port) = match master_addr(s, share).await {
                 Ok(a) => a,
                 Err(e) => {
                     last = e;

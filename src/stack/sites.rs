@@ -16,6 +16,9 @@ pub struct Sites {
     /// Where the clients sit; None: outside every site, reaching each one directly.
     pub clients: Option<String>,
     pub wan: Vec<LinkSpec>,
+    /// The sites are groups on the drill's one network (an orchestrator's members), not
+    /// networks of their own: nothing crosses the proxy, and isolation is a partition.
+    pub flat: bool,
 }
 
 /// The name every WAN toxic starts with (a fault's toxics are named `drdrill-fault-…`).
@@ -36,7 +39,18 @@ impl Sites {
             return None;
         }
         let nodes = sc.stack.sites.iter().flat_map(|(site, members)| members.iter().map(move |m| (m.clone(), site.clone()))).collect();
-        Some(Sites { nodes, clients: sc.workload.site.clone(), wan: sc.wan.clone() })
+        Some(Sites { nodes, clients: sc.workload.site.clone(), wan: sc.wan.clone(), flat: sc.flat_sites() })
+    }
+
+    /// The network `node` runs on: its site's, or None (the drill's) when the sites are
+    /// groups on one network.
+    pub fn network_of(&self, run_id: &str, node: &str) -> Option<String> {
+        self.site(node).filter(|_| !self.flat).map(|site| Sites::network(run_id, site))
+    }
+
+    /// Every member (node or service) in `site`.
+    pub fn members(&self, site: &str) -> Vec<String> {
+        self.nodes.iter().filter(|(_, s)| *s == site).map(|(n, _)| n.clone()).collect()
     }
 
     /// The Docker network of `site` in drill `run_id`.
