@@ -117,7 +117,7 @@ fn validate_flat(s: &Scenario, p: &mut Vec<Problem>) {
             ));
         }
     }
-    for (i, f) in s.faults.iter().enumerate().filter(|(_, f)| f.kind == super::model::FaultKind::DegradeLink) {
+    for (i, _) in s.faults.iter().enumerate().filter(|(_, f)| f.kind == super::model::FaultKind::DegradeLink) {
         p.push((
             vec![Key("faults"), Index(i), Key("kind")],
             format!("{name}'s WAN links carry nothing to degrade yet: isolate or kill a site"),
