@@ -201,6 +201,12 @@ fn caches_expired(events: &[Event], moved_ns: u64, new: Option<&str>, ttl_ms: u6
 mod tests {
     use super::*;
 
+    /// drdrill's own failover of pg-1 to pg-2, answering fault 0, the budgets left at
+    /// their defaults.
+    fn scripted(events: &[Event], runs: &AckRuns, rto: (f64, Option<f64>), steps: Steps) -> Phases {
+        phases("scripted", false, events, Some(0), Some("pg-1".into()), Some("pg-2".into()), runs, rto, Budgets::default(), steps)
+    }
+
     fn ev(t_ms: u64, kind: EventKind, node: Option<&str>, fault: Option<usize>) -> Event {
         Event {
             service: None,
@@ -332,51 +338,18 @@ mod tests {
         let mut runs = AckRuns::default();
         runs.add(&ok("pg-2", 7002));
         let steps = Steps::Scripted { dns_ttl_ms: Some(5000) };
-        let p = phases(
-            "scripted",
-            false,
-            &events,
-            Some(0),
-            Some("pg-1".into()),
-            Some("pg-2".into()),
-            &runs,
-            (3000.0, Some(7001.5)),
-            Budgets::default(),
-            steps,
-        );
+        let p = scripted(&events, &runs, (3000.0, Some(7001.5)), steps);
         assert_eq!((p.detection_ms, p.promotion_ms, p.dns_update_ms), (Some(600.0), Some(300.0), Some(50.0)));
         // the answer cached at 2.0 s lasts until 7.0 s
         assert_eq!((p.caches_expired_ms, p.ttl_wait_ms), (Some(7000.0), Some(3050.0)));
         assert!((p.reroute_ms.unwrap() - 1.5).abs() < 1e-6);
         // only the answer of 0.1 s was cached: it ran out at 5.1 s
         let early = [&events[..1], &events[2..]].concat();
-        let p = phases(
-            "scripted",
-            false,
-            &early,
-            Some(0),
-            Some("pg-1".into()),
-            Some("pg-2".into()),
-            &runs,
-            (3000.0, Some(7001.5)),
-            Budgets::default(),
-            steps,
-        );
+        let p = scripted(&early, &runs, (3000.0, Some(7001.5)), steps);
         assert_eq!(p.ttl_wait_ms, Some(1150.0));
         // no cache held the old address at the move: no wait
         let early = events[2..].to_vec();
-        let p = phases(
-            "scripted",
-            false,
-            &early,
-            Some(0),
-            Some("pg-1".into()),
-            Some("pg-2".into()),
-            &runs,
-            (3000.0, Some(7001.5)),
-            Budgets::default(),
-            steps,
-        );
+        let p = scripted(&early, &runs, (3000.0, Some(7001.5)), steps);
         assert_eq!(p.ttl_wait_ms, Some(0.0));
     }
 
@@ -395,8 +368,7 @@ mod tests {
         let mut runs = AckRuns::default();
         runs.add(&ok("pg-2", 5110));
         let steps = Steps::Scripted { dns_ttl_ms: Some(5000) };
-        let (old, new) = (Some("pg-1".into()), Some("pg-2".into()));
-        let p = phases("scripted", false, &events, Some(0), old, new, &runs, (3000.0, Some(5110.5)), Budgets::default(), steps);
+        let p = scripted(&events, &runs, (3000.0, Some(5110.5)), steps);
         // writer 0's answer of 0.1 s ran out at 5.1 s, writer 1's of 2.0 s at 7.0 s
         assert_eq!((p.first_cache_expired_ms, p.caches_expired_ms), (Some(5100.0), Some(7000.0)));
         assert_eq!(p.ttl_wait_ms, Some(1150.0));
