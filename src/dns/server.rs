@@ -40,6 +40,23 @@ fn a_set(host: &Name, ip: Ipv4Addr, ttl_s: u32, serial: u32) -> RecordSet {
     set
 }
 
+/// A UDP socket and a TCP listener on one free loopback port. The UDP port is chosen by
+/// the system, and its TCP twin may be taken (a drill's connection that just closed):
+/// another port is tried then.
+async fn bind_pair() -> Result<(tokio::net::UdpSocket, tokio::net::TcpListener, SocketAddr)> {
+    let bind = |e| Error::infra("failed to bind the drill's DNS server on 127.0.0.1").cause(e);
+    let mut tries = 0;
+    loop {
+        let udp = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.map_err(bind)?;
+        let addr = udp.local_addr().map_err(bind)?;
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(tcp) => return Ok((udp, tcp, addr)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 20 => tries += 1,
+            Err(e) => return Err(bind(e)),
+        }
+    }
+}
+
 impl DnsServer {
     /// Serves `records` (name in the zone → address), each with `ttl_s`, on a free port of
     /// 127.0.0.1 (UDP and TCP).
@@ -58,10 +75,7 @@ impl DnsServer {
         let zone = Arc::new(Zone::new(origin.clone(), sets, ZoneType::Primary, AxfrPolicy::Deny).map_err(Error::infra)?);
         let mut catalog = Catalog::new();
         catalog.upsert(LowerName::new(&origin), vec![zone.clone() as Arc<dyn ZoneHandler>]);
-        let bind = |e| Error::infra("failed to bind the drill's DNS server on 127.0.0.1").cause(e);
-        let udp = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.map_err(bind)?;
-        let addr = udp.local_addr().map_err(bind)?;
-        let tcp = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
+        let (udp, tcp, addr) = bind_pair().await?;
         let mut server = Server::new(catalog);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 16);
