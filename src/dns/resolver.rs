@@ -49,7 +49,7 @@ impl StubResolver {
     pub async fn resolve(&self, host: &str) -> Result<Resolved> {
         let fqdn = if host.ends_with('.') { host.to_string() } else { format!("{host}.{}", super::ZONE) };
         let now = Instant::now();
-        if let Some(r) = self.cache.lock().expect("resolver cache").get(&fqdn).filter(|r| now < r.valid_until) {
+        if let Some(r) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&fqdn).filter(|r| now < r.valid_until) {
             return Ok(Resolved { fresh: false, ..*r });
         }
         let found = self.inner.lookup_ip(fqdn.as_str()).await.map_err(|e| Error::infra(format!("failed to resolve {fqdn}")).cause(e))?;
@@ -61,7 +61,7 @@ impl StubResolver {
         // the TTL runs from the question (an answer's TTL counts from when it was sent)
         let ttl = found.as_lookup().answers().iter().map(|r| r.ttl).min().unwrap_or(0);
         let r = Resolved { ip, valid_until: now + std::time::Duration::from_secs(u64::from(ttl)), fresh: true };
-        self.cache.lock().expect("resolver cache").insert(fqdn, r);
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(fqdn, r);
         Ok(r)
     }
 }
