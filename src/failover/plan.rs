@@ -338,12 +338,11 @@ async fn dns_step(
     settle: bool,
 ) -> std::result::Result<Option<String>, String> {
     let in_site = |n: &str| stack.sites.as_ref().is_some_and(|s| s.site(n) == Some(d.to.as_str()));
-    let node = if stack.node(&d.to).is_ok() {
-        d.to.clone()
-    } else {
-        first_writable(stack, driver, in_site).await.ok_or_else(|| format!("no node in {} probes writable", d.to))?
+    let (node, writable) = match stack.node(&d.to) {
+        Ok(n) => (d.to.clone(), driver.data().probe(n.addr(), Duration::from_secs(2)).await),
+        // a site's node was found by probing it writable
+        Err(_) => (first_writable(stack, driver, in_site).await.ok_or_else(|| format!("no node in {} probes writable", d.to))?, true),
     };
-    let writable = driver.data().probe(stack.node(&node).map_err(|e| e.one_line())?.addr(), Duration::from_secs(2)).await;
     let promoted = (settle && writable).then(|| node.clone());
     if let Some(new) = &promoted {
         stack.set_primary(new);

@@ -93,7 +93,7 @@ pub(super) fn wan_lines(r: &Results) -> String {
 
 /// The links that add anything (sites that are groups on one network have plain ones).
 pub(super) fn shaped(r: &Results) -> impl Iterator<Item = &crate::scenario::LinkSpec> {
-    r.wan.iter().filter(|l| l.latency_ms > 0 || l.jitter_ms > 0 || l.bandwidth_kb_per_s.is_some() || l.loss_percent > 0.0)
+    r.wan.iter().filter(|l| !l.is_plain())
 }
 
 /// `round trip 30 ± 5 ms, 12500 KB/s each way`.

@@ -53,12 +53,8 @@ impl Service {
             return Ok(ClientTarget { dns: Some(dns), ..ClientTarget::direct(primary, first.client_addr()) });
         }
         // an external endpoint that is a name, looked up through its resolver by its TTL
-        let st = &self.sc().stack;
-        if let (Some(resolver), Some(entry)) = (&st.resolver, self.driver.client_entry()) {
+        if let (Some((server, name)), Some(entry)) = (crate::stack::named_endpoint(&self.sc().stack)?, self.driver.client_entry()) {
             let endpoint = self.stack.service(entry)?;
-            let host = st.endpoint.as_deref().and_then(|e| e.rsplit_once(':')).map(|(h, _)| h).unwrap_or_default();
-            let server = resolver.parse().map_err(|_| crate::error::Error::usage(format!("expected ip:port, found {resolver}")))?;
-            let name = crate::stack::fqdn(host);
             let dns = DnsTarget { server, name, nodes: nodes(), port: endpoint.client_port, once };
             return Ok(ClientTarget { dns: Some(dns), ..ClientTarget::direct(entry, endpoint.client_addr()) });
         }

@@ -108,7 +108,7 @@ fn validate_flat(s: &Scenario, p: &mut Vec<Problem>) {
     use super::locate::Seg::Index;
     let name = s.stack.kind.info().name;
     for (i, l) in s.wan.iter().enumerate() {
-        if l.latency_ms > 0 || l.jitter_ms > 0 || l.bandwidth_kb_per_s.is_some() || l.loss_percent > 0.0 {
+        if !l.is_plain() {
             p.push((
                 vec![Key("wan"), Index(i)],
                 format!(
@@ -181,6 +181,11 @@ pub struct LinkSpec {
 }
 
 impl LinkSpec {
+    /// Whether it adds nothing to what crosses it (no delay, rate or loss).
+    pub fn is_plain(&self) -> bool {
+        self.latency_ms == 0 && self.jitter_ms == 0 && self.bandwidth_kb_per_s.is_none() && self.loss_percent == 0.0
+    }
+
     /// Whether it joins `a` and `b` (either way round).
     pub fn joins(&self, a: &str, b: &str) -> bool {
         (self.between[0] == a && self.between[1] == b) || (self.between[0] == b && self.between[1] == a)

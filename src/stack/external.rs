@@ -52,19 +52,24 @@ pub async fn resolve(addr: &str) -> Result<SocketAddr> {
     found.next().ok_or_else(|| Error::usage(format!("failed to resolve {addr}: no address")))
 }
 
-/// `name:port` looked up through the DNS server `resolver` (ip:port), as the clients do.
-async fn resolve_through(addr: &str, resolver: &str) -> Result<SocketAddr> {
-    let (host, port) = addr.rsplit_once(':').ok_or_else(|| Error::usage(format!("expected host:port, found {addr}")))?;
-    let server: SocketAddr = resolver.parse().map_err(|_| Error::usage(format!("expected the resolver's ip:port, found {resolver}")))?;
-    let port: u16 = port.parse().map_err(|_| Error::usage(format!("expected host:port, found {addr}")))?;
-    let found =
-        crate::dns::StubResolver::new(server)?.resolve(&fqdn(host)).await.map_err(|e| e.hint(format!("the clients ask {resolver}")))?;
-    Ok(SocketAddr::from((found.ip, port)))
+/// An external endpoint that is a name looked up through `resolver`: the DNS server the
+/// clients ask, and the name as they ask it (fully qualified). None without `resolver`.
+pub fn named_endpoint(spec: &StackSpec) -> Result<Option<(SocketAddr, String)>> {
+    let Some(resolver) = &spec.resolver else { return Ok(None) };
+    let server = resolver.parse().map_err(|_| Error::usage(format!("expected the resolver's ip:port, found {resolver}")))?;
+    let host = spec.endpoint.as_deref().and_then(|e| e.rsplit_once(':')).map(|(h, _)| h).unwrap_or_default();
+    let fqdn = if host.ends_with('.') { host.to_string() } else { format!("{host}.") };
+    Ok(Some((server, fqdn)))
 }
 
-/// `host` as a fully qualified name (a trailing dot).
-pub fn fqdn(host: &str) -> String {
-    if host.ends_with('.') { host.to_string() } else { format!("{host}.") }
+/// The endpoint looked up as its clients do: through `resolver` when it names one.
+async fn resolve_endpoint(spec: &StackSpec) -> Result<SocketAddr> {
+    let endpoint = spec.endpoint.as_deref().unwrap_or_default();
+    let Some((server, name)) = named_endpoint(spec)? else { return resolve(endpoint).await };
+    let port = endpoint.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok());
+    let port = port.ok_or_else(|| Error::usage(format!("expected host:port, found {endpoint}")))?;
+    let found = crate::dns::StubResolver::new(server)?.resolve(&name).await.map_err(|e| e.hint(format!("the clients ask {server}")))?;
+    Ok(SocketAddr::from((found.ip, port)))
 }
 
 /// The nodes and the endpoint of an external stack, resolved.
@@ -77,11 +82,7 @@ pub async fn plan(spec: &StackSpec) -> Result<(Vec<Node>, Node)> {
         client_ip: a.ip(),
         client_port: a.port(),
     };
-    let endpoint = spec.endpoint.as_deref().unwrap_or_default();
-    let endpoint = match &spec.resolver {
-        Some(r) => resolve_through(endpoint, r).await?,
-        None => resolve(endpoint).await?,
-    };
+    let endpoint = resolve_endpoint(spec).await?;
     let mut nodes = Vec::new();
     for (name, addr) in &spec.nodes {
         nodes.push(node(name, resolve(addr).await?));
