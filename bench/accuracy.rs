@@ -49,7 +49,12 @@ struct Class {
 const CLASSES: [Class; 7] = [
     Class { label: "kill (SIGKILL, failover)", proxy: false, failover: true, fault: "{at_ms: 2000, kind: kill, target: primary}" },
     Class { label: "stop (graceful, failover)", proxy: false, failover: true, fault: "{at_ms: 2000, kind: stop, target: primary}" },
-    Class { label: "pause (freeze)", proxy: false, failover: false, fault: "{at_ms: 2000, kind: pause, target: primary, duration_ms: {ms}}" },
+    Class {
+        label: "pause (freeze)",
+        proxy: false,
+        failover: false,
+        fault: "{at_ms: 2000, kind: pause, target: primary, duration_ms: {ms}}",
+    },
     Class {
         label: "partition (iptables)",
         proxy: false,
@@ -114,7 +119,13 @@ struct Sample {
 /// How far `t` fell outside [lo, hi]: + when the RTO grows for it (`late_grows`: an end
 /// seen late; otherwise a start seen early), − when it shrinks, 0 inside.
 fn error(t: f64, (lo, hi): (f64, f64), late_grows: bool) -> f64 {
-    let outside = if t < lo { t - lo } else if t > hi { t - hi } else { 0.0 };
+    let outside = if t < lo {
+        t - lo
+    } else if t > hi {
+        t - hi
+    } else {
+        0.0
+    };
     if late_grows { outside } else { -outside }
 }
 

@@ -2,8 +2,8 @@
 pub mod action;
 pub mod checker;
 pub mod cli;
-pub mod dns;
 pub mod clock;
+pub mod dns;
 pub mod docker;
 pub mod error;
 pub mod failover;

@@ -105,3 +105,50 @@ fn stopped_async_replicas_lose_exactly_the_writes_acknowledged_while_down() {
     let rpo_target = r["targets"].as_array().unwrap().iter().find(|t| t["target"] == "rpo_ms").unwrap();
     assert_eq!(rpo_target["verdict"], "fail");
 }
+
+/// The promotion starts while both replicas are still down: drdrill keeps looking until one
+/// answers, each miss a note, promotes it, says how long it looked, and the time spent
+/// looking lies inside the promotion (after failover-start, before the promote).
+#[test]
+fn a_promotion_started_while_the_replicas_restart_looks_until_one_answers() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Checked { d, lost, .. } = drill_cross_checked("scenarios/postgres-replicas-restarting-kill.yaml", read_postgres, &[]);
+    let r = &d.results;
+    assert_outage_measured(&d);
+    let fo = &r["failover"];
+    let new = fo["new_primary"].as_str().expect("a replica promoted");
+    assert!(new == "pg-2" || new == "pg-3", "{fo}");
+    let evs = events(r);
+    let at = |kind: &str, node: Option<&str>| {
+        evs.iter().find(|e| e["kind"] == kind && node.is_none_or(|n| e["node"] == n)).unwrap_or_else(|| panic!("no {kind} event"))["t_ns"]
+            .as_f64()
+            .unwrap()
+            / 1e6
+    };
+    let (start, promote) = (at("failover-start", None), at("failover-promote", Some(new)));
+    // the replica promoted was down when the promotion started: it came back later
+    let healed = evs.iter().find(|e| e["kind"] == "fault-heal" && e["node"] == new).expect("its heal")["t_ns"].as_f64().unwrap() / 1e6;
+    assert!(healed > start, "{new} healed at {healed} ms, before the promotion started at {start} ms");
+    let looked = fo["looked_ms"].as_f64().expect("looked_ms");
+    assert!(
+        looked >= healed - start - 300.0 && looked <= promote - start + 1.0,
+        "looked {looked} ms; start {start}, {new} back {healed}, promoted {promote}"
+    );
+    let misses: Vec<&serde_json::Value> = evs
+        .iter()
+        .filter(|e| e["kind"] == "note" && e["detail"].as_str().unwrap().starts_with("looking for a replica to promote"))
+        .collect();
+    assert!(misses.len() >= 4, "about 2 s of looks 250 ms apart, {} notes", misses.len());
+    for m in &misses {
+        let t = m["t_ns"].as_f64().unwrap() / 1e6;
+        assert!(t >= start && t <= promote, "a missed look at {t} ms, outside the promotion {start}..{promote} ms");
+        assert!(m["detail"].as_str().unwrap().contains("Connection refused"), "{m}");
+    }
+    let detail = evs.iter().find(|e| e["kind"] == "failover-promote").unwrap()["detail"].as_str().unwrap();
+    assert!(detail.contains(&format!("({} looks)", misses.len() + 1)), "{detail}");
+    assert!(d.stderr.contains("looked ") || d.stdout.contains("looked "), "the terminal says how long it looked");
+    // the writes acknowledged while the replicas were down are lost, and nothing else
+    assert!(!lost.is_empty());
+    assert_eq!(r["verdict"], "pass", "{}", d.stdout);
+    assert_eq!(fo["repointed"].as_array().unwrap().len(), 1, "the other replica follows once it is back: {fo}");
+}

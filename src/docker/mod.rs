@@ -12,8 +12,8 @@ pub use client::{ContainerSpec, Docker};
 pub use engine::EngineInfo;
 pub use gc::{GcReport, gc};
 pub use images::{
-    ImageDir, ImageState, build_images, context_hash as image_context_hash, default_dirs as image_default_dirs, ensure_images,
-    PROXY_BASE, ensure_proxy_image, image_dirs, state as image_state,
+    ImageDir, ImageState, PROXY_BASE, build_images, context_hash as image_context_hash, default_dirs as image_default_dirs, ensure_images,
+    ensure_proxy_image, image_dirs, state as image_state,
 };
 pub use liveness::{Liveness, Owner, hostname, run_labels, start_time};
 

@@ -2,8 +2,10 @@
 //! promotion (a trigger, then promote, repoint replicas and clients, optionally rejoin),
 //! the scenario's runbook steps, or the stack's own orchestrator, watched; all behind
 //! `Recovery`. Every step is an event in the history.
+mod looking;
 mod orchestrator;
 mod plan;
+mod promote;
 mod recovery;
 mod restore;
 

@@ -1,7 +1,8 @@
+use super::looking::{LOOK_TIMEOUT, Looking};
 use super::recovery::Scene;
 use crate::fault::FaultNotice;
 use crate::history::{EventKind, RecorderHandle};
-use crate::scenario::{DelayTrigger, FailoverSpec, ProbeTrigger, RestoreTo};
+use crate::scenario::{DelayTrigger, FailoverSpec, ProbeTrigger};
 use crate::stack::{Driver, Stack};
 use serde::Serialize;
 use std::time::Duration;
@@ -17,6 +18,10 @@ pub struct FailoverReport {
     /// Replica positions seen when choosing (node, position).
     pub candidates: Vec<(String, u64)>,
     pub repointed: Vec<String>,
+    /// How long the promotion looked for the replica it chose (ms): 0 when it answered at
+    /// once, longer when it was still restarting (notes in the history say each miss).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub looked_ms: Option<f64>,
     pub rejoined: Option<String>,
     pub error: Option<String>,
     /// Index of the fault the failover answered, and when it was injected (drill ms).
@@ -158,103 +163,6 @@ pub(super) async fn triggered(
     Ok(report)
 }
 
-/// drdrill's scripted promotion, once triggered: promote, repoint replicas and clients,
-/// optionally rejoin the old primary. Returns when done or failed.
-pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
-    let ms = |ns: u64| ns as f64 / 1e6;
-    let mut report = match triggered(spec, &scene, &mut faults).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let Scene { stack, driver, rec, clients } = scene;
-    let (last_hit, old) = (report.answered_fault, report.old_primary.clone().unwrap_or_default());
-    let promotion = match driver.require_promotion() {
-        Ok(p) => p,
-        Err(e) => {
-            rec.event(EventKind::FailoverFailed, last_hit, None, e.one_line()).await;
-            report.error = Some(e.one_line());
-            return report;
-        }
-    };
-    // choose the replica to promote
-    let mut candidates = Vec::new();
-    let in_site = |r: &String| match (&spec.site, &stack.sites) {
-        (Some(site), Some(sites)) => sites.site(r) == Some(site.as_str()),
-        _ => true,
-    };
-    for r in stack.replicas().into_iter().filter(in_site) {
-        if let Ok(pos) = driver.data().position(stack.node(&r).expect("replica").addr()).await {
-            candidates.push((r, pos));
-        }
-    }
-    report.candidates = candidates.clone();
-    let chosen = if spec.promote == "most-advanced" {
-        // highest position; ties go to the earliest node in start order
-        candidates.iter().rev().max_by_key(|(_, p)| *p).map(|(n, _)| n.clone())
-    } else {
-        candidates.iter().find(|(n, _)| *n == spec.promote).map(|(n, _)| n.clone())
-    };
-    let Some(new) = chosen else {
-        let within = spec.site.as_ref().map(|s| format!(" in {s}")).unwrap_or_default();
-        let msg = format!("no reachable replica{within} to promote (wanted {})", spec.promote);
-        rec.event(EventKind::FailoverFailed, last_hit, None, msg.clone()).await;
-        report.error = Some(msg);
-        return report;
-    };
-    let positions: Vec<String> = candidates.iter().map(|(n, p)| format!("{n}@{p}")).collect();
-    let promoted = match spec.restore_to {
-        RestoreTo::Latest => promotion.promote(&stack, &new).await,
-        RestoreTo::BeforeFault => promotion.promote_at(&stack, &new, report.set_target(&rec.clock)).await,
-    };
-    if let Err(e) = promoted {
-        rec.event(EventKind::FailoverFailed, last_hit, Some(&new), e.one_line()).await;
-        report.error = Some(e.one_line());
-        return report;
-    }
-    stack.set_primary(&new);
-    report.new_primary = Some(new.clone());
-    rec.event(EventKind::FailoverPromote, last_hit, Some(&new), format!("promoted {new} (positions {})", positions.join(", "))).await;
-
-    if spec.repoint_replicas {
-        for r in stack.replicas().into_iter().filter(|r| *r != old) {
-            match promotion.repoint(&stack, &r, &new).await {
-                Ok(()) => report.repointed.push(r),
-                Err(e) => {
-                    rec.event(EventKind::Note, last_hit, Some(&r), format!("repoint of {r} failed: {}", e.one_line())).await;
-                }
-            }
-        }
-        rec.event(
-            EventKind::FailoverRepointReplicas,
-            last_hit,
-            Some(&new),
-            format!("replicas now follow {new}: {}", report.repointed.join(", ")),
-        )
-        .await;
-        if let Err(e) = promotion.after_failover(&stack, &new, &report.repointed).await {
-            rec.event(EventKind::Note, last_hit, Some(&new), e.one_line()).await;
-        }
-    }
-    if spec.repoint_clients {
-        let addr = stack.node(&new).expect("new primary").client_addr();
-        super::recovery::repoint_clients(&clients, &rec, last_hit, &new, addr).await;
-    }
-    report.done_ms = Some(ms(rec.event(EventKind::FailoverDone, last_hit, Some(&new), format!("{old} -> {new}")).await));
-
-    if spec.rejoin_old_primary {
-        let r = promotion.rejoin(&stack, &old, &new).await;
-        let detail = match &r {
-            Ok(()) => format!("{old} rejoining as a replica of {new}"),
-            Err(e) => format!("rejoin of {old} failed: {}", e.one_line()),
-        };
-        rec.event(EventKind::Rejoin, last_hit, Some(&old), detail).await;
-        if r.is_ok() {
-            report.rejoined = Some(old);
-        }
-    }
-    report
-}
-
 /// The scenario's own failover: its steps in order (a failed step ends the failover, and
 /// leaves the verdict unknown). The new primary is `promote` when it names a node, else
 /// the first other node that probes writable; clients are repointed to it only when they
@@ -274,7 +182,7 @@ pub(super) async fn run_steps(spec: &FailoverSpec, scene: Scene, mut faults: mps
     for (i, step) in spec.steps.iter().enumerate() {
         let failed = match &step.dns {
             Some(d) => {
-                let r = dns_step(d, &stack, driver.as_ref(), &rec, &clients, fault, settled.is_none()).await;
+                let r = dns_step(spec, d, &stack, driver.as_ref(), &rec, &clients, fault, settled.is_none()).await;
                 r.map(|promoted| {
                     settled = settled.take().or(promoted);
                     moved = true;
@@ -293,14 +201,23 @@ pub(super) async fn run_steps(spec: &FailoverSpec, scene: Scene, mut faults: mps
             return report;
         }
     }
-    let new = match (settled.clone(), spec.promote.as_str()) {
-        (Some(n), _) => Some(n),
-        (None, "most-advanced") => first_writable(&stack, driver.as_ref(), |n| n != old).await,
-        (None, named) => Some(named.to_string()),
-    };
+    let (mut waited, mut new) = (String::new(), settled.clone());
+    if new.is_none() {
+        new = match spec.promote.as_str() {
+            "most-advanced" => {
+                let what = "a node the steps made writable".to_string();
+                let found = first_writable(spec, &stack, driver.as_ref(), &rec, fault, what, |n| n != old).await;
+                found.ok().map(|(n, w)| {
+                    waited = w;
+                    n
+                })
+            }
+            named => Some(named.to_string()),
+        };
+    }
     if let (Some(new), None) = (&new, &settled) {
         stack.set_primary(new);
-        rec.event(EventKind::FailoverPromote, fault, Some(new), format!("the steps made {new} the primary")).await;
+        rec.event(EventKind::FailoverPromote, fault, Some(new), format!("the steps made {new} the primary{waited}")).await;
         if spec.repoint_clients
             && !moved
             && driver.client_entry().is_none()
@@ -315,20 +232,38 @@ pub(super) async fn run_steps(spec: &FailoverSpec, scene: Scene, mut faults: mps
     report
 }
 
-/// The first node `keep` takes that probes writable, in start order.
-async fn first_writable(stack: &Stack, driver: &dyn Driver, keep: impl Fn(&str) -> bool) -> Option<String> {
-    for n in stack.nodes.iter().filter(|n| keep(&n.name)) {
-        if driver.data().probe(n.addr(), Duration::from_secs(2)).await {
-            return Some(n.name.clone());
+/// The first node `keep` takes that probes writable, in start order, looked for again
+/// until one does or `failover.promote_timeout_ms` runs out: the node and how long that
+/// took (" after looking …", empty at the first look), or why none was found.
+async fn first_writable(
+    spec: &FailoverSpec,
+    stack: &Stack,
+    driver: &dyn Driver,
+    rec: &RecorderHandle,
+    fault: Option<usize>,
+    what: String,
+    keep: impl Fn(&str) -> bool,
+) -> std::result::Result<(String, String), String> {
+    let mut looking = Looking::new(rec, fault, what, spec.promote_timeout_ms);
+    loop {
+        for n in stack.nodes.iter().filter(|n| keep(&n.name)) {
+            if driver.data().probe(n.addr(), LOOK_TIMEOUT).await {
+                return Ok((n.name.clone(), looking.waited()));
+            }
+        }
+        if !looking.missed(None, "no node probes writable").await {
+            return Err(looking.gave_up("no node probes writable"));
         }
     }
-    None
 }
 
 /// A runbook's `dns` step: the record moves to the node named, or to the node of the site
-/// named that probes writable. The first such step that finds its node writable settles
-/// the new primary (returned); the move itself is the clients' repoint.
+/// named that probes writable (looked for until one does). The first such step that finds
+/// its node writable settles the new primary (returned); the move itself is the clients'
+/// repoint. A node named is probed once: a runbook may move the record before promoting.
+#[allow(clippy::too_many_arguments)]
 async fn dns_step(
+    spec: &FailoverSpec,
     d: &crate::scenario::DnsMove,
     stack: &Stack,
     driver: &dyn Driver,
@@ -338,15 +273,19 @@ async fn dns_step(
     settle: bool,
 ) -> std::result::Result<Option<String>, String> {
     let in_site = |n: &str| stack.sites.as_ref().is_some_and(|s| s.site(n) == Some(d.to.as_str()));
-    let (node, writable) = match stack.node(&d.to) {
-        Ok(n) => (d.to.clone(), driver.data().probe(n.addr(), Duration::from_secs(2)).await),
+    let (node, writable, waited) = match stack.node(&d.to) {
+        Ok(n) => (d.to.clone(), driver.data().probe(n.addr(), LOOK_TIMEOUT).await, String::new()),
         // a site's node was found by probing it writable
-        Err(_) => (first_writable(stack, driver, in_site).await.ok_or_else(|| format!("no node in {} probes writable", d.to))?, true),
+        Err(_) => {
+            let what = format!("a writable node in {}", d.to);
+            let (n, waited) = first_writable(spec, stack, driver, rec, fault, what, in_site).await?;
+            (n, true, waited)
+        }
     };
     let promoted = (settle && writable).then(|| node.clone());
     if let Some(new) = &promoted {
         stack.set_primary(new);
-        rec.event(EventKind::FailoverPromote, fault, Some(new), format!("the steps made {new} the primary")).await;
+        rec.event(EventKind::FailoverPromote, fault, Some(new), format!("the steps made {new} the primary{waited}")).await;
     } else if !writable {
         rec.event(EventKind::Note, fault, Some(&node), format!("{node} does not probe writable; the record moves anyway")).await;
     }

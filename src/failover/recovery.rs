@@ -91,7 +91,7 @@ impl Recovery for Promotion {
         "scripted promotion".into()
     }
     async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
-        super::plan::promote(&self.0, scene, faults).await
+        super::promote::promote(&self.0, scene, faults).await
     }
 }
 

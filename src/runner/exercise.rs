@@ -322,7 +322,11 @@ struct Stopped {
 
 fn recovery_text(r: &FailoverReport) -> String {
     match (&r.new_primary, &r.error) {
-        (Some(p), _) => format!("failover done: {} -> {p}", r.old_primary.clone().unwrap_or_default()),
+        (Some(p), _) => {
+            // a promotion that had to look again for a replica says how long it looked
+            let looked = r.looked_ms.filter(|ms| *ms >= 1.0).map(|ms| format!(" (looked {ms:.0} ms for a replica that answered)"));
+            format!("failover done: {} -> {p}{}", r.old_primary.clone().unwrap_or_default(), looked.unwrap_or_default())
+        }
         (None, Some(e)) => format!("failover failed: {e}"),
         _ => "failover did not trigger".to_string(),
     }

@@ -90,10 +90,15 @@ pub fn validate_delayed_promotion(s: &Scenario, p: &mut Vec<Problem>) {
     }
     let here = vec![Key("failover"), Key("restore_to")];
     match s.stack.kind.info().delay_setting {
-        None => p.push((here, format!("a {} replica cannot be rolled forward to a point in time; use `restore_to: latest`", s.stack.kind.name()))),
+        None => p.push((
+            here,
+            format!("a {} replica cannot be rolled forward to a point in time; use `restore_to: latest`", s.stack.kind.name()),
+        )),
         Some(key) if !s.stack.settings.contains_key(key) => p.push((
             here,
-            format!("`restore_to: before_fault` promotes a delayed replica: give `settings.{key}` (e.g. 30 s) so the error is not applied yet"),
+            format!(
+                "`restore_to: before_fault` promotes a delayed replica: give `settings.{key}` (e.g. 30 s) so the error is not applied yet"
+            ),
         )),
         Some(_) if f.promote == "most-advanced" => {
             p.push((vec![Key("failover"), Key("promote")], "name the delayed replica to promote (`promote: NODE`)".into()))

@@ -551,6 +551,11 @@ pub struct FailoverSpec {
     /// scripted, with `sites`: promote only a replica in this site (the DR site).
     #[serde(default)]
     pub site: Option<String>,
+    /// scripted: how long drdrill keeps looking for a node that answers (a replica to
+    /// promote, a replica to repoint, a node a runbook step waits on), asking again every
+    /// 250 ms, before the failover fails. Default 30000 (Patroni's ttl).
+    #[serde(default = "default_promote_timeout_ms")]
+    pub promote_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -710,6 +715,9 @@ fn default_after_recovery() -> u64 {
 }
 fn default_max_duration() -> u64 {
     120_000
+}
+fn default_promote_timeout_ms() -> u64 {
+    30_000
 }
 fn default_promote() -> String {
     "most-advanced".into()

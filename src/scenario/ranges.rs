@@ -117,6 +117,7 @@ pub fn check_ranges(s: &Scenario, p: &mut Vec<Problem>) {
             r.int(tk("probe", "failures"), u64::from(pr.failures), 1, 1000);
         }
         r.text(vec![Key("failover"), Key("promote")], &fo.promote, NAME_MAX);
+        r.int(vec![Key("failover"), Key("promote_timeout_ms")], fo.promote_timeout_ms, 1, HOUR_MS);
     }
     let t = &s.targets;
     for (_, v) in t.replica_lag_ms.iter().flat_map(|l| l.each()) {

@@ -170,7 +170,8 @@ impl Promotion for MariaDb {
         let mut c = self.data.admin(addr).await?;
         c.query_drop("STOP SLAVE SQL_THREAD").await.map_err(q(addr, "pause the replica's SQL thread"))?;
         let error = super::mariadb_backup::error_in_relay_log(stack, node, target).await?;
-        let before = gtid_before(&error).ok_or_else(|| Error::infra(format!("the operator's error has GTID {error}: nothing before it")))?;
+        let before =
+            gtid_before(&error).ok_or_else(|| Error::infra(format!("the operator's error has GTID {error}: nothing before it")))?;
         c.query_drop(format!("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE UNTIL master_gtid_pos = '{before}'"))
             .await
             .map_err(q(addr, "roll the replica forward"))?;

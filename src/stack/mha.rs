@@ -117,7 +117,8 @@ impl Mha {
                 stack.docker.upload_file(&n.container, "/root/.ssh", file, text.as_bytes()).await?;
             }
             stack.docker.upload_file(&n.container, "/root/.ssh", "config", config.as_bytes()).await?;
-            stack.exec_ok(&n.container, "protect the SSH key", &["chmod", "600", "/root/.ssh/id_ed25519", "/root/.ssh/authorized_keys"])
+            stack
+                .exec_ok(&n.container, "protect the SSH key", &["chmod", "600", "/root/.ssh/id_ed25519", "/root/.ssh/authorized_keys"])
                 .await?;
         }
         Ok(())
