@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need (Docker engine, base image, every stack image, Chromium,
-# python3-venv), then runs every test: unit tests and the drills in real containers. A
-# missing engine fails here. The setup runs in the background while the tests compile.
-# Arguments go to `cargo test` (e.g. `scripts/test.sh -- --skip seed`).
+# python3-venv, cargo-nextest), then runs every test: unit tests and the drills in real
+# containers, up to three drills at once and the timing-sensitive ones alone
+# (.config/nextest.toml; docs/testing.md). A missing engine fails here. The setup runs in
+# the background while the tests compile. Arguments go to `cargo nextest run` (e.g.
+# `scripts/test.sh -- --skip seed`, `scripts/test.sh -E 'binary(drills)'`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 me=test
@@ -24,6 +26,10 @@ apt_for_tests() {
 prepare() { scripts/setup.sh && step "installing what the tests need from Debian (chromium, python3-venv)" apt_for_tests; }
 prepare &
 prep=$!
+# the test runner: cargo-nextest, built from crates.io when the machine lacks it
+if ! cargo nextest --version >/dev/null 2>&1; then
+  cargo_step "installing cargo-nextest" install --locked cargo-nextest || exit 2
+fi
 built=0
 cargo_step "compiling drdrill and its tests" build --locked --tests || built=$?
 # the benchmarks are not run here (they measure, they assert nothing), but they must build
@@ -33,4 +39,8 @@ wait "$prep" || prep_rc=$?
 [ "$built" = 0 ] || exit 2
 [ "$prep_rc" = 0 ] || { log "setup failed (exit $prep_rc)"; exit "$prep_rc"; }
 log "set up and built in $(took "$started"); running the tests"
-cargo test --locked "$@"
+# --no-tests=fail: a filter that matches nothing is a mistake, not a pass
+rc=0
+cargo nextest run --locked --no-tests=fail "$@" || rc=$?
+log "tests done in $(took "$started") from the start (exit $rc); per test: target/nextest/default/junit.xml"
+exit "$rc"

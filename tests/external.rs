@@ -446,13 +446,13 @@ targets: {rto_ms: 5000}
     }
     // the probe fails: exit 6, no hook, no fault, and the stack is gone
     let reports = tempfile::tempdir().unwrap();
-    let before = labelled(None);
     let out = drdrill(&["run", file.to_str().unwrap(), "--reports", reports.path().to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(6), "{err}");
     assert!(err.contains("steady state"), "{err}");
     assert!(!dir.join("before").exists() && !dir.join("fault").exists(), "the drill started");
-    let (c, n) = labelled_since(&before);
+    // by the scenario's own label: other drills may run beside this one
+    let (c, n) = labelled_scenario("steady-state-refused");
     assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
 }
 

@@ -147,19 +147,25 @@ pub fn reported_lost(results: &Value) -> BTreeSet<(u64, u64)> {
 
 /// Names of containers and networks carrying drdrill.run (optionally of one run).
 pub fn labelled(run: Option<&str>) -> (Vec<String>, Vec<String>) {
-    let label = match run {
-        Some(r) => format!("label=drdrill.run={r}"),
-        None => "label=drdrill.run".to_string(),
-    };
+    match run {
+        Some(r) => labelled_by(&format!("label=drdrill.run={r}")),
+        None => labelled_by("label=drdrill.run"),
+    }
+}
+
+/// Names of containers and networks carrying drdrill.scenario=`name`: one drill's
+/// resources whatever its run id, while other drills run beside it.
+pub fn labelled_scenario(name: &str) -> (Vec<String>, Vec<String>) {
+    labelled_by(&format!("label=drdrill.scenario={name}"))
+}
+
+fn labelled_by(label: &str) -> (Vec<String>, Vec<String>) {
     let list = |args: &[&str]| -> Vec<String> {
         let out = Command::new("docker").args(args).output().expect("docker CLI");
         assert!(out.status.success(), "docker {:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
     };
-    (
-        list(&["ps", "-a", "--filter", &label, "--format", "{{.Names}}"]),
-        list(&["network", "ls", "--filter", &label, "--format", "{{.Name}}"]),
-    )
+    (list(&["ps", "-a", "--filter", label, "--format", "{{.Names}}"]), list(&["network", "ls", "--filter", label, "--format", "{{.Name}}"]))
 }
 
 /// Names of the volumes carrying drdrill.run=`run`.
@@ -170,13 +176,6 @@ pub fn labelled_volumes(run: &str) -> Vec<String> {
         .expect("docker CLI");
     assert!(out.status.success(), "docker volume ls failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
-}
-
-/// What `labelled(None)` lists now and did not list `before`: a drill's own leftovers when
-/// it has no results.json to name its run (the drills hold SERIAL, so nothing else starts).
-pub fn labelled_since(before: &(Vec<String>, Vec<String>)) -> (Vec<String>, Vec<String>) {
-    let (c, n) = labelled(None);
-    (c.into_iter().filter(|x| !before.0.contains(x)).collect(), n.into_iter().filter(|x| !before.1.contains(x)).collect())
 }
 
 pub fn run_id(results: &Value) -> String {
