@@ -1,6 +1,6 @@
 //! The slow group: orchestrated drills with the reference documents' own settings
 //! (Sentinel down-after 5 s; Patroni ttl 30 s, loop_wait 10 s, HAProxy inter 3 s; MHA ping_interval 3 s).
-//! `scripts/test.sh` runs them with the rest; alone: `cargo test --test seed_settings`.
+//! `scripts/test.sh` runs them with the rest; alone: `scripts/test.sh -E 'binary(seed_settings)'`.
 mod common;
 use common::*;
 
