@@ -201,20 +201,10 @@ pub(super) async fn run_steps(spec: &FailoverSpec, scene: Scene, mut faults: mps
             return report;
         }
     }
-    let (mut waited, mut new) = (String::new(), settled.clone());
-    if new.is_none() {
-        new = match spec.promote.as_str() {
-            "most-advanced" => {
-                let what = "a node the steps made writable".to_string();
-                let found = first_writable(spec, &stack, driver.as_ref(), &rec, fault, what, |n| n != old).await;
-                found.ok().map(|(n, w)| {
-                    waited = w;
-                    n
-                })
-            }
-            named => Some(named.to_string()),
-        };
-    }
+    let (new, waited) = match settled.clone() {
+        Some(n) => (Some(n), String::new()),
+        None => made_primary(spec, &stack, driver.as_ref(), &rec, fault, &old).await,
+    };
     if let (Some(new), None) = (&new, &settled) {
         stack.set_primary(new);
         rec.event(EventKind::FailoverPromote, fault, Some(new), format!("the steps made {new} the primary{waited}")).await;
@@ -230,6 +220,31 @@ pub(super) async fn run_steps(spec: &FailoverSpec, scene: Scene, mut faults: mps
     let to = new.unwrap_or_else(|| "(no node probes writable)".into());
     report.done_ms = Some(rec.event(EventKind::FailoverDone, fault, None, format!("{old} -> {to} (steps)")).await as f64 / 1e6);
     report
+}
+
+/// The node the steps made the primary when no `dns` step settled it: `promote` when it
+/// names a node, else the first node but `old` that probes writable, looked for until one
+/// does (why none did, once `promote_timeout_ms` ran out, is a note); and how long the
+/// looking took (" after looking …", or empty).
+async fn made_primary(
+    spec: &FailoverSpec,
+    stack: &Stack,
+    driver: &dyn Driver,
+    rec: &RecorderHandle,
+    fault: Option<usize>,
+    old: &str,
+) -> (Option<String>, String) {
+    if spec.promote != "most-advanced" {
+        return (Some(spec.promote.clone()), String::new());
+    }
+    let what = "a node the steps made writable".to_string();
+    match first_writable(spec, stack, driver, rec, fault, what, |n| n != old).await {
+        Ok((node, waited)) => (Some(node), waited),
+        Err(why) => {
+            rec.event(EventKind::Note, fault, None, why).await;
+            (None, String::new())
+        }
+    }
 }
 
 /// The first node `keep` takes that probes writable, in start order, looked for again

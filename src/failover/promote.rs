@@ -43,8 +43,8 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     // the clients move as soon as the primary is promoted; the other replicas follow it
     // beside them, each looked for until it answers, so a replica that stays down delays
     // no client
-    let replicas =
-        async { if spec.repoint_replicas { repoint_replicas(spec, &stack, promotion, &rec, fault, &old, &new).await } else { Vec::new() } };
+    let after = Promoted { stack: &stack, promotion, rec: &rec, fault, old: &old, new: &new };
+    let replicas = async { if spec.repoint_replicas { after.repoint_replicas(spec.promote_timeout_ms).await } else { Vec::new() } };
     let moved = async {
         if spec.repoint_clients {
             let addr = stack.node(&new).expect("new primary").client_addr();
@@ -56,7 +56,7 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     report.repointed = repointed;
     report.done_ms = Some(done_ms);
     if spec.rejoin_old_primary {
-        rejoin(&stack, promotion, &rec, fault, &old, &new, &mut report).await;
+        after.rejoin(&mut report).await;
     }
     report
 }
@@ -147,56 +147,57 @@ async fn positions(stack: &Stack, driver: &dyn Driver, replicas: &[String]) -> (
     (seen, silent)
 }
 
-/// Points every replica but the old primary at `new`, all at once, each retried until it
-/// takes or `promote_timeout_ms` runs out; then the promotion's own after-failover step.
-async fn repoint_replicas(
-    spec: &FailoverSpec,
-    stack: &Stack,
-    promotion: &dyn Promotion,
-    rec: &RecorderHandle,
+/// What follows a promotion: `old` was the primary, `new` is.
+#[derive(Clone, Copy)]
+struct Promoted<'a> {
+    stack: &'a Stack,
+    promotion: &'a dyn Promotion,
+    rec: &'a RecorderHandle,
     fault: Option<usize>,
-    old: &str,
-    new: &str,
-) -> Vec<String> {
-    let replicas: Vec<String> = stack.replicas().into_iter().filter(|r| r != old).collect();
-    let each = replicas.iter().map(|r| async move {
-        let mut looking = Looking::new(rec, fault, format!("{r} to follow {new}"), spec.promote_timeout_ms);
-        loop {
-            match within(REPOINT_TIMEOUT, promotion.repoint(stack, r, new)).await {
-                Ok(()) => return Some(r.clone()),
-                Err(e) if looking.missed(Some(r), &e).await => continue,
-                Err(e) => {
-                    rec.event(EventKind::Note, fault, Some(r), format!("repoint of {r} failed: {}", looking.gave_up(&e))).await;
-                    return None;
-                }
-            }
-        }
-    });
-    let repointed: Vec<String> = futures_util::future::join_all(each).await.into_iter().flatten().collect();
-    rec.event(EventKind::FailoverRepointReplicas, fault, Some(new), format!("replicas now follow {new}: {}", repointed.join(", "))).await;
-    if let Err(e) = promotion.after_failover(stack, new, &repointed).await {
-        rec.event(EventKind::Note, fault, Some(new), e.one_line()).await;
-    }
-    repointed
+    old: &'a str,
+    new: &'a str,
 }
 
-/// Brings the old primary back as a replica of the new one, and says so.
-async fn rejoin(
-    stack: &Stack,
-    promotion: &dyn Promotion,
-    rec: &RecorderHandle,
-    fault: Option<usize>,
-    old: &str,
-    new: &str,
-    report: &mut FailoverReport,
-) {
-    let r = promotion.rejoin(stack, old, new).await;
-    let detail = match &r {
-        Ok(()) => format!("{old} rejoining as a replica of {new}"),
-        Err(e) => format!("rejoin of {old} failed: {}", e.one_line()),
-    };
-    rec.event(EventKind::Rejoin, fault, Some(old), detail).await;
-    if r.is_ok() {
-        report.rejoined = Some(old.to_string());
+impl Promoted<'_> {
+    /// Points every replica but the old primary at the new one, all at once, each retried
+    /// until it takes or `bound_ms` (`promote_timeout_ms`) runs out; then the promotion's
+    /// own after-failover step.
+    async fn repoint_replicas(&self, bound_ms: u64) -> Vec<String> {
+        let Promoted { stack, promotion, rec, fault, old, new } = *self;
+        let replicas: Vec<String> = stack.replicas().into_iter().filter(|r| r != old).collect();
+        let each = replicas.iter().map(|r| async move {
+            let mut looking = Looking::new(rec, fault, format!("{r} to follow {new}"), bound_ms);
+            loop {
+                match within(REPOINT_TIMEOUT, promotion.repoint(stack, r, new)).await {
+                    Ok(()) => return Some(r.clone()),
+                    Err(e) if looking.missed(Some(r), &e).await => continue,
+                    Err(e) => {
+                        rec.event(EventKind::Note, fault, Some(r), format!("repoint of {r} failed: {}", looking.gave_up(&e))).await;
+                        return None;
+                    }
+                }
+            }
+        });
+        let repointed: Vec<String> = futures_util::future::join_all(each).await.into_iter().flatten().collect();
+        rec.event(EventKind::FailoverRepointReplicas, fault, Some(new), format!("replicas now follow {new}: {}", repointed.join(", ")))
+            .await;
+        if let Err(e) = promotion.after_failover(stack, new, &repointed).await {
+            rec.event(EventKind::Note, fault, Some(new), e.one_line()).await;
+        }
+        repointed
+    }
+
+    /// Brings the old primary back as a replica of the new one, and says so.
+    async fn rejoin(&self, report: &mut FailoverReport) {
+        let Promoted { stack, promotion, rec, fault, old, new } = *self;
+        let r = promotion.rejoin(stack, old, new).await;
+        let detail = match &r {
+            Ok(()) => format!("{old} rejoining as a replica of {new}"),
+            Err(e) => format!("rejoin of {old} failed: {}", e.one_line()),
+        };
+        rec.event(EventKind::Rejoin, fault, Some(old), detail).await;
+        if r.is_ok() {
+            report.rejoined = Some(old.to_string());
+        }
     }
 }
