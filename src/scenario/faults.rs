@@ -96,7 +96,11 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
             Partition => check_groups(f, nodes, &super::service_names(&s.stack), i, p),
             Switchover if !s.stack.kind.orchestrated() => p.push((
                 at("kind"),
-                "a switchover fault needs a stack with an orchestrator (redis-sentinel, patroni); for postgres / redis, kill or stop the primary with a failover plan".into(),
+                format!(
+                    "a switchover fault needs a stack with an orchestrator ({}); for {}, kill or stop the primary with a failover plan",
+                    super::orchestrated::orchestrated_kinds(),
+                    super::orchestrated::scripted_kinds()
+                ),
             )),
             Loss => match f.percent {
                 None => needs("percent", p),
@@ -312,5 +316,13 @@ mod tests {
         assert!(e.contains("`pg-2` and `replica-1` are the same node (pg-2)"), "{e}");
         let timed = "  - {at_ms: 1, kind: loss, target: pg-1, percent: 5, duration_ms: 9, name: x}\n  - {at_ms: 2, kind: heal, heals: x}\n";
         assert!(check(timed, "").unwrap_err().contains("already heals itself"));
+    }
+
+    /// The kinds a switchover needs are read off the registry: MHA switches over too.
+    #[test]
+    fn a_switchover_on_a_scripted_stack_names_every_orchestrated_kind() {
+        let e = check("  - {at_ms: 1, kind: switchover}\n", "").unwrap_err();
+        assert!(e.contains("(redis-sentinel / patroni / mariadb-mha)"), "{e}");
+        assert!(e.contains("for postgres / redis / mariadb, kill or stop the primary"), "{e}");
     }
 }

@@ -519,8 +519,8 @@ pub struct FaultSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverSpec {
-    /// `scripted`: drdrill promotes (postgres, redis). `orchestrator`: the stack's own
-    /// orchestrator does, drdrill only watches (redis-sentinel, patroni). Default: the kind's.
+    /// `scripted`: drdrill promotes (postgres, redis, mariadb). `orchestrator`: the stack's own
+    /// orchestrator does, drdrill only watches (redis-sentinel, patroni, mariadb-mha). Default: the kind's.
     #[serde(default)]
     pub mode: Option<FailoverMode>,
     /// scripted: when failover starts.
