@@ -94,14 +94,7 @@ pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
         match f.kind {
             Pause if f.duration_ms.is_none() => needs("duration_ms", p),
             Partition => check_groups(f, nodes, &super::service_names(&s.stack), i, p),
-            Switchover if !s.stack.kind.orchestrated() => p.push((
-                at("kind"),
-                format!(
-                    "a switchover fault needs a stack with an orchestrator ({}); for {}, kill or stop the primary with a failover plan",
-                    super::orchestrated::orchestrated_kinds(),
-                    super::orchestrated::scripted_kinds()
-                ),
-            )),
+            Switchover if !s.stack.kind.orchestrated() => p.push((at("kind"), no_switchover())),
             Loss => match f.percent {
                 None => needs("percent", p),
                 Some(x) if !(x > 0.0 && x <= 100.0) => p.push((at("percent"), format!("expected a percent in (0, 100], found {x}"))),
@@ -259,6 +252,15 @@ pub fn check_target(t: &str, nodes: &[String]) -> std::result::Result<(), String
         };
     }
     Err(format!("expected `primary`, `replica-N` or a node ({}), found `{t}`", nodes.join(", ")))
+}
+
+/// Why a stack without an orchestrator takes no switchover, the kinds read off the registry.
+fn no_switchover() -> String {
+    format!(
+        "a switchover fault needs a stack with an orchestrator ({}); for {}, kill or stop the primary with a failover plan",
+        super::orchestrated::orchestrated_kinds(),
+        super::orchestrated::scripted_kinds()
+    )
 }
 
 #[cfg(test)]
