@@ -34,7 +34,12 @@ pub fn allowed(spec: &BackupSpec) -> (u64, String) {
         (Some(AppendFsync::Always), _) => (0, "appendfsync always: every write fsynced before its reply".into()),
         (Some(AppendFsync::Everysec), _) => (1000, "appendfsync everysec (Redis: 'you may lose 1 second of data')".into()),
         (Some(AppendFsync::No), _) => (30_000, "appendfsync no: the kernel flushes, about every 30 s on Linux".into()),
-        (None, Some(s)) => (s * 1000, format!("save {s} 1: an RDB snapshot at most every {s} s")),
+        // Redis forks the next snapshot once more than `s` whole seconds of its clock have
+        // passed since the last one ended (serverCron, every 100 ms at hz 10): up to s + 1.1 s
+        (None, Some(s)) => (
+            s * 1000 + 1100,
+            format!("save {s} 1: the next RDB snapshot once more than {s} whole seconds passed since the last ended, checked every 100 ms"),
+        ),
         (None, None) => (0, "nothing persisted (refused by validation)".into()),
     }
 }
@@ -116,6 +121,8 @@ mod tests {
         let rdb = BackupSpec { snapshot_s: Some(10), ..Default::default() };
         assert!(persistence_args(&rdb, "redis-2").join(" ").contains("--appendonly no"));
         assert!(persistence_args(&rdb, "redis-2").ends_with(&["--save".into(), "10 1".into()]));
-        assert_eq!(allowed(&rdb), (10_000, "save 10 1: an RDB snapshot at most every 10 s".into()));
+        let (ms, why) = allowed(&rdb);
+        assert_eq!(ms, 11_100, "{why}");
+        assert!(why.starts_with("save 10 1: the next RDB snapshot once more than 10 whole seconds"), "{why}");
     }
 }
