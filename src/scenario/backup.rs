@@ -118,7 +118,7 @@ pub fn validate_backup(s: &Scenario, p: &mut Vec<Problem>) {
         return;
     };
     let Some(info) = st.kind.info().backup.as_ref() else {
-        let kinds: Vec<&str> = super::KINDS.iter().filter(|k| k.info().backup.is_some()).map(|k| k.name()).collect();
+        let kinds = super::kinds::kind_names(|k| k.info().backup.is_some());
         p.push((vec![Key("stack"), Key("backup")], format!("backups are drilled on {} stacks", kinds.join(", "))));
         return;
     };

@@ -113,6 +113,12 @@ pub const KINDS: [StackKind; 7] = [
     StackKind::External,
 ];
 
+/// The names of the kinds `keep` takes, in the registry's order: for messages that list
+/// kinds, so they can't go stale.
+pub fn kind_names(keep: impl Fn(&StackKind) -> bool) -> Vec<&'static str> {
+    KINDS.into_iter().filter(keep).map(StackKind::name).collect()
+}
+
 impl StackKind {
     pub fn info(self) -> &'static KindInfo {
         match self {

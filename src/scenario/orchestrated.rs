@@ -140,15 +140,12 @@ fn yes() -> bool {
 
 /// The kinds that fail over by themselves: `redis-sentinel / patroni / mariadb-mha`.
 pub(super) fn orchestrated_kinds() -> String {
-    let names: Vec<&str> = super::kinds::KINDS.into_iter().filter(|k| k.orchestrated()).map(StackKind::name).collect();
-    names.join(" / ")
+    super::kinds::kind_names(|k| k.orchestrated()).join(" / ")
 }
 
 /// The kinds drdrill starts and fails over by its own promotion: `postgres / redis / mariadb`.
 pub(super) fn scripted_kinds() -> String {
-    let scripted = |k: &StackKind| !k.orchestrated() && !k.info().external;
-    let names: Vec<&str> = super::kinds::KINDS.into_iter().filter(scripted).map(StackKind::name).collect();
-    names.join(" / ")
+    super::kinds::kind_names(|k| !k.orchestrated() && !k.info().external).join(" / ")
 }
 
 pub fn validate_orchestrated(s: &Scenario, p: &mut Vec<Problem>) {
