@@ -3,9 +3,9 @@
 //! them otherwise: it has no deployment and no promotion (the scenario's failover steps
 //! promote, repoint and rejoin).
 use super::data::{Auth, DataPath, ExternalData};
-use super::mariadb_data::MariaData;
-use super::pg_data::PgData;
-use super::redis_data::RedisData;
+use super::mariadb::MariaData;
+use super::postgres::PgData;
+use super::redis::RedisData;
 use super::{Driver, Node, ReplicaHealth, Stack};
 use crate::error::{Error, Result};
 use crate::scenario::{ENDPOINT, Engine, StackKind, StackSpec};

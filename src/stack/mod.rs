@@ -1,31 +1,20 @@
 //! One driver per stack kind behind one trait, split by job (`driver.rs`): every driver has
-//! a data path (one per engine, shared by container and external stacks: `pg_data.rs`,
-//! `redis_data.rs`, `mariadb_data.rs`); container stacks have a deployment; the stacks
-//! drdrill fails over itself have a promotion. The runner, workload, faults, failover and
+//! a data path (one per engine, shared by container and external stacks); container stacks
+//! have a deployment; the stacks drdrill fails over itself have a promotion. Each engine is
+//! one folder (`postgres/`, `redis/`, `mariadb/`: its data path, drivers, orchestrator
+//! watch and backup); what every engine shares sits here (nodes, sites, proxy routes,
+//! read-back, the traits). The runner, workload, faults, failover and
 //! checker only ever talk to `dyn Driver` and `Stack`.
 mod data;
 mod driver;
-mod etcd;
 mod external;
 mod mariadb;
-mod mariadb_backup;
-mod mariadb_data;
-mod mha;
-mod mha_watch;
 mod nodes;
 mod orchestrator;
-mod patroni;
-mod patroni_watch;
-mod pg_backup;
-mod pg_data;
 mod postgres;
 mod proxy;
 mod read_back;
 mod redis;
-mod redis_backup;
-mod redis_conn;
-mod redis_data;
-mod sentinel;
 mod sites;
 
 pub use data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
@@ -35,7 +24,7 @@ pub use nodes::{Node, Stack, StackPlan};
 pub use orchestrator::{Budgets, Observed, Orchestrator};
 pub use proxy::{PROXY_NODE, ProxyRoutes, set_loss};
 pub use read_back::{ReadBack, Seqs};
-pub use sentinel::RedisSentinel;
+pub use redis::RedisSentinel;
 pub use sites::{Crossing, Sites, iptables_script, is_wan_toxic, wan_loss_rules, wan_toxics};
 
 use crate::error::Result;
@@ -47,10 +36,10 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
     match spec.kind {
         StackKind::Postgres => Box::new(postgres::Postgres::new(spec)),
         StackKind::Redis => Box::new(redis::Redis::new(spec)),
-        StackKind::RedisSentinel => Box::new(sentinel::RedisSentinel::new(spec)),
-        StackKind::Patroni => Box::new(patroni::Patroni::new(spec)),
+        StackKind::RedisSentinel => Box::new(redis::RedisSentinel::new(spec)),
+        StackKind::Patroni => Box::new(postgres::Patroni::new(spec)),
         StackKind::Mariadb => Box::new(mariadb::MariaDb::new(spec)),
-        StackKind::MariadbMha => Box::new(mha::Mha::new(spec)),
+        StackKind::MariadbMha => Box::new(mariadb::Mha::new(spec)),
         StackKind::External => Box::new(External::new(spec, Auth::default())),
     }
 }

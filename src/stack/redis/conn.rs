@@ -4,7 +4,7 @@
 //! framed sink) spent more of drdrill's CPU than the write itself (docs/accuracy.md, "How heavy
 //! is the harness?"). Here the redis crate still packs every command and parses every reply;
 //! only the stream is drdrill's. The buffers, the key and the command are reused.
-use super::WriteError;
+use crate::stack::WriteError;
 use redis::{RedisError, RedisResult, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -86,7 +86,7 @@ impl RedisConn {
 
     /// `ROLE`: whether the node is a primary.
     pub async fn is_master(&mut self) -> RedisResult<bool> {
-        Ok(super::redis_data::names_master(&self.request(&redis::cmd("ROLE")).await?))
+        Ok(super::data::names_master(&self.request(&redis::cmd("ROLE")).await?))
     }
 }
 

@@ -1,11 +1,11 @@
 //! MariaDB 10.11: primary + replicas over binlog with GTID (`MASTER_USE_GTID=slave_pos`),
 //! async or semi-sync. Every node starts read-only; the primary is made writable. drdrill
-//! starts it and promotes in it; its data path is `mariadb_data.rs`.
-use super::data::DataPath;
-use super::mariadb_data::{MariaData, col, q, role, slave_status};
-use super::{Deployment, Driver, Promotion, ReplicaHealth, Stack, retry_until};
+//! starts it and promotes in it; its data path is `data.rs`.
+use super::data::{MariaData, col, q, role, slave_status};
 use crate::error::{Error, Result};
 use crate::scenario::{ReplicationMode, StackKind, StackSpec};
+use crate::stack::data::DataPath;
+use crate::stack::{Deployment, Driver, Promotion, ReplicaHealth, Stack, retry_until};
 use async_trait::async_trait;
 use mysql_async::prelude::*;
 use std::time::Duration;
@@ -20,7 +20,7 @@ pub struct MariaDb {
     pub(super) password: String,
     pub(super) data: MariaData,
     /// mariabackup + binlog streaming, when the scenario backs the stack up.
-    backup: Option<super::mariadb_backup::MariaBackup>,
+    backup: Option<super::backup::MariaBackup>,
 }
 
 impl MariaDb {
@@ -31,7 +31,7 @@ impl MariaDb {
             settings: spec.settings.iter().filter(|(k, _)| *k != MASTER_DELAY).map(|(k, v)| format!("{k} = {v}")).collect(),
             master_delay: spec.settings.get(MASTER_DELAY).cloned(),
             data: MariaData::drill(&password),
-            backup: spec.backup.as_ref().map(|_| super::mariadb_backup::MariaBackup { password: password.clone() }),
+            backup: spec.backup.as_ref().map(|_| super::backup::MariaBackup { password: password.clone() }),
             password,
         }
     }
@@ -95,18 +95,18 @@ impl Driver for MariaDb {
         Some(self)
     }
 
-    fn restore(&self) -> Option<&dyn super::Restore> {
-        self.backup.as_ref().map(|b| b as &dyn super::Restore)
+    fn restore(&self) -> Option<&dyn crate::stack::Restore> {
+        self.backup.as_ref().map(|b| b as &dyn crate::stack::Restore)
     }
 }
 
 #[async_trait]
 impl Deployment for MariaDb {
     fn volumes(&self) -> Vec<(&'static str, &'static str)> {
-        self.backup.iter().map(|_| super::mariadb_backup::VOLUME).collect()
+        self.backup.iter().map(|_| super::backup::VOLUME).collect()
     }
 
-    fn services(&self, nodes: &[String]) -> Vec<super::Sidecar> {
+    fn services(&self, nodes: &[String]) -> Vec<crate::stack::Sidecar> {
         self.backup.iter().map(|b| b.streamer(&nodes[0])).collect()
     }
 
@@ -169,7 +169,7 @@ impl Promotion for MariaDb {
         let addr = stack.node(node)?.addr();
         let mut c = self.data.admin(addr).await?;
         c.query_drop("STOP SLAVE SQL_THREAD").await.map_err(q(addr, "pause the replica's SQL thread"))?;
-        let error = super::mariadb_backup::error_in_relay_log(stack, node, target).await?;
+        let error = super::backup::error_in_relay_log(stack, node, target).await?;
         let before =
             gtid_before(&error).ok_or_else(|| Error::infra(format!("the operator's error has GTID {error}: nothing before it")))?;
         c.query_drop(format!("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE UNTIL master_gtid_pos = '{before}'"))

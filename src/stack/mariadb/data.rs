@@ -1,9 +1,9 @@
 //! MariaDB's data path, for the mariadb and mariadb-mha stacks (user drdrill with this
 //! drill's password; table `drdrill.drdrill_writes(id, writer, seq, payload, written_at)`)
 //! and for an external MariaDB (the scenario's login; `<database>.<table>` with a `run` column).
-use super::ReadBack;
-use super::data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 use crate::error::{Error, Result};
+use crate::stack::ReadBack;
+use crate::stack::data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 use async_trait::async_trait;
 use mysql_async::prelude::*;
 use mysql_async::{Conn, OptsBuilder, Row};

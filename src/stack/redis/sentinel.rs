@@ -4,14 +4,14 @@
 //! `ROLE` on the node, as Sentinel-aware clients do); drdrill never repoints them. Sentinel
 //! announces nodes by their drill-network address; drdrill translates it to the node's
 //! port published on 127.0.0.1.
-use super::data::{DataPath, WriteClient};
-use super::redis::Redis;
-use super::redis_conn::RedisConn;
-use super::redis_data::{KEY_PREFIX, RedisClient, admin, conn};
-use super::{Budgets, Observed, Orchestrator};
-use super::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
+use super::conn::RedisConn;
+use super::data::{KEY_PREFIX, RedisClient, admin, conn};
+use super::driver::Redis;
 use crate::error::{Error, Result};
 use crate::scenario::{SentinelSpec, StackKind, StackSpec};
+use crate::stack::data::{DataPath, WriteClient};
+use crate::stack::{Budgets, Observed, Orchestrator};
+use crate::stack::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -198,7 +198,7 @@ impl DataPath for RedisSentinel {
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         self.redis.data.read_back(addr).await
     }
-    fn lag(&self) -> &dyn super::data::LagPath {
+    fn lag(&self) -> &dyn crate::stack::data::LagPath {
         &self.redis.data
     }
 

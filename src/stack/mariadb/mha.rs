@@ -4,13 +4,13 @@
 //! `master_ip_failover_script` moves the VIP (`ip addr` over SSH, then gratuitous ARP) to
 //! the master it promotes: what the clients see is the address moving, never a drdrill
 //! repoint. MHA reaches the nodes over SSH with a key pair made for this drill only.
-use super::Orchestrator;
-use super::data::{DataPath, WriteClient};
-use super::mariadb::MariaDb;
+use super::driver::MariaDb;
 use super::mha_watch::MhaWatch;
-use super::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
 use crate::error::{Error, Result};
 use crate::scenario::{MhaSpec, StackKind, StackSpec};
+use crate::stack::Orchestrator;
+use crate::stack::data::{DataPath, WriteClient};
+use crate::stack::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use std::collections::HashMap;
@@ -96,7 +96,7 @@ impl Mha {
             let mut c = self.db.data.admin(addr).await?;
             let sql =
                 format!("STOP SLAVE; CHANGE MASTER TO MASTER_HOST='{host}', MASTER_PORT={port}, MASTER_USE_GTID=slave_pos; START SLAVE");
-            c.query_drop(sql).await.map_err(super::mariadb_data::q(addr, "point the replica at the master's IP"))?;
+            c.query_drop(sql).await.map_err(super::data::q(addr, "point the replica at the master's IP"))?;
         }
         Ok(())
     }
@@ -142,7 +142,7 @@ impl Mha {
         // exit"): its own verdict line is what counts
         let (_, out) = stack.docker.exec(mgr, &["masterha_check_ssh", &format!("--conf={CONF}")]).await?;
         if !out.contains("All SSH connection tests passed successfully.") {
-            return Err(Error::infra("failed to check SSH between MHA and the nodes").cause_text(super::nodes::tail(&out)));
+            return Err(Error::infra("failed to check SSH between MHA and the nodes").cause_text(crate::stack::nodes::tail(&out)));
         }
         stack.exec_ok(mgr, "check replication with masterha_check_repl", &["masterha_check_repl", &format!("--conf={CONF}")]).await?;
         stack.docker.upload_file(mgr, "/etc/masterha", "start", b"1").await?;
@@ -150,7 +150,9 @@ impl Mha {
             let log = stack.docker.logs(mgr).await?;
             match log.contains("succeeded, waiting until MySQL doesn't respond") {
                 true => Ok(()),
-                false => Err(Error::infra("failed to see masterha_manager monitoring the master").cause_text(super::nodes::tail(&log))),
+                false => {
+                    Err(Error::infra("failed to see masterha_manager monitoring the master").cause_text(crate::stack::nodes::tail(&log)))
+                }
             }
         })
         .await
@@ -243,7 +245,7 @@ impl DataPath for Mha {
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         self.db.data.read_back(addr).await
     }
-    fn lag(&self) -> &dyn super::data::LagPath {
+    fn lag(&self) -> &dyn crate::stack::data::LagPath {
         &self.db.data
     }
     /// Through the VIP: the connection says which node it reached (`@@report_host`).

@@ -1,10 +1,10 @@
 //! Redis 7: primary + replicas (replicaof); promotion with REPLICAOF NO ONE. drdrill
-//! starts it and promotes in it; its data path is `redis_data.rs`.
-use super::data::DataPath;
-use super::redis_data::{RedisData, command, field, info_replication};
-use super::{Deployment, Driver, Promotion, ReplicaHealth, Stack, retry_until};
+//! starts it and promotes in it; its data path is `data.rs`.
+use super::data::{RedisData, command, field, info_replication};
 use crate::error::{Error, Result};
 use crate::scenario::{StackKind, StackSpec};
+use crate::stack::data::DataPath;
+use crate::stack::{Deployment, Driver, Promotion, ReplicaHealth, Stack, retry_until};
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -75,15 +75,15 @@ impl Driver for Redis {
         Some(self)
     }
 
-    fn restore(&self) -> Option<&dyn super::Restore> {
-        self.backup.as_ref().map(|_| self as &dyn super::Restore)
+    fn restore(&self) -> Option<&dyn crate::stack::Restore> {
+        self.backup.as_ref().map(|_| self as &dyn crate::stack::Restore)
     }
 }
 
 #[async_trait]
 impl Deployment for Redis {
     fn volumes(&self) -> Vec<(&'static str, &'static str)> {
-        self.backup.iter().map(|_| super::redis_backup::VOLUME).collect()
+        self.backup.iter().map(|_| super::backup::VOLUME).collect()
     }
 
     fn client_command(&self, host_port: u16) -> String {
@@ -97,7 +97,7 @@ impl Deployment for Redis {
 
     fn container(&self, node: &str, primary: &str, _replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         let mut cmd: Vec<String> = match &self.backup {
-            Some(b) => super::redis_backup::persistence_args(b, node),
+            Some(b) => super::backup::persistence_args(b, node),
             None => vec!["--appendonly".into(), "yes".into(), "--appendfsync".into(), "everysec".into()],
         };
         if self.announce_names {

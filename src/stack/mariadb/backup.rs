@@ -5,10 +5,10 @@
 //! A restore builds a fresh node, copies the backup back, starts MariaDB fenced (its port
 //! closed), replays the streamed binlog from the backup's position, opens the port, and
 //! gives it the clients.
-use super::driver::Restore;
-use super::nodes::Stack;
-use super::{DataPath, Sidecar};
 use crate::error::{Error, Result};
+use crate::stack::driver::Restore;
+use crate::stack::nodes::Stack;
+use crate::stack::{DataPath, Sidecar};
 use async_trait::async_trait;
 
 /// The backup volume (name suffix) and where every node and the streamer mount it.
@@ -96,7 +96,7 @@ impl Restore for MariaBackup {
     fn fresh_node(&self, node: &str) -> (Vec<String>, Vec<String>) {
         let env = vec![
             format!("DRDRILL_NODE={node}"),
-            format!("DRDRILL_SERVER_ID={}", super::mariadb::server_id(node)),
+            format!("DRDRILL_SERVER_ID={}", super::driver::server_id(node)),
             format!("DRDRILL_PASSWORD={}", self.password),
             "DRDRILL_ROLE=restore".into(),
         ];

@@ -6,10 +6,10 @@
 //! A restore builds a fresh node, runs `pgbackrest restore` (newest backup, then every
 //! archived segment through `restore_command`), and starts it: it replays, reaches the end
 //! of the archive, and promotes itself.
-use super::driver::Restore;
-use super::nodes::Stack;
 use crate::error::Result;
 use crate::scenario::BackupSpec;
+use crate::stack::driver::Restore;
+use crate::stack::nodes::Stack;
 use async_trait::async_trait;
 
 /// The repository's volume (name suffix) and where nodes mount it.

@@ -4,13 +4,13 @@
 //! Clients connect through HAProxy only, as applications do; each connection learns which
 //! node it reached (`inet_server_addr()`). Patroni elects, promotes and demotes; drdrill
 //! never does (see `patroni_watch.rs` for what it observes).
-use super::Orchestrator;
-use super::data::{DataPath, WriteClient};
-use super::pg_data::{connect, is_writable, q};
-use super::postgres::Postgres;
-use super::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
+use super::data::{connect, is_writable, q};
+use super::driver::Postgres;
 use crate::error::{Error, Result};
 use crate::scenario::{HaproxySpec, PatroniSpec, StackKind, StackSpec};
+use crate::stack::Orchestrator;
+use crate::stack::data::{DataPath, WriteClient};
+use crate::stack::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -230,7 +230,7 @@ impl DataPath for Patroni {
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         self.pg.data.read_back(addr).await
     }
-    fn lag(&self) -> &dyn super::data::LagPath {
+    fn lag(&self) -> &dyn crate::stack::data::LagPath {
         &self.pg.data
     }
 

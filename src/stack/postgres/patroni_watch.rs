@@ -6,12 +6,12 @@
 //!   watched every 5 ms once it holds the key.
 //!
 //! The resolution of detection and election is the 50 ms polling period; of promotion, 5 ms.
-use super::Stack;
 use super::etcd;
 use super::patroni::{Book, SCOPE};
-use super::{Budgets, Observed, Orchestrator};
 use crate::error::{Error, Result};
 use crate::scenario::{HaproxySpec, PatroniSpec};
+use crate::stack::Stack;
+use crate::stack::{Budgets, Observed, Orchestrator};
 use async_trait::async_trait;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -60,10 +60,10 @@ impl Seen {
 /// second, so its promotion is seen within a few ms; false if it is not primary by then
 /// (the caller tries again on its next poll).
 async fn until_primary(addr: std::net::SocketAddr, tx: &mpsc::UnboundedSender<Observed>) -> bool {
-    let Ok(c) = super::pg_data::connect(addr, "postgres", ASK).await else { return false };
+    let Ok(c) = super::data::connect(addr, "postgres", ASK).await else { return false };
     let until = tokio::time::Instant::now() + Duration::from_secs(1);
     while tokio::time::Instant::now() < until && !tx.is_closed() {
-        match tokio::time::timeout(ASK, super::pg_data::is_writable(&c)).await {
+        match tokio::time::timeout(ASK, super::data::is_writable(&c)).await {
             Ok(Ok(true)) => return true,
             Ok(Ok(false)) => tokio::time::sleep(Duration::from_millis(5)).await,
             _ => return false,

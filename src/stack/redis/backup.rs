@@ -5,10 +5,10 @@
 //! are its backup. A restore starts a fresh node in the primary's place on the primary's
 //! files; Redis loads them (the AOF when there is one, else the newest snapshot) and takes
 //! writes.
-use super::driver::Restore;
-use super::nodes::Stack;
 use crate::error::{Error, Result};
 use crate::scenario::{AppendFsync, BackupSpec};
+use crate::stack::driver::Restore;
+use crate::stack::nodes::Stack;
 use async_trait::async_trait;
 
 /// The volume (name suffix) and where every node mounts it: Redis's working directory.
@@ -46,7 +46,7 @@ pub fn allowed(spec: &BackupSpec) -> (u64, String) {
 
 /// The driver is the backup: it knows both a node's arguments and its persistence.
 #[async_trait]
-impl Restore for super::redis::Redis {
+impl Restore for super::driver::Redis {
     fn tool(&self) -> &'static str {
         match self.backup_spec().appendfsync {
             Some(_) => "Redis 7 AOF",
@@ -67,7 +67,7 @@ impl Restore for super::redis::Redis {
 
     /// The primary's arguments, its own file names among them; it waits to be started.
     fn fresh_node(&self, node: &str) -> (Vec<String>, Vec<String>) {
-        use super::Deployment;
+        use crate::stack::Deployment;
         (vec!["DRDRILL_ROLE=restore".into()], self.container(node, node, &[], ("", 0)).1)
     }
 
@@ -87,7 +87,7 @@ impl Restore for super::redis::Redis {
     }
 
     /// Running once it answers PONG inside its container (not LOADING).
-    async fn running(&self, stack: &Stack, node: &str, _data: &dyn super::DataPath) -> bool {
+    async fn running(&self, stack: &Stack, node: &str, _data: &dyn crate::stack::DataPath) -> bool {
         let Ok(n) = stack.node(node) else { return false };
         matches!(stack.docker.exec(&n.container, &["redis-cli", "ping"]).await, Ok((0, out)) if out.trim() == "PONG")
     }

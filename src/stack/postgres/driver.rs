@@ -1,17 +1,17 @@
 //! PostgreSQL 15: primary + streaming replicas (pg_basebackup), async or synchronous.
-//! drdrill starts it and promotes in it; its data path is `pg_data.rs`.
-use super::data::DataPath;
-use super::pg_data::{PgData, q};
-use super::{Deployment, Driver, Promotion, ReplicaHealth, Stack, retry_until};
+//! drdrill starts it and promotes in it; its data path is `data.rs`.
+use super::data::{PgData, q};
 use crate::error::{Error, Result};
 use crate::scenario::{ReplicationMode, StackKind, StackSpec};
+use crate::stack::data::DataPath;
+use crate::stack::{Deployment, Driver, Promotion, ReplicaHealth, Stack, retry_until};
 use async_trait::async_trait;
 use std::time::Duration;
 
 pub struct Postgres {
     sync: bool,
     /// pgBackRest, when the scenario backs the stack up.
-    backup: Option<super::pg_backup::PgBackRest>,
+    backup: Option<super::backup::PgBackRest>,
     pub(super) settings: Vec<String>,
     pub(super) data: PgData,
 }
@@ -21,7 +21,7 @@ const DEFAULTS: [&str; 2] = ["authentication_timeout = '2s'", "max_connections =
 
 impl Postgres {
     pub fn new(spec: &StackSpec) -> Self {
-        let backup = spec.backup.clone().map(|spec| super::pg_backup::PgBackRest { spec });
+        let backup = spec.backup.clone().map(|spec| super::backup::PgBackRest { spec });
         Postgres {
             sync: spec.replication == ReplicationMode::Sync,
             // defaults first: a scenario's own settings come later and win. A connection that
@@ -101,8 +101,8 @@ impl Driver for Postgres {
         Some(self)
     }
 
-    fn restore(&self) -> Option<&dyn super::Restore> {
-        self.backup.as_ref().map(|b| b as &dyn super::Restore)
+    fn restore(&self) -> Option<&dyn crate::stack::Restore> {
+        self.backup.as_ref().map(|b| b as &dyn crate::stack::Restore)
     }
 }
 
@@ -117,7 +117,7 @@ impl Deployment for Postgres {
     }
 
     fn volumes(&self) -> Vec<(&'static str, &'static str)> {
-        self.backup.iter().map(|_| super::pg_backup::VOLUME).collect()
+        self.backup.iter().map(|_| super::backup::VOLUME).collect()
     }
 
     fn client_command(&self, host_port: u16) -> String {
@@ -172,7 +172,7 @@ impl Promotion for Postgres {
         let addr = n.addr();
         retry_until(Duration::from_secs(300), Duration::from_millis(50), || async {
             let c = self.data.admin(addr).await?;
-            match super::pg_data::is_writable(&c).await {
+            match super::data::is_writable(&c).await {
                 Ok(true) => Ok(()),
                 _ => Err(Error::infra(format!("{node} has not reached the recovery target and promoted"))),
             }

@@ -1,9 +1,9 @@
 //! Redis's data path, for the redis and redis-sentinel stacks (keys `drdrill:<writer>:<seq>`)
 //! and for an external Redis (the scenario's login; keys `<table>:<run>:<writer>:<seq>`).
-use super::ReadBack;
-use super::data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
-use super::redis_conn::RedisConn;
+use super::conn::RedisConn;
 use crate::error::{Error, Result};
+use crate::stack::ReadBack;
+use crate::stack::data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 use async_trait::async_trait;
 use redis::aio::MultiplexedConnection;
 use std::net::SocketAddr;

@@ -6,12 +6,12 @@
 //! - moved: the VIP script's own line saying it added the VIP on the new master (its
 //!   `ip addr replace` returned; the script runs inside the manager, whose output drdrill
 //!   reads as it is written).
-use super::Stack;
-use super::mariadb_data::{connect, role};
+use super::data::{connect, role};
 use super::mha::{Book, MANAGER};
-use super::{Budgets, Observed, Orchestrator};
 use crate::error::{Error, Result};
 use crate::scenario::MhaSpec;
+use crate::stack::Stack;
+use crate::stack::{Budgets, Observed, Orchestrator};
 use async_trait::async_trait;
 use mysql_async::Conn;
 use std::collections::HashMap;
@@ -181,7 +181,7 @@ impl Orchestrator for MhaWatch {
         );
         let (code, out) = stack.docker.exec(mgr, &["bash", "-c", &switch]).await?;
         if code != 0 {
-            return Err(Error::infra(format!("masterha_master_switch failed (exit {code})")).cause_text(super::nodes::tail(&out)));
+            return Err(Error::infra(format!("masterha_master_switch failed (exit {code})")).cause_text(crate::stack::nodes::tail(&out)));
         }
         let done = out.lines().rev().find(|l| l.contains("completed successfully")).unwrap_or("done");
         let done = done.split_once(" - ").map(|x| x.1).unwrap_or(done).trim();

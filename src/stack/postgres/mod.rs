@@ -1,0 +1,14 @@
+//! PostgreSQL 15: its data path (`data.rs`), the drivers of the kinds that run it
+//! (`driver.rs`: streaming replicas drdrill promotes in; `patroni.rs`: Patroni + etcd +
+//! HAProxy), Patroni's side of a failover (`patroni_watch.rs`, `etcd.rs`) and pgBackRest
+//! (`backup.rs`).
+mod backup;
+mod data;
+mod driver;
+mod etcd;
+mod patroni;
+mod patroni_watch;
+
+pub use data::PgData;
+pub use driver::Postgres;
+pub use patroni::Patroni;
