@@ -1,12 +1,11 @@
 //! `stack.backup`: how a stack is backed up, so that a `restore` failover can rebuild its
 //! primary from the backup (docs/restore.md). Each engine has its own tool and takes only
 //! its own keys; which kind takes which is in the kinds table (`KindInfo::backup`).
-use super::locate::Seg::{self, Key};
+use super::locate::Problem;
+use super::locate::Seg::Key;
 use super::model::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-type Problem = (Vec<Seg>, String);
 
 /// The backup of a stack drdrill starts:
 /// - postgres: pgBackRest 2.45, a repository on its own volume, a full backup before the

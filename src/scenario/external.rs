@@ -1,7 +1,7 @@
 //! Validation of external stacks and of actions, hooks, steady-state probes and abort
 //! conditions (which container drills may use too).
 use super::actions::{ActionSpec, ProbeSpec};
-use super::faults::Problem;
+use super::locate::Problem;
 use super::locate::Seg::{self, Index, Key};
 use super::model::*;
 

@@ -1,8 +1,7 @@
 //! Validation of the `faults` list: each kind takes its own fields, and only those.
-use super::locate::Seg::{self, Index, Key};
+use super::locate::Problem;
+use super::locate::Seg::{Index, Key};
 use super::model::*;
-
-pub type Problem = (Vec<Seg>, String);
 
 /// Which optional fields a fault kind accepts (besides at_ms, kind, name).
 fn allowed(kind: FaultKind) -> &'static [&'static str] {

@@ -1,6 +1,6 @@
 //! Loading and validating scenario files. Every problem is reported as
 //! `file:line:col: what is wrong`, before any container starts.
-use super::locate::{Seg, locate};
+use super::locate::{Problem, Seg, locate};
 use super::model::*;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -104,8 +104,6 @@ fn nearest_key_hint(text: &str) -> Option<String> {
     let best = rest.split('`').skip(1).step_by(2).map(|cand| (strsim::jaro_winkler(bad, cand), cand)).max_by(|a, b| a.0.total_cmp(&b.0))?;
     (best.0 > 0.7).then(|| format!("did you mean `{}`?", best.1))
 }
-
-type Problem = (Vec<Seg>, String);
 
 /// Rules serde cannot express. Returns every problem found, each with its path.
 pub fn validate(s: &Scenario) -> Vec<Problem> {

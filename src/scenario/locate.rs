@@ -2,6 +2,9 @@
 //! written, for semantic errors that serde cannot place. Block-style YAML only; falls back
 //! to the nearest located parent.
 
+/// What is wrong with a scenario, and where: the path to the key and the message.
+pub type Problem = (Vec<Seg>, String);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {
     Key(&'static str),

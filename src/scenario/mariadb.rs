@@ -1,11 +1,10 @@
 //! Settings of the MariaDB stacks: replication mode rules, and MHA's settings
 //! (`stack.kind: mariadb-mha`) with MHA's own defaults, and their validation.
-use super::locate::Seg::{self, Key};
+use super::locate::Problem;
+use super::locate::Seg::Key;
 use super::model::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-type Problem = (Vec<Seg>, String);
 
 /// MHA 0.58's manager (`stack.mha`). Defaults are MHA's own.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]

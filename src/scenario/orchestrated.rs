@@ -1,11 +1,10 @@
 //! Settings of the stacks that fail over by themselves (Redis Sentinel, Patroni + etcd +
 //! HAProxy), with the reference documents' values as defaults, and their validation.
-use super::locate::Seg::{self, Key};
+use super::locate::Problem;
+use super::locate::Seg::Key;
 use super::model::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-type Problem = (Vec<Seg>, String);
 
 /// Redis Sentinel (`stack.kind: redis-sentinel`). Defaults are the seed's.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]

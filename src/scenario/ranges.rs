@@ -1,10 +1,9 @@
 //! Every number and string in a scenario has a documented range (docs/scenarios.md, "Ranges and refused input"),
 //! checked before anything starts: no value can overflow a clock, exhaust memory or break
 //! a container name later.
+use super::locate::Problem;
 use super::locate::Seg::{self, Index, Key};
 use super::model::*;
-
-type Problem = (Vec<Seg>, String);
 
 /// One day: the longest time any `_ms` field may hold.
 pub const DAY_MS: u64 = 86_400_000;

@@ -1,11 +1,10 @@
 //! What a region drill adds to a scenario: the drill's own DNS (`dns:`, docs/dns.md), and
 //! how the clients look names up (`workload.resolve`).
+use super::locate::Problem;
 use super::locate::Seg::{self, Key};
 use super::model::Scenario;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-type Problem = (Vec<Seg>, String);
 
 /// The drill runs a DNS server: each service's name, `<service>.drill.`, answers with its
 /// primary's address (every node has an address of its own, 127.x.y.z, on one port), and a

@@ -3,6 +3,7 @@
 //! is checked, run and judged through its own one-service view of the scenario (the
 //! single-`stack` form, its faults' targets without the service prefix), so every rule of
 //! the single form holds per service unchanged.
+use super::locate::Problem;
 use super::locate::Seg::{self, Index, Key, Name};
 use super::model::*;
 use schemars::JsonSchema;
@@ -69,8 +70,6 @@ pub struct ServicePlan {
     /// Whether the drill has several services (ops and events then carry the name).
     pub tagged: bool,
 }
-
-type Problem = (Vec<Seg>, String);
 
 /// The one service of a single-`stack` scenario, named after its kind.
 pub fn single(sc: &Scenario) -> ServicePlan {

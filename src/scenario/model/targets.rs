@@ -1,0 +1,53 @@
+//! `targets`: what the drill must show: RTO, RPO, lost writes, convergence, replica lag.
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    /// Longest acceptable write outage: a number (each run), or statistics over the runs
+    /// (`{p95: 30000}`; min, median, p95, max).
+    #[serde(default)]
+    pub rto_ms: Option<crate::scenario::limits::Limit>,
+    /// Longest acceptable span of acknowledged writes lost (a number or statistics).
+    #[serde(default)]
+    pub rpo_ms: Option<crate::scenario::limits::Limit>,
+    /// Most acknowledged writes that may be lost (a number or statistics).
+    #[serde(default)]
+    pub max_lost_writes: Option<crate::scenario::limits::Limit>,
+    /// Surviving replicas must hold exactly the primary's records. Default true.
+    #[serde(default = "yes")]
+    pub converge: bool,
+    /// Replica visibility lag each replica may show over the drill, in ms: any of p50,
+    /// p95, p99 and max (`{p99: 1000}`). Turns the measurement on.
+    #[serde(default)]
+    pub replica_lag_ms: Option<LagLimit>,
+}
+
+/// Percentiles of a replica's visibility lag and their limits (ms).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LagLimit {
+    #[serde(default)]
+    pub p50: Option<u64>,
+    #[serde(default)]
+    pub p95: Option<u64>,
+    #[serde(default)]
+    pub p99: Option<u64>,
+    #[serde(default)]
+    pub max: Option<u64>,
+}
+
+impl LagLimit {
+    /// (statistic, limit) for each one given.
+    pub fn each(&self) -> Vec<(&'static str, u64)> {
+        [("p50", self.p50), ("p95", self.p95), ("p99", self.p99), ("max", self.max)]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect()
+    }
+}
+
+fn yes() -> bool {
+    true
+}

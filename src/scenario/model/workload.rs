@@ -1,0 +1,163 @@
+//! `workload`: the clients that write sequenced records, their pace, timeouts, stall
+//! hedging and the replica-lag measurement.
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Concurrent writers. Default 4.
+    #[serde(default = "default_writers")]
+    pub writers: u16,
+    /// Writes per second per writer; omit for unthrottled.
+    #[serde(default)]
+    pub rate_per_s: Option<f64>,
+    /// A write not answered within this is recorded `unknown`. Default 1000.
+    #[serde(default = "default_op_timeout")]
+    pub op_timeout_ms: u64,
+    /// Pause after a write that did not succeed, so a down node is not hammered. Default 10.
+    #[serde(default = "default_fail_backoff")]
+    pub fail_backoff_ms: u64,
+    /// Bytes of payload per record. Default 64.
+    #[serde(default = "default_payload")]
+    pub payload_bytes: usize,
+    /// Keep writing this long after recovery (failover done, or last fault healed). Default 5000.
+    #[serde(default = "default_after_recovery")]
+    pub after_recovery_ms: u64,
+    /// Hard bound on the workload, whatever happens. Default 120000.
+    #[serde(default = "default_max_duration")]
+    pub max_duration_ms: u64,
+    /// Stall hedging: fresh attempts spread through a stalled write's timeout, so that
+    /// the end of a packet-dropping outage is seen within a few ms (docs/measurement.md, "Resolution").
+    #[serde(default)]
+    pub hedge: HedgeSpec,
+    /// Measure how long an acknowledged write takes to become readable on each replica
+    /// (docs/measurement.md, "Replica lag"). On when present, or when `targets.replica_lag_ms`
+    /// is set; off by default.
+    #[serde(default)]
+    pub replica_lag: Option<LagSpec>,
+    /// With `dns`: `ttl` (default), the clients' resolver keeps each answer for its TTL;
+    /// `once`, they look the name up once and never again.
+    #[serde(default)]
+    pub resolve: crate::scenario::region::Resolve,
+    /// With `sites`: the site the clients sit in; they reach other sites through its WAN
+    /// links. Default: outside every site, reaching each one directly (and cut off from
+    /// an isolated one).
+    #[serde(default)]
+    pub site: Option<String>,
+}
+
+/// A heartbeat written on the primary every `heartbeat_ms`, each replica read every
+/// `poll_ms`, and the engine's own lag figures every `engine_every_ms`, all on the drill clock.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LagSpec {
+    /// Interval of the heartbeat writes on the primary. Default 10.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_ms: u64,
+    /// Interval of the reads on each replica: the measurement's resolution. Default 5.
+    #[serde(default = "default_poll")]
+    pub poll_ms: u64,
+    /// Interval of the samples of what the engine reports (replay_lag,
+    /// Seconds_Behind_Master, INFO offsets). Default 100.
+    #[serde(default = "default_engine_every")]
+    pub engine_every_ms: u64,
+}
+
+impl Default for LagSpec {
+    fn default() -> Self {
+        LagSpec { heartbeat_ms: default_heartbeat(), poll_ms: default_poll(), engine_every_ms: default_engine_every() }
+    }
+}
+
+fn default_heartbeat() -> u64 {
+    10
+}
+fn default_poll() -> u64 {
+    5
+}
+fn default_engine_every() -> u64 {
+    100
+}
+
+/// While every write of a writer has been waiting longer than `after_ms`, the writer
+/// opens a fresh connection every `every_ms` (across all writers) and writes on the first
+/// that connects within `connect_timeout_ms`. Connections that never complete are not
+/// writes and are not recorded; a write sent on one is recorded like any other.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HedgeSpec {
+    /// A write waiting longer than this is stalled. Default 250; 0 turns hedging off.
+    #[serde(default = "default_hedge_after")]
+    pub after_ms: u64,
+    /// Spacing of fresh connection attempts across the whole workload while stalled. Default 5.
+    #[serde(default = "default_hedge_every")]
+    pub every_ms: u64,
+    /// A fresh connection not established within this is dropped unrecorded. Default 50.
+    #[serde(default = "default_hedge_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// Writes one writer may have waiting at once (stalled ones included). Default 16.
+    #[serde(default = "default_hedge_max_in_flight")]
+    pub max_in_flight: u16,
+}
+
+impl Default for HedgeSpec {
+    fn default() -> Self {
+        HedgeSpec {
+            after_ms: default_hedge_after(),
+            every_ms: default_hedge_every(),
+            connect_timeout_ms: default_hedge_connect_timeout(),
+            max_in_flight: default_hedge_max_in_flight(),
+        }
+    }
+}
+
+fn default_hedge_after() -> u64 {
+    250
+}
+fn default_hedge_every() -> u64 {
+    5
+}
+fn default_hedge_connect_timeout() -> u64 {
+    50
+}
+fn default_hedge_max_in_flight() -> u16 {
+    16
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> Self {
+        WorkloadSpec {
+            writers: default_writers(),
+            rate_per_s: None,
+            op_timeout_ms: default_op_timeout(),
+            fail_backoff_ms: default_fail_backoff(),
+            payload_bytes: default_payload(),
+            after_recovery_ms: default_after_recovery(),
+            max_duration_ms: default_max_duration(),
+            hedge: HedgeSpec::default(),
+            replica_lag: None,
+            resolve: Default::default(),
+            site: None,
+        }
+    }
+}
+
+fn default_writers() -> u16 {
+    4
+}
+fn default_op_timeout() -> u64 {
+    1000
+}
+fn default_fail_backoff() -> u64 {
+    10
+}
+fn default_payload() -> usize {
+    64
+}
+fn default_after_recovery() -> u64 {
+    5000
+}
+fn default_max_duration() -> u64 {
+    120_000
+}
