@@ -1,7 +1,7 @@
 //! External stacks: credentials from the environment or a file (registered as secrets),
 //! the operator's confirmation naming the endpoints, and the stack attached, not started.
 use crate::error::{Error, Result};
-use crate::scenario::{Engine, Scenario, StackKind};
+use crate::scenario::{Engine, Scenario};
 use crate::stack::Auth;
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -72,7 +72,7 @@ pub fn endpoints_text(sc: &Scenario) -> String {
 
 /// Asks on the terminal; without one (CI), refuses unless `--yes` was given.
 pub fn confirm(sc: &Scenario, yes: bool) -> Result<()> {
-    if sc.stack.kind != StackKind::External || yes {
+    if !sc.stack.kind.is_external() || yes {
         return Ok(());
     }
     let text = crate::action::redact(&confirmation_text(sc));

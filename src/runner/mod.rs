@@ -103,7 +103,7 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         Some(b) => b.load(&opts.reports, &sc.name)?,
         None => Vec::new(),
     };
-    let ext = sc.stack.kind == crate::scenario::StackKind::External;
+    let ext = sc.stack.kind.is_external();
     crate::action::add_secret_env(&sc.secrets);
     external::confirm(sc, opts.yes)?;
     let docker = match ext {
@@ -213,7 +213,7 @@ async fn wrap_up(drill: &Drill<'_>, reporters: &mut Reporters) {
         dns.stop().await;
     }
     let _ = std::fs::remove_dir_all(crate::action::marks_dir(&drill.run_id));
-    if sc.stack.kind != crate::scenario::StackKind::External {
+    if !sc.stack.kind.is_external() {
         save_logs(&drill.docker, &drill.run_id, drill.loaded, &drill.dir).await;
     }
     if drill.dir.join("results.json").exists()

@@ -1,6 +1,6 @@
 //! `--dry-run`: the exact plan, every command and request in order with its offset,
 //! printed without running anything (no engine is reached, no action runs).
-use crate::scenario::{FailoverMode, FaultKind, Loaded, Scenario, StackKind, describe, describe_probe, kind_name};
+use crate::scenario::{FailoverMode, FaultKind, Loaded, Scenario, describe, describe_probe, kind_name};
 
 /// One line per action the drill would run, in order.
 pub fn action_lines(sc: &Scenario) -> Vec<String> {
@@ -50,7 +50,7 @@ pub fn plan_text(loaded: &Loaded) -> String {
     for plan in &loaded.services {
         let (v, who) = (&plan.view, if plan.tagged { format!("service {}: ", plan.name) } else { String::new() });
         let st = &v.stack;
-        if st.kind == StackKind::External {
+        if st.kind.is_external() {
             s.push_str(&super::external::endpoints_text(v));
         } else {
             s.push_str(&format!("  {who}start {} containers ({}): {}\n", st.node_names().len(), st.image(), st.node_names().join(", ")));

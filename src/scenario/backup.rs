@@ -138,9 +138,6 @@ pub fn validate_backup(s: &Scenario, p: &mut Vec<Problem>) {
     {
         p.push((here("snapshot_s"), "snapshot_s must be between 1 and 3600".into()));
     }
-    if info.keys.contains(&"appendfsync") && b.appendfsync.is_none() && b.snapshot_s.is_none() {
-        p.push((vec![Key("stack"), Key("backup")], "give `appendfsync` (AOF), `snapshot_s` (RDB), or both".into()));
-    }
     let pitr = s.failover.as_ref().is_some_and(|f| f.restore_to == RestoreTo::BeforeFault);
     if restore && pitr && !info.point_in_time {
         p.push((

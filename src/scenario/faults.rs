@@ -257,8 +257,8 @@ pub fn check_target(t: &str, nodes: &[String]) -> std::result::Result<(), String
 fn no_switchover() -> String {
     format!(
         "a switchover fault needs a stack with an orchestrator ({}); for {}, kill or stop the primary with a failover plan",
-        super::orchestrated::orchestrated_kinds(),
-        super::orchestrated::scripted_kinds()
+        super::kinds::orchestrated_kinds(),
+        super::kinds::scripted_kinds()
     )
 }
 

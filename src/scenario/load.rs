@@ -116,16 +116,6 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     if st.replicas > 8 {
         p.push((vec![Key("stack"), Key("replicas")], format!("expected 0 to 8 replicas, found {}", st.replicas)));
     }
-    if st.replication == ReplicationMode::Sync && !st.kind.is_mariadb() {
-        if st.kind.info().engine == Some(Engine::Redis) {
-            p.push((
-                vec![Key("stack"), Key("replication")],
-                "redis has no synchronous replication; use settings.min-replicas-to-write".into(),
-            ));
-        } else if st.replicas == 0 {
-            p.push((vec![Key("stack"), Key("replication")], "sync replication needs at least one replica".into()));
-        }
-    }
     let w = &s.workload;
     if w.writers == 0 || w.writers > 256 {
         p.push((vec![Key("workload"), Key("writers")], format!("expected 1 to 256 writers, found {}", w.writers)));
@@ -142,11 +132,10 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     let nodes = st.node_names();
     super::faults::validate_faults(s, &nodes, &mut p);
     super::orchestrated::validate_orchestrated(s, &mut p);
-    super::mariadb::validate_mariadb(s, &mut p);
+    super::kinds::validate_kind(s, &mut p);
     super::backup::validate_backup(s, &mut p);
     super::backup::validate_delayed_promotion(s, &mut p);
-    super::external::validate_external(s, &mut p);
-    super::external::validate_actions(s, &mut p);
+    super::action_checks::validate_actions(s, &mut p);
     super::region::validate_dns(s, &mut p);
     super::region::validate_sites(s, &mut p);
     let external = st.kind.is_external();

@@ -1,13 +1,12 @@
 //! The YAML scenario model, loading and validation with file:line:col, JSON Schema.
+mod action_checks;
 pub mod actions;
 mod backup;
-mod external;
 mod faults;
 mod kinds;
 mod limits;
 mod load;
 mod locate;
-mod mariadb;
 mod model;
 mod orchestrated;
 mod prescan;
@@ -17,14 +16,14 @@ mod services;
 
 pub use actions::{AbortWhen, ActionSpec, CommandLine, DnsMove, Hooks, HttpSpec, ProbeSpec, SteadyState, describe, describe_probe};
 pub use backup::{AppendFsync, BackupInfo, BackupSpec};
-pub use external::ENDPOINT;
 pub use faults::{heals_later, kind_name};
-pub use kinds::{BINLOG_STREAMER, KINDS, KindInfo, expand_service_group, service_names};
+pub use kinds::{
+    BINLOG_STREAMER, ENDPOINT, Engine, HaproxySpec, KINDS, KindInfo, MhaSpec, PatroniSpec, SentinelSpec, StackKind, expand_service_group,
+    service_names,
+};
 pub use limits::{Limit, STATS};
 pub use load::{Loaded, load, parse, validate};
-pub use mariadb::MhaSpec;
 pub use model::*;
-pub use orchestrated::{HaproxySpec, PatroniSpec, SentinelSpec};
 pub use region::{DnsSpec, LinkSpec, Resolve};
 pub use services::{ServicePlan, ServiceSpec, ServicesScenario};
 

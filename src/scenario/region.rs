@@ -54,11 +54,14 @@ impl Scenario {
     }
 }
 
-/// The kinds whose members span sites on one network: the orchestrators drdrill watches
-/// (MHA's VIP and manager stay out for now).
+/// The kinds whose members span sites on one network (`KindInfo::members_span_sites`).
 fn flat_kind(st: &super::model::StackSpec) -> bool {
-    let info = st.kind.info();
-    info.orchestrator.is_some() && info.name != "mariadb-mha"
+    st.kind.info().members_span_sites
+}
+
+/// The kinds drdrill starts and promotes in itself (`postgres`, `redis`, `mariadb`).
+fn bare_kinds() -> Vec<&'static str> {
+    super::kinds::kind_names(|k| !k.orchestrated() && !k.is_external())
 }
 
 /// The largest TTL a drill takes (a day).
@@ -88,8 +91,9 @@ pub(super) fn validate_dns(s: &Scenario, p: &mut Vec<Problem>) {
         p.push((
             vec![Key("dns")],
             format!(
-                "the clients of {} reach it through {o}'s own entry point; drdrill's DNS fails over postgres, redis and mariadb",
-                info.name
+                "the clients of {} reach it through {o}'s own entry point; drdrill's DNS fails over {}",
+                info.name,
+                super::kinds::spoken_list(&bare_kinds(), "and")
             ),
         ));
     }
@@ -234,7 +238,9 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
         p.push((
             vec![Key("sites")],
             format!(
-                "sites place the nodes of postgres, redis and mariadb stacks, and the members of patroni and redis-sentinel; {} runs more than its nodes",
+                "sites place the nodes of {} stacks, and the members of {}; {} runs more than its nodes",
+                super::kinds::spoken_list(&bare_kinds(), "and"),
+                super::kinds::spoken_list(&super::kinds::kind_names(|k| k.info().members_span_sites), "and"),
                 info.name
             ),
         ));

@@ -2,10 +2,9 @@
 //! data path and a health check; a stack drdrill starts has a deployment; a stack drdrill
 //! fails over itself has a promotion; a stack with its own orchestrator has that.
 use super::Orchestrator;
-use super::data::DataPath;
+use super::data::{Auth, DataPath, ExternalData};
 use super::nodes::Stack;
 use crate::error::{Error, Result};
-use crate::scenario::StackKind;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +35,6 @@ pub struct Sidecar {
 /// One stack kind: its data path and health check, and the capabilities it has.
 #[async_trait]
 pub trait Driver: Send + Sync {
-    fn kind(&self) -> StackKind;
     /// How drdrill reaches the data on any node.
     fn data(&self) -> &dyn DataPath;
     /// Waits until the primary accepts writes and every replica replicates from it (for an
@@ -65,22 +63,27 @@ pub trait Driver: Send + Sync {
     fn restore(&self) -> Option<&dyn Restore> {
         None
     }
+    /// For the kind that runs an engine bare: the engine's data path logged in with `auth`,
+    /// for a stack of that engine drdrill did not start (`kind: external`).
+    fn attach(&self, _auth: &Auth) -> Option<Box<dyn ExternalData>> {
+        None
+    }
 }
 
 impl dyn Driver + '_ {
     /// The deployment of a stack validation lets drdrill start.
     pub fn require_deployment(&self) -> Result<&dyn Deployment> {
-        self.deployment().ok_or_else(|| missing(self.kind(), "drdrill does not start"))
+        self.deployment().ok_or_else(|| missing("drdrill does not start"))
     }
 
     /// The promotion of a stack validation lets drdrill fail over.
     pub fn require_promotion(&self) -> Result<&dyn Promotion> {
-        self.promotion().ok_or_else(|| missing(self.kind(), "drdrill does not promote in"))
+        self.promotion().ok_or_else(|| missing("drdrill does not promote in"))
     }
 }
 
-fn missing(kind: StackKind, what: &str) -> Error {
-    Error::infra(format!("{what} a {} stack (a bug: validation should have refused the scenario)", kind.name()))
+fn missing(what: &str) -> Error {
+    Error::infra(format!("{what} a stack of this kind (a bug: validation should have refused the scenario)"))
 }
 
 /// How drdrill runs a stack's containers.

@@ -3,12 +3,9 @@
 //! them otherwise: it has no deployment and no promotion (the scenario's failover steps
 //! promote, repoint and rejoin).
 use super::data::{Auth, DataPath, ExternalData};
-use super::mariadb::MariaData;
-use super::postgres::PgData;
-use super::redis::RedisData;
 use super::{Driver, Node, ReplicaHealth, Stack};
 use crate::error::{Error, Result};
-use crate::scenario::{ENDPOINT, Engine, StackKind, StackSpec};
+use crate::scenario::{ENDPOINT, Engine, KINDS, StackSpec};
 use async_trait::async_trait;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,11 +16,10 @@ pub struct External {
 
 impl External {
     pub fn new(spec: &StackSpec, auth: Auth) -> External {
-        let data: Box<dyn ExternalData> = match spec.engine.unwrap_or(Engine::Postgres) {
-            Engine::Postgres => Box::new(PgData::external(&auth)),
-            Engine::Mariadb => Box::new(MariaData::external(&auth)),
-            Engine::Redis => Box::new(RedisData::external(&auth)),
-        };
+        // validation gives every external stack an engine; KINDS starts with one
+        let engine = spec.engine.map_or(KINDS[0], Engine::kind);
+        let bare = StackSpec { kind: engine, ..spec.clone() };
+        let data = super::driver_for(&bare).attach(&auth).expect("the kind that runs an engine bare attaches (tested in stack)");
         External { data }
     }
 
@@ -95,9 +91,6 @@ pub async fn plan(spec: &StackSpec) -> Result<(Vec<Node>, Node)> {
 
 #[async_trait]
 impl Driver for External {
-    fn kind(&self) -> StackKind {
-        StackKind::External
-    }
     fn data(&self) -> &dyn DataPath {
         self.data.as_ref()
     }

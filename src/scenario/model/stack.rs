@@ -1,42 +1,9 @@
 //! `stack`: what drdrill starts (or attaches to): its kind, replicas, replication,
 //! settings, each kind's own blocks, backup, sites, and an external stack's endpoint.
+use crate::scenario::kinds::{Engine, HaproxySpec, MhaSpec, PatroniSpec, SentinelSpec, StackKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum StackKind {
-    /// PostgreSQL 15 primary + streaming replicas (pg_basebackup).
-    Postgres,
-    /// Redis 7 primary + replicas (replicaof).
-    Redis,
-    /// Redis 7 primary + replicas watched by Redis Sentinel, which fails over by itself;
-    /// clients find the primary through Sentinel.
-    #[serde(rename = "redis-sentinel")]
-    RedisSentinel,
-    /// PostgreSQL 15 under Patroni 3 with an etcd 3.4 cluster; clients go through HAProxy,
-    /// which routes by Patroni's REST health check.
-    Patroni,
-    /// MariaDB 10.11 primary + replicas, binlog + GTID replication, async or semi-sync.
-    Mariadb,
-    /// MariaDB 10.11 under MHA 0.58, which moves a virtual IP to the master it promotes;
-    /// clients reach the VIP through a forwarder.
-    #[serde(rename = "mariadb-mha")]
-    MariadbMha,
-    /// A stack drdrill did not start and never starts, stops or removes: it reaches its
-    /// `endpoint` (and `nodes`) and acts on it only through the scenario's actions.
-    External,
-}
-
-/// The database behind an external stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    Postgres,
-    Redis,
-    Mariadb,
-}
 
 /// How drdrill logs in to an external stack. Values come from the environment or a file,
 /// never from the scenario, and are redacted from all evidence.
@@ -71,6 +38,17 @@ pub enum ReplicationMode {
     SemiSync,
 }
 
+impl ReplicationMode {
+    /// The mode as a scenario spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplicationMode::Async => "async",
+            ReplicationMode::Sync => "sync",
+            ReplicationMode::SemiSync => "semi-sync",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StackSpec {
@@ -95,16 +73,16 @@ pub struct StackSpec {
     pub healthy_timeout_ms: u64,
     /// redis-sentinel: the Sentinels' settings.
     #[serde(default)]
-    pub sentinel: Option<crate::scenario::orchestrated::SentinelSpec>,
+    pub sentinel: Option<SentinelSpec>,
     /// patroni: Patroni's settings.
     #[serde(default)]
-    pub patroni: Option<crate::scenario::orchestrated::PatroniSpec>,
+    pub patroni: Option<PatroniSpec>,
     /// patroni: HAProxy's health checks.
     #[serde(default)]
-    pub haproxy: Option<crate::scenario::orchestrated::HaproxySpec>,
+    pub haproxy: Option<HaproxySpec>,
     /// mariadb-mha: MHA's settings.
     #[serde(default)]
-    pub mha: Option<crate::scenario::mariadb::MhaSpec>,
+    pub mha: Option<MhaSpec>,
     /// postgres, mariadb, redis: back the stack up, so that a `restore` failover can
     /// rebuild it (docs/restore.md).
     #[serde(default)]
@@ -147,6 +125,27 @@ pub struct StackSpec {
     /// Default false: they stay for an auditor to look at.
     #[serde(default)]
     pub cleanup: bool,
+}
+
+impl StackSpec {
+    /// The `stack` keys only some kinds take that this block sets, as the file spells them.
+    pub fn blocks_set(&self) -> Vec<&'static str> {
+        let set = [
+            ("sentinel", self.sentinel.is_some()),
+            ("patroni", self.patroni.is_some()),
+            ("haproxy", self.haproxy.is_some()),
+            ("mha", self.mha.is_some()),
+            ("engine", self.engine.is_some()),
+            ("endpoint", self.endpoint.is_some()),
+            ("resolver", self.resolver.is_some()),
+            ("nodes", !self.nodes.is_empty()),
+            ("credentials", self.credentials.is_some()),
+            ("database", self.database.is_some()),
+            ("table", self.table.is_some()),
+            ("cleanup", self.cleanup),
+        ];
+        set.into_iter().filter(|(_, on)| *on).map(|(k, _)| k).collect()
+    }
 }
 
 fn default_replicas() -> u8 {

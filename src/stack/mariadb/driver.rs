@@ -3,8 +3,8 @@
 //! starts it and promotes in it; its data path is `data.rs`.
 use super::data::{MariaData, col, q, role, slave_status};
 use crate::error::{Error, Result};
-use crate::scenario::{ReplicationMode, StackKind, StackSpec};
-use crate::stack::data::DataPath;
+use crate::scenario::{ReplicationMode, StackSpec};
+use crate::stack::data::{Auth, DataPath, ExternalData};
 use crate::stack::{Deployment, Driver, Promotion, ReplicaHealth, Stack, retry_until};
 use async_trait::async_trait;
 use mysql_async::prelude::*;
@@ -54,8 +54,8 @@ pub(super) fn server_id(node: &str) -> u32 {
 
 #[async_trait]
 impl Driver for MariaDb {
-    fn kind(&self) -> StackKind {
-        StackKind::Mariadb
+    fn attach(&self, auth: &Auth) -> Option<Box<dyn ExternalData>> {
+        Some(Box::new(MariaData::external(auth)))
     }
 
     fn data(&self) -> &dyn DataPath {

@@ -7,7 +7,7 @@
 use super::driver::MariaDb;
 use super::mha_watch::MhaWatch;
 use crate::error::{Error, Result};
-use crate::scenario::{MhaSpec, StackKind, StackSpec};
+use crate::scenario::{MhaSpec, StackSpec};
 use crate::stack::Orchestrator;
 use crate::stack::data::{DataPath, WriteClient};
 use crate::stack::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
@@ -199,10 +199,6 @@ impl Deployment for Mha {
 
 #[async_trait]
 impl Driver for Mha {
-    fn kind(&self) -> StackKind {
-        StackKind::MariadbMha
-    }
-
     fn data(&self) -> &dyn DataPath {
         self
     }

@@ -8,6 +8,5 @@ mod driver;
 mod mha;
 mod mha_watch;
 
-pub use data::MariaData;
 pub use driver::MariaDb;
 pub use mha::Mha;

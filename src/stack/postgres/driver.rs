@@ -2,8 +2,8 @@
 //! drdrill starts it and promotes in it; its data path is `data.rs`.
 use super::data::{PgData, q};
 use crate::error::{Error, Result};
-use crate::scenario::{ReplicationMode, StackKind, StackSpec};
-use crate::stack::data::DataPath;
+use crate::scenario::{ReplicationMode, StackSpec};
+use crate::stack::data::{Auth, DataPath, ExternalData};
 use crate::stack::{Deployment, Driver, Promotion, ReplicaHealth, Stack, retry_until};
 use async_trait::async_trait;
 use std::time::Duration;
@@ -56,8 +56,8 @@ fn conninfo((host, port): (String, u16), me: &str) -> String {
 
 #[async_trait]
 impl Driver for Postgres {
-    fn kind(&self) -> StackKind {
-        StackKind::Postgres
+    fn attach(&self, auth: &Auth) -> Option<Box<dyn ExternalData>> {
+        Some(Box::new(PgData::external(auth)))
     }
 
     fn data(&self) -> &dyn DataPath {

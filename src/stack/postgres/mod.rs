@@ -9,6 +9,5 @@ mod etcd;
 mod patroni;
 mod patroni_watch;
 
-pub use data::PgData;
 pub use driver::Postgres;
 pub use patroni::Patroni;

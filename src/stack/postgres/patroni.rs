@@ -7,7 +7,7 @@
 use super::data::{connect, is_writable, q};
 use super::driver::Postgres;
 use crate::error::{Error, Result};
-use crate::scenario::{HaproxySpec, PatroniSpec, StackKind, StackSpec};
+use crate::scenario::{HaproxySpec, PatroniSpec, StackSpec};
 use crate::stack::Orchestrator;
 use crate::stack::data::{DataPath, WriteClient};
 use crate::stack::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
@@ -151,10 +151,6 @@ impl Deployment for Patroni {
 
 #[async_trait]
 impl Driver for Patroni {
-    fn kind(&self) -> StackKind {
-        StackKind::Patroni
-    }
-
     fn data(&self) -> &dyn DataPath {
         self
     }

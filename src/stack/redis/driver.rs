@@ -2,8 +2,8 @@
 //! starts it and promotes in it; its data path is `data.rs`.
 use super::data::{RedisData, command, field, info_replication};
 use crate::error::{Error, Result};
-use crate::scenario::{StackKind, StackSpec};
-use crate::stack::data::DataPath;
+use crate::scenario::StackSpec;
+use crate::stack::data::{Auth, DataPath, ExternalData};
 use crate::stack::{Deployment, Driver, Promotion, ReplicaHealth, Stack, retry_until};
 use async_trait::async_trait;
 use std::time::Duration;
@@ -23,10 +23,16 @@ impl Redis {
     pub fn new(spec: &StackSpec) -> Self {
         Redis {
             settings: spec.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            announce_names: spec.kind == StackKind::Redis,
+            announce_names: true,
             data: RedisData::drill(),
             backup: spec.backup.clone(),
         }
+    }
+
+    /// Replicas announce their drill-network address, as Sentinel needs (it connects to
+    /// the address a replica announces).
+    pub(super) fn announcing_addresses(self) -> Self {
+        Redis { announce_names: false, ..self }
     }
 
     /// The persistence settings of a backed-up stack (none otherwise).
@@ -37,8 +43,8 @@ impl Redis {
 
 #[async_trait]
 impl Driver for Redis {
-    fn kind(&self) -> StackKind {
-        StackKind::Redis
+    fn attach(&self, auth: &Auth) -> Option<Box<dyn ExternalData>> {
+        Some(Box::new(RedisData::external(auth)))
     }
 
     fn data(&self) -> &dyn DataPath {

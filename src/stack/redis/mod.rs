@@ -7,6 +7,5 @@ mod data;
 mod driver;
 mod sentinel;
 
-pub use data::RedisData;
 pub use driver::Redis;
 pub use sentinel::RedisSentinel;

@@ -8,7 +8,7 @@ use super::conn::RedisConn;
 use super::data::{KEY_PREFIX, RedisClient, admin, conn};
 use super::driver::Redis;
 use crate::error::{Error, Result};
-use crate::scenario::{SentinelSpec, StackKind, StackSpec};
+use crate::scenario::{SentinelSpec, StackSpec};
 use crate::stack::data::{DataPath, WriteClient};
 use crate::stack::{Budgets, Observed, Orchestrator};
 use crate::stack::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
@@ -44,7 +44,11 @@ pub struct RedisSentinel {
 
 impl RedisSentinel {
     pub fn new(spec: &StackSpec) -> Self {
-        RedisSentinel { redis: Redis::new(spec), spec: spec.sentinel.clone().unwrap_or_default(), book: Arc::default() }
+        RedisSentinel {
+            redis: Redis::new(spec).announcing_addresses(),
+            spec: spec.sentinel.clone().unwrap_or_default(),
+            book: Arc::default(),
+        }
     }
 
     fn book(&self) -> std::result::Result<&Book, String> {
@@ -133,10 +137,6 @@ impl Deployment for RedisSentinel {
 
 #[async_trait]
 impl Driver for RedisSentinel {
-    fn kind(&self) -> StackKind {
-        StackKind::RedisSentinel
-    }
-
     fn data(&self) -> &dyn DataPath {
         self
     }

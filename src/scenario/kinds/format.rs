@@ -1,0 +1,94 @@
+//! How a kind and an engine are written in a scenario and in `drdrill schema`: by name,
+//! one of the registry's.
+use super::{KINDS, StackKind};
+use schemars::JsonSchema;
+use schemars::r#gen::SchemaGenerator;
+use schemars::schema::Schema;
+use serde::de::{Deserializer, Error as _};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// The database of an external stack: an engine, named by the kind that runs it bare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Engine(StackKind);
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+    /// The kind that runs this engine bare (its data path is the engine's).
+    pub fn kind(self) -> StackKind {
+        self.0
+    }
+}
+
+const fn names<const N: usize>(engines: bool) -> ([&'static str; N], usize) {
+    let mut out = [""; N];
+    let (mut i, mut n) = (0, 0);
+    while i < KINDS.len() {
+        if !engines || KINDS[i].0.engine {
+            out[n] = KINDS[i].0.name;
+            n += 1;
+        }
+        i += 1;
+    }
+    (out, n)
+}
+
+const KIND_NAMES: ([&str; KINDS.len()], usize) = names(false);
+const ENGINE_NAMES: ([&str; KINDS.len()], usize) = names(true);
+
+fn kind_names() -> &'static [&'static str] {
+    &KIND_NAMES.0[..KIND_NAMES.1]
+}
+
+fn engine_names() -> &'static [&'static str] {
+    &ENGINE_NAMES.0[..ENGINE_NAMES.1]
+}
+
+impl Serialize for StackKind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for StackKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        KINDS.into_iter().find(|k| k.name() == name).ok_or_else(|| D::Error::unknown_variant(&name, kind_names()))
+    }
+}
+
+impl JsonSchema for StackKind {
+    fn schema_name() -> String {
+        "StackKind".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let one = |k: StackKind| serde_json::json!({"description": k.info().doc, "type": "string", "enum": [k.name()]});
+        let v = serde_json::json!({"oneOf": KINDS.into_iter().map(one).collect::<Vec<_>>()});
+        serde_json::from_value(v).expect("a schema")
+    }
+}
+
+impl Serialize for Engine {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Engine {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        let kind = KINDS.into_iter().find(|k| k.info().engine && k.name() == name);
+        kind.map(Engine).ok_or_else(|| D::Error::unknown_variant(&name, engine_names()))
+    }
+}
+
+impl JsonSchema for Engine {
+    fn schema_name() -> String {
+        "Engine".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let v = serde_json::json!({"description": "The database behind an external stack.", "type": "string", "enum": engine_names()});
+        serde_json::from_value(v).expect("a schema")
+    }
+}

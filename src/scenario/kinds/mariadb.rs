@@ -1,0 +1,101 @@
+//! MariaDB's kinds: binlog + GTID replicas drdrill promotes in (`mariadb`), and MHA with
+//! a virtual IP (`mariadb-mha`), with MHA's settings (MHA's own defaults) and their rules.
+use super::KindInfo;
+use crate::scenario::backup::BackupInfo;
+use crate::scenario::locate::Problem;
+use crate::scenario::locate::Seg::Key;
+use crate::scenario::model::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The container that streams a backed-up MariaDB's binlog (`mariadb-binlog --stop-never`).
+pub const BINLOG_STREAMER: &str = "binlog";
+
+/// Why a MariaDB stack takes no synchronous replication.
+const NO_SYNC: &str = "MariaDB replication is async or semi-sync; use `replication: semi-sync` (a commit waits for one replica's ack)";
+
+pub const MARIADB: KindInfo = KindInfo {
+    engine: true,
+    refuses: &[(ReplicationMode::Sync, NO_SYNC)],
+    backup: Some(BackupInfo { tool: "mariabackup + binlog streaming", keys: &[], point_in_time: true }),
+    delay_setting: Some("master_delay"),
+    services: binlog_streamer,
+    ..KindInfo::bare(
+        "mariadb",
+        "MariaDB 10.11 primary + replicas, binlog + GTID replication, async or semi-sync.",
+        "db",
+        "drdrill/mariadb:10.11",
+    )
+};
+
+pub const MARIADB_MHA: KindInfo = KindInfo {
+    orchestrator: Some("MHA"),
+    blocks: &["mha"],
+    refuses: &[(ReplicationMode::Sync, NO_SYNC)],
+    services: mha_and_vip,
+    delay_setting: Some("master_delay"),
+    validate: validate_mha,
+    ..KindInfo::bare(
+        "mariadb-mha",
+        "MariaDB 10.11 under MHA 0.58, which moves a virtual IP to the master it promotes; clients reach the VIP through a forwarder.",
+        "db",
+        "drdrill/mariadb:10.11",
+    )
+};
+
+/// A backed-up MariaDB streams its binlog into the backup volume from a container of its own.
+fn binlog_streamer(st: &StackSpec) -> Vec<String> {
+    st.backup.iter().map(|_| BINLOG_STREAMER.to_string()).collect()
+}
+
+fn mha_and_vip(_: &StackSpec) -> Vec<String> {
+    vec!["mha".into(), "vip".into()]
+}
+
+/// MHA 0.58's manager (`stack.mha`). Defaults are MHA's own.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MhaSpec {
+    /// `ping_interval`: seconds between the manager's health checks of the master; MHA
+    /// declares it dead after 4 failed checks. Default 3.
+    #[serde(default = "three")]
+    pub ping_interval_s: u32,
+    /// Nodes with `candidate_master=1` (MHA prefers them). Default: every node.
+    #[serde(default)]
+    pub candidate_master: Vec<String>,
+    /// `check_repl_delay`: skip a replica more than 100 MB of relay log behind. Default true.
+    #[serde(default = "yes")]
+    pub check_repl_delay: bool,
+    /// A `secondary_check_script` (`masterha_secondary_check` through the replicas): the
+    /// master is declared dead only when the replicas cannot reach it either. Default false.
+    #[serde(default)]
+    pub secondary_check: bool,
+}
+
+impl Default for MhaSpec {
+    fn default() -> Self {
+        MhaSpec { ping_interval_s: 3, candidate_master: Vec::new(), check_repl_delay: true, secondary_check: false }
+    }
+}
+
+fn three() -> u32 {
+    3
+}
+fn yes() -> bool {
+    true
+}
+
+fn validate_mha(s: &Scenario, p: &mut Vec<Problem>) {
+    let st = &s.stack;
+    let Some(m) = &st.mha else { return };
+    let k = |f: &'static str| vec![Key("stack"), Key("mha"), Key(f)];
+    if !(1..=3600).contains(&m.ping_interval_s) {
+        p.push((k("ping_interval_s"), format!("ping_interval_s must be between 1 and 3600, found {}", m.ping_interval_s)));
+    }
+    let names = st.node_names();
+    for c in &m.candidate_master {
+        if !names.contains(c) {
+            p.push((k("candidate_master"), format!("no node named `{c}`; the nodes are {}", names.join(", "))));
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! What each stack kind is, one file per engine (`postgres.rs`, `redis.rs`, `mariadb.rs`,
+//! and `external.rs` for a stack drdrill attaches to): its name, node names, default
+//! image, orchestrator, the containers it runs besides its nodes, the settings blocks it
+//! takes and their rules, the replication it refuses, its backup. Validation, the runner
+//! and the drivers ask these facts; nothing else names a kind. A new kind is one entry in
+//! its engine's file and one in `KINDS`.
+mod external;
+mod format;
+mod mariadb;
+mod postgres;
+mod redis;
+
+pub use external::ENDPOINT;
+pub use format::Engine;
+pub use mariadb::{BINLOG_STREAMER, MhaSpec};
+pub use postgres::{HaproxySpec, PatroniSpec};
+pub use redis::SentinelSpec;
+
+use super::backup::BackupInfo;
+use super::locate::Problem;
+use super::locate::Seg::Key;
+use super::model::*;
+
+/// The facts of one stack kind.
+pub struct KindInfo {
+    /// The kind as a scenario spells it (`redis-sentinel`).
+    pub name: &'static str,
+    /// What it is, as `drdrill schema` describes it.
+    pub doc: &'static str,
+    /// Nodes are `<prefix>-1` (the initial primary), `<prefix>-2`, …; empty for external.
+    pub node_prefix: &'static str,
+    /// The image its nodes run unless `stack.image` overrides it; empty for external.
+    pub default_image: &'static str,
+    /// The orchestrator that fails the stack over by itself (drdrill then never promotes).
+    pub orchestrator: Option<&'static str>,
+    /// A stack drdrill attaches to and never starts: its nodes are `stack.nodes`.
+    pub external: bool,
+    /// An external stack may name it as its `engine`: the kind that runs an engine bare.
+    pub engine: bool,
+    /// The `stack` keys only some kinds take that this one accepts (`sentinel`, `patroni`…).
+    pub blocks: &'static [&'static str],
+    /// The `replication` modes it refuses, each with why and what to use instead.
+    pub refuses: &'static [(ReplicationMode, &'static str)],
+    /// The containers it runs besides the database nodes, in start order.
+    pub services: fn(&StackSpec) -> Vec<String>,
+    /// Names a partition group may use for all of one service's members (`etcd`), with
+    /// the prefix of their container names (`etcd-`).
+    pub groups: &'static [(&'static str, &'static str)],
+    /// Its orchestrator's members span sites on the drill's one network (they announce one
+    /// address to every site); otherwise each site is a network of its own.
+    pub members_span_sites: bool,
+    /// How `stack.backup` backs it up; None when drdrill does not drill its backups.
+    pub backup: Option<BackupInfo>,
+    /// The setting that delays a replica, which drdrill's promotion can roll forward to
+    /// just before an operator's error (`restore_to: before_fault`); None when it cannot.
+    pub delay_setting: Option<&'static str>,
+    /// The rules of its own settings blocks.
+    pub validate: fn(&Scenario, &mut Vec<Problem>),
+}
+
+impl KindInfo {
+    /// A kind drdrill starts and promotes in itself, with nothing but its nodes.
+    pub const fn bare(name: &'static str, doc: &'static str, node_prefix: &'static str, default_image: &'static str) -> KindInfo {
+        KindInfo {
+            name,
+            doc,
+            node_prefix,
+            default_image,
+            orchestrator: None,
+            external: false,
+            engine: false,
+            blocks: &[],
+            refuses: &[],
+            services: no_services,
+            groups: &[],
+            members_span_sites: false,
+            backup: None,
+            delay_setting: None,
+            validate: no_rules,
+        }
+    }
+}
+
+/// Every kind, in the order the scenario format lists them.
+pub const KINDS: [StackKind; 7] = [
+    StackKind(&postgres::POSTGRES),
+    StackKind(&redis::REDIS),
+    StackKind(&redis::REDIS_SENTINEL),
+    StackKind(&postgres::PATRONI),
+    StackKind(&mariadb::MARIADB),
+    StackKind(&mariadb::MARIADB_MHA),
+    StackKind(&external::EXTERNAL),
+];
+
+/// A stack kind: one entry of `KINDS`.
+#[derive(Clone, Copy)]
+pub struct StackKind(&'static KindInfo);
+
+impl PartialEq for StackKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+impl Eq for StackKind {}
+
+impl std::fmt::Debug for StackKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name)
+    }
+}
+
+/// The names of the kinds `keep` takes, in the registry's order: for messages that list
+/// kinds, so they can't go stale.
+pub fn kind_names(keep: impl Fn(&StackKind) -> bool) -> Vec<&'static str> {
+    KINDS.into_iter().filter(keep).map(StackKind::name).collect()
+}
+
+/// `a`, `a and b`, `a, b and c` (with `or` for `word: "or"`).
+pub fn spoken_list(names: &[&str], word: &str) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} {word} {last}", init.join(", ")),
+    }
+}
+
+/// The kinds that fail over by themselves: `redis-sentinel / patroni / mariadb-mha`.
+pub fn orchestrated_kinds() -> String {
+    kind_names(|k| k.orchestrated()).join(" / ")
+}
+
+/// The kinds drdrill starts and fails over by its own promotion: `postgres / redis / mariadb`.
+pub fn scripted_kinds() -> String {
+    kind_names(|k| !k.orchestrated() && !k.is_external()).join(" / ")
+}
+
+impl StackKind {
+    pub fn info(self) -> &'static KindInfo {
+        self.0
+    }
+    pub fn name(self) -> &'static str {
+        self.0.name
+    }
+    pub fn node_prefix(self) -> &'static str {
+        self.0.node_prefix
+    }
+    pub fn default_image(self) -> &'static str {
+        self.0.default_image
+    }
+    /// Whether the stack brings its own orchestrator (drdrill then never promotes).
+    pub fn orchestrated(self) -> bool {
+        self.0.orchestrator.is_some()
+    }
+    pub fn is_external(self) -> bool {
+        self.0.external
+    }
+    /// How a `failover` block without `mode` fails over: by the orchestrator when there
+    /// is one, else by drdrill's scripted promotion (or the scenario's steps).
+    pub fn default_failover(self) -> FailoverMode {
+        if self.orchestrated() { FailoverMode::Orchestrator } else { FailoverMode::Scripted }
+    }
+    /// Whether this kind takes the `stack` key `key` that only some kinds take.
+    pub fn accepts(self, key: &str) -> bool {
+        self.0.blocks.contains(&key)
+    }
+    /// The kind that takes the `stack` key `key`, when only one does.
+    pub fn owner_of(key: &str) -> Option<StackKind> {
+        KINDS.into_iter().find(|k| k.accepts(key))
+    }
+}
+
+impl StackSpec {
+    /// Node names in start order: the first is the initial primary (`pg-1`), then replicas.
+    pub fn node_names(&self) -> Vec<String> {
+        if self.kind.is_external() {
+            if self.nodes.is_empty() {
+                return vec![ENDPOINT.to_string()];
+            }
+            return self.nodes.keys().cloned().collect();
+        }
+        (1..=self.replicas as usize + 1).map(|i| format!("{}-{i}", self.kind.node_prefix())).collect()
+    }
+    pub fn image(&self) -> String {
+        self.image.clone().unwrap_or_else(|| self.kind.default_image().to_string())
+    }
+}
+
+impl Scenario {
+    /// How this drill fails over: the orchestrator's own way for orchestrated stacks,
+    /// drdrill's scripted promotion when a plan is given for the others, or not at all.
+    pub fn failover_mode(&self) -> Option<FailoverMode> {
+        if self.stack.kind.orchestrated() {
+            return Some(FailoverMode::Orchestrator);
+        }
+        self.failover.as_ref().map(|f| f.mode.unwrap_or(FailoverMode::Scripted))
+    }
+
+    /// How replica lag is measured, when it is: `workload.replica_lag`, or its defaults
+    /// when only the `replica_lag_ms` target asks for it.
+    pub fn replica_lag(&self) -> Option<LagSpec> {
+        self.workload.replica_lag.clone().or_else(|| self.targets.replica_lag_ms.as_ref().map(|_| LagSpec::default()))
+    }
+}
+
+/// The names of the non-database containers the stack runs (sentinel-1, etcd-1, haproxy),
+/// which partition groups may name.
+pub fn service_names(st: &StackSpec) -> Vec<String> {
+    (st.kind.info().services)(st)
+}
+
+/// A group name (`sentinels`, `etcd`) names every member of that service in a partition.
+pub fn expand_service_group(member: &str, services: &[String]) -> Option<Vec<String>> {
+    let prefix = KINDS.iter().flat_map(|k| k.0.groups).find(|(g, _)| *g == member)?.1;
+    let v: Vec<String> = services.iter().filter(|s| s.starts_with(prefix)).cloned().collect();
+    (!v.is_empty()).then_some(v)
+}
+
+/// What the kind's facts say of the stack block: settings blocks of another kind, the
+/// replication it refuses, and the rules of its own blocks.
+pub fn validate_kind(s: &Scenario, p: &mut Vec<Problem>) {
+    let st = &s.stack;
+    let here = |k: &'static str| vec![Key("stack"), Key(k)];
+    let info = st.kind.info();
+    if let Some((_, why)) = info.refuses.iter().find(|(m, _)| *m == st.replication) {
+        p.push((here("replication"), why.to_string()));
+    } else if st.replication != ReplicationMode::Async && st.replicas == 0 && !info.external {
+        p.push((here("replication"), format!("{} replication needs at least one replica", st.replication.name())));
+    }
+    for key in st.blocks_set() {
+        if st.kind.accepts(key) {
+            continue;
+        }
+        match StackKind::owner_of(key) {
+            Some(owner) if owner.is_external() => {
+                p.push((here(key), format!("`{key}` applies to an external stack (kind: {})", owner.name())))
+            }
+            owner => p.push((
+                here(key),
+                format!("`{key}` settings apply to a {} stack, not {}", owner.map_or("", StackKind::name), st.kind.name()),
+            )),
+        }
+    }
+    (info.validate)(s, p);
+}
+
+fn no_services(_: &StackSpec) -> Vec<String> {
+    Vec::new()
+}
+
+fn no_rules(_: &Scenario, _: &mut Vec<Problem>) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_named_as_the_scenario_spells_it() {
+        for k in KINDS {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name(), "{k:?}");
+            let back: StackKind = serde_json::from_value(serde_json::json!(k.name())).unwrap();
+            assert_eq!(back, k);
+        }
+    }
+
+    #[test]
+    fn an_unknown_kind_is_refused_with_every_kind_listed() {
+        let e = serde_json::from_value::<StackKind>(serde_json::json!("mongo")).unwrap_err().to_string();
+        let listed: Vec<String> = KINDS.iter().map(|k| format!("`{}`", k.name())).collect();
+        assert_eq!(e, format!("unknown variant `mongo`, expected one of {}", listed.join(", ")));
+        let e = serde_json::from_value::<Engine>(serde_json::json!("external")).unwrap_err().to_string();
+        let engines: Vec<String> = kind_names(|k| k.info().engine).iter().map(|k| format!("`{k}`")).collect();
+        assert_eq!(e, format!("unknown variant `external`, expected one of {}", engines.join(", ")));
+    }
+
+    #[test]
+    fn each_settings_block_belongs_to_one_kind() {
+        for k in KINDS {
+            for key in k.info().blocks {
+                let owners: Vec<StackKind> = KINDS.into_iter().filter(|o| o.accepts(key)).collect();
+                assert_eq!(owners, [k], "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_external_stack_without_an_engine_falls_back_on_one() {
+        // stack::External relies on it
+        assert!(KINDS[0].info().engine);
+        assert!(KINDS.iter().all(|k| !(k.info().engine && (k.orchestrated() || k.is_external()))));
+    }
+
+    #[test]
+    fn lists_of_kinds_read_as_prose() {
+        assert_eq!(spoken_list(&["a"], "or"), "a");
+        assert_eq!(spoken_list(&["a", "b", "c"], "and"), "a, b and c");
+        assert_eq!(orchestrated_kinds().split(" / ").count(), KINDS.iter().filter(|k| k.orchestrated()).count());
+    }
+}

@@ -1,0 +1,177 @@
+//! PostgreSQL's kinds: streaming replicas drdrill promotes in (`postgres`), and Patroni
+//! with etcd and HAProxy (`patroni`), with Patroni's and HAProxy's settings (the seed's
+//! values as defaults) and their rules.
+use super::KindInfo;
+use crate::scenario::backup::BackupInfo;
+use crate::scenario::locate::Problem;
+use crate::scenario::locate::Seg::Key;
+use crate::scenario::model::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Why a PostgreSQL stack takes no semi-sync.
+const NO_SEMI_SYNC: &str = "semi-sync is MariaDB's; use `replication: sync` for postgres";
+
+pub const POSTGRES: KindInfo = KindInfo {
+    engine: true,
+    refuses: &[(ReplicationMode::SemiSync, NO_SEMI_SYNC)],
+    backup: Some(BackupInfo { tool: "pgBackRest 2.45", keys: &["archive_timeout_s"], point_in_time: true }),
+    delay_setting: Some("recovery_min_apply_delay"),
+    ..KindInfo::bare("postgres", "PostgreSQL 15 primary + streaming replicas (pg_basebackup).", "pg", "drdrill/postgres:15")
+};
+
+pub const PATRONI: KindInfo = KindInfo {
+    orchestrator: Some("Patroni"),
+    blocks: &["patroni", "haproxy"],
+    refuses: &[
+        (ReplicationMode::Sync, "use `patroni.synchronous_mode: true` (Patroni manages synchronous replication)"),
+        (ReplicationMode::SemiSync, NO_SEMI_SYNC),
+    ],
+    services: etcd_and_haproxy,
+    delay_setting: Some("recovery_min_apply_delay"),
+    groups: &[("etcd", "etcd-")],
+    members_span_sites: true,
+    validate: validate_patroni,
+    ..KindInfo::bare(
+        "patroni",
+        "PostgreSQL 15 under Patroni 3 with an etcd 3.4 cluster; clients go through HAProxy, which routes by Patroni's REST health check.",
+        "pg",
+        "drdrill/patroni:3",
+    )
+};
+
+fn etcd_and_haproxy(st: &StackSpec) -> Vec<String> {
+    let n = st.patroni.clone().unwrap_or_default().etcd_members;
+    let mut v: Vec<String> = (1..=n).map(|i| format!("etcd-{i}")).collect();
+    v.push("haproxy".into());
+    v
+}
+
+/// Patroni (`stack.kind: patroni`); times in seconds, as Patroni takes them. Defaults are
+/// the seed's.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PatroniSpec {
+    /// Leader key TTL, s. Default 30.
+    #[serde(default = "ttl")]
+    pub ttl: u32,
+    /// Seconds between HA loops. Default 10.
+    #[serde(default = "ten")]
+    pub loop_wait: u32,
+    /// Seconds DCS and PostgreSQL operations are retried. Default 10.
+    #[serde(default = "ten")]
+    pub retry_timeout: u32,
+    /// Bytes a replica may lag and still be promoted. Default 1048576.
+    #[serde(default = "max_lag")]
+    pub maximum_lag_on_failover: u64,
+    /// Patroni's synchronous_mode. Default false.
+    #[serde(default)]
+    pub synchronous_mode: bool,
+    /// Default true.
+    #[serde(default = "yes")]
+    pub use_pg_rewind: bool,
+    /// Default true.
+    #[serde(default = "yes")]
+    pub use_slots: bool,
+    /// etcd members (1, 3 or 5). Default 3.
+    #[serde(default = "three")]
+    pub etcd_members: u8,
+}
+
+impl Default for PatroniSpec {
+    fn default() -> Self {
+        PatroniSpec {
+            ttl: ttl(),
+            loop_wait: 10,
+            retry_timeout: 10,
+            maximum_lag_on_failover: max_lag(),
+            synchronous_mode: false,
+            use_pg_rewind: true,
+            use_slots: true,
+            etcd_members: 3,
+        }
+    }
+}
+
+/// HAProxy's health checks of Patroni's REST API (`/primary`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HaproxySpec {
+    /// `inter`, ms. Default 3000.
+    #[serde(default = "inter")]
+    pub inter_ms: u64,
+    /// `fastinter` (interval while a server is changing state), ms. Default: inter_ms.
+    #[serde(default)]
+    pub fastinter_ms: Option<u64>,
+    /// Failed checks before a server is marked down. Default 3.
+    #[serde(default = "three")]
+    pub fall: u8,
+    /// Passed checks before a server is marked up. Default 2.
+    #[serde(default = "two")]
+    pub rise: u8,
+    /// `on-marked-down shutdown-sessions`. Default true.
+    #[serde(default = "yes")]
+    pub shutdown_sessions: bool,
+}
+
+impl Default for HaproxySpec {
+    fn default() -> Self {
+        HaproxySpec { inter_ms: inter(), fastinter_ms: None, fall: 3, rise: 2, shutdown_sessions: true }
+    }
+}
+
+fn two() -> u8 {
+    2
+}
+fn three() -> u8 {
+    3
+}
+fn ten() -> u32 {
+    10
+}
+fn ttl() -> u32 {
+    30
+}
+fn max_lag() -> u64 {
+    1_048_576
+}
+fn inter() -> u64 {
+    3000
+}
+fn yes() -> bool {
+    true
+}
+
+fn validate_patroni(s: &Scenario, p: &mut Vec<Problem>) {
+    let st = &s.stack;
+    if let Some(pa) = &st.patroni {
+        let k = |f: &'static str| vec![Key("stack"), Key("patroni"), Key(f)];
+        for (f, v, lo, hi) in [("ttl", pa.ttl, 5, 3600), ("loop_wait", pa.loop_wait, 1, 3600), ("retry_timeout", pa.retry_timeout, 1, 3600)]
+        {
+            if v < lo || v > hi {
+                p.push((k(f), format!("{f} must be between {lo} and {hi} seconds, found {v}")));
+            }
+        }
+        // Patroni's documented rule (loop_wait + 2 × retry_timeout <= ttl)
+        let need = u64::from(pa.loop_wait) + 2 * u64::from(pa.retry_timeout);
+        if u64::from(pa.ttl) < need {
+            p.push((k("ttl"), format!("Patroni needs ttl >= loop_wait + 2 × retry_timeout ({need}), found {}", pa.ttl)));
+        }
+        if ![1, 3, 5].contains(&pa.etcd_members) {
+            p.push((k("etcd_members"), format!("expected 1, 3 or 5 etcd members, found {}", pa.etcd_members)));
+        }
+    }
+    if let Some(h) = &st.haproxy {
+        let k = |f: &'static str| vec![Key("stack"), Key("haproxy"), Key(f)];
+        for (f, v) in [("inter_ms", Some(h.inter_ms)), ("fastinter_ms", h.fastinter_ms)] {
+            if let Some(v) = v.filter(|v| !(10..=600_000).contains(v)) {
+                p.push((k(f), format!("{f} must be between 10 and 600000, found {v}")));
+            }
+        }
+        for (f, v) in [("fall", h.fall), ("rise", h.rise)] {
+            if v == 0 || v > 100 {
+                p.push((k(f), format!("{f} must be between 1 and 100, found {v}")));
+            }
+        }
+    }
+}
