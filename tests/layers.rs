@@ -70,3 +70,219 @@ fn no_module_reaches_a_module_that_reaches_it_back() {
     }
     assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
 }
+
+/// What a folder's `mod.rs` re-exports: item -> the module it comes from.
+fn re_exports(mod_rs: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let flat = mod_rs.replace('\n', " ");
+    for stmt in flat.split(';') {
+        let Some(rest) = stmt.trim().strip_prefix("pub use ") else { continue };
+        let Some((module, items)) = rest.split_once("::") else { continue };
+        let items = items.trim_matches(|c| c == '{' || c == '}' || c == ' ');
+        for item in items.split(',').map(|i| i.split(" as ").last().unwrap_or("").trim()).filter(|i| !i.is_empty()) {
+            out.insert(item.to_string(), module.to_string());
+        }
+    }
+    out
+}
+
+/// The names a line reaches through `prefix` (`crate::stack::` or `super::`): one, or each
+/// of a `{…}` group.
+fn reached(line: &str, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in line.split(prefix).skip(1) {
+        let part = part.trim_start();
+        let ident = |s: &str| s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>();
+        if let Some(group) = part.strip_prefix('{') {
+            let inner = group.split('}').next().unwrap_or("");
+            out.extend(inner.split(',').map(|i| ident(i.trim())).filter(|i| !i.is_empty()));
+        } else {
+            out.push(ident(part));
+        }
+    }
+    out.into_iter().filter(|i| !i.is_empty() && i != "self" && i != "super").collect()
+}
+
+/// The entries of `src/<folder>/` (files, and sub-folders as one entry each), each with
+/// the entries it reaches through `crate::<folder>::` or, from a file of its own, `super::`.
+fn folder_graph(folder: &str) -> (BTreeMap<String, BTreeMap<String, String>>, Vec<String>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(folder);
+    let exports = re_exports(&std::fs::read_to_string(root.join("mod.rs")).unwrap());
+    let mut g: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut subfolders = Vec::new();
+    let entries: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().map(|e| e.path()).collect();
+    let names: Vec<String> = entries.iter().map(|p| p.file_stem().unwrap().to_string_lossy().to_string()).collect();
+    let resolve = |name: &str| -> Option<String> {
+        if names.iter().any(|n| n == name) && name != "mod" {
+            return Some(name.to_string());
+        }
+        exports.get(name).cloned()
+    };
+    for (path, name) in entries.iter().zip(&names) {
+        if name == "mod" {
+            continue;
+        }
+        let nested = path.is_dir();
+        if nested {
+            subfolders.push(name.clone());
+        }
+        let uses = g.entry(name.clone()).or_default();
+        for f in files(path) {
+            let from_top = f.parent() == Some(root.as_path());
+            for (i, line) in std::fs::read_to_string(&f).unwrap().lines().enumerate() {
+                let mut hits = reached(line, &format!("crate::{folder}::"));
+                if from_top {
+                    hits.extend(reached(line, "super::"));
+                } else if f.parent().and_then(|p| p.parent()) == Some(root.as_path()) {
+                    hits.extend(reached(line, "super::super::"));
+                }
+                for dep in hits.iter().filter_map(|h| resolve(h)).filter(|d| d != name) {
+                    uses.entry(dep).or_insert_with(|| format!("{}:{}", f.display(), i + 1));
+                }
+            }
+        }
+    }
+    (g, subfolders)
+}
+
+#[test]
+fn no_import_cycle_leaves_an_engine_folder() {
+    let (g, engines) = folder_graph("stack");
+    assert!(engines.len() >= 3, "read the engine folders of src/stack/: {engines:?}");
+    let mut cycles = Vec::new();
+    for engine in &engines {
+        for (dep, at) in g.get(engine).into_iter().flatten() {
+            if let Some(back) = path(&g, dep, engine, &mut Vec::new()) {
+                cycles.push(format!("{engine} -> {} (first use of {dep} at {at})", back.join(" -> ")));
+            }
+        }
+    }
+    assert!(cycles.is_empty(), "import cycles through an engine folder of src/stack/:\n{}", cycles.join("\n"));
+}
+
+/// The string literals of a Rust file, each with its line (comments skipped).
+fn string_literals(src: &str) -> Vec<(usize, String)> {
+    let (mut out, mut cur, mut line, mut start) = (Vec::new(), None::<String>, 1, 1);
+    let mut chars = src.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\n' {
+            line += 1;
+        }
+        match (&mut cur, c) {
+            (Some(s), '\\') => {
+                if let Some(n) = chars.next() {
+                    s.push(n);
+                    line += usize::from(n == '\n');
+                }
+            }
+            (Some(s), '"') => {
+                out.push((start, std::mem::take(s)));
+                cur = None;
+            }
+            (Some(s), c) => s.push(c),
+            (None, '/') if chars.peek() == Some(&'/') => {
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        line += 1;
+                        break;
+                    }
+                }
+            }
+            (None, '\'') => {
+                // a char literal ('"', '\'') or a lifetime: skip a char literal whole
+                let rest: String = chars.clone().take(3).collect();
+                if rest.starts_with("\\") {
+                    chars.nth(2);
+                } else if rest.chars().nth(1) == Some('\'') {
+                    chars.nth(1);
+                }
+            }
+            (None, '"') => {
+                cur = Some(String::new());
+                start = line;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether `text` names `kind` as a word of its own (`mariadb` in `the mariadb stack`,
+/// not in `mariadb-mha` or `drdrill/mariadb:10.11`).
+fn names_kind(text: &str, kind: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '/';
+    text.match_indices(kind).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + kind.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(|c| word(c) || c == ':')
+    })
+}
+
+/// Where a kind's name may be written: its kinds file, its engine's folder (an external
+/// stack's driver file), and the arms of `driver_for`.
+fn allowed(rel: &str, line: usize, kinds_file: &str, driver_for: &std::ops::Range<usize>) -> bool {
+    let stem = kinds_file.trim_start_matches("src/scenario/kinds/").trim_end_matches(".rs");
+    rel == kinds_file
+        || rel.starts_with(&format!("src/stack/{stem}/"))
+        || rel == format!("src/stack/{stem}.rs")
+        || (rel == "src/stack/mod.rs" && driver_for.contains(&line))
+}
+
+#[test]
+fn a_kind_is_named_only_in_its_kinds_file_its_engine_folder_and_driver_for() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources: Vec<(String, String)> = files(&root.join("src"))
+        .into_iter()
+        .map(|f| (f.strip_prefix(root).unwrap().display().to_string(), std::fs::read_to_string(&f).unwrap()))
+        .collect();
+    let stack_mod = &sources.iter().find(|(r, _)| r == "src/stack/mod.rs").unwrap().1;
+    let first = stack_mod.lines().position(|l| l.contains("pub fn driver_for")).expect("driver_for in src/stack/mod.rs") + 1;
+    let last = first + stack_mod.lines().skip(first).position(|l| l == "}").unwrap_or(0) + 1;
+    let driver_for = first..last + 1;
+    let mut found = Vec::new();
+    for kind in drdrill::scenario::KINDS.map(|k| k.name()) {
+        let declared = format!("KindInfo::bare(\n        \"{kind}\"");
+        let kinds_file = sources
+            .iter()
+            .find(|(r, s)| {
+                r.starts_with("src/scenario/kinds/") && (s.contains(&format!("KindInfo::bare(\"{kind}\"")) || s.contains(&declared))
+            })
+            .map(|(r, _)| r.clone())
+            .unwrap_or_else(|| panic!("no kinds file declares {kind}"));
+        for (rel, src) in &sources {
+            for (line, lit) in string_literals(src) {
+                if lit == kind && !allowed(rel, line, &kinds_file, &driver_for) {
+                    found.push(format!("{rel}:{line}: \"{kind}\" (its places: {kinds_file}, its engine folder, driver_for)"));
+                }
+            }
+        }
+    }
+    for (rel, src) in &sources {
+        if rel.starts_with("src/scenario/kinds/") {
+            continue;
+        }
+        for (i, l) in src.lines().enumerate() {
+            if l.contains("StackKind::") && l.split("StackKind::").skip(1).any(|r| r.starts_with(|c: char| c.is_ascii_uppercase())) {
+                found.push(format!("{rel}:{}: a kind named as a variant: {}", i + 1, l.trim()));
+            }
+        }
+        // tests may spell out the message they expect
+        let code = src.split("#[cfg(test)]").next().unwrap_or("");
+        for (line, lit) in string_literals(code) {
+            let named: Vec<&str> = drdrill::scenario::KINDS.iter().map(|k| k.name()).filter(|k| names_kind(&lit, k)).collect();
+            if named.len() > 1 {
+                found.push(format!("{rel}:{line}: a list of kinds written by hand ({}): build it from KINDS", named.join(", ")));
+            }
+        }
+    }
+    assert!(found.is_empty(), "kinds named outside their places:\n{}", found.join("\n"));
+}
+
+#[test]
+fn string_literals_and_kind_words_are_read_as_written() {
+    let lits = string_literals("let a = \"x \\\"y\\\"\"; // \"not\"\nlet c = '\"'; f(\"b\");");
+    assert_eq!(lits, [(1, "x \"y\"".to_string()), (2, "b".to_string())]);
+    assert!(names_kind("a mariadb stack", "mariadb"));
+    assert!(!names_kind("a mariadb-mha stack", "mariadb"));
+    assert!(!names_kind("drdrill/mariadb:10.11", "mariadb"));
+}

@@ -29,6 +29,7 @@ pub(super) async fn run_orchestrated(
     let mut touched: Option<usize> = None;
     let mut give_up: Option<tokio::time::Instant> = None;
     let mut schedule_open = true;
+    let mut moved = false;
     loop {
         tokio::select! {
             n = faults.recv(), if schedule_open => match n {
@@ -51,6 +52,7 @@ pub(super) async fn run_orchestrated(
             },
             o = seen.recv() => match o {
                 Some(o) => {
+                    moved |= matches!(o, Observed::Moved { .. });
                     if record(&o, &stack, &rec, touched, &mut report).await {
                         break;
                     }
@@ -73,9 +75,43 @@ pub(super) async fn run_orchestrated(
             }
         }
     }
+    if report.done_ms.is_some() && orch.announces_move() && !moved {
+        drain_move(&mut seen, &stack, &rec, touched, &mut report).await;
+    }
     watcher.abort();
     report.answered_fault = touched;
     report
+}
+
+/// How long the watch keeps reading after a promotion for the endpoint's move, which the
+/// orchestrator may have announced first on a log that drdrill reads a little late.
+const MOVE_LAG: Duration = Duration::from_secs(5);
+
+/// After the promotion: records what is still on its way until the move is seen, or
+/// MOVE_LAG passes (then the drill has no `moved` time, and says so).
+async fn drain_move(
+    seen: &mut mpsc::UnboundedReceiver<Observed>,
+    stack: &Stack,
+    rec: &RecorderHandle,
+    fault: Option<usize>,
+    report: &mut FailoverReport,
+) {
+    let deadline = tokio::time::Instant::now() + MOVE_LAG;
+    loop {
+        match tokio::time::timeout_at(deadline, seen.recv()).await {
+            Ok(Some(o)) => {
+                record(&o, stack, rec, fault, report).await;
+                if matches!(o, Observed::Moved { .. }) {
+                    return;
+                }
+            }
+            Ok(None) | Err(_) => {
+                let why = format!("the endpoint's move was not announced within {} s of the promotion", MOVE_LAG.as_secs());
+                rec.event(EventKind::Note, fault, None, why).await;
+                return;
+            }
+        }
+    }
 }
 
 /// Records one observation; true once a new primary is promoted after a fault.
@@ -98,8 +134,11 @@ async fn record(o: &Observed, stack: &Stack, rec: &RecorderHandle, fault: Option
             report.done_ms = Some(ms(t));
             fault.is_some()
         }
-        Observed::Moved { node, detail } => {
-            rec.event(EventKind::OrchestratorMoved, fault, Some(node), detail.clone()).await;
+        Observed::Moved { node, detail, at_wall_ns } => {
+            let now = rec.clock.now_ns();
+            // the line may reach drdrill after the promotion it preceded: stamp it when said
+            let t = at_wall_ns.and_then(|w| rec.clock.ns_at_wall(w)).filter(|t| *t <= now).unwrap_or(now);
+            rec.event_at(t, EventKind::OrchestratorMoved, fault, Some(node), detail.clone()).await;
             false
         }
         Observed::Note { detail } => {

@@ -365,7 +365,8 @@ services:
         let src = "name: one\nstack:\n  kind: redis\n  replicas: 1\ntargets:\n  rto_ms: 1000\nfaults:\n  - {at_ms: 10, kind: kill, target: primary}\n";
         let l = parse(Path::new("s.yaml"), src.into()).unwrap();
         assert!(!l.several());
-        assert_eq!((l.services.len(), l.services[0].name.as_str(), l.services[0].faults.as_slice()), (1, "redis", &[0][..]));
+        let kind = l.scenario.stack.kind.name();
+        assert_eq!((l.services.len(), l.services[0].name.as_str(), l.services[0].faults.as_slice()), (1, kind, &[0][..]));
     }
 
     #[test]

@@ -15,8 +15,10 @@ pub enum Observed {
     Detected { detail: String },
     /// `node` is the new primary and accepts writes.
     Promoted { node: String, detail: String },
-    /// The clients' endpoint (MHA's virtual IP) now reaches `node`.
-    Moved { node: String, detail: String },
+    /// The clients' endpoint (MHA's virtual IP) now reaches `node`; `at_wall_ns` is when
+    /// (UTC ns) by the clock of whoever moved it, when it said, which may be earlier than
+    /// drdrill reads the line (a followed log lags).
+    Moved { node: String, detail: String, at_wall_ns: Option<i128> },
     /// Any other step (`+odown`, `+switch-master`, a leader election …).
     Note { detail: String },
 }
@@ -60,6 +62,11 @@ pub trait Orchestrator: Send + Sync {
     async fn watch(&self, stack: Arc<Stack>, tx: mpsc::UnboundedSender<Observed>) -> Result<()>;
     /// The phase budgets the settings imply.
     fn budgets(&self) -> Budgets;
+    /// Whether it announces moving the clients' endpoint (`Observed::Moved`) around its
+    /// promotion: the watch then keeps reading a little after the promotion for it.
+    fn announces_move(&self) -> bool {
+        false
+    }
     /// Asks the orchestrator for a planned switchover away from the current primary;
     /// returns what it was asked.
     async fn switchover(&self, stack: &Stack) -> Result<String>;

@@ -226,7 +226,7 @@ pub fn validate_kind(s: &Scenario, p: &mut Vec<Problem>) {
     } else if st.replication != ReplicationMode::Async && st.replicas == 0 && !info.external {
         p.push((here("replication"), format!("{} replication needs at least one replica", st.replication.name())));
     }
-    for key in st.blocks_set() {
+    for key in st.keys_set(KINDS.iter().flat_map(|k| k.info().blocks.iter().copied())) {
         if st.kind.accepts(key) {
             continue;
         }
@@ -267,9 +267,10 @@ mod tests {
         let e = serde_json::from_value::<StackKind>(serde_json::json!("mongo")).unwrap_err().to_string();
         let listed: Vec<String> = KINDS.iter().map(|k| format!("`{}`", k.name())).collect();
         assert_eq!(e, format!("unknown variant `mongo`, expected one of {}", listed.join(", ")));
-        let e = serde_json::from_value::<Engine>(serde_json::json!("external")).unwrap_err().to_string();
+        let not_an_engine = KINDS.into_iter().find(|k| !k.info().engine).unwrap().name();
+        let e = serde_json::from_value::<Engine>(serde_json::json!(not_an_engine)).unwrap_err().to_string();
         let engines: Vec<String> = kind_names(|k| k.info().engine).iter().map(|k| format!("`{k}`")).collect();
-        assert_eq!(e, format!("unknown variant `external`, expected one of {}", engines.join(", ")));
+        assert_eq!(e, format!("unknown variant `{not_an_engine}`, expected one of {}", engines.join(", ")));
     }
 
     #[test]

@@ -128,23 +128,17 @@ pub struct StackSpec {
 }
 
 impl StackSpec {
-    /// The `stack` keys only some kinds take that this block sets, as the file spells them.
-    pub fn blocks_set(&self) -> Vec<&'static str> {
-        let set = [
-            ("sentinel", self.sentinel.is_some()),
-            ("patroni", self.patroni.is_some()),
-            ("haproxy", self.haproxy.is_some()),
-            ("mha", self.mha.is_some()),
-            ("engine", self.engine.is_some()),
-            ("endpoint", self.endpoint.is_some()),
-            ("resolver", self.resolver.is_some()),
-            ("nodes", !self.nodes.is_empty()),
-            ("credentials", self.credentials.is_some()),
-            ("database", self.database.is_some()),
-            ("table", self.table.is_some()),
-            ("cleanup", self.cleanup),
-        ];
-        set.into_iter().filter(|(_, on)| *on).map(|(k, _)| k).collect()
+    /// Which of `keys` this block sets (a value that is not null, false or empty), as the
+    /// file spells them.
+    pub fn keys_set(&self, keys: impl IntoIterator<Item = &'static str>) -> Vec<&'static str> {
+        let v = serde_json::to_value(self).unwrap_or_default();
+        let set = |k: &str| match v.get(k) {
+            None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => false,
+            Some(serde_json::Value::Object(m)) => !m.is_empty(),
+            Some(serde_json::Value::Array(a)) => !a.is_empty(),
+            Some(_) => true,
+        };
+        keys.into_iter().filter(|k| set(k)).collect()
     }
 }
 

@@ -61,11 +61,24 @@ fn interpret(line: &str, book: &Book) -> Option<Observed> {
     if text.starts_with("drdrill-vip") && text.ends_with("rc=0") {
         let ip = text.split(" added on ").nth(1).and_then(|t| t.split_whitespace().next());
         if let Some(node) = ip.and_then(|ip| book.node_of_ip.get(ip)) {
-            return Some(Observed::Moved { node: node.clone(), detail });
+            let at_wall_ns = text.split_whitespace().nth(1).and_then(wall_ns_today);
+            return Some(Observed::Moved { node: node.clone(), detail, at_wall_ns });
         }
     }
     let step = ["is not reachable!", "Starting master failover", "completed successfully", "[error]", "drdrill-vip", "Switching master"];
     step.iter().any(|s| text.contains(s)).then_some(Observed::Note { detail })
+}
+
+/// "18:36:56.747" (UTC, as the VIP script stamps its lines) as UTC ns on the nearest day:
+/// the script runs on the host's kernel clock, so only the date is missing.
+fn wall_ns_today(hms: &str) -> Option<i128> {
+    let t = chrono::NaiveTime::parse_from_str(hms, "%H:%M:%S%.3f").ok()?;
+    let now = chrono::Utc::now();
+    let at = |d: chrono::NaiveDate| i128::from(d.and_time(t).and_utc().timestamp_nanos_opt().unwrap_or(0));
+    let today = now.date_naive();
+    let days = [today.pred_opt()?, today, today.succ_opt()?];
+    let now_ns = i128::from(now.timestamp_nanos_opt()?);
+    days.into_iter().map(at).min_by_key(|ns| (ns - now_ns).abs())
 }
 
 async fn follow_log(stack: Arc<Stack>, book: &Book, tx: UnboundedSender<Observed>) {
@@ -146,6 +159,10 @@ impl Orchestrator for MhaWatch {
         Ok(())
     }
 
+    fn announces_move(&self) -> bool {
+        true
+    }
+
     fn budgets(&self) -> Budgets {
         let p = f64::from(self.spec.ping_interval_s) * 1000.0;
         Budgets {
@@ -216,7 +233,11 @@ mod tests {
         // the VIP (172.24.0.250) is not a node, though db-1's address is its prefix
         let moved = interpret("drdrill-vip 18:36:56.747 VIP 172.24.0.250 added on 172.24.0.3 rc=0", &book);
         let detail = "MHA: drdrill-vip 18:36:56.747 VIP 172.24.0.250 added on db-2 rc=0".to_string();
-        assert_eq!(moved, Some(Observed::Moved { node: "db-2".into(), detail }));
+        let Some(Observed::Moved { node, detail: d, at_wall_ns: Some(at) }) = moved else { panic!("{moved:?}") };
+        assert_eq!((node.as_str(), d), ("db-2", detail));
+        let stamped = chrono::DateTime::from_timestamp_nanos(at as i64);
+        assert_eq!(stamped.format("%H:%M:%S%.3f").to_string(), "18:36:56.747");
+        assert!((stamped - chrono::Utc::now()).num_hours().abs() <= 12, "{stamped}");
         let failed = interpret("drdrill-vip 18:36:56.747 VIP 172.24.0.250 added on 172.24.0.3 rc=255", &book);
         assert!(matches!(failed, Some(Observed::Note { .. })), "{failed:?}");
     }
