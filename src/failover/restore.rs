@@ -41,9 +41,9 @@ pub(super) async fn restore(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
         RestoreTo::BeforeFault => {
             let target = report.set_target(&rec.clock);
             if stack.running(&node).await {
-                let note = match r.archive_now(&stack, &node).await {
-                    Ok(t) => t,
-                    Err(e) => format!("final archive failed: {}", e.one_line()),
+                let note = match r.point_in_time() {
+                    Some(p) => p.archive_now(&stack, &node).await.unwrap_or_else(|e| format!("final archive failed: {}", e.one_line())),
+                    None => format!("no final archive: a {} restore recovers to the latest state only", r.tool()),
                 };
                 rr.archived_ms = ms(rec.event(EventKind::Note, fault, Some(&node), note).await);
             }

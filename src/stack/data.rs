@@ -53,6 +53,42 @@ pub trait DataPath: Send + Sync {
     fn lag(&self) -> &dyn LagPath;
 }
 
+/// The data path of a stack whose clients reach the primary through the orchestrator's
+/// entry (HAProxy, Sentinel, a virtual IP): its engine's, except how a client connects,
+/// each connection saying which node it reached. Every such stack is a `DataPath` by this.
+#[async_trait]
+pub trait ThroughEntry: Send + Sync {
+    /// The engine's data path, for everything but the workload's connections.
+    fn engine(&self) -> &dyn DataPath;
+    /// Opens a workload connection through the entry at `addr`.
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String>;
+}
+
+#[async_trait]
+impl<T: ThroughEntry> DataPath for T {
+    fn port(&self) -> u16 {
+        self.engine().port()
+    }
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        ThroughEntry::connect(self, addr, timeout).await
+    }
+    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
+        self.engine().prepare(primary).await
+    }
+    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
+        self.engine().probe(addr, timeout).await
+    }
+    async fn position(&self, addr: SocketAddr) -> Result<u64> {
+        self.engine().position(addr).await
+    }
+    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
+        self.engine().read_back(addr).await
+    }
+    fn lag(&self) -> &dyn LagPath {
+        self.engine().lag()
+    }
+}
+
 /// What the replica-lag measurement needs of an engine (the replica-lag monitor).
 #[async_trait]
 pub trait LagPath: Send + Sync {

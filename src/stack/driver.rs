@@ -148,9 +148,10 @@ pub trait Restore: Send + Sync {
     async fn backup(&self, stack: &Stack) -> Result<String>;
     /// Environment and command of a fresh, empty node that waits to be restored.
     fn fresh_node(&self, node: &str) -> (Vec<String>, Vec<String>);
-    /// On a node that still runs: archives what it has not archived yet (an operator's
-    /// first step before a point-in-time recovery).
-    async fn archive_now(&self, stack: &Stack, node: &str) -> Result<String>;
+    /// How it recovers to a point in time, when it can (`restore_to: before_fault`).
+    fn point_in_time(&self) -> Option<&dyn PointInTime> {
+        None
+    }
     /// Restores the newest backup and everything archived since into the fresh node; with
     /// `target` (UTC), only what was committed up to that time.
     async fn fetch(&self, stack: &Stack, node: &str, target: Option<chrono::DateTime<chrono::Utc>>) -> Result<String>;
@@ -171,4 +172,12 @@ pub trait Restore: Send + Sync {
     async fn replay(&self, _stack: &Stack, _node: &str, _target: Option<chrono::DateTime<chrono::Utc>>) -> Result<Option<String>> {
         Ok(None)
     }
+}
+
+/// A backup that recovers to a point in time (`restore_to: before_fault`).
+#[async_trait]
+pub trait PointInTime: Send + Sync {
+    /// On a node that still runs: archives what it has not archived yet (an operator's
+    /// first step before a point-in-time recovery).
+    async fn archive_now(&self, stack: &Stack, node: &str) -> Result<String>;
 }

@@ -89,6 +89,8 @@ pub async fn run_suite(plan: &[Loaded], opts: &SuiteOptions) -> Result<Summary> 
     let total = plan.len() * opts.repeat as usize;
     let mut rows: Vec<RunRow> = Vec::new();
     let mut stop: Option<&'static str> = None;
+    // drills started, and those that ran (a drill of several services is one row each)
+    let (mut started_n, mut ran_n) = (0, 0);
     for loaded in plan {
         for k in 1..=opts.repeat {
             let name = loaded.scenario.name.clone();
@@ -97,10 +99,11 @@ pub async fn run_suite(plan: &[Loaded], opts: &SuiteOptions) -> Result<Summary> 
                 continue;
             }
             let mut ro = opts.run.clone();
+            started_n += 1;
             if total > 1 {
-                let eta = eta(&rows, total, clock.elapsed().as_secs_f64());
-                eprintln!("\n=== drill {} of {total}: {name} (run {k} of {}){eta}", rows.len() + 1, opts.repeat);
-                ro.label = Some(format!("drill {} of {total}{eta}", rows.len() + 1));
+                let eta = eta(ran_n, started_n - 1, total, clock.elapsed().as_secs_f64());
+                eprintln!("\n=== drill {started_n} of {total}: {name} (run {k} of {}){eta}", opts.repeat);
+                ro.label = Some(format!("drill {started_n} of {total}{eta}"));
             }
             let t = Instant::now();
             let mut reporters = Reporters(vec![Box::new(TerminalReporter::stderr())]);
@@ -117,6 +120,7 @@ pub async fn run_suite(plan: &[Loaded], opts: &SuiteOptions) -> Result<Summary> 
                     vec![RunRow::failed(&name, k, &e, t.elapsed().as_secs_f64())]
                 }
             };
+            ran_n += 1;
             if opts.fail_fast && ran.iter().any(|r| r.exit_code != exit::PASS) && stop.is_none() {
                 stop = Some("--fail-fast: an earlier drill did not pass");
             }
@@ -133,13 +137,13 @@ pub async fn run_suite(plan: &[Loaded], opts: &SuiteOptions) -> Result<Summary> 
     Ok(summary)
 }
 
-/// " (about N min left)" once a drill has finished.
-fn eta(rows: &[RunRow], total: usize, elapsed_s: f64) -> String {
-    let done = rows.iter().filter(|r| r.status != "not run").count();
-    if done == 0 {
+/// " (about N min left)" once a drill has run: `ran` drills took `elapsed_s`, `done` of
+/// the `total` are behind us (run or not run).
+fn eta(ran: usize, done: usize, total: usize, elapsed_s: f64) -> String {
+    if ran == 0 {
         return String::new();
     }
-    let left = elapsed_s / done as f64 * (total - rows.len()) as f64;
+    let left = elapsed_s / ran as f64 * total.saturating_sub(done) as f64;
     format!(" (about {:.0} min left)", (left / 60.0).ceil())
 }
 
@@ -171,6 +175,16 @@ mod tests {
         assert_eq!(worst([0, exit::REGRESSION]), exit::REGRESSION);
         assert_eq!(worst([1, exit::REGRESSION]), 1);
         assert_eq!(worst([]), 0);
+    }
+
+    /// A drill of two services is two rows of the summary but one drill: the count and
+    /// the time left are by drill (five repeats of one once panicked on "drill 6 of 5").
+    #[test]
+    fn time_left_counts_drills_not_rows() {
+        assert_eq!(eta(0, 0, 5, 0.0), "");
+        assert_eq!(eta(2, 2, 5, 120.0), " (about 3 min left)");
+        assert_eq!(eta(5, 5, 5, 300.0), " (about 0 min left)");
+        assert_eq!(eta(1, 7, 5, 60.0), " (about 0 min left)");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! closed), replays the streamed binlog from the backup's position, opens the port, and
 //! gives it the clients.
 use crate::error::{Error, Result};
-use crate::stack::driver::Restore;
+use crate::stack::driver::{PointInTime, Restore};
 use crate::stack::nodes::Stack;
 use crate::stack::{DataPath, Sidecar};
 use async_trait::async_trait;
@@ -58,6 +58,10 @@ fn binlog_info(text: &str) -> Option<(String, u64, String)> {
 
 #[async_trait]
 impl Restore for MariaBackup {
+    fn point_in_time(&self) -> Option<&dyn PointInTime> {
+        Some(self)
+    }
+
     fn tool(&self) -> &'static str {
         "mariabackup 10.11 + mariadb-binlog streaming"
     }
@@ -103,20 +107,6 @@ impl Restore for MariaBackup {
         (env, Vec::new())
     }
 
-    /// The binlog is streamed as it is written: waits until the stream holds the old
-    /// primary's binlog up to its current position.
-    async fn archive_now(&self, stack: &Stack, node: &str) -> Result<String> {
-        let script = format!(
-            "read -r file pos <<< \"$(mariadb --protocol=socket -uroot -N -B -e 'SHOW MASTER STATUS' | cut -f1,2)\"; \
-             for i in $(seq 300); do s=$(stat -c %s {dir}/binlog/$file 2>/dev/null || echo 0); \
-             [ \"$s\" -ge \"$pos\" ] && {{ echo \"$file:$pos\"; exit 0; }}; sleep 0.1; done; \
-             echo \"the stream did not reach $file:$pos within 30 s\"; exit 1",
-            dir = VOLUME.1
-        );
-        let at = sh(stack, node, "wait for the binlog stream", &script).await?;
-        Ok(format!("the binlog stream holds {node}'s binlog up to {}", at.trim()))
-    }
-
     /// Fences the node, then copies the prepared backup into its empty data directory.
     async fn fetch(&self, stack: &Stack, node: &str, _target: Option<chrono::DateTime<chrono::Utc>>) -> Result<String> {
         let script = format!(
@@ -151,6 +141,23 @@ impl Restore for MariaBackup {
         let script = format!("{}\ncd {}\n{replay}\niptables -D {FENCE}\necho \"$done\"", target_vars(target), VOLUME.1);
         let out = sh(stack, node, "replay the streamed binlog", &script).await?;
         Ok(Some(out.lines().last().unwrap_or_default().trim().to_string()))
+    }
+}
+
+#[async_trait]
+impl PointInTime for MariaBackup {
+    /// The binlog is streamed as it is written: waits until the stream holds the old
+    /// primary's binlog up to its current position.
+    async fn archive_now(&self, stack: &Stack, node: &str) -> Result<String> {
+        let script = format!(
+            "read -r file pos <<< \"$(mariadb --protocol=socket -uroot -N -B -e 'SHOW MASTER STATUS' | cut -f1,2)\"; \
+             for i in $(seq 300); do s=$(stat -c %s {dir}/binlog/$file 2>/dev/null || echo 0); \
+             [ \"$s\" -ge \"$pos\" ] && {{ echo \"$file:$pos\"; exit 0; }}; sleep 0.1; done; \
+             echo \"the stream did not reach $file:$pos within 30 s\"; exit 1",
+            dir = VOLUME.1
+        );
+        let at = sh(stack, node, "wait for the binlog stream", &script).await?;
+        Ok(format!("the binlog stream holds {node}'s binlog up to {}", at.trim()))
     }
 }
 

@@ -9,8 +9,8 @@ use super::mha_watch::MhaWatch;
 use crate::error::{Error, Result};
 use crate::scenario::{MhaSpec, StackSpec};
 use crate::stack::Orchestrator;
-use crate::stack::data::{DataPath, WriteClient};
-use crate::stack::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
+use crate::stack::data::{DataPath, ThroughEntry, WriteClient};
+use crate::stack::{Deployment, Driver, ReplicaHealth, Sidecar, Stack, retry_until};
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use std::collections::HashMap;
@@ -225,25 +225,11 @@ impl Driver for Mha {
 
 /// MariaDB's data path, except that a client says which node the VIP reached.
 #[async_trait]
-impl DataPath for Mha {
-    fn port(&self) -> u16 {
-        self.db.data.port()
-    }
-    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
-        self.db.data.prepare(primary).await
-    }
-    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
-        self.db.data.probe(addr, timeout).await
-    }
-    async fn position(&self, addr: SocketAddr) -> Result<u64> {
-        self.db.data.position(addr).await
-    }
-    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
-        self.db.data.read_back(addr).await
-    }
-    fn lag(&self) -> &dyn crate::stack::data::LagPath {
+impl ThroughEntry for Mha {
+    fn engine(&self) -> &dyn DataPath {
         &self.db.data
     }
+
     /// Through the VIP: the connection says which node it reached (`@@report_host`).
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         Ok(Box::new(self.db.data.client(addr, timeout, true).await?))

@@ -8,7 +8,7 @@
 //! of the archive, and promotes itself.
 use crate::error::Result;
 use crate::scenario::BackupSpec;
-use crate::stack::driver::Restore;
+use crate::stack::driver::{PointInTime, Restore};
 use crate::stack::nodes::Stack;
 use async_trait::async_trait;
 
@@ -46,6 +46,10 @@ fn info_line(out: &str, what: &str) -> Option<String> {
 
 #[async_trait]
 impl Restore for PgBackRest {
+    fn point_in_time(&self) -> Option<&dyn PointInTime> {
+        Some(self)
+    }
+
     fn tool(&self) -> &'static str {
         "pgBackRest 2.45"
     }
@@ -66,12 +70,6 @@ impl Restore for PgBackRest {
         (vec![format!("DRDRILL_NODE={node}"), "DRDRILL_ROLE=restore".into()], Vec::new())
     }
 
-    /// `pgbackrest check`: switches to a new WAL segment and waits until it is archived.
-    async fn archive_now(&self, stack: &Stack, node: &str) -> Result<String> {
-        as_postgres(stack, node, &["pgbackrest", "--stanza=drdrill", "check"]).await?;
-        Ok(format!("{node}'s current WAL segment archived (pgbackrest check)"))
-    }
-
     async fn fetch(&self, stack: &Stack, node: &str, target: Option<chrono::DateTime<chrono::Utc>>) -> Result<String> {
         let time = target.map(|t| format!("--target={}", t.format("%Y-%m-%d %H:%M:%S%.6f+00")));
         let mut args = vec!["pgbackrest", "--stanza=drdrill"];
@@ -87,6 +85,15 @@ impl Restore for PgBackRest {
 
     async fn start(&self, stack: &Stack, node: &str) -> Result<()> {
         as_postgres(stack, node, &["touch", START_FILE]).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl PointInTime for PgBackRest {
+    /// `pgbackrest check`: switches to a new WAL segment and waits until it is archived.
+    async fn archive_now(&self, stack: &Stack, node: &str) -> Result<String> {
+        as_postgres(stack, node, &["pgbackrest", "--stanza=drdrill", "check"]).await?;
+        Ok(format!("{node}'s current WAL segment archived (pgbackrest check)"))
     }
 }
 

@@ -9,8 +9,8 @@ use super::driver::Postgres;
 use crate::error::{Error, Result};
 use crate::scenario::{HaproxySpec, PatroniSpec, StackSpec};
 use crate::stack::Orchestrator;
-use crate::stack::data::{DataPath, WriteClient};
-use crate::stack::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
+use crate::stack::data::{DataPath, ThroughEntry, WriteClient};
+use crate::stack::{Deployment, Driver, ReplicaHealth, Sidecar, Stack, retry_until};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -210,23 +210,8 @@ impl Driver for Patroni {
 
 /// PostgreSQL's data path, except that a client connects through HAProxy.
 #[async_trait]
-impl DataPath for Patroni {
-    fn port(&self) -> u16 {
-        self.pg.data.port()
-    }
-    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
-        self.pg.data.prepare(primary).await
-    }
-    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
-        self.pg.data.probe(addr, timeout).await
-    }
-    async fn position(&self, addr: SocketAddr) -> Result<u64> {
-        self.pg.data.position(addr).await
-    }
-    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
-        self.pg.data.read_back(addr).await
-    }
-    fn lag(&self) -> &dyn crate::stack::data::LagPath {
+impl ThroughEntry for Patroni {
+    fn engine(&self) -> &dyn DataPath {
         &self.pg.data
     }
 

@@ -5,7 +5,7 @@
 //! are its backup. A restore starts a fresh node in the primary's place on the primary's
 //! files; Redis loads them (the AOF when there is one, else the newest snapshot) and takes
 //! writes.
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::scenario::{AppendFsync, BackupSpec};
 use crate::stack::driver::Restore;
 use crate::stack::nodes::Stack;
@@ -69,10 +69,6 @@ impl Restore for super::driver::Redis {
     fn fresh_node(&self, node: &str) -> (Vec<String>, Vec<String>) {
         use crate::stack::Deployment;
         (vec!["DRDRILL_ROLE=restore".into()], self.container(node, node, &[], ("", 0)).1)
-    }
-
-    async fn archive_now(&self, _stack: &Stack, node: &str) -> Result<String> {
-        Err(Error::infra(format!("{node}: a redis restore recovers to the latest state only")))
     }
 
     /// The surviving files are already in place (the volume is mounted): this step lists

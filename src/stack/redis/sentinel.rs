@@ -9,9 +9,9 @@ use super::data::{KEY_PREFIX, RedisClient, admin, conn};
 use super::driver::Redis;
 use crate::error::{Error, Result};
 use crate::scenario::{SentinelSpec, StackSpec};
-use crate::stack::data::{DataPath, WriteClient};
+use crate::stack::data::{DataPath, ThroughEntry, WriteClient};
 use crate::stack::{Budgets, Observed, Orchestrator};
-use crate::stack::{Deployment, Driver, ReadBack, ReplicaHealth, Sidecar, Stack, retry_until};
+use crate::stack::{Deployment, Driver, ReplicaHealth, Sidecar, Stack, retry_until};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -182,23 +182,8 @@ impl Driver for RedisSentinel {
 
 /// Redis's data path, except that a client finds the primary through Sentinel.
 #[async_trait]
-impl DataPath for RedisSentinel {
-    fn port(&self) -> u16 {
-        self.redis.data.port()
-    }
-    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
-        self.redis.data.prepare(primary).await
-    }
-    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
-        self.redis.data.probe(addr, timeout).await
-    }
-    async fn position(&self, addr: SocketAddr) -> Result<u64> {
-        self.redis.data.position(addr).await
-    }
-    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
-        self.redis.data.read_back(addr).await
-    }
-    fn lag(&self) -> &dyn crate::stack::data::LagPath {
+impl ThroughEntry for RedisSentinel {
+    fn engine(&self) -> &dyn DataPath {
         &self.redis.data
     }
 
