@@ -2,6 +2,7 @@
 //! promotion (a trigger, then promote, repoint replicas and clients, optionally rejoin),
 //! the scenario's runbook steps, or the stack's own orchestrator, watched; all behind
 //! `Recovery`. Every step is an event in the history.
+mod budgets;
 mod looking;
 mod orchestrator;
 mod plan;

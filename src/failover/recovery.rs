@@ -3,11 +3,12 @@
 //! watched, and a restore from backup onto a fresh node. The runner only ever holds a
 //! `dyn Recovery`: it hands it the fault notices and waits for its report.
 use super::FailoverReport;
+use crate::checker::PhaseSteps;
 use crate::error::{Error, Result};
 use crate::fault::FaultNotice;
 use crate::history::{EventKind, RecorderHandle};
 use crate::scenario::{FailoverMode, FailoverSpec};
-use crate::stack::{Driver, Orchestrator, Stack};
+use crate::stack::{Budgets, Driver, Orchestrator, Stack};
 use crate::workload::ClientRoute;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -50,10 +51,10 @@ pub trait Recovery: Send + Sync {
     fn reroute_ms(&self) -> u64 {
         0
     }
-    /// The orchestrator this recovery watches: its phases are judged against its budgets.
-    fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
-        None
-    }
+    /// What each phase may take and how its steps are read, when its RTO is split into
+    /// phases: an orchestrator's always; drdrill's own with the drill's DNS, whose record
+    /// keeps the old address for `dns_ttl_ms`.
+    fn phase_budgets(&self, dns_ttl_ms: Option<u64>) -> Option<(Budgets, PhaseSteps)>;
 }
 
 /// drdrill promotes the most advanced (or the named) replica, repoints replicas and clients.
@@ -93,6 +94,9 @@ impl Recovery for Promotion {
     async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
         super::promote::promote(&self.0, scene, faults).await
     }
+    fn phase_budgets(&self, dns_ttl_ms: Option<u64>) -> Option<(Budgets, PhaseSteps)> {
+        Some(super::budgets::own_recovery(&self.0, dns_ttl_ms?))
+    }
 }
 
 #[async_trait]
@@ -103,6 +107,9 @@ impl Recovery for Steps {
     async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
         super::plan::run_steps(&self.0, scene, faults).await
     }
+    fn phase_budgets(&self, dns_ttl_ms: Option<u64>) -> Option<(Budgets, PhaseSteps)> {
+        Some(super::budgets::own_recovery(&self.0, dns_ttl_ms?))
+    }
 }
 
 #[async_trait]
@@ -112,6 +119,9 @@ impl Recovery for RestoreFromBackup {
     }
     async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
         super::restore::restore(&self.0, scene, faults).await
+    }
+    fn phase_budgets(&self, dns_ttl_ms: Option<u64>) -> Option<(Budgets, PhaseSteps)> {
+        Some(super::budgets::own_recovery(&self.0, dns_ttl_ms?))
     }
 }
 
@@ -126,7 +136,7 @@ impl Recovery for Watch {
     fn reroute_ms(&self) -> u64 {
         self.0.budgets().reroute_ms.map_or(0, |ms| ms.max(0.0) as u64)
     }
-    fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
-        Some(self.0.clone())
+    fn phase_budgets(&self, _: Option<u64>) -> Option<(Budgets, PhaseSteps)> {
+        Some((self.0.budgets(), PhaseSteps::Orchestrator))
     }
 }

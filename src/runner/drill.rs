@@ -6,7 +6,7 @@ use super::exercise::Exercised;
 use super::live::Shared;
 use super::service::Service;
 use crate::action::{Outcome, ProbeResult};
-use crate::checker::{Analysis, Checker, Convergence, PhaseSteps, orchestrator_phases};
+use crate::checker::{Analysis, Checker, Convergence, orchestrator_phases};
 use crate::docker::Docker;
 use crate::error::{Error, Result};
 use crate::failover::FailoverReport;
@@ -273,14 +273,8 @@ impl Drill<'_> {
         let (old, new) = (f.and_then(|f| f.old_primary.clone()), f.and_then(|f| f.new_primary.clone()));
         let planned = answered.and_then(|i| self.sc().faults.get(i)).is_some_and(|f| f.kind == crate::scenario::FaultKind::Switchover);
         let rto = (a.rto.from_ms, a.rto.recovered_at_ms);
-        if let Some(o) = svc.recovery.as_ref().and_then(|r| r.orchestrator()).or_else(|| svc.driver.orchestrator()) {
-            let steps = PhaseSteps::Orchestrator;
-            return Some(orchestrator_phases(o.name(), planned, &hist.events, answered, old, new, runs, rto, o.budgets(), steps));
-        }
-        let (dns, recovery) = (svc.sc().dns.as_ref()?, svc.recovery.as_ref()?);
-        let ttl_ms = u64::from(dns.ttl_s) * 1000;
-        let steps = PhaseSteps::Scripted { dns_ttl_ms: Some(ttl_ms) };
-        let budgets = scripted_budgets(svc.sc(), ttl_ms);
+        let recovery = svc.recovery.as_ref()?;
+        let (budgets, steps) = recovery.phase_budgets(svc.sc().dns.as_ref().map(|d| u64::from(d.ttl_s) * 1000))?;
         Some(orchestrator_phases(&recovery.name(), planned, &hist.events, answered, old, new, runs, rto, budgets, steps))
     }
 
@@ -311,36 +305,6 @@ fn data_recovered(f: Option<&FailoverReport>, runs: &crate::checker::AckRuns) ->
     let f = f.filter(|f| f.target_ms.is_some())?;
     let from_ms = f.restore.as_ref().and_then(|r| r.node_ms).or(f.started_ms)?;
     runs.first_after(f.new_primary.as_deref()?, (from_ms * 1e6) as u64).map(|r| r.invoke_ns)
-}
-
-/// What drdrill's own recovery allows each phase: detection its trigger (the probe's
-/// failures, or the delay), the TTL the clients' caches keep the old address.
-fn scripted_budgets(sc: &Scenario, ttl_ms: u64) -> crate::stack::Budgets {
-    let trigger = sc.failover.as_ref().map(|f| &f.trigger);
-    let (detection_ms, detection_from) = match (trigger.and_then(|t| t.probe.as_ref()), trigger.and_then(|t| t.delay.as_ref())) {
-        (Some(p), _) => (
-            Some((p.interval_ms * u64::from(p.failures) + p.timeout_ms) as f64),
-            format!("probe every {} ms × {} failures + its {} ms timeout", p.interval_ms, p.failures, p.timeout_ms),
-        ),
-        (None, Some(d)) => (Some(d.delay_ms as f64), format!("failover {} ms after the fault", d.delay_ms)),
-        _ => (None, String::new()),
-    };
-    let runbook = sc.failover.as_ref().is_some_and(|f| !f.steps.is_empty());
-    let (promotion_from, dns_from) = if runbook {
-        ("the runbook's steps (no setting)", "the runbook's `dns` step")
-    } else {
-        ("drdrill promotes at once (no setting)", "drdrill moves the service's A record to the new primary")
-    };
-    crate::stack::Budgets {
-        detection_ms,
-        detection_from,
-        promotion_from: promotion_from.into(),
-        dns_from: dns_from.into(),
-        reroute_from: "the clients' next write after their caches ran out (no setting)".into(),
-        ttl_ms: Some(ttl_ms as f64),
-        ttl_from: format!("the record's TTL, {} s", ttl_ms / 1000),
-        ..Default::default()
-    }
 }
 
 /// The stack as results.json describes it.
