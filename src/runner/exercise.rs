@@ -56,6 +56,17 @@ type Notices = stream::SelectAll<BoxStream<'static, (usize, Option<FaultNotice>)
 type Reported =
     std::pin::Pin<Box<dyn std::future::Future<Output = (usize, std::result::Result<FailoverReport, tokio::task::JoinError>)> + Send>>;
 
+/// Each service's recovery report and its isolated old primary's records, once stopped.
+async fn finish_services(svcs: &[Service], run: Vec<Running>) -> (Vec<Option<FailoverReport>>, Vec<Option<(IsolatedPrimary, ReadBack)>>) {
+    let (mut failovers, mut isolated) = (Vec::new(), Vec::new());
+    for (svc, r) in svcs.iter().zip(run) {
+        isolated.push(r.isolated.finish(&svc.stack, &r.primary).await);
+        failovers.push(r.report);
+        drop((r.rec, r.route));
+    }
+    (failovers, isolated)
+}
+
 impl Drill<'_> {
     pub(super) async fn exercise(
         &self,
@@ -68,29 +79,13 @@ impl Drill<'_> {
         let lag_file = self.open_lag_file(svcs)?;
         record_before(&rec, before).await;
         let cpu_start = crate::usage::Sample::now();
-        let mut run = Vec::new();
-        let (mut notices, reported) = (Vec::new(), FuturesUnordered::<Reported>::new());
-        for (i, svc) in svcs.iter().enumerate() {
-            let lag = self.start_lag(rep, svc, clock, lag_file.as_ref().map(|f| &f.1)).await?;
-            let (r, faults, task) = self.start_service(rep, svc, &rec, lag).await?;
-            notices.push(
-                stream::unfold(faults, |mut rx| async { rx.recv().await.map(|n| (n, rx)) })
-                    .map(move |n| (i, Some(n)))
-                    .chain(stream::once(async move { (i, None) }))
-                    .boxed(),
-            );
-            if let Some(t) = task {
-                reported.push(Box::pin(async move { (i, t.await) }));
-            }
-            run.push(r);
-        }
+        let (mut run, notices, reported) = self.start_all(rep, svcs, clock, &rec, lag_file.as_ref().map(|f| &f.1)).await?;
         self.live.with(|l| l.rec = Some(rec.clone()));
         // the longest of the services' bounds (each its own workload.max_duration_ms)
         let bound = svcs.iter().map(|s| s.sc().workload.max_duration_ms).max().unwrap_or(sc.workload.max_duration_ms);
         let deadline = Instant::from_std(clock.instant_at(crate::clock::ms_to_ns(bound)));
         // boxed so it can be dropped before the recorder finishes: it holds a recorder handle
         let mut abort: Abort = Box::pin(super::actions::abort_watch(sc.abort_when.clone(), rec.clone(), svcs[0].stack.action_env()));
-        let notices = stream::select_all(notices);
         let cut_short = self.until_recovered(rep, svcs, &rec, &mut run, (notices, reported), deadline, &mut abort).await?;
         for r in run.iter_mut() {
             r.notices = None;
@@ -103,19 +98,9 @@ impl Drill<'_> {
             l.rec = None;
             l.recs.clear();
         });
-        let mut isolated = Vec::new();
-        let mut failovers = Vec::new();
-        for (svc, r) in svcs.iter().zip(run) {
-            isolated.push(r.isolated.finish(&svc.stack, &r.primary).await);
-            failovers.push(r.report);
-            drop((r.rec, r.route));
-        }
+        let (failovers, isolated) = finish_services(svcs, run).await;
         drop((abort, rec));
-        self.close_history().await?;
-        if let Some((file, sink)) = lag_file {
-            drop(sink);
-            file.finish().map_err(|e| Error::infra(format!("failed to write {}", crate::lag::FILE)).cause(e))?;
-        }
+        self.close_files(lag_file).await?;
         if !end.panics.is_empty() {
             let e = Error::infra("failed to run the workload: a writer panicked (a bug; please report it)");
             return Err(e.cause_text(end.panics.join("; ")));
@@ -123,6 +108,44 @@ impl Drill<'_> {
         rep.emit(DrillEvent::Info(&format!("{} writes recorded in {}", end.ops, crate::history::FILE)))?;
         let usage = (cpu_start, end.cpu_end, end.ops);
         Ok(Exercised { clock, failovers, isolated, steady_after: end.steady_after, usage })
+    }
+
+    /// Starts every service's workload, fault schedule and recovery: each service's
+    /// fault notices (closed by a None once its schedule ends) and recovery reports.
+    async fn start_all(
+        &self,
+        rep: &mut Reporters,
+        svcs: &[Service],
+        clock: Clock,
+        rec: &RecorderHandle,
+        lag_sink: Option<&crate::lag::LagSink>,
+    ) -> Result<(Vec<Running>, Notices, FuturesUnordered<Reported>)> {
+        let (mut run, mut notices, reported) = (Vec::new(), Vec::new(), FuturesUnordered::<Reported>::new());
+        for (i, svc) in svcs.iter().enumerate() {
+            let lag = self.start_lag(rep, svc, clock, lag_sink).await?;
+            let (r, faults, task) = self.start_service(rep, svc, rec, lag).await?;
+            notices.push(
+                stream::unfold(faults, |mut rx| async { rx.recv().await.map(|n| (n, rx)) })
+                    .map(move |n| (i, Some(n)))
+                    .chain(stream::once(async move { (i, None) }))
+                    .boxed(),
+            );
+            if let Some(t) = task {
+                reported.push(Box::pin(async move { (i, t.await) }));
+            }
+            run.push(r);
+        }
+        Ok((run, stream::select_all(notices), reported))
+    }
+
+    /// Closes the history and the replica-lag file once nothing records any more.
+    async fn close_files(&self, lag_file: Option<(crate::lag::LagFile, crate::lag::LagSink)>) -> Result<()> {
+        self.close_history().await?;
+        if let Some((file, sink)) = lag_file {
+            drop(sink);
+            file.finish().map_err(|e| Error::infra(format!("failed to write {}", crate::lag::FILE)).cause(e))?;
+        }
+        Ok(())
     }
 
     /// Starts one service's workload, fault schedule and recovery.

@@ -106,26 +106,12 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
     let ext = sc.stack.kind.is_external();
     crate::action::add_secret_env(&sc.secrets);
     external::confirm(sc, opts.yes)?;
-    let docker = match ext {
-        true => Docker::offline()?,
-        false => tokio::select! {
-            d = Docker::connect() => d?,
-            _ = signals.next() => return Err(Error::interrupted().hint("nothing had started yet")),
-        },
-    };
-    if !ext {
-        tokio::select! {
-            r = images_for(&docker, loaded) => r?,
-            _ = signals.next() => return Err(Error::interrupted().hint("the drill had not started; an image build may go on in the engine")),
-        }
-    }
+    let docker = connect(loaded, ext, &mut signals).await?;
     let run_id = new_run_id();
     // credentials are read (and registered as secrets) before anything is written
     let auth = if ext { Some(external::auth(sc, &run_id)?) } else { None };
     let dir = open_evidence(loaded, opts, &run_id, reporters)?;
-    let e = &docker.engine;
-    let place = if e.local { "local".to_string() } else { format!("remote; nodes reached on {}", docker.client_ip) };
-    reporters.emit(DrillEvent::Info(&format!("engine {} (Docker {}, {place})", e.host, e.version)))?;
+    announce_engine(&docker, reporters)?;
     let mut guard = RunGuard::new(docker.clone(), &run_id);
     if ext {
         guard.disarm(); // drdrill creates nothing on an external stack
@@ -144,17 +130,7 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         auth,
         dns: Default::default(),
     };
-    let progress = progress::Progress::start(live, opts.label.clone());
-    let outcome = tokio::select! {
-        r = AssertUnwindSafe(drill.execute(reporters)).catch_unwind() => match r {
-            Ok(r) => r,
-            Err(_) => Err(Error::infra("failed to finish the drill: drdrill panicked (a bug; please report it)")),
-        },
-        signal = signals.next() => Err(interrupted(signal, &drill, reporters).await),
-    };
-    if let Some(p) = progress {
-        p.stop();
-    }
+    let outcome = execute(&drill, live, opts.label.clone(), &mut signals, reporters).await;
     wrap_up(&drill, reporters).await;
     let outcome = outcome.map(|results| RunOutcome { dir: drill.dir.clone(), results });
     if ext {
@@ -165,6 +141,53 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         true => keep(guard, &drill, outcome, reporters),
         false => teardown(guard, &drill.run_id, outcome, reporters).await,
     }
+}
+
+/// The Docker engine the drill runs on (none for an external stack), with the images its
+/// services use built; a signal before anything started stops here.
+async fn connect(loaded: &Loaded, ext: bool, signals: &mut Signals) -> Result<Docker> {
+    if ext {
+        return Docker::offline();
+    }
+    let docker = tokio::select! {
+        d = Docker::connect() => d?,
+        _ = signals.next() => return Err(Error::interrupted().hint("nothing had started yet")),
+    };
+    tokio::select! {
+        r = images_for(&docker, loaded) => r?,
+        _ = signals.next() => return Err(Error::interrupted().hint("the drill had not started; an image build may go on in the engine")),
+    }
+    Ok(docker)
+}
+
+/// Says which engine the drill runs on.
+fn announce_engine(docker: &Docker, reporters: &mut Reporters) -> Result<()> {
+    let e = &docker.engine;
+    let place = if e.local { "local".to_string() } else { format!("remote; nodes reached on {}", docker.client_ip) };
+    reporters.emit(DrillEvent::Info(&format!("engine {} (Docker {}, {place})", e.host, e.version)))
+}
+
+/// The drill's phases with the live progress line, until they end, panic (a bug, said
+/// so) or a signal interrupts them.
+async fn execute(
+    drill: &Drill<'_>,
+    live: Shared,
+    label: Option<String>,
+    signals: &mut Signals,
+    reporters: &mut Reporters,
+) -> Result<Results> {
+    let progress = progress::Progress::start(live, label);
+    let outcome = tokio::select! {
+        r = AssertUnwindSafe(drill.execute(reporters)).catch_unwind() => match r {
+            Ok(r) => r,
+            Err(_) => Err(Error::infra("failed to finish the drill: drdrill panicked (a bug; please report it)")),
+        },
+        signal = signals.next() => Err(interrupted(signal, drill, reporters).await),
+    };
+    if let Some(p) = progress {
+        p.stop();
+    }
+    outcome
 }
 
 /// Builds the stack images the drill's services use when they are missing or out of date

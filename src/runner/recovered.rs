@@ -71,6 +71,25 @@ impl ClientsRecovery {
     }
 }
 
+/// Whether only the clients can tell when the service recovered: it has no recovery (in a
+/// drill of several, a service no fault hit has nothing to recover from: it just writes on).
+fn clients_only(s: &Service, services: usize) -> bool {
+    s.recovery.is_none() && (services == 1 || !s.plan.faults.is_empty())
+}
+
+/// How long the workloads write on past the recoveries, and the part of it that lets the
+/// clients follow: an orchestrator's promotion is not the clients' recovery, they also get
+/// the reroute budget its settings imply (HAProxy's checks) and the DNS record's TTL.
+fn hold_after_recovery(svcs: &[Service]) -> (u64, u64) {
+    let follow = |s: &Service| {
+        let dns = s.sc().dns.as_ref().map_or(0, |d| u64::from(d.ttl_s) * 1000);
+        s.recovery.as_ref().map_or(0, |r| r.reroute_ms()).saturating_add(dns)
+    };
+    let holds = svcs.iter().filter(|s| !clients_only(s, svcs.len())).map(|s| (s.sc().workload.after_recovery_ms, follow(s)));
+    let (more, reroute) = holds.max_by_key(|(m, r)| m.saturating_add(*r)).unwrap_or((0, 0));
+    (more.saturating_add(reroute), reroute)
+}
+
 impl Drill<'_> {
     /// Keeps the workloads writing `after_recovery_ms` past recovery: past the recoveries'
     /// end (plus an orchestrator's reroute budget), and past the clients' own recovery for
@@ -85,24 +104,13 @@ impl Drill<'_> {
         deadline: Instant,
         abort: &mut Abort,
     ) -> Result<()> {
-        // only the clients can tell when a service without a recovery recovered (in a drill
-        // of several, a service no fault hit has nothing to recover from: it just writes on)
-        let watched = |s: &Service| s.recovery.is_none() && (svcs.len() == 1 || !s.plan.faults.is_empty());
-        // an orchestrator's promotion is not the clients' recovery: they also get the
-        // reroute budget its settings imply (HAProxy's checks), and the DNS record's TTL
-        let follow = |s: &Service| {
-            let dns = s.sc().dns.as_ref().map_or(0, |d| u64::from(d.ttl_s) * 1000);
-            s.recovery.as_ref().map_or(0, |r| r.reroute_ms()).saturating_add(dns)
-        };
-        let holds = svcs.iter().filter(|s| !watched(s)).map(|s| (s.sc().workload.after_recovery_ms, follow(s)));
-        let (more, reroute) = holds.max_by_key(|(m, r)| m.saturating_add(*r)).unwrap_or((0, 0));
-        let hold = more.saturating_add(reroute);
+        let (hold, reroute) = hold_after_recovery(svcs);
         let end = Instant::now() + Duration::from_millis(hold);
         let mut watches: Vec<(usize, ClientsRecovery)> = svcs
             .iter()
             .zip(run)
             .enumerate()
-            .filter(|(_, (s, _))| watched(s))
+            .filter(|(_, (s, _))| clients_only(s, svcs.len()))
             .map(|(i, (_, r))| (i, ClientsRecovery::new(r.rec.clone())))
             .collect();
         if watches.is_empty() {
@@ -119,6 +127,22 @@ impl Drill<'_> {
         }
         let text = "waiting for the clients to recover (no failover plan: their first acknowledged write after the outage is the recovery)";
         self.phase(rep, &svcs[watches[0].0].say(text))?;
+        self.until_clients_held(rep, svcs, rec, &mut watches, end, deadline, abort).await
+    }
+
+    /// Polls the clients of the services no recovery tells of until each has written
+    /// `after_recovery_ms` past its own recovery (and `end` passed), or `deadline`.
+    #[allow(clippy::too_many_arguments)]
+    async fn until_clients_held(
+        &self,
+        rep: &mut Reporters,
+        svcs: &[Service],
+        rec: &RecorderHandle,
+        watches: &mut [(usize, ClientsRecovery)],
+        end: Instant,
+        deadline: Instant,
+        abort: &mut Abort,
+    ) -> Result<()> {
         let mut tick = tokio::time::interval(Duration::from_millis(10));
         loop {
             tokio::select! {
