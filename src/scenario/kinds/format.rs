@@ -51,10 +51,15 @@ impl Serialize for StackKind {
     }
 }
 
+/// The one of `names` a scenario wrote, found by `find`; serde's own message otherwise.
+fn by_name<'de, D: Deserializer<'de>, T>(d: D, find: impl Fn(&str) -> Option<T>, names: &'static [&'static str]) -> Result<T, D::Error> {
+    let name = String::deserialize(d)?;
+    find(&name).ok_or_else(|| D::Error::unknown_variant(&name, names))
+}
+
 impl<'de> Deserialize<'de> for StackKind {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        KINDS.into_iter().find(|k| k.name() == name).ok_or_else(|| D::Error::unknown_variant(&name, kind_names()))
+        by_name(d, |n| KINDS.into_iter().find(|k| k.name() == n), kind_names())
     }
 }
 
@@ -77,9 +82,7 @@ impl Serialize for Engine {
 
 impl<'de> Deserialize<'de> for Engine {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        let kind = KINDS.into_iter().find(|k| k.info().engine && k.name() == name);
-        kind.map(Engine).ok_or_else(|| D::Error::unknown_variant(&name, engine_names()))
+        by_name(d, |n| KINDS.into_iter().find(|k| k.info().engine && k.name() == n).map(Engine), engine_names())
     }
 }
 

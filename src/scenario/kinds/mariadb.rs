@@ -54,21 +54,17 @@ fn mha_and_vip(_: &StackSpec) -> Vec<String> {
 
 /// MHA 0.58's manager (`stack.mha`). Defaults are MHA's own.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct MhaSpec {
     /// `ping_interval`: seconds between the manager's health checks of the master; MHA
     /// declares it dead after 4 failed checks. Default 3.
-    #[serde(default = "three")]
     pub ping_interval_s: u32,
     /// Nodes with `candidate_master=1` (MHA prefers them). Default: every node.
-    #[serde(default)]
     pub candidate_master: Vec<String>,
     /// `check_repl_delay`: skip a replica more than 100 MB of relay log behind. Default true.
-    #[serde(default = "yes")]
     pub check_repl_delay: bool,
     /// A `secondary_check_script` (`masterha_secondary_check` through the replicas): the
     /// master is declared dead only when the replicas cannot reach it either. Default false.
-    #[serde(default)]
     pub secondary_check: bool,
 }
 
@@ -76,13 +72,6 @@ impl Default for MhaSpec {
     fn default() -> Self {
         MhaSpec { ping_interval_s: 3, candidate_master: Vec::new(), check_repl_delay: true, secondary_check: false }
     }
-}
-
-fn three() -> u32 {
-    3
-}
-fn yes() -> bool {
-    true
 }
 
 fn validate_mha(s: &Scenario, p: &mut Vec<Problem>) {

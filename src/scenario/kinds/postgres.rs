@@ -50,41 +50,33 @@ fn etcd_and_haproxy(st: &StackSpec) -> Vec<String> {
 /// Patroni (`stack.kind: patroni`); times in seconds, as Patroni takes them. Defaults are
 /// the seed's.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct PatroniSpec {
     /// Leader key TTL, s. Default 30.
-    #[serde(default = "ttl")]
     pub ttl: u32,
     /// Seconds between HA loops. Default 10.
-    #[serde(default = "ten")]
     pub loop_wait: u32,
     /// Seconds DCS and PostgreSQL operations are retried. Default 10.
-    #[serde(default = "ten")]
     pub retry_timeout: u32,
     /// Bytes a replica may lag and still be promoted. Default 1048576.
-    #[serde(default = "max_lag")]
     pub maximum_lag_on_failover: u64,
     /// Patroni's synchronous_mode. Default false.
-    #[serde(default)]
     pub synchronous_mode: bool,
     /// Default true.
-    #[serde(default = "yes")]
     pub use_pg_rewind: bool,
     /// Default true.
-    #[serde(default = "yes")]
     pub use_slots: bool,
     /// etcd members (1, 3 or 5). Default 3.
-    #[serde(default = "three")]
     pub etcd_members: u8,
 }
 
 impl Default for PatroniSpec {
     fn default() -> Self {
         PatroniSpec {
-            ttl: ttl(),
+            ttl: 30,
             loop_wait: 10,
             retry_timeout: 10,
-            maximum_lag_on_failover: max_lag(),
+            maximum_lag_on_failover: 1_048_576,
             synchronous_mode: false,
             use_pg_rewind: true,
             use_slots: true,
@@ -95,51 +87,24 @@ impl Default for PatroniSpec {
 
 /// HAProxy's health checks of Patroni's REST API (`/primary`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct HaproxySpec {
     /// `inter`, ms. Default 3000.
-    #[serde(default = "inter")]
     pub inter_ms: u64,
     /// `fastinter` (interval while a server is changing state), ms. Default: inter_ms.
-    #[serde(default)]
     pub fastinter_ms: Option<u64>,
     /// Failed checks before a server is marked down. Default 3.
-    #[serde(default = "three")]
     pub fall: u8,
     /// Passed checks before a server is marked up. Default 2.
-    #[serde(default = "two")]
     pub rise: u8,
     /// `on-marked-down shutdown-sessions`. Default true.
-    #[serde(default = "yes")]
     pub shutdown_sessions: bool,
 }
 
 impl Default for HaproxySpec {
     fn default() -> Self {
-        HaproxySpec { inter_ms: inter(), fastinter_ms: None, fall: 3, rise: 2, shutdown_sessions: true }
+        HaproxySpec { inter_ms: 3000, fastinter_ms: None, fall: 3, rise: 2, shutdown_sessions: true }
     }
-}
-
-fn two() -> u8 {
-    2
-}
-fn three() -> u8 {
-    3
-}
-fn ten() -> u32 {
-    10
-}
-fn ttl() -> u32 {
-    30
-}
-fn max_lag() -> u64 {
-    1_048_576
-}
-fn inter() -> u64 {
-    3000
-}
-fn yes() -> bool {
-    true
 }
 
 fn validate_patroni(s: &Scenario, p: &mut Vec<Problem>) {

@@ -43,45 +43,24 @@ fn sentinels(st: &StackSpec) -> Vec<String> {
 
 /// Redis Sentinel (`stack.kind: redis-sentinel`). Defaults are the seed's.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SentinelSpec {
     /// Sentinel processes (1–7). Default 3.
-    #[serde(default = "three")]
     pub sentinels: u8,
     /// Sentinels that must agree the primary is down. Default 2.
-    #[serde(default = "two")]
     pub quorum: u8,
     /// `down-after-milliseconds`. Default 5000.
-    #[serde(default = "down_after")]
     pub down_after_ms: u64,
     /// `failover-timeout`. Default 60000.
-    #[serde(default = "failover_timeout")]
     pub failover_timeout_ms: u64,
     /// `parallel-syncs`. Default 1.
-    #[serde(default = "one")]
     pub parallel_syncs: u8,
 }
 
 impl Default for SentinelSpec {
     fn default() -> Self {
-        SentinelSpec { sentinels: 3, quorum: 2, down_after_ms: down_after(), failover_timeout_ms: failover_timeout(), parallel_syncs: 1 }
+        SentinelSpec { sentinels: 3, quorum: 2, down_after_ms: 5000, failover_timeout_ms: 60_000, parallel_syncs: 1 }
     }
-}
-
-fn one() -> u8 {
-    1
-}
-fn two() -> u8 {
-    2
-}
-fn three() -> u8 {
-    3
-}
-fn down_after() -> u64 {
-    5000
-}
-fn failover_timeout() -> u64 {
-    60_000
 }
 
 fn validate_sentinel(s: &Scenario, p: &mut Vec<Problem>) {
