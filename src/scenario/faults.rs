@@ -1,6 +1,6 @@
 //! Validation of the `faults` list: each kind takes its own fields, and only those.
 use super::locate::Problem;
-use super::locate::Seg::{Index, Key};
+use super::locate::Seg::{self, Index, Key};
 use super::model::*;
 
 /// Which optional fields a fault kind accepts (besides at_ms, kind, name).
@@ -54,109 +54,137 @@ pub fn kind_name(kind: FaultKind) -> String {
 }
 
 pub fn validate_faults(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
-    let w = &s.workload;
-    let proxy = s.proxy.as_ref();
     for (i, f) in s.faults.iter().enumerate() {
-        let at = |k: &'static str| vec![Key("faults"), Index(i), Key(k)];
-        let whole = || vec![Key("faults"), Index(i)];
-        let kind = kind_name(f.kind);
-        if f.at_ms >= w.max_duration_ms {
-            p.push((at("at_ms"), format!("fault at {} ms is past workload.max_duration_ms ({})", f.at_ms, w.max_duration_ms)));
+        check_fields(s, i, f, p);
+        check_place(s, i, f, nodes, p);
+        check_attributes(s, i, f, nodes, p);
+        if let (FaultKind::Heal, Some(name)) = (f.kind, &f.heals) {
+            check_heal(s, i, f, name, p);
         }
-        for key in present(f) {
-            if !allowed(f.kind).contains(&key) {
-                p.push((at(key), format!("`{key}` does not apply to a {kind} fault (it takes: {})", allowed(f.kind).join(", "))));
-            }
-        }
-        let needs = |key: &'static str, p: &mut Vec<Problem>| p.push((whole(), format!("a {kind} fault needs `{key}`")));
-        if f.duration_ms == Some(0) {
-            p.push((at("duration_ms"), "duration_ms must be above 0".into()));
-        }
-        use FaultKind::*;
-        match f.kind {
-            Partition | Heal | Switchover | Action | DegradeLink => {}
-            _ if f.target.is_none() => needs("target", p),
-            _ => {}
-        }
-        if f.targets.is_some() {
-            let msg = "`targets` hits several services at once: it needs a scenario with `services` (one stack: one fault per target)";
-            p.push((at("targets"), msg.into()));
-        }
-        let site_fault = matches!(f.kind, IsolateSite | KillSite | DegradeLink);
-        if site_fault {
-            check_site_fault(s, f, i, p);
-        } else if let Some(t) = &f.target
-            && let Err(msg) = check_target(t, nodes)
-        {
-            p.push((at("target"), msg));
-        }
-        match f.kind {
-            Pause if f.duration_ms.is_none() => needs("duration_ms", p),
-            Partition => check_groups(f, nodes, &super::service_names(&s.stack), i, p),
-            Switchover if !s.stack.kind.orchestrated() => p.push((at("kind"), no_switchover())),
-            Loss => match f.percent {
-                None => needs("percent", p),
-                Some(x) if !(x > 0.0 && x <= 100.0) => p.push((at("percent"), format!("expected a percent in (0, 100], found {x}"))),
-                _ => {}
-            },
-            Bandwidth => match f.rate_kb_per_s {
-                None => needs("rate_kb_per_s", p),
-                Some(0) => p.push((at("rate_kb_per_s"), "rate_kb_per_s must be above 0".into())),
-                _ => {}
-            },
-            Latency if f.latency_ms.is_none() => needs("latency_ms", p),
-            Jitter if f.jitter_ms.is_none() => needs("jitter_ms", p),
-            Action if f.action.is_none() => needs("action", p),
-            Action if f.duration_ms.is_some() && f.undo.is_none() => {
-                p.push((at("duration_ms"), "an action fault heals after duration_ms through its `undo`: give one".into()))
-            }
-            Heal => match &f.heals {
-                None => needs("heals", p),
-                Some(name) => {
-                    let earlier = s.faults[..i].iter().find(|g| g.name.as_deref() == Some(name.as_str()));
-                    match earlier {
-                        None => p.push((at("heals"), format!("no earlier fault is named `{name}`"))),
-                        Some(g) if g.duration_ms.is_some() => {
-                            p.push((at("heals"), format!("fault `{name}` already heals itself after duration_ms")))
-                        }
-                        Some(g) if g.at_ms > f.at_ms => {
-                            p.push((at("at_ms"), format!("the heal comes before fault `{name}` (at {} ms)", g.at_ms)))
-                        }
-                        Some(g) if g.kind == Action && g.undo.is_none() => {
-                            p.push((at("heals"), format!("action fault `{name}` has no `undo` to run")))
-                        }
-                        Some(g) if !heals_later(g.kind) => {
-                            p.push((at("heals"), format!("a {} fault has nothing to heal", kind_name(g.kind))))
-                        }
-                        _ => {}
-                    }
-                }
-            },
-            _ => {}
-        }
-        let link_kinds = [Latency, Jitter, Down, Timeout, ResetPeer];
-        if link_kinds.contains(&f.kind) && f.link.is_none() {
-            p.push((whole(), format!("a {kind} fault acts on a proxied link: give `link: client` or `link: replication`")));
-        }
-        if let Some(t) = f.toxicity
-            && !(0.0..=1.0).contains(&t)
-        {
-            p.push((at("toxicity"), format!("expected a probability in [0, 1], found {t}")));
-        }
-        match (f.link, proxy) {
-            (Some(LinkKind::Client), p2) if !p2.is_some_and(|x| x.clients) => {
-                p.push((at("link"), "link `client` needs `proxy: {clients: true}`".into()))
-            }
-            (Some(LinkKind::Replication), p2) if !p2.is_some_and(|x| x.replication) => {
-                p.push((at("link"), "link `replication` needs `proxy: {replication: true}`".into()))
-            }
-            _ => {}
-        }
+        check_link(s, i, f, p);
         if let Some(name) = &f.name
             && s.faults[..i].iter().any(|g| g.name.as_ref() == Some(name))
         {
-            p.push((at("name"), format!("another fault is already named `{name}`")));
+            p.push((at(i, "name"), format!("another fault is already named `{name}`")));
         }
+    }
+}
+
+/// `faults[i].key`.
+fn at(i: usize, key: &'static str) -> Vec<Seg> {
+    vec![Key("faults"), Index(i), Key(key)]
+}
+
+/// "a latency fault needs `latency_ms`", placed on the fault.
+fn needs(i: usize, f: &FaultSpec, key: &'static str, p: &mut Vec<Problem>) {
+    p.push((vec![Key("faults"), Index(i)], format!("a {} fault needs `{key}`", kind_name(f.kind))));
+}
+
+/// When it fires, and the fields its kind takes (and only those).
+fn check_fields(s: &Scenario, i: usize, f: &FaultSpec, p: &mut Vec<Problem>) {
+    let max = s.workload.max_duration_ms;
+    if f.at_ms >= max {
+        p.push((at(i, "at_ms"), format!("fault at {} ms is past workload.max_duration_ms ({max})", f.at_ms)));
+    }
+    for key in present(f) {
+        if !allowed(f.kind).contains(&key) {
+            let takes = allowed(f.kind).join(", ");
+            p.push((at(i, key), format!("`{key}` does not apply to a {} fault (it takes: {takes})", kind_name(f.kind))));
+        }
+    }
+    if f.duration_ms == Some(0) {
+        p.push((at(i, "duration_ms"), "duration_ms must be above 0".into()));
+    }
+}
+
+/// What it hits: a node of the stack, or a site; never several services at once here.
+fn check_place(s: &Scenario, i: usize, f: &FaultSpec, nodes: &[String], p: &mut Vec<Problem>) {
+    use FaultKind::*;
+    match f.kind {
+        Partition | Heal | Switchover | Action | DegradeLink => {}
+        _ if f.target.is_none() => needs(i, f, "target", p),
+        _ => {}
+    }
+    if f.targets.is_some() {
+        let msg = "`targets` hits several services at once: it needs a scenario with `services` (one stack: one fault per target)";
+        p.push((at(i, "targets"), msg.into()));
+    }
+    if matches!(f.kind, IsolateSite | KillSite | DegradeLink) {
+        check_site_fault(s, f, i, p);
+    } else if let Some(t) = &f.target
+        && let Err(msg) = check_target(t, nodes)
+    {
+        p.push((at(i, "target"), msg));
+    }
+}
+
+/// The attributes each kind needs, within their ranges.
+fn check_attributes(s: &Scenario, i: usize, f: &FaultSpec, nodes: &[String], p: &mut Vec<Problem>) {
+    use FaultKind::*;
+    match f.kind {
+        Pause if f.duration_ms.is_none() => needs(i, f, "duration_ms", p),
+        Partition => check_groups(f, nodes, &super::service_names(&s.stack), i, p),
+        Switchover if !s.stack.kind.orchestrated() => p.push((at(i, "kind"), no_switchover())),
+        Loss => match f.percent {
+            None => needs(i, f, "percent", p),
+            Some(x) if !(x > 0.0 && x <= 100.0) => p.push((at(i, "percent"), format!("expected a percent in (0, 100], found {x}"))),
+            _ => {}
+        },
+        Bandwidth => match f.rate_kb_per_s {
+            None => needs(i, f, "rate_kb_per_s", p),
+            Some(0) => p.push((at(i, "rate_kb_per_s"), "rate_kb_per_s must be above 0".into())),
+            _ => {}
+        },
+        Latency if f.latency_ms.is_none() => needs(i, f, "latency_ms", p),
+        Jitter if f.jitter_ms.is_none() => needs(i, f, "jitter_ms", p),
+        Action if f.action.is_none() => needs(i, f, "action", p),
+        Action if f.duration_ms.is_some() && f.undo.is_none() => {
+            p.push((at(i, "duration_ms"), "an action fault heals after duration_ms through its `undo`: give one".into()))
+        }
+        Heal if f.heals.is_none() => needs(i, f, "heals", p),
+        _ => {}
+    }
+}
+
+/// A heal names an earlier fault that stays in effect until healed.
+fn check_heal(s: &Scenario, i: usize, f: &FaultSpec, name: &str, p: &mut Vec<Problem>) {
+    let earlier = s.faults[..i].iter().find(|g| g.name.as_deref() == Some(name));
+    match earlier {
+        None => p.push((at(i, "heals"), format!("no earlier fault is named `{name}`"))),
+        Some(g) if g.duration_ms.is_some() => p.push((at(i, "heals"), format!("fault `{name}` already heals itself after duration_ms"))),
+        Some(g) if g.at_ms > f.at_ms => p.push((at(i, "at_ms"), format!("the heal comes before fault `{name}` (at {} ms)", g.at_ms))),
+        Some(g) if g.kind == FaultKind::Action && g.undo.is_none() => {
+            p.push((at(i, "heals"), format!("action fault `{name}` has no `undo` to run")))
+        }
+        Some(g) if !heals_later(g.kind) => p.push((at(i, "heals"), format!("a {} fault has nothing to heal", kind_name(g.kind)))),
+        _ => {}
+    }
+}
+
+/// A link fault acts on a link the proxy carries.
+fn check_link(s: &Scenario, i: usize, f: &FaultSpec, p: &mut Vec<Problem>) {
+    use FaultKind::*;
+    if [Latency, Jitter, Down, Timeout, ResetPeer].contains(&f.kind) && f.link.is_none() {
+        let kind = kind_name(f.kind);
+        p.push((
+            vec![Key("faults"), Index(i)],
+            format!("a {kind} fault acts on a proxied link: give `link: client` or `link: replication`"),
+        ));
+    }
+    if let Some(t) = f.toxicity
+        && !(0.0..=1.0).contains(&t)
+    {
+        p.push((at(i, "toxicity"), format!("expected a probability in [0, 1], found {t}")));
+    }
+    let proxy = s.proxy.as_ref();
+    match f.link {
+        Some(LinkKind::Client) if !proxy.is_some_and(|x| x.clients) => {
+            p.push((at(i, "link"), "link `client` needs `proxy: {clients: true}`".into()))
+        }
+        Some(LinkKind::Replication) if !proxy.is_some_and(|x| x.replication) => {
+            p.push((at(i, "link"), "link `replication` needs `proxy: {replication: true}`".into()))
+        }
+        _ => {}
     }
 }
 
