@@ -56,18 +56,27 @@ fn class(r: &Results, name: &str) -> String {
 
 /// One drill's (or service's) `<testsuite>`: a test case per target.
 pub fn junit_suite(r: &Results, name: &str) -> String {
+    [suite_tag(r, name), properties(r), target_cases(r, name), baseline_cases(r, name), "  </testsuite>\n".to_string()].concat()
+}
+
+/// The opening `<testsuite>` tag: a test per target and per baseline check; missed targets
+/// and regressions are failures, undecided targets errors.
+fn suite_tag(r: &Results, name: &str) -> String {
     let checks = r.comparison.as_ref().map(|c| c.checks.len()).unwrap_or(0);
     let regressions = r.comparison.as_ref().map(|c| c.regressions().count()).unwrap_or(0);
     let failures = r.targets.iter().filter(|t| t.verdict == Verdict::Fail).count() + regressions;
     let errors = r.targets.iter().filter(|t| t.verdict == Verdict::Unknown).count();
-    let mut x = String::new();
-    let _ = writeln!(
-        x,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" timestamp=\"{}\">",
+    format!(
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" timestamp=\"{}\">\n",
         esc(name),
         r.targets.len() + checks,
         esc(&r.started_at)
-    );
+    )
+}
+
+/// `<properties>`: the run id, the headline figures, and each phase's latency figures.
+fn properties(r: &Results) -> String {
+    let mut x = String::new();
     let _ = writeln!(x, "    <properties>");
     for (k, v) in [
         ("run_id", r.run_id.clone()),
@@ -90,6 +99,12 @@ pub fn junit_suite(r: &Results, name: &str) -> String {
         }
     }
     let _ = writeln!(x, "    </properties>");
+    x
+}
+
+/// A `<testcase>` per target: a missed one holds a `<failure>`, an undecided one an `<error>`.
+fn target_cases(r: &Results, name: &str) -> String {
+    let mut x = String::new();
     for t in &r.targets {
         let _ = write!(x, "    <testcase classname=\"{}\" name=\"{}\"", esc(&class(r, name)), esc(&t.target));
         let what = format!("limit {}, actual {}. {}", fmt(t.limit), fmt(t.actual), t.note);
@@ -103,18 +118,22 @@ pub fn junit_suite(r: &Results, name: &str) -> String {
             }
         }
     }
-    if let Some(c) = &r.comparison {
-        for k in &c.checks {
-            let _ = write!(x, "    <testcase classname=\"{}\" name=\"vs baseline: {}\"", esc(&class(r, name)), esc(&k.quantity));
-            if k.regression {
-                let what =
-                    format!("regression: baseline {}, tolerance {}, now {}. {}", fmt(k.baseline), fmt(k.tolerance), fmt(k.actual), k.note);
-                let _ = writeln!(x, ">\n      <failure message=\"{}\"/>\n    </testcase>", esc(&what));
-            } else {
-                x.push_str("/>\n");
-            }
+    x
+}
+
+/// `--baseline`: a `<testcase>` per quantity compared; a regression holds a `<failure>`.
+fn baseline_cases(r: &Results, name: &str) -> String {
+    let Some(c) = &r.comparison else { return String::new() };
+    let mut x = String::new();
+    for k in &c.checks {
+        let _ = write!(x, "    <testcase classname=\"{}\" name=\"vs baseline: {}\"", esc(&class(r, name)), esc(&k.quantity));
+        if k.regression {
+            let what =
+                format!("regression: baseline {}, tolerance {}, now {}. {}", fmt(k.baseline), fmt(k.tolerance), fmt(k.actual), k.note);
+            let _ = writeln!(x, ">\n      <failure message=\"{}\"/>\n    </testcase>", esc(&what));
+        } else {
+            x.push_str("/>\n");
         }
     }
-    x.push_str("  </testsuite>\n");
     x
 }

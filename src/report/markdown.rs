@@ -27,6 +27,25 @@ pub fn markdown(r: &Results) -> String {
 
 /// One service's part: its stack, timeline picture, targets, figures, events, lost writes.
 fn service(r: &Results, timeline: &str) -> String {
+    [
+        stack_and_picture(r, timeline),
+        targets(r),
+        measured(r),
+        rto_by_phase(r),
+        isolated_primary(r),
+        latency(r),
+        restore(r),
+        replica_lag(r),
+        timeline_table(r),
+        lost_writes(r),
+        problems(r),
+    ]
+    .concat()
+}
+
+/// The stack line (kind, replication, image, primary before and after) and the timeline
+/// picture's link.
+fn stack_and_picture(r: &Results, timeline: &str) -> String {
     let mut m = String::new();
     let _ = writeln!(
         m,
@@ -35,7 +54,12 @@ fn service(r: &Results, timeline: &str) -> String {
     );
     // drawn from history.jsonl.zst beside this file (report.html has the same picture inline)
     let _ = writeln!(m, "![Timeline: writes per 100 ms by outcome, latency, faults, failover steps, RTO window]({timeline})\n");
-    m.push_str("## Targets\n\n| target | limit | actual | verdict | note |\n|---|---|---|---|---|\n");
+    m
+}
+
+/// "## Targets": each target's limit, actual, verdict and note.
+fn targets(r: &Results) -> String {
+    let mut m = String::from("## Targets\n\n| target | limit | actual | verdict | note |\n|---|---|---|---|---|\n");
     for t in &r.targets {
         let (limit, actual) = match t.target.as_str() {
             "converged" => ("yes".to_string(), r.converged.map(|c| if c { "yes" } else { "no" }).unwrap_or("unknown").to_string()),
@@ -43,7 +67,13 @@ fn service(r: &Results, timeline: &str) -> String {
         };
         let _ = writeln!(m, "| {} | {limit} | {actual} | {} | {} |", t.target, t.verdict, t.note.replace('|', "\\|"));
     }
-    m.push_str("\n## Measured\n\n");
+    m
+}
+
+/// "## Measured": an interruption, RTO, the clients' outage, RPO, the longest gap and the
+/// write counts.
+fn measured(r: &Results) -> String {
+    let mut m = String::from("\n## Measured\n\n");
     if let Some(i) = &r.interruption {
         let _ = writeln!(m, "- **Interrupted** by {} during {}: partial history, nothing read back; verdict unknown", i.signal, i.phase);
     }
@@ -63,68 +93,107 @@ fn service(r: &Results, timeline: &str) -> String {
         r.lost_writes.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into()),
         r.recovered_writes.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
     );
-    if let Some(p) = &r.phases {
-        let _ = writeln!(m, "\n## RTO by phase ({})\n", super::phases::headline(p));
-        m.push_str("| phase | from -> to | duration | budget | budget from |\n|---|---|---|---|---|\n");
-        for x in super::phases::phase_rows(p) {
-            let _ = writeln!(m, "| {} | {} | {} | {} | {} |", x.phase, x.span, x.duration, x.budget, x.setting);
-        }
-        if let Some(c) = &p.budgets.claim {
-            let _ = writeln!(m, "\nClaimed: {c}.");
-        }
+    m
+}
+
+/// "## RTO by phase" (orchestrated stacks): each phase beside its budget, and the claim.
+fn rto_by_phase(r: &Results) -> String {
+    let Some(p) = &r.phases else { return String::new() };
+    let mut m = String::new();
+    let _ = writeln!(m, "\n## RTO by phase ({})\n", super::phases::headline(p));
+    m.push_str("| phase | from -> to | duration | budget | budget from |\n|---|---|---|---|---|\n");
+    for x in super::phases::phase_rows(p) {
+        let _ = writeln!(m, "| {} | {} | {} | {} | {} |", x.phase, x.span, x.duration, x.budget, x.setting);
     }
-    if let Some(i) = &r.isolated_primary {
+    if let Some(c) = &p.budgets.claim {
+        let _ = writeln!(m, "\nClaimed: {c}.");
+    }
+    m
+}
+
+/// What the isolated old primary held when last read as a primary, in one paragraph.
+fn isolated_primary(r: &Results) -> String {
+    let Some(i) = &r.isolated_primary else { return String::new() };
+    format!(
+        "\nIsolated primary {}: last read while it was still a writable primary began at t={:.1} ms: {} records, {} of the lost writes on it (isolated-primary.json).\n",
+        i.node,
+        i.read_started_ms,
+        i.records.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into()),
+        i.lost_found_here.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
+    )
+}
+
+/// "## Latency of acknowledged writes" per phase, then the WAN links as set; nothing when
+/// no phase was measured.
+fn latency(r: &Results) -> String {
+    if r.latency.is_empty() {
+        return String::new();
+    }
+    let mut m = String::from("\n## Latency of acknowledged writes (ms, by phase of invoke time)\n\n");
+    m.push_str("| phase | from (s) | to (s) | ok ops | p50 | p95 | p99 | max | mean |\n|---|---|---|---|---|---|---|---|---|\n");
+    let v = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+    for l in &r.latency {
         let _ = writeln!(
             m,
-            "\nIsolated primary {}: last read while it was still a writable primary began at t={:.1} ms: {} records, {} of the lost writes on it (isolated-primary.json).",
-            i.node,
-            i.read_started_ms,
-            i.records.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into()),
-            i.lost_found_here.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
+            "| {} | {:.3} | {:.3} | {} | {} | {} | {} | {} | {} |",
+            l.phase,
+            l.from_ms / 1e3,
+            l.to_ms / 1e3,
+            l.ok_ops,
+            v(l.p50_ms),
+            v(l.p95_ms),
+            v(l.p99_ms),
+            v(l.max_ms),
+            v(l.mean_ms)
         );
     }
-    if !r.latency.is_empty() {
-        m.push_str("\n## Latency of acknowledged writes (ms, by phase of invoke time)\n\n");
-        m.push_str("| phase | from (s) | to (s) | ok ops | p50 | p95 | p99 | max | mean |\n|---|---|---|---|---|---|---|---|---|\n");
-        let v = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
-        for l in &r.latency {
-            let _ = writeln!(
-                m,
-                "| {} | {:.3} | {:.3} | {} | {} | {} | {} | {} | {} |",
-                l.phase,
-                l.from_ms / 1e3,
-                l.to_ms / 1e3,
-                l.ok_ops,
-                v(l.p50_ms),
-                v(l.p95_ms),
-                v(l.p99_ms),
-                v(l.max_ms),
-                v(l.mean_ms)
-            );
-        }
-        for l in super::terminal::shaped(r) {
-            let _ = writeln!(m, "\nWAN {}: {}.", l.between.join("-"), super::terminal::link_setting(l));
-        }
+    for l in super::terminal::shaped(r) {
+        let _ = writeln!(m, "\nWAN {}: {}.", l.between.join("-"), super::terminal::link_setting(l));
     }
-    if let Some(caption) = super::restore::restore_caption(r) {
-        let _ = writeln!(m, "\n## Restore\n\n{caption}.\n\n| step | from -> to (drill ms) | duration |\n|---|---|---|");
-        for s in super::restore::restore_steps(r) {
-            let _ = writeln!(m, "| {} | {} | {} |", s.step, s.span, s.duration);
-        }
+    m
+}
+
+/// "## Restore" (a restore recovery): its caption and its steps.
+fn restore(r: &Results) -> String {
+    let Some(caption) = super::restore::restore_caption(r) else { return String::new() };
+    let mut m = String::new();
+    let _ = writeln!(m, "\n## Restore\n\n{caption}.\n\n| step | from -> to (drill ms) | duration |\n|---|---|---|");
+    for s in super::restore::restore_steps(r) {
+        let _ = writeln!(m, "| {} | {} | {} |", s.step, s.span, s.duration);
     }
-    if let Some(caption) = super::lag::lag_caption(r) {
-        let _ = writeln!(m, "\n## Replica lag\n\n{caption}.\n");
-        m.push_str("| replica | phase | heartbeats | p50 | p95 | p99 | max | engine p50 / p99 / max | engine behind (bytes p50 / max) |\n");
-        m.push_str("|---|---|---|---|---|---|---|---|---|\n");
-        for l in super::lag::lag_lines(r) {
-            let _ = writeln!(
-                m,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                l.replica, l.phase, l.heartbeats, l.p50, l.p95, l.p99, l.max, l.engine, l.behind
-            );
-        }
+    m
+}
+
+/// "## Replica lag" (when measured): per replica and phase, beside the engine's figure.
+fn replica_lag(r: &Results) -> String {
+    let Some(caption) = super::lag::lag_caption(r) else { return String::new() };
+    let mut m = String::new();
+    let _ = writeln!(m, "\n## Replica lag\n\n{caption}.\n");
+    m.push_str("| replica | phase | heartbeats | p50 | p95 | p99 | max | engine p50 / p99 / max | engine behind (bytes p50 / max) |\n");
+    m.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    for l in super::lag::lag_lines(r) {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            l.replica, l.phase, l.heartbeats, l.p50, l.p95, l.p99, l.max, l.engine, l.behind
+        );
     }
-    m.push_str("\n## Timeline (drill clock)\n\n| t (s) | event | node | detail |\n|---|---|---|---|\n");
+    m
+}
+
+/// "## Timeline (drill clock)": the events and the measured outage's start and end, in
+/// order of drill time.
+fn timeline_table(r: &Results) -> String {
+    let mut m = String::from("\n## Timeline (drill clock)\n\n| t (s) | event | node | detail |\n|---|---|---|---|\n");
+    for (t, kind, node, detail) in timeline_rows(r) {
+        let _ = writeln!(m, "| {t:.3} | {kind} | {node} | {} |", detail.replace('|', "\\|"));
+    }
+    m
+}
+
+/// The timeline's rows (t in s, event, node, detail): every event, then the outage's start
+/// and recovery point as measured, sorted by time.
+fn timeline_rows(r: &Results) -> Vec<(f64, String, String, String)> {
     let mut rows: Vec<(f64, String, String, String)> = r
         .events
         .iter()
@@ -139,17 +208,23 @@ fn service(r: &Results, timeline: &str) -> String {
         }
     }
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
-    for (t, kind, node, detail) in rows {
-        let _ = writeln!(m, "| {t:.3} | {kind} | {node} | {} |", detail.replace('|', "\\|"));
+    rows
+}
+
+/// "## Lost writes": the first 50, earliest acknowledgement first.
+fn lost_writes(r: &Results) -> String {
+    if r.lost.is_empty() {
+        return String::new();
     }
-    if !r.lost.is_empty() {
-        let _ = writeln!(m, "\n## Lost writes ({}; first 50)\n\n| writer | seq | acknowledged at (ms) |\n|---|---|---|", r.lost.len());
-        for l in r.lost.iter().take(50) {
-            let _ = writeln!(m, "| {} | {} | {:.1} |", l.writer, l.seq, l.ack_ms);
-        }
-    }
-    for e in &r.errors {
-        let _ = writeln!(m, "\n> problem: {e}");
+    let mut m = String::new();
+    let _ = writeln!(m, "\n## Lost writes ({}; first 50)\n\n| writer | seq | acknowledged at (ms) |\n|---|---|---|", r.lost.len());
+    for l in r.lost.iter().take(50) {
+        let _ = writeln!(m, "| {} | {} | {:.1} |", l.writer, l.seq, l.ack_ms);
     }
     m
+}
+
+/// The problems met after the workload, one quoted line each.
+fn problems(r: &Results) -> String {
+    r.errors.iter().map(|e| format!("\n> problem: {e}\n")).collect()
 }

@@ -1,6 +1,7 @@
 //! Reporters fed by one stream of drill events. Each reporter consumes the same events;
 //! none calls another.
 mod baseline;
+mod buckets;
 mod evidence;
 mod file;
 mod html;

@@ -1,5 +1,5 @@
 //! results.json: a stable, documented schema (see docs/evidence.md, "results.json").
-use crate::checker::{Analysis, Convergence, LostWrite, PhaseLatency, Phases, RtoBasis, TargetResult, Verdict};
+use crate::checker::{Analysis, Convergence, LostWrite, PhaseLatency, Phases, RpoResult, RtoBasis, RtoResult, TargetResult, Verdict};
 use crate::docker::EngineInfo;
 use crate::failover::FailoverReport;
 use crate::history::Event;
@@ -203,63 +203,71 @@ impl Results {
         errors: Vec<String>,
     ) -> Results {
         let (scenario, run_id, started_at, finished_at) = identity;
-        Results {
+        let drill = Results {
             schema_version: SCHEMA_VERSION,
             scenario,
             run_id,
             started_at,
             finished_at,
             verdict: a.verdict,
-            rto_ms: a.rto.rto_ms,
-            no_rto_because: a.rto.no_rto_because.clone(),
-            rto_from_ms: a.rto.from_ms,
-            rto_basis: a.rto.basis,
-            outage_ms: a.rto.outage_ms,
-            last_ack_before_outage_ms: a.rto.last_ack_before_outage_ms,
-            outage_observed: a.rto.outage_observed,
-            outage_start_ms: a.rto.outage_start_ms,
-            recovered_at_ms: a.rto.recovered_at_ms,
-            relapses: a.rto.relapses,
-            rpo_ms: a.rpo.as_ref().map(|r| r.rpo_ms),
-            rpo_recovery_point_ms: a.rpo.as_ref().and_then(|r| r.recovery_point_ms),
-            rpo_failure_point_ms: a.rpo.as_ref().and_then(|r| r.failure_point_ms),
-            longest_gap_ms: a.rto.longest_gap_ms,
-            longest_gap_start_ms: a.rto.longest_gap_start_ms,
             total_writes: a.total_writes,
             acked_writes: a.acked_writes,
             failed_writes: a.failed_writes,
             unknown_writes: a.unknown_writes,
             acked_before_fault: a.acked_before_fault,
-            lost_writes: a.rpo.as_ref().map(|r| r.lost_writes),
-            recovered_writes: a.rpo.as_ref().map(|r| r.recovered_writes),
-            duplicate_writes: a.rpo.as_ref().map(|r| r.duplicate_writes),
-            unexpected_writes: a.rpo.as_ref().map(|r| r.unexpected_writes),
-            discarded_writes: a.rpo.as_ref().map(|r| r.discarded_after_target).filter(|&n| n > 0),
-            records_read: a.rpo.as_ref().map(|r| r.records_read),
             converged: convergence.as_ref().and_then(|c| c.converged),
             fault_ms: a.fault_ms,
             fault_applied_ms: a.fault_applied_ms,
             answered_fault: a.answered_fault,
             targets: a.targets,
             latency: a.latency,
-            wan: Vec::new(),
-            replica_lag: None,
             stack,
-            engine: EngineInfo::default(),
             failover,
-            phases: None,
-            isolated_primary: None,
             convergence,
-            lost: a.rpo.map(|r| r.lost).unwrap_or_default(),
             events,
             errors,
-            interrupted: false,
-            interruption: None,
-            comparison: None,
-            steady_state: None,
-            cleanup: None,
-            harness: None,
-            services: BTreeMap::new(),
+            // the rest (engine, WAN links, replica lag, phases, isolated primary, interruption,
+            // comparison, steady state, cleanup, harness usage) is the caller's to fill in
+            ..Default::default()
+        };
+        drill.with_rto(&a.rto).with_read_back(a.rpo)
+    }
+
+    /// These results with the checker's RTO figures: the outage as clients saw it, the
+    /// recovery point, and the longest gap between acknowledgements.
+    fn with_rto(self, rto: &RtoResult) -> Results {
+        Results {
+            rto_ms: rto.rto_ms,
+            no_rto_because: rto.no_rto_because.clone(),
+            rto_from_ms: rto.from_ms,
+            rto_basis: rto.basis,
+            outage_ms: rto.outage_ms,
+            last_ack_before_outage_ms: rto.last_ack_before_outage_ms,
+            outage_observed: rto.outage_observed,
+            outage_start_ms: rto.outage_start_ms,
+            recovered_at_ms: rto.recovered_at_ms,
+            relapses: rto.relapses,
+            longest_gap_ms: rto.longest_gap_ms,
+            longest_gap_start_ms: rto.longest_gap_start_ms,
+            ..self
+        }
+    }
+
+    /// These results with what the read-back found (RPO, lost, recovered, duplicated and
+    /// discarded writes, the lost ones listed); all unknown when nothing was read back.
+    fn with_read_back(self, rpo: Option<RpoResult>) -> Results {
+        Results {
+            rpo_ms: rpo.as_ref().map(|r| r.rpo_ms),
+            rpo_recovery_point_ms: rpo.as_ref().and_then(|r| r.recovery_point_ms),
+            rpo_failure_point_ms: rpo.as_ref().and_then(|r| r.failure_point_ms),
+            lost_writes: rpo.as_ref().map(|r| r.lost_writes),
+            recovered_writes: rpo.as_ref().map(|r| r.recovered_writes),
+            duplicate_writes: rpo.as_ref().map(|r| r.duplicate_writes),
+            unexpected_writes: rpo.as_ref().map(|r| r.unexpected_writes),
+            discarded_writes: rpo.as_ref().map(|r| r.discarded_after_target).filter(|&n| n > 0),
+            records_read: rpo.as_ref().map(|r| r.records_read),
+            lost: rpo.map(|r| r.lost).unwrap_or_default(),
+            ..self
         }
     }
 }

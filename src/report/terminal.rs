@@ -189,6 +189,26 @@ pub fn scorecard(r: &Results) -> String {
 /// One service's targets and figures; `drill` (a drill of one service) adds the drill's
 /// own lines where they always stood.
 fn service_block(r: &Results, drill: Option<&Results>) -> String {
+    let mut s = targets_table(r);
+    s += &drill.map(interruption_line).unwrap_or_default();
+    s += &recovery_lines(r);
+    s += &write_lines(r);
+    s += &problem_lines(r);
+    s += &drill.map(steady_lines).unwrap_or_default();
+    if let Some(c) = &r.cleanup {
+        s += &format!("  cleanup            {c}\n");
+    }
+    s += &drill.map(harness_line).unwrap_or_default();
+    s += &phase_table(r);
+    s += &isolated_primary_line(r);
+    s += &restore_table(r);
+    s += &latency_table(r);
+    s += &lag_table(r);
+    s
+}
+
+/// Each target's limit, actual, verdict and note, as a table.
+fn targets_table(r: &Results) -> String {
     let rows: Vec<Row> = r
         .targets
         .iter()
@@ -202,11 +222,19 @@ fn service_block(r: &Results, drill: Option<&Results>) -> String {
         .collect();
     let mut table = Table::new(rows);
     table.with(Style::rounded());
-    let mut s = format!("{table}\n");
-    if let Some(i) = drill.and_then(|d| d.interruption.as_ref()) {
-        s += &format!("  INTERRUPTED        {} during {} (partial history; nothing read back)\n", i.signal, i.phase);
-    }
-    s += &format!("  RTO                {}\n", rto_text(r));
+    format!("{table}\n")
+}
+
+/// The INTERRUPTED line, when a signal stopped the drill.
+fn interruption_line(r: &Results) -> String {
+    let Some(i) = &r.interruption else { return String::new() };
+    format!("  INTERRUPTED        {} during {} (partial history; nothing read back)\n", i.signal, i.phase)
+}
+
+/// RTO, the clients' outage, RPO, the fault's times and the longest gap between
+/// acknowledgements.
+fn recovery_lines(r: &Results) -> String {
+    let mut s = format!("  RTO                {}\n", rto_text(r));
     if let Some(o) = r.outage_ms {
         s += &format!("  outage (clients)   {o:.1} ms (last ack before it -> recovery)\n");
     }
@@ -216,7 +244,13 @@ fn service_block(r: &Results, drill: Option<&Results>) -> String {
         s += &format!("  fault              requested t={f:.1} ms, applied t={} ms{effect}\n", num(r.fault_applied_ms));
     }
     s += &format!("  longest ack gap    {:.1} ms (from t={:.1} ms)\n", r.longest_gap_ms, r.longest_gap_start_ms);
-    s += &format!(
+    s
+}
+
+/// The writes by outcome, what the read-back found of them, the writes discarded by
+/// design, and the primary before and after.
+fn write_lines(r: &Results) -> String {
+    let mut s = format!(
         "  writes             {} total: {} ok, {} fail, {} unknown\n",
         r.total_writes, r.acked_writes, r.failed_writes, r.unknown_writes
     );
@@ -232,32 +266,24 @@ fn service_block(r: &Results, drill: Option<&Results>) -> String {
         s += &format!("  discarded          {n} acknowledged writes after the recovery target (by design; not lost)\n");
     }
     s += &format!("  primary            {} -> {}\n", r.stack.initial_primary, r.stack.final_primary);
-    for e in &r.errors {
-        s += &format!("  problem            {e}\n");
-    }
-    if let Some(d) = drill {
-        s += &steady_lines(d);
-    }
-    if let Some(c) = &r.cleanup {
-        s += &format!("  cleanup            {c}\n");
-    }
-    if let Some(d) = drill {
-        s += &harness_line(d);
-    }
-    s += &phase_table(r);
-    if let Some(i) = &r.isolated_primary {
-        s += &format!(
-            "  isolated primary   {} last read as a primary from t={:.1} ms: {} records, {} of the lost writes on it\n",
-            i.node,
-            i.read_started_ms,
-            opt(i.records),
-            opt(i.lost_found_here)
-        );
-    }
-    s += &restore_table(r);
-    s += &latency_table(r);
-    s += &lag_table(r);
     s
+}
+
+/// The problems met after the workload, one line each.
+fn problem_lines(r: &Results) -> String {
+    r.errors.iter().map(|e| format!("  problem            {e}\n")).collect()
+}
+
+/// What the isolated old primary held when last read as a primary, in one line.
+fn isolated_primary_line(r: &Results) -> String {
+    let Some(i) = &r.isolated_primary else { return String::new() };
+    format!(
+        "  isolated primary   {} last read as a primary from t={:.1} ms: {} records, {} of the lost writes on it\n",
+        i.node,
+        i.read_started_ms,
+        opt(i.records),
+        opt(i.lost_found_here)
+    )
 }
 
 /// A restore's RTO step by step, and its loss beside what the settings allow.
@@ -279,16 +305,10 @@ fn lag_table(r: &Results) -> String {
 /// The drill's own lines (a drill of several services): an interruption, its problems,
 /// the steady state after recovery, the harness's cost.
 fn drill_lines(r: &Results) -> String {
-    let mut s = String::new();
-    if let Some(i) = &r.interruption {
-        s += &format!("  INTERRUPTED        {} during {} (partial history; nothing read back)\n", i.signal, i.phase);
-    }
-    for e in &r.errors {
-        s += &format!("  problem            {e}\n");
-    }
-    s + &steady_lines(r) + &harness_line(r)
+    interruption_line(r) + &problem_lines(r) + &steady_lines(r) + &harness_line(r)
 }
 
+/// The steady-state probes after recovery: how many held, and each one that did not.
 fn steady_lines(r: &Results) -> String {
     let mut s = String::new();
     if let Some(ss) = r.steady_state.as_ref().filter(|ss| !ss.after.is_empty()) {
@@ -301,6 +321,7 @@ fn steady_lines(r: &Results) -> String {
     s
 }
 
+/// drdrill's own cost while it ran the workload: writes per second, CPU per write, peak memory.
 fn harness_line(r: &Results) -> String {
     let Some(h) = &r.harness else { return String::new() };
     let per = h.cpu_us_per_write.map(|c| format!(", {c:.1} µs CPU per write")).unwrap_or_default();

@@ -7,6 +7,8 @@ fn target(name: &str, verdict: Verdict, note: &str) -> TargetResult {
     TargetResult { target: name.into(), limit: Some(100.0), actual: Some(250.0), verdict, note: note.into() }
 }
 
+/// A failed drill of a PostgreSQL stack: one kill, one lost write, two latency phases;
+/// every field not listed at its default (none, empty, false).
 pub(super) fn sample() -> Results {
     Results {
         schema_version: SCHEMA_VERSION,
@@ -16,7 +18,6 @@ pub(super) fn sample() -> Results {
         finished_at: "2026-11-21T00:00:20Z".into(),
         verdict: Verdict::Fail,
         rto_ms: Some(250.0),
-        no_rto_because: None,
         rto_from_ms: 1000.0,
         rto_basis: crate::checker::RtoBasis::Fault,
         outage_ms: Some(252.0),
@@ -39,7 +40,6 @@ pub(super) fn sample() -> Results {
         recovered_writes: Some(1),
         duplicate_writes: Some(0),
         unexpected_writes: Some(0),
-        discarded_writes: None,
         records_read: Some(90),
         converged: None,
         fault_ms: Some(5000.0),
@@ -50,65 +50,67 @@ pub(super) fn sample() -> Results {
             target("rpo_ms", Verdict::Pass, ""),
             target("converged", Verdict::Unknown, "replica unreadable"),
         ],
-        wan: Vec::new(),
-        replica_lag: None,
-        latency: vec![
-            PhaseLatency {
-                phase: LatencyPhase::BeforeFault,
-                from_ms: 0.0,
-                to_ms: 5000.0,
-                ok_ops: 50,
-                p50_ms: Some(2.003),
-                p95_ms: Some(4.5),
-                p99_ms: Some(9.87),
-                max_ms: Some(12.25),
-                mean_ms: Some(2.5),
-            },
-            PhaseLatency {
-                phase: LatencyPhase::Failover,
-                from_ms: 5100.0,
-                to_ms: 5250.0,
-                ok_ops: 0,
-                p50_ms: None,
-                p95_ms: None,
-                p99_ms: None,
-                max_ms: None,
-                mean_ms: None,
-            },
-        ],
-        stack: StackInfo {
-            kind: crate::scenario::KINDS[0].name().into(),
-            replication: "async".into(),
-            image: "drdrill/postgres:15".into(),
-            initial_primary: "pg-1".into(),
-            final_primary: "pg-2".into(),
-            nodes: vec![],
-            replication_at_start: vec![],
-        },
+        latency: latency_before_fault_and_in_failover(),
+        stack: postgres_stack(),
         engine: crate::docker::EngineInfo { host: "unix:///var/run/docker.sock".into(), version: "24.0".into(), local: true },
-        failover: None,
-        phases: None,
-        isolated_primary: None,
-        convergence: None,
         lost: vec![LostWrite { writer: 3, seq: 41, ack_ms: 4987.5 }],
-        events: vec![Event {
-            service: None,
-            t_ns: 5_000_000_000,
-            kind: EventKind::FaultInject,
-            fault: Some(0),
-            node: Some("pg-1".into()),
-            detail: "kill pg-1".into(),
-            applied_ns: Some(5_003_000_000),
-            applied_from_ns: None,
-        }],
-        errors: vec![],
-        interrupted: false,
-        interruption: None,
-        comparison: None,
-        steady_state: None,
-        cleanup: None,
-        harness: None,
-        services: Default::default(),
+        events: vec![kill_pg1()],
+        ..Default::default()
+    }
+}
+
+/// Latency before the fault (50 acknowledged writes) and in the failover (none).
+fn latency_before_fault_and_in_failover() -> Vec<PhaseLatency> {
+    vec![
+        PhaseLatency {
+            phase: LatencyPhase::BeforeFault,
+            from_ms: 0.0,
+            to_ms: 5000.0,
+            ok_ops: 50,
+            p50_ms: Some(2.003),
+            p95_ms: Some(4.5),
+            p99_ms: Some(9.87),
+            max_ms: Some(12.25),
+            mean_ms: Some(2.5),
+        },
+        PhaseLatency {
+            phase: LatencyPhase::Failover,
+            from_ms: 5100.0,
+            to_ms: 5250.0,
+            ok_ops: 0,
+            p50_ms: None,
+            p95_ms: None,
+            p99_ms: None,
+            max_ms: None,
+            mean_ms: None,
+        },
+    ]
+}
+
+/// The first kind's stack (PostgreSQL, async), its primary moved from pg-1 to pg-2.
+fn postgres_stack() -> StackInfo {
+    StackInfo {
+        kind: crate::scenario::KINDS[0].name().into(),
+        replication: "async".into(),
+        image: "drdrill/postgres:15".into(),
+        initial_primary: "pg-1".into(),
+        final_primary: "pg-2".into(),
+        nodes: vec![],
+        replication_at_start: vec![],
+    }
+}
+
+/// The fault: pg-1 killed at t=5 s, applied 3 ms later.
+fn kill_pg1() -> Event {
+    Event {
+        service: None,
+        t_ns: 5_000_000_000,
+        kind: EventKind::FaultInject,
+        fault: Some(0),
+        node: Some("pg-1".into()),
+        detail: "kill pg-1".into(),
+        applied_ns: Some(5_003_000_000),
+        applied_from_ns: None,
     }
 }
 

@@ -5,17 +5,16 @@
 //! recovery point, and the phases as bands along the top.
 //! Colours are fixed so that a reader (and a test) can tell the elements apart.
 use super::Results;
+use super::buckets::{BUCKET_NS, Bucket, contiguous, p50, read_buckets};
 use super::labels::{self, Corner, PAD_PX, ROW_PX, Span};
-use crate::history::{EventKind, Outcome, read_history};
+use crate::history::EventKind;
+use plotters::chart::DualCoordChartContext;
+use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-const BUCKET_NS: u64 = 100_000_000;
-/// Latency samples kept per bucket (the max is exact whatever the count).
-const SAMPLES: usize = 2000;
 
 pub const OK: RGBColor = RGBColor(44, 160, 44);
 pub const FAIL: RGBColor = RGBColor(214, 39, 40);
@@ -43,15 +42,6 @@ const LEGEND_H_PX: f64 = 112.0;
 /// Rows of labels at most. Labels that find no room there are left out, with a note
 /// (the table under the picture lists every step); every marker's line is drawn.
 const MAX_ROWS: usize = 40;
-
-#[derive(Default)]
-struct Bucket {
-    ok: u32,
-    fail: u32,
-    unknown: u32,
-    lat_ms: Vec<f32>,
-    max_ms: f32,
-}
 
 /// The marker colour of an event kind, if it gets a marker.
 fn colour_of(kind: EventKind) -> Option<RGBColor> {
@@ -145,37 +135,6 @@ fn bands(r: &Results) -> Vec<(f64, f64, String)> {
     r.latency.iter().map(|l| (l.from_ms / 1e3, l.to_ms / 1e3, l.phase.to_string())).collect()
 }
 
-fn read_buckets(history: &Path, service: Option<&str>) -> std::io::Result<BTreeMap<u64, Bucket>> {
-    let mut b: BTreeMap<u64, Bucket> = BTreeMap::new();
-    read_history(history, |op| {
-        if !crate::history::belongs(op.service.as_ref(), service) {
-            return;
-        }
-        let e = b.entry(op.invoke_ns / BUCKET_NS).or_default();
-        match op.outcome {
-            Outcome::Ok => {
-                e.ok += 1;
-                let ms = op.complete_ns.saturating_sub(op.invoke_ns) as f32 / 1e6;
-                e.max_ms = e.max_ms.max(ms);
-                if e.lat_ms.len() < SAMPLES {
-                    e.lat_ms.push(ms);
-                }
-            }
-            Outcome::Fail => e.fail += 1,
-            Outcome::Unknown => e.unknown += 1,
-        }
-    })?;
-    Ok(b)
-}
-
-fn p50(v: &mut [f32]) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f32::total_cmp);
-    Some(f64::from(v[v.len() / 2]))
-}
-
 /// Each service's timeline (one: the drill's), in the order of `Results::each_service`;
 /// the timelines of several services share one time axis.
 pub fn timelines(r: &Results, history: &Path) -> Vec<String> {
@@ -205,96 +164,141 @@ pub fn timeline_svg(r: &Results, history: &Path, service: Option<&str>, end_s: O
     let last_s = buckets.keys().next_back().map(|k| (k + 1) as f64 * 0.1).unwrap_or(1.0).max(1.0);
     let end_s = end_s.map_or(last_s, |e| e.max(last_s));
     let layout = place_labels(r, end_s);
-    let labels_px = layout.height_px;
-    // the picture grows by the rows the legend's height does not cover; the bars (and 5 %
-    // headroom) fit below the labels and the legend
-    let extra_px = (labels_px - LEGEND_H_PX).max(0.0);
-    let plot_h = PLOT_H_PX + extra_px;
-    let bars_px = plot_h - labels_px.max(LEGEND_H_PX) - 6.0;
-    let most = buckets.values().map(|b| b.ok + b.fail + b.unknown).max().unwrap_or(1).max(1) as f64;
-    let max_ops = most * 1.05 * plot_h / bars_px;
-    let max_lat = buckets.values().map(|b| f64::from(b.max_ms)).fold(1.0, f64::max) * 1.1;
+    let scale = Scale::of(&buckets, layout.height_px);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, HEIGHT_PX + extra_px as u32)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, HEIGHT_PX + scale.extra_px as u32)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{}: writes per 100 ms by outcome, latency, faults and failover", r.scenario), ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .right_y_label_area_size(70)
-            .build_cartesian_2d(0f64..end_s, 0f64..max_ops)
-            .map_err(|e| e.to_string())?
-            .set_secondary_coord(0f64..end_s, 0f64..max_lat);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_desc("drill time (s, by invoke time)")
-            .y_desc("writes per 100 ms")
-            .draw()
-            .map_err(|e| e.to_string())?;
-        chart.configure_secondary_axes().y_desc("latency of acknowledged writes (ms)").draw().map_err(|e| e.to_string())?;
-        // the RTO window, under everything else
-        // never recovered: the window runs to the end of the history
-        let to = r.recovered_at_ms.map(|t| t / 1e3).or(r.rto_ms.is_none().then_some(end_s));
-        if let Some(to) = to.filter(|_| r.outage_observed) {
-            let shade = Rectangle::new([(r.rto_from_ms / 1e3, 0.0), (to, max_ops)], RTO.mix(0.45).filled());
-            chart
-                .draw_series(std::iter::once(shade))
-                .map_err(|e| e.to_string())?
-                .label("RTO window")
-                .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], RTO.filled()));
-        }
-        let bars = buckets.iter().flat_map(|(k, b)| {
-            let x0 = *k as f64 * 0.1;
-            let x1 = x0 + 0.09;
-            let (ok, fail) = (f64::from(b.ok), f64::from(b.fail));
-            [
-                (b.ok > 0).then(|| Rectangle::new([(x0, 0.0), (x1, ok)], OK.filled())),
-                (b.fail > 0).then(|| Rectangle::new([(x0, ok), (x1, ok + fail)], FAIL.filled())),
-                (b.unknown > 0).then(|| Rectangle::new([(x0, ok + fail), (x1, ok + fail + f64::from(b.unknown))], UNKNOWN.filled())),
-            ]
-        });
-        chart.draw_series(bars.flatten()).map_err(|e| e.to_string())?;
-        for (label, colour) in [("ok", OK), ("fail", FAIL), ("unknown", UNKNOWN)] {
-            chart
-                .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
-                .map_err(|e| e.to_string())?
-                .label(label)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
-        }
-        // latency lines break where a bucket acknowledged nothing (no line across an outage)
-        let lat: Vec<(u64, f64, f64)> =
-            buckets.iter_mut().filter_map(|(k, b)| Some((*k, p50(&mut b.lat_ms)?, f64::from(b.max_ms)))).collect();
-        let runs = contiguous(&lat);
-        for (i, run) in runs.iter().enumerate() {
-            let at = |k: u64| k as f64 * 0.1 + 0.05;
-            let p50s = LineSeries::new(run.iter().map(|(k, p, _)| (at(*k), *p)), BLUE.stroke_width(2));
-            let maxes = LineSeries::new(run.iter().map(|(k, _, m)| (at(*k), *m)), BLACK.mix(0.5).stroke_width(1));
-            let a = chart.draw_secondary_series(p50s).map_err(|e| e.to_string())?;
-            if i == 0 {
-                a.label("latency p50").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLUE.stroke_width(2)));
-            }
-            let b = chart.draw_secondary_series(maxes).map_err(|e| e.to_string())?;
-            if i == 0 {
-                b.label("latency max").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLACK.mix(0.5)));
-            }
-        }
-        draw_bands_and_markers(&mut chart, r, &layout, end_s, max_ops)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(|e| e.to_string())?;
+        let mut chart = axes(&root, r, end_s, &scale)?;
+        draw_rto_window(&mut chart, r, end_s, scale.max_ops)?;
+        draw_bars(&mut chart, &buckets)?;
+        draw_latency(&mut chart, &mut buckets)?;
+        draw_bands_and_markers(&mut chart, r, &layout, end_s, scale.max_ops)?;
+        draw_legend(&mut chart)?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
 }
 
+/// The picture's vertical scales: the height it grows by for the labels' rows, the top
+/// of the writes axis, and the top of the latency axis.
+struct Scale {
+    extra_px: f64,
+    max_ops: f64,
+    max_lat: f64,
+}
+
+impl Scale {
+    /// Scales where the tallest bar (and 5 % headroom) fits below the labels (`labels_px`
+    /// from the top) and the legend, and the slowest write below the top.
+    fn of(buckets: &BTreeMap<u64, Bucket>, labels_px: f64) -> Scale {
+        // the picture grows by the rows the legend's height does not cover
+        let extra_px = (labels_px - LEGEND_H_PX).max(0.0);
+        let plot_h = PLOT_H_PX + extra_px;
+        let bars_px = plot_h - labels_px.max(LEGEND_H_PX) - 6.0;
+        let most = buckets.values().map(|b| b.ok + b.fail + b.unknown).max().unwrap_or(1).max(1) as f64;
+        let max_ops = most * 1.05 * plot_h / bars_px;
+        let max_lat = buckets.values().map(|b| f64::from(b.max_ms)).fold(1.0, f64::max) * 1.1;
+        Scale { extra_px, max_ops, max_lat }
+    }
+}
+
 type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+/// The chart with latency on its secondary (right) axis.
+type DualChart<'a, 'b> =
+    DualCoordChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The caption, the axes and their descriptions: drill time below, writes per 100 ms on
+/// the left, latency on the right.
+fn axes<'a, 'b>(root: &'a DrawingArea<SVGBackend<'b>, Shift>, r: &Results, end_s: f64, scale: &Scale) -> Result<DualChart<'a, 'b>, String> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(format!("{}: writes per 100 ms by outcome, latency, faults and failover", r.scenario), ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .right_y_label_area_size(70)
+        .build_cartesian_2d(0f64..end_s, 0f64..scale.max_ops)
+        .map_err(|e| e.to_string())?
+        .set_secondary_coord(0f64..end_s, 0f64..scale.max_lat);
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_desc("drill time (s, by invoke time)")
+        .y_desc("writes per 100 ms")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    chart.configure_secondary_axes().y_desc("latency of acknowledged writes (ms)").draw().map_err(|e| e.to_string())?;
+    Ok(chart)
+}
+
+/// The RTO window, shaded under everything else from where RTO counts to the recovery
+/// point (never recovered: to the end); none when no outage was observed.
+fn draw_rto_window(chart: &mut Chart, r: &Results, end_s: f64, max_ops: f64) -> Result<(), String> {
+    let to = r.recovered_at_ms.map(|t| t / 1e3).or(r.rto_ms.is_none().then_some(end_s));
+    if let Some(to) = to.filter(|_| r.outage_observed) {
+        let shade = Rectangle::new([(r.rto_from_ms / 1e3, 0.0), (to, max_ops)], RTO.mix(0.45).filled());
+        chart
+            .draw_series(std::iter::once(shade))
+            .map_err(|e| e.to_string())?
+            .label("RTO window")
+            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], RTO.filled()));
+    }
+    Ok(())
+}
+
+/// A bar per 100 ms bucket, stacked ok, fail, unknown; and their legend entries.
+fn draw_bars(chart: &mut Chart, buckets: &BTreeMap<u64, Bucket>) -> Result<(), String> {
+    let bars = buckets.iter().flat_map(|(k, b)| {
+        let x0 = *k as f64 * 0.1;
+        let x1 = x0 + 0.09;
+        let (ok, fail) = (f64::from(b.ok), f64::from(b.fail));
+        [
+            (b.ok > 0).then(|| Rectangle::new([(x0, 0.0), (x1, ok)], OK.filled())),
+            (b.fail > 0).then(|| Rectangle::new([(x0, ok), (x1, ok + fail)], FAIL.filled())),
+            (b.unknown > 0).then(|| Rectangle::new([(x0, ok + fail), (x1, ok + fail + f64::from(b.unknown))], UNKNOWN.filled())),
+        ]
+    });
+    chart.draw_series(bars.flatten()).map_err(|e| e.to_string())?;
+    for (label, colour) in [("ok", OK), ("fail", FAIL), ("unknown", UNKNOWN)] {
+        chart
+            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
+            .map_err(|e| e.to_string())?
+            .label(label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
+    }
+    Ok(())
+}
+
+/// The latency lines (p50 and max per bucket) on the right axis; they break where a
+/// bucket acknowledged nothing (no line across an outage).
+fn draw_latency(chart: &mut DualChart, buckets: &mut BTreeMap<u64, Bucket>) -> Result<(), String> {
+    let lat: Vec<(u64, f64, f64)> = buckets.iter_mut().filter_map(|(k, b)| Some((*k, p50(&mut b.lat_ms)?, f64::from(b.max_ms)))).collect();
+    for (i, run) in contiguous(&lat).iter().enumerate() {
+        let at = |k: u64| k as f64 * 0.1 + 0.05;
+        let p50s = LineSeries::new(run.iter().map(|(k, p, _)| (at(*k), *p)), BLUE.stroke_width(2));
+        let maxes = LineSeries::new(run.iter().map(|(k, _, m)| (at(*k), *m)), BLACK.mix(0.5).stroke_width(1));
+        let a = chart.draw_secondary_series(p50s).map_err(|e| e.to_string())?;
+        if i == 0 {
+            a.label("latency p50").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLUE.stroke_width(2)));
+        }
+        let b = chart.draw_secondary_series(maxes).map_err(|e| e.to_string())?;
+        if i == 0 {
+            b.label("latency max").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLACK.mix(0.5)));
+        }
+    }
+    Ok(())
+}
+
+/// The legend's box in the upper right corner, on a pale ground.
+fn draw_legend<'a, 'b: 'a>(chart: &mut DualChart<'a, 'b>) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(|e| e.to_string())
+}
 
 /// The phases as bands along the top; a vertical line per fault, heal and failover step,
 /// each labelled in its row below the bands.
@@ -327,18 +331,6 @@ fn draw_bands_and_markers(chart: &mut Chart, r: &Results, layout: &Layout, end_s
         chart.draw_series(std::iter::once(Text::new(p.label.clone(), at, style))).map_err(|e| e.to_string())?;
     }
     Ok(())
-}
-
-/// Runs of consecutive buckets.
-fn contiguous(v: &[(u64, f64, f64)]) -> Vec<Vec<(u64, f64, f64)>> {
-    let mut out: Vec<Vec<(u64, f64, f64)>> = Vec::new();
-    for x in v {
-        match out.last_mut() {
-            Some(run) if run.last().is_some_and(|l| l.0 + 1 == x.0) => run.push(*x),
-            _ => out.push(vec![*x]),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
