@@ -1,6 +1,6 @@
 //! Collects ops from the history, then judges them against the scenario's targets.
 use super::spill::Spill;
-use super::{Convergence, PhaseLatency, RpoResult, RtoResult, Verdict, latency, rpo, rto};
+use super::{Convergence, PhaseLatency, RpoResult, RtoResult, Verdict, latency, rpo, rto, targets};
 use crate::history::{Event, EventKind, HistoryFile, Op, Outcome, read_history};
 use crate::scenario::{CheckSpec, Targets};
 use crate::stack::ReadBack;
@@ -161,136 +161,26 @@ impl Checker {
         self.ops.seal()?;
         self.acks.seal()?;
         let [acked, failed, unknown] = self.counts;
-        let injects: Vec<&Event> = events.iter().filter(|e| e.kind == EventKind::FaultInject).collect();
-        let fault = answered_fault.and_then(|i| injects.iter().find(|e| e.fault == Some(i))).or(injects.first()).copied();
+        let (injects, fault) = the_fault(events, answered_fault);
         let fault_ns = fault.map(|e| e.t_ns).unwrap_or(0);
         let stop_ns = events.iter().find(|e| e.kind == EventKind::WorkloadStop).map(|e| e.t_ns).unwrap_or(self.end_ns);
         let acked_before_fault = self.acks.sorted().take_while(|&t| t < fault_ns).count() as u64;
-        let total = self.ops.len();
-        let fault_time = |e: &Event| rto::FaultTime { at_ns: e.t_ns, applied_ns: e.applied_ns };
-        let inject_times: Vec<rto::FaultTime> = injects.iter().map(|e| fault_time(e)).collect();
-        let window = crate::clock::ms_to_ns(checks.stable_window_ms);
-        let sorted = || self.ops.sorted().map(|o| (o.invoke_ns, o.outcome(), o.complete_ns));
-        let mut rto =
-            rto::rto(&sorted, || self.acks.sorted(), &inject_times, fault.map(fault_time), stop_ns, window, checks.stable_ok_ratio);
-        let no_fault = events.iter().all(|e| !matches!(e.kind, EventKind::FaultInject | EventKind::FaultFailed));
-        if no_fault && !rto.outage_observed && acked > 0 {
-            rto.rto_ms = None;
-            rto.no_rto_because = Some("no fault hit this service and its clients saw no outage: nothing to recover from".into());
-        }
-        if let Some(t) = self.data_recovered_ns {
-            // the clients' outage does not end an operator error: correct data does
-            rto.rto_ms = Some(t.saturating_sub(fault_ns) as f64 / 1e6);
-            rto.recovered_at_ms = Some(t as f64 / 1e6);
-            rto.from_ms = fault_ns as f64 / 1e6;
-            rto.no_rto_because = None;
-        }
+        let rto = self.measure_rto(events, &injects, fault, stop_ns, checks);
         let recovered_ns = rto.recovered_at_ms.map(|ms| (ms * 1e6).round() as u64);
-        // one pass, in any order, for what does not need sorting
-        let mut latency = latency::PhaseLatencies::new(events, recovered_ns, stop_ns);
-        let mut rpo = read_back.map(|rb| rpo::Rpo::new(rb, self.recovery_target_ns));
-        let mut read = 0u64;
-        for o in self.ops.unordered() {
-            read += 1;
-            latency.add(o.invoke_ns, o.outcome(), o.complete_ns);
-            if let Some(r) = rpo.as_mut() {
-                r.add(o.writer, o.seq, o.outcome(), o.invoke_ns, o.complete_ns);
-            }
-        }
-        if read != total {
-            return Err(std::io::Error::other(format!("the checker's temporary files gave back {read} of {total} ops")));
-        }
-        let latency = latency.finish();
-        let rpo = rpo.map(|r| r.finish(fault_ns));
-
-        let mut t = Vec::new();
-        let baseline_ok = if fault.is_some() { acked_before_fault > 0 } else { acked > 0 };
-        t.push(TargetResult {
-            target: "baseline_writes".into(),
-            limit: Some(1.0),
-            actual: Some(if fault.is_some() { acked_before_fault } else { acked } as f64),
-            verdict: if baseline_ok { Verdict::Pass } else { Verdict::Unknown },
-            note: if baseline_ok {
-                "writes were acknowledged before the fault".into()
-            } else {
-                "no write was acknowledged before the fault: nothing was measured".into()
-            },
-        });
-        let failed_faults: Vec<&Event> = events.iter().filter(|e| e.kind == EventKind::FaultFailed).collect();
-        if !failed_faults.is_empty() {
-            t.push(TargetResult {
-                target: "faults_injected".into(),
-                limit: None,
-                actual: Some(injects.len() as f64),
-                verdict: Verdict::Unknown,
-                note: failed_faults.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>().join("; "),
-            });
-        }
-        let failed_actions: Vec<&Event> = events.iter().filter(|e| e.kind == EventKind::ActionFailed).collect();
-        if !failed_actions.is_empty() {
-            t.push(TargetResult {
-                target: "actions".into(),
-                limit: None,
-                actual: Some(failed_actions.len() as f64),
-                verdict: Verdict::Unknown,
-                note: failed_actions.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>().join("; "),
-            });
-        }
-        if let Some(abort) = events.iter().find(|e| e.kind == EventKind::Aborted) {
-            t.push(TargetResult {
-                target: "aborted".into(),
-                limit: None,
-                actual: Some(abort.t_ns as f64 / 1e6),
-                verdict: Verdict::Fail,
-                note: abort.detail.clone(),
-            });
-        }
-        if let Some(limit) = targets.rto_ms.as_ref().and_then(|l| l.single()) {
-            let (verdict, note) = match (rto.rto_ms, &rto.no_rto_because) {
-                (Some(a), _) if a <= limit as f64 => (Verdict::Pass, rto_note(&rto)),
-                (Some(_), _) => (Verdict::Fail, rto_note(&rto)),
-                (None, Some(why)) => (Verdict::Pass, why.clone()),
-                (None, None) => (Verdict::Fail, "writes never became available again before the workload stopped".into()),
-            };
-            t.push(TargetResult { target: "rto_ms".into(), limit: Some(limit as f64), actual: rto.rto_ms, verdict, note });
-        }
-        if let Some(limit) = targets.rpo_ms.as_ref().and_then(|l| l.single()) {
-            let (actual, verdict) = match &rpo {
-                Some(r) => (Some(r.rpo_ms), if r.rpo_ms <= limit as f64 { Verdict::Pass } else { Verdict::Fail }),
-                None => (None, Verdict::Unknown),
-            };
-            let note = if rpo.is_none() { "surviving data could not be read back".to_string() } else { String::new() };
-            t.push(TargetResult { target: "rpo_ms".into(), limit: Some(limit as f64), actual, verdict, note });
-        }
-        if let Some(limit) = targets.max_lost_writes.as_ref().and_then(|l| l.single()) {
-            let (actual, verdict) = match &rpo {
-                Some(r) => (Some(r.lost_writes as f64), if r.lost_writes <= limit { Verdict::Pass } else { Verdict::Fail }),
-                None => (None, Verdict::Unknown),
-            };
-            let note = rpo
-                .as_ref()
-                .map(|r| format!("{} acknowledged writes missing, {} recovered", r.lost_writes, r.recovered_writes))
-                .unwrap_or_default();
-            t.push(TargetResult { target: "max_lost_writes".into(), limit: Some(limit as f64), actual, verdict, note });
-        }
-        if targets.converge {
-            let conv = convergence.and_then(|c| c.converged);
-            let verdict = match conv {
-                Some(true) => Verdict::Pass,
-                Some(false) => Verdict::Fail,
-                None => Verdict::Unknown,
-            };
-            let note = convergence
-                .map(|c| {
-                    c.nodes.iter().map(|n| format!("{}: {} missing, {} extra", n.node, n.missing, n.extra)).collect::<Vec<_>>().join("; ")
-                })
-                .unwrap_or_else(|| "not checked".into());
-            t.push(TargetResult { target: "converged".into(), limit: None, actual: conv.map(|c| c as u8 as f64), verdict, note });
-        }
+        let (latency, rpo) = self.latency_and_rpo(events, recovered_ns, stop_ns, read_back, fault_ns)?;
+        let measured = targets::Measured {
+            events,
+            injected: injects.len(),
+            baseline_writes: if fault.is_some() { acked_before_fault } else { acked },
+            rto: &rto,
+            rpo: rpo.as_ref(),
+            convergence,
+        };
+        let t = targets::judge(&measured, targets);
         let verdict = t.iter().fold(Verdict::Pass, |v, r| v.merge(r.verdict));
         Ok(Analysis {
             verdict,
-            total_writes: total,
+            total_writes: self.ops.len(),
             acked_writes: acked,
             failed_writes: failed,
             unknown_writes: unknown,
@@ -304,14 +194,77 @@ impl Checker {
             latency,
         })
     }
+
+    /// RTO from `fault` (None: from the outage's start) to the recovery point; none when
+    /// there was nothing to recover from, and up to correct data after an operator error.
+    fn measure_rto(&self, events: &[Event], injects: &[&Event], fault: Option<&Event>, stop_ns: u64, checks: &CheckSpec) -> RtoResult {
+        let inject_times: Vec<rto::FaultTime> = injects.iter().map(|e| fault_time(e)).collect();
+        let window = crate::clock::ms_to_ns(checks.stable_window_ms);
+        let sorted = || self.ops.sorted().map(|o| (o.invoke_ns, o.outcome(), o.complete_ns));
+        let mut rto =
+            rto::rto(&sorted, || self.acks.sorted(), &inject_times, fault.map(fault_time), stop_ns, window, checks.stable_ok_ratio);
+        let no_fault = events.iter().all(|e| !matches!(e.kind, EventKind::FaultInject | EventKind::FaultFailed));
+        if no_fault && !rto.outage_observed && self.counts[0] > 0 {
+            nothing_to_recover_from(&mut rto);
+        }
+        if let Some(t) = self.data_recovered_ns {
+            rto_until_data_recovered(&mut rto, t, fault.map(|e| e.t_ns).unwrap_or(0));
+        }
+        rto
+    }
+
+    /// Latency per phase and the RPO (None without a read-back), in one pass over the ops in
+    /// any order; an error when the temporary files gave back fewer or more ops than added.
+    fn latency_and_rpo(
+        &self,
+        events: &[Event],
+        recovered_ns: Option<u64>,
+        stop_ns: u64,
+        read_back: Option<&ReadBack>,
+        fault_ns: u64,
+    ) -> std::io::Result<(Vec<PhaseLatency>, Option<RpoResult>)> {
+        let total = self.ops.len();
+        let mut latency = latency::PhaseLatencies::new(events, recovered_ns, stop_ns);
+        let mut rpo = read_back.map(|rb| rpo::Rpo::new(rb, self.recovery_target_ns));
+        let mut read = 0u64;
+        for o in self.ops.unordered() {
+            read += 1;
+            latency.add(o.invoke_ns, o.outcome(), o.complete_ns);
+            if let Some(r) = rpo.as_mut() {
+                r.add(o.writer, o.seq, o.outcome(), o.invoke_ns, o.complete_ns);
+            }
+        }
+        if read != total {
+            return Err(std::io::Error::other(format!("the checker's temporary files gave back {read} of {total} ops")));
+        }
+        Ok((latency.finish(), rpo.map(|r| r.finish(fault_ns))))
+    }
 }
 
-fn rto_note(r: &RtoResult) -> String {
-    if !r.outage_observed {
-        "no outage observed: no write failed after the fault".into()
-    } else if r.relapses > 0 {
-        format!("{} writes failed again after recovery", r.relapses)
-    } else {
-        String::new()
-    }
+/// The injected faults, and the fault the drill is measured from: the one the failover
+/// answered, else the first injected (None: no fault was injected).
+fn the_fault(events: &[Event], answered_fault: Option<usize>) -> (Vec<&Event>, Option<&Event>) {
+    let injects: Vec<&Event> = events.iter().filter(|e| e.kind == EventKind::FaultInject).collect();
+    let fault = answered_fault.and_then(|i| injects.iter().find(|e| e.fault == Some(i))).or(injects.first()).copied();
+    (injects, fault)
+}
+
+/// A fault as RTO counts from it: when it was asked for and when it was reported applied.
+fn fault_time(e: &Event) -> rto::FaultTime {
+    rto::FaultTime { at_ns: e.t_ns, applied_ns: e.applied_ns }
+}
+
+/// No fault hit this service and its clients saw no outage: no RTO, and why.
+fn nothing_to_recover_from(rto: &mut RtoResult) {
+    rto.rto_ms = None;
+    rto.no_rto_because = Some("no fault hit this service and its clients saw no outage: nothing to recover from".into());
+}
+
+/// After an operator error the clients' outage does not end the RTO: correct data does, at
+/// `data_recovered_ns`, counted from the fault.
+fn rto_until_data_recovered(rto: &mut RtoResult, data_recovered_ns: u64, fault_ns: u64) {
+    rto.rto_ms = Some(data_recovered_ns.saturating_sub(fault_ns) as f64 / 1e6);
+    rto.recovered_at_ms = Some(data_recovered_ns as f64 / 1e6);
+    rto.from_ms = fault_ns as f64 / 1e6;
+    rto.no_rto_because = None;
 }

@@ -9,6 +9,8 @@ mod phases;
 mod rpo;
 mod rto;
 mod spill;
+mod steps;
+mod targets;
 
 pub use analysis::{Analysis, Checker, TargetResult};
 pub use convergence::{Convergence, NodeConvergence, compare};
@@ -58,6 +60,8 @@ impl std::fmt::Display for Verdict {
     }
 }
 
+#[cfg(test)]
+mod branch_tests;
 #[cfg(test)]
 mod random_histories;
 #[cfg(test)]

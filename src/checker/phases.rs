@@ -1,6 +1,7 @@
 //! RTO split into what the orchestrator and the clients did: fault → detected → promoted →
 //! rerouted → recovered, each phase with its duration and the budget the settings imply.
 //! A phase the drill did not observe is null, never guessed.
+use super::steps::Observed;
 use crate::clock::ms;
 use crate::history::{Event, EventKind, Op, Outcome};
 use crate::stack::Budgets;
@@ -106,6 +107,17 @@ pub enum Steps {
     Scripted { dns_ttl_ms: Option<u64> },
 }
 
+impl Steps {
+    /// The events that mark, for these steps, the failure detected, the new primary
+    /// promoted and the clients' endpoint moved to it.
+    pub(super) fn event_kinds(self) -> (EventKind, EventKind, EventKind) {
+        match self {
+            Steps::Orchestrator => (EventKind::OrchestratorDetected, EventKind::OrchestratorPromoted, EventKind::OrchestratorMoved),
+            Steps::Scripted { .. } => (EventKind::FailoverStart, EventKind::FailoverPromote, EventKind::FailoverRepointClients),
+        }
+    }
+}
+
 /// `fault` is the fault the orchestrator answered; `new_primary` the node it promoted;
 /// `rto` is RTO's span: when the fault took effect for the clients, and the recovery point.
 /// After a `planned` switchover nothing is detected: the old leader releasing its key is
@@ -123,78 +135,46 @@ pub fn phases(
     budgets: Budgets,
     steps: Steps,
 ) -> Phases {
-    let (from_ms, recovered_ms) = rto;
-    let fault_ns = fault.and_then(|i| events.iter().find(|e| e.kind == EventKind::FaultInject && e.fault == Some(i))).map(|e| e.t_ns);
-    let after = |kind: EventKind, node: Option<&str>| {
-        let from = fault_ns?;
-        events.iter().find(|e| e.kind == kind && e.t_ns >= from && (node.is_none() || e.node.as_deref() == node)).map(|e| e.t_ns)
-    };
-    let (detect, promote, moves) = match steps {
-        Steps::Orchestrator => (EventKind::OrchestratorDetected, EventKind::OrchestratorPromoted, EventKind::OrchestratorMoved),
-        Steps::Scripted { .. } => (EventKind::FailoverStart, EventKind::FailoverPromote, EventKind::FailoverRepointClients),
-    };
-    let detected = if planned { None } else { after(detect, None) };
-    let watched = new_primary.as_deref().and_then(|n| after(promote, Some(n)));
-    let first = match (&new_primary, fault_ns) {
-        (Some(n), Some(f)) => runs.first_after(n, f),
-        _ => None,
-    };
-    let (promoted, promoted_by) = match (watched, first.map(|r| r.ack_ns)) {
-        (Some(w), Some(a)) if a < w => (Some(a), Some("first acknowledged write".to_string())),
-        (None, Some(a)) => (Some(a), Some("first acknowledged write".to_string())),
-        (Some(w), _) => (Some(w), Some("watcher".to_string())),
-        (None, None) => (None, None),
-    };
-    let rerouted = first.map(|r| r.invoke_ns);
-    let moved = new_primary.as_deref().and_then(|n| after(moves, Some(n)));
-    let span = |a: Option<u64>, b: Option<u64>| Some(ms(b?) - ms(a?));
-    let (dns_moved, (first_expired, expired)) = match (steps, moved) {
-        (Steps::Scripted { dns_ttl_ms: Some(ttl) }, Some(m)) => {
-            let (first, last) = caches_expired(events, m, new_primary.as_deref(), ttl);
-            (moved, (Some(first), Some(last)))
-        }
-        _ => (None, (None, None)),
-    };
-    let moved = if dns_moved.is_some() { None } else { moved.filter(|_| steps == Steps::Orchestrator) };
-    Phases {
-        orchestrator: orchestrator.to_string(),
-        old_primary,
-        new_primary,
-        fault_ms: fault_ns.map(|_| from_ms),
-        detected_ms: detected.map(ms),
-        promoted_ms: promoted.map(ms),
-        promoted_by,
-        moved_ms: moved.map(ms),
-        rerouted_ms: rerouted.map(ms),
-        rerouted_ack_ms: first.map(|r| ms(r.ack_ns)),
-        recovered_ms,
-        detection_ms: fault_ns.and(detected).map(|d| ms(d) - from_ms),
-        promotion_ms: span(detected, promoted),
-        reroute_ms: span(first_expired.or(promoted), rerouted),
-        stabilization_ms: rerouted.and_then(|r| Some(recovered_ms? - ms(r))),
-        dns_moved_ms: dns_moved.map(ms),
-        first_cache_expired_ms: first_expired.map(ms),
-        caches_expired_ms: expired.map(ms),
-        dns_update_ms: span(promoted, dns_moved),
-        ttl_wait_ms: span(dns_moved, first_expired),
-        budgets,
-    }
+    let seen = Observed::in_history(planned, events, fault, new_primary.as_deref(), runs, steps);
+    phases_between(seen, orchestrator, old_primary, new_primary, rto, budgets)
 }
 
-/// When the first and the last client cache holding an address other than `new`'s ran
-/// out: per client (a `dns-answer`'s detail names it before its ':'), its latest such answer
-/// at or before the record moved (`moved_ns`), plus the TTL; the move itself for a client
-/// whose cache had already run out.
-fn caches_expired(events: &[Event], moved_ns: u64, new: Option<&str>, ttl_ms: u64) -> (u64, u64) {
-    let mut last_old = std::collections::BTreeMap::new();
-    for e in events.iter().filter(|e| e.kind == EventKind::DnsAnswer && e.t_ns <= moved_ns && e.node.as_deref() != new) {
-        let client = e.detail.split(':').next().unwrap_or_default();
-        let t = last_old.entry(client).or_insert(e.t_ns);
-        *t = (*t).max(e.t_ns);
+/// The phases between the steps the drill observed, in drill ms: the fault's time is RTO's
+/// start and the recovery RTO's recovery point (`rto`), so that the phases add up to the RTO.
+fn phases_between(
+    seen: Observed,
+    orchestrator: &str,
+    old: Option<String>,
+    new: Option<String>,
+    rto: (f64, Option<f64>),
+    budgets: Budgets,
+) -> Phases {
+    let (from_ms, recovered_ms) = rto;
+    let span = |a: Option<u64>, b: Option<u64>| Some(ms(b?) - ms(a?));
+    let rerouted = seen.first.map(|r| r.invoke_ns);
+    Phases {
+        orchestrator: orchestrator.to_string(),
+        old_primary: old,
+        new_primary: new,
+        fault_ms: seen.fault_ns.map(|_| from_ms),
+        detected_ms: seen.detected.map(ms),
+        promoted_ms: seen.promoted.map(ms),
+        promoted_by: seen.promoted_by,
+        moved_ms: seen.moved.map(ms),
+        rerouted_ms: rerouted.map(ms),
+        rerouted_ack_ms: seen.first.map(|r| ms(r.ack_ns)),
+        recovered_ms,
+        detection_ms: seen.fault_ns.and(seen.detected).map(|d| ms(d) - from_ms),
+        promotion_ms: span(seen.detected, seen.promoted),
+        reroute_ms: span(seen.first_expired.or(seen.promoted), rerouted),
+        stabilization_ms: rerouted.and_then(|r| Some(recovered_ms? - ms(r))),
+        dns_moved_ms: seen.dns_moved.map(ms),
+        first_cache_expired_ms: seen.first_expired.map(ms),
+        caches_expired_ms: seen.expired.map(ms),
+        dns_update_ms: span(seen.promoted, seen.dns_moved),
+        ttl_wait_ms: span(seen.dns_moved, seen.first_expired),
+        budgets,
     }
-    let expiry = |t: &u64| t.saturating_add(crate::clock::ms_to_ns(ttl_ms)).max(moved_ns);
-    let first = last_old.values().map(expiry).min().unwrap_or(moved_ns);
-    (first, last_old.values().map(expiry).max().unwrap_or(moved_ns))
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 //! which writes never became available again (e.g. a replication cut that stalls
 //! synchronous commits, followed by a primary kill). Before the answered fault, a point
 //! is "available" by the same window rule, the window cut short at the answered fault.
+use crate::clock::ms;
 use crate::history::Outcome;
 use serde::Serialize;
 
@@ -197,36 +198,10 @@ pub fn rto<A: Iterator<Item = u64>>(
     window_ns: u64,
     ok_ratio: f64,
 ) -> RtoResult {
-    let ms = |ns: u64| ns as f64 / 1e6;
-    let (mut gap, mut gap_start, mut prev) = (0u64, 0u64, None);
-    for t in acks() {
-        if let Some(p) = prev
-            && t - p > gap
-        {
-            (gap, gap_start) = (t - p, p);
-        }
-        prev = Some(t);
-    }
     let anchor = fault.map(|f| outage_anchor(ops, injects, f, window_ns, ok_ratio));
+    let mut res = RtoResult::before_outage(fault.is_some(), anchor, longest_gap(acks()));
     let fault_ns = anchor.map_or(0, |f| f.at_ns);
-    let mut res = RtoResult {
-        basis: if fault.is_some() { RtoBasis::Fault } else { RtoBasis::OutageStart },
-        outage_ms: None,
-        last_ack_before_outage_ms: None,
-        rto_ms: Some(0.0),
-        no_rto_because: None,
-        outage_observed: false,
-        recovered_at_ms: None,
-        outage_start_ms: None,
-        relapses: 0,
-        from_ms: ms(fault_ns),
-        fault_requested_ms: anchor.map(|f| ms(f.at_ns)),
-        longest_gap_ms: ms(gap),
-        longest_gap_start_ms: ms(gap_start),
-    };
-    // the outage starts with the first write invoked earliest among those that ended non-ok
-    // at or after the fault (a write in flight at the fault counts)
-    let Some(first_bad) = ops().find(|&(_, o, done)| o != Outcome::Ok && done >= fault_ns).map(|o| o.0) else {
+    let Some(first_bad) = outage_start(ops, fault_ns) else {
         return res;
     };
     res.outage_observed = true;
@@ -236,7 +211,64 @@ pub fn rto<A: Iterator<Item = u64>>(
     // no fault: the outage's own start is the only honest anchor
     let start_ns = anchor.map_or(first_bad, |f| f.effect(first_bad));
     res.from_ms = ms(start_ns);
-    let from = first_bad.max(start_ns);
+    let Some((t, relapses)) = recovery_point(ops, first_bad.max(start_ns), stop_ns, window_ns, ok_ratio) else {
+        res.rto_ms = None;
+        return res;
+    };
+    res.rto_ms = Some(ms(t.saturating_sub(start_ns)));
+    res.recovered_at_ms = Some(ms(t));
+    res.outage_ms = Some(ms(t.saturating_sub(last_ack.unwrap_or(first_bad))));
+    res.relapses = relapses;
+    res
+}
+
+/// The longest time between two consecutive acknowledgements, and when it began (0, 0
+/// with fewer than two).
+fn longest_gap(acks: impl Iterator<Item = u64>) -> (u64, u64) {
+    let (mut gap, mut gap_start, mut prev) = (0u64, 0u64, None);
+    for t in acks {
+        if let Some(p) = prev
+            && t - p > gap
+        {
+            (gap, gap_start) = (t - p, p);
+        }
+        prev = Some(t);
+    }
+    (gap, gap_start)
+}
+
+impl RtoResult {
+    /// What RTO says before looking for an outage: counted from `anchor`'s request (0
+    /// without a fault), RTO 0, no outage seen; the longest gap between acknowledgements.
+    fn before_outage(fault: bool, anchor: Option<FaultTime>, (gap, gap_start): (u64, u64)) -> RtoResult {
+        RtoResult {
+            basis: if fault { RtoBasis::Fault } else { RtoBasis::OutageStart },
+            outage_ms: None,
+            last_ack_before_outage_ms: None,
+            rto_ms: Some(0.0),
+            no_rto_because: None,
+            outage_observed: false,
+            recovered_at_ms: None,
+            outage_start_ms: None,
+            relapses: 0,
+            from_ms: ms(anchor.map_or(0, |f| f.at_ns)),
+            fault_requested_ms: anchor.map(|f| ms(f.at_ns)),
+            longest_gap_ms: ms(gap),
+            longest_gap_start_ms: ms(gap_start),
+        }
+    }
+}
+
+/// The outage's start: the invoke time of the earliest-invoked write that ended non-ok at
+/// or after `fault_ns` (a write in flight at the fault counts); None without one.
+fn outage_start(ops: &impl SortedOps, fault_ns: u64) -> Option<u64> {
+    ops().find(|&(_, o, done)| o != Outcome::Ok && done >= fault_ns).map(|o| o.0)
+}
+
+/// The recovery point: the first write invoked at or after `from` whose stable window is
+/// available and ends by `stop_ns`, with the non-ok writes from it on (relapses); None when
+/// writes never became available again before the workload stopped.
+fn recovery_point(ops: &impl SortedOps, from: u64, stop_ns: u64, window_ns: u64, ok_ratio: f64) -> Option<(u64, u64)> {
     // sliding window [t, t + window) over the ops invoked from `from` on
     let mut w = Window::new(ops().skip_while(|o| o.0 < from), window_ns);
     while let Some((t, o)) = w.current() {
@@ -245,14 +277,9 @@ pub fn rto<A: Iterator<Item = u64>>(
         }
         w.extend(t);
         if w.available(o, ok_ratio) {
-            res.rto_ms = Some(ms(t.saturating_sub(start_ns)));
-            res.recovered_at_ms = Some(ms(t));
-            res.outage_ms = Some(ms(t.saturating_sub(last_ack.unwrap_or(first_bad))));
-            res.relapses = w.not_ok_left();
-            return res;
+            return Some((t, w.not_ok_left()));
         }
         w.leave();
     }
-    res.rto_ms = None;
-    res
+    None
 }

@@ -1,0 +1,138 @@
+//! Judges what a drill measured against the scenario's targets: one `TargetResult` per
+//! target, in the order the reports show them (the drill's own failures first).
+use super::{Convergence, RpoResult, RtoResult, TargetResult, Verdict};
+use crate::history::{Event, EventKind};
+use crate::scenario::Targets;
+
+/// What the drill measured, as the targets judge it.
+pub(super) struct Measured<'a> {
+    pub(super) events: &'a [Event],
+    /// Faults injected.
+    pub(super) injected: usize,
+    /// Writes acknowledged before the fault (every acknowledged write without a fault).
+    pub(super) baseline_writes: u64,
+    pub(super) rto: &'a RtoResult,
+    /// None when the surviving data could not be read back.
+    pub(super) rpo: Option<&'a RpoResult>,
+    pub(super) convergence: Option<&'a Convergence>,
+}
+
+/// Every target's result: the baseline, faults not injected, failed actions, an abort, then
+/// RTO, RPO, lost writes and convergence when the scenario sets them.
+pub(super) fn judge(m: &Measured, targets: &Targets) -> Vec<TargetResult> {
+    let mut t = vec![baseline(m.baseline_writes)];
+    t.extend(faults_not_injected(m.events, m.injected));
+    t.extend(failed_actions(m.events));
+    t.extend(aborted(m.events));
+    t.extend(targets.rto_ms.as_ref().and_then(|l| l.single()).map(|limit| rto_target(m.rto, limit)));
+    t.extend(targets.rpo_ms.as_ref().and_then(|l| l.single()).map(|limit| rpo_target(m.rpo, limit)));
+    t.extend(targets.max_lost_writes.as_ref().and_then(|l| l.single()).map(|limit| lost_writes_target(m.rpo, limit)));
+    if targets.converge {
+        t.push(convergence_target(m.convergence));
+    }
+    t
+}
+
+/// Some write must have been acknowledged before the fault, or nothing was measured
+/// (undecided).
+fn baseline(writes: u64) -> TargetResult {
+    let ok = writes > 0;
+    TargetResult {
+        target: "baseline_writes".into(),
+        limit: Some(1.0),
+        actual: Some(writes as f64),
+        verdict: if ok { Verdict::Pass } else { Verdict::Unknown },
+        note: if ok {
+            "writes were acknowledged before the fault".into()
+        } else {
+            "no write was acknowledged before the fault: nothing was measured".into()
+        },
+    }
+}
+
+/// How many `kind` events there were and their details, joined; None without one.
+fn failures(events: &[Event], kind: EventKind) -> Option<(usize, String)> {
+    let failed: Vec<&Event> = events.iter().filter(|e| e.kind == kind).collect();
+    (!failed.is_empty()).then(|| (failed.len(), failed.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>().join("; ")))
+}
+
+/// A fault that could not be injected: the drill did not test what it declared (undecided).
+fn faults_not_injected(events: &[Event], injected: usize) -> Option<TargetResult> {
+    let (_, note) = failures(events, EventKind::FaultFailed)?;
+    Some(TargetResult { target: "faults_injected".into(), limit: None, actual: Some(injected as f64), verdict: Verdict::Unknown, note })
+}
+
+/// A hook, failover step or steady-state check that failed leaves the drill undecided.
+fn failed_actions(events: &[Event]) -> Option<TargetResult> {
+    let (n, note) = failures(events, EventKind::ActionFailed)?;
+    Some(TargetResult { target: "actions".into(), limit: None, actual: Some(n as f64), verdict: Verdict::Unknown, note })
+}
+
+/// An `abort_when` condition held: the drill fails, at the abort's time.
+fn aborted(events: &[Event]) -> Option<TargetResult> {
+    let abort = events.iter().find(|e| e.kind == EventKind::Aborted)?;
+    Some(TargetResult {
+        target: "aborted".into(),
+        limit: None,
+        actual: Some(abort.t_ns as f64 / 1e6),
+        verdict: Verdict::Fail,
+        note: abort.detail.clone(),
+    })
+}
+
+/// RTO within `limit` ms; no RTO passes only when there was nothing to recover from.
+fn rto_target(rto: &RtoResult, limit: u64) -> TargetResult {
+    let (verdict, note) = match (rto.rto_ms, &rto.no_rto_because) {
+        (Some(a), _) if a <= limit as f64 => (Verdict::Pass, rto_note(rto)),
+        (Some(_), _) => (Verdict::Fail, rto_note(rto)),
+        (None, Some(why)) => (Verdict::Pass, why.clone()),
+        (None, None) => (Verdict::Fail, "writes never became available again before the workload stopped".into()),
+    };
+    TargetResult { target: "rto_ms".into(), limit: Some(limit as f64), actual: rto.rto_ms, verdict, note }
+}
+
+/// What an RTO's note says: no outage seen, or the writes that failed again after recovery.
+fn rto_note(r: &RtoResult) -> String {
+    if !r.outage_observed {
+        "no outage observed: no write failed after the fault".into()
+    } else if r.relapses > 0 {
+        format!("{} writes failed again after recovery", r.relapses)
+    } else {
+        String::new()
+    }
+}
+
+/// RPO within `limit` ms; undecided when the surviving data could not be read back.
+fn rpo_target(rpo: Option<&RpoResult>, limit: u64) -> TargetResult {
+    let (actual, verdict) = match rpo {
+        Some(r) => (Some(r.rpo_ms), if r.rpo_ms <= limit as f64 { Verdict::Pass } else { Verdict::Fail }),
+        None => (None, Verdict::Unknown),
+    };
+    let note = if rpo.is_none() { "surviving data could not be read back".to_string() } else { String::new() };
+    TargetResult { target: "rpo_ms".into(), limit: Some(limit as f64), actual, verdict, note }
+}
+
+/// At most `limit` acknowledged writes lost; undecided without a read-back.
+fn lost_writes_target(rpo: Option<&RpoResult>, limit: u64) -> TargetResult {
+    let (actual, verdict) = match rpo {
+        Some(r) => (Some(r.lost_writes as f64), if r.lost_writes <= limit { Verdict::Pass } else { Verdict::Fail }),
+        None => (None, Verdict::Unknown),
+    };
+    let note = rpo.map(|r| format!("{} acknowledged writes missing, {} recovered", r.lost_writes, r.recovered_writes)).unwrap_or_default();
+    TargetResult { target: "max_lost_writes".into(), limit: Some(limit as f64), actual, verdict, note }
+}
+
+/// Every surviving replica holds exactly the primary's records; undecided when nothing
+/// could be compared.
+fn convergence_target(convergence: Option<&Convergence>) -> TargetResult {
+    let conv = convergence.and_then(|c| c.converged);
+    let verdict = match conv {
+        Some(true) => Verdict::Pass,
+        Some(false) => Verdict::Fail,
+        None => Verdict::Unknown,
+    };
+    let note = convergence
+        .map(|c| c.nodes.iter().map(|n| format!("{}: {} missing, {} extra", n.node, n.missing, n.extra)).collect::<Vec<_>>().join("; "))
+        .unwrap_or_else(|| "not checked".into());
+    TargetResult { target: "converged".into(), limit: None, actual: conv.map(|c| c as u8 as f64), verdict, note }
+}
