@@ -293,7 +293,10 @@ impl Summary {
         }
         let mut t = b.build();
         t.with(tabled::settings::Style::rounded());
-        let mut out = format!("\nSummary ({} drills, {:.0} s)\n{t}\n", self.runs.len(), self.duration_s);
+        // a drill of several services is one row per service (`name/service`), one drill
+        let drills: std::collections::BTreeSet<(&str, u32)> =
+            self.runs.iter().map(|r| (r.scenario.split('/').next().unwrap_or_default(), r.run)).collect();
+        let mut out = format!("\nSummary ({} drills, {:.0} s)\n{t}\n", drills.len(), self.duration_s);
         for s in self.scenarios.iter().filter(|s| s.runs > 1 || !s.targets.is_empty()) {
             let st = |name: &str, s: &Option<Stat>| match s {
                 Some(s) => format!("  {name}: min {:.0}, median {:.0}, p95 {:.0}, max {:.0}\n", s.min, s.median, s.p95, s.max),
@@ -372,6 +375,13 @@ mod tests {
 #[cfg(test)]
 mod html_tests {
     use super::*;
+
+    #[test]
+    fn a_drill_of_several_services_counts_once_in_the_table() {
+        let rows = ["two/pg", "two/cache"].map(|n| RunRow::empty(n, 1, "pass", 0));
+        let s = Summary { started_at: String::new(), duration_s: 3.0, exit_code: 0, runs: rows.to_vec(), scenarios: Vec::new() };
+        assert!(s.table().contains("Summary (1 drills, 3 s)"), "{}", s.table());
+    }
 
     #[test]
     fn summary_html_renders_rows_links_and_spreads() {
