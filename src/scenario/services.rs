@@ -184,7 +184,8 @@ pub fn drill_scenario(ss: &ServicesScenario, plans: &[ServicePlan]) -> Scenario 
         Some(p) => p.view.clone(),
         // refused by validation (no service); a placeholder until then
         None => {
-            serde_norway::from_str(&format!("name: {}\nstack: {{kind: postgres}}\ntargets: {{}}", ss.name)).expect("a minimal scenario")
+            let yaml = format!("name: {}\nstack: {{kind: {}}}\ntargets: {{}}", ss.name, super::KINDS[0].name());
+            serde_norway::from_str(&yaml).expect("a minimal scenario")
         }
     };
     Scenario {
