@@ -272,6 +272,8 @@ fn a_kind_is_named_only_in_its_kinds_file_its_engine_folder_and_driver_for() {
             let named: Vec<&str> = drdrill::scenario::KINDS.iter().map(|k| k.name()).filter(|k| names_kind(&lit, k)).collect();
             if named.len() > 1 {
                 found.push(format!("{rel}:{line}: a list of kinds written by hand ({}): build it from KINDS", named.join(", ")));
+            } else if let Some(k) = named.iter().find(|k| lit.contains(&format!("kind: {k}"))) {
+                found.push(format!("{rel}:{line}: a scenario of kind {k} written by hand: name the kind from KINDS"));
             }
         }
     }
