@@ -67,11 +67,13 @@ mod tests {
     use crate::scenario::KINDS;
 
     #[test]
-    fn the_kind_that_runs_an_engine_bare_attaches_to_a_stack_of_it() {
+    fn every_kind_has_its_driver_and_the_bare_one_attaches_to_a_stack_of_its_engine() {
         for k in KINDS {
             let spec: StackSpec = serde_json::from_value(serde_json::json!({"kind": k.name()})).unwrap();
-            let attaches = driver_for(&spec).attach(&Auth::default()).is_some();
-            assert_eq!(attaches, k.info().engine, "{k:?}");
+            let driver = driver_for(&spec);
+            assert_eq!(driver.attach(&Auth::default()).is_some(), k.info().engine, "{k:?}");
+            // a kind missing from driver_for would fall to its last arm, the external driver
+            assert_eq!(driver.deployment().is_some(), !k.is_external(), "{k:?} has no arm of its own in driver_for");
         }
     }
 }
