@@ -10,6 +10,7 @@ pub mod failover;
 pub mod fault;
 pub mod history;
 pub mod lag;
+pub mod monitor;
 pub mod proxy;
 pub mod report;
 pub mod runner;

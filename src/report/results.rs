@@ -138,6 +138,10 @@ pub struct Results {
     /// True when SIGINT / SIGTERM stopped the drill; the verdict is then `unknown`.
     pub interrupted: bool,
     pub interruption: Option<Interruption>,
+    /// `monitoring`: every alert rule of the users' rules file, measured (a drill-wide
+    /// field: a drill of several services holds it at the top level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<crate::monitor::AlertsReport>,
     /// `--baseline`: this run compared with earlier evidence of the same scenario.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<super::Comparison>,
