@@ -22,6 +22,19 @@ impl Clock {
         let anchor = i128::from(self.wall_anchor.timestamp_nanos_opt()?);
         u64::try_from(wall_ns - anchor).ok()
     }
+    /// Drill time of an instant, ms (negative before the start).
+    pub fn ms_of(&self, at: Instant) -> f64 {
+        match at.checked_duration_since(self.start) {
+            Some(d) => d.as_secs_f64() * 1e3,
+            None => -(self.start.duration_since(at).as_secs_f64() * 1e3),
+        }
+    }
+    /// Drill time of an RFC 3339 wall-clock time, ms (negative before the start).
+    pub fn ms_of_wall(&self, rfc3339: &str) -> Option<f64> {
+        let t = DateTime::parse_from_rfc3339(rfc3339).ok()?.with_timezone(&Utc);
+        let ns = (t - self.wall_anchor).num_nanoseconds()?;
+        Some(ns as f64 / 1e6)
+    }
     /// The instant `ns` nanoseconds after the start (far in the future if that overflows).
     pub fn instant_at(&self, ns: u64) -> Instant {
         let far = self.start + Duration::from_secs(86_400 * 365);

@@ -92,6 +92,8 @@ pub(super) fn random_targets() -> (CheckSpec, Targets) {
             max_lost_writes: Some(0u64.into()),
             converge: false,
             replica_lag_ms: None,
+            alerts: Default::default(),
+            no_alert: Vec::new(),
         },
     )
 }

@@ -23,6 +23,10 @@ pub struct Docker {
     pub publish_ip: IpAddr,
 }
 
+/// The network of a container that shares the host's (the drill's Prometheus and
+/// Alertmanager: they listen on 127.0.0.1 only, and reach the webhook drdrill runs there).
+pub const HOST_NETWORK: &str = "host";
+
 /// What a node's container looks like.
 #[derive(Debug, Clone, Default)]
 pub struct ContainerSpec {
@@ -124,11 +128,15 @@ impl Docker {
             exposed.insert(key.clone(), HashMap::new());
             bindings.insert(key, Some(vec![PortBinding { host_ip: Some(ip.to_string()), host_port: Some(host.to_string()) }]));
         }
+        // the host's network (`host`): no alias, hostname or published port applies
+        let host_net = spec.network == HOST_NETWORK;
         let mut endpoints = HashMap::new();
-        endpoints.insert(spec.network.clone(), EndpointSettings { aliases: Some(vec![spec.alias.clone()]), ..Default::default() });
+        if !host_net {
+            endpoints.insert(spec.network.clone(), EndpointSettings { aliases: Some(vec![spec.alias.clone()]), ..Default::default() });
+        }
         let config = Config {
             image: Some(spec.image.clone()),
-            hostname: Some(spec.alias.clone()),
+            hostname: (!host_net).then(|| spec.alias.clone()),
             env: Some(spec.env.clone()),
             cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
             entrypoint: spec.entrypoint.clone(),

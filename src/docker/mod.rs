@@ -8,7 +8,7 @@ mod liveness;
 mod net;
 
 pub use cleanup::{RunGuard, TeardownReport};
-pub use client::{ContainerSpec, Docker};
+pub use client::{ContainerSpec, Docker, HOST_NETWORK};
 pub use engine::EngineInfo;
 pub use gc::{GcReport, gc};
 pub use images::{

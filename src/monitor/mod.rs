@@ -3,11 +3,27 @@
 //! watched while the drill runs: every alert rule of the users' rules file measured for
 //! whether it can match anything at all, and when it went pending, firing, notified and
 //! resolved; the time to page split like the RTO, each step beside its budget.
-//! - `rules.rs`: the rules file read, and the metric names each expression selects;
 //! - `deploy.rs`: the containers and their configuration;
 //! - `webhook.rs`: the receiver Alertmanager notifies, in-process on 127.0.0.1;
 //! - `watch.rs`: Prometheus' and Alertmanager's HTTP APIs polled on the drill's clock;
-//! - `judge.rs`: what each rule did, against `targets.alerts` and `targets.no_alert`.
+//! - `judge.rs`: what each rule did;
+//! - `drill.rs`: the drill's monitoring from start to report;
+//! - `targets.rs`: `targets.alerts` and `targets.no_alert` judged on the report.
+//!
+//! The rules file is read with the scenario (`scenario::alert_rules`).
+mod deploy;
+mod drill;
+mod http;
+mod judge;
+mod targets;
+mod watch;
+mod webhook;
+
+pub use deploy::{IMAGE, Target, container_nodes};
+pub use judge::FaultAt;
+pub use drill::Monitor;
+pub use deploy::Plan;
+pub use targets::{judge_targets, rules_alive};
 use serde::{Deserialize, Serialize};
 
 /// What the drill's monitoring found (results.json `alerts`).
@@ -28,6 +44,23 @@ pub struct AlertsReport {
     pub notifications: Vec<Notification>,
     /// Problems met while watching (an API that did not answer, …).
     pub errors: Vec<String>,
+    /// Exporters Prometheus could not scrape after the fault (`up == 0`): their metrics
+    /// vanish instead of reporting the outage.
+    pub scrapes_failed: Vec<ScrapeFailed>,
+    /// How often the APIs were polled (ms), and how many polls were made and failed.
+    pub poll_ms: u64,
+    pub polls: u64,
+    pub failed_polls: u64,
+}
+
+impl AlertsReport {
+    pub fn rule(&self, alert: &str) -> Option<&AlertRuleReport> {
+        self.rules.iter().find(|r| r.alert == alert)
+    }
+    /// Every dead rule: the drill-wide target that every rule matches a series.
+    pub fn dead(&self) -> Vec<&AlertRuleReport> {
+        self.rules.iter().filter(|r| r.outcome == AlertOutcome::Dead).collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +70,19 @@ pub struct TimingSettings {
     pub evaluation_interval_ms: u64,
     pub group_wait_ms: u64,
     pub group_interval_ms: u64,
-    pub resolve_timeout_ms: u64,
+    pub settle_ms: u64,
+}
+
+impl From<crate::scenario::Timing> for TimingSettings {
+    fn from(t: crate::scenario::Timing) -> Self {
+        TimingSettings {
+            scrape_interval_ms: t.scrape_interval_ms,
+            evaluation_interval_ms: t.evaluation_interval_ms,
+            group_wait_ms: t.group_wait_ms,
+            group_interval_ms: t.group_interval_ms,
+            settle_ms: t.settle_ms,
+        }
+    }
 }
 
 /// How a rule ended the drill.
@@ -87,10 +132,22 @@ pub struct AlertRuleReport {
     /// The time to page split: scrape, evaluation, `for`, group_wait and notification,
     /// each with its budget from the settings.
     pub steps: Vec<AlertStep>,
+    /// The `instance` labels of its alerts (the nodes it fired for).
+    pub instances: Vec<String>,
     /// Fired while no fault was in effect (e.g. during a planned switchover).
     pub noise: bool,
-    /// Still firing `resolve_timeout_ms` after the drill recovered.
+    /// Still firing well after the drill recovered (scrape + evaluation interval + 5 s).
     pub stuck: bool,
+}
+
+/// An exporter Prometheus could not scrape (`up == 0`), from and to (drill ms).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScrapeFailed {
+    pub job: String,
+    pub instance: String,
+    pub from_ms: f64,
+    pub to_ms: f64,
 }
 
 /// How many series a selector of a rule matched during the drill.
@@ -119,5 +176,7 @@ pub struct Notification {
     pub alert: String,
     /// `firing` or `resolved`.
     pub status: String,
+    /// Prometheus' own time it fired (`startsAt`), on the drill's clock.
+    pub starts_ms: Option<f64>,
     pub labels: std::collections::BTreeMap<String, String>,
 }

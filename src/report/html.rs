@@ -28,7 +28,7 @@ const TEMPLATE: &str = r#"<!doctype html>
 <h2>Timeline</h2>
 <figure id="timeline{{ s.suffix }}">{{ s.svg|safe }}
 <figcaption>Bars: writes per 100 ms of invoke time, green ok, red fail, orange unknown. Lines: latency of the acknowledged writes (right axis).
-Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple failover and orchestrator steps. Bands: the phases.</figcaption></figure>
+Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple failover and orchestrator steps, blue alerts firing and paging. Bands: the phases.</figcaption></figure>
 <table><tr><th>drill time (ms)</th><th>step</th><th>node</th><th>detail</th></tr>
 {% for e in s.markers %}<tr class="marker"><td>{{ num(e.t_ms) }}</td><td>{{ e.kind }}</td><td>{{ e.node or "" }}</td><td>{{ e.detail }}</td></tr>
 {% endfor %}</table>
@@ -53,6 +53,17 @@ Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple f
 <table><tr><th>replica</th><th>state</th><th>lag (bytes)</th></tr>
 {% for h in s.r.stack.replication_at_start %}<tr><td>{{ h.node }}</td><td>{{ h.state }}</td><td>{{ h.lag_bytes }}</td></tr>{% endfor %}</table>
 {% endfor %}
+{% if several and r.targets %}<h2>Drill-wide targets</h2>
+<table><tr><th>target</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
+{% for t in r.targets %}<tr><td>{{ t.target }}</td><td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td><td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
+{% endfor %}</table>{% endif %}
+{% if alerts_caption %}<h2 id="alerts">Alerts</h2><p>{{ alerts_caption }}.</p>
+<table><tr><th>alert</th><th>for</th><th>outcome</th><th>pending ms</th><th>firing ms</th><th>notified ms</th><th>to page ms</th><th>budget ms</th><th>resolved / notified ms</th><th>why</th></tr>
+{% for a in alerts %}<tr class="alert"><td>{{ a.alert }}</td><td>{{ a.for_ }}</td><td>{{ a.outcome }}</td><td>{{ a.pending }}</td><td>{{ a.firing }}</td><td>{{ a.notified }}</td><td>{{ a.to_page }}</td><td>{{ a.budget }}</td><td>{{ a.resolved }}</td><td>{{ a.why }}</td></tr>
+{% endfor %}</table>
+{% if alert_steps %}<table><tr><th>alert</th><th>step of the time to page</th><th>took ms</th><th>budget ms</th><th>within</th></tr>
+{% for x in alert_steps %}<tr><td>{{ x.alert }}</td><td>{{ x.step }}</td><td>{{ x.took }}</td><td>{{ x.budget }}</td><td>{{ x.within }}</td></tr>
+{% endfor %}</table>{% endif %}{% endif %}
 <h2>Scenario as run</h2>
 <pre>{{ scenario }}</pre>
 </body></html>
@@ -119,6 +130,9 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
         "services": services,
         "several": several,
         "scenario": scenario,
+        "alerts_caption": super::alerts::alerts_caption(r),
+        "alerts": r.alerts.as_ref().map(super::alerts::alert_lines).unwrap_or_default(),
+        "alert_steps": r.alerts.as_ref().map(super::alerts::step_lines).unwrap_or_default(),
         "version": env!("CARGO_PKG_VERSION"),
     });
     env.get_template("report.html")

@@ -12,7 +12,7 @@ pub fn markdown(r: &Results) -> String {
     let (started, finished) = (crate::clock::readable(&r.started_at), crate::clock::readable(&r.finished_at));
     let _ = writeln!(m, "Run `{}`, started {started}, finished {finished}.\n", r.run_id);
     if !r.several() {
-        return m + &service(r, "timeline.svg");
+        return m + &service(r, "timeline.svg") + &super::alerts::markdown(r);
     }
     let each = r.each_service();
     let verdicts: Vec<String> = each.iter().map(|(n, sr)| format!("{n} {}", sr.verdict)).collect();
@@ -22,7 +22,11 @@ pub fn markdown(r: &Results) -> String {
         let _ = writeln!(m, "## Service {name}: {}\n", sr.verdict);
         m += &service(&view, &format!("timeline-{name}.svg")).replace("\n## ", "\n### ");
     }
-    m
+    if !r.targets.is_empty() {
+        m += "\n## Drill-wide targets\n";
+        m += &targets(r).replace("\n## Targets\n", "\n");
+    }
+    m + &super::alerts::markdown(r)
 }
 
 /// One service's part: its stack, timeline picture, targets, figures, events, lost writes.

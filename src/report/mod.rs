@@ -1,5 +1,6 @@
 //! Reporters fed by one stream of drill events. Each reporter consumes the same events;
 //! none calls another.
+mod alerts;
 mod baseline;
 mod buckets;
 mod evidence;

@@ -333,6 +333,8 @@ impl Results {
             events: self.events.iter().filter(|e| crate::history::belongs(e.service.as_ref(), Some(name))).cloned().collect(),
             comparison,
             services: BTreeMap::new(),
+            // drill-wide: each service's timeline marks the alerts too
+            alerts: self.alerts.clone(),
             ..sr.clone()
         })
     }

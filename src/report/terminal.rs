@@ -199,6 +199,7 @@ fn service_block(r: &Results, drill: Option<&Results>) -> String {
         s += &format!("  cleanup            {c}\n");
     }
     s += &drill.map(harness_line).unwrap_or_default();
+    s += &drill.map(super::alerts::terminal).unwrap_or_default();
     s += &phase_table(r);
     s += &isolated_primary_line(r);
     s += &restore_table(r);
@@ -305,7 +306,8 @@ fn lag_table(r: &Results) -> String {
 /// The drill's own lines (a drill of several services): an interruption, its problems,
 /// the steady state after recovery, the harness's cost.
 fn drill_lines(r: &Results) -> String {
-    interruption_line(r) + &problem_lines(r) + &steady_lines(r) + &harness_line(r)
+    let own = if r.targets.is_empty() { String::new() } else { format!("Drill-wide targets\n{}", targets_table(r)) };
+    own + &interruption_line(r) + &problem_lines(r) + &steady_lines(r) + &harness_line(r) + &super::alerts::terminal(r)
 }
 
 /// The steady-state probes after recovery: how many held, and each one that did not.

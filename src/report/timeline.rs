@@ -39,6 +39,8 @@ const LABELS_TOP_PX: f64 = BAND_PX + 4.0;
 /// The legend's box, in the plot's upper right corner (six entries).
 const LEGEND_W_PX: f64 = 120.0;
 const LEGEND_H_PX: f64 = 112.0;
+/// Alerts firing and paging (`monitoring`).
+const ALERT: RGBColor = RGBColor(0, 90, 200);
 /// Rows of labels at most. Labels that find no room there are left out, with a note
 /// (the table under the picture lists every step); every marker's line is drawn.
 const MAX_ROWS: usize = 40;
@@ -105,9 +107,11 @@ fn place_labels(r: &Results, end_s: f64) -> Layout {
     Layout { placed, note, height_px: LABELS_TOP_PX + used as f64 * ROW_PX }
 }
 
-/// One marker: drill time (s), colour, label.
+/// One marker: drill time (s), colour, label; the alerts' firing and paging after the
+/// drill's steps.
 fn markers(r: &Results) -> Vec<(f64, RGBColor, String)> {
-    r.events
+    let mut m: Vec<(f64, RGBColor, String)> = r
+        .events
         .iter()
         .filter_map(|e| {
             let colour = colour_of(e.kind)?;
@@ -115,7 +119,12 @@ fn markers(r: &Results) -> Vec<(f64, RGBColor, String)> {
             let node = e.node.as_deref().map(|n| format!(" {n}")).unwrap_or_default();
             Some((e.t_ns as f64 / 1e9, colour, format!("{what}{node}")))
         })
-        .collect()
+        .collect();
+    for a in r.alerts.iter().flat_map(|a| &a.rules) {
+        let at = [(a.firing_ms, "alert firing"), (a.notified_ms, "alert paged")];
+        m.extend(at.into_iter().filter_map(|(t, what)| Some((t? / 1e3, ALERT, format!("{what} {}", a.alert)))).filter(|(t, ..)| *t >= 0.0));
+    }
+    m
 }
 
 /// The phases to draw as bands: the orchestrator's when observed, else the latency phases.

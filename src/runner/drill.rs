@@ -33,6 +33,9 @@ pub(super) struct Drill<'a> {
     pub auth: Option<crate::stack::Auth>,
     /// The drill's own DNS server, when the scenario has `dns` (stopped at wrap-up).
     pub dns: std::sync::OnceLock<std::sync::Arc<crate::dns::DnsServer>>,
+    /// The drill's monitoring, when the scenario has `monitoring` (its webhook closed at
+    /// wrap-up, its containers torn down with the stack's).
+    pub monitor: std::sync::OnceLock<std::sync::Arc<crate::monitor::Monitor>>,
 }
 
 /// What the steady-state phase found and ran before the workload.
@@ -66,6 +69,7 @@ impl Drill<'_> {
         for svc in &svcs {
             health.push(self.wait_healthy(rep, svc).await?);
         }
+        self.start_monitoring(rep, &svcs).await?;
         let steady = self.steady_state(rep, &svcs).await?;
         let ex = self.exercise(rep, &svcs, &steady.hooks).await?;
         let mut survived = Vec::new();
@@ -73,6 +77,7 @@ impl Drill<'_> {
             let read = self.read_back(rep, svc).await?;
             survived.push(self.converge(rep, svc, read).await?);
         }
+        self.settle_alerts(rep).await?;
         let results = self.judge(rep, &svcs, ex, survived, &health, steady.probes).await?;
         self.save(rep, results)
     }
@@ -187,7 +192,12 @@ impl Drill<'_> {
             true => crate::history::read_history(&history, |_| {}).map(|h| h.events).unwrap_or_default(),
             false => Vec::new(),
         };
+        let alerts = self.judge_alerts(&mut each).await;
         let mut results = Results::of_services(each, events);
+        if let Some(a) = alerts {
+            super::monitoring::drill_wide(&mut results, &a, self.loaded.several());
+            results.alerts = Some(a);
+        }
         results.engine = self.docker.engine.clone();
         results.steady_state =
             (!sc.steady_state.probes.is_empty()).then_some(SteadyStateReport { before: steady_before, after: ex.steady_after });

@@ -81,6 +81,9 @@ impl Drill<'_> {
         let cpu_start = crate::usage::Sample::now();
         let (mut run, notices, reported) = self.start_all(rep, svcs, clock, &rec, lag_file.as_ref().map(|f| &f.1)).await?;
         self.live.with(|l| l.rec = Some(rec.clone()));
+        if let Some(m) = self.monitor.get() {
+            m.watch(clock);
+        }
         // the longest of the services' bounds (each its own workload.max_duration_ms)
         let bound = svcs.iter().map(|s| s.sc().workload.max_duration_ms).max().unwrap_or(sc.workload.max_duration_ms);
         let deadline = Instant::from_std(clock.instant_at(crate::clock::ms_to_ns(bound)));

@@ -10,6 +10,7 @@ mod exercise;
 mod external;
 mod isolated;
 mod live;
+mod monitoring;
 mod plan;
 mod progress;
 mod recovered;
@@ -129,6 +130,7 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) 
         baseline,
         auth,
         dns: Default::default(),
+        monitor: Default::default(),
     };
     let outcome = execute(&drill, live, opts.label.clone(), &mut signals, reporters).await;
     wrap_up(&drill, reporters).await;
@@ -197,6 +199,9 @@ async fn images_for(docker: &Docker, loaded: &Loaded) -> Result<()> {
     for proxy in loaded.services.iter().filter_map(|p| p.view.effective_proxy()) {
         tags.push(proxy.image.unwrap_or_else(|| docker::PROXY_BASE.to_string()));
     }
+    if loaded.scenario.monitoring.is_some() && !loaded.scenario.stack.kind.is_external() {
+        tags.push(crate::monitor::IMAGE.to_string());
+    }
     tags.sort();
     tags.dedup();
     docker::ensure_images(docker, &tags, &docker::image_default_dirs(), &mut |line| eprintln!("[image] {line}")).await
@@ -234,6 +239,9 @@ async fn wrap_up(drill: &Drill<'_>, reporters: &mut Reporters) {
     }
     if let Some(dns) = drill.dns.get() {
         dns.stop().await;
+    }
+    if let Some(m) = drill.monitor.get() {
+        m.stop().await;
     }
     let _ = std::fs::remove_dir_all(crate::action::marks_dir(&drill.run_id));
     if !sc.stack.kind.is_external() {
@@ -303,6 +311,11 @@ async fn save_logs(docker: &Docker, run_id: &str, loaded: &Loaded, dir: &Path) {
         let proxy = sc.effective_proxy().map(|_| service::proxy_alias(s));
         sc.stack.node_names().into_iter().chain(crate::scenario::service_names(&sc.stack)).chain(proxy)
     });
+    let monitoring = match &loaded.scenario.monitoring {
+        Some(_) => crate::monitor::container_nodes(&loaded.services.iter().flat_map(|s| s.view.stack.node_names()).collect::<Vec<_>>()),
+        None => Vec::new(),
+    };
+    let containers = containers.chain(monitoring);
     for node in containers {
         let name = docker::container_name(run_id, &node);
         if let Ok(text) = docker.logs(&name).await {

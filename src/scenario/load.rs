@@ -17,6 +17,8 @@ pub struct Loaded {
     /// Each service as a one-service scenario (a single-`stack` file: one, named after its
     /// kind).
     pub services: Vec<super::services::ServicePlan>,
+    /// `monitoring.rules`, read (None without monitoring, or for an external stack's own).
+    pub alert_rules: Option<super::alert_rules::AlertRules>,
 }
 
 impl Loaded {
@@ -51,7 +53,7 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
     let file = path.display().to_string();
     super::prescan::no_control_characters(&file, &source)?;
     super::prescan::check(&file, &source)?;
-    let (scenario, services, problems) = if has_services(&source) {
+    let (scenario, services, mut problems) = if has_services(&source) {
         let ss: super::services::ServicesScenario = serde_norway::from_str(&source).map_err(|e| yaml_error(&file, &e))?;
         let (plans, problems) = super::services::plans(&ss);
         (super::services::drill_scenario(&ss, &plans), plans, problems)
@@ -62,6 +64,12 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
         let services = vec![super::services::single(&scenario)];
         (scenario, services, problems)
     };
+    let rules_file = scenario.monitoring.as_ref().and_then(|m| m.rules.as_deref()).filter(|_| !scenario.stack.kind.is_external());
+    let alert_rules = match rules_file {
+        Some(name) if problems.is_empty() => Some(super::alert_rules::read(path, name)?),
+        _ => None,
+    };
+    problems.extend(super::alerting::validate(&scenario, &services, alert_rules.as_ref()));
     if !problems.is_empty() {
         let mut lines: Vec<String> = problems
             .iter()
@@ -77,7 +85,7 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
         }
         return Err(err.hint("`drdrill schema` prints the format; docs/scenarios.md explains every field"));
     }
-    Ok(Loaded { path: path.to_path_buf(), source, scenario, services })
+    Ok(Loaded { path: path.to_path_buf(), source, scenario, services, alert_rules })
 }
 
 fn yaml_error(file: &str, e: &serde_norway::Error) -> Error {

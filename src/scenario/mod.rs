@@ -1,6 +1,8 @@
 //! The YAML scenario model, loading and validation with file:line:col, JSON Schema.
 mod action_checks;
 pub mod actions;
+pub mod alert_rules;
+mod alerting;
 mod backup;
 mod faults;
 mod kinds;

@@ -43,6 +43,10 @@ pub struct ServicesScenario {
     /// The WAN links between sites, run by the chaos proxy.
     #[serde(default)]
     pub wan: Vec<super::region::LinkSpec>,
+    /// Did the pager fire? The users' alert rules measured over every service
+    /// (docs/alerts.md).
+    #[serde(default)]
+    pub monitoring: Option<MonitoringSpec>,
 }
 
 /// One service of a drill: what the single form holds at its top level.
@@ -165,6 +169,7 @@ pub fn plans(ss: &ServicesScenario) -> (Vec<ServicePlan>, Vec<Problem>) {
             dns: ss.dns.clone(),
             sites: ss.sites.clone(),
             wan: ss.wan.clone(),
+            monitoring: ss.monitoring.clone(),
         };
         let mut found = super::load::validate(&view);
         super::region::check_dns_names(&view, name, &mut found);
@@ -194,6 +199,7 @@ pub fn drill_scenario(ss: &ServicesScenario, plans: &[ServicePlan]) -> Scenario 
         steady_state: ss.steady_state.clone(),
         abort_when: ss.abort_when.clone(),
         secrets: ss.secrets.clone(),
+        monitoring: ss.monitoring.clone(),
         ..base
     }
 }
@@ -210,7 +216,7 @@ fn place(path: Vec<Seg>, service: &str, faults: &[usize]) -> Vec<Seg> {
             out.extend(it);
             out
         }
-        Some(Key(k)) if ["name", "dns", "sites", "wan"].contains(&k) => [Key(k)].into_iter().chain(it).collect(),
+        Some(Key(k)) if ["name", "dns", "sites", "wan", "monitoring"].contains(&k) => [Key(k)].into_iter().chain(it).collect(),
         Some(first) => [Key("services"), Name(service.to_string()), first].into_iter().chain(it).collect(),
         None => vec![Key("services"), Name(service.to_string())],
     }

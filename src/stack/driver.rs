@@ -112,6 +112,25 @@ pub trait Deployment: Send + Sync {
     }
     /// How a person reaches a node published on `host_port` (printed with `--keep`).
     fn client_command(&self, host_port: u16) -> String;
+    /// The Prometheus exporter that watches `node` from a container of its own beside it
+    /// (`monitoring`), reaching it by its name on the drill's network.
+    fn exporter(&self, _node: &str) -> Option<Exporter> {
+        None
+    }
+}
+
+/// A Prometheus exporter for one node (from the drill's monitoring image).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exporter {
+    /// Its name and version as the report says them (`postgres_exporter 0.11`).
+    pub name: &'static str,
+    /// The scrape job (`postgres`), and the prefix of the metrics it publishes (`pg_`).
+    pub job: &'static str,
+    pub prefix: &'static str,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    /// The port its /metrics listens on.
+    pub port: u16,
 }
 
 /// How drdrill fails a stack over itself (scripted failover).

@@ -4,12 +4,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 mod failover;
 mod faults;
+mod monitoring;
 mod stack;
 mod targets;
 mod workload;
 
 pub use failover::*;
 pub use faults::*;
+pub use monitoring::*;
 pub use stack::*;
 pub use targets::*;
 pub use workload::*;
@@ -63,6 +65,10 @@ pub struct Scenario {
     /// The WAN links between sites, run by the chaos proxy.
     #[serde(default)]
     pub wan: Vec<super::region::LinkSpec>,
+    /// Did the pager fire? The users' alert rules in a real Prometheus + Alertmanager
+    /// beside the stack, every rule measured (docs/alerts.md). Off by default.
+    #[serde(default)]
+    pub monitoring: Option<MonitoringSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -22,6 +22,14 @@ pub struct Targets {
     /// p95, p99 and max (`{p99: 1000}`). Turns the measurement on.
     #[serde(default)]
     pub replica_lag_ms: Option<LagLimit>,
+    /// With `monitoring`: alerts that must page, each within N ms of the fault
+    /// (`{PostgresPrimaryDown: {notified_within_ms: 60000}}`); a late or missing firing
+    /// notification fails the target.
+    #[serde(default)]
+    pub alerts: super::AlertTargets,
+    /// With `monitoring`: alerts that must not fire (e.g. during a planned switchover).
+    #[serde(default)]
+    pub no_alert: Vec<String>,
 }
 
 /// Percentiles of a replica's visibility lag and their limits (ms).

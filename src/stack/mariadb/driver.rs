@@ -114,6 +114,17 @@ impl Deployment for MariaDb {
         format!("mariadb -h 127.0.0.1 -P {host_port} -u drdrill -p{} drdrill", self.password)
     }
 
+    fn exporter(&self, node: &str) -> Option<crate::stack::Exporter> {
+        Some(crate::stack::Exporter {
+            name: "mysqld_exporter 0.14",
+            job: "mysql",
+            prefix: "mysql_",
+            cmd: vec!["prometheus-mysqld-exporter".into(), "--web.listen-address=:9104".into()],
+            env: vec![format!("DATA_SOURCE_NAME=drdrill:{}@({node}:3306)/", self.password)],
+            port: 9104,
+        })
+    }
+
     fn destroy_data_command(&self, how: crate::scenario::DataLoss) -> Vec<String> {
         let sql = match how {
             crate::scenario::DataLoss::Delete => "DELETE FROM drdrill.drdrill_writes",

@@ -164,6 +164,9 @@ impl Deployment for Mha {
     fn client_command(&self, host_port: u16) -> String {
         self.db.client_command(host_port)
     }
+    fn exporter(&self, node: &str) -> Option<crate::stack::Exporter> {
+        self.db.exporter(node)
+    }
     fn destroy_data_command(&self, how: crate::scenario::DataLoss) -> Vec<String> {
         Deployment::destroy_data_command(&self.db, how)
     }

@@ -124,6 +124,10 @@ impl Deployment for Postgres {
         format!("psql -h 127.0.0.1 -p {host_port} -U postgres drdrill")
     }
 
+    fn exporter(&self, node: &str) -> Option<crate::stack::Exporter> {
+        Some(exporter(node))
+    }
+
     fn container(&self, node: &str, primary: &str, replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         let mut env = vec![format!("DRDRILL_NODE={node}"), format!("DRDRILL_SETTINGS={}", self.settings.join("\n"))];
         if node == primary {
@@ -210,5 +214,18 @@ impl Promotion for Postgres {
         let (host, port) = stack.upstream(node, primary);
         stack.docker.upload_file(&n.container, "/var/lib/postgresql", "drdrill-follow", format!("{host} {port}").as_bytes()).await?;
         stack.docker.start(&n.container).await
+    }
+}
+
+/// postgres_exporter 0.11 beside `node`, as the `postgres` superuser (the drill's nodes
+/// trust the drill's network).
+pub(super) fn exporter(node: &str) -> crate::stack::Exporter {
+    crate::stack::Exporter {
+        name: "postgres_exporter 0.11",
+        job: "postgres",
+        prefix: "pg_",
+        cmd: vec!["prometheus-postgres-exporter".into(), "--web.listen-address=:9187".into()],
+        env: vec![format!("DATA_SOURCE_NAME=postgresql://postgres:drdrill@{node}:5432/drdrill?sslmode=disable")],
+        port: 9187,
     }
 }

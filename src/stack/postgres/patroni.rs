@@ -79,6 +79,9 @@ impl Deployment for Patroni {
     fn client_command(&self, host_port: u16) -> String {
         self.pg.client_command(host_port)
     }
+    fn exporter(&self, node: &str) -> Option<crate::stack::Exporter> {
+        Some(super::driver::exporter(node))
+    }
 
     fn destroy_data_command(&self, how: crate::scenario::DataLoss) -> Vec<String> {
         Deployment::destroy_data_command(&self.pg, how)

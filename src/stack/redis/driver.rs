@@ -96,6 +96,10 @@ impl Deployment for Redis {
         format!("redis-cli -h 127.0.0.1 -p {host_port}")
     }
 
+    fn exporter(&self, node: &str) -> Option<crate::stack::Exporter> {
+        Some(exporter(node))
+    }
+
     /// FLUSHALL, whatever `how` says: Redis has no table to drop.
     fn destroy_data_command(&self, _how: crate::scenario::DataLoss) -> Vec<String> {
         vec!["redis-cli".into(), "FLUSHALL".into()]
@@ -142,5 +146,17 @@ impl Promotion for Redis {
         let args = ["REPLICAOF".to_string(), host, port];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         retry_until(Duration::from_secs(30), Duration::from_millis(200), || command(addr, &args)).await
+    }
+}
+
+/// redis_exporter 1.45 beside `node`.
+pub(super) fn exporter(node: &str) -> crate::stack::Exporter {
+    crate::stack::Exporter {
+        name: "redis_exporter 1.45",
+        job: "redis",
+        prefix: "redis_",
+        cmd: vec!["prometheus-redis-exporter".into(), format!("--redis.addr=redis://{node}:6379"), "--web.listen-address=:9121".into()],
+        env: Vec::new(),
+        port: 9121,
     }
 }

@@ -90,6 +90,9 @@ impl Deployment for RedisSentinel {
     fn client_command(&self, host_port: u16) -> String {
         self.redis.client_command(host_port)
     }
+    fn exporter(&self, node: &str) -> Option<crate::stack::Exporter> {
+        Some(super::driver::exporter(node))
+    }
     fn destroy_data_command(&self, how: crate::scenario::DataLoss) -> Vec<String> {
         Deployment::destroy_data_command(&self.redis, how)
     }

@@ -1,0 +1,87 @@
+//! The few HTTP calls monitoring makes: GET a JSON API (Prometheus, Alertmanager), PUT a
+//! metrics text (the Pushgateway). Every call has a deadline.
+use crate::error::{Error, Result};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::time::Duration;
+
+type Client = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+#[derive(Clone)]
+pub struct Http {
+    client: Client,
+    timeout: Duration,
+}
+
+impl Http {
+    pub fn new(timeout: Duration) -> Result<Http> {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|e| Error::infra("failed to load the system's root certificates").cause(e))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Http { client: hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https), timeout })
+    }
+
+    /// `(status, body)` of one request.
+    pub async fn call(&self, method: Method, url: &str, body: Vec<u8>, content_type: Option<&str>) -> Result<(u16, String)> {
+        let fail = |what: String| Error::infra(format!("failed to {method} {url}")).cause_text(what);
+        let mut req = Request::builder().method(method.clone()).uri(url);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let req = req.body(Full::new(Bytes::from(body))).map_err(|e| fail(e.to_string()))?;
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+            let status = resp.status().as_u16();
+            let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+            Ok::<_, String>((status, String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(fail(e)),
+            Err(_) => Err(fail(format!("no answer within {} ms", self.timeout.as_millis()))),
+        }
+    }
+
+    /// The `data` of a Prometheus-style JSON answer (`{"status": "success", "data": ...}`),
+    /// or the whole answer when it has no `data` (Alertmanager's v2 API).
+    pub async fn get_json(&self, url: &str) -> Result<serde_json::Value> {
+        let (status, body) = self.call(Method::GET, url, Vec::new(), None).await?;
+        let fail = |what: String| Error::infra(format!("failed to read {url}")).cause_text(what);
+        if !(200..300).contains(&status) {
+            return Err(fail(format!("status {status}: {}", body.chars().take(200).collect::<String>())));
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| fail(e.to_string()))?;
+        Ok(match v.get("data") {
+            Some(d) => d.clone(),
+            None => v,
+        })
+    }
+}
+
+/// `text` with every byte a URL query cannot carry as it is escaped.
+pub fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn queries_are_escaped() {
+        assert_eq!(super::encode(r#"pg_up{job="pg"} == 0"#), "pg_up%7Bjob%3D%22pg%22%7D%20%3D%3D%200");
+    }
+}

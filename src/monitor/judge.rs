@@ -1,0 +1,238 @@
+//! What each rule did, from what the polls and the webhook saw: dead (a selector matched
+//! no series), quiet, pending only, fired, notified; the time to page from the fault it
+//! answers, split into scrape, evaluation, `for` and group_wait, each beside its budget.
+use super::watch::{Episode, Observed};
+use super::{AlertOutcome, AlertRuleReport, AlertStep, Notification, SelectorSeen};
+use crate::scenario::Timing;
+use crate::scenario::alert_rules::AlertRule;
+use std::collections::BTreeMap;
+
+/// What the last step may take beyond `group_wait`: Alertmanager's dispatch and the
+/// webhook's HTTP round trip on 127.0.0.1 (measured at 5-10 ms).
+pub const NOTIFY_ALLOWANCE_MS: u64 = 500;
+
+/// A fault of the drill on its clock; a planned one (a switchover) is not an outage an
+/// alert answers.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultAt {
+    pub at_ms: f64,
+    pub planned: bool,
+}
+
+/// Everything a rule is judged on.
+pub struct Seen<'a> {
+    pub observed: &'a Observed,
+    pub notifications: &'a [Notification],
+    pub faults: &'a [FaultAt],
+    /// When the last service recovered (its RTO's end), if it did.
+    pub recovered_ms: Option<f64>,
+    /// When the watch ended.
+    pub end_ms: f64,
+    pub timing: Timing,
+    /// Selector -> series it matched over the drill.
+    pub series: &'a BTreeMap<String, u64>,
+    /// Alert -> the first instant after the fault its expression returned a series.
+    pub true_ms: &'a BTreeMap<String, f64>,
+    /// The exporters scraped: (metric prefix, name and version).
+    pub exporters: &'a [(&'static str, &'static str)],
+    /// Every metric name Prometheus holds.
+    pub published: &'a [String],
+    /// Exporters that could not be scraped after the fault, with their metrics' prefix.
+    pub scrapes_failed: &'a [(&'static str, &'a super::ScrapeFailed)],
+}
+
+impl Seen<'_> {
+    /// The first unplanned fault: the one the time to page counts from.
+    pub fn fault_ms(&self) -> Option<f64> {
+        self.faults.iter().filter(|f| !f.planned).map(|f| f.at_ms).reduce(f64::min)
+    }
+}
+
+pub fn judge(rule: &AlertRule, s: &Seen<'_>) -> AlertRuleReport {
+    let selectors: Vec<SelectorSeen> =
+        rule.selectors.iter().map(|x| SelectorSeen { selector: x.text.clone(), series: s.series.get(&x.text).copied().unwrap_or(0) }).collect();
+    let mut r = AlertRuleReport {
+        alert: rule.alert.clone(),
+        group: rule.group.clone(),
+        expr: rule.expr.clone(),
+        for_ms: rule.for_ms,
+        selectors,
+        ..Default::default()
+    };
+    let dead = dead_reason(rule, s);
+    let fault = s.fault_ms();
+    r.from_ms = fault;
+    let seen = s.observed.rules.get(&rule.alert);
+    let episodes: &[Episode] = seen.map(|x| x.episodes.as_slice()).unwrap_or_default();
+    let (before, answering): (Vec<&Episode>, Option<&Episode>) = match fault {
+        Some(f) => (episodes.iter().filter(|e| e.pending_ms < f).collect(), episodes.iter().find(|e| e.pending_ms >= f)),
+        None => (episodes.iter().collect(), None),
+    };
+    r.noise = before.iter().any(|e| fired(e, rule, s).is_some());
+    if let Some(e) = answering {
+        fill_episode(&mut r, e, rule, s, fault);
+    }
+    r.outcome = outcome(&r, answering, dead.is_some());
+    r.reason = reason(&r, rule, s, &before, answering, dead, seen.map(|x| x.last_error.as_str()).unwrap_or_default());
+    r
+}
+
+/// The firing time of an episode: Prometheus' own (`startsAt` of its first firing
+/// notification) or, without one, the first poll that saw it firing.
+fn fired(e: &Episode, rule: &AlertRule, s: &Seen<'_>) -> Option<f64> {
+    let end = e.cleared_ms.unwrap_or(f64::INFINITY);
+    let notified = firing_notices(rule, s).find(|n| n.at_ms >= e.pending_ms && n.at_ms <= end + 1_000.0);
+    notified.and_then(|n| n.starts_ms).or(e.firing_seen_ms)
+}
+
+fn firing_notices<'a>(rule: &'a AlertRule, s: &'a Seen<'_>) -> impl Iterator<Item = &'a Notification> {
+    s.notifications.iter().filter(move |n| n.alert == rule.alert && n.status == "firing")
+}
+
+fn fill_episode(r: &mut AlertRuleReport, e: &Episode, rule: &AlertRule, s: &Seen<'_>, fault: Option<f64>) {
+    r.pending_ms = Some(e.pending_ms);
+    r.firing_ms = fired(e, rule, s);
+    r.true_ms = s.true_ms.get(&rule.alert).copied().filter(|t| *t <= e.pending_ms);
+    r.notified_ms = r.firing_ms.and_then(|_| firing_notices(rule, s).find(|n| n.at_ms >= e.pending_ms).map(|n| n.at_ms));
+    r.resolved_ms = e.cleared_ms;
+    r.resolved_notified_ms = r
+        .notified_ms
+        .and_then(|t| s.notifications.iter().find(|n| n.alert == rule.alert && n.status == "resolved" && n.at_ms > t).map(|n| n.at_ms));
+    r.to_page_ms = fault.zip(r.notified_ms).map(|(f, n)| n - f);
+    r.steps = steps(r, fault, &s.timing);
+    let stuck_after = (s.timing.scrape_interval_ms + s.timing.evaluation_interval_ms) as f64 + 5_000.0;
+    // an alert on a node that is still down (its exporter still unscrapable) is right to fire
+    let still_down = s.scrapes_failed.iter().any(|(_, d)| e.instances.contains(&d.instance) && s.end_ms - d.to_ms < stuck_after);
+    r.stuck = r.firing_ms.is_some()
+        && e.cleared_ms.is_none()
+        && !still_down
+        && s.recovered_ms.is_some_and(|rec| s.end_ms - rec > stuck_after);
+    r.instances = e.instances.clone();
+}
+
+/// The time to page split like the RTO, each step beside what the settings allow it.
+fn steps(r: &AlertRuleReport, fault: Option<f64>, t: &Timing) -> Vec<AlertStep> {
+    let (Some(f), Some(pending)) = (fault, r.pending_ms) else { return Vec::new() };
+    let (scrape, eval) = (t.scrape_interval_ms as f64, t.evaluation_interval_ms as f64);
+    let span = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| (b - a).max(0.0));
+    let mut out = Vec::new();
+    // a sample carries its scrape's start; it is there to evaluate once the scrape ends
+    let timeout = scrape.min(10_000.0);
+    match r.true_ms {
+        Some(tr) => {
+            out.push(AlertStep { step: "waiting for the scrape".into(), ms: span(Some(f), Some(tr)), budget_ms: scrape });
+            out.push(AlertStep { step: "scrape and rule evaluation".into(), ms: span(Some(tr), Some(pending)), budget_ms: timeout + eval });
+        }
+        None => out.push(AlertStep { step: "scrape and rule evaluation".into(), ms: span(Some(f), Some(pending)), budget_ms: scrape + timeout + eval }),
+    }
+    // it fires at the first evaluation at least `for` after it went pending
+    let for_budget = (r.for_ms as f64 / eval).ceil() * eval;
+    out.push(AlertStep { step: format!("for ({})", crate::scenario::alert_rules::duration_text(r.for_ms)), ms: span(Some(pending), r.firing_ms), budget_ms: for_budget });
+    let budget_ms = (t.group_wait_ms + NOTIFY_ALLOWANCE_MS) as f64;
+    out.push(AlertStep { step: "group_wait and notification".into(), ms: span(r.firing_ms, r.notified_ms), budget_ms });
+    out
+}
+
+fn outcome(r: &AlertRuleReport, answering: Option<&Episode>, dead: bool) -> AlertOutcome {
+    match (answering, r.firing_ms, r.notified_ms) {
+        (_, Some(_), Some(_)) => AlertOutcome::Notified,
+        (_, Some(_), None) => AlertOutcome::FiredNotNotified,
+        (Some(_), None, _) => AlertOutcome::PendingOnly,
+        (None, ..) if dead => AlertOutcome::Dead,
+        (None, ..) => AlertOutcome::Quiet,
+    }
+}
+
+/// Why a selector-dead rule can never fire: which metric no exporter publishes.
+fn dead_reason(rule: &AlertRule, s: &Seen<'_>) -> Option<String> {
+    let dead: Vec<String> = rule
+        .selectors
+        .iter()
+        .filter(|x| !x.absent && s.series.get(&x.text).copied().unwrap_or(0) == 0)
+        .map(|x| {
+            let by = match s.exporters.iter().find(|(p, _)| x.metric.starts_with(p)) {
+                Some((_, name)) => format!("`{}` is not published by {name}", x.metric),
+                None => {
+                    let names: Vec<&str> = s.exporters.iter().map(|(_, n)| *n).collect();
+                    format!("`{}` is published by no exporter of the drill ({})", x.metric, names.join(", "))
+                }
+            };
+            let near = s.published.iter().map(|p| (strsim::jaro_winkler(&x.metric, p), p)).max_by(|a, b| a.0.total_cmp(&b.0));
+            match near.filter(|n| n.0 > 0.85) {
+                Some((_, p)) => format!("{by} (nearest published: `{p}`)"),
+                None if x.text != x.metric => format!("{by} with these labels (`{}`)", x.text),
+                None => by,
+            }
+        })
+        .collect();
+    (!dead.is_empty()).then(|| dead.join("; "))
+}
+
+/// The rule's metrics vanished when their exporter could not be scraped: the outage made
+/// them absent, not true.
+fn silenced(rule: &AlertRule, s: &Seen<'_>) -> Option<String> {
+    let down: Vec<String> = s
+        .scrapes_failed
+        .iter()
+        .filter(|(prefix, _)| rule.selectors.iter().any(|x| x.metric.starts_with(prefix)))
+        .filter(|_| !rule.selectors.iter().any(|x| x.metric == "up"))
+        .map(|(_, d)| format!("{} ({}) from {}", d.instance, d.job, secs(d.from_ms)))
+        .collect();
+    (!down.is_empty()).then(|| {
+        format!(
+            "Prometheus could not scrape the exporter of {}: its metrics vanished instead of showing the outage; a rule on `up == 0` sees a scrape that fails",
+            down.join(", ")
+        )
+    })
+}
+
+fn secs(ms: f64) -> String {
+    format!("{:.1} s", ms / 1e3)
+}
+
+fn reason(
+    r: &AlertRuleReport,
+    rule: &AlertRule,
+    s: &Seen<'_>,
+    before: &[&Episode],
+    answering: Option<&Episode>,
+    dead: Option<String>,
+    last_error: &str,
+) -> String {
+    let mut why = Vec::new();
+    if let Some(d) = dead {
+        why.push(format!("dead: {d}"));
+    }
+    if !last_error.is_empty() {
+        why.push(format!("Prometheus could not evaluate it: {last_error}"));
+    }
+    if let Some(e) = before.first() {
+        let fired = if r.noise { ", and fired: noise" } else { "" };
+        why.push(format!("its condition held before any outage (pending from {}{fired})", secs(e.pending_ms)));
+    }
+    match (r.outcome, answering) {
+        (AlertOutcome::PendingOnly, Some(e)) => {
+            let until = e.cleared_ms.unwrap_or(s.end_ms);
+            let held = until - e.pending_ms;
+            let ended = if e.cleared_ms.is_some() { "the condition cleared" } else { "the drill ended" };
+            why.push(format!(
+                "never fired: pending {} from {}, {ended} before `for: {}` ran out; it is slower than this outage",
+                secs(held),
+                secs(e.pending_ms),
+                crate::scenario::alert_rules::duration_text(rule.for_ms)
+            ));
+        }
+        (AlertOutcome::FiredNotNotified, _) => why.push("fired, but no notification reached the receiver".into()),
+        (AlertOutcome::Quiet, _) if r.from_ms.is_none() => why.push("no outage to answer in this drill".into()),
+        (AlertOutcome::Quiet, _) => why.push("its expression returned no series after the fault".into()),
+        _ => {}
+    }
+    if matches!(r.outcome, AlertOutcome::Quiet | AlertOutcome::PendingOnly) {
+        why.extend(silenced(rule, s));
+    }
+    if r.stuck {
+        let rec = s.recovered_ms.unwrap_or_default();
+        why.push(format!("stuck: still firing {} after the recovery", secs(s.end_ms - rec)));
+    }
+    why.join("; ")
+}

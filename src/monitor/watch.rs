@@ -1,0 +1,168 @@
+//! Prometheus' and Alertmanager's HTTP APIs polled every 200 ms while the drill runs (GETs
+//! only): when each rule's alerts went pending and firing and when they cleared, and when
+//! Alertmanager first held each alert. Prometheus' own `activeAt` dates the pending step
+//! exactly; what only a poll sees is dated to within one poll.
+use super::http::Http;
+use crate::clock::Clock;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub const POLL_MS: u64 = 200;
+
+/// One stretch during which a rule had at least one alert pending or firing (drill ms).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Episode {
+    /// Prometheus' `activeAt` of its first alert: the evaluation that made it pending.
+    pub pending_ms: f64,
+    /// First poll that saw one of its alerts firing.
+    pub firing_seen_ms: Option<f64>,
+    /// First poll that saw no alert of the rule any more.
+    pub cleared_ms: Option<f64>,
+    /// The `instance` labels of its alerts.
+    pub instances: Vec<String>,
+}
+
+/// What the polls saw of one rule.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSeen {
+    pub episodes: Vec<Episode>,
+    /// Prometheus' `health` and `lastError` of the rule's last evaluation.
+    pub health: String,
+    pub last_error: String,
+}
+
+/// What the polls saw, by alert name.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub rules: BTreeMap<String, RuleSeen>,
+    /// Each time Alertmanager was first seen holding an alert of that name (drill ms).
+    pub alertmanager: BTreeMap<String, Vec<f64>>,
+    pub errors: Vec<String>,
+    /// Polls made, and polls that failed.
+    pub polls: u64,
+    pub failed_polls: u64,
+}
+
+pub struct Watch {
+    stop: CancellationToken,
+    seen: Arc<Mutex<Observed>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Watch {
+    pub fn start(http: Http, prometheus: String, alertmanager: String, clock: Clock) -> Watch {
+        let stop = CancellationToken::new();
+        let seen = Arc::new(Mutex::new(Observed::default()));
+        let task = tokio::spawn(poll(http, (prometheus, alertmanager), clock, seen.clone(), stop.clone()));
+        Watch { stop, seen, task }
+    }
+
+    /// What was seen so far.
+    pub fn now(&self) -> Observed {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stops polling; what was seen.
+    pub async fn stop(mut self) -> Observed {
+        self.stop.cancel();
+        let _ = (&mut self.task).await;
+        self.now()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn poll(http: Http, (prom, am): (String, String), clock: Clock, seen: Arc<Mutex<Observed>>, stop: CancellationToken) {
+    let mut held: Vec<String> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(POLL_MS));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now_ms = clock.ms_of(std::time::Instant::now());
+        let rules = http.get_json(&format!("{prom}/api/v1/rules?type=alert")).await;
+        let alerts = http.get_json(&format!("{am}/api/v2/alerts?silenced=false&inhibited=false")).await;
+        let mut o = seen.lock().unwrap_or_else(|p| p.into_inner());
+        o.polls += 1;
+        match rules {
+            Ok(v) => observe_rules(&mut o, &v, now_ms, &clock),
+            Err(e) => failed(&mut o, e.one_line()),
+        }
+        match alerts {
+            Ok(v) => held = observe_alertmanager(&mut o, &v, held, now_ms),
+            Err(e) => failed(&mut o, e.one_line()),
+        }
+    }
+}
+
+fn failed(o: &mut Observed, e: String) {
+    o.failed_polls += 1;
+    if o.errors.len() < 5 && !o.errors.contains(&e) {
+        o.errors.push(e);
+    }
+}
+
+/// One answer of `/api/v1/rules?type=alert` folded into what was seen.
+pub fn observe_rules(o: &mut Observed, v: &serde_json::Value, now_ms: f64, clock: &Clock) {
+    let groups = v.get("groups").and_then(|g| g.as_array()).cloned().unwrap_or_default();
+    for rule in groups.iter().flat_map(|g| g.get("rules").and_then(|r| r.as_array()).cloned().unwrap_or_default()) {
+        let name = text(&rule, "name");
+        let seen = o.rules.entry(name).or_default();
+        seen.health = text(&rule, "health");
+        seen.last_error = text(&rule, "lastError");
+        let alerts = rule.get("alerts").and_then(|a| a.as_array()).cloned().unwrap_or_default();
+        let open = seen.episodes.last_mut().filter(|e| e.cleared_ms.is_none());
+        match (alerts.is_empty(), open) {
+            (true, Some(e)) => e.cleared_ms = Some(now_ms),
+            (true, None) => {}
+            (false, open) => {
+                let active_at = alerts.iter().filter_map(|a| clock.ms_of_wall(&text(a, "activeAt"))).fold(f64::INFINITY, f64::min);
+                let e = match open {
+                    Some(e) => e,
+                    None => {
+                        let pending_ms = if active_at.is_finite() { active_at } else { now_ms };
+                        seen.episodes.push(Episode { pending_ms, ..Default::default() });
+                        seen.episodes.last_mut().expect("just pushed")
+                    }
+                };
+                if e.firing_seen_ms.is_none() && alerts.iter().any(|a| text(a, "state") == "firing") {
+                    e.firing_seen_ms = Some(now_ms);
+                }
+                for a in &alerts {
+                    let inst = a.get("labels").map(|l| text(l, "instance")).unwrap_or_default();
+                    if !e.instances.contains(&inst) {
+                        e.instances.push(inst);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Alertmanager's `/api/v2/alerts`: the alert names it holds now, each newly held one noted.
+fn observe_alertmanager(o: &mut Observed, v: &serde_json::Value, before: Vec<String>, now_ms: f64) -> Vec<String> {
+    let mut now: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.get("labels").map(|l| text(l, "alertname")))
+        .collect();
+    now.sort();
+    now.dedup();
+    for name in now.iter().filter(|n| !before.contains(n)) {
+        o.alertmanager.entry(name.clone()).or_default().push(now_ms);
+    }
+    now
+}
+
+fn text(v: &serde_json::Value, key: &str) -> String {
+    v.get(key).and_then(|x| x.as_str()).unwrap_or_default().to_string()
+}

@@ -1,0 +1,107 @@
+//! `monitoring` and the alert targets checked once for the whole drill (they are drill-wide
+//! in a scenario of several services): the timing ranges, which monitoring a stack can
+//! have, and that every alert a target names is a rule of the rules file.
+use super::alert_rules::AlertRules;
+use super::locate::Problem;
+use super::locate::Seg::{self, Key, Name};
+use super::model::*;
+use super::services::ServicePlan;
+
+const MAX_MS: u64 = 3_600_000;
+
+/// Every problem of `monitoring` and of the services' alert targets.
+pub fn validate(sc: &Scenario, services: &[ServicePlan], rules: Option<&AlertRules>) -> Vec<Problem> {
+    let mut p = Vec::new();
+    let several = services.first().is_some_and(|s| s.tagged);
+    let targets_at = |svc: &str| -> Vec<Seg> {
+        if several { vec![Key("services"), Name(svc.to_string()), Key("targets")] } else { vec![Key("targets")] }
+    };
+    match &sc.monitoring {
+        Some(m) => spec_problems(sc, m, &mut p),
+        None => {
+            for s in services.iter().filter(|s| !s.view.targets.alerts.is_empty() || !s.view.targets.no_alert.is_empty()) {
+                let key = if s.view.targets.alerts.is_empty() { "no_alert" } else { "alerts" };
+                let at = targets_at(&s.name).into_iter().chain([Key(key)]).collect();
+                p.push((at, "alert targets need `monitoring` (the rules to watch and how)".into()));
+            }
+        }
+    }
+    let Some(rules) = rules else { return p };
+    let known: Vec<&str> = rules.rules.iter().map(|r| r.alert.as_str()).collect();
+    for s in services {
+        let t = &s.view.targets;
+        for name in t.alerts.keys() {
+            if let Some(why) = unknown(name, &known) {
+                p.push((targets_at(&s.name).into_iter().chain([Key("alerts"), Name(name.clone())]).collect(), why));
+            }
+            if t.no_alert.contains(name) {
+                let at = targets_at(&s.name).into_iter().chain([Key("no_alert")]).collect();
+                p.push((at, format!("alert {name} is both expected (`alerts`) and forbidden (`no_alert`)")));
+            }
+        }
+        for name in &t.no_alert {
+            if let Some(why) = unknown(name, &known) {
+                p.push((targets_at(&s.name).into_iter().chain([Key("no_alert")]).collect(), why));
+            }
+        }
+    }
+    p
+}
+
+fn unknown(name: &str, known: &[&str]) -> Option<String> {
+    if known.contains(&name) {
+        return None;
+    }
+    let best = known.iter().map(|k| (strsim::jaro_winkler(name, k), *k)).max_by(|a, b| a.0.total_cmp(&b.0));
+    let hint = best.filter(|b| b.0 > 0.7).map(|b| format!("; did you mean `{}`?", b.1)).unwrap_or_default();
+    Some(format!("no alerting rule named `{name}` in the rules file (it has {}){hint}", known.join(", ")))
+}
+
+fn spec_problems(sc: &Scenario, m: &MonitoringSpec, p: &mut Vec<Problem>) {
+    let at = |k: &'static str| vec![Key("monitoring"), Key(k)];
+    let ranges = [
+        ("scrape_interval_ms", m.scrape_interval_ms, 100),
+        ("evaluation_interval_ms", m.evaluation_interval_ms, 100),
+        ("group_wait_ms", m.group_wait_ms, 0),
+        ("group_interval_ms", m.group_interval_ms, 100),
+        ("settle_ms", m.settle_ms, 0),
+    ];
+    for (key, v, min) in ranges {
+        if let Some(v) = v.filter(|v| !(min..=MAX_MS).contains(v)) {
+            p.push((at(key), format!("{key} must be between {min} and {MAX_MS}, found {v}")));
+        }
+    }
+    if m.group_by.as_ref().is_some_and(|g| g.is_empty()) {
+        p.push((at("group_by"), "expected at least one label name (Alertmanager's default is `[alertname]`)".into()));
+    }
+    let external = sc.stack.kind.is_external();
+    if external {
+        p.push((
+            vec![Key("monitoring")],
+            "drdrill does not yet watch an external stack's own Prometheus and Alertmanager; drill the rules on a stack drdrill starts".into(),
+        ));
+        if m.prometheus_url.is_none() {
+            p.push((vec![Key("monitoring")], "an external drill watches the users' own monitoring: give `prometheus_url`".into()));
+        }
+        if m.rules.is_some() {
+            p.push((at("rules"), "an external drill reads the rules the users' Prometheus has loaded; drop `rules`".into()));
+        }
+        for (key, url) in [("prometheus_url", &m.prometheus_url), ("alertmanager_url", &m.alertmanager_url)] {
+            if let Some(u) = url.as_ref().filter(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
+                p.push((at(key), format!("expected an http:// or https:// URL, found `{u}`")));
+            }
+        }
+        return;
+    }
+    if m.rules.is_none() {
+        p.push((vec![Key("monitoring")], "give `rules`: the Prometheus rules file whose alerts the drill measures".into()));
+    }
+    for (key, url) in [("prometheus_url", &m.prometheus_url), ("alertmanager_url", &m.alertmanager_url)] {
+        if url.is_some() {
+            p.push((at(key), format!("`{key}` watches an external stack's own monitoring; drdrill runs its own beside a stack it starts")));
+        }
+    }
+    if !sc.sites.is_empty() {
+        p.push((vec![Key("monitoring")], "monitoring is not yet drilled together with `sites`".into()));
+    }
+}
