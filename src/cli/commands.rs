@@ -7,7 +7,7 @@ use crate::suite::{self, SuiteOptions};
 
 pub async fn dispatch(cmd: Command) -> Result<i32> {
     match cmd {
-        Command::Run { files, keep, reports, repeat, fail_fast, baseline, dry_run, yes } => {
+        Command::Run { files, keep, reports, repeat, fail_fast, baseline, dry_run, yes, metrics_file, pushgateway } => {
             // validate fully before anything starts, every file and the evidence folder
             let plan = suite::expand(&files)?;
             if dry_run {
@@ -27,7 +27,14 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
                     b.load(&reports, &l.scenario.name)?;
                 }
             }
-            let opts = SuiteOptions { run: RunOptions { keep, reports, baseline, label: None, yes }, repeat, fail_fast };
+            if let Some(gw) = pushgateway.as_deref().filter(|g| !(g.starts_with("http://") || g.starts_with("https://"))) {
+                return Err(Error::usage(format!("--pushgateway expects an http:// or https:// URL, found `{gw}`")));
+            }
+            if let Some(f) = &metrics_file {
+                check_metrics_file(f)?;
+            }
+            let metrics = suite::MetricsOut { file: metrics_file, pushgateway };
+            let opts = SuiteOptions { run: RunOptions { keep, reports, baseline, label: None, yes }, repeat, fail_fast, metrics };
             Ok(suite::run_suite(&plan, &opts).await?.exit_code)
         }
         Command::Validate { files } => {
@@ -203,6 +210,17 @@ fn check_reports(dir: &std::path::Path) -> Result<()> {
     {
         return Err(bad(format!("only {} MB free; a drill needs at least {} MB", free >> 20, MIN_FREE_BYTES >> 20)));
     }
+    Ok(())
+}
+
+/// `--metrics-file`: a file (not a folder) in a folder that exists and takes new files.
+fn check_metrics_file(path: &std::path::Path) -> Result<()> {
+    let bad = |what: &str| crate::error::Error::usage(format!("--metrics-file {}: {what}", path.display()));
+    if path.is_dir() {
+        return Err(bad("is a folder").hint("give a file, e.g. /var/lib/node_exporter/textfile/drdrill.prom"));
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    tempfile::Builder::new().prefix(".drdrill-write-check").tempfile_in(dir).map_err(|e| bad("its folder is missing or not writable").cause(e))?;
     Ok(())
 }
 

@@ -43,6 +43,15 @@ pub enum Command {
         /// (and refuses without one).
         #[arg(long)]
         yes: bool,
+        /// After each drill, write every scenario's latest results as Prometheus metrics to
+        /// PATH (written to a temporary file, then renamed: the node_exporter textfile
+        /// collector's convention; docs/alerts.md).
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
+        /// After each drill, PUT its metrics to a Prometheus Pushgateway at URL
+        /// (`URL/metrics/job/drdrill/scenario/NAME`).
+        #[arg(long, value_name = "URL")]
+        pushgateway: Option<String>,
     },
     /// Confirm a manual step of a running drill (from another shell): `drdrill mark RUN_ID LABEL`.
     Mark {

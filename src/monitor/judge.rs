@@ -236,3 +236,84 @@ fn reason(
     }
     why.join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::watch::RuleSeen;
+    use crate::scenario::alert_rules::selectors;
+
+    fn rule(name: &str, expr: &str, for_ms: u64) -> AlertRule {
+        AlertRule { group: "g".into(), alert: name.into(), expr: expr.into(), for_ms, labels: Default::default(), selectors: selectors(expr).unwrap() }
+    }
+
+    fn timing() -> Timing {
+        Timing { scrape_interval_ms: 1000, evaluation_interval_ms: 1000, group_wait_ms: 2000, group_interval_ms: 5000, settle_ms: 0 }
+    }
+
+    fn judged(r: &AlertRule, episodes: Vec<Episode>, notes: &[Notification], series: u64, true_ms: Option<f64>) -> AlertRuleReport {
+        let mut observed = Observed::default();
+        observed.rules.insert(r.alert.clone(), RuleSeen { episodes, ..Default::default() });
+        let series: BTreeMap<String, u64> = r.selectors.iter().map(|s| (s.text.clone(), series)).collect();
+        let truth: BTreeMap<String, f64> = true_ms.map(|t| (r.alert.clone(), t)).into_iter().collect();
+        let published = vec!["pg_up".to_string(), "pg_replication_lag".to_string()];
+        let faults = [FaultAt { at_ms: 10_000.0, planned: false }];
+        let s = Seen {
+            observed: &observed,
+            notifications: notes,
+            faults: &faults,
+            recovered_ms: Some(15_000.0),
+            end_ms: 30_000.0,
+            timing: timing(),
+            series: &series,
+            true_ms: &truth,
+            exporters: &[("pg_", "postgres_exporter 0.11")],
+            published: &published,
+            scrapes_failed: &[],
+        };
+        judge(r, &s)
+    }
+
+    fn note(status: &str, at_ms: f64, starts_ms: f64) -> Notification {
+        Notification { at_ms, alert: "Down".into(), status: status.into(), starts_ms: Some(starts_ms), labels: Default::default() }
+    }
+
+    #[test]
+    fn a_paged_alert_is_split_into_steps_that_add_up() {
+        let r = rule("Down", "pg_up == 0", 3000);
+        let e = Episode { pending_ms: 11_500.0, firing_seen_ms: Some(14_600.0), cleared_ms: Some(16_000.0), instances: vec!["pg-1".into()] };
+        let notes = [note("firing", 16_520.0, 14_500.0), note("resolved", 21_000.0, 14_500.0)];
+        let a = judged(&r, vec![e], &notes, 2, Some(10_400.0));
+        assert_eq!(a.outcome, AlertOutcome::Notified);
+        assert_eq!((a.firing_ms, a.notified_ms, a.resolved_notified_ms), (Some(14_500.0), Some(16_520.0), Some(21_000.0)));
+        assert_eq!(a.to_page_ms, Some(6_520.0));
+        let took: Vec<f64> = a.steps.iter().map(|s| s.ms.unwrap()).collect();
+        assert_eq!(took, [400.0, 1100.0, 3000.0, 2020.0]);
+        let budgets: Vec<f64> = a.steps.iter().map(|s| s.budget_ms).collect();
+        assert_eq!(budgets, [1000.0, 2000.0, 3000.0, 2500.0]);
+        assert!(!a.noise && !a.stuck, "{a:?}");
+    }
+
+    #[test]
+    fn dead_slow_and_noisy_rules_say_why() {
+        let dead = judged(&rule("Lag", "pg_replication_lag_seconds > 300", 300_000), vec![], &[], 0, None);
+        assert_eq!(dead.outcome, AlertOutcome::Dead);
+        assert!(dead.reason.contains("`pg_replication_lag_seconds` is not published by postgres_exporter 0.11 (nearest published: `pg_replication_lag`)"), "{}", dead.reason);
+        let kafka = judged(&rule("K", "kafka_lag > 0", 0), vec![], &[], 0, None);
+        assert!(kafka.reason.contains("is published by no exporter of the drill (postgres_exporter 0.11)"), "{}", kafka.reason);
+        let slow = rule("Down", "pg_up == 0", 300_000);
+        let e = Episode { pending_ms: 11_000.0, cleared_ms: Some(16_000.0), ..Default::default() };
+        let a = judged(&slow, vec![e], &[], 2, None);
+        assert_eq!(a.outcome, AlertOutcome::PendingOnly);
+        assert!(a.reason.contains("never fired: pending 5.0 s from 11.0 s, the condition cleared before `for: 5m` ran out"), "{}", a.reason);
+        // true before the fault, and fired: noise; nothing after the fault
+        let before = Episode { pending_ms: 2_000.0, firing_seen_ms: Some(4_000.0), cleared_ms: Some(9_000.0), ..Default::default() };
+        let a = judged(&rule("Down", "pg_up == 0", 2000), vec![before], &[], 2, None);
+        assert!(a.noise && a.outcome == AlertOutcome::Quiet, "{a:?}");
+        assert!(a.reason.contains("held before any outage (pending from 2.0 s, and fired: noise)"), "{}", a.reason);
+        // still firing long after the recovery, for a node that answers again: stuck
+        let stuck = Episode { pending_ms: 11_000.0, firing_seen_ms: Some(13_000.0), instances: vec!["pg-2".into()], ..Default::default() };
+        let a = judged(&rule("Down", "pg_up == 0", 2000), vec![stuck], &[note("firing", 15_000.0, 13_000.0)], 2, None);
+        assert!(a.stuck && a.reason.contains("stuck: still firing 15.0 s after the recovery"), "{a:?}");
+    }
+}

@@ -22,6 +22,7 @@ mod webhook;
 pub use deploy::{IMAGE, Target, container_nodes};
 pub use judge::FaultAt;
 pub use drill::Monitor;
+pub use http::Http;
 pub use deploy::Plan;
 pub use targets::{judge_targets, rules_alive};
 use serde::{Deserialize, Serialize};

@@ -10,6 +10,7 @@ mod junit;
 mod labels;
 mod lag;
 mod markdown;
+mod metrics;
 mod phases;
 mod restore;
 mod results;
@@ -21,6 +22,7 @@ pub use evidence::{MANIFEST, finish_evidence, load_results, rerender, verify};
 pub use file::{FileReporter, results_json};
 pub use junit::{esc as xml_escape, junit_suite, junit_suites, junit_wrap, junit_xml};
 pub use markdown::markdown;
+pub use metrics::{metrics_text, push as push_metrics, write_atomically};
 pub use results::{Interruption, IsolatedPrimary, NodeInfo, Results, SCHEMA_VERSION, StackInfo, SteadyStateReport};
 pub use terminal::{LIVE_LINE, TerminalReporter, scorecard};
 

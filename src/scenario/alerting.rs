@@ -105,3 +105,51 @@ fn spec_problems(sc: &Scenario, m: &MonitoringSpec, p: &mut Vec<Problem>) {
         p.push((vec![Key("monitoring")], "monitoring is not yet drilled together with `sites`".into()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// A scenario beside a rules file, both in a fresh folder; the load's error, if any.
+    fn load(scenario: &str, rules: &str) -> Result<crate::scenario::Loaded, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("r.yml"), rules).unwrap();
+        let path = dir.path().join("s.yaml");
+        std::fs::write(&path, scenario).unwrap();
+        crate::scenario::load(&path).map_err(|e| format!("{e}"))
+    }
+    const RULES: &str = "groups:\n  - name: g\n    rules:\n      - alert: PgDown\n        expr: pg_up == 0\n        for: 2s\n";
+    const BASE: &str = "name: t\nstack: {kind: postgres, replicas: 1}\nmonitoring:\n  rules: r.yml\n  scrape_interval_ms: 500\ntargets:\n  alerts: {PgDown: {notified_within_ms: 5000}}\n";
+
+    #[test]
+    fn monitoring_loads_its_rules_and_checks_the_targets_names() {
+        let l = load(BASE, RULES).unwrap();
+        let rules = l.alert_rules.unwrap();
+        assert_eq!(rules.rules[0].alert, "PgDown");
+        assert_eq!(l.scenario.monitoring.unwrap().timing().evaluation_interval_ms, 60_000, "Prometheus' own default");
+        let e = load(&BASE.replace("{PgDown:", "{PgDwn:"), RULES).unwrap_err();
+        assert!(e.contains("s.yaml:7:3: no alerting rule named `PgDwn` in the rules file (it has PgDown); did you mean `PgDown`?"), "{e}");
+        let e = load(&BASE.replace("targets:\n", "targets:\n  no_alert: [PgDown]\n"), RULES).unwrap_err();
+        assert!(e.contains("alert PgDown is both expected (`alerts`) and forbidden (`no_alert`)"), "{e}");
+        let e = load(BASE, &RULES.replace("2s", "2 sec")).unwrap_err();
+        assert!(e.contains("r.yml:6:9: `for: 2 sec` is not a Prometheus duration"), "{e}");
+        let e = load(&BASE.replace("r.yml", "missing.yml"), RULES).unwrap_err();
+        assert!(e.contains("failed to read the rules file") && e.contains("missing.yml"), "{e}");
+    }
+
+    #[test]
+    fn monitoring_is_refused_where_it_cannot_work() {
+        let e = load(&BASE.replace("  rules: r.yml\n", ""), RULES).unwrap_err();
+        assert!(e.contains("s.yaml:3:1: give `rules`"), "{e}");
+        let e = load(&BASE.replace("scrape_interval_ms: 500", "scrape_interval_ms: 50"), RULES).unwrap_err();
+        assert!(e.contains("s.yaml:5:3: scrape_interval_ms must be between 100 and 3600000, found 50"), "{e}");
+        let e = load(&BASE.replace("monitoring:\n  rules: r.yml\n  scrape_interval_ms: 500\n", ""), RULES).unwrap_err();
+        assert!(e.contains("s.yaml:4:3: alert targets need `monitoring`"), "{e}");
+        let e = load(&BASE.replace("scrape_interval_ms: 500", "prometheus_url: http://127.0.0.1:9090"), RULES).unwrap_err();
+        assert!(e.contains("`prometheus_url` watches an external stack's own monitoring"), "{e}");
+        let ext = "name: t\nstack:\n  kind: external\n  engine: postgres\n  endpoint: 127.0.0.1:5432\nmonitoring: {prometheus_url: http://127.0.0.1:9090}\ntargets: {}\n";
+        let e = load(ext, RULES).unwrap_err();
+        assert!(e.contains("does not yet watch an external stack's own Prometheus"), "{e}");
+        assert!(Path::new("s.yaml").extension().is_some());
+    }
+}

@@ -2,12 +2,14 @@
 //! another, with one summary (terminal table, summary.json, junit.xml, summary.html).
 //! Every file is validated before any drill starts. The exit code is the worst drill's;
 //! an interrupt stops the current drill cleanly and the rest are reported as not run.
+mod export;
 mod html;
 mod stats;
 mod summary;
 mod trend;
 
 pub use crate::report::{Check, Comparison, compare, last_run, load_baseline};
+pub use export::MetricsOut;
 pub use stats::Stat;
 pub use summary::{RunRow, ScenarioSummary, Summary};
 pub use trend::trend;
@@ -25,6 +27,8 @@ pub struct SuiteOptions {
     pub repeat: u32,
     /// Stop at the first drill that does not pass.
     pub fail_fast: bool,
+    /// drdrill's results as Prometheus metrics, after each drill.
+    pub metrics: export::MetricsOut,
 }
 
 /// Files as given, folders expanded to their `*.yaml` / `*.yml` (sorted), every one loaded
@@ -91,6 +95,7 @@ pub async fn run_suite(plan: &[Loaded], opts: &SuiteOptions) -> Result<Summary> 
     let mut stop: Option<&'static str> = None;
     // drills started, and those that ran (a drill of several services is one row each)
     let (mut started_n, mut ran_n) = (0, 0);
+    let mut exported = export::Exported::default();
     for loaded in plan {
         for k in 1..=opts.repeat {
             let name = loaded.scenario.name.clone();
@@ -110,6 +115,7 @@ pub async fn run_suite(plan: &[Loaded], opts: &SuiteOptions) -> Result<Summary> 
             let ran = match run(loaded, &ro, &mut reporters).await {
                 Ok(o) => {
                     println!("evidence: {}", o.dir.display());
+                    exported.after_run(&opts.metrics, loaded, &o.results).await;
                     RunRow::ran_services(&name, k, &o.results, &o.dir, t.elapsed().as_secs_f64())
                 }
                 Err(e) => {

@@ -1,0 +1,153 @@
+//! Did the pager fire? (docs/alerts.md) A real Prometheus and Alertmanager beside a real
+//! PostgreSQL pair whose primary is killed, on short intervals: a rule on a metric the
+//! exporters publish pages within what its settings allow and is resolved after the
+//! recovery, a misspelt one is dead, a slow one never fires; drdrill's own results reach a
+//! metrics file `promtool` accepts and a real Pushgateway a real Prometheus scrapes; and
+//! nothing is left behind (containers, networks, the webhook's port).
+mod common;
+use common::*;
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const SCENARIO: &str = "tests/fixtures/alerts-pg-kill.yaml";
+/// The fixture's settings (ms): scrape, evaluation, `for` of PostgresDown, group_wait.
+const SCRAPE: f64 = 500.0;
+const EVAL: f64 = 500.0;
+const FOR: f64 = 2_000.0;
+const GROUP_WAIT: f64 = 1_000.0;
+
+fn rule<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["alerts"]["rules"].as_array().unwrap().iter().find(|x| x["alert"] == name).unwrap_or_else(|| panic!("no rule {name}"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A Pushgateway and a Prometheus scraping it, on 127.0.0.1, removed when dropped.
+struct Gateway {
+    names: Vec<String>,
+    push_url: String,
+    prom_url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    fn start() -> Gateway {
+        let (gw, prom) = (free_port(), free_port());
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: pushgateway\n    honor_labels: true\n    static_configs: [{{targets: ['127.0.0.1:{gw}']}}]\n");
+        std::fs::write(dir.path().join("prometheus.yml"), cfg).unwrap();
+        let tag = std::process::id();
+        let names = vec![format!("drdrill-test-pushgateway-{tag}"), format!("drdrill-test-prometheus-{tag}")];
+        let g = Gateway { names, push_url: format!("http://127.0.0.1:{gw}"), prom_url: format!("http://127.0.0.1:{prom}"), dir };
+        let mount = format!("{}:/etc/t:ro", g.dir.path().display());
+        docker(&["run", "-d", "--name", &g.names[0], "--network", "host", "drdrill/monitoring:1", "prometheus-pushgateway", &format!("--web.listen-address=127.0.0.1:{gw}")]);
+        docker(&[
+            "run", "-d", "--name", &g.names[1], "--network", "host", "-v", &mount, "drdrill/monitoring:1", "prometheus",
+            "--config.file=/etc/t/prometheus.yml", &format!("--web.listen-address=127.0.0.1:{prom}"), "--storage.tsdb.path=/tmp/p",
+        ]);
+        g
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = Command::new("docker").args(["rm", "-f", n]).output();
+        }
+    }
+}
+
+/// GET a JSON answer over plain HTTP/1.0 on 127.0.0.1.
+fn get(url: &str) -> Option<Value> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/')?;
+    let mut s = std::net::TcpStream::connect(host).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    serde_json::from_str(body.split_once("\r\n\r\n")?.1).ok()
+}
+
+#[test]
+fn alerts_are_measured_and_drdrill_results_reach_the_dashboards() {
+    let gw = Gateway::start();
+    let metrics = tempfile::tempdir().unwrap();
+    let file = metrics.path().join("drdrill.prom");
+    let d = run_drill(SCENARIO, &["--metrics-file", file.to_str().unwrap(), "--pushgateway", &gw.push_url]);
+    let r = &d.results;
+    let fault = r["fault_ms"].as_f64().unwrap();
+
+    // PostgresDown pages, no earlier than the fault + for, no later than the settings allow
+    let down = rule(r, "PostgresDown");
+    assert_eq!(down["outcome"], "notified", "{down}\n{}", d.stderr);
+    let notified = down["notified_ms"].as_f64().unwrap();
+    assert!(notified >= fault + FOR, "paged at {notified} ms, before the fault ({fault}) + for");
+    let latest = fault + SCRAPE + EVAL + FOR + GROUP_WAIT + 2_000.0;
+    assert!(notified <= latest, "paged at {notified} ms, later than {latest}");
+    let steps = down["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 4, "{down}");
+    let sum: f64 = steps.iter().map(|s| s["ms"].as_f64().unwrap()).sum();
+    assert!((fault + sum - notified).abs() < 1.0, "the steps add up to the time to page: {down}");
+    // ... and is resolved, with a notification, after the old primary is back
+    let resolved = down["resolved_notified_ms"].as_f64().unwrap_or_else(|| panic!("no resolved notification: {down}"));
+    assert!(resolved > r["recovered_at_ms"].as_f64().unwrap(), "{down}");
+    assert!(!down["stuck"].as_bool().unwrap() && !down["noise"].as_bool().unwrap(), "{down}");
+
+    // a misspelt metric is dead, and says which exporter does not publish it
+    let dead = rule(r, "PostgresLagMisspelt");
+    assert_eq!(dead["outcome"], "dead");
+    assert!(dead["reason"].as_str().unwrap().contains("`pg_replication_lag_secondz` is not published by postgres_exporter 0.11"), "{dead}");
+    // a `for` longer than the outage never fires, and says so
+    let slow = rule(r, "PostgresDownSlow");
+    assert_eq!(slow["outcome"], "pending_only", "{slow}");
+    assert!(slow["reason"].as_str().unwrap().contains("never fired") && slow["reason"].as_str().unwrap().contains("`for: 5m`"), "{slow}");
+
+    // the targets: paged in time, the slow one silent, a dead rule fails the drill
+    let target = |name: &str| r["targets"].as_array().unwrap().iter().find(|t| t["target"] == name).cloned().unwrap_or_else(|| panic!("no {name}"));
+    assert_eq!(target("alerts.PostgresDown.notified_within_ms")["verdict"], "pass");
+    assert_eq!(target("no_alert.PostgresDownSlow")["verdict"], "pass");
+    assert_eq!(target("alerts.rules_alive")["verdict"], "fail");
+    assert_eq!(r["verdict"], "fail");
+    assert_eq!(d.code, 1, "{}", d.stderr);
+    let junit = std::fs::read_to_string(d.dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("alerts.PostgresDown.notified_within_ms") && junit.contains("alerts.rules_alive"), "{junit}");
+    let md = std::fs::read_to_string(d.dir.join("report.md")).unwrap();
+    assert!(md.contains("## Alerts") && md.contains("| PostgresDown | 2s | PAGED |"), "{md}");
+    for log in ["prometheus.log", "alertmanager.log", "pg-1-exporter.log"] {
+        assert!(d.dir.join("logs").join(log).exists(), "no logs/{log}");
+    }
+
+    // drdrill's results as metrics: a file promtool accepts, and a Pushgateway Prometheus scrapes
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("drdrill_rto_seconds{scenario=\"fixture-alerts-pg-kill\",service=\"postgres\"}"), "{text}");
+    assert!(text.contains("drdrill_alert_notify_seconds{scenario=\"fixture-alerts-pg-kill\",alert=\"PostgresDown\"}"), "{text}");
+    let mut promtool = Command::new("docker")
+        .args(["run", "--rm", "-i", "drdrill/monitoring:1", "promtool", "check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(out.status.success(), "promtool: {}{}\n{text}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let query = format!("{}/api/v1/query?query=drdrill_rto_seconds%7Bscenario%3D%22fixture-alerts-pg-kill%22%7D", gw.prom_url);
+    let mut answered = None;
+    wait_for("Prometheus to scrape the pushed drdrill_rto_seconds", Duration::from_secs(30), || {
+        answered = get(&query).and_then(|v| v["data"]["result"][0]["value"][1].as_str().map(str::to_string));
+        answered.is_some()
+    });
+    let rto: f64 = answered.unwrap().parse().unwrap();
+    assert!((rto * 1e3 - r["rto_ms"].as_f64().unwrap()).abs() < 0.5, "pushed {rto} s, measured {} ms", r["rto_ms"]);
+
+    // nothing left: containers, networks, the webhook's port
+    let (containers, networks) = labelled(Some(&run_id(r)));
+    assert!(containers.is_empty() && networks.is_empty(), "left: {containers:?} {networks:?}");
+    let webhook = d.stderr.split("-> http://").nth(1).and_then(|s| s.split('/').next()).unwrap_or_else(|| panic!("no webhook in {}", d.stderr));
+    assert!(std::net::TcpStream::connect(webhook).is_err(), "the webhook still listens on {webhook}");
+}
