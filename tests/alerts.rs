@@ -151,3 +151,42 @@ fn alerts_are_measured_and_drdrill_results_reach_the_dashboards() {
     let webhook = d.stderr.split("-> http://").nth(1).and_then(|s| s.split('/').next()).unwrap_or_else(|| panic!("no webhook in {}", d.stderr));
     assert!(std::net::TcpStream::connect(webhook).is_err(), "the webhook still listens on {webhook}");
 }
+
+/// A rule of a drill of several services.
+fn outcome(r: &Value, name: &str) -> String {
+    rule(r, name)["outcome"].as_str().unwrap().to_string()
+}
+
+/// The shipped tuned rules: none is dead, the instance-down rules page within the 30 s
+/// RTO target (each step within its budget), the "no primary" rules stay silent because
+/// the failovers are faster than their `for`, and the alerts for the killed primaries keep
+/// firing while those stay down, without being called stuck.
+#[test]
+fn tuned_rules_page_within_the_rto_target() {
+    let d = run_drill("scenarios/alerts-tuned-rules.yaml", &[]);
+    let r = &d.results;
+    assert_eq!(r["verdict"], "pass", "{}", d.stderr);
+    assert!(r["alerts"]["rules"].as_array().unwrap().iter().all(|x| x["outcome"] != "dead"), "{}", r["alerts"]);
+    for (service, alert) in [("pg", "PostgresInstanceDown"), ("cache", "RedisInstanceDown")] {
+        let a = rule(r, alert);
+        assert_eq!(a["outcome"], "notified", "{a}");
+        assert!(a["to_page_ms"].as_f64().unwrap() <= 30_000.0, "{a}");
+        let steps = a["steps"].as_array().unwrap();
+        assert!(steps.iter().all(|s| s["ms"].as_f64().unwrap() <= s["budget_ms"].as_f64().unwrap()), "a step over its budget: {a}");
+        assert_eq!(a["instances"][0], r["services"][service]["stack"]["initial_primary"], "{a}");
+        assert!(!a["stuck"].as_bool().unwrap() && !a["noise"].as_bool().unwrap(), "{a}");
+    }
+    for alert in ["PostgresNoPrimary", "RedisNoMaster"] {
+        assert_ne!(outcome(r, alert), "notified", "{}", rule(r, alert));
+    }
+}
+
+/// A planned Patroni switchover pages no one: `no_alert` holds, and no rule is noise.
+#[test]
+fn a_planned_switchover_pages_no_one() {
+    let d = run_drill("scenarios/patroni-switchover-quiet-pager.yaml", &[]);
+    let r = &d.results;
+    assert_eq!(r["verdict"], "pass", "{}", d.stderr);
+    assert!(r["alerts"]["notifications"].as_array().unwrap().is_empty(), "{}", r["alerts"]);
+    assert!(r["alerts"]["rules"].as_array().unwrap().iter().all(|x| x["noise"] == false), "{}", r["alerts"]);
+}

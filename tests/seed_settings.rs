@@ -1,5 +1,6 @@
 //! The slow group: orchestrated drills with the reference documents' own settings
-//! (Sentinel down-after 5 s; Patroni ttl 30 s, loop_wait 10 s, HAProxy inter 3 s; MHA ping_interval 3 s).
+//! (Sentinel down-after 5 s; Patroni ttl 30 s, loop_wait 10 s, HAProxy inter 3 s; MHA ping_interval 3 s), and seed 001's
+//! alert rules with Prometheus' and Alertmanager's default timing.
 //! `scripts/test.sh` runs them with the rest; alone: `scripts/test.sh -E 'binary(seed_settings)'`.
 mod common;
 use common::*;
@@ -117,4 +118,29 @@ fn all_services_seed_primary_kill_each_orchestrator_fails_over_and_is_judged_on_
         "{}",
         d.stdout
     );
+}
+
+/// Seed 001's own alert rules with Prometheus' and Alertmanager's default timing
+/// (docs/alerts.md): three are dead (no exporter publishes their metric), the Redis rule
+/// is alive but holds at steady state on every replica and is slower than the outage, and
+/// nothing pages; the drill fails on purpose (alerts.rules_alive, and the page the seed's
+/// RTO target implies).
+#[test]
+fn seed_alert_rules_show_which_are_dead_and_which_too_slow() {
+    let d = run_drill("scenarios/alerts-seed-rules.yaml", &[]);
+    let r = &d.results;
+    let rule = |name: &str| r["alerts"]["rules"].as_array().unwrap().iter().find(|x| x["alert"] == name).cloned().unwrap();
+    for dead in ["PostgreSQLReplicationLag", "MongoDBReplicationHealthIssue", "KafkaUnderReplicatedPartitions"] {
+        assert_eq!(rule(dead)["outcome"], "dead", "{}", rule(dead));
+    }
+    assert!(rule("PostgreSQLReplicationLag")["reason"].as_str().unwrap().contains("`pg_replication_lag_seconds` is not published by postgres_exporter 0.11"));
+    let redis = rule("RedisReplicationBroken");
+    assert_ne!(redis["outcome"], "dead", "{redis}");
+    assert!(redis["notified_ms"].is_null(), "{redis}");
+    assert!(redis["reason"].as_str().unwrap().contains("held before any outage"), "{redis}");
+    assert!(r["alerts"]["notifications"].as_array().unwrap().is_empty(), "{}", r["alerts"]);
+    assert_eq!(r["alerts"]["settings"]["scrape_interval_ms"], 60_000);
+    assert_eq!(r["alerts"]["settings"]["group_wait_ms"], 30_000);
+    assert_eq!(r["verdict"], "fail");
+    assert_eq!(d.code, 1);
 }

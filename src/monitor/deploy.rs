@@ -41,7 +41,8 @@ pub struct Plan<'a> {
     pub network: String,
     pub dir: &'a Path,
     pub spec: &'a MonitoringSpec,
-    pub rules: &'a Path,
+    /// The rules files, each mounted read-only.
+    pub rules: &'a [(String, PathBuf)],
 }
 
 /// The node names of the monitoring containers (`<node>-exporter`, `prometheus`,
@@ -75,8 +76,12 @@ pub async fn start(plan: &Plan<'_>, targets: &[Target], webhook_url: &str) -> Re
     let timing = plan.spec.timing();
     let am_file = write(&dir, "alertmanager.yml", &alertmanager_yml(&timing, &plan.spec.group_by(), webhook_url))?;
     let prom_file = write(&dir, "prometheus.yml", &prometheus_yml(&timing, am_port, &scraped))?;
-    let rules = std::path::absolute(plan.rules).map_err(|e| Error::infra("failed to resolve the rules file").cause(e))?;
-    let am = host_container(plan, ALERTMANAGER, vec![(am_file, "/etc/drdrill/alertmanager.yml")], vec![
+    let mut mounts = vec![(prom_file, "/etc/drdrill/prometheus.yml".to_string())];
+    for (i, (_, path)) in plan.rules.iter().enumerate() {
+        let abs = std::path::absolute(path).map_err(|e| Error::infra(format!("failed to resolve {}", path.display())).cause(e))?;
+        mounts.push((abs, format!("/etc/drdrill/rules/{i}.yml")));
+    }
+    let am = host_container(plan, ALERTMANAGER, vec![(am_file, "/etc/drdrill/alertmanager.yml".to_string())], vec![
         "prometheus-alertmanager".into(),
         "--config.file=/etc/drdrill/alertmanager.yml".into(),
         format!("--web.listen-address=127.0.0.1:{am_port}"),
@@ -84,7 +89,7 @@ pub async fn start(plan: &Plan<'_>, targets: &[Target], webhook_url: &str) -> Re
         "--storage.path=/tmp/alertmanager".into(),
     ]);
     plan.docker.run(&am).await?;
-    let prom = host_container(plan, PROMETHEUS, vec![(prom_file, "/etc/drdrill/prometheus.yml"), (rules, "/etc/drdrill/rules.yml")], vec![
+    let prom = host_container(plan, PROMETHEUS, mounts, vec![
         "prometheus".into(),
         "--config.file=/etc/drdrill/prometheus.yml".into(),
         format!("--web.listen-address=127.0.0.1:{prom_port}"),
@@ -100,7 +105,7 @@ pub async fn start(plan: &Plan<'_>, targets: &[Target], webhook_url: &str) -> Re
     Ok(deployed)
 }
 
-fn host_container(plan: &Plan<'_>, node: &str, files: Vec<(PathBuf, &str)>, cmd: Vec<String>) -> ContainerSpec {
+fn host_container(plan: &Plan<'_>, node: &str, files: Vec<(PathBuf, String)>, cmd: Vec<String>) -> ContainerSpec {
     ContainerSpec {
         name: container_name(plan.run_id, node),
         image: IMAGE.into(),
@@ -130,7 +135,7 @@ pub fn prometheus_yml(t: &Timing, am_port: u16, scraped: &[(&Target, u16)]) -> S
     let mut y = String::new();
     let timeout = t.scrape_interval_ms.min(10_000);
     let _ = writeln!(y, "global:\n  scrape_interval: {}ms\n  evaluation_interval: {}ms\n  scrape_timeout: {timeout}ms", t.scrape_interval_ms, t.evaluation_interval_ms);
-    let _ = writeln!(y, "rule_files: [/etc/drdrill/rules.yml]");
+    let _ = writeln!(y, "rule_files: [/etc/drdrill/rules/*.yml]");
     let _ = writeln!(y, "alerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]");
     let _ = writeln!(y, "scrape_configs:");
     let mut jobs: Vec<&str> = scraped.iter().map(|(t, _)| t.exporter.job).collect();

@@ -65,7 +65,7 @@ impl Monitor {
         vec![
             format!("Prometheus {} (scrape every {} ms, rules evaluated every {} ms)", self.deployed.prometheus_url, t.scrape_interval_ms, t.evaluation_interval_ms),
             format!("Alertmanager {} (group_wait {} ms, group_interval {} ms) -> {webhook}", self.deployed.alertmanager_url, t.group_wait_ms, t.group_interval_ms),
-            format!("{} rules from {}; exporters: {}", self.rules.rules.len(), self.rules.path.display(), self.deployed.exporters.join(", ")),
+            format!("{} rules from {}; exporters: {}", self.rules.rules.len(), self.rules_files(), self.deployed.exporters.join(", ")),
         ]
     }
 
@@ -110,7 +110,7 @@ impl Monitor {
     }
 
     /// Stops the watch and judges every rule.
-    pub async fn report(&self, faults: &[FaultAt], recovered_ms: Option<f64>) -> AlertsReport {
+    pub async fn report(&self, faults: &[FaultAt], recovered_ms: Option<f64>, down_nodes: &[String]) -> AlertsReport {
         let watch = self.watch.lock().unwrap_or_else(|p| p.into_inner()).take();
         let observed = match watch {
             Some(w) => w.stop().await,
@@ -132,6 +132,7 @@ impl Monitor {
             notifications: &notifications,
             faults,
             recovered_ms,
+            down_nodes,
             end_ms,
             timing: self.timing(),
             series: &series,
@@ -143,7 +144,7 @@ impl Monitor {
         let rules = self.rules.rules.iter().map(|r| judge(r, &seen)).collect();
         AlertsReport {
             source: "drill".into(),
-            rules_file: self.spec.rules.clone().unwrap_or_default(),
+            rules_file: self.rules_files(),
             settings: self.timing().into(),
             exporters: self.deployed.exporters.clone(),
             rules,
@@ -154,6 +155,11 @@ impl Monitor {
             polls: observed.polls,
             failed_polls: observed.failed_polls,
         }
+    }
+
+    /// The rules files as the scenario names them.
+    fn rules_files(&self) -> String {
+        self.rules.files.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(", ")
     }
 
     /// Closes the webhook's port.
@@ -191,22 +197,24 @@ impl Monitor {
         }
     }
 
-    /// For each rule that went pending after the fault: the first instant from the fault on
-    /// at which its expression returned a series (Prometheus' range query, 100 ms steps):
-    /// when the first scrape showing the outage landed.
+    /// For each rule that went pending after the fault: since when its expression had been
+    /// returning a series without a break up to then (Prometheus' range query from the
+    /// drill's start, 100 ms steps): when the first scrape showing the outage landed, or,
+    /// before the fault, that the condition already held at steady state.
     async fn true_ms(&self, clock: &Clock, o: &Observed, fault: Option<f64>, errors: &mut Vec<String>) -> BTreeMap<String, f64> {
         let mut out = BTreeMap::new();
         let Some(fault) = fault else { return out };
         let wall = |ms: f64| (clock.wall_anchor.timestamp_millis() as f64 + ms) / 1e3;
         for rule in &self.rules.rules {
             let Some(e) = o.rules.get(&rule.alert).and_then(|s| s.episodes.iter().find(|e| e.pending_ms >= fault)) else { continue };
-            let (start, end) = (wall(fault), wall(e.pending_ms));
+            let (start, end) = (wall(0.0), wall(e.pending_ms));
             let step = ((end - start) / 10_000.0).max(0.1);
             let url = format!("{}/api/v1/query_range?query={}&start={start:.3}&end={end:.3}&step={step:.3}", self.deployed.prometheus_url, encode(&rule.expr));
             match self.http.get_json(&url).await {
                 Ok(v) => {
-                    let first = v.get("result").and_then(|r| r.as_array()).into_iter().flatten().filter_map(first_sample).reduce(f64::min);
-                    if let Some(t) = first {
+                    let mut times: Vec<f64> = v.get("result").and_then(|r| r.as_array()).into_iter().flatten().flat_map(sample_times).collect();
+                    times.sort_by(f64::total_cmp);
+                    if let Some(t) = last_run_start(&times, step) {
                         out.insert(rule.alert.clone(), t * 1e3 - clock.wall_anchor.timestamp_millis() as f64);
                     }
                 }
@@ -244,9 +252,22 @@ impl Monitor {
     }
 }
 
-/// The first sample's time (Unix s) of a range query's series.
-fn first_sample(series: &serde_json::Value) -> Option<f64> {
-    series.get("values")?.as_array()?.first()?.as_array()?.first()?.as_f64()
+/// The times (Unix s) of a range query's series' samples.
+fn sample_times(series: &serde_json::Value) -> Vec<f64> {
+    let values = series.get("values").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+    values.iter().filter_map(|p| p.get(0)?.as_f64()).collect()
+}
+
+/// The start of the last unbroken run of sorted sample times `step` apart.
+fn last_run_start(times: &[f64], step: f64) -> Option<f64> {
+    let mut start = *times.last()?;
+    for w in times.windows(2).rev() {
+        if w[1] - w[0] > step * 1.5 {
+            break;
+        }
+        start = w[0];
+    }
+    Some(start)
 }
 
 /// No alert that fired is still firing, and each one's last notification is a resolved one.

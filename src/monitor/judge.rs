@@ -26,6 +26,9 @@ pub struct Seen<'a> {
     pub faults: &'a [FaultAt],
     /// When the last service recovered (its RTO's end), if it did.
     pub recovered_ms: Option<f64>,
+    /// The nodes down when the drill ended (killed and never started again): an alert
+    /// still firing for one of them is right, not stuck.
+    pub down_nodes: &'a [String],
     /// When the watch ended.
     pub end_ms: f64,
     pub timing: Timing,
@@ -62,6 +65,8 @@ pub fn judge(rule: &AlertRule, s: &Seen<'_>) -> AlertRuleReport {
     let dead = dead_reason(rule, s);
     let fault = s.fault_ms();
     r.from_ms = fault;
+    // true without a break since before the fault: the steady state matches it
+    let held_from = s.true_ms.get(&rule.alert).copied().filter(|t| fault.is_some_and(|f| *t < f));
     let seen = s.observed.rules.get(&rule.alert);
     let episodes: &[Episode] = seen.map(|x| x.episodes.as_slice()).unwrap_or_default();
     let (before, answering): (Vec<&Episode>, Option<&Episode>) = match fault {
@@ -71,9 +76,18 @@ pub fn judge(rule: &AlertRule, s: &Seen<'_>) -> AlertRuleReport {
     r.noise = before.iter().any(|e| fired(e, rule, s).is_some());
     if let Some(e) = answering {
         fill_episode(&mut r, e, rule, s, fault);
+        if held_from.is_some() {
+            // not an answer to the fault: no time to page
+            r.noise |= r.firing_ms.is_some();
+            (r.steps, r.to_page_ms) = (Vec::new(), None);
+        }
     }
     r.outcome = outcome(&r, answering, dead.is_some());
     r.reason = reason(&r, rule, s, &before, answering, dead, seen.map(|x| x.last_error.as_str()).unwrap_or_default());
+    if let Some(t) = held_from {
+        let what = format!("its condition held before any outage (true from {} without a break): it matches the steady state", secs(t));
+        r.reason = if r.reason.is_empty() { what } else { format!("{what}; {}", r.reason) };
+    }
     r
 }
 
@@ -101,8 +115,8 @@ fn fill_episode(r: &mut AlertRuleReport, e: &Episode, rule: &AlertRule, s: &Seen
     r.to_page_ms = fault.zip(r.notified_ms).map(|(f, n)| n - f);
     r.steps = steps(r, fault, &s.timing);
     let stuck_after = (s.timing.scrape_interval_ms + s.timing.evaluation_interval_ms) as f64 + 5_000.0;
-    // an alert on a node that is still down (its exporter still unscrapable) is right to fire
-    let still_down = s.scrapes_failed.iter().any(|(_, d)| e.instances.contains(&d.instance) && s.end_ms - d.to_ms < stuck_after);
+    // an alert for a node that is still down is right to fire
+    let still_down = e.instances.iter().any(|i| s.down_nodes.contains(i));
     r.stuck = r.firing_ms.is_some()
         && e.cleared_ms.is_none()
         && !still_down
@@ -206,7 +220,9 @@ fn reason(
     if !last_error.is_empty() {
         why.push(format!("Prometheus could not evaluate it: {last_error}"));
     }
-    if let Some(e) = before.first() {
+    // what held before the fault matters when it fired, or was still holding at the fault
+    let fault = r.from_ms.unwrap_or(f64::INFINITY);
+    if let Some(e) = before.iter().find(|e| r.noise || e.cleared_ms.is_none_or(|c| c >= fault)) {
         let fired = if r.noise { ", and fired: noise" } else { "" };
         why.push(format!("its condition held before any outage (pending from {}{fired})", secs(e.pending_ms)));
     }
@@ -258,6 +274,7 @@ mod tests {
         let truth: BTreeMap<String, f64> = true_ms.map(|t| (r.alert.clone(), t)).into_iter().collect();
         let published = vec!["pg_up".to_string(), "pg_replication_lag".to_string()];
         let faults = [FaultAt { at_ms: 10_000.0, planned: false }];
+        let down = vec!["pg-1".to_string()];
         let s = Seen {
             observed: &observed,
             notifications: notes,
@@ -270,6 +287,7 @@ mod tests {
             exporters: &[("pg_", "postgres_exporter 0.11")],
             published: &published,
             scrapes_failed: &[],
+            down_nodes: &down,
         };
         judge(r, &s)
     }
@@ -311,6 +329,11 @@ mod tests {
         let a = judged(&rule("Down", "pg_up == 0", 2000), vec![before], &[], 2, None);
         assert!(a.noise && a.outcome == AlertOutcome::Quiet, "{a:?}");
         assert!(a.reason.contains("held before any outage (pending from 2.0 s, and fired: noise)"), "{}", a.reason);
+        // true since before the fault (a replica has no replicas at steady state): no time to page
+        let e = Episode { pending_ms: 11_000.0, ..Default::default() };
+        let a = judged(&rule("Down", "pg_up == 0", 300_000), vec![e], &[], 2, Some(5_000.0));
+        assert!(a.reason.starts_with("its condition held before any outage (true from 5.0 s without a break)"), "{}", a.reason);
+        assert!(a.steps.is_empty() && a.to_page_ms.is_none() && a.outcome == AlertOutcome::PendingOnly, "{a:?}");
         // still firing long after the recovery, for a node that answers again: stuck
         let stuck = Episode { pending_ms: 11_000.0, firing_seen_ms: Some(13_000.0), instances: vec!["pg-2".into()], ..Default::default() };
         let a = judged(&rule("Down", "pg_up == 0", 2000), vec![stuck], &[note("firing", 15_000.0, 13_000.0)], 2, None);

@@ -24,7 +24,7 @@ impl Drill<'_> {
         }
         self.phase(rep, &format!("starting the drill's monitoring: Prometheus, Alertmanager and {} exporters", targets.len()))?;
         let network = crate::docker::network_name(&self.run_id);
-        let plan = Plan { docker: &self.docker, run_id: &self.run_id, labels: &self.labels, network, dir: &self.dir, spec, rules: &rules.path };
+        let plan = Plan { docker: &self.docker, run_id: &self.run_id, labels: &self.labels, network, dir: &self.dir, spec, rules: &rules.files };
         let m = Monitor::start(&plan, &targets, rules.clone()).await?;
         for line in m.describe() {
             rep.emit(DrillEvent::Info(&line))?;
@@ -51,7 +51,7 @@ impl Drill<'_> {
         let m = self.monitor.get()?;
         let faults = self.faults_at();
         let recovered = each.iter().filter_map(|(_, r)| r.recovered_at_ms).reduce(f64::max);
-        let report = m.report(&faults, recovered).await;
+        let report = m.report(&faults, recovered, &self.down_nodes().await).await;
         for ((_, r), plan) in each.iter_mut().zip(&self.loaded.services) {
             add_targets(r, crate::monitor::judge_targets(&report, &plan.view.targets));
         }
@@ -59,6 +59,20 @@ impl Drill<'_> {
             add_targets(only, vec![crate::monitor::rules_alive(&report)]);
         }
         Some(report)
+    }
+
+    /// The nodes whose containers are not running now (killed and never started again).
+    async fn down_nodes(&self) -> Vec<String> {
+        let stacks = self.live.with(|l| l.stacks.clone());
+        let mut down = Vec::new();
+        for (_, stack) in stacks {
+            for n in &stack.nodes {
+                if !self.docker.is_running(&n.container).await {
+                    down.push(n.name.clone());
+                }
+            }
+        }
+        down
     }
 
     /// Every fault injected, on the drill's clock; a switchover is planned.

@@ -29,11 +29,34 @@ pub struct Selector {
     pub absent: bool,
 }
 
-/// A rules file, read.
+/// The rules files, read: every alerting rule of them, in order.
 #[derive(Debug, Clone, Default)]
 pub struct AlertRules {
-    pub path: PathBuf,
+    /// Each file, as the scenario names it and where it is.
+    pub files: Vec<(String, PathBuf)>,
     pub rules: Vec<AlertRule>,
+}
+
+/// Reads every rules file the scenario names (relative to its folder). An alert name may
+/// be given once: the drill tells rules apart by it.
+pub fn read_all(scenario: &Path, names: &[String]) -> Result<AlertRules> {
+    let mut all = AlertRules::default();
+    for name in names {
+        let one = read(scenario, name)?;
+        for r in &one.rules {
+            if let Some(first) = all.rules.iter().find(|x| x.alert == r.alert) {
+                return Err(Error::scenario(format!(
+                    "invalid rules file {}: alert {} is also in group {} of an earlier file; drdrill tells alerts apart by name",
+                    one.files[0].1.display(),
+                    r.alert,
+                    first.group
+                )));
+            }
+        }
+        all.files.extend(one.files);
+        all.rules.extend(one.rules);
+    }
+    Ok(all)
 }
 
 #[derive(Deserialize)]
@@ -69,7 +92,9 @@ pub fn read(scenario: &Path, name: &str) -> Result<AlertRules> {
             .cause(e)
             .hint("the path is relative to the scenario file")
     })?;
-    parse(&path, &text)
+    let mut rules = parse(&path, &text)?;
+    rules.files = vec![(name.to_string(), path)];
+    Ok(rules)
 }
 
 /// A rules file's alerting rules, or `file:line:col: what is wrong`.
@@ -100,6 +125,9 @@ pub fn parse(path: &Path, text: &str) -> Result<AlertRules> {
                 None => 0,
             };
             let selectors = selectors(&expr).map_err(|why| Error::scenario(format!("invalid rules file {}: {why}", at(gi, ri, "expr"))))?;
+            if rules.iter().any(|x: &AlertRule| x.alert == *alert) {
+                return Err(Error::scenario(format!("invalid rules file {}: alert {alert} is defined twice; drdrill tells alerts apart by name", at(gi, ri, "alert"))));
+            }
             let labels = r.labels.iter().map(|(k, v)| (k.clone(), value_text(v))).collect();
             rules.push(AlertRule { group: g.name.clone(), alert: alert.clone(), expr, for_ms, labels, selectors });
         }
@@ -107,7 +135,7 @@ pub fn parse(path: &Path, text: &str) -> Result<AlertRules> {
     if rules.is_empty() {
         return Err(Error::scenario(format!("invalid rules file {file}:1:1: it holds no alerting rule (`alert:`)")));
     }
-    Ok(AlertRules { path: path.to_path_buf(), rules })
+    Ok(AlertRules { files: vec![(file.clone(), path.to_path_buf())], rules })
 }
 
 fn value_text(v: &serde_norway::Value) -> String {

@@ -83,7 +83,7 @@ fn spec_problems(sc: &Scenario, m: &MonitoringSpec, p: &mut Vec<Problem>) {
         if m.prometheus_url.is_none() {
             p.push((vec![Key("monitoring")], "an external drill watches the users' own monitoring: give `prometheus_url`".into()));
         }
-        if m.rules.is_some() {
+        if !m.rules.is_empty() {
             p.push((at("rules"), "an external drill reads the rules the users' Prometheus has loaded; drop `rules`".into()));
         }
         for (key, url) in [("prometheus_url", &m.prometheus_url), ("alertmanager_url", &m.alertmanager_url)] {
@@ -93,8 +93,8 @@ fn spec_problems(sc: &Scenario, m: &MonitoringSpec, p: &mut Vec<Problem>) {
         }
         return;
     }
-    if m.rules.is_none() {
-        p.push((vec![Key("monitoring")], "give `rules`: the Prometheus rules file whose alerts the drill measures".into()));
+    if m.rules.is_empty() {
+        p.push((vec![Key("monitoring")], "give `rules`: the Prometheus rules files whose alerts the drill measures (`rules: [alerts/my.rules.yml]`)".into()));
     }
     for (key, url) in [("prometheus_url", &m.prometheus_url), ("alertmanager_url", &m.alertmanager_url)] {
         if url.is_some() {
@@ -119,7 +119,7 @@ mod tests {
         crate::scenario::load(&path).map_err(|e| format!("{e}"))
     }
     const RULES: &str = "groups:\n  - name: g\n    rules:\n      - alert: PgDown\n        expr: pg_up == 0\n        for: 2s\n";
-    const BASE: &str = "name: t\nstack: {kind: postgres, replicas: 1}\nmonitoring:\n  rules: r.yml\n  scrape_interval_ms: 500\ntargets:\n  alerts: {PgDown: {notified_within_ms: 5000}}\n";
+    const BASE: &str = "name: t\nstack: {kind: postgres, replicas: 1}\nmonitoring:\n  rules: [r.yml]\n  scrape_interval_ms: 500\ntargets:\n  alerts: {PgDown: {notified_within_ms: 5000}}\n";
 
     #[test]
     fn monitoring_loads_its_rules_and_checks_the_targets_names() {
@@ -139,11 +139,11 @@ mod tests {
 
     #[test]
     fn monitoring_is_refused_where_it_cannot_work() {
-        let e = load(&BASE.replace("  rules: r.yml\n", ""), RULES).unwrap_err();
+        let e = load(&BASE.replace("  rules: [r.yml]\n", ""), RULES).unwrap_err();
         assert!(e.contains("s.yaml:3:1: give `rules`"), "{e}");
         let e = load(&BASE.replace("scrape_interval_ms: 500", "scrape_interval_ms: 50"), RULES).unwrap_err();
         assert!(e.contains("s.yaml:5:3: scrape_interval_ms must be between 100 and 3600000, found 50"), "{e}");
-        let e = load(&BASE.replace("monitoring:\n  rules: r.yml\n  scrape_interval_ms: 500\n", ""), RULES).unwrap_err();
+        let e = load(&BASE.replace("monitoring:\n  rules: [r.yml]\n  scrape_interval_ms: 500\n", ""), RULES).unwrap_err();
         assert!(e.contains("s.yaml:4:3: alert targets need `monitoring`"), "{e}");
         let e = load(&BASE.replace("scrape_interval_ms: 500", "prometheus_url: http://127.0.0.1:9090"), RULES).unwrap_err();
         assert!(e.contains("`prometheus_url` watches an external stack's own monitoring"), "{e}");

@@ -64,9 +64,9 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
         let services = vec![super::services::single(&scenario)];
         (scenario, services, problems)
     };
-    let rules_file = scenario.monitoring.as_ref().and_then(|m| m.rules.as_deref()).filter(|_| !scenario.stack.kind.is_external());
-    let alert_rules = match rules_file {
-        Some(name) if problems.is_empty() => Some(super::alert_rules::read(path, name)?),
+    let rules_files = scenario.monitoring.as_ref().map(|m| m.rules.clone()).unwrap_or_default();
+    let alert_rules = match rules_files.is_empty() || scenario.stack.kind.is_external() {
+        false if problems.is_empty() => Some(super::alert_rules::read_all(path, &rules_files)?),
         _ => None,
     };
     problems.extend(super::alerting::validate(&scenario, &services, alert_rules.as_ref()));

@@ -14,11 +14,11 @@ pub const GROUP_INTERVAL_MS: u64 = 300_000;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MonitoringSpec {
-    /// The users' Prometheus rules file (path relative to the scenario file), mounted
-    /// read-only into the drill's Prometheus. Required for a drill drdrill starts; with
-    /// an external stack's own Prometheus, its rules are read from its API instead.
+    /// The users' Prometheus rules files (paths relative to the scenario file), each
+    /// mounted read-only into the drill's Prometheus: `[alerts/postgres.rules.yml]`.
+    /// Required for a drill drdrill starts.
     #[serde(default)]
-    pub rules: Option<String>,
+    pub rules: Vec<String>,
     /// Prometheus' `scrape_interval`, ms. Default 60000 (Prometheus' own). 100 to 3600000.
     #[serde(default)]
     pub scrape_interval_ms: Option<u64>,
