@@ -118,6 +118,10 @@ fn alerts_are_measured_and_drdrill_results_reach_the_dashboards() {
     assert!(junit.contains("alerts.PostgresDown.notified_within_ms") && junit.contains("alerts.rules_alive"), "{junit}");
     let md = std::fs::read_to_string(d.dir.join("report.md")).unwrap();
     assert!(md.contains("## Alerts") && md.contains("| PostgresDown | 2s | PAGED |"), "{md}");
+    let html = std::fs::read_to_string(d.dir.join("report.html")).unwrap();
+    assert!(html.contains("id=\"alerts\"") && html.contains("<tr class=\"alert\"><td>PostgresDown</td>"), "no alerts in report.html");
+    let svg = std::fs::read_to_string(d.dir.join("timeline.svg")).unwrap();
+    assert!(svg.contains("alert firing PostgresDown") && svg.contains("alert paged PostgresDown"), "no alert markers on the timeline");
     for log in ["prometheus.log", "alertmanager.log", "pg-1-exporter.log"] {
         assert!(d.dir.join("logs").join(log).exists(), "no logs/{log}");
     }

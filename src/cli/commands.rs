@@ -27,13 +27,7 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
                     b.load(&reports, &l.scenario.name)?;
                 }
             }
-            if let Some(gw) = pushgateway.as_deref().filter(|g| !(g.starts_with("http://") || g.starts_with("https://"))) {
-                return Err(Error::usage(format!("--pushgateway expects an http:// or https:// URL, found `{gw}`")));
-            }
-            if let Some(f) = &metrics_file {
-                check_metrics_file(f)?;
-            }
-            let metrics = suite::MetricsOut { file: metrics_file, pushgateway };
+            let metrics = metrics_out(metrics_file, pushgateway)?;
             let opts = SuiteOptions { run: RunOptions { keep, reports, baseline, label: None, yes }, repeat, fail_fast, metrics };
             Ok(suite::run_suite(&plan, &opts).await?.exit_code)
         }
@@ -211,6 +205,17 @@ fn check_reports(dir: &std::path::Path) -> Result<()> {
         return Err(bad(format!("only {} MB free; a drill needs at least {} MB", free >> 20, MIN_FREE_BYTES >> 20)));
     }
     Ok(())
+}
+
+/// `--metrics-file` and `--pushgateway`, checked before anything starts.
+fn metrics_out(file: Option<std::path::PathBuf>, pushgateway: Option<String>) -> Result<suite::MetricsOut> {
+    if let Some(gw) = pushgateway.as_deref().filter(|g| !(g.starts_with("http://") || g.starts_with("https://"))) {
+        return Err(Error::usage(format!("--pushgateway expects an http:// or https:// URL, found `{gw}`")));
+    }
+    if let Some(f) = &file {
+        check_metrics_file(f)?;
+    }
+    Ok(suite::MetricsOut { file, pushgateway })
 }
 
 /// `--metrics-file`: a file (not a folder) in a folder that exists and takes new files.

@@ -27,6 +27,10 @@ pub struct Monitor {
     jobs: Vec<(&'static str, &'static str)>,
     watch: Mutex<Option<Watch>>,
     clock: OnceLock<Clock>,
+    /// The timing in effect: the scenario's, or, for the users' own monitoring, what
+    /// their configuration says (with a note for each figure that could not be read).
+    timing: Timing,
+    notes: Vec<String>,
 }
 
 impl Monitor {
@@ -51,16 +55,56 @@ impl Monitor {
             jobs,
             watch: Mutex::new(None),
             clock: OnceLock::new(),
+            timing: plan.spec.timing(),
+            notes: Vec::new(),
+        })
+    }
+
+    /// Watches the users' own Prometheus (and Alertmanager, when given) during an external
+    /// drill: their loaded rules and their configured timing; nothing is started.
+    pub async fn attach(spec: &MonitoringSpec) -> Result<Monitor> {
+        let http = Http::new(Duration::from_secs(5))?;
+        let prometheus_url = spec.prometheus_url.clone().unwrap_or_default().trim_end_matches('/').to_string();
+        let alertmanager_url = spec.alertmanager_url.clone().unwrap_or_default().trim_end_matches('/').to_string();
+        let rules = super::external::rules_of(&http, &prometheus_url).await?;
+        let (timing, notes) = super::external::timing_of(&http, spec).await;
+        Ok(Monitor {
+            deployed: Deployed { prometheus_url, alertmanager_url, exporters: Vec::new() },
+            webhook: Mutex::new(None),
+            http,
+            spec: spec.clone(),
+            rules,
+            exporters: Vec::new(),
+            jobs: Vec::new(),
+            watch: Mutex::new(None),
+            clock: OnceLock::new(),
+            timing,
+            notes,
         })
     }
 
     pub fn timing(&self) -> Timing {
-        self.spec.timing()
+        self.timing
+    }
+
+    /// The users' own monitoring, watched read-only (an external drill).
+    fn external(&self) -> bool {
+        self.deployed.exporters.is_empty() && self.webhook.lock().unwrap_or_else(|p| p.into_inner()).is_none() && self.spec.is_external()
     }
 
     /// What the terminal says about it once it runs.
     pub fn describe(&self) -> Vec<String> {
         let t = self.timing();
+        if self.spec.is_external() {
+            let am = if self.deployed.alertmanager_url.is_empty() { "no Alertmanager given".to_string() } else { self.deployed.alertmanager_url.clone() };
+            let mut lines = vec![
+                format!("the users' Prometheus {} (read-only; scrape every {} ms, rules evaluated every {} ms)", self.deployed.prometheus_url, t.scrape_interval_ms, t.evaluation_interval_ms),
+                format!("the users' Alertmanager {am} (read-only; group_wait {} ms): an alert it holds counts as notified", t.group_wait_ms),
+                format!("{} alerting rules loaded there", self.rules.rules.len()),
+            ];
+            lines.extend(self.notes.iter().cloned());
+            return lines;
+        }
         let webhook = self.webhook.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|w| w.url()).unwrap_or_default();
         vec![
             format!("Prometheus {} (scrape every {} ms, rules evaluated every {} ms)", self.deployed.prometheus_url, t.scrape_interval_ms, t.evaluation_interval_ms),
@@ -72,7 +116,8 @@ impl Monitor {
     /// Starts polling Prometheus and Alertmanager on the drill's clock.
     pub fn watch(&self, clock: Clock) {
         let _ = self.clock.set(clock);
-        let w = Watch::start(self.http.clone(), self.deployed.prometheus_url.clone(), self.deployed.alertmanager_url.clone(), clock);
+        let am = Some(self.deployed.alertmanager_url.clone()).filter(|u| !u.is_empty());
+        let w = Watch::start(self.http.clone(), self.deployed.prometheus_url.clone(), am, clock);
         *self.watch.lock().unwrap_or_else(|p| p.into_inner()) = Some(w);
     }
 
@@ -83,7 +128,7 @@ impl Monitor {
         loop {
             let seen = self.watch.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|w| w.now());
             let Some(seen) = seen else { return true };
-            if settled(&seen, &self.notifications()) {
+            if settled(&seen, &self.notifications(&seen)) {
                 return true;
             }
             if std::time::Instant::now() >= bound {
@@ -93,8 +138,13 @@ impl Monitor {
         }
     }
 
-    /// Every notification the webhook received, on the drill's clock.
-    fn notifications(&self) -> Vec<Notification> {
+    /// Every notification the webhook received, on the drill's clock; with the users' own
+    /// Alertmanager, each time it was first seen holding an alert (firing) and no longer
+    /// holding it (resolved).
+    fn notifications(&self, seen: &Observed) -> Vec<Notification> {
+        if self.external() {
+            return super::watch::held(seen);
+        }
         let Some(clock) = self.clock.get() else { return Vec::new() };
         let received = self.webhook.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|w| w.received()).unwrap_or_default();
         received
@@ -118,7 +168,7 @@ impl Monitor {
         };
         let clock = self.clock.get().copied().unwrap_or_else(Clock::start);
         let end_ms = clock.ms_of(std::time::Instant::now());
-        let notifications = self.notifications();
+        let notifications = self.notifications(&observed);
         let mut errors = observed.errors.clone();
         let series = self.series(&clock, &mut errors).await;
         let published = self.published(&mut errors).await;
@@ -140,10 +190,12 @@ impl Monitor {
             exporters: &self.exporters,
             published: &published,
             scrapes_failed: &silenced,
+            external: self.external(),
         };
         let rules = self.rules.rules.iter().map(|r| judge(r, &seen)).collect();
         AlertsReport {
-            source: "drill".into(),
+            source: if self.spec.is_external() { "external".into() } else { "drill".into() },
+            notes: self.notes.clone(),
             rules_file: self.rules_files(),
             settings: self.timing().into(),
             exporters: self.deployed.exporters.clone(),

@@ -40,6 +40,8 @@ pub struct Seen<'a> {
     pub exporters: &'a [(&'static str, &'static str)],
     /// Every metric name Prometheus holds.
     pub published: &'a [String],
+    /// The users' own monitoring: "notified" is their Alertmanager holding the alert.
+    pub external: bool,
     /// Exporters that could not be scraped after the fault, with their metrics' prefix.
     pub scrapes_failed: &'a [(&'static str, &'a super::ScrapeFailed)],
 }
@@ -69,10 +71,11 @@ pub fn judge(rule: &AlertRule, s: &Seen<'_>) -> AlertRuleReport {
     let held_from = s.true_ms.get(&rule.alert).copied().filter(|t| fault.is_some_and(|f| *t < f));
     let seen = s.observed.rules.get(&rule.alert);
     let episodes: &[Episode] = seen.map(|x| x.episodes.as_slice()).unwrap_or_default();
-    let (before, answering): (Vec<&Episode>, Option<&Episode>) = match fault {
-        Some(f) => (episodes.iter().filter(|e| e.pending_ms < f).collect(), episodes.iter().find(|e| e.pending_ms >= f)),
-        None => (episodes.iter().collect(), None),
-    };
+    // an episode that began before the fault and still held at it answers nothing
+    let straddles = |e: &Episode| fault.is_some_and(|f| e.pending_ms < f && e.cleared_ms.is_none_or(|c| c >= f));
+    let answering = fault.and_then(|f| episodes.iter().find(|e| e.pending_ms >= f || straddles(e)));
+    let before: Vec<&Episode> = episodes.iter().filter(|e| fault.is_none_or(|f| e.pending_ms < f) && !straddles(e)).collect();
+    let held_from = held_from.or(answering.filter(|e| straddles(e)).map(|e| e.pending_ms));
     r.noise = before.iter().any(|e| fired(e, rule, s).is_some());
     if let Some(e) = answering {
         fill_episode(&mut r, e, rule, s, fault);
@@ -85,7 +88,7 @@ pub fn judge(rule: &AlertRule, s: &Seen<'_>) -> AlertRuleReport {
     r.outcome = outcome(&r, answering, dead.is_some());
     r.reason = reason(&r, rule, s, &before, answering, dead, seen.map(|x| x.last_error.as_str()).unwrap_or_default());
     if let Some(t) = held_from {
-        let what = format!("its condition held before any outage (true from {} without a break): it matches the steady state", secs(t));
+        let what = format!("its condition held before any outage (from {} without a break): it matches the steady state", secs(t));
         r.reason = if r.reason.is_empty() { what } else { format!("{what}; {}", r.reason) };
     }
     r
@@ -113,7 +116,7 @@ fn fill_episode(r: &mut AlertRuleReport, e: &Episode, rule: &AlertRule, s: &Seen
         .notified_ms
         .and_then(|t| s.notifications.iter().find(|n| n.alert == rule.alert && n.status == "resolved" && n.at_ms > t).map(|n| n.at_ms));
     r.to_page_ms = fault.zip(r.notified_ms).map(|(f, n)| n - f);
-    r.steps = steps(r, fault, &s.timing);
+    r.steps = steps(r, fault, &s.timing, s.external);
     let stuck_after = (s.timing.scrape_interval_ms + s.timing.evaluation_interval_ms) as f64 + 5_000.0;
     // an alert for a node that is still down is right to fire
     let still_down = e.instances.iter().any(|i| s.down_nodes.contains(i));
@@ -125,7 +128,7 @@ fn fill_episode(r: &mut AlertRuleReport, e: &Episode, rule: &AlertRule, s: &Seen
 }
 
 /// The time to page split like the RTO, each step beside what the settings allow it.
-fn steps(r: &AlertRuleReport, fault: Option<f64>, t: &Timing) -> Vec<AlertStep> {
+fn steps(r: &AlertRuleReport, fault: Option<f64>, t: &Timing, external: bool) -> Vec<AlertStep> {
     let (Some(f), Some(pending)) = (fault, r.pending_ms) else { return Vec::new() };
     let (scrape, eval) = (t.scrape_interval_ms as f64, t.evaluation_interval_ms as f64);
     let span = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| (b - a).max(0.0));
@@ -142,8 +145,12 @@ fn steps(r: &AlertRuleReport, fault: Option<f64>, t: &Timing) -> Vec<AlertStep> 
     // it fires at the first evaluation at least `for` after it went pending
     let for_budget = (r.for_ms as f64 / eval).ceil() * eval;
     out.push(AlertStep { step: format!("for ({})", crate::scenario::alert_rules::duration_text(r.for_ms)), ms: span(Some(pending), r.firing_ms), budget_ms: for_budget });
-    let budget_ms = (t.group_wait_ms + NOTIFY_ALLOWANCE_MS) as f64;
-    out.push(AlertStep { step: "group_wait and notification".into(), ms: span(r.firing_ms, r.notified_ms), budget_ms });
+    let (step, budget_ms) = match external {
+        // Prometheus sends it right after the evaluation that fired it; the poll sees it
+        true => ("held by the users' Alertmanager", (NOTIFY_ALLOWANCE_MS + super::watch::POLL_MS) as f64),
+        false => ("group_wait and notification", (t.group_wait_ms + NOTIFY_ALLOWANCE_MS) as f64),
+    };
+    out.push(AlertStep { step: step.into(), ms: span(r.firing_ms, r.notified_ms), budget_ms });
     out
 }
 
@@ -166,6 +173,7 @@ fn dead_reason(rule: &AlertRule, s: &Seen<'_>) -> Option<String> {
         .map(|x| {
             let by = match s.exporters.iter().find(|(p, _)| x.metric.starts_with(p)) {
                 Some((_, name)) => format!("`{}` is not published by {name}", x.metric),
+                None if s.exporters.is_empty() => format!("`{}` matched no series in this Prometheus", x.metric),
                 None => {
                     let names: Vec<&str> = s.exporters.iter().map(|(_, n)| *n).collect();
                     format!("`{}` is published by no exporter of the drill ({})", x.metric, names.join(", "))
@@ -288,6 +296,7 @@ mod tests {
             published: &published,
             scrapes_failed: &[],
             down_nodes: &down,
+            external: false,
         };
         judge(r, &s)
     }
@@ -332,8 +341,14 @@ mod tests {
         // true since before the fault (a replica has no replicas at steady state): no time to page
         let e = Episode { pending_ms: 11_000.0, ..Default::default() };
         let a = judged(&rule("Down", "pg_up == 0", 300_000), vec![e], &[], 2, Some(5_000.0));
-        assert!(a.reason.starts_with("its condition held before any outage (true from 5.0 s without a break)"), "{}", a.reason);
+        assert!(a.reason.starts_with("its condition held before any outage (from 5.0 s without a break)"), "{}", a.reason);
         assert!(a.steps.is_empty() && a.to_page_ms.is_none() && a.outcome == AlertOutcome::PendingOnly, "{a:?}");
+        // pending since before the fault and still: the steady state, not an answer
+        let e = Episode { pending_ms: 4_000.0, ..Default::default() };
+        let a = judged(&rule("Down", "pg_up == 0", 300_000), vec![e], &[], 2, None);
+        assert_eq!(a.outcome, AlertOutcome::PendingOnly, "{a:?}");
+        assert!(a.reason.starts_with("its condition held before any outage (from 4.0 s without a break)"), "{}", a.reason);
+        assert!(!a.reason.contains("no series"), "{}", a.reason);
         // still firing long after the recovery, for a node that answers again: stuck
         let stuck = Episode { pending_ms: 11_000.0, firing_seen_ms: Some(13_000.0), instances: vec!["pg-2".into()], ..Default::default() };
         let a = judged(&rule("Down", "pg_up == 0", 2000), vec![stuck], &[note("firing", 15_000.0, 13_000.0)], 2, None);

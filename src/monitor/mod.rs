@@ -13,6 +13,7 @@
 //! The rules file is read with the scenario (`scenario::alert_rules`).
 mod deploy;
 mod drill;
+mod external;
 mod http;
 mod judge;
 mod targets;
@@ -45,6 +46,9 @@ pub struct AlertsReport {
     pub notifications: Vec<Notification>,
     /// Problems met while watching (an API that did not answer, …).
     pub errors: Vec<String>,
+    /// What could not be read of the users' own configuration (their defaults assumed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Exporters Prometheus could not scrape after the fault (`up == 0`): their metrics
     /// vanish instead of reporting the outage.
     pub scrapes_failed: Vec<ScrapeFailed>,

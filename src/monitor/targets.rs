@@ -37,7 +37,7 @@ fn paged(rule: Option<&AlertRuleReport>, name: &str, limit_ms: u64) -> TargetRes
     let target = format!("alerts.{name}.notified_within_ms");
     let mut t = TargetResult { target, limit: Some(limit_ms as f64), actual: None, verdict: Verdict::Unknown, note: String::new() };
     let Some(r) = rule else {
-        t.note = "the rule was not measured".into();
+        t.note = format!("no alerting rule named `{name}` was loaded");
         return t;
     };
     if r.from_ms.is_none() {

@@ -37,8 +37,10 @@ pub struct RuleSeen {
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     pub rules: BTreeMap<String, RuleSeen>,
-    /// Each time Alertmanager was first seen holding an alert of that name (drill ms).
+    /// Each time Alertmanager was first seen holding an alert of that name (drill ms) …
     pub alertmanager: BTreeMap<String, Vec<f64>>,
+    /// … and each time it was first seen no longer holding it.
+    pub alertmanager_gone: BTreeMap<String, Vec<f64>>,
     pub errors: Vec<String>,
     /// Polls made, and polls that failed.
     pub polls: u64,
@@ -52,7 +54,7 @@ pub struct Watch {
 }
 
 impl Watch {
-    pub fn start(http: Http, prometheus: String, alertmanager: String, clock: Clock) -> Watch {
+    pub fn start(http: Http, prometheus: String, alertmanager: Option<String>, clock: Clock) -> Watch {
         let stop = CancellationToken::new();
         let seen = Arc::new(Mutex::new(Observed::default()));
         let task = tokio::spawn(poll(http, (prometheus, alertmanager), clock, seen.clone(), stop.clone()));
@@ -78,7 +80,7 @@ impl Drop for Watch {
     }
 }
 
-async fn poll(http: Http, (prom, am): (String, String), clock: Clock, seen: Arc<Mutex<Observed>>, stop: CancellationToken) {
+async fn poll(http: Http, (prom, am): (String, Option<String>), clock: Clock, seen: Arc<Mutex<Observed>>, stop: CancellationToken) {
     let mut held: Vec<String> = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(POLL_MS));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -89,7 +91,10 @@ async fn poll(http: Http, (prom, am): (String, String), clock: Clock, seen: Arc<
         }
         let now_ms = clock.ms_of(std::time::Instant::now());
         let rules = http.get_json(&format!("{prom}/api/v1/rules?type=alert")).await;
-        let alerts = http.get_json(&format!("{am}/api/v2/alerts?silenced=false&inhibited=false")).await;
+        let alerts = match &am {
+            Some(am) => Some(http.get_json(&format!("{am}/api/v2/alerts?silenced=false&inhibited=false")).await),
+            None => None,
+        };
         let mut o = seen.lock().unwrap_or_else(|p| p.into_inner());
         o.polls += 1;
         match rules {
@@ -97,8 +102,9 @@ async fn poll(http: Http, (prom, am): (String, String), clock: Clock, seen: Arc<
             Err(e) => failed(&mut o, e.one_line()),
         }
         match alerts {
-            Ok(v) => held = observe_alertmanager(&mut o, &v, held, now_ms),
-            Err(e) => failed(&mut o, e.one_line()),
+            Some(Ok(v)) => held = observe_alertmanager(&mut o, &v, held, now_ms),
+            Some(Err(e)) => failed(&mut o, e.one_line()),
+            None => {}
         }
     }
 }
@@ -160,7 +166,25 @@ fn observe_alertmanager(o: &mut Observed, v: &serde_json::Value, before: Vec<Str
     for name in now.iter().filter(|n| !before.contains(n)) {
         o.alertmanager.entry(name.clone()).or_default().push(now_ms);
     }
+    for name in before.iter().filter(|n| !now.contains(n)) {
+        o.alertmanager_gone.entry(name.clone()).or_default().push(now_ms);
+    }
     now
+}
+
+/// What Alertmanager was seen holding, as notifications: firing when it first held an
+/// alert, resolved when it no longer did (the users' own receivers are theirs to see).
+pub fn held(o: &Observed) -> Vec<super::Notification> {
+    let mut out = Vec::new();
+    for (status, map) in [("firing", &o.alertmanager), ("resolved", &o.alertmanager_gone)] {
+        for (alert, times) in map {
+            for t in times {
+                out.push(super::Notification { at_ms: *t, alert: alert.clone(), status: status.into(), ..Default::default() });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+    out
 }
 
 fn text(v: &serde_json::Value, key: &str) -> String {

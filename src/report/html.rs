@@ -57,12 +57,12 @@ Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple f
 <table><tr><th>target</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
 {% for t in r.targets %}<tr><td>{{ t.target }}</td><td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td><td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
 {% endfor %}</table>{% endif %}
-{% if alerts_caption %}<h2 id="alerts">Alerts</h2><p>{{ alerts_caption }}.</p>
+{% if alerts.caption %}<h2 id="alerts">Alerts</h2><p>{{ alerts.caption }}.</p>
 <table><tr><th>alert</th><th>for</th><th>outcome</th><th>pending ms</th><th>firing ms</th><th>notified ms</th><th>to page ms</th><th>budget ms</th><th>resolved / notified ms</th><th>why</th></tr>
-{% for a in alerts %}<tr class="alert"><td>{{ a.alert }}</td><td>{{ a.for_ }}</td><td>{{ a.outcome }}</td><td>{{ a.pending }}</td><td>{{ a.firing }}</td><td>{{ a.notified }}</td><td>{{ a.to_page }}</td><td>{{ a.budget }}</td><td>{{ a.resolved }}</td><td>{{ a.why }}</td></tr>
+{% for a in alerts.rules %}<tr class="alert"><td>{{ a.alert }}</td><td>{{ a.for_ }}</td><td>{{ a.outcome }}</td><td>{{ a.pending }}</td><td>{{ a.firing }}</td><td>{{ a.notified }}</td><td>{{ a.to_page }}</td><td>{{ a.budget }}</td><td>{{ a.resolved }}</td><td>{{ a.why }}</td></tr>
 {% endfor %}</table>
-{% if alert_steps %}<table><tr><th>alert</th><th>step of the time to page</th><th>took ms</th><th>budget ms</th><th>within</th></tr>
-{% for x in alert_steps %}<tr><td>{{ x.alert }}</td><td>{{ x.step }}</td><td>{{ x.took }}</td><td>{{ x.budget }}</td><td>{{ x.within }}</td></tr>
+{% if alerts.steps %}<table><tr><th>alert</th><th>step of the time to page</th><th>took ms</th><th>budget ms</th><th>within</th></tr>
+{% for x in alerts.steps %}<tr><td>{{ x.alert }}</td><td>{{ x.step }}</td><td>{{ x.took }}</td><td>{{ x.budget }}</td><td>{{ x.within }}</td></tr>
 {% endfor %}</table>{% endif %}{% endif %}
 <h2>Scenario as run</h2>
 <pre>{{ scenario }}</pre>
@@ -130,12 +130,20 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
         "services": services,
         "several": several,
         "scenario": scenario,
-        "alerts_caption": super::alerts::alerts_caption(r),
-        "alerts": r.alerts.as_ref().map(super::alerts::alert_lines).unwrap_or_default(),
-        "alert_steps": r.alerts.as_ref().map(super::alerts::step_lines).unwrap_or_default(),
+        "alerts": alerts(r),
         "version": env!("CARGO_PKG_VERSION"),
     });
     env.get_template("report.html")
         .and_then(|t| t.render(minijinja::value::Serde(&ctx)))
         .unwrap_or_else(|e| format!("<!doctype html><p>report.html failed to render: {e}</p>"))
+}
+
+/// The alerts section's rows (`monitoring`), or nothing.
+fn alerts(r: &Results) -> serde_json::Value {
+    let a = r.alerts.as_ref();
+    json!({
+        "caption": super::alerts::alerts_caption(r),
+        "rules": a.map(super::alerts::alert_lines).unwrap_or_default(),
+        "steps": a.map(super::alerts::step_lines).unwrap_or_default(),
+    })
 }

@@ -12,7 +12,12 @@ use std::sync::Arc;
 impl Drill<'_> {
     /// Starts the exporters, Prometheus and Alertmanager when the scenario has `monitoring`.
     pub(super) async fn start_monitoring(&self, rep: &mut Reporters, svcs: &[Service]) -> Result<()> {
-        let (Some(spec), Some(rules)) = (&self.sc().monitoring, &self.loaded.alert_rules) else { return Ok(()) };
+        let Some(spec) = &self.sc().monitoring else { return Ok(()) };
+        if spec.is_external() {
+            self.phase(rep, "watching the users' own monitoring (read-only)")?;
+            return self.started(rep, Monitor::attach(spec).await?);
+        }
+        let Some(rules) = &self.loaded.alert_rules else { return Ok(()) };
         let mut targets = Vec::new();
         for svc in svcs {
             let Some(d) = svc.driver.deployment() else { continue };
@@ -25,7 +30,10 @@ impl Drill<'_> {
         self.phase(rep, &format!("starting the drill's monitoring: Prometheus, Alertmanager and {} exporters", targets.len()))?;
         let network = crate::docker::network_name(&self.run_id);
         let plan = Plan { docker: &self.docker, run_id: &self.run_id, labels: &self.labels, network, dir: &self.dir, spec, rules: &rules.files };
-        let m = Monitor::start(&plan, &targets, rules.clone()).await?;
+        self.started(rep, Monitor::start(&plan, &targets, rules.clone()).await?)
+    }
+
+    fn started(&self, rep: &mut Reporters, m: Monitor) -> Result<()> {
         for line in m.describe() {
             rep.emit(DrillEvent::Info(&line))?;
         }
@@ -65,7 +73,7 @@ impl Drill<'_> {
     async fn down_nodes(&self) -> Vec<String> {
         let stacks = self.live.with(|l| l.stacks.clone());
         let mut down = Vec::new();
-        for (_, stack) in stacks {
+        for (_, stack) in stacks.iter().filter(|(_, s)| !s.external) {
             for n in &stack.nodes {
                 if !self.docker.is_running(&n.container).await {
                     down.push(n.name.clone());

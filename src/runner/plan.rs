@@ -66,6 +66,7 @@ pub fn plan_text(loaded: &Loaded) -> String {
         };
         s.push_str(&format!("  {who}recovery: {recovery}\n"));
     }
+    s.push_str(&monitoring_text(loaded));
     for p in &sc.steady_state.probes {
         s.push_str(&format!("  steady state before (must hold, else exit 6) and after: {}\n", describe_probe(p)));
     }
@@ -86,4 +87,32 @@ pub fn plan_text(loaded: &Loaded) -> String {
         s.push_str(&format!("  abort when: {}\n", c.join(" or ")));
     }
     crate::action::redact(&s)
+}
+
+/// The drill's monitoring: what runs, its timing, each rule with its `for`, the targets.
+fn monitoring_text(loaded: &Loaded) -> String {
+    let (Some(m), Some(rules)) = (&loaded.scenario.monitoring, &loaded.alert_rules) else { return String::new() };
+    let t = m.timing();
+    let nodes: Vec<String> = loaded.services.iter().flat_map(|p| p.view.stack.node_names()).collect();
+    let mut s = format!("  monitoring: an exporter beside each of {}; Prometheus 2.42 and Alertmanager 0.25 on 127.0.0.1, notifying drdrill's webhook\n", nodes.join(", "));
+    s.push_str(&format!(
+        "  monitoring: scrape every {} ms, evaluate every {} ms, group_wait {} ms, group_interval {} ms, group_by [{}]; after the drill at most {} ms for fired alerts to resolve\n",
+        t.scrape_interval_ms, t.evaluation_interval_ms, t.group_wait_ms, t.group_interval_ms, m.group_by().join(", "), t.settle_ms
+    ));
+    for r in &rules.rules {
+        let sel: Vec<&str> = r.selectors.iter().map(|x| x.text.as_str()).collect();
+        let dur = crate::scenario::alert_rules::duration_text(r.for_ms);
+        s.push_str(&format!("  rule {} (for {dur}): {} [selects {}]\n", r.alert, r.expr.replace('\n', " "), sel.join(", ")));
+    }
+    for plan in &loaded.services {
+        let who = if plan.tagged { format!("service {}: ", plan.name) } else { String::new() };
+        for (name, a) in &plan.view.targets.alerts {
+            s.push_str(&format!("  {who}target: {name} notified within {} ms of the fault\n", a.notified_within_ms));
+        }
+        for name in &plan.view.targets.no_alert {
+            s.push_str(&format!("  {who}target: {name} never fires\n"));
+        }
+    }
+    s.push_str("  target: every rule matches a series the exporters publish (alerts.rules_alive)\n");
+    s
 }

@@ -198,75 +198,84 @@ const LABEL_LISTS: &[&str] = &["by", "without", "on", "ignoring", "group_left", 
 /// keyword or label name, with its `{...}` matchers.
 pub fn selectors(expr: &str) -> std::result::Result<Vec<Selector>, String> {
     let b = expr.as_bytes();
-    let mut out: Vec<Selector> = Vec::new();
-    // the functions whose parentheses we are in (None: a plain parenthesis)
-    let mut calls: Vec<Option<String>> = Vec::new();
+    let mut s = Scan { out: Vec::new(), calls: Vec::new(), labels_next: false };
     let mut i = 0;
-    let mut labels_next = false;
     while i < b.len() {
         let c = b[i] as char;
-        if c == '"' || c == '\'' || c == '`' {
-            i = skip_string(b, i)?;
-        } else if c == '#' {
-            i = b[i..].iter().position(|&x| x == b'\n').map_or(b.len(), |p| i + p);
-        } else if c == '[' {
-            i = b[i..].iter().position(|&x| x == b']').map(|p| i + p + 1).ok_or("a `[` is never closed")?;
-        } else if c == '{' {
+        i = match c {
+            '"' | '\'' | '`' => skip_string(b, i)?,
+            '#' => b[i..].iter().position(|&x| x == b'\n').map_or(b.len(), |p| i + p),
+            '[' => b[i..].iter().position(|&x| x == b']').map(|p| i + p + 1).ok_or("a `[` is never closed")?,
             // a selector by matchers only (`{__name__="x"}`): no name to check
-            i = skip_braces(b, i)?;
-        } else if c == '(' {
-            if labels_next {
-                i = b[i..].iter().position(|&x| x == b')').map(|p| i + p + 1).ok_or("a `(` is never closed")?;
-                labels_next = false;
-                continue;
+            '{' => skip_braces(b, i)?,
+            '(' if s.labels_next => {
+                s.labels_next = false;
+                b[i..].iter().position(|&x| x == b')').map(|p| i + p + 1).ok_or("a `(` is never closed")?
             }
-            calls.push(None);
-            i += 1;
-        } else if c == ')' {
-            calls.pop();
-            i += 1;
-        } else if c.is_ascii_digit() || (c == '.' && b.get(i + 1).is_some_and(|x| x.is_ascii_digit())) {
+            '(' => {
+                s.calls.push(None);
+                i + 1
+            }
+            ')' => {
+                s.calls.pop();
+                i + 1
+            }
             // a number or a duration (`1e3`, `0x1f`, `5m`)
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
-                i += 1;
+            _ if c.is_ascii_digit() || (c == '.' && b.get(i + 1).is_some_and(|x| x.is_ascii_digit())) => {
+                i + b[i..].iter().position(|x| !(x.is_ascii_alphanumeric() || *x == b'.')).unwrap_or(b.len() - i)
             }
-        } else if c.is_ascii_alphabetic() || c == '_' || c == ':' {
-            let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b':') {
-                i += 1;
-            }
-            let word = &expr[start..i];
-            let next = b[i..].iter().position(|x| !x.is_ascii_whitespace()).map(|p| i + p);
-            let next_char = next.map(|n| b[n] as char);
-            let lower = word.to_ascii_lowercase();
-            if LABEL_LISTS.contains(&lower.as_str()) {
-                labels_next = next_char == Some('(');
-            } else if KEYWORDS.contains(&lower.as_str()) {
-                if lower == "offset" {
-                    i = skip_offset(b, i);
-                }
-            } else if next_char == Some('(') {
-                calls.push(Some(word.to_string()));
-                i = next.unwrap_or(i) + 1;
-            } else if AGGREGATIONS.contains(&word) && matches!(next_word(expr, next), Some("by" | "without")) {
-                // `sum by (x) (...)`: the label list is skipped when its word is read
-            } else {
-                let mut end = i;
-                if next_char == Some('{') {
-                    end = skip_braces(b, next.unwrap_or(i))?;
-                }
-                let absent = calls.iter().flatten().any(|f| f == "absent" || f == "absent_over_time");
-                let text = expr[start..end].split_whitespace().collect::<Vec<_>>().join("");
-                if !out.iter().any(|s| s.text == text) {
-                    out.push(Selector { text, metric: word.to_string(), absent });
-                }
-                i = end;
-            }
-        } else {
+            _ if c.is_ascii_alphabetic() || c == '_' || c == ':' => s.word(expr, i)?,
+            _ => i + 1,
+        };
+    }
+    Ok(s.out)
+}
+
+/// What `selectors` has seen so far.
+struct Scan {
+    out: Vec<Selector>,
+    /// The functions whose parentheses we are in (None: a plain parenthesis).
+    calls: Vec<Option<String>>,
+    /// The next parentheses hold label names (`by (...)`, `on (...)`).
+    labels_next: bool,
+}
+
+impl Scan {
+    /// The word at `start`: a keyword, a function, an aggregation, or a metric name with
+    /// its matchers. Returns where the scan goes on.
+    fn word(&mut self, expr: &str, start: usize) -> std::result::Result<usize, String> {
+        let b = expr.as_bytes();
+        let mut i = start;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b':') {
             i += 1;
         }
+        let word = &expr[start..i];
+        let next = b[i..].iter().position(|x| !x.is_ascii_whitespace()).map(|p| i + p);
+        let next_char = next.map(|n| b[n] as char);
+        let lower = word.to_ascii_lowercase();
+        if LABEL_LISTS.contains(&lower.as_str()) {
+            self.labels_next = next_char == Some('(');
+            return Ok(i);
+        }
+        if KEYWORDS.contains(&lower.as_str()) {
+            return Ok(if lower == "offset" { skip_offset(b, i) } else { i });
+        }
+        if next_char == Some('(') {
+            self.calls.push(Some(word.to_string()));
+            return Ok(next.unwrap_or(i) + 1);
+        }
+        if AGGREGATIONS.contains(&word) && matches!(next_word(expr, next), Some("by" | "without")) {
+            // `sum by (x) (...)`: the label list is skipped when its word is read
+            return Ok(i);
+        }
+        let end = if next_char == Some('{') { skip_braces(b, next.unwrap_or(i))? } else { i };
+        let absent = self.calls.iter().flatten().any(|f| f == "absent" || f == "absent_over_time");
+        let text = expr[start..end].split_whitespace().collect::<Vec<_>>().join("");
+        if !self.out.iter().any(|s| s.text == text) {
+            self.out.push(Selector { text, metric: word.to_string(), absent });
+        }
+        Ok(end)
     }
-    Ok(out)
 }
 
 fn next_word(expr: &str, at: Option<usize>) -> Option<&str> {

@@ -76,10 +76,6 @@ fn spec_problems(sc: &Scenario, m: &MonitoringSpec, p: &mut Vec<Problem>) {
     }
     let external = sc.stack.kind.is_external();
     if external {
-        p.push((
-            vec![Key("monitoring")],
-            "drdrill does not yet watch an external stack's own Prometheus and Alertmanager; drill the rules on a stack drdrill starts".into(),
-        ));
         if m.prometheus_url.is_none() {
             p.push((vec![Key("monitoring")], "an external drill watches the users' own monitoring: give `prometheus_url`".into()));
         }
@@ -148,8 +144,11 @@ mod tests {
         let e = load(&BASE.replace("scrape_interval_ms: 500", "prometheus_url: http://127.0.0.1:9090"), RULES).unwrap_err();
         assert!(e.contains("`prometheus_url` watches an external stack's own monitoring"), "{e}");
         let ext = "name: t\nstack:\n  kind: external\n  engine: postgres\n  endpoint: 127.0.0.1:5432\nmonitoring: {prometheus_url: http://127.0.0.1:9090}\ntargets: {}\n";
-        let e = load(ext, RULES).unwrap_err();
-        assert!(e.contains("does not yet watch an external stack's own Prometheus"), "{e}");
+        load(ext, RULES).unwrap();
+        let e = load(&ext.replace("monitoring: {", "monitoring: {rules: [r.yml], "), RULES).unwrap_err();
+        assert!(e.contains("an external drill reads the rules the users' Prometheus has loaded"), "{e}");
+        let e = load(&ext.replace("http://127.0.0.1:9090", "127.0.0.1:9090"), RULES).unwrap_err();
+        assert!(e.contains("expected an http:// or https:// URL, found `127.0.0.1:9090`"), "{e}");
         assert!(Path::new("s.yaml").extension().is_some());
     }
 }
