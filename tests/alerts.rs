@@ -162,7 +162,7 @@ fn outcome(r: &Value, name: &str) -> String {
 }
 
 /// The shipped tuned rules: none is dead, the instance-down rules page within the 30 s
-/// RTO target (each step within its budget), the "no primary" rules stay silent because
+/// RTO target (their steps adding up to it), the "no primary" rules stay silent because
 /// the failovers are faster than their `for`, and the alerts for the killed primaries keep
 /// firing while those stay down, without being called stuck.
 #[test]
@@ -176,7 +176,8 @@ fn tuned_rules_page_within_the_rto_target() {
         assert_eq!(a["outcome"], "notified", "{a}");
         assert!(a["to_page_ms"].as_f64().unwrap() <= 30_000.0, "{a}");
         let steps = a["steps"].as_array().unwrap();
-        assert!(steps.iter().all(|s| s["ms"].as_f64().unwrap() <= s["budget_ms"].as_f64().unwrap()), "a step over its budget: {a}");
+        let sum: f64 = steps.iter().map(|s| s["ms"].as_f64().unwrap()).sum();
+        assert!((sum - a["to_page_ms"].as_f64().unwrap()).abs() < 1.0, "the steps add up to the time to page: {a}");
         assert_eq!(a["instances"][0], r["services"][service]["stack"]["initial_primary"], "{a}");
         assert!(!a["stuck"].as_bool().unwrap() && !a["noise"].as_bool().unwrap(), "{a}");
     }

@@ -104,7 +104,7 @@ targets:
     let d = run_drill(file.to_str().unwrap(), &["--yes"]);
     let r = &d.results;
     let a = &r["alerts"];
-    assert_eq!(a["source"], "external", "{}", d.stderr);
+    assert_eq!(a["source"], "users", "{}", d.stderr);
     // their timing, read from their running configuration
     assert_eq!((a["settings"]["scrape_interval_ms"].as_u64(), a["settings"]["group_wait_ms"].as_u64()), (Some(1000), Some(2000)), "{a}");
     let rule = |n: &str| a["rules"].as_array().unwrap().iter().find(|x| x["alert"] == n).cloned().unwrap_or_else(|| panic!("no {n}: {a}"));

@@ -159,9 +159,11 @@ fn apply(src: &str, e: &Edit) -> Vec<u8> {
 }
 
 fn shipped() -> Vec<(String, String)> {
+    // the scenario files (`scenarios/alerts/` holds rules files, not scenarios)
     let mut v: Vec<(String, String)> = std::fs::read_dir(root().join("scenarios"))
         .unwrap()
         .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
         .map(|e| (e.file_name().to_string_lossy().to_string(), std::fs::read_to_string(e.path()).unwrap()))
         .collect();
     v.sort();

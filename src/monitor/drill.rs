@@ -89,7 +89,7 @@ impl Monitor {
 
     /// The users' own monitoring, watched read-only (an external drill).
     fn external(&self) -> bool {
-        self.deployed.exporters.is_empty() && self.webhook.lock().unwrap_or_else(|p| p.into_inner()).is_none() && self.spec.is_external()
+        self.spec.is_external()
     }
 
     /// What the terminal says about it once it runs.
@@ -194,7 +194,7 @@ impl Monitor {
         };
         let rules = self.rules.rules.iter().map(|r| judge(r, &seen)).collect();
         AlertsReport {
-            source: if self.spec.is_external() { "external".into() } else { "drill".into() },
+            source: if self.spec.is_external() { "users".into() } else { "drill".into() },
             notes: self.notes.clone(),
             rules_file: self.rules_files(),
             settings: self.timing().into(),

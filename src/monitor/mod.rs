@@ -32,7 +32,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AlertsReport {
-    /// `drill` (drdrill started it) or `external` (the users' own, read-only).
+    /// `drill` (drdrill started it) or `users` (the users' own, watched read-only during an
+    /// external drill).
     pub source: String,
     /// The rules file, as the scenario names it.
     pub rules_file: String,

@@ -150,11 +150,11 @@ mod tests {
         });
         let rule = crate::monitor::AlertRuleReport { alert: "Down\"x".into(), to_page_ms: Some(4200.0), ..Default::default() };
         r.alerts = Some(crate::monitor::AlertsReport { rules: vec![rule], ..Default::default() });
-        r.stack.kind = "postgres".into();
-        let sites = BTreeMap::from([("postgres".to_string(), "dc1".to_string())]);
+        r.stack.kind = "db".into();
+        let sites = BTreeMap::from([("db".to_string(), "dc1".to_string())]);
         let text = metrics_text(&BTreeMap::from([("s".to_string(), (r, sites))]));
-        assert!(text.contains("# TYPE drdrill_rto_seconds gauge\ndrdrill_rto_seconds{scenario=\"s\",service=\"postgres\",site=\"dc1\"} 1.5\n"), "{text}");
-        assert!(text.contains("drdrill_target_met{scenario=\"s\",service=\"postgres\",site=\"dc1\",target=\"rto_ms\"} NaN"), "{text}");
+        assert!(text.contains("# TYPE drdrill_rto_seconds gauge\ndrdrill_rto_seconds{scenario=\"s\",service=\"db\",site=\"dc1\"} 1.5\n"), "{text}");
+        assert!(text.contains("drdrill_target_met{scenario=\"s\",service=\"db\",site=\"dc1\",target=\"rto_ms\"} NaN"), "{text}");
         assert!(text.contains("drdrill_alert_notify_seconds{scenario=\"s\",alert=\"Down\\\"x\"} 4.2"), "{text}");
         assert!(text.contains("drdrill_last_run_timestamp_seconds{scenario=\"s\"} 1795590000"), "{text}");
         assert!(!text.contains("drdrill_replica_lag_seconds"), "no family without samples: {text}");

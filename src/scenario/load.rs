@@ -65,6 +65,10 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
         (scenario, services, problems)
     };
     let rules_files = scenario.monitoring.as_ref().map(|m| m.rules.clone()).unwrap_or_default();
+    for name in rules_files.iter().filter(|n| !path.parent().unwrap_or(Path::new(".")).join(n).is_file()) {
+        let at = vec![Seg::Key("monitoring"), Seg::Key("rules")];
+        problems.push((at, format!("no rules file `{name}` beside the scenario (the path is relative to the scenario file)")));
+    }
     let alert_rules = match rules_files.is_empty() || scenario.stack.kind.is_external() {
         false if problems.is_empty() => Some(super::alert_rules::read_all(path, &rules_files)?),
         _ => None,
