@@ -70,10 +70,10 @@ pub async fn run(h: &HttpSpec, timeout: Duration) -> Finished {
     }
 }
 
-type Client = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type Client = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// An HTTP/1 client for http:// and https:// (rustls, the system's root certificates).
-fn client() -> std::io::Result<Client> {
+pub(crate) fn client() -> std::io::Result<Client> {
     let https = hyper_rustls::HttpsConnectorBuilder::new().with_native_roots()?.https_or_http().enable_http1().build();
     Ok(hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https))
 }

@@ -7,6 +7,7 @@ mod manual;
 mod probe;
 
 pub use crate::secrets::{add_secret_env, add_secrets, any as any_secret, redact, redact_file};
+pub(crate) use http::{Client as HttpClient, client as http_client};
 pub use manual::{mark, marks_dir};
 pub use probe::{DbProbe, ProbeResult, check as check_probe};
 

@@ -8,7 +8,7 @@ use super::http::Http;
 use crate::docker::{ContainerSpec, Docker, HOST_NETWORK, container_name};
 use crate::error::{Error, Result};
 use crate::scenario::{MonitoringSpec, Timing};
-use crate::stack::Exporter;
+use crate::stack::{Exporter, free_port};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -122,11 +122,6 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
     let path = dir.join(name);
     std::fs::write(&path, text).map_err(|e| Error::infra(format!("failed to write {}", path.display())).cause(e))?;
     Ok(path)
-}
-
-fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| Error::infra("failed to find a free port on 127.0.0.1").cause(e))?;
-    l.local_addr().map(|a| a.port()).map_err(|e| Error::infra("failed to find a free port on 127.0.0.1").cause(e))
 }
 
 /// Prometheus' configuration: the scenario's intervals, the rules file, Alertmanager, and

@@ -87,10 +87,7 @@ impl Monitor {
         self.timing
     }
 
-    /// The users' own monitoring, watched read-only (an external drill).
-    fn external(&self) -> bool {
-        self.spec.is_external()
-    }
+
 
     /// What the terminal says about it once it runs.
     pub fn describe(&self) -> Vec<String> {
@@ -142,7 +139,7 @@ impl Monitor {
     /// Alertmanager, each time it was first seen holding an alert (firing) and no longer
     /// holding it (resolved).
     fn notifications(&self, seen: &Observed) -> Vec<Notification> {
-        if self.external() {
+        if self.spec.is_external() {
             return super::watch::held(seen);
         }
         let Some(clock) = self.clock.get() else { return Vec::new() };
@@ -190,7 +187,7 @@ impl Monitor {
             exporters: &self.exporters,
             published: &published,
             scrapes_failed: &silenced,
-            external: self.external(),
+            external: self.spec.is_external(),
         };
         let rules = self.rules.rules.iter().map(|r| judge(r, &seen)).collect();
         AlertsReport {

@@ -4,28 +4,19 @@ use crate::error::{Error, Result};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
-type Client = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
+/// The actions' HTTP client (http:// and https://), with a deadline per call.
 #[derive(Clone)]
 pub struct Http {
-    client: Client,
+    client: crate::action::HttpClient,
     timeout: Duration,
 }
 
 impl Http {
     pub fn new(timeout: Duration) -> Result<Http> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| Error::infra("failed to load the system's root certificates").cause(e))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(Http { client: hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https), timeout })
+        let client = crate::action::http_client().map_err(|e| Error::infra("failed to load the system's root certificates").cause(e))?;
+        Ok(Http { client, timeout })
     }
 
     /// `(status, body)` of one request.

@@ -20,7 +20,7 @@ mod sites;
 pub use data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 pub use driver::{Deployment, Driver, Exporter, Promotion, ReplicaHealth, Restore, Sidecar};
 pub use external::{External, named_endpoint, plan as external_plan};
-pub use nodes::{Node, Stack, StackPlan};
+pub use nodes::{Node, Stack, StackPlan, free_port};
 pub use orchestrator::{Budgets, Observed, Orchestrator};
 pub use proxy::{PROXY_NODE, ProxyRoutes, set_loss};
 pub use read_back::{ReadBack, Seqs};

@@ -96,7 +96,7 @@ fn free_port_on(ip: Ipv4Addr) -> Result<u16> {
 }
 
 /// A free port on 127.0.0.1 (bound then released; the engine binds it right after).
-pub(super) fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| Error::infra("failed to find a free port on 127.0.0.1").cause(e))?;
     Ok(l.local_addr().map_err(|e| Error::infra("failed to find a free port on 127.0.0.1").cause(e))?.port())
 }
