@@ -21,10 +21,6 @@ fn rule<'a>(r: &'a Value, name: &str) -> &'a Value {
     r["alerts"]["rules"].as_array().unwrap().iter().find(|x| x["alert"] == name).unwrap_or_else(|| panic!("no rule {name}"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A Pushgateway and a Prometheus scraping it, on 127.0.0.1, removed when dropped.
 struct Gateway {
     names: Vec<String>,

@@ -37,10 +37,6 @@ impl Drop for Existing {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// `drdrill proxy` with one proxy `db` listening on the endpoint, to `upstream`.
 fn forwarder(dir: &Path, upstream: u16) -> (Child, u16, u16) {
     let (api, endpoint) = (free_port(), free_port());

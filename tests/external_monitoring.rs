@@ -8,10 +8,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// The users' environment: a database, its exporter, their Prometheus and Alertmanager.
 struct Users {
     net: String,

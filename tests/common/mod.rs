@@ -84,6 +84,11 @@ pub fn host_port(results: &Value, node: &str) -> u16 {
     results["stack"]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap()["host_port"].as_u64().unwrap() as u16
 }
 
+/// A port free on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
