@@ -33,16 +33,39 @@ impl Gateway {
     fn start() -> Gateway {
         let (gw, prom) = (free_port(), free_port());
         let dir = tempfile::tempdir().unwrap();
-        let cfg = format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: pushgateway\n    honor_labels: true\n    static_configs: [{{targets: ['127.0.0.1:{gw}']}}]\n");
+        let cfg = format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: pushgateway\n    honor_labels: true\n    static_configs: [{{targets: ['127.0.0.1:{gw}']}}]\n"
+        );
         std::fs::write(dir.path().join("prometheus.yml"), cfg).unwrap();
         let tag = std::process::id();
         let names = vec![format!("drdrill-test-pushgateway-{tag}"), format!("drdrill-test-prometheus-{tag}")];
         let g = Gateway { names, push_url: format!("http://127.0.0.1:{gw}"), prom_url: format!("http://127.0.0.1:{prom}"), dir };
         let mount = format!("{}:/etc/t:ro", g.dir.path().display());
-        docker(&["run", "-d", "--name", &g.names[0], "--network", "host", "drdrill/monitoring:1", "prometheus-pushgateway", &format!("--web.listen-address=127.0.0.1:{gw}")]);
         docker(&[
-            "run", "-d", "--name", &g.names[1], "--network", "host", "-v", &mount, "drdrill/monitoring:1", "prometheus",
-            "--config.file=/etc/t/prometheus.yml", &format!("--web.listen-address=127.0.0.1:{prom}"), "--storage.tsdb.path=/tmp/p",
+            "run",
+            "-d",
+            "--name",
+            &g.names[0],
+            "--network",
+            "host",
+            "drdrill/monitoring:1",
+            "prometheus-pushgateway",
+            &format!("--web.listen-address=127.0.0.1:{gw}"),
+        ]);
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &g.names[1],
+            "--network",
+            "host",
+            "-v",
+            &mount,
+            "drdrill/monitoring:1",
+            "prometheus",
+            "--config.file=/etc/t/prometheus.yml",
+            &format!("--web.listen-address=127.0.0.1:{prom}"),
+            "--storage.tsdb.path=/tmp/p",
         ]);
         g
     }
@@ -104,7 +127,8 @@ fn alerts_are_measured_and_drdrill_results_reach_the_dashboards() {
     assert!(slow["reason"].as_str().unwrap().contains("never fired") && slow["reason"].as_str().unwrap().contains("`for: 5m`"), "{slow}");
 
     // the targets: paged in time, the slow one silent, a dead rule fails the drill
-    let target = |name: &str| r["targets"].as_array().unwrap().iter().find(|t| t["target"] == name).cloned().unwrap_or_else(|| panic!("no {name}"));
+    let target =
+        |name: &str| r["targets"].as_array().unwrap().iter().find(|t| t["target"] == name).cloned().unwrap_or_else(|| panic!("no {name}"));
     assert_eq!(target("alerts.PostgresDown.notified_within_ms")["verdict"], "pass");
     assert_eq!(target("no_alert.PostgresDownSlow")["verdict"], "pass");
     assert_eq!(target("alerts.rules_alive")["verdict"], "fail");
@@ -148,7 +172,8 @@ fn alerts_are_measured_and_drdrill_results_reach_the_dashboards() {
     // nothing left: containers, networks, the webhook's port
     let (containers, networks) = labelled(Some(&run_id(r)));
     assert!(containers.is_empty() && networks.is_empty(), "left: {containers:?} {networks:?}");
-    let webhook = d.stderr.split("-> http://").nth(1).and_then(|s| s.split('/').next()).unwrap_or_else(|| panic!("no webhook in {}", d.stderr));
+    let webhook =
+        d.stderr.split("-> http://").nth(1).and_then(|s| s.split('/').next()).unwrap_or_else(|| panic!("no webhook in {}", d.stderr));
     assert!(std::net::TcpStream::connect(webhook).is_err(), "the webhook still listens on {webhook}");
 }
 

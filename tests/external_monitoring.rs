@@ -50,12 +50,72 @@ fn users() -> Users {
         let out = docker(args);
         assert!(!out.contains("Error"), "{out}");
     };
-    run(&["run", "-d", "--name", &names[0], "--network", &net, "--network-alias", "users-db", "-e", "DRDRILL_ROLE=primary", "-e", "DRDRILL_NODE=users-db", "-p", "127.0.0.1::5432", "drdrill/postgres:15"]);
+    run(&[
+        "run",
+        "-d",
+        "--name",
+        &names[0],
+        "--network",
+        &net,
+        "--network-alias",
+        "users-db",
+        "-e",
+        "DRDRILL_ROLE=primary",
+        "-e",
+        "DRDRILL_NODE=users-db",
+        "-p",
+        "127.0.0.1::5432",
+        "drdrill/postgres:15",
+    ]);
     let dsn = "DATA_SOURCE_NAME=postgresql://postgres@users-db:5432/postgres?sslmode=disable";
-    run(&["run", "-d", "--name", &names[1], "--network", &net, "-e", dsn, "-p", &format!("127.0.0.1:{exp_port}:9187"), "drdrill/monitoring:1", "prometheus-postgres-exporter"]);
-    run(&["run", "-d", "--name", &names[2], "--network", "host", "-v", &mount, "drdrill/monitoring:1", "prometheus", "--config.file=/etc/u/prometheus.yml", &format!("--web.listen-address=127.0.0.1:{prom_port}"), "--storage.tsdb.path=/tmp/p"]);
-    run(&["run", "-d", "--name", &names[3], "--network", "host", "-v", &mount, "drdrill/monitoring:1", "prometheus-alertmanager", "--config.file=/etc/u/alertmanager.yml", &format!("--web.listen-address=127.0.0.1:{am_port}"), "--cluster.listen-address=", "--storage.path=/tmp/a"]);
-    wait_for("the users' database", Duration::from_secs(60), || exec(&names[0], &["psql", "-U", "postgres", "-Atc", "select 1"]).trim() == "1");
+    run(&[
+        "run",
+        "-d",
+        "--name",
+        &names[1],
+        "--network",
+        &net,
+        "-e",
+        dsn,
+        "-p",
+        &format!("127.0.0.1:{exp_port}:9187"),
+        "drdrill/monitoring:1",
+        "prometheus-postgres-exporter",
+    ]);
+    run(&[
+        "run",
+        "-d",
+        "--name",
+        &names[2],
+        "--network",
+        "host",
+        "-v",
+        &mount,
+        "drdrill/monitoring:1",
+        "prometheus",
+        "--config.file=/etc/u/prometheus.yml",
+        &format!("--web.listen-address=127.0.0.1:{prom_port}"),
+        "--storage.tsdb.path=/tmp/p",
+    ]);
+    run(&[
+        "run",
+        "-d",
+        "--name",
+        &names[3],
+        "--network",
+        "host",
+        "-v",
+        &mount,
+        "drdrill/monitoring:1",
+        "prometheus-alertmanager",
+        "--config.file=/etc/u/alertmanager.yml",
+        &format!("--web.listen-address=127.0.0.1:{am_port}"),
+        "--cluster.listen-address=",
+        "--storage.path=/tmp/a",
+    ]);
+    wait_for("the users' database", Duration::from_secs(60), || {
+        exec(&names[0], &["psql", "-U", "postgres", "-Atc", "select 1"]).trim() == "1"
+    });
     let db_port = published(&names[0], 5432);
     let prom = format!("http://127.0.0.1:{prom_port}");
     wait_for("the users' Prometheus to scrape", Duration::from_secs(60), || {
@@ -107,7 +167,10 @@ targets:
     let down = rule("UsersPostgresDown");
     assert_eq!(down["outcome"], "notified", "{down}");
     let (fault, held) = (r["fault_ms"].as_f64().unwrap(), down["notified_ms"].as_f64().unwrap());
-    assert!(held >= fault + 2_000.0 && held <= fault + 1_000.0 + 1_000.0 + 1_000.0 + 2_000.0 + 2_000.0, "held at {held}, fault at {fault}: {down}");
+    assert!(
+        held >= fault + 2_000.0 && held <= fault + 1_000.0 + 1_000.0 + 1_000.0 + 2_000.0 + 2_000.0,
+        "held at {held}, fault at {fault}: {down}"
+    );
     assert_eq!(down["steps"].as_array().unwrap().last().unwrap()["step"], "held by the users' Alertmanager");
     assert_eq!(rule("UsersNeverPublished")["outcome"], "dead");
     let target = |n: &str| r["targets"].as_array().unwrap().iter().find(|t| t["target"] == n).cloned().unwrap();

@@ -133,7 +133,12 @@ fn seed_alert_rules_show_which_are_dead_and_which_too_slow() {
     for dead in ["PostgreSQLReplicationLag", "MongoDBReplicationHealthIssue", "KafkaUnderReplicatedPartitions"] {
         assert_eq!(rule(dead)["outcome"], "dead", "{}", rule(dead));
     }
-    assert!(rule("PostgreSQLReplicationLag")["reason"].as_str().unwrap().contains("`pg_replication_lag_seconds` is not published by postgres_exporter 0.11"));
+    assert!(
+        rule("PostgreSQLReplicationLag")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("`pg_replication_lag_seconds` is not published by postgres_exporter 0.11")
+    );
     let redis = rule("RedisReplicationBroken");
     assert_ne!(redis["outcome"], "dead", "{redis}");
     assert!(redis["notified_ms"].is_null(), "{redis}");

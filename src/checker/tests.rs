@@ -205,7 +205,15 @@ fn no_baseline_writes_is_unknown() {
         &ops,
         &events(1000, 3000),
         Some(&rb),
-        &Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: false, replica_lag_ms: None, alerts: Default::default(), no_alert: Vec::new() },
+        &Targets {
+            rto_ms: None,
+            rpo_ms: None,
+            max_lost_writes: None,
+            converge: false,
+            replica_lag_ms: None,
+            alerts: Default::default(),
+            no_alert: Vec::new(),
+        },
     );
     assert_eq!(a.verdict, Verdict::Unknown);
 }
@@ -226,7 +234,15 @@ fn unconverged_replica_fails() {
     };
     let mut c = Checker::default();
     ops.iter().for_each(|o| c.add(o));
-    let t = Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: true, replica_lag_ms: None, alerts: Default::default(), no_alert: Vec::new() };
+    let t = Targets {
+        rto_ms: None,
+        rpo_ms: None,
+        max_lost_writes: None,
+        converge: true,
+        replica_lag_ms: None,
+        alerts: Default::default(),
+        no_alert: Vec::new(),
+    };
     let a = c.finish(&events(1000, 3000), Some(0), Some(&rb), Some(&conv), &CheckSpec::default(), &t).unwrap();
     assert_eq!(a.verdict, Verdict::Fail);
 }
@@ -282,7 +298,20 @@ fn latency_percentiles_per_phase_with_failover() {
     }
     let mut evs = events(1000, 6000);
     evs.insert(2, ev(2000, EventKind::FailoverStart, None));
-    let a = run(&ops, &evs, None, &Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: false, replica_lag_ms: None, alerts: Default::default(), no_alert: Vec::new() });
+    let a = run(
+        &ops,
+        &evs,
+        None,
+        &Targets {
+            rto_ms: None,
+            rpo_ms: None,
+            max_lost_writes: None,
+            converge: false,
+            replica_lag_ms: None,
+            alerts: Default::default(),
+            no_alert: Vec::new(),
+        },
+    );
     assert_eq!(a.rto.recovered_at_ms, Some(3000.0));
     let got: Vec<_> = a.latency.iter().map(|l| (l.phase.as_str(), l.from_ms, l.to_ms, l.ok_ops)).collect();
     assert_eq!(
@@ -315,7 +344,15 @@ fn latency_phase_is_chosen_by_invoke_time() {
         &ops,
         &events(1000, 3000),
         None,
-        &Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: false, replica_lag_ms: None, alerts: Default::default(), no_alert: Vec::new() },
+        &Targets {
+            rto_ms: None,
+            rpo_ms: None,
+            max_lost_writes: None,
+            converge: false,
+            replica_lag_ms: None,
+            alerts: Default::default(),
+            no_alert: Vec::new(),
+        },
     );
     let b = phase(&a, LatencyPhase::BeforeFault);
     assert_eq!((b.ok_ops, b.max_ms), (100, Some(501.0)));
@@ -329,7 +366,20 @@ fn latency_phase_is_chosen_by_invoke_time() {
 fn a_drill_without_a_fault_has_one_whole_drill_phase() {
     let (ops, _) = scenario(3000, (0, 0), Outcome::Fail, &[]);
     let evs = vec![ev(0, EventKind::WorkloadStart, None), ev(3000, EventKind::WorkloadStop, None)];
-    let a = run(&ops, &evs, None, &Targets { rto_ms: None, rpo_ms: None, max_lost_writes: None, converge: false, replica_lag_ms: None, alerts: Default::default(), no_alert: Vec::new() });
+    let a = run(
+        &ops,
+        &evs,
+        None,
+        &Targets {
+            rto_ms: None,
+            rpo_ms: None,
+            max_lost_writes: None,
+            converge: false,
+            replica_lag_ms: None,
+            alerts: Default::default(),
+            no_alert: Vec::new(),
+        },
+    );
     assert_eq!(a.latency.len(), 1);
     let w = &a.latency[0];
     assert_eq!((w.phase, w.from_ms, w.to_ms, w.ok_ops, w.max_ms), (LatencyPhase::WholeDrill, 0.0, 3000.0, 300, Some(2.0)));

@@ -225,7 +225,10 @@ fn check_metrics_file(path: &std::path::Path) -> Result<()> {
         return Err(bad("is a folder").hint("give a file, e.g. /var/lib/node_exporter/textfile/drdrill.prom"));
     }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    tempfile::Builder::new().prefix(".drdrill-write-check").tempfile_in(dir).map_err(|e| bad("its folder is missing or not writable").cause(e))?;
+    tempfile::Builder::new()
+        .prefix(".drdrill-write-check")
+        .tempfile_in(dir)
+        .map_err(|e| bad("its folder is missing or not writable").cause(e))?;
     Ok(())
 }
 

@@ -52,7 +52,8 @@ pub fn container_nodes(nodes: &[String]) -> Vec<String> {
 }
 
 pub async fn start(plan: &Plan<'_>, targets: &[Target], webhook_url: &str) -> Result<Deployed> {
-    let dir = std::path::absolute(plan.dir.join("monitoring")).map_err(|e| Error::infra("failed to resolve the evidence folder").cause(e))?;
+    let dir =
+        std::path::absolute(plan.dir.join("monitoring")).map_err(|e| Error::infra("failed to resolve the evidence folder").cause(e))?;
     std::fs::create_dir_all(&dir).map_err(|e| Error::infra(format!("failed to create {}", dir.display())).cause(e))?;
     let mut scraped = Vec::new();
     for t in targets {
@@ -81,20 +82,30 @@ pub async fn start(plan: &Plan<'_>, targets: &[Target], webhook_url: &str) -> Re
         let abs = std::path::absolute(path).map_err(|e| Error::infra(format!("failed to resolve {}", path.display())).cause(e))?;
         mounts.push((abs, format!("/etc/drdrill/rules/{i}.yml")));
     }
-    let am = host_container(plan, ALERTMANAGER, vec![(am_file, "/etc/drdrill/alertmanager.yml".to_string())], vec![
-        "prometheus-alertmanager".into(),
-        "--config.file=/etc/drdrill/alertmanager.yml".into(),
-        format!("--web.listen-address=127.0.0.1:{am_port}"),
-        "--cluster.listen-address=".into(),
-        "--storage.path=/tmp/alertmanager".into(),
-    ]);
+    let am = host_container(
+        plan,
+        ALERTMANAGER,
+        vec![(am_file, "/etc/drdrill/alertmanager.yml".to_string())],
+        vec![
+            "prometheus-alertmanager".into(),
+            "--config.file=/etc/drdrill/alertmanager.yml".into(),
+            format!("--web.listen-address=127.0.0.1:{am_port}"),
+            "--cluster.listen-address=".into(),
+            "--storage.path=/tmp/alertmanager".into(),
+        ],
+    );
     plan.docker.run(&am).await?;
-    let prom = host_container(plan, PROMETHEUS, mounts, vec![
-        "prometheus".into(),
-        "--config.file=/etc/drdrill/prometheus.yml".into(),
-        format!("--web.listen-address=127.0.0.1:{prom_port}"),
-        "--storage.tsdb.path=/tmp/prometheus".into(),
-    ]);
+    let prom = host_container(
+        plan,
+        PROMETHEUS,
+        mounts,
+        vec![
+            "prometheus".into(),
+            "--config.file=/etc/drdrill/prometheus.yml".into(),
+            format!("--web.listen-address=127.0.0.1:{prom_port}"),
+            "--storage.tsdb.path=/tmp/prometheus".into(),
+        ],
+    );
     plan.docker.run(&prom).await?;
     let deployed = Deployed {
         prometheus_url: format!("http://127.0.0.1:{prom_port}"),
@@ -129,7 +140,11 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
 pub fn prometheus_yml(t: &Timing, am_port: u16, scraped: &[(&Target, u16)]) -> String {
     let mut y = String::new();
     let timeout = t.scrape_interval_ms.min(10_000);
-    let _ = writeln!(y, "global:\n  scrape_interval: {}ms\n  evaluation_interval: {}ms\n  scrape_timeout: {timeout}ms", t.scrape_interval_ms, t.evaluation_interval_ms);
+    let _ = writeln!(
+        y,
+        "global:\n  scrape_interval: {}ms\n  evaluation_interval: {}ms\n  scrape_timeout: {timeout}ms",
+        t.scrape_interval_ms, t.evaluation_interval_ms
+    );
     let _ = writeln!(y, "rule_files: [/etc/drdrill/rules/*.yml]");
     let _ = writeln!(y, "alerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]");
     let _ = writeln!(y, "scrape_configs:");

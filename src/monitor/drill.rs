@@ -87,16 +87,24 @@ impl Monitor {
         self.timing
     }
 
-
-
     /// What the terminal says about it once it runs.
     pub fn describe(&self) -> Vec<String> {
         let t = self.timing();
         if self.spec.is_external() {
-            let am = if self.deployed.alertmanager_url.is_empty() { "no Alertmanager given".to_string() } else { self.deployed.alertmanager_url.clone() };
+            let am = if self.deployed.alertmanager_url.is_empty() {
+                "no Alertmanager given".to_string()
+            } else {
+                self.deployed.alertmanager_url.clone()
+            };
             let mut lines = vec![
-                format!("the users' Prometheus {} (read-only; scrape every {} ms, rules evaluated every {} ms)", self.deployed.prometheus_url, t.scrape_interval_ms, t.evaluation_interval_ms),
-                format!("the users' Alertmanager {am} (read-only; group_wait {} ms): an alert it holds counts as notified", t.group_wait_ms),
+                format!(
+                    "the users' Prometheus {} (read-only; scrape every {} ms, rules evaluated every {} ms)",
+                    self.deployed.prometheus_url, t.scrape_interval_ms, t.evaluation_interval_ms
+                ),
+                format!(
+                    "the users' Alertmanager {am} (read-only; group_wait {} ms): an alert it holds counts as notified",
+                    t.group_wait_ms
+                ),
                 format!("{} alerting rules loaded there", self.rules.rules.len()),
             ];
             lines.extend(self.notes.iter().cloned());
@@ -104,8 +112,14 @@ impl Monitor {
         }
         let webhook = self.webhook.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|w| w.url()).unwrap_or_default();
         vec![
-            format!("Prometheus {} (scrape every {} ms, rules evaluated every {} ms)", self.deployed.prometheus_url, t.scrape_interval_ms, t.evaluation_interval_ms),
-            format!("Alertmanager {} (group_wait {} ms, group_interval {} ms) -> {webhook}", self.deployed.alertmanager_url, t.group_wait_ms, t.group_interval_ms),
+            format!(
+                "Prometheus {} (scrape every {} ms, rules evaluated every {} ms)",
+                self.deployed.prometheus_url, t.scrape_interval_ms, t.evaluation_interval_ms
+            ),
+            format!(
+                "Alertmanager {} (group_wait {} ms, group_interval {} ms) -> {webhook}",
+                self.deployed.alertmanager_url, t.group_wait_ms, t.group_interval_ms
+            ),
             format!("{} rules from {}; exporters: {}", self.rules.rules.len(), self.rules_files(), self.deployed.exporters.join(", ")),
         ]
     }
@@ -258,10 +272,15 @@ impl Monitor {
             let Some(e) = o.rules.get(&rule.alert).and_then(|s| s.episodes.iter().find(|e| e.pending_ms >= fault)) else { continue };
             let (start, end) = (wall(0.0), wall(e.pending_ms));
             let step = ((end - start) / 10_000.0).max(0.1);
-            let url = format!("{}/api/v1/query_range?query={}&start={start:.3}&end={end:.3}&step={step:.3}", self.deployed.prometheus_url, encode(&rule.expr));
+            let url = format!(
+                "{}/api/v1/query_range?query={}&start={start:.3}&end={end:.3}&step={step:.3}",
+                self.deployed.prometheus_url,
+                encode(&rule.expr)
+            );
             match self.http.get_json(&url).await {
                 Ok(v) => {
-                    let mut times: Vec<f64> = v.get("result").and_then(|r| r.as_array()).into_iter().flatten().flat_map(sample_times).collect();
+                    let mut times: Vec<f64> =
+                        v.get("result").and_then(|r| r.as_array()).into_iter().flatten().flat_map(sample_times).collect();
                     times.sort_by(f64::total_cmp);
                     if let Some(t) = last_run_start(&times, step) {
                         out.insert(rule.alert.clone(), t * 1e3 - clock.wall_anchor.timestamp_millis() as f64);
@@ -281,7 +300,11 @@ impl Monitor {
         let anchor = clock.wall_anchor.timestamp_millis() as f64;
         let (start, end) = ((anchor + fault) / 1e3, (anchor + end_ms) / 1e3);
         let step = ((end - start) / 10_000.0).max(self.timing().scrape_interval_ms as f64 / 1e3);
-        let url = format!("{}/api/v1/query_range?query={}&start={start:.3}&end={end:.3}&step={step:.3}", self.deployed.prometheus_url, encode("up == 0"));
+        let url = format!(
+            "{}/api/v1/query_range?query={}&start={start:.3}&end={end:.3}&step={step:.3}",
+            self.deployed.prometheus_url,
+            encode("up == 0")
+        );
         let v = match self.http.get_json(&url).await {
             Ok(v) => v,
             Err(e) => {
@@ -292,9 +315,15 @@ impl Monitor {
         let mut out = Vec::new();
         for series in v.get("result").and_then(|r| r.as_array()).into_iter().flatten() {
             let label = |k: &str| series.get("metric").and_then(|m| m.get(k)).and_then(|x| x.as_str()).unwrap_or_default().to_string();
-            let times: Vec<f64> = series.get("values").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|p| p.get(0)?.as_f64()).collect();
+            let times: Vec<f64> =
+                series.get("values").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|p| p.get(0)?.as_f64()).collect();
             if let (Some(first), Some(last)) = (times.first(), times.last()) {
-                out.push(ScrapeFailed { job: label("job"), instance: label("instance"), from_ms: first * 1e3 - anchor, to_ms: last * 1e3 - anchor });
+                out.push(ScrapeFailed {
+                    job: label("job"),
+                    instance: label("instance"),
+                    from_ms: first * 1e3 - anchor,
+                    to_ms: last * 1e3 - anchor,
+                });
             }
         }
         out

@@ -42,15 +42,16 @@ pub async fn timing_of(http: &Http, spec: &MonitoringSpec) -> (Timing, Vec<Strin
         Some(u) => config_yaml(http, &format!("{u}/api/v2/status"), &["config", "original"]).await,
         None => Err("no alertmanager_url".into()),
     };
-    let pick = |doc: &std::result::Result<serde_norway::Value, String>, path: &[&str], what: &str, notes: &mut Vec<String>| -> Option<u64> {
-        match doc {
-            Ok(d) => path.iter().try_fold(d, |v, k| v.get(*k)).and_then(|v| v.as_str()).and_then(duration_ms),
-            Err(e) => {
-                notes.push(format!("{what}: not read ({e}); the tool's default assumed"));
-                None
+    let pick =
+        |doc: &std::result::Result<serde_norway::Value, String>, path: &[&str], what: &str, notes: &mut Vec<String>| -> Option<u64> {
+            match doc {
+                Ok(d) => path.iter().try_fold(d, |v, k| v.get(*k)).and_then(|v| v.as_str()).and_then(duration_ms),
+                Err(e) => {
+                    notes.push(format!("{what}: not read ({e}); the tool's default assumed"));
+                    None
+                }
             }
-        }
-    };
+        };
     let scrape = pick(&prom, &["global", "scrape_interval"], "scrape_interval", &mut notes);
     let eval = pick(&prom, &["global", "evaluation_interval"], "evaluation_interval", &mut notes);
     let wait = pick(&am, &["route", "group_wait"], "group_wait", &mut notes);
@@ -69,7 +70,8 @@ pub async fn timing_of(http: &Http, spec: &MonitoringSpec) -> (Timing, Vec<Strin
 /// A YAML document held as a string inside a JSON answer (`{"data": {"yaml": "..."}}`).
 async fn config_yaml(http: &Http, url: &str, path: &[&str]) -> std::result::Result<serde_norway::Value, String> {
     let v = http.get_json(url).await.map_err(|e| e.one_line())?;
-    let text = path.iter().try_fold(&v, |v, k| v.get(*k)).and_then(|v| v.as_str()).ok_or_else(|| format!("no {} in {url}", path.join(".")))?;
+    let text =
+        path.iter().try_fold(&v, |v, k| v.get(*k)).and_then(|v| v.as_str()).ok_or_else(|| format!("no {} in {url}", path.join(".")))?;
     serde_norway::from_str(text).map_err(|e| e.to_string())
 }
 

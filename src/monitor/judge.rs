@@ -54,8 +54,11 @@ impl Seen<'_> {
 }
 
 pub fn judge(rule: &AlertRule, s: &Seen<'_>) -> AlertRuleReport {
-    let selectors: Vec<SelectorSeen> =
-        rule.selectors.iter().map(|x| SelectorSeen { selector: x.text.clone(), series: s.series.get(&x.text).copied().unwrap_or(0) }).collect();
+    let selectors: Vec<SelectorSeen> = rule
+        .selectors
+        .iter()
+        .map(|x| SelectorSeen { selector: x.text.clone(), series: s.series.get(&x.text).copied().unwrap_or(0) })
+        .collect();
     let mut r = AlertRuleReport {
         alert: rule.alert.clone(),
         group: rule.group.clone(),
@@ -120,10 +123,8 @@ fn fill_episode(r: &mut AlertRuleReport, e: &Episode, rule: &AlertRule, s: &Seen
     let stuck_after = (s.timing.scrape_interval_ms + s.timing.evaluation_interval_ms) as f64 + 5_000.0;
     // an alert for a node that is still down is right to fire
     let still_down = e.instances.iter().any(|i| s.down_nodes.contains(i));
-    r.stuck = r.firing_ms.is_some()
-        && e.cleared_ms.is_none()
-        && !still_down
-        && s.recovered_ms.is_some_and(|rec| s.end_ms - rec > stuck_after);
+    r.stuck =
+        r.firing_ms.is_some() && e.cleared_ms.is_none() && !still_down && s.recovered_ms.is_some_and(|rec| s.end_ms - rec > stuck_after);
     r.instances = e.instances.clone();
 }
 
@@ -140,11 +141,19 @@ fn steps(r: &AlertRuleReport, fault: Option<f64>, t: &Timing, external: bool) ->
             out.push(AlertStep { step: "waiting for the scrape".into(), ms: span(Some(f), Some(tr)), budget_ms: scrape });
             out.push(AlertStep { step: "scrape and rule evaluation".into(), ms: span(Some(tr), Some(pending)), budget_ms: timeout + eval });
         }
-        None => out.push(AlertStep { step: "scrape and rule evaluation".into(), ms: span(Some(f), Some(pending)), budget_ms: scrape + timeout + eval }),
+        None => out.push(AlertStep {
+            step: "scrape and rule evaluation".into(),
+            ms: span(Some(f), Some(pending)),
+            budget_ms: scrape + timeout + eval,
+        }),
     }
     // it fires at the first evaluation at least `for` after it went pending
     let for_budget = (r.for_ms as f64 / eval).ceil() * eval;
-    out.push(AlertStep { step: format!("for ({})", crate::scenario::alert_rules::duration_text(r.for_ms)), ms: span(Some(pending), r.firing_ms), budget_ms: for_budget });
+    out.push(AlertStep {
+        step: format!("for ({})", crate::scenario::alert_rules::duration_text(r.for_ms)),
+        ms: span(Some(pending), r.firing_ms),
+        budget_ms: for_budget,
+    });
     let (step, budget_ms) = match external {
         // Prometheus sends it right after the evaluation that fired it; the poll sees it
         true => ("held by the users' Alertmanager", (NOTIFY_ALLOWANCE_MS + super::watch::POLL_MS) as f64),
@@ -268,7 +277,14 @@ mod tests {
     use crate::scenario::alert_rules::selectors;
 
     fn rule(name: &str, expr: &str, for_ms: u64) -> AlertRule {
-        AlertRule { group: "g".into(), alert: name.into(), expr: expr.into(), for_ms, labels: Default::default(), selectors: selectors(expr).unwrap() }
+        AlertRule {
+            group: "g".into(),
+            alert: name.into(),
+            expr: expr.into(),
+            for_ms,
+            labels: Default::default(),
+            selectors: selectors(expr).unwrap(),
+        }
     }
 
     fn timing() -> Timing {
@@ -308,7 +324,8 @@ mod tests {
     #[test]
     fn a_paged_alert_is_split_into_steps_that_add_up() {
         let r = rule("Down", "pg_up == 0", 3000);
-        let e = Episode { pending_ms: 11_500.0, firing_seen_ms: Some(14_600.0), cleared_ms: Some(16_000.0), instances: vec!["pg-1".into()] };
+        let e =
+            Episode { pending_ms: 11_500.0, firing_seen_ms: Some(14_600.0), cleared_ms: Some(16_000.0), instances: vec!["pg-1".into()] };
         let notes = [note("firing", 16_520.0, 14_500.0), note("resolved", 21_000.0, 14_500.0)];
         let a = judged(&r, vec![e], &notes, 2, Some(10_400.0));
         assert_eq!(a.outcome, AlertOutcome::Notified);
@@ -325,14 +342,24 @@ mod tests {
     fn dead_slow_and_noisy_rules_say_why() {
         let dead = judged(&rule("Lag", "pg_replication_lag_seconds > 300", 300_000), vec![], &[], 0, None);
         assert_eq!(dead.outcome, AlertOutcome::Dead);
-        assert!(dead.reason.contains("`pg_replication_lag_seconds` is not published by postgres_exporter 0.11 (nearest published: `pg_replication_lag`)"), "{}", dead.reason);
+        assert!(
+            dead.reason.contains(
+                "`pg_replication_lag_seconds` is not published by postgres_exporter 0.11 (nearest published: `pg_replication_lag`)"
+            ),
+            "{}",
+            dead.reason
+        );
         let kafka = judged(&rule("K", "kafka_lag > 0", 0), vec![], &[], 0, None);
         assert!(kafka.reason.contains("is published by no exporter of the drill (postgres_exporter 0.11)"), "{}", kafka.reason);
         let slow = rule("Down", "pg_up == 0", 300_000);
         let e = Episode { pending_ms: 11_000.0, cleared_ms: Some(16_000.0), ..Default::default() };
         let a = judged(&slow, vec![e], &[], 2, None);
         assert_eq!(a.outcome, AlertOutcome::PendingOnly);
-        assert!(a.reason.contains("never fired: pending 5.0 s from 11.0 s, the condition cleared before `for: 5m` ran out"), "{}", a.reason);
+        assert!(
+            a.reason.contains("never fired: pending 5.0 s from 11.0 s, the condition cleared before `for: 5m` ran out"),
+            "{}",
+            a.reason
+        );
         // true before the fault, and fired: noise; nothing after the fault
         let before = Episode { pending_ms: 2_000.0, firing_seen_ms: Some(4_000.0), cleared_ms: Some(9_000.0), ..Default::default() };
         let a = judged(&rule("Down", "pg_up == 0", 2000), vec![before], &[], 2, None);

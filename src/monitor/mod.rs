@@ -20,13 +20,13 @@ mod targets;
 mod watch;
 mod webhook;
 
+pub use deploy::Plan;
 pub use deploy::{IMAGE, Target, container_nodes};
-pub use judge::FaultAt;
 pub use drill::Monitor;
 pub use http::Http;
-pub use deploy::Plan;
-pub use targets::{judge_targets, rules_alive};
+pub use judge::FaultAt;
 use serde::{Deserialize, Serialize};
+pub use targets::{judge_targets, rules_alive};
 
 /// What the drill's monitoring found (results.json `alerts`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -71,7 +71,14 @@ mod tests {
     use crate::monitor::Notification;
 
     fn report(outcome: AlertOutcome, to_page: Option<f64>) -> AlertsReport {
-        let r = AlertRuleReport { alert: "Down".into(), outcome, from_ms: Some(1000.0), to_page_ms: to_page, reason: "why".into(), ..Default::default() };
+        let r = AlertRuleReport {
+            alert: "Down".into(),
+            outcome,
+            from_ms: Some(1000.0),
+            to_page_ms: to_page,
+            reason: "why".into(),
+            ..Default::default()
+        };
         AlertsReport { rules: vec![r], ..Default::default() }
     }
 
@@ -87,7 +94,10 @@ mod tests {
         assert_eq!((late.verdict, late.note.as_str()), (Verdict::Fail, "late: paged 6.0 s after the fault"));
         let never = &judge_targets(&report(AlertOutcome::PendingOnly, None), &t)[0];
         assert_eq!((never.verdict, never.note.as_str()), (Verdict::Fail, "never paged: why"));
-        assert_eq!(judge_targets(&report(AlertOutcome::Quiet, None), &targets("alerts: {Other: {notified_within_ms: 1}}"))[0].verdict, Verdict::Unknown);
+        assert_eq!(
+            judge_targets(&report(AlertOutcome::Quiet, None), &targets("alerts: {Other: {notified_within_ms: 1}}"))[0].verdict,
+            Verdict::Unknown
+        );
     }
 
     #[test]

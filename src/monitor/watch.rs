@@ -155,12 +155,7 @@ pub fn observe_rules(o: &mut Observed, v: &serde_json::Value, now_ms: f64, clock
 
 /// Alertmanager's `/api/v2/alerts`: the alert names it holds now, each newly held one noted.
 fn observe_alertmanager(o: &mut Observed, v: &serde_json::Value, before: Vec<String>, now_ms: f64) -> Vec<String> {
-    let mut now: Vec<String> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a.get("labels").map(|l| text(l, "alertname")))
-        .collect();
+    let mut now: Vec<String> = v.as_array().into_iter().flatten().filter_map(|a| a.get("labels").map(|l| text(l, "alertname"))).collect();
     now.sort();
     now.dedup();
     for name in now.iter().filter(|n| !before.contains(n)) {

@@ -52,7 +52,9 @@ pub struct Webhook {
 
 impl Webhook {
     pub async fn start() -> Result<Webhook> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.context(Kind::Infra, || "failed to listen on 127.0.0.1 for Alertmanager's notifications".to_string())?;
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context(Kind::Infra, || "failed to listen on 127.0.0.1 for Alertmanager's notifications".to_string())?;
         let addr = listener.local_addr().context(Kind::Infra, || "failed to read the webhook's address".to_string())?;
         let received = Arc::new(Mutex::new(Vec::new()));
         let cancel = CancellationToken::new();

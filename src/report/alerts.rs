@@ -118,7 +118,9 @@ pub fn markdown(r: &Results) -> String {
     let (Some(caption), Some(a)) = (alerts_caption(r), &r.alerts) else { return String::new() };
     let mut m = String::new();
     let _ = writeln!(m, "\n## Alerts\n\n{caption}.\n");
-    m.push_str("| alert | for | outcome | pending ms | firing ms | notified ms | to page ms | budget ms | resolved / notified ms | why |\n");
+    m.push_str(
+        "| alert | for | outcome | pending ms | firing ms | notified ms | to page ms | budget ms | resolved / notified ms | why |\n",
+    );
     m.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
     for l in alert_lines(a) {
         let why = l.why.replace('|', "\\|");

@@ -28,7 +28,10 @@ pub fn metrics_text(runs: &BTreeMap<String, (Results, BTreeMap<String, String>)>
         Family::new("drdrill_rpo_seconds", "Span of acknowledged writes lost in the last drill (RPO), seconds."),
         Family::new("drdrill_lost_writes", "Acknowledged writes missing from the surviving data in the last drill."),
         Family::new("drdrill_target_met", "Whether each target of the last drill held: 1 met, 0 missed, NaN undecided."),
-        Family::new("drdrill_replica_lag_seconds", "Replica visibility lag over the last drill, by replica and quantile (1 = max), seconds."),
+        Family::new(
+            "drdrill_replica_lag_seconds",
+            "Replica visibility lag over the last drill, by replica and quantile (1 = max), seconds.",
+        ),
         Family::new("drdrill_alert_notify_seconds", "Fault to the alert's firing notification in the last drill, seconds."),
         Family::new("drdrill_last_run_timestamp_seconds", "When the last drill of the scenario finished, Unix seconds."),
     ];
@@ -128,7 +131,9 @@ pub async fn push(gateway: &str, scenario: &str, text: &str) -> crate::error::Re
     let (status, body) = http.call(hyper::Method::PUT, &url, text.as_bytes().to_vec(), Some("text/plain; version=0.0.4")).await?;
     if !(200..300).contains(&status) {
         let first: String = body.chars().take(300).collect();
-        return Err(crate::error::Error::infra(format!("failed to push the metrics to {url}")).cause_text(format!("status {status}: {first}")));
+        return Err(
+            crate::error::Error::infra(format!("failed to push the metrics to {url}")).cause_text(format!("status {status}: {first}"))
+        );
     }
     Ok(())
 }
@@ -153,7 +158,10 @@ mod tests {
         r.stack.kind = "db".into();
         let sites = BTreeMap::from([("db".to_string(), "dc1".to_string())]);
         let text = metrics_text(&BTreeMap::from([("s".to_string(), (r, sites))]));
-        assert!(text.contains("# TYPE drdrill_rto_seconds gauge\ndrdrill_rto_seconds{scenario=\"s\",service=\"db\",site=\"dc1\"} 1.5\n"), "{text}");
+        assert!(
+            text.contains("# TYPE drdrill_rto_seconds gauge\ndrdrill_rto_seconds{scenario=\"s\",service=\"db\",site=\"dc1\"} 1.5\n"),
+            "{text}"
+        );
         assert!(text.contains("drdrill_target_met{scenario=\"s\",service=\"db\",site=\"dc1\",target=\"rto_ms\"} NaN"), "{text}");
         assert!(text.contains("drdrill_alert_notify_seconds{scenario=\"s\",alert=\"Down\\\"x\"} 4.2"), "{text}");
         assert!(text.contains("drdrill_last_run_timestamp_seconds{scenario=\"s\"} 1795590000"), "{text}");

@@ -29,7 +29,8 @@ impl Drill<'_> {
         }
         self.phase(rep, &format!("starting the drill's monitoring: Prometheus, Alertmanager and {} exporters", targets.len()))?;
         let network = crate::docker::network_name(&self.run_id);
-        let plan = Plan { docker: &self.docker, run_id: &self.run_id, labels: &self.labels, network, dir: &self.dir, spec, rules: &rules.files };
+        let plan =
+            Plan { docker: &self.docker, run_id: &self.run_id, labels: &self.labels, network, dir: &self.dir, spec, rules: &rules.files };
         self.started(rep, Monitor::start(&plan, &targets, rules.clone()).await?)
     }
 

@@ -94,7 +94,10 @@ fn monitoring_text(loaded: &Loaded) -> String {
     let (Some(m), Some(rules)) = (&loaded.scenario.monitoring, &loaded.alert_rules) else { return String::new() };
     let t = m.timing();
     let nodes: Vec<String> = loaded.services.iter().flat_map(|p| p.view.stack.node_names()).collect();
-    let mut s = format!("  monitoring: an exporter beside each of {}; Prometheus 2.42 and Alertmanager 0.25 on 127.0.0.1, notifying drdrill's webhook\n", nodes.join(", "));
+    let mut s = format!(
+        "  monitoring: an exporter beside each of {}; Prometheus 2.42 and Alertmanager 0.25 on 127.0.0.1, notifying drdrill's webhook\n",
+        nodes.join(", ")
+    );
     s.push_str(&format!(
         "  monitoring: scrape every {} ms, evaluate every {} ms, group_wait {} ms, group_interval {} ms, group_by [{}]; after the drill at most {} ms for fired alerts to resolve\n",
         t.scrape_interval_ms, t.evaluation_interval_ms, t.group_wait_ms, t.group_interval_ms, m.group_by().join(", "), t.settle_ms

@@ -104,7 +104,8 @@ pub fn parse(path: &Path, text: &str) -> Result<AlertRules> {
         let (l, c) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        Error::scenario(format!("invalid rules file {file}:{l}:{c}: {msg}")).hint("the Prometheus rules format: groups: [{name, rules: [{alert, expr, for}]}]")
+        Error::scenario(format!("invalid rules file {file}:{l}:{c}: {msg}"))
+            .hint("the Prometheus rules format: groups: [{name, rules: [{alert, expr, for}]}]")
     })?;
     let mut rules = Vec::new();
     let at = |g: usize, r: usize, key: &'static str| {
@@ -120,13 +121,20 @@ pub fn parse(path: &Path, text: &str) -> Result<AlertRules> {
                 _ => return Err(Error::scenario(format!("invalid rules file {}: alert {alert} has no `expr`", at(gi, ri, "alert")))),
             };
             let for_ms = match &r.for_ {
-                Some(d) => duration_ms(d)
-                    .ok_or_else(|| Error::scenario(format!("invalid rules file {}: `for: {d}` is not a Prometheus duration (e.g. 30s, 5m, 1h30m)", at(gi, ri, "for"))))?,
+                Some(d) => duration_ms(d).ok_or_else(|| {
+                    Error::scenario(format!(
+                        "invalid rules file {}: `for: {d}` is not a Prometheus duration (e.g. 30s, 5m, 1h30m)",
+                        at(gi, ri, "for")
+                    ))
+                })?,
                 None => 0,
             };
             let selectors = selectors(&expr).map_err(|why| Error::scenario(format!("invalid rules file {}: {why}", at(gi, ri, "expr"))))?;
             if rules.iter().any(|x: &AlertRule| x.alert == *alert) {
-                return Err(Error::scenario(format!("invalid rules file {}: alert {alert} is defined twice; drdrill tells alerts apart by name", at(gi, ri, "alert"))));
+                return Err(Error::scenario(format!(
+                    "invalid rules file {}: alert {alert} is defined twice; drdrill tells alerts apart by name",
+                    at(gi, ri, "alert")
+                )));
             }
             let labels = r.labels.iter().map(|(k, v)| (k.clone(), value_text(v))).collect();
             rules.push(AlertRule { group: g.name.clone(), alert: alert.clone(), expr, for_ms, labels, selectors });
@@ -185,9 +193,8 @@ pub fn duration_text(ms: u64) -> String {
 }
 
 /// Words of PromQL that are never a metric name.
-const KEYWORDS: &[&str] = &[
-    "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "inf", "nan", "atan2",
-];
+const KEYWORDS: &[&str] =
+    &["and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "inf", "nan", "atan2"];
 /// Aggregations, which may take `by (...)` / `without (...)` before their parentheses.
 const AGGREGATIONS: &[&str] =
     &["sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk", "topk", "quantile"];
@@ -338,7 +345,10 @@ mod tests {
         assert_eq!(names(r#"pg_up{job="pg", instance=~"pg-.*"} == 0"#), [r#"pg_up{job="pg",instance=~"pg-.*"}"#]);
         assert_eq!(names("sum by (instance) (rate(pg_stat_database_xact_commit[1m])) == 0"), ["pg_stat_database_xact_commit"]);
         assert_eq!(names("sum(rate(x_total[5m])) without (job) > bool 1"), ["x_total"]);
-        assert_eq!(names("max_over_time(redis_up[30s] offset 1m) < 1 and on(instance) redis_instance_info"), ["redis_up", "redis_instance_info"]);
+        assert_eq!(
+            names("max_over_time(redis_up[30s] offset 1m) < 1 and on(instance) redis_instance_info"),
+            ["redis_up", "redis_instance_info"]
+        );
         assert_eq!(names(r#"absent(up{job="mysql"}) or mysql_up == 0"#), [r#"!up{job="mysql"}"#, "mysql_up"]);
         assert_eq!(names("a / ignoring(b) group_left(c) d"), ["a", "d"]);
         assert_eq!(names("count(x) > 1e3 # comment naming_no_metric"), ["x"]);

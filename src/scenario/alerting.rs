@@ -90,7 +90,10 @@ fn spec_problems(sc: &Scenario, m: &MonitoringSpec, p: &mut Vec<Problem>) {
         return;
     }
     if m.rules.is_empty() {
-        p.push((vec![Key("monitoring")], "give `rules`: the Prometheus rules files whose alerts the drill measures (`rules: [alerts/my.rules.yml]`)".into()));
+        p.push((
+            vec![Key("monitoring")],
+            "give `rules`: the Prometheus rules files whose alerts the drill measures (`rules: [alerts/my.rules.yml]`)".into(),
+        ));
     }
     for (key, url) in [("prometheus_url", &m.prometheus_url), ("alertmanager_url", &m.alertmanager_url)] {
         if url.is_some() {

@@ -92,6 +92,12 @@ pub trait Deployment: Send + Sync {
     /// Environment and command of each node; `nodes[0]` is the initial primary. A replica
     /// replicates from `upstream` (host, port): the primary, or the proxy's link to it.
     fn container(&self, node: &str, primary: &str, replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>);
+    /// The node's container when it listens inside on `port`, the port it is published on
+    /// (a Redis Cluster node announces one port to its clients and its peers alike); None
+    /// when nodes listen on the data path's port, published on any free port (`container`).
+    fn container_on_port(&self, _node: &str, _port: u16) -> Option<(Vec<String>, Vec<String>)> {
+        None
+    }
     /// Containers the stack runs besides the database nodes.
     fn services(&self, _nodes: &[String]) -> Vec<Sidecar> {
         Vec::new()

@@ -39,6 +39,7 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
         "patroni" => Box::new(postgres::Patroni::new(spec)),
         "redis" => Box::new(redis::Redis::new(spec)),
         "redis-sentinel" => Box::new(redis::RedisSentinel::new(spec)),
+        "redis-cluster" => Box::new(redis::RedisCluster::new(spec)),
         "mariadb" => Box::new(mariadb::MariaDb::new(spec)),
         "mariadb-mha" => Box::new(mariadb::Mha::new(spec)),
         _ => Box::new(External::new(spec, Auth::default())),

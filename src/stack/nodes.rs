@@ -180,6 +180,7 @@ impl Stack {
                     docker.run(&ContainerSpec { ports: vec![(port, *p)], publish_on: Some(ips[i].into()), ..spec }).await?;
                     (IpAddr::V4(ips[i]), *p)
                 }
+                None if deploy.container_on_port(name, port).is_some() => (docker.client_ip, run_on_own_port(docker, spec, deploy).await?),
                 None => (docker.client_ip, run_published(docker, spec, port).await?),
             };
             let (client_ip, client_port) = proxy.as_ref().and_then(|p| p.client_port(name)).unwrap_or((host, host_port));
@@ -375,14 +376,28 @@ fn node_labels(labels: &HashMap<String, String>, node: &str) -> HashMap<String, 
     l
 }
 
-/// Runs `spec` with `port` published on a free host port; retries when the port was taken
-/// between our probe and the engine's bind. Returns the host port.
+/// Runs `spec` with `port` published on a free host port. Returns the host port.
 async fn run_published(docker: &Docker, spec: ContainerSpec, port: u16) -> Result<u16> {
+    run_on_free_port(docker, &spec, |host_port| ContainerSpec { ports: vec![(port, host_port)], ..spec.clone() }).await
+}
+
+/// Runs node `spec.alias` listening inside on the free host port it is published on (the
+/// deployment's `container_on_port`). Returns the port.
+async fn run_on_own_port(docker: &Docker, spec: ContainerSpec, deploy: &dyn super::Deployment) -> Result<u16> {
+    run_on_free_port(docker, &spec, |port| {
+        let (env, cmd) = deploy.container_on_port(&spec.alias, port).unwrap_or_default();
+        ContainerSpec { ports: vec![(port, port)], env, cmd, ..spec.clone() }
+    })
+    .await
+}
+
+/// Runs `with(port)` on a free host port; retries when the port was taken between our
+/// probe and the engine's bind. Returns the port.
+async fn run_on_free_port(docker: &Docker, spec: &ContainerSpec, with: impl Fn(u16) -> ContainerSpec) -> Result<u16> {
     for _ in 0..5 {
-        let host_port = free_port()?;
-        let spec = ContainerSpec { ports: vec![(port, host_port)], ..spec.clone() };
-        match docker.run(&spec).await {
-            Ok(()) => return Ok(host_port),
+        let port = free_port()?;
+        match docker.run(&with(port)).await {
+            Ok(()) => return Ok(port),
             Err(e) if e.causes.iter().any(|c| c.contains("address already in use") || c.contains("port is already allocated")) => {
                 docker.remove(&spec.name).await.ok();
             }

@@ -132,6 +132,15 @@ impl ReadBack {
         self.records.entry(writer).or_default().insert(seq);
     }
 
+    /// Adds every record of `other` (the shards of a cluster, read one by one).
+    pub fn extend(&mut self, other: &ReadBack) {
+        for (w, seqs) in &other.records {
+            for seq in seqs.iter() {
+                self.push(*w, seq);
+            }
+        }
+    }
+
     /// Removes a record (tests build read-backs that lack some writes).
     pub fn remove(&mut self, writer: u32, seq: u64) {
         if let Some(s) = self.records.get_mut(&writer) {

@@ -9,12 +9,14 @@ mod format;
 mod mariadb;
 mod postgres;
 mod redis;
+mod redis_cluster;
 
 pub use external::ENDPOINT;
 pub use format::Engine;
 pub use mariadb::{BINLOG_STREAMER, MhaSpec};
 pub use postgres::{HaproxySpec, PatroniSpec};
 pub use redis::SentinelSpec;
+pub use redis_cluster::{CLUSTER_DEFAULTS, ClusterSpec};
 
 use super::backup::BackupInfo;
 use super::locate::Problem;
@@ -82,13 +84,14 @@ impl KindInfo {
 }
 
 /// Every kind, in the order the scenario format lists them.
-pub const KINDS: [StackKind; 7] = [
+pub const KINDS: [StackKind; 8] = [
     StackKind(&postgres::POSTGRES),
     StackKind(&redis::REDIS),
     StackKind(&redis::REDIS_SENTINEL),
     StackKind(&postgres::PATRONI),
     StackKind(&mariadb::MARIADB),
     StackKind(&mariadb::MARIADB_MHA),
+    StackKind(&redis_cluster::REDIS_CLUSTER),
     StackKind(&external::EXTERNAL),
 ];
 
@@ -178,7 +181,15 @@ impl StackSpec {
             }
             return self.nodes.keys().cloned().collect();
         }
-        (1..=self.replicas as usize + 1).map(|i| format!("{}-{i}", self.kind.node_prefix())).collect()
+        (1..=self.node_count()).map(|i| format!("{}-{i}", self.kind.node_prefix())).collect()
+    }
+    /// How many database nodes drdrill starts: the primary and its replicas, or every
+    /// node of a cluster (its primaries first).
+    pub fn node_count(&self) -> usize {
+        match (&self.cluster, self.kind.accepts("cluster")) {
+            (c, true) => c.clone().unwrap_or_default().nodes(),
+            _ => self.replicas as usize + 1,
+        }
     }
     pub fn image(&self) -> String {
         self.image.clone().unwrap_or_else(|| self.kind.default_image().to_string())

@@ -67,6 +67,17 @@ impl RedisConn {
     /// NOREPLICAS, …) was not applied: `Fail`; a lost connection, an unreadable or
     /// unexpected reply may have been: `Unknown`.
     pub async fn set(&mut self, writer: u32, seq: u64, payload: &str) -> Result<(), WriteError> {
+        match self.set_reply(writer, seq, payload).await {
+            Ok(Value::Okay) => Ok(()),
+            Ok(Value::ServerError(e)) => Err(WriteError::Fail(RedisError::from(e).to_string())),
+            Ok(other) => Err(WriteError::Unknown(format!("unexpected reply to SET: {other:?}"))),
+            Err(e) => Err(WriteError::Unknown(e.to_string())),
+        }
+    }
+
+    /// `SET <prefix><writer>:<seq> <payload>` and its reply as it came (an error reply is a
+    /// value: a cluster client reads its MOVED or ASK).
+    pub async fn set_reply(&mut self, writer: u32, seq: u64, payload: &str) -> RedisResult<Value> {
         let mut n = itoa::Buffer::new();
         self.key.truncate(self.prefix_len);
         self.key.extend_from_slice(n.format(writer).as_bytes());
@@ -76,12 +87,7 @@ impl RedisConn {
         self.cmd.arg("SET").arg(&self.key[..]).arg(payload);
         self.packed.clear();
         self.cmd.write_packed_command(&mut self.packed);
-        match self.exchange().await {
-            Ok(Value::Okay) => Ok(()),
-            Ok(Value::ServerError(e)) => Err(WriteError::Fail(RedisError::from(e).to_string())),
-            Ok(other) => Err(WriteError::Unknown(format!("unexpected reply to SET: {other:?}"))),
-            Err(e) => Err(WriteError::Unknown(e.to_string())),
-        }
+        self.exchange().await
     }
 
     /// `ROLE`: whether the node is a primary.

@@ -1,0 +1,99 @@
+//! Redis Cluster (`redis-cluster`): `cluster.masters` primaries, each owning a share of the
+//! 16384 hash slots, each with `cluster.replicas_per_master` replicas; the cluster fails a
+//! shard over by itself (its own orchestrator). Seed 001's settings are the defaults.
+use super::KindInfo;
+use crate::scenario::locate::Problem;
+use crate::scenario::locate::Seg::Key;
+use crate::scenario::model::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+const NO_SYNC: &str = "redis cluster replication is asynchronous; use settings.min-replicas-to-write";
+
+pub const REDIS_CLUSTER: KindInfo = KindInfo {
+    orchestrator: Some("Redis Cluster"),
+    blocks: &["cluster"],
+    refuses: &[(ReplicationMode::Sync, NO_SYNC), (ReplicationMode::SemiSync, NO_SYNC)],
+    validate: validate_cluster,
+    ..KindInfo::bare(
+        "redis-cluster",
+        "Redis 7 Cluster: `cluster.masters` primaries, each owning a share of the 16384 slots with `cluster.replicas_per_master` replicas, created by `redis-cli --cluster create`; the cluster fails a shard over by itself and clients follow MOVED.",
+        "rc",
+        "drdrill/redis:7",
+    )
+};
+
+/// The settings every node gets unless `stack.settings` says otherwise: seed 001's.
+pub const CLUSTER_DEFAULTS: [(&str, &str); 3] = [("cluster-node-timeout", "5000"), ("appendonly", "yes"), ("appendfsync", "everysec")];
+
+/// `stack.settings` keys drdrill sets itself on a cluster node.
+const OWN_SETTINGS: [&str; 7] = [
+    "port",
+    "cluster-enabled",
+    "cluster-config-file",
+    "cluster-announce-hostname",
+    "cluster-announce-ip",
+    "cluster-preferred-endpoint-type",
+    "replicaof",
+];
+
+/// The shape of a Redis Cluster (`stack.kind: redis-cluster`); `stack.replicas` does not
+/// apply. Server settings (`cluster-node-timeout`, `cluster-require-full-coverage`,
+/// `cluster-replica-validity-factor`, any redis.conf key) go in `stack.settings`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// Primaries, each owning an equal share of the slots (3–9). Default 3, as seed 001.
+    pub masters: u8,
+    /// Replicas of each primary (0–3). Default 1 (`--cluster-replicas 1`).
+    pub replicas_per_master: u8,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        ClusterSpec { masters: 3, replicas_per_master: 1 }
+    }
+}
+
+impl ClusterSpec {
+    /// Every node of the cluster: the primaries first, then the replicas.
+    pub fn nodes(&self) -> usize {
+        usize::from(self.masters) * (1 + usize::from(self.replicas_per_master))
+    }
+}
+
+fn validate_cluster(s: &Scenario, p: &mut Vec<Problem>) {
+    let st = &s.stack;
+    let c = st.cluster.clone().unwrap_or_default();
+    let k = |f: &'static str| vec![Key("stack"), Key("cluster"), Key(f)];
+    if !(3..=9).contains(&c.masters) {
+        p.push((
+            k("masters"),
+            format!("a cluster fails over by a majority of its primaries: expected 3 to 9 masters, found {}", c.masters),
+        ));
+    }
+    if c.replicas_per_master > 3 {
+        p.push((k("replicas_per_master"), format!("expected 0 to 3 replicas per master, found {}", c.replicas_per_master)));
+    }
+    for key in st.settings.keys().filter(|key| OWN_SETTINGS.contains(&key.as_str())) {
+        p.push((vec![Key("stack"), Key("settings")], format!("`{key}` is set by drdrill on every cluster node")));
+    }
+    if let Some(v) = st.settings.get("cluster-node-timeout")
+        && v.parse::<u64>().map_or(true, |ms| !(100..=600_000).contains(&ms))
+    {
+        p.push((vec![Key("stack"), Key("settings")], format!("cluster-node-timeout must be 100 to 600000 ms, found {v:?}")));
+    }
+    let unsupported = [
+        (s.proxy.is_some(), "proxy", "a cluster's clients follow MOVED to each node's own port; drdrill's proxy routes one primary"),
+        (!st.sites.is_empty(), "sites", "sites are not yet supported for redis-cluster"),
+        (st.backup.is_some(), "backup", "restore drills are not yet supported for redis-cluster"),
+        (s.dns.is_some(), "dns", "a cluster's clients find each shard by MOVED, not by a DNS name"),
+        (s.monitoring.is_some(), "monitoring", "monitoring is not yet supported for redis-cluster"),
+        (s.replica_lag().is_some(), "workload", "replica lag is not yet measured on redis-cluster (workload.replica_lag)"),
+    ];
+    for (hit, key, why) in unsupported {
+        if hit {
+            p.push((vec![Key(key)], why.to_string()));
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Redis Cluster (`redis-cluster`): every node listens on the port it is published on and
+//! announces 127.0.0.1 as its hostname, so a client on the host follows MOVED to it, while
+//! the nodes gossip and replicate over the drill network; `redis-cli --cluster create`
+//! makes the first `masters` nodes the primaries. The cluster fails over by itself
+//! (`watch.rs`); drdrill never promotes.
+use super::client::{Book, ClusterClient, read_topology};
+use super::topology::{SLOTS, Topology};
+use super::watch::ClusterWatch;
+use crate::error::{Error, Result};
+use crate::scenario::{CLUSTER_DEFAULTS, ClusterSpec, StackSpec};
+use crate::stack::data::{DataPath, LagPath, WriteClient};
+use crate::stack::redis::data::{KEY_PREFIX, RedisData, field, info_replication};
+use crate::stack::{Deployment, Driver, Orchestrator, ReadBack, ReplicaHealth, Stack, retry_until};
+use async_trait::async_trait;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+pub struct RedisCluster {
+    spec: ClusterSpec,
+    /// Seed 001's settings, then the scenario's.
+    settings: Vec<(String, String)>,
+    data: ClusterData,
+}
+
+/// The cluster's data path: writes through the cluster client, records read from every
+/// shard's primary.
+pub struct ClusterData {
+    book: Arc<OnceLock<Book>>,
+    redis: RedisData,
+}
+
+impl RedisCluster {
+    pub fn new(spec: &StackSpec) -> Self {
+        let mut settings: Vec<(String, String)> =
+            CLUSTER_DEFAULTS.iter().filter(|(k, _)| !spec.settings.contains_key(*k)).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        settings.extend(spec.settings.iter().map(|(k, v)| (k.clone(), v.clone())));
+        RedisCluster {
+            spec: spec.cluster.clone().unwrap_or_default(),
+            settings,
+            data: ClusterData { book: Arc::default(), redis: RedisData::drill() },
+        }
+    }
+
+    /// `cluster-node-timeout` in ms, as the nodes run it.
+    pub fn node_timeout_ms(&self) -> u64 {
+        self.settings.iter().rev().find(|(k, _)| k == "cluster-node-timeout").and_then(|(_, v)| v.parse().ok()).unwrap_or(15_000)
+    }
+}
+
+/// The cluster as node `addr` sees it, or why not.
+async fn topology(addr: SocketAddr) -> Result<Topology> {
+    read_topology(addr).await.map_err(|e| Error::infra(format!("failed to read CLUSTER NODES on {addr}")).cause_text(e))
+}
+
+#[async_trait]
+impl Driver for RedisCluster {
+    fn data(&self) -> &dyn DataPath {
+        &self.data
+    }
+
+    /// Every slot covered, every replica's link to its primary up.
+    async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
+        let first = stack.node(&stack.nodes[0].name)?.addr();
+        let want_replicas = stack.nodes.len() - usize::from(self.spec.masters);
+        retry_until(timeout, Duration::from_millis(500), || async {
+            let t = topology(first).await?;
+            let covered = t.covered();
+            if covered < u32::from(SLOTS) || t.nodes.len() < stack.nodes.len() {
+                return Err(Error::infra(format!("the cluster covers {covered} of {SLOTS} slots with {} nodes known", t.nodes.len())));
+            }
+            let mut health = Vec::new();
+            for n in t.nodes.iter().filter(|n| !n.is_master()) {
+                let name = self.book()?.name(n.port);
+                let info = info_replication(self.book()?.addr(n.port)).await?;
+                let link = field(&info, "master_link_status").unwrap_or("unknown");
+                if link != "up" {
+                    return Err(Error::infra(format!("replica {name}'s link to its primary is {link}")));
+                }
+                let master = n.master.as_deref().and_then(|m| t.by_id(m)).map(|m| self.book().map(|b| b.name(m.port))).transpose()?;
+                health.push(ReplicaHealth { node: name, state: format!("replica of {}", master.unwrap_or_default()), lag_bytes: 0 });
+            }
+            if health.len() < want_replicas {
+                return Err(Error::infra(format!("{} of {want_replicas} replicas are linked", health.len())));
+            }
+            Ok(health)
+        })
+        .await
+    }
+
+    fn deployment(&self) -> Option<&dyn Deployment> {
+        Some(self)
+    }
+
+    fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
+        Some(Arc::new(ClusterWatch { book: self.data.book.clone(), node_timeout_ms: self.node_timeout_ms(), spec: self.spec.clone() }))
+    }
+}
+
+impl RedisCluster {
+    fn book(&self) -> Result<&Book> {
+        self.data.book.get().ok_or_else(|| Error::infra("the cluster's addresses are not known yet (a bug)"))
+    }
+}
+
+#[async_trait]
+impl Deployment for RedisCluster {
+    fn container(&self, node: &str, _primary: &str, _replicas: &[String], _upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
+        self.container_on_port(node, 6379).unwrap_or_default()
+    }
+
+    fn container_on_port(&self, _node: &str, port: u16) -> Option<(Vec<String>, Vec<String>)> {
+        let mut cmd: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-announce-hostname",
+            "127.0.0.1",
+            "--cluster-preferred-endpoint-type",
+            "hostname",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        for (k, v) in &self.settings {
+            cmd.push(format!("--{k}"));
+            cmd.extend(v.split_whitespace().map(str::to_string));
+        }
+        Some((Vec::new(), cmd))
+    }
+
+    fn client_command(&self, host_port: u16) -> String {
+        format!("redis-cli -c -h 127.0.0.1 -p {host_port}")
+    }
+
+    /// FLUSHALL on the node: its shard's keys.
+    fn destroy_data_command(&self, _how: crate::scenario::DataLoss) -> Vec<String> {
+        vec!["redis-cli".into(), "FLUSHALL".into()]
+    }
+
+    /// Learns every node's port and drill-network address, then creates the cluster with
+    /// `redis-cli --cluster create` from inside the first node (the nodes must MEET on the
+    /// addresses they reach each other on).
+    async fn started(&self, stack: &Stack) -> Result<()> {
+        let mut book = Book { host: Some(stack.docker.client_ip), ..Book::default() };
+        let mut members = Vec::new();
+        for n in &stack.nodes {
+            book.names.insert(n.host_port, n.name.clone());
+            book.seeds.push(n.host_port);
+            let ip = stack.docker.ip(&n.container, &stack.network).await?;
+            members.push(format!("{ip}:{}", n.host_port));
+        }
+        let book = self.data.book.get_or_init(|| book);
+        for n in &stack.nodes {
+            let addr = book.addr(n.host_port);
+            retry_until(Duration::from_secs(30), Duration::from_millis(100), || crate::stack::redis::data::command(addr, &["PING"]))
+                .await?;
+        }
+        let replicas = self.spec.replicas_per_master.to_string();
+        let mut cmd = vec!["redis-cli", "--cluster", "create"];
+        cmd.extend(members.iter().map(String::as_str));
+        cmd.extend(["--cluster-replicas", &replicas, "--cluster-yes"]);
+        let first = &stack.nodes[0].container;
+        let created = tokio::time::timeout(Duration::from_secs(60), stack.exec_ok(first, "create the cluster", &cmd)).await;
+        created.map_err(|_| Error::infra("redis-cli --cluster create did not finish within 60 s"))?.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl DataPath for ClusterData {
+    fn port(&self) -> u16 {
+        6379
+    }
+
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        let book = self.book.get().cloned().unwrap_or_default();
+        Ok(Box::new(ClusterClient::connect(book, addr, KEY_PREFIX, timeout).await?))
+    }
+
+    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
+        self.redis.prepare(primary).await
+    }
+
+    /// Up, a primary serving slots, and the cluster's state ok as it sees it.
+    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
+        let serving = async { read_topology(addr).await.ok().and_then(|t| t.myself().map(|m| m.is_master() && !m.slots.is_empty())) };
+        matches!(tokio::time::timeout(timeout, serving).await, Ok(Some(true)))
+    }
+
+    async fn position(&self, addr: SocketAddr) -> Result<u64> {
+        self.redis.position(addr).await
+    }
+
+    /// The records the cluster holds as node `addr` sees it: for every shard, the keys of
+    /// its primary, except the shard `addr` replicates, whose keys are `addr`'s own. From a
+    /// primary that is the whole key space; from a replica, what it would serve if promoted.
+    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
+        let t = topology(addr).await?;
+        let me = t.myself().cloned();
+        let mine = me.as_ref().and_then(|m| m.master.clone());
+        let mut all = ReadBack::default();
+        for m in t.masters() {
+            let from = if mine.as_deref() == Some(m.id.as_str()) { addr } else { SocketAddr::new(addr.ip(), m.port) };
+            let rb = self.redis.read_back(from).await?;
+            all.extend(&rb);
+        }
+        Ok(all)
+    }
+
+    fn lag(&self) -> &dyn LagPath {
+        self.redis.lag()
+    }
+}

@@ -1,0 +1,73 @@
+//! Redis Cluster run for real in Docker (issue 36): six nodes made by `redis-cli --cluster
+//! create`, one primary killed, the cluster failing its shard over by itself. Lost writes
+//! are cross-checked against our own read of every key from the primaries the cluster
+//! names at the end; the phases against the cluster's settings.
+mod common;
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// `(port, flags)` of every node in `CLUSTER NODES` on `port`, primaries serving slots only.
+fn serving_primaries(port: u16) -> Vec<u16> {
+    let text: String = block_on(async {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        redis::cmd("CLUSTER").arg("NODES").query_async(&mut c).await.unwrap()
+    });
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() > 8 && f[2].split(',').any(|x| x == "master") && !f[2].contains("fail"))
+        .map(|f| f[1].split(['@', ',']).next().unwrap().rsplit_once(':').unwrap().1.parse().unwrap())
+        .collect()
+}
+
+/// Every record the cluster holds: KEYS on each primary serving slots, as the final
+/// primary of shard 1 lists them.
+fn read_cluster(port: u16) -> BTreeSet<(u64, u64)> {
+    let primaries = serving_primaries(port);
+    assert!(primaries.len() >= 3, "{primaries:?}");
+    primaries.into_iter().flat_map(read_redis).collect()
+}
+
+/// The ops of the history: (node, outcome, invoke ms, complete ms, error).
+fn ops(d: &Drill) -> Vec<(String, String, f64, f64, String)> {
+    let text = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "op")
+        .map(|v| {
+            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            let ms = |k: &str| v[k].as_f64().unwrap() / 1e6;
+            (s("node"), s("outcome"), ms("invoke_ns"), ms("complete_ns"), s("error"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_primary_is_failed_over_by_the_cluster_no_sooner_than_its_node_timeout() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Checked { d, lost, survivors, .. } = drill_cross_checked("scenarios/redis-cluster-master-kill.yaml", read_cluster, &[]);
+    assert_orchestrator_failed_over(&d);
+    let r = &d.results;
+    let p = &r["phases"];
+    assert_phases_ordered(p);
+    assert_eq!(p["old_primary"], "rc-1");
+    // the cluster marks a node PFAIL only after cluster-node-timeout (5000 ms) without an answer
+    let t = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k}: {p}"));
+    assert!(t("detected_ms") - t("fault_ms") >= 5000.0, "FAIL agreed before cluster-node-timeout: {p}");
+    // the phases add up to the RTO
+    let sum: f64 = ["detection_ms", "promotion_ms", "reroute_ms", "stabilization_ms"].iter().map(|k| t(k)).sum();
+    assert!((sum - r["rto_ms"].as_f64().unwrap()).abs() < 1.0, "phases {sum} ms, RTO {}: {p}", r["rto_ms"]);
+    assert!(survivors.len() > 1000, "{}", survivors.len());
+    assert_eq!(lost.len() as u64, r["lost_writes"].as_u64().unwrap());
+    // the other shards took writes while the killed one was down, until the cluster agreed
+    // on FAIL; with full coverage (the default) every shard then refused writes until the
+    // promotion
+    let ops = ops(&d);
+    let (fault, detected, promoted) = (t("fault_ms"), t("detected_ms"), t("promoted_ms"));
+    let others_ok = ops.iter().filter(|o| o.0 != "rc-1" && o.1 == "ok" && o.2 > fault + 500.0 && o.3 < detected - 500.0).count();
+    assert!(others_ok > 100, "the other shards stopped taking writes before FAIL was agreed: {others_ok} acknowledged");
+    let down = ops.iter().filter(|o| o.0 != "rc-1" && o.4.contains("CLUSTERDOWN") && o.2 >= fault && o.3 <= promoted + 1000.0).count();
+    assert!(down > 0, "no write to another shard was refused with CLUSTERDOWN while the shard had no primary");
+    assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+}
