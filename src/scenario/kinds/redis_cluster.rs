@@ -97,3 +97,42 @@ fn validate_cluster(s: &Scenario, p: &mut Vec<Problem>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    fn problems(stack: &str, rest: &str) -> String {
+        let yaml = format!("name: t\ntargets: {{}}\nstack: {{kind: redis-cluster{stack}}}\n{rest}");
+        match parse(std::path::Path::new("t.yaml"), yaml) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_seed_shape_is_the_default_and_runs_six_nodes() {
+        let l = parse(std::path::Path::new("t.yaml"), "name: t\ntargets: {}\nstack: {kind: redis-cluster}\n".into()).unwrap();
+        let names = l.scenario.stack.node_names();
+        assert_eq!(names, ["rc-1", "rc-2", "rc-3", "rc-4", "rc-5", "rc-6"]);
+        let l = parse(
+            std::path::Path::new("t.yaml"),
+            "name: t\ntargets: {}\nstack: {kind: redis-cluster, cluster: {masters: 4, replicas_per_master: 2}}\n".into(),
+        )
+        .unwrap();
+        assert_eq!(l.scenario.stack.node_names().len(), 12);
+    }
+
+    #[test]
+    fn a_cluster_that_cannot_fail_over_or_settings_drdrill_owns_are_refused() {
+        assert!(problems(", cluster: {masters: 2}", "").contains("expected 3 to 9 masters, found 2"));
+        assert!(problems(", cluster: {replicas_per_master: 4}", "").contains("0 to 3 replicas per master"));
+        assert!(problems(", settings: {port: '7000'}", "").contains("`port` is set by drdrill"));
+        assert!(problems(", settings: {cluster-node-timeout: '50'}", "").contains("cluster-node-timeout must be 100 to 600000 ms"));
+        assert!(problems(", replication: sync", "").contains("asynchronous"));
+        assert!(problems(", sentinel: {}", "").contains("`sentinel` settings apply to a redis-sentinel stack"));
+        assert!(problems("", "proxy: {clients: true}\n").contains("follow MOVED"));
+        assert!(problems("", "monitoring: {}\n").contains("not yet supported for redis-cluster"));
+        assert_eq!(problems(", settings: {cluster-require-full-coverage: 'no', cluster-node-timeout: '2000'}", ""), "");
+    }
+}

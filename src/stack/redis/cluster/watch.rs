@@ -105,11 +105,11 @@ impl Orchestrator for ClusterWatch {
         let nt = self.node_timeout_ms as f64;
         let worst_rank = f64::from(self.spec.replicas_per_master.max(1) - 1);
         Budgets {
-            // PFAIL after the timeout; FAIL once a majority's reports reach one node, gossiped
-            // in the pings every node sends at least every half timeout
-            detection_ms: Some(nt * 1.5),
+            // PFAIL after the timeout; FAIL once a majority of primaries' reports reach one
+            // node, gossiped in pings; a report counts for 2 × the timeout
+            detection_ms: Some(nt * 2.0),
             detection_from: format!(
-                "cluster-node-timeout {} ms (PFAIL) + half of it to gossip the majority's reports (FAIL)",
+                "cluster-node-timeout {} ms (PFAIL), then the majority's reports gossiped (FAIL), each valid for 2 × cluster-node-timeout",
                 self.node_timeout_ms
             ),
             promotion_ms: Some(1000.0 + 1000.0 * worst_rank + 500.0),
