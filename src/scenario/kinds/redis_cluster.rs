@@ -3,7 +3,7 @@
 //! shard over by itself (its own orchestrator). Seed 001's settings are the defaults.
 use super::KindInfo;
 use crate::scenario::locate::Problem;
-use crate::scenario::locate::Seg::Key;
+use crate::scenario::locate::Seg::{Index, Key};
 use crate::scenario::model::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -91,6 +91,10 @@ fn validate_cluster(s: &Scenario, p: &mut Vec<Problem>) {
         (s.monitoring.is_some(), "monitoring", "monitoring is not yet supported for redis-cluster"),
         (s.replica_lag().is_some(), "workload", "replica lag is not yet measured on redis-cluster (workload.replica_lag)"),
     ];
+    for (i, _) in s.faults.iter().enumerate().filter(|(_, f)| f.kind == FaultKind::Destroy) {
+        let why = "destroying a cluster node is not yet supported (kill, stop, pause, restart or destroy_data it)";
+        p.push((vec![Key("faults"), Index(i), Key("kind")], why.into()));
+    }
     for (hit, key, why) in unsupported {
         if hit {
             p.push((vec![Key(key)], why.to_string()));
@@ -133,6 +137,7 @@ mod tests {
         assert!(problems(", sentinel: {}", "").contains("`sentinel` settings apply to a redis-sentinel stack"));
         assert!(problems("", "proxy: {clients: true}\n").contains("follow MOVED"));
         assert!(problems("", "monitoring: {}\n").contains("not yet supported for redis-cluster"));
+        assert!(problems("", "faults: [{at_ms: 1, kind: destroy, target: primary}]\n").contains("destroying a cluster node"));
         assert_eq!(problems(", settings: {cluster-require-full-coverage: 'no', cluster-node-timeout: '2000'}", ""), "");
     }
 }
