@@ -69,5 +69,41 @@ fn a_killed_primary_is_failed_over_by_the_cluster_no_sooner_than_its_node_timeou
     assert!(others_ok > 100, "the other shards stopped taking writes before FAIL was agreed: {others_ok} acknowledged");
     let down = ops.iter().filter(|o| o.0 != "rc-1" && o.4.contains("CLUSTERDOWN") && o.2 >= fault && o.3 <= promoted + 1000.0).count();
     assert!(down > 0, "no write to another shard was refused with CLUSTERDOWN while the shard had no primary");
+    assert_shards_add_up(r);
+    // per shard: only the killed primary's shard has an RTO; the others' outage is the
+    // whole cluster refusing writes, from about FAIL to about the promotion
+    let shards = r["shards"]["shards"].as_array().unwrap();
+    for sh in shards {
+        let outage = sh["outage_ms"].as_f64().unwrap();
+        if sh["primary"] == "rc-1" {
+            assert!((sh["rto_ms"].as_f64().unwrap() - r["rto_ms"].as_f64().unwrap()).abs() < 1500.0, "{sh}");
+        } else {
+            assert!(sh["rto_ms"].is_null(), "{sh}");
+            assert!(outage < promoted - fault, "shard {sh} was down longer than the failover");
+            assert!(sh["outage_start_ms"].as_f64().unwrap() > fault + 4000.0, "{sh}");
+        }
+    }
+    let whole = r["shards"]["whole_down"].as_array().unwrap();
+    assert!(!whole.is_empty(), "with full coverage the whole cluster refuses writes for a while");
+    for w in whole {
+        let (a, b) = (w[0].as_f64().unwrap(), w[1].as_f64().unwrap());
+        assert!(
+            a >= detected - 1000.0 && b <= promoted + 1000.0,
+            "whole-cluster window {a}..{b} outside FAIL {detected} .. promotion {promoted}"
+        );
+    }
     assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+}
+
+/// Every write is counted in exactly one shard, and so is every lost one.
+fn assert_shards_add_up(r: &Value) {
+    let shards = r["shards"]["shards"].as_array().unwrap_or_else(|| panic!("no shards: {}", r["shards"]));
+    assert_eq!(shards.len(), 3);
+    let sum = |k: &str| shards.iter().map(|s| s[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(sum("acked"), r["acked_writes"].as_u64().unwrap());
+    assert_eq!(sum("failed"), r["failed_writes"].as_u64().unwrap());
+    assert_eq!(sum("unknown"), r["unknown_writes"].as_u64().unwrap());
+    assert_eq!(sum("lost"), r["lost_writes"].as_u64().unwrap());
+    let share: f64 = shards.iter().map(|s| s["share"].as_f64().unwrap()).sum();
+    assert!((share - 1.0).abs() < 1e-9, "{share}");
 }

@@ -137,13 +137,19 @@ impl Checker {
     /// Streams one service's ops into a checker; the history's events are that service's
     /// and the drill's own (None: a drill of one service, everything).
     pub fn from_history_of(path: &Path, service: Option<&str>) -> std::io::Result<(Checker, HistoryFile)> {
+        let (c, mut h) = Checker::from_history_where(path, |op| crate::history::belongs(op.service.as_ref(), service))?;
+        h.events.retain(|e| crate::history::belongs(e.service.as_ref(), service));
+        Ok((c, h))
+    }
+
+    /// Streams the ops `keep` keeps into a checker (every event stays in the history).
+    pub fn from_history_where(path: &Path, keep: impl Fn(&Op) -> bool) -> std::io::Result<(Checker, HistoryFile)> {
         let mut c = Checker::default();
-        let mut h = read_history(path, |op| {
-            if crate::history::belongs(op.service.as_ref(), service) {
+        let h = read_history(path, |op| {
+            if keep(&op) {
                 c.add(&op)
             }
         })?;
-        h.events.retain(|e| crate::history::belongs(e.service.as_ref(), service));
         Ok((c, h))
     }
 

@@ -8,6 +8,7 @@ mod latency;
 mod phases;
 mod rpo;
 mod rto;
+mod shards;
 mod spill;
 mod steps;
 mod targets;
@@ -19,6 +20,7 @@ pub use latency::{LatencyPhase, PhaseLatencies, PhaseLatency, phases};
 pub use phases::{AckRuns, Phases, Steps as PhaseSteps, phases as orchestrator_phases};
 pub use rpo::{LostWrite, RpoResult};
 pub use rto::{RtoBasis, RtoResult};
+pub use shards::{ShardResult, ShardsReport, judge_shards};
 
 use serde::{Deserialize, Serialize};
 

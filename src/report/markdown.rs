@@ -36,6 +36,7 @@ fn service(r: &Results, timeline: &str) -> String {
         targets(r),
         measured(r),
         rto_by_phase(r),
+        shards(r),
         isolated_primary(r),
         latency(r),
         restore(r),
@@ -164,6 +165,23 @@ fn restore(r: &Results) -> String {
     let _ = writeln!(m, "\n## Restore\n\n{caption}.\n\n| step | from -> to (drill ms) | duration |\n|---|---|---|");
     for s in super::restore::restore_steps(r) {
         let _ = writeln!(m, "| {} | {} | {} |", s.step, s.span, s.duration);
+    }
+    m
+}
+
+/// "## Shards" (one primary per shard): a row per shard, then the writable key space.
+fn shards(r: &Results) -> String {
+    let Some(caption) = super::shards::shards_caption(r) else { return String::new() };
+    let mut m = String::new();
+    let _ = writeln!(m, "\n## Shards\n\n{caption}.\n");
+    m.push_str("| shard | slots | primary | writes ok / fail / unknown | lost | RPO ms | outage ms (clients) | RTO ms |\n");
+    m.push_str("|---|---|---|---|---|---|---|---|\n");
+    for l in super::shards::shard_lines(r) {
+        let _ =
+            writeln!(m, "| {} | {} | {} | {} | {} | {} | {} | {} |", l.shard, l.slots, l.primary, l.writes, l.lost, l.rpo, l.outage, l.rto);
+    }
+    for l in super::shards::writable_lines(r) {
+        let _ = writeln!(m, "\n{l}");
     }
     m
 }

@@ -14,6 +14,7 @@ mod metrics;
 mod phases;
 mod restore;
 mod results;
+mod shards;
 mod terminal;
 mod timeline;
 

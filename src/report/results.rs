@@ -128,6 +128,10 @@ pub struct Results {
     /// rejoin (independent evidence of what a split brain loses; records in
     /// isolated-primary.json).
     pub isolated_primary: Option<IsolatedPrimary>,
+    /// A stack with one primary per shard (Redis Cluster): each shard judged on its own
+    /// records, and the share of the key space taking writes over time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<crate::checker::ShardsReport>,
     pub convergence: Option<Convergence>,
     /// Every acknowledged write that is missing, earliest ack first.
     pub lost: Vec<LostWrite>,

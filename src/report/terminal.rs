@@ -201,6 +201,7 @@ fn service_block(r: &Results, drill: Option<&Results>) -> String {
     s += &drill.map(harness_line).unwrap_or_default();
     s += &drill.map(super::alerts::terminal).unwrap_or_default();
     s += &phase_table(r);
+    s += &shard_table(r);
     s += &isolated_primary_line(r);
     s += &restore_table(r);
     s += &latency_table(r);
@@ -293,6 +294,15 @@ fn restore_table(r: &Results) -> String {
     let mut table = Table::new(super::restore::restore_steps(r));
     table.with(Style::rounded());
     format!("\n{caption}\n{table}\n")
+}
+
+/// Each shard's writes, loss and outage, and the key space's writable share over time.
+fn shard_table(r: &Results) -> String {
+    let Some(caption) = super::shards::shards_caption(r) else { return String::new() };
+    let mut table = Table::new(super::shards::shard_lines(r));
+    table.with(Style::rounded());
+    let lines: String = super::shards::writable_lines(r).iter().map(|l| format!("  {l}\n")).collect();
+    format!("\n{caption}\n{table}\n{lines}")
 }
 
 /// Replica lag per replica and phase, beside the engine's figure, when it was measured.

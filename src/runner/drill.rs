@@ -247,6 +247,13 @@ impl Drill<'_> {
             (Some(_), true) => Some(self.cleanup(rep, svc).await),
             _ => None,
         };
+        let shards = match svc.driver.shards() {
+            Some(sh) => Some(
+                crate::checker::judge_shards(history, tag, &sh, &hist.events, answered, s.read.as_ref(), &sc.checks)
+                    .map_err(|e| Error::infra("failed to judge the shards").cause(e))?,
+            ),
+            None => None,
+        };
         let phases = self.phases(svc, failover.as_ref(), &hist, &a, &runs);
         let isolated_primary = isolated.map(|(info, rb)| super::isolated::judge(info, &rb, a.rpo.as_ref(), &self.dir));
         let last_ns = hist.events.last().map(|e| e.t_ns).unwrap_or(0);
@@ -259,6 +266,7 @@ impl Drill<'_> {
                 engine: self.docker.engine.clone(),
                 phases,
                 isolated_primary,
+                shards,
                 cleanup,
                 replica_lag,
                 wan: sc.wan.clone(),

@@ -63,6 +63,12 @@ pub trait Driver: Send + Sync {
     fn restore(&self) -> Option<&dyn Restore> {
         None
     }
+    /// A stack with one writable primary per shard (a Redis Cluster): its shards as they
+    /// were when it became healthy, and which shard holds each record; None for a stack
+    /// with one primary.
+    fn shards(&self) -> Option<Shards> {
+        None
+    }
     /// For the kind that runs an engine bare: the engine's data path logged in with `auth`,
     /// for a stack of that engine drdrill did not start (`kind: external`).
     fn attach(&self, _auth: &Auth) -> Option<Box<dyn ExternalData>> {
@@ -123,6 +129,26 @@ pub trait Deployment: Send + Sync {
     fn exporter(&self, _node: &str) -> Option<Exporter> {
         None
     }
+}
+
+/// The shards of a stack with one writable primary per shard.
+#[derive(Clone)]
+pub struct Shards {
+    pub list: Vec<ShardInfo>,
+    /// The shard (an index into `list`) that holds record (writer, seq).
+    pub of: Arc<dyn Fn(u32, u64) -> Option<usize> + Send + Sync>,
+}
+
+/// One shard as the stack described it when it became healthy.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ShardInfo {
+    /// `shard-1`, … in the order of the records' key space (a cluster's first slot).
+    pub name: String,
+    pub primary: String,
+    pub replicas: Vec<String>,
+    /// Its part of the key space in the engine's words (`0-5460`), and its share of it.
+    pub slots: String,
+    pub share: f64,
 }
 
 /// A Prometheus exporter for one node (from the drill's monitoring image).

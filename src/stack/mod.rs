@@ -18,7 +18,7 @@ mod redis;
 mod sites;
 
 pub use data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
-pub use driver::{Deployment, Driver, Exporter, Promotion, ReplicaHealth, Restore, Sidecar};
+pub use driver::{Deployment, Driver, Exporter, Promotion, ReplicaHealth, Restore, ShardInfo, Shards, Sidecar};
 pub use external::{External, named_endpoint, plan as external_plan};
 pub use nodes::{Node, Stack, StackPlan, free_port};
 pub use orchestrator::{Budgets, Observed, Orchestrator};

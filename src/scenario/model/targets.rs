@@ -33,6 +33,21 @@ pub struct Targets {
 }
 
 /// Percentiles of a replica's visibility lag and their limits (ms).
+impl Targets {
+    /// No target at all (a part of a service judged for its figures only: a shard).
+    pub fn none() -> Targets {
+        Targets {
+            rto_ms: None,
+            rpo_ms: None,
+            max_lost_writes: None,
+            converge: false,
+            replica_lag_ms: None,
+            alerts: Default::default(),
+            no_alert: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LagLimit {

@@ -4,13 +4,13 @@
 //! makes the first `masters` nodes the primaries. The cluster fails over by itself
 //! (`watch.rs`); drdrill never promotes.
 use super::client::{Book, ClusterClient, read_topology};
-use super::topology::{SLOTS, Topology};
+use super::topology::{SLOTS, Topology, slot_of};
 use super::watch::ClusterWatch;
 use crate::error::{Error, Result};
 use crate::scenario::{CLUSTER_DEFAULTS, ClusterSpec, StackSpec};
 use crate::stack::data::{DataPath, LagPath, WriteClient};
 use crate::stack::redis::data::{KEY_PREFIX, RedisData, field, info_replication};
-use crate::stack::{Deployment, Driver, Orchestrator, ReadBack, ReplicaHealth, Stack, retry_until};
+use crate::stack::{Deployment, Driver, Orchestrator, ReadBack, ReplicaHealth, ShardInfo, Shards, Stack, retry_until};
 use async_trait::async_trait;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -18,6 +18,8 @@ use std::time::Duration;
 
 pub struct RedisCluster {
     spec: ClusterSpec,
+    /// The shards when the cluster became healthy, and each slot's shard.
+    shards: OnceLock<(Vec<ShardInfo>, Vec<u8>)>,
     /// Seed 001's settings, then the scenario's.
     settings: Vec<(String, String)>,
     data: ClusterData,
@@ -37,6 +39,7 @@ impl RedisCluster {
         settings.extend(spec.settings.iter().map(|(k, v)| (k.clone(), v.clone())));
         RedisCluster {
             spec: spec.cluster.clone().unwrap_or_default(),
+            shards: OnceLock::new(),
             settings,
             data: ClusterData { book: Arc::default(), redis: RedisData::drill() },
         }
@@ -46,6 +49,30 @@ impl RedisCluster {
     pub fn node_timeout_ms(&self) -> u64 {
         self.settings.iter().rev().find(|(k, _)| k == "cluster-node-timeout").and_then(|(_, v)| v.parse().ok()).unwrap_or(15_000)
     }
+}
+
+/// The shards of a healthy cluster, `shard-1` the one serving slot 0, and each slot's shard
+/// (u8::MAX: none).
+fn shards_of(t: &Topology, book: &Book) -> (Vec<ShardInfo>, Vec<u8>) {
+    let mut map = vec![u8::MAX; usize::from(SLOTS)];
+    let mut list = Vec::new();
+    for (i, m) in t.masters().into_iter().enumerate() {
+        let mut count = 0u32;
+        for &(a, b) in &m.slots {
+            for slot in a..=b.min(SLOTS - 1) {
+                map[usize::from(slot)] = u8::try_from(i).unwrap_or(u8::MAX);
+            }
+            count += u32::from(b.min(SLOTS - 1) - a) + 1;
+        }
+        list.push(ShardInfo {
+            name: format!("shard-{}", i + 1),
+            primary: book.name(m.port),
+            replicas: t.replicas_of(&m.id).iter().map(|r| book.name(r.port)).collect(),
+            slots: m.slots.iter().map(|(a, b)| format!("{a}-{b}")).collect::<Vec<_>>().join(","),
+            share: f64::from(count) / f64::from(SLOTS),
+        });
+    }
+    (list, map)
 }
 
 /// The cluster as node `addr` sees it, or why not.
@@ -83,6 +110,7 @@ impl Driver for RedisCluster {
             if health.len() < want_replicas {
                 return Err(Error::infra(format!("{} of {want_replicas} replicas are linked", health.len())));
             }
+            let _ = self.shards.set(shards_of(&t, self.book()?));
             Ok(health)
         })
         .await
@@ -90,6 +118,15 @@ impl Driver for RedisCluster {
 
     fn deployment(&self) -> Option<&dyn Deployment> {
         Some(self)
+    }
+
+    fn shards(&self) -> Option<Shards> {
+        let (list, map) = self.shards.get()?.clone();
+        let of = move |writer: u32, seq: u64| {
+            let slot = slot_of(format!("{KEY_PREFIX}{writer}:{seq}").as_bytes());
+            map.get(usize::from(slot)).map(|&i| usize::from(i)).filter(|&i| i != usize::from(u8::MAX))
+        };
+        Some(Shards { list, of: Arc::new(of) })
     }
 
     fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
