@@ -107,3 +107,45 @@ fn assert_shards_add_up(r: &Value) {
     let share: f64 = shards.iter().map(|s| s["share"].as_f64().unwrap()).sum();
     assert!((share - 1.0).abs() < 1e-9, "{share}");
 }
+
+/// A primary cut off from every other node but not from its clients keeps acknowledging
+/// writes until it has missed a majority of primaries for cluster-node-timeout; the
+/// majority promotes its replica meanwhile, and at the heal those writes are lost. Every
+/// lost write went to the cut-off primary and was acknowledged between the cut and
+/// cluster-node-timeout later, plus the half timeout a node may wait before it pings a
+/// peer that just answered, plus one op timeout.
+#[test]
+fn a_primary_cut_off_with_its_clients_loses_what_it_acknowledged_alone() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Checked { d, lost, .. } = drill_cross_checked("scenarios/redis-cluster-minority-partition.yaml", read_cluster, &[]);
+    assert_orchestrator_failed_over(&d);
+    let r = &d.results;
+    assert!(lost.len() > 100, "the cut-off primary's acknowledgements must be lost: {}", lost.len());
+    let cut = r["fault_ms"].as_f64().unwrap();
+    let (node_timeout, op_timeout) = (5000.0, 500.0);
+    let sent_to: std::collections::BTreeMap<(u64, u64), String> = {
+        let text = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["type"] == "op" && v["outcome"] == "ok")
+            .map(|v| ((v["writer"].as_u64().unwrap(), v["seq"].as_u64().unwrap()), v["node"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    for l in r["lost"].as_array().unwrap() {
+        let key = (l["writer"].as_u64().unwrap(), l["seq"].as_u64().unwrap());
+        assert_eq!(sent_to[&key], "rc-1", "lost write {key:?} was not acknowledged by the cut-off primary");
+        let ack = l["ack_ms"].as_f64().unwrap();
+        let bound = cut + node_timeout * 1.5 + op_timeout;
+        assert!(ack >= cut - 100.0 && ack <= bound, "lost write acknowledged at {ack} ms, outside the cut {cut} .. {bound} ms");
+    }
+    let iso = &r["isolated_primary"];
+    assert_eq!(iso["node"], "rc-1", "{iso}");
+    assert_eq!(iso["lost_found_here"].as_u64().unwrap(), lost.len() as u64, "every lost write was on rc-1 before the heal: {iso}");
+    assert_shards_add_up(r);
+    let shard1 = &r["shards"]["shards"][0];
+    assert_eq!((shard1["primary"].as_str(), shard1["lost"].as_u64()), (Some("rc-1"), Some(lost.len() as u64)), "{shard1}");
+    assert!(shard1["rto_ms"].is_number(), "the shard whose replica was promoted has an RTO: {shard1}");
+    let rpo = r["targets"].as_array().unwrap().iter().find(|t| t["target"] == "rpo_ms").unwrap();
+    assert_eq!(rpo["verdict"], "fail");
+    assert_eq!(d.code, 1, "a missed target exits 1\n{}", d.stdout);
+}

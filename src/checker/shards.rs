@@ -3,8 +3,9 @@
 //!
 //! A shard's `outage_ms` is what its clients saw (last acknowledgement before the outage ->
 //! the recovery point, as for a service); its `rto_ms` counts from the fault, and is given
-//! only for a shard whose primary the fault hit: a shard that kept writing for seconds after
-//! the fault and then stopped because the whole cluster did has an outage, not an RTO.
+//! only for a shard the fault hit (a fault named its primary, or the cluster promoted one of
+//! its replicas): a shard that kept writing for seconds after the fault and then stopped
+//! because the whole cluster did has an outage, not an RTO.
 //!
 //! Writability is counted per `bucket_ms` of invoke time: a shard took writes in a bucket
 //! when a write to it invoked then was acknowledged, refused them when writes were invoked
@@ -67,13 +68,16 @@ pub fn judge_shards(
     checks: &CheckSpec,
 ) -> std::io::Result<ShardsReport> {
     let mut out = ShardsReport { bucket_ms: BUCKET_MS, ..Default::default() };
-    let hit: Vec<&str> = events.iter().filter(|e| e.kind == EventKind::FaultInject).filter_map(|e| e.node.as_deref()).collect();
+    let faulted: Vec<&str> = events.iter().filter(|e| e.kind == EventKind::FaultInject).filter_map(|e| e.node.as_deref()).collect();
+    let promoted: Vec<&str> =
+        events.iter().filter(|e| e.kind == EventKind::OrchestratorPromoted).filter_map(|e| e.node.as_deref()).collect();
     for (i, info) in shards.list.iter().enumerate() {
         let mine = |op: &Op| crate::history::belongs(op.service.as_ref(), service) && (shards.of)(op.writer, op.seq) == Some(i);
         let (checker, _) = Checker::from_history_where(history, mine)?;
         let rb = read_back.map(|rb| only(rb, |w, s| (shards.of)(w, s) == Some(i)));
         let a = checker.finish(events, answered_fault, rb.as_ref(), None::<&Convergence>, checks, &crate::scenario::Targets::none())?;
-        let was_hit = hit.iter().any(|n| n.split(" <-> ").any(|x| x == info.primary));
+        // hit: a fault named its primary, or the cluster promoted one of its replicas
+        let was_hit = faulted.contains(&info.primary.as_str()) || info.replicas.iter().any(|r| promoted.contains(&r.as_str()));
         out.shards.push(ShardResult {
             shard: info.name.clone(),
             slots: info.slots.clone(),

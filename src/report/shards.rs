@@ -53,7 +53,7 @@ pub fn shard_lines(r: &Results) -> Vec<ShardLine> {
 /// The caption: what the rows are.
 pub fn shards_caption(r: &Results) -> Option<String> {
     let s = r.shards.as_ref()?;
-    Some(format!("By shard ({} shards; RTO only for a shard whose primary a fault hit)", s.shards.len()))
+    Some(format!("By shard ({} shards; RTO for a shard a fault hit: its primary named, or a replica promoted)", s.shards.len()))
 }
 
 /// The writable share of the key space as it changed, and the windows with no shard

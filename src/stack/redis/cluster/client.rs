@@ -34,8 +34,13 @@ impl Book {
     }
 }
 
-/// How long one seed may take to answer `CLUSTER NODES`.
+/// How long a connection to a node may take to open.
 const SEED_TIMEOUT: Duration = Duration::from_millis(1000);
+/// How long each node may take to answer a refresh's `CLUSTER NODES`.
+const REFRESH_WITHIN: Duration = Duration::from_millis(200);
+/// A client refreshes its map at most this often (redis-py waits 250 ms after a
+/// CLUSTERDOWN before it refreshes; Lettuce rate-limits its adaptive refreshes).
+const REFRESH_EVERY: Duration = Duration::from_millis(100);
 /// Redirects one write follows before it gives up (a map in motion).
 const MAX_REDIRECTS: usize = 2;
 
@@ -48,6 +53,8 @@ pub struct ClusterClient {
     conns: HashMap<u16, RedisConn>,
     /// The owner the last write was sent to.
     last: Option<u16>,
+    /// When the map was last refreshed.
+    refreshed: Option<tokio::time::Instant>,
 }
 
 /// What one send came to.
@@ -58,33 +65,32 @@ enum Reply {
 }
 
 impl ClusterClient {
-    /// Learns the slot map from the first node that answers, `first` tried first.
+    /// Learns the slot map from every node (`first`, the clients' entry, is one of them).
     pub async fn connect(book: Book, first: SocketAddr, prefix: &str, timeout: Duration) -> Result<ClusterClient, String> {
-        let mut c = ClusterClient { book, prefix: prefix.into(), map: Vec::new(), stale: true, conns: HashMap::new(), last: None };
-        tokio::time::timeout(timeout, c.refresh(Some(first.port())))
-            .await
-            .map_err(|_| "no node answered CLUSTER NODES in time".to_string())??;
+        let _ = first;
+        let mut c =
+            ClusterClient { book, prefix: prefix.into(), map: Vec::new(), stale: true, conns: HashMap::new(), last: None, refreshed: None };
+        tokio::time::timeout(timeout, c.refresh()).await.map_err(|_| "no node answered CLUSTER NODES in time".to_string())??;
         Ok(c)
     }
 
-    /// Reads the slot map from a node: the one that answered last, then every seed.
-    async fn refresh(&mut self, first: Option<u16>) -> Result<(), String> {
-        let mut order: Vec<u16> = first.into_iter().chain(self.last).collect();
-        order.extend(self.book.seeds.iter().copied());
-        order.dedup();
-        let mut why = String::from("no seeds");
-        for port in order {
-            match read_topology(self.book.addr(port)).await {
-                Ok(t) if t.covered() > 0 => {
-                    self.map = t.slot_map();
-                    self.stale = false;
-                    return Ok(());
-                }
-                Ok(_) => why = format!("{} serves no slot map", self.book.name(port)),
-                Err(e) => why = format!("{}: {e}", self.book.name(port)),
-            }
+    /// Reads the slot map from every node at once (each within REFRESH_WITHIN), the claim
+    /// with the highest config epoch winning each slot; at most once per REFRESH_EVERY.
+    async fn refresh(&mut self) -> Result<(), String> {
+        if self.refreshed.is_some_and(|t| t.elapsed() < REFRESH_EVERY) {
+            return Ok(());
         }
-        Err(format!("failed to read the slot map from any node ({why})"))
+        self.refreshed = Some(tokio::time::Instant::now());
+        let book = &self.book;
+        let asks = book.seeds.iter().map(|&p| async move { tokio::time::timeout(REFRESH_WITHIN, read_topology(book.addr(p))).await });
+        let views: Vec<Topology> = futures_util::future::join_all(asks).await.into_iter().filter_map(|r| r.ok()?.ok()).collect();
+        let map = Topology::merged_slot_map(&views);
+        if map.iter().all(Option::is_none) {
+            return Err(format!("failed to read the slot map from any of {} nodes", book.seeds.len()));
+        }
+        self.map = map;
+        self.stale = false;
+        Ok(())
     }
 
     async fn send(&mut self, port: u16, asking: bool, writer: u32, seq: u64, payload: &str) -> Reply {
@@ -109,8 +115,12 @@ impl ClusterClient {
             Ok(Value::ServerError(e)) => match (e.code(), e.details().and_then(redirect_port)) {
                 ("MOVED", Some(to)) => Reply::Moved(to),
                 ("ASK", Some(to)) => Reply::Ask(to),
-                // in the server's words (`CLUSTERDOWN The cluster is down`)
-                _ => Reply::Done(Err(WriteError::Fail(format!("{} {}", e.code(), e.details().unwrap_or_default())))),
+                // in the server's words (`CLUSTERDOWN The cluster is down`); a node that
+                // says the cluster is down may be cut off from it: refresh, as redis-py does
+                (code, _) => {
+                    self.stale |= code == "CLUSTERDOWN";
+                    Reply::Done(Err(WriteError::Fail(format!("{code} {}", e.details().unwrap_or_default()))))
+                }
             },
             Ok(other) => Reply::Done(Err(WriteError::Unknown(format!("unexpected reply to SET: {other:?}")))),
             Err(e) => {
@@ -146,7 +156,7 @@ pub(super) async fn read_topology(addr: SocketAddr) -> Result<Topology, String> 
 impl WriteClient for ClusterClient {
     async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> Result<(), WriteError> {
         if self.stale {
-            self.refresh(None).await.map_err(WriteError::Fail)?;
+            self.refresh().await.map_err(WriteError::Fail)?;
         }
         let key = format!("{}{writer}:{seq}", self.prefix);
         let slot = slot_of(key.as_bytes());

@@ -23,6 +23,8 @@ pub struct ClusterNode {
     /// The primary it replicates from (a replica).
     pub master: Option<String>,
     pub connected: bool,
+    /// Its config epoch: a promotion takes a higher one, and the higher claim to a slot wins.
+    pub epoch: u64,
     /// The slot ranges it serves (a primary), inclusive.
     pub slots: Vec<(u16, u16)>,
 }
@@ -93,6 +95,23 @@ impl Topology {
         map
     }
 
+    /// The slot map the cluster agrees on as far as `views` tell: every primary's claim to
+    /// its slots, in every view, the claim with the highest config epoch winning (a node
+    /// cut off from the majority still claims its old slots, at its old epoch).
+    pub fn merged_slot_map(views: &[Topology]) -> Vec<Option<u16>> {
+        let mut claims: Vec<&ClusterNode> = views.iter().flat_map(|t| t.nodes.iter().filter(|n| n.is_master())).collect();
+        claims.sort_by_key(|n| n.epoch);
+        let mut map = vec![None; usize::from(SLOTS)];
+        for m in claims {
+            for &(a, b) in &m.slots {
+                for s in a..=b.min(SLOTS - 1) {
+                    map[usize::from(s)] = Some(m.port);
+                }
+            }
+        }
+        map
+    }
+
     /// How many slots some primary serves.
     pub fn covered(&self) -> u32 {
         self.slot_map().iter().filter(|s| s.is_some()).count() as u32
@@ -122,6 +141,7 @@ fn parse_line(line: &str) -> Option<ClusterNode> {
         flags: f[2].split(',').map(str::to_string).collect(),
         master: (f[3] != "-").then(|| f[3].to_string()),
         connected: f[7] == "connected",
+        epoch: f[6].parse().ok()?,
         slots,
     })
 }
@@ -151,6 +171,19 @@ mod tests {
         assert_eq!(t.covered(), 16384);
         assert_eq!(t.slot_map()[5461], Some(30002));
         assert_eq!(t.nodes[0].ip, "172.18.0.2");
+    }
+
+    #[test]
+    fn the_highest_epoch_owns_a_slot_whoever_still_claims_it() {
+        // rc-1 cut off still claims 0-5460 at epoch 1; the majority promoted 30004 at epoch 7
+        let isolated = Topology::parse("07c3 172.18.0.2:30001@40001 myself,master - 0 0 1 connected 0-5460\n");
+        let majority = Topology::parse(
+            "07c3 172.18.0.2:30001@40001 master,fail - 0 0 1 disconnected\n6ec2 172.18.0.5:30004@40004 myself,master - 0 0 7 connected 0-5460\n",
+        );
+        for views in [[isolated.clone(), majority.clone()], [majority, isolated]] {
+            let map = Topology::merged_slot_map(&views);
+            assert_eq!((map[0], map[5460], map[5461]), (Some(30004), Some(30004), None));
+        }
     }
 
     #[test]

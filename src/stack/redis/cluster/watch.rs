@@ -33,46 +33,63 @@ struct Seen {
     serving: HashMap<String, bool>,
 }
 
+/// A node some view flags failing: the worst flag, who flags it, its name, whether a primary.
+type Flagged = (&'static str, String, String, bool);
+
 impl Seen {
-    /// What `observer`'s view says that was not seen before.
-    fn observe(&mut self, observer: &str, t: &Topology, book: &Book) -> Vec<Observed> {
+    /// What one round of views (`(observer, CLUSTER NODES)`) says that the last did not: a
+    /// node flagged PFAIL or FAIL by any view, a node no view flags any more, a replica
+    /// calling itself a primary. Views disagree while the cluster is cut apart: a node is
+    /// flagged while any view flags it.
+    fn round(&mut self, views: &[(String, Topology)], book: &Book) -> Vec<Observed> {
+        let mut now: HashMap<String, Flagged> = HashMap::new();
+        for (observer, t) in views {
+            for n in &t.nodes {
+                let Some(flag) = n.failing() else { continue };
+                let e = now.entry(n.id.clone()).or_insert((flag, observer.clone(), book.name(n.port), n.is_master()));
+                if flag == "FAIL" && e.0 != "FAIL" {
+                    *e = (flag, observer.clone(), book.name(n.port), n.is_master());
+                }
+            }
+        }
         let mut out = Vec::new();
-        for n in &t.nodes {
-            let name = book.name(n.port);
-            match n.failing() {
-                Some("PFAIL") if self.pfail.insert(n.id.clone()) => {
-                    out.push(Observed::Note { detail: format!("{observer} marks {name} PFAIL: no answer within cluster-node-timeout") })
-                }
-                Some("FAIL") if self.fail.insert(n.id.clone()) => {
-                    let detail = format!("{name} FAIL: a majority of primaries agreed (seen by {observer})");
-                    out.push(if n.is_master() { Observed::Detected { detail } } else { Observed::Note { detail } });
-                }
-                None if self.pfail.contains(&n.id) || self.fail.contains(&n.id) => {
-                    self.pfail.remove(&n.id);
-                    self.fail.remove(&n.id);
-                    out.push(Observed::Note { detail: format!("{name} answers again (seen by {observer})") });
-                }
-                _ => {}
+        for (id, (flag, observer, name, master)) in &now {
+            if *flag == "FAIL" && self.fail.insert(id.clone()) {
+                let detail = format!("{name} FAIL: a majority of primaries agreed (seen by {observer})");
+                out.push(if *master { Observed::Detected { detail } } else { Observed::Note { detail } });
+            } else if *flag == "PFAIL" && !self.fail.contains(id) && self.pfail.insert(id.clone()) {
+                out.push(Observed::Note { detail: format!("{observer} marks {name} PFAIL: no answer within cluster-node-timeout") });
             }
         }
-        if let Some(me) = t.myself() {
-            let serving = me.is_master() && !me.slots.is_empty();
-            match self.serving.insert(me.id.clone(), serving) {
-                Some(false) if serving => {
-                    let slots: Vec<String> = me.slots.iter().map(|(a, b)| format!("{a}-{b}")).collect();
-                    out.push(Observed::Promoted {
-                        node: observer.to_string(),
-                        detail: format!("{observer} won the election and serves slots {}", slots.join(",")),
-                    });
-                }
-                Some(true) if !serving => {
-                    let of = me.master.as_deref().and_then(|m| t.by_id(m)).map(|m| book.name(m.port)).unwrap_or_default();
-                    out.push(Observed::Note { detail: format!("{observer} is a replica of {of} now") });
-                }
-                _ => {}
-            }
+        let cleared: Vec<String> = self.pfail.union(&self.fail).filter(|id| !now.contains_key(*id)).cloned().collect();
+        for id in cleared {
+            self.pfail.remove(&id);
+            self.fail.remove(&id);
+            let name = views.iter().find_map(|(_, t)| t.by_id(&id)).map(|n| book.name(n.port)).unwrap_or(id);
+            out.push(Observed::Note { detail: format!("{name} answers again (no node flags it)") });
         }
+        out.extend(views.iter().filter_map(|(observer, t)| self.role_change(observer, t, book)));
         out
+    }
+
+    /// `observer` promoted (it serves slots as a primary now), or demoted to a replica.
+    fn role_change(&mut self, observer: &str, t: &Topology, book: &Book) -> Option<Observed> {
+        let me = t.myself()?;
+        let serving = me.is_master() && !me.slots.is_empty();
+        match self.serving.insert(me.id.clone(), serving) {
+            Some(false) if serving => {
+                let slots: Vec<String> = me.slots.iter().map(|(a, b)| format!("{a}-{b}")).collect();
+                Some(Observed::Promoted {
+                    node: observer.to_string(),
+                    detail: format!("{observer} won the election (config epoch {}) and serves slots {}", me.epoch, slots.join(",")),
+                })
+            }
+            Some(true) if !serving => {
+                let of = me.master.as_deref().and_then(|m| t.by_id(m)).map(|m| book.name(m.port)).unwrap_or_default();
+                Some(Observed::Note { detail: format!("{observer} is a replica of {of} now") })
+            }
+            _ => None,
+        }
     }
 }
 
@@ -88,13 +105,11 @@ impl Orchestrator for ClusterWatch {
         loop {
             let asks =
                 book.seeds.iter().map(|&p| async move { (p, tokio::time::timeout(ANSWER_WITHIN, read_topology(book.addr(p))).await) });
-            for (port, answer) in futures_util::future::join_all(asks).await {
-                if let Ok(Ok(t)) = answer {
-                    for o in seen.observe(&book.name(port), &t, book) {
-                        if tx.send(o).is_err() {
-                            return Ok(());
-                        }
-                    }
+            let views: Vec<(String, Topology)> =
+                futures_util::future::join_all(asks).await.into_iter().filter_map(|(p, a)| Some((book.name(p), a.ok()?.ok()?))).collect();
+            for o in seen.round(&views, book) {
+                if tx.send(o).is_err() {
+                    return Ok(());
                 }
             }
             tokio::time::sleep(EVERY).await;
@@ -152,24 +167,43 @@ mod tests {
                           b 172.18.0.3:30002@40002 master - 0 0 2 connected 5461-16383\n\
                           d 172.18.0.5:30004@40004 myself,slave a 0 0 1 connected\n";
 
+    fn view(observer: &str, text: &str) -> (String, Topology) {
+        (observer.to_string(), Topology::parse(text))
+    }
+
     #[test]
     fn pfail_fail_and_the_promotion_are_seen_once_each() {
         let (book, mut seen) = (book(), Seen::default());
-        assert!(seen.observe("redis-4", &Topology::parse(BEFORE), &book).is_empty());
+        assert!(seen.round(&[view("redis-4", BEFORE)], &book).is_empty());
         let pfail = BEFORE.replace("a 172.18.0.2:30001@40001 master -", "a 172.18.0.2:30001@40001 master,fail? -");
-        let o = seen.observe("redis-4", &Topology::parse(&pfail), &book);
-        assert!(matches!(&o[..], [Observed::Note { detail }] if detail.contains("redis-1 PFAIL")), "{o:?}");
-        assert!(seen.observe("redis-2", &Topology::parse(&pfail), &book).is_empty(), "once");
+        let o = seen.round(&[view("redis-4", &pfail), view("redis-2", BEFORE)], &book);
+        assert!(matches!(&o[..], [Observed::Note { detail }] if detail.contains("redis-4 marks redis-1 PFAIL")), "{o:?}");
+        assert!(seen.round(&[view("redis-4", &pfail)], &book).is_empty(), "once");
         let fail = BEFORE.replace("a 172.18.0.2:30001@40001 master -", "a 172.18.0.2:30001@40001 master,fail -");
-        let o = seen.observe("redis-4", &Topology::parse(&fail), &book);
+        let o = seen.round(&[view("redis-4", &fail), view("redis-2", &pfail)], &book);
         assert!(matches!(&o[..], [Observed::Detected { detail }] if detail.starts_with("redis-1 FAIL")), "{o:?}");
         let promoted = "a 172.18.0.2:30001@40001 master,fail - 0 0 1 disconnected\n\
                         b 172.18.0.3:30002@40002 master - 0 0 2 connected 5461-16383\n\
                         d 172.18.0.5:30004@40004 myself,master - 0 0 3 connected 0-5460\n";
-        let o = seen.observe("redis-4", &Topology::parse(promoted), &book);
-        assert!(matches!(&o[..], [Observed::Promoted { node, .. }] if node == "redis-4"), "{o:?}");
+        let o = seen.round(&[view("redis-4", promoted)], &book);
+        assert!(matches!(&o[..], [Observed::Promoted { node, detail }] if node == "redis-4" && detail.contains("epoch 3")), "{o:?}");
         let back = promoted.replace("master,fail - 0 0 1 disconnected", "slave d 0 0 3 connected");
-        let o = seen.observe("redis-4", &Topology::parse(&back), &book);
+        let o = seen.round(&[view("redis-4", &back)], &book);
         assert!(matches!(&o[..], [Observed::Note { detail }] if detail.contains("redis-1 answers again")), "{o:?}");
+    }
+
+    #[test]
+    fn views_that_disagree_while_cut_apart_do_not_flap() {
+        let (book, mut seen) = (book(), Seen::default());
+        // the cut-off redis-1 flags redis-2; redis-4 (the other side) flags redis-1
+        let from_1 = "a 172.18.0.2:30001@40001 myself,master - 0 0 1 connected 0-5460\n\
+                      b 172.18.0.3:30002@40002 master,fail? - 0 0 2 connected 5461-16383\n";
+        let from_4 = BEFORE.replace("a 172.18.0.2:30001@40001 master -", "a 172.18.0.2:30001@40001 master,fail? -");
+        let o = seen.round(&[view("redis-1", from_1), view("redis-4", &from_4)], &book);
+        assert_eq!(o.len(), 2, "{o:?}");
+        for _ in 0..3 {
+            let o = seen.round(&[view("redis-4", &from_4), view("redis-1", from_1)], &book);
+            assert!(o.is_empty(), "the same disagreement again says nothing: {o:?}");
+        }
     }
 }
