@@ -149,3 +149,35 @@ fn a_primary_cut_off_with_its_clients_loses_what_it_acknowledged_alone() {
     assert_eq!(rpo["verdict"], "fail");
     assert_eq!(d.code, 1, "a missed target exits 1\n{}", d.stdout);
 }
+
+/// The same kill in two clusters side by side (two services of one kind, their nodes named
+/// after them): with full coverage (the default) the whole cluster refuses writes until the
+/// promotion; without, the other shards never refuse one.
+#[test]
+fn without_full_coverage_the_other_shards_never_stop() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("scenarios/redis-cluster-full-coverage.yaml", &[]);
+    let r = &d.results;
+    let (full, partial) = (&r["services"]["full"], &r["services"]["partial"]);
+    assert_eq!(full["stack"]["initial_primary"], "full-rc-1", "{}", full["stack"]);
+    assert_eq!(partial["stack"]["initial_primary"], "partial-rc-1");
+    for s in [full, partial] {
+        assert_shards_add_up(s);
+    }
+    assert!(!full["shards"]["whole_down"].as_array().unwrap().is_empty(), "{}", full["shards"]);
+    assert!(partial["shards"]["whole_down"].as_array().unwrap().is_empty(), "{}", partial["shards"]);
+    for sh in &partial["shards"]["shards"].as_array().unwrap()[1..] {
+        assert_eq!(
+            (sh["failed"].as_u64(), sh["unknown"].as_u64()),
+            (Some(0), Some(0)),
+            "a shard the kill did not hit refused writes: {sh}"
+        );
+        assert!(sh["outage_ms"].is_null(), "{sh}");
+    }
+    for sh in &full["shards"]["shards"].as_array().unwrap()[1..] {
+        assert!(sh["failed"].as_u64().unwrap() > 0, "with full coverage every shard refuses writes for a while: {sh}");
+    }
+    let (c, n) = labelled(Some(&run_id(r)));
+    assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
+    assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+}

@@ -155,7 +155,7 @@ pub fn plans(ss: &ServicesScenario) -> (Vec<ServicePlan>, Vec<Problem>) {
         let view = Scenario {
             name: ss.name.clone(),
             description: ss.description.clone(),
-            stack: spec.stack.clone(),
+            stack: stack_of(ss, name, spec),
             workload: spec.workload.clone(),
             faults: specs,
             failover: spec.failover.clone(),
@@ -179,6 +179,17 @@ pub fn plans(ss: &ServicesScenario) -> (Vec<ServicePlan>, Vec<Problem>) {
         plans.push(ServicePlan { name: name.clone(), view, faults, tagged: true });
     }
     (plans, p)
+}
+
+/// A service's stack as it runs: when another service has its kind, its nodes are named
+/// `<service>-<kind's prefix>-N` (`full-rc-1`), so that both can run; otherwise as in a
+/// drill of one service.
+fn stack_of(ss: &ServicesScenario, name: &str, spec: &ServiceSpec) -> StackSpec {
+    let mut stack = spec.stack.clone();
+    if ss.services.values().filter(|o| o.stack.kind == stack.kind).count() > 1 {
+        stack.node_prefix = Some(format!("{name}-{}", stack.kind.node_prefix()));
+    }
+    stack
 }
 
 /// The drill as one scenario: its own faults (prefixed), hooks, steady state, abort
@@ -237,10 +248,13 @@ fn drill_problems(ss: &ServicesScenario) -> Vec<Problem> {
         if spec.stack.kind.is_external() && ss.services.len() > 1 {
             p.push((at(), "an external stack cannot yet be drilled together with other services".into()));
         }
-        let names = spec.stack.node_names().into_iter().chain(super::kinds::service_names(&spec.stack));
+        let stack = stack_of(ss, name, spec);
+        let names = stack.node_names().into_iter().chain(super::kinds::service_names(&stack));
         for n in names {
             if let Some(other) = owner.insert(n.clone(), name.clone()) {
-                let msg = format!("services {other} and {name} would both run a container named {n}: drill stacks of different kinds");
+                let msg = format!(
+                    "services {other} and {name} would both run a container named {n}: drill stacks of different kinds, or of one kind without services of their own (Sentinels, etcd)"
+                );
                 p.push((at(), msg));
             }
         }
@@ -397,10 +411,18 @@ services:
     }
 
     #[test]
-    fn services_of_one_kind_would_share_container_names() {
-        let src = TWO.replace("kind: redis", "kind: postgres");
+    fn services_of_one_kind_name_their_nodes_after_themselves_unless_their_sidecars_collide() {
+        let kill = "faults:\n  - {at_ms: 10, kind: kill, target: pg/primary}\n";
+        let src = format!("{}{kill}", TWO.replace("kind: redis", "kind: postgres"));
+        let l = parse(Path::new("s.yaml"), src).unwrap();
+        let names: Vec<Vec<String>> = l.services.iter().map(|p| p.view.stack.node_names()).collect();
+        assert_eq!(names, [vec!["cache-pg-1", "cache-pg-2"], vec!["pg-pg-1", "pg-pg-2", "pg-pg-3"]]);
+        // a kind of a different service keeps its names
+        let l = parse(Path::new("s.yaml"), format!("{TWO}{kill}")).unwrap();
+        assert_eq!(l.services[1].view.stack.node_names()[0], "pg-1");
+        let src = TWO.replace("kind: redis", "kind: redis-sentinel").replace("kind: postgres", "kind: redis-sentinel");
         let e = parse(Path::new("s.yaml"), src).unwrap_err().to_string();
-        assert!(e.contains("services cache and pg would both run a container named pg-1"), "{e}");
+        assert!(e.contains("services cache and pg would both run a container named sentinel-1"), "{e}");
         let single = "name: one\nstack: {kind: redis}\ntargets: {}\nfaults:\n  - {at_ms: 10, kind: kill, targets: [primary]}\n";
         let e = parse(Path::new("s.yaml"), single.into()).unwrap_err().to_string();
         assert!(e.contains("`targets` hits several services at once"), "{e}");

@@ -181,7 +181,8 @@ impl StackSpec {
             }
             return self.nodes.keys().cloned().collect();
         }
-        (1..=self.node_count()).map(|i| format!("{}-{i}", self.kind.node_prefix())).collect()
+        let prefix = self.node_prefix.as_deref().unwrap_or(self.kind.node_prefix());
+        (1..=self.node_count()).map(|i| format!("{prefix}-{i}")).collect()
     }
     /// How many database nodes drdrill starts: the primary and its replicas, or every
     /// node of a cluster (its primaries first).

@@ -124,6 +124,11 @@ pub struct StackSpec {
     /// Default drdrill_drill.
     #[serde(default)]
     pub table: Option<String>,
+    /// Not in the file: the prefix of its nodes' names when it is not the kind's (a service
+    /// of a drill that has another service of its kind: `<service>-<kind's prefix>`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub node_prefix: Option<String>,
     /// external: delete this run's rows (and the table, once empty) after the drill.
     /// Default false: they stay for an auditor to look at.
     #[serde(default)]
