@@ -181,3 +181,38 @@ fn without_full_coverage_the_other_shards_never_stop() {
     assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
     assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
 }
+
+/// Both nodes of shard 2 killed at once: no replica is left to promote. With full coverage
+/// (the default) the whole cluster stops taking writes for good once FAIL is agreed; shard
+/// 2's acknowledged writes are on no live node and count as lost, and only those.
+#[test]
+fn a_shard_that_loses_every_node_stops_the_cluster_and_its_writes_count_as_lost() {
+    let read_live = |r: &Value, _: &str| -> BTreeSet<(u64, u64)> {
+        let live = serving_primaries(host_port(r, "rc-1"));
+        assert_eq!(live.len(), 2, "shard 2 has no primary serving it: {live:?}");
+        live.into_iter().flat_map(read_redis).collect()
+    };
+    let Checked { d, lost, survivors, .. } = drill_cross_checked_by("scenarios/redis-cluster-shard-lost.yaml", &read_live, &[]);
+    let r = &d.results;
+    assert_shards_add_up(r);
+    assert_eq!(lost.len() as u64, r["lost_writes"].as_u64().unwrap());
+    assert!(survivors.len() > 1000, "{}", survivors.len());
+    let shards = r["shards"]["shards"].as_array().unwrap();
+    let lost_shard = &shards[1];
+    assert_eq!((lost_shard["primary"].as_str(), lost_shard["hit"].as_bool()), (Some("rc-2"), Some(true)), "{lost_shard}");
+    assert!(lost_shard["rto_ms"].is_null(), "a lost shard never recovers: {lost_shard}");
+    assert!(lost_shard["acked"].as_u64().unwrap() > 100, "{lost_shard}");
+    assert_eq!(lost_shard["lost"], lost_shard["acked"], "every write shard 2 acknowledged is on no live node: {lost_shard}");
+    for sh in [&shards[0], &shards[2]] {
+        assert_eq!((sh["lost"].as_u64(), sh["hit"].as_bool()), (Some(0), Some(false)), "{sh}");
+    }
+    // FAIL agreed, then no shard took a write until the workload stopped
+    let whole = r["shards"]["whole_down"].as_array().unwrap();
+    assert_eq!(whole.len(), 1, "{whole:?}");
+    let fault = r["fault_ms"].as_f64().unwrap();
+    assert!(whole[0][0].as_f64().unwrap() >= fault + 5000.0, "the cluster stopped before cluster-node-timeout: {whole:?}");
+    assert!(r["rto_ms"].is_null(), "{}", r["rto_ms"]);
+    let errors = r["errors"].to_string();
+    assert!(errors.contains("slots 5461-10922 could not be read"), "{errors}");
+    assert_eq!(d.code, 1, "missed targets exit 1\n{}", d.stdout);
+}

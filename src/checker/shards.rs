@@ -40,7 +40,11 @@ pub struct ShardResult {
     pub outage_ms: Option<f64>,
     pub outage_start_ms: Option<f64>,
     pub recovered_at_ms: Option<f64>,
-    /// From the fault to its recovery point, for a shard whose primary the fault hit.
+    /// Whether a fault hit it: named its primary, or the cluster promoted one of its replicas.
+    #[serde(default)]
+    pub hit: bool,
+    /// From the fault to its recovery point, for a shard the fault hit (None when it never
+    /// recovered).
     pub rto_ms: Option<f64>,
 }
 
@@ -91,6 +95,7 @@ pub fn judge_shards(
             outage_ms: a.rto.outage_ms,
             outage_start_ms: a.rto.outage_start_ms,
             recovered_at_ms: a.rto.recovered_at_ms,
+            hit: was_hit,
             rto_ms: if was_hit { a.rto.rto_ms } else { None },
         });
     }

@@ -35,6 +35,10 @@ pub(super) async fn run_orchestrated(
             n = faults.recv(), if schedule_open => match n {
                 Some(n) if n.injected.touched_primary && !n.healed => {
                     touched = Some(n.injected.index);
+                    // the primary the fault hit (a sharded stack's: of the shard it named)
+                    if report.new_primary.is_none() {
+                        report.old_primary = Some(stack.primary());
+                    }
                     give_up = Some(tokio::time::Instant::now() + grace);
                     // a switchover call may return only once the orchestrator has
                     // promoted: that promotion answered this fault

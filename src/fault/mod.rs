@@ -101,7 +101,6 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
     let at_ns = rec.clock.now_ns();
     let started = Instant::now();
     let kind = kind_name(spec.kind);
-    let primary = stack.primary();
     let site_fault = matches!(spec.kind, FaultKind::IsolateSite | FaultKind::KillSite | FaultKind::DegradeLink);
     let target = match &spec.target {
         // a site fault's target is a site
@@ -109,6 +108,8 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         Some(t) => Some(stack.resolve(t)?),
         None => None,
     };
+    focus(stack, spec, target.as_deref(), site_fault);
+    let primary = stack.primary();
     let mut at_ns = at_ns;
     let mut applied_at = None;
     let result = match spec.kind {
@@ -177,6 +178,24 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         hit_primary: applied.hit_primary,
         touched_primary,
     })
+}
+
+/// On a sharded stack, the shard whose primary the fault hits is the one the failover
+/// answers to: the target's, or a partition's first member leading a shard when the
+/// current one is in no group.
+fn focus(stack: &Stack, spec: &FaultSpec, target: Option<&str>, site_fault: bool) {
+    if !stack.shards.is_sharded() || site_fault {
+        return;
+    }
+    if let Some(t) = target {
+        return stack.focus(t);
+    }
+    let members: Vec<String> = spec.groups.iter().flatten().flatten().filter_map(|m| stack.resolve(m).ok()).collect();
+    if !members.contains(&stack.primary())
+        && let Some(m) = members.iter().find(|m| stack.shards.leads(m))
+    {
+        stack.focus(m);
+    }
 }
 
 fn touches_primary(stack: &Stack, spec: &FaultSpec, target: Option<&str>, primary: &str) -> bool {

@@ -42,9 +42,10 @@ pub fn shard_lines(r: &Results) -> Vec<ShardLine> {
                 (None, _) if x.failed + x.unknown == 0 => "none".into(),
                 (None, _) => "not recovered".into(),
             },
-            rto: match x.rto_ms {
-                Some(v) => format!("{v:.1}"),
-                None => "- (not hit)".into(),
+            rto: match (x.rto_ms, x.hit) {
+                (Some(v), _) => format!("{v:.1}"),
+                (None, true) => "never recovered".into(),
+                (None, false) => "- (not hit)".into(),
             },
         })
         .collect()

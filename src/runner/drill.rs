@@ -14,7 +14,7 @@ use crate::fault::FaultLedger;
 use crate::history::HistoryFile;
 use crate::report::{DrillEvent, IsolatedPrimary, NodeInfo, Reporters, Results, StackInfo, SteadyStateReport};
 use crate::scenario::{Loaded, Scenario};
-use crate::stack::{ReadBack, ReplicaHealth, Stack, retry_until};
+use crate::stack::{ReadBack, ReplicaHealth, ShardRole, Stack, retry_until};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -91,6 +91,10 @@ impl Drill<'_> {
             rep.emit(DrillEvent::Info(&format!("{} {} (lag {} bytes)", h.node, h.state, h.lag_bytes)))?;
         }
         self.live.with(|l| l.health.push((svc.plan.name.clone(), health.clone())));
+        if let Some(sh) = svc.driver.shards() {
+            let roles = sh.list.iter().map(|s| ShardRole { primary: s.primary.clone(), replicas: s.replicas.clone() });
+            svc.stack.shards.set(roles.collect());
+        }
         svc.driver.data().prepare(svc.primary_addr()?).await?;
         if let Some(r) = svc.driver.restore() {
             self.phase(rep, &svc.say(&format!("taking a full backup ({})", r.tool())))?;
@@ -136,13 +140,32 @@ impl Drill<'_> {
         let primary = svc.stack.primary();
         self.phase(rep, &svc.say(&format!("reading back every record from {primary}")))?;
         let read = async {
-            let addr = svc.primary_addr()?;
-            retry_until(Duration::from_secs(30), Duration::from_millis(500), || svc.driver.data().read_back(addr)).await
+            // a sharded stack is read whole from any node; its primary may be down (a lost shard)
+            let primary = svc.primary_addr()?;
+            let mut addrs = vec![primary];
+            if svc.stack.shards.is_sharded() {
+                addrs.extend(svc.stack.nodes.iter().map(|n| n.addr()).filter(|a| *a != primary));
+            }
+            retry_until(Duration::from_secs(30), Duration::from_millis(500), || async {
+                let mut first_error = None;
+                for &addr in &addrs {
+                    match svc.driver.data().read_back(addr).await {
+                        Ok(r) => return Ok(r),
+                        Err(e) => _ = first_error.get_or_insert(e),
+                    }
+                }
+                Err(first_error.unwrap_or_else(|| Error::infra("no node to read back from")))
+            })
+            .await
         };
         match read.await {
             Ok(r) => {
                 rep.emit(DrillEvent::Info(&format!("{} records", r.len())))?;
-                Ok((Some(r), Vec::new()))
+                let unreadable: Vec<String> = r.unreadable.iter().map(|u| format!("read-back: {u}")).collect();
+                for u in &unreadable {
+                    rep.emit(DrillEvent::Info(u))?;
+                }
+                Ok((Some(r), unreadable))
             }
             Err(e) => Ok((None, vec![format!("read-back from {primary}: {}", e.one_line())])),
         }

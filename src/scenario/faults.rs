@@ -112,7 +112,7 @@ fn check_place(s: &Scenario, i: usize, f: &FaultSpec, nodes: &[String], p: &mut 
     if matches!(f.kind, IsolateSite | KillSite | DegradeLink) {
         check_site_fault(s, f, i, p);
     } else if let Some(t) = &f.target
-        && let Err(msg) = check_target(t, nodes)
+        && let Err(msg) = check_target(t, nodes, s.stack.shards())
     {
         p.push((at(i, "target"), msg));
     }
@@ -123,7 +123,7 @@ fn check_attributes(s: &Scenario, i: usize, f: &FaultSpec, nodes: &[String], p: 
     use FaultKind::*;
     match f.kind {
         Pause if f.duration_ms.is_none() => needs(i, f, "duration_ms", p),
-        Partition => check_groups(f, nodes, &super::service_names(&s.stack), i, p),
+        Partition => check_groups(f, (nodes, s.stack.shards()), &super::service_names(&s.stack), i, p),
         Switchover if !s.stack.kind.orchestrated() => p.push((at(i, "kind"), no_switchover())),
         Loss => match f.percent {
             None => needs(i, f, "percent", p),
@@ -219,7 +219,7 @@ fn check_site_fault(s: &Scenario, f: &FaultSpec, i: usize, p: &mut Vec<Problem>)
     }
 }
 
-fn check_groups(f: &FaultSpec, nodes: &[String], services: &[String], i: usize, p: &mut Vec<Problem>) {
+fn check_groups(f: &FaultSpec, (nodes, shards): (&[String], Option<(usize, usize)>), services: &[String], i: usize, p: &mut Vec<Problem>) {
     let at = || vec![Key("faults"), Index(i), Key("groups")];
     let Some(groups) = &f.groups else {
         p.push((vec![Key("faults"), Index(i)], "a partition fault needs `groups` (two or more lists of nodes)".into()));
@@ -244,7 +244,7 @@ fn check_groups(f: &FaultSpec, nodes: &[String], services: &[String], i: usize, 
         let service = services.contains(one);
         if m != "clients"
             && !service
-            && let Err(msg) = check_target(m, nodes)
+            && let Err(msg) = check_target(m, nodes, shards)
         {
             let also = if services.is_empty() { String::new() } else { format!(", {}", services.join(", ")) };
             p.push((at(), format!("{msg} (or `clients`{also})")));
@@ -261,16 +261,36 @@ fn check_groups(f: &FaultSpec, nodes: &[String], services: &[String], i: usize, 
 /// The node a partition member names at the start of the drill (itself if unknown).
 fn initial_node(m: &str, nodes: &[String]) -> String {
     let by_replica = m.strip_prefix("replica-").and_then(|n| n.parse::<usize>().ok()).and_then(|k| nodes.get(k));
+    // a sharded stack's first nodes are its shards' primaries, in order
+    let by_shard = m.strip_prefix("shard-").and_then(|r| r.strip_suffix("/primary")).and_then(|n| n.parse::<usize>().ok());
     match (m, by_replica) {
         ("primary", _) => nodes.first().cloned().unwrap_or_default(),
+        _ if by_shard.is_some_and(|n| n >= 1) => by_shard.and_then(|n| nodes.get(n - 1)).cloned().unwrap_or_default(),
         (_, Some(n)) => n.clone(),
         _ => m.to_string(),
     }
 }
 
-pub fn check_target(t: &str, nodes: &[String]) -> std::result::Result<(), String> {
+/// Whether `t` names a node of a stack of `nodes`; `shards` (shards, replicas of each) on
+/// a stack with one primary per shard, whose roles are `shard-N/primary` and
+/// `shard-N/replica-K` (`primary`: shard 1's).
+pub fn check_target(t: &str, nodes: &[String], shards: Option<(usize, usize)>) -> std::result::Result<(), String> {
     if t == "primary" || nodes.iter().any(|n| n == t) {
         return Ok(());
+    }
+    if let Some((n, rest)) = t.strip_prefix("shard-").and_then(|r| r.split_once('/')) {
+        let Some((count, replicas)) = shards else {
+            return Err(format!("`{t}`: shard roles apply to a stack with one primary per shard"));
+        };
+        if !n.parse::<usize>().is_ok_and(|n| (1..=count).contains(&n)) {
+            return Err(format!("`{t}`: this stack has shard-1 to shard-{count}"));
+        }
+        return match (rest, rest.strip_prefix("replica-").map(str::parse::<usize>)) {
+            ("primary", _) => Ok(()),
+            (_, Some(Ok(k))) if (1..=replicas).contains(&k) => Ok(()),
+            _ if replicas == 0 => Err(format!("`{t}`: expected shard-{n}/primary (the shards have no replicas)")),
+            _ => Err(format!("`{t}`: expected shard-{n}/primary or shard-{n}/replica-1 to replica-{replicas}")),
+        };
     }
     if let Some(n) = t.strip_prefix("replica-") {
         return match n.parse::<usize>() {
@@ -278,7 +298,8 @@ pub fn check_target(t: &str, nodes: &[String]) -> std::result::Result<(), String
             _ => Err(format!("`{t}`: this stack has replica-1 to replica-{}", nodes.len() - 1)),
         };
     }
-    Err(format!("expected `primary`, `replica-N` or a node ({}), found `{t}`", nodes.join(", ")))
+    let shard = if shards.is_some() { ", `shard-N/primary`, `shard-N/replica-K`" } else { "" };
+    Err(format!("expected `primary`, `replica-N`{shard} or a node ({}), found `{t}`", nodes.join(", ")))
 }
 
 /// Why a stack without an orchestrator takes no switchover, the kinds read off the registry.

@@ -15,6 +15,7 @@ mod postgres;
 mod proxy;
 mod read_back;
 mod redis;
+mod shard_roles;
 mod sites;
 
 pub use data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
@@ -25,6 +26,7 @@ pub use orchestrator::{Budgets, Observed, Orchestrator};
 pub use proxy::{PROXY_NODE, ProxyRoutes, set_loss};
 pub use read_back::{ReadBack, Seqs};
 pub use redis::RedisSentinel;
+pub use shard_roles::{ShardRole, ShardRoles};
 pub use sites::{Crossing, Sites, iptables_script, is_wan_toxic, wan_loss_rules, wan_toxics};
 
 use crate::error::Result;

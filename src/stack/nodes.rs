@@ -64,6 +64,8 @@ pub struct Stack {
     primary: Mutex<String>,
     /// The primary when the workload started (an orchestrator elects its own first one).
     initial: Mutex<String>,
+    /// Each shard's primary and replicas now, on a stack with one primary per shard.
+    pub shards: super::ShardRoles,
 }
 
 /// What `Stack::start` needs besides the driver.
@@ -206,6 +208,7 @@ impl Stack {
             backup: Default::default(),
             destroy_data: [crate::scenario::DataLoss::Delete, crate::scenario::DataLoss::Drop].map(|h| deploy.destroy_data_command(h)),
             sites,
+            shards: Default::default(),
         })
     }
 
@@ -228,6 +231,7 @@ impl Stack {
             backup: Default::default(),
             destroy_data: Default::default(),
             sites: None,
+            shards: Default::default(),
         }
     }
 
@@ -299,8 +303,20 @@ impl Stack {
         self.initial.lock().expect("initial lock").clone()
     }
 
+    /// `name` is the primary now (promoted); on a sharded stack, of its shard.
     pub fn set_primary(&self, name: &str) {
+        self.shards.promoted(name);
         *self.primary.lock().expect("primary lock") = name.to_string();
+    }
+
+    /// A fault is about to hit `node`: on a sharded stack, when `node` leads a shard, that
+    /// shard's primary becomes the one the drill's failover answers to.
+    /// Its primary is then the initial one too (the scorecard's `primary A -> B`).
+    pub fn focus(&self, node: &str) {
+        if self.shards.leads(node) && self.primary() != node {
+            *self.primary.lock().expect("primary lock") = node.to_string();
+            *self.initial.lock().expect("initial lock") = node.to_string();
+        }
     }
 
     /// Every node but the primary, in start order.
@@ -309,8 +325,12 @@ impl Stack {
         self.nodes.iter().filter(|n| n.name != p).map(|n| n.name.clone()).collect()
     }
 
-    /// `primary`, `replica-N` (N-th replica in start order, excluding the current primary) or a node name.
+    /// `primary`, `replica-N` (N-th replica in start order, excluding the current primary),
+    /// `shard-N/primary` or `shard-N/replica-K` on a sharded stack, or a node name.
     pub fn resolve(&self, target: &str) -> Result<String> {
+        if let Some(r) = self.shards.resolve(target) {
+            return r.map_err(Error::usage);
+        }
         if target == "primary" {
             return Ok(self.primary());
         }

@@ -125,6 +125,9 @@ impl Serialize for Seqs {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReadBack {
     pub records: BTreeMap<u32, Seqs>,
+    /// Parts of the data no node could serve at the end (a cluster's shard with no live
+    /// node), in the engine's words: their records are not here, so they count as lost.
+    pub unreadable: Vec<String>,
 }
 
 impl ReadBack {
@@ -139,6 +142,7 @@ impl ReadBack {
                 self.push(*w, seq);
             }
         }
+        self.unreadable.extend(other.unreadable.iter().cloned());
     }
 
     /// Removes a record (tests build read-backs that lack some writes).

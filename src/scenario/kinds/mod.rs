@@ -192,6 +192,11 @@ impl StackSpec {
             _ => self.replicas as usize + 1,
         }
     }
+    /// A stack with one primary per shard: its shards and each one's replicas.
+    pub fn shards(&self) -> Option<(usize, usize)> {
+        let c = self.kind.accepts("cluster").then(|| self.cluster.clone().unwrap_or_default())?;
+        Some((usize::from(c.masters), usize::from(c.replicas_per_master)))
+    }
     pub fn image(&self) -> String {
         self.image.clone().unwrap_or_else(|| self.kind.default_image().to_string())
     }

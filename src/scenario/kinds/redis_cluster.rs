@@ -140,4 +140,19 @@ mod tests {
         assert!(problems("", "faults: [{at_ms: 1, kind: destroy, target: primary}]\n").contains("destroying a cluster node"));
         assert_eq!(problems(", settings: {cluster-require-full-coverage: 'no', cluster-node-timeout: '2000'}", ""), "");
     }
+
+    #[test]
+    fn faults_name_a_shard_by_its_role() {
+        let kill = |t: &str| format!("faults: [{{at_ms: 1, kind: kill, target: {t}}}]\n");
+        assert_eq!(problems("", &kill("shard-3/primary")), "");
+        assert_eq!(problems("", &kill("shard-2/replica-1")), "");
+        assert!(problems("", &kill("shard-4/primary")).contains("this stack has shard-1 to shard-3"));
+        assert!(problems("", &kill("shard-1/replica-2")).contains("expected shard-1/primary or shard-1/replica-1 to replica-1"));
+        assert!(problems(", cluster: {replicas_per_master: 0}", &kill("shard-1/replica-1")).contains("the shards have no replicas"));
+        assert!(problems("", &kill("shard-1")).contains("`shard-N/primary`, `shard-N/replica-K` or a node"));
+        let part = "faults: [{at_ms: 1, kind: partition, duration_ms: 5, groups: [[shard-1/primary], [primary]]}]\n";
+        assert!(problems("", part).contains("`primary` and `shard-1/primary` are the same node (rc-1)"));
+        let part = "faults: [{at_ms: 1, kind: partition, duration_ms: 5, groups: [[shard-2/primary, shard-2/replica-1], [primary]]}]\n";
+        assert_eq!(problems("", part), "");
+    }
 }

@@ -233,12 +233,25 @@ impl DataPath for ClusterData {
     /// The records the cluster holds as node `addr` sees it: for every shard, the keys of
     /// its primary, except the shard `addr` replicates, whose keys are `addr`'s own. From a
     /// primary that is the whole key space; from a replica, what it would serve if promoted.
+    ///
+    /// A shard whose primary the cluster agrees has failed, with no replica promoted in its
+    /// place (every node of the shard down), cannot be read: it is named in `unreadable`
+    /// and its records count as lost.
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         let t = topology(addr).await?;
         let me = t.myself().cloned();
         let mine = me.as_ref().and_then(|m| m.master.clone());
         let mut all = ReadBack::default();
         for m in t.masters() {
+            if m.failing() == Some("FAIL") {
+                let name = self.book.get().map(|b| b.name(m.port)).unwrap_or_else(|| format!("port {}", m.port));
+                let slots: Vec<String> = m.slots.iter().map(|(a, b)| format!("{a}-{b}")).collect();
+                all.unreadable.push(format!(
+                    "slots {} could not be read: their primary {name} failed and no replica took its place (the shard is lost; its records count as lost)",
+                    slots.join(",")
+                ));
+                continue;
+            }
             let from = if mine.as_deref() == Some(m.id.as_str()) { addr } else { SocketAddr::new(addr.ip(), m.port) };
             let rb = self.redis.read_back(from).await?;
             all.extend(&rb);
