@@ -32,6 +32,13 @@ Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple f
 <table><tr><th>drill time (ms)</th><th>step</th><th>node</th><th>detail</th></tr>
 {% for e in s.markers %}<tr class="marker"><td>{{ num(e.t_ms) }}</td><td>{{ e.kind }}</td><td>{{ e.node or "" }}</td><td>{{ e.detail }}</td></tr>
 {% endfor %}</table>
+{% if s.shards_caption %}<h2>Shards</h2><p>{{ s.shards_caption }}.</p>
+<table><tr><th>shard</th><th>slots</th><th>primary</th><th>writes ok / fail / unknown</th><th>lost</th><th>RPO ms</th><th>outage ms (clients)</th><th>RTO ms</th></tr>
+{% for x in s.shards %}<tr class="shard"><td>{{ x.shard }}</td><td>{{ x.slots }}</td><td>{{ x.primary }}</td><td>{{ x.writes }}</td><td>{{ x.lost }}</td><td>{{ x.rpo }}</td><td>{{ x.outage }}</td><td>{{ x.rto }}</td></tr>
+{% endfor %}</table>
+<figure id="keyspace{{ s.suffix }}">{{ s.keyspace|safe }}
+<figcaption>The share of the key space whose shard took writes, per 100 ms of invoke time (green); shaded red: no shard took a write. Markers: dark red faults, purple the cluster's FAIL and promotion.</figcaption></figure>
+{% for l in s.writable %}<p>{{ l }}</p>{% endfor %}{% endif %}
 {% if s.phases %}<h2>RTO by phase ({{ s.headline }})</h2>
 <table><tr><th>phase</th><th>from → to</th><th>duration</th><th>budget</th><th>budget from</th></tr>
 {% for p in s.phases %}<tr><td>{{ p.phase }}</td><td>{{ p.span }}</td><td>{{ p.duration }}</td><td>{{ p.budget }}</td><td>{{ p.setting }}</td></tr>
@@ -121,6 +128,10 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
                 "restore": super::restore::restore_steps(sr),
                 "restore_caption": super::restore::restore_caption(sr),
                 "lag_caption": super::lag::lag_caption(sr),
+                "shards_caption": super::shards::shards_caption(sr),
+                "shards": super::shards::shard_lines(sr),
+                "writable": super::shards::writable_lines(sr),
+                "keyspace": super::keyspace::keyspace_svg(sr).map(|svg| svg.unwrap_or_else(|e| format!("<p>no picture: {e}</p>"))),
             })
         })
         .collect();

@@ -7,6 +7,7 @@ mod evidence;
 mod file;
 mod html;
 mod junit;
+mod keyspace;
 mod labels;
 mod lag;
 mod markdown;

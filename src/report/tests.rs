@@ -320,3 +320,48 @@ fn a_drill_of_one_service_keeps_every_field_at_the_top_and_one_entry_the_same() 
     assert_eq!(r.each_service().len(), 1);
     assert_eq!(r.each_service()[0].0, r.stack.kind);
 }
+
+/// A cluster whose shard 2 was lost: shard 2 hit and never recovered, the others not hit.
+fn sharded() -> Results {
+    use crate::checker::{ShardResult, ShardsReport};
+    let shard = |i: usize, lost: u64, hit: bool| ShardResult {
+        shard: format!("shard-{i}"),
+        slots: ["0-5460", "5461-10922", "10923-16383"][i - 1].into(),
+        share: 1.0 / 3.0,
+        primary: format!("rc-{i}"),
+        acked: 100,
+        failed: 40,
+        unknown: 0,
+        lost: Some(lost),
+        rpo_ms: Some(0.0),
+        outage_ms: None,
+        outage_start_ms: None,
+        recovered_at_ms: None,
+        hit,
+        rto_ms: None,
+    };
+    let shards = ShardsReport {
+        shards: vec![shard(1, 0, false), shard(2, 100, true), shard(3, 0, false)],
+        bucket_ms: 100,
+        writable: vec![[0.0, 1.0], [5100.0, 0.6667], [11300.0, 0.0]],
+        whole_down: vec![[11300.0, 20000.0]],
+        whole_down_ms: 8700.0,
+    };
+    Results { shards: Some(shards), ..sample() }
+}
+
+#[test]
+fn shards_show_in_the_scorecard_the_markdown_and_the_page_with_the_key_space_picture() {
+    let r = sharded();
+    let (card, md) = (super::scorecard(&r), super::markdown(&r));
+    let html = super::html::report_html(&r, &["<svg id=\"t\"></svg>".to_string()], "name: x\n");
+    for text in [&card, &md, &html] {
+        assert!(text.contains("5461-10922") && text.contains("never recovered") && text.contains("- (not hit)"), "{text}");
+        assert!(text.contains("67% at 5.1 s") && text.contains("8700 ms in 1 window(s): 11.3-20.0 s"), "{text}");
+    }
+    assert_eq!(html.matches("class=\"shard\"").count(), 3);
+    let figure = html.split("<figure id=\"keyspace\">").nth(1).expect("the key space picture");
+    assert!(figure.trim_start().starts_with("<svg") && figure.contains("share of the key space taking writes"), "{figure}");
+    let plain = super::html::report_html(&sample(), &["<svg id=\"t\"></svg>".to_string()], "name: x\n");
+    assert!(!plain.contains("keyspace") && !plain.contains("<h2>Shards"), "one primary: no shard section");
+}
