@@ -7,11 +7,29 @@ use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// `(port, flags)` of every node in `CLUSTER NODES` on `port`, primaries serving slots only.
-fn serving_primaries(port: u16) -> Vec<u16> {
+/// The nodes' password (`cluster.auth`), as drdrill gave it to the first node on its
+/// command line; None when the nodes ask for none.
+fn password(r: &Value) -> Option<String> {
+    let node = r["stack"]["nodes"][0]["name"].as_str().unwrap().to_string();
+    let out = std::process::Command::new("docker")
+        .args(["inspect", "--format", "{{json .Config.Cmd}}", &container_of(r, &node)])
+        .output()
+        .unwrap();
+    let cmd: Vec<String> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    cmd.iter().position(|a| a == "--requirepass").map(|i| cmd[i + 1].clone())
+}
+
+/// A connection to the node on `port`, logged in with `password`.
+async fn connect(port: u16, password: Option<&str>) -> redis::aio::MultiplexedConnection {
+    let login = password.map(|p| format!(":{p}@")).unwrap_or_default();
+    let client = redis::Client::open(format!("redis://{login}127.0.0.1:{port}/")).unwrap();
+    client.get_multiplexed_async_connection().await.unwrap()
+}
+
+/// The ports of the primaries serving slots in `CLUSTER NODES` on `port` (not flagged failing).
+fn serving_primaries(port: u16, password: Option<&str>) -> Vec<u16> {
     let text: String = block_on(async {
-        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let mut c = connect(port, password).await;
         redis::cmd("CLUSTER").arg("NODES").query_async(&mut c).await.unwrap()
     });
     text.lines()
@@ -21,12 +39,31 @@ fn serving_primaries(port: u16) -> Vec<u16> {
         .collect()
 }
 
-/// Every record the cluster holds: KEYS on each primary serving slots, as the final
-/// primary of shard 1 lists them.
-fn read_cluster(port: u16) -> BTreeSet<(u64, u64)> {
-    let primaries = serving_primaries(port);
-    assert!(primaries.len() >= 3, "{primaries:?}");
-    primaries.into_iter().flat_map(read_redis).collect()
+/// Every `drdrill:<writer>:<seq>` key on the node on `port`.
+fn read_node(port: u16, password: Option<&str>) -> BTreeSet<(u64, u64)> {
+    let keys: Vec<String> = block_on(async {
+        let mut c = connect(port, password).await;
+        redis::cmd("KEYS").arg("drdrill:*").query_async(&mut c).await.unwrap()
+    });
+    keys.iter()
+        .map(|k| {
+            let mut parts = k.split(':').skip(1);
+            (parts.next().unwrap().parse().unwrap(), parts.next().unwrap().parse().unwrap())
+        })
+        .collect()
+}
+
+/// Every record the cluster holds: KEYS on each primary serving slots, as node `node`
+/// lists them (`min` of them at least).
+fn read_cluster_from(r: &Value, node: &str, min: usize) -> BTreeSet<(u64, u64)> {
+    let pw = password(r);
+    let primaries = serving_primaries(host_port(r, node), pw.as_deref());
+    assert!(primaries.len() >= min, "{primaries:?}");
+    primaries.into_iter().flat_map(|p| read_node(p, pw.as_deref())).collect()
+}
+
+fn read_cluster(r: &Value, node: &str) -> BTreeSet<(u64, u64)> {
+    read_cluster_from(r, node, 3)
 }
 
 /// The ops of the history: (node, outcome, invoke ms, complete ms, error).
@@ -46,7 +83,22 @@ fn ops(d: &Drill) -> Vec<(String, String, f64, f64, String)> {
 #[test]
 fn a_killed_primary_is_failed_over_by_the_cluster_no_sooner_than_its_node_timeout() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Checked { d, lost, survivors, .. } = drill_cross_checked("scenarios/redis-cluster-master-kill.yaml", read_cluster, &[]);
+    // seed 001's nodes ask for a password: one for this run, which the evidence never shows
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let saw = seen.clone();
+    let read = move |r: &Value, node: &str| {
+        let pw = password(r).expect("cluster.auth is the default: the nodes ask for a password");
+        let refused: redis::RedisResult<()> = block_on(async {
+            let mut c = connect(host_port(r, node), None).await;
+            redis::cmd("SET").arg("x").arg("1").query_async(&mut c).await
+        });
+        assert!(refused.as_ref().is_err_and(|e| e.to_string().contains("NOAUTH")), "{refused:?}");
+        *saw.lock().unwrap() = Some(pw);
+        read_cluster(r, node)
+    };
+    let Checked { d, lost, survivors, .. } = drill_cross_checked_by("scenarios/redis-cluster-master-kill.yaml", &read, &[]);
+    let pw = seen.lock().unwrap().clone().unwrap();
+    assert_never_written(&d.dir, &pw);
     assert_orchestrator_failed_over(&d);
     let r = &d.results;
     let p = &r["phases"];
@@ -95,6 +147,25 @@ fn a_killed_primary_is_failed_over_by_the_cluster_no_sooner_than_its_node_timeou
     assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
 }
 
+/// No file of the evidence folder (the history decompressed) holds `secret`.
+fn assert_never_written(dir: &std::path::Path, secret: &str) {
+    let mut files = vec![dir.to_path_buf()];
+    let mut read = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let text = match p.extension().is_some_and(|e| e == "zst") {
+            true => drdrill::history::read_text(&p).unwrap(),
+            false => String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned(),
+        };
+        assert!(!text.contains(secret), "{} holds the nodes' password", p.display());
+        read += 1;
+    }
+    assert!(read > 5, "{read} files read in {}", dir.display());
+}
+
 /// Every write is counted in exactly one shard, and so is every lost one.
 fn assert_shards_add_up(r: &Value) {
     let shards = r["shards"]["shards"].as_array().unwrap_or_else(|| panic!("no shards: {}", r["shards"]));
@@ -117,7 +188,7 @@ fn assert_shards_add_up(r: &Value) {
 #[test]
 fn a_primary_cut_off_with_its_clients_loses_what_it_acknowledged_alone() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Checked { d, lost, .. } = drill_cross_checked("scenarios/redis-cluster-minority-partition.yaml", read_cluster, &[]);
+    let Checked { d, lost, .. } = drill_cross_checked_by("scenarios/redis-cluster-minority-partition.yaml", &read_cluster, &[]);
     assert_orchestrator_failed_over(&d);
     let r = &d.results;
     assert!(lost.len() > 100, "the cut-off primary's acknowledgements must be lost: {}", lost.len());
@@ -187,11 +258,8 @@ fn without_full_coverage_the_other_shards_never_stop() {
 /// 2's acknowledged writes are on no live node and count as lost, and only those.
 #[test]
 fn a_shard_that_loses_every_node_stops_the_cluster_and_its_writes_count_as_lost() {
-    let read_live = |r: &Value, _: &str| -> BTreeSet<(u64, u64)> {
-        let live = serving_primaries(host_port(r, "rc-1"));
-        assert_eq!(live.len(), 2, "shard 2 has no primary serving it: {live:?}");
-        live.into_iter().flat_map(read_redis).collect()
-    };
+    // shard 2 has no primary serving it: two primaries, as rc-1 sees them
+    let read_live = |r: &Value, _: &str| read_cluster_from(r, "rc-1", 2);
     let Checked { d, lost, survivors, .. } = drill_cross_checked_by("scenarios/redis-cluster-shard-lost.yaml", &read_live, &[]);
     let r = &d.results;
     assert_shards_add_up(r);

@@ -27,8 +27,10 @@ pub const REDIS_CLUSTER: KindInfo = KindInfo {
 pub const CLUSTER_DEFAULTS: [(&str, &str); 3] = [("cluster-node-timeout", "5000"), ("appendonly", "yes"), ("appendfsync", "everysec")];
 
 /// `stack.settings` keys drdrill sets itself on a cluster node.
-const OWN_SETTINGS: [&str; 7] = [
+const OWN_SETTINGS: [&str; 9] = [
     "port",
+    "requirepass",
+    "masterauth",
     "cluster-enabled",
     "cluster-config-file",
     "cluster-announce-hostname",
@@ -47,11 +49,15 @@ pub struct ClusterSpec {
     pub masters: u8,
     /// Replicas of each primary (0–3). Default 1 (`--cluster-replicas 1`).
     pub replicas_per_master: u8,
+    /// Every node asks for a password (`requirepass`, and `masterauth` for its replication),
+    /// as seed 001's nodes do: one drdrill makes for each run, redacted from the evidence.
+    /// Default true; false for nodes without one.
+    pub auth: bool,
 }
 
 impl Default for ClusterSpec {
     fn default() -> Self {
-        ClusterSpec { masters: 3, replicas_per_master: 1 }
+        ClusterSpec { masters: 3, replicas_per_master: 1, auth: true }
     }
 }
 
@@ -76,7 +82,8 @@ fn validate_cluster(s: &Scenario, p: &mut Vec<Problem>) {
         p.push((k("replicas_per_master"), format!("expected 0 to 3 replicas per master, found {}", c.replicas_per_master)));
     }
     for key in st.settings.keys().filter(|key| OWN_SETTINGS.contains(&key.as_str())) {
-        p.push((vec![Key("stack"), Key("settings")], format!("`{key}` is set by drdrill on every cluster node")));
+        let how = if key.ends_with("pass") || key.ends_with("auth") { " (a password of its own for each run: `cluster.auth`)" } else { "" };
+        p.push((vec![Key("stack"), Key("settings")], format!("`{key}` is set by drdrill on every cluster node{how}")));
     }
     if let Some(v) = st.settings.get("cluster-node-timeout")
         && v.parse::<u64>().map_or(true, |ms| !(100..=600_000).contains(&ms))
@@ -132,6 +139,7 @@ mod tests {
         assert!(problems(", cluster: {masters: 2}", "").contains("expected 3 to 9 masters, found 2"));
         assert!(problems(", cluster: {replicas_per_master: 4}", "").contains("0 to 3 replicas per master"));
         assert!(problems(", settings: {port: '7000'}", "").contains("`port` is set by drdrill"));
+        assert!(problems(", settings: {requirepass: x}", "").contains("`requirepass` is set by drdrill on every cluster node (a password"));
         assert!(problems(", settings: {cluster-node-timeout: '50'}", "").contains("cluster-node-timeout must be 100 to 600000 ms"));
         assert!(problems(", replication: sync", "").contains("asynchronous"));
         assert!(problems(", sentinel: {}", "").contains("`sentinel` settings apply to a redis-sentinel stack"));

@@ -26,6 +26,26 @@ impl RedisData {
         RedisData { user: None, password: None, scope: Scope::Drill }
     }
 
+    /// The drill's own nodes, which ask for `password` (`requirepass`).
+    pub fn drill_with_password(password: Option<String>) -> RedisData {
+        RedisData { user: None, password, scope: Scope::Drill }
+    }
+
+    /// Whether connections log in.
+    fn logs_in(&self) -> bool {
+        self.user.is_some() || self.password.is_some()
+    }
+
+    /// `INFO replication` on node `addr`, as (field, value) pairs.
+    pub(super) async fn info_replication(&self, addr: SocketAddr) -> Result<Vec<(String, String)>> {
+        read_info_replication(&mut self.admin(addr).await?, addr).await
+    }
+
+    /// An administrative command on node `addr` (`CLUSTER FAILOVER`), its reply ignored.
+    pub(super) async fn command(&self, addr: SocketAddr, args: &[&str]) -> Result<()> {
+        run_command(&mut self.admin(addr).await?, addr, args).await
+    }
+
     pub fn external(auth: &Auth) -> RedisData {
         RedisData { user: auth.user.clone(), password: auth.password.clone(), scope: auth.scope() }
     }
@@ -39,9 +59,9 @@ impl RedisData {
 
     /// An administrative connection within `timeout`, or why there is none.
     async fn open(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<MultiplexedConnection, String> {
-        match self.scope {
-            Scope::Drill => conn(addr, timeout).await.map_err(|e| e.to_string()),
-            Scope::Run { .. } => self.conn_as(addr, timeout).await,
+        match self.logs_in() {
+            false => conn(addr, timeout).await.map_err(|e| e.to_string()),
+            true => self.conn_as(addr, timeout).await,
         }
     }
 
@@ -65,9 +85,9 @@ impl RedisData {
     }
 
     async fn admin(&self, addr: SocketAddr) -> Result<MultiplexedConnection> {
-        match self.scope {
-            Scope::Drill => admin(addr).await,
-            Scope::Run { .. } => self
+        match self.logs_in() {
+            false => admin(addr).await,
+            true => self
                 .conn_as(addr, self.scope.admin_timeout())
                 .await
                 .map_err(|e| Error::infra(format!("failed to connect to redis at {addr}")).cause_text(e)),
@@ -166,12 +186,15 @@ pub(super) fn field<'a>(info: &'a [(String, String)], key: &str) -> Option<&'a s
 }
 
 pub(super) async fn command(addr: SocketAddr, args: &[&str]) -> Result<()> {
-    let mut c = admin(addr).await?;
+    run_command(&mut admin(addr).await?, addr, args).await
+}
+
+async fn run_command(c: &mut MultiplexedConnection, addr: SocketAddr, args: &[&str]) -> Result<()> {
     let mut cmd = redis::cmd(args[0]);
     for a in &args[1..] {
         cmd.arg(*a);
     }
-    cmd.query_async::<()>(&mut c).await.map_err(|e| Error::infra(format!("failed to run {} on {addr}", args.join(" "))).cause(e))
+    cmd.query_async::<()>(c).await.map_err(|e| Error::infra(format!("failed to run {} on {addr}", args.join(" "))).cause(e))
 }
 
 /// `ROLE` on a connection: whether the node is a primary.
@@ -217,7 +240,7 @@ impl DataPath for RedisData {
     /// for nothing.
     async fn prepare(&self, primary: SocketAddr) -> Result<()> {
         match self.scope {
-            Scope::Drill => command(primary, &["PING"]).await,
+            Scope::Drill => self.command(primary, &["PING"]).await,
             Scope::Run { .. } => Ok(()),
         }
     }

@@ -5,7 +5,7 @@
 //! default. It is drdrill's own, not the redis crate's `ClusterConnection`, because the
 //! recorder needs what that client hides: the owner the write went to, and each refusal
 //! (CLUSTERDOWN, a dead owner) as its own failed op rather than retries inside one op.
-use super::super::conn::RedisConn;
+use super::super::conn::{Login, RedisConn};
 use super::topology::{Topology, slot_of};
 use crate::stack::{WriteClient, WriteError};
 use async_trait::async_trait;
@@ -23,6 +23,8 @@ pub struct Book {
     pub names: HashMap<u16, String>,
     /// Every node's port, in start order: the seeds a client learns the map from.
     pub seeds: Vec<u16>,
+    /// The nodes' `requirepass`, when they ask for one.
+    pub password: Option<String>,
 }
 
 impl Book {
@@ -31,6 +33,14 @@ impl Book {
     }
     pub fn addr(&self, port: u16) -> SocketAddr {
         SocketAddr::new(self.host.unwrap_or(IpAddr::from([127, 0, 0, 1])), port)
+    }
+    /// What a connection to a node logs in with.
+    pub fn login(&self) -> Login<'_> {
+        self.password.as_deref().map(|p| (None, p))
+    }
+    /// `CLUSTER NODES` on node `addr`.
+    pub async fn topology(&self, addr: SocketAddr) -> Result<Topology, String> {
+        read_topology(addr, self.login()).await
     }
 }
 
@@ -82,7 +92,7 @@ impl ClusterClient {
         }
         self.refreshed = Some(tokio::time::Instant::now());
         let book = &self.book;
-        let asks = book.seeds.iter().map(|&p| async move { tokio::time::timeout(REFRESH_WITHIN, read_topology(book.addr(p))).await });
+        let asks = book.seeds.iter().map(|&p| async move { tokio::time::timeout(REFRESH_WITHIN, book.topology(book.addr(p))).await });
         let views: Vec<Topology> = futures_util::future::join_all(asks).await.into_iter().filter_map(|r| r.ok()?.ok()).collect();
         let map = Topology::merged_slot_map(&views);
         if map.iter().all(Option::is_none) {
@@ -97,7 +107,7 @@ impl ClusterClient {
         let conn = match self.conns.entry(port) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                match RedisConn::connect(self.book.addr(port), SEED_TIMEOUT, &self.prefix, None).await {
+                match RedisConn::connect(self.book.addr(port), SEED_TIMEOUT, &self.prefix, self.book.login()).await {
                     Ok(c) => v.insert(c),
                     Err(e) => {
                         self.stale = true;
@@ -139,8 +149,8 @@ fn redirect_port(details: &str) -> Option<u16> {
 }
 
 /// `CLUSTER NODES` on one node.
-pub(super) async fn read_topology(addr: SocketAddr) -> Result<Topology, String> {
-    let mut c = RedisConn::connect(addr, SEED_TIMEOUT, "", None).await.map_err(|e| e.to_string())?;
+async fn read_topology(addr: SocketAddr, login: Login<'_>) -> Result<Topology, String> {
+    let mut c = RedisConn::connect(addr, SEED_TIMEOUT, "", login).await.map_err(|e| e.to_string())?;
     let mut cmd = redis::cmd("CLUSTER");
     cmd.arg("NODES");
     match tokio::time::timeout(SEED_TIMEOUT, c.request(&cmd)).await {

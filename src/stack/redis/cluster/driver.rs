@@ -3,13 +3,13 @@
 //! the nodes gossip and replicate over the drill network; `redis-cli --cluster create`
 //! makes the first `masters` nodes the primaries. The cluster fails over by itself
 //! (`watch.rs`); drdrill never promotes.
-use super::client::{Book, ClusterClient, read_topology};
+use super::client::{Book, ClusterClient};
 use super::topology::{SLOTS, Topology, slot_of};
 use super::watch::ClusterWatch;
 use crate::error::{Error, Result};
 use crate::scenario::{CLUSTER_DEFAULTS, ClusterSpec, StackSpec};
 use crate::stack::data::{DataPath, LagPath, WriteClient};
-use crate::stack::redis::data::{KEY_PREFIX, RedisData, field, info_replication};
+use crate::stack::redis::data::{KEY_PREFIX, RedisData, field};
 use crate::stack::{Deployment, Driver, Orchestrator, ReadBack, ReplicaHealth, ShardInfo, Shards, Stack, retry_until};
 use async_trait::async_trait;
 use std::net::SocketAddr;
@@ -30,6 +30,21 @@ pub struct RedisCluster {
 pub struct ClusterData {
     book: Arc<OnceLock<Book>>,
     redis: RedisData,
+    /// The nodes' `requirepass`, when `cluster.auth`.
+    password: Option<String>,
+}
+
+/// A password for one run's nodes: 32 hex digits from the kernel's random source.
+fn new_password() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        // never a fixed password: the clock's nanoseconds and the process id instead
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+        bytes = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl RedisCluster {
@@ -37,11 +52,17 @@ impl RedisCluster {
         let mut settings: Vec<(String, String)> =
             CLUSTER_DEFAULTS.iter().filter(|(k, _)| !spec.settings.contains_key(*k)).map(|(k, v)| (k.to_string(), v.to_string())).collect();
         settings.extend(spec.settings.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let cluster = spec.cluster.clone().unwrap_or_default();
+        let password = cluster.auth.then(new_password);
+        if let Some(p) = &password {
+            crate::secrets::add_secrets([p.clone()]);
+            settings.extend(["requirepass", "masterauth"].map(|k| (k.to_string(), p.clone())));
+        }
         RedisCluster {
-            spec: spec.cluster.clone().unwrap_or_default(),
+            spec: cluster,
             shards: OnceLock::new(),
             settings,
-            data: ClusterData { book: Arc::default(), redis: RedisData::drill() },
+            data: ClusterData { book: Arc::default(), redis: RedisData::drill_with_password(password.clone()), password },
         }
     }
 
@@ -76,8 +97,8 @@ fn shards_of(t: &Topology, book: &Book) -> (Vec<ShardInfo>, Vec<u8>) {
 }
 
 /// The cluster as node `addr` sees it, or why not.
-async fn topology(addr: SocketAddr) -> Result<Topology> {
-    read_topology(addr).await.map_err(|e| Error::infra(format!("failed to read CLUSTER NODES on {addr}")).cause_text(e))
+async fn topology(book: &Book, addr: SocketAddr) -> Result<Topology> {
+    book.topology(addr).await.map_err(|e| Error::infra(format!("failed to read CLUSTER NODES on {addr}")).cause_text(e))
 }
 
 #[async_trait]
@@ -91,7 +112,7 @@ impl Driver for RedisCluster {
         let first = stack.node(&stack.nodes[0].name)?.addr();
         let want_replicas = stack.nodes.len() - usize::from(self.spec.masters);
         retry_until(timeout, Duration::from_millis(500), || async {
-            let t = topology(first).await?;
+            let t = topology(self.book()?, first).await?;
             let covered = t.covered();
             if covered < u32::from(SLOTS) || t.nodes.len() < stack.nodes.len() {
                 return Err(Error::infra(format!("the cluster covers {covered} of {SLOTS} slots with {} nodes known", t.nodes.len())));
@@ -99,7 +120,7 @@ impl Driver for RedisCluster {
             let mut health = Vec::new();
             for n in t.nodes.iter().filter(|n| !n.is_master()) {
                 let name = self.book()?.name(n.port);
-                let info = info_replication(self.book()?.addr(n.port)).await?;
+                let info = self.data.redis.info_replication(self.book()?.addr(n.port)).await?;
                 let link = field(&info, "master_link_status").unwrap_or("unknown");
                 if link != "up" {
                     return Err(Error::infra(format!("replica {name}'s link to its primary is {link}")));
@@ -135,6 +156,16 @@ impl Driver for RedisCluster {
 }
 
 impl RedisCluster {
+    /// `redis-cli`, logged in when the nodes ask for a password (its value is redacted
+    /// from every text drdrill writes).
+    fn cli(&self) -> Vec<String> {
+        let mut cmd = vec!["redis-cli".to_string()];
+        if let Some(p) = &self.data.password {
+            cmd.extend(["--no-auth-warning".into(), "-a".into(), p.clone()]);
+        }
+        cmd
+    }
+
     fn book(&self) -> Result<&Book> {
         self.data.book.get().ok_or_else(|| Error::infra("the cluster's addresses are not known yet (a bug)"))
     }
@@ -168,13 +199,18 @@ impl Deployment for RedisCluster {
         Some((Vec::new(), cmd))
     }
 
+    /// With `cluster.auth`, redis-cli asks for the password (it is on each node's command
+    /// line: `docker inspect`).
     fn client_command(&self, host_port: u16) -> String {
-        format!("redis-cli -c -h 127.0.0.1 -p {host_port}")
+        let ask = if self.data.password.is_some() { " --askpass" } else { "" };
+        format!("redis-cli -c -h 127.0.0.1 -p {host_port}{ask}")
     }
 
     /// FLUSHALL on the node: its shard's keys.
     fn destroy_data_command(&self, _how: crate::scenario::DataLoss) -> Vec<String> {
-        vec!["redis-cli".into(), "FLUSHALL".into()]
+        let mut cmd = self.cli();
+        cmd.push("FLUSHALL".into());
+        cmd
     }
 
     /// Learns every node's port and drill-network address, then creates the cluster with
@@ -189,14 +225,16 @@ impl Deployment for RedisCluster {
             let ip = stack.docker.ip(&n.container, &stack.network).await?;
             members.push(format!("{ip}:{}", n.host_port));
         }
+        book.password = self.data.password.clone();
         let book = self.data.book.get_or_init(|| book);
         for n in &stack.nodes {
             let addr = book.addr(n.host_port);
-            retry_until(Duration::from_secs(30), Duration::from_millis(100), || crate::stack::redis::data::command(addr, &["PING"]))
-                .await?;
+            retry_until(Duration::from_secs(30), Duration::from_millis(100), || self.data.redis.command(addr, &["PING"])).await?;
         }
         let replicas = self.spec.replicas_per_master.to_string();
-        let mut cmd = vec!["redis-cli", "--cluster", "create"];
+        let cli = self.cli();
+        let mut cmd: Vec<&str> = cli.iter().map(String::as_str).collect();
+        cmd.extend(["--cluster", "create"]);
         cmd.extend(members.iter().map(String::as_str));
         cmd.extend(["--cluster-replicas", &replicas, "--cluster-yes"]);
         let first = &stack.nodes[0].container;
@@ -222,7 +260,8 @@ impl DataPath for ClusterData {
 
     /// Up, a primary serving slots, and the cluster's state ok as it sees it.
     async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
-        let serving = async { read_topology(addr).await.ok().and_then(|t| t.myself().map(|m| m.is_master() && !m.slots.is_empty())) };
+        let book = self.book.get().cloned().unwrap_or_default();
+        let serving = async { book.topology(addr).await.ok().and_then(|t| t.myself().map(|m| m.is_master() && !m.slots.is_empty())) };
         matches!(tokio::time::timeout(timeout, serving).await, Ok(Some(true)))
     }
 
@@ -238,7 +277,8 @@ impl DataPath for ClusterData {
     /// place (every node of the shard down), cannot be read: it is named in `unreadable`
     /// and its records count as lost.
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
-        let t = topology(addr).await?;
+        let book = self.book.get().cloned().unwrap_or_default();
+        let t = topology(&book, addr).await?;
         let me = t.myself().cloned();
         let mine = me.as_ref().and_then(|m| m.master.clone());
         let mut all = ReadBack::default();

@@ -2,7 +2,7 @@
 //! every 100 ms. A node marking a primary `fail?` is PFAIL seen (a note); `fail` is the
 //! majority's agreement (the detection); a replica that now calls itself a primary serving
 //! slots was promoted.
-use super::client::{Book, read_topology};
+use super::client::Book;
 use super::topology::Topology;
 use crate::error::{Error, Result};
 use crate::scenario::ClusterSpec;
@@ -104,7 +104,7 @@ impl Orchestrator for ClusterWatch {
         let mut seen = Seen::default();
         loop {
             let asks =
-                book.seeds.iter().map(|&p| async move { (p, tokio::time::timeout(ANSWER_WITHIN, read_topology(book.addr(p))).await) });
+                book.seeds.iter().map(|&p| async move { (p, tokio::time::timeout(ANSWER_WITHIN, book.topology(book.addr(p))).await) });
             let views: Vec<(String, Topology)> =
                 futures_util::future::join_all(asks).await.into_iter().filter_map(|(p, a)| Some((book.name(p), a.ok()?.ok()?))).collect();
             for o in seen.round(&views, book) {
@@ -142,11 +142,12 @@ impl Orchestrator for ClusterWatch {
     async fn switchover(&self, stack: &Stack) -> Result<String> {
         let book = self.book.get().ok_or_else(|| Error::infra("the cluster's addresses are not known yet (a bug)"))?;
         let primary = stack.node(&stack.primary())?;
-        let t = read_topology(primary.addr()).await.map_err(|e| Error::infra("failed to read CLUSTER NODES").cause_text(e))?;
+        let t = book.topology(primary.addr()).await.map_err(|e| Error::infra("failed to read CLUSTER NODES").cause_text(e))?;
         let me = t.myself().ok_or_else(|| Error::infra("CLUSTER NODES names no node `myself`"))?;
         let replica = t.replicas_of(&me.id).into_iter().find(|r| r.connected && r.failing().is_none());
         let replica = replica.ok_or_else(|| Error::infra(format!("{} has no healthy replica to fail over to", primary.name)))?;
-        crate::stack::redis::data::command(book.addr(replica.port), &["CLUSTER", "FAILOVER"]).await?;
+        let admin = crate::stack::redis::data::RedisData::drill_with_password(book.password.clone());
+        admin.command(book.addr(replica.port), &["CLUSTER", "FAILOVER"]).await?;
         Ok(format!("CLUSTER FAILOVER on {}", book.name(replica.port)))
     }
 }
