@@ -284,3 +284,30 @@ fn a_shard_that_loses_every_node_stops_the_cluster_and_its_writes_count_as_lost(
     assert!(errors.contains("slots 5461-10922 could not be read"), "{errors}");
     assert_eq!(d.code, 1, "missed targets exit 1\n{}", d.stdout);
 }
+
+/// A cluster across three sites, each primary's replica in the next site; dc1 (rc-1, and
+/// rc-6 replicating rc-3) goes dark for its peers and the clients. The two other sites'
+/// primaries are a majority: they fail shard 1 over to rc-4 in dc2. The service has
+/// recovered only once shard 1 has, whatever the other shards did meanwhile.
+#[test]
+fn a_dark_site_loses_its_primary_to_the_replica_in_the_next_site() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Checked { d, lost, .. } = drill_cross_checked_by("scenarios/redis-cluster-site-isolation.yaml", &read_cluster, &[]);
+    assert_orchestrator_failed_over(&d);
+    let r = &d.results;
+    let states: Vec<String> =
+        r["stack"]["replication_at_start"].as_array().unwrap().iter().map(|h| format!("{} {}", h["node"], h["state"])).collect();
+    assert_eq!(states, [r#""rc-4" "replica of rc-1""#, r#""rc-5" "replica of rc-2""#, r#""rc-6" "replica of rc-3""#]);
+    let p = &r["phases"];
+    assert_eq!((p["old_primary"].as_str(), p["new_primary"].as_str()), (Some("rc-1"), Some("rc-4")), "{p}");
+    let t = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k}: {p}"));
+    assert!(t("detected_ms") - t("fault_ms") >= 5000.0, "FAIL agreed before cluster-node-timeout: {p}");
+    assert_shards_add_up(r);
+    assert_eq!(lost.len() as u64, r["lost_writes"].as_u64().unwrap());
+    let shard1 = &r["shards"]["shards"][0];
+    assert_eq!((shard1["primary"].as_str(), shard1["hit"].as_bool()), (Some("rc-1"), Some(true)), "{shard1}");
+    let service_back = r["recovered_at_ms"].as_f64().unwrap();
+    assert!(service_back >= shard1["recovered_at_ms"].as_f64().unwrap() - 0.001, "the service recovered before shard 1: {service_back} {shard1}");
+    assert!(t("stabilization_ms") >= 0.0, "{p}");
+    assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+}

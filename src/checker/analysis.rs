@@ -96,6 +96,10 @@ pub struct Checker {
     /// runs from the fault to this point instead (the recovered node's first acknowledged
     /// write, by invoke time).
     pub data_recovered_ns: Option<u64>,
+    /// A service with one primary per shard has recovered once every shard a fault hit has:
+    /// `Some(Some(t))` the last of them recovered at `t` (drill ns), `Some(None)` one never
+    /// did. Writes to the other shards succeeding meanwhile do not end its RTO.
+    pub shards_recovered_ns: Option<Option<u64>>,
 }
 
 impl Default for Checker {
@@ -115,6 +119,7 @@ impl Checker {
             runs: Default::default(),
             recovery_target_ns: None,
             data_recovered_ns: None,
+            shards_recovered_ns: None,
         }
     }
 
@@ -216,6 +221,9 @@ impl Checker {
         if let Some(t) = self.data_recovered_ns {
             rto_until_data_recovered(&mut rto, t, fault.map(|e| e.t_ns).unwrap_or(0));
         }
+        if let Some(t) = self.shards_recovered_ns {
+            rto_until_every_shard(&mut rto, t);
+        }
         rto
     }
 
@@ -264,6 +272,23 @@ fn fault_time(e: &Event) -> rto::FaultTime {
 fn nothing_to_recover_from(rto: &mut RtoResult) {
     rto.rto_ms = None;
     rto.no_rto_because = Some("no fault hit this service and its clients saw no outage: nothing to recover from".into());
+}
+
+/// A sharded service recovers when its last hit shard does (`at_ns`; None: one never did),
+/// not when the first write to any shard succeeds again.
+fn rto_until_every_shard(rto: &mut RtoResult, at_ns: Option<u64>) {
+    let Some(recovered) = rto.recovered_at_ms else { return };
+    match at_ns.map(|t| t as f64 / 1e6) {
+        None => {
+            (rto.rto_ms, rto.recovered_at_ms, rto.outage_ms) = (None, None, None);
+        }
+        Some(t) if t > recovered => {
+            rto.recovered_at_ms = Some(t);
+            rto.rto_ms = rto.rto_ms.map(|_| t - rto.from_ms);
+            rto.outage_ms = rto.outage_ms.zip(rto.last_ack_before_outage_ms).map(|(_, last)| t - last).or(rto.outage_ms);
+        }
+        Some(_) => {}
+    }
 }
 
 /// After an operator error the clients' outage does not end the RTO: correct data does, at

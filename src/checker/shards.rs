@@ -61,6 +61,19 @@ pub struct ShardsReport {
     pub whole_down_ms: f64,
 }
 
+impl ShardsReport {
+    /// When the last shard a fault hit recovered (drill ns): `Some(None)` when one never
+    /// did, None when no shard with an outage was hit.
+    pub fn hit_recovered_ns(&self) -> Option<Option<u64>> {
+        let hit: Vec<&ShardResult> = self.shards.iter().filter(|s| s.hit && (s.failed + s.unknown) > 0).collect();
+        if hit.is_empty() {
+            return None;
+        }
+        let recovered: Option<Vec<f64>> = hit.iter().map(|s| s.recovered_at_ms).collect();
+        Some(recovered.map(|r| (r.into_iter().fold(0.0, f64::max) * 1e6).round() as u64))
+    }
+}
+
 /// Judges every shard of `shards` on the ops of `service` (None: every op) in `history`.
 pub fn judge_shards(
     history: &Path,
@@ -192,6 +205,37 @@ mod tests {
     use super::*;
 
     const MS: u64 = 1_000_000;
+
+    fn shard(hit: bool, failed: u64, recovered_at_ms: Option<f64>) -> ShardResult {
+        ShardResult {
+            shard: "s".into(),
+            slots: String::new(),
+            share: 0.5,
+            primary: "p".into(),
+            acked: 10,
+            failed,
+            unknown: 0,
+            lost: None,
+            rpo_ms: None,
+            outage_ms: None,
+            outage_start_ms: None,
+            recovered_at_ms,
+            hit,
+            rto_ms: None,
+        }
+    }
+
+    #[test]
+    fn a_sharded_service_recovers_with_its_last_hit_shard() {
+        let report = |shards| ShardsReport { shards, ..Default::default() };
+        // a shard the fault did not hit recovering later (the whole cluster stopped) counts
+        // for its own outage, not for the RTO; a shard without failures neither
+        let r = report(vec![shard(true, 5, Some(13_753.0)), shard(false, 5, Some(14_000.0)), shard(true, 0, None)]);
+        assert_eq!(r.hit_recovered_ns(), Some(Some(13_753_000_000)));
+        let r = report(vec![shard(true, 5, Some(13_753.0)), shard(true, 9, None)]);
+        assert_eq!(r.hit_recovered_ns(), Some(None), "a hit shard that never recovered");
+        assert_eq!(report(vec![shard(false, 5, Some(1.0))]).hit_recovered_ns(), None);
+    }
 
     #[test]
     fn the_share_follows_the_shards_and_a_whole_outage_is_a_window() {

@@ -251,6 +251,14 @@ impl Drill<'_> {
         let targets = crate::scenario::Targets { converge: sc.targets.converge && s.can_converge, ..sc.targets.clone() };
         let runs = std::mem::take(&mut checker.runs);
         checker.data_recovered_ns = data_recovered(failover.as_ref(), &runs);
+        let shards = match svc.driver.shards() {
+            Some(sh) => Some(
+                crate::checker::judge_shards(history, tag, &sh, &hist.events, answered, s.read.as_ref(), &sc.checks)
+                    .map_err(|e| Error::infra("failed to judge the shards").cause(e))?,
+            ),
+            None => None,
+        };
+        checker.shards_recovered_ns = shards.as_ref().and_then(crate::checker::ShardsReport::hit_recovered_ns);
         let mut a = checker
             .finish(&hist.events, answered, s.read.as_ref(), s.convergence.as_ref(), &sc.checks, &targets)
             .map_err(|e| Error::infra("failed to check the history").cause(e))?;
@@ -269,13 +277,6 @@ impl Drill<'_> {
         let cleanup = match (&svc.external, sc.stack.cleanup) {
             (Some(_), true) => Some(self.cleanup(rep, svc).await),
             _ => None,
-        };
-        let shards = match svc.driver.shards() {
-            Some(sh) => Some(
-                crate::checker::judge_shards(history, tag, &sh, &hist.events, answered, s.read.as_ref(), &sc.checks)
-                    .map_err(|e| Error::infra("failed to judge the shards").cause(e))?,
-            ),
-            None => None,
         };
         let phases = self.phases(svc, failover.as_ref(), &hist, &a, &runs);
         let isolated_primary = isolated.map(|(info, rb)| super::isolated::judge(info, &rb, a.rpo.as_ref(), &self.dir));

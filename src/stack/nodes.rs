@@ -403,8 +403,11 @@ async fn run_published(docker: &Docker, spec: ContainerSpec, port: u16) -> Resul
 
 /// Runs node `spec.alias` listening inside on the free host port it is published on (the
 /// deployment's `container_on_port`). Returns the port.
+/// A deployment may refuse a port (a Redis Cluster node's bus listens 10000 above it): then
+/// another free port is drawn.
 async fn run_on_own_port(docker: &Docker, spec: ContainerSpec, deploy: &dyn super::Deployment) -> Result<u16> {
-    run_on_free_port(docker, &spec, |port| {
+    let fits = |port: u16| deploy.container_on_port(&spec.alias, port).is_some();
+    run_on_free_port_where(docker, &spec, fits, |port| {
         let (env, cmd) = deploy.container_on_port(&spec.alias, port).unwrap_or_default();
         ContainerSpec { ports: vec![(port, port)], env, cmd, ..spec.clone() }
     })
@@ -414,8 +417,28 @@ async fn run_on_own_port(docker: &Docker, spec: ContainerSpec, deploy: &dyn supe
 /// Runs `with(port)` on a free host port; retries when the port was taken between our
 /// probe and the engine's bind. Returns the port.
 async fn run_on_free_port(docker: &Docker, spec: &ContainerSpec, with: impl Fn(u16) -> ContainerSpec) -> Result<u16> {
-    for _ in 0..5 {
+    run_on_free_port_where(docker, spec, |_| true, with).await
+}
+
+/// A free port `fits` takes (at most 1000 drawn: the kernel's range is tens of thousands).
+fn free_port_where(fits: impl Fn(u16) -> bool) -> Result<u16> {
+    for _ in 0..1000 {
         let port = free_port()?;
+        if fits(port) {
+            return Ok(port);
+        }
+    }
+    Err(Error::infra("failed to find a free port on 127.0.0.1 that the node can listen on"))
+}
+
+async fn run_on_free_port_where(
+    docker: &Docker,
+    spec: &ContainerSpec,
+    fits: impl Fn(u16) -> bool,
+    with: impl Fn(u16) -> ContainerSpec,
+) -> Result<u16> {
+    for _ in 0..5 {
+        let port = free_port_where(&fits)?;
         match docker.run(&with(port)).await {
             Ok(()) => return Ok(port),
             Err(e) if e.causes.iter().any(|c| c.contains("address already in use") || c.contains("port is already allocated")) => {

@@ -15,6 +15,9 @@ pub const REDIS_CLUSTER: KindInfo = KindInfo {
     blocks: &["cluster"],
     refuses: &[(ReplicationMode::Sync, NO_SYNC), (ReplicationMode::SemiSync, NO_SYNC)],
     validate: validate_cluster,
+    // the nodes gossip with every other node on the address they announce: one network,
+    // sites as groups on it, cut off by iptables
+    members_span_sites: true,
     ..KindInfo::bare(
         "redis-cluster",
         "Redis 7 Cluster: `cluster.masters` primaries, each owning a share of the 16384 slots with `cluster.replicas_per_master` replicas, created by `redis-cli --cluster create`; the cluster fails a shard over by itself and clients follow MOVED.",
@@ -92,7 +95,6 @@ fn validate_cluster(s: &Scenario, p: &mut Vec<Problem>) {
     }
     let unsupported = [
         (s.proxy.is_some(), "proxy", "a cluster's clients follow MOVED to each node's own port; drdrill's proxy routes one primary"),
-        (!st.sites.is_empty(), "sites", "sites are not yet supported for redis-cluster"),
         (st.backup.is_some(), "backup", "restore drills are not yet supported for redis-cluster"),
         (s.dns.is_some(), "dns", "a cluster's clients find each shard by MOVED, not by a DNS name"),
         (s.monitoring.is_some(), "monitoring", "monitoring is not yet supported for redis-cluster"),

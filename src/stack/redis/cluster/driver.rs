@@ -16,6 +16,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+/// The highest port a node can listen on: its cluster bus takes the port 10000 above.
+const MAX_PORT: u16 = 55_535;
+
 pub struct RedisCluster {
     spec: ClusterSpec,
     /// The shards when the cluster became healthy, and each slot's shard.
@@ -132,6 +135,8 @@ impl Driver for RedisCluster {
                 return Err(Error::infra(format!("{} of {want_replicas} replicas are linked", health.len())));
             }
             let _ = self.shards.set(shards_of(&t, self.book()?));
+            // in start order, not CLUSTER NODES' order
+            health.sort_by_key(|h| stack.nodes.iter().position(|n| n.name == h.node));
             Ok(health)
         })
         .await
@@ -177,7 +182,12 @@ impl Deployment for RedisCluster {
         self.container_on_port(node, 6379).unwrap_or_default()
     }
 
+    /// None above 55535: the node's cluster bus listens 10000 above its port, and Redis
+    /// exits at start when that passes 65535 (the kernel hands out free ports up to 60999).
     fn container_on_port(&self, _node: &str, port: u16) -> Option<(Vec<String>, Vec<String>)> {
+        if port > MAX_PORT {
+            return None;
+        }
         let mut cmd: Vec<String> = [
             "--port",
             &port.to_string(),
@@ -231,15 +241,44 @@ impl Deployment for RedisCluster {
             let addr = book.addr(n.host_port);
             retry_until(Duration::from_secs(30), Duration::from_millis(100), || self.data.redis.command(addr, &["PING"])).await?;
         }
-        let replicas = self.spec.replicas_per_master.to_string();
+        // with sites the primaries alone, then each replica given to its primary by order
+        // (redis-cli places replicas by address, not by site)
+        let sited = stack.sites.is_some();
+        let masters = usize::from(self.spec.masters);
+        let replicas = if sited { "0".to_string() } else { self.spec.replicas_per_master.to_string() };
         let cli = self.cli();
         let mut cmd: Vec<&str> = cli.iter().map(String::as_str).collect();
         cmd.extend(["--cluster", "create"]);
-        cmd.extend(members.iter().map(String::as_str));
+        cmd.extend(members[..if sited { masters } else { members.len() }].iter().map(String::as_str));
         cmd.extend(["--cluster-replicas", &replicas, "--cluster-yes"]);
         let first = &stack.nodes[0].container;
         let created = tokio::time::timeout(Duration::from_secs(60), stack.exec_ok(first, "create the cluster", &cmd)).await;
-        created.map_err(|_| Error::infra("redis-cli --cluster create did not finish within 60 s"))?.map(|_| ())
+        created.map_err(|_| Error::infra("redis-cli --cluster create did not finish within 60 s"))??;
+        if sited {
+            self.place_replicas(stack, book, &members).await?;
+        }
+        Ok(())
+    }
+}
+
+impl RedisCluster {
+    /// Replica `rc-(M+i)` (M primaries) follows primary `rc-(((i-1) mod M)+1)`: it meets the
+    /// primary, then `CLUSTER REPLICATE`s it once it knows it.
+    async fn place_replicas(&self, stack: &Stack, book: &Book, members: &[String]) -> Result<()> {
+        let masters = usize::from(self.spec.masters);
+        for (j, replica) in stack.nodes.iter().enumerate().skip(masters) {
+            let primary = &stack.nodes[(j - masters) % masters];
+            let id = topology(book, book.addr(primary.host_port)).await?.myself().map(|m| m.id.clone());
+            let id = id.ok_or_else(|| Error::infra(format!("{} names no node `myself` in CLUSTER NODES", primary.name)))?;
+            let (ip, port) = members[(j - masters) % masters].rsplit_once(':').unwrap_or_default();
+            let at = book.addr(replica.host_port);
+            self.data.redis.command(at, &["CLUSTER", "MEET", ip, port]).await?;
+            let follow = ["CLUSTER", "REPLICATE", id.as_str()];
+            retry_until(Duration::from_secs(30), Duration::from_millis(200), || self.data.redis.command(at, &follow))
+                .await
+                .map_err(|e| e.hint(format!("{} could not follow {}", replica.name, primary.name)))?;
+        }
+        Ok(())
     }
 }
 
@@ -301,5 +340,18 @@ impl DataPath for ClusterData {
 
     fn lag(&self) -> &dyn LagPath {
         self.redis.lag()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_never_listens_where_its_bus_would_pass_65535() {
+        let l = crate::scenario::parse(std::path::Path::new("t.yaml"), "name: t\ntargets: {}\nstack: {kind: redis-cluster}\n".into());
+        let c = RedisCluster::new(&l.unwrap().scenario.stack);
+        assert!(c.container_on_port("rc-1", 55_535).is_some_and(|(_, cmd)| cmd.contains(&"55535".to_string())));
+        assert!(c.container_on_port("rc-1", 55_536).is_none());
     }
 }
