@@ -81,6 +81,47 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}t
 .fail{color:#b00020;font-weight:bold}.unknown{color:#a05a00;font-weight:bold}pre{background:#f7f7f7;padding:1em;overflow:auto}\
 figure{margin:0}figcaption{font-size:90%;color:#555}";
 
+/// One service's part of the page: its results, timeline, markers, phases, and the
+/// sections only some services have (lag, restore, shards).
+fn service_json(r: &Results, several: bool, svg: &str, name: &str, sr: &Results) -> serde_json::Value {
+    let events: Vec<_> = r.events.iter().filter(|e| !several || crate::history::belongs(e.service.as_ref(), Some(name))).collect();
+    let markers: Vec<_> = events
+        .iter()
+        .filter(|e| super::timeline::is_marker(e.kind))
+        .map(|e| json!({"t_ms": e.t_ns as f64 / 1e6, "kind": e.kind, "node": e.node, "detail": e.detail}))
+        .collect();
+    let phases: Vec<_> = sr
+        .phases
+        .as_ref()
+        .map(|p| {
+            phase_rows(p)
+                .into_iter()
+                .map(
+                    |x| json!({"phase": x.phase, "span": x.span, "duration": x.duration, "budget": x.budget, "setting": x.setting}),
+                )
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "name": name,
+        "suffix": if several { format!("-{name}") } else { String::new() },
+        "r": sr,
+        "svg": svg,
+        "markers": markers,
+        "phases": phases,
+        "headline": sr.phases.as_ref().map(headline),
+        "claim": sr.phases.as_ref().and_then(|p| p.budgets.claim.clone()),
+        "lag": super::lag::lag_lines(sr),
+        "restore": super::restore::restore_steps(sr),
+        "restore_caption": super::restore::restore_caption(sr),
+        "lag_caption": super::lag::lag_caption(sr),
+        "shards_caption": super::shards::shards_caption(sr),
+        "shards": super::shards::shard_lines(sr),
+        "writable": super::shards::writable_lines(sr),
+        "keyspace": super::keyspace::keyspace_svg(sr).map(|svg| svg.unwrap_or_else(|e| format!("<p>no picture: {e}</p>"))),
+    })
+}
+
 /// The page, from the judged results, the timeline SVG and the scenario file as run.
 /// `svgs`: each service's timeline, in the order of `Results::each_service`.
 pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
@@ -93,48 +134,7 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
     env.add_filter("when", |t: &str| crate::clock::readable(t));
     env.add_template("report.html", TEMPLATE).expect("the report template parses");
     let several = r.several();
-    let services: Vec<_> = svgs
-        .iter()
-        .zip(r.each_service())
-        .map(|(svg, (name, sr))| {
-            let events: Vec<_> = r.events.iter().filter(|e| !several || crate::history::belongs(e.service.as_ref(), Some(name))).collect();
-            let markers: Vec<_> = events
-                .iter()
-                .filter(|e| super::timeline::is_marker(e.kind))
-                .map(|e| json!({"t_ms": e.t_ns as f64 / 1e6, "kind": e.kind, "node": e.node, "detail": e.detail}))
-                .collect();
-            let phases: Vec<_> = sr
-                .phases
-                .as_ref()
-                .map(|p| {
-                    phase_rows(p)
-                        .into_iter()
-                        .map(
-                            |x| json!({"phase": x.phase, "span": x.span, "duration": x.duration, "budget": x.budget, "setting": x.setting}),
-                        )
-                        .collect()
-                })
-                .unwrap_or_default();
-            json!({
-                "name": name,
-                "suffix": if several { format!("-{name}") } else { String::new() },
-                "r": sr,
-                "svg": svg,
-                "markers": markers,
-                "phases": phases,
-                "headline": sr.phases.as_ref().map(headline),
-                "claim": sr.phases.as_ref().and_then(|p| p.budgets.claim.clone()),
-                "lag": super::lag::lag_lines(sr),
-                "restore": super::restore::restore_steps(sr),
-                "restore_caption": super::restore::restore_caption(sr),
-                "lag_caption": super::lag::lag_caption(sr),
-                "shards_caption": super::shards::shards_caption(sr),
-                "shards": super::shards::shard_lines(sr),
-                "writable": super::shards::writable_lines(sr),
-                "keyspace": super::keyspace::keyspace_svg(sr).map(|svg| svg.unwrap_or_else(|e| format!("<p>no picture: {e}</p>"))),
-            })
-        })
-        .collect();
+    let services: Vec<_> = svgs.iter().zip(r.each_service()).map(|(svg, (name, sr))| service_json(r, several, svg, name, sr)).collect();
     let ctx = json!({
         "r": r,
         "css": CSS,

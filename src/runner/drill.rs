@@ -229,6 +229,31 @@ impl Drill<'_> {
         Ok(results)
     }
 
+    /// The replica lag measured, its targets judged into `a` (and its verdict), and the
+    /// note on an RTO that `resolve: once` clients never end.
+    fn with_lag_targets(
+        &self,
+        svc: &Service,
+        events: &[crate::history::Event],
+        a: &mut Analysis,
+    ) -> Result<Option<crate::checker::LagReport>> {
+        let sc = svc.sc();
+        let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
+        let (replica_lag, lag_targets) =
+            crate::checker::judge_lag(&crate::lag::path_in(&self.dir), tag, events, a, sc.targets.replica_lag_ms.as_ref())
+                .map_err(|e| Error::infra(format!("failed to read {} back", crate::lag::FILE)).cause(e))?;
+        a.verdict = lag_targets.iter().fold(a.verdict, |v, t| v.merge(t.verdict));
+        if (sc.dns.is_some() || sc.stack.resolver.is_some())
+            && sc.workload.resolve == crate::scenario::Resolve::Once
+            && a.rto.recovered_at_ms.is_none()
+        {
+            let why = "; the clients looked the name up once (`workload.resolve: once`) and never follow the DNS record to the new primary";
+            a.targets.iter_mut().filter(|t| t.target == "rto_ms").for_each(|t| t.note.push_str(why));
+        }
+        a.targets.extend(lag_targets);
+        Ok(replica_lag)
+    }
+
     /// One service's results, and the time of its last event.
     #[allow(clippy::too_many_arguments)]
     async fn judge_one(
@@ -251,29 +276,12 @@ impl Drill<'_> {
         let targets = crate::scenario::Targets { converge: sc.targets.converge && s.can_converge, ..sc.targets.clone() };
         let runs = std::mem::take(&mut checker.runs);
         checker.data_recovered_ns = data_recovered(failover.as_ref(), &runs);
-        let shards = match svc.driver.shards() {
-            Some(sh) => Some(
-                crate::checker::judge_shards(history, tag, &sh, &hist.events, answered, s.read.as_ref(), &sc.checks)
-                    .map_err(|e| Error::infra("failed to judge the shards").cause(e))?,
-            ),
-            None => None,
-        };
+        let shards = judge_shards(svc, history, &hist.events, answered, s.read.as_ref())?;
         checker.shards_recovered_ns = shards.as_ref().and_then(crate::checker::ShardsReport::hit_recovered_ns);
         let mut a = checker
             .finish(&hist.events, answered, s.read.as_ref(), s.convergence.as_ref(), &sc.checks, &targets)
             .map_err(|e| Error::infra("failed to check the history").cause(e))?;
-        let (replica_lag, lag_targets) =
-            crate::checker::judge_lag(&crate::lag::path_in(&self.dir), tag, &hist.events, &a, sc.targets.replica_lag_ms.as_ref())
-                .map_err(|e| Error::infra(format!("failed to read {} back", crate::lag::FILE)).cause(e))?;
-        a.verdict = lag_targets.iter().fold(a.verdict, |v, t| v.merge(t.verdict));
-        if (sc.dns.is_some() || sc.stack.resolver.is_some())
-            && sc.workload.resolve == crate::scenario::Resolve::Once
-            && a.rto.recovered_at_ms.is_none()
-        {
-            let why = "; the clients looked the name up once (`workload.resolve: once`) and never follow the DNS record to the new primary";
-            a.targets.iter_mut().filter(|t| t.target == "rto_ms").for_each(|t| t.note.push_str(why));
-        }
-        a.targets.extend(lag_targets);
+        let replica_lag = self.with_lag_targets(svc, &hist.events, &mut a)?;
         let cleanup = match (&svc.external, sc.stack.cleanup) {
             (Some(_), true) => Some(self.cleanup(rep, svc).await),
             _ => None,
@@ -343,6 +351,21 @@ impl Drill<'_> {
 
 /// A point-in-time recovery (an operator error): the recovered node's first acknowledged
 /// write after it took the data over (the fresh node ran, or the failover began).
+/// Each shard judged on its own records, for a stack with one primary per shard.
+fn judge_shards(
+    svc: &Service,
+    history: &std::path::Path,
+    events: &[crate::history::Event],
+    answered: Option<usize>,
+    read: Option<&ReadBack>,
+) -> Result<Option<crate::checker::ShardsReport>> {
+    let Some(sh) = svc.driver.shards() else { return Ok(None) };
+    let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
+    crate::checker::judge_shards(history, tag, &sh, events, answered, read, &svc.sc().checks)
+        .map(Some)
+        .map_err(|e| Error::infra("failed to judge the shards").cause(e))
+}
+
 fn data_recovered(f: Option<&FailoverReport>, runs: &crate::checker::AckRuns) -> Option<u64> {
     let f = f.filter(|f| f.target_ms.is_some())?;
     let from_ms = f.restore.as_ref().and_then(|r| r.node_ms).or(f.started_ms)?;
