@@ -100,7 +100,8 @@ pub trait Deployment: Send + Sync {
     fn container(&self, node: &str, primary: &str, replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>);
     /// The node's container when it listens inside on `port`, the port it is published on
     /// (a Redis Cluster node announces one port to its clients and its peers alike); None
-    /// when nodes listen on the data path's port, published on any free port (`container`).
+    /// when nodes listen on the data path's port, published on any free port (`container`),
+    /// or when the node cannot listen on `port` (then another free port is drawn).
     fn container_on_port(&self, _node: &str, _port: u16) -> Option<(Vec<String>, Vec<String>)> {
         None
     }
