@@ -307,7 +307,10 @@ fn a_dark_site_loses_its_primary_to_the_replica_in_the_next_site() {
     let shard1 = &r["shards"]["shards"][0];
     assert_eq!((shard1["primary"].as_str(), shard1["hit"].as_bool()), (Some("rc-1"), Some(true)), "{shard1}");
     let service_back = r["recovered_at_ms"].as_f64().unwrap();
-    assert!(service_back >= shard1["recovered_at_ms"].as_f64().unwrap() - 0.001, "the service recovered before shard 1: {service_back} {shard1}");
+    assert!(
+        service_back >= shard1["recovered_at_ms"].as_f64().unwrap() - 0.001,
+        "the service recovered before shard 1: {service_back} {shard1}"
+    );
     assert!(t("stabilization_ms") >= 0.0, "{p}");
     assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
 }

@@ -46,15 +46,7 @@ fn fault_at(fault_ms: u64, stop_ms: u64) -> Vec<Event> {
 }
 
 fn no_targets() -> Targets {
-    Targets {
-        rto_ms: None,
-        rpo_ms: None,
-        max_lost_writes: None,
-        converge: false,
-        replica_lag_ms: None,
-        alerts: Default::default(),
-        no_alert: Vec::new(),
-    }
+    Targets::none()
 }
 
 fn rto_target(limit: u64) -> Targets {

@@ -173,7 +173,7 @@ impl Writability {
                     state[s] = Some(x == 2);
                 }
             }
-            started |= state.iter().any(|s| *s == Some(true));
+            started |= state.contains(&Some(true));
             if !started {
                 continue;
             }
@@ -243,7 +243,7 @@ mod tests {
         // both write until 1 s; shard 0 refuses from 1 s; both refuse 2.0-2.3 s; both back
         for t in (0..3000).step_by(10) {
             let t_ns = t * MS;
-            let zero_ok = t < 1000 || t >= 2300;
+            let zero_ok = !(1000..2300).contains(&t);
             let one_ok = !(2000..2300).contains(&t);
             w.add(0, t_ns, zero_ok);
             w.add(1, t_ns + MS, one_ok);

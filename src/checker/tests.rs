@@ -201,20 +201,7 @@ fn missing_read_back_is_unknown_never_pass() {
 #[test]
 fn no_baseline_writes_is_unknown() {
     let (ops, rb) = scenario(3000, (0, 3000), Outcome::Fail, &[]);
-    let a = run(
-        &ops,
-        &events(1000, 3000),
-        Some(&rb),
-        &Targets {
-            rto_ms: None,
-            rpo_ms: None,
-            max_lost_writes: None,
-            converge: false,
-            replica_lag_ms: None,
-            alerts: Default::default(),
-            no_alert: Vec::new(),
-        },
-    );
+    let a = run(&ops, &events(1000, 3000), Some(&rb), &Targets::none());
     assert_eq!(a.verdict, Verdict::Unknown);
 }
 
@@ -234,15 +221,7 @@ fn unconverged_replica_fails() {
     };
     let mut c = Checker::default();
     ops.iter().for_each(|o| c.add(o));
-    let t = Targets {
-        rto_ms: None,
-        rpo_ms: None,
-        max_lost_writes: None,
-        converge: true,
-        replica_lag_ms: None,
-        alerts: Default::default(),
-        no_alert: Vec::new(),
-    };
+    let t = Targets { converge: true, ..Targets::none() };
     let a = c.finish(&events(1000, 3000), Some(0), Some(&rb), Some(&conv), &CheckSpec::default(), &t).unwrap();
     assert_eq!(a.verdict, Verdict::Fail);
 }
@@ -298,20 +277,7 @@ fn latency_percentiles_per_phase_with_failover() {
     }
     let mut evs = events(1000, 6000);
     evs.insert(2, ev(2000, EventKind::FailoverStart, None));
-    let a = run(
-        &ops,
-        &evs,
-        None,
-        &Targets {
-            rto_ms: None,
-            rpo_ms: None,
-            max_lost_writes: None,
-            converge: false,
-            replica_lag_ms: None,
-            alerts: Default::default(),
-            no_alert: Vec::new(),
-        },
-    );
+    let a = run(&ops, &evs, None, &Targets::none());
     assert_eq!(a.rto.recovered_at_ms, Some(3000.0));
     let got: Vec<_> = a.latency.iter().map(|l| (l.phase.as_str(), l.from_ms, l.to_ms, l.ok_ops)).collect();
     assert_eq!(
@@ -340,20 +306,7 @@ fn latency_phase_is_chosen_by_invoke_time() {
     let mut ops: Vec<Op> = (0..99).map(|i| op(0, i + 1, i * 10, 2, Outcome::Ok)).collect();
     ops.push(op(0, 100, 999, 501, Outcome::Ok)); // invoked before the fault, acknowledged during it
     ops.push(op(0, 101, 1000, 7, Outcome::Ok)); // invoked at the fault
-    let a = run(
-        &ops,
-        &events(1000, 3000),
-        None,
-        &Targets {
-            rto_ms: None,
-            rpo_ms: None,
-            max_lost_writes: None,
-            converge: false,
-            replica_lag_ms: None,
-            alerts: Default::default(),
-            no_alert: Vec::new(),
-        },
-    );
+    let a = run(&ops, &events(1000, 3000), None, &Targets::none());
     let b = phase(&a, LatencyPhase::BeforeFault);
     assert_eq!((b.ok_ops, b.max_ms), (100, Some(501.0)));
     let d = phase(&a, LatencyPhase::DuringFault);
@@ -366,20 +319,7 @@ fn latency_phase_is_chosen_by_invoke_time() {
 fn a_drill_without_a_fault_has_one_whole_drill_phase() {
     let (ops, _) = scenario(3000, (0, 0), Outcome::Fail, &[]);
     let evs = vec![ev(0, EventKind::WorkloadStart, None), ev(3000, EventKind::WorkloadStop, None)];
-    let a = run(
-        &ops,
-        &evs,
-        None,
-        &Targets {
-            rto_ms: None,
-            rpo_ms: None,
-            max_lost_writes: None,
-            converge: false,
-            replica_lag_ms: None,
-            alerts: Default::default(),
-            no_alert: Vec::new(),
-        },
-    );
+    let a = run(&ops, &evs, None, &Targets::none());
     assert_eq!(a.latency.len(), 1);
     let w = &a.latency[0];
     assert_eq!((w.phase, w.from_ms, w.to_ms, w.ok_ops, w.max_ms), (LatencyPhase::WholeDrill, 0.0, 3000.0, 300, Some(2.0)));

@@ -96,9 +96,7 @@ fn service_json(r: &Results, several: bool, svg: &str, name: &str, sr: &Results)
         .map(|p| {
             phase_rows(p)
                 .into_iter()
-                .map(
-                    |x| json!({"phase": x.phase, "span": x.span, "duration": x.duration, "budget": x.budget, "setting": x.setting}),
-                )
+                .map(|x| json!({"phase": x.phase, "span": x.span, "duration": x.duration, "budget": x.budget, "setting": x.setting}))
                 .collect()
         })
         .unwrap_or_default();

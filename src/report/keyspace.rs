@@ -69,7 +69,8 @@ fn draw(r: &Results, end_s: f64) -> Result<String, String> {
             .label("no shard taking writes")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], FAIL.mix(0.3).filled()));
         let line = steps(&s.writable, end_s);
-        let fill = line.windows(2).filter(|w| w[1].0 > w[0].0).map(|w| Rectangle::new([(w[0].0, 0.0), (w[1].0, w[0].1)], OK.mix(0.25).filled()));
+        let fill =
+            line.windows(2).filter(|w| w[1].0 > w[0].0).map(|w| Rectangle::new([(w[0].0, 0.0), (w[1].0, w[0].1)], OK.mix(0.25).filled()));
         chart.draw_series(fill).map_err(|e| e.to_string())?;
         chart
             .draw_series(LineSeries::new(line, OK.stroke_width(2)))
