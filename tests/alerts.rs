@@ -52,21 +52,8 @@ impl Gateway {
             "prometheus-pushgateway",
             &format!("--web.listen-address=127.0.0.1:{gw}"),
         ]);
-        docker(&[
-            "run",
-            "-d",
-            "--name",
-            &g.names[1],
-            "--network",
-            "host",
-            "-v",
-            &mount,
-            "drdrill/monitoring:1",
-            "prometheus",
-            "--config.file=/etc/t/prometheus.yml",
-            &format!("--web.listen-address=127.0.0.1:{prom}"),
-            "--storage.tsdb.path=/tmp/p",
-        ]);
+        let args = prometheus_run_args(&g.names[1], &mount, "/etc/t/prometheus.yml", prom);
+        docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
         g
     }
 }

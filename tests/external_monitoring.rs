@@ -82,21 +82,8 @@ fn users() -> Users {
         "drdrill/monitoring:1",
         "prometheus-postgres-exporter",
     ]);
-    run(&[
-        "run",
-        "-d",
-        "--name",
-        &names[2],
-        "--network",
-        "host",
-        "-v",
-        &mount,
-        "drdrill/monitoring:1",
-        "prometheus",
-        "--config.file=/etc/u/prometheus.yml",
-        &format!("--web.listen-address=127.0.0.1:{prom_port}"),
-        "--storage.tsdb.path=/tmp/p",
-    ]);
+    let prometheus = prometheus_run_args(&names[2], &mount, "/etc/u/prometheus.yml", prom_port);
+    run(&prometheus.iter().map(String::as_str).collect::<Vec<_>>());
     run(&[
         "run",
         "-d",

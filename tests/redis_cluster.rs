@@ -19,17 +19,10 @@ fn password(r: &Value) -> Option<String> {
     cmd.iter().position(|a| a == "--requirepass").map(|i| cmd[i + 1].clone())
 }
 
-/// A connection to the node on `port`, logged in with `password`.
-async fn connect(port: u16, password: Option<&str>) -> redis::aio::MultiplexedConnection {
-    let login = password.map(|p| format!(":{p}@")).unwrap_or_default();
-    let client = redis::Client::open(format!("redis://{login}127.0.0.1:{port}/")).unwrap();
-    client.get_multiplexed_async_connection().await.unwrap()
-}
-
 /// The ports of the primaries serving slots in `CLUSTER NODES` on `port` (not flagged failing).
 fn serving_primaries(port: u16, password: Option<&str>) -> Vec<u16> {
     let text: String = block_on(async {
-        let mut c = connect(port, password).await;
+        let mut c = redis_conn(port, password).await;
         redis::cmd("CLUSTER").arg("NODES").query_async(&mut c).await.unwrap()
     });
     text.lines()
@@ -39,27 +32,13 @@ fn serving_primaries(port: u16, password: Option<&str>) -> Vec<u16> {
         .collect()
 }
 
-/// Every `drdrill:<writer>:<seq>` key on the node on `port`.
-fn read_node(port: u16, password: Option<&str>) -> BTreeSet<(u64, u64)> {
-    let keys: Vec<String> = block_on(async {
-        let mut c = connect(port, password).await;
-        redis::cmd("KEYS").arg("drdrill:*").query_async(&mut c).await.unwrap()
-    });
-    keys.iter()
-        .map(|k| {
-            let mut parts = k.split(':').skip(1);
-            (parts.next().unwrap().parse().unwrap(), parts.next().unwrap().parse().unwrap())
-        })
-        .collect()
-}
-
 /// Every record the cluster holds: KEYS on each primary serving slots, as node `node`
 /// lists them (`min` of them at least).
 fn read_cluster_from(r: &Value, node: &str, min: usize) -> BTreeSet<(u64, u64)> {
     let pw = password(r);
     let primaries = serving_primaries(host_port(r, node), pw.as_deref());
     assert!(primaries.len() >= min, "{primaries:?}");
-    primaries.into_iter().flat_map(|p| read_node(p, pw.as_deref())).collect()
+    primaries.into_iter().flat_map(|p| read_redis_as(p, pw.as_deref())).collect()
 }
 
 fn read_cluster(r: &Value, node: &str) -> BTreeSet<(u64, u64)> {
@@ -89,7 +68,7 @@ fn a_killed_primary_is_failed_over_by_the_cluster_no_sooner_than_its_node_timeou
     let read = move |r: &Value, node: &str| {
         let pw = password(r).expect("cluster.auth is the default: the nodes ask for a password");
         let refused: redis::RedisResult<()> = block_on(async {
-            let mut c = connect(host_port(r, node), None).await;
+            let mut c = redis_conn(host_port(r, node), None).await;
             redis::cmd("SET").arg("x").arg("1").query_async(&mut c).await
         });
         assert!(refused.as_ref().is_err_and(|e| e.to_string().contains("NOAUTH")), "{refused:?}");

@@ -110,13 +110,26 @@ async fn read_postgres_async(port: u16) -> BTreeSet<(u64, u64)> {
 
 /// Every record on a Redis node: KEYS drdrill:*.
 pub fn read_redis(port: u16) -> BTreeSet<(u64, u64)> {
-    block_on(read_redis_async(port))
+    read_redis_as(port, None)
 }
 
-async fn read_redis_async(port: u16) -> BTreeSet<(u64, u64)> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("drdrill:*").query_async(&mut c).await.unwrap();
+/// Every record on a Redis node that asks for `password`.
+pub fn read_redis_as(port: u16, password: Option<&str>) -> BTreeSet<(u64, u64)> {
+    block_on(async {
+        let mut c = redis_conn(port, password).await;
+        read_keys(&mut c).await
+    })
+}
+
+/// A connection to the Redis node on `port`, logged in with `password`.
+pub async fn redis_conn(port: u16, password: Option<&str>) -> redis::aio::MultiplexedConnection {
+    let login = password.map(|p| format!(":{p}@")).unwrap_or_default();
+    let client = redis::Client::open(format!("redis://{login}127.0.0.1:{port}/")).unwrap();
+    client.get_multiplexed_async_connection().await.unwrap()
+}
+
+async fn read_keys(c: &mut redis::aio::MultiplexedConnection) -> BTreeSet<(u64, u64)> {
+    let keys: Vec<String> = redis::cmd("KEYS").arg("drdrill:*").query_async(c).await.unwrap();
     keys.iter()
         .map(|k| {
             let mut parts = k.split(':').skip(1);
@@ -300,6 +313,15 @@ pub fn assert_phases_ordered(p: &Value) {
 }
 
 /// Output (stdout then stderr) of a docker CLI command.
+/// `docker run` arguments of a Prometheus on the host's network listening on
+/// 127.0.0.1:`port`, with `mount` (`host-dir:/etc/x:ro`) and its config at `config`.
+pub fn prometheus_run_args(name: &str, mount: &str, config: &str, port: u16) -> Vec<String> {
+    let args = ["run", "-d", "--name", name, "--network", "host", "-v", mount, "drdrill/monitoring:1", "prometheus"];
+    let mut out: Vec<String> = args.map(str::to_string).to_vec();
+    out.extend([format!("--config.file={config}"), format!("--web.listen-address=127.0.0.1:{port}"), "--storage.tsdb.path=/tmp/p".into()]);
+    out
+}
+
 pub fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().unwrap();
     String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
