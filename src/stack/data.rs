@@ -1,7 +1,7 @@
 //! The data path: how drdrill reaches one engine's data (the workload's connections, the
 //! table it writes into, read-back, replication state). Container and external stacks of
 //! one engine share it; only the login and the scope of the rows differ.
-use super::ReadBack;
+use super::{ReadBack, ReplicaHealth, Shards, Stack};
 use crate::error::Result;
 use async_trait::async_trait;
 use std::net::SocketAddr;
@@ -152,6 +152,15 @@ pub trait ExternalData: DataPath {
     async fn max_lag(&self, addr: SocketAddr) -> std::result::Result<u64, String>;
     /// Removes this run's rows (and the table once empty); returns what it did.
     async fn cleanup(&self, addr: SocketAddr) -> Result<String>;
+    /// Waits until the stack is healthy as its engine judges it; says how every node is.
+    /// By default: one writable primary at the endpoint (`external::one_primary`).
+    async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
+        super::external::one_primary(self, stack, timeout).await
+    }
+    /// An engine with one primary per shard: its shards, once healthy.
+    fn shards(&self) -> Option<Shards> {
+        None
+    }
 }
 
 /// Login and namespace on an external database.

@@ -3,7 +3,7 @@
 //! them otherwise: it has no deployment and no promotion (the scenario's failover steps
 //! promote, repoint and rejoin).
 use super::data::{Auth, DataPath, ExternalData};
-use super::{Driver, Node, ReplicaHealth, Stack};
+use super::{Driver, Node, ReplicaHealth, Shards, Stack};
 use crate::error::{Error, Result};
 use crate::scenario::{ENDPOINT, Engine, KINDS, StackSpec};
 use async_trait::async_trait;
@@ -33,13 +33,47 @@ impl External {
 
     /// Which node is the writable primary now (the first that probes so), if any.
     pub async fn find_primary(&self, stack: &Stack, timeout: Duration) -> Option<String> {
-        for n in &stack.nodes {
-            if matches!(self.data.writable(n.addr(), timeout).await, Ok(true)) {
-                return Some(n.name.clone());
-            }
-        }
-        None
+        first_writable(self.data.as_ref(), stack, timeout).await
     }
+}
+
+/// The first node that says it is a writable primary.
+pub async fn first_writable<D: ExternalData + ?Sized>(data: &D, stack: &Stack, timeout: Duration) -> Option<String> {
+    for n in &stack.nodes {
+        if matches!(data.writable(n.addr(), timeout).await, Ok(true)) {
+            return Some(n.name.clone());
+        }
+    }
+    None
+}
+
+/// A stack of one primary is healthy when its endpoint accepts a connection and is a
+/// writable primary; every declared node is reported with its role.
+pub async fn one_primary<D: ExternalData + ?Sized>(data: &D, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
+    let ep = stack.service(ENDPOINT)?.addr();
+    let ask = Duration::from_secs(3);
+    super::retry_until(timeout, Duration::from_millis(500), || async {
+        match data.writable(ep, ask).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::infra(format!("the endpoint {ep} reaches a node that is not a writable primary"))),
+            Err(e) => Err(Error::infra(format!("failed to reach the endpoint {ep}")).cause_text(e)),
+        }
+    })
+    .await?;
+    if let Some(p) = first_writable(data, stack, ask).await {
+        stack.set_primary(&p);
+    }
+    let mut health = Vec::new();
+    for n in stack.nodes.iter().filter(|n| n.name != stack.primary()) {
+        let state = match data.writable(n.addr(), ask).await {
+            Ok(false) => "replica",
+            Ok(true) => "writable (a second primary?)",
+            Err(_) => "unreachable",
+        };
+        let lag = -1; // not comparable across an external stack's nodes from here
+        health.push(ReplicaHealth { node: n.name.clone(), state: state.into(), lag_bytes: lag });
+    }
+    Ok(health)
 }
 
 /// Resolves `host:port` once (a DNS name is not looked up again during the drill).
@@ -94,33 +128,13 @@ impl Driver for External {
     fn data(&self) -> &dyn DataPath {
         self.data.as_ref()
     }
-    /// The endpoint must accept a connection and be a writable primary; every declared
-    /// node is reported with its role and position.
+    /// Healthy as the engine judges it: one writable primary at the endpoint, or (a
+    /// cluster) every slot served.
     async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
-        let ep = stack.service(ENDPOINT)?.addr();
-        let ask = Duration::from_secs(3);
-        super::retry_until(timeout, Duration::from_millis(500), || async {
-            match self.data.writable(ep, ask).await {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(Error::infra(format!("the endpoint {ep} reaches a node that is not a writable primary"))),
-                Err(e) => Err(Error::infra(format!("failed to reach the endpoint {ep}")).cause_text(e)),
-            }
-        })
-        .await?;
-        if let Some(p) = self.find_primary(stack, ask).await {
-            stack.set_primary(&p);
-        }
-        let mut health = Vec::new();
-        for n in stack.nodes.iter().filter(|n| n.name != stack.primary()) {
-            let state = match self.data.writable(n.addr(), ask).await {
-                Ok(false) => "replica",
-                Ok(true) => "writable (a second primary?)",
-                Err(_) => "unreachable",
-            };
-            let lag = -1; // not comparable across an external stack's nodes from here
-            health.push(ReplicaHealth { node: n.name.clone(), state: state.into(), lag_bytes: lag });
-        }
-        Ok(health)
+        self.data.wait_healthy(stack, timeout).await
+    }
+    fn shards(&self) -> Option<Shards> {
+        self.data.shards()
     }
     fn client_entry(&self) -> Option<&'static str> {
         Some(ENDPOINT)

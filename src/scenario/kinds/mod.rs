@@ -37,7 +37,8 @@ pub struct KindInfo {
     pub orchestrator: Option<&'static str>,
     /// A stack drdrill attaches to and never starts: its nodes are `stack.nodes`.
     pub external: bool,
-    /// An external stack may name it as its `engine`: the kind that runs an engine bare.
+    /// An external stack may name it as its `engine`: the kind that runs an engine bare
+    /// (or, for a cluster, the cluster itself), whose data path reaches that engine.
     pub engine: bool,
     /// The `stack` keys only some kinds take that this one accepts (`sentinel`, `patroni`…).
     pub blocks: &'static [&'static str],
@@ -303,8 +304,13 @@ mod tests {
     #[test]
     fn an_external_stack_without_an_engine_falls_back_on_one() {
         // stack::External relies on it
-        assert!(KINDS[0].info().engine);
-        assert!(KINDS.iter().all(|k| !(k.info().engine && (k.orchestrated() || k.is_external()))));
+        assert!(KINDS[0].info().engine && !KINDS[0].orchestrated());
+        assert!(KINDS.iter().all(|k| !(k.info().engine && k.is_external())));
+        // an engine that fails over by itself does it with nothing but its nodes (a cluster):
+        // drdrill reaches such an external stack through the engine's data path alone
+        let external = KINDS.into_iter().find(|k| k.is_external()).unwrap();
+        let bare: StackSpec = serde_json::from_value(serde_json::json!({"kind": external.name()})).unwrap();
+        assert!(KINDS.iter().filter(|k| k.info().engine).all(|k| (k.info().services)(&bare).is_empty()));
     }
 
     #[test]

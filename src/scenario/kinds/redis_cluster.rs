@@ -12,6 +12,8 @@ const NO_SYNC: &str = "redis cluster replication is asynchronous; use settings.m
 
 pub const REDIS_CLUSTER: KindInfo = KindInfo {
     orchestrator: Some("Redis Cluster"),
+    // an external stack may be a Redis Cluster: `engine: redis-cluster`
+    engine: true,
     blocks: &["cluster"],
     refuses: &[(ReplicationMode::Sync, NO_SYNC), (ReplicationMode::SemiSync, NO_SYNC)],
     validate: validate_cluster,

@@ -50,7 +50,8 @@ impl RedisData {
         RedisData { user: auth.user.clone(), password: auth.password.clone(), scope: auth.scope() }
     }
 
-    fn prefix(&self) -> String {
+    /// The keys' prefix: `drdrill:`, or an external stack's `<table>:<run>:`.
+    pub(super) fn prefix(&self) -> String {
         match &self.scope {
             Scope::Drill => KEY_PREFIX.to_string(),
             Scope::Run { table, run } => format!("{table}:{run}:"),
@@ -333,20 +334,29 @@ impl ExternalData for RedisData {
     }
 
     async fn cleanup(&self, addr: SocketAddr) -> Result<String> {
+        let deleted = self.delete_run_keys(addr).await?;
+        Ok(format!("deleted {deleted} keys {}*", self.prefix()))
+    }
+}
+
+impl RedisData {
+    /// Deletes this run's keys on node `addr`; returns how many.
+    pub(super) async fn delete_run_keys(&self, addr: SocketAddr) -> Result<usize> {
         self.scope.run()?;
         let mut c = self.admin(addr).await?;
         let (mut scan, mut deleted) = (KeyScan::new(&self.prefix()), 0usize);
         // deleting keys while SCAN goes on is safe: it still returns every key that stays
         while let Some(keys) = scan.next(&mut c, addr).await? {
             for chunk in keys.chunks(500) {
-                redis::cmd("DEL")
-                    .arg(chunk)
-                    .query_async::<()>(&mut c)
-                    .await
-                    .map_err(|e| Error::infra(format!("failed to delete keys on {addr}")).cause(e))?;
+                // one DEL per key, pipelined: a cluster node refuses a DEL of keys in two slots
+                let mut pipe = redis::pipe();
+                for k in chunk {
+                    pipe.cmd("DEL").arg(k).ignore();
+                }
+                pipe.query_async::<()>(&mut c).await.map_err(|e| Error::infra(format!("failed to delete keys on {addr}")).cause(e))?;
             }
             deleted += keys.len();
         }
-        Ok(format!("deleted {deleted} keys {}*", self.prefix()))
+        Ok(deleted)
     }
 }

@@ -6,41 +6,45 @@
 //! recorder needs what that client hides: the owner the write went to, and each refusal
 //! (CLUSTERDOWN, a dead owner) as its own failed op rather than retries inside one op.
 use super::super::conn::{Login, RedisConn};
-use super::topology::{Topology, slot_of};
+use super::topology::{ClusterNode, Topology, resolve, slot_of};
 use crate::stack::{WriteClient, WriteError};
 use async_trait::async_trait;
 use redis::Value;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Where the nodes are: each listens on its own published port.
+/// Where the nodes are, and what they are called: each by the address clients reach it at
+/// (a drill node: its published port on 127.0.0.1; an external node: what it announces).
 #[derive(Debug, Clone, Default)]
 pub struct Book {
-    /// The address their ports are published on.
-    pub host: Option<IpAddr>,
-    /// port -> node name
-    pub names: HashMap<u16, String>,
-    /// Every node's port, in start order: the seeds a client learns the map from.
-    pub seeds: Vec<u16>,
+    /// address -> node name
+    pub names: HashMap<SocketAddr, String>,
+    /// The nodes a client learns the map from: every node drdrill knows, in start order.
+    pub seeds: Vec<SocketAddr>,
     /// The nodes' `requirepass`, when they ask for one.
     pub password: Option<String>,
+    /// The ACL user to log in as (an external cluster's, with `credentials.user`).
+    pub user: Option<String>,
 }
 
 impl Book {
-    pub fn name(&self, port: u16) -> String {
-        self.names.get(&port).cloned().unwrap_or_else(|| format!("port {port}"))
+    pub fn name(&self, addr: SocketAddr) -> String {
+        self.names.get(&addr).cloned().unwrap_or_else(|| addr.to_string())
     }
-    pub fn addr(&self, port: u16) -> SocketAddr {
-        SocketAddr::new(self.host.unwrap_or(IpAddr::from([127, 0, 0, 1])), port)
+    /// A node of `CLUSTER NODES` by its name, else by the endpoint it announces.
+    pub fn name_of(&self, n: &ClusterNode) -> String {
+        n.addr.map_or_else(|| format!("{}:{}", n.host, n.port), |a| self.name(a))
     }
     /// What a connection to a node logs in with.
     pub fn login(&self) -> Login<'_> {
-        self.password.as_deref().map(|p| (None, p))
+        self.password.as_deref().map(|p| (self.user.as_deref(), p))
     }
-    /// `CLUSTER NODES` on node `addr`.
+    /// `CLUSTER NODES` on node `addr`, the announced names looked up.
     pub async fn topology(&self, addr: SocketAddr) -> Result<Topology, String> {
-        read_topology(addr, self.login()).await
+        let mut t = read_topology(addr, self.login()).await?;
+        t.resolve_names().await;
+        Ok(t)
     }
 }
 
@@ -57,12 +61,12 @@ const MAX_REDIRECTS: usize = 2;
 pub struct ClusterClient {
     book: Book,
     prefix: String,
-    /// slot -> port of its owner
-    map: Vec<Option<u16>>,
+    /// slot -> its owner
+    map: Vec<Option<SocketAddr>>,
     stale: bool,
-    conns: HashMap<u16, RedisConn>,
+    conns: HashMap<SocketAddr, RedisConn>,
     /// The owner the last write was sent to.
-    last: Option<u16>,
+    last: Option<SocketAddr>,
     /// When the map was last refreshed.
     refreshed: Option<tokio::time::Instant>,
 }
@@ -70,14 +74,13 @@ pub struct ClusterClient {
 /// What one send came to.
 enum Reply {
     Done(Result<(), WriteError>),
-    Moved(u16),
-    Ask(u16),
+    Moved(SocketAddr),
+    Ask(SocketAddr),
 }
 
 impl ClusterClient {
-    /// Learns the slot map from every node (`first`, the clients' entry, is one of them).
-    pub async fn connect(book: Book, first: SocketAddr, prefix: &str, timeout: Duration) -> Result<ClusterClient, String> {
-        let _ = first;
+    /// Learns the slot map from every node the book names.
+    pub async fn connect(book: Book, prefix: &str, timeout: Duration) -> Result<ClusterClient, String> {
         let mut c =
             ClusterClient { book, prefix: prefix.into(), map: Vec::new(), stale: true, conns: HashMap::new(), last: None, refreshed: None };
         tokio::time::timeout(timeout, c.refresh()).await.map_err(|_| "no node answered CLUSTER NODES in time".to_string())??;
@@ -92,7 +95,7 @@ impl ClusterClient {
         }
         self.refreshed = Some(tokio::time::Instant::now());
         let book = &self.book;
-        let asks = book.seeds.iter().map(|&p| async move { tokio::time::timeout(REFRESH_WITHIN, book.topology(book.addr(p))).await });
+        let asks = book.seeds.iter().map(|&a| async move { tokio::time::timeout(REFRESH_WITHIN, book.topology(a)).await });
         let views: Vec<Topology> = futures_util::future::join_all(asks).await.into_iter().filter_map(|r| r.ok()?.ok()).collect();
         let map = Topology::merged_slot_map(&views);
         if map.iter().all(Option::is_none) {
@@ -103,26 +106,26 @@ impl ClusterClient {
         Ok(())
     }
 
-    async fn send(&mut self, port: u16, asking: bool, writer: u32, seq: u64, payload: &str) -> Reply {
-        let conn = match self.conns.entry(port) {
+    async fn send(&mut self, to: SocketAddr, asking: bool, writer: u32, seq: u64, payload: &str) -> Reply {
+        let conn = match self.conns.entry(to) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                match RedisConn::connect(self.book.addr(port), SEED_TIMEOUT, &self.prefix, self.book.login()).await {
+                match RedisConn::connect(to, SEED_TIMEOUT, &self.prefix, self.book.login()).await {
                     Ok(c) => v.insert(c),
                     Err(e) => {
                         self.stale = true;
-                        return Reply::Done(Err(WriteError::Fail(format!("{}: {e}", self.book.name(port)))));
+                        return Reply::Done(Err(WriteError::Fail(format!("{}: {e}", self.book.name(to)))));
                     }
                 }
             }
         };
         if asking && let Err(e) = conn.request(&redis::cmd("ASKING")).await {
-            self.conns.remove(&port);
-            return Reply::Done(Err(WriteError::Fail(format!("ASKING on {}: {e}", self.book.name(port)))));
+            self.conns.remove(&to);
+            return Reply::Done(Err(WriteError::Fail(format!("ASKING on {}: {e}", self.book.name(to)))));
         }
         match conn.set_reply(writer, seq, payload).await {
             Ok(Value::Okay) => Reply::Done(Ok(())),
-            Ok(Value::ServerError(e)) => match (e.code(), e.details().and_then(redirect_port)) {
+            Ok(Value::ServerError(e)) => match (e.code(), redirect_to(e.details().unwrap_or_default(), to).await) {
                 ("MOVED", Some(to)) => Reply::Moved(to),
                 ("ASK", Some(to)) => Reply::Ask(to),
                 // in the server's words (`CLUSTERDOWN The cluster is down`); a node that
@@ -135,17 +138,23 @@ impl ClusterClient {
             Ok(other) => Reply::Done(Err(WriteError::Unknown(format!("unexpected reply to SET: {other:?}")))),
             Err(e) => {
                 // the connection is gone or unreadable: the owner may have changed
-                self.conns.remove(&port);
+                self.conns.remove(&to);
                 self.stale = true;
-                Reply::Done(Err(WriteError::Unknown(format!("{}: {e}", self.book.name(port)))))
+                Reply::Done(Err(WriteError::Unknown(format!("{}: {e}", self.book.name(to)))))
             }
         }
     }
 }
 
-/// The port of a redirect's target (`3999 127.0.0.1:30002`).
-fn redirect_port(details: &str) -> Option<u16> {
-    details.split_whitespace().nth(1)?.rsplit_once(':')?.1.parse().ok()
+/// Where a redirect (`3999 127.0.0.1:30002`, `3999 redis-2.example:6379`) sends the write;
+/// an unknown endpoint (`3999 :30002`) is the host the write went to, on the port given.
+async fn redirect_to(details: &str, from: SocketAddr) -> Option<SocketAddr> {
+    let (host, port) = details.split_whitespace().nth(1)?.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    match host {
+        "" | "?" => Some(SocketAddr::new(from.ip(), port)),
+        _ => resolve(host.trim_start_matches('[').trim_end_matches(']'), port).await,
+    }
 }
 
 /// `CLUSTER NODES` on one node.
@@ -170,21 +179,21 @@ impl WriteClient for ClusterClient {
         }
         let key = format!("{}{writer}:{seq}", self.prefix);
         let slot = slot_of(key.as_bytes());
-        let Some(mut port) = self.map.get(usize::from(slot)).copied().flatten() else {
+        let Some(mut to) = self.map.get(usize::from(slot)).copied().flatten() else {
             self.stale = true;
             return Err(WriteError::Fail(format!("slot {slot} has no owner in the client's map")));
         };
         let mut asking = false;
         for _ in 0..=MAX_REDIRECTS {
-            self.last = Some(port);
-            match self.send(port, asking, writer, seq, payload).await {
+            self.last = Some(to);
+            match self.send(to, asking, writer, seq, payload).await {
                 Reply::Done(r) => return r,
-                Reply::Moved(to) => {
-                    self.map[usize::from(slot)] = Some(to);
+                Reply::Moved(next) => {
+                    self.map[usize::from(slot)] = Some(next);
                     self.stale = true;
-                    (port, asking) = (to, false);
+                    (to, asking) = (next, false);
                 }
-                Reply::Ask(to) => (port, asking) = (to, true),
+                Reply::Ask(next) => (to, asking) = (next, true),
             }
         }
         Err(WriteError::Fail(format!("slot {slot}: more than {MAX_REDIRECTS} redirects")))
@@ -200,10 +209,13 @@ impl WriteClient for ClusterClient {
 mod tests {
     use super::*;
 
-    #[test]
-    fn redirects_name_the_owner_by_its_port() {
-        assert_eq!(redirect_port("3999 127.0.0.1:30002"), Some(30002));
-        assert_eq!(redirect_port("3999 :30002"), Some(30002));
-        assert_eq!(redirect_port("3999"), None);
+    #[tokio::test]
+    async fn redirects_name_the_owner_by_its_address() {
+        let from = SocketAddr::from(([10, 0, 0, 7], 6379));
+        let at = |a: [u8; 4], p: u16| Some(SocketAddr::from((a, p)));
+        assert_eq!(redirect_to("3999 127.0.0.1:30002", from).await, at([127, 0, 0, 1], 30002));
+        assert_eq!(redirect_to("3999 10.0.0.8:6379", from).await, at([10, 0, 0, 8], 6379));
+        assert_eq!(redirect_to("3999 :30002", from).await, at([10, 0, 0, 7], 30002), "an unknown endpoint: the same host");
+        assert_eq!(redirect_to("3999", from).await, None);
     }
 }

@@ -3,17 +3,15 @@
 //! the nodes gossip and replicate over the drill network; `redis-cli --cluster create`
 //! makes the first `masters` nodes the primaries. The cluster fails over by itself
 //! (`watch.rs`); drdrill never promotes.
-use super::client::{Book, ClusterClient};
-use super::topology::{SLOTS, Topology, slot_of};
+use super::client::Book;
+use super::data::{ClusterData, topology};
 use super::watch::ClusterWatch;
 use crate::error::{Error, Result};
 use crate::scenario::{CLUSTER_DEFAULTS, ClusterSpec, StackSpec};
-use crate::stack::data::{DataPath, LagPath, WriteClient};
-use crate::stack::redis::data::{KEY_PREFIX, RedisData, field};
-use crate::stack::{Deployment, Driver, Orchestrator, ReadBack, ReplicaHealth, ShardInfo, Shards, Stack, retry_until};
+use crate::stack::data::{Auth, DataPath, ExternalData};
+use crate::stack::{Deployment, Driver, Orchestrator, ReplicaHealth, Shards, Stack, retry_until};
 use async_trait::async_trait;
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The highest port a node can listen on: its cluster bus takes the port 10000 above.
@@ -21,20 +19,9 @@ const MAX_PORT: u16 = 55_535;
 
 pub struct RedisCluster {
     spec: ClusterSpec,
-    /// The shards when the cluster became healthy, and each slot's shard.
-    shards: OnceLock<(Vec<ShardInfo>, Vec<u8>)>,
     /// Seed 001's settings, then the scenario's.
     settings: Vec<(String, String)>,
     data: ClusterData,
-}
-
-/// The cluster's data path: writes through the cluster client, records read from every
-/// shard's primary.
-pub struct ClusterData {
-    book: Arc<OnceLock<Book>>,
-    redis: RedisData,
-    /// The nodes' `requirepass`, when `cluster.auth`.
-    password: Option<String>,
 }
 
 /// A password for one run's nodes: 32 hex digits from the kernel's random source.
@@ -61,12 +48,7 @@ impl RedisCluster {
             crate::secrets::add_secrets([p.clone()]);
             settings.extend(["requirepass", "masterauth"].map(|k| (k.to_string(), p.clone())));
         }
-        RedisCluster {
-            spec: cluster,
-            shards: OnceLock::new(),
-            settings,
-            data: ClusterData { book: Arc::default(), redis: RedisData::drill_with_password(password.clone()), password },
-        }
+        RedisCluster { spec: cluster, settings, data: ClusterData::drill(password) }
     }
 
     /// `cluster-node-timeout` in ms, as the nodes run it.
@@ -75,66 +57,22 @@ impl RedisCluster {
     }
 }
 
-/// The shards of a healthy cluster, `shard-1` the one serving slot 0, and each slot's shard
-/// (u8::MAX: none).
-fn shards_of(t: &Topology, book: &Book) -> (Vec<ShardInfo>, Vec<u8>) {
-    let mut map = vec![u8::MAX; usize::from(SLOTS)];
-    let mut list = Vec::new();
-    for (i, m) in t.masters().into_iter().enumerate() {
-        let mut count = 0u32;
-        for &(a, b) in &m.slots {
-            for slot in a..=b.min(SLOTS - 1) {
-                map[usize::from(slot)] = u8::try_from(i).unwrap_or(u8::MAX);
-            }
-            count += u32::from(b.min(SLOTS - 1) - a) + 1;
-        }
-        list.push(ShardInfo {
-            name: format!("shard-{}", i + 1),
-            primary: book.name(m.port),
-            replicas: t.replicas_of(&m.id).iter().map(|r| book.name(r.port)).collect(),
-            slots: m.slots.iter().map(|(a, b)| format!("{a}-{b}")).collect::<Vec<_>>().join(","),
-            share: f64::from(count) / f64::from(SLOTS),
-        });
-    }
-    (list, map)
-}
-
-/// The cluster as node `addr` sees it, or why not.
-async fn topology(book: &Book, addr: SocketAddr) -> Result<Topology> {
-    book.topology(addr).await.map_err(|e| Error::infra(format!("failed to read CLUSTER NODES on {addr}")).cause_text(e))
-}
-
 #[async_trait]
 impl Driver for RedisCluster {
     fn data(&self) -> &dyn DataPath {
         &self.data
     }
 
-    /// Every slot covered, every replica's link to its primary up.
+    fn attach(&self, auth: &Auth) -> Option<Box<dyn ExternalData>> {
+        Some(Box::new(ClusterData::external(auth)))
+    }
+
+    /// Every slot covered, every node known, every replica's link to its primary up.
     async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
         let first = stack.node(&stack.nodes[0].name)?.addr();
         let want_replicas = stack.nodes.len() - usize::from(self.spec.masters);
         retry_until(timeout, Duration::from_millis(500), || async {
-            let t = topology(self.book()?, first).await?;
-            let covered = t.covered();
-            if covered < u32::from(SLOTS) || t.nodes.len() < stack.nodes.len() {
-                return Err(Error::infra(format!("the cluster covers {covered} of {SLOTS} slots with {} nodes known", t.nodes.len())));
-            }
-            let mut health = Vec::new();
-            for n in t.nodes.iter().filter(|n| !n.is_master()) {
-                let name = self.book()?.name(n.port);
-                let info = self.data.redis.info_replication(self.book()?.addr(n.port)).await?;
-                let link = field(&info, "master_link_status").unwrap_or("unknown");
-                if link != "up" {
-                    return Err(Error::infra(format!("replica {name}'s link to its primary is {link}")));
-                }
-                let master = n.master.as_deref().and_then(|m| t.by_id(m)).map(|m| self.book().map(|b| b.name(m.port))).transpose()?;
-                health.push(ReplicaHealth { node: name, state: format!("replica of {}", master.unwrap_or_default()), lag_bytes: 0 });
-            }
-            if health.len() < want_replicas {
-                return Err(Error::infra(format!("{} of {want_replicas} replicas are linked", health.len())));
-            }
-            let _ = self.shards.set(shards_of(&t, self.book()?));
+            let mut health = self.data.check_health(self.data.book()?, first, stack.nodes.len(), want_replicas).await?;
             // in start order, not CLUSTER NODES' order
             health.sort_by_key(|h| stack.nodes.iter().position(|n| n.name == h.node));
             Ok(health)
@@ -147,12 +85,7 @@ impl Driver for RedisCluster {
     }
 
     fn shards(&self) -> Option<Shards> {
-        let (list, map) = self.shards.get()?.clone();
-        let of = move |writer: u32, seq: u64| {
-            let slot = slot_of(format!("{KEY_PREFIX}{writer}:{seq}").as_bytes());
-            map.get(usize::from(slot)).map(|&i| usize::from(i)).filter(|&i| i != usize::from(u8::MAX))
-        };
-        Some(Shards { list, of: Arc::new(of) })
+        self.data.shards()
     }
 
     fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
@@ -169,10 +102,6 @@ impl RedisCluster {
             cmd.extend(["--no-auth-warning".into(), "-a".into(), p.clone()]);
         }
         cmd
-    }
-
-    fn book(&self) -> Result<&Book> {
-        self.data.book.get().ok_or_else(|| Error::infra("the cluster's addresses are not known yet (a bug)"))
     }
 }
 
@@ -227,18 +156,17 @@ impl Deployment for RedisCluster {
     /// `redis-cli --cluster create` from inside the first node (the nodes must MEET on the
     /// addresses they reach each other on).
     async fn started(&self, stack: &Stack) -> Result<()> {
-        let mut book = Book { host: Some(stack.docker.client_ip), ..Book::default() };
+        let mut book = self.data.new_book();
         let mut members = Vec::new();
         for n in &stack.nodes {
-            book.names.insert(n.host_port, n.name.clone());
-            book.seeds.push(n.host_port);
+            book.names.insert(n.addr(), n.name.clone());
+            book.seeds.push(n.addr());
             let ip = stack.docker.ip(&n.container, &stack.network).await?;
             members.push(format!("{ip}:{}", n.host_port));
         }
-        book.password = self.data.password.clone();
         let book = self.data.book.get_or_init(|| book);
         for n in &stack.nodes {
-            let addr = book.addr(n.host_port);
+            let addr = n.addr();
             retry_until(Duration::from_secs(30), Duration::from_millis(100), || self.data.redis.command(addr, &["PING"])).await?;
         }
         // with sites the primaries alone, then each replica given to its primary by order
@@ -268,10 +196,10 @@ impl RedisCluster {
         let masters = usize::from(self.spec.masters);
         for (j, replica) in stack.nodes.iter().enumerate().skip(masters) {
             let primary = &stack.nodes[(j - masters) % masters];
-            let id = topology(book, book.addr(primary.host_port)).await?.myself().map(|m| m.id.clone());
+            let id = topology(book, primary.addr()).await?.myself().map(|m| m.id.clone());
             let id = id.ok_or_else(|| Error::infra(format!("{} names no node `myself` in CLUSTER NODES", primary.name)))?;
             let (ip, port) = members[(j - masters) % masters].rsplit_once(':').unwrap_or_default();
-            let at = book.addr(replica.host_port);
+            let at = replica.addr();
             self.data.redis.command(at, &["CLUSTER", "MEET", ip, port]).await?;
             let follow = ["CLUSTER", "REPLICATE", id.as_str()];
             retry_until(Duration::from_secs(30), Duration::from_millis(200), || self.data.redis.command(at, &follow))
@@ -279,67 +207,6 @@ impl RedisCluster {
                 .map_err(|e| e.hint(format!("{} could not follow {}", replica.name, primary.name)))?;
         }
         Ok(())
-    }
-}
-
-#[async_trait]
-impl DataPath for ClusterData {
-    fn port(&self) -> u16 {
-        6379
-    }
-
-    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
-        let book = self.book.get().cloned().unwrap_or_default();
-        Ok(Box::new(ClusterClient::connect(book, addr, KEY_PREFIX, timeout).await?))
-    }
-
-    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
-        self.redis.prepare(primary).await
-    }
-
-    /// Up, a primary serving slots, and the cluster's state ok as it sees it.
-    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
-        let book = self.book.get().cloned().unwrap_or_default();
-        let serving = async { book.topology(addr).await.ok().and_then(|t| t.myself().map(|m| m.is_master() && !m.slots.is_empty())) };
-        matches!(tokio::time::timeout(timeout, serving).await, Ok(Some(true)))
-    }
-
-    async fn position(&self, addr: SocketAddr) -> Result<u64> {
-        self.redis.position(addr).await
-    }
-
-    /// The records the cluster holds as node `addr` sees it: for every shard, the keys of
-    /// its primary, except the shard `addr` replicates, whose keys are `addr`'s own. From a
-    /// primary that is the whole key space; from a replica, what it would serve if promoted.
-    ///
-    /// A shard whose primary the cluster agrees has failed, with no replica promoted in its
-    /// place (every node of the shard down), cannot be read: it is named in `unreadable`
-    /// and its records count as lost.
-    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
-        let book = self.book.get().cloned().unwrap_or_default();
-        let t = topology(&book, addr).await?;
-        let me = t.myself().cloned();
-        let mine = me.as_ref().and_then(|m| m.master.clone());
-        let mut all = ReadBack::default();
-        for m in t.masters() {
-            if m.failing() == Some("FAIL") {
-                let name = self.book.get().map(|b| b.name(m.port)).unwrap_or_else(|| format!("port {}", m.port));
-                let slots: Vec<String> = m.slots.iter().map(|(a, b)| format!("{a}-{b}")).collect();
-                all.unreadable.push(format!(
-                    "slots {} could not be read: their primary {name} failed and no replica took its place (the shard is lost; its records count as lost)",
-                    slots.join(",")
-                ));
-                continue;
-            }
-            let from = if mine.as_deref() == Some(m.id.as_str()) { addr } else { SocketAddr::new(addr.ip(), m.port) };
-            let rb = self.redis.read_back(from).await?;
-            all.extend(&rb);
-        }
-        Ok(all)
-    }
-
-    fn lag(&self) -> &dyn LagPath {
-        self.redis.lag()
     }
 }
 

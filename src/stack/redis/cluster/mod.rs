@@ -3,6 +3,7 @@
 //! (`topology.rs`), and the cluster's own failover watched from outside (`watch.rs`). Its
 //! nodes run the Redis engine of this folder; the data path reads each shard with it.
 mod client;
+mod data;
 mod driver;
 mod topology;
 mod watch;

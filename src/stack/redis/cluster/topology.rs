@@ -1,4 +1,8 @@
 //! The cluster as one node sees it (`CLUSTER NODES`), and which slot a key hashes to.
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Mutex, OnceLock};
+
 /// Slots in a Redis Cluster.
 pub const SLOTS: u16 = 16384;
 
@@ -17,8 +21,14 @@ pub struct ClusterNode {
     pub id: String,
     /// The client port it announces (each drill node listens on its own published port).
     pub port: u16,
-    /// Its address on the drill's network, as its peers reach it.
+    /// Its address as its peers reach it (a drill node's: on the drill's network).
     pub ip: String,
+    /// The host clients are sent to: its announced hostname when it has one (a drill
+    /// node's: 127.0.0.1), else `ip`.
+    pub host: String,
+    /// Where a client reaches it: `host` and `port`, the name looked up (None: no address
+    /// known, or a name that does not resolve).
+    pub addr: Option<SocketAddr>,
     pub flags: Vec<String>,
     /// The primary it replicates from (a replica).
     pub master: Option<String>,
@@ -82,30 +92,38 @@ impl Topology {
         self.nodes.iter().filter(|n| n.master.as_deref() == Some(master_id)).collect()
     }
 
-    /// The port of the node serving each slot (None: not covered).
-    pub fn slot_map(&self) -> Vec<Option<u16>> {
+    /// The primary serving each slot (None: not covered).
+    pub fn slot_owners(&self) -> Vec<Option<&ClusterNode>> {
         let mut map = vec![None; usize::from(SLOTS)];
         for m in self.nodes.iter().filter(|n| n.is_master()) {
             for &(a, b) in &m.slots {
                 for s in a..=b.min(SLOTS - 1) {
-                    map[usize::from(s)] = Some(m.port);
+                    map[usize::from(s)] = Some(m);
                 }
             }
         }
         map
     }
 
+    /// Looks up the announced hostnames that are names, not addresses (once per name for
+    /// the whole process, as an external stack's names are).
+    pub async fn resolve_names(&mut self) {
+        for n in self.nodes.iter_mut().filter(|n| n.addr.is_none()) {
+            n.addr = resolve(&n.host, n.port).await;
+        }
+    }
+
     /// The slot map the cluster agrees on as far as `views` tell: every primary's claim to
     /// its slots, in every view, the claim with the highest config epoch winning (a node
     /// cut off from the majority still claims its old slots, at its old epoch).
-    pub fn merged_slot_map(views: &[Topology]) -> Vec<Option<u16>> {
+    pub fn merged_slot_map(views: &[Topology]) -> Vec<Option<SocketAddr>> {
         let mut claims: Vec<&ClusterNode> = views.iter().flat_map(|t| t.nodes.iter().filter(|n| n.is_master())).collect();
         claims.sort_by_key(|n| n.epoch);
         let mut map = vec![None; usize::from(SLOTS)];
         for m in claims {
             for &(a, b) in &m.slots {
                 for s in a..=b.min(SLOTS - 1) {
-                    map[usize::from(s)] = Some(m.port);
+                    map[usize::from(s)] = m.addr;
                 }
             }
         }
@@ -114,8 +132,27 @@ impl Topology {
 
     /// How many slots some primary serves.
     pub fn covered(&self) -> u32 {
-        self.slot_map().iter().filter(|s| s.is_some()).count() as u32
+        self.slot_owners().iter().filter(|s| s.is_some()).count() as u32
     }
+}
+
+/// Where a client reaches `host`:`port`: an address as it is; a name looked up once for the
+/// whole process (an empty host or `?`, an unknown endpoint, is None).
+pub async fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
+    static NAMES: OnceLock<Mutex<HashMap<String, IpAddr>>> = OnceLock::new();
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    if host.is_empty() || host == "?" {
+        return None;
+    }
+    let cache = NAMES.get_or_init(Mutex::default);
+    if let Some(ip) = cache.lock().ok()?.get(host) {
+        return Some(SocketAddr::new(*ip, port));
+    }
+    let ip = tokio::net::lookup_host((host, port)).await.ok()?.next()?.ip();
+    cache.lock().ok()?.insert(host.to_string(), ip);
+    Some(SocketAddr::new(ip, port))
 }
 
 fn parse_line(line: &str) -> Option<ClusterNode> {
@@ -123,9 +160,13 @@ fn parse_line(line: &str) -> Option<ClusterNode> {
     if f.len() < 8 {
         return None;
     }
-    let addr = f[1].split(',').next()?;
+    let (addr, hostname) = f[1].split_once(',').unwrap_or((f[1], ""));
     let (ip_port, _bus) = addr.split_once('@').unwrap_or((addr, ""));
     let (ip, port) = ip_port.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    // `hostname` may be followed by `,key=value` extensions (Redis 7.2 shard ids)
+    let hostname = hostname.split(',').next().filter(|h| !h.is_empty() && !h.contains('='));
+    let host = hostname.unwrap_or(ip).to_string();
     let slots = f[8..]
         .iter()
         .filter(|s| !s.starts_with('['))
@@ -136,8 +177,10 @@ fn parse_line(line: &str) -> Option<ClusterNode> {
         .collect();
     Some(ClusterNode {
         id: f[0].to_string(),
-        port: port.parse().ok()?,
+        port,
         ip: ip.to_string(),
+        addr: host.parse::<IpAddr>().ok().map(|a| SocketAddr::new(a, port)),
+        host,
         flags: f[2].split(',').map(str::to_string).collect(),
         master: (f[3] != "-").then(|| f[3].to_string()),
         connected: f[7] == "connected",
@@ -169,8 +212,24 @@ mod tests {
         assert_eq!(t.replicas_of("67ed")[0].port, 30004);
         assert_eq!(t.masters().iter().map(|m| m.port).collect::<Vec<_>>(), [30001, 30002, 30003]);
         assert_eq!(t.covered(), 16384);
-        assert_eq!(t.slot_map()[5461], Some(30002));
+        assert_eq!(t.slot_owners()[5461].map(|n| n.port), Some(30002));
         assert_eq!(t.nodes[0].ip, "172.18.0.2");
+        // clients are sent to the announced hostname, not the drill-network address
+        assert_eq!(t.nodes[0].addr, Some(SocketAddr::from(([127, 0, 0, 1], 30001))));
+    }
+
+    #[test]
+    fn a_node_without_a_hostname_is_reached_at_its_address() {
+        let t = Topology::parse(
+            "a 10.0.0.7:6379@16379 myself,master - 0 0 1 connected 0-16383
+             b 10.0.0.8:6379@16379,,shard-id=99ab master - 0 0 2 connected
+             c :0@0 master,noaddr - 0 0 0 disconnected
+             d 10.0.0.9:6379@16379,redis-3.example master - 0 0 0 connected
+",
+        );
+        let addrs: Vec<Option<SocketAddr>> = t.nodes.iter().map(|n| n.addr).collect();
+        assert_eq!(addrs[..3], [Some(SocketAddr::from(([10, 0, 0, 7], 6379))), Some(SocketAddr::from(([10, 0, 0, 8], 6379))), None]);
+        assert_eq!((t.nodes[3].host.as_str(), t.nodes[3].addr), ("redis-3.example", None), "a name is looked up later");
     }
 
     #[test]
@@ -182,7 +241,8 @@ mod tests {
         );
         for views in [[isolated.clone(), majority.clone()], [majority, isolated]] {
             let map = Topology::merged_slot_map(&views);
-            assert_eq!((map[0], map[5460], map[5461]), (Some(30004), Some(30004), None));
+            let port = |s: usize| map[s].map(|a| a.port());
+            assert_eq!((port(0), port(5460), port(5461)), (Some(30004), Some(30004), None));
         }
     }
 

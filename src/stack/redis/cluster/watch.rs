@@ -46,9 +46,9 @@ impl Seen {
         for (observer, t) in views {
             for n in &t.nodes {
                 let Some(flag) = n.failing() else { continue };
-                let e = now.entry(n.id.clone()).or_insert((flag, observer.clone(), book.name(n.port), n.is_master()));
+                let e = now.entry(n.id.clone()).or_insert((flag, observer.clone(), book.name_of(n), n.is_master()));
                 if flag == "FAIL" && e.0 != "FAIL" {
-                    *e = (flag, observer.clone(), book.name(n.port), n.is_master());
+                    *e = (flag, observer.clone(), book.name_of(n), n.is_master());
                 }
             }
         }
@@ -65,7 +65,7 @@ impl Seen {
         for id in cleared {
             self.pfail.remove(&id);
             self.fail.remove(&id);
-            let name = views.iter().find_map(|(_, t)| t.by_id(&id)).map(|n| book.name(n.port)).unwrap_or(id);
+            let name = views.iter().find_map(|(_, t)| t.by_id(&id)).map(|n| book.name_of(n)).unwrap_or(id);
             out.push(Observed::Note { detail: format!("{name} answers again (no node flags it)") });
         }
         out.extend(views.iter().filter_map(|(observer, t)| self.role_change(observer, t, book)));
@@ -85,7 +85,7 @@ impl Seen {
                 })
             }
             Some(true) if !serving => {
-                let of = me.master.as_deref().and_then(|m| t.by_id(m)).map(|m| book.name(m.port)).unwrap_or_default();
+                let of = me.master.as_deref().and_then(|m| t.by_id(m)).map(|m| book.name_of(m)).unwrap_or_default();
                 Some(Observed::Note { detail: format!("{observer} is a replica of {of} now") })
             }
             _ => None,
@@ -103,8 +103,7 @@ impl Orchestrator for ClusterWatch {
         let book = self.book.get().ok_or_else(|| Error::infra("the cluster's addresses are not known yet (a bug)"))?;
         let mut seen = Seen::default();
         loop {
-            let asks =
-                book.seeds.iter().map(|&p| async move { (p, tokio::time::timeout(ANSWER_WITHIN, book.topology(book.addr(p))).await) });
+            let asks = book.seeds.iter().map(|&a| async move { (a, tokio::time::timeout(ANSWER_WITHIN, book.topology(a)).await) });
             let views: Vec<(String, Topology)> =
                 futures_util::future::join_all(asks).await.into_iter().filter_map(|(p, a)| Some((book.name(p), a.ok()?.ok()?))).collect();
             for o in seen.round(&views, book) {
@@ -147,8 +146,9 @@ impl Orchestrator for ClusterWatch {
         let replica = t.replicas_of(&me.id).into_iter().find(|r| r.connected && r.failing().is_none());
         let replica = replica.ok_or_else(|| Error::infra(format!("{} has no healthy replica to fail over to", primary.name)))?;
         let admin = crate::stack::redis::data::RedisData::drill_with_password(book.password.clone());
-        admin.command(book.addr(replica.port), &["CLUSTER", "FAILOVER"]).await?;
-        Ok(format!("CLUSTER FAILOVER on {}", book.name(replica.port)))
+        let at = replica.addr.ok_or_else(|| Error::infra(format!("the replica {} announces no address", book.name_of(replica))))?;
+        admin.command(at, &["CLUSTER", "FAILOVER"]).await?;
+        Ok(format!("CLUSTER FAILOVER on {}", book.name_of(replica)))
     }
 }
 
@@ -158,8 +158,9 @@ mod tests {
 
     fn book() -> Book {
         let mut b = Book::default();
-        for (p, n) in [(30001, "redis-1"), (30002, "redis-2"), (30004, "redis-4")] {
-            b.names.insert(p, n.into());
+        // nodes that announce no hostname are reached (and named) at their address
+        for (a, n) in [("172.18.0.2:30001", "redis-1"), ("172.18.0.3:30002", "redis-2"), ("172.18.0.5:30004", "redis-4")] {
+            b.names.insert(a.parse().unwrap(), n.into());
         }
         b
     }
