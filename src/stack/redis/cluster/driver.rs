@@ -1,5 +1,6 @@
 //! Redis Cluster (`redis-cluster`): every node listens on the port it is published on and
-//! announces 127.0.0.1 as its hostname, so a client on the host follows MOVED to it, while
+//! announces the address drdrill's clients reach it on (127.0.0.1, or the engine's host) as
+//! its hostname, so a client on the host follows MOVED to it, while
 //! the nodes gossip and replicate over the drill network; `redis-cli --cluster create`
 //! makes the first `masters` nodes the primaries. The cluster fails over by itself
 //! (`watch.rs`); drdrill never promotes.
@@ -124,8 +125,6 @@ impl Deployment for RedisCluster {
             "yes",
             "--cluster-config-file",
             "nodes.conf",
-            "--cluster-announce-hostname",
-            "127.0.0.1",
             "--cluster-preferred-endpoint-type",
             "hostname",
         ]
@@ -165,9 +164,12 @@ impl Deployment for RedisCluster {
             members.push(format!("{ip}:{}", n.host_port));
         }
         let book = self.data.book.get_or_init(|| book);
+        // each node announces the address drdrill's clients reach its published port on
+        let host = stack.docker.client_ip.to_string();
         for n in &stack.nodes {
             let addr = n.addr();
             retry_until(Duration::from_secs(30), Duration::from_millis(100), || self.data.redis.command(addr, &["PING"])).await?;
+            self.data.redis.command(addr, &["CONFIG", "SET", "cluster-announce-hostname", &host]).await?;
         }
         // with sites the primaries alone, then each replica given to its primary by order
         // (redis-cli places replicas by address, not by site)
