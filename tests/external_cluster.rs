@@ -3,7 +3,7 @@
 //! port, as a cluster on its own hosts announces their addresses), created with
 //! `redis-cli --cluster create`, none of it by drdrill. The scenario names the nodes, takes
 //! the password from the environment and kills a primary by command; the cluster fails over
-//! by itself.
+//! by itself, and drdrill watches its nodes' own view (`CLUSTER NODES`) read-only.
 mod common;
 use common::*;
 use std::collections::BTreeSet;
@@ -158,6 +158,18 @@ fn a_users_cluster_is_drilled_through_its_nodes_and_only_this_runs_keys_are_clea
     let shard_rto = shards[1]["rto_ms"].as_f64().expect("the shard recovered");
     assert!(shard_rto >= NODE_TIMEOUT_MS, "shard 2 recovered in {shard_rto} ms, sooner than cluster-node-timeout");
     assert!(r["rto_ms"].as_f64().unwrap() >= shard_rto);
+    // the cluster's own view, read-only: FAIL agreed no sooner than cluster-node-timeout (as
+    // the node answered CONFIG GET), then a replica of node-2 promoted; the phases add up
+    assert_orchestrator_failed_over(&d);
+    let p = &r["phases"];
+    assert_phases_ordered(p);
+    let t = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k}: {p}"));
+    assert_eq!(p["old_primary"], "node-2", "{p}");
+    assert!(t("detected_ms") - t("fault_ms") >= NODE_TIMEOUT_MS, "FAIL agreed before cluster-node-timeout: {p}");
+    let budgets = &p["budgets"];
+    assert!(budgets["detection_from"].as_str().unwrap().contains("cluster-node-timeout 3000 ms"), "{budgets}");
+    let sum: f64 = ["detection_ms", "promotion_ms", "reroute_ms", "stabilization_ms"].iter().map(|k| t(k)).sum();
+    assert!((sum - r["rto_ms"].as_f64().unwrap()).abs() < 1.0, "phases {sum} ms, RTO {}: {p}", r["rto_ms"]);
     // every write was sent to an owner the clients found through MOVED and the slot map
     let survivors = read_primaries(&env, &format!("drdrill_ext:{run_1}:"));
     let lost = cross_check_lost(&d, &survivors);

@@ -10,8 +10,8 @@ pub fn validate_orchestrated(s: &Scenario, p: &mut Vec<Problem>) {
     let kind = st.kind.name();
     if let Some(fo) = &s.failover {
         let mode = fo.mode.unwrap_or(st.kind.default_failover());
-        match (st.kind.orchestrated(), mode) {
-            (true, FailoverMode::Scripted) => p.push((
+        match (st.fails_over_by_itself(), mode) {
+            (true, FailoverMode::Scripted) if !st.kind.is_external() => p.push((
                 vec![Key("failover"), Key("mode")],
                 format!("a {kind} stack fails over by itself; drdrill never promotes in it (use `mode: orchestrator` or omit `failover`)"),
             )),

@@ -1,10 +1,11 @@
 //! The data path: how drdrill reaches one engine's data (the workload's connections, the
 //! table it writes into, read-back, replication state). Container and external stacks of
 //! one engine share it; only the login and the scope of the rows differ.
-use super::{ReadBack, ReplicaHealth, Shards, Stack};
+use super::{Orchestrator, ReadBack, ReplicaHealth, Shards, Stack};
 use crate::error::Result;
 use async_trait::async_trait;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a write did not succeed.
@@ -159,6 +160,11 @@ pub trait ExternalData: DataPath {
     }
     /// An engine with one primary per shard: its shards, once healthy.
     fn shards(&self) -> Option<Shards> {
+        None
+    }
+    /// An engine that fails over by itself (a Redis Cluster): its own view, watched
+    /// read-only.
+    fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
         None
     }
 }

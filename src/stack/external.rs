@@ -3,11 +3,12 @@
 //! them otherwise: it has no deployment and no promotion (the scenario's failover steps
 //! promote, repoint and rejoin).
 use super::data::{Auth, DataPath, ExternalData};
-use super::{Driver, Node, ReplicaHealth, Shards, Stack};
+use super::{Driver, Node, Orchestrator, ReplicaHealth, Shards, Stack};
 use crate::error::{Error, Result};
 use crate::scenario::{ENDPOINT, Engine, KINDS, StackSpec};
 use async_trait::async_trait;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct External {
@@ -31,8 +32,15 @@ impl External {
         self.data.cleanup(addr).await
     }
 
-    /// Which node is the writable primary now (the first that probes so), if any.
+    /// Which node is the writable primary now: the one drdrill calls the primary while it
+    /// still probes so (the one an orchestrator promoted), else the first that probes so.
     pub async fn find_primary(&self, stack: &Stack, timeout: Duration) -> Option<String> {
+        let current = stack.primary();
+        if let Ok(n) = stack.node(&current)
+            && matches!(self.data.writable(n.addr(), timeout).await, Ok(true))
+        {
+            return Some(current);
+        }
         first_writable(self.data.as_ref(), stack, timeout).await
     }
 }
@@ -135,6 +143,9 @@ impl Driver for External {
     }
     fn shards(&self) -> Option<Shards> {
         self.data.shards()
+    }
+    fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
+        self.data.orchestrator()
     }
     fn client_entry(&self) -> Option<&'static str> {
         Some(ENDPOINT)

@@ -66,10 +66,18 @@ fn validate_external(s: &Scenario, p: &mut Vec<Problem>) {
             ));
         }
     }
+    // an engine that fails over by itself (a cluster) is watched unless steps fail it over
+    let watched = st.fails_over_by_itself();
     if let Some(fo) = &s.failover {
-        if fo.mode == Some(FailoverMode::Orchestrator) {
-            p.push((vec![Key("failover"), Key("mode")], "drdrill watches no orchestrator of an external stack: omit `failover` (your orchestrator fails over, the clients measure it) or give `steps`".into()));
-        } else if fo.steps.is_empty() {
+        let by_itself = watched && fo.steps.is_empty() && fo.mode != Some(FailoverMode::Scripted);
+        if fo.mode == Some(FailoverMode::Orchestrator) && !by_itself {
+            let engines = super::kind_names(|k| k.info().engine && k.orchestrated());
+            let msg = format!(
+                "drdrill watches the orchestrator of no external stack but a {} (its nodes' own view): omit `failover` (your orchestrator fails over, the clients measure it) or give `steps`",
+                super::spoken_list(&engines, "or")
+            );
+            p.push((vec![Key("failover"), Key("mode")], msg));
+        } else if fo.steps.is_empty() && !by_itself {
             p.push((
                 vec![Key("failover")],
                 "an external stack fails over through `steps` (actions) only; or omit `failover` and let your orchestrator do it".into(),

@@ -201,13 +201,24 @@ impl StackSpec {
     pub fn image(&self) -> String {
         self.image.clone().unwrap_or_else(|| self.kind.default_image().to_string())
     }
+    /// A stack that fails over by itself: its kind's orchestrator, or an external stack's
+    /// engine that is its own (a Redis Cluster).
+    pub fn fails_over_by_itself(&self) -> bool {
+        self.kind.orchestrated() || self.engine.is_some_and(|e| e.kind().orchestrated())
+    }
 }
 
 impl Scenario {
-    /// How this drill fails over: the orchestrator's own way for orchestrated stacks,
-    /// drdrill's scripted promotion when a plan is given for the others, or not at all.
+    /// How this drill fails over: the orchestrator's own way for orchestrated stacks (and
+    /// external stacks of an engine that fails over by itself, unless the scenario's steps
+    /// do), drdrill's scripted promotion when a plan is given for the others, or not at all.
     pub fn failover_mode(&self) -> Option<FailoverMode> {
         if self.stack.kind.orchestrated() {
+            return Some(FailoverMode::Orchestrator);
+        }
+        // an external stack of an engine that fails over by itself (a Redis Cluster), with
+        // no steps of the scenario's: its own view is watched, read-only
+        if self.stack.fails_over_by_itself() && self.failover.as_ref().is_none_or(|f| f.steps.is_empty()) {
             return Some(FailoverMode::Orchestrator);
         }
         self.failover.as_ref().map(|f| f.mode.unwrap_or(FailoverMode::Scripted))

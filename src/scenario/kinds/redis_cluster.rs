@@ -153,6 +153,27 @@ mod tests {
         assert_eq!(problems(", settings: {cluster-require-full-coverage: 'no', cluster-node-timeout: '2000'}", ""), "");
     }
 
+    /// A user's own cluster fails over by itself and is watched, unless the scenario's steps
+    /// fail it over; a one-primary engine's orchestrator is the user's to watch.
+    #[test]
+    fn an_external_cluster_is_watched_unless_steps_fail_it_over() {
+        use crate::scenario::FailoverMode;
+        let external = |engine: &str, rest: &str| {
+            let yaml = format!("name: t\ntargets: {{}}\nstack: {{kind: external, engine: {engine}, endpoint: '127.0.0.1:7000'}}\n{rest}");
+            parse(std::path::Path::new("t.yaml"), yaml).map(|l| l.scenario.failover_mode()).map_err(|e| e.to_string())
+        };
+        assert_eq!(external("redis-cluster", ""), Ok(Some(FailoverMode::Orchestrator)));
+        assert_eq!(external("redis-cluster", "failover: {mode: orchestrator}\n"), Ok(Some(FailoverMode::Orchestrator)));
+        let fault = "faults: [{at_ms: 1000, kind: action, action: {command: 'true'}}]\n";
+        let steps = format!("{fault}failover: {{trigger: {{delay: {{delay_ms: 500}}}}, steps: [{{name: force, command: 'true'}}]}}\n");
+        let steps = steps.as_str();
+        assert_eq!(external("redis-cluster", steps), Ok(Some(FailoverMode::Scripted)));
+        let one_primary = crate::scenario::KINDS.into_iter().find(|k| k.info().engine && !k.orchestrated()).unwrap().name();
+        assert_eq!(external(one_primary, ""), Ok(None));
+        let refused = external(one_primary, "failover: {mode: orchestrator}\n").unwrap_err();
+        assert!(refused.contains("no external stack but a redis-cluster"), "{refused}");
+    }
+
     #[test]
     fn faults_name_a_shard_by_its_role() {
         let kill = |t: &str| format!("faults: [{{at_ms: 1, kind: kill, target: {t}}}]\n");

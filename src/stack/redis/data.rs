@@ -46,6 +46,18 @@ impl RedisData {
         run_command(&mut self.admin(addr).await?, addr, args).await
     }
 
+    /// `CONFIG GET key` on node `addr`: its value, None when the node has no such key.
+    pub(super) async fn config_get(&self, addr: SocketAddr, key: &str) -> Result<Option<String>> {
+        let mut c = self.admin(addr).await?;
+        let pairs: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(key)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| Error::infra(format!("failed to run CONFIG GET {key} on {addr}")).cause(e))?;
+        Ok(pairs.get(1).cloned())
+    }
+
     pub fn external(auth: &Auth) -> RedisData {
         RedisData { user: auth.user.clone(), password: auth.password.clone(), scope: auth.scope() }
     }

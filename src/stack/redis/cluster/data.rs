@@ -4,11 +4,12 @@
 //! where the nodes' addresses come from differ.
 use super::client::{Book, ClusterClient};
 use super::topology::{SLOTS, Topology, slot_of};
+use super::watch::{ClusterWatch, Timing};
 use crate::error::{Error, Result};
 use crate::scenario::ENDPOINT;
 use crate::stack::data::{Auth, DataPath, ExternalData, LagPath, WriteClient};
 use crate::stack::redis::data::{RedisData, field};
-use crate::stack::{ReadBack, ReplicaHealth, ShardInfo, Shards, Stack, retry_until};
+use crate::stack::{Orchestrator, ReadBack, ReplicaHealth, ShardInfo, Shards, Stack, retry_until};
 use async_trait::async_trait;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -23,20 +24,36 @@ pub struct ClusterData {
     user: Option<String>,
     /// The shards when the cluster became healthy, and each slot's shard (u8::MAX: none).
     shards: OnceLock<(Vec<ShardInfo>, Vec<u8>)>,
+    /// What the failover budgets come from.
+    pub(super) timing: Arc<OnceLock<Timing>>,
 }
 
 impl ClusterData {
     /// A cluster drdrill starts; its book is filled in once its nodes run.
     pub fn drill(password: Option<String>) -> ClusterData {
         let redis = RedisData::drill_with_password(password.clone());
-        ClusterData { book: Arc::default(), redis, password, user: None, shards: OnceLock::new() }
+        ClusterData { book: Arc::default(), redis, password, user: None, shards: OnceLock::new(), timing: Arc::default() }
     }
 
     /// A cluster drdrill did not start, logged in with the scenario's credentials; its keys
     /// are this run's (`<table>:<run>:`).
     pub fn external(auth: &Auth) -> ClusterData {
         let redis = RedisData::external(auth);
-        ClusterData { book: Arc::default(), redis, password: auth.password.clone(), user: auth.user.clone(), shards: OnceLock::new() }
+        let (password, user) = (auth.password.clone(), auth.user.clone());
+        ClusterData { book: Arc::default(), redis, password, user, shards: OnceLock::new(), timing: Arc::default() }
+    }
+
+    /// The cluster's own failover, watched from outside.
+    pub(super) fn watch(&self) -> ClusterWatch {
+        ClusterWatch { book: self.book.clone(), timing: self.timing.clone() }
+    }
+
+    /// An external cluster's timing: `cluster-node-timeout` as node `addr` runs it (None
+    /// when it refuses CONFIG GET), and the most replicas of one shard.
+    async fn learn_timing(&self, addr: SocketAddr) -> Timing {
+        let nt = self.redis.config_get(addr, "cluster-node-timeout").await.ok().flatten().and_then(|v| v.parse().ok());
+        let most = self.shards.get().and_then(|(list, _)| list.iter().map(|s| s.replicas.len()).max()).unwrap_or(1);
+        Timing { node_timeout_ms: nt, replicas_per_master: u8::try_from(most).unwrap_or(u8::MAX) }
     }
 
     pub(super) fn book(&self) -> Result<&Book> {
@@ -256,6 +273,7 @@ impl ExternalData for ClusterData {
             Ok(health)
         })
         .await?;
+        let _ = self.timing.set(self.learn_timing(entry).await);
         // the node drdrill reads back from and cleans up through: any primary serving slots
         if let Some(p) = crate::stack::external::first_writable(self, stack, Duration::from_secs(3)).await {
             stack.set_primary(&p);
@@ -265,5 +283,10 @@ impl ExternalData for ClusterData {
 
     fn shards(&self) -> Option<Shards> {
         ClusterData::shards(self)
+    }
+
+    /// The cluster fails a shard over by itself: every node's `CLUSTER NODES`, read.
+    fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
+        Some(Arc::new(self.watch()))
     }
 }

@@ -6,7 +6,7 @@
 //! (`watch.rs`); drdrill never promotes.
 use super::client::Book;
 use super::data::{ClusterData, topology};
-use super::watch::ClusterWatch;
+use super::watch::Timing;
 use crate::error::{Error, Result};
 use crate::scenario::{CLUSTER_DEFAULTS, ClusterSpec, StackSpec};
 use crate::stack::data::{Auth, DataPath, ExternalData};
@@ -49,7 +49,10 @@ impl RedisCluster {
             crate::secrets::add_secrets([p.clone()]);
             settings.extend(["requirepass", "masterauth"].map(|k| (k.to_string(), p.clone())));
         }
-        RedisCluster { spec: cluster, settings, data: ClusterData::drill(password) }
+        let c = RedisCluster { spec: cluster, settings, data: ClusterData::drill(password) };
+        let timing = Timing { node_timeout_ms: Some(c.node_timeout_ms()), replicas_per_master: c.spec.replicas_per_master };
+        let _ = c.data.timing.set(timing);
+        c
     }
 
     /// `cluster-node-timeout` in ms, as the nodes run it.
@@ -90,7 +93,7 @@ impl Driver for RedisCluster {
     }
 
     fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
-        Some(Arc::new(ClusterWatch { book: self.data.book.clone(), node_timeout_ms: self.node_timeout_ms(), spec: self.spec.clone() }))
+        Some(Arc::new(self.data.watch()))
     }
 }
 

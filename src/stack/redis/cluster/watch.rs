@@ -5,7 +5,6 @@
 use super::client::Book;
 use super::topology::Topology;
 use crate::error::{Error, Result};
-use crate::scenario::ClusterSpec;
 use crate::stack::{Budgets, Observed, Orchestrator, Stack};
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
@@ -20,8 +19,17 @@ const ANSWER_WITHIN: Duration = Duration::from_millis(300);
 
 pub struct ClusterWatch {
     pub book: Arc<OnceLock<Book>>,
-    pub node_timeout_ms: u64,
-    pub spec: ClusterSpec,
+    pub timing: Arc<OnceLock<Timing>>,
+}
+
+/// What the cluster's budgets come from: a drill's settings, or what an external cluster
+/// answers once healthy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    /// `cluster-node-timeout`; None when the cluster would not say (`CONFIG` refused).
+    pub node_timeout_ms: Option<u64>,
+    /// The most replicas one primary has: the worst rank a replica waits for.
+    pub replicas_per_master: u8,
 }
 
 /// What the watch has seen so far.
@@ -116,16 +124,22 @@ impl Orchestrator for ClusterWatch {
     }
 
     fn budgets(&self) -> Budgets {
-        let nt = self.node_timeout_ms as f64;
-        let worst_rank = f64::from(self.spec.replicas_per_master.max(1) - 1);
-        Budgets {
+        let timing = self.timing.get().copied().unwrap_or_default();
+        let worst_rank = f64::from(timing.replicas_per_master.max(1) - 1);
+        let (detection_ms, detection_from) = match timing.node_timeout_ms {
             // PFAIL after the timeout; FAIL once a majority of primaries' reports reach one
             // node, gossiped in pings; a report counts for 2 × the timeout
-            detection_ms: Some(nt * 2.0),
-            detection_from: format!(
-                "cluster-node-timeout {} ms (PFAIL), then the majority's reports gossiped (FAIL), each valid for 2 × cluster-node-timeout",
-                self.node_timeout_ms
+            Some(nt) => (
+                Some(nt as f64 * 2.0),
+                format!(
+                    "cluster-node-timeout {nt} ms (PFAIL), then the majority's reports gossiped (FAIL), each valid for 2 × cluster-node-timeout"
+                ),
             ),
+            None => (None, "cluster-node-timeout unknown: the cluster refused CONFIG GET".to_string()),
+        };
+        Budgets {
+            detection_ms,
+            detection_from,
             promotion_ms: Some(1000.0 + 1000.0 * worst_rank + 500.0),
             promotion_from: format!(
                 "the replica's delay 500 ms + up to 500 ms + 1000 ms per rank (worst rank {worst_rank}), and its vote (≤ 500 ms); a lost election retries after 2 × cluster-node-timeout"
