@@ -141,23 +141,8 @@ fn existing_redis() -> Existing {
 
 /// Runs `drdrill run FILE --yes --reports DIR` with the secrets in the environment.
 fn run_external(file: &Path, extra: &[&str]) -> Drill {
-    let reports = tempfile::tempdir().unwrap().keep();
-    let mut args = vec!["run", file.to_str().unwrap(), "--reports", reports.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    let out = Command::new(bin())
-        .args(&args)
-        .env("EXT_PG_PASSWORD", PG_PASSWORD)
-        .env("EXT_REDIS_PASSWORD", REDIS_PASSWORD)
-        .env("EXT_TOKEN", TOKEN)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string());
-    let code = out.status.code().unwrap_or(-1);
-    let dir = walk(&reports).into_iter().find(|p| p.ends_with("results.json")).map(|p| p.parent().unwrap().to_path_buf());
-    let dir = dir.unwrap_or_else(|| panic!("no results.json (exit {code})\n{stdout}\n{stderr}"));
-    let results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
-    Drill { code, stdout, stderr, dir, results }
+    let env = [("EXT_PG_PASSWORD", PG_PASSWORD), ("EXT_REDIS_PASSWORD", REDIS_PASSWORD), ("EXT_TOKEN", TOKEN)];
+    run_drill_with_env(file.to_str().unwrap(), extra, &env)
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -7,7 +7,6 @@
 mod common;
 use common::*;
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::Duration;
 
 const PASSWORD: &str = "cluster-Secret-9f8e7d";
@@ -124,15 +123,9 @@ targets: {{rto_ms: 30000}}
 fn run(dir: &std::path::Path, name: &str, text: &str) -> Drill {
     let file = dir.join(format!("{name}.yaml"));
     std::fs::write(&file, text).unwrap();
-    let reports = dir.join(name);
-    let out = Command::new(bin())
-        .args(["run", file.to_str().unwrap(), "--yes", "--reports", reports.to_str().unwrap()])
-        .env("EXT_CLUSTER_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    find_drill(&reports)
+    let d = run_drill_with_env(file.to_str().unwrap(), &["--yes"], &[("EXT_CLUSTER_PASSWORD", PASSWORD)]);
+    assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
+    d
 }
 
 /// A primary killed by the scenario's command: its shard fails over no sooner than

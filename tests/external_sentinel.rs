@@ -5,7 +5,6 @@
 //! the stack recovered, and the drill must keep writing until they do.
 mod common;
 use common::*;
-use std::process::Command;
 use std::time::Duration;
 
 const PASSWORD: &str = "sentinel-Secret-1a2b3c";
@@ -132,15 +131,8 @@ targets: {{rto_ms: 20000}}
         pb = nodes[1],
     );
     std::fs::write(&file, text).unwrap();
-    let reports = dir.path().join("reports");
-    let out = Command::new(bin())
-        .args(["run", file.to_str().unwrap(), "--yes", "--reports", reports.to_str().unwrap()])
-        .env("EXT_SENTINEL_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let d = find_drill(&reports);
+    let d = run_drill_with_env(file.to_str().unwrap(), &["--yes"], &[("EXT_SENTINEL_PASSWORD", PASSWORD)]);
+    assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
     let r = &d.results;
     assert_eq!(r["verdict"], "pass");
     assert_eq!(r["stack"]["final_primary"], "redis-b", "Sentinel promoted the replica");
@@ -153,6 +145,5 @@ targets: {{rto_ms: 20000}}
     let stop = events(r).into_iter().find(|e| e["kind"] == "workload-stop").unwrap()["t_ns"].as_f64().unwrap() / 1e6;
     assert!(stop >= recovered + 2000.0 - 50.0, "stopped at {stop} ms, recovered at {recovered} ms (from {from} ms)");
     assert!(stop <= recovered + 2000.0 + 3000.0, "kept writing long after recovery: stopped at {stop} ms, recovered at {recovered} ms");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("clients recovered"), "{stderr}");
+    assert!(d.stderr.contains("clients recovered"), "{}", d.stderr);
 }

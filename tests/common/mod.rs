@@ -33,10 +33,16 @@ pub struct Drill {
 
 /// Runs a scenario into a fresh reports folder and loads results.json.
 pub fn run_drill(scenario: &str, extra: &[&str]) -> Drill {
+    run_drill_with_env(scenario, extra, &[])
+}
+
+/// As `run_drill`, with environment variables set for drdrill (an external stack's
+/// credentials).
+pub fn run_drill_with_env(scenario: &str, extra: &[&str], env: &[(&str, &str)]) -> Drill {
     let reports = tempfile::tempdir().expect("tempdir").keep();
     let mut args = vec!["run", scenario, "--reports", reports.to_str().unwrap()];
     args.extend_from_slice(extra);
-    let out = drdrill(&args);
+    let out = Command::new(bin()).args(&args).envs(env.iter().copied()).current_dir(root()).output().expect("run drdrill");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let code = out.status.code().unwrap_or(-1);

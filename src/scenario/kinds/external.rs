@@ -66,29 +66,29 @@ fn validate_external(s: &Scenario, p: &mut Vec<Problem>) {
             ));
         }
     }
-    // an engine that fails over by itself (a cluster) is watched unless steps fail it over
-    let watched = st.fails_over_by_itself();
-    if let Some(fo) = &s.failover {
-        let by_itself = watched && fo.steps.is_empty() && fo.mode != Some(FailoverMode::Scripted);
-        if fo.mode == Some(FailoverMode::Orchestrator) && !by_itself {
-            let engines = super::kind_names(|k| k.info().engine && k.orchestrated());
-            let msg = format!(
-                "drdrill watches the orchestrator of no external stack but a {} (its nodes' own view): omit `failover` (your orchestrator fails over, the clients measure it) or give `steps`",
-                super::spoken_list(&engines, "or")
-            );
-            p.push((vec![Key("failover"), Key("mode")], msg));
-        } else if fo.steps.is_empty() && !by_itself {
-            p.push((
-                vec![Key("failover")],
-                "an external stack fails over through `steps` (actions) only; or omit `failover` and let your orchestrator do it".into(),
-            ));
-        }
-        if fo.promote != "most-advanced" && !st.nodes.contains_key(&fo.promote) {
-            p.push((
-                vec![Key("failover"), Key("promote")],
-                format!("expected `most-advanced` or one of stack.nodes, found `{}`", fo.promote),
-            ));
-        }
+    check_failover(s, p);
+}
+
+/// `failover` on an external stack: the scenario's steps, or none (an engine that fails over
+/// by itself, a cluster, is watched unless steps fail it over).
+fn check_failover(s: &Scenario, p: &mut Vec<Problem>) {
+    let (st, Some(fo)) = (&s.stack, &s.failover) else { return };
+    let by_itself = st.fails_over_by_itself() && fo.steps.is_empty() && fo.mode != Some(FailoverMode::Scripted);
+    if fo.mode == Some(FailoverMode::Orchestrator) && !by_itself {
+        let engines = super::kind_names(|k| k.info().engine && k.orchestrated());
+        let msg = format!(
+            "drdrill watches the orchestrator of no external stack but a {} (its nodes' own view): omit `failover` (your orchestrator fails over, the clients measure it) or give `steps`",
+            super::spoken_list(&engines, "or")
+        );
+        p.push((vec![Key("failover"), Key("mode")], msg));
+    } else if fo.steps.is_empty() && !by_itself {
+        p.push((
+            vec![Key("failover")],
+            "an external stack fails over through `steps` (actions) only; or omit `failover` and let your orchestrator do it".into(),
+        ));
+    }
+    if fo.promote != "most-advanced" && !st.nodes.contains_key(&fo.promote) {
+        p.push((vec![Key("failover"), Key("promote")], format!("expected `most-advanced` or one of stack.nodes, found `{}`", fo.promote)));
     }
 }
 
