@@ -12,6 +12,7 @@ mod shards;
 mod spill;
 mod steps;
 mod targets;
+mod updates;
 
 pub use analysis::{Analysis, Checker, TargetResult};
 pub use convergence::{Convergence, NodeConvergence, compare};
@@ -21,6 +22,7 @@ pub use phases::{AckRuns, Phases, Steps as PhaseSteps, phases as orchestrator_ph
 pub use rpo::{LostWrite, RpoResult};
 pub use rto::{RtoBasis, RtoResult};
 pub use shards::{ShardResult, ShardsReport, judge_shards};
+pub use updates::{Cut, LostUpdate, Update, UpdatesReport, judge_updates};
 
 use serde::{Deserialize, Serialize};
 
