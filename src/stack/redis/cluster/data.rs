@@ -11,6 +11,7 @@ use crate::stack::data::{Auth, DataPath, ExternalData, LagPath, WriteClient};
 use crate::stack::redis::data::{RedisData, field};
 use crate::stack::{Orchestrator, ReadBack, ReplicaHealth, ShardInfo, Shards, Stack, retry_until};
 use async_trait::async_trait;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -65,17 +66,22 @@ impl ClusterData {
         Book { password: self.password.clone(), user: self.user.clone(), ..Book::default() }
     }
 
+    /// The book once the nodes are known, else one with the login alone (an external
+    /// cluster asked before it is healthy).
+    fn known_book(&self) -> Cow<'_, Book> {
+        self.book.get().map_or_else(|| Cow::Owned(self.new_book()), Cow::Borrowed)
+    }
+
     /// Every slot covered, at least `want_nodes` nodes known and every replica linked to its
-    /// primary (at least `want_replicas`), as node `first` sees it. Once so, the shards are
-    /// learnt; returns each replica's health.
+    /// primary (at least `want_replicas`), as `t` (one node's view) says. Once so, the shards
+    /// are learnt; returns each replica's health.
     pub(super) async fn check_health(
         &self,
         book: &Book,
-        first: SocketAddr,
+        t: &Topology,
         want_nodes: usize,
         want_replicas: usize,
     ) -> Result<Vec<ReplicaHealth>> {
-        let t = topology(book, first).await?;
         let covered = t.covered();
         if covered < u32::from(SLOTS) || t.nodes.len() < want_nodes {
             return Err(Error::infra(format!("the cluster covers {covered} of {SLOTS} slots with {} nodes known", t.nodes.len())));
@@ -95,7 +101,7 @@ impl ClusterData {
         if health.len() < want_replicas {
             return Err(Error::infra(format!("{} of {want_replicas} replicas are linked", health.len())));
         }
-        let _ = self.shards.set(shards_of(&t, book));
+        let _ = self.shards.set(shards_of(t, book));
         Ok(health)
     }
 
@@ -112,8 +118,8 @@ impl ClusterData {
     }
 
     /// An external cluster's book: the scenario's nodes by their names, then every node the
-    /// cluster announces to `entry` (named by its address).
-    async fn learn_book(&self, stack: &Stack, entry: SocketAddr) -> Result<Book> {
+    /// cluster announces to `entry` (named by its address); and the cluster as `entry` sees it.
+    async fn learn_book(&self, stack: &Stack, entry: SocketAddr) -> Result<(Book, Topology)> {
         let mut book = self.new_book();
         for n in &stack.nodes {
             if n.name != ENDPOINT {
@@ -127,13 +133,13 @@ impl ClusterData {
                 book.seeds.push(a);
             }
         }
-        Ok(book)
+        Ok((book, t))
     }
 
     /// The primaries serving slots as node `addr` sees them, each with its address; an
     /// error names the first that announces none.
     async fn primaries(&self, addr: SocketAddr) -> Result<Vec<(String, Option<SocketAddr>, bool)>> {
-        let book = self.book.get().cloned().unwrap_or_else(|| self.new_book());
+        let book = self.known_book();
         let t = topology(&book, addr).await?;
         Ok(t.masters().into_iter().map(|m| (book.name_of(m), m.addr, m.failing() == Some("FAIL"))).collect())
     }
@@ -175,7 +181,7 @@ impl DataPath for ClusterData {
     }
 
     async fn connect(&self, _addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
-        let book = self.book.get().cloned().unwrap_or_default();
+        let book = self.known_book().into_owned();
         Ok(Box::new(ClusterClient::connect(book, &self.redis.prefix(), timeout).await?))
     }
 
@@ -200,7 +206,7 @@ impl DataPath for ClusterData {
     /// place (every node of the shard down), cannot be read: it is named in `unreadable`
     /// and its records count as lost.
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
-        let book = self.book.get().cloned().unwrap_or_else(|| self.new_book());
+        let book = self.known_book();
         let t = topology(&book, addr).await?;
         let mine = t.myself().and_then(|m| m.master.clone());
         let mut all = ReadBack::default();
@@ -230,7 +236,7 @@ impl DataPath for ClusterData {
 impl ExternalData for ClusterData {
     /// A primary serving slots, as it sees itself.
     async fn writable(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<bool, String> {
-        let book = self.book.get().cloned().unwrap_or_else(|| self.new_book());
+        let book = self.known_book();
         let me = tokio::time::timeout(timeout, book.topology(addr)).await.map_err(|_| "no answer to CLUSTER NODES".to_string())??;
         Ok(me.myself().is_some_and(|m| m.is_master() && !m.slots.is_empty()))
     }
@@ -267,8 +273,8 @@ impl ExternalData for ClusterData {
     async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
         let entry = stack.service(ENDPOINT)?.addr();
         let health = retry_until(timeout, Duration::from_millis(500), || async {
-            let book = self.learn_book(stack, entry).await?;
-            let health = self.check_health(&book, entry, 0, 0).await?;
+            let (book, t) = self.learn_book(stack, entry).await?;
+            let health = self.check_health(&book, &t, 0, 0).await?;
             let _ = self.book.set(book);
             Ok(health)
         })

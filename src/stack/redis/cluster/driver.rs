@@ -76,7 +76,8 @@ impl Driver for RedisCluster {
         let first = stack.node(&stack.nodes[0].name)?.addr();
         let want_replicas = stack.nodes.len() - usize::from(self.spec.masters);
         retry_until(timeout, Duration::from_millis(500), || async {
-            let mut health = self.data.check_health(self.data.book()?, first, stack.nodes.len(), want_replicas).await?;
+            let book = self.data.book()?;
+            let mut health = self.data.check_health(book, &topology(book, first).await?, stack.nodes.len(), want_replicas).await?;
             // in start order, not CLUSTER NODES' order
             health.sort_by_key(|h| stack.nodes.iter().position(|n| n.name == h.node));
             Ok(health)
