@@ -9,6 +9,9 @@
 #   DRDRILL_SETTINGS      extra postgresql.conf lines, one "key = value" per line
 # A file $PGDATA/../drdrill-follow holding "host [port]" makes an existing data directory
 # rejoin as a replica of that host (crash recovery, pg_rewind, standby.signal).
+# The server runs under libfaketime, its offset read from $skew_file (at most once a second):
+# `+0` is the real time, `-2.5` two and a half seconds behind (the clock_skew fault writes it).
+# Monotonic clocks are left alone, and only the server is skewed, never psql or pg_ctl.
 set -euo pipefail
 if [ "$(id -u)" = 0 ]; then
   chown -R postgres:postgres /var/lib/postgresql /run/postgresql
@@ -86,4 +89,8 @@ elif [ ! -s "$PGDATA/PG_VERSION" ]; then
     *) echo "unknown DRDRILL_ROLE ${DRDRILL_ROLE}" >&2; exit 2 ;;
   esac
 fi
+skew_file=/var/lib/postgresql/drdrill-skew
+[ -s "$skew_file" ] || echo "+0" >"$skew_file"
+export LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 FAKETIME_TIMESTAMP_FILE=$skew_file \
+  FAKETIME_CACHE_DURATION=1 FAKETIME_DONT_FAKE_MONOTONIC=1
 exec postgres -D "$PGDATA"

@@ -3,6 +3,7 @@
 //! the exact steps that undo it, so healing needs nothing but the engine (and works from
 //! the runner's teardown after an error or an interrupt).
 mod action;
+mod clock;
 mod link;
 mod network;
 mod node;
@@ -121,6 +122,7 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         FaultKind::Heal => Err(Error::usage("a heal is not injected")),
         FaultKind::IsolateSite | FaultKind::KillSite | FaultKind::DegradeLink => site::inject(stack, index, spec).await,
         FaultKind::Switchover => switchover(stack).await,
+        FaultKind::ClockSkew => clock::inject(stack, spec, target.as_deref().unwrap_or_default()).await,
         FaultKind::Action => {
             let hit = target.as_deref() == Some(primary.as_str());
             let (r, at, end) = action::inject(stack, index, spec, rec, hit).await;

@@ -22,6 +22,7 @@ fn allowed(kind: FaultKind) -> &'static [&'static str] {
         IsolateSite => &["target", "duration_ms"],
         KillSite => &["target"],
         DegradeLink => &["between", "latency_ms", "jitter_ms", "rate_kb_per_s", "percent", "duration_ms"],
+        ClockSkew => &["target", "offset_ms", "duration_ms"],
     }
 }
 
@@ -45,6 +46,7 @@ fn present(f: &FaultSpec) -> Vec<&'static str> {
         ("action", f.action.is_some()),
         ("undo", f.undo.is_some()),
         ("between", f.between.is_some()),
+        ("offset_ms", f.offset_ms.is_some()),
     ];
     set.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect()
 }
@@ -138,6 +140,7 @@ fn check_attributes(s: &Scenario, i: usize, f: &FaultSpec, nodes: &[String], p: 
         Latency if f.latency_ms.is_none() => needs(i, f, "latency_ms", p),
         Jitter if f.jitter_ms.is_none() => needs(i, f, "jitter_ms", p),
         Action if f.action.is_none() => needs(i, f, "action", p),
+        ClockSkew => check_skew(s, i, f, p),
         Action if f.duration_ms.is_some() && f.undo.is_none() => {
             p.push((at(i, "duration_ms"), "an action fault heals after duration_ms through its `undo`: give one".into()))
         }
@@ -311,6 +314,26 @@ fn no_switchover() -> String {
     )
 }
 
+/// A clock_skew fault: an offset within a day, on a kind whose nodes can be skewed.
+fn check_skew(s: &Scenario, i: usize, f: &FaultSpec, p: &mut Vec<Problem>) {
+    const DAY_MS: i64 = 86_400_000;
+    match f.offset_ms {
+        None => needs(i, f, "offset_ms", p),
+        Some(0) => p.push((at(i, "offset_ms"), "offset_ms must not be 0 (a skew of nothing tests nothing)".into())),
+        Some(x) if x.abs() > DAY_MS => p.push((at(i, "offset_ms"), format!("expected an offset within ± {DAY_MS} ms (a day), found {x}"))),
+        _ => {}
+    }
+    if !s.stack.kind.info().clock_skew {
+        let can = super::kinds::kind_names(|k| k.info().clock_skew);
+        let msg = format!(
+            "a {} stack's clocks cannot be skewed: drdrill skews a node's database server with libfaketime, which its image loads only for {}",
+            s.stack.kind.name(),
+            super::kinds::spoken_list(&can, "and")
+        );
+        p.push((at(i, "kind"), msg));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::scenario::parse;
@@ -374,5 +397,20 @@ mod tests {
         let e = check("  - {at_ms: 1, kind: switchover}\n", "").unwrap_err();
         assert!(e.contains("(redis-sentinel / patroni / mariadb-mha / redis-cluster)"), "{e}");
         assert!(e.contains("for postgres / redis / mariadb, kill or stop the primary"), "{e}");
+    }
+
+    #[test]
+    fn a_clock_skew_needs_an_offset_within_a_day_on_a_kind_that_can_be_skewed() {
+        check("  - {at_ms: 1, kind: clock_skew, target: pg-2, offset_ms: -2000, duration_ms: 5000}\n", "").unwrap();
+        let e = check("  - {at_ms: 1, kind: clock_skew, target: pg-2}\n", "").unwrap_err();
+        assert!(e.contains("a clock_skew fault needs `offset_ms`"), "{e}");
+        let e = check("  - {at_ms: 1, kind: clock_skew, target: pg-2, offset_ms: 0}\n", "").unwrap_err();
+        assert!(e.contains("offset_ms must not be 0"), "{e}");
+        let e = check("  - {at_ms: 1, kind: clock_skew, target: pg-2, offset_ms: 90000000}\n", "").unwrap_err();
+        assert!(e.contains("expected an offset within ± 86400000 ms (a day), found 90000000"), "{e}");
+        let redis = HEAD.replace("kind: postgres", "kind: redis");
+        let src = format!("{redis}faults:\n  - {{at_ms: 1, kind: clock_skew, target: primary, offset_ms: 500}}\n");
+        let e = parse(Path::new("s.yaml"), src).map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains("s.yaml:8:5: a redis stack's clocks cannot be skewed") && e.contains("only for postgres"), "{e}");
     }
 }

@@ -130,6 +130,22 @@ pub trait Deployment: Send + Sync {
     fn exporter(&self, _node: &str) -> Option<Exporter> {
         None
     }
+    /// How a node's clock is set off and read, when its database server runs under
+    /// libfaketime (the `clock_skew` fault).
+    fn clock(&self) -> Option<Arc<dyn ServerClock>> {
+        None
+    }
+}
+
+/// A node clock drdrill can set off: its server reads the offset from `skew_file` inside
+/// the container (libfaketime, at most a second late), and drdrill reads the server's own
+/// wall clock back to check what it applied.
+#[async_trait]
+pub trait ServerClock: Send + Sync {
+    /// Where the server's libfaketime reads its offset (`+0`, `-2.000`: seconds).
+    fn skew_file(&self) -> &'static str;
+    /// The server's wall clock now, in Unix seconds, as its own SQL reads it.
+    async fn now(&self, addr: std::net::SocketAddr) -> Result<f64>;
 }
 
 /// The shards of a stack with one writable primary per shard.

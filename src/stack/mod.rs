@@ -19,7 +19,7 @@ mod shard_roles;
 mod sites;
 
 pub use data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
-pub use driver::{Deployment, Driver, Exporter, Promotion, ReplicaHealth, Restore, ShardInfo, Shards, Sidecar};
+pub use driver::{Deployment, Driver, Exporter, Promotion, ReplicaHealth, Restore, ServerClock, ShardInfo, Shards, Sidecar};
 pub use external::{External, named_endpoint, plan as external_plan};
 pub use nodes::{Node, Stack, StackPlan, free_port};
 pub use orchestrator::{Budgets, Observed, Orchestrator};

@@ -59,6 +59,8 @@ pub struct Stack {
     /// The commands an operator would run to delete the workload's records, or drop its
     /// table (the `destroy_data` fault).
     pub destroy_data: [Vec<String>; 2],
+    /// How a node's clock is set off and read (the `clock_skew` fault), when its kind can be.
+    pub clock: Option<std::sync::Arc<dyn super::ServerClock>>,
     /// The sites its nodes are in, when the scenario has sites.
     pub sites: Option<super::Sites>,
     primary: Mutex<String>,
@@ -207,6 +209,7 @@ impl Stack {
             base,
             backup: Default::default(),
             destroy_data: [crate::scenario::DataLoss::Delete, crate::scenario::DataLoss::Drop].map(|h| deploy.destroy_data_command(h)),
+            clock: deploy.clock(),
             sites,
             shards: Default::default(),
         })
@@ -230,6 +233,7 @@ impl Stack {
             base: ContainerSpec::default(),
             backup: Default::default(),
             destroy_data: Default::default(),
+            clock: None,
             sites: None,
             shards: Default::default(),
         }

@@ -59,6 +59,9 @@ pub struct KindInfo {
     pub delay_setting: Option<&'static str>,
     /// The rules of its own settings blocks.
     pub validate: fn(&Scenario, &mut Vec<Problem>),
+    /// Its nodes' database servers run under libfaketime: the `clock_skew` fault can set
+    /// their clocks off.
+    pub clock_skew: bool,
 }
 
 impl KindInfo {
@@ -80,6 +83,7 @@ impl KindInfo {
             backup: None,
             delay_setting: None,
             validate: no_rules,
+            clock_skew: false,
         }
     }
 }

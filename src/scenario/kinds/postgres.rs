@@ -17,6 +17,7 @@ pub const POSTGRES: KindInfo = KindInfo {
     refuses: &[(ReplicationMode::SemiSync, NO_SEMI_SYNC)],
     backup: Some(BackupInfo { tool: "pgBackRest 2.45", keys: &["archive_timeout_s"], point_in_time: true }),
     delay_setting: Some("recovery_min_apply_delay"),
+    clock_skew: true,
     ..KindInfo::bare("postgres", "PostgreSQL 15 primary + streaming replicas (pg_basebackup).", "pg", "drdrill/postgres:15")
 };
 

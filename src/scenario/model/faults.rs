@@ -58,6 +58,11 @@ pub enum FaultKind {
     /// (what is not given stays as the link has it); the heal puts the link back.
     #[serde(rename = "degrade_link")]
     DegradeLink,
+    /// Set the `target` node's clock `offset_ms` off the real time (negative: behind), as its
+    /// database server sees it (libfaketime); monotonic clocks are left alone. The offset is
+    /// read back from the server and reported; the heal sets it to 0.
+    #[serde(rename = "clock_skew")]
+    ClockSkew,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -161,6 +166,10 @@ pub struct FaultSpec {
     /// degrade_link: the two sites the link joins.
     #[serde(default)]
     pub between: Option<Vec<String>>,
+    /// clock_skew: how far the node's clock is set off the real time, in ms (negative:
+    /// behind), within ± 1 day.
+    #[serde(default)]
+    pub offset_ms: Option<i64>,
 }
 
 /// What a `destroy_data` fault destroys.

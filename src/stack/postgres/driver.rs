@@ -128,6 +128,10 @@ impl Deployment for Postgres {
         Some(exporter(node))
     }
 
+    fn clock(&self) -> Option<std::sync::Arc<dyn crate::stack::ServerClock>> {
+        Some(std::sync::Arc::new(super::clock::PgClock))
+    }
+
     fn container(&self, node: &str, primary: &str, replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         let mut env = vec![format!("DRDRILL_NODE={node}"), format!("DRDRILL_SETTINGS={}", self.settings.join("\n"))];
         if node == primary {

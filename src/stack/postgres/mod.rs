@@ -3,6 +3,7 @@
 //! HAProxy), Patroni's side of a failover (`patroni_watch.rs`, `etcd.rs`) and pgBackRest
 //! (`backup.rs`).
 mod backup;
+mod clock;
 mod data;
 mod driver;
 mod etcd;
