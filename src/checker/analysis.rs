@@ -127,7 +127,11 @@ impl Checker {
         let i = OUTCOMES.iter().position(|&o| o == op.outcome).unwrap_or(2);
         self.counts[i] += 1;
         self.end_ns = self.end_ns.max(op.invoke_ns.saturating_add(1));
-        self.ops.push(OpRecord { invoke_ns: op.invoke_ns, complete_ns: op.complete_ns, writer: op.writer, seq: op.seq, outcome: i as u8 });
+        // an update of a shared key is no record to read back: the updates are judged
+        // against the keys' final values (`judge_updates`); it counts for availability
+        if op.key.is_none() {
+            self.ops.push(OpRecord { invoke_ns: op.invoke_ns, complete_ns: op.complete_ns, writer: op.writer, seq: op.seq, outcome: i as u8 });
+        }
         self.runs.add(op);
         if op.outcome == Outcome::Ok {
             self.acks.push(op.complete_ns);
@@ -191,7 +195,7 @@ impl Checker {
         let verdict = t.iter().fold(Verdict::Pass, |v, r| v.merge(r.verdict));
         Ok(Analysis {
             verdict,
-            total_writes: self.ops.len(),
+            total_writes: self.counts.iter().sum(),
             acked_writes: acked,
             failed_writes: failed,
             unknown_writes: unknown,

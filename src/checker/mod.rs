@@ -9,6 +9,7 @@ mod phases;
 mod rpo;
 mod rto;
 mod shards;
+mod sites;
 mod spill;
 mod steps;
 mod targets;
@@ -22,7 +23,8 @@ pub use phases::{AckRuns, Phases, Steps as PhaseSteps, phases as orchestrator_ph
 pub use rpo::{LostWrite, RpoResult};
 pub use rto::{RtoBasis, RtoResult};
 pub use shards::{ShardResult, ShardsReport, judge_shards};
-pub use updates::{Cut, LostUpdate, Update, UpdatesReport, judge_updates};
+pub use sites::{SiteOp, SiteWrites, site_writes};
+pub use updates::{Cut, CutReport, LostUpdate, MultiActiveReport, Update, UpdatesReport, judge_updates, update_value};
 
 use serde::{Deserialize, Serialize};
 

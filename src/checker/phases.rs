@@ -205,6 +205,7 @@ mod tests {
             service: None,
             writer: 0,
             seq: t_ms,
+            key: None,
             invoke_ns: t_ms * 1_000_000 - 500_000,
             complete_ns: t_ms * 1_000_000,
             outcome: Outcome::Ok,

@@ -38,6 +38,7 @@ pub(super) fn random_history(seed: u64) -> (Vec<Op>, Vec<Event>, ReadBack, usize
                 service: None,
                 writer: w,
                 seq,
+                key: None,
                 invoke_ns: t,
                 complete_ns: t + dur,
                 outcome: o,
@@ -94,6 +95,8 @@ pub(super) fn random_targets() -> (CheckSpec, Targets) {
             replica_lag_ms: None,
             alerts: Default::default(),
             no_alert: Vec::new(),
+            max_lost_updates: None,
+            max_diverged_keys: None,
         },
     )
 }

@@ -7,7 +7,7 @@ use crate::stack::ReadBack;
 const MS: u64 = 1_000_000;
 
 fn op(writer: u32, seq: u64, invoke_ms: u64, dur_ms: u64, outcome: Outcome) -> Op {
-    Op { service: None, writer, seq, invoke_ns: invoke_ms * MS, complete_ns: (invoke_ms + dur_ms) * MS, outcome, node: None, error: None }
+    Op { service: None, writer, seq, key: None, invoke_ns: invoke_ms * MS, complete_ns: (invoke_ms + dur_ms) * MS, outcome, node: None, error: None }
 }
 
 fn ev(t_ms: u64, kind: EventKind, fault: Option<usize>) -> Event {
@@ -23,6 +23,8 @@ fn targets(rto: u64, rpo: u64, lost: u64) -> Targets {
         replica_lag_ms: None,
         alerts: Default::default(),
         no_alert: Vec::new(),
+        max_lost_updates: None,
+        max_diverged_keys: None,
     }
 }
 

@@ -78,6 +78,46 @@ pub struct UpdatesReport {
     pub unaccounted: u64,
 }
 
+/// What a multi-active service showed: its updates judged, each site's writes, what each
+/// node's engine counted itself, and the cuts the updates were judged against.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MultiActiveReport {
+    pub updates: UpdatesReport,
+    pub sites: BTreeMap<String, super::SiteWrites>,
+    /// Node -> what its engine counted (pglogical: the conflicts it logged, by resolution).
+    pub engine: BTreeMap<String, BTreeMap<String, u64>>,
+    /// When sites could not reach each other (ms on the drill clock) and which sides.
+    pub cuts: Vec<CutReport>,
+    /// Nodes whose keys could not be read, and why (their values judged on no side).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<String>,
+    /// From the last heal until every node held the same value of every key and the same
+    /// records, read every 100 ms once the workload stopped; null without a heal, or when
+    /// the nodes never agreed within `checks.convergence_timeout_ms`.
+    pub converged_after_heal_ms: Option<f64>,
+    /// How long drdrill waited for the nodes to agree after the workload stopped.
+    pub agreement_waited_ms: Option<f64>,
+}
+
+/// A cut as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CutReport {
+    pub from_ms: f64,
+    pub to_ms: f64,
+    pub sides: Vec<Vec<String>>,
+}
+
+impl From<&Cut> for CutReport {
+    fn from(c: &Cut) -> Self {
+        CutReport { from_ms: c.from_ns as f64 / 1e6, to_ms: c.to_ns as f64 / 1e6, sides: c.sides.clone() }
+    }
+}
+
+/// The value drdrill's update (writer, seq) writes, as one number.
+pub fn update_value(writer: u32, seq: u64) -> u64 {
+    (u64::from(writer) << 40) | (seq & ((1 << 40) - 1))
+}
+
 /// Judges the acknowledged `updates` against each node's final values (key -> value).
 pub fn judge_updates(updates: &[Update], cuts: &[Cut], finals: &[BTreeMap<u64, u64>]) -> UpdatesReport {
     let mut out = UpdatesReport { acked_updates: updates.len() as u64, ..Default::default() };

@@ -25,6 +25,10 @@ fn op_line(buf: &mut Vec<u8>, op: &Op) {
     buf.extend_from_slice(n.format(op.writer).as_bytes());
     buf.extend_from_slice(b",\"seq\":");
     buf.extend_from_slice(n.format(op.seq).as_bytes());
+    if let Some(key) = op.key {
+        buf.extend_from_slice(b",\"key\":");
+        buf.extend_from_slice(n.format(key).as_bytes());
+    }
     buf.extend_from_slice(b",\"invoke_ns\":");
     buf.extend_from_slice(n.format(op.invoke_ns).as_bytes());
     buf.extend_from_slice(b",\"complete_ns\":");
@@ -66,6 +70,10 @@ pub(super) fn parse_op_line(line: &[u8]) -> Option<Op> {
     let writer = u32::try_from(p.number()?).ok()?;
     p.tag(b",\"seq\":")?;
     let seq = p.number()?;
+    let key = match p.tag(b",\"key\":") {
+        Some(()) => Some(u32::try_from(p.number()?).ok()?),
+        None => None,
+    };
     p.tag(b",\"invoke_ns\":")?;
     let invoke_ns = p.number()?;
     p.tag(b",\"complete_ns\":")?;
@@ -82,7 +90,7 @@ pub(super) fn parse_op_line(line: &[u8]) -> Option<Op> {
     let node = p.optional_string(b",\"node\":")?;
     let error = p.optional_string(b",\"error\":")?;
     p.tag(b"}")?;
-    p.0.is_empty().then_some(Op { service, writer, seq, invoke_ns, complete_ns, outcome, node, error })
+    p.0.is_empty().then_some(Op { service, writer, seq, key, invoke_ns, complete_ns, outcome, node, error })
 }
 
 /// What is left of a line being read.
@@ -134,7 +142,7 @@ mod tests {
     fn op(writer: u32, seq: u64, outcome: Outcome, node: Option<&str>, error: Option<&str>) -> Op {
         let (node, error) = (node.map(str::to_string), error.map(str::to_string));
         let invoke_ns = seq.wrapping_mul(1_000_003);
-        Op { service: None, writer, seq, invoke_ns, complete_ns: invoke_ns.wrapping_add(417_001), outcome, node, error }
+        Op { service: None, writer, seq, key: None, invoke_ns, complete_ns: invoke_ns.wrapping_add(417_001), outcome, node, error }
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod labels;
 mod lag;
 mod markdown;
 mod metrics;
+mod multi_active;
 mod phases;
 mod restore;
 mod results;

@@ -132,6 +132,10 @@ pub struct Results {
     /// records, and the share of the key space taking writes over time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<crate::checker::ShardsReport>,
+    /// A stack whose every node is writable: its shared keys' updates judged, each site's
+    /// writes, and the engine's own conflict counts (docs/multi-active.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_active: Option<crate::checker::MultiActiveReport>,
     pub convergence: Option<Convergence>,
     /// Every acknowledged write that is missing, earliest ack first.
     pub lost: Vec<LostWrite>,

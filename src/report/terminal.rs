@@ -202,6 +202,7 @@ fn service_block(r: &Results, drill: Option<&Results>) -> String {
     s += &drill.map(super::alerts::terminal).unwrap_or_default();
     s += &phase_table(r);
     s += &shard_table(r);
+    s += &site_table(r);
     s += &isolated_primary_line(r);
     s += &restore_table(r);
     s += &latency_table(r);
@@ -302,6 +303,15 @@ fn shard_table(r: &Results) -> String {
     let mut table = Table::new(super::shards::shard_lines(r));
     table.with(Style::rounded());
     let lines: String = super::shards::writable_lines(r).iter().map(|l| format!("  {l}\n")).collect();
+    format!("\n{caption}\n{table}\n{lines}")
+}
+
+/// A multi-active service's writes by site, and its updates judged.
+fn site_table(r: &Results) -> String {
+    let Some(caption) = super::multi_active::caption(r) else { return String::new() };
+    let mut table = Table::new(super::multi_active::site_lines(r));
+    table.with(Style::rounded());
+    let lines: String = super::multi_active::update_lines(r).iter().map(|l| format!("  {l}\n")).collect();
     format!("\n{caption}\n{table}\n{lines}")
 }
 

@@ -51,6 +51,8 @@ struct Survived {
     /// Whether replicas could be compared (an external stack without nodes has none).
     can_converge: bool,
     errors: Vec<String>,
+    /// A multi-active stack: when its nodes came to hold the same data.
+    agreed: Option<super::multi_active::Agreement>,
 }
 
 impl Drill<'_> {
@@ -74,8 +76,9 @@ impl Drill<'_> {
         let ex = self.exercise(rep, &svcs, &steady.hooks).await?;
         let mut survived = Vec::new();
         for svc in &svcs {
+            let agreed = self.agree(rep, svc, &ex.clock).await?;
             let read = self.read_back(rep, svc).await?;
-            survived.push(self.converge(rep, svc, read).await?);
+            survived.push(Survived { agreed, ..self.converge(rep, svc, read).await? });
         }
         self.settle_alerts(rep).await?;
         let results = self.judge(rep, &svcs, ex, survived, &health, steady.probes).await?;
@@ -181,7 +184,25 @@ impl Drill<'_> {
             let timeout = sc.checks.convergence_timeout_ms;
             convergence = Some(converge(&svc.stack, svc.driver.as_ref(), primary, timeout).await);
         }
-        Ok(Survived { read, convergence, can_converge, errors })
+        Ok(Survived { read, convergence, can_converge, errors, agreed: None })
+    }
+
+    /// A multi-active stack's nodes, once its workload stopped, read until they hold the
+    /// same data: before the read-back, which would otherwise miss what is still on its way.
+    async fn agree(&self, rep: &mut Reporters, svc: &Service, clock: &crate::clock::Clock) -> Result<Option<super::multi_active::Agreement>> {
+        if svc.driver.multi_active().is_none() {
+            return Ok(None);
+        }
+        self.phase(rep, &svc.say("waiting for every node to hold the same data"))?;
+        let agreed = super::multi_active::agree(svc, clock, svc.sc().checks.convergence_timeout_ms).await;
+        if let Some(g) = agreed {
+            let said = match g.at_ns {
+                Some(_) => format!("every node holds the same keys and records ({:.0} ms after the workload stopped)", g.waited_ms),
+                None => format!("the nodes still differ after {:.0} ms", g.waited_ms),
+            };
+            rep.emit(DrillEvent::Info(&said))?;
+        }
+        Ok(agreed)
     }
 
     /// Each service's history judged against its targets; the drill's verdict is the
@@ -282,6 +303,7 @@ impl Drill<'_> {
             .finish(&hist.events, answered, s.read.as_ref(), s.convergence.as_ref(), &sc.checks, &targets)
             .map_err(|e| Error::infra("failed to check the history").cause(e))?;
         let replica_lag = self.with_lag_targets(svc, &hist.events, &mut a)?;
+        let multi_active = super::multi_active::judge(svc, history, &hist.events, s.agreed, &self.dir, &mut a).await?;
         let cleanup = match (&svc.external, sc.stack.cleanup) {
             (Some(_), true) => Some(self.cleanup(rep, svc).await),
             _ => None,
@@ -299,6 +321,7 @@ impl Drill<'_> {
                 phases,
                 isolated_primary,
                 shards,
+                multi_active,
                 cleanup,
                 replica_lag,
                 wan: sc.wan.clone(),

@@ -166,7 +166,7 @@ impl Drill<'_> {
         self.phase(rep, &svc.say(&format!("workload: {} writers, {}", sc.workload.writers, rate_text(sc))))?;
         rec.event(EventKind::WorkloadStart, None, Some(&primary), "").await;
         let (route, client_rx) = ClientRoute::new(svc.client_target(&primary, self.dns.get())?, self.dns.get().cloned());
-        let workload = Workload::start(&sc.workload, svc.driver.clone(), client_rx, rec.clone());
+        let workload = Workload::start(&sc.workload, svc.driver.clone(), client_rx, &svc.writer_homes()?, rec.clone());
         let (fault_tx, fault_rx) = mpsc::unbounded_channel();
         let isolated = IsolatedWatch::default();
         let hook = svc.driver.orchestrator().map(|_| isolated.hook(svc.driver.clone(), svc.stack.clone(), primary.clone(), rec.clock));

@@ -11,6 +11,7 @@ mod external;
 mod isolated;
 mod live;
 mod monitoring;
+mod multi_active;
 mod plan;
 mod progress;
 mod recovered;

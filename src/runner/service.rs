@@ -64,6 +64,16 @@ impl Service {
         })
     }
 
+    /// Where each writer writes on a stack whose every node is writable: every node, in
+    /// start order (writer i to node i mod n, so each site's writers write to their own
+    /// site's node, reached directly); empty for any other stack.
+    pub fn writer_homes(&self) -> Result<Vec<ClientTarget>> {
+        if !self.sc().stack.kind.info().multi_active {
+            return Ok(Vec::new());
+        }
+        Ok(self.stack.nodes.iter().map(|n| ClientTarget::direct(&n.name, n.addr())).collect())
+    }
+
     /// The address records are read back from: the current primary.
     pub fn primary_addr(&self) -> Result<std::net::SocketAddr> {
         Ok(self.stack.node(&self.stack.primary())?.addr())

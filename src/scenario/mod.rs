@@ -20,7 +20,7 @@ pub use actions::{AbortWhen, ActionSpec, CommandLine, DnsMove, Hooks, HttpSpec, 
 pub use backup::{AppendFsync, BackupInfo, BackupSpec};
 pub use faults::{heals_later, kind_name};
 pub use kinds::{
-    BINLOG_STREAMER, CLUSTER_DEFAULTS, ClusterSpec, ENDPOINT, Engine, HaproxySpec, KINDS, KindInfo, MhaSpec, PatroniSpec, SentinelSpec,
+    BINLOG_STREAMER, CLUSTER_DEFAULTS, ClusterSpec, ConflictResolution, ENDPOINT, Engine, HaproxySpec, KINDS, KindInfo, MhaSpec, MultiActiveSpec, PatroniSpec, SentinelSpec,
     StackKind, expand_service_group, service_names,
 };
 pub use limits::{Limit, STATS};

@@ -21,6 +21,11 @@ pub enum WriteError {
 #[async_trait]
 pub trait WriteClient: Send {
     async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError>;
+    /// Sets key `key` of the shared key space (`workload.keys`) to the value (writer, seq),
+    /// creating it if no node has it yet. Only a multi-active stack's clients take it.
+    async fn update(&mut self, _key: u32, _writer: u32, _seq: u64) -> std::result::Result<(), WriteError> {
+        Err(WriteError::Fail("this stack's clients take no updates (a bug: validation should have refused `workload.keys`)".into()))
+    }
     /// The node this connection reached, when the client found it itself (through
     /// Sentinel, or behind HAProxy); None when it is the node the clients were pointed at.
     fn node(&self) -> Option<String> {

@@ -69,6 +69,11 @@ pub trait Driver: Send + Sync {
     fn shards(&self) -> Option<Shards> {
         None
     }
+    /// A stack whose every node is writable (multi-active): its shared key space and the
+    /// engine's own conflict counts.
+    fn multi_active(&self) -> Option<&dyn MultiActive> {
+        None
+    }
     /// For the kind that runs an engine bare: the engine's data path logged in with `auth`,
     /// for a stack of that engine drdrill did not start (`kind: external`).
     fn attach(&self, _auth: &Auth) -> Option<Box<dyn ExternalData>> {
@@ -135,6 +140,17 @@ pub trait Deployment: Send + Sync {
     fn clock(&self) -> Option<Arc<dyn ServerClock>> {
         None
     }
+}
+
+/// What drdrill reads of a stack whose every node is writable, besides the records.
+#[async_trait]
+pub trait MultiActive: Send + Sync {
+    /// Every key of the shared key space on the node at `addr`, with the value (writer,
+    /// seq) it holds.
+    async fn read_keys(&self, addr: std::net::SocketAddr) -> Result<std::collections::BTreeMap<u32, (u32, u64)>>;
+    /// What the engine itself counted on `node`, in its own words (pglogical: the conflicts
+    /// it logged, by resolution), as (what, count).
+    async fn engine_counts(&self, stack: &Stack, node: &str) -> Result<Vec<(String, u64)>>;
 }
 
 /// A node clock drdrill can set off: its server reads the offset from `skew_file` inside

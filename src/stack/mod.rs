@@ -19,7 +19,7 @@ mod shard_roles;
 mod sites;
 
 pub use data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
-pub use driver::{Deployment, Driver, Exporter, Promotion, ReplicaHealth, Restore, ServerClock, ShardInfo, Shards, Sidecar};
+pub use driver::{Deployment, Driver, Exporter, MultiActive, Promotion, ReplicaHealth, Restore, ServerClock, ShardInfo, Shards, Sidecar};
 pub use external::{External, named_endpoint, plan as external_plan};
 pub use nodes::{Node, Stack, StackPlan, free_port};
 pub use orchestrator::{Budgets, Observed, Orchestrator};
@@ -42,6 +42,7 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
         "redis" => Box::new(redis::Redis::new(spec)),
         "redis-sentinel" => Box::new(redis::RedisSentinel::new(spec)),
         "redis-cluster" => Box::new(redis::RedisCluster::new(spec)),
+        "pglogical" => Box::new(postgres::Pglogical::new(spec)),
         "mariadb" => Box::new(mariadb::MariaDb::new(spec)),
         "mariadb-mha" => Box::new(mariadb::Mha::new(spec)),
         _ => Box::new(External::new(spec, Auth::default())),

@@ -24,7 +24,8 @@ pub(super) type Probe = BoxFuture<'static, Option<Conn>>;
 /// A connection to `node` the server answered on again, or nothing.
 pub(super) type Canary = BoxFuture<'static, Option<(String, Conn)>>;
 
-/// Writes record `seq` to the target, on `conn` or a new connection; the whole attempt,
+/// Writes record `seq` (with `key`: updates that key to it) to the target, on `conn` or a
+/// new connection; the whole attempt,
 /// connecting included, has `timeout`. A connect that fails or times out never sent the
 /// write: `fail`. No answer once sent: `unknown`.
 #[allow(clippy::too_many_arguments)]
@@ -34,6 +35,7 @@ pub(super) fn attempt(
     conn: Option<(String, Conn)>,
     writer: u32,
     seq: u64,
+    key: Option<u32>,
     payload: Arc<str>,
     invoke_ns: u64,
     started: Instant,
@@ -50,7 +52,11 @@ pub(super) fn attempt(
                 client = Some(driver.data().connect(target.addr, left).await.map_err(WriteError::Fail)?);
             }
             sent = true;
-            client.as_mut().expect("connected").write(writer, seq, &payload).await
+            let client = client.as_mut().expect("connected");
+            match key {
+                Some(k) => client.update(k, writer, seq).await,
+                None => client.write(writer, seq, &payload).await,
+            }
         })
         .await;
         let complete_ns = clock.now_ns();
@@ -73,7 +79,7 @@ pub(super) fn attempt(
             _ if timed_out => (None, client),
             _ => (None, None),
         };
-        let op = Op { service: None, writer, seq, invoke_ns, complete_ns, outcome, node: Some(node), error };
+        let op = Op { service: None, writer, seq, key, invoke_ns, complete_ns, outcome, node: Some(node), error };
         Done { op, started, conn, pending }
     })
 }

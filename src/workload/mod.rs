@@ -33,21 +33,35 @@ pub struct WorkloadEnd {
 
 impl Workload {
     /// Starts `spec.writers` writers. They run until `stop` (or this is dropped) or
-    /// `spec.max_duration_ms`.
-    pub fn start(spec: &WorkloadSpec, driver: Arc<dyn Driver>, target: watch::Receiver<ClientTarget>, rec: RecorderHandle) -> Workload {
+    /// `spec.max_duration_ms`. Each writes where `target` points, or, with `homes` (a
+    /// multi-active stack's nodes, one per site), writer i always to `homes[i % len]`.
+    pub fn start(
+        spec: &WorkloadSpec,
+        driver: Arc<dyn Driver>,
+        target: watch::Receiver<ClientTarget>,
+        homes: &[ClientTarget],
+        rec: RecorderHandle,
+    ) -> Workload {
         let (stop, stop_rx) = watch::channel(false);
+        // a home never moves: its sender lives as long as the writers
+        let fixed: Vec<(watch::Sender<ClientTarget>, watch::Receiver<ClientTarget>)> = homes.iter().map(|h| watch::channel(h.clone())).collect();
         let writers: Vec<Writer> = (0..u32::from(spec.writers))
             .map(|id| Writer {
                 id,
                 spec: spec.clone(),
                 driver: driver.clone(),
-                target: target.clone(),
+                target: match fixed.len() {
+                    0 => target.clone(),
+                    n => fixed[id as usize % n].1.clone(),
+                },
                 rec: rec.clone(),
                 stop: stop_rx.clone(),
             })
             .collect();
+        let homes: Vec<watch::Sender<ClientTarget>> = fixed.into_iter().map(|f| f.0).collect();
         let (done_tx, done) = oneshot::channel();
         let spawned = std::thread::Builder::new().name("drdrill-writers".into()).spawn(move || {
+            let _homes = homes;
             let end = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => rt.block_on(run_all(writers)),
                 Err(e) => WorkloadEnd { ops: 0, panics: vec![format!("failed to start the writers' runtime: {e}")] },

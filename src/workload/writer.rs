@@ -166,7 +166,8 @@ impl Writer {
         let (invoke_ns, started) = (self.rec.clock.now_ns(), Instant::now());
         st.waiting.insert(st.seq, started);
         let timeout = Duration::from_millis(self.spec.op_timeout_ms);
-        attempt(self.driver.clone(), target, conn, self.id, st.seq, st.payload.clone(), invoke_ns, started, timeout, self.rec.clock)
+        let key = self.spec.keys.and_then(|n| update_key(self.id, st.seq, n));
+        attempt(self.driver.clone(), target, conn, self.id, st.seq, key, st.payload.clone(), invoke_ns, started, timeout, self.rec.clock)
     }
 
     async fn finish(&self, st: &mut State, Done { op, started, conn, .. }: Done) {
@@ -184,9 +185,41 @@ impl Writer {
     }
 }
 
+/// With a shared key space of `keys` keys, every second write of a writer (its even
+/// sequence numbers) updates a key instead of inserting a record: one drawn evenly from the
+/// key space by a hash of (writer, seq), the same in every run.
+pub(super) fn update_key(writer: u32, seq: u64, keys: u32) -> Option<u32> {
+    if seq % 2 == 1 || keys == 0 {
+        return None;
+    }
+    // splitmix64's finaliser: neighbouring (writer, seq) land far apart
+    let mut z = (u64::from(writer) << 40 | seq).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    u32::try_from(z % u64::from(keys)).ok()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::payload;
+    use super::{payload, update_key};
+
+    #[test]
+    fn every_second_write_updates_a_key_drawn_evenly() {
+        assert_eq!(update_key(0, 1, 10), None);
+        assert_eq!(update_key(0, 2, 0), None);
+        let mut hits = [0u32; 10];
+        for w in 0..4 {
+            for seq in 1..=20_000u64 {
+                if let Some(k) = update_key(w, seq, 10) {
+                    hits[k as usize] += 1;
+                }
+            }
+        }
+        assert_eq!(hits.iter().sum::<u32>(), 40_000);
+        assert!(hits.iter().all(|&h| (3_600..=4_400).contains(&h)), "{hits:?}");
+        assert_eq!(update_key(3, 8, 10), update_key(3, 8, 10));
+    }
 
     #[test]
     fn payload_has_the_requested_size_whatever_it_is() {

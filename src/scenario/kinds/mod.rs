@@ -14,7 +14,7 @@ mod redis_cluster;
 pub use external::ENDPOINT;
 pub use format::Engine;
 pub use mariadb::{BINLOG_STREAMER, MhaSpec};
-pub use postgres::{HaproxySpec, PatroniSpec};
+pub use postgres::{ConflictResolution, HaproxySpec, MultiActiveSpec, PatroniSpec};
 pub use redis::SentinelSpec;
 pub use redis_cluster::{CLUSTER_DEFAULTS, ClusterSpec};
 
@@ -62,6 +62,9 @@ pub struct KindInfo {
     /// Its nodes' database servers run under libfaketime: the `clock_skew` fault can set
     /// their clocks off.
     pub clock_skew: bool,
+    /// Every node is writable, each applying every other's changes (multi-active): each
+    /// site's writers write to their own site's node, and nothing fails over.
+    pub multi_active: bool,
 }
 
 impl KindInfo {
@@ -84,12 +87,13 @@ impl KindInfo {
             delay_setting: None,
             validate: no_rules,
             clock_skew: false,
+            multi_active: false,
         }
     }
 }
 
 /// Every kind, in the order the scenario format lists them.
-pub const KINDS: [StackKind; 8] = [
+pub const KINDS: [StackKind; 9] = [
     StackKind(&postgres::POSTGRES),
     StackKind(&redis::REDIS),
     StackKind(&redis::REDIS_SENTINEL),
@@ -97,6 +101,7 @@ pub const KINDS: [StackKind; 8] = [
     StackKind(&mariadb::MARIADB),
     StackKind(&mariadb::MARIADB_MHA),
     StackKind(&redis_cluster::REDIS_CLUSTER),
+    StackKind(&postgres::PGLOGICAL),
     StackKind(&external::EXTERNAL),
 ];
 
@@ -139,7 +144,7 @@ pub fn orchestrated_kinds() -> String {
 
 /// The kinds drdrill starts and fails over by its own promotion: `postgres / redis / mariadb`.
 pub fn scripted_kinds() -> String {
-    kind_names(|k| !k.orchestrated() && !k.is_external()).join(" / ")
+    kind_names(|k| !k.orchestrated() && !k.is_external() && !k.info().multi_active).join(" / ")
 }
 
 impl StackKind {
@@ -192,6 +197,9 @@ impl StackSpec {
     /// How many database nodes drdrill starts: the primary and its replicas, or every
     /// node of a cluster (its primaries first).
     pub fn node_count(&self) -> usize {
+        if self.kind.accepts("multi_active") {
+            return usize::from(self.multi_active.clone().unwrap_or_default().nodes);
+        }
         match (&self.cluster, self.kind.accepts("cluster")) {
             (c, true) => c.clone().unwrap_or_default().nodes(),
             _ => self.replicas as usize + 1,
@@ -274,6 +282,32 @@ pub fn validate_kind(s: &Scenario, p: &mut Vec<Problem>) {
         }
     }
     (info.validate)(s, p);
+    validate_writers(s, p);
+}
+
+/// A multi-active stack's writers sit in every site, and nothing fails over; only such a
+/// stack takes updates to a shared key space.
+fn validate_writers(s: &Scenario, p: &mut Vec<Problem>) {
+    let multi = s.stack.kind.info().multi_active;
+    let kinds = || spoken_list(&kind_names(|k| k.info().multi_active), "or");
+    if s.workload.keys.is_some() && !multi {
+        let msg = format!("updates to a shared key space are judged on a stack whose every node is writable ({}); a {} stack has one writer", kinds(), s.stack.kind.name());
+        p.push((vec![Key("workload"), Key("keys")], msg));
+    }
+    if s.workload.keys == Some(0) {
+        p.push((vec![Key("workload"), Key("keys")], "expected at least 1 key".into()));
+    }
+    if !multi {
+        return;
+    }
+    let name = s.stack.kind.name();
+    if s.failover.is_some() {
+        p.push((vec![Key("failover")], format!("every node of a {name} stack is writable: there is nothing to fail over (drop `failover`)")));
+    }
+    if s.workload.site.is_some() {
+        let msg = format!("a {name} stack's writers sit in every site, each writing to its own site's node (drop `workload.site`)");
+        p.push((vec![Key("workload"), Key("site")], msg));
+    }
 }
 
 fn no_services(_: &StackSpec) -> Vec<String> {

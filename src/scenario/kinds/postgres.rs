@@ -1,6 +1,7 @@
-//! PostgreSQL's kinds: streaming replicas drdrill promotes in (`postgres`), and Patroni
+//! PostgreSQL's kinds: streaming replicas drdrill promotes in (`postgres`), Patroni
 //! with etcd and HAProxy (`patroni`), with Patroni's and HAProxy's settings (the seed's
-//! values as defaults) and their rules.
+//! values as defaults) and their rules, and every node writable through pglogical
+//! (`pglogical`, `stack.multi_active`).
 use super::KindInfo;
 use crate::scenario::backup::BackupInfo;
 use crate::scenario::locate::Problem;
@@ -20,6 +21,75 @@ pub const POSTGRES: KindInfo = KindInfo {
     clock_skew: true,
     ..KindInfo::bare("postgres", "PostgreSQL 15 primary + streaming replicas (pg_basebackup).", "pg", "drdrill/postgres:15")
 };
+
+pub const PGLOGICAL: KindInfo = KindInfo {
+    blocks: &["multi_active"],
+    refuses: &[(ReplicationMode::Sync, NO_SYNC_MESH), (ReplicationMode::SemiSync, NO_SEMI_SYNC)],
+    validate: validate_mesh,
+    clock_skew: true,
+    multi_active: true,
+    ..KindInfo::bare(
+        "pglogical",
+        "PostgreSQL 15 nodes, every one writable, each applying every other's changes through pglogical 2.4.2 (a full mesh of subscriptions, forward_origins '{}'); a conflict is resolved by `multi_active.conflict_resolution` on commit timestamps.",
+        "pgl",
+        "drdrill/postgres:15",
+    )
+};
+
+const NO_SYNC_MESH: &str = "pglogical applies every other node's changes asynchronously; there is no synchronous mode to choose";
+
+/// A stack of writable nodes (`stack.kind: pglogical`): how many, and how a conflict is
+/// resolved. `stack.replicas` does not apply.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MultiActiveSpec {
+    /// Writable nodes (2–8), `pgl-1` … in start order; give each its own site in
+    /// `stack.sites`. Default 2.
+    pub nodes: u8,
+    /// `pglogical.conflict_resolution` on every node: `last_update_wins` (the later commit
+    /// timestamp wins; the default), `first_update_wins`, `apply_remote` or `keep_local`.
+    pub conflict_resolution: ConflictResolution,
+}
+
+impl Default for MultiActiveSpec {
+    fn default() -> Self {
+        MultiActiveSpec { nodes: 2, conflict_resolution: ConflictResolution::LastUpdateWins }
+    }
+}
+
+/// How a node resolves a change from another node that conflicts with its own row.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictResolution {
+    /// The change with the later commit timestamp wins (seed 002's last-write-wins).
+    #[default]
+    LastUpdateWins,
+    /// The change with the earlier commit timestamp wins.
+    FirstUpdateWins,
+    /// The incoming change always wins.
+    ApplyRemote,
+    /// The node's own row always wins.
+    KeepLocal,
+}
+
+impl ConflictResolution {
+    /// As pglogical's setting spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConflictResolution::LastUpdateWins => "last_update_wins",
+            ConflictResolution::FirstUpdateWins => "first_update_wins",
+            ConflictResolution::ApplyRemote => "apply_remote",
+            ConflictResolution::KeepLocal => "keep_local",
+        }
+    }
+}
+
+fn validate_mesh(s: &Scenario, p: &mut Vec<Problem>) {
+    let n = s.stack.multi_active.clone().unwrap_or_default().nodes;
+    if !(2..=8).contains(&n) {
+        p.push((vec![Key("stack"), Key("multi_active"), Key("nodes")], format!("expected 2 to 8 writable nodes, found {n}")));
+    }
+}
 
 pub const PATRONI: KindInfo = KindInfo {
     orchestrator: Some("Patroni"),

@@ -1,6 +1,6 @@
 //! `stack`: what drdrill starts (or attaches to): its kind, replicas, replication,
 //! settings, each kind's own blocks, backup, sites, and an external stack's endpoint.
-use crate::scenario::kinds::{ClusterSpec, Engine, HaproxySpec, MhaSpec, PatroniSpec, SentinelSpec, StackKind};
+use crate::scenario::kinds::{ClusterSpec, Engine, HaproxySpec, MhaSpec, MultiActiveSpec, PatroniSpec, SentinelSpec, StackKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -86,6 +86,9 @@ pub struct StackSpec {
     /// redis-cluster: its primaries and replicas per primary.
     #[serde(default)]
     pub cluster: Option<ClusterSpec>,
+    /// pglogical: its writable nodes and how a conflict is resolved.
+    #[serde(default)]
+    pub multi_active: Option<MultiActiveSpec>,
     /// postgres, mariadb, redis: back the stack up, so that a `restore` failover can
     /// rebuild it (docs/restore.md).
     #[serde(default)]

@@ -30,6 +30,14 @@ pub struct Targets {
     /// With `monitoring`: alerts that must not fire (e.g. during a planned switchover).
     #[serde(default)]
     pub no_alert: Vec<String>,
+    /// With `workload.keys`: most acknowledged updates that may lose to a write completed
+    /// before they started (docs/multi-active.md).
+    #[serde(default)]
+    pub max_lost_updates: Option<u64>,
+    /// With `workload.keys`: most keys whose value may still differ between nodes once the
+    /// drill has waited for them to converge.
+    #[serde(default)]
+    pub max_diverged_keys: Option<u64>,
 }
 
 /// Percentiles of a replica's visibility lag and their limits (ms).
@@ -44,6 +52,8 @@ impl Targets {
             replica_lag_ms: None,
             alerts: Default::default(),
             no_alert: Vec::new(),
+            max_lost_updates: None,
+            max_diverged_keys: None,
         }
     }
 }

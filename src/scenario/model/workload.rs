@@ -45,6 +45,11 @@ pub struct WorkloadSpec {
     /// an isolated one).
     #[serde(default)]
     pub site: Option<String>,
+    /// Multi-active stacks: a shared key space of this many keys. Every second write of
+    /// each writer then updates one of them (to a value unique to the write) instead of
+    /// inserting a record, and the drill judges the updates (docs/multi-active.md).
+    #[serde(default)]
+    pub keys: Option<u32>,
 }
 
 /// A heartbeat written on the primary every `heartbeat_ms`, each replica read every
@@ -139,6 +144,7 @@ impl Default for WorkloadSpec {
             replica_lag: None,
             resolve: Default::default(),
             site: None,
+            keys: None,
         }
     }
 }

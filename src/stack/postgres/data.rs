@@ -83,7 +83,7 @@ impl PgData {
             Scope::Run { table, run } => format!("INSERT INTO {table} (run, writer, seq, payload) VALUES ('{run}', $1, $2, $3)"),
         };
         let stmt = client.prepare(&sql).await.map_err(|e| self.describe(&e))?;
-        Ok(PgClient { client, stmt, node: None })
+        Ok(PgClient { client, stmt, upsert: None, node: None })
     }
 }
 
@@ -128,14 +128,34 @@ pub(super) fn q(addr: SocketAddr, what: &str) -> impl FnOnce(tokio_postgres::Err
 pub(super) struct PgClient {
     pub client: Client,
     pub stmt: tokio_postgres::Statement,
+    /// The update of a shared key (a multi-active stack's), prepared at its first use.
+    pub upsert: Option<tokio_postgres::Statement>,
     /// The node, when the client found it behind HAProxy.
     pub node: Option<String>,
 }
+
+/// The shared key space of a multi-active stack: each key's value is the (writer, seq) of
+/// the update that set it.
+pub(super) const KEYS: &str = "drdrill_keys";
 
 #[async_trait]
 impl WriteClient for PgClient {
     async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
         match self.client.execute(&self.stmt, &[&(writer as i32), &(seq as i64), &payload]).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(classify(&e)),
+        }
+    }
+    async fn update(&mut self, key: u32, writer: u32, seq: u64) -> std::result::Result<(), WriteError> {
+        if self.upsert.is_none() {
+            let sql = format!(
+                "INSERT INTO {KEYS} (k, writer, seq) VALUES ($1, $2, $3) \
+                 ON CONFLICT (k) DO UPDATE SET writer = EXCLUDED.writer, seq = EXCLUDED.seq"
+            );
+            self.upsert = Some(self.client.prepare(&sql).await.map_err(|e| classify(&e))?);
+        }
+        let stmt = self.upsert.as_ref().expect("prepared");
+        match self.client.execute(stmt, &[&(key as i32), &(writer as i32), &(seq as i64)]).await {
             Ok(_) => Ok(()),
             Err(e) => Err(classify(&e)),
         }

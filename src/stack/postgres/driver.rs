@@ -17,7 +17,7 @@ pub struct Postgres {
 }
 /// postgresql.conf lines every node gets before the scenario's `settings` (docs/measurement.md,
 /// "Run semantics").
-const DEFAULTS: [&str; 2] = ["authentication_timeout = '2s'", "max_connections = '300'"];
+pub(super) const DEFAULTS: [&str; 2] = ["authentication_timeout = '2s'", "max_connections = '300'"];
 
 impl Postgres {
     pub fn new(spec: &StackSpec) -> Self {

@@ -9,6 +9,8 @@ mod driver;
 mod etcd;
 mod patroni;
 mod patroni_watch;
+mod pglogical;
 
 pub use driver::Postgres;
 pub use patroni::Patroni;
+pub use pglogical::Pglogical;
