@@ -43,6 +43,28 @@ pub fn action_lines(sc: &Scenario) -> Vec<String> {
     v
 }
 
+/// A multi-active stack's writers by node, and the shared keys they update.
+fn multi_active_text(v: &crate::scenario::Scenario, who: &str) -> String {
+    if !v.stack.kind.info().multi_active {
+        return String::new();
+    }
+    let nodes = v.stack.node_names();
+    let site = |n: &str| v.stack.sites.iter().find(|(_, m)| m.iter().any(|x| x == n)).map(|(s, _)| format!(" ({s})")).unwrap_or_default();
+    let homes: Vec<String> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let ws: Vec<String> = (0..usize::from(v.workload.writers)).filter(|w| w % nodes.len() == i).map(|w| w.to_string()).collect();
+            format!("{n}{} <- writers {}", site(n), if ws.is_empty() { "none".into() } else { ws.join(", ") })
+        })
+        .collect();
+    let mut s = format!("  {who}every node writable; each writer writes to its own node: {}\n", homes.join("; "));
+    if let Some(k) = v.workload.keys {
+        s.push_str(&format!("  {who}every second write updates one of {k} shared keys; judged against every node's final keys\n"));
+    }
+    s
+}
+
 /// The whole plan, as `drdrill run --dry-run` prints it.
 pub fn plan_text(loaded: &Loaded) -> String {
     let sc = &loaded.scenario;
@@ -58,6 +80,7 @@ pub fn plan_text(loaded: &Loaded) -> String {
         let w = &v.workload;
         let rate = w.rate_per_s.map_or("unthrottled".to_string(), |r| format!("{r} writes/s each"));
         s.push_str(&format!("  {who}workload: {} writers, {rate}, at most {} ms\n", w.writers, w.max_duration_ms));
+        s.push_str(&multi_active_text(v, &who));
         let recovery = match (v.failover_mode(), &v.failover) {
             (Some(FailoverMode::Orchestrator), _) => "the stack's own orchestrator (watched)".to_string(),
             (Some(_), Some(fo)) if !fo.steps.is_empty() => format!("the scenario's {} steps", fo.steps.len()),
