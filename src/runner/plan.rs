@@ -49,7 +49,8 @@ fn multi_active_text(v: &crate::scenario::Scenario, who: &str) -> String {
         return String::new();
     }
     let nodes = v.stack.node_names();
-    let site = |n: &str| v.stack.sites.iter().find(|(_, m)| m.iter().any(|x| x == n)).map(|(s, _)| format!(" ({s})")).unwrap_or_default();
+    let sites = crate::stack::Sites::of(v);
+    let site = |n: &str| sites.as_ref().and_then(|s| s.site(n)).map(|s| format!(" ({s})")).unwrap_or_default();
     let homes: Vec<String> = nodes
         .iter()
         .enumerate()

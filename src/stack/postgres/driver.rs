@@ -33,12 +33,17 @@ impl Postgres {
                 .iter()
                 .map(|s| s.to_string())
                 .chain(backup.iter().flat_map(|b| b.settings()))
-                .chain(spec.settings.iter().map(|(k, v)| format!("{k} = '{}'", v.replace('\'', "''"))))
+                .chain(own_settings(spec))
                 .collect(),
             backup,
             data: PgData::drill(),
         }
     }
+}
+
+/// The scenario's `settings` as postgresql.conf lines, each value quoted.
+pub(super) fn own_settings(spec: &StackSpec) -> impl Iterator<Item = String> + '_ {
+    spec.settings.iter().map(|(k, v)| format!("{k} = '{}'", v.replace('\'', "''")))
 }
 
 /// `ANY 1 ("pg-2", "pg-3")`: any one listed standby must confirm each commit.

@@ -39,8 +39,7 @@ impl Pglogical {
             "output_plugin_libraries = 'pgoutput, test_decoding, pglogical_output'".into(),
         ];
         let defaults = super::driver::DEFAULTS.iter().map(|s| s.to_string());
-        let own = spec.settings.iter().map(|(k, v)| format!("{k} = '{}'", v.replace('\'', "''")));
-        Pglogical { settings: defaults.chain(mesh).chain(own).collect(), data: PgData::drill() }
+        Pglogical { settings: defaults.chain(mesh).chain(super::driver::own_settings(spec)).collect(), data: PgData::drill() }
     }
 
     /// The node's own half of the mesh: the extension, the tables, the pglogical node,
