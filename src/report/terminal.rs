@@ -291,36 +291,32 @@ fn isolated_primary_line(r: &Results) -> String {
 
 /// A restore's RTO step by step, and its loss beside what the settings allow.
 fn restore_table(r: &Results) -> String {
-    let Some(caption) = super::restore::restore_caption(r) else { return String::new() };
-    let mut table = Table::new(super::restore::restore_steps(r));
-    table.with(Style::rounded());
-    format!("\n{caption}\n{table}\n")
+    captioned(super::restore::restore_caption(r), super::restore::restore_steps(r), Vec::new())
 }
 
 /// Each shard's writes, loss and outage, and the key space's writable share over time.
 fn shard_table(r: &Results) -> String {
-    let Some(caption) = super::shards::shards_caption(r) else { return String::new() };
-    let mut table = Table::new(super::shards::shard_lines(r));
-    table.with(Style::rounded());
-    let lines: String = super::shards::writable_lines(r).iter().map(|l| format!("  {l}\n")).collect();
-    format!("\n{caption}\n{table}\n{lines}")
+    captioned(super::shards::shards_caption(r), super::shards::shard_lines(r), super::shards::writable_lines(r))
 }
 
 /// A multi-active service's writes by site, and its updates judged.
 fn site_table(r: &Results) -> String {
-    let Some(caption) = super::multi_active::caption(r) else { return String::new() };
-    let mut table = Table::new(super::multi_active::site_lines(r));
-    table.with(Style::rounded());
-    let lines: String = super::multi_active::update_lines(r).iter().map(|l| format!("  {l}\n")).collect();
-    format!("\n{caption}\n{table}\n{lines}")
+    captioned(super::multi_active::caption(r), super::multi_active::site_lines(r), super::multi_active::update_lines(r))
 }
 
 /// Replica lag per replica and phase, beside the engine's figure, when it was measured.
 fn lag_table(r: &Results) -> String {
-    let Some(caption) = super::lag::lag_caption(r) else { return String::new() };
-    let mut table = Table::new(super::lag::lag_lines(r));
+    captioned(super::lag::lag_caption(r), super::lag::lag_lines(r), Vec::new())
+}
+
+/// A captioned table and the lines under it, indented; nothing without a caption (the
+/// drill has no such part).
+fn captioned<T: tabled::Tabled>(caption: Option<String>, rows: Vec<T>, under: Vec<String>) -> String {
+    let Some(caption) = caption else { return String::new() };
+    let mut table = Table::new(rows);
     table.with(Style::rounded());
-    format!("\n{caption}\n{table}\n")
+    let lines: String = under.iter().map(|l| format!("  {l}\n")).collect();
+    format!("\n{caption}\n{table}\n{lines}")
 }
 
 /// The drill's own lines (a drill of several services): an interruption, its problems,
