@@ -16,6 +16,13 @@
 #   DRDRILL_SETTINGS      extra my.cnf lines, one "key = value" per line (they win)
 #   DRDRILL_MASTER_DELAY  replica: MASTER_DELAY in seconds (a delayed replica)
 #   DRDRILL_SSH           1: run sshd (MHA reaches the nodes over SSH)
+#   DRDRILL_PEERS         galera: every node's name, comma-separated (gcomm://)
+#   DRDRILL_BOOTSTRAP     galera: 1 on the node that forms the cluster on its first start
+# DRDRILL_ROLE=galera runs a Galera node. On its first start the bootstrap node forms the
+# cluster (--wsrep-new-cluster) and makes the drdrill account; every other node waits for a
+# peer and joins it by full state transfer (rsync). A later start (after a kill) recovers
+# the node's position from InnoDB (--wsrep-recover) and rejoins with it, as galera_recovery
+# does: incremental state transfer when a peer's gcache still holds what it missed.
 # A file /var/lib/mysql/drdrill-follow holding "host [port]" makes an existing node rejoin
 # as a replica of that host: its data is rebuilt from a consistent dump of the new primary
 # (an old async primary holds writes the new one never had; MariaDB has no pg_rewind).
@@ -72,8 +79,8 @@ change_master() { # host port
 MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1${DRDRILL_MASTER_DELAY:+, MASTER_DELAY=$DRDRILL_MASTER_DELAY}"
 }
 
-wait_socket() {
-  for _ in $(seq 1 300); do
+wait_socket() { # pid [tenths of a second, default 300]
+  for _ in $(seq 1 "${2:-300}"); do
     mariadb-admin --protocol=socket -uroot ping >/dev/null 2>&1 && return 0
     kill -0 "$1" 2>/dev/null || { echo "drdrill: mariadbd exited during start" >&2; exit 1; }
     sleep 0.1
@@ -128,6 +135,74 @@ run_db() {
   wait "$pid"
 }
 
+galera_conf() {
+  cat >"$conf" <<CONF
+[mariadb]
+server_id = ${DRDRILL_SERVER_ID:-1}
+report_host = $node
+bind_address = 0.0.0.0
+skip_name_resolve = 1
+max_connections = 500
+binlog_format = ROW
+default_storage_engine = InnoDB
+innodb_autoinc_lock_mode = 2
+innodb_flush_log_at_trx_commit = 1
+innodb_buffer_pool_size = 64M
+wsrep_on = ON
+wsrep_provider = /usr/lib/galera/libgalera_smm.so
+wsrep_cluster_name = drdrill
+wsrep_cluster_address = gcomm://${DRDRILL_PEERS:?DRDRILL_PEERS is required for a galera node}
+wsrep_node_name = $node
+wsrep_node_address = $node
+wsrep_sst_method = rsync
+wsrep_provider_options = "gcache.size=64M"
+CONF
+  if [ -n "${DRDRILL_SETTINGS:-}" ]; then printf '%s\n' "$DRDRILL_SETTINGS" >>"$conf"; fi
+}
+
+# Waits until a peer's group communication port answers (a joiner needs a cluster to join).
+wait_peer() {
+  while true; do
+    for p in ${DRDRILL_PEERS//,/ }; do
+      [ "$p" = "$node" ] && continue
+      if (exec 3<>"/dev/tcp/$p/4567") 2>/dev/null; then echo "drdrill: $p answers, joining"; return 0; fi
+    done
+    sleep 0.2
+  done
+}
+
+run_galera() {
+  galera_conf
+  started=/var/lib/drdrill-galera-started
+  args=()
+  if [ ! -f "$started" ]; then
+    if [ "${DRDRILL_BOOTSTRAP:-0}" = 1 ]; then
+      echo "drdrill: $node forms the cluster"
+      args=(--wsrep-new-cluster)
+    else
+      wait_peer
+    fi
+  else
+    # as galera_recovery: the position InnoDB holds, so that a peer can send what is missing
+    mariadbd --user=mysql --wsrep-recover --log-error=/tmp/drdrill-recover.log >/dev/null 2>&1 || true
+    pos=$(sed -n 's/.*Recovered position: *\([^ ]*\).*/\1/p' /tmp/drdrill-recover.log | tail -1)
+    echo "drdrill: $node restarts at recovered position ${pos:-unknown}"
+    [ -n "$pos" ] && args=(--wsrep_start_position="$pos")
+  fi
+  mariadbd --user=mysql "${args[@]}" &
+  pid=$!
+  trap 'kill -TERM $pid 2>/dev/null' TERM INT
+  wait_socket "$pid" 1200
+  if [ ! -f "$started" ] && [ "${DRDRILL_BOOTSTRAP:-0}" = 1 ]; then
+    sql "CREATE USER IF NOT EXISTS 'drdrill'@'%' IDENTIFIED BY '$pw'; GRANT ALL PRIVILEGES ON *.* TO 'drdrill'@'%' WITH GRANT OPTION;"
+  fi
+  touch "$started"
+  echo "drdrill: $node ready (galera)"
+  wait "$pid" || true
+  trap - TERM INT
+  wait "$pid"
+}
+
 run_mha() {
   # a key pair for this drill only, made here and handed to the nodes by drdrill
   [ -f /root/.ssh/id_ed25519 ] || ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519 -C "drdrill-$node"
@@ -169,6 +244,7 @@ run_forward() {
 
 case "$role" in
   primary | replica) run_db ;;
+  galera) run_galera ;;
   restore) run_restore ;;
   binlog) run_binlog ;;
   mha) run_mha ;;

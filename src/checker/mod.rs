@@ -24,7 +24,7 @@ pub use rpo::{LostWrite, RpoResult};
 pub use rto::{RtoBasis, RtoResult};
 pub use shards::{ShardResult, ShardsReport, judge_shards};
 pub use sites::{SiteOp, SiteWrites, site_writes};
-pub use updates::{Cut, CutReport, LostUpdate, MultiActiveReport, Update, UpdatesReport, judge_updates, update_value};
+pub use updates::{Cut, CutReport, LostUpdate, MultiActiveReport, Rejoin, Update, UpdatesReport, judge_updates, update_value};
 
 use serde::{Deserialize, Serialize};
 

@@ -97,6 +97,28 @@ pub struct MultiActiveReport {
     pub converged_after_heal_ms: Option<f64>,
     /// How long drdrill waited for the nodes to agree after the workload stopped.
     pub agreement_waited_ms: Option<f64>,
+    /// Each time a node left its cluster and came back, as its engine reported it (Galera);
+    /// empty for an engine whose nodes have no membership (pglogical).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejoins: Vec<Rejoin>,
+}
+
+/// A node that left its cluster (its engine reported it anything but `Synced`) and came
+/// back, read every 200 ms through the drill (ms on the drill clock).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejoin {
+    pub node: String,
+    /// The first read that found it out of the cluster.
+    pub left_ms: f64,
+    /// The first read that found it `Synced` again; null when it never was before drdrill
+    /// stopped watching (every node agreed, or the wait ran out).
+    pub synced_ms: Option<f64>,
+    /// From the last heal between its leaving and its return.
+    pub after_heal_ms: Option<f64>,
+    /// The states it went through, in order (`Initialized, non-Primary`, `Joined, Primary`).
+    pub states: Vec<String>,
+    /// How it came back, in the engine's words (an incremental or a full state transfer).
+    pub method: Option<String>,
 }
 
 /// A cut as the report shows it.

@@ -37,14 +37,15 @@ async fn kill(stack: &Stack, sites: &Sites, spec: &FaultSpec) -> Result<Applied>
 }
 
 /// Sites that are groups on one network: the site's members on one side of a partition,
-/// every other member on the other, the clients with their own site (iptables in each
-/// member, both ways, all at once).
+/// every other member on the other, the clients with their own site, or left alone when
+/// they sit in every site (iptables in each member, both ways, all at once).
 async fn isolate_flat(stack: &Stack, sites: &Sites, index: usize, spec: &FaultSpec) -> Result<Applied> {
     let site = &target(stack, sites, spec);
     let (mut inside, mut outside): (Vec<String>, Vec<String>) = sites.nodes.keys().cloned().partition(|n| sites.site(n) == Some(site));
-    match sites.clients.as_deref() == Some(site) {
-        true => inside.push(super::network::CLIENTS.to_string()),
-        false => outside.push(super::network::CLIENTS.to_string()),
+    match (sites.clients_everywhere, sites.clients.as_deref() == Some(site)) {
+        (true, _) => {}
+        (false, true) => inside.push(super::network::CLIENTS.to_string()),
+        (false, false) => outside.push(super::network::CLIENTS.to_string()),
     }
     let partition = FaultSpec { kind: FaultKind::Partition, groups: Some(vec![inside, outside]), direction: None, ..spec.clone() };
     let applied = super::network::inject(stack, index, &partition, None).await?;

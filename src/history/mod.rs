@@ -115,6 +115,9 @@ pub enum EventKind {
     ActionFailed,
     /// An `abort_when` condition held: no fault fired after it (detail: which and why).
     Aborted,
+    /// A multi-active node's membership as its engine reported it changed (detail: the
+    /// new state: `Synced`, or its state and component).
+    MemberState,
     Note,
 }
 

@@ -36,6 +36,10 @@ pub struct RecorderHandle {
 pub struct LastInvokes {
     pub ok: std::sync::atomic::AtomicU64,
     pub not_ok: std::sync::atomic::AtomicU64,
+    /// Each writer's latest acknowledged and not acknowledged inserts (updates of a shared
+    /// key left out: a conflict refused is no outage), for clients that each write to a
+    /// node of their own.
+    pub inserts_by_writer: std::sync::Mutex<std::collections::BTreeMap<u32, (u64, u64)>>,
 }
 
 pub struct Recorder {
@@ -188,6 +192,14 @@ impl RecorderHandle {
             self.last_invoke_ns.ok.fetch_max(op.invoke_ns, relaxed);
         } else {
             self.last_invoke_ns.not_ok.fetch_max(op.invoke_ns, relaxed);
+        }
+        if op.key.is_none() {
+            let mut by = self.last_invoke_ns.inserts_by_writer.lock().unwrap_or_else(|p| p.into_inner());
+            let last = by.entry(op.writer).or_default();
+            match i {
+                0 => last.0 = last.0.max(op.invoke_ns),
+                _ => last.1 = last.1.max(op.invoke_ns),
+            }
         }
     }
 

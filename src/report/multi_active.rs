@@ -34,6 +34,22 @@ pub fn caption(r: &Results) -> Option<String> {
     Some(format!("By site: each site's writers write to their own site's node ({cut})"))
 }
 
+/// How long drdrill's first read of every node takes at most (it reads again every 100 ms).
+const FIRST_READ_MS: f64 = 100.0;
+
+/// A node's leaving and return: `rejoin gal-3   left t=5.2 s (Initialized, non-Primary), Synced
+/// t=27.3 s, 2.1 s after the heal, by IST (…)`.
+fn rejoin_line(j: &crate::checker::Rejoin) -> String {
+    let states = j.states.join(" → ");
+    let back = match (j.synced_ms, j.after_heal_ms) {
+        (Some(s), Some(h)) => format!("Synced t={:.1} s, {h:.0} ms after the heal", s / 1e3),
+        (Some(s), None) => format!("Synced t={:.1} s", s / 1e3),
+        (None, _) => "never Synced again while drdrill watched".to_string(),
+    };
+    let how = j.method.as_ref().map(|m| format!(", by {m}")).unwrap_or_default();
+    format!("rejoin ({})     left t={:.1} s ({states}); {back}{how}", j.node, j.left_ms / 1e3)
+}
+
 /// The updates judged, the engine's counts and every lost update, one line each.
 pub fn update_lines(r: &Results) -> Vec<String> {
     let Some(m) = &r.multi_active else { return Vec::new() };
@@ -53,6 +69,10 @@ pub fn update_lines(r: &Results) -> Vec<String> {
         }),
     ];
     out.push(match (m.converged_after_heal_ms, m.agreement_waited_ms) {
+        // agreed at the first read: they may have agreed any time before the workload stopped
+        (Some(c), Some(w)) if w < FIRST_READ_MS => {
+            format!("converged          at most {c:.0} ms after the heal: every node already held the same keys and records at drdrill's first read, when the workload stopped")
+        }
         (Some(c), _) => format!("converged          {c:.0} ms after the heal: every node held the same keys and records"),
         (None, Some(w)) if m.cuts.is_empty() => format!("converged          no heal to count from (the nodes agreed, or not, within {w:.0} ms)"),
         (None, Some(w)) => format!("converged          never: the nodes still differed {w:.0} ms after the workload stopped"),
@@ -65,6 +85,7 @@ pub fn update_lines(r: &Results) -> Vec<String> {
         let c: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
         out.push(format!("engine ({node})    {}", c.join(", ")));
     }
+    out.extend(m.rejoins.iter().map(rejoin_line));
     for l in u.lost_updates.iter().take(5) {
         out.push(format!(
             "lost update        key {}: {}'s write invoked at t={:.1} ms lost to {}'s, completed at t={:.1} ms",

@@ -77,6 +77,7 @@ impl Drill<'_> {
         let mut survived = Vec::new();
         for svc in &svcs {
             let agreed = self.agree(rep, svc, &ex.clock).await?;
+            svc.members.stop();
             let read = self.read_back(rep, svc).await?;
             survived.push(Survived { agreed, ..self.converge(rep, svc, read).await? });
         }

@@ -167,6 +167,7 @@ impl Drill<'_> {
         rec.event(EventKind::WorkloadStart, None, Some(&primary), "").await;
         let (route, client_rx) = ClientRoute::new(svc.client_target(&primary, self.dns.get())?, self.dns.get().cloned());
         let workload = Workload::start(&sc.workload, svc.driver.clone(), client_rx, &svc.writer_homes()?, rec.clone());
+        super::members::MemberWatch::start(svc, rec.clock, rec.clone());
         let (fault_tx, fault_rx) = mpsc::unbounded_channel();
         let isolated = IsolatedWatch::default();
         let hook = svc.driver.orchestrator().map(|_| isolated.hook(svc.driver.clone(), svc.stack.clone(), primary.clone(), rec.clock));
@@ -300,6 +301,8 @@ impl Drill<'_> {
         }
         let (workloads, schedules) = self.live.with(|l| (std::mem::take(&mut l.workloads), std::mem::take(&mut l.schedules)));
         let ends = futures_util::future::join_all(workloads.into_iter().map(|w| w.stop())).await;
+        // the history closes once nothing records: the membership watch goes on without it
+        svcs.iter().for_each(|s| s.members.detach_history());
         let cpu_end = crate::usage::Sample::now();
         futures_util::future::join_all(run.iter_mut().filter_map(|r| r.lag.take()).map(|m| m.stop())).await;
         for ((s, svc), r) in schedules.into_iter().zip(svcs).zip(run.iter()) {

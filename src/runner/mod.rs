@@ -10,6 +10,7 @@ mod exercise;
 mod external;
 mod isolated;
 mod live;
+mod members;
 mod monitoring;
 mod multi_active;
 mod plan;

@@ -62,9 +62,21 @@ pub(super) async fn judge(
         unread,
         converged_after_heal_ms: after_heal(events, agreed),
         agreement_waited_ms: agreed.map(|g| g.waited_ms),
+        rejoins: rejoins(svc, events).await,
     };
     add_targets(svc.sc(), &report, a);
     Ok(Some(report))
+}
+
+/// Each node's leaving and return, with how it came back in its engine's words.
+async fn rejoins(svc: &Service, events: &[Event]) -> Vec<crate::checker::Rejoin> {
+    let mut v = super::members::rejoins(&svc.members.changes(), events);
+    if let Some(ma) = svc.driver.multi_active() {
+        for r in v.iter_mut().filter(|r| r.synced_ms.is_some()) {
+            r.method = ma.rejoin_method(&svc.stack, &r.node).await;
+        }
+    }
+    v
 }
 
 /// When every node of a multi-active service held the same data after its workload stopped.

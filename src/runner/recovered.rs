@@ -24,6 +24,9 @@ pub(super) struct ClientsRecovery {
     held_since_ns: Option<u64>,
     /// Times they failed again after being seen writing.
     pub relapses: u32,
+    /// Each writer writes to a node of its own (a multi-active stack): the clients write
+    /// again once every writer's latest insert was acknowledged.
+    every_writer: bool,
 }
 
 /// What a poll saw change.
@@ -37,15 +40,20 @@ pub(super) enum Seen {
 }
 
 impl ClientsRecovery {
-    pub fn new(rec: RecorderHandle) -> Self {
+    pub fn new(rec: RecorderHandle, every_writer: bool) -> Self {
         let since_ns = rec.clock.now_ns();
-        ClientsRecovery { rec, since_ns, held_since_ns: None, relapses: 0 }
+        ClientsRecovery { rec, since_ns, held_since_ns: None, relapses: 0, every_writer }
     }
 
     /// Whether the clients are writing: the latest acknowledged write was invoked after
-    /// `since` and after the latest write that did not succeed.
+    /// `since` and after the latest write that did not succeed (with `every_writer`: so
+    /// was each writer's latest insert).
     fn writing(&self) -> bool {
         let last = &self.rec.last_invoke_ns;
+        if self.every_writer {
+            let by = last.inserts_by_writer.lock().unwrap_or_else(|p| p.into_inner());
+            return !by.is_empty() && by.values().all(|(ok, not_ok)| *ok > self.since_ns.max(*not_ok));
+        }
         let ok = last.ok.load(Ordering::Relaxed);
         ok > self.since_ns.max(last.not_ok.load(Ordering::Relaxed))
     }
@@ -111,7 +119,7 @@ impl Drill<'_> {
             .zip(run)
             .enumerate()
             .filter(|(_, (s, _))| clients_only(s, svcs.len()))
-            .map(|(i, (_, r))| (i, ClientsRecovery::new(r.rec.clone())))
+            .map(|(i, (s, r))| (i, ClientsRecovery::new(r.rec.clone(), s.driver.multi_active().is_some())))
             .collect();
         if watches.is_empty() {
             let why = if reroute > 0 {
@@ -200,7 +208,7 @@ mod tests {
         let (recorder, rec) = Recorder::start(&dir.path().join("h.jsonl.zst"), clock, header).unwrap();
         // an ack from before the watch began does not count
         rec.op(op(1, Outcome::Ok)).await;
-        let mut w = ClientsRecovery::new(rec.clone());
+        let mut w = ClientsRecovery::new(rec.clone(), false);
         let t = w.since_ns;
         assert_eq!(w.poll(), Seen::Nothing);
         rec.op(op(t + 10, Outcome::Fail)).await;
@@ -219,6 +227,27 @@ mod tests {
         rec.op(op(t + 60, Outcome::Fail)).await;
         assert_eq!(w.poll(), Seen::Relapsed);
         assert!(!w.held_for(0));
+        drop((w, rec));
+        recorder.finish().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn clients_each_on_their_own_node_recover_when_every_writer_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = Entry::Header { scenario: "t".into(), run_id: "r".into(), wall_clock_anchor: String::new(), services: Vec::new() };
+        let (recorder, rec) = Recorder::start(&dir.path().join("h.jsonl.zst"), crate::clock::Clock::start(), header).unwrap();
+        let mut w = ClientsRecovery::new(rec.clone(), true);
+        let t = w.since_ns;
+        let by = |writer: u32, at: u64, outcome: Outcome, key: Option<u32>| Op { writer, key, ..op(at, outcome) };
+        // writer 1's node refuses; writer 0's acknowledgements do not make the clients write
+        rec.op(by(0, t + 10, Outcome::Ok, None)).await;
+        rec.op(by(1, t + 20, Outcome::Fail, None)).await;
+        rec.op(by(0, t + 30, Outcome::Ok, None)).await;
+        assert_eq!(w.poll(), Seen::Nothing);
+        // an update refused by a conflict is no outage
+        rec.op(by(1, t + 40, Outcome::Ok, None)).await;
+        rec.op(by(0, t + 50, Outcome::Fail, Some(3))).await;
+        assert_eq!(w.poll(), Seen::Recovered);
         drop((w, rec));
         recorder.finish().await.unwrap();
     }

@@ -23,6 +23,8 @@ pub(super) struct Service {
     pub stack: Arc<Stack>,
     /// None: nothing but the clients can tell when the service recovered.
     pub recovery: Option<Arc<dyn Recovery>>,
+    /// A multi-active stack's membership, watched from the workload's start.
+    pub members: super::members::MemberWatch,
 }
 
 impl Service {
@@ -158,7 +160,7 @@ impl Drill<'_> {
         let vars = vec![("DRDRILL_EVIDENCE".to_string(), self.dir.display().to_string())];
         let env = ActionEnv { vars, run_id: self.run_id.clone(), dir: self.dir.clone(), db: Some(Arc::new(probe)) };
         let _ = stack.actions.set(env);
-        Ok(Service { plan: plan.clone(), driver, external, stack, recovery })
+        Ok(Service { plan: plan.clone(), driver, external, stack, recovery, members: Default::default() })
     }
 
     async fn start_stack(&self, rep: &mut Reporters, plan: &ServicePlan, driver: &dyn Driver, index: usize) -> Result<Arc<Stack>> {

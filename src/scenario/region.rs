@@ -278,7 +278,12 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
             p.push((vec![Key("workload"), Key("site")], format!("the clients in {c} cannot reach {far}: add a `wan` link between them")));
         }
     }
-    if let (Some(first), true, false) = (placed.first(), placed.len() == nodes.len(), flat)
+    if info.multi_active
+        && let Some((a, b)) = placed.iter().flat_map(|a| placed.iter().map(move |b| (*a, *b))).find(|(a, b)| !linked(a, b))
+    {
+        let why = format!("every node of a {} stack applies every other's changes, but {a} and {b} cannot reach each other: add a `wan` link between them", info.name);
+        p.push((vec![Key("wan")], why));
+    } else if let (Some(first), true, false) = (placed.first(), placed.len() == nodes.len(), flat)
         && let Some(far) = placed.iter().find(|x| !linked(first, x))
     {
         p.push((vec![Key("wan")], format!("the replicas in {far} cannot reach the primary in {first}: add a `wan` link between them")));

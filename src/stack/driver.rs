@@ -151,6 +151,17 @@ pub trait MultiActive: Send + Sync {
     /// What the engine itself counted on `node`, in its own words (pglogical: the conflicts
     /// it logged, by resolution), as (what, count).
     async fn engine_counts(&self, stack: &Stack, node: &str) -> Result<Vec<(String, u64)>>;
+    /// The node's membership as its engine reports it (Galera: `Synced`, or its state and
+    /// component), or why it could not be read; None when the engine has no such state
+    /// (every pglogical node is on its own). Watched through the drill.
+    async fn member_state(&self, _addr: std::net::SocketAddr) -> Option<std::result::Result<String, String>> {
+        None
+    }
+    /// How the node last came back into the cluster, in the engine's words (Galera: an
+    /// incremental or full state transfer), when its logs say.
+    async fn rejoin_method(&self, _stack: &Stack, _node: &str) -> Option<String> {
+        None
+    }
 }
 
 /// A node clock drdrill can set off: its server reads the offset from `skew_file` inside

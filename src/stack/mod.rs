@@ -45,6 +45,7 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
         "pglogical" => Box::new(postgres::Pglogical::new(spec)),
         "mariadb" => Box::new(mariadb::MariaDb::new(spec)),
         "mariadb-mha" => Box::new(mariadb::Mha::new(spec)),
+        "galera" => Box::new(mariadb::Galera::new(spec)),
         _ => Box::new(External::new(spec, Auth::default())),
     }
 }

@@ -19,6 +19,9 @@ pub struct Sites {
     /// The sites are groups on the drill's one network (an orchestrator's members), not
     /// networks of their own: nothing crosses the proxy, and isolation is a partition.
     pub flat: bool,
+    /// Clients sit in every site, each site's with its own node (a multi-active stack):
+    /// cutting a site off never cuts its clients from their node.
+    pub clients_everywhere: bool,
 }
 
 /// The name every WAN toxic starts with (a fault's toxics are named `drdrill-fault-…`).
@@ -39,7 +42,8 @@ impl Sites {
             return None;
         }
         let nodes = sc.stack.sites.iter().flat_map(|(site, members)| members.iter().map(move |m| (m.clone(), site.clone()))).collect();
-        Some(Sites { nodes, clients: sc.workload.site.clone(), wan: sc.wan.clone(), flat: sc.flat_sites() })
+        let clients_everywhere = sc.stack.kind.info().multi_active;
+        Some(Sites { nodes, clients: sc.workload.site.clone(), wan: sc.wan.clone(), flat: sc.flat_sites(), clients_everywhere })
     }
 
     /// The network `node` runs on: its site's, or None (the drill's) when the sites are

@@ -1,5 +1,6 @@
-//! MariaDB's kinds: binlog + GTID replicas drdrill promotes in (`mariadb`), and MHA with
-//! a virtual IP (`mariadb-mha`), with MHA's settings (MHA's own defaults) and their rules.
+//! MariaDB's kinds: binlog + GTID replicas drdrill promotes in (`mariadb`), MHA with a
+//! virtual IP (`mariadb-mha`), with MHA's settings (MHA's own defaults) and their rules,
+//! and every node writable in a Galera cluster (`galera`, `stack.galera`).
 use super::KindInfo;
 use crate::scenario::backup::BackupInfo;
 use crate::scenario::locate::Problem;
@@ -71,6 +72,53 @@ pub struct MhaSpec {
 impl Default for MhaSpec {
     fn default() -> Self {
         MhaSpec { ping_interval_s: 3, candidate_master: Vec::new(), check_repl_delay: true, secondary_check: false }
+    }
+}
+
+pub const GALERA: KindInfo = KindInfo {
+    blocks: &["galera"],
+    refuses: &[(ReplicationMode::Sync, NO_MODE_GALERA), (ReplicationMode::SemiSync, NO_MODE_GALERA)],
+    members_span_sites: true,
+    multi_active: true,
+    node_count: Some(galera_nodes),
+    validate: validate_galera,
+    ..KindInfo::bare(
+        "galera",
+        "MariaDB 10.11 nodes in a Galera 4 (26.4) cluster, every one writable: a commit is certified by every node of the primary component before it is acknowledged; a node cut off from the majority refuses queries until it rejoins (incremental or full state transfer).",
+        "gal",
+        "drdrill/mariadb:10.11",
+    )
+};
+
+const NO_MODE_GALERA: &str =
+    "Galera certifies every commit on every node of the primary component before acknowledging it; there is no replication mode to choose (wsrep settings go in `stack.settings`)";
+
+/// A Galera cluster (`stack.kind: galera`): its nodes. Its wsrep and InnoDB settings
+/// (`wsrep_provider_options`, `innodb_flush_log_at_trx_commit`, …) go in `stack.settings`;
+/// `stack.replicas` does not apply.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GaleraSpec {
+    /// Writable nodes (2–9), `gal-1` (which bootstraps the cluster) … in start order; the
+    /// primary component is the majority of them, so place them in `stack.sites` as the
+    /// quorum should fall. Default 3.
+    pub nodes: u8,
+}
+
+impl Default for GaleraSpec {
+    fn default() -> Self {
+        GaleraSpec { nodes: 3 }
+    }
+}
+
+fn galera_nodes(st: &StackSpec) -> usize {
+    usize::from(st.galera.clone().unwrap_or_default().nodes)
+}
+
+fn validate_galera(s: &Scenario, p: &mut Vec<Problem>) {
+    let n = s.stack.galera.clone().unwrap_or_default().nodes;
+    if !(2..=9).contains(&n) {
+        p.push((vec![Key("stack"), Key("galera"), Key("nodes")], format!("expected 2 to 9 Galera nodes, found {n}")));
     }
 }
 

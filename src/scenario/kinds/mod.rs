@@ -13,7 +13,7 @@ mod redis_cluster;
 
 pub use external::ENDPOINT;
 pub use format::Engine;
-pub use mariadb::{BINLOG_STREAMER, MhaSpec};
+pub use mariadb::{BINLOG_STREAMER, GaleraSpec, MhaSpec};
 pub use postgres::{ConflictResolution, HaproxySpec, MultiActiveSpec, PatroniSpec};
 pub use redis::SentinelSpec;
 pub use redis_cluster::{CLUSTER_DEFAULTS, ClusterSpec};
@@ -65,6 +65,9 @@ pub struct KindInfo {
     /// Every node is writable, each applying every other's changes (multi-active): each
     /// site's writers write to their own site's node, and nothing fails over.
     pub multi_active: bool,
+    /// How many database nodes it runs when its own block says (a multi-active stack's
+    /// `nodes`); None: the primary and `replicas`, or a cluster's.
+    pub node_count: Option<fn(&StackSpec) -> usize>,
 }
 
 impl KindInfo {
@@ -88,12 +91,13 @@ impl KindInfo {
             validate: no_rules,
             clock_skew: false,
             multi_active: false,
+            node_count: None,
         }
     }
 }
 
 /// Every kind, in the order the scenario format lists them.
-pub const KINDS: [StackKind; 9] = [
+pub const KINDS: [StackKind; 10] = [
     StackKind(&postgres::POSTGRES),
     StackKind(&redis::REDIS),
     StackKind(&redis::REDIS_SENTINEL),
@@ -102,6 +106,7 @@ pub const KINDS: [StackKind; 9] = [
     StackKind(&mariadb::MARIADB_MHA),
     StackKind(&redis_cluster::REDIS_CLUSTER),
     StackKind(&postgres::PGLOGICAL),
+    StackKind(&mariadb::GALERA),
     StackKind(&external::EXTERNAL),
 ];
 
@@ -197,8 +202,8 @@ impl StackSpec {
     /// How many database nodes drdrill starts: the primary and its replicas, or every
     /// node of a cluster (its primaries first).
     pub fn node_count(&self) -> usize {
-        if self.kind.accepts("multi_active") {
-            return usize::from(self.multi_active.clone().unwrap_or_default().nodes);
+        if let Some(count) = self.kind.info().node_count {
+            return count(self);
         }
         match (&self.cluster, self.kind.accepts("cluster")) {
             (c, true) => c.clone().unwrap_or_default().nodes(),

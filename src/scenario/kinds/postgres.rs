@@ -28,6 +28,7 @@ pub const PGLOGICAL: KindInfo = KindInfo {
     validate: validate_mesh,
     clock_skew: true,
     multi_active: true,
+    node_count: Some(mesh_nodes),
     ..KindInfo::bare(
         "pglogical",
         "PostgreSQL 15 nodes, every one writable, each applying every other's changes through pglogical 2.4.2 (a full mesh of subscriptions, forward_origins '{}'); a conflict is resolved by `multi_active.conflict_resolution` on commit timestamps.",
@@ -82,6 +83,10 @@ impl ConflictResolution {
             ConflictResolution::KeepLocal => "keep_local",
         }
     }
+}
+
+fn mesh_nodes(st: &StackSpec) -> usize {
+    usize::from(st.multi_active.clone().unwrap_or_default().nodes)
 }
 
 fn validate_mesh(s: &Scenario, p: &mut Vec<Problem>) {

@@ -1,6 +1,6 @@
 //! `stack`: what drdrill starts (or attaches to): its kind, replicas, replication,
 //! settings, each kind's own blocks, backup, sites, and an external stack's endpoint.
-use crate::scenario::kinds::{ClusterSpec, Engine, HaproxySpec, MhaSpec, MultiActiveSpec, PatroniSpec, SentinelSpec, StackKind};
+use crate::scenario::kinds::{ClusterSpec, Engine, GaleraSpec, HaproxySpec, MhaSpec, MultiActiveSpec, PatroniSpec, SentinelSpec, StackKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -89,6 +89,9 @@ pub struct StackSpec {
     /// pglogical: its writable nodes and how a conflict is resolved.
     #[serde(default)]
     pub multi_active: Option<MultiActiveSpec>,
+    /// galera: its nodes (each one writable; quorum by the sites they sit in).
+    #[serde(default)]
+    pub galera: Option<GaleraSpec>,
     /// postgres, mariadb, redis: back the stack up, so that a `restore` failover can
     /// rebuild it (docs/restore.md).
     #[serde(default)]

@@ -10,6 +10,10 @@ use mysql_async::{Conn, OptsBuilder, Row};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// A multi-active stack's shared key space (`workload.keys`): key, and the (writer, seq)
+/// of the update that set it.
+pub(super) const KEYS: &str = "drdrill.drdrill_keys";
+
 pub struct MariaData {
     user: String,
     password: Option<String>,
@@ -168,6 +172,10 @@ impl WriteClient for MyClient {
             Ok(()) => Ok(()),
             Err(e) => Err(classify(&e)),
         }
+    }
+    async fn update(&mut self, key: u32, writer: u32, seq: u64) -> std::result::Result<(), WriteError> {
+        let sql = format!("INSERT INTO {KEYS} (k, writer, seq) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE writer = VALUES(writer), seq = VALUES(seq)");
+        self.conn.exec_drop(sql, (key, writer, seq)).await.map_err(|e| classify(&e))
     }
     fn node(&self) -> Option<String> {
         self.node.clone()

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 pub struct MariaDb {
     semi_sync: bool,
-    settings: Vec<String>,
+    /// `stack.settings` as my.cnf lines.
+    pub(super) settings: Vec<String>,
     /// `settings.master_delay` (s): MariaDB has no my.cnf variable for it; replicas get
     /// it through `CHANGE MASTER TO MASTER_DELAY`.
     master_delay: Option<String>,

@@ -1,0 +1,137 @@
+//! A multi-active stack's membership as its engine reports it (Galera: `Synced`, or cut
+//! off from the primary component), read from every node through the drill, from the
+//! workload's start until every node agrees again: when a node left the cluster and when
+//! it was back. Each change is also an event of the history until the workload stops.
+use super::service::Service;
+use crate::checker::Rejoin;
+use crate::clock::{Clock, ms};
+use crate::history::{Event, EventKind, RecorderHandle};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often every node's state is read.
+const EVERY: Duration = Duration::from_millis(200);
+/// How long one read may take before the node counts as unreachable.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// The state of a member in its cluster.
+const SYNCED: &str = "Synced";
+
+/// One change of a node's state, on drdrill's clock.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Change {
+    pub node: String,
+    pub t_ns: u64,
+    pub state: String,
+}
+
+/// The watch of one service: what it saw, and the task while it runs.
+#[derive(Default)]
+pub(super) struct MemberWatch {
+    seen: Arc<Mutex<Vec<Change>>>,
+    task: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The history, until the workload stops (it closes once no handle is left).
+    rec: Arc<Mutex<Option<RecorderHandle>>>,
+}
+
+impl MemberWatch {
+    /// Starts reading every node's state, when the stack's engine reports one.
+    pub fn start(svc: &Service, clock: Clock, rec: RecorderHandle) {
+        if svc.driver.multi_active().is_none() {
+            return;
+        }
+        let (driver, stack, seen) = (svc.driver.clone(), svc.stack.clone(), svc.members.seen.clone());
+        *lock(&svc.members.rec) = Some(rec);
+        let history = svc.members.rec.clone();
+        let task = tokio::spawn(async move {
+            let Some(ma) = driver.multi_active() else { return };
+            let mut last: Vec<Option<String>> = vec![None; stack.nodes.len()];
+            loop {
+                for (i, n) in stack.nodes.iter().enumerate() {
+                    let state = match tokio::time::timeout(READ_TIMEOUT, ma.member_state(n.addr())).await {
+                        Ok(Some(Ok(s))) => s,
+                        Ok(Some(Err(e))) => format!("unreachable ({e})"),
+                        // an engine without member states ends the watch at its first read
+                        Ok(None) => return,
+                        Err(_) => "unreachable (no answer in 2 s)".to_string(),
+                    };
+                    if last[i].as_deref() != Some(state.as_str()) {
+                        let t_ns = clock.now_ns();
+                        let rec = lock(&history).clone();
+                        if let Some(rec) = rec {
+                            rec.event_at(t_ns, EventKind::MemberState, None, Some(&n.name), state.clone()).await;
+                        }
+                        lock(&seen).push(Change { node: n.name.clone(), t_ns, state: state.clone() });
+                        last[i] = Some(state);
+                    }
+                }
+                tokio::time::sleep(EVERY).await;
+            }
+        });
+        *lock(&svc.members.task) = Some(task.abort_handle());
+    }
+
+    /// Records no more changes in the history (the workload stopped; the watch goes on).
+    pub fn detach_history(&self) {
+        lock(&self.rec).take();
+    }
+
+    /// Stops the watch (once every node agreed, or at an interrupt).
+    pub fn stop(&self) {
+        if let Some(t) = lock(&self.task).take() {
+            t.abort();
+        }
+    }
+
+    /// Every change seen, in order.
+    pub fn changes(&self) -> Vec<Change> {
+        lock(&self.seen).clone()
+    }
+}
+
+impl Drop for MemberWatch {
+    /// A drill that ends early (an error, an interrupt) leaves no watch behind.
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Each time a node left `Synced` and came back, with how long after the heal that let it
+/// (the last heal of a fault between its leaving and its return).
+pub(super) fn rejoins(changes: &[Change], events: &[Event]) -> Vec<Rejoin> {
+    let heals: Vec<u64> = events.iter().filter(|e| e.kind == EventKind::FaultHeal).map(|e| e.t_ns).collect();
+    let mut out = Vec::new();
+    let mut nodes: Vec<&str> = changes.iter().map(|c| c.node.as_str()).collect();
+    nodes.dedup();
+    nodes.sort_unstable();
+    nodes.dedup();
+    for node in nodes {
+        let mut left: Option<(u64, Vec<String>)> = None;
+        for c in changes.iter().filter(|c| c.node == node) {
+            match (&mut left, c.state == SYNCED) {
+                (None, false) => left = Some((c.t_ns, vec![c.state.clone()])),
+                (Some((_, states)), false) => states.push(c.state.clone()),
+                (Some((from, states)), true) => {
+                    let heal = heals.iter().copied().filter(|h| *h >= *from && *h <= c.t_ns).max();
+                    out.push(Rejoin {
+                        node: node.to_string(),
+                        left_ms: ms(*from),
+                        synced_ms: Some(ms(c.t_ns)),
+                        after_heal_ms: heal.map(|h| ms(c.t_ns - h)),
+                        states: std::mem::take(states),
+                        method: None,
+                    });
+                    left = None;
+                }
+                (None, true) => {}
+            }
+        }
+        if let Some((from, states)) = left {
+            out.push(Rejoin { node: node.to_string(), left_ms: ms(from), synced_ms: None, after_heal_ms: None, states, method: None });
+        }
+    }
+    out
+}

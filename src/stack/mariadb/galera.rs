@@ -1,0 +1,177 @@
+//! MariaDB 10.11 nodes in a Galera 4 cluster, every one writable (`kind: galera`). `gal-1`
+//! forms the cluster; the others join it by full state transfer (rsync). A commit is
+//! certified by every node of the primary component before it is acknowledged; a node
+//! cut off from the majority refuses queries (1047) until it rejoins. The data path is
+//! MariaDB's (`data.rs`); the image's `galera` role does the starts and restarts.
+//! Settings and pitfalls: ../shared/notes/probe-galera-redis-cluster.md.
+use super::data::{KEYS, MariaData, q};
+use super::driver::{MariaDb, server_id};
+use crate::error::{Error, Result};
+use crate::scenario::StackSpec;
+use crate::stack::data::DataPath;
+use crate::stack::{Deployment, Driver, MultiActive, ReplicaHealth, Stack, retry_until};
+use async_trait::async_trait;
+use mysql_async::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub struct Galera {
+    /// The account, settings, exporter and client command are plain MariaDB's.
+    db: MariaDb,
+    peers: Vec<String>,
+}
+
+impl Galera {
+    pub fn new(spec: &StackSpec) -> Self {
+        Galera { db: MariaDb::new(spec), peers: spec.node_names() }
+    }
+
+    fn data(&self) -> &MariaData {
+        &self.db.data
+    }
+
+    /// The node's `wsrep_%` status, as Galera reports it (answered even without quorum).
+    async fn wsrep(&self, addr: SocketAddr) -> Result<HashMap<String, String>> {
+        let mut c = self.data().admin(addr).await?;
+        let rows: Vec<(String, String)> = c.query("SHOW GLOBAL STATUS LIKE 'wsrep_%'").await.map_err(q(addr, "read the wsrep status"))?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// One node, Synced in a primary component of every node; an error until it is.
+    async fn node_health(&self, stack: &Stack, node: &str) -> Result<ReplicaHealth> {
+        let w = self.wsrep(stack.node(node)?.addr()).await?;
+        let get = |k: &str| w.get(k).cloned().unwrap_or_default();
+        let (state, status, size) = (get("wsrep_local_state_comment"), get("wsrep_cluster_status"), get("wsrep_cluster_size"));
+        if state != "Synced" || status != "Primary" || size != self.peers.len().to_string() {
+            return Err(Error::infra(format!("{node} is {state} in a {status} component of {size} (waiting for Synced in all {})", self.peers.len())));
+        }
+        let queue = get("wsrep_local_recv_queue");
+        Ok(ReplicaHealth { node: node.to_string(), state: format!("Synced, primary component of {size}, receive queue {queue}"), lag_bytes: 0 })
+    }
+}
+
+#[async_trait]
+impl Driver for Galera {
+    fn data(&self) -> &dyn DataPath {
+        self.data()
+    }
+
+    /// Every node Synced in one primary component; then the shared key space is made
+    /// (a DDL statement, replicated to every node before it returns).
+    async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
+        let health = retry_until(timeout, Duration::from_millis(500), || async {
+            let mut v = Vec::new();
+            for n in &stack.nodes {
+                v.push(self.node_health(stack, &n.name).await?);
+            }
+            Ok(v)
+        })
+        .await?;
+        let addr = stack.nodes[0].addr();
+        let mut c = self.data().admin(addr).await?;
+        let sql = format!("CREATE DATABASE IF NOT EXISTS drdrill; CREATE TABLE IF NOT EXISTS {KEYS} (k INT PRIMARY KEY, writer INT NOT NULL, seq BIGINT NOT NULL) ENGINE=InnoDB");
+        c.query_drop(sql).await.map_err(q(addr, "create the shared key space"))?;
+        Ok(health)
+    }
+
+    fn deployment(&self) -> Option<&dyn Deployment> {
+        Some(self)
+    }
+
+    fn multi_active(&self) -> Option<&dyn MultiActive> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Deployment for Galera {
+    fn container(&self, node: &str, primary: &str, _replicas: &[String], _upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
+        let env = vec![
+            "DRDRILL_ROLE=galera".to_string(),
+            format!("DRDRILL_NODE={node}"),
+            format!("DRDRILL_SERVER_ID={}", server_id(node)),
+            format!("DRDRILL_PASSWORD={}", self.db.password),
+            format!("DRDRILL_SETTINGS={}", self.db.settings.join("\n")),
+            format!("DRDRILL_PEERS={}", self.peers.join(",")),
+            format!("DRDRILL_BOOTSTRAP={}", u8::from(node == primary)),
+        ];
+        (env, Vec::new())
+    }
+
+    fn client_command(&self, host_port: u16) -> String {
+        self.db.client_command(host_port)
+    }
+
+    fn exporter(&self, node: &str) -> Option<crate::stack::Exporter> {
+        self.db.exporter(node)
+    }
+
+    fn destroy_data_command(&self, how: crate::scenario::DataLoss) -> Vec<String> {
+        Deployment::destroy_data_command(&self.db, how)
+    }
+}
+
+#[async_trait]
+impl MultiActive for Galera {
+    async fn read_keys(&self, addr: SocketAddr) -> Result<BTreeMap<u32, (u32, u64)>> {
+        let mut c = self.data().admin(addr).await?;
+        let rows: Vec<(u32, u32, u64)> = c.query(format!("SELECT k, writer, seq FROM {KEYS}")).await.map_err(q(addr, "read the shared keys"))?;
+        Ok(rows.into_iter().map(|(k, w, s)| (k, (w, s))).collect())
+    }
+
+    /// Galera's own conflict counters on the node since its server started: commits that
+    /// failed certification, and local transactions aborted by a replicated one.
+    async fn engine_counts(&self, stack: &Stack, node: &str) -> Result<Vec<(String, u64)>> {
+        let w = self.wsrep(stack.node(node)?.addr()).await?;
+        let n = |k: &str| w.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+        Ok(vec![
+            ("wsrep_local_cert_failures".into(), n("wsrep_local_cert_failures")),
+            ("wsrep_local_bf_aborts".into(), n("wsrep_local_bf_aborts")),
+        ])
+    }
+
+    /// `Synced`, or the state and component it is in (`Initialized, non-Primary`).
+    async fn member_state(&self, addr: SocketAddr) -> Option<std::result::Result<String, String>> {
+        let w = match self.wsrep(addr).await {
+            Ok(w) => w,
+            Err(e) => return Some(Err(e.one_line())),
+        };
+        let get = |k: &str| w.get(k).cloned().unwrap_or_default();
+        let (state, status) = (get("wsrep_local_state_comment"), get("wsrep_cluster_status"));
+        Some(Ok(if state == "Synced" && status == "Primary" { state } else { format!("{state}, {status}") }))
+    }
+
+    /// The node's latest state transfer in its log: incremental (IST) or full (SST).
+    async fn rejoin_method(&self, stack: &Stack, node: &str) -> Option<String> {
+        let log = stack.docker.logs(&stack.node(node).ok()?.container).await.ok()?;
+        last_transfer(&log)
+    }
+}
+
+/// Which state transfer a Galera log shows last: `IST` (`Receiving IST: …`) or `SST`
+/// (`Prepared SST request: …`), with the engine's line.
+fn last_transfer(log: &str) -> Option<String> {
+    log.lines().rev().find_map(|l| {
+        if let Some(i) = l.find("Receiving IST") {
+            Some(format!("IST ({})", l[i..].trim()))
+        } else {
+            l.find("Prepared SST request").map(|i| format!("SST ({})", l[i..].trim()))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_state_transfer_in_the_log_is_the_rejoins() {
+        let log = "2026-11-25 [Note] WSREP: Prepared SST request: rsync|gal-2:4444/rsync_sst\n\
+                   2026-11-25 [Note] WSREP: Receiving IST: 196 writesets, seqnos 1021-1217\n\
+                   2026-11-25 [Note] WSREP: IST received: 4f1c:1217\n";
+        assert_eq!(last_transfer(log).unwrap(), "IST (Receiving IST: 196 writesets, seqnos 1021-1217)");
+        assert!(last_transfer("[Note] WSREP: Prepared SST request: rsync|gal-3:4444/rsync_sst").unwrap().starts_with("SST"));
+        assert_eq!(last_transfer("nothing"), None);
+    }
+}
