@@ -1,0 +1,68 @@
+//! MariaDB Galera, run for real in Docker (issue 37): three writable nodes in three sites,
+//! one site cut off for 20 s. Its node loses the primary component and refuses writes; the
+//! two others go on once Galera declares it gone; after the heal it rejoins by incremental
+//! state transfer. Checked here again from the history, independently of the report.
+mod common;
+use common::*;
+use serde_json::Value;
+
+/// Every op of the history as JSON.
+fn ops(d: &Drill) -> Vec<Value> {
+    let text = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
+    text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["type"] == "op").collect()
+}
+
+/// The inserts (no `key`) `node` refused or acknowledged, invoked within `from..to` ms.
+fn inserts(ops: &[Value], node: &str, outcome: &str, from: f64, to: f64) -> usize {
+    ops.iter()
+        .filter(|v| v["node"] == node && v["outcome"] == outcome && v.get("key").is_none())
+        .filter(|v| (from..to).contains(&(v["invoke_ns"].as_f64().unwrap() / 1e6)))
+        .count()
+}
+
+#[test]
+fn an_isolated_site_refuses_writes_the_others_go_on_and_it_rejoins() {
+    let d = run_drill("scenarios/galera-three-sites-isolate.yaml", &[]);
+    assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
+    let r = &d.results;
+    let m = &r["multi_active"];
+    let cut = &m["cuts"][0];
+    let (from, to) = (cut["from_ms"].as_f64().unwrap(), cut["to_ms"].as_f64().unwrap());
+    assert!(to - from >= 19_000.0, "{cut}");
+    let ops = ops(&d);
+    // Galera declares the cut-off node gone after evs.suspect_timeout (5 s): from then on
+    // until the heal, its clients' inserts are refused and the others' acknowledged
+    let settled = from + 8_000.0;
+    let refused = inserts(&ops, "gal-3", "fail", settled, to);
+    let taken = inserts(&ops, "gal-3", "ok", settled, to);
+    assert!(refused > 100 && taken == 0, "gal-3 refused {refused} and took {taken} inserts while cut off");
+    for node in ["gal-1", "gal-2"] {
+        let ok = inserts(&ops, node, "ok", settled, to);
+        let failed = inserts(&ops, node, "fail", from, to) + inserts(&ops, node, "unknown", from, to);
+        assert!(ok > 100 && failed == 0, "{node}: {ok} inserts acknowledged, {failed} not, during the cut");
+    }
+    // the report's sites say the same: the cut-off site's clients failed, the others' went on
+    let s = &m["sites"];
+    assert!(s["site-c"]["failed"].as_u64().unwrap() > 100, "{s}");
+    assert!(s["site-c"]["longest_without_ack_ms"].as_f64().unwrap() >= 19_000.0, "{s}");
+    for site in ["site-a", "site-b"] {
+        assert!(s[site]["longest_without_ack_ms"].as_f64().unwrap() < 12_000.0, "{s}");
+    }
+    // the rejoin was seen: out of the primary component during the cut, Synced after the
+    // heal, by incremental state transfer, and the writes it missed reached it
+    let rejoins = m["rejoins"].as_array().unwrap();
+    let j = rejoins.iter().find(|j| j["node"] == "gal-3").unwrap_or_else(|| panic!("no rejoin of gal-3: {m}"));
+    assert!(j["states"].as_array().unwrap().iter().any(|s| s.as_str().unwrap().contains("non-Primary")), "{j}");
+    let synced = j["synced_ms"].as_f64().unwrap();
+    assert!(synced > to && j["after_heal_ms"].as_f64().unwrap() > 0.0, "{j}");
+    assert!(j["method"].as_str().unwrap().starts_with("IST"), "{j}");
+    assert!(rejoins.iter().all(|j| j["node"] == "gal-3"), "only gal-3 left: {m}");
+    assert_eq!(r["lost_writes"], 0);
+    assert_eq!(m["updates"]["diverged_keys"].as_array().unwrap().len(), 0, "{m}");
+    // the engine's own counters were read from every node
+    for node in ["gal-1", "gal-2", "gal-3"] {
+        assert!(m["engine"][node].get("wsrep_local_cert_failures").is_some(), "{m}");
+    }
+    let (containers, networks) = labelled(Some(&run_id(r)));
+    assert!(containers.is_empty() && networks.is_empty(), "left behind: {containers:?} {networks:?}");
+}
