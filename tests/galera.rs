@@ -66,3 +66,36 @@ fn an_isolated_site_refuses_writes_the_others_go_on_and_it_rejoins() {
     let (containers, networks) = labelled(Some(&run_id(r)));
     assert!(containers.is_empty() && networks.is_empty(), "left behind: {containers:?} {networks:?}");
 }
+
+/// The service's lost writes and rejoins, from its part of the results.
+fn service<'a>(r: &'a Value, name: &str) -> &'a Value {
+    &r["services"][name]
+}
+
+#[test]
+fn two_nodes_killed_together_restart_rejoin_and_the_lost_writes_are_counted_per_setting() {
+    let d = run_drill("scenarios/galera-crash-flush.yaml", &[]);
+    assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
+    let r = &d.results;
+    for name in ["flush0", "flush1"] {
+        // the cluster's two kills took effect within 100 ms of each other
+        let kills: Vec<f64> = events(r)
+            .iter()
+            .filter(|e| e["kind"] == "fault-inject" && e["service"] == name)
+            .map(|e| e["applied_ns"].as_f64().unwrap() / 1e6)
+            .collect();
+        assert!(kills.len() == 2 && (kills[0] - kills[1]).abs() <= 100.0, "{name}: {kills:?}");
+        let res = service(r, name);
+        assert!(res["lost_writes"].is_u64(), "{name}: lost writes not counted: {}", res["lost_writes"]);
+        let m = &res["multi_active"];
+        for node in [format!("{name}-gal-1"), format!("{name}-gal-2")] {
+            let j = m["rejoins"].as_array().unwrap().iter().find(|j| j["node"] == node.as_str()).unwrap_or_else(|| panic!("no rejoin of {node}: {m}"));
+            assert!(j["synced_ms"].as_f64().unwrap() > j["left_ms"].as_f64().unwrap() + 10_000.0, "{j}");
+            assert!(j["method"].is_string(), "{j}");
+        }
+    }
+    // every commit on disk and a node that never crashed: nothing acknowledged is lost
+    assert_eq!(service(r, "flush1")["lost_writes"], 0);
+    let (containers, networks) = labelled(Some(&run_id(r)));
+    assert!(containers.is_empty() && networks.is_empty(), "left behind: {containers:?} {networks:?}");
+}

@@ -18,6 +18,9 @@
 #   DRDRILL_SSH           1: run sshd (MHA reaches the nodes over SSH)
 #   DRDRILL_PEERS         galera: every node's name, comma-separated (gcomm://)
 #   DRDRILL_BOOTSTRAP     galera: 1 on the node that forms the cluster on its first start
+#   DRDRILL_CLUSTER       galera: wsrep_cluster_name, unique per cluster on a network (a
+#                         restarted node may get another cluster's old address; a node of
+#                         another name is refused, so clusters never merge)
 # DRDRILL_ROLE=galera runs a Galera node. On its first start the bootstrap node forms the
 # cluster (--wsrep-new-cluster) and makes the drdrill account; every other node waits for a
 # peer and joins it by full state transfer (rsync). A later start (after a kill) recovers
@@ -150,7 +153,7 @@ innodb_flush_log_at_trx_commit = 1
 innodb_buffer_pool_size = 64M
 wsrep_on = ON
 wsrep_provider = /usr/lib/galera/libgalera_smm.so
-wsrep_cluster_name = drdrill
+wsrep_cluster_name = ${DRDRILL_CLUSTER:-drdrill}
 wsrep_cluster_address = gcomm://${DRDRILL_PEERS:?DRDRILL_PEERS is required for a galera node}
 wsrep_node_name = $node
 wsrep_node_address = $node
@@ -192,7 +195,9 @@ run_galera() {
   mariadbd --user=mysql "${args[@]}" &
   pid=$!
   trap 'kill -TERM $pid 2>/dev/null' TERM INT
-  wait_socket "$pid" 1200
+  # a joiner waits for its state transfer, a restarted node for a primary component: as
+  # long as mariadbd runs
+  wait_socket "$pid" 864000
   if [ ! -f "$started" ] && [ "${DRDRILL_BOOTSTRAP:-0}" = 1 ]; then
     sql "CREATE USER IF NOT EXISTS 'drdrill'@'%' IDENTIFIED BY '$pw'; GRANT ALL PRIVILEGES ON *.* TO 'drdrill'@'%' WITH GRANT OPTION;"
   fi

@@ -103,14 +103,15 @@ pub struct MultiActiveReport {
     pub rejoins: Vec<Rejoin>,
 }
 
-/// A node that left its cluster (its engine reported it anything but `Synced`) and came
-/// back, read every 200 ms through the drill (ms on the drill clock).
+/// A node that left its cluster (unreachable, or its engine reported it out of the
+/// cluster: Galera anything but Synced or a donor in the primary component) and came back,
+/// read every 200 ms through the drill (ms on the drill clock).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejoin {
     pub node: String,
     /// The first read that found it out of the cluster.
     pub left_ms: f64,
-    /// The first read that found it `Synced` again; null when it never was before drdrill
+    /// The first read that found it back in the cluster; null when it never was before drdrill
     /// stopped watching (every node agreed, or the wait ran out).
     pub synced_ms: Option<f64>,
     /// From the last heal between its leaving and its return.

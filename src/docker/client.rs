@@ -176,6 +176,14 @@ impl Docker {
         }
     }
 
+    /// When the container's main process last exited, as the engine recorded it (wall-clock
+    /// ns since the Unix epoch); None while it has never exited.
+    pub async fn finished_at(&self, name: &str) -> Option<i128> {
+        let state = self.api.inspect_container(name, None).await.ok()?.state?;
+        let t = chrono::DateTime::parse_from_rfc3339(&state.finished_at?).ok()?;
+        t.timestamp_nanos_opt().map(i128::from).filter(|ns| *ns > 0)
+    }
+
     pub async fn kill(&self, name: &str, signal: &str) -> Result<()> {
         self.api
             .kill_container(name, Some(KillContainerOptions { signal }))

@@ -10,8 +10,19 @@ pub(crate) async fn inject(stack: &Stack, spec: &FaultSpec, node: &str) -> Resul
     let container = stack.node(node)?.container.clone();
     let d = &stack.docker;
     let mut undo = Vec::new();
+    let mut stamped = None;
     match spec.kind {
-        FaultKind::Kill => d.kill(&container, "SIGKILL").await?,
+        FaultKind::Kill => {
+            let asked = wall_ns();
+            d.kill(&container, "SIGKILL").await?;
+            // the instant it died, as the engine recorded it (the API call takes longer)
+            stamped = died_at(d, &container, asked).await.map(|t| (t, t));
+            // a crash with a duration is followed by a start (validation allows it where a
+            // node rejoins by itself)
+            if spec.duration_ms.is_some() {
+                undo.push(Undo::Start { container });
+            }
+        }
         FaultKind::Destroy => {
             d.kill(&container, "SIGKILL").await?;
             // its log is evidence: kept before the container goes (logs/NODE-destroyed.log)
@@ -49,5 +60,21 @@ pub(crate) async fn inject(stack: &Stack, spec: &FaultSpec, node: &str) -> Resul
         _ => d.restart(&container, 10).await?,
     }
     let target = spec.target.as_deref().unwrap_or_default();
-    Ok(Applied { detail: format!("{node} (target {target})"), undo, hit_primary, stamped: None })
+    Ok(Applied { detail: format!("{node} (target {target})"), undo, hit_primary, stamped })
+}
+
+fn wall_ns() -> i128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
+}
+
+/// When the killed container's process exited (not before `asked`), as the engine records
+/// it shortly after the kill returns; None when it has not within a second.
+async fn died_at(d: &crate::docker::Docker, container: &str, asked: i128) -> Option<i128> {
+    for _ in 0..50 {
+        if let Some(t) = d.finished_at(container).await.filter(|t| *t >= asked) {
+            return Some(t);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    None
 }

@@ -13,14 +13,14 @@ use std::time::Duration;
 const EVERY: Duration = Duration::from_millis(200);
 /// How long one read may take before the node counts as unreachable.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
-/// The state of a member in its cluster.
-const SYNCED: &str = "Synced";
 
 /// One change of a node's state, on drdrill's clock.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Change {
     pub node: String,
     pub t_ns: u64,
+    /// In the cluster, taking writes.
+    pub member: bool,
     pub state: String,
 }
 
@@ -47,12 +47,12 @@ impl MemberWatch {
             let mut last: Vec<Option<String>> = vec![None; stack.nodes.len()];
             loop {
                 for (i, n) in stack.nodes.iter().enumerate() {
-                    let state = match tokio::time::timeout(READ_TIMEOUT, ma.member_state(n.addr())).await {
+                    let (member, state) = match tokio::time::timeout(READ_TIMEOUT, ma.member_state(n.addr())).await {
                         Ok(Some(Ok(s))) => s,
-                        Ok(Some(Err(e))) => format!("unreachable ({e})"),
+                        Ok(Some(Err(e))) => (false, e),
                         // an engine without member states ends the watch at its first read
                         Ok(None) => return,
-                        Err(_) => "unreachable (no answer in 2 s)".to_string(),
+                        Err(_) => (false, "no answer in 2 s".to_string()),
                     };
                     if last[i].as_deref() != Some(state.as_str()) {
                         let t_ns = clock.now_ns();
@@ -60,7 +60,7 @@ impl MemberWatch {
                         if let Some(rec) = rec {
                             rec.event_at(t_ns, EventKind::MemberState, None, Some(&n.name), state.clone()).await;
                         }
-                        lock(&seen).push(Change { node: n.name.clone(), t_ns, state: state.clone() });
+                        lock(&seen).push(Change { node: n.name.clone(), t_ns, member, state: state.clone() });
                         last[i] = Some(state);
                     }
                 }
@@ -99,8 +99,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Each time a node left `Synced` and came back, with how long after the heal that let it
-/// (the last heal of a fault between its leaving and its return).
+/// Each time a node left its cluster and came back, with how long after the heal that let
+/// it (the last heal of a fault between its leaving and its return).
 pub(super) fn rejoins(changes: &[Change], events: &[Event]) -> Vec<Rejoin> {
     let heals: Vec<u64> = events.iter().filter(|e| e.kind == EventKind::FaultHeal).map(|e| e.t_ns).collect();
     let mut out = Vec::new();
@@ -111,7 +111,7 @@ pub(super) fn rejoins(changes: &[Change], events: &[Event]) -> Vec<Rejoin> {
     for node in nodes {
         let mut left: Option<(u64, Vec<String>)> = None;
         for c in changes.iter().filter(|c| c.node == node) {
-            match (&mut left, c.state == SYNCED) {
+            match (&mut left, c.member) {
                 (None, false) => left = Some((c.t_ns, vec![c.state.clone()])),
                 (Some((_, states)), false) => states.push(c.state.clone()),
                 (Some((from, states)), true) => {
@@ -134,4 +134,50 @@ pub(super) fn rejoins(changes: &[Change], events: &[Event]) -> Vec<Rejoin> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ch(node: &str, t_ms: u64, member: bool, state: &str) -> Change {
+        Change { node: node.into(), t_ns: t_ms * 1_000_000, member, state: state.into() }
+    }
+
+    fn heal(t_ms: u64) -> Event {
+        Event {
+            service: None,
+            t_ns: t_ms * 1_000_000,
+            kind: EventKind::FaultHeal,
+            fault: Some(0),
+            node: None,
+            detail: String::new(),
+            applied_ns: None,
+            applied_from_ns: None,
+        }
+    }
+
+    #[test]
+    fn a_rejoin_runs_from_leaving_to_the_first_read_back_in_the_cluster() {
+        let changes = [
+            ch("gal-1", 0, true, "Synced"),
+            ch("gal-3", 0, true, "Synced"),
+            ch("gal-3", 11_000, false, "Initialized, non-Primary"),
+            ch("gal-3", 26_000, false, "Joining: receiving State Transfer, Primary"),
+            ch("gal-3", 27_000, true, "Synced"),
+            // a donor stays in the cluster: no rejoin
+            ch("gal-1", 26_500, true, "Donor/Desynced, Primary"),
+            ch("gal-1", 27_000, true, "Synced"),
+        ];
+        let r = rejoins(&changes, &[heal(1_000), heal(25_000)]);
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!((r[0].node.as_str(), r[0].left_ms, r[0].synced_ms, r[0].after_heal_ms), ("gal-3", 11_000.0, Some(27_000.0), Some(2_000.0)));
+        assert_eq!(r[0].states, ["Initialized, non-Primary", "Joining: receiving State Transfer, Primary"]);
+    }
+
+    #[test]
+    fn a_node_never_back_has_no_synced_time() {
+        let r = rejoins(&[ch("gal-2", 5_000, false, "unreachable")], &[]);
+        assert_eq!((r[0].synced_ms, r[0].after_heal_ms), (None, None));
+    }
 }

@@ -7,7 +7,8 @@ use super::model::*;
 fn allowed(kind: FaultKind) -> &'static [&'static str] {
     use FaultKind::*;
     match kind {
-        Kill | Restart | Destroy => &["target"],
+        Kill => &["target", "duration_ms"],
+        Restart | Destroy => &["target"],
         DestroyData => &["target", "how"],
         Stop | Pause => &["target", "duration_ms"],
         Partition => &["groups", "direction", "duration_ms"],
@@ -96,6 +97,13 @@ fn check_fields(s: &Scenario, i: usize, f: &FaultSpec, p: &mut Vec<Problem>) {
     }
     if f.duration_ms == Some(0) {
         p.push((at(i, "duration_ms"), "duration_ms must be above 0".into()));
+    }
+    // a killed node started again rejoins by itself only where every node is writable; a
+    // primary's would come back beside the one promoted in its place
+    if f.kind == FaultKind::Kill && f.duration_ms.is_some() && !s.stack.kind.info().multi_active {
+        let kinds = super::kinds::spoken_list(&super::kinds::kind_names(|k| k.info().multi_active), "or");
+        let msg = format!("a killed node is started again after `duration_ms` only on a stack whose every node is writable ({kinds}); use `stop` with a duration, or the failover's rejoin");
+        p.push((at(i, "duration_ms"), msg));
     }
 }
 

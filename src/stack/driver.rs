@@ -151,10 +151,11 @@ pub trait MultiActive: Send + Sync {
     /// What the engine itself counted on `node`, in its own words (pglogical: the conflicts
     /// it logged, by resolution), as (what, count).
     async fn engine_counts(&self, stack: &Stack, node: &str) -> Result<Vec<(String, u64)>>;
-    /// The node's membership as its engine reports it (Galera: `Synced`, or its state and
-    /// component), or why it could not be read; None when the engine has no such state
+    /// The node's membership as its engine reports it: whether it is in the cluster, taking
+    /// writes (Galera: Synced, or a donor, in the primary component), and its state in the
+    /// engine's words; or why it could not be read; None when the engine has no such state
     /// (every pglogical node is on its own). Watched through the drill.
-    async fn member_state(&self, _addr: std::net::SocketAddr) -> Option<std::result::Result<String, String>> {
+    async fn member_state(&self, _addr: std::net::SocketAddr) -> Option<std::result::Result<(bool, String), String>> {
         None
     }
     /// How the node last came back into the cluster, in the engine's words (Galera: an

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FaultKind {
-    /// SIGKILL the node's server process (the container dies).
+    /// SIGKILL the node's server process (the container dies). With `duration_ms` (a stack
+    /// whose every node is writable), the node is started again after that long, as its
+    /// supervisor would: it recovers and rejoins by itself.
     Kill,
     /// Graceful stop (the image's stop signal, then SIGKILL after 10 s); with `duration_ms`,
     /// the node is started again after that long.

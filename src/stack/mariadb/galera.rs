@@ -27,6 +27,11 @@ impl Galera {
         Galera { db: MariaDb::new(spec), peers: spec.node_names() }
     }
 
+    /// `wsrep_cluster_name`: the nodes' prefix (`gal`, `flush0-gal`), unique in the drill.
+    fn cluster_name(&self) -> String {
+        self.peers.first().and_then(|n| n.rsplit_once('-')).map_or_else(|| "drdrill".to_string(), |(p, _)| p.to_string())
+    }
+
     fn data(&self) -> &MariaData {
         &self.db.data
     }
@@ -94,6 +99,7 @@ impl Deployment for Galera {
             format!("DRDRILL_PASSWORD={}", self.db.password),
             format!("DRDRILL_SETTINGS={}", self.db.settings.join("\n")),
             format!("DRDRILL_PEERS={}", self.peers.join(",")),
+            format!("DRDRILL_CLUSTER={}", self.cluster_name()),
             format!("DRDRILL_BOOTSTRAP={}", u8::from(node == primary)),
         ];
         (env, Vec::new())
@@ -131,15 +137,17 @@ impl MultiActive for Galera {
         ])
     }
 
-    /// `Synced`, or the state and component it is in (`Initialized, non-Primary`).
-    async fn member_state(&self, addr: SocketAddr) -> Option<std::result::Result<String, String>> {
+    /// In the cluster when Synced (or a donor) in the primary component; the state and the
+    /// component it is in (`Initialized, non-Primary`).
+    async fn member_state(&self, addr: SocketAddr) -> Option<std::result::Result<(bool, String), String>> {
         let w = match self.wsrep(addr).await {
             Ok(w) => w,
-            Err(e) => return Some(Err(e.one_line())),
+            Err(_) => return Some(Err("unreachable".into())),
         };
         let get = |k: &str| w.get(k).cloned().unwrap_or_default();
         let (state, status) = (get("wsrep_local_state_comment"), get("wsrep_cluster_status"));
-        Some(Ok(if state == "Synced" && status == "Primary" { state } else { format!("{state}, {status}") }))
+        let member = status == "Primary" && (state == "Synced" || state.starts_with("Donor"));
+        Some(Ok((member, if state == "Synced" && status == "Primary" { state } else { format!("{state}, {status}") })))
     }
 
     /// The node's latest state transfer in its log: incremental (IST) or full (SST).
@@ -149,16 +157,24 @@ impl MultiActive for Galera {
     }
 }
 
-/// Which state transfer a Galera log shows last: `IST` (`Receiving IST: …`) or `SST`
-/// (`Prepared SST request: …`), with the engine's line.
+/// How a Galera log shows the node last came back, since its latest restart (the image's
+/// `restarts at recovered position` line) when it was restarted: an incremental state
+/// transfer (`Receiving IST: …`), a full one (`Prepared SST request: …`), or none, its
+/// primary component restored from the view it saved (`Restored state OPEN -> …`).
 fn last_transfer(log: &str) -> Option<String> {
-    log.lines().rev().find_map(|l| {
+    let since = log.rfind("restarts at recovered position").map_or(log, |i| &log[i..]);
+    let transfer = since.lines().rev().find_map(|l| {
         if let Some(i) = l.find("Receiving IST") {
             Some(format!("IST ({})", l[i..].trim()))
         } else {
             l.find("Prepared SST request").map(|i| format!("SST ({})", l[i..].trim()))
         }
-    })
+    });
+    let restored = || since.lines().find(|l| l.contains("Restored state OPEN")).map(|l| {
+        let i = l.find("Restored state").unwrap_or(0);
+        format!("no state transfer: the primary component restored from its saved view, pc.recovery ({})", l[i..].trim())
+    });
+    transfer.or_else(restored)
 }
 
 #[cfg(test)]
@@ -173,5 +189,8 @@ mod tests {
         assert_eq!(last_transfer(log).unwrap(), "IST (Receiving IST: 196 writesets, seqnos 1021-1217)");
         assert!(last_transfer("[Note] WSREP: Prepared SST request: rsync|gal-3:4444/rsync_sst").unwrap().starts_with("SST"));
         assert_eq!(last_transfer("nothing"), None);
+        // after a restart only what followed it counts
+        let restarted = format!("{log}drdrill: gal-1 restarts at recovered position 4f1c:972\n[Note] WSREP: Restored state OPEN -> JOINED (973)\n");
+        assert!(last_transfer(&restarted).unwrap().starts_with("no state transfer"), "{restarted}");
     }
 }
