@@ -56,7 +56,11 @@ fn an_isolated_site_refuses_writes_the_others_go_on_and_it_rejoins() {
     let synced = j["synced_ms"].as_f64().unwrap();
     assert!(synced > to && j["after_heal_ms"].as_f64().unwrap() > 0.0, "{j}");
     assert!(j["method"].as_str().unwrap().starts_with("IST"), "{j}");
-    assert!(rejoins.iter().all(|j| j["node"] == "gal-3"), "only gal-3 left: {m}");
+    // the others stayed: at most a donor's moment out of Synced (Joined, after serving IST)
+    for o in rejoins.iter().filter(|j| j["node"] != "gal-3") {
+        let out = o["synced_ms"].as_f64().unwrap() - o["left_ms"].as_f64().unwrap();
+        assert!(out < 1_000.0, "{} was out of the cluster {out} ms: {o}", o["node"]);
+    }
     assert_eq!(r["lost_writes"], 0);
     assert_eq!(m["updates"]["diverged_keys"].as_array().unwrap().len(), 0, "{m}");
     // the engine's own counters were read from every node

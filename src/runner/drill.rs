@@ -304,7 +304,7 @@ impl Drill<'_> {
             .finish(&hist.events, answered, s.read.as_ref(), s.convergence.as_ref(), &sc.checks, &targets)
             .map_err(|e| Error::infra("failed to check the history").cause(e))?;
         let replica_lag = self.with_lag_targets(svc, &hist.events, &mut a)?;
-        let multi_active = super::multi_active::judge(svc, history, &hist.events, s.agreed, &self.dir, &mut a).await?;
+        let multi_active = super::multi_active::judge(svc, history, &hist, s.agreed, &self.dir, &mut a).await?;
         let cleanup = match (&svc.external, sc.stack.cleanup) {
             (Some(_), true) => Some(self.cleanup(rep, svc).await),
             _ => None,

@@ -104,10 +104,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(super) fn rejoins(changes: &[Change], events: &[Event]) -> Vec<Rejoin> {
     let heals: Vec<u64> = events.iter().filter(|e| e.kind == EventKind::FaultHeal).map(|e| e.t_ns).collect();
     let mut out = Vec::new();
-    let mut nodes: Vec<&str> = changes.iter().map(|c| c.node.as_str()).collect();
-    nodes.dedup();
-    nodes.sort_unstable();
-    nodes.dedup();
+    let nodes: std::collections::BTreeSet<&str> = changes.iter().map(|c| c.node.as_str()).collect();
     for node in nodes {
         let mut left: Option<(u64, Vec<String>)> = None;
         for c in changes.iter().filter(|c| c.node == node) {

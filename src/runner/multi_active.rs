@@ -14,7 +14,7 @@ use std::path::Path;
 pub(super) async fn judge(
     svc: &Service,
     history: &Path,
-    events: &[Event],
+    hist: &crate::history::HistoryFile,
     agreed: Option<Agreement>,
     dir: &Path,
     a: &mut Analysis,
@@ -22,6 +22,7 @@ pub(super) async fn judge(
     let Some(ma) = svc.driver.multi_active() else {
         return Ok(None);
     };
+    let events = &hist.events[..];
     let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
     let site = |node: Option<&str>| site_of(svc, node.unwrap_or("?"));
     let (mut ops, mut updates) = (Vec::new(), Vec::new());
@@ -62,19 +63,20 @@ pub(super) async fn judge(
         unread,
         converged_after_heal_ms: after_heal(events, agreed),
         agreement_waited_ms: agreed.map(|g| g.waited_ms),
-        rejoins: rejoins(svc, events).await,
+        rejoins: rejoins(svc, events, &hist.wall_clock_anchor).await,
     };
     add_targets(svc.sc(), &report, a);
     Ok(Some(report))
 }
 
-/// Each node's leaving and return, with how it came back in its engine's words.
-async fn rejoins(svc: &Service, events: &[Event]) -> Vec<crate::checker::Rejoin> {
+/// Each node's leaving and return, with how it came back in its engine's words (its log
+/// since it left: `anchor` is the drill clock's zero in wall-clock time).
+async fn rejoins(svc: &Service, events: &[Event], anchor: &str) -> Vec<crate::checker::Rejoin> {
     let mut v = super::members::rejoins(&svc.members.changes(), events);
-    if let Some(ma) = svc.driver.multi_active() {
-        for r in v.iter_mut().filter(|r| r.synced_ms.is_some()) {
-            r.method = ma.rejoin_method(&svc.stack, &r.node).await;
-        }
+    let (Some(ma), Ok(anchor)) = (svc.driver.multi_active(), chrono::DateTime::parse_from_rfc3339(anchor)) else { return v };
+    for r in v.iter_mut().filter(|r| r.synced_ms.is_some()) {
+        let left = anchor.with_timezone(&chrono::Utc) + chrono::Duration::microseconds((r.left_ms * 1e3) as i64);
+        r.method = ma.rejoin_method(&svc.stack, &r.node, left).await;
     }
     v
 }

@@ -158,9 +158,9 @@ pub trait MultiActive: Send + Sync {
     async fn member_state(&self, _addr: std::net::SocketAddr) -> Option<std::result::Result<(bool, String), String>> {
         None
     }
-    /// How the node last came back into the cluster, in the engine's words (Galera: an
-    /// incremental or full state transfer), when its logs say.
-    async fn rejoin_method(&self, _stack: &Stack, _node: &str) -> Option<String> {
+    /// How the node came back into the cluster after `since` (UTC), in the engine's words
+    /// (Galera: an incremental or full state transfer), when its logs say.
+    async fn rejoin_method(&self, _stack: &Stack, _node: &str, _since: chrono::DateTime<chrono::Utc>) -> Option<String> {
         None
     }
 }

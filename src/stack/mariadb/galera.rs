@@ -150,11 +150,29 @@ impl MultiActive for Galera {
         Some(Ok((member, if state == "Synced" && status == "Primary" { state } else { format!("{state}, {status}") })))
     }
 
-    /// The node's latest state transfer in its log: incremental (IST) or full (SST).
-    async fn rejoin_method(&self, stack: &Stack, node: &str) -> Option<String> {
+    /// The node's state transfer in its log since it left: incremental (IST), full (SST),
+    /// or none (its view restored).
+    async fn rejoin_method(&self, stack: &Stack, node: &str, since: chrono::DateTime<chrono::Utc>) -> Option<String> {
         let log = stack.docker.logs(&stack.node(node).ok()?.container).await.ok()?;
-        last_transfer(&log)
+        last_transfer(&lines_since(&log, since))
     }
+}
+
+/// The lines of a log read with the engine's timestamps (`2026-11-25T19:08:08.66Z …`)
+/// stamped at or after `since`; a line without one goes with the line before it.
+fn lines_since(log: &str, since: chrono::DateTime<chrono::Utc>) -> String {
+    let mut keep = false;
+    let mut out = String::new();
+    for l in log.lines() {
+        if let Some(t) = l.split_whitespace().next().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+            keep = t >= since;
+        }
+        if keep {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// How a Galera log shows the node last came back, since its latest restart (the image's
@@ -192,5 +210,11 @@ mod tests {
         // after a restart only what followed it counts
         let restarted = format!("{log}drdrill: gal-1 restarts at recovered position 4f1c:972\n[Note] WSREP: Restored state OPEN -> JOINED (973)\n");
         assert!(last_transfer(&restarted).unwrap().starts_with("no state transfer"), "{restarted}");
+        // only the lines stamped since the node left
+        let stamped = "2026-11-25T19:00:00.000Z [Note] WSREP: Receiving IST: 5 writesets\n2026-11-25T19:00:30.000Z [Note] WSREP: Prepared SST request: rsync\n";
+        let since = chrono::DateTime::parse_from_rfc3339("2026-11-25T19:00:10Z").unwrap().with_timezone(&chrono::Utc);
+        assert!(last_transfer(&lines_since(stamped, since)).unwrap().starts_with("SST"));
+        let later = since + chrono::Duration::minutes(1);
+        assert_eq!(last_transfer(&lines_since(stamped, later)), None);
     }
 }
