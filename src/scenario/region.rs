@@ -195,6 +195,28 @@ impl LinkSpec {
     }
 }
 
+/// Whether sites `a` and `b` are one, or joined by a link.
+fn linked(s: &Scenario, a: &str, b: &str) -> bool {
+    a == b || s.wan.iter().any(|l| l.between.len() == 2 && l.joins(a, b))
+}
+
+/// Every node reaches what it applies changes from through the links: a multi-active node
+/// every other node; a replica the primary, in the first node's site (`replicas`: every node
+/// placed, on networks of their own).
+fn check_reach(s: &Scenario, placed: &[&str], replicas: bool, p: &mut Vec<Problem>) {
+    let info = s.stack.kind.info();
+    if info.multi_active {
+        if let Some((a, b)) = placed.iter().flat_map(|a| placed.iter().map(move |b| (*a, *b))).find(|(a, b)| !linked(s, a, b)) {
+            let why = format!("every node of a {} stack applies every other's changes, but {a} and {b} cannot reach each other: add a `wan` link between them", info.name);
+            p.push((vec![Key("wan")], why));
+        }
+    } else if let (Some(first), true) = (placed.first(), replicas)
+        && let Some(far) = placed.iter().find(|x| !linked(s, first, x))
+    {
+        p.push((vec![Key("wan")], format!("the replicas in {far} cannot reach the primary in {first}: add a `wan` link between them")));
+    }
+}
+
 /// `sites`, `wan`, `stack.sites`, `workload.site` and `failover.site`, together.
 pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
     use super::locate::Seg::{Index, Name};
@@ -269,7 +291,7 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
         }
     }
     let site_of = |n: &str| s.stack.sites.iter().find(|(_, m)| m.iter().any(|x| x == n)).map(|(k, _)| k.as_str());
-    let linked = |a: &str, b: &str| a == b || s.wan.iter().any(|l| l.between.len() == 2 && l.joins(a, b));
+    let linked = |a: &str, b: &str| linked(s, a, b);
     let placed: Vec<&str> = nodes.iter().filter_map(|n| site_of(n)).collect();
     if let Some(c) = &s.workload.site {
         if !known(c) {
@@ -278,16 +300,7 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
             p.push((vec![Key("workload"), Key("site")], format!("the clients in {c} cannot reach {far}: add a `wan` link between them")));
         }
     }
-    if info.multi_active
-        && let Some((a, b)) = placed.iter().flat_map(|a| placed.iter().map(move |b| (*a, *b))).find(|(a, b)| !linked(a, b))
-    {
-        let why = format!("every node of a {} stack applies every other's changes, but {a} and {b} cannot reach each other: add a `wan` link between them", info.name);
-        p.push((vec![Key("wan")], why));
-    } else if let (Some(first), true, false) = (placed.first(), placed.len() == nodes.len(), flat)
-        && let Some(far) = placed.iter().find(|x| !linked(first, x))
-    {
-        p.push((vec![Key("wan")], format!("the replicas in {far} cannot reach the primary in {first}: add a `wan` link between them")));
-    }
+    check_reach(s, &placed, placed.len() == nodes.len() && !flat, p);
     if let Some(site) = s.failover.as_ref().and_then(|f| f.site.as_ref()) {
         if !known(site) {
             p.push((vec![Key("failover"), Key("site")], format!("no site `{site}` (sites: {list})")));
