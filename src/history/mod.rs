@@ -287,7 +287,10 @@ mod tests {
         let cut = dir.path().join("cut").join(FILE);
         std::fs::create_dir(cut.parent().unwrap()).unwrap();
         let (mut last_ops, mut whole_prefixes) = (0, 0);
-        let offsets = (0..16).chain((16..full.len()).step_by(37)).chain(full.len() - 16..full.len());
+        // in increasing order: the stepped cuts stop where the last 16 begin (a stepped cut
+        // inside them came before smaller ones, and a file whose last block decodes only
+        // from its last bytes then read as fewer ops at the later, smaller cut)
+        let offsets = (0..16).chain((16..full.len() - 16).step_by(37)).chain(full.len() - 16..full.len());
         for at in offsets {
             std::fs::write(&cut, &full[..at]).unwrap();
             let mut ops = Vec::new();
