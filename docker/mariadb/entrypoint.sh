@@ -42,17 +42,31 @@ role_file=/var/lib/mysql/drdrill-role
 
 sql() { mariadb --protocol=socket -uroot -N -B -e "$1"; }
 
-write_conf() {
-  cat >"$conf" <<CONF
+# The lines of every node's my.cnf, whatever its role.
+node_conf() {
+  cat <<CONF
 [mariadb]
 server_id = ${DRDRILL_SERVER_ID:-1}
 report_host = $node
 bind_address = 0.0.0.0
 skip_name_resolve = 1
 max_connections = 500
+binlog_format = ROW
+innodb_flush_log_at_trx_commit = 1
+innodb_buffer_pool_size = 64M
+CONF
+}
+
+# The scenario's own settings, last: they win.
+user_settings() {
+  if [ -n "${DRDRILL_SETTINGS:-}" ]; then printf '%s\n' "$DRDRILL_SETTINGS"; fi
+}
+
+write_conf() {
+  node_conf >"$conf"
+  cat >>"$conf" <<CONF
 log_bin = mysql-bin
 log_bin_index = mysql-bin.index
-binlog_format = ROW
 relay_log = relay-bin
 relay_log_index = relay-bin.index
 log_slave_updates = 1
@@ -60,8 +74,6 @@ gtid_strict_mode = 1
 gtid_domain_id = 0
 relay_log_purge = 0
 sync_binlog = 1
-innodb_flush_log_at_trx_commit = 1
-innodb_buffer_pool_size = 64M
 read_only = 1
 slave_net_timeout = 5
 CONF
@@ -74,7 +86,7 @@ CONF
     [ "$now" = primary ] && master=ON
     printf 'rpl_semi_sync_master_enabled = %s\nrpl_semi_sync_slave_enabled = ON\n' "$master" >>"$conf"
   fi
-  if [ -n "${DRDRILL_SETTINGS:-}" ]; then printf '%s\n' "$DRDRILL_SETTINGS" >>"$conf"; fi
+  user_settings >>"$conf"
 }
 
 change_master() { # host port
@@ -139,18 +151,10 @@ run_db() {
 }
 
 galera_conf() {
-  cat >"$conf" <<CONF
-[mariadb]
-server_id = ${DRDRILL_SERVER_ID:-1}
-report_host = $node
-bind_address = 0.0.0.0
-skip_name_resolve = 1
-max_connections = 500
-binlog_format = ROW
+  node_conf >"$conf"
+  cat >>"$conf" <<CONF
 default_storage_engine = InnoDB
 innodb_autoinc_lock_mode = 2
-innodb_flush_log_at_trx_commit = 1
-innodb_buffer_pool_size = 64M
 wsrep_on = ON
 wsrep_provider = /usr/lib/galera/libgalera_smm.so
 wsrep_cluster_name = ${DRDRILL_CLUSTER:-drdrill}
@@ -160,7 +164,7 @@ wsrep_node_address = $node
 wsrep_sst_method = rsync
 wsrep_provider_options = "gcache.size=64M"
 CONF
-  if [ -n "${DRDRILL_SETTINGS:-}" ]; then printf '%s\n' "$DRDRILL_SETTINGS" >>"$conf"; fi
+  user_settings >>"$conf"
 }
 
 # Waits until a peer's group communication port answers (a joiner needs a cluster to join).
