@@ -14,10 +14,19 @@ fn ops(d: &Drill) -> Vec<Value> {
 
 /// The inserts (no `key`) `node` refused or acknowledged, invoked within `from..to` ms.
 fn inserts(ops: &[Value], node: &str, outcome: &str, from: f64, to: f64) -> usize {
+    insert_ops(ops, node, outcome, from, to).count()
+}
+
+fn insert_ops<'a>(ops: &'a [Value], node: &'a str, outcome: &'a str, from: f64, to: f64) -> impl Iterator<Item = &'a Value> {
     ops.iter()
-        .filter(|v| v["node"] == node && v["outcome"] == outcome && v.get("key").is_none())
-        .filter(|v| (from..to).contains(&(v["invoke_ns"].as_f64().unwrap() / 1e6)))
-        .count()
+        .filter(move |v| v["node"] == node && v["outcome"] == outcome && v.get("key").is_none())
+        .filter(move |v| (from..to).contains(&(v["invoke_ns"].as_f64().unwrap() / 1e6)))
+}
+
+/// A commit refused by Galera's certification (1213): a conflict, not an outage. An insert
+/// can meet one at a view change, when each node's auto-increment step changes.
+fn certification_conflict(v: &Value) -> bool {
+    v["error"].as_str().is_some_and(|e| e.starts_with("1213"))
 }
 
 #[test]
@@ -38,8 +47,9 @@ fn an_isolated_site_refuses_writes_the_others_go_on_and_it_rejoins() {
     assert!(refused > 100 && taken == 0, "gal-3 refused {refused} and took {taken} inserts while cut off");
     for node in ["gal-1", "gal-2"] {
         let ok = inserts(&ops, node, "ok", settled, to);
-        let failed = inserts(&ops, node, "fail", from, to) + inserts(&ops, node, "unknown", from, to);
-        assert!(ok > 100 && failed == 0, "{node}: {ok} inserts acknowledged, {failed} not, during the cut");
+        let refused = insert_ops(&ops, node, "fail", from, to).filter(|v| !certification_conflict(v)).count();
+        let failed = refused + inserts(&ops, node, "unknown", from, to);
+        assert!(ok > 100 && failed == 0, "{node}: {ok} inserts acknowledged, {failed} not (certification conflicts aside), during the cut");
     }
     // the report's sites say the same: the cut-off site's clients failed, the others' went on
     let s = &m["sites"];
