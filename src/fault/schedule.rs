@@ -9,7 +9,6 @@ use crate::scenario::{FaultKind, FaultSpec};
 use crate::stack::Stack;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 use tokio::sync::{Mutex, mpsc};
 
 /// Sent to the failover and the runner as faults are applied and healed.
@@ -106,10 +105,14 @@ impl FaultSchedule {
                 hook(injected.clone(), false).await;
                 // nothing more to do here unless a timed heal follows
                 let timed = injected.needs_heal() && spec.duration_ms.is_some();
+                let asked_ns = injected.at_ns;
                 let last = !timed && done();
                 let _ = notify.send(FaultNotice { injected, healed: false, last });
                 let Some(ms) = spec.duration_ms.filter(|_| timed) else { return };
-                tokio::time::sleep(Duration::from_millis(ms)).await;
+                // the heal is asked for `duration_ms` after the injection was (both on the drill
+                // clock), however long applying it took: request to request, as scheduled
+                let heal_at = asked_ns.saturating_add(crate::clock::ms_to_ns(ms));
+                tokio::time::sleep_until(rec.clock.instant_at(heal_at).into()).await;
                 let mut list = ledger.0.lock().await;
                 if let Some(f) = list.iter_mut().find(|f| f.index == index && f.needs_heal()) {
                     hook(f.clone(), true).await;

@@ -19,8 +19,9 @@ pub(super) struct Done {
     pub pending: Option<(String, Conn)>,
 }
 pub(super) type Attempt = BoxFuture<'static, Done>;
-/// A fresh connection, or nothing.
-pub(super) type Probe = BoxFuture<'static, Option<Conn>>;
+/// A fresh connection, with when the probe began connecting (drill ns, and the instant),
+/// or nothing.
+pub(super) type Probe = BoxFuture<'static, Option<(Conn, u64, Instant)>>;
 /// A connection to `node` the server answered on again, or nothing.
 pub(super) type Canary = BoxFuture<'static, Option<(String, Conn)>>;
 
@@ -88,10 +89,11 @@ pub(super) fn attempt(
 /// without a trace (no write was sent on it). The write made on one that does is invoked
 /// when it is sent: a probe begun before the outage ended cannot place the recovery
 /// point before the path was open.
-pub(super) fn probe(driver: Arc<dyn Driver>, target: ClientTarget, timeout: Duration) -> Probe {
+pub(super) fn probe(driver: Arc<dyn Driver>, target: ClientTarget, timeout: Duration, clock: Clock) -> Probe {
     Box::pin(async move {
+        let (began_ns, began) = (clock.now_ns(), Instant::now());
         match tokio::time::timeout(timeout, driver.data().connect(target.addr, timeout)).await {
-            Ok(Ok(c)) => Some(c),
+            Ok(Ok(c)) => Some((c, began_ns, began)),
             _ => None,
         }
     })

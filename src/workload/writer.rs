@@ -30,6 +30,8 @@ pub(super) struct Writer {
 const IDLE_MAX: usize = 2;
 /// Connections with an unanswered write a writer keeps waiting on (`attempt::canary`).
 const CANARIES_MAX: usize = 2;
+/// Writes a fresh connection from a probe may start beyond `hedge.max_in_flight`.
+const PROBE_WRITES: usize = 1;
 
 /// Writes through the workload: the payload, the attempts in flight, the probes.
 struct State {
@@ -101,9 +103,13 @@ impl Writer {
                 st.next_probe = Some(now + probe_offset);
             }
             // writes in flight are capped; probes are not writes, and at one per spacing
-            // each living at most its connect timeout they never exceed `probe_cap`
+            // each living at most its connect timeout they never exceed `probe_cap`. A
+            // probe's write may go one past the cap: when every slot is held by a stalled
+            // write (under a partition they wait out their timeout), it is the write that
+            // sees the outage end, not the next timeout that frees a slot
             let busy = st.waiting.len() >= max_in_flight;
-            let probe_busy = busy || probes.len() >= probe_cap;
+            let probe_room = st.waiting.len() < max_in_flight + PROBE_WRITES;
+            let probe_busy = !probe_room || probes.len() >= probe_cap;
             if !blocking && !busy && now >= st.next_normal {
                 let conn = st.idle.pop();
                 attempts.push(self.start(&mut st, target.clone(), conn));
@@ -115,7 +121,7 @@ impl Writer {
                 continue;
             }
             if let Some(at) = st.next_probe.filter(|&at| now >= at && !probe_busy) {
-                probes.push(probe(self.driver.clone(), target.clone(), Duration::from_millis(h.connect_timeout_ms)));
+                probes.push(probe(self.driver.clone(), target.clone(), Duration::from_millis(h.connect_timeout_ms), self.rec.clock));
                 st.next_probe = Some((at + probe_spacing).max(now));
                 continue;
             }
@@ -140,9 +146,12 @@ impl Writer {
                     self.finish(&mut st, done).await
                 }
                 Some(p) = probes.next(), if !probes.is_empty() => {
-                    // a fresh connection came up: write on it at once
-                    if let Some(conn) = p.filter(|_| st.waiting.len() < max_in_flight) {
-                        attempts.push(self.start(&mut st, target.clone(), Some((target.node.clone(), conn))));
+                    // a fresh connection came up: write on it at once. The write was invoked
+                    // when the probe began connecting, as a write that opens its own
+                    // connection is (the connect is part of its latency)
+                    if let Some((conn, began_ns, began)) = p.filter(|_| st.waiting.len() < max_in_flight + PROBE_WRITES) {
+                        let conn = Some((target.node.clone(), conn));
+                        attempts.push(self.start_at(&mut st, target.clone(), conn, (began_ns, began)));
                     }
                 }
                 Some(c) = canaries.next(), if !canaries.is_empty() => {
@@ -162,8 +171,12 @@ impl Writer {
     }
 
     fn start(&self, st: &mut State, target: ClientTarget, conn: Option<(String, Conn)>) -> Attempt {
+        self.start_at(st, target, conn, (self.rec.clock.now_ns(), Instant::now()))
+    }
+
+    /// Starts a write invoked at `invoke_ns` (`started`): now, or when its probe began.
+    fn start_at(&self, st: &mut State, target: ClientTarget, conn: Option<(String, Conn)>, (invoke_ns, started): (u64, Instant)) -> Attempt {
         st.seq += 1;
-        let (invoke_ns, started) = (self.rec.clock.now_ns(), Instant::now());
         st.waiting.insert(st.seq, started);
         let timeout = Duration::from_millis(self.spec.op_timeout_ms);
         let key = self.spec.keys.and_then(|n| update_key(self.id, st.seq, n));
