@@ -25,7 +25,8 @@
 # cluster (--wsrep-new-cluster) and makes the drdrill account; every other node waits for a
 # peer and joins it by full state transfer (rsync). A later start (after a kill) recovers
 # the node's position from InnoDB (--wsrep-recover) and rejoins with it, as galera_recovery
-# does: incremental state transfer when a peer's gcache still holds what it missed.
+# does: incremental state transfer when a peer's gcache still holds what it missed. A node
+# restarted with /var/lib/mysql/drdrill-hold waits for the operator instead (held, below).
 # A file /var/lib/mysql/drdrill-follow holding "host [port]" makes an existing node rejoin
 # as a replica of that host: its data is rebuilt from a consistent dump of the new primary
 # (an old async primary holds writes the new one never had; MariaDB has no pg_rewind).
@@ -178,6 +179,25 @@ wait_peer() {
   done
 }
 
+# The operator's bootstrap (failover mode bootstrap): a node started with the hold file
+# does not start mariadbd. drdrill, as the operator, reads its saved position, then writes
+# the go file: "bootstrap POSITION" (safe_to_bootstrap set, a new primary component formed
+# from this node's data) or "join POSITION" (it joins the component another node formed).
+galera_hold=/var/lib/mysql/drdrill-hold
+galera_go=/var/lib/mysql/drdrill-go
+held() {
+  echo "drdrill: $node held: mariadbd waits for the operator"
+  touch /run/drdrill-held
+  until [ -s "$galera_go" ]; do sleep 0.05; done
+  read -r mode pos <"$galera_go"
+  rm -f "$galera_hold" "$galera_go" /run/drdrill-held
+  if [ "$mode" = bootstrap ]; then
+    sed -i 's/^safe_to_bootstrap:.*/safe_to_bootstrap: 1/' /var/lib/mysql/grastate.dat
+    echo "drdrill: $node bootstraps a new primary component from its data (the operator's choice)"
+    args=(--wsrep-new-cluster)
+  fi
+}
+
 run_galera() {
   galera_conf
   started=/var/lib/drdrill-galera-started
@@ -189,12 +209,16 @@ run_galera() {
     else
       wait_peer
     fi
+  elif [ -f "$galera_hold" ]; then
+    held
   else
     # as galera_recovery: the position InnoDB holds, so that a peer can send what is missing
     mariadbd --user=mysql --wsrep-recover --log-error=/tmp/drdrill-recover.log >/dev/null 2>&1 || true
     pos=$(sed -n 's/.*Recovered position: *\([^ ]*\).*/\1/p' /tmp/drdrill-recover.log | tail -1)
+  fi
+  if [ -f "$started" ]; then
     echo "drdrill: $node restarts at recovered position ${pos:-unknown}"
-    [ -n "$pos" ] && args=(--wsrep_start_position="$pos")
+    [ -n "$pos" ] && args+=(--wsrep_start_position="$pos")
   fi
   mariadbd --user=mysql "${args[@]}" &
   pid=$!

@@ -1,7 +1,8 @@
 //! Recovery: how a service gets a writable primary back after a fault. drdrill's scripted
 //! promotion (a trigger, then promote, repoint replicas and clients, optionally rejoin),
-//! the scenario's runbook steps, or the stack's own orchestrator, watched; all behind
-//! `Recovery`. Every step is an event in the history.
+//! the scenario's runbook steps, the stack's own orchestrator, watched, a restore, or an
+//! operator's bootstrap of a quorum cluster; all behind `Recovery`. Every step is an event in the history.
+mod bootstrap;
 mod budgets;
 mod looking;
 mod orchestrator;
@@ -10,5 +11,5 @@ mod promote;
 mod recovery;
 mod restore;
 
-pub use plan::{FailoverReport, RestoreReport};
-pub use recovery::{Promotion, Recovery, RestoreFromBackup, Scene, Steps, Watch, recovery_for};
+pub use plan::{BootstrapReport, FailoverReport, RestoreReport, SavedPosition};
+pub use recovery::{OperatorBootstrap, Promotion, Recovery, RestoreFromBackup, Scene, Steps, Watch, recovery_for};

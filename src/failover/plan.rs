@@ -35,6 +35,41 @@ pub struct FailoverReport {
     /// A restore recovery's steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreReport>,
+    /// An operator's bootstrap: the positions read, the node chosen, its steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<BootstrapReport>,
+}
+
+/// What an operator's bootstrap did, step by step (drill ms).
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct BootstrapReport {
+    /// Every node's saved position, as it was read.
+    pub positions: Vec<SavedPosition>,
+    /// The node that formed the new primary component.
+    pub chosen: String,
+    /// Every stopped node's machine back, its database held.
+    pub held_ms: Option<f64>,
+    /// Every saved position read.
+    pub read_ms: Option<f64>,
+    /// The chosen node in a primary component, taking writes.
+    pub bootstrapped_ms: Option<f64>,
+    /// Every other node a member again.
+    pub joined_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct SavedPosition {
+    pub node: String,
+    pub seqno: u64,
+    pub position: String,
+    /// Where it was read (a running node's last commit, a crashed node's InnoDB).
+    pub how: String,
+}
+
+impl SavedPosition {
+    pub(super) fn of(node: &str, s: &crate::stack::Saved) -> Self {
+        SavedPosition { node: node.to_string(), seqno: s.seqno, position: s.position.clone(), how: s.how.clone() }
+    }
 }
 
 impl FailoverReport {

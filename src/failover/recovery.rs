@@ -1,6 +1,7 @@
 //! Every way a service gets a writable primary back sits behind one trait: drdrill's
 //! scripted promotion, the scenario's runbook steps, and the stack's own orchestrator,
-//! watched, and a restore from backup onto a fresh node. The runner only ever holds a
+//! watched, a restore from backup onto a fresh node, and an operator's bootstrap of a quorum
+//! cluster. The runner only ever holds a
 //! `dyn Recovery`: it hands it the fault notices and waits for its report.
 use super::FailoverReport;
 use crate::checker::PhaseSteps;
@@ -69,6 +70,9 @@ pub struct RestoreFromBackup(pub FailoverSpec);
 /// The stack's own orchestrator fails over; drdrill only watches and records.
 pub struct Watch(pub Arc<dyn Orchestrator>);
 
+/// An operator bootstraps a quorum cluster from its most advanced node.
+pub struct OperatorBootstrap(pub FailoverSpec);
+
 /// The service's recovery as its scenario declares it, or None when nothing but the
 /// clients can tell when it recovered (no failover plan and no orchestrator to watch).
 pub fn recovery_for(mode: Option<FailoverMode>, plan: Option<&FailoverSpec>, driver: &dyn Driver) -> Result<Option<Arc<dyn Recovery>>> {
@@ -83,6 +87,8 @@ pub fn recovery_for(mode: Option<FailoverMode>, plan: Option<&FailoverSpec>, dri
         (Some(FailoverMode::Scripted), None) => return Err(Error::infra("a scripted failover without its plan (a bug)")),
         (Some(FailoverMode::Restore), Some(p)) => Some(Arc::new(RestoreFromBackup(p.clone()))),
         (Some(FailoverMode::Restore), None) => return Err(Error::infra("a restore without its plan (a bug)")),
+        (Some(FailoverMode::Bootstrap), Some(p)) => Some(Arc::new(OperatorBootstrap(p.clone()))),
+        (Some(FailoverMode::Bootstrap), None) => return Err(Error::infra("a bootstrap without its plan (a bug)")),
     })
 }
 
@@ -122,6 +128,22 @@ impl Recovery for RestoreFromBackup {
     }
     fn phase_budgets(&self, dns_ttl_ms: Option<u64>) -> Option<(Budgets, PhaseSteps)> {
         Some(super::budgets::own_recovery(&self.0, dns_ttl_ms?))
+    }
+}
+
+#[async_trait]
+impl Recovery for OperatorBootstrap {
+    fn name(&self) -> String {
+        match self.0.promote.as_str() {
+            "most-advanced" => "operator's bootstrap (the most advanced node by saved position)".into(),
+            node => format!("operator's bootstrap (from {node})"),
+        }
+    }
+    async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
+        super::bootstrap::bootstrap(&self.0, scene, faults).await
+    }
+    fn phase_budgets(&self, _: Option<u64>) -> Option<(Budgets, PhaseSteps)> {
+        None
     }
 }
 

@@ -43,7 +43,7 @@ Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple f
 <table><tr><th>phase</th><th>from → to</th><th>duration</th><th>budget</th><th>budget from</th></tr>
 {% for p in s.phases %}<tr><td>{{ p.phase }}</td><td>{{ p.span }}</td><td>{{ p.duration }}</td><td>{{ p.budget }}</td><td>{{ p.setting }}</td></tr>
 {% endfor %}</table>{% if s.claim %}<p>Claimed: {{ s.claim }}.</p>{% endif %}{% endif %}
-{% if s.restore_caption %}<h2>Restore</h2><p>{{ s.restore_caption }}.</p>
+{% if s.restore_caption %}<h2>{{ s.restore_title }}</h2><p>{{ s.restore_caption }}.</p>
 <table><tr><th>step</th><th>from → to (drill ms)</th><th>duration</th></tr>
 {% for x in s.restore %}<tr><td>{{ x.step }}</td><td>{{ x.span }}</td><td>{{ x.duration }}</td></tr>
 {% endfor %}</table>{% endif %}
@@ -100,6 +100,7 @@ fn service_json(r: &Results, several: bool, svg: &str, name: &str, sr: &Results)
                 .collect()
         })
         .unwrap_or_default();
+    let recovery = super::restore::recovery_section(sr);
     json!({
         "name": name,
         "suffix": if several { format!("-{name}") } else { String::new() },
@@ -110,8 +111,9 @@ fn service_json(r: &Results, several: bool, svg: &str, name: &str, sr: &Results)
         "headline": sr.phases.as_ref().map(headline),
         "claim": sr.phases.as_ref().and_then(|p| p.budgets.claim.clone()),
         "lag": super::lag::lag_lines(sr),
-        "restore": super::restore::restore_steps(sr),
-        "restore_caption": super::restore::restore_caption(sr),
+        "restore": recovery.as_ref().map(|r| r.2.clone()).unwrap_or_default(),
+        "restore_caption": recovery.as_ref().map(|r| r.1.clone()),
+        "restore_title": recovery.as_ref().map(|r| r.0),
         "lag_caption": super::lag::lag_caption(sr),
         "shards_caption": super::shards::shards_caption(sr),
         "shards": super::shards::shard_lines(sr),

@@ -158,12 +158,12 @@ fn latency(r: &Results) -> String {
     m
 }
 
-/// "## Restore" (a restore recovery): its caption and its steps.
+/// "## Restore" (a restore recovery) or "## Operator's bootstrap": its caption and steps.
 fn restore(r: &Results) -> String {
-    let Some(caption) = super::restore::restore_caption(r) else { return String::new() };
+    let Some((title, caption, steps)) = super::restore::recovery_section(r) else { return String::new() };
     let mut m = String::new();
-    let _ = writeln!(m, "\n## Restore\n\n{caption}.\n\n| step | from -> to (drill ms) | duration |\n|---|---|---|");
-    for s in super::restore::restore_steps(r) {
+    let _ = writeln!(m, "\n## {title}\n\n{caption}.\n\n| step | from -> to (drill ms) | duration |\n|---|---|---|");
+    for s in steps {
         let _ = writeln!(m, "| {} | {} | {} |", s.step, s.span, s.duration);
     }
     m

@@ -1,5 +1,6 @@
-//! A restore recovery's RTO, step by step, and its loss beside what its settings allow:
-//! every report shows the same rows.
+//! A restore recovery's RTO, step by step, and its loss beside what its settings allow;
+//! an operator's bootstrap, step by step, and the positions it chose by: every report
+//! shows the same rows.
 use super::Results;
 use super::terminal::ms;
 use serde::Serialize;
@@ -38,18 +39,8 @@ pub fn restore_steps(r: &Results) -> Vec<RestoreStep> {
         None => points.push(("replay, until it takes writes", rr.started_ms, rr.writable_ms)),
     }
     points.push(("reroute (clients' first ack)", rr.writable_ms, r.recovered_at_ms));
-    points
-        .iter()
-        .map(|(step, from, to)| {
-            let duration = match (from, to) {
-                // a write already in flight when the probe saw it writable was the first ack
-                (Some(a), Some(b)) if b < a => "0 ms (a client's write got in first)".to_string(),
-                (Some(a), Some(b)) => format!("{:.1} ms", b - a),
-                _ => "-".into(),
-            };
-            RestoreStep { step: step.to_string(), span: format!("{} -> {}", ms(*from), ms(*to)), duration }
-        })
-        .collect()
+    // (a write already in flight when the probe saw it writable may be the first ack)
+    points.iter().map(|(step, from, to)| step_row(step, *from, *to)).collect()
 }
 
 /// One sentence: the tool, the backup, and the loss beside what the settings allow.
@@ -72,4 +63,49 @@ pub fn restore_caption(r: &Results) -> Option<String> {
         None => format!("the settings allow up to {} ms ({})", rr.allowed_loss_ms, rr.allowed_by),
     };
     Some(format!("Restore with {} onto {} from backup {}{target}: {lost}; {allowed}", rr.tool, rr.node, rr.backup))
+}
+
+/// An operator's bootstrap, step by step: fault → the operator paged (the trigger) →
+/// machines back, databases held → saved positions read → a primary component from the
+/// chosen node → every other node a member; and the clients' recovery point.
+pub fn bootstrap_steps(r: &Results) -> Vec<RestoreStep> {
+    let Some(b) = r.failover.as_ref().and_then(|f| f.bootstrap.as_ref()) else { return Vec::new() };
+    let start = r.failover.as_ref().and_then(|f| f.started_ms);
+    let points = [
+        ("detection (the operator paged)", Some(r.rto_from_ms), start),
+        ("machines back, databases held", start, b.held_ms),
+        ("saved positions read", b.held_ms, b.read_ms),
+        ("bootstrap: a primary component", b.read_ms, b.bootstrapped_ms),
+        ("every other node a member", b.bootstrapped_ms, b.joined_ms),
+        ("the clients' recovery point", b.bootstrapped_ms, r.recovered_at_ms),
+    ];
+    points.iter().map(|(step, from, to)| step_row(step, *from, *to)).collect()
+}
+
+/// One sentence: the node chosen and why, every position read, the loss.
+pub fn bootstrap_caption(r: &Results) -> Option<String> {
+    let b = r.failover.as_ref()?.bootstrap.as_ref()?;
+    let read: Vec<String> = b.positions.iter().map(|p| format!("{} seqno {} ({})", p.node, p.seqno, p.how)).collect();
+    let lost = match r.lost_writes {
+        Some(n) => format!("{n} acknowledged writes lost"),
+        None => "loss unknown (nothing read back)".into(),
+    };
+    Some(format!("Operator's bootstrap from {}; positions read: {}; {lost}", b.chosen, read.join("; ")))
+}
+
+/// The recovery's own section, when it has one: its title, caption and steps.
+pub fn recovery_section(r: &Results) -> Option<(&'static str, String, Vec<RestoreStep>)> {
+    if let Some(c) = restore_caption(r) {
+        return Some(("Restore", c, restore_steps(r)));
+    }
+    bootstrap_caption(r).map(|c| ("Operator's bootstrap", c, bootstrap_steps(r)))
+}
+
+fn step_row(step: &str, from: Option<f64>, to: Option<f64>) -> RestoreStep {
+    let duration = match (from, to) {
+        (Some(a), Some(b)) if b < a => "0 ms (a client's write got in first)".to_string(),
+        (Some(a), Some(b)) => format!("{:.1} ms", b - a),
+        _ => "-".into(),
+    };
+    RestoreStep { step: step.to_string(), span: format!("{} -> {}", ms(from), ms(to)), duration }
 }

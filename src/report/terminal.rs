@@ -289,9 +289,11 @@ fn isolated_primary_line(r: &Results) -> String {
     )
 }
 
-/// A restore's RTO step by step, and its loss beside what the settings allow.
+/// A restore's RTO step by step, and its loss beside what the settings allow; or an
+/// operator's bootstrap, step by step.
 fn restore_table(r: &Results) -> String {
-    captioned(super::restore::restore_caption(r), super::restore::restore_steps(r), Vec::new())
+    let Some((_, caption, steps)) = super::restore::recovery_section(r) else { return String::new() };
+    captioned(Some(caption), steps, Vec::new())
 }
 
 /// Each shard's writes, loss and outage, and the key space's writable share over time.

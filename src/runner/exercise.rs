@@ -351,6 +351,7 @@ struct Stopped {
 
 fn recovery_text(r: &FailoverReport) -> String {
     match (&r.new_primary, &r.error) {
+        (Some(p), None) if r.bootstrap.is_some() => format!("bootstrap done: {p} formed a new primary component; every node is a member"),
         (Some(p), _) => {
             // a promotion that had to look again for a replica says how long it looked
             let looked = r.looked_ms.filter(|ms| *ms >= 1.0).map(|ms| format!(" (looked {ms:.0} ms for a replica that answered)"));

@@ -85,6 +85,8 @@ pub fn plan_text(loaded: &Loaded) -> String {
         let recovery = match (v.failover_mode(), &v.failover) {
             (Some(FailoverMode::Orchestrator), _) => "the stack's own orchestrator (watched)".to_string(),
             (Some(_), Some(fo)) if !fo.steps.is_empty() => format!("the scenario's {} steps", fo.steps.len()),
+            (Some(FailoverMode::Restore), _) => "a restore from the stack's backup onto a fresh node".to_string(),
+            (Some(FailoverMode::Bootstrap), Some(fo)) => crate::failover::Recovery::name(&crate::failover::OperatorBootstrap(fo.clone())),
             (Some(_), _) => "drdrill's scripted promotion".to_string(),
             (None, _) => "none (the clients' first acknowledged write after an outage)".to_string(),
         };

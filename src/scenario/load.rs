@@ -152,15 +152,21 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     super::region::validate_sites(s, &mut p);
     let external = st.kind.is_external();
     let restore = s.failover_mode() == Some(FailoverMode::Restore);
-    if let Some(fo) = s.failover.as_ref().filter(|_| s.failover_mode() == Some(FailoverMode::Scripted) || restore) {
-        if st.replicas == 0 && !external && !restore {
+    let bootstrap = s.failover_mode() == Some(FailoverMode::Bootstrap);
+    if let Some(fo) = s.failover.as_ref().filter(|_| s.failover_mode() == Some(FailoverMode::Scripted) || restore || bootstrap) {
+        if st.replicas == 0 && !external && !restore && !bootstrap {
             p.push((vec![Key("failover")], "failover needs at least one replica".into()));
         }
-        if fo.promote != "most-advanced" && !external && !nodes[1..].contains(&fo.promote) {
+        // a bootstrap may start from any node; a promotion only from a replica
+        let (may, what) = if bootstrap { (&nodes[..], "a node") } else { (&nodes[1..], "a replica") };
+        if fo.promote != "most-advanced" && !external && !may.contains(&fo.promote) {
             p.push((
                 vec![Key("failover"), Key("promote")],
-                format!("expected `most-advanced` or a replica ({}), found `{}`", nodes[1..].join(", "), fo.promote),
+                format!("expected `most-advanced` or {what} ({}), found `{}`", may.join(", "), fo.promote),
             ));
+        }
+        if bootstrap {
+            super::kinds::validate_bootstrap(fo, &mut p);
         }
         match (&fo.trigger.delay, &fo.trigger.probe) {
             (Some(_), Some(_)) | (None, None) => {

@@ -163,6 +163,11 @@ pub trait MultiActive: Send + Sync {
     async fn rejoin_method(&self, _stack: &Stack, _node: &str, _since: chrono::DateTime<chrono::Utc>) -> Option<String> {
         None
     }
+    /// How an operator bootstraps it after it lost its primary component (quorum), when
+    /// it has one (`failover: {mode: bootstrap}`).
+    fn bootstrap(&self) -> Option<&dyn super::Bootstrap> {
+        None
+    }
 }
 
 /// A node clock drdrill can set off: its server reads the offset from `skew_file` inside

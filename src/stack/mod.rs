@@ -5,6 +5,7 @@
 //! watch and backup); what every engine shares sits here (nodes, sites, proxy routes,
 //! read-back, the traits). The runner, workload, faults, failover and
 //! checker only ever talk to `dyn Driver` and `Stack`.
+mod bootstrap;
 mod data;
 mod driver;
 mod external;
@@ -18,6 +19,7 @@ mod redis;
 mod shard_roles;
 mod sites;
 
+pub use bootstrap::{Bootstrap, Saved};
 pub use data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 pub use driver::{Deployment, Driver, Exporter, MultiActive, Promotion, ReplicaHealth, Restore, ServerClock, ShardInfo, Shards, Sidecar};
 pub use external::{External, named_endpoint, plan as external_plan};

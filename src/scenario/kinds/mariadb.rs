@@ -81,6 +81,7 @@ pub const GALERA: KindInfo = KindInfo {
     members_span_sites: true,
     multi_active: true,
     node_count: Some(galera_nodes),
+    bootstrap: true,
     validate: validate_galera,
     ..KindInfo::bare(
         "galera",

@@ -68,6 +68,9 @@ pub struct KindInfo {
     /// How many database nodes it runs when its own block says (a multi-active stack's
     /// `nodes`); None: the primary and `replicas`, or a cluster's.
     pub node_count: Option<fn(&StackSpec) -> usize>,
+    /// A quorum cluster an operator bootstraps from its most advanced node once it has
+    /// lost its primary component (`failover: {mode: bootstrap}`).
+    pub bootstrap: bool,
 }
 
 impl KindInfo {
@@ -91,6 +94,7 @@ impl KindInfo {
             validate: no_rules,
             clock_skew: false,
             multi_active: false,
+            bootstrap: false,
             node_count: None,
         }
     }
@@ -302,16 +306,42 @@ fn validate_writers(s: &Scenario, p: &mut Vec<Problem>) {
     if s.workload.keys == Some(0) {
         p.push((vec![Key("workload"), Key("keys")], "expected at least 1 key".into()));
     }
+    let bootstrap = s.failover.as_ref().is_some_and(|f| f.mode == Some(FailoverMode::Bootstrap));
+    if bootstrap && !s.stack.kind.info().bootstrap {
+        let kinds = spoken_list(&kind_names(|k| k.info().bootstrap), "or");
+        let msg = format!("an operator's bootstrap recovers a quorum cluster that lost its primary component ({kinds}), not a {} stack", s.stack.kind.name());
+        p.push((vec![Key("failover"), Key("mode")], msg));
+    }
     if !multi {
         return;
     }
     let name = s.stack.kind.name();
-    if s.failover.is_some() {
-        p.push((vec![Key("failover")], format!("every node of a {name} stack is writable: there is nothing to fail over (drop `failover`)")));
+    if s.failover.is_some() && !bootstrap {
+        let how = match s.stack.kind.info().bootstrap {
+            true => " (or recover it as an operator would: `mode: bootstrap`)",
+            false => "",
+        };
+        p.push((vec![Key("failover")], format!("every node of a {name} stack is writable: there is nothing to fail over (drop `failover`){how}")));
     }
     if s.workload.site.is_some() {
         let msg = format!("a {name} stack's writers sit in every site, each writing to its own site's node (drop `workload.site`)");
         p.push((vec![Key("workload"), Key("site")], msg));
+    }
+}
+
+/// The keys of a failover plan an operator's bootstrap has no use for.
+pub(super) fn validate_bootstrap(fo: &FailoverSpec, p: &mut Vec<Problem>) {
+    let unused = [
+        ("steps", !fo.steps.is_empty()),
+        ("site", fo.site.is_some()),
+        ("restore_to", fo.restore_to != RestoreTo::Latest),
+        ("rejoin_old_primary", fo.rejoin_old_primary),
+        ("repoint_replicas", !fo.repoint_replicas),
+        ("repoint_clients", !fo.repoint_clients),
+    ];
+    for (key, _) in unused.iter().filter(|(_, set)| *set) {
+        let msg = format!("an operator's bootstrap takes `trigger`, `promote` and `promote_timeout_ms`; `{key}` does not apply (each node's clients stay on their node)");
+        p.push((vec![Key("failover"), Key(key)], msg));
     }
 }
 

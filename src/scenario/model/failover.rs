@@ -1,5 +1,5 @@
 //! `failover`: how the drill recovers: drdrill's scripted promotion and its trigger, the
-//! orchestrator's own, a runbook's steps, or a restore.
+//! orchestrator's own, a runbook's steps, a restore, or an operator's bootstrap.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +61,11 @@ pub enum FailoverMode {
     /// A fresh node in the destroyed primary's place, restored from the stack's backup
     /// (`stack.backup`), started, and given the clients.
     Restore,
+    /// A quorum cluster that lost its primary component, recovered as an operator would
+    /// (galera): every stopped node's machine back with its database held, every node's
+    /// saved position read, a new primary component bootstrapped from the most advanced
+    /// node (or the one `promote` names), the others joined to it.
+    Bootstrap,
 }
 
 /// When failover starts: give exactly one of `delay` or `probe`.

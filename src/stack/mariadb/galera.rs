@@ -32,12 +32,12 @@ impl Galera {
         self.peers.first().and_then(|n| n.rsplit_once('-')).map_or_else(|| "drdrill".to_string(), |(p, _)| p.to_string())
     }
 
-    fn data(&self) -> &MariaData {
+    pub(super) fn data(&self) -> &MariaData {
         &self.db.data
     }
 
     /// The node's `wsrep_%` status, as Galera reports it (answered even without quorum).
-    async fn wsrep(&self, addr: SocketAddr) -> Result<HashMap<String, String>> {
+    pub(super) async fn wsrep(&self, addr: SocketAddr) -> Result<HashMap<String, String>> {
         let mut c = self.data().admin(addr).await?;
         let rows: Vec<(String, String)> = c.query("SHOW GLOBAL STATUS LIKE 'wsrep_%'").await.map_err(q(addr, "read the wsrep status"))?;
         Ok(rows.into_iter().collect())
@@ -156,6 +156,10 @@ impl MultiActive for Galera {
         let log = stack.docker.logs(&stack.node(node).ok()?.container).await.ok()?;
         last_transfer(&lines_since(&log, since))
     }
+
+    fn bootstrap(&self) -> Option<&dyn crate::stack::Bootstrap> {
+        Some(self)
+    }
 }
 
 /// The lines of a log read with the engine's timestamps (`2026-11-25T19:08:08.66Z …`)
@@ -177,8 +181,9 @@ fn lines_since(log: &str, since: chrono::DateTime<chrono::Utc>) -> String {
 
 /// How a Galera log shows the node last came back, since its latest restart (the image's
 /// `restarts at recovered position` line) when it was restarted: an incremental state
-/// transfer (`Receiving IST: …`), a full one (`Prepared SST request: …`), or none, its
-/// primary component restored from the view it saved (`Restored state OPEN -> …`).
+/// transfer (`Receiving IST: …`), a full one (`Prepared SST request: …`), or none: it
+/// bootstrapped the primary component (the operator's choice), or restored it from the view
+/// it saved (`Restored state OPEN -> …`).
 fn last_transfer(log: &str) -> Option<String> {
     let since = log.rfind("restarts at recovered position").map_or(log, |i| &log[i..]);
     let transfer = since.lines().rev().find_map(|l| {
@@ -188,11 +193,18 @@ fn last_transfer(log: &str) -> Option<String> {
             l.find("Prepared SST request").map(|i| format!("SST ({})", l[i..].trim()))
         }
     });
+    // the operator's bootstrap: pc.bootstrap=YES on a running node, --wsrep-new-cluster on
+    // a restarted one
+    let bootstrapped = || {
+        since.lines().find(|l| l.contains("bootstrap = yes") || l.contains("gcomm: bootstrapping new group")).map(|_| {
+            "no state transfer: it bootstrapped the new primary component from its own data (pc.bootstrap=YES or --wsrep-new-cluster)".to_string()
+        })
+    };
     let restored = || since.lines().find(|l| l.contains("Restored state OPEN")).map(|l| {
         let i = l.find("Restored state").unwrap_or(0);
         format!("no state transfer: the primary component restored from its saved view, pc.recovery ({})", l[i..].trim())
     });
-    transfer.or_else(restored)
+    transfer.or_else(bootstrapped).or_else(restored)
 }
 
 #[cfg(test)]
@@ -214,6 +226,12 @@ mod tests {
         let stamped = "2026-11-25T19:00:00.000Z [Note] WSREP: Receiving IST: 5 writesets\n2026-11-25T19:00:30.000Z [Note] WSREP: Prepared SST request: rsync\n";
         let since = chrono::DateTime::parse_from_rfc3339("2026-11-25T19:00:10Z").unwrap().with_timezone(&chrono::Utc);
         assert!(last_transfer(&lines_since(stamped, since)).unwrap().starts_with("SST"));
+        // the node the operator bootstrapped
+        let booted = "drdrill: gal-3 restarts at recovered position u:984\n[Note] WSREP: restore pc from disk successfully\n\
+                      [Note] WSREP: gcomm: bootstrapping new group 'gal'\n[Note] WSREP: Restored state OPEN -> JOINED (985)\n";
+        assert!(last_transfer(booted).unwrap().contains("bootstrapped the new primary component"), "{booted}");
+        let running = "[Note] WSREP: New COMPONENT: primary = yes, bootstrap = yes, my_idx = 0, memb_num = 1\n";
+        assert!(last_transfer(running).unwrap().contains("bootstrapped"));
         let later = since + chrono::Duration::minutes(1);
         assert_eq!(last_transfer(&lines_since(stamped, later)), None);
     }
