@@ -282,14 +282,18 @@ fn nothing_to_recover_from(rto: &mut RtoResult) {
 /// not when the first write to any shard succeeds again.
 fn rto_until_every_shard(rto: &mut RtoResult, at_ns: Option<u64>) {
     let Some(recovered) = rto.recovered_at_ms else { return };
-    match at_ns.map(|t| t as f64 / 1e6) {
+    // in whole ns, as the shards' and the service's own figures are: a shard that recovered
+    // at the service's own point must give the same RTO, not one a float's rounding shorter
+    let ns = |ms: f64| (ms * 1e6).round() as u64;
+    match at_ns {
         None => {
             (rto.rto_ms, rto.recovered_at_ms, rto.outage_ms) = (None, None, None);
         }
-        Some(t) if t > recovered => {
-            rto.recovered_at_ms = Some(t);
-            rto.rto_ms = rto.rto_ms.map(|_| t - rto.from_ms);
-            rto.outage_ms = rto.outage_ms.zip(rto.last_ack_before_outage_ms).map(|(_, last)| t - last).or(rto.outage_ms);
+        Some(t) if t > ns(recovered) => {
+            let since = |from_ms: f64| t.saturating_sub(ns(from_ms)) as f64 / 1e6;
+            rto.recovered_at_ms = Some(t as f64 / 1e6);
+            rto.rto_ms = rto.rto_ms.map(|_| since(rto.from_ms));
+            rto.outage_ms = rto.outage_ms.zip(rto.last_ack_before_outage_ms).map(|(_, last)| since(last)).or(rto.outage_ms);
         }
         Some(_) => {}
     }
