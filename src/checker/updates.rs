@@ -97,6 +97,10 @@ pub struct MultiActiveReport {
     pub converged_after_heal_ms: Option<f64>,
     /// How long drdrill waited for the nodes to agree after the workload stopped.
     pub agreement_waited_ms: Option<f64>,
+    /// When that wait began (drill ms): after the writes in flight were answered and the
+    /// faults healed, a moment after the workload's stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement_started_ms: Option<f64>,
     /// Each time a node left its cluster and came back, as its engine reported it (Galera);
     /// empty for an engine whose nodes have no membership (pglogical).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -137,8 +137,17 @@ impl Operator<'_> {
         }
     }
 
+    /// A node's saved position, asked again every 250 ms until it answers (a survivor still
+    /// holding its old view) or `promote_timeout_ms` runs out.
     async fn saved(&self, node: &str) -> Result<Saved, String> {
-        let s = within(self.timeout, self.boot.saved_position(self.stack, node)).await.map_err(|e| format!("reading {node}'s saved position: {e}"))?;
+        let mut looking = super::looking::Looking::new(self.rec, self.fault, format!("{node}'s saved position"), self.timeout.as_millis() as u64);
+        let s = loop {
+            match within(self.timeout, self.boot.saved_position(self.stack, node)).await {
+                Ok(s) => break s,
+                Err(e) if looking.missed(Some(node), &e).await => {}
+                Err(e) => return Err(format!("reading {node}'s saved position: {}", looking.gave_up(&e))),
+            }
+        };
         self.rec.event(EventKind::Note, self.fault, Some(node), format!("saved position {} (seqno {}): {}", s.position, s.seqno, s.how)).await;
         Ok(s)
     }

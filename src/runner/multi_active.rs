@@ -63,6 +63,7 @@ pub(super) async fn judge(
         unread,
         converged_after_heal_ms: after_heal(events, agreed),
         agreement_waited_ms: agreed.map(|g| g.waited_ms),
+        agreement_started_ms: agreed.map(|g| g.started_ns as f64 / 1e6),
         rejoins: rejoins(svc, events, &hist.wall_clock_anchor).await,
     };
     add_targets(svc.sc(), &report, a);
@@ -89,6 +90,8 @@ pub(super) struct Agreement {
     pub at_ns: Option<u64>,
     /// How long drdrill waited.
     pub waited_ms: f64,
+    /// Drill time (ns) the wait began.
+    pub started_ns: u64,
 }
 
 /// How often the nodes are read while drdrill waits for them to agree.
@@ -98,7 +101,7 @@ const AGREE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 /// records, or `timeout_ms` passes. None for any other stack.
 pub(super) async fn agree(svc: &Service, clock: &crate::clock::Clock, timeout_ms: u64) -> Option<Agreement> {
     let ma = svc.driver.multi_active()?;
-    let started = tokio::time::Instant::now();
+    let (started, started_ns) = (tokio::time::Instant::now(), clock.now_ns());
     let deadline = started + std::time::Duration::from_millis(timeout_ms);
     loop {
         let mut seen = Vec::new();
@@ -110,10 +113,10 @@ pub(super) async fn agree(svc: &Service, clock: &crate::clock::Clock, timeout_ms
         let all_read = seen.iter().all(Option::is_some);
         if all_read && seen.windows(2).all(|w| w[0] == w[1]) {
             let at_ns = Some(clock.now_ns());
-            return Some(Agreement { at_ns, waited_ms: started.elapsed().as_secs_f64() * 1e3 });
+            return Some(Agreement { at_ns, waited_ms: started.elapsed().as_secs_f64() * 1e3, started_ns });
         }
         if tokio::time::Instant::now() >= deadline {
-            return Some(Agreement { at_ns: None, waited_ms: started.elapsed().as_secs_f64() * 1e3 });
+            return Some(Agreement { at_ns: None, waited_ms: started.elapsed().as_secs_f64() * 1e3, started_ns });
         }
         tokio::time::sleep(AGREE_EVERY).await;
     }

@@ -74,6 +74,12 @@ impl Bootstrap for Galera {
         let last = get("wsrep_last_committed");
         let seqno = last.parse().map_err(|_| Error::infra(format!("{node}: wsrep_last_committed is {last:?}")))?;
         let (state, status) = (get("wsrep_local_state_comment"), get("wsrep_cluster_status"));
+        // a survivor keeps its old view until evs.suspect_timeout has passed: bootstrapping it
+        // then is undone by the view change that follows; the operator waits for non-Primary
+        if status == "Primary" {
+            let size = get("wsrep_cluster_size");
+            return Err(Error::infra(format!("{node} is still in a primary component of {size} ({state}): not yet lost")));
+        }
         let how = format!("wsrep_last_committed of the running node ({state}, {status})");
         Ok(Saved { seqno, position: format!("{}:{seqno}", get("wsrep_local_state_uuid")), how, running: true })
     }
