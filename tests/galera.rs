@@ -86,6 +86,15 @@ fn service<'a>(r: &'a Value, name: &str) -> &'a Value {
     &r["services"][name]
 }
 
+/// When each kill of service `name` took effect (the engine's record of the death, drill
+/// ms), and the first and the last.
+fn deaths(r: &Value, name: &str) -> (Vec<f64>, f64, f64) {
+    let kills: Vec<f64> =
+        events(r).iter().filter(|e| e["kind"] == "fault-inject" && e["service"] == name).map(|e| e["applied_ns"].as_f64().unwrap() / 1e6).collect();
+    let (first, last) = (kills.iter().copied().fold(f64::MAX, f64::min), kills.iter().copied().fold(f64::MIN, f64::max));
+    (kills, first, last)
+}
+
 /// The operator's bootstrap of service `name`, after `killed` nodes of it were killed within
 /// `spread_ms` of each other: every node's saved position read (a killed node's from InnoDB, a
 /// survivor's from the running server), the most advanced chosen (ties: a running node,
@@ -93,13 +102,8 @@ fn service<'a>(r: &'a Value, name: &str) -> &'a Value {
 /// every killed node back in the cluster, the chosen one bootstrapped, the others by a
 /// state transfer.
 fn assert_bootstrapped(r: &Value, name: &str, killed: &[&str], spread_ms: f64) {
-    let kills: Vec<f64> = events(r)
-        .iter()
-        .filter(|e| e["kind"] == "fault-inject" && e["service"] == name)
-        .map(|e| e["applied_ns"].as_f64().unwrap() / 1e6)
-        .collect();
-    let spread = kills.iter().copied().fold(f64::MIN, f64::max) - kills.iter().copied().fold(f64::MAX, f64::min);
-    assert!(kills.len() == killed.len() && spread <= spread_ms, "{name}: {kills:?}");
+    let (kills, first, last) = deaths(r, name);
+    assert!(kills.len() == killed.len() && last - first <= spread_ms, "{name}: {kills:?}");
     let res = service(r, name);
     assert!(res["lost_writes"].is_u64(), "{name}: lost writes not counted: {}", res["lost_writes"]);
     let b = &res["failover"]["bootstrap"];
@@ -161,9 +165,7 @@ fn every_node_killed_loses_under_flush_0_only_what_innodb_had_not_yet_flushed() 
     // acknowledged within about a second before the first death, and before the last (the
     // cluster stalls its commits once a member is gone); never earlier (a lost write from
     // before that would be the harness's error)
-    let kills: Vec<f64> =
-        events(r).iter().filter(|e| e["kind"] == "fault-inject" && e["service"] == "flush0").map(|e| e["applied_ns"].as_f64().unwrap() / 1e6).collect();
-    let (first_kill, last_kill) = (kills.iter().copied().fold(f64::MAX, f64::min), kills.iter().copied().fold(f64::MIN, f64::max));
+    let (_, first_kill, last_kill) = deaths(r, "flush0");
     let lost = service(r, "flush0")["lost"].as_array().unwrap().clone();
     assert_eq!(lost.len() as u64, service(r, "flush0")["lost_writes"].as_u64().unwrap());
     for w in &lost {
