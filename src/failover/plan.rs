@@ -158,16 +158,20 @@ async fn wait_probe(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        // with sites the health check stands where the clients do: an isolated site's
+        // primary still answers drdrill's own control path
+        let node = stack.node(&stack.primary()).ok()?;
+        let addr = if stack.sites.is_some() { node.client_addr() } else { node.addr() };
+        let up = driver.data().probe(addr, Duration::from_millis(p.timeout_ms)).await;
+        // the notices of faults injected while the probe ran too: the failures that trip
+        // the trigger may have begun before the fault (a lossy link), and the fault that
+        // landed during the last probe is still the one the failover answers
         while let Ok(n) = faults.try_recv() {
             if n.injected.hit_primary && !n.healed {
                 *last_hit = Some((n.injected.index, n.injected.at_ns));
             }
         }
-        // with sites the health check stands where the clients do: an isolated site's
-        // primary still answers drdrill's own control path
-        let node = stack.node(&stack.primary()).ok()?;
-        let addr = if stack.sites.is_some() { node.client_addr() } else { node.addr() };
-        if driver.data().probe(addr, Duration::from_millis(p.timeout_ms)).await {
+        if up {
             down = 0;
             continue;
         }
