@@ -146,3 +146,37 @@ pub fn validate_backup(s: &Scenario, p: &mut Vec<Problem>) {
         ));
     }
 }
+
+/// A restore replaces what was lost (docs/restore.md): `restore_to: latest` rebuilds the
+/// stack from its backup, so the faults destroy every node (a replica left running would
+/// still follow the old primary's address, now the restored node's); `before_fault`
+/// replays the old primary's archive up to an error, so that primary must still run.
+pub fn validate_restore_faults(s: &Scenario, p: &mut Vec<Problem>) {
+    use super::locate::Seg::Index;
+    let Some(f) = s.failover.as_ref().filter(|_| s.failover_mode() == Some(FailoverMode::Restore)) else { return };
+    let nodes = s.stack.node_names();
+    let destroyed: Vec<(usize, String)> = s
+        .faults
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.kind == FaultKind::Destroy)
+        .flat_map(|(i, x)| x.target.iter().chain(x.targets.iter().flatten()).map(move |t| (i, t.clone())))
+        .map(|(i, t)| (i, super::faults::initial_node(&t, &nodes)))
+        .collect();
+    match f.restore_to {
+        RestoreTo::Latest => {
+            for n in nodes.iter().filter(|n| !destroyed.iter().any(|(_, d)| d == *n)) {
+                let why = format!(
+                    "a restore rebuilds the stack from its backup, but `{n}` is never destroyed: add `{{kind: destroy, target: {n}}}` at the primary's fault, or promote a replica instead (`mode: scripted`)"
+                );
+                p.push((vec![Key("faults")], why));
+            }
+        }
+        RestoreTo::BeforeFault => {
+            if let Some((i, _)) = destroyed.iter().find(|(_, d)| Some(d) == nodes.first()) {
+                let why = "`restore_to: before_fault` replays the old primary's archive up to the error, and the old primary must still run to archive it: undo an operator error (`destroy_data`) instead, or restore to `latest`";
+                p.push((vec![Key("faults"), Index(*i), Key("kind")], why.into()));
+            }
+        }
+    }
+}

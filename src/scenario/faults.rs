@@ -270,7 +270,7 @@ fn check_groups(f: &FaultSpec, (nodes, shards): (&[String], Option<(usize, usize
 }
 
 /// The node a partition member names at the start of the drill (itself if unknown).
-fn initial_node(m: &str, nodes: &[String]) -> String {
+pub(super) fn initial_node(m: &str, nodes: &[String]) -> String {
     let by_replica = m.strip_prefix("replica-").and_then(|n| n.parse::<usize>().ok()).and_then(|k| nodes.get(k));
     // a sharded stack's first nodes are its shards' primaries, in order
     let by_shard = m.strip_prefix("shard-").and_then(|r| r.strip_suffix("/primary")).and_then(|n| n.parse::<usize>().ok());

@@ -147,6 +147,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     super::kinds::validate_kind(s, &mut p);
     super::backup::validate_backup(s, &mut p);
     super::backup::validate_delayed_promotion(s, &mut p);
+    super::backup::validate_restore_faults(s, &mut p);
     super::action_checks::validate_actions(s, &mut p);
     super::region::validate_dns(s, &mut p);
     super::region::validate_sites(s, &mut p);
@@ -269,7 +270,11 @@ mod tests {
 
     #[test]
     fn a_restore_needs_a_backup_its_kind_takes() {
-        let restore = OK.replace("failover:\n", "failover:\n  mode: restore\n").replace("kind: kill", "kind: destroy");
+        // (no replicas: a restore rebuilds the stack, and every node must be destroyed)
+        let restore = OK
+            .replace("failover:\n", "failover:\n  mode: restore\n")
+            .replace("kind: kill", "kind: destroy")
+            .replace("  kind: postgres\n", "  kind: postgres\n  replicas: 0\n");
         let e = err(&restore);
         assert!(e.contains("a restore needs a backup to restore from: give `stack.backup`"), "{e}");
         let backed = restore.replace("  kind: postgres\n", "  kind: postgres\n  backup: {archive_timeout_s: 5}\n");
@@ -295,6 +300,12 @@ mod tests {
         assert!(e.contains("backups are drilled on postgres, redis, mariadb stacks"), "{e}");
         let e = err(&backed.replace("archive_timeout_s: 5", "archive_timeout_s: 0"));
         assert!(e.contains("archive_timeout_s must be between 1 and 3600"), "{e}");
+        let e = err(&backed.replace("replicas: 0", "replicas: 1"));
+        assert!(e.contains("a restore rebuilds the stack from its backup, but `pg-2` is never destroyed"), "{e}");
+        let both = backed.replace("replicas: 0", "replicas: 1").replace("faults:\n", "faults:\n  - {at_ms: 10, kind: destroy, target: replica-1}\n");
+        parse(Path::new("s.yaml"), both).unwrap();
+        let e = err(&backed.replace("failover:\n", "failover:\n  restore_to: before_fault\n"));
+        assert!(e.contains("`restore_to: before_fault` replays the old primary's archive up to the error"), "{e}");
         let e = err(&backed.replace("target: primary", "target: primary\n    duration_ms: 100"));
         assert!(e.contains("`duration_ms` does not apply to a destroy fault"), "{e}");
     }

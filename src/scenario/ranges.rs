@@ -105,6 +105,12 @@ pub fn check_ranges(s: &Scenario, p: &mut Vec<Problem>) {
             r.0.push((fk("groups"), "at most 16 groups of at most 16 members".into()));
         }
     }
+    for (i, l) in s.wan.iter().enumerate() {
+        let lk = |k: &'static str| vec![Key("wan"), Index(i), Key(k)];
+        r.int(lk("latency_ms"), l.latency_ms, 0, 600_000);
+        r.int(lk("jitter_ms"), l.jitter_ms, 0, 600_000);
+        r.opt(lk("bandwidth_kb_per_s"), l.bandwidth_kb_per_s, 1, 10_485_760);
+    }
     if let Some(fo) = &s.failover {
         let tk = |a: &'static str, k: &'static str| vec![Key("failover"), Key("trigger"), Key(a), Key(k)];
         if let Some(d) = &fo.trigger.delay {

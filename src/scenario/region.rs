@@ -250,9 +250,6 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
         if !(0.0..=100.0).contains(&l.loss_percent) {
             p.push((at("loss_percent"), format!("expected a percent from 0 to 100, found {}", l.loss_percent)));
         }
-        if l.bandwidth_kb_per_s == Some(0) {
-            p.push((at("bandwidth_kb_per_s"), "bandwidth_kb_per_s must be above 0".into()));
-        }
     }
     let info = s.stack.kind.info();
     let flat = flat_kind(&s.stack);
