@@ -101,6 +101,13 @@ fn a_client_that_resolves_once_never_recovers_and_the_drill_says_so() {
     assert!(moved, "the record never moved");
     let answers = events(r).iter().filter(|e| e["kind"] == "dns-answer").count();
     assert_eq!(answers, 2, "each of the 2 writers looks the name up exactly once");
+    // phases that did not happen are not shown: no cache ran out, no TTL was waited for
+    let p = &r["phases"];
+    assert!(p["dns_moved_ms"].is_f64() && p["first_cache_expired_ms"].is_null() && p["ttl_wait_ms"].is_null(), "{p}");
+    let md = std::fs::read_to_string(d.dir.join("report.md")).unwrap();
+    for shown in [&d.stdout, &md] {
+        assert!(shown.contains("DNS updated") && !shown.contains("waiting for the DNS TTL") && !shown.contains("every cache expired"), "{shown}");
+    }
 }
 
 #[test]

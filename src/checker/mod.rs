@@ -19,7 +19,7 @@ pub use analysis::{Analysis, Checker, TargetResult};
 pub use convergence::{Convergence, NodeConvergence, compare};
 pub use lag::{EngineStats, LagReport, LagStats, ReplicaLag, judge_lag, lag_report};
 pub use latency::{LatencyPhase, PhaseLatencies, PhaseLatency, phases};
-pub use phases::{AckRuns, Phases, Steps as PhaseSteps, phases as orchestrator_phases};
+pub use phases::{AckRuns, ClientDns, Phases, Steps as PhaseSteps, phases as orchestrator_phases};
 pub use rpo::{LostWrite, RpoResult};
 pub use rto::{RtoBasis, RtoResult};
 pub use shards::{ShardResult, ShardsReport, judge_shards};

@@ -60,9 +60,13 @@ pub struct Phases {
     pub fault_ms: Option<f64>,
     pub detected_ms: Option<f64>,
     /// The earliest evidence that the new primary took writes: the watcher seeing it
-    /// writable, or its first acknowledgement if that came first (`promoted_by`).
+    /// writable, or the start of the first write it acknowledged if that came first
+    /// (`promoted_by`).
     pub promoted_ms: Option<f64>,
     pub promoted_by: Option<String>,
+    /// When the clients got in first: how much later the watcher saw the promotion (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watcher_late_ms: Option<f64>,
     /// When the clients' endpoint (MHA's VIP) first reached the new primary; null for
     /// stacks without one. MHA moves the VIP before it makes the new master writable.
     pub moved_ms: Option<f64>,
@@ -98,13 +102,21 @@ pub struct Phases {
     pub budgets: Budgets,
 }
 
+/// The drill's DNS as the clients use it: the record's TTL (ms), and whether they resolve
+/// once and never ask again (`workload.resolve: once`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClientDns {
+    pub ttl_ms: u64,
+    pub once: bool,
+}
+
 /// Whose steps the phases follow: the orchestrator's (its watcher's events), or drdrill's
 /// scripted recovery (failover start, promotion, the clients repointed), with the DNS
 /// record's TTL when the clients find the primary through the drill's DNS.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Steps {
     Orchestrator,
-    Scripted { dns_ttl_ms: Option<u64> },
+    Scripted { dns: Option<ClientDns> },
 }
 
 impl Steps {
@@ -160,6 +172,7 @@ fn phases_between(
         detected_ms: seen.detected.map(ms),
         promoted_ms: seen.promoted.map(ms),
         promoted_by: seen.promoted_by,
+        watcher_late_ms: seen.watcher_late.map(|ns| ns as f64 / 1e6),
         moved_ms: seen.moved.map(ms),
         rerouted_ms: rerouted.map(ms),
         rerouted_ack_ms: seen.first.map(|r| ms(r.ack_ns)),
@@ -274,12 +287,42 @@ mod tests {
                 Steps::Orchestrator,
             )
         };
+        // the promotion ends where the clients' first write began, and the reroute is 0
         let p1 = p(&late);
-        assert_eq!((p1.promoted_ms, p1.promoted_by.as_deref()), (Some(9320.0), Some("first acknowledged write")));
-        assert_eq!((p1.rerouted_ms, p1.rerouted_ack_ms), (Some(9290.0), Some(9320.0)));
+        assert_eq!((p1.promoted_ms, p1.promoted_by.as_deref()), (Some(9290.0), Some("first acknowledged write")));
+        assert_eq!((p1.rerouted_ms, p1.rerouted_ack_ms, p1.reroute_ms), (Some(9290.0), Some(9320.0), Some(0.0)));
+        assert_eq!(p1.watcher_late_ms, Some(50.0));
         // the watcher never saw it: the acknowledgement alone is the evidence
         let p2 = p(&events);
-        assert_eq!((p2.promoted_ms, p2.promoted_by.as_deref()), (Some(9320.0), Some("first acknowledged write")));
+        assert_eq!((p2.promoted_ms, p2.promoted_by.as_deref(), p2.watcher_late_ms), (Some(9290.0), Some("first acknowledged write"), None));
+    }
+
+    #[test]
+    fn a_write_that_began_before_the_watcher_saw_the_promotion_leaves_no_negative_reroute() {
+        // redis-sentinel-primary-kill: the write began 4.9 ms before the watcher saw the
+        // promotion and was acknowledged after it; the reroute was -4.9 ms
+        let events = vec![
+            ev(1000, EventKind::FaultInject, Some("r-1"), Some(0)),
+            ev(9000, EventKind::OrchestratorDetected, None, Some(0)),
+            ev(11_254, EventKind::OrchestratorPromoted, Some("r-2"), Some(0)),
+        ];
+        let mut runs = AckRuns::default();
+        runs.add(&Op { invoke_ns: 11_249_100_000, ..ok("r-2", 11_260) });
+        let p = phases(
+            "Sentinel",
+            false,
+            &events,
+            Some(0),
+            Some("r-1".into()),
+            Some("r-2".into()),
+            &runs,
+            (1000.0, Some(11_249.1)),
+            Budgets::default(),
+            Steps::Orchestrator,
+        );
+        assert_eq!((p.promoted_ms, p.reroute_ms, p.promoted_by.as_deref()), (Some(11_249.1), Some(0.0), Some("first acknowledged write")));
+        assert!((p.watcher_late_ms.unwrap() - 4.9).abs() < 1e-6, "{p:?}");
+        assert!(p.promotion_ms.unwrap() >= 0.0 && p.stabilization_ms.unwrap() >= 0.0, "{p:?}");
     }
 
     #[test]
@@ -318,7 +361,7 @@ mod tests {
         ];
         let mut runs = AckRuns::default();
         runs.add(&ok("pg-2", 7002));
-        let steps = Steps::Scripted { dns_ttl_ms: Some(5000) };
+        let steps = Steps::Scripted { dns: Some(ClientDns { ttl_ms: 5000, once: false }) };
         let p = scripted(&events, &runs, (3000.0, Some(7001.5)), steps);
         assert_eq!((p.detection_ms, p.promotion_ms, p.dns_update_ms), (Some(600.0), Some(300.0), Some(50.0)));
         // the answer cached at 2.0 s lasts until 7.0 s
@@ -348,7 +391,7 @@ mod tests {
         ];
         let mut runs = AckRuns::default();
         runs.add(&ok("pg-2", 5110));
-        let steps = Steps::Scripted { dns_ttl_ms: Some(5000) };
+        let steps = Steps::Scripted { dns: Some(ClientDns { ttl_ms: 5000, once: false }) };
         let p = scripted(&events, &runs, (3000.0, Some(5110.5)), steps);
         // writer 0's answer of 0.1 s ran out at 5.1 s, writer 1's of 2.0 s at 7.0 s
         assert_eq!((p.first_cache_expired_ms, p.caches_expired_ms), (Some(5100.0), Some(7000.0)));

@@ -1,6 +1,6 @@
 //! The failover's steps as the drill observed them: each one's first evidence at or after
 //! the answered fault, in the events and in the new primary's acknowledgements.
-use super::phases::{AckRuns, RunStart, Steps};
+use super::phases::{AckRuns, ClientDns, RunStart, Steps};
 use crate::history::{Event, EventKind};
 
 /// Drill times (ns) of the failover's steps as the drill observed them; None for a step it
@@ -11,6 +11,9 @@ pub(super) struct Observed {
     pub(super) detected: Option<u64>,
     pub(super) promoted: Option<u64>,
     pub(super) promoted_by: Option<String>,
+    /// How long after the clients' first write to the new primary began the watcher saw
+    /// it promoted (ns), when the clients got in first.
+    pub(super) watcher_late: Option<u64>,
     /// The clients' endpoint (an orchestrator's VIP) reached the new primary.
     pub(super) moved: Option<u64>,
     /// The new primary's first run of acknowledged writes after the fault.
@@ -39,13 +42,15 @@ impl Observed {
             (Some(n), Some(f)) => runs.first_after(n, f),
             _ => None,
         };
-        let (promoted, promoted_by) = promotion(new.and_then(|n| after(promote, Some(n))), first.map(|r| r.ack_ns));
+        let watched = new.and_then(|n| after(promote, Some(n)));
+        let (promoted, promoted_by) = promotion(watched, first.map(|r| r.invoke_ns));
         let moved = new.and_then(|n| after(moves, Some(n)));
         let (dns_moved, first_expired, expired) = dns_move(events, steps, moved, new);
         Observed {
             fault_ns,
             detected: if planned { None } else { after(detect, None) },
             promoted,
+            watcher_late: watched.zip(promoted).map(|(w, p)| w.saturating_sub(p)).filter(|late| *late > 0),
             promoted_by,
             moved: if dns_moved.is_some() { None } else { moved.filter(|_| steps == Steps::Orchestrator) },
             first,
@@ -69,9 +74,11 @@ fn first_after_fault(events: &[Event], fault_ns: Option<u64>, kind: EventKind, n
 }
 
 /// The earliest evidence that the new primary took writes, and what it was: the watcher
-/// seeing it promoted (`watched`), or its first acknowledgement if that came first.
-fn promotion(watched: Option<u64>, first_ack: Option<u64>) -> (Option<u64>, Option<String>) {
-    match (watched, first_ack) {
+/// seeing it promoted (`watched`), or the first write it acknowledged, from when that
+/// write began, if that came first: the promotion then ends where the reroute begins, and
+/// neither is negative.
+fn promotion(watched: Option<u64>, first_write: Option<u64>) -> (Option<u64>, Option<String>) {
+    match (watched, first_write) {
         (Some(w), Some(a)) if a < w => (Some(a), Some("first acknowledged write".to_string())),
         (None, Some(a)) => (Some(a), Some("first acknowledged write".to_string())),
         (Some(w), _) => (Some(w), Some("watcher".to_string())),
@@ -83,8 +90,10 @@ fn promotion(watched: Option<u64>, first_ack: Option<u64>) -> (Option<u64>, Opti
 /// when it moved, and when the first and the last client cache of the old address ran out.
 fn dns_move(events: &[Event], steps: Steps, moved: Option<u64>, new: Option<&str>) -> (Option<u64>, Option<u64>, Option<u64>) {
     match (steps, moved) {
-        (Steps::Scripted { dns_ttl_ms: Some(ttl) }, Some(m)) => {
-            let (first, last) = caches_expired(events, m, new, ttl);
+        // clients that never ask again never see it move: no cache runs out
+        (Steps::Scripted { dns: Some(ClientDns { once: true, .. }) }, Some(_)) => (moved, None, None),
+        (Steps::Scripted { dns: Some(ClientDns { ttl_ms, .. }) }, Some(m)) => {
+            let (first, last) = caches_expired(events, m, new, ttl_ms);
             (moved, Some(first), Some(last))
         }
         _ => (None, None, None),

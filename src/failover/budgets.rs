@@ -2,13 +2,14 @@
 //! from the history: an orchestrator's budgets come from its own settings; drdrill's own
 //! recovery (a promotion, a runbook, a restore) is split into phases when the clients find
 //! the primary through the drill's DNS.
-use crate::checker::PhaseSteps;
+use crate::checker::{ClientDns, PhaseSteps};
 use crate::scenario::FailoverSpec;
 use crate::stack::Budgets;
 
 /// What drdrill's own recovery allows each phase: detection its trigger (the probe's
-/// failures, or the delay), the TTL the clients' caches keep the old address.
-pub(super) fn own_recovery(spec: &FailoverSpec, ttl_ms: u64) -> (Budgets, PhaseSteps) {
+/// failures, or the delay), the TTL the clients' caches keep the old address (no bound
+/// for clients that resolve once: they never follow).
+pub(super) fn own_recovery(spec: &FailoverSpec, dns: ClientDns) -> (Budgets, PhaseSteps) {
     let trigger = &spec.trigger;
     let (detection_ms, detection_from) = match (trigger.probe.as_ref(), trigger.delay.as_ref()) {
         (Some(p), _) => (
@@ -28,10 +29,13 @@ pub(super) fn own_recovery(spec: &FailoverSpec, ttl_ms: u64) -> (Budgets, PhaseS
         detection_from,
         promotion_from: promotion_from.into(),
         dns_from: dns_from.into(),
-        reroute_from: "the clients' next write after their caches ran out (no setting)".into(),
-        ttl_ms: Some(ttl_ms as f64),
-        ttl_from: format!("the record's TTL, {} s", ttl_ms / 1000),
+        reroute_from: match dns.once {
+            true => "never: the clients resolved the name once and never ask again (`resolve: once`)".into(),
+            false => "the clients' next write after their caches ran out (no setting)".into(),
+        },
+        ttl_ms: (!dns.once).then_some(dns.ttl_ms as f64),
+        ttl_from: format!("the record's TTL, {} s", dns.ttl_ms / 1000),
         ..Default::default()
     };
-    (budgets, PhaseSteps::Scripted { dns_ttl_ms: Some(ttl_ms) })
+    (budgets, PhaseSteps::Scripted { dns: Some(dns) })
 }

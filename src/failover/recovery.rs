@@ -4,7 +4,7 @@
 //! cluster. The runner only ever holds a
 //! `dyn Recovery`: it hands it the fault notices and waits for its report.
 use super::FailoverReport;
-use crate::checker::PhaseSteps;
+use crate::checker::{ClientDns, PhaseSteps};
 use crate::error::{Error, Result};
 use crate::fault::FaultNotice;
 use crate::history::{EventKind, RecorderHandle};
@@ -54,8 +54,8 @@ pub trait Recovery: Send + Sync {
     }
     /// What each phase may take and how its steps are read, when its RTO is split into
     /// phases: an orchestrator's always; drdrill's own with the drill's DNS, whose record
-    /// keeps the old address for `dns_ttl_ms`.
-    fn phase_budgets(&self, dns_ttl_ms: Option<u64>) -> Option<(Budgets, PhaseSteps)>;
+    /// keeps the old address for the TTL (or for good: `once`).
+    fn phase_budgets(&self, dns: Option<ClientDns>) -> Option<(Budgets, PhaseSteps)>;
 }
 
 /// drdrill promotes the most advanced (or the named) replica, repoints replicas and clients.
@@ -100,8 +100,8 @@ impl Recovery for Promotion {
     async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
         super::promote::promote(&self.0, scene, faults).await
     }
-    fn phase_budgets(&self, dns_ttl_ms: Option<u64>) -> Option<(Budgets, PhaseSteps)> {
-        Some(super::budgets::own_recovery(&self.0, dns_ttl_ms?))
+    fn phase_budgets(&self, dns: Option<ClientDns>) -> Option<(Budgets, PhaseSteps)> {
+        Some(super::budgets::own_recovery(&self.0, dns?))
     }
 }
 
@@ -113,8 +113,8 @@ impl Recovery for Steps {
     async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
         super::plan::run_steps(&self.0, scene, faults).await
     }
-    fn phase_budgets(&self, dns_ttl_ms: Option<u64>) -> Option<(Budgets, PhaseSteps)> {
-        Some(super::budgets::own_recovery(&self.0, dns_ttl_ms?))
+    fn phase_budgets(&self, dns: Option<ClientDns>) -> Option<(Budgets, PhaseSteps)> {
+        Some(super::budgets::own_recovery(&self.0, dns?))
     }
 }
 
@@ -126,8 +126,8 @@ impl Recovery for RestoreFromBackup {
     async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
         super::restore::restore(&self.0, scene, faults).await
     }
-    fn phase_budgets(&self, dns_ttl_ms: Option<u64>) -> Option<(Budgets, PhaseSteps)> {
-        Some(super::budgets::own_recovery(&self.0, dns_ttl_ms?))
+    fn phase_budgets(&self, dns: Option<ClientDns>) -> Option<(Budgets, PhaseSteps)> {
+        Some(super::budgets::own_recovery(&self.0, dns?))
     }
 }
 
@@ -142,7 +142,7 @@ impl Recovery for OperatorBootstrap {
     async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
         super::bootstrap::bootstrap(&self.0, scene, faults).await
     }
-    fn phase_budgets(&self, _: Option<u64>) -> Option<(Budgets, PhaseSteps)> {
+    fn phase_budgets(&self, _: Option<ClientDns>) -> Option<(Budgets, PhaseSteps)> {
         None
     }
 }
@@ -158,7 +158,7 @@ impl Recovery for Watch {
     fn reroute_ms(&self) -> u64 {
         self.0.budgets().reroute_ms.map_or(0, |ms| ms.max(0.0) as u64)
     }
-    fn phase_budgets(&self, _: Option<u64>) -> Option<(Budgets, PhaseSteps)> {
+    fn phase_budgets(&self, _: Option<ClientDns>) -> Option<(Budgets, PhaseSteps)> {
         Some((self.0.budgets(), PhaseSteps::Orchestrator))
     }
 }

@@ -8,6 +8,16 @@ pub struct PhaseRow {
     pub duration: String,
     pub budget: String,
     pub setting: String,
+    /// The span in drill ms, as observed.
+    pub from_ms: Option<f64>,
+    pub to_ms: Option<f64>,
+}
+
+impl PhaseRow {
+    /// A step beside the phases (indented), not one of them.
+    pub fn beside(&self) -> bool {
+        self.phase.starts_with(' ')
+    }
 }
 
 fn t(v: Option<f64>) -> String {
@@ -26,9 +36,14 @@ pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
         duration: d(dur),
         budget: budget.map(|v| format!("<= {v:.0} ms")).unwrap_or_else(|| "-".into()),
         setting: setting.to_string(),
+        from_ms: from,
+        to_ms: to,
     };
-    let promotion = match p.promoted_by.as_deref() {
-        Some("first acknowledged write") => format!("{} (seen first as the new primary's first acknowledgement)", b.promotion_from),
+    let promotion = match (p.promoted_by.as_deref(), p.watcher_late_ms) {
+        (Some("first acknowledged write"), Some(late)) => {
+            format!("{} (the clients got in first; the watcher saw it {late:.1} ms later)", b.promotion_from)
+        }
+        (Some("first acknowledged write"), None) => format!("{} (seen first as the new primary's first acknowledged write)", b.promotion_from),
         _ => b.promotion_from.clone(),
     };
     let mut rows = vec![
@@ -37,7 +52,12 @@ pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
         row("reroute", p.promoted_ms, p.rerouted_ms, p.reroute_ms, b.reroute_ms, &b.reroute_from),
         row("stabilisation", p.rerouted_ms, p.recovered_ms, p.stabilization_ms, None, "RTO's recovery point: writes stay available"),
     ];
-    if p.dns_moved_ms.is_some() {
+    if p.dns_moved_ms.is_some() && p.first_cache_expired_ms.is_none() {
+        // the clients resolved once and never ask again: the record moved, nobody follows
+        let update = if b.dns_from.is_empty() { "drdrill moves the service's A record to the new primary" } else { &b.dns_from };
+        rows[2] = row("reroute", p.dns_moved_ms, p.rerouted_ms, p.reroute_ms, None, &b.reroute_from);
+        rows.insert(2, row("DNS updated", p.promoted_ms, p.dns_moved_ms, p.dns_update_ms, None, update));
+    } else if p.dns_moved_ms.is_some() {
         // the reroute waits for the DNS: the record moves, then the clients' caches run out
         rows[2] = row("reroute", p.first_cache_expired_ms, p.rerouted_ms, p.reroute_ms, b.reroute_ms, &b.reroute_from);
         let update = if b.dns_from.is_empty() { "drdrill moves the service's A record to the new primary" } else { &b.dns_from };

@@ -30,17 +30,30 @@ pub fn restore_steps(r: &Results) -> Vec<RestoreStep> {
         ("restore (backup + archive fetched)", rr.node_ms, rr.fetched_ms),
         ("start", rr.fetched_ms, rr.started_ms),
     ]);
+    // it took writes when drdrill's probe saw it writable, or when a client's write that
+    // it acknowledged began, if that came first: no step ends after the one it precedes
+    let (took, client_first) = match (rr.writable_ms, r.recovered_at_ms) {
+        (Some(w), Some(c)) if c < w => (Some(c), true),
+        (w, _) => (w, false),
+    };
     match rr.replayed_ms {
         // drdrill replayed (a binlog), then opened the node
         Some(replayed) => points.extend([
             ("replay (by drdrill)", rr.started_ms, Some(replayed)),
-            ("opened, until it takes writes", Some(replayed), rr.writable_ms),
+            ("opened, until it takes writes", Some(replayed), took),
         ]),
-        None => points.push(("replay, until it takes writes", rr.started_ms, rr.writable_ms)),
+        None => points.push(("replay, until it takes writes", rr.started_ms, took)),
     }
-    points.push(("reroute (clients' first ack)", rr.writable_ms, r.recovered_at_ms));
-    // (a write already in flight when the probe saw it writable may be the first ack)
-    points.iter().map(|(step, from, to)| step_row(step, *from, *to)).collect()
+    let mut rows: Vec<RestoreStep> = points.iter().map(|(step, from, to)| step_row(step, *from, *to)).collect();
+    rows.push(match client_first {
+        true => step_row(
+            &format!("reroute (a client's write got in first; drdrill's probe saw it writable at {})", ms(rr.writable_ms)),
+            took,
+            r.recovered_at_ms,
+        ),
+        false => step_row("reroute (clients' first ack)", took, r.recovered_at_ms),
+    });
+    rows
 }
 
 /// One sentence: the tool, the backup, and the loss beside what the settings allow.
@@ -71,13 +84,18 @@ pub fn restore_caption(r: &Results) -> Option<String> {
 pub fn bootstrap_steps(r: &Results) -> Vec<RestoreStep> {
     let Some(b) = r.failover.as_ref().and_then(|f| f.bootstrap.as_ref()) else { return Vec::new() };
     let start = r.failover.as_ref().and_then(|f| f.started_ms);
+    // a client's write may get in before the operator's command returns
+    let booted = match (b.bootstrapped_ms, r.recovered_at_ms) {
+        (Some(bt), Some(c)) if c < bt => Some(c),
+        (bt, _) => bt,
+    };
     let points = [
         ("detection (the operator paged)", Some(r.rto_from_ms), start),
         ("machines back, databases held", start, b.held_ms),
         ("saved positions read", b.held_ms, b.read_ms),
-        ("bootstrap: a primary component", b.read_ms, b.bootstrapped_ms),
+        ("bootstrap: a primary component", b.read_ms, booted),
         ("every other node a member", b.bootstrapped_ms, b.joined_ms),
-        ("the clients' recovery point", b.bootstrapped_ms, r.recovered_at_ms),
+        ("the clients' recovery point", booted, r.recovered_at_ms),
     ];
     points.iter().map(|(step, from, to)| step_row(step, *from, *to)).collect()
 }
@@ -103,9 +121,37 @@ pub fn recovery_section(r: &Results) -> Option<(&'static str, String, Vec<Restor
 
 fn step_row(step: &str, from: Option<f64>, to: Option<f64>) -> RestoreStep {
     let duration = match (from, to) {
-        (Some(a), Some(b)) if b < a => "0 ms (a client's write got in first)".to_string(),
         (Some(a), Some(b)) => format!("{:.1} ms", b - a),
         _ => "-".into(),
     };
     RestoreStep { step: step.to_string(), span: format!("{} -> {}", ms(from), ms(to)), duration }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::failover::{FailoverReport, RestoreReport};
+
+    /// A pgBackRest restore whose first client write began 32.4 ms before drdrill's probe
+    /// saw the node writable (the 20807.3 -> 20774.9).
+    #[test]
+    fn a_client_write_before_the_probe_ends_the_replay_and_no_step_runs_backwards() {
+        let mut r = crate::report::tests_support::results();
+        let restore = RestoreReport {
+            node_ms: Some(16_100.0),
+            fetched_ms: Some(18_000.0),
+            started_ms: Some(19_000.0),
+            writable_ms: Some(20_807.3),
+            ..Default::default()
+        };
+        r.failover = Some(FailoverReport { started_ms: Some(16_000.0), restore: Some(restore), ..Default::default() });
+        r.rto_from_ms = 15_000.0;
+        r.recovered_at_ms = Some(20_774.9);
+        let steps = super::restore_steps(&r);
+        let last = steps.last().unwrap();
+        assert!(last.step.contains("a client's write got in first") && last.step.contains("20807.3"), "{}", last.step);
+        assert_eq!(last.duration, "0.0 ms");
+        let replay = &steps[steps.len() - 2];
+        assert_eq!((replay.span.as_str(), replay.duration.as_str()), ("19000.0 -> 20774.9", "1774.9 ms"));
+        assert!(steps.iter().all(|s| !s.duration.starts_with('-')), "{steps:?}");
+    }
 }

@@ -127,21 +127,33 @@ fn markers(r: &Results) -> Vec<(f64, RGBColor, String)> {
     m
 }
 
-/// The phases to draw as bands: the orchestrator's when observed, else the latency phases.
+/// The phases to draw as bands (s): the RTO table's phases when observed (DNS and TTL
+/// included, the steps beside them left out), else the latency phases.
 fn bands(r: &Results) -> Vec<(f64, f64, String)> {
     if let Some(p) = &r.phases {
-        let spans = [
-            ("detection", p.fault_ms, p.detected_ms),
-            ("promotion", p.detected_ms, p.promoted_ms),
-            ("reroute", p.promoted_ms, p.rerouted_ms),
-        ];
-        let v: Vec<(f64, f64, String)> =
-            spans.iter().filter_map(|(n, a, b)| Some(((*a)? / 1e3, (*b)? / 1e3, n.to_string()))).filter(|(a, b, _)| b > a).collect();
+        let v: Vec<(f64, f64, String)> = super::phases::phase_rows(p)
+            .into_iter()
+            .filter(|row| !row.beside())
+            .filter_map(|row| Some((row.from_ms? / 1e3, row.to_ms? / 1e3, row.phase.to_string())))
+            .filter(|(a, b, _)| b > a)
+            .collect();
         if !v.is_empty() {
             return v;
         }
     }
     r.latency.iter().map(|l| (l.from_ms / 1e3, l.to_ms / 1e3, l.phase.to_string())).collect()
+}
+
+/// Each band's label where it fits inside its band, else none (the table under the
+/// picture names every phase): labels never cross a neighbour's.
+fn band_labels(bands: &[(f64, f64, String)], end_s: f64) -> Vec<Option<String>> {
+    bands
+        .iter()
+        .map(|(a, b, name)| {
+            let width_px = (b - a) / end_s * PLOT_W_PX;
+            (labels::text_px(name) + 2.0 * PAD_PX <= width_px).then(|| name.clone())
+        })
+        .collect()
 }
 
 /// Each service's timeline (one: the drill's), in the order of `Results::each_service`;
@@ -316,12 +328,15 @@ fn draw_bands_and_markers(chart: &mut Chart, r: &Results, layout: &Layout, end_s
     let (x_per_px, y_per_px) = (end_s / f64::from(w.max(1)), max_ops / f64::from(h.max(1)));
     let band_bottom = max_ops - BAND_PX * y_per_px;
     let palette = [RGBColor(200, 220, 255), RGBColor(220, 200, 255), RGBColor(200, 240, 220), RGBColor(240, 230, 200)];
-    for (i, (a, b, name)) in bands(r).into_iter().enumerate() {
-        let band = Rectangle::new([(a, band_bottom), (b, max_ops)], palette[i % palette.len()].filled());
+    let bands = bands(r);
+    for (i, ((a, b, _), label)) in bands.iter().zip(band_labels(&bands, end_s)).enumerate() {
+        let band = Rectangle::new([(*a, band_bottom), (*b, max_ops)], palette[i % palette.len()].filled());
         chart.draw_series(std::iter::once(band)).map_err(|e| e.to_string())?;
-        let at = (a + PAD_PX * x_per_px, max_ops - 4.0 * y_per_px);
-        let text = Text::new(name, at, ("sans-serif", 11).into_font().color(&BLACK));
-        chart.draw_series(std::iter::once(text)).map_err(|e| e.to_string())?;
+        if let Some(name) = label {
+            let at = (a + PAD_PX * x_per_px, max_ops - 4.0 * y_per_px);
+            let text = Text::new(name, at, ("sans-serif", 11).into_font().color(&BLACK));
+            chart.draw_series(std::iter::once(text)).map_err(|e| e.to_string())?;
+        }
     }
     for p in &layout.placed {
         let line = PathElement::new(vec![(p.t_s, 0.0), (p.t_s, band_bottom)], p.colour.stroke_width(2));
@@ -345,6 +360,28 @@ fn draw_bands_and_markers(chart: &mut Chart, r: &Results, layout: &Layout, end_s
 #[cfg(test)]
 mod tests {
     use super::EventKind;
+
+    #[test]
+    fn the_bands_are_the_tables_phases_and_a_label_wider_than_its_band_is_left_out() {
+        let mut r = crate::report::tests_support::results();
+        r.phases = Some(crate::checker::Phases {
+            fault_ms: Some(1000.0),
+            detected_ms: Some(9000.0),
+            promoted_ms: Some(9000.0),
+            dns_moved_ms: Some(9001.0),
+            first_cache_expired_ms: Some(49_000.0),
+            caches_expired_ms: Some(49_500.0),
+            rerouted_ms: Some(49_010.0),
+            recovered_ms: Some(49_010.0),
+            ..Default::default()
+        });
+        let bands = super::bands(&r);
+        let names: Vec<&str> = bands.iter().map(|b| b.2.as_str()).collect();
+        // the 0-ms promotion is no band; the TTL wait is one of its own, not "reroute"
+        assert_eq!(names, ["detection", "DNS updated", "waiting for the DNS TTL", "reroute"]);
+        let labels = super::band_labels(&bands, 60.0);
+        assert_eq!(labels, [Some("detection".to_string()), None, Some("waiting for the DNS TTL".to_string()), None]);
+    }
 
     #[test]
     fn latency_lines_break_at_buckets_without_acknowledgements() {

@@ -348,7 +348,9 @@ impl Drill<'_> {
         let planned = answered.and_then(|i| self.sc().faults.get(i)).is_some_and(|f| f.kind == crate::scenario::FaultKind::Switchover);
         let rto = (a.rto.from_ms, a.rto.recovered_at_ms);
         let recovery = svc.recovery.as_ref()?;
-        let (budgets, steps) = recovery.phase_budgets(svc.sc().dns.as_ref().map(|d| u64::from(d.ttl_s) * 1000))?;
+        let once = svc.sc().workload.resolve == crate::scenario::Resolve::Once;
+        let dns = svc.sc().dns.as_ref().map(|d| crate::checker::ClientDns { ttl_ms: u64::from(d.ttl_s) * 1000, once });
+        let (budgets, steps) = recovery.phase_budgets(dns)?;
         Some(orchestrator_phases(&recovery.name(), planned, &hist.events, answered, old, new, runs, rto, budgets, steps))
     }
 
