@@ -29,9 +29,23 @@ fn results(evidence: &str) -> Value {
 fn a_suite_runs_every_file_reports_once_and_exits_with_the_worst_code() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    let out = run_in(tmp.path(), &["tests/fixtures/suite"]);
+    // as two CI jobs would: each a slice of the files, with evidence folders of its own,
+    // then one summary of both
+    let mut taken = Vec::new();
+    for k in ["1/2", "2/2"] {
+        let out = run_in(&tmp.path().join(k.replace('/', "-of-")), &["--partition", k, "tests/fixtures/suite"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = err.lines().find(|l| l.starts_with(&format!("slice {k}: "))).unwrap_or_else(|| panic!("{err}"));
+        taken.extend(line.split(": ").nth(2).unwrap_or_default().split(", ").filter(|f| !f.is_empty()).map(str::to_string));
+        summary_of(&out); // every slice writes its summary, even of one drill or none
+    }
+    taken.sort();
+    assert_eq!(taken, ["a-single-pass.yaml", "b-single-fail.yaml", "c-single-pass.yaml"].map(|f| format!("tests/fixtures/suite/{f}")));
+    let merged = tmp.path().join("merged");
+    let out = drdrill(&["summary", tmp.path().join("1-of-2").to_str().unwrap(), tmp.path().join("2-of-2").to_str().unwrap(), "--out", merged.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let (dir, s) = summary_of(&out);
+    assert_eq!(dir, merged);
     let runs = s["runs"].as_array().unwrap();
     let status: Vec<&str> = runs.iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(status, ["pass", "fail", "pass"], "{s}");

@@ -153,6 +153,32 @@ fn shipped_scenarios_validate_and_schema_is_json() {
     assert!(schema["definitions"]["ServicesScenario"]["properties"]["services"].is_object());
 }
 
+/// `--partition K/N` over the shipped scenarios: the slices hold every file once, each
+/// slice's dry run plans exactly its files, and a slice outside 1..=N is refused.
+#[test]
+fn slices_of_the_shipped_scenarios_hold_every_file_once() {
+    let files = std::fs::read_dir(root().join("scenarios")).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "yaml"));
+    let mut all: Vec<String> = files.map(|e| format!("scenarios/{}", e.file_name().to_string_lossy())).collect();
+    all.sort();
+    let mut taken = Vec::new();
+    for k in 1..=3 {
+        let out = drdrill(&["run", "scenarios", "--dry-run", "--partition", &format!("{k}/3")]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = err.lines().find(|l| l.starts_with(&format!("slice {k}/3: "))).unwrap_or_else(|| panic!("{err}"));
+        let mine: Vec<String> = line.split(": ").nth(2).unwrap_or_default().split(", ").filter(|f| !f.is_empty()).map(str::to_string).collect();
+        assert!(line.contains(&format!("{} of {} scenario files", mine.len(), all.len())), "{line}");
+        let plans = String::from_utf8_lossy(&out.stdout).matches("plan of drill ").count();
+        assert_eq!(plans, mine.len(), "slice {k}/3 planned other files than it took");
+        taken.extend(mine);
+    }
+    taken.sort();
+    assert_eq!(taken, all, "the slices together hold every file once");
+    let out = drdrill(&["run", "scenarios", "--dry-run", "--partition", "4/3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected K/N"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn unreachable_engine_is_an_infrastructure_error() {
     let out = Command::new(bin())

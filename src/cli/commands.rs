@@ -7,9 +7,15 @@ use crate::suite::{self, SuiteOptions};
 
 pub async fn dispatch(cmd: Command) -> Result<i32> {
     match cmd {
-        Command::Run { files, keep, reports, repeat, fail_fast, baseline, dry_run, yes, metrics_file, pushgateway } => {
+        Command::Run { files, keep, reports, repeat, fail_fast, baseline, dry_run, yes, metrics_file, pushgateway, partition } => {
             // validate fully before anything starts, every file and the evidence folder
-            let plan = suite::expand(&files)?;
+            let mut plan = suite::expand(&files)?;
+            if let Some(p) = partition {
+                let all = plan.len();
+                plan = p.select(plan);
+                let names: Vec<String> = plan.iter().map(|l| l.path.display().to_string()).collect();
+                eprintln!("slice {p}: {} of {all} scenario files{}{}", plan.len(), if names.is_empty() { "" } else { ": " }, names.join(", "));
+            }
             if dry_run {
                 for l in &plan {
                     println!("{}", crate::runner::plan_text(l));
@@ -28,7 +34,8 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
                 }
             }
             let metrics = metrics_out(metrics_file, pushgateway)?;
-            let opts = SuiteOptions { run: RunOptions { keep, reports, baseline, label: None, yes }, repeat, fail_fast, metrics };
+            let always_summary = partition.is_some();
+            let opts = SuiteOptions { run: RunOptions { keep, reports, baseline, label: None, yes }, repeat, fail_fast, metrics, always_summary };
             Ok(suite::run_suite(&plan, &opts).await?.exit_code)
         }
         Command::Validate { files } => {
@@ -66,6 +73,13 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
                 }
             }
             Ok(if invalid == 0 { exit::PASS } else { exit::USAGE })
+        }
+        Command::Summary { dirs, out } => {
+            let summary = suite::merge(&dirs)?;
+            summary.write(&out)?;
+            eprintln!("{}", summary.table());
+            println!("summary: {}", out.display());
+            Ok(summary.exit_code)
         }
         Command::Mark { run_id, label } => {
             crate::action::mark(&run_id, &label)?;

@@ -52,6 +52,23 @@ pub enum Command {
         /// (`URL/metrics/job/drdrill/scenario/NAME`).
         #[arg(long, value_name = "URL")]
         pushgateway: Option<String>,
+        /// Run only slice K of N of the files (`--partition 2/4`), for a CI job matrix: each
+        /// file lands in the slice its file name hashes to, the same one on every machine;
+        /// the N slices together run every drill once. The slice always writes its summary;
+        /// `drdrill summary` merges the slices' evidence.
+        #[arg(long, value_name = "K/N")]
+        partition: Option<crate::suite::Partition>,
+    },
+    /// Merge the evidence of several runs (the slices of `run --partition`, or any earlier
+    /// runs) into one summary: summary.html, summary.json and junit.xml, the same rows and
+    /// the same gate (exit code) as one run of them all.
+    Summary {
+        /// Folders holding the runs' evidence (their --reports, as copied from each job).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged summary goes.
+        #[arg(long, default_value = "summary")]
+        out: PathBuf,
     },
     /// Confirm a manual step of a running drill (from another shell): `drdrill mark RUN_ID LABEL`.
     Mark {

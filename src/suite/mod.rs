@@ -4,12 +4,16 @@
 //! an interrupt stops the current drill cleanly and the rest are reported as not run.
 mod export;
 mod html;
+mod merge;
+mod partition;
 mod stats;
 mod summary;
 mod trend;
 
 pub use crate::report::{Check, Comparison, compare, last_run, load_baseline};
 pub use export::MetricsOut;
+pub use merge::merge;
+pub use partition::Partition;
 pub use stats::Stat;
 pub use summary::{RunRow, ScenarioSummary, Summary};
 pub use trend::trend;
@@ -29,6 +33,9 @@ pub struct SuiteOptions {
     pub fail_fast: bool,
     /// drdrill's results as Prometheus metrics, after each drill.
     pub metrics: export::MetricsOut,
+    /// Write the summary even for one drill or none (a slice of `--partition`: the merge
+    /// job reads every slice's).
+    pub always_summary: bool,
 }
 
 /// Files as given, folders expanded to their `*.yaml` / `*.yml` (sorted), every one loaded
@@ -134,7 +141,7 @@ pub async fn run_suite(plan: &[Loaded], opts: &SuiteOptions) -> Result<Summary> 
         }
     }
     let summary = Summary::new(started, clock.elapsed().as_secs_f64(), rows, plan);
-    if total > 1 || summary.scenarios.iter().any(|s| !s.targets.is_empty()) {
+    if opts.always_summary || total > 1 || summary.scenarios.iter().any(|s| !s.targets.is_empty()) {
         let dir = opts.run.reports.join("suites").join(started.format("%Y%m%dT%H%M%SZ").to_string());
         summary.write(&dir)?;
         eprintln!("{}", summary.table());

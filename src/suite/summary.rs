@@ -5,13 +5,17 @@ use crate::checker::Verdict;
 use crate::error::{Error, Result, exit};
 use crate::report::{Results, junit_suites, junit_wrap, xml_escape as esc};
 use crate::scenario::{Limit, Loaded};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRow {
     pub scenario: String,
+    /// The drill's run id (its evidence folder's), when it ran: `drdrill summary` finds the
+    /// evidence by it wherever the folders were copied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     /// 1-based run number of this scenario.
     pub run: u32,
     /// pass | fail | unknown | error | interrupted | not run
@@ -27,7 +31,7 @@ pub struct RunRow {
     pub error: Option<String>,
     /// Why a run that ran did not pass: each target missed or undecided ("rto_ms 3006 >
     /// 100"), each regression against the baseline.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub why: Vec<String>,
     #[serde(skip)]
     pub results: Option<Results>,
@@ -37,6 +41,7 @@ impl RunRow {
     fn empty(scenario: &str, run: u32, status: &str, exit_code: i32) -> RunRow {
         RunRow {
             scenario: scenario.to_string(),
+            run_id: None,
             run,
             status: status.to_string(),
             exit_code,
@@ -71,6 +76,7 @@ impl RunRow {
         }
         row.duration_s = duration_s;
         row.evidence = Some(dir.display().to_string());
+        row.run_id = Some(r.run_id.clone());
         row.why = why_not_passed(r);
         row.results = Some(r.clone());
         row
@@ -135,9 +141,29 @@ pub struct SpreadResult {
     pub note: String,
 }
 
+/// The targets a scenario's spread of runs is judged on, kept in summary.json so that
+/// `drdrill summary` judges merged runs as one campaign would.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SpreadLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto_ms: Option<Limit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo_ms: Option<Limit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lost_writes: Option<Limit>,
+}
+
+impl SpreadLimits {
+    pub fn of(t: &crate::scenario::Targets) -> SpreadLimits {
+        let spread = |l: &Option<Limit>| l.clone().filter(|l| matches!(l, Limit::Spread(_)));
+        SpreadLimits { rto_ms: spread(&t.rto_ms), rpo_ms: spread(&t.rpo_ms), max_lost_writes: spread(&t.max_lost_writes) }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioSummary {
     pub scenario: String,
+    pub limits: SpreadLimits,
     /// Runs that produced results.
     pub runs: usize,
     pub rto_ms: Option<Stat>,
@@ -182,7 +208,7 @@ fn judge(target: &str, limit: &Option<Limit>, stat: Option<Stat>, rows: &[&RunRo
 }
 
 impl ScenarioSummary {
-    fn of(name: &str, t: &crate::scenario::Targets, rows: &[&RunRow]) -> ScenarioSummary {
+    fn of(name: &str, t: &SpreadLimits, rows: &[&RunRow]) -> ScenarioSummary {
         let stat = |f: Value| Stat::of(rows.iter().filter_map(|r| f(r)));
         let (rto, rpo, lost): (Value, Value, Value) = (|r| r.rto_ms, |r| r.rpo_ms, |r| r.lost_writes.map(|v| v as f64));
         let mut phases = BTreeMap::new();
@@ -196,6 +222,7 @@ impl ScenarioSummary {
         targets.extend(judge("max_lost_writes", &t.max_lost_writes, stat(lost), rows, lost));
         ScenarioSummary {
             scenario: name.to_string(),
+            limits: t.clone(),
             runs: rows.iter().filter(|r| r.results.is_some()).count(),
             rto_ms: stat(rto),
             rpo_ms: stat(rpo),
@@ -206,24 +233,37 @@ impl ScenarioSummary {
     }
 }
 
+/// Each scenario of the plan, or each service of a drill of several, with the targets its
+/// spread is judged on.
+pub fn parts(plan: &[Loaded]) -> Vec<(String, SpreadLimits)> {
+    plan.iter()
+        .flat_map(|l| match l.several() {
+            true => l.services.iter().map(|s| (format!("{}/{}", l.scenario.name, s.name), SpreadLimits::of(&s.view.targets))).collect(),
+            false => vec![(l.scenario.name.clone(), SpreadLimits::of(&l.scenario.targets))],
+        })
+        .collect()
+}
+
 impl Summary {
     pub fn new(started: chrono::DateTime<chrono::Utc>, duration_s: f64, runs: Vec<RunRow>, plan: &[Loaded]) -> Summary {
-        let mut scenarios = Vec::new();
-        for l in plan {
-            // a drill of several services: each service summarised against its own targets
-            let parts: Vec<(String, &crate::scenario::Targets)> = match l.several() {
-                true => l.services.iter().map(|s| (format!("{}/{}", l.scenario.name, s.name), &s.view.targets)).collect(),
-                false => vec![(l.scenario.name.clone(), &l.scenario.targets)],
-            };
-            for (name, targets) in parts {
+        Summary::of_parts(started.to_rfc3339(), duration_s, runs, &parts(plan))
+    }
+
+    /// The summary of `runs`, each scenario (or service of one) in `parts` judged on its
+    /// spread: the one place a campaign and a merge of campaigns are judged.
+    pub fn of_parts(started_at: String, duration_s: f64, runs: Vec<RunRow>, parts: &[(String, SpreadLimits)]) -> Summary {
+        let scenarios: Vec<ScenarioSummary> = parts
+            .iter()
+            .map(|(name, limits)| {
                 // a drill that failed before judging has one row, under the drill's name
-                let rows: Vec<&RunRow> = runs.iter().filter(|r| r.scenario == name || r.scenario == l.scenario.name).collect();
-                scenarios.push(ScenarioSummary::of(&name, targets, &rows));
-            }
-        }
+                let drill = name.split('/').next().unwrap_or(name);
+                let rows: Vec<&RunRow> = runs.iter().filter(|r| r.scenario == *name || r.scenario == drill).collect();
+                ScenarioSummary::of(name, limits, &rows)
+            })
+            .collect();
         let spread = scenarios.iter().flat_map(|s| &s.targets).map(|t| t.verdict.exit_code());
         let exit_code = super::worst(runs.iter().map(|r| r.exit_code).chain(spread));
-        Summary { started_at: started.to_rfc3339(), duration_s, exit_code, runs, scenarios }
+        Summary { started_at, duration_s, exit_code, runs, scenarios }
     }
 
     /// summary.json, junit.xml and summary.html into `dir`.
@@ -396,6 +436,7 @@ mod html_tests {
             runs: vec![a, b],
             scenarios: vec![ScenarioSummary {
                 scenario: "pg-kill".into(),
+                limits: SpreadLimits::default(),
                 runs: 2,
                 rto_ms: Stat::of([1500.0, 1700.0]),
                 rpo_ms: None,
