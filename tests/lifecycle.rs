@@ -153,6 +153,44 @@ fn shipped_scenarios_validate_and_schema_is_json() {
     assert!(schema["definitions"]["ServicesScenario"]["properties"]["services"].is_object());
 }
 
+/// Every value a shipped scenario sets is named in its dry run: a number or a string (its
+/// first line) appears as written, a flag by its key. No part of a scenario is left out of
+/// the plan the user reads before a drill.
+#[test]
+fn the_dry_run_names_every_value_each_shipped_scenario_sets() {
+    fn leaves(v: &serde_json::Value, path: &str, out: &mut Vec<(String, serde_json::Value)>) {
+        match v {
+            serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| leaves(x, &format!("{path}.{k}"), out)),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| leaves(x, path, out)),
+            leaf => out.push((path.to_string(), leaf.clone())),
+        }
+    }
+    let mut files: Vec<std::path::PathBuf> =
+        std::fs::read_dir(root().join("scenarios")).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "yaml")).collect();
+    files.sort();
+    let mut missing = Vec::new();
+    for f in &files {
+        let out = drdrill(&["run", f.to_str().unwrap(), "--dry-run"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let plan = String::from_utf8_lossy(&out.stdout).to_string();
+        let yaml: serde_json::Value = serde_norway::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        let mut all = Vec::new();
+        leaves(&yaml, "", &mut all);
+        for (path, value) in all {
+            let key = path.rsplit('.').next().unwrap_or_default();
+            let named = match &value {
+                serde_json::Value::Bool(_) => plan.contains(key),
+                serde_json::Value::String(s) => plan.contains(s.lines().next().unwrap_or_default().trim()),
+                other => plan.contains(&other.to_string()),
+            };
+            if !named {
+                missing.push(format!("{}: {path} = {value}", f.file_name().unwrap().to_string_lossy()));
+            }
+        }
+    }
+    assert!(files.len() >= 40 && missing.is_empty(), "not in the dry run:\n{}", missing.join("\n"));
+}
+
 /// `--partition K/N` over the shipped scenarios: the slices hold every file once, each
 /// slice's dry run plans exactly its files, and a slice outside 1..=N is refused.
 #[test]

@@ -14,6 +14,7 @@ mod members;
 mod monitoring;
 mod multi_active;
 mod plan;
+mod plan_parts;
 mod progress;
 mod recovered;
 mod service;

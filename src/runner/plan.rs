@@ -18,7 +18,9 @@ pub fn action_lines(sc: &Scenario) -> Vec<String> {
                 format!("{} {}", kind_name(k), f.target.clone().or_else(|| f.targets.as_ref().map(|t| t.join(" + "))).unwrap_or_default())
             }
         };
-        v.push(format!("t={} ms: fault #{i}: {what}", f.at_ms));
+        let detail = super::plan_parts::fault_detail(f, &sc.faults);
+        let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
+        v.push(format!("t={} ms: fault #{i}: {what}{detail}", f.at_ms));
         if let Some(u) = &f.undo {
             let when = match f.duration_ms {
                 Some(d) => format!("t={} ms", f.at_ms + d),
@@ -70,6 +72,13 @@ fn multi_active_text(v: &crate::scenario::Scenario, who: &str) -> String {
 pub fn plan_text(loaded: &Loaded) -> String {
     let sc = &loaded.scenario;
     let mut s = format!("plan of drill {} (dry run: nothing is started, no command is run)\n", sc.name);
+    if let Some(about) = sc.description.lines().map(str::trim).find(|l| !l.is_empty()) {
+        s.push_str(&format!("  about: {about}\n"));
+    }
+    let names: Vec<String> = loaded.services.iter().map(|p| p.name.clone()).collect();
+    for line in super::plan_parts::region_lines(sc, &names) {
+        s.push_str(&format!("  {line}\n"));
+    }
     for plan in &loaded.services {
         let (v, who) = (&plan.view, if plan.tagged { format!("service {}: ", plan.name) } else { String::new() });
         let st = &v.stack;
@@ -77,10 +86,14 @@ pub fn plan_text(loaded: &Loaded) -> String {
             s.push_str(&super::external::endpoints_text(v));
         } else {
             s.push_str(&format!("  {who}start {} containers ({}): {}\n", st.node_names().len(), st.image(), st.node_names().join(", ")));
+            for line in super::plan_parts::stack_lines(v, &who) {
+                s.push_str(&format!("  {line}\n"));
+            }
         }
         let w = &v.workload;
         let rate = w.rate_per_s.map_or("unthrottled".to_string(), |r| format!("{r} writes/s each"));
         s.push_str(&format!("  {who}workload: {} writers, {rate}, at most {} ms\n", w.writers, w.max_duration_ms));
+        s.push_str(&format!("  {}\n", super::plan_parts::workload_line(v, &who)));
         s.push_str(&multi_active_text(v, &who));
         let recovery = match (v.failover_mode(), &v.failover) {
             (Some(FailoverMode::Orchestrator), _) => "the stack's own orchestrator (watched)".to_string(),
@@ -91,6 +104,10 @@ pub fn plan_text(loaded: &Loaded) -> String {
             (None, _) => "none (the clients' first acknowledged write after an outage)".to_string(),
         };
         s.push_str(&format!("  {who}recovery: {recovery}\n"));
+        let more = [super::plan_parts::failover_lines(v, &who), super::plan_parts::judging_lines(v, &who)].concat();
+        for line in more {
+            s.push_str(&format!("  {line}\n"));
+        }
     }
     s.push_str(&monitoring_text(loaded));
     for p in &sc.steady_state.probes {
@@ -119,6 +136,7 @@ pub fn plan_text(loaded: &Loaded) -> String {
 fn monitoring_text(loaded: &Loaded) -> String {
     let (Some(m), Some(rules)) = (&loaded.scenario.monitoring, &loaded.alert_rules) else { return String::new() };
     let t = m.timing();
+    let files = &m.rules;
     let nodes: Vec<String> = loaded.services.iter().flat_map(|p| p.view.stack.node_names()).collect();
     let mut s = format!(
         "  monitoring: an exporter beside each of {}; Prometheus 2.42 and Alertmanager 0.25 on 127.0.0.1, notifying drdrill's webhook\n",
@@ -128,6 +146,7 @@ fn monitoring_text(loaded: &Loaded) -> String {
         "  monitoring: scrape every {} ms, evaluate every {} ms, group_wait {} ms, group_interval {} ms, group_by [{}]; after the drill at most {} ms for fired alerts to resolve\n",
         t.scrape_interval_ms, t.evaluation_interval_ms, t.group_wait_ms, t.group_interval_ms, m.group_by().join(", "), t.settle_ms
     ));
+    s.push_str(&format!("  monitoring: alerting rules from {}\n", files.join(", ")));
     for r in &rules.rules {
         let sel: Vec<&str> = r.selectors.iter().map(|x| x.text.as_str()).collect();
         let dur = crate::scenario::alert_rules::duration_text(r.for_ms);

@@ -1,0 +1,203 @@
+//! The parts of `--dry-run`'s plan that come straight from the scenario's settings: the
+//! stack and its orchestrator's settings, sites, WAN links, DNS, the proxy's routes, the
+//! workload, the recovery with its backup and restore steps, the faults' parameters and
+//! heals, the targets and checks. Every key a scenario sets is named here
+//! (`tests/lifecycle.rs` checks the shipped scenarios).
+use crate::scenario::{FailoverMode, FaultKind, FaultSpec, Resolve, RestoreTo, Scenario};
+use serde_json::Value;
+
+/// `key value, key value` of a settings block's values that are set (nested blocks in
+/// braces; lists joined by `+`, a list of lists by ` | `).
+pub fn pairs(v: &Value) -> String {
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .filter(|(_, x)| !is_unset(x))
+            .map(|(k, x)| match x {
+                Value::Object(_) => format!("{k} {{{}}}", pairs(x)),
+                _ => format!("{k} {}", pairs(x)),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Array(a) if a.iter().any(Value::is_array) => a.iter().map(pairs).collect::<Vec<_>>().join(" | "),
+        Value::Array(a) => a.iter().map(pairs).collect::<Vec<_>>().join("+"),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn is_unset(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
+fn json<T: serde::Serialize>(t: &T) -> Value {
+    serde_json::to_value(t).unwrap_or(Value::Null)
+}
+
+/// The stack as it will run: kind, replicas and replication, every setting, each
+/// orchestrator or engine block, each site's nodes.
+pub fn stack_lines(v: &Scenario, who: &str) -> Vec<String> {
+    let st = &v.stack;
+    let mut l = vec![format!("{who}stack: kind {}, {} replicas, replication {}", st.kind.name(), st.replicas, pairs(&json(&st.replication)))];
+    if !st.settings.is_empty() {
+        let s: Vec<String> = st.settings.iter().map(|(k, x)| format!("{k}={x}")).collect();
+        l.push(format!("{who}settings (the engine's own): {}", s.join(", ")));
+    }
+    let blocks = json(st);
+    for key in ["sentinel", "patroni", "haproxy", "mha", "cluster", "galera", "multi_active"] {
+        if let Some(b) = blocks.get(key).filter(|b| !is_unset(b)) {
+            l.push(format!("{who}{key}: {}", pairs(b)));
+        }
+    }
+    for (site, nodes) in &st.sites {
+        l.push(format!("{who}site {site}: {}", nodes.join(", ")));
+    }
+    l
+}
+
+/// The drill's sites, WAN links (which way each number runs), DNS (each service's name)
+/// and proxy routes.
+pub fn region_lines(sc: &Scenario, services: &[String]) -> Vec<String> {
+    let mut l = Vec::new();
+    if !sc.sites.is_empty() {
+        l.push(format!("sites: {}", sc.sites.join(", ")));
+    }
+    for w in &sc.wan {
+        let mut parts = vec![format!("{} ms round trip ({} ms each way)", w.latency_ms, w.latency_ms as f64 / 2.0)];
+        if w.jitter_ms > 0 {
+            parts.push(format!("± {} ms jitter on the round trip", w.jitter_ms));
+        }
+        if w.loss_percent > 0.0 {
+            parts.push(format!("{}% of packets lost each way", w.loss_percent));
+        }
+        if let Some(b) = w.bandwidth_kb_per_s {
+            parts.push(format!("{b} KB/s per connection each way"));
+        }
+        l.push(format!("WAN {}: {} (the proxy, on every path that crosses it: clients and replication)", w.between.join(" <-> "), parts.join(", ")));
+    }
+    if let Some(d) = &sc.dns {
+        let how = match sc.workload.resolve {
+            Resolve::Ttl => "each writer looks it up before every write and keeps an answer for its TTL",
+            Resolve::Once => "each writer looks it up once and never again (resolve: once)",
+        };
+        let names: Vec<String> = services.iter().map(|s| format!("{s}.drill.")).collect();
+        l.push(format!("DNS: the drill's own server answers {} with the primary's address, TTL {} s; {how}", names.join(", "), d.ttl_s));
+    }
+    if let Some(p) = sc.effective_proxy() {
+        let routes: Vec<&str> = [(p.clients, "clients -> nodes (link client)"), (p.replication, "replica -> primary (link replication)")]
+            .into_iter()
+            .filter_map(|(on, what)| on.then_some(what))
+            .collect();
+        let image = p.image.as_deref().unwrap_or("drdrill/proxy");
+        l.push(format!("proxy ({image}): routes {}", if routes.is_empty() { "none".to_string() } else { routes.join(", ") }));
+    }
+    l
+}
+
+/// The workload beyond its writers and rate: timeouts, how long it writes on, where it
+/// stands, the replica-lag heartbeat.
+pub fn workload_line(v: &Scenario, who: &str) -> String {
+    let w = &v.workload;
+    let mut s = format!(
+        "{who}workload timing: op_timeout_ms {}, fail_backoff_ms {}, payload_bytes {}, writes after_recovery_ms {} after recovery",
+        w.op_timeout_ms, w.fail_backoff_ms, w.payload_bytes, w.after_recovery_ms
+    );
+    if let Some(site) = &w.site {
+        s.push_str(&format!(", the clients in site {site}"));
+    }
+    if let Some(l) = &w.replica_lag {
+        s.push_str(&format!(", replica lag: heartbeat every {} ms, read every {} ms", l.heartbeat_ms, l.poll_ms));
+    }
+    s
+}
+
+/// The recovery's settings, and with a backup the backup and every restore step.
+pub fn failover_lines(v: &Scenario, who: &str) -> Vec<String> {
+    let Some(fo) = &v.failover else { return Vec::new() };
+    let trigger = match (&fo.trigger.delay, &fo.trigger.probe) {
+        (Some(d), _) => format!("delay_ms {} after the first fault that hits the primary", d.delay_ms),
+        (_, Some(p)) => format!(
+            "a probe every interval_ms {} (timeout_ms {}) fails failures {} times in a row",
+            p.interval_ms, p.timeout_ms, p.failures
+        ),
+        _ => "never".into(),
+    };
+    let mut settings = vec![format!("trigger: {trigger}"), format!("promote {} (promote_timeout_ms {})", fo.promote, fo.promote_timeout_ms)];
+    let flags = [("repoint_replicas", fo.repoint_replicas), ("repoint_clients", fo.repoint_clients), ("rejoin_old_primary", fo.rejoin_old_primary)];
+    settings.extend(flags.iter().map(|(k, on)| format!("{k} {on}")));
+    if let Some(site) = &fo.site {
+        settings.push(format!("in site {site}"));
+    }
+    if v.failover_mode() == Some(FailoverMode::Restore) || fo.restore_to != RestoreTo::Latest {
+        settings.push(format!("restore_to {}", pairs(&json(&fo.restore_to))));
+    }
+    let mut l = vec![format!("{who}failover: {}", settings.join(", "))];
+    if let Some(b) = &v.stack.backup {
+        l.push(format!("{who}backup: {} before the workload ({})", backup_tool(v), pairs(&json(b))));
+    }
+    if v.failover_mode() == Some(FailoverMode::Restore) {
+        let to = match fo.restore_to {
+            RestoreTo::Latest => "the latest state the backup and its archive hold",
+            RestoreTo::BeforeFault => "just before the fault (point in time; the old primary archives its last WAL first)",
+        };
+        l.push(format!(
+            "{who}restore, once triggered: a fresh node in the destroyed primary's place (same name and address), the backup restored to {to}, started, replayed, until it takes writes; then the clients"
+        ));
+    }
+    l
+}
+
+fn backup_tool(v: &Scenario) -> &'static str {
+    v.stack.kind.info().backup.as_ref().map_or("a backup", |b| b.tool)
+}
+
+/// A fault's parameters beyond its kind and target, and when it is healed.
+pub fn fault_detail(f: &FaultSpec, all: &[FaultSpec]) -> String {
+    let mut j = json(f);
+    if let Value::Object(m) = &mut j {
+        for k in ["at_ms", "kind", "target", "targets", "action", "undo", "duration_ms", "name", "heals"] {
+            m.remove(k);
+        }
+    }
+    let params = pairs(&j);
+    let heal = match (f.duration_ms, &f.name) {
+        (Some(d), _) => format!("healed after duration_ms {d}, at t={} ms", f.at_ms + d),
+        _ if f.kind == FaultKind::Heal => String::new(),
+        (None, Some(n)) => match all.iter().position(|g| g.heals.as_deref() == Some(n.as_str())) {
+            Some(h) => format!("`{n}`, healed by fault #{h} at t={} ms", all[h].at_ms),
+            None => format!("`{n}`, healed when the workload stops"),
+        },
+        (None, None) if matches!(f.kind, FaultKind::Kill | FaultKind::Destroy | FaultKind::DestroyData | FaultKind::KillSite) => {
+            String::new()
+        }
+        (None, None) => "healed when the workload stops".into(),
+    };
+    [params, heal].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ")
+}
+
+/// The targets and the checker's parameters.
+pub fn judging_lines(v: &Scenario, who: &str) -> Vec<String> {
+    let mut l = Vec::new();
+    let t = pairs(&json(&v.targets));
+    if !t.is_empty() {
+        l.push(format!("{who}targets: {t}"));
+    }
+    l.push(format!("{who}checks: {}", pairs(&json(&v.checks))));
+    l
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_read_as_pairs_and_unset_values_are_left_out() {
+        let v = serde_json::json!({"ttl": 30, "use_slots": true, "x": null, "groups": [["pg-1"], ["pg-2", "pg-3"]], "rto_ms": {"p95": 3000}});
+        assert_eq!(pairs(&v), "groups pg-1 | pg-2+pg-3, rto_ms {p95 3000}, ttl 30, use_slots true");
+    }
+}
