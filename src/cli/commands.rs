@@ -7,37 +7,7 @@ use crate::suite::{self, SuiteOptions};
 
 pub async fn dispatch(cmd: Command) -> Result<i32> {
     match cmd {
-        Command::Run { files, keep, reports, repeat, fail_fast, baseline, dry_run, yes, metrics_file, pushgateway, partition } => {
-            // validate fully before anything starts, every file and the evidence folder
-            let mut plan = suite::expand(&files)?;
-            if let Some(p) = partition {
-                let all = plan.len();
-                plan = p.select(plan);
-                let names: Vec<String> = plan.iter().map(|l| l.path.display().to_string()).collect();
-                eprintln!("slice {p}: {} of {all} scenario files{}{}", plan.len(), if names.is_empty() { "" } else { ": " }, names.join(", "));
-            }
-            if dry_run {
-                for l in &plan {
-                    println!("{}", crate::runner::plan_text(l));
-                }
-                return Ok(exit::PASS);
-            }
-            check_reports(&reports)?;
-            if keep && plan.len() * repeat as usize > 1 {
-                return Err(Error::usage("--keep keeps one drill's stack: give one scenario without --repeat"));
-            }
-            let baseline = baseline.as_deref().map(crate::runner::Baseline::parse);
-            // a baseline that cannot be found is a usage error before anything starts
-            if let Some(b) = &baseline {
-                for l in &plan {
-                    b.load(&reports, &l.scenario.name)?;
-                }
-            }
-            let metrics = metrics_out(metrics_file, pushgateway)?;
-            let always_summary = partition.is_some();
-            let opts = SuiteOptions { run: RunOptions { keep, reports, baseline, label: None, yes }, repeat, fail_fast, metrics, always_summary };
-            Ok(suite::run_suite(&plan, &opts).await?.exit_code)
-        }
+        Command::Run(args) => run(args).await,
         Command::Validate { files } => {
             // every file is checked and every problem shown, not just the first file's
             let mut invalid = 0;
@@ -171,6 +141,41 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             Ok(exit::PASS)
         }
     }
+}
+
+/// `drdrill run`: every file validated before anything starts, the slice taken, then the
+/// dry run or the suite.
+async fn run(args: super::RunArgs) -> Result<i32> {
+    let super::RunArgs { files, keep, reports, repeat, fail_fast, baseline, dry_run, yes, metrics_file, pushgateway, partition } = args;
+    // validate fully before anything starts, every file and the evidence folder
+    let mut plan = suite::expand(&files)?;
+    if let Some(p) = partition {
+        let all = plan.len();
+        plan = p.select(plan);
+        let names: Vec<String> = plan.iter().map(|l| l.path.display().to_string()).collect();
+        eprintln!("slice {p}: {} of {all} scenario files{}{}", plan.len(), if names.is_empty() { "" } else { ": " }, names.join(", "));
+    }
+    if dry_run {
+        for l in &plan {
+            println!("{}", crate::runner::plan_text(l));
+        }
+        return Ok(exit::PASS);
+    }
+    check_reports(&reports)?;
+    if keep && plan.len() * repeat as usize > 1 {
+        return Err(Error::usage("--keep keeps one drill's stack: give one scenario without --repeat"));
+    }
+    let baseline = baseline.as_deref().map(crate::runner::Baseline::parse);
+    // a baseline that cannot be found is a usage error before anything starts
+    if let Some(b) = &baseline {
+        for l in &plan {
+            b.load(&reports, &l.scenario.name)?;
+        }
+    }
+    let metrics = metrics_out(metrics_file, pushgateway)?;
+    let always_summary = partition.is_some();
+    let opts = SuiteOptions { run: RunOptions { keep, reports, baseline, label: None, yes }, repeat, fail_fast, metrics, always_summary };
+    Ok(suite::run_suite(&plan, &opts).await?.exit_code)
 }
 
 /// Reads `drdrill proxy --config FILE`: a JSON array of proxies.

@@ -15,50 +15,7 @@ pub struct Cli {
 pub enum Command {
     /// Run drills: start the stack, inject the faults, fail over, measure, report. Several
     /// files and folders (their *.yaml) make a suite, validated before any drill starts.
-    Run {
-        /// Scenario files (YAML) and folders of them.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// Leave the stack running afterwards (remove it with `drdrill gc --run ID`); one drill only.
-        #[arg(long)]
-        keep: bool,
-        /// Run each scenario N times; the summary gives the spread (min, median, p95, max).
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
-        repeat: u32,
-        /// Stop at the first drill that does not pass (the rest are reported as not run).
-        #[arg(long)]
-        fail_fast: bool,
-        /// Compare each run with earlier evidence of its scenario: an evidence folder, a
-        /// folder of them, or `last` (the newest run under --reports). A regression exits 5.
-        #[arg(long, value_name = "DIR|last")]
-        baseline: Option<String>,
-        /// Where evidence folders go.
-        #[arg(long, default_value = "reports", env = "DRDRILL_REPORTS")]
-        reports: PathBuf,
-        /// Print the exact plan (stack, probes, every command and request with its offset)
-        /// and exit: nothing is started and no action runs.
-        #[arg(long)]
-        dry_run: bool,
-        /// Confirm in advance: an external stack's drill otherwise asks on the terminal
-        /// (and refuses without one).
-        #[arg(long)]
-        yes: bool,
-        /// After each drill, write every scenario's latest results as Prometheus metrics to
-        /// PATH (written to a temporary file, then renamed: the node_exporter textfile
-        /// collector's convention; docs/alerts.md).
-        #[arg(long, value_name = "PATH")]
-        metrics_file: Option<PathBuf>,
-        /// After each drill, PUT its metrics to a Prometheus Pushgateway at URL
-        /// (`URL/metrics/job/drdrill/scenario/NAME`).
-        #[arg(long, value_name = "URL")]
-        pushgateway: Option<String>,
-        /// Run only slice K of N of the files (`--partition 2/4`), for a CI job matrix: each
-        /// file lands in the slice its file name hashes to, the same one on every machine;
-        /// the N slices together run every drill once. The slice always writes its summary;
-        /// `drdrill summary` merges the slices' evidence.
-        #[arg(long, value_name = "K/N")]
-        partition: Option<crate::suite::Partition>,
-    },
+    Run(RunArgs),
     /// Merge the evidence of several runs (the slices of `run --partition`, or any earlier
     /// runs) into one summary: summary.html, summary.json and junit.xml, the same rows and
     /// the same gate (exit code) as one run of them all.
@@ -134,6 +91,53 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+}
+
+/// `drdrill run`'s options.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Scenario files (YAML) and folders of them.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Leave the stack running afterwards (remove it with `drdrill gc --run ID`); one drill only.
+    #[arg(long)]
+    pub keep: bool,
+    /// Run each scenario N times; the summary gives the spread (min, median, p95, max).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    /// Stop at the first drill that does not pass (the rest are reported as not run).
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Compare each run with earlier evidence of its scenario: an evidence folder, a
+    /// folder of them, or `last` (the newest run under --reports). A regression exits 5.
+    #[arg(long, value_name = "DIR|last")]
+    pub baseline: Option<String>,
+    /// Where evidence folders go.
+    #[arg(long, default_value = "reports", env = "DRDRILL_REPORTS")]
+    pub reports: PathBuf,
+    /// Print the exact plan (stack, probes, every command and request with its offset)
+    /// and exit: nothing is started and no action runs.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm in advance: an external stack's drill otherwise asks on the terminal
+    /// (and refuses without one).
+    #[arg(long)]
+    pub yes: bool,
+    /// After each drill, write every scenario's latest results as Prometheus metrics to
+    /// PATH (written to a temporary file, then renamed: the node_exporter textfile
+    /// collector's convention; docs/alerts.md).
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+    /// After each drill, PUT its metrics to a Prometheus Pushgateway at URL
+    /// (`URL/metrics/job/drdrill/scenario/NAME`).
+    #[arg(long, value_name = "URL")]
+    pub pushgateway: Option<String>,
+    /// Run only slice K of N of the files (`--partition 2/4`), for a CI job matrix: each
+    /// file lands in the slice its file name hashes to, the same one on every machine;
+    /// the N slices together run every drill once. The slice always writes its summary;
+    /// `drdrill summary` merges the slices' evidence.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<crate::suite::Partition>,
 }
 
 #[derive(Subcommand, Debug)]

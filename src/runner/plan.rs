@@ -80,34 +80,7 @@ pub fn plan_text(loaded: &Loaded) -> String {
         s.push_str(&format!("  {line}\n"));
     }
     for plan in &loaded.services {
-        let (v, who) = (&plan.view, if plan.tagged { format!("service {}: ", plan.name) } else { String::new() });
-        let st = &v.stack;
-        if st.kind.is_external() {
-            s.push_str(&super::external::endpoints_text(v));
-        } else {
-            s.push_str(&format!("  {who}start {} containers ({}): {}\n", st.node_names().len(), st.image(), st.node_names().join(", ")));
-            for line in super::plan_parts::stack_lines(v, &who) {
-                s.push_str(&format!("  {line}\n"));
-            }
-        }
-        let w = &v.workload;
-        let rate = w.rate_per_s.map_or("unthrottled".to_string(), |r| format!("{r} writes/s each"));
-        s.push_str(&format!("  {who}workload: {} writers, {rate}, at most {} ms\n", w.writers, w.max_duration_ms));
-        s.push_str(&format!("  {}\n", super::plan_parts::workload_line(v, &who)));
-        s.push_str(&multi_active_text(v, &who));
-        let recovery = match (v.failover_mode(), &v.failover) {
-            (Some(FailoverMode::Orchestrator), _) => "the stack's own orchestrator (watched)".to_string(),
-            (Some(_), Some(fo)) if !fo.steps.is_empty() => format!("the scenario's {} steps", fo.steps.len()),
-            (Some(FailoverMode::Restore), _) => "a restore from the stack's backup onto a fresh node".to_string(),
-            (Some(FailoverMode::Bootstrap), Some(fo)) => crate::failover::Recovery::name(&crate::failover::OperatorBootstrap(fo.clone())),
-            (Some(_), _) => "drdrill's scripted promotion".to_string(),
-            (None, _) => "none (the clients' first acknowledged write after an outage)".to_string(),
-        };
-        s.push_str(&format!("  {who}recovery: {recovery}\n"));
-        let more = [super::plan_parts::failover_lines(v, &who), super::plan_parts::judging_lines(v, &who)].concat();
-        for line in more {
-            s.push_str(&format!("  {line}\n"));
-        }
+        s.push_str(&service_text(plan));
     }
     s.push_str(&monitoring_text(loaded));
     for p in &sc.steady_state.probes {
@@ -130,6 +103,40 @@ pub fn plan_text(loaded: &Loaded) -> String {
         s.push_str(&format!("  abort when: {}\n", c.join(" or ")));
     }
     crate::action::redact(&s)
+}
+
+/// One service's part of the plan: its stack, workload, recovery, targets and checks.
+fn service_text(plan: &crate::scenario::ServicePlan) -> String {
+    let mut s = String::new();
+    let (v, who) = (&plan.view, if plan.tagged { format!("service {}: ", plan.name) } else { String::new() });
+    let st = &v.stack;
+    if st.kind.is_external() {
+        s.push_str(&super::external::endpoints_text(v));
+    } else {
+        s.push_str(&format!("  {who}start {} containers ({}): {}\n", st.node_names().len(), st.image(), st.node_names().join(", ")));
+        for line in super::plan_parts::stack_lines(v, &who) {
+            s.push_str(&format!("  {line}\n"));
+        }
+    }
+    let w = &v.workload;
+    let rate = w.rate_per_s.map_or("unthrottled".to_string(), |r| format!("{r} writes/s each"));
+    s.push_str(&format!("  {who}workload: {} writers, {rate}, at most {} ms\n", w.writers, w.max_duration_ms));
+    s.push_str(&format!("  {}\n", super::plan_parts::workload_line(v, &who)));
+    s.push_str(&multi_active_text(v, &who));
+    let recovery = match (v.failover_mode(), &v.failover) {
+        (Some(FailoverMode::Orchestrator), _) => "the stack's own orchestrator (watched)".to_string(),
+        (Some(_), Some(fo)) if !fo.steps.is_empty() => format!("the scenario's {} steps", fo.steps.len()),
+        (Some(FailoverMode::Restore), _) => "a restore from the stack's backup onto a fresh node".to_string(),
+        (Some(FailoverMode::Bootstrap), Some(fo)) => crate::failover::Recovery::name(&crate::failover::OperatorBootstrap(fo.clone())),
+        (Some(_), _) => "drdrill's scripted promotion".to_string(),
+        (None, _) => "none (the clients' first acknowledged write after an outage)".to_string(),
+    };
+    s.push_str(&format!("  {who}recovery: {recovery}\n"));
+    let more = [super::plan_parts::failover_lines(v, &who), super::plan_parts::judging_lines(v, &who)].concat();
+    for line in more {
+        s.push_str(&format!("  {line}\n"));
+    }
+    s
 }
 
 /// The drill's monitoring: what runs, its timing, each rule with its `for`, the targets.

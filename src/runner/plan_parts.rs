@@ -48,11 +48,11 @@ pub fn stack_lines(v: &Scenario, who: &str) -> Vec<String> {
         let s: Vec<String> = st.settings.iter().map(|(k, x)| format!("{k}={x}")).collect();
         l.push(format!("{who}settings (the engine's own): {}", s.join(", ")));
     }
+    // each orchestrator's or engine's own block (the backup has lines of its own below)
     let blocks = json(st);
-    for key in ["sentinel", "patroni", "haproxy", "mha", "cluster", "galera", "multi_active"] {
-        if let Some(b) = blocks.get(key).filter(|b| !is_unset(b)) {
-            l.push(format!("{who}{key}: {}", pairs(b)));
-        }
+    let own = blocks.as_object().into_iter().flatten().filter(|(k, b)| b.is_object() && !is_unset(b) && !["settings", "sites", "nodes", "credentials", "backup"].contains(&k.as_str()));
+    for (key, b) in own {
+        l.push(format!("{who}{key}: {}", pairs(b)));
     }
     for (site, nodes) in &st.sites {
         l.push(format!("{who}site {site}: {}", nodes.join(", ")));
