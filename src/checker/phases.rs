@@ -60,13 +60,17 @@ pub struct Phases {
     pub fault_ms: Option<f64>,
     pub detected_ms: Option<f64>,
     /// The earliest evidence that the new primary took writes: the watcher seeing it
-    /// writable, or the start of the first write it acknowledged if that came first
-    /// (`promoted_by`).
+    /// writable, or its first acknowledgement if that came first (`promoted_by`).
     pub promoted_ms: Option<f64>,
     pub promoted_by: Option<String>,
     /// When the clients got in first: how much later the watcher saw the promotion (ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watcher_late_ms: Option<f64>,
+    /// When the clients' first write to the new primary began before the step the reroute
+    /// starts from (the promotion seen, or the first cache run out) and waited for it: how
+    /// long before (ms). The reroute is then 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerouted_early_ms: Option<f64>,
     /// When the clients' endpoint (MHA's VIP) first reached the new primary; null for
     /// stacks without one. MHA moves the VIP before it makes the new master writable.
     pub moved_ms: Option<f64>,
@@ -179,7 +183,10 @@ fn phases_between(
         recovered_ms,
         detection_ms: seen.fault_ns.and(seen.detected).map(|d| ms(d) - from_ms),
         promotion_ms: span(seen.detected, seen.promoted),
-        reroute_ms: span(seen.first_expired.or(seen.promoted), rerouted),
+        // a first write that began before the step the reroute starts from waited for it:
+        // the reroute took nothing, and `rerouted_early_ms` says how long it waited
+        reroute_ms: span(seen.first_expired.or(seen.promoted), rerouted).map(|r| r.max(0.0)),
+        rerouted_early_ms: span(rerouted, seen.first_expired.or(seen.promoted)).filter(|w| *w > 0.0),
         stabilization_ms: rerouted.and_then(|r| Some(recovered_ms? - ms(r))),
         dns_moved_ms: seen.dns_moved.map(ms),
         first_cache_expired_ms: seen.first_expired.map(ms),
@@ -287,14 +294,15 @@ mod tests {
                 Steps::Orchestrator,
             )
         };
-        // the promotion ends where the clients' first write began, and the reroute is 0
+        // the promotion ends at the acknowledgement, the watcher 20 ms late; the write began
+        // 30 ms before it and waited: the reroute is 0, not -30
         let p1 = p(&late);
-        assert_eq!((p1.promoted_ms, p1.promoted_by.as_deref()), (Some(9290.0), Some("first acknowledged write")));
+        assert_eq!((p1.promoted_ms, p1.promoted_by.as_deref()), (Some(9320.0), Some("first acknowledged write")));
         assert_eq!((p1.rerouted_ms, p1.rerouted_ack_ms, p1.reroute_ms), (Some(9290.0), Some(9320.0), Some(0.0)));
-        assert_eq!(p1.watcher_late_ms, Some(50.0));
+        assert_eq!((p1.watcher_late_ms, p1.rerouted_early_ms), (Some(20.0), Some(30.0)));
         // the watcher never saw it: the acknowledgement alone is the evidence
         let p2 = p(&events);
-        assert_eq!((p2.promoted_ms, p2.promoted_by.as_deref(), p2.watcher_late_ms), (Some(9290.0), Some("first acknowledged write"), None));
+        assert_eq!((p2.promoted_ms, p2.promoted_by.as_deref(), p2.watcher_late_ms), (Some(9320.0), Some("first acknowledged write"), None));
     }
 
     #[test]
@@ -320,8 +328,10 @@ mod tests {
             Budgets::default(),
             Steps::Orchestrator,
         );
-        assert_eq!((p.promoted_ms, p.reroute_ms, p.promoted_by.as_deref()), (Some(11_249.1), Some(0.0), Some("first acknowledged write")));
-        assert!((p.watcher_late_ms.unwrap() - 4.9).abs() < 1e-6, "{p:?}");
+        // the watcher's sighting is the evidence (the acknowledgement came after it); the
+        // write waited 4.9 ms for it, and the reroute is 0
+        assert_eq!((p.promoted_ms, p.reroute_ms, p.promoted_by.as_deref()), (Some(11_254.0), Some(0.0), Some("watcher")));
+        assert!((p.rerouted_early_ms.unwrap() - 4.9).abs() < 1e-6 && p.watcher_late_ms.is_none(), "{p:?}");
         assert!(p.promotion_ms.unwrap() >= 0.0 && p.stabilization_ms.unwrap() >= 0.0, "{p:?}");
     }
 

@@ -11,8 +11,8 @@ pub(super) struct Observed {
     pub(super) detected: Option<u64>,
     pub(super) promoted: Option<u64>,
     pub(super) promoted_by: Option<String>,
-    /// How long after the clients' first write to the new primary began the watcher saw
-    /// it promoted (ns), when the clients got in first.
+    /// How long after the new primary's first acknowledgement the watcher saw it promoted
+    /// (ns), when the clients got in first.
     pub(super) watcher_late: Option<u64>,
     /// The clients' endpoint (an orchestrator's VIP) reached the new primary.
     pub(super) moved: Option<u64>,
@@ -43,7 +43,7 @@ impl Observed {
             _ => None,
         };
         let watched = new.and_then(|n| after(promote, Some(n)));
-        let (promoted, promoted_by) = promotion(watched, first.map(|r| r.invoke_ns));
+        let (promoted, promoted_by) = promotion(watched, first.map(|r| r.ack_ns));
         let moved = new.and_then(|n| after(moves, Some(n)));
         let (dns_moved, first_expired, expired) = dns_move(events, steps, moved, new);
         Observed {
@@ -74,11 +74,11 @@ fn first_after_fault(events: &[Event], fault_ns: Option<u64>, kind: EventKind, n
 }
 
 /// The earliest evidence that the new primary took writes, and what it was: the watcher
-/// seeing it promoted (`watched`), or the first write it acknowledged, from when that
-/// write began, if that came first: the promotion then ends where the reroute begins, and
-/// neither is negative.
-fn promotion(watched: Option<u64>, first_write: Option<u64>) -> (Option<u64>, Option<String>) {
-    match (watched, first_write) {
+/// seeing it promoted (`watched`), or its first acknowledgement if that came first. (Not
+/// that write's start: a write may begin before the promotion and wait for it, in a
+/// proxy's queue or a connection's retries; only its acknowledgement proves it.)
+fn promotion(watched: Option<u64>, first_ack: Option<u64>) -> (Option<u64>, Option<String>) {
+    match (watched, first_ack) {
         (Some(w), Some(a)) if a < w => (Some(a), Some("first acknowledged write".to_string())),
         (None, Some(a)) => (Some(a), Some("first acknowledged write".to_string())),
         (Some(w), _) => (Some(w), Some("watcher".to_string())),

@@ -41,25 +41,31 @@ pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
     };
     let promotion = match (p.promoted_by.as_deref(), p.watcher_late_ms) {
         (Some("first acknowledged write"), Some(late)) => {
-            format!("{} (the clients got in first; the watcher saw it {late:.1} ms later)", b.promotion_from)
+            format!("{} (seen first as the new primary's first acknowledgement; the watcher saw it {late:.1} ms later)", b.promotion_from)
         }
         (Some("first acknowledged write"), None) => format!("{} (seen first as the new primary's first acknowledged write)", b.promotion_from),
         _ => b.promotion_from.clone(),
     };
+    // a first write that began before the reroute's start waited for it: the reroute ends
+    // where it starts, and says so
+    let (rerouted, reroute_from) = match p.rerouted_early_ms {
+        Some(early) => (p.rerouted_ms.map(|r| r + early), format!("{} (the clients' first write began {early:.1} ms before and waited)", b.reroute_from)),
+        None => (p.rerouted_ms, b.reroute_from.clone()),
+    };
     let mut rows = vec![
         row("detection", p.fault_ms, p.detected_ms, p.detection_ms, b.detection_ms, &b.detection_from),
         row("promotion", p.detected_ms, p.promoted_ms, p.promotion_ms, b.promotion_ms, &promotion),
-        row("reroute", p.promoted_ms, p.rerouted_ms, p.reroute_ms, b.reroute_ms, &b.reroute_from),
+        row("reroute", p.promoted_ms, rerouted, p.reroute_ms, b.reroute_ms, &reroute_from),
         row("stabilisation", p.rerouted_ms, p.recovered_ms, p.stabilization_ms, None, "RTO's recovery point: writes stay available"),
     ];
     if p.dns_moved_ms.is_some() && p.first_cache_expired_ms.is_none() {
         // the clients resolved once and never ask again: the record moved, nobody follows
         let update = if b.dns_from.is_empty() { "drdrill moves the service's A record to the new primary" } else { &b.dns_from };
-        rows[2] = row("reroute", p.dns_moved_ms, p.rerouted_ms, p.reroute_ms, None, &b.reroute_from);
+        rows[2] = row("reroute", p.dns_moved_ms, rerouted, p.reroute_ms, None, &reroute_from);
         rows.insert(2, row("DNS updated", p.promoted_ms, p.dns_moved_ms, p.dns_update_ms, None, update));
     } else if p.dns_moved_ms.is_some() {
         // the reroute waits for the DNS: the record moves, then the clients' caches run out
-        rows[2] = row("reroute", p.first_cache_expired_ms, p.rerouted_ms, p.reroute_ms, b.reroute_ms, &b.reroute_from);
+        rows[2] = row("reroute", p.first_cache_expired_ms, rerouted, p.reroute_ms, b.reroute_ms, &reroute_from);
         let update = if b.dns_from.is_empty() { "drdrill moves the service's A record to the new primary" } else { &b.dns_from };
         rows.insert(2, row("DNS updated", p.promoted_ms, p.dns_moved_ms, p.dns_update_ms, None, update));
         rows.insert(3, row("waiting for the DNS TTL", p.dns_moved_ms, p.first_cache_expired_ms, p.ttl_wait_ms, b.ttl_ms, &b.ttl_from));
