@@ -288,3 +288,36 @@ fn string_literals_and_kind_words_are_read_as_written() {
     assert!(!names_kind("a mariadb-mha stack", "mariadb"));
     assert!(!names_kind("drdrill/mariadb:10.11", "mariadb"));
 }
+
+/// Whether `line` tests a value against a range with both ends written as numbers
+/// (`(1..=3600).contains(&v)`, `!(0.0..=1.0).contains(&t)`).
+fn literal_range_check(line: &str) -> bool {
+    line.match_indices("..=").any(|(i, _)| {
+        let before = line[..i].chars().next_back().is_some_and(|c| c.is_ascii_digit());
+        let after = line[i + 3..].chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-');
+        before && after && line[i..].contains(").contains(")
+    })
+}
+
+/// Every bound on a scenario's numbers is in scenario/bounds.rs, where the list of every
+/// key in docs/scenarios.md reads it: no other file of the validator writes one.
+#[test]
+fn the_validator_bounds_numbers_only_through_its_table() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    for f in files(&root.join("src/scenario")) {
+        if f.ends_with("bounds.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        // the code, not its unit tests
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (n, line) in code.lines().enumerate() {
+            if line.contains("must be between") || line.contains("must be above") || literal_range_check(line) {
+                found.push(format!("{}:{}: {}", f.strip_prefix(root).unwrap().display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "bounds written outside scenario/bounds.rs:\n{}", found.join("\n"));
+    assert!(literal_range_check("if !(1..=3600).contains(&t) {") && !literal_range_check("(1..=count).contains(&n)"));
+}

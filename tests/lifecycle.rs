@@ -401,3 +401,21 @@ fn sigint_while_the_stack_is_being_created_leaves_nothing_and_says_so() {
         assert_eq!(scenario_leftovers(SINGLE), Vec::<String>::new(), "{when}: {err}");
     }
 }
+
+/// docs/scenarios.md ends with every key of the format (type, default, range, meaning) as
+/// `drdrill schema --keys` prints it from the schema and the validator's bounds: a key or a
+/// limit added to the code and not to the page fails here.
+#[test]
+fn scenarios_md_lists_every_key_and_limit_as_the_code_has_them() {
+    let page = std::fs::read_to_string(root().join("docs/scenarios.md")).unwrap();
+    let (begin, end) = ("<!-- every key: `drdrill schema --keys` -->\n", "<!-- end of every key -->");
+    let from = page.find(begin).expect("docs/scenarios.md has no list of every key") + begin.len();
+    let to = page[from..].find(end).expect("the list of every key has no end marker") + from;
+    let out = drdrill(&["schema", "--keys"]);
+    let want = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success() && want.lines().count() > 150, "{want}");
+    assert!(
+        page[from..to] == want,
+        "docs/scenarios.md's list of every key differs from the code's: replace it with `drdrill schema --keys`"
+    );
+}

@@ -56,8 +56,11 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             println!("marked `{label}` for run {run_id}");
             Ok(exit::PASS)
         }
-        Command::Schema => {
-            println!("{}", scenario::json_schema());
+        Command::Schema { keys } => {
+            match keys {
+                true => print!("{}", scenario::keys::keys_markdown()),
+                false => println!("{}", scenario::json_schema()),
+            }
             Ok(exit::PASS)
         }
         Command::Report { dir } => {

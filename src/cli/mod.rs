@@ -40,7 +40,12 @@ pub enum Command {
         files: Vec<PathBuf>,
     },
     /// Print the JSON Schema of the scenario format.
-    Schema,
+    Schema {
+        /// Print instead every key as a markdown table (type, default, range, meaning): the
+        /// one that ends docs/scenarios.md.
+        #[arg(long)]
+        keys: bool,
+    },
     /// Render every report of a finished drill again from its results.json and history.jsonl.zst.
     Report {
         /// The drill's evidence folder.

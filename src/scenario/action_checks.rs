@@ -41,9 +41,9 @@ pub fn validate_actions(s: &Scenario, p: &mut Vec<Problem>) {
         if let Some(pr) = &a.probe {
             check_probe(pr, vec![Key("abort_when"), Key("probe")], p);
         }
-        if a.outage_ms == Some(0) || a.probe_failures == 0 {
-            p.push((vec![Key("abort_when")], "outage_ms and probe_failures must be above 0".into()));
-        }
+        let at = |k: &'static str| vec![Key("abort_when"), Key(k)];
+        super::bounds::check_opt(p, at("outage_ms"), "AbortWhen.outage_ms", a.outage_ms.map(|v| v as f64));
+        super::bounds::check(p, at("probe_failures"), "AbortWhen.probe_failures", f64::from(a.probe_failures), "");
         if a.outage_ms.is_none() && a.failed_writes.is_none() && a.probe.is_none() {
             p.push((vec![Key("abort_when")], "give at least one of outage_ms, failed_writes or probe".into()));
         }
@@ -62,9 +62,7 @@ fn check_action(a: &ActionSpec, at: Vec<Seg>, p: &mut Vec<Problem>) {
     if a.dns.is_some() && at.get(1) != Some(&Key("steps")) {
         p.push((with(&at, "dns"), "`dns` moves a record during failover: it is a failover step only".into()));
     }
-    if a.timeout_ms == Some(0) {
-        p.push((with(&at, "timeout_ms"), "timeout_ms must be above 0".into()));
-    }
+    super::bounds::check_opt(p, with(&at, "timeout_ms"), "ActionSpec.timeout_ms", a.timeout_ms.map(|v| v as f64));
     if let Some(c) = &a.command {
         check_command(c, with(&at, "command"), p);
     }
@@ -85,9 +83,8 @@ fn check_probe(pr: &ProbeSpec, at: Vec<Seg>, p: &mut Vec<Problem>) {
     if pr.kind().is_none() {
         p.push((at.clone(), "a probe takes exactly one of command, http, write: true or max_lag_bytes".into()));
     }
-    if pr.attempt_timeout_ms == 0 || pr.every_ms == 0 {
-        p.push((at.clone(), "attempt_timeout_ms and every_ms must be above 0".into()));
-    }
+    super::bounds::check(p, with(&at, "attempt_timeout_ms"), "ProbeSpec.attempt_timeout_ms", pr.attempt_timeout_ms as f64, "");
+    super::bounds::check(p, with(&at, "every_ms"), "ProbeSpec.every_ms", pr.every_ms as f64, "");
     if let Some(c) = &pr.command {
         check_command(c, with(&at, "command"), p);
     }
@@ -113,11 +110,7 @@ fn check_http(h: &super::actions::HttpSpec, at: Vec<Seg>, p: &mut Vec<Problem>) 
     if h.method.parse::<hyper::Method>().is_err() || h.method.is_empty() {
         p.push((with(&at, "method"), format!("`{}` is not an HTTP method", h.method)));
     }
-    if let Some(code) = h.status
-        && !(100..=599).contains(&code)
-    {
-        p.push((with(&at, "status"), format!("expected an HTTP status (100-599), found {code}")));
-    }
+    super::bounds::check_opt(p, with(&at, "status"), "HttpSpec.status", h.status.map(f64::from));
 }
 
 fn with(at: &[Seg], key: &'static str) -> Vec<Seg> {

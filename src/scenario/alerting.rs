@@ -7,7 +7,6 @@ use super::locate::Seg::{self, Key, Name};
 use super::model::*;
 use super::services::ServicePlan;
 
-const MAX_MS: u64 = 3_600_000;
 
 /// Every problem of `monitoring` and of the services' alert targets.
 pub fn validate(sc: &Scenario, services: &[ServicePlan], rules: Option<&AlertRules>) -> Vec<Problem> {
@@ -60,16 +59,14 @@ fn unknown(name: &str, known: &[&str]) -> Option<String> {
 fn spec_problems(sc: &Scenario, m: &MonitoringSpec, p: &mut Vec<Problem>) {
     let at = |k: &'static str| vec![Key("monitoring"), Key(k)];
     let ranges = [
-        ("scrape_interval_ms", m.scrape_interval_ms, 100),
-        ("evaluation_interval_ms", m.evaluation_interval_ms, 100),
-        ("group_wait_ms", m.group_wait_ms, 0),
-        ("group_interval_ms", m.group_interval_ms, 100),
-        ("settle_ms", m.settle_ms, 0),
+        ("scrape_interval_ms", "MonitoringSpec.scrape_interval_ms", m.scrape_interval_ms),
+        ("evaluation_interval_ms", "MonitoringSpec.evaluation_interval_ms", m.evaluation_interval_ms),
+        ("group_wait_ms", "MonitoringSpec.group_wait_ms", m.group_wait_ms),
+        ("group_interval_ms", "MonitoringSpec.group_interval_ms", m.group_interval_ms),
+        ("settle_ms", "MonitoringSpec.settle_ms", m.settle_ms),
     ];
-    for (key, v, min) in ranges {
-        if let Some(v) = v.filter(|v| !(min..=MAX_MS).contains(v)) {
-            p.push((at(key), format!("{key} must be between {min} and {MAX_MS}, found {v}")));
-        }
+    for (field, key, v) in ranges {
+        super::bounds::check_opt(p, at(field), key, v.map(|v| v as f64));
     }
     if m.group_by.as_ref().is_some_and(|g| g.is_empty()) {
         p.push((at("group_by"), "expected at least one label name (Alertmanager's default is `[alertname]`)".into()));

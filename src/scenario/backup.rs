@@ -128,16 +128,8 @@ pub fn validate_backup(s: &Scenario, p: &mut Vec<Problem>) {
         };
         p.push((here(key), format!("`{key}` is not a {} setting: a {} backup ({}) {takes}", st.kind.name(), st.kind.name(), info.tool)));
     }
-    if let Some(t) = b.archive_timeout_s
-        && !(1..=3600).contains(&t)
-    {
-        p.push((here("archive_timeout_s"), "archive_timeout_s must be between 1 and 3600".into()));
-    }
-    if let Some(t) = b.snapshot_s
-        && !(1..=3600).contains(&t)
-    {
-        p.push((here("snapshot_s"), "snapshot_s must be between 1 and 3600".into()));
-    }
+    super::bounds::check_opt(p, here("archive_timeout_s"), "BackupSpec.archive_timeout_s", b.archive_timeout_s.map(|t| t as f64));
+    super::bounds::check_opt(p, here("snapshot_s"), "BackupSpec.snapshot_s", b.snapshot_s.map(|t| t as f64));
     let pitr = s.failover.as_ref().is_some_and(|f| f.restore_to == RestoreTo::BeforeFault);
     if restore && pitr && !info.point_in_time {
         p.push((

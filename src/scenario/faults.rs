@@ -95,9 +95,6 @@ fn check_fields(s: &Scenario, i: usize, f: &FaultSpec, p: &mut Vec<Problem>) {
             p.push((at(i, key), format!("`{key}` does not apply to a {} fault (it takes: {takes})", kind_name(f.kind))));
         }
     }
-    if f.duration_ms == Some(0) {
-        p.push((at(i, "duration_ms"), "duration_ms must be above 0".into()));
-    }
     // a killed node started again rejoins by itself only where every node is writable; a
     // primary's would come back beside the one promoted in its place
     if f.kind == FaultKind::Kill && f.duration_ms.is_some() && !s.stack.kind.info().multi_active {
@@ -137,12 +134,11 @@ fn check_attributes(s: &Scenario, i: usize, f: &FaultSpec, nodes: &[String], p: 
         Switchover if !s.stack.kind.orchestrated() => p.push((at(i, "kind"), no_switchover())),
         Loss => match f.percent {
             None => needs(i, f, "percent", p),
-            Some(x) if !(x > 0.0 && x <= 100.0) => p.push((at(i, "percent"), format!("expected a percent in (0, 100], found {x}"))),
-            _ => {}
+            Some(x) => super::bounds::check(p, at(i, "percent"), "FaultSpec.percent", x, "the share of packets dropped"),
         },
         Bandwidth => match f.rate_kb_per_s {
             None => needs(i, f, "rate_kb_per_s", p),
-            Some(0) => p.push((at(i, "rate_kb_per_s"), "rate_kb_per_s must be above 0".into())),
+            Some(0) => super::bounds::check(p, at(i, "rate_kb_per_s"), "FaultSpec.rate_kb_per_s", 0.0, ""),
             _ => {}
         },
         Latency if f.latency_ms.is_none() => needs(i, f, "latency_ms", p),
@@ -182,10 +178,8 @@ fn check_link(s: &Scenario, i: usize, f: &FaultSpec, p: &mut Vec<Problem>) {
             format!("a {kind} fault acts on a proxied link: give `link: client` or `link: replication`"),
         ));
     }
-    if let Some(t) = f.toxicity
-        && !(0.0..=1.0).contains(&t)
-    {
-        p.push((at(i, "toxicity"), format!("expected a probability in [0, 1], found {t}")));
+    if let Some(t) = f.toxicity {
+        super::bounds::check(p, at(i, "toxicity"), "FaultSpec.toxicity", f64::from(t), "a probability");
     }
     let proxy = s.proxy.as_ref();
     match f.link {
@@ -224,8 +218,9 @@ fn check_site_fault(s: &Scenario, f: &FaultSpec, i: usize, p: &mut Vec<Problem>)
             }
             _ => {}
         }
-        if let Some(x) = f.percent.filter(|x| !(0.0..=100.0).contains(x)) {
-            p.push((at("percent"), format!("expected a loss percent from 0 to 100, found {x}")));
+        // the link's new loss: as a link's own (0 takes a lossy link's loss away)
+        if let Some(x) = f.percent {
+            super::bounds::check(p, at("percent"), "LinkSpec.loss_percent", x, "the link's loss during the fault");
         }
     }
 }
@@ -324,12 +319,10 @@ fn no_switchover() -> String {
 
 /// A clock_skew fault: an offset within a day, on a kind whose nodes can be skewed.
 fn check_skew(s: &Scenario, i: usize, f: &FaultSpec, p: &mut Vec<Problem>) {
-    const DAY_MS: i64 = 86_400_000;
     match f.offset_ms {
         None => needs(i, f, "offset_ms", p),
         Some(0) => p.push((at(i, "offset_ms"), "offset_ms must not be 0 (a skew of nothing tests nothing)".into())),
-        Some(x) if x.abs() > DAY_MS => p.push((at(i, "offset_ms"), format!("expected an offset within ± {DAY_MS} ms (a day), found {x}"))),
-        _ => {}
+        Some(x) => super::bounds::check(p, at(i, "offset_ms"), "FaultSpec.offset_ms", x as f64, "a day either way"),
     }
     if !s.stack.kind.info().clock_skew {
         let can = super::kinds::kind_names(|k| k.info().clock_skew);
@@ -372,7 +365,7 @@ mod tests {
         let e = check("  - {at_ms: 1, kind: loss, target: primary}\n", "").unwrap_err();
         assert!(e.contains("a loss fault needs `percent`"), "{e}");
         let e = check("  - {at_ms: 1, kind: loss, target: primary, percent: 150}\n", "").unwrap_err();
-        assert!(e.contains("expected a percent in (0, 100], found 150"), "{e}");
+        assert!(e.contains("percent must be above 0 and at most 100, found 150 (the share of packets dropped)"), "{e}");
     }
 
     #[test]
@@ -415,7 +408,7 @@ mod tests {
         let e = check("  - {at_ms: 1, kind: clock_skew, target: pg-2, offset_ms: 0}\n", "").unwrap_err();
         assert!(e.contains("offset_ms must not be 0"), "{e}");
         let e = check("  - {at_ms: 1, kind: clock_skew, target: pg-2, offset_ms: 90000000}\n", "").unwrap_err();
-        assert!(e.contains("expected an offset within ± 86400000 ms (a day), found 90000000"), "{e}");
+        assert!(e.contains("offset_ms must be between -86400000 and 86400000, found 90000000 (a day either way)"), "{e}");
         let redis = HEAD.replace("kind: postgres", "kind: redis");
         let src = format!("{redis}faults:\n  - {{at_ms: 1, kind: clock_skew, target: primary, offset_ms: 500}}\n");
         let e = parse(Path::new("s.yaml"), src).map(|_| ()).unwrap_err().to_string();

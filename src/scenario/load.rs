@@ -125,21 +125,12 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         p.push((vec![Key("name")], format!("name `{}` must be lowercase letters, digits and '-'", s.name)));
     }
     let st = &s.stack;
-    if st.replicas > 8 {
-        p.push((vec![Key("stack"), Key("replicas")], format!("expected 0 to 8 replicas, found {}", st.replicas)));
-    }
+    use super::bounds::{check, check_opt};
+    check(&mut p, vec![Key("stack"), Key("replicas")], "StackSpec.replicas", f64::from(st.replicas), "");
     let w = &s.workload;
-    if w.writers == 0 || w.writers > 256 {
-        p.push((vec![Key("workload"), Key("writers")], format!("expected 1 to 256 writers, found {}", w.writers)));
-    }
-    if let Some(r) = w.rate_per_s
-        && !(r > 0.0 && r <= 100_000.0)
-    {
-        p.push((vec![Key("workload"), Key("rate_per_s")], format!("expected a rate above 0 and at most 100000, found {r}")));
-    }
-    if w.max_duration_ms == 0 || w.max_duration_ms > 3_600_000 {
-        p.push((vec![Key("workload"), Key("max_duration_ms")], "max_duration_ms must be between 1 and 3600000".into()));
-    }
+    check(&mut p, vec![Key("workload"), Key("writers")], "WorkloadSpec.writers", f64::from(w.writers), "");
+    check_opt(&mut p, vec![Key("workload"), Key("rate_per_s")], "WorkloadSpec.rate_per_s", w.rate_per_s);
+    check(&mut p, vec![Key("workload"), Key("max_duration_ms")], "WorkloadSpec.max_duration_ms", w.max_duration_ms as f64, "");
     super::ranges::check_ranges(s, &mut p);
     let nodes = st.node_names();
     super::faults::validate_faults(s, &nodes, &mut p);
@@ -173,10 +164,6 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             (Some(_), Some(_)) | (None, None) => {
                 p.push((vec![Key("failover"), Key("trigger")], "expected exactly one of `delay` or `probe`".into()))
             }
-            (None, Some(pr)) if pr.interval_ms == 0 || pr.timeout_ms == 0 || pr.failures == 0 => p.push((
-                vec![Key("failover"), Key("trigger"), Key("probe")],
-                "probe interval_ms, timeout_ms and failures must be above 0".into(),
-            )),
             _ => {}
         }
         if s.faults.is_empty() {
@@ -202,9 +189,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         p.push((vec![Key("targets"), Key("replica_lag_ms")], "expected at least one of p50, p95, p99, max".into()));
     }
     let c = &s.checks;
-    if !(c.stable_ok_ratio > 0.0 && c.stable_ok_ratio <= 1.0) {
-        p.push((vec![Key("checks"), Key("stable_ok_ratio")], "stable_ok_ratio must be in (0, 1]".into()));
-    }
+    super::bounds::check(&mut p, vec![Key("checks"), Key("stable_ok_ratio")], "CheckSpec.stable_ok_ratio", c.stable_ok_ratio, "");
     if w.after_recovery_ms < c.stable_window_ms {
         p.push((
             vec![Key("workload"), Key("after_recovery_ms")],

@@ -1,30 +1,23 @@
-//! Every number and string in a scenario has a documented range (docs/scenarios.md, "Ranges and refused input"),
-//! checked before anything starts: no value can overflow a clock, exhaust memory or break
-//! a container name later.
+//! Every number and string in a scenario has a documented range (docs/scenarios.md, "Ranges
+//! and refused input"; the numbers' bounds are in scenario/bounds.rs), checked before
+//! anything starts: no value can overflow a clock, exhaust memory or break a container name
+//! later.
 use super::locate::Problem;
 use super::locate::Seg::{self, Index, Key};
 use super::model::*;
 
-/// One day: the longest time any `_ms` field may hold.
-pub const DAY_MS: u64 = 86_400_000;
-/// One hour: the longest a drill's workload, a fault or a wait may last.
-pub const HOUR_MS: u64 = 3_600_000;
 /// Longest scenario name: it goes into container names, labels and paths.
 pub const NAME_MAX: usize = 63;
 
 struct Ranges<'a>(&'a mut Vec<Problem>);
 
 impl Ranges<'_> {
-    fn int(&mut self, path: Vec<Seg>, v: u64, lo: u64, hi: u64) {
-        if v < lo || v > hi {
-            let name = path.iter().rev().find_map(|s| if let Key(k) = s { Some(*k) } else { None }).unwrap_or("value");
-            self.0.push((path, format!("{name} must be between {lo} and {hi}, found {v}")));
-        }
+    /// `v` within `key`'s bound (scenario/bounds.rs).
+    fn int(&mut self, path: Vec<Seg>, key: &str, v: u64) {
+        super::bounds::check(self.0, path, key, v as f64, "");
     }
-    fn opt(&mut self, path: Vec<Seg>, v: Option<u64>, lo: u64, hi: u64) {
-        if let Some(v) = v {
-            self.int(path, v, lo, hi);
-        }
+    fn opt(&mut self, path: Vec<Seg>, key: &str, v: Option<u64>) {
+        super::bounds::check_opt(self.0, path, key, v.map(|v| v as f64));
     }
     fn text(&mut self, path: Vec<Seg>, v: &str, max: usize) {
         if v.chars().count() > max {
@@ -52,7 +45,7 @@ pub fn check_ranges(s: &Scenario, p: &mut Vec<Problem>) {
     }
     r.text(vec![Key("description")], &s.description, 4096);
     let st = &s.stack;
-    r.int(vec![Key("stack"), Key("healthy_timeout_ms")], st.healthy_timeout_ms, 1, HOUR_MS);
+    r.int(vec![Key("stack"), Key("healthy_timeout_ms")], "StackSpec.healthy_timeout_ms", st.healthy_timeout_ms);
     if let Some(i) = &st.image {
         r.image(vec![Key("stack"), Key("image")], i);
     }
@@ -69,31 +62,31 @@ pub fn check_ranges(s: &Scenario, p: &mut Vec<Problem>) {
     }
     let w = &s.workload;
     let wk = |k: &'static str| vec![Key("workload"), Key(k)];
-    r.int(wk("op_timeout_ms"), w.op_timeout_ms, 1, 600_000);
-    r.int(wk("fail_backoff_ms"), w.fail_backoff_ms, 0, 60_000);
-    r.int(wk("payload_bytes"), w.payload_bytes as u64, 0, 65_536);
-    r.int(wk("after_recovery_ms"), w.after_recovery_ms, 0, HOUR_MS);
+    r.int(wk("op_timeout_ms"), "WorkloadSpec.op_timeout_ms", w.op_timeout_ms);
+    r.int(wk("fail_backoff_ms"), "WorkloadSpec.fail_backoff_ms", w.fail_backoff_ms);
+    r.int(wk("payload_bytes"), "WorkloadSpec.payload_bytes", w.payload_bytes as u64);
+    r.int(wk("after_recovery_ms"), "WorkloadSpec.after_recovery_ms", w.after_recovery_ms);
     let hk = |k: &'static str| vec![Key("workload"), Key("hedge"), Key(k)];
-    r.int(hk("after_ms"), w.hedge.after_ms, 0, 600_000);
-    r.int(hk("every_ms"), w.hedge.every_ms, 1, 1000);
-    r.int(hk("connect_timeout_ms"), w.hedge.connect_timeout_ms, 1, 60_000);
-    r.int(hk("max_in_flight"), u64::from(w.hedge.max_in_flight), 1, 256);
+    r.int(hk("after_ms"), "HedgeSpec.after_ms", w.hedge.after_ms);
+    r.int(hk("every_ms"), "HedgeSpec.every_ms", w.hedge.every_ms);
+    r.int(hk("connect_timeout_ms"), "HedgeSpec.connect_timeout_ms", w.hedge.connect_timeout_ms);
+    r.int(hk("max_in_flight"), "HedgeSpec.max_in_flight", u64::from(w.hedge.max_in_flight));
     if let Some(l) = &w.replica_lag {
         let lk = |k: &'static str| vec![Key("workload"), Key("replica_lag"), Key(k)];
-        r.int(lk("heartbeat_ms"), l.heartbeat_ms, 1, 10_000);
-        r.int(lk("poll_ms"), l.poll_ms, 1, 10_000);
-        r.int(lk("engine_every_ms"), l.engine_every_ms, 10, 60_000);
+        r.int(lk("heartbeat_ms"), "LagSpec.heartbeat_ms", l.heartbeat_ms);
+        r.int(lk("poll_ms"), "LagSpec.poll_ms", l.poll_ms);
+        r.int(lk("engine_every_ms"), "LagSpec.engine_every_ms", l.engine_every_ms);
     }
     if s.faults.len() > 256 {
         r.0.push((vec![Key("faults")], format!("at most 256 faults, found {}", s.faults.len())));
     }
     for (i, f) in s.faults.iter().enumerate() {
         let fk = |k: &'static str| vec![Key("faults"), Index(i), Key(k)];
-        r.opt(fk("duration_ms"), f.duration_ms, 1, HOUR_MS);
-        r.opt(fk("rate_kb_per_s"), f.rate_kb_per_s, 1, 10_485_760);
-        r.opt(fk("latency_ms"), f.latency_ms, 0, 600_000);
-        r.opt(fk("jitter_ms"), f.jitter_ms, 0, 600_000);
-        r.opt(fk("timeout_ms"), f.timeout_ms, 0, HOUR_MS);
+        r.opt(fk("duration_ms"), "FaultSpec.duration_ms", f.duration_ms);
+        r.opt(fk("rate_kb_per_s"), "FaultSpec.rate_kb_per_s", f.rate_kb_per_s);
+        r.opt(fk("latency_ms"), "FaultSpec.latency_ms", f.latency_ms);
+        r.opt(fk("jitter_ms"), "FaultSpec.jitter_ms", f.jitter_ms);
+        r.opt(fk("timeout_ms"), "FaultSpec.timeout_ms", f.timeout_ms);
         for (k, v) in [("name", &f.name), ("heals", &f.heals), ("target", &f.target)] {
             if let Some(v) = v {
                 r.text(fk(k), v, NAME_MAX);
@@ -107,35 +100,35 @@ pub fn check_ranges(s: &Scenario, p: &mut Vec<Problem>) {
     }
     for (i, l) in s.wan.iter().enumerate() {
         let lk = |k: &'static str| vec![Key("wan"), Index(i), Key(k)];
-        r.int(lk("latency_ms"), l.latency_ms, 0, 600_000);
-        r.int(lk("jitter_ms"), l.jitter_ms, 0, 600_000);
-        r.opt(lk("bandwidth_kb_per_s"), l.bandwidth_kb_per_s, 1, 10_485_760);
+        r.int(lk("latency_ms"), "LinkSpec.latency_ms", l.latency_ms);
+        r.int(lk("jitter_ms"), "LinkSpec.jitter_ms", l.jitter_ms);
+        r.opt(lk("bandwidth_kb_per_s"), "LinkSpec.bandwidth_kb_per_s", l.bandwidth_kb_per_s);
     }
     if let Some(fo) = &s.failover {
         let tk = |a: &'static str, k: &'static str| vec![Key("failover"), Key("trigger"), Key(a), Key(k)];
         if let Some(d) = &fo.trigger.delay {
-            r.int(tk("delay", "delay_ms"), d.delay_ms, 0, HOUR_MS);
+            r.int(tk("delay", "delay_ms"), "DelayTrigger.delay_ms", d.delay_ms);
         }
         if let Some(pr) = &fo.trigger.probe {
-            r.int(tk("probe", "interval_ms"), pr.interval_ms, 1, 600_000);
-            r.int(tk("probe", "timeout_ms"), pr.timeout_ms, 1, 600_000);
-            r.int(tk("probe", "failures"), u64::from(pr.failures), 1, 1000);
+            r.int(tk("probe", "interval_ms"), "ProbeTrigger.interval_ms", pr.interval_ms);
+            r.int(tk("probe", "timeout_ms"), "ProbeTrigger.timeout_ms", pr.timeout_ms);
+            r.int(tk("probe", "failures"), "ProbeTrigger.failures", u64::from(pr.failures));
         }
         r.text(vec![Key("failover"), Key("promote")], &fo.promote, NAME_MAX);
-        r.int(vec![Key("failover"), Key("promote_timeout_ms")], fo.promote_timeout_ms, 1, HOUR_MS);
+        r.int(vec![Key("failover"), Key("promote_timeout_ms")], "FailoverSpec.promote_timeout_ms", fo.promote_timeout_ms);
     }
     let t = &s.targets;
     for (_, v) in t.replica_lag_ms.iter().flat_map(|l| l.each()) {
-        r.int(vec![Key("targets"), Key("replica_lag_ms")], v, 0, DAY_MS);
+        r.int(vec![Key("targets"), Key("replica_lag_ms")], "Targets.replica_lag_ms", v);
     }
     for (k, l) in [("rto_ms", &t.rto_ms), ("rpo_ms", &t.rpo_ms)] {
         for v in l.iter().flat_map(|l| l.values()) {
-            r.int(vec![Key("targets"), Key(k)], v, 0, DAY_MS);
+            r.int(vec![Key("targets"), Key(k)], if k == "rto_ms" { "Targets.rto_ms" } else { "Targets.rpo_ms" }, v);
         }
     }
     let c = &s.checks;
-    r.int(vec![Key("checks"), Key("stable_window_ms")], c.stable_window_ms, 1, 600_000);
-    r.int(vec![Key("checks"), Key("convergence_timeout_ms")], c.convergence_timeout_ms, 0, HOUR_MS);
+    r.int(vec![Key("checks"), Key("stable_window_ms")], "CheckSpec.stable_window_ms", c.stable_window_ms);
+    r.int(vec![Key("checks"), Key("convergence_timeout_ms")], "CheckSpec.convergence_timeout_ms", c.convergence_timeout_ms);
 }
 
 #[cfg(test)]

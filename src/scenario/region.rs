@@ -64,9 +64,6 @@ fn bare_kinds() -> Vec<&'static str> {
     super::kinds::kind_names(|k| !k.orchestrated() && !k.is_external())
 }
 
-/// The largest TTL a drill takes (a day).
-const MAX_TTL_S: u32 = 86_400;
-
 /// `dns` and `workload.resolve` where they cannot work.
 pub(super) fn validate_dns(s: &Scenario, p: &mut Vec<Problem>) {
     let info = s.stack.kind.info();
@@ -79,8 +76,8 @@ pub(super) fn validate_dns(s: &Scenario, p: &mut Vec<Problem>) {
         }
         return;
     };
-    if dns.ttl_s > MAX_TTL_S {
-        p.push((vec![Key("dns"), Key("ttl_s")], format!("expected a TTL of 0 to {MAX_TTL_S} s, found {}", dns.ttl_s)));
+    {
+        super::bounds::check(p, vec![Key("dns"), Key("ttl_s")], "DnsSpec.ttl_s", f64::from(dns.ttl_s), "");
     }
     if info.external {
         p.push((
@@ -247,9 +244,7 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
         } else if s.wan[..i].iter().any(|m| m.between.len() == 2 && m.joins(&l.between[0], &l.between[1])) {
             p.push((at("between"), format!("a second link between {} and {}", l.between[0], l.between[1])));
         }
-        if !(0.0..=100.0).contains(&l.loss_percent) {
-            p.push((at("loss_percent"), format!("expected a percent from 0 to 100, found {}", l.loss_percent)));
-        }
+        super::bounds::check(p, at("loss_percent"), "LinkSpec.loss_percent", l.loss_percent, "");
     }
     let info = s.stack.kind.info();
     let flat = flat_kind(&s.stack);
@@ -330,7 +325,7 @@ mod tests {
         let e = problems(&format!("{base}stack: {{kind: postgres}}\nworkload: {{resolve: once}}\n"));
         assert!(e.contains("needs a name to look up"), "{e}");
         let e = problems(&format!("{base}stack: {{kind: postgres}}\ndns: {{ttl_s: 100000}}\n"));
-        assert!(e.contains("TTL of 0 to 86400"), "{e}");
+        assert!(e.contains("ttl_s must be between 0 and 86400, found 100000"), "{e}");
         let e = problems(&format!("{base}stack: {{kind: postgres}}\nworkload: {{resolve: sometimes}}\n"));
         assert!(e.contains("sometimes"), "{e}");
     }
@@ -351,7 +346,7 @@ mod tests {
         let lossy = ok.replace("latency_ms: 30", "latency_ms: 30, loss_percent: 1.5");
         assert_eq!(problems(&lossy), "");
         let e = problems(&ok.replace("latency_ms: 30", "loss_percent: 101"));
-        assert!(e.contains("expected a percent from 0 to 100, found 101"), "{e}");
+        assert!(e.contains("loss_percent must be between 0 and 100, found 101"), "{e}");
         let e = problems(&format!("{base}stack: {{kind: mariadb-mha, sites: {{dc1: [db-1]}}}}\n"));
         assert!(e.contains("runs more than its nodes"), "{e}");
         let e = problems(&format!("{ok}faults: [{{at_ms: 1000, kind: isolate_site, target: dc9}}]\n"));

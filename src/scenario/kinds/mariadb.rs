@@ -118,18 +118,14 @@ fn galera_nodes(st: &StackSpec) -> usize {
 
 fn validate_galera(s: &Scenario, p: &mut Vec<Problem>) {
     let n = s.stack.galera.clone().unwrap_or_default().nodes;
-    if !(2..=9).contains(&n) {
-        p.push((vec![Key("stack"), Key("galera"), Key("nodes")], format!("expected 2 to 9 Galera nodes, found {n}")));
-    }
+    crate::scenario::bounds::check(p, vec![Key("stack"), Key("galera"), Key("nodes")], "GaleraSpec.nodes", f64::from(n), "Galera nodes");
 }
 
 fn validate_mha(s: &Scenario, p: &mut Vec<Problem>) {
     let st = &s.stack;
     let Some(m) = &st.mha else { return };
     let k = |f: &'static str| vec![Key("stack"), Key("mha"), Key(f)];
-    if !(1..=3600).contains(&m.ping_interval_s) {
-        p.push((k("ping_interval_s"), format!("ping_interval_s must be between 1 and 3600, found {}", m.ping_interval_s)));
-    }
+    crate::scenario::bounds::check(p, k("ping_interval_s"), "MhaSpec.ping_interval_s", f64::from(m.ping_interval_s), "seconds");
     let names = st.node_names();
     for c in &m.candidate_master {
         if !names.contains(c) {

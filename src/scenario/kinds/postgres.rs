@@ -91,9 +91,7 @@ fn mesh_nodes(st: &StackSpec) -> usize {
 
 fn validate_mesh(s: &Scenario, p: &mut Vec<Problem>) {
     let n = s.stack.multi_active.clone().unwrap_or_default().nodes;
-    if !(2..=8).contains(&n) {
-        p.push((vec![Key("stack"), Key("multi_active"), Key("nodes")], format!("expected 2 to 8 writable nodes, found {n}")));
-    }
+    crate::scenario::bounds::check(p, vec![Key("stack"), Key("multi_active"), Key("nodes")], "MultiActiveSpec.nodes", f64::from(n), "writable nodes");
 }
 
 pub const PATRONI: KindInfo = KindInfo {
@@ -187,11 +185,8 @@ fn validate_patroni(s: &Scenario, p: &mut Vec<Problem>) {
     let st = &s.stack;
     if let Some(pa) = &st.patroni {
         let k = |f: &'static str| vec![Key("stack"), Key("patroni"), Key(f)];
-        for (f, v, lo, hi) in [("ttl", pa.ttl, 5, 3600), ("loop_wait", pa.loop_wait, 1, 3600), ("retry_timeout", pa.retry_timeout, 1, 3600)]
-        {
-            if v < lo || v > hi {
-                p.push((k(f), format!("{f} must be between {lo} and {hi} seconds, found {v}")));
-            }
+        for (f, key, v) in [("ttl", "PatroniSpec.ttl", pa.ttl), ("loop_wait", "PatroniSpec.loop_wait", pa.loop_wait), ("retry_timeout", "PatroniSpec.retry_timeout", pa.retry_timeout)] {
+            crate::scenario::bounds::check(p, k(f), key, f64::from(v), "seconds");
         }
         // Patroni's documented rule (loop_wait + 2 × retry_timeout <= ttl)
         let need = u64::from(pa.loop_wait) + 2 * u64::from(pa.retry_timeout);
@@ -204,15 +199,11 @@ fn validate_patroni(s: &Scenario, p: &mut Vec<Problem>) {
     }
     if let Some(h) = &st.haproxy {
         let k = |f: &'static str| vec![Key("stack"), Key("haproxy"), Key(f)];
-        for (f, v) in [("inter_ms", Some(h.inter_ms)), ("fastinter_ms", h.fastinter_ms)] {
-            if let Some(v) = v.filter(|v| !(10..=600_000).contains(v)) {
-                p.push((k(f), format!("{f} must be between 10 and 600000, found {v}")));
-            }
+        for (f, key, v) in [("inter_ms", "HaproxySpec.inter_ms", Some(h.inter_ms)), ("fastinter_ms", "HaproxySpec.fastinter_ms", h.fastinter_ms)] {
+            crate::scenario::bounds::check_opt(p, k(f), key, v.map(|v| v as f64));
         }
-        for (f, v) in [("fall", h.fall), ("rise", h.rise)] {
-            if v == 0 || v > 100 {
-                p.push((k(f), format!("{f} must be between 1 and 100, found {v}")));
-            }
+        for (f, key, v) in [("fall", "HaproxySpec.fall", h.fall), ("rise", "HaproxySpec.rise", h.rise)] {
+            crate::scenario::bounds::check(p, k(f), key, f64::from(v), "");
         }
     }
 }

@@ -67,22 +67,14 @@ fn validate_sentinel(s: &Scenario, p: &mut Vec<Problem>) {
     let st = &s.stack;
     if let Some(se) = &st.sentinel {
         let k = |f: &'static str| vec![Key("stack"), Key("sentinel"), Key(f)];
-        if !(1..=7).contains(&se.sentinels) {
-            p.push((k("sentinels"), format!("expected 1 to 7 sentinels, found {}", se.sentinels)));
-        }
+        let check = |p: &mut Vec<Problem>, f: &'static str, key: &str, v: f64| crate::scenario::bounds::check(p, k(f), key, v, "");
+        check(p, "sentinels", "SentinelSpec.sentinels", f64::from(se.sentinels));
         if se.quorum == 0 || se.quorum > se.sentinels {
             p.push((k("quorum"), format!("expected a quorum from 1 to sentinels ({}), found {}", se.sentinels, se.quorum)));
         }
-        for (f, v, lo, hi) in
-            [("down_after_ms", se.down_after_ms, 100, 3_600_000), ("failover_timeout_ms", se.failover_timeout_ms, 1000, 3_600_000)]
-        {
-            if v < lo || v > hi {
-                p.push((k(f), format!("{f} must be between {lo} and {hi}, found {v}")));
-            }
-        }
-        if se.parallel_syncs == 0 {
-            p.push((k("parallel_syncs"), "parallel_syncs must be at least 1".into()));
-        }
+        check(p, "down_after_ms", "SentinelSpec.down_after_ms", se.down_after_ms as f64);
+        check(p, "failover_timeout_ms", "SentinelSpec.failover_timeout_ms", se.failover_timeout_ms as f64);
+        check(p, "parallel_syncs", "SentinelSpec.parallel_syncs", f64::from(se.parallel_syncs));
     }
 }
 

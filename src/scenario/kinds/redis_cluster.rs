@@ -77,23 +77,19 @@ fn validate_cluster(s: &Scenario, p: &mut Vec<Problem>) {
     let st = &s.stack;
     let c = st.cluster.clone().unwrap_or_default();
     let k = |f: &'static str| vec![Key("stack"), Key("cluster"), Key(f)];
-    if !(3..=9).contains(&c.masters) {
-        p.push((
-            k("masters"),
-            format!("a cluster fails over by a majority of its primaries: expected 3 to 9 masters, found {}", c.masters),
-        ));
-    }
-    if c.replicas_per_master > 3 {
-        p.push((k("replicas_per_master"), format!("expected 0 to 3 replicas per master, found {}", c.replicas_per_master)));
-    }
+    let why = "a cluster fails over by a majority of its primaries";
+    crate::scenario::bounds::check(p, k("masters"), "ClusterSpec.masters", f64::from(c.masters), why);
+    crate::scenario::bounds::check(p, k("replicas_per_master"), "ClusterSpec.replicas_per_master", f64::from(c.replicas_per_master), "");
     for key in st.settings.keys().filter(|key| OWN_SETTINGS.contains(&key.as_str())) {
         let how = if key.ends_with("pass") || key.ends_with("auth") { " (a password of its own for each run: `cluster.auth`)" } else { "" };
         p.push((vec![Key("stack"), Key("settings")], format!("`{key}` is set by drdrill on every cluster node{how}")));
     }
-    if let Some(v) = st.settings.get("cluster-node-timeout")
-        && v.parse::<u64>().map_or(true, |ms| !(100..=600_000).contains(&ms))
-    {
-        p.push((vec![Key("stack"), Key("settings")], format!("cluster-node-timeout must be 100 to 600000 ms, found {v:?}")));
+    if let Some(v) = st.settings.get("cluster-node-timeout") {
+        let key = "StackSpec.settings:cluster-node-timeout";
+        match v.parse::<u64>() {
+            Ok(ms) => crate::scenario::bounds::check(p, vec![Key("stack"), Key("settings")], key, ms as f64, "ms"),
+            Err(_) => p.push((vec![Key("stack"), Key("settings")], format!("cluster-node-timeout: expected a number of ms, found {v:?}"))),
+        }
     }
     let unsupported = [
         (s.proxy.is_some(), "proxy", "a cluster's clients follow MOVED to each node's own port; drdrill's proxy routes one primary"),
@@ -140,11 +136,11 @@ mod tests {
 
     #[test]
     fn a_cluster_that_cannot_fail_over_or_settings_drdrill_owns_are_refused() {
-        assert!(problems(", cluster: {masters: 2}", "").contains("expected 3 to 9 masters, found 2"));
-        assert!(problems(", cluster: {replicas_per_master: 4}", "").contains("0 to 3 replicas per master"));
+        assert!(problems(", cluster: {masters: 2}", "").contains("masters must be between 3 and 9, found 2 (a cluster fails over by a majority of its primaries)"));
+        assert!(problems(", cluster: {replicas_per_master: 4}", "").contains("replicas_per_master must be between 0 and 3, found 4"));
         assert!(problems(", settings: {port: '7000'}", "").contains("`port` is set by drdrill"));
         assert!(problems(", settings: {requirepass: x}", "").contains("`requirepass` is set by drdrill on every cluster node (a password"));
-        assert!(problems(", settings: {cluster-node-timeout: '50'}", "").contains("cluster-node-timeout must be 100 to 600000 ms"));
+        assert!(problems(", settings: {cluster-node-timeout: '50'}", "").contains("cluster-node-timeout must be between 100 and 600000, found 50 (ms)"));
         assert!(problems(", replication: sync", "").contains("asynchronous"));
         assert!(problems(", sentinel: {}", "").contains("`sentinel` settings apply to a redis-sentinel stack"));
         assert!(problems("", "proxy: {clients: true}\n").contains("follow MOVED"));

@@ -149,6 +149,7 @@ pub struct FaultSpec {
     /// latency / jitter: added delay per chunk of data.
     #[serde(default)]
     pub latency_ms: Option<u64>,
+    /// latency / jitter: ± this much on each chunk's delay. Default 0.
     #[serde(default)]
     pub jitter_ms: Option<u64>,
     /// timeout / reset_peer: Toxiproxy's `timeout` attribute.

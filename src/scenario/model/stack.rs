@@ -120,6 +120,8 @@ pub struct StackSpec {
     /// for convergence. Without them, read-back goes through the endpoint.
     #[serde(default)]
     pub nodes: BTreeMap<String, String>,
+    /// external: how drdrill logs in, from the environment or a file. Default: the
+    /// engine's own user (postgres, root; none for Redis) without a password.
     #[serde(default)]
     pub credentials: Option<Credentials>,
     /// external PostgreSQL / MariaDB: the database. Default postgres / drdrill.

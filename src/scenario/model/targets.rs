@@ -61,12 +61,16 @@ impl Targets {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LagLimit {
+    /// The median lag may be at most this many ms. Default: not judged.
     #[serde(default)]
     pub p50: Option<u64>,
+    /// The 95th percentile, ms. Default: not judged.
     #[serde(default)]
     pub p95: Option<u64>,
+    /// The 99th percentile, ms. Default: not judged.
     #[serde(default)]
     pub p99: Option<u64>,
+    /// The largest lag seen, ms. Default: not judged.
     #[serde(default)]
     pub max: Option<u64>,
 }
