@@ -168,6 +168,13 @@ fn phases_between(
     let (from_ms, recovered_ms) = rto;
     let span = |a: Option<u64>, b: Option<u64>| Some(ms(b?) - ms(a?));
     let rerouted = seen.first.map(|r| r.invoke_ns);
+    // the phases split RTO's span, which ends at a write's start: when the clients' first
+    // write to the new primary began before the promotion was seen (it waited for it), the
+    // promotion phase ends there and the reroute is 0; `promoted_ms` stays the evidence
+    let promotion_end = match (seen.promoted, rerouted) {
+        (Some(p), Some(r)) if r < p => Some(r),
+        (p, _) => p,
+    };
     Phases {
         orchestrator: orchestrator.to_string(),
         old_primary: old,
@@ -182,10 +189,10 @@ fn phases_between(
         rerouted_ack_ms: seen.first.map(|r| ms(r.ack_ns)),
         recovered_ms,
         detection_ms: seen.fault_ns.and(seen.detected).map(|d| ms(d) - from_ms),
-        promotion_ms: span(seen.detected, seen.promoted),
+        promotion_ms: span(seen.detected, promotion_end),
         // a first write that began before the step the reroute starts from waited for it:
         // the reroute took nothing, and `rerouted_early_ms` says how long it waited
-        reroute_ms: span(seen.first_expired.or(seen.promoted), rerouted).map(|r| r.max(0.0)),
+        reroute_ms: span(seen.first_expired.or(promotion_end), rerouted).map(|r| r.max(0.0)),
         rerouted_early_ms: span(rerouted, seen.first_expired.or(seen.promoted)).filter(|w| *w > 0.0),
         stabilization_ms: rerouted.and_then(|r| Some(recovered_ms? - ms(r))),
         dns_moved_ms: seen.dns_moved.map(ms),
@@ -294,11 +301,14 @@ mod tests {
                 Steps::Orchestrator,
             )
         };
-        // the promotion ends at the acknowledgement, the watcher 20 ms late; the write began
-        // 30 ms before it and waited: the reroute is 0, not -30
+        // promoted at the acknowledgement, the watcher 20 ms late; the write began 30 ms
+        // before it and waited: the promotion phase ends where the write began, the reroute
+        // is 0, not -30, and the phases still add up to the RTO
         let p1 = p(&late);
         assert_eq!((p1.promoted_ms, p1.promoted_by.as_deref()), (Some(9320.0), Some("first acknowledged write")));
         assert_eq!((p1.rerouted_ms, p1.rerouted_ack_ms, p1.reroute_ms), (Some(9290.0), Some(9320.0), Some(0.0)));
+        let sum = p1.detection_ms.unwrap() + p1.promotion_ms.unwrap() + p1.reroute_ms.unwrap() + p1.stabilization_ms.unwrap();
+        assert!((sum - (9290.0 - 1000.0)).abs() < 1e-6, "{p1:?}");
         assert_eq!((p1.watcher_late_ms, p1.rerouted_early_ms), (Some(20.0), Some(30.0)));
         // the watcher never saw it: the acknowledgement alone is the evidence
         let p2 = p(&events);

@@ -46,16 +46,24 @@ pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
         (Some("first acknowledged write"), None) => format!("{} (seen first as the new primary's first acknowledged write)", b.promotion_from),
         _ => b.promotion_from.clone(),
     };
-    // a first write that began before the reroute's start waited for it: the reroute ends
-    // where it starts, and says so
+    // a first write that began before the promotion was seen waited for it: the promotion
+    // phase ends where that write began (RTO's span ends at a write's start), and says so
+    let (promotion_end, promotion) = match (p.promoted_ms, p.rerouted_ms) {
+        (Some(seen), Some(r)) if r < seen => {
+            (Some(r), format!("{promotion}; the clients' first write began {:.1} ms before it was seen at {seen:.1} ms and waited for it", seen - r))
+        }
+        (seen, _) => (seen, promotion),
+    };
     let (rerouted, reroute_from) = match p.rerouted_early_ms {
-        Some(early) => (p.rerouted_ms.map(|r| r + early), format!("{} (the clients' first write began {early:.1} ms before and waited)", b.reroute_from)),
-        None => (p.rerouted_ms, b.reroute_from.clone()),
+        Some(early) if p.dns_moved_ms.is_some() => {
+            (p.rerouted_ms.map(|r| r + early), format!("{} (the clients' first write began {early:.1} ms before and waited)", b.reroute_from))
+        }
+        _ => (p.rerouted_ms, b.reroute_from.clone()),
     };
     let mut rows = vec![
         row("detection", p.fault_ms, p.detected_ms, p.detection_ms, b.detection_ms, &b.detection_from),
-        row("promotion", p.detected_ms, p.promoted_ms, p.promotion_ms, b.promotion_ms, &promotion),
-        row("reroute", p.promoted_ms, rerouted, p.reroute_ms, b.reroute_ms, &reroute_from),
+        row("promotion", p.detected_ms, promotion_end, p.promotion_ms, b.promotion_ms, &promotion),
+        row("reroute", promotion_end, rerouted, p.reroute_ms, b.reroute_ms, &reroute_from),
         row("stabilisation", p.rerouted_ms, p.recovered_ms, p.stabilization_ms, None, "RTO's recovery point: writes stay available"),
     ];
     if p.dns_moved_ms.is_some() && p.first_cache_expired_ms.is_none() {
