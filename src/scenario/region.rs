@@ -76,9 +76,7 @@ pub(super) fn validate_dns(s: &Scenario, p: &mut Vec<Problem>) {
         }
         return;
     };
-    {
-        super::bounds::check(p, vec![Key("dns"), Key("ttl_s")], "DnsSpec.ttl_s", f64::from(dns.ttl_s), "");
-    }
+    super::bounds::check(p, vec![Key("dns"), Key("ttl_s")], "DnsSpec.ttl_s", f64::from(dns.ttl_s), "");
     if info.external {
         p.push((
             vec![Key("dns")],
