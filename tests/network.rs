@@ -121,10 +121,13 @@ fn calibration_partition_rto_ends_within_an_interval_of_the_heal() {
     let recovered = r["recovered_at_ms"].as_f64().expect("recovered");
     let interval = 1000.0 / 1000.0;
     // no write can succeed before the heal was asked for; the first lasting one comes
-    // within one op interval + 10 ms (+10 ms of slack for a loaded CI machine) of it taking effect
+    // within one op interval + 10 ms of it taking effect (docs/accuracy.md, nothing else
+    // running), + 30 ms of slack for a CI machine: one saw 28.5 ms past the heal. Without
+    // stall hedging the end is seen an op timeout (1000 ms) late, which this still catches
+    let slack = 10.0 + 30.0;
     assert!(recovered >= heal_requested, "recovered at {recovered} ms, before the heal ({heal_requested} ms)");
     assert!(
-        recovered <= heal_applied + interval + 20.0,
+        recovered <= heal_applied + interval + slack,
         "recovered at {recovered} ms, {:.1} ms after the heal took effect",
         recovered - heal_applied
     );
@@ -132,13 +135,13 @@ fn calibration_partition_rto_ends_within_an_interval_of_the_heal() {
     assert!(from >= cut);
     // the RTO is the outage from the partition taking effect to the heal taking effect, each
     // known to lie between two stamps of the node's clock taken around the iptables commit,
-    // within one op interval + 10 ms (+10 ms of slack for a loaded CI machine)
+    // within one op interval + the slack above
     let (cut_from, cut_to) = (ms(&inject["applied_from_ns"]), ms(&inject["applied_ns"]));
     let heal_from = ms(&heal["applied_from_ns"]);
     assert!(inject["detail"].as_str().unwrap().contains("node clock"), "the partition's applied time comes from the node: {inject}");
     let (rto, shortest, longest) = (r["rto_ms"].as_f64().unwrap(), heal_from - cut_to, heal_applied - cut_from);
     assert!(
-        rto >= shortest - interval - 20.0 && rto <= longest + interval + 20.0,
+        rto >= shortest - interval - slack && rto <= longest + interval + slack,
         "RTO {rto} ms vs the outage between the node's stamps: {shortest:.1} to {longest:.1} ms"
     );
     assert_eq!(r["lost_writes"], 0);
@@ -237,10 +240,14 @@ fn partition_loss_and_bandwidth_act_on_real_traffic() {
     assert_clean(&d);
     let h = history(&d);
     let base = median(&h.ok_latencies(0.0, h.at("fault-inject", 0)));
-    // 0: clients cut from the primary: nothing acknowledged inside the window
-    let (a, b) = h.window(0);
-    let inside = h.ops_in(a + 200.0, b - 100.0);
-    assert!(!inside.is_empty() && inside.iter().all(|o| o.2 != "ok"), "writes got through a partition");
+    // 0: clients cut from the primary: a write begun once the rules were in (the node's
+    // clock) is acknowledged, if ever, only after the heal was asked for (a SYN dropped
+    // inside is resent after it). The request is no bound: the rules go in 40-300 ms later
+    let (cut, heal) = (h.applied("fault-inject", 0), h.at("fault-heal", 0));
+    let inside = h.ops_in(cut, heal);
+    assert!(!inside.is_empty(), "no write began inside the partition ({cut:.1}..{heal:.1} ms)");
+    let through: Vec<_> = inside.iter().filter(|o| o.2 == "ok" && o.0 + o.1 < heal).collect();
+    assert!(through.is_empty(), "writes got through a partition ({cut:.1}..{heal:.1} ms): {through:?}");
     // 1: 40 % loss: TCP retransmissions (>= 200 ms each) make writes slow or time out, which
     // no write did before the first fault
     let hurt = |o: &&&(f64, f64, String, String)| o.2 != "ok" || o.1 >= 200.0;
