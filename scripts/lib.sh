@@ -11,9 +11,20 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # "$apt_stamp" on exit).
 apt_stamp=/tmp/drdrill-apt-updated.$$
 apt_install() {
-  if [ ! -e "$apt_stamp" ]; then as_root apt-get update -qq; touch "$apt_stamp"; fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  if [ ! -e "$apt_stamp" ]; then as_root $yield_cpu apt-get update -qq; touch "$apt_stamp"; fi
+  as_root $yield_cpu env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+# With DRDRILL_SETUP_YIELD=1 (scripts/drill.sh, while drdrill compiles beside it), setup's
+# heavy steps take only the CPU and disk the compile leaves idle: apt, dpkg and debootstrap
+# run at nice 19 and the lowest best-effort I/O priority (`$yield_cpu`), image builds with
+# the least CPU weight (`$yield_build`). The engine itself is never started that way.
+yield_cpu=""
+yield_build=()
+if [ "${DRDRILL_SETUP_YIELD:-}" = 1 ]; then
+  yield_cpu="nice -n 19 ionice -c 2 -n 7"
+  yield_build=(--cpu-shares 2)
+fi
 
 # Seconds since $1 (a $SECONDS value), as "12 s" or "3 min 4 s".
 took() {
