@@ -214,6 +214,23 @@ mod tests {
         phases("scripted", false, events, Some(0), Some("pg-1".into()), Some("pg-2".into()), runs, rto, Budgets::default(), steps)
     }
 
+    /// An orchestrator's failover (or switchover) of `old` to `new`, answering fault 0, the
+    /// budgets left at their defaults.
+    fn orchestrated(switchover: bool, events: &[Event], (old, new): (&str, &str), runs: &AckRuns, rto: (f64, Option<f64>)) -> Phases {
+        phases(
+            "orchestrator",
+            switchover,
+            events,
+            Some(0),
+            Some(old.into()),
+            Some(new.into()),
+            runs,
+            rto,
+            Budgets::default(),
+            Steps::Orchestrator,
+        )
+    }
+
     fn ev(t_ms: u64, kind: EventKind, node: Option<&str>, fault: Option<usize>) -> Event {
         Event {
             service: None,
@@ -258,18 +275,7 @@ mod tests {
         }
         // invoked before the first one that completed: the run starts with it
         runs.add(&Op { invoke_ns: 7_449_200_000, ..ok("redis-2", 7460) });
-        let p = phases(
-            "Redis Sentinel",
-            false,
-            &events,
-            Some(0),
-            Some("redis-1".into()),
-            Some("redis-2".into()),
-            &runs,
-            (1000.0, Some(7460.0)),
-            Budgets::default(),
-            Steps::Orchestrator,
-        );
+        let p = orchestrated(false, &events, ("redis-1", "redis-2"), &runs, (1000.0, Some(7460.0)));
         assert_eq!(p.detection_ms, Some(5100.0));
         assert_eq!(p.promotion_ms, Some(1300.0));
         assert_eq!(p.rerouted_ms, Some(7449.2));
@@ -287,20 +293,7 @@ mod tests {
         let late = [events.clone(), vec![ev(9340, EventKind::OrchestratorPromoted, Some("pg-2"), Some(0))]].concat();
         let mut runs = AckRuns::default();
         runs.add(&Op { invoke_ns: 9_290_000_000, ..ok("pg-2", 9320) });
-        let p = |events: &[Event]| {
-            phases(
-                "Patroni",
-                false,
-                events,
-                Some(0),
-                Some("pg-1".into()),
-                Some("pg-2".into()),
-                &runs,
-                (1000.0, Some(9290.0)),
-                Budgets::default(),
-                Steps::Orchestrator,
-            )
-        };
+        let p = |events: &[Event]| orchestrated(false, events, ("pg-1", "pg-2"), &runs, (1000.0, Some(9290.0)));
         // promoted at the acknowledgement, the watcher 20 ms late; the write began 30 ms
         // before it and waited: the promotion phase ends where the write began, the reroute
         // is 0, not -30, and the phases still add up to the RTO
@@ -326,18 +319,7 @@ mod tests {
         ];
         let mut runs = AckRuns::default();
         runs.add(&Op { invoke_ns: 11_249_100_000, ..ok("r-2", 11_260) });
-        let p = phases(
-            "Sentinel",
-            false,
-            &events,
-            Some(0),
-            Some("r-1".into()),
-            Some("r-2".into()),
-            &runs,
-            (1000.0, Some(11_249.1)),
-            Budgets::default(),
-            Steps::Orchestrator,
-        );
+        let p = orchestrated(false, &events, ("r-1", "r-2"), &runs, (1000.0, Some(11_249.1)));
         // the watcher's sighting is the evidence (the acknowledgement came after it); the
         // write waited 4.9 ms for it, and the reroute is 0
         assert_eq!((p.promoted_ms, p.reroute_ms, p.promoted_by.as_deref()), (Some(11_254.0), Some(0.0), Some("watcher")));
@@ -350,18 +332,7 @@ mod tests {
         // a switchover: no detection, a promotion, and no write ever reached the new primary
         let events =
             vec![ev(1000, EventKind::FaultInject, Some("pg-1"), Some(0)), ev(1500, EventKind::OrchestratorPromoted, Some("pg-2"), Some(0))];
-        let p = phases(
-            "Patroni",
-            true,
-            &events,
-            Some(0),
-            Some("pg-1".into()),
-            Some("pg-2".into()),
-            &AckRuns::default(),
-            (1000.0, None),
-            Budgets::default(),
-            Steps::Orchestrator,
-        );
+        let p = orchestrated(true, &events, ("pg-1", "pg-2"), &AckRuns::default(), (1000.0, None));
         assert_eq!((p.detected_ms, p.detection_ms, p.promotion_ms), (None, None, None));
         assert_eq!(p.promoted_ms, Some(1500.0));
         assert_eq!((p.rerouted_ms, p.reroute_ms, p.stabilization_ms), (None, None, None));
