@@ -8,42 +8,7 @@ use crate::suite::{self, SuiteOptions};
 pub async fn dispatch(cmd: Command) -> Result<i32> {
     match cmd {
         Command::Run(args) => run(args).await,
-        Command::Validate { files } => {
-            // every file is checked and every problem shown, not just the first file's
-            let mut invalid = 0;
-            for f in &files {
-                match scenario::load(f) {
-                    Ok(l) if l.several() => println!(
-                        "{}: ok ({}: services {}, {} faults)",
-                        f.display(),
-                        l.scenario.name,
-                        l.services
-                            .iter()
-                            .map(|s| format!("{} ({}, {} nodes)", s.name, s.view.stack.kind.name(), s.view.stack.node_names().len()))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        l.scenario.faults.len(),
-                    ),
-                    Ok(l) => println!(
-                        "{}: ok ({}: {} nodes, {} faults, failover {})",
-                        f.display(),
-                        l.scenario.name,
-                        l.scenario.stack.node_names().len(),
-                        l.scenario.faults.len(),
-                        match l.scenario.failover_mode() {
-                            Some(crate::scenario::FailoverMode::Orchestrator) => "by the orchestrator",
-                            Some(_) => "planned",
-                            None => "none",
-                        }
-                    ),
-                    Err(e) => {
-                        eprintln!("{e}");
-                        invalid += 1;
-                    }
-                }
-            }
-            Ok(if invalid == 0 { exit::PASS } else { exit::USAGE })
-        }
+        Command::Validate { files } => Ok(validate(&files)),
         Command::Summary { dirs, out } => {
             let summary = suite::merge(&dirs)?;
             summary.write(&out)?;
@@ -68,73 +33,17 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             println!("re-rendered {} (report.html, timeline.svg, report.md, junit.xml, manifest.json)", dir.display());
             Ok(exit::PASS)
         }
-        Command::Compare { base, new } => {
-            let mut r = crate::report::load_results(&new)?;
-            let runs: Vec<_> = suite::load_baseline(&base, &r.scenario)?.into_iter().filter(|b| b.run_id != r.run_id).collect();
-            if runs.is_empty() {
-                return Err(Error::usage(format!("{} holds no other run of {} to compare with", base.display(), r.scenario)));
-            }
-            let c = suite::compare(&runs, &r);
-            let code = if c.regressed() { exit::REGRESSION } else { exit::PASS };
-            r.comparison = Some(c);
-            print!("{}", crate::report::scorecard(&r));
-            Ok(code)
-        }
+        Command::Compare { base, new } => compare(&base, &new),
         Command::Trend { scenario, reports } => suite::trend(&reports, scenario.as_deref()),
-        Command::Verify { dir } => {
-            let bad = crate::report::verify(&dir)?;
-            if bad.is_empty() {
-                println!("{}: every file matches {}", dir.display(), crate::report::MANIFEST);
-                return Ok(exit::PASS);
-            }
-            for b in &bad {
-                println!("{}: {b}", dir.display());
-            }
-            Ok(exit::TARGET_MISSED)
-        }
+        Command::Verify { dir } => verify(&dir),
         Command::Images { action: ImagesAction::Build { dir, force } } => {
             let d = Docker::connect().await?;
             let dirs = docker::image_dirs(&dir)?;
             docker::build_images(&d, &dirs, force, &mut |line| eprintln!("[image] {line}")).await?;
             Ok(exit::PASS)
         }
-        Command::Images { action: ImagesAction::Status { dir } } => {
-            let d = Docker::connect().await?;
-            let mut ready = true;
-            for img in docker::image_dirs(&dir)? {
-                let st = docker::image_state(&d, &img, &docker::image_context_hash(&img.dir)?).await;
-                ready &= st == docker::ImageState::UpToDate;
-                println!("{}\t{}\t{}", img.tag, img.dir.display(), st.say());
-            }
-            Ok(if ready { exit::PASS } else { exit::TARGET_MISSED })
-        }
-        Command::Gc { run, force } => {
-            let d = Docker::connect().await?;
-            let r = docker::gc(&d, run.as_deref(), force).await?;
-            println!(
-                "removed {} containers, {} networks, {} volumes from {} runs",
-                r.containers.len(),
-                r.networks.len(),
-                r.volumes.len(),
-                r.runs.len()
-            );
-            for c in &r.containers {
-                println!("  container {c}");
-            }
-            for n in &r.networks {
-                println!("  network {n}");
-            }
-            for v in &r.volumes {
-                println!("  volume {v}");
-            }
-            for d in &r.evidence {
-                println!("  saved their logs and GC-NOTE.txt into {}", d.display());
-            }
-            for (live, why) in &r.skipped_live {
-                println!("skipped live run {live}: {why} (use --force to remove it anyway)");
-            }
-            Ok(exit::PASS)
-        }
+        Command::Images { action: ImagesAction::Status { dir } } => images_status(&dir).await,
+        Command::Gc { run, force } => gc(run.as_deref(), force).await,
         Command::Proxy { host, port, config } => {
             let initial = match &config {
                 Some(path) => proxy_config(path)?,
@@ -144,6 +53,112 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             Ok(exit::PASS)
         }
     }
+}
+
+/// `drdrill validate`: every file is checked and every problem shown, not just the first
+/// file's.
+fn validate(files: &[std::path::PathBuf]) -> i32 {
+    let mut invalid = 0;
+    for f in files {
+        match scenario::load(f) {
+            Ok(l) if l.several() => println!(
+                "{}: ok ({}: services {}, {} faults)",
+                f.display(),
+                l.scenario.name,
+                l.services
+                    .iter()
+                    .map(|s| format!("{} ({}, {} nodes)", s.name, s.view.stack.kind.name(), s.view.stack.node_names().len()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                l.scenario.faults.len(),
+            ),
+            Ok(l) => println!(
+                "{}: ok ({}: {} nodes, {} faults, failover {})",
+                f.display(),
+                l.scenario.name,
+                l.scenario.stack.node_names().len(),
+                l.scenario.faults.len(),
+                match l.scenario.failover_mode() {
+                    Some(crate::scenario::FailoverMode::Orchestrator) => "by the orchestrator",
+                    Some(_) => "planned",
+                    None => "none",
+                }
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                invalid += 1;
+            }
+        }
+    }
+    if invalid == 0 { exit::PASS } else { exit::USAGE }
+}
+
+/// `drdrill compare`: a run against the other runs of its scenario in `base`.
+fn compare(base: &std::path::Path, new: &std::path::Path) -> Result<i32> {
+    let mut r = crate::report::load_results(new)?;
+    let runs: Vec<_> = suite::load_baseline(base, &r.scenario)?.into_iter().filter(|b| b.run_id != r.run_id).collect();
+    if runs.is_empty() {
+        return Err(Error::usage(format!("{} holds no other run of {} to compare with", base.display(), r.scenario)));
+    }
+    let c = suite::compare(&runs, &r);
+    let code = if c.regressed() { exit::REGRESSION } else { exit::PASS };
+    r.comparison = Some(c);
+    print!("{}", crate::report::scorecard(&r));
+    Ok(code)
+}
+
+/// `drdrill verify`: every evidence file against the manifest.
+fn verify(dir: &std::path::Path) -> Result<i32> {
+    let bad = crate::report::verify(dir)?;
+    if bad.is_empty() {
+        println!("{}: every file matches {}", dir.display(), crate::report::MANIFEST);
+        return Ok(exit::PASS);
+    }
+    for b in &bad {
+        println!("{}: {b}", dir.display());
+    }
+    Ok(exit::TARGET_MISSED)
+}
+
+/// `drdrill images status`: each image against its context.
+async fn images_status(dir: &std::path::Path) -> Result<i32> {
+    let d = Docker::connect().await?;
+    let mut ready = true;
+    for img in docker::image_dirs(dir)? {
+        let st = docker::image_state(&d, &img, &docker::image_context_hash(&img.dir)?).await;
+        ready &= st == docker::ImageState::UpToDate;
+        println!("{}\t{}\t{}", img.tag, img.dir.display(), st.say());
+    }
+    Ok(if ready { exit::PASS } else { exit::TARGET_MISSED })
+}
+
+/// `drdrill gc`: what crashed drills left, each removal named.
+async fn gc(run: Option<&str>, force: bool) -> Result<i32> {
+    let d = Docker::connect().await?;
+    let r = docker::gc(&d, run, force).await?;
+    println!(
+        "removed {} containers, {} networks, {} volumes from {} runs",
+        r.containers.len(),
+        r.networks.len(),
+        r.volumes.len(),
+        r.runs.len()
+    );
+    for c in &r.containers {
+        println!("  container {c}");
+    }
+    for n in &r.networks {
+        println!("  network {n}");
+    }
+    for v in &r.volumes {
+        println!("  volume {v}");
+    }
+    for d in &r.evidence {
+        println!("  saved their logs and GC-NOTE.txt into {}", d.display());
+    }
+    for (live, why) in &r.skipped_live {
+        println!("skipped live run {live}: {why} (use --force to remove it anyway)");
+    }
+    Ok(exit::PASS)
 }
 
 /// `drdrill run`: every file validated before anything starts, the slice taken, then the
