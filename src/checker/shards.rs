@@ -121,8 +121,13 @@ pub fn judge_shards(
         }
     })?;
     (out.writable, out.whole_down) = w.finish();
-    out.whole_down_ms = out.whole_down.iter().map(|[a, b]| b - a).sum();
+    out.whole_down_ms = total_ms(&out.whole_down);
     Ok(out)
+}
+
+/// The windows' total length; 0, not -0 (a float `sum` of nothing), when there is none.
+fn total_ms(windows: &[[f64; 2]]) -> f64 {
+    windows.iter().fold(0.0, |sum, [a, b]| sum + (b - a))
 }
 
 /// The records of `rb` that `keep` keeps.
@@ -251,6 +256,15 @@ mod tests {
         let (changes, down) = w.finish();
         assert_eq!(changes, [[0.0, 1.0], [1000.0, 0.5], [2000.0, 0.0], [2300.0, 1.0]]);
         assert_eq!(down, [[2000.0, 2300.0]]);
+    }
+
+    #[test]
+    fn no_window_is_zero_ms_not_negative_zero() {
+        let none = total_ms(&[]);
+        assert!(none == 0.0 && none.is_sign_positive(), "{none:?}");
+        let report = ShardsReport { whole_down_ms: none, ..Default::default() };
+        assert!(serde_json::to_string(&report).unwrap().contains("\"whole_down_ms\":0.0"), "{report:?}");
+        assert_eq!(total_ms(&[[2000.0, 2300.0], [2500.0, 2600.0]]), 400.0);
     }
 
     #[test]

@@ -155,3 +155,30 @@ pub fn terminal(r: &Results) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every outcome, once; the match fails to compile when one is added and not listed.
+    const OUTCOMES: [AlertOutcome; 5] =
+        [AlertOutcome::Notified, AlertOutcome::FiredNotNotified, AlertOutcome::PendingOnly, AlertOutcome::Quiet, AlertOutcome::Dead];
+
+    fn listed(o: AlertOutcome) -> bool {
+        use AlertOutcome::*;
+        match o {
+            Dead | Quiet | PendingOnly | FiredNotNotified | Notified => OUTCOMES.contains(&o),
+        }
+    }
+
+    #[test]
+    fn docs_alerts_names_each_outcome_as_the_reports_print_it_and_as_results_json_keeps_it() {
+        let doc = include_str!("../../docs/alerts.md");
+        for o in OUTCOMES {
+            assert!(listed(o));
+            let json = serde_json::to_value(o).unwrap();
+            let row = format!("| `{}` | `{}` |", outcome_text(o), json.as_str().unwrap());
+            assert!(doc.lines().any(|l| l.starts_with(&row)), "docs/alerts.md has no row starting {row}");
+        }
+    }
+}

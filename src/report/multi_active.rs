@@ -104,3 +104,71 @@ fn preview(keys: &[u64]) -> String {
     let more = if keys.len() > 10 { format!(" … ({} in all)", keys.len()) } else { String::new() };
     format!("keys {}{more}", shown.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::checker::{CutReport, LostUpdate, MultiActiveReport, Rejoin, SiteWrites, UpdatesReport};
+    use serde_json::Value;
+
+    /// A report with every field results.json can hold filled in.
+    fn full() -> MultiActiveReport {
+        let lost = LostUpdate {
+            key: 7,
+            value: 1,
+            site: "dc2".into(),
+            invoked_ms: 5.0,
+            survivor: 2,
+            survivor_site: "dc1".into(),
+            survivor_completed_ms: 4.0,
+        };
+        let rejoin = Rejoin {
+            node: "gal-3".into(),
+            left_ms: 1.0,
+            synced_ms: Some(2.0),
+            after_heal_ms: Some(1.0),
+            states: vec!["Joined".into()],
+            method: Some("IST".into()),
+        };
+        MultiActiveReport {
+            updates: UpdatesReport { lost_updates: vec![lost], diverged_keys: vec![3], ..Default::default() },
+            sites: [("dc1".to_string(), SiteWrites::default())].into(),
+            engine: [("gal-1".to_string(), [("conflicts".to_string(), 1)].into())].into(),
+            cuts: vec![CutReport { from_ms: 1.0, to_ms: 2.0, sides: vec![vec!["dc1".into()]] }],
+            unread: vec!["gal-2: refused".into()],
+            converged_after_heal_ms: Some(1.0),
+            agreement_waited_ms: Some(1.0),
+            agreement_started_ms: Some(1.0),
+            rejoins: vec![rejoin],
+        }
+    }
+
+    /// Every field name in `v`, nested ones included; the keys of `sites` and `engine` are
+    /// names from the drill (sites, nodes, counters), not fields.
+    fn field_names(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    out.push(k.clone());
+                    match (k.as_str(), x) {
+                        ("sites", Value::Object(by_site)) => by_site.values().for_each(|y| field_names(y, out)),
+                        ("engine", _) => {}
+                        _ => field_names(x, out),
+                    }
+                }
+            }
+            Value::Array(xs) => xs.iter().for_each(|x| field_names(x, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn docs_evidence_describes_every_field_of_multi_active() {
+        let doc = include_str!("../../docs/evidence.md");
+        let row = doc.lines().find(|l| l.starts_with("| `multi_active` |")).expect("docs/evidence.md has a multi_active row");
+        let mut names = Vec::new();
+        field_names(&serde_json::to_value(full()).unwrap(), &mut names);
+        for n in names {
+            assert!(row.contains(&n), "docs/evidence.md's multi_active row does not name `{n}`");
+        }
+    }
+}
