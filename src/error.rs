@@ -104,9 +104,14 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.message)?;
+        // every line cut: no message may carry a file into a log, whoever built it
+        for (i, line) in self.message.lines().enumerate() {
+            write!(f, "{}{}", if i == 0 { "error: " } else { "\n" }, cut_line(line, LINE_CHARS))?;
+        }
         for c in &self.causes {
-            write!(f, "\n  caused by: {c}")?;
+            for line in c.lines() {
+                write!(f, "\n  caused by: {}", cut_line(line, LINE_CHARS))?;
+            }
         }
         if let Some(h) = &self.hint {
             write!(f, "\nhint: {h}")?;
@@ -116,6 +121,73 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The most of the user's input an error quotes: one line, cut to this many characters.
+/// An error goes into CI logs; a path pointing at a secret file must not print the secret.
+pub const QUOTE_CHARS: usize = 120;
+/// The longest line an error prints, whatever a parser put in it.
+const LINE_CHARS: usize = 500;
+
+/// The user's input as an error quotes it: its first line, at most `QUOTE_CHARS`
+/// characters, and how much was left out.
+pub fn quote(input: &str) -> String {
+    let mut lines = input.lines();
+    let first = lines.next().unwrap_or("");
+    let more_lines = lines.count();
+    let mut out: String = first.chars().take(QUOTE_CHARS).collect();
+    let cut = first.chars().count().saturating_sub(QUOTE_CHARS);
+    match (cut, more_lines) {
+        (0, 0) => {}
+        (0, n) => out.push_str(&format!("… ({n} more lines)")),
+        (c, 0) => out.push_str(&format!("… ({c} more characters)")),
+        (c, n) => out.push_str(&format!("… ({c} more characters, {n} more lines)")),
+    }
+    out
+}
+
+/// A parser's message (serde's, PromQL's), which may hold the user's input as a quoted
+/// string (`invalid type: string "…", expected …`): each quoted string longer than one
+/// line or `QUOTE_CHARS` is cut as `quote` cuts it, and the message itself to one line.
+pub fn clip_input(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len().min(LINE_CHARS));
+    let mut rest = msg;
+    while let Some(open) = rest.find('"') {
+        out.push_str(&rest[..=open]);
+        let body = &rest[open + 1..];
+        let close = closing_quote(body).unwrap_or(body.len());
+        // Rust's and Go's escapes: a `\n` inside a quoted string is a new line of the input
+        let unescaped = body[..close].replace("\\n", "\n");
+        out.push_str(&quote(&unescaped).replace('\n', " "));
+        rest = body.get(close..).unwrap_or("");
+        if let Some(r) = rest.strip_prefix('"') {
+            out.push('"');
+            rest = r;
+        }
+    }
+    out.push_str(rest);
+    cut_line(out.lines().next().unwrap_or(""), LINE_CHARS)
+}
+
+/// Where a `"`-quoted string whose body starts `body` ends (backslash escapes skipped).
+fn closing_quote(body: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn cut_line(line: &str, max: usize) -> String {
+    match line.char_indices().nth(max) {
+        Some((at, _)) => format!("{}… ({} more characters)", &line[..at], line[at..].chars().count()),
+        None => line.to_string(),
+    }
+}
 
 /// `result.context(Kind::Infra, || format!("failed to …"))`
 pub trait Context<T> {
@@ -141,5 +213,19 @@ mod tests {
         assert!(text.contains("\n  caused by: connection refused"));
         assert!(text.ends_with("\nhint: run scripts/setup.sh"));
         assert_eq!(e.exit_code(), exit::INFRA);
+    }
+
+    #[test]
+    fn input_is_quoted_one_line_at_most_and_cut() {
+        assert_eq!(quote("writers: x"), "writers: x");
+        assert_eq!(quote("root:x:0:0\nsecret=hunter2\n"), "root:x:0:0… (1 more lines)");
+        let long = "a".repeat(200);
+        assert_eq!(quote(&long), format!("{}… (80 more characters)", "a".repeat(120)));
+        let serde = format!("invalid type: string \"[default]\\naws_secret_access_key = s3cr3t\\n{long}\", expected struct File");
+        assert_eq!(clip_input(&serde), "invalid type: string \"[default]… (2 more lines)\", expected struct File");
+        assert_eq!(clip_input("unknown field `x`, expected `a`"), "unknown field `x`, expected `a`");
+        assert_eq!(clip_input(r#"a "q\"uote" b"#), r#"a "q\"uote" b"#);
+        let e = Error::scenario(format!("x {}", "b".repeat(5_000_000))).to_string();
+        assert!(e.len() < 600, "{}", e.len());
     }
 }

@@ -50,6 +50,8 @@ pub const BOUNDS: &[Bound] = &[
     b("WorkloadSpec.op_timeout_ms", 1.0, 600_000.0),
     b("WorkloadSpec.fail_backoff_ms", 0.0, 60_000.0),
     b("WorkloadSpec.payload_bytes", 0.0, 65_536.0),
+    // a shared key space read back from every node at the end
+    b("WorkloadSpec.keys", 1.0, 1_000_000.0),
     b("WorkloadSpec.after_recovery_ms", 0.0, HOUR),
     b("WorkloadSpec.max_duration_ms", 1.0, HOUR),
     b("HedgeSpec.after_ms", 0.0, 600_000.0),

@@ -193,6 +193,31 @@ pub fn keys_markdown() -> String {
     s
 }
 
+/// The row of a key as a parser names it (`services.pg.stack.cluster.masters`,
+/// `faults[2].at_ms`): `<name>` stands for any name and `[]` for any index, and a key listed
+/// once under another path ("its keys: as `stack`") is found there.
+pub fn row_at(path: &str) -> Option<KeyRow> {
+    let rows = key_rows();
+    let mut path: Vec<String> = path.split('.').map(|s| s.split('[').next().unwrap_or(s).to_string()).collect();
+    // each step of a reference shortens nothing, so a few suffice
+    for _ in 0..4 {
+        let segs = |r: &KeyRow| r.path.split('.').map(|s| s.trim_end_matches("[]").to_string()).collect::<Vec<_>>();
+        let fits = |r: &[String]| r.len() <= path.len() && r.iter().zip(&path).all(|(a, b)| a == b || a == "<name>");
+        if let Some(row) = rows.iter().find(|r| segs(r).len() == path.len() && fits(&segs(r))) {
+            return Some(row.clone());
+        }
+        // the longest listed prefix whose keys stand under another path
+        let (row, at) = rows
+            .iter()
+            .filter(|r| fits(&segs(r)))
+            .filter_map(|r| Some((r, r.about.split("(its keys: as `").nth(1)?.split('`').next()?)))
+            .max_by_key(|(r, _)| segs(r).len())?;
+        let rest = path.split_off(segs(row).len());
+        path = at.split('.').map(|s| s.trim_end_matches("[]").to_string()).chain(rest).collect();
+    }
+    None
+}
+
 /// Which keys each bound applies to, for the tests: a bound on no key is a stale one.
 pub fn bound_keys() -> BTreeMap<&'static str, bool> {
     let schema: Value = serde_json::from_str(&super::json_schema()).expect("the schema is JSON");
@@ -221,5 +246,11 @@ mod tests {
         assert_eq!((row("workload.writers").range.as_str(), row("workload.writers").default.as_deref()), ("1 to 256", Some("`4`")));
         assert_eq!(row("dns.ttl_s").range, "0 to 86400");
         assert_eq!(row("faults[].latency_ms").range, "0 to 600000");
+        let at = |p: &str| row_at(p).map(|r| r.path);
+        assert_eq!(at("stack.cluster.masters").as_deref(), Some("stack.cluster.masters"));
+        assert_eq!(at("faults[3].at_ms").as_deref(), Some("faults[].at_ms"));
+        assert_eq!(at("services.pg.stack.galera.nodes").as_deref(), Some("stack.galera.nodes"));
+        assert_eq!(at("targets.alerts.PgDown.notified_within_ms").as_deref(), Some("targets.alerts.<name>.notified_within_ms"));
+        assert_eq!(at("stack.nope"), None);
     }
 }

@@ -65,9 +65,14 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
         (scenario, services, problems)
     };
     let rules_files = scenario.monitoring.as_ref().map(|m| m.rules.clone()).unwrap_or_default();
-    for name in rules_files.iter().filter(|n| !path.parent().unwrap_or(Path::new(".")).join(n).is_file()) {
+    for name in &rules_files {
         let at = vec![Seg::Key("monitoring"), Seg::Key("rules")];
-        problems.push((at, format!("no rules file `{name}` beside the scenario (the path is relative to the scenario file)")));
+        let found = path.parent().unwrap_or(Path::new(".")).join(name);
+        if found.is_dir() {
+            problems.push((at, format!("`{name}` is a folder; monitoring.rules names rules files (e.g. `{name}/pg.rules.yml`)")));
+        } else if !found.is_file() {
+            problems.push((at, format!("no rules file `{name}` beside the scenario (the path is relative to the scenario file)")));
+        }
     }
     let alert_rules = match rules_files.is_empty() || scenario.stack.kind.is_external() {
         false if problems.is_empty() => Some(super::alert_rules::read_all(path, &rules_files)?),
@@ -75,13 +80,11 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
     };
     problems.extend(super::alerting::validate(&scenario, &services, alert_rules.as_ref()));
     if !problems.is_empty() {
-        let mut lines: Vec<String> = problems
-            .iter()
-            .map(|(p, msg)| {
-                let (l, c) = locate(&source, p);
-                format!("{file}:{l}:{c}: {msg}")
-            })
-            .collect();
+        // in the file's order: a stack's own problem (`galera: {nodes: 1}`) leads the ones it
+        // causes further down (a fault's target that is not among its nodes)
+        let mut located: Vec<((usize, usize), &String)> = problems.iter().map(|(p, msg)| (locate(&source, p), msg)).collect();
+        located.sort_by_key(|(at, _)| *at);
+        let mut lines: Vec<String> = located.iter().map(|((l, c), msg)| format!("{file}:{l}:{c}: {msg}")).collect();
         let msg = format!("invalid scenario {}", lines.remove(0));
         let mut err = Error::scenario(msg);
         for l in lines {
@@ -99,6 +102,7 @@ fn yaml_error(file: &str, e: &serde_norway::Error) -> Error {
         text.truncate(i);
     }
     let (l, c) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+    let text = super::serde_words::in_user_words(&text).unwrap_or_else(|| crate::error::clip_input(&text));
     let mut err = Error::scenario(format!("invalid scenario {file}:{l}:{c}: {text}"));
     if let Some(h) = nearest_key_hint(&text) {
         err = err.hint(h);

@@ -14,8 +14,10 @@ mod locate;
 mod model;
 mod orchestrated;
 mod prescan;
+mod promql;
 mod ranges;
 mod region;
+mod serde_words;
 mod services;
 
 pub use actions::{AbortWhen, ActionSpec, CommandLine, DnsMove, Hooks, HttpSpec, ProbeSpec, SteadyState, describe, describe_probe};

@@ -303,9 +303,7 @@ fn validate_writers(s: &Scenario, p: &mut Vec<Problem>) {
         let msg = format!("updates to a shared key space are judged on a stack whose every node is writable ({}); a {} stack has one writer", kinds(), s.stack.kind.name());
         p.push((vec![Key("workload"), Key("keys")], msg));
     }
-    if s.workload.keys == Some(0) {
-        p.push((vec![Key("workload"), Key("keys")], "expected at least 1 key".into()));
-    }
+    super::bounds::check_opt(p, vec![Key("workload"), Key("keys")], "WorkloadSpec.keys", s.workload.keys.map(f64::from));
     let bootstrap = s.failover.as_ref().is_some_and(|f| f.mode == Some(FailoverMode::Bootstrap));
     if bootstrap && !s.stack.kind.info().bootstrap {
         let kinds = spoken_list(&kind_names(|k| k.info().bootstrap), "or");

@@ -1,0 +1,78 @@
+//! serde's messages in the scenario's words. A number the key's Rust type cannot hold
+//! (`masters: 10000` into a u8, a negative `group_wait_ms` into a u64) is refused by the
+//! deserializer before any bound is checked, and serde names the type ("expected u8");
+//! the user wrote a key with a documented range, so the message names the key and that
+//! range, as the bounds table's checks do ("masters must be between 3 and 9, found 10000").
+use super::keys::row_at;
+
+/// serde's `path: invalid value|type: integer|floating point `V`, expected TYPE` as the
+/// key's range; None for any other message.
+pub fn in_user_words(text: &str) -> Option<String> {
+    let (path, rest) = text.split_once(": ")?;
+    let rest = rest.strip_prefix("invalid value: ").or_else(|| rest.strip_prefix("invalid type: "))?;
+    let (what, rest) = rest.split_once(" `")?;
+    let whole = match what {
+        "integer" => true,
+        "floating point" => false,
+        _ => return None,
+    };
+    let (found, expected) = rest.split_once("`, expected ")?;
+    let type_range = type_range(expected)?;
+    let row = row_at(path);
+    let key = path.rsplit('.').next().unwrap_or(path).split('[').next().unwrap_or(path);
+    let range = match row.as_ref().map(|r| r.range.as_str()).filter(|r| !r.is_empty()) {
+        Some(r) => in_words(r),
+        None => type_range,
+    };
+    let kind = if whole || !expected.starts_with(['u', 'i']) { "" } else { "a whole number " };
+    Some(format!("{key} must be {kind}{range}, found {}", crate::error::quote(found)))
+}
+
+/// A Rust number type's range, in the bounds' words.
+fn type_range(expected: &str) -> Option<String> {
+    let (lo, hi): (i128, i128) = match expected {
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "u64" | "usize" => (0, u64::MAX.into()),
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "i64" | "isize" => (i64::MIN.into(), i64::MAX.into()),
+        "f64" | "f32" => return Some("a number".into()),
+        _ => return None,
+    };
+    Some(format!("between {lo} and {hi}"))
+}
+
+/// The keys table's "3 to 9" / "at least 1" / "above 0, at most 1" as a sentence's end.
+fn in_words(range: &str) -> String {
+    match range.split_once(" to ") {
+        Some((lo, hi)) if !range.contains(',') => format!("between {lo} and {hi}"),
+        _ => range.replace(", ", " and "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_its_type_cannot_hold_is_told_by_its_documented_range() {
+        let w = |t: &str| in_user_words(t).unwrap_or_else(|| panic!("no words for {t}"));
+        assert_eq!(w("stack.cluster.masters: invalid value: integer `10000`, expected u8"), "masters must be between 3 and 9, found 10000");
+        assert_eq!(
+            w("monitoring.group_wait_ms: invalid type: integer `-5000`, expected u64"),
+            "group_wait_ms must be between 0 and 3600000, found -5000"
+        );
+        assert_eq!(
+            w("workload.keys: invalid value: integer `1000000000000`, expected u32"),
+            "keys must be between 1 and 1000000, found 1000000000000"
+        );
+        assert_eq!(
+            w("services.pg.workload.writers: invalid type: floating point `1.5`, expected u32"),
+            "writers must be a whole number between 1 and 256, found 1.5"
+        );
+        assert_eq!(w("faults[0].at_ms: invalid type: integer `-1`, expected u64"), "at_ms must be between 0 and 18446744073709551615, found -1");
+        assert_eq!(in_user_words("stack: unknown field `x`, expected `kind`"), None);
+        assert_eq!(in_user_words("name: invalid type: integer `3`, expected a string"), None);
+    }
+}
