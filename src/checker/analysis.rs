@@ -85,8 +85,10 @@ pub struct Checker {
     acks: Spill<u64>,
     /// Ops by outcome (ok, fail, unknown).
     counts: [u64; 3],
-    /// One past the latest invoke time: the workload's end when no stop was recorded.
+    /// One past the latest invoke time: the workload's stop when none was recorded.
     end_ns: u64,
+    /// The latest completion: the workload ends with its stop or this, whichever is later.
+    last_complete_ns: u64,
     /// Where acknowledgements came from, for the orchestrator's phases.
     pub runs: super::AckRuns,
     /// A point-in-time recovery's target (drill ns): writes acknowledged after it and
@@ -116,6 +118,7 @@ impl Checker {
             acks: Spill::new(acks),
             counts: [0; 3],
             end_ns: 0,
+            last_complete_ns: 0,
             runs: Default::default(),
             recovery_target_ns: None,
             data_recovered_ns: None,
@@ -127,6 +130,7 @@ impl Checker {
         let i = OUTCOMES.iter().position(|&o| o == op.outcome).unwrap_or(2);
         self.counts[i] += 1;
         self.end_ns = self.end_ns.max(op.invoke_ns.saturating_add(1));
+        self.last_complete_ns = self.last_complete_ns.max(op.complete_ns);
         // an update of a shared key is no record to read back: the updates are judged
         // against the keys' final values (`judge_updates`); it counts for availability
         if op.key.is_none() {
@@ -216,8 +220,9 @@ impl Checker {
         let inject_times: Vec<rto::FaultTime> = injects.iter().map(|e| fault_time(e)).collect();
         let window = crate::clock::ms_to_ns(checks.stable_window_ms);
         let sorted = || self.ops.sorted().map(|o| (o.invoke_ns, o.outcome(), o.complete_ns));
-        let mut rto =
-            rto::rto(&sorted, || self.acks.sorted(), &inject_times, fault.map(fault_time), stop_ns, window, checks.stable_ok_ratio);
+        let end_ns = stop_ns.max(self.last_complete_ns);
+        let (ok_ratio, answered) = (checks.stable_ok_ratio, fault.map(fault_time));
+        let mut rto = rto::rto(&sorted, || self.acks.sorted(), &inject_times, answered, (stop_ns, end_ns), window, ok_ratio);
         let no_fault = events.iter().all(|e| !matches!(e.kind, EventKind::FaultInject | EventKind::FaultFailed));
         if no_fault && !rto.outage_observed && self.counts[0] > 0 {
             nothing_to_recover_from(&mut rto);

@@ -319,3 +319,28 @@ fn scripted_phases_show_no_moved_endpoint_and_dns_only_when_the_record_moved() {
     let p = phases_of(&evs, Some(0), Some("pg-2"), Some(3100.0), once);
     assert_eq!((p.dns_moved_ms, p.first_cache_expired_ms, p.caches_expired_ms, p.ttl_wait_ms), (Some(3050.0), None, None, None));
 }
+
+#[test]
+fn a_service_that_stops_acknowledging_for_good_has_its_longest_gap_to_the_end_of_the_workload() {
+    // the shard-lost Redis Cluster: writes acknowledged until 5 s, then every one refused
+    // until the workload stopped at 35 s; the last one, a timeout, completed at 35.5 s
+    let (mut ops, _) = writes(35_000, (5000, 35_000), Outcome::Fail, &[]);
+    let last = ops.last().cloned().unwrap();
+    ops.push(Op { seq: last.seq + 1, invoke_ns: 34_995 * MS, complete_ns: 35_500 * MS, outcome: Outcome::Unknown, ..last });
+    let a = JUDGE.run(&ops, &fault_at(5000, 35_000), &no_targets());
+    // the last acknowledgement came at 4.992 s; the gaps between acknowledgements were 10 ms
+    assert_eq!((a.rto.longest_gap_ms, a.rto.longest_gap_start_ms, a.rto.longest_gap_to_end), (30_508.0, 4992.0, true));
+    assert_eq!(a.rto.rto_ms, None, "never recovered");
+    // without the late completion, the workload ends at its stop
+    ops.pop();
+    let a = JUDGE.run(&ops, &fault_at(5000, 35_000), &no_targets());
+    assert_eq!((a.rto.longest_gap_ms, a.rto.longest_gap_to_end), (30_008.0, true));
+    // an outage in the middle longer than the tail is the longest, and not to the end
+    let (ops, _) = writes(6000, (1000, 3500), Outcome::Fail, &[]);
+    let a = JUDGE.run(&ops, &fault_at(1000, 6000), &no_targets());
+    assert_eq!((a.rto.longest_gap_ms, a.rto.longest_gap_start_ms, a.rto.longest_gap_to_end), (2510.0, 992.0, false));
+    // nothing ever acknowledged: the whole workload, from its start
+    let (ops, _) = writes(3000, (0, 3000), Outcome::Fail, &[]);
+    let a = JUDGE.run(&ops, &fault_at(0, 3000), &no_targets());
+    assert_eq!((a.rto.longest_gap_ms, a.rto.longest_gap_start_ms, a.rto.longest_gap_to_end), (3000.0, 0.0, true));
+}

@@ -68,9 +68,13 @@ pub struct RtoResult {
     /// the time the fault took to take effect.
     #[serde(default)]
     pub fault_requested_ms: Option<f64>,
-    /// Longest time between two consecutive acknowledgements, anywhere in the drill.
+    /// Longest time without an acknowledgement: between two consecutive ones, or from the
+    /// last one to the end of the workload (its start when none came), when it began, and
+    /// whether it ran to the end.
     pub longest_gap_ms: f64,
     pub longest_gap_start_ms: f64,
+    #[serde(default)]
+    pub longest_gap_to_end: bool,
 }
 
 /// The ops sorted by invoke time, as (invoke_ns, outcome, complete_ns), read from the start
@@ -188,18 +192,20 @@ fn outage_anchor(ops: &impl SortedOps, injects: &[FaultTime], fault: FaultTime, 
 }
 
 /// `ops`: sorted by invoke time; `acks`: completion times of ok ops, sorted; `injects`:
-/// every fault injected; `fault`: the fault measured from, None when no fault was injected.
+/// every fault injected; `fault`: the fault measured from, None when no fault was injected;
+/// `(stop_ns, end_ns)`: the workload's stop (a recovery's stable window must end before it),
+/// and its end (the stop, or its last op's completion if later: the longest gap runs to it).
 pub fn rto<A: Iterator<Item = u64>>(
     ops: &impl SortedOps,
     acks: impl Fn() -> A,
     injects: &[FaultTime],
     fault: Option<FaultTime>,
-    stop_ns: u64,
+    (stop_ns, end_ns): (u64, u64),
     window_ns: u64,
     ok_ratio: f64,
 ) -> RtoResult {
     let anchor = fault.map(|f| outage_anchor(ops, injects, f, window_ns, ok_ratio));
-    let mut res = RtoResult::before_outage(fault.is_some(), anchor, longest_gap(acks()));
+    let mut res = RtoResult::before_outage(fault.is_some(), anchor, longest_gap(acks(), end_ns));
     let fault_ns = anchor.map_or(0, |f| f.at_ns);
     let Some(first_bad) = outage_start(ops, fault_ns) else {
         return res;
@@ -222,25 +228,41 @@ pub fn rto<A: Iterator<Item = u64>>(
     res
 }
 
-/// The longest time between two consecutive acknowledgements, and when it began (0, 0
-/// with fewer than two).
-fn longest_gap(acks: impl Iterator<Item = u64>) -> (u64, u64) {
-    let (mut gap, mut gap_start, mut prev) = (0u64, 0u64, None);
+/// The longest time without an acknowledgement, when it began, and whether it ran to the
+/// workload's end (`end_ns`): between two consecutive acknowledgements, or from the last one
+/// to the end (a service that stopped acknowledging for good was without one until the
+/// end); from the workload's start (0) to its end when none came. A later gap wins only
+/// when it is longer.
+pub(super) fn longest_gap(acks: impl Iterator<Item = u64>, end_ns: u64) -> Gap {
+    let (mut best, mut prev) = (Gap::default(), None);
     for t in acks {
         if let Some(p) = prev
-            && t - p > gap
+            && t - p > best.ns
         {
-            (gap, gap_start) = (t - p, p);
+            best = Gap { ns: t - p, start_ns: p, to_end: false };
         }
         prev = Some(t);
     }
-    (gap, gap_start)
+    let last = prev.unwrap_or(0);
+    if end_ns.saturating_sub(last) > best.ns {
+        best = Gap { ns: end_ns - last, start_ns: last, to_end: true };
+    }
+    best
+}
+
+/// A span without an acknowledgement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Gap {
+    pub(super) ns: u64,
+    pub(super) start_ns: u64,
+    /// It ran to the end of the workload: no acknowledgement came after it began.
+    pub(super) to_end: bool,
 }
 
 impl RtoResult {
     /// What RTO says before looking for an outage: counted from `anchor`'s request (0
-    /// without a fault), RTO 0, no outage seen; the longest gap between acknowledgements.
-    fn before_outage(fault: bool, anchor: Option<FaultTime>, (gap, gap_start): (u64, u64)) -> RtoResult {
+    /// without a fault), RTO 0, no outage seen; the longest gap without an acknowledgement.
+    fn before_outage(fault: bool, anchor: Option<FaultTime>, gap: Gap) -> RtoResult {
         RtoResult {
             basis: if fault { RtoBasis::Fault } else { RtoBasis::OutageStart },
             outage_ms: None,
@@ -253,8 +275,9 @@ impl RtoResult {
             relapses: 0,
             from_ms: ms(anchor.map_or(0, |f| f.at_ns)),
             fault_requested_ms: anchor.map(|f| ms(f.at_ns)),
-            longest_gap_ms: ms(gap),
-            longest_gap_start_ms: ms(gap_start),
+            longest_gap_ms: ms(gap.ns),
+            longest_gap_start_ms: ms(gap.start_ns),
+            longest_gap_to_end: gap.to_end,
         }
     }
 }
@@ -282,4 +305,25 @@ fn recovery_point(ops: &impl SortedOps, from: u64, stop_ns: u64, window_ns: u64,
         w.leave();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn the_longest_gap_runs_to_the_end_when_no_acknowledgement_came_after_it() {
+        let gap = |acks: &[u64], end: u64| longest_gap(acks.iter().map(|t| t * MS), end * MS);
+        // 23 ms between two acknowledgements, then none for the last 30 s
+        let acks = [100, 110, 133, 140];
+        assert_eq!(gap(&acks, 30_140), Gap { ns: 30_000 * MS, start_ns: 140 * MS, to_end: true });
+        // a tail shorter than the longest gap between two leaves that gap the longest
+        assert_eq!(gap(&acks, 150), Gap { ns: 23 * MS, start_ns: 110 * MS, to_end: false });
+        // an equal tail does not take its place; no acknowledgement at all: the whole workload
+        assert_eq!(gap(&acks, 163), Gap { ns: 23 * MS, start_ns: 110 * MS, to_end: false });
+        assert_eq!(gap(&[], 5000), Gap { ns: 5000 * MS, start_ns: 0, to_end: true });
+        assert_eq!(gap(&[], 0), Gap::default());
+    }
 }

@@ -26,6 +26,9 @@ pub struct SiteWrites {
     pub longest_without_ack_ms: f64,
     /// When that span began (ms on the drill clock).
     pub longest_from_ms: f64,
+    /// Whether it ran to the workload's end: no acknowledgement came after it began.
+    #[serde(default)]
+    pub longest_to_end: bool,
 }
 
 /// Every site's writes, over a workload that ran from `start_ns` to `end_ns`.
@@ -46,16 +49,18 @@ pub fn site_writes(ops: &[SiteOp], start_ns: u64, end_ns: u64) -> BTreeMap<Strin
     for (site, w) in out.iter_mut() {
         let mut times = acks.remove(site.as_str()).unwrap_or_default();
         times.sort_unstable();
+        let end = end_ns.max(start_ns);
         let mut prev = start_ns;
-        let mut best = (0u64, start_ns);
-        for t in times.into_iter().chain(std::iter::once(end_ns.max(start_ns))) {
+        let mut best = (0u64, start_ns, false);
+        for (t, last) in times.into_iter().map(|t| (t, false)).chain(std::iter::once((end, true))) {
             if t.saturating_sub(prev) > best.0 {
-                best = (t - prev, prev);
+                best = (t - prev, prev, last);
             }
             prev = prev.max(t);
         }
         w.longest_without_ack_ms = best.0 as f64 / 1e6;
         w.longest_from_ms = best.1 as f64 / 1e6;
+        w.longest_to_end = best.2;
     }
     out
 }
@@ -82,12 +87,27 @@ mod tests {
         assert!((w["dc1"].longest_without_ack_ms - 10.0).abs() < 1e-9, "{:?}", w["dc1"]);
         assert!((w["dc2"].longest_without_ack_ms - 410.0).abs() < 1e-9, "{:?}", w["dc2"]);
         assert!((w["dc2"].longest_from_ms - 290.0).abs() < 1e-9);
+        assert!(!w["dc1"].longest_to_end && !w["dc2"].longest_to_end);
+    }
+
+    #[test]
+    fn a_site_that_stops_acknowledging_for_good_is_without_one_to_the_end() {
+        // dc2 refuses every write from 300 ms on; the workload ends at 1000 ms
+        let mut ops = Vec::new();
+        for t in (10..=1000).step_by(10) {
+            ops.push(op("dc1", Outcome::Ok, t));
+            ops.push(op("dc2", if t < 300 { Outcome::Ok } else { Outcome::Fail }, t));
+        }
+        let w = site_writes(&ops, 0, 1_000_000_000);
+        assert!((w["dc2"].longest_without_ack_ms - 710.0).abs() < 1e-9, "{:?}", w["dc2"]);
+        assert!((w["dc2"].longest_from_ms - 290.0).abs() < 1e-9 && w["dc2"].longest_to_end, "{:?}", w["dc2"]);
+        assert!(!w["dc1"].longest_to_end, "{:?}", w["dc1"]);
     }
 
     #[test]
     fn a_site_that_never_acknowledges_is_down_the_whole_workload() {
         let w = site_writes(&[op("dc3", Outcome::Unknown, 5)], 0, 2_000_000_000);
         assert_eq!(w["dc3"].unknown, 1);
-        assert!((w["dc3"].longest_without_ack_ms - 2000.0).abs() < 1e-9);
+        assert!((w["dc3"].longest_without_ack_ms - 2000.0).abs() < 1e-9 && w["dc3"].longest_to_end);
     }
 }

@@ -118,7 +118,7 @@ fn service_json(r: &Results, several: bool, svg: &str, name: &str, sr: &Results)
         "shards_caption": super::shards::shards_caption(sr),
         "shards": super::shards::shard_lines(sr),
         "writable": super::shards::writable_lines(sr),
-        "keyspace": super::keyspace::keyspace_svg(sr).map(|svg| svg.unwrap_or_else(|e| format!("<p>no picture: {e}</p>"))),
+        "keyspace": super::keyspace::keyspace_svg(name, sr, &events).map(|svg| svg.unwrap_or_else(|e| format!("<p>no picture: {e}</p>"))),
     })
 }
 

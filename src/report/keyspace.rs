@@ -5,24 +5,32 @@
 //! width and margins so that the two read against each other.
 use super::Results;
 use super::timeline::{FAIL, FAULT, OK, STEP};
-use crate::history::EventKind;
+use crate::checker::ShardsReport;
+use crate::history::{Event, EventKind};
 use plotters::prelude::*;
 
 const WIDTH_PX: u32 = 1200;
 const HEIGHT_PX: u32 = 230;
 
-/// The picture's SVG text; None when the service has no shards.
-pub fn keyspace_svg(r: &Results) -> Option<Result<String, String>> {
-    let s = r.shards.as_ref()?;
+/// The picture of the service `name` (in a drill of one service, its stack's name), with
+/// the drill's `events` that concern it as markers: its SVG text; None when the service has
+/// no shards. (A drill of several keeps its events at the top level, not in each service's
+/// results.)
+pub fn keyspace_svg(name: &str, sr: &Results, events: &[&Event]) -> Option<Result<String, String>> {
+    let s = sr.shards.as_ref()?;
     let last = |x: &[f64; 2]| x[0].max(x[1]);
-    let end_ms = r
-        .events
+    let end_ms = events
         .iter()
         .map(|e| e.t_ns as f64 / 1e6)
         .chain(s.writable.iter().map(|w| w[0] + s.bucket_ms as f64))
         .chain(s.whole_down.iter().map(last))
         .fold(1000.0, f64::max);
-    Some(draw(r, end_ms / 1e3))
+    Some(draw(&title(name, s), s, events, end_ms / 1e3))
+}
+
+/// `cache: share of the key space taking writes (per 100 ms)`.
+fn title(name: &str, s: &ShardsReport) -> String {
+    format!("{name}: share of the key space taking writes (per {} ms)", s.bucket_ms)
 }
 
 /// `(t_s, share)` points of a step line: each change held until the next, the last to the end.
@@ -41,14 +49,13 @@ fn steps(writable: &[[f64; 2]], end_s: f64) -> Vec<(f64, f64)> {
     out
 }
 
-fn draw(r: &Results, end_s: f64) -> Result<String, String> {
-    let s = r.shards.as_ref().ok_or("no shards")?;
+fn draw(title: &str, s: &ShardsReport, events: &[&Event], end_s: f64) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, HEIGHT_PX)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{}: share of the key space taking writes (per {} ms)", r.scenario, s.bucket_ms), ("sans-serif", 16))
+            .caption(title, ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
@@ -77,7 +84,7 @@ fn draw(r: &Results, end_s: f64) -> Result<String, String> {
             .map_err(|e| e.to_string())?
             .label("writable share")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], OK.mix(0.5).filled()));
-        let marks = r.events.iter().filter_map(|e| {
+        let marks = events.iter().filter_map(|e| {
             let colour = match e.kind {
                 EventKind::FaultInject => FAULT,
                 EventKind::OrchestratorDetected | EventKind::OrchestratorPromoted => STEP,

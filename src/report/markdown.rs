@@ -75,8 +75,8 @@ fn targets(r: &Results) -> String {
     m
 }
 
-/// "## Measured": an interruption, RTO, the clients' outage, RPO, the longest gap and the
-/// write counts.
+/// "## Measured": an interruption, RTO, the clients' outage, RPO, the longest time without
+/// an acknowledgement and the write counts.
 fn measured(r: &Results) -> String {
     let mut m = String::from("\n## Measured\n\n");
     if let Some(i) = &r.interruption {
@@ -87,7 +87,7 @@ fn measured(r: &Results) -> String {
         let _ = writeln!(m, "- Outage as clients saw it: {o:.1} ms (last acknowledgement before it to the recovery point)");
     }
     let _ = writeln!(m, "- RPO: {} ms", num(r.rpo_ms));
-    let _ = writeln!(m, "- longest gap between acknowledgements: {:.1} ms", r.longest_gap_ms);
+    let _ = writeln!(m, "- longest time without an acknowledgement: {}", super::terminal::gap_text(r));
     let _ = writeln!(
         m,
         "- writes: {} ({} ok, {} fail, {} unknown); lost {}, recovered {}",

@@ -22,7 +22,12 @@ pub fn site_lines(r: &Results) -> Vec<SiteLine> {
         .map(|(site, w)| SiteLine {
             site: site.clone(),
             writes: format!("{} / {} / {}", w.acked, w.failed, w.unknown),
-            gap: format!("{:.1} (from t={:.1})", w.longest_without_ack_ms, w.longest_from_ms),
+            gap: format!(
+                "{:.1} (from t={:.1}){}",
+                w.longest_without_ack_ms,
+                w.longest_from_ms,
+                if w.longest_to_end { ", to the end of the workload" } else { "" }
+            ),
         })
         .collect()
 }
@@ -159,6 +164,18 @@ mod tests {
             Value::Array(xs) => xs.iter().for_each(|x| field_names(x, out)),
             _ => {}
         }
+    }
+
+    #[test]
+    fn a_site_without_an_acknowledgement_to_the_end_says_so() {
+        let gap =
+            |to_end| SiteWrites { longest_without_ack_ms: 710.0, longest_from_ms: 290.0, longest_to_end: to_end, ..Default::default() };
+        let lines = |to_end| {
+            let m = MultiActiveReport { sites: [("dc2".to_string(), gap(to_end))].into(), ..Default::default() };
+            super::site_lines(&crate::report::Results { multi_active: Some(m), ..Default::default() })
+        };
+        assert_eq!(lines(true)[0].gap, "710.0 (from t=290.0), to the end of the workload");
+        assert_eq!(lines(false)[0].gap, "710.0 (from t=290.0)");
     }
 
     #[test]

@@ -83,8 +83,10 @@ pub struct Results {
     /// RPO's recovery point and failure point (drill ms; null when nothing was lost).
     pub rpo_recovery_point_ms: Option<f64>,
     pub rpo_failure_point_ms: Option<f64>,
+    /// Longest time without an acknowledgement, when it began, and whether it ran to the end.
     pub longest_gap_ms: f64,
     pub longest_gap_start_ms: f64,
+    pub longest_gap_to_end: bool,
     pub total_writes: u64,
     pub acked_writes: u64,
     pub failed_writes: u64,
@@ -146,15 +148,13 @@ pub struct Results {
     /// True when SIGINT / SIGTERM stopped the drill; the verdict is then `unknown`.
     pub interrupted: bool,
     pub interruption: Option<Interruption>,
-    /// `monitoring`: every alert rule of the users' rules file, measured (a drill-wide
-    /// field: a drill of several services holds it at the top level).
+    /// `monitoring`: every alert rule of the users' rules file, measured (drill-wide: at the top level).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<crate::monitor::AlertsReport>,
     /// `--baseline`: this run compared with earlier evidence of the same scenario.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<super::Comparison>,
-    /// `steady_state` probes: before the drill (all held, else it did not start) and after
-    /// recovery.
+    /// `steady_state` probes: before the drill (all held, else it did not start), after recovery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steady_state: Option<SteadyStateReport>,
     /// External stacks with `cleanup: true`: what was removed.
@@ -246,7 +246,7 @@ impl Results {
     }
 
     /// These results with the checker's RTO figures: the outage as clients saw it, the
-    /// recovery point, and the longest gap between acknowledgements.
+    /// recovery point, and the longest time without an acknowledgement.
     fn with_rto(self, rto: &RtoResult) -> Results {
         Results {
             rto_ms: rto.rto_ms,
@@ -261,6 +261,7 @@ impl Results {
             relapses: rto.relapses,
             longest_gap_ms: rto.longest_gap_ms,
             longest_gap_start_ms: rto.longest_gap_start_ms,
+            longest_gap_to_end: rto.longest_gap_to_end,
             ..self
         }
     }

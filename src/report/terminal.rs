@@ -143,6 +143,13 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
 }
 
+/// The longest time without an acknowledgement and when it began: `23.6 ms (from t=5012.3
+/// ms)`, and `, to the end of the workload` when none came after it began.
+pub fn gap_text(r: &Results) -> String {
+    let end = if r.longest_gap_to_end { ", to the end of the workload" } else { "" };
+    format!("{:.1} ms (from t={:.1} ms){end}", r.longest_gap_ms, r.longest_gap_start_ms)
+}
+
 /// RTO in words: its value and what it counts from.
 pub fn rto_text(r: &Results) -> String {
     let basis = match r.rto_basis {
@@ -234,8 +241,8 @@ fn interruption_line(r: &Results) -> String {
     format!("  INTERRUPTED        {} during {} (partial history; nothing read back)\n", i.signal, i.phase)
 }
 
-/// RTO, the clients' outage, RPO, the fault's times and the longest gap between
-/// acknowledgements.
+/// RTO, the clients' outage, RPO, the fault's times and the longest time without an
+/// acknowledgement.
 fn recovery_lines(r: &Results) -> String {
     let mut s = format!("  RTO                {}\n", rto_text(r));
     if let Some(o) = r.outage_ms {
@@ -246,7 +253,7 @@ fn recovery_lines(r: &Results) -> String {
         let effect = if r.outage_observed { format!(", in effect for the clients t={:.1} ms", r.rto_from_ms) } else { String::new() };
         s += &format!("  fault              requested t={f:.1} ms, applied t={} ms{effect}\n", num(r.fault_applied_ms));
     }
-    s += &format!("  longest ack gap    {:.1} ms (from t={:.1} ms)\n", r.longest_gap_ms, r.longest_gap_start_ms);
+    s += &format!("  longest ack gap    {}\n", gap_text(r));
     s
 }
 

@@ -361,7 +361,38 @@ fn shards_show_in_the_scorecard_the_markdown_and_the_page_with_the_key_space_pic
     }
     assert_eq!(html.matches("class=\"shard\"").count(), 3);
     let figure = html.split("<figure id=\"keyspace\">").nth(1).expect("the key space picture");
-    assert!(figure.trim_start().starts_with("<svg") && figure.contains("share of the key space taking writes"), "{figure}");
+    assert!(figure.trim_start().starts_with("<svg") && figure.contains("postgres: share of the key space taking writes"), "{figure}");
     let plain = super::html::report_html(&sample(), &["<svg id=\"t\"></svg>".to_string()], "name: x\n");
     assert!(!plain.contains("keyspace") && !plain.contains("<h2>Shards"), "one primary: no shard section");
+}
+
+#[test]
+fn a_gap_that_ran_to_the_end_of_the_workload_says_so() {
+    let r = Results { longest_gap_ms: 30_012.0, longest_gap_start_ms: 5012.3, longest_gap_to_end: true, ..sample() };
+    let said = "30012.0 ms (from t=5012.3 ms), to the end of the workload";
+    assert!(scorecard(&r).contains(&format!("longest ack gap    {said}")), "{}", scorecard(&r));
+    assert!(markdown(&r).contains(&format!("- longest time without an acknowledgement: {said}")), "{}", markdown(&r));
+    assert_eq!(serde_json::to_value(&r).unwrap()["longest_gap_to_end"], true);
+    let card = scorecard(&sample());
+    assert!(card.contains("longest ack gap    260.0 ms (from t=4999.0 ms)\n"), "{card}");
+}
+
+#[test]
+fn the_key_space_picture_is_titled_with_its_service_and_marks_its_fault() {
+    // read back from results.json, as after a drill: a service's entry holds neither the
+    // scenario's name nor the events
+    let kill = |s: &str| Event { service: Some(s.into()), ..kill_pg1() };
+    let one = Results::of_services(vec![("redis-cluster".into(), sharded())], vec![kill_pg1()]);
+    let two = Results::of_services(vec![("full".into(), sharded()), ("partial".into(), sharded())], vec![kill("full"), kill("partial")]);
+    for (r, names, ids) in [(one, vec!["redis-cluster"], vec![""]), (two, vec!["full", "partial"], vec!["-full", "-partial"])] {
+        let back: Results = serde_json::from_str(&results_json(&r)).unwrap();
+        let html = super::html::report_html(&back, &vec!["<svg></svg>".to_string(); names.len()], "name: x\n");
+        for (name, id) in names.iter().zip(ids) {
+            let figure =
+                html.split(&format!("<figure id=\"keyspace{id}\">")).nth(1).expect("the picture").split("</figure>").next().unwrap();
+            let title = format!("{name}: share of the key space taking writes (per 100 ms)");
+            assert!(figure.lines().any(|l| l.trim() == title), "{figure}");
+            assert!(figure.contains("stroke=\"#940000\""), "the kill's marker: {figure}");
+        }
+    }
 }
