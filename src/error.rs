@@ -149,6 +149,12 @@ pub fn quote(input: &str) -> String {
 /// string (`invalid type: string "…", expected …`): each quoted string longer than one
 /// line or `QUOTE_CHARS` is cut as `quote` cuts it, and the message itself to one line.
 pub fn clip_input(msg: &str) -> String {
+    // the whole document is a string (a text file given for YAML): YAML folds its lines into
+    // one, so no part of it is quoted
+    if let Some(rest) = msg.strip_prefix("invalid type: string \"") {
+        let close = closing_quote(rest).unwrap_or(rest.len());
+        return format!("the file is a text of {close} characters, not a YAML mapping of keys");
+    }
     let mut out = String::with_capacity(msg.len().min(LINE_CHARS));
     let mut rest = msg;
     while let Some(open) = rest.find('"') {
@@ -221,8 +227,9 @@ mod tests {
         assert_eq!(quote("root:x:0:0\nsecret=hunter2\n"), "root:x:0:0… (1 more lines)");
         let long = "a".repeat(200);
         assert_eq!(quote(&long), format!("{}… (80 more characters)", "a".repeat(120)));
-        let serde = format!("invalid type: string \"[default]\\naws_secret_access_key = s3cr3t\\n{long}\", expected struct File");
-        assert_eq!(clip_input(&serde), "invalid type: string \"[default]… (2 more lines)\", expected struct File");
+        let serde = format!("groups: invalid type: string \"[default]\\naws_secret_access_key = s3cr3t\\n{long}\", expected struct File");
+        assert_eq!(clip_input(&serde), "groups: invalid type: string \"[default]… (2 more lines)\", expected struct File");
+        assert_eq!(clip_input("invalid type: string \"a b c\", expected struct File"), "the file is a text of 5 characters, not a YAML mapping of keys");
         assert_eq!(clip_input("unknown field `x`, expected `a`"), "unknown field `x`, expected `a`");
         assert_eq!(clip_input(r#"a "q\"uote" b"#), r#"a "q\"uote" b"#);
         let e = Error::scenario(format!("x {}", "b".repeat(5_000_000))).to_string();

@@ -203,3 +203,46 @@ fn a_planned_switchover_pages_no_one() {
     assert!(r["alerts"]["notifications"].as_array().unwrap().is_empty(), "{}", r["alerts"]);
     assert!(r["alerts"]["rules"].as_array().unwrap().iter().all(|x| x["noise"] == false), "{}", r["alerts"]);
 }
+
+/// drdrill refuses a rules file before anything starts exactly when Prometheus' own
+/// `promtool check rules` (2.42, from the drill's monitoring image) does: every hostile
+/// fixture, the valid ones, the shipped rules files, and expressions where a PromQL parser
+/// other than Prometheus' could differ (a duration as a number, functions of later
+/// versions or of other engines, 2.42's holt_winters).
+#[test]
+fn drdrill_and_promtool_agree_on_every_rules_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for folder in ["tests/fixtures/hostile-rules", "tests/fixtures/valid-rules", "tests/fixtures/alerts", "scenarios/alerts"] {
+        files.extend(std::fs::read_dir(root().join(folder)).unwrap().flatten().map(|e| e.path()));
+    }
+    let exprs = [
+        "time() - x > 5m", "x offset -5m", "x @ start()", "x[5m:1m]", "holt_winters(x[5m], 0.5, 0.5)", "sort_by_label(x, \"a\")",
+        "double_exponential_smoothing(x[5m], 0.5, 0.5)", "mad_over_time(x[5m])", "x[1.5m]", "x{}", "sum(x) by (a,)", "x atan2 y",
+    ];
+    for (i, e) in exprs.iter().enumerate() {
+        let p = dir.path().join(format!("expr-{i}.rules.yml"));
+        std::fs::write(&p, format!("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: '{e}'\n")).unwrap();
+        files.push(p);
+    }
+    for f in &files {
+        std::fs::copy(f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    let mount = format!("{}:/r:ro", dir.path().display());
+    let script = "for f in /r/*.yml; do promtool check rules \"$f\" >/dev/null 2>&1 && echo \"ok $(basename $f)\" || echo \"refused $(basename $f)\"; done";
+    let out = docker(&["run", "--rm", "--network", "none", "-v", &mount, "--entrypoint", "sh", "drdrill/monitoring:1", "-c", script]);
+    let promtool: std::collections::BTreeMap<String, bool> =
+        out.lines().filter_map(|l| l.split_once(' ')).map(|(verdict, f)| (f.to_string(), verdict == "ok")).collect();
+    assert_eq!(promtool.len(), files.len(), "promtool answered for {} of {} files:\n{out}", promtool.len(), files.len());
+    let mut differ = Vec::new();
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let ours = drdrill::scenario::alert_rules::parse(f, &std::fs::read_to_string(f).unwrap());
+        // a file of recording rules only is valid to Prometheus; drdrill needs an alert in it
+        let ours_ok = ours.as_ref().map(|_| true).unwrap_or_else(|e| e.to_string().contains("holds no alerting rule"));
+        if ours_ok != promtool[&name] {
+            differ.push(format!("{name}: promtool {}, drdrill {:?}", if promtool[&name] { "accepts" } else { "refuses" }, ours.err().map(|e| e.to_string())));
+        }
+    }
+    assert!(differ.is_empty(), "drdrill and promtool differ:\n{}", differ.join("\n"));
+}

@@ -16,7 +16,8 @@ pub fn in_user_words(text: &str) -> Option<String> {
         "floating point" => false,
         _ => return None,
     };
-    let (found, expected) = rest.split_once("`, expected ")?;
+    // serde_norway names a number beyond u64 "`N` as u128"
+    let (found, expected) = rest.split_once("`, expected ").or_else(|| rest.split_once("` as u128, expected "))?;
     let type_range = type_range(expected)?;
     let row = row_at(path);
     let key = path.rsplit('.').next().unwrap_or(path).split('[').next().unwrap_or(path);
@@ -72,6 +73,10 @@ mod tests {
             "writers must be a whole number between 1 and 256, found 1.5"
         );
         assert_eq!(w("faults[0].at_ms: invalid type: integer `-1`, expected u64"), "at_ms must be between 0 and 18446744073709551615, found -1");
+        assert_eq!(
+            w("stack.replicas: invalid type: integer `1000000000000000000000000000000` as u128, expected u8"),
+            "replicas must be between 0 and 8, found 1000000000000000000000000000000"
+        );
         assert_eq!(in_user_words("stack: unknown field `x`, expected `kind`"), None);
         assert_eq!(in_user_words("name: invalid type: integer `3`, expected a string"), None);
     }
