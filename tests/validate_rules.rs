@@ -153,3 +153,21 @@ fn every_integer_key_refuses_a_negative_and_a_huge_value_in_its_own_range() {
     }
     assert!(wrong.is_empty(), "{} of {} keys not told by their range:\n{}", wrong.len(), rows.len(), wrong.join("\n"));
 }
+
+/// The hostile corpus' cases of issue 47, each with what it must say (the corpus test
+/// checks only that each is refused with a location).
+#[test]
+fn numbers_and_paths_are_refused_in_the_users_words() {
+    let says = [
+        ("cluster-masters-10000", "cluster-masters-10000.yaml:6:14: masters must be between 3 and 9, found 10000"),
+        ("keys-trillion", "keys-trillion.yaml:6:9: keys must be between 1 and 1000000, found 1000000000000"),
+        ("group-wait-negative", "group-wait-negative.yaml:7:18: group_wait_ms must be between 0 and 3600000, found -5000"),
+        ("galera-one-node-fault", "galera-one-node-fault.yaml:5:3: nodes must be between 2 and 9, found 1"),
+        ("rules-folder", "rules-folder.yaml:6:3: `../alerts` is a folder"),
+    ];
+    for (name, expected) in says {
+        let (code, out) = validate(&root().join(format!("tests/fixtures/hostile/{name}.yaml")));
+        assert_eq!(code, 2, "{out}");
+        assert!(out.lines().next().unwrap_or_default().contains(expected), "{name}: expected {expected}, got\n{out}");
+    }
+}
