@@ -2,7 +2,7 @@
 //! (`masters: 10000` into a u8, a negative `group_wait_ms` into a u64) is refused by the
 //! deserializer before any bound is checked, and serde names the type ("expected u8");
 //! the user wrote a key with a documented range, so the message names the key and that
-//! range, as the bounds table's checks do ("masters must be between 3 and 9, found 10000").
+//! range, in the words the bounds table's own checks use (`masters` and its bound, the value found).
 use super::keys::row_at;
 
 /// serde's `path: invalid value|type: integer|floating point `V`, expected TYPE` as the
