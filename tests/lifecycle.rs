@@ -145,6 +145,9 @@ fn shipped_scenarios_validate_and_schema_is_json() {
     args.extend(files.iter().map(String::as_str));
     let out = drdrill(&args);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // a rule that cannot fire in the drill's time is a warning on stderr, never a failure
+    let warned = "alerts-seed-rules.yaml: warning: KafkaUnderReplicatedPartitions's for: 10m is longer than this drill (at most 9 min 35 s): it can never fire";
+    assert!(String::from_utf8_lossy(&out.stderr).contains(warned), "{}", String::from_utf8_lossy(&out.stderr));
     let out = drdrill(&["schema"]);
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // one stack, or several services
@@ -168,11 +171,12 @@ fn the_dry_run_names_every_value_each_shipped_scenario_sets() {
     let mut files: Vec<std::path::PathBuf> =
         std::fs::read_dir(root().join("scenarios")).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "yaml")).collect();
     files.sort();
-    let mut missing = Vec::new();
+    let (mut missing, mut shaped) = (Vec::new(), 0);
     for f in &files {
         let out = drdrill(&["run", f.to_str().unwrap(), "--dry-run"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let plan = String::from_utf8_lossy(&out.stdout).to_string();
+        shaped += usize::from(names_its_topology(&plan));
         let yaml: serde_json::Value = serde_norway::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
         let mut all = Vec::new();
         leaves(&yaml, "", &mut all);
@@ -189,6 +193,29 @@ fn the_dry_run_names_every_value_each_shipped_scenario_sets() {
         }
     }
     assert!(files.len() >= 40 && missing.is_empty(), "not in the dry run:\n{}", missing.join("\n"));
+    assert!(shaped >= 11, "{shaped} shipped Redis Cluster, pglogical and Galera scenarios planned");
+}
+
+/// Whether the plan has a Redis Cluster, pglogical or Galera stack, which it must state as
+/// it is, never as a primary with replicas: each shard's primary and slots, the settings
+/// that time its failover and its budget; each writable node (with its site), the conflict
+/// resolution or the quorum. A shard's role is resolved to the node and slots it hits.
+fn names_its_topology(plan: &str) -> bool {
+    let shapes = [
+        ("redis-cluster", &["each serving its share of the 16384 slots", "shard-1 ", "slots 0-5460", "cluster-node-timeout ", "cluster-require-full-coverage ", "recovery budget (Redis Cluster's"][..]),
+        ("pglogical", &["writable nodes, a full mesh of pglogical subscriptions", "nodes: ", "conflicts: "][..]),
+        ("galera", &["writable nodes in one Galera 4 cluster", "nodes: ", "bootstraps the cluster)", "primary component: more than half"][..]),
+    ];
+    let stack = |kind: &str| plan.lines().filter(|l| l.contains(&format!("stack: kind {kind}, "))).collect::<Vec<_>>();
+    let found: Vec<_> = shapes.iter().filter(|(kind, _)| !stack(kind).is_empty()).collect();
+    for (kind, want) in &found {
+        assert!(stack(kind).iter().all(|l| !l.contains(" replicas, replication ")) && !plan.contains("replica -> primary"), "{kind}:\n{plan}");
+        let sited = plan.contains("  site ") || plan.contains(": site ");
+        let missing = want.iter().chain(sited.then_some(&"-1 (site ").filter(|_| *kind != "redis-cluster")).find(|w| !plan.contains(**w));
+        assert!(missing.is_none(), "{missing:?} not in the {kind} plan:\n{plan}");
+    }
+    assert!(!plan.contains("kill shard-2/primary") || plan.contains("kill shard-2/primary (rc-2, slots 5461-10922)"), "{plan}");
+    !found.is_empty()
 }
 
 /// `--partition K/N` over the shipped scenarios: the slices hold every file once, each

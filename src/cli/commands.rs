@@ -56,11 +56,16 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
 }
 
 /// `drdrill validate`: every file is checked and every problem shown, not just the first
-/// file's.
+/// file's; a warning (an alert rule that can never fire in the drill's time) goes to
+/// stderr and changes no exit code.
 fn validate(files: &[std::path::PathBuf]) -> i32 {
     let mut invalid = 0;
     for f in files {
-        match scenario::load(f) {
+        let loaded = scenario::load(f);
+        for w in loaded.iter().flat_map(crate::runner::rule_warnings) {
+            eprintln!("{}: warning: {w}", f.display());
+        }
+        match loaded {
             Ok(l) if l.several() => println!(
                 "{}: ok ({}: services {}, {} faults)",
                 f.display(),

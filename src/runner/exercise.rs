@@ -85,7 +85,7 @@ impl Drill<'_> {
             m.watch(clock);
         }
         // the longest of the services' bounds (each its own workload.max_duration_ms)
-        let bound = svcs.iter().map(|s| s.sc().workload.max_duration_ms).max().unwrap_or(sc.workload.max_duration_ms);
+        let bound = super::timing::workload_bound_ms(svcs.iter().map(Service::sc), sc);
         let deadline = Instant::from_std(clock.instant_at(crate::clock::ms_to_ns(bound)));
         // boxed so it can be dropped before the recorder finishes: it holds a recorder handle
         let mut abort: Abort = Box::pin(super::actions::abort_watch(sc.abort_when.clone(), rec.clone(), svcs[0].stack.action_env()));

@@ -47,7 +47,7 @@ pub fn auth(sc: &Scenario, run_id: &str) -> Result<Auth> {
 pub fn confirmation_text(sc: &Scenario) -> String {
     let mut s = endpoints_text(sc);
     s.push_str("  and these actions run (see --dry-run for the timed plan):\n");
-    for line in super::plan::action_lines(sc) {
+    for line in super::plan_faults::action_lines(sc, &[]) {
         s.push_str(&format!("    {line}\n"));
     }
     s

@@ -14,12 +14,15 @@ mod members;
 mod monitoring;
 mod multi_active;
 mod plan;
+mod plan_faults;
 mod plan_parts;
 mod progress;
 mod recovered;
 mod service;
+mod timing;
 
 pub use plan::plan_text;
+pub use timing::rule_warnings;
 
 use crate::docker::{self, Docker, RunGuard};
 use crate::error::{Error, Result};

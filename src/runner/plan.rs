@@ -1,49 +1,8 @@
 //! `--dry-run`: the exact plan, every command and request in order with its offset,
-//! printed without running anything (no engine is reached, no action runs).
-use crate::scenario::{FailoverMode, FaultKind, Loaded, Scenario, describe, describe_probe, kind_name};
-
-/// One line per action the drill would run, in order.
-pub fn action_lines(sc: &Scenario) -> Vec<String> {
-    let mut v = Vec::new();
-    for (i, a) in sc.hooks.before.iter().enumerate() {
-        v.push(format!("before the workload: hook before-{i}: {}", describe(a)));
-    }
-    let mut faults: Vec<(usize, &crate::scenario::FaultSpec)> = sc.faults.iter().enumerate().collect();
-    faults.sort_by_key(|(_, f)| f.at_ms);
-    for (i, f) in faults {
-        let what = match (&f.action, f.kind) {
-            (Some(a), FaultKind::Action) => describe(a),
-            (_, FaultKind::Heal) => format!("heal `{}`", f.heals.clone().unwrap_or_default()),
-            (_, k) => {
-                format!("{} {}", kind_name(k), f.target.clone().or_else(|| f.targets.as_ref().map(|t| t.join(" + "))).unwrap_or_default())
-            }
-        };
-        let detail = super::plan_parts::fault_detail(f, &sc.faults);
-        let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
-        v.push(format!("t={} ms: fault #{i}: {what}{detail}", f.at_ms));
-        if let Some(u) = &f.undo {
-            let when = match f.duration_ms {
-                Some(d) => format!("t={} ms", f.at_ms + d),
-                None => "at a heal naming it, else when the workload stops".into(),
-            };
-            v.push(format!("{when}: undo of fault #{i}: {}", describe(u)));
-        }
-    }
-    if let Some(fo) = &sc.failover {
-        let trigger = match (&fo.trigger.delay, &fo.trigger.probe) {
-            (Some(d), _) => format!("{} ms after the first fault that hits the primary", d.delay_ms),
-            (_, Some(p)) => format!("after {} failed probes of the primary ({} ms apart)", p.failures, p.interval_ms),
-            _ => "never".into(),
-        };
-        for (i, a) in fo.steps.iter().enumerate() {
-            v.push(format!("failover ({trigger}): step {i}: {}", describe(a)));
-        }
-    }
-    for (i, a) in sc.hooks.after.iter().enumerate() {
-        v.push(format!("after the drill (always): hook after-{i}: {}", describe(a)));
-    }
-    v
-}
+//! printed without running anything (no engine is reached, no action runs). The parts come
+//! from `plan_parts` (the settings), `plan_faults` (the schedule, targets resolved) and
+//! `timing` (budgets, and rules that cannot fire in the drill's time).
+use crate::scenario::{FailoverMode, Loaded, describe_probe};
 
 /// A multi-active stack's writers by node, and the shared keys they update.
 fn multi_active_text(v: &crate::scenario::Scenario, who: &str) -> String {
@@ -75,8 +34,7 @@ pub fn plan_text(loaded: &Loaded) -> String {
     if let Some(about) = sc.description.lines().map(str::trim).find(|l| !l.is_empty()) {
         s.push_str(&format!("  about: {about}\n"));
     }
-    let names: Vec<String> = loaded.services.iter().map(|p| p.name.clone()).collect();
-    for line in super::plan_parts::region_lines(sc, &names) {
+    for line in super::plan_parts::region_lines(sc, &loaded.services) {
         s.push_str(&format!("  {line}\n"));
     }
     for plan in &loaded.services {
@@ -86,7 +44,7 @@ pub fn plan_text(loaded: &Loaded) -> String {
     for p in &sc.steady_state.probes {
         s.push_str(&format!("  steady state before (must hold, else exit 6) and after: {}\n", describe_probe(p)));
     }
-    for line in action_lines(sc) {
+    for line in super::plan_faults::action_lines(sc, &loaded.services) {
         s.push_str(&format!("  {line}\n"));
     }
     if let Some(a) = &sc.abort_when {
@@ -132,7 +90,7 @@ fn service_text(plan: &crate::scenario::ServicePlan) -> String {
         (None, _) => "none (the clients' first acknowledged write after an outage)".to_string(),
     };
     s.push_str(&format!("  {who}recovery: {recovery}\n"));
-    let more = [super::plan_parts::failover_lines(v, &who), super::plan_parts::judging_lines(v, &who)].concat();
+    let more = [super::timing::budget_lines(v, &who), super::plan_parts::failover_lines(v, &who), super::plan_parts::judging_lines(v, &who)].concat();
     for line in more {
         s.push_str(&format!("  {line}\n"));
     }
@@ -158,6 +116,14 @@ fn monitoring_text(loaded: &Loaded) -> String {
         let sel: Vec<&str> = r.selectors.iter().map(|x| x.text.as_str()).collect();
         let dur = crate::scenario::alert_rules::duration_text(r.for_ms);
         s.push_str(&format!("  rule {} (for {dur}): {} [selects {}]\n", r.alert, r.expr.replace('\n', " "), sel.join(", ")));
+    }
+    if let Some(longest) = super::timing::longest_watch_ms(loaded) {
+        let bound = super::timing::workload_bound_ms(loaded.services.iter().map(|p| &p.view), &loaded.scenario);
+        let (spoken, settle) = (super::timing::spoken_ms(longest), t.settle_ms);
+        s.push_str(&format!("  monitoring: the drill watches the rules at most {spoken} (workload {bound} ms + settle {settle} ms)\n"));
+    }
+    for w in super::timing::rule_warnings(loaded) {
+        s.push_str(&format!("  warning: {w}\n"));
     }
     for plan in &loaded.services {
         let who = if plan.tagged { format!("service {}: ", plan.name) } else { String::new() };

@@ -1,9 +1,9 @@
 //! The parts of `--dry-run`'s plan that come straight from the scenario's settings: the
 //! stack and its orchestrator's settings, sites, WAN links, DNS, the proxy's routes, the
-//! workload, the recovery with its backup and restore steps, the faults' parameters and
-//! heals, the targets and checks. Every key a scenario sets is named here
-//! (`tests/lifecycle.rs` checks the shipped scenarios).
-use crate::scenario::{FailoverMode, FaultKind, FaultSpec, Resolve, RestoreTo, Scenario};
+//! workload, the recovery with its backup and restore steps, the targets and checks (the
+//! faults' parameters and heals are `plan_faults`'). Every key a scenario sets is named in
+//! the plan (`tests/lifecycle.rs` checks the shipped scenarios).
+use crate::scenario::{FailoverMode, Resolve, RestoreTo, Scenario, ServicePlan};
 use serde_json::Value;
 
 /// `key value, key value` of a settings block's values that are set (nested blocks in
@@ -39,11 +39,13 @@ fn json<T: serde::Serialize>(t: &T) -> Value {
     serde_json::to_value(t).unwrap_or(Value::Null)
 }
 
-/// The stack as it will run: kind, replicas and replication, every setting, each
-/// orchestrator or engine block, each site's nodes.
+/// The stack as it will run: kind and shape (a primary and replicas, a cluster's shards,
+/// a mesh's nodes), every setting, each orchestrator or engine block, each site's nodes.
 pub fn stack_lines(v: &Scenario, who: &str) -> Vec<String> {
     let st = &v.stack;
-    let mut l = vec![format!("{who}stack: kind {}, {} replicas, replication {}", st.kind.name(), st.replicas, pairs(&json(&st.replication)))];
+    let shape = (st.kind.info().topology)(st);
+    let mut l = vec![format!("{who}stack: kind {}, {}", st.kind.name(), shape.first().cloned().unwrap_or_default())];
+    l.extend(shape.iter().skip(1).map(|line| format!("{who}{line}")));
     if !st.settings.is_empty() {
         let s: Vec<String> = st.settings.iter().map(|(k, x)| format!("{k}={x}")).collect();
         l.push(format!("{who}settings (the engine's own): {}", s.join(", ")));
@@ -60,43 +62,61 @@ pub fn stack_lines(v: &Scenario, who: &str) -> Vec<String> {
     l
 }
 
-/// The drill's sites, WAN links (which way each number runs), DNS (each service's name)
-/// and proxy routes.
-pub fn region_lines(sc: &Scenario, services: &[String]) -> Vec<String> {
+/// The drill's sites, WAN links (which way each number runs, or a plain link where the
+/// stack's members span sites on one network), DNS (each service's name) and proxy routes
+/// (a mesh's nodes replicate from each other, not from a primary).
+pub fn region_lines(sc: &Scenario, services: &[ServicePlan]) -> Vec<String> {
     let mut l = Vec::new();
     if !sc.sites.is_empty() {
         l.push(format!("sites: {}", sc.sites.join(", ")));
     }
+    let flat: Vec<&str> = services.iter().filter(|p| p.view.flat_sites()).map(|p| p.view.stack.kind.name()).collect();
     for w in &sc.wan {
-        let mut parts = vec![format!("{} ms round trip ({} ms each way)", w.latency_ms, w.latency_ms as f64 / 2.0)];
-        if w.jitter_ms > 0 {
-            parts.push(format!("± {} ms jitter on the round trip", w.jitter_ms));
+        if !flat.is_empty() && flat.len() == services.len() {
+            l.push(format!(
+                "WAN {}: a plain link on the drill's one network ({}'s members announce one address to every site): no delay, loss or rate; a site fault cuts it with iptables",
+                w.between.join(" <-> "),
+                flat[0]
+            ));
+            continue;
         }
-        if w.loss_percent > 0.0 {
-            parts.push(format!("{}% of packets lost each way", w.loss_percent));
-        }
-        if let Some(b) = w.bandwidth_kb_per_s {
-            parts.push(format!("{b} KB/s per connection each way"));
-        }
-        l.push(format!("WAN {}: {} (the proxy, on every path that crosses it: clients and replication)", w.between.join(" <-> "), parts.join(", ")));
+        l.push(format!("WAN {}: {} (the proxy, on every path that crosses it: clients and replication)", w.between.join(" <-> "), wan_parts(w)));
     }
     if let Some(d) = &sc.dns {
         let how = match sc.workload.resolve {
             Resolve::Ttl => "each writer looks it up before every write and keeps an answer for its TTL",
             Resolve::Once => "each writer looks it up once and never again (resolve: once)",
         };
-        let names: Vec<String> = services.iter().map(|s| format!("{s}.drill.")).collect();
+        let names: Vec<String> = services.iter().map(|s| format!("{}.drill.", s.name)).collect();
         l.push(format!("DNS: the drill's own server answers {} with the primary's address, TTL {} s; {how}", names.join(", "), d.ttl_s));
     }
     if let Some(p) = sc.effective_proxy() {
-        let routes: Vec<&str> = [(p.clients, "clients -> nodes (link client)"), (p.replication, "replica -> primary (link replication)")]
-            .into_iter()
-            .filter_map(|(on, what)| on.then_some(what))
-            .collect();
+        let mesh = services.iter().any(|s| s.view.stack.kind.info().multi_active);
+        let replication = match mesh {
+            true => "each node -> every other node it applies changes from (link replication)",
+            false => "replica -> primary (link replication)",
+        };
+        let routes: Vec<&str> =
+            [(p.clients, "clients -> nodes (link client)"), (p.replication, replication)].into_iter().filter_map(|(on, what)| on.then_some(what)).collect();
         let image = p.image.as_deref().unwrap_or("drdrill/proxy");
         l.push(format!("proxy ({image}): routes {}", if routes.is_empty() { "none".to_string() } else { routes.join(", ") }));
     }
     l
+}
+
+/// A WAN link's numbers: its round trip (and each way), jitter, loss and bandwidth.
+fn wan_parts(w: &crate::scenario::LinkSpec) -> String {
+    let mut parts = vec![format!("{} ms round trip ({} ms each way)", w.latency_ms, w.latency_ms as f64 / 2.0)];
+    if w.jitter_ms > 0 {
+        parts.push(format!("± {} ms jitter on the round trip", w.jitter_ms));
+    }
+    if w.loss_percent > 0.0 {
+        parts.push(format!("{}% of packets lost each way", w.loss_percent));
+    }
+    if let Some(b) = w.bandwidth_kb_per_s {
+        parts.push(format!("{b} KB/s per connection each way"));
+    }
+    parts.join(", ")
 }
 
 /// The workload beyond its writers and rate: timeouts, how long it writes on, where it
@@ -116,20 +136,32 @@ pub fn workload_line(v: &Scenario, who: &str) -> String {
     s
 }
 
-/// The recovery's settings, and with a backup the backup and every restore step.
+/// The recovery's settings, and with a backup the backup and every restore step. An
+/// operator's bootstrap answers the first fault on the service and repoints nothing.
 pub fn failover_lines(v: &Scenario, who: &str) -> Vec<String> {
     let Some(fo) = &v.failover else { return Vec::new() };
+    let bootstrap = v.failover_mode() == Some(FailoverMode::Bootstrap);
+    let (hit, probed) = match bootstrap {
+        true => ("the service", "finds no node taking writes"),
+        false => ("the primary", "fails"),
+    };
     let trigger = match (&fo.trigger.delay, &fo.trigger.probe) {
-        (Some(d), _) => format!("delay_ms {} after the first fault that hits the primary", d.delay_ms),
+        (Some(d), _) => format!("delay_ms {} after the first fault that hits {hit}", d.delay_ms),
         (_, Some(p)) => format!(
-            "a probe every interval_ms {} (timeout_ms {}) fails failures {} times in a row",
+            "a probe every interval_ms {} (timeout_ms {}) {probed} failures {} times in a row",
             p.interval_ms, p.timeout_ms, p.failures
         ),
         _ => "never".into(),
     };
-    let mut settings = vec![format!("trigger: {trigger}"), format!("promote {} (promote_timeout_ms {})", fo.promote, fo.promote_timeout_ms)];
-    let flags = [("repoint_replicas", fo.repoint_replicas), ("repoint_clients", fo.repoint_clients), ("rejoin_old_primary", fo.rejoin_old_primary)];
-    settings.extend(flags.iter().map(|(k, on)| format!("{k} {on}")));
+    let mut settings = vec![format!("trigger: {trigger}")];
+    if bootstrap {
+        let from = format!("a new primary component bootstrapped from promote {} (promote_timeout_ms {})", fo.promote, fo.promote_timeout_ms);
+        settings.push(format!("{from}, then every other node joins it, one at a time; each node's clients stay on their node"));
+    } else {
+        settings.push(format!("promote {} (promote_timeout_ms {})", fo.promote, fo.promote_timeout_ms));
+        let flags = [("repoint_replicas", fo.repoint_replicas), ("repoint_clients", fo.repoint_clients), ("rejoin_old_primary", fo.rejoin_old_primary)];
+        settings.extend(flags.iter().map(|(k, on)| format!("{k} {on}")));
+    }
     if let Some(site) = &fo.site {
         settings.push(format!("in site {site}"));
     }
@@ -154,30 +186,6 @@ pub fn failover_lines(v: &Scenario, who: &str) -> Vec<String> {
 
 fn backup_tool(v: &Scenario) -> &'static str {
     v.stack.kind.info().backup.as_ref().map_or("a backup", |b| b.tool)
-}
-
-/// A fault's parameters beyond its kind and target, and when it is healed.
-pub fn fault_detail(f: &FaultSpec, all: &[FaultSpec]) -> String {
-    let mut j = json(f);
-    if let Value::Object(m) = &mut j {
-        for k in ["at_ms", "kind", "target", "targets", "action", "undo", "duration_ms", "name", "heals"] {
-            m.remove(k);
-        }
-    }
-    let params = pairs(&j);
-    let heal = match (f.duration_ms, &f.name) {
-        (Some(d), _) => format!("healed after duration_ms {d}, at t={} ms", f.at_ms + d),
-        _ if f.kind == FaultKind::Heal => String::new(),
-        (None, Some(n)) => match all.iter().position(|g| g.heals.as_deref() == Some(n.as_str())) {
-            Some(h) => format!("`{n}`, healed by fault #{h} at t={} ms", all[h].at_ms),
-            None => format!("`{n}`, healed when the workload stops"),
-        },
-        (None, None) if matches!(f.kind, FaultKind::Kill | FaultKind::Destroy | FaultKind::DestroyData | FaultKind::KillSite) => {
-            String::new()
-        }
-        (None, None) => "healed when the workload stops".into(),
-    };
-    [params, heal].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
 /// The targets and the checker's parameters.

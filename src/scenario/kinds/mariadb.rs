@@ -81,6 +81,7 @@ pub const GALERA: KindInfo = KindInfo {
     members_span_sites: true,
     multi_active: true,
     node_count: Some(galera_nodes),
+    topology: galera_topology,
     bootstrap: true,
     validate: validate_galera,
     ..KindInfo::bare(
@@ -114,6 +115,27 @@ impl Default for GaleraSpec {
 
 fn galera_nodes(st: &StackSpec) -> usize {
     usize::from(st.galera.clone().unwrap_or_default().nodes)
+}
+
+/// Every node writable in one cluster, the primary component a majority of them; failure
+/// detection as `wsrep_provider_options` sets it, else Galera's defaults.
+fn galera_topology(st: &StackSpec) -> Vec<String> {
+    let n = st.galera.clone().unwrap_or_default().nodes;
+    let options = st.settings.get("wsrep_provider_options").map(String::as_str).unwrap_or_default();
+    let option = |key: &str, default: &str| {
+        let set = options.split(';').filter_map(|o| o.split_once('=')).find(|(k, _)| k.trim() == key);
+        set.map_or(format!("{key} {default} (Galera's default)"), |(_, v)| format!("{key} {}", v.trim()))
+    };
+    vec![
+        format!("{n} writable nodes in one Galera 4 cluster: a commit is certified by every node of the primary component before it is acknowledged (no primary, no replicas)"),
+        format!("nodes: {}", super::format::nodes_in_sites(st, &[(0, "bootstraps the cluster")])),
+        format!(
+            "primary component: more than half the nodes ({} of {n}); a node cut off from it refuses queries until it rejoins; failure detection: {}, {}",
+            n / 2 + 1,
+            option("evs.suspect_timeout", "PT5S"),
+            option("evs.inactive_timeout", "PT15S")
+        ),
+    ]
 }
 
 fn validate_galera(s: &Scenario, p: &mut Vec<Problem>) {

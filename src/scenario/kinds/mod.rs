@@ -71,6 +71,9 @@ pub struct KindInfo {
     /// A quorum cluster an operator bootstraps from its most advanced node once it has
     /// lost its primary component (`failover: {mode: bootstrap}`).
     pub bootstrap: bool,
+    /// Its shape as the dry run says it, a line each, the first after `stack: kind …, `:
+    /// a primary and its replicas, a cluster's shards, a mesh's nodes and sites.
+    pub topology: fn(&StackSpec) -> Vec<String>,
 }
 
 impl KindInfo {
@@ -96,6 +99,7 @@ impl KindInfo {
             multi_active: false,
             bootstrap: false,
             node_count: None,
+            topology: format::primary_and_replicas,
         }
     }
 }

@@ -29,6 +29,7 @@ pub const PGLOGICAL: KindInfo = KindInfo {
     clock_skew: true,
     multi_active: true,
     node_count: Some(mesh_nodes),
+    topology: mesh_topology,
     ..KindInfo::bare(
         "pglogical",
         "PostgreSQL 15 nodes, every one writable, each applying every other's changes through pglogical 2.4.2 (a full mesh of subscriptions, forward_origins '{}'); a conflict is resolved by `multi_active.conflict_resolution` on commit timestamps.",
@@ -83,10 +84,32 @@ impl ConflictResolution {
             ConflictResolution::KeepLocal => "keep_local",
         }
     }
+    /// What it does, in the words of the scenario format.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ConflictResolution::LastUpdateWins => "the change with the later commit timestamp wins",
+            ConflictResolution::FirstUpdateWins => "the change with the earlier commit timestamp wins",
+            ConflictResolution::ApplyRemote => "the incoming change always wins",
+            ConflictResolution::KeepLocal => "the node's own row always wins",
+        }
+    }
 }
 
 fn mesh_nodes(st: &StackSpec) -> usize {
     usize::from(st.multi_active.clone().unwrap_or_default().nodes)
+}
+
+/// Every node writable, each subscribed to every other: no primary, no replicas.
+fn mesh_topology(st: &StackSpec) -> Vec<String> {
+    let ma = st.multi_active.clone().unwrap_or_default();
+    vec![
+        format!(
+            "{} writable nodes, a full mesh of pglogical subscriptions: each node applies every other's changes, asynchronously (no primary, no replicas)",
+            ma.nodes
+        ),
+        format!("nodes: {}", super::format::nodes_in_sites(st, &[])),
+        format!("conflicts: {} ({}), each logged by the node that resolves it", ma.conflict_resolution.name(), ma.conflict_resolution.meaning()),
+    ]
 }
 
 fn validate_mesh(s: &Scenario, p: &mut Vec<Problem>) {

@@ -20,6 +20,7 @@ pub const REDIS_CLUSTER: KindInfo = KindInfo {
     // the nodes gossip with every other node on the address they announce: one network,
     // sites as groups on it, cut off by iptables
     members_span_sites: true,
+    topology: cluster_topology,
     ..KindInfo::bare(
         "redis-cluster",
         "Redis 7 Cluster: `cluster.masters` primaries, each owning a share of the 16384 slots with `cluster.replicas_per_master` replicas, created by `redis-cli --cluster create`; the cluster fails a shard over by itself and clients follow MOVED.",
@@ -71,6 +72,65 @@ impl ClusterSpec {
     pub fn nodes(&self) -> usize {
         usize::from(self.masters) * (1 + usize::from(self.replicas_per_master))
     }
+
+    /// The slots each primary serves, inclusive, shard 1 first: the split drdrill's
+    /// `redis-cli --cluster create` makes (redis-cli.c `clusterManagerCommandCreate`: 16384 /
+    /// masters as a C `float`, a running sum of it, each range ending at that sum rounded,
+    /// the last at 16383). A running cluster's own `CLUSTER NODES` says what it serves.
+    pub fn slot_ranges(&self) -> Vec<(u16, u16)> {
+        let masters = usize::from(self.masters);
+        let per = 16384f32 / masters as f32;
+        let (mut first, mut cursor, mut out) = (0i64, 0f32, Vec::new());
+        for i in 0..masters {
+            let mut last = (cursor + per - 1.0).round() as i64;
+            if last > 16384 || i == masters - 1 {
+                last = 16383;
+            }
+            last = last.max(first);
+            out.push((first as u16, last as u16));
+            first = last + 1;
+            cursor += per;
+        }
+        out
+    }
+}
+
+/// A stack setting: its value and where it comes from (the scenario, or `default`).
+fn setting(st: &StackSpec, key: &str, default: (&str, &str)) -> (String, String) {
+    match st.settings.get(key) {
+        Some(v) => (v.clone(), String::new()),
+        None => (default.0.to_string(), format!(" ({})", default.1)),
+    }
+}
+
+/// The shards as they start: each primary with its slots, the replicas, and the settings
+/// that decide when a shard fails over and what the others do meanwhile.
+fn cluster_topology(st: &StackSpec) -> Vec<String> {
+    let c = st.cluster.clone().unwrap_or_default();
+    let (nodes, m, r) = (st.node_names(), usize::from(c.masters), c.replicas_per_master);
+    let name = |i: usize| nodes.get(i).cloned().unwrap_or_default();
+    let shards: Vec<String> = c.slot_ranges().iter().enumerate().map(|(i, (a, b))| format!("shard-{} {} slots {a}-{b}", i + 1, name(i))).collect();
+    let replicas = match (r, st.sites.is_empty()) {
+        (0, _) => "no replicas: a primary lost is its shard's slots lost until it is back".to_string(),
+        (_, false) => {
+            let of: Vec<String> = (m..nodes.len()).map(|j| format!("{} of {}", name(j), name((j - m) % m))).collect();
+            format!("replicas (with sites, each given to a primary in start order): {}", of.join(", "))
+        }
+        (k, true) => format!("replicas {}: {k} to each primary, as redis-cli --cluster create pairs them", nodes[m.min(nodes.len())..].join(", ")),
+    };
+    let timeout_default = CLUSTER_DEFAULTS.iter().find(|(k, _)| *k == "cluster-node-timeout").map_or("15000", |(_, v)| v);
+    let (timeout, from) = setting(st, "cluster-node-timeout", (timeout_default, "drdrill's default, seed 001's"));
+    let (coverage, coverage_from) = setting(st, "cluster-require-full-coverage", ("yes", "Redis' default"));
+    let meaning = match coverage.as_str() {
+        "no" => "only the slots of a shard without a primary refuse writes",
+        _ => "while any shard has no primary, every slot refuses writes (CLUSTERDOWN)",
+    };
+    vec![
+        format!("{m} primaries, each serving its share of the 16384 slots with {r} replica{} ({} nodes), replication async", if r == 1 { "" } else { "s" }, nodes.len()),
+        format!("shards (redis-cli --cluster create's split): {}", shards.join(", ")),
+        replicas,
+        format!("cluster-node-timeout {timeout} ms{from}; cluster-require-full-coverage {coverage}{coverage_from}: {meaning}"),
+    ]
 }
 
 fn validate_cluster(s: &Scenario, p: &mut Vec<Problem>) {
@@ -168,6 +228,39 @@ mod tests {
         assert_eq!(external(one_primary, ""), Ok(None));
         let refused = external(one_primary, "failover: {mode: orchestrator}\n").unwrap_err();
         assert!(refused.contains("no external stack but a redis-cluster"), "{refused}");
+    }
+
+    /// redis-cli's own `Master[i] -> Slots a - b` lines for 3, 5 and 6 primaries; every
+    /// count covers the slots once, in order.
+    #[test]
+    fn the_slots_split_as_redis_cli_splits_them() {
+        let split = |masters: u8| super::ClusterSpec { masters, ..Default::default() }.slot_ranges();
+        assert_eq!(split(3), [(0, 5460), (5461, 10922), (10923, 16383)]);
+        assert_eq!(split(5), [(0, 3276), (3277, 6553), (6554, 9829), (9830, 13106), (13107, 16383)]);
+        assert_eq!(split(6), [(0, 2730), (2731, 5460), (5461, 8191), (8192, 10922), (10923, 13652), (13653, 16383)]);
+        for m in 3..=9 {
+            let r = split(m);
+            assert_eq!((r.len(), r[0].0, r[r.len() - 1].1), (usize::from(m), 0, 16383));
+            assert!(r.windows(2).all(|w| w[1].0 == w[0].1 + 1), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn the_plan_names_each_shard_its_replicas_and_the_settings_that_time_it() {
+        let topology = |stack: serde_json::Value| {
+            let mut spec = serde_json::json!({"kind": "redis-cluster"});
+            spec.as_object_mut().unwrap().extend(stack.as_object().unwrap().clone());
+            let st: crate::scenario::StackSpec = serde_json::from_value(spec).unwrap();
+            (st.kind.info().topology)(&st).join("\n")
+        };
+        let t = topology(serde_json::json!({}));
+        assert!(t.contains("3 primaries, each serving its share of the 16384 slots with 1 replica (6 nodes)"), "{t}");
+        assert!(t.contains("shard-1 rc-1 slots 0-5460, shard-2 rc-2 slots 5461-10922, shard-3 rc-3 slots 10923-16383"), "{t}");
+        assert!(t.contains("cluster-node-timeout 5000 ms (drdrill's default, seed 001's); cluster-require-full-coverage yes (Redis' default)"), "{t}");
+        let t = topology(serde_json::json!({"settings": {"cluster-require-full-coverage": "no", "cluster-node-timeout": "2000"}}));
+        assert!(t.contains("cluster-node-timeout 2000 ms; cluster-require-full-coverage no: only the slots"), "{t}");
+        let t = topology(serde_json::json!({"sites": {"a": ["rc-1", "rc-6"], "b": ["rc-2", "rc-4"], "c": ["rc-3", "rc-5"]}}));
+        assert!(t.contains("rc-4 of rc-1, rc-5 of rc-2, rc-6 of rc-3"), "{t}");
     }
 
     #[test]

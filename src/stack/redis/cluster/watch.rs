@@ -132,7 +132,7 @@ impl Orchestrator for ClusterWatch {
             Some(nt) => (
                 Some(nt as f64 * 2.0),
                 format!(
-                    "cluster-node-timeout {nt} ms (PFAIL), then the majority's reports gossiped (FAIL), each valid for 2 × cluster-node-timeout"
+                    "2 × cluster-node-timeout {nt} ms: PFAIL after one, then the majority's reports gossiped (FAIL), each valid for two"
                 ),
             ),
             None => (None, "cluster-node-timeout unknown: the cluster refused CONFIG GET".to_string()),
