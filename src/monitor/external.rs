@@ -4,7 +4,7 @@
 //! group_interval, each read from the running configuration.
 use super::http::Http;
 use crate::error::{Error, Result};
-use crate::scenario::alert_rules::{AlertRule, AlertRules, duration_ms, selectors};
+use crate::scenario::alert_rules::{AlertRule, AlertRules, duration_ms, loaded_selectors};
 use crate::scenario::{MonitoringSpec, Timing};
 
 /// The alerting rules the users' Prometheus has loaded (`/api/v1/rules?type=alert`).
@@ -21,7 +21,7 @@ pub async fn rules_of(http: &Http, prometheus: &str) -> Result<AlertRules> {
                 .and_then(|l| l.as_object())
                 .map(|l| l.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
                 .unwrap_or_default();
-            let sel = selectors(&expr).unwrap_or_default();
+            let sel = loaded_selectors(&expr);
             rules.push(AlertRule { group: group.clone(), alert: text(r, "name"), expr, for_ms, labels, selectors: sel });
         }
     }

@@ -4,7 +4,7 @@
 //! beyond its durations), each alerting rule kept with its `for` and the series selectors
 //! its expression names, so the drill can say which selectors matched nothing (a dead rule).
 use super::locate::{Seg, locate};
-pub use super::promql::{Selector, duration_ms, duration_text, selectors};
+pub use super::promql::{Selector, duration_ms, duration_text, loaded_selectors, selectors};
 use crate::error::{Error, Result, clip_input};
 use serde::Deserialize;
 use serde_norway::Value;

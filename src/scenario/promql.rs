@@ -28,24 +28,39 @@ const NOT_IN_PROMETHEUS: &[&str] = &[
 /// The parsed expression, or the parser's own words for what is wrong, as Prometheus 2.42
 /// parses it: its function set, and a duration only inside `[...]` or after `offset`.
 pub fn parse(expr: &str) -> Result<Expr, String> {
-    static HOLT_WINTERS: std::sync::Once = std::sync::Once::new();
-    HOLT_WINTERS.call_once(|| {
-        use promql_parser::parser::{Function, value::ValueType::*};
-        // 2.42's name for what Prometheus 3 renamed double_exponential_smoothing
-        let f = Function::new("holt_winters", vec![Matrix, Scalar, Scalar], 0, Vector, false);
-        promql_parser::parser::register_extra_functions(vec![f]).expect("holt_winters is no built-in of promql-parser");
-    });
     if expr.trim().is_empty() {
         return Err("the expression is empty".into());
     }
     bare_durations(expr)?;
-    let parsed = promql_parser::parser::parse(expr)?;
+    let parsed = parse_any(expr)?;
     let mut calls = Vec::new();
     functions(&parsed, &mut calls);
     match calls.into_iter().find(|f| NOT_IN_PROMETHEUS.contains(f)) {
         Some(f) => Err(format!("unknown function with name '{f}' (not in Prometheus 2.42)")),
         None => Ok(parsed),
     }
+}
+
+/// The expression as promql-parser reads it, `holt_winters` (2.x's name for what
+/// Prometheus 3 calls double_exponential_smoothing) known too.
+fn parse_any(expr: &str) -> Result<Expr, String> {
+    static HOLT_WINTERS: std::sync::Once = std::sync::Once::new();
+    HOLT_WINTERS.call_once(|| {
+        use promql_parser::parser::{Function, value::ValueType::*};
+        let f = Function::new("holt_winters", vec![Matrix, Scalar, Scalar], 0, Vector, false);
+        promql_parser::parser::register_extra_functions(vec![f]).expect("holt_winters is no built-in of promql-parser");
+    });
+    promql_parser::parser::parse(expr)
+}
+
+/// The selectors of an expression a running Prometheus has loaded (the users' own, of
+/// whatever version): read as written, without 2.42's limits; none when it cannot be read.
+pub fn loaded_selectors(expr: &str) -> Vec<Selector> {
+    let mut out = Vec::new();
+    if let Ok(e) = parse_any(expr) {
+        walk(&e, false, &mut out);
+    }
+    out
 }
 
 /// Prometheus 2.42 refuses a duration used as a number (`time() - x > 5m`); promql-parser
@@ -212,6 +227,8 @@ mod tests {
         assert_eq!(names("absent_over_time(up[5m]) or changes(x[1m]) > 0"), ["!up", "x"]);
         assert_eq!(names("topk(3, x) or y == 1"), ["x", "y"]);
         assert_eq!(names(r#"{__name__="x"} > 0"#), Vec::<String>::new());
+        // a newer Prometheus' rule, as the users' own Prometheus has loaded it
+        assert_eq!(loaded_selectors(r#"sort_by_label(x, "a") > 5m"#).len(), 1);
     }
 
     #[test]
