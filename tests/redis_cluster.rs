@@ -82,13 +82,11 @@ fn a_killed_primary_is_failed_over_by_the_cluster_no_sooner_than_its_node_timeou
     let r = &d.results;
     let p = &r["phases"];
     assert_phases_ordered(p);
+    assert_phases_add_up(r);
     assert_eq!(p["old_primary"], "rc-1");
     // the cluster marks a node PFAIL only after cluster-node-timeout (5000 ms) without an answer
     let t = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k}: {p}"));
     assert!(t("detected_ms") - t("fault_ms") >= 5000.0, "FAIL agreed before cluster-node-timeout: {p}");
-    // the phases add up to the RTO
-    let sum: f64 = ["detection_ms", "promotion_ms", "reroute_ms", "stabilization_ms"].iter().map(|k| t(k)).sum();
-    assert!((sum - r["rto_ms"].as_f64().unwrap()).abs() < 1.0, "phases {sum} ms, RTO {}: {p}", r["rto_ms"]);
     assert!(survivors.len() > 1000, "{}", survivors.len());
     assert_eq!(lost.len() as u64, r["lost_writes"].as_u64().unwrap());
     // the other shards took writes while the killed one was down, until the cluster agreed
@@ -113,6 +111,12 @@ fn a_killed_primary_is_failed_over_by_the_cluster_no_sooner_than_its_node_timeou
             assert!(outage < promoted - fault, "shard {sh} was down longer than the failover");
             assert!(sh["outage_start_ms"].as_f64().unwrap() > fault + 4000.0, "{sh}");
         }
+    }
+    // the dry run's slot split (redis-cli's arithmetic, redone) is the one the real cluster got
+    let plan = String::from_utf8_lossy(&drdrill(&["run", "scenarios/redis-cluster-master-kill.yaml", "--dry-run"]).stdout).to_string();
+    for sh in shards {
+        let said = format!("{} {} slots {}", sh["shard"].as_str().unwrap(), sh["primary"].as_str().unwrap(), sh["slots"].as_str().unwrap());
+        assert!(plan.contains(&said), "the dry run does not say {said}:\n{plan}");
     }
     let whole = r["shards"]["whole_down"].as_array().unwrap();
     assert!(!whole.is_empty(), "with full coverage the whole cluster refuses writes for a while");
