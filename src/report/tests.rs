@@ -380,11 +380,11 @@ fn a_gap_that_ran_to_the_end_of_the_workload_says_so() {
 #[test]
 fn the_key_space_picture_is_titled_with_its_service_and_marks_its_fault() {
     // read back from results.json, as after a drill: a service's entry holds neither the
-    // scenario's name nor the events
+    // scenario's name nor the events; a drill of one service names it after its stack's kind
     let kill = |s: &str| Event { service: Some(s.into()), ..kill_pg1() };
-    let one = Results::of_services(vec![("redis-cluster".into(), sharded())], vec![kill_pg1()]);
+    let one = Results::of_services(vec![("kind-name".into(), sharded())], vec![kill_pg1()]);
     let two = Results::of_services(vec![("full".into(), sharded()), ("partial".into(), sharded())], vec![kill("full"), kill("partial")]);
-    for (r, names, ids) in [(one, vec!["redis-cluster"], vec![""]), (two, vec!["full", "partial"], vec!["-full", "-partial"])] {
+    for (r, names, ids) in [(one, vec!["kind-name"], vec![""]), (two, vec!["full", "partial"], vec!["-full", "-partial"])] {
         let back: Results = serde_json::from_str(&results_json(&r)).unwrap();
         let html = super::html::report_html(&back, &vec!["<svg></svg>".to_string(); names.len()], "name: x\n");
         for (name, id) in names.iter().zip(ids) {
