@@ -156,13 +156,12 @@ fn a_users_cluster_is_drilled_through_its_nodes_and_only_this_runs_keys_are_clea
     assert_orchestrator_failed_over(&d);
     let p = &r["phases"];
     assert_phases_ordered(p);
+    assert_phases_add_up(r);
     let t = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k}: {p}"));
     assert_eq!(p["old_primary"], "node-2", "{p}");
     assert!(t("detected_ms") - t("fault_ms") >= NODE_TIMEOUT_MS, "FAIL agreed before cluster-node-timeout: {p}");
     let budgets = &p["budgets"];
     assert!(budgets["detection_from"].as_str().unwrap().contains("cluster-node-timeout 3000 ms"), "{budgets}");
-    let sum: f64 = ["detection_ms", "promotion_ms", "reroute_ms", "stabilization_ms"].iter().map(|k| t(k)).sum();
-    assert!((sum - r["rto_ms"].as_f64().unwrap()).abs() < 1.0, "phases {sum} ms, RTO {}: {p}", r["rto_ms"]);
     // every write was sent to an owner the clients found through MOVED and the slot map
     let survivors = read_primaries(&env, &format!("drdrill_ext:{run_1}:"));
     let lost = cross_check_lost(&d, &survivors);

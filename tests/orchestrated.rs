@@ -104,6 +104,7 @@ fn patroni_tuned_primary_kill_fails_over_by_itself() {
     assert_orchestrator_failed_over(&d);
     let p = &r["phases"];
     assert_phases_ordered(p);
+    assert_phases_add_up(r);
     // the killed leader's key lapses ttl (10 s) after its last renewal, at most loop_wait
     // (3 s) before the kill: detection lies in [ttl - loop_wait, ttl] (+ the 50 ms poll)
     let detection = p["detection_ms"].as_f64().unwrap();
@@ -133,6 +134,7 @@ fn patroni_split_brain_counts_what_the_isolated_leader_acknowledged() {
     let r = &d.results;
     let p = &r["phases"];
     assert_phases_ordered(p);
+    assert_phases_add_up(r);
     // isolated from etcd, the leader's key lapses after ttl: Patroni detected that itself
     let detection = p["detection_ms"].as_f64().unwrap();
     assert!((0.0..=13_100.0).contains(&detection), "detection {detection} ms: {p}");

@@ -31,6 +31,7 @@ fn an_isolated_region_loses_what_never_crossed_the_wan_and_the_clients_wait_for_
     let p = &r["phases"];
     assert_waits_for_the_ttl(r, TTL_MS);
     assert_phases_ordered(p);
+    assert_phases_add_up(r);
 }
 
 /// The clients follow only once their caches ran out: the RTO is at least the DNS update
@@ -63,6 +64,7 @@ fn a_runbook_promotes_and_moves_dns_and_the_clients_measure_the_wan_they_cross()
     assert!(moved["detail"].as_str().unwrap().contains("postgres.drill. now answers"), "{moved}");
     assert_waits_for_the_ttl(r, 2_000.0);
     assert_phases_ordered(&r["phases"]);
+    assert_phases_add_up(r);
     // the clients in dc2 wrote to dc1's primary across the 40 ms link, then to dc2's own
     let p50 = |phase: &str| {
         let l = r["latency"].as_array().unwrap().iter().find(|l| l["phase"] == phase).unwrap_or_else(|| panic!("no {phase}"));
@@ -192,6 +194,7 @@ fn patroni_and_etcd_in_three_sites_promote_the_dr_replica_when_the_primary_regio
     let detection = r["phases"]["detection_ms"].as_f64().unwrap();
     assert!((6_500.0..=15_000.0).contains(&detection), "detection {detection} ms for a 10 s ttl renewed every 3 s");
     assert_phases_ordered(&r["phases"]);
+    assert_phases_add_up(r);
 }
 
 #[test]
@@ -203,4 +206,5 @@ fn sentinels_in_three_sites_promote_the_dr_replica_when_the_primary_region_is_cu
     let detection = r["phases"]["detection_ms"].as_f64().unwrap();
     assert!(detection >= 5_000.0 - 100.0, "detection {detection} ms, before down-after-milliseconds (5000)");
     assert_phases_ordered(&r["phases"]);
+    assert_phases_add_up(r);
 }

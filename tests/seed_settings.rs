@@ -13,6 +13,7 @@ fn redis_sentinel_seed_primary_kill_fails_over_by_itself() {
     assert_orchestrator_failed_over(&d);
     let p = &r["phases"];
     assert_phases_ordered(p);
+    assert_phases_add_up(r);
     // Sentinel counts down-after from its first unanswered PING, sent after the kill
     let detection = p["detection_ms"].as_f64().unwrap();
     assert!((5000.0..7000.0).contains(&detection), "detection {detection} ms with down-after 5000: {p}");
@@ -35,6 +36,7 @@ fn patroni_seed_primary_kill_fails_over_by_itself() {
     assert_orchestrator_failed_over(&d);
     let p = &r["phases"];
     assert_phases_ordered(p);
+    assert_phases_add_up(r);
     // detection within [0, ttl + loop_wait] of the fault (+ the 50 ms poll)
     let detection = p["detection_ms"].as_f64().unwrap();
     assert!((0.0..=40_100.0).contains(&detection), "detection {detection} ms with ttl 30 s, loop_wait 10 s: {p}");
@@ -60,6 +62,7 @@ fn mariadb_mha_vip_with_mha_defaults_fails_over_within_the_seed_claim() {
     cross_check_lost(&d, &survivors);
     let p = &r["phases"];
     assert_phases_ordered(p);
+    assert_phases_add_up(&r);
     // ping_interval 3 s: MHA declares the master dead after the failed ping and 3 more at
     // that interval, so never sooner than 3 intervals after the kill
     let detection = p["detection_ms"].as_f64().unwrap();
@@ -92,6 +95,7 @@ fn all_services_seed_primary_kill_each_orchestrator_fails_over_and_is_judged_on_
     for (service, s, rows) in [("pg", &pg, &pg_rows), ("cache", &cache, &cache_rows), ("maria", &maria, &maria_rows)] {
         assert_orchestrator_failed_over(s);
         assert_phases_ordered(&s.results["phases"]);
+        assert_phases_add_up(&s.results);
         service_lost_checked(&d, service, rows);
         assert!(s.results["rto_ms"].as_f64().is_some(), "{service} recovered: {}", d.stdout);
     }

@@ -28,9 +28,8 @@ fn d(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "-".into())
 }
 
-pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
-    let b = &p.budgets;
-    let row = |phase, from: Option<f64>, to: Option<f64>, dur: Option<f64>, budget: Option<f64>, setting: &str| PhaseRow {
+fn row(phase: &'static str, from: Option<f64>, to: Option<f64>, dur: Option<f64>, budget: Option<f64>, setting: &str) -> PhaseRow {
+    PhaseRow {
         phase,
         span: format!("{} -> {}", t(from), t(to)),
         duration: d(dur),
@@ -38,45 +37,63 @@ pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
         setting: setting.to_string(),
         from_ms: from,
         to_ms: to,
-    };
+    }
+}
+
+/// Where the promotion's budget comes from, and how it was seen: by the new primary's
+/// first acknowledgement, or while the clients' first write waited for it.
+fn promotion_setting(p: &Phases) -> String {
+    let b = &p.budgets;
     let promotion = match (p.promoted_by.as_deref(), p.watcher_late_ms) {
         (Some("first acknowledged write"), Some(late)) => {
             format!("{} (seen first as the new primary's first acknowledgement; the watcher saw it {late:.1} ms later)", b.promotion_from)
         }
-        (Some("first acknowledged write"), None) => format!("{} (seen first as the new primary's first acknowledged write)", b.promotion_from),
+        (Some("first acknowledged write"), None) => {
+            format!("{} (seen first as the new primary's first acknowledged write)", b.promotion_from)
+        }
         _ => b.promotion_from.clone(),
     };
-    // a first write that began before the promotion was seen waited for it: the promotion
-    // phase ends where that write began (RTO's span ends at a write's start), and says so
-    let (promotion_end, promotion) = match (p.promoted_ms, p.rerouted_ms) {
+    match (p.promoted_ms, p.rerouted_ms) {
         (Some(seen), Some(r)) if r < seen => {
-            (Some(r), format!("{promotion}; the clients' first write began {:.1} ms before it was seen at {seen:.1} ms and waited for it", seen - r))
+            format!("{promotion}; the clients' first write began {:.1} ms before it was seen at {seen:.1} ms and waited for it", seen - r)
         }
-        (seen, _) => (seen, promotion),
+        _ => promotion,
+    }
+}
+
+/// The phases in order, each from the step before it to its own, so that they add up to
+/// the RTO; steps beside them indented.
+pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
+    let b = &p.budgets;
+    // as the checker splits RTO's span, which ends at a write's start: a step seen after the
+    // clients' first write to the new primary began (it waited for the step) ends its
+    // phase where that write began, and the reroute is 0; the notes say so
+    let end = |t: Option<f64>| match (t, p.rerouted_ms) {
+        (Some(t), Some(r)) => Some(t.min(r)),
+        (t, _) => t,
     };
-    let (rerouted, reroute_from) = match p.rerouted_early_ms {
+    let (promotion_end, moved, expired) = (end(p.promoted_ms), end(p.dns_moved_ms), end(p.first_cache_expired_ms));
+    let reroute_from = match p.rerouted_early_ms {
         Some(early) if p.dns_moved_ms.is_some() => {
-            (p.rerouted_ms.map(|r| r + early), format!("{} (the clients' first write began {early:.1} ms before and waited)", b.reroute_from))
+            format!("{} (the clients' first write began {early:.1} ms before and waited)", b.reroute_from)
         }
-        _ => (p.rerouted_ms, b.reroute_from.clone()),
+        _ => b.reroute_from.clone(),
     };
+    // with the drill's DNS the reroute waits for the first client cache to run out; clients
+    // that resolved once never ask again: it runs from the record's move, with no budget
+    let reroute_budget = if moved.is_some() && expired.is_none() { None } else { b.reroute_ms };
     let mut rows = vec![
         row("detection", p.fault_ms, p.detected_ms, p.detection_ms, b.detection_ms, &b.detection_from),
-        row("promotion", p.detected_ms, promotion_end, p.promotion_ms, b.promotion_ms, &promotion),
-        row("reroute", promotion_end, rerouted, p.reroute_ms, b.reroute_ms, &reroute_from),
+        row("promotion", p.detected_ms, promotion_end, p.promotion_ms, b.promotion_ms, &promotion_setting(p)),
+        row("reroute", expired.or(moved).or(promotion_end), p.rerouted_ms, p.reroute_ms, reroute_budget, &reroute_from),
         row("stabilisation", p.rerouted_ms, p.recovered_ms, p.stabilization_ms, None, "RTO's recovery point: writes stay available"),
     ];
-    if p.dns_moved_ms.is_some() && p.first_cache_expired_ms.is_none() {
-        // the clients resolved once and never ask again: the record moved, nobody follows
+    if moved.is_some() {
         let update = if b.dns_from.is_empty() { "drdrill moves the service's A record to the new primary" } else { &b.dns_from };
-        rows[2] = row("reroute", p.dns_moved_ms, rerouted, p.reroute_ms, None, &reroute_from);
-        rows.insert(2, row("DNS updated", p.promoted_ms, p.dns_moved_ms, p.dns_update_ms, None, update));
-    } else if p.dns_moved_ms.is_some() {
-        // the reroute waits for the DNS: the record moves, then the clients' caches run out
-        rows[2] = row("reroute", p.first_cache_expired_ms, rerouted, p.reroute_ms, b.reroute_ms, &reroute_from);
-        let update = if b.dns_from.is_empty() { "drdrill moves the service's A record to the new primary" } else { &b.dns_from };
-        rows.insert(2, row("DNS updated", p.promoted_ms, p.dns_moved_ms, p.dns_update_ms, None, update));
-        rows.insert(3, row("waiting for the DNS TTL", p.dns_moved_ms, p.first_cache_expired_ms, p.ttl_wait_ms, b.ttl_ms, &b.ttl_from));
+        rows.insert(2, row("DNS updated", promotion_end, moved, p.dns_update_ms, None, update));
+    }
+    if expired.is_some() {
+        rows.insert(3, row("waiting for the DNS TTL", moved, expired, p.ttl_wait_ms, b.ttl_ms, &b.ttl_from));
         let every = span(p.dns_moved_ms, p.caches_expired_ms);
         let note = "beside the phases: the last client's cache ran out, every client follows";
         rows.insert(4, row("  every cache expired", p.dns_moved_ms, p.caches_expired_ms, every, b.ttl_ms, note));
@@ -99,5 +116,43 @@ pub fn headline(p: &Phases) -> String {
         (Some(o), Some(n)) => format!("{}: {o} -> {n}", p.orchestrator),
         (Some(o), None) => format!("{}: no new primary promoted (primary was {o})", p.orchestrator),
         _ => format!("{}: no failover", p.orchestrator),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_a_first_write_that_waited_for_the_dns_the_rows_still_run_end_to_end_and_add_up_to_the_rto() {
+        // the first write began at 5.0 s, before the first cache ran out (7.0 s), and waited
+        let p = Phases {
+            fault_ms: Some(3000.0),
+            detected_ms: Some(3600.0),
+            promoted_ms: Some(3900.0),
+            dns_moved_ms: Some(3950.0),
+            first_cache_expired_ms: Some(7000.0),
+            caches_expired_ms: Some(7000.0),
+            rerouted_ms: Some(5000.0),
+            recovered_ms: Some(5000.5),
+            detection_ms: Some(600.0),
+            promotion_ms: Some(300.0),
+            dns_update_ms: Some(50.0),
+            ttl_wait_ms: Some(1050.0),
+            reroute_ms: Some(0.0),
+            stabilization_ms: Some(0.5),
+            rerouted_early_ms: Some(2000.0),
+            ..Default::default()
+        };
+        let rows: Vec<PhaseRow> = phase_rows(&p).into_iter().filter(|r| !r.beside()).collect();
+        let names: Vec<&str> = rows.iter().map(|r| r.phase).collect();
+        assert_eq!(names, ["detection", "promotion", "DNS updated", "waiting for the DNS TTL", "reroute", "stabilisation"]);
+        for w in rows.windows(2) {
+            assert_eq!(w[0].to_ms, w[1].from_ms, "{} ends where {} begins", w[0].phase, w[1].phase);
+        }
+        let spans: f64 = rows.iter().map(|r| r.to_ms.unwrap() - r.from_ms.unwrap()).sum();
+        assert_eq!((rows[0].from_ms, rows[5].to_ms, spans), (Some(3000.0), Some(5000.5), 2000.5));
+        assert_eq!((rows[3].span.as_str(), rows[3].duration.as_str()), ("3.950 s -> 5.000 s", "1050 ms"));
+        assert!(rows[4].setting.ends_with("(the clients' first write began 2000.0 ms before and waited)"), "{}", rows[4].setting);
     }
 }

@@ -8,6 +8,9 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+mod orchestrated;
+pub use orchestrated::*;
+
 /// Drills share two cores and one engine: run them one at a time.
 pub static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -286,39 +289,6 @@ pub fn by_writer(set: &BTreeSet<(u64, u64)>) -> BTreeMap<u64, usize> {
         *m.entry(*w).or_default() += 1;
     }
     m
-}
-
-// --- orchestrated stacks (tests/orchestrated.rs, tests/seed_settings.rs) ---
-
-pub fn events(r: &Value) -> Vec<Value> {
-    r["events"].as_array().unwrap().clone()
-}
-
-/// drdrill promoted nothing; the orchestrator did, and its steps are in the history.
-pub fn assert_orchestrator_failed_over(d: &Drill) {
-    let r = &d.results;
-    let kinds: Vec<String> = events(r).iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
-    for ours in ["failover-start", "failover-promote", "failover-repoint-replicas", "failover-repoint-clients"] {
-        assert!(!kinds.iter().any(|k| k == ours), "drdrill must not fail over an orchestrated stack: {ours} in {kinds:?}");
-    }
-    assert!(kinds.iter().any(|k| k == "orchestrator-promoted"), "{kinds:?}\n{}", d.stderr);
-    let p = &r["phases"];
-    assert_ne!(p["new_primary"], p["old_primary"], "{p}");
-    assert_eq!(r["stack"]["final_primary"], p["new_primary"]);
-}
-
-/// fault <= detected <= promoted, each observed, and the first write the new primary
-/// acknowledged was invoked before it was acknowledged. Rerouted (that write's invoke time,
-/// as RTO counts) may precede the promotion: a client's attempt can wait in HAProxy's queue
-/// or on Sentinel until the new primary takes it (docs/stacks.md).
-pub fn assert_phases_ordered(p: &Value) {
-    let t = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k} not observed: {p}"));
-    assert!(t("fault_ms") <= t("detected_ms"), "{p}");
-    assert!(t("detected_ms") <= t("promoted_ms"), "{p}");
-    assert!(t("fault_ms") <= t("rerouted_ms") && t("rerouted_ms") <= t("rerouted_ack_ms"), "{p}");
-    for k in ["detection_ms", "promotion_ms", "reroute_ms", "stabilization_ms", "dns_update_ms", "ttl_wait_ms"] {
-        assert!(p[k].as_f64().is_none_or(|v| v >= 0.0), "{k} is negative: {p}");
-    }
 }
 
 /// Output (stdout then stderr) of a docker CLI command.
