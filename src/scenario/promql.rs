@@ -34,7 +34,11 @@ pub fn parse(expr: &str) -> Result<Expr, String> {
     bare_durations(expr)?;
     let parsed = parse_any(expr)?;
     let mut calls = Vec::new();
-    functions(&parsed, &mut calls);
+    each(&parsed, false, &mut |e, _| {
+        if let Expr::Call(c) = e {
+            calls.push(c.func.name);
+        }
+    });
     match calls.into_iter().find(|f| NOT_IN_PROMETHEUS.contains(f)) {
         Some(f) => Err(format!("unknown function with name '{f}' (not in Prometheus 2.42)")),
         None => Ok(parsed),
@@ -80,28 +84,6 @@ fn bare_durations(expr: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Every function an expression calls.
-fn functions(e: &Expr, out: &mut Vec<&'static str>) {
-    match e {
-        Expr::Call(c) => {
-            out.push(c.func.name);
-            c.args.args.iter().for_each(|a| functions(a, out));
-        }
-        Expr::Aggregate(a) => {
-            a.param.iter().for_each(|p| functions(p, out));
-            functions(&a.expr, out);
-        }
-        Expr::Binary(b) => {
-            functions(&b.lhs, out);
-            functions(&b.rhs, out);
-        }
-        Expr::Unary(u) => functions(&u.expr, out),
-        Expr::Paren(p) => functions(&p.expr, out),
-        Expr::Subquery(s) => functions(&s.expr, out),
-        _ => {}
-    }
-}
-
 /// The vector selectors of a PromQL expression, in the order they are written, each once;
 /// an expression the parser refuses is an error.
 pub fn selectors(expr: &str) -> Result<Vec<Selector>, String> {
@@ -111,25 +93,34 @@ pub fn selectors(expr: &str) -> Result<Vec<Selector>, String> {
 }
 
 fn walk(e: &Expr, absent: bool, out: &mut Vec<Selector>) {
-    match e {
+    each(e, absent, &mut |e, absent| match e {
         Expr::VectorSelector(vs) => push(vs, absent, out),
         Expr::MatrixSelector(m) => push(&m.vs, absent, out),
+        _ => {}
+    });
+}
+
+/// Calls `f` on `e` and every expression inside it, in the order they are written, with
+/// whether it stands inside `absent(...)` or `absent_over_time(...)`.
+fn each(e: &Expr, absent: bool, f: &mut impl FnMut(&Expr, bool)) {
+    f(e, absent);
+    match e {
         Expr::Aggregate(a) => {
-            a.param.iter().for_each(|p| walk(p, absent, out));
-            walk(&a.expr, absent, out);
+            a.param.iter().for_each(|p| each(p, absent, f));
+            each(&a.expr, absent, f);
         }
-        Expr::Unary(u) => walk(&u.expr, absent, out),
+        Expr::Unary(u) => each(&u.expr, absent, f),
         Expr::Binary(b) => {
-            walk(&b.lhs, absent, out);
-            walk(&b.rhs, absent, out);
+            each(&b.lhs, absent, f);
+            each(&b.rhs, absent, f);
         }
-        Expr::Paren(p) => walk(&p.expr, absent, out),
-        Expr::Subquery(s) => walk(&s.expr, absent, out),
+        Expr::Paren(p) => each(&p.expr, absent, f),
+        Expr::Subquery(s) => each(&s.expr, absent, f),
         Expr::Call(c) => {
             let absent = absent || matches!(c.func.name, "absent" | "absent_over_time");
-            c.args.args.iter().for_each(|a| walk(a, absent, out));
+            c.args.args.iter().for_each(|a| each(a, absent, f));
         }
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        _ => {}
     }
 }
 
