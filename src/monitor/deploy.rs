@@ -59,6 +59,7 @@ pub async fn start(plan: &Plan<'_>, targets: &[Target], webhook_url: &str) -> Re
     for t in targets {
         let port = free_port()?;
         let node = format!("{}-exporter", t.node);
+        let mounts = super::exporter_files::write(&dir, &node, &t.exporter.files)?;
         let spec = ContainerSpec {
             name: container_name(plan.run_id, &node),
             image: IMAGE.into(),
@@ -68,6 +69,7 @@ pub async fn start(plan: &Plan<'_>, targets: &[Target], webhook_url: &str) -> Re
             cmd: t.exporter.cmd.clone(),
             labels: plan.labels.clone(),
             ports: vec![(t.exporter.port, port)],
+            mounts,
             ..Default::default()
         };
         plan.docker.run(&spec).await?;

@@ -3,7 +3,8 @@
 //! watched while the drill runs: every alert rule of the users' rules file measured for
 //! whether it can match anything at all, and when it went pending, firing, notified and
 //! resolved; the time to page split like the RTO, each step beside its budget.
-//! - `deploy.rs`: the containers and their configuration;
+//! - `deploy.rs`: the containers and their configuration (`exporter_files.rs`: the files
+//!   an exporter reads, mounted read-only);
 //! - `webhook.rs`: the receiver Alertmanager notifies, in-process on 127.0.0.1;
 //! - `watch.rs`: Prometheus' and Alertmanager's HTTP APIs polled on the drill's clock;
 //! - `judge.rs`: what each rule did;
@@ -13,6 +14,7 @@
 //! The rules file is read with the scenario (`scenario::alert_rules`).
 mod deploy;
 mod drill;
+mod exporter_files;
 mod external;
 mod http;
 mod judge;

@@ -213,6 +213,9 @@ pub struct Exporter {
     pub env: Vec<String>,
     /// The port its /metrics listens on.
     pub port: u16,
+    /// Files it reads, as (path in its container, contents): written under the evidence
+    /// folder's `monitoring/` and mounted read-only (postgres_exporter's queries file).
+    pub files: Vec<(String, String)>,
 }
 
 /// How drdrill fails a stack over itself (scripted failover).

@@ -123,6 +123,7 @@ impl Deployment for MariaDb {
             cmd: vec!["prometheus-mysqld-exporter".into(), "--web.listen-address=:9104".into()],
             env: vec![format!("DATA_SOURCE_NAME=drdrill:{}@({node}:3306)/", self.password)],
             port: 9104,
+            files: Vec::new(),
         })
     }
 

@@ -236,5 +236,6 @@ pub(super) fn exporter(node: &str) -> crate::stack::Exporter {
         cmd: vec!["prometheus-postgres-exporter".into(), "--web.listen-address=:9187".into()],
         env: vec![format!("DATA_SOURCE_NAME=postgresql://postgres:drdrill@{node}:5432/drdrill?sslmode=disable")],
         port: 9187,
+        files: Vec::new(),
     }
 }

@@ -158,5 +158,6 @@ pub(super) fn exporter(node: &str) -> crate::stack::Exporter {
         cmd: vec!["prometheus-redis-exporter".into(), format!("--redis.addr=redis://{node}:6379"), "--web.listen-address=:9121".into()],
         env: Vec::new(),
         port: 9121,
+        files: Vec::new(),
     }
 }
