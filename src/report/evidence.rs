@@ -24,6 +24,9 @@ pub fn render_reports(dir: &Path, r: &Results) -> Result<()> {
     }
     write(dir, "report.html", report_html(r, &svgs, &scenario).as_bytes())?;
     write(dir, "report.md", markdown(r).as_bytes())?;
+    if let Some(found) = super::questions_text::findings_md(r) {
+        write(dir, "findings.md", found.as_bytes())?;
+    }
     write(dir, "junit.xml", junit_xml(r).as_bytes())
 }
 

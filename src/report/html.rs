@@ -11,6 +11,10 @@ const TEMPLATE: &str = r#"<!doctype html>
 <style>{{ css|safe }}</style></head><body>
 <h1>{{ r.scenario }}: <span class="{{ r.verdict|lower }}">{{ r.verdict|upper }}</span></h1>
 <p>Run {{ r.run_id }}, {{ r.started_at|when }} to {{ r.finished_at|when }}. drdrill {{ version }}; Docker {{ r.engine.version }} at {{ r.engine.host }}.</p>
+{% if questions %}<h2 id="questions">The four questions</h2>
+<table class="questions"><tr><th>question</th><th>answer</th><th>why</th></tr>
+{% for q in questions %}<tr><td>{{ q.question }}</td><td class="{{ q.answer|answer_class }}">{{ q.answer|upper }}</td><td>{{ q.why }}{% if q.rows %}<ul>{% for row in q.rows %}<li>{{ row }}</li>{% endfor %}</ul>{% endif %}</td></tr>
+{% endfor %}</table>{% endif %}
 {% for s in services %}{% if several %}<h2 class="service">Service {{ s.name }} ({{ s.r.stack.kind }}): <span class="{{ s.r.verdict|lower }}">{{ s.r.verdict|upper }}</span></h2>
 {% endif %}<h2>Scorecard</h2>
 <table><tr><th>target</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
@@ -132,6 +136,11 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
         None => "unknown".into(),
     });
     env.add_filter("when", |t: &str| crate::clock::readable(t));
+    env.add_filter("answer_class", |a: &str| match a {
+        "yes" => "pass",
+        "no" => "fail",
+        _ => "unknown",
+    });
     env.add_template("report.html", TEMPLATE).expect("the report template parses");
     let several = r.several();
     let services: Vec<_> = svgs.iter().zip(r.each_service()).map(|(svg, (name, sr))| service_json(r, several, svg, name, sr)).collect();
@@ -142,6 +151,7 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
         "several": several,
         "scenario": scenario,
         "alerts": alerts(r),
+        "questions": r.questions.as_ref().map(super::questions_text::blocks),
         "version": env!("CARGO_PKG_VERSION"),
     });
     env.get_template("report.html")

@@ -11,6 +11,7 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(m, "# Drill {}: {}\n", r.scenario, r.verdict);
     let (started, finished) = (crate::clock::readable(&r.started_at), crate::clock::readable(&r.finished_at));
     let _ = writeln!(m, "Run `{}`, started {started}, finished {finished}.\n", r.run_id);
+    m += &super::questions_text::markdown(r);
     if !r.several() {
         return m + &service(r, "timeline.svg") + &super::alerts::markdown(r);
     }

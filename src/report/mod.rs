@@ -1,10 +1,12 @@
 //! Reporters fed by one stream of drill events. Each reporter consumes the same events;
 //! none calls another.
 mod alerts;
+mod answers;
 mod baseline;
 mod buckets;
 mod evidence;
 mod file;
+mod findings;
 mod html;
 mod junit;
 mod keyspace;
@@ -14,18 +16,22 @@ mod markdown;
 mod metrics;
 mod multi_active;
 mod phases;
+mod questions;
+mod questions_text;
 mod restore;
 mod results;
 mod shards;
 mod terminal;
 mod timeline;
 
+pub use answers::answer as answer_questions;
 pub use baseline::{Check, Comparison, compare, last_run, load_baseline};
 pub use evidence::{MANIFEST, finish_evidence, load_results, rerender, verify};
 pub use file::{FileReporter, results_json};
 pub use junit::{esc as xml_escape, junit_suite, junit_suites, junit_wrap, junit_xml};
 pub use markdown::markdown;
 pub use metrics::{metrics_text, push as push_metrics, write_atomically};
+pub use questions::{Answer, FaultInjected, Questions};
 pub use results::{Interruption, IsolatedPrimary, NodeInfo, Results, SCHEMA_VERSION, StackInfo, SteadyStateReport};
 pub use terminal::{LIVE_LINE, TerminalReporter, scorecard};
 
@@ -59,6 +65,8 @@ impl Reporters {
     }
 }
 
+#[cfg(test)]
+mod questions_tests;
 #[cfg(test)]
 mod tests;
 

@@ -163,6 +163,10 @@ pub struct Results {
     /// drdrill's own CPU and memory while it ran the workload (null when interrupted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness: Option<crate::usage::HarnessUsage>,
+    /// The four questions (RTO met? RPO met? anything unexpected? did alerting work?),
+    /// drill-wide, each service's figures in their rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub questions: Option<super::questions::Questions>,
     /// Schema 2: every service's results by name (one entry in a drill of one service,
     /// with the same figures as the top level).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -356,7 +360,7 @@ impl Results {
 
 /// results.json's keys that describe the drill, not one service: kept at the top level
 /// only, never under `services`.
-const DRILL_KEYS: [&str; 13] = [
+const DRILL_KEYS: [&str; 14] = [
     "schema_version",
     "scenario",
     "run_id",
@@ -369,6 +373,7 @@ const DRILL_KEYS: [&str; 13] = [
     "comparison",
     "steady_state",
     "harness",
+    "questions",
     "services",
 ];
 

@@ -171,6 +171,7 @@ pub fn rto_text(r: &Results) -> String {
 /// verdict (the worst service's).
 pub fn scorecard(r: &Results) -> String {
     let mut s = format!("\nScorecard: {} (run {})\n", r.scenario, r.run_id);
+    s += &super::questions_text::terminal(r);
     if !r.several() {
         s += &service_block(r, Some(r));
     } else {

@@ -248,6 +248,7 @@ impl Drill<'_> {
             (!sc.steady_state.probes.is_empty()).then_some(SteadyStateReport { before: steady_before, after: ex.steady_after });
         let (start, end, writes) = ex.usage;
         results.harness = Some(crate::usage::HarnessUsage::between(start, end, writes));
+        super::questions::ask(self.loaded, &mut results);
         Ok(results)
     }
 

@@ -79,6 +79,7 @@ pub(super) async fn stop_interrupted(
     r.verdict = Verdict::Unknown;
     r.interrupted = true;
     r.interruption = Some(Interruption { signal: signal.to_string(), phase: live.phase, at_ms: at_ns.map(crate::clock::ms) });
+    super::questions::ask(loaded, &mut r);
     Ok(r)
 }
 

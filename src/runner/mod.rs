@@ -17,6 +17,7 @@ mod plan;
 mod plan_faults;
 mod plan_parts;
 mod progress;
+mod questions;
 mod recovered;
 mod service;
 mod timing;

@@ -1,0 +1,162 @@
+//! The four questions answered from what the drill produced: each service's judged
+//! results, the monitoring's alerts report (in the results) and the faults injected. A pure
+//! function; the runner calls it once the results are assembled.
+use super::Results;
+use super::findings::findings;
+use super::questions::{Alerting, Answer, FaultInjected, FaultPages, Figure, Measured, Page, Questions, Unexpected};
+use crate::checker::{RtoBasis, TargetResult, Verdict};
+use crate::monitor::{AlertsReport, Notification};
+
+/// The four questions of the drill `r`, given the faults it injected.
+pub fn answer(r: &Results, faults: &[FaultInjected]) -> Questions {
+    let found = findings(r);
+    Questions {
+        rto: measured(r, &["rto_ms"], |sr| sr.rto_ms),
+        rpo: measured(r, &["rpo_ms", "max_lost_writes"], |sr| sr.rpo_ms),
+        unexpected: Unexpected { answer: if found.is_empty() { Answer::No } else { Answer::Yes }, findings: found },
+        alerting: alerting(r, faults),
+    }
+}
+
+/// Each service's figure beside each of `targets` it sets; a service setting none has one
+/// row, its first target's figure with no limit: `unknown`, never `yes`.
+fn measured(r: &Results, targets: &[&str], figure: fn(&Results) -> Option<f64>) -> Measured {
+    let mut rows = Vec::new();
+    for (name, sr) in r.each_service() {
+        let set: Vec<&TargetResult> = sr.targets.iter().filter(|t| targets.contains(&t.target.as_str())).collect();
+        if set.is_empty() {
+            let note = format!("no {} target set", targets.join(" or "));
+            rows.push(Figure {
+                service: name.into(),
+                target: targets[0].into(),
+                figure: figure(sr),
+                limit: None,
+                answer: Answer::Unknown,
+                note,
+            });
+        }
+        for t in set {
+            rows.push(Figure {
+                service: name.into(),
+                target: t.target.clone(),
+                figure: t.actual,
+                limit: t.limit,
+                answer: held(t),
+                note: t.note.clone(),
+            });
+        }
+    }
+    Measured { answer: Answer::of(rows.iter().map(|f| f.answer)), services: rows }
+}
+
+/// A target's verdict as an answer. The checker passes an RTO without a figure only when
+/// nothing hit the service and its writes never stopped (its note says so); any other
+/// pass without a figure is not a yes.
+fn held(t: &TargetResult) -> Answer {
+    match t.verdict {
+        Verdict::Pass if t.actual.is_some() || t.target == "rto_ms" => Answer::Yes,
+        Verdict::Fail => Answer::No,
+        _ => Answer::Unknown,
+    }
+}
+
+/// Each fault with the pages for its targets; `yes` when every unplanned fault that
+/// caused an outage paged within its limit.
+fn alerting(r: &Results, faults: &[FaultInjected]) -> Alerting {
+    let Some(a) = &r.alerts else {
+        let faults = faults.iter().map(|f| unwatched(r, f)).collect();
+        return Alerting { answer: Answer::NotDrilled, why: "no monitoring in this drill".into(), faults };
+    };
+    let judged: Vec<FaultPages> = faults.iter().map(|f| fault_pages(r, a, f)).collect();
+    let answer = Answer::of(judged.iter().map(|f| f.answer));
+    let owed = judged.iter().filter(|f| f.answer != Answer::NotDrilled).count();
+    let why = match answer {
+        Answer::NotDrilled => "no unplanned fault caused an outage: no page was owed".into(),
+        Answer::Yes => format!("all {owed} faults that caused an outage paged within their limit"),
+        Answer::No => {
+            let missed = judged.iter().filter(|f| f.answer == Answer::No).count();
+            format!("{missed} of {owed} faults that caused an outage did not page within their limit")
+        }
+        Answer::Unknown => "a fault paged with no limit to judge it by (no rto_ms or alerts target)".into(),
+    };
+    Alerting { answer, why, faults: judged }
+}
+
+/// A fault of a drill without monitoring: nothing could page.
+fn unwatched(r: &Results, f: &FaultInjected) -> FaultPages {
+    FaultPages {
+        fault: f.clone(),
+        outage: caused_outage(r, f),
+        answer: Answer::NotDrilled,
+        note: "no monitoring".into(),
+        ..Default::default()
+    }
+}
+
+fn fault_pages(r: &Results, a: &AlertsReport, f: &FaultInjected) -> FaultPages {
+    let outage = caused_outage(r, f);
+    let pages = pages_for(r, a, f);
+    let (answer, note) = if f.planned {
+        (Answer::NotDrilled, "planned: no page owed".to_string())
+    } else if !outage {
+        (Answer::NotDrilled, "no outage from it: no page owed".to_string())
+    } else if pages.is_empty() {
+        (Answer::No, "nothing paged".to_string())
+    } else if pages.iter().any(|p| p.limit_ms.is_some_and(|l| p.to_page_ms <= l)) {
+        (Answer::Yes, "paged within its limit".to_string())
+    } else if pages.iter().any(|p| p.limit_ms.is_some()) {
+        (Answer::No, "paged, but later than its limit".to_string())
+    } else {
+        (Answer::Unknown, "paged; no rto_ms or alerts target to judge it by".to_string())
+    };
+    FaultPages { fault: f.clone(), outage, pages, answer, note }
+}
+
+/// Whether a service the fault hit saw an outage from it: its RTO counts from this fault,
+/// or it came after the recovery point and writes failed again after that point.
+fn caused_outage(r: &Results, f: &FaultInjected) -> bool {
+    r.each_service().into_iter().filter(|(n, _)| f.services.iter().any(|s| s == n)).any(|(_, sr)| {
+        let measured_from = match sr.answered_fault {
+            Some(i) => i == f.index,
+            None => sr.fault_ms.is_some_and(|t| (t - f.at_ms).abs() < 1e-3),
+        };
+        let first = sr.outage_observed && sr.rto_basis == RtoBasis::Fault && measured_from;
+        let relapse = sr.relapses > 0 && sr.recovered_at_ms.is_some_and(|t| f.at_ms >= t);
+        first || relapse
+    })
+}
+
+/// The first firing notification of each alert that began at or after the fault and is
+/// for one of its nodes (`instance`) or, without an `instance`, one of its services.
+fn pages_for(r: &Results, a: &AlertsReport, f: &FaultInjected) -> Vec<Page> {
+    let mut pages: Vec<Page> = Vec::new();
+    let firing = a.notifications.iter().filter(|n| n.status == "firing" && n.starts_ms.unwrap_or(n.at_ms) >= f.at_ms);
+    for n in firing {
+        let Some((matched, service)) = matched(n, f) else { continue };
+        if pages.iter().any(|p| p.alert == n.alert) {
+            continue;
+        }
+        let limit_ms = limit(r, &service, &n.alert);
+        pages.push(Page { alert: n.alert.clone(), matched, at_ms: n.at_ms, to_page_ms: n.at_ms - f.at_ms, limit_ms });
+    }
+    pages.sort_by(|x, y| x.at_ms.total_cmp(&y.at_ms));
+    pages
+}
+
+/// The label a notification matches the fault by, and the service it is for.
+fn matched(n: &Notification, f: &FaultInjected) -> Option<(String, String)> {
+    let service = n.labels.get("service").filter(|s| f.services.contains(s)).or(f.services.first()).cloned().unwrap_or_default();
+    match (n.labels.get("instance"), n.labels.get("service")) {
+        (Some(i), _) if f.nodes.contains(i) => Some((format!("instance={i}"), service)),
+        (None, Some(s)) if f.services.contains(s) => Some((format!("service={s}"), service)),
+        _ => None,
+    }
+}
+
+/// An alert's limit: its own `notified_within_ms` target, else its service's RTO target.
+fn limit(r: &Results, service: &str, alert: &str) -> Option<f64> {
+    let sr = r.each_service().into_iter().find(|(n, _)| *n == service).map(|(_, sr)| sr)?;
+    let own = format!("alerts.{alert}.notified_within_ms");
+    let target = |name: &str| sr.targets.iter().find(|t| t.target == name).and_then(|t| t.limit);
+    target(&own).or_else(|| target("rto_ms"))
+}

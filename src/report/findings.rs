@@ -1,0 +1,157 @@
+//! What the drill found that nobody planned (the third question): read from the judged
+//! results alone, each finding with the figure that proves it.
+use super::Results;
+use super::questions::{Finding, FindingKind};
+use crate::checker::RtoBasis;
+use crate::history::EventKind;
+use crate::monitor::{AlertOutcome, AlertsReport};
+
+/// Every finding of the drill: each service's, then the drill's own (faults not injected,
+/// steady state after recovery, the alert rules, the monitoring).
+pub fn findings(r: &Results) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (name, sr) in r.each_service() {
+        let mut found = Vec::new();
+        writes(sr, &mut found);
+        divergence(sr, &mut found);
+        phases(sr, &mut found);
+        out.extend(found.into_iter().map(|(kind, what, evidence)| Finding { service: Some(name.to_string()), kind, what, evidence }));
+    }
+    let drill = |kind, what: String, evidence: String| Finding { service: None, kind, what, evidence };
+    for e in r.events.iter().filter(|e| e.kind == EventKind::FaultFailed) {
+        let what = format!("fault {} could not be injected", e.fault.map_or("?".into(), |i| i.to_string()));
+        out.push(Finding {
+            service: e.service.as_ref().map(|s| s.to_string()),
+            ..drill(FindingKind::FaultNotInjected, what, e.detail.clone())
+        });
+    }
+    for p in r.steady_state.iter().flat_map(|s| &s.after).filter(|p| !p.ok) {
+        out.push(drill(FindingKind::SteadyStateFailed, format!("steady-state probe {} failed after recovery", p.probe), p.detail.clone()));
+    }
+    if let Some(a) = &r.alerts {
+        out.extend(alert_rules(a).into_iter().map(|(kind, what, evidence)| drill(kind, what, evidence)));
+        out.extend(could_not_page(a).into_iter().map(|(what, evidence)| drill(FindingKind::MonitoringCouldNotPage, what, evidence)));
+    }
+    out
+}
+
+type Found = (FindingKind, String, String);
+
+/// Writes failing again after recovery, an outage no fault targeted, and what the
+/// read-back found that was never acknowledged, twice, or never written.
+fn writes(r: &Results, out: &mut Vec<Found>) {
+    if r.relapses > 0 {
+        let at = r.recovered_at_ms.map(|t| format!(" (t={t:.1} ms)")).unwrap_or_default();
+        let evidence = format!("{} writes invoked after the recovery point{at} did not succeed", r.relapses);
+        out.push((FindingKind::Relapse, "writes failed again after recovery".into(), evidence));
+    }
+    if r.outage_observed && r.rto_basis == RtoBasis::OutageStart {
+        let span = r.outage_ms.map(|o| format!("{o:.1} ms")).unwrap_or_else(|| "never recovered".into());
+        let from = r.outage_start_ms.map(|t| format!(" from t={t:.1} ms")).unwrap_or_default();
+        out.push((FindingKind::UntargetedOutage, "its clients saw an outage no fault targeted".into(), format!("outage {span}{from}")));
+    }
+    let counted = [
+        (FindingKind::RecoveredWrites, r.recovered_writes, "writes that failed or timed out are in the surviving data anyway"),
+        (FindingKind::DuplicateWrites, r.duplicate_writes, "records are present twice"),
+        (FindingKind::NeverWritten, r.unexpected_writes, "records no writer ever invoked are in the surviving data"),
+    ];
+    for (kind, n, what) in counted {
+        if let Some(n) = n.filter(|n| *n > 0) {
+            let evidence = format!(
+                "{n} of {} records read back ({} writes failed, {} unknown)",
+                opt(r.records_read),
+                r.failed_writes,
+                r.unknown_writes
+            );
+            out.push((kind, what.into(), evidence));
+        }
+    }
+}
+
+/// Keys whose value differs between nodes, and replicas that do not hold the primary's records.
+fn divergence(r: &Results, out: &mut Vec<Found>) {
+    if let Some(keys) = r.multi_active.as_ref().map(|m| &m.updates.diverged_keys).filter(|k| !k.is_empty()) {
+        let first: Vec<String> = keys.iter().take(5).map(u64::to_string).collect();
+        let evidence = format!("{} keys differ between nodes (first: {})", keys.len(), first.join(", "));
+        out.push((FindingKind::DivergedKeys, "nodes hold different values for the same keys".into(), evidence));
+    }
+    if r.converged == Some(false) {
+        let nodes = r.convergence.iter().flat_map(|c| &c.nodes).filter(|n| !n.converged);
+        let each: Vec<String> = nodes.map(|n| format!("{}: {} missing, {} extra", n.node, n.missing, n.extra)).collect();
+        out.push((FindingKind::NotConverged, "replicas did not converge on the primary's records".into(), each.join("; ")));
+    }
+}
+
+/// An orchestrator's phase longer than its settings allow, and its watcher seeing the
+/// promotion after the clients did.
+fn phases(r: &Results, out: &mut Vec<Found>) {
+    let Some(p) = &r.phases else { return };
+    let b = &p.budgets;
+    // as the phase table: clients that resolve once wait for no cache, and the reroute then has no budget
+    let reroute_budget = if p.dns_moved_ms.is_some() && p.first_cache_expired_ms.is_none() { None } else { b.reroute_ms };
+    let each = [
+        ("detection", p.detection_ms, b.detection_ms, &b.detection_from),
+        ("promotion", p.promotion_ms, b.promotion_ms, &b.promotion_from),
+        ("reroute", p.reroute_ms, reroute_budget, &b.reroute_from),
+        ("waiting for the DNS TTL", p.ttl_wait_ms, b.ttl_ms, &b.ttl_from),
+    ];
+    for (phase, took, budget, from) in each {
+        if let (Some(took), Some(budget)) = (took, budget)
+            && took > budget
+        {
+            let evidence = format!("{took:.0} ms against a budget of {budget:.0} ms ({from})");
+            out.push((FindingKind::PhaseOverBudget, format!("{phase} took longer than its settings allow"), evidence));
+        }
+    }
+    if let Some(late) = p.watcher_late_ms {
+        let evidence = format!("{} saw the promotion {late:.1} ms after the new primary's first acknowledged write", p.orchestrator);
+        out.push((FindingKind::WatcherLate, "the watcher saw the promotion late".into(), evidence));
+    }
+}
+
+/// Rules that can never fire, that fired with no fault in effect, or that kept firing after
+/// the recovery.
+fn alert_rules(a: &AlertsReport) -> Vec<Found> {
+    let mut out = Vec::new();
+    for rule in &a.rules {
+        let name = &rule.alert;
+        if rule.outcome == AlertOutcome::Dead {
+            out.push((FindingKind::AlertDead, format!("alert rule {name} can never fire"), rule.reason.clone()));
+        }
+        if rule.noise {
+            let at = rule.firing_ms.or(rule.pending_ms).map(|t| format!("at t={t:.1} ms, ")).unwrap_or_default();
+            let evidence = format!("fired {at}while no fault was in effect; for {}", instances(&rule.instances));
+            out.push((FindingKind::AlertNoisy, format!("alert rule {name} fired with no outage"), evidence));
+        }
+        if rule.stuck {
+            let since = rule.firing_ms.map(|t| format!("since t={t:.1} ms ")).unwrap_or_default();
+            let evidence = format!("firing {since}and not resolved well after the recovery; for {}", instances(&rule.instances));
+            out.push((FindingKind::AlertStuck, format!("alert rule {name} kept firing after the recovery"), evidence));
+        }
+    }
+    out
+}
+
+/// Why the drill's monitoring could not page, read from the alerts report alone: each
+/// reason is one finding `(what, evidence)`. The one place that says so: a monitoring site
+/// cut off by a fault, once the alerts report names it, is a reason here.
+pub fn could_not_page(a: &AlertsReport) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if a.polls > 0 && a.failed_polls == a.polls {
+        out.push(("drdrill could not reach Prometheus or Alertmanager at all".into(), format!("all {} polls failed", a.polls)));
+    }
+    for rule in a.rules.iter().filter(|r| r.outcome == AlertOutcome::FiredNotNotified) {
+        let at = rule.firing_ms.map(|t| format!(" at t={t:.1} ms")).unwrap_or_default();
+        let evidence = format!("{} fired{at}; no firing notification reached the receiver", rule.alert);
+        out.push(("an alert fired and nobody was paged".into(), evidence));
+    }
+    out
+}
+
+fn instances(list: &[String]) -> String {
+    if list.is_empty() { "no instance label".into() } else { list.join(", ") }
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or("unknown".into(), |v| v.to_string())
+}

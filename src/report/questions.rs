@@ -1,0 +1,202 @@
+//! The four questions a quarterly drill is judged by (seed 001's plan): was the RTO met?
+//! was the RPO met? did anything unexpected happen? did monitoring and alerting work?
+//! results.json `questions`: the answers' shape only; `answers.rs` computes them from the
+//! results, `findings.rs` lists what the drill found, `questions_text.rs` words them.
+use serde::{Deserialize, Serialize};
+
+/// One question's answer. Never `yes` on an unknown: a figure not measured, or no target to
+/// hold it against, answers `unknown`; a drill that did not test the question, `not drilled`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Answer {
+    #[serde(rename = "yes")]
+    Yes,
+    #[serde(rename = "no")]
+    No,
+    #[default]
+    #[serde(rename = "unknown")]
+    Unknown,
+    #[serde(rename = "not drilled")]
+    NotDrilled,
+}
+
+impl Answer {
+    /// The answer of several rows: those not drilled left aside, any `no` is a no, `yes`
+    /// only when every other row is, else `unknown`; nothing drilled is `not drilled`.
+    pub fn of(rows: impl IntoIterator<Item = Answer>) -> Answer {
+        let rows: Vec<Answer> = rows.into_iter().filter(|a| *a != Answer::NotDrilled).collect();
+        if rows.is_empty() {
+            Answer::NotDrilled
+        } else if rows.contains(&Answer::No) {
+            Answer::No
+        } else if rows.iter().all(|a| *a == Answer::Yes) {
+            Answer::Yes
+        } else {
+            Answer::Unknown
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Answer::Yes => "yes",
+            Answer::No => "no",
+            Answer::Unknown => "unknown",
+            Answer::NotDrilled => "not drilled",
+        }
+    }
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// results.json `questions`: drill-wide, each service's figures in the rows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Questions {
+    pub rto: Measured,
+    pub rpo: Measured,
+    pub unexpected: Unexpected,
+    pub alerting: Alerting,
+}
+
+/// Was the RTO (RPO) met: the answer, and each service's figure beside its target.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Measured {
+    pub answer: Answer,
+    pub services: Vec<Figure>,
+}
+
+/// One service's figure beside one target (`rto_ms`, `rpo_ms`, `max_lost_writes`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Figure {
+    pub service: String,
+    pub target: String,
+    /// What was measured (ms, or writes for `max_lost_writes`); null when unknown.
+    pub figure: Option<f64>,
+    /// The target's limit; null when the scenario sets none.
+    pub limit: Option<f64>,
+    pub answer: Answer,
+    /// Why, in words (the target's note, or why there is no answer).
+    pub note: String,
+}
+
+/// Did anything unexpected happen: `yes` when the drill found anything.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Unexpected {
+    pub answer: Answer,
+    pub findings: Vec<Finding>,
+}
+
+/// What kind of thing a finding is (docs/evidence.md lists each).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// Writes failed again after the recovery point.
+    #[default]
+    Relapse,
+    /// Writes that failed or timed out are in the surviving data anyway.
+    RecoveredWrites,
+    /// Records present twice.
+    DuplicateWrites,
+    /// Records no writer ever invoked.
+    NeverWritten,
+    /// Keys whose value differs between nodes (multi-active).
+    DivergedKeys,
+    /// A replica does not hold exactly the primary's records.
+    NotConverged,
+    /// An orchestrator's phase took longer than its settings allow.
+    PhaseOverBudget,
+    /// A steady-state probe failed after recovery.
+    SteadyStateFailed,
+    /// A service's clients saw an outage no fault of the drill targeted.
+    UntargetedOutage,
+    /// A fault could not be injected.
+    FaultNotInjected,
+    /// An alert rule whose selectors matched no series.
+    AlertDead,
+    /// An alert rule that fired while no fault was in effect.
+    AlertNoisy,
+    /// An alert rule still firing well after the recovery.
+    AlertStuck,
+    /// The orchestrator watcher saw the promotion after the clients' first write to it.
+    WatcherLate,
+    /// The drill's monitoring could not page (nothing reached the receiver, or the watch failed).
+    MonitoringCouldNotPage,
+}
+
+/// One thing the drill found, with the figure that proves it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Finding {
+    /// The service it concerns; null for the drill's own (steady state, monitoring).
+    pub service: Option<String>,
+    pub kind: FindingKind,
+    pub what: String,
+    pub evidence: String,
+}
+
+/// Did monitoring and alerting work: `yes` when every unplanned fault that caused an
+/// outage paged within its target; `not drilled` without monitoring (or with no such fault).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Alerting {
+    pub answer: Answer,
+    pub why: String,
+    pub faults: Vec<FaultPages>,
+}
+
+/// One fault and the pages for its targets.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaultPages {
+    pub fault: FaultInjected,
+    /// Whether a service it hit saw an outage from it (RTO counted from it, or writes failed
+    /// again after the recovery point and it came after that point).
+    pub outage: bool,
+    /// The firing notifications whose `instance` is one of its nodes (or, without an
+    /// `instance`, whose `service` is one of its services), first of each alert.
+    pub pages: Vec<Page>,
+    /// `yes` paged within its target, `no` late or nothing paged, `unknown` no target to
+    /// judge by, `not drilled` planned or no outage: no page was owed.
+    pub answer: Answer,
+    pub note: String,
+}
+
+/// A fault as the drill injected it: the history's event, with the nodes and services it
+/// hit resolved from its target.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaultInjected {
+    /// Its index in the scenario.
+    pub index: usize,
+    /// `kill`, `isolate-site`, …
+    pub kind: String,
+    /// What it named (a node, a site, a partition's groups).
+    pub target: String,
+    /// When drdrill asked for it (drill ms).
+    pub at_ms: f64,
+    pub nodes: Vec<String>,
+    pub services: Vec<String>,
+    /// A switchover: planned, no page owed.
+    pub planned: bool,
+}
+
+/// One alert that paged for a fault.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Page {
+    pub alert: String,
+    /// The label it was matched by: `instance=pg-1` or `service=pg`.
+    pub matched: String,
+    /// When the firing notification reached the receiver (drill ms), and fault -> that.
+    pub at_ms: f64,
+    pub to_page_ms: f64,
+    /// Its limit: the alert's own `notified_within_ms` target, else the RTO target of the
+    /// service it fired for; null when there is neither.
+    pub limit_ms: Option<f64>,
+}

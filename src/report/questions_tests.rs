@@ -1,0 +1,320 @@
+//! The four questions on hand-built results: each answer (unknown figures, no target, not
+//! drilled), each finding kind, the pages matched to faults, the words the reports print.
+use super::answers::answer;
+use super::questions::{Answer, FaultInjected, FindingKind};
+use super::*;
+use crate::checker::{RtoBasis, TargetResult, Verdict};
+use crate::monitor::{AlertOutcome, AlertRuleReport, AlertsReport, Notification};
+
+fn target(name: &str, limit: f64, actual: Option<f64>, verdict: Verdict) -> TargetResult {
+    TargetResult { target: name.into(), limit: Some(limit), actual, verdict, note: String::new() }
+}
+
+/// pg-1 killed at 5 s, writes back 1.5 s later, 2 lost writes; every target met; no
+/// monitoring; nothing unexpected.
+fn clean() -> Results {
+    Results {
+        rto_ms: Some(1500.0),
+        outage_observed: true,
+        rto_basis: RtoBasis::Fault,
+        recovered_at_ms: Some(6500.0),
+        rpo_ms: Some(40.0),
+        lost_writes: Some(2),
+        recovered_writes: Some(0),
+        duplicate_writes: Some(0),
+        unexpected_writes: Some(0),
+        converged: Some(true),
+        fault_ms: Some(5000.0),
+        answered_fault: Some(0),
+        targets: vec![target("rto_ms", 30000.0, Some(1500.0), Verdict::Pass), target("rpo_ms", 1000.0, Some(40.0), Verdict::Pass)],
+        ..tests_support::results()
+    }
+}
+
+fn kill(index: usize, node: &str, at_ms: f64) -> FaultInjected {
+    FaultInjected {
+        index,
+        kind: "kill".into(),
+        target: node.into(),
+        at_ms,
+        nodes: vec![node.into()],
+        services: vec!["postgres".into()],
+        planned: false,
+    }
+}
+
+fn firing(alert: &str, at_ms: f64, labels: &[(&str, &str)]) -> Notification {
+    Notification {
+        at_ms,
+        alert: alert.into(),
+        status: "firing".into(),
+        starts_ms: Some(at_ms - 5000.0),
+        labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    }
+}
+
+fn monitored(notifications: Vec<Notification>) -> Option<AlertsReport> {
+    Some(AlertsReport { notifications, polls: 100, ..Default::default() })
+}
+
+fn kinds(r: &Results) -> Vec<FindingKind> {
+    answer(r, &[]).unexpected.findings.iter().map(|f| f.kind).collect()
+}
+
+#[test]
+fn rto_and_rpo_are_yes_only_with_a_measured_figure_within_a_set_target() {
+    let q = answer(&clean(), &[kill(0, "pg-1", 5000.0)]);
+    assert_eq!((q.rto.answer, q.rpo.answer, q.unexpected.answer), (Answer::Yes, Answer::Yes, Answer::No));
+    assert_eq!((q.rto.services[0].figure, q.rto.services[0].limit), (Some(1500.0), Some(30000.0)));
+    // a missed target is a no
+    let mut r = clean();
+    r.targets[0] = target("rto_ms", 1000.0, Some(1500.0), Verdict::Fail);
+    assert_eq!(answer(&r, &[]).rto.answer, Answer::No);
+    // the surviving data unread: the checker cannot decide, and the answer is no yes
+    let mut r = clean();
+    r.rpo_ms = None;
+    r.targets[1] = target("rpo_ms", 1000.0, None, Verdict::Unknown);
+    assert_eq!(answer(&r, &[]).rpo.answer, Answer::Unknown);
+    // a pass without a figure (never the checker's, but never a yes either)
+    r.targets[1] = target("rpo_ms", 1000.0, None, Verdict::Pass);
+    assert_eq!(answer(&r, &[]).rpo.answer, Answer::Unknown);
+    // no target set: the figure is shown, the answer unknown
+    let mut r = clean();
+    r.targets.clear();
+    let q = answer(&r, &[]);
+    assert_eq!((q.rto.answer, q.rto.services[0].figure, q.rto.services[0].limit), (Answer::Unknown, Some(1500.0), None));
+    assert_eq!((q.rpo.answer, q.rpo.services[0].note.as_str()), (Answer::Unknown, "no rpo_ms or max_lost_writes target set"));
+    // RPO as lost writes counts too
+    r.targets = vec![target("max_lost_writes", 0.0, Some(2.0), Verdict::Fail)];
+    assert_eq!(answer(&r, &[]).rpo.answer, Answer::No);
+}
+
+#[test]
+fn a_service_nothing_hit_meets_its_rto_and_a_drill_of_several_has_each_services_rows() {
+    let mut quiet = clean();
+    (quiet.rto_ms, quiet.outage_observed, quiet.fault_ms, quiet.answered_fault) = (None, false, None, None);
+    quiet.no_rto_because = Some("nothing to recover from".into());
+    quiet.targets = vec![target("rto_ms", 30000.0, None, Verdict::Pass)];
+    let mut late = clean();
+    late.targets[0] = target("rto_ms", 1000.0, Some(1500.0), Verdict::Fail);
+    let r = Results::of_services(vec![("pg".into(), late), ("redis".into(), quiet)], Vec::new());
+    let q = answer(&r, &[]);
+    let rows: Vec<(&str, Answer)> = q.rto.services.iter().map(|f| (f.service.as_str(), f.answer)).collect();
+    assert_eq!(rows, [("pg", Answer::No), ("redis", Answer::Yes)]);
+    assert_eq!(q.rto.answer, Answer::No);
+    // redis set no RPO target: unknown beside pg's yes
+    assert_eq!(q.rpo.answer, Answer::Unknown);
+}
+
+#[test]
+fn each_finding_about_the_writes_and_the_data_is_listed_with_its_figure() {
+    let mut r = clean();
+    r.relapses = 35;
+    (r.recovered_writes, r.duplicate_writes, r.unexpected_writes) = (Some(3), Some(1), Some(2));
+    r.converged = Some(false);
+    let node =
+        crate::checker::NodeConvergence { node: "pg-3".into(), records: Some(8), missing: 2, extra: 0, converged: false, error: None };
+    r.convergence =
+        Some(crate::checker::Convergence { converged: Some(false), waited_ms: 30000.0, nodes: vec![node], excluded: Vec::new() });
+    let mut ma = crate::checker::MultiActiveReport::default();
+    ma.updates.diverged_keys = vec![7, 9];
+    r.multi_active = Some(ma);
+    let q = answer(&r, &[]);
+    let kinds: Vec<FindingKind> = q.unexpected.findings.iter().map(|f| f.kind).collect();
+    use FindingKind::*;
+    assert_eq!(kinds, [Relapse, RecoveredWrites, DuplicateWrites, NeverWritten, DivergedKeys, NotConverged]);
+    assert_eq!(q.unexpected.answer, Answer::Yes);
+    let relapse = &q.unexpected.findings[0];
+    assert_eq!(relapse.service.as_deref(), Some("postgres"));
+    assert_eq!(relapse.evidence, "35 writes invoked after the recovery point (t=6500.0 ms) did not succeed");
+    assert!(q.unexpected.findings[4].evidence.starts_with("2 keys differ between nodes (first: 7, 9)"));
+    assert_eq!(q.unexpected.findings[5].evidence, "pg-3: 2 missing, 0 extra");
+}
+
+#[test]
+fn an_outage_no_fault_targeted_a_fault_not_injected_and_a_failed_probe_are_findings() {
+    let mut r = clean();
+    (r.rto_basis, r.fault_ms, r.outage_ms, r.outage_start_ms) = (RtoBasis::OutageStart, None, Some(2100.0), Some(3000.0));
+    let mut failed = r.events[0].clone();
+    (failed.kind, failed.fault, failed.detail) = (crate::history::EventKind::FaultFailed, Some(1), "kill pg-9 failed: no such node".into());
+    r.events.push(failed);
+    let probe = |ok| crate::action::ProbeResult { probe: "orders-api".into(), ok, detail: "HTTP 503".into() };
+    r.steady_state = Some(SteadyStateReport { before: vec![probe(true)], after: vec![probe(false), probe(true)] });
+    use FindingKind::*;
+    assert_eq!(kinds(&r), [UntargetedOutage, FaultNotInjected, SteadyStateFailed]);
+    let q = answer(&r, &[]);
+    assert_eq!(q.unexpected.findings[0].evidence, "outage 2100.0 ms from t=3000.0 ms");
+    assert_eq!((q.unexpected.findings[2].service.as_deref(), q.unexpected.findings[2].evidence.as_str()), (None, "HTTP 503"));
+}
+
+#[test]
+fn a_phase_over_its_budget_and_a_late_watcher_are_findings() {
+    let mut r = clean();
+    let mut p = crate::checker::Phases {
+        orchestrator: "Patroni".into(),
+        detection_ms: Some(31000.0),
+        promotion_ms: Some(900.0),
+        ..Default::default()
+    };
+    (p.budgets.detection_ms, p.budgets.detection_from) = (Some(30000.0), "ttl 30 s".into());
+    p.budgets.promotion_ms = Some(1000.0);
+    p.watcher_late_ms = Some(12.5);
+    r.phases = Some(p);
+    assert_eq!(kinds(&r), [FindingKind::PhaseOverBudget, FindingKind::WatcherLate]);
+    let q = answer(&r, &[]);
+    assert_eq!(q.unexpected.findings[0].evidence, "31000 ms against a budget of 30000 ms (ttl 30 s)");
+    assert!(q.unexpected.findings[1].evidence.starts_with("Patroni saw the promotion 12.5 ms after"));
+}
+
+#[test]
+fn dead_noisy_and_stuck_rules_and_monitoring_that_could_not_page_are_findings() {
+    let rule = |alert: &str, outcome| AlertRuleReport { alert: alert.into(), outcome, firing_ms: Some(9000.0), ..Default::default() };
+    let mut a = AlertsReport { polls: 50, ..Default::default() };
+    a.rules = vec![
+        AlertRuleReport { reason: "no pg_replication_lag_seconds".into(), ..rule("Lag", AlertOutcome::Dead) },
+        AlertRuleReport { noise: true, instances: vec!["redis-2".into()], ..rule("NoReplicas", AlertOutcome::Notified) },
+        AlertRuleReport { stuck: true, ..rule("Down", AlertOutcome::Notified) },
+        rule("Quiet", AlertOutcome::FiredNotNotified),
+    ];
+    let mut r = clean();
+    r.alerts = Some(a.clone());
+    use FindingKind::*;
+    assert_eq!(kinds(&r), [AlertDead, AlertNoisy, AlertStuck, MonitoringCouldNotPage]);
+    // every poll failed: monitoring could not page, said once
+    a.rules.clear();
+    a.failed_polls = 50;
+    r.alerts = Some(a);
+    let q = answer(&r, &[]);
+    assert_eq!(q.unexpected.findings.len(), 1);
+    assert_eq!(
+        (q.unexpected.findings[0].kind, q.unexpected.findings[0].evidence.as_str()),
+        (MonitoringCouldNotPage, "all 50 polls failed")
+    );
+}
+
+#[test]
+fn alerting_is_not_drilled_without_monitoring_and_never_yes() {
+    let q = answer(&clean(), &[kill(0, "pg-1", 5000.0)]);
+    assert_eq!((q.alerting.answer, q.alerting.why.as_str()), (Answer::NotDrilled, "no monitoring in this drill"));
+    assert_eq!((q.alerting.faults.len(), q.alerting.faults[0].outage), (1, true));
+}
+
+#[test]
+fn a_fault_pages_when_an_alert_for_its_node_reaches_the_receiver_within_the_rto_target() {
+    let mut r = clean();
+    let labels = [("instance", "pg-1"), ("service", "postgres")];
+    r.alerts = monitored(vec![firing("PostgresDown", 21300.0, &labels), firing("ReplicaDown", 21000.0, &[("instance", "pg-2")])]);
+    let q = answer(&r, &[kill(0, "pg-1", 5000.0)]);
+    assert_eq!(q.alerting.answer, Answer::Yes);
+    let pages = &q.alerting.faults[0].pages;
+    assert_eq!(pages.len(), 1, "pg-2's alert is not for pg-1: {pages:?}");
+    assert_eq!((pages[0].matched.as_str(), pages[0].to_page_ms, pages[0].limit_ms), ("instance=pg-1", 16300.0, Some(30000.0)));
+    // the alert's own target is its limit: late against it
+    r.targets.push(target("alerts.PostgresDown.notified_within_ms", 10000.0, Some(16300.0), Verdict::Fail));
+    let q = answer(&r, &[kill(0, "pg-1", 5000.0)]);
+    assert_eq!((q.alerting.answer, q.alerting.faults[0].note.as_str()), (Answer::No, "paged, but later than its limit"));
+    // no target at all: paged, but no yes
+    r.targets.clear();
+    assert_eq!(answer(&r, &[kill(0, "pg-1", 5000.0)]).alerting.answer, Answer::Unknown);
+}
+
+#[test]
+fn nothing_paged_is_a_no_and_an_alert_without_instance_matches_by_service() {
+    let mut r = clean();
+    r.alerts = monitored(Vec::new());
+    let q = answer(&r, &[kill(0, "pg-1", 5000.0)]);
+    assert_eq!((q.alerting.answer, q.alerting.faults[0].note.as_str()), (Answer::No, "nothing paged"));
+    // an alert that began firing before the fault is not its page; one for the service is
+    r.alerts = monitored(vec![firing("Noisy", 9000.0, &[("instance", "pg-1")]), firing("NoPrimary", 14000.0, &[("service", "postgres")])]);
+    r.alerts.as_mut().unwrap().notifications[0].starts_ms = Some(1000.0);
+    let q = answer(&r, &[kill(0, "pg-1", 5000.0)]);
+    let pages: Vec<&str> = q.alerting.faults[0].pages.iter().map(|p| p.matched.as_str()).collect();
+    assert_eq!((q.alerting.answer, pages), (Answer::Yes, vec!["service=postgres"]));
+}
+
+#[test]
+fn planned_faults_and_faults_without_an_outage_owe_no_page_and_a_relapse_does() {
+    let mut r = clean();
+    r.alerts = monitored(Vec::new());
+    let switchover = FaultInjected { planned: true, kind: "switchover".into(), ..kill(0, "pg-1", 5000.0) };
+    let q = answer(&r, &[switchover]);
+    assert_eq!((q.alerting.answer, q.alerting.faults[0].answer), (Answer::NotDrilled, Answer::NotDrilled));
+    assert_eq!(q.alerting.why, "no unplanned fault caused an outage: no page was owed");
+    // a replica stopped before the kill: RTO counts from the kill, the stop owed no page
+    let q = answer(&r, &[kill(1, "pg-3", 1000.0), kill(0, "pg-1", 5000.0)]);
+    assert_eq!((q.alerting.faults[0].outage, q.alerting.faults[1].outage), (false, true));
+    // the new primary killed after the recovery, and writes failed again: owed, unpaged
+    r.relapses = 12;
+    r.alerts = monitored(vec![firing("PostgresDown", 21300.0, &[("instance", "pg-1")])]);
+    let q = answer(&r, &[kill(0, "pg-1", 5000.0), kill(1, "pg-2", 9000.0)]);
+    let each: Vec<Answer> = q.alerting.faults.iter().map(|f| f.answer).collect();
+    assert_eq!((each, q.alerting.answer), (vec![Answer::Yes, Answer::No], Answer::No));
+}
+
+#[test]
+fn the_reports_head_their_scorecard_with_the_four_questions_and_findings_md_lists_each() {
+    let mut r = clean();
+    r.relapses = 35;
+    r.questions = Some(answer(&r, &[kill(0, "pg-1", 5000.0)]));
+    let card = scorecard(&r);
+    let head = card.find("The four questions").expect("the questions");
+    assert!(head < card.find("rto_ms  ").unwrap_or(usize::MAX) && head < card.find("RTO   ").unwrap(), "{card}");
+    assert!(card.contains("  RTO met?              YES\n      postgres: rto_ms 1500 ms, limit 30000 ms: yes\n"), "{card}");
+    assert!(card.contains("  Did alerting work?    NOT DRILLED (no monitoring in this drill)\n"), "{card}");
+    let md = markdown(&r);
+    assert!(md.contains("| Anything unexpected? | **yes** | 1 findings |"), "{md}");
+    let html = html::report_html(&r, &[String::new()], "");
+    assert!(html.contains("<td class=\"fail\">YES</td>") || html.contains("<td class=\"pass\">YES</td>"), "{html}");
+    let found = questions_text::findings_md(&r).unwrap();
+    assert_eq!(found.lines().filter(|l| l.starts_with("- ")).count(), 1, "{found}");
+    assert!(found.contains("- postgres: writes failed again after recovery: 35 writes invoked after the recovery point"), "{found}");
+}
+
+#[test]
+fn docs_evidence_names_each_finding_kind_and_each_answer() {
+    use FindingKind::*;
+    let all = [
+        Relapse,
+        RecoveredWrites,
+        DuplicateWrites,
+        NeverWritten,
+        DivergedKeys,
+        NotConverged,
+        PhaseOverBudget,
+        SteadyStateFailed,
+        UntargetedOutage,
+        FaultNotInjected,
+        AlertDead,
+        AlertNoisy,
+        AlertStuck,
+        WatcherLate,
+        MonitoringCouldNotPage,
+    ];
+    // the match fails to compile when a kind is added and not listed above
+    let listed = |k: FindingKind| match k {
+        Relapse
+        | RecoveredWrites
+        | DuplicateWrites
+        | NeverWritten
+        | DivergedKeys
+        | NotConverged
+        | PhaseOverBudget
+        | SteadyStateFailed
+        | UntargetedOutage
+        | FaultNotInjected
+        | AlertDead
+        | AlertNoisy
+        | AlertStuck
+        | WatcherLate
+        | MonitoringCouldNotPage => all.contains(&k),
+    };
+    let doc = include_str!("../../docs/evidence.md");
+    for k in all {
+        assert!(listed(k));
+        let name = serde_json::to_value(k).unwrap();
+        assert!(doc.contains(&format!("| `{}` |", name.as_str().unwrap())), "docs/evidence.md has no row for `{name}`");
+    }
+    for a in [Answer::Yes, Answer::No, Answer::Unknown, Answer::NotDrilled] {
+        assert!(doc.contains(&format!("`{}`", a.word())), "docs/evidence.md does not name the answer `{a}`");
+    }
+}

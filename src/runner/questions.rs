@@ -1,0 +1,85 @@
+//! The four questions asked of a drill's assembled results: the faults it injected, read
+//! from the history's events with the nodes and services each hit, handed with the results
+//! to `report::answer_questions`.
+use crate::history::{Event, EventKind};
+use crate::report::{FaultInjected, Results};
+use crate::scenario::{FaultKind, Loaded};
+
+/// The results with their four questions answered.
+pub(super) fn ask(loaded: &Loaded, results: &mut Results) {
+    let faults = faults_injected(loaded, &results.events);
+    results.questions = Some(crate::report::answer_questions(results, &faults));
+}
+
+/// Every fault injected (a fault that failed to inject is a finding, not here), in order.
+pub(super) fn faults_injected(loaded: &Loaded, events: &[Event]) -> Vec<FaultInjected> {
+    let injects = events.iter().filter(|e| e.kind == EventKind::FaultInject);
+    injects.filter_map(|e| Some((e, e.fault?))).map(|(e, index)| injected(loaded, e, index)).collect()
+}
+
+/// One fault: the services whose faults it is (or the one its event names), and their
+/// nodes it named: the node itself, every node of a site it named, every member of a
+/// partition's groups.
+fn injected(loaded: &Loaded, e: &Event, index: usize) -> FaultInjected {
+    let spec = loaded.scenario.faults.get(index);
+    let target = e.node.clone().or_else(|| spec.and_then(|s| s.target.clone())).unwrap_or_default();
+    let words: Vec<&str> = target.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')).collect();
+    let mut services = Vec::new();
+    let mut nodes = Vec::new();
+    for plan in &loaded.services {
+        let named = e.service.as_deref() == Some(plan.name.as_str());
+        if !(plan.faults.contains(&index) || named) {
+            continue;
+        }
+        services.push(plan.name.clone());
+        let stack = &plan.view.stack;
+        let in_site = |n: &String| words.iter().any(|w| stack.sites.get(*w).is_some_and(|s| s.contains(n)));
+        nodes.extend(stack.node_names().into_iter().filter(|n| words.contains(&n.as_str()) || in_site(n)));
+    }
+    FaultInjected {
+        index,
+        kind: spec.map(|s| crate::scenario::kind_name(s.kind)).unwrap_or_default(),
+        target,
+        at_ms: crate::clock::ms(e.t_ns),
+        nodes,
+        services,
+        planned: spec.is_some_and(|s| s.kind == FaultKind::Switchover),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(yaml: &str) -> Loaded {
+        crate::scenario::parse(std::path::Path::new("t.yaml"), yaml.to_string()).expect("the scenario loads")
+    }
+
+    fn inject(index: usize, node: &str, service: Option<&str>) -> Event {
+        Event {
+            service: service.map(Into::into),
+            t_ns: 5_000_000_000,
+            kind: EventKind::FaultInject,
+            fault: Some(index),
+            node: Some(node.into()),
+            detail: String::new(),
+            applied_ns: None,
+            applied_from_ns: None,
+        }
+    }
+
+    #[test]
+    fn a_fault_hits_the_node_it_names_or_every_node_of_the_site_it_names() {
+        let l = loaded(
+            "name: t\nsites: [dc1, dc2]\nwan: [{between: [dc1, dc2]}]\nstack: {kind: postgres, replicas: 2, sites: {dc1: [pg-1], dc2: [pg-2, pg-3]}}\n\
+             faults:\n  - {at_ms: 1000, kind: kill, target: primary}\n  - {at_ms: 2000, kind: isolate_site, target: dc2}\ntargets: {rto_ms: 30000}\n",
+        );
+        let f = faults_injected(&l, &[inject(0, "pg-1", None), inject(1, "dc2", None)]);
+        assert_eq!(
+            (f[0].kind.as_str(), f[0].nodes.clone(), f[0].services.clone()),
+            ("kill", vec!["pg-1".to_string()], vec!["postgres".to_string()])
+        );
+        assert_eq!((f[1].target.as_str(), f[1].nodes.clone(), f[1].at_ms), ("dc2", vec!["pg-2".to_string(), "pg-3".to_string()], 5000.0));
+        assert!(!f[0].planned);
+    }
+}
