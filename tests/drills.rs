@@ -53,6 +53,8 @@ fn postgres_async_primary_kill_measures_outage_and_lost_writes() {
     let Checked { d, .. } = drill_cross_checked("scenarios/postgres-async-primary-kill.yaml", read_postgres, &[]);
     let r = &d.results;
     assert_outage_measured(&d);
+    // no monitoring in this drill: alerting was not drilled, whatever else held
+    assert_eq!(r["questions"]["alerting"]["answer"], "not drilled", "{}", r["questions"]);
     // the exit code agrees with the verdict (lost writes and RPO were cross-checked above)
     let expect = if r["verdict"] == "pass" { 0 } else { 1 };
     assert_eq!(d.code, expect, "{}", d.stdout);
@@ -158,4 +160,31 @@ fn a_promotion_started_while_the_replicas_restart_looks_until_one_answers() {
     assert!(!lost.is_empty());
     assert_eq!(r["verdict"], "pass", "{}", d.stdout);
     assert_eq!(fo["repointed"].as_array().unwrap().len(), 1, "the other replica follows once it is back: {fo}");
+}
+
+/// A planted relapse: the promoted primary killed once writes were back, then started
+/// again. The writes that failed the second time are listed under "anything unexpected?",
+/// with their count, in results.json, the scorecard and findings.md.
+#[test]
+fn a_second_kill_after_recovery_is_listed_as_unexpected() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("tests/fixtures/postgres-relapse.yaml", &[]);
+    let r = &d.results;
+    let q = &r["questions"];
+    let relapses = r["relapses"].as_u64().unwrap();
+    assert!(relapses > 0, "the second kill made writes fail after the recovery point\n{}", d.stdout);
+    assert_eq!(q["unexpected"]["answer"], "yes", "{q}");
+    let findings = q["unexpected"]["findings"].as_array().unwrap();
+    let relapse = findings.iter().find(|f| f["kind"] == "relapse").unwrap_or_else(|| panic!("no relapse finding: {q}"));
+    assert_eq!(relapse["service"], "postgres");
+    assert!(relapse["evidence"].as_str().unwrap().starts_with(&format!("{relapses} writes invoked after the recovery point")), "{relapse}");
+    // RTO counts from the first kill, which the failover answered; its row shows the figure
+    let rto = &q["rto"]["services"][0];
+    assert_eq!((&rto["target"], &rto["figure"]), (&"rto_ms".into(), &r["rto_ms"]), "{q}");
+    assert_eq!(q["alerting"]["answer"], "not drilled");
+    let faults: Vec<bool> = q["alerting"]["faults"].as_array().unwrap().iter().map(|f| f["outage"].as_bool().unwrap()).collect();
+    assert_eq!(faults[..2], [true, true], "both kills caused an outage: {q}");
+    let found = std::fs::read_to_string(d.dir.join("findings.md")).unwrap();
+    assert!(found.contains(&format!("- postgres: writes failed again after recovery: {relapses} writes")), "{found}");
+    assert!(d.stdout.contains("The four questions") && d.stdout.contains("Anything unexpected?  YES"), "{}", d.stdout);
 }

@@ -261,8 +261,9 @@ fn the_reports_head_their_scorecard_with_the_four_questions_and_findings_md_list
     assert!(head < card.find("rto_ms  ").unwrap_or(usize::MAX) && head < card.find("RTO   ").unwrap(), "{card}");
     assert!(card.contains("  RTO met?              YES\n      postgres: rto_ms 1500 ms, limit 30000 ms: yes\n"), "{card}");
     assert!(card.contains("  Did alerting work?    NOT DRILLED (no monitoring in this drill)\n"), "{card}");
+    assert!(card.contains("      fault 0 kill pg-1 at t=5000.0 ms, outage: not drilled: no monitoring\n"), "{card}");
     let md = markdown(&r);
-    assert!(md.contains("| Anything unexpected? | **yes** | 1 findings |"), "{md}");
+    assert!(md.contains("| Anything unexpected? | **yes** | 1 finding |"), "{md}");
     let html = html::report_html(&r, &[String::new()], "");
     assert!(html.contains("<td class=\"fail\">YES</td>") || html.contains("<td class=\"pass\">YES</td>"), "{html}");
     let found = questions_text::findings_md(&r).unwrap();

@@ -23,7 +23,11 @@ pub fn blocks(q: &Questions) -> Vec<Block> {
         Block {
             question: "Anything unexpected?",
             answer: q.unexpected.answer,
-            why: if n == 0 { "nothing found".into() } else { format!("{n} findings") },
+            why: match n {
+                0 => "nothing found".into(),
+                1 => "1 finding".into(),
+                n => format!("{n} findings"),
+            },
             rows: q.unexpected.findings.iter().map(finding_line).collect(),
         },
         Block {
@@ -50,8 +54,8 @@ pub fn finding_line(f: &Finding) -> String {
     format!("{}: {}: {}", f.service.as_deref().unwrap_or("drill"), f.what, f.evidence)
 }
 
-/// `fault 1 kill pg-2 at t=9000.0 ms, outage: PostgresInstanceDown paged 16.3 s after it
-/// (instance=pg-2, limit 30.0 s): yes`.
+/// `fault 1 kill pg-2 at t=9000.0 ms, outage: yes: paged within its limit:
+/// PostgresInstanceDown paged 16.3 s after it (instance=pg-2, limit 30.0 s)`.
 fn fault_line(f: &FaultPages) -> String {
     let x = &f.fault;
     let outage = if f.outage { ", outage" } else { "" };
@@ -63,8 +67,8 @@ fn fault_line(f: &FaultPages) -> String {
             format!("{} paged {:.1} s after it ({}, {limit})", p.alert, p.to_page_ms / 1e3, p.matched)
         })
         .collect();
-    let said = if pages.is_empty() { "nothing paged".to_string() } else { pages.join("; ") };
-    format!("fault {} {} {} at t={:.1} ms{outage}: {said}: {} ({})", x.index, x.kind, x.target, x.at_ms, f.answer, f.note)
+    let pages = if pages.is_empty() { String::new() } else { format!(": {}", pages.join("; ")) };
+    format!("fault {} {} {} at t={:.1} ms{outage}: {}: {}{pages}", x.index, x.kind, x.target, x.at_ms, f.answer, f.note)
 }
 
 /// The scorecard's head: the four questions, a line each, their rows indented.

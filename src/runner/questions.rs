@@ -17,7 +17,7 @@ pub(super) fn faults_injected(loaded: &Loaded, events: &[Event]) -> Vec<FaultInj
     injects.filter_map(|e| Some((e, e.fault?))).map(|(e, index)| injected(loaded, e, index)).collect()
 }
 
-/// One fault: the services whose faults it is (or the one its event names), and their
+/// One fault: the service its event names (else every service whose fault it is), and its
 /// nodes it named: the node itself, every node of a site it named, every member of a
 /// partition's groups.
 fn injected(loaded: &Loaded, e: &Event, index: usize) -> FaultInjected {
@@ -27,8 +27,11 @@ fn injected(loaded: &Loaded, e: &Event, index: usize) -> FaultInjected {
     let mut services = Vec::new();
     let mut nodes = Vec::new();
     for plan in &loaded.services {
-        let named = e.service.as_deref() == Some(plan.name.as_str());
-        if !(plan.faults.contains(&index) || named) {
+        let hit = match e.service.as_deref() {
+            Some(s) => s == plan.name,
+            None => plan.faults.contains(&index),
+        };
+        if !hit {
             continue;
         }
         services.push(plan.name.clone());
