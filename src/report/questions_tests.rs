@@ -31,6 +31,11 @@ fn clean() -> Results {
     }
 }
 
+/// The one service's name: its stack's kind.
+fn svc() -> String {
+    tests_support::results().stack.kind
+}
+
 fn kill(index: usize, node: &str, at_ms: f64) -> FaultInjected {
     FaultInjected {
         index,
@@ -38,7 +43,7 @@ fn kill(index: usize, node: &str, at_ms: f64) -> FaultInjected {
         target: node.into(),
         at_ms,
         nodes: vec![node.into()],
-        services: vec!["postgres".into()],
+        services: vec![svc()],
         planned: false,
     }
 }
@@ -97,12 +102,12 @@ fn a_service_nothing_hit_meets_its_rto_and_a_drill_of_several_has_each_services_
     quiet.targets = vec![target("rto_ms", 30000.0, None, Verdict::Pass)];
     let mut late = clean();
     late.targets[0] = target("rto_ms", 1000.0, Some(1500.0), Verdict::Fail);
-    let r = Results::of_services(vec![("pg".into(), late), ("redis".into(), quiet)], Vec::new());
+    let r = Results::of_services(vec![("pg".into(), late), ("cache".into(), quiet)], Vec::new());
     let q = answer(&r, &[]);
     let rows: Vec<(&str, Answer)> = q.rto.services.iter().map(|f| (f.service.as_str(), f.answer)).collect();
-    assert_eq!(rows, [("pg", Answer::No), ("redis", Answer::Yes)]);
+    assert_eq!(rows, [("cache", Answer::Yes), ("pg", Answer::No)]);
     assert_eq!(q.rto.answer, Answer::No);
-    // redis set no RPO target: unknown beside pg's yes
+    // cache set no RPO target: unknown beside pg's yes
     assert_eq!(q.rpo.answer, Answer::Unknown);
 }
 
@@ -125,7 +130,7 @@ fn each_finding_about_the_writes_and_the_data_is_listed_with_its_figure() {
     assert_eq!(kinds, [Relapse, RecoveredWrites, DuplicateWrites, NeverWritten, DivergedKeys, NotConverged]);
     assert_eq!(q.unexpected.answer, Answer::Yes);
     let relapse = &q.unexpected.findings[0];
-    assert_eq!(relapse.service.as_deref(), Some("postgres"));
+    assert_eq!(relapse.service.as_deref(), Some(svc().as_str()));
     assert_eq!(relapse.evidence, "35 writes invoked after the recovery point (t=6500.0 ms) did not succeed");
     assert!(q.unexpected.findings[4].evidence.starts_with("2 keys differ between nodes (first: 7, 9)"));
     assert_eq!(q.unexpected.findings[5].evidence, "pg-3: 2 missing, 0 extra");
@@ -202,7 +207,8 @@ fn alerting_is_not_drilled_without_monitoring_and_never_yes() {
 #[test]
 fn a_fault_pages_when_an_alert_for_its_node_reaches_the_receiver_within_the_rto_target() {
     let mut r = clean();
-    let labels = [("instance", "pg-1"), ("service", "postgres")];
+    let service = svc();
+    let labels = [("instance", "pg-1"), ("service", service.as_str())];
     r.alerts = monitored(vec![firing("PostgresDown", 21300.0, &labels), firing("ReplicaDown", 21000.0, &[("instance", "pg-2")])]);
     let q = answer(&r, &[kill(0, "pg-1", 5000.0)]);
     assert_eq!(q.alerting.answer, Answer::Yes);
@@ -225,7 +231,8 @@ fn nothing_paged_is_a_no_and_an_alert_without_instance_matches_by_service() {
     let q = answer(&r, &[kill(0, "pg-1", 5000.0)]);
     assert_eq!((q.alerting.answer, q.alerting.faults[0].note.as_str()), (Answer::No, "nothing paged"));
     // an alert that began firing before the fault is not its page; one for the service is
-    r.alerts = monitored(vec![firing("Noisy", 9000.0, &[("instance", "pg-1")]), firing("NoPrimary", 14000.0, &[("service", "postgres")])]);
+    r.alerts =
+        monitored(vec![firing("Noisy", 9000.0, &[("instance", "pg-1")]), firing("NoPrimary", 14000.0, &[("service", svc().as_str())])]);
     r.alerts.as_mut().unwrap().notifications[0].starts_ms = Some(1000.0);
     let q = answer(&r, &[kill(0, "pg-1", 5000.0)]);
     let pages: Vec<&str> = q.alerting.faults[0].pages.iter().map(|p| p.matched.as_str()).collect();

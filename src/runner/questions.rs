@@ -80,7 +80,7 @@ mod tests {
         let f = faults_injected(&l, &[inject(0, "pg-1", None), inject(1, "dc2", None)]);
         assert_eq!(
             (f[0].kind.as_str(), f[0].nodes.clone(), f[0].services.clone()),
-            ("kill", vec!["pg-1".to_string()], vec!["postgres".to_string()])
+            ("kill", vec!["pg-1".to_string()], vec![l.services[0].name.clone()])
         );
         assert_eq!((f[1].target.as_str(), f[1].nodes.clone(), f[1].at_ms), ("dc2", vec!["pg-2".to_string(), "pg-3".to_string()], 5000.0));
         assert!(!f[0].planned);
