@@ -109,6 +109,8 @@ fn a_service_nothing_hit_meets_its_rto_and_a_drill_of_several_has_each_services_
     assert_eq!(q.rto.answer, Answer::No);
     // cache set no RPO target: unknown beside pg's yes
     assert_eq!(q.rpo.answer, Answer::Unknown);
+    let blocks = questions_text::blocks(&q);
+    assert_eq!((blocks[0].why.as_str(), blocks[1].why.as_str()), ("missed by pg", "undecided for cache"));
 }
 
 #[test]
@@ -266,13 +268,19 @@ fn the_reports_head_their_scorecard_with_the_four_questions_and_findings_md_list
     let card = scorecard(&r);
     let head = card.find("The four questions").expect("the questions");
     assert!(head < card.find("rto_ms  ").unwrap_or(usize::MAX) && head < card.find("RTO   ").unwrap(), "{card}");
-    assert!(card.contains("  RTO met?              YES\n      postgres: rto_ms 1500 ms, limit 30000 ms: yes\n"), "{card}");
+    assert!(
+        card.contains(
+            "  RTO met?              YES (every service within its target)\n      postgres: rto_ms 1500 ms, limit 30000 ms: yes\n"
+        ),
+        "{card}"
+    );
     assert!(card.contains("  Did alerting work?    NOT DRILLED (no monitoring in this drill)\n"), "{card}");
     assert!(card.contains("      fault 0 kill pg-1 at t=5000.0 ms, outage: not drilled: no monitoring\n"), "{card}");
     let md = markdown(&r);
     assert!(md.contains("| Anything unexpected? | **yes** | 1 finding |"), "{md}");
     let html = html::report_html(&r, &[String::new()], "");
-    assert!(html.contains("<td class=\"fail\">YES</td>") || html.contains("<td class=\"pass\">YES</td>"), "{html}");
+    assert!(html.contains("<tr><td>RTO met?</td><td class=\"pass\">YES</td><td>every service within its target<ul><li>"), "{html}");
+    assert!(html.contains("<tr><td>Did alerting work?</td><td class=\"unknown\">NOT DRILLED</td>"), "{html}");
     let found = questions_text::findings_md(&r).unwrap();
     assert_eq!(found.lines().filter(|l| l.starts_with("- ")).count(), 1, "{found}");
     assert!(found.contains("- postgres: writes failed again after recovery: 35 writes invoked after the recovery point"), "{found}");

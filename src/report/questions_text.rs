@@ -1,7 +1,7 @@
 //! The four questions in words, as every report heads its scorecard with them (terminal,
 //! report.md, report.html) and as findings.md lists what the drill found.
 use super::Results;
-use super::questions::{Answer, FaultPages, Figure, Finding, Questions};
+use super::questions::{Answer, FaultPages, Figure, Finding, Measured, Questions};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -18,8 +18,18 @@ pub struct Block {
 pub fn blocks(q: &Questions) -> Vec<Block> {
     let n = q.unexpected.findings.len();
     vec![
-        Block { question: "RTO met?", answer: q.rto.answer, why: String::new(), rows: q.rto.services.iter().map(figure_line).collect() },
-        Block { question: "RPO met?", answer: q.rpo.answer, why: String::new(), rows: q.rpo.services.iter().map(figure_line).collect() },
+        Block {
+            question: "RTO met?",
+            answer: q.rto.answer,
+            why: measured_why(&q.rto),
+            rows: q.rto.services.iter().map(figure_line).collect(),
+        },
+        Block {
+            question: "RPO met?",
+            answer: q.rpo.answer,
+            why: measured_why(&q.rpo),
+            rows: q.rpo.services.iter().map(figure_line).collect(),
+        },
         Block {
             question: "Anything unexpected?",
             answer: q.unexpected.answer,
@@ -37,6 +47,21 @@ pub fn blocks(q: &Questions) -> Vec<Block> {
             rows: q.alerting.faults.iter().map(fault_line).collect(),
         },
     ]
+}
+
+/// Who answered it so: `every service within its target`, `missed by pg`, `undecided for cache`.
+fn measured_why(m: &Measured) -> String {
+    let by = |a: Answer| {
+        let mut names: Vec<&str> = m.services.iter().filter(|f| f.answer == a).map(|f| f.service.as_str()).collect();
+        names.dedup();
+        names.join(", ")
+    };
+    match m.answer {
+        Answer::Yes => "every service within its target".into(),
+        Answer::No => format!("missed by {}", by(Answer::No)),
+        Answer::Unknown => format!("undecided for {}", by(Answer::Unknown)),
+        Answer::NotDrilled => String::new(),
+    }
 }
 
 /// `pg: rto_ms 1523.4 ms, limit 30000 ms: yes (note)`.
@@ -94,7 +119,7 @@ pub fn markdown(r: &Results) -> String {
         let _ = writeln!(m, "| {} | **{}** | {} |", b.question, b.answer, b.why.replace('|', "\\|"));
     }
     for b in blocks.iter().filter(|b| !b.rows.is_empty()) {
-        let _ = writeln!(m, "\n{}\n", b.question);
+        let _ = writeln!(m, "\n**{}**\n", b.question);
         for row in &b.rows {
             let _ = writeln!(m, "- {}", row.replace('|', "\\|"));
         }
