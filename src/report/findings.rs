@@ -13,6 +13,7 @@ pub fn findings(r: &Results) -> Vec<Finding> {
     for (name, sr) in r.each_service() {
         let mut found = Vec::new();
         writes(sr, &mut found);
+        shards(sr, &mut found);
         divergence(sr, &mut found);
         phases(sr, &mut found);
         out.extend(found.into_iter().map(|(kind, what, evidence)| Finding { service: Some(name.to_string()), kind, what, evidence }));
@@ -65,6 +66,17 @@ fn writes(r: &Results, out: &mut Vec<Found>) {
             );
             out.push((kind, what.into(), evidence));
         }
+    }
+}
+
+/// A shard no fault hit whose clients saw an outage anyway (a cluster that stops taking
+/// writes while any shard is down).
+fn shards(r: &Results, out: &mut Vec<Found>) {
+    for sh in r.shards.iter().flat_map(|s| &s.shards).filter(|sh| !sh.hit) {
+        let Some(from) = sh.outage_start_ms else { continue };
+        let span = sh.outage_ms.map_or("never recovered".into(), |o| format!("{o:.1} ms"));
+        let what = format!("{} ({}) saw an outage no fault targeted", sh.shard, sh.slots);
+        out.push((FindingKind::UntargetedOutage, what, format!("outage {span} from t={from:.1} ms")));
     }
 }
 

@@ -155,6 +155,37 @@ fn an_outage_no_fault_targeted_a_fault_not_injected_and_a_failed_probe_are_findi
 }
 
 #[test]
+fn a_shard_no_fault_hit_with_an_outage_is_a_finding() {
+    let shard = |name: &str, hit, outage_start_ms: Option<f64>| crate::checker::ShardResult {
+        shard: name.into(),
+        slots: "0-5460".into(),
+        share: 1.0 / 3.0,
+        primary: String::new(),
+        acked: 100,
+        failed: 10,
+        unknown: 0,
+        lost: Some(0),
+        rpo_ms: Some(0.0),
+        outage_ms: outage_start_ms.map(|_| 1800.0),
+        outage_start_ms,
+        recovered_at_ms: outage_start_ms.map(|t| t + 1800.0),
+        hit,
+        rto_ms: None,
+    };
+    let mut r = clean();
+    let quiet = shard("shard-3", false, None);
+    r.shards = Some(crate::checker::ShardsReport {
+        shards: vec![shard("shard-1", true, Some(5000.0)), shard("shard-2", false, Some(5100.0)), quiet],
+        ..Default::default()
+    });
+    let q = answer(&r, &[]);
+    let f = &q.unexpected.findings;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0].kind, f[0].what.as_str()), (FindingKind::UntargetedOutage, "shard-2 (0-5460) saw an outage no fault targeted"));
+    assert_eq!(f[0].evidence, "outage 1800.0 ms from t=5100.0 ms");
+}
+
+#[test]
 fn a_phase_over_its_budget_and_a_late_watcher_are_findings() {
     let mut r = clean();
     let mut p = crate::checker::Phases {
