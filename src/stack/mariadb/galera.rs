@@ -77,6 +77,7 @@ impl Driver for Galera {
         let mut c = self.data().admin(addr).await?;
         let sql = format!("CREATE DATABASE IF NOT EXISTS drdrill; CREATE TABLE IF NOT EXISTS {KEYS} (k INT PRIMARY KEY, writer INT NOT NULL, seq BIGINT NOT NULL) ENGINE=InnoDB");
         c.query_drop(sql).await.map_err(q(addr, "create the shared key space"))?;
+        c.query_drop(exporter_account(&self.db.password)).await.map_err(q(addr, "create the exporter's account"))?;
         Ok(health)
     }
 
@@ -109,8 +110,14 @@ impl Deployment for Galera {
         self.db.client_command(host_port)
     }
 
+    /// mysqld_exporter 0.14, as plain MariaDB's, logged in as `exporter`: its
+    /// `global_status` collector publishes every numeric `wsrep_%` status
+    /// (`mysql_global_status_wsrep_cluster_size`, `…_wsrep_local_state` 4 Synced,
+    /// `…_wsrep_ready`, `…_wsrep_cluster_status` 1 Primary, `…_wsrep_flow_control_paused`).
     fn exporter(&self, node: &str) -> Option<crate::stack::Exporter> {
-        self.db.exporter(node)
+        let mut e = self.db.exporter(node)?;
+        e.env = vec![format!("DATA_SOURCE_NAME={EXPORTER_USER}:{}@({node}:3306)/", self.db.password)];
+        Some(e)
     }
 
     fn destroy_data_command(&self, how: crate::scenario::DataLoss) -> Vec<String> {
@@ -162,6 +169,18 @@ impl MultiActive for Galera {
     }
 }
 
+/// The account mysqld_exporter logs in as, and the grants it needs on MariaDB 10.11:
+/// mysqld_exporter's own list (PROCESS, REPLICATION CLIENT, SELECT), and SLAVE MONITOR,
+/// which its `slave_status` collector needs since 10.5 split it from REPLICATION CLIENT.
+const EXPORTER_USER: &str = "exporter";
+const EXPORTER_GRANTS: &str = "PROCESS, REPLICATION CLIENT, SELECT, SLAVE MONITOR";
+
+/// Creates the exporter's account on a node; Galera replicates it to every other (DDL in
+/// total order).
+fn exporter_account(password: &str) -> String {
+    format!("CREATE USER IF NOT EXISTS '{EXPORTER_USER}'@'%' IDENTIFIED BY '{password}'; GRANT {EXPORTER_GRANTS} ON *.* TO '{EXPORTER_USER}'@'%'")
+}
+
 /// The lines of a log read with the engine's timestamps (`2026-11-25T19:08:08.66Z …`)
 /// stamped at or after `since`; a line without one goes with the line before it.
 fn lines_since(log: &str, since: chrono::DateTime<chrono::Utc>) -> String {
@@ -210,6 +229,19 @@ fn last_transfer(log: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The exporter logs in with its own account, which holds the grants it needs and no
+    /// more (the `drdrill` account has them all).
+    #[test]
+    fn the_exporter_logs_in_with_the_grants_it_needs_only() {
+        let l = crate::scenario::parse(std::path::Path::new("t.yaml"), "name: t\ntargets: {}\nstack: {kind: galera}\n".into()).unwrap();
+        let g = Galera::new(&l.scenario.stack);
+        let e = Deployment::exporter(&g, "gal-2").unwrap();
+        assert_eq!(e.env, vec![format!("DATA_SOURCE_NAME=exporter:{}@(gal-2:3306)/", g.db.password)]);
+        let sql = exporter_account(&g.db.password);
+        assert!(sql.contains("GRANT PROCESS, REPLICATION CLIENT, SELECT, SLAVE MONITOR ON *.* TO 'exporter'@'%'"), "{sql}");
+        assert!(!sql.contains("ALL"), "{sql}");
+    }
 
     #[test]
     fn the_last_state_transfer_in_the_log_is_the_rejoins() {

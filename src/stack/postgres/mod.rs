@@ -1,7 +1,8 @@
 //! PostgreSQL 15: its data path (`data.rs`), the drivers of the kinds that run it
 //! (`driver.rs`: streaming replicas drdrill promotes in; `patroni.rs`: Patroni + etcd +
 //! HAProxy), Patroni's side of a failover (`patroni_watch.rs`, `etcd.rs`) and pgBackRest
-//! (`backup.rs`).
+//! (`backup.rs`); a pglogical node's exporter and its queries file
+//! (`pglogical_exporter.rs`).
 mod backup;
 mod clock;
 mod data;
@@ -10,6 +11,7 @@ mod etcd;
 mod patroni;
 mod patroni_watch;
 mod pglogical;
+mod pglogical_exporter;
 
 pub use driver::Postgres;
 pub use patroni::Patroni;

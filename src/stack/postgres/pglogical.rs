@@ -174,7 +174,7 @@ impl Deployment for Pglogical {
     }
 
     fn exporter(&self, node: &str) -> Option<crate::stack::Exporter> {
-        Some(super::driver::exporter(node))
+        Some(super::pglogical_exporter::exporter(node))
     }
 
     fn clock(&self) -> Option<std::sync::Arc<dyn crate::stack::ServerClock>> {
