@@ -110,6 +110,7 @@ fn a_service_nothing_hit_meets_its_rto_and_a_drill_of_several_has_each_services_
     // cache set no RPO target: unknown beside pg's yes
     assert_eq!(q.rpo.answer, Answer::Unknown);
     let blocks = questions_text::blocks(&q);
+    assert!(blocks[0].rows[0].starts_with("cache: rto_ms none, no outage, limit 30000 ms: yes"), "{:?}", blocks[0]);
     assert_eq!((blocks[0].why.as_str(), blocks[1].why.as_str()), ("missed by pg", "undecided for cache"));
 }
 

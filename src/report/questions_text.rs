@@ -71,7 +71,9 @@ fn figure_line(f: &Figure) -> String {
         |v: Option<f64>| v.map_or("unknown".into(), |v| if v.fract() == 0.0 { format!("{v:.0} {unit}") } else { format!("{v:.1} {unit}") });
     let limit = f.limit.map_or("no limit set".into(), |_| format!("limit {}", v(f.limit)));
     let note = if f.note.is_empty() { String::new() } else { format!(" ({})", f.note) };
-    format!("{}: {} {}, {limit}: {}{note}", f.service, f.target, v(f.figure), f.answer)
+    // a pass without a figure: nothing hit the service and its writes never stopped
+    let figure = if f.figure.is_none() && f.answer == Answer::Yes { "none, no outage".into() } else { v(f.figure) };
+    format!("{}: {} {figure}, {limit}: {}{note}", f.service, f.target, f.answer)
 }
 
 /// `pg: writes failed again after recovery: 35 writes invoked after …`.
