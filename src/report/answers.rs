@@ -77,7 +77,10 @@ fn alerting(r: &Results, faults: &[FaultInjected]) -> Alerting {
             let missed = judged.iter().filter(|f| f.answer == Answer::No).count();
             format!("{missed} of {owed} faults that caused an outage did not page within their limit")
         }
-        Answer::Unknown => "a fault paged with no limit to judge it by (no rto_ms or alerts target)".into(),
+        Answer::Unknown => {
+            let first = judged.iter().find(|f| f.answer == Answer::Unknown).map(|f| f.note.as_str()).unwrap_or_default();
+            format!("undecided for a fault: {first}")
+        }
     };
     Alerting { answer, why, faults: judged }
 }
@@ -100,6 +103,10 @@ fn fault_pages(r: &Results, a: &AlertsReport, f: &FaultInjected) -> FaultPages {
         (Answer::NotDrilled, "planned: no page owed".to_string())
     } else if !outage {
         (Answer::NotDrilled, "no outage from it: no page owed".to_string())
+    } else if pages.is_empty() && a.source == "users" && !fired_after(a, f).is_empty() {
+        // the users' labels are theirs: an alert that names neither our nodes nor services may be its page
+        let names = fired_after(a, f).join(", ");
+        (Answer::Unknown, format!("nothing labelled with its nodes or services paged; the users' monitoring notified {names} after it"))
     } else if pages.is_empty() {
         (Answer::No, "nothing paged".to_string())
     } else if pages.iter().any(|p| p.limit_ms.is_some_and(|l| p.to_page_ms <= l)) {
@@ -130,8 +137,7 @@ fn caused_outage(r: &Results, f: &FaultInjected) -> bool {
 /// for one of its nodes (`instance`) or, without an `instance`, one of its services.
 fn pages_for(r: &Results, a: &AlertsReport, f: &FaultInjected) -> Vec<Page> {
     let mut pages: Vec<Page> = Vec::new();
-    let firing = a.notifications.iter().filter(|n| n.status == "firing" && n.starts_ms.unwrap_or(n.at_ms) >= f.at_ms);
-    for n in firing {
+    for n in firing_since(a, f.at_ms) {
         let Some((matched, service)) = matched(n, f) else { continue };
         if pages.iter().any(|p| p.alert == n.alert) {
             continue;
@@ -141,6 +147,19 @@ fn pages_for(r: &Results, a: &AlertsReport, f: &FaultInjected) -> Vec<Page> {
     }
     pages.sort_by(|x, y| x.at_ms.total_cmp(&y.at_ms));
     pages
+}
+
+/// Every alert that began firing at or after the fault, whatever its labels.
+fn fired_after(a: &AlertsReport, f: &FaultInjected) -> Vec<String> {
+    let mut names: Vec<String> = firing_since(a, f.at_ms).map(|n| n.alert.clone()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The firing notifications of alerts that began firing at or after `at_ms`.
+fn firing_since(a: &AlertsReport, at_ms: f64) -> impl Iterator<Item = &Notification> {
+    a.notifications.iter().filter(move |n| n.status == "firing" && n.starts_ms.unwrap_or(n.at_ms) >= at_ms)
 }
 
 /// The label a notification matches the fault by, and the service it is for.

@@ -274,6 +274,17 @@ fn nothing_paged_is_a_no_and_an_alert_without_instance_matches_by_service() {
 }
 
 #[test]
+fn with_the_users_own_monitoring_an_alert_labelled_otherwise_leaves_the_fault_undecided() {
+    let mut r = clean();
+    r.alerts = monitored(vec![firing("DatabaseDown", 21300.0, &[("instance", "10.0.0.5:9187")])]);
+    assert_eq!(answer(&r, &[kill(0, "pg-1", 5000.0)]).alerting.answer, Answer::No, "drdrill's own labels are known");
+    r.alerts.as_mut().unwrap().source = "users".into();
+    let q = answer(&r, &[kill(0, "pg-1", 5000.0)]);
+    assert_eq!(q.alerting.answer, Answer::Unknown);
+    assert!(q.alerting.faults[0].note.ends_with("the users' monitoring notified DatabaseDown after it"), "{}", q.alerting.faults[0].note);
+}
+
+#[test]
 fn planned_faults_and_faults_without_an_outage_owe_no_page_and_a_relapse_does() {
     let mut r = clean();
     r.alerts = monitored(Vec::new());
