@@ -155,7 +155,6 @@ fn validate_cluster(s: &Scenario, p: &mut Vec<Problem>) {
         (s.proxy.is_some(), "proxy", "a cluster's clients follow MOVED to each node's own port; drdrill's proxy routes one primary"),
         (st.backup.is_some(), "backup", "restore drills are not yet supported for redis-cluster"),
         (s.dns.is_some(), "dns", "a cluster's clients find each shard by MOVED, not by a DNS name"),
-        (s.monitoring.is_some(), "monitoring", "monitoring is not yet supported for redis-cluster"),
         (s.replica_lag().is_some(), "workload", "replica lag is not yet measured on redis-cluster (workload.replica_lag)"),
     ];
     for (i, _) in s.faults.iter().enumerate().filter(|(_, f)| f.kind == FaultKind::Destroy) {
@@ -204,7 +203,7 @@ mod tests {
         assert!(problems(", replication: sync", "").contains("asynchronous"));
         assert!(problems(", sentinel: {}", "").contains("`sentinel` settings apply to a redis-sentinel stack"));
         assert!(problems("", "proxy: {clients: true}\n").contains("follow MOVED"));
-        assert!(problems("", "monitoring: {}\n").contains("not yet supported for redis-cluster"));
+        assert!(!problems("", "monitoring: {rules: [r.yml]}\n").contains("monitoring"), "a cluster is monitored (redis_exporter per node)");
         assert!(problems("", "faults: [{at_ms: 1, kind: destroy, target: primary}]\n").contains("destroying a cluster node"));
         assert_eq!(problems(", settings: {cluster-require-full-coverage: 'no', cluster-node-timeout: '2000'}", ""), "");
     }

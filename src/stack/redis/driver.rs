@@ -97,7 +97,7 @@ impl Deployment for Redis {
     }
 
     fn exporter(&self, node: &str) -> Option<crate::stack::Exporter> {
-        Some(exporter(node))
+        Some(exporter(node, 6379, None))
     }
 
     /// FLUSHALL, whatever `how` says: Redis has no table to drop.
@@ -149,14 +149,16 @@ impl Promotion for Redis {
     }
 }
 
-/// redis_exporter 1.45 beside `node`.
-pub(super) fn exporter(node: &str) -> crate::stack::Exporter {
+/// redis_exporter 1.45 beside `node`, which listens on `port`; logged in with `password`
+/// when the node asks for one (else it reports `redis_up 0`, NOAUTH), given as
+/// `REDIS_PASSWORD` (its `-redis.password`'s variable) so it is on no command line.
+pub(super) fn exporter(node: &str, port: u16, password: Option<&str>) -> crate::stack::Exporter {
     crate::stack::Exporter {
         name: "redis_exporter 1.45",
         job: "redis",
         prefix: "redis_",
-        cmd: vec!["prometheus-redis-exporter".into(), format!("--redis.addr=redis://{node}:6379"), "--web.listen-address=:9121".into()],
-        env: Vec::new(),
+        cmd: vec!["prometheus-redis-exporter".into(), format!("--redis.addr=redis://{node}:{port}"), "--web.listen-address=:9121".into()],
+        env: password.map(|p| format!("REDIS_PASSWORD={p}")).into_iter().collect(),
         port: 9121,
         files: Vec::new(),
     }

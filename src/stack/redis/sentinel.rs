@@ -91,7 +91,7 @@ impl Deployment for RedisSentinel {
         self.redis.client_command(host_port)
     }
     fn exporter(&self, node: &str) -> Option<crate::stack::Exporter> {
-        Some(super::driver::exporter(node))
+        Some(super::driver::exporter(node, 6379, None))
     }
     fn destroy_data_command(&self, how: crate::scenario::DataLoss) -> Vec<String> {
         Deployment::destroy_data_command(&self.redis, how)

@@ -148,6 +148,16 @@ impl Deployment for RedisCluster {
         format!("redis-cli -c -h 127.0.0.1 -p {host_port}{ask}")
     }
 
+    /// redis_exporter 1.45 on the port the node listens on (its published one), with the
+    /// run's password under `cluster.auth`. Its `CLUSTER INFO` comes out as
+    /// `redis_cluster_state` (1 ok), `redis_cluster_slots_ok` / `_pfail` / `_fail`,
+    /// `redis_cluster_known_nodes` and `redis_cluster_size`. None before the nodes are
+    /// known (`started`), which monitoring never asks for.
+    fn exporter(&self, node: &str) -> Option<crate::stack::Exporter> {
+        let (addr, _) = self.data.book.get()?.names.iter().find(|(_, name)| *name == node)?;
+        Some(crate::stack::redis::driver::exporter(node, addr.port(), self.data.password.as_deref()))
+    }
+
     /// FLUSHALL on the node: its shard's keys.
     fn destroy_data_command(&self, _how: crate::scenario::DataLoss) -> Vec<String> {
         let mut cmd = self.cli();
@@ -226,5 +236,34 @@ mod tests {
         let c = RedisCluster::new(&l.unwrap().scenario.stack);
         assert!(c.container_on_port("rc-1", 55_535).is_some_and(|(_, cmd)| cmd.contains(&"55535".to_string())));
         assert!(c.container_on_port("rc-1", 55_536).is_none());
+    }
+
+    fn cluster(stack: &str) -> RedisCluster {
+        let yaml = format!("name: t\ntargets: {{}}\nstack: {{kind: redis-cluster{stack}}}\n");
+        RedisCluster::new(&crate::scenario::parse(std::path::Path::new("t.yaml"), yaml).unwrap().scenario.stack)
+    }
+
+    /// The exporter reaches the node where it listens (its published port, not 6379), with
+    /// the run's password in its environment only, and none when `cluster.auth` is off.
+    #[test]
+    fn the_exporter_reaches_the_node_on_its_own_port_with_the_runs_password() {
+        for (stack, auth) in [("", true), (", cluster: {auth: false}", false)] {
+            let c = cluster(stack);
+            assert!(c.exporter("rc-1").is_none(), "no exporter before the nodes' ports are known");
+            let mut book = c.data.new_book();
+            book.names.insert("127.0.0.1:41234".parse().unwrap(), "rc-1".into());
+            book.names.insert("127.0.0.1:41240".parse().unwrap(), "rc-2".into());
+            let _ = c.data.book.set(book);
+            let e = c.exporter("rc-2").unwrap();
+            assert!(e.cmd.contains(&"--redis.addr=redis://rc-2:41240".to_string()), "{:?}", e.cmd);
+            match &c.data.password {
+                Some(p) => {
+                    assert!(auth);
+                    assert_eq!(e.env, vec![format!("REDIS_PASSWORD={p}")]);
+                    assert!(!e.cmd.iter().any(|a| a.contains(p.as_str())), "the password is on no command line");
+                }
+                None => assert!(!auth && e.env.is_empty(), "{:?}", e.env),
+            }
+        }
     }
 }
