@@ -11,10 +11,13 @@ pub(super) fn ask(loaded: &Loaded, results: &mut Results) {
     results.questions = Some(crate::report::answer_questions(results, &faults));
 }
 
-/// Every fault injected (a fault that failed to inject is a finding, not here), in order.
+/// Every fault injected (a fault that failed to inject is a finding, not here), in the
+/// order they were asked for (an event is recorded once its fault is applied).
 pub(super) fn faults_injected(loaded: &Loaded, events: &[Event]) -> Vec<FaultInjected> {
     let injects = events.iter().filter(|e| e.kind == EventKind::FaultInject);
-    injects.filter_map(|e| Some((e, e.fault?))).map(|(e, index)| injected(loaded, e, index)).collect()
+    let mut faults: Vec<FaultInjected> = injects.filter_map(|e| Some((e, e.fault?))).map(|(e, index)| injected(loaded, e, index)).collect();
+    faults.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+    faults
 }
 
 /// One fault: the service its event names (else every service whose fault it is), and its
@@ -77,12 +80,16 @@ mod tests {
             "name: t\nsites: [dc1, dc2]\nwan: [{between: [dc1, dc2]}]\nstack: {kind: postgres, replicas: 2, sites: {dc1: [pg-1], dc2: [pg-2, pg-3]}}\n\
              faults:\n  - {at_ms: 1000, kind: kill, target: primary}\n  - {at_ms: 2000, kind: isolate_site, target: dc2}\ntargets: {rto_ms: 30000}\n",
         );
-        let f = faults_injected(&l, &[inject(0, "pg-1", None), inject(1, "dc2", None)]);
+        let mut site = inject(1, "dc2", None);
+        site.t_ns = 2_000_000_000; // asked for before the kill, recorded after it
+        let f = faults_injected(&l, &[inject(0, "pg-1", None), site]);
+        assert_eq!(f.iter().map(|x| x.index).collect::<Vec<_>>(), [1, 0], "in the order they were asked for");
+        let (site, kill) = (&f[0], &f[1]);
         assert_eq!(
-            (f[0].kind.as_str(), f[0].nodes.clone(), f[0].services.clone()),
+            (kill.kind.as_str(), kill.nodes.clone(), kill.services.clone()),
             ("kill", vec!["pg-1".to_string()], vec![l.services[0].name.clone()])
         );
-        assert_eq!((f[1].target.as_str(), f[1].nodes.clone(), f[1].at_ms), ("dc2", vec!["pg-2".to_string(), "pg-3".to_string()], 5000.0));
-        assert!(!f[0].planned);
+        assert_eq!((site.target.as_str(), site.nodes.clone(), site.at_ms), ("dc2", vec!["pg-2".to_string(), "pg-3".to_string()], 2000.0));
+        assert!(!kill.planned);
     }
 }
