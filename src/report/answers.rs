@@ -64,10 +64,10 @@ fn held(t: &TargetResult) -> Answer {
 /// caused an outage paged within its limit.
 fn alerting(r: &Results, faults: &[FaultInjected]) -> Alerting {
     let Some(a) = &r.alerts else {
-        let faults = faults.iter().map(|f| unwatched(r, f)).collect();
+        let faults = faults.iter().map(|f| unwatched(r, faults, f)).collect();
         return Alerting { answer: Answer::NotDrilled, why: "no monitoring in this drill".into(), faults };
     };
-    let judged: Vec<FaultPages> = faults.iter().map(|f| fault_pages(r, a, f)).collect();
+    let judged: Vec<FaultPages> = faults.iter().map(|f| fault_pages(r, a, faults, f)).collect();
     let answer = Answer::of(judged.iter().map(|f| f.answer));
     let owed = judged.iter().filter(|f| f.answer != Answer::NotDrilled).count();
     let why = match answer {
@@ -86,18 +86,18 @@ fn alerting(r: &Results, faults: &[FaultInjected]) -> Alerting {
 }
 
 /// A fault of a drill without monitoring: nothing could page.
-fn unwatched(r: &Results, f: &FaultInjected) -> FaultPages {
+fn unwatched(r: &Results, faults: &[FaultInjected], f: &FaultInjected) -> FaultPages {
     FaultPages {
         fault: f.clone(),
-        outage: caused_outage(r, f),
+        outage: caused_outage(r, faults, f),
         answer: Answer::NotDrilled,
         note: "no monitoring".into(),
         ..Default::default()
     }
 }
 
-fn fault_pages(r: &Results, a: &AlertsReport, f: &FaultInjected) -> FaultPages {
-    let outage = caused_outage(r, f);
+fn fault_pages(r: &Results, a: &AlertsReport, faults: &[FaultInjected], f: &FaultInjected) -> FaultPages {
+    let outage = caused_outage(r, faults, f);
     let pages = pages_for(r, a, f);
     let (answer, note) = if f.planned {
         (Answer::NotDrilled, "planned: no page owed".to_string())
@@ -120,15 +120,18 @@ fn fault_pages(r: &Results, a: &AlertsReport, f: &FaultInjected) -> FaultPages {
 }
 
 /// Whether a service the fault hit saw an outage from it: its RTO counts from this fault,
-/// or it came after the recovery point and writes failed again after that point.
-fn caused_outage(r: &Results, f: &FaultInjected) -> bool {
-    r.each_service().into_iter().filter(|(n, _)| f.services.iter().any(|s| s == n)).any(|(_, sr)| {
+/// or writes failed again after its recovery point and this is the first fault on it since
+/// (the relapse's likely cause; a later one, e.g. the restart that ended it, is not).
+fn caused_outage(r: &Results, faults: &[FaultInjected], f: &FaultInjected) -> bool {
+    r.each_service().into_iter().filter(|(n, _)| f.services.iter().any(|s| s == n)).any(|(n, sr)| {
         let measured_from = match sr.answered_fault {
             Some(i) => i == f.index,
             None => sr.fault_ms.is_some_and(|t| (t - f.at_ms).abs() < 1e-3),
         };
         let first = sr.outage_observed && sr.rto_basis == RtoBasis::Fault && measured_from;
-        let relapse = sr.relapses > 0 && sr.recovered_at_ms.is_some_and(|t| f.at_ms >= t);
+        let since =
+            |t: f64| faults.iter().filter(|g| g.at_ms >= t && g.services.iter().any(|s| s == n)).min_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+        let relapse = sr.relapses > 0 && sr.recovered_at_ms.and_then(since).is_some_and(|g| g.index == f.index && g.at_ms == f.at_ms);
         first || relapse
     })
 }
