@@ -246,3 +246,68 @@ fn drdrill_and_promtool_agree_on_every_rules_file() {
     }
     assert!(differ.is_empty(), "drdrill and promtool differ:\n{}", differ.join("\n"));
 }
+
+/// A shipped drill of one kind (scenarios/alerts-*.yaml, every interval 500 ms, group_wait
+/// 1 s): it passes, `down` (the node-down rule, `for: 1s`) pages for `node` no later than
+/// the fault + scrape + evaluation + `for` + group_wait + 2 s, and every rule that paged
+/// is resolved, with a notification, once the node is back. Returns the results.
+fn kind_drill_pages(scenario: &str, down: &str, node: &str) -> Drill {
+    let d = run_drill(scenario, &[]);
+    let r = &d.results;
+    assert_eq!(r["verdict"], "pass", "{}", d.stderr);
+    assert!(r["alerts"]["rules"].as_array().unwrap().iter().all(|x| x["outcome"] != "dead"), "{}", r["alerts"]);
+    let a = rule(r, down);
+    assert_eq!(a["outcome"], "notified", "{a}");
+    assert_eq!(a["instances"][0], node, "{a}");
+    let (fault, notified) = (r["fault_ms"].as_f64().unwrap(), a["notified_ms"].as_f64().unwrap());
+    let latest = fault + SCRAPE + EVAL + 1_000.0 + GROUP_WAIT + 2_000.0;
+    assert!(notified >= fault + 1_000.0 && notified <= latest, "{down} paged at {notified} ms: fault {fault}, latest {latest}");
+    for x in r["alerts"]["rules"].as_array().unwrap().iter().filter(|x| x["outcome"] == "notified") {
+        assert!(x["resolved_notified_ms"].as_f64().is_some(), "paged and never resolved: {x}");
+        assert!(!x["stuck"].as_bool().unwrap() && !x["noise"].as_bool().unwrap(), "{x}");
+    }
+    d
+}
+
+/// Redis Cluster: redis_exporter beside each node, on its own port and with the run's
+/// password; the stopped primary pages, then the shard its replica took over, without a
+/// replica until the old primary is back as one.
+#[test]
+fn a_redis_cluster_primary_stopped_pages() {
+    let d = kind_drill_pages("scenarios/alerts-redis-cluster.yaml", "RedisClusterNodeDown", "rc-1");
+    let r = &d.results;
+    let shard = rule(r, "RedisClusterShardWithoutReplica");
+    assert_eq!(shard["outcome"], "notified", "{shard}");
+    assert_eq!(shard["instances"][0], r["stack"]["final_primary"], "{shard}");
+    assert!(shard["notified_ms"].as_f64().unwrap() > r["recovered_at_ms"].as_f64().unwrap() - 1_000.0, "after the promotion: {shard}");
+}
+
+/// Galera: mysqld_exporter with only its grants (no error in the survivors' exporter logs:
+/// slave_status logs one at each scrape without SLAVE MONITOR); the killed node pages, and
+/// the survivors' component smaller than the cluster.
+#[test]
+fn a_galera_node_killed_pages() {
+    let d = kind_drill_pages("scenarios/alerts-galera.yaml", "GaleraNodeDown", "gal-3");
+    let smaller = rule(&d.results, "GaleraClusterSmaller");
+    assert_eq!(smaller["outcome"], "notified", "{smaller}");
+    let mut on: Vec<&str> = smaller["instances"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
+    on.sort();
+    assert_eq!(on, ["gal-1", "gal-2"], "{smaller}");
+    for node in ["gal-1", "gal-2"] {
+        let log = std::fs::read_to_string(d.dir.join(format!("logs/{node}-exporter.log"))).unwrap();
+        assert!(log.contains("mysqld_exporter") && !log.contains("level=error"), "{node}'s exporter:\n{log}");
+    }
+}
+
+/// pglogical: postgres_exporter with drdrill's queries file (kept in the evidence); the
+/// killed node pages, and the survivor's subscription from it, which pglogical does not
+/// restart by itself: it resolves after the runbook's step.
+#[test]
+fn a_pglogical_node_killed_pages() {
+    let d = kind_drill_pages("scenarios/alerts-multi-active.yaml", "PglogicalNodeDown", "pgl-2");
+    let sub = rule(&d.results, "PglogicalSubscriptionDown");
+    assert_eq!(sub["outcome"], "notified", "{sub}");
+    assert_eq!(sub["instances"][0], "pgl-1", "{sub}");
+    let queries = std::fs::read_to_string(d.dir.join("monitoring/pgl-1-exporter/pglogical-queries.yml")).unwrap();
+    assert!(queries.contains("pglogical.show_subscription_status()"), "{queries}");
+}
