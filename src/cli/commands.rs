@@ -52,6 +52,10 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             crate::proxy::serve(&host, port, initial, shutdown_signal()).await?;
             Ok(exit::PASS)
         }
+        Command::Pager { listen } => {
+            crate::monitor::Webhook::bind(listen).await?.serve_until(shutdown_signal()).await;
+            Ok(exit::PASS)
+        }
     }
 }
 

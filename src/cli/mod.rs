@@ -96,6 +96,15 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The receiver a drill's Alertmanagers notify when its monitoring stands in sites (run
+    /// by drdrill in a container outside every site): keeps each alert with the time it
+    /// arrived and serves them on `GET /received`, until SIGINT or SIGTERM.
+    #[command(hide = true)]
+    Pager {
+        /// Address and port it listens on.
+        #[arg(long, default_value = "0.0.0.0:9095")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 /// `drdrill run`'s options.

@@ -19,6 +19,17 @@ impl Docker {
             .ok_or_else(|| Error::infra(format!("failed to find the address of {container} on {network} (is it running?)")))
     }
 
+    /// The container's IPv4 addresses on every network it joined.
+    pub async fn ips(&self, container: &str) -> Result<Vec<String>> {
+        let info = self
+            .api
+            .inspect_container(container, None)
+            .await
+            .map_err(|e| Error::infra(format!("failed to inspect container {container}")).cause(e))?;
+        let nets = info.network_settings.and_then(|n| n.networks).unwrap_or_default();
+        Ok(nets.into_values().filter_map(|e| e.ip_address).filter(|ip| !ip.is_empty()).collect())
+    }
+
     /// The network's gateway: the source address of traffic that reaches a container
     /// through a port published on 127.0.0.1 (the engine's userland proxy).
     pub async fn gateway(&self, network: &str) -> Result<String> {

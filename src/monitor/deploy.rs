@@ -3,34 +3,53 @@
 //! Alertmanager on the host's network listening on 127.0.0.1 only, so Prometheus scrapes
 //! the published ports and Alertmanager reaches the webhook drdrill runs there. Their
 //! configuration is written into the evidence folder (`monitoring/`) and mounted
-//! read-only, the users' rules file too.
+//! read-only, the users' rules file too. (Monitoring placed in sites: `placed.rs`.)
+use super::config::{Scrape, alertmanager_yml, prometheus_yml};
 use super::http::Http;
 use crate::docker::{ContainerSpec, Docker, HOST_NETWORK, container_name};
 use crate::error::{Error, Result};
 use crate::scenario::{MonitoringSpec, Timing};
 use crate::stack::{Exporter, free_port};
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub const IMAGE: &str = "drdrill/monitoring:1";
-const PROMETHEUS: &str = "prometheus";
-const ALERTMANAGER: &str = "alertmanager";
+pub(super) const PROMETHEUS: &str = "prometheus";
+pub(super) const ALERTMANAGER: &str = "alertmanager";
+/// The receiver's container when the monitoring stands in sites: the pager, outside them.
+pub(super) const PAGER: &str = "pager";
 
-/// One exporter to start: the node it watches and its service.
+/// One exporter to start: the node it watches, its service, and where the node is.
 pub struct Target {
     pub service: String,
     pub node: String,
     pub exporter: Exporter,
+    /// The node's network (its site's, or the drill's) and its site, if any.
+    pub network: String,
+    pub site: Option<String>,
+}
+
+/// One monitoring container and the site it stands in (None: outside every site).
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub container: String,
+    pub site: Option<String>,
 }
 
 /// What runs, and where drdrill reaches it.
 pub struct Deployed {
+    /// The first (or only) Prometheus and Alertmanager …
     pub prometheus_url: String,
     pub alertmanager_url: String,
+    /// … and, when the monitoring stands in sites, each site's: (site, Prometheus, Alertmanager).
+    pub sites: Vec<(String, String, String)>,
     /// Each exporter, as the report names it (`postgres_exporter 0.11 -> pg-1`).
     pub exporters: Vec<String>,
+    /// The pager's `GET /received`, when the receiver runs in a container.
+    pub pager_url: Option<String>,
+    /// Every container, with its site (what a site fault cuts off or kills).
+    pub members: Vec<Member>,
 }
 
 /// Everything the drill's monitoring needs to start.
@@ -39,51 +58,81 @@ pub struct Plan<'a> {
     pub run_id: &'a str,
     pub labels: &'a HashMap<String, String>,
     pub network: String,
+    /// With sites of their own: every site's network (a placed Prometheus joins them all).
+    pub site_networks: Vec<String>,
     pub dir: &'a Path,
     pub spec: &'a MonitoringSpec,
     /// The rules files, each mounted read-only.
     pub rules: &'a [(String, PathBuf)],
+    /// The image the pager runs (drdrill's own binary), when the monitoring stands in sites.
+    pub pager_image: Option<String>,
 }
 
 /// The node names of the monitoring containers (`<node>-exporter`, `prometheus`,
-/// `alertmanager`), for their logs.
-pub fn container_nodes(nodes: &[String]) -> Vec<String> {
-    nodes.iter().map(|n| format!("{n}-exporter")).chain([PROMETHEUS.to_string(), ALERTMANAGER.to_string()]).collect()
+/// `alertmanager`, or one of each per site and the pager), for their logs.
+pub fn container_nodes(nodes: &[String], spec: &MonitoringSpec) -> Vec<String> {
+    let exporters = nodes.iter().map(|n| format!("{n}-exporter"));
+    let sites = spec.placed_in();
+    if sites.is_empty() {
+        return exporters.chain([PROMETHEUS.to_string(), ALERTMANAGER.to_string()]).collect();
+    }
+    let placed = sites.iter().flat_map(|s| [format!("{PROMETHEUS}-{s}"), format!("{ALERTMANAGER}-{s}")]);
+    exporters.chain(placed).chain([PAGER.to_string()]).collect()
 }
 
-pub async fn start(plan: &Plan<'_>, targets: &[Target], webhook_url: &str) -> Result<Deployed> {
+/// The evidence folder's `monitoring/`, where the configuration files go.
+pub(super) fn config_dir(plan: &Plan<'_>) -> Result<PathBuf> {
     let dir =
         std::path::absolute(plan.dir.join("monitoring")).map_err(|e| Error::infra("failed to resolve the evidence folder").cause(e))?;
     std::fs::create_dir_all(&dir).map_err(|e| Error::infra(format!("failed to create {}", dir.display())).cause(e))?;
-    let mut scraped = Vec::new();
-    for t in targets {
-        let port = free_port()?;
-        let node = format!("{}-exporter", t.node);
-        let mounts = super::exporter_files::write(&dir, &node, &t.exporter.files)?;
-        let spec = ContainerSpec {
-            name: container_name(plan.run_id, &node),
-            image: IMAGE.into(),
-            network: plan.network.clone(),
-            alias: node,
-            env: t.exporter.env.clone(),
-            cmd: t.exporter.cmd.clone(),
-            labels: plan.labels.clone(),
-            ports: vec![(t.exporter.port, port)],
-            mounts,
-            ..Default::default()
-        };
-        plan.docker.run(&spec).await?;
-        scraped.push((t, port));
-    }
-    let (prom_port, am_port) = (free_port()?, free_port()?);
-    let timing = plan.spec.timing();
-    let am_file = write(&dir, "alertmanager.yml", &alertmanager_yml(&timing, &plan.spec.group_by(), webhook_url))?;
-    let prom_file = write(&dir, "prometheus.yml", &prometheus_yml(&timing, am_port, &scraped))?;
-    let mut mounts = vec![(prom_file, "/etc/drdrill/prometheus.yml".to_string())];
+    Ok(dir)
+}
+
+/// The exporter beside a node, on the node's network, its /metrics published on a free port;
+/// the files it reads written under `monitoring/` and mounted read-only.
+pub(super) fn exporter_spec(plan: &Plan<'_>, t: &Target, host_port: u16) -> Result<ContainerSpec> {
+    let node = format!("{}-exporter", t.node);
+    let mounts = super::exporter_files::write(&config_dir(plan)?, &node, &t.exporter.files)?;
+    Ok(ContainerSpec {
+        name: container_name(plan.run_id, &node),
+        image: IMAGE.into(),
+        network: t.network.clone(),
+        alias: node,
+        env: t.exporter.env.clone(),
+        cmd: t.exporter.cmd.clone(),
+        labels: plan.labels.clone(),
+        ports: vec![(t.exporter.port, host_port)],
+        // a site cut off: iptables in each monitoring container (placed.rs)
+        cap_add: vec!["NET_ADMIN".into()],
+        mounts,
+        ..Default::default()
+    })
+}
+
+/// The rules files, each mounted read-only where Prometheus loads them.
+pub(super) fn rules_mounts(plan: &Plan<'_>) -> Result<Vec<(PathBuf, String)>> {
+    let mut mounts = Vec::new();
     for (i, (_, path)) in plan.rules.iter().enumerate() {
         let abs = std::path::absolute(path).map_err(|e| Error::infra(format!("failed to resolve {}", path.display())).cause(e))?;
         mounts.push((abs, format!("/etc/drdrill/rules/{i}.yml")));
     }
+    Ok(mounts)
+}
+
+pub async fn start(plan: &Plan<'_>, targets: &[Target], webhook_url: &str) -> Result<Deployed> {
+    let dir = config_dir(plan)?;
+    let mut scraped = Vec::new();
+    for t in targets {
+        let port = free_port()?;
+        plan.docker.run(&exporter_spec(plan, t, port)?).await?;
+        scraped.push(Scrape { job: t.exporter.job, address: format!("127.0.0.1:{port}"), node: &t.node, service: &t.service });
+    }
+    let (prom_port, am_port) = (free_port()?, free_port()?);
+    let timing = plan.spec.timing();
+    let am_file = write(&dir, "alertmanager.yml", &alertmanager_yml(&timing, &plan.spec.group_by(), webhook_url))?;
+    let prom_file = write(&dir, "prometheus.yml", &prometheus_yml(&timing, &[format!("127.0.0.1:{am_port}")], &scraped))?;
+    let mut mounts = vec![(prom_file, "/etc/drdrill/prometheus.yml".to_string())];
+    mounts.extend(rules_mounts(plan)?);
     let am = host_container(
         plan,
         ALERTMANAGER,
@@ -112,7 +161,10 @@ pub async fn start(plan: &Plan<'_>, targets: &[Target], webhook_url: &str) -> Re
     let deployed = Deployed {
         prometheus_url: format!("http://127.0.0.1:{prom_port}"),
         alertmanager_url: format!("http://127.0.0.1:{am_port}"),
-        exporters: scraped.iter().map(|(t, _)| format!("{} -> {}", t.exporter.name, t.node)).collect(),
+        sites: Vec::new(),
+        exporters: targets.iter().map(|t| format!("{} -> {}", t.exporter.name, t.node)).collect(),
+        pager_url: None,
+        members: Vec::new(),
     };
     ready(&deployed, targets.len(), &timing).await?;
     Ok(deployed)
@@ -126,54 +178,23 @@ fn host_container(plan: &Plan<'_>, node: &str, files: Vec<(PathBuf, String)>, cm
         alias: node.into(),
         cmd,
         labels: plan.labels.clone(),
-        mounts: files.into_iter().map(|(f, to)| (f.display().to_string(), format!("{to}:ro"))).collect(),
+        mounts: read_only(files),
         ..Default::default()
     }
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
+pub(super) fn read_only(files: Vec<(PathBuf, String)>) -> Vec<(String, String)> {
+    files.into_iter().map(|(f, to)| (f.display().to_string(), format!("{to}:ro"))).collect()
+}
+
+pub(super) fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
     let path = dir.join(name);
     std::fs::write(&path, text).map_err(|e| Error::infra(format!("failed to write {}", path.display())).cause(e))?;
     Ok(path)
 }
 
-/// Prometheus' configuration: the scenario's intervals, the rules file, Alertmanager, and
-/// one job per exporter kind, each target labelled with its node (`instance`) and service.
-pub fn prometheus_yml(t: &Timing, am_port: u16, scraped: &[(&Target, u16)]) -> String {
-    let mut y = String::new();
-    let timeout = t.scrape_interval_ms.min(10_000);
-    let _ = writeln!(
-        y,
-        "global:\n  scrape_interval: {}ms\n  evaluation_interval: {}ms\n  scrape_timeout: {timeout}ms",
-        t.scrape_interval_ms, t.evaluation_interval_ms
-    );
-    let _ = writeln!(y, "rule_files: [/etc/drdrill/rules/*.yml]");
-    let _ = writeln!(y, "alerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]");
-    let _ = writeln!(y, "scrape_configs:");
-    let mut jobs: Vec<&str> = scraped.iter().map(|(t, _)| t.exporter.job).collect();
-    jobs.sort();
-    jobs.dedup();
-    for job in jobs {
-        let _ = writeln!(y, "  - job_name: {job}\n    static_configs:");
-        for (t, port) in scraped.iter().filter(|(t, _)| t.exporter.job == job) {
-            let _ = writeln!(y, "      - targets: ['127.0.0.1:{port}']\n        labels: {{instance: {}, service: {}}}", t.node, t.service);
-        }
-    }
-    y
-}
-
-/// Alertmanager's configuration: one route to the drill's webhook, resolved alerts too.
-pub fn alertmanager_yml(t: &Timing, group_by: &[String], webhook: &str) -> String {
-    format!(
-        "route:\n  receiver: drdrill\n  group_by: [{}]\n  group_wait: {}ms\n  group_interval: {}ms\n  repeat_interval: 4h\nreceivers:\n  - name: drdrill\n    webhook_configs:\n      - url: {webhook}\n        send_resolved: true\n",
-        group_by.join(", "),
-        t.group_wait_ms,
-        t.group_interval_ms
-    )
-}
-
 /// Waits until both answer and Prometheus has scraped every exporter once.
-async fn ready(d: &Deployed, exporters: usize, t: &Timing) -> Result<()> {
+pub(super) async fn ready(d: &Deployed, exporters: usize, t: &Timing) -> Result<()> {
     let http = Http::new(Duration::from_secs(2))?;
     let bound = Duration::from_millis(30_000 + 2 * t.scrape_interval_ms);
     let start = Instant::now();
@@ -191,10 +212,20 @@ async fn ready(d: &Deployed, exporters: usize, t: &Timing) -> Result<()> {
         .hint("Prometheus' and Alertmanager's logs are in the evidence folder's logs/"))
 }
 
+/// Every Alertmanager answers (its cluster settled, when it has one) and every Prometheus
+/// has scraped every exporter once.
 async fn scraped_once(http: &Http, d: &Deployed, exporters: usize) -> Result<bool> {
-    http.get_json(&format!("{}/api/v2/status", d.alertmanager_url)).await?;
-    let targets = http.get_json(&format!("{}/api/v1/targets?state=active", d.prometheus_url)).await?;
-    let active = targets.get("activeTargets").and_then(|a| a.as_array()).cloned().unwrap_or_default();
-    let scraped = active.iter().filter(|t| t.get("health").and_then(|h| h.as_str()).is_some_and(|h| h != "unknown")).count();
-    Ok(scraped >= exporters)
+    let main = [(String::new(), d.prometheus_url.clone(), d.alertmanager_url.clone())];
+    let pairs = if d.sites.is_empty() { &main[..] } else { &d.sites[..] };
+    for (_, prom, am) in pairs {
+        let status = http.get_json(&format!("{am}/api/v2/status")).await?;
+        let cluster = status.get("cluster").and_then(|c| c.get("status")).and_then(|s| s.as_str()).unwrap_or("disabled");
+        let targets = http.get_json(&format!("{prom}/api/v1/targets?state=active")).await?;
+        let active = targets.get("activeTargets").and_then(|a| a.as_array()).cloned().unwrap_or_default();
+        let scraped = active.iter().filter(|t| t.get("health").and_then(|h| h.as_str()).is_some_and(|h| h != "unknown")).count();
+        if !matches!(cluster, "ready" | "disabled") || scraped < exporters {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

@@ -1,12 +1,15 @@
 //! The drill's monitoring from start to report: the webhook and the containers started
 //! with the stack, the watch started with the workload, the wait for alerts to resolve
 //! once the drill is over, and every rule judged.
+use super::cuts::{Cuts, could_not_page};
 use super::deploy::{self, Deployed, Plan, Target};
-use super::http::{Http, encode};
+use super::http::Http;
 use super::judge::{FaultAt, Seen, judge};
-use super::watch::{Observed, POLL_MS, Watch};
+use super::queries::Query;
+use super::receiver::Receiver;
+use super::watch::{Observed, POLL_MS, Watch, merge};
 use super::webhook::Webhook;
-use super::{AlertsReport, Notification, ScrapeFailed};
+use super::{AlertsReport, DarkSite, Notification, ScrapeFailed};
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::scenario::alert_rules::AlertRules;
@@ -17,7 +20,9 @@ use std::time::Duration;
 
 pub struct Monitor {
     deployed: Deployed,
-    webhook: Mutex<Option<Webhook>>,
+    receiver: Receiver,
+    /// Monitoring placed in sites: what a site fault does to it.
+    cuts: Option<Cuts>,
     http: Http,
     spec: MonitoringSpec,
     rules: AlertRules,
@@ -25,7 +30,8 @@ pub struct Monitor {
     exporters: Vec<(&'static str, &'static str)>,
     /// (scrape job, metric prefix) of every exporter.
     jobs: Vec<(&'static str, &'static str)>,
-    watch: Mutex<Option<Watch>>,
+    /// One watch per Prometheus.
+    watch: Mutex<Vec<Watch>>,
     clock: OnceLock<Clock>,
     /// The timing in effect: the scenario's, or, for the users' own monitoring, what
     /// their configuration says (with a note for each figure that could not be read).
@@ -37,8 +43,16 @@ impl Monitor {
     /// Starts the webhook, then the exporters, Alertmanager and Prometheus; returns once
     /// Prometheus has scraped every exporter.
     pub async fn start(plan: &Plan<'_>, targets: &[Target], rules: AlertRules) -> Result<Monitor> {
-        let webhook = Webhook::start().await?;
-        let deployed = deploy::start(plan, targets, &webhook.url()).await?;
+        let (deployed, receiver, cuts) = if plan.spec.placed_in().is_empty() {
+            let webhook = Webhook::start().await?;
+            let deployed = deploy::start(plan, targets, &webhook.url()).await?;
+            (deployed, Receiver::InProcess(Mutex::new(Some(webhook))), None)
+        } else {
+            let deployed = super::placed::start(plan, targets).await?;
+            let pager = Receiver::Pager { url: deployed.pager_url.clone().unwrap_or_default(), last: Mutex::new(Vec::new()) };
+            let cuts = Cuts::new(plan.docker.clone(), deployed.members.clone());
+            (deployed, pager, Some(cuts))
+        };
         let mut exporters: Vec<(&'static str, &'static str)> = targets.iter().map(|t| (t.exporter.prefix, t.exporter.name)).collect();
         exporters.sort();
         exporters.dedup();
@@ -47,13 +61,14 @@ impl Monitor {
         jobs.dedup();
         Ok(Monitor {
             deployed,
-            webhook: Mutex::new(Some(webhook)),
+            receiver,
+            cuts,
             http: Http::new(Duration::from_secs(5))?,
             spec: plan.spec.clone(),
             rules,
             exporters,
             jobs,
-            watch: Mutex::new(None),
+            watch: Mutex::new(Vec::new()),
             clock: OnceLock::new(),
             timing: plan.spec.timing(),
             notes: Vec::new(),
@@ -69,14 +84,22 @@ impl Monitor {
         let rules = super::external::rules_of(&http, &prometheus_url).await?;
         let (timing, notes) = super::external::timing_of(&http, spec).await;
         Ok(Monitor {
-            deployed: Deployed { prometheus_url, alertmanager_url, exporters: Vec::new() },
-            webhook: Mutex::new(None),
+            deployed: Deployed {
+                prometheus_url,
+                alertmanager_url,
+                sites: Vec::new(),
+                exporters: Vec::new(),
+                pager_url: None,
+                members: Vec::new(),
+            },
+            receiver: Receiver::None,
+            cuts: None,
             http,
             spec: spec.clone(),
             rules,
             exporters: Vec::new(),
             jobs: Vec::new(),
-            watch: Mutex::new(None),
+            watch: Mutex::new(Vec::new()),
             clock: OnceLock::new(),
             timing,
             notes,
@@ -110,26 +133,48 @@ impl Monitor {
             lines.extend(self.notes.iter().cloned());
             return lines;
         }
-        let webhook = self.webhook.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|w| w.url()).unwrap_or_default();
+        let rules =
+            format!("{} rules from {}; exporters: {}", self.rules.rules.len(), self.rules_files(), self.deployed.exporters.join(", "));
+        let receiver = self.receiver.url();
+        if !self.deployed.sites.is_empty() {
+            let mut lines: Vec<String> =
+                self.deployed.sites.iter().map(|(site, prom, am)| format!("in {site}: Prometheus {prom}, Alertmanager {am}")).collect();
+            lines.push(format!(
+                "scrape every {} ms, rules evaluated every {} ms, group_wait {} ms, group_interval {} ms; pages go to the pager outside every site ({receiver})",
+                t.scrape_interval_ms, t.evaluation_interval_ms, t.group_wait_ms, t.group_interval_ms
+            ));
+            lines.push(rules);
+            return lines;
+        }
         vec![
             format!(
                 "Prometheus {} (scrape every {} ms, rules evaluated every {} ms)",
                 self.deployed.prometheus_url, t.scrape_interval_ms, t.evaluation_interval_ms
             ),
             format!(
-                "Alertmanager {} (group_wait {} ms, group_interval {} ms) -> {webhook}",
+                "Alertmanager {} (group_wait {} ms, group_interval {} ms) -> {receiver}",
                 self.deployed.alertmanager_url, t.group_wait_ms, t.group_interval_ms
             ),
-            format!("{} rules from {}; exporters: {}", self.rules.rules.len(), self.rules_files(), self.deployed.exporters.join(", ")),
+            rules,
         ]
     }
 
-    /// Starts polling Prometheus and Alertmanager on the drill's clock.
+    /// Starts polling each Prometheus and Alertmanager on the drill's clock.
     pub fn watch(&self, clock: Clock) {
         let _ = self.clock.set(clock);
-        let am = Some(self.deployed.alertmanager_url.clone()).filter(|u| !u.is_empty());
-        let w = Watch::start(self.http.clone(), self.deployed.prometheus_url.clone(), am, clock);
-        *self.watch.lock().unwrap_or_else(|p| p.into_inner()) = Some(w);
+        let main = [(String::new(), self.deployed.prometheus_url.clone(), self.deployed.alertmanager_url.clone())];
+        let pairs = if self.deployed.sites.is_empty() { &main[..] } else { &self.deployed.sites[..] };
+        let mut watches = self.watch.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, prom, am) in pairs {
+            let am = Some(am.clone()).filter(|u| !u.is_empty());
+            watches.push(Watch::start(self.http.clone(), prom.clone(), am, clock));
+        }
+    }
+
+    /// What every watch saw so far, as one.
+    fn seen(&self) -> Option<Observed> {
+        let watches = self.watch.lock().unwrap_or_else(|p| p.into_inner());
+        (!watches.is_empty()).then(|| merge(watches.iter().map(|w| w.now()).collect()))
     }
 
     /// Waits, at most `settle_ms`, until no alert that fired is still firing or owed its
@@ -137,9 +182,8 @@ impl Monitor {
     pub async fn settle(&self) -> bool {
         let bound = std::time::Instant::now() + Duration::from_millis(self.timing().settle_ms);
         loop {
-            let seen = self.watch.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|w| w.now());
-            let Some(seen) = seen else { return true };
-            if settled(&seen, &self.notifications(&seen)) {
+            let Some(seen) = self.seen() else { return true };
+            if settled(&seen, &self.notifications(&seen).await) {
                 return true;
             }
             if std::time::Instant::now() >= bound {
@@ -149,19 +193,22 @@ impl Monitor {
         }
     }
 
-    /// Every notification the webhook received, on the drill's clock; with the users' own
+    /// Every notification the receiver got, on the drill's clock; with the users' own
     /// Alertmanager, each time it was first seen holding an alert (firing) and no longer
     /// holding it (resolved).
-    fn notifications(&self, seen: &Observed) -> Vec<Notification> {
+    async fn notifications(&self, seen: &Observed) -> Vec<Notification> {
         if self.spec.is_external() {
             return super::watch::held(seen);
         }
         let Some(clock) = self.clock.get() else { return Vec::new() };
-        let received = self.webhook.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|w| w.received()).unwrap_or_default();
+        let received = self.receiver.received(&self.http).await;
         received
             .into_iter()
             .map(|r| Notification {
-                at_ms: clock.ms_of(r.at),
+                at_ms: match r.at {
+                    Some(at) => clock.ms_of(at),
+                    None => clock.ns_at_wall(r.wall_ns).map_or(-1.0, crate::clock::ms),
+                },
                 alert: r.labels.get("alertname").cloned().unwrap_or_default(),
                 status: r.status,
                 starts_ms: clock.ms_of_wall(&r.starts_at),
@@ -170,22 +217,61 @@ impl Monitor {
             .collect()
     }
 
+    /// A site fault acting on the monitoring placed in sites (`cuts.rs`): `healing` false
+    /// as it is injected, true as it is healed.
+    pub async fn site_fault(&self, index: usize, kind: crate::scenario::FaultKind, site: &str, healing: bool) -> Result<()> {
+        let Some(cuts) = &self.cuts else { return Ok(()) };
+        let now = self.clock.get().map_or(0.0, |c| c.ms_of(std::time::Instant::now()));
+        match (kind, healing) {
+            (crate::scenario::FaultKind::IsolateSite, false) => cuts.isolate(index, site, now).await,
+            (crate::scenario::FaultKind::IsolateSite, true) => {
+                cuts.heal(index, now).await;
+                Ok(())
+            }
+            (crate::scenario::FaultKind::KillSite, false) => {
+                cuts.kill(index, site, now).await;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Every cut still in effect taken out (the drill's faults healed).
+    pub async fn heal_cuts(&self) {
+        if let Some(cuts) = &self.cuts {
+            cuts.heal_all(self.clock.get().map_or(0.0, |c| c.ms_of(std::time::Instant::now()))).await;
+        }
+    }
+
+    /// Where the monitoring stood, when its sites went dark, and when nothing could page.
+    fn dark_sites(&self, end_ms: f64) -> (Vec<DarkSite>, Vec<(f64, f64)>) {
+        let Some(cuts) = &self.cuts else { return (Vec::new(), Vec::new()) };
+        let dark = cuts.dark();
+        let none = could_not_page(&dark, &self.spec.placed_in(), end_ms);
+        let sites = dark.into_iter().map(|d| DarkSite { site: d.site, from_ms: d.from_ms, to_ms: d.to_ms, killed: d.killed }).collect();
+        (sites, none)
+    }
+
     /// Stops the watch and judges every rule.
     pub async fn report(&self, faults: &[FaultAt], recovered_ms: Option<f64>, down_nodes: &[String]) -> AlertsReport {
-        let watch = self.watch.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let observed = match watch {
-            Some(w) => w.stop().await,
-            None => Observed::default(),
-        };
+        let watches = std::mem::take(&mut *self.watch.lock().unwrap_or_else(|p| p.into_inner()));
+        let observed = merge(futures_util::future::join_all(watches.into_iter().map(|w| w.stop())).await);
         let clock = self.clock.get().copied().unwrap_or_else(Clock::start);
         let end_ms = clock.ms_of(std::time::Instant::now());
-        let notifications = self.notifications(&observed);
+        let notifications = self.notifications(&observed).await;
         let mut errors = observed.errors.clone();
-        let series = self.series(&clock, &mut errors).await;
-        let published = self.published(&mut errors).await;
+        let q = Query {
+            http: &self.http,
+            prometheus: &self.deployed.prometheus_url,
+            rules: &self.rules,
+            clock: &clock,
+            scrape_interval_ms: self.timing().scrape_interval_ms,
+        };
+        let series = q.series(&mut errors).await;
+        let published = q.published(&mut errors).await;
         let fault = faults.iter().filter(|f| !f.planned).map(|f| f.at_ms).reduce(f64::min);
-        let true_ms = self.true_ms(&clock, &observed, fault, &mut errors).await;
-        let scrapes_failed = self.scrapes_failed(&clock, fault, end_ms, &mut errors).await;
+        let true_ms = q.true_ms(&observed, fault, &mut errors).await;
+        let scrapes_failed = q.scrapes_failed(fault, end_ms, &mut errors).await;
         let silenced: Vec<(&str, &ScrapeFailed)> =
             scrapes_failed.iter().filter_map(|d| self.jobs.iter().find(|(j, _)| *j == d.job).map(|(_, p)| (*p, d))).collect();
         let seen = Seen {
@@ -204,6 +290,7 @@ impl Monitor {
             external: self.spec.is_external(),
         };
         let rules = self.rules.rules.iter().map(|r| judge(r, &seen)).collect();
+        let (dark_sites, could_not_page) = self.dark_sites(end_ms);
         AlertsReport {
             source: if self.spec.is_external() { "users".into() } else { "drill".into() },
             notes: self.notes.clone(),
@@ -214,6 +301,9 @@ impl Monitor {
             notifications,
             errors,
             scrapes_failed,
+            placed_in: self.spec.placed_in(),
+            dark_sites,
+            could_not_page,
             poll_ms: POLL_MS,
             polls: observed.polls,
             failed_polls: observed.failed_polls,
@@ -227,125 +317,8 @@ impl Monitor {
 
     /// Closes the webhook's port.
     pub async fn stop(&self) {
-        let w = self.webhook.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(w) = w {
-            w.stop().await;
-        }
+        self.receiver.stop().await;
     }
-
-    /// How many series each selector matched from the monitoring's start to now.
-    async fn series(&self, clock: &Clock, errors: &mut Vec<String>) -> BTreeMap<String, u64> {
-        let start = clock.wall_anchor.timestamp() - 600;
-        let end = chrono::Utc::now().timestamp() + 1;
-        let mut out = BTreeMap::new();
-        for sel in self.rules.rules.iter().flat_map(|r| &r.selectors) {
-            let url = format!("{}/api/v1/series?match[]={}&start={start}&end={end}", self.deployed.prometheus_url, encode(&sel.text));
-            match self.http.get_json(&url).await {
-                Ok(v) => {
-                    out.insert(sel.text.clone(), v.as_array().map_or(0, |a| a.len() as u64));
-                }
-                Err(e) => errors.push(e.one_line()),
-            }
-        }
-        out
-    }
-
-    async fn published(&self, errors: &mut Vec<String>) -> Vec<String> {
-        match self.http.get_json(&format!("{}/api/v1/label/__name__/values", self.deployed.prometheus_url)).await {
-            Ok(v) => v.as_array().into_iter().flatten().filter_map(|x| x.as_str().map(String::from)).collect(),
-            Err(e) => {
-                errors.push(e.one_line());
-                Vec::new()
-            }
-        }
-    }
-
-    /// For each rule that went pending after the fault: since when its expression had been
-    /// returning a series without a break up to then (Prometheus' range query from the
-    /// drill's start, 100 ms steps): when the first scrape showing the outage landed, or,
-    /// before the fault, that the condition already held at steady state.
-    async fn true_ms(&self, clock: &Clock, o: &Observed, fault: Option<f64>, errors: &mut Vec<String>) -> BTreeMap<String, f64> {
-        let mut out = BTreeMap::new();
-        let Some(fault) = fault else { return out };
-        let wall = |ms: f64| (clock.wall_anchor.timestamp_millis() as f64 + ms) / 1e3;
-        for rule in &self.rules.rules {
-            let Some(e) = o.rules.get(&rule.alert).and_then(|s| s.episodes.iter().find(|e| e.pending_ms >= fault)) else { continue };
-            let (start, end) = (wall(0.0), wall(e.pending_ms));
-            let step = ((end - start) / 10_000.0).max(0.1);
-            let url = format!(
-                "{}/api/v1/query_range?query={}&start={start:.3}&end={end:.3}&step={step:.3}",
-                self.deployed.prometheus_url,
-                encode(&rule.expr)
-            );
-            match self.http.get_json(&url).await {
-                Ok(v) => {
-                    let mut times: Vec<f64> =
-                        v.get("result").and_then(|r| r.as_array()).into_iter().flatten().flat_map(sample_times).collect();
-                    times.sort_by(f64::total_cmp);
-                    if let Some(t) = last_run_start(&times, step) {
-                        out.insert(rule.alert.clone(), t * 1e3 - clock.wall_anchor.timestamp_millis() as f64);
-                    }
-                }
-                Err(e) => errors.push(e.one_line()),
-            }
-        }
-        out
-    }
-}
-
-impl Monitor {
-    /// Every exporter Prometheus failed to scrape (`up == 0`) from the fault on.
-    async fn scrapes_failed(&self, clock: &Clock, fault: Option<f64>, end_ms: f64, errors: &mut Vec<String>) -> Vec<ScrapeFailed> {
-        let Some(fault) = fault else { return Vec::new() };
-        let anchor = clock.wall_anchor.timestamp_millis() as f64;
-        let (start, end) = ((anchor + fault) / 1e3, (anchor + end_ms) / 1e3);
-        let step = ((end - start) / 10_000.0).max(self.timing().scrape_interval_ms as f64 / 1e3);
-        let url = format!(
-            "{}/api/v1/query_range?query={}&start={start:.3}&end={end:.3}&step={step:.3}",
-            self.deployed.prometheus_url,
-            encode("up == 0")
-        );
-        let v = match self.http.get_json(&url).await {
-            Ok(v) => v,
-            Err(e) => {
-                errors.push(e.one_line());
-                return Vec::new();
-            }
-        };
-        let mut out = Vec::new();
-        for series in v.get("result").and_then(|r| r.as_array()).into_iter().flatten() {
-            let label = |k: &str| series.get("metric").and_then(|m| m.get(k)).and_then(|x| x.as_str()).unwrap_or_default().to_string();
-            let times: Vec<f64> =
-                series.get("values").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|p| p.get(0)?.as_f64()).collect();
-            if let (Some(first), Some(last)) = (times.first(), times.last()) {
-                out.push(ScrapeFailed {
-                    job: label("job"),
-                    instance: label("instance"),
-                    from_ms: first * 1e3 - anchor,
-                    to_ms: last * 1e3 - anchor,
-                });
-            }
-        }
-        out
-    }
-}
-
-/// The times (Unix s) of a range query's series' samples.
-fn sample_times(series: &serde_json::Value) -> Vec<f64> {
-    let values = series.get("values").and_then(|v| v.as_array()).cloned().unwrap_or_default();
-    values.iter().filter_map(|p| p.get(0)?.as_f64()).collect()
-}
-
-/// The start of the last unbroken run of sorted sample times `step` apart.
-fn last_run_start(times: &[f64], step: f64) -> Option<f64> {
-    let mut start = *times.last()?;
-    for w in times.windows(2).rev() {
-        if w[1] - w[0] > step * 1.5 {
-            break;
-        }
-        start = w[0];
-    }
-    Some(start)
 }
 
 /// No alert that fired is still firing, and each one's last notification is a resolved one.

@@ -7,17 +7,23 @@
 //!   an exporter reads, mounted read-only);
 //! - `webhook.rs`: the receiver Alertmanager notifies, in-process on 127.0.0.1;
 //! - `watch.rs`: Prometheus' and Alertmanager's HTTP APIs polled on the drill's clock;
+//! - `queries.rs`: what Prometheus is asked once the drill is over;
 //! - `judge.rs`: what each rule did;
 //! - `drill.rs`: the drill's monitoring from start to report;
 //! - `targets.rs`: `targets.alerts` and `targets.no_alert` judged on the report.
 //!
 //! The rules file is read with the scenario (`scenario::alert_rules`).
+mod config;
+mod cuts;
 mod deploy;
 mod drill;
 mod exporter_files;
 mod external;
 mod http;
 mod judge;
+mod placed;
+mod queries;
+mod receiver;
 mod targets;
 mod watch;
 mod webhook;
@@ -29,6 +35,7 @@ pub use http::Http;
 pub use judge::FaultAt;
 use serde::{Deserialize, Serialize};
 pub use targets::{judge_targets, rules_alive};
+pub use webhook::Webhook;
 
 /// What the drill's monitoring found (results.json `alerts`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -55,6 +62,17 @@ pub struct AlertsReport {
     /// Exporters Prometheus could not scrape after the fault (`up == 0`): their metrics
     /// vanish instead of reporting the outage.
     pub scrapes_failed: Vec<ScrapeFailed>,
+    /// The sites the monitoring stood in (`monitoring.site` / `sites`); empty when it
+    /// was not placed in sites.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub placed_in: Vec<String>,
+    /// Each time a site it stood in was cut off or killed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dark_sites: Vec<DarkSite>,
+    /// The stretches (drill ms, from and to) when every site it stood in was dark at once:
+    /// no page could leave.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub could_not_page: Vec<(f64, f64)>,
     /// How often the APIs were polled (ms), and how many polls were made and failed.
     pub poll_ms: u64,
     pub polls: u64,
@@ -146,6 +164,18 @@ pub struct AlertRuleReport {
     pub noise: bool,
     /// Still firing well after the drill recovered (scrape + evaluation interval + 5 s).
     pub stuck: bool,
+}
+
+/// A site the monitoring stood in, dark: cut off (`isolate_site`, until its heal) or
+/// killed (`kill_site`, for good).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DarkSite {
+    pub site: String,
+    pub from_ms: f64,
+    /// null: still dark when the drill ended.
+    pub to_ms: Option<f64>,
+    pub killed: bool,
 }
 
 /// An exporter Prometheus could not scrape (`up == 0`), from and to (drill ms).

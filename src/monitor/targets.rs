@@ -9,7 +9,7 @@ use crate::scenario::Targets;
 pub fn judge_targets(report: &AlertsReport, targets: &Targets) -> Vec<TargetResult> {
     let mut out = Vec::new();
     for (name, t) in &targets.alerts {
-        out.push(paged(report.rule(name), name, t.notified_within_ms));
+        out.push(paged(report.rule(name), name, t.notified_within_ms, &report.could_not_page));
     }
     for name in &targets.no_alert {
         out.push(silent(report, name));
@@ -33,7 +33,21 @@ pub fn rules_alive(report: &AlertsReport) -> TargetResult {
     }
 }
 
-fn paged(rule: Option<&AlertRuleReport>, name: &str, limit_ms: u64) -> TargetResult {
+/// A page held back while every site the monitoring stood in was dark, and sent once one
+/// came back (the drill's own heal): no page a real outage of that length would have given.
+fn held_back(r: &AlertRuleReport, dark: &[(f64, f64)]) -> Option<String> {
+    let (firing, notified) = (r.firing_ms?, r.notified_ms?);
+    let (from, to) = dark.iter().find(|(from, to)| *from <= notified && firing < *to && notified >= *to)?;
+    Some(format!(
+        "paged only once the monitoring's sites came back ({:.1} s after the fault, at t={:.1} s): nothing could page from t={:.1} s to t={:.1} s",
+        r.to_page_ms.unwrap_or_default() / 1e3,
+        notified / 1e3,
+        from / 1e3,
+        to / 1e3
+    ))
+}
+
+fn paged(rule: Option<&AlertRuleReport>, name: &str, limit_ms: u64, dark: &[(f64, f64)]) -> TargetResult {
     let target = format!("alerts.{name}.notified_within_ms");
     let mut t = TargetResult { target, limit: Some(limit_ms as f64), actual: None, verdict: Verdict::Unknown, note: String::new() };
     let Some(r) = rule else {
@@ -45,6 +59,10 @@ fn paged(rule: Option<&AlertRuleReport>, name: &str, limit_ms: u64) -> TargetRes
         return t;
     }
     t.actual = r.to_page_ms;
+    if let Some(why) = held_back(r, dark) {
+        (t.verdict, t.note) = (Verdict::Fail, why);
+        return t;
+    }
     (t.verdict, t.note) = match (r.outcome, r.to_page_ms) {
         (AlertOutcome::Notified, Some(ms)) if ms <= limit_ms as f64 => (Verdict::Pass, format!("paged {:.1} s after the fault", ms / 1e3)),
         (AlertOutcome::Notified, Some(ms)) => (Verdict::Fail, format!("late: paged {:.1} s after the fault", ms / 1e3)),
@@ -98,6 +116,19 @@ mod tests {
             judge_targets(&report(AlertOutcome::Quiet, None), &targets("alerts: {Other: {notified_within_ms: 1}}"))[0].verdict,
             Verdict::Unknown
         );
+    }
+
+    #[test]
+    fn a_page_held_back_until_the_monitorings_site_came_back_fails_its_target() {
+        let t = targets("alerts: {Down: {notified_within_ms: 15000}}");
+        let mut r = report(AlertOutcome::Notified, Some(11_300.0));
+        (r.rules[0].firing_ms, r.rules[0].notified_ms) = (Some(7_100.0), Some(15_300.0));
+        r.could_not_page = vec![(4_000.0, 14_900.0)];
+        let held = &judge_targets(&r, &t)[0];
+        assert_eq!(held.verdict, Verdict::Fail);
+        assert!(held.note.starts_with("paged only once the monitoring's sites came back (11.3 s after the fault"), "{}", held.note);
+        r.could_not_page = vec![(4_000.0, 6_000.0)];
+        assert_eq!(judge_targets(&r, &t)[0].verdict, Verdict::Pass, "fired after the sites came back: an ordinary page");
     }
 
     #[test]

@@ -109,6 +109,54 @@ async fn poll(http: Http, (prom, am): (String, Option<String>), clock: Clock, se
     }
 }
 
+/// What several Prometheus saw (monitoring in several sites), as one: each rule's
+/// episodes that overlap merged, the earliest of each step kept.
+pub fn merge(all: Vec<Observed>) -> Observed {
+    let mut out = Observed::default();
+    for o in all {
+        for (name, seen) in o.rules {
+            let r = out.rules.entry(name).or_default();
+            if r.health.is_empty() || seen.health != "ok" {
+                (r.health, r.last_error) = (seen.health, seen.last_error);
+            }
+            r.episodes.extend(seen.episodes);
+        }
+        for (name, times) in o.alertmanager {
+            out.alertmanager.entry(name).or_default().extend(times);
+        }
+        for (name, times) in o.alertmanager_gone {
+            out.alertmanager_gone.entry(name).or_default().extend(times);
+        }
+        out.errors.extend(o.errors);
+        out.polls += o.polls;
+        out.failed_polls += o.failed_polls;
+    }
+    for r in out.rules.values_mut() {
+        r.episodes = merge_episodes(std::mem::take(&mut r.episodes));
+    }
+    out
+}
+
+fn merge_episodes(mut list: Vec<Episode>) -> Vec<Episode> {
+    list.sort_by(|a, b| a.pending_ms.total_cmp(&b.pending_ms));
+    let mut out: Vec<Episode> = Vec::new();
+    for e in list {
+        match out.last_mut().filter(|last| last.cleared_ms.is_none_or(|c| e.pending_ms <= c)) {
+            Some(last) => {
+                last.firing_seen_ms = [last.firing_seen_ms, e.firing_seen_ms].into_iter().flatten().reduce(f64::min);
+                last.cleared_ms = last.cleared_ms.zip(e.cleared_ms).map(|(a, b)| a.max(b));
+                for i in e.instances {
+                    if !last.instances.contains(&i) {
+                        last.instances.push(i);
+                    }
+                }
+            }
+            None => out.push(e),
+        }
+    }
+    out
+}
+
 fn failed(o: &mut Observed, e: String) {
     o.failed_polls += 1;
     if o.errors.len() < 5 && !o.errors.contains(&e) {
@@ -184,4 +232,38 @@ pub fn held(o: &Observed) -> Vec<super::Notification> {
 
 fn text(v: &serde_json::Value, key: &str) -> String {
     v.get(key).and_then(|x| x.as_str()).unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(pending: f64, firing: Option<f64>, cleared: Option<f64>, inst: &str) -> Episode {
+        Episode { pending_ms: pending, firing_seen_ms: firing, cleared_ms: cleared, instances: vec![inst.into()] }
+    }
+
+    #[test]
+    fn two_prometheus_seeing_one_outage_make_one_episode_with_the_earliest_steps() {
+        let one = |e: Vec<Episode>| {
+            let mut o = Observed { polls: 3, ..Default::default() };
+            o.rules.insert("Down".into(), RuleSeen { episodes: e, health: "ok".into(), last_error: String::new() });
+            o
+        };
+        let a = one(vec![ep(1000.0, Some(3000.0), Some(9000.0), "pg-1"), ep(20_000.0, None, Some(21_000.0), "pg-1")]);
+        let b = one(vec![ep(1500.0, Some(2500.0), Some(8000.0), "pg-2")]);
+        let m = merge(vec![a, b]);
+        let eps = &m.rules["Down"].episodes;
+        assert_eq!(eps.len(), 2, "{eps:?}");
+        assert_eq!(
+            eps[0],
+            Episode {
+                pending_ms: 1000.0,
+                firing_seen_ms: Some(2500.0),
+                cleared_ms: Some(9000.0),
+                instances: vec!["pg-1".into(), "pg-2".into()]
+            }
+        );
+        assert_eq!(eps[1].pending_ms, 20_000.0);
+        assert_eq!(m.polls, 6);
+    }
 }

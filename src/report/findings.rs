@@ -145,12 +145,29 @@ fn alert_rules(a: &AlertsReport) -> Vec<Found> {
 }
 
 /// Why the drill's monitoring could not page, read from the alerts report alone: each
-/// reason is one finding `(what, evidence)`. The one place that says so: a monitoring site
-/// cut off by a fault, once the alerts report names it, is a reason here.
+/// reason is one finding `(what, evidence)`: every site the monitoring stood in dark at once
+/// (`could_not_page`), drdrill unable to watch, an alert that fired with no page.
 pub fn could_not_page(a: &AlertsReport) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if a.polls > 0 && a.failed_polls == a.polls {
         out.push(("drdrill could not reach Prometheus or Alertmanager at all".into(), format!("all {} polls failed", a.polls)));
+    }
+    for (from, to) in &a.could_not_page {
+        let sites = a.placed_in.join(" and ");
+        let what = match a.placed_in.len() {
+            1 => format!("the only monitoring stood in {sites}, which was cut off: no page could leave it"),
+            _ => format!("every site the monitoring stood in ({sites}) was dark at once: no page could leave"),
+        };
+        let dark: Vec<String> = a
+            .dark_sites
+            .iter()
+            .map(|d| {
+                let how = if d.killed { "killed" } else { "cut off" };
+                let to = d.to_ms.map_or("the end".to_string(), |t| format!("t={t:.1} ms"));
+                format!("{} {how} from t={:.1} ms to {to}", d.site, d.from_ms)
+            })
+            .collect();
+        out.push((what, format!("nothing could page from t={from:.1} ms to t={to:.1} ms ({})", dark.join("; "))));
     }
     for rule in a.rules.iter().filter(|r| r.outcome == AlertOutcome::FiredNotNotified) {
         let at = rule.firing_ms.map(|t| format!(" at t={t:.1} ms")).unwrap_or_default();

@@ -4,6 +4,7 @@
 use super::drill::Drill;
 use super::service::Service;
 use crate::error::Result;
+use crate::fault::FaultHook;
 use crate::monitor::{FaultAt, Monitor, Plan, Target};
 use crate::report::{DrillEvent, Reporters, Results};
 use crate::scenario::FaultKind;
@@ -18,20 +19,83 @@ impl Drill<'_> {
             return self.started(rep, Monitor::attach(spec).await?);
         }
         let Some(rules) = &self.loaded.alert_rules else { return Ok(()) };
+        let network = crate::docker::network_name(&self.run_id);
         let mut targets = Vec::new();
+        let mut site_networks = Vec::new();
         for svc in svcs {
             let Some(d) = svc.driver.deployment() else { continue };
+            let sites = svc.stack.sites.as_ref();
             for n in &svc.stack.nodes {
+                let node_net = sites.and_then(|s| s.network_of(&self.run_id, &n.name)).unwrap_or_else(|| network.clone());
+                if node_net != network && !site_networks.contains(&node_net) {
+                    site_networks.push(node_net.clone());
+                }
                 if let Some(exporter) = d.exporter(&n.name) {
-                    targets.push(Target { service: svc.plan.name.clone(), node: n.name.clone(), exporter });
+                    let site = sites.and_then(|s| s.site(&n.name)).map(str::to_string);
+                    targets.push(Target { service: svc.plan.name.clone(), node: n.name.clone(), exporter, network: node_net, site });
                 }
             }
         }
-        self.phase(rep, &format!("starting the drill's monitoring: Prometheus, Alertmanager and {} exporters", targets.len()))?;
-        let network = crate::docker::network_name(&self.run_id);
-        let plan =
-            Plan { docker: &self.docker, run_id: &self.run_id, labels: &self.labels, network, dir: &self.dir, spec, rules: &rules.files };
+        let placed = spec.placed_in();
+        let (where_, pager_image) = match placed.is_empty() {
+            true => (String::new(), None),
+            false => (format!(" in {}", placed.join(" and ")), Some(crate::docker::ensure_proxy_image(&self.docker).await?)),
+        };
+        self.phase(rep, &format!("starting the drill's monitoring{where_}: Prometheus, Alertmanager and {} exporters", targets.len()))?;
+        let plan = Plan {
+            docker: &self.docker,
+            run_id: &self.run_id,
+            labels: &self.labels,
+            network,
+            site_networks,
+            dir: &self.dir,
+            spec,
+            rules: &rules.files,
+            pager_image,
+        };
         self.started(rep, Monitor::start(&plan, &targets, rules.clone()).await?)
+    }
+
+    /// The hook that carries a site fault to the monitoring placed in sites (a fault that
+    /// hits several services is carried once), composed with `other`.
+    pub(super) fn monitoring_hook(&self, svc: &Service, other: Option<FaultHook>) -> Option<FaultHook> {
+        let Some(m) = self.monitor.get().cloned().filter(|_| self.sc().monitoring.as_ref().is_some_and(|s| !s.placed_in().is_empty()))
+        else {
+            return other;
+        };
+        let stack = svc.stack.clone();
+        let hook: FaultHook = Arc::new(move |f: crate::fault::Injected, healing: bool| {
+            let (m, other, stack) = (m.clone(), other.clone(), stack.clone());
+            Box::pin(async move {
+                if matches!(f.kind, FaultKind::IsolateSite | FaultKind::KillSite) {
+                    let site = match f.node.as_str() {
+                        "primary" => stack.sites.as_ref().and_then(|s| s.site(&stack.primary()).map(str::to_string)).unwrap_or_default(),
+                        s => s.to_string(),
+                    };
+                    // beside the fault, not before its notice: the failover waits on no exec here
+                    let (kind, index) = (f.kind, f.index);
+                    let cut = tokio::spawn(async move {
+                        if let Err(e) = m.site_fault(index, kind, &site, healing).await {
+                            eprintln!("warning: the monitoring in {site} could not be cut off: {}", e.one_line());
+                        }
+                    });
+                    if healing {
+                        let _ = cut.await;
+                    }
+                }
+                if let Some(o) = other {
+                    o(f, healing).await;
+                }
+            })
+        });
+        Some(hook)
+    }
+
+    /// The monitoring's cuts healed with the drill's faults.
+    pub(super) async fn heal_monitoring(&self) {
+        if let Some(m) = self.monitor.get() {
+            m.heal_cuts().await;
+        }
     }
 
     fn started(&self, rep: &mut Reporters, m: Monitor) -> Result<()> {

@@ -7,7 +7,6 @@ use super::locate::Seg::{self, Key, Name};
 use super::model::*;
 use super::services::ServicePlan;
 
-
 /// Every problem of `monitoring` and of the services' alert targets.
 pub fn validate(sc: &Scenario, services: &[ServicePlan], rules: Option<&AlertRules>) -> Vec<Problem> {
     let mut p = Vec::new();
@@ -64,6 +63,7 @@ fn spec_problems(sc: &Scenario, m: &MonitoringSpec, p: &mut Vec<Problem>) {
         ("group_wait_ms", "MonitoringSpec.group_wait_ms", m.group_wait_ms),
         ("group_interval_ms", "MonitoringSpec.group_interval_ms", m.group_interval_ms),
         ("settle_ms", "MonitoringSpec.settle_ms", m.settle_ms),
+        ("peer_timeout_ms", "MonitoringSpec.peer_timeout_ms", m.peer_timeout_ms),
     ];
     for (field, key, v) in ranges {
         super::bounds::check_opt(p, at(field), key, v.map(|v| v as f64));
@@ -71,6 +71,7 @@ fn spec_problems(sc: &Scenario, m: &MonitoringSpec, p: &mut Vec<Problem>) {
     if m.group_by.as_ref().is_some_and(|g| g.is_empty()) {
         p.push((at("group_by"), "expected at least one label name (Alertmanager's default is `[alertname]`)".into()));
     }
+    placement_problems(sc, m, p);
     let external = sc.stack.kind.is_external();
     if external {
         if m.prometheus_url.is_none() {
@@ -97,8 +98,57 @@ fn spec_problems(sc: &Scenario, m: &MonitoringSpec, p: &mut Vec<Problem>) {
             p.push((at(key), format!("`{key}` watches an external stack's own monitoring; drdrill runs its own beside a stack it starts")));
         }
     }
-    if !sc.sites.is_empty() {
-        p.push((vec![Key("monitoring")], "monitoring is not yet drilled together with `sites`".into()));
+}
+
+/// Where the monitoring stands: `site` or `sites`, each a site of the scenario, required
+/// with `sites`, refused without them and on an external stack.
+fn placement_problems(sc: &Scenario, m: &MonitoringSpec, p: &mut Vec<Problem>) {
+    let at = |k: &'static str| vec![Key("monitoring"), Key(k)];
+    let placed = m.site.is_some() || m.sites.is_some();
+    if sc.stack.kind.is_external() {
+        if placed {
+            let k = if m.site.is_some() { "site" } else { "sites" };
+            p.push((at(k), "an external drill watches the users' own monitoring, wherever it stands; drop it".into()));
+        }
+        return;
+    }
+    if m.peer_timeout_ms.is_some() && m.sites.is_none() {
+        p.push((at("peer_timeout_ms"), "`peer_timeout_ms` times the clustered Alertmanagers of `sites`; this monitoring has one".into()));
+    }
+    if m.site.is_some() && m.sites.is_some() {
+        p.push((at("sites"), "give `site` (one place) or `sites` (one Prometheus and Alertmanager in each), not both".into()));
+        return;
+    }
+    if sc.sites.is_empty() {
+        if placed {
+            let k = if m.site.is_some() { "site" } else { "sites" };
+            p.push((at(k), format!("`{k}` places the monitoring in the scenario's `sites`; this scenario has none")));
+        }
+        return;
+    }
+    let known = sc.sites.join(", ");
+    if let Some(s) = m.site.as_ref().filter(|s| !sc.sites.contains(s)) {
+        p.push((at("site"), format!("no site `{s}` in `sites` (it has {known})")));
+    }
+    let Some(list) = &m.sites else {
+        if m.site.is_none() {
+            let hint = format!(
+                "with `sites`, say where the monitoring stands: `site: {}` (one Prometheus and Alertmanager), or `sites: [{known}]` (one in each, the Alertmanagers clustered)",
+                sc.sites.last().map(String::as_str).unwrap_or_default()
+            );
+            p.push((vec![Key("monitoring")], hint));
+        }
+        return;
+    };
+    if list.len() < 2 {
+        p.push((at("sites"), "`sites` places the monitoring in two sites or more; for one, write `site`".into()));
+    }
+    for (i, s) in list.iter().enumerate() {
+        if !sc.sites.contains(s) {
+            p.push((vec![Key("monitoring"), Key("sites"), Seg::Index(i)], format!("no site `{s}` in `sites` (it has {known})")));
+        } else if list[..i].contains(s) {
+            p.push((vec![Key("monitoring"), Key("sites"), Seg::Index(i)], format!("site `{s}` is named twice")));
+        }
     }
 }
 
@@ -131,6 +181,31 @@ mod tests {
         assert!(e.contains(r#"r.yml:6:9: for: not a valid duration string: "2 sec""#), "{e}");
         let e = load(&BASE.replace("r.yml", "missing.yml"), RULES).unwrap_err();
         assert!(e.contains("s.yaml:4:3: no rules file `missing.yml` beside the scenario"), "{e}");
+    }
+
+    const SITES: &str = "name: t\nsites: [dc1, dc2]\nwan: [{between: [dc1, dc2]}]\nstack:\n  kind: postgres\n  replicas: 2\n  sites: {dc1: [pg-1, pg-2], dc2: [pg-3]}\nmonitoring:\n  rules: [r.yml]\n  site: dc2\ntargets: {converge: false}\n";
+
+    #[test]
+    fn monitoring_in_sites_names_sites_of_the_scenario() {
+        load(SITES, RULES).unwrap();
+        load(&SITES.replace("site: dc2", "sites: [dc1, dc2]\n  peer_timeout_ms: 2000"), RULES).unwrap();
+        let e = load(&SITES.replace("site: dc2", "site: dc3"), RULES).unwrap_err();
+        assert!(e.contains("s.yaml:10:3: no site `dc3` in `sites` (it has dc1, dc2)"), "{e}");
+        let e = load(&SITES.replace("site: dc2", "sites: [dc1]"), RULES).unwrap_err();
+        assert!(e.contains("s.yaml:10:3: `sites` places the monitoring in two sites or more; for one, write `site`"), "{e}");
+        let e = load(&SITES.replace("site: dc2", "sites: [dc1, dc1]"), RULES).unwrap_err();
+        assert!(e.contains("s.yaml:10:3: site `dc1` is named twice"), "{e}");
+        let e = load(&SITES.replace("site: dc2", "site: dc2\n  sites: [dc1, dc2]"), RULES).unwrap_err();
+        assert!(e.contains("s.yaml:11:3: give `site` (one place) or `sites`"), "{e}");
+        let e = load(&SITES.replace("  site: dc2\n", ""), RULES).unwrap_err();
+        assert!(e.contains("s.yaml:8:1: with `sites`, say where the monitoring stands: `site: dc2`"), "{e}");
+        let e = load(&SITES.replace("site: dc2", "site: dc2\n  peer_timeout_ms: 100"), RULES).unwrap_err();
+        assert!(e.contains("s.yaml:11:3: `peer_timeout_ms` times the clustered Alertmanagers of `sites`"), "{e}");
+        let e = load(&BASE.replace("  rules: [r.yml]\n", "  rules: [r.yml]\n  site: dc1\n"), RULES).unwrap_err();
+        assert!(e.contains("s.yaml:5:3: `site` places the monitoring in the scenario's `sites`; this scenario has none"), "{e}");
+        let ext = "name: t\nstack:\n  kind: external\n  engine: postgres\n  endpoint: 127.0.0.1:5432\nmonitoring: {prometheus_url: http://127.0.0.1:9090, site: dc1}\ntargets: {}\n";
+        let e = load(ext, RULES).unwrap_err();
+        assert!(e.contains("an external drill watches the users' own monitoring, wherever it stands; drop it"), "{e}");
     }
 
     #[test]

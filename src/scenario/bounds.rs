@@ -90,6 +90,7 @@ pub const BOUNDS: &[Bound] = &[
     b("MonitoringSpec.group_wait_ms", 0.0, HOUR),
     b("MonitoringSpec.group_interval_ms", 100.0, HOUR),
     b("MonitoringSpec.settle_ms", 0.0, HOUR),
+    b("MonitoringSpec.peer_timeout_ms", 0.0, HOUR),
     b("ActionSpec.timeout_ms", 1.0, HOUR),
     b("ProbeSpec.attempt_timeout_ms", 1.0, HOUR),
     b("ProbeSpec.every_ms", 1.0, HOUR),

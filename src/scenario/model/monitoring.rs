@@ -5,6 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Alertmanager's own `--cluster.peer-timeout`.
+pub const PEER_TIMEOUT_MS: u64 = 15_000;
 /// Prometheus' own defaults (`global.scrape_interval`, `global.evaluation_interval`).
 pub const PROMETHEUS_INTERVAL_MS: u64 = 60_000;
 /// Alertmanager's own defaults (`route.group_wait`, `route.group_interval`).
@@ -41,6 +43,21 @@ pub struct MonitoringSpec {
     /// + 5 s. 0 to 3600000.
     #[serde(default)]
     pub settle_ms: Option<u64>,
+    /// With `sites`: the site the drill's Prometheus and Alertmanager stand in. Scrapes of
+    /// the other sites' exporters and the page to the receiver (outside every site) leave
+    /// it, so a site cut off is cut off from them too.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// With `sites`: two or more sites, each with a Prometheus and an Alertmanager; the
+    /// Alertmanagers form one cluster (gossip across the sites) and each Prometheus sends
+    /// to all of them.
+    #[serde(default)]
+    pub sites: Option<Vec<String>>,
+    /// With `sites`: Alertmanager's `--cluster.peer-timeout`, ms: how long the
+    /// Alertmanager in position N of the cluster waits, times N, for the others to notify
+    /// before it does. Default 15000 (Alertmanager's own). 0 to 3600000.
+    #[serde(default)]
+    pub peer_timeout_ms: Option<u64>,
     /// External drills only: the users' Prometheus (read-only API: rules, alerts, series).
     #[serde(default)]
     pub prometheus_url: Option<String>,
@@ -74,6 +91,14 @@ impl MonitoringSpec {
     }
     pub fn group_by(&self) -> Vec<String> {
         self.group_by.clone().unwrap_or_else(|| vec!["alertname".into()])
+    }
+    /// The sites the monitoring stands in (`site`, or `sites`), none when it is not placed.
+    pub fn placed_in(&self) -> Vec<String> {
+        match (&self.site, &self.sites) {
+            (Some(s), _) => vec![s.clone()],
+            (None, Some(v)) => v.clone(),
+            (None, None) => Vec::new(),
+        }
     }
     /// Whether it watches the users' own monitoring (an external drill).
     pub fn is_external(&self) -> bool {

@@ -1,0 +1,81 @@
+//! Monitoring placed in sites, for real (docs/alerts.md, "Monitoring in sites"): the
+//! region drill of tests/fixtures/region-pg-isolation.yaml, dc1 cut off at 4 s, with the
+//! drill's Prometheus and Alertmanager in the surviving site, in the failed one, or in
+//! both (the Alertmanagers clustered). The page goes to the pager, a container outside
+//! every site: a site cut off cannot page.
+mod common;
+use common::*;
+use serde_json::Value;
+
+/// A fault's page, at most: scrape + evaluation interval + `for` + group_wait (the
+/// fixtures' 500 + 500 + 2000 + 1000 ms) and 2 s for the notification and the polls.
+const TO_PAGE_BOUND_MS: f64 = 500.0 + 500.0 + 2_000.0 + 1_000.0 + 2_000.0;
+
+fn rule<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["alerts"]["rules"].as_array().unwrap().iter().find(|x| x["alert"] == name).unwrap_or_else(|| panic!("no rule {name}"))
+}
+
+/// Each firing notification's arrival (drill ms) whose alerts include `instance`.
+fn pages_for(r: &Value, instance: &str) -> Vec<f64> {
+    let mut at: Vec<f64> = r["alerts"]["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["status"] == "firing" && n["labels"]["instance"] == instance)
+        .map(|n| n["at_ms"].as_f64().unwrap())
+        .collect();
+    at.dedup();
+    at
+}
+
+#[test]
+fn monitoring_in_the_surviving_site_pages_for_the_isolated_primary() {
+    let d = run_drill("tests/fixtures/region-monitoring-dc2.yaml", &[]);
+    let r = &d.results;
+    let a = rule(r, "PostgresInstanceDown");
+    assert_eq!(a["outcome"], "notified", "{a}\n{}", d.stderr);
+    let to_page = a["to_page_ms"].as_f64().unwrap();
+    assert!(to_page <= TO_PAGE_BOUND_MS, "paged {to_page} ms after the fault, bound {TO_PAGE_BOUND_MS}: {a}");
+    assert_eq!(pages_for(r, "pg-1").len(), 1, "one page for the isolated primary: {}", r["alerts"]["notifications"]);
+    assert_eq!(r["alerts"]["placed_in"], serde_json::json!(["dc2"]));
+    assert!(r["alerts"]["could_not_page"].is_null(), "dc2 could page all along: {}", r["alerts"]);
+    assert_eq!(r["questions"]["alerting"]["answer"], "yes", "{}", r["questions"]);
+}
+
+#[test]
+fn monitoring_only_in_the_isolated_site_cannot_page_and_the_drill_says_so() {
+    let d = run_drill("tests/fixtures/region-monitoring-dc1.yaml", &[]);
+    assert_eq!(d.code, 1, "the drill fails on purpose\n{}\n{}", d.stdout, d.stderr);
+    let r = &d.results;
+    let spells = r["alerts"]["could_not_page"].as_array().unwrap_or_else(|| panic!("no could_not_page: {}", r["alerts"]));
+    let (from, to) = (spells[0][0].as_f64().unwrap(), spells[0][1].as_f64().unwrap());
+    let fault = r["fault_ms"].as_f64().unwrap();
+    assert!(from >= fault && from - fault < 1_000.0 && to > from, "dark from {from} to {to}, fault at {fault}");
+    let during: Vec<&Value> = r["alerts"]["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["status"] == "firing" && n["at_ms"].as_f64().unwrap() < to)
+        .collect();
+    assert!(during.is_empty(), "a page left the isolated site: {during:?}");
+    assert_eq!(r["questions"]["alerting"]["answer"], "no", "{}", r["questions"]);
+    let findings = r["questions"]["unexpected"]["findings"].as_array().unwrap();
+    assert!(findings.iter().any(|f| f["what"].as_str().unwrap().contains("the only monitoring stood in dc1")), "{findings:?}");
+    let target = r["targets"].as_array().unwrap().iter().find(|t| t["target"] == "alerts.PostgresInstanceDown.notified_within_ms");
+    assert_ne!(target.map(|t| &t["verdict"]), Some(&Value::from("pass")), "{target:?}");
+}
+
+#[test]
+fn monitoring_in_both_sites_pages_once_when_one_is_isolated() {
+    let d = run_drill("tests/fixtures/region-monitoring-both.yaml", &[]);
+    let r = &d.results;
+    let a = rule(r, "PostgresInstanceDown");
+    assert_eq!(a["outcome"], "notified", "{a}\n{}", d.stderr);
+    let peer_timeout = 2_000.0; // the fixture's: dc2's Alertmanager may wait for dc1's, its peer
+    let to_page = a["to_page_ms"].as_f64().unwrap();
+    assert!(to_page <= TO_PAGE_BOUND_MS + peer_timeout, "paged {to_page} ms after the fault: {a}");
+    assert_eq!(pages_for(r, "pg-1").len(), 1, "paged once, not once per site: {}", r["alerts"]["notifications"]);
+    assert!(r["alerts"]["could_not_page"].is_null(), "dc2 could page all along: {}", r["alerts"]);
+    let dark = r["alerts"]["dark_sites"].as_array().unwrap();
+    assert_eq!((dark.len(), &dark[0]["site"]), (1, &Value::from("dc1")), "{dark:?}");
+}
