@@ -21,7 +21,7 @@ pub fn action_lines(sc: &Scenario, services: &[ServicePlan]) -> Vec<String> {
     faults.sort_by_key(|(_, f)| f.at_ms);
     for (i, f) in faults {
         let what = match (&f.action, f.kind) {
-            (Some(a), FaultKind::Action) => describe(a),
+            (Some(a), FaultKind::Action) => format!("action {}", describe(a)),
             (_, FaultKind::Heal) => format!("heal `{}`", f.heals.clone().unwrap_or_default()),
             (_, k) => {
                 let named: Vec<String> =
