@@ -38,7 +38,7 @@ pub fn rule_warnings(loaded: &Loaded) -> Vec<String> {
 /// says it.
 pub fn spoken_ms(ms: u64) -> String {
     if ms < 60_000 {
-        return if ms % 1000 == 0 { format!("{} s", ms / 1000) } else { format!("{} s", ms as f64 / 1000.0) };
+        return if ms.is_multiple_of(1000) { format!("{} s", ms / 1000) } else { format!("{} s", ms as f64 / 1000.0) };
     }
     let secs = ms.div_ceil(1000);
     match (secs / 60, secs % 60) {

@@ -16,6 +16,11 @@ pub struct DnsSpec {
     /// 60 (seed 001's runbook). 0 to 86400.
     #[serde(default = "default_ttl")]
     pub ttl_s: u32,
+    /// In a drill of several services: the services whose clients find their primary by
+    /// name (seed 001's runbook moves the database's record only). Default: every one; the
+    /// others' clients are repointed by drdrill, as without `dns`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<String>>,
 }
 
 fn default_ttl() -> u32 {
@@ -67,6 +72,9 @@ fn bare_kinds() -> Vec<&'static str> {
 /// `dns` and `workload.resolve` where they cannot work.
 pub(super) fn validate_dns(s: &Scenario, p: &mut Vec<Problem>) {
     let info = s.stack.kind.info();
+    if s.dns.as_ref().is_some_and(|d| d.services.is_some()) {
+        p.push((vec![Key("dns"), Key("services")], "`services` names the services of a drill of several; this one has one".into()));
+    }
     let Some(dns) = &s.dns else {
         if s.workload.resolve != Resolve::Ttl && s.stack.resolver.is_none() {
             p.push((
@@ -326,6 +334,20 @@ mod tests {
         assert!(e.contains("ttl_s must be between 0 and 86400, found 100000"), "{e}");
         let e = problems(&format!("{base}stack: {{kind: postgres}}\nworkload: {{resolve: sometimes}}\n"));
         assert!(e.contains("sometimes"), "{e}");
+    }
+
+    #[test]
+    fn dns_names_the_services_whose_clients_look_their_primary_up() {
+        let drill = "name: t\ndns: {ttl_s: 5, services: [db]}\nservices:\n  db: {stack: {kind: postgres, replicas: 1}, targets: {}}\n  \
+            cache: {stack: {kind: redis, replicas: 1}, targets: {}}\n";
+        assert_eq!(problems(drill), "");
+        let l = parse(std::path::Path::new("t.yaml"), drill.to_string()).unwrap();
+        let dns: Vec<(String, bool)> = l.services.iter().map(|p| (p.name.clone(), p.view.dns.is_some())).collect();
+        assert_eq!(dns, [("cache".to_string(), false), ("db".to_string(), true)], "only db's clients use the DNS");
+        let e = problems(&drill.replace("services: [db]", "services: [dbx]"));
+        assert!(e.contains("t.yaml:2:") && e.contains("unknown service `dbx` (the services are cache, db)"), "{e}");
+        let one = "name: t\ntargets: {}\nstack: {kind: postgres, replicas: 1}\ndns: {ttl_s: 5, services: [postgres]}\n";
+        assert!(problems(one).contains("`services` names the services of a drill of several"), "{}", problems(one));
     }
 
     #[test]

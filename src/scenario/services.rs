@@ -166,7 +166,7 @@ pub fn plans(ss: &ServicesScenario) -> (Vec<ServicePlan>, Vec<Problem>) {
             steady_state: Default::default(),
             abort_when: None,
             secrets: Vec::new(),
-            dns: ss.dns.clone(),
+            dns: dns_of(ss, name),
             sites: ss.sites.clone(),
             wan: ss.wan.clone(),
             monitoring: ss.monitoring.clone(),
@@ -234,10 +234,21 @@ fn place(path: Vec<Seg>, service: &str, faults: &[usize]) -> Vec<Seg> {
 }
 
 /// What only a drill of several services can get wrong.
+/// The drill's DNS as `service` sees it: none when `dns.services` leaves it out.
+fn dns_of(ss: &ServicesScenario, service: &str) -> Option<super::region::DnsSpec> {
+    let d = ss.dns.clone()?;
+    let named = d.services.as_ref().is_none_or(|l| l.iter().any(|s| s == service));
+    named.then_some(super::region::DnsSpec { services: None, ..d })
+}
+
 fn drill_problems(ss: &ServicesScenario) -> Vec<Problem> {
     let mut p = Vec::new();
     if ss.services.is_empty() {
         p.push((vec![Key("services")], "expected at least one service".into()));
+    }
+    for s in ss.dns.iter().flat_map(|d| d.services.iter().flatten()).filter(|s| !ss.services.contains_key(*s)) {
+        let known: Vec<&str> = ss.services.keys().map(String::as_str).collect();
+        p.push((vec![Key("dns"), Key("services")], format!("unknown service `{s}` (the services are {})", known.join(", "))));
     }
     let mut owner: BTreeMap<String, String> = BTreeMap::new();
     for (name, spec) in &ss.services {
