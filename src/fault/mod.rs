@@ -104,8 +104,8 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
     let kind = kind_name(spec.kind);
     let site_fault = matches!(spec.kind, FaultKind::IsolateSite | FaultKind::KillSite | FaultKind::DegradeLink);
     let target = match &spec.target {
-        // a site fault's target is a site
-        Some(t) if site_fault => Some(t.clone()),
+        // a site fault's target is a site (`primary`: the primary's, as the fault finds it)
+        Some(t) if site_fault => Some(stack.sites.as_ref().map_or_else(|| t.clone(), |s| site::named(stack, s, t))),
         Some(t) => Some(stack.resolve(t)?),
         None => None,
     };
@@ -204,10 +204,8 @@ fn touches_primary(stack: &Stack, spec: &FaultSpec, target: Option<&str>, primar
     match spec.kind {
         FaultKind::Switchover => true,
         FaultKind::Partition => spec.groups.iter().flatten().flatten().any(|m| stack.resolve(m).ok().as_deref() == Some(primary)),
-        // `target: primary` names the primary's site
-        FaultKind::IsolateSite | FaultKind::KillSite => {
-            target == Some("primary") || stack.sites.as_ref().is_some_and(|s| s.site(primary) == target)
-        }
+        // the site (`target: primary` was resolved to the primary's when the fault came)
+        FaultKind::IsolateSite | FaultKind::KillSite => stack.sites.as_ref().is_some_and(|s| s.site(primary) == target),
         _ => target == Some(primary),
     }
 }

@@ -19,7 +19,12 @@ pub(crate) async fn inject(stack: &Stack, index: usize, spec: &FaultSpec) -> Res
 
 /// The site a fault names: a site, or `primary`, the site the primary is in now.
 fn target(stack: &Stack, sites: &Sites, spec: &FaultSpec) -> String {
-    match spec.target.as_deref().unwrap_or_default() {
+    named(stack, sites, spec.target.as_deref().unwrap_or_default())
+}
+
+/// `name` as a site: itself, or for `primary`, the site the primary is in now.
+pub(super) fn named(stack: &Stack, sites: &Sites, name: &str) -> String {
+    match name {
         "primary" => sites.site(&stack.primary()).unwrap_or_default().to_string(),
         site => site.to_string(),
     }

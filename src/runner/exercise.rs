@@ -171,7 +171,7 @@ impl Drill<'_> {
         let (fault_tx, fault_rx) = mpsc::unbounded_channel();
         let isolated = IsolatedWatch::default();
         let hook = svc.driver.orchestrator().map(|_| isolated.hook(svc.driver.clone(), svc.stack.clone(), primary.clone(), rec.clock));
-        let hook = self.monitoring_hook(svc, hook);
+        let hook = self.monitoring_hook(hook);
         let faults = svc.plan.faults.iter().copied().zip(sc.faults.iter().cloned()).collect();
         let schedule = FaultSchedule::start(svc.stack.clone(), faults, rec.clone(), self.ledger.clone(), fault_tx, hook);
         let scene = Scene { stack: svc.stack.clone(), driver: svc.driver.clone(), rec: rec.clone(), clients: route.clone() };

@@ -58,20 +58,17 @@ impl Drill<'_> {
 
     /// The hook that carries a site fault to the monitoring placed in sites (a fault that
     /// hits several services is carried once), composed with `other`.
-    pub(super) fn monitoring_hook(&self, svc: &Service, other: Option<FaultHook>) -> Option<FaultHook> {
+    pub(super) fn monitoring_hook(&self, other: Option<FaultHook>) -> Option<FaultHook> {
         let Some(m) = self.monitor.get().cloned().filter(|_| self.sc().monitoring.as_ref().is_some_and(|s| !s.placed_in().is_empty()))
         else {
             return other;
         };
-        let stack = svc.stack.clone();
         let hook: FaultHook = Arc::new(move |f: crate::fault::Injected, healing: bool| {
-            let (m, other, stack) = (m.clone(), other.clone(), stack.clone());
+            let (m, other) = (m.clone(), other.clone());
             Box::pin(async move {
                 if matches!(f.kind, FaultKind::IsolateSite | FaultKind::KillSite) {
-                    let site = match f.node.as_str() {
-                        "primary" => stack.sites.as_ref().and_then(|s| s.site(&stack.primary()).map(str::to_string)).unwrap_or_default(),
-                        s => s.to_string(),
-                    };
+                    // a site fault's node is its site, `primary` resolved when it was injected
+                    let site = f.node.clone();
                     // beside the fault, not before its notice: the failover waits on no exec here
                     let (kind, index) = (f.kind, f.index);
                     let cut = tokio::spawn(async move {
