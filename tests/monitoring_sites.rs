@@ -36,7 +36,7 @@ fn monitoring_in_the_surviving_site_pages_for_the_isolated_primary() {
     assert_eq!(a["outcome"], "notified", "{a}\n{}", d.stderr);
     let to_page = a["to_page_ms"].as_f64().unwrap();
     assert!(to_page <= TO_PAGE_BOUND_MS, "paged {to_page} ms after the fault, bound {TO_PAGE_BOUND_MS}: {a}");
-    assert_eq!(pages_for(r, "pg-1").len(), 1, "one page for the isolated primary: {}", r["alerts"]["notifications"]);
+    assert!(!pages_for(r, "pg-1").is_empty(), "a page for the isolated primary: {}", r["alerts"]["notifications"]);
     assert_eq!(r["alerts"]["placed_in"], serde_json::json!(["dc2"]));
     assert!(r["alerts"]["could_not_page"].is_null(), "dc2 could page all along: {}", r["alerts"]);
     assert_eq!(r["questions"]["alerting"]["answer"], "yes", "{}", r["questions"]);
@@ -71,10 +71,14 @@ fn monitoring_in_both_sites_pages_once_when_one_is_isolated() {
     let r = &d.results;
     let a = rule(r, "PostgresInstanceDown");
     assert_eq!(a["outcome"], "notified", "{a}\n{}", d.stderr);
-    let peer_timeout = 2_000.0; // the fixture's: dc2's Alertmanager may wait for dc1's, its peer
-    let to_page = a["to_page_ms"].as_f64().unwrap();
+    let peer_timeout = 1_000.0; // the fixture's: dc2's Alertmanager may wait for dc1's, its peer
+    let to_page = a["to_page_ms"].as_f64().unwrap_or_else(|| panic!("no time to page: {a}"));
     assert!(to_page <= TO_PAGE_BOUND_MS + peer_timeout, "paged {to_page} ms after the fault: {a}");
-    assert_eq!(pages_for(r, "pg-1").len(), 1, "paged once, not once per site: {}", r["alerts"]["notifications"]);
+    // once, not once per site: a second site's copy would follow within its peer timeout
+    // (1 s); the group's own later changes come a group_interval (2 s) or more apart
+    let pages = pages_for(r, "pg-1");
+    assert!(!pages.is_empty(), "{}", r["alerts"]["notifications"]);
+    assert!(pages.windows(2).all(|w| w[1] - w[0] >= 1_900.0), "paged once per site: {pages:?}\n{}", r["alerts"]["notifications"]);
     assert!(r["alerts"]["could_not_page"].is_null(), "dc2 could page all along: {}", r["alerts"]);
     let dark = r["alerts"]["dark_sites"].as_array().unwrap();
     assert_eq!((dark.len(), &dark[0]["site"]), (1, &Value::from("dc1")), "{dark:?}");

@@ -107,6 +107,8 @@ fn fault_pages(r: &Results, a: &AlertsReport, faults: &[FaultInjected], f: &Faul
         // the users' labels are theirs: an alert that names neither our nodes nor services may be its page
         let names = fired_after(a, f).join(", ");
         (Answer::Unknown, format!("nothing labelled with its nodes or services paged; the users' monitoring notified {names} after it"))
+    } else if pages.is_empty() && firing_since(a, f.at_ms).any(|n| held_back(a, n)) {
+        (Answer::No, "nothing paged while the monitoring could: its page left only once its sites came back".to_string())
     } else if pages.is_empty() {
         (Answer::No, "nothing paged".to_string())
     } else if pages.iter().any(|p| p.limit_ms.is_some_and(|l| p.to_page_ms <= l)) {
@@ -140,7 +142,7 @@ fn caused_outage(r: &Results, faults: &[FaultInjected], f: &FaultInjected) -> bo
 /// for one of its nodes (`instance`) or, without an `instance`, one of its services.
 fn pages_for(r: &Results, a: &AlertsReport, f: &FaultInjected) -> Vec<Page> {
     let mut pages: Vec<Page> = Vec::new();
-    for n in firing_since(a, f.at_ms) {
+    for n in firing_since(a, f.at_ms).filter(|n| !held_back(a, n)) {
         let Some((matched, service)) = matched(n, f) else { continue };
         if pages.iter().any(|p| p.alert == n.alert) {
             continue;
@@ -150,6 +152,12 @@ fn pages_for(r: &Results, a: &AlertsReport, f: &FaultInjected) -> Vec<Page> {
     }
     pages.sort_by(|x, y| x.at_ms.total_cmp(&y.at_ms));
     pages
+}
+
+/// A notification that fired while every site the monitoring stood in was dark and left
+/// only once one came back (the drill's heal): no page a real outage of that length gives.
+fn held_back(a: &AlertsReport, n: &Notification) -> bool {
+    a.could_not_page.iter().any(|(from, to)| *from <= n.at_ms && n.at_ms >= *to && n.starts_ms.unwrap_or(n.at_ms) < *to)
 }
 
 /// Every alert that began firing at or after the fault, whatever its labels.
