@@ -5,22 +5,13 @@
 //! each of them, both ways, as a partition does; `kill_site` kills its monitoring with its
 //! nodes. drdrill's own reads (published ports, from the host) are never cut: it is the
 //! observer, not a member. Each fault is applied once however many services it hits.
+use super::DarkSite;
 use super::deploy::Member;
 use crate::docker::Docker;
 use crate::error::{Error, Result};
 use crate::stack::iptables_script;
 use std::collections::BTreeMap;
 use tokio::sync::Mutex;
-
-/// A site the monitoring stood in that was cut off or killed, from and to (drill ms; to:
-/// None, still dark when the drill ended).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Dark {
-    pub site: String,
-    pub from_ms: f64,
-    pub to_ms: Option<f64>,
-    pub killed: bool,
-}
 
 /// The rules one fault put in each container: (container, rules).
 type Applied = Vec<(String, Vec<String>)>;
@@ -30,7 +21,7 @@ pub struct Cuts {
     members: Vec<Member>,
     /// Fault index -> the rules put in each container, to take out at the heal.
     applied: Mutex<BTreeMap<usize, Applied>>,
-    dark: std::sync::Mutex<Vec<(usize, Dark)>>,
+    dark: std::sync::Mutex<Vec<(usize, DarkSite)>>,
 }
 
 impl Cuts {
@@ -67,7 +58,7 @@ impl Cuts {
             return Err(e);
         }
         applied.insert(index, rules);
-        self.mark(index, Dark { site: site.to_string(), from_ms: at_ms, to_ms: None, killed: false });
+        self.mark(index, DarkSite { site: site.to_string(), from_ms: at_ms, to_ms: None, killed: false });
         Ok(())
     }
 
@@ -76,7 +67,7 @@ impl Cuts {
         let inside = self.members.iter().filter(|m| m.site.as_deref() == Some(site));
         futures_util::future::join_all(inside.map(|m| self.docker.kill(&m.container, "SIGKILL"))).await;
         if self.sites().contains(&site) {
-            self.mark(index, Dark { site: site.to_string(), from_ms: at_ms, to_ms: None, killed: true });
+            self.mark(index, DarkSite { site: site.to_string(), from_ms: at_ms, to_ms: None, killed: true });
         }
     }
 
@@ -99,11 +90,11 @@ impl Cuts {
     }
 
     /// Every time a monitoring site went dark.
-    pub fn dark(&self) -> Vec<Dark> {
+    pub fn dark(&self) -> Vec<DarkSite> {
         self.dark.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(_, d)| d.clone()).collect()
     }
 
-    fn mark(&self, index: usize, d: Dark) {
+    fn mark(&self, index: usize, d: DarkSite) {
         self.dark.lock().unwrap_or_else(|p| p.into_inner()).push((index, d));
     }
 
@@ -134,7 +125,7 @@ impl Cuts {
 
 /// The stretches (drill ms) during which every site the monitoring stood in was dark at
 /// once: nothing could page. `end_ms` closes a stretch still open.
-pub fn could_not_page(dark: &[Dark], sites: &[String], end_ms: f64) -> Vec<(f64, f64)> {
+pub fn could_not_page(dark: &[DarkSite], sites: &[String], end_ms: f64) -> Vec<(f64, f64)> {
     let spells =
         |s: &str| -> Vec<(f64, f64)> { dark.iter().filter(|d| d.site == s).map(|d| (d.from_ms, d.to_ms.unwrap_or(end_ms))).collect() };
     let Some((first, rest)) = sites.split_first() else { return Vec::new() };
@@ -152,8 +143,8 @@ pub fn could_not_page(dark: &[Dark], sites: &[String], end_ms: f64) -> Vec<(f64,
 mod tests {
     use super::*;
 
-    fn dark(site: &str, from: f64, to: Option<f64>) -> Dark {
-        Dark { site: site.into(), from_ms: from, to_ms: to, killed: false }
+    fn dark(site: &str, from: f64, to: Option<f64>) -> DarkSite {
+        DarkSite { site: site.into(), from_ms: from, to_ms: to, killed: false }
     }
 
     #[test]

@@ -52,6 +52,16 @@ pub struct Deployed {
     pub members: Vec<Member>,
 }
 
+impl Deployed {
+    /// Every (site, Prometheus, Alertmanager): each site's, or the one pair (site "").
+    pub fn pairs(&self) -> Vec<(String, String, String)> {
+        match self.sites.is_empty() {
+            true => vec![(String::new(), self.prometheus_url.clone(), self.alertmanager_url.clone())],
+            false => self.sites.clone(),
+        }
+    }
+}
+
 /// Everything the drill's monitoring needs to start.
 pub struct Plan<'a> {
     pub docker: &'a Docker,
@@ -215,9 +225,7 @@ pub(super) async fn ready(d: &Deployed, exporters: usize, t: &Timing) -> Result<
 /// Every Alertmanager answers (its cluster settled, when it has one) and every Prometheus
 /// has scraped every exporter once.
 async fn scraped_once(http: &Http, d: &Deployed, exporters: usize) -> Result<bool> {
-    let main = [(String::new(), d.prometheus_url.clone(), d.alertmanager_url.clone())];
-    let pairs = if d.sites.is_empty() { &main[..] } else { &d.sites[..] };
-    for (_, prom, am) in pairs {
+    for (_, prom, am) in d.pairs() {
         let status = http.get_json(&format!("{am}/api/v2/status")).await?;
         let cluster = status.get("cluster").and_then(|c| c.get("status")).and_then(|s| s.as_str()).unwrap_or("disabled");
         let targets = http.get_json(&format!("{prom}/api/v1/targets?state=active")).await?;

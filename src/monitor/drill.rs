@@ -162,12 +162,10 @@ impl Monitor {
     /// Starts polling each Prometheus and Alertmanager on the drill's clock.
     pub fn watch(&self, clock: Clock) {
         let _ = self.clock.set(clock);
-        let main = [(String::new(), self.deployed.prometheus_url.clone(), self.deployed.alertmanager_url.clone())];
-        let pairs = if self.deployed.sites.is_empty() { &main[..] } else { &self.deployed.sites[..] };
         let mut watches = self.watch.lock().unwrap_or_else(|p| p.into_inner());
-        for (_, prom, am) in pairs {
-            let am = Some(am.clone()).filter(|u| !u.is_empty());
-            watches.push(Watch::start(self.http.clone(), prom.clone(), am, clock));
+        for (_, prom, am) in self.deployed.pairs() {
+            let am = Some(am).filter(|u| !u.is_empty());
+            watches.push(Watch::start(self.http.clone(), prom, am, clock));
         }
     }
 
@@ -248,8 +246,7 @@ impl Monitor {
         let Some(cuts) = &self.cuts else { return (Vec::new(), Vec::new()) };
         let dark = cuts.dark();
         let none = could_not_page(&dark, &self.spec.placed_in(), end_ms);
-        let sites = dark.into_iter().map(|d| DarkSite { site: d.site, from_ms: d.from_ms, to_ms: d.to_ms, killed: d.killed }).collect();
-        (sites, none)
+        (dark, none)
     }
 
     /// Stops the watch and judges every rule.

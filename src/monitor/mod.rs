@@ -83,6 +83,12 @@ impl AlertsReport {
     pub fn rule(&self, alert: &str) -> Option<&AlertRuleReport> {
         self.rules.iter().find(|r| r.alert == alert)
     }
+    /// The stretch when nothing could page that held back an alert which fired at
+    /// `fired_ms` (inside it) and reached the receiver at `arrived_ms` (once it ended, the
+    /// drill's heal): no page a real outage of that length would have given.
+    pub fn held_back(&self, fired_ms: f64, arrived_ms: f64) -> Option<(f64, f64)> {
+        self.could_not_page.iter().copied().find(|(from, to)| *from <= arrived_ms && fired_ms < *to && arrived_ms >= *to)
+    }
     /// Every dead rule: the drill-wide target that every rule matches a series.
     pub fn dead(&self) -> Vec<&AlertRuleReport> {
         self.rules.iter().filter(|r| r.outcome == AlertOutcome::Dead).collect()

@@ -9,7 +9,7 @@ use crate::scenario::Targets;
 pub fn judge_targets(report: &AlertsReport, targets: &Targets) -> Vec<TargetResult> {
     let mut out = Vec::new();
     for (name, t) in &targets.alerts {
-        out.push(paged(report.rule(name), name, t.notified_within_ms, &report.could_not_page));
+        out.push(paged(report, name, t.notified_within_ms));
     }
     for name in &targets.no_alert {
         out.push(silent(report, name));
@@ -34,10 +34,10 @@ pub fn rules_alive(report: &AlertsReport) -> TargetResult {
 }
 
 /// A page held back while every site the monitoring stood in was dark, and sent once one
-/// came back (the drill's own heal): no page a real outage of that length would have given.
-fn held_back(r: &AlertRuleReport, dark: &[(f64, f64)]) -> Option<String> {
+/// came back (the drill's own heal).
+fn held_back(r: &AlertRuleReport, report: &AlertsReport) -> Option<String> {
     let (firing, notified) = (r.firing_ms?, r.notified_ms?);
-    let (from, to) = dark.iter().find(|(from, to)| *from <= notified && firing < *to && notified >= *to)?;
+    let (from, to) = report.held_back(firing, notified)?;
     Some(format!(
         "paged only once the monitoring's sites came back ({:.1} s after the fault, at t={:.1} s): nothing could page from t={:.1} s to t={:.1} s",
         r.to_page_ms.unwrap_or_default() / 1e3,
@@ -47,7 +47,8 @@ fn held_back(r: &AlertRuleReport, dark: &[(f64, f64)]) -> Option<String> {
     ))
 }
 
-fn paged(rule: Option<&AlertRuleReport>, name: &str, limit_ms: u64, dark: &[(f64, f64)]) -> TargetResult {
+fn paged(report: &AlertsReport, name: &str, limit_ms: u64) -> TargetResult {
+    let rule = report.rule(name);
     let target = format!("alerts.{name}.notified_within_ms");
     let mut t = TargetResult { target, limit: Some(limit_ms as f64), actual: None, verdict: Verdict::Unknown, note: String::new() };
     let Some(r) = rule else {
@@ -59,7 +60,7 @@ fn paged(rule: Option<&AlertRuleReport>, name: &str, limit_ms: u64, dark: &[(f64
         return t;
     }
     t.actual = r.to_page_ms;
-    if let Some(why) = held_back(r, dark) {
+    if let Some(why) = held_back(r, report) {
         (t.verdict, t.note) = (Verdict::Fail, why);
         return t;
     }

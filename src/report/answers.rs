@@ -155,9 +155,9 @@ fn pages_for(r: &Results, a: &AlertsReport, f: &FaultInjected) -> Vec<Page> {
 }
 
 /// A notification that fired while every site the monitoring stood in was dark and left
-/// only once one came back (the drill's heal): no page a real outage of that length gives.
+/// only once one came back (`AlertsReport::held_back`).
 fn held_back(a: &AlertsReport, n: &Notification) -> bool {
-    a.could_not_page.iter().any(|(from, to)| *from <= n.at_ms && n.at_ms >= *to && n.starts_ms.unwrap_or(n.at_ms) < *to)
+    a.held_back(n.starts_ms.unwrap_or(n.at_ms), n.at_ms).is_some()
 }
 
 /// Every alert that began firing at or after the fault, whatever its labels.
