@@ -229,7 +229,10 @@ mod tests {
         assert_eq!(quote(&long), format!("{}… (80 more characters)", "a".repeat(120)));
         let serde = format!("groups: invalid type: string \"[default]\\naws_secret_access_key = s3cr3t\\n{long}\", expected struct File");
         assert_eq!(clip_input(&serde), "groups: invalid type: string \"[default]… (2 more lines)\", expected struct File");
-        assert_eq!(clip_input("invalid type: string \"a b c\", expected struct File"), "the file is a text of 5 characters, not a YAML mapping of keys");
+        assert_eq!(
+            clip_input("invalid type: string \"a b c\", expected struct File"),
+            "the file is a text of 5 characters, not a YAML mapping of keys"
+        );
         assert_eq!(clip_input("unknown field `x`, expected `a`"), "unknown field `x`, expected `a`");
         assert_eq!(clip_input(r#"a "q\"uote" b"#), r#"a "q\"uote" b"#);
         let e = Error::scenario(format!("x {}", "b".repeat(5_000_000))).to_string();

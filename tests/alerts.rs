@@ -217,8 +217,18 @@ fn drdrill_and_promtool_agree_on_every_rules_file() {
         files.extend(std::fs::read_dir(root().join(folder)).unwrap().flatten().map(|e| e.path()));
     }
     let exprs = [
-        "time() - x > 5m", "x offset -5m", "x @ start()", "x[5m:1m]", "holt_winters(x[5m], 0.5, 0.5)", "sort_by_label(x, \"a\")",
-        "double_exponential_smoothing(x[5m], 0.5, 0.5)", "mad_over_time(x[5m])", "x[1.5m]", "x{}", "sum(x) by (a,)", "x atan2 y",
+        "time() - x > 5m",
+        "x offset -5m",
+        "x @ start()",
+        "x[5m:1m]",
+        "holt_winters(x[5m], 0.5, 0.5)",
+        "sort_by_label(x, \"a\")",
+        "double_exponential_smoothing(x[5m], 0.5, 0.5)",
+        "mad_over_time(x[5m])",
+        "x[1.5m]",
+        "x{}",
+        "sum(x) by (a,)",
+        "x atan2 y",
     ];
     for (i, e) in exprs.iter().enumerate() {
         let p = dir.path().join(format!("expr-{i}.rules.yml"));
@@ -241,7 +251,11 @@ fn drdrill_and_promtool_agree_on_every_rules_file() {
         // a file of recording rules only is valid to Prometheus; drdrill needs an alert in it
         let ours_ok = ours.as_ref().map(|_| true).unwrap_or_else(|e| e.to_string().contains("holds no alerting rule"));
         if ours_ok != promtool[&name] {
-            differ.push(format!("{name}: promtool {}, drdrill {:?}", if promtool[&name] { "accepts" } else { "refuses" }, ours.err().map(|e| e.to_string())));
+            differ.push(format!(
+                "{name}: promtool {}, drdrill {:?}",
+                if promtool[&name] { "accepts" } else { "refuses" },
+                ours.err().map(|e| e.to_string())
+            ));
         }
     }
     assert!(differ.is_empty(), "drdrill and promtool differ:\n{}", differ.join("\n"));

@@ -42,7 +42,13 @@ fn a_suite_runs_every_file_reports_once_and_exits_with_the_worst_code() {
     taken.sort();
     assert_eq!(taken, ["a-single-pass.yaml", "b-single-fail.yaml", "c-single-pass.yaml"].map(|f| format!("tests/fixtures/suite/{f}")));
     let merged = tmp.path().join("merged");
-    let out = drdrill(&["summary", tmp.path().join("1-of-2").to_str().unwrap(), tmp.path().join("2-of-2").to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    let out = drdrill(&[
+        "summary",
+        tmp.path().join("1-of-2").to_str().unwrap(),
+        tmp.path().join("2-of-2").to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let (dir, s) = summary_of(&out);
     assert_eq!(dir, merged);

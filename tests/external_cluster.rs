@@ -150,7 +150,12 @@ fn a_users_cluster_is_drilled_through_its_nodes_and_only_this_runs_keys_are_clea
     assert_eq!((shards[1]["primary"].as_str(), shards[1]["hit"].as_bool()), (Some("node-2"), Some(true)), "{}", shards[1]);
     let shard_rto = shards[1]["rto_ms"].as_f64().expect("the shard recovered");
     assert!(shard_rto >= NODE_TIMEOUT_MS, "shard 2 recovered in {shard_rto} ms, sooner than cluster-node-timeout");
-    assert!(r["rto_ms"].as_f64().unwrap() >= shard_rto, "the service's RTO {} ms is shorter than its hit shard's {shard_rto} ms: {}", r["rto_ms"], shards[1]);
+    assert!(
+        r["rto_ms"].as_f64().unwrap() >= shard_rto,
+        "the service's RTO {} ms is shorter than its hit shard's {shard_rto} ms: {}",
+        r["rto_ms"],
+        shards[1]
+    );
     // the cluster's own view, read-only: FAIL agreed no sooner than cluster-node-timeout (as
     // the node answered CONFIG GET), then a replica of node-2 promoted; the phases add up
     assert_orchestrator_failed_over(&d);

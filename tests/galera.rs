@@ -51,7 +51,8 @@ fn an_isolated_site_refuses_writes_the_others_go_on_and_it_rejoins() {
             .filter(|v| !certification_conflict(v))
             .chain(insert_ops(&ops, node, "unknown", from, to))
             .collect();
-        let what: Vec<String> = not.iter().map(|v| format!("{} at {:.0} ms: {}", v["outcome"], v["invoke_ns"].as_f64().unwrap() / 1e6, v["error"])).collect();
+        let what: Vec<String> =
+            not.iter().map(|v| format!("{} at {:.0} ms: {}", v["outcome"], v["invoke_ns"].as_f64().unwrap() / 1e6, v["error"])).collect();
         assert!(
             ok > 100 && not.is_empty(),
             "{node}: {ok} inserts acknowledged, {} not (certification conflicts aside), during the cut {from:.0}..{to:.0} ms: {what:?}",
@@ -62,8 +63,10 @@ fn an_isolated_site_refuses_writes_the_others_go_on_and_it_rejoins() {
     let s = &m["sites"];
     assert!(s["site-c"]["failed"].as_u64().unwrap() > 100, "{s}");
     assert!(s["site-c"]["longest_without_ack_ms"].as_f64().unwrap() >= 19_000.0, "{s}");
+    // their commits stall until Galera drops the silent member: after evs.suspect_timeout
+    // (5 s), at the latest evs.inactive_timeout (15 s, reached on a loaded machine)
     for site in ["site-a", "site-b"] {
-        assert!(s[site]["longest_without_ack_ms"].as_f64().unwrap() < 12_000.0, "{s}");
+        assert!(s[site]["longest_without_ack_ms"].as_f64().unwrap() < 16_000.0, "{s}");
     }
     // the rejoin was seen: out of the primary component during the cut, Synced after the
     // heal, by incremental state transfer, and the writes it missed reached it
@@ -96,8 +99,11 @@ fn service<'a>(r: &'a Value, name: &str) -> &'a Value {
 /// When each kill of service `name` took effect (the engine's record of the death, drill
 /// ms), and the first and the last.
 fn deaths(r: &Value, name: &str) -> (Vec<f64>, f64, f64) {
-    let kills: Vec<f64> =
-        events(r).iter().filter(|e| e["kind"] == "fault-inject" && e["service"] == name).map(|e| e["applied_ns"].as_f64().unwrap() / 1e6).collect();
+    let kills: Vec<f64> = events(r)
+        .iter()
+        .filter(|e| e["kind"] == "fault-inject" && e["service"] == name)
+        .map(|e| e["applied_ns"].as_f64().unwrap() / 1e6)
+        .collect();
     let (first, last) = (kills.iter().copied().fold(f64::MAX, f64::min), kills.iter().copied().fold(f64::MIN, f64::max));
     (kills, first, last)
 }
@@ -131,7 +137,12 @@ fn assert_bootstrapped(r: &Value, name: &str, killed: &[&str], spread_ms: f64) {
     let m = &res["multi_active"];
     for k in killed {
         let node = format!("{name}-{k}");
-        let j = m["rejoins"].as_array().unwrap().iter().find(|j| j["node"] == node.as_str()).unwrap_or_else(|| panic!("no rejoin of {node}: {m}"));
+        let j = m["rejoins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["node"] == node.as_str())
+            .unwrap_or_else(|| panic!("no rejoin of {node}: {m}"));
         // down until the operator, paged 5 s after the kills, brought it back
         assert!(j["synced_ms"].as_f64().unwrap() > j["left_ms"].as_f64().unwrap() + 5_000.0, "{j}");
         let method = j["method"].as_str().unwrap_or_else(|| panic!("{j}"));
@@ -177,7 +188,11 @@ fn every_node_killed_loses_under_flush_0_only_what_innodb_had_not_yet_flushed() 
     assert_eq!(lost.len() as u64, service(r, "flush0")["lost_writes"].as_u64().unwrap());
     for w in &lost {
         let ack = w["ack_ms"].as_f64().unwrap();
-        assert!(ack >= first_kill - 1_100.0 && ack <= last_kill, "lost write {w} acknowledged {:.0} ms from the first kill", ack - first_kill);
+        assert!(
+            ack >= first_kill - 1_100.0 && ack <= last_kill,
+            "lost write {w} acknowledged {:.0} ms from the first kill",
+            ack - first_kill
+        );
     }
     let (containers, networks) = labelled(Some(&run_id(r)));
     assert!(containers.is_empty() && networks.is_empty(), "left behind: {containers:?} {networks:?}");

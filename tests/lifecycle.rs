@@ -168,8 +168,12 @@ fn the_dry_run_names_every_value_each_shipped_scenario_sets() {
             leaf => out.push((path.to_string(), leaf.clone())),
         }
     }
-    let mut files: Vec<std::path::PathBuf> =
-        std::fs::read_dir(root().join("scenarios")).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "yaml")).collect();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
     files.sort();
     let (mut missing, mut shaped) = (Vec::new(), 0);
     for f in &files {
@@ -200,16 +204,44 @@ fn the_dry_run_names_every_value_each_shipped_scenario_sets() {
 /// it is, never as a primary with replicas: each shard's primary and slots, the settings
 /// that time its failover and its budget; each writable node (with its site), the conflict
 /// resolution or the quorum. A shard's role is resolved to the node and slots it hits.
+/// `dns.services` names some services of a drill, not the first one: the drill's DNS
+/// server still starts, and answers only for the services named (found in a region drill
+/// whose first service, alphabetically, was not named: no server started at all).
+#[test]
+fn dns_for_some_services_names_them_in_the_plan() {
+    let out = drdrill(&["run", "scenarios/quarterly/region-failure.yaml", "--dry-run"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan = String::from_utf8_lossy(&out.stdout).to_string();
+    let dns = plan.lines().find(|l| l.contains("DNS: the drill's own server")).unwrap_or_else(|| panic!("no DNS line:\n{plan}"));
+    assert!(dns.contains("postgres.drill.") && !dns.contains("cache.drill.") && !dns.contains("maria.drill."), "{dns}");
+}
+
 fn names_its_topology(plan: &str) -> bool {
     let shapes = [
-        ("redis-cluster", &["each serving its share of the 16384 slots", "shard-1 ", "slots 0-5460", "cluster-node-timeout ", "cluster-require-full-coverage ", "recovery budget (Redis Cluster's"][..]),
+        (
+            "redis-cluster",
+            &[
+                "each serving its share of the 16384 slots",
+                "shard-1 ",
+                "slots 0-5460",
+                "cluster-node-timeout ",
+                "cluster-require-full-coverage ",
+                "recovery budget (Redis Cluster's",
+            ][..],
+        ),
         ("pglogical", &["writable nodes, a full mesh of pglogical subscriptions", "nodes: ", "conflicts: "][..]),
-        ("galera", &["writable nodes in one Galera 4 cluster", "nodes: ", "bootstraps the cluster)", "primary component: more than half"][..]),
+        (
+            "galera",
+            &["writable nodes in one Galera 4 cluster", "nodes: ", "bootstraps the cluster)", "primary component: more than half"][..],
+        ),
     ];
     let stack = |kind: &str| plan.lines().filter(|l| l.contains(&format!("stack: kind {kind}, "))).collect::<Vec<_>>();
     let found: Vec<_> = shapes.iter().filter(|(kind, _)| !stack(kind).is_empty()).collect();
     for (kind, want) in &found {
-        assert!(stack(kind).iter().all(|l| !l.contains(" replicas, replication ")) && !plan.contains("replica -> primary"), "{kind}:\n{plan}");
+        assert!(
+            stack(kind).iter().all(|l| !l.contains(" replicas, replication ")) && !plan.contains("replica -> primary"),
+            "{kind}:\n{plan}"
+        );
         let sited = plan.contains("  site ") || plan.contains(": site ");
         let missing = want.iter().chain(sited.then_some(&"-1 (site ").filter(|_| *kind != "redis-cluster")).find(|w| !plan.contains(**w));
         assert!(missing.is_none(), "{missing:?} not in the {kind} plan:\n{plan}");
@@ -222,7 +254,8 @@ fn names_its_topology(plan: &str) -> bool {
 /// slice's dry run plans exactly its files, and a slice outside 1..=N is refused.
 #[test]
 fn slices_of_the_shipped_scenarios_hold_every_file_once() {
-    let files = std::fs::read_dir(root().join("scenarios")).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "yaml"));
+    let files =
+        std::fs::read_dir(root().join("scenarios")).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "yaml"));
     let mut all: Vec<String> = files.map(|e| format!("scenarios/{}", e.file_name().to_string_lossy())).collect();
     all.sort();
     let mut taken = Vec::new();
@@ -231,7 +264,8 @@ fn slices_of_the_shipped_scenarios_hold_every_file_once() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let err = String::from_utf8_lossy(&out.stderr);
         let line = err.lines().find(|l| l.starts_with(&format!("slice {k}/3: "))).unwrap_or_else(|| panic!("{err}"));
-        let mine: Vec<String> = line.split(": ").nth(2).unwrap_or_default().split(", ").filter(|f| !f.is_empty()).map(str::to_string).collect();
+        let mine: Vec<String> =
+            line.split(": ").nth(2).unwrap_or_default().split(", ").filter(|f| !f.is_empty()).map(str::to_string).collect();
         assert!(line.contains(&format!("{} of {} scenario files", mine.len(), all.len())), "{line}");
         let plans = String::from_utf8_lossy(&out.stdout).matches("plan of drill ").count();
         assert_eq!(plans, mine.len(), "slice {k}/3 planned other files than it took");

@@ -91,7 +91,11 @@ fn calibration_outage_rto_equals_the_outage() {
     // the API call's return: the first lasting write comes within one op interval + 20 ms of it
     let up_applied = h.applied("fault-heal", 0);
     assert!(recovered >= up, "recovered at {recovered} ms, before the heal was asked for ({up} ms)");
-    assert!(recovered <= up_applied + interval + 20.0, "recovered at {recovered} ms, {:.1} ms after the heal took effect", recovered - up_applied);
+    assert!(
+        recovered <= up_applied + interval + 20.0,
+        "recovered at {recovered} ms, {:.1} ms after the heal took effect",
+        recovered - up_applied
+    );
     // and the RTO counts from the outage's start: the fault's request or its taking effect
     let from = assert_rto_counts_from_effect(r, 0);
     assert!(from >= down && from <= h.applied("fault-inject", 0), "RTO from {from} ms");

@@ -108,7 +108,10 @@ fn a_client_that_resolves_once_never_recovers_and_the_drill_says_so() {
     assert!(p["dns_moved_ms"].is_f64() && p["first_cache_expired_ms"].is_null() && p["ttl_wait_ms"].is_null(), "{p}");
     let md = std::fs::read_to_string(d.dir.join("report.md")).unwrap();
     for shown in [&d.stdout, &md] {
-        assert!(shown.contains("DNS updated") && !shown.contains("waiting for the DNS TTL") && !shown.contains("every cache expired"), "{shown}");
+        assert!(
+            shown.contains("DNS updated") && !shown.contains("waiting for the DNS TTL") && !shown.contains("every cache expired"),
+            "{shown}"
+        );
     }
 }
 

@@ -40,7 +40,8 @@ const REFUSED: &[(&str, &str, &str)] = &[
 fn rules_prometheus_refuses_are_refused_at_their_line_and_column_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = root().join("tests/fixtures/hostile-rules");
-    let listed: Vec<String> = std::fs::read_dir(&fixtures).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
+    let listed: Vec<String> =
+        std::fs::read_dir(&fixtures).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
     assert_eq!(listed.len(), REFUSED.len(), "every fixture has its expected message here: {listed:?}");
     for (name, at, says) in REFUSED {
         let rules = fixtures.join(format!("{name}.rules.yml"));
@@ -135,7 +136,11 @@ fn every_integer_key_refuses_a_negative_and_a_huge_value_in_its_own_range() {
     for row in &rows {
         let key = row.path.rsplit('.').next().unwrap().trim_end_matches("[]");
         // a value the key's documented range holds (`offset_ms: -5`) is no bad value
-        let holds = |v: f64| row.range.split_once(" to ").is_some_and(|(lo, hi)| lo.parse::<f64>().is_ok_and(|lo| lo <= v) && hi.parse::<f64>().is_ok_and(|hi| v <= hi));
+        let holds = |v: f64| {
+            row.range
+                .split_once(" to ")
+                .is_some_and(|(lo, hi)| lo.parse::<f64>().is_ok_and(|lo| lo <= v) && hi.parse::<f64>().is_ok_and(|hi| v <= hi))
+        };
         for value in ["-5", "1000000000000000000000000000000"].into_iter().filter(|v| !holds(v.parse().unwrap())) {
             let path = dir.path().join("n.yaml");
             std::fs::write(&path, scenario_setting(&row.path, value)).unwrap();
@@ -144,8 +149,11 @@ fn every_integer_key_refuses_a_negative_and_a_huge_value_in_its_own_range() {
                 Err(e) => e.to_string(),
             };
             // the bound the table gives, or the type's: both say "between" / "at least" / "above"
-            let says = |e: &str| e.contains(&format!("{key} must be ")) && (e.contains("between ") || e.contains("at least ") || e.contains("above "));
-            let range_named = row.range.is_empty() || row.range.split([' ', ',']).filter(|w| w.parse::<f64>().is_ok()).all(|n| err.contains(n));
+            let says = |e: &str| {
+                e.contains(&format!("{key} must be ")) && (e.contains("between ") || e.contains("at least ") || e.contains("above "))
+            };
+            let range_named =
+                row.range.is_empty() || row.range.split([' ', ',']).filter(|w| w.parse::<f64>().is_ok()).all(|n| err.contains(n));
             if !says(&err) || !range_named {
                 wrong.push(format!("{} = {value}: {}", row.path, err.lines().next().unwrap_or_default()));
             }

@@ -27,6 +27,9 @@ pub struct ActionEnv {
     /// The evidence folder (output goes to `actions/`).
     pub dir: PathBuf,
     pub db: Option<Arc<dyn DbProbe>>,
+    /// In a drill of several services, each service's database, for the probes that name
+    /// one (`service:`).
+    pub dbs: Vec<(String, Arc<dyn DbProbe>)>,
 }
 
 impl std::fmt::Debug for ActionEnv {

@@ -30,7 +30,11 @@ pub async fn check(p: &ProbeSpec, env: &ActionEnv) -> Finished {
     if let Some(h) = &p.http {
         return super::http::run(h, timeout).await;
     }
-    let Some(db) = &env.db else { return Finished::failed("no database to probe yet".into()) };
+    let db = match &p.service {
+        Some(s) => env.dbs.iter().find(|(n, _)| n == s).map(|(_, d)| d),
+        None => env.db.as_ref(),
+    };
+    let Some(db) = db else { return Finished::failed("no database to probe yet".into()) };
     if p.write == Some(true) {
         return match tokio::time::timeout(timeout, db.writable(timeout)).await {
             Ok(Ok(())) => Finished::ok("writable primary".into()),

@@ -134,7 +134,13 @@ impl Checker {
         // an update of a shared key is no record to read back: the updates are judged
         // against the keys' final values (`judge_updates`); it counts for availability
         if op.key.is_none() {
-            self.ops.push(OpRecord { invoke_ns: op.invoke_ns, complete_ns: op.complete_ns, writer: op.writer, seq: op.seq, outcome: i as u8 });
+            self.ops.push(OpRecord {
+                invoke_ns: op.invoke_ns,
+                complete_ns: op.complete_ns,
+                writer: op.writer,
+                seq: op.seq,
+                outcome: i as u8,
+            });
         }
         self.runs.add(op);
         if op.outcome == Outcome::Ok {

@@ -305,12 +305,19 @@ fn scripted_phases_show_no_moved_endpoint_and_dns_only_when_the_record_moved() {
     assert_eq!((p.detection_ms, p.promotion_ms, p.moved_ms, p.dns_moved_ms), (Some(950.0), Some(1000.0), None, None));
     assert!((p.reroute_ms.unwrap() - 99.5).abs() < 1e-9 && (p.stabilization_ms.unwrap() - 0.5).abs() < 1e-9, "{p:?}");
     // with the drill's DNS but no record moved: no DNS phase, the reroute from the promotion
-    let p = phases_of(&evs[..3], Some(0), Some("pg-2"), Some(3100.0), PhaseSteps::Scripted { dns: Some(ClientDns { ttl_ms: 5000, once: false }) });
+    let p = phases_of(
+        &evs[..3],
+        Some(0),
+        Some("pg-2"),
+        Some(3100.0),
+        PhaseSteps::Scripted { dns: Some(ClientDns { ttl_ms: 5000, once: false }) },
+    );
     assert_eq!((p.dns_moved_ms, p.first_cache_expired_ms, p.caches_expired_ms), (None, None, None));
     assert_eq!((p.dns_update_ms, p.ttl_wait_ms, p.moved_ms), (None, None, None));
     assert!((p.reroute_ms.unwrap() - 99.5).abs() < 1e-9, "{p:?}");
     // the record moved with no client caching the old address: the caches ran out at the move
-    let p = phases_of(&evs, Some(0), Some("pg-2"), Some(3100.0), PhaseSteps::Scripted { dns: Some(ClientDns { ttl_ms: 5000, once: false }) });
+    let p =
+        phases_of(&evs, Some(0), Some("pg-2"), Some(3100.0), PhaseSteps::Scripted { dns: Some(ClientDns { ttl_ms: 5000, once: false }) });
     assert_eq!((p.dns_moved_ms, p.first_cache_expired_ms, p.caches_expired_ms), (Some(3050.0), Some(3050.0), Some(3050.0)));
     assert_eq!((p.dns_update_ms, p.ttl_wait_ms, p.moved_ms), (Some(50.0), Some(0.0), None));
     assert!((p.reroute_ms.unwrap() - 49.5).abs() < 1e-9, "{p:?}");

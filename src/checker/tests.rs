@@ -7,7 +7,17 @@ use crate::stack::ReadBack;
 const MS: u64 = 1_000_000;
 
 fn op(writer: u32, seq: u64, invoke_ms: u64, dur_ms: u64, outcome: Outcome) -> Op {
-    Op { service: None, writer, seq, key: None, invoke_ns: invoke_ms * MS, complete_ns: (invoke_ms + dur_ms) * MS, outcome, node: None, error: None }
+    Op {
+        service: None,
+        writer,
+        seq,
+        key: None,
+        invoke_ns: invoke_ms * MS,
+        complete_ns: (invoke_ms + dur_ms) * MS,
+        outcome,
+        node: None,
+        error: None,
+    }
 }
 
 fn ev(t_ms: u64, kind: EventKind, fault: Option<usize>) -> Event {

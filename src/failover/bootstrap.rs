@@ -25,7 +25,8 @@ pub(super) async fn bootstrap(spec: &FailoverSpec, scene: Scene, mut faults: mps
     report.old_primary = Some(stack.primary());
     report.started_ms = Some(rec.event(EventKind::FailoverStart, fault, None, why).await as f64 / 1e6);
     let Some((multi, boot)) = driver.multi_active().and_then(|m| Some((m, m.bootstrap()?))) else {
-        return failed(report, &rec, fault, "this stack has no operator's bootstrap (a bug: validation should have refused it)".into()).await;
+        return failed(report, &rec, fault, "this stack has no operator's bootstrap (a bug: validation should have refused it)".into())
+            .await;
     };
     let op = Operator { stack: &stack, boot, multi, rec: &rec, fault, timeout: Duration::from_millis(spec.promote_timeout_ms) };
     let mut steps = BootstrapReport::default();
@@ -108,8 +109,11 @@ impl Operator<'_> {
         steps.chosen = chosen.clone();
         let (_, mine) = saved.iter().find(|(n, _)| *n == chosen).ok_or_else(|| format!("no node named {chosen}"))?;
         let why = if spec.promote == "most-advanced" { "the most advanced" } else { "named by failover.promote" };
-        let detail = self.boot.bootstrap(self.stack, &chosen, mine).await.map_err(|e| format!("bootstrapping {chosen}: {}", e.one_line()))?;
-        self.rec.event(EventKind::FailoverPromote, self.fault, Some(&chosen), format!("{chosen} ({why}, seqno {}): {detail}", mine.seqno)).await;
+        let detail =
+            self.boot.bootstrap(self.stack, &chosen, mine).await.map_err(|e| format!("bootstrapping {chosen}: {}", e.one_line()))?;
+        self.rec
+            .event(EventKind::FailoverPromote, self.fault, Some(&chosen), format!("{chosen} ({why}, seqno {}): {detail}", mine.seqno))
+            .await;
         self.member(&chosen).await?;
         steps.bootstrapped_ms = Some(self.now_ms());
         // one at a time, as MariaDB's documentation says: two joiners at once can take an
@@ -140,7 +144,8 @@ impl Operator<'_> {
     /// A node's saved position, asked again every 250 ms until it answers (a survivor still
     /// holding its old view) or `promote_timeout_ms` runs out.
     async fn saved(&self, node: &str) -> Result<Saved, String> {
-        let mut looking = super::looking::Looking::new(self.rec, self.fault, format!("{node}'s saved position"), self.timeout.as_millis() as u64);
+        let mut looking =
+            super::looking::Looking::new(self.rec, self.fault, format!("{node}'s saved position"), self.timeout.as_millis() as u64);
         let s = loop {
             match within(self.timeout, self.boot.saved_position(self.stack, node)).await {
                 Ok(s) => break s,
@@ -148,7 +153,9 @@ impl Operator<'_> {
                 Err(e) => return Err(format!("reading {node}'s saved position: {}", looking.gave_up(&e))),
             }
         };
-        self.rec.event(EventKind::Note, self.fault, Some(node), format!("saved position {} (seqno {}): {}", s.position, s.seqno, s.how)).await;
+        self.rec
+            .event(EventKind::Note, self.fault, Some(node), format!("saved position {} (seqno {}): {}", s.position, s.seqno, s.how))
+            .await;
         Ok(s)
     }
 
@@ -198,7 +205,8 @@ mod tests {
     #[test]
     fn the_most_advanced_saved_position_is_chosen_ties_to_a_running_node_then_the_earliest() {
         let spec: FailoverSpec = serde_norway::from_str("mode: bootstrap").unwrap();
-        let nodes = vec![("gal-1".to_string(), saved(972, false)), ("gal-2".into(), saved(1217, false)), ("gal-3".into(), saved(1217, false))];
+        let nodes =
+            vec![("gal-1".to_string(), saved(972, false)), ("gal-2".into(), saved(1217, false)), ("gal-3".into(), saved(1217, false))];
         assert_eq!(choose(&spec, &nodes), "gal-2");
         // a running node at the same seqno needs no restart
         let survivor = vec![("gal-1".to_string(), saved(1217, false)), ("gal-2".into(), saved(1217, true))];

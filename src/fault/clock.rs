@@ -15,7 +15,8 @@ const CLOSE_MS: f64 = 100.0;
 const SETTLE: Duration = Duration::from_secs(5);
 
 pub(crate) async fn inject(stack: &Stack, spec: &FaultSpec, node: &str) -> Result<Applied> {
-    let clock = stack.clock.clone().ok_or_else(|| Error::usage("this stack's clocks cannot be skewed (validation should have refused it)"))?;
+    let clock =
+        stack.clock.clone().ok_or_else(|| Error::usage("this stack's clocks cannot be skewed (validation should have refused it)"))?;
     let n = stack.node(node)?;
     let offset_ms = spec.offset_ms.unwrap_or_default();
     let script = write_script(clock.skew_file(), offset_ms);
@@ -25,7 +26,9 @@ pub(crate) async fn inject(stack: &Stack, spec: &FaultSpec, node: &str) -> Resul
     }
     let undo = vec![Undo::Exec { container: n.container.clone(), script: write_script(clock.skew_file(), 0) }];
     let (shown, waited) = settle(&*clock, n.addr(), offset_ms as f64).await?;
-    let detail = format!("{node}: clock set {offset_ms:+} ms off; its server's clock reads {shown:+.0} ms off the real time ({waited} ms after the change)");
+    let detail = format!(
+        "{node}: clock set {offset_ms:+} ms off; its server's clock reads {shown:+.0} ms off the real time ({waited} ms after the change)"
+    );
     Ok(Applied { detail, undo, hit_primary: false, stamped: None })
 }
 

@@ -175,7 +175,17 @@ mod tests {
     }
 
     fn op(seq: u64, outcome: Outcome, node: Option<&str>) -> Op {
-        Op { service: None, writer: 1, seq, key: None, invoke_ns: seq, complete_ns: seq + 1, outcome, node: node.map(str::to_string), error: None }
+        Op {
+            service: None,
+            writer: 1,
+            seq,
+            key: None,
+            invoke_ns: seq,
+            complete_ns: seq + 1,
+            outcome,
+            node: node.map(str::to_string),
+            error: None,
+        }
     }
 
     /// A recorder writing `history.jsonl.zst` in a fresh folder (kept while the dir lives).
@@ -263,7 +273,18 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         assert_eq!(on_disk(&path, true), (5000, 1));
-        h.op(Op { service: None, writer: 1, seq: 5001, key: None, invoke_ns: 1, complete_ns: 2, outcome: Outcome::Ok, node: None, error: None }).await;
+        h.op(Op {
+            service: None,
+            writer: 1,
+            seq: 5001,
+            key: None,
+            invoke_ns: 1,
+            complete_ns: 2,
+            outcome: Outcome::Ok,
+            node: None,
+            error: None,
+        })
+        .await;
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
         assert_eq!(on_disk(&path, true), (5001, 1), "an op waited longer than the flush interval");
         drop(h);
@@ -351,7 +372,17 @@ mod tests {
                 let complete_ns = invoke_ns + 100_000 + rand(800_000);
                 *t = complete_ns;
                 let node = Some("redis-1".to_string());
-                ops.push(Op { service: None, writer: w as u32 + 1, seq, key: None, invoke_ns, complete_ns, outcome: Outcome::Ok, node, error: None });
+                ops.push(Op {
+                    service: None,
+                    writer: w as u32 + 1,
+                    seq,
+                    key: None,
+                    invoke_ns,
+                    complete_ns,
+                    outcome: Outcome::Ok,
+                    node,
+                    error: None,
+                });
             }
         }
         ops.sort_by_key(|o| o.complete_ns); // recorded as they complete

@@ -4,10 +4,11 @@ use super::api::ApiError;
 use super::link::{self, ToxicList};
 use super::model::ProxyConfig;
 use super::toxics::{Stream, Toxic};
+use super::upstream::{NoUpstream, Upstream};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -179,7 +180,7 @@ async fn accept_loop(listener: TcpListener, name: String, upstream: String, toxi
         tokio::spawn(async move {
             let server = tokio::select! {
                 _ = cancel.cancelled() => return,
-                s = known.connect() => s,
+                s = known.connect_for(&client) => s,
             };
             match server {
                 Ok(server) => {
@@ -187,46 +188,10 @@ async fn accept_loop(listener: TcpListener, name: String, upstream: String, toxi
                     link::run(client, server, toxics, cancel).await;
                     eprintln!("proxy {name}: closed client {peer}");
                 }
-                Err(e) => eprintln!("proxy {name}: unable to open connection to upstream {}: {e}", known.name),
+                Err(NoUpstream::HungUp) => eprintln!("proxy {name}: client {peer} left before upstream {} answered", known.name),
+                Err(NoUpstream::Failed(e)) => eprintln!("proxy {name}: unable to open connection to upstream {}: {e}", known.name),
             }
         });
-    }
-}
-
-/// A proxy's upstream and the address it last resolved to. A new connection goes to that
-/// address, and looks the name up again only when it fails: in Docker a lookup can take
-/// seconds once a node on the network is killed (the embedded DNS forwards the names it no
-/// longer knows), and a lookup per connection would hold up the paths to the live nodes.
-#[derive(Clone)]
-struct Upstream {
-    name: Arc<str>,
-    last: Arc<Mutex<Option<std::net::SocketAddr>>>,
-}
-
-impl Upstream {
-    fn new(name: String) -> Upstream {
-        Upstream { name: name.into(), last: Arc::new(Mutex::new(None)) }
-    }
-
-    /// Looks the name up now (a proxy is made while its upstream runs); keeps the answer.
-    async fn resolve(&self) {
-        if let Ok(Some(a)) = tokio::net::lookup_host(&*self.name).await.map(|mut a| a.next()) {
-            *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(a);
-        }
-    }
-
-    async fn connect(&self) -> std::io::Result<TcpStream> {
-        let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(a) = last
-            && let Ok(s) = TcpStream::connect(a).await
-        {
-            return Ok(s);
-        }
-        let s = TcpStream::connect(&*self.name).await?;
-        if let Ok(a) = s.peer_addr() {
-            *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(a);
-        }
-        Ok(s)
     }
 }
 

@@ -18,6 +18,7 @@ mod link;
 mod model;
 mod server;
 mod toxics;
+mod upstream;
 
 pub use api::TOXIPROXY_VERSION;
 pub use client::{ApiStatus, ProxyClient};

@@ -68,10 +68,13 @@ pub fn update_lines(r: &Results) -> Vec<String> {
             u.conflict_keys,
             u.lost_updates.len()
         ),
-        format!("diverged keys      {}", match u.diverged_keys.len() {
-            0 => "0: every node holds the same value of every key".to_string(),
-            n => format!("{n}: {}", preview(&u.diverged_keys)),
-        }),
+        format!(
+            "diverged keys      {}",
+            match u.diverged_keys.len() {
+                0 => "0: every node holds the same value of every key".to_string(),
+                n => format!("{n}: {}", preview(&u.diverged_keys)),
+            }
+        ),
     ];
     out.push(match (m.converged_after_heal_ms, m.agreement_waited_ms) {
         // agreed at the first read: they may have agreed any time before the workload stopped

@@ -38,10 +38,9 @@ pub fn restore_steps(r: &Results) -> Vec<RestoreStep> {
     };
     match rr.replayed_ms {
         // drdrill replayed (a binlog), then opened the node
-        Some(replayed) => points.extend([
-            ("replay (by drdrill)", rr.started_ms, Some(replayed)),
-            ("opened, until it takes writes", Some(replayed), took),
-        ]),
+        Some(replayed) => {
+            points.extend([("replay (by drdrill)", rr.started_ms, Some(replayed)), ("opened, until it takes writes", Some(replayed), took)])
+        }
         None => points.push(("replay, until it takes writes", rr.started_ms, took)),
     }
     let mut rows: Vec<RestoreStep> = points.iter().map(|(step, from, to)| step_row(step, *from, *to)).collect();

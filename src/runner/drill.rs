@@ -114,7 +114,7 @@ impl Drill<'_> {
     /// drill's own actions see the first service's environment.)
     async fn steady_state(&self, rep: &mut Reporters, svcs: &[Service]) -> Result<Steady> {
         let sc = self.sc();
-        let env = svcs[0].stack.action_env();
+        let env = super::service::drill_env(svcs);
         let mut probes = Vec::new();
         if !sc.steady_state.probes.is_empty() {
             self.phase(rep, "checking the steady state")?;
@@ -190,7 +190,12 @@ impl Drill<'_> {
 
     /// A multi-active stack's nodes, once its workload stopped, read until they hold the
     /// same data: before the read-back, which would otherwise miss what is still on its way.
-    async fn agree(&self, rep: &mut Reporters, svc: &Service, clock: &crate::clock::Clock) -> Result<Option<super::multi_active::Agreement>> {
+    async fn agree(
+        &self,
+        rep: &mut Reporters,
+        svc: &Service,
+        clock: &crate::clock::Clock,
+    ) -> Result<Option<super::multi_active::Agreement>> {
         if svc.driver.multi_active().is_none() {
             return Ok(None);
         }

@@ -88,7 +88,7 @@ impl Drill<'_> {
         let bound = super::timing::workload_bound_ms(svcs.iter().map(Service::sc), sc);
         let deadline = Instant::from_std(clock.instant_at(crate::clock::ms_to_ns(bound)));
         // boxed so it can be dropped before the recorder finishes: it holds a recorder handle
-        let mut abort: Abort = Box::pin(super::actions::abort_watch(sc.abort_when.clone(), rec.clone(), svcs[0].stack.action_env()));
+        let mut abort: Abort = Box::pin(super::actions::abort_watch(sc.abort_when.clone(), rec.clone(), super::service::drill_env(svcs)));
         let cut_short = self.until_recovered(rep, svcs, &rec, &mut run, (notices, reported), deadline, &mut abort).await?;
         for r in run.iter_mut() {
             r.notices = None;
@@ -317,7 +317,7 @@ impl Drill<'_> {
         }
         let steady_after = match sc.steady_state.probes.is_empty() {
             true => Vec::new(),
-            false => steady_after(sc, &svcs[0].stack.action_env(), rec).await,
+            false => steady_after(sc, &super::service::drill_env(svcs), rec).await,
         };
         for r in run.iter_mut() {
             if let Some(task) = r.recovery.take().filter(|_| r.report.is_none()) {

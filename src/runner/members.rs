@@ -168,7 +168,10 @@ mod tests {
         ];
         let r = rejoins(&changes, &[heal(1_000), heal(25_000)]);
         assert_eq!(r.len(), 1, "{r:?}");
-        assert_eq!((r[0].node.as_str(), r[0].left_ms, r[0].synced_ms, r[0].after_heal_ms), ("gal-3", 11_000.0, Some(27_000.0), Some(2_000.0)));
+        assert_eq!(
+            (r[0].node.as_str(), r[0].left_ms, r[0].synced_ms, r[0].after_heal_ms),
+            ("gal-3", 11_000.0, Some(27_000.0), Some(2_000.0))
+        );
         assert_eq!(r[0].states, ["Initialized, non-Primary", "Joining: receiving State Transfer, Primary"]);
     }
 

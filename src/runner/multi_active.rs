@@ -3,7 +3,9 @@
 //! sites; each site's writes; what each node's engine counted itself; and the targets on
 //! lost updates and diverged keys.
 use super::service::Service;
-use crate::checker::{Analysis, Cut, CutReport, MultiActiveReport, SiteOp, TargetResult, Update, Verdict, judge_updates, site_writes, update_value};
+use crate::checker::{
+    Analysis, Cut, CutReport, MultiActiveReport, SiteOp, TargetResult, Update, Verdict, judge_updates, site_writes, update_value,
+};
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind, Op, Outcome, belongs, read_history};
 use crate::scenario::{FaultKind, Scenario};

@@ -90,7 +90,9 @@ fn service_text(plan: &crate::scenario::ServicePlan) -> String {
         (None, _) => "none (the clients' first acknowledged write after an outage)".to_string(),
     };
     s.push_str(&format!("  {who}recovery: {recovery}\n"));
-    let more = [super::timing::budget_lines(v, &who), super::plan_parts::failover_lines(v, &who), super::plan_parts::judging_lines(v, &who)].concat();
+    let more =
+        [super::timing::budget_lines(v, &who), super::plan_parts::failover_lines(v, &who), super::plan_parts::judging_lines(v, &who)]
+            .concat();
     for line in more {
         s.push_str(&format!("  {line}\n"));
     }

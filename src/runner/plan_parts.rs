@@ -52,7 +52,10 @@ pub fn stack_lines(v: &Scenario, who: &str) -> Vec<String> {
     }
     // each orchestrator's or engine's own block (the backup has lines of its own below)
     let blocks = json(st);
-    let own = blocks.as_object().into_iter().flatten().filter(|(k, b)| b.is_object() && !is_unset(b) && !["settings", "sites", "nodes", "credentials", "backup"].contains(&k.as_str()));
+    let own =
+        blocks.as_object().into_iter().flatten().filter(|(k, b)| {
+            b.is_object() && !is_unset(b) && !["settings", "sites", "nodes", "credentials", "backup"].contains(&k.as_str())
+        });
     for (key, b) in own {
         l.push(format!("{who}{key}: {}", pairs(b)));
     }
@@ -80,14 +83,20 @@ pub fn region_lines(sc: &Scenario, services: &[ServicePlan]) -> Vec<String> {
             ));
             continue;
         }
-        l.push(format!("WAN {}: {} (the proxy, on every path that crosses it: clients and replication)", w.between.join(" <-> "), wan_parts(w)));
+        l.push(format!(
+            "WAN {}: {} (the proxy, on every path that crosses it: clients and replication)",
+            w.between.join(" <-> "),
+            wan_parts(w)
+        ));
     }
-    if let Some(d) = &sc.dns {
-        let how = match sc.workload.resolve {
+    // the services the drill's DNS names (`dns.services`, or every one)
+    let named: Vec<&ServicePlan> = services.iter().filter(|s| s.view.dns.is_some()).collect();
+    if let Some(d) = named.first().and_then(|s| s.view.dns.as_ref()) {
+        let how = match named[0].view.workload.resolve {
             Resolve::Ttl => "each writer looks it up before every write and keeps an answer for its TTL",
             Resolve::Once => "each writer looks it up once and never again (resolve: once)",
         };
-        let names: Vec<String> = services.iter().map(|s| format!("{}.drill.", s.name)).collect();
+        let names: Vec<String> = named.iter().map(|s| format!("{}.drill.", s.name)).collect();
         l.push(format!("DNS: the drill's own server answers {} with the primary's address, TTL {} s; {how}", names.join(", "), d.ttl_s));
     }
     if let Some(p) = sc.effective_proxy() {
@@ -96,8 +105,10 @@ pub fn region_lines(sc: &Scenario, services: &[ServicePlan]) -> Vec<String> {
             true => "each node -> every other node it applies changes from (link replication)",
             false => "replica -> primary (link replication)",
         };
-        let routes: Vec<&str> =
-            [(p.clients, "clients -> nodes (link client)"), (p.replication, replication)].into_iter().filter_map(|(on, what)| on.then_some(what)).collect();
+        let routes: Vec<&str> = [(p.clients, "clients -> nodes (link client)"), (p.replication, replication)]
+            .into_iter()
+            .filter_map(|(on, what)| on.then_some(what))
+            .collect();
         let image = p.image.as_deref().unwrap_or("drdrill/proxy");
         l.push(format!("proxy ({image}): routes {}", if routes.is_empty() { "none".to_string() } else { routes.join(", ") }));
     }
@@ -155,11 +166,16 @@ pub fn failover_lines(v: &Scenario, who: &str) -> Vec<String> {
     };
     let mut settings = vec![format!("trigger: {trigger}")];
     if bootstrap {
-        let from = format!("a new primary component bootstrapped from promote {} (promote_timeout_ms {})", fo.promote, fo.promote_timeout_ms);
+        let from =
+            format!("a new primary component bootstrapped from promote {} (promote_timeout_ms {})", fo.promote, fo.promote_timeout_ms);
         settings.push(format!("{from}, then every other node joins it, one at a time; each node's clients stay on their node"));
     } else {
         settings.push(format!("promote {} (promote_timeout_ms {})", fo.promote, fo.promote_timeout_ms));
-        let flags = [("repoint_replicas", fo.repoint_replicas), ("repoint_clients", fo.repoint_clients), ("rejoin_old_primary", fo.rejoin_old_primary)];
+        let flags = [
+            ("repoint_replicas", fo.repoint_replicas),
+            ("repoint_clients", fo.repoint_clients),
+            ("rejoin_old_primary", fo.rejoin_old_primary),
+        ];
         settings.extend(flags.iter().map(|(k, on)| format!("{k} {on}")));
     }
     if let Some(site) = &fo.site {
@@ -205,7 +221,8 @@ mod tests {
 
     #[test]
     fn settings_read_as_pairs_and_unset_values_are_left_out() {
-        let v = serde_json::json!({"ttl": 30, "use_slots": true, "x": null, "groups": [["pg-1"], ["pg-2", "pg-3"]], "rto_ms": {"p95": 3000}});
+        let v =
+            serde_json::json!({"ttl": 30, "use_slots": true, "x": null, "groups": [["pg-1"], ["pg-2", "pg-3"]], "rto_ms": {"p95": 3000}});
         assert_eq!(pairs(&v), "groups pg-1 | pg-2+pg-3, rto_ms {p95 3000}, ttl 30, use_slots true");
     }
 }

@@ -97,6 +97,14 @@ pub(super) fn proxy_alias(plan: &ServicePlan) -> String {
 }
 
 /// `text`, prefixed with the service's name in a drill of several.
+/// The environment of the drill's own actions (hooks, steady state, `abort_when`): the
+/// first service's, with every service's database for the probes that name one.
+pub(super) fn drill_env(svcs: &[Service]) -> ActionEnv {
+    let mut env = svcs[0].stack.action_env();
+    env.dbs = svcs.iter().filter_map(|s| Some((s.plan.name.clone(), s.stack.action_env().db?))).collect();
+    env
+}
+
 pub(super) fn say(plan: &ServicePlan, text: &str) -> String {
     if plan.tagged { format!("{}: {text}", plan.name) } else { text.to_string() }
 }
@@ -124,7 +132,8 @@ impl Drill<'_> {
     /// The drill's DNS server, when the scenario has `dns`: each such service's name
     /// answers its primary's own address.
     async fn start_dns(&self, rep: &mut Reporters, svcs: &[Service]) -> Result<()> {
-        let Some(spec) = &self.sc().dns else { return Ok(()) };
+        // a drill's DNS is one server; `dns.services` leaves some services out of it
+        let Some(spec) = svcs.iter().find_map(|s| s.sc().dns.as_ref()) else { return Ok(()) };
         let mut records = Vec::new();
         for svc in svcs.iter().filter(|s| s.sc().dns.is_some()) {
             let primary = svc.stack.node(&svc.stack.primary())?;
@@ -158,7 +167,7 @@ impl Drill<'_> {
         let recovery = recovery_for(sc.failover_mode(), sc.failover.as_ref(), driver.as_ref())?;
         let probe = StackProbe { driver: driver.clone(), external: external.clone(), stack: Arc::downgrade(&stack) };
         let vars = vec![("DRDRILL_EVIDENCE".to_string(), self.dir.display().to_string())];
-        let env = ActionEnv { vars, run_id: self.run_id.clone(), dir: self.dir.clone(), db: Some(Arc::new(probe)) };
+        let env = ActionEnv { vars, run_id: self.run_id.clone(), dir: self.dir.clone(), db: Some(Arc::new(probe)), dbs: Vec::new() };
         let _ = stack.actions.set(env);
         Ok(Service { plan: plan.clone(), driver, external, stack, recovery, members: Default::default() })
     }

@@ -29,17 +29,32 @@ pub fn validate_actions(s: &Scenario, p: &mut Vec<Problem>) {
             ));
         }
     }
-    for (list, key) in [(&s.hooks.before, "before"), (&s.hooks.after, "after")] {
+    drill_actions(DrillActions { hooks: &s.hooks, steady_state: &s.steady_state, abort_when: &s.abort_when, secrets: &s.secrets }, None, p);
+}
+
+/// The actions a drill runs around its exercise, whichever services it has.
+pub struct DrillActions<'a> {
+    pub hooks: &'a super::actions::Hooks,
+    pub steady_state: &'a super::actions::SteadyState,
+    pub abort_when: &'a Option<super::actions::AbortWhen>,
+    pub secrets: &'a [String],
+}
+
+/// Hooks, steady-state probes, abort conditions and secrets. `services`: the services of a
+/// drill of several, one of which each `write` or `max_lag_bytes` probe names; `None` in a
+/// drill of one stack, where a probe names none.
+pub fn drill_actions(d: DrillActions, services: Option<&[&str]>, p: &mut Vec<Problem>) {
+    for (list, key) in [(&d.hooks.before, "before"), (&d.hooks.after, "after")] {
         for (i, a) in list.iter().enumerate() {
-            check_action(a, vec![Key("hooks"), Key(key), Index(i)], p);
+            check_action_in(a, vec![Key("hooks"), Key(key), Index(i)], services, p);
         }
     }
-    for (i, pr) in s.steady_state.probes.iter().enumerate() {
-        check_probe(pr, vec![Key("steady_state"), Key("probes"), Index(i)], p);
+    for (i, pr) in d.steady_state.probes.iter().enumerate() {
+        check_probe(pr, vec![Key("steady_state"), Key("probes"), Index(i)], services, p);
     }
-    if let Some(a) = &s.abort_when {
+    if let Some(a) = d.abort_when {
         if let Some(pr) = &a.probe {
-            check_probe(pr, vec![Key("abort_when"), Key("probe")], p);
+            check_probe(pr, vec![Key("abort_when"), Key("probe")], services, p);
         }
         let at = |k: &'static str| vec![Key("abort_when"), Key(k)];
         super::bounds::check_opt(p, at("outage_ms"), "AbortWhen.outage_ms", a.outage_ms.map(|v| v as f64));
@@ -48,7 +63,7 @@ pub fn validate_actions(s: &Scenario, p: &mut Vec<Problem>) {
             p.push((vec![Key("abort_when")], "give at least one of outage_ms, failed_writes or probe".into()));
         }
     }
-    for (i, name) in s.secrets.iter().enumerate() {
+    for (i, name) in d.secrets.iter().enumerate() {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             p.push((vec![Key("secrets"), Index(i)], format!("`{name}` is not an environment variable name")));
         }
@@ -56,6 +71,10 @@ pub fn validate_actions(s: &Scenario, p: &mut Vec<Problem>) {
 }
 
 fn check_action(a: &ActionSpec, at: Vec<Seg>, p: &mut Vec<Problem>) {
+    check_action_in(a, at, None, p)
+}
+
+fn check_action_in(a: &ActionSpec, at: Vec<Seg>, services: Option<&[&str]>, p: &mut Vec<Problem>) {
     if a.kind().is_none() {
         p.push((at.clone(), "an action takes exactly one of command, http, manual or wait (or, a failover step, dns)".into()));
     }
@@ -70,7 +89,7 @@ fn check_action(a: &ActionSpec, at: Vec<Seg>, p: &mut Vec<Problem>) {
         check_http(h, with(&at, "http"), p);
     }
     if let Some(w) = &a.wait {
-        check_probe(w, with(&at, "wait"), p);
+        check_probe(w, with(&at, "wait"), services, p);
     }
     if let Some(n) = &a.name
         && (n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
@@ -79,9 +98,33 @@ fn check_action(a: &ActionSpec, at: Vec<Seg>, p: &mut Vec<Problem>) {
     }
 }
 
-fn check_probe(pr: &ProbeSpec, at: Vec<Seg>, p: &mut Vec<Problem>) {
-    if pr.kind().is_none() {
+fn check_probe(pr: &ProbeSpec, at: Vec<Seg>, services: Option<&[&str]>, p: &mut Vec<Problem>) {
+    let kind = pr.kind();
+    if kind.is_none() {
         p.push((at.clone(), "a probe takes exactly one of command, http, write: true or max_lag_bytes".into()));
+    }
+    let asks_db = matches!(kind, Some("write" | "max_lag_bytes"));
+    match (services, &pr.service) {
+        (None, Some(_)) => p.push((
+            with(&at, "service"),
+            "`service` names the service a probe asks in a drill of several services; this one has one stack".into(),
+        )),
+        (Some(_), Some(_)) if !asks_db => p.push((
+            with(&at, "service"),
+            "`service` is for a `write` or `max_lag_bytes` probe; a command or request names its own target".into(),
+        )),
+        (Some(names), Some(s)) if !names.contains(&s.as_str()) => {
+            p.push((with(&at, "service"), format!("expected one of the drill's services ({}), found `{s}`", names.join(", "))))
+        }
+        (Some(names), None) if asks_db => p.push((
+            at.clone(),
+            format!(
+                "a `{}` probe in a drill of several services names the one it asks: `service:` one of {}",
+                kind.unwrap_or_default(),
+                names.join(", ")
+            ),
+        )),
+        _ => {}
     }
     super::bounds::check(p, with(&at, "attempt_timeout_ms"), "ProbeSpec.attempt_timeout_ms", pr.attempt_timeout_ms as f64, "");
     super::bounds::check(p, with(&at, "every_ms"), "ProbeSpec.every_ms", pr.every_ms as f64, "");
@@ -117,4 +160,38 @@ fn with(at: &[Seg], key: &'static str) -> Vec<Seg> {
     let mut v = at.to_vec();
     v.push(Key(key));
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    fn problems(yaml: &str) -> String {
+        match parse(std::path::Path::new("t.yaml"), yaml.to_string()) {
+            Ok(_) => String::new(),
+            Err(e) => format!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn a_database_probe_of_a_drill_of_several_services_names_one_of_them() {
+        let drill = |probes: &str| {
+            format!(
+                "name: t\nsteady_state:\n  probes: {probes}\nservices:\n  db: {{stack: {{kind: postgres, replicas: 1}}, targets: {{}}}}\n  \
+                 cache: {{stack: {{kind: redis, replicas: 1}}, targets: {{}}}}\n"
+            )
+        };
+        assert_eq!(problems(&drill("[{write: true, service: db}, {max_lag_bytes: 100, service: cache}, {command: [\"true\"]}]")), "");
+        let e = problems(&drill("[{write: true}]"));
+        assert!(e.contains("t.yaml:3:") && e.contains("names the one it asks: `service:` one of cache, db"), "{e}");
+        let e = problems(&drill("[{write: true, service: dbx}]"));
+        assert!(e.contains("expected one of the drill's services (cache, db), found `dbx`"), "{e}");
+        let e = problems(&drill("[{command: [\"true\"], service: db}]"));
+        assert!(e.contains("`service` is for a `write` or `max_lag_bytes` probe"), "{e}");
+        // checked in a drill of several services as in one of one stack (an empty command)
+        let e = problems(&drill("[{command: []}]"));
+        assert!(e.contains("the command is empty"), "{e}");
+        let one = "name: t\ntargets: {}\nstack: {kind: postgres, replicas: 1}\nsteady_state: {probes: [{write: true, service: db}]}\n";
+        assert!(problems(one).contains("this one has one stack"), "{}", problems(one));
+    }
 }

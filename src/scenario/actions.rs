@@ -92,6 +92,9 @@ pub struct ProbeSpec {
     /// (PostgreSQL pg_stat_replication replay lag; Redis replication offsets).
     #[serde(default)]
     pub max_lag_bytes: Option<u64>,
+    /// In a drill of several services: the service a `write` or `max_lag_bytes` probe asks.
+    #[serde(default)]
+    pub service: Option<String>,
     /// One attempt's time limit. Default 5000.
     #[serde(default = "attempt")]
     pub attempt_timeout_ms: u64,
@@ -235,9 +238,15 @@ pub fn describe_probe(p: &ProbeSpec) -> String {
     } else if let Some(h) = &p.http {
         format!("http {} {} answers {}", h.method, h.url, h.status.map_or("2xx".to_string(), |s| s.to_string()))
     } else if p.write == Some(true) {
-        "the clients' endpoint is a writable primary".into()
+        match &p.service {
+            Some(s) => format!("{s}: the clients' endpoint is a writable primary"),
+            None => "the clients' endpoint is a writable primary".into(),
+        }
     } else if let Some(b) = p.max_lag_bytes {
-        format!("replication lag <= {b} bytes")
+        match &p.service {
+            Some(s) => format!("{s}: replication lag <= {b} bytes"),
+            None => format!("replication lag <= {b} bytes"),
+        }
     } else {
         "nothing".into()
     }

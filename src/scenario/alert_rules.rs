@@ -135,7 +135,8 @@ struct At<'a> {
 impl At<'_> {
     /// `file:line:col` of `key` of this rule, or of the rule itself when it has no such key.
     fn key(&self, key: &'static str) -> String {
-        let (l, c) = locate(self.text, &[Seg::Key("groups"), Seg::Index(self.group), Seg::Key("rules"), Seg::Index(self.rule), Seg::Key(key)]);
+        let (l, c) =
+            locate(self.text, &[Seg::Key("groups"), Seg::Index(self.group), Seg::Key("rules"), Seg::Index(self.rule), Seg::Key(key)]);
         format!("{}:{l}:{c}", self.file)
     }
 
@@ -210,12 +211,16 @@ fn check_rule(at: &At, group: &str, r: &Raw) -> Result<Option<AlertRule>> {
     let expr = match &r.expr {
         Some(Value::String(s)) => s.trim().to_string(),
         Some(Value::Number(n)) => n.to_string(),
-        None | Some(Value::Null) => return Err(at.err(if alert.is_some() { "alert" } else { "record" }, "field 'expr' must be set in rule")),
+        None | Some(Value::Null) => {
+            return Err(at.err(if alert.is_some() { "alert" } else { "record" }, "field 'expr' must be set in rule"));
+        }
         Some(_) => return Err(at.err("expr", "`expr` must be a PromQL expression (a string)")),
     };
     let selectors = selectors(&expr).map_err(|why| at.err("expr", format!("could not parse expression: {}", clip_input(&why))))?;
     if alert.is_none() {
-        for (key, set) in [("for", r.for_.is_some()), ("keep_firing_for", r.keep_firing_for.is_some()), ("annotations", !r.annotations.is_empty())] {
+        for (key, set) in
+            [("for", r.for_.is_some()), ("keep_firing_for", r.keep_firing_for.is_some()), ("annotations", !r.annotations.is_empty())]
+        {
             if set {
                 return Err(at.err(if key == "for" { "for" } else { "record" }, format!("invalid field '{key}' in recording rule")));
             }
@@ -253,7 +258,8 @@ fn duration(v: &Value) -> std::result::Result<u64, String> {
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
 fn valid_metric_name(s: &str) -> bool {
     let mut c = s.chars();
-    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_' || f == ':') && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == ':')
+    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_' || f == ':')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == ':')
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`

@@ -99,7 +99,9 @@ fn check_fields(s: &Scenario, i: usize, f: &FaultSpec, p: &mut Vec<Problem>) {
     // primary's would come back beside the one promoted in its place
     if f.kind == FaultKind::Kill && f.duration_ms.is_some() && !s.stack.kind.info().multi_active {
         let kinds = super::kinds::spoken_list(&super::kinds::kind_names(|k| k.info().multi_active), "or");
-        let msg = format!("a killed node is started again after `duration_ms` only on a stack whose every node is writable ({kinds}); use `stop` with a duration, or the failover's rejoin");
+        let msg = format!(
+            "a killed node is started again after `duration_ms` only on a stack whose every node is writable ({kinds}); use `stop` with a duration, or the failover's rejoin"
+        );
         p.push((at(i, "duration_ms"), msg));
     }
 }

@@ -124,7 +124,11 @@ impl Walk<'_> {
             return (self.kind_of(d).0, Below::Nothing);
         }
         if let Some(alts) = v.get("oneOf").or_else(|| v.get("anyOf")).and_then(Value::as_array) {
-            let names: Vec<String> = alts.iter().flat_map(|a| a["enum"].as_array().cloned().unwrap_or_default()).filter_map(|e| e.as_str().map(str::to_string)).collect();
+            let names: Vec<String> = alts
+                .iter()
+                .flat_map(|a| a["enum"].as_array().cloned().unwrap_or_default())
+                .filter_map(|e| e.as_str().map(str::to_string))
+                .collect();
             if !names.is_empty() {
                 return (format!("one of {}", names.join(", ")), Below::Nothing);
             }
@@ -240,7 +244,8 @@ mod tests {
         assert!(stale.is_empty(), "bounds on no key: {stale:?}");
         let rows = key_rows();
         assert!(rows.len() > 150, "{} keys", rows.len());
-        let bare: Vec<&str> = rows.iter().filter(|r| r.default.as_deref() == Some("none") && r.about.is_empty()).map(|r| r.path.as_str()).collect();
+        let bare: Vec<&str> =
+            rows.iter().filter(|r| r.default.as_deref() == Some("none") && r.about.is_empty()).map(|r| r.path.as_str()).collect();
         assert!(bare.is_empty(), "optional keys with neither a default nor a word about them: {bare:?}");
         let row = |p: &str| rows.iter().find(|r| r.path == p).unwrap_or_else(|| panic!("no row {p}"));
         assert_eq!((row("workload.writers").range.as_str(), row("workload.writers").default.as_deref()), ("1 to 256", Some("`4`")));

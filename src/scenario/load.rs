@@ -291,7 +291,9 @@ mod tests {
         assert!(e.contains("archive_timeout_s must be between 1 and 3600"), "{e}");
         let e = err(&backed.replace("replicas: 0", "replicas: 1"));
         assert!(e.contains("a restore rebuilds the stack from its backup, but `pg-2` is never destroyed"), "{e}");
-        let both = backed.replace("replicas: 0", "replicas: 1").replace("faults:\n", "faults:\n  - {at_ms: 10, kind: destroy, target: replica-1}\n");
+        let both = backed
+            .replace("replicas: 0", "replicas: 1")
+            .replace("faults:\n", "faults:\n  - {at_ms: 10, kind: destroy, target: replica-1}\n");
         parse(Path::new("s.yaml"), both).unwrap();
         let e = err(&backed.replace("failover:\n", "failover:\n  restore_to: before_fault\n"));
         assert!(e.contains("`restore_to: before_fault` replays the old primary's archive up to the error"), "{e}");

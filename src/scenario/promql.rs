@@ -19,10 +19,26 @@ pub struct Selector {
 /// later (`sort_by_label` 2.49, `limitk` 3.0, ...) or GreptimeDB's own. The promtool test
 /// in tests/alerts.rs keeps the list true.
 const NOT_IN_PROMETHEUS: &[&str] = &[
-    "double_exponential_smoothing", "first_over_time", "histogram_avg", "histogram_quantiles", "histogram_stddev",
-    "histogram_stdvar", "info", "integral", "mad_over_time", "max_of", "min_of", "range", "sort_by_label",
-    "sort_by_label_desc", "start_timestamp", "step", "ts_of_first_over_time", "ts_of_last_over_time",
-    "ts_of_max_over_time", "ts_of_min_over_time",
+    "double_exponential_smoothing",
+    "first_over_time",
+    "histogram_avg",
+    "histogram_quantiles",
+    "histogram_stddev",
+    "histogram_stdvar",
+    "info",
+    "integral",
+    "mad_over_time",
+    "max_of",
+    "min_of",
+    "range",
+    "sort_by_label",
+    "sort_by_label_desc",
+    "start_timestamp",
+    "step",
+    "ts_of_first_over_time",
+    "ts_of_last_over_time",
+    "ts_of_max_over_time",
+    "ts_of_min_over_time",
 ];
 
 /// The parsed expression, or the parser's own words for what is wrong, as Prometheus 2.42
@@ -76,7 +92,8 @@ fn bare_durations(expr: &str) -> Result<(), String> {
     let tokens: Vec<_> = lexer.iter().flatten().collect();
     for (i, t) in tokens.iter().enumerate().filter(|(_, t)| t.tok_id() == T_DURATION) {
         let before = |n: usize| i.checked_sub(n).map(|j| tokens[j].tok_id());
-        let placed = matches!(before(1), Some(T_LEFT_BRACKET | T_COLON | T_OFFSET)) || (before(1) == Some(T_SUB) && before(2) == Some(T_OFFSET));
+        let placed =
+            matches!(before(1), Some(T_LEFT_BRACKET | T_COLON | T_OFFSET)) || (before(1) == Some(T_SUB) && before(2) == Some(T_OFFSET));
         if !placed {
             return Err(format!("unexpected duration {:?}", lexer.span_str(t.span())));
         }
@@ -163,7 +180,8 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
             return Err(invalid());
         }
         next_unit = i + 1;
-        total = n.checked_mul(*scale).and_then(|v| v.checked_add(total)).filter(|v| *v <= MAX_DURATION_MS).ok_or("duration out of range")?;
+        total =
+            n.checked_mul(*scale).and_then(|v| v.checked_add(total)).filter(|v| *v <= MAX_DURATION_MS).ok_or("duration out of range")?;
         rest = &rest[unit.len()..];
     }
     Ok(total)

@@ -210,7 +210,10 @@ fn check_reach(s: &Scenario, placed: &[&str], replicas: bool, p: &mut Vec<Proble
     let info = s.stack.kind.info();
     if info.multi_active {
         if let Some((a, b)) = placed.iter().flat_map(|a| placed.iter().map(move |b| (*a, *b))).find(|(a, b)| !linked(s, a, b)) {
-            let why = format!("every node of a {} stack applies every other's changes, but {a} and {b} cannot reach each other: add a `wan` link between them", info.name);
+            let why = format!(
+                "every node of a {} stack applies every other's changes, but {a} and {b} cannot reach each other: add a `wan` link between them",
+                info.name
+            );
             p.push((vec![Key("wan")], why));
         }
     } else if let (Some(first), true) = (placed.first(), replicas)

@@ -72,7 +72,10 @@ mod tests {
             w("services.pg.workload.writers: invalid type: floating point `1.5`, expected u32"),
             "writers must be a whole number between 1 and 256, found 1.5"
         );
-        assert_eq!(w("faults[0].at_ms: invalid type: integer `-1`, expected u64"), "at_ms must be between 0 and 18446744073709551615, found -1");
+        assert_eq!(
+            w("faults[0].at_ms: invalid type: integer `-1`, expected u64"),
+            "at_ms must be between 0 and 18446744073709551615, found -1"
+        );
         assert_eq!(
             w("stack.replicas: invalid type: integer `1000000000000000000000000000000` as u128, expected u8"),
             "replicas must be between 0 and 8, found 1000000000000000000000000000000"

@@ -273,12 +273,14 @@ fn drill_problems(ss: &ServicesScenario) -> Vec<Problem> {
     if ss.services.values().filter(|s| s.proxy.is_some()).count() > 1 {
         p.push((vec![Key("services")], "only one service of a drill can route through the proxy (for now)".into()));
     }
-    for pr in &ss.steady_state.probes {
-        if pr.write.is_some() || pr.max_lag_bytes.is_some() {
-            let msg = "a `write` or `max_lag_bytes` probe needs one service to ask: use a command probe in a drill of several services";
-            p.push((vec![Key("steady_state"), Key("probes")], msg.into()));
-        }
-    }
+    let names: Vec<&str> = ss.services.keys().map(String::as_str).collect();
+    let drill = super::action_checks::DrillActions {
+        hooks: &ss.hooks,
+        steady_state: &ss.steady_state,
+        abort_when: &ss.abort_when,
+        secrets: &ss.secrets,
+    };
+    super::action_checks::drill_actions(drill, Some(&names), &mut p);
     for (i, f) in ss.faults.iter().enumerate() {
         fault_problems(ss, i, f, &mut p);
     }

@@ -248,6 +248,7 @@ impl Stack {
             run_id: self.run_id.clone(),
             dir: std::env::temp_dir(),
             db: None,
+            dbs: Vec::new(),
         });
         let primary = self.primary();
         let var = |n: &str| n.to_uppercase().replace('-', "_");

@@ -63,7 +63,8 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Summary> {
     let mut found = Found::default();
     for d in dirs {
         if !d.is_dir() {
-            return Err(Error::usage(format!("{} is not a folder", d.display())).hint("give the folders the drills' evidence was written to (--reports)"));
+            return Err(Error::usage(format!("{} is not a folder", d.display()))
+                .hint("give the folders the drills' evidence was written to (--reports)"));
         }
         walk(d, MAX_DEPTH, &mut found);
     }
@@ -72,7 +73,8 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Summary> {
     }
     let mut rows = Vec::new();
     let mut limits: BTreeMap<String, SpreadLimits> = BTreeMap::new();
-    let (mut started, mut ended): (Option<chrono::DateTime<chrono::FixedOffset>>, Option<chrono::DateTime<chrono::FixedOffset>>) = (None, None);
+    let (mut started, mut ended): (Option<chrono::DateTime<chrono::FixedOffset>>, Option<chrono::DateTime<chrono::FixedOffset>>) =
+        (None, None);
     let mut used = HashSet::new();
     for path in &found.summaries {
         let text = std::fs::read_to_string(path).map_err(|e| Error::usage(format!("failed to read {}", path.display())).cause(e))?;
@@ -125,7 +127,12 @@ fn rows_per_scenario(rows: &[RunRow]) -> BTreeMap<String, u32> {
 /// Rows for the evidence folders no summary names, oldest first, numbered after the runs
 /// of their scenario already there; their scenario's targets from the scenario.yaml the
 /// folder keeps (none when it cannot be read: the runs' own verdicts still count).
-fn unlisted(found: &Found, used: &HashSet<String>, limits: &mut BTreeMap<String, SpreadLimits>, runs: &mut BTreeMap<String, u32>) -> Vec<RunRow> {
+fn unlisted(
+    found: &Found,
+    used: &HashSet<String>,
+    limits: &mut BTreeMap<String, SpreadLimits>,
+    runs: &mut BTreeMap<String, u32>,
+) -> Vec<RunRow> {
     let mut left: Vec<&(PathBuf, Results)> = found.evidence.iter().filter(|(id, _)| !used.contains(*id)).map(|(_, v)| v).collect();
     left.sort_by(|a, b| a.1.started_at.cmp(&b.1.started_at));
     let mut rows = Vec::new();

@@ -44,7 +44,8 @@ impl Workload {
     ) -> Workload {
         let (stop, stop_rx) = watch::channel(false);
         // a home never moves: its sender lives as long as the writers
-        let fixed: Vec<(watch::Sender<ClientTarget>, watch::Receiver<ClientTarget>)> = homes.iter().map(|h| watch::channel(h.clone())).collect();
+        let fixed: Vec<(watch::Sender<ClientTarget>, watch::Receiver<ClientTarget>)> =
+            homes.iter().map(|h| watch::channel(h.clone())).collect();
         let writers: Vec<Writer> = (0..u32::from(spec.writers))
             .map(|id| Writer {
                 id,

@@ -32,6 +32,12 @@ const IDLE_MAX: usize = 2;
 const CANARIES_MAX: usize = 2;
 /// Writes a fresh connection from a probe may start beyond `hedge.max_in_flight`.
 const PROBE_WRITES: usize = 1;
+/// Past `every_ms × STALL_SHARE` of stall (5 s by default), the probes across the workload
+/// are spaced at 1/STALL_SHARE of the stall so far: a long outage (a DNS TTL, a lease) is read
+/// at most 0.1 % of its length late (a minute: 60 ms), and is not met by a storm of
+/// connections (200 a second at the default `every_ms`) the server must work through once
+/// it is back.
+const STALL_SHARE: u32 = 1000;
 
 /// Writes through the workload: the payload, the attempts in flight, the probes.
 struct State {
@@ -46,6 +52,12 @@ struct State {
     next_normal: Instant,
     /// While stalled: when the next probe goes out.
     next_probe: Option<Instant>,
+}
+
+/// A writer's spacing of probes: its share of `every_ms`, or, once the stall is long,
+/// its share of a `STALL_SHARE`th of the stall.
+fn probe_gap(spacing: Duration, writers: u16, stalled_for: Duration) -> Duration {
+    spacing.max(stalled_for * u32::from(writers.max(1)) / STALL_SHARE)
 }
 
 /// Payload of exactly `bytes` bytes (at least the prefix), never a formatting width.
@@ -122,7 +134,8 @@ impl Writer {
             }
             if let Some(at) = st.next_probe.filter(|&at| now >= at && !probe_busy) {
                 probes.push(probe(self.driver.clone(), target.clone(), Duration::from_millis(h.connect_timeout_ms), self.rec.clock));
-                st.next_probe = Some((at + probe_spacing).max(now));
+                let gap = probe_gap(probe_spacing, self.spec.writers, now.saturating_duration_since(st.last_ok_start));
+                st.next_probe = Some((at + gap).max(now));
                 continue;
             }
             // sleep until something can happen
@@ -175,7 +188,13 @@ impl Writer {
     }
 
     /// Starts a write invoked at `invoke_ns` (`started`): now, or when its probe began.
-    fn start_at(&self, st: &mut State, target: ClientTarget, conn: Option<(String, Conn)>, (invoke_ns, started): (u64, Instant)) -> Attempt {
+    fn start_at(
+        &self,
+        st: &mut State,
+        target: ClientTarget,
+        conn: Option<(String, Conn)>,
+        (invoke_ns, started): (u64, Instant),
+    ) -> Attempt {
         st.seq += 1;
         st.waiting.insert(st.seq, started);
         let timeout = Duration::from_millis(self.spec.op_timeout_ms);
@@ -215,7 +234,19 @@ pub(super) fn update_key(writer: u32, seq: u64, keys: u32) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::{payload, update_key};
+    use super::{payload, probe_gap, update_key};
+    use std::time::Duration;
+
+    #[test]
+    fn probes_keep_their_spacing_early_and_thin_out_to_a_thousandth_of_a_long_stall() {
+        let ms = Duration::from_millis;
+        // 4 writers, every_ms 5: each writer probes every 20 ms, up to 5 s of stall
+        assert_eq!(probe_gap(ms(20), 4, ms(300)), ms(20));
+        assert_eq!(probe_gap(ms(20), 4, ms(5000)), ms(20));
+        // 10 s: the workload probes every 10 ms; a minute: every 60 ms, each writer every 240 ms
+        assert_eq!(probe_gap(ms(20), 4, ms(10_000)), ms(40));
+        assert_eq!(probe_gap(ms(20), 4, ms(60_000)), ms(240));
+    }
 
     #[test]
     fn every_second_write_updates_a_key_drawn_evenly() {

@@ -111,7 +111,8 @@ pub(super) fn nodes_in_sites(st: &StackSpec, notes: &[(usize, &str)]) -> String 
         .into_iter()
         .enumerate()
         .map(|(i, n)| {
-            let said: Vec<String> = site(&n).into_iter().chain(notes.iter().filter(|(at, _)| *at == i).map(|(_, x)| x.to_string())).collect();
+            let said: Vec<String> =
+                site(&n).into_iter().chain(notes.iter().filter(|(at, _)| *at == i).map(|(_, x)| x.to_string())).collect();
             if said.is_empty() { n } else { format!("{n} ({})", said.join("; ")) }
         })
         .collect();

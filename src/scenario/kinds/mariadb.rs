@@ -92,8 +92,7 @@ pub const GALERA: KindInfo = KindInfo {
     )
 };
 
-const NO_MODE_GALERA: &str =
-    "Galera certifies every commit on every node of the primary component before acknowledging it; there is no replication mode to choose (wsrep settings go in `stack.settings`)";
+const NO_MODE_GALERA: &str = "Galera certifies every commit on every node of the primary component before acknowledging it; there is no replication mode to choose (wsrep settings go in `stack.settings`)";
 
 /// A Galera cluster (`stack.kind: galera`): its nodes. Its wsrep and InnoDB settings
 /// (`wsrep_provider_options`, `innodb_flush_log_at_trx_commit`, …) go in `stack.settings`;
@@ -127,7 +126,9 @@ fn galera_topology(st: &StackSpec) -> Vec<String> {
         set.map_or(format!("{key} {default} (Galera's default)"), |(_, v)| format!("{key} {}", v.trim()))
     };
     vec![
-        format!("{n} writable nodes in one Galera 4 cluster: a commit is certified by every node of the primary component before it is acknowledged (no primary, no replicas)"),
+        format!(
+            "{n} writable nodes in one Galera 4 cluster: a commit is certified by every node of the primary component before it is acknowledged (no primary, no replicas)"
+        ),
         format!("nodes: {}", super::format::nodes_in_sites(st, &[(0, "bootstraps the cluster")])),
         format!(
             "primary component: more than half the nodes ({} of {n}); a node cut off from it refuses queries until it rejoins; failure detection: {}, {}",

@@ -304,14 +304,21 @@ fn validate_writers(s: &Scenario, p: &mut Vec<Problem>) {
     let multi = s.stack.kind.info().multi_active;
     let kinds = || spoken_list(&kind_names(|k| k.info().multi_active), "or");
     if s.workload.keys.is_some() && !multi {
-        let msg = format!("updates to a shared key space are judged on a stack whose every node is writable ({}); a {} stack has one writer", kinds(), s.stack.kind.name());
+        let msg = format!(
+            "updates to a shared key space are judged on a stack whose every node is writable ({}); a {} stack has one writer",
+            kinds(),
+            s.stack.kind.name()
+        );
         p.push((vec![Key("workload"), Key("keys")], msg));
     }
     super::bounds::check_opt(p, vec![Key("workload"), Key("keys")], "WorkloadSpec.keys", s.workload.keys.map(f64::from));
     let bootstrap = s.failover.as_ref().is_some_and(|f| f.mode == Some(FailoverMode::Bootstrap));
     if bootstrap && !s.stack.kind.info().bootstrap {
         let kinds = spoken_list(&kind_names(|k| k.info().bootstrap), "or");
-        let msg = format!("an operator's bootstrap recovers a quorum cluster that lost its primary component ({kinds}), not a {} stack", s.stack.kind.name());
+        let msg = format!(
+            "an operator's bootstrap recovers a quorum cluster that lost its primary component ({kinds}), not a {} stack",
+            s.stack.kind.name()
+        );
         p.push((vec![Key("failover"), Key("mode")], msg));
     }
     if !multi {
@@ -323,7 +330,10 @@ fn validate_writers(s: &Scenario, p: &mut Vec<Problem>) {
             true => " (or recover it as an operator would: `mode: bootstrap`)",
             false => "",
         };
-        p.push((vec![Key("failover")], format!("every node of a {name} stack is writable: there is nothing to fail over (drop `failover`){how}")));
+        p.push((
+            vec![Key("failover")],
+            format!("every node of a {name} stack is writable: there is nothing to fail over (drop `failover`){how}"),
+        ));
     }
     if s.workload.site.is_some() {
         let msg = format!("a {name} stack's writers sit in every site, each writing to its own site's node (drop `workload.site`)");
@@ -342,7 +352,9 @@ pub(super) fn validate_bootstrap(fo: &FailoverSpec, p: &mut Vec<Problem>) {
         ("repoint_clients", !fo.repoint_clients),
     ];
     for (key, _) in unused.iter().filter(|(_, set)| *set) {
-        let msg = format!("an operator's bootstrap takes `trigger`, `promote` and `promote_timeout_ms`; `{key}` does not apply (each node's clients stay on their node)");
+        let msg = format!(
+            "an operator's bootstrap takes `trigger`, `promote` and `promote_timeout_ms`; `{key}` does not apply (each node's clients stay on their node)"
+        );
         p.push((vec![Key("failover"), Key(key)], msg));
     }
 }

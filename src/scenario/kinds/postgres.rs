@@ -108,13 +108,23 @@ fn mesh_topology(st: &StackSpec) -> Vec<String> {
             ma.nodes
         ),
         format!("nodes: {}", super::format::nodes_in_sites(st, &[])),
-        format!("conflicts: {} ({}), each logged by the node that resolves it", ma.conflict_resolution.name(), ma.conflict_resolution.meaning()),
+        format!(
+            "conflicts: {} ({}), each logged by the node that resolves it",
+            ma.conflict_resolution.name(),
+            ma.conflict_resolution.meaning()
+        ),
     ]
 }
 
 fn validate_mesh(s: &Scenario, p: &mut Vec<Problem>) {
     let n = s.stack.multi_active.clone().unwrap_or_default().nodes;
-    crate::scenario::bounds::check(p, vec![Key("stack"), Key("multi_active"), Key("nodes")], "MultiActiveSpec.nodes", f64::from(n), "writable nodes");
+    crate::scenario::bounds::check(
+        p,
+        vec![Key("stack"), Key("multi_active"), Key("nodes")],
+        "MultiActiveSpec.nodes",
+        f64::from(n),
+        "writable nodes",
+    );
 }
 
 pub const PATRONI: KindInfo = KindInfo {
@@ -208,7 +218,11 @@ fn validate_patroni(s: &Scenario, p: &mut Vec<Problem>) {
     let st = &s.stack;
     if let Some(pa) = &st.patroni {
         let k = |f: &'static str| vec![Key("stack"), Key("patroni"), Key(f)];
-        for (f, key, v) in [("ttl", "PatroniSpec.ttl", pa.ttl), ("loop_wait", "PatroniSpec.loop_wait", pa.loop_wait), ("retry_timeout", "PatroniSpec.retry_timeout", pa.retry_timeout)] {
+        for (f, key, v) in [
+            ("ttl", "PatroniSpec.ttl", pa.ttl),
+            ("loop_wait", "PatroniSpec.loop_wait", pa.loop_wait),
+            ("retry_timeout", "PatroniSpec.retry_timeout", pa.retry_timeout),
+        ] {
             crate::scenario::bounds::check(p, k(f), key, f64::from(v), "seconds");
         }
         // Patroni's documented rule (loop_wait + 2 × retry_timeout <= ttl)
@@ -222,7 +236,9 @@ fn validate_patroni(s: &Scenario, p: &mut Vec<Problem>) {
     }
     if let Some(h) = &st.haproxy {
         let k = |f: &'static str| vec![Key("stack"), Key("haproxy"), Key(f)];
-        for (f, key, v) in [("inter_ms", "HaproxySpec.inter_ms", Some(h.inter_ms)), ("fastinter_ms", "HaproxySpec.fastinter_ms", h.fastinter_ms)] {
+        for (f, key, v) in
+            [("inter_ms", "HaproxySpec.inter_ms", Some(h.inter_ms)), ("fastinter_ms", "HaproxySpec.fastinter_ms", h.fastinter_ms)]
+        {
             crate::scenario::bounds::check_opt(p, k(f), key, v.map(|v| v as f64));
         }
         for (f, key, v) in [("fall", "HaproxySpec.fall", h.fall), ("rise", "HaproxySpec.rise", h.rise)] {

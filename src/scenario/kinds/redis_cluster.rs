@@ -109,14 +109,17 @@ fn cluster_topology(st: &StackSpec) -> Vec<String> {
     let c = st.cluster.clone().unwrap_or_default();
     let (nodes, m, r) = (st.node_names(), usize::from(c.masters), c.replicas_per_master);
     let name = |i: usize| nodes.get(i).cloned().unwrap_or_default();
-    let shards: Vec<String> = c.slot_ranges().iter().enumerate().map(|(i, (a, b))| format!("shard-{} {} slots {a}-{b}", i + 1, name(i))).collect();
+    let shards: Vec<String> =
+        c.slot_ranges().iter().enumerate().map(|(i, (a, b))| format!("shard-{} {} slots {a}-{b}", i + 1, name(i))).collect();
     let replicas = match (r, st.sites.is_empty()) {
         (0, _) => "no replicas: a primary lost is its shard's slots lost until it is back".to_string(),
         (_, false) => {
             let of: Vec<String> = (m..nodes.len()).map(|j| format!("{} of {}", name(j), name((j - m) % m))).collect();
             format!("replicas (with sites, each given to a primary in start order): {}", of.join(", "))
         }
-        (k, true) => format!("replicas {}: {k} to each primary, as redis-cli --cluster create pairs them", nodes[m.min(nodes.len())..].join(", ")),
+        (k, true) => {
+            format!("replicas {}: {k} to each primary, as redis-cli --cluster create pairs them", nodes[m.min(nodes.len())..].join(", "))
+        }
     };
     let timeout_default = CLUSTER_DEFAULTS.iter().find(|(k, _)| *k == "cluster-node-timeout").map_or("15000", |(_, v)| v);
     let (timeout, from) = setting(st, "cluster-node-timeout", (timeout_default, "drdrill's default, seed 001's"));
@@ -126,7 +129,11 @@ fn cluster_topology(st: &StackSpec) -> Vec<String> {
         _ => "while any shard has no primary, every slot refuses writes (CLUSTERDOWN)",
     };
     vec![
-        format!("{m} primaries, each serving its share of the 16384 slots with {r} replica{} ({} nodes), replication async", if r == 1 { "" } else { "s" }, nodes.len()),
+        format!(
+            "{m} primaries, each serving its share of the 16384 slots with {r} replica{} ({} nodes), replication async",
+            if r == 1 { "" } else { "s" },
+            nodes.len()
+        ),
         format!("shards (redis-cli --cluster create's split): {}", shards.join(", ")),
         replicas,
         format!("cluster-node-timeout {timeout} ms{from}; cluster-require-full-coverage {coverage}{coverage_from}: {meaning}"),
@@ -195,11 +202,17 @@ mod tests {
 
     #[test]
     fn a_cluster_that_cannot_fail_over_or_settings_drdrill_owns_are_refused() {
-        assert!(problems(", cluster: {masters: 2}", "").contains("masters must be between 3 and 9, found 2 (a cluster fails over by a majority of its primaries)"));
+        assert!(
+            problems(", cluster: {masters: 2}", "")
+                .contains("masters must be between 3 and 9, found 2 (a cluster fails over by a majority of its primaries)")
+        );
         assert!(problems(", cluster: {replicas_per_master: 4}", "").contains("replicas_per_master must be between 0 and 3, found 4"));
         assert!(problems(", settings: {port: '7000'}", "").contains("`port` is set by drdrill"));
         assert!(problems(", settings: {requirepass: x}", "").contains("`requirepass` is set by drdrill on every cluster node (a password"));
-        assert!(problems(", settings: {cluster-node-timeout: '50'}", "").contains("cluster-node-timeout must be between 100 and 600000, found 50 (ms)"));
+        assert!(
+            problems(", settings: {cluster-node-timeout: '50'}", "")
+                .contains("cluster-node-timeout must be between 100 and 600000, found 50 (ms)")
+        );
         assert!(problems(", replication: sync", "").contains("asynchronous"));
         assert!(problems(", sentinel: {}", "").contains("`sentinel` settings apply to a redis-sentinel stack"));
         assert!(problems("", "proxy: {clients: true}\n").contains("follow MOVED"));
@@ -255,7 +268,10 @@ mod tests {
         let t = topology(serde_json::json!({}));
         assert!(t.contains("3 primaries, each serving its share of the 16384 slots with 1 replica (6 nodes)"), "{t}");
         assert!(t.contains("shard-1 rc-1 slots 0-5460, shard-2 rc-2 slots 5461-10922, shard-3 rc-3 slots 10923-16383"), "{t}");
-        assert!(t.contains("cluster-node-timeout 5000 ms (drdrill's default, seed 001's); cluster-require-full-coverage yes (Redis' default)"), "{t}");
+        assert!(
+            t.contains("cluster-node-timeout 5000 ms (drdrill's default, seed 001's); cluster-require-full-coverage yes (Redis' default)"),
+            "{t}"
+        );
         let t = topology(serde_json::json!({"settings": {"cluster-require-full-coverage": "no", "cluster-node-timeout": "2000"}}));
         assert!(t.contains("cluster-node-timeout 2000 ms; cluster-require-full-coverage no: only the slots"), "{t}");
         let t = topology(serde_json::json!({"sites": {"a": ["rc-1", "rc-6"], "b": ["rc-2", "rc-4"], "c": ["rc-3", "rc-5"]}}));

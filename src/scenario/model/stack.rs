@@ -1,6 +1,8 @@
 //! `stack`: what drdrill starts (or attaches to): its kind, replicas, replication,
 //! settings, each kind's own blocks, backup, sites, and an external stack's endpoint.
-use crate::scenario::kinds::{ClusterSpec, Engine, GaleraSpec, HaproxySpec, MhaSpec, MultiActiveSpec, PatroniSpec, SentinelSpec, StackKind};
+use crate::scenario::kinds::{
+    ClusterSpec, Engine, GaleraSpec, HaproxySpec, MhaSpec, MultiActiveSpec, PatroniSpec, SentinelSpec, StackKind,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

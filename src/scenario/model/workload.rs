@@ -95,7 +95,8 @@ pub struct HedgeSpec {
     /// A write waiting longer than this is stalled. Default 250; 0 turns hedging off.
     #[serde(default = "default_hedge_after")]
     pub after_ms: u64,
-    /// Spacing of fresh connection attempts across the whole workload while stalled. Default 5.
+    /// Spacing of fresh connection attempts across the whole workload while stalled; past
+    /// `every_ms` × 1000 of stall, 0.1 % of the stall so far. Default 5.
     #[serde(default = "default_hedge_every")]
     pub every_ms: u64,
     /// A fresh connection not established within this is dropped unrecorded. Default 50.

@@ -174,7 +174,9 @@ impl WriteClient for MyClient {
         }
     }
     async fn update(&mut self, key: u32, writer: u32, seq: u64) -> std::result::Result<(), WriteError> {
-        let sql = format!("INSERT INTO {KEYS} (k, writer, seq) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE writer = VALUES(writer), seq = VALUES(seq)");
+        let sql = format!(
+            "INSERT INTO {KEYS} (k, writer, seq) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE writer = VALUES(writer), seq = VALUES(seq)"
+        );
         self.conn.exec_drop(sql, (key, writer, seq)).await.map_err(|e| classify(&e))
     }
     fn node(&self) -> Option<String> {

@@ -49,10 +49,17 @@ impl Galera {
         let get = |k: &str| w.get(k).cloned().unwrap_or_default();
         let (state, status, size) = (get("wsrep_local_state_comment"), get("wsrep_cluster_status"), get("wsrep_cluster_size"));
         if state != "Synced" || status != "Primary" || size != self.peers.len().to_string() {
-            return Err(Error::infra(format!("{node} is {state} in a {status} component of {size} (waiting for Synced in all {})", self.peers.len())));
+            return Err(Error::infra(format!(
+                "{node} is {state} in a {status} component of {size} (waiting for Synced in all {})",
+                self.peers.len()
+            )));
         }
         let queue = get("wsrep_local_recv_queue");
-        Ok(ReplicaHealth { node: node.to_string(), state: format!("Synced, primary component of {size}, receive queue {queue}"), lag_bytes: 0 })
+        Ok(ReplicaHealth {
+            node: node.to_string(),
+            state: format!("Synced, primary component of {size}, receive queue {queue}"),
+            lag_bytes: 0,
+        })
     }
 }
 
@@ -75,7 +82,9 @@ impl Driver for Galera {
         .await?;
         let addr = stack.nodes[0].addr();
         let mut c = self.data().admin(addr).await?;
-        let sql = format!("CREATE DATABASE IF NOT EXISTS drdrill; CREATE TABLE IF NOT EXISTS {KEYS} (k INT PRIMARY KEY, writer INT NOT NULL, seq BIGINT NOT NULL) ENGINE=InnoDB");
+        let sql = format!(
+            "CREATE DATABASE IF NOT EXISTS drdrill; CREATE TABLE IF NOT EXISTS {KEYS} (k INT PRIMARY KEY, writer INT NOT NULL, seq BIGINT NOT NULL) ENGINE=InnoDB"
+        );
         c.query_drop(sql).await.map_err(q(addr, "create the shared key space"))?;
         c.query_drop(exporter_account(&self.db.password)).await.map_err(q(addr, "create the exporter's account"))?;
         Ok(health)
@@ -129,7 +138,8 @@ impl Deployment for Galera {
 impl MultiActive for Galera {
     async fn read_keys(&self, addr: SocketAddr) -> Result<BTreeMap<u32, (u32, u64)>> {
         let mut c = self.data().admin(addr).await?;
-        let rows: Vec<(u32, u32, u64)> = c.query(format!("SELECT k, writer, seq FROM {KEYS}")).await.map_err(q(addr, "read the shared keys"))?;
+        let rows: Vec<(u32, u32, u64)> =
+            c.query(format!("SELECT k, writer, seq FROM {KEYS}")).await.map_err(q(addr, "read the shared keys"))?;
         Ok(rows.into_iter().map(|(k, w, s)| (k, (w, s))).collect())
     }
 
@@ -178,7 +188,9 @@ const EXPORTER_GRANTS: &str = "PROCESS, REPLICATION CLIENT, SELECT, SLAVE MONITO
 /// Creates the exporter's account on a node; Galera replicates it to every other (DDL in
 /// total order).
 fn exporter_account(password: &str) -> String {
-    format!("CREATE USER IF NOT EXISTS '{EXPORTER_USER}'@'%' IDENTIFIED BY '{password}'; GRANT {EXPORTER_GRANTS} ON *.* TO '{EXPORTER_USER}'@'%'")
+    format!(
+        "CREATE USER IF NOT EXISTS '{EXPORTER_USER}'@'%' IDENTIFIED BY '{password}'; GRANT {EXPORTER_GRANTS} ON *.* TO '{EXPORTER_USER}'@'%'"
+    )
 }
 
 /// The lines of a log read with the engine's timestamps (`2026-11-25T19:08:08.66Z …`)
@@ -216,13 +228,16 @@ fn last_transfer(log: &str) -> Option<String> {
     // a restarted one
     let bootstrapped = || {
         since.lines().find(|l| l.contains("bootstrap = yes") || l.contains("gcomm: bootstrapping new group")).map(|_| {
-            "no state transfer: it bootstrapped the new primary component from its own data (pc.bootstrap=YES or --wsrep-new-cluster)".to_string()
+            "no state transfer: it bootstrapped the new primary component from its own data (pc.bootstrap=YES or --wsrep-new-cluster)"
+                .to_string()
         })
     };
-    let restored = || since.lines().find(|l| l.contains("Restored state OPEN")).map(|l| {
-        let i = l.find("Restored state").unwrap_or(0);
-        format!("no state transfer: the primary component restored from its saved view, pc.recovery ({})", l[i..].trim())
-    });
+    let restored = || {
+        since.lines().find(|l| l.contains("Restored state OPEN")).map(|l| {
+            let i = l.find("Restored state").unwrap_or(0);
+            format!("no state transfer: the primary component restored from its saved view, pc.recovery ({})", l[i..].trim())
+        })
+    };
     transfer.or_else(bootstrapped).or_else(restored)
 }
 
@@ -252,7 +267,8 @@ mod tests {
         assert!(last_transfer("[Note] WSREP: Prepared SST request: rsync|gal-3:4444/rsync_sst").unwrap().starts_with("SST"));
         assert_eq!(last_transfer("nothing"), None);
         // after a restart only what followed it counts
-        let restarted = format!("{log}drdrill: gal-1 restarts at recovered position 4f1c:972\n[Note] WSREP: Restored state OPEN -> JOINED (973)\n");
+        let restarted =
+            format!("{log}drdrill: gal-1 restarts at recovered position 4f1c:972\n[Note] WSREP: Restored state OPEN -> JOINED (973)\n");
         assert!(last_transfer(&restarted).unwrap().starts_with("no state transfer"), "{restarted}");
         // only the lines stamped since the node left
         let stamped = "2026-11-25T19:00:00.000Z [Note] WSREP: Receiving IST: 5 writesets\n2026-11-25T19:00:30.000Z [Note] WSREP: Prepared SST request: rsync\n";

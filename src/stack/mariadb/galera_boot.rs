@@ -91,7 +91,9 @@ impl Bootstrap for Galera {
             return Ok(format!("safe_to_bootstrap: 1 in grastate.dat, mariadbd --wsrep-new-cluster at {}", saved.position));
         }
         let mut c = self.data().admin(n.addr()).await?;
-        c.query_drop("SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'").await.map_err(q(n.addr(), "bootstrap the primary component"))?;
+        c.query_drop("SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'")
+            .await
+            .map_err(q(n.addr(), "bootstrap the primary component"))?;
         Ok(format!("SET GLOBAL wsrep_provider_options='pc.bootstrap=YES' on the running node at seqno {}", saved.seqno))
     }
 
@@ -124,7 +126,8 @@ mod tests {
 
     #[test]
     fn the_saved_position_is_read_as_an_operator_reads_it() {
-        let crashed = "# GALERA saved state\nversion: 2.1\nuuid:    4f1c2a3e-aaaa-11ef-8e1d-1f2e3d4c5b6a\nseqno:   -1\nsafe_to_bootstrap: 0\n";
+        let crashed =
+            "# GALERA saved state\nversion: 2.1\nuuid:    4f1c2a3e-aaaa-11ef-8e1d-1f2e3d4c5b6a\nseqno:   -1\nsafe_to_bootstrap: 0\n";
         assert_eq!(grastate(crashed), None, "a crash leaves -1: InnoDB must be asked");
         let clean = crashed.replace("seqno:   -1", "seqno:   1217");
         let s = grastate(&clean).unwrap();

@@ -86,7 +86,8 @@ impl Pglogical {
             for peer in stack.nodes.iter().filter(|p| p.name != me.name) {
                 let name = subscription(&me.name, &peer.name);
                 let row = rows.iter().find(|r| r.get::<_, String>(0) == name);
-                let (status, slot): (String, String) = row.map(|r| (r.get(1), r.get(2))).unwrap_or_else(|| ("missing".into(), String::new()));
+                let (status, slot): (String, String) =
+                    row.map(|r| (r.get(1), r.get(2))).unwrap_or_else(|| ("missing".into(), String::new()));
                 if status != "replicating" {
                     return Err(Error::infra(format!("{}'s subscription to {} is {status}, not replicating", me.name, peer.name)));
                 }
@@ -107,7 +108,8 @@ impl Pglogical {
             )
             .await
             .map_err(q(provider, "read the replication slot"))?;
-        row.and_then(|r| r.get::<_, Option<i64>>(0)).ok_or_else(|| Error::infra(format!("no slot {slot} on {provider} has confirmed a position")))
+        row.and_then(|r| r.get::<_, Option<i64>>(0))
+            .ok_or_else(|| Error::infra(format!("no slot {slot} on {provider} has confirmed a position")))
     }
 }
 
@@ -165,7 +167,8 @@ impl Driver for Pglogical {
 impl Deployment for Pglogical {
     fn container(&self, node: &str, _primary: &str, _replicas: &[String], _upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         // every node starts as a primary of its own; the mesh is made once all run
-        let env = vec![format!("DRDRILL_NODE={node}"), "DRDRILL_ROLE=primary".into(), format!("DRDRILL_SETTINGS={}", self.settings.join("\n"))];
+        let env =
+            vec![format!("DRDRILL_NODE={node}"), "DRDRILL_ROLE=primary".into(), format!("DRDRILL_SETTINGS={}", self.settings.join("\n"))];
         (env, Vec::new())
     }
 
