@@ -56,6 +56,61 @@ pub struct HarnessUsage {
     pub cpu_us_per_write: Option<f64>,
     /// Peak resident memory of the drdrill process, the check phase included.
     pub peak_rss_mb: f64,
+    /// Over the same time, from their cgroups: the system under test's containers (its
+    /// nodes, orchestrators, entries) …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<Footprint>,
+    /// … the monitoring's (exporters, Prometheus, Alertmanager, the pager) …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<Footprint>,
+    /// … and drdrill's own proxies (the WAN and the fault paths), part of the observer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxies: Option<Footprint>,
+    /// drdrill's CPU (its process and its proxies) over the stack's: how much of the
+    /// machine the observer took beside what it measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observer_share: Option<f64>,
+    /// The monitoring's CPU over the stack's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring_share: Option<f64>,
+}
+
+/// CPU and peak memory of a group of containers while the workload ran.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Footprint {
+    pub containers: usize,
+    /// CPU seconds between the workload's start and end, summed.
+    pub cpu_s: f64,
+    /// The sum of each container's peak memory (MB; null when no cgroup keeps one).
+    pub peak_memory_mb: Option<f64>,
+}
+
+/// Whose a drill container is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Stack,
+    Monitoring,
+    Proxy,
+}
+
+/// Each role's footprint from the containers' counters at the workload's start and end
+/// (a container started in between counts from zero).
+pub fn footprints(
+    before: &[crate::docker::cgroup::Counters],
+    after: &[crate::docker::cgroup::Counters],
+    role: impl Fn(&str) -> Role,
+) -> [(Role, Option<Footprint>); 3] {
+    [Role::Stack, Role::Monitoring, Role::Proxy].map(|want| {
+        let mine: Vec<_> = after.iter().filter(|c| role(&c.name) == want).collect();
+        if mine.is_empty() {
+            return (want, None);
+        }
+        let cpu_ns: u64 =
+            mine.iter().map(|c| c.cpu_ns.saturating_sub(before.iter().find(|b| b.name == c.name).map_or(0, |b| b.cpu_ns))).sum();
+        let peaks: Vec<u64> = mine.iter().filter_map(|c| c.peak_bytes).collect();
+        let peak = (!peaks.is_empty()).then(|| round(peaks.iter().sum::<u64>() as f64 / 1_048_576.0, 1));
+        (want, Some(Footprint { containers: mine.len(), cpu_s: round(cpu_ns as f64 / 1e9, 3), peak_memory_mb: peak }))
+    })
 }
 
 impl HarnessUsage {
@@ -70,7 +125,29 @@ impl HarnessUsage {
             writes_per_s: if secs > 0.0 { round(writes as f64 / secs, 1) } else { 0.0 },
             cpu_us_per_write: (writes > 0).then(|| round(cpu_us / writes as f64, 2)),
             peak_rss_mb: round(peak_rss_bytes() as f64 / 1_048_576.0, 1),
+            stack: None,
+            monitoring: None,
+            proxies: None,
+            observer_share: None,
+            monitoring_share: None,
         }
+    }
+
+    /// With the containers' footprints: the observer's and the monitoring's shares of the
+    /// stack's CPU.
+    pub fn with_containers(mut self, f: [(Role, Option<Footprint>); 3]) -> HarnessUsage {
+        for (role, fp) in f {
+            match role {
+                Role::Stack => self.stack = fp,
+                Role::Monitoring => self.monitoring = fp,
+                Role::Proxy => self.proxies = fp,
+            }
+        }
+        let stack = self.stack.as_ref().map(|s| s.cpu_s).filter(|s| *s > 0.0);
+        let observer = self.workload_cpu_ms / 1000.0 + self.proxies.as_ref().map_or(0.0, |p| p.cpu_s);
+        self.observer_share = stack.map(|s| round(observer / s, 3));
+        self.monitoring_share = stack.and_then(|s| Some(round(self.monitoring.as_ref()?.cpu_s / s, 3)));
+        self
     }
 }
 
@@ -97,5 +174,32 @@ mod tests {
         assert!(u.cpu_us_per_write.unwrap() > 0.0 && u.writes_per_s > 0.0);
         assert!(u.peak_rss_mb > 1.0, "a running process has some memory: {u:?}");
         assert_eq!(HarnessUsage::between(start, end, 0).cpu_us_per_write, None);
+    }
+
+    #[test]
+    fn each_role_spends_what_its_containers_did_between_the_samples_and_the_shares_follow() {
+        use crate::docker::cgroup::Counters;
+        let c = |name: &str, cpu_s: f64, peak_mb: u64| Counters {
+            name: name.into(),
+            cpu_ns: (cpu_s * 1e9) as u64,
+            peak_bytes: Some(peak_mb * 1_048_576),
+        };
+        let before = [c("d-pg-1", 10.0, 50), c("d-pg-1-exporter", 1.0, 10), c("d-proxy", 0.5, 5)];
+        let after = [c("d-pg-1", 30.0, 80), c("d-pg-2", 5.0, 40), c("d-pg-1-exporter", 3.0, 12), c("d-proxy", 1.5, 6)];
+        let role = |n: &str| match n {
+            n if n.ends_with("-exporter") => Role::Monitoring,
+            n if n.contains("proxy") => Role::Proxy,
+            _ => Role::Stack,
+        };
+        let f = footprints(&before, &after, role);
+        let stack = f[0].1.clone().unwrap();
+        assert_eq!((stack.containers, stack.cpu_s, stack.peak_memory_mb), (2, 25.0, Some(120.0)), "pg-2 started in between counts from 0");
+        assert_eq!(f[1].1.as_ref().unwrap().cpu_s, 2.0);
+        let mut u = HarnessUsage::between(Sample::now(), Sample::now(), 0);
+        u.workload_cpu_ms = 4000.0;
+        let u = u.with_containers(f);
+        // drdrill 4 s + its proxy 1 s over the stack's 25 s; the monitoring's 2 s
+        assert_eq!((u.observer_share, u.monitoring_share), (Some(0.2), Some(0.08)));
+        assert_eq!(HarnessUsage::between(Sample::now(), Sample::now(), 0).with_containers(footprints(&[], &[], role)).observer_share, None);
     }
 }

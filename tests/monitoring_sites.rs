@@ -61,6 +61,14 @@ fn monitoring_only_in_the_isolated_site_cannot_page_and_the_drill_says_so() {
     assert_eq!(r["questions"]["alerting"]["answer"], "no", "{}", r["questions"]);
     let findings = r["questions"]["unexpected"]["findings"].as_array().unwrap();
     assert!(findings.iter().any(|f| f["what"].as_str().unwrap().contains("the only monitoring stood in dc1")), "{findings:?}");
+    // which rule would have paged from dc2: the witness Prometheus there, with the same
+    // rules and paging nobody, had the isolated primary down within scrape + evaluation +
+    // `for` (2 s) of the cut, while dc1's own Prometheus still saw dc1 whole
+    let witnessed = r["alerts"]["would_have_paged"].as_array().unwrap_or_else(|| panic!("no would_have_paged: {}", r["alerts"]));
+    let pg1 = witnessed.iter().find(|w| w["alert"] == "PostgresInstanceDown" && w["instance"] == "pg-1" && w["site"] == "dc2");
+    let at = pg1.unwrap_or_else(|| panic!("dc2 never had pg-1 down: {witnessed:?}"))["firing_ms"].as_f64().unwrap();
+    assert!(at > from && at - from < 500.0 + 500.0 + 2_000.0 + 2_000.0, "dc2 would have fired at {at}, dark from {from}");
+    assert!(findings.iter().any(|f| f["evidence"].as_str().unwrap().contains("from dc2 (a witness Prometheus")), "{findings:?}");
     let target = r["targets"].as_array().unwrap().iter().find(|t| t["target"] == "alerts.PostgresInstanceDown.notified_within_ms");
     assert_ne!(target.map(|t| &t["verdict"]), Some(&Value::from("pass")), "{target:?}");
 }

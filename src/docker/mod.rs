@@ -1,4 +1,5 @@
 //! Docker glue (bollard): labelled networks and containers, exec, logs, images, cleanup.
+pub mod cgroup;
 mod cleanup;
 mod client;
 mod engine;

@@ -26,8 +26,11 @@ pub fn prometheus_yml(t: &Timing, alertmanagers: &[String], scraped: &[Scrape]) 
         t.scrape_interval_ms, t.evaluation_interval_ms
     );
     let _ = writeln!(y, "rule_files: [/etc/drdrill/rules/*.yml]");
-    let targets: Vec<String> = alertmanagers.iter().map(|a| format!("'{a}'")).collect();
-    let _ = writeln!(y, "alerting:\n  alertmanagers:\n    - static_configs: [{{targets: [{}]}}]", targets.join(", "));
+    // a witness sends to no Alertmanager
+    if !alertmanagers.is_empty() {
+        let targets: Vec<String> = alertmanagers.iter().map(|a| format!("'{a}'")).collect();
+        let _ = writeln!(y, "alerting:\n  alertmanagers:\n    - static_configs: [{{targets: [{}]}}]", targets.join(", "));
+    }
     let _ = writeln!(y, "scrape_configs:");
     let mut jobs: Vec<&str> = scraped.iter().map(|s| s.job).collect();
     jobs.sort();
@@ -69,6 +72,9 @@ mod tests {
         assert!(y.contains("static_configs: [{targets: ['alertmanager-dc1:9093', 'alertmanager-dc2:9093']}]"), "{y}");
         assert!(y.contains("- targets: ['pg-3-exporter:9187']\n        labels: {instance: pg-3, service: db}"), "{y}");
         assert_eq!(y.matches("job_name").count(), 1);
+        // a witness sends to no Alertmanager
+        let witness = prometheus_yml(&timing(), &[], &scraped);
+        assert!(!witness.contains("alerting:") && witness.contains("rule_files:"), "{witness}");
         let v: serde_norway::Value = serde_norway::from_str(&y).unwrap();
         assert_eq!(v["global"]["scrape_interval"], serde_norway::Value::from("500ms"));
         let am = alertmanager_yml(&timing(), &["alertname".into()], "http://pager:9095/alerts");

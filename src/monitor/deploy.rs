@@ -19,6 +19,20 @@ pub(super) const PROMETHEUS: &str = "prometheus";
 pub(super) const ALERTMANAGER: &str = "alertmanager";
 /// The receiver's container when the monitoring stands in sites: the pager, outside them.
 pub(super) const PAGER: &str = "pager";
+/// A witness Prometheus (`prometheus-witness-<site>`): with the only monitoring in one site,
+/// one in each other site, with the same rules, sending to no Alertmanager. It pages
+/// nobody; after the drill it says which rules would have paged from there.
+pub(super) const WITNESS: &str = "prometheus-witness";
+
+/// The sites that get a witness Prometheus: with the monitoring in one site of a drill
+/// with sites, every other site; otherwise none.
+pub fn witness_sites(spec: &MonitoringSpec, sites: &[String]) -> Vec<String> {
+    let placed = spec.placed_in();
+    match placed.len() {
+        1 => sites.iter().filter(|s| !placed.contains(s)).cloned().collect(),
+        _ => Vec::new(),
+    }
+}
 
 /// One exporter to start: the node it watches, its service, and where the node is.
 pub struct Target {
@@ -50,6 +64,8 @@ pub struct Deployed {
     pub pager_url: Option<String>,
     /// Every container, with its site (what a site fault cuts off or kills).
     pub members: Vec<Member>,
+    /// Each witness Prometheus: (site, its URL).
+    pub witnesses: Vec<(String, String)>,
 }
 
 impl Deployed {
@@ -76,18 +92,21 @@ pub struct Plan<'a> {
     pub rules: &'a [(String, PathBuf)],
     /// The image the pager runs (drdrill's own binary), when the monitoring stands in sites.
     pub pager_image: Option<String>,
+    /// The sites that get a witness Prometheus (`witness_sites`).
+    pub witness_sites: Vec<String>,
 }
 
 /// The node names of the monitoring containers (`<node>-exporter`, `prometheus`,
 /// `alertmanager`, or one of each per site and the pager), for their logs.
-pub fn container_nodes(nodes: &[String], spec: &MonitoringSpec) -> Vec<String> {
+pub fn container_nodes(nodes: &[String], spec: &MonitoringSpec, all_sites: &[String]) -> Vec<String> {
     let exporters = nodes.iter().map(|n| format!("{n}-exporter"));
     let sites = spec.placed_in();
     if sites.is_empty() {
         return exporters.chain([PROMETHEUS.to_string(), ALERTMANAGER.to_string()]).collect();
     }
     let placed = sites.iter().flat_map(|s| [format!("{PROMETHEUS}-{s}"), format!("{ALERTMANAGER}-{s}")]);
-    exporters.chain(placed).chain([PAGER.to_string()]).collect()
+    let witnesses = witness_sites(spec, all_sites).into_iter().map(|s| format!("{WITNESS}-{s}"));
+    exporters.chain(placed).chain(witnesses).chain([PAGER.to_string()]).collect()
 }
 
 /// The evidence folder's `monitoring/`, where the configuration files go.
@@ -175,6 +194,7 @@ pub async fn start(plan: &Plan<'_>, targets: &[Target], webhook_url: &str) -> Re
         exporters: targets.iter().map(|t| format!("{} -> {}", t.exporter.name, t.node)).collect(),
         pager_url: None,
         members: Vec::new(),
+        witnesses: Vec::new(),
     };
     ready(&deployed, targets.len(), &timing).await?;
     Ok(deployed)

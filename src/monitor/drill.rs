@@ -9,7 +9,7 @@ use super::queries::Query;
 use super::receiver::Receiver;
 use super::watch::{Observed, POLL_MS, Watch, merge};
 use super::webhook::Webhook;
-use super::{AlertsReport, DarkSite, Notification, ScrapeFailed};
+use super::{AlertsReport, DarkSite, Notification, ScrapeFailed, WitnessFiring};
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::scenario::alert_rules::AlertRules;
@@ -91,6 +91,7 @@ impl Monitor {
                 exporters: Vec::new(),
                 pager_url: None,
                 members: Vec::new(),
+                witnesses: Vec::new(),
             },
             receiver: Receiver::None,
             cuts: None,
@@ -249,6 +250,19 @@ impl Monitor {
         (dark, none)
     }
 
+    /// While nothing could page: what each witness Prometheus had firing.
+    async fn witnessed(&self, dark: &[(f64, f64)], clock: &Clock, errors: &mut Vec<String>) -> Vec<WitnessFiring> {
+        let mut out = Vec::new();
+        for (from, to) in dark {
+            for (site, url) in &self.deployed.witnesses {
+                for (alert, instance, firing_ms) in super::queries::first_firing(&self.http, url, clock, (*from, *to), errors).await {
+                    out.push(WitnessFiring { site: site.clone(), alert, instance, firing_ms });
+                }
+            }
+        }
+        out
+    }
+
     /// Stops the watch and judges every rule.
     pub async fn report(&self, faults: &[FaultAt], recovered_ms: Option<f64>, down_nodes: &[String]) -> AlertsReport {
         let watches = std::mem::take(&mut *self.watch.lock().unwrap_or_else(|p| p.into_inner()));
@@ -288,6 +302,7 @@ impl Monitor {
         };
         let rules = self.rules.rules.iter().map(|r| judge(r, &seen)).collect();
         let (dark_sites, could_not_page) = self.dark_sites(end_ms);
+        let would_have_paged = self.witnessed(&could_not_page, &clock, &mut errors).await;
         AlertsReport {
             source: if self.spec.is_external() { "users".into() } else { "drill".into() },
             notes: self.notes.clone(),
@@ -301,6 +316,7 @@ impl Monitor {
             placed_in: self.spec.placed_in(),
             dark_sites,
             could_not_page,
+            would_have_paged,
             poll_ms: POLL_MS,
             polls: observed.polls,
             failed_polls: observed.failed_polls,

@@ -29,7 +29,7 @@ mod watch;
 mod webhook;
 
 pub use deploy::Plan;
-pub use deploy::{IMAGE, Target, container_nodes};
+pub use deploy::{IMAGE, Target, container_nodes, witness_sites};
 pub use drill::Monitor;
 pub use http::Http;
 pub use judge::FaultAt;
@@ -73,6 +73,10 @@ pub struct AlertsReport {
     /// no page could leave.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub could_not_page: Vec<(f64, f64)>,
+    /// When nothing could page: each rule a witness Prometheus in another site (the same
+    /// rules, paging nobody) had firing while nothing could, first for each instance.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_have_paged: Vec<WitnessFiring>,
     /// How often the APIs were polled (ms), and how many polls were made and failed.
     pub poll_ms: u64,
     pub polls: u64,
@@ -182,6 +186,18 @@ pub struct DarkSite {
     /// null: still dark when the drill ended.
     pub to_ms: Option<f64>,
     pub killed: bool,
+}
+
+/// A rule firing on a witness Prometheus (`monitoring.site` with other sites): what would
+/// have paged from `site` had the monitoring stood there.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct WitnessFiring {
+    pub site: String,
+    pub alert: String,
+    pub instance: String,
+    /// When that Prometheus first had it firing (drill ms, to its evaluation step).
+    pub firing_ms: f64,
 }
 
 /// An exporter Prometheus could not scrape (`up == 0`), from and to (drill ms).

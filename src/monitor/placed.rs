@@ -7,8 +7,8 @@
 //! monitoring is `cuts.rs`'s.
 use super::config::{Scrape, alertmanager_yml, prometheus_yml};
 use super::deploy::{
-    ALERTMANAGER, Deployed, IMAGE, Member, PAGER, PROMETHEUS, Plan, Target, config_dir, exporter_spec, read_only, ready, rules_mounts,
-    write,
+    ALERTMANAGER, Deployed, IMAGE, Member, PAGER, PROMETHEUS, Plan, Target, WITNESS, config_dir, exporter_spec, read_only, ready,
+    rules_mounts, write,
 };
 use crate::docker::{ContainerSpec, container_name};
 use crate::error::{Error, Result};
@@ -52,11 +52,20 @@ pub async fn start(plan: &Plan<'_>, targets: &[Target]) -> Result<Deployed> {
         plan.docker.run(&alertmanager_spec(plan, site, &sites, am_file.clone(), am_port)).await?;
         let prom_file = write(&dir, &format!("prometheus-{site}.yml"), &prometheus_yml(&timing, &alertmanagers, &scraped))?;
         let prom_port = free_port()?;
-        plan.docker.run(&prometheus_spec(plan, site, prom_file, prom_port)?).await?;
+        plan.docker.run(&prometheus_spec(plan, &format!("{PROMETHEUS}-{site}"), prom_file, prom_port)?).await?;
         for node in [PROMETHEUS, ALERTMANAGER] {
             members.push(Member { container: container_name(plan.run_id, &format!("{node}-{site}")), site: Some(site.clone()) });
         }
         placed.push((site.clone(), format!("http://{host}:{prom_port}"), format!("http://{host}:{am_port}")));
+    }
+    let mut witnesses = Vec::new();
+    for site in &plan.witness_sites {
+        let node = format!("{WITNESS}-{site}");
+        let file = write(&dir, &format!("{node}.yml"), &prometheus_yml(&timing, &[], &scraped))?;
+        let port = free_port()?;
+        plan.docker.run(&prometheus_spec(plan, &node, file, port)?).await?;
+        members.push(Member { container: container_name(plan.run_id, &node), site: Some(site.clone()) });
+        witnesses.push((site.clone(), format!("http://{host}:{port}")));
     }
     let deployed = Deployed {
         prometheus_url: placed[0].1.clone(),
@@ -65,6 +74,7 @@ pub async fn start(plan: &Plan<'_>, targets: &[Target]) -> Result<Deployed> {
         exporters: targets.iter().map(|t| format!("{} -> {}", t.exporter.name, t.node)).collect(),
         pager_url: Some(format!("http://{host}:{pager_port}/received")),
         members,
+        witnesses,
     };
     ready(&deployed, targets.len(), &timing).await?;
     Ok(deployed)
@@ -119,12 +129,12 @@ fn alertmanager_spec(plan: &Plan<'_>, site: &str, sites: &[String], config: std:
     }
 }
 
-/// A site's Prometheus: on the drill's network (its Alertmanagers) and every site's (the
-/// exporters).
-fn prometheus_spec(plan: &Plan<'_>, site: &str, config: std::path::PathBuf, host_port: u16) -> Result<ContainerSpec> {
+/// A site's Prometheus (or witness, `node`): on the drill's network (its Alertmanagers)
+/// and every site's (the exporters).
+fn prometheus_spec(plan: &Plan<'_>, node: &str, config: std::path::PathBuf, host_port: u16) -> Result<ContainerSpec> {
     let mut files = vec![(config, "/etc/drdrill/prometheus.yml".to_string())];
     files.extend(rules_mounts(plan)?);
-    let node = format!("{PROMETHEUS}-{site}");
+    let node = node.to_string();
     Ok(ContainerSpec {
         name: container_name(plan.run_id, &node),
         image: IMAGE.into(),

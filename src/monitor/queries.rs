@@ -106,6 +106,37 @@ impl Query<'_> {
     }
 }
 
+/// The rules a witness Prometheus at `url` had firing from `from_ms` to `to_ms` (drill
+/// ms): each (alert, instance) at its first firing sample, in time order.
+pub async fn first_firing(
+    http: &Http,
+    url: &str,
+    clock: &Clock,
+    (from_ms, to_ms): (f64, f64),
+    errors: &mut Vec<String>,
+) -> Vec<(String, String, f64)> {
+    let anchor = clock.wall_anchor.timestamp_millis() as f64;
+    let (start, end) = ((anchor + from_ms) / 1e3, (anchor + to_ms) / 1e3);
+    let step = ((end - start) / 10_000.0).max(0.5);
+    let q = encode("ALERTS{alertstate=\"firing\"}");
+    let v = match http.get_json(&format!("{url}/api/v1/query_range?query={q}&start={start:.3}&end={end:.3}&step={step:.3}")).await {
+        Ok(v) => v,
+        Err(e) => {
+            errors.push(e.one_line());
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for series in v.get("result").and_then(|r| r.as_array()).into_iter().flatten() {
+        let label = |k: &str| series.get("metric").and_then(|m| m.get(k)).and_then(|x| x.as_str()).unwrap_or_default().to_string();
+        if let Some(first) = sample_times(series).into_iter().reduce(f64::min) {
+            out.push((label("alertname"), label("instance"), first * 1e3 - anchor));
+        }
+    }
+    out.sort_by(|a, b| a.2.total_cmp(&b.2));
+    out
+}
+
 /// The times (Unix s) of a range query's series' samples.
 fn sample_times(series: &serde_json::Value) -> Vec<f64> {
     let values = series.get("values").and_then(|v| v.as_array()).cloned().unwrap_or_default();

@@ -147,6 +147,19 @@ fn alert_rules(a: &AlertsReport) -> Vec<Found> {
 /// Why the drill's monitoring could not page, read from the alerts report alone: each
 /// reason is one finding `(what, evidence)`: every site the monitoring stood in dark at once
 /// (`could_not_page`), drdrill unable to watch, an alert that fired with no page.
+/// What the witness Prometheus in the other sites had firing while nothing could page:
+/// `; from dc2 these would have paged: PostgreSQLInstanceDown (pg-1) at t=…`.
+fn witnessed(a: &AlertsReport, (from, to): (f64, f64)) -> String {
+    let mut by_site: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for w in a.would_have_paged.iter().filter(|w| w.firing_ms >= from - 1.0 && w.firing_ms <= to) {
+        by_site.entry(&w.site).or_default().push(format!("{} ({}) firing at t={:.1} ms", w.alert, w.instance, w.firing_ms));
+    }
+    by_site
+        .iter()
+        .map(|(site, rules)| format!("; from {site} (a witness Prometheus, same rules, paging nobody): {}", rules.join(", ")))
+        .collect()
+}
+
 pub fn could_not_page(a: &AlertsReport) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if a.polls > 0 && a.failed_polls == a.polls {
@@ -167,7 +180,9 @@ pub fn could_not_page(a: &AlertsReport) -> Vec<(String, String)> {
                 format!("{} {how} from t={:.1} ms to {to}", d.site, d.from_ms)
             })
             .collect();
-        out.push((what, format!("nothing could page from t={from:.1} ms to t={to:.1} ms ({})", dark.join("; "))));
+        let mut evidence = format!("nothing could page from t={from:.1} ms to t={to:.1} ms ({})", dark.join("; "));
+        evidence.push_str(&witnessed(a, (*from, *to)));
+        out.push((what, evidence));
     }
     for rule in a.rules.iter().filter(|r| r.outcome == AlertOutcome::FiredNotNotified) {
         let at = rule.firing_ms.map(|t| format!(" at t={t:.1} ms")).unwrap_or_default();

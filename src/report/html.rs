@@ -68,6 +68,7 @@ Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple f
 <table><tr><th>target</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
 {% for t in r.targets %}<tr><td>{{ t.target }}</td><td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td><td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
 {% endfor %}</table>{% endif %}
+{% if observer %}<h2 id="observer">The observer's cost</h2><p>CPU while the workload ran: {{ observer }}</p>{% endif %}
 {% if alerts.caption %}<h2 id="alerts">Alerts</h2><p>{{ alerts.caption }}.</p>
 <table><tr><th>alert</th><th>for</th><th>outcome</th><th>pending ms</th><th>firing ms</th><th>notified ms</th><th>to page ms</th><th>budget ms</th><th>resolved / notified ms</th><th>why</th></tr>
 {% for a in alerts.rules %}<tr class="alert"><td>{{ a.alert }}</td><td>{{ a.for_ }}</td><td>{{ a.outcome }}</td><td>{{ a.pending }}</td><td>{{ a.firing }}</td><td>{{ a.notified }}</td><td>{{ a.to_page }}</td><td>{{ a.budget }}</td><td>{{ a.resolved }}</td><td>{{ a.why }}</td></tr>
@@ -151,6 +152,7 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
         "several": several,
         "scenario": scenario,
         "alerts": alerts(r),
+        "observer": r.harness.as_ref().map(super::terminal::observer_line).and_then(|l| Some(l.trim().strip_prefix("CPU, workload")?.trim().to_string())),
         "questions": r.questions.as_ref().map(super::questions_text::blocks),
         "version": env!("CARGO_PKG_VERSION"),
     });

@@ -13,7 +13,7 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(m, "Run `{}`, started {started}, finished {finished}.\n", r.run_id);
     m += &super::questions_text::markdown(r);
     if !r.several() {
-        return m + &service(r, "timeline.svg") + &super::alerts::markdown(r);
+        return m + &service(r, "timeline.svg") + &observer(r) + &super::alerts::markdown(r);
     }
     let each = r.each_service();
     let verdicts: Vec<String> = each.iter().map(|(n, sr)| format!("{n} {}", sr.verdict)).collect();
@@ -27,7 +27,17 @@ pub fn markdown(r: &Results) -> String {
         m += "\n## Drill-wide targets\n";
         m += &targets(r).replace("\n## Targets\n", "\n");
     }
-    m + &super::alerts::markdown(r)
+    m + &observer(r) + &super::alerts::markdown(r)
+}
+
+/// "## The observer's cost": the CPU drdrill, its proxies and the monitoring took while
+/// the workload ran, beside the stack's.
+fn observer(r: &Results) -> String {
+    let line = r.harness.as_ref().map(super::terminal::observer_line).unwrap_or_default();
+    match line.trim().strip_prefix("CPU, workload") {
+        Some(rest) => format!("\n## The observer's cost\n\nCPU while the workload ran: {}\n", rest.trim()),
+        None => String::new(),
+    }
 }
 
 /// One service's part: its stack, timeline picture, targets, figures, events, lost writes.

@@ -31,7 +31,7 @@ pub use file::{FileReporter, results_json};
 pub use junit::{esc as xml_escape, junit_suite, junit_suites, junit_wrap, junit_xml};
 pub use markdown::markdown;
 pub use metrics::{metrics_text, push as push_metrics, write_atomically};
-pub use questions::{Answer, FaultInjected, Questions};
+pub use questions::{Answer, FaultInjected, Figure, Finding, Questions};
 pub use results::{Interruption, IsolatedPrimary, NodeInfo, Results, SCHEMA_VERSION, StackInfo, SteadyStateReport};
 pub use terminal::{LIVE_LINE, TerminalReporter, scorecard};
 

@@ -232,6 +232,26 @@ fn dead_noisy_and_stuck_rules_and_monitoring_that_could_not_page_are_findings() 
 }
 
 #[test]
+fn monitoring_that_could_not_page_says_what_would_have_paged_from_the_other_site() {
+    let w = |alert: &str, instance: &str, at: f64| crate::monitor::WitnessFiring {
+        site: "dc2".into(),
+        alert: alert.into(),
+        instance: instance.into(),
+        firing_ms: at,
+    };
+    let mut a = AlertsReport { polls: 50, placed_in: vec!["dc1".into()], could_not_page: vec![(4000.0, 30_000.0)], ..Default::default() };
+    a.would_have_paged = vec![w("PgDown", "pg-1", 7000.0), w("RedisDown", "redis-1", 7100.0), w("Late", "pg-2", 31_000.0)];
+    let mut r = clean();
+    r.alerts = Some(a);
+    let q = answer(&r, &[]);
+    let e = &q.unexpected.findings[0].evidence;
+    assert!(
+        e.ends_with("; from dc2 (a witness Prometheus, same rules, paging nobody): PgDown (pg-1) firing at t=7000.0 ms, RedisDown (redis-1) firing at t=7100.0 ms"),
+        "{e}"
+    );
+}
+
+#[test]
 fn alerting_is_not_drilled_without_monitoring_and_never_yes() {
     let q = answer(&clean(), &[kill(0, "pg-1", 5000.0)]);
     assert_eq!((q.alerting.answer, q.alerting.why.as_str()), (Answer::NotDrilled, "no monitoring in this drill"));

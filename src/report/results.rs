@@ -348,6 +348,8 @@ impl Results {
             services: BTreeMap::new(),
             // drill-wide: each service's timeline marks the alerts too
             alerts: self.alerts.clone(),
+            // drill-wide: a service's row of a summary answers them for its service
+            questions: self.questions.clone(),
             ..sr.clone()
         })
     }

@@ -29,9 +29,23 @@ impl StackProbe {
 
 #[async_trait::async_trait]
 impl DbProbe for StackProbe {
+    /// Through an entry (Sentinel, HAProxy, a virtual IP), the node a client's connection
+    /// reaches is checked: a Sentinel is no data port of its own.
     async fn writable(&self, timeout: Duration) -> std::result::Result<(), String> {
         let addr = self.client_addr()?;
-        if self.driver.data().probe(addr, timeout).await { Ok(()) } else { Err(format!("{addr} is not a reachable writable primary")) }
+        let mut check = addr;
+        if self.driver.client_entry().is_some() {
+            let client = self.driver.data().connect(addr, timeout).await.map_err(|e| format!("no connection through {addr}: {e}"))?;
+            let stack = self.stack.upgrade().ok_or("the drill is over")?;
+            if let Some(n) = client.node().and_then(|name| stack.node(&name).ok().map(|n| n.client_addr())) {
+                check = n;
+            }
+        }
+        match self.driver.data().probe(check, timeout).await {
+            true => Ok(()),
+            false if check != addr => Err(format!("{check}, reached through {addr}, is not a writable primary")),
+            false => Err(format!("{addr} is not a reachable writable primary")),
+        }
     }
     async fn max_lag(&self, _timeout: Duration) -> std::result::Result<u64, String> {
         let ext = self.external.as_ref().ok_or("max_lag_bytes probes apply to external stacks")?;

@@ -7,6 +7,7 @@ use super::isolated::IsolatedWatch;
 use super::service::Service;
 use crate::action::ProbeResult;
 use crate::clock::Clock;
+use crate::docker::cgroup::{Counters, counters};
 use crate::error::{Error, Result};
 use crate::failover::{FailoverReport, Scene};
 use crate::fault::{FaultNotice, FaultSchedule};
@@ -33,6 +34,8 @@ pub(super) struct Exercised {
     pub steady_after: Vec<ProbeResult>,
     /// CPU and time at the workloads' start and end, and the writes made in between.
     pub usage: (crate::usage::Sample, crate::usage::Sample, u64),
+    /// Every drill container's cgroup counters at the workloads' start and end.
+    pub containers: (Vec<Counters>, Vec<Counters>),
 }
 
 /// One service while it is exercised.
@@ -78,6 +81,7 @@ impl Drill<'_> {
         let (clock, rec) = self.open_history()?;
         let lag_file = self.open_lag_file(svcs)?;
         record_before(&rec, before).await;
+        let containers_start = counters(&self.docker, &self.run_id).await;
         let cpu_start = crate::usage::Sample::now();
         let (mut run, notices, reported) = self.start_all(rep, svcs, clock, &rec, lag_file.as_ref().map(|f| &f.1)).await?;
         self.live.with(|l| l.rec = Some(rec.clone()));
@@ -110,7 +114,8 @@ impl Drill<'_> {
         }
         rep.emit(DrillEvent::Info(&format!("{} writes recorded in {}", end.ops, crate::history::FILE)))?;
         let usage = (cpu_start, end.cpu_end, end.ops);
-        Ok(Exercised { clock, failovers, isolated, steady_after: end.steady_after, usage })
+        let containers = (containers_start, end.containers_end);
+        Ok(Exercised { clock, failovers, isolated, steady_after: end.steady_after, usage, containers })
     }
 
     /// Starts every service's workload, fault schedule and recovery: each service's
@@ -305,6 +310,7 @@ impl Drill<'_> {
         // the history closes once nothing records: the membership watch goes on without it
         svcs.iter().for_each(|s| s.members.detach_history());
         let cpu_end = crate::usage::Sample::now();
+        let containers_end = counters(&self.docker, &self.run_id).await;
         futures_util::future::join_all(run.iter_mut().filter_map(|r| r.lag.take()).map(|m| m.stop())).await;
         for ((s, svc), r) in schedules.into_iter().zip(svcs).zip(run.iter()) {
             s.heal_all(&svc.stack, &r.rec).await; // (already done after an abort)
@@ -327,7 +333,7 @@ impl Drill<'_> {
         }
         let ops = ends.iter().map(|e| e.ops).sum();
         let panics = ends.into_iter().flat_map(|e| e.panics).collect();
-        Ok(Stopped { ops, panics, cpu_end, steady_after })
+        Ok(Stopped { ops, panics, cpu_end, containers_end, steady_after })
     }
 
     /// An `abort_when` condition held: record it; the caller stops the faults (no more
@@ -349,6 +355,7 @@ struct Stopped {
     ops: u64,
     panics: Vec<String>,
     cpu_end: crate::usage::Sample,
+    containers_end: Vec<Counters>,
     steady_after: Vec<ProbeResult>,
 }
 

@@ -319,7 +319,11 @@ async fn save_logs(docker: &Docker, run_id: &str, loaded: &Loaded, dir: &Path) {
         sc.stack.node_names().into_iter().chain(crate::scenario::service_names(&sc.stack)).chain(proxy)
     });
     let monitoring = match &loaded.scenario.monitoring {
-        Some(m) => crate::monitor::container_nodes(&loaded.services.iter().flat_map(|s| s.view.stack.node_names()).collect::<Vec<_>>(), m),
+        Some(m) => crate::monitor::container_nodes(
+            &loaded.services.iter().flat_map(|s| s.view.stack.node_names()).collect::<Vec<_>>(),
+            m,
+            &loaded.scenario.sites,
+        ),
         None => Vec::new(),
     };
     let containers = containers.chain(monitoring);

@@ -52,6 +52,7 @@ impl Drill<'_> {
             spec,
             rules: &rules.files,
             pager_image,
+            witness_sites: crate::monitor::witness_sites(spec, &self.sc().sites),
         };
         self.started(rep, Monitor::start(&plan, &targets, rules.clone()).await?)
     }

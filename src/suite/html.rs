@@ -8,11 +8,20 @@ const TEMPLATE: &str = r#"<!doctype html>
 <style>{{ css|safe }}</style></head><body>
 <h1>drdrill summary</h1>
 <p>Started {{ started_at|when }}, {{ runs|length }} drills in {{ ms(duration_s) }} s. Exit code <b>{{ exit_code }}</b>.</p>
-<table><tr><th>scenario</th><th>run</th><th>verdict</th><th>why</th><th>RTO ms</th><th>RPO ms</th><th>lost writes</th><th>duration s</th><th>evidence</th></tr>
-{% for r in runs %}<tr class="{{ r.status|replace(' ', '-') }}"><td>{{ r.scenario }}</td><td>{{ r.run }}</td><td>{{ r.status|upper }}</td><td>{{ (r.why or [])|join("; ") }}</td>
+<table><tr><th>scenario</th><th>run</th><th>verdict</th><th>RTO met?</th><th>RPO met?</th><th>unexpected?</th><th>alerting?</th><th>why</th><th>RTO ms</th><th>RPO ms</th><th>lost writes</th><th>duration s</th><th>evidence</th></tr>
+{% for r in runs %}<tr class="{{ r.status|replace(' ', '-') }}"><td>{{ r.scenario }}</td><td>{{ r.run }}</td><td>{{ r.status|upper }}</td>
+{% if r.answers %}<td>{{ r.answers.rto }}</td><td>{{ r.answers.rpo }}</td><td>{{ r.answers.unexpected }}{% if r.answers.findings %} ({{ r.answers.findings }}){% endif %}</td><td>{{ r.answers.alerting }}</td>{% else %}<td>-</td><td>-</td><td>-</td><td>-</td>{% endif %}
+<td>{{ (r.why or [])|join("; ") }}</td>
 <td>{{ ms(r.rto_ms) }}</td><td>{{ ms(r.rpo_ms) }}</td><td>{{ r.lost_writes if r.lost_writes is not none else "-" }}</td>
 <td>{{ ms(r.duration_s) }}</td><td>{% if r.link %}<a href="{{ r.link }}">report</a>{% else %}{{ r.error or "" }}{% endif %}</td></tr>
 {% endfor %}</table>
+{% if drills %}<h2>The four questions, per drill</h2>
+<table><tr><th>drill</th><th>run</th><th>RTO met?</th><th>RPO met?</th><th>anything unexpected?</th><th>did alerting work?</th></tr>
+{% for d in drills %}<tr><td>{{ d.scenario }}</td><td>{{ d.run }}</td><td>{{ d.rto }}</td><td>{{ d.rpo }}</td><td>{{ d.unexpected }}{% if d.findings %} ({{ d.findings }}){% endif %}</td><td>{{ d.alerting }}</td></tr>
+{% endfor %}</table>
+<h2>What the drills found ({{ findings|length }})</h2>
+{% if findings %}<ul>{% for f in findings %}<li>{{ f.scenario }} #{{ f.run }}: {{ f.service or "drill" }}: {{ f.what }} ({{ f.evidence }})</li>
+{% endfor %}</ul>{% else %}<p>Nothing unexpected.</p>{% endif %}{% endif %}
 {% for s in scenarios %}{% if s.runs > 1 or s.targets %}
 <h2>{{ s.scenario }}: spread over {{ s.runs }} runs</h2>
 <table><tr><th>quantity</th><th>min</th><th>median</th><th>p95</th><th>max</th></tr>

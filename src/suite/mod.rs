@@ -2,6 +2,7 @@
 //! another, with one summary (terminal table, summary.json, junit.xml, summary.html).
 //! Every file is validated before any drill starts. The exit code is the worst drill's;
 //! an interrupt stops the current drill cleanly and the rest are reported as not run.
+mod answers;
 mod export;
 mod html;
 mod merge;

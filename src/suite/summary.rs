@@ -1,5 +1,6 @@
 //! One summary for a campaign: a row per run, the spread per scenario, the targets judged
 //! on the spread; rendered as a terminal table, summary.json, junit.xml and summary.html.
+use super::answers::{DrillAnswers, RowAnswers, SuiteFinding};
 use super::stats::Stat;
 use crate::checker::Verdict;
 use crate::error::{Error, Result, exit};
@@ -33,6 +34,9 @@ pub struct RunRow {
     /// 100"), each regression against the baseline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub why: Vec<String>,
+    /// The four questions for this row: the drill's, or its service's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<RowAnswers>,
     #[serde(skip)]
     pub results: Option<Results>,
 }
@@ -53,6 +57,7 @@ impl RunRow {
             evidence: None,
             error: None,
             why: Vec::new(),
+            answers: None,
             results: None,
         }
     }
@@ -78,6 +83,7 @@ impl RunRow {
         row.evidence = Some(dir.display().to_string());
         row.run_id = Some(r.run_id.clone());
         row.why = why_not_passed(r);
+        row.answers = r.questions.as_ref().map(|q| RowAnswers::of(q, None));
         row.results = Some(r.clone());
         row
     }
@@ -90,7 +96,11 @@ impl RunRow {
         }
         r.services
             .keys()
-            .filter_map(|name| Some(RunRow::ran(&format!("{scenario}/{name}"), run, &r.service_view(name)?, dir, duration_s)))
+            .filter_map(|name| {
+                let mut row = RunRow::ran(&format!("{scenario}/{name}"), run, &r.service_view(name)?, dir, duration_s);
+                row.answers = r.questions.as_ref().map(|q| RowAnswers::of(q, Some(name)));
+                Some(row)
+            })
             .collect()
     }
 
@@ -181,6 +191,11 @@ pub struct Summary {
     pub exit_code: i32,
     pub runs: Vec<RunRow>,
     pub scenarios: Vec<ScenarioSummary>,
+    /// Each drill run's four answers (seed 001's: RTO met? RPO met? anything unexpected?
+    /// did alerting work?).
+    pub drills: Vec<DrillAnswers>,
+    /// Every finding of every drill run.
+    pub findings: Vec<SuiteFinding>,
 }
 
 /// One quantity of a run.
@@ -263,7 +278,9 @@ impl Summary {
             .collect();
         let spread = scenarios.iter().flat_map(|s| &s.targets).map(|t| t.verdict.exit_code());
         let exit_code = super::worst(runs.iter().map(|r| r.exit_code).chain(spread));
-        Summary { started_at, duration_s, exit_code, runs, scenarios }
+        let ran = runs.iter().filter_map(|r| Some((r.scenario.split('/').next().unwrap_or_default(), r.run, r.results.as_ref()?)));
+        let (drills, findings) = super::answers::of_drills(ran);
+        Summary { started_at, duration_s, exit_code, runs, scenarios, drills, findings }
     }
 
     /// summary.json, junit.xml and summary.html into `dir`.
@@ -318,12 +335,35 @@ impl Summary {
     pub fn table(&self) -> String {
         let ms = |v: Option<f64>| v.map(|v| format!("{:.0}", v)).unwrap_or_else(|| "-".into());
         let mut b = tabled::builder::Builder::default();
-        b.push_record(["scenario", "run", "verdict", "RTO ms", "RPO ms", "lost writes", "duration s", "note"]);
+        b.push_record([
+            "scenario",
+            "run",
+            "verdict",
+            "RTO met?",
+            "RPO met?",
+            "unexpected?",
+            "alerting?",
+            "RTO ms",
+            "RPO ms",
+            "lost writes",
+            "duration s",
+            "note",
+        ]);
+        let word =
+            |r: &RunRow, f: fn(&RowAnswers) -> crate::report::Answer| r.answers.as_ref().map_or("-".to_string(), |a| f(a).to_string());
         for r in &self.runs {
+            let unexpected = r.answers.as_ref().map_or("-".to_string(), |a| match a.findings {
+                0 => a.unexpected.to_string(),
+                n => format!("{} ({n})", a.unexpected),
+            });
             b.push_record([
                 r.scenario.clone(),
                 r.run.to_string(),
                 r.status.to_uppercase(),
+                word(r, |a| a.rto),
+                word(r, |a| a.rpo),
+                unexpected,
+                word(r, |a| a.alerting),
                 ms(r.rto_ms),
                 ms(r.rpo_ms),
                 r.lost_writes.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
@@ -354,7 +394,30 @@ impl Summary {
                 out.push_str(&format!("  target {} {} <= {:.0}: {actual} {} ({})\n", t.target, t.statistic, t.limit, t.verdict, t.note));
             }
         }
+        out.push_str(&self.questions_text());
         out + &format!("exit code {}\n", self.exit_code)
+    }
+}
+
+impl Summary {
+    /// Each drill's four answers, then every finding, one line each.
+    fn questions_text(&self) -> String {
+        if self.drills.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from("The four questions, per drill:\n");
+        for d in &self.drills {
+            out.push_str(&format!("  {} #{}: {}\n", d.scenario, d.run, super::answers::line(&d.answers)));
+        }
+        match self.findings.len() {
+            0 => out.push_str("What the drills found: nothing unexpected.\n"),
+            n => out.push_str(&format!("What the drills found ({n}):\n")),
+        }
+        for f in &self.findings {
+            let who = f.service.as_deref().unwrap_or("drill");
+            out.push_str(&format!("  {} #{}: {who}: {} ({})\n", f.scenario, f.run, f.what, f.evidence));
+        }
+        out
     }
 }
 
@@ -386,8 +449,15 @@ mod tests {
         assert_eq!(why, ["rto_ms 250 > 100", "converged undecided: replica unreadable"]);
         let row = RunRow::ran("s", 1, &r, Path::new("/r/s/x"), 1.0);
         assert_eq!(row.why, why);
-        let s =
-            Summary { started_at: "2026-11-22T00:00:00Z".into(), duration_s: 1.0, exit_code: 1, runs: vec![row], scenarios: Vec::new() };
+        let s = Summary {
+            started_at: "2026-11-22T00:00:00Z".into(),
+            duration_s: 1.0,
+            exit_code: 1,
+            runs: vec![row],
+            scenarios: Vec::new(),
+            drills: Vec::new(),
+            findings: Vec::new(),
+        };
         assert!(s.table().contains("rto_ms 250 > 100; converged undecided: replica unreadable"), "{}", s.table());
         let html = super::super::html::summary_html(&s, Path::new("/r/suites/x"));
         assert!(html.contains("<td>rto_ms 250 &gt; 100; converged undecided: replica unreadable</td>"), "{html}");
@@ -419,7 +489,15 @@ mod html_tests {
     #[test]
     fn a_drill_of_several_services_counts_once_in_the_table() {
         let rows = ["two/pg", "two/cache"].map(|n| RunRow::empty(n, 1, "pass", 0));
-        let s = Summary { started_at: String::new(), duration_s: 3.0, exit_code: 0, runs: rows.to_vec(), scenarios: Vec::new() };
+        let s = Summary {
+            started_at: String::new(),
+            duration_s: 3.0,
+            exit_code: 0,
+            runs: rows.to_vec(),
+            scenarios: Vec::new(),
+            drills: Vec::new(),
+            findings: Vec::new(),
+        };
         assert!(s.table().contains("Summary (1 drills, 3 s)"), "{}", s.table());
     }
 
@@ -444,6 +522,8 @@ mod html_tests {
                 phases: BTreeMap::new(),
                 targets: Vec::new(),
             }],
+            drills: Vec::new(),
+            findings: Vec::new(),
         };
         let html = super::super::html::summary_html(&s, Path::new("/r/suites/x"));
         assert!(!html.contains("failed to render"), "{html}");
