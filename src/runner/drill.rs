@@ -60,17 +60,22 @@ impl Drill<'_> {
         &self.loaded.scenario
     }
 
-    /// Whose a drill container is: the monitoring's, drdrill's proxies', or the stack's.
-    fn role_of(&self, container: &str) -> crate::usage::Role {
-        let node = container.strip_prefix(&format!("drdrill-{}-", self.run_id)).unwrap_or(container);
-        let monitoring = self.sc().monitoring.as_ref().is_some_and(|m| {
-            let nodes: Vec<String> = self.loaded.services.iter().flat_map(|s| s.view.stack.node_names()).collect();
-            crate::monitor::container_nodes(&nodes, m, &self.sc().sites).iter().any(|n| n == node)
-        });
-        match node {
-            _ if monitoring => crate::usage::Role::Monitoring,
-            n if n.starts_with(crate::stack::PROXY_NODE) => crate::usage::Role::Proxy,
-            _ => crate::usage::Role::Stack,
+    /// Whose each drill container is (by its name): the monitoring's, drdrill's proxies',
+    /// or the stack's.
+    fn roles(&self) -> impl Fn(&str) -> crate::usage::Role + '_ {
+        let nodes: Vec<String> = self.loaded.services.iter().flat_map(|s| s.view.stack.node_names()).collect();
+        let monitoring: Vec<String> = match &self.sc().monitoring {
+            Some(m) => crate::monitor::container_nodes(&nodes, m, &self.sc().sites),
+            None => Vec::new(),
+        };
+        let prefix = crate::docker::container_name(&self.run_id, "");
+        move |container: &str| {
+            let node = container.strip_prefix(&prefix).unwrap_or(container);
+            match node {
+                n if monitoring.iter().any(|m| m == n) => crate::usage::Role::Monitoring,
+                n if n.starts_with(crate::stack::PROXY_NODE) => crate::usage::Role::Proxy,
+                _ => crate::usage::Role::Stack,
+            }
         }
     }
 
@@ -267,7 +272,7 @@ impl Drill<'_> {
             (!sc.steady_state.probes.is_empty()).then_some(SteadyStateReport { before: steady_before, after: ex.steady_after });
         let (start, end, writes) = ex.usage;
         let (before, after) = &ex.containers;
-        let footprints = crate::usage::footprints(before, after, |name| self.role_of(name));
+        let footprints = crate::usage::footprints(before, after, self.roles());
         results.harness = Some(crate::usage::HarnessUsage::between(start, end, writes).with_containers(footprints));
         super::questions::ask(self.loaded, &mut results);
         Ok(results)

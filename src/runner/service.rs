@@ -96,7 +96,6 @@ pub(super) fn proxy_alias(plan: &ServicePlan) -> String {
     if plan.tagged { format!("{}-{}", crate::stack::PROXY_NODE, plan.name) } else { crate::stack::PROXY_NODE.to_string() }
 }
 
-/// `text`, prefixed with the service's name in a drill of several.
 /// The environment of the drill's own actions (hooks, steady state, `abort_when`): the
 /// first service's, with every service's database for the probes that name one.
 pub(super) fn drill_env(svcs: &[Service]) -> ActionEnv {
@@ -105,6 +104,7 @@ pub(super) fn drill_env(svcs: &[Service]) -> ActionEnv {
     env
 }
 
+/// `text`, prefixed with the service's name in a drill of several.
 pub(super) fn say(plan: &ServicePlan, text: &str) -> String {
     if plan.tagged { format!("{}: {text}", plan.name) } else { text.to_string() }
 }
