@@ -77,22 +77,11 @@ impl Query<'_> {
     pub async fn scrapes_failed(&self, fault: Option<f64>, end_ms: f64, errors: &mut Vec<String>) -> Vec<ScrapeFailed> {
         let Some(fault) = fault else { return Vec::new() };
         let anchor = self.clock.wall_anchor.timestamp_millis() as f64;
-        let (start, end) = ((anchor + fault) / 1e3, (anchor + end_ms) / 1e3);
-        let step = ((end - start) / 10_000.0).max(self.scrape_interval_ms as f64 / 1e3);
-        let url =
-            format!("{}/api/v1/query_range?query={}&start={start:.3}&end={end:.3}&step={step:.3}", self.prometheus, encode("up == 0"));
-        let v = match self.http.get_json(&url).await {
-            Ok(v) => v,
-            Err(e) => {
-                errors.push(e.one_line());
-                return Vec::new();
-            }
-        };
         let mut out = Vec::new();
-        for series in v.get("result").and_then(|r| r.as_array()).into_iter().flatten() {
-            let label = |k: &str| series.get("metric").and_then(|m| m.get(k)).and_then(|x| x.as_str()).unwrap_or_default().to_string();
-            let times: Vec<f64> =
-                series.get("values").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|p| p.get(0)?.as_f64()).collect();
+        let min_step = self.scrape_interval_ms as f64 / 1e3;
+        for series in range(self.http, self.prometheus, "up == 0", (anchor, fault, end_ms), min_step, errors).await {
+            let label = |k: &str| label(&series, k);
+            let times = sample_times(&series);
             if let (Some(first), Some(last)) = (times.first(), times.last()) {
                 out.push(ScrapeFailed {
                     job: label("job"),
@@ -116,25 +105,42 @@ pub async fn first_firing(
     errors: &mut Vec<String>,
 ) -> Vec<(String, String, f64)> {
     let anchor = clock.wall_anchor.timestamp_millis() as f64;
-    let (start, end) = ((anchor + from_ms) / 1e3, (anchor + to_ms) / 1e3);
-    let step = ((end - start) / 10_000.0).max(0.5);
-    let q = encode("ALERTS{alertstate=\"firing\"}");
-    let v = match http.get_json(&format!("{url}/api/v1/query_range?query={q}&start={start:.3}&end={end:.3}&step={step:.3}")).await {
-        Ok(v) => v,
-        Err(e) => {
-            errors.push(e.one_line());
-            return Vec::new();
-        }
-    };
     let mut out = Vec::new();
-    for series in v.get("result").and_then(|r| r.as_array()).into_iter().flatten() {
-        let label = |k: &str| series.get("metric").and_then(|m| m.get(k)).and_then(|x| x.as_str()).unwrap_or_default().to_string();
-        if let Some(first) = sample_times(series).into_iter().reduce(f64::min) {
+    for series in range(http, url, "ALERTS{alertstate=\"firing\"}", (anchor, from_ms, to_ms), 0.5, errors).await {
+        let label = |k: &str| label(&series, k);
+        if let Some(first) = sample_times(&series).into_iter().reduce(f64::min) {
             out.push((label("alertname"), label("instance"), first * 1e3 - anchor));
         }
     }
     out.sort_by(|a, b| a.2.total_cmp(&b.2));
     out
+}
+
+/// A range query's series from `from_ms` to `to_ms` (drill ms after the wall `anchor`, in
+/// Unix ms), at most 10 000 steps and none finer than `min_step` s; an error is noted.
+async fn range(
+    http: &Http,
+    url: &str,
+    q: &str,
+    (anchor, from_ms, to_ms): (f64, f64, f64),
+    min_step: f64,
+    errors: &mut Vec<String>,
+) -> Vec<serde_json::Value> {
+    let (start, end) = ((anchor + from_ms) / 1e3, (anchor + to_ms) / 1e3);
+    let step = ((end - start) / 10_000.0).max(min_step);
+    let q = encode(q);
+    match http.get_json(&format!("{url}/api/v1/query_range?query={q}&start={start:.3}&end={end:.3}&step={step:.3}")).await {
+        Ok(v) => v.get("result").and_then(|r| r.as_array()).cloned().unwrap_or_default(),
+        Err(e) => {
+            errors.push(e.one_line());
+            Vec::new()
+        }
+    }
+}
+
+/// A series' label, or "".
+fn label(series: &serde_json::Value, k: &str) -> String {
+    series.get("metric").and_then(|m| m.get(k)).and_then(|x| x.as_str()).unwrap_or_default().to_string()
 }
 
 /// The times (Unix s) of a range query's series' samples.

@@ -164,14 +164,7 @@ fn with(at: &[Seg], key: &'static str) -> Vec<Seg> {
 
 #[cfg(test)]
 mod tests {
-    use crate::scenario::parse;
-
-    fn problems(yaml: &str) -> String {
-        match parse(std::path::Path::new("t.yaml"), yaml.to_string()) {
-            Ok(_) => String::new(),
-            Err(e) => format!("{e:?}"),
-        }
-    }
+    use super::super::region::tests::problems;
 
     #[test]
     fn a_database_probe_of_a_drill_of_several_services_names_one_of_them() {

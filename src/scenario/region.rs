@@ -315,10 +315,11 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use crate::scenario::parse;
 
-    fn problems(yaml: &str) -> String {
+    /// The problems a scenario given as text is refused with (empty: accepted).
+    pub(in crate::scenario) fn problems(yaml: &str) -> String {
         match parse(std::path::Path::new("t.yaml"), yaml.to_string()) {
             Ok(_) => String::new(),
             Err(e) => format!("{e:?}"),

@@ -106,9 +106,11 @@ mod tests {
         q.rto.answer = Answer::No;
         q.rpo.services = vec![fig("pg", Answer::Yes), fig("cache", Answer::Unknown)];
         q.rpo.answer = Answer::Unknown;
-        let mut f = crate::report::Finding::default();
-        f.service = Some("cache".into());
-        f.what = "writes that failed are in the surviving data anyway".into();
+        let f = crate::report::Finding {
+            service: Some("cache".into()),
+            what: "writes that failed are in the surviving data anyway".into(),
+            ..Default::default()
+        };
         let mut drill_wide = f.clone();
         drill_wide.service = None;
         q.unexpected.findings = vec![f, drill_wide];

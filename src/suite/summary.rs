@@ -377,6 +377,14 @@ impl Summary {
         let drills: std::collections::BTreeSet<(&str, u32)> =
             self.runs.iter().map(|r| (r.scenario.split('/').next().unwrap_or_default(), r.run)).collect();
         let mut out = format!("\nSummary ({} drills, {:.0} s)\n{t}\n", drills.len(), self.duration_s);
+        out.push_str(&self.spreads_text());
+        out.push_str(&self.questions_text());
+        out + &format!("exit code {}\n", self.exit_code)
+    }
+
+    /// Each scenario's spread over its runs, and the targets judged on it.
+    fn spreads_text(&self) -> String {
+        let mut out = String::new();
         for s in self.scenarios.iter().filter(|s| s.runs > 1 || !s.targets.is_empty()) {
             let st = |name: &str, s: &Option<Stat>| match s {
                 Some(s) => format!("  {name}: min {:.0}, median {:.0}, p95 {:.0}, max {:.0}\n", s.min, s.median, s.p95, s.max),
@@ -394,8 +402,7 @@ impl Summary {
                 out.push_str(&format!("  target {} {} <= {:.0}: {actual} {} ({})\n", t.target, t.statistic, t.limit, t.verdict, t.note));
             }
         }
-        out.push_str(&self.questions_text());
-        out + &format!("exit code {}\n", self.exit_code)
+        out
     }
 }
 
