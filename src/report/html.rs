@@ -152,7 +152,7 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
         "several": several,
         "scenario": scenario,
         "alerts": alerts(r),
-        "observer": r.harness.as_ref().map(super::terminal::observer_line).and_then(|l| Some(l.trim().strip_prefix("CPU, workload")?.trim().to_string())),
+        "observer": r.harness.as_ref().and_then(super::terminal::observer_text),
         "questions": r.questions.as_ref().map(super::questions_text::blocks),
         "version": env!("CARGO_PKG_VERSION"),
     });

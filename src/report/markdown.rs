@@ -33,9 +33,8 @@ pub fn markdown(r: &Results) -> String {
 /// "## The observer's cost": the CPU drdrill, its proxies and the monitoring took while
 /// the workload ran, beside the stack's.
 fn observer(r: &Results) -> String {
-    let line = r.harness.as_ref().map(super::terminal::observer_line).unwrap_or_default();
-    match line.trim().strip_prefix("CPU, workload") {
-        Some(rest) => format!("\n## The observer's cost\n\nCPU while the workload ran: {}\n", rest.trim()),
+    match r.harness.as_ref().and_then(super::terminal::observer_text) {
+        Some(o) => format!("\n## The observer's cost\n\nCPU while the workload ran: {o}\n"),
         None => String::new(),
     }
 }

@@ -354,19 +354,22 @@ fn harness_line(r: &Results) -> String {
     let Some(h) = &r.harness else { return String::new() };
     let per = h.cpu_us_per_write.map(|c| format!(", {c:.1} µs CPU per write")).unwrap_or_default();
     let mut s = format!("  harness            {:.0} writes/s{per}, peak memory {:.1} MB\n", h.writes_per_s, h.peak_rss_mb);
-    s += &observer_line(h);
+    if let Some(o) = observer_text(h) {
+        s += &format!("  CPU, workload      {o}\n");
+    }
     s
 }
 
-/// The CPU each part took while the workload ran, beside the stack's: `stack 49.1 s;
-/// drdrill 4.2 s + its proxies 1.0 s = 0.11 of it; monitoring 5.1 s = 0.10 of it, 310 MB`.
-pub(super) fn observer_line(h: &crate::usage::HarnessUsage) -> String {
-    let Some(stack) = &h.stack else { return String::new() };
+/// The CPU each part took while the workload ran, beside the stack's (none without the
+/// containers' figures): `stack 49.1 s; drdrill 4.2 s + its proxies 1.0 s = 0.11 of it;
+/// monitoring 5.1 s = 0.10 of it, 310 MB`. The scorecard, report.md and report.html say it.
+pub(super) fn observer_text(h: &crate::usage::HarnessUsage) -> Option<String> {
+    let stack = h.stack.as_ref()?;
     let mem = |m: Option<f64>| m.map(|m| format!(", peak {m:.0} MB")).unwrap_or_default();
     let share = |v: Option<f64>| v.map(|v| format!(" = {v:.2} of it")).unwrap_or_default();
     let proxies = h.proxies.as_ref().map(|p| format!(" + its proxies {:.1} s", p.cpu_s)).unwrap_or_default();
     let mut s = format!(
-        "  CPU, workload      stack {:.1} s ({} containers{}); drdrill {:.1} s{proxies}{}",
+        "stack {:.1} s ({} containers{}); drdrill {:.1} s{proxies}{}",
         stack.cpu_s,
         stack.containers,
         mem(stack.peak_memory_mb),
@@ -376,7 +379,7 @@ pub(super) fn observer_line(h: &crate::usage::HarnessUsage) -> String {
     if let Some(m) = &h.monitoring {
         s += &format!("; monitoring {:.1} s{} ({} containers{})", m.cpu_s, share(h.monitoring_share), m.containers, mem(m.peak_memory_mb));
     }
-    s + "\n"
+    Some(s)
 }
 
 /// `--baseline`: each quantity against the baseline, regressions first.
