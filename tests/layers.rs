@@ -321,3 +321,195 @@ fn the_validator_bounds_numbers_only_through_its_table() {
     assert!(found.is_empty(), "bounds written outside scenario/bounds.rs:\n{}", found.join("\n"));
     assert!(literal_range_check("if !(1..=3600).contains(&t) {") && !literal_range_check("(1..=count).contains(&n)"));
 }
+
+/// A file's code without its unit tests and comments: what it imports to build.
+fn code_of(text: &str) -> String {
+    // the unit tests are the file's last item: a `#[cfg(test)]` module with a body
+    let tests = text.match_indices("#[cfg(test)]\n").map(|(i, _)| i).find(|&i| {
+        let next = text[i..].lines().nth(1).unwrap_or_default().trim();
+        (next.starts_with("mod ") || (next.starts_with("pub") && next.contains(" mod "))) && next.ends_with('{')
+    });
+    let text = &text[..tests.unwrap_or(text.len())];
+    text.lines().map(|l| l.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n")
+}
+
+/// The names a path reaches after `prefix`: one (`super::plan::x` gives `plan`), or the
+/// first name of each part of a `{…}` group (`super::{plan::X, Scene}` gives `plan`, `Scene`).
+fn names_after(code: &str, prefix: &str) -> Vec<String> {
+    let ident = |s: &str| s.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>();
+    let mut out = Vec::new();
+    for (i, _) in code.match_indices(prefix) {
+        let before = code[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || (prefix == "super::" && c == ':')) {
+            continue; // `super::super::`, or a longer path ending in this prefix
+        }
+        let rest = &code[i + prefix.len()..];
+        let Some(group) = rest.strip_prefix('{') else {
+            out.push(ident(rest));
+            continue;
+        };
+        let (mut depth, mut part) = (0, String::new());
+        for c in group.chars() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => out.push(ident(&std::mem::take(&mut part))),
+                _ => {}
+            }
+            if depth > 0 || c != ',' {
+                part.push(c);
+            }
+        }
+        out.push(ident(&part));
+    }
+    out.into_iter().filter(|n| !n.is_empty() && n != "self" && n != "super").collect()
+}
+
+/// The top-level items a file declares visible to its siblings (`pub`, `pub(crate)`,
+/// `pub(super)` fn, struct, enum, trait, type, const, static).
+fn declared(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in code.lines() {
+        let Some(rest) = line.strip_prefix("pub") else { continue };
+        let rest = rest.trim_start_matches(|c| c != ' ').trim_start();
+        let rest = rest.strip_prefix("async ").unwrap_or(rest);
+        for kw in ["fn ", "struct ", "enum ", "trait ", "type ", "const ", "static "] {
+            if let Some(name) = rest.strip_prefix(kw) {
+                out.push(name.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect());
+            }
+        }
+    }
+    out
+}
+
+/// The import graph between the files of one folder: file -> (sibling -> the names that tie
+/// them). `files` holds each file's stem and text (not mod.rs), `mod_rs` the folder's
+/// mod.rs, `path` the folder as `crate::` spells it (`runner`, `stack::redis`). F reaches G
+/// when F names `super::G`, `crate::<path>::G`, or an item through `super::` (or that
+/// `crate::` path) that G declares or mod.rs re-exports from G.
+fn sibling_graph(path: &str, files: &BTreeMap<String, String>, mod_rs: &str) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let exports = re_exports(&code_of(mod_rs).replace("pub(crate) use ", "pub use ").replace("pub(super) use ", "pub use "));
+    let mut owner: BTreeMap<String, String> = BTreeMap::new();
+    for (stem, text) in files {
+        for item in declared(&code_of(text)) {
+            owner.entry(item).or_insert_with(|| stem.clone());
+        }
+    }
+    let mut g: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for (stem, text) in files {
+        let code = code_of(text);
+        let mut names = names_after(&code, "super::");
+        if !path.is_empty() {
+            names.extend(names_after(&code, &format!("crate::{path}::")));
+        }
+        let uses = g.entry(stem.clone()).or_default();
+        for name in names {
+            let to = if files.contains_key(&name) { Some(&name) } else { exports.get(&name).or_else(|| owner.get(&name)) };
+            if let Some(to) = to.filter(|t| *t != stem && files.contains_key(*t)) {
+                let tied = uses.entry(to.clone()).or_default();
+                if !tied.contains(&name) {
+                    tied.push(name);
+                }
+            }
+        }
+    }
+    g
+}
+
+/// Each import cycle of a graph, as its edges (`a -> b (Names)`), once per set of files.
+fn cycles_of(g: &BTreeMap<String, BTreeMap<String, Vec<String>>>) -> Vec<String> {
+    let plain: BTreeMap<String, BTreeMap<String, String>> =
+        g.iter().map(|(f, deps)| (f.clone(), deps.keys().map(|d| (d.clone(), String::new())).collect())).collect();
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    let mut out = Vec::new();
+    for f in g.keys() {
+        // the files on a cycle through f: those it reaches that reach it back
+        let mut knot: Vec<String> =
+            g.keys().filter(|o| *o != f && path(&plain, f, o, &mut Vec::new()).is_some() && path(&plain, o, f, &mut Vec::new()).is_some()).cloned().collect();
+        if knot.is_empty() {
+            continue;
+        }
+        knot.push(f.clone());
+        knot.sort();
+        if seen.contains(&knot) {
+            continue;
+        }
+        let edges: Vec<String> = knot
+            .iter()
+            .flat_map(|a| g[a].iter().filter(|(b, _)| knot.contains(b)).map(move |(b, names)| format!("{a} -> {b} ({})", names.join(", "))))
+            .collect();
+        out.push(format!("{}: {}", knot.join(", "), edges.join("; ")));
+        seen.push(knot);
+    }
+    out
+}
+
+/// The files of each folder of src/ (cfg(test)-only files left out), with the folder's
+/// mod.rs and its path as `crate::` spells it.
+fn folders(src: &Path) -> Vec<(String, BTreeMap<String, String>, String)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![src.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let mod_rs = std::fs::read_to_string(dir.join("mod.rs")).unwrap_or_default();
+        let mut files = BTreeMap::new();
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") && !["mod", "lib", "main"].contains(&stem.as_str()) {
+                let test_only = mod_rs.contains(&format!("#[cfg(test)]\nmod {stem};")) || mod_rs.contains(&format!("#[cfg(test)]\npub mod {stem};"));
+                if !test_only {
+                    files.insert(stem, std::fs::read_to_string(&p).unwrap());
+                }
+            }
+        }
+        let rel = dir.strip_prefix(src).unwrap().iter().map(|c| c.to_string_lossy().to_string()).collect::<Vec<_>>().join("::");
+        out.push((rel, files, mod_rs));
+    }
+    out
+}
+
+#[test]
+fn no_file_reaches_a_sibling_that_reaches_it_back() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let all = folders(&src);
+    assert!(all.len() > 15, "read the folders of src/: {}", all.len());
+    let mut found = Vec::new();
+    for (path, files, mod_rs) in &all {
+        let at = if path.is_empty() { "src".to_string() } else { format!("src/{}", path.replace("::", "/")) };
+        found.extend(cycles_of(&sibling_graph(path, files, mod_rs)).into_iter().map(|c| format!("{at}: {c}")));
+    }
+    assert!(found.is_empty(), "import cycles between the files of a folder (types below, behaviour above):\n{}", found.join("\n"));
+}
+
+/// The check finds a planted knot, by each way a file can name a sibling, and nothing in
+/// a folder whose files point one way.
+#[test]
+fn a_planted_cycle_between_siblings_is_found_and_named() {
+    let folder = |files: &[(&str, &str)]| files.iter().map(|(s, t)| (s.to_string(), t.to_string())).collect::<BTreeMap<_, _>>();
+    let mod_rs = "mod scene;\nmod plan;\nmod promote;\npub use plan::{FailoverPlan, Step};\n";
+    let one_way = folder(&[
+        ("scene", "pub struct Scene;\n"),
+        ("plan", "use super::scene::Scene;\npub struct FailoverPlan;\n"),
+        ("promote", "use super::{plan::Step, Scene};\npub fn promote() {}\n#[cfg(test)]\nmod tests {\n    use super::super::promote;\n}\n"),
+    ]);
+    assert_eq!(cycles_of(&sibling_graph("failover", &one_way, mod_rs)), Vec::<String>::new());
+    for knot in [
+        "use super::promote::promote;\npub struct Scene;\n",
+        "pub struct Scene;\nfn f() { crate::failover::promote::promote() }\n",
+        "use super::{FailoverPlan};\npub struct Scene;\n",
+        "pub struct Scene(super::Step);\n",
+    ] {
+        let mut knotted = one_way.clone();
+        knotted.insert("scene".into(), knot.into());
+        let found = cycles_of(&sibling_graph("failover", &knotted, mod_rs));
+        assert_eq!(found.len(), 1, "{knot}: {found:?}");
+        assert!(found[0].contains("scene -> "), "{knot}: {found:?}");
+    }
+    // a comment or a unit test naming a sibling ties nothing
+    let mut commented = one_way.clone();
+    commented.insert("scene".into(), "/// see [`super::promote`]\npub struct Scene;\n".into());
+    assert_eq!(cycles_of(&sibling_graph("failover", &commented, mod_rs)), Vec::<String>::new());
+}
