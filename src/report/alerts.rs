@@ -1,7 +1,7 @@
 //! The alerts every report shows (`monitoring`): one row per rule (what it did, when, and
 //! why), and its time to page split into steps beside their budgets.
 use super::Results;
-use super::terminal::ms;
+use super::format::ms;
 use crate::monitor::{AlertOutcome, AlertRuleReport, AlertsReport};
 use serde::Serialize;
 

@@ -7,41 +7,14 @@
 //! lost more than any baseline run did (so any loss at all after a lossless baseline), and
 //! a target regresses when every baseline run passed it and this run does not.
 use super::Results;
+use super::comparison::{Check, Comparison};
 use crate::checker::Verdict;
 use crate::error::{Error, Result};
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub const MIN_TOLERANCE_MS: f64 = 500.0;
 pub const RELATIVE_TOLERANCE: f64 = 0.20;
 pub const SPREAD_FACTOR: f64 = 2.0;
-
-/// One quantity compared.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Check {
-    pub quantity: String,
-    pub baseline: Option<f64>,
-    pub tolerance: Option<f64>,
-    pub actual: Option<f64>,
-    pub regression: bool,
-    pub note: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Comparison {
-    /// The baseline runs' ids.
-    pub baseline_runs: Vec<String>,
-    pub checks: Vec<Check>,
-}
-
-impl Comparison {
-    pub fn regressions(&self) -> impl Iterator<Item = &Check> {
-        self.checks.iter().filter(|c| c.regression)
-    }
-    pub fn regressed(&self) -> bool {
-        self.regressions().next().is_some()
-    }
-}
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -157,7 +130,7 @@ fn compare_one(baseline: &[&Results], new: &Results) -> Vec<Check> {
 pub fn load_baseline(dir: &Path, scenario: &str) -> Result<Vec<Results>> {
     let mut found: Vec<(PathBuf, Results)> = Vec::new();
     let mut look = |d: &Path| {
-        if let Some(r) = super::load_results(d).ok().filter(|r| r.scenario == scenario && !r.interrupted) {
+        if let Some(r) = super::results::load_results(d).ok().filter(|r| r.scenario == scenario && !r.interrupted) {
             found.push((d.to_path_buf(), r));
         }
     };

@@ -2,6 +2,7 @@
 //! history.jsonl.zst (report.html, timeline.svg, report.md, junit.xml), re-rendered by
 //! `drdrill report DIR`; and manifest.json, the SHA-256 of every file, checked by
 //! `drdrill verify DIR` so that an auditor knows nothing was edited after the drill.
+use super::results::load_results;
 use super::{Results, html::report_html, junit_xml, markdown, timeline::timelines};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -43,13 +44,6 @@ pub fn finish_evidence(dir: &Path) -> Result<()> {
     let r = load_results(dir)?;
     render_reports(dir, &r)?;
     write_manifest(dir, &r)
-}
-
-/// A finished drill's results.json.
-pub fn load_results(dir: &Path) -> Result<Results> {
-    let text = std::fs::read_to_string(dir.join("results.json"))
-        .map_err(|e| Error::usage(format!("failed to read {}/results.json", dir.display())).cause(e))?;
-    serde_json::from_str(&text).map_err(|e| Error::usage(format!("failed to parse {}/results.json", dir.display())).cause(e))
 }
 
 /// `drdrill report DIR`: every report again from results.json and the history, then a

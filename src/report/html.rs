@@ -152,7 +152,7 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
         "several": several,
         "scenario": scenario,
         "alerts": alerts(r),
-        "observer": r.harness.as_ref().and_then(super::terminal::observer_text),
+        "observer": r.harness.as_ref().and_then(super::format::observer_text),
         "questions": r.questions.as_ref().map(super::questions_text::blocks),
         "version": env!("CARGO_PKG_VERSION"),
     });

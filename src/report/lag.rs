@@ -1,7 +1,7 @@
 //! The replica-lag table every report shows: per replica and phase, drdrill's percentiles
 //! beside the engine's own figure sampled over the same span.
 use super::Results;
-use super::terminal::ms;
+use super::format::ms;
 use serde::Serialize;
 
 /// One row, already formatted (ms with one decimal; "-" where there is nothing).

@@ -33,7 +33,7 @@ pub fn markdown(r: &Results) -> String {
 /// "## The observer's cost": the CPU drdrill, its proxies and the monitoring took while
 /// the workload ran, beside the stack's.
 fn observer(r: &Results) -> String {
-    match r.harness.as_ref().and_then(super::terminal::observer_text) {
+    match r.harness.as_ref().and_then(super::format::observer_text) {
         Some(o) => format!("\n## The observer's cost\n\nCPU while the workload ran: {o}\n"),
         None => String::new(),
     }
@@ -92,12 +92,12 @@ fn measured(r: &Results) -> String {
     if let Some(i) = &r.interruption {
         let _ = writeln!(m, "- **Interrupted** by {} during {}: partial history, nothing read back; verdict unknown", i.signal, i.phase);
     }
-    let _ = writeln!(m, "- RTO: {}", super::terminal::rto_text(r));
+    let _ = writeln!(m, "- RTO: {}", super::figures::rto_text(r));
     if let Some(o) = r.outage_ms {
         let _ = writeln!(m, "- Outage as clients saw it: {o:.1} ms (last acknowledgement before it to the recovery point)");
     }
     let _ = writeln!(m, "- RPO: {} ms", num(r.rpo_ms));
-    let _ = writeln!(m, "- longest time without an acknowledgement: {}", super::terminal::gap_text(r));
+    let _ = writeln!(m, "- longest time without an acknowledgement: {}", super::figures::gap_text(r));
     let _ = writeln!(
         m,
         "- writes: {} ({} ok, {} fail, {} unknown); lost {}, recovered {}",
@@ -162,8 +162,8 @@ fn latency(r: &Results) -> String {
             v(l.mean_ms)
         );
     }
-    for l in super::terminal::shaped(r) {
-        let _ = writeln!(m, "\nWAN {}: {}.", l.between.join("-"), super::terminal::link_setting(l));
+    for l in super::figures::shaped(r) {
+        let _ = writeln!(m, "\nWAN {}: {}.", l.between.join("-"), super::format::link_setting(l));
     }
     m
 }

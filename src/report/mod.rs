@@ -1,12 +1,20 @@
 //! Reporters fed by one stream of drill events. Each reporter consumes the same events;
-//! none calls another.
+//! none calls another. The files stand in layers, each importing only those below it:
+//! the results (results.rs, with comparison.rs and questions.rs) and the shared
+//! formatting (format.rs) at the bottom; the sections every report shows (alerts, lag,
+//! restore, shards, multi_active, questions_text, keyspace, timeline, figures) above
+//! them; the reporters (terminal, markdown, html, junit) above the sections; evidence.rs,
+//! which writes every report, on top.
 mod alerts;
 mod answers;
 mod baseline;
 mod buckets;
+mod comparison;
 mod evidence;
+mod figures;
 mod file;
 mod findings;
+mod format;
 mod html;
 mod junit;
 mod keyspace;
@@ -25,14 +33,15 @@ mod terminal;
 mod timeline;
 
 pub use answers::answer as answer_questions;
-pub use baseline::{Check, Comparison, compare, last_run, load_baseline};
-pub use evidence::{MANIFEST, finish_evidence, load_results, rerender, verify};
+pub use baseline::{compare, last_run, load_baseline};
+pub use comparison::{Check, Comparison};
+pub use evidence::{MANIFEST, finish_evidence, rerender, verify};
 pub use file::{FileReporter, results_json};
 pub use junit::{esc as xml_escape, junit_suite, junit_suites, junit_wrap, junit_xml};
 pub use markdown::markdown;
 pub use metrics::{metrics_text, push as push_metrics, write_atomically};
 pub use questions::{Answer, FaultInjected, Figure, Finding, Questions};
-pub use results::{Interruption, IsolatedPrimary, NodeInfo, Results, SCHEMA_VERSION, StackInfo, SteadyStateReport};
+pub use results::{Interruption, IsolatedPrimary, NodeInfo, Results, SCHEMA_VERSION, StackInfo, SteadyStateReport, load_results};
 pub use terminal::{LIVE_LINE, TerminalReporter, scorecard};
 
 /// What happens during a drill, as reporters see it.

@@ -2,7 +2,7 @@
 //! an operator's bootstrap, step by step, and the positions it chose by: every report
 //! shows the same rows.
 use super::Results;
-use super::terminal::ms;
+use super::format::ms;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, tabled::Tabled)]

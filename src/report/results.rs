@@ -1,11 +1,14 @@
-//! results.json: a stable, documented schema (see docs/evidence.md, "results.json").
+//! results.json: a stable, documented schema (see docs/evidence.md, "results.json"); written
+//! by `to_json_value`, read back by `load_results`.
 use crate::checker::{Analysis, Convergence, LostWrite, PhaseLatency, Phases, RpoResult, RtoBasis, RtoResult, TargetResult, Verdict};
 use crate::docker::EngineInfo;
+use crate::error::{Error, Result};
 use crate::failover::FailoverReport;
 use crate::history::Event;
 use crate::stack::ReplicaHealth;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Bumped on any incompatible change to the fields below. 2: `services`, each service's
 /// results by name; a drill of several services keeps only the drill's own fields at the
@@ -153,7 +156,7 @@ pub struct Results {
     pub alerts: Option<crate::monitor::AlertsReport>,
     /// `--baseline`: this run compared with earlier evidence of the same scenario.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comparison: Option<super::Comparison>,
+    pub comparison: Option<super::comparison::Comparison>,
     /// `steady_state` probes: before the drill (all held, else it did not start), after recovery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steady_state: Option<SteadyStateReport>,
@@ -400,6 +403,14 @@ pub fn to_json_value(r: &Results) -> serde_json::Value {
         }
     }
     v
+}
+
+/// A finished drill's results.json (evidence.rs re-renders from it, baseline.rs compares
+/// with it).
+pub fn load_results(dir: &Path) -> Result<Results> {
+    let text = std::fs::read_to_string(dir.join("results.json"))
+        .map_err(|e| Error::usage(format!("failed to read {}/results.json", dir.display())).cause(e))?;
+    serde_json::from_str(&text).map_err(|e| Error::usage(format!("failed to parse {}/results.json", dir.display())).cause(e))
 }
 
 fn serde_name<T: Serialize>(v: &T) -> String {

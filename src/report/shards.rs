@@ -1,7 +1,7 @@
 //! The shards of a service with one primary per shard (Redis Cluster), as every report
 //! shows them: a row per shard, and the key space's writable share over time.
 use super::Results;
-use super::terminal::ms;
+use super::format::ms;
 use serde::Serialize;
 
 /// One shard's row, already formatted.

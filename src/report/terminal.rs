@@ -1,4 +1,6 @@
 //! The terminal: phases as the drill goes, then the scorecard.
+use super::figures::{gap_text, rto_text, shaped};
+use super::format::{link_setting, ms, observer_text};
 use super::{DrillEvent, Reporter, Results};
 use crate::checker::Verdict;
 use crate::error::Result;
@@ -63,11 +65,6 @@ struct LatencyRow {
     max: String,
 }
 
-/// A figure in ms with one decimal, or "-" when there is none.
-pub(super) fn ms(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
-}
-
 /// Latency of acknowledged writes per phase, or nothing when no phase was measured.
 fn latency_table(r: &Results) -> String {
     if r.latency.is_empty() {
@@ -89,19 +86,6 @@ fn latency_table(r: &Results) -> String {
 /// The WAN links as set, one line each, to read the latency beside.
 pub(super) fn wan_lines(r: &Results) -> String {
     shaped(r).map(|l| format!("  WAN {}: {}\n", l.between.join("-"), link_setting(l))).collect()
-}
-
-/// The links that add anything (sites that are groups on one network have plain ones).
-pub(super) fn shaped(r: &Results) -> impl Iterator<Item = &crate::scenario::LinkSpec> {
-    r.wan.iter().filter(|l| !l.is_plain())
-}
-
-/// `round trip 30 ± 5 ms, 12500 KB/s each way`.
-pub(super) fn link_setting(l: &crate::scenario::LinkSpec) -> String {
-    let jitter = if l.jitter_ms > 0 { format!(" ± {}", l.jitter_ms) } else { String::new() };
-    let rate = l.bandwidth_kb_per_s.map(|b| format!(", {b} KB/s each way")).unwrap_or_default();
-    let loss = if l.loss_percent > 0.0 { format!(", {}% loss each way", l.loss_percent) } else { String::new() };
-    format!("round trip {}{jitter} ms{rate}{loss} (its setting)", l.latency_ms)
 }
 
 /// RTO split into the orchestrator's phases, next to the budgets the settings imply.
@@ -141,29 +125,6 @@ fn num(v: Option<f64>) -> String {
 
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
-}
-
-/// The longest time without an acknowledgement and when it began: `23.6 ms (from t=5012.3
-/// ms)`, and `, to the end of the workload` when none came after it began.
-pub fn gap_text(r: &Results) -> String {
-    let end = if r.longest_gap_to_end { ", to the end of the workload" } else { "" };
-    format!("{:.1} ms (from t={:.1} ms){end}", r.longest_gap_ms, r.longest_gap_start_ms)
-}
-
-/// RTO in words: its value and what it counts from.
-pub fn rto_text(r: &Results) -> String {
-    let basis = match r.rto_basis {
-        crate::checker::RtoBasis::Fault => "from when the fault took effect for the clients",
-        crate::checker::RtoBasis::OutageStart => "no fault injected: from the outage's start as clients saw it",
-    };
-    if let (None, Some(why)) = (r.rto_ms, &r.no_rto_because) {
-        return format!("none ({why})");
-    }
-    match (r.rto_ms, r.outage_observed) {
-        (_, false) => "0 ms (no outage observed)".to_string(),
-        (Some(v), true) => format!("{v:.1} ms ({basis})"),
-        (None, true) => "never recovered".to_string(),
-    }
 }
 
 /// The scorecard as text: targets against actuals, then the measured figures; in a drill
@@ -358,28 +319,6 @@ fn harness_line(r: &Results) -> String {
         s += &format!("  CPU, workload      {o}\n");
     }
     s
-}
-
-/// The CPU each part took while the workload ran, beside the stack's (none without the
-/// containers' figures): `stack 49.1 s; drdrill 4.2 s + its proxies 1.0 s = 0.11 of it;
-/// monitoring 5.1 s = 0.10 of it, 310 MB`. The scorecard, report.md and report.html say it.
-pub(super) fn observer_text(h: &crate::usage::HarnessUsage) -> Option<String> {
-    let stack = h.stack.as_ref()?;
-    let mem = |m: Option<f64>| m.map(|m| format!(", peak {m:.0} MB")).unwrap_or_default();
-    let share = |v: Option<f64>| v.map(|v| format!(" = {v:.2} of it")).unwrap_or_default();
-    let proxies = h.proxies.as_ref().map(|p| format!(" + its proxies {:.1} s", p.cpu_s)).unwrap_or_default();
-    let mut s = format!(
-        "stack {:.1} s ({} containers{}); drdrill {:.1} s{proxies}{}",
-        stack.cpu_s,
-        stack.containers,
-        mem(stack.peak_memory_mb),
-        h.workload_cpu_ms / 1000.0,
-        share(h.observer_share)
-    );
-    if let Some(m) = &h.monitoring {
-        s += &format!("; monitoring {:.1} s{} ({} containers{})", m.cpu_s, share(h.monitoring_share), m.containers, mem(m.peak_memory_mb));
-    }
-    Some(s)
 }
 
 /// `--baseline`: each quantity against the baseline, regressions first.

@@ -54,3 +54,42 @@ pub fn summary_html(s: &Summary, dir: &Path) -> String {
         .and_then(|t| t.render(minijinja::value::Serde(&v)))
         .unwrap_or_else(|e| format!("<!doctype html><p>summary.html failed to render: {e}</p>"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::Stat;
+    use crate::suite::summary::{RunRow, ScenarioSummary, SpreadLimits};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn summary_html_renders_rows_links_and_spreads() {
+        let mut a = RunRow::empty("pg-kill", 1, "pass", 0);
+        a.rto_ms = Some(1500.0);
+        a.evidence = Some("/r/pg-kill/2026-x".into());
+        let b = RunRow::not_run("pg-kill", 2, "interrupted");
+        let s = Summary {
+            started_at: "2026-11-22T00:00:00Z".into(),
+            duration_s: 12.0,
+            exit_code: 130,
+            runs: vec![a, b],
+            scenarios: vec![ScenarioSummary {
+                scenario: "pg-kill".into(),
+                limits: SpreadLimits::default(),
+                runs: 2,
+                rto_ms: Stat::of([1500.0, 1700.0]),
+                rpo_ms: None,
+                lost_writes: None,
+                phases: BTreeMap::new(),
+                targets: Vec::new(),
+            }],
+            drills: Vec::new(),
+            findings: Vec::new(),
+        };
+        let html = summary_html(&s, Path::new("/r/suites/x"));
+        assert!(!html.contains("failed to render"), "{html}");
+        assert!(html.contains("href=\"..&#x2f;..&#x2f;pg-kill&#x2f;2026-x&#x2f;report.html\""), "{html}");
+        assert!(html.contains("NOT RUN") && html.contains("1500") && html.contains("spread over 2 runs"), "{html}");
+        assert!(html.contains("Started 2026-11-22 00:00:00.000 UTC,"), "{html}");
+    }
+}

@@ -4,6 +4,7 @@
 //! an interrupt stops the current drill cleanly and the rest are reported as not run.
 mod answers;
 mod export;
+mod files;
 mod html;
 mod merge;
 mod partition;

@@ -1,10 +1,11 @@
 //! One summary for a campaign: a row per run, the spread per scenario, the targets judged
-//! on the spread; rendered as a terminal table, summary.json, junit.xml and summary.html.
+//! on the spread; shown as a terminal table here, written (summary.json, junit.xml,
+//! summary.html) by files.rs.
 use super::answers::{DrillAnswers, RowAnswers, SuiteFinding};
 use super::stats::Stat;
 use crate::checker::Verdict;
-use crate::error::{Error, Result, exit};
-use crate::report::{Results, junit_suites, junit_wrap, xml_escape as esc};
+use crate::error::{Error, exit};
+use crate::report::Results;
 use crate::scenario::{Limit, Loaded};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -42,7 +43,7 @@ pub struct RunRow {
 }
 
 impl RunRow {
-    fn empty(scenario: &str, run: u32, status: &str, exit_code: i32) -> RunRow {
+    pub(super) fn empty(scenario: &str, run: u32, status: &str, exit_code: i32) -> RunRow {
         RunRow {
             scenario: scenario.to_string(),
             run_id: None,
@@ -283,54 +284,6 @@ impl Summary {
         Summary { started_at, duration_s, exit_code, runs, scenarios, drills, findings }
     }
 
-    /// summary.json, junit.xml and summary.html into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::infra(format!("failed to create {}", dir.display())).cause(e))?;
-        let json = serde_json::to_string_pretty(self).expect("summary serialises") + "\n";
-        for (file, text) in [("summary.json", json), ("junit.xml", self.junit()), ("summary.html", super::html::summary_html(self, dir))] {
-            std::fs::write(dir.join(file), text).map_err(|e| Error::infra(format!("failed to write {file}")).cause(e))?;
-        }
-        Ok(())
-    }
-
-    /// One test suite per run (its targets as test cases), and one per scenario with
-    /// targets judged on the spread.
-    fn junit(&self) -> String {
-        let mut suites = Vec::new();
-        for r in &self.runs {
-            let name = format!("{} #{}", r.scenario, r.run);
-            match (&r.results, &r.error) {
-                (Some(res), _) => suites.extend(junit_suites(res, &name)),
-                (None, why) if r.status == "not run" => suites.push(junit_case(&name, "skipped", why.as_deref().unwrap_or("not run"))),
-                (None, why) => suites.push(junit_case(&name, "error", why.as_deref().unwrap_or("failed"))),
-            }
-        }
-        for s in self.scenarios.iter().filter(|s| !s.targets.is_empty()) {
-            let mut x =
-                format!("  <testsuite name=\"{} (spread over {} runs)\" tests=\"{}\">\n", esc(&s.scenario), s.runs, s.targets.len());
-            for t in &s.targets {
-                let name = format!("{} {}", t.target, t.statistic);
-                let what = format!("limit {}, actual {:?}. {}", t.limit, t.actual, t.note);
-                x.push_str(&match t.verdict {
-                    Verdict::Pass => format!("    <testcase classname=\"{}\" name=\"{name}\"/>\n", esc(&s.scenario)),
-                    Verdict::Fail => format!(
-                        "    <testcase classname=\"{}\" name=\"{name}\">\n      <failure message=\"{}\"/>\n    </testcase>\n",
-                        esc(&s.scenario),
-                        esc(&what)
-                    ),
-                    Verdict::Unknown => format!(
-                        "    <testcase classname=\"{}\" name=\"{name}\">\n      <error message=\"{}\"/>\n    </testcase>\n",
-                        esc(&s.scenario),
-                        esc(&what)
-                    ),
-                });
-            }
-            x.push_str("  </testsuite>\n");
-            suites.push(x);
-        }
-        junit_wrap(&suites)
-    }
-
     /// The terminal table: one row per run, then the spread per scenario.
     pub fn table(&self) -> String {
         let ms = |v: Option<f64>| v.map(|v| format!("{:.0}", v)).unwrap_or_else(|| "-".into());
@@ -428,15 +381,6 @@ impl Summary {
     }
 }
 
-fn junit_case(name: &str, kind: &str, why: &str) -> String {
-    let attr = if kind == "skipped" { "skipped=\"1\"" } else { "errors=\"1\"" };
-    format!(
-        "  <testsuite name=\"{n}\" tests=\"1\" {attr}>\n    <testcase classname=\"{n}\" name=\"drill\">\n      <{kind} message=\"{}\"/>\n    </testcase>\n  </testsuite>\n",
-        esc(why),
-        n = esc(name)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,11 +431,6 @@ mod tests {
         // a single-value limit is judged on each run, not here
         assert!(judge("rto_ms", &Some(Limit::Value(5)), None, &refs, rto).is_empty());
     }
-}
-
-#[cfg(test)]
-mod html_tests {
-    use super::*;
 
     #[test]
     fn a_drill_of_several_services_counts_once_in_the_table() {
@@ -506,36 +445,5 @@ mod html_tests {
             findings: Vec::new(),
         };
         assert!(s.table().contains("Summary (1 drills, 3 s)"), "{}", s.table());
-    }
-
-    #[test]
-    fn summary_html_renders_rows_links_and_spreads() {
-        let mut a = RunRow::empty("pg-kill", 1, "pass", 0);
-        a.rto_ms = Some(1500.0);
-        a.evidence = Some("/r/pg-kill/2026-x".into());
-        let b = RunRow::not_run("pg-kill", 2, "interrupted");
-        let s = Summary {
-            started_at: "2026-11-22T00:00:00Z".into(),
-            duration_s: 12.0,
-            exit_code: 130,
-            runs: vec![a, b],
-            scenarios: vec![ScenarioSummary {
-                scenario: "pg-kill".into(),
-                limits: SpreadLimits::default(),
-                runs: 2,
-                rto_ms: Stat::of([1500.0, 1700.0]),
-                rpo_ms: None,
-                lost_writes: None,
-                phases: BTreeMap::new(),
-                targets: Vec::new(),
-            }],
-            drills: Vec::new(),
-            findings: Vec::new(),
-        };
-        let html = super::super::html::summary_html(&s, Path::new("/r/suites/x"));
-        assert!(!html.contains("failed to render"), "{html}");
-        assert!(html.contains("href=\"..&#x2f;..&#x2f;pg-kill&#x2f;2026-x&#x2f;report.html\""), "{html}");
-        assert!(html.contains("NOT RUN") && html.contains("1500") && html.contains("spread over 2 runs"), "{html}");
-        assert!(html.contains("Started 2026-11-22 00:00:00.000 UTC,"), "{html}");
     }
 }

@@ -1,0 +1,39 @@
+//! Formatting helpers every report shares: a figure in ms, a WAN link's setting, the
+//! observer's cost. Imports no sibling, so any section or reporter may use it.
+use crate::scenario::LinkSpec;
+use crate::usage::HarnessUsage;
+
+/// A figure in ms with one decimal, or "-" when there is none.
+pub(super) fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+}
+
+/// `round trip 30 ± 5 ms, 12500 KB/s each way`.
+pub(super) fn link_setting(l: &LinkSpec) -> String {
+    let jitter = if l.jitter_ms > 0 { format!(" ± {}", l.jitter_ms) } else { String::new() };
+    let rate = l.bandwidth_kb_per_s.map(|b| format!(", {b} KB/s each way")).unwrap_or_default();
+    let loss = if l.loss_percent > 0.0 { format!(", {}% loss each way", l.loss_percent) } else { String::new() };
+    format!("round trip {}{jitter} ms{rate}{loss} (its setting)", l.latency_ms)
+}
+
+/// The CPU each part took while the workload ran, beside the stack's (none without the
+/// containers' figures): `stack 49.1 s; drdrill 4.2 s + its proxies 1.0 s = 0.11 of it;
+/// monitoring 5.1 s = 0.10 of it, 310 MB`. The scorecard, report.md and report.html say it.
+pub(super) fn observer_text(h: &HarnessUsage) -> Option<String> {
+    let stack = h.stack.as_ref()?;
+    let mem = |m: Option<f64>| m.map(|m| format!(", peak {m:.0} MB")).unwrap_or_default();
+    let share = |v: Option<f64>| v.map(|v| format!(" = {v:.2} of it")).unwrap_or_default();
+    let proxies = h.proxies.as_ref().map(|p| format!(" + its proxies {:.1} s", p.cpu_s)).unwrap_or_default();
+    let mut s = format!(
+        "stack {:.1} s ({} containers{}); drdrill {:.1} s{proxies}{}",
+        stack.cpu_s,
+        stack.containers,
+        mem(stack.peak_memory_mb),
+        h.workload_cpu_ms / 1000.0,
+        share(h.observer_share)
+    );
+    if let Some(m) = &h.monitoring {
+        s += &format!("; monitoring {:.1} s{} ({} containers{})", m.cpu_s, share(h.monitoring_share), m.containers, mem(m.peak_memory_mb));
+    }
+    Some(s)
+}
