@@ -1,21 +1,12 @@
 //! Collects ops from the history, then judges them against the scenario's targets.
 use super::spill::Spill;
-use super::{Convergence, PhaseLatency, RpoResult, RtoResult, Verdict, latency, rpo, rto, targets};
+use super::targets::{self, TargetResult};
+use super::{Convergence, PhaseLatency, RpoResult, RtoResult, Verdict, latency, rpo, rto};
 use crate::history::{Event, EventKind, HistoryFile, Op, Outcome, read_history};
 use crate::scenario::{CheckSpec, Targets};
 use crate::stack::ReadBack;
 use serde::Serialize;
 use std::path::Path;
-
-/// One target: its limit, what was measured, and the verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct TargetResult {
-    pub target: String,
-    pub limit: Option<f64>,
-    pub actual: Option<f64>,
-    pub verdict: Verdict,
-    pub note: String,
-}
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Analysis {

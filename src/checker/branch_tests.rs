@@ -253,7 +253,9 @@ fn phases_of(events: &[Event], fault: Option<usize>, new: Option<&str>, recovere
     let mut runs = AckRuns::default();
     runs.add(&acked_on("pg-2", 3100));
     let (old, new) = (Some("pg-1".to_string()), new.map(str::to_string));
-    orchestrator_phases("o", false, events, fault, old, new, &runs, (1050.0, recovered_ms), Budgets::default(), steps)
+    let failover =
+        Failover { orchestrator: "o", planned: false, fault, old_primary: old, new_primary: new, budgets: Budgets::default(), steps };
+    orchestrator_phases(failover, events, &runs, (1050.0, recovered_ms))
 }
 
 fn failover_events() -> Vec<Event> {

@@ -1,6 +1,7 @@
 //! Judges a recorded history and the data that survived: RTO, RPO, lost / recovered /
 //! duplicated writes, convergence, per-phase latency. Definitions are in docs/measurement.md
 //! and in each function.
+mod ack_runs;
 mod analysis;
 mod convergence;
 mod lag;
@@ -15,15 +16,18 @@ mod steps;
 mod targets;
 mod updates;
 
-pub use analysis::{Analysis, Checker, TargetResult};
+pub use ack_runs::AckRuns;
+pub use analysis::{Analysis, Checker};
 pub use convergence::{Convergence, NodeConvergence, compare};
 pub use lag::{EngineStats, LagReport, LagStats, ReplicaLag, judge_lag, lag_report};
 pub use latency::{LatencyPhase, PhaseLatencies, PhaseLatency, phases};
-pub use phases::{AckRuns, ClientDns, Phases, Steps as PhaseSteps, phases as orchestrator_phases};
+pub use phases::{Failover, Phases, phases as orchestrator_phases};
 pub use rpo::{LostWrite, RpoResult};
 pub use rto::{RtoBasis, RtoResult};
 pub use shards::{ShardResult, ShardsReport, judge_shards};
 pub use sites::{SiteOp, SiteWrites, site_writes};
+pub use steps::{ClientDns, Steps as PhaseSteps};
+pub use targets::TargetResult;
 pub use updates::{Cut, CutReport, LostUpdate, MultiActiveReport, Rejoin, Update, UpdatesReport, judge_updates, update_value};
 
 use serde::{Deserialize, Serialize};

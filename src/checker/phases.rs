@@ -1,54 +1,12 @@
 //! RTO split into what the orchestrator and the clients did: fault → detected → promoted →
 //! rerouted → recovered, each phase with its duration and the budget the settings imply.
 //! A phase the drill did not observe is null, never guessed.
-use super::steps::Observed;
+use super::ack_runs::AckRuns;
+use super::steps::{Observed, Steps};
 use crate::clock::ms;
-use crate::history::{Event, EventKind, Op, Outcome};
+use crate::history::Event;
 use crate::stack::Budgets;
 use serde::Serialize;
-use std::collections::HashMap;
-
-/// A new run of acknowledgements on a node starts when its previous ack is this old.
-const RUN_GAP_NS: u64 = 100_000_000;
-
-/// Per node, when runs of acknowledged writes began: the invoke time of a run's first write
-/// (as RTO's recovery point counts) and the run's first acknowledgement. A few numbers per
-/// node, whatever the number of writes.
-#[derive(Debug, Default)]
-pub struct AckRuns {
-    nodes: HashMap<String, (u64, Vec<RunStart>)>,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RunStart {
-    pub(crate) invoke_ns: u64,
-    pub(crate) ack_ns: u64,
-}
-
-impl AckRuns {
-    pub fn add(&mut self, op: &Op) {
-        let Some(node) = op.node.as_deref().filter(|_| op.outcome == Outcome::Ok) else { return };
-        let e = match self.nodes.get_mut(node) {
-            Some(e) => e,
-            None => self.nodes.entry(node.to_string()).or_insert((0, Vec::new())),
-        };
-        if e.1.is_empty() || op.complete_ns >= e.0.saturating_add(RUN_GAP_NS) {
-            e.1.push(RunStart { invoke_ns: op.invoke_ns, ack_ns: op.complete_ns });
-        } else if let Some(start) = e.1.last_mut() {
-            // ops arrive in completion order: one invoked earlier may complete later
-            start.invoke_ns = start.invoke_ns.min(op.invoke_ns);
-            start.ack_ns = start.ack_ns.min(op.complete_ns);
-        }
-        e.0 = e.0.max(op.complete_ns);
-    }
-
-    /// The first acknowledged write `node` took that was invoked at or after `from_ns`,
-    /// when it begins a run.
-    pub(crate) fn first_after(&self, node: &str, from_ns: u64) -> Option<RunStart> {
-        let (_, starts) = self.nodes.get(node)?;
-        starts.iter().copied().filter(|r| r.invoke_ns >= from_ns).min_by_key(|r| r.invoke_ns)
-    }
-}
 
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct Phases {
@@ -106,65 +64,38 @@ pub struct Phases {
     pub budgets: Budgets,
 }
 
-/// The drill's DNS as the clients use it: the record's TTL (ms), and whether they resolve
-/// once and never ask again (`workload.resolve: once`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ClientDns {
-    pub ttl_ms: u64,
-    pub once: bool,
+/// The failover the phases split, as its recovery reported it.
+#[derive(Debug, Clone)]
+pub struct Failover<'a> {
+    /// Who recovered: the orchestrator's name, or drdrill's own recovery's.
+    pub orchestrator: &'a str,
+    /// A switchover: nothing is detected, the old leader releasing its key is part of the
+    /// handover, so that phase is null.
+    pub planned: bool,
+    /// The fault the recovery answered.
+    pub fault: Option<usize>,
+    pub old_primary: Option<String>,
+    /// The node it promoted.
+    pub new_primary: Option<String>,
+    /// What each phase may take, given the recovery's settings.
+    pub budgets: Budgets,
+    /// Whose steps the phases follow.
+    pub steps: Steps,
 }
 
-/// Whose steps the phases follow: the orchestrator's (its watcher's events), or drdrill's
-/// scripted recovery (failover start, promotion, the clients repointed), with the DNS
-/// record's TTL when the clients find the primary through the drill's DNS.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Steps {
-    Orchestrator,
-    Scripted { dns: Option<ClientDns> },
-}
-
-impl Steps {
-    /// The events that mark, for these steps, the failure detected, the new primary
-    /// promoted and the clients' endpoint moved to it.
-    pub(super) fn event_kinds(self) -> (EventKind, EventKind, EventKind) {
-        match self {
-            Steps::Orchestrator => (EventKind::OrchestratorDetected, EventKind::OrchestratorPromoted, EventKind::OrchestratorMoved),
-            Steps::Scripted { .. } => (EventKind::FailoverStart, EventKind::FailoverPromote, EventKind::FailoverRepointClients),
-        }
-    }
-}
-
-/// `fault` is the fault the orchestrator answered; `new_primary` the node it promoted;
-/// `rto` is RTO's span: when the fault took effect for the clients, and the recovery point.
-/// After a `planned` switchover nothing is detected: the old leader releasing its key is
-/// part of the handover, so that phase is null.
-#[allow(clippy::too_many_arguments)]
-pub fn phases(
-    orchestrator: &str,
-    planned: bool,
-    events: &[Event],
-    fault: Option<usize>,
-    old_primary: Option<String>,
-    new_primary: Option<String>,
-    runs: &AckRuns,
-    rto: (f64, Option<f64>),
-    budgets: Budgets,
-    steps: Steps,
-) -> Phases {
-    let seen = Observed::in_history(planned, events, fault, new_primary.as_deref(), runs, steps);
-    phases_between(seen, orchestrator, old_primary, new_primary, rto, budgets)
+/// The phases of `failover`, read from the events and from where acknowledgements came
+/// from (`runs`); `rto` is RTO's span: when the fault took effect for the clients, and the
+/// recovery point.
+pub fn phases(failover: Failover, events: &[Event], runs: &AckRuns, rto: (f64, Option<f64>)) -> Phases {
+    let f = &failover;
+    let seen = Observed::in_history(f.planned, events, f.fault, f.new_primary.as_deref(), runs, f.steps);
+    phases_between(seen, failover, rto)
 }
 
 /// The phases between the steps the drill observed, in drill ms: the fault's time is RTO's
 /// start and the recovery RTO's recovery point (`rto`), so that the phases add up to the RTO.
-fn phases_between(
-    seen: Observed,
-    orchestrator: &str,
-    old: Option<String>,
-    new: Option<String>,
-    rto: (f64, Option<f64>),
-    budgets: Budgets,
-) -> Phases {
+fn phases_between(seen: Observed, failover: Failover, rto: (f64, Option<f64>)) -> Phases {
+    let Failover { orchestrator, old_primary: old, new_primary: new, budgets, .. } = failover;
     let (from_ms, recovered_ms) = rto;
     let span = |a: Option<u64>, b: Option<u64>| Some(ms(b?) - ms(a?));
     let rerouted = seen.first.map(|r| r.invoke_ns);

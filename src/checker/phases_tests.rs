@@ -1,28 +1,37 @@
 //! The phases on hand-built steps and acknowledgements: each split of the RTO, and where a
 //! first write that began before a step leaves the reroute.
 use super::*;
+use crate::checker::ClientDns;
+use crate::history::{EventKind, Op, Outcome};
 
 /// drdrill's own failover of pg-1 to pg-2, answering fault 0, the budgets left at
 /// their defaults.
 fn scripted(events: &[Event], runs: &AckRuns, rto: (f64, Option<f64>), steps: Steps) -> Phases {
-    phases("scripted", false, events, Some(0), Some("pg-1".into()), Some("pg-2".into()), runs, rto, Budgets::default(), steps)
+    let failover = Failover {
+        orchestrator: "scripted",
+        planned: false,
+        fault: Some(0),
+        old_primary: Some("pg-1".into()),
+        new_primary: Some("pg-2".into()),
+        budgets: Budgets::default(),
+        steps,
+    };
+    phases(failover, events, runs, rto)
 }
 
 /// An orchestrator's failover (or switchover) of `old` to `new`, answering fault 0, the
 /// budgets left at their defaults.
 fn orchestrated(switchover: bool, events: &[Event], (old, new): (&str, &str), runs: &AckRuns, rto: (f64, Option<f64>)) -> Phases {
-    phases(
-        "orchestrator",
-        switchover,
-        events,
-        Some(0),
-        Some(old.into()),
-        Some(new.into()),
-        runs,
-        rto,
-        Budgets::default(),
-        Steps::Orchestrator,
-    )
+    let failover = Failover {
+        orchestrator: "orchestrator",
+        planned: switchover,
+        fault: Some(0),
+        old_primary: Some(old.into()),
+        new_primary: Some(new.into()),
+        budgets: Budgets::default(),
+        steps: Steps::Orchestrator,
+    };
+    phases(failover, events, runs, rto)
 }
 
 fn ev(t_ms: u64, kind: EventKind, node: Option<&str>, fault: Option<usize>) -> Event {

@@ -1,7 +1,35 @@
 //! The failover's steps as the drill observed them: each one's first evidence at or after
 //! the answered fault, in the events and in the new primary's acknowledgements.
-use super::phases::{AckRuns, ClientDns, RunStart, Steps};
+use super::ack_runs::{AckRuns, RunStart};
 use crate::history::{Event, EventKind};
+
+/// The drill's DNS as the clients use it: the record's TTL (ms), and whether they resolve
+/// once and never ask again (`workload.resolve: once`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClientDns {
+    pub ttl_ms: u64,
+    pub once: bool,
+}
+
+/// Whose steps the phases follow: the orchestrator's (its watcher's events), or drdrill's
+/// scripted recovery (failover start, promotion, the clients repointed), with the DNS
+/// record's TTL when the clients find the primary through the drill's DNS.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Steps {
+    Orchestrator,
+    Scripted { dns: Option<ClientDns> },
+}
+
+impl Steps {
+    /// The events that mark, for these steps, the failure detected, the new primary
+    /// promoted and the clients' endpoint moved to it.
+    fn event_kinds(self) -> (EventKind, EventKind, EventKind) {
+        match self {
+            Steps::Orchestrator => (EventKind::OrchestratorDetected, EventKind::OrchestratorPromoted, EventKind::OrchestratorMoved),
+            Steps::Scripted { .. } => (EventKind::FailoverStart, EventKind::FailoverPromote, EventKind::FailoverRepointClients),
+        }
+    }
+}
 
 /// Drill times (ns) of the failover's steps as the drill observed them; None for a step it
 /// did not observe.

@@ -1,8 +1,19 @@
 //! Judges what a drill measured against the scenario's targets: one `TargetResult` per
 //! target, in the order the reports show them (the drill's own failures first).
-use super::{Convergence, RpoResult, RtoResult, TargetResult, Verdict};
+use super::{Convergence, RpoResult, RtoResult, Verdict};
 use crate::history::{Event, EventKind};
 use crate::scenario::Targets;
+use serde::Serialize;
+
+/// One target: its limit, what was measured, and the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct TargetResult {
+    pub target: String,
+    pub limit: Option<f64>,
+    pub actual: Option<f64>,
+    pub verdict: Verdict,
+    pub note: String,
+}
 
 /// What the drill measured, as the targets judge it.
 pub(super) struct Measured<'a> {

@@ -5,8 +5,8 @@
 //! one `promote` names), then let every other node join it, one at a time. Done when every
 //! node is a member again. What each step does in an engine is its driver's (`stack::Bootstrap`).
 use super::looking::{LOOK_EVERY, within};
-use super::plan::{BootstrapReport, FailoverReport, SavedPosition};
-use super::recovery::Scene;
+use super::report::{BootstrapReport, FailoverReport, SavedPosition};
+use super::scene::Scene;
 use crate::fault::FaultNotice;
 use crate::history::{EventKind, RecorderHandle};
 use crate::scenario::FailoverSpec;
@@ -25,8 +25,8 @@ pub(super) async fn bootstrap(spec: &FailoverSpec, scene: Scene, mut faults: mps
     report.old_primary = Some(stack.primary());
     report.started_ms = Some(rec.event(EventKind::FailoverStart, fault, None, why).await as f64 / 1e6);
     let Some((multi, boot)) = driver.multi_active().and_then(|m| Some((m, m.bootstrap()?))) else {
-        return failed(report, &rec, fault, "this stack has no operator's bootstrap (a bug: validation should have refused it)".into())
-            .await;
+        let msg = "this stack has no operator's bootstrap (a bug: validation should have refused it)";
+        return report.failed(&rec, fault, None, msg.into()).await;
     };
     let op = Operator { stack: &stack, boot, multi, rec: &rec, fault, timeout: Duration::from_millis(spec.promote_timeout_ms) };
     let mut steps = BootstrapReport::default();
@@ -40,14 +40,8 @@ pub(super) async fn bootstrap(spec: &FailoverSpec, scene: Scene, mut faults: mps
             report.done_ms = Some(rec.event(EventKind::FailoverDone, fault, report.new_primary.as_deref(), done).await as f64 / 1e6);
             report
         }
-        Err(msg) => failed(report, &rec, fault, msg).await,
+        Err(msg) => report.failed(&rec, fault, None, msg).await,
     }
-}
-
-async fn failed(mut report: FailoverReport, rec: &RecorderHandle, fault: Option<usize>, msg: String) -> FailoverReport {
-    rec.event(EventKind::FailoverFailed, fault, None, msg.clone()).await;
-    report.error = Some(msg);
-    report
 }
 
 /// When the operator starts: `delay_ms` after the first fault that hit the service, or once

@@ -6,10 +6,14 @@ mod bootstrap;
 mod budgets;
 mod looking;
 mod orchestrator;
-mod plan;
 mod promote;
 mod recovery;
+mod report;
 mod restore;
+mod runbook;
+mod scene;
+mod trigger;
 
-pub use plan::{BootstrapReport, FailoverReport, RestoreReport, SavedPosition};
-pub use recovery::{OperatorBootstrap, Promotion, Recovery, RestoreFromBackup, Scene, Steps, Watch, recovery_for};
+pub use recovery::{OperatorBootstrap, Promotion, Recovery, RestoreFromBackup, Steps, Watch, recovery_for};
+pub use report::{BootstrapReport, FailoverReport, RestoreReport, SavedPosition};
+pub use scene::Scene;

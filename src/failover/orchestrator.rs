@@ -2,7 +2,7 @@
 //! repoints or fences. It watches what the orchestrator does and records it on the
 //! history clock: `detected` (the primary declared down), `promoted` (a new primary
 //! accepts writes), and notes for every other step the orchestrator announces.
-use super::FailoverReport;
+use super::report::FailoverReport;
 use crate::fault::FaultNotice;
 use crate::history::{EventKind, RecorderHandle};
 use crate::stack::{Observed, Orchestrator, Stack};
@@ -25,66 +25,89 @@ pub(super) async fn run_orchestrated(
         async move { orch.watch(stack, tx).await }
     });
     let grace = Duration::from_secs_f64(orch.budgets().total_ms() / 1000.0) + Duration::from_secs(30);
-    let mut report = FailoverReport { old_primary: Some(stack.primary()), ..Default::default() };
-    let mut touched: Option<usize> = None;
-    let mut give_up: Option<tokio::time::Instant> = None;
-    let mut schedule_open = true;
-    let mut moved = false;
+    let report = FailoverReport { old_primary: Some(stack.primary()), ..Default::default() };
+    let mut w = Watching { stack: &stack, rec: &rec, grace, report, touched: None, give_up: None, schedule_open: true, moved: false };
     loop {
-        tokio::select! {
-            n = faults.recv(), if schedule_open => match n {
-                Some(n) if n.injected.touched_primary && !n.healed => {
-                    touched = Some(n.injected.index);
-                    // the primary the fault hit (a sharded stack's: of the shard it named)
-                    if report.new_primary.is_none() {
-                        report.old_primary = Some(stack.primary());
-                    }
-                    give_up = Some(tokio::time::Instant::now() + grace);
-                    // a switchover call may return only once the orchestrator has
-                    // promoted: that promotion answered this fault
-                    if report.done_ms.is_some_and(|d| d >= n.injected.at_ns as f64 / 1e6) {
-                        break;
-                    }
-                }
-                Some(_) => {}
-                None => {
-                    schedule_open = false;
-                    if touched.is_none() {
-                        break;
-                    }
-                }
-            },
+        let give_up = w.give_up;
+        let done = tokio::select! {
+            n = faults.recv(), if w.schedule_open => w.fault(n),
             o = seen.recv() => match o {
-                Some(o) => {
-                    moved |= matches!(o, Observed::Moved { .. });
-                    if record(&o, &stack, &rec, touched, &mut report).await {
-                        break;
-                    }
-                }
+                Some(o) => w.observed(&o).await,
                 None => {
                     let why = match watcher.is_finished() {
                         true => "stopped watching the orchestrator",
                         false => "lost the orchestrator's event stream",
                     };
-                    rec.event(EventKind::Note, touched, None, why).await;
-                    report.error = Some(why.into());
-                    break;
+                    w.stop(why.into()).await
                 }
             },
-            _ = async { tokio::time::sleep_until(give_up.expect("guarded")).await }, if give_up.is_some() && !schedule_open => {
-                let msg = format!("{} did not promote a new primary within its settings' budget + 30 s", orch.name());
-                rec.event(EventKind::Note, touched, None, msg.clone()).await;
-                report.error = Some(msg);
-                break;
+            _ = async { tokio::time::sleep_until(give_up.expect("guarded")).await }, if give_up.is_some() && !w.schedule_open => {
+                w.stop(format!("{} did not promote a new primary within its settings' budget + 30 s", orch.name())).await
             }
+        };
+        if done {
+            break;
         }
     }
+    let Watching { mut report, touched, moved, .. } = w;
     if report.done_ms.is_some() && orch.announces_move() && !moved {
         drain_move(&mut seen, &stack, &rec, touched, &mut report).await;
     }
     watcher.abort();
     report.answered_fault = touched;
     report
+}
+
+/// The watch so far: what it recorded and what the fault schedule said.
+struct Watching<'a> {
+    stack: &'a Stack,
+    rec: &'a RecorderHandle,
+    /// How long after the last fault that touched the primary the watch waits for a promotion.
+    grace: Duration,
+    report: FailoverReport,
+    /// The last fault that touched the primary.
+    touched: Option<usize>,
+    give_up: Option<tokio::time::Instant>,
+    schedule_open: bool,
+    /// The orchestrator announced the endpoint's move.
+    moved: bool,
+}
+
+impl Watching<'_> {
+    /// A fault notice, or the schedule's end (None); true when the watch is over.
+    fn fault(&mut self, n: Option<FaultNotice>) -> bool {
+        match n {
+            Some(n) if n.injected.touched_primary && !n.healed => {
+                self.touched = Some(n.injected.index);
+                // the primary the fault hit (a sharded stack's: of the shard it named)
+                if self.report.new_primary.is_none() {
+                    self.report.old_primary = Some(self.stack.primary());
+                }
+                self.give_up = Some(tokio::time::Instant::now() + self.grace);
+                // a switchover call may return only once the orchestrator has
+                // promoted: that promotion answered this fault
+                self.report.done_ms.is_some_and(|d| d >= n.injected.at_ns as f64 / 1e6)
+            }
+            Some(_) => false,
+            None => {
+                self.schedule_open = false;
+                self.touched.is_none()
+            }
+        }
+    }
+
+    /// Records one observation; true once a new primary is promoted after a fault.
+    async fn observed(&mut self, o: &Observed) -> bool {
+        self.moved |= matches!(o, Observed::Moved { .. });
+        record(o, self.stack, self.rec, self.touched, &mut self.report).await
+    }
+
+    /// Ends the watch with `why` as its error (and a note); true.
+    async fn stop(&mut self, why: String) -> bool {
+        self.rec.event(EventKind::Note, self.touched, None, why.clone()).await;
+        self.report.error = Some(why);
+        true
+    }
 }
 
 /// How long the watch keeps reading after a promotion for the endpoint's move, which the

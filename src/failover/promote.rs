@@ -2,8 +2,9 @@
 //! answers), promote it, repoint the clients and, beside them, the other replicas;
 //! optionally rejoin the old primary.
 use super::looking::{LOOK_TIMEOUT, Looking, REPOINT_TIMEOUT, within};
-use super::plan::{FailoverReport, triggered};
-use super::recovery::Scene;
+use super::report::FailoverReport;
+use super::scene::{Scene, repoint_clients};
+use super::trigger::triggered;
 use crate::fault::FaultNotice;
 use crate::history::{EventKind, RecorderHandle};
 use crate::scenario::{FailoverSpec, RestoreTo};
@@ -20,11 +21,11 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     let (fault, old) = (report.answered_fault, report.old_primary.clone().unwrap_or_default());
     let promotion = match driver.require_promotion() {
         Ok(p) => p,
-        Err(e) => return failed(report, &rec, fault, None, e.one_line()).await,
+        Err(e) => return report.failed(&rec, fault, None, e.one_line()).await,
     };
     let chosen = match choose(spec, &stack, driver.as_ref(), &rec, fault).await {
         Ok(c) => c,
-        Err(msg) => return failed(report, &rec, fault, None, msg).await,
+        Err(msg) => return report.failed(&rec, fault, None, msg).await,
     };
     report.candidates = chosen.positions.clone();
     report.looked_ms = Some(chosen.looked_ms);
@@ -34,7 +35,7 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
         RestoreTo::BeforeFault => promotion.promote_at(&stack, &new, report.set_target(&rec.clock)).await,
     };
     if let Err(e) = promoted {
-        return failed(report, &rec, fault, Some(&new), e.one_line()).await;
+        return report.failed(&rec, fault, Some(&new), e.one_line()).await;
     }
     stack.set_primary(&new);
     report.new_primary = Some(new.clone());
@@ -48,7 +49,7 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     let moved = async {
         if spec.repoint_clients {
             let addr = stack.node(&new).expect("new primary").client_addr();
-            super::recovery::repoint_clients(&clients, &rec, fault, &new, addr).await;
+            repoint_clients(&clients, &rec, fault, &new, addr).await;
         }
         rec.event(EventKind::FailoverDone, fault, Some(&new), format!("{old} -> {new}")).await as f64 / 1e6
     };
@@ -58,13 +59,6 @@ pub(super) async fn promote(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     if spec.rejoin_old_primary {
         after.rejoin(&mut report).await;
     }
-    report
-}
-
-/// Records why the failover failed and returns its report.
-async fn failed(mut report: FailoverReport, rec: &RecorderHandle, fault: Option<usize>, node: Option<&str>, msg: String) -> FailoverReport {
-    rec.event(EventKind::FailoverFailed, fault, node, msg.clone()).await;
-    report.error = Some(msg);
     report
 }
 

@@ -3,41 +3,16 @@
 //! watched, a restore from backup onto a fresh node, and an operator's bootstrap of a quorum
 //! cluster. The runner only ever holds a
 //! `dyn Recovery`: it hands it the fault notices and waits for its report.
-use super::FailoverReport;
+use super::report::FailoverReport;
+use super::scene::Scene;
 use crate::checker::{ClientDns, PhaseSteps};
 use crate::error::{Error, Result};
 use crate::fault::FaultNotice;
-use crate::history::{EventKind, RecorderHandle};
 use crate::scenario::{FailoverMode, FailoverSpec};
-use crate::stack::{Budgets, Driver, Orchestrator, Stack};
-use crate::workload::ClientRoute;
+use crate::stack::{Budgets, Driver, Orchestrator};
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-/// What a recovery acts on and records into.
-pub struct Scene {
-    pub stack: Arc<Stack>,
-    pub driver: Arc<dyn Driver>,
-    pub rec: RecorderHandle,
-    /// Where the workload's clients write; a recovery that moves them repoints here.
-    pub clients: ClientRoute,
-}
-
-/// Points the clients at `node` (the new primary) and records it; a repoint that failed is
-/// a note, and the clients stay where they were.
-pub(super) async fn repoint_clients(
-    scene_clients: &ClientRoute,
-    rec: &RecorderHandle,
-    fault: Option<usize>,
-    node: &str,
-    addr: std::net::SocketAddr,
-) {
-    match scene_clients.repoint(node, addr).await {
-        Ok(detail) => rec.event(EventKind::FailoverRepointClients, fault, Some(node), detail).await,
-        Err(e) => rec.event(EventKind::Note, fault, Some(node), format!("repointing the clients failed: {}", e.one_line())).await,
-    };
-}
 
 #[async_trait]
 pub trait Recovery: Send + Sync {
@@ -111,7 +86,7 @@ impl Recovery for Steps {
         format!("runbook steps ({})", self.0.steps.len())
     }
     async fn run(&self, scene: Scene, faults: mpsc::UnboundedReceiver<FaultNotice>) -> FailoverReport {
-        super::plan::run_steps(&self.0, scene, faults).await
+        super::runbook::run_steps(&self.0, scene, faults).await
     }
     fn phase_budgets(&self, dns: Option<ClientDns>) -> Option<(Budgets, PhaseSteps)> {
         Some(super::budgets::own_recovery(&self.0, dns?))

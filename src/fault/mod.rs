@@ -101,7 +101,6 @@ pub(crate) struct Applied {
 pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &RecorderHandle) -> Result<Injected> {
     let at_ns = rec.clock.now_ns();
     let started = Instant::now();
-    let kind = kind_name(spec.kind);
     let site_fault = matches!(spec.kind, FaultKind::IsolateSite | FaultKind::KillSite | FaultKind::DegradeLink);
     let target = match &spec.target {
         // a site fault's target is a site (`primary`: the primary's, as the fault finds it)
@@ -111,60 +110,18 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
     };
     focus(stack, spec, target.as_deref(), site_fault);
     let primary = stack.primary();
-    let mut at_ns = at_ns;
-    let mut applied_at = None;
-    let result = match spec.kind {
-        FaultKind::Kill | FaultKind::Stop | FaultKind::Pause | FaultKind::Restart | FaultKind::Destroy | FaultKind::DestroyData => {
-            node::inject(stack, spec, target.as_deref().unwrap_or_default()).await
-        }
-        FaultKind::Partition | FaultKind::Loss => network::inject(stack, index, spec, target.as_deref()).await,
-        FaultKind::Bandwidth if spec.link.is_none() => network::inject(stack, index, spec, target.as_deref()).await,
-        FaultKind::Heal => Err(Error::usage("a heal is not injected")),
-        FaultKind::IsolateSite | FaultKind::KillSite | FaultKind::DegradeLink => site::inject(stack, index, spec).await,
-        FaultKind::Switchover => switchover(stack).await,
-        FaultKind::ClockSkew => clock::inject(stack, spec, target.as_deref().unwrap_or_default()).await,
-        FaultKind::Action => {
-            let hit = target.as_deref() == Some(primary.as_str());
-            let (r, at, end) = action::inject(stack, index, spec, rec, hit).await;
-            (at_ns, applied_at) = (at, Some(end));
-            r
-        }
-        _ => link::inject(stack, index, spec, target.as_deref().unwrap_or_default()).await,
-    };
+    let (result, action_at) = apply(stack, index, spec, target.as_deref(), rec, &primary).await;
+    // an action fault says itself when it ran
+    let (at_ns, applied_at) = action_at.map_or((at_ns, None), |(at, end)| (at, Some(end)));
     let touched_primary = touches_primary(stack, spec, target.as_deref(), &primary);
-    let took = started.elapsed().as_millis();
+    let took_ms = started.elapsed().as_millis();
     let node = match (&target, spec.kind) {
         (Some(t), _) => t.clone(),
         (None, FaultKind::DegradeLink) => spec.between.clone().unwrap_or_default().join(" <-> "),
         (None, FaultKind::Switchover) => primary.clone(),
         (None, _) => network::groups_text(stack, spec),
     };
-    let now = rec.clock.now_ns();
-    let on_node = result.as_ref().ok().and_then(|a| node_window(&rec.clock, a.stamped, at_ns, now));
-    let (event, detail) = match &result {
-        Ok(a) => (
-            EventKind::FaultInject,
-            format!(
-                "{kind} {} ({took} ms to apply{})",
-                a.detail,
-                window_text(on_node, at_ns).map(|t| format!(", {t}")).unwrap_or_default()
-            ),
-        ),
-        Err(e) => (EventKind::FaultFailed, format!("{kind} {node} failed: {}", e.one_line())),
-    };
-    let applied_ns = result.as_ref().ok().map(|_| applied_at.or(on_node.map(|w| w.1)).unwrap_or(now));
-    let applied_from_ns = on_node.map(|w| w.0);
-    rec.record(Event {
-        service: None,
-        t_ns: at_ns,
-        kind: event,
-        fault: Some(index),
-        node: Some(node.clone()),
-        detail,
-        applied_ns,
-        applied_from_ns,
-    })
-    .await;
+    Injection { index, kind: spec.kind, node: &node, at_ns, applied_at, took_ms }.record(rec, &result).await;
     let applied = result?;
     if spec.kind == FaultKind::Restart {
         // the engine returned once the container runs again: that is the heal
@@ -180,6 +137,80 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         hit_primary: applied.hit_primary,
         touched_primary,
     })
+}
+
+/// Asks the injector of `spec`'s kind to apply it to `target`; an action fault also returns
+/// when it started and when it ended (drill ns).
+async fn apply(
+    stack: &Stack,
+    index: usize,
+    spec: &FaultSpec,
+    target: Option<&str>,
+    rec: &RecorderHandle,
+    primary: &str,
+) -> (Result<Applied>, Option<(u64, u64)>) {
+    let node = target.unwrap_or_default();
+    let result = match spec.kind {
+        FaultKind::Kill | FaultKind::Stop | FaultKind::Pause | FaultKind::Restart | FaultKind::Destroy | FaultKind::DestroyData => {
+            node::inject(stack, spec, node).await
+        }
+        FaultKind::Partition | FaultKind::Loss => network::inject(stack, index, spec, target).await,
+        FaultKind::Bandwidth if spec.link.is_none() => network::inject(stack, index, spec, target).await,
+        FaultKind::Heal => Err(Error::usage("a heal is not injected")),
+        FaultKind::IsolateSite | FaultKind::KillSite | FaultKind::DegradeLink => site::inject(stack, index, spec).await,
+        FaultKind::Switchover => switchover(stack).await,
+        FaultKind::ClockSkew => clock::inject(stack, spec, node).await,
+        FaultKind::Action => {
+            let (r, at, end) = action::inject(stack, index, spec, rec, target == Some(primary)).await;
+            return (r, Some((at, end)));
+        }
+        _ => link::inject(stack, index, spec, node).await,
+    };
+    (result, None)
+}
+
+/// One injection, as its event tells it.
+struct Injection<'a> {
+    index: usize,
+    kind: FaultKind,
+    /// The node hit, or what stands for it (a partition's groups).
+    node: &'a str,
+    /// When it was asked for (drill ns).
+    at_ns: u64,
+    /// When it took effect, when the injector knows (an action's end).
+    applied_at: Option<u64>,
+    /// How long the injector took.
+    took_ms: u128,
+}
+
+impl Injection<'_> {
+    /// Records the fault's inject event (or its failure): when it took effect, by the
+    /// node's own clock when it ran inside a node, else when the call returned.
+    async fn record(&self, rec: &RecorderHandle, result: &Result<Applied>) {
+        let (at_ns, kind, node) = (self.at_ns, kind_name(self.kind), self.node);
+        let now = rec.clock.now_ns();
+        let on_node = result.as_ref().ok().and_then(|a| node_window(&rec.clock, a.stamped, at_ns, now));
+        let (event, detail) = match result {
+            Ok(a) => {
+                let window = window_text(on_node, at_ns).map(|t| format!(", {t}")).unwrap_or_default();
+                (EventKind::FaultInject, format!("{kind} {} ({} ms to apply{window})", a.detail, self.took_ms))
+            }
+            Err(e) => (EventKind::FaultFailed, format!("{kind} {node} failed: {}", e.one_line())),
+        };
+        let applied_ns = result.as_ref().ok().map(|_| self.applied_at.or(on_node.map(|w| w.1)).unwrap_or(now));
+        let applied_from_ns = on_node.map(|w| w.0);
+        rec.record(Event {
+            service: None,
+            t_ns: at_ns,
+            kind: event,
+            fault: Some(self.index),
+            node: Some(node.to_string()),
+            detail,
+            applied_ns,
+            applied_from_ns,
+        })
+        .await;
+    }
 }
 
 /// On a sharded stack, the shard whose primary the fault hits is the one the failover

@@ -67,6 +67,26 @@ pub(crate) fn groups_text(stack: &Stack, spec: &FaultSpec) -> String {
 }
 
 async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Applied> {
+    let groups = resolve_groups(stack, spec)?;
+    let one_way = spec.direction == Some(Direction::OneWay);
+    let proxy = stack.proxy.as_ref();
+    let proxied_clients = proxy.is_some_and(|p| p.clients);
+    let ip = addresses(stack, &groups, proxied_clients).await?;
+    let cuts = cuts(&groups, &ip, &comment(index), one_way, proxy);
+    let (undo, stamped) = apply_cuts(stack, index, cuts).await?;
+    let primary = stack.primary();
+    let group_of = |m: &str| groups.iter().position(|g| g.iter().any(|x| x == m));
+    let hit_primary = match (group_of(CLIENTS), group_of(&primary)) {
+        (Some(a), Some(b)) => a != b,
+        _ => false,
+    };
+    let how = if one_way { "one way" } else { "both ways" };
+    Ok(Applied { detail: format!("{} ({how})", groups_text(stack, spec)), undo, hit_primary, stamped })
+}
+
+/// The partition's groups as they stand now: services expanded, `primary` / `replica-N`
+/// resolved; refused when a member is named twice.
+fn resolve_groups(stack: &Stack, spec: &FaultSpec) -> Result<Vec<Vec<String>>> {
     let mut groups: Vec<Vec<String>> = Vec::new();
     let services: Vec<String> = stack.services.iter().map(|s| s.name.clone()).collect();
     for g in spec.groups.clone().unwrap_or_default() {
@@ -88,10 +108,12 @@ async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Appl
     if let Some(w) = members.windows(2).find(|w| w[0] == w[1]) {
         return Err(crate::error::Error::usage(format!("partition groups name {} twice (after resolving primary / replica-N now)", w[0])));
     }
-    let one_way = spec.direction == Some(Direction::OneWay);
-    let proxy = stack.proxy.as_ref();
-    let proxied_clients = proxy.is_some_and(|p| p.clients);
-    // addresses: each node's, and the clients' (the gateway, when they come through published ports)
+    Ok(groups)
+}
+
+/// Each member's address: a node's, and the clients' (the gateway, when they come through
+/// published ports; none when they come through the proxy).
+async fn addresses(stack: &Stack, groups: &[Vec<String>], proxied_clients: bool) -> Result<BTreeMap<String, String>> {
     let mut ip: BTreeMap<String, String> = BTreeMap::new();
     for m in groups.iter().flatten() {
         let addr = if m == CLIENTS {
@@ -104,9 +126,21 @@ async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Appl
         };
         ip.insert(m.clone(), addr);
     }
-    let c = comment(index);
+    Ok(ip)
+}
+
+/// What cuts a partition's groups apart.
+struct Cuts {
+    /// The iptables rules of each member.
+    rules: BTreeMap<String, Vec<String>>,
+    /// The (proxy, stream) pairs to blackhole.
+    holes: Vec<(String, &'static str)>,
+}
+
+/// What cuts the groups apart, each rule tagged with comment `c`.
+fn cuts(groups: &[Vec<String>], ip: &BTreeMap<String, String>, c: &str, one_way: bool, proxy: Option<&ProxyRoutes>) -> Cuts {
+    let proxied_clients = proxy.is_some_and(|p| p.clients);
     let mut rules: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    // (proxy, stream) pairs to blackhole
     let mut holes: Vec<(String, &str)> = Vec::new();
     let drop_from = |x: &String, y: &String, rules: &mut BTreeMap<String, Vec<String>>| {
         // packets from x to y are dropped: in x on the way out, in y on the way in
@@ -119,20 +153,25 @@ async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Appl
     };
     for (i, gi) in groups.iter().enumerate() {
         for gj in &groups[i + 1..] {
-            for a in gi {
-                for b in gj {
-                    let client_side = a == CLIENTS || b == CLIENTS;
-                    if !(client_side && proxied_clients) {
-                        drop_from(a, b, &mut rules);
-                        if !one_way {
-                            drop_from(b, a, &mut rules);
-                        }
+            for (a, b) in gi.iter().flat_map(|a| gj.iter().map(move |b| (a, b))) {
+                let client_side = a == CLIENTS || b == CLIENTS;
+                if !(client_side && proxied_clients) {
+                    drop_from(a, b, &mut rules);
+                    if !one_way {
+                        drop_from(b, a, &mut rules);
                     }
-                    holes.extend(proxied_holes(proxy, a, b, one_way));
                 }
+                holes.extend(proxied_holes(proxy, a, b, one_way));
             }
         }
     }
+    Cuts { rules, holes }
+}
+
+/// Applies the rules, every member at once, then the proxy's blackholes; on any failure
+/// undoes what was applied (nothing is left half-applied) and returns the first error.
+/// Returns the undo steps and the latest commit's wall-clock stamps.
+async fn apply_cuts(stack: &Stack, index: usize, Cuts { rules, holes }: Cuts) -> Result<(Vec<Undo>, Option<(i128, i128)>)> {
     let mut undo = Vec::new();
     let applied = futures_util::future::join_all(rules.iter().map(|(node, r)| async move {
         let container = stack.member(node)?.container.clone();
@@ -151,7 +190,7 @@ async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Appl
             }
         }
     }
-    if let (Some(p), None) = (proxy, &first_err) {
+    if let (Some(p), None) = (stack.proxy.as_ref(), &first_err) {
         let api = p.client();
         for (px, stream) in holes {
             let toxic = format!("drdrill-fault-{index}-{stream}");
@@ -169,14 +208,7 @@ async fn partition(stack: &Stack, index: usize, spec: &FaultSpec) -> Result<Appl
         rollback(&stack.docker, &undo).await;
         return Err(e);
     }
-    let primary = stack.primary();
-    let group_of = |m: &str| groups.iter().position(|g| g.iter().any(|x| x == m));
-    let hit_primary = match (group_of(CLIENTS), group_of(&primary)) {
-        (Some(a), Some(b)) => a != b,
-        _ => false,
-    };
-    let how = if one_way { "one way" } else { "both ways" };
-    Ok(Applied { detail: format!("{} ({how})", groups_text(stack, spec)), undo, hit_primary, stamped })
+    Ok((undo, stamped))
 }
 
 /// Proxied links that cross from `a` (earlier group) to `b`: (proxy, stream) to blackhole.

@@ -61,65 +61,11 @@ impl FaultSchedule {
         hook: Option<FaultHook>,
     ) -> Self {
         let remaining = Arc::new(AtomicUsize::new(faults.len()));
+        let mine = Arc::new(faults.iter().map(|(i, _)| *i).collect());
+        let shared = Shared { stack, rec, ledger: ledger.clone(), notify, hook, remaining, mine };
         let mut tasks = tokio::task::JoinSet::new();
-        let mine: Arc<Vec<usize>> = Arc::new(faults.iter().map(|(i, _)| *i).collect());
         for (index, spec) in faults {
-            let mine = mine.clone();
-            let (stack, rec, ledger, notify, remaining) = (stack.clone(), rec.clone(), ledger.clone(), notify.clone(), remaining.clone());
-            let hooks = hook.clone();
-            let hook = move |f: Injected, healing: bool| {
-                let h = hooks.clone();
-                async move {
-                    if let Some(h) = h {
-                        h(f, healing).await;
-                    }
-                }
-            };
-            tasks.spawn(async move {
-                let done = || remaining.fetch_sub(1, Ordering::SeqCst) == 1;
-                tokio::time::sleep_until(rec.clock.instant_at(crate::clock::ms_to_ns(spec.at_ms)).into()).await;
-                if spec.kind == FaultKind::Heal {
-                    let mut list = ledger.0.lock().await;
-                    // (the ledger is the drill's: another service's fault may carry the name too)
-                    let named =
-                        list.iter_mut().find(|f| f.name.is_some() && f.name == spec.heals && f.needs_heal() && mine.contains(&f.index));
-                    let healed = match named {
-                        Some(f) => {
-                            hook(f.clone(), true).await;
-                            let _ = heal(&stack.docker, f, Some(&rec)).await;
-                            Some(f.clone())
-                        }
-                        None => None,
-                    };
-                    let last = done();
-                    if let Some(f) = healed {
-                        let _ = notify.send(FaultNotice { injected: f, healed: true, last });
-                    }
-                    return;
-                }
-                let Ok(injected) = inject(&stack, index, &spec, &rec).await else {
-                    done(); // recorded as a fault-failed event
-                    return;
-                };
-                ledger.0.lock().await.push(injected.clone());
-                hook(injected.clone(), false).await;
-                // nothing more to do here unless a timed heal follows
-                let timed = injected.needs_heal() && spec.duration_ms.is_some();
-                let asked_ns = injected.at_ns;
-                let last = !timed && done();
-                let _ = notify.send(FaultNotice { injected, healed: false, last });
-                let Some(ms) = spec.duration_ms.filter(|_| timed) else { return };
-                // the heal is asked for `duration_ms` after the injection was (both on the drill
-                // clock), however long applying it took: request to request, as scheduled
-                let heal_at = asked_ns.saturating_add(crate::clock::ms_to_ns(ms));
-                tokio::time::sleep_until(rec.clock.instant_at(heal_at).into()).await;
-                let mut list = ledger.0.lock().await;
-                if let Some(f) = list.iter_mut().find(|f| f.index == index && f.needs_heal()) {
-                    hook(f.clone(), true).await;
-                    let _ = heal(&stack.docker, f, Some(&rec)).await;
-                    let _ = notify.send(FaultNotice { injected: f.clone(), healed: true, last: done() });
-                }
-            });
+            tasks.spawn(shared.clone().run(index, spec));
         }
         FaultSchedule { ledger, tasks }
     }
@@ -134,5 +80,83 @@ impl FaultSchedule {
     /// Stops scheduling: no fault fires or heals on its own after this returns.
     pub async fn stop(mut self) {
         self.tasks.shutdown().await;
+    }
+}
+
+/// What every fault's task of one schedule shares.
+#[derive(Clone)]
+struct Shared {
+    stack: Arc<Stack>,
+    rec: RecorderHandle,
+    ledger: FaultLedger,
+    notify: mpsc::UnboundedSender<FaultNotice>,
+    hook: Option<FaultHook>,
+    /// Faults whose task has not finished yet.
+    remaining: Arc<AtomicUsize>,
+    /// The scenario indices of the schedule's faults.
+    mine: Arc<Vec<usize>>,
+}
+
+impl Shared {
+    /// Counts one fault's task finished; true for the last one.
+    fn done(&self) -> bool {
+        self.remaining.fetch_sub(1, Ordering::SeqCst) == 1
+    }
+
+    async fn hook(&self, f: Injected, healing: bool) {
+        if let Some(h) = &self.hook {
+            h(f, healing).await;
+        }
+    }
+
+    /// One fault at its offset: injected (and healed after its duration), or, for a
+    /// `heal` entry, the fault it names healed.
+    async fn run(self, index: usize, spec: FaultSpec) {
+        let rec = &self.rec;
+        tokio::time::sleep_until(rec.clock.instant_at(crate::clock::ms_to_ns(spec.at_ms)).into()).await;
+        if spec.kind == FaultKind::Heal {
+            return self.heal_named(&spec).await;
+        }
+        let Ok(injected) = inject(&self.stack, index, &spec, rec).await else {
+            self.done(); // recorded as a fault-failed event
+            return;
+        };
+        self.ledger.0.lock().await.push(injected.clone());
+        self.hook(injected.clone(), false).await;
+        // nothing more to do here unless a timed heal follows
+        let timed = injected.needs_heal() && spec.duration_ms.is_some();
+        let asked_ns = injected.at_ns;
+        let last = !timed && self.done();
+        let _ = self.notify.send(FaultNotice { injected, healed: false, last });
+        let Some(ms) = spec.duration_ms.filter(|_| timed) else { return };
+        // the heal is asked for `duration_ms` after the injection was (both on the drill
+        // clock), however long applying it took: request to request, as scheduled
+        let heal_at = asked_ns.saturating_add(crate::clock::ms_to_ns(ms));
+        tokio::time::sleep_until(rec.clock.instant_at(heal_at).into()).await;
+        let mut list = self.ledger.0.lock().await;
+        if let Some(f) = list.iter_mut().find(|f| f.index == index && f.needs_heal()) {
+            self.hook(f.clone(), true).await;
+            let _ = heal(&self.stack.docker, f, Some(rec)).await;
+            let _ = self.notify.send(FaultNotice { injected: f.clone(), healed: true, last: self.done() });
+        }
+    }
+
+    /// A `heal` entry: heals the fault of this schedule it names, if still in effect.
+    async fn heal_named(&self, spec: &FaultSpec) {
+        let mut list = self.ledger.0.lock().await;
+        // (the ledger is the drill's: another service's fault may carry the name too)
+        let named = list.iter_mut().find(|f| f.name.is_some() && f.name == spec.heals && f.needs_heal() && self.mine.contains(&f.index));
+        let healed = match named {
+            Some(f) => {
+                self.hook(f.clone(), true).await;
+                let _ = heal(&self.stack.docker, f, Some(&self.rec)).await;
+                Some(f.clone())
+            }
+            None => None,
+        };
+        let last = self.done();
+        if let Some(f) = healed {
+            let _ = self.notify.send(FaultNotice { injected: f, healed: true, last });
+        }
     }
 }

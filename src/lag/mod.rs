@@ -178,17 +178,25 @@ async fn read_node(
     ready: tokio::sync::mpsc::Sender<()>,
 ) {
     let mut acked = s.acked.subscribe();
-    let mut ready = Some(ready);
-    let (mut conn, mut prev_sent, mut last_seq): (Option<Box<dyn Heartbeat>>, Option<u64>, Option<u64>) = (None, None, None);
-    let (mut polls, mut errors, mut last_ok, mut last_error) = (0u64, 0u64, None, None);
+    let mut r = Reader {
+        node,
+        ready: Some(ready),
+        conn: None,
+        prev_sent: None,
+        last_seq: None,
+        polls: 0,
+        errors: 0,
+        last_ok: None,
+        last_error: None,
+    };
     let (mut drain_until, mut next_at) = (None, tokio::time::Instant::now());
     loop {
-        let primary = *s.writing_on.lock().expect("lag lock") == node.name;
+        let primary = *s.writing_on.lock().expect("lag lock") == r.node.name;
         if primary {
             // the primary itself: nothing to time, and its next reads start afresh
-            (prev_sent, last_seq, ready) = (None, None, None);
+            (r.prev_sent, r.last_seq, r.ready) = (None, None, None);
         }
-        let caught_up = primary || last_seq.is_some_and(|q| q >= *acked.borrow_and_update());
+        let caught_up = primary || r.last_seq.is_some_and(|q| q >= *acked.borrow_and_update());
         if caught_up && drain_until.is_some() {
             break;
         }
@@ -205,39 +213,61 @@ async fn read_node(
             }
             _ = tokio::time::sleep_until(next_at), if !caught_up => {}
         }
-        if conn.is_none() {
-            match s.driver.data().lag().heartbeat(node.addr, OP_TIMEOUT).await {
-                Ok(c) => conn = Some(c),
+        next_at = r.read(&s, every).await;
+    }
+    let Reader { node, polls, errors, last_ok, last_error, .. } = r;
+    s.sink.send(LagRow::Polls { service: s.service.clone(), node: node.name, polls, errors, last_ok, last_error });
+}
+
+/// One node's reader: its connection, and what its reads saw.
+struct Reader {
+    node: ReplicaAt,
+    /// Told once the node first answered, unless it was the primary by then.
+    ready: Option<tokio::sync::mpsc::Sender<()>>,
+    conn: Option<Box<dyn Heartbeat>>,
+    /// When the previous read was sent (drill ns), and the heartbeat it showed.
+    prev_sent: Option<u64>,
+    last_seq: Option<u64>,
+    polls: u64,
+    errors: u64,
+    /// The last answered read: sent, answered (drill ns), the heartbeat it showed.
+    last_ok: Option<(u64, u64, u64)>,
+    last_error: Option<String>,
+}
+
+impl Reader {
+    /// One read of the node's heartbeat (connecting first when it has no connection); a
+    /// newer heartbeat than the last read showed is a row. Returns when the next read is due.
+    async fn read(&mut self, s: &Shared, every: Duration) -> tokio::time::Instant {
+        if self.conn.is_none() {
+            match s.driver.data().lag().heartbeat(self.node.addr, OP_TIMEOUT).await {
+                Ok(c) => self.conn = Some(c),
                 Err(e) => {
-                    (errors, last_error) = (errors + 1, Some(e));
-                    next_at = tokio::time::Instant::now() + RECONNECT_AFTER;
-                    continue;
+                    (self.errors, self.last_error) = (self.errors + 1, Some(e));
+                    return tokio::time::Instant::now() + RECONNECT_AFTER;
                 }
             }
         }
-        next_at = tokio::time::Instant::now() + every;
+        let next_at = tokio::time::Instant::now() + every;
         let sent_ns = s.clock.now_ns();
-        let r = timeout(OP_TIMEOUT, conn.as_mut().expect("connected above").read()).await.unwrap_or_else(|_| Err("timed out".into()));
+        let r = timeout(OP_TIMEOUT, self.conn.as_mut().expect("connected above").read()).await.unwrap_or_else(|_| Err("timed out".into()));
         let recv_ns = s.clock.now_ns();
         match r {
             Ok(seq) => {
-                polls += 1;
-                if last_seq != Some(seq) {
-                    let row =
-                        LagRow::Seen { service: s.service.clone(), node: node.name.clone(), seq, after_ns: prev_sent, sent_ns, recv_ns };
-                    s.sink.send(row);
+                self.polls += 1;
+                if self.last_seq != Some(seq) {
+                    let (node, after_ns) = (self.node.name.clone(), self.prev_sent);
+                    s.sink.send(LagRow::Seen { service: s.service.clone(), node, seq, after_ns, sent_ns, recv_ns });
                 }
-                (prev_sent, last_seq, last_ok) = (Some(sent_ns), Some(seq), Some((sent_ns, recv_ns, seq)));
-                if let Some(r) = ready.take() {
+                (self.prev_sent, self.last_seq, self.last_ok) = (Some(sent_ns), Some(seq), Some((sent_ns, recv_ns, seq)));
+                if let Some(r) = self.ready.take() {
                     let _ = r.send(()).await;
                 }
             }
-            Err(e) => {
-                (errors, last_error, conn) = (errors + 1, Some(e), None);
-            }
+            Err(e) => (self.errors, self.last_error, self.conn) = (self.errors + 1, Some(e), None),
         }
+        next_at
     }
-    s.sink.send(LagRow::Polls { service: s.service.clone(), node: node.name, polls, errors, last_ok, last_error });
 }
 
 /// Every `every`, what the engine reports about each node but the one written on, on

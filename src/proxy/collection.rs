@@ -1,6 +1,6 @@
 //! The proxies a server holds (proxy.go, proxy_collection.go, toxic_collection.go):
 //! listening, accepting, enabling and disabling, and each proxy's toxic list.
-use super::api::ApiError;
+use super::api_error::ApiError;
 use super::link::{self, ToxicList};
 use super::model::ProxyConfig;
 use super::toxics::{Stream, Toxic};

@@ -12,6 +12,7 @@
 //! # let _ = pg; Ok(()) }
 //! ```
 mod api;
+mod api_error;
 mod client;
 mod collection;
 mod link;

@@ -1,6 +1,6 @@
 //! The toxics, with Toxiproxy's names, attributes and semantics (toxics/*.go), as data:
 //! parsing from the API's JSON, rendering back, and what each one does to one chunk.
-use super::api::ApiError;
+use super::api_error::ApiError;
 use serde_json::{Map, Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -243,66 +243,17 @@ fn ms(x: i64) -> Duration {
 impl ToxicKind {
     /// The steps for one chunk arriving at this toxic (toxicity already decided).
     pub fn on_chunk(&self, c: Chunk, state: &mut ToxicState, rng: &mut Rng) -> Vec<Step> {
-        let now = Instant::now();
         match *self {
             ToxicKind::Noop | ToxicKind::SlowClose { .. } => vec![Step::Emit(c)],
-            ToxicKind::Latency { latency, jitter } => {
-                // relative to when the chunk was read, so back-to-back chunks are not delayed twice
-                let mut delay = latency;
-                if jitter > 0 {
-                    delay += rng.below(2 * jitter as u64) as i64 - jitter;
-                }
-                vec![Step::Until(c.at + ms(delay)), Step::Emit(c)]
-            }
-            ToxicKind::Bandwidth { rate } => {
-                if rate <= 0 {
-                    return vec![Step::Emit(c)];
-                }
-                // bytes per 100 ms slice, sent at the end of each slice, as bandwidth.go
-                let slice = (rate * 100) as usize;
-                let per_byte_ns = 1_000_000.0 / rate as f64;
-                let mut t = state.next_free.filter(|t| *t > now).unwrap_or(now);
-                let mut steps = Vec::new();
-                let mut data = c.data;
-                while !data.is_empty() {
-                    let piece = data.split_to(slice.min(data.len()));
-                    t += Duration::from_nanos((piece.len() as f64 * per_byte_ns) as u64);
-                    steps.push(Step::Until(t));
-                    steps.push(Step::Emit(Chunk { data: piece, at: c.at }));
-                }
-                state.next_free = Some(t);
-                steps
-            }
+            ToxicKind::Latency { latency, jitter } => latency_steps(c, latency, jitter, rng),
+            ToxicKind::Bandwidth { rate } => bandwidth_steps(c, rate, state),
             ToxicKind::Timeout { .. } => {
-                state.since = Some(now); // data dropped on the ground
+                state.since = Some(Instant::now()); // data dropped on the ground
                 vec![]
             }
             ToxicKind::ResetPeer { timeout } => vec![Step::Pause(ms(timeout)), Step::Close { reset: true }],
-            ToxicKind::LimitData { bytes } => {
-                let remaining = (bytes - state.transmitted).max(0) as usize;
-                let mut data = c.data;
-                data.truncate(remaining);
-                let mut steps = Vec::new();
-                if !data.is_empty() {
-                    state.transmitted += data.len() as i64;
-                    steps.push(Step::Emit(Chunk { data, at: c.at }));
-                }
-                if bytes - state.transmitted <= 0 {
-                    steps.push(Step::Close { reset: false });
-                }
-                steps
-            }
-            ToxicKind::Slicer { average_size, size_variation, delay } => {
-                let mut cuts = Vec::new();
-                slice_points(0, c.data.len() as i64, average_size, size_variation, rng, &mut cuts);
-                let mut steps = Vec::new();
-                for pair in cuts.chunks(2) {
-                    let piece = c.data.slice(pair[0] as usize..pair[1] as usize);
-                    steps.push(Step::Emit(Chunk { data: piece, at: c.at }));
-                    steps.push(Step::Pause(Duration::from_micros(delay.max(0) as u64)));
-                }
-                steps
-            }
+            ToxicKind::LimitData { bytes } => limit_data_steps(c, bytes, state),
+            ToxicKind::Slicer { average_size, size_variation, delay } => slicer_steps(c, average_size, size_variation, delay, rng),
         }
     }
 
@@ -314,6 +265,71 @@ impl ToxicKind {
             _ => vec![],
         }
     }
+}
+
+/// latency.go: the chunk waits `latency` ± `jitter` ms, counted from when it was read, so
+/// back-to-back chunks are not delayed twice.
+#[inline]
+fn latency_steps(c: Chunk, latency: i64, jitter: i64, rng: &mut Rng) -> Vec<Step> {
+    let mut delay = latency;
+    if jitter > 0 {
+        delay += rng.below(2 * jitter as u64) as i64 - jitter;
+    }
+    vec![Step::Until(c.at + ms(delay)), Step::Emit(c)]
+}
+
+/// bandwidth.go: `rate` KB/s, the bytes of each 100 ms slice sent at the end of the slice,
+/// after what the link still had to send.
+#[inline]
+fn bandwidth_steps(c: Chunk, rate: i64, state: &mut ToxicState) -> Vec<Step> {
+    if rate <= 0 {
+        return vec![Step::Emit(c)];
+    }
+    let now = Instant::now();
+    let slice = (rate * 100) as usize;
+    let per_byte_ns = 1_000_000.0 / rate as f64;
+    let mut t = state.next_free.filter(|t| *t > now).unwrap_or(now);
+    let mut steps = Vec::new();
+    let mut data = c.data;
+    while !data.is_empty() {
+        let piece = data.split_to(slice.min(data.len()));
+        t += Duration::from_nanos((piece.len() as f64 * per_byte_ns) as u64);
+        steps.push(Step::Until(t));
+        steps.push(Step::Emit(Chunk { data: piece, at: c.at }));
+    }
+    state.next_free = Some(t);
+    steps
+}
+
+/// limitdata.go: lets `bytes` through in all, then closes.
+#[inline]
+fn limit_data_steps(c: Chunk, bytes: i64, state: &mut ToxicState) -> Vec<Step> {
+    let remaining = (bytes - state.transmitted).max(0) as usize;
+    let mut data = c.data;
+    data.truncate(remaining);
+    let mut steps = Vec::new();
+    if !data.is_empty() {
+        state.transmitted += data.len() as i64;
+        steps.push(Step::Emit(Chunk { data, at: c.at }));
+    }
+    if bytes - state.transmitted <= 0 {
+        steps.push(Step::Close { reset: false });
+    }
+    steps
+}
+
+/// slicer.go: the chunk cut into pieces of about `average_size` bytes, `delay` µs apart.
+#[inline]
+fn slicer_steps(c: Chunk, average_size: i64, size_variation: i64, delay: i64, rng: &mut Rng) -> Vec<Step> {
+    let mut cuts = Vec::new();
+    slice_points(0, c.data.len() as i64, average_size, size_variation, rng, &mut cuts);
+    let mut steps = Vec::new();
+    for pair in cuts.chunks(2) {
+        let piece = c.data.slice(pair[0] as usize..pair[1] as usize);
+        steps.push(Step::Emit(Chunk { data: piece, at: c.at }));
+        steps.push(Step::Pause(Duration::from_micros(delay.max(0) as u64)));
+    }
+    steps
 }
 
 /// slicer.go's `chunk`: offsets in pairs [start, end, start, end, ...].

@@ -378,7 +378,10 @@ impl Drill<'_> {
         let once = svc.sc().workload.resolve == crate::scenario::Resolve::Once;
         let dns = svc.sc().dns.as_ref().map(|d| crate::checker::ClientDns { ttl_ms: u64::from(d.ttl_s) * 1000, once });
         let (budgets, steps) = recovery.phase_budgets(dns)?;
-        Some(orchestrator_phases(&recovery.name(), planned, &hist.events, answered, old, new, runs, rto, budgets, steps))
+        let name = recovery.name();
+        let failover =
+            crate::checker::Failover { orchestrator: &name, planned, fault: answered, old_primary: old, new_primary: new, budgets, steps };
+        Some(orchestrator_phases(failover, &hist.events, runs, rto))
     }
 
     /// The judged results go to every reporter (results.json among them), compared with

@@ -1,7 +1,8 @@
 //! Loading and validating scenario files. Every problem is reported as
 //! `file:line:col: what is wrong`, before any container starts.
-use super::locate::{Problem, Seg, locate};
+use super::locate::{Seg, locate};
 use super::model::*;
+use super::validate::validate;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -119,88 +120,6 @@ fn nearest_key_hint(text: &str) -> Option<String> {
     let (bad, rest) = rest.split_once('`')?;
     let best = rest.split('`').skip(1).step_by(2).map(|cand| (strsim::jaro_winkler(bad, cand), cand)).max_by(|a, b| a.0.total_cmp(&b.0))?;
     (best.0 > 0.7).then(|| format!("did you mean `{}`?", best.1))
-}
-
-/// Rules serde cannot express. Returns every problem found, each with its path.
-pub fn validate(s: &Scenario) -> Vec<Problem> {
-    use Seg::*;
-    let mut p: Vec<Problem> = Vec::new();
-    if s.name.is_empty() || !s.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        p.push((vec![Key("name")], format!("name `{}` must be lowercase letters, digits and '-'", s.name)));
-    }
-    let st = &s.stack;
-    use super::bounds::{check, check_opt};
-    check(&mut p, vec![Key("stack"), Key("replicas")], "StackSpec.replicas", f64::from(st.replicas), "");
-    let w = &s.workload;
-    check(&mut p, vec![Key("workload"), Key("writers")], "WorkloadSpec.writers", f64::from(w.writers), "");
-    check_opt(&mut p, vec![Key("workload"), Key("rate_per_s")], "WorkloadSpec.rate_per_s", w.rate_per_s);
-    check(&mut p, vec![Key("workload"), Key("max_duration_ms")], "WorkloadSpec.max_duration_ms", w.max_duration_ms as f64, "");
-    super::ranges::check_ranges(s, &mut p);
-    let nodes = st.node_names();
-    super::faults::validate_faults(s, &nodes, &mut p);
-    super::orchestrated::validate_orchestrated(s, &mut p);
-    super::kinds::validate_kind(s, &mut p);
-    super::backup::validate_backup(s, &mut p);
-    super::backup::validate_delayed_promotion(s, &mut p);
-    super::backup::validate_restore_faults(s, &mut p);
-    super::action_checks::validate_actions(s, &mut p);
-    super::region::validate_dns(s, &mut p);
-    super::region::validate_sites(s, &mut p);
-    let external = st.kind.is_external();
-    let restore = s.failover_mode() == Some(FailoverMode::Restore);
-    let bootstrap = s.failover_mode() == Some(FailoverMode::Bootstrap);
-    if let Some(fo) = s.failover.as_ref().filter(|_| s.failover_mode() == Some(FailoverMode::Scripted) || restore || bootstrap) {
-        if st.replicas == 0 && !external && !restore && !bootstrap {
-            p.push((vec![Key("failover")], "failover needs at least one replica".into()));
-        }
-        // a bootstrap may start from any node; a promotion only from a replica
-        let (may, what) = if bootstrap { (&nodes[..], "a node") } else { (&nodes[1..], "a replica") };
-        if fo.promote != "most-advanced" && !external && !may.contains(&fo.promote) {
-            p.push((
-                vec![Key("failover"), Key("promote")],
-                format!("expected `most-advanced` or {what} ({}), found `{}`", may.join(", "), fo.promote),
-            ));
-        }
-        if bootstrap {
-            super::kinds::validate_bootstrap(fo, &mut p);
-        }
-        match (&fo.trigger.delay, &fo.trigger.probe) {
-            (Some(_), Some(_)) | (None, None) => {
-                p.push((vec![Key("failover"), Key("trigger")], "expected exactly one of `delay` or `probe`".into()))
-            }
-            _ => {}
-        }
-        if s.faults.is_empty() {
-            p.push((vec![Key("failover")], "a failover plan needs a fault to answer".into()));
-        }
-    }
-    if external && s.faults.iter().any(|f| f.kind == FaultKind::Destroy) {
-        let i = s.faults.iter().position(|f| f.kind == FaultKind::Destroy).unwrap_or(0);
-        p.push((vec![Key("faults"), Index(i), Key("kind")], "drdrill never destroys a node of an external stack".into()));
-    }
-    if s.replica_lag().is_some() {
-        let at = match s.workload.replica_lag {
-            Some(_) => vec![Key("workload"), Key("replica_lag")],
-            None => vec![Key("targets"), Key("replica_lag_ms")],
-        };
-        if external {
-            p.push((at, "replica lag is measured on stacks drdrill starts, not on an external stack".into()));
-        } else if st.replicas == 0 {
-            p.push((at, "replica lag needs at least one replica".into()));
-        }
-    }
-    if s.targets.replica_lag_ms.as_ref().is_some_and(|l| l.each().is_empty()) {
-        p.push((vec![Key("targets"), Key("replica_lag_ms")], "expected at least one of p50, p95, p99, max".into()));
-    }
-    let c = &s.checks;
-    super::bounds::check(&mut p, vec![Key("checks"), Key("stable_ok_ratio")], "CheckSpec.stable_ok_ratio", c.stable_ok_ratio, "");
-    if w.after_recovery_ms < c.stable_window_ms {
-        p.push((
-            vec![Key("workload"), Key("after_recovery_ms")],
-            format!("after_recovery_ms ({}) must cover checks.stable_window_ms ({})", w.after_recovery_ms, c.stable_window_ms),
-        ));
-    }
-    p
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod ranges;
 mod region;
 mod serde_words;
 mod services;
+mod validate;
 
 pub use actions::{AbortWhen, ActionSpec, CommandLine, DnsMove, Hooks, HttpSpec, ProbeSpec, SteadyState, describe, describe_probe};
 pub use backup::{AppendFsync, BackupInfo, BackupSpec};
@@ -28,10 +29,11 @@ pub use kinds::{
     MultiActiveSpec, PatroniSpec, SentinelSpec, StackKind, expand_service_group, service_names,
 };
 pub use limits::{Limit, STATS};
-pub use load::{Loaded, load, parse, validate};
+pub use load::{Loaded, load, parse};
 pub use model::*;
 pub use region::{DnsSpec, LinkSpec, Resolve};
 pub use services::{ServicePlan, ServiceSpec, ServicesScenario};
+pub use validate::validate;
 
 /// JSON Schema of the scenario format, for editor completion.
 pub fn json_schema() -> String {

@@ -225,11 +225,7 @@ fn check_reach(s: &Scenario, placed: &[&str], replicas: bool, p: &mut Vec<Proble
 
 /// `sites`, `wan`, `stack.sites`, `workload.site` and `failover.site`, together.
 pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
-    use super::locate::Seg::{Index, Name};
-    let sites = &s.sites;
-    let known = |x: &str| sites.iter().any(|y| y == x);
-    let list = sites.join(", ");
-    if sites.is_empty() {
+    if s.sites.is_empty() {
         let stray = [
             (!s.wan.is_empty(), Key("wan")),
             (!s.stack.sites.is_empty(), Key("stack")),
@@ -241,20 +237,7 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
         }
         return;
     }
-    for (i, n) in sites.iter().enumerate() {
-        if n.is_empty() || !n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') || sites[..i].contains(n) {
-            p.push((vec![Key("sites"), Index(i)], format!("site `{n}`: expected a unique name of lowercase letters, digits and '-'")));
-        }
-    }
-    for (i, l) in s.wan.iter().enumerate() {
-        let at = |k: &'static str| vec![Key("wan"), Index(i), Key(k)];
-        if l.between.len() != 2 || l.between[0] == l.between[1] || !l.between.iter().all(|x| known(x)) {
-            p.push((at("between"), format!("expected two different sites of {list}, found [{}]", l.between.join(", "))));
-        } else if s.wan[..i].iter().any(|m| m.between.len() == 2 && m.joins(&l.between[0], &l.between[1])) {
-            p.push((at("between"), format!("a second link between {} and {}", l.between[0], l.between[1])));
-        }
-        super::bounds::check(p, at("loss_percent"), "LinkSpec.loss_percent", l.loss_percent, "");
-    }
+    sites_and_links(s, p);
     let info = s.stack.kind.info();
     let flat = flat_kind(&s.stack);
     if info.external || (!flat && !(info.services)(&s.stack).is_empty()) {
@@ -277,40 +260,75 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
     if flat {
         nodes.extend((info.services)(&s.stack));
     }
-    for (site, members) in &s.stack.sites {
-        if !known(site) {
-            p.push((vec![Key("stack"), Key("sites"), Name(site.clone())], format!("no site `{site}` (sites: {list})")));
-        }
-        for m in members.iter().filter(|m| !nodes.contains(m)) {
-            p.push((vec![Key("stack"), Key("sites"), Name(site.clone())], format!("no node `{m}` (nodes: {})", nodes.join(", "))));
-        }
-    }
-    for n in &nodes {
-        let count = s.stack.sites.values().filter(|m| m.contains(n)).count();
-        if count != 1 {
-            p.push((vec![Key("stack"), Key("sites")], format!("node `{n}` must be in exactly one site (it is in {count})")));
-        }
-    }
-    let site_of = |n: &str| s.stack.sites.iter().find(|(_, m)| m.iter().any(|x| x == n)).map(|(k, _)| k.as_str());
-    let linked = |a: &str, b: &str| linked(s, a, b);
-    let placed: Vec<&str> = nodes.iter().filter_map(|n| site_of(n)).collect();
+    members_placed(s, &nodes, p);
+    let placed: Vec<&str> = nodes.iter().filter_map(|n| site_of(s, n)).collect();
     if let Some(c) = &s.workload.site {
-        if !known(c) {
-            p.push((vec![Key("workload"), Key("site")], format!("no site `{c}` (sites: {list})")));
-        } else if let Some(far) = placed.iter().find(|x| !linked(c, x)) {
+        if let Some(why) = unknown_site(s, c) {
+            p.push((vec![Key("workload"), Key("site")], why));
+        } else if let Some(far) = placed.iter().find(|x| !linked(s, c, x)) {
             p.push((vec![Key("workload"), Key("site")], format!("the clients in {c} cannot reach {far}: add a `wan` link between them")));
         }
     }
     check_reach(s, &placed, placed.len() == nodes.len() && !flat, p);
     if let Some(site) = s.failover.as_ref().and_then(|f| f.site.as_ref()) {
-        if !known(site) {
-            p.push((vec![Key("failover"), Key("site")], format!("no site `{site}` (sites: {list})")));
-        } else if !nodes[1..].iter().any(|n| site_of(n) == Some(site.as_str())) {
+        if let Some(why) = unknown_site(s, site) {
+            p.push((vec![Key("failover"), Key("site")], why));
+        } else if !nodes[1..].iter().any(|n| site_of(s, n) == Some(site.as_str())) {
             p.push((vec![Key("failover"), Key("site")], format!("no replica in {site} to promote")));
         }
     }
     if s.proxy.is_some() {
         p.push((vec![Key("proxy")], "with `sites`, the proxy runs the WAN links: leave `proxy` out".into()));
+    }
+}
+
+/// The site `node` is placed in.
+fn site_of<'a>(s: &'a Scenario, node: &str) -> Option<&'a str> {
+    s.stack.sites.iter().find(|(_, m)| m.iter().any(|x| x == node)).map(|(k, _)| k.as_str())
+}
+
+/// Why `site` is not one of the scenario's `sites`, or None when it is.
+fn unknown_site(s: &Scenario, site: &str) -> Option<String> {
+    (!s.sites.iter().any(|y| y == site)).then(|| format!("no site `{site}` (sites: {})", s.sites.join(", ")))
+}
+
+/// The sites' names, and the `wan` links: each between two different sites, once.
+fn sites_and_links(s: &Scenario, p: &mut Vec<Problem>) {
+    let sites = &s.sites;
+    for (i, n) in sites.iter().enumerate() {
+        if n.is_empty() || !n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') || sites[..i].contains(n) {
+            p.push((vec![Key("sites"), Seg::Index(i)], format!("site `{n}`: expected a unique name of lowercase letters, digits and '-'")));
+        }
+    }
+    for (i, l) in s.wan.iter().enumerate() {
+        let at = |k: &'static str| vec![Key("wan"), Seg::Index(i), Key(k)];
+        if l.between.len() != 2 || l.between[0] == l.between[1] || !l.between.iter().all(|x| sites.contains(x)) {
+            let list = sites.join(", ");
+            p.push((at("between"), format!("expected two different sites of {list}, found [{}]", l.between.join(", "))));
+        } else if s.wan[..i].iter().any(|m| m.between.len() == 2 && m.joins(&l.between[0], &l.between[1])) {
+            p.push((at("between"), format!("a second link between {} and {}", l.between[0], l.between[1])));
+        }
+        super::bounds::check(p, at("loss_percent"), "LinkSpec.loss_percent", l.loss_percent, "");
+    }
+}
+
+/// `stack.sites`: every site one of `sites`, every member one of `nodes`, and every node
+/// in exactly one site.
+fn members_placed(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
+    for (site, members) in &s.stack.sites {
+        let at = || vec![Key("stack"), Key("sites"), Seg::Name(site.clone())];
+        if let Some(why) = unknown_site(s, site) {
+            p.push((at(), why));
+        }
+        for m in members.iter().filter(|m| !nodes.contains(m)) {
+            p.push((at(), format!("no node `{m}` (nodes: {})", nodes.join(", "))));
+        }
+    }
+    for n in nodes {
+        let count = s.stack.sites.values().filter(|m| m.contains(n)).count();
+        if count != 1 {
+            p.push((vec![Key("stack"), Key("sites")], format!("node `{n}` must be in exactly one site (it is in {count})")));
+        }
     }
 }
 

@@ -171,7 +171,7 @@ pub fn plans(ss: &ServicesScenario) -> (Vec<ServicePlan>, Vec<Problem>) {
             wan: ss.wan.clone(),
             monitoring: ss.monitoring.clone(),
         };
-        let mut found = super::load::validate(&view);
+        let mut found = super::validate::validate(&view);
         super::region::check_dns_names(&view, name, &mut found);
         for (path, msg) in found {
             p.push((place(path, name, &faults), msg));

@@ -25,24 +25,23 @@ pub(super) type Probe = BoxFuture<'static, Option<(Conn, u64, Instant)>>;
 /// A connection to `node` the server answered on again, or nothing.
 pub(super) type Canary = BoxFuture<'static, Option<(String, Conn)>>;
 
-/// Writes record `seq` (with `key`: updates that key to it) to the target, on `conn` or a
-/// new connection; the whole attempt,
-/// connecting included, has `timeout`. A connect that fails or times out never sent the
+/// One write: record `seq` of `writer` (with `key`: an update of that key to it), invoked
+/// at `invoke_ns` (`started`), with `timeout` for the whole attempt.
+pub(super) struct Write {
+    pub writer: u32,
+    pub seq: u64,
+    pub key: Option<u32>,
+    pub payload: Arc<str>,
+    pub invoke_ns: u64,
+    pub started: Instant,
+    pub timeout: Duration,
+}
+
+/// Makes `write` to the target, on `conn` or a new connection; the whole attempt,
+/// connecting included, has its timeout. A connect that fails or times out never sent the
 /// write: `fail`. No answer once sent: `unknown`.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn attempt(
-    driver: Arc<dyn Driver>,
-    target: ClientTarget,
-    conn: Option<(String, Conn)>,
-    writer: u32,
-    seq: u64,
-    key: Option<u32>,
-    payload: Arc<str>,
-    invoke_ns: u64,
-    started: Instant,
-    timeout: Duration,
-    clock: Clock,
-) -> Attempt {
+pub(super) fn attempt(driver: Arc<dyn Driver>, target: ClientTarget, conn: Option<(String, Conn)>, write: Write, clock: Clock) -> Attempt {
+    let Write { writer, seq, key, payload, invoke_ns, started, timeout } = write;
     Box::pin(async move {
         let mut client = conn.filter(|(node, _)| *node == target.node).map(|c| c.1);
         let mut sent = false;

@@ -3,7 +3,7 @@
 //! longer than `hedge.after_ms`, as under a partition or a blackhole), it keeps probing
 //! with fresh connections spread through the stall, so the first write after the outage
 //! ends is attempted within a few ms instead of an op timeout later.
-use super::attempt::{Attempt, Canary, Conn, Done, Probe, attempt, canary, probe};
+use super::attempt::{Attempt, Canary, Conn, Done, Probe, Write, attempt, canary, probe};
 use super::resolve::Lookup;
 use super::route::ClientTarget;
 use crate::history::RecorderHandle;
@@ -54,6 +54,77 @@ struct State {
     next_probe: Option<Instant>,
 }
 
+/// A writer's pacing, fixed for its run.
+struct Pacing {
+    deadline: Instant,
+    /// Between two normal writes (`rate_per_s`); None: as fast as they are answered.
+    interval: Option<Duration>,
+    /// How long a write waits before the writer counts as stalled (`hedge.after_ms`).
+    after: Duration,
+    probe_spacing: Duration,
+    probe_offset: Duration,
+    connect_timeout: Duration,
+    max_in_flight: usize,
+    probe_cap: usize,
+}
+
+/// What may start now.
+#[derive(Clone, Copy)]
+struct Gates {
+    /// A write blocks the schedule until it is acknowledged, answered, or stalled.
+    blocking: bool,
+    /// Every write slot is taken.
+    busy: bool,
+    /// No probe may go out.
+    probe_busy: bool,
+}
+
+impl State {
+    /// Nothing written yet, the first write due `now`.
+    fn new(payload: Arc<str>, now: Instant) -> Self {
+        State { payload, seq: 0, waiting: BTreeMap::new(), idle: Vec::new(), last_ok_start: now, next_normal: now, next_probe: None }
+    }
+
+    /// What may start at `now` with `probes` in flight; starts or ends the probing as the
+    /// writes stall or not.
+    #[inline]
+    fn gates(&mut self, now: Instant, pace: &Pacing, probes: usize) -> Gates {
+        let after = pace.after;
+        let blocking = self.waiting.values().any(|&s| s >= self.last_ok_start && now.saturating_duration_since(s) < after);
+        let stalled = now.saturating_duration_since(self.last_ok_start) >= after
+            && self.waiting.values().any(|&s| now.saturating_duration_since(s) >= after);
+        if !stalled {
+            self.next_probe = None;
+        } else if self.next_probe.is_none() {
+            self.next_probe = Some(now + pace.probe_offset);
+        }
+        // writes in flight are capped; probes are not writes, and at one per spacing
+        // each living at most its connect timeout they never exceed `probe_cap`. A
+        // probe's write may go one past the cap: when every slot is held by a stalled
+        // write (under a partition they wait out their timeout), it is the write that
+        // sees the outage end, not the next timeout that frees a slot
+        let busy = self.waiting.len() >= pace.max_in_flight;
+        let probe_room = self.waiting.len() < pace.max_in_flight + PROBE_WRITES;
+        Gates { blocking, busy, probe_busy: !probe_room || probes >= pace.probe_cap }
+    }
+
+    /// When something can happen next: a normal write, a probe, a write turning stalled.
+    #[inline]
+    fn wake(&self, now: Instant, pace: &Pacing, g: Gates) -> Instant {
+        let mut wake = pace.deadline;
+        if !g.blocking && !g.busy {
+            wake = wake.min(self.next_normal);
+        }
+        if let Some(at) = self.next_probe.filter(|_| !g.probe_busy) {
+            wake = wake.min(at);
+        }
+        if let Some(t) = self.waiting.values().min().and_then(|s| s.checked_add(pace.after)).filter(|t| *t > now) {
+            wake = wake.min(t);
+        }
+        wake
+    }
+}
+
 /// A writer's spacing of probes: its share of `every_ms`, or, once the stall is long,
 /// its share of a `STALL_SHARE`th of the stall.
 fn probe_gap(spacing: Duration, writers: u16, stalled_for: Duration) -> Duration {
@@ -71,86 +142,32 @@ pub(super) fn payload(id: u32, bytes: usize) -> String {
 
 impl Writer {
     pub(super) async fn run(mut self) -> u64 {
-        let deadline = Instant::from_std(
-            self.rec.clock.instant_at(self.rec.clock.now_ns().saturating_add(crate::clock::ms_to_ns(self.spec.max_duration_ms))),
-        );
-        let interval = self.spec.rate_per_s.and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok());
-        let h = self.spec.hedge.clone();
-        // 0 turns hedging off: nothing ever counts as stalled
-        let after = if h.after_ms == 0 { Duration::MAX } else { Duration::from_millis(h.after_ms) };
-        let probe_spacing = Duration::from_millis(h.every_ms.max(1).saturating_mul(u64::from(self.spec.writers.max(1))));
-        let probe_offset = Duration::from_millis(h.every_ms.max(1).saturating_mul(u64::from(self.id)));
-        let max_in_flight = usize::from(h.max_in_flight.max(1));
-        let probe_cap =
-            usize::try_from(h.connect_timeout_ms / probe_spacing.as_millis().max(1) as u64).unwrap_or(usize::MAX).saturating_add(2);
-        let now = Instant::now();
-        let mut st = State {
-            payload: payload(self.id, self.spec.payload_bytes).into(),
-            seq: 0,
-            waiting: BTreeMap::new(),
-            idle: Vec::new(),
-            last_ok_start: now,
-            next_normal: now,
-            next_probe: None,
-        };
+        let pace = self.pacing();
+        let mut st = State::new(payload(self.id, self.spec.payload_bytes).into(), Instant::now());
         let mut attempts: FuturesUnordered<Attempt> = FuturesUnordered::new();
         let mut probes: FuturesUnordered<Probe> = FuturesUnordered::new();
         let mut canaries: FuturesUnordered<Canary> = FuturesUnordered::new();
         let mut lookup = Lookup::default();
         loop {
             let now = Instant::now();
-            if *self.stop.borrow() || now >= deadline {
+            if *self.stop.borrow() || now >= pace.deadline {
                 break;
             }
             let base = self.target.borrow().clone();
             let target = lookup.target(base, self.id, &self.rec).await;
             st.idle.retain(|(node, _)| *node == target.node);
-            // a write blocks the schedule until it is acknowledged, answered, or stalled
-            let blocking = st.waiting.values().any(|&s| s >= st.last_ok_start && now.saturating_duration_since(s) < after);
-            let stalled = now.saturating_duration_since(st.last_ok_start) >= after
-                && st.waiting.values().any(|&s| now.saturating_duration_since(s) >= after);
-            if !stalled {
-                st.next_probe = None;
-            } else if st.next_probe.is_none() {
-                st.next_probe = Some(now + probe_offset);
-            }
-            // writes in flight are capped; probes are not writes, and at one per spacing
-            // each living at most its connect timeout they never exceed `probe_cap`. A
-            // probe's write may go one past the cap: when every slot is held by a stalled
-            // write (under a partition they wait out their timeout), it is the write that
-            // sees the outage end, not the next timeout that frees a slot
-            let busy = st.waiting.len() >= max_in_flight;
-            let probe_room = st.waiting.len() < max_in_flight + PROBE_WRITES;
-            let probe_busy = !probe_room || probes.len() >= probe_cap;
-            if !blocking && !busy && now >= st.next_normal {
-                let conn = st.idle.pop();
-                attempts.push(self.start(&mut st, target.clone(), conn));
-                st.next_normal = match interval {
-                    // a fixed schedule; after a long stall, resume from now rather than burst
-                    Some(iv) => (st.next_normal + iv).max(now),
-                    None => now,
-                };
+            let g = st.gates(now, &pace, probes.len());
+            if !g.blocking && !g.busy && now >= st.next_normal {
+                attempts.push(self.write_now(&mut st, target.clone(), now, pace.interval));
                 continue;
             }
-            if let Some(at) = st.next_probe.filter(|&at| now >= at && !probe_busy) {
-                probes.push(probe(self.driver.clone(), target.clone(), Duration::from_millis(h.connect_timeout_ms), self.rec.clock));
-                let gap = probe_gap(probe_spacing, self.spec.writers, now.saturating_duration_since(st.last_ok_start));
-                st.next_probe = Some((at + gap).max(now));
+            if let Some(at) = st.next_probe.filter(|&at| now >= at && !g.probe_busy) {
+                probes.push(self.probe_now(&mut st, target.clone(), at, now, &pace));
                 continue;
             }
             // sleep until something can happen
-            let mut wake = deadline;
-            if !blocking && !busy {
-                wake = wake.min(st.next_normal);
-            }
-            if let Some(at) = st.next_probe.filter(|_| !probe_busy) {
-                wake = wake.min(at);
-            }
-            if let Some(t) = st.waiting.values().min().and_then(|s| s.checked_add(after)).filter(|t| *t > now) {
-                wake = wake.min(t);
-            }
             tokio::select! {
-                _ = tokio::time::sleep_until(wake) => {}
+                _ = tokio::time::sleep_until(st.wake(now, &pace, g)) => {}
                 _ = self.stop.changed() => break,
                 Some(mut done) = attempts.next(), if !attempts.is_empty() => {
                     if let Some(pending) = done.pending.take().filter(|c| c.0 == target.node && canaries.len() < CANARIES_MAX) {
@@ -162,14 +179,14 @@ impl Writer {
                     // a fresh connection came up: write on it at once. The write was invoked
                     // when the probe began connecting, as a write that opens its own
                     // connection is (the connect is part of its latency)
-                    if let Some((conn, began_ns, began)) = p.filter(|_| st.waiting.len() < max_in_flight + PROBE_WRITES) {
+                    if let Some((conn, began_ns, began)) = p.filter(|_| st.waiting.len() < pace.max_in_flight + PROBE_WRITES) {
                         let conn = Some((target.node.clone(), conn));
                         attempts.push(self.start_at(&mut st, target.clone(), conn, (began_ns, began)));
                     }
                 }
                 Some(c) = canaries.next(), if !canaries.is_empty() => {
                     // the server answered an old connection again: write on it at once
-                    if let Some(conn) = c.filter(|_| st.waiting.len() < max_in_flight) {
+                    if let Some(conn) = c.filter(|_| st.waiting.len() < pace.max_in_flight) {
                         attempts.push(self.start(&mut st, target.clone(), Some(conn)));
                     }
                 }
@@ -181,6 +198,50 @@ impl Writer {
             self.finish(&mut st, done).await;
         }
         st.seq
+    }
+
+    /// The run's pacing, from the workload's settings.
+    fn pacing(&self) -> Pacing {
+        let clock = &self.rec.clock;
+        let deadline =
+            Instant::from_std(clock.instant_at(clock.now_ns().saturating_add(crate::clock::ms_to_ns(self.spec.max_duration_ms))));
+        let h = &self.spec.hedge;
+        let probe_spacing = Duration::from_millis(h.every_ms.max(1).saturating_mul(u64::from(self.spec.writers.max(1))));
+        Pacing {
+            deadline,
+            interval: self.spec.rate_per_s.and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok()),
+            // 0 turns hedging off: nothing ever counts as stalled
+            after: if h.after_ms == 0 { Duration::MAX } else { Duration::from_millis(h.after_ms) },
+            probe_spacing,
+            probe_offset: Duration::from_millis(h.every_ms.max(1).saturating_mul(u64::from(self.id))),
+            connect_timeout: Duration::from_millis(h.connect_timeout_ms),
+            max_in_flight: usize::from(h.max_in_flight.max(1)),
+            probe_cap: usize::try_from(h.connect_timeout_ms / probe_spacing.as_millis().max(1) as u64)
+                .unwrap_or(usize::MAX)
+                .saturating_add(2),
+        }
+    }
+
+    /// A normal write, on an idle connection when there is one; the next one is due an
+    /// interval later on a fixed schedule (after a long stall, from now rather than in a burst).
+    #[inline]
+    fn write_now(&self, st: &mut State, target: ClientTarget, now: Instant, interval: Option<Duration>) -> Attempt {
+        let conn = st.idle.pop();
+        let attempt = self.start(st, target, conn);
+        st.next_normal = match interval {
+            Some(iv) => (st.next_normal + iv).max(now),
+            None => now,
+        };
+        attempt
+    }
+
+    /// A probe due `at`; the next one is due a gap later.
+    #[inline]
+    fn probe_now(&self, st: &mut State, target: ClientTarget, at: Instant, now: Instant, pace: &Pacing) -> Probe {
+        let p = probe(self.driver.clone(), target, pace.connect_timeout, self.rec.clock);
+        let gap = probe_gap(pace.probe_spacing, self.spec.writers, now.saturating_duration_since(st.last_ok_start));
+        st.next_probe = Some((at + gap).max(now));
+        p
     }
 
     fn start(&self, st: &mut State, target: ClientTarget, conn: Option<(String, Conn)>) -> Attempt {
@@ -199,7 +260,8 @@ impl Writer {
         st.waiting.insert(st.seq, started);
         let timeout = Duration::from_millis(self.spec.op_timeout_ms);
         let key = self.spec.keys.and_then(|n| update_key(self.id, st.seq, n));
-        attempt(self.driver.clone(), target, conn, self.id, st.seq, key, st.payload.clone(), invoke_ns, started, timeout, self.rec.clock)
+        let write = Write { writer: self.id, seq: st.seq, key, payload: st.payload.clone(), invoke_ns, started, timeout };
+        attempt(self.driver.clone(), target, conn, write, self.rec.clock)
     }
 
     async fn finish(&self, st: &mut State, Done { op, started, conn, .. }: Done) {
