@@ -2,8 +2,9 @@
 //! drill's password; table `drdrill.drdrill_writes(id, writer, seq, payload, written_at)`)
 //! and for an external MariaDB (the scenario's login; `<database>.<table>` with a `run` column).
 use crate::error::{Error, Result};
+use crate::stack::ExternalData;
 use crate::stack::ReadBack;
-use crate::stack::data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
+use crate::stack::data::{Auth, DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 use async_trait::async_trait;
 use mysql_async::prelude::*;
 use mysql_async::{Conn, OptsBuilder, Row};

@@ -2,8 +2,9 @@
 //! and for an external Redis (the scenario's login; keys `<table>:<run>:<writer>:<seq>`).
 use super::conn::RedisConn;
 use crate::error::{Error, Result};
+use crate::stack::ExternalData;
 use crate::stack::ReadBack;
-use crate::stack::data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
+use crate::stack::data::{Auth, DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 use async_trait::async_trait;
 use redis::aio::MultiplexedConnection;
 use std::net::SocketAddr;
