@@ -127,6 +127,11 @@ pub(super) fn col(r: &Row, name: &str) -> String {
     r.get_opt::<Option<String>, _>(name).and_then(|v| v.ok()).flatten().unwrap_or_default()
 }
 
+/// `server_id` from the node's number (`db-3` → 3).
+pub(super) fn server_id(node: &str) -> u32 {
+    node.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(1)
+}
+
 /// The sequence number of domain 0 in a GTID list (`0-1-57,1-2-3` → 57).
 fn gtid_seq(list: &str) -> u64 {
     list.split(',').filter_map(|g| g.trim().strip_prefix("0-")).filter_map(|g| g.rsplit('-').next()?.parse().ok()).max().unwrap_or(0)
@@ -334,5 +339,10 @@ mod tests {
         assert_eq!(MariaData::drill("pw").table(), "drdrill.drdrill_writes");
         let auth = Auth { table: "t".into(), run: "r".into(), ..Default::default() };
         assert_eq!(MariaData::external(&auth).table(), "drdrill.t");
+    }
+
+    #[test]
+    fn server_ids_come_from_node_numbers() {
+        assert_eq!(server_id("db-3"), 3);
     }
 }
