@@ -4,7 +4,7 @@
 //! reads it, the most advanced node forms a new primary component from its data, and the
 //! others join it. What an engine does at each step is its driver's (`Bootstrap`); the
 //! order of the steps is drdrill's (`failover/bootstrap.rs`).
-use super::Stack;
+use super::nodes::Stack;
 use crate::error::Result;
 use async_trait::async_trait;
 

@@ -1,11 +1,10 @@
 //! The data path: how drdrill reaches one engine's data (the workload's connections, the
 //! table it writes into, read-back, replication state). Container and external stacks of
 //! one engine share it; only the login and the scope of the rows differ.
-use super::{Orchestrator, ReadBack, ReplicaHealth, Shards, Stack};
+use super::read_back::ReadBack;
 use crate::error::Result;
 use async_trait::async_trait;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a write did not succeed.
@@ -147,31 +146,6 @@ pub struct EngineLag {
     pub behind_bytes: Option<i64>,
     /// The replica's position in the engine's terms (replay LSN, GTID, offset).
     pub position: Option<String>,
-}
-
-/// What drdrill asks of an external stack's database besides the data path.
-#[async_trait]
-pub trait ExternalData: DataPath {
-    /// Whether the node is a writable primary, or why it could not tell.
-    async fn writable(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<bool, String>;
-    /// The largest lag, in bytes, of the replicas this primary streams to.
-    async fn max_lag(&self, addr: SocketAddr) -> std::result::Result<u64, String>;
-    /// Removes this run's rows (and the table once empty); returns what it did.
-    async fn cleanup(&self, addr: SocketAddr) -> Result<String>;
-    /// Waits until the stack is healthy as its engine judges it; says how every node is.
-    /// By default: one writable primary at the endpoint (`external::one_primary`).
-    async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
-        super::external::one_primary(self, stack, timeout).await
-    }
-    /// An engine with one primary per shard: its shards, once healthy.
-    fn shards(&self) -> Option<Shards> {
-        None
-    }
-    /// An engine that fails over by itself (a Redis Cluster): its own view, watched
-    /// read-only.
-    fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
-        None
-    }
 }
 
 /// Login and namespace on an external database.

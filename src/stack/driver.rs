@@ -1,36 +1,15 @@
 //! What a stack must provide for drdrill to drill it, split by job: every stack has a
 //! data path and a health check; a stack drdrill starts has a deployment; a stack drdrill
 //! fails over itself has a promotion; a stack with its own orchestrator has that.
-use super::Orchestrator;
-use super::data::{Auth, DataPath, ExternalData};
-use super::nodes::Stack;
+use super::bootstrap::Bootstrap;
+use super::data::{Auth, DataPath};
+use super::external_data::ExternalData;
+use super::nodes::{Orchestrator, Stack};
+use super::types::{Exporter, ReplicaHealth, ServerClock, Shards, Sidecar};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Health of one replica as seen from the primary.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ReplicaHealth {
-    pub node: String,
-    pub state: String,
-    pub lag_bytes: i64,
-}
-
-/// A container the stack runs besides its database nodes (etcd, HAProxy, a Sentinel), on
-/// the drill network under its own name, with `port` published.
-#[derive(Debug, Clone, Default)]
-pub struct Sidecar {
-    pub name: String,
-    pub env: Vec<String>,
-    pub cmd: Vec<String>,
-    pub entrypoint: Option<Vec<String>>,
-    pub port: u16,
-    /// Started before the database nodes (etcd), else after them.
-    pub before_nodes: bool,
-    /// Mounts the stack's volumes (a binlog streamer writing into the backup volume).
-    pub volumes: bool,
-}
 
 /// One stack kind: its data path and health check, and the capabilities it has.
 #[async_trait]
@@ -165,57 +144,9 @@ pub trait MultiActive: Send + Sync {
     }
     /// How an operator bootstraps it after it lost its primary component (quorum), when
     /// it has one (`failover: {mode: bootstrap}`).
-    fn bootstrap(&self) -> Option<&dyn super::Bootstrap> {
+    fn bootstrap(&self) -> Option<&dyn Bootstrap> {
         None
     }
-}
-
-/// A node clock drdrill can set off: its server reads the offset from `skew_file` inside
-/// the container (libfaketime, at most a second late), and drdrill reads the server's own
-/// wall clock back to check what it applied.
-#[async_trait]
-pub trait ServerClock: Send + Sync {
-    /// Where the server's libfaketime reads its offset (`+0`, `-2.000`: seconds).
-    fn skew_file(&self) -> &'static str;
-    /// The server's wall clock now, in Unix seconds, as its own SQL reads it.
-    async fn now(&self, addr: std::net::SocketAddr) -> Result<f64>;
-}
-
-/// The shards of a stack with one writable primary per shard.
-#[derive(Clone)]
-pub struct Shards {
-    pub list: Vec<ShardInfo>,
-    /// The shard (an index into `list`) that holds record (writer, seq).
-    pub of: Arc<dyn Fn(u32, u64) -> Option<usize> + Send + Sync>,
-}
-
-/// One shard as the stack described it when it became healthy.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ShardInfo {
-    /// `shard-1`, … in the order of the records' key space (a cluster's first slot).
-    pub name: String,
-    pub primary: String,
-    pub replicas: Vec<String>,
-    /// Its part of the key space in the engine's words (`0-5460`), and its share of it.
-    pub slots: String,
-    pub share: f64,
-}
-
-/// A Prometheus exporter for one node (from the drill's monitoring image).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Exporter {
-    /// Its name and version as the report says them (`postgres_exporter 0.11`).
-    pub name: &'static str,
-    /// The scrape job (`postgres`), and the prefix of the metrics it publishes (`pg_`).
-    pub job: &'static str,
-    pub prefix: &'static str,
-    pub cmd: Vec<String>,
-    pub env: Vec<String>,
-    /// The port its /metrics listens on.
-    pub port: u16,
-    /// Files it reads, as (path in its container, contents): written under the evidence
-    /// folder's `monitoring/` and mounted read-only (postgres_exporter's queries file).
-    pub files: Vec<(String, String)>,
 }
 
 /// How drdrill fails a stack over itself (scripted failover).

@@ -2,8 +2,11 @@
 //! nodes through its engine's data path with the scenario's credentials and never touches
 //! them otherwise: it has no deployment and no promotion (the scenario's failover steps
 //! promote, repoint and rejoin).
-use super::data::{Auth, DataPath, ExternalData};
-use super::{Driver, Node, Orchestrator, ReplicaHealth, Shards, Stack};
+use super::data::{Auth, DataPath};
+use super::driver::Driver;
+use super::external_data::{ExternalData, first_writable};
+use super::nodes::{Node, Orchestrator, Stack};
+use super::types::{ReplicaHealth, Shards};
 use crate::error::{Error, Result};
 use crate::scenario::{ENDPOINT, Engine, KINDS, StackSpec};
 use async_trait::async_trait;
@@ -43,45 +46,6 @@ impl External {
         }
         first_writable(self.data.as_ref(), stack, timeout).await
     }
-}
-
-/// The first node that says it is a writable primary.
-pub async fn first_writable<D: ExternalData + ?Sized>(data: &D, stack: &Stack, timeout: Duration) -> Option<String> {
-    for n in &stack.nodes {
-        if matches!(data.writable(n.addr(), timeout).await, Ok(true)) {
-            return Some(n.name.clone());
-        }
-    }
-    None
-}
-
-/// A stack of one primary is healthy when its endpoint accepts a connection and is a
-/// writable primary; every declared node is reported with its role.
-pub async fn one_primary<D: ExternalData + ?Sized>(data: &D, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
-    let ep = stack.service(ENDPOINT)?.addr();
-    let ask = Duration::from_secs(3);
-    super::retry_until(timeout, Duration::from_millis(500), || async {
-        match data.writable(ep, ask).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Error::infra(format!("the endpoint {ep} reaches a node that is not a writable primary"))),
-            Err(e) => Err(Error::infra(format!("failed to reach the endpoint {ep}")).cause_text(e)),
-        }
-    })
-    .await?;
-    if let Some(p) = first_writable(data, stack, ask).await {
-        stack.set_primary(&p);
-    }
-    let mut health = Vec::new();
-    for n in stack.nodes.iter().filter(|n| n.name != stack.primary()) {
-        let state = match data.writable(n.addr(), ask).await {
-            Ok(false) => "replica",
-            Ok(true) => "writable (a second primary?)",
-            Err(_) => "unreachable",
-        };
-        let lag = -1; // not comparable across an external stack's nodes from here
-        health.push(ReplicaHealth { node: n.name.clone(), state: state.into(), lag_bytes: lag });
-    }
-    Ok(health)
 }
 
 /// Resolves `host:port` once (a DNS name is not looked up again during the drill).

@@ -5,31 +5,48 @@
 //! watch and backup); what every engine shares sits here (nodes, sites, proxy routes,
 //! read-back, the traits). The runner, workload, faults, failover and
 //! checker only ever talk to `dyn Driver` and `Stack`.
+//!
+//! Types below, behaviour above: the plain values (`types.rs`, `orchestrator.rs`,
+//! `sites.rs`, `read_back.rs`, `shard_roles.rs`, `ports.rs`) import no sibling; the data
+//! path (`data.rs`), the proxy's routes (`routes.rs`) and the running stack (`nodes.rs`)
+//! stand on them; the traits over a stack (`bootstrap.rs`, `external_data.rs`,
+//! `driver.rs`) on those; the external driver (`external.rs`) and the start of a stack
+//! (`start.rs`, over `proxy.rs`) on top.
 mod bootstrap;
 mod data;
 mod driver;
 mod external;
+mod external_data;
 mod mariadb;
 mod nodes;
 mod orchestrator;
+mod ports;
 mod postgres;
 mod proxy;
 mod read_back;
 mod redis;
+mod routes;
 mod shard_roles;
 mod sites;
+mod start;
+mod types;
 
 pub use bootstrap::{Bootstrap, Saved};
-pub use data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
-pub use driver::{Deployment, Driver, Exporter, MultiActive, Promotion, ReplicaHealth, Restore, ServerClock, ShardInfo, Shards, Sidecar};
+pub use data::{Auth, DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
+pub use driver::{Deployment, Driver, MultiActive, Promotion, Restore};
 pub use external::{External, named_endpoint, plan as external_plan};
-pub use nodes::{Node, Stack, StackPlan, free_port};
-pub use orchestrator::{Budgets, Observed, Orchestrator};
-pub use proxy::{PROXY_NODE, ProxyRoutes, set_loss};
+pub use external_data::ExternalData;
+pub use nodes::{Node, Orchestrator, Stack};
+pub use orchestrator::{Budgets, Observed};
+pub use ports::free_port;
+pub use proxy::{PROXY_NODE, set_loss};
 pub use read_back::{ReadBack, Seqs};
 pub use redis::RedisSentinel;
+pub use routes::{Crossing, ProxyRoutes};
 pub use shard_roles::{ShardRole, ShardRoles};
-pub use sites::{Crossing, Sites, iptables_script, is_wan_toxic, wan_loss_rules, wan_toxics};
+pub use sites::{Sites, iptables_script, is_wan_toxic, wan_loss_rules, wan_toxics};
+pub use start::StackPlan;
+pub use types::{Exporter, ReplicaHealth, ServerClock, ShardInfo, Shards, Sidecar};
 
 use crate::error::Result;
 use crate::scenario::StackSpec;

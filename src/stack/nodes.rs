@@ -1,13 +1,19 @@
 //! The running stack: containers on the drill's own network, ports published on
-//! `DRDRILL_PUBLISH_IP` (127.0.0.1 by default), and which node is the primary now.
-use super::proxy::{ProxyPlan, ProxyRoutes, start_proxy};
-use super::{Driver, Sidecar};
+//! `DRDRILL_PUBLISH_IP` (127.0.0.1 by default), and which node is the primary now. The
+//! `Orchestrator` trait sits here too: the stack keeps its orchestrator and the
+//! orchestrator watches the stack, so each names the other. Starting a stack is start.rs's.
+use super::orchestrator::{Budgets, Observed};
+use super::routes::ProxyRoutes;
+use super::shard_roles::ShardRoles;
+use super::sites::Sites;
+use super::types::ServerClock;
 use crate::docker::{self, ContainerSpec, Docker};
 use crate::error::{Error, Result};
-use crate::scenario::ProxySpec;
+use async_trait::async_trait;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
-use std::sync::Mutex;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
 
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -46,175 +52,51 @@ pub struct Stack {
     /// is the service's published port.
     pub services: Vec<Node>,
     /// The stack's own orchestrator, if any (planned switchovers go through it).
-    pub orchestrator: Option<std::sync::Arc<dyn super::Orchestrator>>,
+    pub orchestrator: Option<Arc<dyn Orchestrator>>,
     /// What actions (hooks, action faults, failover steps) share; set once the evidence
     /// folder and the database probe exist.
     pub actions: std::sync::OnceLock<crate::action::ActionEnv>,
     /// A stack drdrill did not start (kind external): it never touches its nodes.
     pub external: bool,
     /// What a node's container is made of, to build a fresh one in a node's place.
-    base: ContainerSpec,
+    pub(super) base: ContainerSpec,
     /// The backup taken before the workload, in the tool's words (a restore drill).
     pub backup: std::sync::OnceLock<String>,
     /// The commands an operator would run to delete the workload's records, or drop its
     /// table (the `destroy_data` fault).
     pub destroy_data: [Vec<String>; 2],
     /// How a node's clock is set off and read (the `clock_skew` fault), when its kind can be.
-    pub clock: Option<std::sync::Arc<dyn super::ServerClock>>,
+    pub clock: Option<Arc<dyn ServerClock>>,
     /// The sites its nodes are in, when the scenario has sites.
-    pub sites: Option<super::Sites>,
-    primary: Mutex<String>,
+    pub sites: Option<Sites>,
+    pub(super) primary: Mutex<String>,
     /// The primary when the workload started (an orchestrator elects its own first one).
-    initial: Mutex<String>,
+    pub(super) initial: Mutex<String>,
     /// Each shard's primary and replicas now, on a stack with one primary per shard.
-    pub shards: super::ShardRoles,
+    pub shards: ShardRoles,
 }
 
-/// What `Stack::start` needs besides the driver.
-pub struct StackPlan<'a> {
-    pub run_id: &'a str,
-    pub image: &'a str,
-    pub names: &'a [String],
-    pub labels: &'a HashMap<String, String>,
-    /// The proxy and its image, when the scenario routes traffic through one.
-    pub proxy: Option<(&'a ProxySpec, String)>,
-    /// Each node on an address of its own, `127.a.b.N` (N from 1 in start order), all on
-    /// one port: the drill's DNS tells the nodes apart by address (docs/dns.md).
-    pub own_addresses: Option<[u8; 2]>,
-    /// The proxy's name on the drill's networks.
-    pub proxy_alias: String,
-    /// Where each node sits, when the scenario has sites.
-    pub sites: Option<super::Sites>,
-}
-
-/// Node `i`'s own loopback address in `net`.
-pub fn own_address(net: [u8; 2], i: usize) -> Ipv4Addr {
-    Ipv4Addr::new(127, net[0], net[1], u8::try_from(i + 1).unwrap_or(u8::MAX))
-}
-
-/// A port free on `ip` (bound then released; the engine binds it right after).
-fn free_port_on(ip: Ipv4Addr) -> Result<u16> {
-    let what = || format!("failed to find a free port on {ip}");
-    let l = TcpListener::bind((ip, 0)).map_err(|e| Error::infra(what()).cause(e))?;
-    Ok(l.local_addr().map_err(|e| Error::infra(what()).cause(e))?.port())
-}
-
-/// A free port on 127.0.0.1 (bound then released; the engine binds it right after).
-pub fn free_port() -> Result<u16> {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| Error::infra("failed to find a free port on 127.0.0.1").cause(e))?;
-    Ok(l.local_addr().map_err(|e| Error::infra("failed to find a free port on 127.0.0.1").cause(e))?.port())
+/// A stack's own failover machinery, seen from outside.
+#[async_trait]
+pub trait Orchestrator: Send + Sync {
+    /// "Redis Sentinel", "Patroni".
+    fn name(&self) -> &'static str;
+    /// Watches the orchestrator and sends what it does until `tx` is closed or the task
+    /// is aborted. Returns an error only when it cannot watch at all.
+    async fn watch(&self, stack: Arc<Stack>, tx: mpsc::UnboundedSender<Observed>) -> Result<()>;
+    /// The phase budgets the settings imply.
+    fn budgets(&self) -> Budgets;
+    /// Whether it announces moving the clients' endpoint (`Observed::Moved`) around its
+    /// promotion: the watch then keeps reading a little after the promotion for it.
+    fn announces_move(&self) -> bool {
+        false
+    }
+    /// Asks the orchestrator for a planned switchover away from the current primary;
+    /// returns what it was asked.
+    async fn switchover(&self, stack: &Stack) -> Result<String>;
 }
 
 impl Stack {
-    /// Starts, on the drill's network, the proxy (if any), the services that must run first (etcd),
-    /// every node's container (primary first), then the other services (HAProxy, Sentinels).
-    /// The image exists: the runner made sure of it before the drill (`docker::ensure_images`).
-    pub async fn start(docker: &Docker, driver: &dyn Driver, plan: StackPlan<'_>) -> Result<Stack> {
-        let StackPlan { run_id, image, names, labels, proxy, own_addresses, proxy_alias, sites } = plan;
-        let deploy = driver.require_deployment()?;
-        let port = driver.data().port();
-        if own_addresses.is_some() && !docker.client_ip.is_loopback() {
-            return Err(Error::usage("the drill's DNS needs a local engine: it publishes each node on a loopback address of its own")
-                .hint(format!("the engine's ports are reached at {} (DRDRILL_ENGINE_HOST)", docker.client_ip)));
-        }
-        let own = match own_addresses {
-            Some(net) => {
-                let ips: Vec<Ipv4Addr> = (0..names.len()).map(|i| own_address(net, i)).collect();
-                let p = free_port_on(ips[0])?;
-                Some((ips, p))
-            }
-            None => None,
-        };
-        // created by the runner: the drill's network, or one per site
-        let network = docker::network_name(run_id);
-        let net_of = |n: &str| sites.as_ref().and_then(|s| s.network_of(run_id, n)).unwrap_or_else(|| network.clone());
-        let proxy = match proxy {
-            Some((spec, img)) => {
-                let networks = match &sites {
-                    Some(s) => s.used().iter().map(|x| super::Sites::network(run_id, x)).collect(),
-                    None => vec![network.clone()],
-                };
-                let own_addresses = own.clone().filter(|_| spec.clients);
-                let plan = ProxyPlan {
-                    spec,
-                    image: &img,
-                    run_id,
-                    alias: &proxy_alias,
-                    nodes: names,
-                    db_port: port,
-                    labels,
-                    networks,
-                    own_addresses,
-                    sites: sites.clone(),
-                };
-                Some(start_proxy(docker, plan).await?)
-            }
-            None => None,
-        };
-        let mut mounts = Vec::new();
-        for (suffix, path) in deploy.volumes() {
-            let name = docker::volume_name(run_id, suffix);
-            docker.create_volume(&name, labels).await?;
-            mounts.push((name, path.to_string()));
-        }
-        let base = ContainerSpec {
-            image: image.to_string(),
-            network: net_of(&names[0]),
-            cap_add: vec!["NET_ADMIN".into()],
-            labels: labels.clone(),
-            mounts,
-            ..Default::default()
-        };
-        let services = deploy.services(names);
-        let mut started_services = Vec::new();
-        for svc in services.iter().filter(|s| s.before_nodes) {
-            started_services.push(start_service(docker, &base, run_id, labels, svc).await?);
-        }
-        let mut nodes = Vec::new();
-        // the nodes themselves take the own addresses unless the proxy's client paths do
-        let direct_own = own.as_ref().filter(|_| !proxy.as_ref().is_some_and(|p| p.clients));
-        for (i, name) in names.iter().enumerate() {
-            let upstream = upstream_of(proxy.as_ref(), name, &names[0], port);
-            let (env, cmd) = deploy.container(name, &names[0], &names[1..], (&upstream.0, upstream.1));
-            let container = docker::container_name(run_id, name);
-            let (env, cmd, labels, network) = (env, cmd, node_labels(labels, name), net_of(name));
-            let spec = ContainerSpec { name: container.clone(), alias: name.clone(), env, cmd, labels, network, ..base.clone() };
-            let (host, host_port) = match direct_own {
-                Some((ips, p)) => {
-                    docker.run(&ContainerSpec { ports: vec![(port, *p)], publish_on: Some(ips[i].into()), ..spec }).await?;
-                    (IpAddr::V4(ips[i]), *p)
-                }
-                None if deploy.container_on_port(name, port).is_some() => (docker.client_ip, run_on_own_port(docker, spec, deploy).await?),
-                None => (docker.client_ip, run_published(docker, spec, port).await?),
-            };
-            let (client_ip, client_port) = proxy.as_ref().and_then(|p| p.client_port(name)).unwrap_or((host, host_port));
-            nodes.push(Node { name: name.clone(), container, host, host_port, client_ip, client_port });
-        }
-        for svc in services.iter().filter(|s| !s.before_nodes) {
-            started_services.push(start_service(docker, &base, run_id, labels, svc).await?);
-        }
-        Ok(Stack {
-            docker: docker.clone(),
-            run_id: run_id.to_string(),
-            network,
-            primary: Mutex::new(names[0].clone()),
-            initial: Mutex::new(names[0].clone()),
-            nodes,
-            services: started_services,
-            orchestrator: driver.orchestrator(),
-            db_port: port,
-            proxy,
-            actions: Default::default(),
-            external: false,
-            base,
-            backup: Default::default(),
-            destroy_data: [crate::scenario::DataLoss::Delete, crate::scenario::DataLoss::Drop].map(|h| deploy.destroy_data_command(h)),
-            clock: deploy.clock(),
-            sites,
-            shards: Default::default(),
-        })
-    }
-
     /// An external stack: `nodes` (at least one) and the clients' `endpoint` service.
     pub fn external(docker: &Docker, run_id: &str, nodes: Vec<Node>, endpoint: Node, primary: &str) -> Stack {
         Stack {
@@ -395,88 +277,12 @@ pub(super) fn tail(out: &str) -> String {
 }
 
 /// The drill's labels and the node's name (`drdrill.node`).
-fn node_labels(labels: &HashMap<String, String>, node: &str) -> HashMap<String, String> {
+pub(super) fn node_labels(labels: &HashMap<String, String>, node: &str) -> HashMap<String, String> {
     let mut l = labels.clone();
     l.insert(docker::LABEL_NODE.into(), node.to_string());
     l
 }
 
-/// Runs `spec` with `port` published on a free host port. Returns the host port.
-async fn run_published(docker: &Docker, spec: ContainerSpec, port: u16) -> Result<u16> {
-    run_on_free_port(docker, &spec, |host_port| ContainerSpec { ports: vec![(port, host_port)], ..spec.clone() }).await
-}
-
-/// Runs node `spec.alias` listening inside on the free host port it is published on (the
-/// deployment's `container_on_port`). Returns the port.
-/// A deployment may refuse a port (a Redis Cluster node's bus listens 10000 above it): then
-/// another free port is drawn.
-async fn run_on_own_port(docker: &Docker, spec: ContainerSpec, deploy: &dyn super::Deployment) -> Result<u16> {
-    let fits = |port: u16| deploy.container_on_port(&spec.alias, port).is_some();
-    run_on_free_port_where(docker, &spec, fits, |port| {
-        let (env, cmd) = deploy.container_on_port(&spec.alias, port).unwrap_or_default();
-        ContainerSpec { ports: vec![(port, port)], env, cmd, ..spec.clone() }
-    })
-    .await
-}
-
-/// Runs `with(port)` on a free host port; retries when the port was taken between our
-/// probe and the engine's bind. Returns the port.
-async fn run_on_free_port(docker: &Docker, spec: &ContainerSpec, with: impl Fn(u16) -> ContainerSpec) -> Result<u16> {
-    run_on_free_port_where(docker, spec, |_| true, with).await
-}
-
-/// A free port `fits` takes (at most 1000 drawn: the kernel's range is tens of thousands).
-fn free_port_where(fits: impl Fn(u16) -> bool) -> Result<u16> {
-    for _ in 0..1000 {
-        let port = free_port()?;
-        if fits(port) {
-            return Ok(port);
-        }
-    }
-    Err(Error::infra("failed to find a free port on 127.0.0.1 that the node can listen on"))
-}
-
-async fn run_on_free_port_where(
-    docker: &Docker,
-    spec: &ContainerSpec,
-    fits: impl Fn(u16) -> bool,
-    with: impl Fn(u16) -> ContainerSpec,
-) -> Result<u16> {
-    for _ in 0..5 {
-        let port = free_port_where(&fits)?;
-        match docker.run(&with(port)).await {
-            Ok(()) => return Ok(port),
-            Err(e) if e.causes.iter().any(|c| c.contains("address already in use") || c.contains("port is already allocated")) => {
-                docker.remove(&spec.name).await.ok();
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(Error::infra(format!("failed to publish a port for {}", spec.name)))
-}
-
-async fn start_service(
-    docker: &Docker,
-    base: &ContainerSpec,
-    run_id: &str,
-    labels: &HashMap<String, String>,
-    svc: &Sidecar,
-) -> Result<Node> {
-    let container = docker::container_name(run_id, &svc.name);
-    let spec = ContainerSpec {
-        name: container.clone(),
-        alias: svc.name.clone(),
-        env: svc.env.clone(),
-        cmd: svc.cmd.clone(),
-        entrypoint: svc.entrypoint.clone(),
-        labels: node_labels(labels, &svc.name),
-        mounts: if svc.volumes { base.mounts.clone() } else { Vec::new() },
-        ..base.clone()
-    };
-    let host_port = run_published(docker, spec, svc.port).await?;
-    Ok(Node { name: svc.name.clone(), container, host: docker.client_ip, host_port, client_ip: docker.client_ip, client_port: host_port })
-}
-
-fn upstream_of(proxy: Option<&ProxyRoutes>, replica: &str, primary: &str, db_port: u16) -> (String, u16) {
+pub(super) fn upstream_of(proxy: Option<&ProxyRoutes>, replica: &str, primary: &str, db_port: u16) -> (String, u16) {
     proxy.and_then(|p| p.replication_endpoint(replica, primary)).unwrap_or_else(|| (primary.to_string(), db_port))
 }

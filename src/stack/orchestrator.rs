@@ -1,12 +1,9 @@
 //! The stack's own failover machinery (Sentinel, Patroni, MHA) as drdrill sees it from
 //! outside: what a watcher observes, and the phase budgets its settings imply. The
-//! drivers implement it; `failover::run_orchestrated` records what it observes.
-use super::Stack;
-use crate::error::Result;
-use async_trait::async_trait;
+//! drivers implement `Orchestrator` (declared beside `Stack` in nodes.rs: the stack keeps
+//! its orchestrator, and the orchestrator watches the stack); `failover::run_orchestrated`
+//! records what it observes.
 use serde::Serialize;
-use std::sync::Arc;
-use tokio::sync::mpsc;
 
 /// One thing the orchestrator was seen doing.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,24 +47,4 @@ impl Budgets {
     pub fn total_ms(&self) -> f64 {
         [self.detection_ms, self.promotion_ms, self.reroute_ms, self.ttl_ms].iter().flatten().sum()
     }
-}
-
-/// A stack's own failover machinery, seen from outside.
-#[async_trait]
-pub trait Orchestrator: Send + Sync {
-    /// "Redis Sentinel", "Patroni".
-    fn name(&self) -> &'static str;
-    /// Watches the orchestrator and sends what it does until `tx` is closed or the task
-    /// is aborted. Returns an error only when it cannot watch at all.
-    async fn watch(&self, stack: Arc<Stack>, tx: mpsc::UnboundedSender<Observed>) -> Result<()>;
-    /// The phase budgets the settings imply.
-    fn budgets(&self) -> Budgets;
-    /// Whether it announces moving the clients' endpoint (`Observed::Moved`) around its
-    /// promotion: the watch then keeps reading a little after the promotion for it.
-    fn announces_move(&self) -> bool {
-        false
-    }
-    /// Asks the orchestrator for a planned switchover away from the current primary;
-    /// returns what it was asked.
-    async fn switchover(&self, stack: &Stack) -> Result<String>;
 }

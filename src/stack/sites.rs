@@ -2,8 +2,8 @@
 //! and the WAN links between sites. Each site is a Docker network of its own; the chaos
 //! proxy sits on all of them and carries every connection that crosses sites (a replica
 //! in one site replicating from a primary in another, clients reaching a site they are not
-//! in), with the link's toxics on it.
-use super::proxy::ProxyRoutes;
+//! in), with the link's toxics on it. Which of the proxy's paths cross which link
+//! (`Sites::crossings`) is the proxy's routes' to say (routes.rs).
 use crate::docker;
 use crate::proxy::{DOWNSTREAM, ToxicConfig, UPSTREAM};
 use crate::scenario::{LinkSpec, Scenario};
@@ -26,14 +26,6 @@ pub struct Sites {
 
 /// The name every WAN toxic starts with (a fault's toxics are named `drdrill-fault-…`).
 const WAN: &str = "wan";
-
-/// One proxy and the two sites it joins (None: the clients, outside every site).
-pub struct Crossing {
-    pub proxy: String,
-    pub ends: [Option<String>; 2],
-    /// Its port inside the proxy container (where a link's loss drops packets).
-    pub listen: u16,
-}
 
 impl Sites {
     /// The stack's sites, when the scenario has any.
@@ -82,31 +74,6 @@ impl Sites {
             return None;
         }
         self.wan.iter().find(|l| l.joins(a, b))
-    }
-
-    /// Every proxy of `routes`, with the sites it joins: each node's client path (from
-    /// the clients' site), each replication path (replica's site, primary's site).
-    pub fn crossings(&self, routes: &ProxyRoutes) -> Vec<Crossing> {
-        let site = |n: &str| self.site(n).map(str::to_string);
-        let mut out = Vec::new();
-        for n in routes.node_names() {
-            let listen = routes.client_listen_of(n);
-            out.push(Crossing { proxy: ProxyRoutes::client_proxy(n), ends: [self.clients.clone(), site(n)], listen });
-            for r in routes.node_names().iter().filter(|r| *r != n) {
-                let listen = routes.replication_listen_of(r, n);
-                out.push(Crossing { proxy: ProxyRoutes::replication_proxy(r, n), ends: [site(r), site(n)], listen });
-            }
-        }
-        out
-    }
-
-    /// The paths of `routes` that cross the link between `a` and `b`.
-    pub fn crossing_link(&self, routes: &ProxyRoutes, a: &str, b: &str) -> Vec<Crossing> {
-        let joins = |c: &Crossing| {
-            let ends = [c.ends[0].as_deref(), c.ends[1].as_deref()];
-            ends == [Some(a), Some(b)] || ends == [Some(b), Some(a)]
-        };
-        self.crossings(routes).into_iter().filter(joins).collect()
     }
 
     /// Whether a connection between `a` and `b` leaves `site` (one end in it, one not).

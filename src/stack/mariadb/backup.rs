@@ -100,7 +100,7 @@ impl Restore for MariaBackup {
     fn fresh_node(&self, node: &str) -> (Vec<String>, Vec<String>) {
         let env = vec![
             format!("DRDRILL_NODE={node}"),
-            format!("DRDRILL_SERVER_ID={}", super::driver::server_id(node)),
+            format!("DRDRILL_SERVER_ID={}", super::data::server_id(node)),
             format!("DRDRILL_PASSWORD={}", self.password),
             "DRDRILL_ROLE=restore".into(),
         ];

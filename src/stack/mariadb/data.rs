@@ -2,8 +2,9 @@
 //! drill's password; table `drdrill.drdrill_writes(id, writer, seq, payload, written_at)`)
 //! and for an external MariaDB (the scenario's login; `<database>.<table>` with a `run` column).
 use crate::error::{Error, Result};
+use crate::stack::ExternalData;
 use crate::stack::ReadBack;
-use crate::stack::data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
+use crate::stack::data::{Auth, DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 use async_trait::async_trait;
 use mysql_async::prelude::*;
 use mysql_async::{Conn, OptsBuilder, Row};
@@ -124,6 +125,11 @@ pub(super) async fn slave_status(c: &mut Conn) -> std::result::Result<Option<Row
 
 pub(super) fn col(r: &Row, name: &str) -> String {
     r.get_opt::<Option<String>, _>(name).and_then(|v| v.ok()).flatten().unwrap_or_default()
+}
+
+/// `server_id` from the node's number (`db-3` → 3).
+pub(super) fn server_id(node: &str) -> u32 {
+    node.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(1)
 }
 
 /// The sequence number of domain 0 in a GTID list (`0-1-57,1-2-3` → 57).
@@ -333,5 +339,10 @@ mod tests {
         assert_eq!(MariaData::drill("pw").table(), "drdrill.drdrill_writes");
         let auth = Auth { table: "t".into(), run: "r".into(), ..Default::default() };
         assert_eq!(MariaData::external(&auth).table(), "drdrill.t");
+    }
+
+    #[test]
+    fn server_ids_come_from_node_numbers() {
+        assert_eq!(server_id("db-3"), 3);
     }
 }

@@ -1,10 +1,11 @@
 //! MariaDB 10.11: primary + replicas over binlog with GTID (`MASTER_USE_GTID=slave_pos`),
 //! async or semi-sync. Every node starts read-only; the primary is made writable. drdrill
 //! starts it and promotes in it; its data path is `data.rs`.
-use super::data::{MariaData, col, q, role, slave_status};
+use super::data::{MariaData, col, q, role, server_id, slave_status};
 use crate::error::{Error, Result};
 use crate::scenario::{ReplicationMode, StackSpec};
-use crate::stack::data::{Auth, DataPath, ExternalData};
+use crate::stack::ExternalData;
+use crate::stack::data::{Auth, DataPath};
 use crate::stack::{Deployment, Driver, Promotion, ReplicaHealth, Stack, retry_until};
 use async_trait::async_trait;
 use mysql_async::prelude::*;
@@ -47,11 +48,6 @@ fn fresh_password() -> String {
 
 /// The setting that delays replicas (a delayed replica against operator errors).
 pub const MASTER_DELAY: &str = "master_delay";
-
-/// `server_id` from the node's number (`db-3` → 3).
-pub(super) fn server_id(node: &str) -> u32 {
-    node.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(1)
-}
 
 #[async_trait]
 impl Driver for MariaDb {
@@ -270,10 +266,5 @@ mod tests {
         assert_eq!(gtid_before("0-1-42").as_deref(), Some("0-1-41"));
         assert_eq!(gtid_before("0-1-1"), None);
         assert_eq!(gtid_before("garbage"), None);
-    }
-
-    #[test]
-    fn server_ids_come_from_node_numbers() {
-        assert_eq!(server_id("db-3"), 3);
     }
 }

@@ -4,8 +4,8 @@
 //! cut off from the majority refuses queries (1047) until it rejoins. The data path is
 //! MariaDB's (`data.rs`); the image's `galera` role does the starts and restarts.
 //! Settings and pitfalls: ../shared/notes/probe-galera-redis-cluster.md.
-use super::data::{KEYS, MariaData, q};
-use super::driver::{MariaDb, server_id};
+use super::data::{KEYS, MariaData, q, server_id};
+use super::driver::MariaDb;
 use crate::error::{Error, Result};
 use crate::scenario::StackSpec;
 use crate::stack::data::DataPath;

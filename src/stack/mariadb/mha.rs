@@ -5,6 +5,7 @@
 //! the master it promotes: what the clients see is the address moving, never a drdrill
 //! repoint. MHA reaches the nodes over SSH with a key pair made for this drill only.
 use super::driver::MariaDb;
+use super::mha_book::{Book, MANAGER, VIP_SERVICE};
 use super::mha_watch::MhaWatch;
 use crate::error::{Error, Result};
 use crate::scenario::{MhaSpec, StackSpec};
@@ -13,26 +14,11 @@ use crate::stack::data::{DataPath, ThroughEntry, WriteClient};
 use crate::stack::{Deployment, Driver, ReplicaHealth, Sidecar, Stack, retry_until};
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-pub(super) const MANAGER: &str = "mha";
-pub(super) const VIP_SERVICE: &str = "vip";
 const CONF: &str = "/etc/masterha/app1.cnf";
-
-/// Where things are, learnt once every container runs.
-#[derive(Debug, Default)]
-pub(super) struct Book {
-    /// node -> drill-network IP, and back (MHA names servers by IP)
-    pub ip_of: HashMap<String, String>,
-    pub node_of_ip: HashMap<String, String>,
-    /// node -> published address
-    pub addr_of: HashMap<String, SocketAddr>,
-    pub vip: String,
-    pub prefix: u8,
-}
 
 pub struct Mha {
     db: MariaDb,

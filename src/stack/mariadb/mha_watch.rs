@@ -7,7 +7,7 @@
 //!   `ip addr replace` returned; the script runs inside the manager, whose output drdrill
 //!   reads as it is written).
 use super::data::{connect, role};
-use super::mha::{Book, MANAGER};
+use super::mha_book::{Book, MANAGER};
 use crate::error::{Error, Result};
 use crate::scenario::MhaSpec;
 use crate::stack::Stack;

@@ -2,13 +2,15 @@
 //! (`driver.rs`: binlog + GTID replicas drdrill promotes in; `mha.rs`: MHA 0.58 with a
 //! virtual IP; `galera.rs`: every node writable in a Galera cluster, `galera_boot.rs`: its
 //! operator's bootstrap), MHA's side of a
-//! failover (`mha_watch.rs`) and mariabackup with binlog streaming (`backup.rs`).
+//! failover (`mha_watch.rs`; what it shares with `mha.rs` is `mha_book.rs`) and
+//! mariabackup with binlog streaming (`backup.rs`).
 mod backup;
 mod data;
 mod driver;
 mod galera;
 mod galera_boot;
 mod mha;
+mod mha_book;
 mod mha_watch;
 
 pub use driver::MariaDb;

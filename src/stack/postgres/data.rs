@@ -2,8 +2,9 @@
 //! drdrill, table `drdrill_writes(writer, seq, payload, written_at)`) and for an external
 //! PostgreSQL (the scenario's login; table `<table>(run, writer, seq, payload, written_at)`).
 use crate::error::{Error, Result};
+use crate::stack::ExternalData;
 use crate::stack::ReadBack;
-use crate::stack::data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
+use crate::stack::data::{Auth, DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 use async_trait::async_trait;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -3,7 +3,8 @@
 use super::data::{PgData, q};
 use crate::error::{Error, Result};
 use crate::scenario::{ReplicationMode, StackSpec};
-use crate::stack::data::{Auth, DataPath, ExternalData};
+use crate::stack::ExternalData;
+use crate::stack::data::{Auth, DataPath};
 use crate::stack::{Deployment, Driver, Promotion, ReplicaHealth, Stack, retry_until};
 use async_trait::async_trait;
 use std::time::Duration;

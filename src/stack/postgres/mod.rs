@@ -1,6 +1,7 @@
 //! PostgreSQL 15: its data path (`data.rs`), the drivers of the kinds that run it
 //! (`driver.rs`: streaming replicas drdrill promotes in; `patroni.rs`: Patroni + etcd +
-//! HAProxy), Patroni's side of a failover (`patroni_watch.rs`, `etcd.rs`) and pgBackRest
+//! HAProxy), Patroni's side of a failover (`patroni_watch.rs`, `etcd.rs`; what it shares
+//! with `patroni.rs` is `patroni_book.rs`) and pgBackRest
 //! (`backup.rs`); a pglogical node's exporter and its queries file
 //! (`pglogical_exporter.rs`).
 mod backup;
@@ -9,6 +10,7 @@ mod data;
 mod driver;
 mod etcd;
 mod patroni;
+mod patroni_book;
 mod patroni_watch;
 mod pglogical;
 mod pglogical_exporter;

@@ -6,32 +6,19 @@
 //! never does (see `patroni_watch.rs` for what it observes).
 use super::data::{connect, is_writable, q};
 use super::driver::Postgres;
+use super::patroni_book::{Book, SCOPE};
 use crate::error::{Error, Result};
 use crate::scenario::{HaproxySpec, PatroniSpec, StackSpec};
 use crate::stack::Orchestrator;
 use crate::stack::data::{DataPath, ThroughEntry, WriteClient};
 use crate::stack::{Deployment, Driver, ReplicaHealth, Sidecar, Stack, retry_until};
 use async_trait::async_trait;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-pub(super) const SCOPE: &str = "drdrill";
 const ETCD_PORT: u16 = 2379;
 const HAPROXY_PORT: u16 = 5000;
-
-/// Where things are, learnt once the containers run.
-#[derive(Debug, Default)]
-pub(super) struct Book {
-    /// drill-network IP -> node
-    pub node_of: HashMap<String, String>,
-    /// node -> published PostgreSQL address
-    pub addr_of: HashMap<String, SocketAddr>,
-    /// node -> container
-    pub container_of: HashMap<String, String>,
-    pub etcd: Vec<SocketAddr>,
-}
 
 pub struct Patroni {
     pg: Postgres,

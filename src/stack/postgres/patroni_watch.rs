@@ -7,7 +7,7 @@
 //!
 //! The resolution of detection and election is the 50 ms polling period; of promotion, 5 ms.
 use super::etcd;
-use super::patroni::{Book, SCOPE};
+use super::patroni_book::{Book, SCOPE};
 use crate::error::{Error, Result};
 use crate::scenario::{HaproxySpec, PatroniSpec};
 use crate::stack::Stack;

@@ -92,8 +92,13 @@ impl RedisConn {
 
     /// `ROLE`: whether the node is a primary.
     pub async fn is_master(&mut self) -> RedisResult<bool> {
-        Ok(super::data::names_master(&self.request(&redis::cmd("ROLE")).await?))
+        Ok(names_master(&self.request(&redis::cmd("ROLE")).await?))
     }
+}
+
+/// Whether a reply to `ROLE` is a primary's.
+pub(super) fn names_master(role: &redis::Value) -> bool {
+    matches!(role, redis::Value::Array(r) if matches!(r.first(), Some(redis::Value::BulkString(b)) if b == b"master"))
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! Redis's data path, for the redis and redis-sentinel stacks (keys `drdrill:<writer>:<seq>`)
 //! and for an external Redis (the scenario's login; keys `<table>:<run>:<writer>:<seq>`).
-use super::conn::RedisConn;
+use super::conn::{RedisConn, names_master};
 use crate::error::{Error, Result};
+use crate::stack::ExternalData;
 use crate::stack::ReadBack;
-use crate::stack::data::{Auth, DataPath, EngineLag, ExternalData, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
+use crate::stack::data::{Auth, DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 use async_trait::async_trait;
 use redis::aio::MultiplexedConnection;
 use std::net::SocketAddr;
@@ -213,11 +214,6 @@ async fn run_command(c: &mut MultiplexedConnection, addr: SocketAddr, args: &[&s
 /// `ROLE` on a connection: whether the node is a primary.
 async fn is_master(c: &mut MultiplexedConnection) -> std::result::Result<bool, redis::RedisError> {
     Ok(names_master(&redis::cmd("ROLE").query_async(c).await?))
-}
-
-/// Whether a reply to `ROLE` is a primary's.
-pub(super) fn names_master(role: &redis::Value) -> bool {
-    matches!(role, redis::Value::Array(r) if matches!(r.first(), Some(redis::Value::BulkString(b)) if b == b"master"))
 }
 
 /// The workload client of every Redis stack (replicas, Sentinel, external).

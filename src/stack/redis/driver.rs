@@ -3,7 +3,8 @@
 use super::data::{RedisData, command, field, info_replication};
 use crate::error::{Error, Result};
 use crate::scenario::StackSpec;
-use crate::stack::data::{Auth, DataPath, ExternalData};
+use crate::stack::ExternalData;
+use crate::stack::data::{Auth, DataPath};
 use crate::stack::{Deployment, Driver, Promotion, ReplicaHealth, Stack, retry_until};
 use async_trait::async_trait;
 use std::time::Duration;
@@ -89,7 +90,7 @@ impl Driver for Redis {
 #[async_trait]
 impl Deployment for Redis {
     fn volumes(&self) -> Vec<(&'static str, &'static str)> {
-        self.backup.iter().map(|_| super::backup::VOLUME).collect()
+        self.backup.iter().map(|_| super::persistence::VOLUME).collect()
     }
 
     fn client_command(&self, host_port: u16) -> String {
@@ -107,7 +108,7 @@ impl Deployment for Redis {
 
     fn container(&self, node: &str, primary: &str, _replicas: &[String], upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         let mut cmd: Vec<String> = match &self.backup {
-            Some(b) => super::backup::persistence_args(b, node),
+            Some(b) => super::persistence::persistence_args(b, node),
             None => vec!["--appendonly".into(), "yes".into(), "--appendfsync".into(), "everysec".into()],
         };
         if self.announce_names {

@@ -7,7 +7,8 @@ use super::topology::{SLOTS, Topology, slot_of};
 use super::watch::{ClusterWatch, Timing};
 use crate::error::{Error, Result};
 use crate::scenario::ENDPOINT;
-use crate::stack::data::{Auth, DataPath, ExternalData, LagPath, WriteClient};
+use crate::stack::ExternalData;
+use crate::stack::data::{Auth, DataPath, LagPath, WriteClient};
 use crate::stack::redis::data::{RedisData, field};
 use crate::stack::{Orchestrator, ReadBack, ReplicaHealth, ShardInfo, Shards, Stack, retry_until};
 use async_trait::async_trait;
@@ -281,7 +282,7 @@ impl ExternalData for ClusterData {
         .await?;
         let _ = self.timing.set(self.learn_timing(entry).await);
         // the node drdrill reads back from and cleans up through: any primary serving slots
-        if let Some(p) = crate::stack::external::first_writable(self, stack, Duration::from_secs(3)).await {
+        if let Some(p) = crate::stack::external_data::first_writable(self, stack, Duration::from_secs(3)).await {
             stack.set_primary(&p);
         }
         Ok(health)

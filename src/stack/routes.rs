@@ -1,0 +1,118 @@
+//! The chaos proxy's paths, once it runs: each node's client path (`client-<node>`) and
+//! each ordered pair's replication path (`repl-<replica>-<primary>`), where each listens,
+//! and which sites each joins (`Sites::crossings`). Starting the proxy is proxy.rs's.
+use super::sites::Sites;
+use crate::proxy::ProxyClient;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+#[derive(Debug, Clone)]
+pub struct ProxyRoutes {
+    pub container: String,
+    /// Its name on the drill's networks (`proxy`; `proxy-<service>` in a drill of several).
+    pub alias: String,
+    /// The Toxiproxy API, published like the nodes' ports.
+    pub api: SocketAddr,
+    pub clients: bool,
+    pub replication: bool,
+    /// Node names in start order (their index numbers the listen ports).
+    pub(super) nodes: Vec<String>,
+    /// node -> host address and port of its client proxy.
+    pub(super) client_ports: BTreeMap<String, (IpAddr, u16)>,
+    /// With sites: replication within a site goes direct, across sites through here.
+    pub(super) sites: Option<Sites>,
+}
+
+impl ProxyRoutes {
+    pub fn client(&self) -> ProxyClient {
+        ProxyClient::new(self.api)
+    }
+
+    pub fn client_proxy(node: &str) -> String {
+        format!("client-{node}")
+    }
+
+    pub fn replication_proxy(replica: &str, primary: &str) -> String {
+        format!("repl-{replica}-{primary}")
+    }
+
+    fn index(&self, node: &str) -> usize {
+        self.nodes.iter().position(|n| n == node).unwrap_or(0)
+    }
+
+    /// Port inside the proxy container where the client path to `node` listens.
+    pub fn client_listen_of(&self, node: &str) -> u16 {
+        Self::client_listen(self.index(node))
+    }
+
+    /// Port inside the proxy container where `replica`'s path to `primary` listens.
+    pub fn replication_listen_of(&self, replica: &str, primary: &str) -> u16 {
+        Self::replication_listen(self.index(replica), self.index(primary))
+    }
+
+    pub(super) fn client_listen(i: usize) -> u16 {
+        20000 + i as u16
+    }
+
+    pub(super) fn replication_listen(r: usize, p: usize) -> u16 {
+        21000 + (r * 16 + p) as u16
+    }
+
+    /// Where `replica` connects to reach `primary`: through the proxy, or None (direct;
+    /// always within a site).
+    pub fn replication_endpoint(&self, replica: &str, primary: &str) -> Option<(String, u16)> {
+        let same_site = self.sites.as_ref().is_some_and(|s| s.site(replica) == s.site(primary));
+        (self.replication && !same_site).then(|| (self.alias.clone(), Self::replication_listen(self.index(replica), self.index(primary))))
+    }
+
+    /// Host address and port the workload uses for `node`, when clients go through the proxy.
+    pub fn client_port(&self, node: &str) -> Option<(IpAddr, u16)> {
+        self.client_ports.get(node).copied()
+    }
+
+    /// The nodes it has paths to, in start order.
+    pub fn node_names(&self) -> &[String] {
+        &self.nodes
+    }
+
+    /// Every replication proxy into `primary`, with its replica.
+    pub fn replication_links_into(&self, primary: &str) -> Vec<(String, String)> {
+        self.nodes.iter().filter(|n| *n != primary).map(|r| (r.clone(), Self::replication_proxy(r, primary))).collect()
+    }
+}
+
+/// One proxy and the two sites it joins (None: the clients, outside every site).
+pub struct Crossing {
+    pub proxy: String,
+    pub ends: [Option<String>; 2],
+    /// Its port inside the proxy container (where a link's loss drops packets).
+    pub listen: u16,
+}
+
+/// The sites the proxy's paths join (beside `ProxyRoutes`, whose paths they are).
+impl Sites {
+    /// Every proxy of `routes`, with the sites it joins: each node's client path (from
+    /// the clients' site), each replication path (replica's site, primary's site).
+    pub fn crossings(&self, routes: &ProxyRoutes) -> Vec<Crossing> {
+        let site = |n: &str| self.site(n).map(str::to_string);
+        let mut out = Vec::new();
+        for n in routes.node_names() {
+            let listen = routes.client_listen_of(n);
+            out.push(Crossing { proxy: ProxyRoutes::client_proxy(n), ends: [self.clients.clone(), site(n)], listen });
+            for r in routes.node_names().iter().filter(|r| *r != n) {
+                let listen = routes.replication_listen_of(r, n);
+                out.push(Crossing { proxy: ProxyRoutes::replication_proxy(r, n), ends: [site(r), site(n)], listen });
+            }
+        }
+        out
+    }
+
+    /// The paths of `routes` that cross the link between `a` and `b`.
+    pub fn crossing_link(&self, routes: &ProxyRoutes, a: &str, b: &str) -> Vec<Crossing> {
+        let joins = |c: &Crossing| {
+            let ends = [c.ends[0].as_deref(), c.ends[1].as_deref()];
+            ends == [Some(a), Some(b)] || ends == [Some(b), Some(a)]
+        };
+        self.crossings(routes).into_iter().filter(joins).collect()
+    }
+}
