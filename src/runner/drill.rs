@@ -3,40 +3,17 @@
 use super::actions::{before_hooks, steady_before};
 use super::converge::converge;
 use super::exercise::Exercised;
-use super::live::Shared;
-use super::service::Service;
+use super::service::provision;
+use super::state::{Drill, Service, drill_env};
 use crate::action::{Outcome, ProbeResult};
 use crate::checker::{Analysis, Checker, Convergence, orchestrator_phases};
-use crate::docker::Docker;
 use crate::error::{Error, Result};
 use crate::failover::FailoverReport;
-use crate::fault::FaultLedger;
 use crate::history::HistoryFile;
 use crate::report::{DrillEvent, IsolatedPrimary, NodeInfo, Reporters, Results, StackInfo, SteadyStateReport};
-use crate::scenario::{Loaded, Scenario};
+use crate::scenario::Scenario;
 use crate::stack::{ReadBack, ReplicaHealth, ShardRole, Stack, retry_until};
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
-
-pub(super) struct Drill<'a> {
-    pub loaded: &'a Loaded,
-    pub docker: Docker,
-    pub run_id: String,
-    pub dir: PathBuf,
-    pub ledger: FaultLedger,
-    pub labels: HashMap<String, String>,
-    pub live: Shared,
-    /// Earlier runs of this scenario to compare with (`--baseline`).
-    pub baseline: Vec<Results>,
-    /// An external stack's credentials and namespace.
-    pub auth: Option<crate::stack::Auth>,
-    /// The drill's own DNS server, when the scenario has `dns` (stopped at wrap-up).
-    pub dns: std::sync::OnceLock<std::sync::Arc<crate::dns::DnsServer>>,
-    /// The drill's monitoring, when the scenario has `monitoring` (its webhook closed at
-    /// wrap-up, its containers torn down with the stack's).
-    pub monitor: std::sync::OnceLock<std::sync::Arc<crate::monitor::Monitor>>,
-}
 
 /// What the steady-state phase found and ran before the workload.
 struct Steady {
@@ -56,10 +33,6 @@ struct Survived {
 }
 
 impl Drill<'_> {
-    pub(super) fn sc(&self) -> &Scenario {
-        &self.loaded.scenario
-    }
-
     /// Whose each drill container is (by its name): the monitoring's, drdrill's proxies',
     /// or the stack's.
     fn roles(&self) -> impl Fn(&str) -> crate::usage::Role + '_ {
@@ -79,13 +52,8 @@ impl Drill<'_> {
         }
     }
 
-    pub(super) fn phase(&self, rep: &mut Reporters, text: &str) -> Result<()> {
-        self.live.phase(text);
-        rep.emit(DrillEvent::Phase(text))
-    }
-
     pub async fn execute(&self, rep: &mut Reporters) -> Result<Results> {
-        let svcs = self.provision(rep).await?;
+        let svcs = provision(self, rep).await?;
         let mut health = Vec::new();
         for svc in &svcs {
             health.push(self.wait_healthy(rep, svc).await?);
@@ -133,7 +101,7 @@ impl Drill<'_> {
     /// drill's own actions see the first service's environment.)
     async fn steady_state(&self, rep: &mut Reporters, svcs: &[Service]) -> Result<Steady> {
         let sc = self.sc();
-        let env = super::service::drill_env(svcs);
+        let env = drill_env(svcs);
         let mut probes = Vec::new();
         if !sc.steady_state.probes.is_empty() {
             self.phase(rep, "checking the steady state")?;

@@ -2,9 +2,8 @@
 //! every fault has fired and every recovery is done (or the workloads' bound), then
 //! `after_recovery_ms` more; then everything stops in order and the history is closed.
 use super::actions::{after_hooks, record_before, steady_after};
-use super::drill::Drill;
 use super::isolated::IsolatedWatch;
-use super::service::Service;
+use super::state::{Drill, Service};
 use crate::action::ProbeResult;
 use crate::clock::Clock;
 use crate::docker::cgroup::{Counters, counters};
@@ -92,7 +91,7 @@ impl Drill<'_> {
         let bound = super::timing::workload_bound_ms(svcs.iter().map(Service::sc), sc);
         let deadline = Instant::from_std(clock.instant_at(crate::clock::ms_to_ns(bound)));
         // boxed so it can be dropped before the recorder finishes: it holds a recorder handle
-        let mut abort: Abort = Box::pin(super::actions::abort_watch(sc.abort_when.clone(), rec.clone(), super::service::drill_env(svcs)));
+        let mut abort: Abort = Box::pin(super::actions::abort_watch(sc.abort_when.clone(), rec.clone(), super::state::drill_env(svcs)));
         let cut_short = self.until_recovered(rep, svcs, &rec, &mut run, (notices, reported), deadline, &mut abort).await?;
         for r in run.iter_mut() {
             r.notices = None;
@@ -172,7 +171,7 @@ impl Drill<'_> {
         rec.event(EventKind::WorkloadStart, None, Some(&primary), "").await;
         let (route, client_rx) = ClientRoute::new(svc.client_target(&primary, self.dns.get())?, self.dns.get().cloned());
         let workload = Workload::start(&sc.workload, svc.driver.clone(), client_rx, &svc.writer_homes()?, rec.clone());
-        super::members::MemberWatch::start(svc, rec.clock, rec.clone());
+        svc.members.start(&svc.driver, &svc.stack, rec.clock, rec.clone());
         let (fault_tx, fault_rx) = mpsc::unbounded_channel();
         let isolated = IsolatedWatch::default();
         let hook = svc.driver.orchestrator().map(|_| isolated.hook(svc.driver.clone(), svc.stack.clone(), primary.clone(), rec.clock));
@@ -323,7 +322,7 @@ impl Drill<'_> {
         }
         let steady_after = match sc.steady_state.probes.is_empty() {
             true => Vec::new(),
-            false => steady_after(sc, &super::service::drill_env(svcs), rec).await,
+            false => steady_after(sc, &super::state::drill_env(svcs), rec).await,
         };
         for r in run.iter_mut() {
             if let Some(task) = r.recovery.take().filter(|_| r.report.is_none()) {

@@ -20,6 +20,7 @@ mod progress;
 mod questions;
 mod recovered;
 mod service;
+mod state;
 mod timing;
 
 pub use plan::plan_text;
@@ -31,9 +32,9 @@ use crate::fault::FaultLedger;
 use crate::report::{DrillEvent, FileReporter, Reporters, Results, results_json};
 use crate::scenario::Loaded;
 use crate::stack::driver_for;
-use drill::Drill;
 use futures_util::FutureExt;
 use live::Shared;
+use state::Drill;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 

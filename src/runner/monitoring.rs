@@ -1,8 +1,7 @@
 //! The drill's monitoring as phases of the drill: started after the stacks (an exporter
 //! beside every node), watched from the workload's start, given time after the drill for
 //! its alerts to resolve, and judged: the alerts report and each service's alert targets.
-use super::drill::Drill;
-use super::service::Service;
+use super::state::{Drill, Service};
 use crate::error::Result;
 use crate::fault::FaultHook;
 use crate::monitor::{FaultAt, Monitor, Plan, Target};

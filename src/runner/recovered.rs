@@ -5,9 +5,8 @@
 //! their first acknowledged write after the outage, observed live, and the workload writes
 //! until then plus `after_recovery_ms`, bounded by `max_duration_ms` and `abort_when`.
 //! The live view only decides when to stop; RTO is judged afterwards from the history.
-use super::drill::Drill;
 use super::exercise::{Abort, Running};
-use super::service::Service;
+use super::state::{Drill, Service};
 use crate::error::Result;
 use crate::history::RecorderHandle;
 use crate::report::{DrillEvent, Reporters};
