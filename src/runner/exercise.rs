@@ -3,6 +3,7 @@
 //! `after_recovery_ms` more; then everything stops in order and the history is closed.
 use super::actions::{after_hooks, record_before, steady_after};
 use super::isolated::IsolatedWatch;
+use super::monitoring::{heal_monitoring, monitoring_hook};
 use super::state::{Drill, Service};
 use crate::action::ProbeResult;
 use crate::clock::Clock;
@@ -175,7 +176,7 @@ impl Drill<'_> {
         let (fault_tx, fault_rx) = mpsc::unbounded_channel();
         let isolated = IsolatedWatch::default();
         let hook = svc.driver.orchestrator().map(|_| isolated.hook(svc.driver.clone(), svc.stack.clone(), primary.clone(), rec.clock));
-        let hook = self.monitoring_hook(hook);
+        let hook = monitoring_hook(self, hook);
         let faults = svc.plan.faults.iter().copied().zip(sc.faults.iter().cloned()).collect();
         let schedule = FaultSchedule::start(svc.stack.clone(), faults, rec.clone(), self.ledger.clone(), fault_tx, hook);
         let scene = Scene { stack: svc.stack.clone(), driver: svc.driver.clone(), rec: rec.clone(), clients: route.clone() };
@@ -314,7 +315,7 @@ impl Drill<'_> {
         for ((s, svc), r) in schedules.into_iter().zip(svcs).zip(run.iter()) {
             s.heal_all(&svc.stack, &r.rec).await; // (already done after an abort)
         }
-        self.heal_monitoring().await;
+        heal_monitoring(self).await;
         if let Some(env) = self.live.with(|l| l.after_pending.take()) {
             for line in after_hooks(&sc.hooks.after, &env, Some(rec)).await {
                 rep.emit(DrillEvent::Info(&line))?;
@@ -344,7 +345,7 @@ impl Drill<'_> {
         for (s, svc) in schedules.into_iter().zip(svcs) {
             s.heal_all(&svc.stack, rec).await;
         }
-        self.heal_monitoring().await;
+        heal_monitoring(self).await;
         Ok(())
     }
 }

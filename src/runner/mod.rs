@@ -8,7 +8,9 @@ mod converge;
 mod drill;
 mod exercise;
 mod external;
+mod interrupt;
 mod isolated;
+mod judge;
 mod live;
 mod members;
 mod monitoring;
@@ -21,6 +23,7 @@ mod questions;
 mod recovered;
 mod service;
 mod state;
+mod survived;
 mod timing;
 
 pub use plan::plan_text;
@@ -188,7 +191,7 @@ async fn execute(
 ) -> Result<Results> {
     let progress = progress::Progress::start(live, label);
     let outcome = tokio::select! {
-        r = AssertUnwindSafe(drill.execute(reporters)).catch_unwind() => match r {
+        r = AssertUnwindSafe(drill::execute(drill, reporters)).catch_unwind() => match r {
             Ok(r) => r,
             Err(_) => Err(Error::infra("failed to finish the drill: drdrill panicked (a bug; please report it)")),
         },
@@ -300,7 +303,9 @@ async fn interrupted(signal: &str, drill: &Drill<'_>, reporters: &mut Reporters)
     let _ = reporters.emit(DrillEvent::Phase(&format!("{signal} during {phase}: stopping the failover, faults and workload")));
     let sc = &drill.loaded.scenario;
     let identity = (sc.name.clone(), drill.run_id.clone());
-    match live::stop_interrupted(&drill.live, &drill.ledger, signal, drill.loaded, identity, &crate::history::path_in(&drill.dir)).await {
+    match interrupt::stop_interrupted(&drill.live, &drill.ledger, signal, drill.loaded, identity, &crate::history::path_in(&drill.dir))
+        .await
+    {
         Ok(mut results) => {
             results.engine = drill.docker.engine.clone();
             let _ = reporters.emit(DrillEvent::Finished(&results));
