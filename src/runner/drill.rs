@@ -3,6 +3,7 @@
 //! (`exercise.rs`), agree, read back and converge (`survived.rs`), settle the alerts,
 //! judge (`judge.rs`), save. `execute` calls each in turn.
 use super::actions::{before_hooks, steady_before};
+use super::exercise::exercise;
 use super::judge::judge;
 use super::monitoring::{settle_alerts, start_monitoring};
 use super::service::provision;
@@ -30,7 +31,7 @@ pub(super) async fn execute(drill: &Drill<'_>, rep: &mut Reporters) -> Result<Re
     }
     start_monitoring(drill, rep, &svcs).await?;
     let steady = steady_state(drill, rep, &svcs).await?;
-    let ex = drill.exercise(rep, &svcs, &steady.hooks).await?;
+    let ex = exercise(drill, rep, &svcs, &steady.hooks).await?;
     let mut survived = Vec::new();
     for svc in &svcs {
         let agreed = agree(drill, rep, svc, &ex.clock).await?;

@@ -21,6 +21,7 @@ mod plan_parts;
 mod progress;
 mod questions;
 mod recovered;
+mod running;
 mod service;
 mod state;
 mod survived;
