@@ -31,8 +31,9 @@ pub(super) async fn judge(
     let mut end_ns = ex.clock.now_ns();
     let mut each = Vec::new();
     let parts = svcs.iter().zip(survived).zip(health).zip(ex.failovers).zip(ex.isolated);
-    for ((((svc, s), health), failover), isolated) in parts {
-        let (r, last_ns) = judge_one(drill, rep, svc, &ex.clock, &history, s, health, failover, isolated).await?;
+    for ((((svc, survived), health), failover), isolated) in parts {
+        let one = ServiceRun { svc, survived, health, failover, isolated };
+        let (r, last_ns) = judge_one(drill, rep, &ex.clock, &history, one).await?;
         end_ns = end_ns.max(last_ns);
         each.push((svc.plan.name.clone(), r));
     }
@@ -87,19 +88,28 @@ fn with_lag_targets(
     Ok(replica_lag)
 }
 
+/// One service's part of the drill, as judging takes it.
+struct ServiceRun<'a> {
+    svc: &'a Service,
+    /// What the read-back and converge phases found.
+    survived: Survived,
+    /// Its replication as the wait-healthy phase found it.
+    health: &'a [ReplicaHealth],
+    /// Its recovery's report (None: it never reported).
+    failover: Option<FailoverReport>,
+    /// Its isolated old primary's records, read just before the heal that let it rejoin.
+    isolated: Option<(IsolatedPrimary, ReadBack)>,
+}
+
 /// One service's results, and the time of its last event.
-#[allow(clippy::too_many_arguments)]
 async fn judge_one(
     drill: &Drill<'_>,
     rep: &mut Reporters,
-    svc: &Service,
     clock: &crate::clock::Clock,
     history: &std::path::Path,
-    s: Survived,
-    health: &[ReplicaHealth],
-    failover: Option<FailoverReport>,
-    isolated: Option<(IsolatedPrimary, ReadBack)>,
+    one: ServiceRun<'_>,
 ) -> Result<(Results, u64)> {
+    let ServiceRun { svc, survived: s, health, failover, isolated } = one;
     let sc = svc.sc();
     let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
     let (mut checker, hist) = Checker::from_history_of(history, tag)
