@@ -2,10 +2,10 @@
 //! off from the primary component), read from every node through the drill, from the
 //! workload's start until every node agrees again: when a node left the cluster and when
 //! it was back. Each change is also an event of the history until the workload stops.
-use super::service::Service;
 use crate::checker::Rejoin;
 use crate::clock::{Clock, ms};
 use crate::history::{Event, EventKind, RecorderHandle};
+use crate::stack::{Driver, Stack};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,14 +34,15 @@ pub(super) struct MemberWatch {
 }
 
 impl MemberWatch {
-    /// Starts reading every node's state, when the stack's engine reports one.
-    pub fn start(svc: &Service, clock: Clock, rec: RecorderHandle) {
-        if svc.driver.multi_active().is_none() {
+    /// Starts reading every node of the service's `stack` through its `driver`, when the
+    /// stack's engine reports a state.
+    pub fn start(&self, driver: &Arc<dyn Driver>, stack: &Arc<Stack>, clock: Clock, rec: RecorderHandle) {
+        if driver.multi_active().is_none() {
             return;
         }
-        let (driver, stack, seen) = (svc.driver.clone(), svc.stack.clone(), svc.members.seen.clone());
-        *lock(&svc.members.rec) = Some(rec);
-        let history = svc.members.rec.clone();
+        let (driver, stack, seen) = (driver.clone(), stack.clone(), self.seen.clone());
+        *lock(&self.rec) = Some(rec);
+        let history = self.rec.clone();
         let task = tokio::spawn(async move {
             let Some(ma) = driver.multi_active() else { return };
             let mut last: Vec<Option<String>> = vec![None; stack.nodes.len()];
@@ -67,7 +68,7 @@ impl MemberWatch {
                 tokio::time::sleep(EVERY).await;
             }
         });
-        *lock(&svc.members.task) = Some(task.abort_handle());
+        *lock(&self.task) = Some(task.abort_handle());
     }
 
     /// Records no more changes in the history (the workload stopped; the watch goes on).

@@ -8,7 +8,9 @@ mod converge;
 mod drill;
 mod exercise;
 mod external;
+mod interrupt;
 mod isolated;
+mod judge;
 mod live;
 mod members;
 mod monitoring;
@@ -19,7 +21,10 @@ mod plan_parts;
 mod progress;
 mod questions;
 mod recovered;
+mod running;
 mod service;
+mod state;
+mod survived;
 mod timing;
 
 pub use plan::plan_text;
@@ -31,9 +36,9 @@ use crate::fault::FaultLedger;
 use crate::report::{DrillEvent, FileReporter, Reporters, Results, results_json};
 use crate::scenario::Loaded;
 use crate::stack::driver_for;
-use drill::Drill;
 use futures_util::FutureExt;
 use live::Shared;
+use state::Drill;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
@@ -187,7 +192,7 @@ async fn execute(
 ) -> Result<Results> {
     let progress = progress::Progress::start(live, label);
     let outcome = tokio::select! {
-        r = AssertUnwindSafe(drill.execute(reporters)).catch_unwind() => match r {
+        r = AssertUnwindSafe(drill::execute(drill, reporters)).catch_unwind() => match r {
             Ok(r) => r,
             Err(_) => Err(Error::infra("failed to finish the drill: drdrill panicked (a bug; please report it)")),
         },
@@ -299,7 +304,9 @@ async fn interrupted(signal: &str, drill: &Drill<'_>, reporters: &mut Reporters)
     let _ = reporters.emit(DrillEvent::Phase(&format!("{signal} during {phase}: stopping the failover, faults and workload")));
     let sc = &drill.loaded.scenario;
     let identity = (sc.name.clone(), drill.run_id.clone());
-    match live::stop_interrupted(&drill.live, &drill.ledger, signal, drill.loaded, identity, &crate::history::path_in(&drill.dir)).await {
+    match interrupt::stop_interrupted(&drill.live, &drill.ledger, signal, drill.loaded, identity, &crate::history::path_in(&drill.dir))
+        .await
+    {
         Ok(mut results) => {
             results.engine = drill.docker.engine.clone();
             let _ = reporters.emit(DrillEvent::Finished(&results));

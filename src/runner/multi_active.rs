@@ -2,7 +2,7 @@
 //! updates against every node's final values, within the cuts its faults made between
 //! sites; each site's writes; what each node's engine counted itself; and the targets on
 //! lost updates and diverged keys.
-use super::service::Service;
+use super::state::Service;
 use crate::checker::{
     Analysis, Cut, CutReport, MultiActiveReport, SiteOp, TargetResult, Update, Verdict, judge_updates, site_writes, update_value,
 };

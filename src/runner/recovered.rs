@@ -5,9 +5,8 @@
 //! their first acknowledged write after the outage, observed live, and the workload writes
 //! until then plus `after_recovery_ms`, bounded by `max_duration_ms` and `abort_when`.
 //! The live view only decides when to stop; RTO is judged afterwards from the history.
-use super::drill::Drill;
-use super::exercise::{Abort, Running};
-use super::service::Service;
+use super::running::{Exercising, Running, abort};
+use super::state::{Drill, Service};
 use crate::error::Result;
 use crate::history::RecorderHandle;
 use crate::report::{DrillEvent, Reporters};
@@ -98,96 +97,84 @@ fn hold_after_recovery(svcs: &[Service]) -> (u64, u64) {
     (more.saturating_add(reroute), reroute)
 }
 
-impl Drill<'_> {
-    /// Keeps the workloads writing `after_recovery_ms` past recovery: past the recoveries'
-    /// end (plus an orchestrator's reroute budget), and past the clients' own recovery for
-    /// each service no recovery tells of, as they are seen writing again; never past
-    /// `deadline`.
-    pub(super) async fn write_after_recovery(
-        &self,
-        rep: &mut Reporters,
-        svcs: &[Service],
-        rec: &RecorderHandle,
-        run: &[Running],
-        deadline: Instant,
-        abort: &mut Abort,
-    ) -> Result<()> {
-        let (hold, reroute) = hold_after_recovery(svcs);
-        let end = Instant::now() + Duration::from_millis(hold);
-        let mut watches: Vec<(usize, ClientsRecovery)> = svcs
-            .iter()
-            .zip(run)
-            .enumerate()
-            .filter(|(_, (s, _))| clients_only(s, svcs.len()))
-            .map(|(i, (s, r))| (i, ClientsRecovery::new(r.rec.clone(), s.driver.multi_active().is_some())))
-            .collect();
-        if watches.is_empty() {
-            let why = if reroute > 0 {
-                format!(" ({reroute} ms for the clients to follow: reroute budget, DNS TTL; + after_recovery_ms)")
-            } else {
-                String::new()
-            };
-            self.phase(rep, &format!("writing for {hold} ms more after recovery{why}"))?;
-            return tokio::select! {
-                _ = tokio::time::sleep_until(end.min(deadline)) => Ok(()),
-                why = abort.as_mut() => self.abort(rep, rec, svcs, &why).await,
-            };
-        }
-        let text = "waiting for the clients to recover (no failover plan: their first acknowledged write after the outage is the recovery)";
-        self.phase(rep, &svcs[watches[0].0].say(text))?;
-        self.until_clients_held(rep, svcs, rec, &mut watches, end, deadline, abort).await
+/// Keeps the workloads writing `after_recovery_ms` past recovery: past the recoveries'
+/// end (plus an orchestrator's reroute budget), and past the clients' own recovery for
+/// each service no recovery tells of, as they are seen writing again; never past
+/// the workloads' deadline.
+pub(super) async fn write_after_recovery(drill: &Drill<'_>, rep: &mut Reporters, ex: &mut Exercising<'_>, run: &[Running]) -> Result<()> {
+    let svcs = ex.svcs;
+    let (hold, reroute) = hold_after_recovery(svcs);
+    let end = Instant::now() + Duration::from_millis(hold);
+    let mut watches: Vec<(usize, ClientsRecovery)> = svcs
+        .iter()
+        .zip(run)
+        .enumerate()
+        .filter(|(_, (s, _))| clients_only(s, svcs.len()))
+        .map(|(i, (s, r))| (i, ClientsRecovery::new(r.rec.clone(), s.driver.multi_active().is_some())))
+        .collect();
+    if watches.is_empty() {
+        let why = if reroute > 0 {
+            format!(" ({reroute} ms for the clients to follow: reroute budget, DNS TTL; + after_recovery_ms)")
+        } else {
+            String::new()
+        };
+        drill.phase(rep, &format!("writing for {hold} ms more after recovery{why}"))?;
+        return tokio::select! {
+            _ = tokio::time::sleep_until(end.min(ex.deadline)) => Ok(()),
+            why = ex.abort.as_mut() => abort(drill, rep, ex.rec, svcs, &why).await,
+        };
     }
+    let text = "waiting for the clients to recover (no failover plan: their first acknowledged write after the outage is the recovery)";
+    drill.phase(rep, &svcs[watches[0].0].say(text))?;
+    until_clients_held(drill, rep, ex, &mut watches, end).await
+}
 
-    /// Polls the clients of the services no recovery tells of until each has written
-    /// `after_recovery_ms` past its own recovery (and `end` passed), or `deadline`.
-    #[allow(clippy::too_many_arguments)]
-    async fn until_clients_held(
-        &self,
-        rep: &mut Reporters,
-        svcs: &[Service],
-        rec: &RecorderHandle,
-        watches: &mut [(usize, ClientsRecovery)],
-        end: Instant,
-        deadline: Instant,
-        abort: &mut Abort,
-    ) -> Result<()> {
-        let mut tick = tokio::time::interval(Duration::from_millis(10));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    let mut held = Instant::now() >= end;
-                    for (i, w) in watches.iter_mut() {
-                        let more = svcs[*i].sc().workload.after_recovery_ms;
-                        self.report_clients(rep, &svcs[*i], w, more)?;
-                        held &= w.held_for(more);
-                    }
-                    if held {
-                        return Ok(());
-                    }
+/// Polls the clients of the services no recovery tells of until each has written
+/// `after_recovery_ms` past its own recovery (and `end` passed), or the workloads' deadline.
+async fn until_clients_held(
+    drill: &Drill<'_>,
+    rep: &mut Reporters,
+    ex: &mut Exercising<'_>,
+    watches: &mut [(usize, ClientsRecovery)],
+    end: Instant,
+) -> Result<()> {
+    let svcs = ex.svcs;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let mut held = Instant::now() >= end;
+                for (i, w) in watches.iter_mut() {
+                    let more = svcs[*i].sc().workload.after_recovery_ms;
+                    report_clients(drill, rep, &svcs[*i], w, more)?;
+                    held &= w.held_for(more);
                 }
-                _ = tokio::time::sleep_until(deadline) => {
-                    rep.emit(DrillEvent::Info("workload.max_duration_ms reached before the clients recovered"))?;
+                if held {
                     return Ok(());
                 }
-                why = abort.as_mut() => return self.abort(rep, rec, svcs, &why).await,
             }
+            _ = tokio::time::sleep_until(ex.deadline) => {
+                rep.emit(DrillEvent::Info("workload.max_duration_ms reached before the clients recovered"))?;
+                return Ok(());
+            }
+            why = ex.abort.as_mut() => return abort(drill, rep, ex.rec, svcs, &why).await,
         }
     }
+}
 
-    /// Polls one service's clients and says what changed; a flapping stack is told of
-    /// three times.
-    fn report_clients(&self, rep: &mut Reporters, svc: &Service, watch: &mut ClientsRecovery, more: u64) -> Result<()> {
-        let t_ms = watch.rec.clock.now_ns() as f64 / 1e6;
-        match watch.poll() {
-            Seen::Recovered if watch.relapses <= 3 => {
-                rep.emit(DrillEvent::Step { t_ms, text: &svc.say("clients recovered: writes acknowledged again") })?;
-                self.phase(rep, &svc.say(&format!("writing for {more} ms more after the clients recovered")))
-            }
-            Seen::Relapsed if watch.relapses <= 3 => {
-                rep.emit(DrillEvent::Step { t_ms, text: &svc.say("clients failed again: waiting for them to recover") })
-            }
-            _ => Ok(()),
+/// Polls one service's clients and says what changed; a flapping stack is told of
+/// three times.
+fn report_clients(drill: &Drill<'_>, rep: &mut Reporters, svc: &Service, watch: &mut ClientsRecovery, more: u64) -> Result<()> {
+    let t_ms = watch.rec.clock.now_ns() as f64 / 1e6;
+    match watch.poll() {
+        Seen::Recovered if watch.relapses <= 3 => {
+            rep.emit(DrillEvent::Step { t_ms, text: &svc.say("clients recovered: writes acknowledged again") })?;
+            drill.phase(rep, &svc.say(&format!("writing for {more} ms more after the clients recovered")))
         }
+        Seen::Relapsed if watch.relapses <= 3 => {
+            rep.emit(DrillEvent::Step { t_ms, text: &svc.say("clients failed again: waiting for them to recover") })
+        }
+        _ => Ok(()),
     }
 }
 
