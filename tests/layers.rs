@@ -425,8 +425,11 @@ fn cycles_of(g: &BTreeMap<String, BTreeMap<String, Vec<String>>>) -> Vec<String>
     let mut out = Vec::new();
     for f in g.keys() {
         // the files on a cycle through f: those it reaches that reach it back
-        let mut knot: Vec<String> =
-            g.keys().filter(|o| *o != f && path(&plain, f, o, &mut Vec::new()).is_some() && path(&plain, o, f, &mut Vec::new()).is_some()).cloned().collect();
+        let mut knot: Vec<String> = g
+            .keys()
+            .filter(|o| *o != f && path(&plain, f, o, &mut Vec::new()).is_some() && path(&plain, o, f, &mut Vec::new()).is_some())
+            .cloned()
+            .collect();
         if knot.is_empty() {
             continue;
         }
@@ -459,7 +462,8 @@ fn folders(src: &Path) -> Vec<(String, BTreeMap<String, String>, String)> {
             if p.is_dir() {
                 dirs.push(p);
             } else if p.extension().is_some_and(|x| x == "rs") && !["mod", "lib", "main"].contains(&stem.as_str()) {
-                let test_only = mod_rs.contains(&format!("#[cfg(test)]\nmod {stem};")) || mod_rs.contains(&format!("#[cfg(test)]\npub mod {stem};"));
+                let test_only =
+                    mod_rs.contains(&format!("#[cfg(test)]\nmod {stem};")) || mod_rs.contains(&format!("#[cfg(test)]\npub mod {stem};"));
                 if !test_only {
                     files.insert(stem, std::fs::read_to_string(&p).unwrap());
                 }
