@@ -86,23 +86,6 @@ fn re_exports(mod_rs: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// The names a line reaches through `prefix` (`crate::stack::` or `super::`): one, or each
-/// of a `{…}` group.
-fn reached(line: &str, prefix: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for part in line.split(prefix).skip(1) {
-        let part = part.trim_start();
-        let ident = |s: &str| s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>();
-        if let Some(group) = part.strip_prefix('{') {
-            let inner = group.split('}').next().unwrap_or("");
-            out.extend(inner.split(',').map(|i| ident(i.trim())).filter(|i| !i.is_empty()));
-        } else {
-            out.push(ident(part));
-        }
-    }
-    out.into_iter().filter(|i| !i.is_empty() && i != "self" && i != "super").collect()
-}
-
 /// The entries of `src/<folder>/` (files, and sub-folders as one entry each), each with
 /// the entries it reaches through `crate::<folder>::` or, from a file of its own, `super::`.
 fn folder_graph(folder: &str) -> (BTreeMap<String, BTreeMap<String, String>>, Vec<String>) {
@@ -130,11 +113,11 @@ fn folder_graph(folder: &str) -> (BTreeMap<String, BTreeMap<String, String>>, Ve
         for f in files(path) {
             let from_top = f.parent() == Some(root.as_path());
             for (i, line) in std::fs::read_to_string(&f).unwrap().lines().enumerate() {
-                let mut hits = reached(line, &format!("crate::{folder}::"));
+                let mut hits = names_after(line, &format!("crate::{folder}::"));
                 if from_top {
-                    hits.extend(reached(line, "super::"));
+                    hits.extend(names_after(line, "super::"));
                 } else if f.parent().and_then(|p| p.parent()) == Some(root.as_path()) {
-                    hits.extend(reached(line, "super::super::"));
+                    hits.extend(names_after(line, "super::super::"));
                 }
                 for dep in hits.iter().filter_map(|h| resolve(h)).filter(|d| d != name) {
                     uses.entry(dep).or_insert_with(|| format!("{}:{}", f.display(), i + 1));
