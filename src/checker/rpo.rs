@@ -30,7 +30,13 @@ pub struct RpoResult {
     /// Drill time of the failure point (None when nothing is lost).
     pub failure_point_ms: Option<f64>,
     pub lost_writes: u64,
+    /// Writes present in the surviving data that were not acknowledged: failed, timed out,
+    /// or never recorded.
     pub recovered_writes: u64,
+    /// Of those, writes the clients were told failed (a definite error, not a timeout): a
+    /// timed-out write may well have committed, a failed one should not have.
+    #[serde(default)]
+    pub recovered_failed: u64,
     pub duplicate_writes: u64,
     /// Records present that no writer ever invoked.
     pub unexpected_writes: u64,
@@ -51,6 +57,7 @@ pub struct Rpo<'a> {
     recorded: BTreeMap<u32, (Seqs, u64)>,
     lost: Vec<LostWrite>,
     recovered: u64,
+    recovered_failed: u64,
     first_invoke: u64,
     last_ack: u64,
     /// The recovery target (drill ns) of a point-in-time recovery.
@@ -65,6 +72,7 @@ impl<'a> Rpo<'a> {
             recorded: BTreeMap::new(),
             lost: Vec::new(),
             recovered: 0,
+            recovered_failed: 0,
             first_invoke: u64::MAX,
             last_ack: 0,
             target_ns,
@@ -88,7 +96,11 @@ impl<'a> Rpo<'a> {
                 self.last_ack = self.last_ack.max(done);
                 self.lost.push(LostWrite { writer, seq, ack_ms: done as f64 / 1e6 });
             }
-            (Outcome::Fail | Outcome::Unknown, true) => self.recovered += 1,
+            (Outcome::Fail, true) => {
+                self.recovered += 1;
+                self.recovered_failed += 1;
+            }
+            (Outcome::Unknown, true) => self.recovered += 1,
             _ => {}
         }
     }
@@ -103,6 +115,7 @@ impl<'a> Rpo<'a> {
             failure_point_ms: None,
             lost_writes: 0,
             recovered_writes: self.recovered,
+            recovered_failed: self.recovered_failed,
             duplicate_writes: 0,
             unexpected_writes: 0,
             records_read: self.read.len() as u64,

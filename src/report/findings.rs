@@ -51,8 +51,16 @@ fn writes(r: &Results, out: &mut Vec<Found>) {
         let from = r.outage_start_ms.map(|t| format!(" from t={t:.1} ms")).unwrap_or_default();
         out.push((FindingKind::UntargetedOutage, "its clients saw an outage no fault targeted".into(), format!("outage {span}{from}")));
     }
+    if let Some(n) = r.recovered_failed_writes.filter(|n| *n > 0) {
+        let timed_out = r.recovered_writes.unwrap_or(n).saturating_sub(n);
+        let evidence = format!(
+            "{n} of the {} writes that failed are in the {} records read back (and {timed_out} that timed out, which may commit)",
+            r.failed_writes,
+            opt(r.records_read)
+        );
+        out.push((FindingKind::RecoveredWrites, "writes the clients were told failed are in the surviving data anyway".into(), evidence));
+    }
     let counted = [
-        (FindingKind::RecoveredWrites, r.recovered_writes, "writes that failed or timed out are in the surviving data anyway"),
         (FindingKind::DuplicateWrites, r.duplicate_writes, "records are present twice"),
         (FindingKind::NeverWritten, r.unexpected_writes, "records no writer ever invoked are in the surviving data"),
     ];

@@ -99,7 +99,8 @@ pub enum FindingKind {
     /// Writes failed again after the recovery point.
     #[default]
     Relapse,
-    /// Writes that failed or timed out are in the surviving data anyway.
+    /// Writes the clients were told failed are in the surviving data anyway (a timed-out
+    /// write found there is no finding: it may have committed).
     RecoveredWrites,
     /// Records present twice.
     DuplicateWrites,

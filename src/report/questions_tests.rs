@@ -119,6 +119,7 @@ fn each_finding_about_the_writes_and_the_data_is_listed_with_its_figure() {
     let mut r = clean();
     r.relapses = 35;
     (r.recovered_writes, r.duplicate_writes, r.unexpected_writes) = (Some(3), Some(1), Some(2));
+    r.recovered_failed_writes = Some(1);
     r.converged = Some(false);
     let node =
         crate::checker::NodeConvergence { node: "pg-3".into(), records: Some(8), missing: 2, extra: 0, converged: false, error: None };
@@ -137,6 +138,11 @@ fn each_finding_about_the_writes_and_the_data_is_listed_with_its_figure() {
     assert_eq!(relapse.evidence, "35 writes invoked after the recovery point (t=6500.0 ms) did not succeed");
     assert!(q.unexpected.findings[4].evidence.starts_with("2 keys differ between nodes (first: 7, 9)"));
     assert_eq!(q.unexpected.findings[5].evidence, "pg-3: 2 missing, 0 extra");
+    assert!(q.unexpected.findings[1].evidence.contains("and 2 that timed out, which may commit"), "{:?}", q.unexpected.findings[1]);
+    // writes that timed out and committed anyway are no finding: a timeout is not a refusal
+    r.recovered_failed_writes = Some(0);
+    let q = answer(&r, &[]);
+    assert!(q.unexpected.findings.iter().all(|f| f.kind != RecoveredWrites), "{:?}", q.unexpected.findings);
 }
 
 #[test]

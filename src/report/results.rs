@@ -97,6 +97,9 @@ pub struct Results {
     pub acked_before_fault: u64,
     pub lost_writes: Option<u64>,
     pub recovered_writes: Option<u64>,
+    /// Of `recovered_writes`, those the clients were told failed (not timed out).
+    #[serde(default)]
+    pub recovered_failed_writes: Option<u64>,
     pub duplicate_writes: Option<u64>,
     pub unexpected_writes: Option<u64>,
     /// Point-in-time recovery: acknowledged writes missing because they came after the
@@ -282,6 +285,7 @@ impl Results {
             rpo_failure_point_ms: rpo.as_ref().and_then(|r| r.failure_point_ms),
             lost_writes: rpo.as_ref().map(|r| r.lost_writes),
             recovered_writes: rpo.as_ref().map(|r| r.recovered_writes),
+            recovered_failed_writes: rpo.as_ref().map(|r| r.recovered_failed),
             duplicate_writes: rpo.as_ref().map(|r| r.duplicate_writes),
             unexpected_writes: rpo.as_ref().map(|r| r.unexpected_writes),
             discarded_writes: rpo.as_ref().map(|r| r.discarded_after_target).filter(|&n| n > 0),

@@ -1,10 +1,14 @@
 //! How long the workload keeps writing once every fault is in place. With a failover plan
 //! or an orchestrator's watcher, drdrill knows when recovery happened and writes
-//! `after_recovery_ms` more. With neither (an external stack whose own orchestrator fails
-//! over, a container stack with `failover` omitted) only the clients can tell: recovery is
-//! their first acknowledged write after the outage, observed live, and the workload writes
-//! until then plus `after_recovery_ms`, bounded by `max_duration_ms` and `abort_when`.
-//! The live view only decides when to stop; RTO is judged afterwards from the history.
+//! `after_recovery_ms` more (plus the reroute budget its settings give the clients). With
+//! neither (an external stack whose own orchestrator fails over, a container stack with
+//! `failover` omitted) only the clients can tell: recovery is their first acknowledged
+//! write after the outage, observed live. Either way the workload stops only once the
+//! clients of every service a fault hit have been writing again for `after_recovery_ms`:
+//! a promotion the clients have not yet followed (HAProxy's checks slowed by a loaded
+//! machine, a DNS cache) is waited for, not cut short into an "RTO unknown". Always
+//! bounded by `max_duration_ms` and `abort_when`. The live view only decides when to stop;
+//! RTO is judged afterwards from the history.
 use super::running::{Exercising, Running, abort};
 use super::state::{Drill, Service};
 use crate::error::Result;
@@ -99,38 +103,48 @@ fn hold_after_recovery(svcs: &[Service]) -> (u64, u64) {
 
 /// Keeps the workloads writing `after_recovery_ms` past recovery: past the recoveries'
 /// end (plus an orchestrator's reroute budget), and past the clients' own recovery for
-/// each service no recovery tells of, as they are seen writing again; never past
-/// the workloads' deadline.
+/// each service a fault hit (or no recovery tells of), as they are seen writing again;
+/// never past the workloads' deadline.
 pub(super) async fn write_after_recovery(drill: &Drill<'_>, rep: &mut Reporters, ex: &mut Exercising<'_>, run: &[Running]) -> Result<()> {
     let svcs = ex.svcs;
     let (hold, reroute) = hold_after_recovery(svcs);
     let end = Instant::now() + Duration::from_millis(hold);
+    let watched = |s: &Service| clients_only(s, svcs.len()) || !s.plan.faults.is_empty();
     let mut watches: Vec<(usize, ClientsRecovery)> = svcs
         .iter()
         .zip(run)
         .enumerate()
-        .filter(|(_, (s, _))| clients_only(s, svcs.len()))
+        .filter(|(_, (s, _))| watched(s))
         .map(|(i, (s, r))| (i, ClientsRecovery::new(r.rec.clone(), s.driver.multi_active().is_some())))
         .collect();
+    match watches.iter().find(|(i, _)| clients_only(&svcs[*i], svcs.len())) {
+        Some((i, _)) => {
+            let text =
+                "waiting for the clients to recover (no failover plan: their first acknowledged write after the outage is the recovery)";
+            drill.phase(rep, &svcs[*i].say(text))?;
+        }
+        None => {
+            let why = if reroute > 0 {
+                format!(" ({reroute} ms for the clients to follow: reroute budget, DNS TTL; + after_recovery_ms)")
+            } else {
+                String::new()
+            };
+            drill.phase(rep, &format!("writing for {hold} ms more after recovery{why}"))?;
+        }
+    }
     if watches.is_empty() {
-        let why = if reroute > 0 {
-            format!(" ({reroute} ms for the clients to follow: reroute budget, DNS TTL; + after_recovery_ms)")
-        } else {
-            String::new()
-        };
-        drill.phase(rep, &format!("writing for {hold} ms more after recovery{why}"))?;
         return tokio::select! {
             _ = tokio::time::sleep_until(end.min(ex.deadline)) => Ok(()),
             why = ex.abort.as_mut() => abort(drill, rep, ex.rec, svcs, &why).await,
         };
     }
-    let text = "waiting for the clients to recover (no failover plan: their first acknowledged write after the outage is the recovery)";
-    drill.phase(rep, &svcs[watches[0].0].say(text))?;
     until_clients_held(drill, rep, ex, &mut watches, end).await
 }
 
-/// Polls the clients of the services no recovery tells of until each has written
-/// `after_recovery_ms` past its own recovery (and `end` passed), or the workloads' deadline.
+/// Polls the clients of the watched services until each has written `after_recovery_ms`
+/// past its own recovery (and `end` passed), or the workloads' deadline. A service whose
+/// recovery drdrill knows of is told of only once `end` passed with its clients still not
+/// writing: the wait then is the clients', and the progress says so.
 async fn until_clients_held(
     drill: &Drill<'_>,
     rep: &mut Reporters,
@@ -139,14 +153,25 @@ async fn until_clients_held(
     end: Instant,
 ) -> Result<()> {
     let svcs = ex.svcs;
+    let mut late: Vec<bool> = vec![false; watches.len()];
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                let mut held = Instant::now() >= end;
-                for (i, w) in watches.iter_mut() {
-                    let more = svcs[*i].sc().workload.after_recovery_ms;
-                    report_clients(drill, rep, &svcs[*i], w, more)?;
+                let past_end = Instant::now() >= end;
+                let mut held = past_end;
+                for ((i, w), late) in watches.iter_mut().zip(late.iter_mut()) {
+                    let s = &svcs[*i];
+                    let more = s.sc().workload.after_recovery_ms;
+                    if clients_only(s, svcs.len()) || *late {
+                        report_clients(drill, rep, s, w, more)?;
+                    } else if past_end && !w.held_for(more) {
+                        *late = true;
+                        let text = "the recovery ended but the clients are not writing yet: waiting for them (at most until max_duration_ms)";
+                        drill.phase(rep, &s.say(text))?;
+                    } else {
+                        w.poll();
+                    }
                     held &= w.held_for(more);
                 }
                 if held {
