@@ -6,6 +6,7 @@ use crate::history::{Event, EventKind, HistoryFile, Op, Outcome, read_history};
 use crate::scenario::{CheckSpec, Targets};
 use crate::stack::ReadBack;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::path::Path;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -181,9 +182,11 @@ impl Checker {
         let fault_ns = fault.map(|e| e.t_ns).unwrap_or(0);
         let stop_ns = events.iter().find(|e| e.kind == EventKind::WorkloadStop).map(|e| e.t_ns).unwrap_or(self.end_ns);
         let acked_before_fault = self.acks.sorted().take_while(|&t| t < fault_ns).count() as u64;
-        let rto = self.measure_rto(events, &injects, fault, stop_ns, checks);
+        let rpo = read_back.map(|rb| self.rpo(rb, fault_ns)).transpose()?;
+        let lost: HashSet<(u32, u64)> = rpo.iter().flat_map(|r| &r.lost).map(|l| (l.writer, l.seq)).collect();
+        let rto = self.measure_rto(events, &injects, fault, stop_ns, checks, &lost);
         let recovered_ns = rto.recovered_at_ms.map(|ms| (ms * 1e6).round() as u64);
-        let (latency, rpo) = self.latency_and_rpo(events, recovered_ns, stop_ns, read_back, fault_ns)?;
+        let latency = self.latency(events, recovered_ns, stop_ns)?;
         let measured = targets::Measured {
             events,
             injected: injects.len(),
@@ -213,10 +216,28 @@ impl Checker {
 
     /// RTO from `fault` (None: from the outage's start) to the recovery point; none when
     /// there was nothing to recover from, and up to correct data after an operator error.
-    fn measure_rto(&self, events: &[Event], injects: &[&Event], fault: Option<&Event>, stop_ns: u64, checks: &CheckSpec) -> RtoResult {
+    /// A write invoked after the fault whose acknowledgement the read-back proves lost
+    /// (`lost`: a split brain's isolated primary acknowledging writes its successor never
+    /// got) is no availability: it counts as a failed write, so RTO runs to the clients'
+    /// recovery on data that survived. Writes lost from before the fault (what an async
+    /// replica had not received) are the RPO's alone.
+    fn measure_rto(
+        &self,
+        events: &[Event],
+        injects: &[&Event],
+        fault: Option<&Event>,
+        stop_ns: u64,
+        checks: &CheckSpec,
+        lost: &HashSet<(u32, u64)>,
+    ) -> RtoResult {
         let inject_times: Vec<rto::FaultTime> = injects.iter().map(|e| fault_time(e)).collect();
         let window = crate::clock::ms_to_ns(checks.stable_window_ms);
-        let sorted = || self.ops.sorted().map(|o| (o.invoke_ns, o.outcome(), o.complete_ns));
+        let fault_ns = fault.map_or(0, |e| e.t_ns);
+        let outcome = |o: &OpRecord| match o.outcome() {
+            Outcome::Ok if o.invoke_ns >= fault_ns && lost.contains(&(o.writer, o.seq)) => Outcome::Fail,
+            other => other,
+        };
+        let sorted = || self.ops.sorted().map(|o| (o.invoke_ns, outcome(&o), o.complete_ns));
         let end_ns = stop_ns.max(self.last_complete_ns);
         let (ok_ratio, answered) = (checks.stable_ok_ratio, fault.map(fault_time));
         let mut rto = rto::rto(&sorted, || self.acks.sorted(), &inject_times, answered, (stop_ns, end_ns), window, ok_ratio);
@@ -233,31 +254,34 @@ impl Checker {
         rto
     }
 
-    /// Latency per phase and the RPO (None without a read-back), in one pass over the ops in
-    /// any order; an error when the temporary files gave back fewer or more ops than added.
-    fn latency_and_rpo(
-        &self,
-        events: &[Event],
-        recovered_ns: Option<u64>,
-        stop_ns: u64,
-        read_back: Option<&ReadBack>,
-        fault_ns: u64,
-    ) -> std::io::Result<(Vec<PhaseLatency>, Option<RpoResult>)> {
-        let total = self.ops.len();
+    /// The RPO against the read-back, in one pass over the ops in any order; an error when
+    /// the temporary files gave back fewer or more ops than added.
+    fn rpo(&self, read_back: &ReadBack, fault_ns: u64) -> std::io::Result<RpoResult> {
+        let mut rpo = rpo::Rpo::new(read_back, self.recovery_target_ns);
+        self.each_op(|o| rpo.add(o.writer, o.seq, o.outcome(), o.invoke_ns, o.complete_ns))?;
+        Ok(rpo.finish(fault_ns))
+    }
+
+    /// Latency per phase (before the fault, during it, after `recovered_ns`), in one pass.
+    fn latency(&self, events: &[Event], recovered_ns: Option<u64>, stop_ns: u64) -> std::io::Result<Vec<PhaseLatency>> {
         let mut latency = latency::PhaseLatencies::new(events, recovered_ns, stop_ns);
-        let mut rpo = read_back.map(|rb| rpo::Rpo::new(rb, self.recovery_target_ns));
+        self.each_op(|o| latency.add(o.invoke_ns, o.outcome(), o.complete_ns))?;
+        Ok(latency.finish())
+    }
+
+    /// Every op once, in any order; an error when the temporary files gave back fewer or
+    /// more ops than added.
+    fn each_op(&self, mut f: impl FnMut(&OpRecord)) -> std::io::Result<()> {
+        let total = self.ops.len();
         let mut read = 0u64;
         for o in self.ops.unordered() {
             read += 1;
-            latency.add(o.invoke_ns, o.outcome(), o.complete_ns);
-            if let Some(r) = rpo.as_mut() {
-                r.add(o.writer, o.seq, o.outcome(), o.invoke_ns, o.complete_ns);
-            }
+            f(&o);
         }
         if read != total {
             return Err(std::io::Error::other(format!("the checker's temporary files gave back {read} of {total} ops")));
         }
-        Ok((latency.finish(), rpo.map(|r| r.finish(fault_ns))))
+        Ok(())
     }
 }
 

@@ -1,5 +1,6 @@
 //! RTO: from the moment the fault took effect for the clients to the invoke time of the
-//! first ok write after which writes stay available. "Stay available" = among the writes invoked in the
+//! first ok write after which writes stay available. (An ok write the read-back proves
+//! lost reaches here as a failed one: `analysis.rs`.) "Stay available" = among the writes invoked in the
 //! `stable_window_ms` starting at that write, none is `fail` and at least
 //! `stable_ok_ratio` are `ok`; the window must end before the workload stopped.
 //!

@@ -163,6 +163,36 @@ fn writes_lost_after_the_fault_event_never_show_rpo_zero() {
     assert!(a.rpo.as_ref().unwrap().rpo_ms > 0.0);
 }
 
+/// A split brain: the isolated old primary acknowledges writes its successor never gets.
+/// Those acknowledgements are no availability: RTO runs to the clients' recovery on the new
+/// primary, not to the first write the isolated one acknowledged (which gave 20 ms here).
+#[test]
+fn acknowledgements_the_read_back_proves_lost_are_no_recovery() {
+    // the new primary refuses nothing from 4000 on; writes fail from 3000 (the old one demoted)
+    let (mut ops, mut rb) = scenario(8000, (3000, 4000), Outcome::Fail, &[]);
+    // the cut: the write invoked at 1010 fails as it lands; the isolated primary then
+    // acknowledges every write invoked from 1020 to 2990, and none of them survives
+    ops[101].outcome = Outcome::Fail;
+    for seq in 102..=300 {
+        rb.remove(0, seq);
+    }
+    let a = run(&ops, &events(1000, 8000), Some(&rb), &targets(5000, 60000, 1000));
+    assert_eq!(a.rpo.as_ref().unwrap().lost_writes, 198);
+    assert_eq!(a.rto.outage_start_ms, Some(1010.0));
+    assert_eq!(a.rto.recovered_at_ms, Some(4000.0), "{:?}", a.rto);
+    assert_eq!(a.rto.rto_ms, Some(3000.0));
+    assert_eq!(a.rto.relapses, 0);
+    // the clients' own view is unchanged: the longest time without an acknowledgement is
+    // the demotion's (the last lost ack at 2992 to the first new one at 4002)
+    assert_eq!(a.rto.longest_gap_ms, 1010.0);
+    // writes lost from before the fault (an async replica behind) are the RPO's alone:
+    // the outage still starts at the fault's first failed write
+    let (ops, rb) = scenario(6000, (1000, 3500), Outcome::Fail, &[95, 96, 97, 98, 99, 100]);
+    let a = run(&ops, &events(1000, 6000), Some(&rb), &targets(3000, 100, 10));
+    assert_eq!(a.rpo.as_ref().unwrap().lost_writes, 6);
+    assert_eq!((a.rto.outage_start_ms, a.rto.rto_ms), (Some(1000.0), Some(2500.0)));
+}
+
 #[test]
 fn without_a_fault_rto_counts_from_the_outage_start_not_from_zero() {
     // an outage from outside the drill: writes fail from 3000 to 5000, no fault event

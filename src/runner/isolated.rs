@@ -26,6 +26,10 @@ pub(super) struct IsolatedWatch {
 /// Reads as long as the node says it is a writable primary, at most this long.
 const WATCH_FOR: Duration = Duration::from_secs(120);
 const PROBE: Duration = Duration::from_millis(500);
+/// Probes in a row that must fail before the node counts as no longer a primary: on a
+/// loaded machine one probe can miss its 500 ms while the isolated leader still
+/// acknowledges writes (a CI run lost the whole read to a single miss).
+const MISSES: u32 = 5;
 
 impl IsolatedWatch {
     pub fn hook(&self, driver: Arc<dyn Driver>, stack: Arc<Stack>, initial: String, clock: Clock) -> FaultHook {
@@ -38,35 +42,7 @@ impl IsolatedWatch {
                     return;
                 }
                 let Ok(addr) = stack.node(&initial).map(|n| n.addr()) else { return };
-                let watch = tokio::spawn(async move {
-                    let until = tokio::time::Instant::now() + WATCH_FOR;
-                    while tokio::time::Instant::now() < until && driver.data().probe(addr, PROBE).await {
-                        let started_ms = clock.now_ns() as f64 / 1e6;
-                        let read = tokio::time::timeout(Duration::from_secs(5), driver.data().read_back(addr)).await;
-                        // only a read the node finished as a primary counts
-                        let still = driver.data().probe(addr, PROBE).await;
-                        let info = |records: Option<u64>, error: Option<String>| IsolatedPrimary {
-                            node: initial.clone(),
-                            isolated_by_fault: f.index,
-                            read_started_ms: started_ms,
-                            records,
-                            lost_found_here: None,
-                            lost_acked_after_read: None,
-                            error,
-                        };
-                        // (a block: the guard must be gone before the next await)
-                        {
-                            let mut s = slot.lock().expect("slot");
-                            match read {
-                                Ok(Ok(rb)) if still => *s = Some((info(Some(rb.len() as u64), None), rb)),
-                                // an error is kept only until a good read replaces it
-                                Ok(Err(e)) if s.is_none() => *s = Some((info(None, Some(e.one_line())), ReadBack::default())),
-                                _ => {}
-                            }
-                        }
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                });
+                let watch = tokio::spawn(read_while_primary(driver, addr, initial, f.index, clock, slot));
                 *task.lock().expect("task") = Some(watch);
             })
         })
@@ -82,6 +58,46 @@ impl IsolatedWatch {
         }
         let read = self.slot.lock().expect("slot").take();
         read.filter(|_| stack.primary() != initial)
+    }
+}
+
+/// Reads every record the isolated node holds, again and again, while it answers as a
+/// writable primary (until `MISSES` probes in a row fail, or `WATCH_FOR`), keeping in
+/// `slot` the last read it finished as one.
+async fn read_while_primary(driver: Arc<dyn Driver>, addr: std::net::SocketAddr, initial: String, fault: usize, clock: Clock, slot: Slot) {
+    let until = tokio::time::Instant::now() + WATCH_FOR;
+    let mut misses = 0;
+    while tokio::time::Instant::now() < until && misses < MISSES {
+        if !driver.data().probe(addr, PROBE).await {
+            misses += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        misses = 0;
+        let started_ms = clock.now_ns() as f64 / 1e6;
+        let read = tokio::time::timeout(Duration::from_secs(5), driver.data().read_back(addr)).await;
+        // only a read the node finished as a primary counts
+        let still = driver.data().probe(addr, PROBE).await;
+        let info = |records: Option<u64>, error: Option<String>| IsolatedPrimary {
+            node: initial.clone(),
+            isolated_by_fault: fault,
+            read_started_ms: started_ms,
+            records,
+            lost_found_here: None,
+            lost_acked_after_read: None,
+            error,
+        };
+        // (a block: the guard must be gone before the next await)
+        {
+            let mut s = slot.lock().expect("slot");
+            match read {
+                Ok(Ok(rb)) if still => *s = Some((info(Some(rb.len() as u64), None), rb)),
+                // an error is kept only until a good read replaces it
+                Ok(Err(e)) if s.is_none() => *s = Some((info(None, Some(e.one_line())), ReadBack::default())),
+                _ => {}
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
