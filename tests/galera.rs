@@ -99,13 +99,26 @@ fn service<'a>(r: &'a Value, name: &str) -> &'a Value {
 /// When each kill of service `name` took effect (the engine's record of the death, drill
 /// ms), and the first and the last.
 fn deaths(r: &Value, name: &str) -> (Vec<f64>, f64, f64) {
-    let kills: Vec<f64> = events(r)
-        .iter()
-        .filter(|e| e["kind"] == "fault-inject" && e["service"] == name)
-        .map(|e| e["applied_ns"].as_f64().unwrap() / 1e6)
-        .collect();
+    let kills: Vec<f64> = fault_events(r, name).iter().map(|e| e["applied_ns"].as_f64().unwrap() / 1e6).collect();
     let (first, last) = (kills.iter().copied().fold(f64::MAX, f64::min), kills.iter().copied().fold(f64::MIN, f64::max));
     (kills, first, last)
+}
+
+fn fault_events(r: &Value, name: &str) -> Vec<Value> {
+    events(r).into_iter().filter(|e| e["kind"] == "fault-inject" && e["service"] == name).collect()
+}
+
+/// Asserts that service `name`'s kills were requested together (drdrill's part: one task
+/// fires every fault due at an offset) and landed within `spread_ms` of each other (the
+/// engine's part: alone on this machine a `docker kill` of six nodes lands 140-270 ms after
+/// its request). Galera counts nodes lost within `evs.suspect_timeout` (5 s) of each other
+/// as lost together: no survivor has moved to a view without the first one.
+fn assert_killed_together(r: &Value, name: &str, spread_ms: f64) {
+    let asked: Vec<f64> = fault_events(r, name).iter().map(|e| e["t_ns"].as_f64().unwrap() / 1e6).collect();
+    let asked_spread = asked.iter().copied().fold(f64::MIN, f64::max) - asked.iter().copied().fold(f64::MAX, f64::min);
+    assert!(asked_spread < 50.0, "{name}: the kills were requested {asked_spread:.1} ms apart: {asked:?}");
+    let (kills, first, last) = deaths(r, name);
+    assert!(last - first <= spread_ms, "{name}: the kills landed {:.1} ms apart: {kills:?}", last - first);
 }
 
 /// The operator's bootstrap of service `name`, after `killed` nodes of it were killed within
@@ -115,8 +128,9 @@ fn deaths(r: &Value, name: &str) -> (Vec<f64>, f64, f64) {
 /// every killed node back in the cluster, the chosen one bootstrapped, the others by a
 /// state transfer.
 fn assert_bootstrapped(r: &Value, name: &str, killed: &[&str], spread_ms: f64) {
-    let (kills, first, last) = deaths(r, name);
-    assert!(kills.len() == killed.len() && last - first <= spread_ms, "{name}: {kills:?}");
+    let (kills, _, _) = deaths(r, name);
+    assert_eq!(kills.len(), killed.len(), "{name}: {kills:?}");
+    assert_killed_together(r, name, spread_ms);
     let res = service(r, name);
     assert!(res["lost_writes"].is_u64(), "{name}: lost writes not counted: {}", res["lost_writes"]);
     let b = &res["failover"]["bootstrap"];
@@ -160,7 +174,7 @@ fn two_nodes_killed_together_are_bootstrapped_by_the_operator_and_the_lost_write
     assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
     let r = &d.results;
     for name in ["flush0", "flush1"] {
-        assert_bootstrapped(r, name, &["gal-1", "gal-2"], 100.0);
+        assert_bootstrapped(r, name, &["gal-1", "gal-2"], 1_000.0);
     }
     // every commit on disk and a node that never crashed: nothing acknowledged is lost
     assert_eq!(service(r, "flush1")["lost_writes"], 0);
@@ -174,8 +188,7 @@ fn every_node_killed_loses_under_flush_0_only_what_innodb_had_not_yet_flushed() 
     assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
     let r = &d.results;
     for name in ["flush0", "flush1"] {
-        // six kills at once on 2 cores: their deaths land 10-180 ms apart
-        assert_bootstrapped(r, name, &["gal-1", "gal-2", "gal-3"], 300.0);
+        assert_bootstrapped(r, name, &["gal-1", "gal-2", "gal-3"], 1_000.0);
     }
     // every commit on disk: even a crash of every node loses nothing acknowledged
     assert_eq!(service(r, "flush1")["lost_writes"], 0);

@@ -73,11 +73,14 @@ fn a_runbook_promotes_and_moves_dns_and_the_clients_measure_the_wan_they_cross()
     let wan = r["wan"][0]["latency_ms"].as_f64().unwrap();
     assert!((wan..wan + WAN_TOLERANCE_MS).contains(&p50("before_fault")), "p50 {} across a {wan} ms link", p50("before_fault"));
     assert!(p50("after_recovery") < wan / 2.0, "p50 {} within dc2", p50("after_recovery"));
-    // the link drops 2% of packets each way: TCP resends them after at least 200 ms, and
-    // the slowest writes show it
+    // the link drops 2% of packets each way: TCP resends a lost segment once a probe or
+    // its timer fires (a tail-loss probe after two smoothed round trips, the RTO after at
+    // least 200 ms), so the slowest writes take at least one more crossing than the
+    // median's (one CI run measured p99 140.9 ms, not the 190 ms an RTO alone would give)
     let before = r["latency"].as_array().unwrap().iter().find(|l| l["phase"] == "before_fault").unwrap().clone();
     let p99 = before["p99_ms"].as_f64().unwrap();
-    assert!(p99 >= wan + 150.0, "p99 {p99} ms: no retransmission across a lossy link");
+    let median = p50("before_fault");
+    assert!(p99 >= median + wan, "p99 {p99} ms, median {median} ms: no retransmission across a lossy {wan} ms link");
     // nothing of the drill remains: its containers, networks (one per site), volumes, and
     // its DNS server (it lived in the drill's process)
     let run = run_id(r);

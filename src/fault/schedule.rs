@@ -1,12 +1,17 @@
-//! Runs the scenario's faults at their offsets, each on its own task so that faults at the
-//! same offset start together; timed faults are healed after their duration, `heal`
-//! entries heal the fault they name, and whatever is still in effect at the end is healed
-//! by `heal_all` (on success) or by the runner through the ledger (on error or interrupt).
+//! Runs the scenario's faults at their offsets, every service's in one schedule: the faults
+//! due at the same offset are fired by one task, all in the same poll, so that they are
+//! requested at the same instant however busy the runtime is (one task per fault once
+//! woke 452 ms apart under CI's load); timed faults are healed after their duration,
+//! `heal` entries heal the fault they name, and whatever is still in effect at the end is
+//! healed by `heal_all` (on success) or by the runner through the ledger (on error or
+//! interrupt).
 use super::{Injected, heal, inject};
 use crate::docker::Docker;
 use crate::history::RecorderHandle;
 use crate::scenario::{FaultKind, FaultSpec};
 use crate::stack::Stack;
+use futures_util::future::BoxFuture;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Mutex, mpsc};
@@ -46,28 +51,46 @@ impl FaultLedger {
 
 pub struct FaultSchedule {
     ledger: FaultLedger,
+    /// The faults added and not yet armed, by the drill-clock instant they are due.
+    due: BTreeMap<u64, Vec<BoxFuture<'static, ()>>>,
     tasks: tokio::task::JoinSet<()>,
 }
 
 impl FaultSchedule {
-    /// Runs `faults`, each with its index in the scenario. Offsets count from the drill
-    /// clock's zero (the workload start). When every task is done, `notify` closes.
-    pub fn start(
+    /// An empty schedule over the drill's ledger.
+    pub fn new(ledger: FaultLedger) -> Self {
+        FaultSchedule { ledger, due: BTreeMap::new(), tasks: tokio::task::JoinSet::new() }
+    }
+
+    /// Adds one service's `faults`, each with its index in the scenario. Offsets count
+    /// from the drill clock's zero (the workload start). Nothing fires before `arm`; when
+    /// every fault of the service is done, `notify` closes.
+    pub fn add(
+        &mut self,
         stack: Arc<Stack>,
         faults: Vec<(usize, FaultSpec)>,
         rec: RecorderHandle,
-        ledger: FaultLedger,
         notify: mpsc::UnboundedSender<FaultNotice>,
         hook: Option<FaultHook>,
-    ) -> Self {
+    ) {
         let remaining = Arc::new(AtomicUsize::new(faults.len()));
         let mine = Arc::new(faults.iter().map(|(i, _)| *i).collect());
-        let shared = Shared { stack, rec, ledger: ledger.clone(), notify, hook, remaining, mine };
-        let mut tasks = tokio::task::JoinSet::new();
+        let shared = Shared { stack, rec, ledger: self.ledger.clone(), notify, hook, remaining, mine };
         for (index, spec) in faults {
-            tasks.spawn(shared.clone().run(index, spec));
+            let at = crate::clock::ms_to_ns(spec.at_ms);
+            self.due.entry(at).or_default().push(Box::pin(shared.clone().run(index, spec)));
         }
-        FaultSchedule { ledger, tasks }
+    }
+
+    /// Starts the clock of every fault added: one task per offset, which wakes at it and
+    /// fires that offset's faults together.
+    pub fn arm(&mut self, clock: crate::clock::Clock) {
+        for (at, faults) in std::mem::take(&mut self.due) {
+            self.tasks.spawn(async move {
+                tokio::time::sleep_until(clock.instant_at(at).into()).await;
+                futures_util::future::join_all(faults).await;
+            });
+        }
     }
 
     /// Stops scheduling and heals whatever is still in effect.
@@ -109,11 +132,10 @@ impl Shared {
         }
     }
 
-    /// One fault at its offset: injected (and healed after its duration), or, for a
-    /// `heal` entry, the fault it names healed.
+    /// One fault, polled first at its offset: injected (and healed after its duration), or,
+    /// for a `heal` entry, the fault it names healed.
     async fn run(self, index: usize, spec: FaultSpec) {
         let rec = &self.rec;
-        tokio::time::sleep_until(rec.clock.instant_at(crate::clock::ms_to_ns(spec.at_ms)).into()).await;
         if spec.kind == FaultKind::Heal {
             return self.heal_named(&spec).await;
         }

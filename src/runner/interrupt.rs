@@ -12,7 +12,7 @@ use crate::scenario::{Loaded, ServicePlan};
 use std::path::Path;
 
 /// Stops what runs, in order: the failovers (no promotion after the signal), the fault
-/// schedules, then the workloads (writes in flight are answered or time out); heals, marks
+/// schedule, then the workloads (writes in flight are answered or time out); heals, marks
 /// the interruption in the history and closes it. Returns partial results when the
 /// workloads had started, each service judged on what was recorded.
 pub(super) async fn stop_interrupted(
@@ -46,13 +46,13 @@ pub(super) async fn stop_interrupted(
     Ok(r)
 }
 
-/// Stops the failovers, schedules and workloads in that order, heals, runs the `after`
+/// Stops the failovers, the fault schedule and the workloads in that order, heals, runs the `after`
 /// hooks owed and closes the history; returns when the interruption was recorded.
 async fn stop_in_order(shared: &Shared, live: &mut Live, ledger: &FaultLedger, signal: &str, loaded: &Loaded) -> Result<Option<u64>> {
     for f in &live.failovers {
         f.abort();
     }
-    for s in std::mem::take(&mut live.schedules) {
+    if let Some(s) = live.schedule.take() {
         s.stop().await;
     }
     let at_ns = live.clock.map(|c| c.now_ns());

@@ -22,7 +22,8 @@ pub(super) struct Live {
     pub recs: Vec<(String, RecorderHandle)>,
     pub recorder: Option<Recorder>,
     pub workloads: Vec<Workload>,
-    pub schedules: Vec<FaultSchedule>,
+    /// Every service's faults, once armed.
+    pub schedule: Option<FaultSchedule>,
     pub failovers: Vec<tokio::task::AbortHandle>,
     /// Set while the `after` hooks are owed (from the first action on).
     pub after_pending: Option<crate::action::ActionEnv>,

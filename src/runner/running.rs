@@ -64,9 +64,11 @@ pub(super) async fn start_all(
     lag_sink: Option<&crate::lag::LagSink>,
 ) -> Result<(Vec<Running>, Notices, FuturesUnordered<Reported>)> {
     let (mut run, mut notices, reported) = (Vec::new(), Vec::new(), FuturesUnordered::<Reported>::new());
+    // one schedule for every service: faults due at the same offset fire together
+    let mut schedule = FaultSchedule::new(drill.ledger.clone());
     for (i, svc) in svcs.iter().enumerate() {
         let lag = start_lag(drill, rep, svc, clock, lag_sink).await?;
-        let (r, faults, task) = start_service(drill, rep, svc, rec, lag).await?;
+        let (r, faults, task) = start_service(drill, rep, svc, rec, lag, &mut schedule).await?;
         notices.push(
             stream::unfold(faults, |mut rx| async { rx.recv().await.map(|n| (n, rx)) })
                 .map(move |n| (i, Some(n)))
@@ -78,10 +80,12 @@ pub(super) async fn start_all(
         }
         run.push(r);
     }
+    schedule.arm(clock);
+    drill.live.with(|l| l.schedule = Some(schedule));
     Ok((run, stream::select_all(notices), reported))
 }
 
-/// Starts one service's workload, fault schedule and recovery.
+/// Starts one service's workload and recovery, and adds its faults to `schedule`.
 #[allow(clippy::type_complexity)]
 async fn start_service(
     drill: &Drill<'_>,
@@ -89,6 +93,7 @@ async fn start_service(
     svc: &Service,
     rec: &RecorderHandle,
     lag: Option<crate::lag::LagMonitor>,
+    schedule: &mut FaultSchedule,
 ) -> Result<(Running, mpsc::UnboundedReceiver<FaultNotice>, Option<tokio::task::JoinHandle<FailoverReport>>)> {
     let sc = svc.sc();
     let rec = if svc.plan.tagged { rec.for_service(&svc.plan.name) } else { rec.clone() };
@@ -103,7 +108,7 @@ async fn start_service(
     let hook = svc.driver.orchestrator().map(|_| isolated.hook(svc.driver.clone(), svc.stack.clone(), primary.clone(), rec.clock));
     let hook = monitoring_hook(drill, hook);
     let faults = svc.plan.faults.iter().copied().zip(sc.faults.iter().cloned()).collect();
-    let schedule = FaultSchedule::start(svc.stack.clone(), faults, rec.clone(), drill.ledger.clone(), fault_tx, hook);
+    schedule.add(svc.stack.clone(), faults, rec.clone(), fault_tx, hook);
     let scene = Scene { stack: svc.stack.clone(), driver: svc.driver.clone(), rec: rec.clone(), clients: route.clone() };
     let (tx, rx) = mpsc::unbounded_channel();
     let task = svc.recovery.clone().map(|r| tokio::spawn(async move { r.run(scene, rx).await }));
@@ -111,7 +116,6 @@ async fn start_service(
     drill.live.with(|l| {
         l.failovers.extend(recovery.clone());
         l.workloads.push(workload);
-        l.schedules.push(schedule);
         l.recs.push((svc.plan.name.clone(), rec.clone()));
     });
     let faults_done = sc.faults.is_empty();
@@ -150,14 +154,14 @@ pub(super) async fn stop(
     for r in run.iter() {
         r.rec.event(EventKind::WorkloadStop, None, None, "").await;
     }
-    let (workloads, schedules) = drill.live.with(|l| (std::mem::take(&mut l.workloads), std::mem::take(&mut l.schedules)));
+    let (workloads, schedule) = drill.live.with(|l| (std::mem::take(&mut l.workloads), l.schedule.take()));
     let ends = futures_util::future::join_all(workloads.into_iter().map(|w| w.stop())).await;
     // the history closes once nothing records: the membership watch goes on without it
     svcs.iter().for_each(|s| s.members.detach_history());
     let cpu_end = crate::usage::Sample::now();
     let containers_end = counters(&drill.docker, &drill.run_id).await;
     futures_util::future::join_all(run.iter_mut().filter_map(|r| r.lag.take()).map(|m| m.stop())).await;
-    for ((s, svc), r) in schedules.into_iter().zip(svcs).zip(run.iter()) {
+    if let (Some(s), Some(svc), Some(r)) = (schedule, svcs.first(), run.first()) {
         s.heal_all(&svc.stack, &r.rec).await; // (already done after an abort)
     }
     heal_monitoring(drill).await;
@@ -186,8 +190,7 @@ pub(super) async fn stop(
 pub(super) async fn abort(drill: &Drill<'_>, rep: &mut Reporters, rec: &RecorderHandle, svcs: &[Service], why: &str) -> Result<()> {
     rec.event(EventKind::Aborted, None, None, why.to_string()).await;
     rep.emit(DrillEvent::Step { t_ms: rec.clock.now_ns() as f64 / 1e6, text: &format!("ABORTED: {why}; healing") })?;
-    let schedules = drill.live.with(|l| std::mem::take(&mut l.schedules));
-    for (s, svc) in schedules.into_iter().zip(svcs) {
+    if let (Some(s), Some(svc)) = (drill.live.with(|l| l.schedule.take()), svcs.first()) {
         s.heal_all(&svc.stack, rec).await;
     }
     heal_monitoring(drill).await;

@@ -50,8 +50,9 @@ pub fn run_drill_with_env(scenario: &str, extra: &[&str], env: &[(&str, &str)]) 
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let code = out.status.code().unwrap_or(-1);
     // captured by the test runner and shown only when the test fails: the scorecard (which
-    // target failed, and by how much) beside the assertion that failed
-    println!("drdrill {} (exit {code}); evidence in {}\n{stdout}", args.join(" "), reports.display());
+    // target failed, and by how much) beside the assertion that failed; on stderr, so the
+    // panic's message follows it and ends the test's output (CI excerpts show the end)
+    eprintln!("drdrill {} (exit {code}); evidence in {}\n{stdout}", args.join(" "), reports.display());
     let dir = find_results(&reports).unwrap_or_else(|| panic!("no results.json (exit {code})\n{stdout}\n{stderr}"));
     let results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
     Drill { code, stdout, stderr, dir, results }
