@@ -3,7 +3,7 @@
 //! the results (results.rs, with comparison.rs and questions.rs) and the shared
 //! formatting and row types (format.rs: `Fact`, `Grid`) at the bottom; the sections every
 //! report shows, each computing its rows once (measured, alerts, lag, restore, shards,
-//! multi_active, replication, questions_text, keyspace, timeline, figures) above them; the reporters (terminal, markdown, html, junit) above the sections; evidence.rs,
+//! multi_active, replication, questions_text, keyspace, site_gaps, timeline, figures) above them; the reporters (terminal, markdown, html, junit) above the sections; evidence.rs,
 //! which writes every report, on top.
 mod alerts;
 mod answers;
@@ -31,6 +31,7 @@ mod replication;
 mod restore;
 mod results;
 mod shards;
+mod site_gaps;
 mod terminal;
 mod timeline;
 
@@ -76,6 +77,8 @@ impl Reporters {
     }
 }
 
+#[cfg(test)]
+mod parity_tests;
 #[cfg(test)]
 mod questions_tests;
 #[cfg(test)]
