@@ -32,3 +32,28 @@ pub(super) fn rto_text(r: &Results) -> String {
 pub(super) fn shaped(r: &Results) -> impl Iterator<Item = &LinkSpec> {
     r.wan.iter().filter(|l| !l.is_plain())
 }
+
+/// Latency of acknowledged writes per phase, as report.md and report.html show it (ms; "-"
+/// where a phase had no acknowledged write); nothing when no phase was measured.
+pub(super) fn latency_grid(r: &Results) -> Option<super::format::Grid> {
+    if r.latency.is_empty() {
+        return None;
+    }
+    let header = ["phase", "from (s)", "to (s)", "ok ops", "p50", "p95", "p99", "max", "mean"].map(String::from).to_vec();
+    let ms = super::format::ms;
+    let rows = r
+        .latency
+        .iter()
+        .map(|l| {
+            let figures = [l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms, l.mean_ms].map(ms);
+            let head = [l.phase.to_string(), format!("{:.3}", l.from_ms / 1e3), format!("{:.3}", l.to_ms / 1e3), l.ok_ops.to_string()];
+            head.into_iter().chain(figures).collect()
+        })
+        .collect();
+    Some(super::format::Grid { header, rows })
+}
+
+/// The WAN links as set, a sentence each: `WAN dc1-dc2: round trip 30 ms (its setting)`.
+pub(super) fn wan_texts(r: &Results) -> Vec<String> {
+    shaped(r).map(|l| format!("WAN {}: {}", l.between.join("-"), super::format::link_setting(l))).collect()
+}

@@ -37,3 +37,49 @@ pub(super) fn observer_text(h: &HarnessUsage) -> Option<String> {
     }
     Some(s)
 }
+
+/// One labelled row of a report ("RTO", "250.0 ms (…)"), computed once: the terminal pads
+/// the label, report.md makes it a bullet, report.html a row of a table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Fact {
+    pub label: String,
+    pub text: String,
+}
+
+pub(super) fn fact(label: impl Into<String>, text: impl Into<String>) -> Fact {
+    Fact { label: label.into(), text: text.into() }
+}
+
+/// A table whose columns a section decides (the replication matrix has a column per
+/// provider): a header and rows of already formatted cells.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Grid {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Grid {
+    /// The table as report.md writes it (a `|` in a cell escaped).
+    pub(super) fn markdown(&self) -> String {
+        let line = |cells: &[String]| format!("| {} |\n", cells.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | "));
+        let mut m = line(&self.header);
+        m += &format!("|{}\n", "---|".repeat(self.header.len()));
+        self.rows.iter().for_each(|r| m += &line(r));
+        m
+    }
+
+    /// The table as the terminal draws it.
+    pub(super) fn terminal(&self) -> String {
+        let mut b = tabled::builder::Builder::default();
+        b.push_record(self.header.clone());
+        self.rows.iter().for_each(|r| b.push_record(r.clone()));
+        let mut t = b.build();
+        t.with(tabled::settings::Style::rounded());
+        t.to_string()
+    }
+}
+
+/// A count, or `why` in words when there is none.
+pub(super) fn count_or(v: Option<u64>, why: &str) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| why.to_string())
+}

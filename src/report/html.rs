@@ -1,7 +1,9 @@
 //! report.html: one self-contained page per drill (inline CSS and SVG, no scripts, no
-//! network fetches) that opens from a file share or an e-mail attachment: the scorecard,
-//! the timeline picture, the phases, the lost writes, replication health at start, the
-//! scenario as run, and the tool and engine it ran with.
+//! network fetches) that opens from a file share or an e-mail attachment: the scorecard
+//! and the measured rows (measured.rs, as the terminal prints them), the timeline picture,
+//! the phases, the shards or the sites of a multi-active service, latency, the lost
+//! writes, replication at start (a mesh as a matrix), the comparison, the steady state,
+//! the observer's cost, the alerts, the scenario as run, and the tool and engine it ran with.
 use super::Results;
 use super::phases::{headline, phase_rows};
 use serde_json::json;
@@ -18,21 +20,16 @@ const TEMPLATE: &str = r#"<!doctype html>
 {% for s in services %}{% if several %}<h2 class="service">Service {{ s.name }} ({{ s.r.stack.kind }}): <span class="{{ s.r.verdict|lower }}">{{ s.r.verdict|upper }}</span></h2>
 {% endif %}<h2>Scorecard</h2>
 <table><tr><th>target</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
-{% for t in s.r.targets %}<tr><td>{{ t.target }}</td>{% if t.target == "converged" %}<td>yes</td><td>{{ "yes" if s.r.converged else ("unknown" if s.r.converged is none else "no") }}</td>{% else %}<td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td>{% endif %}<td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
+{% for t in s.r.targets %}<tr><td>{{ t.target }}</td>{% if t.target == "converged" %}<td>yes</td><td>{{ s.converged }}</td>{% else %}<td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td>{% endif %}<td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
 {% endfor %}</table>
 <table class="facts">
-<tr><th>RTO</th><td>{{ num(s.r.rto_ms) }} ms (from {{ num(s.r.rto_from_ms) }} ms, when the outage began for the clients, to the recovery point {{ num(s.r.recovered_at_ms) }} ms)</td></tr>
-<tr><th>outage seen by the clients</th><td>{{ num(s.r.outage_ms) }} ms</td></tr>
-<tr><th>RPO</th><td>{{ num(s.r.rpo_ms) }} ms</td></tr>
-<tr><th>fault</th><td>requested {{ num(s.r.fault_ms) }} ms, applied {{ num(s.r.fault_applied_ms) }} ms{% if s.r.outage_observed and s.r.rto_basis == "fault" %}, in effect for the clients {{ num(s.r.rto_from_ms) }} ms (RTO's start){% endif %}</td></tr>
-<tr><th>writes</th><td>{{ s.r.total_writes }} total: {{ s.r.acked_writes }} ok, {{ s.r.failed_writes }} fail, {{ s.r.unknown_writes }} unknown</td></tr>
-<tr><th>read back</th><td>{{ num(s.r.records_read) }} records: {{ num(s.r.lost_writes) }} lost, {{ num(s.r.recovered_writes) }} recovered, {{ num(s.r.duplicate_writes) }} duplicated</td></tr>
-<tr><th>primary</th><td>{{ s.r.stack.initial_primary }} → {{ s.r.stack.final_primary }}</td></tr>
-</table>
+{% for f in s.facts %}<tr><th>{{ f.label }}</th><td>{{ f.text }}</td></tr>
+{% endfor %}</table>
 <h2>Timeline</h2>
 <figure id="timeline{{ s.suffix }}">{{ s.svg|safe }}
 <figcaption>Bars: writes per 100 ms of invoke time, green ok, red fail, orange unknown. Lines: latency of the acknowledged writes (right axis).
-Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple failover and orchestrator steps, blue alerts firing and paging. Bands: the phases.</figcaption></figure>
+Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple failover and orchestrator steps, blue alerts firing and paging. Bands: the phases.{% if s.sites_caption %}
+Below, on the same time axis: each site's longest time without an acknowledgement (red), the cuts between sites (grey).{% endif %}</figcaption></figure>
 <table><tr><th>drill time (ms)</th><th>step</th><th>node</th><th>detail</th></tr>
 {% for e in s.markers %}<tr class="marker"><td>{{ num(e.t_ms) }}</td><td>{{ e.kind }}</td><td>{{ e.node or "" }}</td><td>{{ e.detail }}</td></tr>
 {% endfor %}</table>
@@ -43,6 +40,16 @@ Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple f
 <figure id="keyspace{{ s.suffix }}">{{ s.keyspace|safe }}
 <figcaption>The share of the key space whose shard took writes, per 100 ms of invoke time (green); shaded red: no shard took a write. Markers: dark red faults, purple the cluster's FAIL and promotion.</figcaption></figure>
 {% for l in s.writable %}<p>{{ l }}</p>{% endfor %}{% endif %}
+{% if s.sites_caption %}<h2 id="sites{{ s.suffix }}">By site</h2><p>{{ s.sites_caption }}.</p>
+<table><tr><th>site</th><th>writes ok / fail / unknown</th><th>longest without an ack, ms</th></tr>
+{% for x in s.sites %}<tr class="site"><td>{{ x.site }}</td><td>{{ x.writes }}</td><td>{{ x.gap }}</td></tr>
+{% endfor %}</table>
+<table class="facts">{% for f in s.site_facts %}<tr><th>{{ f.label }}</th><td>{{ f.text }}</td></tr>
+{% endfor %}</table>
+{% if s.lost_updates %}<h3>Lost updates (first 100), each beside the write kept instead</h3>
+<table><tr><th>key</th><th>lost update (invoked)</th><th>kept instead (completed before it)</th></tr>
+{% for l in s.lost_updates %}<tr class="lost-update"><td>{{ l.key }}</td><td>{{ l.lost }}</td><td>{{ l.survivor }}</td></tr>
+{% endfor %}</table>{% if s.lost_updates_more %}<p>… and {{ s.lost_updates_more }} more (results.json).</p>{% endif %}{% endif %}{% endif %}
 {% if s.phases %}<h2>RTO by phase ({{ s.headline }})</h2>
 <table><tr><th>phase</th><th>from → to</th><th>duration</th><th>budget</th><th>budget from</th></tr>
 {% for p in s.phases %}<tr><td>{{ p.phase }}</td><td>{{ p.span }}</td><td>{{ p.duration }}</td><td>{{ p.budget }}</td><td>{{ p.setting }}</td></tr>
@@ -51,24 +58,37 @@ Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple f
 <table><tr><th>step</th><th>from → to (drill ms)</th><th>duration</th></tr>
 {% for x in s.restore %}<tr><td>{{ x.step }}</td><td>{{ x.span }}</td><td>{{ x.duration }}</td></tr>
 {% endfor %}</table>{% endif %}
+{% if s.latency %}<h2>Latency of acknowledged writes (ms, by phase of invoke time)</h2>
+<table><tr>{% for h in s.latency.header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in s.latency.rows %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>
+{% endfor %}</table>{% for w in s.wan %}<p>{{ w }}.</p>{% endfor %}{% endif %}
 {% if s.lag_caption %}<h2>Replica lag</h2><p>{{ s.lag_caption }}.</p>
 <table><tr><th>replica</th><th>phase</th><th>heartbeats</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>engine p50 / p99 / max ms</th><th>engine behind (bytes p50 / max)</th></tr>
 {% for l in s.lag %}<tr><td>{{ l.replica }}</td><td>{{ l.phase }}</td><td>{{ l.heartbeats }}</td><td>{{ l.p50 }}</td><td>{{ l.p95 }}</td><td>{{ l.p99 }}</td><td>{{ l.max }}</td><td>{{ l.engine }}</td><td>{{ l.behind }}</td></tr>
 {% endfor %}</table>{% endif %}
-<h2>Lost writes ({{ num(s.r.lost_writes) }})</h2>
+<h2>Lost writes ({{ s.lost_count }})</h2>
 {% if s.r.lost %}<table><tr><th>writer</th><th>seq</th><th>acknowledged (ms)</th></tr>
 {% for l in s.r.lost[:100] %}<tr><td>{{ l.writer }}</td><td>{{ l.seq }}</td><td>{{ num(l.ack_ms) }}</td></tr>
 {% endfor %}</table>{% if s.r.lost|length > 100 %}<p>First 100 of {{ s.r.lost|length }} shown; all are in results.json.</p>{% endif %}
 {% else %}<p>None.</p>{% endif %}
-<h2>Replication at start</h2>
-<table><tr><th>replica</th><th>state</th><th>lag (bytes)</th></tr>
-{% for h in s.r.stack.replication_at_start %}<tr><td>{{ h.node }}</td><td>{{ h.state }}</td><td>{{ h.lag_bytes }}</td></tr>{% endfor %}</table>
+{% if s.replication %}<h2>Replication at start</h2><p>{{ s.replication[0] }}.</p>
+<table class="replication"><tr>{% for h in s.replication[1].header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in s.replication[1].rows %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>
+{% endfor %}</table>{% endif %}
 {% endfor %}
 {% if several and r.targets %}<h2>Drill-wide targets</h2>
 <table><tr><th>target</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
 {% for t in r.targets %}<tr><td>{{ t.target }}</td><td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td><td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
 {% endfor %}</table>{% endif %}
-{% if observer %}<h2 id="observer">The observer's cost</h2><p>CPU while the workload ran: {{ observer }}</p>{% endif %}
+{% if comparison %}<h2 id="comparison">{{ comparison[0] }}</h2>
+<table class="facts">{% for f in comparison[1] %}<tr><th>{{ f.label }}</th><td>{{ f.text }}</td></tr>
+{% endfor %}</table>{% endif %}
+{% if steady %}<h2 id="steady-state">Steady state after recovery</h2>
+<table class="facts">{% for f in steady %}<tr><th>{{ f.label }}</th><td>{{ f.text }}</td></tr>
+{% endfor %}</table>{% endif %}
+{% if observer %}<h2 id="observer">The observer's cost</h2>
+<table class="facts">{% for f in observer %}<tr><th>{{ f.label }}</th><td>{{ f.text }}</td></tr>
+{% endfor %}</table>{% endif %}
 {% if alerts.caption %}<h2 id="alerts">Alerts</h2><p>{{ alerts.caption }}.</p>
 <table><tr><th>alert</th><th>for</th><th>outcome</th><th>pending ms</th><th>firing ms</th><th>notified ms</th><th>to page ms</th><th>budget ms</th><th>resolved / notified ms</th><th>why</th></tr>
 {% for a in alerts.rules %}<tr class="alert"><td>{{ a.alert }}</td><td>{{ a.for_ }}</td><td>{{ a.outcome }}</td><td>{{ a.pending }}</td><td>{{ a.firing }}</td><td>{{ a.notified }}</td><td>{{ a.to_page }}</td><td>{{ a.budget }}</td><td>{{ a.resolved }}</td><td>{{ a.why }}</td></tr>
@@ -123,6 +143,17 @@ fn service_json(r: &Results, several: bool, svg: &str, name: &str, sr: &Results)
         "shards_caption": super::shards::shards_caption(sr),
         "shards": super::shards::shard_lines(sr),
         "writable": super::shards::writable_lines(sr),
+        "facts": super::measured::block(sr, (!several).then_some(r)),
+        "converged": super::measured::converged_word(sr),
+        "lost_count": super::format::count_or(sr.lost_writes, "not read back"),
+        "latency": super::figures::latency_grid(sr),
+        "wan": super::figures::wan_texts(sr),
+        "sites_caption": super::multi_active::caption(sr),
+        "sites": super::multi_active::site_lines(sr),
+        "site_facts": super::multi_active::facts(sr),
+        "lost_updates": super::multi_active::lost_update_lines(sr, 100),
+        "lost_updates_more": super::multi_active::lost_updates_left_out(sr, 100),
+        "replication": super::replication::replication_at_start(sr),
         "keyspace": super::keyspace::keyspace_svg(name, sr, &events).map(|svg| svg.unwrap_or_else(|e| format!("<p>no picture: {e}</p>"))),
     })
 }
@@ -134,7 +165,7 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
     env.add_function("num", |v: Option<f64>| match v {
         Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
         Some(v) => format!("{v:.1}"),
-        None => "unknown".into(),
+        None => "not measured".into(),
     });
     env.add_filter("when", |t: &str| crate::clock::readable(t));
     env.add_filter("answer_class", |a: &str| match a {
@@ -152,7 +183,9 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
         "several": several,
         "scenario": scenario,
         "alerts": alerts(r),
-        "observer": r.harness.as_ref().and_then(super::format::observer_text),
+        "observer": super::measured::harness(r),
+        "comparison": super::measured::comparison(r),
+        "steady": super::measured::steady_state(r),
         "questions": r.questions.as_ref().map(super::questions_text::blocks),
         "version": env!("CARGO_PKG_VERSION"),
     });

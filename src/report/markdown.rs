@@ -1,9 +1,22 @@
-//! report.md: the scorecard and the drill's timeline, for the audit trail.
-use super::Results;
+//! report.md: the scorecard and the drill's timeline, for the audit trail. Every section
+//! the terminal's scorecard shows, from the same rows (measured.rs and the sections).
+use super::format::Fact;
+use super::{Results, measured};
 use std::fmt::Write;
 
 fn num(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "unknown".into())
+    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "not measured".into())
+}
+
+/// Labelled rows as a list: `- RTO: 250.0 ms (…)`.
+fn bullets(facts: &[Fact]) -> String {
+    facts
+        .iter()
+        .map(|f| match f.label.trim() {
+            "" => format!("- {}\n", f.text),
+            label => format!("- {label}: {}\n", f.text),
+        })
+        .collect()
 }
 
 pub fn markdown(r: &Results) -> String {
@@ -13,7 +26,7 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(m, "Run `{}`, started {started}, finished {finished}.\n", r.run_id);
     m += &super::questions_text::markdown(r);
     if !r.several() {
-        return m + &service(r, "timeline.svg") + &observer(r) + &super::alerts::markdown(r);
+        return m + &service(r, "timeline.svg") + &drill_part(r);
     }
     let each = r.each_service();
     let verdicts: Vec<String> = each.iter().map(|(n, sr)| format!("{n} {}", sr.verdict)).collect();
@@ -27,15 +40,30 @@ pub fn markdown(r: &Results) -> String {
         m += "\n## Drill-wide targets\n";
         m += &targets(r).replace("\n## Targets\n", "\n");
     }
+    m + &drill_part(r)
+}
+
+/// The drill's own sections after its services': the comparison with a baseline, the
+/// steady state after recovery, the observer's cost, the alerts.
+fn drill_part(r: &Results) -> String {
+    let mut m = String::new();
+    if let Some((caption, facts)) = measured::comparison(r) {
+        let _ = write!(m, "\n## {caption}\n\n{}", bullets(&facts));
+    }
+    let steady = measured::steady_state(r);
+    if !steady.is_empty() {
+        let _ = write!(m, "\n## Steady state after recovery\n\n{}", bullets(&steady));
+    }
     m + &observer(r) + &super::alerts::markdown(r)
 }
 
-/// "## The observer's cost": the CPU drdrill, its proxies and the monitoring took while
-/// the workload ran, beside the stack's.
+/// "## The observer's cost": drdrill's own cost, and the CPU drdrill, its proxies and the
+/// monitoring took while the workload ran, beside the stack's.
 fn observer(r: &Results) -> String {
-    match r.harness.as_ref().and_then(super::format::observer_text) {
-        Some(o) => format!("\n## The observer's cost\n\nCPU while the workload ran: {o}\n"),
-        None => String::new(),
+    let facts = measured::harness(r);
+    match facts.is_empty() {
+        true => String::new(),
+        false => format!("\n## The observer's cost\n\n{}", bullets(&facts)),
     }
 }
 
@@ -44,16 +72,16 @@ fn service(r: &Results, timeline: &str) -> String {
     [
         stack_and_picture(r, timeline),
         targets(r),
-        measured(r),
+        measured_section(r),
         rto_by_phase(r),
         shards(r),
-        isolated_primary(r),
+        sites(r),
         latency(r),
         restore(r),
         replica_lag(r),
         timeline_table(r),
         lost_writes(r),
-        problems(r),
+        replication(r),
     ]
     .concat()
 }
@@ -62,11 +90,12 @@ fn service(r: &Results, timeline: &str) -> String {
 /// picture's link.
 fn stack_and_picture(r: &Results, timeline: &str) -> String {
     let mut m = String::new();
-    let _ = writeln!(
-        m,
-        "Stack: {} ({} replication, image `{}`), primary {} → {}.\n",
-        r.stack.kind, r.stack.replication, r.stack.image, r.stack.initial_primary, r.stack.final_primary
-    );
+    let writers = match (&r.multi_active, &r.shards) {
+        (Some(m), _) => format!("every node writable, {} sites", m.sites.len()),
+        (None, Some(_)) => "one primary per shard".to_string(),
+        (None, None) => format!("primary {} → {}", r.stack.initial_primary, r.stack.final_primary),
+    };
+    let _ = writeln!(m, "Stack: {} ({} replication, image `{}`), {writers}.\n", r.stack.kind, r.stack.replication, r.stack.image);
     // drawn from history.jsonl.zst beside this file (report.html has the same picture inline)
     let _ = writeln!(m, "![Timeline: writes per 100 ms by outcome, latency, faults, failover steps, RTO window]({timeline})\n");
     m
@@ -77,7 +106,7 @@ fn targets(r: &Results) -> String {
     let mut m = String::from("## Targets\n\n| target | limit | actual | verdict | note |\n|---|---|---|---|---|\n");
     for t in &r.targets {
         let (limit, actual) = match t.target.as_str() {
-            "converged" => ("yes".to_string(), r.converged.map(|c| if c { "yes" } else { "no" }).unwrap_or("unknown").to_string()),
+            "converged" => ("yes".to_string(), measured::converged_word(r).to_string()),
             _ => (t.limit.map(|_| num(t.limit)).unwrap_or_else(|| "-".into()), num(t.actual)),
         };
         let _ = writeln!(m, "| {} | {limit} | {actual} | {} | {} |", t.target, t.verdict, t.note.replace('|', "\\|"));
@@ -86,29 +115,10 @@ fn targets(r: &Results) -> String {
 }
 
 /// "## Measured": an interruption, RTO, the clients' outage, RPO, the longest time without
-/// an acknowledgement and the write counts.
-fn measured(r: &Results) -> String {
-    let mut m = String::from("\n## Measured\n\n");
-    if let Some(i) = &r.interruption {
-        let _ = writeln!(m, "- **Interrupted** by {} during {}: partial history, nothing read back; verdict unknown", i.signal, i.phase);
-    }
-    let _ = writeln!(m, "- RTO: {}", super::figures::rto_text(r));
-    if let Some(o) = r.outage_ms {
-        let _ = writeln!(m, "- Outage as clients saw it: {o:.1} ms (last acknowledgement before it to the recovery point)");
-    }
-    let _ = writeln!(m, "- RPO: {} ms", num(r.rpo_ms));
-    let _ = writeln!(m, "- longest time without an acknowledgement: {}", super::figures::gap_text(r));
-    let _ = writeln!(
-        m,
-        "- writes: {} ({} ok, {} fail, {} unknown); lost {}, recovered {}",
-        r.total_writes,
-        r.acked_writes,
-        r.failed_writes,
-        r.unknown_writes,
-        r.lost_writes.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into()),
-        r.recovered_writes.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
-    );
-    m
+/// an acknowledgement, the write counts, who took the writes, the failover, the replicas'
+/// convergence, the problems and the cleanup: the rows the scorecard shows.
+fn measured_section(r: &Results) -> String {
+    format!("\n## Measured\n\n{}", bullets(&measured::block(r, Some(r))))
 }
 
 /// "## RTO by phase" (orchestrated stacks): each phase beside its budget, and the claim.
@@ -126,44 +136,44 @@ fn rto_by_phase(r: &Results) -> String {
     m
 }
 
-/// What the isolated old primary held when last read as a primary, in one paragraph.
-fn isolated_primary(r: &Results) -> String {
-    let Some(i) = &r.isolated_primary else { return String::new() };
-    format!(
-        "\nIsolated primary {}: last read while it was still a writable primary began at t={:.1} ms: {} records, {} of the lost writes on it (isolated-primary.json).\n",
-        i.node,
-        i.read_started_ms,
-        i.records.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into()),
-        i.lost_found_here.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
-    )
+/// "## By site" (multi-active): a row per site, the cuts and the updates judged, the
+/// agreement after the heal, the engine's counts, the rejoins, then the lost updates.
+fn sites(r: &Results) -> String {
+    let Some(caption) = super::multi_active::caption(r) else { return String::new() };
+    let mut m = String::new();
+    let _ = writeln!(m, "\n## By site\n\n{caption}.\n\n| site | writes ok / fail / unknown | longest without an ack, ms |\n|---|---|---|");
+    for l in super::multi_active::site_lines(r) {
+        let _ = writeln!(m, "| {} | {} | {} |", l.site, l.writes, l.gap);
+    }
+    m += "\n";
+    m += &bullets(&super::multi_active::facts(r));
+    let lost = super::multi_active::lost_update_lines(r, 50);
+    if !lost.is_empty() {
+        m += "\n### Lost updates (first 50), each beside the write kept instead\n\n";
+        m += "| key | lost update (invoked) | kept instead (completed before it) |\n|---|---|---|\n";
+        for l in lost {
+            let _ = writeln!(m, "| {} | {} | {} |", l.key, l.lost, l.survivor);
+        }
+        if let n @ 1.. = super::multi_active::lost_updates_left_out(r, 50) {
+            let _ = writeln!(m, "\n… and {n} more (results.json).");
+        }
+    }
+    m
+}
+
+/// "## Replication at start": a row per replica, or a mesh's matrix.
+fn replication(r: &Results) -> String {
+    let Some((caption, grid)) = super::replication::replication_at_start(r) else { return String::new() };
+    format!("\n## Replication at start\n\n{caption}.\n\n{}", grid.markdown())
 }
 
 /// "## Latency of acknowledged writes" per phase, then the WAN links as set; nothing when
 /// no phase was measured.
 fn latency(r: &Results) -> String {
-    if r.latency.is_empty() {
-        return String::new();
-    }
-    let mut m = String::from("\n## Latency of acknowledged writes (ms, by phase of invoke time)\n\n");
-    m.push_str("| phase | from (s) | to (s) | ok ops | p50 | p95 | p99 | max | mean |\n|---|---|---|---|---|---|---|---|---|\n");
-    let v = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
-    for l in &r.latency {
-        let _ = writeln!(
-            m,
-            "| {} | {:.3} | {:.3} | {} | {} | {} | {} | {} | {} |",
-            l.phase,
-            l.from_ms / 1e3,
-            l.to_ms / 1e3,
-            l.ok_ops,
-            v(l.p50_ms),
-            v(l.p95_ms),
-            v(l.p99_ms),
-            v(l.max_ms),
-            v(l.mean_ms)
-        );
-    }
-    for l in super::figures::shaped(r) {
-        let _ = writeln!(m, "\nWAN {}: {}.", l.between.join("-"), super::format::link_setting(l));
+    let Some(grid) = super::figures::latency_grid(r) else { return String::new() };
+    let mut m = format!("\n## Latency of acknowledged writes (ms, by phase of invoke time)\n\n{}", grid.markdown());
+    for w in super::figures::wan_texts(r) {
+        let _ = writeln!(m, "\n{w}.");
     }
     m
 }
@@ -254,9 +264,4 @@ fn lost_writes(r: &Results) -> String {
         let _ = writeln!(m, "| {} | {} | {:.1} |", l.writer, l.seq, l.ack_ms);
     }
     m
-}
-
-/// The problems met after the workload, one quoted line each.
-fn problems(r: &Results) -> String {
-    r.errors.iter().map(|e| format!("\n> problem: {e}\n")).collect()
 }

@@ -1,9 +1,9 @@
 //! Reporters fed by one stream of drill events. Each reporter consumes the same events;
 //! none calls another. The files stand in layers, each importing only those below it:
 //! the results (results.rs, with comparison.rs and questions.rs) and the shared
-//! formatting (format.rs) at the bottom; the sections every report shows (alerts, lag,
-//! restore, shards, multi_active, questions_text, keyspace, timeline, figures) above
-//! them; the reporters (terminal, markdown, html, junit) above the sections; evidence.rs,
+//! formatting and row types (format.rs: `Fact`, `Grid`) at the bottom; the sections every
+//! report shows, each computing its rows once (measured, alerts, lag, restore, shards,
+//! multi_active, replication, questions_text, keyspace, site_gaps, timeline, figures) above them; the reporters (terminal, markdown, html, junit) above the sections; evidence.rs,
 //! which writes every report, on top.
 mod alerts;
 mod answers;
@@ -21,14 +21,17 @@ mod keyspace;
 mod labels;
 mod lag;
 mod markdown;
+mod measured;
 mod metrics;
 mod multi_active;
 mod phases;
 mod questions;
 mod questions_text;
+mod replication;
 mod restore;
 mod results;
 mod shards;
+mod site_gaps;
 mod terminal;
 mod timeline;
 
@@ -74,6 +77,8 @@ impl Reporters {
     }
 }
 
+#[cfg(test)]
+mod parity_tests;
 #[cfg(test)]
 mod questions_tests;
 #[cfg(test)]

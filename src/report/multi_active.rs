@@ -1,7 +1,12 @@
 //! A multi-active service as every report shows it: a row per site (its writers' writes
-//! and longest time without an acknowledgement), then the shared keys' updates judged,
-//! the engine's own counts, and each lost update with the write that beat it.
+//! and longest time without an acknowledgement), each cut with its sides, the shared keys'
+//! updates judged (conflicts, overwritten and lost updates, diverged keys), the time to
+//! agree after the heal, the engine's own counts, each node's rejoin (Galera) and every
+//! lost update with the two writes that prove the order. The rows are computed here once;
+//! the terminal, report.md and report.html only format them.
 use super::Results;
+use super::format::{Fact, fact};
+use crate::checker::{LostUpdate, MultiActiveReport, Rejoin};
 use serde::Serialize;
 
 /// One site's row, already formatted.
@@ -32,79 +37,132 @@ pub fn site_lines(r: &Results) -> Vec<SiteLine> {
         .collect()
 }
 
+/// What the section shows, in one sentence.
 pub fn caption(r: &Results) -> Option<String> {
     let m = r.multi_active.as_ref()?;
-    let cuts: Vec<String> = m.cuts.iter().map(|c| format!("t={:.1}..{:.1} ms", c.from_ms, c.to_ms)).collect();
-    let cut = if cuts.is_empty() { "no cut between sites".to_string() } else { format!("sites cut apart {}", cuts.join(", ")) };
+    let cut = match m.cuts.len() {
+        0 => "no cut between sites".to_string(),
+        n => format!("sites cut apart {n} time(s)"),
+    };
     Some(format!("By site: each site's writers write to their own site's node ({cut})"))
 }
 
 /// How long drdrill's first read of every node takes at most (it reads again every 100 ms).
 const FIRST_READ_MS: f64 = 100.0;
 
-/// A node's leaving and return: `rejoin gal-3   left t=5.2 s (Initialized, non-Primary), Synced
-/// t=27.3 s, 2.1 s after the heal, by IST (…)`.
-fn rejoin_line(j: &crate::checker::Rejoin) -> String {
+/// Every row under the sites' table: the cuts, the updates judged, the agreement after the
+/// heal, the engine's counts, the rejoins and the nodes that could not be read.
+pub fn facts(r: &Results) -> Vec<Fact> {
+    let Some(m) = &r.multi_active else { return Vec::new() };
+    let mut out = cut_facts(m);
+    out.extend(update_facts(m));
+    out.push(fact("converged", converged_text(m)));
+    for (node, counts) in &m.engine {
+        let c: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out.push(fact(format!("engine ({node})"), c.join(", ")));
+    }
+    out.extend(m.rejoins.iter().map(rejoin_fact));
+    out.extend(m.unread.iter().map(|e| fact("unread", e.clone())));
+    out
+}
+
+/// Each cut: when, and the sides that could not reach each other.
+fn cut_facts(m: &MultiActiveReport) -> Vec<Fact> {
+    m.cuts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let sides: Vec<String> = c.sides.iter().map(|s| format!("[{}]", s.join(", "))).collect();
+            fact(format!("cut {}", i + 1), format!("t={:.1} to {:.1} ms: {} apart", c.from_ms, c.to_ms, sides.join(" | ")))
+        })
+        .collect()
+}
+
+/// The shared keys' updates judged: counts, then the diverged keys and the unaccounted.
+fn update_facts(m: &MultiActiveReport) -> Vec<Fact> {
+    let u = &m.updates;
+    let mut out = vec![
+        fact("updates", format!("{} acknowledged", u.acked_updates)),
+        fact("conflicts", format!("{} updates discarded in conflicts, on {} keys", u.conflicts, u.conflict_keys)),
+        fact("overwritten", format!("{} updates overwritten in order (a later write won)", u.overwritten)),
+        fact("lost updates", format!("{} (overwritten by a write that completed before they were invoked)", u.lost_updates.len())),
+        fact(
+            "diverged keys",
+            match u.diverged_keys.len() {
+                0 => "0: every node holds the same value of every key".to_string(),
+                n => format!("{n}: {}", preview(&u.diverged_keys)),
+            },
+        ),
+    ];
+    if u.unaccounted > 0 {
+        out.push(fact("unaccounted", format!("{} acknowledged updates to keys no node holds a value of drdrill's for", u.unaccounted)));
+    }
+    out
+}
+
+/// How long after the last heal every node held the same keys and records, in words.
+fn converged_text(m: &MultiActiveReport) -> String {
+    match (m.converged_after_heal_ms, m.agreement_waited_ms) {
+        // agreed at the first read: they may have agreed any time before the workload stopped
+        (Some(c), Some(w)) if w < FIRST_READ_MS => format!(
+            "at most {c:.0} ms after the heal: every node already held the same keys and records at drdrill's first read, when the workload stopped"
+        ),
+        (Some(c), _) => format!("{c:.0} ms after the heal: every node held the same keys and records"),
+        (None, Some(w)) if m.cuts.is_empty() => format!("no heal to count from (the nodes agreed, or not, within {w:.0} ms)"),
+        (None, Some(w)) => format!("never: the nodes still differed {w:.0} ms after the workload stopped"),
+        (None, None) => "not measured (drdrill did not wait for the nodes to agree)".into(),
+    }
+}
+
+/// A node's leaving and return: `rejoin (gal-3)  left t=5.2 s (Initialized, non-Primary);
+/// Synced t=27.3 s, 2100 ms after the heal, by IST (…)`.
+fn rejoin_fact(j: &Rejoin) -> Fact {
     let states = j.states.join(" → ");
     let back = match (j.synced_ms, j.after_heal_ms) {
         (Some(s), Some(h)) => format!("Synced t={:.1} s, {h:.0} ms after the heal", s / 1e3),
         (Some(s), None) => format!("Synced t={:.1} s", s / 1e3),
         (None, _) => "never Synced again while drdrill watched".to_string(),
     };
-    let how = j.method.as_ref().map(|m| format!(", by {m}")).unwrap_or_default();
-    format!("rejoin ({})     left t={:.1} s ({states}); {back}{how}", j.node, j.left_ms / 1e3)
+    let how = match &j.method {
+        Some(m) => format!(", by {m}"),
+        None => ", its method not reported".to_string(),
+    };
+    fact(format!("rejoin ({})", j.node), format!("left t={:.1} s ({states}); {back}{how}", j.left_ms / 1e3))
 }
 
-/// The updates judged, the engine's counts and every lost update, one line each.
-pub fn update_lines(r: &Results) -> Vec<String> {
+/// One lost update beside the write that beat it: the two writes prove the order.
+#[derive(Debug, Clone, Serialize, tabled::Tabled)]
+pub struct LostUpdateLine {
+    #[tabled(rename = "key")]
+    pub key: String,
+    #[tabled(rename = "lost update (invoked)")]
+    pub lost: String,
+    #[tabled(rename = "kept instead (completed before it)")]
+    pub survivor: String,
+}
+
+/// The first `n` lost updates.
+pub fn lost_update_lines(r: &Results, n: usize) -> Vec<LostUpdateLine> {
     let Some(m) = &r.multi_active else { return Vec::new() };
-    let u = &m.updates;
-    let mut out = vec![
-        format!(
-            "updates            {} acknowledged: {} overwritten in order, {} discarded in conflicts (on {} keys), {} lost updates",
-            u.acked_updates,
-            u.overwritten,
-            u.conflicts,
-            u.conflict_keys,
-            u.lost_updates.len()
-        ),
-        format!(
-            "diverged keys      {}",
-            match u.diverged_keys.len() {
-                0 => "0: every node holds the same value of every key".to_string(),
-                n => format!("{n}: {}", preview(&u.diverged_keys)),
-            }
-        ),
-    ];
-    out.push(match (m.converged_after_heal_ms, m.agreement_waited_ms) {
-        // agreed at the first read: they may have agreed any time before the workload stopped
-        (Some(c), Some(w)) if w < FIRST_READ_MS => {
-            format!("converged          at most {c:.0} ms after the heal: every node already held the same keys and records at drdrill's first read, when the workload stopped")
-        }
-        (Some(c), _) => format!("converged          {c:.0} ms after the heal: every node held the same keys and records"),
-        (None, Some(w)) if m.cuts.is_empty() => format!("converged          no heal to count from (the nodes agreed, or not, within {w:.0} ms)"),
-        (None, Some(w)) => format!("converged          never: the nodes still differed {w:.0} ms after the workload stopped"),
-        (None, None) => "converged          not measured".into(),
-    });
-    if u.unaccounted > 0 {
-        out.push(format!("unaccounted        {} acknowledged updates to keys no node holds a value of drdrill's for", u.unaccounted));
+    m.updates.lost_updates.iter().take(n).map(lost_update_line).collect()
+}
+
+/// How many lost updates `lost_update_lines(r, n)` leaves out.
+pub fn lost_updates_left_out(r: &Results, n: usize) -> usize {
+    r.multi_active.as_ref().map_or(0, |m| m.updates.lost_updates.len().saturating_sub(n))
+}
+
+fn lost_update_line(l: &LostUpdate) -> LostUpdateLine {
+    LostUpdateLine {
+        key: l.key.to_string(),
+        lost: format!("{}: {} at t={:.1} ms", l.site, write_of(l.value), l.invoked_ms),
+        survivor: format!("{}: {} done t={:.1} ms", l.survivor_site, write_of(l.survivor), l.survivor_completed_ms),
     }
-    for (node, counts) in &m.engine {
-        let c: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        out.push(format!("engine ({node})    {}", c.join(", ")));
-    }
-    out.extend(m.rejoins.iter().map(rejoin_line));
-    for l in u.lost_updates.iter().take(5) {
-        out.push(format!(
-            "lost update        key {}: {}'s write invoked at t={:.1} ms lost to {}'s, completed at t={:.1} ms",
-            l.key, l.site, l.invoked_ms, l.survivor_site, l.survivor_completed_ms
-        ));
-    }
-    if u.lost_updates.len() > 5 {
-        out.push(format!("                   … and {} more (results.json)", u.lost_updates.len() - 5));
-    }
-    out.extend(m.unread.iter().map(|e| format!("unread             {e}")));
-    out
+}
+
+/// The write an update's value names (`update_value`: the writer above bit 40, its seq below).
+fn write_of(value: u64) -> String {
+    format!("writer {} seq {}", value >> 40, value & ((1 << 40) - 1))
 }
 
 fn preview(keys: &[u64]) -> String {

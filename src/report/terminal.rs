@@ -1,7 +1,7 @@
 //! The terminal: phases as the drill goes, then the scorecard.
-use super::figures::{gap_text, rto_text, shaped};
-use super::format::{link_setting, ms, observer_text};
-use super::{DrillEvent, Reporter, Results};
+use super::figures::shaped;
+use super::format::{Fact, link_setting, ms};
+use super::{DrillEvent, Reporter, Results, measured};
 use crate::checker::Verdict;
 use crate::error::Result;
 use std::io::Write;
@@ -123,10 +123,6 @@ fn num(v: Option<f64>) -> String {
     }
 }
 
-fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
-}
-
 /// The scorecard as text: targets against actuals, then the measured figures; in a drill
 /// of several services one block per service, then the drill's own lines and the overall
 /// verdict (the worst service's).
@@ -158,25 +154,25 @@ pub fn scorecard(r: &Results) -> String {
 /// One service's targets and figures; `drill` (a drill of one service) adds the drill's
 /// own lines where they always stood.
 fn service_block(r: &Results, drill: Option<&Results>) -> String {
-    let mut s = targets_table(r);
-    s += &drill.map(interruption_line).unwrap_or_default();
-    s += &recovery_lines(r);
-    s += &write_lines(r);
-    s += &problem_lines(r);
-    s += &drill.map(steady_lines).unwrap_or_default();
-    if let Some(c) = &r.cleanup {
-        s += &format!("  cleanup            {c}\n");
-    }
-    s += &drill.map(harness_line).unwrap_or_default();
+    let mut facts = measured::block(r, drill);
+    facts.extend(measured::lost_writes(r, 5));
+    facts.extend(drill.map(measured::steady_state).unwrap_or_default());
+    facts.extend(drill.map(measured::harness).unwrap_or_default());
+    let mut s = targets_table(r) + &fact_lines(&facts);
     s += &drill.map(super::alerts::terminal).unwrap_or_default();
     s += &phase_table(r);
     s += &shard_table(r);
     s += &site_table(r);
-    s += &isolated_primary_line(r);
     s += &restore_table(r);
     s += &latency_table(r);
     s += &lag_table(r);
+    s += &replication_table(r);
     s
+}
+
+/// Labelled rows, the label padded: `  RTO                250.0 ms (…)`.
+fn fact_lines(facts: &[Fact]) -> String {
+    facts.iter().map(|f| format!("  {:<18} {}\n", f.label, f.text)).collect()
 }
 
 /// Each target's limit, actual, verdict and note, as a table.
@@ -187,7 +183,7 @@ fn targets_table(r: &Results) -> String {
         .map(|t| Row {
             target: t.target.clone(),
             limit: if t.target == "converged" { "yes".into() } else { num(t.limit) },
-            actual: if t.target == "converged" { opt(r.converged.map(|c| if c { "yes" } else { "no" })) } else { num(t.actual) },
+            actual: if t.target == "converged" { measured::converged_word(r).into() } else { num(t.actual) },
             verdict: t.verdict.to_string(),
             note: t.note.clone(),
         })
@@ -195,67 +191,6 @@ fn targets_table(r: &Results) -> String {
     let mut table = Table::new(rows);
     table.with(Style::rounded());
     format!("{table}\n")
-}
-
-/// The INTERRUPTED line, when a signal stopped the drill.
-fn interruption_line(r: &Results) -> String {
-    let Some(i) = &r.interruption else { return String::new() };
-    format!("  INTERRUPTED        {} during {} (partial history; nothing read back)\n", i.signal, i.phase)
-}
-
-/// RTO, the clients' outage, RPO, the fault's times and the longest time without an
-/// acknowledgement.
-fn recovery_lines(r: &Results) -> String {
-    let mut s = format!("  RTO                {}\n", rto_text(r));
-    if let Some(o) = r.outage_ms {
-        s += &format!("  outage (clients)   {o:.1} ms (last ack before it -> recovery)\n");
-    }
-    s += &format!("  RPO                {}\n", r.rpo_ms.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "unknown".into()));
-    if let Some(f) = r.fault_ms {
-        let effect = if r.outage_observed { format!(", in effect for the clients t={:.1} ms", r.rto_from_ms) } else { String::new() };
-        s += &format!("  fault              requested t={f:.1} ms, applied t={} ms{effect}\n", num(r.fault_applied_ms));
-    }
-    s += &format!("  longest ack gap    {}\n", gap_text(r));
-    s
-}
-
-/// The writes by outcome, what the read-back found of them, the writes discarded by
-/// design, and the primary before and after.
-fn write_lines(r: &Results) -> String {
-    let mut s = format!(
-        "  writes             {} total: {} ok, {} fail, {} unknown\n",
-        r.total_writes, r.acked_writes, r.failed_writes, r.unknown_writes
-    );
-    s += &format!(
-        "  read back          {} records: {} lost, {} recovered, {} duplicated, {} never written\n",
-        opt(r.records_read),
-        opt(r.lost_writes),
-        opt(r.recovered_writes),
-        opt(r.duplicate_writes),
-        opt(r.unexpected_writes)
-    );
-    if let Some(n) = r.discarded_writes {
-        s += &format!("  discarded          {n} acknowledged writes after the recovery target (by design; not lost)\n");
-    }
-    s += &format!("  primary            {} -> {}\n", r.stack.initial_primary, r.stack.final_primary);
-    s
-}
-
-/// The problems met after the workload, one line each.
-fn problem_lines(r: &Results) -> String {
-    r.errors.iter().map(|e| format!("  problem            {e}\n")).collect()
-}
-
-/// What the isolated old primary held when last read as a primary, in one line.
-fn isolated_primary_line(r: &Results) -> String {
-    let Some(i) = &r.isolated_primary else { return String::new() };
-    format!(
-        "  isolated primary   {} last read as a primary from t={:.1} ms: {} records, {} of the lost writes on it\n",
-        i.node,
-        i.read_started_ms,
-        opt(i.records),
-        opt(i.lost_found_here)
-    )
 }
 
 /// A restore's RTO step by step, and its loss beside what the settings allow; or an
@@ -270,9 +205,26 @@ fn shard_table(r: &Results) -> String {
     captioned(super::shards::shards_caption(r), super::shards::shard_lines(r), super::shards::writable_lines(r))
 }
 
-/// A multi-active service's writes by site, and its updates judged.
+/// A multi-active service's writes by site, its cuts and updates judged, its rejoins, and
+/// the first lost updates beside the writes kept instead.
 fn site_table(r: &Results) -> String {
-    captioned(super::multi_active::caption(r), super::multi_active::site_lines(r), super::multi_active::update_lines(r))
+    let mut s = captioned(super::multi_active::caption(r), super::multi_active::site_lines(r), Vec::new());
+    s += &fact_lines(&super::multi_active::facts(r));
+    let lost = super::multi_active::lost_update_lines(r, 5);
+    if !lost.is_empty() {
+        let more = match super::multi_active::lost_updates_left_out(r, 5) {
+            0 => Vec::new(),
+            n => vec![format!("… and {n} more (results.json)")],
+        };
+        s += &captioned(Some("Lost updates, each beside the write kept instead".into()), lost, more);
+    }
+    s
+}
+
+/// The replication state before the workload: a row per replica, or a mesh's matrix.
+fn replication_table(r: &Results) -> String {
+    let Some((caption, grid)) = super::replication::replication_at_start(r) else { return String::new() };
+    format!("\nReplication at start: {caption}\n{}\n", grid.terminal())
 }
 
 /// Replica lag per replica and phase, beside the engine's figure, when it was measured.
@@ -294,49 +246,18 @@ fn captioned<T: tabled::Tabled>(caption: Option<String>, rows: Vec<T>, under: Ve
 /// the steady state after recovery, the harness's cost.
 fn drill_lines(r: &Results) -> String {
     let own = if r.targets.is_empty() { String::new() } else { format!("Drill-wide targets\n{}", targets_table(r)) };
-    own + &interruption_line(r) + &problem_lines(r) + &steady_lines(r) + &harness_line(r) + &super::alerts::terminal(r)
-}
-
-/// The steady-state probes after recovery: how many held, and each one that did not.
-fn steady_lines(r: &Results) -> String {
-    let mut s = String::new();
-    if let Some(ss) = r.steady_state.as_ref().filter(|ss| !ss.after.is_empty()) {
-        let held = ss.after.iter().filter(|p| p.ok).count();
-        s += &format!("  steady state after {held} of {} probes held (reported, not a target)\n", ss.after.len());
-        for p in ss.after.iter().filter(|p| !p.ok) {
-            s += &format!("    not held         {}: {}\n", p.probe, p.detail);
-        }
-    }
-    s
-}
-
-/// drdrill's own cost while it ran the workload: writes per second, CPU per write, peak memory.
-fn harness_line(r: &Results) -> String {
-    let Some(h) = &r.harness else { return String::new() };
-    let per = h.cpu_us_per_write.map(|c| format!(", {c:.1} µs CPU per write")).unwrap_or_default();
-    let mut s = format!("  harness            {:.0} writes/s{per}, peak memory {:.1} MB\n", h.writes_per_s, h.peak_rss_mb);
-    if let Some(o) = observer_text(h) {
-        s += &format!("  CPU, workload      {o}\n");
-    }
-    s
+    let mut facts: Vec<Fact> = measured::interruption(r).into_iter().collect();
+    facts.extend(measured::problems(r));
+    facts.extend(measured::steady_state(r));
+    facts.extend(measured::harness(r));
+    own + &fact_lines(&facts) + &super::alerts::terminal(r)
 }
 
 /// `--baseline`: each quantity against the baseline, regressions first.
 fn comparison_text(r: &Results) -> String {
-    let Some(c) = &r.comparison else { return String::new() };
-    let mut s = format!("\nCompared with {} baseline runs ({})\n", c.baseline_runs.len(), c.baseline_runs.join(", "));
-    for k in c.checks.iter().filter(|k| k.regression).chain(c.checks.iter().filter(|k| !k.regression)) {
-        let word = if k.regression { "REGRESSION" } else { "ok" };
-        s += &format!(
-            "  {word:<11}{:<17} baseline {} (tolerance {}), now {} {}\n",
-            k.quantity,
-            num(k.baseline),
-            num(k.tolerance),
-            num(k.actual),
-            k.note
-        );
-    }
-    s
+    let Some((caption, facts)) = measured::comparison(r) else { return String::new() };
+    let lines: String = facts.iter().map(|f| format!("  {:<11}{}\n", f.label, f.text)).collect();
+    format!("\n{caption}\n{lines}")
 }
 
 impl Reporter for TerminalReporter {

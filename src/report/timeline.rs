@@ -188,9 +188,13 @@ pub fn timeline_svg(r: &Results, history: &Path, service: Option<&str>, end_s: O
     let scale = Scale::of(&buckets, layout.height_px);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, HEIGHT_PX + scale.extra_px as u32)).into_drawing_area();
+        let height_px = HEIGHT_PX + scale.extra_px as u32;
+        let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, height_px + super::site_gaps::height_px(r))).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let mut chart = axes(&root, r, end_s, &scale)?;
+        // a multi-active service's sites in a strip below, on the same time axis
+        let (main, strip) = root.split_vertically(height_px);
+        super::site_gaps::draw(&strip, r, end_s)?;
+        let mut chart = axes(&main, r, end_s, &scale)?;
         draw_rto_window(&mut chart, r, end_s, scale.max_ops)?;
         draw_bars(&mut chart, &buckets)?;
         draw_latency(&mut chart, &mut buckets)?;

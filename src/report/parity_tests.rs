@@ -1,0 +1,222 @@
+//! The reporters kept in step: one `Results` holding every optional section, rendered by
+//! the terminal, report.md and report.html; each section's own words must appear in each,
+//! and a test fails naming the reporter and the section it lacks. Also: a multi-active
+//! stack shows what each site saw (no single primary), and "unknown ms" appears nowhere.
+use super::tests::sample;
+use super::*;
+use crate::checker::{CutReport, LostUpdate, MultiActiveReport, Rejoin, SiteWrites, UpdatesReport, update_value};
+use serde_json::json;
+
+/// Every section and the words that mark it in every reporter (terminal, markdown, html).
+/// `events` is left to report.md and report.html: the terminal printed each as it happened.
+const SECTIONS: &[(&str, &str)] = &[
+    ("questions", "The four questions"),
+    ("targets", "too slow"),
+    ("interruption", "SIGTERM during reading back"),
+    ("rto", "from when the fault took effect for the clients"),
+    ("outage", "last acknowledgement before it to the recovery point"),
+    ("rpo", "12.5 ms"),
+    ("fault", "requested t=5000.0 ms, applied t=5003.0 ms"),
+    ("longest gap", "260.0 ms (from t=4999.0 ms)"),
+    ("writes", "100 total: 90 ok, 8 fail, 2 unknown"),
+    ("read back", "90 records: 1 lost, 1 recovered"),
+    ("discarded writes", "acknowledged writes after the recovery target"),
+    ("failover", "pg-1 -> pg-2, t=5100.0 -> 5240.0 ms"),
+    ("convergence", "after waiting 1500 ms"),
+    ("isolated primary", "last read as a primary from t=5010.0 ms"),
+    ("lost writes", "4987.5"),
+    ("problems", "replica pg-3 unreadable"),
+    ("cleanup", "removed 3 containers"),
+    ("steady state", "health endpoint 503"),
+    ("harness", "peak memory 42.0 MB"),
+    ("comparison", "Compared with 2 baseline runs"),
+    ("alerts", "PostgresDown"),
+    ("phases", "RTO by phase"),
+    ("restore", "Restore with pgbackrest"),
+    ("shards", "5461-10922"),
+    ("latency", "before_fault"),
+    ("wan", "WAN dc1-dc2"),
+    ("replica lag", "Replica lag: acknowledged heartbeat"),
+    ("replication at start", "subscriber (row) / provider (column)"),
+    ("replication matrix cell", "replicating, 7 B"),
+    ("multi-active sites", "By site"),
+    ("multi-active site row", "710.0 (from t=290.0), to the end of the workload"),
+    ("cuts with their sides", "[dc1] | [dc2]"),
+    ("conflicts", "4 updates discarded in conflicts, on 3 keys"),
+    ("overwritten", "9 updates overwritten in order"),
+    ("lost updates", "writer 2 seq 17"),
+    ("lost update proof", "writer 1 seq 5 done t=4.0 ms"),
+    ("diverged keys", "keys 42"),
+    ("convergence after the heal", "after the heal: every node held the same keys"),
+    ("engine's conflict counts", "update_update 4"),
+    ("rejoins", "rejoin (gal-3)"),
+    ("rejoin method", "by IST"),
+    ("unread nodes", "gal-2: refused"),
+];
+
+/// A multi-active report with every part: two sites, a cut, conflicts, a lost update, a
+/// diverged key, the engine's counts, a rejoin by IST, an unread node.
+fn mesh() -> MultiActiveReport {
+    let lost = LostUpdate {
+        key: 7,
+        value: update_value(2, 17),
+        site: "dc2".into(),
+        invoked_ms: 5.0,
+        survivor: update_value(1, 5),
+        survivor_site: "dc1".into(),
+        survivor_completed_ms: 4.0,
+    };
+    let gap = SiteWrites { acked: 40, failed: 2, unknown: 1, longest_without_ack_ms: 710.0, longest_from_ms: 290.0, longest_to_end: true };
+    MultiActiveReport {
+        updates: UpdatesReport {
+            acked_updates: 30,
+            conflict_keys: 3,
+            conflicts: 4,
+            overwritten: 9,
+            lost_updates: vec![lost],
+            diverged_keys: vec![42],
+            unaccounted: 0,
+        },
+        sites: [("dc1".to_string(), SiteWrites::default()), ("dc2".to_string(), gap)].into(),
+        engine: [("pgl-1".to_string(), [("update_update".to_string(), 4)].into())].into(),
+        cuts: vec![CutReport { from_ms: 1000.0, to_ms: 3000.0, sides: vec![vec!["dc1".into()], vec!["dc2".into()]] }],
+        unread: vec!["gal-2: refused".into()],
+        converged_after_heal_ms: Some(850.0),
+        agreement_waited_ms: Some(900.0),
+        agreement_started_ms: Some(3100.0),
+        rejoins: vec![Rejoin {
+            node: "gal-3".into(),
+            left_ms: 1200.0,
+            synced_ms: Some(4000.0),
+            after_heal_ms: Some(1000.0),
+            states: vec!["Initialized, non-Primary".into()],
+            method: Some("IST".into()),
+        }],
+    }
+}
+
+/// The sections built from JSON, as results.json holds them.
+fn from_json<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+    serde_json::from_value(v).expect("a section of results.json")
+}
+
+/// `sample()` with every optional section filled in.
+fn everything() -> Results {
+    let mut r = sample();
+    r.interruption = Some(Interruption { signal: "SIGTERM".into(), phase: "reading back".into(), at_ms: Some(6000.0) });
+    r.discarded_writes = Some(3);
+    r.failover = Some(from_json(json!({"started_ms": 5100.0, "done_ms": 5240.0, "old_primary": "pg-1", "new_primary": "pg-2",
+        "candidates": [], "repointed": ["pg-3"], "rejoined": null, "error": null, "answered_fault": 0,
+        "restore": {"tool": "pgbackrest", "backup": "full-1", "node": "pg-4", "fetched": "", "replayed": "", "allowed_loss_ms": 0, "allowed_by": "archive_timeout"}})));
+    r.convergence = Some(from_json(json!({"converged": true, "waited_ms": 1500.0, "nodes": [], "excluded": ["pg-1"]})));
+    r.isolated_primary = Some(IsolatedPrimary {
+        node: "pg-1".into(),
+        isolated_by_fault: 0,
+        read_started_ms: 5010.0,
+        records: Some(80),
+        lost_found_here: Some(1),
+        lost_acked_after_read: Some(0),
+        error: None,
+    });
+    r.errors = vec!["replica pg-3 unreadable".into()];
+    r.cleanup = Some("removed 3 containers".into());
+    r.steady_state = Some(from_json(json!({"before": [], "after": [{"probe": "health", "ok": false, "detail": "health endpoint 503"}]})));
+    r.harness = Some(from_json(json!({"workload_s": 20.0, "workload_cpu_ms": 900.0, "writes_per_s": 50.0, "peak_rss_mb": 42.0,
+        "stack": {"containers": 3, "cpu_s": 12.0}})));
+    r.comparison = Some(Comparison { baseline_runs: vec!["a".into(), "b".into()], checks: Vec::new() });
+    r.alerts = Some(from_json(json!({"rules_file": "rules.yml", "rules": [{"alert": "PostgresDown"}]})));
+    r.questions = Some(Questions::default());
+    r.phases = Some(crate::checker::Phases { orchestrator: "Patroni".into(), ..Default::default() });
+    r.shards = Some(from_json(json!({"shards": [{"shard": "shard-2", "slots": "5461-10922", "share": 0.33, "primary": "rc-2",
+        "acked": 1, "failed": 0, "unknown": 0, "lost": 0, "rpo_ms": 0.0, "outage_ms": null, "outage_start_ms": null,
+        "recovered_at_ms": null, "hit": false, "rto_ms": null}], "bucket_ms": 100, "writable": [], "whole_down": [], "whole_down_ms": 0.0})));
+    r.multi_active = Some(mesh());
+    r.wan = vec![from_json(json!({"between": ["dc1", "dc2"], "latency_ms": 30}))];
+    r.replica_lag = Some(from_json(json!({"heartbeat_ms": 100, "poll_ms": 10, "engine_every_ms": 500, "reported_as": "replay_lag",
+        "heartbeats_acked": 10, "heartbeats_failed": 0, "resolution_p50_ms": 5.0, "resolution_max_ms": 5.0, "replicas": []})));
+    r.stack.replication_at_start = ["pgl-1 <- pgl-2", "pgl-2 <- pgl-1"]
+        .iter()
+        .map(|n| crate::stack::ReplicaHealth { node: n.to_string(), state: "replicating".into(), lag_bytes: 7 })
+        .collect();
+    r
+}
+
+/// What an auditor reads of report.html: its text with the entities minijinja wrote undone.
+fn html_text(r: &Results) -> String {
+    let html = super::html::report_html(r, &["<svg></svg>".to_string()], "name: x\n");
+    assert!(!html.contains("failed to render"), "{html}");
+    html.replace("&gt;", ">")
+        .replace("&lt;", "<")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+}
+
+/// Each reporter's output, by name.
+fn rendered(r: &Results) -> [(&'static str, String); 3] {
+    [("terminal", scorecard(r)), ("report.md", markdown(r)), ("report.html", html_text(r))]
+}
+
+#[test]
+fn every_reporter_renders_every_section() {
+    let r = everything();
+    let mut missing = Vec::new();
+    for (reporter, text) in rendered(&r) {
+        for (section, marker) in SECTIONS {
+            if !text.contains(marker) {
+                missing.push(format!("{reporter} lacks the section `{section}` (looked for {marker:?})"));
+            }
+        }
+    }
+    for (reporter, text) in &rendered(&r)[1..] {
+        if !text.contains("kill pg-1") {
+            missing.push(format!("{reporter} lacks the section `events` (looked for \"kill pg-1\")"));
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+#[test]
+fn a_multi_active_stack_shows_each_site_and_no_single_primary_or_unknown_outage() {
+    let mut r = Results { multi_active: Some(mesh()), outage_ms: None, outage_observed: false, ..sample() };
+    r.stack.initial_primary = "pgl-1".into();
+    r.stack.final_primary = "pgl-1".into();
+    for (reporter, text) in rendered(&r) {
+        assert!(!text.contains("pgl-1 -> pgl-1") && !text.contains("pgl-1 → pgl-1"), "{reporter} shows a single primary:\n{text}");
+        assert!(!text.contains("outage (clients)") && !text.contains("unknown ms"), "{reporter} shows the whole service's outage:\n{text}");
+        assert!(text.contains("site dc2") && text.contains("longest without an acknowledgement 710.0 ms"), "{reporter}:\n{text}");
+    }
+}
+
+#[test]
+fn no_reporter_writes_unknown_ms_when_every_figure_is_missing() {
+    let none = Results {
+        rto_ms: None,
+        outage_ms: None,
+        outage_observed: true,
+        last_ack_before_outage_ms: None,
+        outage_start_ms: None,
+        recovered_at_ms: None,
+        rpo_ms: None,
+        rpo_recovery_point_ms: None,
+        rpo_failure_point_ms: None,
+        lost_writes: None,
+        recovered_writes: None,
+        duplicate_writes: None,
+        unexpected_writes: None,
+        records_read: None,
+        fault_applied_ms: None,
+        targets: sample().targets.into_iter().map(|t| crate::checker::TargetResult { limit: None, actual: None, ..t }).collect(),
+        ..everything()
+    };
+    let mut multi = none.clone();
+    multi.multi_active.as_mut().unwrap().converged_after_heal_ms = None;
+    multi.multi_active.as_mut().unwrap().agreement_waited_ms = None;
+    for r in [none, Results { multi_active: None, shards: None, ..multi.clone() }, multi] {
+        for (reporter, text) in rendered(&r) {
+            assert!(!text.contains("unknown ms"), "{reporter} writes \"unknown ms\":\n{text}");
+            assert!(!text.contains("t=- ms") && !text.contains("(unknown)"), "{reporter} leaves a figure unexplained:\n{text}");
+        }
+    }
+}
