@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn run_in(reports: &Path, args: &[&str]) -> Output {
     let mut a = vec!["run", "--reports", reports.to_str().unwrap()];
@@ -116,15 +116,6 @@ fn repeats_report_the_spread_and_judge_targets_on_it() {
     assert_eq!(out.status.code(), Some(s["exit_code"].as_i64().unwrap() as i32));
 }
 
-fn chromium() -> &'static str {
-    for c in ["chromium", "chromium-browser"] {
-        if Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()) {
-            return c;
-        }
-    }
-    panic!("chromium is not installed: scripts/test.sh installs it (Debian's chromium package)");
-}
-
 #[test]
 fn report_html_opens_in_chromium_with_its_timeline_and_verify_catches_a_changed_byte() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -134,15 +125,7 @@ fn report_html_opens_in_chromium_with_its_timeline_and_verify_catches_a_changed_
     let dir = PathBuf::from(stdout.lines().find_map(|l| l.strip_prefix("evidence: ")).unwrap());
     let r = results(dir.to_str().unwrap());
     // the page in a real browser: rendered, screenshot taken, no console errors
-    let page = format!("file://{}", std::path::absolute(dir.join("report.html")).unwrap().display());
-    let shot = tmp.path().join("report.png");
-    let base = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--window-size=1300,2400"];
-    let o = Command::new(chromium()).args(base).arg(format!("--screenshot={}", shot.display())).arg(&page).output().unwrap();
-    let log = String::from_utf8_lossy(&o.stderr);
-    assert!(shot.metadata().is_ok_and(|m| m.len() > 10_000), "no screenshot: {log}");
-    assert!(!log.contains("Uncaught") && !log.contains(":ERROR:CONSOLE"), "console errors: {log}");
-    let o = Command::new(chromium()).args(base).arg("--dump-dom").arg(&page).output().unwrap();
-    let dom = String::from_utf8_lossy(&o.stdout);
+    let dom = report_in_chromium(&dir);
     assert!(dom.contains("<svg"), "no SVG in the rendered page");
     // one marker per fault event (dark red), the RTO window shaded (light red)
     let faults = events(&r).iter().filter(|e| e["kind"] == "fault-inject").count();

@@ -87,6 +87,9 @@ fn an_isolated_site_refuses_writes_the_others_go_on_and_it_rejoins() {
     for node in ["gal-1", "gal-2", "gal-3"] {
         assert!(m["engine"][node].get("wsrep_local_cert_failures").is_some(), "{m}");
     }
+    // the auditor's reports say how gal-3 came back, and each site's writes
+    let method = j["method"].as_str().unwrap();
+    assert_multi_active_reports(&d, &["rejoin (gal-3)".to_string(), format!("by {method}")]);
     let (containers, networks) = labelled(Some(&run_id(r)));
     assert!(containers.is_empty() && networks.is_empty(), "left behind: {containers:?} {networks:?}");
 }

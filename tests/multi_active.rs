@@ -131,6 +131,9 @@ fn two_regions_cut_apart_keep_writing_resolve_conflicts_and_converge() {
         assert!(m["engine"][node]["conflicts logged"].as_u64().unwrap() > 0, "{m}");
     }
     assert_eq!(r["lost_writes"], 0, "{}", r["lost_writes"]);
+    // the auditor's reports say it all: each region's writes, the conflicts, the agreement
+    let agreed = [format!("{conflicts} updates discarded in conflicts"), "after the heal".to_string()];
+    assert_multi_active_reports(&d, &agreed);
     assert_nothing_left(r);
 }
 

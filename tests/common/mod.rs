@@ -402,3 +402,50 @@ pub fn service_lost_checked(d: &Drill, name: &str, survivors: &BTreeSet<(u64, u6
     assert_eq!(s.results["records_read"].as_u64(), Some(survivors.len() as u64), "{name}");
     ours
 }
+
+fn chromium() -> &'static str {
+    for c in ["chromium", "chromium-browser"] {
+        if Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()) {
+            return c;
+        }
+    }
+    panic!("chromium is not installed: scripts/test.sh installs it (Debian's chromium package)");
+}
+
+/// Opens `dir`'s report.html in headless Chromium as an auditor would: a screenshot taken
+/// (outside the evidence), no console error; returns the page as the browser rendered it.
+pub fn report_in_chromium(dir: &Path) -> String {
+    let page = format!("file://{}", std::path::absolute(dir.join("report.html")).unwrap().display());
+    let tmp = tempfile::tempdir().unwrap();
+    let shot = tmp.path().join("report.png");
+    let base = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--window-size=1300,2400"];
+    let o = Command::new(chromium()).args(base).arg(format!("--screenshot={}", shot.display())).arg(&page).output().unwrap();
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(shot.metadata().is_ok_and(|m| m.len() > 10_000), "no screenshot: {log}");
+    assert!(!log.contains("Uncaught") && !log.contains(":ERROR:CONSOLE"), "console errors: {log}");
+    let o = Command::new(chromium()).args(base).arg("--dump-dom").arg(&page).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// What an auditor reads of a multi-active drill, without the terminal: report.md, and
+/// report.html as Chromium renders it. Each must name every site with its writes, hold
+/// every `also` text, and show no single-primary row (`primary X -> X`) and no
+/// "unknown ms" (issue 53).
+pub fn assert_multi_active_reports(d: &Drill, also: &[String]) {
+    let md = std::fs::read_to_string(d.dir.join("report.md")).unwrap();
+    let dom = report_in_chromium(&d.dir).replace("&gt;", ">");
+    let sites = d.results["multi_active"]["sites"].as_object().expect("multi_active.sites").clone();
+    for (name, page) in [("report.md", &md), ("report.html", &dom)] {
+        assert!(page.contains("By site"), "{name}: no section by site");
+        for (site, w) in &sites {
+            let writes = format!("{} / {} / {}", w["acked"], w["failed"], w["unknown"]);
+            assert!(page.contains(site.as_str()) && page.contains(&writes), "{name}: site {site} ({writes}) missing");
+        }
+        for text in also {
+            assert!(page.contains(text.as_str()), "{name}: `{text}` missing");
+        }
+        assert!(!page.contains("unknown ms"), "{name}: an `unknown ms`");
+        let primary = d.results["stack"]["final_primary"].as_str().unwrap_or("-");
+        assert!(!page.contains(&format!("{primary} -> {primary}")), "{name}: a single primary row");
+    }
+}
