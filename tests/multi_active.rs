@@ -162,3 +162,33 @@ fn a_region_two_seconds_behind_loses_updates_that_came_later() {
     assert_eq!(target["verdict"], "fail");
     assert_nothing_left(r);
 }
+
+#[test]
+fn a_tie_that_last_update_wins_cannot_break_leaves_the_key_diverged_and_is_explained() {
+    let d = run_drill("scenarios/multi-active-tie.yaml", &[]);
+    assert_eq!(d.code, 1, "the diverged-keys target fails on purpose\n{}\n{}", d.stdout, d.stderr);
+    let r = &d.results;
+    let keys = r["multi_active"]["updates"]["diverged_keys"].as_array().unwrap().clone();
+    assert!(!keys.is_empty(), "two regions updating one key with stopped clocks left nothing diverged");
+    for k in &keys {
+        // a tie, shown by the engine's own stamps: each node holds the other region's write,
+        // both committed at the same instant, each applied from the other node
+        assert_eq!(k["cause"], "tie", "{k}");
+        let held = k["held"].as_array().unwrap();
+        assert_eq!(held.len(), 2, "{k}");
+        let stamps: Vec<&str> = held.iter().map(|h| h["committed"].as_str().expect("a commit stamp")).collect();
+        assert_eq!(stamps[0], stamps[1], "{k}");
+        for h in held {
+            let (node, origin, site) = (h["node"].as_str().unwrap(), h["origin"].as_str().unwrap(), h["site"].as_str().unwrap());
+            assert_ne!(origin, node, "{node} kept a write applied from the other region: {k}");
+            assert_ne!(site, site_of(node).as_str(), "{node} holds the other site's write: {k}");
+            assert!(h["invoked_ms"].as_f64().unwrap() > 2_000.0, "written after the clocks stopped: {k}");
+        }
+        assert_ne!(held[0]["writer"], held[1]["writer"], "{k}");
+    }
+    assert_eq!(r["lost_writes"], 0);
+    assert!(d.stdout.contains("(tie)") && d.stdout.contains("committed at the same instant"), "the terminal explains the key: {}", d.stdout);
+    let md = std::fs::read_to_string(d.dir.join("report.md")).unwrap();
+    assert!(md.contains("committed at the same instant"), "report.md explains the key");
+    assert_nothing_left(r);
+}

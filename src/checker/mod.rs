@@ -4,6 +4,8 @@
 mod ack_runs;
 mod analysis;
 mod convergence;
+mod divergence;
+mod divergence_causes;
 mod lag;
 mod latency;
 mod phases;
@@ -19,6 +21,8 @@ mod updates;
 pub use ack_runs::AckRuns;
 pub use analysis::{Analysis, Checker};
 pub use convergence::{Convergence, NodeConvergence, compare};
+pub use divergence::{Cause, DivergedKey, Held, Stamp};
+pub use divergence_causes::{KeyEvidence, Skewed, explain};
 pub use lag::{EngineStats, LagReport, LagStats, ReplicaLag, judge_lag, lag_report};
 pub use latency::{LatencyPhase, PhaseLatencies, PhaseLatency, phases};
 pub use phases::{Failover, Phases, phases as orchestrator_phases};

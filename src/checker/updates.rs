@@ -17,6 +17,7 @@
 //! Updates of the survivor's own site that overlap it are ordered by that site's node, not
 //! resolved between sites: they count as overwritten. A key whose nodes disagree has no
 //! survivor: it is diverged, and its updates are judged on no side.
+use super::divergence::DivergedKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -72,8 +73,10 @@ pub struct UpdatesReport {
     pub conflicts: u64,
     pub overwritten: u64,
     pub lost_updates: Vec<LostUpdate>,
-    /// Keys whose value differs between nodes (or that some node lacks).
-    pub diverged_keys: Vec<u64>,
+    /// Keys whose value differs between nodes (or that some node lacks), each explained
+    /// (`divergence_causes.rs`) once the engine's stamps were read.
+    #[serde(deserialize_with = "super::divergence::read_diverged")]
+    pub diverged_keys: Vec<DivergedKey>,
     /// Acknowledged updates to keys no node holds a value of drdrill's for.
     pub unaccounted: u64,
 }
@@ -152,9 +155,10 @@ pub fn judge_updates(updates: &[Update], cuts: &[Cut], finals: &[BTreeMap<u64, u
     for u in updates {
         by_key.entry(u.key).or_default().push(u);
     }
-    out.diverged_keys = diverged(finals);
+    let diverged = diverged(finals);
+    out.diverged_keys = diverged.iter().map(|k| DivergedKey::bare(*k)).collect();
     for (key, list) in by_key {
-        if out.diverged_keys.contains(&key) {
+        if diverged.contains(&key) {
             continue;
         }
         let Some(survivor) = finals.first().and_then(|f| f.get(&key)).and_then(|v| list.iter().find(|u| u.value == *v)) else {
@@ -259,7 +263,8 @@ mod tests {
         let ups = [up(1, 10, "a", 0, 5), up(1, 11, "b", 1000, 1005), up(2, 20, "a", 0, 5)];
         let nodes = vec![BTreeMap::from([(1, 10), (2, 20)]), BTreeMap::from([(1, 11), (2, 20)]), BTreeMap::from([(1, 10)])];
         let r = judge_updates(&ups, &[], &nodes);
-        assert_eq!(r.diverged_keys, [1, 2], "key 2 is missing on the third node");
+        let keys: Vec<u64> = r.diverged_keys.iter().map(|d| d.key).collect();
+        assert_eq!(keys, [1, 2], "key 2 is missing on the third node");
         assert!(r.lost_updates.is_empty());
         assert_eq!((r.conflicts, r.overwritten, r.unaccounted), (0, 0, 0));
     }

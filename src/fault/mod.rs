@@ -159,7 +159,7 @@ async fn apply(
         FaultKind::Heal => Err(Error::usage("a heal is not injected")),
         FaultKind::IsolateSite | FaultKind::KillSite | FaultKind::DegradeLink => site::inject(stack, index, spec).await,
         FaultKind::Switchover => switchover(stack).await,
-        FaultKind::ClockSkew => clock::inject(stack, spec, node).await,
+        FaultKind::ClockSkew => clock::inject(stack, spec, node, &rec.clock).await,
         FaultKind::Action => {
             let (r, at, end) = action::inject(stack, index, spec, rec, target == Some(primary)).await;
             return (r, Some((at, end)));

@@ -91,7 +91,7 @@ fn shards(r: &Results, out: &mut Vec<Found>) {
 /// Keys whose value differs between nodes, and replicas that do not hold the primary's records.
 fn divergence(r: &Results, out: &mut Vec<Found>) {
     if let Some(keys) = r.multi_active.as_ref().map(|m| &m.updates.diverged_keys).filter(|k| !k.is_empty()) {
-        let first: Vec<String> = keys.iter().take(5).map(u64::to_string).collect();
+        let first: Vec<String> = keys.iter().take(5).map(|d| format!("{} ({})", d.key, d.cause.name())).collect();
         let evidence = format!("{} keys differ between nodes (first: {})", keys.len(), first.join(", "));
         out.push((FindingKind::DivergedKeys, "nodes hold different values for the same keys".into(), evidence));
     }

@@ -6,7 +6,7 @@
 //! the terminal, report.md and report.html only format them.
 use super::Results;
 use super::format::{Fact, fact};
-use crate::checker::{LostUpdate, MultiActiveReport, Rejoin};
+use crate::checker::{DivergedKey, LostUpdate, MultiActiveReport, Rejoin};
 use serde::Serialize;
 
 /// One site's row, already formatted.
@@ -94,6 +94,7 @@ fn update_facts(m: &MultiActiveReport) -> Vec<Fact> {
             },
         ),
     ];
+    out.extend(u.diverged_keys.iter().take(10).map(|d| fact(format!("key {}", d.key), diverged_text(d))));
     if u.unaccounted > 0 {
         out.push(fact("unaccounted", format!("{} acknowledged updates to keys no node holds a value of drdrill's for", u.unaccounted)));
     }
@@ -165,10 +166,27 @@ fn write_of(value: u64) -> String {
     format!("writer {} seq {}", value >> 40, value & ((1 << 40) - 1))
 }
 
-fn preview(keys: &[u64]) -> String {
-    let shown: Vec<String> = keys.iter().take(10).map(u64::to_string).collect();
+fn preview(keys: &[DivergedKey]) -> String {
+    let shown: Vec<String> = keys.iter().take(10).map(|d| format!("{} ({})", d.key, d.cause.name())).collect();
     let more = if keys.len() > 10 { format!(" … ({} in all)", keys.len()) } else { String::new() };
     format!("keys {}{more}", shown.join(", "))
+}
+
+/// A diverged key: its cause in words, then which nodes hold which write.
+fn diverged_text(d: &DivergedKey) -> String {
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for h in &d.held {
+        let what = match (h.writer, h.seq) {
+            (Some(w), Some(s)) => format!("writer {w} seq {s}{}", h.committed.as_deref().map(|c| format!(" (committed {c})")).unwrap_or_default()),
+            _ => "no value".to_string(),
+        };
+        match groups.iter_mut().find(|g| g.0 == what) {
+            Some(g) => g.1.push(&h.node),
+            None => groups.push((what, vec![&h.node])),
+        }
+    }
+    let held: Vec<String> = groups.iter().map(|(what, nodes)| format!("{} {what}", nodes.join(", "))).collect();
+    format!("{}: {}; held: {}", d.cause.name(), d.why, held.join("; "))
 }
 
 #[cfg(test)]
@@ -196,7 +214,7 @@ mod tests {
             method: Some("IST".into()),
         };
         MultiActiveReport {
-            updates: UpdatesReport { lost_updates: vec![lost], diverged_keys: vec![3], ..Default::default() },
+            updates: UpdatesReport { lost_updates: vec![lost], diverged_keys: vec![tie_key()], ..Default::default() },
             sites: [("dc1".to_string(), SiteWrites::default())].into(),
             engine: [("gal-1".to_string(), [("conflicts".to_string(), 1)].into())].into(),
             cuts: vec![CutReport { from_ms: 1.0, to_ms: 2.0, sides: vec![vec!["dc1".into()]] }],
@@ -206,6 +224,24 @@ mod tests {
             agreement_started_ms: Some(1.0),
             rejoins: vec![rejoin],
         }
+    }
+
+    fn tie_key() -> crate::checker::DivergedKey {
+        crate::checker::DivergedKey {
+                key: 3,
+                held: vec![crate::checker::Held {
+                    node: "pgl-1".into(),
+                    writer: Some(1),
+                    seq: Some(2),
+                    site: Some("dc1".into()),
+                    invoked_ms: Some(1.0),
+                    completed_ms: Some(2.0),
+                    committed: Some("2026-11-26 07:18:33.011808+00".into()),
+                    origin: Some("pgl-2".into()),
+                }],
+                cause: crate::checker::Cause::Tie,
+                why: "writer 1 seq 2 and writer 2 seq 7 were committed at the same instant".into(),
+            }
     }
 
     /// Every field name in `v`, nested ones included; the keys of `sites` and `engine` are

@@ -126,7 +126,7 @@ fn each_finding_about_the_writes_and_the_data_is_listed_with_its_figure() {
     r.convergence =
         Some(crate::checker::Convergence { converged: Some(false), waited_ms: 30000.0, nodes: vec![node], excluded: Vec::new() });
     let mut ma = crate::checker::MultiActiveReport::default();
-    ma.updates.diverged_keys = vec![7, 9];
+    ma.updates.diverged_keys = vec![crate::checker::DivergedKey::bare(7), crate::checker::DivergedKey::bare(9)];
     r.multi_active = Some(ma);
     let q = answer(&r, &[]);
     let kinds: Vec<FindingKind> = q.unexpected.findings.iter().map(|f| f.kind).collect();
@@ -136,7 +136,7 @@ fn each_finding_about_the_writes_and_the_data_is_listed_with_its_figure() {
     let relapse = &q.unexpected.findings[0];
     assert_eq!(relapse.service.as_deref(), Some(svc().as_str()));
     assert_eq!(relapse.evidence, "35 writes invoked after the recovery point (t=6500.0 ms) did not succeed");
-    assert!(q.unexpected.findings[4].evidence.starts_with("2 keys differ between nodes (first: 7, 9)"));
+    assert!(q.unexpected.findings[4].evidence.starts_with("2 keys differ between nodes (first: 7 (unexplained), 9 (unexplained))"));
     assert_eq!(q.unexpected.findings[5].evidence, "pg-3: 2 missing, 0 extra");
     assert!(q.unexpected.findings[1].evidence.contains("and 2 that timed out, which may commit"), "{:?}", q.unexpected.findings[1]);
     // writes that timed out and committed anyway are no finding: a timeout is not a refusal

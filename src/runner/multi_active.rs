@@ -4,7 +4,8 @@
 //! lost updates and diverged keys.
 use super::state::Service;
 use crate::checker::{
-    Analysis, Cut, CutReport, MultiActiveReport, SiteOp, TargetResult, Update, Verdict, judge_updates, site_writes, update_value,
+    Analysis, Cut, CutReport, DivergedKey, KeyEvidence, MultiActiveReport, SiteOp, Skewed, Stamp, TargetResult, Update, Verdict,
+    explain, judge_updates, site_writes, update_value,
 };
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind, Op, Outcome, belongs, read_history};
@@ -57,8 +58,10 @@ pub(super) async fn judge(
     save_keys(dir, tag, &evidence)?;
     let cuts = cuts(svc.sc(), events, &|n: &str| site_of(svc, &svc.stack.resolve(n).unwrap_or_else(|_| n.to_string())));
     let (start, end) = workload_window(events);
+    let mut judged = judge_updates(&updates, &cuts, &finals);
+    judged.diverged_keys = explain_diverged(svc, &judged.diverged_keys, &evidence, &updates, &skews(svc.sc(), events)).await;
     let report = MultiActiveReport {
-        updates: judge_updates(&updates, &cuts, &finals),
+        updates: judged,
         sites: site_writes(&ops, start, end),
         engine,
         cuts: cuts.iter().map(CutReport::from).collect(),
@@ -70,6 +73,49 @@ pub(super) async fn judge(
     };
     add_targets(svc.sc(), &report, a);
     Ok(Some(report))
+}
+
+/// Each diverged key explained: every node's value, the write behind it, the engine's
+/// commit stamp of it, and the cause (`checker::explain`).
+async fn explain_diverged(
+    svc: &Service,
+    keys: &[DivergedKey],
+    finals: &BTreeMap<String, BTreeMap<u32, (u32, u64)>>,
+    updates: &[Update],
+    skewed: &[Skewed],
+) -> Vec<DivergedKey> {
+    let Some(ma) = svc.driver.multi_active().filter(|_| !keys.is_empty()) else { return keys.to_vec() };
+    let wanted: Vec<u32> = keys.iter().map(|d| d.key as u32).collect();
+    let mut stamps: BTreeMap<u32, BTreeMap<String, Stamp>> = BTreeMap::new();
+    for n in svc.stack.nodes.iter().filter(|n| finals.contains_key(&n.name)) {
+        for (k, s) in ma.commit_stamps(&n.name, n.addr(), &wanted).await.unwrap_or_default() {
+            stamps.entry(k).or_default().insert(n.name.clone(), s);
+        }
+    }
+    let none = BTreeMap::new();
+    keys.iter()
+        .map(|d| {
+            let k = d.key as u32;
+            let nodes: Vec<(String, Option<u64>)> =
+                finals.iter().map(|(node, keys)| (node.clone(), keys.get(&k).map(|(w, s)| update_value(*w, *s)))).collect();
+            let ups: Vec<&Update> = updates.iter().filter(|u| u.key == d.key).collect();
+            explain(&KeyEvidence { key: d.key, nodes: &nodes, updates: &ups, stamps: stamps.get(&k).unwrap_or(&none) }, skewed)
+        })
+        .collect()
+}
+
+/// Every window in which a node's clock was set off (`clock_skew`, to its heal).
+fn skews(sc: &Scenario, events: &[Event]) -> Vec<Skewed> {
+    let end = events.last().map_or(0, |e| e.t_ns);
+    let injected = events.iter().filter(|e| e.kind == EventKind::FaultInject);
+    injected
+        .filter_map(|e| {
+            let spec = e.fault.and_then(|i| sc.faults.get(i)).filter(|s| s.kind == FaultKind::ClockSkew)?;
+            let healed = events.iter().find(|h| h.kind == EventKind::FaultHeal && h.fault == e.fault && h.t_ns >= e.t_ns);
+            let (from_ns, to_ns) = (e.applied_ns.unwrap_or(e.t_ns), healed.map_or(end, |h| h.t_ns));
+            Some(Skewed { node: e.node.clone().unwrap_or_default(), from_ns, to_ns, offset_ms: spec.offset_ms.unwrap_or_default() })
+        })
+        .collect()
 }
 
 /// Each node's leaving and return, with how it came back in its engine's words (its log

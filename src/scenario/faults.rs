@@ -23,7 +23,7 @@ fn allowed(kind: FaultKind) -> &'static [&'static str] {
         IsolateSite => &["target", "duration_ms"],
         KillSite => &["target"],
         DegradeLink => &["between", "latency_ms", "jitter_ms", "rate_kb_per_s", "percent", "duration_ms"],
-        ClockSkew => &["target", "offset_ms", "duration_ms"],
+        ClockSkew => &["target", "offset_ms", "freeze", "duration_ms"],
     }
 }
 
@@ -48,6 +48,7 @@ fn present(f: &FaultSpec) -> Vec<&'static str> {
         ("undo", f.undo.is_some()),
         ("between", f.between.is_some()),
         ("offset_ms", f.offset_ms.is_some()),
+        ("freeze", f.freeze.is_some()),
     ];
     set.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect()
 }
@@ -321,9 +322,11 @@ fn no_switchover() -> String {
 
 /// A clock_skew fault: an offset within a day, on a kind whose nodes can be skewed.
 fn check_skew(s: &Scenario, i: usize, f: &FaultSpec, p: &mut Vec<Problem>) {
+    let frozen = f.freeze == Some(true);
     match f.offset_ms {
+        None if frozen => {}
         None => needs(i, f, "offset_ms", p),
-        Some(0) => p.push((at(i, "offset_ms"), "offset_ms must not be 0 (a skew of nothing tests nothing)".into())),
+        Some(0) if !frozen => p.push((at(i, "offset_ms"), "offset_ms must not be 0 (a skew of nothing tests nothing)".into())),
         Some(x) => super::bounds::check(p, at(i, "offset_ms"), "FaultSpec.offset_ms", x as f64, "a day either way"),
     }
     if !s.stack.kind.info().clock_skew {

@@ -5,7 +5,7 @@ use super::bootstrap::Bootstrap;
 use super::data::{Auth, DataPath};
 use super::external_data::ExternalData;
 use super::nodes::{Orchestrator, Stack};
-use super::types::{Exporter, ReplicaHealth, ServerClock, Shards, Sidecar};
+use super::types::{CommitStamp, Exporter, ReplicaHealth, ServerClock, Shards, Sidecar};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -130,6 +130,11 @@ pub trait MultiActive: Send + Sync {
     /// What the engine itself counted on `node`, in its own words (pglogical: the conflicts
     /// it logged, by resolution), as (what, count).
     async fn engine_counts(&self, stack: &Stack, node: &str) -> Result<Vec<(String, u64)>>;
+    /// The engine's commit stamp of the row version of each of `keys` on `node` (at
+    /// `addr`), for the keys whose nodes disagree; empty when the engine keeps none.
+    async fn commit_stamps(&self, _node: &str, _addr: std::net::SocketAddr, _keys: &[u32]) -> Result<std::collections::BTreeMap<u32, CommitStamp>> {
+        Ok(Default::default())
+    }
     /// The node's membership as its engine reports it: whether it is in the cluster, taking
     /// writes (Galera: Synced, or a donor, in the primary component), and its state in the
     /// engine's words; or why it could not be read; None when the engine has no such state

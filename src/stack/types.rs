@@ -75,3 +75,11 @@ pub struct Exporter {
     /// folder's `monitoring/` and mounted read-only (postgres_exporter's queries file).
     pub files: Vec<(String, String)>,
 }
+
+/// The engine's own stamp of the row version a node holds: when it was committed (at its
+/// origin, in the engine's words, to the microsecond) and where (the node it was written on).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CommitStamp {
+    pub committed: String,
+    pub origin: String,
+}

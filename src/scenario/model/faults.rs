@@ -62,7 +62,8 @@ pub enum FaultKind {
     DegradeLink,
     /// Set the `target` node's clock `offset_ms` off the real time (negative: behind), as its
     /// database server sees it (libfaketime); monotonic clocks are left alone. The offset is
-    /// read back from the server and reported; the heal sets it to 0.
+    /// read back from the server and reported; the heal sets it to 0. With `freeze`, the
+    /// clock stands still at that instant instead.
     #[serde(rename = "clock_skew")]
     ClockSkew,
 }
@@ -173,6 +174,12 @@ pub struct FaultSpec {
     /// behind), within ± 1 day.
     #[serde(default)]
     pub offset_ms: Option<i64>,
+    /// clock_skew: `true` stops the clock at the fault's scheduled instant plus `offset_ms`
+    /// (0 when not given), in whole seconds: the server reads that instant until the heal.
+    /// Faults at the same offset stop their nodes' clocks at the same instant, so their
+    /// commits carry equal timestamps (a tie for last-update-wins).
+    #[serde(default)]
+    pub freeze: Option<bool>,
 }
 
 /// What a `destroy_data` fault destroys.

@@ -131,6 +131,12 @@ fn subscription(me: &str, peer: &str) -> String {
     format!("{}_from_{}", pgl_name(me), pgl_name(peer))
 }
 
+/// The node a change came from, by the replication origin pglogical applied it through
+/// (named after the subscription: `…_<me>_from_<peer>`); the origin's own name otherwise.
+fn provider(origin: &str) -> String {
+    origin.rsplit_once("_from_").map_or_else(|| format!("origin {origin}"), |(_, peer)| peer.replace('_', "-"))
+}
+
 #[async_trait]
 impl Driver for Pglogical {
     fn data(&self) -> &dyn DataPath {
@@ -193,6 +199,28 @@ impl MultiActive for Pglogical {
         Ok(rows.iter().map(|r| (r.get::<_, i32>(0) as u32, (r.get::<_, i32>(1) as u32, r.get::<_, i64>(2) as u64))).collect())
     }
 
+    /// Each key's row version as `track_commit_timestamp` recorded it: the commit time at its
+    /// origin (pglogical's apply keeps the origin's) and the replication origin it came
+    /// through (none: written on this node).
+    async fn commit_stamps(&self, node: &str, addr: SocketAddr, keys: &[u32]) -> Result<BTreeMap<u32, crate::stack::CommitStamp>> {
+        let c = self.data.admin(addr).await?;
+        let keys: Vec<i32> = keys.iter().map(|k| *k as i32).collect();
+        let sql = format!(
+            "SELECT t.k, pg_xact_commit_timestamp(t.xmin)::text, o.roname \
+             FROM {KEYS} t LEFT JOIN pg_replication_origin o ON o.roident = (pg_xact_commit_timestamp_origin(t.xmin)).roident \
+             WHERE t.k = ANY($1)"
+        );
+        let rows = c.query(&sql, &[&keys]).await.map_err(q(addr, "read the commit timestamps of the diverged keys"))?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let committed: Option<String> = r.get(1);
+                let origin = r.get::<_, Option<String>>(2).map_or_else(|| node.to_string(), |o| provider(&o));
+                Some((r.get::<_, i32>(0) as u32, crate::stack::CommitStamp { committed: committed?, origin }))
+            })
+            .collect())
+    }
+
     /// The conflicts pglogical logged on the node (`conflict_log_level = LOG`), by resolution.
     async fn engine_counts(&self, stack: &Stack, node: &str) -> Result<Vec<(String, u64)>> {
         let log = stack.docker.logs(&stack.node(node)?.container).await?;
@@ -221,6 +249,8 @@ mod tests {
         assert_eq!(pgl_name("pgl-1"), "pgl_1");
         assert_eq!(subscription("pgl-1", "pgl-2"), "pgl_1_from_pgl_2");
         assert_ne!(subscription("pgl-1", "pgl-2"), subscription("pgl-3", "pgl-2"));
+        assert_eq!(provider(&format!("pgl_drdrill_pgl_2_{}", subscription("pgl-1", "pgl-2"))), "pgl-2");
+        assert_eq!(provider("other"), "origin other");
     }
 
     #[test]
