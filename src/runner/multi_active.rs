@@ -243,5 +243,9 @@ fn add_targets(sc: &Scenario, r: &MultiActiveReport, a: &mut Analysis) {
     let note = format!("{lost} of {} acknowledged updates lost to a write completed before they began", r.updates.acked_updates);
     add("max_lost_updates", sc.targets.max_lost_updates, lost, note);
     let unread = if r.unread.is_empty() { String::new() } else { format!(" ({} nodes unread)", r.unread.len()) };
-    add("max_diverged_keys", sc.targets.max_diverged_keys, diverged, format!("{diverged} keys differ between nodes{unread}"));
+    let mut causes: BTreeMap<&str, usize> = BTreeMap::new();
+    r.updates.diverged_keys.iter().for_each(|d| *causes.entry(d.cause.name()).or_default() += 1);
+    let why: Vec<String> = causes.iter().map(|(c, n)| format!("{n} {c}")).collect();
+    let why = if why.is_empty() { String::new() } else { format!(": {}", why.join(", ")) };
+    add("max_diverged_keys", sc.targets.max_diverged_keys, diverged, format!("{diverged} keys differ between nodes{why}{unread}"));
 }
