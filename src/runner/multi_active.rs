@@ -111,8 +111,7 @@ fn skews(sc: &Scenario, events: &[Event]) -> Vec<Skewed> {
     injected
         .filter_map(|e| {
             let spec = e.fault.and_then(|i| sc.faults.get(i)).filter(|s| s.kind == FaultKind::ClockSkew)?;
-            let healed = events.iter().find(|h| h.kind == EventKind::FaultHeal && h.fault == e.fault && h.t_ns >= e.t_ns);
-            let (from_ns, to_ns) = (e.applied_ns.unwrap_or(e.t_ns), healed.map_or(end, |h| h.t_ns));
+            let (from_ns, to_ns) = in_effect(events, e, end);
             Some(Skewed { node: e.node.clone().unwrap_or_default(), from_ns, to_ns, offset_ms: spec.offset_ms.unwrap_or_default() })
         })
         .collect()
@@ -218,10 +217,17 @@ fn cuts(sc: &Scenario, events: &[Event], site: &dyn Fn(&str) -> String) -> Vec<C
             FaultKind::Partition => spec.groups.iter().flatten().map(|g| g.iter().map(|m| site(m)).collect()).collect(),
             _ => continue,
         };
-        let healed = events.iter().find(|h| h.kind == EventKind::FaultHeal && h.fault == e.fault && h.t_ns >= e.t_ns);
-        out.push(Cut { from_ns: e.applied_ns.unwrap_or(e.t_ns), to_ns: healed.map_or(end, |h| h.t_ns), sides });
+        let (from_ns, to_ns) = in_effect(events, e, end);
+        out.push(Cut { from_ns, to_ns, sides });
     }
     out
+}
+
+/// When the fault injected by `e` was in effect (drill ns): from its application to its
+/// heal, or to `end` when it was never healed.
+fn in_effect(events: &[Event], e: &Event, end: u64) -> (u64, u64) {
+    let healed = events.iter().find(|h| h.kind == EventKind::FaultHeal && h.fault == e.fault && h.t_ns >= e.t_ns);
+    (e.applied_ns.unwrap_or(e.t_ns), healed.map_or(end, |h| h.t_ns))
 }
 
 /// `max_lost_updates` and `max_diverged_keys`, when the scenario sets them.
