@@ -90,4 +90,23 @@ pub(crate) mod tests_support {
     pub fn results() -> super::Results {
         super::tests::sample()
     }
+
+    /// A diverged key explained as a tie, with one node's side.
+    pub fn tie_key(key: u64) -> crate::checker::DivergedKey {
+        crate::checker::DivergedKey {
+            key,
+            held: vec![crate::checker::Held {
+                node: "pgl-1".into(),
+                writer: Some(1),
+                seq: Some(2),
+                site: Some("dc1".into()),
+                invoked_ms: Some(1.0),
+                completed_ms: Some(2.0),
+                committed: Some("2026-11-26 07:18:33.011808+00".into()),
+                origin: Some("pgl-2".into()),
+            }],
+            cause: crate::checker::Cause::Tie,
+            why: "writer 1 seq 2 and writer 2 seq 7 were committed at the same instant".into(),
+        }
+    }
 }

@@ -214,7 +214,7 @@ mod tests {
             method: Some("IST".into()),
         };
         MultiActiveReport {
-            updates: UpdatesReport { lost_updates: vec![lost], diverged_keys: vec![tie_key()], ..Default::default() },
+            updates: UpdatesReport { lost_updates: vec![lost], diverged_keys: vec![crate::report::tests_support::tie_key(3)], ..Default::default() },
             sites: [("dc1".to_string(), SiteWrites::default())].into(),
             engine: [("gal-1".to_string(), [("conflicts".to_string(), 1)].into())].into(),
             cuts: vec![CutReport { from_ms: 1.0, to_ms: 2.0, sides: vec![vec!["dc1".into()]] }],
@@ -224,24 +224,6 @@ mod tests {
             agreement_started_ms: Some(1.0),
             rejoins: vec![rejoin],
         }
-    }
-
-    fn tie_key() -> crate::checker::DivergedKey {
-        crate::checker::DivergedKey {
-                key: 3,
-                held: vec![crate::checker::Held {
-                    node: "pgl-1".into(),
-                    writer: Some(1),
-                    seq: Some(2),
-                    site: Some("dc1".into()),
-                    invoked_ms: Some(1.0),
-                    completed_ms: Some(2.0),
-                    committed: Some("2026-11-26 07:18:33.011808+00".into()),
-                    origin: Some("pgl-2".into()),
-                }],
-                cause: crate::checker::Cause::Tie,
-                why: "writer 1 seq 2 and writer 2 seq 7 were committed at the same instant".into(),
-            }
     }
 
     /// Every field name in `v`, nested ones included; the keys of `sites` and `engine` are
