@@ -32,6 +32,8 @@ struct Seen {
     leader: Option<String>,
     pending: Option<String>,
     etcd_down: bool,
+    /// The lease the leader key was attached to at the last reading.
+    lease: Option<String>,
 }
 
 impl Seen {
@@ -54,6 +56,20 @@ impl Seen {
             (None, None) => None,
         }
     }
+}
+
+/// The key passed from one holder to another between two readings: a switchover's
+/// handover (the old holder deleted it, its lease lives on), or a lapse that a replica
+/// filled before the next reading (a slow read beside other drills once missed a gap of
+/// about 200 ms). Its lease tells them apart: when the old holder's lease no longer exists,
+/// the key lapsed, seen at this reading (at most one reading late).
+async fn lapsed_between_reads(seen: &Seen, now: Option<&etcd::Leased>, etcd: &[std::net::SocketAddr]) -> Option<Observed> {
+    let (old, new, lease) = (seen.leader.as_ref()?, now?, seen.lease.as_deref()?);
+    if *old == new.value || etcd::lease_alive(etcd, lease, ASK).await.unwrap_or(true) {
+        return None;
+    }
+    let detail = format!("leader key of {old} lapsed between two reads (its lease ran out); {} took it", new.value);
+    Some(Observed::Detected { detail })
 }
 
 /// Watches the new leader's role closely (every 5 ms on one connection) for up to a
@@ -88,7 +104,16 @@ impl Orchestrator for PatroniWatch {
         loop {
             tick.tick().await;
             let o = match etcd::get_any(&book.etcd, &key, ASK).await {
-                Ok(now) => seen.key(now),
+                Ok(now) => {
+                    let lapsed = lapsed_between_reads(&seen, now.as_ref(), &book.etcd).await;
+                    if let Some(d) = lapsed
+                        && tx.send(d).is_err()
+                    {
+                        return Ok(());
+                    }
+                    seen.lease = now.as_ref().and_then(|n| n.lease.clone());
+                    seen.key(now.map(|n| n.value))
+                }
                 Err(e) if !seen.etcd_down => {
                     seen.etcd_down = true;
                     Some(Observed::Note { detail: format!("etcd unreachable from drdrill: {e}") })
