@@ -169,7 +169,7 @@ async fn connect(loaded: &Loaded, ext: bool, signals: &mut Signals) -> Result<Do
     };
     tokio::select! {
         r = images_for(&docker, loaded) => r?,
-        _ = signals.next() => return Err(Error::interrupted().hint("the drill had not started; an image build may go on in the engine")),
+        _ = signals.next() => return Err(Error::interrupted().hint("nothing had started yet; an image build may go on in the engine")),
     }
     Ok(docker)
 }
