@@ -97,6 +97,7 @@ pub(super) fn random_targets() -> (CheckSpec, Targets) {
             no_alert: Vec::new(),
             max_lost_updates: None,
             max_diverged_keys: None,
+            max_refused_after_failover: None,
         },
     )
 }

@@ -5,7 +5,7 @@ use super::bootstrap::Bootstrap;
 use super::data::{Auth, DataPath};
 use super::external_data::ExternalData;
 use super::nodes::{Orchestrator, Stack};
-use super::types::{CommitStamp, Exporter, ReplicaHealth, ServerClock, Shards, Sidecar};
+use super::types::{CommitStamp, Exporter, RecordGroups, ReplicaHealth, ServerClock, Shards, Sidecar};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -46,6 +46,12 @@ pub trait Driver: Send + Sync {
     /// were when it became healthy, and which shard holds each record; None for a stack
     /// with one primary.
     fn shards(&self) -> Option<Shards> {
+        None
+    }
+    /// A stack whose records go to places replicated differently (a DR region's published
+    /// and unpublished tables): the places and which holds each record; None when every
+    /// record is replicated alike.
+    fn record_groups(&self) -> Option<RecordGroups> {
         None
     }
     /// A stack whose every node is writable (multi-active): its shared key space and the

@@ -59,6 +59,29 @@ pub struct ShardInfo {
     pub share: f64,
 }
 
+/// The places a stack keeps its records in when they are replicated differently (a DR
+/// region fed by logical replication: the tables, some published and some not): the
+/// places, and which one holds each record. Checked and reported place by place.
+#[derive(Clone)]
+pub struct RecordGroups {
+    /// What a place is, as the reports say it (`table`).
+    pub what: &'static str,
+    pub list: Vec<RecordGroup>,
+    /// The place (an index into `list`) that holds record (writer, seq).
+    pub of: Arc<dyn Fn(u32, u64) -> usize + Send + Sync>,
+}
+
+/// One place the records go to.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RecordGroup {
+    /// Its name in the engine (`users`).
+    pub name: String,
+    /// Whether its records are replicated to where the clients fail over (a published table).
+    pub replicated: bool,
+    /// How, in the engine's words (`in publication main_pub`, `not in publication main_pub`).
+    pub how: String,
+}
+
 /// A Prometheus exporter for one node (from the drill's monitoring image).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exporter {
