@@ -62,6 +62,7 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
         "redis-sentinel" => Box::new(redis::RedisSentinel::new(spec)),
         "redis-cluster" => Box::new(redis::RedisCluster::new(spec)),
         "pglogical" => Box::new(postgres::Pglogical::new(spec)),
+        "postgres-logical" => Box::new(postgres::PostgresLogical::new(spec)),
         "mariadb" => Box::new(mariadb::MariaDb::new(spec)),
         "mariadb-mha" => Box::new(mariadb::Mha::new(spec)),
         "galera" => Box::new(mariadb::Galera::new(spec)),

@@ -19,6 +19,7 @@ pub const POSTGRES: KindInfo = KindInfo {
     backup: Some(BackupInfo { tool: "pgBackRest 2.45", keys: &["archive_timeout_s"], point_in_time: true }),
     delay_setting: Some("recovery_min_apply_delay"),
     clock_skew: true,
+    sql: true,
     ..KindInfo::bare("postgres", "PostgreSQL 15 primary + streaming replicas (pg_basebackup).", "pg", "drdrill/postgres:15")
 };
 
@@ -29,6 +30,7 @@ pub const PGLOGICAL: KindInfo = KindInfo {
     clock_skew: true,
     multi_active: true,
     node_count: Some(mesh_nodes),
+    sql: true,
     topology: mesh_topology,
     ..KindInfo::bare(
         "pglogical",
@@ -139,6 +141,7 @@ pub const PATRONI: KindInfo = KindInfo {
     groups: &[("etcd", "etcd-")],
     members_span_sites: true,
     validate: validate_patroni,
+    sql: true,
     ..KindInfo::bare(
         "patroni",
         "PostgreSQL 15 under Patroni 3 with an etcd 3.4 cluster; clients go through HAProxy, which routes by Patroni's REST health check.",

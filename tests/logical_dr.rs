@@ -1,0 +1,165 @@
+//! A DR region fed by PostgreSQL's built-in logical replication, for real
+//! (docs/logical-dr.md): the primary region isolated and the runbook run on the DR node,
+//! with and without its sequence step; a table left out of the publication; a column added
+//! on the primary mid-drill. Each outcome is checked against the history and our own read
+//! of both regions (the DR node, and the isolated primary, still running), and nothing of
+//! the drill may remain.
+mod common;
+use common::*;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every workload row of each table on a node (the initial rows, writer -1, left out).
+fn read_tables(port: u16, tables: &[&str]) -> BTreeMap<String, BTreeSet<(u64, u64)>> {
+    block_on(async {
+        let (client, conn) =
+            tokio_postgres::connect(&format!("host=127.0.0.1 port={port} user=postgres dbname=drdrill"), tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+        tokio::spawn(conn);
+        let mut out = BTreeMap::new();
+        for t in tables {
+            let rows = client.query(&format!("SELECT writer::bigint, seq FROM {t} WHERE writer >= 0"), &[]).await.unwrap();
+            out.insert(t.to_string(), rows.iter().map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)).collect());
+        }
+        out
+    })
+}
+
+/// The workload's ops, from the history: (writer, seq, invoke ms, outcome, node, error).
+fn ops(dir: &std::path::Path) -> Vec<Value> {
+    let text = drdrill::history::read_text(&drdrill::history::path_in(dir)).unwrap();
+    text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["type"] == "op").collect()
+}
+
+/// When fault `i` took effect (its `applied_ns`, else its request), in ms on the drill clock.
+fn fault_applied_ms(dir: &std::path::Path, i: u64) -> f64 {
+    let text = drdrill::history::read_text(&drdrill::history::path_in(dir)).unwrap();
+    let e = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["type"] == "event" && v["kind"] == "fault-inject" && v["fault"] == i)
+        .unwrap_or_else(|| panic!("no fault-inject for fault {i}"));
+    e["applied_ns"].as_f64().or_else(|| e["t_ns"].as_f64()).unwrap() / 1e6
+}
+
+/// When the failover was done (ms on the drill clock).
+fn failover_done_ms(r: &Value) -> f64 {
+    r["failover"]["done_ms"].as_f64().unwrap_or_else(|| panic!("no failover done: {}", r["failover"]))
+}
+
+/// A drill kept, both regions read with our own client, then collected: nothing remains.
+struct Read {
+    d: Drill,
+    dr: BTreeMap<String, BTreeSet<(u64, u64)>>,
+    primary: BTreeMap<String, BTreeSet<(u64, u64)>>,
+}
+
+fn drill_read(scenario: &str, tables: &[&str]) -> Read {
+    let d = run_drill(scenario, &["--keep"]);
+    let r = &d.results;
+    assert_eq!(r["stack"]["final_primary"], "pg-3", "the DR node must take the writes");
+    let dr = read_tables(host_port(r, "pg-3"), tables);
+    let primary = read_tables(host_port(r, "pg-1"), tables);
+    let run = run_id(r);
+    let out = drdrill(&["gc", "--run", &run]);
+    assert!(out.status.success(), "gc failed: {}", String::from_utf8_lossy(&out.stderr));
+    let ((c, n), v) = (labelled(Some(&run)), labelled_volumes(&run));
+    assert!(c.is_empty() && n.is_empty() && v.is_empty(), "left behind: {c:?} {n:?} {v:?}");
+    Read { d, dr, primary }
+}
+
+impl Read {
+    /// Every record on the DR node; drdrill's lost list and RPO must match it.
+    fn survivors(&self) -> BTreeSet<(u64, u64)> {
+        self.dr.values().flatten().copied().collect()
+    }
+    /// The acknowledged writes before the failover, all on the old primary (it kept them).
+    fn assert_primary_kept_what_it_acknowledged(&self) {
+        let done = failover_done_ms(&self.d.results);
+        let on_primary: BTreeSet<(u64, u64)> = self.primary.values().flatten().copied().collect();
+        let acked_before: Vec<(u64, u64)> =
+            ack_times(&self.d.dir).into_iter().filter(|(_, (_, ack))| *ack < done).map(|(k, _)| k).collect();
+        let missing = acked_before.iter().filter(|k| !on_primary.contains(k)).count();
+        assert_eq!(missing, 0, "{missing} of {} writes acknowledged before the failover are not on pg-1", acked_before.len());
+    }
+}
+
+/// Refused writes (an error reply) invoked after the failover was done, by error.
+fn refused_after(d: &Drill) -> BTreeMap<String, usize> {
+    let done = failover_done_ms(&d.results);
+    let mut by = BTreeMap::new();
+    for o in ops(&d.dir).iter().filter(|o| o["outcome"] == "fail" && o["invoke_ns"].as_f64().unwrap() / 1e6 > done) {
+        let e = o["error"].as_str().unwrap_or("").to_string();
+        if e.starts_with("23") || e.starts_with("42") || e.starts_with("25") {
+            *by.entry(e).or_insert(0) += 1;
+        }
+    }
+    by
+}
+
+#[test]
+fn a_region_lost_with_the_runbooks_sequence_step_refuses_nothing_and_loses_only_the_apply_lag() {
+    let tables = ["users", "ai_models", "model_configs"];
+    let x = drill_read("scenarios/logical-dr-region-failure.yaml", &tables);
+    let r = &x.d.results;
+    let lost = cross_check_lost(&x.d, &x.survivors());
+    x.assert_primary_kept_what_it_acknowledged();
+    assert!(refused_after(&x.d).is_empty(), "writes refused after the failover: {:?}", refused_after(&x.d));
+    // what was lost never crossed the WAN before the cut: acknowledged within the apply lag
+    // of the isolation (a few round trips), never earlier
+    let fault = r["fault_ms"].as_f64().unwrap();
+    let acks = ack_times(&x.d.dir);
+    for k in &lost {
+        assert!(acks[k].1 > fault - 1_000.0, "{k:?} acknowledged at {} ms, long before the cut at {fault} ms", acks[k].1);
+    }
+    assert_eq!(x.d.code, 0, "the runbook with its sequence step must meet the targets");
+}
+
+#[test]
+fn without_the_sequence_step_the_dr_region_refuses_inserts_with_a_duplicate_key_naming_the_sequence() {
+    let tables = ["users", "ai_models", "model_configs"];
+    let x = drill_read("scenarios/logical-dr-sequences-forgotten.yaml", &tables);
+    cross_check_lost(&x.d, &x.survivors());
+    let refused = refused_after(&x.d);
+    for t in tables {
+        let dup = refused.iter().filter(|(e, _)| e.starts_with("23505") && e.contains(&format!("{t}_id_seq"))).map(|(_, n)| n).sum::<usize>();
+        assert!(dup > 0, "no duplicate key naming {t}_id_seq after the failover: {refused:?}");
+    }
+    assert_eq!(x.d.code, 1, "refusals after the failover miss the target: the drill fails on purpose");
+}
+
+#[test]
+fn a_table_left_out_of_the_publication_loses_every_write_acknowledged_before_the_failover() {
+    let x = drill_read("scenarios/logical-dr-unpublished-table.yaml", &["users", "audit_log"]);
+    let lost = cross_check_lost(&x.d, &x.survivors());
+    let done = failover_done_ms(&x.d.results);
+    let acks = ack_times(&x.d.dir);
+    // record (writer, seq) goes to table seq mod 2: audit_log holds the odd ones
+    let audit_before: BTreeSet<(u64, u64)> = acks.iter().filter(|(k, (_, a))| k.1 % 2 == 1 && *a < done).map(|(k, _)| *k).collect();
+    assert!(!audit_before.is_empty());
+    assert!(audit_before.iter().all(|k| lost.contains(k)), "an audit_log write acknowledged before the failover reached the DR region");
+    assert!(x.dr["audit_log"].iter().all(|k| !audit_before.contains(k)));
+    let users_lost = lost.iter().filter(|k| k.1 % 2 == 0).count();
+    assert!(users_lost * 10 < audit_before.len(), "users lost {users_lost}: more than the apply lag's share");
+    x.assert_primary_kept_what_it_acknowledged();
+    assert_eq!(x.d.code, 1, "the unpublished table's loss misses the RPO target: the drill fails on purpose");
+}
+
+#[test]
+fn a_column_added_on_the_primary_stops_the_apply_and_the_region_failure_loses_everything_since() {
+    let tables = ["users", "ai_models", "model_configs"];
+    let x = drill_read("scenarios/logical-dr-ddl-drift.yaml", &tables);
+    let lost = cross_check_lost(&x.d, &x.survivors());
+    x.assert_primary_kept_what_it_acknowledged();
+    let (ddl, cut) = (fault_applied_ms(&x.d.dir, 0), fault_applied_ms(&x.d.dir, 1));
+    let acks = ack_times(&x.d.dir);
+    // every table stops with the apply: whatever was acknowledged a second past the DDL and
+    // before the cut never reached the DR region
+    let between: BTreeSet<(u64, u64)> = acks.iter().filter(|(_, (_, a))| *a > ddl + 1_000.0 && *a < cut).map(|(k, _)| *k).collect();
+    assert!(between.len() > 100, "too few writes between the DDL and the cut: {}", between.len());
+    let reached: Vec<&(u64, u64)> = between.iter().filter(|k| !lost.contains(k)).collect();
+    assert!(reached.is_empty(), "{} writes acknowledged after the DDL reached the DR region: {:?}", reached.len(), &reached[..reached.len().min(5)]);
+    assert!(x.dr["users"].len() < x.primary["users"].len(), "the DR node's users table kept up");
+    assert_eq!(x.d.code, 1, "the writes lost since the DDL miss the RPO target: the drill fails on purpose");
+}
