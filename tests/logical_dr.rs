@@ -161,5 +161,39 @@ fn a_column_added_on_the_primary_stops_the_apply_and_the_region_failure_loses_ev
     let reached: Vec<&(u64, u64)> = between.iter().filter(|k| !lost.contains(k)).collect();
     assert!(reached.is_empty(), "{} writes acknowledged after the DDL reached the DR region: {:?}", reached.len(), &reached[..reached.len().min(5)]);
     assert!(x.dr["users"].len() < x.primary["users"].len(), "the DR node's users table kept up");
+    // the report says when the apply stopped and why, in the subscriber's own words
+    let text = drdrill::history::read_text(&drdrill::history::path_in(&x.d.dir)).unwrap();
+    let stop = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["kind"] == "replication-stopped")
+        .unwrap_or_else(|| panic!("no replication-stopped event"));
+    let at = stop["t_ns"].as_f64().unwrap() / 1e6;
+    assert!(stop["detail"].as_str().unwrap().contains("is missing replicated column: \"region\""), "{stop}");
+    assert!(at >= ddl - 50.0 && at <= ddl + 2_000.0, "the apply stopped at {at} ms, the DDL took effect at {ddl} ms");
     assert_eq!(x.d.code, 1, "the writes lost since the DDL miss the RPO target: the drill fails on purpose");
+}
+
+/// How the lag measurement reads the DR node: every 5 ms.
+const POLL_MS: f64 = 5.0;
+
+#[test]
+fn the_dr_nodes_apply_lag_rises_by_the_delay_on_its_link_within_a_poll() {
+    let d = run_drill("tests/fixtures/logical-dr-lag.yaml", &[]);
+    let (c, n) = labelled(Some(&run_id(&d.results)));
+    assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
+    let lag = &d.results["replica_lag"]["replicas"];
+    let rep = lag.as_array().and_then(|l| l.iter().find(|x| x["node"] == "pg-2")).unwrap_or_else(|| panic!("no pg-2: {lag}"));
+    let phase = |p: &str| {
+        rep["phases"].as_array().unwrap().iter().find(|x| x["phase"] == p).unwrap_or_else(|| panic!("no {p}: {rep}")).clone()
+    };
+    let p50 = |p: &str| phase(p)["p50_ms"].as_f64().unwrap();
+    let (before, during, after) = (p50("before_fault"), p50("during_fault"), p50("after_recovery"));
+    let tol = POLL_MS + 2.0;
+    assert!((during - before - 50.0).abs() <= tol, "pg-2 p50 rose by {} ms, expected 50 ± {tol}", during - before);
+    assert!((after - before).abs() <= tol, "pg-2 p50 after the heal {after} ms vs {before} ms before");
+    // the engine's own figure (replay_lag of the subscription's walsender) rose with it
+    let engine = phase("during_fault")["engine"]["p50_ms"].as_f64().unwrap();
+    assert!((engine - 50.0).abs() <= 20.0, "replay_lag p50 {engine} ms during the delay");
+    assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
 }

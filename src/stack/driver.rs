@@ -5,7 +5,7 @@ use super::bootstrap::Bootstrap;
 use super::data::{Auth, DataPath};
 use super::external_data::ExternalData;
 use super::nodes::{Orchestrator, Stack};
-use super::types::{CommitStamp, Exporter, RecordGroups, ReplicaHealth, ServerClock, Shards, Sidecar};
+use super::types::{CommitStamp, Exporter, RecordGroups, ReplicaHealth, ReplicationStop, ServerClock, Shards, Sidecar};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -53,6 +53,11 @@ pub trait Driver: Send + Sync {
     /// record is replicated alike.
     fn record_groups(&self) -> Option<RecordGroups> {
         None
+    }
+    /// Where a replica stopped applying the primary's changes during the drill, by its own
+    /// log (a logical subscriber meeting DDL it lacks): read once the workload has stopped.
+    async fn replication_stops(&self, _stack: &Stack) -> Vec<ReplicationStop> {
+        Vec::new()
     }
     /// A stack whose every node is writable (multi-active): its shared key space and the
     /// engine's own conflict counts.

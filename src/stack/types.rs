@@ -82,6 +82,16 @@ pub struct RecordGroup {
     pub how: String,
 }
 
+/// A replica that stopped applying the primary's changes, as its engine logged it: when
+/// (the log's own time), why (the line), and how often it logged it since.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicationStop {
+    pub node: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub why: String,
+    pub times: u64,
+}
+
 /// A Prometheus exporter for one node (from the drill's monitoring image).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exporter {

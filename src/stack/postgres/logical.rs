@@ -10,7 +10,7 @@ use super::logical_data::{INITIAL_WRITER, LogicalData};
 use crate::error::{Error, Result};
 use crate::scenario::StackSpec;
 use crate::stack::data::DataPath;
-use crate::stack::{Deployment, Driver, Promotion, RecordGroups, ReplicaHealth, Stack, retry_until};
+use crate::stack::{Deployment, Driver, Promotion, RecordGroups, ReplicaHealth, ReplicationStop, Stack, retry_until};
 use async_trait::async_trait;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -197,6 +197,60 @@ impl Driver for PostgresLogical {
 
     fn record_groups(&self) -> Option<RecordGroups> {
         Some(self.data.groups())
+    }
+
+    /// The subscriber's apply worker's first error, from its log: the apply stops there and
+    /// retries (`wal_retrieve_retry_interval`), logging it again each time.
+    async fn replication_stops(&self, stack: &Stack) -> Vec<ReplicationStop> {
+        let Some(sub) = stack.replicas().pop() else { return Vec::new() };
+        let Ok(n) = stack.node(&sub) else { return Vec::new() };
+        let Ok(log) = stack.docker.logs(&n.container).await else { return Vec::new() };
+        apply_error(&log).map(|(at, why, times)| ReplicationStop { node: sub, at, why, times }).into_iter().collect()
+    }
+}
+
+/// The first `ERROR:` an apply worker logged (docker's time, the message), and how many
+/// times that message was logged. An apply worker is a pid that logged `logical
+/// replication apply worker … has started`.
+fn apply_error(log: &str) -> Option<(chrono::DateTime<chrono::Utc>, String, u64)> {
+    let pid = |l: &str| l.split_once(" [").and_then(|(_, r)| r.split_once(']')).map(|(p, _)| p.to_string());
+    let mut workers = std::collections::BTreeSet::new();
+    let mut first: Option<(chrono::DateTime<chrono::Utc>, String)> = None;
+    let mut times = 0;
+    for line in log.lines() {
+        let Some((stamp, text)) = line.split_once(' ') else { continue };
+        if text.contains("logical replication apply worker for subscription") && text.contains("has started") {
+            workers.extend(pid(text));
+        }
+        let Some((_, msg)) = text.split_once("ERROR:") else { continue };
+        let msg = msg.trim();
+        match &first {
+            Some((_, m)) if m == msg => times += 1,
+            Some(_) => {}
+            None if pid(text).is_some_and(|p| workers.contains(&p)) || msg.starts_with("logical replication") => {
+                let at = chrono::DateTime::parse_from_rfc3339(stamp).ok()?.with_timezone(&chrono::Utc);
+                first = Some((at, msg.to_string()));
+                times = 1;
+            }
+            None => {}
+        }
+    }
+    first.map(|(at, msg)| (at, msg, times))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_apply_workers_first_error_is_read_with_its_time_and_repeats() {
+        let log = "2026-11-27T03:27:33.1Z 2026-11-27 03:27:33.100 UTC [46]  LOG:  logical replication apply worker for subscription \"dr_sub\" has started\n\
+                   2026-11-27T03:27:38.5Z 2026-11-27 03:27:38.500 UTC [9] app ERROR:  relation \"x\" does not exist\n\
+                   2026-11-27T03:27:39.25Z 2026-11-27 03:27:39.250 UTC [46]  ERROR:  logical replication target relation \"public.users\" is missing replicated column: \"region\"\n\
+                   2026-11-27T03:27:40.3Z 2026-11-27 03:27:40.300 UTC [47]  ERROR:  logical replication target relation \"public.users\" is missing replicated column: \"region\"\n";
+        let (at, why, times) = super::apply_error(log).expect("an apply error");
+        assert_eq!(at.to_rfc3339(), "2026-11-27T03:27:39.250+00:00");
+        assert_eq!(why, "logical replication target relation \"public.users\" is missing replicated column: \"region\"");
+        assert_eq!(times, 2);
+        assert!(super::apply_error("2026-11-27T03:27:33.1Z x [1] LOG: fine\n").is_none());
     }
 }
 
