@@ -1,6 +1,7 @@
 //! The judge phase: each service's history judged against its targets (RTO, RPO, lag,
-//! shards, multi-active, an isolated old primary, an orchestrator's phases), then the
-//! drill's alerts; the drill's verdict is the worst service's.
+//! shards, record groups, the writes refused after the failover, multi-active, an isolated
+//! old primary, an orchestrator's phases), then the drill's alerts; the drill's verdict is
+//! the worst service's.
 use super::exercise::Exercised;
 use super::monitoring::{drill_wide, judge_alerts};
 use super::state::{Drill, Service};
