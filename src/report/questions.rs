@@ -128,6 +128,12 @@ pub enum FindingKind {
     WatcherLate,
     /// The drill's monitoring could not page (nothing reached the receiver, or the watch failed).
     MonitoringCouldNotPage,
+    /// The database refused writes once the failover was done (a duplicate key from a
+    /// sequence left behind, a missing column, a read-only node): one finding per cause.
+    RefusedAfterFailover,
+    /// A place the records go to that is not replicated (a table left out of the
+    /// publication) lost acknowledged writes.
+    NotReplicated,
 }
 
 /// One thing the drill found, with the figure that proves it.
