@@ -106,6 +106,10 @@ fn a_region_lost_with_the_runbooks_sequence_step_refuses_nothing_and_loses_only_
     let lost = cross_check_lost(&x.d, &x.survivors());
     x.assert_primary_kept_what_it_acknowledged();
     assert!(refused_after(&x.d).is_empty(), "writes refused after the failover: {:?}", refused_after(&x.d));
+    assert_eq!(r["refused_after_failover"]["refused"], 0, "{}", r["refused_after_failover"]);
+    for g in r["groups"]["groups"].as_array().expect("a group per table") {
+        assert_eq!(g["replicated"], true, "{g}");
+    }
     // what was lost never crossed the WAN before the cut: acknowledged within the apply lag
     // of the isolation (a few round trips), never earlier
     let fault = r["fault_ms"].as_f64().unwrap();
@@ -122,10 +126,17 @@ fn without_the_sequence_step_the_dr_region_refuses_inserts_with_a_duplicate_key_
     let x = drill_read("scenarios/logical-dr-sequences-forgotten.yaml", &tables);
     cross_check_lost(&x.d, &x.survivors());
     let refused = refused_after(&x.d);
+    let reported = &x.d.results["refused_after_failover"];
     for t in tables {
         let dup = refused.iter().filter(|(e, _)| e.starts_with("23505") && e.contains(&format!("{t}_id_seq"))).map(|(_, n)| n).sum::<usize>();
         assert!(dup > 0, "no duplicate key naming {t}_id_seq after the failover: {refused:?}");
+        // drdrill's count of the cause, its text naming the sequence, equals ours
+        let cause = reported["causes"].as_array().unwrap().iter().find(|c| c["cause"].as_str().unwrap().contains(&format!("{t}_id_seq")));
+        let cause = cause.unwrap_or_else(|| panic!("no cause naming {t}_id_seq: {reported}"));
+        assert_eq!(cause["count"].as_u64().unwrap() as usize, dup, "{cause}");
     }
+    assert_eq!(reported["refused"].as_u64().unwrap() as usize, refused.values().sum::<usize>(), "{reported}");
+    assert!(x.d.stdout.contains("users_id_seq is behind the rows logical replication copied"), "the scorecard names the sequence");
     assert_eq!(x.d.code, 1, "refusals after the failover miss the target: the drill fails on purpose");
 }
 
@@ -143,6 +154,15 @@ fn a_table_left_out_of_the_publication_loses_every_write_acknowledged_before_the
     let users_lost = lost.iter().filter(|k| k.1 % 2 == 0).count();
     assert!(users_lost * 10 < audit_before.len(), "users lost {users_lost}: more than the apply lag's share");
     x.assert_primary_kept_what_it_acknowledged();
+    // the report names the table that never reached the DR region
+    let groups = x.d.results["groups"]["groups"].as_array().expect("a group per table").clone();
+    let audit = groups.iter().find(|g| g["name"] == "audit_log").expect("audit_log");
+    assert_eq!((audit["replicated"].as_bool(), audit["none_reached"].as_bool()), (Some(false), Some(true)), "{audit}");
+    let audit_lost = lost.iter().filter(|k| k.1 % 2 == 1).count();
+    assert_eq!(audit["lost"].as_u64().unwrap() as usize, audit_lost, "{audit}");
+    let users = groups.iter().find(|g| g["name"] == "users").expect("users");
+    assert_eq!(users["lost"].as_u64().unwrap() as usize, users_lost, "{users}");
+    assert!(x.d.stdout.contains("audit_log (not in publication main_pub)"), "the scorecard names the table");
     assert_eq!(x.d.code, 1, "the unpublished table's loss misses the RPO target: the drill fails on purpose");
 }
 

@@ -99,20 +99,28 @@ pub fn cause_of(text: &str) -> String {
     s.to_string()
 }
 
+/// Whether a failed write's text is the database's own reply (the write reached it and it
+/// said no), as the engine's data path tells: a connection that never came up refuses
+/// nothing.
+pub type IsReply<'a> = &'a dyn Fn(&str) -> bool;
+
 /// Collects the refusals as the ops stream past (any order).
-#[derive(Default)]
-pub struct Refusals {
+pub struct Refusals<'a> {
     windows: Vec<(u64, u64)>,
+    is_reply: IsReply<'a>,
     by_cause: BTreeMap<String, (RefusalCause, BTreeSet<String>)>,
 }
 
-impl Refusals {
-    pub fn new(windows: Vec<(u64, u64)>) -> Self {
-        Refusals { windows, by_cause: BTreeMap::new() }
+impl<'a> Refusals<'a> {
+    pub fn new(windows: Vec<(u64, u64)>, is_reply: IsReply<'a>) -> Self {
+        Refusals { windows, is_reply, by_cause: BTreeMap::new() }
     }
 
     pub fn add(&mut self, op: &Op) {
         if op.outcome != Outcome::Fail || !self.windows.iter().any(|(a, b)| (*a..*b).contains(&op.invoke_ns)) {
+            return;
+        }
+        if !op.error.as_deref().is_some_and(|e| (self.is_reply)(e)) {
             return;
         }
         let text = op.error.clone().unwrap_or_else(|| "(no error text)".into());
@@ -145,10 +153,10 @@ impl Refusals {
 }
 
 /// The writes of `service` (None: every op) in `history` refused after the failover.
-pub fn judge_refusals(history: &Path, service: Option<&str>, events: &[Event]) -> std::io::Result<RefusalsReport> {
+pub fn judge_refusals(history: &Path, service: Option<&str>, events: &[Event], is_reply: IsReply) -> std::io::Result<RefusalsReport> {
     let (windows, kind) = done_windows(events);
     let done = windows.first().zip(kind).map(|(w, k)| (w.0 as f64 / 1e6, k));
-    let mut r = Refusals::new(windows);
+    let mut r = Refusals::new(windows, is_reply);
     crate::history::read_history(history, |op| {
         if crate::history::belongs(op.service.as_ref(), service) {
             r.add(&op);
@@ -238,9 +246,12 @@ mod tests {
         ];
         let (windows, kind) = done_windows(&events);
         assert_eq!(windows, [(2000 * MS, 6000 * MS), (6500 * MS, u64::MAX)]);
-        let mut r = Refusals::new(windows);
+        // the server's replies are `SQLSTATE: message`; "connection refused" never reached it
+        let is_reply = |e: &str| e.as_bytes().get(5) == Some(&b':');
+        let mut r = Refusals::new(windows, &is_reply);
         let dup = |id: u64| format!("{DUP} (Key (id)=({id}) already exists.)");
         r.add(&op(1, 1200, Outcome::Fail, "pg-1", Some("connection refused"))); // before: not counted
+        r.add(&op(9, 2400, Outcome::Fail, "pg-1", Some("connect timed out"))); // no reply: not counted
         r.add(&op(2, 2100, Outcome::Fail, "pg-dr-1", Some(&dup(5))));
         r.add(&op(3, 2050, Outcome::Fail, "pg-dr-1", Some(&dup(4))));
         r.add(&op(4, 2200, Outcome::Unknown, "pg-dr-1", Some("timed out"))); // unknown: not counted

@@ -56,6 +56,12 @@ pub trait DataPath: Send + Sync {
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack>;
     /// How the replica-lag measurement reaches the engine.
     fn lag(&self) -> &dyn LagPath;
+    /// Whether a failed write's error text is the server's own reply (it received the write
+    /// and refused it), not a connection that failed: the refusals after a failover count
+    /// only those. False unless the engine says.
+    fn is_reply(&self, _error: &str) -> bool {
+        false
+    }
     /// Runs an operator's SQL on the node at `addr` as the superuser (`sql` actions): the
     /// server's answer in its words (command tags, the first row's values).
     async fn execute(&self, _addr: SocketAddr, _sql: &str) -> Result<String> {
@@ -99,6 +105,9 @@ impl<T: ThroughEntry> DataPath for T {
     }
     async fn execute(&self, addr: SocketAddr, sql: &str) -> Result<String> {
         self.engine().execute(addr, sql).await
+    }
+    fn is_reply(&self, error: &str) -> bool {
+        self.engine().is_reply(error)
     }
 }
 

@@ -245,6 +245,11 @@ impl DataPath for PgData {
         self
     }
 
+    /// The server's errors are written `SQLSTATE: message` (`error_text`).
+    fn is_reply(&self, error: &str) -> bool {
+        error.split_once(": ").is_some_and(|(code, _)| code.len() == 5 && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+    }
+
     async fn execute(&self, addr: SocketAddr, sql: &str) -> Result<String> {
         let c = self.admin(addr).await?;
         let answer = c.simple_query(sql).await.map_err(|e| Error::infra(format!("{addr}: {}", error_text(&e))))?;

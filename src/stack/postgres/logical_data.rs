@@ -109,7 +109,7 @@ fn explain(w: WriteError, e: &tokio_postgres::Error, table: &str) -> WriteError 
     let dup = e.as_db_error().is_some_and(|d| d.code().code() == "23505" && d.constraint() == Some(&format!("{table}_pkey")));
     match w {
         WriteError::Fail(_) if dup => WriteError::Fail(format!(
-            "{} (the sequence {table}_id_seq is behind the rows logical replication copied)",
+            "{}: the sequence {table}_id_seq is behind the rows logical replication copied",
             error_text(e)
         )),
         other => other,
@@ -156,5 +156,25 @@ impl DataPath for LogicalData {
 
     async fn execute(&self, addr: SocketAddr, sql: &str) -> Result<String> {
         self.pg.execute(addr, sql).await
+    }
+
+    fn is_reply(&self, error: &str) -> bool {
+        self.pg.is_reply(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::stack::data::DataPath;
+
+    #[test]
+    fn only_the_servers_own_replies_are_refusals() {
+        let d = super::super::data::PgData::drill();
+        assert!(d.is_reply("23505: duplicate key value violates unique constraint \"users_pkey\": the sequence users_id_seq is behind"));
+        assert!(d.is_reply("25006: cannot execute INSERT in a read-only transaction"));
+        for not in ["connect timed out", "error connecting to server: Connection refused (os error 111)", "db error", "no answer within 1000 ms"] {
+            assert!(!d.is_reply(not), "{not}");
+        }
+        assert_eq!(super::LogicalData::table_of(3, 7), 1);
     }
 }
