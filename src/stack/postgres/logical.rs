@@ -202,10 +202,10 @@ impl Driver for PostgresLogical {
     /// The subscriber's apply worker's first error, from its log: the apply stops there and
     /// retries (`wal_retrieve_retry_interval`), logging it again each time.
     async fn replication_stops(&self, stack: &Stack) -> Vec<ReplicationStop> {
-        let Some(sub) = stack.replicas().pop() else { return Vec::new() };
-        let Ok(n) = stack.node(&sub) else { return Vec::new() };
+        // the subscriber is the last node, the primary or not (after the failover it is)
+        let Some(n) = stack.nodes.last() else { return Vec::new() };
         let Ok(log) = stack.docker.logs(&n.container).await else { return Vec::new() };
-        apply_error(&log).map(|(at, why, times)| ReplicationStop { node: sub, at, why, times }).into_iter().collect()
+        apply_error(&log).map(|(at, why, times)| ReplicationStop { node: n.name.clone(), at, why, times }).into_iter().collect()
     }
 }
 
