@@ -148,6 +148,8 @@ impl Writer {
         let mut probes: FuturesUnordered<Probe> = FuturesUnordered::new();
         let mut canaries: FuturesUnordered<Canary> = FuturesUnordered::new();
         let mut lookup = Lookup::default();
+        // the node the probes in flight connect to
+        let mut probing: Option<String> = None;
         loop {
             let now = Instant::now();
             if *self.stop.borrow() || now >= pace.deadline {
@@ -156,6 +158,12 @@ impl Writer {
             let base = self.target.borrow().clone();
             let target = lookup.target(base, self.id, &self.rec).await;
             st.idle.retain(|(node, _)| *node == target.node);
+            // the clients moved: a probe to the node they left is dropped (it holds a slot
+            // while a slow handshake lasts, and its connection is to the wrong node)
+            if probing.as_ref().is_some_and(|n| *n != target.node) {
+                probes.clear();
+            }
+            probing = Some(target.node.clone());
             let g = st.gates(now, &pace, probes.len());
             if !g.blocking && !g.busy && now >= st.next_normal {
                 attempts.push(self.write_now(&mut st, target.clone(), now, pace.interval));
@@ -238,7 +246,7 @@ impl Writer {
     /// A probe due `at`; the next one is due a gap later.
     #[inline]
     fn probe_now(&self, st: &mut State, target: ClientTarget, at: Instant, now: Instant, pace: &Pacing) -> Probe {
-        let p = probe(self.driver.clone(), target, pace.connect_timeout, self.rec.clock);
+        let p = probe(self.driver.clone(), target, pace.connect_timeout, Duration::from_millis(self.spec.op_timeout_ms), self.rec.clock);
         let gap = probe_gap(pace.probe_spacing, self.spec.writers, now.saturating_duration_since(st.last_ok_start));
         st.next_probe = Some((at + gap).max(now));
         p
