@@ -269,6 +269,7 @@ fn say_answer(answer: &[tokio_postgres::SimpleQueryMessage]) -> String {
                 said.push((0..r.len()).map(|i| r.get(i).unwrap_or("null").to_string()).collect::<Vec<_>>().join(" | "));
                 row_said = true;
             }
+            CommandComplete(0) if !row_said => said.push("done".into()),
             CommandComplete(n) if !row_said => said.push(format!("{n} row(s)")),
             CommandComplete(_) => row_said = false,
             _ => {}
