@@ -148,8 +148,12 @@ impl Writer {
         let mut probes: FuturesUnordered<Probe> = FuturesUnordered::new();
         let mut canaries: FuturesUnordered<Canary> = FuturesUnordered::new();
         let mut lookup = Lookup::default();
-        // the node the probes in flight connect to
+        // the node the probes in flight connect to, and when each probe still connecting
+        // began: one past `connect_timeout` waits on its handshake and takes no slot, so a
+        // path whose proxy accepts while the node behind is dead never holds the next
+        // probes back
         let mut probing: Option<String> = None;
+        let mut connecting: std::collections::VecDeque<Instant> = std::collections::VecDeque::new();
         loop {
             let now = Instant::now();
             if *self.stop.borrow() || now >= pace.deadline {
@@ -162,15 +166,20 @@ impl Writer {
             // while a slow handshake lasts, and its connection is to the wrong node)
             if probing.as_ref().is_some_and(|n| *n != target.node) {
                 probes.clear();
+                connecting.clear();
             }
             probing = Some(target.node.clone());
-            let g = st.gates(now, &pace, probes.len());
+            while connecting.front().is_some_and(|&b| now.saturating_duration_since(b) >= pace.connect_timeout) {
+                connecting.pop_front();
+            }
+            let g = st.gates(now, &pace, connecting.len());
             if !g.blocking && !g.busy && now >= st.next_normal {
                 attempts.push(self.write_now(&mut st, target.clone(), now, pace.interval));
                 continue;
             }
             if let Some(at) = st.next_probe.filter(|&at| now >= at && !g.probe_busy) {
                 probes.push(self.probe_now(&mut st, target.clone(), at, now, &pace));
+                connecting.push_back(now);
                 continue;
             }
             // sleep until something can happen
