@@ -87,18 +87,7 @@ pub(super) fn random_targets() -> (CheckSpec, Targets) {
     let checks = CheckSpec { stable_window_ms: 200, ..CheckSpec::default() };
     (
         checks,
-        Targets {
-            rto_ms: Some(1500u64.into()),
-            rpo_ms: Some(0u64.into()),
-            max_lost_writes: Some(0u64.into()),
-            converge: false,
-            replica_lag_ms: None,
-            alerts: Default::default(),
-            no_alert: Vec::new(),
-            max_lost_updates: None,
-            max_diverged_keys: None,
-            max_refused_after_failover: None,
-        },
+        Targets { rto_ms: Some(1500u64.into()), rpo_ms: Some(0u64.into()), max_lost_writes: Some(0u64.into()), ..Targets::none() },
     )
 }
 
