@@ -128,7 +128,8 @@ fn without_the_sequence_step_the_dr_region_refuses_inserts_with_a_duplicate_key_
     let refused = refused_after(&x.d);
     let reported = &x.d.results["refused_after_failover"];
     for t in tables {
-        let dup = refused.iter().filter(|(e, _)| e.starts_with("23505") && e.contains(&format!("{t}_id_seq"))).map(|(_, n)| n).sum::<usize>();
+        let dup =
+            refused.iter().filter(|(e, _)| e.starts_with("23505") && e.contains(&format!("{t}_id_seq"))).map(|(_, n)| n).sum::<usize>();
         assert!(dup > 0, "no duplicate key naming {t}_id_seq after the failover: {refused:?}");
         // drdrill's count of the cause, its text naming the sequence, equals ours
         let cause = reported["causes"].as_array().unwrap().iter().find(|c| c["cause"].as_str().unwrap().contains(&format!("{t}_id_seq")));
@@ -179,7 +180,12 @@ fn a_column_added_on_the_primary_stops_the_apply_and_the_region_failure_loses_ev
     let between: BTreeSet<(u64, u64)> = acks.iter().filter(|(_, (_, a))| *a > ddl + 1_000.0 && *a < cut).map(|(k, _)| *k).collect();
     assert!(between.len() > 100, "too few writes between the DDL and the cut: {}", between.len());
     let reached: Vec<&(u64, u64)> = between.iter().filter(|k| !lost.contains(k)).collect();
-    assert!(reached.is_empty(), "{} writes acknowledged after the DDL reached the DR region: {:?}", reached.len(), &reached[..reached.len().min(5)]);
+    assert!(
+        reached.is_empty(),
+        "{} writes acknowledged after the DDL reached the DR region: {:?}",
+        reached.len(),
+        &reached[..reached.len().min(5)]
+    );
     assert!(x.dr["users"].len() < x.primary["users"].len(), "the DR node's users table kept up");
     // the report says when the apply stopped and why, in the subscriber's own words
     let text = drdrill::history::read_text(&drdrill::history::path_in(&x.d.dir)).unwrap();
@@ -204,9 +210,8 @@ fn the_dr_nodes_apply_lag_rises_by_the_delay_on_its_link_within_a_poll() {
     assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
     let lag = &d.results["replica_lag"]["replicas"];
     let rep = lag.as_array().and_then(|l| l.iter().find(|x| x["node"] == "pg-2")).unwrap_or_else(|| panic!("no pg-2: {lag}"));
-    let phase = |p: &str| {
-        rep["phases"].as_array().unwrap().iter().find(|x| x["phase"] == p).unwrap_or_else(|| panic!("no {p}: {rep}")).clone()
-    };
+    let phase =
+        |p: &str| rep["phases"].as_array().unwrap().iter().find(|x| x["phase"] == p).unwrap_or_else(|| panic!("no {p}: {rep}")).clone();
     let p50 = |p: &str| phase(p)["p50_ms"].as_f64().unwrap();
     let (before, during, after) = (p50("before_fault"), p50("during_fault"), p50("after_recovery"));
     let tol = POLL_MS + 2.0;

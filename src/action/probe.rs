@@ -30,9 +30,7 @@ pub async fn sql(q: &crate::scenario::SqlStep, env: &ActionEnv, timeout: Duratio
         }
         Finished::failed(format!("no stack of the drill has a node {}", q.node))
     };
-    tokio::time::timeout(timeout, run)
-        .await
-        .unwrap_or_else(|_| Finished::failed(format!("no answer within {} ms", timeout.as_millis())))
+    tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| Finished::failed(format!("no answer within {} ms", timeout.as_millis())))
 }
 
 /// A probe result as results.json lists it.

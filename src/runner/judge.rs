@@ -295,10 +295,8 @@ fn attribute_fault(f: &mut FailoverReport, events: &[crate::history::Event]) {
     if f.answered_fault.is_some() || f.old_primary.is_none() {
         return;
     }
-    let hit = events
-        .iter()
-        .filter(|e| e.kind == EventKind::FaultInject && e.t_ns <= start && e.node == f.old_primary)
-        .max_by_key(|e| e.t_ns);
+    let hit =
+        events.iter().filter(|e| e.kind == EventKind::FaultInject && e.t_ns <= start && e.node == f.old_primary).max_by_key(|e| e.t_ns);
     if let Some(e) = hit {
         f.answered_fault = e.fault;
         f.answered_at_ms = Some(e.t_ns as f64 / 1e6);

@@ -143,7 +143,12 @@ pub trait MultiActive: Send + Sync {
     async fn engine_counts(&self, stack: &Stack, node: &str) -> Result<Vec<(String, u64)>>;
     /// The engine's commit stamp of the row version of each of `keys` on `node` (at
     /// `addr`), for the keys whose nodes disagree; empty when the engine keeps none.
-    async fn commit_stamps(&self, _node: &str, _addr: std::net::SocketAddr, _keys: &[u32]) -> Result<std::collections::BTreeMap<u32, CommitStamp>> {
+    async fn commit_stamps(
+        &self,
+        _node: &str,
+        _addr: std::net::SocketAddr,
+        _keys: &[u32],
+    ) -> Result<std::collections::BTreeMap<u32, CommitStamp>> {
         Ok(Default::default())
     }
     /// The node's membership as its engine reports it: whether it is in the cluster, taking

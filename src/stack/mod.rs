@@ -46,7 +46,9 @@ pub use routes::{Crossing, ProxyRoutes};
 pub use shard_roles::{ShardRole, ShardRoles};
 pub use sites::{Sites, iptables_script, is_wan_toxic, wan_loss_rules, wan_toxics};
 pub use start::StackPlan;
-pub use types::{CommitStamp, Exporter, RecordGroup, RecordGroups, ReplicaHealth, ReplicationStop, ServerClock, ShardInfo, Shards, Sidecar};
+pub use types::{
+    CommitStamp, Exporter, RecordGroup, RecordGroups, ReplicaHealth, ReplicationStop, ServerClock, ShardInfo, Shards, Sidecar,
+};
 
 use crate::error::Result;
 use crate::scenario::StackSpec;

@@ -93,7 +93,13 @@ pub(super) fn attempt(driver: Arc<dyn Driver>, target: ClientTarget, conn: Optio
 /// host) would spend itself on the probes that stand for its clients, never answering
 /// one in time. The write made on a probe's connection is invoked when the probe began
 /// (`writer.rs`).
-pub(super) fn probe(driver: Arc<dyn Driver>, target: ClientTarget, connect_timeout: Duration, handshake_timeout: Duration, clock: Clock) -> Probe {
+pub(super) fn probe(
+    driver: Arc<dyn Driver>,
+    target: ClientTarget,
+    connect_timeout: Duration,
+    handshake_timeout: Duration,
+    clock: Clock,
+) -> Probe {
     Box::pin(async move {
         let (began_ns, began) = (clock.now_ns(), Instant::now());
         match tokio::time::timeout(handshake_timeout.max(connect_timeout), driver.data().connect(target.addr, connect_timeout)).await {

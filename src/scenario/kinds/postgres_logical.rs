@@ -96,15 +96,106 @@ fn logical_topology(st: &StackSpec) -> Vec<String> {
 /// PostgreSQL's words that cannot name a table unquoted (reserved, and reserved that can
 /// be a function or type name: `gram.y`'s `reserved_keyword` and `type_func_name_keyword`).
 const RESERVED: &[&str] = &[
-    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization", "binary", "both", "case",
-    "cast", "check", "collate", "collation", "column", "concurrently", "constraint", "create", "cross", "current_catalog",
-    "current_date", "current_role", "current_schema", "current_time", "current_timestamp", "current_user", "default", "deferrable",
-    "desc", "distinct", "do", "else", "end", "except", "false", "fetch", "for", "foreign", "freeze", "from", "full", "grant",
-    "group", "having", "ilike", "in", "initially", "inner", "intersect", "into", "is", "isnull", "join", "lateral", "leading",
-    "left", "like", "limit", "localtime", "localtimestamp", "natural", "not", "notnull", "null", "offset", "on", "only", "or",
-    "order", "outer", "overlaps", "placing", "primary", "references", "returning", "right", "select", "session_user",
-    "similar", "some", "symmetric", "table", "tablesample", "then", "to", "trailing", "true", "union", "unique", "user",
-    "using", "variadic", "verbose", "when", "where", "window", "with",
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "binary",
+    "both",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "group",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "natural",
+    "not",
+    "notnull",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "overlaps",
+    "placing",
+    "primary",
+    "references",
+    "returning",
+    "right",
+    "select",
+    "session_user",
+    "similar",
+    "some",
+    "symmetric",
+    "table",
+    "tablesample",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
 ];
 
 /// Why `name` cannot be an unquoted PostgreSQL name of a table drdrill makes, or None.
@@ -113,9 +204,7 @@ const RESERVED: &[&str] = &[
 pub fn bad_name(name: &str, max: usize) -> Option<String> {
     let first_ok = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_');
     if name.is_empty() || !first_ok || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        return Some(format!(
-            "`{name}`: expected a PostgreSQL name of lowercase letters, digits and '_', not starting with a digit"
-        ));
+        return Some(format!("`{name}`: expected a PostgreSQL name of lowercase letters, digits and '_', not starting with a digit"));
     }
     if name.len() > max {
         return Some(format!("`{name}`: at most {max} bytes ({} found)", name.len()));
@@ -134,7 +223,10 @@ fn validate_logical(s: &Scenario, p: &mut Vec<Problem>) {
     let l = st.logical.clone().unwrap_or_default();
     let k = |f: &'static str| vec![Key("stack"), Key("logical"), Key(f)];
     if st.replicas < 1 {
-        p.push((vec![Key("stack"), Key("replicas")], "a postgres-logical stack needs at least 1 replica: its last node is the DR subscriber".into()));
+        p.push((
+            vec![Key("stack"), Key("replicas")],
+            "a postgres-logical stack needs at least 1 replica: its last node is the DR subscriber".into(),
+        ));
     }
     if l.tables.is_empty() {
         p.push((k("tables"), "expected at least one table for the workload to write".into()));

@@ -247,7 +247,9 @@ impl DataPath for PgData {
 
     /// The server's errors are written `SQLSTATE: message` (`error_text`).
     fn is_reply(&self, error: &str) -> bool {
-        error.split_once(": ").is_some_and(|(code, _)| code.len() == 5 && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+        error
+            .split_once(": ")
+            .is_some_and(|(code, _)| code.len() == 5 && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
     }
 
     async fn execute(&self, addr: SocketAddr, sql: &str) -> Result<String> {

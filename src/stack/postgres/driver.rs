@@ -71,32 +71,12 @@ impl Driver for Postgres {
     }
 
     async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
-        let primary = stack.node(&stack.primary())?.addr();
+        let name = stack.primary();
+        let primary = stack.node(&name)?.addr();
         let want = stack.replicas();
-        retry_until(timeout, Duration::from_millis(500), || async {
-            let c = self.data.admin(primary).await?;
-            let rows = c
-                .query(
-                    "SELECT application_name, state || '/' || sync_state, \
-                     coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), -1)::bigint \
-                     FROM pg_stat_replication",
-                    &[],
-                )
-                .await
-                .map_err(q(primary, "read pg_stat_replication"))?;
-            let health: Vec<ReplicaHealth> =
-                rows.iter().map(|r| ReplicaHealth { node: r.get(0), state: r.get(1), lag_bytes: r.get(2) }).collect();
-            // streaming, and has replayed something (lag -1: no replay position yet); in sync
-            // mode each replica must be a synchronous candidate, or a "sync" drill proves nothing
-            let expected = if self.sync { "streaming/quorum" } else { "streaming/async" };
-            for w in &want {
-                if !health.iter().any(|h| &h.node == w && h.state == expected && h.lag_bytes >= 0) {
-                    return Err(Error::infra(format!("failed to see replica {w} {expected} from {}", stack.primary())));
-                }
-            }
-            Ok(health)
-        })
-        .await
+        // in sync mode each replica must be a synchronous candidate, or a "sync" drill proves nothing
+        let expected = if self.sync { "streaming/quorum" } else { "streaming/async" };
+        retry_until(timeout, Duration::from_millis(500), || streaming(&self.data, (&name, primary), &want, expected)).await
     }
 
     fn deployment(&self) -> Option<&dyn Deployment> {
@@ -225,6 +205,34 @@ impl Promotion for Postgres {
         stack.docker.upload_file(&n.container, "/var/lib/postgresql", "drdrill-follow", format!("{host} {port}").as_bytes()).await?;
         stack.docker.start(&n.container).await
     }
+}
+
+/// Every replica the primary (`name`, at `addr`) streams to, as `pg_stat_replication` shows
+/// it; Err until each of `want` is `expected` (`streaming/async`) and has replayed something
+/// (lag -1: no replay position yet).
+pub(super) async fn streaming(
+    data: &PgData,
+    (name, addr): (&str, std::net::SocketAddr),
+    want: &[String],
+    expected: &str,
+) -> Result<Vec<ReplicaHealth>> {
+    let c = data.admin(addr).await?;
+    let rows = c
+        .query(
+            "SELECT application_name, state || '/' || sync_state, \
+             coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), -1)::bigint \
+             FROM pg_stat_replication",
+            &[],
+        )
+        .await
+        .map_err(q(addr, "read pg_stat_replication"))?;
+    let health: Vec<ReplicaHealth> = rows.iter().map(|r| ReplicaHealth { node: r.get(0), state: r.get(1), lag_bytes: r.get(2) }).collect();
+    for w in want {
+        if !health.iter().any(|h| &h.node == w && h.state == expected && h.lag_bytes >= 0) {
+            return Err(Error::infra(format!("failed to see replica {w} {expected} from {name}")));
+        }
+    }
+    Ok(health)
 }
 
 /// postgres_exporter 0.11 beside `node`, as the `postgres` superuser (the drill's nodes

@@ -101,9 +101,10 @@ impl PostgresLogical {
             .map_err(q(addr, "read pg_subscription_rel"))?
             .get(0);
         let running: i64 = c
-            .query_one("SELECT count(*) FROM pg_stat_subscription WHERE subname = $1 AND pid IS NOT NULL AND relid IS NULL", &[
-                &self.subscription,
-            ])
+            .query_one(
+                "SELECT count(*) FROM pg_stat_subscription WHERE subname = $1 AND pid IS NOT NULL AND relid IS NULL",
+                &[&self.subscription],
+            )
             .await
             .map_err(q(addr, "read pg_stat_subscription"))?
             .get(0);
@@ -119,7 +120,11 @@ impl PostgresLogical {
             copied.push(format!("{t} {n}"));
         }
         let lag = self.slot_lag(primary).await?;
-        Ok(ReplicaHealth { node: me.to_string(), state: format!("logical/{} (copied: {})", self.subscription, copied.join(", ")), lag_bytes: lag })
+        Ok(ReplicaHealth {
+            node: me.to_string(),
+            state: format!("logical/{} (copied: {})", self.subscription, copied.join(", ")),
+            lag_bytes: lag,
+        })
     }
 
     /// How many bytes of the primary's WAL the subscription's slot has not had confirmed.
@@ -134,27 +139,6 @@ impl PostgresLogical {
             .map_err(q(primary, "read the replication slot"))?;
         row.and_then(|r| r.get::<_, Option<i64>>(0))
             .ok_or_else(|| Error::infra(format!("the slot {} has confirmed no position yet", self.subscription)))
-    }
-
-    /// The primary's streaming replicas, each streaming and replaying.
-    async fn streaming(&self, primary: SocketAddr, local: &[String]) -> Result<Vec<ReplicaHealth>> {
-        let c = self.data.pg.admin(primary).await?;
-        let rows = c
-            .query(
-                "SELECT application_name, state || '/' || sync_state, \
-                 coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), -1)::bigint FROM pg_stat_replication",
-                &[],
-            )
-            .await
-            .map_err(q(primary, "read pg_stat_replication"))?;
-        let health: Vec<ReplicaHealth> =
-            rows.iter().map(|r| ReplicaHealth { node: r.get(0), state: r.get(1), lag_bytes: r.get(2) }).collect();
-        for w in local {
-            if !health.iter().any(|h| &h.node == w && h.state == "streaming/async" && h.lag_bytes >= 0) {
-                return Err(Error::infra(format!("failed to see replica {w} streaming from the primary")));
-            }
-        }
-        Ok(health.into_iter().filter(|h| local.contains(&h.node)).collect())
     }
 }
 
@@ -180,7 +164,8 @@ impl Driver for PostgresLogical {
         retry_until(left(), POLL, || self.publish(primary)).await?;
         retry_until(left(), POLL, || self.subscribe(stack, sub, &primary_name)).await?;
         retry_until(left(), POLL, || async {
-            let mut health = self.streaming(primary, local).await?;
+            let all = super::driver::streaming(&self.data.pg, (&primary_name, primary), local, "streaming/async").await?;
+            let mut health: Vec<ReplicaHealth> = all.into_iter().filter(|h| local.contains(&h.node)).collect();
             health.push(self.copied(primary, sub, sub_addr).await?);
             Ok(health)
         })
@@ -287,9 +272,7 @@ impl Promotion for PostgresLogical {
     async fn promote(&self, stack: &Stack, node: &str) -> Result<()> {
         let addr = stack.node(node)?.addr();
         let c = self.data.pg.admin(addr).await?;
-        c.batch_execute(&format!("ALTER SUBSCRIPTION {} DISABLE", self.subscription))
-            .await
-            .map_err(q(addr, "disable the subscription"))
+        c.batch_execute(&format!("ALTER SUBSCRIPTION {} DISABLE", self.subscription)).await.map_err(q(addr, "disable the subscription"))
     }
 
     async fn repoint(&self, _stack: &Stack, replica: &str, primary: &str) -> Result<()> {
@@ -297,6 +280,8 @@ impl Promotion for PostgresLogical {
     }
 
     async fn rejoin(&self, _stack: &Stack, node: &str, primary: &str) -> Result<()> {
-        Err(Error::infra(format!("{node} cannot rejoin {primary}: nothing flows back from the DR region (make a subscription the other way)")))
+        Err(Error::infra(format!(
+            "{node} cannot rejoin {primary}: nothing flows back from the DR region (make a subscription the other way)"
+        )))
     }
 }

@@ -108,10 +108,9 @@ impl WriteClient for LogicalClient {
 fn explain(w: WriteError, e: &tokio_postgres::Error, table: &str) -> WriteError {
     let dup = e.as_db_error().is_some_and(|d| d.code().code() == "23505" && d.constraint() == Some(&format!("{table}_pkey")));
     match w {
-        WriteError::Fail(_) if dup => WriteError::Fail(format!(
-            "{}: the sequence {table}_id_seq is behind the rows logical replication copied",
-            error_text(e)
-        )),
+        WriteError::Fail(_) if dup => {
+            WriteError::Fail(format!("{}: the sequence {table}_id_seq is behind the rows logical replication copied", error_text(e)))
+        }
         other => other,
     }
 }
@@ -172,7 +171,9 @@ mod tests {
         let d = super::super::data::PgData::drill();
         assert!(d.is_reply("23505: duplicate key value violates unique constraint \"users_pkey\": the sequence users_id_seq is behind"));
         assert!(d.is_reply("25006: cannot execute INSERT in a read-only transaction"));
-        for not in ["connect timed out", "error connecting to server: Connection refused (os error 111)", "db error", "no answer within 1000 ms"] {
+        for not in
+            ["connect timed out", "error connecting to server: Connection refused (os error 111)", "db error", "no answer within 1000 ms"]
+        {
             assert!(!d.is_reply(not), "{not}");
         }
         assert_eq!(super::LogicalData::table_of(3, 7), 1);
