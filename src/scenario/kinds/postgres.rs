@@ -20,7 +20,7 @@ pub const POSTGRES: KindInfo = KindInfo {
     delay_setting: Some("recovery_min_apply_delay"),
     clock_skew: true,
     sql: true,
-    ..KindInfo::bare("postgres", "PostgreSQL 15 primary + streaming replicas (pg_basebackup).", "pg", "drdrill/postgres:15")
+    ..KindInfo::bare("postgres", "PostgreSQL 15 primary + streaming replicas (pg_basebackup).", "pg", "drdrill/postgres:15-2")
 };
 
 pub const PGLOGICAL: KindInfo = KindInfo {
@@ -36,7 +36,7 @@ pub const PGLOGICAL: KindInfo = KindInfo {
         "pglogical",
         "PostgreSQL 15 nodes, every one writable, each applying every other's changes through pglogical 2.4.2 (a full mesh of subscriptions, forward_origins '{}'); a conflict is resolved by `multi_active.conflict_resolution` on commit timestamps.",
         "pgl",
-        "drdrill/postgres:15",
+        "drdrill/postgres:15-2",
     )
 };
 
