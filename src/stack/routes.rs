@@ -21,6 +21,9 @@ pub struct ProxyRoutes {
     pub(super) client_ports: BTreeMap<String, (IpAddr, u16)>,
     /// With sites: replication within a site goes direct, across sites through here.
     pub(super) sites: Option<Sites>,
+    /// The services the nodes reach (name, port; an archive host), each node through a
+    /// path of its own (`reach-<node>-<service>`) when the service is in another site.
+    pub(super) reached: Vec<(String, u16)>,
 }
 
 impl ProxyRoutes {
@@ -65,6 +68,24 @@ impl ProxyRoutes {
         (self.replication && !same_site).then(|| (self.alias.clone(), Self::replication_listen(self.index(replica), self.index(primary))))
     }
 
+    pub fn reach_proxy(node: &str, service: &str) -> String {
+        format!("reach-{node}-{service}")
+    }
+
+    /// Port inside the proxy container where `node`'s path to `service` listens.
+    pub fn reach_listen_of(&self, node: &str, service: &str) -> u16 {
+        let k = self.reached.iter().position(|(s, _)| s == service).unwrap_or(0);
+        22000 + (self.index(node) * 8 + k) as u16
+    }
+
+    /// Where a node of `node`'s path in site `from` connects to reach `service`: through
+    /// the proxy when the service is in another site, else None (direct).
+    pub fn reach_endpoint(&self, node: &str, from: Option<&str>, service: &str) -> Option<(String, u16)> {
+        let sites = self.sites.as_ref()?;
+        let known = self.reached.iter().any(|(s, _)| s == service);
+        (known && sites.site(service) != from).then(|| (self.alias.clone(), self.reach_listen_of(node, service)))
+    }
+
     /// Host address and port the workload uses for `node`, when clients go through the proxy.
     pub fn client_port(&self, node: &str) -> Option<(IpAddr, u16)> {
         self.client_ports.get(node).copied()
@@ -102,6 +123,10 @@ impl Sites {
             for r in routes.node_names().iter().filter(|r| *r != n) {
                 let listen = routes.replication_listen_of(r, n);
                 out.push(Crossing { proxy: ProxyRoutes::replication_proxy(r, n), ends: [site(r), site(n)], listen });
+            }
+            for (svc, _) in &routes.reached {
+                let listen = routes.reach_listen_of(n, svc);
+                out.push(Crossing { proxy: ProxyRoutes::reach_proxy(n, svc), ends: [site(n), site(svc)], listen });
             }
         }
         out

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 /// The repository's volume (name suffix) and where nodes mount it.
 pub(super) const VOLUME: (&str, &str) = ("pgbackrest", "/var/lib/pgbackrest");
 /// The file the fresh node's entrypoint waits for before it starts PostgreSQL.
-const START_FILE: &str = "/var/lib/postgresql/drdrill-start";
+pub(super) const START_FILE: &str = "/var/lib/postgresql/drdrill-start";
 
 pub struct PgBackRest {
     pub spec: BackupSpec,
@@ -33,7 +33,7 @@ impl PgBackRest {
 }
 
 /// Runs pgBackRest (or any command) as postgres in `node`'s container; its output on success.
-async fn as_postgres(stack: &Stack, node: &str, args: &[&str]) -> Result<String> {
+pub(super) async fn as_postgres(stack: &Stack, node: &str, args: &[&str]) -> Result<String> {
     let mut cmd = vec!["runuser", "-u", "postgres", "--"];
     cmd.extend_from_slice(args);
     stack.exec_ok(&stack.node(node)?.container, &format!("run `{}` in {node}", args.join(" ")), &cmd).await
