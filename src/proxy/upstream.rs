@@ -129,6 +129,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_connect_to_a_stale_address_that_hangs_has_the_name_looked_up_again() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up = Upstream::new(format!("127.0.0.1:{}", l.local_addr().unwrap().port()));
+        // the last address: a server whose accept queue is full, so a SYN to it goes
+        // unanswered, as to an address no container holds any more
+        let stale = tokio::net::TcpSocket::new_v4().unwrap();
+        stale.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let stale = stale.listen(0).unwrap();
+        let at = stale.local_addr().unwrap();
+        let mut fill = Vec::new();
+        for _ in 0..4 {
+            if let Ok(Ok(c)) = tokio::time::timeout(Duration::from_millis(100), TcpStream::connect(at)).await {
+                fill.push(c);
+            }
+        }
+        *up.last.lock().unwrap() = Some(at);
+        let hung = tokio::time::timeout(RELOOK_AFTER * 2, up.connect()).await;
+        assert!(hung.is_err(), "the connect to the full server must hang");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = up.last.lock().unwrap().unwrap();
+        assert!(now.ip().is_loopback() && now.port() == l.local_addr().unwrap().port(), "still {now}");
+        assert!(tokio::time::timeout(Duration::from_secs(2), up.connect()).await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
     async fn a_client_that_closes_after_sending_is_seen_hanging_up() {
         let (mut c, s) = pair().await;
         c.write_all(b"startup").await.unwrap();

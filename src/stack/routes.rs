@@ -141,3 +141,50 @@ impl Sites {
         self.crossings(routes).into_iter().filter(joins).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::LinkSpec;
+
+    fn routes() -> ProxyRoutes {
+        let placed = [("pg-1", "dc1"), ("pg-2", "dc1"), ("dr-storage", "dc2")];
+        let link = LinkSpec {
+            between: vec!["dc1".into(), "dc2".into()],
+            latency_ms: 30,
+            jitter_ms: 0,
+            bandwidth_kb_per_s: None,
+            loss_percent: 0.0,
+        };
+        let sites = Sites {
+            nodes: placed.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect(),
+            clients: None,
+            wan: vec![link],
+            flat: false,
+            clients_everywhere: false,
+        };
+        ProxyRoutes {
+            container: "c".into(),
+            alias: "proxy".into(),
+            api: "127.0.0.1:8474".parse().unwrap(),
+            clients: true,
+            replication: true,
+            nodes: vec!["pg-1".into(), "pg-2".into()],
+            client_ports: BTreeMap::new(),
+            sites: Some(sites),
+            reached: vec![("dr-storage".into(), 22)],
+        }
+    }
+
+    #[test]
+    fn an_archive_host_in_another_site_is_reached_through_a_path_of_each_node_that_crosses_the_link() {
+        let r = routes();
+        assert_eq!(r.reach_endpoint("pg-2", Some("dc1"), "dr-storage"), Some(("proxy".into(), 22008)));
+        // a node rebuilt in the archive host's site reaches it directly
+        assert_eq!(r.reach_endpoint("pg-1", Some("dc2"), "dr-storage"), None);
+        assert_eq!(r.reach_endpoint("pg-1", Some("dc1"), "etcd-1"), None, "not a service the nodes reach");
+        let sites = r.sites.clone().unwrap();
+        let crossing: Vec<String> = sites.crossing_link(&r, "dc1", "dc2").into_iter().map(|c| c.proxy).collect();
+        assert_eq!(crossing, ["reach-pg-1-dr-storage", "reach-pg-2-dr-storage"]);
+    }
+}

@@ -82,7 +82,8 @@ impl RsyncArchive {
             ],
         )
         .await?;
-        let (private, public) = split_key(&made).ok_or_else(|| Error::infra(format!("failed to read the key ssh-keygen made on {first}")))?;
+        let (private, public) =
+            split_key(&made).ok_or_else(|| Error::infra(format!("failed to read the key ssh-keygen made on {first}")))?;
         let host_key = host_key(stack, &host).await?;
         let authorise = "set -e; d=/var/lib/postgresql/.ssh; mkdir -p $d; printf '%s\\n' \"$1\" >$d/authorized_keys; \
                          chown -R postgres:postgres $d; chmod 700 $d; chmod 600 $d/authorized_keys";
@@ -170,10 +171,7 @@ impl Restore for RsyncArchive {
         let out = as_postgres(stack, &primary, &["sh", "-c", &script]).await?;
         let start = said(&out, "write-ahead log start point:").unwrap_or("?");
         let bytes: f64 = said(&out, "size:").and_then(|s| s.parse().ok()).unwrap_or(0.0);
-        Ok(format!(
-            "pg_basebackup of {primary} (WAL start {start}, {:.1} MB gzipped) stored on {ARCHIVE_HOST}:/backups/base",
-            bytes / 1e6
-        ))
+        Ok(format!("pg_basebackup of {primary} (WAL start {start}, {:.1} MB gzipped) stored on {ARCHIVE_HOST}:/backups/base", bytes / 1e6))
     }
 
     fn fresh_node(&self, node: &str) -> (Vec<String>, Vec<String>) {
@@ -225,6 +223,9 @@ mod tests {
         assert_eq!(public, "ssh-ed25519 AAAAC3Nz drdrill-x");
         let c = ssh_config("proxy", 22000);
         assert!(c.starts_with("Host dr-storage\n  HostName proxy\n  Port 22000\n") && c.contains("HostKeyAlias dr-storage"), "{c}");
-        assert_eq!(said("pg_basebackup: write-ahead log start point: 0/2000028 on timeline 1", "write-ahead log start point:"), Some("0/2000028 on timeline 1"));
+        assert_eq!(
+            said("pg_basebackup: write-ahead log start point: 0/2000028 on timeline 1", "write-ahead log start point:"),
+            Some("0/2000028 on timeline 1")
+        );
     }
 }
