@@ -179,7 +179,7 @@ impl Restore for RsyncArchive {
     }
 
     fn reaches(&self) -> &'static str {
-        "the run's key given to it for the archive host"
+        "the base backup and the archive to fetch from dr-storage"
     }
 
     /// The base backup rsynced from the archive host and unpacked, `restore_command` set to
