@@ -8,7 +8,7 @@
 //! a fresh node (in the DR site with `failover.site`), rsyncs the base backup from the
 //! archive host, unpacks it, sets `restore_command = 'rsync -a postgres@dr-storage:/archives/%f
 //! %p'`, and starts it: it replays to the end of the archive and promotes itself.
-use super::backup::{START_FILE, as_postgres};
+use super::backup::{START_FILE, as_postgres, waiting};
 use crate::error::{Error, Result};
 use crate::scenario::{ARCHIVE_HOST, BackupSpec};
 use crate::stack::driver::Restore;
@@ -188,6 +188,7 @@ impl Restore for RsyncArchive {
         if target.is_some() {
             return Err(Error::infra("the rsync archive restores to the latest state only (a bug: validation should have refused it)"));
         }
+        waiting(stack, node).await?;
         self.give_key(stack, node).await?;
         let script = format!(
             "set -e; rm -rf {STAGING}; rsync -a --stats postgres@{ARCHIVE_HOST}:/backups/base/ {STAGING}/ | grep -i 'total file size'; \
