@@ -204,6 +204,10 @@ pub trait Restore: Send + Sync {
     async fn backup(&self, stack: &Stack) -> Result<String>;
     /// Environment and command of a fresh, empty node that waits to be restored.
     fn fresh_node(&self, node: &str) -> (Vec<String>, Vec<String>);
+    /// How a fresh node reaches the backup, as the restore's first step says it.
+    fn reaches(&self) -> &'static str {
+        "the repository mounted"
+    }
     /// How it recovers to a point in time, when it can (`restore_to: before_fault`).
     fn point_in_time(&self) -> Option<&dyn PointInTime> {
         None

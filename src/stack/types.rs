@@ -26,6 +26,9 @@ pub struct Sidecar {
     pub before_nodes: bool,
     /// Mounts the stack's volumes (a binlog streamer writing into the backup volume).
     pub volumes: bool,
+    /// The nodes connect to it on `port` (an archive host): in a site of its own, across
+    /// sites through the proxy, with the WAN link's toxics (`Stack::reach`).
+    pub reached: bool,
 }
 
 /// A node clock drdrill can set off: its server reads the offset from `skew_file` inside

@@ -15,7 +15,7 @@ mod redis_cluster;
 pub use external::ENDPOINT;
 pub use format::Engine;
 pub use mariadb::{BINLOG_STREAMER, GaleraSpec, MhaSpec};
-pub use postgres::{ConflictResolution, HaproxySpec, MultiActiveSpec, PatroniSpec};
+pub use postgres::{ARCHIVE_HOST, ConflictResolution, HaproxySpec, MultiActiveSpec, PatroniSpec};
 pub use postgres_logical::LogicalSpec;
 pub use redis::SentinelSpec;
 pub use redis_cluster::{CLUSTER_DEFAULTS, ClusterSpec};
@@ -48,6 +48,9 @@ pub struct KindInfo {
     pub refuses: &'static [(ReplicationMode, &'static str)],
     /// The containers it runs besides the database nodes, in start order.
     pub services: fn(&StackSpec) -> Vec<String>,
+    /// Those of `services` a scenario with sites places in a site of its choosing (an
+    /// archive host in the DR site): the nodes reach each across sites through the proxy.
+    pub placed_services: fn(&StackSpec) -> Vec<String>,
     /// Names a partition group may use for all of one service's members (`etcd`), with
     /// the prefix of their container names (`etcd-`).
     pub groups: &'static [(&'static str, &'static str)],
@@ -94,6 +97,7 @@ impl KindInfo {
             blocks: &[],
             refuses: &[],
             services: no_services,
+            placed_services: no_services,
             groups: &[],
             members_span_sites: false,
             backup: None,

@@ -23,7 +23,7 @@ pub const POSTGRES_LOGICAL: KindInfo = KindInfo {
         "postgres-logical",
         "PostgreSQL 15 primary (with streaming replicas in its own site) publishing tables to a separate PostgreSQL, the last node, in a DR site: CREATE PUBLICATION / CREATE SUBSCRIPTION over the WAN. Sequences, DDL and unpublished tables do not follow; a failover disables the subscription.",
         "pg",
-        "drdrill/postgres:15",
+        "drdrill/postgres:15-2",
     )
 };
 

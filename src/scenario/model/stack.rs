@@ -60,7 +60,7 @@ pub struct StackSpec {
     pub replicas: u8,
     #[serde(default)]
     pub replication: ReplicationMode,
-    /// Image override; default drdrill/postgres:15, drdrill/redis:7, drdrill/patroni:3 or
+    /// Image override; default drdrill/postgres:15-2, drdrill/redis:7, drdrill/patroni:3 or
     /// drdrill/mariadb:10.11.
     #[serde(default)]
     pub image: Option<String>,
