@@ -197,6 +197,15 @@ fn a_column_added_on_the_primary_stops_the_apply_and_the_region_failure_loses_ev
     let at = stop["t_ns"].as_f64().unwrap() / 1e6;
     assert!(stop["detail"].as_str().unwrap().contains("is missing replicated column: \"region\""), "{stop}");
     assert!(at >= ddl - 50.0 && at <= ddl + 2_000.0, "the apply stopped at {at} ms, the DDL took effect at {ddl} ms");
+    let findings = x.d.results["questions"]["unexpected"]["findings"].as_array().unwrap();
+    let f = findings.iter().find(|f| f["kind"] == "replication_stopped").unwrap_or_else(|| panic!("no finding: {findings:?}"));
+    assert!(f["what"].as_str().unwrap().starts_with("pg-3 stopped replicating at t="), "{f}");
+    assert!(f["evidence"].as_str().unwrap().contains("is missing replicated column"), "{f}");
+    // the lag as clients see it grows while the primary keeps acknowledging: after the DDL
+    // the DR node's median lag is seconds (before it, the WAN's tens of ms)
+    let lag = x.d.results["replica_lag"]["replicas"].as_array().unwrap().iter().find(|r| r["node"] == "pg-3").cloned().unwrap();
+    let p50 = |p: &str| lag["phases"].as_array().unwrap().iter().find(|x| x["phase"] == p).unwrap()["p50_ms"].as_f64().unwrap();
+    assert!(p50("before_fault") < 200.0 && p50("during_fault") > 1_000.0, "{lag}");
     assert_eq!(x.d.code, 1, "the writes lost since the DDL miss the RPO target: the drill fails on purpose");
 }
 

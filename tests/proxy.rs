@@ -127,6 +127,42 @@ async fn latency_is_pipelined_not_cumulative() {
     assert!((370..=900).contains(&ms(t)), "10 chunks took {t:?}");
 }
 
+/// Many small messages (a logical replication stream sends a transaction as four or five)
+/// each arrive the latency after they were sent, however many are in flight: a queue of 8
+/// chunks once held the reading back, their stamps came late and 200 ms showed as 274 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_holds_for_many_small_messages_in_flight() {
+    let (_s, c) = server().await;
+    let addr = proxy(&c, "pg", echo().await).await;
+    c.add_toxic("pg", &ToxicConfig::latency("", DOWNSTREAM, 200, 0)).await.unwrap();
+    let conn = TcpStream::connect(addr).await.unwrap();
+    conn.set_nodelay(true).unwrap();
+    let (mut rd, mut wr) = conn.into_split();
+    const N: usize = 150;
+    let reader = tokio::spawn(async move {
+        let (mut got, mut at) = (0, Vec::new());
+        let mut buf = [0u8; 256];
+        while got < N {
+            let n = timeout(Duration::from_secs(10), rd.read(&mut buf)).await.unwrap().unwrap();
+            assert!(n > 0, "closed after {got}");
+            at.extend(std::iter::repeat_n(Instant::now(), n));
+            got += n;
+        }
+        at
+    });
+    let mut sent = Vec::new();
+    for _ in 0..N {
+        sent.push(Instant::now());
+        wr.write_all(b"x").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let arrived = reader.await.unwrap();
+    let delays: Vec<u128> = sent.iter().zip(&arrived).map(|(s, a)| ms(a.duration_since(*s))).collect();
+    let worst = *delays.iter().max().unwrap();
+    assert!(delays.iter().all(|d| *d >= 199), "{delays:?}");
+    assert!(worst <= 230, "a message took {worst} ms through 200 ms of latency: {delays:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jitter_stays_within_bounds() {
     let (_s, c) = server().await;

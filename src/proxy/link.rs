@@ -14,7 +14,16 @@ use tokio_util::sync::CancellationToken;
 pub type ToxicList = Arc<Vec<Arc<Toxic>>>;
 
 const READ_BUF: usize = 32 * 1024;
-const QUEUE: usize = 8;
+/// The bytes read and not yet through the toxics, per direction: the reader stops reading
+/// (and the sender meets TCP's backpressure) beyond this. Bounded by bytes, not chunks: a
+/// latency toxic must not hold back the reading of many small messages (a logical
+/// replication stream sends a transaction as four or five), or their stamps come late and
+/// the delay grows with their rate (8 chunks once let 200 ms of latency show as 274 ms).
+const QUEUE_BYTES: usize = 8 * READ_BUF;
+/// Chunks queued at most, whatever their size (a message of a few bytes each).
+const QUEUE_CHUNKS: usize = 4096;
+/// A chunk read, holding its share of the direction's byte budget until it is written.
+type Queued = (Chunk, tokio::sync::OwnedSemaphorePermit);
 
 /// How one direction ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +42,8 @@ pub async fn run(mut client: TcpStream, mut upstream: TcpStream, toxics: watch::
     let end = {
         let (mut cr, mut cw) = client.split();
         let (mut ur, mut uw) = upstream.split();
-        let (up_tx, up_rx) = mpsc::channel(QUEUE);
-        let (down_tx, down_rx) = mpsc::channel(QUEUE);
+        let (up_tx, up_rx) = mpsc::channel(QUEUE_CHUNKS);
+        let (down_tx, down_rx) = mpsc::channel(QUEUE_CHUNKS);
         let readers = async {
             tokio::join!(read_loop(&mut cr, up_tx), read_loop(&mut ur, down_tx));
             std::future::pending::<End>().await
@@ -54,14 +63,20 @@ pub async fn run(mut client: TcpStream, mut upstream: TcpStream, toxics: watch::
     }
 }
 
-async fn read_loop(src: &mut (impl AsyncReadExt + Unpin), tx: mpsc::Sender<Chunk>) {
+async fn read_loop(src: &mut (impl AsyncReadExt + Unpin), tx: mpsc::Sender<Queued>) {
+    let budget = Arc::new(tokio::sync::Semaphore::new(QUEUE_BYTES));
     let mut buf = vec![0u8; READ_BUF];
     loop {
+        // room for a whole read before reading, so a chunk is stamped when it was read
+        let Ok(room) = budget.clone().acquire_many_owned(READ_BUF as u32).await else { return };
         match src.read(&mut buf).await {
             Ok(0) | Err(_) => return, // dropping tx tells the writer: end of stream
             Ok(n) => {
                 let chunk = Chunk { data: hyper::body::Bytes::copy_from_slice(&buf[..n]), at: Instant::now() };
-                if tx.send(chunk).await.is_err() {
+                let mut room = room;
+                // what the read did not use goes back at once
+                drop(room.split(READ_BUF - n));
+                if tx.send((chunk, room)).await.is_err() {
                     return;
                 }
             }
@@ -139,7 +154,7 @@ impl Link {
             .min()
     }
 
-    async fn run(&mut self, mut rx: mpsc::Receiver<Chunk>, dest: &mut (impl AsyncWriteExt + Unpin)) -> End {
+    async fn run(&mut self, mut rx: mpsc::Receiver<Queued>, dest: &mut (impl AsyncWriteExt + Unpin)) -> End {
         loop {
             if self.cleanup_close {
                 return End::Close { reset: false };
@@ -152,7 +167,7 @@ impl Link {
                 },
                 _ = sleep_until_opt(deadline), if deadline.is_some() => return End::Close { reset: false },
                 chunk = rx.recv() => match chunk {
-                    Some(c) => {
+                    Some((c, _room)) => {
                         if let Some(end) = self.pass(c, dest).await {
                             return end;
                         }

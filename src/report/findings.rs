@@ -28,6 +28,16 @@ pub fn findings(r: &Results) -> Vec<Finding> {
             ..drill(FindingKind::FaultNotInjected, what, e.detail.clone())
         });
     }
+    for e in r.events.iter().filter(|e| e.kind == EventKind::ReplicationStopped) {
+        let node = e.node.as_deref().unwrap_or("a replica");
+        let failover = r.events.iter().find(|f| f.kind == EventKind::FailoverStart && f.t_ns > e.t_ns && f.service == e.service);
+        let before = failover.map(|f| format!(", {:.1} s before the failover began", (f.t_ns - e.t_ns) as f64 / 1e9)).unwrap_or_default();
+        let what = format!("{node} stopped replicating at t={:.1} ms{before}", e.t_ns as f64 / 1e6);
+        out.push(Finding {
+            service: e.service.as_ref().map(|s| s.to_string()),
+            ..drill(FindingKind::ReplicationStopped, what, e.detail.clone())
+        });
+    }
     for p in r.steady_state.iter().flat_map(|s| &s.after).filter(|p| !p.ok) {
         out.push(drill(FindingKind::SteadyStateFailed, format!("steady-state probe {} failed after recovery", p.probe), p.detail.clone()));
     }

@@ -134,6 +134,9 @@ pub enum FindingKind {
     /// A place the records go to that is not replicated (a table left out of the
     /// publication) lost acknowledged writes.
     NotReplicated,
+    /// A replica stopped replicating on its own (a logical subscriber's apply worker
+    /// erroring on a change it cannot apply), as its log says.
+    ReplicationStopped,
 }
 
 /// One thing the drill found, with the figure that proves it.

@@ -162,6 +162,26 @@ fn an_outage_no_fault_targeted_a_fault_not_injected_and_a_failed_probe_are_findi
 }
 
 #[test]
+fn a_replica_that_stopped_replicating_is_a_finding_with_its_log_line() {
+    use crate::history::EventKind;
+    let mut r = clean();
+    let mut stop = r.events[0].clone();
+    let why = "pg-3 stopped applying: logical replication target relation \"public.users\" is missing replicated column: \"region\"";
+    (stop.kind, stop.t_ns, stop.node, stop.fault, stop.detail) =
+        (EventKind::ReplicationStopped, 5_064_000_000, Some("pg-3".into()), None, why.into());
+    let mut failover = r.events[0].clone();
+    (failover.kind, failover.t_ns, failover.fault) = (EventKind::FailoverStart, 18_085_000_000, None);
+    r.events.extend([stop, failover]);
+    assert_eq!(kinds(&r), [FindingKind::ReplicationStopped]);
+    let f = &answer(&r, &[]).unexpected.findings[0];
+    assert_eq!(f.what, "pg-3 stopped replicating at t=5064.0 ms, 13.0 s before the failover began");
+    assert_eq!(f.evidence, why);
+    // without a failover after it, no "before"
+    r.events.pop();
+    assert_eq!(answer(&r, &[]).unexpected.findings[0].what, "pg-3 stopped replicating at t=5064.0 ms");
+}
+
+#[test]
 fn a_shard_no_fault_hit_with_an_outage_is_a_finding() {
     let shard = |name: &str, hit, outage_start_ms: Option<f64>| crate::checker::ShardResult {
         shard: name.into(),
@@ -424,6 +444,7 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         MonitoringCouldNotPage,
         RefusedAfterFailover,
         NotReplicated,
+        ReplicationStopped,
     ];
     // the match fails to compile when a kind is added and not listed above
     let listed = |k: FindingKind| match k {
@@ -443,7 +464,8 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         | WatcherLate
         | MonitoringCouldNotPage
         | RefusedAfterFailover
-        | NotReplicated => all.contains(&k),
+        | NotReplicated
+        | ReplicationStopped => all.contains(&k),
     };
     let doc = include_str!("../../docs/evidence.md");
     for k in all {
