@@ -132,7 +132,7 @@ pub(super) struct PgClient {
     /// The update of a shared key (a multi-active stack's), prepared at its first use.
     pub upsert: Option<tokio_postgres::Statement>,
     /// The node, when the client found it behind HAProxy.
-    pub node: Option<String>,
+    pub node: Option<std::sync::Arc<str>>,
 }
 
 /// The shared key space of a multi-active stack: each key's value is the (writer, seq) of
@@ -161,7 +161,7 @@ impl WriteClient for PgClient {
             Err(e) => Err(classify(&e)),
         }
     }
-    fn node(&self) -> Option<String> {
+    fn node(&self) -> Option<std::sync::Arc<str>> {
         self.node.clone()
     }
     /// tokio-postgres pipelines requests and drops the replies nobody waits for, so an empty

@@ -220,7 +220,7 @@ async fn is_master(c: &mut MultiplexedConnection) -> std::result::Result<bool, r
 pub(super) struct RedisClient {
     pub conn: RedisConn,
     /// The node, when the client found it through Sentinel.
-    pub node: Option<String>,
+    pub node: Option<std::sync::Arc<str>>,
 }
 
 #[async_trait]
@@ -228,7 +228,7 @@ impl WriteClient for RedisClient {
     async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
         self.conn.set(writer, seq, payload).await
     }
-    fn node(&self) -> Option<String> {
+    fn node(&self) -> Option<std::sync::Arc<str>> {
         self.node.clone()
     }
 }
