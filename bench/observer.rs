@@ -81,7 +81,8 @@ fn cell(samples: &[Sample]) -> String {
 fn main() {
     let rounds = std::env::var("DRDRILL_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1u32);
     let only = std::env::var("DRDRILL_BENCH_DRILLS").ok();
-    let drills: Vec<&str> = DRILLS.iter().copied().filter(|d| only.as_deref().is_none_or(|o| o.split(',').any(|x| x.trim() == *d))).collect();
+    let drills: Vec<&str> =
+        DRILLS.iter().copied().filter(|d| only.as_deref().is_none_or(|o| o.split(',').any(|x| x.trim() == *d))).collect();
     let bins = bins();
     let dir = tempfile::tempdir().unwrap();
     let mut header = String::from("| drill |");

@@ -142,7 +142,17 @@ mod tests {
     fn op(writer: u32, seq: u64, outcome: Outcome, node: Option<&str>, error: Option<&str>) -> Op {
         let (node, error) = (node.map(str::to_string), error.map(str::to_string));
         let invoke_ns = seq.wrapping_mul(1_000_003);
-        Op { service: None, writer, seq, key: None, invoke_ns, complete_ns: invoke_ns.wrapping_add(417_001), outcome, node: node.map(Into::into), error }
+        Op {
+            service: None,
+            writer,
+            seq,
+            key: None,
+            invoke_ns,
+            complete_ns: invoke_ns.wrapping_add(417_001),
+            outcome,
+            node: node.map(Into::into),
+            error,
+        }
     }
 
     #[test]

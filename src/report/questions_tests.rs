@@ -228,7 +228,11 @@ fn an_observer_above_a_tenth_of_the_stack_is_a_finding_that_says_its_build() {
     assert_eq!(f.what, "drdrill used 66 % of the stack's CPU: its timings may be perturbed");
     assert_eq!(f.evidence, "drdrill 6.6 s against the stack's 10.0 s (6 containers) while the workload ran, 680 writes/s");
     r.harness = Some(usage(6600.0, true));
-    assert!(answer(&r, &[]).unexpected.findings[0].evidence.ends_with("a debug build (the tests'), which spends several times a release build's CPU"));
+    assert!(
+        answer(&r, &[]).unexpected.findings[0]
+            .evidence
+            .ends_with("a debug build (the tests'), which spends several times a release build's CPU")
+    );
 }
 
 #[test]

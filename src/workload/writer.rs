@@ -261,13 +261,7 @@ impl Writer {
     }
 
     /// Starts a write invoked at `invoke_ns` (`started`): now, or when its probe began.
-    fn start_at(
-        &self,
-        st: &mut State,
-        target: Arc<ClientTarget>,
-        conn: Option<Tagged>,
-        (invoke_ns, started): (u64, Instant),
-    ) -> Attempt {
+    fn start_at(&self, st: &mut State, target: Arc<ClientTarget>, conn: Option<Tagged>, (invoke_ns, started): (u64, Instant)) -> Attempt {
         st.seq += 1;
         st.waiting.insert(st.seq, started);
         let timeout = Duration::from_millis(self.spec.op_timeout_ms);

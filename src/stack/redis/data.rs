@@ -321,7 +321,9 @@ impl Heartbeat for RedisHeartbeat {
     async fn read(&mut self) -> std::result::Result<u64, String> {
         match self.conn.request(&self.read).await.map_err(|e| e.to_string())? {
             Value::Nil => Ok(0),
-            Value::BulkString(b) => std::str::from_utf8(&b).ok().and_then(|t| t.parse().ok()).ok_or_else(|| "the heartbeat is not a number".into()),
+            Value::BulkString(b) => {
+                std::str::from_utf8(&b).ok().and_then(|t| t.parse().ok()).ok_or_else(|| "the heartbeat is not a number".into())
+            }
             other => Err(format!("unexpected reply to GET: {other:?}")),
         }
     }

@@ -37,7 +37,15 @@ impl ClusterData {
     /// A cluster drdrill starts; its book is filled in once its nodes run.
     pub fn drill(password: Option<String>) -> ClusterData {
         let redis = RedisData::drill_with_password(password.clone());
-        ClusterData { book: Arc::default(), redis, password, user: None, shards: OnceLock::new(), timing: Arc::default(), slots: Arc::default() }
+        ClusterData {
+            book: Arc::default(),
+            redis,
+            password,
+            user: None,
+            shards: OnceLock::new(),
+            timing: Arc::default(),
+            slots: Arc::default(),
+        }
     }
 
     /// A cluster drdrill did not start, logged in with the scenario's credentials; its keys
