@@ -150,15 +150,21 @@ async fn poll(http: Http, (prom, am): (String, Option<String>), clock: Clock, se
         // Prometheus sends what it fires and resolves right after the evaluation; until
         // Alertmanager holds exactly that, it is asked every POLL_MS
         let catching_up = alerts_url.is_some() && last.firing != last.held;
-        next = polled + next_poll_in(last.next_evaluation_ms, clock.ms_of(std::time::Instant::now()), catching_up);
+        let now = tokio::time::Instant::now();
+        next = (now + next_poll_in(last.next_evaluation_ms, clock.ms_of(now.into_std()), catching_up)).max(polled + fast());
     }
+}
+
+/// The shortest time between two polls.
+fn fast() -> Duration {
+    Duration::from_millis(POLL_MS)
 }
 
 /// How long until the next poll: just after the next evaluation, at least `POLL_MS` from
 /// now; `POLL_MS` when the schedule is unknown or already past, or while Alertmanager has
 /// not caught up.
 fn next_poll_in(next_evaluation_ms: Option<f64>, now_ms: f64, catching_up: bool) -> Duration {
-    let fast = Duration::from_millis(POLL_MS);
+    let fast = fast();
     match next_evaluation_ms.filter(|&at| at > now_ms && !catching_up) {
         Some(at) => Duration::from_secs_f64((at - now_ms) / 1e3).max(fast),
         None => fast,
