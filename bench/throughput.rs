@@ -95,7 +95,7 @@ impl Server {
 }
 
 fn postgres(synchronous_commit: bool) -> Server {
-    let s = Server::start("pg", "drdrill/postgres:15", 5432, &[]);
+    let s = Server::start("pg", "drdrill/postgres:15-2", 5432, &[]);
     s.wait("PostgreSQL", |s| s.exec(&["psql", "-U", "postgres", "-Atc", "select 1"]).trim() == "1");
     let on = if synchronous_commit { "on" } else { "off" };
     s.exec(&["psql", "-U", "postgres", "-c", &format!("ALTER SYSTEM SET synchronous_commit = {on}")]);
@@ -209,7 +209,7 @@ fn pgbench(port: u16, secs: u64) -> Sample {
     let script = format!(
         "printf '%s' \"$BENCH_SQL\" > /tmp/insert.sql; pgbench -n -h 127.0.0.1 -p {port} -U postgres -c {WRITERS} -j 2 -T {secs} -M prepared -f /tmp/insert.sql postgres"
     );
-    let (out, cpu_us) = tool("drdrill/postgres:15", &[format!("BENCH_SQL={sql}")], &script);
+    let (out, cpu_us) = tool("drdrill/postgres:15-2", &[format!("BENCH_SQL={sql}")], &script);
     let done = number_after(&out, "number of transactions actually processed:");
     let tps = number_after(&out, "tps =");
     Sample { writes_per_s: tps, cpu_us_per_write: cpu_us / done, peak_rss_mb: None, history_bytes_per_write: None, whole_process: false }

@@ -2,7 +2,7 @@
 # drdrill environment bootstrap. Idempotent; fast when everything is already in place.
 #   1. Docker engine: install Debian's docker.io when no engine answers, start dockerd when none runs.
 #   2. Base image debian:bookworm-slim: pull it, or build it locally with debootstrap + docker import.
-#   3. Stack images from docker/: drdrill/postgres:15, drdrill/redis:7, drdrill/patroni:3,
+#   3. Stack images from docker/: drdrill/postgres:15-2, drdrill/redis:7, drdrill/patroni:3,
 #      drdrill/mariadb:10.11, ... (skipped when up to date). `drdrill run` builds the images
 #      its drill needs by itself; scripts/drill.sh asks for the default drill's image alone
 #      (--image postgres), or for none (--no-images).

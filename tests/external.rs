@@ -76,7 +76,7 @@ fn existing_postgres() -> Existing {
             "DRDRILL_NODE=pg-b",
             "-p",
             "127.0.0.1::5432",
-            "drdrill/postgres:15",
+            "drdrill/postgres:15-2",
         ]);
         let out = docker(&args);
         assert!(!out.contains("Error"), "{out}");

@@ -65,7 +65,7 @@ fn users() -> Users {
         "DRDRILL_NODE=users-db",
         "-p",
         "127.0.0.1::5432",
-        "drdrill/postgres:15",
+        "drdrill/postgres:15-2",
     ]);
     let dsn = "DATA_SOURCE_NAME=postgresql://postgres@users-db:5432/postgres?sslmode=disable";
     run(&[

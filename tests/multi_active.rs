@@ -187,7 +187,11 @@ fn a_tie_that_last_update_wins_cannot_break_leaves_the_key_diverged_and_is_expla
         assert_ne!(held[0]["writer"], held[1]["writer"], "{k}");
     }
     assert_eq!(r["lost_writes"], 0);
-    assert!(d.stdout.contains("(tie)") && d.stdout.contains("committed at the same instant"), "the terminal explains the key: {}", d.stdout);
+    assert!(
+        d.stdout.contains("(tie)") && d.stdout.contains("committed at the same instant"),
+        "the terminal explains the key: {}",
+        d.stdout
+    );
     let md = std::fs::read_to_string(d.dir.join("report.md")).unwrap();
     assert!(md.contains("committed at the same instant"), "report.md explains the key");
     assert_nothing_left(r);

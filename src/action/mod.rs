@@ -81,6 +81,8 @@ pub async fn perform(a: &ActionSpec, label: &str, env: &ActionEnv, clock: &Clock
         manual::run(text, &label, &env.run_id, timeout).await
     } else if let Some(p) = &a.wait {
         probe::wait(p, env, timeout).await
+    } else if let Some(q) = &a.sql {
+        probe::sql(q, env, timeout).await
     } else if a.dns.is_some() {
         Finished::failed("a `dns` step moves a record only among failover steps".into())
     } else {

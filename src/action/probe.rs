@@ -11,6 +11,26 @@ pub trait DbProbe: Send + Sync {
     async fn writable(&self, timeout: Duration) -> Result<(), String>;
     /// The largest replication lag, in bytes, of the replicas the primary streams to.
     async fn max_lag(&self, timeout: Duration) -> Result<u64, String>;
+    /// Runs `run` on the stack's node `node` as the superuser: the server's answer, in its
+    /// words. Err(None) when the stack has no such node.
+    async fn sql(&self, _node: &str, _run: &str) -> Result<String, Option<String>> {
+        Err(None)
+    }
+}
+
+/// A `sql` action: on the stack (of the drill's services) that has the node.
+pub async fn sql(q: &crate::scenario::SqlStep, env: &ActionEnv, timeout: Duration) -> Finished {
+    let run = async {
+        for db in env.db.iter().chain(env.dbs.iter().map(|(_, d)| d)) {
+            match db.sql(&q.node, &q.run).await {
+                Ok(answer) => return Finished { ok: true, summary: answer.clone(), stdout: answer, stderr: String::new() },
+                Err(Some(e)) => return Finished::failed(e),
+                Err(None) => continue,
+            }
+        }
+        Finished::failed(format!("no stack of the drill has a node {}", q.node))
+    };
+    tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| Finished::failed(format!("no answer within {} ms", timeout.as_millis())))
 }
 
 /// A probe result as results.json lists it.

@@ -61,7 +61,9 @@ fn cause(held: &[Held], e: &KeyEvidence, skewed: &[Skewed]) -> (Cause, String) {
         return (Cause::Tie, why);
     }
     let in_flight = |s: &Skewed| {
-        values.iter().any(|h| matches!((h.invoked_ms, h.completed_ms), (Some(i), Some(c)) if i * 1e6 <= s.to_ns as f64 && c * 1e6 >= s.from_ns as f64))
+        values.iter().any(
+            |h| matches!((h.invoked_ms, h.completed_ms), (Some(i), Some(c)) if i * 1e6 <= s.to_ns as f64 && c * 1e6 >= s.from_ns as f64),
+        )
     };
     if let Some(s) = skewed.iter().find(|s| in_flight(s)) {
         let why = format!(
@@ -185,7 +187,10 @@ mod tests {
         assert!(d.why.starts_with("n2 never received"), "{}", d.why);
         // by the engine's stamps
         let nodes = [("n1".to_string(), Some(b)), ("n2".to_string(), Some(a))];
-        let stamps = BTreeMap::from([("n1".to_string(), stamp("2026-11-26 07:00:00.2", "n2")), ("n2".to_string(), stamp("2026-11-26 07:00:00.1", "n1"))]);
+        let stamps = BTreeMap::from([
+            ("n1".to_string(), stamp("2026-11-26 07:00:00.2", "n2")),
+            ("n2".to_string(), stamp("2026-11-26 07:00:00.1", "n1")),
+        ]);
         let d = explain(&KeyEvidence { key: 1, nodes: &nodes, updates: &refs, stamps: &stamps }, &[]);
         assert_eq!(d.cause, Cause::Behind);
         assert!(d.why.starts_with("n2 holds writer 1 seq 1") && d.why.contains("commit stamp"), "{}", d.why);

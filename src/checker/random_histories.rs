@@ -85,20 +85,7 @@ fn ev_ns(t_ns: u64, kind: EventKind, fault: Option<usize>) -> Event {
 
 pub(super) fn random_targets() -> (CheckSpec, Targets) {
     let checks = CheckSpec { stable_window_ms: 200, ..CheckSpec::default() };
-    (
-        checks,
-        Targets {
-            rto_ms: Some(1500u64.into()),
-            rpo_ms: Some(0u64.into()),
-            max_lost_writes: Some(0u64.into()),
-            converge: false,
-            replica_lag_ms: None,
-            alerts: Default::default(),
-            no_alert: Vec::new(),
-            max_lost_updates: None,
-            max_diverged_keys: None,
-        },
-    )
+    (checks, Targets { rto_ms: Some(1500u64.into()), rpo_ms: Some(0u64.into()), max_lost_writes: Some(0u64.into()), ..Targets::none() })
 }
 
 /// Spilling to disk changes nothing: the same histories judged with the whole history in

@@ -130,8 +130,8 @@ fn total_ms(windows: &[[f64; 2]]) -> f64 {
     windows.iter().fold(0.0, |sum, [a, b]| sum + (b - a))
 }
 
-/// The records of `rb` that `keep` keeps.
-fn only(rb: &ReadBack, keep: impl Fn(u32, u64) -> bool) -> ReadBack {
+/// The records of `rb` that `keep` keeps (also each record group's, `groups.rs`).
+pub(super) fn only(rb: &ReadBack, keep: impl Fn(u32, u64) -> bool) -> ReadBack {
     let mut out = ReadBack::default();
     for (w, seqs) in &rb.records {
         for s in seqs.iter().filter(|s| keep(*w, *s)) {

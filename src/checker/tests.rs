@@ -35,6 +35,7 @@ fn targets(rto: u64, rpo: u64, lost: u64) -> Targets {
         no_alert: Vec::new(),
         max_lost_updates: None,
         max_diverged_keys: None,
+        max_refused_after_failover: None,
     }
 }
 

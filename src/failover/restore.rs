@@ -37,7 +37,8 @@ pub(super) async fn restore(spec: &FailoverSpec, scene: Scene, mut faults: mpsc:
     let (allowed_loss_ms, allowed_by) = r.allowed_loss();
     let backup = stack.backup.get().cloned().unwrap_or_default();
     let mut rr = RestoreReport { tool: r.tool().into(), backup, node: node.clone(), allowed_loss_ms, allowed_by, ..Default::default() };
-    let restoring = Restoring { stack: &stack, data: driver.data(), r, rec: &rec, fault, node: &node };
+    let site = spec.site.as_deref();
+    let restoring = Restoring { stack: &stack, data: driver.data(), r, rec: &rec, fault, node: &node, site };
     let target = match spec.restore_to {
         RestoreTo::Latest => None,
         RestoreTo::BeforeFault => Some(restoring.before_fault(&mut report, &mut rr).await),
@@ -66,6 +67,8 @@ struct Restoring<'a> {
     rec: &'a RecorderHandle,
     fault: Option<usize>,
     node: &'a str,
+    /// The site the fresh node is built in (`failover.site`: the DR site); None: the node's own.
+    site: Option<&'a str>,
 }
 
 impl Restoring<'_> {
@@ -94,8 +97,9 @@ impl Restoring<'_> {
     async fn run(&self, target: Option<DateTime<Utc>>, rr: &mut RestoreReport) -> Result<(), String> {
         let (stack, node) = (self.stack, self.node);
         let (env, cmd) = self.r.fresh_node(node);
-        stack.replace_node(node, env, cmd).await.map_err(|e| format!("fresh node {node}: {}", e.one_line()))?;
-        rr.node_ms = self.event(EventKind::RestoreNode, format!("fresh node {node}, empty; the repository mounted")).await;
+        stack.replace_node(node, self.site, env, cmd).await.map_err(|e| format!("fresh node {node}: {}", e.one_line()))?;
+        let place = self.site.map(|s| format!(" in {s}")).unwrap_or_default();
+        rr.node_ms = self.event(EventKind::RestoreNode, format!("fresh node {node}{place}, empty; {}", self.r.reaches())).await;
         let detail = self.r.fetch(stack, node, target).await.map_err(|e| format!("restore into {node}: {}", e.one_line()))?;
         rr.fetched_ms = self.event(EventKind::RestoreFetched, detail.clone()).await;
         rr.fetched = detail;

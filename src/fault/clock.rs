@@ -31,11 +31,16 @@ pub(crate) async fn inject(stack: &Stack, spec: &FaultSpec, node: &str, drill: &
     let detail = match frozen {
         Some(t) => {
             let waited = settle_frozen(&*clock, n.addr(), t.timestamp() as f64).await?;
-            format!("{node}: clock stopped at {} UTC; its server's clock reads that instant and stands still ({waited} ms after the change)", t.format("%H:%M:%S"))
+            format!(
+                "{node}: clock stopped at {} UTC; its server's clock reads that instant and stands still ({waited} ms after the change)",
+                t.format("%H:%M:%S")
+            )
         }
         None => {
             let (shown, waited) = settle(&*clock, n.addr(), offset_ms as f64).await?;
-            format!("{node}: clock set {offset_ms:+} ms off; its server's clock reads {shown:+.0} ms off the real time ({waited} ms after the change)")
+            format!(
+                "{node}: clock set {offset_ms:+} ms off; its server's clock reads {shown:+.0} ms off the real time ({waited} ms after the change)"
+            )
         }
     };
     Ok(Applied { detail, undo, hit_primary: false, stamped: None })

@@ -119,6 +119,9 @@ pub enum EventKind {
     /// A multi-active node's membership as its engine reported it changed (detail: the
     /// new state: `Synced`, or its state and component).
     MemberState,
+    /// A replica stopped applying the primary's changes, at the time its own log says
+    /// (detail: the log line, and how often it was logged).
+    ReplicationStopped,
     Note,
 }
 

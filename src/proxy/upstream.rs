@@ -12,6 +12,11 @@ use tokio::net::TcpStream;
 
 /// How often a client waiting on the upstream connect is checked for a hang-up.
 const HANGUP_POLL: Duration = Duration::from_millis(20);
+/// A connect to the address last resolved that has not answered by then looks the name up
+/// again, in the background: the upstream may have come back at another address (a node
+/// restored on another site's network), and a SYN to an address no container holds goes
+/// unanswered for a minute of retransmissions rather than failing.
+const RELOOK_AFTER: Duration = Duration::from_millis(500);
 
 /// A proxy's upstream and the address it last resolved to. A new connection goes to that
 /// address, and looks the name up again only when it fails: in Docker a lookup can take
@@ -21,6 +26,8 @@ const HANGUP_POLL: Duration = Duration::from_millis(20);
 pub(super) struct Upstream {
     pub name: Arc<str>,
     last: Arc<Mutex<Option<std::net::SocketAddr>>>,
+    /// A lookup runs in the background (one at a time, whatever the clients do).
+    looking: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Why no upstream connection came up.
@@ -32,7 +39,7 @@ pub(super) enum NoUpstream {
 
 impl Upstream {
     pub(super) fn new(name: String) -> Upstream {
-        Upstream { name: name.into(), last: Arc::new(Mutex::new(None)) }
+        Upstream { name: name.into(), last: Arc::new(Mutex::new(None)), looking: Default::default() }
     }
 
     /// Looks the name up now (a proxy is made while its upstream runs); keeps the answer.
@@ -51,12 +58,35 @@ impl Upstream {
         }
     }
 
+    /// Looks the name up again in the background, unless a lookup already runs; a later
+    /// connection uses what it finds.
+    fn relook(&self) {
+        use std::sync::atomic::Ordering;
+        if self.looking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            me.resolve().await;
+            me.looking.store(false, Ordering::Release);
+        });
+    }
+
     async fn connect(&self) -> std::io::Result<TcpStream> {
         let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(a) = last
-            && let Ok(s) = TcpStream::connect(a).await
-        {
-            return Ok(s);
+        if let Some(a) = last {
+            let attempt = TcpStream::connect(a);
+            tokio::pin!(attempt);
+            match tokio::time::timeout(RELOOK_AFTER, &mut attempt).await {
+                Ok(Ok(s)) => return Ok(s),
+                Ok(Err(_)) => {}
+                Err(_) => {
+                    self.relook();
+                    if let Ok(s) = attempt.await {
+                        return Ok(s);
+                    }
+                }
+            }
         }
         let s = TcpStream::connect(&*self.name).await?;
         if let Ok(a) = s.peer_addr() {
@@ -96,6 +126,31 @@ mod tests {
         let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (s, _) = l.accept().await.unwrap();
         (c, s)
+    }
+
+    #[tokio::test]
+    async fn a_connect_to_a_stale_address_that_hangs_has_the_name_looked_up_again() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up = Upstream::new(format!("127.0.0.1:{}", l.local_addr().unwrap().port()));
+        // the last address: a server whose accept queue is full, so a SYN to it goes
+        // unanswered, as to an address no container holds any more
+        let stale = tokio::net::TcpSocket::new_v4().unwrap();
+        stale.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let stale = stale.listen(0).unwrap();
+        let at = stale.local_addr().unwrap();
+        let mut fill = Vec::new();
+        for _ in 0..4 {
+            if let Ok(Ok(c)) = tokio::time::timeout(Duration::from_millis(100), TcpStream::connect(at)).await {
+                fill.push(c);
+            }
+        }
+        *up.last.lock().unwrap() = Some(at);
+        let hung = tokio::time::timeout(RELOOK_AFTER * 2, up.connect()).await;
+        assert!(hung.is_err(), "the connect to the full server must hang");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = up.last.lock().unwrap().unwrap();
+        assert!(now.ip().is_loopback() && now.port() == l.local_addr().unwrap().port(), "still {now}");
+        assert!(tokio::time::timeout(Duration::from_secs(2), up.connect()).await.unwrap().is_ok());
     }
 
     #[tokio::test]

@@ -14,6 +14,8 @@ pub fn findings(r: &Results) -> Vec<Finding> {
         let mut found = Vec::new();
         writes(sr, &mut found);
         shards(sr, &mut found);
+        refused(sr, &mut found);
+        not_replicated(sr, &mut found);
         divergence(sr, &mut found);
         phases(sr, &mut found);
         out.extend(found.into_iter().map(|(kind, what, evidence)| Finding { service: Some(name.to_string()), kind, what, evidence }));
@@ -105,6 +107,33 @@ fn shards(r: &Results, out: &mut Vec<Found>) {
         let span = sh.outage_ms.map_or("never recovered".into(), |o| format!("{o:.1} ms"));
         let what = format!("{} ({}) saw an outage no fault targeted", sh.shard, sh.slots);
         out.push((FindingKind::UntargetedOutage, what, format!("outage {span} from t={from:.1} ms")));
+    }
+}
+
+/// Each cause of the writes the database refused once the failover was done (the first
+/// 5), its count as evidence.
+fn refused(r: &Results, out: &mut Vec<Found>) {
+    let Some(f) = &r.refused_after_failover else { return };
+    let done = f.failover_done_ms.map(|t| format!(" (done t={t:.1} ms)")).unwrap_or_default();
+    for c in f.causes.iter().take(5) {
+        let what = format!("the database refused {} writes after the failover{done}: {}", c.count, c.cause);
+        let first = if c.example == c.cause { String::new() } else { format!("; first: {}", c.example) };
+        let nodes = if c.nodes.is_empty() { String::new() } else { format!(", on {}", c.nodes.join(", ")) };
+        out.push((FindingKind::RefusedAfterFailover, what, format!("t={:.1} to {:.1} ms{nodes}{first}", c.first_ms, c.last_ms)));
+    }
+}
+
+/// A place not replicated (a table left out of the publication) that lost acknowledged writes.
+fn not_replicated(r: &Results, out: &mut Vec<Found>) {
+    let Some(g) = &r.groups else { return };
+    for x in g.groups.iter().filter(|x| !x.replicated && x.lost.is_some_and(|n| n > 0)) {
+        let what = format!("{} {} ({}) is not replicated and lost acknowledged writes", g.what, x.name, x.how);
+        let mut evidence = format!("{} of its {} acknowledged writes lost", x.lost.unwrap_or(0), x.acked);
+        if x.none_reached {
+            let n = x.acked_before_failover.unwrap_or(0);
+            evidence += &format!("; none of its {n} acknowledged writes before the failover reached the DR region");
+        }
+        out.push((FindingKind::NotReplicated, what, evidence));
     }
 }
 

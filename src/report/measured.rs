@@ -215,12 +215,15 @@ pub fn harness(r: &Results) -> Vec<Fact> {
 
 /// The block every report shows under a service's targets: the interruption (from the
 /// drill's own results, `drill`), the recovery figures, the writes and who took them, the
-/// failover, the replicas' convergence, the problems and the cleanup.
+/// places they went to (a DR region's tables), the failover and the writes refused after
+/// it, the replicas' convergence, the problems and the cleanup.
 pub fn block(r: &Results, drill: Option<&Results>) -> Vec<Fact> {
     let mut facts: Vec<Fact> = drill.and_then(interruption).into_iter().collect();
     facts.extend(recovery(r));
     facts.extend(writes(r));
+    facts.extend(super::groups::group_facts(r));
     facts.extend(failover(r));
+    facts.extend(super::refusals::refusal_facts(r));
     facts.extend(convergence(r));
     facts.extend(problems(r));
     facts.extend(cleanup(r));

@@ -3,8 +3,9 @@
 //! the results (results.rs, with comparison.rs and questions.rs) and the shared
 //! formatting and row types (format.rs: `Fact`, `Grid`) at the bottom; the sections every
 //! report shows, each computing its rows once (measured, alerts, lag, restore, shards,
-//! multi_active, replication, questions_text, keyspace, site_gaps, timeline, figures) above them; the reporters (terminal, markdown, html, junit) above the sections; evidence.rs,
-//! which writes every report, on top.
+//! groups, refusals, multi_active, replication, questions_text, keyspace, site_gaps,
+//! timeline, figures) above them; the reporters (terminal, markdown, html, junit) above the
+//! sections; evidence.rs, which writes every report, on top.
 mod alerts;
 mod answers;
 mod baseline;
@@ -15,6 +16,7 @@ mod figures;
 mod file;
 mod findings;
 mod format;
+mod groups;
 mod html;
 mod junit;
 mod keyspace;
@@ -27,6 +29,7 @@ mod multi_active;
 mod phases;
 mod questions;
 mod questions_text;
+mod refusals;
 mod replication;
 mod restore;
 mod results;

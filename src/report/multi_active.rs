@@ -177,7 +177,9 @@ fn diverged_text(d: &DivergedKey) -> String {
     let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
     for h in &d.held {
         let what = match (h.writer, h.seq) {
-            (Some(w), Some(s)) => format!("writer {w} seq {s}{}", h.committed.as_deref().map(|c| format!(" (committed {c})")).unwrap_or_default()),
+            (Some(w), Some(s)) => {
+                format!("writer {w} seq {s}{}", h.committed.as_deref().map(|c| format!(" (committed {c})")).unwrap_or_default())
+            }
             _ => "no value".to_string(),
         };
         match groups.iter_mut().find(|g| g.0 == what) {
@@ -214,7 +216,11 @@ mod tests {
             method: Some("IST".into()),
         };
         MultiActiveReport {
-            updates: UpdatesReport { lost_updates: vec![lost], diverged_keys: vec![crate::report::tests_support::tie_key(3)], ..Default::default() },
+            updates: UpdatesReport {
+                lost_updates: vec![lost],
+                diverged_keys: vec![crate::report::tests_support::tie_key(3)],
+                ..Default::default()
+            },
             sites: [("dc1".to_string(), SiteWrites::default())].into(),
             engine: [("gal-1".to_string(), [("conflicts".to_string(), 1)].into())].into(),
             cuts: vec![CutReport { from_ms: 1.0, to_ms: 2.0, sides: vec![vec!["dc1".into()]] }],

@@ -34,6 +34,10 @@ const SECTIONS: &[(&str, &str)] = &[
     ("phases", "RTO by phase"),
     ("restore", "Restore with pgbackrest"),
     ("shards", "5461-10922"),
+    ("tables", "users (in publication main_pub): 1234 acknowledged, 0 lost"),
+    ("table not replicated", "audit_log (not in publication main_pub): 1200 acknowledged, 1180 lost"),
+    ("table none reached", "none of its 1180 acknowledged writes before the failover reached the DR region"),
+    ("refused after the failover", "412 × 23505: duplicate key value violates unique constraint \"users_pkey\" …"),
     ("latency", "before_fault"),
     ("wan", "WAN dc1-dc2"),
     ("replica lag", "Replica lag: acknowledged heartbeat"),
@@ -131,6 +135,15 @@ fn everything() -> Results {
     r.shards = Some(from_json(json!({"shards": [{"shard": "shard-2", "slots": "5461-10922", "share": 0.33, "primary": "rc-2",
         "acked": 1, "failed": 0, "unknown": 0, "lost": 0, "rpo_ms": 0.0, "outage_ms": null, "outage_start_ms": null,
         "recovered_at_ms": null, "hit": false, "rto_ms": null}], "bucket_ms": 100, "writable": [], "whole_down": [], "whole_down_ms": 0.0})));
+    r.groups = Some(from_json(json!({"what": "table", "failover_done_ms": 5240.0, "groups": [
+        {"name": "users", "replicated": true, "how": "in publication main_pub", "acked": 1234, "failed": 0, "unknown": 0,
+         "lost": 0, "rpo_ms": 0.0, "acked_before_failover": 1000, "lost_before_failover": 0, "none_reached": false},
+        {"name": "audit_log", "replicated": false, "how": "not in publication main_pub", "acked": 1200, "failed": 0, "unknown": 0,
+         "lost": 1180, "rpo_ms": 5230.2, "acked_before_failover": 1180, "lost_before_failover": 1180, "none_reached": true}]})));
+    r.refused_after_failover = Some(from_json(json!({"failover_done_ms": 5240.0, "done_by": "failover-done", "refused": 412,
+        "causes": [{"cause": "23505: duplicate key value violates unique constraint \"users_pkey\"",
+            "example": "23505: duplicate key value violates unique constraint \"users_pkey\" (Key (id)=(7) already exists.)",
+            "count": 412, "first_ms": 5301.2, "last_ms": 9800.0, "nodes": ["pg-dr-1"]}]})));
     r.multi_active = Some(mesh());
     r.wan = vec![from_json(json!({"between": ["dc1", "dc2"], "latency_ms": 30}))];
     r.replica_lag = Some(from_json(json!({"heartbeat_ms": 100, "poll_ms": 10, "engine_every_ms": 500, "reported_as": "replay_lag",

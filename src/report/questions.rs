@@ -130,6 +130,12 @@ pub enum FindingKind {
     MonitoringCouldNotPage,
     /// drdrill's own CPU was more than a tenth of the stack's while the workload ran.
     ObserverHeavy,
+    /// The database refused writes once the failover was done (a duplicate key from a
+    /// sequence left behind, a missing column, a read-only node): one finding per cause.
+    RefusedAfterFailover,
+    /// A place the records go to that is not replicated (a table left out of the
+    /// publication) lost acknowledged writes.
+    NotReplicated,
 }
 
 /// One thing the drill found, with the figure that proves it.

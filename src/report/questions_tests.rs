@@ -193,6 +193,52 @@ fn a_shard_no_fault_hit_with_an_outage_is_a_finding() {
 }
 
 #[test]
+fn refusals_after_the_failover_and_a_table_not_replicated_that_lost_writes_are_findings() {
+    use crate::checker::{GroupResult, GroupsReport, RefusalCause, RefusalsReport};
+    let dup = "23505: duplicate key value violates unique constraint \"users_pkey\"";
+    let cause = RefusalCause {
+        cause: dup.into(),
+        example: format!("{dup} (Key (id)=(3) already exists.)"),
+        count: 412,
+        first_ms: 5301.2,
+        last_ms: 9800.0,
+        nodes: vec!["pg-dr-1".into()],
+    };
+    let table = |name: &str, replicated: bool, lost: u64| GroupResult {
+        name: name.into(),
+        replicated,
+        how: format!("{}in publication main_pub", if replicated { "" } else { "not " }),
+        acked: 1200,
+        failed: 0,
+        unknown: 0,
+        lost: Some(lost),
+        rpo_ms: Some(1.0),
+        acked_before_failover: Some(1180),
+        lost_before_failover: Some(lost),
+        none_reached: !replicated,
+    };
+    let mut r = clean();
+    r.refused_after_failover = Some(RefusalsReport { failover_done_ms: Some(5240.0), done_by: None, refused: 412, causes: vec![cause] });
+    let groups = vec![table("users", true, 2), table("audit_log", false, 1180), table("sessions", false, 0)];
+    r.groups = Some(GroupsReport { what: "table".into(), groups, failover_done_ms: Some(5240.0) });
+    let q = answer(&r, &[]);
+    let f = &q.unexpected.findings;
+    assert_eq!(q.unexpected.answer, Answer::Yes);
+    assert_eq!(kinds(&r), [FindingKind::RefusedAfterFailover, FindingKind::NotReplicated], "{f:?}");
+    assert_eq!(f[0].what, format!("the database refused 412 writes after the failover (done t=5240.0 ms): {dup}"));
+    assert!(f[0].evidence.starts_with(&format!("t=5301.2 to 9800.0 ms, on pg-dr-1; first: {dup} (Key (id)=(3)")), "{}", f[0].evidence);
+    assert_eq!(f[1].what, "table audit_log (not in publication main_pub) is not replicated and lost acknowledged writes");
+    assert_eq!(
+        f[1].evidence,
+        "1180 of its 1200 acknowledged writes lost; none of its 1180 acknowledged writes before the failover reached the DR region"
+    );
+    // nothing refused and nothing lost: no finding
+    r.refused_after_failover = Some(RefusalsReport { failover_done_ms: Some(5240.0), ..Default::default() });
+    r.groups.as_mut().unwrap().groups.truncate(1);
+    assert!(kinds(&r).is_empty());
+}
+
+#[test]
 fn a_phase_over_its_budget_and_a_late_watcher_are_findings() {
     let mut r = clean();
     let mut p = crate::checker::Phases {
@@ -401,6 +447,8 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         WatcherLate,
         MonitoringCouldNotPage,
         ObserverHeavy,
+        RefusedAfterFailover,
+        NotReplicated,
     ];
     // the match fails to compile when a kind is added and not listed above
     let listed = |k: FindingKind| match k {
@@ -419,7 +467,9 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         | AlertStuck
         | WatcherLate
         | MonitoringCouldNotPage
-        | ObserverHeavy => all.contains(&k),
+        | ObserverHeavy
+        | RefusedAfterFailover
+        | NotReplicated => all.contains(&k),
     };
     let doc = include_str!("../../docs/evidence.md");
     for k in all {

@@ -140,6 +140,14 @@ pub struct Results {
     /// records, and the share of the key space taking writes over time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<crate::checker::ShardsReport>,
+    /// A stack whose records go to places replicated differently (a DR region's published
+    /// and unpublished tables): each place judged on its own records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<crate::checker::GroupsReport>,
+    /// The writes the database refused once the failover was done, by cause (null in
+    /// evidence from before it was counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_after_failover: Option<crate::checker::RefusalsReport>,
     /// A stack whose every node is writable: its shared keys' updates judged, each site's
     /// writes, and the engine's own conflict counts (docs/multi-active.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]

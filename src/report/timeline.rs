@@ -48,7 +48,7 @@ const MAX_ROWS: usize = 40;
 /// The marker colour of an event kind, if it gets a marker.
 fn colour_of(kind: EventKind) -> Option<RGBColor> {
     match kind {
-        EventKind::FaultInject | EventKind::FaultFailed => Some(FAULT),
+        EventKind::FaultInject | EventKind::FaultFailed | EventKind::ReplicationStopped => Some(FAULT),
         EventKind::FaultHeal => Some(HEAL),
         EventKind::FailoverStart
         | EventKind::FailoverPromote

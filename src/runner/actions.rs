@@ -51,6 +51,11 @@ impl DbProbe for StackProbe {
         let ext = self.external.as_ref().ok_or("max_lag_bytes probes apply to external stacks")?;
         ext.max_lag(self.client_addr()?).await
     }
+    async fn sql(&self, node: &str, run: &str) -> std::result::Result<String, Option<String>> {
+        let stack = self.stack.upgrade().ok_or_else(|| Some("the drill is over".to_string()))?;
+        let addr = stack.node(node).map_err(|_| None)?.addr();
+        self.driver.data().execute(addr, run).await.map_err(|e| Some(e.one_line()))
+    }
 }
 
 async fn probe_all(probes: &[ProbeSpec], env: &ActionEnv) -> Vec<ProbeResult> {

@@ -67,6 +67,7 @@ pub(super) async fn exercise(
         write_after_recovery(drill, rep, &mut ex, &run).await?;
     }
     let end = stop(drill, rep, svcs, &rec, &mut run).await?;
+    record_replication_stops(svcs, &run, clock).await;
     drill.live.with(|l| {
         l.rec = None;
         l.recs.clear();
@@ -82,6 +83,18 @@ pub(super) async fn exercise(
     let usage = (cpu_start, end.cpu_end, end.ops);
     let containers = (containers_start, sampler.end(end.containers_end).await);
     Ok(Exercised { clock, failovers, isolated, steady_after: end.steady_after, usage, containers })
+}
+
+/// Each replica that stopped applying its primary's changes, at the time its log says.
+async fn record_replication_stops(svcs: &[Service], run: &[Running], clock: crate::clock::Clock) {
+    for (svc, r) in svcs.iter().zip(run) {
+        for s in svc.driver.replication_stops(&svc.stack).await {
+            let t_ns = clock.ns_at_wall(i128::from(s.at.timestamp_nanos_opt().unwrap_or(0))).unwrap_or(0);
+            let again = if s.times > 1 { format!(" (logged {} times, the apply retried)", s.times) } else { String::new() };
+            let detail = format!("{} stopped applying: {}{again}", s.node, s.why);
+            r.rec.event_at(t_ns, crate::history::EventKind::ReplicationStopped, None, Some(&s.node), detail).await;
+        }
+    }
 }
 
 /// Closes the history and the replica-lag file once nothing records any more.

@@ -1,6 +1,7 @@
 //! The judge phase: each service's history judged against its targets (RTO, RPO, lag,
-//! shards, multi-active, an isolated old primary, an orchestrator's phases), then the
-//! drill's alerts; the drill's verdict is the worst service's.
+//! shards, record groups, the writes refused after the failover, multi-active, an isolated
+//! old primary, an orchestrator's phases), then the drill's alerts; the drill's verdict is
+//! the worst service's.
 use super::exercise::Exercised;
 use super::monitoring::{drill_wide, judge_alerts};
 use super::state::{Drill, Service};
@@ -128,6 +129,8 @@ async fn judge_one(
         .finish(&hist.events, answered, s.read.as_ref(), s.convergence.as_ref(), &sc.checks, &targets)
         .map_err(|e| Error::infra("failed to check the history").cause(e))?;
     let replica_lag = with_lag_targets(drill, svc, &hist.events, &mut a)?;
+    let groups = judge_groups(svc, history, &hist.events, answered, s.read.as_ref())?;
+    let refused_after_failover = Some(judge_refusals(svc, history, &hist.events, &mut a)?);
     let multi_active = super::multi_active::judge(svc, history, &hist, s.agreed, &drill.dir, &mut a).await?;
     let cleanup = match (&svc.external, sc.stack.cleanup) {
         (Some(_), true) => Some(cleanup(rep, svc).await),
@@ -146,6 +149,8 @@ async fn judge_one(
             phases,
             isolated_primary,
             shards,
+            groups,
+            refused_after_failover,
             multi_active,
             cleanup,
             replica_lag,
@@ -225,6 +230,42 @@ fn judge_shards(
         .map_err(|e| Error::infra("failed to judge the shards").cause(e))
 }
 
+/// Each place the stack keeps its records in (a DR region's published and unpublished
+/// tables) judged on its own records, for a stack whose driver names them.
+fn judge_groups(
+    svc: &Service,
+    history: &std::path::Path,
+    events: &[crate::history::Event],
+    answered: Option<usize>,
+    read: Option<&ReadBack>,
+) -> Result<Option<crate::checker::GroupsReport>> {
+    let Some(groups) = svc.driver.record_groups() else { return Ok(None) };
+    let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
+    crate::checker::judge_groups(history, tag, &groups, events, answered, read, &svc.sc().checks)
+        .map(Some)
+        .map_err(|e| Error::infra(format!("failed to judge the {}s", groups.what)).cause(e))
+}
+
+/// The writes refused once the failover was done, by cause (every stack); with
+/// `targets.max_refused_after_failover`, judged into `a` and its verdict.
+fn judge_refusals(
+    svc: &Service,
+    history: &std::path::Path,
+    events: &[crate::history::Event],
+    a: &mut Analysis,
+) -> Result<crate::checker::RefusalsReport> {
+    let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
+    let data = svc.driver.data();
+    let r = crate::checker::judge_refusals(history, tag, events, &|e: &str| data.is_reply(e))
+        .map_err(|e| Error::infra("failed to count the writes refused after the failover").cause(e))?;
+    if let Some(limit) = svc.sc().targets.max_refused_after_failover {
+        let t = crate::checker::refusals_target(&r, limit);
+        a.verdict = a.verdict.merge(t.verdict);
+        a.targets.push(t);
+    }
+    Ok(r)
+}
+
 /// A point-in-time recovery (an operator error): the recovered node's first acknowledged
 /// write after it took the data over (the fresh node ran, or the failover began).
 fn data_recovered(f: Option<&FailoverReport>, runs: &crate::checker::AckRuns) -> Option<u64> {
@@ -254,10 +295,8 @@ fn attribute_fault(f: &mut FailoverReport, events: &[crate::history::Event]) {
     if f.answered_fault.is_some() || f.old_primary.is_none() {
         return;
     }
-    let hit = events
-        .iter()
-        .filter(|e| e.kind == EventKind::FaultInject && e.t_ns <= start && e.node == f.old_primary)
-        .max_by_key(|e| e.t_ns);
+    let hit =
+        events.iter().filter(|e| e.kind == EventKind::FaultInject && e.t_ns <= start && e.node == f.old_primary).max_by_key(|e| e.t_ns);
     if let Some(e) = hit {
         f.answered_fault = e.fault;
         f.answered_at_ms = Some(e.t_ns as f64 / 1e6);

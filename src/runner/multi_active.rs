@@ -4,8 +4,8 @@
 //! lost updates and diverged keys.
 use super::state::Service;
 use crate::checker::{
-    Analysis, Cut, CutReport, DivergedKey, KeyEvidence, MultiActiveReport, SiteOp, Skewed, Stamp, TargetResult, Update, Verdict,
-    explain, judge_updates, site_writes, update_value,
+    Analysis, Cut, CutReport, DivergedKey, KeyEvidence, MultiActiveReport, SiteOp, Skewed, Stamp, TargetResult, Update, Verdict, explain,
+    judge_updates, site_writes, update_value,
 };
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind, Op, Outcome, belongs, read_history};

@@ -193,15 +193,22 @@ pub fn failover_lines(v: &Scenario, who: &str) -> Vec<String> {
             RestoreTo::Latest => "the latest state the backup and its archive hold",
             RestoreTo::BeforeFault => "just before the fault (point in time; the old primary archives its last WAL first)",
         };
+        let place = fo.site.as_ref().map(|s| format!(", built in {s}")).unwrap_or_default();
         l.push(format!(
-            "{who}restore, once triggered: a fresh node in the destroyed primary's place (same name and address), the backup restored to {to}, started, replayed, until it takes writes; then the clients"
+            "{who}restore, once triggered: a fresh node in the destroyed primary's place (same name and address{place}), the backup restored to {to}, started, replayed, until it takes writes; then the clients"
         ));
     }
     l
 }
 
 fn backup_tool(v: &Scenario) -> &'static str {
-    v.stack.kind.info().backup.as_ref().map_or("a backup", |b| b.tool)
+    let info = v.stack.kind.info().backup.as_ref();
+    let rsync = v.stack.backup.as_ref().is_some_and(|b| b.tool() == crate::scenario::BackupTool::Rsync);
+    match info {
+        Some(b) if rsync && b.keys.contains(&"tool") => crate::scenario::BackupTool::Rsync.tool(),
+        Some(b) => b.tool,
+        None => "a backup",
+    }
 }
 
 /// The targets and the checker's parameters.

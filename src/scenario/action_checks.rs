@@ -76,7 +76,7 @@ fn check_action(a: &ActionSpec, at: Vec<Seg>, p: &mut Vec<Problem>) {
 
 fn check_action_in(a: &ActionSpec, at: Vec<Seg>, services: Option<&[&str]>, p: &mut Vec<Problem>) {
     if a.kind().is_none() {
-        p.push((at.clone(), "an action takes exactly one of command, http, manual or wait (or, a failover step, dns)".into()));
+        p.push((at.clone(), "an action takes exactly one of command, http, manual, wait or sql (or, a failover step, dns)".into()));
     }
     if a.dns.is_some() && at.get(1) != Some(&Key("steps")) {
         p.push((with(&at, "dns"), "`dns` moves a record during failover: it is a failover step only".into()));
@@ -90,6 +90,11 @@ fn check_action_in(a: &ActionSpec, at: Vec<Seg>, services: Option<&[&str]>, p: &
     }
     if let Some(w) = &a.wait {
         check_probe(w, with(&at, "wait"), services, p);
+    }
+    if let Some(q) = &a.sql
+        && q.run.trim().is_empty()
+    {
+        p.push((with(&with(&at, "sql"), "run"), "expected the SQL to run".into()));
     }
     if let Some(n) = &a.name
         && (n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
@@ -186,5 +191,72 @@ mod tests {
         assert!(e.contains("the command is empty"), "{e}");
         let one = "name: t\ntargets: {}\nstack: {kind: postgres, replicas: 1}\nsteady_state: {probes: [{write: true, service: db}]}\n";
         assert!(problems(one).contains("this one has one stack"), "{}", problems(one));
+    }
+}
+
+/// Every action of a single-stack scenario, with where it is.
+fn each_action(s: &Scenario) -> Vec<(&ActionSpec, Vec<Seg>)> {
+    let mut out = Vec::new();
+    for (i, f) in s.faults.iter().enumerate() {
+        out.extend(f.action.iter().map(|a| (a, vec![Key("faults"), Index(i), Key("action")])));
+        out.extend(f.undo.iter().map(|a| (a, vec![Key("faults"), Index(i), Key("undo")])));
+    }
+    for (i, a) in s.failover.iter().flat_map(|f| f.steps.iter()).enumerate() {
+        out.push((a, vec![Key("failover"), Key("steps"), Index(i)]));
+    }
+    for (list, key) in [(&s.hooks.before, "before"), (&s.hooks.after, "after")] {
+        out.extend(list.iter().enumerate().map(|(i, a)| (a, vec![Key("hooks"), Key(key), Index(i)])));
+    }
+    out
+}
+
+/// `sql` actions: on a node of the stack, of a kind whose database runs SQL.
+pub(super) fn check_sql(s: &Scenario, p: &mut Vec<Problem>) {
+    let nodes = s.stack.node_names();
+    for (a, at) in each_action(s) {
+        let Some(q) = &a.sql else { continue };
+        let at = with(&at, "sql");
+        if !s.stack.kind.info().sql {
+            p.push((at, format!("a {} stack runs no SQL drdrill can send", s.stack.kind.name())));
+        } else if !nodes.contains(&q.node) {
+            p.push((with(&at, "node"), format!("expected a node of the stack ({}), found `{}`", nodes.join(", "), q.node)));
+        }
+    }
+}
+
+/// Every `setval('<name>', …)` in the scenario's `sql` actions names one of `sequences`
+/// (PostgreSQL would answer `relation "<name>" does not exist`, mid-drill).
+pub fn check_sequences(s: &Scenario, sequences: &[String], p: &mut Vec<Problem>) {
+    for (a, at) in each_action(s) {
+        let Some(q) = &a.sql else { continue };
+        for name in setval_names(&q.run) {
+            if !sequences.contains(&name) {
+                let why = format!("setval names `{name}`, which is no sequence of this stack (its sequences: {})", sequences.join(", "));
+                p.push((with(&with(&at, "sql"), "run"), why));
+            }
+        }
+    }
+}
+
+/// The sequences `setval('…'` names in `sql`, without a `public.` schema.
+fn setval_names(sql: &str) -> Vec<String> {
+    let lower = sql.to_ascii_lowercase();
+    lower
+        .match_indices("setval")
+        .filter_map(|(i, _)| {
+            let rest = lower[i + 6..].trim_start().strip_prefix('(')?.trim_start().strip_prefix('\'')?;
+            let name = &rest[..rest.find('\'')?];
+            Some(name.strip_prefix("public.").unwrap_or(name).trim_matches('"').to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod sql_tests {
+    #[test]
+    fn setval_names_are_read_as_postgresql_would() {
+        let sql = "SELECT setval('users_id_seq', (SELECT max(id) FROM users)); select SETVAL ( 'public.Audit_id_seq', 1)";
+        assert_eq!(super::setval_names(sql), ["users_id_seq", "audit_id_seq"]);
+        assert!(super::setval_names("SELECT 1").is_empty());
     }
 }

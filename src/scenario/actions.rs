@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Exactly one of `command`, `http`, `manual`, `wait` or (a failover step) `dns`.
+/// Exactly one of `command`, `http`, `manual`, `wait`, `sql` or (a failover step) `dns`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionSpec {
@@ -27,6 +27,12 @@ pub struct ActionSpec {
     /// Wait until a probe holds.
     #[serde(default)]
     pub wait: Option<ProbeSpec>,
+    /// SQL run on a node of the stack as the superuser, through drdrill's own connection
+    /// (PostgreSQL): an operator's statement (`ALTER TABLE users ADD COLUMN c int`) or a
+    /// runbook's (`ALTER SUBSCRIPTION dr_sub DISABLE`, `SELECT setval(…)`). Succeeds when
+    /// the server accepts it; its answer goes to the evidence.
+    #[serde(default)]
+    pub sql: Option<SqlStep>,
     /// A failover step, with the drill's `dns`: move the service's name to a node, or to the
     /// primary of a site (the node there that probes writable), as a runbook's DNS update.
     #[serde(default)]
@@ -35,6 +41,17 @@ pub struct ActionSpec {
     /// 10000, manual 1800000, wait 60000.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+}
+
+/// `sql: {node: pg-3, run: "ALTER SUBSCRIPTION dr_sub DISABLE"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SqlStep {
+    /// The node it runs on (`pg-3`).
+    pub node: String,
+    /// The statements, as psql would take them (several separated by `;` run in one
+    /// transaction unless they cannot).
+    pub run: String,
 }
 
 /// `dns: {name: postgres, to: dc2}`: the record the runbook moves, and where.
@@ -165,6 +182,7 @@ impl ActionSpec {
             ("http", self.http.is_some()),
             ("manual", self.manual.is_some()),
             ("wait", self.wait.is_some()),
+            ("sql", self.sql.is_some()),
             ("dns", self.dns.is_some()),
         ]
         .iter()
@@ -223,6 +241,8 @@ pub fn describe(a: &ActionSpec) -> String {
         format!("wait until {}", describe_probe(p))
     } else if let Some(d) = &a.dns {
         format!("dns: move {} to {}", d.name, d.to)
+    } else if let Some(q) = &a.sql {
+        format!("sql on {}: {}", q.node, q.run.split_whitespace().collect::<Vec<_>>().join(" "))
     } else {
         "nothing".into()
     };

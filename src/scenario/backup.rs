@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 
 /// The backup of a stack drdrill starts:
 /// - postgres: pgBackRest 2.45, a repository on its own volume, a full backup before the
-///   workload, WAL pushed by `archive_command` (`archive_timeout_s`);
+///   workload, WAL pushed by `archive_command` (`archive_timeout_s`); or, with `tool:
+///   rsync`, seed 001's own archive: `archive_command = 'rsync -a %p
+///   postgres@dr-storage:/archives/%f'` over SSH to an archive host `dr-storage` (place it
+///   in a site of `stack.sites`), a base backup by pg_basebackup stored there;
 /// - mariadb: a full mariabackup before the workload and the binlog streamed off the
 ///   primary by `mariadb-binlog --read-from-remote-server --raw --stop-never` (no keys);
 /// - redis: its persistence files (AOF with `appendfsync`, RDB every `snapshot_s`) on a
@@ -17,6 +20,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BackupSpec {
+    /// postgres: `pgbackrest` (default) or `rsync`: seed 001's archive, WAL shipped by
+    /// rsync over SSH to the archive host `dr-storage`, with a key made for the run.
+    #[serde(default)]
+    pub tool: Option<BackupTool>,
     /// postgres: PostgreSQL's `archive_timeout`: a WAL segment is archived at least this
     /// often while anything is written, so at most this much is lost with the primary.
     /// Default 60.
@@ -29,6 +36,28 @@ pub struct BackupSpec {
     /// redis: an RDB snapshot every this many seconds while anything changed (`save N 1`).
     #[serde(default)]
     pub snapshot_s: Option<u64>,
+}
+
+/// How a PostgreSQL stack is backed up and its WAL archived.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupTool {
+    /// pgBackRest 2.45, its repository on a volume of the drill.
+    #[default]
+    Pgbackrest,
+    /// Seed 001's archive: rsync over SSH to the archive host `dr-storage`, a base backup
+    /// by pg_basebackup stored there.
+    Rsync,
+}
+
+impl BackupTool {
+    /// As reports name it.
+    pub fn tool(self) -> &'static str {
+        match self {
+            BackupTool::Pgbackrest => "pgBackRest 2.45",
+            BackupTool::Rsync => "pg_basebackup + rsync over SSH",
+        }
+    }
 }
 
 /// Redis's `appendfsync`.
@@ -56,9 +85,17 @@ impl BackupSpec {
         self.archive_timeout_s.unwrap_or(60)
     }
 
+    /// The tool a PostgreSQL stack is backed up with.
+    pub fn tool(&self) -> BackupTool {
+        self.tool.unwrap_or_default()
+    }
+
     /// The keys this block sets, as the file spells them.
     fn keys_set(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
+        if self.tool.is_some() {
+            v.push("tool");
+        }
         if self.archive_timeout_s.is_some() {
             v.push("archive_timeout_s");
         }
@@ -131,10 +168,12 @@ pub fn validate_backup(s: &Scenario, p: &mut Vec<Problem>) {
     super::bounds::check_opt(p, here("archive_timeout_s"), "BackupSpec.archive_timeout_s", b.archive_timeout_s.map(|t| t as f64));
     super::bounds::check_opt(p, here("snapshot_s"), "BackupSpec.snapshot_s", b.snapshot_s.map(|t| t as f64));
     let pitr = s.failover.as_ref().is_some_and(|f| f.restore_to == RestoreTo::BeforeFault);
-    if restore && pitr && !info.point_in_time {
+    let rsync = b.tool() == BackupTool::Rsync && info.keys.contains(&"tool");
+    if restore && pitr && (!info.point_in_time || rsync) {
+        let tool = if rsync { BackupTool::Rsync.tool() } else { info.tool };
         p.push((
             vec![Key("failover"), Key("restore_to")],
-            format!("a {} restore recovers to the latest state only ({}); use `restore_to: latest`", st.kind.name(), info.tool),
+            format!("a {} restore recovers to the latest state only ({tool}); use `restore_to: latest`", st.kind.name()),
         ));
     }
 }

@@ -21,12 +21,14 @@ mod serde_words;
 mod services;
 mod validate;
 
-pub use actions::{AbortWhen, ActionSpec, CommandLine, DnsMove, Hooks, HttpSpec, ProbeSpec, SteadyState, describe, describe_probe};
-pub use backup::{AppendFsync, BackupInfo, BackupSpec};
+pub use actions::{
+    AbortWhen, ActionSpec, CommandLine, DnsMove, Hooks, HttpSpec, ProbeSpec, SqlStep, SteadyState, describe, describe_probe,
+};
+pub use backup::{AppendFsync, BackupInfo, BackupSpec, BackupTool};
 pub use faults::{heals_later, kind_name};
 pub use kinds::{
-    BINLOG_STREAMER, CLUSTER_DEFAULTS, ClusterSpec, ConflictResolution, ENDPOINT, Engine, HaproxySpec, KINDS, KindInfo, MhaSpec,
-    MultiActiveSpec, PatroniSpec, SentinelSpec, StackKind, expand_service_group, service_names,
+    ARCHIVE_HOST, BINLOG_STREAMER, CLUSTER_DEFAULTS, ClusterSpec, ConflictResolution, ENDPOINT, Engine, HaproxySpec, KINDS, KindInfo,
+    LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec, SentinelSpec, StackKind, expand_service_group, service_names,
 };
 pub use limits::{Limit, STATS};
 pub use load::{Loaded, load, parse};

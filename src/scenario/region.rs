@@ -240,7 +240,9 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
     sites_and_links(s, p);
     let info = s.stack.kind.info();
     let flat = flat_kind(&s.stack);
-    if info.external || (!flat && !(info.services)(&s.stack).is_empty()) {
+    let placed_services = (info.placed_services)(&s.stack);
+    let unplaceable = (info.services)(&s.stack).into_iter().any(|x| !placed_services.contains(&x));
+    if info.external || (!flat && unplaceable) {
         p.push((
             vec![Key("sites")],
             format!(
@@ -260,7 +262,8 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
     if flat {
         nodes.extend((info.services)(&s.stack));
     }
-    members_placed(s, &nodes, p);
+    services_placed(s, &placed_services, p);
+    members_placed(s, &nodes, if flat { &[] } else { &placed_services }, p);
     let placed: Vec<&str> = nodes.iter().filter_map(|n| site_of(s, n)).collect();
     if let Some(c) = &s.workload.site {
         if let Some(why) = unknown_site(s, c) {
@@ -270,15 +273,41 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
         }
     }
     check_reach(s, &placed, placed.len() == nodes.len() && !flat, p);
+    let restore = s.failover_mode() == Some(super::model::FailoverMode::Restore);
     if let Some(site) = s.failover.as_ref().and_then(|f| f.site.as_ref()) {
         if let Some(why) = unknown_site(s, site) {
             p.push((vec![Key("failover"), Key("site")], why));
-        } else if !nodes[1..].iter().any(|n| site_of(s, n) == Some(site.as_str())) {
+        } else if !restore && !nodes[1..].iter().any(|n| site_of(s, n) == Some(site.as_str())) {
             p.push((vec![Key("failover"), Key("site")], format!("no replica in {site} to promote")));
         }
     }
     if s.proxy.is_some() {
         p.push((vec![Key("proxy")], "with `sites`, the proxy runs the WAN links: leave `proxy` out".into()));
+    }
+}
+
+/// The containers a kind places in a site of the scenario's choosing (an archive host):
+/// each in one of the sites, and reachable from every node's site.
+fn services_placed(s: &Scenario, services: &[String], p: &mut Vec<Problem>) {
+    for svc in services {
+        match site_of(s, svc) {
+            None => {
+                let why = format!(
+                    "the archive host `{svc}` is outside the sites: place it in one of {} (`stack.sites: {{{}: [{svc}]}}`, the DR site)",
+                    s.sites.join(", "),
+                    s.sites.last().map(String::as_str).unwrap_or("dc2")
+                );
+                p.push((vec![Key("stack"), Key("sites")], why));
+            }
+            Some(at) if unknown_site(s, at).is_none() => {
+                let far = s.stack.node_names().into_iter().filter_map(|n| site_of(s, &n)).find(|n| !linked(s, at, n));
+                if let Some(far) = far {
+                    let why = format!("the nodes in {far} cannot reach the archive host `{svc}` in {at}: add a `wan` link between them");
+                    p.push((vec![Key("stack"), Key("sites"), Seg::Name(at.to_string())], why));
+                }
+            }
+            Some(_) => {} // an unknown site: members_placed says so
+        }
     }
 }
 
@@ -312,21 +341,23 @@ fn sites_and_links(s: &Scenario, p: &mut Vec<Problem>) {
     }
 }
 
-/// `stack.sites`: every site one of `sites`, every member one of `nodes`, and every node
-/// in exactly one site.
-fn members_placed(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
+/// `stack.sites`: every site one of `sites`, every member one of `nodes` or `services`
+/// (the containers a kind lets the scenario place), every node in exactly one site, and a
+/// service in at most one (`services_placed` says where one must go).
+fn members_placed(s: &Scenario, nodes: &[String], services: &[String], p: &mut Vec<Problem>) {
+    let all: Vec<String> = nodes.iter().chain(services).cloned().collect();
     for (site, members) in &s.stack.sites {
         let at = || vec![Key("stack"), Key("sites"), Seg::Name(site.clone())];
         if let Some(why) = unknown_site(s, site) {
             p.push((at(), why));
         }
-        for m in members.iter().filter(|m| !nodes.contains(m)) {
-            p.push((at(), format!("no node `{m}` (nodes: {})", nodes.join(", "))));
+        for m in members.iter().filter(|m| !all.contains(m)) {
+            p.push((at(), format!("no node `{m}` (nodes: {})", all.join(", "))));
         }
     }
-    for n in nodes {
+    for n in &all {
         let count = s.stack.sites.values().filter(|m| m.contains(n)).count();
-        if count != 1 {
+        if count != 1 && !(count == 0 && services.contains(n)) {
             p.push((vec![Key("stack"), Key("sites")], format!("node `{n}` must be in exactly one site (it is in {count})")));
         }
     }
@@ -395,6 +426,33 @@ pub(super) mod tests {
         assert!(e.contains("expected a site (dc1, dc2)"), "{e}");
         let e = problems("name: t\ntargets: {}\nstack: {kind: postgres}\nfaults: [{at_ms: 1000, kind: kill_site, target: dc1}]\n");
         assert!(e.contains("needs `sites`"), "{e}");
+    }
+
+    #[test]
+    fn an_archive_host_outside_the_sites_is_refused_with_its_line() {
+        let drill = |placed: &str| {
+            format!(
+                "name: t\ntargets: {{}}\nsites: [dc1, dc2]\nwan: [{{between: [dc1, dc2]}}]\nstack:\n  kind: postgres\n  replicas: 1\n  \
+                 sites: {{dc1: [pg-1, pg-2]{placed}}}\n  backup: {{tool: rsync, archive_timeout_s: 10}}\n"
+            )
+        };
+        assert_eq!(problems(&drill(", dc2: [dr-storage]")), "");
+        let e = problems(&drill(""));
+        assert!(e.contains("t.yaml:8:3") && e.contains("the archive host `dr-storage` is outside the sites"), "{e}");
+        assert!(!e.contains("exactly one site"), "said twice: {e}");
+        let e = problems(&drill(", dc3: [dr-storage]"));
+        assert!(e.contains("t.yaml:8:") && e.contains("no site `dc3` (sites: dc1, dc2)"), "{e}");
+        let e = problems(&drill(", dc2: [dr-storage]").replace("wan: [{between: [dc1, dc2]}]\n", ""));
+        assert!(e.contains("cannot reach the archive host `dr-storage` in dc2"), "{e}");
+        // pgBackRest runs no archive host: there is none to place
+        let e = problems(&drill(", dc2: [dr-storage]").replace("tool: rsync, ", ""));
+        assert!(e.contains("no node `dr-storage`"), "{e}");
+        // the rsync archive restores to the latest state only; mariadb takes no `tool`
+        let pitr = "name: t\ntargets: {}\nstack: {kind: postgres, backup: {tool: rsync}}\nfaults: [{at_ms: 1000, kind: destroy_data, target: primary}]\n\
+                    failover: {mode: restore, restore_to: before_fault, trigger: {delay: {delay_ms: 1}}}\n";
+        assert!(problems(pitr).contains("recovers to the latest state only (pg_basebackup + rsync over SSH)"), "{}", problems(pitr));
+        let e = problems("name: t\ntargets: {}\nstack: {kind: mariadb, backup: {tool: rsync}}\n");
+        assert!(e.contains("`tool` is not a mariadb setting"), "{e}");
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     super::backup::validate_delayed_promotion(s, &mut p);
     super::backup::validate_restore_faults(s, &mut p);
     super::action_checks::validate_actions(s, &mut p);
+    super::action_checks::check_sql(s, &mut p);
     super::region::validate_dns(s, &mut p);
     super::region::validate_sites(s, &mut p);
     failover_problems(s, &nodes, &mut p);

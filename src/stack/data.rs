@@ -63,6 +63,17 @@ pub trait DataPath: Send + Sync {
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack>;
     /// How the replica-lag measurement reaches the engine.
     fn lag(&self) -> &dyn LagPath;
+    /// Whether a failed write's error text is the server's own reply (it received the write
+    /// and refused it), not a connection that failed: the refusals after a failover count
+    /// only those. False unless the engine says.
+    fn is_reply(&self, _error: &str) -> bool {
+        false
+    }
+    /// Runs an operator's SQL on the node at `addr` as the superuser (`sql` actions): the
+    /// server's answer in its words (command tags, the first row's values).
+    async fn execute(&self, _addr: SocketAddr, _sql: &str) -> Result<String> {
+        Err(crate::error::Error::infra("this engine runs no SQL (a bug: validation should have refused the `sql` action)"))
+    }
 }
 
 /// The data path of a stack whose clients reach the primary through the orchestrator's
@@ -98,6 +109,12 @@ impl<T: ThroughEntry> DataPath for T {
     }
     fn lag(&self) -> &dyn LagPath {
         self.engine().lag()
+    }
+    async fn execute(&self, addr: SocketAddr, sql: &str) -> Result<String> {
+        self.engine().execute(addr, sql).await
+    }
+    fn is_reply(&self, error: &str) -> bool {
+        self.engine().is_reply(error)
     }
 }
 

@@ -5,7 +5,7 @@ use super::bootstrap::Bootstrap;
 use super::data::{Auth, DataPath};
 use super::external_data::ExternalData;
 use super::nodes::{Orchestrator, Stack};
-use super::types::{CommitStamp, Exporter, ReplicaHealth, ServerClock, Shards, Sidecar};
+use super::types::{CommitStamp, Exporter, RecordGroups, ReplicaHealth, ReplicationStop, ServerClock, Shards, Sidecar};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -47,6 +47,17 @@ pub trait Driver: Send + Sync {
     /// with one primary.
     fn shards(&self) -> Option<Shards> {
         None
+    }
+    /// A stack whose records go to places replicated differently (a DR region's published
+    /// and unpublished tables): the places and which holds each record; None when every
+    /// record is replicated alike.
+    fn record_groups(&self) -> Option<RecordGroups> {
+        None
+    }
+    /// Where a replica stopped applying the primary's changes during the drill, by its own
+    /// log (a logical subscriber meeting DDL it lacks): read once the workload has stopped.
+    async fn replication_stops(&self, _stack: &Stack) -> Vec<ReplicationStop> {
+        Vec::new()
     }
     /// A stack whose every node is writable (multi-active): its shared key space and the
     /// engine's own conflict counts.
@@ -132,7 +143,12 @@ pub trait MultiActive: Send + Sync {
     async fn engine_counts(&self, stack: &Stack, node: &str) -> Result<Vec<(String, u64)>>;
     /// The engine's commit stamp of the row version of each of `keys` on `node` (at
     /// `addr`), for the keys whose nodes disagree; empty when the engine keeps none.
-    async fn commit_stamps(&self, _node: &str, _addr: std::net::SocketAddr, _keys: &[u32]) -> Result<std::collections::BTreeMap<u32, CommitStamp>> {
+    async fn commit_stamps(
+        &self,
+        _node: &str,
+        _addr: std::net::SocketAddr,
+        _keys: &[u32],
+    ) -> Result<std::collections::BTreeMap<u32, CommitStamp>> {
         Ok(Default::default())
     }
     /// The node's membership as its engine reports it: whether it is in the cluster, taking
@@ -188,6 +204,10 @@ pub trait Restore: Send + Sync {
     async fn backup(&self, stack: &Stack) -> Result<String>;
     /// Environment and command of a fresh, empty node that waits to be restored.
     fn fresh_node(&self, node: &str) -> (Vec<String>, Vec<String>);
+    /// How a fresh node reaches the backup, as the restore's first step says it.
+    fn reaches(&self) -> &'static str {
+        "the repository mounted"
+    }
     /// How it recovers to a point in time, when it can (`restore_to: before_fault`).
     fn point_in_time(&self) -> Option<&dyn PointInTime> {
         None

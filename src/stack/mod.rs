@@ -46,7 +46,9 @@ pub use routes::{Crossing, ProxyRoutes};
 pub use shard_roles::{ShardRole, ShardRoles};
 pub use sites::{Sites, iptables_script, is_wan_toxic, wan_loss_rules, wan_toxics};
 pub use start::StackPlan;
-pub use types::{CommitStamp, Exporter, ReplicaHealth, ServerClock, ShardInfo, Shards, Sidecar};
+pub use types::{
+    CommitStamp, Exporter, RecordGroup, RecordGroups, ReplicaHealth, ReplicationStop, ServerClock, ShardInfo, Shards, Sidecar,
+};
 
 use crate::error::Result;
 use crate::scenario::StackSpec;
@@ -62,6 +64,7 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
         "redis-sentinel" => Box::new(redis::RedisSentinel::new(spec)),
         "redis-cluster" => Box::new(redis::RedisCluster::new(spec)),
         "pglogical" => Box::new(postgres::Pglogical::new(spec)),
+        "postgres-logical" => Box::new(postgres::PostgresLogical::new(spec)),
         "mariadb" => Box::new(mariadb::MariaDb::new(spec)),
         "mariadb-mha" => Box::new(mariadb::Mha::new(spec)),
         "galera" => Box::new(mariadb::Galera::new(spec)),

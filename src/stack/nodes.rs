@@ -69,6 +69,9 @@ pub struct Stack {
     pub clock: Option<Arc<dyn ServerClock>>,
     /// The sites its nodes are in, when the scenario has sites.
     pub sites: Option<Sites>,
+    /// Nodes rebuilt in another site than the scenario placed them in (a restore in the DR
+    /// site), with that site.
+    pub(super) moved: Mutex<HashMap<String, String>>,
     pub(super) primary: Mutex<String>,
     /// The primary when the workload started (an orchestrator elects its own first one).
     pub(super) initial: Mutex<String>,
@@ -117,6 +120,7 @@ impl Stack {
             destroy_data: Default::default(),
             clock: None,
             sites: None,
+            moved: Default::default(),
             shards: Default::default(),
         }
     }
@@ -227,10 +231,31 @@ impl Stack {
         Ok(self.node(target)?.name.clone())
     }
 
+    /// The site `node` is in now: where the scenario placed it, or where it was rebuilt.
+    pub fn site_of(&self, node: &str) -> Option<String> {
+        let moved = self.moved.lock().expect("moved lock").get(node).cloned();
+        moved.or_else(|| self.sites.as_ref().and_then(|s| s.site(node)).map(str::to_string))
+    }
+
+    /// Where `node` connects to reach `service` on `port` (an archive host): the service
+    /// itself within a site, else its path through the proxy (with the WAN link's toxics).
+    pub fn reach(&self, node: &str, service: &str, port: u16) -> (String, u16) {
+        let from = self.site_of(node);
+        self.proxy.as_ref().and_then(|p| p.reach_endpoint(node, from.as_deref(), service)).unwrap_or((service.to_string(), port))
+    }
+
     /// A fresh container in node `name`'s place (any old one removed first): the same name,
-    /// address and published port, the stack's volumes, nothing of the old one's data.
-    pub async fn replace_node(&self, name: &str, env: Vec<String>, cmd: Vec<String>) -> Result<()> {
+    /// address and published port, the stack's volumes, nothing of the old one's data; in
+    /// `site` when given (a restore in the DR site), else in the node's own.
+    pub async fn replace_node(&self, name: &str, site: Option<&str>, env: Vec<String>, cmd: Vec<String>) -> Result<()> {
         let n = self.node(name)?;
+        if let Some(site) = site {
+            self.moved.lock().expect("moved lock").insert(name.to_string(), site.to_string());
+        }
+        let network = match (&self.sites, site) {
+            (Some(s), Some(site)) if !s.flat => Sites::network(&self.run_id, site),
+            _ => self.sites.as_ref().and_then(|s| s.network_of(&self.run_id, name)).unwrap_or_else(|| self.base.network.clone()),
+        };
         self.docker.remove(&n.container).await.ok();
         let spec = ContainerSpec {
             name: n.container.clone(),
@@ -241,7 +266,7 @@ impl Stack {
             ports: vec![(self.db_port, n.host_port)],
             // a node with an address of its own keeps it, and a node in a site its site
             publish_on: (n.host != self.docker.client_ip).then_some(n.host),
-            network: self.sites.as_ref().and_then(|s| s.network_of(&self.run_id, name)).unwrap_or_else(|| self.base.network.clone()),
+            network,
             ..self.base.clone()
         };
         self.docker.run(&spec).await

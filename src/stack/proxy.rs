@@ -33,6 +33,9 @@ pub struct ProxyPlan<'a> {
     /// drill's DNS); else each on a free port of the engine's publish address.
     pub own_addresses: Option<(Vec<Ipv4Addr>, u16)>,
     pub sites: Option<Sites>,
+    /// The services the nodes reach (name, port): a path from each node to each, when the
+    /// sites are networks of their own.
+    pub reached: Vec<(String, u16)>,
 }
 
 /// Starts the proxy container and creates every proxy, before any node starts (replicas
@@ -43,7 +46,8 @@ pub async fn start_proxy(docker: &Docker, plan: ProxyPlan<'_>) -> Result<ProxyRo
     let published = publish(docker, &plan, api_port)?;
     let container = docker::container_name(plan.run_id, plan.alias);
     docker.run(&container_spec(&plan, &container, published.ports, published.ports_on)).await?;
-    let ProxyPlan { spec, image, alias, nodes, db_port, sites, .. } = plan;
+    let ProxyPlan { spec, image, alias, nodes, db_port, sites, reached, .. } = plan;
+    let reached = if sites.as_ref().is_some_and(|s| !s.flat) { reached } else { Vec::new() };
     let routes = ProxyRoutes {
         container,
         alias: alias.to_string(),
@@ -53,10 +57,13 @@ pub async fn start_proxy(docker: &Docker, plan: ProxyPlan<'_>) -> Result<ProxyRo
         replication: spec.replication,
         nodes: nodes.to_vec(),
         client_ports: published.client_ports,
+        reached,
     };
     let api = routes.client();
     wait_for_api(&api, routes.api, image).await?;
-    api.populate(&paths(spec, nodes, db_port)).await?;
+    let mut all = paths(spec, nodes, db_port);
+    all.extend(reach_paths(&routes));
+    api.populate(&all).await?;
     if let Some(sites) = &routes.sites {
         put_wan_links(docker, &api, &routes, sites).await?;
     }
@@ -150,6 +157,18 @@ fn paths(spec: &ProxySpec, nodes: &[String], db_port: u16) -> Vec<ProxyConfig> {
         }
     }
     proxies
+}
+
+/// A path from each node to each service the nodes reach (an archive host in the DR site).
+fn reach_paths(routes: &ProxyRoutes) -> Vec<ProxyConfig> {
+    let mut out = Vec::new();
+    for n in routes.node_names() {
+        for (svc, port) in &routes.reached {
+            let listen = format!("0.0.0.0:{}", routes.reach_listen_of(n, svc));
+            out.push(ProxyConfig::new(ProxyRoutes::reach_proxy(n, svc), listen, format!("{svc}:{port}")));
+        }
+    }
+    out
 }
 
 /// Each WAN link's toxics on the paths that cross it, and its loss in the proxy container.

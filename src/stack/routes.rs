@@ -21,6 +21,9 @@ pub struct ProxyRoutes {
     pub(super) client_ports: BTreeMap<String, (IpAddr, u16)>,
     /// With sites: replication within a site goes direct, across sites through here.
     pub(super) sites: Option<Sites>,
+    /// The services the nodes reach (name, port; an archive host), each node through a
+    /// path of its own (`reach-<node>-<service>`) when the service is in another site.
+    pub(super) reached: Vec<(String, u16)>,
 }
 
 impl ProxyRoutes {
@@ -65,6 +68,24 @@ impl ProxyRoutes {
         (self.replication && !same_site).then(|| (self.alias.clone(), Self::replication_listen(self.index(replica), self.index(primary))))
     }
 
+    pub fn reach_proxy(node: &str, service: &str) -> String {
+        format!("reach-{node}-{service}")
+    }
+
+    /// Port inside the proxy container where `node`'s path to `service` listens.
+    pub fn reach_listen_of(&self, node: &str, service: &str) -> u16 {
+        let k = self.reached.iter().position(|(s, _)| s == service).unwrap_or(0);
+        22000 + (self.index(node) * 8 + k) as u16
+    }
+
+    /// Where a node of `node`'s path in site `from` connects to reach `service`: through
+    /// the proxy when the service is in another site, else None (direct).
+    pub fn reach_endpoint(&self, node: &str, from: Option<&str>, service: &str) -> Option<(String, u16)> {
+        let sites = self.sites.as_ref()?;
+        let known = self.reached.iter().any(|(s, _)| s == service);
+        (known && sites.site(service) != from).then(|| (self.alias.clone(), self.reach_listen_of(node, service)))
+    }
+
     /// Host address and port the workload uses for `node`, when clients go through the proxy.
     pub fn client_port(&self, node: &str) -> Option<(IpAddr, u16)> {
         self.client_ports.get(node).copied()
@@ -103,6 +124,10 @@ impl Sites {
                 let listen = routes.replication_listen_of(r, n);
                 out.push(Crossing { proxy: ProxyRoutes::replication_proxy(r, n), ends: [site(r), site(n)], listen });
             }
+            for (svc, _) in &routes.reached {
+                let listen = routes.reach_listen_of(n, svc);
+                out.push(Crossing { proxy: ProxyRoutes::reach_proxy(n, svc), ends: [site(n), site(svc)], listen });
+            }
         }
         out
     }
@@ -114,5 +139,52 @@ impl Sites {
             ends == [Some(a), Some(b)] || ends == [Some(b), Some(a)]
         };
         self.crossings(routes).into_iter().filter(joins).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::LinkSpec;
+
+    fn routes() -> ProxyRoutes {
+        let placed = [("pg-1", "dc1"), ("pg-2", "dc1"), ("dr-storage", "dc2")];
+        let link = LinkSpec {
+            between: vec!["dc1".into(), "dc2".into()],
+            latency_ms: 30,
+            jitter_ms: 0,
+            bandwidth_kb_per_s: None,
+            loss_percent: 0.0,
+        };
+        let sites = Sites {
+            nodes: placed.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect(),
+            clients: None,
+            wan: vec![link],
+            flat: false,
+            clients_everywhere: false,
+        };
+        ProxyRoutes {
+            container: "c".into(),
+            alias: "proxy".into(),
+            api: "127.0.0.1:8474".parse().unwrap(),
+            clients: true,
+            replication: true,
+            nodes: vec!["pg-1".into(), "pg-2".into()],
+            client_ports: BTreeMap::new(),
+            sites: Some(sites),
+            reached: vec![("dr-storage".into(), 22)],
+        }
+    }
+
+    #[test]
+    fn an_archive_host_in_another_site_is_reached_through_a_path_of_each_node_that_crosses_the_link() {
+        let r = routes();
+        assert_eq!(r.reach_endpoint("pg-2", Some("dc1"), "dr-storage"), Some(("proxy".into(), 22008)));
+        // a node rebuilt in the archive host's site reaches it directly
+        assert_eq!(r.reach_endpoint("pg-1", Some("dc2"), "dr-storage"), None);
+        assert_eq!(r.reach_endpoint("pg-1", Some("dc1"), "etcd-1"), None, "not a service the nodes reach");
+        let sites = r.sites.clone().unwrap();
+        let crossing: Vec<String> = sites.crossing_link(&r, "dc1", "dc2").into_iter().map(|c| c.proxy).collect();
+        assert_eq!(crossing, ["reach-pg-1-dr-storage", "reach-pg-2-dr-storage"]);
     }
 }

@@ -45,13 +45,14 @@ impl Stack {
         let own = own_addresses(docker, plan.own_addresses, plan.names.len())?;
         // created by the runner: the drill's network, or one per site
         let network = docker::network_name(plan.run_id);
+        let services = deploy.services(plan.names);
+        let reached: Vec<(String, u16)> = services.iter().filter(|s| s.reached).map(|s| (s.name.clone(), s.port)).collect();
         let proxy = match &plan.proxy {
-            Some((spec, img)) => Some(start_proxy(docker, proxy_plan(&plan, spec, img, &network, port, own.clone())).await?),
+            Some((spec, img)) => Some(start_proxy(docker, proxy_plan(&plan, spec, img, &network, port, own.clone(), reached)).await?),
             None => None,
         };
         let mounts = create_volumes(docker, deploy, &plan).await?;
         let launch = Launch { docker, deploy, plan: &plan, network: &network, db_port: port, base: base_spec(&plan, &network, mounts) };
-        let services = deploy.services(plan.names);
         let mut started = launch.services(services.iter().filter(|s| s.before_nodes)).await?;
         // the nodes themselves take the own addresses unless the proxy's client paths do
         let direct_own = own.as_ref().filter(|_| !proxy.as_ref().is_some_and(|p| p.clients));
@@ -77,6 +78,7 @@ impl Stack {
             destroy_data: [DataLoss::Delete, DataLoss::Drop].map(|h| deploy.destroy_data_command(h)),
             clock: deploy.clock(),
             sites,
+            moved: Default::default(),
             shards: Default::default(),
         })
     }
@@ -96,7 +98,8 @@ fn own_addresses(docker: &Docker, net: Option<[u8; 2]>, nodes: usize) -> Result<
 }
 
 /// The proxy's part of `plan`: on the drill's network or every site's, its client paths
-/// on the own addresses when clients go through it.
+/// on the own addresses when clients go through it, a path from each node to each service
+/// the nodes reach (`reached`: name, port).
 fn proxy_plan<'a>(
     plan: &'a StackPlan<'a>,
     spec: &'a ProxySpec,
@@ -104,6 +107,7 @@ fn proxy_plan<'a>(
     network: &str,
     db_port: u16,
     own: Option<OwnAddresses>,
+    reached: Vec<(String, u16)>,
 ) -> ProxyPlan<'a> {
     let networks = match &plan.sites {
         Some(s) => s.used().iter().map(|x| Sites::network(plan.run_id, x)).collect(),
@@ -120,6 +124,7 @@ fn proxy_plan<'a>(
         networks,
         own_addresses: own.filter(|_| spec.clients),
         sites: plan.sites.clone(),
+        reached,
     }
 }
 
@@ -178,6 +183,8 @@ impl Launch<'_> {
         let spec = ContainerSpec {
             name: container.clone(),
             alias: svc.name.clone(),
+            // a service placed in a site runs on its site's network (an archive host)
+            network: network_of(self.plan, &self.base.network, &svc.name),
             env: svc.env.clone(),
             cmd: svc.cmd.clone(),
             entrypoint: svc.entrypoint.clone(),

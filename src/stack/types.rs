@@ -26,6 +26,9 @@ pub struct Sidecar {
     pub before_nodes: bool,
     /// Mounts the stack's volumes (a binlog streamer writing into the backup volume).
     pub volumes: bool,
+    /// The nodes connect to it on `port` (an archive host): in a site of its own, across
+    /// sites through the proxy, with the WAN link's toxics (`Stack::reach`).
+    pub reached: bool,
 }
 
 /// A node clock drdrill can set off: its server reads the offset from `skew_file` inside
@@ -57,6 +60,39 @@ pub struct ShardInfo {
     /// Its part of the key space in the engine's words (`0-5460`), and its share of it.
     pub slots: String,
     pub share: f64,
+}
+
+/// The places a stack keeps its records in when they are replicated differently (a DR
+/// region fed by logical replication: the tables, some published and some not): the
+/// places, and which one holds each record. Checked and reported place by place.
+#[derive(Clone)]
+pub struct RecordGroups {
+    /// What a place is, as the reports say it (`table`).
+    pub what: &'static str,
+    pub list: Vec<RecordGroup>,
+    /// The place (an index into `list`) that holds record (writer, seq).
+    pub of: Arc<dyn Fn(u32, u64) -> usize + Send + Sync>,
+}
+
+/// One place the records go to.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RecordGroup {
+    /// Its name in the engine (`users`).
+    pub name: String,
+    /// Whether its records are replicated to where the clients fail over (a published table).
+    pub replicated: bool,
+    /// How, in the engine's words (`in publication main_pub`, `not in publication main_pub`).
+    pub how: String,
+}
+
+/// A replica that stopped applying the primary's changes, as its engine logged it: when
+/// (the log's own time), why (the line), and how often it logged it since.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicationStop {
+    pub node: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub why: String,
+    pub times: u64,
 }
 
 /// A Prometheus exporter for one node (from the drill's monitoring image).

@@ -86,14 +86,25 @@ pub(super) fn attempt(driver: Arc<dyn Driver>, target: Arc<ClientTarget>, conn: 
     })
 }
 
-/// Opens a fresh connection within `timeout`; one that does not come up is dropped
-/// without a trace (no write was sent on it). The write made on one that does is invoked
-/// when it is sent: a probe begun before the outage ended cannot place the recovery
-/// point before the path was open.
-pub(super) fn probe(driver: Arc<dyn Driver>, target: Arc<ClientTarget>, timeout: Duration, clock: Clock) -> Probe {
+/// Opens a fresh connection: the data path's connect within `connect_timeout` (for an
+/// engine whose connect bounds only the socket by it, PostgreSQL's, the handshake that
+/// follows may take up to `handshake_timeout`), the whole within `handshake_timeout`. One
+/// that does not come up is dropped without a trace (no write was sent on it). A server
+/// that accepted the socket works on the handshake: dropping it at `connect_timeout` would
+/// leave that work done for nothing, and a slow server (a DR node's postmaster on a busy
+/// host) would spend itself on the probes that stand for its clients, never answering
+/// one in time. The write made on a probe's connection is invoked when the probe began
+/// (`writer.rs`).
+pub(super) fn probe(
+    driver: Arc<dyn Driver>,
+    target: Arc<ClientTarget>,
+    connect_timeout: Duration,
+    handshake_timeout: Duration,
+    clock: Clock,
+) -> Probe {
     Box::pin(async move {
         let (began_ns, began) = (clock.now_ns(), Instant::now());
-        match tokio::time::timeout(timeout, driver.data().connect(target.addr, timeout)).await {
+        match tokio::time::timeout(handshake_timeout.max(connect_timeout), driver.data().connect(target.addr, connect_timeout)).await {
             Ok(Ok(c)) => Some((c, began_ns, began)),
             _ => None,
         }

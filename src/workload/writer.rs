@@ -125,6 +125,44 @@ impl State {
     }
 }
 
+/// A writer's probes in flight: the node they connect to, and when each one still
+/// connecting began. One past `connect_timeout` waits on its handshake and takes no slot,
+/// so a path whose proxy accepts while the node behind it is dead never holds the next
+/// probes back.
+#[derive(Default)]
+struct Probes {
+    set: FuturesUnordered<Probe>,
+    node: Option<String>,
+    connecting: std::collections::VecDeque<Instant>,
+}
+
+impl Probes {
+    /// The clients moved: the probes to the node they left are dropped (a slow handshake
+    /// would finish on the wrong node).
+    fn follow(&mut self, node: &str) {
+        if self.node.as_deref().is_some_and(|n| n != node) {
+            self.set.clear();
+            self.connecting.clear();
+        }
+        if self.node.as_deref() != Some(node) {
+            self.node = Some(node.to_string());
+        }
+    }
+
+    /// How many are still connecting at `now`.
+    fn connecting(&mut self, now: Instant, timeout: Duration) -> usize {
+        while self.connecting.front().is_some_and(|&b| now.saturating_duration_since(b) >= timeout) {
+            self.connecting.pop_front();
+        }
+        self.connecting.len()
+    }
+
+    fn push(&mut self, p: Probe, now: Instant) {
+        self.set.push(p);
+        self.connecting.push_back(now);
+    }
+}
+
 /// A writer's spacing of probes: its share of `every_ms`, or, once the stall is long,
 /// its share of a `STALL_SHARE`th of the stall.
 fn probe_gap(spacing: Duration, writers: u16, stalled_for: Duration) -> Duration {
@@ -145,7 +183,7 @@ impl Writer {
         let pace = self.pacing();
         let mut st = State::new(payload(self.id, self.spec.payload_bytes).into(), Instant::now());
         let mut attempts: FuturesUnordered<Attempt> = FuturesUnordered::new();
-        let mut probes: FuturesUnordered<Probe> = FuturesUnordered::new();
+        let mut probes = Probes::default();
         let mut canaries: FuturesUnordered<Canary> = FuturesUnordered::new();
         let mut lookup = Lookup::default();
         // where the writes go, copied only when the route or the DNS answer moves it (not
@@ -168,13 +206,14 @@ impl Writer {
                 }
             }
             st.idle.retain(|(node, _)| *node == target.node);
-            let g = st.gates(now, &pace, probes.len());
+            probes.follow(&target.node);
+            let g = st.gates(now, &pace, probes.connecting(now, pace.connect_timeout));
             if !g.blocking && !g.busy && now >= st.next_normal {
                 attempts.push(self.write_now(&mut st, target.clone(), now, pace.interval));
                 continue;
             }
             if let Some(at) = st.next_probe.filter(|&at| now >= at && !g.probe_busy) {
-                probes.push(self.probe_now(&mut st, target.clone(), at, now, &pace));
+                probes.push(self.probe_now(&mut st, target.clone(), at, now, &pace), now);
                 continue;
             }
             // sleep until something can happen
@@ -187,7 +226,7 @@ impl Writer {
                     }
                     self.finish(&mut st, done).await
                 }
-                Some(p) = probes.next(), if !probes.is_empty() => {
+                Some(p) = probes.set.next(), if !probes.set.is_empty() => {
                     // a fresh connection came up: write on it at once. The write was invoked
                     // when the probe began connecting, as a write that opens its own
                     // connection is (the connect is part of its latency)
@@ -250,7 +289,7 @@ impl Writer {
     /// A probe due `at`; the next one is due a gap later.
     #[inline]
     fn probe_now(&self, st: &mut State, target: Arc<ClientTarget>, at: Instant, now: Instant, pace: &Pacing) -> Probe {
-        let p = probe(self.driver.clone(), target, pace.connect_timeout, self.rec.clock);
+        let p = probe(self.driver.clone(), target, pace.connect_timeout, Duration::from_millis(self.spec.op_timeout_ms), self.rec.clock);
         let gap = probe_gap(pace.probe_spacing, self.spec.writers, now.saturating_duration_since(st.last_ok_start));
         st.next_probe = Some((at + gap).max(now));
         p

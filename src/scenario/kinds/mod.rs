@@ -8,13 +8,15 @@ mod external;
 mod format;
 mod mariadb;
 mod postgres;
+mod postgres_logical;
 mod redis;
 mod redis_cluster;
 
 pub use external::ENDPOINT;
 pub use format::Engine;
 pub use mariadb::{BINLOG_STREAMER, GaleraSpec, MhaSpec};
-pub use postgres::{ConflictResolution, HaproxySpec, MultiActiveSpec, PatroniSpec};
+pub use postgres::{ARCHIVE_HOST, ConflictResolution, HaproxySpec, MultiActiveSpec, PatroniSpec};
+pub use postgres_logical::LogicalSpec;
 pub use redis::SentinelSpec;
 pub use redis_cluster::{CLUSTER_DEFAULTS, ClusterSpec};
 
@@ -46,6 +48,9 @@ pub struct KindInfo {
     pub refuses: &'static [(ReplicationMode, &'static str)],
     /// The containers it runs besides the database nodes, in start order.
     pub services: fn(&StackSpec) -> Vec<String>,
+    /// Those of `services` a scenario with sites places in a site of its choosing (an
+    /// archive host in the DR site): the nodes reach each across sites through the proxy.
+    pub placed_services: fn(&StackSpec) -> Vec<String>,
     /// Names a partition group may use for all of one service's members (`etcd`), with
     /// the prefix of their container names (`etcd-`).
     pub groups: &'static [(&'static str, &'static str)],
@@ -71,6 +76,8 @@ pub struct KindInfo {
     /// A quorum cluster an operator bootstraps from its most advanced node once it has
     /// lost its primary component (`failover: {mode: bootstrap}`).
     pub bootstrap: bool,
+    /// Its database runs SQL drdrill can send (`sql` actions).
+    pub sql: bool,
     /// Its shape as the dry run says it, a line each, the first after `stack: kind …, `:
     /// a primary and its replicas, a cluster's shards, a mesh's nodes and sites.
     pub topology: fn(&StackSpec) -> Vec<String>,
@@ -90,6 +97,7 @@ impl KindInfo {
             blocks: &[],
             refuses: &[],
             services: no_services,
+            placed_services: no_services,
             groups: &[],
             members_span_sites: false,
             backup: None,
@@ -99,13 +107,14 @@ impl KindInfo {
             multi_active: false,
             bootstrap: false,
             node_count: None,
+            sql: false,
             topology: format::primary_and_replicas,
         }
     }
 }
 
 /// Every kind, in the order the scenario format lists them.
-pub const KINDS: [StackKind; 10] = [
+pub const KINDS: [StackKind; 11] = [
     StackKind(&postgres::POSTGRES),
     StackKind(&redis::REDIS),
     StackKind(&redis::REDIS_SENTINEL),
@@ -114,6 +123,7 @@ pub const KINDS: [StackKind; 10] = [
     StackKind(&mariadb::MARIADB_MHA),
     StackKind(&redis_cluster::REDIS_CLUSTER),
     StackKind(&postgres::PGLOGICAL),
+    StackKind(&postgres_logical::POSTGRES_LOGICAL),
     StackKind(&mariadb::GALERA),
     StackKind(&external::EXTERNAL),
 ];

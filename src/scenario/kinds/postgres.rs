@@ -13,14 +13,26 @@ use serde::{Deserialize, Serialize};
 /// Why a PostgreSQL stack takes no semi-sync.
 const NO_SEMI_SYNC: &str = "semi-sync is MariaDB's; use `replication: sync` for postgres";
 
+/// The archive host of seed 001's rsync archive (`stack.backup.tool: rsync`).
+pub const ARCHIVE_HOST: &str = "dr-storage";
+
 pub const POSTGRES: KindInfo = KindInfo {
     engine: true,
     refuses: &[(ReplicationMode::SemiSync, NO_SEMI_SYNC)],
-    backup: Some(BackupInfo { tool: "pgBackRest 2.45", keys: &["archive_timeout_s"], point_in_time: true }),
+    backup: Some(BackupInfo { tool: "pgBackRest 2.45", keys: &["tool", "archive_timeout_s"], point_in_time: true }),
+    services: archive_host,
+    placed_services: archive_host,
     delay_setting: Some("recovery_min_apply_delay"),
     clock_skew: true,
-    ..KindInfo::bare("postgres", "PostgreSQL 15 primary + streaming replicas (pg_basebackup).", "pg", "drdrill/postgres:15")
+    sql: true,
+    ..KindInfo::bare("postgres", "PostgreSQL 15 primary + streaming replicas (pg_basebackup).", "pg", "drdrill/postgres:15-2")
 };
+
+/// An rsync archive runs its archive host beside the nodes, placed in a site of its own
+/// choosing (the DR site) when the scenario has sites.
+fn archive_host(st: &StackSpec) -> Vec<String> {
+    st.backup.iter().filter(|b| b.tool() == crate::scenario::backup::BackupTool::Rsync).map(|_| ARCHIVE_HOST.to_string()).collect()
+}
 
 pub const PGLOGICAL: KindInfo = KindInfo {
     blocks: &["multi_active"],
@@ -29,12 +41,13 @@ pub const PGLOGICAL: KindInfo = KindInfo {
     clock_skew: true,
     multi_active: true,
     node_count: Some(mesh_nodes),
+    sql: true,
     topology: mesh_topology,
     ..KindInfo::bare(
         "pglogical",
         "PostgreSQL 15 nodes, every one writable, each applying every other's changes through pglogical 2.4.2 (a full mesh of subscriptions, forward_origins '{}'); a conflict is resolved by `multi_active.conflict_resolution` on commit timestamps.",
         "pgl",
-        "drdrill/postgres:15",
+        "drdrill/postgres:15-2",
     )
 };
 
@@ -139,6 +152,7 @@ pub const PATRONI: KindInfo = KindInfo {
     groups: &[("etcd", "etcd-")],
     members_span_sites: true,
     validate: validate_patroni,
+    sql: true,
     ..KindInfo::bare(
         "patroni",
         "PostgreSQL 15 under Patroni 3 with an etcd 3.4 cluster; clients go through HAProxy, which routes by Patroni's REST health check.",

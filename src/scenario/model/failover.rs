@@ -35,7 +35,8 @@ pub struct FailoverSpec {
     /// named in `promote`, or the first of `stack.nodes` that probes writable.
     #[serde(default)]
     pub steps: Vec<crate::scenario::actions::ActionSpec>,
-    /// scripted, with `sites`: promote only a replica in this site (the DR site).
+    /// scripted, with `sites`: promote only a replica in this site (the DR site); restore:
+    /// build the fresh node in this site (default: the lost primary's).
     #[serde(default)]
     pub site: Option<String>,
     /// scripted: how long drdrill keeps looking for a node that answers (a replica to

@@ -1,7 +1,7 @@
 //! `stack`: what drdrill starts (or attaches to): its kind, replicas, replication,
 //! settings, each kind's own blocks, backup, sites, and an external stack's endpoint.
 use crate::scenario::kinds::{
-    ClusterSpec, Engine, GaleraSpec, HaproxySpec, MhaSpec, MultiActiveSpec, PatroniSpec, SentinelSpec, StackKind,
+    ClusterSpec, Engine, GaleraSpec, HaproxySpec, LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec, SentinelSpec, StackKind,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -60,7 +60,7 @@ pub struct StackSpec {
     pub replicas: u8,
     #[serde(default)]
     pub replication: ReplicationMode,
-    /// Image override; default drdrill/postgres:15, drdrill/redis:7, drdrill/patroni:3 or
+    /// Image override; default drdrill/postgres:15-2, drdrill/redis:7, drdrill/patroni:3 or
     /// drdrill/mariadb:10.11.
     #[serde(default)]
     pub image: Option<String>,
@@ -91,6 +91,10 @@ pub struct StackSpec {
     /// pglogical: its writable nodes and how a conflict is resolved.
     #[serde(default)]
     pub multi_active: Option<MultiActiveSpec>,
+    /// postgres-logical: the tables the workload writes, those published, and the
+    /// publication's and subscription's names.
+    #[serde(default)]
+    pub logical: Option<LogicalSpec>,
     /// galera: its nodes (each one writable; quorum by the sites they sit in).
     #[serde(default)]
     pub galera: Option<GaleraSpec>,

@@ -38,6 +38,11 @@ pub struct Targets {
     /// drill has waited for them to converge.
     #[serde(default)]
     pub max_diverged_keys: Option<u64>,
+    /// Most writes the database may refuse once the failover is done (an error reply after
+    /// the clients were moved: a duplicate key from a sequence left behind, a missing
+    /// column, a read-only node). Default: not judged; each cause is reported either way.
+    #[serde(default)]
+    pub max_refused_after_failover: Option<u64>,
 }
 
 /// Percentiles of a replica's visibility lag and their limits (ms).
@@ -54,6 +59,7 @@ impl Targets {
             no_alert: Vec::new(),
             max_lost_updates: None,
             max_diverged_keys: None,
+            max_refused_after_failover: None,
         }
     }
 }

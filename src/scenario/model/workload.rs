@@ -99,7 +99,8 @@ pub struct HedgeSpec {
     /// `every_ms` × 1000 of stall, 0.1 % of the stall so far. Default 5.
     #[serde(default = "default_hedge_every")]
     pub every_ms: u64,
-    /// A fresh connection not established within this is dropped unrecorded. Default 50.
+    /// A fresh connection not established within this is dropped unrecorded (for
+    /// PostgreSQL: its socket; the handshake after may take until `op_timeout_ms`). Default 50.
     #[serde(default = "default_hedge_connect_timeout")]
     pub connect_timeout_ms: u64,
     /// Writes one writer may have waiting at once (stalled ones included). Default 16.

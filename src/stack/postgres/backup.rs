@@ -6,16 +6,17 @@
 //! A restore builds a fresh node, runs `pgbackrest restore` (newest backup, then every
 //! archived segment through `restore_command`), and starts it: it replays, reaches the end
 //! of the archive, and promotes itself.
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::scenario::BackupSpec;
 use crate::stack::driver::{PointInTime, Restore};
 use crate::stack::nodes::Stack;
 use async_trait::async_trait;
+use std::time::Duration;
 
 /// The repository's volume (name suffix) and where nodes mount it.
 pub(super) const VOLUME: (&str, &str) = ("pgbackrest", "/var/lib/pgbackrest");
 /// The file the fresh node's entrypoint waits for before it starts PostgreSQL.
-const START_FILE: &str = "/var/lib/postgresql/drdrill-start";
+pub(super) const START_FILE: &str = "/var/lib/postgresql/drdrill-start";
 
 pub struct PgBackRest {
     pub spec: BackupSpec,
@@ -33,10 +34,24 @@ impl PgBackRest {
 }
 
 /// Runs pgBackRest (or any command) as postgres in `node`'s container; its output on success.
-async fn as_postgres(stack: &Stack, node: &str, args: &[&str]) -> Result<String> {
+pub(super) async fn as_postgres(stack: &Stack, node: &str, args: &[&str]) -> Result<String> {
     let mut cmd = vec!["runuser", "-u", "postgres", "--"];
     cmd.extend_from_slice(args);
     stack.exec_ok(&stack.node(node)?.container, &format!("run `{}` in {node}", args.join(" ")), &cmd).await
+}
+
+/// Waits until the fresh node's entrypoint waits for its data directory: one that starts
+/// later than the restore writes into it sees a PG_VERSION, takes the half-unpacked
+/// directory for a whole one and starts PostgreSQL on it (it fails, and the container with it).
+pub(super) async fn waiting(stack: &Stack, node: &str) -> Result<()> {
+    let container = &stack.node(node)?.container;
+    for _ in 0..300 {
+        if stack.docker.logs(container).await.is_ok_and(|l| l.contains("drdrill: waiting for a restored data directory")) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(Error::infra(format!("failed to see {node}'s entrypoint wait for a restored data directory within 30 s")))
 }
 
 /// The `INFO:` line of pgBackRest's output that contains `what`, without its prefix.
@@ -77,6 +92,7 @@ impl Restore for PgBackRest {
             args.extend(["--type=time", t.as_str(), "--target-action=promote"]);
         }
         args.push("restore");
+        waiting(stack, node).await?;
         let out = as_postgres(stack, node, &args).await?;
         let set = info_line(&out, "restore backup set").unwrap_or_default();
         let size = info_line(&out, "restore size").unwrap_or_default();

@@ -39,7 +39,7 @@ impl PgData {
     }
 
     /// A connection within `timeout`; on an external server it names itself drdrill.
-    async fn open(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Client, tokio_postgres::Error> {
+    pub(super) async fn open(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Client, tokio_postgres::Error> {
         let mut cfg = tokio_postgres::Config::new();
         cfg.host(addr.ip().to_string()).port(addr.port()).user(&self.user).dbname(&self.database);
         if let Scope::Run { .. } = self.scope {
@@ -100,7 +100,7 @@ pub(super) async fn connect(addr: SocketAddr, db: &str, timeout: Duration) -> st
 }
 
 /// The server's own message when there is one (the driver's Display hides it).
-fn error_text(e: &tokio_postgres::Error) -> String {
+pub(super) fn error_text(e: &tokio_postgres::Error) -> String {
     e.as_db_error().map(|d| format!("{}: {}", d.code().code(), d.message())).unwrap_or_else(|| e.to_string())
 }
 
@@ -110,7 +110,7 @@ pub(super) async fn is_writable(c: &Client) -> std::result::Result<bool, tokio_p
 }
 
 /// The (writer, seq) rows `sql` returns, streamed into a read-back (never all rows at once).
-async fn read_rows(c: &Client, sql: &str, params: &[&str]) -> std::result::Result<ReadBack, tokio_postgres::Error> {
+pub(super) async fn read_rows(c: &Client, sql: &str, params: &[&str]) -> std::result::Result<ReadBack, tokio_postgres::Error> {
     use futures_util::TryStreamExt;
     let rows = c.query_raw(sql, params).await?;
     let mut rows = std::pin::pin!(rows);
@@ -173,7 +173,7 @@ impl WriteClient for PgClient {
 
 /// An error the server sent while the statement ran means it was rolled back, except for
 /// shutdown and connection errors, after which the commit may already be durable.
-fn classify(e: &tokio_postgres::Error) -> WriteError {
+pub(super) fn classify(e: &tokio_postgres::Error) -> WriteError {
     let text = error_text(e);
     match e.as_db_error() {
         Some(db) => {
@@ -244,6 +244,40 @@ impl DataPath for PgData {
     fn lag(&self) -> &dyn LagPath {
         self
     }
+
+    /// The server's errors are written `SQLSTATE: message` (`error_text`).
+    fn is_reply(&self, error: &str) -> bool {
+        error
+            .split_once(": ")
+            .is_some_and(|(code, _)| code.len() == 5 && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+    }
+
+    async fn execute(&self, addr: SocketAddr, sql: &str) -> Result<String> {
+        let c = self.admin(addr).await?;
+        let answer = c.simple_query(sql).await.map_err(|e| Error::infra(format!("{addr}: {}", error_text(&e))))?;
+        Ok(say_answer(&answer))
+    }
+}
+
+/// What psql would print of a simple query's answer, on one line: each statement's
+/// command tag, or its first row's values.
+fn say_answer(answer: &[tokio_postgres::SimpleQueryMessage]) -> String {
+    use tokio_postgres::SimpleQueryMessage::{CommandComplete, Row};
+    let mut said = Vec::new();
+    let mut row_said = false;
+    for m in answer {
+        match m {
+            Row(r) if !row_said => {
+                said.push((0..r.len()).map(|i| r.get(i).unwrap_or("null").to_string()).collect::<Vec<_>>().join(" | "));
+                row_said = true;
+            }
+            CommandComplete(0) if !row_said => said.push("done".into()),
+            CommandComplete(n) if !row_said => said.push(format!("{n} row(s)")),
+            CommandComplete(_) => row_said = false,
+            _ => {}
+        }
+    }
+    said.join("; ")
 }
 
 #[async_trait]

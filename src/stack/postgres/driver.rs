@@ -2,7 +2,7 @@
 //! drdrill starts it and promotes in it; its data path is `data.rs`.
 use super::data::{PgData, q};
 use crate::error::{Error, Result};
-use crate::scenario::{ReplicationMode, StackSpec};
+use crate::scenario::{BackupSpec, BackupTool, ReplicationMode, StackSpec};
 use crate::stack::ExternalData;
 use crate::stack::data::{Auth, DataPath};
 use crate::stack::{Deployment, Driver, Promotion, ReplicaHealth, Stack, retry_until};
@@ -11,8 +11,8 @@ use std::time::Duration;
 
 pub struct Postgres {
     sync: bool,
-    /// pgBackRest, when the scenario backs the stack up.
-    backup: Option<super::backup::PgBackRest>,
+    /// pgBackRest or the rsync archive, when the scenario backs the stack up.
+    backup: Option<Backup>,
     pub(super) settings: Vec<String>,
     pub(super) data: PgData,
 }
@@ -20,9 +20,38 @@ pub struct Postgres {
 /// "Run semantics").
 pub(super) const DEFAULTS: [&str; 2] = ["authentication_timeout = '2s'", "max_connections = '300'"];
 
+/// How a backed-up stack is backed up (`stack.backup.tool`).
+enum Backup {
+    PgBackRest(super::backup::PgBackRest),
+    Rsync(super::rsync_archive::RsyncArchive),
+}
+
+impl Backup {
+    fn new(spec: BackupSpec) -> Backup {
+        match spec.tool() {
+            BackupTool::Pgbackrest => Backup::PgBackRest(super::backup::PgBackRest { spec }),
+            BackupTool::Rsync => Backup::Rsync(super::rsync_archive::RsyncArchive::new(spec)),
+        }
+    }
+
+    fn settings(&self) -> Vec<String> {
+        match self {
+            Backup::PgBackRest(b) => b.settings(),
+            Backup::Rsync(b) => b.settings(),
+        }
+    }
+
+    fn restore(&self) -> &dyn crate::stack::Restore {
+        match self {
+            Backup::PgBackRest(b) => b,
+            Backup::Rsync(b) => b,
+        }
+    }
+}
+
 impl Postgres {
     pub fn new(spec: &StackSpec) -> Self {
-        let backup = spec.backup.clone().map(|spec| super::backup::PgBackRest { spec });
+        let backup = spec.backup.clone().map(Backup::new);
         Postgres {
             sync: spec.replication == ReplicationMode::Sync,
             // defaults first: a scenario's own settings come later and win. A connection that
@@ -71,32 +100,12 @@ impl Driver for Postgres {
     }
 
     async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>> {
-        let primary = stack.node(&stack.primary())?.addr();
+        let name = stack.primary();
+        let primary = stack.node(&name)?.addr();
         let want = stack.replicas();
-        retry_until(timeout, Duration::from_millis(500), || async {
-            let c = self.data.admin(primary).await?;
-            let rows = c
-                .query(
-                    "SELECT application_name, state || '/' || sync_state, \
-                     coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), -1)::bigint \
-                     FROM pg_stat_replication",
-                    &[],
-                )
-                .await
-                .map_err(q(primary, "read pg_stat_replication"))?;
-            let health: Vec<ReplicaHealth> =
-                rows.iter().map(|r| ReplicaHealth { node: r.get(0), state: r.get(1), lag_bytes: r.get(2) }).collect();
-            // streaming, and has replayed something (lag -1: no replay position yet); in sync
-            // mode each replica must be a synchronous candidate, or a "sync" drill proves nothing
-            let expected = if self.sync { "streaming/quorum" } else { "streaming/async" };
-            for w in &want {
-                if !health.iter().any(|h| &h.node == w && h.state == expected && h.lag_bytes >= 0) {
-                    return Err(Error::infra(format!("failed to see replica {w} {expected} from {}", stack.primary())));
-                }
-            }
-            Ok(health)
-        })
-        .await
+        // in sync mode each replica must be a synchronous candidate, or a "sync" drill proves nothing
+        let expected = if self.sync { "streaming/quorum" } else { "streaming/async" };
+        retry_until(timeout, Duration::from_millis(500), || streaming(&self.data, (&name, primary), &want, expected)).await
     }
 
     fn deployment(&self) -> Option<&dyn Deployment> {
@@ -108,7 +117,7 @@ impl Driver for Postgres {
     }
 
     fn restore(&self) -> Option<&dyn crate::stack::Restore> {
-        self.backup.as_ref().map(|b| b as &dyn crate::stack::Restore)
+        self.backup.as_ref().map(Backup::restore)
     }
 }
 
@@ -123,7 +132,23 @@ impl Deployment for Postgres {
     }
 
     fn volumes(&self) -> Vec<(&'static str, &'static str)> {
-        self.backup.iter().map(|_| super::backup::VOLUME).collect()
+        self.backup.iter().filter(|b| matches!(b, Backup::PgBackRest(_))).map(|_| super::backup::VOLUME).collect()
+    }
+
+    /// The rsync archive's host, `dr-storage`.
+    fn services(&self, _nodes: &[String]) -> Vec<crate::stack::Sidecar> {
+        match &self.backup {
+            Some(Backup::Rsync(b)) => vec![b.sidecar()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The rsync archive's key, made for the run and given to the nodes.
+    async fn started(&self, stack: &Stack) -> Result<()> {
+        match &self.backup {
+            Some(Backup::Rsync(b)) => b.started(stack).await,
+            _ => Ok(()),
+        }
     }
 
     fn client_command(&self, host_port: u16) -> String {
@@ -225,6 +250,34 @@ impl Promotion for Postgres {
         stack.docker.upload_file(&n.container, "/var/lib/postgresql", "drdrill-follow", format!("{host} {port}").as_bytes()).await?;
         stack.docker.start(&n.container).await
     }
+}
+
+/// Every replica the primary (`name`, at `addr`) streams to, as `pg_stat_replication` shows
+/// it; Err until each of `want` is `expected` (`streaming/async`) and has replayed something
+/// (lag -1: no replay position yet).
+pub(super) async fn streaming(
+    data: &PgData,
+    (name, addr): (&str, std::net::SocketAddr),
+    want: &[String],
+    expected: &str,
+) -> Result<Vec<ReplicaHealth>> {
+    let c = data.admin(addr).await?;
+    let rows = c
+        .query(
+            "SELECT application_name, state || '/' || sync_state, \
+             coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), -1)::bigint \
+             FROM pg_stat_replication",
+            &[],
+        )
+        .await
+        .map_err(q(addr, "read pg_stat_replication"))?;
+    let health: Vec<ReplicaHealth> = rows.iter().map(|r| ReplicaHealth { node: r.get(0), state: r.get(1), lag_bytes: r.get(2) }).collect();
+    for w in want {
+        if !health.iter().any(|h| &h.node == w && h.state == expected && h.lag_bytes >= 0) {
+            return Err(Error::infra(format!("failed to see replica {w} {expected} from {name}")));
+        }
+    }
+    Ok(health)
 }
 
 /// postgres_exporter 0.11 beside `node`, as the `postgres` superuser (the drill's nodes
