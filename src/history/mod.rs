@@ -65,10 +65,9 @@ pub struct Op {
     pub invoke_ns: u64,
     pub complete_ns: u64,
     pub outcome: Outcome,
-    /// Node the client was talking to (shared with the client's own name for it, not
-    /// copied per write).
+    /// Node the client was talking to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<std::sync::Arc<str>>,
+    pub node: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -187,7 +186,7 @@ mod tests {
             invoke_ns: seq,
             complete_ns: seq + 1,
             outcome,
-            node: node.map(Into::into),
+            node: node.map(str::to_string),
             error: None,
         }
     }
@@ -384,7 +383,7 @@ mod tests {
                     invoke_ns,
                     complete_ns,
                     outcome: Outcome::Ok,
-                    node: node.map(Into::into),
+                    node,
                     error: None,
                 });
             }
