@@ -293,7 +293,7 @@ fn link_toxics_act_on_the_client_path() {
     // a write sent into it is `unknown`; a connection attempt never gets past the handshake
     // (`fail`); nothing is answered while it stands (one invoked as the heal was asked for,
     // 0.01 ms before it, was answered 467 ms later, after it)
-    let through = |o: &&&(f64, f64, String, String)| o.2 == "ok" && o.0 + o.1 >= a + 50.0 && o.0 + o.1 <= b;
+    let through = |o: &&(f64, f64, String, String)| o.2 == "ok" && o.0 + o.1 >= a + 50.0 && o.0 + o.1 <= b;
     assert!(!stuck.iter().any(through), "writes answered through a blackhole: {stuck:?}");
     assert!(stuck.iter().any(|o| o.2 == "unknown" && o.3.contains("no answer")), "no write timed out in the blackhole: {stuck:?}");
     // 2: reset_peer: connections reset, no write acknowledged
