@@ -73,7 +73,15 @@ pub struct HarnessUsage {
     /// The monitoring's CPU over the stack's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring_share: Option<f64>,
+    /// drdrill was built without optimisations (the tests' build), which costs several
+    /// times the CPU of a release build: its share says little about a release's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub debug_build: bool,
 }
+
+/// Above this share of the stack's CPU the observer is a finding: its timings may be
+/// perturbed (issue 51).
+pub const OBSERVER_SHARE_MAX: f64 = 0.10;
 
 /// CPU and peak memory of a group of containers while the workload ran.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -130,7 +138,15 @@ impl HarnessUsage {
             proxies: None,
             observer_share: None,
             monitoring_share: None,
+            debug_build: cfg!(debug_assertions),
         }
+    }
+
+    /// Nothing spent, nothing written (tests build on it).
+    #[cfg(test)]
+    pub fn between_nothing() -> HarnessUsage {
+        let now = Sample::now();
+        HarnessUsage::between(now, now, 0)
     }
 
     /// With the containers' footprints: the observer's and the monitoring's shares of the
@@ -181,6 +197,7 @@ mod tests {
         use crate::docker::cgroup::Counters;
         let c = |name: &str, cpu_s: f64, peak_mb: u64| Counters {
             name: name.into(),
+            id: format!("id-{name}"),
             cpu_ns: (cpu_s * 1e9) as u64,
             peak_bytes: Some(peak_mb * 1_048_576),
         };

@@ -42,7 +42,7 @@ pub(super) fn random_history(seed: u64) -> (Vec<Op>, Vec<Event>, ReadBack, usize
                 invoke_ns: t,
                 complete_ns: t + dur,
                 outcome: o,
-                node: Some(format!("n{}", w % 2)),
+                node: Some(format!("n{}", w % 2).into()),
                 error: None,
             });
             let kept = match o {

@@ -134,7 +134,7 @@ impl<'a> Refusals<'a> {
             (c.first_ms, c.example) = (t, text);
         }
         c.last_ms = c.last_ms.max(t);
-        nodes.extend(op.node.clone());
+        nodes.extend(op.node.as_deref().map(str::to_string));
     }
 
     /// The causes, most refusals first; `done` the failover's end and its event.

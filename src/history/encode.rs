@@ -90,7 +90,7 @@ pub(super) fn parse_op_line(line: &[u8]) -> Option<Op> {
     let node = p.optional_string(b",\"node\":")?;
     let error = p.optional_string(b",\"error\":")?;
     p.tag(b"}")?;
-    p.0.is_empty().then_some(Op { service, writer, seq, key, invoke_ns, complete_ns, outcome, node, error })
+    p.0.is_empty().then_some(Op { service, writer, seq, key, invoke_ns, complete_ns, outcome, node: node.map(Into::into), error })
 }
 
 /// What is left of a line being read.
@@ -142,7 +142,17 @@ mod tests {
     fn op(writer: u32, seq: u64, outcome: Outcome, node: Option<&str>, error: Option<&str>) -> Op {
         let (node, error) = (node.map(str::to_string), error.map(str::to_string));
         let invoke_ns = seq.wrapping_mul(1_000_003);
-        Op { service: None, writer, seq, key: None, invoke_ns, complete_ns: invoke_ns.wrapping_add(417_001), outcome, node, error }
+        Op {
+            service: None,
+            writer,
+            seq,
+            key: None,
+            invoke_ns,
+            complete_ns: invoke_ns.wrapping_add(417_001),
+            outcome,
+            node: node.map(Into::into),
+            error,
+        }
     }
 
     #[test]

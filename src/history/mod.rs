@@ -65,9 +65,10 @@ pub struct Op {
     pub invoke_ns: u64,
     pub complete_ns: u64,
     pub outcome: Outcome,
-    /// Node the client was talking to.
+    /// Node the client was talking to (shared with the client's own name for it, not
+    /// copied per write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
+    pub node: Option<std::sync::Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -186,7 +187,7 @@ mod tests {
             invoke_ns: seq,
             complete_ns: seq + 1,
             outcome,
-            node: node.map(str::to_string),
+            node: node.map(Into::into),
             error: None,
         }
     }
@@ -383,7 +384,7 @@ mod tests {
                     invoke_ns,
                     complete_ns,
                     outcome: Outcome::Ok,
-                    node,
+                    node: node.map(Into::into),
                     error: None,
                 });
             }

@@ -43,17 +43,30 @@ impl Http {
     /// The `data` of a Prometheus-style JSON answer (`{"status": "success", "data": ...}`),
     /// or the whole answer when it has no `data` (Alertmanager's v2 API).
     pub async fn get_json(&self, url: &str) -> Result<serde_json::Value> {
-        let (status, body) = self.call(Method::GET, url, Vec::new(), None).await?;
-        let fail = |what: String| Error::infra(format!("failed to read {url}")).cause_text(what);
-        if !(200..300).contains(&status) {
-            return Err(fail(format!("status {status}: {}", body.chars().take(200).collect::<String>())));
-        }
-        let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| fail(e.to_string()))?;
-        Ok(match v.get("data") {
-            Some(d) => d.clone(),
-            None => v,
-        })
+        let body = self.get_body(url).await?;
+        data_of(url, &body)
     }
+
+    /// The body of a GET answered 2xx.
+    pub async fn get_body(&self, url: &str) -> Result<String> {
+        let (status, body) = self.call(Method::GET, url, Vec::new(), None).await?;
+        if !(200..300).contains(&status) {
+            let fail = Error::infra(format!("failed to read {url}"));
+            return Err(fail.cause_text(format!("status {status}: {}", body.chars().take(200).collect::<String>())));
+        }
+        Ok(body)
+    }
+}
+
+/// The `data` of a Prometheus-style JSON answer `body` from `url`, or the whole answer when
+/// it has no `data`.
+pub fn data_of(url: &str, body: &str) -> Result<serde_json::Value> {
+    let v: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| Error::infra(format!("failed to read {url}")).cause_text(e.to_string()))?;
+    Ok(match v {
+        serde_json::Value::Object(mut m) if m.contains_key("data") => m.remove("data").unwrap_or_default(),
+        v => v,
+    })
 }
 
 /// `text` with every byte a URL query cannot carry as it is escaped.

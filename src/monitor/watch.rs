@@ -1,8 +1,15 @@
-//! Prometheus' and Alertmanager's HTTP APIs polled every 200 ms while the drill runs (GETs
-//! only): when each rule's alerts went pending and firing and when they cleared, and when
-//! Alertmanager first held each alert. Prometheus' own `activeAt` dates the pending step
-//! exactly; what only a poll sees is dated to within one poll.
-use super::http::Http;
+//! Prometheus' and Alertmanager's HTTP APIs polled while the drill runs (GETs only): when
+//! each rule's alerts went pending and firing and when they cleared, and when Alertmanager
+//! first held each alert. Prometheus' own `activeAt` dates the pending step exactly; what
+//! only a poll sees is dated to within one poll.
+//!
+//! The answers change only when the rules are evaluated, so the polls follow the
+//! evaluations: each goes out just after the next evaluation is due (the groups'
+//! `lastEvaluation` + `interval`, as Prometheus answered), never sooner than `POLL_MS`
+//! after the last, and every `POLL_MS` while the schedule is unknown or Alertmanager has not
+//! caught up with what Prometheus fires. An answer is parsed only when it differs from the
+//! last one.
+use super::http::{Http, data_of};
 use crate::clock::Clock;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -80,33 +87,117 @@ impl Drop for Watch {
     }
 }
 
+/// How long after an evaluation is due its answer is asked for (the evaluation's own time
+/// is added: Prometheus answers with the new state once the group's evaluation is done).
+const AFTER_EVALUATION: Duration = Duration::from_millis(50);
+
+/// The last answers, and when the next poll is due.
+#[derive(Default)]
+struct Answers {
+    rules: String,
+    alerts: String,
+    /// Alert names firing in Prometheus, and held by Alertmanager, as last parsed.
+    firing: Vec<String>,
+    held: Vec<String>,
+    /// The earliest next evaluation of any group (drill ms), as the rules last said.
+    next_evaluation_ms: Option<f64>,
+}
+
 async fn poll(http: Http, (prom, am): (String, Option<String>), clock: Clock, seen: Arc<Mutex<Observed>>, stop: CancellationToken) {
-    let mut held: Vec<String> = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(POLL_MS));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let rules_url = format!("{prom}/api/v1/rules?type=alert");
+    let alerts_url = am.map(|am| format!("{am}/api/v2/alerts?silenced=false&inhibited=false"));
+    let mut last = Answers::default();
+    let mut next = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep_until(next) => {}
         }
-        let now_ms = clock.ms_of(std::time::Instant::now());
-        let rules = http.get_json(&format!("{prom}/api/v1/rules?type=alert")).await;
-        let alerts = match &am {
-            Some(am) => Some(http.get_json(&format!("{am}/api/v2/alerts?silenced=false&inhibited=false")).await),
+        let polled = tokio::time::Instant::now();
+        let now_ms = clock.ms_of(polled.into_std());
+        let rules = http.get_body(&rules_url).await;
+        let alerts = match &alerts_url {
+            Some(url) => Some(http.get_body(url).await),
             None => None,
         };
         let mut o = seen.lock().unwrap_or_else(|p| p.into_inner());
         o.polls += 1;
         match rules {
-            Ok(v) => observe_rules(&mut o, &v, now_ms, &clock),
+            Ok(body) if body == last.rules => {}
+            Ok(body) => match data_of(&rules_url, &body) {
+                Ok(v) => {
+                    observe_rules(&mut o, &v, now_ms, &clock);
+                    (last.firing, last.next_evaluation_ms) = (firing(&v), next_evaluation_ms(&v, &clock));
+                    last.rules = body;
+                }
+                Err(e) => failed(&mut o, e.one_line()),
+            },
             Err(e) => failed(&mut o, e.one_line()),
         }
-        match alerts {
-            Some(Ok(v)) => held = observe_alertmanager(&mut o, &v, held, now_ms),
-            Some(Err(e)) => failed(&mut o, e.one_line()),
-            None => {}
+        match (alerts, &alerts_url) {
+            (Some(Ok(body)), _) if body == last.alerts => {}
+            (Some(Ok(body)), Some(url)) => match data_of(url, &body) {
+                Ok(v) => {
+                    last.held = observe_alertmanager(&mut o, &v, std::mem::take(&mut last.held), now_ms);
+                    last.alerts = body;
+                }
+                Err(e) => failed(&mut o, e.one_line()),
+            },
+            (Some(Err(e)), _) => failed(&mut o, e.one_line()),
+            _ => {}
         }
+        drop(o);
+        // Prometheus sends what it fires and resolves right after the evaluation; until
+        // Alertmanager holds exactly that, it is asked every POLL_MS
+        let catching_up = alerts_url.is_some() && last.firing != last.held;
+        let now = tokio::time::Instant::now();
+        next = (now + next_poll_in(last.next_evaluation_ms, clock.ms_of(now.into_std()), catching_up)).max(polled + fast());
     }
+}
+
+/// The shortest time between two polls.
+fn fast() -> Duration {
+    Duration::from_millis(POLL_MS)
+}
+
+/// How long until the next poll: just after the next evaluation, at least `POLL_MS` from
+/// now; `POLL_MS` when the schedule is unknown or already past, or while Alertmanager has
+/// not caught up.
+fn next_poll_in(next_evaluation_ms: Option<f64>, now_ms: f64, catching_up: bool) -> Duration {
+    let fast = fast();
+    match next_evaluation_ms.filter(|&at| at > now_ms && !catching_up) {
+        Some(at) => Duration::from_secs_f64((at - now_ms) / 1e3).max(fast),
+        None => fast,
+    }
+}
+
+/// When the next evaluation of any group of a `/api/v1/rules` answer is due, answered
+/// (drill ms): its `lastEvaluation` + `interval` + the last evaluation's own time, plus
+/// `AFTER_EVALUATION`.
+fn next_evaluation_ms(v: &serde_json::Value, clock: &Clock) -> Option<f64> {
+    let groups = v.get("groups")?.as_array()?;
+    groups
+        .iter()
+        .filter_map(|g| {
+            let last = clock.ms_of_wall(g.get("lastEvaluation")?.as_str()?)?;
+            let every_s = g.get("interval")?.as_f64().filter(|i| *i > 0.0)?;
+            let took_s = g.get("evaluationTime").and_then(|t| t.as_f64()).unwrap_or(0.0);
+            Some(last + (every_s + took_s) * 1e3 + AFTER_EVALUATION.as_secs_f64() * 1e3)
+        })
+        .reduce(f64::min)
+}
+
+/// The names of the alerts a `/api/v1/rules` answer has firing.
+fn firing(v: &serde_json::Value) -> Vec<String> {
+    let groups = v.get("groups").and_then(|g| g.as_array()).into_iter().flatten();
+    let rules = groups.flat_map(|g| g.get("rules").and_then(|r| r.as_array()).into_iter().flatten());
+    let mut names: Vec<String> = rules
+        .filter(|r| r.get("alerts").and_then(|a| a.as_array()).is_some_and(|a| a.iter().any(|a| text(a, "state") == "firing")))
+        .map(|r| text(r, "name"))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// What several Prometheus saw (monitoring in several sites), as one: each rule's
@@ -237,6 +328,28 @@ fn text(v: &serde_json::Value, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn polls_follow_the_evaluations_and_never_come_faster_than_poll_ms() {
+        let clock = Clock::start();
+        let wall = |ms: i64| (clock.wall_anchor + chrono::Duration::milliseconds(ms)).to_rfc3339();
+        let rules = serde_json::json!({"groups": [
+            {"name": "a", "interval": 5.0, "lastEvaluation": wall(1000), "evaluationTime": 0.002, "rules": [
+                {"name": "Down", "alerts": [{"state": "firing"}]}, {"name": "Lag", "alerts": [{"state": "pending"}]}]},
+            {"name": "b", "interval": 1.0, "lastEvaluation": wall(3000), "evaluationTime": 0.0, "rules": []},
+        ]});
+        // group b is due again at 4000 ms: asked 50 ms after
+        let at = next_evaluation_ms(&rules, &clock).unwrap();
+        assert!((at - 4050.0).abs() < 1.0, "{at}");
+        assert_eq!(firing(&rules), ["Down"]);
+        let ms = Duration::from_millis;
+        assert_eq!(next_poll_in(Some(4050.0), 3050.0, false), ms(1000));
+        assert_eq!(next_poll_in(Some(4050.0), 4000.0, false), ms(POLL_MS), "never faster than POLL_MS");
+        assert_eq!(next_poll_in(Some(4050.0), 4100.0, false), ms(POLL_MS), "an evaluation overdue: polled again soon");
+        assert_eq!(next_poll_in(Some(4050.0), 3050.0, true), ms(POLL_MS), "Alertmanager catching up");
+        assert_eq!(next_poll_in(None, 3050.0, false), ms(POLL_MS));
+        assert_eq!(next_evaluation_ms(&serde_json::json!({"groups": []}), &clock), None);
+    }
 
     fn ep(pending: f64, firing: Option<f64>, cleared: Option<f64>, inst: &str) -> Episode {
         Episode { pending_ms: pending, firing_seen_ms: firing, cleared_ms: cleared, instances: vec![inst.into()] }

@@ -128,6 +128,8 @@ pub enum FindingKind {
     WatcherLate,
     /// The drill's monitoring could not page (nothing reached the receiver, or the watch failed).
     MonitoringCouldNotPage,
+    /// drdrill's own CPU was more than a tenth of the stack's while the workload ran.
+    ObserverHeavy,
     /// The database refused writes once the failover was done (a duplicate key from a
     /// sequence left behind, a missing column, a read-only node): one finding per cause.
     RefusedAfterFailover,

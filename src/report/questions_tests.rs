@@ -278,6 +278,30 @@ fn a_phase_over_its_budget_and_a_late_watcher_are_findings() {
 }
 
 #[test]
+fn an_observer_above_a_tenth_of_the_stack_is_a_finding_that_says_its_build() {
+    use crate::usage::{Footprint, HarnessUsage, Role};
+    let usage = |drdrill_ms: f64, debug_build: bool| {
+        let stack = Footprint { containers: 6, cpu_s: 10.0, peak_memory_mb: None };
+        let h = HarnessUsage { workload_cpu_ms: drdrill_ms, writes_per_s: 680.0, debug_build, ..HarnessUsage::between_nothing() };
+        h.with_containers([(Role::Stack, Some(stack)), (Role::Monitoring, None), (Role::Proxy, None)])
+    };
+    let mut r = clean();
+    r.harness = Some(usage(1000.0, false));
+    assert!(kinds(&r).is_empty(), "0.10 of the stack's CPU is within the bound");
+    r.harness = Some(usage(6600.0, false));
+    assert_eq!(kinds(&r), [FindingKind::ObserverHeavy]);
+    let f = &answer(&r, &[]).unexpected.findings[0];
+    assert_eq!(f.what, "drdrill used 66 % of the stack's CPU: its timings may be perturbed");
+    assert_eq!(f.evidence, "drdrill 6.6 s against the stack's 10.0 s (6 containers) while the workload ran, 680 writes/s");
+    r.harness = Some(usage(6600.0, true));
+    assert!(
+        answer(&r, &[]).unexpected.findings[0]
+            .evidence
+            .ends_with("a debug build (the tests'), which spends several times a release build's CPU")
+    );
+}
+
+#[test]
 fn dead_noisy_and_stuck_rules_and_monitoring_that_could_not_page_are_findings() {
     let rule = |alert: &str, outcome| AlertRuleReport { alert: alert.into(), outcome, firing_ms: Some(9000.0), ..Default::default() };
     let mut a = AlertsReport { polls: 50, ..Default::default() };
@@ -442,6 +466,7 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         AlertStuck,
         WatcherLate,
         MonitoringCouldNotPage,
+        ObserverHeavy,
         RefusedAfterFailover,
         NotReplicated,
         ReplicationStopped,
@@ -463,6 +488,7 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         | AlertStuck
         | WatcherLate
         | MonitoringCouldNotPage
+        | ObserverHeavy
         | RefusedAfterFailover
         | NotReplicated
         | ReplicationStopped => all.contains(&k),

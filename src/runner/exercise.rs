@@ -46,6 +46,7 @@ pub(super) async fn exercise(
     let lag_file = open_lag_file(drill, svcs)?;
     record_before(&rec, before).await;
     let containers_start = counters(&drill.docker, &drill.run_id).await;
+    let sampler = crate::docker::cgroup::Sampler::start(&containers_start);
     let cpu_start = crate::usage::Sample::now();
     let (mut run, notices, reported) = start_all(drill, rep, svcs, clock, &rec, lag_file.as_ref().map(|f| &f.1)).await?;
     drill.live.with(|l| l.rec = Some(rec.clone()));
@@ -80,7 +81,7 @@ pub(super) async fn exercise(
     }
     rep.emit(DrillEvent::Info(&format!("{} writes recorded in {}", end.ops, crate::history::FILE)))?;
     let usage = (cpu_start, end.cpu_end, end.ops);
-    let containers = (containers_start, end.containers_end);
+    let containers = (containers_start, sampler.end(end.containers_end).await);
     Ok(Exercised { clock, failovers, isolated, steady_after: end.steady_after, usage, containers })
 }
 

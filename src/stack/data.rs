@@ -27,7 +27,7 @@ pub trait WriteClient: Send {
     }
     /// The node this connection reached, when the client found it itself (through
     /// Sentinel, or behind HAProxy); None when it is the node the clients were pointed at.
-    fn node(&self) -> Option<String> {
+    fn node(&self) -> Option<std::sync::Arc<str>> {
         None
     }
     /// After a write on this connection was abandoned at its timeout: waits until the
@@ -35,6 +35,13 @@ pub trait WriteClient: Send {
     /// true; false when it never will, or when this client cannot reuse a connection with
     /// a request abandoned on it (the default).
     async fn answers_again(&mut self) -> bool {
+        false
+    }
+    /// Whether the client serves the next write after one of its writes failed or was left
+    /// unknown (not timed out): a routing client that keeps a connection per node and drops
+    /// a broken one itself (Redis Cluster). By default a connection is kept only after a
+    /// success.
+    fn keeps_after_failure(&self) -> bool {
         false
     }
 }

@@ -9,21 +9,23 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub(super) type Conn = Box<dyn WriteClient>;
+/// A connection, with the node it was opened to.
+pub(super) type Tagged = (Arc<str>, Conn);
 /// A finished attempt: the recorded op, when it started, the connection if it is still
 /// good, and, when the write on it went unanswered within its timeout, the connection with
 /// the write still pending on it (see `canary`).
 pub(super) struct Done {
     pub op: Op,
     pub started: Instant,
-    pub conn: Option<(String, Conn)>,
-    pub pending: Option<(String, Conn)>,
+    pub conn: Option<Tagged>,
+    pub pending: Option<Tagged>,
 }
 pub(super) type Attempt = BoxFuture<'static, Done>;
 /// A fresh connection, with when the probe began connecting (drill ns, and the instant),
 /// or nothing.
 pub(super) type Probe = BoxFuture<'static, Option<(Conn, u64, Instant)>>;
 /// A connection to `node` the server answered on again, or nothing.
-pub(super) type Canary = BoxFuture<'static, Option<(String, Conn)>>;
+pub(super) type Canary = BoxFuture<'static, Option<Tagged>>;
 
 /// One write: record `seq` of `writer` (with `key`: an update of that key to it), invoked
 /// at `invoke_ns` (`started`), with `timeout` for the whole attempt.
@@ -40,7 +42,7 @@ pub(super) struct Write {
 /// Makes `write` to the target, on `conn` or a new connection; the whole attempt,
 /// connecting included, has its timeout. A connect that fails or times out never sent the
 /// write: `fail`. No answer once sent: `unknown`.
-pub(super) fn attempt(driver: Arc<dyn Driver>, target: ClientTarget, conn: Option<(String, Conn)>, write: Write, clock: Clock) -> Attempt {
+pub(super) fn attempt(driver: Arc<dyn Driver>, target: Arc<ClientTarget>, conn: Option<Tagged>, write: Write, clock: Clock) -> Attempt {
     let Write { writer, seq, key, payload, invoke_ns, started, timeout } = write;
     Box::pin(async move {
         let mut client = conn.filter(|(node, _)| *node == target.node).map(|c| c.1);
@@ -77,7 +79,7 @@ pub(super) fn attempt(driver: Arc<dyn Driver>, target: ClientTarget, conn: Optio
         let (conn, pending) = match outcome {
             Outcome::Ok => (client, None),
             _ if timed_out => (None, client),
-            _ => (None, None),
+            _ => (client.filter(|c| c.1.keeps_after_failure()), None),
         };
         let op = Op { service: None, writer, seq, key, invoke_ns, complete_ns, outcome, node: Some(node), error };
         Done { op, started, conn, pending }
@@ -95,7 +97,7 @@ pub(super) fn attempt(driver: Arc<dyn Driver>, target: ClientTarget, conn: Optio
 /// (`writer.rs`).
 pub(super) fn probe(
     driver: Arc<dyn Driver>,
-    target: ClientTarget,
+    target: Arc<ClientTarget>,
     connect_timeout: Duration,
     handshake_timeout: Duration,
     clock: Clock,
@@ -114,6 +116,6 @@ pub(super) fn probe(
 /// answers on the connections it already has before any new one (new ones wait in its
 /// accept queue behind every probe made during the freeze), so this sees the end of such
 /// an outage first. A write made on it is invoked when it is sent, as after a probe.
-pub(super) fn canary((node, mut conn): (String, Conn)) -> Canary {
+pub(super) fn canary((node, mut conn): Tagged) -> Canary {
     Box::pin(async move { conn.answers_again().await.then_some((node, conn)) })
 }

@@ -39,7 +39,7 @@ impl Lookup {
                     let to = dns.target(r.ip);
                     let ttl = r.valid_until.saturating_duration_since(std::time::Instant::now()).as_secs_f64();
                     let detail = format!("writer {id}: {} -> {} ({}), cached {ttl:.1} s", dns.fqdn(), r.ip, to.node);
-                    rec.event_at(asked, EventKind::DnsAnswer, None, Some(&to.node), detail).await;
+                    rec.event_at(asked, EventKind::DnsAnswer, None, Some(&*to.node), detail).await;
                 }
                 self.last = Some(r);
                 dns.target(r.ip)

@@ -10,7 +10,8 @@ use tokio::sync::watch;
 /// Where clients send writes: the node a VIP / DNS name / proxy would point at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientTarget {
-    pub node: String,
+    /// Shared, not copied, by every write and connection that names it.
+    pub node: std::sync::Arc<str>,
     pub addr: SocketAddr,
     /// With the drill's DNS, the name each writer looks up before it writes (`node` and
     /// `addr` are then only where the writers start).
@@ -19,7 +20,7 @@ pub struct ClientTarget {
 
 impl ClientTarget {
     pub fn direct(node: &str, addr: SocketAddr) -> ClientTarget {
-        ClientTarget { node: node.to_string(), addr, dns: None }
+        ClientTarget { node: node.into(), addr, dns: None }
     }
 }
 
@@ -46,7 +47,7 @@ impl DnsTarget {
 
     /// The node behind `ip`, as a target.
     pub fn target(&self, ip: Ipv4Addr) -> ClientTarget {
-        let node = self.nodes.iter().find(|(a, _)| *a == ip).map(|(_, n)| n.clone()).unwrap_or_else(|| ip.to_string());
+        let node = self.nodes.iter().find(|(a, _)| *a == ip).map_or_else(|| ip.to_string().into(), |(_, n)| n.as_str().into());
         ClientTarget { node, addr: SocketAddr::from((ip, self.port)), dns: Some(self.clone()) }
     }
 }

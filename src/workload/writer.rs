@@ -3,7 +3,7 @@
 //! longer than `hedge.after_ms`, as under a partition or a blackhole), it keeps probing
 //! with fresh connections spread through the stall, so the first write after the outage
 //! ends is attempted within a few ms instead of an op timeout later.
-use super::attempt::{Attempt, Canary, Conn, Done, Probe, Write, attempt, canary, probe};
+use super::attempt::{Attempt, Canary, Done, Probe, Tagged, Write, attempt, canary, probe};
 use super::resolve::Lookup;
 use super::route::ClientTarget;
 use crate::history::RecorderHandle;
@@ -45,7 +45,7 @@ struct State {
     seq: u64,
     /// seq -> start of every attempt still waiting for its answer.
     waiting: BTreeMap<u64, Instant>,
-    idle: Vec<(String, Conn)>,
+    idle: Vec<Tagged>,
     /// When the latest acknowledged write started.
     last_ok_start: Instant,
     /// The next normal attempt may not start before this (schedule and fail backoff).
@@ -186,13 +186,25 @@ impl Writer {
         let mut probes = Probes::default();
         let mut canaries: FuturesUnordered<Canary> = FuturesUnordered::new();
         let mut lookup = Lookup::default();
+        // where the writes go, copied only when the route or the DNS answer moves it (not
+        // per write)
+        let mut base = self.target.borrow_and_update().clone();
+        let mut target = Arc::new(lookup.target(base.clone(), self.id, &self.rec).await);
         loop {
             let now = Instant::now();
             if *self.stop.borrow() || now >= pace.deadline {
                 break;
             }
-            let base = self.target.borrow().clone();
-            let target = lookup.target(base, self.id, &self.rec).await;
+            let moved = self.target.has_changed().unwrap_or(false);
+            if moved {
+                base = self.target.borrow_and_update().clone();
+            }
+            if moved || base.dns.is_some() {
+                let next = lookup.target(base.clone(), self.id, &self.rec).await;
+                if next != *target {
+                    target = Arc::new(next);
+                }
+            }
             st.idle.retain(|(node, _)| *node == target.node);
             probes.follow(&target.node);
             let g = st.gates(now, &pace, probes.connecting(now, pace.connect_timeout));
@@ -264,7 +276,7 @@ impl Writer {
     /// A normal write, on an idle connection when there is one; the next one is due an
     /// interval later on a fixed schedule (after a long stall, from now rather than in a burst).
     #[inline]
-    fn write_now(&self, st: &mut State, target: ClientTarget, now: Instant, interval: Option<Duration>) -> Attempt {
+    fn write_now(&self, st: &mut State, target: Arc<ClientTarget>, now: Instant, interval: Option<Duration>) -> Attempt {
         let conn = st.idle.pop();
         let attempt = self.start(st, target, conn);
         st.next_normal = match interval {
@@ -276,25 +288,19 @@ impl Writer {
 
     /// A probe due `at`; the next one is due a gap later.
     #[inline]
-    fn probe_now(&self, st: &mut State, target: ClientTarget, at: Instant, now: Instant, pace: &Pacing) -> Probe {
+    fn probe_now(&self, st: &mut State, target: Arc<ClientTarget>, at: Instant, now: Instant, pace: &Pacing) -> Probe {
         let p = probe(self.driver.clone(), target, pace.connect_timeout, Duration::from_millis(self.spec.op_timeout_ms), self.rec.clock);
         let gap = probe_gap(pace.probe_spacing, self.spec.writers, now.saturating_duration_since(st.last_ok_start));
         st.next_probe = Some((at + gap).max(now));
         p
     }
 
-    fn start(&self, st: &mut State, target: ClientTarget, conn: Option<(String, Conn)>) -> Attempt {
+    fn start(&self, st: &mut State, target: Arc<ClientTarget>, conn: Option<Tagged>) -> Attempt {
         self.start_at(st, target, conn, (self.rec.clock.now_ns(), Instant::now()))
     }
 
     /// Starts a write invoked at `invoke_ns` (`started`): now, or when its probe began.
-    fn start_at(
-        &self,
-        st: &mut State,
-        target: ClientTarget,
-        conn: Option<(String, Conn)>,
-        (invoke_ns, started): (u64, Instant),
-    ) -> Attempt {
+    fn start_at(&self, st: &mut State, target: Arc<ClientTarget>, conn: Option<Tagged>, (invoke_ns, started): (u64, Instant)) -> Attempt {
         st.seq += 1;
         st.waiting.insert(st.seq, started);
         let timeout = Duration::from_millis(self.spec.op_timeout_ms);

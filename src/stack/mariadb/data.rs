@@ -69,7 +69,7 @@ impl MariaData {
             Scope::Run { run, .. } => format!("INSERT INTO {} (run, writer, seq, payload) VALUES ('{run}', ?, ?, ?)", self.table()),
         };
         let stmt = conn.prep(sql).await.map_err(|e| e.to_string())?;
-        Ok(MyClient { conn, stmt, node })
+        Ok(MyClient { conn, stmt, node: node.map(Into::into) })
     }
 }
 
@@ -168,7 +168,7 @@ pub(super) struct MyClient {
     conn: Conn,
     stmt: mysql_async::Statement,
     /// The node, when the client reached it through the VIP.
-    node: Option<String>,
+    node: Option<std::sync::Arc<str>>,
 }
 
 #[async_trait]
@@ -185,7 +185,7 @@ impl WriteClient for MyClient {
         );
         self.conn.exec_drop(sql, (key, writer, seq)).await.map_err(|e| classify(&e))
     }
-    fn node(&self) -> Option<String> {
+    fn node(&self) -> Option<std::sync::Arc<str>> {
         self.node.clone()
     }
 }

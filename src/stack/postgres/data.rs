@@ -132,7 +132,7 @@ pub(super) struct PgClient {
     /// The update of a shared key (a multi-active stack's), prepared at its first use.
     pub upsert: Option<tokio_postgres::Statement>,
     /// The node, when the client found it behind HAProxy.
-    pub node: Option<String>,
+    pub node: Option<std::sync::Arc<str>>,
 }
 
 /// The shared key space of a multi-active stack: each key's value is the (writer, seq) of
@@ -161,7 +161,7 @@ impl WriteClient for PgClient {
             Err(e) => Err(classify(&e)),
         }
     }
-    fn node(&self) -> Option<String> {
+    fn node(&self) -> Option<std::sync::Arc<str>> {
         self.node.clone()
     }
     /// tokio-postgres pipelines requests and drops the replies nobody waits for, so an empty
@@ -301,15 +301,22 @@ impl LagPath for PgData {
         let client = self.open(addr, timeout).await.map_err(|e| self.describe(&e))?;
         let beat = client.prepare(&format!("UPDATE {HEARTBEAT} SET seq = $1 WHERE id = 1")).await.map_err(|e| self.describe(&e))?;
         let read = client.prepare(&format!("SELECT seq FROM {HEARTBEAT} WHERE id = 1")).await.map_err(|e| self.describe(&e))?;
-        Ok(Box::new(PgHeartbeat { client, beat, read }))
+        Ok(Box::new(PgHeartbeat { client, beat, read, engine: None }))
     }
 }
 
-/// The heartbeat row on one node, with both statements prepared.
+/// `pg_stat_replication` (on the primary), for the replica's `application_name` (its node name).
+const ENGINE_LAG: &str = "SELECT (extract(epoch FROM replay_lag) * 1000)::float8, \
+     pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint, replay_lsn::text \
+     FROM pg_stat_replication WHERE application_name = $1 LIMIT 1";
+
+/// The heartbeat row on one node, with its statements prepared (the engine's figure's at
+/// its first sample): each poll is one query.
 struct PgHeartbeat {
     client: Client,
     beat: tokio_postgres::Statement,
     read: tokio_postgres::Statement,
+    engine: Option<tokio_postgres::Statement>,
 }
 
 #[async_trait]
@@ -323,14 +330,13 @@ impl Heartbeat for PgHeartbeat {
     }
     /// `pg_stat_replication` (on the primary), for the replica's `application_name` (its node name).
     async fn engine_lag(&mut self, replica: &ReplicaAt) -> std::result::Result<EngineLag, String> {
+        if self.engine.is_none() {
+            self.engine = Some(self.client.prepare(ENGINE_LAG).await.map_err(|e| error_text(&e))?);
+        }
+        let stmt = self.engine.as_ref().expect("prepared above");
         let row = self
             .client
-            .query_opt(
-                "SELECT (extract(epoch FROM replay_lag) * 1000)::float8, \
-                 pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint, replay_lsn::text \
-                 FROM pg_stat_replication WHERE application_name = $1 LIMIT 1",
-                &[&replica.name],
-            )
+            .query_opt(stmt, &[&replica.name])
             .await
             .map_err(|e| error_text(&e))?
             .ok_or_else(|| format!("{} is not streaming from this primary", replica.name))?;

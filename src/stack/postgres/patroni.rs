@@ -209,7 +209,7 @@ impl ThroughEntry for Patroni {
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         let book = self.book()?;
         let mut c = self.pg.data.client(addr, timeout).await?;
-        c.node = Some(node_behind(book, &c.client, timeout).await?);
+        c.node = Some(node_behind(book, &c.client, timeout).await?.into());
         Ok(Box::new(c))
     }
 }

@@ -6,6 +6,7 @@ use crate::stack::ExternalData;
 use crate::stack::ReadBack;
 use crate::stack::data::{Auth, DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
 use async_trait::async_trait;
+use redis::Value;
 use redis::aio::MultiplexedConnection;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -220,7 +221,7 @@ async fn is_master(c: &mut MultiplexedConnection) -> std::result::Result<bool, r
 pub(super) struct RedisClient {
     pub conn: RedisConn,
     /// The node, when the client found it through Sentinel.
-    pub node: Option<String>,
+    pub node: Option<std::sync::Arc<str>>,
 }
 
 #[async_trait]
@@ -228,7 +229,7 @@ impl WriteClient for RedisClient {
     async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
         self.conn.set(writer, seq, payload).await
     }
-    fn node(&self) -> Option<String> {
+    fn node(&self) -> Option<std::sync::Arc<str>> {
         self.node.clone()
     }
 }
@@ -289,29 +290,53 @@ impl LagPath for RedisData {
             .map_err(|e| Error::infra(format!("failed to set the heartbeat on {primary}")).cause(e))
     }
 
+    /// On a stream of its own, as the workload's writes (`RedisConn`): the multiplexed
+    /// connection's task and channel per request cost more than the request.
     async fn heartbeat(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn Heartbeat>, String> {
-        Ok(Box::new(RedisHeartbeat(self.open(addr, timeout).await?)))
+        let login = self.password.as_deref().map(|p| (self.user.as_deref(), p));
+        let conn = RedisConn::connect(addr, timeout, "", login).await.map_err(|e| e.to_string())?;
+        let mut read = redis::cmd("GET");
+        read.arg(HEARTBEAT);
+        Ok(Box::new(RedisHeartbeat { conn, beat: redis::Cmd::new(), read }))
     }
 }
 
-/// The heartbeat key on one node.
-struct RedisHeartbeat(MultiplexedConnection);
+/// The heartbeat key on one node; the read's command made once, the beat's reused.
+struct RedisHeartbeat {
+    conn: RedisConn,
+    beat: redis::Cmd,
+    read: redis::Cmd,
+}
 
 #[async_trait]
 impl Heartbeat for RedisHeartbeat {
     async fn beat(&mut self, seq: u64) -> std::result::Result<(), String> {
-        redis::cmd("SET").arg(HEARTBEAT).arg(seq).query_async::<()>(&mut self.0).await.map_err(|e| e.to_string())
+        self.beat.clear();
+        self.beat.arg("SET").arg(HEARTBEAT).arg(seq);
+        match self.conn.request(&self.beat).await.map_err(|e| e.to_string())? {
+            Value::Okay => Ok(()),
+            other => Err(format!("unexpected reply to SET: {other:?}")),
+        }
     }
     async fn read(&mut self) -> std::result::Result<u64, String> {
-        let v: Option<u64> = redis::cmd("GET").arg(HEARTBEAT).query_async(&mut self.0).await.map_err(|e| e.to_string())?;
-        Ok(v.unwrap_or(0))
+        match self.conn.request(&self.read).await.map_err(|e| e.to_string())? {
+            Value::Nil => Ok(0),
+            Value::BulkString(b) => {
+                std::str::from_utf8(&b).ok().and_then(|t| t.parse().ok()).ok_or_else(|| "the heartbeat is not a number".into())
+            }
+            other => Err(format!("unexpected reply to GET: {other:?}")),
+        }
     }
     /// The primary's `INFO replication` line for the replica (found by the name it announces,
     /// or its drill-network address): its acknowledged offset and `lag` (whole seconds).
     async fn engine_lag(&mut self, replica: &ReplicaAt) -> std::result::Result<EngineLag, String> {
         // listed by the name it announces (stack kind redis), else by its drill-network address
         let names = [Some(replica.name.as_str()), replica.ip.as_deref()];
-        let text: String = redis::cmd("INFO").arg("replication").query_async(&mut self.0).await.map_err(|e| e.to_string())?;
+        let text = match self.conn.request(redis::cmd("INFO").arg("replication")).await.map_err(|e| e.to_string())? {
+            Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+            Value::VerbatimString { text, .. } => text,
+            other => return Err(format!("unexpected reply to INFO: {other:?}")),
+        };
         let info = parse_info(&text);
         let top: i64 = field(&info, "master_repl_offset").and_then(|v| v.parse().ok()).ok_or("not a primary")?;
         let line = replica_lines(&info)

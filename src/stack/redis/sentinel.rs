@@ -223,7 +223,7 @@ impl ThroughEntry for RedisSentinel {
             if !master {
                 return Err(format!("{node}, named primary by sentinel, is not a primary (ROLE)"));
             }
-            return Ok(Box::new(RedisClient { conn: c, node: Some(node) }));
+            return Ok(Box::new(RedisClient { conn: c, node: Some(node.into()) }));
         }
         Err(last)
     }

@@ -1,17 +1,20 @@
-//! The workload's cluster-aware client. It keeps the slot map, sends each write to the
-//! slot's owner, follows MOVED (updating the slot, and refreshing the whole map before
-//! its next write) and ASK (`ASKING`, then the write, once), and refreshes the map from
-//! any node after a connection error: what redis-rs' and Lettuce's cluster clients do by
-//! default. It is drdrill's own, not the redis crate's `ClusterConnection`, because the
-//! recorder needs what that client hides: the owner the write went to, and each refusal
-//! (CLUSTERDOWN, a dead owner) as its own failed op rather than retries inside one op.
+//! The workload's cluster-aware client. It sends each write to its slot's owner in the
+//! workload's shared slot map (`view.rs`), follows MOVED (updating the slot, and marking the
+//! map stale) and ASK (`ASKING`, then the write, once), and marks the map stale after a
+//! refusal or a connection error: the next write of any client refreshes it, as redis-rs'
+//! and Jedis' cluster clients share one slot cache. It is drdrill's own, not the redis
+//! crate's `ClusterConnection`, because the recorder needs what that client hides: the
+//! owner the write went to, and each refusal (CLUSTERDOWN, a dead owner) as its own failed
+//! op rather than retries inside one op.
 use super::super::conn::{Login, RedisConn};
 use super::topology::{ClusterNode, Topology, resolve, slot_of};
+use super::view::{CONNECT_WITHIN, Map, SlotMap};
 use crate::stack::{WriteClient, WriteError};
 use async_trait::async_trait;
 use redis::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where the nodes are, and what they are called: each by the address clients reach it at
@@ -48,27 +51,24 @@ impl Book {
     }
 }
 
-/// How long a connection to a node may take to open.
-const SEED_TIMEOUT: Duration = Duration::from_millis(1000);
-/// How long each node may take to answer a refresh's `CLUSTER NODES`.
-const REFRESH_WITHIN: Duration = Duration::from_millis(200);
-/// A client refreshes its map at most this often (redis-py waits 250 ms after a
-/// CLUSTERDOWN before it refreshes; Lettuce rate-limits its adaptive refreshes).
-const REFRESH_EVERY: Duration = Duration::from_millis(100);
 /// Redirects one write follows before it gives up (a map in motion).
 const MAX_REDIRECTS: usize = 2;
 
 pub struct ClusterClient {
     book: Book,
     prefix: String,
-    /// slot -> its owner
-    map: Vec<Option<SocketAddr>>,
-    stale: bool,
+    /// The workload's map, and the generation of it this client writes by.
+    shared: Arc<SlotMap>,
+    generation: u64,
+    /// This client's copy: the shared map, with the MOVED it followed since.
+    map: Arc<Map>,
     conns: HashMap<SocketAddr, RedisConn>,
     /// The owner the last write was sent to.
     last: Option<SocketAddr>,
-    /// When the map was last refreshed.
-    refreshed: Option<tokio::time::Instant>,
+    /// The key of the last write (the prefix, then `writer:seq`), reused.
+    key: Vec<u8>,
+    /// The book's names, shared with every op that names the owner.
+    names: HashMap<SocketAddr, Arc<str>>,
 }
 
 /// What one send came to.
@@ -79,41 +79,52 @@ enum Reply {
 }
 
 impl ClusterClient {
-    /// Learns the slot map from every node the book names.
-    pub async fn connect(book: Book, prefix: &str, timeout: Duration) -> Result<ClusterClient, String> {
-        let mut c =
-            ClusterClient { book, prefix: prefix.into(), map: Vec::new(), stale: true, conns: HashMap::new(), last: None, refreshed: None };
-        tokio::time::timeout(timeout, c.refresh()).await.map_err(|_| "no node answered CLUSTER NODES in time".to_string())??;
-        Ok(c)
+    /// A client writing by the workload's map `shared` (read from every node the book names
+    /// when no client has read it yet).
+    pub async fn connect(book: Book, shared: Arc<SlotMap>, prefix: &str, timeout: Duration) -> Result<ClusterClient, String> {
+        let first = tokio::time::timeout(timeout, async {
+            match shared.current() {
+                (g, Some(map)) => Ok((g, map)),
+                (g, None) => shared.refresh(g, &book.seeds, book.login()).await,
+            }
+        });
+        let (generation, map) = first.await.map_err(|_| "no node answered CLUSTER NODES in time".to_string())??;
+        let key = prefix.as_bytes().to_vec();
+        let names = book.names.iter().map(|(a, n)| (*a, Arc::from(n.as_str()))).collect();
+        Ok(ClusterClient { book, prefix: prefix.into(), shared, generation, map, conns: HashMap::new(), last: None, key, names })
     }
 
-    /// Reads the slot map from every node at once (each within REFRESH_WITHIN), the claim
-    /// with the highest config epoch winning each slot; at most once per REFRESH_EVERY.
-    async fn refresh(&mut self) -> Result<(), String> {
-        if self.refreshed.is_some_and(|t| t.elapsed() < REFRESH_EVERY) {
-            return Ok(());
+    /// The workload's map as it is now: another client's or the watch's newer one, or a read
+    /// of every node when it is stale (shared, rate-limited: `SlotMap::refresh`).
+    async fn follow_map(&mut self) -> Result<(), String> {
+        if self.shared.is_stale() {
+            (self.generation, self.map) = self.shared.refresh(self.generation, &self.book.seeds, self.book.login()).await?;
+        } else if self.shared.generation() != self.generation
+            && let (g, Some(map)) = self.shared.current()
+        {
+            (self.generation, self.map) = (g, map);
         }
-        self.refreshed = Some(tokio::time::Instant::now());
-        let book = &self.book;
-        let asks = book.seeds.iter().map(|&a| async move { tokio::time::timeout(REFRESH_WITHIN, book.topology(a)).await });
-        let views: Vec<Topology> = futures_util::future::join_all(asks).await.into_iter().filter_map(|r| r.ok()?.ok()).collect();
-        let map = Topology::merged_slot_map(&views);
-        if map.iter().all(Option::is_none) {
-            return Err(format!("failed to read the slot map from any of {} nodes", book.seeds.len()));
-        }
-        self.map = map;
-        self.stale = false;
         Ok(())
+    }
+
+    /// The slot of record (`writer`, `seq`)'s key, without allocating.
+    fn slot(&mut self, writer: u32, seq: u64) -> u16 {
+        let mut n = itoa::Buffer::new();
+        self.key.truncate(self.prefix.len());
+        self.key.extend_from_slice(n.format(writer).as_bytes());
+        self.key.push(b':');
+        self.key.extend_from_slice(n.format(seq).as_bytes());
+        slot_of(&self.key)
     }
 
     async fn send(&mut self, to: SocketAddr, asking: bool, writer: u32, seq: u64, payload: &str) -> Reply {
         let conn = match self.conns.entry(to) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                match RedisConn::connect(to, SEED_TIMEOUT, &self.prefix, self.book.login()).await {
+                match RedisConn::connect(to, CONNECT_WITHIN, &self.prefix, self.book.login()).await {
                     Ok(c) => v.insert(c),
                     Err(e) => {
-                        self.stale = true;
+                        self.shared.mark_stale();
                         return Reply::Done(Err(WriteError::Fail(format!("{}: {e}", self.book.name(to)))));
                     }
                 }
@@ -131,7 +142,9 @@ impl ClusterClient {
                 // in the server's words (`CLUSTERDOWN The cluster is down`); a node that
                 // says the cluster is down may be cut off from it: refresh, as redis-py does
                 (code, _) => {
-                    self.stale |= code == "CLUSTERDOWN";
+                    if code == "CLUSTERDOWN" {
+                        self.shared.mark_stale();
+                    }
                     Reply::Done(Err(WriteError::Fail(format!("{code} {}", e.details().unwrap_or_default()))))
                 }
             },
@@ -139,7 +152,7 @@ impl ClusterClient {
             Err(e) => {
                 // the connection is gone or unreadable: the owner may have changed
                 self.conns.remove(&to);
-                self.stale = true;
+                self.shared.mark_stale();
                 Reply::Done(Err(WriteError::Unknown(format!("{}: {e}", self.book.name(to)))))
             }
         }
@@ -159,10 +172,10 @@ async fn redirect_to(details: &str, from: SocketAddr) -> Option<SocketAddr> {
 
 /// `CLUSTER NODES` on one node.
 async fn read_topology(addr: SocketAddr, login: Login<'_>) -> Result<Topology, String> {
-    let mut c = RedisConn::connect(addr, SEED_TIMEOUT, "", login).await.map_err(|e| e.to_string())?;
+    let mut c = RedisConn::connect(addr, CONNECT_WITHIN, "", login).await.map_err(|e| e.to_string())?;
     let mut cmd = redis::cmd("CLUSTER");
     cmd.arg("NODES");
-    match tokio::time::timeout(SEED_TIMEOUT, c.request(&cmd)).await {
+    match tokio::time::timeout(CONNECT_WITHIN, c.request(&cmd)).await {
         Ok(Ok(Value::BulkString(b))) => Ok(Topology::parse(&String::from_utf8_lossy(&b))),
         Ok(Ok(Value::VerbatimString { text, .. })) => Ok(Topology::parse(&text)),
         Ok(Ok(other)) => Err(format!("unexpected reply to CLUSTER NODES: {other:?}")),
@@ -174,13 +187,10 @@ async fn read_topology(addr: SocketAddr, login: Login<'_>) -> Result<Topology, S
 #[async_trait]
 impl WriteClient for ClusterClient {
     async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> Result<(), WriteError> {
-        if self.stale {
-            self.refresh().await.map_err(WriteError::Fail)?;
-        }
-        let key = format!("{}{writer}:{seq}", self.prefix);
-        let slot = slot_of(key.as_bytes());
-        let Some(mut to) = self.map.get(usize::from(slot)).copied().flatten() else {
-            self.stale = true;
+        self.follow_map().await.map_err(WriteError::Fail)?;
+        let slot = self.slot(writer, seq);
+        let Some(mut to) = self.map.owner(slot) else {
+            self.shared.mark_stale();
             return Err(WriteError::Fail(format!("slot {slot} has no owner in the client's map")));
         };
         let mut asking = false;
@@ -189,8 +199,8 @@ impl WriteClient for ClusterClient {
             match self.send(to, asking, writer, seq, payload).await {
                 Reply::Done(r) => return r,
                 Reply::Moved(next) => {
-                    self.map[usize::from(slot)] = Some(next);
-                    self.stale = true;
+                    Arc::make_mut(&mut self.map).set(slot, next);
+                    self.shared.mark_stale();
                     (to, asking) = (next, false);
                 }
                 Reply::Ask(next) => (to, asking) = (next, true),
@@ -199,9 +209,16 @@ impl WriteClient for ClusterClient {
         Err(WriteError::Fail(format!("slot {slot}: more than {MAX_REDIRECTS} redirects")))
     }
 
+    /// A refusal came on a live connection, and a lost one is dropped inside: the client,
+    /// with its connections to the other owners, serves the next write as a cluster
+    /// client in an application would.
+    fn keeps_after_failure(&self) -> bool {
+        true
+    }
+
     /// The owner the last write was sent to.
-    fn node(&self) -> Option<String> {
-        self.last.map(|p| self.book.name(p))
+    fn node(&self) -> Option<Arc<str>> {
+        self.last.map(|p| self.names.get(&p).cloned().unwrap_or_else(|| p.to_string().into()))
     }
 }
 

@@ -4,6 +4,7 @@
 //! where the nodes' addresses come from differ.
 use super::client::{Book, ClusterClient};
 use super::topology::{SLOTS, Topology, slot_of};
+use super::view::SlotMap;
 use super::watch::{ClusterWatch, Timing};
 use crate::error::{Error, Result};
 use crate::scenario::ENDPOINT;
@@ -28,13 +29,23 @@ pub struct ClusterData {
     shards: OnceLock<(Vec<ShardInfo>, Vec<u8>)>,
     /// What the failover budgets come from.
     pub(super) timing: Arc<OnceLock<Timing>>,
+    /// The workload's slot map: every client's, and the watch's.
+    slots: Arc<SlotMap>,
 }
 
 impl ClusterData {
     /// A cluster drdrill starts; its book is filled in once its nodes run.
     pub fn drill(password: Option<String>) -> ClusterData {
         let redis = RedisData::drill_with_password(password.clone());
-        ClusterData { book: Arc::default(), redis, password, user: None, shards: OnceLock::new(), timing: Arc::default() }
+        ClusterData {
+            book: Arc::default(),
+            redis,
+            password,
+            user: None,
+            shards: OnceLock::new(),
+            timing: Arc::default(),
+            slots: Arc::default(),
+        }
     }
 
     /// A cluster drdrill did not start, logged in with the scenario's credentials; its keys
@@ -42,12 +53,12 @@ impl ClusterData {
     pub fn external(auth: &Auth) -> ClusterData {
         let redis = RedisData::external(auth);
         let (password, user) = (auth.password.clone(), auth.user.clone());
-        ClusterData { book: Arc::default(), redis, password, user, shards: OnceLock::new(), timing: Arc::default() }
+        ClusterData { book: Arc::default(), redis, password, user, shards: OnceLock::new(), timing: Arc::default(), slots: Arc::default() }
     }
 
     /// The cluster's own failover, watched from outside.
     pub(super) fn watch(&self) -> ClusterWatch {
-        ClusterWatch { book: self.book.clone(), timing: self.timing.clone() }
+        ClusterWatch { book: self.book.clone(), timing: self.timing.clone(), slots: self.slots.clone() }
     }
 
     /// An external cluster's timing: `cluster-node-timeout` as node `addr` runs it (None
@@ -183,7 +194,7 @@ impl DataPath for ClusterData {
 
     async fn connect(&self, _addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         let book = self.known_book().into_owned();
-        Ok(Box::new(ClusterClient::connect(book, &self.redis.prefix(), timeout).await?))
+        Ok(Box::new(ClusterClient::connect(book, self.slots.clone(), &self.redis.prefix(), timeout).await?))
     }
 
     async fn prepare(&self, primary: SocketAddr) -> Result<()> {

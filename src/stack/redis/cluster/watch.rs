@@ -1,9 +1,12 @@
 //! The cluster as its own orchestrator, watched from outside: every node's `CLUSTER NODES`
 //! every 100 ms. A node marking a primary `fail?` is PFAIL seen (a note); `fail` is the
 //! majority's agreement (the detection); a replica that now calls itself a primary serving
-//! slots was promoted.
+//! slots was promoted. The nodes are asked on connections kept open, and each round's view
+//! is the workload's slot map too (`SlotMap::publish`): the clients write by what the watch
+//! saw without a read of their own.
 use super::client::Book;
 use super::topology::Topology;
+use super::view::{Links, Map, SlotMap};
 use crate::error::{Error, Result};
 use crate::stack::{Budgets, Observed, Orchestrator, Stack};
 use async_trait::async_trait;
@@ -20,6 +23,8 @@ const ANSWER_WITHIN: Duration = Duration::from_millis(300);
 pub struct ClusterWatch {
     pub book: Arc<OnceLock<Book>>,
     pub timing: Arc<OnceLock<Timing>>,
+    /// The workload's slot map, which each round's view updates.
+    pub slots: Arc<SlotMap>,
 }
 
 /// What the cluster's budgets come from: a drill's settings, or what an external cluster
@@ -101,6 +106,16 @@ impl Seen {
     }
 }
 
+/// Every primary's claim in `views` (config epoch, where it is reached, its slots), sorted:
+/// what the merged slot map is made of.
+fn claims_of(views: &[(String, Topology)]) -> Vec<(u64, Option<std::net::SocketAddr>, Vec<(u16, u16)>)> {
+    let mut c: Vec<_> =
+        views.iter().flat_map(|(_, t)| t.nodes.iter().filter(|n| n.is_master()).map(|n| (n.epoch, n.addr, n.slots.clone()))).collect();
+    c.sort();
+    c.dedup();
+    c
+}
+
 #[async_trait]
 impl Orchestrator for ClusterWatch {
     fn name(&self) -> &'static str {
@@ -109,11 +124,22 @@ impl Orchestrator for ClusterWatch {
 
     async fn watch(&self, _stack: Arc<Stack>, tx: mpsc::UnboundedSender<Observed>) -> Result<()> {
         let book = self.book.get().ok_or_else(|| Error::infra("the cluster's addresses are not known yet (a bug)"))?;
-        let mut seen = Seen::default();
+        let (mut seen, mut links, mut claims, mut map) = (Seen::default(), Links::default(), Vec::new(), None);
         loop {
-            let asks = book.seeds.iter().map(|&a| async move { (a, tokio::time::timeout(ANSWER_WITHIN, book.topology(a)).await) });
+            let read_at = tokio::time::Instant::now();
             let views: Vec<(String, Topology)> =
-                futures_util::future::join_all(asks).await.into_iter().filter_map(|(p, a)| Some((book.name(p), a.ok()?.ok()?))).collect();
+                links.read_all(&book.seeds, book.login(), ANSWER_WITHIN).await.into_iter().map(|(p, t)| (book.name(p), t)).collect();
+            // the slot map changes only when a primary's claim does (a promotion, a FAIL
+            // cleared, a slot moved): rebuilt then, else only dated
+            let now = claims_of(&views);
+            if now != claims {
+                let topologies: Vec<Topology> = views.iter().map(|(_, t)| t.clone()).collect();
+                map = Some(Arc::new(Map::from_owners(&Topology::merged_slot_map(&topologies))));
+                claims = now;
+            }
+            if let Some(m) = map.as_ref().filter(|_| !views.is_empty()) {
+                self.slots.publish(m, read_at);
+            }
             for o in seen.round(&views, book) {
                 if tx.send(o).is_err() {
                     return Ok(());
