@@ -195,16 +195,7 @@ impl Writer {
             if *self.stop.borrow() || now >= pace.deadline {
                 break;
             }
-            let moved = self.target.has_changed().unwrap_or(false);
-            if moved {
-                base = self.target.borrow_and_update().clone();
-            }
-            if moved || base.dns.is_some() {
-                let next = lookup.target(base.clone(), self.id, &self.rec).await;
-                if next != *target {
-                    target = Arc::new(next);
-                }
-            }
+            self.follow_route(&mut lookup, &mut base, &mut target).await;
             st.idle.retain(|(node, _)| *node == target.node);
             probes.follow(&target.node);
             let g = st.gates(now, &pace, probes.connecting(now, pace.connect_timeout));
@@ -249,6 +240,21 @@ impl Writer {
             self.finish(&mut st, done).await;
         }
         st.seq
+    }
+
+    /// Where the writes go now: the route's latest, through the DNS when it names a
+    /// record; `target` is replaced only when that moved it (not copied per write).
+    async fn follow_route(&mut self, lookup: &mut Lookup, base: &mut ClientTarget, target: &mut Arc<ClientTarget>) {
+        let moved = self.target.has_changed().unwrap_or(false);
+        if moved {
+            *base = self.target.borrow_and_update().clone();
+        }
+        if moved || base.dns.is_some() {
+            let next = lookup.target(base.clone(), self.id, &self.rec).await;
+            if next != **target {
+                *target = Arc::new(next);
+            }
+        }
     }
 
     /// The run's pacing, from the workload's settings.
