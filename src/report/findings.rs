@@ -28,7 +28,12 @@ pub fn findings(r: &Results) -> Vec<Finding> {
             ..drill(FindingKind::FaultNotInjected, what, e.detail.clone())
         });
     }
-    for e in r.events.iter().filter(|e| e.kind == EventKind::ReplicationStopped) {
+    // a stop once the failover began is the failover's doing (the subscription disabled,
+    // the old primary's stream cut), not a finding
+    let failover_began = |e: &crate::history::Event| {
+        r.events.iter().any(|f| f.kind == EventKind::FailoverStart && f.t_ns <= e.t_ns && f.service == e.service)
+    };
+    for e in r.events.iter().filter(|e| e.kind == EventKind::ReplicationStopped && !failover_began(e)) {
         let node = e.node.as_deref().unwrap_or("a replica");
         let failover = r.events.iter().find(|f| f.kind == EventKind::FailoverStart && f.t_ns > e.t_ns && f.service == e.service);
         let before = failover.map(|f| format!(", {:.1} s before the failover began", (f.t_ns - e.t_ns) as f64 / 1e9)).unwrap_or_default();

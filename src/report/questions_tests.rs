@@ -176,8 +176,13 @@ fn a_replica_that_stopped_replicating_is_a_finding_with_its_log_line() {
     let f = &answer(&r, &[]).unexpected.findings[0];
     assert_eq!(f.what, "pg-3 stopped replicating at t=5064.0 ms, 13.0 s before the failover began");
     assert_eq!(f.evidence, why);
+    // a stop once the failover began (the subscription disabled, the stream cut) is not one
+    let mut late = r.events[r.events.len() - 2].clone();
+    late.t_ns = 20_000_000_000;
+    r.events.push(late);
+    assert_eq!(kinds(&r), [FindingKind::ReplicationStopped]);
     // without a failover after it, no "before"
-    r.events.pop();
+    r.events.truncate(r.events.len() - 2);
     assert_eq!(answer(&r, &[]).unexpected.findings[0].what, "pg-3 stopped replicating at t=5064.0 ms");
 }
 
