@@ -32,6 +32,23 @@ pub struct RefusalCause {
     pub nodes: Vec<String>,
 }
 
+#[cfg(test)]
+impl RefusalCause {
+    /// The reports' tests' refusal: 412 duplicate keys on users (its first on row `id`)
+    /// from t=5301.2 to 9800.0 ms, on pg-dr-1.
+    pub fn duplicate_users_key(id: u64) -> RefusalCause {
+        let dup = "23505: duplicate key value violates unique constraint \"users_pkey\"";
+        RefusalCause {
+            cause: dup.into(),
+            example: format!("{dup} (Key (id)=({id}) already exists.)"),
+            count: 412,
+            first_ms: 5301.2,
+            last_ms: 9800.0,
+            nodes: vec!["pg-dr-1".into()],
+        }
+    }
+}
+
 /// The writes refused after the failover, by cause (most first).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

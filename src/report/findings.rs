@@ -28,15 +28,15 @@ pub fn findings(r: &Results) -> Vec<Finding> {
             ..drill(FindingKind::FaultNotInjected, what, e.detail.clone())
         });
     }
-    // a stop once the failover began is the failover's doing (the subscription disabled,
-    // the old primary's stream cut), not a finding
-    let failover_began = |e: &crate::history::Event| {
-        r.events.iter().any(|f| f.kind == EventKind::FailoverStart && f.t_ns <= e.t_ns && f.service == e.service)
-    };
-    for e in r.events.iter().filter(|e| e.kind == EventKind::ReplicationStopped && !failover_began(e)) {
+    for e in r.events.iter().filter(|e| e.kind == EventKind::ReplicationStopped) {
+        // a stop once the service's failover began is the failover's doing (the subscription
+        // disabled, the old primary's stream cut), not a finding
+        let failover = r.events.iter().filter(|f| f.kind == EventKind::FailoverStart && f.service == e.service).map(|f| f.t_ns).min();
+        if failover.is_some_and(|t| t <= e.t_ns) {
+            continue;
+        }
         let node = e.node.as_deref().unwrap_or("a replica");
-        let failover = r.events.iter().find(|f| f.kind == EventKind::FailoverStart && f.t_ns > e.t_ns && f.service == e.service);
-        let before = failover.map(|f| format!(", {:.1} s before the failover began", (f.t_ns - e.t_ns) as f64 / 1e9)).unwrap_or_default();
+        let before = failover.map(|t| format!(", {:.1} s before the failover began", (t - e.t_ns) as f64 / 1e9)).unwrap_or_default();
         let what = format!("{node} stopped replicating at t={:.1} ms{before}", e.t_ns as f64 / 1e6);
         out.push(Finding {
             service: e.service.as_ref().map(|s| s.to_string()),

@@ -221,14 +221,7 @@ fn a_shard_no_fault_hit_with_an_outage_is_a_finding() {
 fn refusals_after_the_failover_and_a_table_not_replicated_that_lost_writes_are_findings() {
     use crate::checker::{GroupResult, GroupsReport, RefusalCause, RefusalsReport};
     let dup = "23505: duplicate key value violates unique constraint \"users_pkey\"";
-    let cause = RefusalCause {
-        cause: dup.into(),
-        example: format!("{dup} (Key (id)=(3) already exists.)"),
-        count: 412,
-        first_ms: 5301.2,
-        last_ms: 9800.0,
-        nodes: vec!["pg-dr-1".into()],
-    };
+    let cause = RefusalCause::duplicate_users_key(3);
     let table = |name: &str, replicated: bool, lost: u64| GroupResult {
         name: name.into(),
         replicated,

@@ -41,14 +41,8 @@ mod tests {
 
     #[test]
     fn each_cause_is_a_row_and_none_is_said_only_after_a_failover() {
-        let c = RefusalCause {
-            cause: DUP.into(),
-            example: format!("{DUP} (Key (id)=(7) already exists.)"),
-            count: 412,
-            first_ms: 5301.2,
-            last_ms: 9800.0,
-            nodes: vec!["pg-dr-1".into()],
-        };
+        let c = RefusalCause::duplicate_users_key(7);
+        assert_eq!(c.cause, DUP);
         let report = |causes| RefusalsReport { failover_done_ms: Some(5240.0), done_by: None, refused: 412, causes };
         let r = Results { refused_after_failover: Some(report(vec![c.clone()])), ..Default::default() };
         let f = refusal_facts(&r);
