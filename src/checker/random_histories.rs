@@ -62,6 +62,16 @@ pub(super) fn random_history(seed: u64) -> (Vec<Op>, Vec<Event>, ReadBack, usize
         }
     }
     ops.sort_by_key(|o| o.complete_ns);
+    let events = random_events(&mut r, &faults, stop);
+    let answered = r.next(faults.len() as u64) as usize;
+    (ops, events, rb, answered)
+}
+
+/// The workload's start, each fault injected at its time (healed 100–1100 ms later, or
+/// not), a failover beginning within 500 ms of the first fault or none, and the
+/// workload's stop at `stop` or none.
+fn random_events(r: &mut Lcg, faults: &[u64], stop: u64) -> Vec<Event> {
+    let ms = 1_000_000u64;
     let mut events = vec![ev_ns(0, EventKind::WorkloadStart, None)];
     for (i, &f) in faults.iter().enumerate() {
         events.push(ev_ns(f, EventKind::FaultInject, Some(i)));
@@ -75,8 +85,7 @@ pub(super) fn random_history(seed: u64) -> (Vec<Op>, Vec<Event>, ReadBack, usize
     if r.next(5) > 0 {
         events.push(ev_ns(stop, EventKind::WorkloadStop, None));
     }
-    let answered = r.next(faults.len() as u64) as usize;
-    (ops, events, rb, answered)
+    events
 }
 
 fn ev_ns(t_ns: u64, kind: EventKind, fault: Option<usize>) -> Event {

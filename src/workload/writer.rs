@@ -3,7 +3,7 @@
 //! longer than `hedge.after_ms`, as under a partition or a blackhole), it keeps probing
 //! with fresh connections spread through the stall, so the first write after the outage
 //! ends is attempted within a few ms instead of an op timeout later.
-use super::attempt::{Attempt, Canary, Done, Probe, Tagged, Write, attempt, canary, probe};
+use super::attempt::{Attempt, Canary, Conn, Done, Probe, Tagged, Write, attempt, canary, probe};
 use super::resolve::Lookup;
 use super::route::ClientTarget;
 use crate::history::RecorderHandle;
@@ -217,21 +217,8 @@ impl Writer {
                     }
                     self.finish(&mut st, done).await
                 }
-                Some(p) = probes.set.next(), if !probes.set.is_empty() => {
-                    // a fresh connection came up: write on it at once. The write was invoked
-                    // when the probe began connecting, as a write that opens its own
-                    // connection is (the connect is part of its latency)
-                    if let Some((conn, began_ns, began)) = p.filter(|_| st.waiting.len() < pace.max_in_flight + PROBE_WRITES) {
-                        let conn = Some((target.node.clone(), conn));
-                        attempts.push(self.start_at(&mut st, target.clone(), conn, (began_ns, began)));
-                    }
-                }
-                Some(c) = canaries.next(), if !canaries.is_empty() => {
-                    // the server answered an old connection again: write on it at once
-                    if let Some(conn) = c.filter(|_| st.waiting.len() < pace.max_in_flight) {
-                        attempts.push(self.start(&mut st, target.clone(), Some(conn)));
-                    }
-                }
+                Some(p) = probes.set.next(), if !probes.set.is_empty() => attempts.extend(self.on_probe(&mut st, &target, p, &pace)),
+                Some(c) = canaries.next(), if !canaries.is_empty() => attempts.extend(self.on_canary(&mut st, &target, c, &pace)),
             }
         }
         // the writes still waiting are answered or time out; each is recorded
@@ -240,6 +227,20 @@ impl Writer {
             self.finish(&mut st, done).await;
         }
         st.seq
+    }
+
+    /// A probe's fresh connection came up: a write on it at once, invoked when the probe
+    /// began connecting, as a write that opens its own connection is (the connect is part
+    /// of its latency); none when the writes in flight fill the room a probe's write has.
+    fn on_probe(&self, st: &mut State, target: &Arc<ClientTarget>, p: Option<(Conn, u64, Instant)>, pace: &Pacing) -> Option<Attempt> {
+        let (conn, began_ns, began) = p.filter(|_| st.waiting.len() < pace.max_in_flight + PROBE_WRITES)?;
+        Some(self.start_at(st, target.clone(), Some((target.node.clone(), conn)), (began_ns, began)))
+    }
+
+    /// The server answered an old connection again: a write on it at once, room allowing.
+    fn on_canary(&self, st: &mut State, target: &Arc<ClientTarget>, c: Option<Tagged>, pace: &Pacing) -> Option<Attempt> {
+        let conn = c.filter(|_| st.waiting.len() < pace.max_in_flight)?;
+        Some(self.start(st, target.clone(), Some(conn)))
     }
 
     /// Where the writes go now: the route's latest, through the DNS when it names a

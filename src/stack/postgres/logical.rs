@@ -223,22 +223,6 @@ fn apply_error(log: &str) -> Option<(chrono::DateTime<chrono::Utc>, String, u64)
     first.map(|(at, msg)| (at, msg, times))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_apply_workers_first_error_is_read_with_its_time_and_repeats() {
-        let log = "2026-11-27T03:27:33.1Z 2026-11-27 03:27:33.100 UTC [46]  LOG:  logical replication apply worker for subscription \"dr_sub\" has started\n\
-                   2026-11-27T03:27:38.5Z 2026-11-27 03:27:38.500 UTC [9] app ERROR:  relation \"x\" does not exist\n\
-                   2026-11-27T03:27:39.25Z 2026-11-27 03:27:39.250 UTC [46]  ERROR:  logical replication target relation \"public.users\" is missing replicated column: \"region\"\n\
-                   2026-11-27T03:27:40.3Z 2026-11-27 03:27:40.300 UTC [47]  ERROR:  logical replication target relation \"public.users\" is missing replicated column: \"region\"\n";
-        let (at, why, times) = super::apply_error(log).expect("an apply error");
-        assert_eq!(at.to_rfc3339(), "2026-11-27T03:27:39.250+00:00");
-        assert_eq!(why, "logical replication target relation \"public.users\" is missing replicated column: \"region\"");
-        assert_eq!(times, 2);
-        assert!(super::apply_error("2026-11-27T03:27:33.1Z x [1] LOG: fine\n").is_none());
-    }
-}
-
 #[async_trait]
 impl Deployment for PostgresLogical {
     /// The primary publishes; the last replica is a database of its own (the subscriber);
@@ -283,5 +267,21 @@ impl Promotion for PostgresLogical {
         Err(Error::infra(format!(
             "{node} cannot rejoin {primary}: nothing flows back from the DR region (make a subscription the other way)"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_apply_workers_first_error_is_read_with_its_time_and_repeats() {
+        let log = "2026-11-27T03:27:33.1Z 2026-11-27 03:27:33.100 UTC [46]  LOG:  logical replication apply worker for subscription \"dr_sub\" has started\n\
+                   2026-11-27T03:27:38.5Z 2026-11-27 03:27:38.500 UTC [9] app ERROR:  relation \"x\" does not exist\n\
+                   2026-11-27T03:27:39.25Z 2026-11-27 03:27:39.250 UTC [46]  ERROR:  logical replication target relation \"public.users\" is missing replicated column: \"region\"\n\
+                   2026-11-27T03:27:40.3Z 2026-11-27 03:27:40.300 UTC [47]  ERROR:  logical replication target relation \"public.users\" is missing replicated column: \"region\"\n";
+        let (at, why, times) = super::apply_error(log).expect("an apply error");
+        assert_eq!(at.to_rfc3339(), "2026-11-27T03:27:39.250+00:00");
+        assert_eq!(why, "logical replication target relation \"public.users\" is missing replicated column: \"region\"");
+        assert_eq!(times, 2);
+        assert!(super::apply_error("2026-11-27T03:27:33.1Z x [1] LOG: fine\n").is_none());
     }
 }

@@ -106,9 +106,11 @@ impl Seen {
     }
 }
 
-/// Every primary's claim in `views` (config epoch, where it is reached, its slots), sorted:
-/// what the merged slot map is made of.
-fn claims_of(views: &[(String, Topology)]) -> Vec<(u64, Option<std::net::SocketAddr>, Vec<(u16, u16)>)> {
+/// A primary's claim: its config epoch, where it is reached, its slot ranges.
+type Claim = (u64, Option<std::net::SocketAddr>, Vec<(u16, u16)>);
+
+/// Every primary's claim in `views`, sorted: what the merged slot map is made of.
+fn claims_of(views: &[(String, Topology)]) -> Vec<Claim> {
     let mut c: Vec<_> =
         views.iter().flat_map(|(_, t)| t.nodes.iter().filter(|n| n.is_master()).map(|n| (n.epoch, n.addr, n.slots.clone()))).collect();
     c.sort();
