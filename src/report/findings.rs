@@ -46,9 +46,7 @@ pub fn findings(r: &Results) -> Vec<Finding> {
     for p in r.steady_state.iter().flat_map(|s| &s.after).filter(|p| !p.ok) {
         out.push(drill(FindingKind::SteadyStateFailed, format!("steady-state probe {} failed after recovery", p.probe), p.detail.clone()));
     }
-    if let Some((what, evidence)) = r.harness.as_ref().and_then(observer_heavy) {
-        out.push(drill(FindingKind::ObserverHeavy, what, evidence));
-    }
+    out.extend(super::perturbed::perturbed(r).into_iter().map(|(kind, what, evidence)| drill(kind, what, evidence)));
     if let Some(a) = &r.alerts {
         out.extend(alert_rules(a).into_iter().map(|(kind, what, evidence)| drill(kind, what, evidence)));
         out.extend(could_not_page(a).into_iter().map(|(what, evidence)| drill(FindingKind::MonitoringCouldNotPage, what, evidence)));
@@ -57,23 +55,6 @@ pub fn findings(r: &Results) -> Vec<Finding> {
 }
 
 type Found = (FindingKind, String, String);
-
-/// drdrill's CPU (its process and its proxies) above `OBSERVER_SHARE_MAX` of the stack's.
-fn observer_heavy(h: &crate::usage::HarnessUsage) -> Option<(String, String)> {
-    let share = h.observer_share.filter(|s| *s > crate::usage::OBSERVER_SHARE_MAX)?;
-    let stack = h.stack.as_ref()?;
-    let what = format!("drdrill used {:.0} % of the stack's CPU: its timings may be perturbed", share * 100.0);
-    let proxies = h.proxies.as_ref().map(|p| format!(" + its proxies {:.1} s", p.cpu_s)).unwrap_or_default();
-    let build = if h.debug_build { "; a debug build (the tests'), which spends several times a release build's CPU" } else { "" };
-    let evidence = format!(
-        "drdrill {:.1} s{proxies} against the stack's {:.1} s ({} containers) while the workload ran, {:.0} writes/s{build}",
-        h.workload_cpu_ms / 1000.0,
-        stack.cpu_s,
-        stack.containers,
-        h.writes_per_s
-    );
-    Some((what, evidence))
-}
 
 /// Writes failing again after recovery, an outage no fault targeted, and what the
 /// read-back found that was never acknowledged, twice, or never written.

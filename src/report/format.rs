@@ -38,6 +38,29 @@ pub(super) fn observer_text(h: &HarnessUsage) -> Option<String> {
     Some(s)
 }
 
+/// `2 cores, busy p50 41 %, max 78 %; never saturated` or `…; saturated t=5.2–8.0 s (99 %)`.
+pub(super) fn host_text(h: &crate::usage::HostLoad) -> String {
+    let stretches: Vec<String> =
+        h.saturated.iter().map(|s| format!("t={:.1}–{:.1} s ({:.0} %)", s.from_ms / 1000.0, s.to_ms / 1000.0, s.busy * 100.0)).collect();
+    let sat = match stretches.is_empty() {
+        true => "never saturated (95 % busy for 1 s or more)".to_string(),
+        false => format!("saturated {}", stretches.join(", ")),
+    };
+    format!("{} cores, busy p50 {:.0} %, max {:.0} % ({} readings every {:.0} ms); {sat}", h.cores, h.busy_p50 * 100.0, h.busy_max * 100.0, h.samples, h.interval_ms)
+}
+
+/// `p50 0.4 ms, p99 1.1 ms, max 3.2 ms over 2400 paced operations (worst: writer 2 at t=6.1 s)`.
+pub(super) fn slip_text(s: &crate::usage::PacingSlip) -> String {
+    if s.ops == 0 {
+        return "no paced client (unthrottled writers wait on the database, not the clock)".into();
+    }
+    let worst = match (&s.worst_client, s.worst_at_ms) {
+        (Some(c), Some(t)) => format!(" (worst: {c} at t={:.1} s)", t / 1000.0),
+        _ => String::new(),
+    };
+    format!("p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} paced operations{worst}", s.p50_ms, s.p99_ms, s.max_ms, s.ops)
+}
+
 /// One labelled row of a report ("RTO", "250.0 ms (…)"), computed once: the terminal pads
 /// the label, report.md makes it a bullet, report.html a row of a table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -128,8 +128,12 @@ pub enum FindingKind {
     WatcherLate,
     /// The drill's monitoring could not page (nothing reached the receiver, or the watch failed).
     MonitoringCouldNotPage,
-    /// drdrill's own CPU was more than a tenth of the stack's while the workload ran.
-    ObserverHeavy,
+    /// The host was saturated (every core 95 % busy or more) for a second or more while
+    /// the workload ran: the timings in that window may be off.
+    HostSaturated,
+    /// A paced client invoked an operation later than the bound after it was due: drdrill
+    /// itself was late.
+    PacingSlipped,
     /// The database refused writes once the failover was done (a duplicate key from a
     /// sequence left behind, a missing column, a read-only node): one finding per cause.
     RefusedAfterFailover,

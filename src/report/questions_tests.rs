@@ -276,27 +276,17 @@ fn a_phase_over_its_budget_and_a_late_watcher_are_findings() {
 }
 
 #[test]
-fn an_observer_above_a_tenth_of_the_stack_is_a_finding_that_says_its_build() {
-    use crate::usage::{Footprint, HarnessUsage, Role};
-    let usage = |drdrill_ms: f64, debug_build: bool| {
-        let stack = Footprint { containers: 6, cpu_s: 10.0, peak_memory_mb: None };
-        let h = HarnessUsage { workload_cpu_ms: drdrill_ms, writes_per_s: 680.0, debug_build, ..HarnessUsage::between_nothing() };
-        h.with_containers([(Role::Stack, Some(stack)), (Role::Monitoring, None), (Role::Proxy, None)])
-    };
+fn drdrills_cpu_share_is_information_and_a_saturated_host_is_the_finding() {
+    use crate::usage::{Footprint, HarnessUsage, HostLoad, Role, Stretch};
+    let stack = Footprint { containers: 6, cpu_s: 10.0, peak_memory_mb: None };
+    let h = HarnessUsage { workload_cpu_ms: 6600.0, writes_per_s: 680.0, ..HarnessUsage::between_nothing() };
     let mut r = clean();
-    r.harness = Some(usage(1000.0, false));
-    assert!(kinds(&r).is_empty(), "0.10 of the stack's CPU is within the bound");
-    r.harness = Some(usage(6600.0, false));
-    assert_eq!(kinds(&r), [FindingKind::ObserverHeavy]);
-    let f = &answer(&r, &[]).unexpected.findings[0];
-    assert_eq!(f.what, "drdrill used 66 % of the stack's CPU: its timings may be perturbed");
-    assert_eq!(f.evidence, "drdrill 6.6 s against the stack's 10.0 s (6 containers) while the workload ran, 680 writes/s");
-    r.harness = Some(usage(6600.0, true));
-    assert!(
-        answer(&r, &[]).unexpected.findings[0]
-            .evidence
-            .ends_with("a debug build (the tests'), which spends several times a release build's CPU")
-    );
+    r.harness = Some(h.with_containers([(Role::Stack, Some(stack)), (Role::Monitoring, None), (Role::Proxy, None)]));
+    assert!(kinds(&r).is_empty(), "66 % of the stack's CPU on an idle host perturbs nothing");
+    let saturated = vec![Stretch { from_ms: 1000.0, to_ms: 2500.0, busy: 0.98 }];
+    r.harness.as_mut().unwrap().host = Some(HostLoad { cores: 2, saturated, ..HostLoad::default() });
+    assert_eq!(kinds(&r), [FindingKind::HostSaturated]);
+    assert_eq!(answer(&r, &[]).unexpected.findings[0].service, None, "the drill's own");
 }
 
 #[test]
@@ -464,7 +454,8 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         AlertStuck,
         WatcherLate,
         MonitoringCouldNotPage,
-        ObserverHeavy,
+        HostSaturated,
+        PacingSlipped,
         RefusedAfterFailover,
         NotReplicated,
         ReplicationStopped,
@@ -486,7 +477,8 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         | AlertStuck
         | WatcherLate
         | MonitoringCouldNotPage
-        | ObserverHeavy
+        | HostSaturated
+        | PacingSlipped
         | RefusedAfterFailover
         | NotReplicated
         | ReplicationStopped => all.contains(&k),

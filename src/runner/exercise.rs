@@ -31,6 +31,9 @@ pub(super) struct Exercised {
     pub usage: (crate::usage::Sample, crate::usage::Sample, u64),
     /// Every drill container's cgroup counters at the workloads' start and end.
     pub containers: (Vec<Counters>, Vec<Counters>),
+    /// The host's CPU while the workloads ran, and how late their paced clients were.
+    pub host: Option<crate::usage::HostLoad>,
+    pub slips: Vec<crate::usage::SlipSample>,
 }
 
 /// Every service exercised on one clock (the module's doc says how), and what that
@@ -48,6 +51,7 @@ pub(super) async fn exercise(
     let containers_start = counters(&drill.docker, &drill.run_id).await;
     let sampler = crate::docker::cgroup::Sampler::start(&containers_start);
     let cpu_start = crate::usage::Sample::now();
+    let host = crate::usage::HostSampler::start(clock);
     let (mut run, notices, reported) = start_all(drill, rep, svcs, clock, &rec, lag_file.as_ref().map(|f| &f.1)).await?;
     drill.live.with(|l| l.rec = Some(rec.clone()));
     if let Some(m) = drill.monitor.get() {
@@ -67,6 +71,7 @@ pub(super) async fn exercise(
         write_after_recovery(drill, rep, &mut ex, &run).await?;
     }
     let end = stop(drill, rep, svcs, &rec, &mut run).await?;
+    let host = host.end();
     record_replication_stops(svcs, &run, clock).await;
     drill.live.with(|l| {
         l.rec = None;
@@ -82,7 +87,7 @@ pub(super) async fn exercise(
     rep.emit(DrillEvent::Info(&format!("{} writes recorded in {}", end.ops, crate::history::FILE)))?;
     let usage = (cpu_start, end.cpu_end, end.ops);
     let containers = (containers_start, sampler.end(end.containers_end).await);
-    Ok(Exercised { clock, failovers, isolated, steady_after: end.steady_after, usage, containers })
+    Ok(Exercised { clock, failovers, isolated, steady_after: end.steady_after, usage, containers, host, slips: end.slips })
 }
 
 /// Each replica that stopped applying its primary's changes, at the time its log says.

@@ -181,8 +181,9 @@ pub(super) async fn stop(
         }
     }
     let ops = ends.iter().map(|e| e.ops).sum();
+    let slips = ends.iter().flat_map(|e| e.slips.iter().copied()).collect();
     let panics = ends.into_iter().flat_map(|e| e.panics).collect();
-    Ok(Stopped { ops, panics, cpu_end, containers_end, steady_after })
+    Ok(Stopped { ops, panics, cpu_end, containers_end, steady_after, slips })
 }
 
 /// An `abort_when` condition held: record it; the caller stops the faults (no more
@@ -204,6 +205,8 @@ pub(super) struct Stopped {
     pub cpu_end: crate::usage::Sample,
     pub containers_end: Vec<Counters>,
     pub steady_after: Vec<ProbeResult>,
+    /// Every writer's paced operations and how late each went out.
+    pub slips: Vec<crate::usage::SlipSample>,
 }
 
 /// Each service's recovery report and its isolated old primary's records, once stopped.

@@ -29,6 +29,8 @@ pub struct Workload {
 pub struct WorkloadEnd {
     pub ops: u64,
     pub panics: Vec<String>,
+    /// Every writer's paced operations and how late each went out.
+    pub slips: Vec<crate::usage::SlipSample>,
 }
 
 impl Workload {
@@ -57,6 +59,7 @@ impl Workload {
                 },
                 rec: rec.clone(),
                 stop: stop_rx.clone(),
+                slips: Vec::new(),
             })
             .collect();
         let homes: Vec<watch::Sender<ClientTarget>> = fixed.into_iter().map(|f| f.0).collect();
@@ -65,7 +68,7 @@ impl Workload {
             let _homes = homes;
             let end = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => rt.block_on(run_all(writers)),
-                Err(e) => WorkloadEnd { ops: 0, panics: vec![format!("failed to start the writers' runtime: {e}")] },
+                Err(e) => WorkloadEnd { panics: vec![format!("failed to start the writers' runtime: {e}")], ..WorkloadEnd::default() },
             };
             let _ = done_tx.send(end);
         });
@@ -80,7 +83,7 @@ impl Workload {
     /// time out, and records them.
     pub async fn stop(self) -> WorkloadEnd {
         let _ = self.stop.send(true);
-        self.done.await.unwrap_or_else(|_| WorkloadEnd { ops: 0, panics: vec!["the writers' thread ended without a result".into()] })
+        self.done.await.unwrap_or_else(|_| WorkloadEnd { panics: vec!["the writers' thread ended without a result".into()], ..WorkloadEnd::default() })
     }
 }
 
@@ -92,7 +95,10 @@ async fn run_all(writers: Vec<Writer>) -> WorkloadEnd {
     let mut end = WorkloadEnd::default();
     while let Some(r) = tasks.join_next().await {
         match r {
-            Ok(n) => end.ops += n,
+            Ok((n, slips)) => {
+                end.ops += n;
+                end.slips.extend(slips);
+            }
             Err(e) if e.is_panic() => end.panics.push(panic_text(e.into_panic())),
             Err(_) => {}
         }

@@ -9,6 +9,7 @@ use super::route::ClientTarget;
 use crate::history::RecorderHandle;
 use crate::scenario::WorkloadSpec;
 use crate::stack::Driver;
+use crate::usage::SlipSample;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use std::collections::BTreeMap;
@@ -24,6 +25,27 @@ pub(super) struct Writer {
     pub target: watch::Receiver<ClientTarget>,
     pub rec: RecorderHandle,
     pub stop: watch::Receiver<bool>,
+    /// The slips of its paced operations (`Due`).
+    pub slips: Vec<SlipSample>,
+}
+
+/// What the writer sleeps towards with nothing else in its way: the next normal write
+/// (its gates open, the schedule not yet come) and the next probe. An operation invoked
+/// for such a due time is paced, and how late it went out is its slip; one held back by
+/// the system under test (a write waiting on the one before it) has no due time here.
+#[derive(Default, Clone, Copy)]
+struct Due {
+    write: Option<Instant>,
+    probe: Option<Instant>,
+}
+
+impl Due {
+    fn of(st: &State, now: Instant, g: Gates) -> Due {
+        Due {
+            write: (!g.blocking && !g.busy && st.next_normal > now).then_some(st.next_normal),
+            probe: st.next_probe.filter(|at| *at > now && !g.probe_busy),
+        }
+    }
 }
 
 /// Idle connections a writer keeps for reuse.
@@ -179,7 +201,8 @@ pub(super) fn payload(id: u32, bytes: usize) -> String {
 }
 
 impl Writer {
-    pub(super) async fn run(mut self) -> u64 {
+    /// Runs until stopped or the deadline; the writes made and the slips of its paced ones.
+    pub(super) async fn run(mut self) -> (u64, Vec<SlipSample>) {
         let pace = self.pacing();
         let mut st = State::new(payload(self.id, self.spec.payload_bytes).into(), Instant::now());
         let mut attempts: FuturesUnordered<Attempt> = FuturesUnordered::new();
@@ -190,6 +213,7 @@ impl Writer {
         // per write)
         let mut base = self.target.borrow_and_update().clone();
         let mut target = Arc::new(lookup.target(base.clone(), self.id, &self.rec).await);
+        let mut due = Due::default();
         loop {
             let now = Instant::now();
             if *self.stop.borrow() || now >= pace.deadline {
@@ -200,13 +224,16 @@ impl Writer {
             probes.follow(&target.node);
             let g = st.gates(now, &pace, probes.connecting(now, pace.connect_timeout));
             if !g.blocking && !g.busy && now >= st.next_normal {
+                self.slipped(due.write.take().filter(|d| *d == st.next_normal), now);
                 attempts.push(self.write_now(&mut st, target.clone(), now, pace.interval));
                 continue;
             }
             if let Some(at) = st.next_probe.filter(|&at| now >= at && !g.probe_busy) {
+                self.slipped(due.probe.take().filter(|d| *d == at), now);
                 probes.push(self.probe_now(&mut st, target.clone(), at, now, &pace), now);
                 continue;
             }
+            due = Due::of(&st, now, g);
             // sleep until something can happen
             tokio::select! {
                 _ = tokio::time::sleep_until(st.wake(now, &pace, g)) => {}
@@ -226,7 +253,15 @@ impl Writer {
         while let Some(done) = attempts.next().await {
             self.finish(&mut st, done).await;
         }
-        st.seq
+        (st.seq, self.slips)
+    }
+
+    /// An operation that waited only on the clock for `due` was invoked at `now`: how late.
+    fn slipped(&mut self, due: Option<Instant>, now: Instant) {
+        if let Some(due) = due {
+            let slip_ns = u64::try_from(now.saturating_duration_since(due).as_nanos()).unwrap_or(u64::MAX);
+            self.slips.push(SlipSample { t_ns: self.rec.clock.now_ns(), slip_ns, client: self.id });
+        }
     }
 
     /// A probe's fresh connection came up: a write on it at once, invoked when the probe

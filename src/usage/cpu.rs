@@ -1,6 +1,6 @@
 //! drdrill's own footprint: the CPU this process spent while the workload ran and its peak
-//! memory, from `getrusage`, so every drill says how hard the harness competed with the
-//! stack it tested (on a small machine they share the cores).
+//! memory, from `getrusage`, beside the containers' (information: a client that sends one
+//! request per round trip costs about what the server does, docs/accuracy.md).
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -77,11 +77,14 @@ pub struct HarnessUsage {
     /// times the CPU of a release build: its share says little about a release's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub debug_build: bool,
+    /// The host's CPU while the workload ran (all cores, /proc/stat): could the timings be
+    /// off because the host was short of CPU?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<super::host::HostLoad>,
+    /// How late the paced clients invoked what was due: was drdrill itself late?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slip: Option<super::slip::PacingSlip>,
 }
-
-/// Above this share of the stack's CPU the observer is a finding: its timings may be
-/// perturbed (issue 51).
-pub const OBSERVER_SHARE_MAX: f64 = 0.10;
 
 /// CPU and peak memory of a group of containers while the workload ran.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -139,6 +142,8 @@ impl HarnessUsage {
             observer_share: None,
             monitoring_share: None,
             debug_build: cfg!(debug_assertions),
+            host: None,
+            slip: None,
         }
     }
 
@@ -167,7 +172,7 @@ impl HarnessUsage {
     }
 }
 
-fn round(x: f64, digits: i32) -> f64 {
+pub(super) fn round(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (x * f).round() / f
 }

@@ -1,0 +1,170 @@
+//! Could the drill's timings be off? Only two measurements can say: the host saturated
+//! (every core busy for a second or more: the clients, the proxies and the database all
+//! waited for a core) and a paced client that slipped (it invoked what was due late:
+//! drdrill itself was late). Each is a finding that names when, how long, and which of the
+//! drill's figures fall in that window; drdrill's CPU share is information, not a finding.
+use super::Results;
+use super::questions::FindingKind;
+use crate::usage::{HarnessUsage, Stretch};
+
+/// A figure measured over a span of the drill: `RTO window (pg) t=5.0–6.6 s`.
+struct Window {
+    what: String,
+    from_ms: f64,
+    to_ms: f64,
+}
+
+/// Each service's RTO window: from what its RTO counts from to the recovery (to the end
+/// of the drill when writes never came back).
+fn rto_windows(r: &Results, end_ms: f64) -> Vec<Window> {
+    let each = r.each_service();
+    let several = each.len() > 1;
+    each.into_iter()
+        .filter(|(_, sr)| sr.rto_ms.is_some() || sr.outage_observed)
+        .map(|(name, sr)| {
+            let to_ms = sr.rto_ms.map_or(end_ms, |rto| sr.rto_from_ms + rto);
+            let what = if several { format!("RTO window ({name})") } else { "RTO window".into() };
+            Window { what, from_ms: sr.rto_from_ms, to_ms }
+        })
+        .collect()
+}
+
+fn secs(ms: f64) -> String {
+    format!("{:.1}", ms / 1000.0)
+}
+
+/// `RTO window t=5.0–6.6 s overlaps 1.4 s of it`, for each window the span overlaps; or
+/// that none does.
+fn overlaps(windows: &[Window], (from, to): (f64, f64), of: &str) -> String {
+    let hit: Vec<String> = windows
+        .iter()
+        .filter_map(|w| {
+            let o = to.min(w.to_ms) - from.max(w.from_ms);
+            (o > 0.0).then(|| format!("{} t={}–{} s overlaps {} s of {of}", w.what, secs(w.from_ms), secs(w.to_ms), secs(o)))
+        })
+        .collect();
+    match (hit.is_empty(), windows.is_empty()) {
+        (false, _) => hit.join("; "),
+        (true, true) => "no RTO was measured; the latencies of that span may be off".into(),
+        (true, false) => {
+            let each: Vec<String> = windows.iter().map(|w| format!("{} t={}–{} s", w.what, secs(w.from_ms), secs(w.to_ms))).collect();
+            format!("no RTO window overlaps it ({}); the latencies of that span may be off", each.join(", "))
+        }
+    }
+}
+
+/// Every finding that says the timings may be off: `(what, evidence)`.
+pub(super) fn perturbed(r: &Results) -> Vec<(FindingKind, String, String)> {
+    let Some(h) = r.harness.as_ref() else { return Vec::new() };
+    let end_ms = h.host.as_ref().and_then(|x| x.saturated.last()).map_or(0.0, |s| s.to_ms).max(h.workload_s * 1000.0);
+    let windows = rto_windows(r, end_ms);
+    let mut out: Vec<_> = saturated(h).map(|s| saturated_finding(s, &windows)).collect();
+    out.extend(slipped(h, &windows));
+    out
+}
+
+fn saturated(h: &HarnessUsage) -> impl Iterator<Item = &Stretch> {
+    h.host.iter().flat_map(|x| &x.saturated)
+}
+
+fn saturated_finding(s: &Stretch, windows: &[Window]) -> (FindingKind, String, String) {
+    let what = format!(
+        "the host was saturated from t={} to {} s ({} s at {:.0} % busy or more): the timings in that window may be off",
+        secs(s.from_ms),
+        secs(s.to_ms),
+        secs(s.ms()),
+        crate::usage::host::SATURATED_BUSY * 100.0
+    );
+    let evidence = format!(
+        "every core {:.0} % busy on average over the stretch (/proc/stat); {}",
+        s.busy * 100.0,
+        overlaps(windows, (s.from_ms, s.to_ms), "a saturated host")
+    );
+    (FindingKind::HostSaturated, what, evidence)
+}
+
+/// The slips past the bound, as one finding: the worst, how many, and the windows the
+/// span from the first to the last touches.
+fn slipped(h: &HarnessUsage, windows: &[Window]) -> Option<(FindingKind, String, String)> {
+    let s = h.slip.as_ref().filter(|s| !s.over.is_empty())?;
+    let (first, last) = (s.over.first()?, s.over.last()?);
+    let worst = s.worst_at_ms.map(|t| format!(" at t={} s", secs(t))).unwrap_or_default();
+    let who = s.worst_client.as_deref().unwrap_or("a client");
+    let what = format!(
+        "{who} invoked an operation {:.0} ms late{worst}: drdrill itself was late, and the timings near it may be off",
+        s.max_ms
+    );
+    let many = if s.over.len() >= 20 { "20 or more".to_string() } else { s.over.len().to_string() };
+    let span = (first.at_ms - first.slip_ms, last.at_ms);
+    let evidence = format!(
+        "{many} of {} paced operations went out more than {:.0} ms after they were due (p99 {:.1} ms), from t={} to {} s; {}",
+        s.ops,
+        s.finding_above_ms,
+        s.p99_ms,
+        secs(span.0),
+        secs(span.1),
+        overlaps(windows, span, "late clients")
+    );
+    Some((FindingKind::PacingSlipped, what, evidence))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::{HostLoad, PacingSlip, SlipSample};
+
+    fn drill(rto_from_ms: f64, rto_ms: Option<f64>) -> Results {
+        let mut r = Results { rto_from_ms, rto_ms, outage_observed: true, ..Results::default() };
+        r.harness = Some(HarnessUsage { workload_s: 12.0, ..HarnessUsage::between_nothing() });
+        r
+    }
+
+    fn host(stretches: &[(f64, f64)]) -> HostLoad {
+        let saturated = stretches.iter().map(|(a, b)| Stretch { from_ms: *a, to_ms: *b, busy: 0.99 }).collect();
+        HostLoad { cores: 2, interval_ms: 250.0, samples: 48, busy_p50: 0.4, busy_max: 1.0, saturated }
+    }
+
+    #[test]
+    fn a_saturated_stretch_names_its_window_and_the_rto_window_it_overlaps() {
+        let mut r = drill(5000.0, Some(1600.0));
+        r.harness.as_mut().unwrap().host = Some(host(&[(5200.0, 8000.0)]));
+        let f = perturbed(&r);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].1, "the host was saturated from t=5.2 to 8.0 s (2.8 s at 95 % busy or more): the timings in that window may be off");
+        assert!(f[0].2.ends_with("RTO window t=5.0–6.6 s overlaps 1.4 s of a saturated host"), "{}", f[0].1);
+        r.harness.as_mut().unwrap().host = Some(host(&[(9000.0, 10_500.0)]));
+        assert!(perturbed(&r)[0].2.contains("no RTO window overlaps it (RTO window t=5.0–6.6 s)"), "{:?}", perturbed(&r));
+    }
+
+    #[test]
+    fn an_idle_host_and_punctual_clients_are_no_finding() {
+        let mut r = drill(5000.0, Some(1600.0));
+        let samples: Vec<SlipSample> = (0..1000).map(|i| SlipSample { t_ns: i * 10_000_000, slip_ns: 400_000, client: 0 }).collect();
+        let h = r.harness.as_mut().unwrap();
+        h.host = Some(host(&[]));
+        h.slip = Some(crate::usage::slip::summarise(&samples, 50.0));
+        h.workload_cpu_ms = 9000.0; // a heavy observer is information, not a finding
+        assert!(perturbed(&r).is_empty());
+    }
+
+    #[test]
+    fn a_client_that_slipped_past_the_bound_is_a_finding_with_its_moment() {
+        let mut r = drill(5000.0, Some(1600.0));
+        let mut samples: Vec<SlipSample> = (0..500).map(|i| SlipSample { t_ns: i * 10_000_000, slip_ns: 300_000, client: 1 }).collect();
+        samples.push(SlipSample { t_ns: 5_900_000_000, slip_ns: 120_000_000, client: 3 });
+        let slip: PacingSlip = crate::usage::slip::summarise(&samples, 50.0);
+        r.harness.as_mut().unwrap().slip = Some(slip);
+        let f = perturbed(&r);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].1, "writer 3 invoked an operation 120 ms late at t=5.9 s: drdrill itself was late, and the timings near it may be off");
+        assert!(f[0].2.starts_with("1 of 501 paced operations went out more than 50 ms after they were due"), "{}", f[0].1);
+        assert!(f[0].2.ends_with("RTO window t=5.0–6.6 s overlaps 0.1 s of late clients"), "{}", f[0].1);
+    }
+
+    #[test]
+    fn writes_that_never_came_back_overlap_to_the_end() {
+        let mut r = drill(5000.0, None);
+        r.harness.as_mut().unwrap().host = Some(host(&[(11_000.0, 12_500.0)]));
+        assert!(perturbed(&r)[0].2.ends_with("RTO window t=5.0–12.5 s overlaps 1.5 s of a saturated host"), "{:?}", perturbed(&r));
+    }
+}
