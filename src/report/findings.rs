@@ -65,7 +65,7 @@ fn writes(r: &Results, out: &mut Vec<Found>) {
         out.push((FindingKind::Relapse, "writes failed again after recovery".into(), evidence));
     }
     if r.outage_observed && r.rto_basis == RtoBasis::OutageStart {
-        let span = r.outage_ms.map(|o| format!("{o:.1} ms")).unwrap_or_else(|| "never recovered".into());
+        let span = r.outage_ms.map(|o| format!("{o:.1} ms")).unwrap_or_else(|| super::figures::not_recovered_text(r));
         let from = r.outage_start_ms.map(|t| format!(" from t={t:.1} ms")).unwrap_or_default();
         out.push((FindingKind::UntargetedOutage, "its clients saw an outage no fault targeted".into(), format!("outage {span}{from}")));
     }
@@ -100,7 +100,7 @@ fn writes(r: &Results, out: &mut Vec<Found>) {
 fn shards(r: &Results, out: &mut Vec<Found>) {
     for sh in r.shards.iter().flat_map(|s| &s.shards).filter(|sh| !sh.hit) {
         let Some(from) = sh.outage_start_ms else { continue };
-        let span = sh.outage_ms.map_or("never recovered".into(), |o| format!("{o:.1} ms"));
+        let span = sh.outage_ms.map_or("not recovered within the drill's window".into(), |o| format!("{o:.1} ms"));
         let what = format!("{} ({}) saw an outage no fault targeted", sh.shard, sh.slots);
         out.push((FindingKind::UntargetedOutage, what, format!("outage {span} from t={from:.1} ms")));
     }

@@ -44,7 +44,7 @@ pub fn shard_lines(r: &Results) -> Vec<ShardLine> {
             },
             rto: match (x.rto_ms, x.hit) {
                 (Some(v), _) => format!("{v:.1}"),
-                (None, true) => "never recovered".into(),
+                (None, true) => "not recovered while drilled".into(),
                 (None, false) => "- (not hit)".into(),
             },
         })

@@ -356,7 +356,7 @@ fn shards_show_in_the_scorecard_the_markdown_and_the_page_with_the_key_space_pic
     let (card, md) = (super::scorecard(&r), super::markdown(&r));
     let html = super::html::report_html(&r, &["<svg id=\"t\"></svg>".to_string()], "name: x\n");
     for text in [&card, &md, &html] {
-        assert!(text.contains("5461-10922") && text.contains("never recovered") && text.contains("- (not hit)"), "{text}");
+        assert!(text.contains("5461-10922") && text.contains("not recovered while drilled") && text.contains("- (not hit)"), "{text}");
         assert!(text.contains("67% at 5.1 s") && text.contains("8700 ms in 1 window(s): 11.3-20.0 s"), "{text}");
     }
     assert_eq!(html.matches("class=\"shard\"").count(), 3);

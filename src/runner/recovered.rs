@@ -76,6 +76,11 @@ impl ClientsRecovery {
         }
     }
 
+    /// Whether the clients were writing at the latest poll.
+    pub fn writing_now(&self) -> bool {
+        self.held_since_ns.is_some()
+    }
+
     /// Whether the clients have been writing without a failure for `hold_ms`.
     pub fn held_for(&self, hold_ms: u64) -> bool {
         self.held_since_ns.is_some_and(|t| self.rec.clock.now_ns().saturating_sub(t) >= crate::clock::ms_to_ns(hold_ms))
@@ -165,12 +170,11 @@ async fn until_clients_held(
                     let more = s.sc().workload.after_recovery_ms;
                     if clients_only(s, svcs.len()) || *late {
                         report_clients(drill, rep, s, w, more)?;
-                    } else if past_end && !w.held_for(more) {
+                    } else if w.poll() != Seen::Recovered && past_end && !w.held_for(more) && !w.writing_now() {
+                        // (clients writing again, not yet for `more`, are waited for without a word)
                         *late = true;
                         let text = "the recovery ended but the clients are not writing yet: waiting for them (at most until max_duration_ms)";
                         drill.phase(rep, &s.say(text))?;
-                    } else {
-                        w.poll();
                     }
                     held &= w.held_for(more);
                 }
