@@ -124,3 +124,58 @@ fn drills_interrupted_at_random_moments_leave_evidence_and_nothing_else() {
     interrupt_at(Moment::After("== reading back", rng.below(3000)), "-INT");
     interrupt_at(Moment::After("== reading back", 0), "-TERM");
 }
+
+/// Labelled resources of the drill process `pid` (containers in any state, networks, volumes).
+fn left_by(pid: u32) -> Vec<String> {
+    let label = format!("label=drdrill.pid={pid}");
+    let mut all = Vec::new();
+    for args in [
+        vec!["ps", "-a", "--filter", &label, "--format", "{{.Names}} {{.State}}"],
+        vec!["network", "ls", "--filter", &label, "--format", "{{.Name}}"],
+        vec!["volume", "ls", "--filter", &label, "--format", "{{.Name}}"],
+    ] {
+        let out = Command::new("docker").args(&args).output().expect("docker");
+        all.extend(String::from_utf8_lossy(&out.stdout).lines().map(str::to_string));
+    }
+    all
+}
+
+/// The default drill signalled `ms` after it started: it exits 130 or ends on its own,
+/// and leaves nothing labelled, which `drdrill gc` confirms for its run.
+fn interrupt_default_at(ms: u64, signal: &str) -> String {
+    let reports = tempfile::tempdir().unwrap();
+    let mut child = spawn_drill("scenarios/postgres-async-primary-kill.yaml", reports.path());
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    std::thread::sleep(Duration::from_millis(ms));
+    let pid = child.id();
+    assert!(Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    let log = reader.join().unwrap();
+    let what = format!("{signal} at {ms} ms");
+    assert_eq!(status.code(), Some(130), "{what}: exit code\n{log}");
+    assert_eq!(left_by(pid), Vec::<String>::new(), "{what}: labelled resources left\n{log}");
+    // the run id is the evidence folder's suffix: gc finds nothing of it either
+    if let Some(run) = log.lines().find_map(|l| l.split("(run ").nth(1)).and_then(|r| r.split(')').next()) {
+        let gc = drdrill(&["gc", "--run", run]);
+        let said = String::from_utf8_lossy(&gc.stdout).to_string();
+        assert!(said.starts_with("removed 0 containers, 0 networks, 0 volumes"), "{what}: gc found more of run {run}: {said}\n{log}");
+    }
+    let last = log.lines().filter(|l| l.contains("== ") && !l.contains("tearing down")).next_back().unwrap_or("(before any phase)").to_string();
+    format!("{what}: {last}")
+}
+
+#[test]
+fn the_default_drill_interrupted_at_20_moments_of_its_first_3_s_leaves_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    eprintln!("interruption seed {seed}");
+    let mut rng = Rng(seed);
+    // 20 moments spread over the first 3 s, each within its own 150 ms slot, the signals alternating
+    let mut seen = Vec::new();
+    for i in 0..20u64 {
+        let ms = i * 150 + rng.below(150);
+        seen.push(interrupt_default_at(ms, if i % 2 == 0 { "-INT" } else { "-TERM" }));
+    }
+    eprintln!("{}", seen.join("\n"));
+}

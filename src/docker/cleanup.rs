@@ -176,7 +176,16 @@ impl RunGuard {
     /// after an error or an interruption listings must stay empty for `QUIET`.
     pub async fn teardown(&mut self, clean: bool) -> TeardownReport {
         let quiet = if clean { Duration::ZERO } else { QUIET };
-        let report = sweep_until_empty(&self.docker, &self.run_id, quiet).await;
+        // a create still in flight lands first, then is listed and removed
+        let settled = self.docker.inflight.settled(BOUND).await;
+        let mut report = sweep_until_empty(&self.docker, &self.run_id, quiet).await;
+        if !settled {
+            report.errors.push(format!(
+                "{} engine calls creating a resource were still in flight after {} s",
+                self.docker.inflight.count(),
+                BOUND.as_secs()
+            ));
+        }
         self.armed = false;
         report
     }

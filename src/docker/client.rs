@@ -21,6 +21,8 @@ pub struct Docker {
     pub client_ip: IpAddr,
     /// Address ports are published on (`DRDRILL_PUBLISH_IP`, default 127.0.0.1).
     pub publish_ip: IpAddr,
+    /// The creates still in flight (teardown waits for them before it lists).
+    pub(crate) inflight: super::inflight::InFlight,
 }
 
 /// The network of a container that shares the host's (the drill's Prometheus and
@@ -57,6 +59,11 @@ pub struct ContainerSpec {
     pub ports_on: Vec<(u16, IpAddr, u16)>,
 }
 
+/// A create whose task could not finish (the runtime shutting down).
+fn cancelled() -> std::result::Result<(), bollard::errors::Error> {
+    Err(bollard::errors::Error::IOError { err: std::io::Error::other("the call was cancelled") })
+}
+
 fn infra(msg: String, e: bollard::errors::Error) -> Error {
     Error::infra(msg).cause(e)
 }
@@ -78,7 +85,7 @@ impl Docker {
         let engine = EngineInfo { host: ep.host.clone(), version, local: ep.local };
         let client_ip = ep.client_ip(engine::env).await?;
         let publish_ip = engine::publish_ip(engine::env)?;
-        Ok(Docker { api, engine, client_ip, publish_ip })
+        Ok(Docker { api, engine, client_ip, publish_ip, inflight: Default::default() })
     }
 
     /// A client that is never used to reach an engine: an external stack's drill creates
@@ -88,7 +95,7 @@ impl Docker {
         let api = ep.client()?;
         let engine = EngineInfo { host: "none (external stack: drdrill starts no container)".into(), version: String::new(), local: true };
         let lo = std::net::IpAddr::from([127, 0, 0, 1]);
-        Ok(Docker { api, engine, client_ip: lo, publish_ip: lo })
+        Ok(Docker { api, engine, client_ip: lo, publish_ip: lo, inflight: Default::default() })
     }
 
     pub async fn image_exists(&self, image: &str) -> bool {
@@ -98,7 +105,9 @@ impl Docker {
     /// A named volume carrying the drill's labels (teardown and `gc` remove it).
     pub async fn create_volume(&self, name: &str, labels: &HashMap<String, String>) -> Result<()> {
         let opts = bollard::volume::CreateVolumeOptions { name: name.to_string(), labels: labels.clone(), ..Default::default() };
-        self.api.create_volume(opts).await.map_err(|e| infra(format!("failed to create volume {name}"), e))?;
+        let api = self.api.clone();
+        let landed = self.inflight.carry(async move { api.create_volume(opts).await.map(drop) }).await;
+        landed.unwrap_or_else(cancelled).map_err(|e| infra(format!("failed to create volume {name}"), e))?;
         Ok(())
     }
 
@@ -110,7 +119,9 @@ impl Docker {
             check_duplicate: true,
             ..Default::default()
         };
-        self.api.create_network(opts).await.map_err(|e| infra(format!("failed to create network {name}"), e))?;
+        let api = self.api.clone();
+        let landed = self.inflight.carry(async move { api.create_network(opts).await.map(drop) }).await;
+        landed.unwrap_or_else(cancelled).map_err(|e| infra(format!("failed to create network {name}"), e))?;
         Ok(())
     }
 
@@ -153,7 +164,9 @@ impl Docker {
             ..Default::default()
         };
         let opts = CreateContainerOptions { name: spec.name.clone(), platform: None };
-        self.api.create_container(Some(opts), config).await.map_err(|e| infra(format!("failed to create container {}", spec.name), e))?;
+        let api = self.api.clone();
+        let landed = self.inflight.carry(async move { api.create_container(Some(opts), config).await.map(drop) }).await;
+        landed.unwrap_or_else(cancelled).map_err(|e| infra(format!("failed to create container {}", spec.name), e))?;
         for net in &spec.more_networks {
             let endpoint = EndpointSettings { aliases: Some(vec![spec.alias.clone()]), ..Default::default() };
             let opts = bollard::network::ConnectNetworkOptions { container: spec.name.clone(), endpoint_config: endpoint };

@@ -5,6 +5,7 @@ mod client;
 mod engine;
 mod gc;
 mod images;
+mod inflight;
 mod liveness;
 mod net;
 

@@ -33,7 +33,7 @@ pub(super) fn rto_text(r: &Results) -> String {
 /// to the workload's end, 80.0 s after the failover was done)`. The clients may have come
 /// back later; nobody was writing then.
 pub(super) fn not_recovered_text(r: &Results) -> String {
-    let end = (r.longest_gap_to_end && r.longest_gap_ms > 0.0).then(|| r.longest_gap_start_ms + r.longest_gap_ms);
+    let end = (r.longest_gap_to_end && r.longest_gap_ms > 0.0).then_some(r.longest_gap_start_ms + r.longest_gap_ms);
     let Some(end) = end.filter(|e| *e > r.rto_from_ms) else { return "not recovered within the drill's window".into() };
     let done = r.failover.as_ref().and_then(|f| f.done_ms).filter(|d| *d < end);
     let after = done.map(|d| format!(", {:.1} s after the failover was done", (end - d) / 1000.0)).unwrap_or_default();

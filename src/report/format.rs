@@ -46,7 +46,14 @@ pub(super) fn host_text(h: &crate::usage::HostLoad) -> String {
         true => "never saturated (95 % busy for 1 s or more)".to_string(),
         false => format!("saturated {}", stretches.join(", ")),
     };
-    format!("{} cores, busy p50 {:.0} %, max {:.0} % ({} readings every {:.0} ms); {sat}", h.cores, h.busy_p50 * 100.0, h.busy_max * 100.0, h.samples, h.interval_ms)
+    format!(
+        "{} cores, busy p50 {:.0} %, max {:.0} % ({} readings every {:.0} ms); {sat}",
+        h.cores,
+        h.busy_p50 * 100.0,
+        h.busy_max * 100.0,
+        h.samples,
+        h.interval_ms
+    )
 }
 
 /// `p50 0.4 ms, p99 1.1 ms, max 3.2 ms over 2400 paced operations (worst: writer 2 at t=6.1 s)`.

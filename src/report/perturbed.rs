@@ -90,10 +90,8 @@ fn slipped(h: &HarnessUsage, windows: &[Window]) -> Option<(FindingKind, String,
     let (first, last) = (s.over.first()?, s.over.last()?);
     let worst = s.worst_at_ms.map(|t| format!(" at t={} s", secs(t))).unwrap_or_default();
     let who = s.worst_client.as_deref().unwrap_or("a client");
-    let what = format!(
-        "{who} invoked an operation {:.0} ms late{worst}: drdrill itself was late, and the timings near it may be off",
-        s.max_ms
-    );
+    let what =
+        format!("{who} invoked an operation {:.0} ms late{worst}: drdrill itself was late, and the timings near it may be off", s.max_ms);
     let many = if s.over.len() >= 20 { "20 or more".to_string() } else { s.over.len().to_string() };
     let span = (first.at_ms - first.slip_ms, last.at_ms);
     let evidence = format!(
@@ -130,7 +128,10 @@ mod tests {
         r.harness.as_mut().unwrap().host = Some(host(&[(5200.0, 8000.0)]));
         let f = perturbed(&r);
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].1, "the host was saturated from t=5.2 to 8.0 s (2.8 s at 95 % busy or more): the timings in that window may be off");
+        assert_eq!(
+            f[0].1,
+            "the host was saturated from t=5.2 to 8.0 s (2.8 s at 95 % busy or more): the timings in that window may be off"
+        );
         assert!(f[0].2.ends_with("RTO window t=5.0–6.6 s overlaps 1.4 s of a saturated host"), "{}", f[0].1);
         r.harness.as_mut().unwrap().host = Some(host(&[(9000.0, 10_500.0)]));
         assert!(perturbed(&r)[0].2.contains("no RTO window overlaps it (RTO window t=5.0–6.6 s)"), "{:?}", perturbed(&r));
@@ -156,7 +157,10 @@ mod tests {
         r.harness.as_mut().unwrap().slip = Some(slip);
         let f = perturbed(&r);
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].1, "writer 3 invoked an operation 120 ms late at t=5.9 s: drdrill itself was late, and the timings near it may be off");
+        assert_eq!(
+            f[0].1,
+            "writer 3 invoked an operation 120 ms late at t=5.9 s: drdrill itself was late, and the timings near it may be off"
+        );
         assert!(f[0].2.starts_with("1 of 501 paced operations went out more than 50 ms after they were due"), "{}", f[0].1);
         assert!(f[0].2.ends_with("RTO window t=5.0–6.6 s overlaps 0.1 s of late clients"), "{}", f[0].1);
     }

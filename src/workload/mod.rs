@@ -83,7 +83,9 @@ impl Workload {
     /// time out, and records them.
     pub async fn stop(self) -> WorkloadEnd {
         let _ = self.stop.send(true);
-        self.done.await.unwrap_or_else(|_| WorkloadEnd { panics: vec!["the writers' thread ended without a result".into()], ..WorkloadEnd::default() })
+        self.done
+            .await
+            .unwrap_or_else(|_| WorkloadEnd { panics: vec!["the writers' thread ended without a result".into()], ..WorkloadEnd::default() })
     }
 }
 

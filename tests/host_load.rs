@@ -1,0 +1,119 @@
+//! "Anything unexpected?" says what could have perturbed a drill's timings, proved both
+//! ways on the default drill: alone on an idle host it finds nothing and its clients keep
+//! time; beside a CPU hog that takes every core it names the saturated window and the RTO
+//! window it overlaps; with drdrill itself frozen for a moment, a client's slip is the
+//! finding. These run alone (.config/nextest.toml): a neighbour would load the host.
+mod common;
+use common::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const DEFAULT: &str = "scenarios/postgres-async-primary-kill.yaml";
+
+fn findings(d: &Drill) -> Vec<Value> {
+    d.results["questions"]["unexpected"]["findings"].as_array().cloned().unwrap_or_default()
+}
+
+fn of_kind(d: &Drill, kind: &str) -> Vec<Value> {
+    findings(d).into_iter().filter(|f| f["kind"] == kind).collect()
+}
+
+/// A container spinning one shell loop per core, each bounded to 3 minutes (so a test
+/// killed before its drop leaves nothing spinning for long); removed when dropped.
+struct Hog(String);
+
+impl Hog {
+    fn start() -> Hog {
+        let name = format!("drdrill-test-hog-{}", std::process::id());
+        let spin = r#"for i in $(seq $(nproc)); do timeout 180 sh -c 'while :; do :; done' & done; wait"#;
+        let out = Command::new("docker")
+            .args(["run", "-d", "--rm", "--name", &name, "--network", "none", "--entrypoint", "sh", "drdrill/postgres:15-2", "-c", spin])
+            .output()
+            .expect("docker");
+        assert!(out.status.success(), "the hog did not start: {}", String::from_utf8_lossy(&out.stderr));
+        // let every loop take its core before the drill starts
+        std::thread::sleep(Duration::from_secs(2));
+        Hog(name)
+    }
+}
+
+impl Drop for Hog {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+#[test]
+fn the_default_drill_on_an_idle_host_finds_nothing_unexpected_and_its_clients_keep_time() {
+    let d = run_drill(DEFAULT, &[]);
+    assert_eq!(d.code, 0, "{}", d.stdout);
+    assert_eq!(d.results["questions"]["unexpected"]["answer"], "no", "{:?}", findings(&d));
+    let h = &d.results["harness"];
+    assert_eq!(h["host"]["saturated"].as_array().map(Vec::len), Some(0), "{h}");
+    let busy_max = h["host"]["busy_max"].as_f64().unwrap();
+    assert!(busy_max < 0.95, "an idle host with one drill on it: {h}");
+    let slip = &h["slip"];
+    assert!(slip["ops"].as_u64().unwrap() > 1000, "the default writers are paced (100 writes/s each): {slip}");
+    assert!(slip["p99_ms"].as_f64().unwrap() < 10.0, "{slip}");
+    assert!(d.stdout.contains("Anything unexpected?  NO"), "{}", d.stdout);
+}
+
+#[test]
+fn beside_a_cpu_hog_the_saturated_window_and_the_rto_window_it_overlaps_are_named() {
+    let hog = Hog::start();
+    let d = run_drill(DEFAULT, &[]);
+    drop(hog);
+    let sat = of_kind(&d, "host_saturated");
+    assert_eq!(sat.len(), 1, "one saturated stretch, the whole workload: {:?}", findings(&d));
+    assert_eq!(d.results["questions"]["unexpected"]["answer"], "yes");
+    let stretch = &d.results["harness"]["host"]["saturated"][0];
+    let (from, to) = (stretch["from_ms"].as_f64().unwrap(), stretch["to_ms"].as_f64().unwrap());
+    let (rto_from, rto) = (d.results["rto_from_ms"].as_f64().unwrap(), d.results["rto_ms"].as_f64().unwrap());
+    assert!(from <= rto_from && to >= rto_from + rto, "the hog ran through the RTO window: {stretch} vs {rto_from}+{rto}");
+    assert!(stretch["busy"].as_f64().unwrap() >= 0.95, "{stretch}");
+    let evidence = sat[0]["evidence"].as_str().unwrap();
+    let window =
+        format!("RTO window t={:.1}–{:.1} s overlaps {:.1} s of a saturated host", rto_from / 1e3, (rto_from + rto) / 1e3, rto / 1e3);
+    assert!(evidence.ends_with(&window), "{evidence} / {window}");
+    // the writers still measured their slip (a sleeping client wins a core back quickly:
+    // docs/measurement.md has the figures), and the scorecard shows both
+    assert!(d.results["harness"]["slip"]["ops"].as_u64().unwrap() > 1000);
+    assert!(d.stdout.contains("Anything unexpected?  YES") && d.stdout.contains("the host was saturated from t="), "{}", d.stdout);
+}
+
+#[test]
+fn drdrill_frozen_for_a_moment_is_a_slip_finding_at_that_moment() {
+    let reports = tempfile::tempdir().unwrap();
+    let mut child = spawn_drill(DEFAULT, reports.path());
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines().map_while(Result::ok);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    assert!(lines.by_ref().take_while(|_| Instant::now() < deadline).any(|l| l.contains("== workload:")), "the workload never started");
+    let rest = std::thread::spawn(move || lines.collect::<Vec<_>>());
+    // frozen twice, 2 s and 3.5 s after the workload's line, 700 ms each (the writers start
+    // a few hundred ms after the line, later when the engine is slow to list the containers)
+    let pid = child.id().to_string();
+    for wait_ms in [2000, 800] {
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    }
+    let status = child.wait().unwrap();
+    let log = rest.join().unwrap().join("\n");
+    let d = find_drill(reports.path());
+    let slipped = of_kind(&d, "pacing_slipped");
+    assert_eq!(slipped.len(), 1, "{:?}\n{}\n{log} {status:?}", findings(&d), d.results["harness"]);
+    let slip = &d.results["harness"]["slip"];
+    let max = slip["max_ms"].as_f64().unwrap();
+    assert!((600.0..2000.0).contains(&max), "a client due during the 700 ms freeze went out that late: {slip}");
+    // the 30 s RTO target puts the bound at 300 ms; the worst op came right after the freeze
+    assert_eq!(slip["finding_above_ms"], 300.0);
+    let worst = slip["worst_at_ms"].as_f64().unwrap();
+    assert!((1500.0..5000.0).contains(&worst), "frozen 2-4.5 s into the workload, before the fault: {slip}");
+    let what = slipped[0]["what"].as_str().unwrap();
+    assert!(what.contains("ms late at t=") && what.contains("drdrill itself was late"), "{what}");
+    assert!(slipped[0]["evidence"].as_str().unwrap().contains("no RTO window overlaps it"), "{}", slipped[0]["evidence"]);
+}
