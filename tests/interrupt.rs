@@ -161,7 +161,7 @@ fn interrupt_default_at(ms: u64, signal: &str) -> String {
         let said = String::from_utf8_lossy(&gc.stdout).to_string();
         assert!(said.starts_with("removed 0 containers, 0 networks, 0 volumes"), "{what}: gc found more of run {run}: {said}\n{log}");
     }
-    let last = log.lines().filter(|l| l.contains("== ") && !l.contains("tearing down")).next_back().unwrap_or("(before any phase)").to_string();
+    let last = log.lines().rfind(|l| l.contains("== ") && !l.contains("tearing down")).unwrap_or("(before any phase)").to_string();
     format!("{what}: {last}")
 }
 

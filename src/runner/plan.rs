@@ -99,16 +99,46 @@ fn service_text(plan: &crate::scenario::ServicePlan) -> String {
     s
 }
 
+/// Where the drill's monitoring runs, as the run places it: the users' own (external),
+/// beside the drill on 127.0.0.1, or in sites (each site's Prometheus and Alertmanager, the
+/// Alertmanagers clustered, the pager outside every site, a witness in each other site).
+fn placement_text(m: &crate::scenario::MonitoringSpec, all_sites: &[String], nodes: &[String]) -> String {
+    let exporters = format!("an exporter beside each of {}", nodes.join(", "));
+    if m.is_external() {
+        let am = m.alertmanager_url.as_deref().unwrap_or("no Alertmanager given");
+        let prom = m.prometheus_url.as_deref().unwrap_or_default();
+        return format!("  monitoring: the users' own Prometheus {prom} and Alertmanager {am}, read only; nothing started\n");
+    }
+    let placed = m.placed_in();
+    if placed.is_empty() {
+        return format!("  monitoring: {exporters}; Prometheus 2.42 and Alertmanager 0.25 on 127.0.0.1, notifying drdrill's webhook\n");
+    }
+    let each: Vec<String> = placed.iter().map(|site| format!("in {site}: Prometheus 2.42 and Alertmanager 0.25")).collect();
+    let mut s = format!("  monitoring: {exporters}, each on its node's network; {}\n", each.join("; "));
+    if placed.len() > 1 {
+        s += &format!(
+            "  monitoring: the Alertmanagers of {} form one cluster (gossip across the sites), each Prometheus sends to all of them\n",
+            placed.join(", ")
+        );
+    }
+    s += "  monitoring: pages go to the pager, in a container of its own outside every site (drdrill reads it back on 127.0.0.1)\n";
+    let witnesses = crate::monitor::witness_sites(m, all_sites);
+    if !witnesses.is_empty() {
+        s += &format!(
+            "  monitoring: a witness Prometheus in {} (the same rules, paging nobody: which rules would have paged from there)\n",
+            witnesses.join(", ")
+        );
+    }
+    s
+}
+
 /// The drill's monitoring: what runs, its timing, each rule with its `for`, the targets.
 fn monitoring_text(loaded: &Loaded) -> String {
     let (Some(m), Some(rules)) = (&loaded.scenario.monitoring, &loaded.alert_rules) else { return String::new() };
     let t = m.timing();
     let files = &m.rules;
     let nodes: Vec<String> = loaded.services.iter().flat_map(|p| p.view.stack.node_names()).collect();
-    let mut s = format!(
-        "  monitoring: an exporter beside each of {}; Prometheus 2.42 and Alertmanager 0.25 on 127.0.0.1, notifying drdrill's webhook\n",
-        nodes.join(", ")
-    );
+    let mut s = placement_text(m, &loaded.scenario.sites, &nodes);
     s.push_str(&format!(
         "  monitoring: scrape every {} ms, evaluate every {} ms, group_wait {} ms, group_interval {} ms, group_by [{}]; after the drill at most {} ms for fired alerts to resolve\n",
         t.scrape_interval_ms, t.evaluation_interval_ms, t.group_wait_ms, t.group_interval_ms, m.group_by().join(", "), t.settle_ms
@@ -138,4 +168,30 @@ fn monitoring_text(loaded: &Loaded) -> String {
     }
     s.push_str("  target: every rule matches a series the exporters publish (alerts.rules_alive)\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placement_text;
+
+    fn spec(yaml: &str) -> crate::scenario::MonitoringSpec {
+        serde_json::from_value(serde_json::from_str(yaml).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_plan_places_the_monitoring_where_the_run_puts_it() {
+        let sites = ["dc1".to_string(), "dc2".to_string()];
+        let nodes = ["pg-1".to_string()];
+        let plain = placement_text(&spec(r#"{"rules": ["r.yml"]}"#), &[], &nodes);
+        assert!(plain.contains("Prometheus 2.42 and Alertmanager 0.25 on 127.0.0.1"), "{plain}");
+        let one = placement_text(&spec(r#"{"rules": ["r.yml"], "site": "dc2"}"#), &sites, &nodes);
+        assert!(one.contains("in dc2: Prometheus 2.42 and Alertmanager 0.25") && !one.contains("127.0.0.1, notifying"), "{one}");
+        assert!(one.contains("the pager, in a container of its own outside every site"), "{one}");
+        assert!(one.contains("a witness Prometheus in dc1") && !one.contains("cluster"), "{one}");
+        let both = placement_text(&spec(r#"{"rules": ["r.yml"], "sites": ["dc1", "dc2"]}"#), &sites, &nodes);
+        assert!(both.contains("in dc1: Prometheus 2.42 and Alertmanager 0.25; in dc2: Prometheus"), "{both}");
+        assert!(both.contains("the Alertmanagers of dc1, dc2 form one cluster") && !both.contains("witness"), "{both}");
+        let ext = placement_text(&spec(r#"{"rules": ["r.yml"], "prometheus_url": "http://127.0.0.1:9090"}"#), &[], &nodes);
+        assert!(ext.contains("the users' own Prometheus http://127.0.0.1:9090") && ext.contains("nothing started"), "{ext}");
+    }
 }
