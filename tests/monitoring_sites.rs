@@ -90,4 +90,21 @@ fn monitoring_in_both_sites_pages_once_when_one_is_isolated() {
     assert!(r["alerts"]["could_not_page"].is_null(), "dc2 could page all along: {}", r["alerts"]);
     let dark = r["alerts"]["dark_sites"].as_array().unwrap();
     assert_eq!((dark.len(), &dark[0]["site"]), (1, &Value::from("dc1")), "{dark:?}");
+    // dc1's Prometheus lost sight of pg-3 through the cut; its Alertmanager paged "pg-3
+    // down" once the cut healed, while pg-3, the new primary, had answered the clients all
+    // along: a false page (issue 59's case), and the only one
+    let fp = r["alerts"]["false_pages"].as_array().unwrap_or_else(|| panic!("no false page: {}", r["alerts"]["notifications"]));
+    let nodes: Vec<&str> = fp.iter().map(|p| p["instance"].as_str().unwrap()).collect();
+    assert_eq!(nodes, ["pg-3"], "{fp:?}");
+    assert!(fp[0]["notified_ms"].as_f64() > dark[0]["to_ms"].as_f64(), "delivered after the heal: {fp:?} {dark:?}");
+    assert!(fp[0]["max_gap_ms"].as_f64().unwrap() < 1000.0, "{fp:?}");
+    assert_eq!(rule(r, "PostgresInstanceDown")["false_pages"], 1);
+    let findings = r["questions"]["unexpected"]["findings"].as_array().unwrap();
+    let f = findings.iter().find(|f| f["kind"] == "false_page").unwrap_or_else(|| panic!("{findings:?}"));
+    assert_eq!(f["what"], "alert rule PostgresInstanceDown paged that pg-3 was down, while it was answering the clients");
+    assert!(
+        r["questions"]["alerting"]["why"].as_str().unwrap().contains("1 false page: PostgresInstanceDown for pg-3"),
+        "{}",
+        r["questions"]
+    );
 }

@@ -3,6 +3,7 @@
 //! and in each function.
 mod ack_runs;
 mod analysis;
+mod answering;
 mod convergence;
 mod divergence;
 mod divergence_causes;
@@ -22,6 +23,7 @@ mod updates;
 
 pub use ack_runs::AckRuns;
 pub use analysis::{Analysis, Checker};
+pub use answering::{ANSWER_GAP_NS, Answered, Answering};
 pub use convergence::{Convergence, NodeConvergence, compare};
 pub use divergence::{Cause, DivergedKey, Held, Stamp};
 pub use divergence_causes::{KeyEvidence, Skewed, explain};

@@ -320,6 +320,7 @@ impl Monitor {
             poll_ms: POLL_MS,
             polls: observed.polls,
             failed_polls: observed.failed_polls,
+            false_pages: Vec::new(),
         }
     }
 

@@ -19,6 +19,7 @@ mod deploy;
 mod drill;
 mod exporter_files;
 mod external;
+mod false_pages;
 mod http;
 mod judge;
 mod placed;
@@ -31,6 +32,7 @@ mod webhook;
 pub use deploy::Plan;
 pub use deploy::{IMAGE, Target, container_nodes, witness_sites};
 pub use drill::Monitor;
+pub use false_pages::{false_pages, words as false_page_words};
 pub use http::Http;
 pub use judge::FaultAt;
 use serde::{Deserialize, Serialize};
@@ -81,6 +83,10 @@ pub struct AlertsReport {
     pub poll_ms: u64,
     pub polls: u64,
     pub failed_polls: u64,
+    /// Pages for a node that was answering the clients from when the alert fired to when
+    /// the page arrived (`false_pages.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub false_pages: Vec<FalsePage>,
 }
 
 impl AlertsReport {
@@ -174,6 +180,9 @@ pub struct AlertRuleReport {
     pub noise: bool,
     /// Still firing well after the drill recovered (scrape + evaluation interval + 5 s).
     pub stuck: bool,
+    /// Its pages for a node that was answering the clients all along (`AlertsReport::false_pages`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub false_pages: usize,
 }
 
 /// A site the monitoring stood in, dark: cut off (`isolate_site`, until its heal) or
@@ -225,6 +234,30 @@ pub struct AlertStep {
     pub step: String,
     pub ms: Option<f64>,
     pub budget_ms: f64,
+}
+
+/// A page for a node that never went down: the alert, the node, when it fired and was
+/// delivered, and the node's answers to the clients over that stretch (drill ms).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FalsePage {
+    pub alert: String,
+    pub instance: String,
+    pub fired_ms: f64,
+    pub notified_ms: f64,
+    pub answered_from_ms: f64,
+    pub answered_to_ms: f64,
+    pub acks: u64,
+    pub max_gap_ms: f64,
+    /// It was promoted in the stretch (it answered the promotion), and took the clients after.
+    pub promoted_ms: Option<f64>,
+    /// The page came after the workload stopped: the node answered the clients until then,
+    /// and drdrill's read-back after it.
+    pub read_back_after: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One notification the webhook received (or, with the users' Alertmanager, one alert it

@@ -82,7 +82,31 @@ fn alerting(r: &Results, faults: &[FaultInjected]) -> Alerting {
             format!("undecided for a fault: {first}")
         }
     };
-    Alerting { answer, why, faults: judged }
+    Alerting { answer, why: why + &false_pages_text(a), faults: judged }
+}
+
+/// `; 1 false page: DbTargetGone for pg-3 (delivered t=18.5 s; pg-3 answering the clients
+/// from t=9.6 s to t=20.3 s)`, or nothing.
+fn false_pages_text(a: &AlertsReport) -> String {
+    if a.false_pages.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = a
+        .false_pages
+        .iter()
+        .map(|p| {
+            let (from, to) = (p.answered_from_ms / 1e3, p.answered_to_ms / 1e3);
+            format!(
+                "{} for {} (delivered t={:.1} s; {} answering the clients from t={from:.1} s to t={to:.1} s)",
+                p.alert,
+                p.instance,
+                p.notified_ms / 1e3,
+                p.instance
+            )
+        })
+        .collect();
+    let n = each.len();
+    format!("; {n} false page{}: {}", if n == 1 { "" } else { "s" }, each.join(", "))
 }
 
 /// A fault of a drill without monitoring: nothing could page.

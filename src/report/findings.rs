@@ -174,8 +174,8 @@ fn phases(r: &Results, out: &mut Vec<Found>) {
     }
 }
 
-/// Rules that can never fire, that fired with no fault in effect, or that kept firing after
-/// the recovery.
+/// Rules that can never fire, that fired with no fault in effect, that paged for a node
+/// answering the clients all along, or that kept firing after the recovery.
 fn alert_rules(a: &AlertsReport) -> Vec<Found> {
     let mut out = Vec::new();
     for rule in &a.rules {
@@ -187,6 +187,12 @@ fn alert_rules(a: &AlertsReport) -> Vec<Found> {
             let at = rule.firing_ms.or(rule.pending_ms).map(|t| format!("at t={t:.1} ms, ")).unwrap_or_default();
             let evidence = format!("fired {at}while no fault was in effect; for {}", instances(&rule.instances));
             out.push((FindingKind::AlertNoisy, format!("alert rule {name} fired with no outage"), evidence));
+        }
+        if rule.false_pages > 0 {
+            for p in a.false_pages.iter().filter(|p| p.alert == rule.alert) {
+                let (what, evidence) = crate::monitor::false_page_words(p);
+                out.push((FindingKind::FalsePage, what, evidence));
+            }
         }
         if rule.stuck {
             let since = rule.firing_ms.map(|t| format!("since t={t:.1} ms ")).unwrap_or_default();

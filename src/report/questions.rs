@@ -124,6 +124,9 @@ pub enum FindingKind {
     AlertNoisy,
     /// An alert rule still firing well after the recovery.
     AlertStuck,
+    /// A page for a node that was answering the clients from when the alert fired to
+    /// when the page arrived: the on-call woken for a node that never went down.
+    FalsePage,
     /// The orchestrator watcher saw the promotion after the clients' first write to it.
     WatcherLate,
     /// The drill's monitoring could not page (nothing reached the receiver, or the watch failed).

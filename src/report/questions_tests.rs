@@ -452,6 +452,7 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         AlertDead,
         AlertNoisy,
         AlertStuck,
+        FalsePage,
         WatcherLate,
         MonitoringCouldNotPage,
         HostSaturated,
@@ -475,6 +476,7 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         | AlertDead
         | AlertNoisy
         | AlertStuck
+        | FalsePage
         | WatcherLate
         | MonitoringCouldNotPage
         | HostSaturated

@@ -119,7 +119,8 @@ pub(super) async fn judge_alerts(drill: &Drill<'_>, each: &mut [(String, Results
     let m = drill.monitor.get()?;
     let faults = faults_at(drill);
     let recovered = each.iter().filter_map(|(_, r)| r.recovered_at_ms).reduce(f64::max);
-    let report = m.report(&faults, recovered, &down_nodes(drill).await).await;
+    let mut report = m.report(&faults, recovered, &down_nodes(drill).await).await;
+    mark_false_pages(drill, each, &mut report);
     for ((_, r), plan) in each.iter_mut().zip(&drill.loaded.services) {
         add_targets(r, crate::monitor::judge_targets(&report, &plan.view.targets));
     }
@@ -127,6 +128,25 @@ pub(super) async fn judge_alerts(drill: &Drill<'_>, each: &mut [(String, Results
         add_targets(only, vec![crate::monitor::rules_alive(&report)]);
     }
     Some(report)
+}
+
+/// The pages for a node that answered the clients all along, from the history's
+/// acknowledgements and promotions, each counted on its rule.
+fn mark_false_pages(drill: &Drill<'_>, each: &[(String, Results)], report: &mut crate::monitor::AlertsReport) {
+    let mut answering = crate::checker::Answering::default();
+    let Ok(h) = crate::history::read_history(&crate::history::path_in(&drill.dir), |op| answering.add(&op)) else { return };
+    answering.add_events(&h.events);
+    for (_, r) in each.iter().filter(|(_, r)| r.records_read.is_some()) {
+        for (_, sr) in r.each_service() {
+            answering.read_back(&sr.stack.final_primary);
+        }
+    }
+    // the clients follow a promotion within a second, or the DNS TTL and a second
+    let follow_ms = drill.sc().dns.as_ref().map_or(0, |d| u64::from(d.ttl_s) * 1000 + 1000);
+    report.false_pages = crate::monitor::false_pages(report, &answering, crate::clock::ms_to_ns(follow_ms));
+    for rule in report.rules.iter_mut() {
+        rule.false_pages = report.false_pages.iter().filter(|p| p.alert == rule.alert).count();
+    }
 }
 
 /// The nodes whose containers are not running now (killed and never started again).

@@ -11,9 +11,6 @@ use serde_norway::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Largest rules file read, as for a scenario (the shipped ones are 1-3 KB).
-pub const MAX_BYTES: u64 = 1 << 20;
-
 /// One alerting rule of the file (recording rules are checked and left alone).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertRule {
@@ -96,7 +93,8 @@ struct Raw {
     annotations: BTreeMap<String, Value>,
 }
 
-/// Reads the rules file `name` (relative to the scenario's folder): at most `MAX_BYTES`.
+/// Reads the rules file `name` (relative to the scenario's folder): at most
+/// `prescan::MAX_BYTES`, checked and decoded as a scenario is.
 pub fn read(scenario: &Path, name: &str) -> Result<AlertRules> {
     let path = scenario.parent().unwrap_or(Path::new(".")).join(name);
     let failed = |e: std::io::Error| {
@@ -104,21 +102,7 @@ pub fn read(scenario: &Path, name: &str) -> Result<AlertRules> {
             .cause(e)
             .hint("the path is relative to the scenario file")
     };
-    let size = std::fs::metadata(&path).map_err(failed)?.len();
-    if size > MAX_BYTES {
-        return Err(Error::scenario(format!(
-            "invalid rules file {}:1:1: the file is {size} bytes; a rules file may be at most {MAX_BYTES}",
-            path.display()
-        )));
-    }
-    let bytes = std::fs::read(&path).map_err(failed)?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        Error::scenario(format!(
-            "invalid rules file {}:1:1: not UTF-8 (invalid byte at offset {})",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        ))
-    })?;
+    let text = super::prescan::read_as("rules file", &path, failed)?;
     let mut rules = parse(&path, &text)?;
     rules.files = vec![(name.to_string(), path)];
     Ok(rules)

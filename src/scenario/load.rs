@@ -37,17 +37,7 @@ fn has_services(source: &str) -> bool {
 
 pub fn load(path: &Path) -> Result<Loaded> {
     let read = |e| Error::scenario(format!("failed to read scenario {}", path.display())).cause(e);
-    let meta = std::fs::metadata(path).map_err(read)?;
-    if meta.len() > super::prescan::MAX_BYTES as u64 {
-        let max = super::prescan::MAX_BYTES;
-        return Err(Error::scenario(format!(
-            "invalid scenario {}:1:1: the file is {} bytes; a scenario may be at most {max}",
-            path.display(),
-            meta.len()
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(read)?;
-    parse(path, super::prescan::decode(&path.display().to_string(), bytes)?)
+    parse(path, super::prescan::read_as("scenario", path, read)?)
 }
 
 pub fn parse(path: &Path, source: String) -> Result<Loaded> {

@@ -11,30 +11,60 @@ pub const MAX_BYTES: usize = 1 << 20;
 pub const MAX_DEPTH: usize = 32;
 
 fn refuse(file: &str, line: usize, col: usize, what: impl std::fmt::Display) -> Error {
-    Error::scenario(format!("invalid scenario {file}:{line}:{col}: {what}"))
-        .hint("`drdrill schema` prints the format; docs/scenarios.md explains every field")
+    refuse_as("scenario", file, line, col, what)
 }
 
-/// The file's text: at most `MAX_BYTES`, valid UTF-8 (else where the first bad byte is).
-pub fn decode(file: &str, bytes: Vec<u8>) -> Result<String> {
+/// `invalid rules file f:1:1: …` (`kind`: what the file is), with the scenario's hint for a scenario.
+fn refuse_as(kind: &str, file: &str, line: usize, col: usize, what: impl std::fmt::Display) -> Error {
+    let e = Error::scenario(format!("invalid {kind} {file}:{line}:{col}: {what}"));
+    match kind {
+        "scenario" => e.hint("`drdrill schema` prints the format; docs/scenarios.md explains every field"),
+        _ => e,
+    }
+}
+
+/// A YAML file's text (a scenario, `kind` "scenario", or a rules file): its size checked
+/// before it is read, then decoded as `decode_as` does; `failed` words a read that failed.
+pub fn read_as(kind: &str, path: &std::path::Path, failed: impl Fn(std::io::Error) -> Error) -> Result<String> {
+    let file = path.display().to_string();
+    let size = std::fs::metadata(path).map_err(&failed)?.len();
+    if size > MAX_BYTES as u64 {
+        return Err(refuse_as(kind, &file, 1, 1, format!("the file is {size} bytes; a {kind} may be at most {MAX_BYTES}")));
+    }
+    decode_as(kind, &file, std::fs::read(path).map_err(&failed)?)
+}
+
+/// The scenario's text: at most `MAX_BYTES`, valid UTF-8 (else where the first bad byte is).
+#[cfg(test)]
+fn decode(file: &str, bytes: Vec<u8>) -> Result<String> {
+    decode_as("scenario", file, bytes)
+}
+
+/// A YAML file's text: at most `MAX_BYTES`, valid UTF-8 (else where the first bad byte
+/// is), no control character YAML refuses.
+pub fn decode_as(kind: &str, file: &str, bytes: Vec<u8>) -> Result<String> {
     if bytes.len() > MAX_BYTES {
-        return Err(refuse(file, 1, 1, format!("the file is {} bytes; a scenario may be at most {MAX_BYTES}", bytes.len())));
+        return Err(refuse_as(kind, file, 1, 1, format!("the file is {} bytes; a {kind} may be at most {MAX_BYTES}", bytes.len())));
     }
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let (line, col) = line_col(&String::from_utf8_lossy(&e.as_bytes()[..at]), at);
-        refuse(file, line, col, format!("not UTF-8: invalid byte 0x{:02x} at byte offset {at}", e.as_bytes()[at]))
+        refuse_as(kind, file, line, col, format!("not UTF-8: invalid byte 0x{:02x} at byte offset {at}", e.as_bytes()[at]))
     })?;
-    no_control_characters(file, &text)?;
+    control_characters(kind, file, &text)?;
     Ok(text)
 }
 
 /// YAML allows no control character but tab, line feed, carriage return and NEL.
 pub fn no_control_characters(file: &str, text: &str) -> Result<()> {
+    control_characters("scenario", file, text)
+}
+
+fn control_characters(kind: &str, file: &str, text: &str) -> Result<()> {
     match text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{85}')) {
         Some((at, c)) => {
             let (line, col) = line_col(text, at);
-            Err(refuse(file, line, col, format!("control character U+{:04X} at byte offset {at}", c as u32)))
+            Err(refuse_as(kind, file, line, col, format!("control character U+{:04X} at byte offset {at}", c as u32)))
         }
         None => Ok(()),
     }
