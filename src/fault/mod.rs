@@ -78,6 +78,9 @@ pub struct Injected {
     /// Whether it acted on the then-primary at all (killed, paused or partitioned it, from
     /// anyone, or switched it over): an orchestrator may fail over after it.
     pub touched_primary: bool,
+    /// The service whose fault it is (a drill of several): its heal is tagged with it,
+    /// whichever handle records the heal.
+    pub service: Option<crate::history::Service>,
 }
 
 impl Injected {
@@ -136,6 +139,7 @@ pub async fn inject(stack: &Stack, index: usize, spec: &FaultSpec, rec: &Recorde
         undo: applied.undo,
         hit_primary: applied.hit_primary,
         touched_primary,
+        service: rec.service().cloned(),
     })
 }
 
@@ -279,7 +283,8 @@ pub async fn heal(docker: &Docker, f: &mut Injected, rec: Option<&RecorderHandle
             window_text(node, t_ns).unwrap_or_else(|| format!("call returned, {:.1} ms after the request", (now - t_ns) as f64 / 1e6));
         let detail = format!("{detail} (applied: {source})");
         let (fault, node) = (Some(f.index), Some(f.node.clone()));
-        rec.record(Event { service: None, t_ns, kind: EventKind::FaultHeal, fault, node, detail, applied_ns, applied_from_ns }).await;
+        let service = f.service.clone();
+        rec.record(Event { service, t_ns, kind: EventKind::FaultHeal, fault, node, detail, applied_ns, applied_from_ns }).await;
     }
     first_err.map_or(Ok(()), Err)
 }

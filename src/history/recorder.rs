@@ -228,6 +228,11 @@ impl RecorderHandle {
     }
 
     /// Records a prepared event; returns its time.
+    /// The service this handle tags what it records with (None: the drill's own, or a drill of one).
+    pub fn service(&self) -> Option<&super::Service> {
+        self.service.as_ref()
+    }
+
     pub async fn record(&self, mut e: Event) -> u64 {
         let t_ns = e.t_ns;
         if e.service.is_none() {

@@ -143,7 +143,7 @@ fn service_json(r: &Results, several: bool, svg: &str, name: &str, sr: &Results)
         "shards_caption": super::shards::shards_caption(sr),
         "shards": super::shards::shard_lines(sr),
         "writable": super::shards::writable_lines(sr),
-        "facts": super::measured::block(sr, (!several).then_some(r)),
+        "facts": super::measured::block(sr, Some(r)),
         "converged": super::measured::converged_word(sr),
         "lost_count": super::format::count_or(sr.lost_writes, "not read back"),
         "latency": super::figures::latency_grid(sr),

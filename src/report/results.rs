@@ -365,6 +365,9 @@ impl Results {
             alerts: self.alerts.clone(),
             // drill-wide: a service's row of a summary answers them for its service
             questions: self.questions.clone(),
+            // drill-wide: a signal stopped every service
+            interrupted: self.interrupted,
+            interruption: self.interruption.clone(),
             ..sr.clone()
         })
     }

@@ -396,3 +396,19 @@ fn the_key_space_picture_is_titled_with_its_service_and_marks_its_fault() {
         }
     }
 }
+
+#[test]
+fn an_interrupted_drill_of_several_services_says_so_for_every_service_in_every_report() {
+    let mut r = two_services();
+    for s in r.services.values_mut() {
+        s.interruption = None;
+    }
+    r.interrupted = true;
+    r.interruption = Some(Interruption { signal: "SIGINT".into(), phase: "workload".into(), at_ms: Some(3000.0) });
+    let said = "SIGINT during workload";
+    let html = super::html::report_html(&r, &[String::new(), String::new()], "");
+    let md = super::markdown(&r);
+    assert_eq!(html.matches(said).count(), 2, "once per service: {html}");
+    assert_eq!(md.matches(said).count(), 2, "once per service: {md}");
+    assert!(super::terminal::scorecard(&r).contains(said));
+}

@@ -226,32 +226,14 @@ fn check_reach(s: &Scenario, placed: &[&str], replicas: bool, p: &mut Vec<Proble
 /// `sites`, `wan`, `stack.sites`, `workload.site` and `failover.site`, together.
 pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
     if s.sites.is_empty() {
-        let stray = [
-            (!s.wan.is_empty(), Key("wan")),
-            (!s.stack.sites.is_empty(), Key("stack")),
-            (s.workload.site.is_some(), Key("workload")),
-            (s.failover.as_ref().is_some_and(|f| f.site.is_some()), Key("failover")),
-        ];
-        for (_, k) in stray.into_iter().filter(|x| x.0) {
-            p.push((vec![k], "sites are placed and linked only in a scenario with `sites: [..]`".into()));
-        }
+        stray_site_keys(s, p);
         return;
     }
     sites_and_links(s, p);
     let info = s.stack.kind.info();
     let flat = flat_kind(&s.stack);
     let placed_services = (info.placed_services)(&s.stack);
-    let unplaceable = (info.services)(&s.stack).into_iter().any(|x| !placed_services.contains(&x));
-    if info.external || (!flat && unplaceable) {
-        p.push((
-            vec![Key("sites")],
-            format!(
-                "sites place the nodes of {} stacks, and the members of {}; {} runs more than its nodes",
-                super::kinds::spoken_list(&bare_kinds(), "and"),
-                super::kinds::spoken_list(&super::kinds::kind_names(|k| k.info().members_span_sites), "and"),
-                info.name
-            ),
-        ));
+    if !placeable(s, flat, &placed_services, p) {
         return;
     }
     if flat {
@@ -265,24 +247,66 @@ pub(super) fn validate_sites(s: &Scenario, p: &mut Vec<Problem>) {
     services_placed(s, &placed_services, p);
     members_placed(s, &nodes, if flat { &[] } else { &placed_services }, p);
     let placed: Vec<&str> = nodes.iter().filter_map(|n| site_of(s, n)).collect();
-    if let Some(c) = &s.workload.site {
-        if let Some(why) = unknown_site(s, c) {
-            p.push((vec![Key("workload"), Key("site")], why));
-        } else if let Some(far) = placed.iter().find(|x| !linked(s, c, x)) {
-            p.push((vec![Key("workload"), Key("site")], format!("the clients in {c} cannot reach {far}: add a `wan` link between them")));
-        }
-    }
+    clients_reach(s, &placed, p);
     check_reach(s, &placed, placed.len() == nodes.len() && !flat, p);
-    let restore = s.failover_mode() == Some(super::model::FailoverMode::Restore);
-    if let Some(site) = s.failover.as_ref().and_then(|f| f.site.as_ref()) {
-        if let Some(why) = unknown_site(s, site) {
-            p.push((vec![Key("failover"), Key("site")], why));
-        } else if !restore && !nodes[1..].iter().any(|n| site_of(s, n) == Some(site.as_str())) {
-            p.push((vec![Key("failover"), Key("site")], format!("no replica in {site} to promote")));
-        }
-    }
+    failover_site(s, &nodes, p);
     if s.proxy.is_some() {
         p.push((vec![Key("proxy")], "with `sites`, the proxy runs the WAN links: leave `proxy` out".into()));
+    }
+}
+
+/// Without `sites`, every key that places or links is refused.
+fn stray_site_keys(s: &Scenario, p: &mut Vec<Problem>) {
+    let stray = [
+        (!s.wan.is_empty(), Key("wan")),
+        (!s.stack.sites.is_empty(), Key("stack")),
+        (s.workload.site.is_some(), Key("workload")),
+        (s.failover.as_ref().is_some_and(|f| f.site.is_some()), Key("failover")),
+    ];
+    for (_, k) in stray.into_iter().filter(|x| x.0) {
+        p.push((vec![k], "sites are placed and linked only in a scenario with `sites: [..]`".into()));
+    }
+}
+
+/// Whether sites can place this stack: an external stack, or one running services it
+/// cannot place, cannot be.
+fn placeable(s: &Scenario, flat: bool, placed_services: &[String], p: &mut Vec<Problem>) -> bool {
+    let info = s.stack.kind.info();
+    let unplaceable = (info.services)(&s.stack).into_iter().any(|x| !placed_services.contains(&x));
+    if !info.external && (flat || !unplaceable) {
+        return true;
+    }
+    p.push((
+        vec![Key("sites")],
+        format!(
+            "sites place the nodes of {} stacks, and the members of {}; {} runs more than its nodes",
+            super::kinds::spoken_list(&bare_kinds(), "and"),
+            super::kinds::spoken_list(&super::kinds::kind_names(|k| k.info().members_span_sites), "and"),
+            info.name
+        ),
+    ));
+    false
+}
+
+/// The clients' site is one of the sites, linked to every site a member stands in.
+fn clients_reach(s: &Scenario, placed: &[&str], p: &mut Vec<Problem>) {
+    let Some(c) = &s.workload.site else { return };
+    if let Some(why) = unknown_site(s, c) {
+        p.push((vec![Key("workload"), Key("site")], why));
+    } else if let Some(far) = placed.iter().find(|x| !linked(s, c, x)) {
+        p.push((vec![Key("workload"), Key("site")], format!("the clients in {c} cannot reach {far}: add a `wan` link between them")));
+    }
+}
+
+/// The failover's site is one of the sites and holds a replica to promote (a restore
+/// needs none).
+fn failover_site(s: &Scenario, nodes: &[String], p: &mut Vec<Problem>) {
+    let restore = s.failover_mode() == Some(super::model::FailoverMode::Restore);
+    let Some(site) = s.failover.as_ref().and_then(|f| f.site.as_ref()) else { return };
+    if let Some(why) = unknown_site(s, site) {
+        p.push((vec![Key("failover"), Key("site")], why));
+    } else if !restore && !nodes[1..].iter().any(|n| site_of(s, n) == Some(site.as_str())) {
+        p.push((vec![Key("failover"), Key("site")], format!("no replica in {site} to promote")));
     }
 }
 

@@ -1,6 +1,7 @@
 //! drdrill's own footprint: the CPU this process spent while the workload ran and its peak
 //! memory, from `getrusage`, beside the containers' (information: a client that sends one
 //! request per round trip costs about what the server does, docs/accuracy.md).
+use super::round::round;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -172,10 +173,6 @@ impl HarnessUsage {
     }
 }
 
-pub(super) fn round(x: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (x * f).round() / f
-}
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! every `EVERY` on a thread of its own (no runtime can hold it back), and the stretches
 //! the host was saturated. A saturated host is the sign that a drill's timings may be off:
 //! the clients, the proxies and the database all waited for a core.
-use super::cpu::round;
+use super::round::round;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -2,6 +2,7 @@
 //! (`cpu`), the host's saturation (`host`), and how late the paced clients were (`slip`).
 mod cpu;
 pub mod host;
+mod round;
 pub mod slip;
 
 pub use cpu::{Footprint, HarnessUsage, Role, Sample, children_cpu_us, footprints, peak_rss_bytes};

@@ -3,7 +3,7 @@
 //! direct sign that drdrill itself was late: its timer fired late, or its thread waited for
 //! a core. An operation held back by the system under test (a write waiting for the one
 //! before it, a backoff after a failure) is not a slip and is not counted.
-use super::cpu::round;
+use super::round::round;
 use serde::{Deserialize, Serialize};
 
 /// Slip above which the timings may be off, unless 1 % of the smallest RTO target is larger.
