@@ -12,9 +12,23 @@
 //! side. `DRDRILL_BENCH_ROUNDS` (default 1) repeats each drill; the medians are printed.
 //! `DRDRILL_BENCH_DRILLS` (comma-separated scenario names) runs only those. It asserts
 //! nothing: it measures (`redis-cluster-shard-lost` fails its targets on purpose).
+//!
+//! drdrill's share of the stack's CPU is no measure of its weight: a client that sends one
+//! request per round trip spends about what the server spends answering it. The honest
+//! comparison is beside the reference clients, so a second table runs, for each service of
+//! each drill, the standard tool with the same connections, one request per round trip,
+//! 10 s against a fresh server of its engine: pgbench at the service's rate (`-R`), and
+//! redis-benchmark as fast as answered (it cannot be paced: a client woken per request
+//! spends more per request than one kept busy). `DRDRILL_BENCH_REFERENCE=0` leaves it out.
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "tools.rs"]
+mod tools;
+
+/// How long each reference client runs.
+const REFERENCE_SECS: u64 = 10;
 
 /// The drills, as issue 51's table names them.
 const DRILLS: [&str; 6] = [
@@ -90,6 +104,7 @@ fn main() {
         header += &format!(" {}: writes/s | CPU per write | drdrill / stack CPU | RTO |", b.display());
     }
     let mut rows = Vec::new();
+    let mut cpu_per_write = std::collections::BTreeMap::new();
     for scenario in &drills {
         let mut got: Vec<Vec<Sample>> = vec![Vec::new(); bins.len()];
         for round in 0..rounds {
@@ -105,11 +120,70 @@ fn main() {
                 }
             }
         }
+        if let Some(c) = median(got[0].iter().map(|s| s.cpu_us_per_write).collect()) {
+            cpu_per_write.insert(scenario.to_string(), c);
+        }
         rows.push(format!("| {scenario} | {} |", got.iter().map(|s| cell(s)).collect::<Vec<_>>().join(" | ")));
     }
     println!("{header}");
     println!("|---|{}", "---|".repeat(4 * bins.len()));
     for r in rows {
         println!("{r}");
+    }
+    if std::env::var("DRDRILL_BENCH_REFERENCE").as_deref() != Ok("0") {
+        reference_table(&drills, &cpu_per_write);
+    }
+}
+
+/// One service's workload as the reference client repeats it.
+struct Load {
+    service: String,
+    redis: bool,
+    writers: u32,
+    rate_per_s: Option<f64>,
+    payload_bytes: usize,
+}
+
+fn loads(scenario: &str) -> Vec<Load> {
+    let loaded = drdrill::scenario::load(Path::new(&format!("scenarios/{scenario}.yaml"))).expect("a shipped scenario loads");
+    loaded
+        .services
+        .iter()
+        .map(|p| {
+            let w = &p.view.workload;
+            Load {
+                service: p.name.clone(),
+                redis: p.view.stack.kind.info().name.contains("redis"),
+                writers: u32::from(w.writers),
+                rate_per_s: w.rate_per_s,
+                payload_bytes: w.payload_bytes,
+            }
+        })
+        .collect()
+}
+
+/// Each drill's services beside their reference clients: client CPU per write, and the ratio.
+fn reference_table(drills: &[&str], drdrill_cpu: &std::collections::BTreeMap<String, f64>) {
+    let (pg, redis) = (tools::postgres(true), tools::redis());
+    println!();
+    println!("| drill | service: connections × rate | drdrill CPU per write (the whole drill) | reference client | its CPU per write | drdrill ÷ reference |");
+    println!("|---|---|---|---|---|---|");
+    for scenario in drills {
+        let ours = drdrill_cpu.get(*scenario).copied();
+        for l in loads(scenario) {
+            let total = l.rate_per_s.map(|r| r * f64::from(l.writers));
+            let (tool, (per_s, cpu)) = match l.redis {
+                true => ("redis-benchmark (unpaced)", tools::redis_benchmark(redis.port, l.writers, 20_000 * REFERENCE_SECS, l.payload_bytes)),
+                false => ("pgbench -M prepared", tools::pgbench(pg.port, l.writers, total, l.payload_bytes, REFERENCE_SECS)),
+            };
+            let rate = l.rate_per_s.map_or("unthrottled".into(), |r| format!("{r:.0}/s each"));
+            println!(
+                "| {scenario} | {}: {} × {rate} | {} | {tool}, {per_s:.0}/s | {cpu:.0} µs | {} |",
+                l.service,
+                l.writers,
+                ours.map_or("-".into(), |c| format!("{c:.0} µs")),
+                ours.map_or("-".into(), |c| format!("{:.2}", c / cpu))
+            );
+        }
     }
 }

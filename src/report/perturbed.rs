@@ -20,7 +20,8 @@ fn rto_windows(r: &Results, end_ms: f64) -> Vec<Window> {
     let each = r.each_service();
     let several = each.len() > 1;
     each.into_iter()
-        .filter(|(_, sr)| sr.rto_ms.is_some() || sr.outage_observed)
+        // writes that never stopped have no window (RTO 0)
+        .filter(|(_, sr)| sr.outage_observed)
         .map(|(name, sr)| {
             let to_ms = sr.rto_ms.map_or(end_ms, |rto| sr.rto_from_ms + rto);
             let what = if several { format!("RTO window ({name})") } else { "RTO window".into() };
@@ -45,7 +46,7 @@ fn overlaps(windows: &[Window], (from, to): (f64, f64), of: &str) -> String {
         .collect();
     match (hit.is_empty(), windows.is_empty()) {
         (false, _) => hit.join("; "),
-        (true, true) => "no RTO was measured; the latencies of that span may be off".into(),
+        (true, true) => "no service's writes stopped, so no RTO window; the latencies of that span may be off".into(),
         (true, false) => {
             let each: Vec<String> = windows.iter().map(|w| format!("{} t={}–{} s", w.what, secs(w.from_ms), secs(w.to_ms))).collect();
             format!("no RTO window overlaps it ({}); the latencies of that span may be off", each.join(", "))
@@ -163,6 +164,13 @@ mod tests {
         );
         assert!(f[0].2.starts_with("1 of 501 paced operations went out more than 50 ms after they were due"), "{}", f[0].1);
         assert!(f[0].2.ends_with("RTO window t=5.0–6.6 s overlaps 0.1 s of late clients"), "{}", f[0].1);
+    }
+
+    #[test]
+    fn writes_that_never_stopped_have_no_window() {
+        let mut r = Results { outage_observed: false, ..drill(5000.0, Some(0.0)) };
+        r.harness.as_mut().unwrap().host = Some(host(&[(1000.0, 26_000.0)]));
+        assert!(perturbed(&r)[0].2.ends_with("no service's writes stopped, so no RTO window; the latencies of that span may be off"), "{:?}", perturbed(&r));
     }
 
     #[test]
