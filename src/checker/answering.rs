@@ -85,20 +85,7 @@ impl Answering {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ok(node: &str, t_ms: u64) -> Op {
-        Op {
-            service: None,
-            writer: 0,
-            seq: t_ms,
-            key: None,
-            invoke_ns: t_ms * 1_000_000 - 500_000,
-            complete_ns: t_ms * 1_000_000,
-            outcome: Outcome::Ok,
-            node: Some(node.into()),
-            error: None,
-        }
-    }
+    use crate::checker::phases::tests::{ev, ok};
 
     #[test]
     fn acknowledgements_less_than_a_second_apart_are_one_stretch() {
@@ -122,17 +109,7 @@ mod tests {
         let mut a = Answering::default();
         (9600..14640).step_by(20).for_each(|t| a.add(&ok("pg-3", t)));
         (1000..8000).step_by(20).for_each(|t| a.add(&ok("pg-1", t)));
-        let stop = Event {
-            service: None,
-            t_ns: 14_650_000_000,
-            kind: EventKind::WorkloadStop,
-            fault: None,
-            node: None,
-            detail: String::new(),
-            applied_ns: None,
-            applied_from_ns: None,
-        };
-        a.add_events(&[stop]);
+        a.add_events(&[ev(14_650, EventKind::WorkloadStop, None, None)]);
         assert_eq!(a.at("pg-3", 15_600_000_000), None, "not read back");
         a.read_back("pg-3");
         a.read_back("pg-1");
@@ -145,17 +122,7 @@ mod tests {
     #[test]
     fn the_latest_promotion_before_a_moment_is_found() {
         let mut a = Answering::default();
-        let e = |kind, node: &str, t_ns| Event {
-            service: None,
-            t_ns,
-            kind,
-            fault: None,
-            node: Some(node.into()),
-            detail: String::new(),
-            applied_ns: None,
-            applied_from_ns: None,
-        };
-        a.add_events(&[e(EventKind::FailoverPromote, "pg-3", 9_600_000_000), e(EventKind::FaultInject, "pg-1", 8_000_000_000)]);
+        a.add_events(&[ev(9_600, EventKind::FailoverPromote, Some("pg-3"), None), ev(8_000, EventKind::FaultInject, Some("pg-1"), None)]);
         assert_eq!(a.promoted_before("pg-3", 18_000_000_000), Some(9_600_000_000));
         assert_eq!(a.promoted_before("pg-3", 9_000_000_000), None);
         assert_eq!(a.promoted_before("pg-1", u64::MAX), None);

@@ -141,4 +141,4 @@ fn phases_between(seen: Observed, failover: Failover, rto: (f64, Option<f64>)) -
 
 #[cfg(test)]
 #[path = "phases_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -34,7 +34,8 @@ fn orchestrated(switchover: bool, events: &[Event], (old, new): (&str, &str), ru
     phases(failover, events, runs, rto)
 }
 
-fn ev(t_ms: u64, kind: EventKind, node: Option<&str>, fault: Option<usize>) -> Event {
+/// An event at `t_ms` (the answering tests build theirs here too).
+pub(in crate::checker) fn ev(t_ms: u64, kind: EventKind, node: Option<&str>, fault: Option<usize>) -> Event {
     Event {
         service: None,
         t_ns: t_ms * 1_000_000,
@@ -47,7 +48,8 @@ fn ev(t_ms: u64, kind: EventKind, node: Option<&str>, fault: Option<usize>) -> E
     }
 }
 
-fn ok(node: &str, t_ms: u64) -> Op {
+/// An acknowledged write `node` answered at `t_ms`.
+pub(in crate::checker) fn ok(node: &str, t_ms: u64) -> Op {
     Op {
         service: None,
         writer: 0,
