@@ -171,10 +171,11 @@ fn the_default_drill_interrupted_at_20_moments_of_its_first_3_s_leaves_nothing()
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     eprintln!("interruption seed {seed}");
     let mut rng = Rng(seed);
-    // 20 moments spread over the first 3 s, each within its own 150 ms slot, the signals alternating
+    // 20 moments spread over the first 3 s, each within its own slot of 149 ms from 20 ms on
+    // (drdrill listens for signals once its arguments are read: a few ms), the signals alternating
     let mut seen = Vec::new();
     for i in 0..20u64 {
-        let ms = i * 150 + rng.below(150);
+        let ms = 20 + i * 149 + rng.below(149);
         seen.push(interrupt_default_at(ms, if i % 2 == 0 { "-INT" } else { "-TERM" }));
     }
     eprintln!("{}", seen.join("\n"));
