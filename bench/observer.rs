@@ -166,14 +166,18 @@ fn loads(scenario: &str) -> Vec<Load> {
 fn reference_table(drills: &[&str], drdrill_cpu: &std::collections::BTreeMap<String, f64>) {
     let (pg, redis) = (tools::postgres(true), tools::redis());
     println!();
-    println!("| drill | service: connections × rate | drdrill CPU per write (the whole drill) | reference client | its CPU per write | drdrill ÷ reference |");
+    println!(
+        "| drill | service: connections × rate | drdrill CPU per write (the whole drill) | reference client | its CPU per write | drdrill ÷ reference |"
+    );
     println!("|---|---|---|---|---|---|");
     for scenario in drills {
         let ours = drdrill_cpu.get(*scenario).copied();
         for l in loads(scenario) {
             let total = l.rate_per_s.map(|r| r * f64::from(l.writers));
             let (tool, (per_s, cpu)) = match l.redis {
-                true => ("redis-benchmark (unpaced)", tools::redis_benchmark(redis.port, l.writers, 20_000 * REFERENCE_SECS, l.payload_bytes)),
+                true => {
+                    ("redis-benchmark (unpaced)", tools::redis_benchmark(redis.port, l.writers, 20_000 * REFERENCE_SECS, l.payload_bytes))
+                }
                 false => ("pgbench -M prepared", tools::pgbench(pg.port, l.writers, total, l.payload_bytes, REFERENCE_SECS)),
             };
             let rate = l.rate_per_s.map_or("unthrottled".into(), |r| format!("{r:.0}/s each"));

@@ -93,7 +93,6 @@ pub fn number_after(text: &str, key: &str) -> f64 {
     n.parse().unwrap_or_else(|_| panic!("no number after {key:?} in {text}"))
 }
 
-
 /// pgbench inserting `payload_bytes`-byte rows on `clients` connections, one statement per
 /// round trip, paced at `rate_per_s` in all (`-R`; unpaced when None), for `secs`:
 /// (transactions per second, client CPU µs per transaction).

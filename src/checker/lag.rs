@@ -250,8 +250,8 @@ fn engine_stats<'a>(rows: impl Iterator<Item = &'a LagRow>) -> EngineStats {
     e
 }
 
-/// Nearest-rank percentile of sorted values.
-fn pct<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+/// Nearest-rank percentile (`p` in percent) of sorted values.
+pub fn pct<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }

@@ -28,7 +28,7 @@ pub use convergence::{Convergence, NodeConvergence, compare};
 pub use divergence::{Cause, DivergedKey, Held, Stamp};
 pub use divergence_causes::{KeyEvidence, Skewed, explain};
 pub use groups::{GroupResult, GroupsReport, judge_groups};
-pub use lag::{EngineStats, LagReport, LagStats, ReplicaLag, judge_lag, lag_report};
+pub use lag::{EngineStats, LagReport, LagStats, ReplicaLag, judge_lag, lag_report, pct};
 pub use latency::{LatencyPhase, PhaseLatencies, PhaseLatency, phases};
 pub use phases::{Failover, Phases, phases as orchestrator_phases};
 pub use refusals::{RefusalCause, RefusalsReport, causes_text, judge_refusals, refusals_target};

@@ -227,12 +227,12 @@ impl RecorderHandle {
         self.record(e).await
     }
 
-    /// Records a prepared event; returns its time.
     /// The service this handle tags what it records with (None: the drill's own, or a drill of one).
     pub fn service(&self) -> Option<&super::Service> {
         self.service.as_ref()
     }
 
+    /// Records a prepared event; returns its time.
     pub async fn record(&self, mut e: Event) -> u64 {
         let t_ns = e.t_ns;
         if e.service.is_none() {

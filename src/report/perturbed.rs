@@ -170,7 +170,11 @@ mod tests {
     fn writes_that_never_stopped_have_no_window() {
         let mut r = Results { outage_observed: false, ..drill(5000.0, Some(0.0)) };
         r.harness.as_mut().unwrap().host = Some(host(&[(1000.0, 26_000.0)]));
-        assert!(perturbed(&r)[0].2.ends_with("no service's writes stopped, so no RTO window; the latencies of that span may be off"), "{:?}", perturbed(&r));
+        assert!(
+            perturbed(&r)[0].2.ends_with("no service's writes stopped, so no RTO window; the latencies of that span may be off"),
+            "{:?}",
+            perturbed(&r)
+        );
     }
 
     #[test]

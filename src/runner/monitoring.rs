@@ -137,9 +137,7 @@ fn mark_false_pages(drill: &Drill<'_>, each: &[(String, Results)], report: &mut 
     let Ok(h) = crate::history::read_history(&crate::history::path_in(&drill.dir), |op| answering.add(&op)) else { return };
     answering.add_events(&h.events);
     for (_, r) in each.iter().filter(|(_, r)| r.records_read.is_some()) {
-        for (_, sr) in r.each_service() {
-            answering.read_back(&sr.stack.final_primary);
-        }
+        answering.read_back(&r.stack.final_primary);
     }
     // the clients follow a promotion within a second, or the DNS TTL and a second
     let follow_ms = drill.sc().dns.as_ref().map_or(0, |d| u64::from(d.ttl_s) * 1000 + 1000);

@@ -170,11 +170,14 @@ async fn until_clients_held(
                     let more = s.sc().workload.after_recovery_ms;
                     if clients_only(s, svcs.len()) || *late {
                         report_clients(drill, rep, s, w, more)?;
-                    } else if w.poll() != Seen::Recovered && past_end && !w.held_for(more) && !w.writing_now() {
+                    } else {
+                        w.poll();
                         // (clients writing again, not yet for `more`, are waited for without a word)
-                        *late = true;
-                        let text = "the recovery ended but the clients are not writing yet: waiting for them (at most until max_duration_ms)";
-                        drill.phase(rep, &s.say(text))?;
+                        if past_end && !w.writing_now() {
+                            *late = true;
+                            let text = "the recovery ended but the clients are not writing yet: waiting for them (at most until max_duration_ms)";
+                            drill.phase(rep, &s.say(text))?;
+                        }
                     }
                     held &= w.held_for(more);
                 }

@@ -173,7 +173,6 @@ impl HarnessUsage {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,7 +140,7 @@ pub fn summarise(readings: &[Reading], cores: usize) -> HostLoad {
         cores,
         interval_ms: round(spans.iter().sum::<f64>() / spans.len().max(1) as f64, 1),
         samples: readings.len(),
-        busy_p50: round(busy.get(busy.len() / 2).copied().unwrap_or(0.0), 3),
+        busy_p50: round(crate::checker::pct(&busy, 50.0).unwrap_or(0.0), 3),
         busy_max: round(busy.last().copied().unwrap_or(0.0), 3),
         saturated: stretches(readings),
     }

@@ -4,6 +4,7 @@
 //! a core. An operation held back by the system under test (a write waiting for the one
 //! before it, a backoff after a failure) is not a slip and is not counted.
 use super::round::round;
+use crate::checker::pct;
 use serde::{Deserialize, Serialize};
 
 /// Slip above which the timings may be off, unless 1 % of the smallest RTO target is larger.
@@ -50,12 +51,6 @@ pub fn finding_bound_ms(smallest_rto_target_ms: Option<f64>) -> f64 {
     smallest_rto_target_ms.map_or(SLIP_FINDING_MS, |t| SLIP_FINDING_MS.max(t / 100.0))
 }
 
-/// Nearest-rank percentile of sorted values.
-fn pct(sorted: &[u64], p: f64) -> u64 {
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
-    sorted.get(rank - 1).copied().unwrap_or(0)
-}
-
 /// The samples summarised against `bound_ms`.
 pub fn summarise(samples: &[SlipSample], bound_ms: f64) -> PacingSlip {
     let mut ns: Vec<u64> = samples.iter().map(|s| s.slip_ns).collect();
@@ -70,8 +65,8 @@ pub fn summarise(samples: &[SlipSample], bound_ms: f64) -> PacingSlip {
         .collect();
     PacingSlip {
         ops: samples.len(),
-        p50_ms: ms(pct(&ns, 0.5)),
-        p99_ms: ms(pct(&ns, 0.99)),
+        p50_ms: ms(pct(&ns, 50.0).unwrap_or(0)),
+        p99_ms: ms(pct(&ns, 99.0).unwrap_or(0)),
         max_ms: ms(ns.last().copied().unwrap_or(0)),
         worst_at_ms: worst.map(|w| round(w.t_ns as f64 / 1e6, 1)),
         worst_client: worst.map(|w| client(w.client)),
