@@ -150,6 +150,7 @@ impl Checker {
     pub fn from_history_of(path: &Path, service: Option<&str>) -> std::io::Result<(Checker, HistoryFile)> {
         let (c, mut h) = Checker::from_history_where(path, |op| crate::history::belongs(op.service.as_ref(), service))?;
         h.events.retain(|e| crate::history::belongs(e.service.as_ref(), service));
+        h.reads.retain(|r| crate::history::belongs(r.service.as_ref(), service));
         Ok((c, h))
     }
 
@@ -291,6 +292,13 @@ fn the_fault(events: &[Event], answered_fault: Option<usize>) -> (Vec<&Event>, O
     let injects: Vec<&Event> = events.iter().filter(|e| e.kind == EventKind::FaultInject).collect();
     let fault = answered_fault.and_then(|i| injects.iter().find(|e| e.fault == Some(i))).or(injects.first()).copied();
     (injects, fault)
+}
+
+/// Every fault injected and the one RTO counts from (`answered_fault`, else the first), as
+/// RTO counts from them: the readers' RTO counts from the writes' fault.
+pub fn fault_times(events: &[Event], answered_fault: Option<usize>) -> (Vec<rto::FaultTime>, Option<rto::FaultTime>) {
+    let (injects, fault) = the_fault(events, answered_fault);
+    (injects.into_iter().map(fault_time).collect(), fault.map(fault_time))
 }
 
 /// A fault as RTO counts from it: when it was asked for and when it was reported applied.

@@ -11,6 +11,8 @@ mod groups;
 mod lag;
 mod latency;
 mod phases;
+mod read_targets;
+mod reads;
 mod refusals;
 mod rpo;
 mod rto;
@@ -22,7 +24,7 @@ mod targets;
 mod updates;
 
 pub use ack_runs::AckRuns;
-pub use analysis::{Analysis, Checker};
+pub use analysis::{Analysis, Checker, fault_times};
 pub use answering::{ANSWER_GAP_NS, Answered, Answering};
 pub use convergence::{Convergence, NodeConvergence, compare};
 pub use divergence::{Cause, DivergedKey, Held, Stamp};
@@ -31,9 +33,13 @@ pub use groups::{GroupResult, GroupsReport, judge_groups};
 pub use lag::{EngineStats, LagReport, LagStats, ReplicaLag, judge_lag, lag_report, pct};
 pub use latency::{LatencyPhase, PhaseLatencies, PhaseLatency, phases};
 pub use phases::{Failover, Phases, phases as orchestrator_phases};
+pub use read_targets::judge_read_targets;
+pub use reads::{
+    Acks, BackInTime, LostRead, LostReads, NodeReads, PhaseStaleness, ReadContext, ReadsReport, StaleStats, StepBack, judge_reads,
+};
 pub use refusals::{RefusalCause, RefusalsReport, causes_text, judge_refusals, refusals_target};
 pub use rpo::{LostWrite, RpoResult};
-pub use rto::{RtoBasis, RtoResult};
+pub use rto::{FaultTime, RtoBasis, RtoResult};
 pub use shards::{ShardResult, ShardsReport, judge_shards};
 pub use sites::{SiteOp, SiteWrites, site_writes};
 pub use steps::{ClientDns, Steps as PhaseSteps};
@@ -84,5 +90,7 @@ impl std::fmt::Display for Verdict {
 mod branch_tests;
 #[cfg(test)]
 mod random_histories;
+#[cfg(test)]
+mod reads_tests;
 #[cfg(test)]
 mod tests;

@@ -25,18 +25,7 @@ fn ev(t_ms: u64, kind: EventKind, fault: Option<usize>) -> Event {
 }
 
 fn targets(rto: u64, rpo: u64, lost: u64) -> Targets {
-    Targets {
-        rto_ms: Some(rto.into()),
-        rpo_ms: Some(rpo.into()),
-        max_lost_writes: Some(lost.into()),
-        converge: false,
-        replica_lag_ms: None,
-        alerts: Default::default(),
-        no_alert: Vec::new(),
-        max_lost_updates: None,
-        max_diverged_keys: None,
-        max_refused_after_failover: None,
-    }
+    Targets { rto_ms: Some(rto.into()), rpo_ms: Some(rpo.into()), max_lost_writes: Some(lost.into()), ..Targets::none() }
 }
 
 /// One writer writing every 10 ms from t=0 to `end_ms`; ops invoked in [down_from, down_to)

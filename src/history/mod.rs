@@ -73,6 +73,26 @@ pub struct Op {
     pub error: Option<String>,
 }
 
+/// One read: reader `reader` asked `node` for writer `writer`'s newest record, and saw
+/// record `seen` (None on an ok read: the node held none of that writer's records yet).
+/// Times are ns on the drill clock, like the writes'.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Read {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
+    pub reader: u32,
+    pub writer: u32,
+    pub invoke_ns: u64,
+    pub complete_ns: u64,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<std::sync::Arc<str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
@@ -165,6 +185,8 @@ pub enum Entry {
         services: Vec<String>,
     },
     Op(Op),
+    /// A reader's read (`workload.readers`).
+    Read(Read),
     Event(Event),
 }
 

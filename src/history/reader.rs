@@ -1,6 +1,6 @@
 //! Reads a history back, streaming, for the checker and for tests: `history.jsonl.zst`
 //! through a streaming zstd decoder, or a plain `history.jsonl` from older evidence.
-use super::{Entry, Event, Op};
+use super::{Entry, Event, Op, Read};
 use std::io::{BufRead, ErrorKind};
 use std::path::Path;
 
@@ -13,6 +13,9 @@ pub struct HistoryFile {
     /// The drill's services when it had several (empty: one service).
     pub services: Vec<String>,
     pub events: Vec<Event>,
+    /// Every reader's reads (`workload.readers`), in file order: far fewer than the writes,
+    /// and judged together, so kept whole.
+    pub reads: Vec<Read>,
     /// The compressed file ends mid-frame (the drill crashed): every whole line before the
     /// cut was read, and nothing after it.
     pub truncated: bool,
@@ -48,6 +51,7 @@ pub fn read_history(path: &Path, mut on_op: impl FnMut(Op)) -> std::io::Result<H
                 h.services = services;
             }
             Entry::Op(op) => on_op(op),
+            Entry::Read(r) => h.reads.push(r),
             Entry::Event(e) => h.events.push(e),
         }
         Ok(())

@@ -187,7 +187,18 @@ impl RecorderHandle {
         }
         let _ = self.tx.send(Entry::Op(op)).await;
     }
-    /// Records an event now; returns its time.
+
+    /// Records a reader's read (tagged with the service; never counted with the writes).
+    pub async fn read(&self, mut read: super::Read) {
+        if read.service.is_none() {
+            read.service.clone_from(&self.service);
+        }
+        if let Some(e) = read.error.as_mut().filter(|_| crate::secrets::any()) {
+            *e = crate::secrets::redact(e);
+        }
+        let _ = self.tx.send(Entry::Read(read)).await;
+    }
+
     /// Counts `op` (outcome `i`: ok, fail, unknown) and keeps its times.
     fn count(&self, i: usize, op: &Op) {
         let relaxed = std::sync::atomic::Ordering::Relaxed;
@@ -208,6 +219,7 @@ impl RecorderHandle {
         }
     }
 
+    /// Records an event now; returns its time.
     pub async fn event(&self, kind: EventKind, fault: Option<usize>, node: Option<&str>, detail: impl Into<String>) -> u64 {
         self.event_at(self.clock.now_ns(), kind, fault, node, detail).await
     }

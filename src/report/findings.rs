@@ -18,6 +18,7 @@ pub fn findings(r: &Results) -> Vec<Finding> {
         not_replicated(sr, &mut found);
         divergence(sr, &mut found);
         phases(sr, &mut found);
+        reads(sr, &mut found);
         out.extend(found.into_iter().map(|(kind, what, evidence)| Finding { service: Some(name.to_string()), kind, what, evidence }));
     }
     let drill = |kind, what: String, evidence: String| Finding { service: None, kind, what, evidence };
@@ -55,6 +56,37 @@ pub fn findings(r: &Results) -> Vec<Finding> {
 }
 
 type Found = (FindingKind, String, String);
+
+/// Reads of writes the failover lost, and reads that went back in time: findings whatever
+/// the targets say.
+fn reads(r: &Results, out: &mut Vec<Found>) {
+    let Some(x) = &r.reads else { return };
+    if let Some(l) = x.of_lost_writes.as_ref().filter(|l| l.reads > 0) {
+        let first: Vec<String> = l
+            .first
+            .iter()
+            .take(3)
+            .map(|f| format!("reader {} read writer {} seq {} on {} at t={:.1} ms", f.reader, f.writer, f.seq, f.node, f.at_ms))
+            .collect();
+        let what = format!("readers saw {} writes the failover then lost", l.distinct_writes);
+        out.push((FindingKind::ReadsOfLostWrites, what, format!("{}: {}", super::reads::lost_text(x), first.join("; "))));
+    }
+    if let Some(b) = x.back_in_time.first.first() {
+        let what = "reads went back in time: a reader saw older data than it had already seen".to_string();
+        let first = format!(
+            "{}; first: reader {} saw writer {} seq {} on {} at t={:.1} ms after seq {} on {}",
+            super::reads::back_text(x),
+            b.reader,
+            b.writer,
+            b.after_seq,
+            b.after_node,
+            b.at_ms,
+            b.before_seq,
+            b.before_node
+        );
+        out.push((FindingKind::ReadsBackInTime, what, first));
+    }
+}
 
 /// Writes failing again after recovery, an outage no fault targeted, and what the
 /// read-back found that was never acknowledged, twice, or never written.

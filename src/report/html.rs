@@ -66,6 +66,12 @@ Below, on the same time axis: each site's longest time without an acknowledgemen
 <table><tr><th>replica</th><th>phase</th><th>heartbeats</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>engine p50 / p99 / max ms</th><th>engine behind (bytes p50 / max)</th></tr>
 {% for l in s.lag %}<tr><td>{{ l.replica }}</td><td>{{ l.phase }}</td><td>{{ l.heartbeats }}</td><td>{{ l.p50 }}</td><td>{{ l.p95 }}</td><td>{{ l.p99 }}</td><td>{{ l.max }}</td><td>{{ l.engine }}</td><td>{{ l.behind }}</td></tr>
 {% endfor %}</table>{% endif %}
+{% if s.reads %}<h2 id="reads{{ s.suffix }}">Reads</h2><p>{{ s.reads[0] }}.</p>
+<table class="facts">{% for f in s.reads[1] %}<tr><th>{{ f.label }}</th><td>{{ f.text }}</td></tr>
+{% endfor %}</table>
+<table><tr>{% for h in s.reads[2].header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in s.reads[2].rows %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>
+{% endfor %}</table>{% endif %}
 <h2>Lost writes ({{ s.lost_count }})</h2>
 {% if s.r.lost %}<table><tr><th>writer</th><th>seq</th><th>acknowledged (ms)</th></tr>
 {% for l in s.r.lost[:100] %}<tr><td>{{ l.writer }}</td><td>{{ l.seq }}</td><td>{{ num(l.ack_ms) }}</td></tr>
@@ -154,6 +160,7 @@ fn service_json(r: &Results, several: bool, svg: &str, name: &str, sr: &Results)
         "lost_updates": super::multi_active::lost_update_lines(sr, 100),
         "lost_updates_more": super::multi_active::lost_updates_left_out(sr, 100),
         "replication": super::replication::replication_at_start(sr),
+        "reads": super::reads::reads_section(sr),
         "keyspace": super::keyspace::keyspace_svg(name, sr, &events).map(|svg| svg.unwrap_or_else(|e| format!("<p>no picture: {e}</p>"))),
     })
 }

@@ -79,6 +79,7 @@ fn service(r: &Results, timeline: &str) -> String {
         latency(r),
         restore(r),
         replica_lag(r),
+        reads(r),
         timeline_table(r),
         lost_writes(r),
         replication(r),
@@ -159,6 +160,17 @@ fn sites(r: &Results) -> String {
         }
     }
     m
+}
+
+/// "## Reads" (with readers): the facts, then staleness and latency by phase.
+fn reads(r: &Results) -> String {
+    let Some((caption, facts, grid)) = super::reads::reads_section(r) else { return String::new() };
+    let mut m = format!("\n## Reads\n\n{caption}.\n\n| figure | value |\n|---|---|\n");
+    for f in facts {
+        let _ = writeln!(m, "| {} | {} |", f.label, f.text.replace('|', "\\|"));
+    }
+    m.push('\n');
+    m + &grid.markdown()
 }
 
 /// "## Replication at start": a row per replica, or a mesh's matrix.

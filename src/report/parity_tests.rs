@@ -43,6 +43,15 @@ const SECTIONS: &[(&str, &str)] = &[
     ("latency", "before_fault"),
     ("wan", "WAN dc1-dc2"),
     ("replica lag", "Replica lag: acknowledged heartbeat"),
+    ("reads", "Reads: 4 readers from replicas"),
+    ("read RTO", "650.0 ms (t=5000.0 ms to the recovery point t=5650.0 ms)"),
+    ("node that stopped answering", "pg-1: 100 ok, 15 fail, 5 unknown; reads failed from t=5001.0 to t=5640.0 ms"),
+    ("staleness", "p50 0.0 ms, p99 812.5 ms, max 900.0 ms; at most 360 acknowledged writes not shown"),
+    ("staleness by phase", "590.0"),
+    ("reads of lost writes", "3 reads showed 2 writes the final read-back does not hold"),
+    ("read of a lost write", "t=4995.5 ms reader 2 on pg-1: writer 1 seq 499"),
+    ("reads back in time", "largest step 5 records"),
+    ("went back in time", "writer 1: seq 494 on pg-2 after seq 499 on pg-1"),
     ("replication at start", "subscriber (row) / provider (column)"),
     ("replication matrix cell", "replicating, 7 B"),
     ("multi-active sites", "By site"),
@@ -153,11 +162,28 @@ fn everything() -> Results {
     r.wan = vec![from_json(json!({"between": ["dc1", "dc2"], "latency_ms": 30}))];
     r.replica_lag = Some(from_json(json!({"heartbeat_ms": 100, "poll_ms": 10, "engine_every_ms": 500, "reported_as": "replay_lag",
         "heartbeats_acked": 10, "heartbeats_failed": 0, "resolution_p50_ms": 5.0, "resolution_max_ms": 5.0, "replicas": []})));
+    r.reads = Some(reads());
     r.stack.replication_at_start = ["pgl-1 <- pgl-2", "pgl-2 <- pgl-1"]
         .iter()
         .map(|n| crate::stack::ReplicaHealth { node: n.to_string(), state: "replicating".into(), lag_bytes: 7 })
         .collect();
     r
+}
+
+/// Readers that stopped on pg-1, read a lost write and went back in time.
+fn reads() -> crate::checker::ReadsReport {
+    from_json(json!({"readers": 4, "from": "replicas", "total": 400, "ok": 380, "fail": 15, "unknown": 5,
+        "rto": {"basis": "fault", "outage_ms": 700.0, "last_ack_before_outage_ms": 4990.0, "rto_ms": 650.0, "outage_observed": true,
+            "recovered_at_ms": 5650.0, "outage_start_ms": 5001.0, "relapses": 0, "from_ms": 5000.0, "fault_requested_ms": 5000.0,
+            "longest_gap_ms": 710.0, "longest_gap_start_ms": 4990.0},
+        "nodes": [{"node": "pg-1", "ok": 100, "fail": 15, "unknown": 5, "failed_from_ms": 5001.0, "failed_to_ms": 5640.0}],
+        "staleness": {"reads": 380, "fresh": 300, "p50_ms": 0.0, "p99_ms": 812.5, "max_ms": 900.0, "max_writes": 360},
+        "staleness_by_phase": [{"phase": "during_fault", "from_ms": 5000.0, "to_ms": 5600.0, "reads": 80, "fresh": 0, "p50_ms": 300.0,
+            "p99_ms": 590.0, "max_ms": 600.0, "max_writes": 240}],
+        "latency": [], "of_lost_writes": {"reads": 3, "distinct_writes": 2,
+            "first": [{"at_ms": 4995.5, "reader": 2, "node": "pg-1", "writer": 1, "seq": 499}]},
+        "back_in_time": {"reads": 2, "largest_step": 5, "first": [{"at_ms": 5700.0, "reader": 2, "writer": 1, "before_seq": 499,
+            "before_node": "pg-1", "after_seq": 494, "after_node": "pg-2"}]}}))
 }
 
 /// What an auditor reads of report.html: its text with the entities minijinja wrote undone.

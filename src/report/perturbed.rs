@@ -141,7 +141,8 @@ mod tests {
     #[test]
     fn an_idle_host_and_punctual_clients_are_no_finding() {
         let mut r = drill(5000.0, Some(1600.0));
-        let samples: Vec<SlipSample> = (0..1000).map(|i| SlipSample { t_ns: i * 10_000_000, slip_ns: 400_000, client: 0 }).collect();
+        let samples: Vec<SlipSample> =
+            (0..1000).map(|i| SlipSample { t_ns: i * 10_000_000, slip_ns: 400_000, client: 0, reader: false }).collect();
         let h = r.harness.as_mut().unwrap();
         h.host = Some(host(&[]));
         h.slip = Some(crate::usage::slip::summarise(&samples, 50.0));
@@ -152,8 +153,9 @@ mod tests {
     #[test]
     fn a_client_that_slipped_past_the_bound_is_a_finding_with_its_moment() {
         let mut r = drill(5000.0, Some(1600.0));
-        let mut samples: Vec<SlipSample> = (0..500).map(|i| SlipSample { t_ns: i * 10_000_000, slip_ns: 300_000, client: 1 }).collect();
-        samples.push(SlipSample { t_ns: 5_900_000_000, slip_ns: 120_000_000, client: 3 });
+        let mut samples: Vec<SlipSample> =
+            (0..500).map(|i| SlipSample { t_ns: i * 10_000_000, slip_ns: 300_000, client: 1, reader: false }).collect();
+        samples.push(SlipSample { t_ns: 5_900_000_000, slip_ns: 120_000_000, client: 3, reader: false });
         let slip: PacingSlip = crate::usage::slip::summarise(&samples, 50.0);
         r.harness.as_mut().unwrap().slip = Some(slip);
         let f = perturbed(&r);

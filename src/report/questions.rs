@@ -146,6 +146,10 @@ pub enum FindingKind {
     /// A replica stopped replicating on its own (a logical subscriber's apply worker
     /// erroring on a change it cannot apply), as its log says.
     ReplicationStopped,
+    /// Readers saw writes the final read-back does not hold: users saw data that is gone.
+    ReadsOfLostWrites,
+    /// A reader saw a writer's data older than it had seen before.
+    ReadsBackInTime,
 }
 
 /// One thing the drill found, with the figure that proves it.

@@ -460,6 +460,8 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         RefusedAfterFailover,
         NotReplicated,
         ReplicationStopped,
+        ReadsOfLostWrites,
+        ReadsBackInTime,
     ];
     // the match fails to compile when a kind is added and not listed above
     let listed = |k: FindingKind| match k {
@@ -483,7 +485,9 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         | PacingSlipped
         | RefusedAfterFailover
         | NotReplicated
-        | ReplicationStopped => all.contains(&k),
+        | ReplicationStopped
+        | ReadsOfLostWrites
+        | ReadsBackInTime => all.contains(&k),
     };
     let doc = include_str!("../../docs/evidence.md");
     for k in all {

@@ -125,6 +125,10 @@ pub struct Results {
     /// engine reported (when measured; raw rows in replica-lag.jsonl.zst).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica_lag: Option<crate::checker::LagReport>,
+    /// With `workload.readers`: what the readers got (availability and read RTO,
+    /// staleness, reads of lost writes, reads back in time, latency by phase).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads: Option<crate::checker::ReadsReport>,
     pub stack: StackInfo,
     /// The Docker engine the drill ran on.
     pub engine: EngineInfo,

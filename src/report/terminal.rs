@@ -166,6 +166,7 @@ fn service_block(r: &Results, drill: Option<&Results>) -> String {
     s += &restore_table(r);
     s += &latency_table(r);
     s += &lag_table(r);
+    s += &reads_table(r);
     s += &replication_table(r);
     s
 }
@@ -225,6 +226,12 @@ fn site_table(r: &Results) -> String {
 fn replication_table(r: &Results) -> String {
     let Some((caption, grid)) = super::replication::replication_at_start(r) else { return String::new() };
     format!("\nReplication at start: {caption}\n{}\n", grid.terminal())
+}
+
+/// What the readers got, when the workload had readers.
+fn reads_table(r: &Results) -> String {
+    let Some((caption, facts, grid)) = super::reads::reads_section(r) else { return String::new() };
+    format!("\n{caption}\n{}{}\n", fact_lines(&facts), grid.terminal())
 }
 
 /// Replica lag per replica and phase, beside the engine's figure, when it was measured.

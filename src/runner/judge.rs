@@ -99,6 +99,43 @@ fn with_lag_targets(
     Ok(replica_lag)
 }
 
+/// What the readers got (`workload.readers`), their targets judged into `a`.
+fn judge_reads(
+    svc: &Service,
+    history: &std::path::Path,
+    hist: &HistoryFile,
+    read: Option<&ReadBack>,
+    a: &mut Analysis,
+) -> Result<Option<crate::checker::ReadsReport>> {
+    let sc = svc.sc();
+    let Some(spec) = &sc.workload.readers else { return Ok(None) };
+    let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
+    let mut acks = crate::checker::Acks::default();
+    crate::history::read_history(history, |op| {
+        if op.outcome == crate::history::Outcome::Ok && op.key.is_none() && crate::history::belongs(op.service.as_ref(), tag) {
+            acks.add(op.writer, op.seq, op.complete_ns);
+        }
+    })
+    .map_err(|e| Error::infra(format!("failed to read {} back", crate::history::FILE)).cause(e))?;
+    acks.seal();
+    let (injects, fault) = crate::checker::fault_times(&hist.events, a.answered_fault);
+    let recovered_ns = a.rto.recovered_at_ms.map(|ms| (ms * 1e6).round() as u64);
+    let cx = crate::checker::ReadContext {
+        events: &hist.events,
+        acks: &acks,
+        read_back: read,
+        fault,
+        injects,
+        recovered_ns,
+        checks: &sc.checks,
+    };
+    let report = crate::checker::judge_reads(&hist.reads, spec, &cx);
+    let targets = crate::checker::judge_read_targets(&report, &sc.targets);
+    a.verdict = targets.iter().fold(a.verdict, |v, t| v.merge(t.verdict));
+    a.targets.extend(targets);
+    Ok(Some(report))
+}
+
 /// One service's part of the drill, as judging takes it.
 struct ServiceRun<'a> {
     svc: &'a Service,
@@ -139,6 +176,7 @@ async fn judge_one(
         .finish(&hist.events, answered, s.read.as_ref(), s.convergence.as_ref(), &sc.checks, &targets)
         .map_err(|e| Error::infra("failed to check the history").cause(e))?;
     let replica_lag = with_lag_targets(drill, svc, &hist.events, &mut a)?;
+    let reads = judge_reads(svc, history, &hist, s.read.as_ref(), &mut a)?;
     let groups = judge_groups(svc, history, &hist.events, answered, s.read.as_ref())?;
     let refused_after_failover = Some(judge_refusals(svc, history, &hist.events, &mut a)?);
     let multi_active = super::multi_active::judge(svc, history, &hist, s.agreed, &drill.dir, &mut a).await?;
@@ -164,6 +202,7 @@ async fn judge_one(
             multi_active,
             cleanup,
             replica_lag,
+            reads,
             wan: sc.wan.clone(),
             ..assembled
         },

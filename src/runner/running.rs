@@ -101,7 +101,8 @@ async fn start_service(
     drill.phase(rep, &svc.say(&format!("workload: {} writers, {}", sc.workload.writers, rate_text(sc))))?;
     rec.event(EventKind::WorkloadStart, None, Some(&primary), "").await;
     let (route, client_rx) = ClientRoute::new(svc.client_target(&primary, drill.dns.get())?, drill.dns.get().cloned());
-    let workload = Workload::start(&sc.workload, svc.driver.clone(), client_rx, &svc.writer_homes()?, rec.clone());
+    let reads = svc.read_plan(&primary, &client_rx)?;
+    let workload = Workload::start(&sc.workload, svc.driver.clone(), (client_rx, &svc.writer_homes()?), reads, rec.clone());
     svc.members.start(&svc.driver, &svc.stack, rec.clock, rec.clone());
     let (fault_tx, fault_rx) = mpsc::unbounded_channel();
     let isolated = IsolatedWatch::default();
@@ -224,8 +225,12 @@ pub(super) async fn finish_services(
 }
 
 fn rate_text(sc: &crate::scenario::Scenario) -> String {
-    match sc.workload.rate_per_s {
+    let writes = match sc.workload.rate_per_s {
         Some(r) => format!("{r} writes/s each"),
         None => "unthrottled".into(),
+    };
+    match &sc.workload.readers {
+        Some(r) => format!("{writes}; {} readers from {}, {} reads/s each", r.count, r.from, r.rate_per_s),
+        None => writes,
     }
 }

@@ -12,10 +12,11 @@ use crate::fault::FaultLedger;
 use crate::report::{DrillEvent, Reporters, Results};
 use crate::scenario::{Loaded, Scenario, ServicePlan};
 use crate::stack::{Driver, External, Stack};
-use crate::workload::{ClientTarget, DnsTarget};
+use crate::workload::{ClientTarget, DnsTarget, ReadPlan, ReadPool};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tokio::sync::watch;
 
 /// One drill as every phase sees it: the scenario, the engine, the run's identity and
 /// evidence folder, and what the phases share while it runs.
@@ -112,6 +113,23 @@ impl Service {
             return Ok(Vec::new());
         }
         Ok(self.stack.nodes.iter().map(|n| ClientTarget::direct(&n.name, n.addr())).collect())
+    }
+
+    /// Where the readers read (`workload.readers`): wherever the writers write (`clients`),
+    /// or the nodes `from` names, each reached as the clients reach it.
+    pub fn read_plan(&self, primary: &str, clients: &watch::Receiver<ClientTarget>) -> Result<Option<ReadPlan>> {
+        let Some(spec) = self.sc().workload.readers.clone() else { return Ok(None) };
+        let names: Vec<String> = match spec.from.as_str() {
+            "primary" => return Ok(Some(ReadPlan { spec, pool: ReadPool::Follow(clients.clone()) })),
+            "replicas" => self.stack.nodes.iter().map(|n| n.name.clone()).filter(|n| n != primary).collect(),
+            "any" => self.stack.nodes.iter().map(|n| n.name.clone()).collect(),
+            site => self.sc().stack.sites.get(site).cloned().unwrap_or_default(),
+        };
+        let nodes = names.iter().map(|n| Ok(ClientTarget::direct(n, self.stack.node(n)?.client_addr()))).collect::<Result<Vec<_>>>()?;
+        if nodes.is_empty() {
+            return Err(crate::error::Error::infra(format!("the readers have no node to read from (`from: {}`)", spec.from)));
+        }
+        Ok(Some(ReadPlan { spec, pool: ReadPool::Nodes(nodes) }))
     }
 
     /// The address records are read back from: the current primary.

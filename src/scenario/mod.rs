@@ -16,6 +16,7 @@ mod orchestrated;
 mod prescan;
 mod promql;
 mod ranges;
+mod reads;
 mod region;
 mod serde_words;
 mod services;

@@ -148,6 +148,10 @@ impl Ranges<'_> {
         for (_, v) in t.replica_lag_ms.iter().flat_map(|l| l.each()) {
             self.int(vec![Key("targets"), Key("replica_lag_ms")], "Targets.replica_lag_ms", v);
         }
+        for (_, v) in t.stale_read_ms.iter().flat_map(|l| l.each()) {
+            self.int(vec![Key("targets"), Key("stale_read_ms")], "Targets.stale_read_ms", v);
+        }
+        self.opt(vec![Key("targets"), Key("read_rto_ms")], "Targets.read_rto_ms", t.read_rto_ms);
         for (k, l) in [("rto_ms", &t.rto_ms), ("rpo_ms", &t.rpo_ms)] {
             for v in l.iter().flat_map(|l| l.values()) {
                 self.int(vec![Key("targets"), Key(k)], if k == "rto_ms" { "Targets.rto_ms" } else { "Targets.rpo_ms" }, v);

@@ -35,6 +35,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         p.push((vec![Key("faults"), Index(i), Key("kind")], "drdrill never destroys a node of an external stack".into()));
     }
     replica_lag_problems(s, &mut p);
+    super::reads::validate_reads(s, &mut p);
     let c = &s.checks;
     check(&mut p, vec![Key("checks"), Key("stable_ok_ratio")], "CheckSpec.stable_ok_ratio", c.stable_ok_ratio, "");
     if w.after_recovery_ms < c.stable_window_ms {

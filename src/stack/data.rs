@@ -25,6 +25,11 @@ pub trait WriteClient: Send {
     async fn update(&mut self, _key: u32, _writer: u32, _seq: u64) -> std::result::Result<(), WriteError> {
         Err(WriteError::Fail("this stack's clients take no updates (a bug: validation should have refused `workload.keys`)".into()))
     }
+    /// Writer `writer`'s newest record on this node (its highest sequence number), None
+    /// when the node holds none of its records yet: what a reader sees (`workload.readers`).
+    async fn read_newest(&mut self, _writer: u32) -> std::result::Result<Option<u64>, WriteError> {
+        Err(WriteError::Fail("this stack's clients take no reads (a bug: validation should have refused `workload.readers`)".into()))
+    }
     /// The node this connection reached, when the client found it itself (through
     /// Sentinel, or behind HAProxy); None when it is the node the clients were pointed at.
     fn node(&self) -> Option<std::sync::Arc<str>> {

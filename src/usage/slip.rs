@@ -15,8 +15,10 @@ pub const SLIP_FINDING_MS: f64 = 50.0;
 pub struct SlipSample {
     pub t_ns: u64,
     pub slip_ns: u64,
-    /// The writer's number (`w3`).
+    /// The writer's or reader's number.
     pub client: u32,
+    /// A reader's operation (`workload.readers`), not a writer's.
+    pub reader: bool,
 }
 
 /// What results.json reports under `harness.slip`.
@@ -61,7 +63,7 @@ pub fn summarise(samples: &[SlipSample], bound_ms: f64) -> PacingSlip {
         .iter()
         .filter(|s| s.slip_ns as f64 / 1e6 > bound_ms)
         .take(20)
-        .map(|s| SlipOver { at_ms: round(s.t_ns as f64 / 1e6, 1), slip_ms: ms(s.slip_ns), client: client(s.client) })
+        .map(|s| SlipOver { at_ms: round(s.t_ns as f64 / 1e6, 1), slip_ms: ms(s.slip_ns), client: client(s) })
         .collect();
     PacingSlip {
         ops: samples.len(),
@@ -69,14 +71,14 @@ pub fn summarise(samples: &[SlipSample], bound_ms: f64) -> PacingSlip {
         p99_ms: ms(pct(&ns, 99.0).unwrap_or(0)),
         max_ms: ms(ns.last().copied().unwrap_or(0)),
         worst_at_ms: worst.map(|w| round(w.t_ns as f64 / 1e6, 1)),
-        worst_client: worst.map(|w| client(w.client)),
+        worst_client: worst.map(client),
         finding_above_ms: bound_ms,
         over,
     }
 }
 
-fn client(n: u32) -> String {
-    format!("writer {n}")
+fn client(s: &SlipSample) -> String {
+    format!("{} {}", if s.reader { "reader" } else { "writer" }, s.client)
 }
 
 #[cfg(test)]
@@ -84,7 +86,7 @@ mod tests {
     use super::*;
 
     fn s(t_ms: u64, slip_us: u64, client: u32) -> SlipSample {
-        SlipSample { t_ns: t_ms * 1_000_000, slip_ns: slip_us * 1000, client }
+        SlipSample { t_ns: t_ms * 1_000_000, slip_ns: slip_us * 1000, client, reader: false }
     }
 
     #[test]

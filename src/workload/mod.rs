@@ -1,15 +1,18 @@
 //! The client workload: K writers, each writing uniquely keyed records (writer, seq,
 //! payload) to whichever node the clients are pointed at, recording every op.
 mod attempt;
+mod reader;
 mod resolve;
 mod route;
 mod writer;
 
+pub use reader::{ReadPlan, ReadPool};
 pub use route::{ClientRoute, ClientTarget, DnsTarget};
 
 use crate::history::RecorderHandle;
 use crate::scenario::WorkloadSpec;
 use crate::stack::Driver;
+use reader::Reader;
 use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
@@ -28,20 +31,23 @@ pub struct Workload {
 #[derive(Debug, Default)]
 pub struct WorkloadEnd {
     pub ops: u64,
+    /// Reads made (`workload.readers`).
+    pub reads: u64,
     pub panics: Vec<String>,
-    /// Every writer's paced operations and how late each went out.
+    /// Every writer's and reader's paced operations and how late each went out.
     pub slips: Vec<crate::usage::SlipSample>,
 }
 
 impl Workload {
-    /// Starts `spec.writers` writers. They run until `stop` (or this is dropped) or
-    /// `spec.max_duration_ms`. Each writes where `target` points, or, with `homes` (a
-    /// multi-active stack's nodes, one per site), writer i always to `homes[i % len]`.
+    /// Starts `spec.writers` writers, and the readers of `reads`. They run until `stop`
+    /// (or this is dropped) or `spec.max_duration_ms`. Each writer writes where `target`
+    /// points, or, with `homes` (a multi-active stack's nodes, one per site), writer i
+    /// always to `homes[i % len]`.
     pub fn start(
         spec: &WorkloadSpec,
         driver: Arc<dyn Driver>,
-        target: watch::Receiver<ClientTarget>,
-        homes: &[ClientTarget],
+        (target, homes): (watch::Receiver<ClientTarget>, &[ClientTarget]),
+        reads: Option<ReadPlan>,
         rec: RecorderHandle,
     ) -> Workload {
         let (stop, stop_rx) = watch::channel(false);
@@ -62,12 +68,13 @@ impl Workload {
                 slips: Vec::new(),
             })
             .collect();
+        let readers = readers(spec, reads, &driver, &rec, &stop_rx);
         let homes: Vec<watch::Sender<ClientTarget>> = fixed.into_iter().map(|f| f.0).collect();
         let (done_tx, done) = oneshot::channel();
         let spawned = std::thread::Builder::new().name("drdrill-writers".into()).spawn(move || {
             let _homes = homes;
             let end = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(rt) => rt.block_on(run_all(writers)),
+                Ok(rt) => rt.block_on(run_all(writers, readers)),
                 Err(e) => WorkloadEnd { panics: vec![format!("failed to start the writers' runtime: {e}")], ..WorkloadEnd::default() },
             };
             let _ = done_tx.send(end);
@@ -89,16 +96,47 @@ impl Workload {
     }
 }
 
-async fn run_all(writers: Vec<Writer>) -> WorkloadEnd {
+/// The readers of `plan`, each with the workload's deadline.
+fn readers(
+    spec: &WorkloadSpec,
+    plan: Option<ReadPlan>,
+    driver: &Arc<dyn Driver>,
+    rec: &RecorderHandle,
+    stop: &watch::Receiver<bool>,
+) -> Vec<Reader> {
+    let Some(plan) = plan else { return Vec::new() };
+    let clock = &rec.clock;
+    let deadline = clock.instant_at(clock.now_ns().saturating_add(crate::clock::ms_to_ns(spec.max_duration_ms)));
+    (0..u32::from(plan.spec.count))
+        .map(|id| Reader {
+            id,
+            spec: plan.spec.clone(),
+            writers: u32::from(spec.writers),
+            driver: driver.clone(),
+            pool: plan.pool.clone(),
+            rec: rec.clone(),
+            stop: stop.clone(),
+            deadline: tokio::time::Instant::from_std(deadline),
+        })
+        .collect()
+}
+
+async fn run_all(writers: Vec<Writer>, readers: Vec<Reader>) -> WorkloadEnd {
     let mut tasks = JoinSet::new();
     for w in writers {
-        tasks.spawn(w.run());
+        tasks.spawn(async move { (false, w.run().await) });
+    }
+    for r in readers {
+        tasks.spawn(async move { (true, r.run().await) });
     }
     let mut end = WorkloadEnd::default();
     while let Some(r) = tasks.join_next().await {
         match r {
-            Ok((n, slips)) => {
-                end.ops += n;
+            Ok((reader, (n, slips))) => {
+                match reader {
+                    true => end.reads += n,
+                    false => end.ops += n,
+                }
                 end.slips.extend(slips);
             }
             Err(e) if e.is_panic() => end.panics.push(panic_text(e.into_panic())),

@@ -260,7 +260,7 @@ impl Writer {
     fn slipped(&mut self, due: Option<Instant>, now: Instant) {
         if let Some(due) = due {
             let slip_ns = u64::try_from(now.saturating_duration_since(due).as_nanos()).unwrap_or(u64::MAX);
-            self.slips.push(SlipSample { t_ns: self.rec.clock.now_ns(), slip_ns, client: self.id });
+            self.slips.push(SlipSample { t_ns: self.rec.clock.now_ns(), slip_ns, client: self.id, reader: false });
         }
     }
 

@@ -21,6 +21,7 @@ pub const MARIADB: KindInfo = KindInfo {
     backup: Some(BackupInfo { tool: "mariabackup + binlog streaming", keys: &[], point_in_time: true }),
     delay_setting: Some("master_delay"),
     services: binlog_streamer,
+    reads: true,
     ..KindInfo::bare(
         "mariadb",
         "MariaDB 10.11 primary + replicas, binlog + GTID replication, async or semi-sync.",

@@ -78,6 +78,8 @@ pub struct KindInfo {
     pub bootstrap: bool,
     /// Its database runs SQL drdrill can send (`sql` actions).
     pub sql: bool,
+    /// Its clients can read a writer's newest record from any node (`workload.readers`).
+    pub reads: bool,
     /// Its shape as the dry run says it, a line each, the first after `stack: kind …, `:
     /// a primary and its replicas, a cluster's shards, a mesh's nodes and sites.
     pub topology: fn(&StackSpec) -> Vec<String>,
@@ -108,6 +110,7 @@ impl KindInfo {
             bootstrap: false,
             node_count: None,
             sql: false,
+            reads: false,
             topology: format::primary_and_replicas,
         }
     }

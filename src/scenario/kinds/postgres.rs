@@ -25,6 +25,7 @@ pub const POSTGRES: KindInfo = KindInfo {
     delay_setting: Some("recovery_min_apply_delay"),
     clock_skew: true,
     sql: true,
+    reads: true,
     ..KindInfo::bare("postgres", "PostgreSQL 15 primary + streaming replicas (pg_basebackup).", "pg", "drdrill/postgres:15-2")
 };
 

@@ -43,6 +43,23 @@ pub struct Targets {
     /// column, a read-only node). Default: not judged; each cause is reported either way.
     #[serde(default)]
     pub max_refused_after_failover: Option<u64>,
+    /// With `workload.readers`: longest acceptable read outage (ms), from the fault to the
+    /// point after which reads succeed again.
+    #[serde(default)]
+    pub read_rto_ms: Option<u64>,
+    /// With `workload.readers`: how stale a successful read may be, in ms (how long the
+    /// oldest acknowledged write it did not show had been acknowledged): any of p50, p95,
+    /// p99 and max over the drill.
+    #[serde(default)]
+    pub stale_read_ms: Option<LagLimit>,
+    /// With `workload.readers`: most successful reads that may return a write the final
+    /// read-back does not hold (data users saw that the failover lost).
+    #[serde(default)]
+    pub max_reads_of_lost_writes: Option<u64>,
+    /// With `workload.readers`: most reads that may show a writer's data older than the
+    /// same reader saw before.
+    #[serde(default)]
+    pub max_reads_back_in_time: Option<u64>,
 }
 
 /// Percentiles of a replica's visibility lag and their limits (ms).
@@ -60,6 +77,10 @@ impl Targets {
             max_lost_updates: None,
             max_diverged_keys: None,
             max_refused_after_failover: None,
+            read_rto_ms: None,
+            stale_read_ms: None,
+            max_reads_of_lost_writes: None,
+            max_reads_back_in_time: None,
         }
     }
 }

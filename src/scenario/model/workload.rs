@@ -50,6 +50,42 @@ pub struct WorkloadSpec {
     /// inserting a record, and the drill judges the updates (docs/multi-active.md).
     #[serde(default)]
     pub keys: Option<u32>,
+    /// Readers beside the writers: each asks a node for a writer's newest record on its
+    /// own schedule, and the drill measures what they got (docs/reads.md). Off by default.
+    #[serde(default)]
+    pub readers: Option<ReadersSpec>,
+}
+
+/// `workload.readers`: the read path drilled. Each read asks one node for the newest
+/// record of one writer (the writers in turn), and records invoke / ok / fail / unknown,
+/// the node that answered and the sequence number it saw.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReadersSpec {
+    /// Concurrent readers. Default 4.
+    #[serde(default = "default_writers")]
+    pub count: u16,
+    /// Reads per second per reader. Default 50.
+    #[serde(default = "default_read_rate")]
+    pub rate_per_s: f64,
+    /// Where they read: `primary` (wherever the writers write), `replicas` (the stack's
+    /// replicas as it started, each read to the next, as a read pool balances),
+    /// `any` (every node), or a site's name (that site's nodes). Default `replicas`.
+    #[serde(default = "default_read_from")]
+    pub from: String,
+    /// A read not answered within this is recorded `unknown`. Default 500.
+    #[serde(default = "default_read_timeout")]
+    pub op_timeout_ms: u64,
+}
+
+fn default_read_rate() -> f64 {
+    50.0
+}
+fn default_read_from() -> String {
+    "replicas".into()
+}
+fn default_read_timeout() -> u64 {
+    500
 }
 
 /// A heartbeat written on the primary every `heartbeat_ms`, each replica read every
@@ -147,6 +183,7 @@ impl Default for WorkloadSpec {
             resolve: Default::default(),
             site: None,
             keys: None,
+            readers: None,
         }
     }
 }

@@ -69,7 +69,11 @@ impl MariaData {
             Scope::Run { run, .. } => format!("INSERT INTO {} (run, writer, seq, payload) VALUES ('{run}', ?, ?, ?)", self.table()),
         };
         let stmt = conn.prep(sql).await.map_err(|e| e.to_string())?;
-        Ok(MyClient { conn, stmt, node: node.map(Into::into) })
+        let newest = match &self.scope {
+            Scope::Drill => format!("SELECT max(seq) FROM {} WHERE writer = ?", self.table()),
+            Scope::Run { run, .. } => format!("SELECT max(seq) FROM {} WHERE run = '{run}' AND writer = ?", self.table()),
+        };
+        Ok(MyClient { conn, stmt, node: node.map(Into::into), newest })
     }
 }
 
@@ -169,6 +173,8 @@ pub(super) struct MyClient {
     stmt: mysql_async::Statement,
     /// The node, when the client reached it through the VIP.
     node: Option<std::sync::Arc<str>>,
+    /// A reader's query of a writer's newest record.
+    newest: String,
 }
 
 #[async_trait]
@@ -184,6 +190,10 @@ impl WriteClient for MyClient {
             "INSERT INTO {KEYS} (k, writer, seq) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE writer = VALUES(writer), seq = VALUES(seq)"
         );
         self.conn.exec_drop(sql, (key, writer, seq)).await.map_err(|e| classify(&e))
+    }
+    async fn read_newest(&mut self, writer: u32) -> std::result::Result<Option<u64>, WriteError> {
+        let row: Option<Option<u64>> = self.conn.exec_first(self.newest.as_str(), (writer,)).await.map_err(|e| classify(&e))?;
+        Ok(row.flatten())
     }
     fn node(&self) -> Option<std::sync::Arc<str>> {
         self.node.clone()

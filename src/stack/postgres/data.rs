@@ -84,7 +84,11 @@ impl PgData {
             Scope::Run { table, run } => format!("INSERT INTO {table} (run, writer, seq, payload) VALUES ('{run}', $1, $2, $3)"),
         };
         let stmt = client.prepare(&sql).await.map_err(|e| self.describe(&e))?;
-        Ok(PgClient { client, stmt, upsert: None, node: None })
+        let newest = match &self.scope {
+            Scope::Drill => format!("SELECT max(seq) FROM {TABLE} WHERE writer = $1"),
+            Scope::Run { table, run } => format!("SELECT max(seq) FROM {table} WHERE run = '{run}' AND writer = $1"),
+        };
+        Ok(PgClient { client, stmt, upsert: None, node: None, newest: (newest, None) })
     }
 }
 
@@ -133,6 +137,8 @@ pub(super) struct PgClient {
     pub upsert: Option<tokio_postgres::Statement>,
     /// The node, when the client found it behind HAProxy.
     pub node: Option<std::sync::Arc<str>>,
+    /// A reader's query of a writer's newest record, prepared at its first use.
+    pub newest: (String, Option<tokio_postgres::Statement>),
 }
 
 /// The shared key space of a multi-active stack: each key's value is the (writer, seq) of
@@ -160,6 +166,15 @@ impl WriteClient for PgClient {
             Ok(_) => Ok(()),
             Err(e) => Err(classify(&e)),
         }
+    }
+    async fn read_newest(&mut self, writer: u32) -> std::result::Result<Option<u64>, WriteError> {
+        if self.newest.1.is_none() {
+            self.newest.1 = Some(self.client.prepare(&self.newest.0).await.map_err(|e| classify(&e))?);
+        }
+        let stmt = self.newest.1.as_ref().expect("prepared");
+        let row = self.client.query_one(stmt, &[&(writer as i32)]).await.map_err(|e| classify(&e))?;
+        let seq: Option<i64> = row.try_get(0).map_err(|e| WriteError::Fail(e.to_string()))?;
+        Ok(seq.map(|s| s as u64))
     }
     fn node(&self) -> Option<std::sync::Arc<str>> {
         self.node.clone()

@@ -1,0 +1,332 @@
+//! The read path (`workload.readers`), judged from the reads in the history, the writes'
+//! acknowledgements and the final read-back:
+//!
+//! - **availability**: reads ok / fail / unknown, the longest gap between successful
+//!   reads, and a read RTO counted like the writes' (`rto.rs`: from the fault as it took
+//!   effect to the first ok read after which reads stay available), with the nodes whose
+//!   reads did not succeed after the fault;
+//! - **staleness** of each successful read of writer W invoked at t that saw W's record s:
+//!   the acknowledged writes of W (complete ≤ t) with a sequence above s are the ones it did
+//!   not show; its staleness is t minus the acknowledgement of the earliest of them (0 when
+//!   it showed every acknowledged write), in ms and in writes;
+//! - **reads of lost writes**: successful reads that saw a record the final read-back does
+//!   not hold: a user saw data the failover then lost;
+//! - **reads back in time**: a reader that saw W's record n, then (a later read of its own)
+//!   a record of W below n.
+use super::latency::{self, LatencyPhase, PhaseLatencies, PhaseLatency};
+use super::rto::{FaultTime, RtoResult, rto};
+use crate::history::{Event, EventKind, Outcome, Read};
+use crate::scenario::CheckSpec;
+use crate::stack::ReadBack;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+
+/// How many reads of lost writes and steps back in time are listed one by one.
+const LISTED: usize = 10;
+
+/// What the readers got, as results.json `reads` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReadsReport {
+    pub readers: u16,
+    pub from: String,
+    pub total: u64,
+    pub ok: u64,
+    pub fail: u64,
+    pub unknown: u64,
+    /// The read RTO (`rto.rto_ms`), its outage and longest gap between successful reads.
+    pub rto: Option<RtoResult>,
+    /// Each node the reads went to, with what it answered.
+    pub nodes: Vec<NodeReads>,
+    /// Staleness of the successful reads over the drill, and per phase (the writes' phases).
+    pub staleness: StaleStats,
+    pub staleness_by_phase: Vec<PhaseStaleness>,
+    pub latency: Vec<PhaseLatency>,
+    /// None: the surviving data could not be read back.
+    pub of_lost_writes: Option<LostReads>,
+    pub back_in_time: BackInTime,
+}
+
+/// One node's reads; `failed_from_ms`..`failed_to_ms`: its first and last read that did
+/// not succeed at or after the fault.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NodeReads {
+    pub node: String,
+    pub ok: u64,
+    pub fail: u64,
+    pub unknown: u64,
+    pub failed_from_ms: Option<f64>,
+    pub failed_to_ms: Option<f64>,
+}
+
+/// Staleness of successful reads: ms, and writes not shown.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StaleStats {
+    pub reads: u64,
+    /// Reads that showed every write acknowledged when they were invoked.
+    pub fresh: u64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    /// The most acknowledged writes one read did not show, and when that read was invoked.
+    pub max_writes: u64,
+    pub max_at_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseStaleness {
+    pub phase: LatencyPhase,
+    pub from_ms: f64,
+    pub to_ms: f64,
+    #[serde(flatten)]
+    pub stats: StaleStats,
+}
+
+/// Successful reads of records the final read-back does not hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LostReads {
+    pub reads: u64,
+    pub distinct_writes: u64,
+    pub first: Vec<LostRead>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LostRead {
+    /// When the read was invoked.
+    pub at_ms: f64,
+    pub reader: u32,
+    pub node: String,
+    pub writer: u32,
+    pub seq: u64,
+}
+
+/// Reads that showed a writer's data older than the same reader saw before.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BackInTime {
+    pub reads: u64,
+    /// The largest step back, in the writer's records.
+    pub largest_step: u64,
+    pub first: Vec<StepBack>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StepBack {
+    /// When the read that went back was invoked.
+    pub at_ms: f64,
+    pub reader: u32,
+    pub writer: u32,
+    pub before_seq: u64,
+    pub before_node: String,
+    pub after_seq: u64,
+    pub after_node: String,
+}
+
+/// Each writer's acknowledged inserts as (complete_ns, seq), sorted by completion, with
+/// the running maximum of seq.
+#[derive(Default)]
+pub struct Acks {
+    by_writer: BTreeMap<u32, WriterAcks>,
+}
+
+/// One writer's (complete_ns, seq) by completion, and the running maximum of seq.
+type WriterAcks = (Vec<(u64, u64)>, Vec<u64>);
+
+impl Acks {
+    /// Adds an acknowledged insert (any order).
+    pub fn add(&mut self, writer: u32, seq: u64, complete_ns: u64) {
+        self.by_writer.entry(writer).or_default().0.push((complete_ns, seq));
+    }
+
+    /// Sorts each writer's acknowledgements; call once, after the last `add`.
+    pub fn seal(&mut self) {
+        for (acks, max) in self.by_writer.values_mut() {
+            acks.sort_unstable();
+            let mut m = 0;
+            *max = acks
+                .iter()
+                .map(|a| {
+                    m = m.max(a.1);
+                    m
+                })
+                .collect();
+        }
+    }
+
+    /// What a read of `writer` invoked at `t_ns` that saw `seen` did not show: the ns since
+    /// the earliest acknowledgement it missed, and how many acknowledged writes it missed.
+    pub fn staleness(&self, writer: u32, t_ns: u64, seen: u64) -> (u64, u64) {
+        let Some((acks, max)) = self.by_writer.get(&writer) else { return (0, 0) };
+        let k = acks.partition_point(|a| a.0 <= t_ns);
+        if k == 0 || max[k - 1] <= seen {
+            return (0, 0);
+        }
+        let i = max.partition_point(|&m| m <= seen);
+        let missed = acks[i..k].iter().filter(|a| a.1 > seen).count() as u64;
+        (t_ns.saturating_sub(acks[i].0), missed)
+    }
+}
+
+/// What judging the reads needs besides them.
+pub struct ReadContext<'a> {
+    pub events: &'a [Event],
+    pub acks: &'a Acks,
+    /// None: the surviving data could not be read back.
+    pub read_back: Option<&'a ReadBack>,
+    /// The fault the writes' RTO counts from, and every fault injected.
+    pub fault: Option<FaultTime>,
+    pub injects: Vec<FaultTime>,
+    /// The writes' recovery point (the phases are the writes').
+    pub recovered_ns: Option<u64>,
+    pub checks: &'a CheckSpec,
+}
+
+/// The readers' reads judged.
+pub fn judge_reads(reads: &[Read], spec: &crate::scenario::ReadersSpec, cx: &ReadContext) -> ReadsReport {
+    let mut sorted: Vec<&Read> = reads.iter().collect();
+    sorted.sort_by_key(|r| (r.invoke_ns, r.complete_ns, r.reader));
+    let stop_ns = cx.events.iter().find(|e| e.kind == EventKind::WorkloadStop).map(|e| e.t_ns);
+    let last = sorted.iter().map(|r| r.complete_ns).max().unwrap_or(0);
+    let stop_ns = stop_ns.unwrap_or(last + 1);
+    let count = |o: Outcome| sorted.iter().filter(|r| r.outcome == o).count() as u64;
+    ReadsReport {
+        readers: spec.count,
+        from: spec.from.clone(),
+        total: sorted.len() as u64,
+        ok: count(Outcome::Ok),
+        fail: count(Outcome::Fail),
+        unknown: count(Outcome::Unknown),
+        rto: (!sorted.is_empty()).then(|| read_rto(&sorted, cx, (stop_ns, stop_ns.max(last)))),
+        nodes: nodes(&sorted, cx.fault.map(|f| f.at_ns)),
+        staleness: stale_stats(sorted.iter().filter_map(|r| stale(r, cx.acks))),
+        staleness_by_phase: staleness_by_phase(&sorted, cx, stop_ns),
+        latency: read_latency(&sorted, cx, stop_ns),
+        of_lost_writes: cx.read_back.map(|rb| lost_reads(&sorted, rb)),
+        back_in_time: back_in_time(&sorted),
+    }
+}
+
+fn read_rto(sorted: &[&Read], cx: &ReadContext, ends: (u64, u64)) -> RtoResult {
+    let ops = || sorted.iter().map(|r| (r.invoke_ns, r.outcome, r.complete_ns));
+    let acks = || {
+        let mut a: Vec<u64> = sorted.iter().filter(|r| r.outcome == Outcome::Ok).map(|r| r.complete_ns).collect();
+        a.sort_unstable();
+        a.into_iter()
+    };
+    let c = cx.checks;
+    rto(&ops, acks, &cx.injects, cx.fault, ends, c.stable_window_ms * 1_000_000, c.stable_ok_ratio)
+}
+
+fn nodes(sorted: &[&Read], fault_ns: Option<u64>) -> Vec<NodeReads> {
+    let mut by: BTreeMap<&str, NodeReads> = BTreeMap::new();
+    for r in sorted {
+        let name = r.node.as_deref().unwrap_or("?");
+        let n = by.entry(name).or_insert_with(|| NodeReads { node: name.to_string(), ..Default::default() });
+        match r.outcome {
+            Outcome::Ok => n.ok += 1,
+            Outcome::Fail => n.fail += 1,
+            Outcome::Unknown => n.unknown += 1,
+        }
+        if r.outcome != Outcome::Ok && fault_ns.is_some_and(|f| r.complete_ns >= f) {
+            let at = r.invoke_ns as f64 / 1e6;
+            n.failed_from_ms.get_or_insert(at);
+            n.failed_to_ms = Some(at);
+        }
+    }
+    by.into_values().collect()
+}
+
+/// A successful read's staleness as (invoke_ns, stale ns, writes missed).
+fn stale(r: &Read, acks: &Acks) -> Option<(u64, u64, u64)> {
+    (r.outcome == Outcome::Ok).then(|| {
+        let (ns, n) = acks.staleness(r.writer, r.invoke_ns, r.seen.unwrap_or(0));
+        (r.invoke_ns, ns, n)
+    })
+}
+
+fn stale_stats(each: impl Iterator<Item = (u64, u64, u64)>) -> StaleStats {
+    let (mut ns, mut s) = (Vec::new(), StaleStats::default());
+    for (at, stale_ns, writes) in each {
+        ns.push(stale_ns);
+        s.fresh += u64::from(stale_ns == 0);
+        if writes > s.max_writes {
+            (s.max_writes, s.max_at_ms) = (writes, Some(at as f64 / 1e6));
+        }
+    }
+    ns.sort_unstable();
+    let ms = |p: f64| super::pct(&ns, p).map(|v| (v as f64 / 1e3).round() / 1e3);
+    s.reads = ns.len() as u64;
+    (s.p50_ms, s.p95_ms, s.p99_ms) = (ms(50.0), ms(95.0), ms(99.0));
+    s.max_ms = ns.last().map(|v| (*v as f64 / 1e3).round() / 1e3);
+    s
+}
+
+fn staleness_by_phase(sorted: &[&Read], cx: &ReadContext, stop_ns: u64) -> Vec<PhaseStaleness> {
+    latency::phases(cx.events, cx.recovered_ns, stop_ns)
+        .into_iter()
+        .map(|(phase, from, to)| {
+            let within = sorted.iter().filter(|r| from <= r.invoke_ns && r.invoke_ns < to);
+            let stats = stale_stats(within.filter_map(|r| stale(r, cx.acks)));
+            PhaseStaleness { phase, from_ms: from as f64 / 1e6, to_ms: to as f64 / 1e6, stats }
+        })
+        .collect()
+}
+
+fn read_latency(sorted: &[&Read], cx: &ReadContext, stop_ns: u64) -> Vec<PhaseLatency> {
+    let mut l = PhaseLatencies::new(cx.events, cx.recovered_ns, stop_ns);
+    for r in sorted {
+        l.add(r.invoke_ns, r.outcome, r.complete_ns);
+    }
+    l.finish()
+}
+
+fn lost_reads(sorted: &[&Read], rb: &ReadBack) -> LostReads {
+    let (mut out, mut distinct) = (LostReads::default(), HashSet::new());
+    for r in sorted.iter().filter(|r| r.outcome == Outcome::Ok) {
+        let Some(seq) = r.seen.filter(|&s| !rb.contains(r.writer, s)) else { continue };
+        out.reads += 1;
+        distinct.insert((r.writer, seq));
+        if out.first.len() < LISTED {
+            let node = r.node.as_deref().unwrap_or("?").to_string();
+            out.first.push(LostRead { at_ms: r.invoke_ns as f64 / 1e6, reader: r.reader, node, writer: r.writer, seq });
+        }
+    }
+    out.distinct_writes = distinct.len() as u64;
+    out
+}
+
+fn back_in_time(sorted: &[&Read]) -> BackInTime {
+    let mut last: BTreeMap<(u32, u32), (u64, &str)> = BTreeMap::new();
+    let mut out = BackInTime::default();
+    for r in sorted.iter().filter(|r| r.outcome == Outcome::Ok) {
+        let (seen, node) = (r.seen.unwrap_or(0), r.node.as_deref().unwrap_or("?"));
+        if let Some(&(before, before_node)) = last.get(&(r.reader, r.writer))
+            && seen < before
+        {
+            out.reads += 1;
+            out.largest_step = out.largest_step.max(before - seen);
+            if out.first.len() < LISTED {
+                out.first.push(StepBack {
+                    at_ms: r.invoke_ns as f64 / 1e6,
+                    reader: r.reader,
+                    writer: r.writer,
+                    before_seq: before,
+                    before_node: before_node.to_string(),
+                    after_seq: seen,
+                    after_node: node.to_string(),
+                });
+            }
+        }
+        let e = last.entry((r.reader, r.writer)).or_insert((seen, node));
+        if seen >= e.0 {
+            *e = (seen, node);
+        }
+    }
+    out
+}

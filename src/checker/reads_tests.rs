@@ -1,0 +1,122 @@
+//! The read path judged on synthetic histories: staleness, reads of lost writes, reads
+//! back in time, the read RTO.
+use super::reads::{Acks, ReadContext, judge_reads};
+use super::rto::FaultTime;
+use crate::history::{Event, EventKind, Outcome, Read};
+use crate::scenario::{CheckSpec, ReadersSpec};
+use crate::stack::ReadBack;
+
+const MS: u64 = 1_000_000;
+
+fn spec() -> ReadersSpec {
+    serde_norway::from_str("{count: 2, from: replicas}").unwrap()
+}
+
+fn read(reader: u32, writer: u32, at_ms: u64, outcome: Outcome, seen: Option<u64>, node: &str) -> Read {
+    let node = Some(node.into());
+    Read { service: None, reader, writer, invoke_ns: at_ms * MS, complete_ns: at_ms * MS + MS, outcome, seen, node, error: None }
+}
+
+fn ev(t_ms: u64, kind: EventKind) -> Event {
+    Event {
+        service: None,
+        t_ns: t_ms * MS,
+        kind,
+        fault: Some(0),
+        node: None,
+        detail: String::new(),
+        applied_ns: None,
+        applied_from_ns: None,
+    }
+}
+
+/// Writer 0 acknowledged seq n at n × 10 ms, n = 1..=300 (to 3 s).
+fn acks() -> Acks {
+    let mut a = Acks::default();
+    for n in 1..=300 {
+        a.add(0, n, n * 10 * MS);
+    }
+    a.seal();
+    a
+}
+
+fn context<'a>(events: &'a [Event], acks: &'a Acks, rb: Option<&'a ReadBack>, checks: &'a CheckSpec) -> ReadContext<'a> {
+    let fault = Some(FaultTime { at_ns: 1000 * MS, applied_ns: Some(1000 * MS) });
+    ReadContext { events, acks, read_back: rb, fault, injects: fault.into_iter().collect(), recovered_ns: Some(2000 * MS), checks }
+}
+
+fn checks() -> CheckSpec {
+    serde_norway::from_str("{stable_window_ms: 100}").unwrap()
+}
+
+#[test]
+fn a_replica_100_ms_behind_shows_reads_100_ms_stale_and_a_caught_up_one_fresh() {
+    let (a, checks) = (acks(), checks());
+    let events = [ev(1000, EventKind::FaultInject), ev(3000, EventKind::WorkloadStop)];
+    // at t, the replica shows what was acknowledged by t - 100 ms: seq (t - 100) / 10
+    let reads: Vec<Read> = (20..290).map(|i| read(0, 0, i * 10, Outcome::Ok, Some(i - 10), "pg-2")).collect();
+    let r = judge_reads(&reads, &spec(), &context(&events, &a, None, &checks));
+    // the earliest write it did not show, seq i - 9, was acknowledged 90 ms before the read
+    assert_eq!((r.staleness.p50_ms, r.staleness.max_ms), (Some(90.0), Some(90.0)), "{:?}", r.staleness);
+    assert_eq!(r.staleness.max_writes, 10);
+    assert_eq!(r.staleness.fresh, 0);
+    let fresh: Vec<Read> = (20..290).map(|i| read(0, 0, i * 10, Outcome::Ok, Some(i), "pg-2")).collect();
+    let r = judge_reads(&fresh, &spec(), &context(&events, &a, None, &checks));
+    assert_eq!((r.staleness.max_ms, r.staleness.fresh), (Some(0.0), 270));
+    // per phase, on the writes' phases
+    let phases: Vec<&str> = r.staleness_by_phase.iter().map(|p| p.phase.as_str()).collect();
+    assert_eq!(phases, ["before_fault", "during_fault", "after_recovery"]);
+}
+
+#[test]
+fn a_read_of_a_write_the_failover_lost_and_the_next_read_back_in_time_are_both_counted() {
+    let (a, checks) = (acks(), checks());
+    let events = [ev(1000, EventKind::FaultInject), ev(3000, EventKind::WorkloadStop)];
+    let mut rb = ReadBack::default();
+    for n in 1..=97 {
+        rb.push(0, n);
+    }
+    for n in 101..=300 {
+        rb.push(0, n);
+    }
+    let reads = vec![
+        // on the old primary, just before it died: record 99, which pg-2 never had (98-100 lost)
+        read(1, 0, 990, Outcome::Ok, Some(99), "pg-1"),
+        // after the failover on the promoted pg-2: only 95, the same reader
+        read(1, 0, 1500, Outcome::Ok, Some(95), "pg-2"),
+        read(1, 0, 1600, Outcome::Ok, Some(97), "pg-2"),
+        read(0, 0, 1700, Outcome::Ok, Some(150), "pg-2"),
+    ];
+    let r = judge_reads(&reads, &spec(), &context(&events, &a, Some(&rb), &checks));
+    let lost = r.of_lost_writes.as_ref().unwrap();
+    assert_eq!((lost.reads, lost.distinct_writes), (1, 1));
+    assert_eq!((lost.first[0].node.as_str(), lost.first[0].seq, lost.first[0].at_ms), ("pg-1", 99, 990.0));
+    // 99 -> 95 and 99 -> 97: both below what reader 1 saw; reader 0's first read is no step
+    assert_eq!((r.back_in_time.reads, r.back_in_time.largest_step), (2, 4));
+    let s = &r.back_in_time.first[0];
+    assert_eq!((s.before_node.as_str(), s.before_seq, s.after_node.as_str(), s.after_seq), ("pg-1", 99, "pg-2", 95));
+}
+
+#[test]
+fn reads_failing_from_the_fault_for_half_a_second_give_a_read_rto_of_half_a_second() {
+    let (a, checks) = (acks(), checks());
+    let events = [ev(1000, EventKind::FaultInject), ev(3000, EventKind::WorkloadStop)];
+    let reads: Vec<Read> = (0..290)
+        .map(|i| {
+            let t = i * 10;
+            let bad = (1000..1500).contains(&t);
+            read(0, 0, t, if bad { Outcome::Fail } else { Outcome::Ok }, (!bad).then_some(t / 10), if bad { "pg-1" } else { "pg-2" })
+        })
+        .collect();
+    let r = judge_reads(&reads, &spec(), &context(&events, &a, None, &checks));
+    let rto = r.rto.as_ref().unwrap();
+    assert_eq!(rto.rto_ms, Some(500.0), "{rto:?}");
+    assert!(rto.outage_observed);
+    let pg1 = r.nodes.iter().find(|n| n.node == "pg-1").unwrap();
+    assert_eq!((pg1.fail, pg1.failed_from_ms, pg1.failed_to_ms), (50, Some(1000.0), Some(1490.0)));
+    // reads that never stopped: RTO 0, no outage
+    let ok: Vec<Read> = (0..290).map(|i| read(0, 0, i * 10, Outcome::Ok, Some(i), "pg-2")).collect();
+    let r = judge_reads(&ok, &spec(), &context(&events, &a, None, &checks));
+    let rto = r.rto.unwrap();
+    assert_eq!((rto.rto_ms, rto.outage_observed), (Some(0.0), false));
+}

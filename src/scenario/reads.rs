@@ -1,0 +1,114 @@
+//! `workload.readers` and the read targets: where readers may read on this stack, and
+//! targets only a drill with readers can judge.
+use super::kinds::{kind_names, spoken_list};
+use super::locate::Problem;
+use super::locate::Seg::Key;
+use super::model::*;
+
+/// The `from` every stack with readers takes, besides its sites' names.
+const FROM: [&str; 3] = ["primary", "replicas", "any"];
+
+/// The readers' settings and the targets that need them.
+pub fn validate_reads(s: &Scenario, p: &mut Vec<Problem>) {
+    match &s.workload.readers {
+        Some(r) => readers(s, r, p),
+        None => {
+            for (key, set) in read_targets(&s.targets) {
+                if set {
+                    p.push((vec![Key("targets"), Key(key)], format!("`{key}` judges the readers: add `workload.readers`")));
+                }
+            }
+        }
+    }
+}
+
+fn read_targets(t: &Targets) -> [(&'static str, bool); 4] {
+    [
+        ("read_rto_ms", t.read_rto_ms.is_some()),
+        ("stale_read_ms", t.stale_read_ms.is_some()),
+        ("max_reads_of_lost_writes", t.max_reads_of_lost_writes.is_some()),
+        ("max_reads_back_in_time", t.max_reads_back_in_time.is_some()),
+    ]
+}
+
+fn readers(s: &Scenario, r: &ReadersSpec, p: &mut Vec<Problem>) {
+    let at = |k: &'static str| vec![Key("workload"), Key("readers"), Key(k)];
+    super::bounds::check(p, at("count"), "ReadersSpec.count", f64::from(r.count), "");
+    super::bounds::check(p, at("rate_per_s"), "ReadersSpec.rate_per_s", r.rate_per_s, "");
+    super::bounds::check(p, at("op_timeout_ms"), "ReadersSpec.op_timeout_ms", r.op_timeout_ms as f64, "");
+    let kind = s.stack.kind;
+    if !kind.info().reads {
+        let takes = kind_names(|k| k.info().reads);
+        let why = format!("readers run on {} stacks for now; `{}` takes none", spoken_list(&takes, "and"), kind.name());
+        p.push((vec![Key("workload"), Key("readers")], why));
+        return;
+    }
+    if let Some(why) = from_problem(s, &r.from) {
+        p.push((at("from"), why));
+    }
+    if s.targets.stale_read_ms.as_ref().is_some_and(|l| l.each().is_empty()) {
+        p.push((vec![Key("targets"), Key("stale_read_ms")], "expected at least one of p50, p95, p99, max".into()));
+    }
+}
+
+/// Why readers cannot read `from` on this stack; None when they can.
+fn from_problem(s: &Scenario, from: &str) -> Option<String> {
+    let mut choices: Vec<&str> = FROM.to_vec();
+    choices.extend(s.sites.iter().map(String::as_str));
+    if !choices.contains(&from) {
+        return Some(format!("expected {}, found `{from}`", spoken_list(&choices, "or")));
+    }
+    match from {
+        "replicas" if s.stack.replicas == 0 => {
+            Some("`from: replicas` needs a replica: this stack has none (`stack.replicas: 0`); read `from: primary`".into())
+        }
+        "primary" if s.dns.is_some() => {
+            Some("readers follow the primary by the clients' route, not the drill's DNS yet: read `from: replicas` or a site".into())
+        }
+        site if s.sites.iter().any(|x| x == site) && s.stack.sites.get(site).is_none_or(Vec::is_empty) => {
+            Some(format!("site `{site}` holds none of the stack's nodes (`stack.sites`)"))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+    use std::path::Path;
+
+    const BASE: &str = "name: t\nstack:\n  kind: postgres\n  replicas: 1\nworkload:\n  readers: {count: 2, from: replicas}\nfaults:\n  - {at_ms: 10, kind: kill, target: primary}\nfailover:\n  trigger: {delay: {delay_ms: 100}}\ntargets: {rto_ms: 1000}\n";
+
+    fn err(src: &str) -> String {
+        parse(Path::new("s.yaml"), src.to_string()).map(|_| String::new()).unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn readers_on_replicas_of_a_postgres_stack_are_taken() {
+        assert_eq!(err(BASE), "");
+        assert_eq!(err(&BASE.replace("from: replicas", "from: primary")), "");
+        let t = "targets: {rto_ms: 1000, read_rto_ms: 500, stale_read_ms: {p99: 100}, max_reads_of_lost_writes: 0}";
+        assert_eq!(err(&BASE.replace("targets: {rto_ms: 1000}", t)), "");
+    }
+
+    #[test]
+    fn readers_that_cannot_read_are_refused_where_they_stand() {
+        let e = err(&BASE.replace("from: replicas", "from: secondary"));
+        assert!(e.contains("s.yaml:6:") && e.contains("expected primary, replicas or any, found `secondary`"), "{e}");
+        let e = err(&BASE.replace("replicas: 1", "replicas: 0"));
+        assert!(e.contains("`from: replicas` needs a replica"), "{e}");
+        let e = err(&BASE.replace("count: 2", "count: 0"));
+        assert!(e.contains("s.yaml:6:") && e.contains("count must be between 1 and 256, found 0"), "{e}");
+        let e = err(&BASE.replace("count: 2", "count: 2, rate_per_s: 0"));
+        assert!(e.contains("rate_per_s"), "{e}");
+        let e = err(&BASE.replace("kind: postgres", "kind: redis"));
+        assert!(e.contains("readers run on postgres and mariadb stacks for now; `redis` takes none"), "{e}");
+    }
+
+    #[test]
+    fn read_targets_without_readers_are_refused() {
+        let src = BASE.replace("  readers: {count: 2, from: replicas}\n", "  writers: 2\n");
+        let e = err(&src.replace("rto_ms: 1000", "rto_ms: 1000, max_reads_back_in_time: 0"));
+        assert!(e.contains("`max_reads_back_in_time` judges the readers: add `workload.readers`"), "{e}");
+    }
+}

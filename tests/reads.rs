@@ -1,0 +1,105 @@
+//! The read path drilled (`workload.readers`), in real containers: readers on the
+//! replicas keep reading while the primary is killed; readers on an async primary that
+//! dies ahead of its replica read writes the failover loses, and go back in time. The
+//! counts are re-derived here from history.jsonl.zst and our own read of the survivors.
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every ok read in the history as (invoke ms, reader, writer, seen, node), in invoke order.
+fn ok_reads(d: &Drill) -> Vec<(f64, u64, u64, u64, String)> {
+    let text = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
+    let mut v: Vec<(f64, u64, u64, u64, String)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "read" && v["outcome"] == "ok")
+        .map(|v| {
+            let u = |k: &str| v[k].as_u64().unwrap_or(0);
+            (v["invoke_ns"].as_f64().unwrap() / 1e6, u("reader"), u("writer"), u("seen"), v["node"].as_str().unwrap().to_string())
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v
+}
+
+/// Reads back in time, recounted: per (reader, writer), a read below the most it had seen.
+fn back_in_time(reads: &[(f64, u64, u64, u64, String)]) -> (u64, u64) {
+    let (mut most, mut n, mut step) = (BTreeMap::new(), 0, 0);
+    for (_, reader, writer, seen, _) in reads {
+        let m = most.entry((*reader, *writer)).or_insert(*seen);
+        if seen < m {
+            n += 1;
+            step = step.max(*m - *seen);
+        }
+        *m = (*m).max(*seen);
+    }
+    (n, step)
+}
+
+/// Reads of records the survivors lack, recounted: (reads, distinct records).
+fn reads_of_lost(reads: &[(f64, u64, u64, u64, String)], survivors: &BTreeSet<(u64, u64)>) -> (u64, usize) {
+    let lost: Vec<(u64, u64)> = reads.iter().filter(|r| r.3 > 0 && !survivors.contains(&(r.2, r.3))).map(|r| (r.2, r.3)).collect();
+    (lost.len() as u64, lost.iter().collect::<BTreeSet<_>>().len())
+}
+
+#[test]
+fn readers_on_the_replicas_keep_reading_while_the_primary_is_killed_and_read_nothing_that_is_lost() {
+    let c = drill_cross_checked("scenarios/reads-replicas-primary-kill.yaml", read_postgres, &[]);
+    let r = &c.d.results;
+    assert_eq!(c.d.code, 0, "{}", c.d.stdout);
+    let x = &r["reads"];
+    assert_eq!(x["from"], "replicas");
+    let total = x["total"].as_u64().unwrap();
+    // 4 readers at 50/s for the drill's ~11 s of workload
+    assert!(total > 1000, "{x}");
+    // the replicas were never down: the reads' RTO stays below the writes'
+    let (read_rto, write_rto) = (x["rto"]["rto_ms"].as_f64().unwrap(), r["rto_ms"].as_f64().unwrap());
+    assert!(read_rto < write_rto, "reads {read_rto} ms, writes {write_rto} ms");
+    let nodes: Vec<&str> = x["nodes"].as_array().unwrap().iter().map(|n| n["node"].as_str().unwrap()).collect();
+    assert_eq!(nodes, ["pg-2", "pg-3"], "{x}");
+    // most-advanced promoted and readers on replicas: nobody read what is gone
+    let reads = ok_reads(&c.d);
+    assert_eq!(reads.len() as u64, x["ok"].as_u64().unwrap());
+    assert_eq!(reads_of_lost(&reads, &c.survivors), (0, 0));
+    assert_eq!(x["of_lost_writes"]["reads"], 0, "{x}");
+    assert_eq!((x["back_in_time"]["reads"].as_u64().unwrap(), x["back_in_time"]["largest_step"].as_u64().unwrap()), back_in_time(&reads));
+    // the staleness by phase is on the writes' phases
+    let phases: Vec<&str> = x["staleness_by_phase"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert_eq!(phases.first(), Some(&"before_fault"), "{phases:?}");
+    assert!(c.d.stdout.contains("Reads: 4 readers from replicas"), "{}", c.d.stdout);
+}
+
+#[test]
+fn readers_on_an_async_primary_read_writes_the_failover_loses_and_the_drill_fails_on_them() {
+    let c = drill_cross_checked("scenarios/reads-lost-writes.yaml", read_postgres, &[]);
+    let r = &c.d.results;
+    // fails on purpose: max_reads_of_lost_writes: 0
+    assert_eq!(c.d.code, 1, "{}", c.d.stdout);
+    let t = r["targets"].as_array().unwrap().iter().find(|t| t["target"] == "max_reads_of_lost_writes").unwrap();
+    assert_eq!(t["verdict"], "fail", "{t}");
+    let x = &r["reads"];
+    let reads = ok_reads(&c.d);
+    let (n, distinct) = reads_of_lost(&reads, &c.survivors);
+    assert!(n > 0, "no read of a lost write: {x}");
+    assert_eq!(
+        (x["of_lost_writes"]["reads"].as_u64().unwrap(), x["of_lost_writes"]["distinct_writes"].as_u64().unwrap()),
+        (n, distinct as u64)
+    );
+    // each on the old primary, before it died, of a write it acknowledged in those 2 s
+    let first = &x["of_lost_writes"]["first"][0];
+    assert_eq!(first["node"], "pg-1", "{first}");
+    let (b, step) = back_in_time(&reads);
+    assert!(b > 0, "no read went back in time: {x}");
+    assert_eq!((x["back_in_time"]["reads"].as_u64().unwrap(), x["back_in_time"]["largest_step"].as_u64().unwrap()), (b, step));
+    assert_eq!(x["back_in_time"]["first"][0]["after_node"], "pg-2");
+    // the readers followed the clients: their reads stopped with the primary and came back
+    // on pg-2 after the failover
+    assert!(x["rto"]["outage_observed"].as_bool().unwrap(), "{x}");
+    let findings = r["questions"]["unexpected"]["findings"].as_array().unwrap();
+    for kind in ["reads_of_lost_writes", "reads_back_in_time"] {
+        assert!(findings.iter().any(|f| f["kind"] == kind), "no {kind} finding: {findings:?}");
+    }
+    assert!(c.d.stdout.contains("read of a lost write t="), "{}", c.d.stdout);
+}
