@@ -10,8 +10,10 @@ use crate::monitor::{AlertsReport, Notification};
 /// The four questions of the drill `r`, given the faults it injected.
 pub fn answer(r: &Results, faults: &[FaultInjected]) -> Questions {
     let found = findings(r);
+    let mut rto = measured(r, &["rto_ms"], |sr| sr.rto_ms);
+    with_read_rows(r, &mut rto);
     Questions {
-        rto: measured(r, &["rto_ms"], |sr| sr.rto_ms),
+        rto,
         rpo: measured(r, &["rpo_ms", "max_lost_writes"], |sr| sr.rpo_ms),
         unexpected: Unexpected { answer: if found.is_empty() { Answer::No } else { Answer::Yes }, findings: found },
         alerting: alerting(r, faults),
@@ -47,6 +49,35 @@ fn measured(r: &Results, targets: &[&str], figure: fn(&Results) -> Option<f64>) 
         }
     }
     Measured { answer: Answer::of(rows.iter().map(|f| f.answer)), services: rows }
+}
+
+/// Each service with readers gains a read row beside its write row(s): its read RTO
+/// beside `read_rto_ms`, or, without that target, the figure alone (not judged: it leaves
+/// the answer to the writes).
+fn with_read_rows(r: &Results, m: &mut Measured) {
+    let mut rows = Vec::new();
+    for (name, sr) in r.each_service() {
+        let Some(x) = &sr.reads else { continue };
+        let figure = x.rto.as_ref().and_then(|t| t.rto_ms);
+        let words = super::reads::read_rto_text(x);
+        let row = match sr.targets.iter().find(|t| t.target == "read_rto_ms") {
+            Some(t) => Figure { service: name.into(), target: t.target.clone(), figure, limit: t.limit, answer: held(t), note: words },
+            None => Figure {
+                service: name.into(),
+                target: "read_rto_ms".into(),
+                figure,
+                limit: None,
+                answer: Answer::NotDrilled,
+                note: format!("{words}; no read_rto_ms target set"),
+            },
+        };
+        rows.push(row);
+    }
+    for row in rows {
+        let at = m.services.iter().rposition(|f| f.service == row.service).map_or(m.services.len(), |i| i + 1);
+        m.services.insert(at, row);
+    }
+    m.answer = Answer::of(m.services.iter().map(|f| f.answer));
 }
 
 /// A target's verdict as an answer. The checker passes an RTO without a figure only when

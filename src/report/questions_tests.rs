@@ -499,3 +499,38 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         assert!(doc.contains(&format!("`{}`", a.word())), "docs/evidence.md does not name the answer `{a}`");
     }
 }
+
+#[test]
+fn a_service_with_readers_has_a_read_row_judged_only_by_its_read_target() {
+    let mut r = clean();
+    let rto = crate::checker::RtoResult {
+        rto_ms: Some(650.0),
+        outage_observed: true,
+        recovered_at_ms: Some(5650.0),
+        from_ms: 5000.0,
+        ..clean_rto()
+    };
+    r.reads =
+        Some(crate::checker::ReadsReport { readers: 4, from: "replicas".into(), total: 10, ok: 10, rto: Some(rto), ..Default::default() });
+    let q = answer(&r, &[]);
+    let rows: Vec<(&str, Answer)> = q.rto.services.iter().map(|f| (f.target.as_str(), f.answer)).collect();
+    // without read_rto_ms the read row is shown and not judged: the writes answer
+    assert_eq!(rows, [("rto_ms", Answer::Yes), ("read_rto_ms", Answer::NotDrilled)]);
+    assert_eq!(q.rto.answer, Answer::Yes);
+    let text = super::questions_text::blocks(&q)[0].rows[1].clone();
+    assert!(
+        text.contains("read_rto_ms 650 ms, no limit set: not judged (650.0 ms (t=5000.0 ms to the recovery point t=5650.0 ms)"),
+        "{text}"
+    );
+    // with it, a missed read RTO answers the question no
+    r.targets.push(target("read_rto_ms", 500.0, Some(650.0), Verdict::Fail));
+    let q = answer(&r, &[]);
+    assert_eq!((q.rto.services[1].answer, q.rto.answer), (Answer::No, Answer::No));
+}
+
+fn clean_rto() -> crate::checker::RtoResult {
+    serde_json::from_value(serde_json::json!({"basis": "fault", "outage_ms": null, "last_ack_before_outage_ms": null, "rto_ms": 0.0,
+        "outage_observed": false, "recovered_at_ms": null, "outage_start_ms": null, "relapses": 0, "from_ms": 0.0,
+        "longest_gap_ms": 0.0, "longest_gap_start_ms": 0.0}))
+    .unwrap()
+}

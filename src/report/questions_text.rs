@@ -73,7 +73,9 @@ fn figure_line(f: &Figure) -> String {
     let note = if f.note.is_empty() { String::new() } else { format!(" ({})", f.note) };
     // a pass without a figure: nothing hit the service and its writes never stopped
     let figure = if f.figure.is_none() && f.answer == Answer::Yes { "none, no outage".into() } else { v(f.figure) };
-    format!("{}: {} {figure}, {limit}: {}{note}", f.service, f.target, f.answer)
+    // a figure measured beside no target (a read RTO): shown, not judged
+    let answer = if f.answer == Answer::NotDrilled && f.figure.is_some() { "not judged" } else { f.answer.word() };
+    format!("{}: {} {figure}, {limit}: {answer}{note}", f.service, f.target)
 }
 
 /// `pg: writes failed again after recovery: 35 writes invoked after …`.
