@@ -4,7 +4,10 @@
 //! - **availability**: reads ok / fail / unknown, the longest gap between successful
 //!   reads, and a read RTO counted like the writes' (`rto.rs`: from the fault as it took
 //!   effect to the first ok read after which reads stay available), with the nodes whose
-//!   reads did not succeed after the fault;
+//!   reads did not succeed after the fault. Reads that went on succeeding after the fault
+//!   (replicas serving while the primary is down) did not stop at it: an outage of theirs
+//!   that came later (the promoted replica leaving the read pool) counts from their own
+//!   first failure (`basis: outage_start`);
 //! - **staleness** of each successful read of writer W invoked at t that saw W's record s:
 //!   the acknowledged writes of W (complete ≤ t) with a sequence above s are the ones it did
 //!   not show; its staleness is t minus the acknowledgement of the earliest of them (0 when
@@ -220,7 +223,19 @@ fn read_rto(sorted: &[&Read], cx: &ReadContext, ends: (u64, u64)) -> RtoResult {
         a.into_iter()
     };
     let c = cx.checks;
-    rto(&ops, acks, &cx.injects, cx.fault, ends, c.stable_window_ms * 1_000_000, c.stable_ok_ratio)
+    // reads that went on succeeding after the fault did not stop at it: their outage,
+    // when one came (a replica taken out of the pool at the promotion), counts from the
+    // reads' own first failure, not from the fault
+    let fault = cx.fault.filter(|f| !served_after(sorted, f.applied_ns.unwrap_or(f.at_ns).max(f.at_ns)));
+    let injects = if fault.is_some() { cx.injects.clone() } else { Vec::new() };
+    rto(&ops, acks, &injects, fault, ends, c.stable_window_ms * 1_000_000, c.stable_ok_ratio)
+}
+
+/// Whether a read invoked after `effect_ns` succeeded before the first read to fail after
+/// it was invoked: the reads went on after the fault.
+fn served_after(sorted: &[&Read], effect_ns: u64) -> bool {
+    let first_bad = sorted.iter().find(|r| r.outcome != Outcome::Ok && r.complete_ns >= effect_ns).map(|r| r.invoke_ns);
+    sorted.iter().any(|r| r.outcome == Outcome::Ok && r.invoke_ns > effect_ns && first_bad.is_none_or(|b| r.invoke_ns < b))
 }
 
 fn nodes(sorted: &[&Read], fault_ns: Option<u64>) -> Vec<NodeReads> {

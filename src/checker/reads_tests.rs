@@ -120,3 +120,20 @@ fn reads_failing_from_the_fault_for_half_a_second_give_a_read_rto_of_half_a_seco
     let rto = r.rto.unwrap();
     assert_eq!((rto.rto_ms, rto.outage_observed), (Some(0.0), false));
 }
+
+#[test]
+fn reads_served_through_the_outage_and_failing_later_count_from_their_own_first_failure() {
+    let (a, checks) = (acks(), checks());
+    let events = [ev(1000, EventKind::FaultInject), ev(3000, EventKind::WorkloadStop)];
+    // the replicas serve on after the fault at 1 s; at 2.5 s the pool drops one for 40 ms
+    let reads: Vec<Read> = (0..290)
+        .map(|i| {
+            let t = i * 10;
+            let bad = (2500..2540).contains(&t);
+            read(0, 0, t, if bad { Outcome::Unknown } else { Outcome::Ok }, (!bad).then_some(t / 10), "pg-2")
+        })
+        .collect();
+    let r = judge_reads(&reads, &spec(), &context(&events, &a, None, &checks));
+    let rto = r.rto.unwrap();
+    assert_eq!((rto.basis, rto.from_ms, rto.rto_ms), (super::RtoBasis::OutageStart, 2500.0, Some(40.0)), "{rto:?}");
+}

@@ -54,6 +54,7 @@ fn readers(s: &Scenario, r: &ReadersSpec, p: &mut Vec<Problem>) {
 /// Why readers cannot read `from` on this stack; None when they can.
 fn from_problem(s: &Scenario, from: &str) -> Option<String> {
     let mut choices: Vec<&str> = FROM.to_vec();
+    choices.extend(s.stack.kind.info().read_endpoints);
     choices.extend(s.sites.iter().map(String::as_str));
     if !choices.contains(&from) {
         return Some(format!("expected {}, found `{from}`", spoken_list(&choices, "or")));
@@ -101,8 +102,13 @@ mod tests {
         assert!(e.contains("s.yaml:6:") && e.contains("count must be between 1 and 256, found 0"), "{e}");
         let e = err(&BASE.replace("count: 2", "count: 2, rate_per_s: 0"));
         assert!(e.contains("rate_per_s"), "{e}");
-        let e = err(&BASE.replace("kind: postgres", "kind: redis"));
-        assert!(e.contains("readers run on postgres and mariadb stacks for now; `redis` takes none"), "{e}");
+        let e = err(&BASE.replace("kind: postgres", "kind: redis-cluster").replace("  replicas: 1\n", ""));
+        assert!(e.contains("readers run on ") && e.contains("for now; `redis-cluster` takes none"), "{e}");
+        let e = err(&BASE.replace("from: replicas", "from: haproxy-replica"));
+        assert!(e.contains("expected primary, replicas or any, found `haproxy-replica`"), "{e}");
+        let patroni = BASE.replace("kind: postgres", "kind: patroni").replace("failover:\n  trigger: {delay: {delay_ms: 100}}\n", "");
+        let e = err(&patroni.replace("from: replicas", "from: haproxy-replica"));
+        assert_eq!(e, "");
     }
 
     #[test]

@@ -24,6 +24,11 @@ pub trait Driver: Send + Sync {
     fn client_entry(&self) -> Option<&'static str> {
         None
     }
+    /// The read endpoint readers name as `from` (`haproxy-replica`): the service that runs
+    /// it and the port it listens on inside, published beside the service's own.
+    fn read_endpoint(&self, _name: &str) -> Option<(&'static str, u16)> {
+        None
+    }
     /// How drdrill starts the stack's containers; None for a stack it attaches to.
     fn deployment(&self) -> Option<&dyn Deployment> {
         None

@@ -83,6 +83,7 @@ pub async fn plan(spec: &StackSpec) -> Result<(Vec<Node>, Node)> {
         host_port: a.port(),
         client_ip: a.ip(),
         client_port: a.port(),
+        also: Vec::new(),
     };
     let endpoint = resolve_endpoint(spec).await?;
     let mut nodes = Vec::new();

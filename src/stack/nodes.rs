@@ -29,9 +29,16 @@ pub struct Node {
     /// clients go through the proxy, else `host`:`host_port`.
     pub client_ip: IpAddr,
     pub client_port: u16,
+    /// Other ports the container publishes, as (port inside, published port): HAProxy's
+    /// replica listener beside its primary one.
+    pub also: Vec<(u16, u16)>,
 }
 
 impl Node {
+    /// Where port `inside` is published, when the container publishes it besides its own.
+    pub fn also_addr(&self, inside: u16) -> Option<SocketAddr> {
+        self.also.iter().find(|p| p.0 == inside).map(|p| SocketAddr::from((self.host, p.1)))
+    }
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from((self.host, self.host_port))
     }

@@ -192,9 +192,15 @@ impl Launch<'_> {
             mounts: if svc.volumes { self.base.mounts.clone() } else { Vec::new() },
             ..self.base.clone()
         };
-        let host_port = run_published(self.docker, spec, svc.port).await?;
+        let also: Vec<(u16, u16)> = svc.also.iter().map(|&p| Ok((p, super::ports::free_port()?))).collect::<Result<_>>()?;
+        let extra: Vec<(u16, u16)> = also.clone();
+        let host_port = super::ports::run_on_free_port(self.docker, &spec, |host_port| ContainerSpec {
+            ports: std::iter::once((svc.port, host_port)).chain(extra.iter().copied()).collect(),
+            ..spec.clone()
+        })
+        .await?;
         let ip = self.docker.client_ip;
-        Ok(Node { name: svc.name.clone(), container, host: ip, host_port, client_ip: ip, client_port: host_port })
+        Ok(Node { name: svc.name.clone(), container, host: ip, host_port, client_ip: ip, client_port: host_port, also })
     }
 
     /// Starts every node, primary first: on its own address when it has one (`direct_own`),
@@ -210,7 +216,7 @@ impl Launch<'_> {
             let spec = ContainerSpec { name: container.clone(), alias: name.clone(), env, cmd, labels, network, ..self.base.clone() };
             let (host, host_port) = self.run_node(spec, direct_own.map(|(ips, p)| (ips[i], *p))).await?;
             let (client_ip, client_port) = proxy.and_then(|p| p.client_port(name)).unwrap_or((host, host_port));
-            nodes.push(Node { name: name.clone(), container, host, host_port, client_ip, client_port });
+            nodes.push(Node { name: name.clone(), container, host, host_port, client_ip, client_port, also: Vec::new() });
         }
         Ok(nodes)
     }

@@ -22,6 +22,8 @@ pub struct Sidecar {
     pub cmd: Vec<String>,
     pub entrypoint: Option<Vec<String>>,
     pub port: u16,
+    /// Other ports it publishes (HAProxy's replica listener).
+    pub also: Vec<u16>,
     /// Started before the database nodes (etcd), else after them.
     pub before_nodes: bool,
     /// Mounts the stack's volumes (a binlog streamer writing into the backup volume).

@@ -80,6 +80,9 @@ pub struct KindInfo {
     pub sql: bool,
     /// Its clients can read a writer's newest record from any node (`workload.readers`).
     pub reads: bool,
+    /// The read endpoints it runs besides its nodes, as `workload.readers.from` names them
+    /// (Patroni's HAProxy replica listener: `haproxy-replica`).
+    pub read_endpoints: &'static [&'static str],
     /// Its shape as the dry run says it, a line each, the first after `stack: kind …, `:
     /// a primary and its replicas, a cluster's shards, a mesh's nodes and sites.
     pub topology: fn(&StackSpec) -> Vec<String>,
@@ -111,6 +114,7 @@ impl KindInfo {
             node_count: None,
             sql: false,
             reads: false,
+            read_endpoints: &[],
             topology: format::primary_and_replicas,
         }
     }

@@ -154,6 +154,8 @@ pub const PATRONI: KindInfo = KindInfo {
     members_span_sites: true,
     validate: validate_patroni,
     sql: true,
+    reads: true,
+    read_endpoints: &["haproxy-replica"],
     ..KindInfo::bare(
         "patroni",
         "PostgreSQL 15 under Patroni 3 with an etcd 3.4 cluster; clients go through HAProxy, which routes by Patroni's REST health check.",

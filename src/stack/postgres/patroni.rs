@@ -19,6 +19,8 @@ use std::time::Duration;
 
 const ETCD_PORT: u16 = 2379;
 const HAPROXY_PORT: u16 = 5000;
+/// HAProxy's replica listener (`OPTIONS /replica`), seed 001's `haproxy_replica`.
+const HAPROXY_REPLICA_PORT: u16 = 5001;
 
 pub struct Patroni {
     pg: Postgres,
@@ -121,6 +123,7 @@ impl Deployment for Patroni {
                 format!("DRDRILL_HAPROXY_SHUTDOWN_SESSIONS={}", h.shutdown_sessions),
             ],
             port: HAPROXY_PORT,
+            also: vec![HAPROXY_REPLICA_PORT],
             ..Default::default()
         });
         v
@@ -151,6 +154,10 @@ impl Driver for Patroni {
 
     fn client_entry(&self) -> Option<&'static str> {
         Some("haproxy")
+    }
+
+    fn read_endpoint(&self, name: &str) -> Option<(&'static str, u16)> {
+        (name == "haproxy-replica").then_some(("haproxy", HAPROXY_REPLICA_PORT))
     }
 
     fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
