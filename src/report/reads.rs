@@ -60,6 +60,11 @@ pub fn read_rto_text(x: &ReadsReport) -> String {
         None => "no read was made".into(),
         Some(r) if !r.outage_observed => "0 ms: reads never stopped".into(),
         Some(r) => match (r.rto_ms, r.recovered_at_ms) {
+            (Some(v), Some(_)) if v < 0.05 => format!(
+                "0 ms: reads failed only in passing ({} not ok, the first at t={:.1} ms) while others succeeded at once",
+                x.fail + x.unknown,
+                r.outage_start_ms.unwrap_or(r.from_ms)
+            ),
             (Some(v), Some(to)) if r.basis == crate::checker::RtoBasis::OutageStart => format!(
                 "{v:.1} ms, from the reads' first failure at t={:.1} ms to the recovery point t={to:.1} ms (reads went on after the fault)",
                 r.from_ms

@@ -120,22 +120,26 @@ impl Service {
     pub fn read_plan(&self, primary: &str, clients: &watch::Receiver<ClientTarget>) -> Result<Option<ReadPlan>> {
         let Some(spec) = self.sc().workload.readers.clone() else { return Ok(None) };
         let from = spec.from.clone();
+        // the kind's own read routing first (HAProxy's replica listener, Sentinel's replicas)
+        if let Some((service, port)) = self.driver.read_endpoint(&from) {
+            let svc = self.stack.service(service)?;
+            let addr = match port {
+                Some(p) => svc.also_addr(p).ok_or_else(|| {
+                    crate::error::Error::infra(format!("{service} does not publish port {p} for `from: {from}` (a bug)"))
+                })?,
+                None => svc.client_addr(),
+            };
+            return Ok(Some(ReadPlan { spec, pool: ReadPool::Nodes(vec![ClientTarget::direct(&from, addr)]) }));
+        }
         let names: Vec<String> = match from.as_str() {
             "primary" => return Ok(Some(ReadPlan { spec, pool: ReadPool::Follow(clients.clone()) })),
             "replicas" => self.stack.nodes.iter().map(|n| n.name.clone()).filter(|n| n != primary).collect(),
             "any" => self.stack.nodes.iter().map(|n| n.name.clone()).collect(),
-            endpoint if self.driver.read_endpoint(endpoint).is_some() => {
-                let (service, port) = self.driver.read_endpoint(endpoint).expect("just found");
-                let addr = self.stack.service(service)?.also_addr(port).ok_or_else(|| {
-                    crate::error::Error::infra(format!("{service} does not publish port {port} for `from: {endpoint}` (a bug)"))
-                })?;
-                return Ok(Some(ReadPlan { spec, pool: ReadPool::Nodes(vec![ClientTarget::direct(endpoint, addr)]) }));
-            }
             site => self.sc().stack.sites.get(site).cloned().unwrap_or_default(),
         };
         let nodes = names.iter().map(|n| Ok(ClientTarget::direct(n, self.stack.node(n)?.client_addr()))).collect::<Result<Vec<_>>>()?;
         if nodes.is_empty() {
-            return Err(crate::error::Error::infra(format!("the readers have no node to read from (`from: {}`)", spec.from)));
+            return Err(crate::error::Error::infra(format!("the readers have no node to read from (`from: {from}`)")));
         }
         Ok(Some(ReadPlan { spec, pool: ReadPool::Nodes(nodes) }))
     }

@@ -27,7 +27,9 @@ pub trait WriteClient: Send {
     }
     /// Writer `writer`'s newest record on this node (its highest sequence number), None
     /// when the node holds none of its records yet: what a reader sees (`workload.readers`).
-    async fn read_newest(&mut self, _writer: u32) -> std::result::Result<Option<u64>, WriteError> {
+    /// `invoked`: the highest sequence number the writer had invoked when the read began
+    /// (an engine without a query for the newest record looks down from it).
+    async fn read_newest(&mut self, _writer: u32, _invoked: u64) -> std::result::Result<Option<u64>, WriteError> {
         Err(WriteError::Fail("this stack's clients take no reads (a bug: validation should have refused `workload.readers`)".into()))
     }
     /// The node this connection reached, when the client found it itself (through
@@ -58,6 +60,11 @@ pub trait DataPath: Send + Sync {
     fn port(&self) -> u16;
     /// Opens a workload connection.
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String>;
+    /// Opens a reader's connection (`workload.readers`) to the node or read endpoint at
+    /// `addr`: by default as a writer's.
+    async fn connect_reader(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        self.connect(addr, timeout).await
+    }
     /// Creates what the workload writes into.
     async fn prepare(&self, primary: SocketAddr) -> Result<()>;
     /// One orchestrator-style health probe: is this node up and the writable primary?
@@ -90,6 +97,12 @@ pub trait ThroughEntry: Send + Sync {
     fn engine(&self) -> &dyn DataPath;
     /// Opens a workload connection through the entry at `addr`.
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String>;
+    /// Opens a reader's connection: by default straight to the node at `addr`, as the
+    /// engine's clients connect (a read pool listing the replicas); a kind with its own
+    /// read routing (Sentinel's replica list, HAProxy's replica listener) says otherwise.
+    async fn connect_reader(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        self.engine().connect(addr, timeout).await
+    }
 }
 
 #[async_trait]
@@ -99,6 +112,9 @@ impl<T: ThroughEntry> DataPath for T {
     }
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         ThroughEntry::connect(self, addr, timeout).await
+    }
+    async fn connect_reader(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        ThroughEntry::connect_reader(self, addr, timeout).await
     }
     async fn prepare(&self, primary: SocketAddr) -> Result<()> {
         self.engine().prepare(primary).await

@@ -24,9 +24,12 @@ pub trait Driver: Send + Sync {
     fn client_entry(&self) -> Option<&'static str> {
         None
     }
-    /// The read endpoint readers name as `from` (`haproxy-replica`): the service that runs
-    /// it and the port it listens on inside, published beside the service's own.
-    fn read_endpoint(&self, _name: &str) -> Option<(&'static str, u16)> {
+    /// The kind's own read routing for readers `from: name`: the service readers connect
+    /// to (`DataPath::connect_reader` reaches a replica through it), and the port it
+    /// listens on for them inside, published beside its own (None: its own port).
+    /// Patroni: `haproxy-replica`, HAProxy's replica listener; Sentinel: `replicas`, by
+    /// the Sentinels' replica list.
+    fn read_endpoint(&self, _name: &str) -> Option<(&'static str, Option<u16>)> {
         None
     }
     /// How drdrill starts the stack's containers; None for a stack it attaches to.

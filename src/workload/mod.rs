@@ -14,9 +14,14 @@ use crate::scenario::WorkloadSpec;
 use crate::stack::Driver;
 use reader::Reader;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use writer::Writer;
+
+/// The highest sequence number each writer has invoked, shared with the readers (an
+/// engine with no query for a writer's newest record looks down from it).
+pub(crate) type Invoked = Arc<[AtomicU64]>;
 
 /// The writers run on a runtime of their own, on one thread: no op waits for another
 /// thread to wake up, and the faults, failover and Docker calls on the main runtime never
@@ -54,8 +59,10 @@ impl Workload {
         // a home never moves: its sender lives as long as the writers
         let fixed: Vec<(watch::Sender<ClientTarget>, watch::Receiver<ClientTarget>)> =
             homes.iter().map(|h| watch::channel(h.clone())).collect();
+        let invoked: Invoked = (0..spec.writers).map(|_| AtomicU64::new(0)).collect();
         let writers: Vec<Writer> = (0..u32::from(spec.writers))
             .map(|id| Writer {
+                invoked: invoked.clone(),
                 id,
                 spec: spec.clone(),
                 driver: driver.clone(),
@@ -68,7 +75,7 @@ impl Workload {
                 slips: Vec::new(),
             })
             .collect();
-        let readers = readers(spec, reads, &driver, &rec, &stop_rx);
+        let readers = readers(spec, reads, (&driver, &invoked), &rec, &stop_rx);
         let homes: Vec<watch::Sender<ClientTarget>> = fixed.into_iter().map(|f| f.0).collect();
         let (done_tx, done) = oneshot::channel();
         let spawned = std::thread::Builder::new().name("drdrill-writers".into()).spawn(move || {
@@ -100,7 +107,7 @@ impl Workload {
 fn readers(
     spec: &WorkloadSpec,
     plan: Option<ReadPlan>,
-    driver: &Arc<dyn Driver>,
+    (driver, invoked): (&Arc<dyn Driver>, &Invoked),
     rec: &RecorderHandle,
     stop: &watch::Receiver<bool>,
 ) -> Vec<Reader> {
@@ -113,6 +120,7 @@ fn readers(
             spec: plan.spec.clone(),
             writers: u32::from(spec.writers),
             driver: driver.clone(),
+            invoked: invoked.clone(),
             pool: plan.pool.clone(),
             rec: rec.clone(),
             stop: stop.clone(),

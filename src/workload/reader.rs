@@ -41,6 +41,8 @@ pub(super) struct Reader {
     /// How many writers there are: reads ask for each in turn.
     pub writers: u32,
     pub driver: Arc<dyn Driver>,
+    /// Each writer's highest sequence number invoked.
+    pub invoked: super::Invoked,
     pub pool: ReadPool,
     pub rec: RecorderHandle,
     pub stop: watch::Receiver<bool>,
@@ -71,7 +73,8 @@ impl Reader {
             }
             let (target, writer) = self.next(n);
             let conn = conns.remove(&target.node);
-            let (read, conn) = read_once(self.driver.clone(), &target, conn, (self.id, writer), timeout, self.rec.clock).await;
+            let invoked = self.invoked.get(writer as usize).map_or(0, |n| n.load(std::sync::atomic::Ordering::Relaxed));
+            let (read, conn) = read_once(self.driver.clone(), &target, conn, (self.id, writer, invoked), timeout, self.rec.clock).await;
             if let Some(c) = conn {
                 conns.insert(target.node.clone(), c);
             }
@@ -92,7 +95,7 @@ impl Reader {
         let until = Instant::now() + WARM_UP;
         for t in nodes {
             while Instant::now() < until && !*self.stop.borrow() {
-                let (r, conn) = read_once(self.driver.clone(), t, None, (self.id, 0), timeout, self.rec.clock).await;
+                let (r, conn) = read_once(self.driver.clone(), t, None, (self.id, 0, 0), timeout, self.rec.clock).await;
                 if let (Outcome::Ok, Some(c)) = (r.outcome, conn) {
                     conns.insert(t.node.clone(), c);
                     break;
@@ -125,7 +128,7 @@ async fn read_once(
     driver: Arc<dyn Driver>,
     target: &ClientTarget,
     conn: Option<Conn>,
-    (reader, writer): (u32, u32),
+    (reader, writer, invoked): (u32, u32, u64),
     timeout: Duration,
     clock: Clock,
 ) -> (Read, Option<Conn>) {
@@ -134,10 +137,10 @@ async fn read_once(
     let mut sent = false;
     let result = tokio::time::timeout(timeout, async {
         if client.is_none() {
-            client = Some(driver.data().connect(target.addr, timeout).await.map_err(WriteError::Fail)?);
+            client = Some(driver.data().connect_reader(target.addr, timeout).await.map_err(WriteError::Fail)?);
         }
         sent = true;
-        client.as_mut().expect("connected").read_newest(writer).await
+        client.as_mut().expect("connected").read_newest(writer, invoked).await
     })
     .await;
     let complete_ns = clock.now_ns();

@@ -27,6 +27,8 @@ pub(super) struct Writer {
     pub stop: watch::Receiver<bool>,
     /// The slips of its paced operations (`Due`).
     pub slips: Vec<SlipSample>,
+    /// Every writer's highest sequence number invoked (this one's at `id`).
+    pub invoked: super::Invoked,
 }
 
 /// What the writer sleeps towards with nothing else in its way: the next normal write
@@ -344,6 +346,9 @@ impl Writer {
     /// Starts a write invoked at `invoke_ns` (`started`): now, or when its probe began.
     fn start_at(&self, st: &mut State, target: Arc<ClientTarget>, conn: Option<Tagged>, (invoke_ns, started): (u64, Instant)) -> Attempt {
         st.seq += 1;
+        if let Some(n) = self.invoked.get(self.id as usize) {
+            n.store(st.seq, std::sync::atomic::Ordering::Relaxed);
+        }
         st.waiting.insert(st.seq, started);
         let timeout = Duration::from_millis(self.spec.op_timeout_ms);
         let key = self.spec.keys.and_then(|n| update_key(self.id, st.seq, n));

@@ -17,6 +17,7 @@ pub const REDIS: KindInfo = KindInfo {
     refuses: &[(ReplicationMode::Sync, NO_SYNC), (ReplicationMode::SemiSync, NO_SYNC)],
     backup: Some(BackupInfo { tool: "AOF / RDB on a surviving volume", keys: &["appendfsync", "snapshot_s"], point_in_time: false }),
     validate: validate_persistence,
+    reads: true,
     ..KindInfo::bare("redis", "Redis 7 primary + replicas (replicaof).", "redis", "drdrill/redis:7")
 };
 
@@ -28,6 +29,7 @@ pub const REDIS_SENTINEL: KindInfo = KindInfo {
     groups: &[("sentinels", "sentinel-")],
     members_span_sites: true,
     validate: validate_sentinel,
+    reads: true,
     ..KindInfo::bare(
         "redis-sentinel",
         "Redis 7 primary + replicas watched by Redis Sentinel, which fails over by itself; clients find the primary through Sentinel.",

@@ -191,7 +191,7 @@ impl WriteClient for MyClient {
         );
         self.conn.exec_drop(sql, (key, writer, seq)).await.map_err(|e| classify(&e))
     }
-    async fn read_newest(&mut self, writer: u32) -> std::result::Result<Option<u64>, WriteError> {
+    async fn read_newest(&mut self, writer: u32, _invoked: u64) -> std::result::Result<Option<u64>, WriteError> {
         let row: Option<Option<u64>> = self.conn.exec_first(self.newest.as_str(), (writer,)).await.map_err(|e| classify(&e))?;
         Ok(row.flatten())
     }

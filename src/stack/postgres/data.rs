@@ -167,7 +167,7 @@ impl WriteClient for PgClient {
             Err(e) => Err(classify(&e)),
         }
     }
-    async fn read_newest(&mut self, writer: u32) -> std::result::Result<Option<u64>, WriteError> {
+    async fn read_newest(&mut self, writer: u32, _invoked: u64) -> std::result::Result<Option<u64>, WriteError> {
         if self.newest.1.is_none() {
             self.newest.1 = Some(self.client.prepare(&self.newest.0).await.map_err(|e| classify(&e))?);
         }

@@ -156,8 +156,8 @@ impl Driver for Patroni {
         Some("haproxy")
     }
 
-    fn read_endpoint(&self, name: &str) -> Option<(&'static str, u16)> {
-        (name == "haproxy-replica").then_some(("haproxy", HAPROXY_REPLICA_PORT))
+    fn read_endpoint(&self, name: &str) -> Option<(&'static str, Option<u16>)> {
+        (name == "haproxy-replica").then_some(("haproxy", Some(HAPROXY_REPLICA_PORT)))
     }
 
     fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
@@ -218,6 +218,12 @@ impl ThroughEntry for Patroni {
         let mut c = self.pg.data.client(addr, timeout).await?;
         c.node = Some(node_behind(book, &c.client, timeout).await?.into());
         Ok(Box::new(c))
+    }
+
+    /// A reader's connection, to a node or through HAProxy's replica listener: it knows
+    /// which node it reached, as a writer's does.
+    async fn connect_reader(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        ThroughEntry::connect(self, addr, timeout).await
     }
 }
 

@@ -24,6 +24,9 @@ pub(super) struct RedisConn {
     prefix_len: usize,
 }
 
+/// How far above the highest sequence number invoked a reader's `MGET` starts.
+const NEWEST_MARGIN: u64 = 16;
+
 /// Credentials for `AUTH` (a user needs a password).
 pub(super) type Login<'a> = Option<(Option<&'a str>, &'a str)>;
 
@@ -90,10 +93,51 @@ impl RedisConn {
         self.exchange().await
     }
 
+    /// Writer `writer`'s newest record on the node: Redis has no query for it, so the keys
+    /// from just above `invoked` (the highest the writer had invoked) downwards are asked
+    /// with `MGET`, 64 at first, each next batch twice as many (at most 4096): the highest
+    /// present is the answer, None when none of the writer's keys is there.
+    pub async fn newest(&mut self, writer: u32, invoked: u64) -> Result<Option<u64>, WriteError> {
+        for (bottom, top) in newest_windows(invoked) {
+            let mut cmd = redis::cmd("MGET");
+            let mut n = itoa::Buffer::new();
+            for seq in bottom..=top {
+                self.key.truncate(self.prefix_len);
+                self.key.extend_from_slice(n.format(writer).as_bytes());
+                self.key.push(b':');
+                self.key.extend_from_slice(n.format(seq).as_bytes());
+                cmd.arg(&self.key[..]);
+            }
+            let values = match self.request(&cmd).await {
+                Ok(Value::Array(v)) => v,
+                Ok(other) => return Err(WriteError::Unknown(format!("unexpected reply to MGET: {other:?}"))),
+                Err(e) if e.is_io_error() => return Err(WriteError::Unknown(e.to_string())),
+                Err(e) => return Err(WriteError::Fail(e.to_string())),
+            };
+            if let Some(i) = values.iter().rposition(|v| *v != Value::Nil) {
+                return Ok(Some(bottom + i as u64));
+            }
+        }
+        Ok(None)
+    }
+
     /// `ROLE`: whether the node is a primary.
     pub async fn is_master(&mut self) -> RedisResult<bool> {
         Ok(names_master(&self.request(&redis::cmd("ROLE")).await?))
     }
+}
+
+/// The batches of sequence numbers a reader asks, highest first, down to 1: from just above
+/// `invoked` (writes invoked since the read began may already be applied), 64 at first,
+/// each next batch twice as many, at most 4096.
+fn newest_windows(invoked: u64) -> impl Iterator<Item = (u64, u64)> {
+    let mut next = Some((invoked + NEWEST_MARGIN, 64u64));
+    std::iter::from_fn(move || {
+        let (top, width) = next?;
+        let bottom = top.saturating_sub(width - 1).max(1);
+        next = (bottom > 1).then(|| (bottom - 1, (width * 2).min(4096)));
+        Some((bottom, top))
+    })
 }
 
 /// Whether a reply to `ROLE` is a primary's.
@@ -134,6 +178,17 @@ mod tests {
 
     fn set(key: &str) -> Vec<u8> {
         format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$2\r\nxy\r\n", key.len()).into_bytes()
+    }
+
+    #[test]
+    fn a_reader_asks_every_sequence_number_from_above_the_newest_invoked_down_to_1_once() {
+        let w: Vec<(u64, u64)> = newest_windows(1000).collect();
+        assert_eq!(&w[..3], &[(953, 1016), (825, 952), (569, 824)]);
+        assert_eq!(w.last().map(|x| x.0), Some(1));
+        // contiguous, highest first, every number once
+        assert!(w.windows(2).all(|p| p[1].1 + 1 == p[0].0), "{w:?}");
+        assert_eq!(newest_windows(0).collect::<Vec<_>>(), [(1, 16)]);
+        assert!(newest_windows(10_000_000).all(|(b, t)| t - b < 4096));
     }
 
     #[tokio::test]

@@ -229,6 +229,9 @@ impl WriteClient for RedisClient {
     async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
         self.conn.set(writer, seq, payload).await
     }
+    async fn read_newest(&mut self, writer: u32, invoked: u64) -> std::result::Result<Option<u64>, WriteError> {
+        self.conn.newest(writer, invoked).await
+    }
     fn node(&self) -> Option<std::sync::Arc<str>> {
         self.node.clone()
     }

@@ -37,6 +37,8 @@ struct Book {
 }
 
 pub struct RedisSentinel {
+    /// Which replica the next reader's connection takes.
+    next_replica: std::sync::atomic::AtomicUsize,
     redis: Redis,
     spec: SentinelSpec,
     book: Arc<OnceLock<Book>>,
@@ -45,6 +47,7 @@ pub struct RedisSentinel {
 impl RedisSentinel {
     pub fn new(spec: &StackSpec) -> Self {
         RedisSentinel {
+            next_replica: Default::default(),
             redis: Redis::new(spec).announcing_addresses(),
             spec: spec.sentinel.clone().unwrap_or_default(),
             book: Arc::default(),
@@ -152,6 +155,12 @@ impl Driver for RedisSentinel {
         Some("sentinel-1")
     }
 
+    /// Readers on the replicas find them as a Sentinel-aware client does: by the
+    /// Sentinels' replica list, asked again at each new connection.
+    fn read_endpoint(&self, name: &str) -> Option<(&'static str, Option<u16>)> {
+        (name == "replicas").then_some(("sentinel-1", None))
+    }
+
     fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
         Some(Arc::new(SentinelWatch { spec: self.spec.clone(), book: self.book.clone() }))
     }
@@ -227,6 +236,49 @@ impl ThroughEntry for RedisSentinel {
         }
         Err(last)
     }
+
+    /// A reader's connection to a replica: the Sentinels (the entry first) asked for
+    /// their replica list (`SENTINEL replicas`), a healthy one taken in turn (flags
+    /// `slave`: not down, not disconnected), connected to, and checked with ROLE.
+    async fn connect_reader(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        let book = self.book()?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
+        let mut order: Vec<SocketAddr> = vec![addr];
+        order.extend(book.sentinels.iter().map(|s| s.1).filter(|a| *a != addr));
+        let mut last = String::from("no sentinel answered");
+        let n = order.len();
+        for (k, s) in order.into_iter().enumerate() {
+            let hosts = match replica_hosts(s, left() / (n - k) as u32).await {
+                Ok(h) if !h.is_empty() => h,
+                Ok(_) => {
+                    last = format!("sentinel {s} lists no healthy replica of {MASTER}");
+                    continue;
+                }
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            let pick = self.next_replica.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % hosts.len();
+            let node = book.node(&hosts[pick]).ok_or_else(|| format!("sentinel names an unknown replica {}", hosts[pick]))?.clone();
+            let c = RedisConn::connect(book.addr_of[&node], left(), KEY_PREFIX, None).await.map_err(|e| format!("{node}: {e}"))?;
+            return Ok(Box::new(RedisClient { conn: c, node: Some(node.into()) }));
+        }
+        Err(last)
+    }
+}
+
+/// `SENTINEL replicas drdrill` on one Sentinel: the announced hosts of the replicas it
+/// holds healthy (flags exactly `slave`).
+async fn replica_hosts(sentinel: SocketAddr, timeout: Duration) -> std::result::Result<Vec<String>, String> {
+    let mut c = conn(sentinel, timeout).await.map_err(|e| e.to_string())?;
+    let reply: Vec<Vec<String>> = tokio::time::timeout(timeout, redis::cmd("SENTINEL").arg("replicas").arg(MASTER).query_async(&mut c))
+        .await
+        .map_err(|_| format!("sentinel {sentinel} did not answer"))?
+        .map_err(|e| e.to_string())?;
+    let field = |r: &[String], k: &str| r.chunks(2).find(|kv| kv.len() == 2 && kv[0] == k).map(|kv| kv[1].clone());
+    Ok(reply.iter().filter(|r| field(r, "flags").as_deref() == Some("slave")).filter_map(|r| field(r, "ip")).collect())
 }
 
 /// Sentinel's side of a failover, from its pub/sub events on every Sentinel.
