@@ -103,3 +103,58 @@ fn readers_on_an_async_primary_read_writes_the_failover_loses_and_the_drill_fail
     }
     assert!(c.d.stdout.contains("read of a lost write t="), "{}", c.d.stdout);
 }
+
+#[test]
+fn seed_001s_split_reads_through_haproxys_replica_listener_and_its_rto_stands_beside_the_writes() {
+    let d = run_drill("scenarios/reads-patroni-split.yaml", &[]);
+    let r = &d.results;
+    assert_eq!(d.code, 0, "{}", d.stdout);
+    let x = &r["reads"];
+    assert_eq!(x["from"], "haproxy-replica");
+    // each read names the node HAProxy reached, never the listener
+    let nodes: BTreeSet<&str> = x["nodes"].as_array().unwrap().iter().map(|n| n["node"].as_str().unwrap()).collect();
+    assert!(!nodes.is_empty() && nodes.iter().all(|n| ["pg-1", "pg-2", "pg-3"].contains(n)), "{nodes:?}");
+    // the replica pool served on while the leader was down: the reads' RTO is far below
+    // the writes' (Patroni's ttl 30 s)
+    let (read_rto, write_rto) = (x["rto"]["rto_ms"].as_f64().unwrap(), r["rto_ms"].as_f64().unwrap());
+    assert!(read_rto * 10.0 < write_rto, "reads {read_rto} ms, writes {write_rto} ms: {x}");
+    assert_eq!(x["of_lost_writes"]["reads"], 0, "{x}");
+    let q = &r["questions"]["rto"]["services"];
+    assert!(q.as_array().unwrap().iter().any(|f| f["target"] == "read_rto_ms" && f["answer"] == "yes"), "{q}");
+}
+
+#[test]
+fn readers_finding_redis_replicas_through_sentinel_read_on_through_its_failover() {
+    let d = run_drill("scenarios/reads-redis-sentinel.yaml", &[]);
+    let r = &d.results;
+    assert_eq!(d.code, 0, "{}", d.stdout);
+    let x = &r["reads"];
+    // each read names the replica it reached; one that found none through the Sentinels
+    // (between the promotion and the other replica's resync) names the endpoint
+    let nodes: BTreeSet<&str> = x["nodes"].as_array().unwrap().iter().map(|n| n["node"].as_str().unwrap()).collect();
+    assert!(nodes.contains("redis-2") && nodes.contains("redis-3"), "{x}");
+    assert!(nodes.iter().all(|n| ["redis-2", "redis-3", "replicas"].contains(n)), "{x}");
+    let (read_rto, write_rto) = (x["rto"]["rto_ms"].as_f64().unwrap(), r["rto_ms"].as_f64().unwrap());
+    assert!(read_rto < write_rto, "reads {read_rto} ms, writes {write_rto} ms: {x}");
+    // Redis reads look down from the writer's newest invoked record: every ok read saw one
+    let reads = ok_reads(&d);
+    assert!(reads.iter().filter(|r| r.0 > 1000.0).all(|r| r.3 > 0), "a read saw no record of its writer");
+    assert_eq!((x["back_in_time"]["reads"].as_u64().unwrap(), x["back_in_time"]["largest_step"].as_u64().unwrap()), back_in_time(&reads));
+}
+
+#[test]
+fn calibration_reads_staleness_and_read_rto_match_a_known_delay_and_a_known_outage() {
+    let d = run_drill("scenarios/calibration-reads.yaml", &[]);
+    assert_eq!(d.code, 0, "{}", d.stdout);
+    let x = &d.results["reads"];
+    // the replica applies 200 ms late; a writer writes every 10 ms: the oldest write a
+    // read misses was acknowledged between 190 and 200 ms before it
+    let p50 = x["staleness"]["p50_ms"].as_f64().unwrap();
+    assert!((185.0..=205.0).contains(&p50), "staleness p50 {p50} ms for a 200 ms apply delay: {x}");
+    assert!(x["staleness"]["max_ms"].as_f64().unwrap() < 260.0, "{x}");
+    // the readers' path was down for 2000 ms
+    let rto = x["rto"]["rto_ms"].as_f64().unwrap();
+    assert!((rto - 2000.0).abs() <= 50.0, "read RTO {rto} ms for a 2000 ms outage: {x}");
+    // the writers, on the primary, never saw it
+    assert_eq!(d.results["outage_observed"], false, "{}", d.stdout);
+}

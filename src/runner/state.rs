@@ -124,9 +124,9 @@ impl Service {
         if let Some((service, port)) = self.driver.read_endpoint(&from) {
             let svc = self.stack.service(service)?;
             let addr = match port {
-                Some(p) => svc.also_addr(p).ok_or_else(|| {
-                    crate::error::Error::infra(format!("{service} does not publish port {p} for `from: {from}` (a bug)"))
-                })?,
+                Some(p) => svc
+                    .also_addr(p)
+                    .ok_or_else(|| crate::error::Error::infra(format!("{service} does not publish port {p} for `from: {from}` (a bug)")))?,
                 None => svc.client_addr(),
             };
             return Ok(Some(ReadPlan { spec, pool: ReadPool::Nodes(vec![ClientTarget::direct(&from, addr)]) }));
