@@ -34,6 +34,10 @@ pub fn metrics_text(runs: &BTreeMap<String, (Results, BTreeMap<String, String>)>
         ),
         Family::new("drdrill_alert_notify_seconds", "Fault to the alert's firing notification in the last drill, seconds."),
         Family::new("drdrill_last_run_timestamp_seconds", "When the last drill of the scenario finished, Unix seconds."),
+        Family::new("drdrill_read_rto_seconds", "Read unavailability the readers saw in the last drill (read RTO), seconds."),
+        Family::new("drdrill_stale_read_seconds", "Staleness of successful reads over the last drill, by quantile (1 = max), seconds."),
+        Family::new("drdrill_reads_of_lost_writes", "Successful reads in the last drill that showed a write the surviving data lacks."),
+        Family::new("drdrill_reads_back_in_time", "Reads in the last drill older than what the same reader had seen."),
     ];
     for (scenario, (r, sites)) in runs {
         add_run(&mut fams, scenario, r, sites);
@@ -49,7 +53,7 @@ pub fn metrics_text(runs: &BTreeMap<String, (Results, BTreeMap<String, String>)>
     out
 }
 
-fn add_run(fams: &mut [Family; 7], scenario: &str, r: &Results, sites: &BTreeMap<String, String>) {
+fn add_run(fams: &mut [Family; 11], scenario: &str, r: &Results, sites: &BTreeMap<String, String>) {
     for (service, sr) in r.each_service() {
         let mut base = vec![("scenario", scenario.to_string()), ("service", service.to_string())];
         if let Some(site) = sites.get(service) {
@@ -75,6 +79,21 @@ fn add_run(fams: &mut [Family; 7], scenario: &str, r: &Results, sites: &BTreeMap
                     fams[4].samples.push((with(vec![("replica", rep.node.clone()), ("quantile", q.into())]), v / 1e3));
                 }
             }
+        }
+        if let Some(x) = &sr.reads {
+            if let Some(v) = x.rto.as_ref().and_then(|r| r.rto_ms) {
+                fams[7].samples.push((with(vec![]), v / 1e3));
+            }
+            let s = &x.staleness;
+            for (q, v) in [("0.5", s.p50_ms), ("0.95", s.p95_ms), ("0.99", s.p99_ms), ("1", s.max_ms)] {
+                if let Some(v) = v {
+                    fams[8].samples.push((with(vec![("quantile", q.into())]), v / 1e3));
+                }
+            }
+            if let Some(l) = &x.of_lost_writes {
+                fams[9].samples.push((with(vec![]), l.reads as f64));
+            }
+            fams[10].samples.push((with(vec![]), x.back_in_time.reads as f64));
         }
     }
     let mut drill = vec![("scenario", scenario.to_string())];
@@ -166,6 +185,31 @@ mod tests {
         assert!(text.contains("drdrill_alert_notify_seconds{scenario=\"s\",alert=\"Down\\\"x\"} 4.2"), "{text}");
         assert!(text.contains("drdrill_last_run_timestamp_seconds{scenario=\"s\"} 1795590000"), "{text}");
         assert!(!text.contains("drdrill_replica_lag_seconds"), "no family without samples: {text}");
+        assert!(!text.contains("drdrill_read_rto_seconds"), "no family without samples: {text}");
+    }
+
+    #[test]
+    fn a_drill_with_readers_reports_their_rto_staleness_and_anomalies() {
+        let mut r = Results { scenario: "s".into(), ..Default::default() };
+        r.stack.kind = "pg".into();
+        let rto: crate::checker::RtoResult = serde_json::from_value(serde_json::json!({"basis": "fault", "outage_ms": 700.0,
+            "last_ack_before_outage_ms": 4990.0, "rto_ms": 650.0, "outage_observed": true, "recovered_at_ms": 5650.0,
+            "outage_start_ms": 5001.0, "relapses": 0, "from_ms": 5000.0, "longest_gap_ms": 710.0, "longest_gap_start_ms": 4990.0}))
+        .unwrap();
+        let mut x = crate::checker::ReadsReport { rto: Some(rto), ..Default::default() };
+        x.staleness.p99_ms = Some(812.5);
+        x.of_lost_writes = Some(crate::checker::LostReads { reads: 3, ..Default::default() });
+        x.back_in_time.reads = 2;
+        r.reads = Some(x);
+        let text = metrics_text(&BTreeMap::from([("s".to_string(), (r, BTreeMap::new()))]));
+        for line in [
+            "drdrill_read_rto_seconds{scenario=\"s\",service=\"pg\"} 0.65",
+            "drdrill_stale_read_seconds{scenario=\"s\",service=\"pg\",quantile=\"0.99\"} 0.8125",
+            "drdrill_reads_of_lost_writes{scenario=\"s\",service=\"pg\"} 3",
+            "drdrill_reads_back_in_time{scenario=\"s\",service=\"pg\"} 2",
+        ] {
+            assert!(text.contains(line), "{line} missing: {text}");
+        }
     }
 
     #[test]
