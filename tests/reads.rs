@@ -102,6 +102,9 @@ fn readers_on_an_async_primary_read_writes_the_failover_loses_and_the_drill_fail
         assert!(findings.iter().any(|f| f["kind"] == kind), "no {kind} finding: {findings:?}");
     }
     assert!(c.d.stdout.contains("read of a lost write t="), "{}", c.d.stdout);
+    // report.html's timeline has the readers' lane under the writes
+    let svg = std::fs::read_to_string(c.d.dir.join("timeline.svg")).unwrap();
+    assert!(svg.contains("reads per 100 ms by outcome; staleness of the successful reads"), "no reads lane");
 }
 
 #[test]

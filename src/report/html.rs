@@ -29,7 +29,8 @@ const TEMPLATE: &str = r#"<!doctype html>
 <figure id="timeline{{ s.suffix }}">{{ s.svg|safe }}
 <figcaption>Bars: writes per 100 ms of invoke time, green ok, red fail, orange unknown. Lines: latency of the acknowledged writes (right axis).
 Shaded: the RTO window. Vertical markers: dark red faults, green heals, purple failover and orchestrator steps, blue alerts firing and paging. Bands: the phases.{% if s.sites_caption %}
-Below, on the same time axis: each site's longest time without an acknowledgement (red), the cuts between sites (grey).{% endif %}</figcaption></figure>
+Below, on the same time axis: each site's longest time without an acknowledgement (red), the cuts between sites (grey).{% endif %}{% if s.reads %}
+Under it, the readers: reads per 100 ms by outcome, and the staleness of the successful reads, the largest per 100 ms (blue, right axis, ms).{% endif %}</figcaption></figure>
 <table><tr><th>drill time (ms)</th><th>step</th><th>node</th><th>detail</th></tr>
 {% for e in s.markers %}<tr class="marker"><td>{{ num(e.t_ms) }}</td><td>{{ e.kind }}</td><td>{{ e.node or "" }}</td><td>{{ e.detail }}</td></tr>
 {% endfor %}</table>

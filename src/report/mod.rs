@@ -30,6 +30,7 @@ mod perturbed;
 mod phases;
 mod questions;
 mod questions_text;
+mod read_lane;
 mod reads;
 mod refusals;
 mod replication;

@@ -189,11 +189,15 @@ pub fn timeline_svg(r: &Results, history: &Path, service: Option<&str>, end_s: O
     let mut svg = String::new();
     {
         let height_px = HEIGHT_PX + scale.extra_px as u32;
-        let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, height_px + super::site_gaps::height_px(r))).into_drawing_area();
+        let (sites_px, reads_px) = (super::site_gaps::height_px(r), super::read_lane::height_px(r));
+        let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, height_px + sites_px + reads_px)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        // a multi-active service's sites in a strip below, on the same time axis
-        let (main, strip) = root.split_vertically(height_px);
+        // a multi-active service's sites in a strip below, then the readers' lane, on the
+        // same time axis
+        let (main, below) = root.split_vertically(height_px);
+        let (strip, lane) = below.split_vertically(sites_px);
         super::site_gaps::draw(&strip, r, end_s)?;
+        super::read_lane::draw(&lane, r, history, service, end_s)?;
         let mut chart = axes(&main, r, end_s, &scale)?;
         draw_rto_window(&mut chart, r, end_s, scale.max_ops)?;
         draw_bars(&mut chart, &buckets)?;

@@ -1,0 +1,103 @@
+//! The readers' lane under the timeline (`workload.readers`), on the timeline's own time
+//! axis (the same margins and label areas): reads per 100 ms of invoke time stacked by
+//! outcome (left axis), and the staleness of the successful ones, the largest per 100 ms,
+//! as a line on the right axis (ms).
+use super::Results;
+use super::buckets::{BUCKET_NS, contiguous};
+use super::timeline::{FAIL, OK, UNKNOWN};
+use crate::checker::Acks;
+use crate::history::{Outcome, read_history};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const LANE_PX: u32 = 190;
+const STALE: RGBColor = RGBColor(31, 119, 180);
+
+/// One 100 ms bucket of reads: by outcome, and the largest staleness of its ok reads.
+#[derive(Default, Clone, Copy)]
+struct Lane {
+    ok: u32,
+    fail: u32,
+    unknown: u32,
+    stale_ms: Option<f64>,
+}
+
+/// The height the lane adds under the timeline: none without reads.
+pub fn height_px(r: &Results) -> u32 {
+    if r.reads.as_ref().is_some_and(|x| x.total > 0) { LANE_PX } else { 0 }
+}
+
+/// `service`'s reads (None: every read) by bucket, each ok read's staleness computed
+/// against the writes' acknowledgements, as the checker does.
+fn lanes(history: &Path, service: Option<&str>) -> std::io::Result<BTreeMap<u64, Lane>> {
+    let mut acks = Acks::default();
+    let h = read_history(history, |op| {
+        if op.outcome == Outcome::Ok && op.key.is_none() && crate::history::belongs(op.service.as_ref(), service) {
+            acks.add(op.writer, op.seq, op.complete_ns);
+        }
+    })?;
+    acks.seal();
+    let mut out: BTreeMap<u64, Lane> = BTreeMap::new();
+    for r in h.reads.iter().filter(|r| crate::history::belongs(r.service.as_ref(), service)) {
+        let b = out.entry(r.invoke_ns / BUCKET_NS).or_default();
+        match r.outcome {
+            Outcome::Ok => {
+                b.ok += 1;
+                let ms = acks.staleness(r.writer, r.invoke_ns, r.seen.unwrap_or(0)).0 as f64 / 1e6;
+                b.stale_ms = Some(b.stale_ms.map_or(ms, |s| s.max(ms)));
+            }
+            Outcome::Fail => b.fail += 1,
+            Outcome::Unknown => b.unknown += 1,
+        }
+    }
+    Ok(out)
+}
+
+/// Draws the lane on `area` (the timeline's width, `height_px` high), to `end_s`.
+pub fn draw(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    r: &Results,
+    history: &Path,
+    service: Option<&str>,
+    end_s: f64,
+) -> Result<(), String> {
+    if height_px(r) == 0 {
+        return Ok(());
+    }
+    let lanes = lanes(history, service).map_err(|e| format!("failed to read {}: {e}", history.display()))?;
+    let most = lanes.values().map(|b| b.ok + b.fail + b.unknown).max().unwrap_or(1).max(1) as f64 * 1.1;
+    let stalest = lanes.values().filter_map(|b| b.stale_ms).fold(1.0, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            "reads per 100 ms by outcome; staleness of the successful reads, largest per 100 ms (blue, right axis)",
+            ("sans-serif", 13),
+        )
+        .margin_left(12)
+        .margin_right(12)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .right_y_label_area_size(70)
+        .build_cartesian_2d(0f64..end_s, 0f64..most)
+        .map_err(|e| e.to_string())?
+        .set_secondary_coord(0f64..end_s, 0f64..stalest);
+    chart.configure_mesh().disable_x_mesh().disable_y_mesh().y_desc("reads").draw().map_err(|e| e.to_string())?;
+    chart.configure_secondary_axes().y_desc("stale ms").draw().map_err(|e| e.to_string())?;
+    let bars = lanes.iter().flat_map(|(k, b)| {
+        let (x0, x1) = (*k as f64 * 0.1, *k as f64 * 0.1 + 0.09);
+        let (ok, fail) = (f64::from(b.ok), f64::from(b.fail));
+        [
+            (b.ok > 0).then(|| Rectangle::new([(x0, 0.0), (x1, ok)], OK.filled())),
+            (b.fail > 0).then(|| Rectangle::new([(x0, ok), (x1, ok + fail)], FAIL.filled())),
+            (b.unknown > 0).then(|| Rectangle::new([(x0, ok + fail), (x1, ok + fail + f64::from(b.unknown))], UNKNOWN.filled())),
+        ]
+    });
+    chart.draw_series(bars.flatten()).map_err(|e| e.to_string())?;
+    let points: Vec<(u64, f64, f64)> = lanes.iter().filter_map(|(k, b)| Some((*k, b.stale_ms?, 0.0))).collect();
+    for run in contiguous(&points) {
+        let line = LineSeries::new(run.iter().map(|(k, s, _)| (*k as f64 * 0.1 + 0.05, *s)), STALE.stroke_width(2));
+        chart.draw_secondary_series(line).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
