@@ -137,7 +137,12 @@ impl Service {
             "any" => self.stack.nodes.iter().map(|n| n.name.clone()).collect(),
             site => self.sc().stack.sites.get(site).cloned().unwrap_or_default(),
         };
-        let nodes = names.iter().map(|n| Ok(ClientTarget::direct(n, self.stack.node(n)?.client_addr()))).collect::<Result<Vec<_>>>()?;
+        // a multi-active stack's readers stand in each node's site, as its writers do
+        // (`writer_homes`): a site cut off keeps its readers; others reach a node as the
+        // clients do
+        let multi = self.sc().stack.kind.info().multi_active;
+        let addr = |n: &crate::stack::Node| if multi { n.addr() } else { n.client_addr() };
+        let nodes = names.iter().map(|n| Ok(ClientTarget::direct(n, addr(self.stack.node(n)?)))).collect::<Result<Vec<_>>>()?;
         if nodes.is_empty() {
             return Err(crate::error::Error::infra(format!("the readers have no node to read from (`from: {from}`)")));
         }

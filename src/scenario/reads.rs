@@ -59,7 +59,13 @@ fn from_problem(s: &Scenario, from: &str) -> Option<String> {
     if !choices.contains(&from) {
         return Some(format!("expected {}, found `{from}`", spoken_list(&choices, "or")));
     }
+    let multi = s.stack.kind.info().multi_active;
     match from {
+        "primary" | "replicas" if multi => Some(format!(
+            "every node of a `{}` stack is writable: read `from: any`, or from a site's nodes ({})",
+            s.stack.kind.name(),
+            if s.sites.is_empty() { "with sites".to_string() } else { spoken_list(&s.sites.iter().map(String::as_str).collect::<Vec<_>>(), "or") }
+        )),
         "replicas" if s.stack.replicas == 0 => {
             Some("`from: replicas` needs a replica: this stack has none (`stack.replicas: 0`); read `from: primary`".into())
         }
@@ -104,6 +110,10 @@ mod tests {
         assert!(e.contains("rate_per_s"), "{e}");
         let e = err(&BASE.replace("kind: postgres", "kind: redis-cluster").replace("  replicas: 1\n", ""));
         assert!(e.contains("readers run on ") && e.contains("for now; `redis-cluster` takes none"), "{e}");
+        let mesh = "name: t\nstack:\n  kind: galera\nworkload:\n  readers: {from: replicas}\nfaults:\n  - {at_ms: 10, kind: kill, target: gal-2}\ntargets: {rto_ms: 1000}\n";
+        let e = err(mesh);
+        assert!(e.contains("every node of a `galera` stack is writable: read `from: any`"), "{e}");
+        assert_eq!(err(&mesh.replace("from: replicas", "from: any")), "");
         let e = err(&BASE.replace("from: replicas", "from: haproxy-replica"));
         assert!(e.contains("expected primary, replicas or any, found `haproxy-replica`"), "{e}");
         let patroni = BASE.replace("kind: postgres", "kind: patroni").replace("failover:\n  trigger: {delay: {delay_ms: 100}}\n", "");

@@ -37,6 +37,7 @@ pub const MARIADB_MHA: KindInfo = KindInfo {
     services: mha_and_vip,
     delay_setting: Some("master_delay"),
     validate: validate_mha,
+    reads: true,
     ..KindInfo::bare(
         "mariadb-mha",
         "MariaDB 10.11 under MHA 0.58, which moves a virtual IP to the master it promotes; clients reach the VIP through a forwarder.",
@@ -81,6 +82,7 @@ pub const GALERA: KindInfo = KindInfo {
     refuses: &[(ReplicationMode::Sync, NO_MODE_GALERA), (ReplicationMode::SemiSync, NO_MODE_GALERA)],
     members_span_sites: true,
     multi_active: true,
+    reads: true,
     node_count: Some(galera_nodes),
     topology: galera_topology,
     bootstrap: true,

@@ -41,6 +41,7 @@ pub const PGLOGICAL: KindInfo = KindInfo {
     validate: validate_mesh,
     clock_skew: true,
     multi_active: true,
+    reads: true,
     node_count: Some(mesh_nodes),
     sql: true,
     topology: mesh_topology,
