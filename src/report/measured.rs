@@ -207,7 +207,11 @@ pub fn cleanup(r: &Results) -> Option<Fact> {
 /// drdrill's own cost while it ran the workload, and the CPU each part took.
 pub fn harness(r: &Results) -> Vec<Fact> {
     let Some(h) = &r.harness else { return Vec::new() };
-    let per = h.cpu_us_per_write.map(|c| format!(", {c:.1} µs CPU per write")).unwrap_or_default();
+    let per = match (h.cpu_us_per_write, h.reads_per_s, h.cpu_us_per_op) {
+        (_, Some(reads), Some(op)) => format!(" and {reads:.0} reads/s, {op:.1} µs CPU per operation"),
+        (Some(c), ..) => format!(", {c:.1} µs CPU per write"),
+        _ => String::new(),
+    };
     let mut out = vec![fact("harness", format!("{:.0} writes/s{per}, peak memory {:.1} MB", h.writes_per_s, h.peak_rss_mb))];
     out.extend(super::format::observer_text(h).map(|o| fact("CPU, workload", o)));
     out.extend(h.host.as_ref().map(|x| fact("host CPU", super::format::host_text(x))));

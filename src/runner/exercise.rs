@@ -28,7 +28,8 @@ pub(super) struct Exercised {
     pub isolated: Vec<Option<(IsolatedPrimary, ReadBack)>>,
     pub steady_after: Vec<ProbeResult>,
     /// CPU and time at the workloads' start and end, and the writes made in between.
-    pub usage: (crate::usage::Sample, crate::usage::Sample, u64),
+    /// drdrill's CPU at the workload's start and end, and the writes and reads it made.
+    pub usage: (crate::usage::Sample, crate::usage::Sample, u64, u64),
     /// Every drill container's cgroup counters at the workloads' start and end.
     pub containers: (Vec<Counters>, Vec<Counters>),
     /// The host's CPU while the workloads ran, and how late their paced clients were.
@@ -85,7 +86,7 @@ pub(super) async fn exercise(
         return Err(e.cause_text(end.panics.join("; ")));
     }
     rep.emit(DrillEvent::Info(&format!("{} writes recorded in {}", end.ops, crate::history::FILE)))?;
-    let usage = (cpu_start, end.cpu_end, end.ops);
+    let usage = (cpu_start, end.cpu_end, end.ops, end.reads);
     let containers = (containers_start, sampler.end(end.containers_end).await);
     Ok(Exercised { clock, failovers, isolated, steady_after: end.steady_after, usage, containers, host, slips: end.slips })
 }

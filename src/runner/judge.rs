@@ -56,10 +56,10 @@ pub(super) async fn judge(
     results.engine = drill.docker.engine.clone();
     results.steady_state =
         (!sc.steady_state.probes.is_empty()).then_some(SteadyStateReport { before: steady_before, after: ex.steady_after });
-    let (start, end, writes) = ex.usage;
+    let (start, end, writes, reads) = ex.usage;
     let (before, after) = &ex.containers;
     let footprints = crate::usage::footprints(before, after, roles(drill));
-    let mut harness = crate::usage::HarnessUsage::between(start, end, writes).with_containers(footprints);
+    let mut harness = crate::usage::HarnessUsage::between(start, end, writes).with_reads(writes, reads).with_containers(footprints);
     harness.host = ex.host;
     harness.slip = Some(crate::usage::slip::summarise(&ex.slips, slip_bound_ms(svcs)));
     results.harness = Some(harness);

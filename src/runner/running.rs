@@ -182,9 +182,10 @@ pub(super) async fn stop(
         }
     }
     let ops = ends.iter().map(|e| e.ops).sum();
+    let reads = ends.iter().map(|e| e.reads).sum();
     let slips = ends.iter().flat_map(|e| e.slips.iter().copied()).collect();
     let panics = ends.into_iter().flat_map(|e| e.panics).collect();
-    Ok(Stopped { ops, panics, cpu_end, containers_end, steady_after, slips })
+    Ok(Stopped { ops, reads, panics, cpu_end, containers_end, steady_after, slips })
 }
 
 /// An `abort_when` condition held: record it; the caller stops the faults (no more
@@ -202,6 +203,8 @@ pub(super) async fn abort(drill: &Drill<'_>, rep: &mut Reporters, rec: &Recorder
 /// How the workloads ended.
 pub(super) struct Stopped {
     pub ops: u64,
+    /// Reads made (`workload.readers`).
+    pub reads: u64,
     pub panics: Vec<String>,
     pub cpu_end: crate::usage::Sample,
     pub containers_end: Vec<Counters>,

@@ -64,7 +64,11 @@ fn from_problem(s: &Scenario, from: &str) -> Option<String> {
         "primary" | "replicas" if multi => Some(format!(
             "every node of a `{}` stack is writable: read `from: any`, or from a site's nodes ({})",
             s.stack.kind.name(),
-            if s.sites.is_empty() { "with sites".to_string() } else { spoken_list(&s.sites.iter().map(String::as_str).collect::<Vec<_>>(), "or") }
+            if s.sites.is_empty() {
+                "with sites".to_string()
+            } else {
+                spoken_list(&s.sites.iter().map(String::as_str).collect::<Vec<_>>(), "or")
+            }
         )),
         "replicas" if s.stack.replicas == 0 => {
             Some("`from: replicas` needs a replica: this stack has none (`stack.replicas: 0`); read `from: primary`".into())

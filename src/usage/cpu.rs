@@ -53,8 +53,14 @@ pub struct HarnessUsage {
     pub workload_cpu_ms: f64,
     /// Write attempts per second over that time.
     pub writes_per_s: f64,
-    /// CPU per write attempt (null without writes).
+    /// CPU per write attempt (null without writes, and with readers: their reads share it).
     pub cpu_us_per_write: Option<f64>,
+    /// Reads per second over the workload (`workload.readers`; null without readers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads_per_s: Option<f64>,
+    /// With readers: CPU per operation, writes and reads together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_us_per_op: Option<f64>,
     /// Peak resident memory of the drdrill process, the check phase included.
     pub peak_rss_mb: f64,
     /// Over the same time, from their cgroups: the system under test's containers (its
@@ -145,7 +151,22 @@ impl HarnessUsage {
             debug_build: cfg!(debug_assertions),
             host: None,
             slip: None,
+            reads_per_s: None,
+            cpu_us_per_op: None,
         }
+    }
+
+    /// With `reads` reads beside the `writes`: their rate, and the CPU per operation in
+    /// place of the CPU per write (the readers' share of the CPU is not the writes').
+    pub fn with_reads(mut self, writes: u64, reads: u64) -> HarnessUsage {
+        if reads == 0 {
+            return self;
+        }
+        let ops = (writes + reads) as f64;
+        self.reads_per_s = (self.workload_s > 0.0).then(|| round(reads as f64 / self.workload_s, 1));
+        self.cpu_us_per_op = (ops > 0.0).then(|| round(self.workload_cpu_ms * 1000.0 / ops, 2));
+        self.cpu_us_per_write = None;
+        self
     }
 
     /// Nothing spent, nothing written (tests build on it).
@@ -170,6 +191,25 @@ impl HarnessUsage {
         self.observer_share = stack.map(|s| round(observer / s, 3));
         self.monitoring_share = stack.and_then(|s| Some(round(self.monitoring.as_ref()?.cpu_s / s, 3)));
         self
+    }
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::HarnessUsage;
+
+    #[test]
+    fn with_readers_the_cpu_is_given_per_operation_not_per_write() {
+        let h = HarnessUsage {
+            workload_s: 10.0,
+            workload_cpu_ms: 300.0,
+            writes_per_s: 200.0,
+            cpu_us_per_write: Some(150.0),
+            ..HarnessUsage::between_nothing()
+        };
+        let r = h.clone().with_reads(2000, 1000);
+        assert_eq!((r.cpu_us_per_write, r.cpu_us_per_op, r.reads_per_s), (None, Some(100.0), Some(100.0)));
+        assert_eq!(h.clone().with_reads(2000, 0).cpu_us_per_write, Some(150.0));
     }
 }
 
