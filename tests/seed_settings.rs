@@ -1,14 +1,19 @@
 //! The slow group: orchestrated drills with the reference documents' own settings
 //! (Sentinel down-after 5 s; Patroni ttl 30 s, loop_wait 10 s, HAProxy inter 3 s; MHA ping_interval 3 s), and seed 001's
-//! alert rules with Prometheus' and Alertmanager's default timing.
+//! alert rules with Prometheus' and Alertmanager's default timing. The Sentinel and Patroni
+//! drills run with seed 001's read path beside the writes (`reads-redis-sentinel`,
+//! `reads-patroni-split`: the same stacks and settings as `redis-sentinel-primary-kill` and
+//! `patroni-primary-kill`, with readers on the replicas): one drill checks both.
 //! `scripts/test.sh` runs them with the rest; alone: `scripts/test.sh -E 'binary(seed_settings)'`.
 mod common;
+mod reads_checks;
 use common::*;
+use reads_checks as reads;
 
 #[test]
 fn redis_sentinel_seed_primary_kill_fails_over_by_itself() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Checked { d, .. } = drill_cross_checked("scenarios/redis-sentinel-primary-kill.yaml", read_redis, &[]);
+    let Checked { d, .. } = drill_cross_checked("scenarios/reads-redis-sentinel.yaml", read_redis, &[]);
     let r = &d.results;
     assert_orchestrator_failed_over(&d);
     let p = &r["phases"];
@@ -26,12 +31,13 @@ fn redis_sentinel_seed_primary_kill_fails_over_by_itself() {
     assert_eq!(r["converged"], true);
     let expect = if r["verdict"] == "pass" { 0 } else { 1 };
     assert_eq!(d.code, expect, "{}", d.stdout);
+    reads::sentinel_replicas_read_on(&d);
 }
 
 #[test]
 fn patroni_seed_primary_kill_fails_over_by_itself() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Checked { d, .. } = drill_cross_checked("scenarios/patroni-primary-kill.yaml", read_postgres, &[]);
+    let Checked { d, survivors, .. } = drill_cross_checked("scenarios/reads-patroni-split.yaml", read_postgres, &[]);
     let r = &d.results;
     assert_orchestrator_failed_over(&d);
     let p = &r["phases"];
@@ -43,6 +49,7 @@ fn patroni_seed_primary_kill_fails_over_by_itself() {
     assert!(p["budgets"]["detection_from"].as_str().unwrap().contains("ttl 30 s"));
     let expect = if r["verdict"] == "pass" { 0 } else { 1 };
     assert_eq!(d.code, expect, "{}", d.stdout);
+    reads::haproxy_replica_reads_beside_the_writes(&d, &survivors);
 }
 
 #[test]

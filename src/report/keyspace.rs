@@ -4,7 +4,7 @@
 //! fault and promotion. Drawn below the service's timeline in report.html, on the same
 //! width and margins so that the two read against each other.
 use super::Results;
-use super::timeline::{FAIL, FAULT, OK, STEP};
+use super::palette::{FAIL, FAULT, OK, STEP};
 use crate::checker::ShardsReport;
 use crate::history::{Event, EventKind};
 use plotters::prelude::*;

@@ -26,6 +26,7 @@ mod markdown;
 mod measured;
 mod metrics;
 mod multi_active;
+mod palette;
 mod perturbed;
 mod phases;
 mod questions;

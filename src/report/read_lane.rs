@@ -4,7 +4,7 @@
 //! as a line on the right axis (ms).
 use super::Results;
 use super::buckets::{BUCKET_NS, contiguous};
-use super::timeline::{FAIL, OK, UNKNOWN};
+use super::palette::{FAIL, OK, UNKNOWN};
 use crate::checker::Acks;
 use crate::history::{Outcome, read_history};
 use plotters::coord::Shift;

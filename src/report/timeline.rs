@@ -16,14 +16,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub const OK: RGBColor = RGBColor(44, 160, 44);
-pub const FAIL: RGBColor = RGBColor(214, 39, 40);
-pub const UNKNOWN: RGBColor = RGBColor(255, 127, 14);
-/// Markers: faults, heals, failover and orchestrator steps.
-pub const FAULT: RGBColor = RGBColor(148, 0, 0);
-pub const HEAL: RGBColor = RGBColor(0, 110, 60);
-pub const STEP: RGBColor = RGBColor(90, 40, 160);
-pub const RTO: RGBColor = RGBColor(255, 170, 170);
+use super::palette::{FAIL, FAULT, HEAL, OK, RTO, STEP, UNKNOWN};
 
 /// The picture's width and least height; it grows when the labels need more rows than fit
 /// beside the legend.

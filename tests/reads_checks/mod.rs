@@ -1,0 +1,88 @@
+//! What the read-path tests recount and check, shared by tests/reads.rs and the slow group
+//! (tests/seed_settings.rs): the ok reads as the history holds them, reads back in time and
+//! reads of lost records recounted on our own, and the checks of the drills through a
+//! kind's own read routing.
+#![allow(dead_code)]
+use crate::common::Drill;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An ok read: (invoke ms, reader, writer, seen, node).
+pub type OkRead = (f64, u64, u64, u64, String);
+
+/// Every ok read in the history, in invoke order.
+pub fn ok_reads(d: &Drill) -> Vec<OkRead> {
+    let text = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
+    let mut v: Vec<OkRead> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "read" && v["outcome"] == "ok")
+        .map(|v| {
+            let u = |k: &str| v[k].as_u64().unwrap_or(0);
+            (v["invoke_ns"].as_f64().unwrap() / 1e6, u("reader"), u("writer"), u("seen"), v["node"].as_str().unwrap().to_string())
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v
+}
+
+/// Reads back in time, recounted: per (reader, writer), a read below the most it had seen.
+pub fn back_in_time(reads: &[OkRead]) -> (u64, u64) {
+    let (mut most, mut n, mut step) = (BTreeMap::new(), 0, 0);
+    for (_, reader, writer, seen, _) in reads {
+        let m = most.entry((*reader, *writer)).or_insert(*seen);
+        if seen < m {
+            n += 1;
+            step = step.max(*m - *seen);
+        }
+        *m = (*m).max(*seen);
+    }
+    (n, step)
+}
+
+/// Reads of records the survivors lack, recounted: (reads, distinct records).
+pub fn reads_of_lost(reads: &[OkRead], survivors: &BTreeSet<(u64, u64)>) -> (u64, usize) {
+    let lost: Vec<(u64, u64)> = reads.iter().filter(|r| r.3 > 0 && !survivors.contains(&(r.2, r.3))).map(|r| (r.2, r.3)).collect();
+    (lost.len() as u64, lost.iter().collect::<BTreeSet<_>>().len())
+}
+
+/// `results.json`'s back-in-time figures as (reads, largest step).
+fn reported_back(x: &Value) -> (u64, u64) {
+    (x["back_in_time"]["reads"].as_u64().unwrap(), x["back_in_time"]["largest_step"].as_u64().unwrap())
+}
+
+/// Seed 001's split under Patroni: readers through HAProxy's replica listener name the
+/// node they reached, read on while the leader is down, and read nothing that is lost.
+pub fn haproxy_replica_reads_beside_the_writes(d: &Drill, survivors: &BTreeSet<(u64, u64)>) {
+    let r = &d.results;
+    let x = &r["reads"];
+    assert_eq!(x["from"], "haproxy-replica");
+    let nodes: BTreeSet<&str> = x["nodes"].as_array().unwrap().iter().map(|n| n["node"].as_str().unwrap()).collect();
+    assert!(!nodes.is_empty() && nodes.iter().all(|n| ["pg-1", "pg-2", "pg-3"].contains(n)), "{nodes:?}");
+    // the replica pool served on while the leader was down (Patroni's ttl 30 s)
+    let (read_rto, write_rto) = (x["rto"]["rto_ms"].as_f64().unwrap(), r["rto_ms"].as_f64().unwrap());
+    assert!(read_rto * 10.0 < write_rto, "reads {read_rto} ms, writes {write_rto} ms: {x}");
+    let reads = ok_reads(d);
+    assert_eq!(reads_of_lost(&reads, survivors).0, x["of_lost_writes"]["reads"].as_u64().unwrap(), "{x}");
+    assert_eq!(reported_back(x), back_in_time(&reads));
+    let q = &r["questions"]["rto"]["services"];
+    assert!(q.as_array().unwrap().iter().any(|f| f["target"] == "read_rto_ms" && f["answer"] == "yes"), "{q}");
+}
+
+/// Readers finding Redis replicas through Sentinel read on through its failover.
+pub fn sentinel_replicas_read_on(d: &Drill) {
+    let r = &d.results;
+    let x = &r["reads"];
+    // each read names the replica it reached; one that found none through the Sentinels
+    // (between the promotion and the other replica's resync) names the endpoint
+    let nodes: BTreeSet<&str> = x["nodes"].as_array().unwrap().iter().map(|n| n["node"].as_str().unwrap()).collect();
+    assert!(nodes.contains("redis-2") && nodes.contains("redis-3"), "{x}");
+    assert!(nodes.iter().all(|n| ["redis-2", "redis-3", "replicas"].contains(n)), "{x}");
+    let (read_rto, write_rto) = (x["rto"]["rto_ms"].as_f64().unwrap(), r["rto_ms"].as_f64().unwrap());
+    assert!(read_rto < write_rto, "reads {read_rto} ms, writes {write_rto} ms: {x}");
+    // Redis reads look down from the writer's newest invoked record: every ok read a
+    // second into the drill saw one
+    let reads = ok_reads(d);
+    assert!(reads.iter().filter(|r| r.0 > 1000.0).all(|r| r.3 > 0), "a read saw no record of its writer");
+    assert_eq!(reported_back(x), back_in_time(&reads));
+}
