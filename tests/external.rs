@@ -210,6 +210,7 @@ stack:
   kind: external
   engine: postgres
   endpoint: 127.0.0.1:{ep}
+  read_endpoint: 127.0.0.1:{pb}
   nodes: {{pg-a: "127.0.0.1:{pa}", pg-b: "127.0.0.1:{pb}"}}
   credentials: {{user: app, password_env: EXT_PG_PASSWORD}}
   database: drills
@@ -223,7 +224,12 @@ hooks:
     - command: "echo notifying with $EXT_TOKEN as app:$EXT_PG_PASSWORD"
   after:
     - command: ["touch", "{after}"]
-workload: {{writers: 2, rate_per_s: 100, after_recovery_ms: 3000, max_duration_ms: 60000}}
+workload:
+  writers: 2
+  rate_per_s: 100
+  after_recovery_ms: 3000
+  max_duration_ms: 60000
+  readers: {{count: 2, rate_per_s: 20, from: read_endpoint}}
 faults:
   - at_ms: 3000
     kind: action
@@ -266,6 +272,14 @@ targets: {{rto_ms: 20000}}
     });
     assert!(survivors.len() > 200, "only {} rows survived", survivors.len());
     cross_check_lost(&d, &survivors);
+    // the application's reads went to its read endpoint, the replica, which answered
+    // through the primary's death and its own promotion
+    let x = &r["reads"];
+    assert!(x["ok"].as_u64().unwrap() > 100, "{x}");
+    let nodes: Vec<&str> = x["nodes"].as_array().unwrap().iter().map(|n| n["node"].as_str().unwrap()).collect();
+    assert_eq!(nodes, ["read_endpoint"], "{x}");
+    assert!(x["rto"]["rto_ms"].as_f64().unwrap() < r["rto_ms"].as_f64().unwrap(), "{x}");
+    assert_eq!(x["of_lost_writes"]["reads"], 0, "{x}");
     // the steady state held before; the hooks ran; nothing was cleaned up
     let ss = &r["steady_state"];
     assert!(ss["before"].as_array().unwrap().iter().all(|p| p["ok"] == true), "{ss}");

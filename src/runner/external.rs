@@ -59,6 +59,9 @@ pub fn endpoints_text(sc: &Scenario) -> String {
     let engine = st.engine.map_or("?", Engine::name);
     let mut s = format!("drdrill is about to drill an EXTERNAL {engine} stack it did not start:\n");
     s.push_str(&format!("  clients' endpoint: {}\n", st.endpoint.clone().unwrap_or_default()));
+    if let Some(r) = &st.read_endpoint {
+        s.push_str(&format!("  readers' endpoint: {r} (read only)\n"));
+    }
     for (n, a) in &st.nodes {
         s.push_str(&format!("  node {n}: {a}\n"));
     }

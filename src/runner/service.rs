@@ -112,13 +112,13 @@ async fn start_stack(drill: &Drill<'_>, rep: &mut Reporters, plan: &ServicePlan,
 
 /// An external stack: its endpoint and nodes, resolved; nothing is started.
 async fn attach_external(drill: &Drill<'_>, rep: &mut Reporters, plan: &ServicePlan) -> Result<Arc<Stack>> {
-    let (nodes, endpoint) = crate::stack::external_plan(&plan.view.stack).await?;
+    let (nodes, services) = crate::stack::external_plan(&plan.view.stack).await?;
     let first = nodes[0].name.clone();
-    drill.phase(rep, &format!("attaching to the external stack: clients via {}", endpoint.addr()))?;
-    for n in &nodes {
+    drill.phase(rep, &format!("attaching to the external stack: clients via {}", services[0].addr()))?;
+    for n in nodes.iter().chain(&services[1..]) {
         rep.emit(DrillEvent::Info(&format!("{} -> {}", n.name, n.addr())))?;
     }
-    Ok(Arc::new(Stack::external(&drill.docker, &drill.run_id, nodes, endpoint, &first)))
+    Ok(Arc::new(Stack::external(&drill.docker, &drill.run_id, nodes, services, &first)))
 }
 
 /// The loopback net `127.a.b.0/24` of service `index`'s nodes: drawn from the run id, so

@@ -36,8 +36,9 @@ fn readers(s: &Scenario, r: &ReadersSpec, p: &mut Vec<Problem>) {
     super::bounds::check(p, at("count"), "ReadersSpec.count", f64::from(r.count), "");
     super::bounds::check(p, at("rate_per_s"), "ReadersSpec.rate_per_s", r.rate_per_s, "");
     super::bounds::check(p, at("op_timeout_ms"), "ReadersSpec.op_timeout_ms", r.op_timeout_ms as f64, "");
-    let kind = s.stack.kind;
-    if !kind.info().reads {
+    // an external stack reads as its engine's kind does
+    let kind = s.stack.engine.map(|e| e.kind()).filter(|_| s.stack.kind.is_external()).unwrap_or(s.stack.kind);
+    if !kind.info().reads || (s.stack.kind.is_external() && !s.stack.kind.info().reads) {
         let takes = kind_names(|k| k.info().reads);
         let why = format!("readers run on {} stacks for now; `{}` takes none", spoken_list(&takes, "and"), kind.name());
         p.push((vec![Key("workload"), Key("readers")], why));
@@ -61,6 +62,12 @@ fn from_problem(s: &Scenario, from: &str) -> Option<String> {
     }
     let multi = s.stack.kind.info().multi_active;
     match from {
+        "read_endpoint" if s.stack.read_endpoint.is_none() => {
+            Some("`from: read_endpoint` reads at `stack.read_endpoint`: give the host:port the application's reads go to".into())
+        }
+        "replicas" if s.stack.kind.is_external() && s.stack.nodes.len() < 2 => Some(
+            "`from: replicas` on an external stack needs its `nodes` (the primary and a replica), or read `from: read_endpoint`".into(),
+        ),
         "primary" | "replicas" if multi => Some(format!(
             "every node of a `{}` stack is writable: read `from: any`, or from a site's nodes ({})",
             s.stack.kind.name(),
@@ -123,6 +130,17 @@ mod tests {
         let patroni = BASE.replace("kind: postgres", "kind: patroni").replace("failover:\n  trigger: {delay: {delay_ms: 100}}\n", "");
         let e = err(&patroni.replace("from: replicas", "from: haproxy-replica"));
         assert_eq!(e, "");
+    }
+
+    #[test]
+    fn an_external_stack_reads_at_its_read_endpoint_only_when_it_names_one() {
+        let ext = "name: t\nstack:\n  kind: external\n  engine: postgres\n  endpoint: 127.0.0.1:5432\nworkload:\n  readers: {from: read_endpoint}\nfaults:\n  - {at_ms: 10, kind: action, target: primary, action: {command: [\"true\"]}}\ntargets: {rto_ms: 1000}\n";
+        let e = err(ext);
+        assert!(e.contains("`from: read_endpoint` reads at `stack.read_endpoint`"), "{e}");
+        let e = err(&ext.replace("  endpoint: 127.0.0.1:5432\n", "  endpoint: 127.0.0.1:5432\n  read_endpoint: 127.0.0.1:5433\n"));
+        assert!(!e.contains("read_endpoint"), "{e}");
+        let e = err(&ext.replace("engine: postgres", "engine: redis-cluster"));
+        assert!(e.contains("`external` takes none") || e.contains("takes none"), "{e}");
     }
 
     #[test]

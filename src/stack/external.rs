@@ -8,7 +8,7 @@ use super::external_data::{ExternalData, first_writable};
 use super::nodes::{Node, Orchestrator, Stack};
 use super::types::{ReplicaHealth, Shards};
 use crate::error::{Error, Result};
-use crate::scenario::{ENDPOINT, Engine, KINDS, StackSpec};
+use crate::scenario::{ENDPOINT, Engine, KINDS, READ_ENDPOINT, StackSpec};
 use async_trait::async_trait;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -74,8 +74,9 @@ async fn resolve_endpoint(spec: &StackSpec) -> Result<SocketAddr> {
     Ok(SocketAddr::from((found.ip, port)))
 }
 
-/// The nodes and the endpoint of an external stack, resolved.
-pub async fn plan(spec: &StackSpec) -> Result<(Vec<Node>, Node)> {
+/// The nodes and the services of an external stack, resolved: its endpoint first, then
+/// its read endpoint when it has one.
+pub async fn plan(spec: &StackSpec) -> Result<(Vec<Node>, Vec<Node>)> {
     let node = |name: &str, a: SocketAddr| Node {
         name: name.to_string(),
         container: String::new(),
@@ -93,7 +94,11 @@ pub async fn plan(spec: &StackSpec) -> Result<(Vec<Node>, Node)> {
     if nodes.is_empty() {
         nodes.push(node(ENDPOINT, endpoint));
     }
-    Ok((nodes, node(ENDPOINT, endpoint)))
+    let mut services = vec![node(ENDPOINT, endpoint)];
+    if let Some(r) = &spec.read_endpoint {
+        services.push(node(READ_ENDPOINT, resolve(r).await?));
+    }
+    Ok((nodes, services))
 }
 
 #[async_trait]
@@ -114,5 +119,9 @@ impl Driver for External {
     }
     fn client_entry(&self) -> Option<&'static str> {
         Some(ENDPOINT)
+    }
+    /// The application's read endpoint (`stack.read_endpoint`), read as a node.
+    fn read_endpoint(&self, name: &str) -> Option<(&'static str, Option<u16>)> {
+        (name == READ_ENDPOINT).then_some((READ_ENDPOINT, None))
     }
 }

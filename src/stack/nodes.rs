@@ -108,7 +108,7 @@ pub trait Orchestrator: Send + Sync {
 
 impl Stack {
     /// An external stack: `nodes` (at least one) and the clients' `endpoint` service.
-    pub fn external(docker: &Docker, run_id: &str, nodes: Vec<Node>, endpoint: Node, primary: &str) -> Stack {
+    pub fn external(docker: &Docker, run_id: &str, nodes: Vec<Node>, services: Vec<Node>, primary: &str) -> Stack {
         Stack {
             docker: docker.clone(),
             run_id: run_id.to_string(),
@@ -116,7 +116,7 @@ impl Stack {
             primary: Mutex::new(primary.to_string()),
             initial: Mutex::new(primary.to_string()),
             nodes,
-            services: vec![endpoint],
+            services,
             orchestrator: None,
             db_port: 0,
             proxy: None,

@@ -7,12 +7,16 @@ use crate::scenario::model::*;
 
 /// The node an external stack without `nodes` is known by: its client endpoint.
 pub const ENDPOINT: &str = "endpoint";
+/// The service an external stack's `read_endpoint` is known by.
+pub const READ_ENDPOINT: &str = "read_endpoint";
 
 /// `kind: external`: a stack drdrill attaches to and never starts.
 pub const EXTERNAL: KindInfo = KindInfo {
     external: true,
-    blocks: &["engine", "endpoint", "resolver", "nodes", "credentials", "database", "table", "cleanup"],
+    blocks: &["engine", "endpoint", "resolver", "read_endpoint", "nodes", "credentials", "database", "table", "cleanup"],
     validate: validate_external,
+    reads: true,
+    read_endpoints: &["read_endpoint"],
     ..KindInfo::bare(
         "external",
         "A stack drdrill did not start and never starts, stops or removes: it reaches its `endpoint` (and `nodes`) and acts on it only through the scenario's actions.",
@@ -34,6 +38,9 @@ fn validate_external(s: &Scenario, p: &mut Vec<Problem>) {
     }
     if let Some(r) = &st.resolver {
         check_resolver(st, r, p);
+    }
+    if let Some(e) = &st.read_endpoint {
+        check_addr(e, here("read_endpoint"), p);
     }
     for (name, addr) in &st.nodes {
         if name == ENDPOINT || name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {

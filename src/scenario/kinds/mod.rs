@@ -12,7 +12,7 @@ mod postgres_logical;
 mod redis;
 mod redis_cluster;
 
-pub use external::ENDPOINT;
+pub use external::{ENDPOINT, READ_ENDPOINT};
 pub use format::Engine;
 pub use mariadb::{BINLOG_STREAMER, GaleraSpec, MhaSpec};
 pub use postgres::{ARCHIVE_HOST, ConflictResolution, HaproxySpec, MultiActiveSpec, PatroniSpec};

@@ -121,6 +121,11 @@ pub struct StackSpec {
     /// are mapped to them, and the read-back goes to the new primary.
     #[serde(default)]
     pub resolver: Option<String>,
+    /// external: host:port the application's reads go to (a read-only service balanced
+    /// over the replicas, HAProxy's replica port, a reader endpoint): `workload.readers`
+    /// read there with `from: read_endpoint`.
+    #[serde(default)]
+    pub read_endpoint: Option<String>,
     /// external: each node's own host:port, by name (optional): the failover steps and
     /// reports name them, the primary is found by probing them, and replicas are checked
     /// for convergence. Without them, read-back goes through the endpoint.
