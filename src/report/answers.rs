@@ -11,10 +11,12 @@ use crate::monitor::{AlertsReport, Notification};
 pub fn answer(r: &Results, faults: &[FaultInjected]) -> Questions {
     let found = findings(r);
     let mut rto = measured(r, &["rto_ms"], |sr| sr.rto_ms);
-    with_read_rows(r, &mut rto);
+    with_read_rows(r, &mut rto, ReadRow::Rto);
+    let mut rpo = measured(r, &["rpo_ms", "max_lost_writes"], |sr| sr.rpo_ms);
+    with_read_rows(r, &mut rpo, ReadRow::LostWritesRead);
     Questions {
         rto,
-        rpo: measured(r, &["rpo_ms", "max_lost_writes"], |sr| sr.rpo_ms),
+        rpo,
         unexpected: Unexpected { answer: if found.is_empty() { Answer::No } else { Answer::Yes }, findings: found },
         alerting: alerting(r, faults),
     }
@@ -51,24 +53,53 @@ fn measured(r: &Results, targets: &[&str], figure: fn(&Results) -> Option<f64>) 
     Measured { answer: Answer::of(rows.iter().map(|f| f.answer)), services: rows }
 }
 
-/// Each service with readers gains a read row beside its write row(s): its read RTO
-/// beside `read_rto_ms`, or, without that target, the figure alone (not judged: it leaves
+/// The read row a question gains for each service with readers.
+#[derive(Clone, Copy)]
+enum ReadRow {
+    /// Question 1: the read RTO, with the staleness by phase in its note.
+    Rto,
+    /// Question 2: the reads of writes the failover lost.
+    LostWritesRead,
+}
+
+impl ReadRow {
+    /// The target that judges the row, the figure, and what it says in words.
+    fn of(self, x: &crate::checker::ReadsReport) -> (&'static str, Option<f64>, String) {
+        match self {
+            ReadRow::Rto => {
+                let stale: Vec<String> =
+                    x.staleness_by_phase.iter().map(|p| format!("{} {}", p.phase, super::format::ms(p.stats.p99_ms))).collect();
+                let words = super::reads::read_rto_text(x);
+                (
+                    "read_rto_ms",
+                    x.rto.as_ref().and_then(|t| t.rto_ms),
+                    format!("{words}; stale reads p99 by phase (ms): {}", stale.join(", ")),
+                )
+            }
+            ReadRow::LostWritesRead => {
+                ("max_reads_of_lost_writes", x.of_lost_writes.as_ref().map(|l| l.reads as f64), super::reads::lost_text(x))
+            }
+        }
+    }
+}
+
+/// Each service with readers gains a read row beside its write row(s): its figure beside
+/// the read target (judged), or, without that target, shown and not judged (it leaves
 /// the answer to the writes).
-fn with_read_rows(r: &Results, m: &mut Measured) {
+fn with_read_rows(r: &Results, m: &mut Measured, kind: ReadRow) {
     let mut rows = Vec::new();
     for (name, sr) in r.each_service() {
         let Some(x) = &sr.reads else { continue };
-        let figure = x.rto.as_ref().and_then(|t| t.rto_ms);
-        let words = super::reads::read_rto_text(x);
-        let row = match sr.targets.iter().find(|t| t.target == "read_rto_ms") {
+        let (target, figure, words) = kind.of(x);
+        let row = match sr.targets.iter().find(|t| t.target == target) {
             Some(t) => Figure { service: name.into(), target: t.target.clone(), figure, limit: t.limit, answer: held(t), note: words },
             None => Figure {
                 service: name.into(),
-                target: "read_rto_ms".into(),
+                target: target.into(),
                 figure,
                 limit: None,
                 answer: Answer::NotDrilled,
-                note: format!("{words}; no read_rto_ms target set"),
+                note: format!("{words}; no {target} target set"),
             },
         };
         rows.push(row);

@@ -522,6 +522,10 @@ fn a_service_with_readers_has_a_read_row_judged_only_by_its_read_target() {
         text.contains("read_rto_ms 650 ms, no limit set: not judged (650.0 ms (t=5000.0 ms to the recovery point t=5650.0 ms)"),
         "{text}"
     );
+    // question 2 says whether anyone read a write that is gone (not known: nothing read back)
+    let rpo: Vec<(&str, Answer)> = q.rpo.services.iter().map(|f| (f.target.as_str(), f.answer)).collect();
+    assert_eq!(rpo[1], ("max_reads_of_lost_writes", Answer::NotDrilled), "{rpo:?}");
+    assert!(super::questions_text::blocks(&q)[1].rows[1].contains("not known: the surviving data could not be read back"));
     // with it, a missed read RTO answers the question no
     r.targets.push(target("read_rto_ms", 500.0, Some(650.0), Verdict::Fail));
     let q = answer(&r, &[]);

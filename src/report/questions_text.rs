@@ -66,15 +66,19 @@ fn measured_why(m: &Measured) -> String {
 
 /// `pg: rto_ms 1523.4 ms, limit 30000 ms: yes (note)`.
 fn figure_line(f: &Figure) -> String {
-    let unit = if f.target == "max_lost_writes" { "writes" } else { "ms" };
+    let unit = match f.target.as_str() {
+        "max_lost_writes" => "writes",
+        "max_reads_of_lost_writes" => "reads",
+        _ => "ms",
+    };
     let v =
         |v: Option<f64>| v.map_or("unknown".into(), |v| if v.fract() == 0.0 { format!("{v:.0} {unit}") } else { format!("{v:.1} {unit}") });
     let limit = f.limit.map_or("no limit set".into(), |_| format!("limit {}", v(f.limit)));
     let note = if f.note.is_empty() { String::new() } else { format!(" ({})", f.note) };
     // a pass without a figure: nothing hit the service and its writes never stopped
     let figure = if f.figure.is_none() && f.answer == Answer::Yes { "none, no outage".into() } else { v(f.figure) };
-    // a figure measured beside no target (a read RTO): shown, not judged
-    let answer = if f.answer == Answer::NotDrilled && f.figure.is_some() { "not judged" } else { f.answer.word() };
+    // a figure measured beside no target (the readers'): shown, not judged
+    let answer = if f.answer == Answer::NotDrilled { "not judged" } else { f.answer.word() };
     format!("{}: {} {figure}, {limit}: {answer}{note}", f.service, f.target)
 }
 

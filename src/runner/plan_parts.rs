@@ -144,6 +144,9 @@ pub fn workload_line(v: &Scenario, who: &str) -> String {
     if let Some(l) = &w.replica_lag {
         s.push_str(&format!(", replica lag: heartbeat every {} ms, read every {} ms", l.heartbeat_ms, l.poll_ms));
     }
+    if let Some(r) = &w.readers {
+        s.push_str(&format!("; {} readers from {}, {} reads/s each, op_timeout_ms {}", r.count, r.from, r.rate_per_s, r.op_timeout_ms));
+    }
     s
 }
 

@@ -69,8 +69,10 @@ pub struct ReadersSpec {
     #[serde(default = "default_read_rate")]
     pub rate_per_s: f64,
     /// Where they read: `primary` (wherever the writers write), `replicas` (the stack's
-    /// replicas as it started, each read to the next, as a read pool balances),
-    /// `any` (every node), or a site's name (that site's nodes). Default `replicas`.
+    /// replicas as it started, each read to the next, as a read pool balances; on
+    /// redis-sentinel by the Sentinels' replica list), `any` (every node), a site's name
+    /// (that site's nodes), or the kind's read endpoint (`haproxy-replica`, Patroni's
+    /// HAProxy replica listener; `read_endpoint`, an external stack's). Default `replicas`.
     #[serde(default = "default_read_from")]
     pub from: String,
     /// A read not answered within this is recorded `unknown`. Default 500.

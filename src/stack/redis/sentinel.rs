@@ -204,73 +204,65 @@ impl ThroughEntry for RedisSentinel {
     /// ROLE that it is one.
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         let book = self.book()?;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let ((host, _port), deadline) = ask_sentinels(book, addr, timeout, master_addr).await?;
         let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
-        let mut order: Vec<SocketAddr> = vec![addr];
-        order.extend(book.sentinels.iter().map(|s| s.1).filter(|a| *a != addr));
-        let mut last = String::from("no sentinel answered");
-        let n = order.len();
-        for (k, s) in order.into_iter().enumerate() {
-            // each Sentinel gets its share of what is left, as a client's per-Sentinel
-            // timeout does: one that never answers (cut off with its site) must not hold
-            // the others
-            let share = left() / (n - k) as u32;
-            let (host, _port) = match master_addr(s, share).await {
-                Ok(a) => a,
-                Err(e) => {
-                    last = e;
-                    continue;
-                }
-            };
-            let node = book.node(&host).ok_or_else(|| format!("sentinel names an unknown primary {host}"))?.clone();
-            let target = book.addr_of[&node];
-            let mut c = RedisConn::connect(target, left(), KEY_PREFIX, None).await.map_err(|e| format!("{node}: {e}"))?;
-            let master = tokio::time::timeout(left(), c.is_master())
-                .await
-                .map_err(|_| format!("{node} did not answer ROLE"))?
-                .map_err(|e| e.to_string())?;
-            if !master {
-                return Err(format!("{node}, named primary by sentinel, is not a primary (ROLE)"));
-            }
-            return Ok(Box::new(RedisClient { conn: c, node: Some(node.into()) }));
+        let node = book.node(&host).ok_or_else(|| format!("sentinel names an unknown primary {host}"))?.clone();
+        let target = book.addr_of[&node];
+        let mut c = RedisConn::connect(target, left(), KEY_PREFIX, None).await.map_err(|e| format!("{node}: {e}"))?;
+        let master = tokio::time::timeout(left(), c.is_master())
+            .await
+            .map_err(|_| format!("{node} did not answer ROLE"))?
+            .map_err(|e| e.to_string())?;
+        if !master {
+            return Err(format!("{node}, named primary by sentinel, is not a primary (ROLE)"));
         }
-        Err(last)
+        Ok(Box::new(RedisClient { conn: c, node: Some(node.into()) }))
     }
 
     /// A reader's connection to a replica: the Sentinels (the entry first) asked for
     /// their replica list (`SENTINEL replicas`), a healthy one taken in turn (flags
-    /// `slave`: not down, not disconnected), connected to, and checked with ROLE.
+    /// `slave`: not down, not disconnected), and connected to.
     async fn connect_reader(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         let book = self.book()?;
-        let deadline = tokio::time::Instant::now() + timeout;
-        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
-        let mut order: Vec<SocketAddr> = vec![addr];
-        order.extend(book.sentinels.iter().map(|s| s.1).filter(|a| *a != addr));
-        let mut last = String::from("no sentinel answered");
-        let n = order.len();
-        for (k, s) in order.into_iter().enumerate() {
-            let hosts = match replica_hosts(s, left() / (n - k) as u32).await {
-                Ok(h) if !h.is_empty() => h,
-                Ok(_) => {
-                    last = format!("sentinel {s} lists no healthy replica of {MASTER}");
-                    continue;
-                }
-                Err(e) => {
-                    last = e;
-                    continue;
-                }
-            };
-            let pick = self.next_replica.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % hosts.len();
-            let node = book.node(&hosts[pick]).ok_or_else(|| format!("sentinel names an unknown replica {}", hosts[pick]))?.clone();
-            let c = RedisConn::connect(book.addr_of[&node], left(), KEY_PREFIX, None).await.map_err(|e| format!("{node}: {e}"))?;
-            return Ok(Box::new(RedisClient { conn: c, node: Some(node.into()) }));
-        }
-        Err(last)
+        let (hosts, deadline) = ask_sentinels(book, addr, timeout, replica_hosts).await?;
+        let pick = self.next_replica.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % hosts.len();
+        let node = book.node(&hosts[pick]).ok_or_else(|| format!("sentinel names an unknown replica {}", hosts[pick]))?.clone();
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let c = RedisConn::connect(book.addr_of[&node], left, KEY_PREFIX, None).await.map_err(|e| format!("{node}: {e}"))?;
+        Ok(Box::new(RedisClient { conn: c, node: Some(node.into()) }))
     }
 }
 
+/// Asks the Sentinels, the one at `entry` first, then the others, each with its share of
+/// what is left of `timeout`, as a client's per-Sentinel timeout does (one that never
+/// answers, cut off with its site, must not hold the others): the first answer, and the
+/// deadline the rest of the connection keeps to; the last refusal when none answered.
+async fn ask_sentinels<T, F, Fut>(
+    book: &Book,
+    entry: SocketAddr,
+    timeout: Duration,
+    ask: F,
+) -> std::result::Result<(T, tokio::time::Instant), String>
+where
+    F: Fn(SocketAddr, Duration) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut order: Vec<SocketAddr> = vec![entry];
+    order.extend(book.sentinels.iter().map(|s| s.1).filter(|a| *a != entry));
+    let (n, mut last) = (order.len(), String::from("no sentinel answered"));
+    for (k, s) in order.into_iter().enumerate() {
+        let share = deadline.saturating_duration_since(tokio::time::Instant::now()) / (n - k) as u32;
+        match ask(s, share).await {
+            Ok(v) => return Ok((v, deadline)),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 /// `SENTINEL replicas drdrill` on one Sentinel: the announced hosts of the replicas it
-/// holds healthy (flags exactly `slave`).
+/// holds healthy (flags exactly `slave`); none is a refusal (the next Sentinel is asked).
 async fn replica_hosts(sentinel: SocketAddr, timeout: Duration) -> std::result::Result<Vec<String>, String> {
     let mut c = conn(sentinel, timeout).await.map_err(|e| e.to_string())?;
     let reply: Vec<Vec<String>> = tokio::time::timeout(timeout, redis::cmd("SENTINEL").arg("replicas").arg(MASTER).query_async(&mut c))
@@ -278,7 +270,12 @@ async fn replica_hosts(sentinel: SocketAddr, timeout: Duration) -> std::result::
         .map_err(|_| format!("sentinel {sentinel} did not answer"))?
         .map_err(|e| e.to_string())?;
     let field = |r: &[String], k: &str| r.chunks(2).find(|kv| kv.len() == 2 && kv[0] == k).map(|kv| kv[1].clone());
-    Ok(reply.iter().filter(|r| field(r, "flags").as_deref() == Some("slave")).filter_map(|r| field(r, "ip")).collect())
+    let hosts: Vec<String> =
+        reply.iter().filter(|r| field(r, "flags").as_deref() == Some("slave")).filter_map(|r| field(r, "ip")).collect();
+    match hosts.is_empty() {
+        true => Err(format!("sentinel {sentinel} lists no healthy replica of {MASTER}")),
+        false => Ok(hosts),
+    }
 }
 
 /// Sentinel's side of a failover, from its pub/sub events on every Sentinel.
