@@ -198,6 +198,8 @@ pub fn judge_reads(reads: &[Read], spec: &crate::scenario::ReadersSpec, cx: &Rea
     let last = sorted.iter().map(|r| r.complete_ns).max().unwrap_or(0);
     let stop_ns = stop_ns.unwrap_or(last + 1);
     let count = |o: Outcome| sorted.iter().filter(|r| r.outcome == o).count() as u64;
+    // each successful read's staleness, once, in invoke order
+    let stale: Vec<(u64, u64, u64)> = sorted.iter().filter_map(|r| stale(r, cx.acks)).collect();
     ReadsReport {
         readers: spec.count,
         from: spec.from.clone(),
@@ -207,8 +209,8 @@ pub fn judge_reads(reads: &[Read], spec: &crate::scenario::ReadersSpec, cx: &Rea
         unknown: count(Outcome::Unknown),
         rto: (!sorted.is_empty()).then(|| read_rto(&sorted, cx, (stop_ns, stop_ns.max(last)))),
         nodes: nodes(&sorted, cx.fault.map(|f| f.at_ns)),
-        staleness: stale_stats(sorted.iter().filter_map(|r| stale(r, cx.acks))),
-        staleness_by_phase: staleness_by_phase(&sorted, cx, stop_ns),
+        staleness: stale_stats(stale.iter().copied()),
+        staleness_by_phase: staleness_by_phase(&stale, cx, stop_ns),
         latency: read_latency(&sorted, cx, stop_ns),
         of_lost_writes: cx.read_back.map(|rb| lost_reads(&sorted, rb)),
         back_in_time: back_in_time(&sorted),
@@ -282,12 +284,12 @@ fn stale_stats(each: impl Iterator<Item = (u64, u64, u64)>) -> StaleStats {
     s
 }
 
-fn staleness_by_phase(sorted: &[&Read], cx: &ReadContext, stop_ns: u64) -> Vec<PhaseStaleness> {
+/// `stale`: each successful read's (invoke_ns, stale ns, writes missed).
+fn staleness_by_phase(stale: &[(u64, u64, u64)], cx: &ReadContext, stop_ns: u64) -> Vec<PhaseStaleness> {
     latency::phases(cx.events, cx.recovered_ns, stop_ns)
         .into_iter()
         .map(|(phase, from, to)| {
-            let within = sorted.iter().filter(|r| from <= r.invoke_ns && r.invoke_ns < to);
-            let stats = stale_stats(within.filter_map(|r| stale(r, cx.acks)));
+            let stats = stale_stats(stale.iter().copied().filter(|s| from <= s.0 && s.0 < to));
             PhaseStaleness { phase, from_ms: from as f64 / 1e6, to_ms: to as f64 / 1e6, stats }
         })
         .collect()

@@ -38,7 +38,7 @@ fn readers(s: &Scenario, r: &ReadersSpec, p: &mut Vec<Problem>) {
     super::bounds::check(p, at("op_timeout_ms"), "ReadersSpec.op_timeout_ms", r.op_timeout_ms as f64, "");
     // an external stack reads as its engine's kind does
     let kind = s.stack.engine.map(|e| e.kind()).filter(|_| s.stack.kind.is_external()).unwrap_or(s.stack.kind);
-    if !kind.info().reads || (s.stack.kind.is_external() && !s.stack.kind.info().reads) {
+    if !kind.info().reads {
         let takes = kind_names(|k| k.info().reads);
         let why = format!("readers run on {} stacks for now; `{}` takes none", spoken_list(&takes, "and"), kind.name());
         p.push((vec![Key("workload"), Key("readers")], why));
