@@ -89,3 +89,33 @@ fn calibration_reads_staleness_and_read_rto_match_a_known_delay_and_a_known_outa
     // the writers, on the primary, never saw it
     assert_eq!(d.results["outage_observed"], false, "{}", d.stdout);
 }
+
+#[test]
+fn readers_in_the_dr_site_lose_the_replica_across_the_cut_and_read_on_stale_from_their_own() {
+    let c = drill_cross_checked("scenarios/reads-dr-site.yaml", read_postgres, &[]);
+    let r = &c.d.results;
+    assert_eq!(c.d.code, 0, "{}", c.d.stdout);
+    // the writers stand in dc1 with the primary: the cut never reaches them
+    assert_eq!(r["rto_ms"].as_f64().unwrap(), 0.0, "{}", c.d.stdout);
+    let x = &r["reads"];
+    let node = |n: &str| x["nodes"].as_array().unwrap().iter().find(|v| v["node"] == n).cloned().unwrap();
+    let (far, near) = (node("pg-2"), node("pg-3"));
+    // pg-2 is across the cut from the readers in dc2: its reads fail from the cut (t=4 s)
+    // to the heal (t=12 s); pg-3, their own site's, answers throughout
+    let (from, to) = (far["failed_from_ms"].as_f64().unwrap(), far["failed_to_ms"].as_f64().unwrap());
+    assert!((3000.0..4700.0).contains(&from) && (10_500.0..12_700.0).contains(&to), "{far}");
+    assert_eq!((near["fail"].as_u64(), near["unknown"].as_u64()), (Some(0), Some(0)), "{near}");
+    let rto = x["rto"]["rto_ms"].as_f64().unwrap();
+    assert!((7500.0..10_000.0).contains(&rto), "read RTO {rto} ms for an 8 s cut: {x}");
+    // what pg-3 served during the cut stopped at the cut: it grew stale by seconds
+    let phase = |p: &str| x["staleness_by_phase"].as_array().unwrap().iter().find(|v| v["phase"] == p).cloned().unwrap();
+    let cut = phase("during_fault");
+    assert!(cut["reads"].as_u64().unwrap() > 0 && cut["max_ms"].as_f64().unwrap() > 5000.0, "{cut}");
+    // before the cut half the reads crossed the WAN (30 ms round trip) to pg-2
+    let lat = x["latency"].as_array().unwrap().iter().find(|v| v["phase"] == "before_fault").cloned().unwrap();
+    assert!(lat["p95_ms"].as_f64().unwrap() >= 28.0, "{lat}");
+    // the counts re-derived from the history and the survivors
+    let reads = ok_reads(&c.d);
+    assert_eq!(reads_of_lost(&reads, &c.survivors), (0, 0));
+    assert_eq!((x["back_in_time"]["reads"].as_u64().unwrap(), x["back_in_time"]["largest_step"].as_u64().unwrap()), back_in_time(&reads));
+}

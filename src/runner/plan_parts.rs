@@ -146,6 +146,9 @@ pub fn workload_line(v: &Scenario, who: &str) -> String {
     }
     if let Some(r) = &w.readers {
         s.push_str(&format!("; {} readers from {}, {} reads/s each, op_timeout_ms {}", r.count, r.from, r.rate_per_s, r.op_timeout_ms));
+        if let Some(site) = &r.site {
+            s.push_str(&format!(", the readers in site {site} (each node through a read path of its own)"));
+        }
     }
     s
 }

@@ -141,7 +141,9 @@ impl Service {
         // (`writer_homes`): a site cut off keeps its readers; others reach a node as the
         // clients do
         let multi = self.sc().stack.kind.info().multi_active;
-        let addr = |n: &crate::stack::Node| if multi { n.addr() } else { n.client_addr() };
+        // readers in a site of their own reach each node by its read path
+        let read_path = |n: &crate::stack::Node| self.stack.proxy.as_ref().and_then(|p| p.read_port(&n.name));
+        let addr = |n: &crate::stack::Node| if multi { n.addr() } else { read_path(n).unwrap_or_else(|| n.client_addr()) };
         let nodes = names.iter().map(|n| Ok(ClientTarget::direct(n, addr(self.stack.node(n)?)))).collect::<Result<Vec<_>>>()?;
         if nodes.is_empty() {
             return Err(crate::error::Error::infra(format!("the readers have no node to read from (`from: {from}`)")));

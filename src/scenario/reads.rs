@@ -46,6 +46,8 @@ fn readers(s: &Scenario, r: &ReadersSpec, p: &mut Vec<Problem>) {
     }
     if let Some(why) = from_problem(s, &r.from) {
         p.push((at("from"), why));
+    } else if let Some(why) = r.site.as_deref().and_then(|site| site_problem(s, &r.from, site)) {
+        p.push((at("site"), why));
     }
     if s.targets.stale_read_ms.as_ref().is_some_and(|l| l.each().is_empty()) {
         p.push((vec![Key("targets"), Key("stale_read_ms")], "expected at least one of p50, p95, p99, max".into()));
@@ -88,6 +90,38 @@ fn from_problem(s: &Scenario, from: &str) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// Why the readers cannot stand in `site` and read `from`; None when they can: a site
+/// of the scenario, on a stack whose sites are networks of their own (not a multi-active
+/// one, whose readers stand in each node's site), linked to every site they read in.
+fn site_problem(s: &Scenario, from: &str, site: &str) -> Option<String> {
+    use super::region::{linked, site_of, unknown_site};
+    if s.sites.is_empty() {
+        return Some("readers stand in a site only in a scenario with `sites: [..]`".into());
+    }
+    if let Some(why) = unknown_site(s, site) {
+        return Some(why);
+    }
+    let info = s.stack.kind.info();
+    if info.multi_active || info.members_span_sites {
+        let why = if info.multi_active { "its readers stand in each node's site" } else { "its sites share one network" };
+        return Some(format!("a `{}` stack's readers stand where its writers do: {why}; drop `site`", s.stack.kind.name()));
+    }
+    let writers = s.workload.site.as_deref();
+    if from == "primary" && writers != Some(site) {
+        return Some(
+            "readers `from: primary` read where the writers write, from the writers' site: drop `site`, or read `from: replicas`".into(),
+        );
+    }
+    let nodes = s.stack.node_names();
+    let read: Vec<&String> = match from {
+        "replicas" => nodes.iter().skip(1).collect(),
+        "any" => nodes.iter().collect(),
+        other => s.stack.sites.get(other).map(|m| m.iter().collect()).unwrap_or_default(),
+    };
+    let far = read.iter().filter_map(|n| site_of(s, n)).find(|x| !linked(s, site, x))?;
+    Some(format!("the readers in {site} cannot reach {far}: add a `wan` link between them"))
 }
 
 #[cfg(test)]
@@ -148,5 +182,19 @@ mod tests {
         let src = BASE.replace("  readers: {count: 2, from: replicas}\n", "  writers: 2\n");
         let e = err(&src.replace("rto_ms: 1000", "rto_ms: 1000, max_reads_back_in_time: 0"));
         assert!(e.contains("`max_reads_back_in_time` judges the readers: add `workload.readers`"), "{e}");
+    }
+
+    #[test]
+    fn readers_stand_in_a_site_they_can_reach_from() {
+        let two = "name: t\nsites: [dc1, dc2]\nstack:\n  kind: postgres\n  replicas: 2\n  sites: {dc1: [pg-1, pg-2], dc2: [pg-3]}\nworkload:\n  readers: {from: replicas, site: dc2}\nfaults:\n  - {at_ms: 10, kind: isolate_site, target: dc1, duration_ms: 100}\ntargets: {rto_ms: 1000}\n";
+        assert_eq!(err(&format!("wan:\n  - {{between: [dc1, dc2]}}\n{two}")), "");
+        let e = err(two);
+        assert!(e.contains("s.yaml:8:") && e.contains("the readers in dc2 cannot reach dc1: add a `wan` link"), "{e}");
+        let e = err(&two.replace("site: dc2}", "site: dc3}"));
+        assert!(e.contains("no site `dc3` (sites: dc1, dc2)"), "{e}");
+        let e = err(&two.replace("from: replicas, site: dc2", "from: primary, site: dc2"));
+        assert!(e.contains("readers `from: primary` read where the writers write"), "{e}");
+        let e = err(&BASE.replace("from: replicas}", "from: replicas, site: dc1}"));
+        assert!(e.contains("readers stand in a site only in a scenario with `sites: [..]`"), "{e}");
     }
 }

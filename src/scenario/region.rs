@@ -199,7 +199,7 @@ impl LinkSpec {
 }
 
 /// Whether sites `a` and `b` are one, or joined by a link.
-fn linked(s: &Scenario, a: &str, b: &str) -> bool {
+pub(super) fn linked(s: &Scenario, a: &str, b: &str) -> bool {
     a == b || s.wan.iter().any(|l| l.between.len() == 2 && l.joins(a, b))
 }
 
@@ -336,12 +336,12 @@ fn services_placed(s: &Scenario, services: &[String], p: &mut Vec<Problem>) {
 }
 
 /// The site `node` is placed in.
-fn site_of<'a>(s: &'a Scenario, node: &str) -> Option<&'a str> {
+pub(super) fn site_of<'a>(s: &'a Scenario, node: &str) -> Option<&'a str> {
     s.stack.sites.iter().find(|(_, m)| m.iter().any(|x| x == node)).map(|(k, _)| k.as_str())
 }
 
 /// Why `site` is not one of the scenario's `sites`, or None when it is.
-fn unknown_site(s: &Scenario, site: &str) -> Option<String> {
+pub(super) fn unknown_site(s: &Scenario, site: &str) -> Option<String> {
     (!s.sites.iter().any(|y| y == site)).then(|| format!("no site `{site}` (sites: {})", s.sites.join(", ")))
 }
 

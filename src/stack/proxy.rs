@@ -57,11 +57,13 @@ pub async fn start_proxy(docker: &Docker, plan: ProxyPlan<'_>) -> Result<ProxyRo
         replication: spec.replication,
         nodes: nodes.to_vec(),
         client_ports: published.client_ports,
+        read_ports: published.read_ports,
         reached,
     };
     let api = routes.client();
     wait_for_api(&api, routes.api, image).await?;
     let mut all = paths(spec, nodes, db_port);
+    all.extend(read_paths(&routes, db_port));
     all.extend(reach_paths(&routes));
     api.populate(&all).await?;
     if let Some(sites) = &routes.sites {
@@ -77,10 +79,20 @@ struct Published {
     ports_on: Vec<(u16, IpAddr, u16)>,
     /// node -> host address and port of its client path.
     client_ports: BTreeMap<String, (IpAddr, u16)>,
+    /// node -> host address and port of its read path (readers in a site of their own).
+    read_ports: BTreeMap<String, (IpAddr, u16)>,
 }
 
 fn publish(docker: &Docker, plan: &ProxyPlan<'_>, api_port: u16) -> Result<Published> {
-    let mut out = Published { ports: vec![(API_PORT, api_port)], ports_on: Vec::new(), client_ports: BTreeMap::new() };
+    let mut out =
+        Published { ports: vec![(API_PORT, api_port)], ports_on: Vec::new(), client_ports: BTreeMap::new(), read_ports: BTreeMap::new() };
+    if plan.sites.as_ref().is_some_and(|s| s.readers.is_some()) {
+        for (i, n) in plan.nodes.iter().enumerate() {
+            let p = free_port()?;
+            out.ports.push((ProxyRoutes::read_listen(i), p));
+            out.read_ports.insert(n.clone(), (docker.client_ip, p));
+        }
+    }
     if !plan.spec.clients {
         return Ok(out);
     }
@@ -157,6 +169,17 @@ fn paths(spec: &ProxySpec, nodes: &[String], db_port: u16) -> Vec<ProxyConfig> {
         }
     }
     proxies
+}
+
+/// Each node's read path, when the readers stand in a site of their own.
+fn read_paths(routes: &ProxyRoutes, db_port: u16) -> Vec<ProxyConfig> {
+    if routes.sites.as_ref().is_none_or(|s| s.readers.is_none()) {
+        return Vec::new();
+    }
+    let node = |n: &String| {
+        ProxyConfig::new(ProxyRoutes::read_proxy(n), format!("0.0.0.0:{}", routes.read_listen_of(n)), format!("{n}:{db_port}"))
+    };
+    routes.node_names().iter().map(node).collect()
 }
 
 /// A path from each node to each service the nodes reach (an archive host in the DR site).

@@ -19,6 +19,9 @@ pub struct ProxyRoutes {
     pub(super) nodes: Vec<String>,
     /// node -> host address and port of its client proxy.
     pub(super) client_ports: BTreeMap<String, (IpAddr, u16)>,
+    /// node -> host address and port of its read path, when the readers stand in a site
+    /// of their own (`Sites::readers`).
+    pub(super) read_ports: BTreeMap<String, (IpAddr, u16)>,
     /// With sites: replication within a site goes direct, across sites through here.
     pub(super) sites: Option<Sites>,
     /// The services the nodes reach (name, port; an archive host), each node through a
@@ -33,6 +36,10 @@ impl ProxyRoutes {
 
     pub fn client_proxy(node: &str) -> String {
         format!("client-{node}")
+    }
+
+    pub fn read_proxy(node: &str) -> String {
+        format!("read-{node}")
     }
 
     pub fn replication_proxy(replica: &str, primary: &str) -> String {
@@ -55,6 +62,14 @@ impl ProxyRoutes {
 
     pub(super) fn client_listen(i: usize) -> u16 {
         20000 + i as u16
+    }
+
+    pub(super) fn read_listen(i: usize) -> u16 {
+        23000 + i as u16
+    }
+
+    pub fn read_listen_of(&self, node: &str) -> u16 {
+        Self::read_listen(self.index(node))
     }
 
     pub(super) fn replication_listen(r: usize, p: usize) -> u16 {
@@ -91,6 +106,12 @@ impl ProxyRoutes {
         self.client_ports.get(node).copied()
     }
 
+    /// Host address and port the readers use for `node`, when they stand in a site of
+    /// their own.
+    pub fn read_port(&self, node: &str) -> Option<SocketAddr> {
+        self.read_ports.get(node).map(|(ip, port)| SocketAddr::from((*ip, *port)))
+    }
+
     /// The nodes it has paths to, in start order.
     pub fn node_names(&self) -> &[String] {
         &self.nodes
@@ -120,6 +141,10 @@ impl Sites {
         for n in routes.node_names() {
             let listen = routes.client_listen_of(n);
             out.push(Crossing { proxy: ProxyRoutes::client_proxy(n), ends: [self.clients.clone(), site(n)], listen });
+            if let Some(readers) = &self.readers {
+                let ends = [Some(readers.clone()), site(n)];
+                out.push(Crossing { proxy: ProxyRoutes::read_proxy(n), ends, listen: routes.read_listen_of(n) });
+            }
             for r in routes.node_names().iter().filter(|r| *r != n) {
                 let listen = routes.replication_listen_of(r, n);
                 out.push(Crossing { proxy: ProxyRoutes::replication_proxy(r, n), ends: [site(r), site(n)], listen });
@@ -162,6 +187,7 @@ mod tests {
             wan: vec![link],
             flat: false,
             clients_everywhere: false,
+            readers: None,
         };
         ProxyRoutes {
             container: "c".into(),
@@ -171,6 +197,7 @@ mod tests {
             replication: true,
             nodes: vec!["pg-1".into(), "pg-2".into()],
             client_ports: BTreeMap::new(),
+            read_ports: BTreeMap::new(),
             sites: Some(sites),
             reached: vec![("dr-storage".into(), 22)],
         }
@@ -186,5 +213,21 @@ mod tests {
         let sites = r.sites.clone().unwrap();
         let crossing: Vec<String> = sites.crossing_link(&r, "dc1", "dc2").into_iter().map(|c| c.proxy).collect();
         assert_eq!(crossing, ["reach-pg-1-dr-storage", "reach-pg-2-dr-storage"]);
+    }
+
+    #[test]
+    fn readers_in_a_site_of_their_own_read_each_node_through_a_path_that_crosses_their_links() {
+        let mut r = routes();
+        r.reached.clear();
+        let mut sites = r.sites.clone().unwrap();
+        sites.readers = Some("dc2".into());
+        sites.nodes.insert("pg-2".into(), "dc2".into());
+        r.sites = Some(sites.clone());
+        let crossing: Vec<String> = sites.crossing_link(&r, "dc1", "dc2").into_iter().map(|c| c.proxy).collect();
+        // pg-1 is in dc1: its read path crosses the link; pg-2 is the readers' own site's
+        assert_eq!(crossing, ["read-pg-1", "repl-pg-2-pg-1", "repl-pg-1-pg-2"]);
+        let cut: Vec<String> = sites.crossings(&r).into_iter().filter(|c| Sites::leaves(&c.ends, "dc2")).map(|c| c.proxy).collect();
+        assert!(cut.contains(&"read-pg-1".to_string()) && cut.contains(&"client-pg-2".to_string()), "{cut:?}");
+        assert!(!cut.contains(&"read-pg-2".to_string()), "{cut:?}");
     }
 }

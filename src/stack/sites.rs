@@ -22,6 +22,9 @@ pub struct Sites {
     /// Clients sit in every site, each site's with its own node (a multi-active stack):
     /// cutting a site off never cuts its clients from their node.
     pub clients_everywhere: bool,
+    /// Where the readers stand, when not where the writers do (`workload.readers.site`):
+    /// each node then has a read path of its own, from this site.
+    pub readers: Option<String>,
 }
 
 /// The name every WAN toxic starts with (a fault's toxics are named `drdrill-fault-…`).
@@ -35,7 +38,9 @@ impl Sites {
         }
         let nodes = sc.stack.sites.iter().flat_map(|(site, members)| members.iter().map(move |m| (m.clone(), site.clone()))).collect();
         let clients_everywhere = sc.stack.kind.info().multi_active;
-        Some(Sites { nodes, clients: sc.workload.site.clone(), wan: sc.wan.clone(), flat: sc.flat_sites(), clients_everywhere })
+        let clients = sc.workload.site.clone();
+        let readers = sc.workload.readers.as_ref().and_then(|r| r.site.clone()).filter(|r| Some(r) != clients.as_ref());
+        Some(Sites { nodes, clients, wan: sc.wan.clone(), flat: sc.flat_sites(), clients_everywhere, readers })
     }
 
     /// The network `node` runs on: its site's, or None (the drill's) when the sites are

@@ -78,6 +78,11 @@ pub struct ReadersSpec {
     /// A read not answered within this is recorded `unknown`. Default 500.
     #[serde(default = "default_read_timeout")]
     pub op_timeout_ms: u64,
+    /// With `sites`: the site the readers stand in, when it is not the writers'
+    /// (`workload.site`); their reads cross that site's WAN links, and an isolated site
+    /// cuts them off as it cuts the writers. Default: where the writers stand.
+    #[serde(default)]
+    pub site: Option<String>,
 }
 
 fn default_read_rate() -> f64 {
