@@ -3,6 +3,7 @@
 //! are cross-checked against our own read of every key from the primaries the cluster
 //! names at the end; the phases against the cluster's settings.
 mod common;
+mod reads_checks;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -75,7 +76,8 @@ fn a_killed_primary_is_failed_over_by_the_cluster_no_sooner_than_its_node_timeou
         *saw.lock().unwrap() = Some(pw);
         read_cluster(r, node)
     };
-    let Checked { d, lost, survivors, .. } = drill_cross_checked_by("scenarios/redis-cluster-master-kill.yaml", &read, &[]);
+    // the seed's cluster, with readers on its replicas (scenarios/reads-redis-cluster.yaml)
+    let Checked { d, lost, survivors, .. } = drill_cross_checked_by("scenarios/reads-redis-cluster.yaml", &read, &[]);
     let pw = seen.lock().unwrap().clone().unwrap();
     assert_never_written(&d.dir, &pw);
     assert_orchestrator_failed_over(&d);
@@ -88,6 +90,7 @@ fn a_killed_primary_is_failed_over_by_the_cluster_no_sooner_than_its_node_timeou
     let t = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k}: {p}"));
     assert!(t("detected_ms") - t("fault_ms") >= 5000.0, "FAIL agreed before cluster-node-timeout: {p}");
     assert!(survivors.len() > 1000, "{}", survivors.len());
+    reads_checks::cluster_replica_reads(&d, &survivors);
     assert_eq!(lost.len() as u64, r["lost_writes"].as_u64().unwrap());
     // the other shards took writes while the killed one was down, until the cluster agreed
     // on FAIL; with full coverage (the default) every shard then refused writes until the

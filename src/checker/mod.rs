@@ -36,11 +36,12 @@ pub use phases::{Failover, Phases, phases as orchestrator_phases};
 pub use read_targets::judge_read_targets;
 pub use reads::{
     Acks, BackInTime, LostRead, LostReads, NodeReads, PhaseStaleness, ReadContext, ReadsReport, StaleStats, StepBack, judge_reads,
+    read_acks,
 };
 pub use refusals::{RefusalCause, RefusalsReport, causes_text, judge_refusals, refusals_target};
 pub use rpo::{LostWrite, RpoResult};
 pub use rto::{FaultTime, RtoBasis, RtoResult};
-pub use shards::{ShardResult, ShardsReport, judge_shards};
+pub use shards::{ShardResult, ShardsReport, judge_shards, shard_parts};
 pub use sites::{SiteOp, SiteWrites, site_writes};
 pub use steps::{ClientDns, Steps as PhaseSteps};
 pub use targets::TargetResult;

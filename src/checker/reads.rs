@@ -18,7 +18,7 @@
 //!   a record of W below n.
 use super::latency::{self, LatencyPhase, PhaseLatencies, PhaseLatency};
 use super::rto::{FaultTime, RtoResult, rto};
-use crate::history::{Event, EventKind, Outcome, Read};
+use crate::history::{Event, EventKind, HistoryFile, Outcome, Read};
 use crate::scenario::CheckSpec;
 use crate::stack::ReadBack;
 use serde::{Deserialize, Serialize};
@@ -132,19 +132,40 @@ pub struct StepBack {
 }
 
 /// Each writer's acknowledged inserts as (complete_ns, seq), sorted by completion, with
-/// the running maximum of seq.
+/// the running maximum of seq; on a stack whose nodes each hold a part of the records (a
+/// cluster's shards: `by_parts`), each part's apart, and a read weighed against the part of
+/// the node it read.
 #[derive(Default)]
 pub struct Acks {
-    by_writer: BTreeMap<u32, WriterAcks>,
+    by_writer: BTreeMap<(u32, usize), WriterAcks>,
+    /// node -> its part; empty: every node holds every record.
+    parts: BTreeMap<String, usize>,
 }
 
 /// One writer's (complete_ns, seq) by completion, and the running maximum of seq.
 type WriterAcks = (Vec<(u64, u64)>, Vec<u64>);
 
 impl Acks {
-    /// Adds an acknowledged insert (any order).
-    pub fn add(&mut self, writer: u32, seq: u64, complete_ns: u64) {
-        self.by_writer.entry(writer).or_default().0.push((complete_ns, seq));
+    /// For a stack whose nodes each hold one part of the records: each node's part (a
+    /// shard's primary and replicas share one). An acknowledgement counts in the part of
+    /// the node that gave it; a read, in the part of the node it read.
+    pub fn by_parts(parts: BTreeMap<String, usize>) -> Acks {
+        Acks { by_writer: BTreeMap::new(), parts }
+    }
+
+    /// `node`'s part: 0 when every node holds every record; none (usize::MAX) for a node
+    /// in no part.
+    pub fn part(&self, node: Option<&str>) -> usize {
+        if self.parts.is_empty() {
+            return 0;
+        }
+        node.and_then(|n| self.parts.get(n)).copied().unwrap_or(usize::MAX)
+    }
+
+    /// Adds an acknowledged insert (any order), given by `node`.
+    pub fn add(&mut self, writer: u32, node: Option<&str>, seq: u64, complete_ns: u64) {
+        let part = self.part(node);
+        self.by_writer.entry((writer, part)).or_default().0.push((complete_ns, seq));
     }
 
     /// Sorts each writer's acknowledgements; call once, after the last `add`.
@@ -162,10 +183,12 @@ impl Acks {
         }
     }
 
-    /// What a read of `writer` invoked at `t_ns` that saw `seen` did not show: the ns since
-    /// the earliest acknowledgement it missed, and how many acknowledged writes it missed.
-    pub fn staleness(&self, writer: u32, t_ns: u64, seen: u64) -> (u64, u64) {
-        let Some((acks, max)) = self.by_writer.get(&writer) else { return (0, 0) };
+    /// What read `r` (of `r.writer`, on `r.node`, invoked at `r.invoke_ns`) did not show:
+    /// the ns since the earliest acknowledgement it missed, and how many acknowledged
+    /// writes it missed.
+    pub fn staleness(&self, r: &Read) -> (u64, u64) {
+        let (t_ns, seen) = (r.invoke_ns, r.seen.unwrap_or(0));
+        let Some((acks, max)) = self.by_writer.get(&(r.writer, self.part(r.node.as_deref()))) else { return (0, 0) };
         let k = acks.partition_point(|a| a.0 <= t_ns);
         if k == 0 || max[k - 1] <= seen {
             return (0, 0);
@@ -174,6 +197,19 @@ impl Acks {
         let missed = acks[i..k].iter().filter(|a| a.1 > seen).count() as u64;
         (t_ns.saturating_sub(acks[i].0), missed)
     }
+}
+
+/// The acknowledged inserts of `service` (None: every service's) in `history`, by the
+/// parts `parts` names (empty: one part), and the history as read.
+pub fn read_acks(history: &std::path::Path, service: Option<&str>, parts: BTreeMap<String, usize>) -> std::io::Result<(Acks, HistoryFile)> {
+    let mut acks = Acks::by_parts(parts);
+    let h = crate::history::read_history(history, |op| {
+        if op.outcome == Outcome::Ok && op.key.is_none() && crate::history::belongs(op.service.as_ref(), service) {
+            acks.add(op.writer, op.node.as_deref(), op.seq, op.complete_ns);
+        }
+    })?;
+    acks.seal();
+    Ok((acks, h))
 }
 
 /// What judging the reads needs besides them.
@@ -213,7 +249,7 @@ pub fn judge_reads(reads: &[Read], spec: &crate::scenario::ReadersSpec, cx: &Rea
         staleness_by_phase: staleness_by_phase(&stale, cx, stop_ns),
         latency: read_latency(&sorted, cx, stop_ns),
         of_lost_writes: cx.read_back.map(|rb| lost_reads(&sorted, rb)),
-        back_in_time: back_in_time(&sorted),
+        back_in_time: back_in_time(&sorted, cx.acks),
     }
 }
 
@@ -262,7 +298,7 @@ fn nodes(sorted: &[&Read], fault_ns: Option<u64>) -> Vec<NodeReads> {
 /// A successful read's staleness as (invoke_ns, stale ns, writes missed).
 fn stale(r: &Read, acks: &Acks) -> Option<(u64, u64, u64)> {
     (r.outcome == Outcome::Ok).then(|| {
-        let (ns, n) = acks.staleness(r.writer, r.invoke_ns, r.seen.unwrap_or(0));
+        let (ns, n) = acks.staleness(r);
         (r.invoke_ns, ns, n)
     })
 }
@@ -318,12 +354,15 @@ fn lost_reads(sorted: &[&Read], rb: &ReadBack) -> LostReads {
     out
 }
 
-fn back_in_time(sorted: &[&Read]) -> BackInTime {
-    let mut last: BTreeMap<(u32, u32), (u64, &str)> = BTreeMap::new();
+/// Each reader's reads of each writer, in each part (a shard's records only follow its
+/// own earlier reads), that showed less than the reader had seen before.
+fn back_in_time(sorted: &[&Read], acks: &Acks) -> BackInTime {
+    let mut last: BTreeMap<(u32, u32, usize), (u64, &str)> = BTreeMap::new();
     let mut out = BackInTime::default();
     for r in sorted.iter().filter(|r| r.outcome == Outcome::Ok) {
         let (seen, node) = (r.seen.unwrap_or(0), r.node.as_deref().unwrap_or("?"));
-        if let Some(&(before, before_node)) = last.get(&(r.reader, r.writer))
+        let key = (r.reader, r.writer, acks.part(r.node.as_deref()));
+        if let Some(&(before, before_node)) = last.get(&key)
             && seen < before
         {
             out.reads += 1;
@@ -340,7 +379,7 @@ fn back_in_time(sorted: &[&Read]) -> BackInTime {
                 });
             }
         }
-        let e = last.entry((r.reader, r.writer)).or_insert((seen, node));
+        let e = last.entry(key).or_insert((seen, node));
         if seen >= e.0 {
             *e = (seen, node);
         }

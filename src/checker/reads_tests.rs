@@ -34,7 +34,7 @@ fn ev(t_ms: u64, kind: EventKind) -> Event {
 fn acks() -> Acks {
     let mut a = Acks::default();
     for n in 1..=300 {
-        a.add(0, n, n * 10 * MS);
+        a.add(0, None, n, n * 10 * MS);
     }
     a.seal();
     a
@@ -136,4 +136,26 @@ fn reads_served_through_the_outage_and_failing_later_count_from_their_own_first_
     let r = judge_reads(&reads, &spec(), &context(&events, &a, None, &checks));
     let rto = r.rto.unwrap();
     assert_eq!((rto.basis, rto.from_ms, rto.rto_ms), (super::RtoBasis::OutageStart, 2500.0, Some(40.0)), "{rto:?}");
+}
+
+#[test]
+fn a_shards_reads_are_weighed_against_that_shards_writes_only() {
+    // writer 0's odd records on shard 0 (rc-1, its replica rc-4), even ones on shard 1 (rc-2)
+    let parts = [("rc-1", 0), ("rc-4", 0), ("rc-2", 1)].into_iter().map(|(n, i)| (n.to_string(), i)).collect();
+    let mut a = Acks::by_parts(parts);
+    for n in 1..=100u64 {
+        a.add(0, Some(if n % 2 == 1 { "rc-1" } else { "rc-2" }), n, n * 10 * MS);
+    }
+    a.seal();
+    // at 1 s the replica rc-4 shows 99, its shard's newest: fresh, though 100 (shard 1's) is newer
+    let r = read(0, 0, 1000, Outcome::Ok, Some(99), "rc-4");
+    assert_eq!(a.staleness(&r), (0, 0));
+    // showing 95 it missed 97 and 99: stale since 97's acknowledgement
+    let r = read(0, 0, 1000, Outcome::Ok, Some(95), "rc-4");
+    assert_eq!(a.staleness(&r), (30 * MS, 2));
+    // unsharded, the same read of 99 missed 100
+    let mut flat = Acks::default();
+    (1..=100u64).for_each(|n| flat.add(0, Some("rc-1"), n, n * 10 * MS));
+    flat.seal();
+    assert_eq!(flat.staleness(&read(0, 0, 1000, Outcome::Ok, Some(99), "rc-4")), (0, 1));
 }

@@ -28,8 +28,10 @@ pub struct ShardResult {
     /// Its slots, as the cluster gave them (`0-5460`), and their share of the key space.
     pub slots: String,
     pub share: f64,
-    /// Its primary when the workload started.
+    /// Its primary when the workload started, and its replicas.
     pub primary: String,
+    #[serde(default)]
+    pub replicas: Vec<String>,
     pub acked: u64,
     pub failed: u64,
     pub unknown: u64,
@@ -59,6 +61,18 @@ pub struct ShardsReport {
     /// after the first acknowledged write.
     pub whole_down: Vec<[f64; 2]>,
     pub whole_down_ms: f64,
+}
+
+/// Each node's part of the records, for reads weighed shard by shard (`Acks::by_parts`):
+/// each shard's (primary, replicas), its index the part.
+pub fn shard_parts<'a>(shards: impl Iterator<Item = (&'a String, &'a Vec<String>)>) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for (i, (primary, replicas)) in shards.enumerate() {
+        for n in std::iter::once(primary).chain(replicas) {
+            out.insert(n.clone(), i);
+        }
+    }
+    out
 }
 
 impl ShardsReport {
@@ -100,6 +114,7 @@ pub fn judge_shards(
             slots: info.slots.clone(),
             share: info.share,
             primary: info.primary.clone(),
+            replicas: info.replicas.clone(),
             acked: a.acked_writes,
             failed: a.failed_writes,
             unknown: a.unknown_writes,
@@ -217,6 +232,7 @@ mod tests {
             slots: String::new(),
             share: 0.5,
             primary: "p".into(),
+            replicas: Vec::new(),
             acked: 10,
             failed,
             unknown: 0,

@@ -193,6 +193,7 @@ fn a_shard_no_fault_hit_with_an_outage_is_a_finding() {
         slots: "0-5460".into(),
         share: 1.0 / 3.0,
         primary: String::new(),
+        replicas: Vec::new(),
         acked: 100,
         failed: 10,
         unknown: 0,

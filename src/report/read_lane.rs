@@ -5,8 +5,8 @@
 use super::Results;
 use super::buckets::{BUCKET_NS, contiguous};
 use super::palette::{FAIL, OK, UNKNOWN};
-use crate::checker::Acks;
-use crate::history::{Outcome, read_history};
+use crate::checker::read_acks;
+use crate::history::Outcome;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -31,21 +31,15 @@ pub fn height_px(r: &Results) -> u32 {
 
 /// `service`'s reads (None: every read) by bucket, each ok read's staleness computed
 /// against the writes' acknowledgements, as the checker does.
-fn lanes(history: &Path, service: Option<&str>) -> std::io::Result<BTreeMap<u64, Lane>> {
-    let mut acks = Acks::default();
-    let h = read_history(history, |op| {
-        if op.outcome == Outcome::Ok && op.key.is_none() && crate::history::belongs(op.service.as_ref(), service) {
-            acks.add(op.writer, op.seq, op.complete_ns);
-        }
-    })?;
-    acks.seal();
+fn lanes(history: &Path, service: Option<&str>, parts: BTreeMap<String, usize>) -> std::io::Result<BTreeMap<u64, Lane>> {
+    let (acks, h) = read_acks(history, service, parts)?;
     let mut out: BTreeMap<u64, Lane> = BTreeMap::new();
     for r in h.reads.iter().filter(|r| crate::history::belongs(r.service.as_ref(), service)) {
         let b = out.entry(r.invoke_ns / BUCKET_NS).or_default();
         match r.outcome {
             Outcome::Ok => {
                 b.ok += 1;
-                let ms = acks.staleness(r.writer, r.invoke_ns, r.seen.unwrap_or(0)).0 as f64 / 1e6;
+                let ms = acks.staleness(r).0 as f64 / 1e6;
                 b.stale_ms = Some(b.stale_ms.map_or(ms, |s| s.max(ms)));
             }
             Outcome::Fail => b.fail += 1,
@@ -66,7 +60,9 @@ pub fn draw(
     if height_px(r) == 0 {
         return Ok(());
     }
-    let lanes = lanes(history, service).map_err(|e| format!("failed to read {}: {e}", history.display()))?;
+    let parts =
+        r.shards.as_ref().map(|s| crate::checker::shard_parts(s.shards.iter().map(|x| (&x.primary, &x.replicas)))).unwrap_or_default();
+    let lanes = lanes(history, service, parts).map_err(|e| format!("failed to read {}: {e}", history.display()))?;
     let most = lanes.values().map(|b| b.ok + b.fail + b.unknown).max().unwrap_or(1).max(1) as f64 * 1.1;
     let stalest = lanes.values().filter_map(|b| b.stale_ms).fold(1.0, f64::max) * 1.1;
     let mut chart = ChartBuilder::on(area)

@@ -329,6 +329,7 @@ fn sharded() -> Results {
         slots: ["0-5460", "5461-10922", "10923-16383"][i - 1].into(),
         share: 1.0 / 3.0,
         primary: format!("rc-{i}"),
+        replicas: Vec::new(),
         acked: 100,
         failed: 40,
         unknown: 0,

@@ -110,14 +110,11 @@ fn judge_reads(
     let sc = svc.sc();
     let Some(spec) = &sc.workload.readers else { return Ok(None) };
     let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
-    let mut acks = crate::checker::Acks::default();
-    crate::history::read_history(history, |op| {
-        if op.outcome == crate::history::Outcome::Ok && op.key.is_none() && crate::history::belongs(op.service.as_ref(), tag) {
-            acks.add(op.writer, op.seq, op.complete_ns);
-        }
-    })
-    .map_err(|e| Error::infra(format!("failed to read {} back", crate::history::FILE)).cause(e))?;
-    acks.seal();
+    // a cluster's reads each read one shard: weighed against that shard's writes
+    let parts =
+        svc.driver.shards().map(|s| crate::checker::shard_parts(s.list.iter().map(|x| (&x.primary, &x.replicas)))).unwrap_or_default();
+    let (acks, _) = crate::checker::read_acks(history, tag, parts)
+        .map_err(|e| Error::infra(format!("failed to read {} back", crate::history::FILE)).cause(e))?;
     let (injects, fault) = crate::checker::fault_times(&hist.events, a.answered_fault);
     let recovered_ns = a.rto.recovered_at_ms.map(|ms| (ms * 1e6).round() as u64);
     let cx = crate::checker::ReadContext {

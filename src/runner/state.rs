@@ -133,7 +133,11 @@ impl Service {
         }
         let names: Vec<String> = match from.as_str() {
             "primary" => return Ok(Some(ReadPlan { spec, pool: ReadPool::Follow(clients.clone()) })),
-            "replicas" => self.stack.nodes.iter().map(|n| n.name.clone()).filter(|n| n != primary).collect(),
+            // a cluster's replicas are its shards' (the other primaries are not)
+            "replicas" => match self.driver.shards() {
+                Some(s) => s.list.iter().flat_map(|x| x.replicas.iter().cloned()).collect(),
+                None => self.stack.nodes.iter().map(|n| n.name.clone()).filter(|n| n != primary).collect(),
+            },
             "any" => self.stack.nodes.iter().map(|n| n.name.clone()).collect(),
             site => self.sc().stack.sites.get(site).cloned().unwrap_or_default(),
         };

@@ -79,8 +79,12 @@ fn from_problem(s: &Scenario, from: &str) -> Option<String> {
                 spoken_list(&s.sites.iter().map(String::as_str).collect::<Vec<_>>(), "or")
             }
         )),
-        "replicas" if s.stack.replicas == 0 => {
-            Some("`from: replicas` needs a replica: this stack has none (`stack.replicas: 0`); read `from: primary`".into())
+        "primary" if (s.stack.kind.info().primaries)(&s.stack) > 1 => Some(format!(
+            "a `{}` stack's readers read each node's own shard: read `from: replicas` (READONLY on the replicas) or `from: any`",
+            s.stack.kind.name()
+        )),
+        "replicas" if s.stack.node_names().len() <= (s.stack.kind.info().primaries)(&s.stack) => {
+            Some("`from: replicas` needs a replica: this stack has none; read `from: primary` (or `any`)".into())
         }
         "primary" if s.dns.is_some() => {
             Some("readers follow the primary by the clients' route, not the drill's DNS yet: read `from: replicas` or a site".into())
@@ -148,13 +152,22 @@ mod tests {
         let e = err(&BASE.replace("from: replicas", "from: secondary"));
         assert!(e.contains("s.yaml:6:") && e.contains("expected primary, replicas or any, found `secondary`"), "{e}");
         let e = err(&BASE.replace("replicas: 1", "replicas: 0"));
-        assert!(e.contains("`from: replicas` needs a replica"), "{e}");
+        assert!(e.contains("`from: replicas` needs a replica: this stack has none"), "{e}");
         let e = err(&BASE.replace("count: 2", "count: 0"));
         assert!(e.contains("s.yaml:6:") && e.contains("count must be between 1 and 256, found 0"), "{e}");
         let e = err(&BASE.replace("count: 2", "count: 2, rate_per_s: 0"));
         assert!(e.contains("rate_per_s"), "{e}");
-        let e = err(&BASE.replace("kind: postgres", "kind: redis-cluster").replace("  replicas: 1\n", ""));
-        assert!(e.contains("readers run on ") && e.contains("for now; `redis-cluster` takes none"), "{e}");
+        let e = err(&BASE.replace("kind: postgres", "kind: postgres-logical"));
+        assert!(e.contains("readers run on ") && e.contains("for now; `postgres-logical` takes none"), "{e}");
+        let cluster = BASE
+            .replace("kind: postgres", "kind: redis-cluster")
+            .replace("  replicas: 1\n", "")
+            .replace("failover:\n  trigger: {delay: {delay_ms: 100}}\n", "");
+        assert_eq!(err(&cluster), "");
+        let e = err(&cluster.replace("from: replicas", "from: primary"));
+        assert!(e.contains("a `redis-cluster` stack's readers read each node's own shard"), "{e}");
+        let e = err(&cluster.replace("kind: redis-cluster", "kind: redis-cluster\n  cluster: {replicas_per_master: 0}"));
+        assert!(e.contains("`from: replicas` needs a replica: this stack has none"), "{e}");
         let mesh = "name: t\nstack:\n  kind: galera\nworkload:\n  readers: {from: replicas}\nfaults:\n  - {at_ms: 10, kind: kill, target: gal-2}\ntargets: {rto_ms: 1000}\n";
         let e = err(mesh);
         assert!(e.contains("every node of a `galera` stack is writable: read `from: any`"), "{e}");
@@ -173,8 +186,6 @@ mod tests {
         assert!(e.contains("`from: read_endpoint` reads at `stack.read_endpoint`"), "{e}");
         let e = err(&ext.replace("  endpoint: 127.0.0.1:5432\n", "  endpoint: 127.0.0.1:5432\n  read_endpoint: 127.0.0.1:5433\n"));
         assert!(!e.contains("read_endpoint"), "{e}");
-        let e = err(&ext.replace("engine: postgres", "engine: redis-cluster"));
-        assert!(e.contains("`external` takes none") || e.contains("takes none"), "{e}");
     }
 
     #[test]

@@ -28,9 +28,15 @@ pub fn ok_reads(d: &Drill) -> Vec<OkRead> {
 
 /// Reads back in time, recounted: per (reader, writer), a read below the most it had seen.
 pub fn back_in_time(reads: &[OkRead]) -> (u64, u64) {
+    back_in_time_by_part(reads, &|_| 0)
+}
+
+/// As `back_in_time`, per (reader, writer, the part of the node read): a cluster's shards
+/// each hold their own of a writer's records.
+pub fn back_in_time_by_part(reads: &[OkRead], part: &dyn Fn(&str) -> usize) -> (u64, u64) {
     let (mut most, mut n, mut step) = (BTreeMap::new(), 0, 0);
-    for (_, reader, writer, seen, _) in reads {
-        let m = most.entry((*reader, *writer)).or_insert(*seen);
+    for (_, reader, writer, seen, node) in reads {
+        let m = most.entry((*reader, *writer, part(node))).or_insert(*seen);
         if seen < m {
             n += 1;
             step = step.max(*m - *seen);
@@ -38,6 +44,29 @@ pub fn back_in_time(reads: &[OkRead]) -> (u64, u64) {
         *m = (*m).max(*seen);
     }
     (n, step)
+}
+
+/// The largest staleness (ms) of the ok reads, recounted from the history alone: for each
+/// read, the earliest acknowledgement (by a node of the read node's part) of a record of
+/// its writer above what it saw, acknowledged before it was invoked.
+pub fn stale_max_by_part(d: &Drill, part: &dyn Fn(&str) -> usize) -> f64 {
+    let text = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
+    let mut acks: BTreeMap<(u64, usize), Vec<(f64, u64)>> = BTreeMap::new();
+    for v in text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()) {
+        if v["type"] == "op" && v["outcome"] == "ok" && v["key"].is_null() {
+            let node = v["node"].as_str().unwrap_or("?");
+            let at = v["complete_ns"].as_f64().unwrap() / 1e6;
+            acks.entry((v["writer"].as_u64().unwrap(), part(node))).or_default().push((at, v["seq"].as_u64().unwrap()));
+        }
+    }
+    let mut worst: f64 = 0.0;
+    for (at, _, writer, seen, node) in ok_reads(d) {
+        let missed = acks.get(&(writer, part(&node))).into_iter().flatten().filter(|a| a.0 <= at && a.1 > seen);
+        if let Some(first) = missed.map(|a| a.0).reduce(f64::min) {
+            worst = worst.max(at - first);
+        }
+    }
+    worst
 }
 
 /// Reads of records the survivors lack, recounted: (reads, distinct records).
@@ -85,4 +114,41 @@ pub fn sentinel_replicas_read_on(d: &Drill) {
     let reads = ok_reads(d);
     assert!(reads.iter().filter(|r| r.0 > 1000.0).all(|r| r.3 > 0), "a read saw no record of its writer");
     assert_eq!(reported_back(x), back_in_time(&reads));
+}
+
+/// Readers on a cluster's replicas (READONLY): every replica answered reads of its own
+/// shard, the killed primary's included, and went on after the fault; what failed was
+/// refused by the cluster as a whole (CLUSTERDOWN); the counts and the staleness recounted
+/// shard by shard.
+pub fn cluster_replica_reads(d: &Drill, survivors: &BTreeSet<(u64, u64)>) {
+    let r = &d.results;
+    let x = &r["reads"];
+    let shards = r["shards"]["shards"].as_array().unwrap();
+    let replicas: BTreeSet<&str> = shards.iter().flat_map(|s| s["replicas"].as_array().unwrap()).map(|n| n.as_str().unwrap()).collect();
+    let nodes: BTreeSet<&str> = x["nodes"].as_array().unwrap().iter().map(|n| n["node"].as_str().unwrap()).collect();
+    assert_eq!(nodes, replicas, "{x}");
+    let part = |node: &str| {
+        shards
+            .iter()
+            .position(|s| s["primary"] == node || s["replicas"].as_array().unwrap().iter().any(|n| n == node))
+            .unwrap_or(usize::MAX)
+    };
+    let reads = ok_reads(d);
+    // the killed primary's replica answered reads of its shard after the fault
+    let p = &r["phases"];
+    let (fault, detected) = (p["fault_ms"].as_f64().unwrap(), p["detected_ms"].as_f64().unwrap());
+    let dead = shards.iter().find(|s| s["primary"] == p["old_primary"]).unwrap();
+    let its_replica = dead["replicas"][0].as_str().unwrap();
+    let served = reads.iter().filter(|rd| rd.4 == its_replica && rd.0 > fault + 500.0 && rd.0 < detected - 500.0).count();
+    assert!(served > 10, "{its_replica} served {served} reads between the kill and FAIL");
+    let (read_rto, write_rto) = (x["rto"]["rto_ms"].as_f64().unwrap(), r["rto_ms"].as_f64().unwrap());
+    assert!(read_rto < write_rto, "reads {read_rto} ms, writes {write_rto} ms");
+    assert_eq!(reads.len() as u64, x["ok"].as_u64().unwrap());
+    assert_eq!(
+        reads_of_lost(&reads, survivors),
+        (x["of_lost_writes"]["reads"].as_u64().unwrap(), x["of_lost_writes"]["distinct_writes"].as_u64().unwrap() as usize)
+    );
+    assert_eq!(reported_back(x), back_in_time_by_part(&reads, &part));
+    let stale = x["staleness"]["max_ms"].as_f64().unwrap();
+    assert!((stale - stale_max_by_part(d, &part)).abs() < 0.01, "staleness max {stale} ms, recounted {}", stale_max_by_part(d, &part));
 }

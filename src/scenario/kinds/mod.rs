@@ -80,6 +80,9 @@ pub struct KindInfo {
     pub sql: bool,
     /// Its clients can read a writer's newest record from any node (`workload.readers`).
     pub reads: bool,
+    /// How many of its nodes start as primaries (a cluster's shards); the others are
+    /// replicas.
+    pub primaries: fn(&StackSpec) -> usize,
     /// The read endpoints it runs besides its nodes, as `workload.readers.from` names them
     /// (Patroni's HAProxy replica listener: `haproxy-replica`).
     pub read_endpoints: &'static [&'static str],
@@ -114,10 +117,15 @@ impl KindInfo {
             node_count: None,
             sql: false,
             reads: false,
+            primaries: one_primary,
             read_endpoints: &[],
             topology: format::primary_and_replicas,
         }
     }
+}
+
+fn one_primary(_: &StackSpec) -> usize {
+    1
 }
 
 /// Every kind, in the order the scenario format lists them.

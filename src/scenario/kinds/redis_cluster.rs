@@ -21,6 +21,9 @@ pub const REDIS_CLUSTER: KindInfo = KindInfo {
     // sites as groups on it, cut off by iptables
     members_span_sites: true,
     topology: cluster_topology,
+    // a READONLY connection to a node reads its own shard's keys
+    reads: true,
+    primaries: |st| usize::from(st.cluster.clone().unwrap_or_default().masters),
     ..KindInfo::bare(
         "redis-cluster",
         "Redis 7 Cluster: `cluster.masters` primaries, each owning a share of the 16384 slots with `cluster.replicas_per_master` replicas, created by `redis-cli --cluster create`; the cluster fails a shard over by itself and clients follow MOVED.",

@@ -121,6 +121,51 @@ impl RedisConn {
         Ok(None)
     }
 
+    /// As `newest`, for a node that holds only some of the writer's keys (a cluster
+    /// shard's, `held` by their key): the keys it holds in each batch asked with one
+    /// `EXISTS` each, pipelined (a cluster refuses one `MGET` across slots).
+    pub async fn newest_held(
+        &mut self,
+        writer: u32,
+        invoked: u64,
+        held: &(dyn Fn(&[u8]) -> bool + Sync),
+    ) -> Result<Option<u64>, WriteError> {
+        for (bottom, top) in newest_windows(invoked) {
+            let mut asked = Vec::new();
+            self.packed.clear();
+            let mut n = itoa::Buffer::new();
+            for seq in (bottom..=top).rev() {
+                self.key.truncate(self.prefix_len);
+                self.key.extend_from_slice(n.format(writer).as_bytes());
+                self.key.push(b':');
+                self.key.extend_from_slice(n.format(seq).as_bytes());
+                if held(&self.key) {
+                    redis::cmd("EXISTS").arg(&self.key[..]).write_packed_command(&mut self.packed);
+                    asked.push(seq);
+                }
+            }
+            if asked.is_empty() {
+                continue;
+            }
+            self.stream.write_all(&self.packed).await.map_err(|e| WriteError::Unknown(e.to_string()))?;
+            // every reply is read, so the connection stays in step for the next read
+            let mut found = None;
+            for seq in asked {
+                match redis::parse_redis_value_async(&mut self.replies, &mut self.stream).await {
+                    Ok(Value::Int(1)) => found = found.or(Some(seq)),
+                    Ok(Value::Int(_)) => {}
+                    Ok(Value::ServerError(e)) => return Err(WriteError::Fail(RedisError::from(e).to_string())),
+                    Ok(other) => return Err(WriteError::Unknown(format!("unexpected reply to EXISTS: {other:?}"))),
+                    Err(e) => return Err(WriteError::Unknown(e.to_string())),
+                }
+            }
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
     /// `ROLE`: whether the node is a primary.
     pub async fn is_master(&mut self) -> RedisResult<bool> {
         Ok(names_master(&self.request(&redis::cmd("ROLE")).await?))

@@ -3,6 +3,7 @@
 //! external one (`engine: redis-cluster`) share it; only the login, the key prefix and
 //! where the nodes' addresses come from differ.
 use super::client::{Book, ClusterClient};
+use super::reader::ClusterReader;
 use super::topology::{SLOTS, Topology, slot_of};
 use super::view::SlotMap;
 use super::watch::{ClusterWatch, Timing};
@@ -26,7 +27,7 @@ pub struct ClusterData {
     /// An external cluster's ACL user, if the scenario names one.
     user: Option<String>,
     /// The shards when the cluster became healthy, and each slot's shard (u8::MAX: none).
-    shards: OnceLock<(Vec<ShardInfo>, Vec<u8>)>,
+    shards: OnceLock<(Vec<ShardInfo>, Arc<Vec<u8>>)>,
     /// What the failover budgets come from.
     pub(super) timing: Arc<OnceLock<Timing>>,
     /// The workload's slot map: every client's, and the watch's.
@@ -159,7 +160,7 @@ impl ClusterData {
 
 /// The shards of a healthy cluster, `shard-1` the one serving slot 0, and each slot's shard
 /// (u8::MAX: none).
-fn shards_of(t: &Topology, book: &Book) -> (Vec<ShardInfo>, Vec<u8>) {
+fn shards_of(t: &Topology, book: &Book) -> (Vec<ShardInfo>, Arc<Vec<u8>>) {
     let mut map = vec![u8::MAX; usize::from(SLOTS)];
     let mut list = Vec::new();
     for (i, m) in t.masters().into_iter().enumerate() {
@@ -178,7 +179,7 @@ fn shards_of(t: &Topology, book: &Book) -> (Vec<ShardInfo>, Vec<u8>) {
             share: f64::from(count) / f64::from(SLOTS),
         });
     }
-    (list, map)
+    (list, Arc::new(map))
 }
 
 /// The cluster as node `addr` sees it, or why not.
@@ -195,6 +196,18 @@ impl DataPath for ClusterData {
     async fn connect(&self, _addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         let book = self.known_book().into_owned();
         Ok(Box::new(ClusterClient::connect(book, self.slots.clone(), &self.redis.prefix(), timeout).await?))
+    }
+
+    /// A `READONLY` connection to `addr`, reading its own shard's keys.
+    async fn connect_reader(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        let book = self.known_book();
+        let Some((list, map)) = self.shards.get() else { return Err("the cluster's shards are not known yet".into()) };
+        let name = book.name(addr);
+        let shard = list.iter().position(|s| s.primary == name || s.replicas.contains(&name));
+        let shard = shard.and_then(|i| u8::try_from(i).ok()).ok_or_else(|| format!("{name} is in no shard of the cluster"))?;
+        let slots = map.clone();
+        let who = (Arc::from(name.as_str()), shard);
+        Ok(Box::new(ClusterReader::connect(addr, who, slots, (&self.redis.prefix(), book.login()), timeout).await?))
     }
 
     async fn prepare(&self, primary: SocketAddr) -> Result<()> {
