@@ -12,7 +12,8 @@
 //! first). Not a test: it asserts nothing, it measures. `DRDRILL_BENCH_REPEATS` (default 3)
 //! sets the runs per row, `DRDRILL_BENCH_OUTAGES` (default `3000`) the outage lengths in
 //! ms, comma-separated, `DRDRILL_BENCH_FAULTS` (default all) the classes, comma-separated
-//! by their first word.
+//! by their first word (`reads`: the read path's rows, bench/accuracy_reads.rs, printed
+//! after the table).
 //!
 //! **The start.** RTO counts from when the fault took effect for the clients (the first
 //! write that did not succeed, clamped to the fault's [request, applied]). The truth it is
@@ -33,6 +34,9 @@
 //! (the start seen early, the end seen late), − when shorter (it flatters), 0 inside.
 use serde_json::Value;
 use std::process::Command;
+
+#[path = "accuracy_reads.rs"]
+mod accuracy_reads;
 
 /// (writers, writes/s each): total op rate 100/s and 1000/s.
 const RATES: [(u32, u32); 2] = [(1, 100), (2, 500)];
@@ -271,5 +275,8 @@ fn main() {
                 println!("{}", row(c.label, outage, total, &samples));
             }
         }
+    }
+    if only.as_deref().is_none_or(|o| o.split(',').any(|w| w.trim() == "reads")) {
+        accuracy_reads::rows(&dir, repeats);
     }
 }

@@ -32,6 +32,22 @@ fn an_isolated_region_loses_what_never_crossed_the_wan_and_the_clients_wait_for_
     assert_waits_for_the_ttl(r, TTL_MS);
     assert_phases_ordered(p);
     assert_phases_add_up(r);
+    readers_follow_the_record(r);
+}
+
+/// Readers `from: primary` follow the record as the writers do, each with its own cache:
+/// their reads come back on the promoted node once their caches ran out (no sooner than
+/// the move, at most a TTL and a bound after it); their answers are not the writers' events.
+fn readers_follow_the_record(r: &serde_json::Value) {
+    let x = &r["reads"];
+    let moved = r["phases"]["dns_moved_ms"].as_f64().unwrap();
+    let back = x["rto"]["recovered_at_ms"].as_f64().unwrap_or_else(|| panic!("the reads never came back: {x}"));
+    assert!(back >= moved && back <= moved + TTL_MS + AFTER_TTL_BOUND_MS, "reads back at {back} ms, the record moved at {moved} ms");
+    let nodes: Vec<&str> = x["nodes"].as_array().unwrap().iter().map(|n| n["node"].as_str().unwrap()).collect();
+    assert_eq!(nodes, ["pg-1", "pg-3"], "{x}");
+    let answers =
+        events(r).iter().filter(|e| e["kind"] == "dns-answer").map(|e| e["detail"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert!(answers.iter().all(|a| a.starts_with("writer ")), "{answers:?}");
 }
 
 /// The clients follow only once their caches ran out: the RTO is at least the DNS update

@@ -86,9 +86,6 @@ fn from_problem(s: &Scenario, from: &str) -> Option<String> {
         "replicas" if s.stack.node_names().len() <= (s.stack.kind.info().primaries)(&s.stack) => {
             Some("`from: replicas` needs a replica: this stack has none; read `from: primary` (or `any`)".into())
         }
-        "primary" if s.dns.is_some() => {
-            Some("readers follow the primary by the clients' route, not the drill's DNS yet: read `from: replicas` or a site".into())
-        }
         site if s.sites.iter().any(|x| x == site) && s.stack.sites.get(site).is_none_or(Vec::is_empty) => {
             Some(format!("site `{site}` holds none of the stack's nodes (`stack.sites`)"))
         }

@@ -59,6 +59,7 @@ impl Reader {
         // the readers spread over one interval, not all at once
         let mut due = Instant::now() + interval * self.id / u32::from(self.spec.count.max(1));
         let (mut conns, mut slips, mut n) = (self.warm_up(timeout).await, Vec::new(), 0u64);
+        let mut lookup = super::resolve::Lookup::quiet();
         loop {
             if *self.stop.borrow() || Instant::now() >= self.deadline {
                 break;
@@ -72,6 +73,8 @@ impl Reader {
                 slips.push(SlipSample { t_ns: self.rec.clock.now_ns(), slip_ns, client: self.id, reader: true });
             }
             let (target, writer) = self.next(n);
+            // following the primary by the drill's DNS: the reader's own resolver and cache
+            let target = if target.dns.is_some() { lookup.target(target, self.id, &self.rec).await } else { target };
             let conn = conns.remove(&target.node);
             let invoked = self.invoked.get(writer as usize).map_or(0, |n| n.load(std::sync::atomic::Ordering::Relaxed));
             let (read, conn) = read_once(self.driver.clone(), &target, conn, (self.id, writer, invoked), timeout, self.rec.clock).await;

@@ -1,5 +1,5 @@
-//! A writer's view of the service's name, with the drill's DNS: its own stub resolver (one
-//! application instance, one cache), asked before every write; the answer comes from the
+//! A writer's (or reader's) view of the service's name, with the drill's DNS: its own stub
+//! resolver (one application instance, one cache), asked before every write or read; the answer comes from the
 //! cache while its TTL lasts. Each fresh answer is an event, so the checker can tell when
 //! the last cache holding the old primary's address ran out.
 use super::route::ClientTarget;
@@ -12,9 +12,17 @@ pub(super) struct Lookup {
     last: Option<Resolved>,
     /// The last failure said, so a failing lookup is recorded once, not per write.
     failed: Option<String>,
+    /// A reader's: its answers and failures are not recorded (the DNS phases are the
+    /// writers' caches).
+    quiet: bool,
 }
 
 impl Lookup {
+    /// A reader's lookup: it follows the record as a writer's does, without events.
+    pub(super) fn quiet() -> Lookup {
+        Lookup { quiet: true, ..Lookup::default() }
+    }
+
     /// Where writer `id` writes now: `base` itself without the drill's DNS; with it, the
     /// address its resolver gives (once only, for `resolve: once`), or the last one it
     /// gave while a lookup fails.
@@ -35,7 +43,7 @@ impl Lookup {
         match found {
             Ok(r) => {
                 self.failed = None;
-                if r.fresh {
+                if r.fresh && !self.quiet {
                     let to = dns.target(r.ip);
                     let ttl = r.valid_until.saturating_duration_since(std::time::Instant::now()).as_secs_f64();
                     let detail = format!("writer {id}: {} -> {} ({}), cached {ttl:.1} s", dns.fqdn(), r.ip, to.node);
@@ -46,7 +54,7 @@ impl Lookup {
             }
             Err(e) => {
                 let said = e.one_line();
-                if self.failed.as_ref() != Some(&said) {
+                if self.failed.as_ref() != Some(&said) && !self.quiet {
                     rec.event(EventKind::Note, None, None, format!("writer {id}: {said}")).await;
                     self.failed = Some(said);
                 }
