@@ -3,6 +3,7 @@
 //! region's clock 2 s behind. The updates are judged again here, independently, from the
 //! history and every node's final keys (multi-active-keys.json).
 mod common;
+mod reads_checks;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -104,7 +105,8 @@ fn assert_nothing_left(r: &Value) {
 
 #[test]
 fn two_regions_cut_apart_keep_writing_resolve_conflicts_and_converge() {
-    let d = run_drill("scenarios/multi-active-two-regions-partition.yaml", &[]);
+    // the same drill with two readers in cloud-b (scenarios/reads-two-regions-cut.yaml)
+    let d = run_drill("scenarios/reads-two-regions-cut.yaml", &[]);
     assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
     let r = &d.results;
     let m = &r["multi_active"];
@@ -134,7 +136,23 @@ fn two_regions_cut_apart_keep_writing_resolve_conflicts_and_converge() {
     // the auditor's reports say it all: each region's writes, the conflicts, the agreement
     let agreed = [format!("{conflicts} updates discarded in conflicts"), "after the heal".to_string()];
     assert_multi_active_reports(&d, &agreed);
+    readers_in_a_cut_off_region_read_on_stale(&d);
     assert_nothing_left(r);
+}
+
+/// cloud-b's readers read their own node through the cut: never a failure, every second
+/// read one key's value; what they showed grew stale by the cut's length; the largest
+/// staleness recounted from the history alone (records and keys).
+fn readers_in_a_cut_off_region_read_on_stale(d: &Drill) {
+    let x = &d.results["reads"];
+    assert_eq!((x["fail"].as_u64(), x["unknown"].as_u64()), (Some(0), Some(0)), "{x}");
+    let (key_max, key_reads) = reads_checks::key_stale_max(d);
+    assert_eq!(x["key_reads"].as_u64().unwrap(), key_reads, "{x}");
+    assert!(key_reads * 2 >= x["total"].as_u64().unwrap() - 2, "every second read is a key's: {x}");
+    let max = x["staleness"]["max_ms"].as_f64().unwrap();
+    assert!(max > 15_000.0, "a 20 s cut left the reads at most {max} ms stale: {x}");
+    let recounted = key_max.max(reads_checks::stale_max_by_part(d, &|_| 0));
+    assert!((max - recounted).abs() < 0.01, "staleness max {max} ms, recounted {recounted} ms");
 }
 
 #[test]

@@ -22,7 +22,7 @@ use crate::history::{Event, EventKind, HistoryFile, Outcome, Read};
 use crate::scenario::CheckSpec;
 use crate::stack::ReadBack;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// How many reads of lost writes and steps back in time are listed one by one.
 const LISTED: usize = 10;
@@ -34,6 +34,10 @@ pub struct ReadsReport {
     pub readers: u16,
     pub from: String,
     pub total: u64,
+    /// Of them, reads of one key of the shared key space (`workload.keys`): their
+    /// staleness counts beside the records' (the updates of the key acknowledged after the
+    /// one shown); lost and back in time judge the records' reads only.
+    pub key_reads: u64,
     pub ok: u64,
     pub fail: u64,
     pub unknown: u64,
@@ -140,6 +144,14 @@ pub struct Acks {
     by_writer: BTreeMap<(u32, usize), WriterAcks>,
     /// node -> its part; empty: every node holds every record.
     parts: BTreeMap<String, usize>,
+    /// Each shared key's acknowledged updates (`workload.keys`) as (ack, invoke), by
+    /// acknowledgement.
+    key_acks: BTreeMap<u32, Vec<(u64, u64)>>,
+    /// Every update (key, writer, seq) -> when it took effect at the latest as far as a
+    /// read can tell: its acknowledgement, or for one never acknowledged its invoke (the
+    /// earliest it can have been applied: a read showing it is not judged fresher than
+    /// that).
+    updates: HashMap<(u32, u32, u64), u64>,
 }
 
 /// One writer's (complete_ns, seq) by completion, and the running maximum of seq.
@@ -150,7 +162,7 @@ impl Acks {
     /// shard's primary and replicas share one). An acknowledgement counts in the part of
     /// the node that gave it; a read, in the part of the node it read.
     pub fn by_parts(parts: BTreeMap<String, usize>) -> Acks {
-        Acks { by_writer: BTreeMap::new(), parts }
+        Acks { parts, ..Acks::default() }
     }
 
     /// `node`'s part: 0 when every node holds every record; none (usize::MAX) for a node
@@ -168,8 +180,33 @@ impl Acks {
         self.by_writer.entry((writer, part)).or_default().0.push((complete_ns, seq));
     }
 
+    /// Adds an update of shared key `key` (any order, any outcome).
+    pub fn add_update(&mut self, key: u32, (writer, seq): (u32, u64), ok: bool, (invoke_ns, complete_ns): (u64, u64)) {
+        if ok {
+            self.key_acks.entry(key).or_default().push((complete_ns, invoke_ns));
+        }
+        self.updates.insert((key, writer, seq), if ok { complete_ns } else { invoke_ns });
+    }
+
+    /// What read `r` of key `key` did not show: the updates of the key acknowledged before
+    /// it was invoked and invoked after the one it showed had taken effect (newer than it
+    /// by any conflict rule; two updates in flight together are not ordered by their
+    /// acknowledgements, and last-write-wins may keep either): the ns since the earliest
+    /// such acknowledgement, and how many.
+    fn key_staleness(&self, key: u32, r: &Read) -> (u64, u64) {
+        let Some(acks) = self.key_acks.get(&key) else { return (0, 0) };
+        let shown = r.seen.and_then(|s| self.updates.get(&(key, r.writer, s))).copied();
+        let to = acks.partition_point(|a| a.0 <= r.invoke_ns);
+        let newer = acks[..to].iter().filter(|a| shown.is_none_or(|t| a.1 > t));
+        let (n, first) = newer.fold((0u64, None::<u64>), |(n, f), a| (n + 1, Some(f.map_or(a.0, |f| f.min(a.0)))));
+        first.map_or((0, 0), |f| (r.invoke_ns.saturating_sub(f), n))
+    }
+
     /// Sorts each writer's acknowledgements; call once, after the last `add`.
     pub fn seal(&mut self) {
+        for acks in self.key_acks.values_mut() {
+            acks.sort_unstable();
+        }
         for (acks, max) in self.by_writer.values_mut() {
             acks.sort_unstable();
             let mut m = 0;
@@ -187,6 +224,9 @@ impl Acks {
     /// the ns since the earliest acknowledgement it missed, and how many acknowledged
     /// writes it missed.
     pub fn staleness(&self, r: &Read) -> (u64, u64) {
+        if let Some(k) = r.key {
+            return self.key_staleness(k, r);
+        }
         let (t_ns, seen) = (r.invoke_ns, r.seen.unwrap_or(0));
         let Some((acks, max)) = self.by_writer.get(&(r.writer, self.part(r.node.as_deref()))) else { return (0, 0) };
         let k = acks.partition_point(|a| a.0 <= t_ns);
@@ -204,8 +244,13 @@ impl Acks {
 pub fn read_acks(history: &std::path::Path, service: Option<&str>, parts: BTreeMap<String, usize>) -> std::io::Result<(Acks, HistoryFile)> {
     let mut acks = Acks::by_parts(parts);
     let h = crate::history::read_history(history, |op| {
-        if op.outcome == Outcome::Ok && op.key.is_none() && crate::history::belongs(op.service.as_ref(), service) {
-            acks.add(op.writer, op.node.as_deref(), op.seq, op.complete_ns);
+        if !crate::history::belongs(op.service.as_ref(), service) {
+            return;
+        }
+        match op.key {
+            Some(k) => acks.add_update(k, (op.writer, op.seq), op.outcome == Outcome::Ok, (op.invoke_ns, op.complete_ns)),
+            None if op.outcome == Outcome::Ok => acks.add(op.writer, op.node.as_deref(), op.seq, op.complete_ns),
+            None => {}
         }
     })?;
     acks.seal();
@@ -240,6 +285,7 @@ pub fn judge_reads(reads: &[Read], spec: &crate::scenario::ReadersSpec, cx: &Rea
         readers: spec.count,
         from: spec.from.clone(),
         total: sorted.len() as u64,
+        key_reads: sorted.iter().filter(|r| r.key.is_some()).count() as u64,
         ok: count(Outcome::Ok),
         fail: count(Outcome::Fail),
         unknown: count(Outcome::Unknown),
@@ -341,7 +387,8 @@ fn read_latency(sorted: &[&Read], cx: &ReadContext, stop_ns: u64) -> Vec<PhaseLa
 
 fn lost_reads(sorted: &[&Read], rb: &ReadBack) -> LostReads {
     let (mut out, mut distinct) = (LostReads::default(), HashSet::new());
-    for r in sorted.iter().filter(|r| r.outcome == Outcome::Ok) {
+    // a key's update is judged lost or kept by the updates' own check, not the read-back
+    for r in sorted.iter().filter(|r| r.outcome == Outcome::Ok && r.key.is_none()) {
         let Some(seq) = r.seen.filter(|&s| !rb.contains(r.writer, s)) else { continue };
         out.reads += 1;
         distinct.insert((r.writer, seq));
@@ -359,7 +406,7 @@ fn lost_reads(sorted: &[&Read], rb: &ReadBack) -> LostReads {
 fn back_in_time(sorted: &[&Read], acks: &Acks) -> BackInTime {
     let mut last: BTreeMap<(u32, u32, usize), (u64, &str)> = BTreeMap::new();
     let mut out = BackInTime::default();
-    for r in sorted.iter().filter(|r| r.outcome == Outcome::Ok) {
+    for r in sorted.iter().filter(|r| r.outcome == Outcome::Ok && r.key.is_none()) {
         let (seen, node) = (r.seen.unwrap_or(0), r.node.as_deref().unwrap_or("?"));
         let key = (r.reader, r.writer, acks.part(r.node.as_deref()));
         if let Some(&(before, before_node)) = last.get(&key)

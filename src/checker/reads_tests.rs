@@ -14,7 +14,7 @@ fn spec() -> ReadersSpec {
 
 fn read(reader: u32, writer: u32, at_ms: u64, outcome: Outcome, seen: Option<u64>, node: &str) -> Read {
     let node = Some(node.into());
-    Read { service: None, reader, writer, invoke_ns: at_ms * MS, complete_ns: at_ms * MS + MS, outcome, seen, node, error: None }
+    Read { service: None, reader, writer, key: None, invoke_ns: at_ms * MS, complete_ns: at_ms * MS + MS, outcome, seen, node, error: None }
 }
 
 fn ev(t_ms: u64, kind: EventKind) -> Event {
@@ -158,4 +158,39 @@ fn a_shards_reads_are_weighed_against_that_shards_writes_only() {
     (1..=100u64).for_each(|n| flat.add(0, Some("rc-1"), n, n * 10 * MS));
     flat.seal();
     assert_eq!(flat.staleness(&read(0, 0, 1000, Outcome::Ok, Some(99), "rc-4")), (0, 1));
+}
+
+#[test]
+fn a_read_of_a_key_is_as_stale_as_the_first_update_acknowledged_after_the_one_it_showed() {
+    let mut a = Acks::default();
+    // key 7: writer 1's seq 2 acknowledged at 100 ms, writer 2's seq 4 at 150, writer 1's seq 6 at 300;
+    // writer 2's seq 8 never acknowledged (invoked at 400 ms)
+    a.add_update(7, (1, 2), true, (90 * MS, 100 * MS));
+    a.add_update(7, (2, 4), true, (140 * MS, 150 * MS));
+    a.add_update(7, (1, 6), true, (290 * MS, 300 * MS));
+    a.add_update(7, (2, 8), false, (400 * MS, 900 * MS));
+    a.seal();
+    let key_read = |at_ms: u64, shown: Option<(u32, u64)>| {
+        let mut r = read(0, shown.map_or(0, |s| s.0), at_ms, Outcome::Ok, shown.map(|s| s.1), "gal-2");
+        r.key = Some(7);
+        r
+    };
+    // showing writer 2's seq 4 at 350 ms: seq 6 (invoked at 290, after seq 4's ack) was missed
+    assert_eq!(a.staleness(&key_read(350, Some((2, 4)))), (50 * MS, 1));
+    // showing writer 1's seq 2 at 350 ms: seq 4 and 6 came after it
+    assert_eq!(a.staleness(&key_read(350, Some((1, 2)))), (200 * MS, 2));
+    // showing the newest acknowledged one: fresh
+    assert_eq!(a.staleness(&key_read(350, Some((1, 6)))), (0, 0));
+    // showing nothing at 350 ms: stale since the first acknowledgement, three missed
+    assert_eq!(a.staleness(&key_read(350, None)), (250 * MS, 3));
+    // showing the unacknowledged update: it counts from its invoke (400 ms), after every ack
+    assert_eq!(a.staleness(&key_read(950, Some((2, 8)))), (0, 0));
+    // two updates in flight together: neither is newer than the other
+    let mut b = Acks::default();
+    b.add_update(5, (2, 168), true, (3345 * MS, 3347 * MS));
+    b.add_update(5, (1, 168), true, (3346 * MS, 3348 * MS));
+    b.seal();
+    let mut r = read(1, 2, 4195, Outcome::Ok, Some(168), "pgl-2");
+    r.key = Some(5);
+    assert_eq!(b.staleness(&r), (0, 0), "last-write-wins kept the one acknowledged first");
 }

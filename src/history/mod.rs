@@ -81,7 +81,13 @@ pub struct Read {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<Service>,
     pub reader: u32,
+    /// The writer whose newest record was asked; for a read of a key, the writer of the
+    /// update it showed (0 when none).
     pub writer: u32,
+    /// A read of one key of the shared key space (`workload.keys`): `writer` and `seen`
+    /// are the update it showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<u32>,
     pub invoke_ns: u64,
     pub complete_ns: u64,
     pub outcome: Outcome,

@@ -9,8 +9,13 @@ use crate::checker::ReadsReport;
 /// The section: its caption, facts and phase table; None without readers.
 pub fn reads_section(r: &Results) -> Option<(String, Vec<Fact>, Grid)> {
     let x = r.reads.as_ref()?;
+    let what = if x.key_reads > 0 {
+        format!("one writer's newest record, or ({} of them) one shared key's value", x.key_reads)
+    } else {
+        "one writer's newest record".to_string()
+    };
     let caption = format!(
-        "Reads: {} readers from {}, each read asking a node for one writer's newest record; staleness: how long the oldest acknowledged write a read did not show had been acknowledged when it was invoked",
+        "Reads: {} readers from {}, each read asking a node for {what}; staleness: how long the oldest acknowledged write a read did not show had been acknowledged when it was invoked",
         x.readers, x.from
     );
     Some((caption, facts(x), grid(x)))

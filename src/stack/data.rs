@@ -32,6 +32,11 @@ pub trait WriteClient: Send {
     async fn read_newest(&mut self, _writer: u32, _invoked: u64) -> std::result::Result<Option<u64>, WriteError> {
         Err(WriteError::Fail("this stack's clients take no reads (a bug: validation should have refused `workload.readers`)".into()))
     }
+    /// Key `key` of the shared key space (`workload.keys`) on this node: the (writer, seq)
+    /// of the update it holds, None when the node has no value for it yet.
+    async fn read_key(&mut self, _key: u32) -> std::result::Result<Option<(u32, u64)>, WriteError> {
+        Err(WriteError::Fail("this stack's clients read no keys (a bug: validation should have refused `workload.keys`)".into()))
+    }
     /// The node this connection reached, when the client found it itself (through
     /// Sentinel, or behind HAProxy); None when it is the node the clients were pointed at.
     fn node(&self) -> Option<std::sync::Arc<str>> {

@@ -119,6 +119,7 @@ fn readers(
             id,
             spec: plan.spec.clone(),
             writers: u32::from(spec.writers),
+            keys: spec.keys,
             driver: driver.clone(),
             invoked: invoked.clone(),
             pool: plan.pool.clone(),

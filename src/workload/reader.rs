@@ -40,6 +40,8 @@ pub(super) struct Reader {
     pub spec: ReadersSpec,
     /// How many writers there are: reads ask for each in turn.
     pub writers: u32,
+    /// The shared key space (`workload.keys`): every second read asks one key instead.
+    pub keys: Option<u32>,
     pub driver: Arc<dyn Driver>,
     /// Each writer's highest sequence number invoked.
     pub invoked: super::Invoked,
@@ -77,7 +79,11 @@ impl Reader {
             let target = if target.dns.is_some() { lookup.target(target, self.id, &self.rec).await } else { target };
             let conn = conns.remove(&target.node);
             let invoked = self.invoked.get(writer as usize).map_or(0, |n| n.load(std::sync::atomic::Ordering::Relaxed));
-            let (read, conn) = read_once(self.driver.clone(), &target, conn, (self.id, writer, invoked), timeout, self.rec.clock).await;
+            let ask = match self.key(n) {
+                Some(k) => Ask::Key(k),
+                None => Ask::Newest(writer, invoked),
+            };
+            let (read, conn) = read_once(self.driver.clone(), &target, conn, (self.id, ask), timeout, self.rec.clock).await;
             if let Some(c) = conn {
                 conns.insert(target.node.clone(), c);
             }
@@ -98,7 +104,7 @@ impl Reader {
         let until = Instant::now() + WARM_UP;
         for t in nodes {
             while Instant::now() < until && !*self.stop.borrow() {
-                let (r, conn) = read_once(self.driver.clone(), t, None, (self.id, 0, 0), timeout, self.rec.clock).await;
+                let (r, conn) = read_once(self.driver.clone(), t, None, (self.id, Ask::Newest(0, 0)), timeout, self.rec.clock).await;
                 if let (Outcome::Ok, Some(c)) = (r.outcome, conn) {
                     conns.insert(t.node.clone(), c);
                     break;
@@ -107,6 +113,13 @@ impl Reader {
             }
         }
         conns
+    }
+
+    /// With a shared key space, read `n`'s key when it is one of every second read: the
+    /// keys in turn, each reader starting at its own.
+    fn key(&self, n: u64) -> Option<u32> {
+        let keys = u64::from(self.keys?.max(1));
+        (n % 2 == 1).then(|| ((u64::from(self.id) + n / 2) % keys) as u32)
     }
 
     /// Read `n`'s node and writer: the writers in turn, and the pool's nodes in turn,
@@ -124,14 +137,22 @@ impl Reader {
     }
 }
 
-/// One read of `writer`'s newest record on `target`, on `conn` or a fresh connection,
-/// the whole within `timeout`: a connect that fails never sent the read (`fail`); no answer
-/// once sent is `unknown`. The connection comes back only after a success.
+/// What one read asks: a writer's newest record (the highest sequence number it had
+/// invoked when the read began), or one key's value.
+#[derive(Clone, Copy)]
+enum Ask {
+    Newest(u32, u64),
+    Key(u32),
+}
+
+/// One read on `target`, on `conn` or a fresh connection, the whole within `timeout`: a
+/// connect that fails never sent the read (`fail`); no answer once sent is `unknown`. The
+/// connection comes back only after a success.
 async fn read_once(
     driver: Arc<dyn Driver>,
     target: &ClientTarget,
     conn: Option<Conn>,
-    (reader, writer, invoked): (u32, u32, u64),
+    (reader, ask): (u32, Ask),
     timeout: Duration,
     clock: Clock,
 ) -> (Read, Option<Conn>) {
@@ -143,18 +164,30 @@ async fn read_once(
             client = Some(driver.data().connect_reader(target.addr, timeout).await.map_err(WriteError::Fail)?);
         }
         sent = true;
-        client.as_mut().expect("connected").read_newest(writer, invoked).await
+        let c = client.as_mut().expect("connected");
+        match ask {
+            Ask::Newest(writer, invoked) => Ok((writer, c.read_newest(writer, invoked).await?)),
+            Ask::Key(k) => c.read_key(k).await.map(|v| v.map_or((0, None), |(w, s)| (w, Some(s)))),
+        }
     })
     .await;
     let complete_ns = clock.now_ns();
-    let (outcome, seen, error) = match result {
-        Ok(Ok(seen)) => (Outcome::Ok, seen, None),
-        Ok(Err(WriteError::Fail(e))) => (Outcome::Fail, None, Some(e)),
-        Ok(Err(WriteError::Unknown(e))) => (Outcome::Unknown, None, Some(e)),
-        Err(_) if !sent => (Outcome::Fail, None, Some("connect timed out".to_string())),
-        Err(_) => (Outcome::Unknown, None, Some(format!("no answer within {} ms", timeout.as_millis()))),
+    let asked_writer = match ask {
+        Ask::Newest(w, _) => w,
+        Ask::Key(_) => 0,
+    };
+    let (outcome, (writer, seen), error) = match result {
+        Ok(Ok(shown)) => (Outcome::Ok, shown, None),
+        Ok(Err(WriteError::Fail(e))) => (Outcome::Fail, (asked_writer, None), Some(e)),
+        Ok(Err(WriteError::Unknown(e))) => (Outcome::Unknown, (asked_writer, None), Some(e)),
+        Err(_) if !sent => (Outcome::Fail, (asked_writer, None), Some("connect timed out".to_string())),
+        Err(_) => (Outcome::Unknown, (asked_writer, None), Some(format!("no answer within {} ms", timeout.as_millis()))),
     };
     let node = client.as_ref().and_then(|c| c.node()).unwrap_or_else(|| target.node.clone());
-    let read = Read { service: None, reader, writer, invoke_ns, complete_ns, outcome, seen, node: Some(node), error };
+    let key = match ask {
+        Ask::Key(k) => Some(k),
+        Ask::Newest(..) => None,
+    };
+    let read = Read { service: None, reader, writer, key, invoke_ns, complete_ns, outcome, seen, node: Some(node), error };
     (read, client.filter(|_| outcome == Outcome::Ok))
 }

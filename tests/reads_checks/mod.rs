@@ -10,13 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 /// An ok read: (invoke ms, reader, writer, seen, node).
 pub type OkRead = (f64, u64, u64, u64, String);
 
-/// Every ok read in the history, in invoke order.
+/// Every ok read of a writer's newest record in the history (not of a key), in invoke order.
 pub fn ok_reads(d: &Drill) -> Vec<OkRead> {
     let text = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
     let mut v: Vec<OkRead> = text
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["type"] == "read" && v["outcome"] == "ok")
+        .filter(|v| v["type"] == "read" && v["outcome"] == "ok" && v["key"].is_null())
         .map(|v| {
             let u = |k: &str| v[k].as_u64().unwrap_or(0);
             (v["invoke_ns"].as_f64().unwrap() / 1e6, u("reader"), u("writer"), u("seen"), v["node"].as_str().unwrap().to_string())
@@ -151,4 +151,32 @@ pub fn cluster_replica_reads(d: &Drill, survivors: &BTreeSet<(u64, u64)>) {
     assert_eq!(reported_back(x), back_in_time_by_part(&reads, &part));
     let stale = x["staleness"]["max_ms"].as_f64().unwrap();
     assert!((stale - stale_max_by_part(d, &part)).abs() < 0.01, "staleness max {stale} ms, recounted {}", stale_max_by_part(d, &part));
+}
+
+/// The largest staleness (ms) of the ok reads of shared keys, recounted from the history:
+/// for each, the earliest acknowledgement, before it was invoked, of an update of its key
+/// invoked after the update it showed took effect (its acknowledgement; its invoke when it
+/// was never acknowledged). Also how many key reads there were.
+pub fn key_stale_max(d: &Drill) -> (f64, u64) {
+    let text = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect();
+    let ns = |v: &Value, k: &str| v[k].as_f64().unwrap();
+    let updates: Vec<&Value> = lines.iter().filter(|v| v["type"] == "op" && v["key"].is_u64()).collect();
+    let (mut worst, mut n): (f64, u64) = (0.0, 0);
+    for r in lines.iter().filter(|v| v["type"] == "read" && v["key"].is_u64() && v["outcome"] == "ok") {
+        n += 1;
+        let of_key: Vec<&&Value> = updates.iter().filter(|u| u["key"] == r["key"]).collect();
+        let shown = of_key.iter().find(|u| u["writer"] == r["writer"] && u["seq"] == r["seen"]);
+        let took = shown.map(|u| if u["outcome"] == "ok" { ns(u, "complete_ns") } else { ns(u, "invoke_ns") });
+        let at = ns(r, "invoke_ns");
+        let missed = of_key
+            .iter()
+            .filter(|u| u["outcome"] == "ok" && ns(u, "complete_ns") <= at && took.is_none_or(|t| ns(u, "invoke_ns") > t))
+            .map(|u| ns(u, "complete_ns"))
+            .reduce(f64::min);
+        if let Some(first) = missed {
+            worst = worst.max((at - first) / 1e6);
+        }
+    }
+    (worst, n)
 }

@@ -195,6 +195,10 @@ impl WriteClient for MyClient {
         let row: Option<Option<u64>> = self.conn.exec_first(self.newest.as_str(), (writer,)).await.map_err(|e| classify(&e))?;
         Ok(row.flatten())
     }
+    async fn read_key(&mut self, key: u32) -> std::result::Result<Option<(u32, u64)>, WriteError> {
+        let sql = format!("SELECT writer, seq FROM {KEYS} WHERE k = ?");
+        self.conn.exec_first(sql, (key,)).await.map_err(|e| classify(&e))
+    }
     fn node(&self) -> Option<std::sync::Arc<str>> {
         self.node.clone()
     }

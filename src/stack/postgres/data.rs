@@ -88,7 +88,7 @@ impl PgData {
             Scope::Drill => format!("SELECT max(seq) FROM {TABLE} WHERE writer = $1"),
             Scope::Run { table, run } => format!("SELECT max(seq) FROM {table} WHERE run = '{run}' AND writer = $1"),
         };
-        Ok(PgClient { client, stmt, upsert: None, node: None, newest: (newest, None) })
+        Ok(PgClient { client, stmt, upsert: None, node: None, newest: (newest, None), key_read: None })
     }
 }
 
@@ -139,6 +139,8 @@ pub(super) struct PgClient {
     pub node: Option<std::sync::Arc<str>>,
     /// A reader's query of a writer's newest record, prepared at its first use.
     pub newest: (String, Option<tokio_postgres::Statement>),
+    /// A reader's query of a shared key, prepared at its first use.
+    pub key_read: Option<tokio_postgres::Statement>,
 }
 
 /// The shared key space of a multi-active stack: each key's value is the (writer, seq) of
@@ -175,6 +177,18 @@ impl WriteClient for PgClient {
         let row = self.client.query_one(stmt, &[&(writer as i32)]).await.map_err(|e| classify(&e))?;
         let seq: Option<i64> = row.try_get(0).map_err(|e| WriteError::Fail(e.to_string()))?;
         Ok(seq.map(|s| s as u64))
+    }
+    async fn read_key(&mut self, key: u32) -> std::result::Result<Option<(u32, u64)>, WriteError> {
+        if self.key_read.is_none() {
+            let sql = format!("SELECT writer, seq FROM {KEYS} WHERE k = $1");
+            self.key_read = Some(self.client.prepare(&sql).await.map_err(|e| classify(&e))?);
+        }
+        let stmt = self.key_read.as_ref().expect("prepared");
+        let row = self.client.query_opt(stmt, &[&(key as i32)]).await.map_err(|e| classify(&e))?;
+        let value = |r: tokio_postgres::Row| -> Result<(u32, u64), tokio_postgres::Error> {
+            Ok((r.try_get::<_, i32>(0)? as u32, r.try_get::<_, i64>(1)? as u64))
+        };
+        row.map(value).transpose().map_err(|e| WriteError::Fail(e.to_string()))
     }
     fn node(&self) -> Option<std::sync::Arc<str>> {
         self.node.clone()
