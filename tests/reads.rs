@@ -35,6 +35,7 @@ fn readers_on_the_replicas_keep_reading_while_the_primary_is_killed_and_read_not
     let phases: Vec<&str> = x["staleness_by_phase"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
     assert_eq!(phases.first(), Some(&"before_fault"), "{phases:?}");
     assert!(c.d.stdout.contains("Reads: 4 readers from replicas"), "{}", c.d.stdout);
+    reads_checks::availability_row(&c.d);
 }
 
 #[test]

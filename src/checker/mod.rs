@@ -4,6 +4,7 @@
 mod ack_runs;
 mod analysis;
 mod answering;
+mod availability;
 mod convergence;
 mod divergence;
 mod divergence_causes;
@@ -26,6 +27,7 @@ mod updates;
 pub use ack_runs::AckRuns;
 pub use analysis::{Analysis, Checker, fault_times};
 pub use answering::{ANSWER_GAP_NS, Answered, Answering};
+pub use availability::{AvailabilityReport, availability_text, judge_availability};
 pub use convergence::{Convergence, NodeConvergence, compare};
 pub use divergence::{Cause, DivergedKey, Held, Stamp};
 pub use divergence_causes::{KeyEvidence, Skewed, explain};

@@ -38,7 +38,7 @@ pub enum RtoBasis {
     OutageStart,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct RtoResult {
     /// What `from_ms` is.
     pub basis: RtoBasis,

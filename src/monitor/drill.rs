@@ -282,6 +282,7 @@ impl Monitor {
         let published = q.published(&mut errors).await;
         let fault = faults.iter().filter(|f| !f.planned).map(|f| f.at_ms).reduce(f64::min);
         let true_ms = q.true_ms(&observed, fault, &mut errors).await;
+        let holds_at_end = q.holds_at_end(&observed, &mut errors).await;
         let scrapes_failed = q.scrapes_failed(fault, end_ms, &mut errors).await;
         let silenced: Vec<(&str, &ScrapeFailed)> =
             scrapes_failed.iter().filter_map(|d| self.jobs.iter().find(|(j, _)| *j == d.job).map(|(_, p)| (*p, d))).collect();
@@ -295,6 +296,7 @@ impl Monitor {
             timing: self.timing(),
             series: &series,
             true_ms: &true_ms,
+            holds_at_end: &holds_at_end,
             exporters: &self.exporters,
             published: &published,
             scrapes_failed: &silenced,

@@ -36,6 +36,9 @@ pub struct Seen<'a> {
     pub series: &'a BTreeMap<String, u64>,
     /// Alert -> the first instant after the fault its expression returned a series.
     pub true_ms: &'a BTreeMap<String, f64>,
+    /// Alert -> the series (`instance = value`) its expression still returned when the
+    /// watch ended, for the rules then firing.
+    pub holds_at_end: &'a BTreeMap<String, Vec<String>>,
     /// The exporters scraped: (metric prefix, name and version).
     pub exporters: &'a [(&'static str, &'static str)],
     /// Every metric name Prometheus holds.
@@ -123,8 +126,11 @@ fn fill_episode(r: &mut AlertRuleReport, e: &Episode, rule: &AlertRule, s: &Seen
     let stuck_after = (s.timing.scrape_interval_ms + s.timing.evaluation_interval_ms) as f64 + 5_000.0;
     // an alert for a node that is still down is right to fire
     let still_down = e.instances.iter().any(|i| s.down_nodes.contains(i));
-    r.stuck =
-        r.firing_ms.is_some() && e.cleared_ms.is_none() && !still_down && s.recovered_ms.is_some_and(|rec| s.end_ms - rec > stuck_after);
+    let long_after = r.firing_ms.is_some() && e.cleared_ms.is_none() && s.recovered_ms.is_some_and(|rec| s.end_ms - rec > stuck_after);
+    // what its expression measures still holds: the alert is true, not stuck
+    let holds = s.holds_at_end.get(&rule.alert).filter(|h| !h.is_empty());
+    r.stuck = long_after && !still_down && holds.is_none();
+    r.still_true = if long_after { holds.cloned().unwrap_or_default() } else { Vec::new() };
     r.instances = e.instances.clone();
 }
 
@@ -267,6 +273,9 @@ fn reason(
         let rec = s.recovered_ms.unwrap_or_default();
         why.push(format!("stuck: still firing {} after the recovery", secs(s.end_ms - rec)));
     }
+    if !r.still_true.is_empty() {
+        why.push(format!("still firing after the recovery because its condition still holds: {}", r.still_true.join(", ")));
+    }
     why.join("; ")
 }
 
@@ -292,6 +301,17 @@ mod tests {
     }
 
     fn judged(r: &AlertRule, episodes: Vec<Episode>, notes: &[Notification], series: u64, true_ms: Option<f64>) -> AlertRuleReport {
+        judged_holding(r, episodes, notes, (series, true_ms), &BTreeMap::new())
+    }
+
+    /// As `judged`, with what each rule's expression still returned when the watch ended.
+    fn judged_holding(
+        r: &AlertRule,
+        episodes: Vec<Episode>,
+        notes: &[Notification],
+        (series, true_ms): (u64, Option<f64>),
+        holds: &BTreeMap<String, Vec<String>>,
+    ) -> AlertRuleReport {
         let mut observed = Observed::default();
         observed.rules.insert(r.alert.clone(), RuleSeen { episodes, ..Default::default() });
         let series: BTreeMap<String, u64> = r.selectors.iter().map(|s| (s.text.clone(), series)).collect();
@@ -308,6 +328,7 @@ mod tests {
             timing: timing(),
             series: &series,
             true_ms: &truth,
+            holds_at_end: holds,
             exporters: &[("pg_", "postgres_exporter 0.11")],
             published: &published,
             scrapes_failed: &[],
@@ -380,5 +401,12 @@ mod tests {
         let stuck = Episode { pending_ms: 11_000.0, firing_seen_ms: Some(13_000.0), instances: vec!["pg-2".into()], ..Default::default() };
         let a = judged(&rule("Down", "pg_up == 0", 2000), vec![stuck], &[note("firing", 15_000.0, 13_000.0)], 2, None);
         assert!(a.stuck && a.reason.contains("stuck: still firing 15.0 s after the recovery"), "{a:?}");
+        assert!(a.still_true.is_empty(), "{a:?}");
+        // the same, its expression still returning a series at the end: true, not stuck
+        let left = Episode { pending_ms: 11_000.0, firing_seen_ms: Some(13_000.0), instances: vec!["pg-3".into()], ..Default::default() };
+        let holds: BTreeMap<String, Vec<String>> = [("Down".to_string(), vec!["pg-3 = 0".to_string()])].into_iter().collect();
+        let a = judged_holding(&rule("Down", "pg_up == 0", 2000), vec![left], &[note("firing", 15_000.0, 13_000.0)], (2, None), &holds);
+        assert!(!a.stuck && a.still_true == ["pg-3 = 0"], "{a:?}");
+        assert!(!a.reason.contains("stuck"), "{}", a.reason);
     }
 }

@@ -178,8 +178,14 @@ pub struct AlertRuleReport {
     pub instances: Vec<String>,
     /// Fired while no fault was in effect (e.g. during a planned switchover).
     pub noise: bool,
-    /// Still firing well after the drill recovered (scrape + evaluation interval + 5 s).
+    /// Still firing well after the drill recovered (scrape + evaluation interval + 5 s),
+    /// though its expression no longer returns a series: it should have resolved.
     pub stuck: bool,
+    /// Still firing well after the recovery because its condition still holds: each series
+    /// its expression returned when the watch ended (`instance = value`). A true alert the
+    /// drill left behind (a new primary without a replica), not a stuck one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub still_true: Vec<String>,
     /// Its pages for a node that was answering the clients all along (`AlertsReport::false_pages`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub false_pages: usize,

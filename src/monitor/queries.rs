@@ -73,6 +73,29 @@ impl Query<'_> {
         }
         out
     }
+    /// For each rule firing when the watch ended (its last episode never cleared): the
+    /// series its expression still returns now (`instance = value`), an instant query. A
+    /// rule whose condition still holds is firing rightly, not stuck.
+    pub async fn holds_at_end(&self, o: &Observed, errors: &mut Vec<String>) -> BTreeMap<String, Vec<String>> {
+        let mut out = BTreeMap::new();
+        for rule in &self.rules.rules {
+            let open = o.rules.get(&rule.alert).and_then(|s| s.episodes.last()).is_some_and(|e| e.cleared_ms.is_none());
+            if !open {
+                continue;
+            }
+            let url = format!("{}/api/v1/query?query={}", self.prometheus, encode(&rule.expr));
+            match self.http.get_json(&url).await {
+                Ok(v) => {
+                    let series = v.get("result").and_then(|r| r.as_array()).cloned().unwrap_or_default();
+                    let held: Vec<String> = series.iter().map(|x| format!("{} = {}", label(x, "instance"), instant_value(x))).collect();
+                    out.insert(rule.alert.clone(), held);
+                }
+                Err(e) => errors.push(e.one_line()),
+            }
+        }
+        out
+    }
+
     /// Every exporter Prometheus failed to scrape (`up == 0`) from the fault on.
     pub async fn scrapes_failed(&self, fault: Option<f64>, end_ms: f64, errors: &mut Vec<String>) -> Vec<ScrapeFailed> {
         let Some(fault) = fault else { return Vec::new() };
@@ -159,4 +182,9 @@ fn last_run_start(times: &[f64], step: f64) -> Option<f64> {
         start = w[0];
     }
     Some(start)
+}
+
+/// An instant query's sample value (`"value": [t, "v"]`) as Prometheus wrote it.
+fn instant_value(series: &serde_json::Value) -> String {
+    series.get("value").and_then(|v| v.get(1)).and_then(|v| v.as_str()).unwrap_or("?").to_string()
 }

@@ -12,6 +12,7 @@ pub fn answer(r: &Results, faults: &[FaultInjected]) -> Questions {
     let found = findings(r);
     let mut rto = measured(r, &["rto_ms"], |sr| sr.rto_ms);
     with_read_rows(r, &mut rto, ReadRow::Rto);
+    with_availability_rows(r, &mut rto);
     let mut rpo = measured(r, &["rpo_ms", "max_lost_writes"], |sr| sr.rpo_ms);
     with_read_rows(r, &mut rpo, ReadRow::LostWritesRead);
     Questions {
@@ -29,15 +30,7 @@ fn measured(r: &Results, targets: &[&str], figure: fn(&Results) -> Option<f64>) 
     for (name, sr) in r.each_service() {
         let set: Vec<&TargetResult> = sr.targets.iter().filter(|t| targets.contains(&t.target.as_str())).collect();
         if set.is_empty() {
-            let note = format!("no {} target set", targets.join(" or "));
-            rows.push(Figure {
-                service: name.into(),
-                target: targets[0].into(),
-                figure: figure(sr),
-                limit: None,
-                answer: Answer::Unknown,
-                note,
-            });
+            rows.push(no_target_row(name, sr, targets, figure(sr)));
         }
         for t in set {
             rows.push(Figure {
@@ -47,10 +40,46 @@ fn measured(r: &Results, targets: &[&str], figure: fn(&Results) -> Option<f64>) 
                 limit: t.limit,
                 answer: held(t),
                 note: t.note.clone(),
+                availability: None,
             });
         }
     }
     Measured { answer: Answer::of(rows.iter().map(|f| f.answer)), services: rows }
+}
+
+/// A service's row where it sets none of `targets`: `unknown`, never `yes`; for question 2
+/// of a service that promises no RPO (`rpo: none`), `not promised`, with what was lost.
+fn no_target_row(name: &str, sr: &Results, targets: &[&str], figure: Option<f64>) -> Figure {
+    let (answer, note) = if sr.rpo_not_promised && targets.contains(&"rpo_ms") {
+        let lost = match (sr.lost_writes, sr.rpo_ms) {
+            (Some(n), Some(ms)) => format!("{n} acknowledged writes lost, spanning {ms:.1} ms"),
+            _ => "what was lost could not be read back".into(),
+        };
+        (Answer::NotPromised, format!("no RPO promised (`rpo: none`): {lost}"))
+    } else {
+        (Answer::Unknown, format!("no {} target set", targets.join(" or ")))
+    };
+    Figure { service: name.into(), target: targets[0].into(), figure, limit: None, answer, note, availability: None }
+}
+
+/// Each service with `targets.availability` gains a row after its others in question 1:
+/// its outage against the period's downtime budget.
+fn with_availability_rows(r: &Results, m: &mut Measured) {
+    for (name, sr) in r.each_service() {
+        let (Some(a), Some(t)) = (&sr.availability, sr.targets.iter().find(|t| t.target == "availability")) else { continue };
+        let row = Figure {
+            service: name.into(),
+            target: t.target.clone(),
+            figure: t.actual,
+            limit: t.limit,
+            answer: held(t),
+            note: t.note.clone(),
+            availability: Some(a.clone()),
+        };
+        let at = m.services.iter().rposition(|f| f.service == row.service).map_or(m.services.len(), |i| i + 1);
+        m.services.insert(at, row);
+    }
+    m.answer = Answer::of(m.services.iter().map(|f| f.answer));
 }
 
 /// The read row a question gains for each service with readers.
@@ -92,7 +121,15 @@ fn with_read_rows(r: &Results, m: &mut Measured, kind: ReadRow) {
         let Some(x) = &sr.reads else { continue };
         let (target, figure, words) = kind.of(x);
         let row = match sr.targets.iter().find(|t| t.target == target) {
-            Some(t) => Figure { service: name.into(), target: t.target.clone(), figure, limit: t.limit, answer: held(t), note: words },
+            Some(t) => Figure {
+                service: name.into(),
+                target: t.target.clone(),
+                figure,
+                limit: t.limit,
+                answer: held(t),
+                note: words,
+                availability: None,
+            },
             None => Figure {
                 service: name.into(),
                 target: target.into(),
@@ -100,6 +137,7 @@ fn with_read_rows(r: &Results, m: &mut Measured, kind: ReadRow) {
                 limit: None,
                 answer: Answer::NotDrilled,
                 note: format!("{words}; no {target} target set"),
+                availability: None,
             },
         };
         rows.push(row);
@@ -133,7 +171,8 @@ fn alerting(r: &Results, faults: &[FaultInjected]) -> Alerting {
     let answer = Answer::of(judged.iter().map(|f| f.answer));
     let owed = judged.iter().filter(|f| f.answer != Answer::NotDrilled).count();
     let why = match answer {
-        Answer::NotDrilled => "no unplanned fault caused an outage: no page was owed".into(),
+        // (no page row is ever `not promised`)
+        Answer::NotDrilled | Answer::NotPromised => "no unplanned fault caused an outage: no page was owed".into(),
         Answer::Yes => format!("all {owed} faults that caused an outage paged within their limit"),
         Answer::No => {
             let missed = judged.iter().filter(|f| f.answer == Answer::No).count();

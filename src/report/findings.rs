@@ -207,7 +207,8 @@ fn phases(r: &Results, out: &mut Vec<Found>) {
 }
 
 /// Rules that can never fire, that fired with no fault in effect, that paged for a node
-/// answering the clients all along, or that kept firing after the recovery.
+/// answering the clients all along, that kept firing after the recovery though their
+/// condition no longer held (stuck), or whose condition the drill left true.
 fn alert_rules(a: &AlertsReport) -> Vec<Found> {
     let mut out = Vec::new();
     for rule in &a.rules {
@@ -225,6 +226,15 @@ fn alert_rules(a: &AlertsReport) -> Vec<Found> {
                 let (what, evidence) = crate::monitor::false_page_words(p);
                 out.push((FindingKind::FalsePage, what, evidence));
             }
+        }
+        if !rule.still_true.is_empty() {
+            let since = rule.firing_ms.map(|t| format!("since t={t:.1} ms")).unwrap_or_default();
+            let evidence = format!(
+                "firing {since}, and when the drill ended its condition `{}` still held: {}",
+                rule.expr,
+                rule.still_true.join(", ")
+            );
+            out.push((FindingKind::AlertStillTrue, format!("alert rule {name} still fires: the drill left what it measures"), evidence));
         }
         if rule.stuck {
             let since = rule.firing_ms.map(|t| format!("since t={t:.1} ms ")).unwrap_or_default();

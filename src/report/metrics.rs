@@ -38,6 +38,10 @@ pub fn metrics_text(runs: &BTreeMap<String, (Results, BTreeMap<String, String>)>
         Family::new("drdrill_stale_read_seconds", "Staleness of successful reads over the last drill, by quantile (1 = max), seconds."),
         Family::new("drdrill_reads_of_lost_writes", "Successful reads in the last drill that showed a write the surviving data lacks."),
         Family::new("drdrill_reads_back_in_time", "Reads in the last drill older than what the same reader had seen."),
+        Family::new(
+            "drdrill_availability_budget_used_ratio",
+            "Share of the availability target's downtime budget (per its period) the last drill's outage used.",
+        ),
     ];
     for (scenario, (r, sites)) in runs {
         add_run(&mut fams, scenario, r, sites);
@@ -53,7 +57,7 @@ pub fn metrics_text(runs: &BTreeMap<String, (Results, BTreeMap<String, String>)>
     out
 }
 
-fn add_run(fams: &mut [Family; 11], scenario: &str, r: &Results, sites: &BTreeMap<String, String>) {
+fn add_run(fams: &mut [Family; 12], scenario: &str, r: &Results, sites: &BTreeMap<String, String>) {
     for (service, sr) in r.each_service() {
         let mut base = vec![("scenario", scenario.to_string()), ("service", service.to_string())];
         if let Some(site) = sites.get(service) {
@@ -94,6 +98,10 @@ fn add_run(fams: &mut [Family; 11], scenario: &str, r: &Results, sites: &BTreeMa
                 fams[9].samples.push((with(vec![]), l.reads as f64));
             }
             fams[10].samples.push((with(vec![]), x.back_in_time.reads as f64));
+        }
+        if let Some(a) = &sr.availability {
+            let labels = with(vec![("target", format!("{}%", a.percent)), ("per", a.per.clone())]);
+            fams[11].samples.push((labels, a.used_percent / 100.0));
         }
     }
     let mut drill = vec![("scenario", scenario.to_string())];

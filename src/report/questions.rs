@@ -17,14 +17,21 @@ pub enum Answer {
     Unknown,
     #[serde(rename = "not drilled")]
     NotDrilled,
+    /// The service promises no such target (`rpo: none`): its figures shown, not judged.
+    #[serde(rename = "not promised")]
+    NotPromised,
 }
 
 impl Answer {
-    /// The answer of several rows: those not drilled left aside, any `no` is a no, `yes`
-    /// only when every other row is, else `unknown`; nothing drilled is `not drilled`.
+    /// The answer of several rows: those not drilled or not promised left aside, any `no`
+    /// is a no, `yes` only when every other row is, else `unknown`; nothing left is `not
+    /// promised` when a row was, else `not drilled`.
     pub fn of(rows: impl IntoIterator<Item = Answer>) -> Answer {
-        let rows: Vec<Answer> = rows.into_iter().filter(|a| *a != Answer::NotDrilled).collect();
-        if rows.is_empty() {
+        let all: Vec<Answer> = rows.into_iter().collect();
+        let rows: Vec<Answer> = all.iter().copied().filter(|a| !matches!(a, Answer::NotDrilled | Answer::NotPromised)).collect();
+        if rows.is_empty() && all.contains(&Answer::NotPromised) {
+            Answer::NotPromised
+        } else if rows.is_empty() {
             Answer::NotDrilled
         } else if rows.contains(&Answer::No) {
             Answer::No
@@ -41,6 +48,7 @@ impl Answer {
             Answer::No => "no",
             Answer::Unknown => "unknown",
             Answer::NotDrilled => "not drilled",
+            Answer::NotPromised => "not promised",
         }
     }
 }
@@ -82,6 +90,10 @@ pub struct Figure {
     pub answer: Answer,
     /// Why, in words (the target's note, or why there is no answer).
     pub note: String,
+    /// The availability row's figures (`targets.availability`): the budget, the outage,
+    /// the share used and how many such failures fit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub availability: Option<crate::checker::AvailabilityReport>,
 }
 
 /// Did anything unexpected happen: `yes` when the drill found anything.
@@ -122,8 +134,11 @@ pub enum FindingKind {
     AlertDead,
     /// An alert rule that fired while no fault was in effect.
     AlertNoisy,
-    /// An alert rule still firing well after the recovery.
+    /// An alert rule still firing well after the recovery, its condition no longer true.
     AlertStuck,
+    /// An alert rule still firing well after the recovery because its condition still
+    /// holds: the drill left it true (a promoted primary without a replica).
+    AlertStillTrue,
     /// A page for a node that was answering the clients from when the alert fired to
     /// when the page arrived: the on-call woken for a node that never went down.
     FalsePage,

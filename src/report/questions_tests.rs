@@ -453,6 +453,7 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         AlertDead,
         AlertNoisy,
         AlertStuck,
+        AlertStillTrue,
         FalsePage,
         WatcherLate,
         MonitoringCouldNotPage,
@@ -479,6 +480,7 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         | AlertDead
         | AlertNoisy
         | AlertStuck
+        | AlertStillTrue
         | FalsePage
         | WatcherLate
         | MonitoringCouldNotPage

@@ -61,6 +61,7 @@ fn measured_why(m: &Measured) -> String {
         Answer::No => format!("missed by {}", by(Answer::No)),
         Answer::Unknown => format!("undecided for {}", by(Answer::Unknown)),
         Answer::NotDrilled => String::new(),
+        Answer::NotPromised => format!("not promised by {}", by(Answer::NotPromised)),
     }
 }
 
@@ -79,7 +80,15 @@ fn figure_line(f: &Figure) -> String {
     let figure = if f.figure.is_none() && f.answer == Answer::Yes { "none, no outage".into() } else { v(f.figure) };
     // a figure measured beside no target (the readers'): shown, not judged
     let answer = if f.answer == Answer::NotDrilled { "not judged" } else { f.answer.word() };
+    if let Some(a) = &f.availability {
+        return format!("{}: availability {} % a {}: {answer}{note}", f.service, trim_percent(a.percent), a.per);
+    }
     format!("{}: {} {figure}, {limit}: {answer}{note}", f.service, f.target)
+}
+
+fn trim_percent(v: f64) -> String {
+    let s = format!("{v:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// `pg: writes failed again after recovery: 35 writes invoked after …`.

@@ -129,6 +129,12 @@ pub struct Results {
     /// staleness, reads of lost writes, reads back in time, latency by phase).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reads: Option<crate::checker::ReadsReport>,
+    /// With `targets.availability`: the drill's outage against the period's downtime budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<crate::checker::AvailabilityReport>,
+    /// `targets.rpo: none`: the service promises no RPO (question 2 answers "not promised").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rpo_not_promised: bool,
     pub stack: StackInfo,
     /// The Docker engine the drill ran on.
     pub engine: EngineInfo,

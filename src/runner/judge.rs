@@ -174,6 +174,7 @@ async fn judge_one(
         .map_err(|e| Error::infra("failed to check the history").cause(e))?;
     let replica_lag = with_lag_targets(drill, svc, &hist.events, &mut a)?;
     let reads = judge_reads(svc, history, &hist, s.read.as_ref(), &mut a)?;
+    let availability = with_availability(sc, &mut a, reads.as_ref());
     let groups = judge_groups(svc, history, &hist.events, answered, s.read.as_ref())?;
     let refused_after_failover = Some(judge_refusals(svc, history, &hist.events, &mut a)?);
     let multi_active = super::multi_active::judge(svc, history, &hist, s.agreed, &drill.dir, &mut a).await?;
@@ -200,11 +201,27 @@ async fn judge_one(
             cleanup,
             replica_lag,
             reads,
+            availability,
+            rpo_not_promised: sc.targets.rpo.is_some(),
             wan: sc.wan.clone(),
             ..assembled
         },
         last_ns,
     ))
+}
+
+/// `targets.availability` judged into `a`: the clients' outage (the writes', the reads'
+/// where readers ran) against the period's downtime budget.
+fn with_availability(
+    sc: &Scenario,
+    a: &mut Analysis,
+    reads: Option<&crate::checker::ReadsReport>,
+) -> Option<crate::checker::AvailabilityReport> {
+    let target = sc.targets.availability.as_ref()?;
+    let (report, t) = crate::checker::judge_availability(target, &a.rto, reads.and_then(|r| r.rto.as_ref()));
+    a.verdict = a.verdict.merge(t.verdict);
+    a.targets.push(t);
+    Some(report)
 }
 
 /// An orchestrated stack's RTO split into detection, promotion, reroute and

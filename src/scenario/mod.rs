@@ -3,6 +3,7 @@ mod action_checks;
 pub mod actions;
 pub mod alert_rules;
 mod alerting;
+pub mod availability;
 mod backup;
 pub mod bounds;
 mod faults;
@@ -25,6 +26,7 @@ mod validate;
 pub use actions::{
     AbortWhen, ActionSpec, CommandLine, DnsMove, Hooks, HttpSpec, ProbeSpec, SqlStep, SteadyState, describe, describe_probe,
 };
+pub use availability::{Availability, Period};
 pub use backup::{AppendFsync, BackupInfo, BackupSpec, BackupTool};
 pub use faults::{heals_later, kind_name};
 pub use kinds::{

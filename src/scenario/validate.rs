@@ -36,6 +36,12 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     }
     replica_lag_problems(s, &mut p);
     super::reads::validate_reads(s, &mut p);
+    if s.targets.rpo.is_some() {
+        let beside = [("rpo_ms", s.targets.rpo_ms.is_some()), ("max_lost_writes", s.targets.max_lost_writes.is_some())];
+        for (key, _) in beside.iter().filter(|b| b.1) {
+            p.push((vec![Key("targets"), Key("rpo")], format!("`rpo: none` promises no RPO, but `{key}` sets one: keep one of them")));
+        }
+    }
     let c = &s.checks;
     check(&mut p, vec![Key("checks"), Key("stable_ok_ratio")], "CheckSpec.stable_ok_ratio", c.stable_ok_ratio, "");
     if w.after_recovery_ms < c.stable_window_ms {

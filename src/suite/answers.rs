@@ -12,13 +12,15 @@ pub struct RowAnswers {
     pub rpo: Answer,
     pub unexpected: Answer,
     pub alerting: Answer,
-    /// How many findings (the service's own, for a service's row).
+    /// How many findings (for a service's row, its own and the drill's: a finding of the
+    /// drill as a whole, such as a saturated host or a false page, concerns every service).
     pub findings: usize,
 }
 
 impl RowAnswers {
     /// The drill's answers, or with `service`, that service's: its figures beside its
-    /// targets, its own findings, and the pages owed for the faults that hit it.
+    /// targets, its own findings and the drill's, and the pages owed for the faults that
+    /// hit it.
     pub fn of(q: &Questions, service: Option<&str>) -> RowAnswers {
         let Some(svc) = service else {
             let n = q.unexpected.findings.len();
@@ -31,7 +33,8 @@ impl RowAnswers {
             };
         };
         let mine = |rows: &[crate::report::Figure]| Answer::of(rows.iter().filter(|f| f.service == svc).map(|f| f.answer));
-        let findings = q.unexpected.findings.iter().filter(|f| f.service.as_deref() == Some(svc)).count();
+        // the drill's own findings (no service) count for every row, as its questions say
+        let findings = q.unexpected.findings.iter().filter(|f| f.service.as_deref().is_none_or(|s| s == svc)).count();
         let alerting = match q.alerting.answer {
             Answer::NotDrilled => Answer::NotDrilled,
             _ => Answer::of(q.alerting.faults.iter().filter(|f| f.fault.services.iter().any(|s| s == svc)).map(|f| f.answer)),
@@ -123,9 +126,16 @@ mod tests {
     fn a_service_row_answers_for_its_service_and_the_drill_row_for_all() {
         let q = questions();
         let pg = RowAnswers::of(&q, Some("pg"));
-        assert_eq!((pg.rto, pg.rpo, pg.unexpected, pg.findings, pg.alerting), (Answer::No, Answer::Yes, Answer::No, 0, Answer::NotDrilled));
+        // the drill-wide finding is pg's row's too: the rows agree with the drill's questions
+        assert_eq!(
+            (pg.rto, pg.rpo, pg.unexpected, pg.findings, pg.alerting),
+            (Answer::No, Answer::Yes, Answer::Yes, 1, Answer::NotDrilled)
+        );
         let cache = RowAnswers::of(&q, Some("cache"));
-        assert_eq!((cache.rto, cache.rpo, cache.unexpected, cache.findings), (Answer::Yes, Answer::Unknown, Answer::Yes, 1));
+        assert_eq!((cache.rto, cache.rpo, cache.unexpected, cache.findings), (Answer::Yes, Answer::Unknown, Answer::Yes, 2));
+        let mut quiet = q.clone();
+        quiet.unexpected.findings.retain(|f| f.service.is_some());
+        assert_eq!(RowAnswers::of(&quiet, Some("pg")).unexpected, Answer::No);
         let all = RowAnswers::of(&q, None);
         assert_eq!((all.rto, all.rpo, all.unexpected, all.findings), (Answer::No, Answer::Unknown, Answer::Yes, 2));
         assert_eq!(line(&all), "RTO met? no · RPO met? unknown · unexpected? yes (2) · alerting worked? not drilled");

@@ -8,12 +8,12 @@ const TEMPLATE: &str = r#"<!doctype html>
 <style>{{ css|safe }}</style></head><body>
 <h1>drdrill summary</h1>
 <p>Started {{ started_at|when }}, {{ runs|length }} drills in {{ ms(duration_s) }} s. Exit code <b>{{ exit_code }}</b>.</p>
-<table><tr><th>scenario</th><th>run</th><th>verdict</th><th>RTO met?</th><th>RPO met?</th><th>unexpected?</th><th>alerting?</th><th>why</th><th>RTO ms</th><th>RPO ms</th><th>lost writes</th><th>duration s</th><th>evidence</th></tr>
+<table><tr><th>scenario</th><th>run</th><th>verdict</th><th>RTO met?</th><th>RPO met?</th><th>unexpected?</th><th>alerting?</th><th>why</th><th>RTO ms</th><th>RPO ms</th><th>lost writes</th><th>budget used</th><th>duration s</th><th>evidence</th></tr>
 {% for r in runs %}<tr class="{{ r.status|replace(' ', '-') }}"><td>{{ r.scenario }}</td><td>{{ r.run }}</td><td>{{ r.status|upper }}</td>
 {% if r.answers %}<td>{{ r.answers.rto }}</td><td>{{ r.answers.rpo }}</td><td>{{ r.answers.unexpected }}{% if r.answers.findings %} ({{ r.answers.findings }}){% endif %}</td><td>{{ r.answers.alerting }}</td>{% else %}<td>-</td><td>-</td><td>-</td><td>-</td>{% endif %}
 <td>{{ (r.why or [])|join("; ") }}</td>
 <td>{{ ms(r.rto_ms) }}</td><td>{{ ms(r.rpo_ms) }}</td><td>{{ r.lost_writes if r.lost_writes is not none else "-" }}</td>
-<td>{{ ms(r.duration_s) }}</td><td>{% if r.link %}<a href="{{ r.link }}">report</a>{% else %}{{ r.error or "" }}{% endif %}</td></tr>
+<td>{{ r.budget }}</td><td>{{ ms(r.duration_s) }}</td><td>{% if r.link %}<a href="{{ r.link }}">report</a>{% else %}{{ r.error or "" }}{% endif %}</td></tr>
 {% endfor %}</table>
 {% if drills %}<h2>The four questions, per drill</h2>
 <table><tr><th>drill</th><th>run</th><th>RTO met?</th><th>RPO met?</th><th>anything unexpected?</th><th>did alerting work?</th></tr>
@@ -22,8 +22,9 @@ const TEMPLATE: &str = r#"<!doctype html>
 <h2>What the drills found ({{ findings|length }})</h2>
 {% if findings %}<ul>{% for f in findings %}<li>{{ f.scenario }} #{{ f.run }}: {{ f.service or "drill" }}: {{ f.what }} ({{ f.evidence }})</li>
 {% endfor %}</ul>{% else %}<p>Nothing unexpected.</p>{% endif %}{% endif %}
-{% for s in scenarios %}{% if s.runs > 1 or s.targets %}
+{% for s in scenarios %}{% if s.runs > 1 or s.targets or s.availability %}
 <h2>{{ s.scenario }}: spread over {{ s.runs }} runs</h2>
+{% if s.availability %}<p>Availability: {{ s.availability }}</p>{% endif %}
 <table><tr><th>quantity</th><th>min</th><th>median</th><th>p95</th><th>max</th></tr>
 {% for name, st in [("RTO ms", s.rto_ms), ("RPO ms", s.rpo_ms), ("lost writes", s.lost_writes)] %}{% if st %}
 <tr><td>{{ name }}</td><td>{{ ms(st.min) }}</td><td>{{ ms(st.median) }}</td><td>{{ ms(st.p95) }}</td><td>{{ ms(st.max) }}</td></tr>{% endif %}{% endfor %}
@@ -45,9 +46,10 @@ pub fn summary_html(s: &Summary, dir: &Path) -> String {
     env.add_filter("when", |t: &str| crate::clock::readable(t));
     env.add_template("summary.html", TEMPLATE).expect("the summary template parses");
     let mut v = serde_json::to_value(s).expect("summary serialises");
-    for r in v["runs"].as_array_mut().into_iter().flatten() {
+    for (r, row) in v["runs"].as_array_mut().into_iter().flatten().zip(&s.runs) {
         let link = r["evidence"].as_str().map(|e| super::relative(dir, &Path::new(e).join("report.html")));
         r["link"] = link.into();
+        r["budget"] = super::summary::budget_cell(row).into();
     }
     v["css"] = CSS.into();
     env.get_template("summary.html")
@@ -82,6 +84,9 @@ mod tests {
                 lost_writes: None,
                 phases: BTreeMap::new(),
                 targets: Vec::new(),
+                availability: Some(
+                    "at p95 of 2 runs (outage 1.7 s, 154 failures a month fit) the 99.99 % budget of 4.38 min a month".into(),
+                ),
             }],
             drills: Vec::new(),
             findings: Vec::new(),
@@ -91,5 +96,6 @@ mod tests {
         assert!(html.contains("href=\"..&#x2f;..&#x2f;pg-kill&#x2f;2026-x&#x2f;report.html\""), "{html}");
         assert!(html.contains("NOT RUN") && html.contains("1500") && html.contains("spread over 2 runs"), "{html}");
         assert!(html.contains("Started 2026-11-22 00:00:00.000 UTC,"), "{html}");
+        assert!(html.contains("<p>Availability: at p95 of 2 runs (outage 1.7 s, 154 failures a month fit)"), "{html}");
     }
 }

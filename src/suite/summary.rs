@@ -26,6 +26,12 @@ pub struct RunRow {
     pub rto_ms: Option<f64>,
     pub rpo_ms: Option<f64>,
     pub lost_writes: Option<u64>,
+    /// With `targets.availability`: the share of the period's downtime budget this run's
+    /// outage used (percent), and the budget's target and period (`99.99 % a month`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_used_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<String>,
     /// The orchestrator's phases (detection_ms, promotion_ms, reroute_ms), when observed.
     pub phases: BTreeMap<String, f64>,
     pub duration_s: f64,
@@ -53,6 +59,8 @@ impl RunRow {
             rto_ms: None,
             rpo_ms: None,
             lost_writes: None,
+            budget_used_percent: None,
+            availability: None,
             phases: BTreeMap::new(),
             duration_s: 0.0,
             evidence: None,
@@ -73,6 +81,10 @@ impl RunRow {
         row.rto_ms = r.rto_ms;
         row.rpo_ms = r.rpo_ms;
         row.lost_writes = r.lost_writes;
+        if let Some(a) = &r.availability {
+            row.budget_used_percent = Some(a.used_percent);
+            row.availability = Some(format!("{} % a {}", trim(a.percent), a.per));
+        }
         if let Some(p) = &r.phases {
             for (k, v) in [("detection_ms", p.detection_ms), ("promotion_ms", p.promotion_ms), ("reroute_ms", p.reroute_ms)] {
                 if let Some(v) = v {
@@ -120,6 +132,35 @@ impl RunRow {
     }
 }
 
+/// A run's cell of the budget column: `0.61 % of 99.99 % a month`, or `-`.
+pub fn budget_cell(r: &RunRow) -> String {
+    match (r.budget_used_percent, &r.availability) {
+        (Some(p), Some(a)) => format!("{p:.2} % of {a}"),
+        _ => "-".into(),
+    }
+}
+
+/// "at p95 of 3 runs (outage 1.7 s), 154 failures a month fit the 99.99 % budget (4.38 min)",
+/// from the runs' availability reports; None without `targets.availability`.
+fn budget_line(rows: &[&RunRow]) -> Option<String> {
+    let each: Vec<&crate::checker::AvailabilityReport> = rows.iter().filter_map(|r| r.results.as_ref()?.availability.as_ref()).collect();
+    let first = each.first()?;
+    let p95 = Stat::of(each.iter().map(|a| a.outage_ms))?.p95;
+    let (pct, per, budget) = (trim(first.percent), &first.per, first.budget_ms);
+    let open = if each.iter().any(|a| a.open_ended) { " (a run never recovered: its outage is a lower bound)" } else { "" };
+    let fit = if p95 <= 0.0 {
+        "no outage: any number fit".to_string()
+    } else {
+        format!("outage {:.1} s, {} failures a {per} fit", p95 / 1000.0, (budget / p95).floor())
+    };
+    Some(format!("at p95 of {} runs ({fit}) the {pct} % budget of {:.2} min a {per}{open}", each.len(), budget / 60_000.0))
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// Each target a run missed or could not decide, and each regression, in a few words.
 pub fn why_not_passed(r: &Results) -> Vec<String> {
     let n = |v: Option<f64>| match v {
@@ -132,7 +173,9 @@ pub fn why_not_passed(r: &Results) -> Vec<String> {
         .iter()
         .filter(|t| t.verdict != Verdict::Pass)
         .map(|t| match (t.verdict, t.limit) {
-            (Verdict::Fail, Some(_)) if t.actual.is_some() => format!("{} {} > {}", t.target, n(t.actual), n(t.limit)),
+            // an inequality only when it is true: a target may fail within its limit (a
+            // page sent in time but only after the heal), then its note says why
+            (Verdict::Fail, Some(l)) if t.actual.is_some_and(|a| a > l) => format!("{} {} > {}", t.target, n(t.actual), n(t.limit)),
             (Verdict::Fail, _) => format!("{} failed: {}", t.target, t.note),
             _ => format!("{} undecided: {}", t.target, t.note),
         })
@@ -182,6 +225,10 @@ pub struct ScenarioSummary {
     pub lost_writes: Option<Stat>,
     pub phases: BTreeMap<String, Stat>,
     pub targets: Vec<SpreadResult>,
+    /// With `targets.availability`: how many failures like the p95 of its runs fit the
+    /// period's budget, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub availability: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -237,6 +284,7 @@ impl ScenarioSummary {
         targets.extend(judge("rpo_ms", &t.rpo_ms, stat(rpo), rows, rpo));
         targets.extend(judge("max_lost_writes", &t.max_lost_writes, stat(lost), rows, lost));
         ScenarioSummary {
+            availability: budget_line(rows),
             scenario: name.to_string(),
             limits: t.clone(),
             runs: rows.iter().filter(|r| r.results.is_some()).count(),
@@ -299,6 +347,7 @@ impl Summary {
             "RTO ms",
             "RPO ms",
             "lost writes",
+            "budget used",
             "duration s",
             "note",
         ]);
@@ -320,6 +369,7 @@ impl Summary {
                 ms(r.rto_ms),
                 ms(r.rpo_ms),
                 r.lost_writes.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+                budget_cell(r),
                 format!("{:.0}", r.duration_s),
                 r.error.clone().unwrap_or_else(|| r.why.join("; ")),
             ]);
@@ -338,7 +388,7 @@ impl Summary {
     /// Each scenario's spread over its runs, and the targets judged on it.
     fn spreads_text(&self) -> String {
         let mut out = String::new();
-        for s in self.scenarios.iter().filter(|s| s.runs > 1 || !s.targets.is_empty()) {
+        for s in self.scenarios.iter().filter(|s| s.runs > 1 || !s.targets.is_empty() || s.availability.is_some()) {
             let st = |name: &str, s: &Option<Stat>| match s {
                 Some(s) => format!("  {name}: min {:.0}, median {:.0}, p95 {:.0}, max {:.0}\n", s.min, s.median, s.p95, s.max),
                 None => String::new(),
@@ -347,6 +397,9 @@ impl Summary {
             out.push_str(&st("RTO ms", &s.rto_ms));
             out.push_str(&st("RPO ms", &s.rpo_ms));
             out.push_str(&st("lost writes", &s.lost_writes));
+            if let Some(a) = &s.availability {
+                out.push_str(&format!("  availability: {a}\n"));
+            }
             for (k, v) in &s.phases {
                 out.push_str(&st(k, &Some(*v)));
             }
@@ -391,6 +444,45 @@ mod tests {
         r.lost_writes = Some(lost);
         r.results = Some(crate::report::tests_support::results());
         r
+    }
+
+    #[test]
+    fn a_failed_target_states_an_inequality_only_when_it_is_true() {
+        use crate::checker::TargetResult;
+        let t = |target: &str, actual: Option<f64>, limit: Option<f64>, note: &str| TargetResult {
+            target: target.into(),
+            limit,
+            actual,
+            verdict: Verdict::Fail,
+            note: note.into(),
+        };
+        let mut r = crate::report::tests_support::results();
+        r.targets = vec![
+            // over its limit: the inequality holds
+            t("rto_ms", Some(250.0), Some(100.0), ""),
+            // within its limit, failed for another reason: the note says which
+            t("alerts.Down.notified_within_ms", Some(74_371.6), Some(300_000.0), "paged only once the monitoring's sites came back"),
+            t("availability", Some(300_000.0), Some(262_980.0), "outage 5.00 min used 114.08 %"),
+            // no figure at all
+            t("converged", None, None, "pg-2: 3 missing"),
+        ];
+        let why = why_not_passed(&r);
+        assert_eq!(
+            why,
+            [
+                "rto_ms 250 > 100",
+                "alerts.Down.notified_within_ms failed: paged only once the monitoring's sites came back",
+                "availability 300000 > 262980",
+                "converged failed: pg-2: 3 missing"
+            ]
+        );
+        // every inequality stated is true
+        for w in &why {
+            if let Some((left, right)) = w.split_once(" > ") {
+                let a: f64 = left.rsplit(' ').next().unwrap().parse().unwrap();
+                assert!(a > right.parse::<f64>().unwrap(), "{w}");
+            }
+        }
     }
 
     #[test]

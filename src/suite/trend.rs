@@ -1,5 +1,6 @@
 //! `drdrill trend`: every past run of a scenario under --reports, oldest first, as a table
-//! and trend.html with RTO, RPO and lost writes per run (SVG, failed runs marked red).
+//! and trend.html with RTO, the availability budget used (with `targets.availability`), RPO
+//! and lost writes per run (SVG, failed runs marked red).
 use crate::checker::Verdict;
 use crate::error::{Error, Result, exit};
 use crate::report::Results;
@@ -74,7 +75,7 @@ pub fn trend(reports: &Path, only: Option<&str>) -> Result<i32> {
     );
     for (scenario, rs) in &by {
         let mut b = tabled::builder::Builder::default();
-        b.push_record(["started", "run", "verdict", "RTO ms", "RPO ms", "lost writes"]);
+        b.push_record(["started", "run", "verdict", "RTO ms", "RPO ms", "lost writes", "budget used %"]);
         for r in rs {
             b.push_record([
                 crate::clock::readable(&r.started_at),
@@ -83,6 +84,7 @@ pub fn trend(reports: &Path, only: Option<&str>) -> Result<i32> {
                 ms(r.rto_ms),
                 ms(r.rpo_ms),
                 ms(r.lost_writes.map(|v| v as f64)),
+                r.availability.as_ref().map_or("-".into(), |a| format!("{:.2}", a.used_percent)),
             ]);
         }
         let mut t = b.build();
@@ -90,12 +92,17 @@ pub fn trend(reports: &Path, only: Option<&str>) -> Result<i32> {
         println!("{scenario} ({} runs)\n{t}", rs.len());
         html.push_str(&format!("<h2>{scenario} ({} runs; red: a run that did not pass)</h2>", rs.len()));
         type Quantity = fn(&Results) -> Option<f64>;
-        let charts: [(&str, &str, Quantity); 3] = [
+        let charts: [(&str, &str, Quantity); 4] = [
             ("RTO per run", "ms", |r| r.rto_ms),
+            ("availability budget used per run", "% of the period's budget", |r| r.availability.as_ref().map(|a| a.used_percent)),
             ("RPO per run", "ms", |r| r.rpo_ms),
             ("lost writes per run", "writes", |r| r.lost_writes.map(|v| v as f64)),
         ];
         for (title, unit, f) in charts {
+            // the budget's chart only where the scenario sets `targets.availability`
+            if rs.iter().all(|r| f(r).is_none()) && title.starts_with("availability") {
+                continue;
+            }
             html.push_str(&chart(&format!("{scenario}: {title}"), unit, rs, f).unwrap_or_else(|e| format!("<p>no chart: {e}</p>")));
         }
     }

@@ -114,6 +114,40 @@ pub fn sentinel_replicas_read_on(d: &Drill) {
     let reads = ok_reads(d);
     assert!(reads.iter().filter(|r| r.0 > 1000.0).all(|r| r.3 > 0), "a read saw no record of its writer");
     assert_eq!(reported_back(x), back_in_time(&reads));
+    rpo_not_promised(d);
+    availability_row(d);
+}
+
+/// `rpo: none`: question 2 answers "not promised" with what was lost, never "unknown".
+pub fn rpo_not_promised(d: &Drill) {
+    let r = &d.results;
+    let q = &r["questions"]["rpo"];
+    let row = q["services"].as_array().unwrap().iter().find(|f| f["target"] == "rpo_ms").cloned().unwrap();
+    assert_eq!(row["answer"], "not promised", "{q}");
+    let lost = r["lost_writes"].as_u64().unwrap();
+    assert!(row["note"].as_str().unwrap().starts_with(&format!("no RPO promised (`rpo: none`): {lost} acknowledged writes lost")), "{row}");
+    assert_ne!(q["answer"], "unknown", "{q}");
+}
+
+/// `targets.availability`: the outage against the month's budget, the same figures in
+/// results.json, in question 1's row and in its words.
+pub fn availability_row(d: &Drill) {
+    let r = &d.results;
+    let a = &r["availability"];
+    let (budget, outage, used) = (a["budget_ms"].as_f64().unwrap(), a["outage_ms"].as_f64().unwrap(), a["used_percent"].as_f64().unwrap());
+    // 99.99 % of a month (a twelfth of 365.25 days)
+    assert!((budget - 262_980.0).abs() < 1.0, "{a}");
+    assert!(outage > 0.0 && (used - outage / budget * 100.0).abs() < 1e-9, "{a}");
+    // the writes' outage is the RTO's, from the last acknowledgement before it
+    assert_eq!(a["write_outage_ms"].as_f64(), r["outage_ms"].as_f64(), "{a}");
+    assert_eq!(a["fit_per_period"].as_u64().unwrap(), (budget / outage).floor() as u64, "{a}");
+    let rows = r["questions"]["rto"]["services"].as_array().unwrap();
+    let row = rows.iter().find(|f| f["target"] == "availability").unwrap_or_else(|| panic!("no availability row: {rows:?}"));
+    assert_eq!((row["figure"].as_f64(), row["limit"].as_f64()), (Some(outage), Some(budget)), "{row}");
+    assert_eq!(row["answer"], if outage <= budget { "yes" } else { "no" }, "{row}");
+    let words = format!("used {:.2} % of the 4.38 min a month 99.99 % allows", used);
+    assert!(row["note"].as_str().unwrap().contains(&words), "{row}");
+    assert!(d.stdout.contains(&words), "{}", d.stdout);
 }
 
 /// Readers on a cluster's replicas (READONLY): every replica answered reads of its own

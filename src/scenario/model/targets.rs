@@ -9,6 +9,16 @@ pub struct Targets {
     /// (`{p95: 30000}`; min, median, p95, max).
     #[serde(default)]
     pub rto_ms: Option<crate::scenario::limits::Limit>,
+    /// `none`: the service promises no RPO (seed 001's Redis "may lose data"): question 2
+    /// answers "not promised" with what was lost, never "unknown". Not beside `rpo_ms` or
+    /// `max_lost_writes`.
+    #[serde(default)]
+    pub rpo: Option<NoRpo>,
+    /// The service's availability target as its SLA states it: `99.99%` (over a month), or
+    /// `{target: 99.95%, per: week | month | year}`. The drill's outage is weighed against
+    /// the downtime it allows: the share of the budget used, how many such failures fit.
+    #[serde(default)]
+    pub availability: Option<crate::scenario::availability::Availability>,
     /// Longest acceptable span of acknowledged writes lost (a number or statistics).
     #[serde(default)]
     pub rpo_ms: Option<crate::scenario::limits::Limit>,
@@ -62,12 +72,20 @@ pub struct Targets {
     pub max_reads_back_in_time: Option<u64>,
 }
 
-/// Percentiles of a replica's visibility lag and their limits (ms).
+/// `rpo: none`: no RPO is promised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NoRpo {
+    None,
+}
+
 impl Targets {
     /// No target at all (a part of a service judged for its figures only: a shard).
     pub fn none() -> Targets {
         Targets {
             rto_ms: None,
+            rpo: None,
+            availability: None,
             rpo_ms: None,
             max_lost_writes: None,
             converge: false,
