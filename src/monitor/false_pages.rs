@@ -20,11 +20,21 @@ fn instance(n: &Notification) -> Option<&str> {
     Some(i.rsplit_once(':').map_or(i.as_str(), |(host, _)| host))
 }
 
-/// Each false page, the first firing notification of each (alert, instance) only.
-/// (`report.rule` gives the firing time when the notification carries none.)
+/// Whether rule `alert` says a node is down: its expression selects `up` or an
+/// exporter's `*_up`. Only such a page can be false by the clients' answers: a rule on
+/// what the node reports (`redis_connected_slaves < 1`: a new primary without a replica)
+/// is true while the node answers.
+fn says_down(report: &AlertsReport, alert: &str) -> bool {
+    let metric = |sel: &str| sel.split(['{', ' ', '[']).next().unwrap_or_default().trim().to_string();
+    report.rule(alert).is_some_and(|r| r.selectors.iter().map(|s| metric(&s.selector)).any(|m| m == "up" || m.ends_with("_up")))
+}
+
+/// Each false page, the first firing notification of each (alert, instance) only, of the
+/// rules that say a node is down. (`report.rule` gives the firing time when the
+/// notification carries none.)
 pub fn false_pages(report: &AlertsReport, answering: &Answering, follow_ns: u64) -> Vec<FalsePage> {
     let mut out: Vec<FalsePage> = Vec::new();
-    for n in report.notifications.iter().filter(|n| n.status == "firing") {
+    for n in report.notifications.iter().filter(|n| n.status == "firing" && says_down(report, &n.alert)) {
         let Some(node) = instance(n) else { continue };
         if out.iter().any(|p| p.alert == n.alert && p.instance == node) {
             continue;
@@ -133,8 +143,27 @@ mod tests {
         }
     }
 
+    /// The notifications, and the rules: the two that say a node is down (`up`, `pg_up`),
+    /// one on what the node reports.
     fn report(notifications: Vec<Notification>) -> AlertsReport {
-        AlertsReport { notifications, ..Default::default() }
+        let rule = |alert: &str, sel: &str| crate::monitor::AlertRuleReport {
+            alert: alert.into(),
+            selectors: vec![crate::monitor::SelectorSeen { selector: sel.into(), series: 1 }],
+            ..Default::default()
+        };
+        let rules = vec![
+            rule("DbTargetGone", "up{job=\"postgres\"}"),
+            rule("PostgresInstanceDown", "pg_up"),
+            rule("RedisReplicationBroken", "redis_connected_slaves"),
+        ];
+        AlertsReport { notifications, rules, ..Default::default() }
+    }
+
+    #[test]
+    fn a_page_on_what_the_node_reports_is_true_while_it_answers() {
+        // the new primary runs without a replica: true, however well it answers
+        let r = report(vec![firing("RedisReplicationBroken", "pg-3", 9100.0, 18_500.0)]);
+        assert!(false_pages(&r, &answering(), 0).is_empty());
     }
 
     #[test]

@@ -130,7 +130,8 @@ fn fill_episode(r: &mut AlertRuleReport, e: &Episode, rule: &AlertRule, s: &Seen
     // what its expression measures still holds: the alert is true, not stuck
     let holds = s.holds_at_end.get(&rule.alert).filter(|h| !h.is_empty());
     r.stuck = long_after && !still_down && holds.is_none();
-    r.still_true = if long_after { holds.cloned().unwrap_or_default() } else { Vec::new() };
+    // (a node killed for good is down: its alert is neither stuck nor news)
+    r.still_true = if long_after && !still_down { holds.cloned().unwrap_or_default() } else { Vec::new() };
     r.instances = e.instances.clone();
 }
 
