@@ -281,8 +281,7 @@ impl Monitor {
         let series = q.series(&mut errors).await;
         let published = q.published(&mut errors).await;
         let fault = faults.iter().filter(|f| !f.planned).map(|f| f.at_ms).reduce(f64::min);
-        let true_ms = q.true_ms(&observed, fault, &mut errors).await;
-        let holds_at_end = q.holds_at_end(&observed, &mut errors).await;
+        let (true_ms, holds_at_end) = (q.true_ms(&observed, fault, &mut errors).await, q.holds_at_end(&observed, &mut errors).await);
         let scrapes_failed = q.scrapes_failed(fault, end_ms, &mut errors).await;
         let silenced: Vec<(&str, &ScrapeFailed)> =
             scrapes_failed.iter().filter_map(|d| self.jobs.iter().find(|(j, _)| *j == d.job).map(|(_, p)| (*p, d))).collect();

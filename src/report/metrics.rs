@@ -85,19 +85,7 @@ fn add_run(fams: &mut [Family; 12], scenario: &str, r: &Results, sites: &BTreeMa
             }
         }
         if let Some(x) = &sr.reads {
-            if let Some(v) = x.rto.as_ref().and_then(|r| r.rto_ms) {
-                fams[7].samples.push((with(vec![]), v / 1e3));
-            }
-            let s = &x.staleness;
-            for (q, v) in [("0.5", s.p50_ms), ("0.95", s.p95_ms), ("0.99", s.p99_ms), ("1", s.max_ms)] {
-                if let Some(v) = v {
-                    fams[8].samples.push((with(vec![("quantile", q.into())]), v / 1e3));
-                }
-            }
-            if let Some(l) = &x.of_lost_writes {
-                fams[9].samples.push((with(vec![]), l.reads as f64));
-            }
-            fams[10].samples.push((with(vec![]), x.back_in_time.reads as f64));
+            add_reads(fams, &with(vec![]), x);
         }
         if let Some(a) = &sr.availability {
             let labels = with(vec![("target", format!("{}%", a.percent)), ("per", a.per.clone())]);
@@ -118,6 +106,24 @@ fn add_run(fams: &mut [Family; 12], scenario: &str, r: &Results, sites: &BTreeMa
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&r.finished_at) {
         fams[6].samples.push((vec![("scenario", scenario.to_string())], t.timestamp_millis() as f64 / 1e3));
     }
+}
+
+/// A service's readers: read RTO, staleness by quantile, reads of lost writes, back in time.
+fn add_reads(fams: &mut [Family; 12], base: &[(&'static str, String)], x: &crate::checker::ReadsReport) {
+    let with = |extra: Vec<(&'static str, String)>| base.iter().cloned().chain(extra).collect::<Vec<_>>();
+    if let Some(v) = x.rto.as_ref().and_then(|r| r.rto_ms) {
+        fams[7].samples.push((with(vec![]), v / 1e3));
+    }
+    let s = &x.staleness;
+    for (q, v) in [("0.5", s.p50_ms), ("0.95", s.p95_ms), ("0.99", s.p99_ms), ("1", s.max_ms)] {
+        if let Some(v) = v {
+            fams[8].samples.push((with(vec![("quantile", q.into())]), v / 1e3));
+        }
+    }
+    if let Some(l) = &x.of_lost_writes {
+        fams[9].samples.push((with(vec![]), l.reads as f64));
+    }
+    fams[10].samples.push((with(vec![]), x.back_in_time.reads as f64));
 }
 
 fn met(v: crate::checker::Verdict) -> f64 {

@@ -159,9 +159,7 @@ async fn judge_one(
     let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
     let (mut checker, hist) = Checker::from_history_of(history, tag)
         .map_err(|e| Error::infra(format!("failed to read {} back", crate::history::FILE)).cause(e))?;
-    if let Some(f) = failover.as_mut() {
-        attribute_fault(f, &hist.events);
-    }
+    failover.iter_mut().for_each(|f| attribute_fault(f, &hist.events));
     let answered = failover.as_ref().and_then(|f| f.answered_fault);
     checker.recovery_target_ns = failover.as_ref().and_then(|f| f.target_ms).map(|ms| (ms * 1e6).round() as u64);
     let targets = crate::scenario::Targets { converge: sc.targets.converge && s.can_converge, ..sc.targets.clone() };
