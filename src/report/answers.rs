@@ -32,19 +32,22 @@ fn measured(r: &Results, targets: &[&str], figure: fn(&Results) -> Option<f64>) 
         if set.is_empty() {
             rows.push(no_target_row(name, sr, targets, figure(sr)));
         }
-        for t in set {
-            rows.push(Figure {
-                service: name.into(),
-                target: t.target.clone(),
-                figure: t.actual,
-                limit: t.limit,
-                answer: held(t),
-                note: t.note.clone(),
-                availability: None,
-            });
-        }
+        rows.extend(set.into_iter().map(|t| target_row(name, t)));
     }
     Measured { answer: Answer::of(rows.iter().map(|f| f.answer)), services: rows }
+}
+
+/// A service's row for target `t`: its figure, limit, answer and note.
+fn target_row(name: &str, t: &TargetResult) -> Figure {
+    Figure {
+        service: name.into(),
+        target: t.target.clone(),
+        figure: t.actual,
+        limit: t.limit,
+        answer: held(t),
+        note: t.note.clone(),
+        availability: None,
+    }
 }
 
 /// A service's row where it sets none of `targets`: `unknown`, never `yes`; for question 2
@@ -67,15 +70,7 @@ fn no_target_row(name: &str, sr: &Results, targets: &[&str], figure: Option<f64>
 fn with_availability_rows(r: &Results, m: &mut Measured) {
     for (name, sr) in r.each_service() {
         let (Some(a), Some(t)) = (&sr.availability, sr.targets.iter().find(|t| t.target == "availability")) else { continue };
-        let row = Figure {
-            service: name.into(),
-            target: t.target.clone(),
-            figure: t.actual,
-            limit: t.limit,
-            answer: held(t),
-            note: t.note.clone(),
-            availability: Some(a.clone()),
-        };
+        let row = Figure { availability: Some(a.clone()), ..target_row(name, t) };
         let at = m.services.iter().rposition(|f| f.service == row.service).map_or(m.services.len(), |i| i + 1);
         m.services.insert(at, row);
     }
