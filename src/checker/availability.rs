@@ -77,7 +77,7 @@ pub fn judge_availability(target: &Availability, writes: &RtoResult, reads: Opti
 
 /// "outage 1.6 s used 0.61 % of the 4.38 min a month 99.99 % allows: 164 such failures fit a month".
 pub fn availability_text(a: &AvailabilityReport) -> String {
-    let (pct, per) = (trim(a.percent), &a.per);
+    let (pct, per) = (crate::scenario::availability::trim(a.percent), &a.per);
     let budget = duration(a.budget_ms);
     let which = match a.read_outage_ms {
         Some(r) if r > a.write_outage_ms => format!(" (the reads'; the writes' {})", duration(a.write_outage_ms)),
@@ -101,11 +101,6 @@ pub fn availability_text(a: &AvailabilityReport) -> String {
         None => String::new(),
     };
     format!("outage {}{which} used {used} of the {budget} a {per} {pct} % allows: {fit}", duration(a.outage_ms))
-}
-
-fn trim(v: f64) -> String {
-    let s = format!("{v:.6}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// A duration as an SLA reads it: ms below 1 s, s below 2 min, else min (h above 2 h).

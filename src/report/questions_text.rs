@@ -81,14 +81,9 @@ fn figure_line(f: &Figure) -> String {
     // a figure measured beside no target (the readers'): shown, not judged
     let answer = if f.answer == Answer::NotDrilled { "not judged" } else { f.answer.word() };
     if let Some(a) = &f.availability {
-        return format!("{}: availability {} % a {}: {answer}{note}", f.service, trim_percent(a.percent), a.per);
+        return format!("{}: availability {} % a {}: {answer}{note}", f.service, crate::scenario::availability::trim(a.percent), a.per);
     }
     format!("{}: {} {figure}, {limit}: {answer}{note}", f.service, f.target)
-}
-
-fn trim_percent(v: f64) -> String {
-    let s = format!("{v:.6}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// `pg: writes failed again after recovery: 35 writes invoked after …`.

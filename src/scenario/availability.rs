@@ -67,7 +67,8 @@ impl Availability {
     }
 }
 
-fn trim(v: f64) -> String {
+/// A percentage as written: `99.99`, no trailing zeros (shared by every report of it).
+pub fn trim(v: f64) -> String {
     let s = format!("{v:.6}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }

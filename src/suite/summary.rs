@@ -83,7 +83,7 @@ impl RunRow {
         row.lost_writes = r.lost_writes;
         if let Some(a) = &r.availability {
             row.budget_used_percent = Some(a.used_percent);
-            row.availability = Some(format!("{} % a {}", trim(a.percent), a.per));
+            row.availability = Some(format!("{} % a {}", crate::scenario::availability::trim(a.percent), a.per));
         }
         if let Some(p) = &r.phases {
             for (k, v) in [("detection_ms", p.detection_ms), ("promotion_ms", p.promotion_ms), ("reroute_ms", p.reroute_ms)] {
@@ -146,7 +146,7 @@ fn budget_line(rows: &[&RunRow]) -> Option<String> {
     let each: Vec<&crate::checker::AvailabilityReport> = rows.iter().filter_map(|r| r.results.as_ref()?.availability.as_ref()).collect();
     let first = each.first()?;
     let p95 = Stat::of(each.iter().map(|a| a.outage_ms))?.p95;
-    let (pct, per, budget) = (trim(first.percent), &first.per, first.budget_ms);
+    let (pct, per, budget) = (crate::scenario::availability::trim(first.percent), &first.per, first.budget_ms);
     let open = if each.iter().any(|a| a.open_ended) { " (a run never recovered: its outage is a lower bound)" } else { "" };
     let fit = if p95 <= 0.0 {
         "no outage: any number fit".to_string()
@@ -154,11 +154,6 @@ fn budget_line(rows: &[&RunRow]) -> Option<String> {
         format!("outage {:.1} s, {} failures a {per} fit", p95 / 1000.0, (budget / p95).floor())
     };
     Some(format!("at p95 of {} runs ({fit}) the {pct} % budget of {:.2} min a {per}{open}", each.len(), budget / 60_000.0))
-}
-
-fn trim(v: f64) -> String {
-    let s = format!("{v:.6}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Each target a run missed or could not decide, and each regression, in a few words.
