@@ -44,6 +44,8 @@ pub const BOUNDS: &[Bound] = &[
     b("GaleraSpec.nodes", 2.0, 9.0),
     b("MultiActiveSpec.nodes", 2.0, 8.0),
     b("LogicalSpec.initial_rows", 0.0, 100000.0),
+    b("FilesSpec.every_s", 1.0, 86_400.0),
+    b("FilesSpec.delay_s", 0.0, 3600.0),
     b("BackupSpec.archive_timeout_s", 1.0, 3600.0),
     b("BackupSpec.snapshot_s", 1.0, 3600.0),
     b("WorkloadSpec.writers", 1.0, 256.0),

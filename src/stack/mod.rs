@@ -17,6 +17,7 @@ mod data;
 mod driver;
 mod external;
 mod external_data;
+mod files;
 mod mariadb;
 mod nodes;
 mod orchestrator;
@@ -68,6 +69,7 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
         "mariadb" => Box::new(mariadb::MariaDb::new(spec)),
         "mariadb-mha" => Box::new(mariadb::Mha::new(spec)),
         "galera" => Box::new(mariadb::Galera::new(spec)),
+        "files" => Box::new(files::Files::new(spec)),
         _ => Box::new(External::new(spec, Auth::default())),
     }
 }

@@ -5,6 +5,7 @@
 //! and the drivers ask these facts; nothing else names a kind. A new kind is one entry in
 //! its engine's file and one in `KINDS`.
 mod external;
+mod files;
 mod format;
 mod mariadb;
 mod postgres;
@@ -13,6 +14,7 @@ mod redis;
 mod redis_cluster;
 
 pub use external::{ENDPOINT, READ_ENDPOINT};
+pub use files::{FileSync, FilesSpec};
 pub use format::Engine;
 pub use mariadb::{BINLOG_STREAMER, GaleraSpec, MhaSpec};
 pub use postgres::{ARCHIVE_HOST, ConflictResolution, HaproxySpec, MultiActiveSpec, PatroniSpec};
@@ -129,7 +131,7 @@ fn one_primary(_: &StackSpec) -> usize {
 }
 
 /// Every kind, in the order the scenario format lists them.
-pub const KINDS: [StackKind; 11] = [
+pub const KINDS: [StackKind; 12] = [
     StackKind(&postgres::POSTGRES),
     StackKind(&redis::REDIS),
     StackKind(&redis::REDIS_SENTINEL),
@@ -140,6 +142,7 @@ pub const KINDS: [StackKind; 11] = [
     StackKind(&postgres::PGLOGICAL),
     StackKind(&postgres_logical::POSTGRES_LOGICAL),
     StackKind(&mariadb::GALERA),
+    StackKind(&files::FILES),
     StackKind(&external::EXTERNAL),
 ];
 

@@ -1,7 +1,7 @@
 //! `stack`: what drdrill starts (or attaches to): its kind, replicas, replication,
 //! settings, each kind's own blocks, backup, sites, and an external stack's endpoint.
 use crate::scenario::kinds::{
-    ClusterSpec, Engine, GaleraSpec, HaproxySpec, LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec, SentinelSpec, StackKind,
+    ClusterSpec, Engine, FilesSpec, GaleraSpec, HaproxySpec, LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec, SentinelSpec, StackKind,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -98,6 +98,9 @@ pub struct StackSpec {
     /// galera: its nodes (each one writable; quorum by the sites they sit in).
     #[serde(default)]
     pub galera: Option<GaleraSpec>,
+    /// files: the tool that mirrors the main server's files to the backup, and its schedule.
+    #[serde(default)]
+    pub files: Option<FilesSpec>,
     /// postgres, mariadb, redis: back the stack up, so that a `restore` failover can
     /// rebuild it (docs/restore.md).
     #[serde(default)]

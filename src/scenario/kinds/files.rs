@@ -1,0 +1,152 @@
+//! The file store mirrored to a backup server (`files`): a main server taking uploads and a
+//! mirror kept by the user's tool, as seed 004 keeps its config files (`rsync -a --delete`
+//! from cron every 60 s) and as "realtime" mirrors usually do it (lsyncd: inotify, then
+//! rsync after its `delay`). The mirror serves reads only until it is made the source.
+use super::KindInfo;
+use crate::scenario::locate::Problem;
+use crate::scenario::locate::Seg::Key;
+use crate::scenario::model::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Why a mirror kept by rsync or lsyncd is never synchronous.
+const NO_SYNC: &str =
+    "a mirror kept by rsync or lsyncd copies a file after its upload was acknowledged: it is asynchronous by nature (drop `replication`)";
+
+pub const FILES: KindInfo = KindInfo {
+    blocks: &["files"],
+    refuses: &[(ReplicationMode::Sync, NO_SYNC), (ReplicationMode::SemiSync, NO_SYNC)],
+    validate: validate_files,
+    ..KindInfo::bare(
+        "files",
+        "A file store (uploads over HTTP, nginx WebDAV) on a main server, mirrored to a backup server by rsync every `every_s` or by lsyncd; the mirror is read-only until promoted.",
+        "files",
+        "drdrill/files:1",
+    )
+};
+
+/// The tool that mirrors the main server's files to the backup.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FileSync {
+    /// `rsync -a --delete` over ssh, run every `every_s` (a cron job's period).
+    #[default]
+    Rsync,
+    /// lsyncd 2.2 (`default.rsyncssh`): inotify events batched for `delay_s`, then rsync.
+    Lsyncd,
+}
+
+impl FileSync {
+    pub fn name(self) -> &'static str {
+        match self {
+            FileSync::Rsync => "rsync",
+            FileSync::Lsyncd => "lsyncd",
+        }
+    }
+}
+
+/// How the files are mirrored (`stack.kind: files`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesSpec {
+    /// `rsync` (default) or `lsyncd`.
+    pub sync: FileSync,
+    /// rsync: seconds from one run's start to the next (seed 004's cron: 60). Default 60.
+    pub every_s: Option<u32>,
+    /// lsyncd: seconds it batches events before each rsync (its `delay`). Default 15,
+    /// lsyncd's own.
+    pub delay_s: Option<u32>,
+}
+
+impl FilesSpec {
+    /// rsync's period in seconds.
+    pub fn every_s(&self) -> u32 {
+        self.every_s.unwrap_or(60)
+    }
+    /// lsyncd's delay in seconds.
+    pub fn delay_s(&self) -> u32 {
+        self.delay_s.unwrap_or(15)
+    }
+    /// The tool and its schedule, as reports name it: `rsync every 60 s`, `lsyncd, delay 15 s`.
+    pub fn describe(&self) -> String {
+        match self.sync {
+            FileSync::Rsync => format!("rsync -a --delete every {} s", self.every_s()),
+            FileSync::Lsyncd => format!("lsyncd, delay {} s", self.delay_s()),
+        }
+    }
+}
+
+fn validate_files(s: &Scenario, p: &mut Vec<Problem>) {
+    let st = &s.stack;
+    if st.replicas != 1 {
+        let msg = format!("a files stack has one mirror, the backup server (replicas: 1), found replicas: {}", st.replicas);
+        p.push((vec![Key("stack"), Key("replicas")], msg));
+    }
+    let f = st.files.clone().unwrap_or_default();
+    let k = |f: &'static str| vec![Key("stack"), Key("files"), Key(f)];
+    match f.sync {
+        FileSync::Rsync if f.delay_s.is_some() => {
+            p.push((k("delay_s"), "`delay_s` is lsyncd's; rsync runs every `every_s`".into()))
+        }
+        FileSync::Lsyncd if f.every_s.is_some() => {
+            p.push((k("every_s"), "`every_s` is rsync's period; lsyncd syncs `delay_s` after a change".into()))
+        }
+        _ => {}
+    }
+    crate::scenario::bounds::check_opt(p, k("every_s"), "FilesSpec.every_s", f.every_s.map(f64::from));
+    crate::scenario::bounds::check_opt(p, k("delay_s"), "FilesSpec.delay_s", f.delay_s.map(f64::from));
+    if let Some(fo) = &s.failover
+        && fo.rejoin_old_primary
+    {
+        let msg = "the old main server does not rejoin as a mirror (drdrill does not reverse the sync): drop `rejoin_old_primary`";
+        p.push((vec![Key("failover"), Key("rejoin_old_primary")], msg.into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    fn problems(stack: &str, rest: &str) -> String {
+        let yaml = format!("name: t\ntargets: {{}}\nstack:\n  kind: files\n{stack}\n{rest}");
+        match parse(std::path::Path::new("t.yaml"), yaml) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_main_server_and_its_mirror_are_the_default() {
+        assert_eq!(problems("  replicas: 1", ""), "");
+        let l = parse(std::path::Path::new("t.yaml"), "name: t\ntargets: {}\nstack: {kind: files, replicas: 1}\n".into()).unwrap();
+        assert_eq!(l.scenario.stack.node_names(), ["files-1", "files-2"]);
+        assert_eq!(problems("  replicas: 1\n  files: {sync: lsyncd, delay_s: 0}", ""), "");
+    }
+
+    #[test]
+    fn bad_files_settings_are_refused_where_they_stand() {
+        let cases = [
+            ("  replicas: 1\n  files:\n    sync: rsync\n    every_s: 0", "t.yaml:8:5", "every_s must be between 1 and 86400, found 0"),
+            ("  replicas: 0", "t.yaml:5:3", "one mirror, the backup server (replicas: 1), found replicas: 0"),
+            ("  replicas: 2", "t.yaml:5:3", "found replicas: 2"),
+            ("  replicas: 1\n  files:\n    delay_s: 3", "t.yaml:7:5", "`delay_s` is lsyncd's"),
+            ("  replicas: 1\n  files:\n    sync: lsyncd\n    every_s: 3", "t.yaml:8:5", "`every_s` is rsync's period"),
+            ("  replicas: 1\n  files: {sync: unison}", "t.yaml:6:", "unknown variant `unison`, expected `rsync` or `lsyncd`"),
+            ("  replicas: 1\n  replication: sync", "t.yaml:6:3", "asynchronous by nature"),
+        ];
+        for (stack, at, want) in cases {
+            let e = problems(stack, "");
+            assert!(e.contains(at) && e.contains(want), "{stack}: {e}");
+        }
+        let rejoin = "failover: {promote: files-2, rejoin_old_primary: true}\nfaults: [{at_ms: 1, kind: kill, target: primary}]";
+        let e = problems("  replicas: 1", rejoin);
+        assert!(e.contains("does not rejoin as a mirror"), "{e}");
+    }
+
+    #[test]
+    fn files_settings_belong_to_the_files_kind() {
+        let yaml = "name: t\ntargets: {}\nstack: {kind: redis, files: {sync: rsync}}\n";
+        let e = parse(std::path::Path::new("t.yaml"), yaml.into()).unwrap_err().to_string();
+        assert!(e.contains("`files` settings apply to a files stack, not redis"), "{e}");
+    }
+}

@@ -1,0 +1,184 @@
+//! The files kind's data path: each write is an upload (`PUT /files/drdrill-w<writer>-s<seq>`,
+//! acknowledged once nginx has renamed the whole body into place), read back by listing a
+//! node's directory and checking each file is whole. The replica-lag heartbeat is one more
+//! file (`drdrill-heartbeat`) the mirror receives like any other.
+use super::http::{Conn, Failed, REPLIED};
+use crate::error::{Error, Result};
+use crate::stack::data::{DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, WriteClient, WriteError};
+use crate::stack::read_back::ReadBack;
+use async_trait::async_trait;
+use hyper::{Method, StatusCode};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The port nginx listens on inside a node.
+pub const PORT: u16 = 8080;
+/// The heartbeat of the replica-lag measurement.
+const HEARTBEAT: &str = "drdrill-heartbeat";
+/// Written on the source before the sync starts: the mirror has it once the sync works.
+pub const READY: &str = "drdrill-ready";
+
+/// A workload file's name.
+pub fn file_name(writer: u32, seq: u64) -> String {
+    format!("drdrill-w{writer}-s{seq}")
+}
+
+/// The writer and seq a workload file's name carries; None for any other file.
+pub fn parse_name(name: &str) -> Option<(u32, u64)> {
+    let (w, s) = name.strip_prefix("drdrill-w")?.split_once("-s")?;
+    Some((w.parse().ok()?, s.parse().ok()?))
+}
+
+/// An upload's content: a header naming it and its payload's length, the payload, and a
+/// trailer, so a file cut short (or grown) is seen as torn.
+pub fn content(writer: u32, seq: u64, payload: &str) -> Vec<u8> {
+    format!("drdrill upload writer={writer} seq={seq} bytes={}\n{payload}\n.end\n", payload.len()).into_bytes()
+}
+
+/// Whether `body` is the whole upload of (writer, seq); the reason when it is not.
+pub fn whole(body: &[u8], writer: u32, seq: u64) -> std::result::Result<(), String> {
+    let text = std::str::from_utf8(body).map_err(|_| format!("{} bytes, not the text written", body.len()))?;
+    let (header, rest) = text.split_once('\n').ok_or_else(|| format!("{} bytes, no header line", body.len()))?;
+    let want = format!("drdrill upload writer={writer} seq={seq} bytes=");
+    let n: usize = header.strip_prefix(&want).and_then(|n| n.parse().ok()).ok_or_else(|| format!("header {header:?}"))?;
+    match rest.len() == n + "\n.end\n".len() && rest.ends_with("\n.end\n") {
+        true => Ok(()),
+        false => Err(format!("{} of {} bytes", body.len(), header.len() + 1 + n + 6)),
+    }
+}
+
+pub struct FilesData;
+
+/// A workload connection to one node.
+struct Client(Conn);
+
+fn write_error(e: Failed) -> WriteError {
+    match e {
+        // nginx answered: the upload was refused whole (a mirror is read-only)
+        r @ Failed::Reply(..) => WriteError::Fail(r.to_string()),
+        // the body may have reached nginx and been renamed into place
+        b @ Failed::Broken(_) => WriteError::Unknown(b.to_string()),
+    }
+}
+
+#[async_trait]
+impl WriteClient for Client {
+    async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
+        self.0.put(&file_name(writer, seq), content(writer, seq, payload)).await.map_err(write_error)
+    }
+}
+
+#[async_trait]
+impl DataPath for FilesData {
+    fn port(&self) -> u16 {
+        PORT
+    }
+
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        Ok(Box::new(Client(Conn::open(addr, timeout).await?)))
+    }
+
+    /// The upload directory exists in every node's image.
+    async fn prepare(&self, primary: SocketAddr) -> Result<()> {
+        match self.probe(primary, Duration::from_secs(3)).await {
+            true => Ok(()),
+            false => Err(Error::infra(format!("the file store at {primary} does not take uploads"))),
+        }
+    }
+
+    /// Takes uploads: a DELETE of a file nobody wrote is answered 404 by the source, 403 by
+    /// a read-only mirror (nothing is written either way).
+    async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
+        let path = format!("{}drdrill-probe-absent", super::http::DIR);
+        super::http::once(addr, Method::DELETE, &path, timeout).await == Ok(StatusCode::NOT_FOUND)
+    }
+
+    /// How many workload files the node holds.
+    async fn position(&self, addr: SocketAddr) -> Result<u64> {
+        let mut c = Conn::open(addr, Duration::from_secs(3)).await.map_err(Error::infra)?;
+        let names = c.list().await.map_err(|e| Error::infra(format!("list the files on {addr}: {e}")))?;
+        Ok(names.iter().filter(|(n, _)| parse_name(n).is_some()).count() as u64)
+    }
+
+    /// Every workload file on the node that is whole; a torn one is named, not counted.
+    async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
+        let mut c = Conn::open(addr, Duration::from_secs(3)).await.map_err(Error::infra)?;
+        let fail = |e: Failed| Error::infra(format!("read the files back from {addr}: {e}"));
+        let names = c.list().await.map_err(fail)?;
+        let mut back = ReadBack::default();
+        for (name, (writer, seq)) in names.iter().filter_map(|(n, _)| Some((n, parse_name(n)?))) {
+            let Some(body) = c.get(name).await.map_err(fail)? else { continue };
+            match whole(&body, writer, seq) {
+                Ok(()) => back.push(writer, seq),
+                Err(why) => back.unreadable.push(format!("{name} torn: {why}")),
+            }
+        }
+        Ok(back)
+    }
+
+    fn lag(&self) -> &dyn LagPath {
+        self
+    }
+
+    fn is_reply(&self, error: &str) -> bool {
+        error.starts_with(REPLIED)
+    }
+}
+
+#[async_trait]
+impl LagPath for FilesData {
+    fn reported_as(&self) -> &'static str {
+        "none (rsync and lsyncd report no lag)"
+    }
+
+    async fn prepare_heartbeat(&self, primary: SocketAddr) -> Result<()> {
+        let mut c = Conn::open(primary, Duration::from_secs(3)).await.map_err(Error::infra)?;
+        c.put(HEARTBEAT, b"0".to_vec()).await.map_err(|e| Error::infra(format!("write the heartbeat file: {e}")))
+    }
+
+    async fn heartbeat(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn Heartbeat>, String> {
+        Ok(Box::new(Client(Conn::open(addr, timeout).await?)))
+    }
+}
+
+#[async_trait]
+impl Heartbeat for Client {
+    async fn beat(&mut self, seq: u64) -> std::result::Result<(), String> {
+        self.0.put(HEARTBEAT, seq.to_string().into_bytes()).await.map_err(|e| e.to_string())
+    }
+
+    async fn read(&mut self) -> std::result::Result<u64, String> {
+        match self.0.get(HEARTBEAT).await.map_err(|e| e.to_string())? {
+            Some(b) => String::from_utf8_lossy(&b).trim().parse().map_err(|e| format!("heartbeat file: {e}")),
+            None => Ok(0),
+        }
+    }
+
+    async fn engine_lag(&mut self, _replica: &ReplicaAt) -> std::result::Result<EngineLag, String> {
+        Ok(EngineLag::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_is_whole_only_as_written() {
+        let body = content(3, 41, "xyz");
+        assert_eq!(whole(&body, 3, 41), Ok(()));
+        assert!(whole(&body[..body.len() - 1], 3, 41).unwrap_err().contains("of"), "cut short");
+        assert!(whole(&[&body[..], b"more"].concat(), 3, 41).is_err(), "grown");
+        assert!(whole(&body, 3, 42).is_err(), "another upload's content");
+        assert!(whole(b"", 3, 41).is_err());
+        assert!(whole(&[0xff, 0xfe], 3, 41).is_err());
+    }
+
+    #[test]
+    fn only_workload_files_are_records() {
+        assert_eq!(parse_name(&file_name(2, 1234)), Some((2, 1234)));
+        for other in [HEARTBEAT, READY, "drdrill-w2", "drdrill-wx-s1", "notes.txt"] {
+            assert_eq!(parse_name(other), None, "{other}");
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! One keep-alive HTTP/1.1 connection to a files node's nginx: PUT, GET, DELETE and the
+//! JSON listing of `/files/` (nginx's autoindex). A status other than 2xx comes back as
+//! the server's reply (`Reply`), anything else as a broken exchange.
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::HOST;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Where uploads live on every node, as the URL names them.
+pub const DIR: &str = "/files/";
+
+/// How an exchange ended when it did not succeed.
+#[derive(Debug)]
+pub enum Failed {
+    /// The server answered with this status (it received the request and refused it).
+    Reply(StatusCode, String),
+    /// The connection broke or the request could not be sent.
+    Broken(String),
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Reply(s, body) => write!(f, "{REPLIED} {s}: {}", body.trim().chars().take(120).collect::<String>()),
+            Failed::Broken(e) => f.write_str(e),
+        }
+    }
+}
+
+/// How every refusal's text starts (`DataPath::is_reply`).
+pub const REPLIED: &str = "the file store answered";
+
+/// A connection; it is dropped after a broken exchange.
+pub struct Conn {
+    addr: SocketAddr,
+    sender: SendRequest<Full<Bytes>>,
+}
+
+impl Conn {
+    pub async fn open(addr: SocketAddr, timeout: Duration) -> Result<Conn, String> {
+        let open = async {
+            let stream = TcpStream::connect(addr).await.map_err(|e| format!("{addr}: {e}"))?;
+            stream.set_nodelay(true).map_err(|e| e.to_string())?;
+            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+            tokio::spawn(conn);
+            Ok(Conn { addr, sender })
+        };
+        tokio::time::timeout(timeout, open).await.map_err(|_| format!("{addr}: no connection within {} ms", timeout.as_millis()))?
+    }
+
+    /// One request; the body of a 2xx answer.
+    pub async fn send(&mut self, method: Method, path: &str, body: Bytes) -> Result<Bytes, Failed> {
+        self.sender.ready().await.map_err(|e| Failed::Broken(e.to_string()))?;
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(HOST, self.addr.to_string())
+            .body(Full::new(body))
+            .map_err(|e| Failed::Broken(e.to_string()))?;
+        let resp = self.sender.send_request(req).await.map_err(|e| Failed::Broken(e.to_string()))?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.map_err(|e| Failed::Broken(e.to_string()))?.to_bytes();
+        match status.is_success() {
+            true => Ok(bytes),
+            false => Err(Failed::Reply(status, String::from_utf8_lossy(&bytes).into_owned())),
+        }
+    }
+
+    pub async fn put(&mut self, name: &str, body: Vec<u8>) -> Result<(), Failed> {
+        self.send(Method::PUT, &format!("{DIR}{name}"), Bytes::from(body)).await.map(drop)
+    }
+
+    /// The file's content; None when the node has no such file.
+    pub async fn get(&mut self, name: &str) -> Result<Option<Bytes>, Failed> {
+        match self.send(Method::GET, &format!("{DIR}{name}"), Bytes::new()).await {
+            Ok(b) => Ok(Some(b)),
+            Err(Failed::Reply(StatusCode::NOT_FOUND, _)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The names of the regular files in the directory, as nginx lists them.
+    pub async fn list(&mut self) -> Result<Vec<(String, u64)>, Failed> {
+        let body = self.send(Method::GET, DIR, Bytes::new()).await?;
+        parse_listing(&body).map_err(Failed::Broken)
+    }
+}
+
+/// nginx's `autoindex_format json`: `[{"name": …, "type": "file", "size": …}, …]`.
+pub fn parse_listing(body: &[u8]) -> Result<Vec<(String, u64)>, String> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        name: String,
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        size: u64,
+    }
+    let entries: Vec<Entry> = serde_json::from_slice(body).map_err(|e| format!("unexpected listing from the file store: {e}"))?;
+    Ok(entries.into_iter().filter(|e| e.kind == "file").map(|e| (e.name, e.size)).collect())
+}
+
+/// A request with no body, on a connection of its own (probes).
+pub async fn once(addr: SocketAddr, method: Method, path: &str, timeout: Duration) -> Result<StatusCode, String> {
+    let exchange = async {
+        let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(HOST, addr.to_string())
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| e.to_string())?;
+        Ok(sender.send_request(req).await.map_err(|e| e.to_string())?.status())
+    };
+    tokio::time::timeout(timeout, exchange).await.map_err(|_| format!("{addr}: no answer within {} ms", timeout.as_millis()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nginx_listings_are_read_and_directories_left_out() {
+        let body = br#"[
+{ "name":"w1-000001", "type":"file", "mtime":"Fri, 27 Nov 2026 23:08:22 GMT", "size":5 },
+{ "name":"sub", "type":"directory", "mtime":"Fri, 27 Nov 2026 23:08:22 GMT" }
+]"#;
+        assert_eq!(parse_listing(body).unwrap(), vec![("w1-000001".to_string(), 5)]);
+        assert_eq!(parse_listing(b"[\n]").unwrap(), vec![]);
+        assert!(parse_listing(b"<html>").is_err());
+    }
+}
