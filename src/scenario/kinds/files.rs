@@ -85,9 +85,7 @@ fn validate_files(s: &Scenario, p: &mut Vec<Problem>) {
     let f = st.files.clone().unwrap_or_default();
     let k = |f: &'static str| vec![Key("stack"), Key("files"), Key(f)];
     match f.sync {
-        FileSync::Rsync if f.delay_s.is_some() => {
-            p.push((k("delay_s"), "`delay_s` is lsyncd's; rsync runs every `every_s`".into()))
-        }
+        FileSync::Rsync if f.delay_s.is_some() => p.push((k("delay_s"), "`delay_s` is lsyncd's; rsync runs every `every_s`".into())),
         FileSync::Lsyncd if f.every_s.is_some() => {
             p.push((k("every_s"), "`every_s` is rsync's period; lsyncd syncs `delay_s` after a change".into()))
         }

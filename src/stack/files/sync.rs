@@ -24,7 +24,13 @@ pub async fn start(stack: &Stack, spec: &FilesSpec) -> Result<()> {
         .exec_ok(
             &source,
             "make the run's SSH key on the main server",
-            &["sh", "-c", "set -e; ssh-keygen -q -t ed25519 -N '' -C \"drdrill-$1\" -f /root/.ssh/id_ed25519; cat /root/.ssh/id_ed25519.pub", "sh", &stack.run_id],
+            &[
+                "sh",
+                "-c",
+                "set -e; ssh-keygen -q -t ed25519 -N '' -C \"drdrill-$1\" -f /root/.ssh/id_ed25519; cat /root/.ssh/id_ed25519.pub",
+                "sh",
+                &stack.run_id,
+            ],
         )
         .await?;
     let public = made.lines().find(|l| l.starts_with("ssh-ed25519 ")).ok_or_else(|| Error::infra("ssh-keygen printed no public key"))?;

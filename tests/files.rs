@@ -1,0 +1,111 @@
+//! The files kind in real containers: nginx taking uploads on the main server, the mirror
+//! kept by rsync every 2 s or by lsyncd, the main server killed. What drdrill counts lost
+//! is re-derived from history.jsonl.zst and our own read of the mirror (a listing, then
+//! each file checked whole); the mirror's lag against the tool's known period.
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+
+/// One GET on 127.0.0.1:`port` (HTTP/1.0, the connection closed after it): the body.
+fn get(port: u16, path: &str) -> (u16, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the mirror");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let at = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP answer") + 4;
+    let status = String::from_utf8_lossy(&raw[9..12]).parse().unwrap();
+    (status, raw[at..].to_vec())
+}
+
+/// Every whole upload on a files node, by our own reading: `drdrill-w<writer>-s<seq>`
+/// whose content is the header, the payload of the length it says, and the trailer.
+fn read_files(port: u16) -> BTreeSet<(u64, u64)> {
+    let (status, listing) = get(port, "/files/");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&listing));
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&listing).unwrap();
+    let mut out = BTreeSet::new();
+    for e in entries.iter().filter(|e| e["type"] == "file") {
+        let name = e["name"].as_str().unwrap();
+        let Some((w, s)) = name.strip_prefix("drdrill-w").and_then(|r| r.split_once("-s")) else { continue };
+        let (w, s): (u64, u64) = (w.parse().unwrap(), s.parse().unwrap());
+        let (_, body) = get(port, &format!("/files/{name}"));
+        let text = String::from_utf8(body).unwrap();
+        let (header, rest) = text.split_once('\n').unwrap();
+        let n: usize = header.strip_prefix(&format!("drdrill upload writer={w} seq={s} bytes=")).unwrap().parse().unwrap();
+        assert_eq!(rest.len(), n + 6, "{name} is torn");
+        assert!(rest.ends_with("\n.end\n"), "{name} is torn");
+        out.insert((w, s));
+    }
+    out
+}
+
+fn lag_of(r: &serde_json::Value, node: &str) -> serde_json::Value {
+    r["replica_lag"]["replicas"].as_array().unwrap().iter().find(|x| x["node"] == node).unwrap()["overall"].clone()
+}
+
+#[test]
+fn rsync_every_2_s_loses_only_what_its_last_run_did_not_copy_and_the_mirror_lags_by_the_period() {
+    let c = drill_cross_checked("scenarios/files-rsync-main-lost.yaml", read_files, &[]);
+    let r = &c.d.results;
+    assert_eq!(c.d.code, 0, "{}", c.d.stdout);
+    assert_eq!(r["stack"]["final_primary"], "files-2");
+    // a file acknowledged more than one period (and a run's time) before the kill was
+    // copied by a run that finished: none of those is lost; the lost ones are the last run's
+    let fault = r["fault_applied_ms"].as_f64().unwrap();
+    let acks = ack_times(&c.d.dir);
+    for k in &c.lost {
+        assert!(acks[k].1 > fault - 2600.0, "{k:?} acknowledged at {} ms, the main killed at {fault} ms", acks[k].1);
+    }
+    let mirrored_before = acks.iter().filter(|(k, (_, ack))| *ack < fault - 2600.0 && c.survivors.contains(k)).count();
+    assert!(mirrored_before > 50, "only {mirrored_before} files from before the last run are on the mirror");
+    assert!(r["rpo_ms"].as_f64().unwrap() <= 2600.0, "rpo {} ms", r["rpo_ms"]);
+    // the heartbeat file lags by where in the 2 s period it was written: p50 about 1 s,
+    // at most the period and a run
+    let lag = lag_of(r, "files-2");
+    let (p50, max) = (lag["p50_ms"].as_f64().unwrap(), lag["max_ms"].as_f64().unwrap());
+    assert!((500.0..1700.0).contains(&p50), "lag p50 {p50} ms for a 2 s period");
+    assert!((1500.0..2800.0).contains(&max), "lag max {max} ms for a 2 s period");
+    assert!(c.d.stdout.contains("mirrored (rsync -a --delete every 2 s)"), "{}", c.d.stdout);
+}
+
+#[test]
+fn lsyncd_at_its_default_delay_holds_back_every_upload_of_its_first_15_s_and_the_drill_fails_on_it() {
+    let c = drill_cross_checked("scenarios/files-lsyncd-main-lost.yaml", read_files, &[]);
+    let r = &c.d.results;
+    assert_eq!(c.d.code, 1, "fails on purpose on rpo_ms: {}", c.d.stdout);
+    // every upload acknowledged before the kill landed was still in lsyncd's first batch
+    let fault = r["fault_applied_ms"].as_f64().unwrap();
+    let acks = ack_times(&c.d.dir);
+    let before: BTreeSet<(u64, u64)> = acks.iter().filter(|(_, (_, ack))| *ack < fault).map(|(k, _)| *k).collect();
+    assert!(before.len() > 150, "{} uploads before the kill", before.len());
+    assert_eq!(c.lost, before, "lost exactly the uploads acknowledged before the kill");
+    assert!(r["rpo_ms"].as_f64().unwrap() > 4500.0, "rpo {} ms", r["rpo_ms"]);
+    let t = r["targets"].as_array().unwrap().iter().find(|t| t["target"] == "rpo_ms").unwrap();
+    assert_eq!(t["verdict"], "fail", "{t}");
+}
+
+#[test]
+fn lsyncd_with_a_1_s_delay_mirrors_within_its_batch() {
+    let src = std::fs::read_to_string(root().join("scenarios/files-lsyncd-main-lost.yaml")).unwrap();
+    let src = src
+        .replace("    # delay_s: 15 ", "    delay_s: 1\n    # was 15 ")
+        .replace("name: files-lsyncd-main-lost", "name: files-lsyncd-delay-1")
+        .replace("  rpo_ms: 1000 ", "  rpo_ms: 2500 ");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("files-lsyncd-delay-1.yaml");
+    std::fs::write(&path, src).unwrap();
+    let c = drill_cross_checked(path.to_str().unwrap(), read_files, &[]);
+    let r = &c.d.results;
+    assert_eq!(c.d.code, 0, "{}", c.d.stdout);
+    let lag = lag_of(r, "files-2");
+    let (p50, max) = (lag["p50_ms"].as_f64().unwrap(), lag["max_ms"].as_f64().unwrap());
+    // a batch is flushed 1 s after its first change: every heartbeat waits up to 1 s
+    assert!((100.0..1200.0).contains(&p50) && max < 2000.0, "lag p50 {p50} ms, max {max} ms for a 1 s delay");
+    let fault = r["fault_applied_ms"].as_f64().unwrap();
+    let acks = ack_times(&c.d.dir);
+    for k in &c.lost {
+        assert!(acks[k].1 > fault - 2000.0, "{k:?} acknowledged at {} ms, the main killed at {fault} ms", acks[k].1);
+    }
+}
