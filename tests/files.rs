@@ -109,3 +109,32 @@ fn lsyncd_with_a_1_s_delay_mirrors_within_its_batch() {
         assert!(acks[k].1 > fault - 2000.0, "{k:?} acknowledged at {} ms, the main killed at {fault} ms", acks[k].1);
     }
 }
+
+#[test]
+fn keepalived_moves_the_vip_to_the_backup_and_its_phases_sum_to_the_rto() {
+    let holders = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen = holders.clone();
+    let read = move |r: &serde_json::Value, node: &str| {
+        // before gc: who holds the VIP now (the killed main server has no eth0 left)
+        seen.replace(vip_holders(r));
+        read_files(host_port(r, node))
+    };
+    let c = drill_cross_checked_by("scenarios/files-keepalived-main-lost.yaml", &read, &[]);
+    let r = &c.d.results;
+    assert_eq!(c.d.code, 0, "{}", c.d.stdout);
+    assert_eq!(*holders.borrow(), ["files-2"], "the VIP is on the backup, and only there");
+    let p = &r["phases"];
+    assert_eq!((p["orchestrator"].as_str(), p["new_primary"].as_str()), (Some("Keepalived"), Some("files-2")), "{p}");
+    // detection: VRRP's master-down interval, 3 advertisements of 1 s and the skew, counted
+    // from the kill taking effect; each phase in order, and together the RTO
+    let ms = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("no {k}: {p}"));
+    let detection = ms("detection_ms");
+    assert!((2800.0..4300.0).contains(&detection), "detection {detection} ms against a 3.8 s master-down interval");
+    assert!(ms("detected_ms") <= ms("moved_ms") + 50.0 && ms("moved_ms") <= ms("promoted_ms"), "{p}");
+    let sum = detection + ms("promotion_ms") + ms("reroute_ms") + ms("stabilization_ms");
+    let rto = r["rto_ms"].as_f64().unwrap();
+    assert!((sum - rto).abs() < 1.0, "phases sum to {sum} ms, RTO {rto} ms");
+    // every upload went through the VIP; after the move they name the backup
+    assert!(c.d.stdout.contains("RTO by phase (Keepalived: files-1 -> files-2)"), "{}", c.d.stdout);
+    assert!(c.d.stdout.contains("claimed: seed 004"), "{}", c.d.stdout);
+}

@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
 # A node of a `files` stack. FILES_ROLE=source: nginx takes uploads, and once drdrill has
-# given it the run's SSH key (/root/.ssh/id_ed25519, then /run/drdrill-sync: the sync's
-# command) the sync mirrors /srv/files to the mirror. FILES_ROLE=mirror: nginx serves
-# /srv/files read-only; sshd takes the source's rsync.
-# `drdrill-files promote`: a mirror made the source (uploads taken from now on).
+# given it the run's SSH key and the sync's command (/run/drdrill-sync) the sync mirrors
+# /srv/files to the mirror. FILES_ROLE=mirror: nginx serves /srv/files read-only; sshd
+# takes the source's rsync. On both, once drdrill writes /etc/keepalived/keepalived.conf
+# and /run/drdrill-keepalived, keepalived runs in the foreground (files-keepalived).
+# FILES_ROLE=forward: the clients' way to the VIP (port 8080 to the VIP in /etc/drdrill-vip).
+# `drdrill-files promote`: a mirror made the source: uploads taken from now on; it returns
+# once nginx takes them (keepalived's notify_master runs it).
 set -uo pipefail
 access=/etc/drdrill/access.conf
+say() { echo "drdrill: $*" >/proc/1/fd/1; }
 if [ "${1:-}" = promote ]; then
-  : >"$access" && nginx -c /etc/drdrill/nginx.conf -s reload && echo "drdrill: made the source"
-  exit
+  : >"$access" && nginx -c /etc/drdrill/nginx.conf -s reload 2>/dev/null
+  for _ in $(seq 1 100); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE --max-time 1 http://127.0.0.1:8080/files/drdrill-probe-absent)
+    [ "$code" = 404 ] && { say "made the source (uploads taken)"; exit 0; }
+    sleep 0.05
+  done
+  say "promote: nginx still refuses uploads after 5 s"; exit 1
+fi
+if [ "${FILES_ROLE:-source}" = forward ]; then
+  until [ -s /etc/drdrill-vip ]; do sleep 0.1; done
+  vip=$(cat /etc/drdrill-vip)
+  echo "drdrill: forwarding :8080 to the VIP $vip:8080"
+  exec socat TCP-LISTEN:8080,fork,reuseaddr "TCP:$vip:8080,connect-timeout=2"
 fi
 ssh-keygen -A >/dev/null
 if [ "${FILES_ROLE:-source}" = mirror ]; then
@@ -16,16 +31,24 @@ if [ "${FILES_ROLE:-source}" = mirror ]; then
 else
   : >"$access"
 fi
+echo "add_header X-Drdrill-Node \"${FILES_NODE:-}\" always;" >/etc/drdrill/node.conf
 /usr/sbin/sshd -D -e -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o UseDNS=no &
 sshd=$!
 nginx -c /etc/drdrill/nginx.conf &
 web=$!
 echo "drdrill: files node up (${FILES_ROLE:-source})"
 if [ "${FILES_ROLE:-source}" = source ]; then
-  while [ ! -s /run/drdrill-sync ]; do sleep 0.1; done
-  echo "drdrill: sync: $(head -c 300 /run/drdrill-sync)"
-  bash /run/drdrill-sync &
+  (
+    while [ ! -s /run/drdrill-sync ]; do sleep 0.1; done
+    echo "drdrill: sync: $(head -c 300 /run/drdrill-sync)"
+    exec bash /run/drdrill-sync
+  ) &
 fi
+(
+  while [ ! -e /run/drdrill-keepalived ]; do sleep 0.1; done
+  echo "drdrill: keepalived starting"
+  exec keepalived -n -l -D -f /etc/keepalived/keepalived.conf
+) &
 # the node lives as long as its web server and sshd (the sync may fail and retry)
 wait -n "$web" "$sshd"
 echo "drdrill: nginx or sshd of the files node exited"

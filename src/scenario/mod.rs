@@ -31,8 +31,8 @@ pub use backup::{AppendFsync, BackupInfo, BackupSpec, BackupTool};
 pub use faults::{heals_later, kind_name};
 pub use kinds::{
     ARCHIVE_HOST, BINLOG_STREAMER, CLUSTER_DEFAULTS, ClusterSpec, ConflictResolution, ENDPOINT, Engine, FileSync, FilesSpec, HaproxySpec,
-    KINDS, KindInfo, LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec, READ_ENDPOINT, SentinelSpec, StackKind, expand_service_group,
-    service_names,
+    KINDS, KeepalivedSpec, KindInfo, LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec, READ_ENDPOINT, SentinelSpec, StackKind,
+    VIP_FORWARDER, expand_service_group, service_names,
 };
 pub use limits::{Limit, STATS};
 pub use load::{Loaded, load, parse};

@@ -31,6 +31,7 @@ mod shard_roles;
 mod sites;
 mod start;
 mod types;
+mod vip;
 
 pub use bootstrap::{Bootstrap, Saved};
 pub use data::{Auth, DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, Scope, WriteClient, WriteError};
@@ -70,6 +71,7 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
         "mariadb-mha" => Box::new(mariadb::Mha::new(spec)),
         "galera" => Box::new(mariadb::Galera::new(spec)),
         "files" => Box::new(files::Files::new(spec)),
+        "files-keepalived" => Box::new(files::FilesKeepalived::new(spec)),
         _ => Box::new(External::new(spec, Auth::default())),
     }
 }

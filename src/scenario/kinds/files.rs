@@ -25,6 +25,48 @@ pub const FILES: KindInfo = KindInfo {
     )
 };
 
+pub const FILES_KEEPALIVED: KindInfo = KindInfo {
+    orchestrator: Some("Keepalived"),
+    blocks: &["files", "keepalived"],
+    refuses: &[(ReplicationMode::Sync, NO_SYNC), (ReplicationMode::SemiSync, NO_SYNC)],
+    services: vip_forwarder,
+    validate: validate_files,
+    ..KindInfo::bare(
+        "files-keepalived",
+        "The files stack with Keepalived on both servers (VRRP): a VIP on the main server, moved to the backup when the main stops advertising or its health check fails; the backup's notify_master makes its mirror the source. Clients reach the VIP through a forwarder.",
+        "files",
+        "drdrill/files:1",
+    )
+};
+
+/// The forwarder from a published port to the VIP: the clients' entry.
+pub const VIP_FORWARDER: &str = "vip";
+
+fn vip_forwarder(_: &StackSpec) -> Vec<String> {
+    vec![VIP_FORWARDER.to_string()]
+}
+
+/// Keepalived's VRRP instance on both servers (`stack.kind: files-keepalived`). Defaults
+/// are seed 004's: a health check every second, three failures to fail.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeepalivedSpec {
+    /// VRRP `advert_int` in seconds: the backup takes the VIP after 3 missed
+    /// advertisements and its skew. Default 1.
+    pub advert_int_s: u32,
+    /// The `track_script` health check (nginx answers on the main server): `interval` in
+    /// seconds. Default 1.
+    pub check_interval_s: u32,
+    /// Failed checks before the server gives the VIP up (`fall`). Default 3.
+    pub fall: u32,
+}
+
+impl Default for KeepalivedSpec {
+    fn default() -> Self {
+        KeepalivedSpec { advert_int_s: 1, check_interval_s: 1, fall: 3 }
+    }
+}
+
 /// The tool that mirrors the main server's files to the backup.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -93,6 +135,12 @@ fn validate_files(s: &Scenario, p: &mut Vec<Problem>) {
     }
     crate::scenario::bounds::check_opt(p, k("every_s"), "FilesSpec.every_s", f.every_s.map(f64::from));
     crate::scenario::bounds::check_opt(p, k("delay_s"), "FilesSpec.delay_s", f.delay_s.map(f64::from));
+    if let Some(k) = &st.keepalived {
+        let at = |f: &'static str| vec![Key("stack"), Key("keepalived"), Key(f)];
+        crate::scenario::bounds::check(p, at("advert_int_s"), "KeepalivedSpec.advert_int_s", f64::from(k.advert_int_s), "");
+        crate::scenario::bounds::check(p, at("check_interval_s"), "KeepalivedSpec.check_interval_s", f64::from(k.check_interval_s), "");
+        crate::scenario::bounds::check(p, at("fall"), "KeepalivedSpec.fall", f64::from(k.fall), "");
+    }
     if let Some(fo) = &s.failover
         && fo.rejoin_old_primary
     {

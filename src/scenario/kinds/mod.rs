@@ -14,7 +14,7 @@ mod redis;
 mod redis_cluster;
 
 pub use external::{ENDPOINT, READ_ENDPOINT};
-pub use files::{FileSync, FilesSpec};
+pub use files::{FileSync, FilesSpec, KeepalivedSpec, VIP_FORWARDER};
 pub use format::Engine;
 pub use mariadb::{BINLOG_STREAMER, GaleraSpec, MhaSpec};
 pub use postgres::{ARCHIVE_HOST, ConflictResolution, HaproxySpec, MultiActiveSpec, PatroniSpec};
@@ -131,7 +131,7 @@ fn one_primary(_: &StackSpec) -> usize {
 }
 
 /// Every kind, in the order the scenario format lists them.
-pub const KINDS: [StackKind; 12] = [
+pub const KINDS: [StackKind; 13] = [
     StackKind(&postgres::POSTGRES),
     StackKind(&redis::REDIS),
     StackKind(&redis::REDIS_SENTINEL),
@@ -143,6 +143,7 @@ pub const KINDS: [StackKind; 12] = [
     StackKind(&postgres_logical::POSTGRES_LOGICAL),
     StackKind(&mariadb::GALERA),
     StackKind(&files::FILES),
+    StackKind(&files::FILES_KEEPALIVED),
     StackKind(&external::EXTERNAL),
 ];
 
@@ -417,12 +418,16 @@ mod tests {
         assert_eq!(e, format!("unknown variant `{not_an_engine}`, expected one of {}", engines.join(", ")));
     }
 
+    /// A block belongs to one kind, or to one kind and its orchestrated form (`files` to
+    /// files and files-keepalived): a message naming its owner names the first.
     #[test]
-    fn each_settings_block_belongs_to_one_kind() {
+    fn each_settings_block_belongs_to_one_kind_and_its_orchestrated_form() {
         for k in KINDS {
             for key in k.info().blocks {
                 let owners: Vec<StackKind> = KINDS.into_iter().filter(|o| o.accepts(key)).collect();
-                assert_eq!(owners, [k], "{key}");
+                let family = owners.iter().all(|o| o.node_prefix() == owners[0].node_prefix() && o.default_image() == owners[0].default_image());
+                assert!(owners.len() == 1 || (owners.len() == 2 && family && owners[1].orchestrated()), "{key}: {owners:?}");
+                assert_eq!(StackKind::owner_of(key), Some(owners[0]), "{key}");
             }
         }
     }

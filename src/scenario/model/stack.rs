@@ -1,7 +1,8 @@
 //! `stack`: what drdrill starts (or attaches to): its kind, replicas, replication,
 //! settings, each kind's own blocks, backup, sites, and an external stack's endpoint.
 use crate::scenario::kinds::{
-    ClusterSpec, Engine, FilesSpec, GaleraSpec, HaproxySpec, LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec, SentinelSpec, StackKind,
+    ClusterSpec, Engine, FilesSpec, GaleraSpec, HaproxySpec, KeepalivedSpec, LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec,
+    SentinelSpec, StackKind,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -101,6 +102,9 @@ pub struct StackSpec {
     /// files: the tool that mirrors the main server's files to the backup, and its schedule.
     #[serde(default)]
     pub files: Option<FilesSpec>,
+    /// files-keepalived: the VRRP instance on both servers and its health check.
+    #[serde(default)]
+    pub keepalived: Option<KeepalivedSpec>,
     /// postgres, mariadb, redis: back the stack up, so that a `restore` failover can
     /// rebuild it (docs/restore.md).
     #[serde(default)]

@@ -47,10 +47,14 @@ pub fn whole(body: &[u8], writer: u32, seq: u64) -> std::result::Result<(), Stri
     }
 }
 
-pub struct FilesData;
+/// The data path; `via_vip`: the clients reach the servers through the VIP, each answer
+/// naming the server that took it.
+pub struct FilesData {
+    pub via_vip: bool,
+}
 
-/// A workload connection to one node.
-struct Client(Conn);
+/// A workload connection to one node (or to the VIP).
+struct Client(Conn, bool);
 
 fn write_error(e: Failed) -> WriteError {
     match e {
@@ -66,6 +70,10 @@ impl WriteClient for Client {
     async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
         self.0.put(&file_name(writer, seq), content(writer, seq, payload)).await.map_err(write_error)
     }
+
+    fn node(&self) -> Option<std::sync::Arc<str>> {
+        self.0.node.clone().filter(|_| self.1)
+    }
 }
 
 #[async_trait]
@@ -75,7 +83,7 @@ impl DataPath for FilesData {
     }
 
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
-        Ok(Box::new(Client(Conn::open(addr, timeout).await?)))
+        Ok(Box::new(Client(Conn::open(addr, timeout).await?, self.via_vip)))
     }
 
     /// The upload directory exists in every node's image.
@@ -137,7 +145,7 @@ impl LagPath for FilesData {
     }
 
     async fn heartbeat(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn Heartbeat>, String> {
-        Ok(Box::new(Client(Conn::open(addr, timeout).await?)))
+        Ok(Box::new(Client(Conn::open(addr, timeout).await?, false)))
     }
 }
 

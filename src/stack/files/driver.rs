@@ -12,13 +12,13 @@ use async_trait::async_trait;
 use std::time::Duration;
 
 pub struct Files {
-    spec: FilesSpec,
-    data: FilesData,
+    pub(super) spec: FilesSpec,
+    pub(super) data: FilesData,
 }
 
 impl Files {
     pub fn new(spec: &StackSpec) -> Self {
-        Files { spec: spec.files.clone().unwrap_or_default(), data: FilesData }
+        Files { spec: spec.files.clone().unwrap_or_default(), data: FilesData { via_vip: false } }
     }
 }
 
@@ -69,7 +69,7 @@ impl Driver for Files {
 impl Deployment for Files {
     fn container(&self, node: &str, primary: &str, _replicas: &[String], _upstream: (&str, u16)) -> (Vec<String>, Vec<String>) {
         let role = if node == primary { "source" } else { "mirror" };
-        (vec![format!("FILES_ROLE={role}")], Vec::new())
+        (vec![format!("FILES_ROLE={role}"), format!("FILES_NODE={node}")], Vec::new())
     }
 
     /// The run's key made on the main server, authorised on each mirror, then the sync.

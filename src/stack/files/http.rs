@@ -39,6 +39,8 @@ pub const REPLIED: &str = "the file store answered";
 pub struct Conn {
     addr: SocketAddr,
     sender: SendRequest<Full<Bytes>>,
+    /// The server that answered last, as its `X-Drdrill-Node` header names it.
+    pub node: Option<std::sync::Arc<str>>,
 }
 
 impl Conn {
@@ -48,7 +50,7 @@ impl Conn {
             stream.set_nodelay(true).map_err(|e| e.to_string())?;
             let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
             tokio::spawn(conn);
-            Ok(Conn { addr, sender })
+            Ok(Conn { addr, sender, node: None })
         };
         tokio::time::timeout(timeout, open).await.map_err(|_| format!("{addr}: no connection within {} ms", timeout.as_millis()))?
     }
@@ -64,6 +66,10 @@ impl Conn {
             .map_err(|e| Failed::Broken(e.to_string()))?;
         let resp = self.sender.send_request(req).await.map_err(|e| Failed::Broken(e.to_string()))?;
         let status = resp.status();
+        let node = resp.headers().get("x-drdrill-node").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty());
+        if self.node.as_deref() != node {
+            self.node = node.map(std::sync::Arc::from);
+        }
         let bytes = resp.into_body().collect().await.map_err(|e| Failed::Broken(e.to_string()))?.to_bytes();
         match status.is_success() {
             true => Ok(bytes),

@@ -14,7 +14,7 @@ use crate::stack::data::{DataPath, ThroughEntry, WriteClient};
 use crate::stack::{Deployment, Driver, ReplicaHealth, Sidecar, Stack, retry_until};
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -34,17 +34,6 @@ impl Mha {
     fn book(&self) -> Result<&Book> {
         self.book.get().ok_or_else(|| Error::infra("the stack's addresses are not known yet (a bug)"))
     }
-}
-
-/// The VIP: the subnet's address + 250 (Docker hands out addresses from the bottom).
-fn pick_vip(subnet: &str) -> Result<(String, u8)> {
-    let bad = || Error::infra(format!("failed to pick a VIP in the drill network's subnet {subnet}"));
-    let (base, prefix) = subnet.split_once('/').ok_or_else(bad)?;
-    let (base, prefix): (Ipv4Addr, u8) = (base.parse().map_err(|_| bad())?, prefix.parse().map_err(|_| bad())?);
-    if prefix > 24 {
-        return Err(bad());
-    }
-    Ok((Ipv4Addr::from(u32::from(base) + 250).to_string(), prefix))
 }
 
 /// MHA's configuration: servers by IP (Docker's DNS forgets a killed container's name).
@@ -174,7 +163,7 @@ impl Deployment for Mha {
     }
 
     async fn started(&self, stack: &Stack) -> Result<()> {
-        let (vip, prefix) = pick_vip(&stack.docker.subnet(&stack.network).await?)?;
+        let (vip, prefix) = crate::stack::vip::pick_vip(&stack.docker.subnet(&stack.network).await?)?;
         let mut book = Book { vip, prefix, ..Default::default() };
         for n in &stack.nodes {
             let ip = stack.docker.ip(&n.container, &stack.network).await?;
@@ -231,10 +220,10 @@ mod tests {
 
     #[test]
     fn the_vip_lies_inside_the_drill_subnet() {
-        assert_eq!(pick_vip("172.24.0.0/16").unwrap(), ("172.24.0.250".to_string(), 16));
-        assert_eq!(pick_vip("10.9.3.0/24").unwrap(), ("10.9.3.250".to_string(), 24));
-        assert!(pick_vip("10.9.3.0/28").is_err());
-        assert!(pick_vip("fd00::/64").is_err());
+        assert_eq!(crate::stack::vip::pick_vip("172.24.0.0/16").unwrap(), ("172.24.0.250".to_string(), 16));
+        assert_eq!(crate::stack::vip::pick_vip("10.9.3.0/24").unwrap(), ("10.9.3.250".to_string(), 24));
+        assert!(crate::stack::vip::pick_vip("10.9.3.0/28").is_err());
+        assert!(crate::stack::vip::pick_vip("fd00::/64").is_err());
     }
 
     #[test]
