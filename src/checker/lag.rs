@@ -138,12 +138,15 @@ pub fn lag_report(rows: &[LagRow], phases: &[(LatencyPhase, u64, u64)], end_ns: 
 /// Each heartbeat written elsewhere, timed on `node` (censored ones with no window), and
 /// the acknowledgement times of those it cannot time.
 fn time_replica(rows: &[LagRow], node: &str, beats: &[(u64, &str, u64, u64)]) -> (Vec<Timed>, Vec<u64>) {
-    // reads that showed something new, in answer order, with the highest seq shown so far
+    // reads that showed something new, in answer order, with the highest seq shown so far;
+    // not a read showing a heartbeat written on the node itself (once it is the primary):
+    // the heartbeats written before on the old primary did not reach it by that
+    let own: std::collections::HashSet<u64> = beats.iter().filter(|b| b.1 == node).map(|b| b.0).collect();
     let mut seen: Vec<(u64, Option<u64>, u64)> = Vec::new(); // (running max seq, after, recv)
     let mut last_ok_recv = None;
     for r in rows {
         match r {
-            LagRow::Seen { node: n, seq, after_ns, recv_ns, .. } if n == node => {
+            LagRow::Seen { node: n, seq, after_ns, recv_ns, .. } if n == node && !own.contains(seq) => {
                 let top = seen.last().map_or(*seq, |s| s.0.max(*seq));
                 seen.push((top, *after_ns, *recv_ns));
             }
@@ -152,6 +155,13 @@ fn time_replica(rows: &[LagRow], node: &str, beats: &[(u64, &str, u64, u64)]) ->
         }
     }
     let last_ok_recv = last_ok_recv.or(seen.last().map(|s| s.2));
+    // once it takes heartbeats itself its reads stop (and would show its own): a heartbeat
+    // it never showed was missing until then, not until its last answer
+    let first_own = beats.iter().filter(|b| b.1 == node).map(|b| b.2).min();
+    let last_ok_recv = match (last_ok_recv, first_own) {
+        (Some(r), Some(own)) => Some(r.min(own)),
+        (r, _) => r,
+    };
     let (mut timed, mut untimed) = (Vec::new(), Vec::new());
     for &(seq, written_on, invoke, ack) in beats.iter().filter(|b| b.1 != node) {
         let _ = written_on;

@@ -141,3 +141,31 @@ fn phases_split_by_acknowledgement_and_engine_samples_by_time() {
 fn no_start_row_means_no_measurement() {
     assert!(lag_report(&[beat(1, "a", 0, Some(1))], &whole(10), 10).is_none());
 }
+
+/// A mirror that never received a heartbeat before it was promoted, then took heartbeats
+/// itself: a read showing its own heartbeat says nothing of the old primary's. Those stay
+/// unseen, counted at their lower bound up to its first own heartbeat, never "visible"
+/// when its own heartbeat appeared (lsyncd at its 15 s delay, killed 5 s in).
+#[test]
+fn a_promoted_nodes_own_heartbeats_do_not_time_the_ones_it_never_received() {
+    let mut rows = vec![start(), seen("files-2", 0, None, 0, MS)];
+    for i in 1..=10 {
+        rows.push(beat(i, "files-1", i * 100 * MS - MS, Some(i * 100 * MS)));
+    }
+    // promoted at 1500 ms: the heartbeat moves to it, and a read shows heartbeat 11
+    rows.push(beat(11, "files-2", 1500 * MS, Some(1501 * MS)));
+    rows.push(seen("files-2", 11, Some(1490 * MS), 1502 * MS, 1503 * MS));
+    rows.push(LagRow::Polls {
+        service: None,
+        node: "files-2".into(),
+        polls: 70,
+        errors: 0,
+        last_ok: Some((1502 * MS, 1503 * MS, 11)),
+        last_error: None,
+    });
+    let r = lag_report(&rows, &whole(2000 * MS), 2000 * MS).unwrap();
+    let m = &r.replicas.iter().find(|x| x.node == "files-2").unwrap().overall;
+    assert_eq!((m.heartbeats, m.censored), (10, 10), "none of heartbeats 1-10 reached files-2");
+    // heartbeat 1, acknowledged at 100 ms, still missing when files-2 took its own at 1500 ms
+    assert_eq!(m.max_ms, Some(1400.0));
+}

@@ -109,6 +109,9 @@ fn phases_between(seen: Observed, failover: Failover, rto: (f64, Option<f64>)) -
         (Some(t), Some(r)) => Some(t.min(r)),
         (t, _) => t,
     };
+    // a write through a forwarder (Keepalived's VIP) may even begin before the detection
+    // was seen, waiting in the forwarder's connect: the detection then ends there too
+    let detection_end = until_rerouted(seen.detected);
     let (promotion_end, moved_end) = (until_rerouted(seen.promoted), until_rerouted(seen.dns_moved));
     let expired_end = until_rerouted(seen.first_expired);
     Phases {
@@ -124,8 +127,8 @@ fn phases_between(seen: Observed, failover: Failover, rto: (f64, Option<f64>)) -
         rerouted_ms: rerouted.map(ms),
         rerouted_ack_ms: seen.first.map(|r| ms(r.ack_ns)),
         recovered_ms,
-        detection_ms: seen.fault_ns.and(seen.detected).map(|d| ms(d) - from_ms),
-        promotion_ms: span(seen.detected, promotion_end),
+        detection_ms: seen.fault_ns.and(detection_end).map(|d| ms(d) - from_ms),
+        promotion_ms: span(detection_end, promotion_end),
         // from the first cache running out; with clients that resolve once, the record's move
         reroute_ms: span(expired_end.or(moved_end).or(promotion_end), rerouted),
         rerouted_early_ms: span(rerouted, seen.first_expired.or(seen.dns_moved).or(seen.promoted)).filter(|w| *w > 0.0),

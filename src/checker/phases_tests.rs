@@ -132,6 +132,26 @@ fn a_write_that_began_before_the_watcher_saw_the_promotion_leaves_no_negative_re
 }
 
 #[test]
+fn a_write_that_began_before_the_detection_was_seen_leaves_no_negative_promotion() {
+    // files-keepalived-main-lost: a write began at 8445 ms, waited in the forwarder's
+    // connect to the VIP, and was acknowledged by the backup after Keepalived's detection
+    // (8683 ms) and its notify_master (8772 ms): the promotion was -239 ms
+    let events = vec![
+        ev(5009, EventKind::FaultInject, Some("files-1"), Some(0)),
+        ev(8683, EventKind::OrchestratorDetected, None, Some(0)),
+        ev(8772, EventKind::OrchestratorPromoted, Some("files-2"), Some(0)),
+    ];
+    let mut runs = AckRuns::default();
+    runs.add(&Op { invoke_ns: 8_445_000_000, ..ok("files-2", 8790) });
+    let p = orchestrated(false, &events, ("files-1", "files-2"), &runs, (5009.0, Some(9123.0)));
+    assert_eq!((p.detected_ms, p.promoted_ms), (Some(8683.0), Some(8772.0)), "the steps' times stay the evidence");
+    assert_eq!((p.detection_ms, p.promotion_ms, p.reroute_ms), (Some(8445.0 - 5009.0), Some(0.0), Some(0.0)), "{p:?}");
+    let sum = p.detection_ms.unwrap() + p.promotion_ms.unwrap() + p.reroute_ms.unwrap() + p.stabilization_ms.unwrap();
+    assert!((sum - (9123.0 - 5009.0)).abs() < 1e-6, "{p:?}");
+    assert!((p.rerouted_early_ms.unwrap() - 327.0).abs() < 1e-6, "{p:?}");
+}
+
+#[test]
 fn unobserved_phases_are_null() {
     // a switchover: no detection, a promotion, and no write ever reached the new primary
     let events =

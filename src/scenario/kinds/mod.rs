@@ -425,7 +425,8 @@ mod tests {
         for k in KINDS {
             for key in k.info().blocks {
                 let owners: Vec<StackKind> = KINDS.into_iter().filter(|o| o.accepts(key)).collect();
-                let family = owners.iter().all(|o| o.node_prefix() == owners[0].node_prefix() && o.default_image() == owners[0].default_image());
+                let family =
+                    owners.iter().all(|o| o.node_prefix() == owners[0].node_prefix() && o.default_image() == owners[0].default_image());
                 assert!(owners.len() == 1 || (owners.len() == 2 && family && owners[1].orchestrated()), "{key}: {owners:?}");
                 assert_eq!(StackKind::owner_of(key), Some(owners[0]), "{key}");
             }
