@@ -12,10 +12,10 @@ access=/etc/drdrill/access.conf
 say() { echo "drdrill: $*" >/proc/1/fd/1; }
 if [ "${1:-}" = promote ]; then
   : >"$access" && nginx -c /etc/drdrill/nginx.conf -s reload 2>/dev/null
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 500); do
     code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE --max-time 1 http://127.0.0.1:8080/files/drdrill-probe-absent)
     [ "$code" = 404 ] && { say "made the source (uploads taken)"; exit 0; }
-    sleep 0.05
+    sleep 0.01
   done
   say "promote: nginx still refuses uploads after 5 s"; exit 1
 fi

@@ -58,8 +58,9 @@ struct Client(Conn, bool);
 
 fn write_error(e: Failed) -> WriteError {
     match e {
-        // nginx answered: the upload was refused whole (a mirror is read-only)
-        r @ Failed::Reply(..) => WriteError::Fail(r.to_string()),
+        // nginx answered: the upload was refused whole (a mirror is read-only); or the
+        // connection was closed before it was sent
+        r @ (Failed::Reply(..) | Failed::NotSent(_)) => WriteError::Fail(r.to_string()),
         // the body may have reached nginx and been renamed into place
         b @ Failed::Broken(_) => WriteError::Unknown(b.to_string()),
     }
@@ -110,12 +111,21 @@ impl DataPath for FilesData {
 
     /// Every workload file on the node that is whole; a torn one is named, not counted.
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
-        let mut c = Conn::open(addr, Duration::from_secs(3)).await.map_err(Error::infra)?;
+        let open = || async { Conn::open(addr, Duration::from_secs(3)).await.map_err(Error::infra) };
+        let mut c = open().await?;
         let fail = |e: Failed| Error::infra(format!("read the files back from {addr}: {e}"));
         let names = c.list().await.map_err(fail)?;
         let mut back = ReadBack::default();
         for (name, (writer, seq)) in names.iter().filter_map(|(n, _)| Some((n, parse_name(n)?))) {
-            let Some(body) = c.get(name).await.map_err(fail)? else { continue };
+            // a GET reads nothing: after a connection closed under it, once more on a new one
+            let body = match c.get(name).await {
+                Err(Failed::NotSent(_) | Failed::Broken(_)) => {
+                    c = open().await?;
+                    c.get(name).await.map_err(fail)?
+                }
+                other => other.map_err(fail)?,
+            };
+            let Some(body) = body else { continue };
             match whole(&body, writer, seq) {
                 Ok(()) => back.push(writer, seq),
                 Err(why) => back.unreadable.push(format!("{name} torn: {why}")),

@@ -19,14 +19,19 @@ pub const DIR: &str = "/files/";
 pub enum Failed {
     /// The server answered with this status (it received the request and refused it).
     Reply(StatusCode, String),
-    /// The connection broke or the request could not be sent.
+    /// The connection was closed before the request was sent: nothing reached the server.
+    NotSent(String),
+    /// The connection broke after the request may have been sent.
     Broken(String),
 }
 
 impl std::fmt::Display for Failed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failed::Reply(s, body) => write!(f, "{REPLIED} {s}: {}", body.trim().chars().take(120).collect::<String>()),
+            // nginx's own error pages are HTML saying the status again: the status alone
+            Failed::Reply(s, body) if body.trim_start().starts_with('<') => write!(f, "{REPLIED} {s}"),
+            Failed::Reply(s, body) => write!(f, "{REPLIED} {s}: {}", body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(120).collect::<String>()),
+            Failed::NotSent(e) => write!(f, "not sent: {e}"),
             Failed::Broken(e) => f.write_str(e),
         }
     }
@@ -57,7 +62,7 @@ impl Conn {
 
     /// One request; the body of a 2xx answer.
     pub async fn send(&mut self, method: Method, path: &str, body: Bytes) -> Result<Bytes, Failed> {
-        self.sender.ready().await.map_err(|e| Failed::Broken(e.to_string()))?;
+        self.sender.ready().await.map_err(|e| Failed::NotSent(e.to_string()))?;
         let req = Request::builder()
             .method(method)
             .uri(path)
@@ -141,5 +146,13 @@ mod tests {
         assert_eq!(parse_listing(body).unwrap(), vec![("w1-000001".to_string(), 5)]);
         assert_eq!(parse_listing(b"[\n]").unwrap(), vec![]);
         assert!(parse_listing(b"<html>").is_err());
+    }
+
+    #[test]
+    fn a_refusal_reads_as_one_line() {
+        let page = "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n</body>\r\n</html>\r\n";
+        assert_eq!(Failed::Reply(StatusCode::FORBIDDEN, page.into()).to_string(), "the file store answered 403 Forbidden");
+        let text = Failed::Reply(StatusCode::INSUFFICIENT_STORAGE, "no space\nleft".into()).to_string();
+        assert_eq!(text, "the file store answered 507 Insufficient Storage: no space left");
     }
 }
