@@ -30,7 +30,9 @@ impl std::fmt::Display for Failed {
         match self {
             // nginx's own error pages are HTML saying the status again: the status alone
             Failed::Reply(s, body) if body.trim_start().starts_with('<') => write!(f, "{REPLIED} {s}"),
-            Failed::Reply(s, body) => write!(f, "{REPLIED} {s}: {}", body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(120).collect::<String>()),
+            Failed::Reply(s, body) => {
+                write!(f, "{REPLIED} {s}: {}", body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(120).collect::<String>())
+            }
             Failed::NotSent(e) => write!(f, "not sent: {e}"),
             Failed::Broken(e) => f.write_str(e),
         }

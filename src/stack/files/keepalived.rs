@@ -27,17 +27,21 @@ impl FilesKeepalived {
     }
 }
 
-/// Keepalived's configuration on one server: the main server starts as MASTER (priority
-/// 100), the backup as BACKUP (50); Keepalived's default preemption stays on.
+/// Keepalived's configuration on one server, from `keepalived.conf.in`: the main server
+/// starts as MASTER (priority 100), the backup as BACKUP (50); Keepalived's default
+/// preemption stays on.
 pub fn config(spec: &KeepalivedSpec, main: bool, vip: &str, prefix: u8) -> String {
-    let (state, priority) = if main { ("MASTER", 100) } else { ("BACKUP", 50) };
-    format!(
-        "global_defs {{\n  script_user root\n  enable_script_security\n}}\n\
-         vrrp_script chk_files {{\n  script \"/usr/bin/curl -fsS -o /dev/null --max-time 1 http://127.0.0.1:8080/files/\"\n  interval {}\n  fall {}\n  rise 1\n}}\n\
-         vrrp_instance files {{\n  state {state}\n  interface eth0\n  virtual_router_id 51\n  priority {priority}\n  advert_int {}\n\
-         \x20 virtual_ipaddress {{\n    {vip}/{prefix}\n  }}\n  track_script {{\n    chk_files\n  }}\n  notify_master \"/usr/local/bin/drdrill-files promote\"\n}}\n",
-        spec.check_interval_s, spec.fall, spec.advert_int_s
-    )
+    let (state, priority) = if main { ("MASTER", "100") } else { ("BACKUP", "50") };
+    [
+        ("@STATE@", state.to_string()),
+        ("@PRIORITY@", priority.to_string()),
+        ("@ADVERT@", spec.advert_int_s.to_string()),
+        ("@INTERVAL@", spec.check_interval_s.to_string()),
+        ("@FALL@", spec.fall.to_string()),
+        ("@VIP@", format!("{vip}/{prefix}")),
+    ]
+    .iter()
+    .fold(include_str!("keepalived.conf.in").to_string(), |c, (k, v)| c.replace(k, v))
 }
 
 /// Whether `node` holds the VIP on its eth0.
