@@ -41,7 +41,8 @@ pub async fn start(stack: &Stack, spec: &FilesSpec) -> Result<()> {
         let authorise = "set -e; printf '%s\\n' \"$1\" >/root/.ssh/authorized_keys; chmod 600 /root/.ssh/authorized_keys";
         stack.exec_ok(c, &format!("authorise the run's key on {m}"), &["sh", "-c", authorise, "sh", public]).await?;
         // its entrypoint makes the host keys as it starts: wait for them
-        let read = || stack.exec_ok(c, &format!("read {m}'s host key"), &["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
+        let what = format!("read {m}'s host key");
+        let read = || stack.exec_ok(c, &what, &["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
         let key = crate::stack::retry_until(std::time::Duration::from_secs(10), std::time::Duration::from_millis(100), read).await?;
         let key: Vec<&str> = key.split_whitespace().take(2).collect();
         known.push_str(&format!("{m} {}\n", key.join(" ")));
