@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::stack::data::{DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, WriteClient, WriteError};
 use crate::stack::read_back::ReadBack;
 use async_trait::async_trait;
+use hyper::body::Bytes;
 use hyper::{Method, StatusCode};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -99,7 +100,8 @@ impl DataPath for FilesData {
     /// a read-only mirror (nothing is written either way).
     async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
         let path = format!("{}drdrill-probe-absent", super::http::DIR);
-        super::http::once(addr, Method::DELETE, &path, timeout).await == Ok(StatusCode::NOT_FOUND)
+        let ask = async { Conn::open(addr, timeout).await.ok()?.send(Method::DELETE, &path, Bytes::new()).await.err() };
+        matches!(tokio::time::timeout(timeout, ask).await, Ok(Some(Failed::Reply(StatusCode::NOT_FOUND, _))))
     }
 
     /// How many workload files the node holds.

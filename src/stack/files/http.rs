@@ -1,7 +1,7 @@
 //! One keep-alive HTTP/1.1 connection to a files node's nginx: PUT, GET, DELETE and the
 //! JSON listing of `/files/` (nginx's autoindex). A status other than 2xx comes back as
 //! the server's reply (`Reply`), anything else as a broken exchange.
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::HOST;
@@ -116,23 +116,6 @@ pub fn parse_listing(body: &[u8]) -> Result<Vec<(String, u64)>, String> {
     }
     let entries: Vec<Entry> = serde_json::from_slice(body).map_err(|e| format!("unexpected listing from the file store: {e}"))?;
     Ok(entries.into_iter().filter(|e| e.kind == "file").map(|e| (e.name, e.size)).collect())
-}
-
-/// A request with no body, on a connection of its own (probes).
-pub async fn once(addr: SocketAddr, method: Method, path: &str, timeout: Duration) -> Result<StatusCode, String> {
-    let exchange = async {
-        let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(HOST, addr.to_string())
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| e.to_string())?;
-        Ok(sender.send_request(req).await.map_err(|e| e.to_string())?.status())
-    };
-    tokio::time::timeout(timeout, exchange).await.map_err(|_| format!("{addr}: no answer within {} ms", timeout.as_millis()))?
 }
 
 #[cfg(test)]
