@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 
 /// One GET on 127.0.0.1:`port` (HTTP/1.0, the connection closed after it): the body.
@@ -22,10 +22,15 @@ fn get(port: u16, path: &str) -> (u16, Vec<u8>) {
 /// Every whole upload on a files node, by our own reading: `drdrill-w<writer>-s<seq>`
 /// whose content is the header, the payload of the length it says, and the trailer.
 fn read_files(port: u16) -> BTreeSet<(u64, u64)> {
+    read_revisions(port).into_keys().collect()
+}
+
+/// As `read_files`, each upload with the revision its header names (0: as first written).
+fn read_revisions(port: u16) -> BTreeMap<(u64, u64), u64> {
     let (status, listing) = get(port, "/files/");
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&listing));
     let entries: Vec<serde_json::Value> = serde_json::from_slice(&listing).unwrap();
-    let mut out = BTreeSet::new();
+    let mut out = BTreeMap::new();
     for e in entries.iter().filter(|e| e["type"] == "file") {
         let name = e["name"].as_str().unwrap();
         let Some((w, s)) = name.strip_prefix("drdrill-w").and_then(|r| r.split_once("-s")) else { continue };
@@ -33,10 +38,11 @@ fn read_files(port: u16) -> BTreeSet<(u64, u64)> {
         let (_, body) = get(port, &format!("/files/{name}"));
         let text = String::from_utf8(body).unwrap();
         let (header, rest) = text.split_once('\n').unwrap();
-        let n: usize = header.strip_prefix(&format!("drdrill upload writer={w} seq={s} bytes=")).unwrap().parse().unwrap();
+        let (rev, n) = header.strip_prefix(&format!("drdrill upload writer={w} seq={s} rev=")).unwrap().split_once(" bytes=").unwrap();
+        let n: usize = n.parse().unwrap();
         assert_eq!(rest.len(), n + 6, "{name} is torn");
         assert!(rest.ends_with("\n.end\n"), "{name} is torn");
-        out.insert((w, s));
+        out.insert((w, s), rev.parse().unwrap());
     }
     out
 }
@@ -47,20 +53,29 @@ fn lag_of(r: &serde_json::Value, node: &str) -> serde_json::Value {
 
 #[test]
 fn rsync_every_2_s_loses_only_what_its_last_run_did_not_copy_and_the_mirror_lags_by_the_period() {
-    let c = drill_cross_checked("scenarios/files-rsync-main-lost.yaml", read_files, &[]);
+    let revisions = std::rc::Rc::new(std::cell::RefCell::new(BTreeMap::new()));
+    let seen = revisions.clone();
+    let read = move |r: &serde_json::Value, node: &str| {
+        seen.replace(read_revisions(host_port(r, node)));
+        read_files(host_port(r, node))
+    };
+    let c = drill_cross_checked_by("scenarios/files-rsync-main-lost.yaml", &read, &[]);
     let r = &c.d.results;
     assert_eq!(c.d.code, 0, "{}", c.d.stdout);
     assert_eq!(r["stack"]["final_primary"], "files-2");
-    // a file acknowledged more than one period (and a run's time) before the kill was
-    // copied by a run that finished: none of those is lost; the lost ones are the last run's
+    // a file acknowledged (written, rewritten or deleted) more than one period and a run's
+    // time before the kill was copied by a run that finished: none of those is lost; the
+    // lost ones are the last run's
     let fault = r["fault_applied_ms"].as_f64().unwrap();
-    let acks = ack_times(&c.d.dir);
-    for k in &c.lost {
+    let acks = op_ack_times(&c.d.dir);
+    let rewrites_lost = lost_entries(r, "rewrite");
+    for k in c.lost.iter().chain(&rewrites_lost) {
         assert!(acks[k].1 > fault - 2600.0, "{k:?} acknowledged at {} ms, the main killed at {fault} ms", acks[k].1);
     }
-    let mirrored_before = acks.iter().filter(|(k, (_, ack))| *ack < fault - 2600.0 && c.survivors.contains(k)).count();
+    let mirrored_before = ack_times(&c.d.dir).iter().filter(|(k, (_, ack))| *ack < fault - 2600.0 && c.survivors.contains(k)).count();
     assert!(mirrored_before > 50, "only {mirrored_before} files from before the last run are on the mirror");
     assert!(r["rpo_ms"].as_f64().unwrap() <= 2600.0, "rpo {} ms", r["rpo_ms"]);
+    check_changes(&c, &revisions.borrow());
     // the heartbeat file lags by where in the 2 s period it was written: p50 about 1 s,
     // at most the period and a run
     let lag = lag_of(r, "files-2");
@@ -68,6 +83,34 @@ fn rsync_every_2_s_loses_only_what_its_last_run_did_not_copy_and_the_mirror_lags
     assert!((500.0..1700.0).contains(&p50), "lag p50 {p50} ms for a 2 s period");
     assert!((1500.0..2800.0).contains(&max), "lag max {max} ms for a 2 s period");
     assert!(c.d.stdout.contains("mirrored (rsync -a --delete every 2 s)"), "{}", c.d.stdout);
+}
+
+/// The rewrites and deletes made since rsync's last run are not on the mirror: drdrill
+/// counts the deletes undone (the file is back) and the rewrites lost (an older revision),
+/// as our own read of the mirror (`revisions`) and the history say.
+fn check_changes(c: &Checked, revisions: &BTreeMap<(u64, u64), u64>) {
+    let r = &c.d.results;
+    let (gone, acked_deletes) = deletes(&c.d.dir);
+    let undone: BTreeSet<(u64, u64)> = acked_deletes.iter().filter(|(rec, _)| revisions.contains_key(rec)).map(|(_, op)| *op).collect();
+    assert_eq!(lost_entries(r, "delete"), undone, "deletes undone");
+    // a rewrite is lost when the mirror holds an older revision, or no file (unless a delete
+    // may have removed it)
+    let lost_rewrite = |(rec, rev): &((u64, u64), u64)| match revisions.get(rec) {
+        Some(found) => found < rev,
+        None => !gone.contains(rec),
+    };
+    let rewrites = acked_rewrites(&c.d.dir);
+    let ours: BTreeSet<(u64, u64)> = rewrites.iter().filter(|(_, rr)| lost_rewrite(rr)).map(|(op, _)| *op).collect();
+    assert_eq!(lost_entries(r, "rewrite"), ours, "rewrites lost");
+    let ch = &r["changes"];
+    assert_eq!(ch["deletes_undone"].as_u64(), Some(undone.len() as u64), "{ch}");
+    assert_eq!(ch["rewrites_lost"].as_u64(), Some(ours.len() as u64), "{ch}");
+    assert_eq!((ch["deletes_acked"].as_u64(), ch["rewrites_acked"].as_u64()), (Some(acked_deletes.len() as u64), Some(rewrites.len() as u64)));
+    // the last run missed some of each; the earlier runs copied the rest
+    assert!(!undone.is_empty() && !ours.is_empty(), "{ch}");
+    assert!(acked_deletes.len() > 2 * undone.len() && rewrites.len() > 2 * ours.len(), "{ch}");
+    assert!(revisions.values().any(|&rev| rev > 0), "no rewritten file on the mirror");
+    assert!(c.d.stdout.contains("deletes undone"), "{}", c.d.stdout);
 }
 
 #[test]

@@ -94,6 +94,8 @@ pub struct Checker {
     /// `Some(Some(t))` the last of them recovered at `t` (drill ns), `Some(None)` one never
     /// did. Writes to the other shards succeeding meanwhile do not end its RTO.
     pub shards_recovered_ns: Option<Option<u64>>,
+    /// The writers' rewrites and deletes of their own records (`workload.changes`).
+    changes: super::changes::Changes,
 }
 
 impl Default for Checker {
@@ -115,6 +117,7 @@ impl Checker {
             recovery_target_ns: None,
             data_recovered_ns: None,
             shards_recovered_ns: None,
+            changes: Default::default(),
         }
     }
 
@@ -124,8 +127,9 @@ impl Checker {
         self.end_ns = self.end_ns.max(op.invoke_ns.saturating_add(1));
         self.last_complete_ns = self.last_complete_ns.max(op.complete_ns);
         // an update of a shared key is no record to read back: the updates are judged
-        // against the keys' final values (`judge_updates`); it counts for availability
-        if op.key.is_none() {
+        // against the keys' final values (`judge_updates`); nor is a change to a record
+        // (judged on the records it changed, `changes.rs`); both count for availability
+        if op.key.is_none() && !self.changes.add(op) {
             self.ops.push(OpRecord {
                 invoke_ns: op.invoke_ns,
                 complete_ns: op.complete_ns,
@@ -258,8 +262,12 @@ impl Checker {
     /// The RPO against the read-back, in one pass over the ops in any order; an error when
     /// the temporary files gave back fewer or more ops than added.
     fn rpo(&self, read_back: &ReadBack, fault_ns: u64) -> std::io::Result<RpoResult> {
-        let mut rpo = rpo::Rpo::new(read_back, self.recovery_target_ns);
+        let mut rpo = rpo::Rpo::new(read_back, self.recovery_target_ns).with_gone(self.changes.gone());
         self.each_op(|o| rpo.add(o.writer, o.seq, o.outcome(), o.invoke_ns, o.complete_ns))?;
+        if !self.changes.is_empty() {
+            let judged = self.changes.judge(read_back, &mut rpo);
+            rpo.set_changes(judged);
+        }
         Ok(rpo.finish(fault_ns))
     }
 

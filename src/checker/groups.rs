@@ -145,6 +145,7 @@ mod tests {
             writer,
             seq,
             key: None,
+            change: None,
             invoke_ns: t_ms * MS,
             complete_ns: t_ms * MS + MS,
             outcome,

@@ -5,6 +5,7 @@ mod ack_runs;
 mod analysis;
 mod answering;
 mod availability;
+mod changes;
 mod convergence;
 mod divergence;
 mod divergence_causes;
@@ -41,7 +42,7 @@ pub use reads::{
     read_acks,
 };
 pub use refusals::{RefusalCause, RefusalsReport, causes_text, judge_refusals, refusals_target};
-pub use rpo::{LostWrite, RpoResult};
+pub use rpo::{ChangesJudged, LostWrite, RpoResult};
 pub use rto::{FaultTime, RtoBasis, RtoResult};
 pub use shards::{ShardResult, ShardsReport, judge_shards, shard_parts};
 pub use sites::{SiteOp, SiteWrites, site_writes};

@@ -55,6 +55,7 @@ pub(in crate::checker) fn ok(node: &str, t_ms: u64) -> Op {
         writer: 0,
         seq: t_ms,
         key: None,
+        change: None,
         invoke_ns: t_ms * 1_000_000 - 500_000,
         complete_ns: t_ms * 1_000_000,
         outcome: Outcome::Ok,

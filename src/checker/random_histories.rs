@@ -39,6 +39,7 @@ pub(super) fn random_history(seed: u64) -> (Vec<Op>, Vec<Event>, ReadBack, usize
                 writer: w,
                 seq,
                 key: None,
+                change: None,
                 invoke_ns: t,
                 complete_ns: t + dur,
                 outcome: o,

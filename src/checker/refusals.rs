@@ -230,6 +230,7 @@ mod tests {
             writer: 1,
             seq,
             key: None,
+            change: None,
             invoke_ns: t_ms * MS,
             complete_ns: t_ms * MS + MS,
             outcome,

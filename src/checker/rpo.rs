@@ -10,16 +10,31 @@
 //!   land).
 //!
 //! A lost write was invoked before it was acknowledged, so any loss gives `rpo_ms` > 0.
-use crate::history::Outcome;
+use crate::history::{Change, Outcome};
 use crate::stack::{ReadBack, Seqs};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LostWrite {
     pub writer: u32,
     pub seq: u64,
     pub ack_ms: f64,
+    /// A change op's (`workload.changes`): the rewrite the surviving data holds an older
+    /// revision than, or the delete it undid (the record is back). None: a record's write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+}
+
+impl LostWrite {
+    /// "seq 12", or for a change "seq 40 (the delete of seq 12, undone)".
+    pub fn seq_text(&self) -> String {
+        match self.change {
+            None => format!("seq {}", self.seq),
+            Some(Change::Delete { of }) => format!("seq {} (the delete of seq {of}, undone)", self.seq),
+            Some(Change::Rewrite { of, rev }) => format!("seq {} (the rewrite of seq {of} to revision {rev}, lost)", self.seq),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -47,6 +62,24 @@ pub struct RpoResult {
     /// after the recovery target (the cost the recovery accepts by design; not lost).
     #[serde(default)]
     pub discarded_after_target: u64,
+    /// The rewrites and deletes (`workload.changes`), when the writers made any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<ChangesJudged>,
+}
+
+/// The writers' rewrites and deletes of their own records, judged on the surviving data;
+/// each one lost is also in `lost` (and in `lost_writes`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct ChangesJudged {
+    pub rewrites_acked: u64,
+    pub deletes_acked: u64,
+    /// Acknowledged rewrites the surviving data holds an older revision of the record than
+    /// (or no record at all).
+    pub rewrites_lost: u64,
+    /// Acknowledged deletes whose record the surviving data still holds.
+    pub deletes_undone: u64,
+    /// Records a delete may have removed that are absent: not lost.
+    pub deleted_absent: u64,
 }
 
 /// RPO judged while the ops stream past, in any order: per writer only the set of seqs
@@ -63,6 +96,10 @@ pub struct Rpo<'a> {
     /// The recovery target (drill ns) of a point-in-time recovery.
     target_ns: Option<u64>,
     discarded: u64,
+    /// Records a delete acknowledged (or left unanswered) may have removed: absent, not lost.
+    gone: HashSet<(u32, u64)>,
+    deleted_absent: u64,
+    changes: Option<ChangesJudged>,
 }
 
 impl<'a> Rpo<'a> {
@@ -77,7 +114,28 @@ impl<'a> Rpo<'a> {
             last_ack: 0,
             target_ns,
             discarded: 0,
+            gone: HashSet::new(),
+            deleted_absent: 0,
+            changes: None,
         }
+    }
+
+    /// The records deletes may have removed (`workload.changes`): absent, they are not lost.
+    pub fn with_gone(mut self, gone: HashSet<(u32, u64)>) -> Self {
+        self.gone = gone;
+        self
+    }
+
+    /// A change op (`workload.changes`) whose effect the surviving data does not show.
+    pub fn lost_change(&mut self, writer: u32, seq: u64, change: Change, invoke: u64, done: u64) {
+        self.first_invoke = self.first_invoke.min(invoke);
+        self.last_ack = self.last_ack.max(done);
+        self.lost.push(LostWrite { writer, seq, ack_ms: done as f64 / 1e6, change: Some(change) });
+    }
+
+    /// The changes' tally (`ChangesJudged::deleted_absent` is counted here).
+    pub fn set_changes(&mut self, judged: ChangesJudged) {
+        self.changes = Some(judged);
     }
 
     /// One op: (writer, seq, outcome, invoke ns, completion ns). A seq the history holds
@@ -91,10 +149,11 @@ impl<'a> Rpo<'a> {
         match (outcome, self.read.contains(writer, seq)) {
             // acknowledged after the recovery target: a point-in-time recovery drops it by design
             (Outcome::Ok, false) if self.target_ns.is_some_and(|t| done >= t) => self.discarded += 1,
+            (Outcome::Ok, false) if self.gone.contains(&(writer, seq)) => self.deleted_absent += 1,
             (Outcome::Ok, false) => {
                 self.first_invoke = self.first_invoke.min(invoke);
                 self.last_ack = self.last_ack.max(done);
-                self.lost.push(LostWrite { writer, seq, ack_ms: done as f64 / 1e6 });
+                self.lost.push(LostWrite { writer, seq, ack_ms: done as f64 / 1e6, change: None });
             }
             (Outcome::Fail, true) => {
                 self.recovered += 1;
@@ -121,6 +180,7 @@ impl<'a> Rpo<'a> {
             records_read: self.read.len() as u64,
             lost: Vec::new(),
             discarded_after_target: self.discarded,
+            changes: self.changes.take().map(|c| ChangesJudged { deleted_absent: self.deleted_absent, ..c }),
         };
         let none = (Seqs::default(), 0);
         for (w, present) in &self.read.records {

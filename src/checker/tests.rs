@@ -12,6 +12,7 @@ fn op(writer: u32, seq: u64, invoke_ms: u64, dur_ms: u64, outcome: Outcome) -> O
         writer,
         seq,
         key: None,
+        change: None,
         invoke_ns: invoke_ms * MS,
         complete_ns: (invoke_ms + dur_ms) * MS,
         outcome,

@@ -5,7 +5,8 @@ use super::{Entry, Op, Outcome, Service};
 /// Appends `e` and a newline to `buf`.
 pub(super) fn line(buf: &mut Vec<u8>, e: &Entry) -> std::io::Result<()> {
     match e {
-        Entry::Op(op) => op_line(buf, op),
+        // a change op (`workload.changes`, rare) as serde_json writes it
+        Entry::Op(op) if op.change.is_none() => op_line(buf, op),
         _ => serde_json::to_writer(&mut *buf, e)?,
     }
     buf.push(b'\n');
@@ -90,7 +91,7 @@ pub(super) fn parse_op_line(line: &[u8]) -> Option<Op> {
     let node = p.optional_string(b",\"node\":")?;
     let error = p.optional_string(b",\"error\":")?;
     p.tag(b"}")?;
-    p.0.is_empty().then_some(Op { service, writer, seq, key, invoke_ns, complete_ns, outcome, node: node.map(Into::into), error })
+    p.0.is_empty().then_some(Op { service, writer, seq, key, change: None, invoke_ns, complete_ns, outcome, node: node.map(Into::into), error })
 }
 
 /// What is left of a line being read.
@@ -147,6 +148,7 @@ mod tests {
             writer,
             seq,
             key: None,
+            change: None,
             invoke_ns,
             complete_ns: invoke_ns.wrapping_add(417_001),
             outcome,
@@ -227,6 +229,22 @@ mod tests {
             b"{\"type\":\"op\",\"writer\":1,\"seq\":2,\"invoke_ns\":3,\"complete_ns\":4,\"outcome\":\"ok\",\"node\":\"\xff\"}",
         ] {
             assert_eq!(parse_op_line(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn a_change_op_is_written_and_read_as_serde_json_has_it() {
+        for change in [crate::history::Change::Delete { of: 7 }, crate::history::Change::Rewrite { of: 7, rev: 3 }] {
+            let e = Entry::Op(Op { change: Some(change), ..op(3, 9, Outcome::Ok, Some("files-1"), None) });
+            let mut got = Vec::new();
+            line(&mut got, &e).unwrap();
+            let mut want = serde_json::to_vec(&e).unwrap();
+            want.push(b'\n');
+            assert_eq!(got, want);
+            let body = &got[..got.len() - 1];
+            assert_eq!(parse_op_line(body), None, "left to serde_json: {}", String::from_utf8_lossy(body));
+            let Entry::Op(read) = serde_json::from_slice::<Entry>(body).unwrap() else { panic!("an op") };
+            assert_eq!(read.change, Some(change));
         }
     }
 

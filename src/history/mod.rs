@@ -62,6 +62,10 @@ pub struct Op {
     /// (writer, seq); absent for an insert of record (writer, seq).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<u32>,
+    /// A change to one of the writer's own records (`workload.changes`); the op's own
+    /// (writer, seq) is then no record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
     pub invoke_ns: u64,
     pub complete_ns: u64,
     pub outcome: Outcome,
@@ -71,6 +75,25 @@ pub struct Op {
     pub node: Option<std::sync::Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// What a change op did to record (writer, `of`) of its own writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// Rewrote it whole, at revision `rev` (its first write is revision 0).
+    Rewrite { of: u64, rev: u32 },
+    /// Deleted it.
+    Delete { of: u64 },
+}
+
+impl Change {
+    /// The record changed.
+    pub fn of(&self) -> u64 {
+        match *self {
+            Change::Rewrite { of, .. } | Change::Delete { of } => of,
+        }
+    }
 }
 
 /// One read: reader `reader` asked `node` for writer `writer`'s newest record, and saw
@@ -212,6 +235,7 @@ mod tests {
             writer: 1,
             seq,
             key: None,
+            change: None,
             invoke_ns: seq,
             complete_ns: seq + 1,
             outcome,
@@ -310,6 +334,7 @@ mod tests {
             writer: 1,
             seq: 5001,
             key: None,
+            change: None,
             invoke_ns: 1,
             complete_ns: 2,
             outcome: Outcome::Ok,
@@ -409,6 +434,7 @@ mod tests {
                     writer: w as u32 + 1,
                     seq,
                     key: None,
+                    change: None,
                     invoke_ns,
                     complete_ns,
                     outcome: Outcome::Ok,

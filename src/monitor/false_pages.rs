@@ -107,6 +107,7 @@ mod tests {
             writer: 0,
             seq: t_ms,
             key: None,
+            change: None,
             invoke_ns: t - 1,
             complete_ns: t,
             outcome: Outcome::Ok,

@@ -273,7 +273,7 @@ fn lost_writes(r: &Results) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "\n## Lost writes ({}; first 50)\n\n| writer | seq | acknowledged at (ms) |\n|---|---|---|", r.lost.len());
     for l in r.lost.iter().take(50) {
-        let _ = writeln!(m, "| {} | {} | {:.1} |", l.writer, l.seq, l.ack_ms);
+        let _ = writeln!(m, "| {} | {} | {:.1} |", l.writer, l.seq_text().trim_start_matches("seq "), l.ack_ms);
     }
     m
 }

@@ -86,6 +86,13 @@ pub fn writes(r: &Results) -> Vec<Fact> {
     if let Some(n) = r.discarded_writes {
         out.push(fact("discarded", format!("{n} acknowledged writes after the recovery target (by design; not lost)")));
     }
+    if let Some(c) = &r.changes {
+        let text = format!(
+            "{} rewrites and {} deletes acknowledged: {} rewrites lost, {} deletes undone (both among the lost); {} deleted records absent",
+            c.rewrites_acked, c.deletes_acked, c.rewrites_lost, c.deletes_undone, c.deleted_absent
+        );
+        out.push(fact("changes", text));
+    }
     out.extend(writers(r));
     out.extend(isolated_primary(r));
     out
@@ -177,7 +184,7 @@ pub fn lost_writes(r: &Results, n: usize) -> Vec<Fact> {
         .lost
         .iter()
         .take(n)
-        .map(|l| fact("lost write", format!("writer {} seq {}, acknowledged t={:.1} ms", l.writer, l.seq, l.ack_ms)))
+        .map(|l| fact("lost write", format!("writer {} {}, acknowledged t={:.1} ms", l.writer, l.seq_text(), l.ack_ms)))
         .collect();
     if r.lost.len() > n {
         out.push(fact("", format!("… and {} more (results.json)", r.lost.len() - n)));

@@ -106,6 +106,10 @@ pub struct Results {
     /// recovery target (discarded by design, not counted in lost_writes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discarded_writes: Option<u64>,
+    /// The writers' rewrites and deletes of their own records (`workload.changes`), judged
+    /// on the surviving data; those lost are among `lost_writes` and `lost`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<crate::checker::ChangesJudged>,
     pub records_read: Option<u64>,
     pub converged: Option<bool>,
     /// Drill time of the fault RTO and RPO are measured from: when drdrill asked for it …
@@ -308,6 +312,7 @@ impl Results {
             unexpected_writes: rpo.as_ref().map(|r| r.unexpected_writes),
             discarded_writes: rpo.as_ref().map(|r| r.discarded_after_target).filter(|&n| n > 0),
             records_read: rpo.as_ref().map(|r| r.records_read),
+            changes: rpo.as_ref().and_then(|r| r.changes.clone()),
             lost: rpo.map(|r| r.lost).unwrap_or_default(),
             ..self
         }

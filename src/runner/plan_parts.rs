@@ -150,6 +150,20 @@ pub fn workload_line(v: &Scenario, who: &str) -> String {
             s.push_str(&format!(", the readers in site {site} (each node through a read path of its own)"));
         }
     }
+    if let Some(c) = &w.changes {
+        let every = |n: u32, what: &str| match n {
+            0 => format!("no {what}"),
+            n => format!("every {n}th op a {what}"),
+        };
+        s.push_str(&format!(
+            "; each writer changes its own records: {}, {} (delete_every {}, rewrite_every {}), of a record acknowledged after_ms {} before",
+            every(c.delete_every, "delete"),
+            every(c.rewrite_every, "rewrite"),
+            c.delete_every,
+            c.rewrite_every,
+            c.after_ms
+        ));
+    }
     s
 }
 

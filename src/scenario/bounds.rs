@@ -59,6 +59,9 @@ pub const BOUNDS: &[Bound] = &[
     // a shared key space read back from every node at the end
     b("WorkloadSpec.keys", 1.0, 1_000_000.0),
     b("WorkloadSpec.after_recovery_ms", 0.0, HOUR),
+    b("ChangesSpec.delete_every", 0.0, 1_000_000.0),
+    b("ChangesSpec.rewrite_every", 0.0, 1_000_000.0),
+    b("ChangesSpec.after_ms", 0.0, HOUR),
     b("WorkloadSpec.max_duration_ms", 1.0, HOUR),
     b("ReadersSpec.count", 1.0, 256.0),
     above("ReadersSpec.rate_per_s", 0.0, 10_000.0),

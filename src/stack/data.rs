@@ -25,6 +25,12 @@ pub trait WriteClient: Send {
     async fn update(&mut self, _key: u32, _writer: u32, _seq: u64) -> std::result::Result<(), WriteError> {
         Err(WriteError::Fail("this stack's clients take no updates (a bug: validation should have refused `workload.keys`)".into()))
     }
+    /// Makes `change` to record (writer, `change.of()`), one of this writer's own
+    /// (`workload.changes`): rewrites it whole with `payload` at the change's revision, or
+    /// deletes it. Only a kind whose clients change records takes it (files).
+    async fn change(&mut self, _writer: u32, _change: crate::history::Change, _payload: &str) -> std::result::Result<(), WriteError> {
+        Err(WriteError::Fail("this stack's clients change no records (a bug: validation should have refused `workload.changes`)".into()))
+    }
     /// Writer `writer`'s newest record on this node (its highest sequence number), None
     /// when the node holds none of its records yet: what a reader sees (`workload.readers`).
     /// `invoked`: the highest sequence number the writer had invoked when the read began

@@ -128,11 +128,27 @@ pub struct ReadBack {
     /// Parts of the data no node could serve at the end (a cluster's shard with no live
     /// node), in the engine's words: their records are not here, so they count as lost.
     pub unreadable: Vec<String>,
+    /// The revision of each record found rewritten (`workload.changes`): (writer, seq) ->
+    /// revision; a record absent here is at its first write (revision 0).
+    pub revisions: BTreeMap<(u32, u64), u32>,
 }
 
 impl ReadBack {
     pub fn push(&mut self, writer: u32, seq: u64) {
         self.records.entry(writer).or_default().insert(seq);
+    }
+
+    /// Adds a record found at revision `rev`.
+    pub fn push_at(&mut self, writer: u32, seq: u64, rev: u32) {
+        self.push(writer, seq);
+        if rev > 0 {
+            self.revisions.insert((writer, seq), rev);
+        }
+    }
+
+    /// The revision record (writer, seq) was found at (0: its first write, or absent).
+    pub fn revision(&self, writer: u32, seq: u64) -> u32 {
+        self.revisions.get(&(writer, seq)).copied().unwrap_or(0)
     }
 
     /// Adds every record of `other` (the shards of a cluster, read one by one).
@@ -143,6 +159,7 @@ impl ReadBack {
             }
         }
         self.unreadable.extend(other.unreadable.iter().cloned());
+        self.revisions.extend(other.revisions.iter().map(|(k, v)| (*k, *v)));
     }
 
     /// Removes a record (tests build read-backs that lack some writes).

@@ -1,7 +1,7 @@
 //! One write attempt and one stall probe, as futures a writer keeps in flight.
 use super::route::ClientTarget;
 use crate::clock::Clock;
-use crate::history::{Op, Outcome};
+use crate::history::{Change, Op, Outcome};
 use crate::stack::{Driver, WriteClient, WriteError};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -27,12 +27,14 @@ pub(super) type Probe = BoxFuture<'static, Option<(Conn, u64, Instant)>>;
 /// A connection to `node` the server answered on again, or nothing.
 pub(super) type Canary = BoxFuture<'static, Option<Tagged>>;
 
-/// One write: record `seq` of `writer` (with `key`: an update of that key to it), invoked
-/// at `invoke_ns` (`started`), with `timeout` for the whole attempt.
+/// One write: record `seq` of `writer` (with `key`: an update of that key to it; with
+/// `change`: a change to one of the writer's records), invoked at `invoke_ns` (`started`),
+/// with `timeout` for the whole attempt.
 pub(super) struct Write {
     pub writer: u32,
     pub seq: u64,
     pub key: Option<u32>,
+    pub change: Option<Change>,
     pub payload: Arc<str>,
     pub invoke_ns: u64,
     pub started: Instant,
@@ -43,7 +45,7 @@ pub(super) struct Write {
 /// connecting included, has its timeout. A connect that fails or times out never sent the
 /// write: `fail`. No answer once sent: `unknown`.
 pub(super) fn attempt(driver: Arc<dyn Driver>, target: Arc<ClientTarget>, conn: Option<Tagged>, write: Write, clock: Clock) -> Attempt {
-    let Write { writer, seq, key, payload, invoke_ns, started, timeout } = write;
+    let Write { writer, seq, key, change, payload, invoke_ns, started, timeout } = write;
     Box::pin(async move {
         let mut client = conn.filter(|(node, _)| *node == target.node).map(|c| c.1);
         let mut sent = false;
@@ -55,9 +57,10 @@ pub(super) fn attempt(driver: Arc<dyn Driver>, target: Arc<ClientTarget>, conn: 
             }
             sent = true;
             let client = client.as_mut().expect("connected");
-            match key {
-                Some(k) => client.update(k, writer, seq).await,
-                None => client.write(writer, seq, &payload).await,
+            match (key, change) {
+                (Some(k), _) => client.update(k, writer, seq).await,
+                (None, Some(c)) => client.change(writer, c, &payload).await,
+                (None, None) => client.write(writer, seq, &payload).await,
             }
         })
         .await;
@@ -81,7 +84,7 @@ pub(super) fn attempt(driver: Arc<dyn Driver>, target: Arc<ClientTarget>, conn: 
             _ if timed_out => (None, client),
             _ => (client.filter(|c| c.1.keeps_after_failure()), None),
         };
-        let op = Op { service: None, writer, seq, key, invoke_ns, complete_ns, outcome, node: Some(node), error };
+        let op = Op { service: None, writer, seq, key, change, invoke_ns, complete_ns, outcome, node: Some(node), error };
         Done { op, started, conn, pending }
     })
 }

@@ -1,6 +1,7 @@
 //! The client workload: K writers, each writing uniquely keyed records (writer, seq,
 //! payload) to whichever node the clients are pointed at, recording every op.
 mod attempt;
+mod changes;
 mod reader;
 mod resolve;
 mod route;

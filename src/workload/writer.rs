@@ -76,6 +76,8 @@ struct State {
     next_normal: Instant,
     /// While stalled: when the next probe goes out.
     next_probe: Option<Instant>,
+    /// The records it may rewrite or delete (`workload.changes`).
+    changes: Option<super::changes::Changes>,
 }
 
 /// A writer's pacing, fixed for its run.
@@ -105,8 +107,9 @@ struct Gates {
 
 impl State {
     /// Nothing written yet, the first write due `now`.
-    fn new(payload: Arc<str>, now: Instant) -> Self {
-        State { payload, seq: 0, waiting: BTreeMap::new(), idle: Vec::new(), last_ok_start: now, next_normal: now, next_probe: None }
+    fn new(payload: Arc<str>, now: Instant, changes: Option<super::changes::Changes>) -> Self {
+        let idle = Vec::new();
+        State { payload, seq: 0, waiting: BTreeMap::new(), idle, last_ok_start: now, next_normal: now, next_probe: None, changes }
     }
 
     /// What may start at `now` with `probes` in flight; starts or ends the probing as the
@@ -206,7 +209,8 @@ impl Writer {
     /// Runs until stopped or the deadline; the writes made and the slips of its paced ones.
     pub(super) async fn run(mut self) -> (u64, Vec<SlipSample>) {
         let pace = self.pacing();
-        let mut st = State::new(payload(self.id, self.spec.payload_bytes).into(), Instant::now());
+        let changes = self.spec.changes.clone().map(super::changes::Changes::new);
+        let mut st = State::new(payload(self.id, self.spec.payload_bytes).into(), Instant::now(), changes);
         let mut attempts: FuturesUnordered<Attempt> = FuturesUnordered::new();
         let mut probes = Probes::default();
         let mut canaries: FuturesUnordered<Canary> = FuturesUnordered::new();
@@ -352,7 +356,8 @@ impl Writer {
         st.waiting.insert(st.seq, started);
         let timeout = Duration::from_millis(self.spec.op_timeout_ms);
         let key = self.spec.keys.and_then(|n| update_key(self.id, st.seq, n));
-        let write = Write { writer: self.id, seq: st.seq, key, payload: st.payload.clone(), invoke_ns, started, timeout };
+        let change = st.changes.as_mut().filter(|_| key.is_none()).and_then(|c| c.pick(st.seq, started));
+        let write = Write { writer: self.id, seq: st.seq, key, change, payload: st.payload.clone(), invoke_ns, started, timeout };
         attempt(self.driver.clone(), target, conn, write, self.rec.clock)
     }
 
@@ -366,6 +371,9 @@ impl Writer {
         }
         if let Some(c) = conn.filter(|_| st.idle.len() < IDLE_MAX) {
             st.idle.push(c);
+        }
+        if let Some(changes) = st.changes.as_mut() {
+            changes.answered(&op, Instant::now());
         }
         self.rec.op(op).await;
     }

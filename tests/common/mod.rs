@@ -216,41 +216,92 @@ pub fn run_id(results: &Value) -> String {
 /// (invoke, completion) time (ms) of every acknowledged write, keyed by (writer, seq),
 /// parsed here from history.jsonl.zst.
 pub fn ack_times(dir: &Path) -> BTreeMap<(u64, u64), (f64, f64)> {
-    let text = drdrill::history::read_text(&drdrill::history::path_in(dir)).unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["type"] == "op" && v["outcome"] == "ok")
-        .map(|v| {
-            let key = (v["writer"].as_u64().unwrap(), v["seq"].as_u64().unwrap());
-            (key, (v["invoke_ns"].as_f64().unwrap() / 1e6, v["complete_ns"].as_f64().unwrap() / 1e6))
-        })
-        .collect()
+    ok_ops(dir).filter(|v| v.get("change").is_none()).map(|v| (key_of(&v), times_of(&v))).collect()
 }
 
-/// Compares drdrill's lost list and RPO with our own computation; returns the lost set.
+/// Every acknowledged op's (invoke, ack) times in ms, changes (`workload.changes`) included.
+pub fn op_ack_times(dir: &Path) -> BTreeMap<(u64, u64), (f64, f64)> {
+    ok_ops(dir).map(|v| (key_of(&v), times_of(&v))).collect()
+}
+
+/// Each acknowledged rewrite (`workload.changes`): its op's (writer, seq) -> (record, revision).
+pub fn acked_rewrites(dir: &Path) -> BTreeMap<(u64, u64), ((u64, u64), u64)> {
+    let rewrite = |v: &Value| Some((v["change"]["rewrite"]["of"].as_u64()?, v["change"]["rewrite"]["rev"].as_u64()?));
+    ok_ops(dir).filter_map(|v| rewrite(&v).map(|(of, rev)| (key_of(&v), ((key_of(&v).0, of), rev)))).collect()
+}
+
+/// The history's acknowledged ops.
+fn ok_ops(dir: &Path) -> impl Iterator<Item = Value> {
+    let text = drdrill::history::read_text(&drdrill::history::path_in(dir)).unwrap();
+    let ops: Vec<Value> = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["type"] == "op").collect();
+    ops.into_iter().filter(|v| v["outcome"] == "ok")
+}
+
+fn key_of(v: &Value) -> (u64, u64) {
+    (v["writer"].as_u64().unwrap(), v["seq"].as_u64().unwrap())
+}
+
+fn times_of(v: &Value) -> (f64, f64) {
+    (v["invoke_ns"].as_f64().unwrap() / 1e6, v["complete_ns"].as_f64().unwrap() / 1e6)
+}
+
+/// The deletes of the history (`workload.changes`): the records a delete acknowledged or
+/// left unanswered may have removed, and each acknowledged one's (writer, record) -> the
+/// delete op's (writer, seq).
+pub fn deletes(dir: &Path) -> (BTreeSet<(u64, u64)>, BTreeMap<(u64, u64), (u64, u64)>) {
+    let text = drdrill::history::read_text(&drdrill::history::path_in(dir)).unwrap();
+    let (mut gone, mut acked) = (BTreeSet::new(), BTreeMap::new());
+    for v in text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["type"] == "op") {
+        let Some(of) = v["change"]["delete"]["of"].as_u64() else { continue };
+        let record = (v["writer"].as_u64().unwrap(), of);
+        if v["outcome"] != "fail" {
+            gone.insert(record);
+        }
+        if v["outcome"] == "ok" {
+            acked.insert(record, key_of(&v));
+        }
+    }
+    (gone, acked)
+}
+
+/// Compares drdrill's lost list and RPO with our own computation; returns the lost set:
+/// the records acknowledged and absent (none a delete may have removed), and the
+/// acknowledged deletes whose record is still there (by the delete op's writer and seq).
+/// A rewrite lost (`workload.changes`) needs the revisions: the files test checks those.
 pub fn cross_check_lost(d: &Drill, survivors: &BTreeSet<(u64, u64)>) -> BTreeSet<(u64, u64)> {
     let acks = ack_times(&d.dir);
+    let all_acks = op_ack_times(&d.dir);
+    let (gone, acked_deletes) = deletes(&d.dir);
     let acked: BTreeSet<(u64, u64)> = acks.keys().copied().collect();
-    let ours: BTreeSet<(u64, u64)> = acked.difference(survivors).copied().collect();
-    let theirs = reported_lost(&d.results);
+    let mut ours: BTreeSet<(u64, u64)> = acked.difference(survivors).filter(|k| !gone.contains(k)).copied().collect();
+    ours.extend(acked_deletes.iter().filter(|(record, _)| survivors.contains(record)).map(|(_, op)| *op));
+    let rewrites: BTreeSet<(u64, u64)> = lost_entries(&d.results, "rewrite");
+    let theirs: BTreeSet<(u64, u64)> = reported_lost(&d.results).difference(&rewrites).copied().collect();
     assert_eq!(ours, theirs, "drdrill's lost list differs from an independent read");
-    assert_eq!(d.results["lost_writes"].as_u64().unwrap(), ours.len() as u64);
-    assert_eq!(d.results["acked_writes"].as_u64().unwrap(), acked.len() as u64);
+    assert_eq!(d.results["lost_writes"].as_u64().unwrap(), (ours.len() + rewrites.len()) as u64);
+    assert_eq!(d.results["acked_writes"].as_u64().unwrap(), all_acks.len() as u64);
     assert_eq!(d.results["records_read"].as_u64().unwrap(), survivors.len() as u64);
     // RPO (docs/measurement.md): from the earliest lost write's invoke to the later of the fault and
     // the last lost acknowledgement; 0 exactly when nothing is lost
     let fault = d.results["fault_ms"].as_f64().unwrap();
     let rpo = d.results["rpo_ms"].as_f64().unwrap();
-    if ours.is_empty() {
+    let every: Vec<(f64, f64)> = ours.iter().chain(&rewrites).map(|k| all_acks[k]).collect();
+    if every.is_empty() {
         assert_eq!(rpo, 0.0);
     } else {
-        let first_invoke = ours.iter().map(|k| acks[k].0).reduce(f64::min).unwrap();
-        let last_ack = ours.iter().map(|k| acks[k].1).reduce(f64::max).unwrap();
+        let first_invoke = every.iter().map(|t| t.0).reduce(f64::min).unwrap();
+        let last_ack = every.iter().map(|t| t.1).reduce(f64::max).unwrap();
         let expect = fault.max(last_ack) - first_invoke;
-        assert!(rpo > 0.0, "{} writes lost but rpo_ms is 0", ours.len());
+        assert!(rpo > 0.0, "{} writes lost but rpo_ms is 0", every.len());
         assert!((rpo - expect).abs() < 0.001, "rpo {rpo} ms, expected {expect} ms");
     }
     ours
+}
+
+/// The lost list's entries for changes of one kind (`rewrite`, `delete`): (writer, op seq).
+pub fn lost_entries(results: &Value, kind: &str) -> BTreeSet<(u64, u64)> {
+    let lost = results["lost"].as_array().unwrap().iter();
+    lost.filter(|l| !l["change"][kind].is_null()).map(|l| (l["writer"].as_u64().unwrap(), l["seq"].as_u64().unwrap())).collect()
 }
 
 /// What a kept drill looked like when we read it ourselves.

@@ -17,6 +17,7 @@ pub const FILES: KindInfo = KindInfo {
     blocks: &["files"],
     refuses: &[(ReplicationMode::Sync, NO_SYNC), (ReplicationMode::SemiSync, NO_SYNC)],
     validate: validate_files,
+    changes: true,
     ..KindInfo::bare(
         "files",
         "A file store (uploads over HTTP, nginx WebDAV) on a main server, mirrored to a backup server by rsync every `every_s` or by lsyncd; the mirror is read-only until promoted.",
@@ -31,6 +32,7 @@ pub const FILES_KEEPALIVED: KindInfo = KindInfo {
     refuses: &[(ReplicationMode::Sync, NO_SYNC), (ReplicationMode::SemiSync, NO_SYNC)],
     services: vip_forwarder,
     validate: validate_files,
+    changes: true,
     ..KindInfo::bare(
         "files-keepalived",
         "The files stack with Keepalived on both servers (VRRP): a VIP on the main server, moved to the backup when the main stops advertising or its health check fails; the backup's notify_master makes its mirror the source. Clients reach the VIP through a forwarder.",
@@ -187,6 +189,18 @@ mod tests {
         let rejoin = "failover: {promote: files-2, rejoin_old_primary: true}\nfaults: [{at_ms: 1, kind: kill, target: primary}]";
         let e = problems("  replicas: 1", rejoin);
         assert!(e.contains("does not rejoin as a mirror"), "{e}");
+    }
+
+    #[test]
+    fn rewrites_and_deletes_are_a_files_stacks_and_need_something_to_change() {
+        assert_eq!(problems("  replicas: 1", "workload: {changes: {}}"), "");
+        let e = problems("  replicas: 1", "workload:\n  changes: {delete_every: 0, rewrite_every: 0}");
+        assert!(e.contains("t.yaml:7:3") && e.contains("nothing to change"), "{e}");
+        let e = problems("  replicas: 1", "workload:\n  changes:\n    after_ms: -1");
+        assert!(e.contains("t.yaml:8:15"), "{e}");
+        let yaml = "name: t\ntargets: {}\nstack: {kind: redis}\nworkload:\n  changes: {delete_every: 2}\n";
+        let e = parse(std::path::Path::new("t.yaml"), yaml.into()).unwrap_err().to_string();
+        assert!(e.contains("t.yaml:5:3") && e.contains("run on files and files-keepalived stacks; a redis stack takes none"), "{e}");
     }
 
     #[test]

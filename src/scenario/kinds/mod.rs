@@ -82,6 +82,8 @@ pub struct KindInfo {
     pub sql: bool,
     /// Its clients can read a writer's newest record from any node (`workload.readers`).
     pub reads: bool,
+    /// Its clients can rewrite and delete their own records (`workload.changes`).
+    pub changes: bool,
     /// How many of its nodes start as primaries (a cluster's shards); the others are
     /// replicas.
     pub primaries: fn(&StackSpec) -> usize,
@@ -119,6 +121,7 @@ impl KindInfo {
             node_count: None,
             sql: false,
             reads: false,
+            changes: false,
             primaries: one_primary,
             read_endpoints: &[],
             topology: format::primary_and_replicas,
@@ -341,6 +344,9 @@ fn validate_writers(s: &Scenario, p: &mut Vec<Problem>) {
         p.push((vec![Key("workload"), Key("keys")], msg));
     }
     super::bounds::check_opt(p, vec![Key("workload"), Key("keys")], "WorkloadSpec.keys", s.workload.keys.map(f64::from));
+    if let Some(c) = &s.workload.changes {
+        validate_changes(s, c, p);
+    }
     let bootstrap = s.failover.as_ref().is_some_and(|f| f.mode == Some(FailoverMode::Bootstrap));
     if bootstrap && !s.stack.kind.info().bootstrap {
         let kinds = spoken_list(&kind_names(|k| k.info().bootstrap), "or");
@@ -367,6 +373,22 @@ fn validate_writers(s: &Scenario, p: &mut Vec<Problem>) {
     if s.workload.site.is_some() {
         let msg = format!("a {name} stack's writers sit in every site, each writing to its own site's node (drop `workload.site`)");
         p.push((vec![Key("workload"), Key("site")], msg));
+    }
+}
+
+/// `workload.changes`: a kind whose clients change their records, and something to change.
+fn validate_changes(s: &Scenario, c: &ChangesSpec, p: &mut Vec<Problem>) {
+    let at = |k: &'static str| vec![Key("workload"), Key("changes"), Key(k)];
+    if !s.stack.kind.info().changes {
+        let takes = spoken_list(&kind_names(|k| k.info().changes), "and");
+        let msg = format!("rewrites and deletes of the writers' own records run on {takes} stacks; a {} stack takes none", s.stack.kind.name());
+        p.push((vec![Key("workload"), Key("changes")], msg));
+    }
+    super::bounds::check(p, at("delete_every"), "ChangesSpec.delete_every", f64::from(c.delete_every), "");
+    super::bounds::check(p, at("rewrite_every"), "ChangesSpec.rewrite_every", f64::from(c.rewrite_every), "");
+    super::bounds::check(p, at("after_ms"), "ChangesSpec.after_ms", c.after_ms as f64, "");
+    if c.delete_every == 0 && c.rewrite_every == 0 {
+        p.push((vec![Key("workload"), Key("changes")], "nothing to change: set `delete_every` or `rewrite_every` above 0".into()));
     }
 }
 

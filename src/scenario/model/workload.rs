@@ -54,6 +54,41 @@ pub struct WorkloadSpec {
     /// own schedule, and the drill measures what they got (docs/reads.md). Off by default.
     #[serde(default)]
     pub readers: Option<ReadersSpec>,
+    /// Besides writing new records, each writer rewrites and deletes some of its own
+    /// acknowledged ones (a file store's uploads: `files`), each an op on the drill's clock;
+    /// the drill counts rewrites lost and deletes undone (docs/stacks.md, "Files"). Off by
+    /// default.
+    #[serde(default)]
+    pub changes: Option<ChangesSpec>,
+}
+
+/// `workload.changes`: every `delete_every`-th op of a writer deletes one of its records,
+/// every `rewrite_every`-th rewrites one whole at a new revision (an op due both deletes).
+/// The record changed is the writer's oldest one acknowledged (written or last rewritten)
+/// at least `after_ms` before, not yet deleted; while none is that old, the op writes a new
+/// record instead.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesSpec {
+    /// Every n-th op of a writer deletes one of its records; 0: none. Default 4.
+    #[serde(default = "default_delete_every")]
+    pub delete_every: u32,
+    /// Every n-th op of a writer rewrites one of its records; 0: none. Default 3.
+    #[serde(default = "default_rewrite_every")]
+    pub rewrite_every: u32,
+    /// How long after its acknowledgement a record may be changed. Default 3000.
+    #[serde(default = "default_change_after")]
+    pub after_ms: u64,
+}
+
+fn default_delete_every() -> u32 {
+    4
+}
+fn default_rewrite_every() -> u32 {
+    3
+}
+fn default_change_after() -> u64 {
+    3000
 }
 
 /// `workload.readers`: the read path drilled. Each read asks one node for the newest
@@ -191,6 +226,7 @@ impl Default for WorkloadSpec {
             site: None,
             keys: None,
             readers: None,
+            changes: None,
         }
     }
 }

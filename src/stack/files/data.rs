@@ -4,6 +4,7 @@
 //! file (`drdrill-heartbeat`) the mirror receives like any other.
 use super::http::{Conn, Failed, REPLIED};
 use crate::error::{Error, Result};
+use crate::history::Change;
 use crate::stack::data::{DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, WriteClient, WriteError};
 use crate::stack::read_back::ReadBack;
 use async_trait::async_trait;
@@ -30,20 +31,22 @@ pub fn parse_name(name: &str) -> Option<(u32, u64)> {
     Some((w.parse().ok()?, s.parse().ok()?))
 }
 
-/// An upload's content: a header naming it and its payload's length, the payload, and a
+/// An upload's content at revision `rev` (its first write is 0; `workload.changes` rewrites
+/// it whole at the next): a header naming it and its payload's length, the payload, and a
 /// trailer, so a file cut short (or grown) is seen as torn.
-pub fn content(writer: u32, seq: u64, payload: &str) -> Vec<u8> {
-    format!("drdrill upload writer={writer} seq={seq} bytes={}\n{payload}\n.end\n", payload.len()).into_bytes()
+pub fn content(writer: u32, seq: u64, rev: u32, payload: &str) -> Vec<u8> {
+    format!("drdrill upload writer={writer} seq={seq} rev={rev} bytes={}\n{payload}\n.end\n", payload.len()).into_bytes()
 }
 
-/// Whether `body` is the whole upload of (writer, seq); the reason when it is not.
-pub fn whole(body: &[u8], writer: u32, seq: u64) -> std::result::Result<(), String> {
+/// The revision `body` is a whole upload of (writer, seq) at; the reason when it is not whole.
+pub fn whole(body: &[u8], writer: u32, seq: u64) -> std::result::Result<u32, String> {
     let text = std::str::from_utf8(body).map_err(|_| format!("{} bytes, not the text written", body.len()))?;
     let (header, rest) = text.split_once('\n').ok_or_else(|| format!("{} bytes, no header line", body.len()))?;
-    let want = format!("drdrill upload writer={writer} seq={seq} bytes=");
-    let n: usize = header.strip_prefix(&want).and_then(|n| n.parse().ok()).ok_or_else(|| format!("header {header:?}"))?;
+    let want = format!("drdrill upload writer={writer} seq={seq} rev=");
+    let parsed = header.strip_prefix(&want).and_then(|r| r.split_once(" bytes="));
+    let (rev, n): (u32, usize) = parsed.and_then(|(r, n)| Some((r.parse().ok()?, n.parse().ok()?))).ok_or_else(|| format!("header {header:?}"))?;
     match rest.len() == n + "\n.end\n".len() && rest.ends_with("\n.end\n") {
-        true => Ok(()),
+        true => Ok(rev),
         false => Err(format!("{} of {} bytes", body.len(), header.len() + 1 + n + 6)),
     }
 }
@@ -70,7 +73,18 @@ fn write_error(e: Failed) -> WriteError {
 #[async_trait]
 impl WriteClient for Client {
     async fn write(&mut self, writer: u32, seq: u64, payload: &str) -> std::result::Result<(), WriteError> {
-        self.0.put(&file_name(writer, seq), content(writer, seq, payload)).await.map_err(write_error)
+        self.0.put(&file_name(writer, seq), content(writer, seq, 0, payload)).await.map_err(write_error)
+    }
+
+    /// A rewrite uploads the file whole again (nginx renames the new body over the old); a
+    /// delete is answered once nginx has unlinked it (a 404: nothing was deleted).
+    async fn change(&mut self, writer: u32, change: Change, payload: &str) -> std::result::Result<(), WriteError> {
+        let name = file_name(writer, change.of());
+        match change {
+            Change::Rewrite { of, rev } => self.0.put(&name, content(writer, of, rev, payload)).await,
+            Change::Delete { .. } => self.0.delete(&name).await,
+        }
+        .map_err(write_error)
     }
 
     fn node(&self) -> Option<std::sync::Arc<str>> {
@@ -129,7 +143,7 @@ impl DataPath for FilesData {
             };
             let Some(body) = body else { continue };
             match whole(&body, writer, seq) {
-                Ok(()) => back.push(writer, seq),
+                Ok(rev) => back.push_at(writer, seq, rev),
                 Err(why) => back.unreadable.push(format!("{name} torn: {why}")),
             }
         }
@@ -185,8 +199,9 @@ mod tests {
 
     #[test]
     fn an_upload_is_whole_only_as_written() {
-        let body = content(3, 41, "xyz");
-        assert_eq!(whole(&body, 3, 41), Ok(()));
+        let body = content(3, 41, 0, "xyz");
+        assert_eq!(whole(&body, 3, 41), Ok(0));
+        assert_eq!(whole(&content(3, 41, 7, "xyz"), 3, 41), Ok(7), "a rewrite names its revision");
         assert!(whole(&body[..body.len() - 1], 3, 41).unwrap_err().contains("of"), "cut short");
         assert!(whole(&[&body[..], b"more"].concat(), 3, 41).is_err(), "grown");
         assert!(whole(&body, 3, 42).is_err(), "another upload's content");

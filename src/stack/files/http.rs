@@ -88,6 +88,10 @@ impl Conn {
         self.send(Method::PUT, &format!("{DIR}{name}"), Bytes::from(body)).await.map(drop)
     }
 
+    pub async fn delete(&mut self, name: &str) -> Result<(), Failed> {
+        self.send(Method::DELETE, &format!("{DIR}{name}"), Bytes::new()).await.map(drop)
+    }
+
     /// The file's content; None when the node has no such file.
     pub async fn get(&mut self, name: &str) -> Result<Option<Bytes>, Failed> {
         match self.send(Method::GET, &format!("{DIR}{name}"), Bytes::new()).await {
