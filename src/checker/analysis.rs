@@ -196,6 +196,7 @@ impl Checker {
             events,
             injected: injects.len(),
             baseline_writes: if fault.is_some() { acked_before_fault } else { acked },
+            acked,
             rto: &rto,
             rpo: rpo.as_ref(),
             convergence,

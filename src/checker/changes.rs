@@ -6,7 +6,8 @@
 //! - an acknowledged **delete** whose record is still there is **undone** (a file deleted on
 //!   the main server that the mirror still serves after the failover);
 //! - an acknowledged **rewrite** to revision k is **lost** when the record is found at an
-//!   older revision, or not at all;
+//!   older revision, or not at all; a record with an acknowledged delete is judged by the
+//!   delete alone (its rewrites before it were superseded);
 //! - a record a delete may have removed (acknowledged or unanswered) is not lost when it is
 //!   absent.
 //!
@@ -61,12 +62,15 @@ impl Changes {
             let found = read.contains(writer, of).then(|| read.revision(writer, of));
             // an unanswered change, if any, is the record's last: it may or may not have been made
             let unanswered = changes.iter().find(|c| c.outcome == Outcome::Unknown).map(|c| c.change);
+            // an acknowledged delete is the record's last word: its rewrites before it are
+            // judged by it alone
+            let deleted = changes.iter().any(|c| c.outcome == Outcome::Ok && matches!(c.change, Change::Delete { .. }));
             for c in changes.iter().filter(|c| c.outcome == Outcome::Ok) {
                 let lost = match c.change {
                     Change::Rewrite { rev, .. } => {
                         j.rewrites_acked += 1;
                         let deleted_maybe = found.is_none() && matches!(unanswered, Some(Change::Delete { .. }));
-                        !deleted_maybe && found.is_none_or(|f| f < rev)
+                        !deleted && !deleted_maybe && found.is_none_or(|f| f < rev)
                     }
                     Change::Delete { .. } => {
                         j.deletes_acked += 1;
@@ -130,11 +134,14 @@ mod tests {
             op(2, None, ok, 200),
             op(3, None, ok, 300),
             op(4, None, ok, 400),
-            op(5, Some(Change::Delete { of: 1 }), ok, 5000),       // undone: record 1 is back
-            op(6, Some(Change::Delete { of: 2 }), ok, 5100),       // done: record 2 is gone
+            op(5, Some(Change::Delete { of: 1 }), ok, 5000), // undone: record 1 is back
+            op(6, Some(Change::Delete { of: 2 }), ok, 5100), // done: record 2 is gone
             op(7, Some(Change::Rewrite { of: 3, rev: 1 }), ok, 5200), // held: found at rev 1
             op(8, Some(Change::Rewrite { of: 3, rev: 2 }), ok, 8000), // lost: found at rev 1
             op(9, Some(Change::Rewrite { of: 4, rev: 1 }), Outcome::Unknown, 9000), // either
+            op(10, None, ok, 500),
+            op(11, Some(Change::Rewrite { of: 10, rev: 1 }), ok, 5300), // then deleted: the delete judges
+            op(12, Some(Change::Delete { of: 10 }), ok, 9500),
         ];
         let mut read = ReadBack::default();
         read.push(1, 1);
@@ -142,7 +149,7 @@ mod tests {
         read.push(1, 4);
         let r = judge(&ops, &read);
         let j = r.changes.clone().unwrap();
-        assert_eq!((j.rewrites_acked, j.deletes_acked, j.rewrites_lost, j.deletes_undone, j.deleted_absent), (2, 2, 1, 1, 1));
+        assert_eq!((j.rewrites_acked, j.deletes_acked, j.rewrites_lost, j.deletes_undone, j.deleted_absent), (3, 3, 1, 1, 2));
         let lost: Vec<_> = r.lost.iter().map(|l| (l.seq, l.change)).collect();
         assert_eq!(lost, vec![(5, Some(Change::Delete { of: 1 })), (8, Some(Change::Rewrite { of: 3, rev: 2 }))]);
         assert_eq!(r.lost_writes, 2);

@@ -22,6 +22,8 @@ pub(super) struct Measured<'a> {
     pub(super) injected: usize,
     /// Writes acknowledged before the fault (every acknowledged write without a fault).
     pub(super) baseline_writes: u64,
+    /// Writes acknowledged in the whole drill.
+    pub(super) acked: u64,
     pub(super) rto: &'a RtoResult,
     /// None when the surviving data could not be read back.
     pub(super) rpo: Option<&'a RpoResult>,
@@ -38,6 +40,7 @@ pub(super) fn judge(m: &Measured, targets: &Targets) -> Vec<TargetResult> {
     t.extend(targets.rto_ms.as_ref().and_then(|l| l.single()).map(|limit| rto_target(m.rto, limit)));
     t.extend(targets.rpo_ms.as_ref().and_then(|l| l.single()).map(|limit| rpo_target(m.rpo, limit)));
     t.extend(targets.max_lost_writes.as_ref().and_then(|l| l.single()).map(|limit| lost_writes_target(m.rpo, limit)));
+    t.extend(targets.max_lost_pct.map(|limit| lost_share_target(m.rpo, m.acked, limit)));
     if targets.converge {
         t.push(convergence_target(m.convergence));
     }
@@ -131,6 +134,22 @@ fn lost_writes_target(rpo: Option<&RpoResult>, limit: u64) -> TargetResult {
     };
     let note = rpo.map(|r| format!("{} acknowledged writes missing, {} recovered", r.lost_writes, r.recovered_writes)).unwrap_or_default();
     TargetResult { target: "max_lost_writes".into(), limit: Some(limit as f64), actual, verdict, note }
+}
+
+/// At most `limit` % of the acknowledged writes lost; undecided without a read-back or
+/// with nothing acknowledged.
+fn lost_share_target(rpo: Option<&RpoResult>, acked: u64, limit: f64) -> TargetResult {
+    let share = rpo.filter(|_| acked > 0).map(|r| r.lost_writes as f64 * 100.0 / acked as f64);
+    let verdict = match share {
+        Some(pct) if pct <= limit => Verdict::Pass,
+        Some(_) => Verdict::Fail,
+        None => Verdict::Unknown,
+    };
+    let note = match rpo {
+        Some(r) => format!("{} of {acked} acknowledged writes lost", r.lost_writes),
+        None => "surviving data could not be read back".into(),
+    };
+    TargetResult { target: "max_lost_pct".into(), limit: Some(limit), actual: share, verdict, note }
 }
 
 /// Every surviving replica holds exactly the primary's records; undecided when nothing

@@ -91,7 +91,18 @@ pub(super) fn parse_op_line(line: &[u8]) -> Option<Op> {
     let node = p.optional_string(b",\"node\":")?;
     let error = p.optional_string(b",\"error\":")?;
     p.tag(b"}")?;
-    p.0.is_empty().then_some(Op { service, writer, seq, key, change: None, invoke_ns, complete_ns, outcome, node: node.map(Into::into), error })
+    p.0.is_empty().then_some(Op {
+        service,
+        writer,
+        seq,
+        key,
+        change: None,
+        invoke_ns,
+        complete_ns,
+        outcome,
+        node: node.map(Into::into),
+        error,
+    })
 }
 
 /// What is left of a line being read.

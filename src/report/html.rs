@@ -17,6 +17,10 @@ const TEMPLATE: &str = r#"<!doctype html>
 <table class="questions"><tr><th>question</th><th>answer</th><th>why</th></tr>
 {% for q in questions %}<tr><td>{{ q.question }}</td><td class="{{ q.answer|answer_class }}">{{ q.answer|upper }}</td><td>{{ q.why }}{% if q.rows %}<ul>{% for row in q.rows %}<li>{{ row }}</li>{% endfor %}</ul>{% endif %}</td></tr>
 {% endfor %}</table>{% endif %}
+{% if claims %}<h2 id="claims">Claims</h2><p>{{ claims[0] }}.</p>
+<table><tr><th>service</th><th>claim</th><th>target</th><th>measured</th><th>held</th></tr>
+{% for c in claims[1] %}<tr class="claim"><td>{{ c.service }}</td><td>{{ c.claim }}</td><td>{{ c.target }}</td><td>{{ c.measured }}</td><td class="{{ c.held|answer_class }}">{{ c.held|upper }}</td></tr>
+{% endfor %}</table>{% endif %}
 {% for s in services %}{% if several %}<h2 class="service">Service {{ s.name }} ({{ s.r.stack.kind }}): <span class="{{ s.r.verdict|lower }}">{{ s.r.verdict|upper }}</span></h2>
 {% endif %}<h2>Scorecard</h2>
 <table><tr><th>target</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
@@ -195,6 +199,7 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
         "comparison": super::measured::comparison(r),
         "steady": super::measured::steady_state(r),
         "questions": r.questions.as_ref().map(super::questions_text::blocks),
+        "claims": super::claims::claims_section(r),
         "version": env!("CARGO_PKG_VERSION"),
     });
     env.get_template("report.html")

@@ -25,6 +25,7 @@ pub fn markdown(r: &Results) -> String {
     let (started, finished) = (crate::clock::readable(&r.started_at), crate::clock::readable(&r.finished_at));
     let _ = writeln!(m, "Run `{}`, started {started}, finished {finished}.\n", r.run_id);
     m += &super::questions_text::markdown(r);
+    m += &claims(r);
     if !r.several() {
         return m + &service(r, "timeline.svg") + &drill_part(r);
     }
@@ -41,6 +42,16 @@ pub fn markdown(r: &Results) -> String {
         m += &targets(r).replace("\n## Targets\n", "\n");
     }
     m + &drill_part(r)
+}
+
+/// "## Claims": each claim beside its target, what was measured, and whether it held.
+fn claims(r: &Results) -> String {
+    let Some((caption, rows)) = super::claims::claims_section(r) else { return String::new() };
+    let mut m = format!("## Claims\n\n{caption}.\n\n| service | claim | target | measured | held |\n|---|---|---|---|---|\n");
+    for c in rows {
+        let _ = writeln!(m, "| {} | {} | {} | {} | {} |", c.service, c.claim, c.target, c.measured, c.held);
+    }
+    m + "\n"
 }
 
 /// The drill's own sections after its services': the comparison with a baseline, the

@@ -10,6 +10,7 @@ mod alerts;
 mod answers;
 mod baseline;
 mod buckets;
+mod claims;
 mod comparison;
 mod evidence;
 mod figures;

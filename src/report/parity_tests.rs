@@ -11,6 +11,9 @@ use serde_json::json;
 /// `events` is left to report.md and report.html: the terminal printed each as it happened.
 const SECTIONS: &[(&str, &str)] = &[
     ("questions", "The four questions"),
+    ("claims", "Claims beside what was measured: 0 of 1 held"),
+    ("claim row", "RTO < 30 s (the runbook)"),
+    ("changes", "7 rewrites and 5 deletes acknowledged: 1 rewrites lost, 2 deletes undone"),
     ("targets", "too slow"),
     ("interruption", "SIGTERM during reading back"),
     ("rto", "from when the fault took effect for the clients"),
@@ -121,6 +124,9 @@ fn everything() -> Results {
     let mut r = sample();
     r.interruption = Some(Interruption { signal: "SIGTERM".into(), phase: "reading back".into(), at_ms: Some(6000.0) });
     r.discarded_writes = Some(3);
+    r.claims = [("rto_ms".to_string(), "RTO < 30 s (the runbook)".to_string())].into();
+    r.changes =
+        Some(crate::checker::ChangesJudged { rewrites_acked: 7, deletes_acked: 5, rewrites_lost: 1, deletes_undone: 2, deleted_absent: 3 });
     r.failover = Some(from_json(json!({"started_ms": 5100.0, "done_ms": 5240.0, "old_primary": "pg-1", "new_primary": "pg-2",
         "candidates": [], "repointed": ["pg-3"], "rejoined": null, "error": null, "answered_fault": 0,
         "restore": {"tool": "pgbackrest", "backup": "full-1", "node": "pg-4", "fetched": "", "replayed": "", "allowed_loss_ms": 0, "allowed_by": "archive_timeout"}})));

@@ -139,6 +139,9 @@ pub struct Results {
     /// `targets.rpo: none`: the service promises no RPO (question 2 answers "not promised").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rpo_not_promised: bool,
+    /// `targets.claims`: the words of the document each target comes from, by target.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub claims: BTreeMap<String, String>,
     pub stack: StackInfo,
     /// The Docker engine the drill ran on.
     pub engine: EngineInfo,

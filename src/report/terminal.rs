@@ -129,6 +129,7 @@ fn num(v: Option<f64>) -> String {
 pub fn scorecard(r: &Results) -> String {
     let mut s = format!("\nScorecard: {} (run {})\n", r.scenario, r.run_id);
     s += &super::questions_text::terminal(r);
+    s += &claims_table(r);
     if !r.several() {
         s += &service_block(r, Some(r));
     } else {
@@ -149,6 +150,12 @@ pub fn scorecard(r: &Results) -> String {
     let worst = if r.several() { format!(" (the worst of {})", each.join(", ")) } else { String::new() };
     s += &format!("\nverdict: {word}{worst}\n");
     s
+}
+
+/// Each claim beside its target, what was measured, and whether it held.
+fn claims_table(r: &Results) -> String {
+    let Some((caption, rows)) = super::claims::claims_section(r) else { return String::new() };
+    captioned(Some(caption), rows, Vec::new())
 }
 
 /// One service's targets and figures; `drill` (a drill of one service) adds the drill's

@@ -201,6 +201,7 @@ async fn judge_one(
             reads,
             availability,
             rpo_not_promised: sc.targets.rpo.is_some(),
+            claims: sc.targets.claims.clone(),
             wan: sc.wan.clone(),
             ..assembled
         },

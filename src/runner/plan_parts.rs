@@ -151,9 +151,13 @@ pub fn workload_line(v: &Scenario, who: &str) -> String {
         }
     }
     if let Some(c) = &w.changes {
-        let every = |n: u32, what: &str| match n {
-            0 => format!("no {what}"),
-            n => format!("every {n}th op a {what}"),
+        let every = |n: u32, what: &str| match (n, n % 10, n % 100) {
+            (0, ..) => format!("no {what}"),
+            (1, ..) => format!("every op a {what}"),
+            (_, 1, r) if r != 11 => format!("every {n}st op a {what}"),
+            (_, 2, r) if r != 12 => format!("every {n}nd op a {what}"),
+            (_, 3, r) if r != 13 => format!("every {n}rd op a {what}"),
+            _ => format!("every {n}th op a {what}"),
         };
         s.push_str(&format!(
             "; each writer changes its own records: {}, {} (delete_every {}, rewrite_every {}), of a record acknowledged after_ms {} before",

@@ -216,7 +216,18 @@ mod tests {
     use crate::history::{Entry, Op, Outcome, Recorder};
 
     fn op(invoke_ns: u64, outcome: Outcome) -> Op {
-        Op { service: None, writer: 0, seq: invoke_ns, key: None, change: None, invoke_ns, complete_ns: invoke_ns + 1, outcome, node: None, error: None }
+        Op {
+            service: None,
+            writer: 0,
+            seq: invoke_ns,
+            key: None,
+            change: None,
+            invoke_ns,
+            complete_ns: invoke_ns + 1,
+            outcome,
+            node: None,
+            error: None,
+        }
     }
 
     #[tokio::test]

@@ -59,6 +59,7 @@ pub const BOUNDS: &[Bound] = &[
     // a shared key space read back from every node at the end
     b("WorkloadSpec.keys", 1.0, 1_000_000.0),
     b("WorkloadSpec.after_recovery_ms", 0.0, HOUR),
+    b("Targets.max_lost_pct", 0.0, 100.0),
     b("ChangesSpec.delete_every", 0.0, 1_000_000.0),
     b("ChangesSpec.rewrite_every", 0.0, 1_000_000.0),
     b("ChangesSpec.after_ms", 0.0, HOUR),

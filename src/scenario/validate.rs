@@ -2,7 +2,7 @@
 //! express: each problem with its path in the file.
 use super::bounds::{check, check_opt};
 use super::locate::Problem;
-use super::locate::Seg::{Index, Key};
+use super::locate::Seg::{Index, Key, Name};
 use super::model::*;
 
 /// Rules serde cannot express. Returns every problem found, each with its path.
@@ -42,6 +42,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             p.push((vec![Key("targets"), Key("rpo")], format!("`rpo: none` promises no RPO, but `{key}` sets one: keep one of them")));
         }
     }
+    claim_problems(&s.targets, &mut p);
     let c = &s.checks;
     check(&mut p, vec![Key("checks"), Key("stable_ok_ratio")], "CheckSpec.stable_ok_ratio", c.stable_ok_ratio, "");
     if w.after_recovery_ms < c.stable_window_ms {
@@ -51,6 +52,16 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         ));
     }
     p
+}
+
+/// `targets.max_lost_pct` in range, and each claim naming a target the block sets.
+fn claim_problems(t: &crate::scenario::Targets, p: &mut Vec<Problem>) {
+    check_opt(p, vec![Key("targets"), Key("max_lost_pct")], "Targets.max_lost_pct", t.max_lost_pct);
+    let set = t.set_names();
+    for name in t.claims.keys().filter(|k| !set.contains(k)) {
+        let msg = format!("a claim stands beside a target: `{name}` is not one this block sets (it sets {})", set.join(", "));
+        p.push((vec![Key("targets"), Key("claims"), Name(name.clone())], msg));
+    }
 }
 
 /// drdrill's own recovery (a promotion, a restore, an operator's bootstrap): the node it
@@ -101,5 +112,26 @@ fn replica_lag_problems(s: &Scenario, p: &mut Vec<Problem>) {
     }
     if s.targets.replica_lag_ms.as_ref().is_some_and(|l| l.each().is_empty()) {
         p.push((vec![Key("targets"), Key("replica_lag_ms")], "expected at least one of p50, p95, p99, max".into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn problems(yaml: &str) -> String {
+        match crate::scenario::parse(std::path::Path::new("t.yaml"), yaml.to_string()) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_claim_stands_beside_a_target_the_block_sets() {
+        let ok = "name: t\nstack: {kind: redis}\ntargets:\n  rto_ms: 30000\n  max_lost_pct: 1\n  claims: {rto_ms: RTO < 30 s, max_lost_pct: within 1 %}\n";
+        assert_eq!(problems(ok), "");
+        let yaml = "name: t\nstack: {kind: redis}\ntargets:\n  rto_ms: 30000\n  claims:\n    rpo_ms: at most 1 s lost\n";
+        let e = problems(yaml);
+        assert!(e.contains("t.yaml:6:5") && e.contains("`rpo_ms` is not one this block sets (it sets rto_ms, converged)"), "{e}");
+        let e = problems("name: t\nstack: {kind: redis}\ntargets:\n  max_lost_pct: 101\n");
+        assert!(e.contains("t.yaml:4:3") && e.contains("max_lost_pct must be between 0 and 100, found 101"), "{e}");
     }
 }

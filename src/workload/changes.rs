@@ -66,18 +66,7 @@ mod tests {
     use super::*;
 
     fn ok(seq: u64, change: Option<Change>) -> Op {
-        Op {
-            service: None,
-            writer: 1,
-            seq,
-            key: None,
-            change,
-            invoke_ns: 0,
-            complete_ns: 1,
-            outcome: Outcome::Ok,
-            node: None,
-            error: None,
-        }
+        Op { service: None, writer: 1, seq, key: None, change, invoke_ns: 0, complete_ns: 1, outcome: Outcome::Ok, node: None, error: None }
     }
 
     #[test]

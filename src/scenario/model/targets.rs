@@ -70,6 +70,15 @@ pub struct Targets {
     /// same reader saw before.
     #[serde(default)]
     pub max_reads_back_in_time: Option<u64>,
+    /// Most acknowledged writes that may be lost, as a percentage of those acknowledged
+    /// in the drill (a checklist's "data 100 % equal": 0; "within 1 %": 1).
+    #[serde(default)]
+    pub max_lost_pct: Option<f64>,
+    /// The words of the document a target comes from, by target (`{rto_ms: "RTO < 30 s"}`):
+    /// the report's claims table puts each beside what was measured and says whether it
+    /// held. Each names a target this block sets.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub claims: std::collections::BTreeMap<String, String>,
 }
 
 /// `rpo: none`: no RPO is promised.
@@ -99,7 +108,25 @@ impl Targets {
             stale_read_ms: None,
             max_reads_of_lost_writes: None,
             max_reads_back_in_time: None,
+            max_lost_pct: None,
+            claims: Default::default(),
         }
+    }
+
+    /// The targets this block sets, by name (what a claim may name).
+    pub fn set_names(&self) -> Vec<String> {
+        let Ok(serde_json::Value::Object(m)) = serde_json::to_value(self) else { return Vec::new() };
+        let set = |v: &serde_json::Value| match v {
+            serde_json::Value::Null | serde_json::Value::Bool(_) => false,
+            serde_json::Value::Object(o) => !o.is_empty(),
+            serde_json::Value::Array(a) => !a.is_empty(),
+            _ => true,
+        };
+        let mut names: Vec<String> = m.iter().filter(|(k, v)| *k != "claims" && set(v)).map(|(k, _)| k.clone()).collect();
+        if self.converge {
+            names.push("converged".into());
+        }
+        names
     }
 }
 

@@ -44,7 +44,8 @@ pub fn whole(body: &[u8], writer: u32, seq: u64) -> std::result::Result<u32, Str
     let (header, rest) = text.split_once('\n').ok_or_else(|| format!("{} bytes, no header line", body.len()))?;
     let want = format!("drdrill upload writer={writer} seq={seq} rev=");
     let parsed = header.strip_prefix(&want).and_then(|r| r.split_once(" bytes="));
-    let (rev, n): (u32, usize) = parsed.and_then(|(r, n)| Some((r.parse().ok()?, n.parse().ok()?))).ok_or_else(|| format!("header {header:?}"))?;
+    let (rev, n): (u32, usize) =
+        parsed.and_then(|(r, n)| Some((r.parse().ok()?, n.parse().ok()?))).ok_or_else(|| format!("header {header:?}"))?;
     match rest.len() == n + "\n.end\n".len() && rest.ends_with("\n.end\n") {
         true => Ok(rev),
         false => Err(format!("{} of {} bytes", body.len(), header.len() + 1 + n + 6)),
