@@ -185,3 +185,30 @@ fn keepalived_moves_the_vip_to_the_backup_and_its_phases_sum_to_the_rto() {
     assert!(c.d.stdout.contains("RTO by phase (Keepalived: files-1 -> files-2)"), "{}", c.d.stdout);
     assert!(c.d.stdout.contains("claimed: seed 004"), "{}", c.d.stdout);
 }
+
+#[test]
+fn a_cut_between_the_two_servers_gives_both_the_vip_and_the_backups_writes_are_lost() {
+    let c = drill_cross_checked("scenarios/seed-004-vrrp-split.yaml", read_files, &["files-2"]);
+    let r = &c.d.results;
+    assert_eq!(c.d.code, 1, "fails on purpose on the seed's RPO: {}", c.d.stdout);
+    let h = &r["holders"];
+    // both servers held the VIP: the backup from its advertisement timeout (3 missed
+    // advertisements after the cut at 5 s) to the heal at 17 s
+    let splits = h["splits"].as_array().unwrap();
+    assert_eq!(splits.len(), 1, "{h}");
+    let s = &splits[0];
+    assert_eq!(s["nodes"], serde_json::json!(["files-1", "files-2"]), "{h}");
+    let (from, to) = (s["from_ms"].as_f64().unwrap(), s["to_ms"].as_f64().unwrap());
+    assert!((7500.0..10_500.0).contains(&from) && (16_500.0..19_500.0).contains(&to), "split from {from} to {to} ms");
+    assert_eq!(h["final_holders"], serde_json::json!(["files-1"]), "{h}");
+    assert_eq!(r["stack"]["final_primary"], "files-1", "the server holding the VIP at the end is read back");
+    // the clients followed the backup's gratuitous ARP: it took the split's writes, and the
+    // main server's next rsync -a --delete wiped them off it
+    let on_backup = s["acked"]["files-2"].as_u64().unwrap_or(0);
+    assert!(on_backup > 100, "{s}");
+    assert_eq!(s["lost"]["files-2"].as_u64(), Some(on_backup), "{s}");
+    assert!(!c.lost.is_empty() && c.lost.iter().all(|k| !c.others["files-2"].contains(k)), "a lost write is on the backup after all");
+    let findings = r["questions"]["unexpected"]["findings"].as_array().unwrap();
+    assert!(findings.iter().any(|f| f["kind"] == "split_brain"), "{findings:?}");
+    assert!(c.d.stdout.contains("files-1 and files-2 both held the VIP"), "{}", c.d.stdout);
+}

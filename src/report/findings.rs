@@ -19,6 +19,7 @@ pub fn findings(r: &Results) -> Vec<Finding> {
         divergence(sr, &mut found);
         phases(sr, &mut found);
         reads(sr, &mut found);
+        split_brain(sr, &mut found);
         out.extend(found.into_iter().map(|(kind, what, evidence)| Finding { service: Some(name.to_string()), kind, what, evidence }));
     }
     let drill = |kind, what: String, evidence: String| Finding { service: None, kind, what, evidence };
@@ -203,6 +204,15 @@ fn phases(r: &Results, out: &mut Vec<Found>) {
     if let Some(late) = p.watcher_late_ms {
         let evidence = format!("{} saw the promotion {late:.1} ms after the new primary's first acknowledged write", p.orchestrator);
         out.push((FindingKind::WatcherLate, "the watcher saw the promotion late".into(), evidence));
+    }
+}
+
+/// Each span in which two nodes held the clients' entry (a VIP) at once.
+fn split_brain(r: &Results, out: &mut Vec<Found>) {
+    let Some(h) = &r.holders else { return };
+    for s in &h.splits {
+        let what = format!("split brain: {}", super::holders::held_text(s, &h.entry).trim_end_matches(':'));
+        out.push((FindingKind::SplitBrain, what, super::holders::sides_text(s)));
     }
 }
 

@@ -18,6 +18,7 @@ mod file;
 mod findings;
 mod format;
 mod groups;
+mod holders;
 mod html;
 mod junit;
 mod keyspace;

@@ -13,6 +13,10 @@ const SECTIONS: &[(&str, &str)] = &[
     ("questions", "The four questions"),
     ("claims", "Claims beside what was measured: 0 of 1 held"),
     ("claim row", "RTO < 30 s (the runbook)"),
+    ("entry holder", "t=9000.0 ms files-2 took the VIP 10.0.0.250 (Keepalived on files-2: Entering MASTER STATE)"),
+    ("split brain", "files-1 and files-2 both held the VIP 10.0.0.250 from t=9000.0 ms to t=20000.0 ms (11.0 s)"),
+    ("split sides", "files-2 acknowledged 210 writes (210 lost)"),
+    ("side read", "548 records once the workload stopped; of the split's writes: 3 taken by files-1"),
     ("changes", "7 rewrites and 5 deletes acknowledged: 1 rewrites lost, 2 deletes undone"),
     ("targets", "too slow"),
     ("interruption", "SIGTERM during reading back"),
@@ -124,6 +128,12 @@ fn everything() -> Results {
     let mut r = sample();
     r.interruption = Some(Interruption { signal: "SIGTERM".into(), phase: "reading back".into(), at_ms: Some(6000.0) });
     r.discarded_writes = Some(3);
+    r.holders = Some(from_json(json!({"entry": "the VIP 10.0.0.250",
+        "changes": [{"at_ms": 9000.0, "node": "files-2", "holds": true, "detail": "Keepalived on files-2: Entering MASTER STATE"}],
+        "splits": [{"from_ms": 9000.0, "to_ms": 20000.0, "duration_ms": 11000.0, "nodes": ["files-1", "files-2"],
+            "acked": {"files-1": 3, "files-2": 210}, "lost": {"files-2": 210}}],
+        "final_holders": ["files-1"],
+        "sides": [{"node": "files-1", "records": 548, "split_writes": {"files-1": 3}}]})));
     r.claims = [("rto_ms".to_string(), "RTO < 30 s (the runbook)".to_string())].into();
     r.changes =
         Some(crate::checker::ChangesJudged { rewrites_acked: 7, deletes_acked: 5, rewrites_lost: 1, deletes_undone: 2, deleted_absent: 3 });

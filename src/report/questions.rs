@@ -165,6 +165,8 @@ pub enum FindingKind {
     ReadsOfLostWrites,
     /// A reader saw a writer's data older than it had seen before.
     ReadsBackInTime,
+    /// Two nodes held the clients' entry (a VIP) at once: both took writes.
+    SplitBrain,
 }
 
 /// One thing the drill found, with the figure that proves it.

@@ -464,6 +464,7 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         ReplicationStopped,
         ReadsOfLostWrites,
         ReadsBackInTime,
+        SplitBrain,
     ];
     // the match fails to compile when a kind is added and not listed above
     let listed = |k: FindingKind| match k {
@@ -490,7 +491,8 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         | NotReplicated
         | ReplicationStopped
         | ReadsOfLostWrites
-        | ReadsBackInTime => all.contains(&k),
+        | ReadsBackInTime
+        | SplitBrain => all.contains(&k),
     };
     let doc = include_str!("../../docs/evidence.md");
     for k in all {

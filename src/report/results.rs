@@ -142,6 +142,10 @@ pub struct Results {
     /// `targets.claims`: the words of the document each target comes from, by target.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub claims: BTreeMap<String, String>,
+    /// Who held the clients' entry (a VIP) over the drill, and the spans with two holders
+    /// (a split brain), for a stack that moves one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holders: Option<crate::checker::HoldersReport>,
     pub stack: StackInfo,
     /// The Docker engine the drill ran on.
     pub engine: EngineInfo,

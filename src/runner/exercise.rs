@@ -26,6 +26,8 @@ pub(super) struct Exercised {
     /// Each service's isolated old primary's records, read just before the heal that let
     /// it rejoin.
     pub isolated: Vec<Option<(IsolatedPrimary, ReadBack)>>,
+    /// Who held each service's entry (a VIP), for a stack whose driver follows one.
+    pub holders: Vec<Option<super::holders::Watched>>,
     pub steady_after: Vec<ProbeResult>,
     /// CPU and time at the workloads' start and end, and the writes made in between.
     /// drdrill's CPU at the workload's start and end, and the writes and reads it made.
@@ -78,7 +80,7 @@ pub(super) async fn exercise(
         l.rec = None;
         l.recs.clear();
     });
-    let (failovers, isolated) = finish_services(svcs, run).await;
+    let super::running::Finished { failovers, isolated, holders } = finish_services(svcs, run).await;
     drop((abort_when, rec));
     close_files(drill, lag_file).await?;
     if !end.panics.is_empty() {
@@ -88,7 +90,7 @@ pub(super) async fn exercise(
     rep.emit(DrillEvent::Info(&format!("{} writes recorded in {}", end.ops, crate::history::FILE)))?;
     let usage = (cpu_start, end.cpu_end, end.ops, end.reads);
     let containers = (containers_start, sampler.end(end.containers_end).await);
-    Ok(Exercised { clock, failovers, isolated, steady_after: end.steady_after, usage, containers, host, slips: end.slips })
+    Ok(Exercised { clock, failovers, isolated, holders, steady_after: end.steady_after, usage, containers, host, slips: end.slips })
 }
 
 /// Each replica that stopped applying its primary's changes, at the time its log says.

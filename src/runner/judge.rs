@@ -31,9 +31,9 @@ pub(super) async fn judge(
     let history = crate::history::path_in(&drill.dir);
     let mut end_ns = ex.clock.now_ns();
     let mut each = Vec::new();
-    let parts = svcs.iter().zip(survived).zip(health).zip(ex.failovers).zip(ex.isolated);
-    for ((((svc, survived), health), failover), isolated) in parts {
-        let one = ServiceRun { svc, survived, health, failover, isolated };
+    let parts = svcs.iter().zip(survived).zip(health).zip(ex.failovers).zip(ex.isolated).zip(ex.holders);
+    for (((((svc, survived), health), failover), isolated), holders) in parts {
+        let one = ServiceRun { svc, survived, health, failover, isolated, holders };
         let (r, last_ns) = judge_one(drill, rep, &ex.clock, &history, one).await?;
         end_ns = end_ns.max(last_ns);
         each.push((svc.plan.name.clone(), r));
@@ -144,6 +144,8 @@ struct ServiceRun<'a> {
     failover: Option<FailoverReport>,
     /// Its isolated old primary's records, read just before the heal that let it rejoin.
     isolated: Option<(IsolatedPrimary, ReadBack)>,
+    /// Who held its entry (a VIP), when its driver follows one.
+    holders: Option<super::holders::Watched>,
 }
 
 /// One service's results, and the time of its last event.
@@ -154,7 +156,7 @@ async fn judge_one(
     history: &std::path::Path,
     one: ServiceRun<'_>,
 ) -> Result<(Results, u64)> {
-    let ServiceRun { svc, survived: s, health, mut failover, isolated } = one;
+    let ServiceRun { svc, survived: s, health, mut failover, isolated, holders } = one;
     let sc = svc.sc();
     let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
     let (mut checker, hist) = Checker::from_history_of(history, tag)
@@ -166,6 +168,7 @@ async fn judge_one(
     let runs = std::mem::take(&mut checker.runs);
     checker.data_recovered_ns = data_recovered(failover.as_ref(), &runs);
     let shards = judge_shards(svc, history, &hist.events, answered, s.read.as_ref())?;
+    let holders = super::holders::judge(holders, history, tag, s.read.as_ref())?;
     checker.shards_recovered_ns = shards.as_ref().and_then(crate::checker::ShardsReport::hit_recovered_ns);
     let mut a = checker
         .finish(&hist.events, answered, s.read.as_ref(), s.convergence.as_ref(), &sc.checks, &targets)
@@ -202,6 +205,7 @@ async fn judge_one(
             availability,
             rpo_not_promised: sc.targets.rpo.is_some(),
             claims: sc.targets.claims.clone(),
+            holders,
             wan: sc.wan.clone(),
             ..assembled
         },

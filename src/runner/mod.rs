@@ -8,6 +8,7 @@ mod converge;
 mod drill;
 mod exercise;
 mod external;
+mod holders;
 mod interrupt;
 mod isolated;
 mod judge;

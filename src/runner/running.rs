@@ -47,6 +47,8 @@ pub(super) struct Running {
     pub faults_done: bool,
     /// The replica-lag measurement, when the service has one.
     lag: Option<crate::lag::LagMonitor>,
+    /// Who holds the service's entry (a VIP), when its driver follows one.
+    holders: Option<super::holders::HoldersWatch>,
 }
 
 pub(super) type Notices = stream::SelectAll<BoxStream<'static, (usize, Option<FaultNotice>)>>;
@@ -120,7 +122,8 @@ async fn start_service(
         l.recs.push((svc.plan.name.clone(), rec.clone()));
     });
     let faults_done = sc.faults.is_empty();
-    let r = Running { rec, primary, route, isolated, notices: Some(tx), recovery, report: None, faults_done, lag };
+    let holders = super::holders::HoldersWatch::start(svc, rec.clock);
+    let r = Running { rec, primary, route, isolated, notices: Some(tx), recovery, report: None, faults_done, lag, holders };
     Ok((r, fault_rx, task))
 }
 
@@ -213,18 +216,29 @@ pub(super) struct Stopped {
     pub slips: Vec<crate::usage::SlipSample>,
 }
 
-/// Each service's recovery report and its isolated old primary's records, once stopped.
-pub(super) async fn finish_services(
-    svcs: &[Service],
-    run: Vec<Running>,
-) -> (Vec<Option<FailoverReport>>, Vec<Option<(IsolatedPrimary, ReadBack)>>) {
-    let (mut failovers, mut isolated) = (Vec::new(), Vec::new());
+/// Each service's recovery report, its isolated old primary's records, and who held its
+/// entry, once stopped.
+pub(super) async fn finish_services(svcs: &[Service], run: Vec<Running>) -> Finished {
+    let mut done = Finished::default();
     for (svc, r) in svcs.iter().zip(run) {
-        isolated.push(r.isolated.finish(&svc.stack, &r.primary).await);
-        failovers.push(r.report);
+        done.isolated.push(r.isolated.finish(&svc.stack, &r.primary).await);
+        let holders = match r.holders {
+            Some(h) => Some(h.finish(svc, &r.rec).await),
+            None => None,
+        };
+        done.holders.push(holders);
+        done.failovers.push(r.report);
         drop((r.rec, r.route));
     }
-    (failovers, isolated)
+    done
+}
+
+/// What the services left once stopped, in service order.
+#[derive(Default)]
+pub(super) struct Finished {
+    pub failovers: Vec<Option<FailoverReport>>,
+    pub isolated: Vec<Option<(IsolatedPrimary, ReadBack)>>,
+    pub holders: Vec<Option<super::holders::Watched>>,
 }
 
 fn rate_text(sc: &crate::scenario::Scenario) -> String {

@@ -45,6 +45,12 @@ pub trait Driver: Send + Sync {
     fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
         None
     }
+    /// Who holds the clients' entry (a VIP), when the stack moves one: followed over the
+    /// drill (two holders at once are a split brain), and its holder at the end is the
+    /// primary read back.
+    fn entry_holders(&self) -> Option<Arc<dyn super::EntryHolders>> {
+        None
+    }
     /// How drdrill backs the stack up and restores it onto a fresh node, when the scenario
     /// backs it up (`stack.backup`).
     fn restore(&self) -> Option<&dyn Restore> {

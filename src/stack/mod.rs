@@ -18,6 +18,7 @@ mod driver;
 mod external;
 mod external_data;
 mod files;
+mod holders;
 mod mariadb;
 mod nodes;
 mod orchestrator;
@@ -38,6 +39,7 @@ pub use data::{Auth, DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, Scope, 
 pub use driver::{Deployment, Driver, MultiActive, Promotion, Restore};
 pub use external::{External, named_endpoint, plan as external_plan};
 pub use external_data::ExternalData;
+pub use holders::{EntryHolders, Held};
 pub use nodes::{Node, Orchestrator, Stack};
 pub use orchestrator::{Budgets, Observed};
 pub use ports::free_port;

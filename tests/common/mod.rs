@@ -245,10 +245,13 @@ fn times_of(v: &Value) -> (f64, f64) {
     (v["invoke_ns"].as_f64().unwrap() / 1e6, v["complete_ns"].as_f64().unwrap() / 1e6)
 }
 
+/// A record's (writer, seq), or an op's.
+pub type Record = (u64, u64);
+
 /// The deletes of the history (`workload.changes`): the records a delete acknowledged or
 /// left unanswered may have removed, and each acknowledged one's (writer, record) -> the
 /// delete op's (writer, seq).
-pub fn deletes(dir: &Path) -> (BTreeSet<(u64, u64)>, BTreeMap<(u64, u64), (u64, u64)>) {
+pub fn deletes(dir: &Path) -> (BTreeSet<Record>, BTreeMap<Record, Record>) {
     let text = drdrill::history::read_text(&drdrill::history::path_in(dir)).unwrap();
     let (mut gone, mut acked) = (BTreeSet::new(), BTreeMap::new());
     for v in text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["type"] == "op") {

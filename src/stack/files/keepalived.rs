@@ -87,6 +87,10 @@ impl Driver for FilesKeepalived {
     fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
         Some(Arc::new(super::keepalived_watch::KeepalivedWatch { spec: self.spec.clone(), vip: self.vip.clone() }))
     }
+
+    fn entry_holders(&self) -> Option<Arc<dyn crate::stack::EntryHolders>> {
+        Some(Arc::new(super::keepalived_holders::KeepalivedHolders { vip: self.vip.clone() }))
+    }
 }
 
 #[async_trait]

@@ -1,11 +1,13 @@
 //! A file store mirrored to a backup server (`kind: files`): nginx's WebDAV uploads
 //! (`http.rs`), the data path over them (`data.rs`), the sync by rsync or lsyncd
 //! (`sync.rs`) and the driver (`driver.rs`); with Keepalived moving a VIP between the two
-//! servers (`files-keepalived`: `keepalived.rs`, watched by `keepalived_watch.rs`).
+//! servers (`files-keepalived`: `keepalived.rs`, watched by `keepalived_watch.rs`, its
+//! VIP's holders by `keepalived_holders.rs`).
 mod data;
 mod driver;
 mod http;
 mod keepalived;
+mod keepalived_holders;
 mod keepalived_watch;
 mod sync;
 
