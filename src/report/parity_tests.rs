@@ -123,11 +123,9 @@ fn from_json<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
     serde_json::from_value(v).expect("a section of results.json")
 }
 
-/// `sample()` with every optional section filled in.
-fn everything() -> Results {
-    let mut r = sample();
-    r.interruption = Some(Interruption { signal: "SIGTERM".into(), phase: "reading back".into(), at_ms: Some(6000.0) });
-    r.discarded_writes = Some(3);
+/// The parts a files stack adds: the VIP's holders and a split brain, the claims, the
+/// rewrites and deletes.
+fn with_files_parts(r: &mut Results) {
     r.holders = Some(from_json(json!({"entry": "the VIP 10.0.0.250",
         "changes": [{"at_ms": 9000.0, "node": "files-2", "holds": true, "detail": "Keepalived on files-2: Entering MASTER STATE"}],
         "splits": [{"from_ms": 9000.0, "to_ms": 20000.0, "duration_ms": 11000.0, "nodes": ["files-1", "files-2"],
@@ -137,6 +135,14 @@ fn everything() -> Results {
     r.claims = [("rto_ms".to_string(), "RTO < 30 s (the runbook)".to_string())].into();
     r.changes =
         Some(crate::checker::ChangesJudged { rewrites_acked: 7, deletes_acked: 5, rewrites_lost: 1, deletes_undone: 2, deleted_absent: 3 });
+}
+
+/// `sample()` with every optional section filled in.
+fn everything() -> Results {
+    let mut r = sample();
+    r.interruption = Some(Interruption { signal: "SIGTERM".into(), phase: "reading back".into(), at_ms: Some(6000.0) });
+    r.discarded_writes = Some(3);
+    with_files_parts(&mut r);
     r.failover = Some(from_json(json!({"started_ms": 5100.0, "done_ms": 5240.0, "old_primary": "pg-1", "new_primary": "pg-2",
         "candidates": [], "repointed": ["pg-3"], "rejoined": null, "error": null, "answered_fault": 0,
         "restore": {"tool": "pgbackrest", "backup": "full-1", "node": "pg-4", "fetched": "", "replayed": "", "allowed_loss_ms": 0, "allowed_by": "archive_timeout"}})));

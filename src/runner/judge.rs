@@ -179,17 +179,14 @@ async fn judge_one(
     let groups = judge_groups(svc, history, &hist.events, answered, s.read.as_ref())?;
     let refused_after_failover = Some(judge_refusals(svc, history, &hist.events, &mut a)?);
     let multi_active = super::multi_active::judge(svc, history, &hist, s.agreed, &drill.dir, &mut a).await?;
-    let cleanup = match (&svc.external, sc.stack.cleanup) {
-        (Some(_), true) => Some(cleanup(rep, svc).await),
-        _ => None,
-    };
+    let cleanup = cleanup_external(rep, svc).await;
     let phases = phases(drill, svc, failover.as_ref(), &hist, &a, &runs);
     let isolated_primary = isolated.map(|(info, rb)| super::isolated::judge(info, &rb, a.rpo.as_ref(), &drill.dir));
     let last_ns = hist.events.last().map(|e| e.t_ns).unwrap_or(0);
     let wall = |ns: u64| (clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64)).to_rfc3339();
     let identity = (drill.sc().name.clone(), drill.run_id.clone(), wall(0), wall(last_ns));
     let info = stack_info(sc, &svc.stack, health);
-    let assembled = Results::assemble(identity, a, info, failover, s.convergence, hist.events, s.errors);
+    let assembled = with_scenario(Results::assemble(identity, a, info, failover, s.convergence, hist.events, s.errors), sc);
     Ok((
         Results {
             engine: drill.docker.engine.clone(),
@@ -203,14 +200,25 @@ async fn judge_one(
             replica_lag,
             reads,
             availability,
-            rpo_not_promised: sc.targets.rpo.is_some(),
-            claims: sc.targets.claims.clone(),
             holders,
-            wan: sc.wan.clone(),
             ..assembled
         },
         last_ns,
     ))
+}
+
+/// What a service's results take from its scenario as written: whether it promises an
+/// RPO, the claims beside its targets, its WAN links.
+fn with_scenario(r: Results, sc: &crate::scenario::Scenario) -> Results {
+    Results { rpo_not_promised: sc.targets.rpo.is_some(), claims: sc.targets.claims.clone(), wan: sc.wan.clone(), ..r }
+}
+
+/// An external stack's cleanup commands, when its scenario asks for them.
+async fn cleanup_external(rep: &mut Reporters, svc: &Service) -> Option<String> {
+    match (&svc.external, svc.sc().stack.cleanup) {
+        (Some(_), true) => Some(cleanup(rep, svc).await),
+        _ => None,
+    }
 }
 
 /// `targets.availability` judged into `a`: the clients' outage (the writes', the reads'
