@@ -95,7 +95,10 @@ fn check_changes(c: &Checked, revisions: &BTreeMap<(u64, u64), u64>) {
     assert_eq!(lost_entries(r, "delete"), undone, "deletes undone");
     // a rewrite is lost when the mirror holds an older revision, or no file (unless a delete
     // may have removed it); a file deleted is judged by its delete alone
+    let created = recreated(&c.d.dir);
     let lost_rewrite = |(rec, rev): &((u64, u64), u64)| match revisions.get(rec) {
+        // before a rewrite that found the file absent: lost by then
+        _ if created.get(rec).is_some_and(|k| rev < k) => true,
         _ if acked_deletes.contains_key(rec) => false,
         Some(found) => found < rev,
         None => !gone.contains(rec),

@@ -263,7 +263,8 @@ impl Checker {
     /// The RPO against the read-back, in one pass over the ops in any order; an error when
     /// the temporary files gave back fewer or more ops than added.
     fn rpo(&self, read_back: &ReadBack, fault_ns: u64) -> std::io::Result<RpoResult> {
-        let mut rpo = rpo::Rpo::new(read_back, self.recovery_target_ns).with_gone(self.changes.gone());
+        let mut rpo =
+            rpo::Rpo::new(read_back, self.recovery_target_ns).with_gone(self.changes.gone()).with_lost_anyway(self.changes.recreated());
         self.each_op(|o| rpo.add(o.writer, o.seq, o.outcome(), o.invoke_ns, o.complete_ns))?;
         if !self.changes.is_empty() {
             let judged = self.changes.judge(read_back, &mut rpo);

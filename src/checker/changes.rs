@@ -53,6 +53,12 @@ impl Changes {
         self.by_record.iter().filter(|(_, cs)| cs.iter().any(deleted)).map(|(r, _)| *r).collect()
     }
 
+    /// The records a rewrite found absent and created anew: their first write was lost,
+    /// present at the end or not.
+    pub fn recreated(&self) -> HashSet<(u32, u64)> {
+        self.by_record.iter().filter(|(_, cs)| cs.iter().any(created)).map(|(r, _)| *r).collect()
+    }
+
     /// Judges every record's changes on `read`, adding each change lost to `rpo`.
     pub fn judge(&self, read: &ReadBack, rpo: &mut Rpo) -> ChangesJudged {
         let mut j = ChangesJudged::default();
@@ -65,12 +71,16 @@ impl Changes {
             // an acknowledged delete is the record's last word: its rewrites before it are
             // judged by it alone
             let deleted = changes.iter().any(|c| c.outcome == Outcome::Ok && matches!(c.change, Change::Delete { .. }));
-            for c in changes.iter().filter(|c| c.outcome == Outcome::Ok) {
+            // the last rewrite the server created the record anew for: every acknowledged write
+            // of it before was lost by then, whatever the end holds
+            let created_at = changes.iter().rposition(created);
+            j.recreated += u64::from(created_at.is_some());
+            for (i, c) in changes.iter().enumerate().filter(|(_, c)| c.outcome == Outcome::Ok) {
                 let lost = match c.change {
                     Change::Rewrite { rev, .. } => {
                         j.rewrites_acked += 1;
                         let deleted_maybe = found.is_none() && matches!(unanswered, Some(Change::Delete { .. }));
-                        !deleted && !deleted_maybe && found.is_none_or(|f| f < rev)
+                        created_at.is_some_and(|k| i < k) || (!deleted && !deleted_maybe && found.is_none_or(|f| f < rev))
                     }
                     Change::Delete { .. } => {
                         j.deletes_acked += 1;
@@ -88,6 +98,11 @@ impl Changes {
         }
         j
     }
+}
+
+/// An acknowledged rewrite the server created the record anew for.
+fn created(c: &ChangeOp) -> bool {
+    c.outcome == Outcome::Ok && matches!(c.change, Change::Rewrite { created: true, .. })
 }
 
 #[cfg(test)]
@@ -117,7 +132,7 @@ mod tests {
                 inserts.push(o);
             }
         }
-        let mut rpo = Rpo::new(read, None).with_gone(changes.gone());
+        let mut rpo = Rpo::new(read, None).with_gone(changes.gone()).with_lost_anyway(changes.recreated());
         for o in inserts {
             rpo.add(o.writer, o.seq, o.outcome, o.invoke_ns, o.complete_ns);
         }
@@ -136,11 +151,11 @@ mod tests {
             op(4, None, ok, 400),
             op(5, Some(Change::Delete { of: 1 }), ok, 5000), // undone: record 1 is back
             op(6, Some(Change::Delete { of: 2 }), ok, 5100), // done: record 2 is gone
-            op(7, Some(Change::Rewrite { of: 3, rev: 1 }), ok, 5200), // held: found at rev 1
-            op(8, Some(Change::Rewrite { of: 3, rev: 2 }), ok, 8000), // lost: found at rev 1
-            op(9, Some(Change::Rewrite { of: 4, rev: 1 }), Outcome::Unknown, 9000), // either
+            op(7, Some(Change::Rewrite { of: 3, rev: 1, created: false }), ok, 5200), // held: found at rev 1
+            op(8, Some(Change::Rewrite { of: 3, rev: 2, created: false }), ok, 8000), // lost: found at rev 1
+            op(9, Some(Change::Rewrite { of: 4, rev: 1, created: false }), Outcome::Unknown, 9000), // either
             op(10, None, ok, 500),
-            op(11, Some(Change::Rewrite { of: 10, rev: 1 }), ok, 5300), // then deleted: the delete judges
+            op(11, Some(Change::Rewrite { of: 10, rev: 1, created: false }), ok, 5300), // then deleted: the delete judges
             op(12, Some(Change::Delete { of: 10 }), ok, 9500),
         ];
         let mut read = ReadBack::default();
@@ -151,9 +166,28 @@ mod tests {
         let j = r.changes.clone().unwrap();
         assert_eq!((j.rewrites_acked, j.deletes_acked, j.rewrites_lost, j.deletes_undone, j.deleted_absent), (3, 3, 1, 1, 2));
         let lost: Vec<_> = r.lost.iter().map(|l| (l.seq, l.change)).collect();
-        assert_eq!(lost, vec![(5, Some(Change::Delete { of: 1 })), (8, Some(Change::Rewrite { of: 3, rev: 2 }))]);
+        assert_eq!(lost, vec![(5, Some(Change::Delete { of: 1 })), (8, Some(Change::Rewrite { of: 3, rev: 2, created: false }))]);
         assert_eq!(r.lost_writes, 2);
         assert_eq!(r.recovery_point_ms, Some(5000.0), "the RPO's window opens at the undone delete");
+    }
+
+    #[test]
+    fn a_rewrite_that_created_its_record_anew_proves_the_writes_before_it_lost() {
+        let ok = Outcome::Ok;
+        let ops = [
+            op(1, None, ok, 100),
+            op(2, Some(Change::Rewrite { of: 1, rev: 1, created: false }), ok, 3200),
+            // the failover lost the file; the next rewrite found it absent and created it
+            op(3, Some(Change::Rewrite { of: 1, rev: 2, created: true }), ok, 9000),
+            op(4, Some(Change::Rewrite { of: 1, rev: 3, created: false }), ok, 12_000),
+        ];
+        let mut read = ReadBack::default();
+        read.push_at(1, 1, 3);
+        let r = judge(&ops, &read);
+        let j = r.changes.clone().unwrap();
+        assert_eq!((j.rewrites_acked, j.rewrites_lost, j.recreated), (3, 1, 1));
+        let lost: Vec<_> = r.lost.iter().map(|l| l.seq).collect();
+        assert_eq!(lost, vec![1, 2], "the upload and the first rewrite, though the file is back");
     }
 
     #[test]
@@ -161,9 +195,9 @@ mod tests {
         let ok = Outcome::Ok;
         let ops = [
             op(1, None, ok, 100),
-            op(2, Some(Change::Rewrite { of: 1, rev: 1 }), ok, 4000),
+            op(2, Some(Change::Rewrite { of: 1, rev: 1, created: false }), ok, 4000),
             op(3, None, ok, 200),
-            op(4, Some(Change::Rewrite { of: 3, rev: 1 }), ok, 4100),
+            op(4, Some(Change::Rewrite { of: 3, rev: 1, created: false }), ok, 4100),
             op(5, Some(Change::Delete { of: 3 }), Outcome::Unknown, 8000),
             op(6, Some(Change::Delete { of: 1 }), Outcome::Fail, 8100),
         ];

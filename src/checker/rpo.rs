@@ -32,7 +32,7 @@ impl LostWrite {
         match self.change {
             None => format!("seq {}", self.seq),
             Some(Change::Delete { of }) => format!("seq {} (the delete of seq {of}, undone)", self.seq),
-            Some(Change::Rewrite { of, rev }) => format!("seq {} (the rewrite of seq {of} to revision {rev}, lost)", self.seq),
+            Some(Change::Rewrite { of, rev, .. }) => format!("seq {} (the rewrite of seq {of} to revision {rev}, lost)", self.seq),
         }
     }
 }
@@ -80,6 +80,10 @@ pub struct ChangesJudged {
     pub deletes_undone: u64,
     /// Records a delete may have removed that are absent: not lost.
     pub deleted_absent: u64,
+    /// Records a rewrite found absent and created anew: their writes before it are lost,
+    /// whatever the end holds.
+    #[serde(default)]
+    pub recreated: u64,
 }
 
 /// RPO judged while the ops stream past, in any order: per writer only the set of seqs
@@ -98,6 +102,8 @@ pub struct Rpo<'a> {
     discarded: u64,
     /// Records a delete acknowledged (or left unanswered) may have removed: absent, not lost.
     gone: HashSet<(u32, u64)>,
+    /// Records known lost even when present (a later rewrite created them anew).
+    lost_anyway: HashSet<(u32, u64)>,
     deleted_absent: u64,
     changes: Option<ChangesJudged>,
 }
@@ -115,6 +121,7 @@ impl<'a> Rpo<'a> {
             target_ns,
             discarded: 0,
             gone: HashSet::new(),
+            lost_anyway: HashSet::new(),
             deleted_absent: 0,
             changes: None,
         }
@@ -123,6 +130,12 @@ impl<'a> Rpo<'a> {
     /// The records deletes may have removed (`workload.changes`): absent, they are not lost.
     pub fn with_gone(mut self, gone: HashSet<(u32, u64)>) -> Self {
         self.gone = gone;
+        self
+    }
+
+    /// The records a later rewrite found absent (`workload.changes`): lost even when present.
+    pub fn with_lost_anyway(mut self, lost: HashSet<(u32, u64)>) -> Self {
+        self.lost_anyway = lost;
         self
     }
 
@@ -146,10 +159,14 @@ impl<'a> Rpo<'a> {
             return;
         }
         *max = (*max).max(seq);
-        match (outcome, self.read.contains(writer, seq)) {
+        let present = self.read.contains(writer, seq) && !self.lost_anyway.contains(&(writer, seq));
+        match (outcome, present) {
             // acknowledged after the recovery target: a point-in-time recovery drops it by design
             (Outcome::Ok, false) if self.target_ns.is_some_and(|t| done >= t) => self.discarded += 1,
-            (Outcome::Ok, false) if self.gone.contains(&(writer, seq)) => self.deleted_absent += 1,
+            // a delete may have removed it, unless a rewrite found it absent before
+            (Outcome::Ok, false) if self.gone.contains(&(writer, seq)) && !self.lost_anyway.contains(&(writer, seq)) => {
+                self.deleted_absent += 1
+            }
             (Outcome::Ok, false) => {
                 self.first_invoke = self.first_invoke.min(invoke);
                 self.last_ack = self.last_ack.max(done);

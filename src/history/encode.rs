@@ -245,7 +245,7 @@ mod tests {
 
     #[test]
     fn a_change_op_is_written_and_read_as_serde_json_has_it() {
-        for change in [crate::history::Change::Delete { of: 7 }, crate::history::Change::Rewrite { of: 7, rev: 3 }] {
+        for change in [crate::history::Change::Delete { of: 7 }, crate::history::Change::Rewrite { of: 7, rev: 3, created: true }] {
             let e = Entry::Op(Op { change: Some(change), ..op(3, 9, Outcome::Ok, Some("files-1"), None) });
             let mut got = Vec::new();
             line(&mut got, &e).unwrap();

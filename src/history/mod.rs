@@ -81,8 +81,15 @@ pub struct Op {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Change {
-    /// Rewrote it whole, at revision `rev` (its first write is revision 0).
-    Rewrite { of: u64, rev: u32 },
+    /// Rewrote it whole, at revision `rev` (its first write is revision 0); `created`: the
+    /// server said the record was absent and created it anew (HTTP 201, not 204): every
+    /// acknowledged write of it before was lost by then.
+    Rewrite {
+        of: u64,
+        rev: u32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        created: bool,
+    },
     /// Deleted it.
     Delete { of: u64 },
 }

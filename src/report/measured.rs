@@ -88,8 +88,8 @@ pub fn writes(r: &Results) -> Vec<Fact> {
     }
     if let Some(c) = &r.changes {
         let text = format!(
-            "{} rewrites and {} deletes acknowledged: {} rewrites lost, {} deletes undone (both among the lost); {} deleted records absent",
-            c.rewrites_acked, c.deletes_acked, c.rewrites_lost, c.deletes_undone, c.deleted_absent
+            "{} rewrites and {} deletes acknowledged: {} rewrites lost, {} deletes undone (both among the lost); {} deleted records absent; {} records found absent by a rewrite (created anew: the writes before it lost)",
+            c.rewrites_acked, c.deletes_acked, c.rewrites_lost, c.deletes_undone, c.deleted_absent, c.recreated
         );
         out.push(fact("changes", text));
     }

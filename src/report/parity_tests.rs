@@ -18,6 +18,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("split sides", "files-2 acknowledged 210 writes (210 lost)"),
     ("side read", "548 records once the workload stopped; of the split's writes: 3 taken by files-1"),
     ("changes", "7 rewrites and 5 deletes acknowledged: 1 rewrites lost, 2 deletes undone"),
+    ("records recreated", "4 records found absent by a rewrite"),
     ("targets", "too slow"),
     ("interruption", "SIGTERM during reading back"),
     ("rto", "from when the fault took effect for the clients"),
@@ -133,8 +134,14 @@ fn with_files_parts(r: &mut Results) {
         "final_holders": ["files-1"],
         "sides": [{"node": "files-1", "records": 548, "split_writes": {"files-1": 3}}]})));
     r.claims = [("rto_ms".to_string(), "RTO < 30 s (the runbook)".to_string())].into();
-    r.changes =
-        Some(crate::checker::ChangesJudged { rewrites_acked: 7, deletes_acked: 5, rewrites_lost: 1, deletes_undone: 2, deleted_absent: 3 });
+    r.changes = Some(crate::checker::ChangesJudged {
+        rewrites_acked: 7,
+        deletes_acked: 5,
+        rewrites_lost: 1,
+        deletes_undone: 2,
+        deleted_absent: 3,
+        recreated: 4,
+    });
 }
 
 /// `sample()` with every optional section filled in.

@@ -402,7 +402,7 @@ mod tests {
     fn a_switchover_on_a_scripted_stack_names_every_orchestrated_kind() {
         let e = check("  - {at_ms: 1, kind: switchover}\n", "").unwrap_err();
         assert!(e.contains("(redis-sentinel / patroni / mariadb-mha / redis-cluster / files-keepalived)"), "{e}");
-        assert!(e.contains("for postgres / redis / mariadb / postgres-logical / files, kill or stop the primary"), "{e}");
+        assert!(e.contains("for postgres / redis / mariadb / postgres-logical / files / objects, kill or stop the primary"), "{e}");
     }
 
     #[test]

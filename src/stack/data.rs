@@ -31,6 +31,11 @@ pub trait WriteClient: Send {
     async fn change(&mut self, _writer: u32, _change: crate::history::Change, _payload: &str) -> std::result::Result<(), WriteError> {
         Err(WriteError::Fail("this stack's clients change no records (a bug: validation should have refused `workload.changes`)".into()))
     }
+    /// As `change`, and whether the record was absent before it, as the server's answer
+    /// says (a rewrite that created the record anew): by default never known.
+    async fn change_seen(&mut self, writer: u32, change: crate::history::Change, payload: &str) -> std::result::Result<bool, WriteError> {
+        self.change(writer, change, payload).await.map(|()| false)
+    }
     /// Writer `writer`'s newest record on this node (its highest sequence number), None
     /// when the node holds none of its records yet: what a reader sees (`workload.readers`).
     /// `invoked`: the highest sequence number the writer had invoked when the read began

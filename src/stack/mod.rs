@@ -1,9 +1,9 @@
 //! One driver per stack kind behind one trait, split by job (`driver.rs`): every driver has
 //! a data path (one per engine, shared by container and external stacks); container stacks
 //! have a deployment; the stacks drdrill fails over itself have a promotion. Each engine is
-//! one folder (`postgres/`, `redis/`, `mariadb/`: its data path, drivers, orchestrator
-//! watch and backup); what every engine shares sits here (nodes, sites, proxy routes,
-//! read-back, the traits). The runner, workload, faults, failover and
+//! one folder (`postgres/`, `redis/`, `mariadb/`, `files/`, `objects/`: its data path,
+//! drivers, orchestrator watch and backup); what every engine shares sits here (nodes,
+//! sites, proxy routes, read-back, the traits). The runner, workload, faults, failover and
 //! checker only ever talk to `dyn Driver` and `Stack`.
 //!
 //! Types below, behaviour above: the plain values (`types.rs`, `orchestrator.rs`,
@@ -21,6 +21,7 @@ mod files;
 mod holders;
 mod mariadb;
 mod nodes;
+mod objects;
 mod orchestrator;
 mod ports;
 mod postgres;
@@ -74,6 +75,7 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
         "galera" => Box::new(mariadb::Galera::new(spec)),
         "files" => Box::new(files::Files::new(spec)),
         "files-keepalived" => Box::new(files::FilesKeepalived::new(spec)),
+        "objects" => Box::new(objects::Objects::new(spec)),
         _ => Box::new(External::new(spec, Auth::default())),
     }
 }

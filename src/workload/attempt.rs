@@ -45,7 +45,7 @@ pub(super) struct Write {
 /// connecting included, has its timeout. A connect that fails or times out never sent the
 /// write: `fail`. No answer once sent: `unknown`.
 pub(super) fn attempt(driver: Arc<dyn Driver>, target: Arc<ClientTarget>, conn: Option<Tagged>, write: Write, clock: Clock) -> Attempt {
-    let Write { writer, seq, key, change, payload, invoke_ns, started, timeout } = write;
+    let Write { writer, seq, key, mut change, payload, invoke_ns, started, timeout } = write;
     Box::pin(async move {
         let mut client = conn.filter(|(node, _)| *node == target.node).map(|c| c.1);
         let mut sent = false;
@@ -59,7 +59,13 @@ pub(super) fn attempt(driver: Arc<dyn Driver>, target: Arc<ClientTarget>, conn: 
             let client = client.as_mut().expect("connected");
             match (key, change) {
                 (Some(k), _) => client.update(k, writer, seq).await,
-                (None, Some(c)) => client.change(writer, c, &payload).await,
+                (None, Some(c)) => {
+                    let created = client.change_seen(writer, c, &payload).await?;
+                    if let (Change::Rewrite { of, rev, .. }, true) = (c, created) {
+                        change = Some(Change::Rewrite { of, rev, created });
+                    }
+                    Ok(())
+                }
                 (None, None) => client.write(writer, seq, &payload).await,
             }
         })

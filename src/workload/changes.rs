@@ -40,7 +40,7 @@ impl Changes {
             return None;
         }
         self.candidates.pop_front();
-        Some(if delete { Change::Delete { of } } else { Change::Rewrite { of, rev: rev + 1 } })
+        Some(if delete { Change::Delete { of } } else { Change::Rewrite { of, rev: rev + 1, created: false } })
     }
 
     /// An op's answer, at `now`: an acknowledged new record, or an acknowledged rewrite,
@@ -51,7 +51,7 @@ impl Changes {
         }
         let (of, rev) = match op.change {
             None => (op.seq, 0),
-            Some(Change::Rewrite { of, rev }) => (of, rev),
+            Some(Change::Rewrite { of, rev, .. }) => (of, rev),
             Some(Change::Delete { .. }) => return,
         };
         if self.candidates.len() >= CANDIDATES_MAX {
@@ -79,15 +79,15 @@ mod tests {
         c.answered(&ok(2, None), t0);
         assert_eq!(c.pick(3, t0 + Duration::from_millis(999)), None, "not old enough");
         assert_eq!(c.pick(5, t0 + Duration::from_secs(2)), None, "op 5 is due no change");
-        assert_eq!(c.pick(3, t0 + Duration::from_secs(2)), Some(Change::Rewrite { of: 1, rev: 1 }));
+        assert_eq!(c.pick(3, t0 + Duration::from_secs(2)), Some(Change::Rewrite { of: 1, rev: 1, created: false }));
         // an op due both deletes; record 1 is out while its rewrite is in flight
         assert_eq!(c.pick(12, t0 + Duration::from_secs(2)), Some(Change::Delete { of: 2 }));
         assert_eq!(c.pick(6, t0 + Duration::from_secs(2)), None, "no candidate left");
         let t1 = t0 + Duration::from_secs(3);
-        c.answered(&ok(3, Some(Change::Rewrite { of: 1, rev: 1 })), t1);
+        c.answered(&ok(3, Some(Change::Rewrite { of: 1, rev: 1, created: false })), t1);
         c.answered(&ok(12, Some(Change::Delete { of: 2 })), t1);
         assert_eq!(c.pick(6, t1), None, "rewritten just now");
-        assert_eq!(c.pick(6, t1 + Duration::from_secs(1)), Some(Change::Rewrite { of: 1, rev: 2 }));
+        assert_eq!(c.pick(6, t1 + Duration::from_secs(1)), Some(Change::Rewrite { of: 1, rev: 2, created: false }));
         let failed = Op { outcome: Outcome::Unknown, ..ok(7, None) };
         c.answered(&failed, t1);
         assert_eq!(c.pick(9, t1 + Duration::from_secs(9)), None, "an unanswered write is no candidate");

@@ -230,6 +230,18 @@ pub fn acked_rewrites(dir: &Path) -> BTreeMap<(u64, u64), ((u64, u64), u64)> {
     ok_ops(dir).filter_map(|v| rewrite(&v).map(|(of, rev)| (key_of(&v), ((key_of(&v).0, of), rev)))).collect()
 }
 
+/// The records an acknowledged rewrite found absent (the server created them anew), each
+/// with the highest such revision: every write of the record before it was lost.
+pub fn recreated(dir: &Path) -> BTreeMap<Record, u64> {
+    let mut out = BTreeMap::new();
+    for v in ok_ops(dir).filter(|v| v["change"]["rewrite"]["created"] == true) {
+        let rev = v["change"]["rewrite"]["rev"].as_u64().unwrap();
+        let e = out.entry((key_of(&v).0, v["change"]["rewrite"]["of"].as_u64().unwrap())).or_insert(0);
+        *e = rev.max(*e);
+    }
+    out
+}
+
 /// The history's acknowledged ops.
 fn ok_ops(dir: &Path) -> impl Iterator<Item = Value> {
     let text = drdrill::history::read_text(&drdrill::history::path_in(dir)).unwrap();
@@ -277,6 +289,8 @@ pub fn cross_check_lost(d: &Drill, survivors: &BTreeSet<(u64, u64)>) -> BTreeSet
     let (gone, acked_deletes) = deletes(&d.dir);
     let acked: BTreeSet<(u64, u64)> = acks.keys().copied().collect();
     let mut ours: BTreeSet<(u64, u64)> = acked.difference(survivors).filter(|k| !gone.contains(k)).copied().collect();
+    // a record a later rewrite found absent lost its upload, though the rewrite brought it back
+    ours.extend(recreated(&d.dir).keys().filter(|k| acked.contains(k)));
     ours.extend(acked_deletes.iter().filter(|(record, _)| survivors.contains(record)).map(|(_, op)| *op));
     let rewrites: BTreeSet<(u64, u64)> = lost_entries(&d.results, "rewrite");
     let theirs: BTreeSet<(u64, u64)> = reported_lost(&d.results).difference(&rewrites).copied().collect();

@@ -200,7 +200,10 @@ mod tests {
         assert!(e.contains("t.yaml:8:15"), "{e}");
         let yaml = "name: t\ntargets: {}\nstack: {kind: redis}\nworkload:\n  changes: {delete_every: 2}\n";
         let e = parse(std::path::Path::new("t.yaml"), yaml.into()).unwrap_err().to_string();
-        assert!(e.contains("t.yaml:5:3") && e.contains("run on files and files-keepalived stacks; a redis stack takes none"), "{e}");
+        assert!(
+            e.contains("t.yaml:5:3") && e.contains("run on files, files-keepalived and objects stacks; a redis stack takes none"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod external;
 mod files;
 mod format;
 mod mariadb;
+mod objects;
 mod postgres;
 mod postgres_logical;
 mod redis;
@@ -134,7 +135,7 @@ fn one_primary(_: &StackSpec) -> usize {
 }
 
 /// Every kind, in the order the scenario format lists them.
-pub const KINDS: [StackKind; 13] = [
+pub const KINDS: [StackKind; 14] = [
     StackKind(&postgres::POSTGRES),
     StackKind(&redis::REDIS),
     StackKind(&redis::REDIS_SENTINEL),
@@ -147,6 +148,7 @@ pub const KINDS: [StackKind; 13] = [
     StackKind(&mariadb::GALERA),
     StackKind(&files::FILES),
     StackKind(&files::FILES_KEEPALIVED),
+    StackKind(&objects::OBJECTS),
     StackKind(&external::EXTERNAL),
 ];
 

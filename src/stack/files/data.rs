@@ -77,13 +77,18 @@ impl WriteClient for Client {
         self.0.put(&file_name(writer, seq), content(writer, seq, 0, payload)).await.map_err(write_error)
     }
 
-    /// A rewrite uploads the file whole again (nginx renames the new body over the old); a
-    /// delete is answered once nginx has unlinked it (a 404: nothing was deleted).
     async fn change(&mut self, writer: u32, change: Change, payload: &str) -> std::result::Result<(), WriteError> {
+        self.change_seen(writer, change, payload).await.map(drop)
+    }
+
+    /// A rewrite uploads the file whole again (nginx renames the new body over the old),
+    /// and nginx's 201 says the file was not there (it created it); a delete is answered
+    /// once nginx has unlinked it (a 404: nothing was deleted).
+    async fn change_seen(&mut self, writer: u32, change: Change, payload: &str) -> std::result::Result<bool, WriteError> {
         let name = file_name(writer, change.of());
         match change {
-            Change::Rewrite { of, rev } => self.0.put(&name, content(writer, of, rev, payload)).await,
-            Change::Delete { .. } => self.0.delete(&name).await,
+            Change::Rewrite { of, rev, .. } => self.0.put_new(&name, content(writer, of, rev, payload)).await,
+            Change::Delete { .. } => self.0.delete(&name).await.map(|()| false),
         }
         .map_err(write_error)
     }

@@ -64,6 +64,11 @@ impl Conn {
 
     /// One request; the body of a 2xx answer.
     pub async fn send(&mut self, method: Method, path: &str, body: Bytes) -> Result<Bytes, Failed> {
+        self.answer(method, path, body).await.map(|(_, b)| b)
+    }
+
+    /// One request; the status and body of a 2xx answer.
+    pub async fn answer(&mut self, method: Method, path: &str, body: Bytes) -> Result<(StatusCode, Bytes), Failed> {
         self.sender.ready().await.map_err(|e| Failed::NotSent(e.to_string()))?;
         let req = Request::builder()
             .method(method)
@@ -79,13 +84,19 @@ impl Conn {
         }
         let bytes = resp.into_body().collect().await.map_err(|e| Failed::Broken(e.to_string()))?.to_bytes();
         match status.is_success() {
-            true => Ok(bytes),
+            true => Ok((status, bytes)),
             false => Err(Failed::Reply(status, String::from_utf8_lossy(&bytes).into_owned())),
         }
     }
 
     pub async fn put(&mut self, name: &str, body: Vec<u8>) -> Result<(), Failed> {
-        self.send(Method::PUT, &format!("{DIR}{name}"), Bytes::from(body)).await.map(drop)
+        self.put_new(name, body).await.map(drop)
+    }
+
+    /// A PUT; true when nginx created the file (201), false when it replaced one (204).
+    pub async fn put_new(&mut self, name: &str, body: Vec<u8>) -> Result<bool, Failed> {
+        let (status, _) = self.answer(Method::PUT, &format!("{DIR}{name}"), Bytes::from(body)).await?;
+        Ok(status == StatusCode::CREATED)
     }
 
     pub async fn delete(&mut self, name: &str) -> Result<(), Failed> {

@@ -5,6 +5,7 @@
 //! makes its mirror the source. The clients reach the VIP through a forwarder; drdrill
 //! never promotes or repoints anything (`keepalived_watch.rs` watches).
 use super::driver::Files;
+use super::keepalived_holders::holds_vip;
 use crate::error::{Error, Result};
 use crate::scenario::{KeepalivedSpec, StackSpec, VIP_FORWARDER};
 use crate::stack::data::DataPath;
@@ -42,13 +43,6 @@ pub fn config(spec: &KeepalivedSpec, main: bool, vip: &str, prefix: u8) -> Strin
     ]
     .iter()
     .fold(include_str!("keepalived.conf.in").to_string(), |c, (k, v)| c.replace(k, v))
-}
-
-/// Whether `node` holds the VIP on its eth0.
-pub async fn holds_vip(stack: &Stack, node: &str, vip: &str) -> Result<bool> {
-    let c = &stack.node(node)?.container;
-    let (_, out) = stack.docker.exec(c, &["ip", "-4", "addr", "show", "dev", "eth0"]).await?;
-    Ok(out.contains(&format!("inet {vip}/")))
 }
 
 #[async_trait]

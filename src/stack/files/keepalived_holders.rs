@@ -2,7 +2,6 @@
 //! MASTER STATE" takes it, "Entering BACKUP STATE", "Entering FAULT STATE" and "removing
 //! VIPs" give it up, and a server whose container stops (its log ends) holds nothing. At
 //! the start and the end, the servers' own addresses say who holds it.
-use super::keepalived::holds_vip;
 use crate::error::{Error, Result};
 use crate::stack::{EntryHolders, Held, Stack};
 use async_trait::async_trait;
@@ -11,6 +10,13 @@ use tokio::sync::mpsc::UnboundedSender;
 
 pub(super) struct KeepalivedHolders {
     pub vip: Arc<OnceLock<String>>,
+}
+
+/// Whether `node` holds the VIP on its eth0.
+pub async fn holds_vip(stack: &Stack, node: &str, vip: &str) -> Result<bool> {
+    let c = &stack.node(node)?.container;
+    let (_, out) = stack.docker.exec(c, &["ip", "-4", "addr", "show", "dev", "eth0"]).await?;
+    Ok(out.contains(&format!("inet {vip}/")))
 }
 
 /// Whether a line of Keepalived's log takes (true) or gives up (false) the VIP.

@@ -2,7 +2,8 @@
 //! (`http.rs`), the data path over them (`data.rs`), the sync by rsync or lsyncd
 //! (`sync.rs`) and the driver (`driver.rs`); with Keepalived moving a VIP between the two
 //! servers (`files-keepalived`: `keepalived.rs`, watched by `keepalived_watch.rs`, its
-//! VIP's holders by `keepalived_holders.rs`).
+//! VIP's holders by `keepalived_holders.rs`). The objects kind's data path sends the same
+//! content over the same connection (`Conn`), signed for S3.
 mod data;
 mod driver;
 mod http;
@@ -11,5 +12,7 @@ mod keepalived_holders;
 mod keepalived_watch;
 mod sync;
 
+pub(super) use data::{content, file_name, parse_name, whole};
 pub use driver::Files;
+pub(super) use http::{Conn, Failed};
 pub use keepalived::FilesKeepalived;
