@@ -52,6 +52,15 @@ pub fn whole(body: &[u8], writer: u32, seq: u64) -> std::result::Result<u32, Str
     }
 }
 
+/// One upload read back (a file, an object): counted at its revision when whole, named
+/// torn (not counted) when not.
+pub fn take_whole(back: &mut ReadBack, name: &str, (writer, seq): (u32, u64), body: &[u8]) {
+    match whole(body, writer, seq) {
+        Ok(rev) => back.push_at(writer, seq, rev),
+        Err(why) => back.unreadable.push(format!("{name} torn: {why}")),
+    }
+}
+
 /// The data path; `via_vip`: the clients reach the servers through the VIP, each answer
 /// naming the server that took it.
 pub struct FilesData {
@@ -148,10 +157,7 @@ impl DataPath for FilesData {
                 other => other.map_err(fail)?,
             };
             let Some(body) = body else { continue };
-            match whole(&body, writer, seq) {
-                Ok(rev) => back.push_at(writer, seq, rev),
-                Err(why) => back.unreadable.push(format!("{name} torn: {why}")),
-            }
+            take_whole(&mut back, name, (writer, seq), &body);
         }
         Ok(back)
     }

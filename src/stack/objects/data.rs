@@ -8,7 +8,7 @@ use super::s3::{REPLIED, S3, say};
 use crate::error::{Error, Result};
 use crate::history::Change;
 use crate::stack::data::{DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, WriteClient, WriteError};
-use crate::stack::files::{Failed, content, file_name, parse_name, whole};
+use crate::stack::files::{Failed, content, file_name, parse_name, take_whole};
 use crate::stack::read_back::ReadBack;
 use async_trait::async_trait;
 use std::net::SocketAddr;
@@ -119,10 +119,7 @@ impl DataPath for ObjectsData {
             };
             // listed, then deleted before its GET: the workload has stopped, so not here
             let Some(body) = body else { continue };
-            match whole(&body, writer, seq) {
-                Ok(rev) => back.push_at(writer, seq, rev),
-                Err(why) => back.unreadable.push(format!("{key} torn: {why}")),
-            }
+            take_whole(&mut back, key, (writer, seq), &body);
         }
         Ok(back)
     }
