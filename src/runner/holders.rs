@@ -18,13 +18,10 @@ pub(super) struct HoldersWatch {
     clock: Clock,
 }
 
-/// What the watch saw: the entry, every change, when it stopped, who held it then, and
-/// after a split brain what each node held.
+/// What the watch saw (the takes and releases, the splits, who held the entry at the end),
+/// and after a split brain what each node held.
 pub(super) struct Watched {
-    entry: String,
-    changes: Vec<HolderChange>,
-    end_ns: u64,
-    at_end: Vec<String>,
+    report: HoldersReport,
     sides: Vec<(String, std::result::Result<ReadBack, String>)>,
 }
 
@@ -66,14 +63,14 @@ impl HoldersWatch {
             svc.stack.set_primary(holder);
         }
         let changes = std::mem::take(&mut *self.changes.lock().expect("holders"));
+        let report = HoldersReport::new(entry, &changes, end_ns, at_end);
         // two holders at any time: what each side holds now is part of the answer
-        let split = !HoldersReport::new(entry.clone(), &changes, end_ns, Vec::new()).splits.is_empty();
         let mut sides = Vec::new();
-        for n in svc.stack.nodes.iter().filter(|_| split) {
+        for n in svc.stack.nodes.iter().filter(|_| !report.splits.is_empty()) {
             let read = svc.driver.data().read_back(n.addr()).await.map_err(|e| e.one_line());
             sides.push((n.name.clone(), read));
         }
-        Watched { entry, changes, end_ns, at_end, sides }
+        Watched { report, sides }
     }
 }
 
@@ -86,8 +83,8 @@ pub(super) fn judge(
     read: Option<&ReadBack>,
 ) -> Result<Option<HoldersReport>> {
     let Some(w) = w else { return Ok(None) };
-    let mut r = HoldersReport::new(w.entry, &w.changes, w.end_ns, w.at_end);
-    let sides = r.set_sides(w.sides);
+    let Watched { report: mut r, sides } = w;
+    let sides = r.set_sides(sides);
     if !r.splits.is_empty() {
         crate::history::read_history(history, |op| {
             if crate::history::belongs(op.service.as_ref(), tag) {

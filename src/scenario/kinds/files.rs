@@ -120,12 +120,25 @@ impl FilesSpec {
     }
 }
 
-fn validate_files(s: &Scenario, p: &mut Vec<Problem>) {
-    let st = &s.stack;
-    if st.replicas != 1 {
-        let msg = format!("a files stack has one mirror, the backup server (replicas: 1), found replicas: {}", st.replicas);
+/// A stack copied one way to one other place (a files mirror, an object store's other
+/// zone): `replicas: 1`, and no rejoin of the lost source. `copy` names the stack's shape
+/// ("a files stack has one mirror, the backup server"), `no_rejoin` why it cannot rejoin.
+pub(super) fn validate_one_way_copy(s: &Scenario, p: &mut Vec<Problem>, copy: &str, no_rejoin: &str) {
+    if s.stack.replicas != 1 {
+        let msg = format!("{copy} (replicas: 1), found replicas: {}", s.stack.replicas);
         p.push((vec![Key("stack"), Key("replicas")], msg));
     }
+    if let Some(fo) = &s.failover
+        && fo.rejoin_old_primary
+    {
+        p.push((vec![Key("failover"), Key("rejoin_old_primary")], format!("{no_rejoin}: drop `rejoin_old_primary`")));
+    }
+}
+
+fn validate_files(s: &Scenario, p: &mut Vec<Problem>) {
+    let st = &s.stack;
+    let no_rejoin = "the old main server does not rejoin as a mirror (drdrill does not reverse the sync)";
+    validate_one_way_copy(s, p, "a files stack has one mirror, the backup server", no_rejoin);
     let f = st.files.clone().unwrap_or_default();
     let k = |f: &'static str| vec![Key("stack"), Key("files"), Key(f)];
     match f.sync {
@@ -142,12 +155,6 @@ fn validate_files(s: &Scenario, p: &mut Vec<Problem>) {
         crate::scenario::bounds::check(p, at("advert_int_s"), "KeepalivedSpec.advert_int_s", f64::from(k.advert_int_s), "");
         crate::scenario::bounds::check(p, at("check_interval_s"), "KeepalivedSpec.check_interval_s", f64::from(k.check_interval_s), "");
         crate::scenario::bounds::check(p, at("fall"), "KeepalivedSpec.fall", f64::from(k.fall), "");
-    }
-    if let Some(fo) = &s.failover
-        && fo.rejoin_old_primary
-    {
-        let msg = "the old main server does not rejoin as a mirror (drdrill does not reverse the sync): drop `rejoin_old_primary`";
-        p.push((vec![Key("failover"), Key("rejoin_old_primary")], msg.into()));
     }
 }
 

@@ -9,7 +9,6 @@
 //! inside `stack.healthy_timeout_ms`'s default of 120 s, with room for a drill beside it.
 use super::KindInfo;
 use crate::scenario::locate::Problem;
-use crate::scenario::locate::Seg::Key;
 use crate::scenario::model::*;
 
 /// Why multisite replication is never synchronous.
@@ -28,17 +27,8 @@ pub const OBJECTS: KindInfo = KindInfo {
 };
 
 fn validate_objects(s: &Scenario, p: &mut Vec<Problem>) {
-    let st = &s.stack;
-    if st.replicas != 1 {
-        let msg = format!("an objects stack has two zones, the master and its copy (replicas: 1), found replicas: {}", st.replicas);
-        p.push((vec![Key("stack"), Key("replicas")], msg));
-    }
-    if let Some(fo) = &s.failover
-        && fo.rejoin_old_primary
-    {
-        let msg = "the old master zone does not rejoin (drdrill does not rebuild a lost zone): drop `rejoin_old_primary`";
-        p.push((vec![Key("failover"), Key("rejoin_old_primary")], msg.into()));
-    }
+    let no_rejoin = "the old master zone does not rejoin (drdrill does not rebuild a lost zone)";
+    super::files::validate_one_way_copy(s, p, "an objects stack has two zones, the master and its copy", no_rejoin);
 }
 
 #[cfg(test)]
