@@ -82,6 +82,11 @@ fn service_text(plan: &crate::scenario::ServicePlan) -> String {
     s.push_str(&format!("  {}\n", super::plan_parts::workload_line(v, &who)));
     s.push_str(&multi_active_text(v, &who));
     let recovery = match (v.failover_mode(), &v.failover) {
+        (Some(FailoverMode::Orchestrator), _) if let Some(by) = &st.carried_by => format!(
+            "{}'s Keepalived (watched): the new master's notify_master promotes the node on its server ({}), clients through its VIP",
+            by.carrier,
+            by.hosts.iter().zip(st.node_names()).map(|(h, n)| format!("{n} on {h}")).collect::<Vec<_>>().join(", ")
+        ),
         (Some(FailoverMode::Orchestrator), _) => "the stack's own orchestrator (watched)".to_string(),
         (Some(_), Some(fo)) if !fo.steps.is_empty() => format!("the scenario's {} steps", fo.steps.len()),
         (Some(FailoverMode::Restore), _) => "a restore from the stack's backup onto a fresh node".to_string(),

@@ -20,6 +20,7 @@ mod ranges;
 mod reads;
 mod region;
 mod serde_words;
+mod servers;
 mod services;
 mod validate;
 
@@ -30,7 +31,7 @@ pub use availability::{Availability, Period};
 pub use backup::{AppendFsync, BackupInfo, BackupSpec, BackupTool};
 pub use faults::{heals_later, kind_name};
 pub use kinds::{
-    ARCHIVE_HOST, BINLOG_STREAMER, CLUSTER_DEFAULTS, ClusterSpec, ConflictResolution, ENDPOINT, Engine, FileSync, FilesSpec, HaproxySpec,
+    ARCHIVE_HOST, BINLOG_STREAMER, CLUSTER_DEFAULTS, Carried, CarriedBy, ClusterSpec, ConflictResolution, ENDPOINT, Engine, FileSync, FilesSpec, HaproxySpec,
     KINDS, KeepalivedSpec, KindInfo, LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec, READ_ENDPOINT, SentinelSpec, StackKind,
     VIP_FORWARDER, expand_service_group, service_names,
 };

@@ -178,16 +178,27 @@ pub fn plans(ss: &ServicesScenario) -> (Vec<ServicePlan>, Vec<Problem>) {
         }
         plans.push(ServicePlan { name: name.clone(), view, faults, tagged: true });
     }
+    // a Keepalived that promotes other services runs before them: they wait for its VIP
+    plans.sort_by_key(|pl| pl.view.stack.keepalived.as_ref().is_none_or(|k| k.carries.is_empty()));
     (plans, p)
 }
 
-/// A service's stack as it runs: when another service has its kind, its nodes are named
-/// `<service>-<kind's prefix>-N` (`full-rc-1`), so that both can run; otherwise as in a
-/// drill of one service.
+/// A service's stack as it runs, its nodes named, with what `keepalived.notify_master`
+/// resolves (servers.rs).
 fn stack_of(ss: &ServicesScenario, name: &str, spec: &ServiceSpec) -> StackSpec {
+    let mut stack = named_stack(ss, name, spec);
+    super::servers::resolve(ss, name, &mut stack, |other| ss.services.get(other).map(|s| named_stack(ss, other, s)));
+    stack
+}
+
+/// A service's stack with its nodes named: when another service's nodes would share its
+/// names (its kind, or `files` beside `files-keepalived`), `<service>-<kind's prefix>-N`
+/// (`full-rc-1`), so that both can run; otherwise as in a drill of one service.
+fn named_stack(ss: &ServicesScenario, name: &str, spec: &ServiceSpec) -> StackSpec {
     let mut stack = spec.stack.clone();
-    if ss.services.values().filter(|o| o.stack.kind == stack.kind).count() > 1 {
-        stack.node_prefix = Some(format!("{name}-{}", stack.kind.node_prefix()));
+    let prefix = stack.kind.node_prefix();
+    if ss.services.values().filter(|o| o.stack.kind.node_prefix() == prefix).count() > 1 {
+        stack.node_prefix = Some(format!("{name}-{prefix}"));
     }
     stack
 }
@@ -243,6 +254,7 @@ fn dns_of(ss: &ServicesScenario, service: &str) -> Option<super::region::DnsSpec
 
 fn drill_problems(ss: &ServicesScenario) -> Vec<Problem> {
     let mut p = Vec::new();
+    super::servers::check(ss, &mut p);
     if ss.services.is_empty() {
         p.push((vec![Key("services")], "expected at least one service".into()));
     }

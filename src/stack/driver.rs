@@ -21,7 +21,7 @@ pub trait Driver: Send + Sync {
     async fn wait_healthy(&self, stack: &Stack, timeout: Duration) -> Result<Vec<ReplicaHealth>>;
     /// The service clients connect to (HAProxy, a Sentinel, an external endpoint), when
     /// they do not connect to the current primary directly.
-    fn client_entry(&self) -> Option<&'static str> {
+    fn client_entry(&self) -> Option<&str> {
         None
     }
     /// The kind's own read routing for readers `from: name`: the service readers connect
@@ -142,6 +142,12 @@ pub trait Deployment: Send + Sync {
     /// How a node's clock is set off and read, when its database server runs under
     /// libfaketime (the `clock_skew` fault).
     fn clock(&self) -> Option<Arc<dyn ServerClock>> {
+        None
+    }
+    /// The shell command a server's own failover script runs to make replica `node` the
+    /// primary, reaching it by its name on the drill's network (seed 004's Keepalived
+    /// notify_master); None when the kind has none.
+    fn promote_command(&self, _node: &str) -> Option<String> {
         None
     }
 }

@@ -117,7 +117,7 @@ impl Driver for External {
     fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
         self.data.orchestrator()
     }
-    fn client_entry(&self) -> Option<&'static str> {
+    fn client_entry(&self) -> Option<&str> {
         Some(ENDPOINT)
     }
     /// The application's read endpoint (`stack.read_endpoint`), read as a node.

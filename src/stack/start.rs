@@ -190,6 +190,7 @@ impl Launch<'_> {
             entrypoint: svc.entrypoint.clone(),
             labels: node_labels(self.plan.labels, &svc.name),
             mounts: if svc.volumes { self.base.mounts.clone() } else { Vec::new() },
+            image: svc.image.clone().unwrap_or_else(|| self.base.image.clone()),
             ..self.base.clone()
         };
         let also: Vec<(u16, u16)> = svc.also.iter().map(|&p| Ok((p, super::ports::free_port()?))).collect::<Result<_>>()?;

@@ -31,6 +31,8 @@ pub struct Sidecar {
     /// The nodes connect to it on `port` (an archive host): in a site of its own, across
     /// sites through the proxy, with the WAN link's toxics (`Stack::reach`).
     pub reached: bool,
+    /// Its own image, when not the stack's (a VIP forwarder beside a database).
+    pub image: Option<String>,
 }
 
 /// A node clock drdrill can set off: its server reads the offset from `skew_file` inside

@@ -61,12 +61,46 @@ pub struct KeepalivedSpec {
     pub check_interval_s: u32,
     /// Failed checks before the server gives the VIP up (`fall`). Default 3.
     pub fall: u32,
+    /// One Keepalived for the whole server, as seed 004's: the other services of the
+    /// drill (`services:`) that run on these two servers and that the new master's
+    /// notify_master promotes, in this order, after making its mirror the source
+    /// (mariadb: read_only off; redis: REPLICAOF NO ONE). A service's node N runs on
+    /// server N (`files-N`); its clients reach it through the VIP. Default none.
+    pub notify_master: Vec<String>,
+    /// Not in the file: the services `notify_master` names, resolved.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub carries: Vec<Carried>,
 }
 
 impl Default for KeepalivedSpec {
     fn default() -> Self {
-        KeepalivedSpec { advert_int_s: 1, check_interval_s: 1, fall: 3 }
+        KeepalivedSpec { advert_int_s: 1, check_interval_s: 1, fall: 3, notify_master: Vec::new(), carries: Vec::new() }
     }
+}
+
+/// A service another service's Keepalived promotes (`keepalived.notify_master`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Carried {
+    pub service: String,
+    /// Its nodes: node N runs on the carrier's server N.
+    pub nodes: Vec<String>,
+}
+
+/// Not in the file: on a service another one's Keepalived promotes, that Keepalived.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CarriedBy {
+    /// The service whose stack runs the Keepalived (a `files-keepalived` one).
+    pub carrier: String,
+    /// The service carried (this one).
+    pub service: String,
+    /// The carrier's image: its forwarder to the VIP runs it.
+    pub image: String,
+    /// Its servers (`files-1`, `files-2`): this service's node N runs on server N.
+    pub hosts: Vec<String>,
+    /// This service's place in its `notify_master` (its promotion's order).
+    pub order: usize,
+    pub keepalived: KeepalivedSpec,
 }
 
 /// The tool that mirrors the main server's files to the backup.
@@ -155,6 +189,11 @@ fn validate_files(s: &Scenario, p: &mut Vec<Problem>) {
         crate::scenario::bounds::check(p, at("advert_int_s"), "KeepalivedSpec.advert_int_s", f64::from(k.advert_int_s), "");
         crate::scenario::bounds::check(p, at("check_interval_s"), "KeepalivedSpec.check_interval_s", f64::from(k.check_interval_s), "");
         crate::scenario::bounds::check(p, at("fall"), "KeepalivedSpec.fall", f64::from(k.fall), "");
+        // in a drill of several services the names are resolved (and refused) first
+        if !k.notify_master.is_empty() && k.carries.is_empty() {
+            let msg = format!("`{}` is not a service of this drill: notify_master names the other services of a drill of several (`services:`)", k.notify_master[0]);
+            p.push((vec![Key("stack"), Key("keepalived"), Key("notify_master"), crate::scenario::locate::Seg::Index(0)], msg));
+        }
     }
 }
 

@@ -15,7 +15,7 @@ mod redis;
 mod redis_cluster;
 
 pub use external::{ENDPOINT, READ_ENDPOINT};
-pub use files::{FileSync, FilesSpec, KeepalivedSpec, VIP_FORWARDER};
+pub use files::{Carried, CarriedBy, FileSync, FilesSpec, KeepalivedSpec, VIP_FORWARDER};
 pub use format::Engine;
 pub use mariadb::{BINLOG_STREAMER, GaleraSpec, MhaSpec};
 pub use postgres::{ARCHIVE_HOST, ConflictResolution, HaproxySpec, MultiActiveSpec, PatroniSpec};
@@ -272,7 +272,8 @@ impl Scenario {
     /// external stacks of an engine that fails over by itself, unless the scenario's steps
     /// do), drdrill's scripted promotion when a plan is given for the others, or not at all.
     pub fn failover_mode(&self) -> Option<FailoverMode> {
-        if self.stack.kind.orchestrated() {
+        // another service's Keepalived promotes it (`keepalived.notify_master`)
+        if self.stack.kind.orchestrated() || self.stack.carried_by.is_some() {
             return Some(FailoverMode::Orchestrator);
         }
         // an external stack of an engine that fails over by itself (a Redis Cluster), with

@@ -155,6 +155,11 @@ pub struct StackSpec {
     #[serde(skip)]
     #[schemars(skip)]
     pub node_prefix: Option<String>,
+    /// Not in the file: the Keepalived that promotes this service, when another service's
+    /// `keepalived.notify_master` names it.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub carried_by: Option<crate::scenario::kinds::CarriedBy>,
     /// external: delete this run's rows (and the table, once empty) after the drill.
     /// Default false: they stay for an auditor to look at.
     #[serde(default)]

@@ -6,6 +6,7 @@
 //! never promotes or repoints anything (`keepalived_watch.rs` watches).
 use super::driver::Files;
 use super::keepalived_holders::holds_vip;
+use super::keepalived_watch::{KeepalivedWatch, Watched};
 use crate::error::{Error, Result};
 use crate::scenario::{KeepalivedSpec, StackSpec, VIP_FORWARDER};
 use crate::stack::data::DataPath;
@@ -74,12 +75,12 @@ impl Driver for FilesKeepalived {
         Some(self)
     }
 
-    fn client_entry(&self) -> Option<&'static str> {
+    fn client_entry(&self) -> Option<&str> {
         Some(VIP_FORWARDER)
     }
 
     fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {
-        Some(Arc::new(super::keepalived_watch::KeepalivedWatch { spec: self.spec.clone(), vip: self.vip.clone() }))
+        Some(Arc::new(KeepalivedWatch { spec: self.spec.clone(), vip: self.vip.clone(), of: Watched::Files }))
     }
 
     fn entry_holders(&self) -> Option<Arc<dyn crate::stack::EntryHolders>> {
@@ -130,6 +131,6 @@ mod tests {
         assert!(main.contains("interval 1\n  fall 3"), "{main}");
         let backup = config(&spec, false, "172.20.0.250", 16);
         assert!(backup.contains("state BACKUP") && backup.contains("priority 50"), "{backup}");
-        assert!(backup.contains("notify_master \"/usr/local/bin/drdrill-files promote\""), "{backup}");
+        assert!(backup.contains("notify_master \"/usr/local/bin/drdrill-files notify-master\""), "{backup}");
     }
 }

@@ -111,6 +111,16 @@ impl Deployment for MariaDb {
         format!("mariadb -h 127.0.0.1 -P {host_port} -u drdrill -p{} drdrill", self.password)
     }
 
+    /// As drdrill's own promotion: the relay log applied (up to the GTID the IO thread
+    /// received, 30 s at most), then replication stopped and `read_only` off.
+    fn promote_command(&self, node: &str) -> Option<String> {
+        let semi = if self.semi_sync { "SET GLOBAL rpl_semi_sync_master_enabled = ON; " } else { "" };
+        let my = format!("MYSQL_PWD='{}' mysql -h {node} -u drdrill --connect-timeout=2 -B", self.password);
+        Some(format!(
+            "io=$({my} -e 'STOP SLAVE IO_THREAD; SHOW SLAVE STATUS\\G' | sed -n 's/^ *Gtid_IO_Pos: *//p') && \\\n  {my} -N -e \"SELECT MASTER_GTID_WAIT('$io', 30); STOP SLAVE; RESET SLAVE ALL; {semi}SET GLOBAL read_only = 0\""
+        ))
+    }
+
     fn exporter(&self, node: &str) -> Option<crate::stack::Exporter> {
         Some(crate::stack::Exporter {
             name: "mysqld_exporter 0.14",

@@ -193,7 +193,7 @@ impl Driver for Mha {
     fn deployment(&self) -> Option<&dyn Deployment> {
         Some(self)
     }
-    fn client_entry(&self) -> Option<&'static str> {
+    fn client_entry(&self) -> Option<&str> {
         Some(VIP_SERVICE)
     }
     fn orchestrator(&self) -> Option<Arc<dyn Orchestrator>> {

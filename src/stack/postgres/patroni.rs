@@ -152,7 +152,7 @@ impl Driver for Patroni {
         Some(self)
     }
 
-    fn client_entry(&self) -> Option<&'static str> {
+    fn client_entry(&self) -> Option<&str> {
         Some("haproxy")
     }
 

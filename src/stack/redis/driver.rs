@@ -101,6 +101,10 @@ impl Deployment for Redis {
         Some(exporter(node, 6379, None))
     }
 
+    fn promote_command(&self, node: &str) -> Option<String> {
+        Some(format!("redis-cli -h {node} -p 6379 REPLICAOF NO ONE | grep -qx OK"))
+    }
+
     /// FLUSHALL, whatever `how` says: Redis has no table to drop.
     fn destroy_data_command(&self, _how: crate::scenario::DataLoss) -> Vec<String> {
         vec!["redis-cli".into(), "FLUSHALL".into()]

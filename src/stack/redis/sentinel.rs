@@ -151,7 +151,7 @@ impl Driver for RedisSentinel {
         Some(self)
     }
 
-    fn client_entry(&self) -> Option<&'static str> {
+    fn client_entry(&self) -> Option<&str> {
         Some("sentinel-1")
     }
 
