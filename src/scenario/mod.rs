@@ -31,9 +31,9 @@ pub use availability::{Availability, Period};
 pub use backup::{AppendFsync, BackupInfo, BackupSpec, BackupTool};
 pub use faults::{heals_later, kind_name};
 pub use kinds::{
-    ARCHIVE_HOST, BINLOG_STREAMER, CLUSTER_DEFAULTS, Carried, CarriedBy, ClusterSpec, ConflictResolution, ENDPOINT, Engine, FileSync, FilesSpec, HaproxySpec,
-    KINDS, KeepalivedSpec, KindInfo, LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec, READ_ENDPOINT, SentinelSpec, StackKind,
-    VIP_FORWARDER, expand_service_group, service_names,
+    ARCHIVE_HOST, BINLOG_STREAMER, CLUSTER_DEFAULTS, Carried, CarriedBy, ClusterSpec, ConflictResolution, ENDPOINT, Engine, FileSync,
+    FilesSpec, HaproxySpec, KINDS, KeepalivedSpec, KindInfo, LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec, READ_ENDPOINT,
+    SentinelSpec, StackKind, VIP_FORWARDER, expand_service_group, service_names,
 };
 pub use limits::{Limit, STATS};
 pub use load::{Loaded, load, parse};

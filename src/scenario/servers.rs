@@ -14,7 +14,9 @@ const CARRIABLE: [&str; 2] = ["mariadb", "redis"];
 
 /// The services whose stack runs a Keepalived that promotes others, with the names.
 fn carriers(ss: &ServicesScenario) -> impl Iterator<Item = (&String, &ServiceSpec, &Vec<String>)> {
-    ss.services.iter().filter_map(|(n, s)| s.stack.keepalived.as_ref().filter(|k| !k.notify_master.is_empty()).map(|k| (n, s, &k.notify_master)))
+    ss.services
+        .iter()
+        .filter_map(|(n, s)| s.stack.keepalived.as_ref().filter(|k| !k.notify_master.is_empty()).map(|k| (n, s, &k.notify_master)))
 }
 
 /// Whether `name` is a service `carrier`'s notify_master can promote: one of the drill's
@@ -34,9 +36,17 @@ fn refusal(ss: &ServicesScenario, carrier: &str, spec: &ServiceSpec, name: &str)
     }
     if other.stack.replicas != spec.stack.replicas {
         let servers = spec.stack.replicas + 1;
-        return Some(format!("`{name}` needs one node on each of the {servers} servers (replicas: {}), found replicas: {}", spec.stack.replicas, other.stack.replicas));
+        return Some(format!(
+            "`{name}` needs one node on each of the {servers} servers (replicas: {}), found replicas: {}",
+            spec.stack.replicas, other.stack.replicas
+        ));
     }
-    let same_port = spec.stack.keepalived.iter().flat_map(|k| &k.notify_master).find(|n| *n != name && ss.services.get(*n).is_some_and(|o| o.stack.kind == other.stack.kind));
+    let same_port = spec
+        .stack
+        .keepalived
+        .iter()
+        .flat_map(|k| &k.notify_master)
+        .find(|n| *n != name && ss.services.get(*n).is_some_and(|o| o.stack.kind == other.stack.kind));
     if let Some(twin) = same_port {
         return Some(format!("`{name}` and `{twin}` are both {kind} stacks: they would listen on one port of the VIP; name one of them"));
     }
@@ -57,7 +67,9 @@ pub(super) fn check(ss: &ServicesScenario, p: &mut Vec<Problem>) {
             let at = vec![Key("services"), Name(carrier.clone()), Key("stack"), Key("keepalived"), Key("notify_master"), Index(i)];
             match refusal(ss, carrier, spec, name) {
                 Some(why) => p.push((at, why)),
-                None if seen.contains(&name.as_str()) => p.push((at, format!("`{name}` is promoted by one notify_master only, and named once"))),
+                None if seen.contains(&name.as_str()) => {
+                    p.push((at, format!("`{name}` is promoted by one notify_master only, and named once")))
+                }
                 None => seen.push(name),
             }
         }
@@ -79,9 +91,79 @@ pub(super) fn resolve(ss: &ServicesScenario, name: &str, stack: &mut StackSpec, 
         if refusal(ss, carrier, &ss.services[carrier.as_str()], name).is_some() {
             continue;
         }
-        let keepalived = super::KeepalivedSpec { notify_master: Vec::new(), carries: Vec::new(), ..host.keepalived.clone().unwrap_or_default() };
+        let keepalived =
+            super::KeepalivedSpec { notify_master: Vec::new(), carries: Vec::new(), ..host.keepalived.clone().unwrap_or_default() };
         let (carrier, service, image) = (carrier.clone(), name.to_string(), host.image());
         stack.carried_by = Some(CarriedBy { carrier, service, image, hosts: host.node_names(), order, keepalived });
         return;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    const FILES: &str =
+        "  files:\n    stack:\n      kind: files-keepalived\n      replicas: 1\n      keepalived:\n        notify_master: [";
+
+    /// A drill of files (whose notify_master is `names`) and `others`, or what is wrong.
+    fn drill(names: &str, others: &str) -> Result<crate::scenario::Loaded, String> {
+        let yaml = format!("name: t\nservices:\n{FILES}{names}]\n    targets: {{}}\n{others}");
+        parse(std::path::Path::new("t.yaml"), yaml).map_err(|e| e.to_string())
+    }
+
+    const MYSQL: &str = "  mysql:\n    stack: {kind: mariadb, replicas: 1}\n    targets: {}\n";
+    const REDIS: &str = "  redis:\n    stack: {kind: redis, replicas: 1}\n    targets: {}\n";
+
+    #[test]
+    fn notify_master_hands_each_named_service_its_servers() {
+        let l = drill("mysql, redis", &format!("{MYSQL}{REDIS}")).unwrap();
+        let plan = |n: &str| l.services.iter().find(|p| p.name == n).unwrap().view.stack.clone();
+        assert_eq!(l.services[0].name, "files", "the Keepalived's service starts first");
+        let carries = plan("files").keepalived.unwrap().carries;
+        assert_eq!(
+            carries.iter().map(|c| (c.service.as_str(), c.nodes.join(","))).collect::<Vec<_>>(),
+            [("mysql", "db-1,db-2".into()), ("redis", "redis-1,redis-2".into())]
+        );
+        let by = plan("redis").carried_by.unwrap();
+        assert_eq!((by.carrier.as_str(), by.hosts.join(","), by.order), ("files", "files-1,files-2".into(), 1));
+        assert_eq!(
+            l.services.iter().find(|p| p.name == "redis").unwrap().view.failover_mode(),
+            Some(crate::scenario::FailoverMode::Orchestrator)
+        );
+    }
+
+    #[test]
+    fn a_notify_master_naming_what_it_cannot_promote_is_refused_at_the_name() {
+        let pg = "  pg:\n    stack: {kind: postgres, replicas: 1}\n    targets: {}\n";
+        let two = "  mysql:\n    stack: {kind: mariadb, replicas: 2}\n    targets: {}\n";
+        let own = "  mysql:\n    stack: {kind: mariadb, replicas: 1}\n    failover: {promote: db-2}\n    targets: {}\n";
+        let cases = [
+            ("cache", MYSQL, "t.yaml:8:", "`cache` is not a service of this drill (its services are files, mysql)"),
+            ("mysql, pg", &format!("{MYSQL}{pg}"), "t.yaml:8:", "promotes a mariadb or redis replica; `pg` is a postgres stack"),
+            ("files", "", "t.yaml:8:", "this stack's own service"),
+            ("mysql", two, "t.yaml:8:", "one node on each of the 2 servers (replicas: 1), found replicas: 2"),
+            ("mysql", own, "t.yaml:8:", "Keepalived promotes `mysql`: drop its `failover` block"),
+        ];
+        for (names, others, at, want) in cases {
+            let e = drill(names, others).unwrap_err();
+            assert!(e.contains(at) && e.contains(want), "{names}: {e}");
+        }
+        let single = "name: t\ntargets: {}\nstack:\n  kind: files-keepalived\n  replicas: 1\n  keepalived: {notify_master: [mysql]}\n";
+        let e = parse(std::path::Path::new("t.yaml"), single.into()).unwrap_err().to_string();
+        assert!(e.contains("t.yaml:6:") && e.contains("`mysql` is not a service of this drill"), "{e}");
+    }
+
+    #[test]
+    fn files_beside_files_keepalived_get_names_of_their_own() {
+        let lsyncd = "  uploads:\n    stack: {kind: files, replicas: 1, files: {sync: lsyncd}}\n    targets: {}\n";
+        let l = drill("mysql", &format!("{MYSQL}{lsyncd}")).unwrap();
+        let names = |n: &str| l.services.iter().find(|p| p.name == n).unwrap().view.stack.node_names();
+        assert_eq!(
+            (names("files"), names("uploads")),
+            (vec!["files-files-1".to_string(), "files-files-2".into()], vec!["uploads-files-1".to_string(), "uploads-files-2".into()])
+        );
+        let by = l.services.iter().find(|p| p.name == "mysql").unwrap().view.stack.carried_by.clone().unwrap();
+        assert_eq!(by.hosts, ["files-files-1", "files-files-2"]);
     }
 }

@@ -191,7 +191,10 @@ fn validate_files(s: &Scenario, p: &mut Vec<Problem>) {
         crate::scenario::bounds::check(p, at("fall"), "KeepalivedSpec.fall", f64::from(k.fall), "");
         // in a drill of several services the names are resolved (and refused) first
         if !k.notify_master.is_empty() && k.carries.is_empty() {
-            let msg = format!("`{}` is not a service of this drill: notify_master names the other services of a drill of several (`services:`)", k.notify_master[0]);
+            let msg = format!(
+                "`{}` is not a service of this drill: notify_master names the other services of a drill of several (`services:`)",
+                k.notify_master[0]
+            );
             p.push((vec![Key("stack"), Key("keepalived"), Key("notify_master"), crate::scenario::locate::Seg::Index(0)], msg));
         }
     }

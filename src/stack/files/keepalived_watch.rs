@@ -52,7 +52,9 @@ impl Watched {
     /// promotion is told.
     fn promoted(&self, line: &str, s: &Server) -> Option<String> {
         match self {
-            Watched::Files => line.starts_with("drdrill: made the source").then(|| format!("notify_master on {}: the mirror takes uploads", s.host)),
+            Watched::Files => {
+                line.starts_with("drdrill: made the source").then(|| format!("notify_master on {}: the mirror takes uploads", s.host))
+            }
             Watched::Carried { service, .. } => (line.trim() == format!("drdrill: promoted {service} on {}", s.node))
                 .then(|| format!("notify_master on {}: {service}'s {} promoted", s.host, s.node)),
         }
@@ -192,7 +194,10 @@ mod tests {
         assert_eq!(interpret(&of, &backup, "files-1", "drdrill: made the source (uploads taken)", vip), None);
         assert_eq!(interpret(&of, &backup, "files-1", "drdrill: promoted redis on redis-2", vip), None);
         let p = interpret(&of, &backup, "files-1", "drdrill: promoted mysql on db-2", vip);
-        assert!(matches!(p, Some(Observed::Promoted { ref node, ref detail }) if node == "db-2" && detail.contains("mysql's db-2")), "{p:?}");
+        assert!(
+            matches!(p, Some(Observed::Promoted { ref node, ref detail }) if node == "db-2" && detail.contains("mysql's db-2")),
+            "{p:?}"
+        );
         let failed = interpret(&of, &backup, "files-1", "drdrill: promote of mysql on db-2 failed: ERROR 2002", vip);
         assert!(matches!(failed, Some(Observed::Note { .. })), "a failed promotion promotes nothing: {failed:?}");
     }

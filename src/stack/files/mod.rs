@@ -14,8 +14,8 @@ mod keepalived_holders;
 mod keepalived_watch;
 mod sync;
 
-pub(super) use data::{content, file_name, parse_name, take_whole};
 pub use carried::Carried;
+pub(super) use data::{content, file_name, parse_name, take_whole};
 pub use driver::Files;
 pub(super) use http::{Conn, Failed};
 pub use keepalived::FilesKeepalived;
