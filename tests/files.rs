@@ -173,6 +173,7 @@ fn one_keepalived_moves_the_vip_and_promotes_the_backups_files_mariadb_and_redis
     let mut fr = files.results.clone();
     fr["run_id"] = r["run_id"].clone();
     assert_eq!(vip_holders(&fr), ["files-2"], "the VIP is on the backup, and only there");
+    assert!(d.stdout.contains("the VIP 10.213.0.100 held by files-2"), "the scenario's own VIP: {}", d.stdout);
     let file_rows = read_files(host_port(&files.results, "files-2"));
     let maria_rows = read_mariadb(&mysql.results, "db-2");
     let redis_rows = read_redis(host_port(&redis.results, "redis-2"));

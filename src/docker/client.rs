@@ -112,11 +112,22 @@ impl Docker {
     }
 
     pub async fn create_network(&self, name: &str, labels: &HashMap<String, String>) -> Result<()> {
+        self.create_network_on(name, labels, None).await
+    }
+
+    /// A network on `subnet` (`10.213.0.0/24`), when the scenario names the servers' own;
+    /// else on the one Docker picks.
+    pub async fn create_network_on(&self, name: &str, labels: &HashMap<String, String>, subnet: Option<&str>) -> Result<()> {
+        let ipam = subnet.map(|s| bollard::models::Ipam {
+            config: Some(vec![bollard::models::IpamConfig { subnet: Some(s.to_string()), ..Default::default() }]),
+            ..Default::default()
+        });
         let opts = CreateNetworkOptions {
             name: name.to_string(),
             driver: "bridge".into(),
             labels: labels.clone(),
             check_duplicate: true,
+            ipam: ipam.unwrap_or_default(),
             ..Default::default()
         };
         let api = self.api.clone();
@@ -277,10 +288,30 @@ impl Docker {
     /// The container's output from now on, line by line, as it is written (the task ends
     /// when the receiver is dropped or the container is removed).
     pub fn follow_lines(&self, name: &str) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+        self.follow(name, false)
+    }
+
+    /// As `follow_lines`, each line with when the engine took it from the container (UTC
+    /// ns), which is earlier than drdrill reads it.
+    pub fn follow_stamped(&self, name: &str) -> tokio::sync::mpsc::UnboundedReceiver<(Option<i128>, String)> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut lines = self.follow(name, true);
+        tokio::spawn(async move {
+            while let Some(line) = lines.recv().await {
+                if tx.send(stamped(&line)).is_err() {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+
+    fn follow(&self, name: &str, timestamps: bool) -> tokio::sync::mpsc::UnboundedReceiver<String> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let (api, name) = (self.api.clone(), name.to_string());
         tokio::spawn(async move {
-            let opts = LogsOptions::<String> { stdout: true, stderr: true, follow: true, tail: "0".into(), ..Default::default() };
+            let opts =
+                LogsOptions::<String> { stdout: true, stderr: true, follow: true, timestamps, tail: "0".into(), ..Default::default() };
             let mut s = api.logs(&name, Some(opts));
             let mut buf = String::new();
             while let Some(Ok(chunk)) = s.next().await {
@@ -309,5 +340,24 @@ impl Docker {
             .upload_to_container(name, Some(UploadToContainerOptions { path: dir.to_string(), ..Default::default() }), body.into())
             .await
             .map_err(|e| infra(format!("failed to copy {file} into {name}"), e))
+    }
+}
+
+/// A line the engine stamped (`2026-11-28T04:15:12.564568540Z text`): (UTC ns, text).
+fn stamped(line: &str) -> (Option<i128>, String) {
+    let Some((at, text)) = line.split_once(' ') else { return (None, line.to_string()) };
+    match chrono::DateTime::parse_from_rfc3339(at) {
+        Ok(t) => (t.timestamp_nanos_opt().map(i128::from), text.to_string()),
+        Err(_) => (None, line.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    #[test]
+    fn the_engines_stamp_is_taken_off_the_line() {
+        let (at, text) = super::stamped("2026-11-28T04:15:12.564568540Z drdrill: promoted mysql on db-2");
+        assert_eq!((at, text.as_str()), (Some(1_795_839_312_564_568_540), "drdrill: promoted mysql on db-2"));
+        assert_eq!(super::stamped("no stamp here"), (None, "no stamp here".to_string()));
     }
 }

@@ -98,7 +98,7 @@ impl Watching<'_> {
 
     /// Records one observation; true once a new primary is promoted after a fault.
     async fn observed(&mut self, o: &Observed) -> bool {
-        self.moved |= matches!(o, Observed::Moved { .. });
+        self.moved |= matches!(o.said().0, Observed::Moved { .. });
         record(o, self.stack, self.rec, self.touched, &mut self.report).await
     }
 
@@ -128,7 +128,7 @@ async fn drain_move(
         match tokio::time::timeout_at(deadline, seen.recv()).await {
             Ok(Some(o)) => {
                 record(&o, stack, rec, fault, report).await;
-                if matches!(o, Observed::Moved { .. }) {
+                if matches!(o.said().0, Observed::Moved { .. }) {
                     return;
                 }
             }
@@ -141,18 +141,22 @@ async fn drain_move(
     }
 }
 
-/// Records one observation; true once a new primary is promoted after a fault.
+/// Records one observation, at the time it was said when the watch knows it (a line may
+/// reach drdrill after what it preceded); true once a new primary is promoted after a fault.
 async fn record(o: &Observed, stack: &Stack, rec: &RecorderHandle, fault: Option<usize>, report: &mut FailoverReport) -> bool {
     let ms = |ns: u64| ns as f64 / 1e6;
+    let (o, said) = o.said();
+    let now = rec.clock.now_ns();
+    let t = said.and_then(|w| rec.clock.ns_at_wall(w)).filter(|t| *t <= now).unwrap_or(now);
     match o {
         Observed::Detected { detail } => {
-            let t = rec.event(EventKind::OrchestratorDetected, fault, Some(&stack.primary()), detail.clone()).await;
+            let t = rec.event_at(t, EventKind::OrchestratorDetected, fault, Some(&stack.primary()), detail.clone()).await;
             report.started_ms.get_or_insert(ms(t));
             false
         }
         Observed::Promoted { node, detail } => {
             let old = stack.primary();
-            let t = rec.event(EventKind::OrchestratorPromoted, fault, Some(node), detail.clone()).await;
+            let t = rec.event_at(t, EventKind::OrchestratorPromoted, fault, Some(node), detail.clone()).await;
             if *node == old {
                 return false;
             }
@@ -161,16 +165,15 @@ async fn record(o: &Observed, stack: &Stack, rec: &RecorderHandle, fault: Option
             report.done_ms = Some(ms(t));
             fault.is_some()
         }
-        Observed::Moved { node, detail, at_wall_ns } => {
-            let now = rec.clock.now_ns();
-            // the line may reach drdrill after the promotion it preceded: stamp it when said
-            let t = at_wall_ns.and_then(|w| rec.clock.ns_at_wall(w)).filter(|t| *t <= now).unwrap_or(now);
+        Observed::Moved { node, detail, .. } => {
             rec.event_at(t, EventKind::OrchestratorMoved, fault, Some(node), detail.clone()).await;
             false
         }
         Observed::Note { detail } => {
-            rec.event(EventKind::OrchestratorNote, fault, None, detail.clone()).await;
+            rec.event_at(t, EventKind::OrchestratorNote, fault, None, detail.clone()).await;
             false
         }
+        // said() unwraps it
+        Observed::Said { .. } => false,
     }
 }

@@ -16,7 +16,9 @@ use std::sync::Arc;
 /// sites) or attached to.
 pub(super) async fn provision(drill: &Drill<'_>, rep: &mut Reporters) -> Result<Vec<Service>> {
     if drill.auth.is_none() {
-        drill.docker.create_network(&docker::network_name(&drill.run_id), &drill.labels).await?;
+        // the servers' own network, when a Keepalived names it (`keepalived.subnet`)
+        let subnet = drill.loaded.services.iter().find_map(|p| p.view.stack.keepalived.as_ref()?.subnet.clone());
+        drill.docker.create_network_on(&docker::network_name(&drill.run_id), &drill.labels, subnet.as_deref()).await?;
         // networks of their own, unless every service's sites are groups on one
         let own = drill.loaded.services.iter().any(|p| !p.view.sites.is_empty() && !p.view.flat_sites());
         for site in drill.sc().sites.iter().filter(|_| own) {

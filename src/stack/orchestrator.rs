@@ -18,6 +18,20 @@ pub enum Observed {
     Moved { node: String, detail: String, at_wall_ns: Option<i128> },
     /// Any other step (`+odown`, `+switch-master`, a leader election …).
     Note { detail: String },
+    /// `what`, said at `wall_ns` (UTC ns) by the log that said it (the engine's own stamp
+    /// on each line), which drdrill reads a little later.
+    Said { wall_ns: i128, what: Box<Observed> },
+}
+
+impl Observed {
+    /// What was observed, and when it was said, when the watch knows.
+    pub fn said(&self) -> (&Observed, Option<i128>) {
+        match self {
+            Observed::Said { wall_ns, what } => (what.said().0, Some(*wall_ns)),
+            Observed::Moved { at_wall_ns, .. } => (self, *at_wall_ns),
+            o => (o, None),
+        }
+    }
 }
 
 /// How long each phase may take given the settings, with the setting it comes from.

@@ -15,6 +15,13 @@ pub fn pick_vip(subnet: &str) -> Result<(String, u8)> {
     Ok((Ipv4Addr::from(u32::from(base) + 250).to_string(), prefix))
 }
 
+/// The VIP the scenario names (`keepalived.vip`, checked to lie inside the subnet), or
+/// the subnet's 250th address; with the subnet's prefix length.
+pub fn vip_for(declared: Option<&str>, subnet: &str) -> Result<(String, u8)> {
+    let (picked, prefix) = pick_vip(subnet)?;
+    Ok((declared.map_or(picked, str::to_string), prefix))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -24,5 +31,7 @@ mod tests {
         assert_eq!(pick_vip("172.25.0.0/16").unwrap(), ("172.25.0.250".to_string(), 16));
         assert!(pick_vip("172.25.0.0/28").is_err(), "too small for a .250");
         assert!(pick_vip("nonsense").is_err());
+        assert_eq!(vip_for(Some("10.213.0.100"), "10.213.0.0/24").unwrap(), ("10.213.0.100".to_string(), 24));
+        assert_eq!(vip_for(None, "10.213.0.0/24").unwrap(), ("10.213.0.250".to_string(), 24));
     }
 }

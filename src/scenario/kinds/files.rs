@@ -61,6 +61,13 @@ pub struct KeepalivedSpec {
     pub check_interval_s: u32,
     /// Failed checks before the server gives the VIP up (`fall`). Default 3.
     pub fall: u32,
+    /// The servers' network, which the drill's Docker network is made with (`10.213.0.0/24`:
+    /// a private IPv4 range, /16 to /26). Default: the one Docker picks.
+    pub subnet: Option<String>,
+    /// The VIP Keepalived moves (`10.213.0.250`): inside `subnet`, above its first 32
+    /// addresses (Docker hands those to the drill's containers). Default: the subnet's
+    /// 250th address.
+    pub vip: Option<String>,
     /// One Keepalived for the whole server, as seed 004's: the other services of the
     /// drill (`services:`) that run on these two servers and that the new master's
     /// notify_master promotes, in this order, after making its mirror the source
@@ -75,7 +82,15 @@ pub struct KeepalivedSpec {
 
 impl Default for KeepalivedSpec {
     fn default() -> Self {
-        KeepalivedSpec { advert_int_s: 1, check_interval_s: 1, fall: 3, notify_master: Vec::new(), carries: Vec::new() }
+        KeepalivedSpec {
+            advert_int_s: 1,
+            check_interval_s: 1,
+            fall: 3,
+            subnet: None,
+            vip: None,
+            notify_master: Vec::new(),
+            carries: Vec::new(),
+        }
     }
 }
 
@@ -189,6 +204,7 @@ fn validate_files(s: &Scenario, p: &mut Vec<Problem>) {
         crate::scenario::bounds::check(p, at("advert_int_s"), "KeepalivedSpec.advert_int_s", f64::from(k.advert_int_s), "");
         crate::scenario::bounds::check(p, at("check_interval_s"), "KeepalivedSpec.check_interval_s", f64::from(k.check_interval_s), "");
         crate::scenario::bounds::check(p, at("fall"), "KeepalivedSpec.fall", f64::from(k.fall), "");
+        super::vip::check(k, p);
         // in a drill of several services the names are resolved (and refused) first
         if !k.notify_master.is_empty() && k.carries.is_empty() {
             let msg = format!(
@@ -253,6 +269,29 @@ mod tests {
             e.contains("t.yaml:5:3") && e.contains("run on files, files-keepalived and objects stacks; a redis stack takes none"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_vip_outside_the_servers_network_is_refused_where_it_stands() {
+        let k = |rest: &str| {
+            let yaml = format!("name: t\ntargets: {{}}\nstack:\n  kind: files-keepalived\n  replicas: 1\n  keepalived:\n{rest}");
+            parse(std::path::Path::new("t.yaml"), yaml).map(|_| ()).map_err(|e| e.to_string())
+        };
+        assert_eq!(k("    subnet: 10.213.0.0/24\n    vip: 10.213.0.200\n"), Ok(()));
+        let cases = [
+            (
+                "    subnet: 10.213.0.0/24\n    vip: 10.214.0.200\n",
+                "t.yaml:8:5",
+                "the VIP 10.214.0.200 is outside the servers' network 10.213.0.0/24",
+            ),
+            ("    vip: 10.213.0.200\n", "t.yaml:7:5", "a VIP needs the servers' network: set `subnet`"),
+            ("    subnet: 10.213.0.0/24\n    vip: 10.213.0.3\n", "t.yaml:8:5", "which Docker hands to the drill's containers"),
+            ("    subnet: 8.8.8.0/24\n", "t.yaml:7:5", "a private range"),
+        ];
+        for (rest, at, want) in cases {
+            let e = k(rest).unwrap_err();
+            assert!(e.contains(at) && e.contains(want), "{rest}: {e}");
+        }
     }
 
     #[test]

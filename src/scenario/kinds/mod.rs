@@ -13,6 +13,7 @@ mod postgres;
 mod postgres_logical;
 mod redis;
 mod redis_cluster;
+mod vip;
 
 pub use external::{ENDPOINT, READ_ENDPOINT};
 pub use files::{Carried, CarriedBy, FileSync, FilesSpec, KeepalivedSpec, VIP_FORWARDER};

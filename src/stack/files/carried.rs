@@ -141,7 +141,7 @@ impl Deployment for Carried {
     async fn started(&self, stack: &Stack) -> Result<()> {
         self.inner.require_deployment()?.started(stack).await?;
         self.hand_to_servers(stack, self.data().port()).await?;
-        let (vip, _) = crate::stack::vip::pick_vip(&stack.docker.subnet(&stack.network).await?)?;
+        let (vip, _) = crate::stack::vip::vip_for(self.by.keepalived.vip.as_deref(), &stack.docker.subnet(&stack.network).await?)?;
         stack.docker.upload_file(&stack.service(&self.entry)?.container, "/etc", "drdrill-vip", vip.as_bytes()).await?;
         self.vip.set(vip).map_err(|_| Error::infra("the stack was started twice (a bug)"))
     }

@@ -102,7 +102,7 @@ impl Deployment for FilesKeepalived {
     /// and the forwarder pointed at the VIP.
     async fn started(&self, stack: &Stack) -> Result<()> {
         self.files.started(stack).await?;
-        let (vip, prefix) = crate::stack::vip::pick_vip(&stack.docker.subnet(&stack.network).await?)?;
+        let (vip, prefix) = crate::stack::vip::vip_for(self.spec.vip.as_deref(), &stack.docker.subnet(&stack.network).await?)?;
         let main = stack.primary();
         for n in &stack.nodes {
             let conf = config(&self.spec, n.name == main, &vip, prefix);

@@ -100,13 +100,13 @@ impl Orchestrator for KeepalivedWatch {
     async fn watch(&self, stack: Arc<Stack>, tx: UnboundedSender<Observed>) -> Result<()> {
         let vip = self.vip.get().ok_or_else(|| Error::infra("the VIP was not placed yet (a bug)"))?.clone();
         let servers = self.of.servers(&stack);
-        let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<(usize, String)>();
+        let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<(usize, Option<i128>, String)>();
         for (i, s) in servers.iter().enumerate() {
-            let mut rx = stack.docker.follow_lines(&s.container);
+            let mut rx = stack.docker.follow_stamped(&s.container);
             let out = lines_tx.clone();
             tokio::spawn(async move {
-                while let Some(line) = rx.recv().await {
-                    if out.send((i, line)).is_err() {
+                while let Some((at, line)) = rx.recv().await {
+                    if out.send((i, at, line)).is_err() {
                         return;
                     }
                 }
@@ -114,13 +114,18 @@ impl Orchestrator for KeepalivedWatch {
         }
         drop(lines_tx);
         let (mut moved, mut promoted) = (false, false);
-        while let Some((i, line)) = lines.recv().await {
+        while let Some((i, at, line)) = lines.recv().await {
             let Some(o) = interpret(&self.of, &servers[i], &main_server(&servers, &stack), &line, &vip) else { continue };
             // the first of each: the new master sends its gratuitous ARPs five at a time
             let first = match &o {
                 Observed::Moved { .. } => !std::mem::replace(&mut moved, true),
                 Observed::Promoted { .. } => !std::mem::replace(&mut promoted, true),
                 _ => true,
+            };
+            // stamped when the server said it: drdrill reads the log up to ~0.2 s later
+            let o = match at {
+                Some(wall_ns) => Observed::Said { wall_ns, what: Box::new(o) },
+                None => o,
             };
             if first && tx.send(o).is_err() {
                 break;

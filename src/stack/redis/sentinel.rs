@@ -362,7 +362,7 @@ impl Orchestrator for SentinelWatch {
                     promoted = Some(node.clone());
                     detected = false;
                 }
-                Observed::Note { .. } | Observed::Moved { .. } => {}
+                Observed::Note { .. } | Observed::Moved { .. } | Observed::Said { .. } => {}
             }
             if tx.send(o).is_err() {
                 break;
