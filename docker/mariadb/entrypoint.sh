@@ -34,6 +34,10 @@ set -euo pipefail
 role=${DRDRILL_ROLE:-primary}
 node=${DRDRILL_NODE:-$(hostname)}
 pw=${DRDRILL_PASSWORD:-drdrill}
+# the workload's account, as an application's: its table's rows only, so that read_only
+# refuses its writes on a replica (the drdrill account, an administrator's, bypasses it)
+app_account="CREATE USER IF NOT EXISTS 'drdrill_app'@'%' IDENTIFIED BY '$pw'; \
+GRANT SELECT, INSERT, UPDATE, DELETE ON drdrill.* TO 'drdrill_app'@'%';"
 conf=/etc/mysql/mariadb.conf.d/60-drdrill.cnf
 follow_file=/var/lib/mysql/drdrill-follow
 marker=/var/lib/mysql/drdrill-initialised
@@ -108,7 +112,7 @@ wait_socket() { # pid [tenths of a second, default 300]
 first_boot() {
   # the account is local to each node (not binlogged): no GTID before the workload's own
   sql "SET sql_log_bin=0; CREATE USER IF NOT EXISTS 'drdrill'@'%' IDENTIFIED BY '$pw'; \
-GRANT ALL PRIVILEGES ON *.* TO 'drdrill'@'%' WITH GRANT OPTION; FLUSH PRIVILEGES;"
+GRANT ALL PRIVILEGES ON *.* TO 'drdrill'@'%' WITH GRANT OPTION; $app_account FLUSH PRIVILEGES;"
   case "$role" in
     primary) ;;
     replica) sql "$(change_master "${DRDRILL_PRIMARY_HOST:?DRDRILL_PRIMARY_HOST is required for a replica}" "${DRDRILL_PRIMARY_PORT:-3306}"); START SLAVE" ;;
@@ -227,7 +231,7 @@ run_galera() {
   # long as mariadbd runs
   wait_socket "$pid" 864000
   if [ ! -f "$started" ] && [ "${DRDRILL_BOOTSTRAP:-0}" = 1 ]; then
-    sql "CREATE USER IF NOT EXISTS 'drdrill'@'%' IDENTIFIED BY '$pw'; GRANT ALL PRIVILEGES ON *.* TO 'drdrill'@'%' WITH GRANT OPTION;"
+    sql "CREATE USER IF NOT EXISTS 'drdrill'@'%' IDENTIFIED BY '$pw'; GRANT ALL PRIVILEGES ON *.* TO 'drdrill'@'%' WITH GRANT OPTION; $app_account"
   fi
   touch "$started"
   echo "drdrill: $node ready (galera)"

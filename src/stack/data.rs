@@ -76,6 +76,12 @@ pub trait DataPath: Send + Sync {
     fn port(&self) -> u16;
     /// Opens a workload connection.
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String>;
+    /// Opens a workload connection through an entry that forwards to one node (another
+    /// service's VIP), the connection saying which node it reached when the engine can
+    /// ask (MariaDB's `report_host`, Redis's announced name); by default as `connect`.
+    async fn connect_via(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        self.connect(addr, timeout).await
+    }
     /// Opens a reader's connection (`workload.readers`) to the node or read endpoint at
     /// `addr`: by default as a writer's.
     async fn connect_reader(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {

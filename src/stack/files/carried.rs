@@ -9,10 +9,11 @@
 use super::keepalived_watch::{KeepalivedWatch, Watched};
 use crate::error::{Error, Result};
 use crate::scenario::{CarriedBy, DataLoss};
-use crate::stack::data::DataPath;
+use crate::stack::data::{DataPath, ThroughEntry, WriteClient};
 use crate::stack::driver::{MultiActive, Promotion, Restore};
 use crate::stack::{Deployment, Driver, Exporter, Orchestrator, ReplicaHealth, ServerClock, Sidecar, Stack, retry_until};
 use async_trait::async_trait;
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -60,10 +61,23 @@ impl Carried {
     }
 }
 
+/// Its kind's data path, except that a client goes through the VIP and says which node it
+/// reached.
+#[async_trait]
+impl ThroughEntry for Carried {
+    fn engine(&self) -> &dyn DataPath {
+        self.inner.data()
+    }
+
+    async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        self.inner.data().connect_via(addr, timeout).await
+    }
+}
+
 #[async_trait]
 impl Driver for Carried {
     fn data(&self) -> &dyn DataPath {
-        self.inner.data()
+        self
     }
 
     /// Its kind's health, then a client's connection through the VIP reaching it.
@@ -125,7 +139,7 @@ impl Deployment for Carried {
     /// Its kind's, and the forwarder to the VIP.
     fn services(&self, nodes: &[String]) -> Vec<Sidecar> {
         let mut out = self.inner.deployment().map(|d| d.services(nodes)).unwrap_or_default();
-        let port = self.data().port();
+        let port = self.inner.data().port();
         let env = vec!["FILES_ROLE=forward".to_string(), format!("FORWARD_PORT={port}")];
         out.push(Sidecar { name: self.entry.clone(), env, port, image: Some(self.by.image.clone()), ..Default::default() });
         out

@@ -17,6 +17,10 @@ pub(super) const KEYS: &str = "drdrill.drdrill_keys";
 
 pub struct MariaData {
     user: String,
+    /// The workload's own account, when not `user`: the drill's nodes give it the table's
+    /// rows only, as an application has, so that `read_only` refuses its writes on a
+    /// replica (the `drdrill` account, an administrator's, bypasses it).
+    app_user: Option<&'static str>,
     password: Option<String>,
     database: String,
     scope: Scope,
@@ -25,13 +29,15 @@ pub struct MariaData {
 impl MariaData {
     /// The drill's own nodes: the `drdrill` account with this drill's password.
     pub fn drill(password: &str) -> MariaData {
-        MariaData { user: "drdrill".into(), password: Some(password.into()), database: "drdrill".into(), scope: Scope::Drill }
+        let (user, app_user) = ("drdrill".into(), Some("drdrill_app"));
+        MariaData { user, app_user, password: Some(password.into()), database: "drdrill".into(), scope: Scope::Drill }
     }
 
     /// An external MariaDB: the scenario's login (user root and database drdrill by default).
     pub fn external(auth: &Auth) -> MariaData {
         MariaData {
             user: auth.user.clone().unwrap_or_else(|| "root".into()),
+            app_user: None,
             password: auth.password.clone(),
             database: auth.database.clone().unwrap_or_else(|| "drdrill".into()),
             scope: auth.scope(),
@@ -59,7 +65,7 @@ impl MariaData {
     /// A workload connection with its prepared insert; `find_node`: it asks which node it
     /// reached (through the VIP).
     pub(super) async fn client(&self, addr: SocketAddr, timeout: Duration, find_node: bool) -> std::result::Result<MyClient, String> {
-        let mut conn = self.open(addr, timeout).await?;
+        let mut conn = connect_as(addr, self.app_user.unwrap_or(&self.user), self.password.clone(), timeout).await?;
         let node = match find_node {
             true => Some(role(&mut conn).await.map_err(|e| e.to_string())?.1),
             false => None,
@@ -222,6 +228,10 @@ impl DataPath for MariaData {
 
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
         Ok(Box::new(self.client(addr, timeout, false).await?))
+    }
+
+    async fn connect_via(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        Ok(Box::new(self.client(addr, timeout, true).await?))
     }
 
     async fn prepare(&self, primary: SocketAddr) -> Result<()> {

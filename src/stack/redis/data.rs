@@ -249,6 +249,19 @@ impl DataPath for RedisData {
         Ok(Box::new(RedisClient { conn, node: None }))
     }
 
+    /// The node it reached names itself: the drill's nodes announce their names
+    /// (`replica-announce-ip`).
+    async fn connect_via(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
+        let login = self.password.as_deref().map(|p| (self.user.as_deref(), p));
+        let mut conn = RedisConn::connect(addr, timeout, &self.prefix(), login).await.map_err(|e| e.to_string())?;
+        let asked = conn.request(redis::cmd("CONFIG").arg("GET").arg("replica-announce-ip")).await;
+        let node = match asked.map_err(|e| e.to_string())? {
+            redis::Value::Array(v) => v.get(1).and_then(|n| redis::from_redis_value::<String>(n.clone()).ok()).filter(|n| !n.is_empty()),
+            _ => None,
+        };
+        Ok(Box::new(RedisClient { conn, node: node.map(Into::into) }))
+    }
+
     /// Redis needs no table: a stack drdrill started is asked for a PING, an external one
     /// for nothing.
     async fn prepare(&self, primary: SocketAddr) -> Result<()> {
