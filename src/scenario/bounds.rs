@@ -48,6 +48,7 @@ pub const BOUNDS: &[Bound] = &[
     b("KeepalivedSpec.advert_int_s", 1.0, 255.0),
     b("KeepalivedSpec.check_interval_s", 1.0, 3600.0),
     b("KeepalivedSpec.fall", 1.0, 100.0),
+    b("KeepalivedSpec.subnet:the subnet's prefix length", 16.0, 26.0),
     b("FilesSpec.delay_s", 0.0, 3600.0),
     b("BackupSpec.archive_timeout_s", 1.0, 3600.0),
     b("BackupSpec.snapshot_s", 1.0, 3600.0),

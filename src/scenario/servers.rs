@@ -7,65 +7,70 @@ use super::kinds::{Carried, CarriedBy};
 use super::locate::Problem;
 use super::locate::Seg::{Index, Key, Name};
 use super::model::*;
-use super::services::{ServiceSpec, ServicesScenario};
 
-/// The kinds whose replica a server's own script can promote.
-const CARRIABLE: [&str; 2] = ["mariadb", "redis"];
+/// One service of the drill, as notify_master sees it.
+pub(super) struct Member<'a> {
+    pub name: &'a str,
+    pub stack: &'a StackSpec,
+    /// It has a `failover` block of its own.
+    pub failover: bool,
+    /// It has a `proxy` of its own.
+    pub proxy: bool,
+}
 
 /// The services whose stack runs a Keepalived that promotes others, with the names.
-fn carriers(ss: &ServicesScenario) -> impl Iterator<Item = (&String, &ServiceSpec, &Vec<String>)> {
-    ss.services
-        .iter()
-        .filter_map(|(n, s)| s.stack.keepalived.as_ref().filter(|k| !k.notify_master.is_empty()).map(|k| (n, s, &k.notify_master)))
+fn carriers<'a>(all: &'a [Member<'a>]) -> impl Iterator<Item = (&'a Member<'a>, &'a Vec<String>)> {
+    all.iter().filter_map(|m| m.stack.keepalived.as_ref().filter(|k| !k.notify_master.is_empty()).map(|k| (m, &k.notify_master)))
+}
+
+fn member<'a>(all: &'a [Member<'a>], name: &str) -> Option<&'a Member<'a>> {
+    all.iter().find(|m| m.name == name)
 }
 
 /// Whether `name` is a service `carrier`'s notify_master can promote: one of the drill's
 /// other services, of a kind it can promote, as many nodes as the carrier has servers,
 /// with no failover or proxy of its own. Why not, when it cannot.
-fn refusal(ss: &ServicesScenario, carrier: &str, spec: &ServiceSpec, name: &str) -> Option<String> {
-    let known = || ss.services.keys().cloned().collect::<Vec<_>>().join(", ");
-    if name == carrier {
+fn refusal(all: &[Member], carrier: &Member, name: &str) -> Option<String> {
+    let known = || all.iter().map(|m| m.name).collect::<Vec<_>>().join(", ");
+    if name == carrier.name {
         return Some(format!("`{name}` is this stack's own service: notify_master makes its mirror the source first; name the others"));
     }
-    let Some(other) = ss.services.get(name) else {
+    let Some(other) = member(all, name) else {
         return Some(format!("`{name}` is not a service of this drill (its services are {})", known()));
     };
     let kind = other.stack.kind.name();
-    if !CARRIABLE.contains(&kind) {
-        return Some(format!("notify_master promotes a {} replica; `{name}` is a {kind} stack", CARRIABLE.join(" or ")));
+    if !other.stack.kind.info().server_promotes {
+        let can = super::kinds::kind_names(|k| k.info().server_promotes).join(" or ");
+        return Some(format!("notify_master promotes a {can} replica; `{name}` is a {kind} stack"));
     }
-    if other.stack.replicas != spec.stack.replicas {
-        let servers = spec.stack.replicas + 1;
+    let replicas = carrier.stack.replicas;
+    if other.stack.replicas != replicas {
+        let servers = replicas + 1;
         return Some(format!(
-            "`{name}` needs one node on each of the {servers} servers (replicas: {}), found replicas: {}",
-            spec.stack.replicas, other.stack.replicas
+            "`{name}` needs one node on each of the {servers} servers (replicas: {replicas}), found replicas: {}",
+            other.stack.replicas
         ));
     }
-    let same_port = spec
-        .stack
-        .keepalived
-        .iter()
-        .flat_map(|k| &k.notify_master)
-        .find(|n| *n != name && ss.services.get(*n).is_some_and(|o| o.stack.kind == other.stack.kind));
-    if let Some(twin) = same_port {
+    let names = carrier.stack.keepalived.iter().flat_map(|k| &k.notify_master);
+    if let Some(twin) = names.filter(|n| *n != name).find(|n| member(all, n).is_some_and(|o| o.stack.kind == other.stack.kind)) {
         return Some(format!("`{name}` and `{twin}` are both {kind} stacks: they would listen on one port of the VIP; name one of them"));
     }
-    if other.failover.is_some() {
+    if other.failover {
         return Some(format!("Keepalived promotes `{name}`: drop its `failover` block"));
     }
-    if other.proxy.is_some() || !other.stack.sites.is_empty() {
+    if other.proxy || !other.stack.sites.is_empty() {
         return Some(format!("`{name}`'s clients reach it through the VIP: drop its `proxy` and `sites`"));
     }
     None
 }
 
 /// What is wrong with each `notify_master` of the drill, at the name.
-pub(super) fn check(ss: &ServicesScenario, p: &mut Vec<Problem>) {
+pub(super) fn check(all: &[Member], p: &mut Vec<Problem>) {
     let mut seen: Vec<&str> = Vec::new();
-    for (carrier, spec, names) in carriers(ss) {
+    for (carrier, names) in carriers(all) {
         for (i, name) in names.iter().enumerate() {
-            let at = vec![Key("services"), Name(carrier.clone()), Key("stack"), Key("keepalived"), Key("notify_master"), Index(i)];
-            match refusal(ss, carrier, spec, name) {
+            let at = vec![Key("services"), Name(carrier.name.to_string()), Key("stack"), Key("keepalived"), Key("notify_master"), Index(i)];
+            match refusal(all, carrier, name) {
                 Some(why) => p.push((at, why)),
                 None if seen.contains(&name.as_str()) => {
                     p.push((at, format!("`{name}` is promoted by one notify_master only, and named once")))
@@ -79,21 +84,18 @@ pub(super) fn check(ss: &ServicesScenario, p: &mut Vec<Problem>) {
 /// `stack` (service `name`'s, its nodes already named) with what notify_master resolves:
 /// a carrier's list keeps the services it can promote, with their nodes; a carried
 /// service learns its carrier. `named` gives a service's stack with its nodes named.
-pub(super) fn resolve(ss: &ServicesScenario, name: &str, stack: &mut StackSpec, named: impl Fn(&str) -> Option<StackSpec>) {
+pub(super) fn resolve(all: &[Member], name: &str, stack: &mut StackSpec, named: impl Fn(&str) -> Option<StackSpec>) {
     if let Some(k) = stack.keepalived.as_mut().filter(|k| !k.notify_master.is_empty()) {
-        let spec = &ss.services[name];
-        k.notify_master.retain(|n| refusal(ss, name, spec, n).is_none());
+        let Some(me) = member(all, name) else { return };
+        k.notify_master.retain(|n| refusal(all, me, n).is_none());
         k.carries = k.notify_master.iter().filter_map(|n| Some(Carried { service: n.clone(), nodes: named(n)?.node_names() })).collect();
     }
-    for (carrier, _, names) in carriers(ss) {
+    for (carrier, names) in carriers(all) {
         let Some(order) = names.iter().position(|n| n == name) else { continue };
-        let Some(host) = named(carrier) else { continue };
-        if refusal(ss, carrier, &ss.services[carrier.as_str()], name).is_some() {
-            continue;
-        }
+        let Some(host) = named(carrier.name).filter(|_| refusal(all, carrier, name).is_none()) else { continue };
         let keepalived =
             super::KeepalivedSpec { notify_master: Vec::new(), carries: Vec::new(), ..host.keepalived.clone().unwrap_or_default() };
-        let (carrier, service, image) = (carrier.clone(), name.to_string(), host.image());
+        let (carrier, service, image) = (carrier.name.to_string(), name.to_string(), host.image());
         stack.carried_by = Some(CarriedBy { carrier, service, image, hosts: host.node_names(), order, keepalived });
         return;
     }
@@ -104,7 +106,7 @@ mod tests {
     use crate::scenario::parse;
 
     const FILES: &str =
-        "  files:\n    stack:\n      kind: files-keepalived\n      replicas: 1\n      keepalived:\n        notify_master: [";
+        "  config:\n    stack:\n      kind: files-keepalived\n      replicas: 1\n      keepalived:\n        notify_master: [";
 
     /// A drill of files (whose notify_master is `names`) and `others`, or what is wrong.
     fn drill(names: &str, others: &str) -> Result<crate::scenario::Loaded, String> {
@@ -113,22 +115,22 @@ mod tests {
     }
 
     const MYSQL: &str = "  mysql:\n    stack: {kind: mariadb, replicas: 1}\n    targets: {}\n";
-    const REDIS: &str = "  redis:\n    stack: {kind: redis, replicas: 1}\n    targets: {}\n";
+    const CACHE: &str = "  cache:\n    stack: {kind: redis, replicas: 1}\n    targets: {}\n";
 
     #[test]
     fn notify_master_hands_each_named_service_its_servers() {
-        let l = drill("mysql, redis", &format!("{MYSQL}{REDIS}")).unwrap();
+        let l = drill("mysql, cache", &format!("{MYSQL}{CACHE}")).unwrap();
         let plan = |n: &str| l.services.iter().find(|p| p.name == n).unwrap().view.stack.clone();
-        assert_eq!(l.services[0].name, "files", "the Keepalived's service starts first");
-        let carries = plan("files").keepalived.unwrap().carries;
+        assert_eq!(l.services[0].name, "config", "the Keepalived's service starts first");
+        let carries = plan("config").keepalived.unwrap().carries;
         assert_eq!(
             carries.iter().map(|c| (c.service.as_str(), c.nodes.join(","))).collect::<Vec<_>>(),
-            [("mysql", "db-1,db-2".into()), ("redis", "redis-1,redis-2".into())]
+            [("mysql", "db-1,db-2".into()), ("cache", "redis-1,redis-2".into())]
         );
-        let by = plan("redis").carried_by.unwrap();
-        assert_eq!((by.carrier.as_str(), by.hosts.join(","), by.order), ("files", "files-1,files-2".into(), 1));
+        let by = plan("cache").carried_by.unwrap();
+        assert_eq!((by.carrier.as_str(), by.hosts.join(","), by.order), ("config", "files-1,files-2".into(), 1));
         assert_eq!(
-            l.services.iter().find(|p| p.name == "redis").unwrap().view.failover_mode(),
+            l.services.iter().find(|p| p.name == "cache").unwrap().view.failover_mode(),
             Some(crate::scenario::FailoverMode::Orchestrator)
         );
     }
@@ -139,9 +141,9 @@ mod tests {
         let two = "  mysql:\n    stack: {kind: mariadb, replicas: 2}\n    targets: {}\n";
         let own = "  mysql:\n    stack: {kind: mariadb, replicas: 1}\n    failover: {promote: db-2}\n    targets: {}\n";
         let cases = [
-            ("cache", MYSQL, "t.yaml:8:", "`cache` is not a service of this drill (its services are files, mysql)"),
-            ("mysql, pg", &format!("{MYSQL}{pg}"), "t.yaml:8:", "promotes a mariadb or redis replica; `pg` is a postgres stack"),
-            ("files", "", "t.yaml:8:", "this stack's own service"),
+            ("db", MYSQL, "t.yaml:8:", "`db` is not a service of this drill (its services are config, mysql)"),
+            ("mysql, pg", &format!("{MYSQL}{pg}"), "t.yaml:8:", "promotes a redis or mariadb replica; `pg` is a postgres stack"),
+            ("config", "", "t.yaml:8:", "this stack's own service"),
             ("mysql", two, "t.yaml:8:", "one node on each of the 2 servers (replicas: 1), found replicas: 2"),
             ("mysql", own, "t.yaml:8:", "Keepalived promotes `mysql`: drop its `failover` block"),
         ];
@@ -160,10 +162,10 @@ mod tests {
         let l = drill("mysql", &format!("{MYSQL}{lsyncd}")).unwrap();
         let names = |n: &str| l.services.iter().find(|p| p.name == n).unwrap().view.stack.node_names();
         assert_eq!(
-            (names("files"), names("uploads")),
-            (vec!["files-files-1".to_string(), "files-files-2".into()], vec!["uploads-files-1".to_string(), "uploads-files-2".into()])
+            (names("config"), names("uploads")),
+            (vec!["config-files-1".to_string(), "config-files-2".into()], vec!["uploads-files-1".to_string(), "uploads-files-2".into()])
         );
         let by = l.services.iter().find(|p| p.name == "mysql").unwrap().view.stack.carried_by.clone().unwrap();
-        assert_eq!(by.hosts, ["files-files-1", "files-files-2"]);
+        assert_eq!(by.hosts, ["config-files-1", "config-files-2"]);
     }
 }

@@ -187,8 +187,16 @@ pub fn plans(ss: &ServicesScenario) -> (Vec<ServicePlan>, Vec<Problem>) {
 /// resolves (servers.rs).
 fn stack_of(ss: &ServicesScenario, name: &str, spec: &ServiceSpec) -> StackSpec {
     let mut stack = named_stack(ss, name, spec);
-    super::servers::resolve(ss, name, &mut stack, |other| ss.services.get(other).map(|s| named_stack(ss, other, s)));
+    super::servers::resolve(&members(ss), name, &mut stack, |other| ss.services.get(other).map(|s| named_stack(ss, other, s)));
     stack
+}
+
+/// The drill's services, as `keepalived.notify_master` sees them.
+fn members(ss: &ServicesScenario) -> Vec<super::servers::Member<'_>> {
+    ss.services
+        .iter()
+        .map(|(name, s)| super::servers::Member { name, stack: &s.stack, failover: s.failover.is_some(), proxy: s.proxy.is_some() })
+        .collect()
 }
 
 /// A service's stack with its nodes named: when another service's nodes would share its
@@ -254,7 +262,7 @@ fn dns_of(ss: &ServicesScenario, service: &str) -> Option<super::region::DnsSpec
 
 fn drill_problems(ss: &ServicesScenario) -> Vec<Problem> {
     let mut p = Vec::new();
-    super::servers::check(ss, &mut p);
+    super::servers::check(&members(ss), &mut p);
     if ss.services.is_empty() {
         p.push((vec![Key("services")], "expected at least one service".into()));
     }

@@ -62,16 +62,7 @@ use std::time::Duration;
 /// The driver of a scenario's stack kind (an external stack's without its credentials):
 /// the one place a kind's name meets its code.
 pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
-    let driver = kind_driver(spec);
-    match &spec.carried_by {
-        // another service's Keepalived promotes it (`keepalived.notify_master`)
-        Some(by) => Box::new(files::Carried::new(driver, by.clone())),
-        None => driver,
-    }
-}
-
-fn kind_driver(spec: &StackSpec) -> Box<dyn Driver> {
-    match spec.kind.name() {
+    let driver: Box<dyn Driver> = match spec.kind.name() {
         "postgres" => Box::new(postgres::Postgres::new(spec)),
         "patroni" => Box::new(postgres::Patroni::new(spec)),
         "redis" => Box::new(redis::Redis::new(spec)),
@@ -86,6 +77,11 @@ fn kind_driver(spec: &StackSpec) -> Box<dyn Driver> {
         "files-keepalived" => Box::new(files::FilesKeepalived::new(spec)),
         "objects" => Box::new(objects::Objects::new(spec)),
         _ => Box::new(External::new(spec, Auth::default())),
+    };
+    match &spec.carried_by {
+        // another service's Keepalived promotes it (`keepalived.notify_master`)
+        Some(by) => Box::new(files::Carried::new(driver, by.clone())),
+        None => driver,
     }
 }
 

@@ -204,7 +204,7 @@ fn validate_files(s: &Scenario, p: &mut Vec<Problem>) {
         crate::scenario::bounds::check(p, at("advert_int_s"), "KeepalivedSpec.advert_int_s", f64::from(k.advert_int_s), "");
         crate::scenario::bounds::check(p, at("check_interval_s"), "KeepalivedSpec.check_interval_s", f64::from(k.check_interval_s), "");
         crate::scenario::bounds::check(p, at("fall"), "KeepalivedSpec.fall", f64::from(k.fall), "");
-        super::vip::check(k, p);
+        super::vip::check(k.subnet.as_deref(), k.vip.as_deref(), p);
         // in a drill of several services the names are resolved (and refused) first
         if !k.notify_master.is_empty() && k.carries.is_empty() {
             let msg = format!(
@@ -287,6 +287,7 @@ mod tests {
             ("    vip: 10.213.0.200\n", "t.yaml:7:5", "a VIP needs the servers' network: set `subnet`"),
             ("    subnet: 10.213.0.0/24\n    vip: 10.213.0.3\n", "t.yaml:8:5", "which Docker hands to the drill's containers"),
             ("    subnet: 8.8.8.0/24\n", "t.yaml:7:5", "a private range"),
+            ("    subnet: 10.0.0.0/8\n", "t.yaml:7:5", "the subnet's prefix length must be between 16 and 26, found 8"),
         ];
         for (rest, at, want) in cases {
             let e = k(rest).unwrap_err();

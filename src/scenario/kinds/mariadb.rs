@@ -16,6 +16,7 @@ pub const BINLOG_STREAMER: &str = "binlog";
 const NO_SYNC: &str = "MariaDB replication is async or semi-sync; use `replication: semi-sync` (a commit waits for one replica's ack)";
 
 pub const MARIADB: KindInfo = KindInfo {
+    server_promotes: true,
     engine: true,
     refuses: &[(ReplicationMode::Sync, NO_SYNC)],
     backup: Some(BackupInfo { tool: "mariabackup + binlog streaming", keys: &[], point_in_time: true }),

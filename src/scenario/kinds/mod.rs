@@ -86,6 +86,9 @@ pub struct KindInfo {
     pub reads: bool,
     /// Its clients can rewrite and delete their own records (`workload.changes`).
     pub changes: bool,
+    /// A server's own failover script can promote its replica (its driver's
+    /// `promote_command`): a Keepalived's `notify_master` may name it.
+    pub server_promotes: bool,
     /// How many of its nodes start as primaries (a cluster's shards); the others are
     /// replicas.
     pub primaries: fn(&StackSpec) -> usize,
@@ -124,6 +127,7 @@ impl KindInfo {
             sql: false,
             reads: false,
             changes: false,
+            server_promotes: false,
             primaries: one_primary,
             read_endpoints: &[],
             topology: format::primary_and_replicas,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 const NO_SYNC: &str = "redis has no synchronous replication; use settings.min-replicas-to-write";
 
 pub const REDIS: KindInfo = KindInfo {
+    server_promotes: true,
     engine: true,
     refuses: &[(ReplicationMode::Sync, NO_SYNC), (ReplicationMode::SemiSync, NO_SYNC)],
     backup: Some(BackupInfo { tool: "AOF / RDB on a surviving volume", keys: &["appendfsync", "snapshot_s"], point_in_time: false }),

@@ -1,7 +1,6 @@
 //! The servers' network and the VIP Keepalived moves on it (`keepalived.subnet`,
 //! `keepalived.vip`), checked before anything starts: the drill's Docker network is made
 //! with that subnet, and the VIP must lie inside it, clear of what Docker hands out.
-use super::KeepalivedSpec;
 use crate::scenario::locate::Problem;
 use crate::scenario::locate::Seg::Key;
 use std::net::Ipv4Addr;
@@ -9,14 +8,12 @@ use std::net::Ipv4Addr;
 /// Docker gives the subnet's first addresses to the drill's containers (.1 the gateway).
 pub const DOCKER_HANDS_OUT: u32 = 32;
 
-/// `10.213.0.0/24` -> (its first address, prefix length), or why not.
+/// `10.213.0.0/24` -> (its first address, prefix length), or why not (the prefix's bounds
+/// are the table's: /16 to /26, room for the drill's containers and a VIP).
 pub fn parse_subnet(s: &str) -> Result<(Ipv4Addr, u8), String> {
     let bad = || format!("expected a private IPv4 subnet such as 10.213.0.0/24, found `{s}`");
     let (addr, prefix) = s.split_once('/').ok_or_else(bad)?;
     let (addr, prefix): (Ipv4Addr, u8) = (addr.parse().map_err(|_| bad())?, prefix.parse().map_err(|_| bad())?);
-    if !(16..=26).contains(&prefix) {
-        return Err(format!("a subnet of /16 to /26 (room for the drill's containers and a VIP), found /{prefix}"));
-    }
     if !addr.is_private() {
         return Err(format!("a private range (10/8, 172.16/12, 192.168/16), so that no real address is shadowed; found {addr}"));
     }
@@ -46,17 +43,27 @@ fn vip_refusal(vip: &str, (base, prefix): (Ipv4Addr, u8)) -> Option<String> {
 }
 
 /// What is wrong with `keepalived.subnet` and `keepalived.vip`, at the key.
-pub(super) fn check(k: &KeepalivedSpec, p: &mut Vec<Problem>) {
+pub(super) fn check(subnet: Option<&str>, vip: Option<&str>, p: &mut Vec<Problem>) {
     let at = |f: &'static str| vec![Key("stack"), Key("keepalived"), Key(f)];
-    let subnet = match k.subnet.as_deref().map(parse_subnet) {
-        Some(Ok(net)) => Some(net),
+    let subnet = match subnet.map(parse_subnet) {
+        Some(Ok(net)) => {
+            let before = p.len();
+            crate::scenario::bounds::check(
+                p,
+                at("subnet"),
+                "KeepalivedSpec.subnet:the subnet's prefix length",
+                f64::from(net.1),
+                "room for the drill's containers and a VIP",
+            );
+            (p.len() == before).then_some(net)
+        }
         Some(Err(why)) => {
             p.push((at("subnet"), why));
             return;
         }
         None => None,
     };
-    match (k.vip.as_deref(), subnet) {
+    match (vip, subnet) {
         (Some(_), None) => {
             p.push((at("vip"), "a VIP needs the servers' network: set `subnet` (the drill's network is made with it)".into()))
         }
@@ -79,7 +86,6 @@ mod tests {
         assert!(vip_refusal("10.213.0", net).unwrap().contains("expected an IPv4 address"));
         assert!(parse_subnet("10.213.0.9/24").unwrap_err().contains("the subnet's first address (10.213.0.0/24)"));
         assert!(parse_subnet("8.8.0.0/16").unwrap_err().contains("private range"));
-        assert!(parse_subnet("10.0.0.0/8").unwrap_err().contains("/16 to /26"));
         assert!(parse_subnet("nonsense").unwrap_err().contains("expected a private IPv4 subnet"));
     }
 }
