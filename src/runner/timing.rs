@@ -51,7 +51,9 @@ pub fn spoken_ms(ms: u64) -> String {
 /// comes from: the budgets its watch gives the scorecard (nothing for a stack drdrill
 /// fails over, or one it did not start: an external cluster's timing is read at run time).
 pub fn budget_lines(v: &Scenario, who: &str) -> Vec<String> {
-    if !v.stack.kind.orchestrated() || v.failover_mode() != Some(FailoverMode::Orchestrator) {
+    // an orchestrated kind, or a service another's Keepalived promotes
+    let watched = v.stack.kind.orchestrated() || v.stack.carried_by.is_some();
+    if !watched || v.failover_mode() != Some(FailoverMode::Orchestrator) {
         return Vec::new();
     }
     let Some(o) = crate::stack::driver_for(&v.stack).orchestrator() else { return Vec::new() };

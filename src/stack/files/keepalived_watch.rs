@@ -146,7 +146,12 @@ impl Orchestrator for KeepalivedWatch {
             detection_ms: Some(down),
             detection_from: format!("VRRP's master-down interval: 3 × advert_int {} s + the backup's skew (priority 50)", self.spec.advert_int_s),
             promotion_ms: None,
-            promotion_from: "no setting bounds it: notify_master reloads nginx without the read-only rule".into(),
+            promotion_from: match &self.of {
+                Watched::Files => "no setting bounds it: notify_master reloads nginx without the read-only rule".into(),
+                Watched::Carried { service, .. } => {
+                    format!("no setting bounds it: notify_master makes the mirror the source, then promotes each service it names in turn ({service} among them)")
+                }
+            },
             reroute_ms: None,
             reroute_from: "the forwarder's next connection reaches the VIP once the new master's gratuitous ARP is in".into(),
             claim: Some("seed 004: health check detects in 3 s, the VIP moves in 5 s, the backup's services start in 20 s, verification 2 s: RTO < 30 s".into()),
