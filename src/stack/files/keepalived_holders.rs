@@ -19,6 +19,12 @@ pub async fn holds_vip(stack: &Stack, node: &str, vip: &str) -> Result<bool> {
     Ok(out.contains(&format!("inet {vip}/")))
 }
 
+/// A line of Keepalived's log without its own time stamp (`Fri Nov 27 23:22:08 2026: `),
+/// when it has one: what it said.
+pub(super) fn said(line: &str) -> &str {
+    line.split_once(": ").filter(|(at, _)| at.len() >= 20 && at.contains(" 20")).map_or(line, |(_, t)| t).trim()
+}
+
 /// Whether a line of Keepalived's log takes (true) or gives up (false) the VIP.
 fn takes(line: &str) -> Option<bool> {
     if line.contains("Entering MASTER STATE") {
@@ -66,7 +72,7 @@ impl EntryHolders for KeepalivedHolders {
 async fn follow(node: String, mut lines: tokio::sync::mpsc::UnboundedReceiver<String>, tx: UnboundedSender<Held>) {
     while let Some(line) = lines.recv().await {
         if let Some(holds) = takes(&line) {
-            let text = line.split_once(": ").filter(|_| line.contains(" 20")).map_or(line.as_str(), |(_, t)| t).trim();
+            let text = said(&line);
             if tx.send(Held { node: node.clone(), holds, detail: format!("Keepalived on {node}: {text}") }).is_err() {
                 return;
             }

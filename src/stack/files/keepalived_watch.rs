@@ -63,7 +63,7 @@ impl Watched {
 
 /// What one line of server `s`'s log means, while `main` is the server the primary runs on.
 fn interpret(of: &Watched, s: &Server, main: &str, line: &str, vip: &str) -> Option<Observed> {
-    let text = line.split_once(": ").filter(|(at, _)| at.len() >= 20 && at.contains(" 20")).map_or(line, |(_, t)| t).trim();
+    let text = super::keepalived_holders::said(line);
     let detail = format!("Keepalived on {}: {text}", s.host);
     let backup = s.host != main;
     if backup && text.contains("Receive advertisement timeout") {
