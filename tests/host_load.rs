@@ -20,14 +20,15 @@ fn of_kind(d: &Drill, kind: &str) -> Vec<Value> {
     findings(d).into_iter().filter(|f| f["kind"] == kind).collect()
 }
 
-/// A container spinning one shell loop per core, each bounded to 3 minutes (so a test
+/// A container spinning two shell loops per core (so that a core the scheduler leaves
+/// without one of them for a moment still has the other), each bounded to 3 minutes (so a test
 /// killed before its drop leaves nothing spinning for long); removed when dropped.
 struct Hog(String);
 
 impl Hog {
     fn start() -> Hog {
         let name = format!("drdrill-test-hog-{}", std::process::id());
-        let spin = r#"for i in $(seq $(nproc)); do timeout 180 sh -c 'while :; do :; done' & done; wait"#;
+        let spin = r#"for i in $(seq $((2 * $(nproc)))); do timeout 180 sh -c 'while :; do :; done' & done; wait"#;
         let out = Command::new("docker")
             .args(["run", "-d", "--rm", "--name", &name, "--network", "none", "--entrypoint", "sh", "drdrill/postgres:15-2", "-c", spin])
             .output()
@@ -65,18 +66,33 @@ fn beside_a_cpu_hog_the_saturated_window_and_the_rto_window_it_overlaps_are_name
     let hog = Hog::start();
     let d = run_drill(DEFAULT, &[]);
     drop(hog);
-    let sat = of_kind(&d, "host_saturated");
-    assert_eq!(sat.len(), 1, "one saturated stretch, the whole workload: {:?}", findings(&d));
     assert_eq!(d.results["questions"]["unexpected"]["answer"], "yes");
-    let stretch = &d.results["harness"]["host"]["saturated"][0];
-    let (from, to) = (stretch["from_ms"].as_f64().unwrap(), stretch["to_ms"].as_f64().unwrap());
+    // a stretch per finding; one as a rule, the whole workload, but a single reading below
+    // 95 % splits it (a CI run once had two), so the test holds what must be true of each
+    let sat = of_kind(&d, "host_saturated");
+    let stretches = d.results["harness"]["host"]["saturated"].as_array().cloned().unwrap_or_default();
+    assert!(!stretches.is_empty() && sat.len() == stretches.len(), "{:?}\n{}", findings(&d), d.results["harness"]);
     let (rto_from, rto) = (d.results["rto_from_ms"].as_f64().unwrap(), d.results["rto_ms"].as_f64().unwrap());
-    assert!(from <= rto_from && to >= rto_from + rto, "the hog ran through the RTO window: {stretch} vs {rto_from}+{rto}");
-    assert!(stretch["busy"].as_f64().unwrap() >= 0.95, "{stretch}");
-    let evidence = sat[0]["evidence"].as_str().unwrap();
-    let window =
-        format!("RTO window t={:.1}–{:.1} s overlaps {:.1} s of a saturated host", rto_from / 1e3, (rto_from + rto) / 1e3, rto / 1e3);
-    assert!(evidence.ends_with(&window), "{evidence} / {window}");
+    let mut covered = 0.0;
+    for (s, f) in stretches.iter().zip(&sat) {
+        let (from, to) = (s["from_ms"].as_f64().unwrap(), s["to_ms"].as_f64().unwrap());
+        assert!(s["busy"].as_f64().unwrap() >= 0.95, "{s}");
+        let overlap = (to.min(rto_from + rto) - from.max(rto_from)).max(0.0);
+        covered += overlap;
+        let evidence = f["evidence"].as_str().unwrap();
+        if overlap > 0.0 {
+            let window = format!(
+                "RTO window t={:.1}–{:.1} s overlaps {:.1} s of a saturated host",
+                rto_from / 1e3,
+                (rto_from + rto) / 1e3,
+                overlap / 1e3
+            );
+            assert!(evidence.ends_with(&window), "{evidence} / {window}");
+        }
+    }
+    // the hog ran through the RTO window: saturated all of it but a reading between stretches
+    let gaps = (stretches.len() - 1) as f64 * 2.0 * drdrill::usage::host::EVERY.as_millis() as f64;
+    assert!(covered + gaps + 1.0 >= rto, "{covered} ms of the {rto} ms RTO window saturated: {stretches:?}");
     // the writers still measured their slip (a sleeping client wins a core back quickly:
     // docs/measurement.md has the figures), and the scorecard shows both
     assert!(d.results["harness"]["slip"]["ops"].as_u64().unwrap() > 1000);
