@@ -90,7 +90,7 @@ fn beside_a_cpu_hog_the_saturated_window_and_the_rto_window_it_overlaps_are_name
             assert!(evidence.ends_with(&window), "{evidence} / {window}");
         }
     }
-    // the hog ran through the RTO window: saturated all of it but a reading between stretches
+    // the hog ran through the RTO window: saturated all of it bar two readings between stretches
     let gaps = (stretches.len() - 1) as f64 * 2.0 * drdrill::usage::host::EVERY.as_millis() as f64;
     assert!(covered + gaps + 1.0 >= rto, "{covered} ms of the {rto} ms RTO window saturated: {stretches:?}");
     // the writers still measured their slip (a sleeping client wins a core back quickly:
