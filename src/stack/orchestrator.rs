@@ -12,14 +12,13 @@ pub enum Observed {
     Detected { detail: String },
     /// `node` is the new primary and accepts writes.
     Promoted { node: String, detail: String },
-    /// The clients' endpoint (MHA's virtual IP) now reaches `node`; `at_wall_ns` is when
-    /// (UTC ns) by the clock of whoever moved it, when it said, which may be earlier than
-    /// drdrill reads the line (a followed log lags).
-    Moved { node: String, detail: String, at_wall_ns: Option<i128> },
+    /// The clients' endpoint (MHA's virtual IP) now reaches `node` (when it moved, if the
+    /// watch knows, by `Said` around it).
+    Moved { node: String, detail: String },
     /// Any other step (`+odown`, `+switch-master`, a leader election …).
     Note { detail: String },
-    /// `what`, said at `wall_ns` (UTC ns) by the log that said it (the engine's own stamp
-    /// on each line), which drdrill reads a little later.
+    /// `what`, said at `wall_ns` (UTC ns) by whoever said it (the engine's own stamp on
+    /// each line of a log, or the line's own time), which drdrill reads a little later.
     Said { wall_ns: i128, what: Box<Observed> },
 }
 
@@ -28,7 +27,6 @@ impl Observed {
     pub fn said(&self) -> (&Observed, Option<i128>) {
         match self {
             Observed::Said { wall_ns, what } => (what.said().0, Some(*wall_ns)),
-            Observed::Moved { at_wall_ns, .. } => (self, *at_wall_ns),
             o => (o, None),
         }
     }

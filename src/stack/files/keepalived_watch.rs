@@ -73,7 +73,7 @@ fn interpret(of: &Watched, s: &Server, main: &str, line: &str, vip: &str) -> Opt
         return Some(Observed::Detected { detail });
     }
     if backup && text.starts_with("Sending gratuitous ARP") && text.contains(vip) {
-        return Some(Observed::Moved { node: s.node.clone(), detail, at_wall_ns: None });
+        return Some(Observed::Moved { node: s.node.clone(), detail });
     }
     if let Some(detail) = of.promoted(line.trim(), s).filter(|_| backup) {
         return Some(Observed::Promoted { node: s.node.clone(), detail });

@@ -61,8 +61,12 @@ fn interpret(line: &str, book: &Book) -> Option<Observed> {
     if text.starts_with("drdrill-vip") && text.ends_with("rc=0") {
         let ip = text.split(" added on ").nth(1).and_then(|t| t.split_whitespace().next());
         if let Some(node) = ip.and_then(|ip| book.node_of_ip.get(ip)) {
-            let at_wall_ns = text.split_whitespace().nth(1).and_then(wall_ns_today);
-            return Some(Observed::Moved { node: node.clone(), detail, at_wall_ns });
+            // stamped when the script moved it: the followed log reaches drdrill later
+            let moved = Observed::Moved { node: node.clone(), detail };
+            return Some(match text.split_whitespace().nth(1).and_then(wall_ns_today) {
+                Some(wall_ns) => Observed::Said { wall_ns, what: Box::new(moved) },
+                None => moved,
+            });
         }
     }
     let step = ["is not reachable!", "Starting master failover", "completed successfully", "[error]", "drdrill-vip", "Switching master"];
@@ -233,7 +237,8 @@ mod tests {
         // the VIP (172.24.0.250) is not a node, though db-1's address is its prefix
         let moved = interpret("drdrill-vip 18:36:56.747 VIP 172.24.0.250 added on 172.24.0.3 rc=0", &book);
         let detail = "MHA: drdrill-vip 18:36:56.747 VIP 172.24.0.250 added on db-2 rc=0".to_string();
-        let Some(Observed::Moved { node, detail: d, at_wall_ns: Some(at) }) = moved else { panic!("{moved:?}") };
+        let Some(Observed::Said { wall_ns: at, what }) = moved else { panic!("{moved:?}") };
+        let Observed::Moved { node, detail: d } = *what else { panic!("{what:?}") };
         assert_eq!((node.as_str(), d), ("db-2", detail));
         let stamped = chrono::DateTime::from_timestamp_nanos(at as i64);
         assert_eq!(stamped.format("%H:%M:%S%.3f").to_string(), "18:36:56.747");
