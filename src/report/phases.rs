@@ -53,11 +53,17 @@ fn promotion_setting(p: &Phases) -> String {
         }
         _ => b.promotion_from.clone(),
     };
-    match (p.promoted_ms, p.rerouted_ms) {
+    waited(promotion, p.promoted_ms, p.rerouted_ms)
+}
+
+/// A phase's setting, and when the clients' first write to the new primary began before
+/// the step that ends the phase was seen (so the phase ends where the write began), says so.
+fn waited(setting: String, seen: Option<f64>, rerouted: Option<f64>) -> String {
+    match (seen, rerouted) {
         (Some(seen), Some(r)) if r < seen => {
-            format!("{promotion}; the clients' first write began {:.1} ms before it was seen at {seen:.1} ms and waited for it", seen - r)
+            format!("{setting}; the clients' first write began {:.1} ms before it was seen at {seen:.1} ms and waited for it", seen - r)
         }
-        _ => promotion,
+        _ => setting,
     }
 }
 
@@ -72,7 +78,8 @@ pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
         (Some(t), Some(r)) => Some(t.min(r)),
         (t, _) => t,
     };
-    let (promotion_end, moved, expired) = (end(p.promoted_ms), end(p.dns_moved_ms), end(p.first_cache_expired_ms));
+    let (detected, promotion_end) = (end(p.detected_ms), end(p.promoted_ms));
+    let (moved, expired) = (end(p.dns_moved_ms), end(p.first_cache_expired_ms));
     let reroute_from = match p.rerouted_early_ms {
         Some(early) if p.dns_moved_ms.is_some() => {
             format!("{} (the clients' first write began {early:.1} ms before and waited)", b.reroute_from)
@@ -83,8 +90,16 @@ pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
     // that resolved once never ask again: it runs from the record's move, with no budget
     let reroute_budget = if moved.is_some() && expired.is_none() { None } else { b.reroute_ms };
     let mut rows = vec![
-        row("detection", p.fault_ms, p.detected_ms, p.detection_ms, b.detection_ms, &b.detection_from),
-        row("promotion", p.detected_ms, promotion_end, p.promotion_ms, b.promotion_ms, &promotion_setting(p)),
+        // a write through a forwarder (Keepalived's VIP) may begin before the detection is seen
+        row(
+            "detection",
+            p.fault_ms,
+            detected,
+            p.detection_ms,
+            b.detection_ms,
+            &waited(b.detection_from.clone(), p.detected_ms, p.rerouted_ms),
+        ),
+        row("promotion", detected, promotion_end, p.promotion_ms, b.promotion_ms, &promotion_setting(p)),
         row("reroute", expired.or(moved).or(promotion_end), p.rerouted_ms, p.reroute_ms, reroute_budget, &reroute_from),
         row("stabilisation", p.rerouted_ms, p.recovered_ms, p.stabilization_ms, None, "RTO's recovery point: writes stay available"),
     ];
@@ -154,5 +169,29 @@ mod tests {
         assert_eq!((rows[0].from_ms, rows[5].to_ms, spans), (Some(3000.0), Some(5000.5), 2000.5));
         assert_eq!((rows[3].span.as_str(), rows[3].duration.as_str()), ("3.950 s -> 5.000 s", "1050 ms"));
         assert!(rows[4].setting.ends_with("(the clients' first write began 2000.0 ms before and waited)"), "{}", rows[4].setting);
+    }
+    #[test]
+    fn a_write_through_a_forwarder_that_began_before_the_detection_ends_the_detection_row_there() {
+        // files-keepalived: the first write to the backup began at 7.587 s in the forwarder's
+        // connect, before the backup's advertisement timeout was seen at 8.013 s
+        let p = Phases {
+            fault_ms: Some(5011.0),
+            detected_ms: Some(8013.0),
+            promoted_ms: Some(8489.0),
+            rerouted_ms: Some(7587.0),
+            recovered_ms: Some(8317.0),
+            detection_ms: Some(2576.0),
+            promotion_ms: Some(0.0),
+            reroute_ms: Some(0.0),
+            stabilization_ms: Some(730.0),
+            ..Default::default()
+        };
+        let rows: Vec<PhaseRow> = phase_rows(&p).into_iter().filter(|r| !r.beside()).collect();
+        for w in rows.windows(2) {
+            assert_eq!(w[0].to_ms, w[1].from_ms, "{} ends where {} begins", w[0].phase, w[1].phase);
+        }
+        assert_eq!((rows[0].span.as_str(), rows[0].duration.as_str()), ("5.011 s -> 7.587 s", "2576 ms"));
+        assert!(rows[0].setting.ends_with("began 426.0 ms before it was seen at 8013.0 ms and waited for it"), "{}", rows[0].setting);
+        assert_eq!(rows[1].span, "7.587 s -> 7.587 s");
     }
 }
