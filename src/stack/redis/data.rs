@@ -244,16 +244,13 @@ impl DataPath for RedisData {
     }
 
     async fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
-        let login = self.password.as_deref().map(|p| (self.user.as_deref(), p));
-        let conn = RedisConn::connect(addr, timeout, &self.prefix(), login).await.map_err(|e| e.to_string())?;
-        Ok(Box::new(RedisClient { conn, node: None }))
+        Ok(Box::new(RedisClient { conn: self.workload_conn(addr, timeout).await?, node: None }))
     }
 
     /// The node it reached names itself: the drill's nodes announce their names
     /// (`replica-announce-ip`).
     async fn connect_via(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<Box<dyn WriteClient>, String> {
-        let login = self.password.as_deref().map(|p| (self.user.as_deref(), p));
-        let mut conn = RedisConn::connect(addr, timeout, &self.prefix(), login).await.map_err(|e| e.to_string())?;
+        let mut conn = self.workload_conn(addr, timeout).await?;
         let asked = conn.request(redis::cmd("CONFIG").arg("GET").arg("replica-announce-ip")).await;
         let node = match asked.map_err(|e| e.to_string())? {
             redis::Value::Array(v) => v.get(1).and_then(|n| redis::from_redis_value::<String>(n.clone()).ok()).filter(|n| !n.is_empty()),
@@ -389,6 +386,12 @@ impl ExternalData for RedisData {
 }
 
 impl RedisData {
+    /// A workload connection to `addr`: the scenario's login, the drill's key prefix.
+    async fn workload_conn(&self, addr: SocketAddr, timeout: Duration) -> std::result::Result<RedisConn, String> {
+        let login = self.password.as_deref().map(|p| (self.user.as_deref(), p));
+        RedisConn::connect(addr, timeout, &self.prefix(), login).await.map_err(|e| e.to_string())
+    }
+
     /// Deletes this run's keys on node `addr`; returns how many.
     pub(super) async fn delete_run_keys(&self, addr: SocketAddr) -> Result<usize> {
         self.scope.run()?;
