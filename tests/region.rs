@@ -29,6 +29,14 @@ fn an_isolated_region_loses_what_never_crossed_the_wan_and_the_clients_wait_for_
     assert!(still_running.borrow().iter().all(|(_, up)| *up), "isolated nodes stopped: {:?}", still_running.borrow());
     assert_eq!(r["stack"]["final_primary"], "pg-3", "the DR site's replica must be the primary");
     let p = &r["phases"];
+    if r["recovered_at_ms"].is_null() {
+        let failed = not_ok_ops_from(&c.d.dir, p["dns_moved_ms"].as_f64().unwrap_or(0.0));
+        panic!(
+            "the writes never recovered: phases {p}\nevents {:#?}\nwrites that did not succeed since the record moved:\n{}",
+            events(r),
+            failed.join("\n")
+        );
+    }
     assert_waits_for_the_ttl(r, TTL_MS);
     assert_phases_ordered(p);
     assert_phases_add_up(r);

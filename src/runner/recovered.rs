@@ -23,8 +23,12 @@ pub(super) struct ClientsRecovery {
     pub rec: RecorderHandle,
     /// Drill time from which an acknowledged write counts (every fault was in place).
     since_ns: u64,
-    /// Drill time at which the clients were first seen writing again, while they still are.
-    held_since_ns: Option<u64>,
+    /// Drill time at which the clients were first seen writing again, while they still are,
+    /// and the invoke time of the latest acknowledged write then: a write invoked after it
+    /// that did not succeed is a relapse, even when other writers' acknowledgements came
+    /// later (one client still failing among several writing is no recovery: the checker's
+    /// stable window would hold that failure too).
+    held_since_ns: Option<(u64, u64)>,
     /// Times they failed again after being seen writing.
     pub relapses: u32,
     /// Each writer writes to a node of its own (a multi-active stack): the clients write
@@ -64,16 +68,22 @@ impl ClientsRecovery {
     pub fn poll(&mut self) -> Seen {
         match (self.writing(), self.held_since_ns) {
             (true, None) => {
-                self.held_since_ns = Some(self.rec.clock.now_ns());
+                self.held_since_ns = Some((self.rec.clock.now_ns(), self.rec.last_invoke_ns.ok.load(Ordering::Relaxed)));
                 Seen::Recovered
             }
-            (false, Some(_)) => {
+            (writing, Some((_, acked))) if !writing || self.failed_since(acked) => {
                 self.held_since_ns = None;
                 self.relapses += 1;
                 Seen::Relapsed
             }
             _ => Seen::Nothing,
         }
+    }
+
+    /// Whether a write invoked after `acked_ns` did not succeed (with `every_writer`, each
+    /// writer's own latest insert is what counts: another node's conflicts are no outage).
+    fn failed_since(&self, acked_ns: u64) -> bool {
+        !self.every_writer && self.rec.last_invoke_ns.not_ok.load(Ordering::Relaxed) > acked_ns
     }
 
     /// Whether the clients were writing at the latest poll.
@@ -83,7 +93,7 @@ impl ClientsRecovery {
 
     /// Whether the clients have been writing without a failure for `hold_ms`.
     pub fn held_for(&self, hold_ms: u64) -> bool {
-        self.held_since_ns.is_some_and(|t| self.rec.clock.now_ns().saturating_sub(t) >= crate::clock::ms_to_ns(hold_ms))
+        self.held_since_ns.is_some_and(|(t, _)| self.rec.clock.now_ns().saturating_sub(t) >= crate::clock::ms_to_ns(hold_ms))
     }
 }
 
@@ -257,6 +267,15 @@ mod tests {
         rec.op(op(t + 60, Outcome::Fail)).await;
         assert_eq!(w.poll(), Seen::Relapsed);
         assert!(!w.held_for(0));
+        // one client failing among others writing: a failure invoked after the write that
+        // made them count as writing undoes it, though another's ack was invoked later still
+        rec.op(op(t + 70, Outcome::Ok)).await;
+        assert_eq!(w.poll(), Seen::Recovered);
+        rec.op(op(t + 90, Outcome::Ok)).await;
+        rec.op(op(t + 80, Outcome::Fail)).await;
+        assert_eq!(w.poll(), Seen::Relapsed);
+        assert_eq!(w.poll(), Seen::Recovered, "the later ack counts once the failure is behind it");
+        assert_eq!(w.relapses, 2);
         drop((w, rec));
         recorder.finish().await.unwrap();
     }

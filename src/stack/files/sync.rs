@@ -66,9 +66,10 @@ fn command(spec: &FilesSpec, mirrors: &[String]) -> String {
                 .iter()
                 .map(|m| format!("  rsync -a --delete {DIR} {m}:{DIR} || echo \"drdrill: rsync to {m} exited $?\" >&2"))
                 .collect();
-            // each run starts `every_s` after the previous one started (a cron job's period)
+            // each run starts `every_s` after the previous one started (a cron job's period);
+            // each says how long it took: a mirror lags by up to a period and a run
             format!(
-                "period={}\nwhile :; do\n  start=$(date +%s.%N)\n{}\n  sleep \"$(awk -v s=\"$start\" -v e=\"$(date +%s.%N)\" -v p=\"$period\" 'BEGIN {{ l = p - (e - s); if (l < 0) l = 0; print l }}')\"\ndone\n",
+                "period={}\nwhile :; do\n  start=$(date +%s.%N)\n{}\n  took=$(awk -v s=\"$start\" -v e=\"$(date +%s.%N)\" 'BEGIN {{ printf \"%.3f\", e - s }}')\n  echo \"drdrill: rsync run took $took s\"\n  sleep \"$(awk -v t=\"$took\" -v p=\"$period\" 'BEGIN {{ l = p - t; if (l < 0) l = 0; print l }}')\"\ndone\n",
                 spec.every_s(),
                 runs.join("\n")
             )
@@ -98,7 +99,8 @@ mod tests {
         let c = command(&spec, &["files-2".into()]);
         assert!(c.starts_with("period=2\n"), "{c}");
         assert!(c.contains("rsync -a --delete /srv/files/ files-2:/srv/files/"), "{c}");
-        assert!(c.contains("l = p - (e - s)"), "{c}");
+        assert!(c.contains("l = p - t"), "{c}");
+        assert!(c.contains("echo \"drdrill: rsync run took $took s\""), "{c}");
     }
 
     #[test]
