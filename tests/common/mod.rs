@@ -242,21 +242,12 @@ pub fn recreated(dir: &Path) -> BTreeMap<Record, u64> {
     out
 }
 
-/// Each write invoked at or after `from_ms` that did not succeed, one line each (writer,
-/// seq, invoke and completion ms, outcome, node, error): what a failing drill test prints.
-pub fn not_ok_ops_from(dir: &Path, from_ms: f64) -> Vec<String> {
+/// Each write invoked at or after `from_ms` that did not succeed, as the history has it
+/// (writer, seq, invoke_ns, complete_ns, outcome, node, error).
+pub fn not_ok_ops_from(dir: &Path, from_ms: f64) -> Vec<Value> {
     let text = drdrill::history::read_text(&drdrill::history::path_in(dir)).unwrap();
-    let ops = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["type"] == "op" && v["outcome"] != "ok");
-    let ms = |v: &Value, k: &str| v[k].as_f64().map_or(f64::NAN, |ns| ns / 1e6);
-    ops.filter(|v| ms(v, "invoke_ns") >= from_ms)
-        .map(|v| {
-            let (invoke, done) = (ms(&v, "invoke_ns"), ms(&v, "complete_ns"));
-            format!(
-                "writer {} seq {}: {invoke:.1} -> {done:.1} ms {} on {} ({})",
-                v["writer"], v["seq"], v["outcome"], v["node"], v["error"]
-            )
-        })
-        .collect()
+    let ops = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap());
+    ops.filter(|v| v["type"] == "op" && v["outcome"] != "ok" && v["invoke_ns"].as_f64().is_some_and(|ns| ns / 1e6 >= from_ms)).collect()
 }
 
 /// The history's acknowledged ops.
