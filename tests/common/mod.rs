@@ -245,16 +245,20 @@ pub fn recreated(dir: &Path) -> BTreeMap<Record, u64> {
 /// Each write invoked at or after `from_ms` that did not succeed, as the history has it
 /// (writer, seq, invoke_ns, complete_ns, outcome, node, error).
 pub fn not_ok_ops_from(dir: &Path, from_ms: f64) -> Vec<Value> {
-    let text = drdrill::history::read_text(&drdrill::history::path_in(dir)).unwrap();
-    let ops = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap());
-    ops.filter(|v| v["type"] == "op" && v["outcome"] != "ok" && v["invoke_ns"].as_f64().is_some_and(|ns| ns / 1e6 >= from_ms)).collect()
+    let from = |v: &Value| v["invoke_ns"].as_f64().is_some_and(|ns| ns / 1e6 >= from_ms);
+    history_ops(dir).filter(|v| v["outcome"] != "ok" && from(v)).collect()
 }
 
 /// The history's acknowledged ops.
 fn ok_ops(dir: &Path) -> impl Iterator<Item = Value> {
+    history_ops(dir).filter(|v| v["outcome"] == "ok")
+}
+
+/// The history's ops, each as its line's JSON.
+fn history_ops(dir: &Path) -> impl Iterator<Item = Value> {
     let text = drdrill::history::read_text(&drdrill::history::path_in(dir)).unwrap();
     let ops: Vec<Value> = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["type"] == "op").collect();
-    ops.into_iter().filter(|v| v["outcome"] == "ok")
+    ops.into_iter()
 }
 
 fn key_of(v: &Value) -> (u64, u64) {
