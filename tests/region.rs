@@ -29,6 +29,9 @@ fn an_isolated_region_loses_what_never_crossed_the_wan_and_the_clients_wait_for_
     assert!(still_running.borrow().iter().all(|(_, up)| *up), "isolated nodes stopped: {:?}", still_running.borrow());
     assert_eq!(r["stack"]["final_primary"], "pg-3", "the DR site's replica must be the primary");
     let p = &r["phases"];
+    let at = |kind: &str| events(r).iter().find(|e| e["kind"] == kind).and_then(|e| e["t_ns"].as_f64()).unwrap_or(f64::NAN) / 1e6;
+    let (fault, failover) = (at("fault-inject"), at("failover-start"));
+    assert!(failover >= fault, "the failover began at {failover} ms, before the fault at {fault} ms: its probe failed with no fault");
     if r["recovered_at_ms"].is_null() {
         let failed: Vec<String> =
             not_ok_ops_from(&c.d.dir, p["dns_moved_ms"].as_f64().unwrap_or(0.0)).iter().map(|v| v.to_string()).collect();
