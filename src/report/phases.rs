@@ -138,6 +138,16 @@ pub fn headline(p: &Phases) -> String {
 mod tests {
     use super::*;
 
+    /// The phase rows of `p` (those beside the phases left out), each asserted to end where
+    /// the next begins.
+    fn rows_end_to_end(p: &Phases) -> Vec<PhaseRow> {
+        let rows: Vec<PhaseRow> = phase_rows(p).into_iter().filter(|r| !r.beside()).collect();
+        for w in rows.windows(2) {
+            assert_eq!(w[0].to_ms, w[1].from_ms, "{} ends where {} begins", w[0].phase, w[1].phase);
+        }
+        rows
+    }
+
     #[test]
     fn with_a_first_write_that_waited_for_the_dns_the_rows_still_run_end_to_end_and_add_up_to_the_rto() {
         // the first write began at 5.0 s, before the first cache ran out (7.0 s), and waited
@@ -159,12 +169,9 @@ mod tests {
             rerouted_early_ms: Some(2000.0),
             ..Default::default()
         };
-        let rows: Vec<PhaseRow> = phase_rows(&p).into_iter().filter(|r| !r.beside()).collect();
+        let rows = rows_end_to_end(&p);
         let names: Vec<&str> = rows.iter().map(|r| r.phase).collect();
         assert_eq!(names, ["detection", "promotion", "DNS updated", "waiting for the DNS TTL", "reroute", "stabilisation"]);
-        for w in rows.windows(2) {
-            assert_eq!(w[0].to_ms, w[1].from_ms, "{} ends where {} begins", w[0].phase, w[1].phase);
-        }
         let spans: f64 = rows.iter().map(|r| r.to_ms.unwrap() - r.from_ms.unwrap()).sum();
         assert_eq!((rows[0].from_ms, rows[5].to_ms, spans), (Some(3000.0), Some(5000.5), 2000.5));
         assert_eq!((rows[3].span.as_str(), rows[3].duration.as_str()), ("3.950 s -> 5.000 s", "1050 ms"));
@@ -186,10 +193,7 @@ mod tests {
             stabilization_ms: Some(730.0),
             ..Default::default()
         };
-        let rows: Vec<PhaseRow> = phase_rows(&p).into_iter().filter(|r| !r.beside()).collect();
-        for w in rows.windows(2) {
-            assert_eq!(w[0].to_ms, w[1].from_ms, "{} ends where {} begins", w[0].phase, w[1].phase);
-        }
+        let rows = rows_end_to_end(&p);
         assert_eq!((rows[0].span.as_str(), rows[0].duration.as_str()), ("5.011 s -> 7.587 s", "2576 ms"));
         assert!(rows[0].setting.ends_with("began 426.0 ms before it was seen at 8013.0 ms and waited for it"), "{}", rows[0].setting);
         assert_eq!(rows[1].span, "7.587 s -> 7.587 s");
