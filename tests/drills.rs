@@ -96,7 +96,9 @@ fn stopped_async_replicas_lose_exactly_the_writes_acknowledged_while_down() {
     // the replicas stopped at fault #0, the kill is fault #2: every lost write was
     // acknowledged between the stop asked and the kill applied (the engine's call returned:
     // a write acknowledged while `docker kill` was under way is lost too), with a little
-    // slack for the async replicas' lag at the stop
+    // slack for the async replicas' lag at the stop. An acknowledgement is stamped when the
+    // client task runs again, which on a saturated host can trail the old primary's reply by
+    // 100 ms or more: the kill side has 250 ms (RPO's failure point is that stamp too)
     let t = |i: u64, field: &str| {
         let e = r["events"].as_array().unwrap().iter().find(|e| e["kind"] == "fault-inject" && e["fault"] == i).unwrap();
         e[field].as_f64().or_else(|| e["t_ns"].as_f64()).unwrap() / 1e6
@@ -105,10 +107,10 @@ fn stopped_async_replicas_lose_exactly_the_writes_acknowledged_while_down() {
     assert!(lost.len() > 100, "about 2 s of writes should be lost, got {}", lost.len());
     for l in r["lost"].as_array().unwrap() {
         let ack = l["ack_ms"].as_f64().unwrap();
-        assert!(ack >= freeze - 50.0 && ack <= kill + 50.0, "lost write acked at {ack} ms, outside {freeze}..{kill} ms");
+        assert!(ack >= freeze - 50.0 && ack <= kill + 250.0, "lost write acked at {ack} ms, outside {freeze}..{kill} ms");
     }
     let rpo = r["rpo_ms"].as_f64().unwrap();
-    assert!(rpo > 1500.0 && rpo <= kill - freeze + 50.0, "rpo {rpo} ms for replicas down {} ms before the kill", kill - freeze);
+    assert!(rpo > 1500.0 && rpo <= kill - freeze + 250.0, "rpo {rpo} ms for replicas down {} ms before the kill", kill - freeze);
     assert_eq!(r["verdict"], "fail");
     assert_eq!(d.code, 1, "a missed target exits 1\n{}", d.stdout);
     let rpo_target = r["targets"].as_array().unwrap().iter().find(|t| t["target"] == "rpo_ms").unwrap();

@@ -223,8 +223,10 @@ fn async_replication_cut_loses_exactly_what_the_replica_never_received() {
     // of ms after the request: the span runs from the cut to the kill's effect)
     let (cut, kill) = (h.at("fault-inject", 0), h.applied("fault-inject", 1));
     let rpo = r["rpo_ms"].as_f64().unwrap();
-    // (a write invoked just before the cut widens it by ms)
-    assert!(rpo > 0.0 && rpo <= kill - cut + 50.0, "RPO {rpo} ms for a cut of {} ms to the kill's effect", kill - cut);
+    // (a write invoked just before the cut widens it by ms; the last lost acknowledgement,
+    // RPO's failure point, is stamped when the client task runs, up to 100 ms or more after
+    // the reply on a saturated host)
+    assert!(rpo > 0.0 && rpo <= kill - cut + 250.0, "RPO {rpo} ms for a cut of {} ms to the kill's effect", kill - cut);
     assert_eq!(r["verdict"], "fail");
     assert_eq!(d.code, 1);
 }
