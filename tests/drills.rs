@@ -190,3 +190,30 @@ fn a_second_kill_after_recovery_is_listed_as_unexpected() {
     assert!(found.contains(&format!("- postgres: writes failed again after recovery: {relapses} writes")), "{found}");
     assert!(d.stdout.contains("The four questions") && d.stdout.contains("Anything unexpected?  YES"), "{}", d.stdout);
 }
+
+/// A failover begun before any fault answers none: the kill then hits a primary nobody uses
+/// (RTO 0, every target met), and the drill is undecided, with the finding that says why.
+#[test]
+fn a_failover_begun_before_any_fault_leaves_the_drill_undecided_and_says_why() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = run_drill("tests/fixtures/failover-before-fault.yaml", &[]);
+    let r = &d.results;
+    let start = r["events"].as_array().unwrap().iter().find(|e| e["kind"] == "failover-start").expect("the probe tripped");
+    let kill = r["events"].as_array().unwrap().iter().find(|e| e["kind"] == "fault-inject").expect("the kill");
+    assert!(start["t_ns"].as_u64() < kill["t_ns"].as_u64(), "the failover began after the kill: {start} {kill}");
+    let row = r["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"] == "failover_after_fault")
+        .unwrap_or_else(|| panic!("{}", r["targets"]));
+    assert_eq!(row["verdict"], "unknown", "{row}");
+    assert!(row["note"].as_str().unwrap().contains("consecutive failed probes (100 ms apart, 1 ms timeout)"), "{row}");
+    let q = &r["questions"];
+    let found = q["unexpected"]["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "failover_before_fault");
+    let found = found.unwrap_or_else(|| panic!("no failover_before_fault finding: {q}"));
+    assert!(found["what"].as_str().unwrap().starts_with("drdrill's failover began at t="), "{found}");
+    // RTO 0 within its target, measured after a failover that answered no fault: no yes
+    assert_eq!(q["rto"]["answer"], "unknown", "{q}");
+    assert_eq!((&r["verdict"], d.code), (&"unknown".into(), 4), "{}", d.stdout);
+}

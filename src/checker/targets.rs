@@ -35,6 +35,7 @@ pub(super) struct Measured<'a> {
 pub(super) fn judge(m: &Measured, targets: &Targets) -> Vec<TargetResult> {
     let mut t = vec![baseline(m.baseline_writes)];
     t.extend(faults_not_injected(m.events, m.injected));
+    t.extend(failover_before_fault(m.events));
     t.extend(failed_actions(m.events));
     t.extend(aborted(m.events));
     t.extend(targets.rto_ms.as_ref().and_then(|l| l.single()).map(|limit| rto_target(m.rto, limit)));
@@ -74,6 +75,22 @@ fn failures(events: &[Event], kind: EventKind) -> Option<(usize, String)> {
 fn faults_not_injected(events: &[Event], injected: usize) -> Option<TargetResult> {
     let (_, note) = failures(events, EventKind::FaultFailed)?;
     Some(TargetResult { target: "faults_injected".into(), limit: None, actual: Some(injected as f64), verdict: Verdict::Unknown, note })
+}
+
+/// drdrill's own failover started before any fault (its probe failed on a saturated host,
+/// say): it answered none of them, and what followed was not the fault's recovery; the
+/// fault may then hit a node nobody uses (RTO 0). The drill is undecided.
+fn failover_before_fault(events: &[Event]) -> Option<TargetResult> {
+    let first_fault = events.iter().filter(|e| matches!(e.kind, EventKind::FaultInject | EventKind::FaultFailed)).map(|e| e.t_ns).min();
+    let start = events.iter().find(|e| e.kind == EventKind::FailoverStart && first_fault.is_none_or(|f| e.t_ns < f))?;
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let before = first_fault.map_or("no fault was injected".into(), |f| format!("{:.1} ms before the first fault", ms(f - start.t_ns)));
+    let note = format!(
+        "the failover began at t={:.1} ms ({}), {before}: it answered no fault, so what the drill measured after it is not a fault's recovery",
+        ms(start.t_ns),
+        start.detail
+    );
+    Some(TargetResult { target: "failover_after_fault".into(), limit: None, actual: Some(ms(start.t_ns)), verdict: Verdict::Unknown, note })
 }
 
 /// A hook, failover step or steady-state check that failed leaves the drill undecided.

@@ -280,6 +280,28 @@ fn a_fault_that_could_not_be_injected_leaves_the_drill_undecided() {
     assert_eq!(a.verdict, Verdict::Unknown);
 }
 
+#[test]
+fn a_failover_begun_before_any_fault_leaves_the_drill_undecided_and_one_after_does_not() {
+    // the probe tripped at 500 ms, the fault came at 1000: no write failed, RTO 0, yet no pass
+    let (ops, rb) = scenario(3000, (0, 0), Outcome::Fail, &[]);
+    let mut evs = events(1000, 3000);
+    let mut start = ev(500, EventKind::FailoverStart, None);
+    start.detail = "3 consecutive failed probes (500 ms apart, 500 ms timeout)".into();
+    evs.insert(1, start.clone());
+    let a = run(&ops, &evs, Some(&rb), &targets(5000, 0, 0));
+    let t = a.targets.iter().find(|t| t.target == "failover_after_fault").expect("a failover_after_fault row");
+    assert_eq!((t.verdict, t.actual), (Verdict::Unknown, Some(500.0)));
+    assert!(t.note.contains("t=500.0 ms (3 consecutive failed probes") && t.note.contains("500.0 ms before the first fault"), "{}", t.note);
+    assert_eq!(a.verdict, Verdict::Unknown);
+    // the same failover after the fault's request answers it
+    evs.remove(1);
+    start.t_ns = 1000 * MS;
+    evs.insert(2, start);
+    let a = run(&ops, &evs, Some(&rb), &targets(5000, 0, 0));
+    assert!(a.targets.iter().all(|t| t.target != "failover_after_fault"), "{:?}", a.targets);
+    assert_eq!(a.verdict, Verdict::Pass);
+}
+
 /// `got` is `want` to HDR precision (3 significant digits) plus the µs the histogram drops.
 fn near(got: Option<f64>, want: f64) -> bool {
     got.is_some_and(|g| (g - want).abs() <= want * 1e-3 + 1e-3)

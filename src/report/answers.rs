@@ -32,9 +32,21 @@ fn measured(r: &Results, targets: &[&str], figure: fn(&Results) -> Option<f64>) 
         if set.is_empty() {
             rows.push(no_target_row(name, sr, targets, figure(sr)));
         }
-        rows.extend(set.into_iter().map(|t| target_row(name, t)));
+        rows.extend(set.into_iter().map(|t| answered_no_fault(sr, target_row(name, t))));
     }
     Measured { answer: Answer::of(rows.iter().map(|f| f.answer)), services: rows }
+}
+
+/// A target met after a failover that began before any fault (`failover_after_fault`) is
+/// no fault's figure: `unknown`, never `yes`.
+fn answered_no_fault(sr: &Results, row: Figure) -> Figure {
+    let early = sr.targets.iter().any(|t| t.target == "failover_after_fault");
+    if !early || row.answer != Answer::Yes {
+        return row;
+    }
+    let why = "the failover began before any fault, so the figure is no fault's recovery";
+    let note = if row.note.is_empty() { why.to_string() } else { format!("{}; but {why}", row.note) };
+    Figure { answer: Answer::Unknown, note, ..row }
 }
 
 /// A service's row for target `t`: its figure, limit, answer and note.

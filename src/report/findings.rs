@@ -22,6 +22,7 @@ pub fn findings(r: &Results) -> Vec<Finding> {
         split_brain(sr, &mut found);
         out.extend(found.into_iter().map(|(kind, what, evidence)| Finding { service: Some(name.to_string()), kind, what, evidence }));
     }
+    out.extend(super::early::failovers_before_faults(r));
     let drill = |kind, what: String, evidence: String| Finding { service: None, kind, what, evidence };
     for e in r.events.iter().filter(|e| e.kind == EventKind::FaultFailed) {
         let what = format!("fault {} could not be injected", e.fault.map_or("?".into(), |i| i.to_string()));

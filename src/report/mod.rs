@@ -12,6 +12,7 @@ mod baseline;
 mod buckets;
 mod claims;
 mod comparison;
+mod early;
 mod evidence;
 mod figures;
 mod file;

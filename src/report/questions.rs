@@ -167,6 +167,9 @@ pub enum FindingKind {
     ReadsBackInTime,
     /// Two nodes held the clients' entry (a VIP) at once: both took writes.
     SplitBrain,
+    /// A failover began before any fault (drdrill's probe failed on a saturated host, the
+    /// orchestrator promoted another node): it answered no fault.
+    FailoverBeforeFault,
 }
 
 /// One thing the drill found, with the figure that proves it.

@@ -465,6 +465,7 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         ReadsOfLostWrites,
         ReadsBackInTime,
         SplitBrain,
+        FailoverBeforeFault,
     ];
     // the match fails to compile when a kind is added and not listed above
     let listed = |k: FindingKind| match k {
@@ -492,7 +493,8 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         | ReplicationStopped
         | ReadsOfLostWrites
         | ReadsBackInTime
-        | SplitBrain => all.contains(&k),
+        | SplitBrain
+        | FailoverBeforeFault => all.contains(&k),
     };
     let doc = include_str!("../../docs/evidence.md");
     for k in all {
