@@ -1,8 +1,8 @@
 //! "Anything unexpected?" says what could have perturbed a drill's timings, proved both
 //! ways on the default drill: alone on an idle host it finds nothing and its clients keep
 //! time; beside a CPU hog that takes every core it names the saturated window and the RTO
-//! window it overlaps; with drdrill itself frozen for a moment, a client's slip is the
-//! finding. These run alone (.config/nextest.toml): a neighbour would load the host.
+//! window it overlaps; beside a disk hog, the stretches its disk stalled; with drdrill
+//! itself frozen for a moment, a client's slip is the finding. These run alone (.config/nextest.toml): a neighbour would load the host.
 mod common;
 use common::*;
 use serde_json::Value;
@@ -27,10 +27,20 @@ struct Hog(String);
 
 impl Hog {
     fn start() -> Hog {
+        Hog::run(r#"for i in $(seq $((2 * $(nproc)))); do timeout 180 sh -c 'while :; do :; done' & done; wait"#)
+    }
+
+    /// Two loops each writing 1 GB into the container's own layer and fsyncing it, as a
+    /// restore or a backup beside the drill does (bounded to 3 minutes, like the CPU hog).
+    fn disk() -> Hog {
+        let write = "while :; do dd if=/dev/zero of=/tmp/hog-$i bs=1M count=1000 conv=fsync 2>/dev/null; done";
+        Hog::run(&format!(r#"for i in 1 2; do timeout 180 sh -c "{write}" & done; wait"#))
+    }
+
+    fn run(script: &str) -> Hog {
         let name = format!("drdrill-test-hog-{}", std::process::id());
-        let spin = r#"for i in $(seq $((2 * $(nproc)))); do timeout 180 sh -c 'while :; do :; done' & done; wait"#;
         let out = Command::new("docker")
-            .args(["run", "-d", "--rm", "--name", &name, "--network", "none", "--entrypoint", "sh", "drdrill/postgres:15-2", "-c", spin])
+            .args(["run", "-d", "--rm", "--name", &name, "--network", "none", "--entrypoint", "sh", "drdrill/postgres:15-2", "-c", script])
             .output()
             .expect("docker");
         assert!(out.status.success(), "the hog did not start: {}", String::from_utf8_lossy(&out.stderr));
@@ -55,6 +65,9 @@ fn the_default_drill_on_an_idle_host_finds_nothing_unexpected_and_its_clients_ke
     assert_eq!(h["host"]["saturated"].as_array().map(Vec::len), Some(0), "{h}");
     let busy_max = h["host"]["busy_max"].as_f64().unwrap();
     assert!(busy_max < 0.95, "an idle host with one drill on it: {h}");
+    let disk = &h["host"]["disk"];
+    assert!(disk.is_object(), "no disk figures: /proc/pressure/io is missing (a kernel without CONFIG_PSI, or psi=0): {h}");
+    assert_eq!(disk["stalled"].as_array().map(Vec::len), Some(0), "{h}");
     let slip = &h["slip"];
     assert!(slip["ops"].as_u64().unwrap() > 1000, "the default writers are paced (100 writes/s each): {slip}");
     assert!(slip["p99_ms"].as_f64().unwrap() < 10.0, "{slip}");
@@ -97,6 +110,40 @@ fn beside_a_cpu_hog_the_saturated_window_and_the_rto_window_it_overlaps_are_name
     // docs/measurement.md has the figures), and the scorecard shows both
     assert!(d.results["harness"]["slip"]["ops"].as_u64().unwrap() > 1000);
     assert!(d.stdout.contains("Anything unexpected?  YES") && d.stdout.contains("the host was saturated from t="), "{}", d.stdout);
+}
+
+/// The hog runs while the workload does (beside a stack starting, it slowed the setup by
+/// 40 s): the stalls fall in the workload, where the sampler reads.
+#[test]
+fn beside_a_disk_hog_each_stretch_the_disk_stalled_is_named() {
+    let reports = tempfile::tempdir().unwrap();
+    let mut child = spawn_drill(DEFAULT, reports.path());
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines().map_while(Result::ok);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    assert!(lines.by_ref().take_while(|_| Instant::now() < deadline).any(|l| l.contains("== workload:")), "the workload never started");
+    let hog = Hog::disk();
+    let checking = lines.by_ref().take_while(|_| Instant::now() < deadline).any(|l| l.contains("== checking the history"));
+    drop(hog);
+    let log = lines.collect::<Vec<_>>().join("\n");
+    let status = child.wait().unwrap();
+    assert!(checking, "the workload never ended: {log} {status:?}");
+    let d = find_drill(reports.path());
+    let disk = &d.results["harness"]["host"]["disk"];
+    assert!(disk.is_object(), "no disk figures: /proc/pressure/io is missing (a kernel without CONFIG_PSI, or psi=0)\n{log} {status:?}");
+    let stalled = disk["stalled"].as_array().cloned().unwrap_or_default();
+    let found = of_kind(&d, "disk_stalled");
+    assert!(!stalled.is_empty() && found.len() == stalled.len(), "{:?}\n{disk}", findings(&d));
+    for (s, f) in stalled.iter().zip(&found) {
+        let (from, to) = (s["from_ms"].as_f64().unwrap(), s["to_ms"].as_f64().unwrap());
+        assert!(to - from >= 1000.0 && s["share"].as_f64().unwrap() >= 0.5, "{s}");
+        let what = format!("the host's disk stalled from t={:.1} to {:.1} s", from / 1e3, to / 1e3);
+        assert!(f["what"].as_str().unwrap().starts_with(&what), "{f} / {what}");
+    }
+    let (p50, max) = (disk["stall_p50"].as_f64().unwrap(), disk["stall_max"].as_f64().unwrap());
+    assert!(max >= 0.5 && p50 <= max, "{disk}");
+    let md = std::fs::read_to_string(d.dir.join("report.md")).unwrap();
+    assert!(md.contains("I/O stall p50") && md.contains("the host's disk stalled from t="), "{md}");
 }
 
 #[test]

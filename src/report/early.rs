@@ -91,6 +91,7 @@ mod tests {
             busy_p50: 0.9,
             busy_max: 1.0,
             saturated: vec![Stretch { from_ms: 0.0, to_ms: 1250.0, busy: 0.98 }],
+            disk: None,
         };
         r.harness = Some(HarnessUsage { host: Some(host), ..HarnessUsage::between_nothing() });
         let f = failovers_before_faults(&r);

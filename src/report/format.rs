@@ -56,6 +56,17 @@ pub(super) fn host_text(h: &crate::usage::HostLoad) -> String {
     )
 }
 
+/// `I/O stall p50 5 %, max 31 %; never stalled` or `…; stalled t=4.5–6.0 s (62 %)`.
+pub(super) fn disk_text(d: &crate::usage::DiskStall) -> String {
+    let stalls: Vec<String> =
+        d.stalled.iter().map(|s| format!("t={:.1}–{:.1} s ({:.0} %)", s.from_ms / 1000.0, s.to_ms / 1000.0, s.share * 100.0)).collect();
+    let stalled = match stalls.is_empty() {
+        true => "never stalled (tasks waiting for I/O half the time for 1 s or more)".to_string(),
+        false => format!("stalled {}", stalls.join(", ")),
+    };
+    format!("I/O stall p50 {:.0} %, max {:.0} %; {stalled}", d.stall_p50 * 100.0, d.stall_max * 100.0)
+}
+
 /// `p50 0.4 ms, p99 1.1 ms, max 3.2 ms over 2400 paced operations (worst: writer 2 at t=6.1 s)`.
 pub(super) fn slip_text(s: &crate::usage::PacingSlip) -> String {
     if s.ops == 0 {

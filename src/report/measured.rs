@@ -222,6 +222,7 @@ pub fn harness(r: &Results) -> Vec<Fact> {
     let mut out = vec![fact("harness", format!("{:.0} writes/s{per}, peak memory {:.1} MB", h.writes_per_s, h.peak_rss_mb))];
     out.extend(super::format::observer_text(h).map(|o| fact("CPU, workload", o)));
     out.extend(h.host.as_ref().map(|x| fact("host CPU", super::format::host_text(x))));
+    out.extend(h.host.as_ref().and_then(|x| x.disk.as_ref()).map(|d| fact("host disk", super::format::disk_text(d))));
     out.extend(h.slip.as_ref().map(|s| fact("pacing slip", super::format::slip_text(s))));
     out
 }

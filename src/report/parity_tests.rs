@@ -38,6 +38,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("steady state", "health endpoint 503"),
     ("harness", "peak memory 42.0 MB"),
     ("host CPU", "saturated t=5.2–8.0 s (99 %)"),
+    ("host disk", "stalled t=4.5–6.0 s (62 %)"),
     ("pacing slip", "max 3.2 ms over 2400 paced operations (worst: writer 2 at t=6.1 s)"),
     ("comparison", "Compared with 2 baseline runs"),
     ("alerts", "PostgresDown"),
@@ -169,7 +170,8 @@ fn everything() -> Results {
     r.harness = Some(from_json(json!({"workload_s": 20.0, "workload_cpu_ms": 900.0, "writes_per_s": 50.0, "peak_rss_mb": 42.0,
         "stack": {"containers": 3, "cpu_s": 12.0},
         "host": {"cores": 2, "interval_ms": 250.0, "samples": 80, "busy_p50": 0.41, "busy_max": 1.0,
-            "saturated": [{"from_ms": 5200.0, "to_ms": 8000.0, "busy": 0.99}]},
+            "saturated": [{"from_ms": 5200.0, "to_ms": 8000.0, "busy": 0.99}],
+            "disk": {"stall_p50": 0.05, "stall_max": 0.7, "stalled": [{"from_ms": 4500.0, "to_ms": 6000.0, "share": 0.62}]}},
         "slip": {"ops": 2400, "p50_ms": 0.4, "p99_ms": 1.1, "max_ms": 3.2, "worst_at_ms": 6100.0, "worst_client": "writer 2"}})));
     r.comparison = Some(Comparison { baseline_runs: vec!["a".into(), "b".into()], checks: Vec::new() });
     r.alerts = Some(from_json(json!({"rules_file": "rules.yml", "rules": [{"alert": "PostgresDown"}]})));

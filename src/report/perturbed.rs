@@ -1,11 +1,12 @@
-//! Could the drill's timings be off? Only two measurements can say: the host saturated
+//! Could the drill's timings be off? Three measurements can say: the host saturated
 //! (every core busy for a second or more: the clients, the proxies and the database all
-//! waited for a core) and a paced client that slipped (it invoked what was due late:
-//! drdrill itself was late). Each is a finding that names when, how long, and which of the
+//! waited for a core), its disk stalled (tasks waited for I/O half the time or more for a
+//! second: commits waited for their fsync) and a paced client that slipped (it invoked
+//! what was due late: drdrill itself was late). Each is a finding that names when, how long, and which of the
 //! drill's figures fall in that window; drdrill's CPU share is information, not a finding.
 use super::Results;
 use super::questions::FindingKind;
-use crate::usage::{HarnessUsage, Stretch};
+use crate::usage::{HarnessUsage, Stall, Stretch};
 
 /// A figure measured over a span of the drill: `RTO window (pg) t=5.0–6.6 s`.
 struct Window {
@@ -60,6 +61,7 @@ pub(super) fn perturbed(r: &Results) -> Vec<(FindingKind, String, String)> {
     let end_ms = h.host.as_ref().and_then(|x| x.saturated.last()).map_or(0.0, |s| s.to_ms).max(h.workload_s * 1000.0);
     let windows = rto_windows(r, end_ms);
     let mut out: Vec<_> = saturated(h).map(|s| saturated_finding(s, &windows)).collect();
+    out.extend(h.host.iter().flat_map(|x| &x.disk).flat_map(|d| &d.stalled).map(|s| stalled_finding(s, &windows)));
     out.extend(slipped(h, &windows));
     out
 }
@@ -82,6 +84,22 @@ fn saturated_finding(s: &Stretch, windows: &[Window]) -> (FindingKind, String, S
         overlaps(windows, (s.from_ms, s.to_ms), "a saturated host")
     );
     (FindingKind::HostSaturated, what, evidence)
+}
+
+fn stalled_finding(s: &Stall, windows: &[Window]) -> (FindingKind, String, String) {
+    let what = format!(
+        "the host's disk stalled from t={} to {} s ({} s with tasks waiting for I/O {:.0} % of the time or more): commit and fsync timings in that window may be off",
+        secs(s.from_ms),
+        secs(s.to_ms),
+        secs(s.to_ms - s.from_ms),
+        crate::usage::pressure::STALLED_SHARE * 100.0
+    );
+    let evidence = format!(
+        "some task waited for I/O {:.0} % of the stretch (/proc/pressure/io); {}",
+        s.share * 100.0,
+        overlaps(windows, (s.from_ms, s.to_ms), "a stalled disk")
+    );
+    (FindingKind::DiskStalled, what, evidence)
 }
 
 /// The slips past the bound, as one finding: the worst, how many, and the windows the
@@ -110,7 +128,7 @@ fn slipped(h: &HarnessUsage, windows: &[Window]) -> Option<(FindingKind, String,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usage::{HostLoad, PacingSlip, SlipSample};
+    use crate::usage::{DiskStall, HostLoad, PacingSlip, SlipSample};
 
     fn drill(rto_from_ms: f64, rto_ms: Option<f64>) -> Results {
         let mut r = Results { rto_from_ms, rto_ms, outage_observed: true, ..Results::default() };
@@ -120,7 +138,7 @@ mod tests {
 
     fn host(stretches: &[(f64, f64)]) -> HostLoad {
         let saturated = stretches.iter().map(|(a, b)| Stretch { from_ms: *a, to_ms: *b, busy: 0.99 }).collect();
-        HostLoad { cores: 2, interval_ms: 250.0, samples: 48, busy_p50: 0.4, busy_max: 1.0, saturated }
+        HostLoad { cores: 2, interval_ms: 250.0, samples: 48, busy_p50: 0.4, busy_max: 1.0, saturated, disk: None }
     }
 
     #[test]
@@ -139,12 +157,31 @@ mod tests {
     }
 
     #[test]
+    fn a_stalled_disk_names_its_window_and_the_rto_window_it_overlaps() {
+        let mut r = drill(5000.0, Some(1600.0));
+        let stalled = vec![Stall { from_ms: 4500.0, to_ms: 6000.0, share: 0.62 }];
+        r.harness.as_mut().unwrap().host = Some(HostLoad { disk: Some(DiskStall { stalled, ..DiskStall::default() }), ..host(&[]) });
+        let f = perturbed(&r);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].0, FindingKind::DiskStalled);
+        assert!(
+            f[0].1.starts_with("the host's disk stalled from t=4.5 to 6.0 s (1.5 s with tasks waiting for I/O 50 % of the time or more)"),
+            "{}",
+            f[0].1
+        );
+        assert_eq!(
+            f[0].2,
+            "some task waited for I/O 62 % of the stretch (/proc/pressure/io); RTO window t=5.0–6.6 s overlaps 1.0 s of a stalled disk"
+        );
+    }
+
+    #[test]
     fn an_idle_host_and_punctual_clients_are_no_finding() {
         let mut r = drill(5000.0, Some(1600.0));
         let samples: Vec<SlipSample> =
             (0..1000).map(|i| SlipSample { t_ns: i * 10_000_000, slip_ns: 400_000, client: 0, reader: false }).collect();
         let h = r.harness.as_mut().unwrap();
-        h.host = Some(host(&[]));
+        h.host = Some(HostLoad { disk: Some(DiskStall { stall_p50: 0.05, stall_max: 0.3, stalled: Vec::new() }), ..host(&[]) });
         h.slip = Some(crate::usage::slip::summarise(&samples, 50.0));
         h.workload_cpu_ms = 9000.0; // a heavy observer is information, not a finding
         assert!(perturbed(&r).is_empty());

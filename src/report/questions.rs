@@ -149,6 +149,9 @@ pub enum FindingKind {
     /// The host was saturated (every core 95 % busy or more) for a second or more while
     /// the workload ran: the timings in that window may be off.
     HostSaturated,
+    /// The host's disk stalled (some task waited for I/O half the time or more) for a
+    /// second or more while the workload ran: commit and fsync timings may be off.
+    DiskStalled,
     /// A paced client invoked an operation later than the bound after it was due: drdrill
     /// itself was late.
     PacingSlipped,

@@ -458,6 +458,7 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         WatcherLate,
         MonitoringCouldNotPage,
         HostSaturated,
+        DiskStalled,
         PacingSlipped,
         RefusedAfterFailover,
         NotReplicated,
@@ -487,6 +488,7 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         | WatcherLate
         | MonitoringCouldNotPage
         | HostSaturated
+        | DiskStalled
         | PacingSlipped
         | RefusedAfterFailover
         | NotReplicated

@@ -1,7 +1,9 @@
 //! The host's CPU while the workload runs: every core's busy share from /proc/stat, read
 //! every `EVERY` on a thread of its own (no runtime can hold it back), and the stretches
 //! the host was saturated. A saturated host is the sign that a drill's timings may be off:
-//! the clients, the proxies and the database all waited for a core.
+//! the clients, the proxies and the database all waited for a core. The same readings take
+//! the disk's stall share (`pressure`): a stalled disk holds every commit's fsync back.
+use super::pressure::{DiskStall, STALLED_MIN_MS, STALLED_SHARE, Stall, read_io_some, share_between};
 use super::round::round;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +24,9 @@ pub struct Reading {
     pub to_ns: u64,
     /// 0..=1, all cores together.
     pub busy: f64,
+    /// 0..=1: the share of the reading's time some task waited for I/O (None without
+    /// /proc/pressure/io).
+    pub io: Option<f64>,
 }
 
 /// What results.json reports under `harness.host`.
@@ -36,6 +41,10 @@ pub struct HostLoad {
     pub busy_max: f64,
     /// Each stretch of at least `SATURATED_MIN_MS` at or above `SATURATED_BUSY` busy.
     pub saturated: Vec<Stretch>,
+    /// The disk's stall share and stalled stretches (None on a kernel without pressure
+    /// stall information).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk: Option<DiskStall>,
 }
 
 /// A saturated stretch, drill ms.
@@ -98,14 +107,16 @@ impl HostSampler {
         let thread = std::thread::Builder::new()
             .name("drdrill-host".into())
             .spawn(move || {
-                let mut last = read_stat().map(|j| (clock.now_ns(), j));
+                let read = || read_stat().map(|j| (clock.now_ns(), j, read_io_some()));
+                let mut last = read();
                 while !s.load(Ordering::Relaxed) {
                     std::thread::sleep(EVERY);
-                    let now = read_stat().map(|j| (clock.now_ns(), j));
-                    if let (Some((from_ns, a)), Some((to_ns, b))) = (last, now)
+                    let now = read();
+                    if let (Some((from_ns, a, io_a)), Some((to_ns, b, io_b))) = (last, now)
                         && let Some(busy) = busy_between(a, b)
                     {
-                        r.lock().unwrap_or_else(|p| p.into_inner()).push(Reading { from_ns, to_ns, busy });
+                        let io = io_a.zip(io_b).and_then(|(x, y)| share_between(x, y, to_ns - from_ns));
+                        r.lock().unwrap_or_else(|p| p.into_inner()).push(Reading { from_ns, to_ns, busy, io });
                     }
                     last = now.or(last);
                 }
@@ -142,30 +153,48 @@ pub fn summarise(readings: &[Reading], cores: usize) -> HostLoad {
         samples: readings.len(),
         busy_p50: round(crate::checker::pct(&busy, 50.0).unwrap_or(0.0), 3),
         busy_max: round(busy.last().copied().unwrap_or(0.0), 3),
-        saturated: stretches(readings),
+        saturated: runs(readings, |r| Some(r.busy), SATURATED_BUSY, SATURATED_MIN_MS)
+            .into_iter()
+            .map(|(from_ms, to_ms, busy)| Stretch { from_ms, to_ms, busy })
+            .collect(),
+        disk: disk(readings),
     }
 }
 
-/// Runs of consecutive saturated readings at least `SATURATED_MIN_MS` long.
-fn stretches(readings: &[Reading]) -> Vec<Stretch> {
+/// The disk's stall over the readings, when every reading has it.
+fn disk(readings: &[Reading]) -> Option<DiskStall> {
+    let mut io: Vec<f64> = readings.iter().map(|r| r.io).collect::<Option<_>>()?;
+    io.sort_by(f64::total_cmp);
+    Some(DiskStall {
+        stall_p50: round(crate::checker::pct(&io, 50.0).unwrap_or(0.0), 3),
+        stall_max: round(io.last().copied().unwrap_or(0.0), 3),
+        stalled: runs(readings, |r| r.io, STALLED_SHARE, STALLED_MIN_MS)
+            .into_iter()
+            .map(|(from_ms, to_ms, share)| Stall { from_ms, to_ms, share })
+            .collect(),
+    })
+}
+
+/// Runs of consecutive readings whose `value` is at least `at_least`, `min_ms` long or
+/// more: `(from ms, to ms, the mean value weighted by each reading's span)`.
+fn runs(readings: &[Reading], value: impl Fn(&Reading) -> Option<f64>, at_least: f64, min_ms: f64) -> Vec<(f64, f64, f64)> {
     let mut out = Vec::new();
-    let mut run: Vec<&Reading> = Vec::new();
-    let mut close = |run: &mut Vec<&Reading>| {
-        if let (Some(a), Some(b)) = (run.first(), run.last()) {
+    let mut run: Vec<(&Reading, f64)> = Vec::new();
+    let mut close = |run: &mut Vec<(&Reading, f64)>| {
+        if let (Some((a, _)), Some((b, _))) = (run.first(), run.last()) {
             let (from_ms, to_ms) = (a.from_ns as f64 / 1e6, b.to_ns as f64 / 1e6);
-            let weight: f64 = run.iter().map(|r| (r.to_ns - r.from_ns) as f64).sum();
-            let busy = run.iter().map(|r| r.busy * (r.to_ns - r.from_ns) as f64).sum::<f64>() / weight.max(1.0);
-            if to_ms - from_ms >= SATURATED_MIN_MS {
-                out.push(Stretch { from_ms: round(from_ms, 1), to_ms: round(to_ms, 1), busy: round(busy, 3) });
+            let weight: f64 = run.iter().map(|(r, _)| (r.to_ns - r.from_ns) as f64).sum();
+            let mean = run.iter().map(|(r, v)| v * (r.to_ns - r.from_ns) as f64).sum::<f64>() / weight.max(1.0);
+            if to_ms - from_ms >= min_ms {
+                out.push((round(from_ms, 1), round(to_ms, 1), round(mean, 3)));
             }
         }
         run.clear();
     };
     for r in readings {
-        if r.busy >= SATURATED_BUSY {
-            run.push(r);
-        } else {
-            close(&mut run);
+        match value(r) {
+            Some(v) if v >= at_least => run.push((r, v)),
+            _ => close(&mut run),
         }
     }
     close(&mut run);
@@ -195,7 +224,10 @@ mod tests {
 
     fn readings(busy: &[f64]) -> Vec<Reading> {
         let step = 250_000_000u64;
-        busy.iter().enumerate().map(|(i, b)| Reading { from_ns: i as u64 * step, to_ns: (i as u64 + 1) * step, busy: *b }).collect()
+        busy.iter()
+            .enumerate()
+            .map(|(i, b)| Reading { from_ns: i as u64 * step, to_ns: (i as u64 + 1) * step, busy: *b, io: None })
+            .collect()
     }
 
     #[test]
@@ -211,6 +243,28 @@ mod tests {
         assert_eq!(spans, [(1250.0, 2500.0), (2750.0, 3750.0)]);
         assert_eq!(h.saturated[1].busy, 0.99);
         assert_eq!(h.saturated[0].ms(), 1250.0);
+    }
+
+    #[test]
+    fn a_second_or_more_of_the_disk_stalled_half_the_time_is_a_stall_and_no_pressure_file_is_no_figure() {
+        let io = [0.05, 0.6, 0.62, 0.7, 0.58, 0.3, 0.9, 0.9, 0.9, 0.04];
+        let mut r = readings(&[0.3; 10]);
+        r.iter_mut().zip(io).for_each(|(r, io)| r.io = Some(io));
+        let d = summarise(&r, 2).disk.expect("every reading has the disk's share");
+        assert_eq!((d.stall_p50, d.stall_max), (0.6, 0.9));
+        assert_eq!(d.stalled, [Stall { from_ms: 250.0, to_ms: 1250.0, share: 0.625 }], "0.75 s at 90 % is too short");
+        assert!(summarise(&r, 2).saturated.is_empty());
+        r[3].io = None;
+        assert_eq!(summarise(&r, 2).disk, None, "a reading without the share: no figure rather than a partial one");
+    }
+
+    #[test]
+    fn the_sampler_reads_the_disks_pressure_where_the_kernel_has_it() {
+        let s = HostSampler::start(crate::clock::Clock::start());
+        std::thread::sleep(EVERY * 3);
+        let h = s.end().expect("readings");
+        assert_eq!(h.disk.is_some(), read_io_some().is_some(), "{h:?}");
+        assert!(h.disk.iter().all(|d| (0.0..=1.0).contains(&d.stall_max)), "{h:?}");
     }
 
     #[test]
