@@ -112,17 +112,25 @@ fn beside_a_cpu_hog_the_saturated_window_and_the_rto_window_it_overlaps_are_name
     assert!(d.stdout.contains("Anything unexpected?  YES") && d.stdout.contains("the host was saturated from t="), "{}", d.stdout);
 }
 
+/// The default drill started into `reports`, once its workload began: the child, and the
+/// rest of its stderr line by line.
+fn at_its_workload(reports: &std::path::Path) -> (std::process::Child, impl Iterator<Item = String> + Send + 'static) {
+    let mut child = spawn_drill(DEFAULT, reports);
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines().map_while(Result::ok);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    assert!(lines.by_ref().take_while(|_| Instant::now() < deadline).any(|l| l.contains("== workload:")), "the workload never started");
+    (child, lines)
+}
+
 /// The hog runs while the workload does (beside a stack starting, it slowed the setup by
 /// 40 s): the stalls fall in the workload, where the sampler reads.
 #[test]
 fn beside_a_disk_hog_each_stretch_the_disk_stalled_is_named() {
     let reports = tempfile::tempdir().unwrap();
-    let mut child = spawn_drill(DEFAULT, reports.path());
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut lines = stderr.lines().map_while(Result::ok);
-    let deadline = Instant::now() + Duration::from_secs(180);
-    assert!(lines.by_ref().take_while(|_| Instant::now() < deadline).any(|l| l.contains("== workload:")), "the workload never started");
+    let (mut child, mut lines) = at_its_workload(reports.path());
     let hog = Hog::disk();
+    let deadline = Instant::now() + Duration::from_secs(180);
     let checking = lines.by_ref().take_while(|_| Instant::now() < deadline).any(|l| l.contains("== checking the history"));
     drop(hog);
     let log = lines.collect::<Vec<_>>().join("\n");
@@ -149,11 +157,7 @@ fn beside_a_disk_hog_each_stretch_the_disk_stalled_is_named() {
 #[test]
 fn drdrill_frozen_for_a_moment_is_a_slip_finding_at_that_moment() {
     let reports = tempfile::tempdir().unwrap();
-    let mut child = spawn_drill(DEFAULT, reports.path());
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut lines = stderr.lines().map_while(Result::ok);
-    let deadline = Instant::now() + Duration::from_secs(180);
-    assert!(lines.by_ref().take_while(|_| Instant::now() < deadline).any(|l| l.contains("== workload:")), "the workload never started");
+    let (mut child, lines) = at_its_workload(reports.path());
     let rest = std::thread::spawn(move || lines.collect::<Vec<_>>());
     // frozen twice, 2 s and 3.5 s after the workload's line, 700 ms each (the writers start
     // a few hundred ms after the line, later when the engine is slow to list the containers)
