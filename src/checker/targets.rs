@@ -81,8 +81,8 @@ fn faults_not_injected(events: &[Event], injected: usize) -> Option<TargetResult
 /// say): it answered none of them, and what followed was not the fault's recovery; the
 /// fault may then hit a node nobody uses (RTO 0). The drill is undecided.
 fn failover_before_fault(events: &[Event]) -> Option<TargetResult> {
-    let first_fault = events.iter().filter(|e| matches!(e.kind, EventKind::FaultInject | EventKind::FaultFailed)).map(|e| e.t_ns).min();
-    let start = events.iter().find(|e| e.kind == EventKind::FailoverStart && first_fault.is_none_or(|f| e.t_ns < f))?;
+    let all: Vec<&Event> = events.iter().collect();
+    let (start, first_fault) = crate::history::before_first_fault(&all, |e| e.kind == EventKind::FailoverStart)?;
     let ms = |ns: u64| ns as f64 / 1e6;
     let before = first_fault.map_or("no fault was injected".into(), |f| format!("{:.1} ms before the first fault", ms(f - start.t_ns)));
     let note = format!(

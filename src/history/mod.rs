@@ -27,6 +27,15 @@ pub fn path_in(dir: &Path) -> PathBuf {
 /// A service's name as ops and events carry it (shared, not copied, per op).
 pub type Service = std::sync::Arc<str>;
 
+/// The first of `events` that `began` (a failover step) requested before the first fault
+/// was (injected or not), with that fault's time (None: no fault at all): a failover that
+/// answered no fault.
+pub fn before_first_fault<'a>(events: &[&'a Event], began: impl Fn(&Event) -> bool) -> Option<(&'a Event, Option<u64>)> {
+    let first_fault = events.iter().filter(|e| matches!(e.kind, EventKind::FaultInject | EventKind::FaultFailed)).map(|e| e.t_ns).min();
+    let e = events.iter().find(|e| began(e) && first_fault.is_none_or(|f| e.t_ns < f))?;
+    Some((e, first_fault))
+}
+
 /// Whether an op or event tagged `tag` belongs to `service` (None: a drill of one service,
 /// whose ops carry no tag). A drill-wide event (no tag) belongs to every service.
 pub fn belongs(tag: Option<&Service>, service: Option<&str>) -> bool {

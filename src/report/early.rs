@@ -4,7 +4,7 @@
 //! fault may then hit a node nobody uses, and the scorecard read RTO 0.
 use super::Results;
 use super::questions::{Finding, FindingKind};
-use crate::history::{Event, EventKind, belongs};
+use crate::history::{Event, EventKind, before_first_fault, belongs};
 
 /// One finding per service whose failover began before the first fault that concerns it.
 pub(super) fn failovers_before_faults(r: &Results) -> Vec<Finding> {
@@ -20,13 +20,12 @@ pub(super) fn failovers_before_faults(r: &Results) -> Vec<Finding> {
 
 /// `(what, evidence)` of the first failover step before the first fault, if any.
 fn early(events: &[&Event], initial: &str, r: &Results) -> Option<(String, String)> {
-    let first_fault = events.iter().filter(|e| matches!(e.kind, EventKind::FaultInject | EventKind::FaultFailed)).map(|e| e.t_ns).min();
-    let began = |e: &&&Event| match e.kind {
+    let began = |e: &Event| match e.kind {
         EventKind::FailoverStart => true,
         EventKind::OrchestratorPromoted => e.node.as_deref().is_some_and(|n| n != initial),
         _ => false,
     };
-    let e = events.iter().filter(began).find(|e| first_fault.is_none_or(|f| e.t_ns < f))?;
+    let (e, first_fault) = before_first_fault(events, began)?;
     let ms = |ns: u64| ns as f64 / 1e6;
     let how = match e.kind {
         EventKind::FailoverStart => "drdrill's failover began".to_string(),
