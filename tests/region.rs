@@ -44,17 +44,31 @@ fn an_isolated_region_loses_what_never_crossed_the_wan_and_the_clients_wait_for_
     assert_waits_for_the_ttl(r, &c.d.dir, TTL_MS);
     assert_phases_ordered(p);
     assert_phases_add_up(r);
-    readers_follow_the_record(r);
+    readers_follow_the_record(r, &c.d.dir);
 }
 
 /// Readers `from: primary` follow the record as the writers do, each with its own cache:
 /// their reads come back on the promoted node once their caches ran out (no sooner than
-/// the move, at most a TTL and a bound after it); their answers are not the writers' events.
-fn readers_follow_the_record(r: &serde_json::Value) {
+/// the move, at most a TTL and a bound after it, or later only when every read that failed
+/// past the bound failed on the new primary, its own stall, as the writes' recovery point
+/// may); their answers are not the writers' events.
+fn readers_follow_the_record(r: &serde_json::Value, dir: &std::path::Path) {
     let x = &r["reads"];
     let moved = r["phases"]["dns_moved_ms"].as_f64().unwrap();
     let back = x["rto"]["recovered_at_ms"].as_f64().unwrap_or_else(|| panic!("the reads never came back: {x}"));
-    assert!(back >= moved && back <= moved + TTL_MS + AFTER_TTL_BOUND_MS, "reads back at {back} ms, the record moved at {moved} ms");
+    let bound = moved + TTL_MS + AFTER_TTL_BOUND_MS;
+    assert!(back >= moved, "reads back at {back} ms, before the record moved at {moved} ms");
+    let new = r["phases"]["new_primary"].as_str().unwrap();
+    let rerouted = first_ok_read_on(dir, new).unwrap_or_else(|| panic!("no read on {new}"));
+    assert!(rerouted >= moved && rerouted <= bound, "the readers' first read on {new} at {rerouted} ms, the record moved at {moved} ms");
+    if back > bound {
+        let elsewhere: Vec<String> = not_ok_reads_from(dir, bound).iter().filter(|v| v["node"] != new).map(|v| v.to_string()).collect();
+        assert!(
+            elsewhere.is_empty(),
+            "reads back at {back} ms, past the record's move at {moved} ms + the TTL + {AFTER_TTL_BOUND_MS} ms, and not by {new}'s stalls:\n{}",
+            elsewhere.join("\n")
+        );
+    }
     let nodes: Vec<&str> = x["nodes"].as_array().unwrap().iter().map(|n| n["node"].as_str().unwrap()).collect();
     assert_eq!(nodes, ["pg-1", "pg-3"], "{x}");
     let answers =

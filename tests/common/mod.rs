@@ -245,8 +245,27 @@ pub fn recreated(dir: &Path) -> BTreeMap<Record, u64> {
 /// Each write invoked at or after `from_ms` that did not succeed, as the history has it
 /// (writer, seq, invoke_ns, complete_ns, outcome, node, error).
 pub fn not_ok_ops_from(dir: &Path, from_ms: f64) -> Vec<Value> {
+    not_ok_from(history_of(dir, "op"), from_ms)
+}
+
+/// Each read invoked at or after `from_ms` that did not succeed (reader, writer,
+/// invoke_ns, complete_ns, outcome, node, error).
+pub fn not_ok_reads_from(dir: &Path, from_ms: f64) -> Vec<Value> {
+    not_ok_from(history_of(dir, "read"), from_ms)
+}
+
+/// When the first read that `node` answered was invoked (drill ms).
+pub fn first_ok_read_on(dir: &Path, node: &str) -> Option<f64> {
+    history_of(dir, "read")
+        .filter(|v| v["outcome"] == "ok" && v["node"] == node)
+        .filter_map(|v| v["invoke_ns"].as_f64())
+        .map(|ns| ns / 1e6)
+        .reduce(f64::min)
+}
+
+fn not_ok_from(records: impl Iterator<Item = Value>, from_ms: f64) -> Vec<Value> {
     let from = |v: &Value| v["invoke_ns"].as_f64().is_some_and(|ns| ns / 1e6 >= from_ms);
-    history_ops(dir).filter(|v| v["outcome"] != "ok" && from(v)).collect()
+    records.filter(|v| v["outcome"] != "ok" && from(v)).collect()
 }
 
 /// The history's acknowledged ops.
@@ -256,9 +275,14 @@ fn ok_ops(dir: &Path) -> impl Iterator<Item = Value> {
 
 /// The history's ops, each as its line's JSON.
 fn history_ops(dir: &Path) -> impl Iterator<Item = Value> {
+    history_of(dir, "op")
+}
+
+/// The history's records of one `type` (op, read, event), each as its line's JSON.
+fn history_of(dir: &Path, kind: &str) -> impl Iterator<Item = Value> {
     let text = drdrill::history::read_text(&drdrill::history::path_in(dir)).unwrap();
-    let ops: Vec<Value> = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["type"] == "op").collect();
-    ops.into_iter()
+    let all: Vec<Value> = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["type"] == kind).collect();
+    all.into_iter()
 }
 
 fn key_of(v: &Value) -> (u64, u64) {
