@@ -2,8 +2,9 @@
 //! (every core busy for a second or more: the clients, the proxies and the database all
 //! waited for a core), its disk stalled (tasks waited for I/O half the time or more for a
 //! second: commits waited for their fsync) and a paced client that slipped (it invoked
-//! what was due late: drdrill itself was late). Each is a finding that names when, how long, and which of the
-//! drill's figures fall in that window; drdrill's CPU share is information, not a finding.
+//! what was due late: drdrill itself was late). Each is a finding that names when, how
+//! long, and which of the drill's figures fall in that window; drdrill's CPU share is
+//! information, not a finding.
 use super::Results;
 use super::questions::FindingKind;
 use crate::usage::{HarnessUsage, Stall, Stretch};
