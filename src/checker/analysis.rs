@@ -43,23 +43,27 @@ struct OpRecord {
     writer: u32,
     seq: u64,
     outcome: u8,
+    /// The node that answered: an index into `Checker::nodes` (0: none recorded).
+    node: u16,
 }
 
 const OUTCOMES: [Outcome; 3] = [Outcome::Ok, Outcome::Fail, Outcome::Unknown];
 
 impl super::spill::Record for OpRecord {
-    const SIZE: usize = 29;
+    const SIZE: usize = 31;
     fn put(&self, out: &mut Vec<u8>) {
         for x in [self.invoke_ns, self.complete_ns, self.seq] {
             out.extend_from_slice(&x.to_le_bytes());
         }
         out.extend_from_slice(&self.writer.to_le_bytes());
         out.push(self.outcome);
+        out.extend_from_slice(&self.node.to_le_bytes());
     }
     fn get(b: &[u8]) -> Self {
         let u = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
         let writer = u32::from_le_bytes(b[24..28].try_into().expect("4 bytes"));
-        OpRecord { invoke_ns: u(0), complete_ns: u(8), seq: u(16), writer, outcome: b[28] }
+        let node = u16::from_le_bytes(b[29..31].try_into().expect("2 bytes"));
+        OpRecord { invoke_ns: u(0), complete_ns: u(8), seq: u(16), writer, outcome: b[28], node }
     }
 }
 
@@ -71,7 +75,7 @@ impl OpRecord {
 
 /// Streams the ops in; memory stays flat however many there are: beyond a fixed buffer,
 /// ops and acknowledgement times wait in sorted runs in unnamed temporary files (`$TMPDIR`,
-/// 37 bytes per op; see `spill.rs`), and every judgement is a pass over them.
+/// 39 bytes per op; see `spill.rs`), and every judgement is a pass over them.
 pub struct Checker {
     ops: Spill<OpRecord>,
     acks: Spill<u64>,
@@ -96,6 +100,8 @@ pub struct Checker {
     pub shards_recovered_ns: Option<Option<u64>>,
     /// The writers' rewrites and deletes of their own records (`workload.changes`).
     changes: super::changes::Changes,
+    /// The nodes that answered ops, by `OpRecord::node` (index 0: none recorded).
+    nodes: Vec<std::sync::Arc<str>>,
 }
 
 impl Default for Checker {
@@ -118,7 +124,24 @@ impl Checker {
             data_recovered_ns: None,
             shards_recovered_ns: None,
             changes: Default::default(),
+            nodes: vec!["".into()],
         }
+    }
+
+    /// `node`'s index in `nodes`, added when new (0: none; past u16's range, none too).
+    fn node_index(&mut self, node: Option<&str>) -> u16 {
+        let Some(n) = node else { return 0 };
+        if let Some(i) = self.nodes.iter().position(|x| &**x == n) {
+            return i as u16;
+        }
+        let Ok(i) = u16::try_from(self.nodes.len()) else { return 0 };
+        self.nodes.push(n.into());
+        i
+    }
+
+    /// The node an op's record names (None: none recorded).
+    fn node_name(&self, i: u16) -> Option<&str> {
+        self.nodes.get(usize::from(i)).map(|n| &**n).filter(|n| !n.is_empty())
     }
 
     pub fn add(&mut self, op: &Op) {
@@ -130,12 +153,14 @@ impl Checker {
         // against the keys' final values (`judge_updates`); nor is a change to a record
         // (judged on the records it changed, `changes.rs`); both count for availability
         if op.key.is_none() && !self.changes.add(op) {
+            let node = self.node_index(op.node.as_deref());
             self.ops.push(OpRecord {
                 invoke_ns: op.invoke_ns,
                 complete_ns: op.complete_ns,
                 writer: op.writer,
                 seq: op.seq,
                 outcome: i as u8,
+                node,
             });
         }
         self.runs.add(op);
@@ -265,7 +290,7 @@ impl Checker {
     fn rpo(&self, read_back: &ReadBack, fault_ns: u64) -> std::io::Result<RpoResult> {
         let mut rpo =
             rpo::Rpo::new(read_back, self.recovery_target_ns).with_gone(self.changes.gone()).with_lost_anyway(self.changes.recreated());
-        self.each_op(|o| rpo.add(o.writer, o.seq, o.outcome(), o.invoke_ns, o.complete_ns))?;
+        self.each_op(|o| rpo.add(o.writer, o.seq, o.outcome(), o.invoke_ns, o.complete_ns, self.node_name(o.node)))?;
         if !self.changes.is_empty() {
             let judged = self.changes.judge(read_back, &mut rpo);
             rpo.set_changes(judged);

@@ -134,7 +134,7 @@ mod tests {
         }
         let mut rpo = Rpo::new(read, None).with_gone(changes.gone()).with_lost_anyway(changes.recreated());
         for o in inserts {
-            rpo.add(o.writer, o.seq, o.outcome, o.invoke_ns, o.complete_ns);
+            rpo.add(o.writer, o.seq, o.outcome, o.invoke_ns, o.complete_ns, o.node.as_deref());
         }
         let j = changes.judge(read, &mut rpo);
         rpo.set_changes(j);

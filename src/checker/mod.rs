@@ -14,6 +14,7 @@ mod holders;
 mod lag;
 mod latency;
 mod phases;
+mod read_rto;
 mod read_targets;
 mod reads;
 mod refusals;
@@ -38,10 +39,10 @@ pub use holders::{HolderChange, HolderRow, HoldersReport, Split};
 pub use lag::{EngineStats, LagReport, LagStats, ReplicaLag, judge_lag, lag_report, pct};
 pub use latency::{LatencyPhase, PhaseLatencies, PhaseLatency, phases};
 pub use phases::{Failover, Phases, phases as orchestrator_phases};
+pub use read_rto::{NodeReads, Unrecovered};
 pub use read_targets::judge_read_targets;
 pub use reads::{
-    Acks, BackInTime, LostRead, LostReads, NodeReads, PhaseStaleness, ReadContext, ReadsReport, StaleStats, StepBack, judge_reads,
-    read_acks,
+    Acks, BackInTime, LostRead, LostReads, PhaseStaleness, ReadContext, ReadsReport, StaleStats, StepBack, judge_reads, read_acks,
 };
 pub use refusals::{RefusalCause, RefusalsReport, causes_text, judge_refusals, refusals_target};
 pub use rpo::{ChangesJudged, LostWrite, RpoResult};

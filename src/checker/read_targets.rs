@@ -37,7 +37,10 @@ fn read_rto(r: &ReadsReport, limit: u64) -> TargetResult {
         (None, _) => (Verdict::Unknown, "no read was made".to_string()),
         (Some(x), Some(a)) if !x.outage_observed => (verdict(a <= limit as f64), "reads never stopped".into()),
         (Some(_), Some(a)) => (verdict(a <= limit as f64), String::new()),
-        (Some(_), None) => (Verdict::Fail, "reads never became available again before the workload stopped".into()),
+        (Some(_), None) => {
+            let why = r.unrecovered.as_ref().map_or("reads never became available again before the workload stopped".into(), |u| u.text());
+            (Verdict::Fail, why)
+        }
     };
     TargetResult { target: "read_rto_ms".into(), limit: Some(limit as f64), actual, verdict, note }
 }

@@ -2,12 +2,8 @@
 //! acknowledgements and the final read-back:
 //!
 //! - **availability**: reads ok / fail / unknown, the longest gap between successful
-//!   reads, and a read RTO counted like the writes' (`rto.rs`: from the fault as it took
-//!   effect to the first ok read after which reads stay available), with the nodes whose
-//!   reads did not succeed after the fault. Reads that went on succeeding after the fault
-//!   (replicas serving while the primary is down) did not stop at it: an outage of theirs
-//!   that came later (the promoted replica leaving the read pool) counts from their own
-//!   first failure (`basis: outage_start`);
+//!   reads, the read RTO of the outage the fault caused the readers (`read_rto.rs`), and
+//!   per node when its reads stopped and whether they came back;
 //! - **staleness** of each successful read of writer W invoked at t that saw W's record s:
 //!   the acknowledged writes of W (complete ≤ t) with a sequence above s are the ones it did
 //!   not show; its staleness is t minus the acknowledgement of the earliest of them (0 when
@@ -17,7 +13,8 @@
 //! - **reads back in time**: a reader that saw W's record n, then (a later read of its own)
 //!   a record of W below n.
 use super::latency::{self, LatencyPhase, PhaseLatencies, PhaseLatency};
-use super::rto::{FaultTime, RtoResult, rto};
+use super::read_rto::{self, NodeReads, Unrecovered};
+use super::rto::{FaultTime, RtoResult};
 use crate::history::{Event, EventKind, HistoryFile, Outcome, Read};
 use crate::scenario::CheckSpec;
 use crate::stack::ReadBack;
@@ -43,6 +40,9 @@ pub struct ReadsReport {
     pub unknown: u64,
     /// The read RTO (`rto.rto_ms`), its outage and longest gap between successful reads.
     pub rto: Option<RtoResult>,
+    /// Reads that never recovered after the fault: how many failed to the end, on which nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unrecovered: Option<Unrecovered>,
     /// Each node the reads went to, with what it answered.
     pub nodes: Vec<NodeReads>,
     /// Staleness of the successful reads over the drill, and per phase (the writes' phases).
@@ -52,19 +52,6 @@ pub struct ReadsReport {
     /// None: the surviving data could not be read back.
     pub of_lost_writes: Option<LostReads>,
     pub back_in_time: BackInTime,
-}
-
-/// One node's reads; `failed_from_ms`..`failed_to_ms`: its first and last read that did
-/// not succeed at or after the fault.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct NodeReads {
-    pub node: String,
-    pub ok: u64,
-    pub fail: u64,
-    pub unknown: u64,
-    pub failed_from_ms: Option<f64>,
-    pub failed_to_ms: Option<f64>,
 }
 
 /// Staleness of successful reads: ms, and writes not shown.
@@ -281,6 +268,8 @@ pub fn judge_reads(reads: &[Read], spec: &crate::scenario::ReadersSpec, cx: &Rea
     let count = |o: Outcome| sorted.iter().filter(|r| r.outcome == o).count() as u64;
     // each successful read's staleness, once, in invoke order
     let stale: Vec<(u64, u64, u64)> = sorted.iter().filter_map(|r| stale(r, cx.acks)).collect();
+    let rto = (!sorted.is_empty()).then(|| read_rto::read_rto(&sorted, cx.fault, &cx.injects, (stop_ns, stop_ns.max(last)), cx.checks));
+    let nodes = read_rto::nodes(&sorted, cx.fault.map(|f| f.at_ns));
     ReadsReport {
         readers: spec.count,
         from: spec.from.clone(),
@@ -289,56 +278,15 @@ pub fn judge_reads(reads: &[Read], spec: &crate::scenario::ReadersSpec, cx: &Rea
         ok: count(Outcome::Ok),
         fail: count(Outcome::Fail),
         unknown: count(Outcome::Unknown),
-        rto: (!sorted.is_empty()).then(|| read_rto(&sorted, cx, (stop_ns, stop_ns.max(last)))),
-        nodes: nodes(&sorted, cx.fault.map(|f| f.at_ns)),
+        unrecovered: rto.as_ref().and_then(|r| read_rto::unrecovered(&sorted, r, stop_ns, &nodes)),
+        rto,
+        nodes,
         staleness: stale_stats(stale.iter().copied()),
         staleness_by_phase: staleness_by_phase(&stale, cx, stop_ns),
         latency: read_latency(&sorted, cx, stop_ns),
         of_lost_writes: cx.read_back.map(|rb| lost_reads(&sorted, rb)),
         back_in_time: back_in_time(&sorted, cx.acks),
     }
-}
-
-fn read_rto(sorted: &[&Read], cx: &ReadContext, ends: (u64, u64)) -> RtoResult {
-    let ops = || sorted.iter().map(|r| (r.invoke_ns, r.outcome, r.complete_ns));
-    let acks = || {
-        let mut a: Vec<u64> = sorted.iter().filter(|r| r.outcome == Outcome::Ok).map(|r| r.complete_ns).collect();
-        a.sort_unstable();
-        a.into_iter()
-    };
-    let c = cx.checks;
-    // reads that went on succeeding after the fault did not stop at it: their outage,
-    // when one came (a replica taken out of the pool at the promotion), counts from the
-    // reads' own first failure, not from the fault
-    let fault = cx.fault.filter(|f| !served_after(sorted, f.applied_ns.unwrap_or(f.at_ns).max(f.at_ns)));
-    let injects = if fault.is_some() { cx.injects.clone() } else { Vec::new() };
-    rto(&ops, acks, &injects, fault, ends, c.stable_window_ms * 1_000_000, c.stable_ok_ratio)
-}
-
-/// Whether a read invoked after `effect_ns` succeeded before the first read to fail after
-/// it was invoked: the reads went on after the fault.
-fn served_after(sorted: &[&Read], effect_ns: u64) -> bool {
-    let first_bad = sorted.iter().find(|r| r.outcome != Outcome::Ok && r.complete_ns >= effect_ns).map(|r| r.invoke_ns);
-    sorted.iter().any(|r| r.outcome == Outcome::Ok && r.invoke_ns > effect_ns && first_bad.is_none_or(|b| r.invoke_ns < b))
-}
-
-fn nodes(sorted: &[&Read], fault_ns: Option<u64>) -> Vec<NodeReads> {
-    let mut by: BTreeMap<&str, NodeReads> = BTreeMap::new();
-    for r in sorted {
-        let name = r.node.as_deref().unwrap_or("?");
-        let n = by.entry(name).or_insert_with(|| NodeReads { node: name.to_string(), ..Default::default() });
-        match r.outcome {
-            Outcome::Ok => n.ok += 1,
-            Outcome::Fail => n.fail += 1,
-            Outcome::Unknown => n.unknown += 1,
-        }
-        if r.outcome != Outcome::Ok && fault_ns.is_some_and(|f| r.complete_ns >= f) {
-            let at = r.invoke_ns as f64 / 1e6;
-            n.failed_from_ms.get_or_insert(at);
-            n.failed_to_ms = Some(at);
-        }
-    }
-    by.into_values().collect()
 }
 
 /// A successful read's staleness as (invoke_ns, stale ns, writes missed).

@@ -135,7 +135,72 @@ fn reads_served_through_the_outage_and_failing_later_count_from_their_own_first_
         .collect();
     let r = judge_reads(&reads, &spec(), &context(&events, &a, None, &checks));
     let rto = r.rto.unwrap();
-    assert_eq!((rto.basis, rto.from_ms, rto.rto_ms), (super::RtoBasis::OutageStart, 2500.0, Some(40.0)), "{rto:?}");
+    assert_eq!((rto.basis, rto.from_ms, rto.rto_ms), (super::RtoBasis::ReadsOutage, 2500.0, Some(40.0)), "{rto:?}");
+    assert_eq!(rto.fault_requested_ms, Some(1000.0));
+}
+
+/// Reads every 10 ms to pg-1, pg-2, pg-3 in turn (a static pool, `from: any`): pg-2 paused
+/// 300-450 ms (a blip before the fault), pg-1 killed at 1 s and failing to the end.
+fn blip_then_dead_member() -> Vec<Read> {
+    (0..300)
+        .map(|i| {
+            let (t, node) = (i * 10, ["pg-1", "pg-2", "pg-3"][i as usize % 3]);
+            let bad = (node == "pg-2" && (300..450).contains(&t)) || (node == "pg-1" && t >= 1000);
+            read(0, 0, t, if bad { Outcome::Fail } else { Outcome::Ok }, (!bad).then_some(t / 10), node)
+        })
+        .collect()
+}
+
+#[test]
+fn a_blip_before_the_fault_is_not_the_read_rto_and_a_dead_member_of_a_static_pool_never_recovers() {
+    let (a, checks) = (acks(), checks());
+    let events = [ev(300, EventKind::FaultInject), ev(1000, EventKind::FaultInject), ev(3000, EventKind::WorkloadStop)];
+    let mut cx = context(&events, &a, None, &checks);
+    cx.injects.insert(0, FaultTime { at_ns: 300 * MS, applied_ns: Some(300 * MS) });
+    let r = judge_reads(&blip_then_dead_member(), &spec(), &cx);
+    let rto = r.rto.as_ref().unwrap();
+    // counted from pg-1's first failed read after the kill, never from pg-2's blip; and
+    // a third of the reads failing to the end is no recovery
+    assert_eq!((rto.basis, rto.from_ms, rto.rto_ms), (super::RtoBasis::ReadsOutage, 1020.0, None), "{rto:?}");
+    let u = r.unrecovered.as_ref().expect("the reads never recovered");
+    assert_eq!((u.from_ms, u.to_ms, u.nodes.as_slice()), (1020.0, 3000.0, ["pg-1".to_string()].as_slice()));
+    assert_eq!((u.reads, u.not_ok), (198, 66), "{u:?}");
+    assert!(
+        u.text().contains("66 of 198 reads from t=1020.0 ms to the end (t=3000.0 ms) did not succeed (33 %), on pg-1 to the end"),
+        "{}",
+        u.text()
+    );
+    // per node: pg-1 never back; pg-2's blip came before the fault
+    let node = |n: &str| r.nodes.iter().find(|x| x.node == n).unwrap().clone();
+    assert_eq!((node("pg-1").failed_from_ms, node("pg-1").back_at_ms), (Some(1020.0), None));
+    assert!(node("pg-1").never_back());
+    assert_eq!((node("pg-2").fail, node("pg-2").failed_from_ms), (5, None));
+    // the read_rto_ms target fails, naming the node
+    let targets: crate::scenario::Targets = serde_norway::from_str("{read_rto_ms: 5000}").unwrap();
+    let t = &super::judge_read_targets(&r, &targets)[0];
+    assert_eq!((t.verdict, t.actual), (super::Verdict::Fail, None));
+    assert!(t.note.contains("reads never recovered") && t.note.contains("pg-1"), "{}", t.note);
+}
+
+#[test]
+fn a_node_whose_reads_failed_and_came_back_says_when() {
+    let (a, checks) = (acks(), checks());
+    let events = [ev(1000, EventKind::FaultInject), ev(3000, EventKind::WorkloadStop)];
+    // pg-1 fails 1000-1500 ms, then answers again
+    let reads: Vec<Read> = (0..290)
+        .map(|i| {
+            let (t, node) = (i * 10, ["pg-1", "pg-2"][i as usize % 2]);
+            let bad = node == "pg-1" && (1000..1500).contains(&t);
+            read(0, 0, t, if bad { Outcome::Fail } else { Outcome::Ok }, (!bad).then_some(t / 10), node)
+        })
+        .collect();
+    let r = judge_reads(&reads, &spec(), &context(&events, &a, None, &checks));
+    let pg1 = r.nodes.iter().find(|n| n.node == "pg-1").unwrap();
+    assert_eq!((pg1.failed_from_ms, pg1.failed_to_ms, pg1.back_at_ms), (Some(1000.0), Some(1480.0), Some(1500.0)));
+    assert!(!pg1.never_back());
+    let rto = r.rto.unwrap();
+    // no read invoked after the fault succeeded before pg-1 failed at it: counted from the fault
+    assert_eq!((rto.basis, rto.rto_ms, r.unrecovered), (super::RtoBasis::Fault, Some(490.0), None), "{rto:?}");
 }
 
 #[test]

@@ -20,6 +20,9 @@ pub struct LostWrite {
     pub writer: u32,
     pub seq: u64,
     pub ack_ms: f64,
+    /// The node that acknowledged it, as the history recorded (None: not recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// A change op's (`workload.changes`): the rewrite the surviving data holds an older
     /// revision than, or the delete it undid (the record is back). None: a record's write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,7 +146,7 @@ impl<'a> Rpo<'a> {
     pub fn lost_change(&mut self, writer: u32, seq: u64, change: Change, invoke: u64, done: u64) {
         self.first_invoke = self.first_invoke.min(invoke);
         self.last_ack = self.last_ack.max(done);
-        self.lost.push(LostWrite { writer, seq, ack_ms: done as f64 / 1e6, change: Some(change) });
+        self.lost.push(LostWrite { writer, seq, ack_ms: done as f64 / 1e6, node: None, change: Some(change) });
     }
 
     /// The changes' tally (`ChangesJudged::deleted_absent` is counted here).
@@ -151,9 +154,9 @@ impl<'a> Rpo<'a> {
         self.changes = Some(judged);
     }
 
-    /// One op: (writer, seq, outcome, invoke ns, completion ns). A seq the history holds
-    /// twice counts once.
-    pub fn add(&mut self, writer: u32, seq: u64, outcome: Outcome, invoke: u64, done: u64) {
+    /// One op: (writer, seq, outcome, invoke ns, completion ns, the node that answered). A
+    /// seq the history holds twice counts once.
+    pub fn add(&mut self, writer: u32, seq: u64, outcome: Outcome, invoke: u64, done: u64, node: Option<&str>) {
         let (seen, max) = self.recorded.entry(writer).or_default();
         if !seen.insert(seq) {
             return;
@@ -170,7 +173,7 @@ impl<'a> Rpo<'a> {
             (Outcome::Ok, false) => {
                 self.first_invoke = self.first_invoke.min(invoke);
                 self.last_ack = self.last_ack.max(done);
-                self.lost.push(LostWrite { writer, seq, ack_ms: done as f64 / 1e6, change: None });
+                self.lost.push(LostWrite { writer, seq, ack_ms: done as f64 / 1e6, node: node.map(str::to_string), change: None });
             }
             (Outcome::Fail, true) => {
                 self.recovered += 1;
@@ -231,10 +234,10 @@ mod tests {
         let mut rb = ReadBack::default();
         rb.push(1, 1);
         let mut r = Rpo::new(&rb, Some(1_000));
-        r.add(1, 1, Outcome::Ok, 10, 20); // survived
-        r.add(1, 2, Outcome::Ok, 30, 999); // acknowledged before the target, missing: lost
-        r.add(1, 3, Outcome::Ok, 990, 1_000); // acknowledged at the target: discarded
-        r.add(1, 4, Outcome::Ok, 2_000, 2_100); // after it: discarded
+        r.add(1, 1, Outcome::Ok, 10, 20, None); // survived
+        r.add(1, 2, Outcome::Ok, 30, 999, None); // acknowledged before the target, missing: lost
+        r.add(1, 3, Outcome::Ok, 990, 1_000, None); // acknowledged at the target: discarded
+        r.add(1, 4, Outcome::Ok, 2_000, 2_100, None); // after it: discarded
         let out = r.finish(500);
         assert_eq!((out.lost_writes, out.discarded_after_target), (1, 2));
         assert_eq!(out.lost[0].seq, 2);

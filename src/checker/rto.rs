@@ -36,6 +36,10 @@ pub enum RtoBasis {
     #[default]
     /// No fault was injected: the client-observed start of the outage.
     OutageStart,
+    /// The read RTO only: the reads went on succeeding after the fault took effect; their
+    /// outage that followed counts from their first failed read at or after it
+    /// (`read_rto.rs`).
+    ReadsOutage,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]

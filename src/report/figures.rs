@@ -17,6 +17,7 @@ pub(super) fn rto_text(r: &Results) -> String {
     let basis = match r.rto_basis {
         RtoBasis::Fault => "from when the fault took effect for the clients",
         RtoBasis::OutageStart => "no fault injected: from the outage's start as clients saw it",
+        RtoBasis::ReadsOutage => "from the reads' first failure after the fault",
     };
     if let (None, Some(why)) = (r.rto_ms, &r.no_rto_because) {
         return format!("none ({why})");

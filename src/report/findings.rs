@@ -13,6 +13,7 @@ pub fn findings(r: &Results) -> Vec<Finding> {
     for (name, sr) in r.each_service() {
         let mut found = Vec::new();
         writes(sr, &mut found);
+        lost_unjudged(sr, &mut found);
         shards(sr, &mut found);
         refused(sr, &mut found);
         not_replicated(sr, &mut found);
@@ -63,6 +64,9 @@ type Found = (FindingKind, String, String);
 /// the targets say.
 fn reads(r: &Results, out: &mut Vec<Found>) {
     let Some(x) = &r.reads else { return };
+    if let Some(u) = x.unrecovered.as_ref().filter(|_| !r.targets.iter().any(|t| t.target == "read_rto_ms")) {
+        out.push((FindingKind::ReadsNotRecovered, "the readers' reads never recovered after the fault".into(), u.text()));
+    }
     if let Some(l) = x.of_lost_writes.as_ref().filter(|l| l.reads > 0) {
         let first: Vec<String> = l
             .first
@@ -127,6 +131,26 @@ fn writes(r: &Results, out: &mut Vec<Found>) {
             out.push((kind, what.into(), evidence));
         }
     }
+}
+
+/// Acknowledged writes lost where no target judges data loss: how many, the span of
+/// their acknowledgements, and the nodes that acknowledged them.
+fn lost_unjudged(r: &Results, out: &mut Vec<Found>) {
+    let judged = r.targets.iter().any(|t| ["rpo_ms", "max_lost_writes"].contains(&t.target.as_str()));
+    let (Some(n), false) = (r.lost_writes.filter(|n| *n > 0), judged) else { return };
+    let what = format!("{n} of {} acknowledged writes were lost (no target judges data loss)", r.acked_writes);
+    out.push((FindingKind::LostWrites, what, lost_evidence(&r.lost)));
+}
+
+/// The span of the lost writes' acknowledgements and, per node, how many it acknowledged.
+fn lost_evidence(lost: &[crate::checker::LostWrite]) -> String {
+    let first = lost.iter().map(|l| l.ack_ms).fold(f64::INFINITY, f64::min);
+    let last = lost.iter().map(|l| l.ack_ms).fold(0.0, f64::max);
+    let mut by: std::collections::BTreeMap<&str, u64> = Default::default();
+    lost.iter().for_each(|l| *by.entry(l.node.as_deref().unwrap_or("a node not recorded")).or_default() += 1);
+    let nodes: Vec<String> = by.iter().map(|(n, c)| format!("{c} on {n}")).collect();
+    let span = if lost.is_empty() { String::new() } else { format!("acknowledged from t={first:.1} to t={last:.1} ms, ") };
+    format!("{span}{}", nodes.join(", "))
 }
 
 /// A shard no fault hit whose clients saw an outage anyway (a cluster that stops taking

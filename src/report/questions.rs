@@ -173,6 +173,12 @@ pub enum FindingKind {
     /// A failover began before any fault (drdrill's probe failed on a saturated host, the
     /// orchestrator promoted another node): it answered no fault.
     FailoverBeforeFault,
+    /// Acknowledged writes the surviving data lacks, in a service whose targets do not
+    /// judge data loss (no `rpo_ms`, no `max_lost_writes`): lost data is never nothing.
+    LostWrites,
+    /// The readers' reads never recovered after the fault (a static pool still sending
+    /// reads to a dead node), in a service without a `read_rto_ms` target.
+    ReadsNotRecovered,
 }
 
 /// One thing the drill found, with the figure that proves it.

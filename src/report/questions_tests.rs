@@ -467,6 +467,8 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         ReadsBackInTime,
         SplitBrain,
         FailoverBeforeFault,
+        LostWrites,
+        ReadsNotRecovered,
     ];
     // the match fails to compile when a kind is added and not listed above
     let listed = |k: FindingKind| match k {
@@ -496,7 +498,9 @@ fn docs_evidence_names_each_finding_kind_and_each_answer() {
         | ReadsOfLostWrites
         | ReadsBackInTime
         | SplitBrain
-        | FailoverBeforeFault => all.contains(&k),
+        | FailoverBeforeFault
+        | LostWrites
+        | ReadsNotRecovered => all.contains(&k),
     };
     let doc = include_str!("../../docs/evidence.md");
     for k in all {
@@ -546,4 +550,22 @@ fn clean_rto() -> crate::checker::RtoResult {
         "outage_observed": false, "recovered_at_ms": null, "outage_start_ms": null, "relapses": 0, "from_ms": 0.0,
         "longest_gap_ms": 0.0, "longest_gap_start_ms": 0.0}))
     .unwrap()
+}
+
+#[test]
+fn lost_writes_no_target_judges_are_still_unexpected_with_their_span_and_nodes() {
+    let mut r = clean();
+    r.targets.retain(|t| t.target == "rto_ms");
+    (r.lost_writes, r.acked_writes) = (Some(3), 8372);
+    let lost = |seq, ack_ms, node: &str| crate::checker::LostWrite { writer: 1, seq, ack_ms, node: Some(node.into()), change: None };
+    r.lost = vec![lost(10, 6100.0, "redis-1"), lost(11, 6200.5, "redis-1"), lost(12, 6300.0, "redis-3")];
+    let q = answer(&r, &[kill(0, "pg-1", 5000.0)]);
+    assert_eq!((q.rpo.answer, q.unexpected.answer), (Answer::Unknown, Answer::Yes));
+    let f = &q.unexpected.findings[0];
+    assert_eq!(f.kind, FindingKind::LostWrites);
+    assert!(f.what.contains("3 of 8372 acknowledged writes were lost"), "{}", f.what);
+    assert_eq!(f.evidence, "acknowledged from t=6100.0 to t=6300.0 ms, 2 on redis-1, 1 on redis-3");
+    // a target that judges data loss answers it instead: no finding
+    r.targets.push(target("max_lost_writes", 0.0, Some(3.0), Verdict::Fail));
+    assert_eq!(kinds(&r), []);
 }

@@ -29,8 +29,9 @@ fn facts(x: &ReadsReport) -> Vec<Fact> {
     }
     for n in x.nodes.iter().filter(|n| n.failed_from_ms.is_some()) {
         let (from, to) = (n.failed_from_ms.unwrap_or(0.0), n.failed_to_ms.unwrap_or(0.0));
+        let back = n.back_at_ms.map_or(", never back".into(), |t| format!(", back at t={t:.1} ms"));
         let text =
-            format!("{}: {} ok, {} fail, {} unknown; reads failed from t={from:.1} to t={to:.1} ms", n.node, n.ok, n.fail, n.unknown);
+            format!("{}: {} ok, {} fail, {} unknown; reads failed from t={from:.1} to t={to:.1} ms{back}", n.node, n.ok, n.fail, n.unknown);
         out.push(fact("stopped answering", text));
     }
     let s = &x.staleness;
@@ -70,12 +71,20 @@ pub fn read_rto_text(x: &ReadsReport) -> String {
                 x.fail + x.unknown,
                 r.outage_start_ms.unwrap_or(r.from_ms)
             ),
-            (Some(v), Some(to)) if r.basis == crate::checker::RtoBasis::OutageStart => format!(
-                "{v:.1} ms, from the reads' first failure at t={:.1} ms to the recovery point t={to:.1} ms (reads went on after the fault)",
+            (Some(v), Some(to)) if r.basis == crate::checker::RtoBasis::ReadsOutage => format!(
+                "{v:.1} ms, from the reads' first failure after the fault (reads went on after it), t={:.1} ms, to the recovery point t={to:.1} ms",
                 r.from_ms
             ),
             (Some(v), Some(to)) => format!("{v:.1} ms (t={:.1} ms to the recovery point t={to:.1} ms)", r.from_ms),
-            _ => format!("not recovered within the drill's window (reads failing from t={:.1} ms)", r.outage_start_ms.unwrap_or(r.from_ms)),
+            _ => x.unrecovered.as_ref().map_or_else(
+                || {
+                    format!(
+                        "not recovered within the drill's window (reads failing from t={:.1} ms)",
+                        r.outage_start_ms.unwrap_or(r.from_ms)
+                    )
+                },
+                |u| u.text(),
+            ),
         },
     }
 }

@@ -53,7 +53,7 @@ pub(super) fn sample() -> Results {
         latency: latency_before_fault_and_in_failover(),
         stack: postgres_stack(),
         engine: crate::docker::EngineInfo { host: "unix:///var/run/docker.sock".into(), version: "24.0".into(), local: true },
-        lost: vec![LostWrite { writer: 3, seq: 41, ack_ms: 4987.5, change: None }],
+        lost: vec![LostWrite { writer: 3, seq: 41, ack_ms: 4987.5, node: None, change: None }],
         events: vec![kill_pg1()],
         ..Default::default()
     }
