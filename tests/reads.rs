@@ -120,3 +120,48 @@ fn readers_in_the_dr_site_lose_the_replica_across_the_cut_and_read_on_stale_from
     assert_eq!(reads_of_lost(&reads, &c.survivors), (0, 0));
     assert_eq!((x["back_in_time"]["reads"].as_u64().unwrap(), x["back_in_time"]["largest_step"].as_u64().unwrap()), back_in_time(&reads));
 }
+
+/// Every read in the history: (invoke ms, outcome, node).
+fn all_reads(d: &Drill) -> Vec<(f64, String, String)> {
+    let text = drdrill::history::read_text(&drdrill::history::path_in(&d.dir)).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "read")
+        .map(|v| (v["invoke_ns"].as_f64().unwrap() / 1e6, v["outcome"].as_str().unwrap().into(), v["node"].as_str().unwrap_or("?").into()))
+        .collect()
+}
+
+#[test]
+fn a_static_pool_that_keeps_the_dead_primary_never_recovers_and_its_read_rto_is_not_the_earlier_blip() {
+    let d = run_drill("scenarios/reads-dead-pool-member.yaml", &[]);
+    // fails on purpose: read_rto_ms
+    assert_eq!(d.code, 1, "{}", d.stdout);
+    let (r, x) = (&d.results, &d.results["reads"]);
+    let kill_ms = r["fault_ms"].as_f64().unwrap();
+    assert!(kill_ms >= 5900.0, "the writes' RTO answers the kill at 6 s, not the pause at 2 s: {kill_ms}");
+    // counted from the outage the kill caused, never from the pause's blip 4 s before
+    let rto = &x["rto"];
+    assert!(rto["rto_ms"].is_null(), "reads never recovered: {rto}");
+    let from = rto["from_ms"].as_f64().unwrap();
+    assert!(from >= kill_ms, "read RTO counted from t={from} ms, before the kill at {kill_ms} ms: {rto}");
+    assert!(["fault", "reads_outage"].contains(&rto["basis"].as_str().unwrap()), "{rto}");
+    // the pool's dead member failed about a third of the reads to the end, recounted
+    let u = &x["unrecovered"];
+    assert_eq!(u["nodes"], serde_json::json!(["pg-1"]), "{u}");
+    let stop = u["to_ms"].as_f64().unwrap();
+    let reads = all_reads(&d);
+    let after: Vec<_> = reads.iter().filter(|x| x.0 >= from && x.0 < stop).collect();
+    let not_ok = after.iter().filter(|x| x.1 != "ok").count() as u64;
+    assert_eq!((u["reads"].as_u64().unwrap(), u["not_ok"].as_u64().unwrap()), (after.len() as u64, not_ok), "{u}");
+    let share = not_ok as f64 / after.len() as f64;
+    assert!((0.25..0.45).contains(&share), "{not_ok} of {} reads failed after the kill: {u}", after.len());
+    assert!(after.iter().filter(|x| x.2 == "pg-1" && x.0 > kill_ms + 1000.0).all(|x| x.1 != "ok"), "pg-1 answered after the kill");
+    let node = |n: &str| x["nodes"].as_array().unwrap().iter().find(|v| v["node"] == n).cloned().unwrap();
+    assert!(node("pg-1")["back_at_ms"].is_null() && node("pg-1")["failed_from_ms"].as_f64().unwrap() >= kill_ms, "{}", node("pg-1"));
+    // the target fails and says why, in results.json and on the scorecard
+    let t = r["targets"].as_array().unwrap().iter().find(|t| t["target"] == "read_rto_ms").unwrap();
+    assert_eq!(t["verdict"], "fail", "{t}");
+    let note = t["note"].as_str().unwrap();
+    assert!(note.contains("reads never recovered") && note.contains("on pg-1 to the end"), "{note}");
+    assert!(d.stdout.contains("pg-1 to the end"), "{}", d.stdout);
+}

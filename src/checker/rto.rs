@@ -165,7 +165,7 @@ pub struct FaultTime {
 impl FaultTime {
     /// When the fault took effect for the clients, given the invoke time of their first
     /// write that did not succeed: that time, clamped to [requested, applied].
-    fn effect(&self, first_bad_ns: u64) -> u64 {
+    pub(super) fn effect(&self, first_bad_ns: u64) -> u64 {
         let applied = self.applied_ns.unwrap_or(self.at_ns).max(self.at_ns);
         first_bad_ns.clamp(self.at_ns, applied)
     }
