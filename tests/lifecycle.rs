@@ -216,6 +216,20 @@ fn dns_for_some_services_names_them_in_the_plan() {
     assert!(dns.contains("postgres.drill.") && !dns.contains("cache.drill.") && !dns.contains("maria.drill."), "{dns}");
 }
 
+/// An orchestrated stack's plan says the orchestrator fails it over, not drdrill's
+/// scripted trigger and promotion, which do not run.
+#[test]
+fn the_dry_run_of_an_orchestrated_drill_prints_the_failover_that_will_run() {
+    for f in ["scenarios/reads-redis-sentinel.yaml", "scenarios/mariadb-mha-vip.yaml"] {
+        let out = drdrill(&["run", f, "--dry-run"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let plan = String::from_utf8_lossy(&out.stdout).to_string();
+        let line = plan.lines().find(|l| l.trim_start().starts_with("failover:")).unwrap_or_else(|| panic!("no failover line:\n{plan}"));
+        assert!(line.contains("drdrill only watches"), "{f}: {line}");
+        assert!(!plan.contains("trigger: never") && !plan.contains("repoint_replicas"), "{f}: a scripted failover's lines:\n{plan}");
+    }
+}
+
 fn names_its_topology(plan: &str) -> bool {
     let shapes = [
         (

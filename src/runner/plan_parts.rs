@@ -175,6 +175,10 @@ pub fn workload_line(v: &Scenario, who: &str) -> String {
 /// operator's bootstrap answers the first fault on the service and repoints nothing.
 pub fn failover_lines(v: &Scenario, who: &str) -> Vec<String> {
     let Some(fo) = &v.failover else { return Vec::new() };
+    if v.failover_mode() == Some(FailoverMode::Orchestrator) {
+        let what = "the orchestrator detects, promotes and reroutes; drdrill only watches (no trigger, promotion or repointing of its own)";
+        return vec![format!("{who}failover: {what}")];
+    }
     let bootstrap = v.failover_mode() == Some(FailoverMode::Bootstrap);
     let (hit, probed) = match bootstrap {
         true => ("the service", "finds no node taking writes"),
