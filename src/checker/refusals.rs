@@ -60,6 +60,17 @@ pub struct RefusalsReport {
     /// Writes refused in all.
     pub refused: u64,
     pub causes: Vec<RefusalCause>,
+    /// What refused them, in the reports' words (`the database`, `the file store`); empty in
+    /// evidence written before it was recorded: `the database`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub store: String,
+}
+
+impl RefusalsReport {
+    /// What refused the writes: `the database` unless the kind says otherwise.
+    pub fn store(&self) -> &str {
+        if self.store.is_empty() { "the database" } else { &self.store }
+    }
 }
 
 /// The spans `[from, to)` (drill ns) in which a failover stood done, and the event kind that
@@ -165,6 +176,7 @@ impl<'a> Refusals<'a> {
             done_by: done.and_then(|d| kind(d.1)),
             refused: causes.iter().map(|c| c.count).sum(),
             causes,
+            store: String::new(),
         }
     }
 }
@@ -301,7 +313,7 @@ mod tests {
     #[test]
     fn the_target_counts_every_refusal_and_is_undecided_without_a_failover() {
         let cause = |count| RefusalCause { cause: DUP.into(), example: DUP.into(), count, first_ms: 1.0, last_ms: 2.0, nodes: Vec::new() };
-        let r = RefusalsReport { failover_done_ms: Some(5.0), done_by: None, refused: 412, causes: vec![cause(412)] };
+        let r = RefusalsReport { failover_done_ms: Some(5.0), done_by: None, refused: 412, causes: vec![cause(412)], store: String::new() };
         let t = refusals_target(&r, 0);
         assert_eq!((t.verdict, t.actual), (Verdict::Fail, Some(412.0)));
         assert!(t.note.starts_with("412 × 23505: duplicate key"), "{}", t.note);

@@ -170,7 +170,7 @@ fn refused(r: &Results, out: &mut Vec<Found>) {
     let Some(f) = &r.refused_after_failover else { return };
     let done = f.failover_done_ms.map(|t| format!(" (done t={t:.1} ms)")).unwrap_or_default();
     for c in f.causes.iter().take(5) {
-        let what = format!("the database refused {} writes after the failover{done}: {}", c.count, c.cause);
+        let what = format!("{} refused {} writes after the failover{done}: {}", f.store(), c.count, c.cause);
         let first = if c.example == c.cause { String::new() } else { format!("; first: {}", c.example) };
         let nodes = if c.nodes.is_empty() { String::new() } else { format!(", on {}", c.nodes.join(", ")) };
         out.push((FindingKind::RefusedAfterFailover, what, format!("t={:.1} to {:.1} ms{nodes}{first}", c.first_ms, c.last_ms)));

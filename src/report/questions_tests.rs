@@ -237,7 +237,9 @@ fn refusals_after_the_failover_and_a_table_not_replicated_that_lost_writes_are_f
         none_reached: !replicated,
     };
     let mut r = clean();
-    r.refused_after_failover = Some(RefusalsReport { failover_done_ms: Some(5240.0), done_by: None, refused: 412, causes: vec![cause] });
+    let refusals =
+        RefusalsReport { failover_done_ms: Some(5240.0), done_by: None, refused: 412, causes: vec![cause], store: String::new() };
+    r.refused_after_failover = Some(refusals.clone());
     let groups = vec![table("users", true, 2), table("audit_log", false, 1180), table("sessions", false, 0)];
     r.groups = Some(GroupsReport { what: "table".into(), groups, failover_done_ms: Some(5240.0) });
     let q = answer(&r, &[]);
@@ -245,6 +247,10 @@ fn refusals_after_the_failover_and_a_table_not_replicated_that_lost_writes_are_f
     assert_eq!(q.unexpected.answer, Answer::Yes);
     assert_eq!(kinds(&r), [FindingKind::RefusedAfterFailover, FindingKind::NotReplicated], "{f:?}");
     assert_eq!(f[0].what, format!("the database refused 412 writes after the failover (done t=5240.0 ms): {dup}"));
+    // a file store's refusals are the file store's, not a database's
+    let mut files = r.clone();
+    files.refused_after_failover = Some(RefusalsReport { store: "the file store".into(), ..refusals });
+    assert!(answer(&files, &[]).unexpected.findings[0].what.starts_with("the file store refused 412 writes"));
     assert!(f[0].evidence.starts_with(&format!("t=5301.2 to 9800.0 ms, on pg-dr-1; first: {dup} (Key (id)=(3)")), "{}", f[0].evidence);
     assert_eq!(f[1].what, "table audit_log (not in publication main_pub) is not replicated and lost acknowledged writes");
     assert_eq!(

@@ -43,7 +43,7 @@ mod tests {
     fn each_cause_is_a_row_and_none_is_said_only_after_a_failover() {
         let c = RefusalCause::duplicate_users_key(7);
         assert_eq!(c.cause, DUP);
-        let report = |causes| RefusalsReport { failover_done_ms: Some(5240.0), done_by: None, refused: 412, causes };
+        let report = |causes| RefusalsReport { failover_done_ms: Some(5240.0), done_by: None, refused: 412, causes, store: String::new() };
         let r = Results { refused_after_failover: Some(report(vec![c.clone()])), ..Default::default() };
         let f = refusal_facts(&r);
         assert_eq!((f[0].label.as_str(), f[0].text.as_str(), f.len()), (LABEL, "412 after the failover (done t=5240.0 ms), by cause:", 2));

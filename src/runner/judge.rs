@@ -330,8 +330,9 @@ fn judge_refusals(
 ) -> Result<crate::checker::RefusalsReport> {
     let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
     let data = svc.driver.data();
-    let r = crate::checker::judge_refusals(history, tag, events, &|e: &str| data.is_reply(e))
+    let mut r = crate::checker::judge_refusals(history, tag, events, &|e: &str| data.is_reply(e))
         .map_err(|e| Error::infra("failed to count the writes refused after the failover").cause(e))?;
+    r.store = svc.sc().stack.kind.info().store.to_string();
     if let Some(limit) = svc.sc().targets.max_refused_after_failover {
         let t = crate::checker::refusals_target(&r, limit);
         a.verdict = a.verdict.merge(t.verdict);

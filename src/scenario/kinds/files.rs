@@ -14,6 +14,7 @@ const NO_SYNC: &str =
     "a mirror kept by rsync or lsyncd copies a file after its upload was acknowledged: it is asynchronous by nature (drop `replication`)";
 
 pub const FILES: KindInfo = KindInfo {
+    store: "the file store",
     blocks: &["files"],
     refuses: &[(ReplicationMode::Sync, NO_SYNC), (ReplicationMode::SemiSync, NO_SYNC)],
     validate: validate_files,
@@ -27,6 +28,7 @@ pub const FILES: KindInfo = KindInfo {
 };
 
 pub const FILES_KEEPALIVED: KindInfo = KindInfo {
+    store: "the file store",
     orchestrator: Some("Keepalived"),
     blocks: &["files", "keepalived"],
     refuses: &[(ReplicationMode::Sync, NO_SYNC), (ReplicationMode::SemiSync, NO_SYNC)],

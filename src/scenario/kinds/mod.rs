@@ -98,6 +98,8 @@ pub struct KindInfo {
     /// Its shape as the dry run says it, a line each, the first after `stack: kind …, `:
     /// a primary and its replicas, a cluster's shards, a mesh's nodes and sites.
     pub topology: fn(&StackSpec) -> Vec<String>,
+    /// What takes the writes, in the reports' words: `the database`, `the file store`.
+    pub store: &'static str,
 }
 
 impl KindInfo {
@@ -131,6 +133,7 @@ impl KindInfo {
             primaries: one_primary,
             read_endpoints: &[],
             topology: format::primary_and_replicas,
+            store: "the database",
         }
     }
 }

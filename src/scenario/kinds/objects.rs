@@ -15,6 +15,7 @@ use crate::scenario::model::*;
 const NO_SYNC: &str = "RGW multisite replicates an object to the other zone after its PUT was acknowledged: it is asynchronous by nature (drop `replication`)";
 
 pub const OBJECTS: KindInfo = KindInfo {
+    store: "the object store",
     refuses: &[(ReplicationMode::Sync, NO_SYNC), (ReplicationMode::SemiSync, NO_SYNC)],
     validate: validate_objects,
     changes: true,
