@@ -225,7 +225,7 @@ pub struct Interruption {
 }
 
 /// What the isolated old primary held just before it rejoined.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct IsolatedPrimary {
     pub node: String,
     /// The fault that isolated it (the reads started when it was injected).

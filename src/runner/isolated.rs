@@ -102,14 +102,49 @@ async fn read_while_primary(driver: Arc<dyn Driver>, addr: std::net::SocketAddr,
 }
 
 /// Which lost writes the old primary held at its last read, and which it acknowledged only
-/// after that read began; the records go to isolated-primary.json.
-pub(super) fn judge(mut info: IsolatedPrimary, rb: &ReadBack, rpo: Option<&RpoResult>, dir: &Path) -> IsolatedPrimary {
+/// after that read began; the records go to isolated-primary.json (a file that cannot be
+/// written is said in `errors`: the run's problems, on the scorecard and in results.json).
+pub(super) fn judge(
+    mut info: IsolatedPrimary,
+    rb: &ReadBack,
+    rpo: Option<&RpoResult>,
+    dir: &Path,
+    errors: &mut Vec<String>,
+) -> IsolatedPrimary {
     if let (Some(_), Some(r)) = (info.records, rpo) {
         info.lost_found_here = Some(r.lost.iter().filter(|l| rb.contains(l.writer, l.seq)).count() as u64);
         info.lost_acked_after_read = Some(r.lost.iter().filter(|l| l.ack_ms >= info.read_started_ms).count() as u64);
     }
-    if let Ok(f) = std::fs::File::create(dir.join("isolated-primary.json")) {
-        let _ = serde_json::to_writer(std::io::BufWriter::new(f), rb);
+    if let Err(e) = save(rb, &dir.join(ISOLATED_FILE)) {
+        errors.push(format!("failed to write {ISOLATED_FILE} (the old primary's records at its last read): {e}"));
     }
     info
+}
+
+/// The old primary's records, as read, in the evidence.
+const ISOLATED_FILE: &str = "isolated-primary.json";
+
+fn save(rb: &ReadBack, path: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    serde_json::to_writer(&mut w, rb)?;
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_that_cannot_be_written_is_said_not_dropped() {
+        let info = IsolatedPrimary { node: "pg-1".into(), records: Some(0), ..Default::default() };
+        let mut errors = Vec::new();
+        let dir = tempfile::tempdir().unwrap();
+        judge(info.clone(), &ReadBack::default(), None, dir.path(), &mut errors);
+        assert!(errors.is_empty() && dir.path().join(ISOLATED_FILE).is_file(), "{errors:?}");
+        // a folder that is gone: the write fails and the run's problems say so
+        judge(info, &ReadBack::default(), None, &dir.path().join("gone"), &mut errors);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("failed to write isolated-primary.json"), "{errors:?}");
+    }
 }

@@ -156,7 +156,7 @@ async fn judge_one(
     history: &std::path::Path,
     one: ServiceRun<'_>,
 ) -> Result<(Results, u64)> {
-    let ServiceRun { svc, survived: s, health, mut failover, isolated, holders } = one;
+    let ServiceRun { svc, survived: mut s, health, mut failover, isolated, holders } = one;
     let sc = svc.sc();
     let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
     let (mut checker, hist) = Checker::from_history_of(history, tag)
@@ -181,7 +181,7 @@ async fn judge_one(
     let multi_active = super::multi_active::judge(svc, history, &hist, s.agreed, &drill.dir, &mut a).await?;
     let cleanup = cleanup_external(rep, svc).await;
     let phases = phases(drill, svc, failover.as_ref(), &hist, &a, &runs);
-    let isolated_primary = isolated.map(|(info, rb)| super::isolated::judge(info, &rb, a.rpo.as_ref(), &drill.dir));
+    let isolated_primary = isolated.map(|(info, rb)| super::isolated::judge(info, &rb, a.rpo.as_ref(), &drill.dir, &mut s.errors));
     let last_ns = hist.events.last().map(|e| e.t_ns).unwrap_or(0);
     let wall = |ns: u64| (clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64)).to_rfc3339();
     let identity = (drill.sc().name.clone(), drill.run_id.clone(), wall(0), wall(last_ns));
