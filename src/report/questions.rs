@@ -104,8 +104,9 @@ pub struct Unexpected {
     pub findings: Vec<Finding>,
 }
 
-/// What kind of thing a finding is (docs/evidence.md lists each).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What kind of thing a finding is (docs/evidence.md lists each; `FindingKind::iter()`,
+/// derived from the enum, gives every one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, strum::EnumIter)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     /// Writes failed again after the recovery point.
