@@ -2,7 +2,7 @@
 //! the outage the drill measured for the clients (the writes'; the reads' too where readers
 //! ran, the larger counting), the share of the budget it used and how many such failures
 //! fit in the period. One judgement gives the verdict and the note's numbers.
-use super::{RtoResult, TargetResult, Verdict};
+use super::{ReadsReport, RtoResult, TargetResult, Verdict};
 use crate::scenario::Availability;
 use serde::{Deserialize, Serialize};
 
@@ -39,11 +39,21 @@ fn downtime(rto: &RtoResult) -> (f64, bool) {
     }
 }
 
-/// The report and the target's result for `target`, given the writes' and the reads' RTO.
-pub fn judge_availability(target: &Availability, writes: &RtoResult, reads: Option<&RtoResult>) -> (AvailabilityReport, TargetResult) {
+/// The readers' downtime: as `downtime`, but reads that never recovered (a static pool
+/// still sending reads to a dead node, its longest gap short) were out at least from their
+/// outage's start to the end.
+fn read_downtime(reads: &ReadsReport) -> Option<(f64, bool)> {
+    match &reads.unrecovered {
+        Some(u) => Some((u.at_least_ms(), true)),
+        None => reads.rto.as_ref().map(downtime),
+    }
+}
+
+/// The report and the target's result for `target`, given the writes' RTO and the reads.
+pub fn judge_availability(target: &Availability, writes: &RtoResult, reads: Option<&ReadsReport>) -> (AvailabilityReport, TargetResult) {
     let budget = target.budget_ms();
     let (write_ms, write_open) = downtime(writes);
-    let read = reads.map(downtime);
+    let read = reads.and_then(read_downtime);
     let (outage, open) = match read {
         Some((r, o)) if r > write_ms => (r, o),
         _ => (write_ms, write_open),
@@ -143,12 +153,19 @@ mod tests {
     #[test]
     fn the_reads_outage_counts_when_it_is_the_longer_and_an_open_outage_is_a_lower_bound() {
         let a = Availability { percent: 99.9, per: Period::Week };
-        let (r, t) = judge_availability(&a, &rto(true, Some(1000.0), 1000.0), Some(&rto(true, Some(3000.0), 3000.0)));
+        let reads = |rto| ReadsReport { rto: Some(rto), ..Default::default() };
+        let (r, t) = judge_availability(&a, &rto(true, Some(1000.0), 1000.0), Some(&reads(rto(true, Some(3000.0), 3000.0))));
         assert_eq!(r.outage_ms, 3000.0);
         assert!(t.note.starts_with("outage 3.0 s (the reads'; the writes' 1.0 s) used"), "{}", t.note);
         let (r, t) = judge_availability(&a, &rto(true, None, 20_000.0), None);
         assert!(r.open_ended && t.verdict == Verdict::Unknown, "{t:?}");
         assert!(t.note.contains("at least 20.0 s") && t.note.contains("never recovered"), "{}", t.note);
+        // reads that never recovered count from their outage's start to the end, not their
+        // short longest gap (a dead node in a static pool fails a third of them)
+        let unrecovered = crate::checker::Unrecovered { from_ms: 6000.0, to_ms: 16_000.0, ..Default::default() };
+        let dead = ReadsReport { unrecovered: Some(unrecovered), ..reads(rto(true, None, 40.0)) };
+        let (r, t) = judge_availability(&a, &rto(true, Some(1000.0), 1000.0), Some(&dead));
+        assert_eq!((r.outage_ms, r.open_ended, t.verdict), (10_000.0, true, Verdict::Unknown), "{t:?}");
         let (r, t) = judge_availability(&a, &rto(false, None, 20.0), None);
         assert_eq!((r.outage_ms, r.fit_per_period, t.verdict), (0.0, None, Verdict::Pass));
         assert_eq!(t.note, "no outage: none of the 10.08 min a week 99.9 % allows was used");

@@ -229,7 +229,7 @@ fn with_availability(
     reads: Option<&crate::checker::ReadsReport>,
 ) -> Option<crate::checker::AvailabilityReport> {
     let target = sc.targets.availability.as_ref()?;
-    let (report, t) = crate::checker::judge_availability(target, &a.rto, reads.and_then(|r| r.rto.as_ref()));
+    let (report, t) = crate::checker::judge_availability(target, &a.rto, reads);
     a.verdict = a.verdict.merge(t.verdict);
     a.targets.push(t);
     Some(report)
