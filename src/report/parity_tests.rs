@@ -77,7 +77,194 @@ const SECTIONS: &[(&str, &str)] = &[
     ("rejoins", "rejoin (gal-3)"),
     ("rejoin method", "by IST"),
     ("unread nodes", "gal-2: refused"),
+    ("availability", "availability 99.99 % a month"),
+    ("false pages", "1 false page: PostgresDown for pg-3 (delivered t=18.5 s; pg-3 answering the clients from t=9.6 s to t=20.3 s)"),
+    ("read node back", "never back"),
+    ("reads never recovered", "reads never recovered: 66 of 198 reads from t=5020.0 ms"),
+    ("lost writes found", "1 of 90 acknowledged writes were lost (no target judges data loss)"),
+    ("title", "pg<kill>"),
+    ("primary", "pg-1 -> pg-2"),
 ];
+
+/// Where each field of `Results` shows: the sections (of `SECTIONS`) whose words mark it in
+/// every reporter, or why it has none. `fields()` lists the fields from the type itself.
+enum Shown {
+    In(&'static [&'static str]),
+    Not(&'static str),
+}
+
+/// Every field of `Results` and where it shows (a field not here fails
+/// `every_field_of_the_results_is_a_section_every_reporter_shows`).
+const FIELDS: &[(&str, Shown)] = &[
+    ("schema_version", Shown::Not("results.json's own format version, for its readers")),
+    ("scenario", Shown::In(&["title"])),
+    ("run_id", Shown::Not("the evidence folder's name says it")),
+    ("started_at", Shown::Not("wall-clock times: the evidence folder's name and manifest.json")),
+    ("finished_at", Shown::Not("wall-clock times: the evidence folder's name and manifest.json")),
+    ("verdict", Shown::In(&["targets"])),
+    ("rto_ms", Shown::In(&["rto"])),
+    ("no_rto_because", Shown::In(&["rto"])),
+    ("rto_from_ms", Shown::In(&["rto", "fault"])),
+    ("rto_basis", Shown::In(&["rto"])),
+    ("outage_ms", Shown::In(&["outage"])),
+    ("last_ack_before_outage_ms", Shown::In(&["outage"])),
+    ("outage_observed", Shown::In(&["rto"])),
+    ("outage_start_ms", Shown::In(&["rto"])),
+    ("recovered_at_ms", Shown::In(&["rto"])),
+    ("relapses", Shown::In(&["questions"])),
+    ("rpo_ms", Shown::In(&["rpo"])),
+    ("rpo_recovery_point_ms", Shown::In(&["rpo"])),
+    ("rpo_failure_point_ms", Shown::In(&["rpo"])),
+    ("longest_gap_ms", Shown::In(&["longest gap"])),
+    ("longest_gap_start_ms", Shown::In(&["longest gap"])),
+    ("longest_gap_to_end", Shown::In(&["longest gap"])),
+    ("total_writes", Shown::In(&["writes"])),
+    ("acked_writes", Shown::In(&["writes"])),
+    ("failed_writes", Shown::In(&["writes"])),
+    ("unknown_writes", Shown::In(&["writes"])),
+    ("acked_before_fault", Shown::Not("the baseline_writes target's actual")),
+    ("lost_writes", Shown::In(&["read back", "lost writes found"])),
+    ("recovered_writes", Shown::In(&["read back"])),
+    ("recovered_failed_writes", Shown::In(&["read back"])),
+    ("duplicate_writes", Shown::In(&["read back"])),
+    ("unexpected_writes", Shown::In(&["read back"])),
+    ("discarded_writes", Shown::In(&["discarded writes"])),
+    ("changes", Shown::In(&["changes", "records recreated"])),
+    ("records_read", Shown::In(&["read back"])),
+    ("converged", Shown::In(&["convergence"])),
+    ("fault_ms", Shown::In(&["fault"])),
+    ("fault_applied_ms", Shown::In(&["fault"])),
+    ("answered_fault", Shown::Not("an index into the events, which show the fault")),
+    ("targets", Shown::In(&["targets"])),
+    ("latency", Shown::In(&["latency"])),
+    ("wan", Shown::In(&["wan"])),
+    ("replica_lag", Shown::In(&["replica lag"])),
+    ("reads", Shown::In(&["reads", "read RTO", "node that stopped answering", "read node back", "reads never recovered", "staleness"])),
+    ("availability", Shown::In(&["availability"])),
+    ("rpo_not_promised", Shown::In(&["questions"])),
+    ("claims", Shown::In(&["claims", "claim row"])),
+    ("holders", Shown::In(&["entry holder", "split brain", "split sides", "side read"])),
+    ("stack", Shown::In(&["primary", "replication at start"])),
+    ("engine", Shown::Not("the Docker engine, in manifest.json and results.json for the record")),
+    ("failover", Shown::In(&["failover", "restore"])),
+    ("phases", Shown::In(&["phases"])),
+    ("isolated_primary", Shown::In(&["isolated primary"])),
+    ("shards", Shown::In(&["shards"])),
+    ("groups", Shown::In(&["tables", "table not replicated", "table none reached"])),
+    ("refused_after_failover", Shown::In(&["refused after the failover"])),
+    ("multi_active", Shown::In(&["multi-active sites", "conflicts", "lost updates", "diverged keys", "rejoins"])),
+    ("convergence", Shown::In(&["convergence"])),
+    ("lost", Shown::In(&["lost writes"])),
+    ("events", Shown::Not("report.md and report.html list them; the terminal printed each as it happened")),
+    ("errors", Shown::In(&["problems"])),
+    ("interrupted", Shown::In(&["interruption"])),
+    ("interruption", Shown::In(&["interruption"])),
+    ("alerts", Shown::In(&["alerts", "false pages"])),
+    ("comparison", Shown::In(&["comparison"])),
+    ("steady_state", Shown::In(&["steady state"])),
+    ("cleanup", Shown::In(&["cleanup"])),
+    ("harness", Shown::In(&["harness", "host CPU", "host disk", "pacing slip"])),
+    ("questions", Shown::In(&["questions", "lost writes found", "false pages", "availability"])),
+    ("services", Shown::Not("a drill of several: each service's own results, rendered by the same sections")),
+];
+
+/// Every field of `Results`, from the type: the pattern names each one and has no `..`, so
+/// a field added to `Results` does not compile here until it is named.
+macro_rules! fields_of {
+    ($($f:ident),* $(,)?) => {
+        fn fields(r: &Results) -> Vec<&'static str> {
+            let Results { $($f: _),* } = r;
+            vec![$(stringify!($f)),*]
+        }
+    };
+}
+
+fields_of!(
+    schema_version,
+    scenario,
+    run_id,
+    started_at,
+    finished_at,
+    verdict,
+    rto_ms,
+    no_rto_because,
+    rto_from_ms,
+    rto_basis,
+    outage_ms,
+    last_ack_before_outage_ms,
+    outage_observed,
+    outage_start_ms,
+    recovered_at_ms,
+    relapses,
+    rpo_ms,
+    rpo_recovery_point_ms,
+    rpo_failure_point_ms,
+    longest_gap_ms,
+    longest_gap_start_ms,
+    longest_gap_to_end,
+    total_writes,
+    acked_writes,
+    failed_writes,
+    unknown_writes,
+    acked_before_fault,
+    lost_writes,
+    recovered_writes,
+    recovered_failed_writes,
+    duplicate_writes,
+    unexpected_writes,
+    discarded_writes,
+    changes,
+    records_read,
+    converged,
+    fault_ms,
+    fault_applied_ms,
+    answered_fault,
+    targets,
+    latency,
+    wan,
+    replica_lag,
+    reads,
+    availability,
+    rpo_not_promised,
+    claims,
+    holders,
+    stack,
+    engine,
+    failover,
+    phases,
+    isolated_primary,
+    shards,
+    groups,
+    refused_after_failover,
+    multi_active,
+    convergence,
+    lost,
+    events,
+    errors,
+    interrupted,
+    interruption,
+    alerts,
+    comparison,
+    steady_state,
+    cleanup,
+    harness,
+    questions,
+    services,
+);
+
+/// What the table of fields lacks: fields it does not place, and sections it names that
+/// `SECTIONS` does not mark.
+fn unplaced(fields: &[&str], table: &[(&str, Shown)], sections: &[(&str, &str)]) -> Vec<String> {
+    let mut out: Vec<String> =
+        fields.iter().filter(|f| !table.iter().any(|t| t.0 == **f)).map(|f| format!("field `{f}` has no entry in FIELDS")).collect();
+    for (field, shown) in table {
+        if let Shown::In(names) = shown {
+            let unmarked = names.iter().filter(|n| !sections.iter().any(|s| s.0 == **n));
+            out.extend(unmarked.map(|n| format!("field `{field}`: no section `{n}` in SECTIONS")));
+        }
+    }
+    out
+}
 
 /// A multi-active report with every part: two sites, a cut, conflicts, a lost update, a
 /// diverged key, the engine's counts, a rejoin by IST, an unread node.
@@ -194,11 +381,31 @@ fn everything() -> Results {
     r.replica_lag = Some(from_json(json!({"heartbeat_ms": 100, "poll_ms": 10, "engine_every_ms": 500, "reported_as": "replay_lag",
         "heartbeats_acked": 10, "heartbeats_failed": 0, "resolution_p50_ms": 5.0, "resolution_max_ms": 5.0, "replicas": []})));
     r.reads = Some(reads());
+    with_judged_parts(&mut r);
     r.stack.replication_at_start = ["pgl-1 <- pgl-2", "pgl-2 <- pgl-1"]
         .iter()
         .map(|n| crate::stack::ReplicaHealth { node: n.to_string(), state: "replicating".into(), lag_bytes: 7 })
         .collect();
+    r.questions = Some(super::answers::answer(&r, &[]));
     r
+}
+
+/// The parts the questions judge: an availability budget, a false page, lost writes no
+/// target judges (the rpo_ms target dropped).
+fn with_judged_parts(r: &mut Results) {
+    r.availability = Some(from_json(json!({"percent": 99.99, "per": "month", "budget_ms": 262800.0, "write_outage_ms": 252.0,
+        "outage_ms": 252.0, "open_ended": false, "used_percent": 0.1, "fit_per_period": 1042})));
+    r.targets.retain(|t| t.target != "rpo_ms");
+    r.targets.push(crate::checker::TargetResult {
+        target: "availability".into(),
+        limit: Some(262800.0),
+        actual: Some(252.0),
+        verdict: crate::checker::Verdict::Pass,
+        note: String::new(),
+    });
+    let alerts = r.alerts.as_mut().expect("alerts first");
+    alerts.false_pages = vec![from_json(json!({"alert": "PostgresDown", "instance": "pg-3", "fired_ms": 17000.0, "notified_ms": 18500.0,
+        "answered_from_ms": 9600.0, "answered_to_ms": 20300.0, "acks": 500, "max_gap_ms": 20.0}))];
 }
 
 /// Readers that stopped on pg-1, read a lost write and went back in time.
@@ -207,7 +414,9 @@ fn reads() -> crate::checker::ReadsReport {
         "rto": {"basis": "fault", "outage_ms": 700.0, "last_ack_before_outage_ms": 4990.0, "rto_ms": 650.0, "outage_observed": true,
             "recovered_at_ms": 5650.0, "outage_start_ms": 5001.0, "relapses": 0, "from_ms": 5000.0, "fault_requested_ms": 5000.0,
             "longest_gap_ms": 710.0, "longest_gap_start_ms": 4990.0},
-        "nodes": [{"node": "pg-1", "ok": 100, "fail": 15, "unknown": 5, "failed_from_ms": 5001.0, "failed_to_ms": 5640.0}],
+        "nodes": [{"node": "pg-1", "ok": 100, "fail": 15, "unknown": 5, "failed_from_ms": 5001.0, "failed_to_ms": 5640.0},
+            {"node": "pg-3", "ok": 50, "fail": 66, "unknown": 0, "failed_from_ms": 5020.0, "failed_to_ms": 7990.0}],
+        "unrecovered": {"from_ms": 5020.0, "to_ms": 8000.0, "reads": 198, "not_ok": 66, "nodes": ["pg-3"]},
         "staleness": {"reads": 380, "fresh": 300, "p50_ms": 0.0, "p99_ms": 812.5, "max_ms": 900.0, "max_writes": 360},
         "staleness_by_phase": [{"phase": "during_fault", "from_ms": 5000.0, "to_ms": 5600.0, "reads": 80, "fresh": 0, "p50_ms": 300.0,
             "p99_ms": 590.0, "max_ms": 600.0, "max_writes": 240}],
@@ -251,6 +460,21 @@ fn every_reporter_renders_every_section() {
         }
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+#[test]
+fn every_field_of_the_results_is_a_section_every_reporter_shows() {
+    let r = everything();
+    assert_eq!(unplaced(&fields(&r), FIELDS, SECTIONS), Vec::<String>::new());
+    // every field in the table is a field of the type (no stale entry)
+    let names = fields(&r);
+    assert!(FIELDS.iter().all(|f| names.contains(&f.0)), "FIELDS names a field `Results` no longer has");
+    // planted: a section added without its entry, and an entry naming an unmarked section
+    let mut planted = names.clone();
+    planted.push("tuning_curve");
+    let curve = [("tuning_curve", Shown::In(&["tuning curve"]))];
+    assert_eq!(unplaced(&planted, FIELDS, SECTIONS), ["field `tuning_curve` has no entry in FIELDS"]);
+    assert_eq!(unplaced(&[], &curve, SECTIONS), ["field `tuning_curve`: no section `tuning curve` in SECTIONS"]);
 }
 
 #[test]
