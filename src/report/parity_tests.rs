@@ -258,9 +258,13 @@ fn unplaced(fields: &[&str], table: &[(&str, Shown)], sections: &[(&str, &str)])
     let mut out: Vec<String> =
         fields.iter().filter(|f| !table.iter().any(|t| t.0 == **f)).map(|f| format!("field `{f}` has no entry in FIELDS")).collect();
     for (field, shown) in table {
-        if let Shown::In(names) = shown {
-            let unmarked = names.iter().filter(|n| !sections.iter().any(|s| s.0 == **n));
-            out.extend(unmarked.map(|n| format!("field `{field}`: no section `{n}` in SECTIONS")));
+        match shown {
+            Shown::In(names) => {
+                let unmarked = names.iter().filter(|n| !sections.iter().any(|s| s.0 == **n));
+                out.extend(unmarked.map(|n| format!("field `{field}`: no section `{n}` in SECTIONS")));
+            }
+            Shown::Not(why) if why.trim().is_empty() => out.push(format!("field `{field}` shows nowhere and says not why")),
+            Shown::Not(_) => {}
         }
     }
     out
@@ -475,6 +479,7 @@ fn every_field_of_the_results_is_a_section_every_reporter_shows() {
     let curve = [("tuning_curve", Shown::In(&["tuning curve"]))];
     assert_eq!(unplaced(&planted, FIELDS, SECTIONS), ["field `tuning_curve` has no entry in FIELDS"]);
     assert_eq!(unplaced(&[], &curve, SECTIONS), ["field `tuning_curve`: no section `tuning curve` in SECTIONS"]);
+    assert_eq!(unplaced(&[], &[("tuning_curve", Shown::Not(""))], SECTIONS), ["field `tuning_curve` shows nowhere and says not why"]);
 }
 
 #[test]

@@ -109,14 +109,6 @@ impl BackupSpec {
     }
 }
 
-/// What a kind's backup is: its tool, the keys it takes, and whether it can recover to a
-/// point in time (`restore_to: before_fault`).
-pub struct BackupInfo {
-    pub tool: &'static str,
-    pub keys: &'static [&'static str],
-    pub point_in_time: bool,
-}
-
 /// `restore_to: before_fault` under a scripted promotion rolls a delayed replica forward:
 /// the kind must have one, and the scenario must delay its replicas.
 pub fn validate_delayed_promotion(s: &Scenario, p: &mut Vec<Problem>) {

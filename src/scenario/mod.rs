@@ -28,17 +28,16 @@ pub use actions::{
     AbortWhen, ActionSpec, CommandLine, DnsMove, Hooks, HttpSpec, ProbeSpec, SqlStep, SteadyState, describe, describe_probe,
 };
 pub use availability::{Availability, Period};
-pub use backup::{AppendFsync, BackupInfo, BackupSpec, BackupTool};
+pub use backup::{AppendFsync, BackupSpec, BackupTool};
 pub use faults::{heals_later, kind_name};
 pub use kinds::{
-    ARCHIVE_HOST, BINLOG_STREAMER, CLUSTER_DEFAULTS, Carried, CarriedBy, ClusterSpec, ConflictResolution, ENDPOINT, Engine, FileSync,
-    FilesSpec, HaproxySpec, KINDS, KeepalivedSpec, KindInfo, LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec, READ_ENDPOINT,
+    ARCHIVE_HOST, BINLOG_STREAMER, BackupInfo, CLUSTER_DEFAULTS, Carried, CarriedBy, ClusterSpec, ConflictResolution, ENDPOINT, Engine,
+    FileSync, FilesSpec, HaproxySpec, KINDS, KeepalivedSpec, KindInfo, LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec, READ_ENDPOINT,
     SentinelSpec, StackKind, VIP_FORWARDER, expand_service_group, service_names,
 };
 pub use limits::{Limit, STATS};
 pub use load::{Loaded, load, parse};
 pub use model::*;
-pub use region::{DnsSpec, LinkSpec, Resolve};
 pub use services::{ServicePlan, ServiceSpec, ServicesScenario};
 pub use validate::validate;
 

@@ -36,13 +36,13 @@ pub struct ServicesScenario {
     pub secrets: Vec<String>,
     /// The drill's own DNS server, one name per service (docs/dns.md).
     #[serde(default)]
-    pub dns: Option<super::region::DnsSpec>,
+    pub dns: Option<super::model::DnsSpec>,
     /// Sites, each a network of its own; each service's `stack.sites` places its nodes.
     #[serde(default)]
     pub sites: Vec<String>,
     /// The WAN links between sites, run by the chaos proxy.
     #[serde(default)]
-    pub wan: Vec<super::region::LinkSpec>,
+    pub wan: Vec<super::model::LinkSpec>,
     /// Did the pager fire? The users' alert rules measured over every service
     /// (docs/alerts.md).
     #[serde(default)]
@@ -254,10 +254,10 @@ fn place(path: Vec<Seg>, service: &str, faults: &[usize]) -> Vec<Seg> {
 
 /// What only a drill of several services can get wrong.
 /// The drill's DNS as `service` sees it: none when `dns.services` leaves it out.
-fn dns_of(ss: &ServicesScenario, service: &str) -> Option<super::region::DnsSpec> {
+fn dns_of(ss: &ServicesScenario, service: &str) -> Option<super::model::DnsSpec> {
     let d = ss.dns.clone()?;
     let named = d.services.as_ref().is_none_or(|l| l.iter().any(|s| s == service));
-    named.then_some(super::region::DnsSpec { services: None, ..d })
+    named.then_some(super::model::DnsSpec { services: None, ..d })
 }
 
 fn drill_problems(ss: &ServicesScenario) -> Vec<Problem> {

@@ -1,8 +1,8 @@
 //! MariaDB's kinds: binlog + GTID replicas drdrill promotes in (`mariadb`), MHA with a
 //! virtual IP (`mariadb-mha`), with MHA's settings (MHA's own defaults) and their rules,
 //! and every node writable in a Galera cluster (`galera`, `stack.galera`).
+use super::BackupInfo;
 use super::KindInfo;
-use crate::scenario::backup::BackupInfo;
 use crate::scenario::locate::Problem;
 use crate::scenario::locate::Seg::Key;
 use crate::scenario::model::*;

@@ -24,7 +24,6 @@ pub use postgres_logical::LogicalSpec;
 pub use redis::SentinelSpec;
 pub use redis_cluster::{CLUSTER_DEFAULTS, ClusterSpec};
 
-use super::backup::BackupInfo;
 use super::locate::Problem;
 use super::locate::Seg::Key;
 use super::model::*;
@@ -100,6 +99,14 @@ pub struct KindInfo {
     pub topology: fn(&StackSpec) -> Vec<String>,
     /// What takes the writes, in the reports' words: `the database`, `the file store`.
     pub store: &'static str,
+}
+
+/// What a kind's backup is: its tool, the keys it takes, and whether it can recover to a
+/// point in time (`restore_to: before_fault`).
+pub struct BackupInfo {
+    pub tool: &'static str,
+    pub keys: &'static [&'static str],
+    pub point_in_time: bool,
 }
 
 impl KindInfo {

@@ -2,8 +2,8 @@
 //! with etcd and HAProxy (`patroni`), with Patroni's and HAProxy's settings (the seed's
 //! values as defaults) and their rules, and every node writable through pglogical
 //! (`pglogical`, `stack.multi_active`).
+use super::BackupInfo;
 use super::KindInfo;
-use crate::scenario::backup::BackupInfo;
 use crate::scenario::locate::Problem;
 use crate::scenario::locate::Seg::Key;
 use crate::scenario::model::*;

@@ -1,8 +1,8 @@
 //! Redis's kinds: replicas drdrill promotes in (`redis`), and Redis Sentinel
 //! (`redis-sentinel`), with the Sentinels' settings (the seed's values as defaults) and
 //! their rules, and the rules of Redis's persistence as a backup.
+use super::BackupInfo;
 use super::KindInfo;
-use crate::scenario::backup::BackupInfo;
 use crate::scenario::locate::Problem;
 use crate::scenario::locate::Seg::Key;
 use crate::scenario::model::*;

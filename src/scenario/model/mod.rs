@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 mod failover;
 mod faults;
 mod monitoring;
+mod network;
 mod stack;
 mod targets;
 mod workload;
@@ -12,6 +13,7 @@ mod workload;
 pub use failover::*;
 pub use faults::*;
 pub use monitoring::*;
+pub use network::*;
 pub use stack::*;
 pub use targets::*;
 pub use workload::*;
@@ -57,14 +59,14 @@ pub struct Scenario {
     /// The drill's own DNS server: the clients find each service's primary by its name
     /// (docs/dns.md). Off by default.
     #[serde(default)]
-    pub dns: Option<super::region::DnsSpec>,
+    pub dns: Option<DnsSpec>,
     /// Sites, each a network of its own (docs/regions.md): nodes in a site talk directly;
     /// sites reach each other, and clients reach another site, only through `wan` links.
     #[serde(default)]
     pub sites: Vec<String>,
     /// The WAN links between sites, run by the chaos proxy.
     #[serde(default)]
-    pub wan: Vec<super::region::LinkSpec>,
+    pub wan: Vec<LinkSpec>,
     /// Did the pager fire? The users' alert rules in a real Prometheus + Alertmanager
     /// beside the stack, every rule measured (docs/alerts.md). Off by default.
     #[serde(default)]

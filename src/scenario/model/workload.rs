@@ -39,7 +39,7 @@ pub struct WorkloadSpec {
     /// With `dns`: `ttl` (default), the clients' resolver keeps each answer for its TTL;
     /// `once`, they look the name up once and never again.
     #[serde(default)]
-    pub resolve: crate::scenario::region::Resolve,
+    pub resolve: super::Resolve,
     /// With `sites`: the site the clients sit in; they reach other sites through its WAN
     /// links. Default: outside every site, reaching each one directly (and cut off from
     /// an isolated one).
