@@ -500,3 +500,153 @@ fn a_planted_cycle_between_siblings_is_found_and_named() {
     commented.insert("scene".into(), "/// see [`super::promote`]\npub struct Scene;\n".into());
     assert_eq!(cycles_of(&sibling_graph("failover", &commented, mod_rs)), Vec::<String>::new());
 }
+
+/// Every module file of src/ as `crate::` spells its module (`scenario::kinds` for
+/// src/scenario/kinds/mod.rs, `scenario::kinds::redis`), with its text; files only unit
+/// tests compile are left out.
+fn module_files(src: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (rel, files, mod_rs) in folders(src) {
+        if !rel.is_empty() {
+            out.insert(rel.clone(), mod_rs);
+        }
+        for (stem, text) in files {
+            out.insert(if rel.is_empty() { stem } else { format!("{rel}::{stem}") }, text);
+        }
+    }
+    out
+}
+
+/// Each path `code` names from `crate::`, `super::` or `self::`, made absolute from module
+/// `here` (`super::super::model::X` in `scenario::kinds::redis` is `scenario::model::X`);
+/// a `{…}` group gives each of its parts.
+fn absolute_paths(code: &str, here: &str) -> Vec<Vec<String>> {
+    let here: Vec<String> = here.split("::").filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let mut out = Vec::new();
+    for (prefix, base) in [("crate::", Vec::new()), ("super::", here[..here.len().saturating_sub(1)].to_vec()), ("self::", here.clone())] {
+        for (i, _) in code.match_indices(prefix) {
+            if code[..i].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+                continue; // part of a longer path (`super::super::`), read from its start
+            }
+            out.extend(chains(&code[i + prefix.len()..]).into_iter().map(|chain| {
+                let mut abs = base.clone();
+                for seg in chain {
+                    if seg == "super" {
+                        abs.pop();
+                    } else {
+                        abs.push(seg);
+                    }
+                }
+                abs
+            }));
+        }
+    }
+    out
+}
+
+/// The `a::b::c` chains at the start of `rest`: one, or one per part of a `{…}` group.
+fn chains(rest: &str) -> Vec<Vec<String>> {
+    let ident = |s: &str| s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '*').collect::<String>();
+    let (mut chain, mut rest) = (Vec::new(), rest);
+    loop {
+        let name = ident(rest);
+        if name.is_empty() {
+            break;
+        }
+        rest = &rest[name.len()..];
+        chain.push(name);
+        let Some(next) = rest.strip_prefix("::") else { break };
+        rest = next;
+    }
+    let Some(group) = rest.strip_prefix('{') else { return vec![chain] };
+    let inner = &group[..group.find('}').unwrap_or(group.len())];
+    inner
+        .split(',')
+        .map(|part| [chain.clone(), chains(part.trim()).into_iter().next().unwrap_or_default()].concat())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// The import graph between module files across every folder: module -> (module -> the
+/// paths that tie them). A path reaches the deepest module file it names; an item a
+/// folder's mod.rs re-exports from a file of its own reaches that file.
+fn module_graph(modules: &BTreeMap<String, String>) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let mut g: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for (m, text) in modules {
+        let uses = g.entry(m.clone()).or_default();
+        for abs in absolute_paths(&code_of(text), m) {
+            let Some(to) = reached(modules, &abs).filter(|t| t != m) else { continue };
+            let tied = uses.entry(to).or_default();
+            let name = abs.join("::");
+            if !tied.contains(&name) {
+                tied.push(name);
+            }
+        }
+    }
+    g
+}
+
+/// The module file `abs` reaches: its deepest module, or, for an item that module's mod.rs
+/// re-exports from a file of its own (by name, or by a glob and the file's declaration),
+/// that file.
+fn reached(modules: &BTreeMap<String, String>, abs: &[String]) -> Option<String> {
+    let n = (1..=abs.len()).rev().find(|&n| modules.contains_key(&abs[..n].join("::")))?;
+    let module = abs[..n].join("::");
+    // the module itself, or a glob of it (`use super::model::*`: its mod.rs)
+    let Some(item) = abs.get(n).filter(|i| *i != "*") else { return Some(module) };
+    let code = code_of(&modules[&module]).replace("pub(crate) use ", "pub use ").replace("pub(super) use ", "pub use ");
+    let child = |c: &str| Some(format!("{module}::{c}")).filter(|f| modules.contains_key(f));
+    if let Some(from) = re_exports(&code).get(item).and_then(|c| child(c)) {
+        return Some(from);
+    }
+    let globbed = re_exports(&code).into_iter().filter(|(k, _)| k == "*").filter_map(|(_, c)| child(&c));
+    let globs: Vec<String> =
+        code.split(';').filter_map(|s| s.trim().strip_prefix("pub use ")?.strip_suffix("::*")).filter_map(child).collect();
+    let owner = globbed.chain(globs).find(|f| declared(&code_of(&modules[f])).contains(item));
+    Some(owner.unwrap_or(module))
+}
+
+#[test]
+fn no_module_file_reaches_one_that_reaches_it_back_across_folders() {
+    let modules = module_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    assert!(modules.contains_key("scenario::kinds::redis") && modules.contains_key("scenario::model"), "read the nested modules");
+    let found = cycles_of(&module_graph(&modules));
+    assert!(
+        found.is_empty(),
+        "import circles between module files, nested folders included (types below, behaviour above):\n{}",
+        found.join("\n")
+    );
+}
+
+/// A circle through a folder's mod.rs and a file of another folder is found, and one
+/// through an item re-exported from a nested file; the same types placed below their
+/// rules tie nothing back.
+#[test]
+fn a_planted_circle_across_nested_folders_is_found_and_named() {
+    let tree = |files: &[(&str, &str)]| files.iter().map(|(m, t)| (m.to_string(), t.to_string())).collect::<BTreeMap<_, _>>();
+    let knotted = tree(&[
+        ("s", "mod model;\nmod region;\n"),
+        ("s::model", "mod stack;\npub use stack::*;\npub struct Scenario { pub dns: Option<super::region::DnsSpec> }\n"),
+        ("s::model::stack", "pub struct StackSpec;\n"),
+        ("s::region", "use super::model::Scenario;\npub struct DnsSpec;\npub fn check(s: &Scenario) {}\n"),
+    ]);
+    let found = cycles_of(&module_graph(&knotted));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("s::model, s::region: ") && found[0].contains("s::model -> s::region (s::region::DnsSpec)"), "{found:?}");
+    let one_way = tree(&[
+        ("s", "mod model;\nmod region;\n"),
+        ("s::model", "mod network;\npub use network::*;\npub struct Scenario { pub dns: Option<DnsSpec> }\n"),
+        ("s::model::network", "pub struct DnsSpec;\n"),
+        ("s::region", "use super::model::{DnsSpec, Scenario};\npub fn check(s: &Scenario) {}\n"),
+    ]);
+    assert_eq!(cycles_of(&module_graph(&one_way)), Vec::<String>::new());
+    // through a re-export: a model file naming a kind's settings, the kind's file the model
+    let through = tree(&[
+        ("s::kinds", "mod redis;\npub use redis::SentinelSpec;\n"),
+        ("s::kinds::redis", "use crate::s::model::stack::StackSpec;\npub struct SentinelSpec;\n"),
+        ("s::model::stack", "use crate::s::kinds::SentinelSpec;\npub struct StackSpec;\n"),
+    ]);
+    let found = cycles_of(&module_graph(&through));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("s::model::stack -> s::kinds::redis (s::kinds::SentinelSpec)"), "{found:?}");
+}

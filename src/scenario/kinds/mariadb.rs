@@ -6,8 +6,6 @@ use super::KindInfo;
 use crate::scenario::locate::Problem;
 use crate::scenario::locate::Seg::Key;
 use crate::scenario::model::*;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 /// The container that streams a backed-up MariaDB's binlog (`mariadb-binlog --stop-never`).
 pub const BINLOG_STREAMER: &str = "binlog";
@@ -56,28 +54,6 @@ fn mha_and_vip(_: &StackSpec) -> Vec<String> {
     vec!["mha".into(), "vip".into()]
 }
 
-/// MHA 0.58's manager (`stack.mha`). Defaults are MHA's own.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct MhaSpec {
-    /// `ping_interval`: seconds between the manager's health checks of the master; MHA
-    /// declares it dead after 4 failed checks. Default 3.
-    pub ping_interval_s: u32,
-    /// Nodes with `candidate_master=1` (MHA prefers them). Default: every node.
-    pub candidate_master: Vec<String>,
-    /// `check_repl_delay`: skip a replica more than 100 MB of relay log behind. Default true.
-    pub check_repl_delay: bool,
-    /// A `secondary_check_script` (`masterha_secondary_check` through the replicas): the
-    /// master is declared dead only when the replicas cannot reach it either. Default false.
-    pub secondary_check: bool,
-}
-
-impl Default for MhaSpec {
-    fn default() -> Self {
-        MhaSpec { ping_interval_s: 3, candidate_master: Vec::new(), check_repl_delay: true, secondary_check: false }
-    }
-}
-
 pub const GALERA: KindInfo = KindInfo {
     blocks: &["galera"],
     refuses: &[(ReplicationMode::Sync, NO_MODE_GALERA), (ReplicationMode::SemiSync, NO_MODE_GALERA)],
@@ -98,24 +74,6 @@ pub const GALERA: KindInfo = KindInfo {
 
 const NO_MODE_GALERA: &str = "Galera certifies every commit on every node of the primary component before acknowledging it; there is no replication mode to choose (wsrep settings go in `stack.settings`)";
 
-/// A Galera cluster (`stack.kind: galera`): its nodes. Its wsrep and InnoDB settings
-/// (`wsrep_provider_options`, `innodb_flush_log_at_trx_commit`, …) go in `stack.settings`;
-/// `stack.replicas` does not apply.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct GaleraSpec {
-    /// Writable nodes (2–9), `gal-1` (which bootstraps the cluster) … in start order; the
-    /// primary component is the majority of them, so place them in `stack.sites` as the
-    /// quorum should fall. Default 3.
-    pub nodes: u8,
-}
-
-impl Default for GaleraSpec {
-    fn default() -> Self {
-        GaleraSpec { nodes: 3 }
-    }
-}
-
 fn galera_nodes(st: &StackSpec) -> usize {
     usize::from(st.galera.clone().unwrap_or_default().nodes)
 }
@@ -133,7 +91,7 @@ fn galera_topology(st: &StackSpec) -> Vec<String> {
         format!(
             "{n} writable nodes in one Galera 4 cluster: a commit is certified by every node of the primary component before it is acknowledged (no primary, no replicas)"
         ),
-        format!("nodes: {}", super::format::nodes_in_sites(st, &[(0, "bootstraps the cluster")])),
+        format!("nodes: {}", super::topology::nodes_in_sites(st, &[(0, "bootstraps the cluster")])),
         format!(
             "primary component: more than half the nodes ({} of {n}); a node cut off from it refuses queries until it rejoins; failure detection: {}, {}",
             n / 2 + 1,

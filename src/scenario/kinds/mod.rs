@@ -13,16 +13,18 @@ mod postgres;
 mod postgres_logical;
 mod redis;
 mod redis_cluster;
+mod settings;
+mod topology;
 mod vip;
 
 pub use external::{ENDPOINT, READ_ENDPOINT};
 pub use files::{Carried, CarriedBy, FileSync, FilesSpec, KeepalivedSpec, VIP_FORWARDER};
 pub use format::Engine;
-pub use mariadb::{BINLOG_STREAMER, GaleraSpec, MhaSpec};
-pub use postgres::{ARCHIVE_HOST, ConflictResolution, HaproxySpec, MultiActiveSpec, PatroniSpec};
-pub use postgres_logical::LogicalSpec;
+pub use mariadb::BINLOG_STREAMER;
+pub use postgres::ARCHIVE_HOST;
 pub use redis::SentinelSpec;
 pub use redis_cluster::{CLUSTER_DEFAULTS, ClusterSpec};
+pub use settings::{ConflictResolution, GaleraSpec, HaproxySpec, LogicalSpec, MhaSpec, MultiActiveSpec, PatroniSpec};
 
 use super::locate::Problem;
 use super::locate::Seg::Key;
@@ -139,7 +141,7 @@ impl KindInfo {
             server_promotes: false,
             primaries: one_primary,
             read_endpoints: &[],
-            topology: format::primary_and_replicas,
+            topology: topology::primary_and_replicas,
             store: "the database",
         }
     }

@@ -7,8 +7,6 @@ use super::KindInfo;
 use crate::scenario::locate::Problem;
 use crate::scenario::locate::Seg::Key;
 use crate::scenario::model::*;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 /// Why a PostgreSQL stack takes no semi-sync.
 const NO_SEMI_SYNC: &str = "semi-sync is MariaDB's; use `replication: sync` for postgres";
@@ -55,61 +53,6 @@ pub const PGLOGICAL: KindInfo = KindInfo {
 
 const NO_SYNC_MESH: &str = "pglogical applies every other node's changes asynchronously; there is no synchronous mode to choose";
 
-/// A stack of writable nodes (`stack.kind: pglogical`): how many, and how a conflict is
-/// resolved. `stack.replicas` does not apply.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct MultiActiveSpec {
-    /// Writable nodes (2–8), `pgl-1` … in start order; give each its own site in
-    /// `stack.sites`. Default 2.
-    pub nodes: u8,
-    /// `pglogical.conflict_resolution` on every node: `last_update_wins` (the later commit
-    /// timestamp wins; the default), `first_update_wins`, `apply_remote` or `keep_local`.
-    pub conflict_resolution: ConflictResolution,
-}
-
-impl Default for MultiActiveSpec {
-    fn default() -> Self {
-        MultiActiveSpec { nodes: 2, conflict_resolution: ConflictResolution::LastUpdateWins }
-    }
-}
-
-/// How a node resolves a change from another node that conflicts with its own row.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ConflictResolution {
-    /// The change with the later commit timestamp wins (seed 002's last-write-wins).
-    #[default]
-    LastUpdateWins,
-    /// The change with the earlier commit timestamp wins.
-    FirstUpdateWins,
-    /// The incoming change always wins.
-    ApplyRemote,
-    /// The node's own row always wins.
-    KeepLocal,
-}
-
-impl ConflictResolution {
-    /// As pglogical's setting spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            ConflictResolution::LastUpdateWins => "last_update_wins",
-            ConflictResolution::FirstUpdateWins => "first_update_wins",
-            ConflictResolution::ApplyRemote => "apply_remote",
-            ConflictResolution::KeepLocal => "keep_local",
-        }
-    }
-    /// What it does, in the words of the scenario format.
-    pub fn meaning(self) -> &'static str {
-        match self {
-            ConflictResolution::LastUpdateWins => "the change with the later commit timestamp wins",
-            ConflictResolution::FirstUpdateWins => "the change with the earlier commit timestamp wins",
-            ConflictResolution::ApplyRemote => "the incoming change always wins",
-            ConflictResolution::KeepLocal => "the node's own row always wins",
-        }
-    }
-}
-
 fn mesh_nodes(st: &StackSpec) -> usize {
     usize::from(st.multi_active.clone().unwrap_or_default().nodes)
 }
@@ -122,7 +65,7 @@ fn mesh_topology(st: &StackSpec) -> Vec<String> {
             "{} writable nodes, a full mesh of pglogical subscriptions: each node applies every other's changes, asynchronously (no primary, no replicas)",
             ma.nodes
         ),
-        format!("nodes: {}", super::format::nodes_in_sites(st, &[])),
+        format!("nodes: {}", super::topology::nodes_in_sites(st, &[])),
         format!(
             "conflicts: {} ({}), each logged by the node that resolves it",
             ma.conflict_resolution.name(),
@@ -170,66 +113,6 @@ fn etcd_and_haproxy(st: &StackSpec) -> Vec<String> {
     let mut v: Vec<String> = (1..=n).map(|i| format!("etcd-{i}")).collect();
     v.push("haproxy".into());
     v
-}
-
-/// Patroni (`stack.kind: patroni`); times in seconds, as Patroni takes them. Defaults are
-/// the seed's.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct PatroniSpec {
-    /// Leader key TTL, s. Default 30.
-    pub ttl: u32,
-    /// Seconds between HA loops. Default 10.
-    pub loop_wait: u32,
-    /// Seconds DCS and PostgreSQL operations are retried. Default 10.
-    pub retry_timeout: u32,
-    /// Bytes a replica may lag and still be promoted. Default 1048576.
-    pub maximum_lag_on_failover: u64,
-    /// Patroni's synchronous_mode. Default false.
-    pub synchronous_mode: bool,
-    /// Default true.
-    pub use_pg_rewind: bool,
-    /// Default true.
-    pub use_slots: bool,
-    /// etcd members (1, 3 or 5). Default 3.
-    pub etcd_members: u8,
-}
-
-impl Default for PatroniSpec {
-    fn default() -> Self {
-        PatroniSpec {
-            ttl: 30,
-            loop_wait: 10,
-            retry_timeout: 10,
-            maximum_lag_on_failover: 1_048_576,
-            synchronous_mode: false,
-            use_pg_rewind: true,
-            use_slots: true,
-            etcd_members: 3,
-        }
-    }
-}
-
-/// HAProxy's health checks of Patroni's REST API (`/primary`).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct HaproxySpec {
-    /// `inter`, ms. Default 3000.
-    pub inter_ms: u64,
-    /// `fastinter` (interval while a server is changing state), ms. Default: inter_ms.
-    pub fastinter_ms: Option<u64>,
-    /// Failed checks before a server is marked down. Default 3.
-    pub fall: u8,
-    /// Passed checks before a server is marked up. Default 2.
-    pub rise: u8,
-    /// `on-marked-down shutdown-sessions`. Default true.
-    pub shutdown_sessions: bool,
-}
-
-impl Default for HaproxySpec {
-    fn default() -> Self {
-        HaproxySpec { inter_ms: 3000, fastinter_ms: None, fall: 3, rise: 2, shutdown_sessions: true }
-    }
 }
 
 fn validate_patroni(s: &Scenario, p: &mut Vec<Problem>) {

@@ -7,8 +7,6 @@ use super::KindInfo;
 use crate::scenario::locate::Problem;
 use crate::scenario::locate::Seg::{Index, Key};
 use crate::scenario::model::*;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 pub const POSTGRES_LOGICAL: KindInfo = KindInfo {
     blocks: &["logical"],
@@ -26,48 +24,6 @@ pub const POSTGRES_LOGICAL: KindInfo = KindInfo {
         "drdrill/postgres:15-2",
     )
 };
-
-/// The DR region's logical replication (`stack.kind: postgres-logical`). The last node is
-/// the subscriber; `stack.replicas` counts it.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct LogicalSpec {
-    /// Tables the workload writes, each record into the next in turn, every one with a
-    /// `bigserial` id from its own sequence (`<table>_id_seq`). Default [users].
-    pub tables: Vec<String>,
-    /// Tables in the publication. Default: every table.
-    pub published: Option<Vec<String>>,
-    /// `CREATE PUBLICATION` name. Default main_pub.
-    pub publication: String,
-    /// `CREATE SUBSCRIPTION` name on the DR node. Default dr_sub.
-    pub subscription: String,
-    /// Rows each table holds before the subscription is made: its initial copy, checked
-    /// on the DR node before the workload starts. Default 100.
-    pub initial_rows: u32,
-}
-
-impl Default for LogicalSpec {
-    fn default() -> Self {
-        LogicalSpec {
-            tables: vec!["users".into()],
-            published: None,
-            publication: "main_pub".into(),
-            subscription: "dr_sub".into(),
-            initial_rows: 100,
-        }
-    }
-}
-
-impl LogicalSpec {
-    /// The published tables.
-    pub fn published(&self) -> Vec<String> {
-        self.published.clone().unwrap_or_else(|| self.tables.clone())
-    }
-    /// Each table's sequence, as PostgreSQL names a `bigserial` column's.
-    pub fn sequences(&self) -> Vec<String> {
-        self.tables.iter().map(|t| format!("{t}_id_seq")).collect()
-    }
-}
 
 /// The primary, its local replicas, and the subscriber.
 fn logical_topology(st: &StackSpec) -> Vec<String> {
@@ -88,7 +44,7 @@ fn logical_topology(st: &StackSpec) -> Vec<String> {
             l.publication,
             l.subscription
         ),
-        format!("nodes: {}", super::format::nodes_in_sites(st, &[(names.len() - 1, "DR subscriber")])),
+        format!("nodes: {}", super::topology::nodes_in_sites(st, &[(names.len() - 1, "DR subscriber")])),
         format!("tables written: {}; published: {}{left}", l.tables.join(", "), l.published().join(", ")),
     ]
 }
