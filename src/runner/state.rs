@@ -139,7 +139,8 @@ impl Service {
                 None => self.stack.nodes.iter().map(|n| n.name.clone()).filter(|n| n != primary).collect(),
             },
             "any" => self.stack.nodes.iter().map(|n| n.name.clone()).collect(),
-            site => self.sc().stack.sites.get(site).cloned().unwrap_or_default(),
+            // a site's database nodes only: etcd or a Sentinel placed there serves no reads
+            site => crate::scenario::read_nodes_in(self.sc(), site),
         };
         // a multi-active stack's readers stand in each node's site, as its writers do
         // (`writer_homes`): a site cut off keeps its readers; others reach a node as the

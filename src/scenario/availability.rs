@@ -82,7 +82,12 @@ fn percent(text: &str) -> Result<f64, String> {
     if !v.is_finite() || v <= 0.0 {
         return Err(format!("`{text}` promises no availability: give a target above 0% and below 100%"));
     }
-    if v >= 100.0 {
+    if v > 100.0 {
+        return Err(format!(
+            "`{text}` is more than 100%: a share of the time is 100% at most; give a target below 100% (99.99% allows 4.38 min a month)"
+        ));
+    }
+    if v == 100.0 {
         return Err(format!(
             "`{text}` allows no downtime at all, so no failure can fit it: give a target below 100% (99.99% allows 4.38 min a month)"
         ));
@@ -90,7 +95,10 @@ fn percent(text: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-struct AvailabilityVisitor;
+/// Reads a target: `map` whether the `{target, per}` form is allowed (not inside `target`).
+struct AvailabilityVisitor {
+    map: bool,
+}
 
 impl<'de> Visitor<'de> for AvailabilityVisitor {
     type Value = Availability;
@@ -110,6 +118,11 @@ impl<'de> Visitor<'de> for AvailabilityVisitor {
         self.visit_f64(v as f64)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Availability, A::Error> {
+        if !self.map {
+            return Err(de::Error::custom(
+                "expected a percentage such as `99.95%`, found a mapping (`per` goes beside `target`, not inside it)",
+            ));
+        }
         let (mut target, mut per) = (None, Period::Month);
         while let Some(k) = map.next_key::<String>()? {
             match k.as_str() {
@@ -132,14 +145,14 @@ struct AvailabilityText(f64);
 
 impl<'de> Deserialize<'de> for AvailabilityText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<AvailabilityText, D::Error> {
-        let a = d.deserialize_any(AvailabilityVisitor)?;
+        let a = d.deserialize_any(AvailabilityVisitor { map: false })?;
         Ok(AvailabilityText(a.percent))
     }
 }
 
 impl<'de> Deserialize<'de> for Availability {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Availability, D::Error> {
-        d.deserialize_any(AvailabilityVisitor)
+        d.deserialize_any(AvailabilityVisitor { map: true })
     }
 }
 

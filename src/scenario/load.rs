@@ -29,10 +29,15 @@ impl Loaded {
     }
 }
 
-/// Whether the file uses the `services:` form (a top-level `services` key).
+/// Whether the file uses the `services:` form (a top-level `services` key). A file YAML
+/// cannot read (a syntax error, a key twice) is read by its lines: one starting with
+/// `services:` makes it the services form, so its real error is reported at its own line,
+/// not as an unknown `services` of the one-stack form.
 fn has_services(source: &str) -> bool {
-    let v: std::result::Result<serde_norway::Value, _> = serde_norway::from_str(source);
-    v.ok().and_then(|v| v.as_mapping().map(|m| m.contains_key("services"))).unwrap_or(false)
+    match serde_norway::from_str::<serde_norway::Value>(source) {
+        Ok(v) => v.as_mapping().is_some_and(|m| m.contains_key("services")),
+        Err(_) => source.lines().any(|l| l.strip_prefix("services").is_some_and(|r| r.trim_start().starts_with(':'))),
+    }
 }
 
 pub fn load(path: &Path) -> Result<Loaded> {

@@ -38,6 +38,7 @@ pub use kinds::{
 pub use limits::{Limit, STATS};
 pub use load::{Loaded, load, parse};
 pub use model::*;
+pub use reads::read_nodes_in;
 pub use services::{ServicePlan, ServiceSpec, ServicesScenario};
 pub use validate::validate;
 

@@ -70,12 +70,30 @@ fn control_characters(kind: &str, file: &str, text: &str) -> Result<()> {
     }
 }
 
-/// Walks the YAML events once: nesting deeper than `MAX_DEPTH`, any tag (`!evil`) and any
-/// alias (`*name`) are refused where they stand. A syntax error is left to the
-/// deserializer, which words it in the scenario's own terms.
+/// An open mapping or sequence while the events are walked: a mapping's keys so far (with
+/// where each stands), and whether its next node is a key.
+enum Open {
+    Map { keys: std::collections::HashMap<String, (usize, usize)>, at_key: bool },
+    Seq,
+}
+
+/// The key a node is, when it is one: the open mapping's next node (and the mapping now
+/// waits for its value); None for a value or a sequence's item.
+fn key_of<'a>(open: &'a mut [Open], node: &Event) -> Option<&'a mut std::collections::HashMap<String, (usize, usize)>> {
+    let Some(Open::Map { keys, at_key }) = open.last_mut() else { return None };
+    let is_key = *at_key;
+    *at_key = !is_key;
+    (is_key && matches!(node, Event::Scalar(..))).then_some(keys)
+}
+
+/// Walks the YAML events once: nesting deeper than `MAX_DEPTH`, any tag (`!evil`), any
+/// alias (`*name`) and any key written twice in one mapping (block or flow: `{target: a,
+/// target: b}` would keep the last silently) are refused where they stand. A syntax
+/// error is left to the deserializer, which words it in the scenario's own terms.
 pub fn check(file: &str, src: &str) -> Result<()> {
     let mut parser = Parser::new_from_str(src);
     let mut depth = 0usize;
+    let mut open: Vec<Open> = Vec::new();
     loop {
         let (event, mark) = match parser.next_token() {
             Ok(e) => e,
@@ -87,6 +105,19 @@ pub fn check(file: &str, src: &str) -> Result<()> {
             Err(_) => return Ok(()),
         };
         let (line, col) = (mark.line(), mark.col() + 1);
+        if matches!(event, Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..) | Event::Alias(_))
+            && let Some(keys) = key_of(&mut open, &event)
+            && let Event::Scalar(key, ..) = &event
+            && let Some((l, c)) = keys.insert(key.clone(), (line, col))
+        {
+            return Err(refuse(file, line, col, format!("the key `{key}` twice in one mapping (first at {l}:{c}): give each key once")));
+        }
+        match &event {
+            Event::MappingStart(..) => open.push(Open::Map { keys: Default::default(), at_key: true }),
+            Event::SequenceStart(..) => open.push(Open::Seq),
+            Event::MappingEnd | Event::SequenceEnd => drop(open.pop()),
+            _ => {}
+        }
         let tag = match &event {
             Event::StreamEnd => return Ok(()),
             Event::Alias(_) => {
@@ -150,6 +181,19 @@ mod tests {
         assert!(started.elapsed().as_secs_f64() < 1.0);
         let laughs = "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n";
         assert!(err(laughs).contains("s.yaml:2:8: aliases"), "{}", err(laughs));
+    }
+
+    #[test]
+    fn a_key_twice_in_one_mapping_is_refused_at_the_second_block_or_flow() {
+        let e = err("targets:\n  availability: {target: 99.9%, target: 50%}\n");
+        assert!(e.contains("s.yaml:2:33: the key `target` twice in one mapping (first at 2:18)"), "{e}");
+        let e = err("stack:\n  sites: {dc1: [pg-1], dc2: [pg-2], dc2: [pg-3]}\n");
+        assert!(e.contains("s.yaml:2:37: the key `dc2` twice in one mapping (first at 2:24)"), "{e}");
+        let e = err("stack:\n  kind: postgres\n  replicas: 2\n  replicas: 3\n");
+        assert!(e.contains("s.yaml:4:3: the key `replicas` twice in one mapping (first at 3:3)"), "{e}");
+        // the same key in two mappings, in a list's items, or as a value: no duplicate
+        check("s.yaml", "a: {x: 1}\nb: {x: 1}\nc:\n  - {x: 1}\n  - {x: 2}\nd: x\nx: d\ne: [x, x]\n").unwrap();
+        check("s.yaml", "a:\n  b:\n    c: 1\n  c: 2\nb: {c: {c: 1}}\n").unwrap();
     }
 
     #[test]

@@ -86,8 +86,9 @@ fn from_problem(s: &Scenario, from: &str) -> Option<String> {
         "replicas" if s.stack.node_names().len() <= (s.stack.kind.info().primaries)(&s.stack) => {
             Some("`from: replicas` needs a replica: this stack has none; read `from: primary` (or `any`)".into())
         }
-        site if s.sites.iter().any(|x| x == site) && s.stack.sites.get(site).is_none_or(Vec::is_empty) => {
-            Some(format!("site `{site}` holds none of the stack's nodes (`stack.sites`)"))
+        site if s.sites.iter().any(|x| x == site) && read_nodes_in(s, site).is_empty() => {
+            let others = s.stack.sites.get(site).filter(|m| !m.is_empty()).map(|m| format!(" (only {})", m.join(", "))).unwrap_or_default();
+            Some(format!("site `{site}` holds none of the stack's database nodes{others}: read from a site that holds one (`stack.sites`)"))
         }
         _ => None,
     }
@@ -142,6 +143,27 @@ mod tests {
         assert_eq!(err(&BASE.replace("from: replicas", "from: primary")), "");
         let t = "targets: {rto_ms: 1000, read_rto_ms: 500, stale_read_ms: {p99: 100}, max_reads_of_lost_writes: 0}";
         assert_eq!(err(&BASE.replace("targets: {rto_ms: 1000}", t)), "");
+    }
+
+    /// A shipped three-site scenario with readers `from` a site.
+    fn three_sites(file: &str, from: &str) -> String {
+        let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file)).unwrap();
+        src.replacen("workload:\n", &format!("workload:\n  readers: {{count: 2, from: {from}}}\n"), 1)
+    }
+
+    #[test]
+    fn readers_from_a_site_read_its_database_nodes_and_a_site_without_one_is_refused() {
+        // dc3 holds etcd-3 and HAProxy (Patroni), sentinel-3 alone (Sentinel): no database node
+        let e = err(&three_sites("region-patroni-three-sites.yaml", "dc3"));
+        assert!(e.contains("site `dc3` holds none of the stack's database nodes (only etcd-3, haproxy)"), "{e}");
+        let e = err(&three_sites("region-sentinel-three-sites.yaml", "dc3"));
+        assert!(e.contains("site `dc3` holds none of the stack's database nodes (only sentinel-3)"), "{e}");
+        // dc2 is valid, and its readers read pg-2 alone, never etcd-2
+        let src = three_sites("region-patroni-three-sites.yaml", "dc2");
+        let loaded = parse(Path::new("s.yaml"), src).unwrap();
+        assert_eq!(super::read_nodes_in(&loaded.scenario, "dc2"), ["pg-2"]);
+        let src = three_sites("region-sentinel-three-sites.yaml", "dc2");
+        assert_eq!(super::read_nodes_in(&parse(Path::new("s.yaml"), src).unwrap().scenario, "dc2"), ["redis-3"]);
     }
 
     #[test]
@@ -205,4 +227,11 @@ mod tests {
         let e = err(&BASE.replace("from: replicas}", "from: replicas, site: dc1}"));
         assert!(e.contains("readers stand in a site only in a scenario with `sites: [..]`"), "{e}");
     }
+}
+
+/// The database nodes `stack.sites` places in `site`: what readers `from` that site read
+/// (an orchestrator's members placed there, etcd or a Sentinel, serve no reads).
+pub fn read_nodes_in(s: &Scenario, site: &str) -> Vec<String> {
+    let data = s.stack.node_names();
+    s.stack.sites.get(site).into_iter().flatten().filter(|n| data.contains(n)).cloned().collect()
 }

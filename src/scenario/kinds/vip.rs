@@ -17,13 +17,23 @@ pub fn parse_subnet(s: &str) -> Result<(Ipv4Addr, u8), String> {
     if !addr.is_private() {
         return Err(format!("a private range (10/8, 172.16/12, 192.168/16), so that no real address is shadowed; found {addr}"));
     }
-    if u32::from(addr) & (u32::MAX >> prefix) != 0 {
+    if u32::from(addr) & host_mask(prefix) != 0 {
         return Err(format!(
             "the subnet's first address ({}/{prefix}), found {addr}",
-            Ipv4Addr::from(u32::from(addr) & !(u32::MAX >> prefix))
+            Ipv4Addr::from(u32::from(addr) & !host_mask(prefix))
         ));
     }
     Ok((addr, prefix))
+}
+
+/// The host bits of a /`prefix` network (none past /32: no shift overflows).
+fn host_mask(prefix: u8) -> u32 {
+    u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0)
+}
+
+/// The prefix length `s` gives after its `/`, when it is a number.
+fn prefix_of(s: &str) -> Option<u8> {
+    s.split_once('/').and_then(|(_, p)| p.parse().ok())
 }
 
 /// Why `vip` cannot be the VIP on `subnet` (its first address, prefix), if it cannot.
@@ -45,18 +55,17 @@ fn vip_refusal(vip: &str, (base, prefix): (Ipv4Addr, u8)) -> Option<String> {
 /// What is wrong with `keepalived.subnet` and `keepalived.vip`, at the key.
 pub(super) fn check(subnet: Option<&str>, vip: Option<&str>, p: &mut Vec<Problem>) {
     let at = |f: &'static str| vec![Key("stack"), Key("keepalived"), Key(f)];
-    let subnet = match subnet.map(parse_subnet) {
-        Some(Ok(net)) => {
-            let before = p.len();
-            crate::scenario::bounds::check(
-                p,
-                at("subnet"),
-                "KeepalivedSpec.subnet:the subnet's prefix length",
-                f64::from(net.1),
-                "room for the drill's containers and a VIP",
-            );
-            (p.len() == before).then_some(net)
+    // the prefix's range first: a /0 or a /33 is out of it, whatever its address
+    if let Some(prefix) = subnet.and_then(prefix_of) {
+        let before = p.len();
+        let (name, why) = ("KeepalivedSpec.subnet:the subnet's prefix length", "room for the drill's containers and a VIP");
+        crate::scenario::bounds::check(p, at("subnet"), name, f64::from(prefix), why);
+        if p.len() > before {
+            return;
         }
+    }
+    let subnet = match subnet.map(parse_subnet) {
+        Some(Ok(net)) => Some(net),
         Some(Err(why)) => {
             p.push((at("subnet"), why));
             return;
@@ -87,5 +96,10 @@ mod tests {
         assert!(parse_subnet("10.213.0.9/24").unwrap_err().contains("the subnet's first address (10.213.0.0/24)"));
         assert!(parse_subnet("8.8.0.0/16").unwrap_err().contains("private range"));
         assert!(parse_subnet("nonsense").unwrap_err().contains("expected a private IPv4 subnet"));
+        // a prefix past /31 shifts nothing out of range (a debug build once panicked)
+        for s in ["10.213.0.0/32", "10.213.0.0/33", "10.213.0.0/0", "10.213.0.0/255"] {
+            let _ = parse_subnet(s);
+        }
+        assert_eq!(parse_subnet("10.213.0.0/32"), Ok(("10.213.0.0".parse().unwrap(), 32)));
     }
 }
