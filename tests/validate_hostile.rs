@@ -196,3 +196,53 @@ proptest! {
         }
     }
 }
+
+/// The newest keys' bad input (issue 69's corpus): each file refused at the line of its
+/// own error, in words that name the key, never misreported as another key's.
+#[test]
+fn the_newest_keys_bad_input_is_named_at_its_own_line() {
+    let cases = [
+        ("services-syntax-error.yaml", ":17:25:", "mapping values are not allowed"),
+        ("services-named-twice.yaml", ":34:3:", "the key `pg` twice in one mapping (first at 13:3)"),
+        ("services-key-twice.yaml", ":17:7:", "the key `replicas` twice in one mapping (first at 16:7)"),
+        ("services-unclosed-brace.yaml", ":16:17:", "services.pg.stack.replicas"),
+        ("availability-target-twice.yaml", ":5:33:", "the key `target` twice"),
+        ("availability-per-twice.yaml", ":5:44:", "the key `per` twice"),
+        (
+            "availability-target-nested.yaml",
+            ":5:26:",
+            "targets.availability.target: expected a percentage such as `99.95%`, found a mapping",
+        ),
+        ("availability-over-100.yaml", ":5:17:", "`150%` is more than 100%"),
+        ("stack-sites-key-twice.yaml", ":37:5:", "the key `dc2` twice"),
+        (
+            "readers-from-a-site-without-a-database-node-patroni.yaml",
+            ":40:3:",
+            "site `dc3` holds none of the stack's database nodes (only etcd-3, haproxy)",
+        ),
+        (
+            "readers-from-a-site-without-a-database-node-sentinel.yaml",
+            ":33:3:",
+            "site `dc3` holds none of the stack's database nodes (only sentinel-3)",
+        ),
+        ("keepalived-subnet-prefix-32.yaml", ":18:5:", "prefix length must be between 16 and 26, found 32"),
+        ("keepalived-subnet-prefix-33.yaml", ":18:5:", "prefix length must be between 16 and 26, found 33"),
+        ("keepalived-subnet-prefix-0.yaml", ":18:5:", "prefix length must be between 16 and 26, found 0"),
+        ("stale-read-ms-empty.yaml", ":11:", "`stale_read_ms`: expected at least one of p50, p95, p99, max"),
+        ("stale-read-ms-negative.yaml", ":11:46:", "p99 must be between 0 and 86400000, found -5"),
+        ("rpo-as-a-list.yaml", ":11:30:", "rpo takes one word, one of none; found a list"),
+        ("files-sync-as-a-list.yaml", ":15:11:", "sync takes one word, one of rsync, lsyncd; found a list"),
+        ("changes-on-postgres.yaml", ":7:3:", "`changes`: rewrites and deletes"),
+        ("sites-without-wan.yaml", ":13:1:", "the replicas in dc2 cannot reach the primary in dc1: add a `wan` link"),
+    ];
+    let dir = root().join("tests/fixtures/hostile");
+    let mut wrong = Vec::new();
+    for (file, at, words) in cases {
+        let (code, err, _) = validate(&dir.join(file));
+        let first = err.lines().next().unwrap_or_default();
+        if code != 2 || !first.contains(&format!("{file}{at}")) || !first.contains(words) {
+            wrong.push(format!("{file}: exit {code}, wanted {at} {words:?}, got {first}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -50,7 +50,7 @@ fn readers(s: &Scenario, r: &ReadersSpec, p: &mut Vec<Problem>) {
         p.push((at("site"), why));
     }
     if s.targets.stale_read_ms.as_ref().is_some_and(|l| l.each().is_empty()) {
-        p.push((vec![Key("targets"), Key("stale_read_ms")], "expected at least one of p50, p95, p99, max".into()));
+        p.push((vec![Key("targets"), Key("stale_read_ms")], "`stale_read_ms`: expected at least one of p50, p95, p99, max".into()));
     }
 }
 

@@ -139,18 +139,20 @@ pub(super) fn linked(s: &Scenario, a: &str, b: &str) -> bool {
 /// placed, on networks of their own).
 fn check_reach(s: &Scenario, placed: &[&str], replicas: bool, p: &mut Vec<Problem>) {
     let info = s.stack.kind.info();
+    // at the links, or where the sites are declared when there are none to point at
+    let at = || vec![Key(if s.wan.is_empty() { "sites" } else { "wan" })];
     if info.multi_active {
         if let Some((a, b)) = placed.iter().flat_map(|a| placed.iter().map(move |b| (*a, *b))).find(|(a, b)| !linked(s, a, b)) {
             let why = format!(
                 "every node of a {} stack applies every other's changes, but {a} and {b} cannot reach each other: add a `wan` link between them",
                 info.name
             );
-            p.push((vec![Key("wan")], why));
+            p.push((at(), why));
         }
     } else if let (Some(first), true) = (placed.first(), replicas)
         && let Some(far) = placed.iter().find(|x| !linked(s, first, x))
     {
-        p.push((vec![Key("wan")], format!("the replicas in {far} cannot reach the primary in {first}: add a `wan` link between them")));
+        p.push((at(), format!("the replicas in {far} cannot reach the primary in {first}: add a `wan` link between them")));
     }
 }
 

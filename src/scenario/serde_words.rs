@@ -9,6 +9,9 @@ use super::keys::row_at;
 /// key's range; None for any other message.
 pub fn in_user_words(text: &str) -> Option<String> {
     let (path, rest) = text.split_once(": ")?;
+    if let Some(words) = one_word_expected(path, rest) {
+        return Some(words);
+    }
     let rest = rest.strip_prefix("invalid value: ").or_else(|| rest.strip_prefix("invalid type: "))?;
     let (what, rest) = rest.split_once(" `")?;
     let whole = match what {
@@ -19,14 +22,28 @@ pub fn in_user_words(text: &str) -> Option<String> {
     // serde_norway names a number beyond u64 "`N` as u128"
     let (found, expected) = rest.split_once("`, expected ").or_else(|| rest.split_once("` as u128, expected "))?;
     let type_range = type_range(expected)?;
-    let row = row_at(path);
     let key = path.rsplit('.').next().unwrap_or(path).split('[').next().unwrap_or(path);
-    let range = match row.as_ref().map(|r| r.range.as_str()).filter(|r| !r.is_empty()) {
-        Some(r) => in_words(r),
-        None => type_range,
-    };
+    // a value of a map-valued key (`stale_read_ms.p99`) takes the key's own documented range
+    let range_of = |p: &str| row_at(p).map(|r| r.range).filter(|r| !r.is_empty());
+    let documented = range_of(path).or_else(|| path.rsplit_once('.').and_then(|(parent, _)| range_of(parent)));
+    let range = documented.map_or(type_range, |r| in_words(&r));
     let kind = if whole || !expected.starts_with(['u', 'i']) { "" } else { "a whole number " };
     Some(format!("{key} must be {kind}{range}, found {}", crate::error::quote(found)))
+}
+
+/// A list or a mapping where a key takes one word (`rpo: [none]`, `sync: [rsync, lsyncd]`):
+/// serde_norway asks for "a YAML tag starting with '!'", the way it spells an enum's
+/// variant with data; the user wrote a key whose words the key table lists.
+fn one_word_expected(path: &str, rest: &str) -> Option<String> {
+    let found = rest.strip_prefix("invalid type: ")?.strip_suffix(", expected a YAML tag starting with '!'")?;
+    let found = match found {
+        "sequence" => "a list",
+        "map" => "a mapping",
+        other => other,
+    };
+    let key = path.rsplit('.').next().unwrap_or(path);
+    let kind = row_at(path).map(|r| r.kind).filter(|k| k.starts_with("one of ")).unwrap_or_else(|| "one value".into());
+    Some(format!("{key} takes one word, {kind}; found {found}"))
 }
 
 /// A Rust number type's range, in the bounds' words.

@@ -111,7 +111,7 @@ fn replica_lag_problems(s: &Scenario, p: &mut Vec<Problem>) {
         }
     }
     if s.targets.replica_lag_ms.as_ref().is_some_and(|l| l.each().is_empty()) {
-        p.push((vec![Key("targets"), Key("replica_lag_ms")], "expected at least one of p50, p95, p99, max".into()));
+        p.push((vec![Key("targets"), Key("replica_lag_ms")], "`replica_lag_ms`: expected at least one of p50, p95, p99, max".into()));
     }
 }
 

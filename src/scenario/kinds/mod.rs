@@ -401,8 +401,10 @@ fn validate_changes(s: &Scenario, c: &ChangesSpec, p: &mut Vec<Problem>) {
     let at = |k: &'static str| vec![Key("workload"), Key("changes"), Key(k)];
     if !s.stack.kind.info().changes {
         let takes = spoken_list(&kind_names(|k| k.info().changes), "and");
-        let msg =
-            format!("rewrites and deletes of the writers' own records run on {takes} stacks; a {} stack takes none", s.stack.kind.name());
+        let msg = format!(
+            "`changes`: rewrites and deletes of the writers' own records run on {takes} stacks; a {} stack takes none",
+            s.stack.kind.name()
+        );
         p.push((vec![Key("workload"), Key("changes")], msg));
     }
     super::bounds::check(p, at("delete_every"), "ChangesSpec.delete_every", f64::from(c.delete_every), "");
