@@ -100,11 +100,11 @@ pub fn read_rto(
         rto(&ops, acks, injects, fault, (stop_ns, end_ns), c.stable_window_ms * 1_000_000, c.stable_ok_ratio)
     };
     let Some(f) = fault else { return judge(&[], None) };
-    // when the fault took effect for the readers: their first failed read, clamped to the
-    // fault's [requested, applied], as for the writes
+    // when the fault took effect for the readers: their first failed read (the earliest
+    // invoked that ended at or after the request), clamped to the fault's [requested,
+    // applied], as for the writes; that read also ended at or after the effect
     let first_bad = sorted.iter().find(|r| r.outcome != Outcome::Ok && r.complete_ns >= f.at_ns).map(|r| r.invoke_ns);
     let effect = first_bad.map_or(f.applied_ns.unwrap_or(f.at_ns).max(f.at_ns), |b| f.effect(b));
-    let first_bad = sorted.iter().find(|r| r.outcome != Outcome::Ok && r.complete_ns >= effect).map(|r| r.invoke_ns);
     let served = sorted.iter().any(|r| r.outcome == Outcome::Ok && r.invoke_ns > effect && first_bad.is_none_or(|b| r.invoke_ns < b));
     match first_bad.filter(|_| served) {
         // their own outage, from the first read that failed after the fault
