@@ -92,7 +92,6 @@ fn key_of<'a>(open: &'a mut [Open], node: &Event) -> Option<&'a mut std::collect
 /// error is left to the deserializer, which words it in the scenario's own terms.
 pub fn check(file: &str, src: &str) -> Result<()> {
     let mut parser = Parser::new_from_str(src);
-    let mut depth = 0usize;
     let mut open: Vec<Open> = Vec::new();
     loop {
         let (event, mark) = match parser.next_token() {
@@ -124,15 +123,11 @@ pub fn check(file: &str, src: &str) -> Result<()> {
                 return Err(refuse(file, line, col, "aliases (`*name`) are not supported in scenarios; write the value out"));
             }
             Event::SequenceStart(_, tag) | Event::MappingStart(_, tag) => {
-                depth += 1;
-                if depth > MAX_DEPTH {
+                // the mappings and sequences open, this one included: the depth
+                if open.len() > MAX_DEPTH {
                     return Err(refuse(file, line, col, format!("nested more than {MAX_DEPTH} levels deep")));
                 }
                 tag.clone()
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                depth = depth.saturating_sub(1);
-                None
             }
             Event::Scalar(_, _, _, tag) => tag.clone(),
             _ => None,
