@@ -136,7 +136,7 @@ fn writes(r: &Results, out: &mut Vec<Found>) {
 /// Acknowledged writes lost where no target judges data loss: how many, the span of
 /// their acknowledgements, and the nodes that acknowledged them.
 fn lost_unjudged(r: &Results, out: &mut Vec<Found>) {
-    let judged = r.targets.iter().any(|t| ["rpo_ms", "max_lost_writes"].contains(&t.target.as_str()));
+    let judged = r.targets.iter().any(|t| super::questions::DATA_LOSS_TARGETS.contains(&t.target.as_str()));
     let (Some(n), false) = (r.lost_writes.filter(|n| *n > 0), judged) else { return };
     let what = format!("{n} of {} acknowledged writes were lost (no target judges data loss)", r.acked_writes);
     out.push((FindingKind::LostWrites, what, lost_evidence(&r.lost)));

@@ -104,6 +104,9 @@ pub struct Unexpected {
     pub findings: Vec<Finding>,
 }
 
+/// The targets that judge data loss: with neither, lost writes are a finding.
+pub const DATA_LOSS_TARGETS: [&str; 2] = ["rpo_ms", "max_lost_writes"];
+
 /// What kind of thing a finding is (docs/evidence.md lists each; `FindingKind::iter()`,
 /// derived from the enum, gives every one).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, strum::EnumIter)]
