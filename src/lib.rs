@@ -17,6 +17,7 @@ pub mod runner;
 pub mod scenario;
 pub mod secrets;
 pub mod stack;
+pub mod stats;
 pub mod suite;
 pub mod usage;
 pub mod workload;

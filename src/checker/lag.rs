@@ -14,6 +14,7 @@
 //! of `latency.rs`); engine samples to the phase of their time.
 use super::latency::LatencyPhase;
 use crate::lag::LagRow;
+use crate::stats::pct;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -258,15 +259,6 @@ fn engine_stats<'a>(rows: impl Iterator<Item = &'a LagRow>) -> EngineStats {
     e.behind_bytes_p50 = pct(&bytes, 50.0);
     e.behind_bytes_max = bytes.last().copied();
     e
-}
-
-/// Nearest-rank percentile (`p` in percent) of sorted values.
-pub fn pct<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
 fn ms(ns: u64) -> f64 {

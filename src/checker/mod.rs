@@ -2,6 +2,7 @@
 //! duplicated writes, convergence, per-phase latency. Definitions are in docs/measurement.md
 //! and in each function.
 mod ack_runs;
+mod alert_targets;
 mod analysis;
 mod answering;
 mod availability;
@@ -9,6 +10,8 @@ mod changes;
 mod convergence;
 mod divergence;
 mod divergence_causes;
+mod drill;
+mod false_pages;
 mod groups;
 mod holders;
 mod lag;
@@ -27,16 +30,23 @@ mod steps;
 mod targets;
 mod updates;
 
+pub use crate::stack::{ClientDns, PhaseSteps};
+pub use crate::stats::pct;
 pub use ack_runs::AckRuns;
+pub use alert_targets::{judge_alert_targets, rules_alive};
 pub use analysis::{Analysis, Checker, fault_times};
 pub use answering::{ANSWER_GAP_NS, Answered, Answering};
 pub use availability::{AvailabilityReport, availability_text, judge_availability};
 pub use convergence::{Convergence, NodeConvergence, compare};
 pub use divergence::{Cause, DivergedKey, Held, Stamp};
 pub use divergence_causes::{KeyEvidence, Skewed, explain};
+#[cfg(test)]
+pub(crate) use drill::sample;
+pub use drill::*;
+pub use false_pages::{false_pages, words as false_page_words};
 pub use groups::{GroupResult, GroupsReport, judge_groups};
 pub use holders::{HolderChange, HolderRow, HoldersReport, Split};
-pub use lag::{EngineStats, LagReport, LagStats, ReplicaLag, judge_lag, lag_report, pct};
+pub use lag::{EngineStats, LagReport, LagStats, ReplicaLag, judge_lag, lag_report};
 pub use latency::{LatencyPhase, PhaseLatencies, PhaseLatency, phases};
 pub use phases::{Failover, Phases, phases as orchestrator_phases};
 pub use read_rto::{NodeReads, Unrecovered};
@@ -49,7 +59,6 @@ pub use rpo::{ChangesJudged, LostWrite, RpoResult};
 pub use rto::{FaultTime, RtoBasis, RtoResult};
 pub use shards::{ShardResult, ShardsReport, judge_shards, shard_parts};
 pub use sites::{SiteOp, SiteWrites, site_writes};
-pub use steps::{ClientDns, Steps as PhaseSteps};
 pub use targets::TargetResult;
 pub use updates::{Cut, CutReport, LostUpdate, MultiActiveReport, Rejoin, Update, UpdatesReport, judge_updates, update_value};
 

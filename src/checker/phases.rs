@@ -2,10 +2,11 @@
 //! rerouted → recovered, each phase with its duration and the budget the settings imply.
 //! A phase the drill did not observe is null, never guessed.
 use super::ack_runs::AckRuns;
-use super::steps::{Observed, Steps};
+use super::steps::Observed;
 use crate::clock::ms;
 use crate::history::Event;
 use crate::stack::Budgets;
+use crate::stack::PhaseSteps as Steps;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]

@@ -2,32 +2,14 @@
 //! the answered fault, in the events and in the new primary's acknowledgements.
 use super::ack_runs::{AckRuns, RunStart};
 use crate::history::{Event, EventKind};
+use crate::stack::{ClientDns, PhaseSteps as Steps};
 
-/// The drill's DNS as the clients use it: the record's TTL (ms), and whether they resolve
-/// once and never ask again (`workload.resolve: once`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ClientDns {
-    pub ttl_ms: u64,
-    pub once: bool,
-}
-
-/// Whose steps the phases follow: the orchestrator's (its watcher's events), or drdrill's
-/// scripted recovery (failover start, promotion, the clients repointed), with the DNS
-/// record's TTL when the clients find the primary through the drill's DNS.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Steps {
-    Orchestrator,
-    Scripted { dns: Option<ClientDns> },
-}
-
-impl Steps {
-    /// The events that mark, for these steps, the failure detected, the new primary
-    /// promoted and the clients' endpoint moved to it.
-    fn event_kinds(self) -> (EventKind, EventKind, EventKind) {
-        match self {
-            Steps::Orchestrator => (EventKind::OrchestratorDetected, EventKind::OrchestratorPromoted, EventKind::OrchestratorMoved),
-            Steps::Scripted { .. } => (EventKind::FailoverStart, EventKind::FailoverPromote, EventKind::FailoverRepointClients),
-        }
+/// The events that mark, for these steps, the failure detected, the new primary
+/// promoted and the clients' endpoint moved to it.
+fn event_kinds(steps: Steps) -> (EventKind, EventKind, EventKind) {
+    match steps {
+        Steps::Orchestrator => (EventKind::OrchestratorDetected, EventKind::OrchestratorPromoted, EventKind::OrchestratorMoved),
+        Steps::Scripted { .. } => (EventKind::FailoverStart, EventKind::FailoverPromote, EventKind::FailoverRepointClients),
     }
 }
 
@@ -65,7 +47,7 @@ impl Observed {
     ) -> Self {
         let fault_ns = answered_fault_ns(events, fault);
         let after = |kind: EventKind, node: Option<&str>| first_after_fault(events, fault_ns, kind, node);
-        let (detect, promote, moves) = steps.event_kinds();
+        let (detect, promote, moves) = event_kinds(steps);
         let first = match (new, fault_ns) {
             (Some(n), Some(f)) => runs.first_after(n, f),
             _ => None,

@@ -104,7 +104,7 @@ fn validate(files: &[std::path::PathBuf]) -> i32 {
 
 /// `drdrill compare`: a run against the other runs of its scenario in `base`.
 fn compare(base: &std::path::Path, new: &std::path::Path) -> Result<i32> {
-    let mut r = crate::report::load_results(new)?;
+    let mut r = crate::checker::load_results(new)?;
     let runs: Vec<_> = suite::load_baseline(base, &r.scenario)?.into_iter().filter(|b| b.run_id != r.run_id).collect();
     if runs.is_empty() {
         return Err(Error::usage(format!("{} holds no other run of {} to compare with", base.display(), r.scenario)));

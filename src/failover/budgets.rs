@@ -2,9 +2,9 @@
 //! from the history: an orchestrator's budgets come from its own settings; drdrill's own
 //! recovery (a promotion, a runbook, a restore) is split into phases when the clients find
 //! the primary through the drill's DNS.
-use crate::checker::{ClientDns, PhaseSteps};
 use crate::scenario::FailoverSpec;
 use crate::stack::Budgets;
+use crate::stack::{ClientDns, PhaseSteps};
 
 /// What drdrill's own recovery allows each phase: detection its trigger (the probe's
 /// failures, or the delay), the TTL the clients' caches keep the old address (no bound

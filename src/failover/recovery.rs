@@ -5,11 +5,11 @@
 //! `dyn Recovery`: it hands it the fault notices and waits for its report.
 use super::report::FailoverReport;
 use super::scene::Scene;
-use crate::checker::{ClientDns, PhaseSteps};
 use crate::error::{Error, Result};
 use crate::fault::FaultNotice;
 use crate::scenario::{FailoverMode, FailoverSpec};
 use crate::stack::{Budgets, Driver, Orchestrator};
+use crate::stack::{ClientDns, PhaseSteps};
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::mpsc;

@@ -19,24 +19,20 @@ mod deploy;
 mod drill;
 mod exporter_files;
 mod external;
-mod false_pages;
 mod http;
 mod judge;
 mod placed;
 mod queries;
 mod receiver;
-mod targets;
 mod watch;
 mod webhook;
 
 pub use deploy::Plan;
 pub use deploy::{IMAGE, Target, container_nodes, witness_sites};
 pub use drill::Monitor;
-pub use false_pages::{false_pages, words as false_page_words};
 pub use http::Http;
 pub use judge::FaultAt;
 use serde::{Deserialize, Serialize};
-pub use targets::{judge_targets, rules_alive};
 pub use webhook::Webhook;
 
 /// What the drill's monitoring found (results.json `alerts`).

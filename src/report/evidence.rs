@@ -2,8 +2,8 @@
 //! history.jsonl.zst (report.html, timeline.svg, report.md, junit.xml), re-rendered by
 //! `drdrill report DIR`; and manifest.json, the SHA-256 of every file, checked by
 //! `drdrill verify DIR` so that an auditor knows nothing was edited after the drill.
-use super::results::load_results;
 use super::{Results, html::report_html, junit_xml, markdown, timeline::timelines};
+use crate::checker::load_results;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

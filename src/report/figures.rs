@@ -2,7 +2,7 @@
 //! it counts from, the longest time without an acknowledgement, the WAN links that shape
 //! the latency.
 use super::Results;
-use crate::checker::RtoBasis;
+use crate::checker::{RtoBasis, not_recovered_text};
 use crate::scenario::LinkSpec;
 
 /// The longest time without an acknowledgement and when it began: `23.6 ms (from t=5012.3
@@ -27,21 +27,6 @@ pub(super) fn rto_text(r: &Results) -> String {
         (Some(v), true) => format!("{v:.1} ms ({basis})"),
         (None, true) => not_recovered_text(r),
     }
-}
-
-/// Writes that did not come back while the drill watched, as measured and no more: `not
-/// recovered within the drill's window (no acknowledged write in the 85.0 s from the fault
-/// to the workload's end, 80.0 s after the failover was done)`. The clients may have come
-/// back later; nobody was writing then.
-pub(super) fn not_recovered_text(r: &Results) -> String {
-    let end = (r.longest_gap_to_end && r.longest_gap_ms > 0.0).then_some(r.longest_gap_start_ms + r.longest_gap_ms);
-    let Some(end) = end.filter(|e| *e > r.rto_from_ms) else { return "not recovered within the drill's window".into() };
-    let done = r.failover.as_ref().and_then(|f| f.done_ms).filter(|d| *d < end);
-    let after = done.map(|d| format!(", {:.1} s after the failover was done", (end - d) / 1000.0)).unwrap_or_default();
-    format!(
-        "not recovered within the drill's window (no acknowledged write in the {:.1} s from the fault to the workload's end{after})",
-        (end - r.rto_from_ms) / 1000.0
-    )
 }
 
 /// The links that add anything (sites that are groups on one network have plain ones).

@@ -17,7 +17,7 @@ impl FileReporter {
 
 /// results.json: the documented schema, pretty-printed.
 pub fn results_json(r: &Results) -> String {
-    serde_json::to_string_pretty(&super::results::to_json_value(r)).expect("results serialise") + "\n"
+    serde_json::to_string_pretty(&crate::checker::to_json_value(r)).expect("results serialise") + "\n"
 }
 
 impl Reporter for FileReporter {

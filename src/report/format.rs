@@ -5,7 +5,7 @@ use crate::usage::HarnessUsage;
 
 /// A figure in ms with one decimal, or "-" when there is none.
 pub(super) fn ms(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+    crate::checker::ms_text(v)
 }
 
 /// `round trip 30 ± 5 ms, 12500 KB/s each way`.

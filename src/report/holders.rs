@@ -3,7 +3,7 @@
 //! writes each side acknowledged in it and how many of them the surviving data lacks.
 use super::Results;
 use super::format::{Fact, fact};
-use crate::checker::Split;
+use crate::checker::{held_text, sides_text};
 
 /// The facts, in the order of the drill; none for a stack that moves no entry.
 pub fn holder_facts(r: &Results) -> Vec<Fact> {
@@ -34,21 +34,4 @@ pub fn holder_facts(r: &Results) -> Vec<Fact> {
         out.push(fact(format!("  {}", side.node), text));
     }
     out
-}
-
-/// "files-1 and files-2 both held the VIP … from t=… to t=… (9.0 s):".
-pub fn held_text(s: &Split, entry: &str) -> String {
-    let until = s.to_ms.map(|t| format!("to t={t:.1} ms")).unwrap_or_else(|| "to the end of the watch".into());
-    let who = if s.nodes.len() == 2 { format!("{} both", s.nodes.join(" and ")) } else { format!("{} all", s.nodes.join(", ")) };
-    format!("{who} held {entry} from t={:.1} ms {until} ({:.1} s):", s.from_ms, s.duration_ms / 1000.0)
-}
-
-/// "files-1 acknowledged 3 writes (0 lost), files-2 acknowledged 210 (210 lost)".
-pub fn sides_text(s: &Split) -> String {
-    let sides: Vec<String> = s
-        .nodes
-        .iter()
-        .map(|n| format!("{n} acknowledged {} writes ({} lost)", s.acked.get(n).copied().unwrap_or(0), s.lost.get(n).copied().unwrap_or(0)))
-        .collect();
-    sides.join(", ")
 }

@@ -7,16 +7,11 @@
 //! timeline, figures) above them; the reporters (terminal, markdown, html, junit) above the
 //! sections; evidence.rs, which writes every report, on top.
 mod alerts;
-mod answers;
-mod baseline;
 mod buckets;
 mod claims;
-mod comparison;
-mod early;
 mod evidence;
 mod figures;
 mod file;
-mod findings;
 mod format;
 mod groups;
 mod holders;
@@ -30,31 +25,24 @@ mod measured;
 mod metrics;
 mod multi_active;
 mod palette;
-mod perturbed;
 mod phases;
-mod questions;
 mod questions_text;
 mod read_lane;
 mod reads;
 mod refusals;
 mod replication;
 mod restore;
-mod results;
 mod shards;
 mod site_gaps;
 mod terminal;
 mod timeline;
 
-pub use answers::answer as answer_questions;
-pub use baseline::{compare, last_run, load_baseline};
-pub use comparison::{Check, Comparison};
+use crate::checker::Results;
 pub use evidence::{MANIFEST, finish_evidence, rerender, verify};
 pub use file::{FileReporter, results_json};
 pub use junit::{esc as xml_escape, junit_suite, junit_suites, junit_wrap, junit_xml};
 pub use markdown::markdown;
 pub use metrics::{metrics_text, push as push_metrics, write_atomically};
-pub use questions::{Answer, FaultInjected, Figure, Finding, Questions};
-pub use results::{Interruption, IsolatedPrimary, NodeInfo, Results, SCHEMA_VERSION, StackInfo, SteadyStateReport, load_results};
 pub use terminal::{LIVE_LINE, TerminalReporter, scorecard};
 
 /// What happens during a drill, as reporters see it.
@@ -97,8 +85,8 @@ mod tests;
 /// A complete Results for other modules' unit tests.
 #[cfg(test)]
 pub(crate) mod tests_support {
-    pub fn results() -> super::Results {
-        super::tests::sample()
+    pub fn results() -> crate::checker::Results {
+        crate::checker::sample::sample()
     }
 
     /// A diverged key explained as a tie, with one node's side.

@@ -257,7 +257,7 @@ mod tests {
             |to_end| SiteWrites { longest_without_ack_ms: 710.0, longest_from_ms: 290.0, longest_to_end: to_end, ..Default::default() };
         let lines = |to_end| {
             let m = MultiActiveReport { sites: [("dc2".to_string(), gap(to_end))].into(), ..Default::default() };
-            super::site_lines(&crate::report::Results { multi_active: Some(m), ..Default::default() })
+            super::site_lines(&crate::checker::Results { multi_active: Some(m), ..Default::default() })
         };
         assert_eq!(lines(true)[0].gap, "710.0 (from t=290.0), to the end of the workload");
         assert_eq!(lines(false)[0].gap, "710.0 (from t=290.0)");

@@ -2,8 +2,13 @@
 //! the terminal, report.md and report.html; each section's own words must appear in each,
 //! and a test fails naming the reporter and the section it lacks. Also: a multi-active
 //! stack shows what each site saw (no single primary), and "unknown ms" appears nowhere.
-use super::tests::sample;
 use super::*;
+use crate::checker::sample::sample;
+#[allow(unused_imports)]
+use crate::checker::{
+    Answer, Comparison, FaultInjected, Figure, Finding, FindingKind, Interruption, IsolatedPrimary, NodeInfo, Questions, Results,
+    SCHEMA_VERSION, StackInfo, SteadyStateReport,
+};
 use crate::checker::{CutReport, LostUpdate, MultiActiveReport, Rejoin, SiteWrites, UpdatesReport, update_value};
 use serde_json::json;
 
@@ -390,7 +395,7 @@ fn everything() -> Results {
         .iter()
         .map(|n| crate::stack::ReplicaHealth { node: n.to_string(), state: "replicating".into(), lag_bytes: 7 })
         .collect();
-    r.questions = Some(super::answers::answer(&r, &[]));
+    r.questions = Some(crate::checker::answer_questions(&r, &[]));
     r
 }
 

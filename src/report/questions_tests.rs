@@ -1,8 +1,12 @@
 //! The four questions on hand-built results: each answer (unknown figures, no target, not
 //! drilled), each finding kind, the pages matched to faults, the words the reports print.
-use super::answers::answer;
-use super::questions::{Answer, FaultInjected, FindingKind};
 use super::*;
+use crate::checker::answer_questions as answer;
+#[allow(unused_imports)]
+use crate::checker::{
+    Answer, Comparison, FaultInjected, Figure, Finding, FindingKind, Interruption, IsolatedPrimary, NodeInfo, Questions, Results,
+    SCHEMA_VERSION, StackInfo, SteadyStateReport,
+};
 use crate::checker::{RtoBasis, TargetResult, Verdict};
 use crate::monitor::{AlertOutcome, AlertRuleReport, AlertsReport, Notification};
 

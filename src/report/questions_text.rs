@@ -1,7 +1,7 @@
 //! The four questions in words, as every report heads its scorecard with them (terminal,
 //! report.md, report.html) and as findings.md lists what the drill found.
 use super::Results;
-use super::questions::{Answer, FaultPages, Figure, Finding, Measured, Questions};
+use crate::checker::{Answer, FaultPages, Figure, Finding, Measured, Questions};
 use serde::Serialize;
 use std::fmt::Write;
 

@@ -63,7 +63,7 @@ mod tests {
             sites: [("dc1".to_string(), SiteWrites::default()), ("dc2".to_string(), gap)].into(),
             ..Default::default()
         };
-        let r = crate::report::Results { multi_active: Some(m), ..Default::default() };
+        let r = crate::checker::Results { multi_active: Some(m), ..Default::default() };
         assert_eq!(super::height_px(&r), 30 + 2 * 22);
         let mut svg = String::new();
         {
@@ -73,6 +73,6 @@ mod tests {
         }
         assert!(svg.contains("dc2: 710 ms without an ack from t=2.9 s"), "{svg}");
         assert!(svg.contains("dc1: 0 ms without an ack"), "{svg}");
-        assert_eq!(super::height_px(&crate::report::Results::default()), 0, "no sites, no strip");
+        assert_eq!(super::height_px(&crate::checker::Results::default()), 0, "no sites, no strip");
     }
 }

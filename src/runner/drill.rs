@@ -10,8 +10,9 @@ use super::service::provision;
 use super::state::{Drill, Service, drill_env};
 use super::survived::{Survived, agree, converge, read_back};
 use crate::action::{Outcome, ProbeResult};
+use crate::checker::Results;
 use crate::error::Result;
-use crate::report::{DrillEvent, Reporters, Results};
+use crate::report::{DrillEvent, Reporters};
 use crate::stack::{ReplicaHealth, ShardRole};
 use std::time::Duration;
 
@@ -96,7 +97,7 @@ async fn steady_state(drill: &Drill<'_>, rep: &mut Reporters, svcs: &[Service]) 
 /// the baseline when there is one.
 fn save(drill: &Drill<'_>, rep: &mut Reporters, mut results: Results) -> Result<Results> {
     if !drill.baseline.is_empty() {
-        results.comparison = Some(crate::report::compare(&drill.baseline, &results));
+        results.comparison = Some(crate::checker::compare_with_baseline(&drill.baseline, &results));
     }
     rep.emit(DrillEvent::Finished(&results))?;
     Ok(results)

@@ -4,10 +4,10 @@
 use super::judge::stack_info;
 use super::live::{Live, Shared};
 use crate::checker::{Checker, Verdict};
+use crate::checker::{Interruption, Results, StackInfo};
 use crate::error::{Error, Result};
 use crate::fault::FaultLedger;
 use crate::history::EventKind;
-use crate::report::{Interruption, Results, StackInfo};
 use crate::scenario::{Loaded, ServicePlan};
 use std::path::Path;
 

@@ -5,10 +5,10 @@
 //! acknowledge writes until its orchestrator demotes it (Patroni: when it cannot renew its
 //! leader key; Sentinel: only after the heal), and loses them when it rejoins. Reported
 //! only when the orchestrator did promote another node.
+use crate::checker::IsolatedPrimary;
 use crate::checker::RpoResult;
 use crate::clock::Clock;
 use crate::fault::{FaultHook, Injected};
-use crate::report::IsolatedPrimary;
 use crate::scenario::FaultKind;
 use crate::stack::{Driver, ReadBack, Stack};
 use std::path::Path;

@@ -8,10 +8,11 @@ use super::state::{Drill, Service};
 use super::survived::Survived;
 use crate::action::ProbeResult;
 use crate::checker::{Analysis, Checker, orchestrator_phases};
+use crate::checker::{IsolatedPrimary, NodeInfo, Results, StackInfo, SteadyStateReport};
 use crate::error::{Error, Result};
 use crate::failover::FailoverReport;
 use crate::history::HistoryFile;
-use crate::report::{DrillEvent, IsolatedPrimary, NodeInfo, Reporters, Results, StackInfo, SteadyStateReport};
+use crate::report::{DrillEvent, Reporters};
 use crate::scenario::Scenario;
 use crate::stack::{ReadBack, ReplicaHealth, Stack};
 

@@ -31,10 +31,11 @@ mod timing;
 pub use plan::plan_text;
 pub use timing::rule_warnings;
 
+use crate::checker::Results;
 use crate::docker::{self, Docker, RunGuard};
 use crate::error::{Error, Result};
 use crate::fault::FaultLedger;
-use crate::report::{DrillEvent, FileReporter, Reporters, Results, results_json};
+use crate::report::{DrillEvent, FileReporter, Reporters, results_json};
 use crate::scenario::Loaded;
 use crate::stack::driver_for;
 use futures_util::FutureExt;
@@ -70,10 +71,10 @@ impl Baseline {
         if s == "last" { Baseline::Last } else { Baseline::Dir(PathBuf::from(s)) }
     }
     /// The baseline runs of `scenario` (an error before anything starts if there are none).
-    pub fn load(&self, reports: &Path, scenario: &str) -> Result<Vec<crate::report::Results>> {
+    pub fn load(&self, reports: &Path, scenario: &str) -> Result<Vec<crate::checker::Results>> {
         match self {
-            Baseline::Last => crate::report::last_run(reports, scenario),
-            Baseline::Dir(d) => crate::report::load_baseline(d, scenario),
+            Baseline::Last => crate::checker::last_run(reports, scenario),
+            Baseline::Dir(d) => crate::checker::load_baseline(d, scenario),
         }
     }
 }

@@ -2,10 +2,11 @@
 //! beside every node), watched from the workload's start, given time after the drill for
 //! its alerts to resolve, and judged: the alerts report and each service's alert targets.
 use super::state::{Drill, Service};
+use crate::checker::Results;
 use crate::error::Result;
 use crate::fault::FaultHook;
 use crate::monitor::{FaultAt, Monitor, Plan, Target};
-use crate::report::{DrillEvent, Reporters, Results};
+use crate::report::{DrillEvent, Reporters};
 use crate::scenario::FaultKind;
 use std::sync::Arc;
 
@@ -122,10 +123,10 @@ pub(super) async fn judge_alerts(drill: &Drill<'_>, each: &mut [(String, Results
     let mut report = m.report(&faults, recovered, &down_nodes(drill).await).await;
     mark_false_pages(drill, each, &mut report);
     for ((_, r), plan) in each.iter_mut().zip(&drill.loaded.services) {
-        add_targets(r, crate::monitor::judge_targets(&report, &plan.view.targets));
+        add_targets(r, crate::checker::judge_alert_targets(&report, &plan.view.targets));
     }
     if let [(_, only)] = each {
-        add_targets(only, vec![crate::monitor::rules_alive(&report)]);
+        add_targets(only, vec![crate::checker::rules_alive(&report)]);
     }
     Some(report)
 }
@@ -141,7 +142,7 @@ fn mark_false_pages(drill: &Drill<'_>, each: &[(String, Results)], report: &mut 
     }
     // the clients follow a promotion within a second, or the DNS TTL and a second
     let follow_ms = drill.sc().dns.as_ref().map_or(0, |d| u64::from(d.ttl_s) * 1000 + 1000);
-    report.false_pages = crate::monitor::false_pages(report, &answering, crate::clock::ms_to_ns(follow_ms));
+    report.false_pages = crate::checker::false_pages(report, &answering, crate::clock::ms_to_ns(follow_ms));
     for rule in report.rules.iter_mut() {
         rule.false_pages = report.false_pages.iter().filter(|p| p.alert == rule.alert).count();
     }
@@ -184,6 +185,6 @@ pub(super) fn add_targets(r: &mut Results, targets: Vec<crate::checker::TargetRe
 /// A drill of several services: the drill-wide target on the drill's own results.
 pub(super) fn drill_wide(results: &mut Results, report: &crate::monitor::AlertsReport, several: bool) {
     if several {
-        add_targets(results, vec![crate::monitor::rules_alive(report)]);
+        add_targets(results, vec![crate::checker::rules_alive(report)]);
     }
 }

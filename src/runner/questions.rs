@@ -1,14 +1,14 @@
 //! The four questions asked of a drill's assembled results: the faults it injected, read
 //! from the history's events with the nodes and services each hit, handed with the results
 //! to `report::answer_questions`.
+use crate::checker::{FaultInjected, Results};
 use crate::history::{Event, EventKind};
-use crate::report::{FaultInjected, Results};
 use crate::scenario::{FaultKind, Loaded};
 
 /// The results with their four questions answered.
 pub(super) fn ask(loaded: &Loaded, results: &mut Results) {
     let faults = faults_injected(loaded, &results.events);
-    results.questions = Some(crate::report::answer_questions(results, &faults));
+    results.questions = Some(crate::checker::answer_questions(results, &faults));
 }
 
 /// Every fault injected (a fault that failed to inject is a finding, not here), in the

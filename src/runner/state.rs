@@ -4,12 +4,13 @@
 use super::live::Shared;
 use super::members::MemberWatch;
 use crate::action::ActionEnv;
+use crate::checker::Results;
 use crate::dns::DnsServer;
 use crate::docker::Docker;
 use crate::error::Result;
 use crate::failover::Recovery;
 use crate::fault::FaultLedger;
-use crate::report::{DrillEvent, Reporters, Results};
+use crate::report::{DrillEvent, Reporters};
 use crate::scenario::{Loaded, Scenario, ServicePlan};
 use crate::stack::{Driver, External, Stack};
 use crate::workload::{ClientTarget, DnsTarget, ReadPlan, ReadPool};

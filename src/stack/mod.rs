@@ -42,7 +42,7 @@ pub use external::{External, named_endpoint, plan as external_plan};
 pub use external_data::ExternalData;
 pub use holders::{EntryHolders, Held};
 pub use nodes::{Node, Orchestrator, Stack};
-pub use orchestrator::{Budgets, Observed};
+pub use orchestrator::{Budgets, ClientDns, Observed, PhaseSteps};
 pub use ports::free_port;
 pub use proxy::{PROXY_NODE, set_loss};
 pub use read_back::{ReadBack, Seqs};

@@ -32,6 +32,23 @@ impl Observed {
     }
 }
 
+/// The drill's DNS as the clients use it: the record's TTL (ms), and whether they resolve
+/// once and never ask again (`workload.resolve: once`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClientDns {
+    pub ttl_ms: u64,
+    pub once: bool,
+}
+
+/// Whose steps the phases follow: the orchestrator's (its watcher's events), or drdrill's
+/// scripted recovery (failover start, promotion, the clients repointed), with the DNS
+/// record's TTL when the clients find the primary through the drill's DNS.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PhaseSteps {
+    Orchestrator,
+    Scripted { dns: Option<ClientDns> },
+}
+
 /// How long each phase may take given the settings, with the setting it comes from.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct Budgets {

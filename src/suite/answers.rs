@@ -2,7 +2,7 @@
 //! anything unexpected happen? did alerting work?): each row's answers (a drill's, or one
 //! service's of a drill of several), each drill's, and every finding, from the answers each
 //! drill's results already hold. Reads report types only: the summary calls it.
-use crate::report::{Answer, Questions, Results};
+use crate::checker::{Answer, Questions, Results};
 use serde::{Deserialize, Serialize};
 
 /// The four answers of one row: a drill, or one service of it.
@@ -32,7 +32,7 @@ impl RowAnswers {
                 findings: n,
             };
         };
-        let mine = |rows: &[crate::report::Figure]| Answer::of(rows.iter().filter(|f| f.service == svc).map(|f| f.answer));
+        let mine = |rows: &[crate::checker::Figure]| Answer::of(rows.iter().filter(|f| f.service == svc).map(|f| f.answer));
         // the drill's own findings (no service) count for every row, as its questions say
         let findings = q.unexpected.findings.iter().filter(|f| f.service.as_deref().is_none_or(|s| s == svc)).count();
         let alerting = match q.alerting.answer {
@@ -100,7 +100,7 @@ pub fn line(a: &RowAnswers) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Figure;
+    use crate::checker::Figure;
 
     fn questions() -> Questions {
         let mut q = Questions::default();
@@ -109,7 +109,7 @@ mod tests {
         q.rto.answer = Answer::No;
         q.rpo.services = vec![fig("pg", Answer::Yes), fig("cache", Answer::Unknown)];
         q.rpo.answer = Answer::Unknown;
-        let f = crate::report::Finding {
+        let f = crate::checker::Finding {
             service: Some("cache".into()),
             what: "writes that failed are in the surviving data anyway".into(),
             ..Default::default()

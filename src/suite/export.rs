@@ -1,7 +1,8 @@
 //! `--metrics-file` and `--pushgateway`: after each drill, the latest results of every
 //! scenario of the run as Prometheus metrics. A file or a push that fails is said on the
 //! terminal; it never changes a drill's verdict or exit code.
-use crate::report::{Results, metrics_text, push_metrics, write_atomically};
+use crate::checker::Results;
+use crate::report::{metrics_text, push_metrics, write_atomically};
 use crate::scenario::Loaded;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

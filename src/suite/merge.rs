@@ -5,8 +5,8 @@
 //! the folders were copied; an evidence folder no summary names is a row of its own. The
 //! merged summary is judged by the same code as one campaign's.
 use super::summary::{RunRow, SpreadLimits, Summary};
+use crate::checker::{Results, load_results};
 use crate::error::{Error, Result};
-use crate::report::{Results, load_results};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -12,7 +12,7 @@ mod stats;
 mod summary;
 mod trend;
 
-pub use crate::report::{Check, Comparison, compare, last_run, load_baseline};
+pub use crate::checker::{Check, Comparison, compare_with_baseline as compare, last_run, load_baseline};
 pub use export::MetricsOut;
 pub use merge::merge;
 pub use partition::Partition;

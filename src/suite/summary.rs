@@ -3,9 +3,9 @@
 //! summary.html) by files.rs.
 use super::answers::{DrillAnswers, RowAnswers, SuiteFinding};
 use super::stats::Stat;
+use crate::checker::Results;
 use crate::checker::Verdict;
 use crate::error::{Error, exit};
-use crate::report::Results;
 use crate::scenario::{Limit, Loaded};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -347,7 +347,7 @@ impl Summary {
             "note",
         ]);
         let word =
-            |r: &RunRow, f: fn(&RowAnswers) -> crate::report::Answer| r.answers.as_ref().map_or("-".to_string(), |a| f(a).to_string());
+            |r: &RunRow, f: fn(&RowAnswers) -> crate::checker::Answer| r.answers.as_ref().map_or("-".to_string(), |a| f(a).to_string());
         for r in &self.runs {
             let unexpected = r.answers.as_ref().map_or("-".to_string(), |a| match a.findings {
                 0 => a.unexpected.to_string(),

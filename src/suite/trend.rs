@@ -1,9 +1,9 @@
 //! `drdrill trend`: every past run of a scenario under --reports, oldest first, as a table
 //! and trend.html with RTO, the availability budget used (with `targets.availability`), RPO
 //! and lost writes per run (SVG, failed runs marked red).
+use crate::checker::Results;
 use crate::checker::Verdict;
 use crate::error::{Error, Result, exit};
-use crate::report::Results;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,7 +17,7 @@ fn runs(reports: &Path, only: Option<&str>) -> BTreeMap<String, Vec<Results>> {
             continue;
         }
         for d in std::fs::read_dir(s.path()).into_iter().flatten().flatten() {
-            let Ok(r) = crate::report::load_results(&d.path()) else { continue };
+            let Ok(r) = crate::checker::load_results(&d.path()) else { continue };
             if !r.several() {
                 by.entry(r.scenario.clone()).or_default().push(r);
                 continue;

@@ -151,7 +151,7 @@ pub fn summarise(readings: &[Reading], cores: usize) -> HostLoad {
         cores,
         interval_ms: round(spans.iter().sum::<f64>() / spans.len().max(1) as f64, 1),
         samples: readings.len(),
-        busy_p50: round(crate::checker::pct(&busy, 50.0).unwrap_or(0.0), 3),
+        busy_p50: round(crate::stats::pct(&busy, 50.0).unwrap_or(0.0), 3),
         busy_max: round(busy.last().copied().unwrap_or(0.0), 3),
         saturated: runs(readings, |r| Some(r.busy), SATURATED_BUSY, SATURATED_MIN_MS)
             .into_iter()
@@ -166,7 +166,7 @@ fn disk(readings: &[Reading]) -> Option<DiskStall> {
     let mut io: Vec<f64> = readings.iter().map(|r| r.io).collect::<Option<_>>()?;
     io.sort_by(f64::total_cmp);
     Some(DiskStall {
-        stall_p50: round(crate::checker::pct(&io, 50.0).unwrap_or(0.0), 3),
+        stall_p50: round(crate::stats::pct(&io, 50.0).unwrap_or(0.0), 3),
         stall_max: round(io.last().copied().unwrap_or(0.0), 3),
         stalled: runs(readings, |r| r.io, STALLED_SHARE, STALLED_MIN_MS)
             .into_iter()

@@ -4,7 +4,7 @@
 //! a core. An operation held back by the system under test (a write waiting for the one
 //! before it, a backoff after a failure) is not a slip and is not counted.
 use super::round::round;
-use crate::checker::pct;
+use crate::stats::pct;
 use serde::{Deserialize, Serialize};
 
 /// Slip above which the timings may be off, unless 1 % of the smallest RTO target is larger.

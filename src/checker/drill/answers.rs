@@ -104,8 +104,8 @@ impl ReadRow {
         match self {
             ReadRow::Rto => {
                 let stale: Vec<String> =
-                    x.staleness_by_phase.iter().map(|p| format!("{} {}", p.phase, super::format::ms(p.stats.p99_ms))).collect();
-                let words = super::reads::read_rto_text(x);
+                    x.staleness_by_phase.iter().map(|p| format!("{} {}", p.phase, super::words::ms_text(p.stats.p99_ms))).collect();
+                let words = super::words::read_rto_text(x);
                 (
                     "read_rto_ms",
                     x.rto.as_ref().and_then(|t| t.rto_ms),
@@ -113,7 +113,7 @@ impl ReadRow {
                 )
             }
             ReadRow::LostWritesRead => {
-                ("max_reads_of_lost_writes", x.of_lost_writes.as_ref().map(|l| l.reads as f64), super::reads::lost_text(x))
+                ("max_reads_of_lost_writes", x.of_lost_writes.as_ref().map(|l| l.reads as f64), super::words::lost_text(x))
             }
         }
     }

@@ -75,13 +75,13 @@ fn reads(r: &Results, out: &mut Vec<Found>) {
             .map(|f| format!("reader {} read writer {} seq {} on {} at t={:.1} ms", f.reader, f.writer, f.seq, f.node, f.at_ms))
             .collect();
         let what = format!("readers saw {} writes the failover then lost", l.distinct_writes);
-        out.push((FindingKind::ReadsOfLostWrites, what, format!("{}: {}", super::reads::lost_text(x), first.join("; "))));
+        out.push((FindingKind::ReadsOfLostWrites, what, format!("{}: {}", super::words::lost_text(x), first.join("; "))));
     }
     if let Some(b) = x.back_in_time.first.first() {
         let what = "reads went back in time: a reader saw older data than it had already seen".to_string();
         let first = format!(
             "{}; first: reader {} saw writer {} seq {} on {} at t={:.1} ms after seq {} on {}",
-            super::reads::back_text(x),
+            super::words::back_text(x),
             b.reader,
             b.writer,
             b.after_seq,
@@ -103,7 +103,7 @@ fn writes(r: &Results, out: &mut Vec<Found>) {
         out.push((FindingKind::Relapse, "writes failed again after recovery".into(), evidence));
     }
     if r.outage_observed && r.rto_basis == RtoBasis::OutageStart {
-        let span = r.outage_ms.map(|o| format!("{o:.1} ms")).unwrap_or_else(|| super::figures::not_recovered_text(r));
+        let span = r.outage_ms.map(|o| format!("{o:.1} ms")).unwrap_or_else(|| super::words::not_recovered_text(r));
         let from = r.outage_start_ms.map(|t| format!(" from t={t:.1} ms")).unwrap_or_default();
         out.push((FindingKind::UntargetedOutage, "its clients saw an outage no fault targeted".into(), format!("outage {span}{from}")));
     }
@@ -236,8 +236,8 @@ fn phases(r: &Results, out: &mut Vec<Found>) {
 fn split_brain(r: &Results, out: &mut Vec<Found>) {
     let Some(h) = &r.holders else { return };
     for s in &h.splits {
-        let what = format!("split brain: {}", super::holders::held_text(s, &h.entry).trim_end_matches(':'));
-        out.push((FindingKind::SplitBrain, what, super::holders::sides_text(s)));
+        let what = format!("split brain: {}", super::words::held_text(s, &h.entry).trim_end_matches(':'));
+        out.push((FindingKind::SplitBrain, what, super::words::sides_text(s)));
     }
 }
 
@@ -258,7 +258,7 @@ fn alert_rules(a: &AlertsReport) -> Vec<Found> {
         }
         if rule.false_pages > 0 {
             for p in a.false_pages.iter().filter(|p| p.alert == rule.alert) {
-                let (what, evidence) = crate::monitor::false_page_words(p);
+                let (what, evidence) = crate::checker::false_page_words(p);
                 out.push((FindingKind::FalsePage, what, evidence));
             }
         }

@@ -3,8 +3,8 @@
 //! from its promotion, when it took over the clients in that stretch) to when the page
 //! reached the pager. The on-call is woken for a node that never went down: a monitoring
 //! site that lost sight of the other sites through a cut, then paged once the cut healed.
-use super::{AlertsReport, FalsePage, Notification};
-use crate::checker::{ANSWER_GAP_NS, Answering};
+use super::answering::{ANSWER_GAP_NS, Answering};
+use crate::monitor::{AlertsReport, FalsePage, Notification};
 
 fn ns(ms: f64) -> u64 {
     (ms.max(0.0) * 1e6).round() as u64

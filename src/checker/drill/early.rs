@@ -71,7 +71,7 @@ mod tests {
     }
 
     fn drill(events: Vec<Event>) -> Results {
-        let mut r = super::super::tests::sample();
+        let mut r = crate::checker::sample::sample();
         r.stack.initial_primary = "pg-1".into();
         r.events = events;
         r

@@ -1,12 +1,12 @@
 //! The alert targets judged on what the drill's monitoring measured: `alerts.NAME`
 //! (notified within N ms of the fault), `no_alert.NAME` (never fired), and the drill-wide
 //! `alerts.rules_alive` (every rule's selectors matched a series).
-use super::{AlertOutcome, AlertRuleReport, AlertsReport};
-use crate::checker::{TargetResult, Verdict};
+use super::{TargetResult, Verdict};
+use crate::monitor::{AlertOutcome, AlertRuleReport, AlertsReport};
 use crate::scenario::Targets;
 
 /// A service's alert targets.
-pub fn judge_targets(report: &AlertsReport, targets: &Targets) -> Vec<TargetResult> {
+pub fn judge_alert_targets(report: &AlertsReport, targets: &Targets) -> Vec<TargetResult> {
     let mut out = Vec::new();
     for (name, t) in &targets.alerts {
         out.push(paged(report, name, t.notified_within_ms));
@@ -108,13 +108,13 @@ mod tests {
     #[test]
     fn an_alert_target_fails_late_or_never_and_passes_in_time() {
         let t = targets("alerts: {Down: {notified_within_ms: 5000}}");
-        assert_eq!(judge_targets(&report(AlertOutcome::Notified, Some(4000.0)), &t)[0].verdict, Verdict::Pass);
-        let late = &judge_targets(&report(AlertOutcome::Notified, Some(6000.0)), &t)[0];
+        assert_eq!(judge_alert_targets(&report(AlertOutcome::Notified, Some(4000.0)), &t)[0].verdict, Verdict::Pass);
+        let late = &judge_alert_targets(&report(AlertOutcome::Notified, Some(6000.0)), &t)[0];
         assert_eq!((late.verdict, late.note.as_str()), (Verdict::Fail, "late: paged 6.0 s after the fault"));
-        let never = &judge_targets(&report(AlertOutcome::PendingOnly, None), &t)[0];
+        let never = &judge_alert_targets(&report(AlertOutcome::PendingOnly, None), &t)[0];
         assert_eq!((never.verdict, never.note.as_str()), (Verdict::Fail, "never paged: why"));
         assert_eq!(
-            judge_targets(&report(AlertOutcome::Quiet, None), &targets("alerts: {Other: {notified_within_ms: 1}}"))[0].verdict,
+            judge_alert_targets(&report(AlertOutcome::Quiet, None), &targets("alerts: {Other: {notified_within_ms: 1}}"))[0].verdict,
             Verdict::Unknown
         );
     }
@@ -125,20 +125,20 @@ mod tests {
         let mut r = report(AlertOutcome::Notified, Some(11_300.0));
         (r.rules[0].firing_ms, r.rules[0].notified_ms) = (Some(7_100.0), Some(15_300.0));
         r.could_not_page = vec![(4_000.0, 14_900.0)];
-        let held = &judge_targets(&r, &t)[0];
+        let held = &judge_alert_targets(&r, &t)[0];
         assert_eq!(held.verdict, Verdict::Fail);
         assert!(held.note.starts_with("paged only once the monitoring's sites came back (11.3 s after the fault"), "{}", held.note);
         r.could_not_page = vec![(4_000.0, 6_000.0)];
-        assert_eq!(judge_targets(&r, &t)[0].verdict, Verdict::Pass, "fired after the sites came back: an ordinary page");
+        assert_eq!(judge_alert_targets(&r, &t)[0].verdict, Verdict::Pass, "fired after the sites came back: an ordinary page");
     }
 
     #[test]
     fn no_alert_fails_when_it_fires_and_dead_rules_fail_the_drill() {
         let t = targets("no_alert: [Down]");
         let mut r = report(AlertOutcome::Quiet, None);
-        assert_eq!(judge_targets(&r, &t)[0].verdict, Verdict::Pass);
+        assert_eq!(judge_alert_targets(&r, &t)[0].verdict, Verdict::Pass);
         r.notifications.push(Notification { alert: "Down".into(), status: "firing".into(), ..Default::default() });
-        assert_eq!(judge_targets(&r, &t)[0].verdict, Verdict::Fail);
+        assert_eq!(judge_alert_targets(&r, &t)[0].verdict, Verdict::Fail);
         assert_eq!(rules_alive(&r).verdict, Verdict::Pass);
         r.rules[0].outcome = AlertOutcome::Dead;
         assert_eq!(rules_alive(&r).verdict, Verdict::Fail);
