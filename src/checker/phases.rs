@@ -87,6 +87,41 @@ pub struct Failover<'a> {
 /// The phases of `failover`, read from the events and from where acknowledgements came
 /// from (`runs`); `rto` is RTO's span: when the fault took effect for the clients, and the
 /// recovery point.
+/// A phase that took longer than its settings allow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverBudget {
+    pub phase: &'static str,
+    pub took_ms: f64,
+    pub budget_ms: f64,
+    /// The setting the budget comes from.
+    pub from: String,
+}
+
+impl Phases {
+    /// The reroute's budget: none when the clients find the primary through the drill's
+    /// DNS and resolve it once (they wait for no cache, and never follow the record).
+    pub fn reroute_budget_ms(&self) -> Option<f64> {
+        if self.dns_moved_ms.is_some() && self.first_cache_expired_ms.is_none() { None } else { self.budgets.reroute_ms }
+    }
+
+    /// Each phase longer than its budget, in the phases' order.
+    pub fn over_budget(&self) -> Vec<OverBudget> {
+        let b = &self.budgets;
+        let each = [
+            ("detection", self.detection_ms, b.detection_ms, &b.detection_from),
+            ("promotion", self.promotion_ms, b.promotion_ms, &b.promotion_from),
+            ("reroute", self.reroute_ms, self.reroute_budget_ms(), &b.reroute_from),
+            ("waiting for the DNS TTL", self.ttl_wait_ms, b.ttl_ms, &b.ttl_from),
+        ];
+        each.into_iter()
+            .filter_map(|(phase, took, budget, from)| {
+                let (took_ms, budget_ms) = (took?, budget?);
+                (took_ms > budget_ms).then(|| OverBudget { phase, took_ms, budget_ms, from: from.clone() })
+            })
+            .collect()
+    }
+}
+
 pub fn phases(failover: Failover, events: &[Event], runs: &AckRuns, rto: (f64, Option<f64>)) -> Phases {
     let f = &failover;
     let seen = Observed::in_history(f.planned, events, f.fault, f.new_primary.as_deref(), runs, f.steps);

@@ -88,7 +88,7 @@ pub fn phase_rows(p: &Phases) -> Vec<PhaseRow> {
     };
     // with the drill's DNS the reroute waits for the first client cache to run out; clients
     // that resolved once never ask again: it runs from the record's move, with no budget
-    let reroute_budget = if moved.is_some() && expired.is_none() { None } else { b.reroute_ms };
+    let reroute_budget = p.reroute_budget_ms();
     let mut rows = vec![
         // a write through a forwarder (Keepalived's VIP) may begin before the detection is seen
         row(

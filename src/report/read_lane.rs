@@ -3,50 +3,18 @@
 //! outcome (left axis), and the staleness of the successful ones, the largest per 100 ms,
 //! as a line on the right axis (ms).
 use super::Results;
-use super::buckets::{BUCKET_NS, contiguous};
+use super::buckets::contiguous;
 use super::palette::{FAIL, OK, UNKNOWN};
-use crate::checker::read_acks;
-use crate::history::Outcome;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 const LANE_PX: u32 = 190;
 const STALE: RGBColor = RGBColor(31, 119, 180);
 
-/// One 100 ms bucket of reads: by outcome, and the largest staleness of its ok reads.
-#[derive(Default, Clone, Copy)]
-struct Lane {
-    ok: u32,
-    fail: u32,
-    unknown: u32,
-    stale_ms: Option<f64>,
-}
-
 /// The height the lane adds under the timeline: none without reads.
 pub fn height_px(r: &Results) -> u32 {
     if r.reads.as_ref().is_some_and(|x| x.total > 0) { LANE_PX } else { 0 }
-}
-
-/// `service`'s reads (None: every read) by bucket, each ok read's staleness computed
-/// against the writes' acknowledgements, as the checker does.
-fn lanes(history: &Path, service: Option<&str>, parts: BTreeMap<String, usize>) -> std::io::Result<BTreeMap<u64, Lane>> {
-    let (acks, h) = read_acks(history, service, parts)?;
-    let mut out: BTreeMap<u64, Lane> = BTreeMap::new();
-    for r in h.reads.iter().filter(|r| crate::history::belongs(r.service.as_ref(), service)) {
-        let b = out.entry(r.invoke_ns / BUCKET_NS).or_default();
-        match r.outcome {
-            Outcome::Ok => {
-                b.ok += 1;
-                let ms = acks.staleness(r).0 as f64 / 1e6;
-                b.stale_ms = Some(b.stale_ms.map_or(ms, |s| s.max(ms)));
-            }
-            Outcome::Fail => b.fail += 1,
-            Outcome::Unknown => b.unknown += 1,
-        }
-    }
-    Ok(out)
 }
 
 /// Draws the lane on `area` (the timeline's width, `height_px` high), to `end_s`.
@@ -62,7 +30,7 @@ pub fn draw(
     }
     let parts =
         r.shards.as_ref().map(|s| crate::checker::shard_parts(s.shards.iter().map(|x| (&x.primary, &x.replicas)))).unwrap_or_default();
-    let lanes = lanes(history, service, parts).map_err(|e| format!("failed to read {}: {e}", history.display()))?;
+    let lanes = crate::checker::read_buckets(history, service, parts).map_err(|e| format!("failed to read {}: {e}", history.display()))?;
     let most = lanes.values().map(|b| b.ok + b.fail + b.unknown).max().unwrap_or(1).max(1) as f64 * 1.1;
     let stalest = lanes.values().filter_map(|b| b.stale_ms).fold(1.0, f64::max) * 1.1;
     let mut chart = ChartBuilder::on(area)

@@ -5,7 +5,8 @@
 //! recovery point, and the phases as bands along the top.
 //! Colours are fixed so that a reader (and a test) can tell the elements apart.
 use super::Results;
-use super::buckets::{BUCKET_NS, Bucket, contiguous, p50, read_buckets};
+use super::buckets::{contiguous, p50};
+use crate::checker::{BUCKET_NS, Bucket, write_buckets};
 use super::labels::{self, Corner, PAD_PX, ROW_PX, Span};
 use crate::history::EventKind;
 use plotters::chart::DualCoordChartContext;
@@ -174,7 +175,7 @@ pub fn timelines(r: &Results, history: &Path) -> Vec<String> {
 /// The SVG text of the timeline of `service`'s writes (None: every write), to `end_s`
 /// (None: the last write).
 pub fn timeline_svg(r: &Results, history: &Path, service: Option<&str>, end_s: Option<f64>) -> Result<String, String> {
-    let mut buckets = read_buckets(history, service).map_err(|e| format!("failed to read {}: {e}", history.display()))?;
+    let mut buckets = write_buckets(history, service).map_err(|e| format!("failed to read {}: {e}", history.display()))?;
     let last_s = buckets.keys().next_back().map(|k| (k + 1) as f64 * 0.1).unwrap_or(1.0).max(1.0);
     let end_s = end_s.map_or(last_s, |e| e.max(last_s));
     let layout = place_labels(r, end_s);

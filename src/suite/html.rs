@@ -61,7 +61,8 @@ pub fn summary_html(s: &Summary, dir: &Path) -> String {
 mod tests {
     use super::*;
     use crate::suite::Stat;
-    use crate::suite::summary::{RunRow, ScenarioSummary, SpreadLimits};
+    use crate::checker::SpreadLimits;
+    use crate::suite::summary::{RunRow, ScenarioSummary};
     use std::collections::BTreeMap;
 
     #[test]

@@ -4,7 +4,8 @@
 //! judged on; each row's results come from its evidence folder, found by run id wherever
 //! the folders were copied; an evidence folder no summary names is a row of its own. The
 //! merged summary is judged by the same code as one campaign's.
-use super::summary::{RunRow, SpreadLimits, Summary};
+use super::summary::{RunRow, Summary};
+use crate::checker::SpreadLimits;
 use crate::checker::{Results, load_results};
 use crate::error::{Error, Result};
 use serde::Deserialize;

@@ -8,7 +8,6 @@ mod files;
 mod html;
 mod merge;
 mod partition;
-mod stats;
 mod summary;
 mod trend;
 
@@ -16,7 +15,7 @@ pub use crate::checker::{Check, Comparison, compare_with_baseline as compare, la
 pub use export::MetricsOut;
 pub use merge::merge;
 pub use partition::Partition;
-pub use stats::Stat;
+pub use crate::checker::Stat;
 pub use summary::{RunRow, ScenarioSummary, Summary};
 pub use trend::trend;
 

@@ -2,11 +2,11 @@
 //! on the spread; shown as a terminal table here, written (summary.json, junit.xml,
 //! summary.html) by files.rs.
 use super::answers::{DrillAnswers, RowAnswers, SuiteFinding};
-use super::stats::Stat;
+use crate::checker::{SpreadLimits, SpreadResult, Stat, budget_over_runs, judge_spread};
 use crate::checker::Results;
 use crate::checker::Verdict;
 use crate::error::{Error, exit};
-use crate::scenario::{Limit, Loaded};
+use crate::scenario::Loaded;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -140,22 +140,6 @@ pub fn budget_cell(r: &RunRow) -> String {
     }
 }
 
-/// "at p95 of 3 runs (outage 1.7 s), 154 failures a month fit the 99.99 % budget (4.38 min)",
-/// from the runs' availability reports; None without `targets.availability`.
-fn budget_line(rows: &[&RunRow]) -> Option<String> {
-    let each: Vec<&crate::checker::AvailabilityReport> = rows.iter().filter_map(|r| r.results.as_ref()?.availability.as_ref()).collect();
-    let first = each.first()?;
-    let p95 = Stat::of(each.iter().map(|a| a.outage_ms))?.p95;
-    let (pct, per, budget) = (crate::scenario::availability::trim(first.percent), &first.per, first.budget_ms);
-    let open = if each.iter().any(|a| a.open_ended) { " (a run never recovered: its outage is a lower bound)" } else { "" };
-    let fit = if p95 <= 0.0 {
-        "no outage: any number fit".to_string()
-    } else {
-        format!("outage {:.1} s, {} failures a {per} fit", p95 / 1000.0, (budget / p95).floor())
-    };
-    Some(format!("at p95 of {} runs ({fit}) the {pct} % budget of {:.2} min a {per}{open}", each.len(), budget / 60_000.0))
-}
-
 /// Each target a run missed or could not decide, and each regression, in a few words.
 pub fn why_not_passed(r: &Results) -> Vec<String> {
     let n = |v: Option<f64>| match v {
@@ -177,36 +161,6 @@ pub fn why_not_passed(r: &Results) -> Vec<String> {
         .collect();
     why.extend(r.comparison.iter().flat_map(|c| c.regressions()).map(|k| format!("regression {}: {}", k.quantity, k.note)));
     why
-}
-
-/// A target judged on the spread of a scenario's runs.
-#[derive(Debug, Clone, Serialize)]
-pub struct SpreadResult {
-    pub target: String,
-    pub statistic: String,
-    pub limit: f64,
-    pub actual: Option<f64>,
-    pub verdict: Verdict,
-    pub note: String,
-}
-
-/// The targets a scenario's spread of runs is judged on, kept in summary.json so that
-/// `drdrill summary` judges merged runs as one campaign would.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SpreadLimits {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rto_ms: Option<Limit>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rpo_ms: Option<Limit>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_lost_writes: Option<Limit>,
-}
-
-impl SpreadLimits {
-    pub fn of(t: &crate::scenario::Targets) -> SpreadLimits {
-        let spread = |l: &Option<Limit>| l.clone().filter(|l| matches!(l, Limit::Spread(_)));
-        SpreadLimits { rto_ms: spread(&t.rto_ms), rpo_ms: spread(&t.rpo_ms), max_lost_writes: spread(&t.max_lost_writes) }
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -244,27 +198,6 @@ pub struct Summary {
 /// One quantity of a run.
 type Value = fn(&RunRow) -> Option<f64>;
 
-fn judge(target: &str, limit: &Option<Limit>, stat: Option<Stat>, rows: &[&RunRow], value: Value) -> Vec<SpreadResult> {
-    let Some(Limit::Spread(m)) = limit else { return Vec::new() };
-    let missing = rows.iter().filter(|r| r.results.is_some() && value(r).is_none()).count();
-    let not_ran = rows.iter().filter(|r| r.results.is_none()).count();
-    m.iter()
-        .map(|(which, lim)| {
-            let actual = stat.and_then(|s| s.get(which));
-            let (verdict, note) = if target == "rto_ms" && missing > 0 {
-                (Verdict::Fail, format!("{missing} runs never recovered"))
-            } else if missing > 0 || not_ran > 0 || actual.is_none() {
-                (Verdict::Unknown, format!("{} of {} runs gave no value", missing + not_ran, rows.len()))
-            } else if actual.is_some_and(|a| a <= *lim as f64) {
-                (Verdict::Pass, format!("over {} runs", rows.len()))
-            } else {
-                (Verdict::Fail, format!("over {} runs", rows.len()))
-            };
-            SpreadResult { target: target.into(), statistic: which.clone(), limit: *lim as f64, actual, verdict, note }
-        })
-        .collect()
-}
-
 impl ScenarioSummary {
     fn of(name: &str, t: &SpreadLimits, rows: &[&RunRow]) -> ScenarioSummary {
         let stat = |f: Value| Stat::of(rows.iter().filter_map(|r| f(r)));
@@ -275,11 +208,12 @@ impl ScenarioSummary {
                 phases.insert(k.to_string(), s);
             }
         }
-        let mut targets = judge("rto_ms", &t.rto_ms, stat(rto), rows, rto);
-        targets.extend(judge("rpo_ms", &t.rpo_ms, stat(rpo), rows, rpo));
-        targets.extend(judge("max_lost_writes", &t.max_lost_writes, stat(lost), rows, lost));
+        let values = |f: Value| -> Vec<Option<Option<f64>>> { rows.iter().map(|r| r.results.as_ref().map(|_| f(r))).collect() };
+        let mut targets = judge_spread("rto_ms", &t.rto_ms, &values(rto));
+        targets.extend(judge_spread("rpo_ms", &t.rpo_ms, &values(rpo)));
+        targets.extend(judge_spread("max_lost_writes", &t.max_lost_writes, &values(lost)));
         ScenarioSummary {
-            availability: budget_line(rows),
+            availability: budget_over_runs(rows.iter().filter_map(|r| r.results.as_ref()?.availability.as_ref())).map(|b| b.text()),
             scenario: name.to_string(),
             limits: t.clone(),
             runs: rows.iter().filter(|r| r.results.is_some()).count(),
@@ -433,14 +367,6 @@ impl Summary {
 mod tests {
     use super::*;
 
-    fn row(rto: Option<f64>, lost: u64) -> RunRow {
-        let mut r = RunRow::empty("s", 1, "pass", 0);
-        r.rto_ms = rto;
-        r.lost_writes = Some(lost);
-        r.results = Some(crate::report::tests_support::results());
-        r
-    }
-
     #[test]
     fn a_failed_target_states_an_inequality_only_when_it_is_true() {
         use crate::checker::TargetResult;
@@ -499,24 +425,6 @@ mod tests {
         assert!(s.table().contains("rto_ms 250 > 100; converged undecided: replica unreadable"), "{}", s.table());
         let html = super::super::html::summary_html(&s, Path::new("/r/suites/x"));
         assert!(html.contains("<td>rto_ms 250 &gt; 100; converged undecided: replica unreadable</td>"), "{html}");
-    }
-
-    #[test]
-    fn spread_targets_are_judged_on_the_statistic_and_a_run_that_never_recovered_fails_rto() {
-        let rows = [row(Some(1000.0), 0), row(Some(3000.0), 0), row(Some(2000.0), 2)];
-        let refs: Vec<&RunRow> = rows.iter().collect();
-        let rto: Value = |r| r.rto_ms;
-        let limit = Some(Limit::Spread([("p95".to_string(), 2500), ("median".to_string(), 2500)].into()));
-        let t = judge("rto_ms", &limit, Stat::of([1000.0, 3000.0, 2000.0]), &refs, rto);
-        let by: BTreeMap<&str, &SpreadResult> = t.iter().map(|t| (t.statistic.as_str(), t)).collect();
-        assert_eq!((by["p95"].actual, by["p95"].verdict), (Some(3000.0), Verdict::Fail));
-        assert_eq!((by["median"].actual, by["median"].verdict), (Some(2000.0), Verdict::Pass));
-        let rows = [row(Some(1000.0), 0), row(None, 0)];
-        let refs: Vec<&RunRow> = rows.iter().collect();
-        let t = judge("rto_ms", &limit, Stat::of([1000.0]), &refs, rto);
-        assert!(t.iter().all(|t| t.verdict == Verdict::Fail && t.note.contains("never recovered")), "{t:?}");
-        // a single-value limit is judged on each run, not here
-        assert!(judge("rto_ms", &Some(Limit::Value(5)), None, &refs, rto).is_empty());
     }
 
     #[test]

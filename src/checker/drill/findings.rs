@@ -209,22 +209,9 @@ fn divergence(r: &Results, out: &mut Vec<Found>) {
 /// promotion after the clients did.
 fn phases(r: &Results, out: &mut Vec<Found>) {
     let Some(p) = &r.phases else { return };
-    let b = &p.budgets;
-    // as the phase table: clients that resolve once wait for no cache, and the reroute then has no budget
-    let reroute_budget = if p.dns_moved_ms.is_some() && p.first_cache_expired_ms.is_none() { None } else { b.reroute_ms };
-    let each = [
-        ("detection", p.detection_ms, b.detection_ms, &b.detection_from),
-        ("promotion", p.promotion_ms, b.promotion_ms, &b.promotion_from),
-        ("reroute", p.reroute_ms, reroute_budget, &b.reroute_from),
-        ("waiting for the DNS TTL", p.ttl_wait_ms, b.ttl_ms, &b.ttl_from),
-    ];
-    for (phase, took, budget, from) in each {
-        if let (Some(took), Some(budget)) = (took, budget)
-            && took > budget
-        {
-            let evidence = format!("{took:.0} ms against a budget of {budget:.0} ms ({from})");
-            out.push((FindingKind::PhaseOverBudget, format!("{phase} took longer than its settings allow"), evidence));
-        }
+    for o in p.over_budget() {
+        let evidence = format!("{:.0} ms against a budget of {:.0} ms ({})", o.took_ms, o.budget_ms, o.from);
+        out.push((FindingKind::PhaseOverBudget, format!("{} took longer than its settings allow", o.phase), evidence));
     }
     if let Some(late) = p.watcher_late_ms {
         let evidence = format!("{} saw the promotion {late:.1} ms after the new primary's first acknowledged write", p.orchestrator);
