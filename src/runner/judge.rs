@@ -62,18 +62,12 @@ pub(super) async fn judge(
     let footprints = crate::usage::footprints(before, after, roles(drill));
     let mut harness = crate::usage::HarnessUsage::between(start, end, writes).with_reads(writes, reads).with_containers(footprints);
     harness.host = ex.host;
-    harness.slip = Some(crate::usage::slip::summarise(&ex.slips, slip_bound_ms(svcs)));
+    harness.slip = Some(crate::usage::slip::summarise(&ex.slips, crate::checker::slip_bound_ms(svcs.iter().map(|s| &s.sc().targets))));
     results.harness = Some(harness);
     super::questions::ask(drill.loaded, &mut results);
     Ok(results)
 }
 
-/// Above this a paced client's slip is a finding: 50 ms, or 1 % of the smallest RTO target
-/// of any service (every limit of it: a p95 of 10 s counts as 10 s) when that is larger.
-fn slip_bound_ms(svcs: &[Service]) -> f64 {
-    let smallest = svcs.iter().filter_map(|s| s.sc().targets.rto_ms.as_ref()).flat_map(|l| l.values()).min();
-    crate::usage::slip::finding_bound_ms(smallest.map(|ms| ms as f64))
-}
 
 /// The replica lag measured, its targets judged into `a` (and its verdict), and the
 /// note on an RTO that `resolve: once` clients never end.

@@ -4,7 +4,7 @@
 //! lost updates and diverged keys.
 use super::state::Service;
 use crate::checker::{
-    Analysis, Cut, CutReport, DivergedKey, KeyEvidence, MultiActiveReport, SiteOp, Skewed, Stamp, TargetResult, Update, Verdict, explain,
+    Analysis, Cut, CutReport, DivergedKey, KeyEvidence, MultiActiveReport, SiteOp, Skewed, Stamp, Update, explain,
     judge_updates, site_writes, update_value,
 };
 use crate::error::{Error, Result};
@@ -71,7 +71,10 @@ pub(super) async fn judge(
         agreement_started_ms: agreed.map(|g| g.started_ns as f64 / 1e6),
         rejoins: rejoins(svc, events, &hist.wall_clock_anchor).await,
     };
-    add_targets(svc.sc(), &report, a);
+    for t in crate::checker::judge_multi_active_targets(&svc.sc().targets, &report) {
+        a.verdict = a.verdict.merge(t.verdict);
+        a.targets.push(t);
+    }
     Ok(Some(report))
 }
 
@@ -230,28 +233,3 @@ fn in_effect(events: &[Event], e: &Event, end: u64) -> (u64, u64) {
     (e.applied_ns.unwrap_or(e.t_ns), healed.map_or(end, |h| h.t_ns))
 }
 
-/// `max_lost_updates` and `max_diverged_keys`, when the scenario sets them.
-fn add_targets(sc: &Scenario, r: &MultiActiveReport, a: &mut Analysis) {
-    let lost = r.updates.lost_updates.len() as u64;
-    let diverged = r.updates.diverged_keys.len() as u64;
-    // a node whose keys were not read may hold what the others lack: no pass on divergence
-    let blind = !r.unread.is_empty();
-    let mut add = |target: &str, limit: Option<u64>, actual: u64, note: String| {
-        let Some(limit) = limit else { return };
-        let verdict = match actual <= limit {
-            false => Verdict::Fail,
-            true if blind && target == "max_diverged_keys" => Verdict::Unknown,
-            true => Verdict::Pass,
-        };
-        a.verdict = a.verdict.merge(verdict);
-        a.targets.push(TargetResult { target: target.into(), limit: Some(limit as f64), actual: Some(actual as f64), verdict, note });
-    };
-    let note = format!("{lost} of {} acknowledged updates lost to a write completed before they began", r.updates.acked_updates);
-    add("max_lost_updates", sc.targets.max_lost_updates, lost, note);
-    let unread = if r.unread.is_empty() { String::new() } else { format!(" ({} nodes unread)", r.unread.len()) };
-    let mut causes: BTreeMap<&str, usize> = BTreeMap::new();
-    r.updates.diverged_keys.iter().for_each(|d| *causes.entry(d.cause.name()).or_default() += 1);
-    let why: Vec<String> = causes.iter().map(|(c, n)| format!("{n} {c}")).collect();
-    let why = if why.is_empty() { String::new() } else { format!(": {}", why.join(", ")) };
-    add("max_diverged_keys", sc.targets.max_diverged_keys, diverged, format!("{diverged} keys differ between nodes{why}{unread}"));
-}

@@ -7,8 +7,6 @@ use super::round::round;
 use crate::stats::pct;
 use serde::{Deserialize, Serialize};
 
-/// Slip above which the timings may be off, unless 1 % of the smallest RTO target is larger.
-pub const SLIP_FINDING_MS: f64 = 50.0;
 
 /// One paced operation: when it was invoked (drill ns), how late, and which client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,10 +46,6 @@ pub struct SlipOver {
     pub client: String,
 }
 
-/// The bound a slip must pass to be a finding, given the smallest RTO target (ms).
-pub fn finding_bound_ms(smallest_rto_target_ms: Option<f64>) -> f64 {
-    smallest_rto_target_ms.map_or(SLIP_FINDING_MS, |t| SLIP_FINDING_MS.max(t / 100.0))
-}
 
 /// The samples summarised against `bound_ms`.
 pub fn summarise(samples: &[SlipSample], bound_ms: f64) -> PacingSlip {
@@ -108,12 +102,5 @@ mod tests {
     fn no_paced_client_is_zero_ops_not_a_zero_slip_claimed() {
         let p = summarise(&[], 50.0);
         assert_eq!((p.ops, p.worst_at_ms), (0, None));
-    }
-
-    #[test]
-    fn the_bound_is_50_ms_or_a_hundredth_of_the_smallest_rto_target() {
-        assert_eq!(finding_bound_ms(None), 50.0);
-        assert_eq!(finding_bound_ms(Some(30_000.0)), 300.0);
-        assert_eq!(finding_bound_ms(Some(1_000.0)), 50.0);
     }
 }
