@@ -1,7 +1,7 @@
 //! The alert targets judged on what the drill's monitoring measured: `alerts.NAME`
 //! (notified within N ms of the fault), `no_alert.NAME` (never fired), and the drill-wide
 //! `alerts.rules_alive` (every rule's selectors matched a series).
-use super::{TargetResult, Verdict};
+use super::{Target, TargetResult, Verdict};
 use crate::monitor::{AlertOutcome, AlertRuleReport, AlertsReport};
 use crate::scenario::Targets;
 
@@ -25,7 +25,7 @@ pub fn rules_alive(report: &AlertsReport) -> TargetResult {
         false => dead.iter().map(|r| format!("{}: {}", r.alert, r.reason)).collect::<Vec<_>>().join("; "),
     };
     TargetResult {
-        target: "alerts.rules_alive".into(),
+        target: Target::AlertRulesAlive,
         limit: Some(0.0),
         actual: Some(dead.len() as f64),
         verdict: if dead.is_empty() { Verdict::Pass } else { Verdict::Fail },
@@ -49,7 +49,7 @@ fn held_back(r: &AlertRuleReport, report: &AlertsReport) -> Option<String> {
 
 fn paged(report: &AlertsReport, name: &str, limit_ms: u64) -> TargetResult {
     let rule = report.rule(name);
-    let target = format!("alerts.{name}.notified_within_ms");
+    let target = Target::AlertNotified(name.to_string());
     let mut t = TargetResult { target, limit: Some(limit_ms as f64), actual: None, verdict: Verdict::Unknown, note: String::new() };
     let Some(r) = rule else {
         t.note = format!("no alerting rule named `{name}` was loaded");
@@ -81,7 +81,7 @@ fn silent(report: &AlertsReport, name: &str) -> TargetResult {
         (0, true) => (Verdict::Fail, "fired (Prometheus showed it firing; no notification came)".to_string()),
         (n, _) => (Verdict::Fail, format!("fired: {n} firing notifications")),
     };
-    TargetResult { target: format!("no_alert.{name}"), limit: Some(0.0), actual: Some(fired as f64), verdict, note }
+    TargetResult { target: Target::NoAlert(name.to_string()), limit: Some(0.0), actual: Some(fired as f64), verdict, note }
 }
 
 #[cfg(test)]

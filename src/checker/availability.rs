@@ -76,7 +76,7 @@ pub fn judge_availability(target: &Availability, writes: &RtoResult, reads: Opti
         (true, true) => Verdict::Unknown,
     };
     let result = TargetResult {
-        target: "availability".into(),
+        target: super::Target::Availability,
         limit: Some(budget),
         actual: Some(outage),
         verdict,

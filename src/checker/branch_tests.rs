@@ -74,7 +74,7 @@ impl Judge<'_> {
 }
 
 fn target<'a>(a: &'a Analysis, name: &str) -> &'a TargetResult {
-    a.targets.iter().find(|t| t.target == name).unwrap_or_else(|| panic!("no {name} target in {:?}", a.targets))
+    a.targets.iter().find(|t| t.target == name.into()).unwrap_or_else(|| panic!("no {name} target in {:?}", a.targets))
 }
 
 #[test]
@@ -136,7 +136,7 @@ fn failed_actions_leave_the_drill_undecided_and_an_abort_fails_it() {
     evs.push(failed(1600, EventKind::ActionFailed, "check b failed"));
     evs.push(failed(1700, EventKind::Aborted, "abort_when: lag"));
     let a = JUDGE.run(&ops, &evs, &no_targets());
-    let names: Vec<&str> = a.targets.iter().map(|t| t.target.as_str()).collect();
+    let names: Vec<String> = a.targets.iter().map(|t| t.target.name()).collect();
     assert_eq!(names, ["baseline_writes", "actions", "aborted"]);
     let t = target(&a, "actions");
     assert_eq!((t.actual, t.note.as_str()), (Some(2.0), "hook a failed; check b failed"));

@@ -45,7 +45,6 @@ pub fn write_buckets(history: &Path, service: Option<&str>) -> std::io::Result<B
     Ok(b)
 }
 
-
 /// One 100 ms bucket of reads: by outcome, and the largest staleness of its ok reads.
 #[derive(Default, Clone, Copy)]
 pub struct ReadBucket {
@@ -74,4 +73,3 @@ pub fn read_buckets(history: &Path, service: Option<&str>, parts: BTreeMap<Strin
     }
     Ok(out)
 }
-

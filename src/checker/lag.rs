@@ -14,6 +14,7 @@
 //! of `latency.rs`); engine samples to the phase of their time.
 use super::latency::LatencyPhase;
 use crate::lag::LagRow;
+use crate::scenario::Percentile;
 use crate::stats::pct;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -268,17 +269,17 @@ fn ms(ns: u64) -> f64 {
 impl LagReport {
     /// The worst replica's value of `stat` (p50, p95, p99, max) over the whole drill, with
     /// every replica's, for the `replica_lag_ms` target.
-    pub fn worst(&self, stat: &str) -> (Option<f64>, Vec<(String, Option<f64>)>) {
+    pub fn worst(&self, stat: Percentile) -> (Option<f64>, Vec<(String, Option<f64>)>) {
         let each: Vec<(String, Option<f64>)> = self
             .replicas
             .iter()
             .map(|r| {
                 let s = &r.overall;
                 let v = match stat {
-                    "p50" => s.p50_ms,
-                    "p95" => s.p95_ms,
-                    "p99" => s.p99_ms,
-                    _ => s.max_ms,
+                    Percentile::P50 => s.p50_ms,
+                    Percentile::P95 => s.p95_ms,
+                    Percentile::P99 => s.p99_ms,
+                    Percentile::Max => s.max_ms,
                 };
                 (r.node.clone(), v)
             })
@@ -326,7 +327,7 @@ fn row_time(r: &LagRow) -> Option<u64> {
     }
 }
 
-fn lag_target(r: &LagReport, stat: &str, limit: u64) -> super::TargetResult {
+fn lag_target(r: &LagReport, stat: Percentile, limit: u64) -> super::TargetResult {
     use super::Verdict;
     let (worst, each) = r.worst(stat);
     let verdict = match worst {
@@ -341,7 +342,7 @@ fn lag_target(r: &LagReport, stat: &str, limit: u64) -> super::TargetResult {
         note.push(format!("{censored} heartbeats a replica never showed count at their lower bound"));
     }
     super::TargetResult {
-        target: format!("replica_lag_ms.{stat}"),
+        target: super::Target::ReplicaLagMs(stat),
         limit: Some(limit as f64),
         actual: worst,
         verdict,

@@ -110,7 +110,7 @@ fn a_heartbeat_a_live_replica_never_shows_counts_as_a_lower_bound() {
     assert_eq!(pg2.max_ms, Some(500.0), "heartbeat 2 was still missing 500 ms after its ack");
     let pg3 = r.replicas.iter().find(|x| x.node == "pg-3").unwrap();
     assert_eq!((pg3.overall.heartbeats, pg3.overall.untimed, pg3.read_errors), (0, 2, 50));
-    let (worst, each) = r.worst("max");
+    let (worst, each) = r.worst(crate::scenario::Percentile::Max);
     assert_eq!(worst, Some(500.0));
     assert_eq!(each.len(), 2);
 }

@@ -1,6 +1,6 @@
 //! The multi-active targets, judged on the updates report: `max_lost_updates` and
 //! `max_diverged_keys`.
-use super::{MultiActiveReport, TargetResult, Verdict};
+use super::{MultiActiveReport, Target, TargetResult, Verdict};
 use crate::scenario::Targets;
 use std::collections::BTreeMap;
 
@@ -11,22 +11,22 @@ pub fn judge_multi_active_targets(targets: &Targets, r: &MultiActiveReport) -> V
     let diverged = r.updates.diverged_keys.len() as u64;
     // a node whose keys were not read may hold what the others lack: no pass on divergence
     let blind = !r.unread.is_empty();
-    let mut add = |target: &str, limit: Option<u64>, actual: u64, note: String| {
+    let mut add = |target: Target, limit: Option<u64>, actual: u64, note: String| {
         let Some(limit) = limit else { return };
         let verdict = match actual <= limit {
             false => Verdict::Fail,
-            true if blind && target == "max_diverged_keys" => Verdict::Unknown,
+            true if blind && target == Target::MaxDivergedKeys => Verdict::Unknown,
             true => Verdict::Pass,
         };
-        out.push(TargetResult { target: target.into(), limit: Some(limit as f64), actual: Some(actual as f64), verdict, note });
+        out.push(TargetResult { target, limit: Some(limit as f64), actual: Some(actual as f64), verdict, note });
     };
     let note = format!("{lost} of {} acknowledged updates lost to a write completed before they began", r.updates.acked_updates);
-    add("max_lost_updates", targets.max_lost_updates, lost, note);
+    add(Target::MaxLostUpdates, targets.max_lost_updates, lost, note);
     let unread = if r.unread.is_empty() { String::new() } else { format!(" ({} nodes unread)", r.unread.len()) };
     let mut causes: BTreeMap<&str, usize> = BTreeMap::new();
     r.updates.diverged_keys.iter().for_each(|d| *causes.entry(d.cause.name()).or_default() += 1);
     let why: Vec<String> = causes.iter().map(|(c, n)| format!("{n} {c}")).collect();
     let why = if why.is_empty() { String::new() } else { format!(": {}", why.join(", ")) };
-    add("max_diverged_keys", targets.max_diverged_keys, diverged, format!("{diverged} keys differ between nodes{why}{unread}"));
+    add(Target::MaxDivergedKeys, targets.max_diverged_keys, diverged, format!("{diverged} keys differ between nodes{why}{unread}"));
     out
 }

@@ -1,8 +1,8 @@
 //! The read targets (`read_rto_ms`, `stale_read_ms`, `max_reads_of_lost_writes`,
 //! `max_reads_back_in_time`) judged on what the readers got.
 use super::reads::ReadsReport;
-use super::{TargetResult, Verdict};
-use crate::scenario::Targets;
+use super::{Target, TargetResult, Verdict};
+use crate::scenario::{Percentile, Targets};
 
 /// One result per read target the scenario sets.
 pub fn judge_read_targets(r: &ReadsReport, t: &Targets) -> Vec<TargetResult> {
@@ -19,13 +19,13 @@ pub fn judge_read_targets(r: &ReadsReport, t: &Targets) -> Vec<TargetResult> {
             Some(l) => format!("{} successful reads showed {} writes the final read-back does not hold", l.reads, l.distinct_writes),
             None => "surviving data could not be read back".into(),
         };
-        out.push(at_most("max_reads_of_lost_writes", limit, lost.map(|l| l.reads), note));
+        out.push(at_most(Target::MaxReadsOfLostWrites, limit, lost.map(|l| l.reads), note));
     }
     if let Some(limit) = t.max_reads_back_in_time {
         let b = &r.back_in_time;
         let note =
             format!("{} reads showed a writer's data older than the same reader saw before (largest step {})", b.reads, b.largest_step);
-        out.push(at_most("max_reads_back_in_time", limit, Some(b.reads), note));
+        out.push(at_most(Target::MaxReadsBackInTime, limit, Some(b.reads), note));
     }
     out
 }
@@ -42,27 +42,27 @@ fn read_rto(r: &ReadsReport, limit: u64) -> TargetResult {
             (Verdict::Fail, why)
         }
     };
-    TargetResult { target: "read_rto_ms".into(), limit: Some(limit as f64), actual, verdict, note }
+    TargetResult { target: Target::ReadRtoMs, limit: Some(limit as f64), actual, verdict, note }
 }
 
-fn stale(r: &ReadsReport, stat: &str, limit: u64) -> TargetResult {
+fn stale(r: &ReadsReport, stat: Percentile, limit: u64) -> TargetResult {
     let s = &r.staleness;
     let actual = match stat {
-        "p50" => s.p50_ms,
-        "p95" => s.p95_ms,
-        "p99" => s.p99_ms,
-        _ => s.max_ms,
+        Percentile::P50 => s.p50_ms,
+        Percentile::P95 => s.p95_ms,
+        Percentile::P99 => s.p99_ms,
+        Percentile::Max => s.max_ms,
     };
     let (verdict, note) = match actual {
         Some(a) => (verdict(a <= limit as f64), format!("over {} successful reads", s.reads)),
         None => (Verdict::Unknown, "no read succeeded".into()),
     };
-    TargetResult { target: format!("stale_read_ms.{stat}"), limit: Some(limit as f64), actual, verdict, note }
+    TargetResult { target: Target::StaleReadMs(stat), limit: Some(limit as f64), actual, verdict, note }
 }
 
-fn at_most(target: &str, limit: u64, actual: Option<u64>, note: String) -> TargetResult {
+fn at_most(target: Target, limit: u64, actual: Option<u64>, note: String) -> TargetResult {
     let verdict = actual.map_or(Verdict::Unknown, |a| verdict(a <= limit));
-    TargetResult { target: target.into(), limit: Some(limit as f64), actual: actual.map(|a| a as f64), verdict, note }
+    TargetResult { target, limit: Some(limit as f64), actual: actual.map(|a| a as f64), verdict, note }
 }
 
 fn verdict(pass: bool) -> Verdict {

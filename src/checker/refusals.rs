@@ -214,7 +214,7 @@ pub fn refusals_target(r: &RefusalsReport, limit: u64) -> TargetResult {
             (Some(r.refused as f64), verdict, causes_text(r, 3))
         }
     };
-    TargetResult { target: "max_refused_after_failover".into(), limit: Some(limit as f64), actual, verdict, note }
+    TargetResult { target: super::Target::MaxRefusedAfterFailover, limit: Some(limit as f64), actual, verdict, note }
 }
 
 #[cfg(test)]

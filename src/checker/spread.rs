@@ -1,7 +1,7 @@
 //! A scenario's runs judged as one: the spread of a quantity over them (min, median,
 //! p95, max), the spread targets (`rto_ms: {p95: …}`) and the availability budget over
 //! the runs.
-use super::{AvailabilityReport, Verdict};
+use super::{AvailabilityReport, Target, Verdict};
 use crate::scenario::Limit;
 use serde::Serialize;
 
@@ -44,7 +44,7 @@ impl Stat {
 /// A target judged on the spread of a scenario's runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct SpreadResult {
-    pub target: String,
+    pub target: Target,
     pub statistic: String,
     pub limit: f64,
     pub actual: Option<f64>,
@@ -71,11 +71,10 @@ impl SpreadLimits {
     }
 }
 
-
 /// The targets of `target` judged on the spread of a scenario's runs, one per statistic
 /// its limit names. `runs`: each run's value (`None`: the run gave no results; `Some(None)`:
 /// it ran and gave no value, which for `rto_ms` means it never recovered).
-pub fn judge_spread(target: &str, limit: &Option<Limit>, runs: &[Option<Option<f64>>]) -> Vec<SpreadResult> {
+pub fn judge_spread(target: Target, limit: &Option<Limit>, runs: &[Option<Option<f64>>]) -> Vec<SpreadResult> {
     let Some(Limit::Spread(m)) = limit else { return Vec::new() };
     let missing = runs.iter().filter(|r| matches!(r, Some(None))).count();
     let not_ran = runs.iter().filter(|r| r.is_none()).count();
@@ -83,7 +82,7 @@ pub fn judge_spread(target: &str, limit: &Option<Limit>, runs: &[Option<Option<f
     m.iter()
         .map(|(which, lim)| {
             let actual = stat.and_then(|s| s.get(which));
-            let (verdict, note) = if target == "rto_ms" && missing > 0 {
+            let (verdict, note) = if target == Target::RtoMs && missing > 0 {
                 (Verdict::Fail, format!("{missing} runs never recovered"))
             } else if missing > 0 || not_ran > 0 || actual.is_none() {
                 (Verdict::Unknown, format!("{} of {} runs gave no value", missing + not_ran, runs.len()))
@@ -92,7 +91,7 @@ pub fn judge_spread(target: &str, limit: &Option<Limit>, runs: &[Option<Option<f
             } else {
                 (Verdict::Fail, format!("over {} runs", runs.len()))
             };
-            SpreadResult { target: target.into(), statistic: which.clone(), limit: *lim as f64, actual, verdict, note }
+            SpreadResult { target: target.clone(), statistic: which.clone(), limit: *lim as f64, actual, verdict, note }
         })
         .collect()
 }
@@ -159,16 +158,16 @@ mod tests {
     #[test]
     fn spread_targets_are_judged_on_the_statistic_and_a_run_that_never_recovered_fails_rto() {
         let limit = Some(Limit::Spread([("p95".to_string(), 2500), ("median".to_string(), 2500)].into()));
-        let t = judge_spread("rto_ms", &limit, &[Some(Some(1000.0)), Some(Some(3000.0)), Some(Some(2000.0))]);
+        let t = judge_spread(Target::RtoMs, &limit, &[Some(Some(1000.0)), Some(Some(3000.0)), Some(Some(2000.0))]);
         let by: std::collections::BTreeMap<&str, &SpreadResult> = t.iter().map(|t| (t.statistic.as_str(), t)).collect();
         assert_eq!((by["p95"].actual, by["p95"].verdict), (Some(3000.0), Verdict::Fail));
         assert_eq!((by["median"].actual, by["median"].verdict), (Some(2000.0), Verdict::Pass));
-        let t = judge_spread("rto_ms", &limit, &[Some(Some(1000.0)), Some(None)]);
+        let t = judge_spread(Target::RtoMs, &limit, &[Some(Some(1000.0)), Some(None)]);
         assert!(t.iter().all(|t| t.verdict == Verdict::Fail && t.note.contains("never recovered")), "{t:?}");
-        let t = judge_spread("rpo_ms", &limit, &[Some(Some(1000.0)), None]);
+        let t = judge_spread(Target::RpoMs, &limit, &[Some(Some(1000.0)), None]);
         assert!(t.iter().all(|t| t.verdict == Verdict::Unknown && t.note == "1 of 2 runs gave no value"), "{t:?}");
         // a single-value limit is judged on each run, not here
-        assert!(judge_spread("rto_ms", &Some(Limit::Value(5)), &[Some(Some(1.0))]).is_empty());
+        assert!(judge_spread(Target::RtoMs, &Some(Limit::Value(5)), &[Some(Some(1.0))]).is_empty());
     }
 
     #[test]

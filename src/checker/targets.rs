@@ -1,6 +1,6 @@
 //! Judges what a drill measured against the scenario's targets: one `TargetResult` per
 //! target, in the order the reports show them (the drill's own failures first).
-use super::{Convergence, RpoResult, RtoResult, Verdict};
+use super::{Convergence, RpoResult, RtoResult, Target, Verdict};
 use crate::history::{Event, EventKind};
 use crate::scenario::Targets;
 use serde::Serialize;
@@ -8,7 +8,7 @@ use serde::Serialize;
 /// One target: its limit, what was measured, and the verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TargetResult {
-    pub target: String,
+    pub target: Target,
     pub limit: Option<f64>,
     pub actual: Option<f64>,
     pub verdict: Verdict,
@@ -53,7 +53,7 @@ pub(super) fn judge(m: &Measured, targets: &Targets) -> Vec<TargetResult> {
 fn baseline(writes: u64) -> TargetResult {
     let ok = writes > 0;
     TargetResult {
-        target: "baseline_writes".into(),
+        target: Target::BaselineWrites,
         limit: Some(1.0),
         actual: Some(writes as f64),
         verdict: if ok { Verdict::Pass } else { Verdict::Unknown },
@@ -74,7 +74,7 @@ fn failures(events: &[Event], kind: EventKind) -> Option<(usize, String)> {
 /// A fault that could not be injected: the drill did not test what it declared (undecided).
 fn faults_not_injected(events: &[Event], injected: usize) -> Option<TargetResult> {
     let (_, note) = failures(events, EventKind::FaultFailed)?;
-    Some(TargetResult { target: "faults_injected".into(), limit: None, actual: Some(injected as f64), verdict: Verdict::Unknown, note })
+    Some(TargetResult { target: Target::FaultsInjected, limit: None, actual: Some(injected as f64), verdict: Verdict::Unknown, note })
 }
 
 /// drdrill's own failover started before any fault (its probe failed on a saturated host,
@@ -90,20 +90,20 @@ fn failover_before_fault(events: &[Event]) -> Option<TargetResult> {
         ms(start.t_ns),
         start.detail
     );
-    Some(TargetResult { target: "failover_after_fault".into(), limit: None, actual: Some(ms(start.t_ns)), verdict: Verdict::Unknown, note })
+    Some(TargetResult { target: Target::FailoverAfterFault, limit: None, actual: Some(ms(start.t_ns)), verdict: Verdict::Unknown, note })
 }
 
 /// A hook, failover step or steady-state check that failed leaves the drill undecided.
 fn failed_actions(events: &[Event]) -> Option<TargetResult> {
     let (n, note) = failures(events, EventKind::ActionFailed)?;
-    Some(TargetResult { target: "actions".into(), limit: None, actual: Some(n as f64), verdict: Verdict::Unknown, note })
+    Some(TargetResult { target: Target::Actions, limit: None, actual: Some(n as f64), verdict: Verdict::Unknown, note })
 }
 
 /// An `abort_when` condition held: the drill fails, at the abort's time.
 fn aborted(events: &[Event]) -> Option<TargetResult> {
     let abort = events.iter().find(|e| e.kind == EventKind::Aborted)?;
     Some(TargetResult {
-        target: "aborted".into(),
+        target: Target::Aborted,
         limit: None,
         actual: Some(abort.t_ns as f64 / 1e6),
         verdict: Verdict::Fail,
@@ -119,7 +119,7 @@ fn rto_target(rto: &RtoResult, limit: u64) -> TargetResult {
         (None, Some(why)) => (Verdict::Pass, why.clone()),
         (None, None) => (Verdict::Fail, "writes never became available again before the workload stopped".into()),
     };
-    TargetResult { target: "rto_ms".into(), limit: Some(limit as f64), actual: rto.rto_ms, verdict, note }
+    TargetResult { target: Target::RtoMs, limit: Some(limit as f64), actual: rto.rto_ms, verdict, note }
 }
 
 /// What an RTO's note says: no outage seen, or the writes that failed again after recovery.
@@ -140,7 +140,7 @@ fn rpo_target(rpo: Option<&RpoResult>, limit: u64) -> TargetResult {
         None => (None, Verdict::Unknown),
     };
     let note = if rpo.is_none() { "surviving data could not be read back".to_string() } else { String::new() };
-    TargetResult { target: "rpo_ms".into(), limit: Some(limit as f64), actual, verdict, note }
+    TargetResult { target: Target::RpoMs, limit: Some(limit as f64), actual, verdict, note }
 }
 
 /// At most `limit` acknowledged writes lost; undecided without a read-back.
@@ -150,7 +150,7 @@ fn lost_writes_target(rpo: Option<&RpoResult>, limit: u64) -> TargetResult {
         None => (None, Verdict::Unknown),
     };
     let note = rpo.map(|r| format!("{} acknowledged writes missing, {} recovered", r.lost_writes, r.recovered_writes)).unwrap_or_default();
-    TargetResult { target: "max_lost_writes".into(), limit: Some(limit as f64), actual, verdict, note }
+    TargetResult { target: Target::MaxLostWrites, limit: Some(limit as f64), actual, verdict, note }
 }
 
 /// At most `limit` % of the acknowledged writes lost; undecided without a read-back or
@@ -166,7 +166,7 @@ fn lost_share_target(rpo: Option<&RpoResult>, acked: u64, limit: f64) -> TargetR
         Some(r) => format!("{} of {acked} acknowledged writes lost", r.lost_writes),
         None => "surviving data could not be read back".into(),
     };
-    TargetResult { target: "max_lost_pct".into(), limit: Some(limit), actual: share, verdict, note }
+    TargetResult { target: Target::MaxLostPct, limit: Some(limit), actual: share, verdict, note }
 }
 
 /// Every surviving replica holds exactly the primary's records; undecided when nothing
@@ -181,5 +181,5 @@ fn convergence_target(convergence: Option<&Convergence>) -> TargetResult {
     let note = convergence
         .map(|c| c.nodes.iter().map(|n| format!("{}: {} missing, {} extra", n.node, n.missing, n.extra)).collect::<Vec<_>>().join("; "))
         .unwrap_or_else(|| "not checked".into());
-    TargetResult { target: "converged".into(), limit: None, actual: conv.map(|c| c as u8 as f64), verdict, note }
+    TargetResult { target: Target::Converged, limit: None, actual: conv.map(|c| c as u8 as f64), verdict, note }
 }

@@ -82,7 +82,7 @@ fn rto_over_target_fails() {
     let a = run(&ops, &events(1000, 6000), Some(&rb), &targets(2000, 0, 0));
     assert_eq!(a.rto.rto_ms, Some(2500.0));
     assert_eq!(a.unknown_writes, 250);
-    assert_eq!(a.targets.iter().find(|t| t.target == "rto_ms").unwrap().verdict, Verdict::Fail);
+    assert_eq!(a.targets.iter().find(|t| t.target == crate::checker::Target::RtoMs).unwrap().verdict, Verdict::Fail);
     assert_eq!(a.verdict, Verdict::Fail);
 }
 
@@ -100,7 +100,7 @@ fn writes_that_never_recover_fail_the_rto_target() {
     let (ops, rb) = scenario(5000, (1000, 5000), Outcome::Fail, &[]);
     let a = run(&ops, &events(1000, 5000), Some(&rb), &targets(60_000, 0, 0));
     assert_eq!(a.rto.rto_ms, None);
-    let t = a.targets.iter().find(|t| t.target == "rto_ms").unwrap();
+    let t = a.targets.iter().find(|t| t.target == crate::checker::Target::RtoMs).unwrap();
     assert_eq!(t.verdict, Verdict::Fail);
     assert!(t.note.contains("never"));
 }
@@ -130,8 +130,8 @@ fn lost_acknowledged_writes_and_rpo_span() {
     // from the earliest lost write's invoke (940) to the fault (1000, after the last lost ack)
     assert_eq!(r.rpo_ms, 1000.0 - 940.0);
     assert_eq!((r.recovery_point_ms, r.failure_point_ms), (Some(940.0), Some(1000.0)));
-    assert_eq!(a.targets.iter().find(|t| t.target == "max_lost_writes").unwrap().verdict, Verdict::Fail);
-    assert_eq!(a.targets.iter().find(|t| t.target == "rpo_ms").unwrap().verdict, Verdict::Pass);
+    assert_eq!(a.targets.iter().find(|t| t.target == crate::checker::Target::MaxLostWrites).unwrap().verdict, Verdict::Fail);
+    assert_eq!(a.targets.iter().find(|t| t.target == crate::checker::Target::RpoMs).unwrap().verdict, Verdict::Pass);
 }
 
 #[test]
@@ -147,7 +147,7 @@ fn writes_lost_after_the_fault_event_never_show_rpo_zero() {
     assert!(r.rpo_ms > 0.0, "lost writes with rpo_ms {}", r.rpo_ms);
     // from seq 102's invoke (1010) to the last lost ack (1029)
     assert_eq!(r.rpo_ms, 19.0);
-    assert_eq!(a.targets.iter().find(|t| t.target == "rpo_ms").unwrap().verdict, Verdict::Fail);
+    assert_eq!(a.targets.iter().find(|t| t.target == crate::checker::Target::RpoMs).unwrap().verdict, Verdict::Fail);
     // a single lost write acknowledged exactly at the fault: still above zero
     let (ops, rb) = scenario(3000, (1100, 1500), Outcome::Unknown, &[100]);
     let a = run(&ops, &events(992, 3000), Some(&rb), &targets(5000, 0, 0));
@@ -227,7 +227,7 @@ fn unknown_and_failed_writes_present_are_recovered_not_lost() {
 fn missing_read_back_is_unknown_never_pass() {
     let (ops, _) = scenario(3000, (1000, 1200), Outcome::Fail, &[]);
     let a = run(&ops, &events(1000, 3000), None, &targets(5000, 0, 0));
-    assert_eq!(a.targets.iter().find(|t| t.target == "rpo_ms").unwrap().verdict, Verdict::Unknown);
+    assert_eq!(a.targets.iter().find(|t| t.target == crate::checker::Target::RpoMs).unwrap().verdict, Verdict::Unknown);
     assert_eq!(a.verdict, Verdict::Unknown);
 }
 
@@ -274,7 +274,7 @@ fn a_fault_that_could_not_be_injected_leaves_the_drill_undecided() {
     evs[1].kind = EventKind::FaultFailed;
     evs[1].detail = "kill pg-1 failed: no such container".into();
     let a = run(&ops, &evs, Some(&rb), &targets(5000, 0, 0));
-    let t = a.targets.iter().find(|t| t.target == "faults_injected").unwrap();
+    let t = a.targets.iter().find(|t| t.target == crate::checker::Target::FaultsInjected).unwrap();
     assert_eq!(t.verdict, Verdict::Unknown);
     assert!(t.note.contains("no such container"));
     assert_eq!(a.verdict, Verdict::Unknown);
@@ -289,7 +289,7 @@ fn a_failover_begun_before_any_fault_leaves_the_drill_undecided_and_one_after_do
     start.detail = "3 consecutive failed probes (500 ms apart, 500 ms timeout)".into();
     evs.insert(1, start.clone());
     let a = run(&ops, &evs, Some(&rb), &targets(5000, 0, 0));
-    let t = a.targets.iter().find(|t| t.target == "failover_after_fault").expect("a failover_after_fault row");
+    let t = a.targets.iter().find(|t| t.target == crate::checker::Target::FailoverAfterFault).expect("a failover_after_fault row");
     assert_eq!((t.verdict, t.actual), (Verdict::Unknown, Some(500.0)));
     assert!(t.note.contains("t=500.0 ms (3 consecutive failed probes") && t.note.contains("500.0 ms before the first fault"), "{}", t.note);
     assert_eq!(a.verdict, Verdict::Unknown);
@@ -298,7 +298,7 @@ fn a_failover_begun_before_any_fault_leaves_the_drill_undecided_and_one_after_do
     start.t_ns = 1000 * MS;
     evs.insert(2, start);
     let a = run(&ops, &evs, Some(&rb), &targets(5000, 0, 0));
-    assert!(a.targets.iter().all(|t| t.target != "failover_after_fault"), "{:?}", a.targets);
+    assert!(a.targets.iter().all(|t| t.target != crate::checker::Target::FailoverAfterFault), "{:?}", a.targets);
     assert_eq!(a.verdict, Verdict::Pass);
 }
 

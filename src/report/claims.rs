@@ -5,7 +5,7 @@
 //! table, one row per link and claim).
 use super::Results;
 use super::format::ms;
-use crate::checker::{TargetResult, Verdict};
+use crate::checker::{Target, TargetResult, Verdict};
 use serde::Serialize;
 
 /// One claim, already formatted.
@@ -37,7 +37,7 @@ pub fn claims_section(r: &Results) -> Option<(String, Vec<ClaimLine>)> {
 /// A service's claims, in the order its targets were judged; a claim on a target with
 /// several results (`replica_lag_ms.p50`, `.p99`) stands beside each.
 fn service_lines(name: &str, sr: &Results) -> Vec<ClaimLine> {
-    let claim_of = |t: &TargetResult| sr.claims.get(t.target.split('.').next().unwrap_or_default()).cloned();
+    let claim_of = |t: &TargetResult| sr.claims.get(&t.target.key()).cloned();
     sr.targets
         .iter()
         .filter_map(|t| {
@@ -54,9 +54,9 @@ fn service_lines(name: &str, sr: &Results) -> Vec<ClaimLine> {
 
 /// "rto_ms ≤ 30000", "max_lost_pct ≤ 1 %".
 fn limit_text(t: &TargetResult) -> String {
-    match (t.target.as_str(), t.limit) {
-        ("max_lost_pct", Some(l)) => format!("lost ≤ {l} % of acknowledged"),
-        ("converged", _) => "replicas converged".into(),
+    match (&t.target, t.limit) {
+        (Target::MaxLostPct, Some(l)) => format!("lost ≤ {l} % of acknowledged"),
+        (Target::Converged, _) => "replicas converged".into(),
         (name, Some(l)) => format!("{name} ≤ {l}"),
         (name, None) => name.to_string(),
     }
@@ -69,15 +69,15 @@ fn measured_text(sr: &Results, t: &TargetResult) -> String {
         (Some(l), a) => format!("{l} of {a} acknowledged writes lost"),
         (None, _) => "not read back".to_string(),
     };
-    match t.target.as_str() {
-        name if name.starts_with("replica_lag_ms") => lag_text(sr).unwrap_or_else(|| ms(t.actual)),
-        "rpo_ms" => format!("{} ms: {}", ms(t.actual), lost()),
-        "max_lost_writes" => lost(),
-        "max_lost_pct" => match t.actual {
+    match t.target {
+        Target::ReplicaLagMs(_) => lag_text(sr).unwrap_or_else(|| ms(t.actual)),
+        Target::RpoMs => format!("{} ms: {}", ms(t.actual), lost()),
+        Target::MaxLostWrites => lost(),
+        Target::MaxLostPct => match t.actual {
             Some(pct) => format!("{pct:.2} %: {}", lost()),
             None => lost(),
         },
-        "rto_ms" => {
+        Target::RtoMs => {
             let through = sr.phases.as_ref().map(|p| format!(" (through {})", p.orchestrator)).unwrap_or_default();
             format!("{} ms{through}", ms(t.actual))
         }

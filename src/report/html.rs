@@ -24,7 +24,7 @@ const TEMPLATE: &str = r#"<!doctype html>
 {% for s in services %}{% if several %}<h2 class="service">Service {{ s.name }} ({{ s.r.stack.kind }}): <span class="{{ s.r.verdict|lower }}">{{ s.r.verdict|upper }}</span></h2>
 {% endif %}<h2>Scorecard</h2>
 <table><tr><th>target</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
-{% for t in s.r.targets %}<tr><td>{{ t.target }}</td>{% if t.target == "converged" %}<td>yes</td><td>{{ s.converged }}</td>{% else %}<td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td>{% endif %}<td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
+{% for t in s.targets %}<tr><td>{{ t.target }}</td><td>{{ t.limit }}</td><td>{{ t.actual }}</td><td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
 {% endfor %}</table>
 <table class="facts">
 {% for f in s.facts %}<tr><th>{{ f.label }}</th><td>{{ f.text }}</td></tr>
@@ -87,9 +87,9 @@ Under it, the readers: reads per 100 ms by outcome, and the staleness of the suc
 {% for row in s.replication[1].rows %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>
 {% endfor %}</table>{% endif %}
 {% endfor %}
-{% if several and r.targets %}<h2>Drill-wide targets</h2>
+{% if several and drill_targets %}<h2>Drill-wide targets</h2>
 <table><tr><th>target</th><th>limit</th><th>actual</th><th>verdict</th><th>note</th></tr>
-{% for t in r.targets %}<tr><td>{{ t.target }}</td><td>{{ num(t.limit) }}</td><td>{{ num(t.actual) }}</td><td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
+{% for t in drill_targets %}<tr><td>{{ t.target }}</td><td>{{ t.limit }}</td><td>{{ t.actual }}</td><td class="{{ t.verdict|lower }}">{{ t.verdict|upper }}</td><td>{{ t.note }}</td></tr>
 {% endfor %}</table>{% endif %}
 {% if comparison %}<h2 id="comparison">{{ comparison[0] }}</h2>
 <table class="facts">{% for f in comparison[1] %}<tr><th>{{ f.label }}</th><td>{{ f.text }}</td></tr>
@@ -154,6 +154,7 @@ fn service_json(r: &Results, several: bool, svg: &str, name: &str, sr: &Results)
         "shards_caption": super::shards::shards_caption(sr),
         "shards": super::shards::shard_lines(sr),
         "writable": super::shards::writable_lines(sr),
+        "targets": super::measured::target_rows(sr),
         "facts": super::measured::block(sr, Some(r)),
         "converged": super::measured::converged_word(sr),
         "lost_count": super::format::count_or(sr.lost_writes, "not read back"),
@@ -192,6 +193,7 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
         "r": r,
         "css": CSS,
         "services": services,
+        "drill_targets": super::measured::target_rows(r),
         "several": several,
         "scenario": scenario,
         "alerts": alerts(r),

@@ -106,7 +106,7 @@ fn properties(r: &Results) -> String {
 fn target_cases(r: &Results, name: &str) -> String {
     let mut x = String::new();
     for t in &r.targets {
-        let _ = write!(x, "    <testcase classname=\"{}\" name=\"{}\"", esc(&class(r, name)), esc(&t.target));
+        let _ = write!(x, "    <testcase classname=\"{}\" name=\"{}\"", esc(&class(r, name)), esc(&t.target.name()));
         let what = format!("limit {}, actual {}. {}", fmt(t.limit), fmt(t.actual), t.note);
         match t.verdict {
             Verdict::Pass => x.push_str("/>\n"),

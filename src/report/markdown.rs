@@ -4,10 +4,6 @@ use super::format::Fact;
 use super::{Results, measured};
 use std::fmt::Write;
 
-fn num(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "not measured".into())
-}
-
 /// Labelled rows as a list: `- RTO: 250.0 ms (…)`.
 fn bullets(facts: &[Fact]) -> String {
     facts
@@ -116,12 +112,8 @@ fn stack_and_picture(r: &Results, timeline: &str) -> String {
 /// "## Targets": each target's limit, actual, verdict and note.
 fn targets(r: &Results) -> String {
     let mut m = String::from("## Targets\n\n| target | limit | actual | verdict | note |\n|---|---|---|---|---|\n");
-    for t in &r.targets {
-        let (limit, actual) = match t.target.as_str() {
-            "converged" => ("yes".to_string(), measured::converged_word(r).to_string()),
-            _ => (t.limit.map(|_| num(t.limit)).unwrap_or_else(|| "-".into()), num(t.actual)),
-        };
-        let _ = writeln!(m, "| {} | {limit} | {actual} | {} | {} |", t.target, t.verdict, t.note.replace('|', "\\|"));
+    for t in measured::target_rows(r) {
+        let _ = writeln!(m, "| {} | {} | {} | {} | {} |", t.target, t.limit, t.actual, t.verdict, t.note.replace('|', "\\|"));
     }
     m
 }

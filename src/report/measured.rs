@@ -22,6 +22,36 @@ fn at(v: Option<f64>, why: &str) -> String {
 
 /// Whether the replicas converged, for the `converged` target's row: yes, no, or not
 /// decided (nothing could be compared).
+/// One target as every report shows it: its name, limit, what was measured, the verdict
+/// and its note (`converged` is judged on a yes, not a number).
+#[derive(Debug, Clone, serde::Serialize, tabled::Tabled)]
+pub struct TargetRow {
+    pub target: String,
+    pub limit: String,
+    pub actual: String,
+    pub verdict: String,
+    pub note: String,
+}
+
+/// The rows of `r`'s targets, in their order.
+pub fn target_rows(r: &Results) -> Vec<TargetRow> {
+    let num = |v: Option<f64>, none: &str| match v {
+        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.1}"),
+        None => none.to_string(),
+    };
+    r.targets
+        .iter()
+        .map(|t| {
+            let (limit, actual) = match t.target {
+                crate::checker::Target::Converged => ("yes".to_string(), converged_word(r).to_string()),
+                _ => (num(t.limit, "-"), num(t.actual, "not measured")),
+            };
+            TargetRow { target: t.target.name(), limit, actual, verdict: t.verdict.to_string(), note: t.note.clone() }
+        })
+        .collect()
+}
+
 pub fn converged_word(r: &Results) -> &'static str {
     match r.converged {
         Some(true) => "yes",

@@ -74,7 +74,7 @@ fn add_run(fams: &mut [Family; 12], scenario: &str, r: &Results, sites: &BTreeMa
             fams[2].samples.push((with(vec![]), v as f64));
         }
         for t in &sr.targets {
-            fams[3].samples.push((with(vec![("target", t.target.clone())]), met(t.verdict)));
+            fams[3].samples.push((with(vec![("target", t.target.name())]), met(t.verdict)));
         }
         for rep in sr.replica_lag.iter().flat_map(|l| &l.replicas) {
             let o = &rep.overall;
@@ -94,7 +94,7 @@ fn add_run(fams: &mut [Family; 12], scenario: &str, r: &Results, sites: &BTreeMa
     }
     let mut drill = vec![("scenario", scenario.to_string())];
     for t in r.targets.iter().filter(|_| r.several()) {
-        drill.push(("target", t.target.clone()));
+        drill.push(("target", t.target.name()));
         fams[3].samples.push((drill.clone(), met(t.verdict)));
         drill.pop();
     }

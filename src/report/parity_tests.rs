@@ -404,7 +404,7 @@ fn everything() -> Results {
 fn with_judged_parts(r: &mut Results) {
     r.availability = Some(from_json(json!({"percent": 99.99, "per": "month", "budget_ms": 262800.0, "write_outage_ms": 252.0,
         "outage_ms": 252.0, "open_ended": false, "used_percent": 0.1, "fit_per_period": 1042})));
-    r.targets.retain(|t| t.target != "rpo_ms");
+    r.targets.retain(|t| t.target != crate::checker::Target::RpoMs);
     r.targets.push(crate::checker::TargetResult {
         target: "availability".into(),
         limit: Some(262800.0),

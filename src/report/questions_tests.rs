@@ -480,9 +480,9 @@ fn a_service_with_readers_has_a_read_row_judged_only_by_its_read_target() {
     r.reads =
         Some(crate::checker::ReadsReport { readers: 4, from: "replicas".into(), total: 10, ok: 10, rto: Some(rto), ..Default::default() });
     let q = answer(&r, &[]);
-    let rows: Vec<(&str, Answer)> = q.rto.services.iter().map(|f| (f.target.as_str(), f.answer)).collect();
+    let rows: Vec<(String, Answer)> = q.rto.services.iter().map(|f| (f.target.name(), f.answer)).collect();
     // without read_rto_ms the read row is shown and not judged: the writes answer
-    assert_eq!(rows, [("rto_ms", Answer::Yes), ("read_rto_ms", Answer::NotDrilled)]);
+    assert_eq!(rows, [("rto_ms".to_string(), Answer::Yes), ("read_rto_ms".to_string(), Answer::NotDrilled)]);
     assert_eq!(q.rto.answer, Answer::Yes);
     let text = super::questions_text::blocks(&q)[0].rows[1].clone();
     assert!(
@@ -490,8 +490,8 @@ fn a_service_with_readers_has_a_read_row_judged_only_by_its_read_target() {
         "{text}"
     );
     // question 2 says whether anyone read a write that is gone (not known: nothing read back)
-    let rpo: Vec<(&str, Answer)> = q.rpo.services.iter().map(|f| (f.target.as_str(), f.answer)).collect();
-    assert_eq!(rpo[1], ("max_reads_of_lost_writes", Answer::NotDrilled), "{rpo:?}");
+    let rpo: Vec<(String, Answer)> = q.rpo.services.iter().map(|f| (f.target.name(), f.answer)).collect();
+    assert_eq!(rpo[1], ("max_reads_of_lost_writes".to_string(), Answer::NotDrilled), "{rpo:?}");
     assert!(super::questions_text::blocks(&q)[1].rows[1].contains("not known: the surviving data could not be read back"));
     // with it, a missed read RTO answers the question no
     r.targets.push(target("read_rto_ms", 500.0, Some(650.0), Verdict::Fail));
@@ -509,7 +509,7 @@ fn clean_rto() -> crate::checker::RtoResult {
 #[test]
 fn lost_writes_no_target_judges_are_still_unexpected_with_their_span_and_nodes() {
     let mut r = clean();
-    r.targets.retain(|t| t.target == "rto_ms");
+    r.targets.retain(|t| t.target == crate::checker::Target::RtoMs);
     (r.lost_writes, r.acked_writes) = (Some(3), 8372);
     let lost = |seq, ack_ms, node: &str| crate::checker::LostWrite { writer: 1, seq, ack_ms, node: Some(node.into()), change: None };
     r.lost = vec![lost(10, 6100.0, "redis-1"), lost(11, 6200.5, "redis-1"), lost(12, 6300.0, "redis-3")];

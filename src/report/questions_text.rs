@@ -67,9 +67,9 @@ fn measured_why(m: &Measured) -> String {
 
 /// `pg: rto_ms 1523.4 ms, limit 30000 ms: yes (note)`.
 fn figure_line(f: &Figure) -> String {
-    let unit = match f.target.as_str() {
-        "max_lost_writes" => "writes",
-        "max_reads_of_lost_writes" => "reads",
+    let unit = match f.target {
+        crate::checker::Target::MaxLostWrites => "writes",
+        crate::checker::Target::MaxReadsOfLostWrites => "reads",
         _ => "ms",
     };
     let v =

@@ -36,20 +36,6 @@ impl TerminalReporter {
 pub static LIVE_LINE: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
 
 #[derive(Tabled)]
-struct Row {
-    #[tabled(rename = "target")]
-    target: String,
-    #[tabled(rename = "limit")]
-    limit: String,
-    #[tabled(rename = "actual")]
-    actual: String,
-    #[tabled(rename = "verdict")]
-    verdict: String,
-    #[tabled(rename = "note")]
-    note: String,
-}
-
-#[derive(Tabled)]
 struct LatencyRow {
     #[tabled(rename = "phase")]
     phase: String,
@@ -115,14 +101,6 @@ struct PhaseTableRow {
     setting: String,
 }
 
-fn num(v: Option<f64>) -> String {
-    match v {
-        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
-        Some(v) => format!("{v:.1}"),
-        None => "-".into(),
-    }
-}
-
 /// The scorecard as text: targets against actuals, then the measured figures; in a drill
 /// of several services one block per service, then the drill's own lines and the overall
 /// verdict (the worst service's).
@@ -185,17 +163,7 @@ fn fact_lines(facts: &[Fact]) -> String {
 
 /// Each target's limit, actual, verdict and note, as a table.
 fn targets_table(r: &Results) -> String {
-    let rows: Vec<Row> = r
-        .targets
-        .iter()
-        .map(|t| Row {
-            target: t.target.clone(),
-            limit: if t.target == "converged" { "yes".into() } else { num(t.limit) },
-            actual: if t.target == "converged" { measured::converged_word(r).into() } else { num(t.actual) },
-            verdict: t.verdict.to_string(),
-            note: t.note.clone(),
-        })
-        .collect();
+    let rows = measured::target_rows(r);
     let mut table = Table::new(rows);
     table.with(Style::rounded());
     format!("{table}\n")

@@ -23,7 +23,7 @@ fn junit_marks_missed_targets_as_failures_and_undecided_as_errors() {
 fn markdown_has_targets_timeline_and_lost_writes() {
     let m = markdown(&sample());
     assert!(m.starts_with("# Drill pg<kill>: FAIL"));
-    assert!(m.contains("| rto_ms | 100.0 | 250.0 | FAIL | too slow & late |"), "{m}");
+    assert!(m.contains("| rto_ms | 100 | 250 | FAIL | too slow & late |"), "{m}");
     let fault = m.find("| 5.000 | fault-inject | pg-1 | kill pg-1 |").expect("fault row");
     let outage = m.find("| 5.001 | measured |  | first write not acknowledged |").expect("outage row");
     let back = m.find("| 5.250 | measured |  | writes available again (RTO ends) |").expect("recovery row");

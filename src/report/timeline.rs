@@ -6,8 +6,8 @@
 //! Colours are fixed so that a reader (and a test) can tell the elements apart.
 use super::Results;
 use super::buckets::{contiguous, p50};
-use crate::checker::{BUCKET_NS, Bucket, write_buckets};
 use super::labels::{self, Corner, PAD_PX, ROW_PX, Span};
+use crate::checker::{BUCKET_NS, Bucket, write_buckets};
 use crate::history::EventKind;
 use plotters::chart::DualCoordChartContext;
 use plotters::coord::Shift;

@@ -68,7 +68,6 @@ pub(super) async fn judge(
     Ok(results)
 }
 
-
 /// The replica lag measured, its targets judged into `a` (and its verdict), and the
 /// note on an RTO that `resolve: once` clients never end.
 fn with_lag_targets(
@@ -88,7 +87,7 @@ fn with_lag_targets(
         && a.rto.recovered_at_ms.is_none()
     {
         let why = "; the clients looked the name up once (`workload.resolve: once`) and never follow the DNS record to the new primary";
-        a.targets.iter_mut().filter(|t| t.target == "rto_ms").for_each(|t| t.note.push_str(why));
+        a.targets.iter_mut().filter(|t| t.target == crate::checker::Target::RtoMs).for_each(|t| t.note.push_str(why));
     }
     a.targets.extend(lag_targets);
     Ok(replica_lag)

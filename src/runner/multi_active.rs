@@ -4,8 +4,8 @@
 //! lost updates and diverged keys.
 use super::state::Service;
 use crate::checker::{
-    Analysis, Cut, CutReport, DivergedKey, KeyEvidence, MultiActiveReport, SiteOp, Skewed, Stamp, Update, explain,
-    judge_updates, site_writes, update_value,
+    Analysis, Cut, CutReport, DivergedKey, KeyEvidence, MultiActiveReport, SiteOp, Skewed, Stamp, Update, explain, judge_updates,
+    site_writes, update_value,
 };
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind, Op, Outcome, belongs, read_history};
@@ -232,4 +232,3 @@ fn in_effect(events: &[Event], e: &Event, end: u64) -> (u64, u64) {
     let healed = events.iter().find(|h| h.kind == EventKind::FaultHeal && h.fault == e.fault && h.t_ns >= e.t_ns);
     (e.applied_ns.unwrap_or(e.t_ns), healed.map_or(end, |h| h.t_ns))
 }
-

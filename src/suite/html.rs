@@ -60,8 +60,8 @@ pub fn summary_html(s: &Summary, dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::suite::Stat;
     use crate::checker::SpreadLimits;
+    use crate::suite::Stat;
     use crate::suite::summary::{RunRow, ScenarioSummary};
     use std::collections::BTreeMap;
 

@@ -11,11 +11,11 @@ mod partition;
 mod summary;
 mod trend;
 
+pub use crate::checker::Stat;
 pub use crate::checker::{Check, Comparison, compare_with_baseline as compare, last_run, load_baseline};
 pub use export::MetricsOut;
 pub use merge::merge;
 pub use partition::Partition;
-pub use crate::checker::Stat;
 pub use summary::{RunRow, ScenarioSummary, Summary};
 pub use trend::trend;
 

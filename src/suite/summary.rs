@@ -2,9 +2,9 @@
 //! on the spread; shown as a terminal table here, written (summary.json, junit.xml,
 //! summary.html) by files.rs.
 use super::answers::{DrillAnswers, RowAnswers, SuiteFinding};
-use crate::checker::{SpreadLimits, SpreadResult, Stat, budget_over_runs, judge_spread};
 use crate::checker::Results;
 use crate::checker::Verdict;
+use crate::checker::{SpreadLimits, SpreadResult, Stat, Target, budget_over_runs, judge_spread};
 use crate::error::{Error, exit};
 use crate::scenario::Loaded;
 use serde::{Deserialize, Serialize};
@@ -209,9 +209,9 @@ impl ScenarioSummary {
             }
         }
         let values = |f: Value| -> Vec<Option<Option<f64>>> { rows.iter().map(|r| r.results.as_ref().map(|_| f(r))).collect() };
-        let mut targets = judge_spread("rto_ms", &t.rto_ms, &values(rto));
-        targets.extend(judge_spread("rpo_ms", &t.rpo_ms, &values(rpo)));
-        targets.extend(judge_spread("max_lost_writes", &t.max_lost_writes, &values(lost)));
+        let mut targets = judge_spread(Target::RtoMs, &t.rto_ms, &values(rto));
+        targets.extend(judge_spread(Target::RpoMs, &t.rpo_ms, &values(rpo)));
+        targets.extend(judge_spread(Target::MaxLostWrites, &t.max_lost_writes, &values(lost)));
         ScenarioSummary {
             availability: budget_over_runs(rows.iter().filter_map(|r| r.results.as_ref()?.availability.as_ref())).map(|b| b.text()),
             scenario: name.to_string(),

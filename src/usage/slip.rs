@@ -7,7 +7,6 @@ use super::round::round;
 use crate::stats::pct;
 use serde::{Deserialize, Serialize};
 
-
 /// One paced operation: when it was invoked (drill ns), how late, and which client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlipSample {
@@ -45,7 +44,6 @@ pub struct SlipOver {
     pub slip_ms: f64,
     pub client: String,
 }
-
 
 /// The samples summarised against `bound_ms`.
 pub fn summarise(samples: &[SlipSample], bound_ms: f64) -> PacingSlip {

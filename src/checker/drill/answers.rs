@@ -4,16 +4,16 @@
 use super::Results;
 use super::findings::findings;
 use super::questions::{Alerting, Answer, FaultInjected, FaultPages, Figure, Measured, Page, Questions, Unexpected};
-use crate::checker::{RtoBasis, TargetResult, Verdict};
+use crate::checker::{RtoBasis, Target, TargetResult, Verdict};
 use crate::monitor::{AlertsReport, Notification};
 
 /// The four questions of the drill `r`, given the faults it injected.
 pub fn answer(r: &Results, faults: &[FaultInjected]) -> Questions {
     let found = findings(r);
-    let mut rto = measured(r, &["rto_ms"], |sr| sr.rto_ms);
+    let mut rto = measured(r, &[Target::RtoMs], |sr| sr.rto_ms);
     with_read_rows(r, &mut rto, ReadRow::Rto);
     with_availability_rows(r, &mut rto);
-    let mut rpo = measured(r, &super::questions::DATA_LOSS_TARGETS, |sr| sr.rpo_ms);
+    let mut rpo = measured(r, &[Target::RpoMs, Target::MaxLostWrites], |sr| sr.rpo_ms);
     with_read_rows(r, &mut rpo, ReadRow::LostWritesRead);
     Questions {
         rto,
@@ -25,10 +25,10 @@ pub fn answer(r: &Results, faults: &[FaultInjected]) -> Questions {
 
 /// Each service's figure beside each of `targets` it sets; a service setting none has one
 /// row, its first target's figure with no limit: `unknown`, never `yes`.
-fn measured(r: &Results, targets: &[&str], figure: fn(&Results) -> Option<f64>) -> Measured {
+fn measured(r: &Results, targets: &[Target], figure: fn(&Results) -> Option<f64>) -> Measured {
     let mut rows = Vec::new();
     for (name, sr) in r.each_service() {
-        let set: Vec<&TargetResult> = sr.targets.iter().filter(|t| targets.contains(&t.target.as_str())).collect();
+        let set: Vec<&TargetResult> = sr.targets.iter().filter(|t| targets.contains(&t.target)).collect();
         if set.is_empty() {
             rows.push(no_target_row(name, sr, targets, figure(sr)));
         }
@@ -40,7 +40,7 @@ fn measured(r: &Results, targets: &[&str], figure: fn(&Results) -> Option<f64>) 
 /// A target met after a failover that began before any fault (`failover_after_fault`) is
 /// no fault's figure: `unknown`, never `yes`.
 fn answered_no_fault(sr: &Results, row: Figure) -> Figure {
-    let early = sr.targets.iter().any(|t| t.target == "failover_after_fault");
+    let early = sr.targets.iter().any(|t| t.target == Target::FailoverAfterFault);
     if !early || row.answer != Answer::Yes {
         return row;
     }
@@ -64,24 +64,24 @@ fn target_row(name: &str, t: &TargetResult) -> Figure {
 
 /// A service's row where it sets none of `targets`: `unknown`, never `yes`; for question 2
 /// of a service that promises no RPO (`rpo: none`), `not promised`, with what was lost.
-fn no_target_row(name: &str, sr: &Results, targets: &[&str], figure: Option<f64>) -> Figure {
-    let (answer, note) = if sr.rpo_not_promised && targets.contains(&"rpo_ms") {
+fn no_target_row(name: &str, sr: &Results, targets: &[Target], figure: Option<f64>) -> Figure {
+    let (answer, note) = if sr.rpo_not_promised && targets.contains(&Target::RpoMs) {
         let lost = match (sr.lost_writes, sr.rpo_ms) {
             (Some(n), Some(ms)) => format!("{n} acknowledged writes lost, spanning {ms:.1} ms"),
             _ => "what was lost could not be read back".into(),
         };
         (Answer::NotPromised, format!("no RPO promised (`rpo: none`): {lost}"))
     } else {
-        (Answer::Unknown, format!("no {} target set", targets.join(" or ")))
+        (Answer::Unknown, format!("no {} target set", targets.iter().map(Target::name).collect::<Vec<_>>().join(" or ")))
     };
-    Figure { service: name.into(), target: targets[0].into(), figure, limit: None, answer, note, availability: None }
+    Figure { service: name.into(), target: targets[0].clone(), figure, limit: None, answer, note, availability: None }
 }
 
 /// Each service with `targets.availability` gains a row after its others in question 1:
 /// its outage against the period's downtime budget.
 fn with_availability_rows(r: &Results, m: &mut Measured) {
     for (name, sr) in r.each_service() {
-        let (Some(a), Some(t)) = (&sr.availability, sr.targets.iter().find(|t| t.target == "availability")) else { continue };
+        let (Some(a), Some(t)) = (&sr.availability, sr.targets.iter().find(|t| t.target == Target::Availability)) else { continue };
         let row = Figure { availability: Some(a.clone()), ..target_row(name, t) };
         let at = m.services.iter().rposition(|f| f.service == row.service).map_or(m.services.len(), |i| i + 1);
         m.services.insert(at, row);
@@ -100,20 +100,20 @@ enum ReadRow {
 
 impl ReadRow {
     /// The target that judges the row, the figure, and what it says in words.
-    fn of(self, x: &crate::checker::ReadsReport) -> (&'static str, Option<f64>, String) {
+    fn of(self, x: &crate::checker::ReadsReport) -> (Target, Option<f64>, String) {
         match self {
             ReadRow::Rto => {
                 let stale: Vec<String> =
                     x.staleness_by_phase.iter().map(|p| format!("{} {}", p.phase, super::words::ms_text(p.stats.p99_ms))).collect();
                 let words = super::words::read_rto_text(x);
                 (
-                    "read_rto_ms",
+                    Target::ReadRtoMs,
                     x.rto.as_ref().and_then(|t| t.rto_ms),
                     format!("{words}; stale reads p99 by phase (ms): {}", stale.join(", ")),
                 )
             }
             ReadRow::LostWritesRead => {
-                ("max_reads_of_lost_writes", x.of_lost_writes.as_ref().map(|l| l.reads as f64), super::words::lost_text(x))
+                (Target::MaxReadsOfLostWrites, x.of_lost_writes.as_ref().map(|l| l.reads as f64), super::words::lost_text(x))
             }
         }
     }
@@ -139,7 +139,7 @@ fn with_read_rows(r: &Results, m: &mut Measured, kind: ReadRow) {
             },
             None => Figure {
                 service: name.into(),
-                target: target.into(),
+                target: target.clone(),
                 figure,
                 limit: None,
                 answer: Answer::NotDrilled,
@@ -161,7 +161,7 @@ fn with_read_rows(r: &Results, m: &mut Measured, kind: ReadRow) {
 /// pass without a figure is not a yes.
 fn held(t: &TargetResult) -> Answer {
     match t.verdict {
-        Verdict::Pass if t.actual.is_some() || t.target == "rto_ms" => Answer::Yes,
+        Verdict::Pass if t.actual.is_some() || t.target == Target::RtoMs => Answer::Yes,
         Verdict::Fail => Answer::No,
         _ => Answer::Unknown,
     }
@@ -318,7 +318,6 @@ fn matched(n: &Notification, f: &FaultInjected) -> Option<(String, String)> {
 /// An alert's limit: its own `notified_within_ms` target, else its service's RTO target.
 fn limit(r: &Results, service: &str, alert: &str) -> Option<f64> {
     let sr = r.each_service().into_iter().find(|(n, _)| *n == service).map(|(_, sr)| sr)?;
-    let own = format!("alerts.{alert}.notified_within_ms");
-    let target = |name: &str| sr.targets.iter().find(|t| t.target == name).and_then(|t| t.limit);
-    target(&own).or_else(|| target("rto_ms"))
+    let target = |name: Target| sr.targets.iter().find(|t| t.target == name).and_then(|t| t.limit);
+    target(Target::AlertNotified(alert.to_string())).or_else(|| target(Target::RtoMs))
 }

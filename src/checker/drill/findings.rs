@@ -64,7 +64,7 @@ type Found = (FindingKind, String, String);
 /// the targets say.
 fn reads(r: &Results, out: &mut Vec<Found>) {
     let Some(x) = &r.reads else { return };
-    if let Some(u) = x.unrecovered.as_ref().filter(|_| !r.targets.iter().any(|t| t.target == "read_rto_ms")) {
+    if let Some(u) = x.unrecovered.as_ref().filter(|_| !r.targets.iter().any(|t| t.target == crate::checker::Target::ReadRtoMs)) {
         out.push((FindingKind::ReadsNotRecovered, "the readers' reads never recovered after the fault".into(), u.text()));
     }
     if let Some(l) = x.of_lost_writes.as_ref().filter(|l| l.reads > 0) {
@@ -136,7 +136,7 @@ fn writes(r: &Results, out: &mut Vec<Found>) {
 /// Acknowledged writes lost where no target judges data loss: how many, the span of
 /// their acknowledgements, and the nodes that acknowledged them.
 fn lost_unjudged(r: &Results, out: &mut Vec<Found>) {
-    let judged = r.targets.iter().any(|t| super::questions::DATA_LOSS_TARGETS.contains(&t.target.as_str()));
+    let judged = r.targets.iter().any(|t| t.target.judges_data_loss());
     let (Some(n), false) = (r.lost_writes.filter(|n| *n > 0), judged) else { return };
     let what = format!("{n} of {} acknowledged writes were lost (no target judges data loss)", r.acked_writes);
     out.push((FindingKind::LostWrites, what, lost_evidence(&r.lost)));

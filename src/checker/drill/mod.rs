@@ -18,9 +18,7 @@ pub use answers::answer as answer_questions;
 pub use baseline::{compare as compare_with_baseline, last_run, load_baseline};
 pub use comparison::{Check, Comparison};
 pub use findings::could_not_page;
-pub use questions::{
-    Alerting, Answer, DATA_LOSS_TARGETS, FaultInjected, FaultPages, Figure, Finding, FindingKind, Measured, Page, Questions, Unexpected,
-};
+pub use questions::{Alerting, Answer, FaultInjected, FaultPages, Figure, Finding, FindingKind, Measured, Page, Questions, Unexpected};
 pub use results::{
     Interruption, IsolatedPrimary, NodeInfo, Results, SCHEMA_VERSION, StackInfo, SteadyStateReport, load_results, to_json_value,
 };

@@ -82,7 +82,7 @@ pub struct Measured {
 #[serde(default)]
 pub struct Figure {
     pub service: String,
-    pub target: String,
+    pub target: crate::checker::Target,
     /// What was measured (ms, or writes for `max_lost_writes`); null when unknown.
     pub figure: Option<f64>,
     /// The target's limit; null when the scenario sets none.
@@ -103,9 +103,6 @@ pub struct Unexpected {
     pub answer: Answer,
     pub findings: Vec<Finding>,
 }
-
-/// The targets that judge data loss: with neither, lost writes are a finding.
-pub const DATA_LOSS_TARGETS: [&str; 2] = ["rpo_ms", "max_lost_writes"];
 
 /// What kind of thing a finding is (docs/evidence.md lists each; `FindingKind::iter()`,
 /// derived from the enum, gives every one).

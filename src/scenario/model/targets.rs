@@ -147,10 +147,34 @@ pub struct LagLimit {
     pub max: Option<u64>,
 }
 
+/// A statistic of a distribution a target limits: a percentile, or the largest value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Percentile {
+    P50,
+    P95,
+    P99,
+    Max,
+}
+
+impl Percentile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Percentile::P50 => "p50",
+            Percentile::P95 => "p95",
+            Percentile::P99 => "p99",
+            Percentile::Max => "max",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Percentile> {
+        [Percentile::P50, Percentile::P95, Percentile::P99, Percentile::Max].into_iter().find(|p| p.name() == name)
+    }
+}
+
 impl LagLimit {
     /// (statistic, limit) for each one given.
-    pub fn each(&self) -> Vec<(&'static str, u64)> {
-        [("p50", self.p50), ("p95", self.p95), ("p99", self.p99), ("max", self.max)]
+    pub fn each(&self) -> Vec<(Percentile, u64)> {
+        [(Percentile::P50, self.p50), (Percentile::P95, self.p95), (Percentile::P99, self.p99), (Percentile::Max, self.max)]
             .into_iter()
             .filter_map(|(k, v)| Some((k, v?)))
             .collect()
