@@ -85,6 +85,13 @@ pub fn judge_availability(target: &Availability, writes: &RtoResult, reads: Opti
     (report, result)
 }
 
+impl AvailabilityReport {
+    /// The target as every report names it: "99.99 % a month".
+    pub fn target_text(&self) -> String {
+        format!("{} % a {}", crate::scenario::availability::trim(self.percent), self.per)
+    }
+}
+
 /// "outage 1.6 s used 0.61 % of the 4.38 min a month 99.99 % allows: 164 such failures fit a month".
 pub fn availability_text(a: &AvailabilityReport) -> String {
     let (pct, per) = (crate::scenario::availability::trim(a.percent), &a.per);

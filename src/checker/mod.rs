@@ -21,6 +21,7 @@ mod multi_active_targets;
 mod phases;
 mod read_rto;
 mod read_targets;
+mod read_words;
 mod reads;
 mod refusals;
 mod rpo;
@@ -58,6 +59,7 @@ pub use multi_active_targets::judge_multi_active_targets;
 pub use phases::{Failover, OverBudget, Phases, phases as orchestrator_phases};
 pub use read_rto::{NodeReads, Unrecovered};
 pub use read_targets::judge_read_targets;
+pub use read_words::{back_text, lost_text, read_rto_text};
 pub use reads::{
     Acks, BackInTime, LostRead, LostReads, PhaseStaleness, ReadContext, ReadsReport, StaleStats, StepBack, judge_reads, read_acks,
 };

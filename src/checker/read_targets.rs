@@ -1,5 +1,6 @@
 //! The read targets (`read_rto_ms`, `stale_read_ms`, `max_reads_of_lost_writes`,
 //! `max_reads_back_in_time`) judged on what the readers got.
+use super::read_words::{back_text, lost_text, read_rto_text};
 use super::reads::ReadsReport;
 use super::{Target, TargetResult, Verdict};
 use crate::scenario::{Percentile, Targets};
@@ -14,18 +15,11 @@ pub fn judge_read_targets(r: &ReadsReport, t: &Targets) -> Vec<TargetResult> {
         out.push(stale(r, stat, limit));
     }
     if let Some(limit) = t.max_reads_of_lost_writes {
-        let lost = r.of_lost_writes.as_ref();
-        let note = match lost {
-            Some(l) => format!("{} successful reads showed {} writes the final read-back does not hold", l.reads, l.distinct_writes),
-            None => "surviving data could not be read back".into(),
-        };
-        out.push(at_most(Target::MaxReadsOfLostWrites, limit, lost.map(|l| l.reads), note));
+        let lost = r.of_lost_writes.as_ref().map(|l| l.reads);
+        out.push(at_most(Target::MaxReadsOfLostWrites, limit, lost, lost_text(r)));
     }
     if let Some(limit) = t.max_reads_back_in_time {
-        let b = &r.back_in_time;
-        let note =
-            format!("{} reads showed a writer's data older than the same reader saw before (largest step {})", b.reads, b.largest_step);
-        out.push(at_most(Target::MaxReadsBackInTime, limit, Some(b.reads), note));
+        out.push(at_most(Target::MaxReadsBackInTime, limit, Some(r.back_in_time.reads), back_text(r)));
     }
     out
 }
@@ -33,15 +27,12 @@ pub fn judge_read_targets(r: &ReadsReport, t: &Targets) -> Vec<TargetResult> {
 fn read_rto(r: &ReadsReport, limit: u64) -> TargetResult {
     let rto = r.rto.as_ref();
     let actual = rto.and_then(|x| x.rto_ms);
-    let (verdict, note) = match (rto, actual) {
-        (None, _) => (Verdict::Unknown, "no read was made".to_string()),
-        (Some(x), Some(a)) if !x.outage_observed => (verdict(a <= limit as f64), "reads never stopped".into()),
-        (Some(_), Some(a)) => (verdict(a <= limit as f64), String::new()),
-        (Some(_), None) => {
-            let why = r.unrecovered.as_ref().map_or("reads never became available again before the workload stopped".into(), |u| u.text());
-            (Verdict::Fail, why)
-        }
+    let verdict = match (rto, actual) {
+        (None, _) => Verdict::Unknown,
+        (Some(_), Some(a)) => verdict(a <= limit as f64),
+        (Some(_), None) => Verdict::Fail,
     };
+    let note = read_rto_text(r);
     TargetResult { target: Target::ReadRtoMs, limit: Some(limit as f64), actual, verdict, note }
 }
 

@@ -81,7 +81,7 @@ fn figure_line(f: &Figure) -> String {
     // a figure measured beside no target (the readers'): shown, not judged
     let answer = if f.answer == Answer::NotDrilled { "not judged" } else { f.answer.word() };
     if let Some(a) = &f.availability {
-        return format!("{}: availability {} % a {}: {answer}{note}", f.service, crate::scenario::availability::trim(a.percent), a.per);
+        return format!("{}: availability {}: {answer}{note}", f.service, a.target_text());
     }
     format!("{}: {} {figure}, {limit}: {answer}{note}", f.service, f.target)
 }

@@ -83,7 +83,7 @@ impl RunRow {
         row.lost_writes = r.lost_writes;
         if let Some(a) = &r.availability {
             row.budget_used_percent = Some(a.used_percent);
-            row.availability = Some(format!("{} % a {}", crate::scenario::availability::trim(a.percent), a.per));
+            row.availability = Some(a.target_text());
         }
         if let Some(p) = &r.phases {
             for (k, v) in [("detection_ms", p.detection_ms), ("promotion_ms", p.promotion_ms), ("reroute_ms", p.reroute_ms)] {

@@ -105,7 +105,7 @@ impl ReadRow {
             ReadRow::Rto => {
                 let stale: Vec<String> =
                     x.staleness_by_phase.iter().map(|p| format!("{} {}", p.phase, super::words::ms_text(p.stats.p99_ms))).collect();
-                let words = super::words::read_rto_text(x);
+                let words = crate::checker::read_rto_text(x);
                 (
                     Target::ReadRtoMs,
                     x.rto.as_ref().and_then(|t| t.rto_ms),
@@ -113,7 +113,7 @@ impl ReadRow {
                 )
             }
             ReadRow::LostWritesRead => {
-                (Target::MaxReadsOfLostWrites, x.of_lost_writes.as_ref().map(|l| l.reads as f64), super::words::lost_text(x))
+                (Target::MaxReadsOfLostWrites, x.of_lost_writes.as_ref().map(|l| l.reads as f64), crate::checker::lost_text(x))
             }
         }
     }

@@ -75,13 +75,13 @@ fn reads(r: &Results, out: &mut Vec<Found>) {
             .map(|f| format!("reader {} read writer {} seq {} on {} at t={:.1} ms", f.reader, f.writer, f.seq, f.node, f.at_ms))
             .collect();
         let what = format!("readers saw {} writes the failover then lost", l.distinct_writes);
-        out.push((FindingKind::ReadsOfLostWrites, what, format!("{}: {}", super::words::lost_text(x), first.join("; "))));
+        out.push((FindingKind::ReadsOfLostWrites, what, format!("{}: {}", crate::checker::lost_text(x), first.join("; "))));
     }
     if let Some(b) = x.back_in_time.first.first() {
         let what = "reads went back in time: a reader saw older data than it had already seen".to_string();
         let first = format!(
             "{}; first: reader {} saw writer {} seq {} on {} at t={:.1} ms after seq {} on {}",
-            super::words::back_text(x),
+            crate::checker::back_text(x),
             b.reader,
             b.writer,
             b.after_seq,

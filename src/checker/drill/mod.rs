@@ -22,7 +22,7 @@ pub use questions::{Alerting, Answer, FaultInjected, FaultPages, Figure, Finding
 pub use results::{
     Interruption, IsolatedPrimary, NodeInfo, Results, SCHEMA_VERSION, StackInfo, SteadyStateReport, load_results, to_json_value,
 };
-pub use words::{back_text, held_text, lost_text, ms_text, not_recovered_text, read_rto_text, sides_text};
+pub use words::{held_text, ms_text, not_recovered_text, sides_text};
 
 /// A complete Results for unit tests of the checker and the reporters.
 #[cfg(test)]

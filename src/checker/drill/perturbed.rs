@@ -71,36 +71,66 @@ fn saturated(h: &HarnessUsage) -> impl Iterator<Item = &Stretch> {
     h.host.iter().flat_map(|x| &x.saturated)
 }
 
-fn saturated_finding(s: &Stretch, windows: &[Window]) -> (FindingKind, String, String) {
+/// A stretch the host disturbed: what it was, and the RTO windows it overlaps.
+struct Disturbed<'a> {
+    kind: FindingKind,
+    span: (f64, f64),
+    /// What the host did over the span, after "from t=… to … s (… s".
+    did: String,
+    /// The timings it may have put off.
+    timings: &'a str,
+    /// How it was measured, before the overlaps.
+    measured: String,
+    /// What overlapped an RTO window ("a saturated host").
+    of: &'a str,
+}
+
+fn disturbed_finding(d: Disturbed<'_>, windows: &[Window]) -> (FindingKind, String, String) {
+    let (from, to) = d.span;
     let what = format!(
-        "the host was saturated from t={} to {} s ({} s at {:.0} % busy or more): the timings in that window may be off",
-        secs(s.from_ms),
-        secs(s.to_ms),
-        secs(s.ms()),
-        crate::usage::host::SATURATED_BUSY * 100.0
+        "{} from t={} to {} s ({} s {}): {} in that window may be off",
+        d.of_what(),
+        secs(from),
+        secs(to),
+        secs(to - from),
+        d.did,
+        d.timings
     );
-    let evidence = format!(
-        "every core {:.0} % busy on average over the stretch (/proc/stat); {}",
-        s.busy * 100.0,
-        overlaps(windows, (s.from_ms, s.to_ms), "a saturated host")
-    );
-    (FindingKind::HostSaturated, what, evidence)
+    let evidence = format!("{}; {}", d.measured, overlaps(windows, d.span, d.of));
+    (d.kind, what, evidence)
+}
+
+impl Disturbed<'_> {
+    fn of_what(&self) -> &'static str {
+        match self.kind {
+            FindingKind::DiskStalled => "the host's disk stalled",
+            _ => "the host was saturated",
+        }
+    }
+}
+
+fn saturated_finding(s: &Stretch, windows: &[Window]) -> (FindingKind, String, String) {
+    let d = Disturbed {
+        kind: FindingKind::HostSaturated,
+        span: (s.from_ms, s.to_ms),
+        did: format!("at {:.0} % busy or more", crate::usage::host::SATURATED_BUSY * 100.0),
+        timings: "the timings",
+        measured: format!("every core {:.0} % busy on average over the stretch (/proc/stat)", s.busy * 100.0),
+        of: "a saturated host",
+    };
+    disturbed_finding(d, windows)
 }
 
 fn stalled_finding(s: &Stall, windows: &[Window]) -> (FindingKind, String, String) {
-    let what = format!(
-        "the host's disk stalled from t={} to {} s ({} s with tasks waiting for I/O {:.0} % of the time or more): commit and fsync timings in that window may be off",
-        secs(s.from_ms),
-        secs(s.to_ms),
-        secs(s.to_ms - s.from_ms),
-        crate::usage::pressure::STALLED_SHARE * 100.0
-    );
-    let evidence = format!(
-        "some task waited for I/O {:.0} % of the stretch (/proc/pressure/io); {}",
-        s.share * 100.0,
-        overlaps(windows, (s.from_ms, s.to_ms), "a stalled disk")
-    );
-    (FindingKind::DiskStalled, what, evidence)
+    let d = Disturbed {
+        kind: FindingKind::DiskStalled,
+        span: (s.from_ms, s.to_ms),
+        did: format!("with tasks waiting for I/O {:.0} % of the time or more", crate::usage::pressure::STALLED_SHARE * 100.0),
+        timings: "commit and fsync timings",
+        measured: format!("some task waited for I/O {:.0} % of the stretch (/proc/pressure/io)", s.share * 100.0),
+        of: "a stalled disk",
+    };
+    disturbed_finding(d, windows)
 }
 
 /// The slips past the bound, as one finding: the worst, how many, and the windows the

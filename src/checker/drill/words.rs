@@ -1,60 +1,11 @@
 //! The words of the judged results that more than one place says: a reporter's section
 //! and a finding, or a question's row. Each is written once, here.
 use super::Results;
-use crate::checker::{ReadsReport, Split};
+use crate::checker::Split;
 
 /// A figure in ms with one decimal, or "-" when there is none.
 pub fn ms_text(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
-}
-
-/// The read RTO in words: its figure and span, "reads never stopped", or not recovered.
-pub fn read_rto_text(x: &ReadsReport) -> String {
-    match &x.rto {
-        None => "no read was made".into(),
-        Some(r) if !r.outage_observed => "0 ms: reads never stopped".into(),
-        Some(r) => match (r.rto_ms, r.recovered_at_ms) {
-            (Some(v), Some(_)) if v < 0.05 => format!(
-                "0 ms: reads failed only in passing ({} not ok, the first at t={:.1} ms) while others succeeded at once",
-                x.fail + x.unknown,
-                r.outage_start_ms.unwrap_or(r.from_ms)
-            ),
-            (Some(v), Some(to)) if r.basis == crate::checker::RtoBasis::ReadsOutage => format!(
-                "{v:.1} ms, from the reads' first failure after the fault (reads went on after it), t={:.1} ms, to the recovery point t={to:.1} ms",
-                r.from_ms
-            ),
-            (Some(v), Some(to)) => format!("{v:.1} ms (t={:.1} ms to the recovery point t={to:.1} ms)", r.from_ms),
-            _ => x.unrecovered.as_ref().map_or_else(
-                || {
-                    format!(
-                        "not recovered within the drill's window (reads failing from t={:.1} ms)",
-                        r.outage_start_ms.unwrap_or(r.from_ms)
-                    )
-                },
-                |u| u.text(),
-            ),
-        },
-    }
-}
-
-/// Reads of lost writes in words.
-pub fn lost_text(x: &ReadsReport) -> String {
-    match &x.of_lost_writes {
-        None => "not known: the surviving data could not be read back".into(),
-        Some(l) if l.reads == 0 => "none".into(),
-        Some(l) => format!("{} reads showed {} writes the final read-back does not hold", l.reads, l.distinct_writes),
-    }
-}
-
-/// Reads back in time in words.
-pub fn back_text(x: &ReadsReport) -> String {
-    match &x.back_in_time {
-        b if b.reads == 0 => "none".into(),
-        b => format!(
-            "{} reads showed a writer's data older than the same reader had seen (largest step {} records)",
-            b.reads, b.largest_step
-        ),
-    }
 }
 
 /// Writes that did not come back while the drill watched, as measured and no more: `not
