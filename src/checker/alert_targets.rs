@@ -2,7 +2,7 @@
 //! (notified within N ms of the fault), `no_alert.NAME` (never fired), and the drill-wide
 //! `alerts.rules_alive` (every rule's selectors matched a series).
 use super::{Target, TargetResult, Verdict};
-use crate::monitor::{AlertOutcome, AlertRuleReport, AlertsReport};
+use crate::monitor::{AlertOutcome, AlertRuleReport, AlertStep, AlertsReport};
 use crate::scenario::Targets;
 
 /// A service's alert targets.
@@ -15,6 +15,12 @@ pub fn judge_alert_targets(report: &AlertsReport, targets: &Targets) -> Vec<Targ
         out.push(silent(report, name));
     }
     out
+}
+
+/// Whether a step of the time to page took no longer than its budget; None when it was
+/// not observed.
+pub fn step_within_budget(s: &AlertStep) -> Option<bool> {
+    s.ms.map(|took| took <= s.budget_ms)
 }
 
 /// Every rule must be able to fire: none may be dead.

@@ -39,7 +39,7 @@ mod updates;
 pub use crate::stack::{ClientDns, PhaseSteps};
 pub use crate::stats::pct;
 pub use ack_runs::AckRuns;
-pub use alert_targets::{judge_alert_targets, rules_alive};
+pub use alert_targets::{judge_alert_targets, rules_alive, step_within_budget};
 pub use analysis::{Analysis, Checker, fault_times};
 pub use answering::{ANSWER_GAP_NS, Answered, Answering};
 pub use availability::{AvailabilityReport, availability_text, judge_availability};

@@ -96,6 +96,27 @@ impl Target {
         name.strip_prefix("no_alert.").map(|a| Target::NoAlert(a.to_string()))
     }
 
+    /// Its name with the sub-key as a placeholder (`replica_lag_ms.<stat>`), as the
+    /// docs list it.
+    pub fn pattern(&self) -> String {
+        match self {
+            Target::StaleReadMs(_) => "stale_read_ms.<stat>".into(),
+            Target::ReplicaLagMs(_) => "replica_lag_ms.<stat>".into(),
+            Target::AlertNotified(_) => "alerts.<alert>.notified_within_ms".into(),
+            Target::NoAlert(_) => "no_alert.<alert>".into(),
+            t => t.name(),
+        }
+    }
+
+    /// One target of every kind (a sub-key's first value), for the checks that every
+    /// target is documented.
+    pub fn every() -> Vec<Target> {
+        let mut all: Vec<Target> = PLAIN.iter().map(|(t, _)| t.clone()).collect();
+        all.extend([Target::StaleReadMs(Percentile::P50), Target::ReplicaLagMs(Percentile::P50)]);
+        all.extend([Target::AlertNotified("NAME".into()), Target::NoAlert("NAME".into())]);
+        all
+    }
+
     /// The targets that judge data loss: with neither, lost writes are a finding.
     pub fn judges_data_loss(&self) -> bool {
         matches!(self, Target::RpoMs | Target::MaxLostWrites)

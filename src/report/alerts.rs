@@ -95,9 +95,9 @@ pub fn step_lines(a: &AlertsReport) -> Vec<AlertStepLine> {
     let mut out = Vec::new();
     for r in &a.rules {
         for s in &r.steps {
-            let within = match s.ms {
-                Some(v) if v <= s.budget_ms => "yes",
-                Some(_) => "NO",
+            let within = match crate::checker::step_within_budget(s) {
+                Some(true) => "yes",
+                Some(false) => "NO",
                 None => "-",
             };
             out.push(AlertStepLine {

@@ -24,6 +24,9 @@ pub use results::{
 };
 pub use words::{held_text, ms_text, not_recovered_text, sides_text};
 
+#[cfg(test)]
+mod map_tests;
+
 /// A complete Results for unit tests of the checker and the reporters.
 #[cfg(test)]
 pub(crate) mod sample;
