@@ -12,6 +12,7 @@
 //! stand on them; the traits over a stack (`bootstrap.rs`, `external_data.rs`,
 //! `driver.rs`) on those; the external driver (`external.rs`) and the start of a stack
 //! (`start.rs`, over `proxy.rs`) on top.
+mod blob;
 mod bootstrap;
 mod data;
 mod driver;
@@ -19,6 +20,7 @@ mod external;
 mod external_data;
 mod files;
 mod holders;
+mod keepalived;
 mod mariadb;
 mod nodes;
 mod objects;
@@ -80,7 +82,7 @@ pub fn driver_for(spec: &StackSpec) -> Box<dyn Driver> {
     };
     match &spec.carried_by {
         // another service's Keepalived promotes it (`keepalived.notify_master`)
-        Some(by) => Box::new(files::Carried::new(driver, by.clone())),
+        Some(by) => Box::new(keepalived::Carried::new(driver, by.clone())),
         None => driver,
     }
 }

@@ -2,9 +2,9 @@
 //! acknowledged once nginx has renamed the whole body into place), read back by listing a
 //! node's directory and checking each file is whole. The replica-lag heartbeat is one more
 //! file (`drdrill-heartbeat`) the mirror receives like any other.
-use super::http::{Conn, Failed, REPLIED};
 use crate::error::{Error, Result};
 use crate::history::Change;
+use crate::stack::blob::{Conn, Failed, REPLIED, content, file_name, parse_name, read_whole};
 use crate::stack::data::{DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, WriteClient, WriteError};
 use crate::stack::read_back::ReadBack;
 use async_trait::async_trait;
@@ -19,47 +19,6 @@ pub const PORT: u16 = 8080;
 const HEARTBEAT: &str = "drdrill-heartbeat";
 /// Written on the source before the sync starts: the mirror has it once the sync works.
 pub const READY: &str = "drdrill-ready";
-
-/// A workload file's name.
-pub fn file_name(writer: u32, seq: u64) -> String {
-    format!("drdrill-w{writer}-s{seq}")
-}
-
-/// The writer and seq a workload file's name carries; None for any other file.
-pub fn parse_name(name: &str) -> Option<(u32, u64)> {
-    let (w, s) = name.strip_prefix("drdrill-w")?.split_once("-s")?;
-    Some((w.parse().ok()?, s.parse().ok()?))
-}
-
-/// An upload's content at revision `rev` (its first write is 0; `workload.changes` rewrites
-/// it whole at the next): a header naming it and its payload's length, the payload, and a
-/// trailer, so a file cut short (or grown) is seen as torn.
-pub fn content(writer: u32, seq: u64, rev: u32, payload: &str) -> Vec<u8> {
-    format!("drdrill upload writer={writer} seq={seq} rev={rev} bytes={}\n{payload}\n.end\n", payload.len()).into_bytes()
-}
-
-/// The revision `body` is a whole upload of (writer, seq) at; the reason when it is not whole.
-pub fn whole(body: &[u8], writer: u32, seq: u64) -> std::result::Result<u32, String> {
-    let text = std::str::from_utf8(body).map_err(|_| format!("{} bytes, not the text written", body.len()))?;
-    let (header, rest) = text.split_once('\n').ok_or_else(|| format!("{} bytes, no header line", body.len()))?;
-    let want = format!("drdrill upload writer={writer} seq={seq} rev=");
-    let parsed = header.strip_prefix(&want).and_then(|r| r.split_once(" bytes="));
-    let (rev, n): (u32, usize) =
-        parsed.and_then(|(r, n)| Some((r.parse().ok()?, n.parse().ok()?))).ok_or_else(|| format!("header {header:?}"))?;
-    match rest.len() == n + "\n.end\n".len() && rest.ends_with("\n.end\n") {
-        true => Ok(rev),
-        false => Err(format!("{} of {} bytes", body.len(), header.len() + 1 + n + 6)),
-    }
-}
-
-/// One upload read back (a file, an object): counted at its revision when whole, named
-/// torn (not counted) when not.
-pub fn take_whole(back: &mut ReadBack, name: &str, (writer, seq): (u32, u64), body: &[u8]) {
-    match whole(body, writer, seq) {
-        Ok(rev) => back.push_at(writer, seq, rev),
-        Err(why) => back.unreadable.push(format!("{name} torn: {why}")),
-    }
-}
 
 /// The data path; `via_vip`: the clients reach the servers through the VIP, each answer
 /// naming the server that took it.
@@ -128,7 +87,7 @@ impl DataPath for FilesData {
     /// Takes uploads: a DELETE of a file nobody wrote is answered 404 by the source, 403 by
     /// a read-only mirror (nothing is written either way).
     async fn probe(&self, addr: SocketAddr, timeout: Duration) -> bool {
-        let path = format!("{}drdrill-probe-absent", super::http::DIR);
+        let path = format!("{}drdrill-probe-absent", crate::stack::blob::DIR);
         let ask = async { Conn::open(addr, timeout).await.ok()?.send(Method::DELETE, &path, Bytes::new()).await.err() };
         matches!(tokio::time::timeout(timeout, ask).await, Ok(Some(Failed::Reply(StatusCode::NOT_FOUND, _))))
     }
@@ -145,21 +104,8 @@ impl DataPath for FilesData {
         let open = || async { Conn::open(addr, Duration::from_secs(3)).await.map_err(Error::infra) };
         let mut c = open().await?;
         let fail = |e: Failed| Error::infra(format!("read the files back from {addr}: {e}"));
-        let names = c.list().await.map_err(fail)?;
-        let mut back = ReadBack::default();
-        for (name, (writer, seq)) in names.iter().filter_map(|(n, _)| Some((n, parse_name(n)?))) {
-            // a GET reads nothing: after a connection closed under it, once more on a new one
-            let body = match c.get(name).await {
-                Err(Failed::NotSent(_) | Failed::Broken(_)) => {
-                    c = open().await?;
-                    c.get(name).await.map_err(fail)?
-                }
-                other => other.map_err(fail)?,
-            };
-            let Some(body) = body else { continue };
-            take_whole(&mut back, name, (writer, seq), &body);
-        }
-        Ok(back)
+        let names: Vec<String> = c.list().await.map_err(fail)?.into_iter().map(|(n, _)| n).collect();
+        read_whole(c, open, names, fail).await
     }
 
     fn lag(&self) -> &dyn LagPath {
@@ -208,18 +154,6 @@ impl Heartbeat for Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_upload_is_whole_only_as_written() {
-        let body = content(3, 41, 0, "xyz");
-        assert_eq!(whole(&body, 3, 41), Ok(0));
-        assert_eq!(whole(&content(3, 41, 7, "xyz"), 3, 41), Ok(7), "a rewrite names its revision");
-        assert!(whole(&body[..body.len() - 1], 3, 41).unwrap_err().contains("of"), "cut short");
-        assert!(whole(&[&body[..], b"more"].concat(), 3, 41).is_err(), "grown");
-        assert!(whole(&body, 3, 42).is_err(), "another upload's content");
-        assert!(whole(b"", 3, 41).is_err());
-        assert!(whole(&[0xff, 0xfe], 3, 41).is_err());
-    }
 
     #[test]
     fn only_workload_files_are_records() {

@@ -43,7 +43,7 @@ impl Driver for Files {
         for r in stack.replicas() {
             let addr = stack.node(&r)?.addr();
             retry_until(timeout, Duration::from_millis(200), || async {
-                let mut c = super::http::Conn::open(addr, Duration::from_secs(2)).await.map_err(Error::infra)?;
+                let mut c = crate::stack::blob::Conn::open(addr, Duration::from_secs(2)).await.map_err(Error::infra)?;
                 match c.get(READY).await {
                     Ok(Some(_)) => Ok(()),
                     Ok(None) => Err(Error::infra(format!("the first sync ({}) has not reached {r}", self.spec.describe()))),

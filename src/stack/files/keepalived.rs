@@ -5,11 +5,11 @@
 //! makes its mirror the source. The clients reach the VIP through a forwarder; drdrill
 //! never promotes or repoints anything (`keepalived_watch.rs` watches).
 use super::driver::Files;
-use super::keepalived_holders::holds_vip;
-use super::keepalived_watch::{KeepalivedWatch, Watched};
 use crate::error::{Error, Result};
 use crate::scenario::{KeepalivedSpec, StackSpec, VIP_FORWARDER};
 use crate::stack::data::DataPath;
+use crate::stack::keepalived::holds_vip;
+use crate::stack::keepalived::{KeepalivedWatch, Watched};
 use crate::stack::{Deployment, Driver, Orchestrator, ReplicaHealth, Sidecar, Stack, retry_until};
 use async_trait::async_trait;
 use std::sync::{Arc, OnceLock};
@@ -84,7 +84,7 @@ impl Driver for FilesKeepalived {
     }
 
     fn entry_holders(&self) -> Option<Arc<dyn crate::stack::EntryHolders>> {
-        Some(Arc::new(super::keepalived_holders::KeepalivedHolders { vip: self.vip.clone() }))
+        Some(Arc::new(crate::stack::keepalived::KeepalivedHolders { vip: self.vip.clone() }))
     }
 }
 

@@ -7,8 +7,8 @@
 use super::s3::{REPLIED, S3, say};
 use crate::error::{Error, Result};
 use crate::history::Change;
+use crate::stack::blob::{Failed, content, file_name, parse_name, read_whole};
 use crate::stack::data::{DataPath, EngineLag, Heartbeat, LagPath, ReplicaAt, WriteClient, WriteError};
-use crate::stack::files::{Failed, content, file_name, parse_name, take_whole};
 use crate::stack::read_back::ReadBack;
 use async_trait::async_trait;
 use std::net::SocketAddr;
@@ -101,27 +101,14 @@ impl DataPath for ObjectsData {
     }
 
     /// Every workload object the zone lists that reads whole; a torn one is named, not
-    /// counted.
+    /// counted (one listed, then deleted before its GET, is not there: the workload has
+    /// stopped).
     async fn read_back(&self, addr: SocketAddr) -> Result<ReadBack> {
         let open = || async { S3::open(addr, ADMIN).await.map_err(Error::infra) };
         let mut c = open().await?;
         let fail = |e: Failed| Error::infra(format!("read the objects back from {addr}: {}", say(&e)));
         let keys = c.list(PREFIX).await.map_err(fail)?;
-        let mut back = ReadBack::default();
-        for (key, (writer, seq)) in keys.iter().filter_map(|k| Some((k, parse_name(k)?))) {
-            // a GET changes nothing: after a connection closed under it, once more on a new one
-            let body = match c.get(key).await {
-                Err(Failed::NotSent(_) | Failed::Broken(_)) => {
-                    c = open().await?;
-                    c.get(key).await.map_err(fail)?
-                }
-                other => other.map_err(fail)?,
-            };
-            // listed, then deleted before its GET: the workload has stopped, so not here
-            let Some(body) = body else { continue };
-            take_whole(&mut back, key, (writer, seq), &body);
-        }
-        Ok(back)
+        read_whole(c, open, keys, fail).await
     }
 
     fn lag(&self) -> &dyn LagPath {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc::UnboundedSender;
 
-pub(super) struct KeepalivedWatch {
+pub struct KeepalivedWatch {
     pub spec: KeepalivedSpec,
     pub vip: Arc<OnceLock<String>>,
     /// Whose promotion it watches: the files stack's own, or a service the servers'
@@ -19,7 +19,7 @@ pub(super) struct KeepalivedWatch {
 }
 
 /// What a Keepalived watch follows and waits for.
-pub(super) enum Watched {
+pub enum Watched {
     /// The files stack: its own nodes are the servers; notify_master makes the mirror the source.
     Files,
     /// `service`, whose node N runs on server N (`hosts`, the files stack's nodes).
@@ -63,7 +63,7 @@ impl Watched {
 
 /// What one line of server `s`'s log means, while `main` is the server the primary runs on.
 fn interpret(of: &Watched, s: &Server, main: &str, line: &str, vip: &str) -> Option<Observed> {
-    let text = super::keepalived_holders::said(line);
+    let text = super::holders::said(line);
     let detail = format!("Keepalived on {}: {text}", s.host);
     let backup = s.host != main;
     if backup && text.contains("Receive advertisement timeout") {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc::UnboundedSender;
 
-pub(super) struct KeepalivedHolders {
+pub struct KeepalivedHolders {
     pub vip: Arc<OnceLock<String>>,
 }
 

@@ -1,4 +1,5 @@
-//! One keep-alive HTTP/1.1 connection to a files node's nginx: PUT, GET, DELETE and the
+//! One keep-alive HTTP/1.1 connection to a files node's nginx (and, signed, to an S3
+//! store: objects' `s3.rs`): PUT, GET, DELETE and the
 //! JSON listing of `/files/` (nginx's autoindex). A status other than 2xx comes back as
 //! the server's reply (`Reply`), anything else as a broken exchange.
 use http_body_util::{BodyExt, Full};

@@ -6,7 +6,7 @@
 //! - each server's notify_master runs its kind's promote command (`Deployment::
 //!   promote_command`) for the node on that server, after making its own mirror the source;
 //! - drdrill promotes nothing: Keepalived's log on both servers is watched.
-use super::keepalived_watch::{KeepalivedWatch, Watched};
+use super::watch::{KeepalivedWatch, Watched};
 use crate::error::{Error, Result};
 use crate::scenario::{CarriedBy, DataLoss};
 use crate::stack::data::{DataPath, ThroughEntry, WriteClient};
@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn the_notify_step_says_what_came_of_the_promotion() {
         let by = CarriedBy {
-            carrier: "files".into(),
+            carrier: "web".into(),
             service: "mysql".into(),
             image: "drdrill/files:1".into(),
             hosts: vec!["files-1".into(), "files-2".into()],
