@@ -10,43 +10,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// A scenario with `services:` instead of one `stack`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ServicesScenario {
-    /// Drill name; used in report paths and container labels. [a-z0-9-]+
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    /// The services drilled together, by name ([a-z0-9-]+): each judged on its own.
-    pub services: BTreeMap<String, ServiceSpec>,
-    /// Faults, each at an offset from the start of the workloads; `target: pg/primary`, or
-    /// `targets: [pg/primary, cache/primary]` to hit several services at the same instant.
-    #[serde(default)]
-    pub faults: Vec<FaultSpec>,
-    #[serde(default)]
-    pub checks: CheckSpec,
-    #[serde(default)]
-    pub hooks: super::actions::Hooks,
-    #[serde(default)]
-    pub steady_state: super::actions::SteadyState,
-    #[serde(default)]
-    pub abort_when: Option<super::actions::AbortWhen>,
-    #[serde(default)]
-    pub secrets: Vec<String>,
-    /// The drill's own DNS server, one name per service (docs/dns.md).
-    #[serde(default)]
-    pub dns: Option<super::model::DnsSpec>,
-    /// Sites, each a network of its own; each service's `stack.sites` places its nodes.
-    #[serde(default)]
-    pub sites: Vec<String>,
-    /// The WAN links between sites, run by the chaos proxy.
-    #[serde(default)]
-    pub wan: Vec<super::model::LinkSpec>,
-    /// Did the pager fire? The users' alert rules measured over every service
-    /// (docs/alerts.md).
-    #[serde(default)]
-    pub monitoring: Option<MonitoringSpec>,
+super::model::drill_form! {
+    /// A scenario with `services:` instead of one `stack`.
+    pub struct ServicesScenario {
+        /// The services drilled together, by name ([a-z0-9-]+): each judged on its own.
+        pub services: BTreeMap<String, ServiceSpec>,
+    }
 }
 
 /// One service of a drill: what the single form holds at its top level.
