@@ -50,7 +50,7 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
     super::prescan::no_control_characters(&file, &source)?;
     super::prescan::check(&file, &source)?;
     let (scenario, services, mut problems) = if has_services(&source) {
-        let ss: super::services::ServicesScenario = serde_norway::from_str(&source).map_err(|e| yaml_error(&file, &e))?;
+        let ss: super::ServicesScenario = serde_norway::from_str(&source).map_err(|e| yaml_error(&file, &e))?;
         let (plans, problems) = super::services::plans(&ss);
         (super::services::drill_scenario(&ss, &plans), plans, problems)
     } else {

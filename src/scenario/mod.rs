@@ -39,7 +39,7 @@ pub use limits::{Limit, STATS};
 pub use load::{Loaded, load, parse};
 pub use model::*;
 pub use reads::read_nodes_in;
-pub use services::{ServicePlan, ServiceSpec, ServicesScenario};
+pub use services::ServicePlan;
 pub use validate::validate;
 
 /// JSON Schema of the scenario format, for editor completion.

@@ -6,31 +6,7 @@
 use super::locate::Problem;
 use super::locate::Seg::{self, Index, Key, Name};
 use super::model::*;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-super::model::drill_form! {
-    /// A scenario with `services:` instead of one `stack`.
-    pub struct ServicesScenario {
-        /// The services drilled together, by name ([a-z0-9-]+): each judged on its own.
-        pub services: BTreeMap<String, ServiceSpec>,
-    }
-}
-
-/// One service of a drill: what the single form holds at its top level.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceSpec {
-    pub stack: StackSpec,
-    #[serde(default)]
-    pub workload: WorkloadSpec,
-    #[serde(default)]
-    pub failover: Option<FailoverSpec>,
-    pub targets: Targets,
-    #[serde(default)]
-    pub proxy: Option<ProxySpec>,
-}
 
 /// One service as the runner and checker see it.
 #[derive(Debug, Clone)]
