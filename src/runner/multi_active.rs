@@ -27,20 +27,7 @@ pub(super) async fn judge(
     };
     let events = &hist.events[..];
     let tag = svc.plan.tagged.then_some(svc.plan.name.as_str());
-    let site = |node: Option<&str>| site_of(svc, node.unwrap_or("?"));
-    let (mut ops, mut updates) = (Vec::new(), Vec::new());
-    read_history(history, |op: Op| {
-        if !belongs(op.service.as_ref(), tag) {
-            return;
-        }
-        let s = site(op.node.as_deref());
-        if let (Some(key), Outcome::Ok) = (op.key, op.outcome) {
-            let value = update_value(op.writer, op.seq);
-            updates.push(Update { key: u64::from(key), value, site: s.clone(), invoke_ns: op.invoke_ns, complete_ns: op.complete_ns });
-        }
-        ops.push(SiteOp { site: s, outcome: op.outcome, invoke_ns: op.invoke_ns, complete_ns: op.complete_ns });
-    })
-    .map_err(|e| Error::infra(format!("failed to read {} back", crate::history::FILE)).cause(e))?;
+    let (ops, updates) = ops_and_updates(svc, history, tag)?;
     let (mut finals, mut unread, mut engine) = (Vec::new(), Vec::new(), BTreeMap::new());
     let mut evidence = BTreeMap::new();
     for n in &svc.stack.nodes {
@@ -76,6 +63,26 @@ pub(super) async fn judge(
         a.targets.push(t);
     }
     Ok(Some(report))
+}
+
+/// The service's operations by site, and its acknowledged updates of shared keys, from
+/// the history.
+fn ops_and_updates(svc: &Service, history: &Path, tag: Option<&str>) -> Result<(Vec<SiteOp>, Vec<Update>)> {
+    let site = |node: Option<&str>| site_of(svc, node.unwrap_or("?"));
+    let (mut ops, mut updates) = (Vec::new(), Vec::new());
+    read_history(history, |op: Op| {
+        if !belongs(op.service.as_ref(), tag) {
+            return;
+        }
+        let s = site(op.node.as_deref());
+        if let (Some(key), Outcome::Ok) = (op.key, op.outcome) {
+            let value = update_value(op.writer, op.seq);
+            updates.push(Update { key: u64::from(key), value, site: s.clone(), invoke_ns: op.invoke_ns, complete_ns: op.complete_ns });
+        }
+        ops.push(SiteOp { site: s, outcome: op.outcome, invoke_ns: op.invoke_ns, complete_ns: op.complete_ns });
+    })
+    .map_err(|e| Error::infra(format!("failed to read {} back", crate::history::FILE)).cause(e))?;
+    Ok((ops, updates))
 }
 
 /// Each diverged key explained: every node's value, the write behind it, the engine's
