@@ -74,6 +74,8 @@ fn saturated(h: &HarnessUsage) -> impl Iterator<Item = &Stretch> {
 /// A stretch the host disturbed: what it was, and the RTO windows it overlaps.
 struct Disturbed<'a> {
     kind: FindingKind,
+    /// What happened: "the host was saturated".
+    happened: &'a str,
     span: (f64, f64),
     /// What the host did over the span, after "from t=… to … s (… s".
     did: String,
@@ -89,7 +91,7 @@ fn disturbed_finding(d: Disturbed<'_>, windows: &[Window]) -> (FindingKind, Stri
     let (from, to) = d.span;
     let what = format!(
         "{} from t={} to {} s ({} s {}): {} in that window may be off",
-        d.of_what(),
+        d.happened,
         secs(from),
         secs(to),
         secs(to - from),
@@ -100,18 +102,10 @@ fn disturbed_finding(d: Disturbed<'_>, windows: &[Window]) -> (FindingKind, Stri
     (d.kind, what, evidence)
 }
 
-impl Disturbed<'_> {
-    fn of_what(&self) -> &'static str {
-        match self.kind {
-            FindingKind::DiskStalled => "the host's disk stalled",
-            _ => "the host was saturated",
-        }
-    }
-}
-
 fn saturated_finding(s: &Stretch, windows: &[Window]) -> (FindingKind, String, String) {
     let d = Disturbed {
         kind: FindingKind::HostSaturated,
+        happened: "the host was saturated",
         span: (s.from_ms, s.to_ms),
         did: format!("at {:.0} % busy or more", crate::usage::host::SATURATED_BUSY * 100.0),
         timings: "the timings",
@@ -124,6 +118,7 @@ fn saturated_finding(s: &Stretch, windows: &[Window]) -> (FindingKind, String, S
 fn stalled_finding(s: &Stall, windows: &[Window]) -> (FindingKind, String, String) {
     let d = Disturbed {
         kind: FindingKind::DiskStalled,
+        happened: "the host's disk stalled",
         span: (s.from_ms, s.to_ms),
         did: format!("with tasks waiting for I/O {:.0} % of the time or more", crate::usage::pressure::STALLED_SHARE * 100.0),
         timings: "commit and fsync timings",
