@@ -117,9 +117,13 @@ impl Target {
         all
     }
 
-    /// The targets that judge data loss: with neither, lost writes are a finding.
+    /// The targets that judge data loss (question 2's rows): with neither, lost writes are
+    /// a finding.
+    pub const DATA_LOSS: [Target; 2] = [Target::RpoMs, Target::MaxLostWrites];
+
+    /// Whether this target judges data loss (one of `DATA_LOSS`).
     pub fn judges_data_loss(&self) -> bool {
-        matches!(self, Target::RpoMs | Target::MaxLostWrites)
+        Target::DATA_LOSS.contains(self)
     }
 }
 

@@ -175,11 +175,7 @@ fn service_json(r: &Results, several: bool, svg: &str, name: &str, sr: &Results)
 /// `svgs`: each service's timeline, in the order of `Results::each_service`.
 pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
     let mut env = minijinja::Environment::new();
-    env.add_function("num", |v: Option<f64>| match v {
-        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
-        Some(v) => format!("{v:.1}"),
-        None => "not measured".into(),
-    });
+    env.add_function("num", |v: Option<f64>| super::measured::num(v, "not measured"));
     env.add_filter("when", |t: &str| crate::clock::readable(t));
     env.add_filter("answer_class", |a: &str| match a {
         "yes" => "pass",

@@ -22,6 +22,16 @@ fn at(v: Option<f64>, why: &str) -> String {
 
 /// Whether the replicas converged, for the `converged` target's row: yes, no, or not
 /// decided (nothing could be compared).
+/// A figure as the tables show it: whole numbers without a decimal, others with one,
+/// `none` when there is no figure.
+pub(super) fn num(v: Option<f64>, none: &str) -> String {
+    match v {
+        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.1}"),
+        None => none.to_string(),
+    }
+}
+
 /// One target as every report shows it: its name, limit, what was measured, the verdict
 /// and its note (`converged` is judged on a yes, not a number).
 #[derive(Debug, Clone, serde::Serialize, tabled::Tabled)]
@@ -35,11 +45,6 @@ pub struct TargetRow {
 
 /// The rows of `r`'s targets, in their order.
 pub fn target_rows(r: &Results) -> Vec<TargetRow> {
-    let num = |v: Option<f64>, none: &str| match v {
-        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
-        Some(v) => format!("{v:.1}"),
-        None => none.to_string(),
-    };
     r.targets
         .iter()
         .map(|t| {
@@ -279,11 +284,7 @@ pub fn block(r: &Results, drill: Option<&Results>) -> Vec<Fact> {
 pub fn comparison(r: &Results) -> Option<(String, Vec<Fact>)> {
     let c = r.comparison.as_ref()?;
     let caption = format!("Compared with {} baseline runs ({})", c.baseline_runs.len(), c.baseline_runs.join(", "));
-    let num = |v: Option<f64>| match v {
-        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
-        Some(v) => format!("{v:.1}"),
-        None => "none".into(),
-    };
+    let num = |v: Option<f64>| num(v, "none");
     let rows = c.checks.iter().filter(|k| k.regression).chain(c.checks.iter().filter(|k| !k.regression));
     let facts = rows
         .map(|k| {

@@ -13,7 +13,7 @@ pub fn answer(r: &Results, faults: &[FaultInjected]) -> Questions {
     let mut rto = measured(r, &[Target::RtoMs], |sr| sr.rto_ms);
     with_read_rows(r, &mut rto, ReadRow::Rto);
     with_availability_rows(r, &mut rto);
-    let mut rpo = measured(r, &[Target::RpoMs, Target::MaxLostWrites], |sr| sr.rpo_ms);
+    let mut rpo = measured(r, &Target::DATA_LOSS, |sr| sr.rpo_ms);
     with_read_rows(r, &mut rpo, ReadRow::LostWritesRead);
     Questions {
         rto,
