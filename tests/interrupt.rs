@@ -180,3 +180,32 @@ fn the_default_drill_interrupted_at_20_moments_of_its_first_3_s_leaves_nothing()
     }
     eprintln!("{}", seen.join("\n"));
 }
+
+/// A signal while the scenario file is still being read (a FIFO holds the reader as long as
+/// the test likes): drdrill listens from its first moment, so it is answered with exit 130
+/// and "nothing had started", never the default death with nothing said.
+#[test]
+fn a_signal_while_the_scenario_is_read_is_answered_not_the_default_death() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("drill.yaml");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for signal in ["-TERM", "-INT"] {
+        let mut child = spawn_drill(fifo.to_str().unwrap(), dir.path());
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+        // the reader is still blocked on the FIFO: give it the scenario now (from a thread:
+        // a drdrill that died of the signal never opens the FIFO, and the write would wait)
+        let (path, text) = (fifo.clone(), std::fs::read(root().join(SCENARIO)).unwrap());
+        let writer = std::thread::spawn(move || std::fs::write(path, text));
+        let status = child.wait().unwrap();
+        if !writer.is_finished() {
+            drop(std::fs::File::open(&fifo)); // lets the writer go
+        }
+        writer.join().unwrap().unwrap();
+        let log = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+        assert_eq!(status.code(), Some(130), "{signal} while reading: exit code\n{log}");
+        assert!(log.contains("nothing had started"), "{signal}: {log}");
+        assert_eq!(leftovers(), Vec::<String>::new(), "{signal}: labelled resources left\n{log}");
+    }
+}

@@ -174,6 +174,10 @@ async fn gc(run: Option<&str>, force: bool) -> Result<i32> {
 /// dry run or the suite.
 async fn run(args: super::RunArgs) -> Result<i32> {
     let super::RunArgs { files, keep, reports, repeat, fail_fast, baseline, dry_run, yes, metrics_file, pushgateway, partition } = args;
+    if !dry_run {
+        // a signal while the files are validated is answered by the first drill (exit 130)
+        crate::runner::listen_early();
+    }
     // validate fully before anything starts, every file and the evidence folder
     let mut plan = suite::expand(&files)?;
     if let Some(p) = partition {

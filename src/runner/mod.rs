@@ -24,6 +24,7 @@ mod questions;
 mod recovered;
 mod running;
 mod service;
+mod signals;
 mod state;
 mod survived;
 mod timing;
@@ -40,6 +41,8 @@ use crate::scenario::Loaded;
 use crate::stack::driver_for;
 use futures_util::FutureExt;
 use live::Shared;
+pub use signals::listen_early;
+use signals::Signals;
 use state::Drill;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -90,29 +93,10 @@ fn new_run_id() -> String {
     format!("{:x}{:04x}", chrono::Utc::now().timestamp() & 0xffffff, (nanos ^ std::process::id()) & 0xffff)
 }
 
-/// SIGINT and SIGTERM, listened to from the run's first moment: a signal that arrives
-/// while the engine is being reached is kept and answered as soon as the drill can.
-struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
-
-impl Signals {
-    fn listen() -> Signals {
-        use tokio::signal::unix::{SignalKind, signal};
-        Signals(signal(SignalKind::interrupt()).ok().zip(signal(SignalKind::terminate()).ok()))
-    }
-    /// Resolves on SIGINT or SIGTERM, with the signal's name.
-    async fn next(&mut self) -> &'static str {
-        let Some((int, term)) = &mut self.0 else { return std::future::pending().await };
-        tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-        }
-    }
-}
-
 /// Runs one drill end to end. Errors are infrastructure or interruption; a missed
 /// target is a successful run with a failing verdict.
 pub async fn run(loaded: &Loaded, opts: &RunOptions, reporters: &mut Reporters) -> Result<RunOutcome> {
-    let mut signals = Signals::listen();
+    let mut signals = Signals::take();
     let sc = &loaded.scenario;
     let baseline = match &opts.baseline {
         Some(b) => b.load(&opts.reports, &sc.name)?,
