@@ -126,6 +126,13 @@ fn site_problem(s: &Scenario, from: &str, site: &str) -> Option<String> {
     Some(format!("the readers in {site} cannot reach {far}: add a `wan` link between them"))
 }
 
+/// The database nodes `stack.sites` places in `site`: what readers `from` that site read
+/// (an orchestrator's members placed there, etcd or a Sentinel, serve no reads).
+pub fn read_nodes_in(s: &Scenario, site: &str) -> Vec<String> {
+    let data = s.stack.node_names();
+    s.stack.sites.get(site).into_iter().flatten().filter(|n| data.contains(n)).cloned().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use crate::scenario::parse;
@@ -227,11 +234,4 @@ mod tests {
         let e = err(&BASE.replace("from: replicas}", "from: replicas, site: dc1}"));
         assert!(e.contains("readers stand in a site only in a scenario with `sites: [..]`"), "{e}");
     }
-}
-
-/// The database nodes `stack.sites` places in `site`: what readers `from` that site read
-/// (an orchestrator's members placed there, etcd or a Sentinel, serve no reads).
-pub fn read_nodes_in(s: &Scenario, site: &str) -> Vec<String> {
-    let data = s.stack.node_names();
-    s.stack.sites.get(site).into_iter().flatten().filter(|n| data.contains(n)).cloned().collect()
 }
