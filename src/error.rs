@@ -18,6 +18,9 @@ pub mod exit {
     pub const REGRESSION: i32 = 5;
     /// A steady-state probe failed before the drill: nothing was injected.
     pub const STEADY_STATE: i32 = 6;
+    /// Every target missed was a timing target missed while the host was disturbed inside
+    /// its window (saturated, disk stalled, clients late): the runner was too busy to tell.
+    pub const UNDECIDED: i32 = 7;
     /// Interrupted by SIGINT or SIGTERM (the stack is torn down).
     pub const INTERRUPTED: i32 = 130;
 }

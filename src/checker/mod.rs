@@ -76,7 +76,9 @@ pub use updates::{Cut, CutReport, LostUpdate, MultiActiveReport, Rejoin, Update,
 
 use serde::{Deserialize, Serialize};
 
-/// Pass, fail, or could not decide. Several verdicts merge to the worst: fail > unknown > pass.
+/// Pass, fail, or could not decide: a check that could not (unknown), or a timing target
+/// missed while the host disturbed its window (undecided: `disturbed.rs`). Several
+/// verdicts merge to the worst: fail > unknown > undecided > pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
@@ -84,6 +86,7 @@ pub enum Verdict {
     Fail,
     #[default]
     Unknown,
+    Undecided,
 }
 
 impl Verdict {
@@ -92,6 +95,7 @@ impl Verdict {
         match (self, other) {
             (Fail, _) | (_, Fail) => Fail,
             (Unknown, _) | (_, Unknown) => Unknown,
+            (Undecided, _) | (_, Undecided) => Undecided,
             _ => Pass,
         }
     }
@@ -100,6 +104,7 @@ impl Verdict {
             Verdict::Pass => crate::error::exit::PASS,
             Verdict::Fail => crate::error::exit::TARGET_MISSED,
             Verdict::Unknown => crate::error::exit::UNKNOWN,
+            Verdict::Undecided => crate::error::exit::UNDECIDED,
         }
     }
 }
@@ -110,6 +115,7 @@ impl std::fmt::Display for Verdict {
             Verdict::Pass => "PASS",
             Verdict::Fail => "FAIL",
             Verdict::Unknown => "UNKNOWN",
+            Verdict::Undecided => "UNDECIDED",
         })
     }
 }

@@ -110,7 +110,11 @@ fn compare(base: &std::path::Path, new: &std::path::Path) -> Result<i32> {
         return Err(Error::usage(format!("{} holds no other run of {} to compare with", base.display(), r.scenario)));
     }
     let c = suite::compare(&runs, &r);
-    let code = if c.regressed() { exit::REGRESSION } else { exit::PASS };
+    let code = match (c.regressed(), c.undecided()) {
+        (true, _) => exit::REGRESSION,
+        (false, true) => exit::UNDECIDED,
+        _ => exit::PASS,
+    };
     r.comparison = Some(c);
     print!("{}", crate::report::scorecard(&r));
     Ok(code)

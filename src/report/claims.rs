@@ -46,6 +46,7 @@ fn service_lines(name: &str, sr: &Results) -> Vec<ClaimLine> {
                 Verdict::Pass => "yes",
                 Verdict::Fail => "no",
                 Verdict::Unknown => "unknown",
+                Verdict::Undecided => "undecided (the host was disturbed)",
             };
             Some(ClaimLine { service: name.to_string(), claim, target: limit_text(t), measured: measured_text(sr, t), held: held.into() })
         })

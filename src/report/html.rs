@@ -13,6 +13,7 @@ const TEMPLATE: &str = r#"<!doctype html>
 <style>{{ css|safe }}</style></head><body>
 <h1>{{ r.scenario }}: <span class="{{ r.verdict|lower }}">{{ r.verdict|upper }}</span></h1>
 <p>Run {{ r.run_id }}, {{ r.started_at|when }} to {{ r.finished_at|when }}. drdrill {{ version }}; Docker {{ r.engine.version }} at {{ r.engine.host }}.</p>
+{% if undecided %}<ul class="undecided">{% for u in undecided %}<li>{{ u }}</li>{% endfor %}</ul><p>{{ undecided_hint }}</p>{% endif %}
 {% if questions %}<h2 id="questions">The four questions</h2>
 <table class="questions"><tr><th>question</th><th>answer</th><th>why</th></tr>
 {% for q in questions %}<tr><td>{{ q.question }}</td><td class="{{ q.answer|answer_class }}">{{ q.answer|upper }}</td><td>{{ q.why }}{% if q.rows %}<ul>{% for row in q.rows %}<li>{{ row }}</li>{% endfor %}</ul>{% endif %}</td></tr>
@@ -114,7 +115,7 @@ Under it, the readers: reads per 100 ms by outcome, and the staleness of the suc
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1250px}table{border-collapse:collapse;margin:1em 0}\
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}.pass{color:#176b2c}\
-.fail{color:#b00020;font-weight:bold}.unknown{color:#a05a00;font-weight:bold}pre{background:#f7f7f7;padding:1em;overflow:auto}\
+.fail{color:#b00020;font-weight:bold}.unknown,.undecided{color:#a05a00;font-weight:bold}pre{background:#f7f7f7;padding:1em;overflow:auto}\
 figure{margin:0}figcaption{font-size:90%;color:#555}";
 
 /// One service's part of the page: its results, timeline, markers, phases, and the
@@ -180,6 +181,7 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
     env.add_filter("answer_class", |a: &str| match a {
         "yes" => "pass",
         "no" => "fail",
+        "undecided" => "undecided",
         _ => "unknown",
     });
     env.add_template("report.html", TEMPLATE).expect("the report template parses");
@@ -198,6 +200,8 @@ pub fn report_html(r: &Results, svgs: &[String], scenario: &str) -> String {
         "steady": super::measured::steady_state(r),
         "questions": r.questions.as_ref().map(super::questions_text::blocks),
         "claims": super::claims::claims_section(r),
+        "undecided": r.undecided.iter().map(|u| u.text()).collect::<Vec<_>>(),
+        "undecided_hint": super::terminal::UNDECIDED_HINT,
         "version": env!("CARGO_PKG_VERSION"),
     });
     env.get_template("report.html")

@@ -113,7 +113,7 @@ fn target_cases(r: &Results, name: &str) -> String {
             Verdict::Fail => {
                 let _ = writeln!(x, ">\n      <failure message=\"{}\"/>\n    </testcase>", esc(&what));
             }
-            Verdict::Unknown => {
+            Verdict::Unknown | Verdict::Undecided => {
                 let _ = writeln!(x, ">\n      <error message=\"could not decide: {}\"/>\n    </testcase>", esc(&what));
             }
         }

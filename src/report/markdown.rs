@@ -20,6 +20,12 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(m, "# Drill {}: {}\n", r.scenario, r.verdict);
     let (started, finished) = (crate::clock::readable(&r.started_at), crate::clock::readable(&r.finished_at));
     let _ = writeln!(m, "Run `{}`, started {started}, finished {finished}.\n", r.run_id);
+    for u in &r.undecided {
+        let _ = writeln!(m, "- {}", u.text());
+    }
+    if !r.undecided.is_empty() {
+        let _ = writeln!(m, "\n{}\n", super::terminal::UNDECIDED_HINT);
+    }
     m += &super::questions_text::markdown(r);
     m += &claims(r);
     if !r.several() {

@@ -130,7 +130,7 @@ fn met(v: crate::checker::Verdict) -> f64 {
     match v {
         crate::checker::Verdict::Pass => 1.0,
         crate::checker::Verdict::Fail => 0.0,
-        crate::checker::Verdict::Unknown => f64::NAN,
+        crate::checker::Verdict::Unknown | crate::checker::Verdict::Undecided => f64::NAN,
     }
 }
 

@@ -46,6 +46,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("host disk", "stalled t=4.5–6.0 s (62 %)"),
     ("pacing slip", "max 3.2 ms over 2400 paced operations (worst: writer 2 at t=6.1 s)"),
     ("comparison", "Compared with 2 baseline runs"),
+    ("undecided", "rto_ms undecided: host saturated t=5.2–8.0 s"),
     ("alerts", "PostgresDown"),
     ("phases", "RTO by phase"),
     ("restore", "Restore with pgbackrest"),
@@ -165,6 +166,7 @@ const FIELDS: &[(&str, Shown)] = &[
     ("interrupted", Shown::In(&["interruption"])),
     ("interruption", Shown::In(&["interruption"])),
     ("alerts", Shown::In(&["alerts", "false pages"])),
+    ("undecided", Shown::In(&["undecided"])),
     ("comparison", Shown::In(&["comparison"])),
     ("steady_state", Shown::In(&["steady state"])),
     ("cleanup", Shown::In(&["cleanup"])),
@@ -249,6 +251,7 @@ fields_of!(
     interrupted,
     interruption,
     alerts,
+    undecided,
     comparison,
     steady_state,
     cleanup,
@@ -369,6 +372,8 @@ fn everything() -> Results {
             "saturated": [{"from_ms": 5200.0, "to_ms": 8000.0, "busy": 0.99}],
             "disk": {"stall_p50": 0.05, "stall_max": 0.7, "stalled": [{"from_ms": 4500.0, "to_ms": 6000.0, "share": 0.62}]}},
         "slip": {"ops": 2400, "p50_ms": 0.4, "p99_ms": 1.1, "max_ms": 3.2, "worst_at_ms": 6100.0, "worst_client": "writer 2"}})));
+    r.undecided = vec![from_json(json!({"target": "rto_ms", "window": "RTO window", "from_ms": 1000.0, "to_ms": 1250.0,
+        "disturbed": [{"what": "host saturated", "from_ms": 5200.0, "to_ms": 8000.0, "measured": "every core 99 % busy on average"}]}))];
     r.comparison = Some(Comparison { baseline_runs: vec!["a".into(), "b".into()], checks: Vec::new() });
     r.alerts = Some(from_json(json!({"rules_file": "rules.yml", "rules": [{"alert": "PostgresDown"}]})));
     r.questions = Some(Questions::default());

@@ -60,6 +60,7 @@ fn measured_why(m: &Measured) -> String {
         Answer::Yes => "every service within its target".into(),
         Answer::No => format!("missed by {}", by(Answer::No)),
         Answer::Unknown => format!("undecided for {}", by(Answer::Unknown)),
+        Answer::Undecided => format!("undecided for {}: the host disturbed the window a target measures", by(Answer::Undecided)),
         Answer::NotDrilled => String::new(),
         Answer::NotPromised => format!("not promised by {}", by(Answer::NotPromised)),
     }

@@ -123,12 +123,23 @@ pub fn scorecard(r: &Results) -> String {
         Verdict::Pass => "PASS: every target met",
         Verdict::Fail => "FAIL: a target was missed",
         Verdict::Unknown => "UNKNOWN: a check could not decide",
+        Verdict::Undecided => "UNDECIDED: a timing target was missed while the host disturbed its window",
     };
+    for u in &r.undecided {
+        s += &format!("\n{}", u.text());
+    }
+    if !r.undecided.is_empty() {
+        s += &format!("\n{UNDECIDED_HINT}\n");
+    }
     let each: Vec<String> = r.each_service().iter().map(|(n, sr)| format!("{n} {}", sr.verdict)).collect();
     let worst = if r.several() { format!(" (the worst of {})", each.join(", ")) } else { String::new() };
     s += &format!("\nverdict: {word}{worst}\n");
     s
 }
+
+/// What to do with an undecided drill.
+pub(super) const UNDECIDED_HINT: &str = "The host was too busy to tell whether the system met these targets: run the drill again on a quiet host, \
+or with `--rerun-disturbed N` to run it again, up to N times, until a run the host did not disturb decides.";
 
 /// Each claim beside its target, what was measured, and whether it held.
 fn claims_table(r: &Results) -> String {

@@ -64,6 +64,7 @@ pub(super) async fn judge(
     harness.host = ex.host;
     harness.slip = Some(crate::usage::slip::summarise(&ex.slips, crate::checker::slip_bound_ms(svcs.iter().map(|s| &s.sc().targets))));
     results.harness = Some(harness);
+    crate::checker::judge_disturbed(&mut results);
     super::questions::ask(drill.loaded, &mut results);
     Ok(results)
 }

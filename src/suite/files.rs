@@ -44,7 +44,7 @@ fn junit(summary: &Summary) -> String {
                     esc(&s.scenario),
                     esc(&what)
                 ),
-                Verdict::Unknown => format!(
+                Verdict::Unknown | Verdict::Undecided => format!(
                     "    <testcase classname=\"{}\" name=\"{name}\">\n      <error message=\"{}\"/>\n    </testcase>\n",
                     esc(&s.scenario),
                     esc(&what)

@@ -80,12 +80,14 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Loaded>> {
 fn severity(code: i32) -> u8 {
     match code {
         exit::PASS => 0,
-        exit::REGRESSION => 1,
-        exit::TARGET_MISSED => 2,
-        exit::UNKNOWN => 3,
-        exit::INFRA => 4,
-        exit::USAGE => 5,
-        _ => 6,
+        // the runner was too busy to tell: below anything a run did tell
+        exit::UNDECIDED => 1,
+        exit::REGRESSION => 2,
+        exit::TARGET_MISSED => 3,
+        exit::UNKNOWN => 4,
+        exit::INFRA => 5,
+        exit::USAGE => 6,
+        _ => 7,
     }
 }
 

@@ -73,9 +73,11 @@ impl RunRow {
 
     pub fn ran(scenario: &str, run: u32, r: &Results, dir: &Path, duration_s: f64) -> RunRow {
         let regressed = r.comparison.as_ref().is_some_and(|c| c.regressed());
-        let (status, code) = match (r.verdict, regressed) {
-            (Verdict::Pass, true) => ("regression".to_string(), exit::REGRESSION),
-            (v, _) => (v.to_string().to_lowercase(), v.exit_code()),
+        let undecided = r.comparison.as_ref().is_some_and(|c| c.undecided());
+        let (status, code) = match (r.verdict, regressed, undecided) {
+            (Verdict::Pass, true, _) => ("regression".to_string(), exit::REGRESSION),
+            (Verdict::Pass, false, true) => ("undecided".to_string(), exit::UNDECIDED),
+            (v, _, _) => (v.to_string().to_lowercase(), v.exit_code()),
         };
         let mut row = RunRow::empty(scenario, run, &status, code);
         row.rto_ms = r.rto_ms;

@@ -163,6 +163,7 @@ fn held(t: &TargetResult) -> Answer {
     match t.verdict {
         Verdict::Pass if t.actual.is_some() || t.target == Target::RtoMs => Answer::Yes,
         Verdict::Fail => Answer::No,
+        Verdict::Undecided => Answer::Undecided,
         _ => Answer::Unknown,
     }
 }
@@ -185,8 +186,8 @@ fn alerting(r: &Results, faults: &[FaultInjected]) -> Alerting {
             let missed = judged.iter().filter(|f| f.answer == Answer::No).count();
             format!("{missed} of {owed} faults that caused an outage did not page within their limit")
         }
-        Answer::Unknown => {
-            let first = judged.iter().find(|f| f.answer == Answer::Unknown).map(|f| f.note.as_str()).unwrap_or_default();
+        Answer::Unknown | Answer::Undecided => {
+            let first = judged.iter().find(|f| f.answer == answer).map(|f| f.note.as_str()).unwrap_or_default();
             format!("undecided for a fault: {first}")
         }
     };

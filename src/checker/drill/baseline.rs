@@ -33,6 +33,7 @@ fn time_check(quantity: &str, base: &[Option<f64>], actual: Option<f64>) -> Opti
             actual,
             regression: false,
             note: "not observed in the baseline".into(),
+            undecided: false,
         });
     }
     let spread = v.iter().copied().fold(f64::MIN, f64::max) - v.iter().copied().fold(f64::MAX, f64::min);
@@ -45,7 +46,7 @@ fn time_check(quantity: &str, base: &[Option<f64>], actual: Option<f64>) -> Opti
         None if quantity == "rto_ms" => (true, "writes never came back; the baseline's did".into()),
         None => (false, "not observed in this run".into()),
     };
-    Some(Check { quantity: quantity.into(), baseline: Some(m), tolerance: Some(tol), actual, regression, note })
+    Some(Check { quantity: quantity.into(), baseline: Some(m), tolerance: Some(tol), actual, regression, note, undecided: false })
 }
 
 /// `new` against the baseline runs; in a drill of several services each service against
@@ -55,7 +56,9 @@ pub fn compare(baseline: &[Results], new: &Results) -> Comparison {
     let runs = baseline.iter().map(|b| b.run_id.clone()).collect();
     if !new.several() {
         let base: Vec<&Results> = baseline.iter().map(|b| b.each_service()[0].1).collect();
-        return Comparison { baseline_runs: runs, checks: compare_one(&base, new) };
+        let mut checks = compare_one(&base, new);
+        super::disturbed::undecided_checks(new, &mut checks);
+        return Comparison { baseline_runs: runs, checks };
     }
     let mut checks = Vec::new();
     for (name, sr) in new.each_service() {
@@ -66,6 +69,7 @@ pub fn compare(baseline: &[Results], new: &Results) -> Comparison {
             checks.push(c);
         }
     }
+    super::disturbed::undecided_checks(new, &mut checks);
     Comparison { baseline_runs: runs, checks }
 }
 
@@ -88,6 +92,7 @@ fn compare_one(baseline: &[&Results], new: &Results) -> Vec<Check> {
             actual: None,
             regression: false,
             note: format!("no RTO in this run: {why}"),
+            undecided: false,
         }),
         None => checks.extend(time_check("rto_ms", &baseline.iter().map(|b| b.rto_ms).collect::<Vec<_>>(), new.rto_ms)),
     }
@@ -108,6 +113,7 @@ fn compare_one(baseline: &[&Results], new: &Results) -> Vec<Check> {
         actual: new.lost_writes.map(|v| v as f64),
         regression,
         note,
+        undecided: false,
     });
     for t in &new.targets {
         let passed_before = baseline.iter().all(|b| b.targets.iter().any(|x| x.target == t.target && x.verdict == Verdict::Pass));
@@ -117,8 +123,10 @@ fn compare_one(baseline: &[&Results], new: &Results) -> Vec<Check> {
                 baseline: t.limit,
                 tolerance: None,
                 actual: t.actual,
-                regression: true,
+                // a target undecided on a disturbed host is not a regression either
+                regression: t.verdict != Verdict::Undecided,
                 note: format!("passed in every baseline run, now {}", t.verdict),
+                undecided: t.verdict == Verdict::Undecided,
             });
         }
     }

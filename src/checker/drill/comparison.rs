@@ -11,6 +11,10 @@ pub struct Check {
     pub actual: Option<f64>,
     pub regression: bool,
     pub note: String,
+    /// A timing quantity worse than the baseline while the host disturbed the run's RTO
+    /// window: not a regression, undecided (its note says what disturbed it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub undecided: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -26,5 +30,10 @@ impl Comparison {
     }
     pub fn regressed(&self) -> bool {
         self.regressions().next().is_some()
+    }
+    /// Some quantity was worse than the baseline on a disturbed run (and none on an
+    /// undisturbed one counts as a regression).
+    pub fn undecided(&self) -> bool {
+        self.checks.iter().any(|c| c.undecided)
     }
 }

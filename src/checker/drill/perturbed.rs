@@ -59,7 +59,7 @@ fn overlaps(windows: &[Window], (from, to): (f64, f64), of: &str) -> String {
 /// Every finding that says the timings may be off: `(what, evidence)`.
 pub(super) fn perturbed(r: &Results) -> Vec<(FindingKind, String, String)> {
     let Some(h) = r.harness.as_ref() else { return Vec::new() };
-    let end_ms = h.host.as_ref().and_then(|x| x.saturated.last()).map_or(0.0, |s| s.to_ms).max(h.workload_s * 1000.0);
+    let end_ms = super::disturbed::end_ms(h);
     let windows = rto_windows(r, end_ms);
     let mut out: Vec<_> = saturated(h).map(|s| saturated_finding(s, &windows)).collect();
     out.extend(h.host.iter().flat_map(|x| &x.disk).flat_map(|d| &d.stalled).map(|s| stalled_finding(s, &windows)));

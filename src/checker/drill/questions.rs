@@ -20,6 +20,9 @@ pub enum Answer {
     /// The service promises no such target (`rpo: none`): its figures shown, not judged.
     #[serde(rename = "not promised")]
     NotPromised,
+    /// A timing target missed while the host disturbed its window (`disturbed.rs`).
+    #[serde(rename = "undecided")]
+    Undecided,
 }
 
 impl Answer {
@@ -37,6 +40,8 @@ impl Answer {
             Answer::No
         } else if rows.iter().all(|a| *a == Answer::Yes) {
             Answer::Yes
+        } else if rows.iter().all(|a| matches!(a, Answer::Yes | Answer::Undecided)) {
+            Answer::Undecided
         } else {
             Answer::Unknown
         }
@@ -49,6 +54,7 @@ impl Answer {
             Answer::Unknown => "unknown",
             Answer::NotDrilled => "not drilled",
             Answer::NotPromised => "not promised",
+            Answer::Undecided => "undecided",
         }
     }
 }

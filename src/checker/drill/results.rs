@@ -186,6 +186,10 @@ pub struct Results {
     /// `monitoring`: every alert rule of the users' rules file, measured (drill-wide: at the top level).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<crate::monitor::AlertsReport>,
+    /// Timing targets missed while the host disturbed the window they measure: each
+    /// undecided, with the window and what disturbed it (`disturbed.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<super::undecided::Undecided>,
     /// `--baseline`: this run compared with earlier evidence of the same scenario.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<super::comparison::Comparison>,
