@@ -84,6 +84,23 @@ enum Edit {
     Bytes(usize, Vec<u8>),
 }
 
+/// `--rerun-disturbed` takes 1 to 5: 0, a negative, a huge number, a word and `--dry-run`
+/// are refused before anything starts, each naming the allowed range.
+#[test]
+fn rerun_disturbed_out_of_range_or_on_a_dry_run_is_refused_with_the_range() {
+    let scenario = "scenarios/postgres-async-primary-kill.yaml";
+    for n in ["0", "-1", "6", "99999999999999999999999999999999999999", "two", ""] {
+        let out = drdrill(&["run", scenario, "--rerun-disturbed", n, "--reports", "/nonexistent/never"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--rerun-disturbed {n:?}: {err}");
+        assert!(err.contains("1..=5") || err.contains("from 1 to 5"), "--rerun-disturbed {n:?}: no range in {err}");
+    }
+    let out = drdrill(&["run", scenario, "--rerun-disturbed", "2", "--dry-run"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--dry-run") && err.contains("1 to 5"), "{err}");
+}
+
 fn edit() -> impl Strategy<Value = Edit> {
     let values = prop_oneof![
         Just("-1".to_string()),

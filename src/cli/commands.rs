@@ -177,7 +177,12 @@ async fn gc(run: Option<&str>, force: bool) -> Result<i32> {
 /// `drdrill run`: every file validated before anything starts, the slice taken, then the
 /// dry run or the suite.
 async fn run(args: super::RunArgs) -> Result<i32> {
-    let super::RunArgs { files, keep, reports, repeat, fail_fast, baseline, dry_run, yes, metrics_file, pushgateway, partition } = args;
+    let super::RunArgs { files, keep, reports, repeat, fail_fast, baseline, dry_run, yes, metrics_file, pushgateway, partition, rerun_disturbed } =
+        args;
+    if dry_run && rerun_disturbed.is_some() {
+        return Err(Error::usage("--rerun-disturbed runs an undecided drill again, and --dry-run starts none")
+            .hint("give --rerun-disturbed 1 to 5 without --dry-run"));
+    }
     if !dry_run {
         // a signal while the files are validated is answered by the first drill (exit 130)
         crate::runner::listen_early();
@@ -209,7 +214,9 @@ async fn run(args: super::RunArgs) -> Result<i32> {
     }
     let metrics = metrics_out(metrics_file, pushgateway)?;
     let always_summary = partition.is_some();
-    let opts = SuiteOptions { run: RunOptions { keep, reports, baseline, label: None, yes }, repeat, fail_fast, metrics, always_summary };
+    let rerun_disturbed = rerun_disturbed.unwrap_or(0);
+    let run = RunOptions { keep, reports, baseline, label: None, yes };
+    let opts = SuiteOptions { run, repeat, fail_fast, metrics, always_summary, rerun_disturbed };
     Ok(suite::run_suite(&plan, &opts).await?.exit_code)
 }
 

@@ -152,6 +152,21 @@ pub struct RunArgs {
     /// `drdrill summary` merges the slices' evidence.
     #[arg(long, value_name = "K/N")]
     pub partition: Option<crate::suite::Partition>,
+    /// Run a drill whose verdict is undecided (a timing target missed while the host was
+    /// saturated, its disk stalled or the clients slipped inside the window it measures)
+    /// again, up to N more times (1 to 5), and count the first attempt the host did not
+    /// disturb; every attempt keeps its evidence. Every attempt disturbed: exit 7.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = rerun_count)]
+    pub rerun_disturbed: Option<u32>,
+}
+
+/// `--rerun-disturbed N`: a whole number from 1 to 5.
+fn rerun_count(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<i128>() {
+        Ok(n) if (1..=5).contains(&n) => Ok(n as u32),
+        Ok(n) => Err(format!("{n} is not in 1..=5: a drill is run again at most 5 times")),
+        Err(_) => Err("expected a whole number from 1 to 5".into()),
+    }
 }
 
 #[derive(Subcommand, Debug)]

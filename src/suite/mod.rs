@@ -34,6 +34,8 @@ pub struct SuiteOptions {
     pub fail_fast: bool,
     /// drdrill's results as Prometheus metrics, after each drill.
     pub metrics: export::MetricsOut,
+    /// Run a drill whose verdict is undecided again, up to this many more times (0: never).
+    pub rerun_disturbed: u32,
     /// Write the summary even for one drill or none (a slice of `--partition`: the merge
     /// job reads every slice's).
     pub always_summary: bool,
@@ -120,22 +122,10 @@ pub async fn run_suite(plan: &[Loaded], opts: &SuiteOptions) -> Result<Summary> 
                 eprintln!("\n=== drill {started_n} of {total}: {name} (run {k} of {}){eta}", opts.repeat);
                 ro.label = Some(format!("drill {started_n} of {total}{eta}"));
             }
-            let t = Instant::now();
-            let mut reporters = Reporters(vec![Box::new(TerminalReporter::stderr())]);
-            let ran = match run(loaded, &ro, &mut reporters).await {
-                Ok(o) => {
-                    println!("evidence: {}", o.dir.display());
-                    exported.after_run(&opts.metrics, loaded, &o.results).await;
-                    RunRow::ran_services(&name, k, &o.results, &o.dir, t.elapsed().as_secs_f64())
-                }
-                Err(e) => {
-                    eprintln!("{e}");
-                    if e.exit_code() == exit::INTERRUPTED {
-                        stop = Some("interrupted");
-                    }
-                    vec![RunRow::failed(&name, k, &e, t.elapsed().as_secs_f64())]
-                }
-            };
+            let (ran, interrupted) = attempts(loaded, &ro, k, opts, &mut exported).await;
+            if interrupted {
+                stop = Some("interrupted");
+            }
             ran_n += 1;
             if opts.fail_fast && ran.iter().any(|r| r.exit_code != exit::PASS) && stop.is_none() {
                 stop = Some("--fail-fast: an earlier drill did not pass");
@@ -144,13 +134,60 @@ pub async fn run_suite(plan: &[Loaded], opts: &SuiteOptions) -> Result<Summary> 
         }
     }
     let summary = Summary::new(started, clock.elapsed().as_secs_f64(), rows, plan);
-    if opts.always_summary || total > 1 || summary.scenarios.iter().any(|s| !s.targets.is_empty()) {
+    let reran = summary.runs.iter().any(|r| !r.attempts.is_empty());
+    if opts.always_summary || total > 1 || reran || summary.scenarios.iter().any(|s| !s.targets.is_empty()) {
         let dir = opts.run.reports.join("suites").join(started.format("%Y%m%dT%H%M%SZ").to_string());
         summary.write(&dir)?;
         eprintln!("{}", summary.table());
         println!("summary: {}", dir.display());
     }
     Ok(summary)
+}
+
+/// One drill, run again while it is undecided (up to `rerun_disturbed` more times): the
+/// rows of the attempt that counts, which name every earlier one; and whether a signal
+/// stopped it. Every attempt keeps its evidence folder.
+async fn attempts(loaded: &Loaded, ro: &RunOptions, k: u32, opts: &SuiteOptions, exported: &mut export::Exported) -> (Vec<RunRow>, bool) {
+    let name = &loaded.scenario.name;
+    let most = 1 + opts.rerun_disturbed;
+    let (mut earlier, mut attempt) = (Vec::new(), 0);
+    loop {
+        attempt += 1;
+        let t = Instant::now();
+        let mut reporters = Reporters(vec![Box::new(TerminalReporter::stderr())]);
+        let o = match run(loaded, ro, &mut reporters).await {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("{e}");
+                let mut row = RunRow::failed(name, k, &e, t.elapsed().as_secs_f64());
+                row.attempts = attempt_lines(attempt, most, &earlier);
+                return (vec![row], e.exit_code() == exit::INTERRUPTED);
+            }
+        };
+        println!("evidence: {}", o.dir.display());
+        let mut rows = RunRow::ran_services(name, k, &o.results, &o.dir, t.elapsed().as_secs_f64());
+        if worst(rows.iter().map(|r| r.exit_code)) == exit::UNDECIDED && attempt < most {
+            let why = rows.iter().flat_map(|r| &r.why).cloned().collect::<Vec<_>>().join("; ");
+            eprintln!("\n=== attempt {attempt} of {most} undecided ({why}): running it again");
+            earlier.push(format!("attempt {attempt} undecided: {why} (evidence {})", o.dir.display()));
+            continue;
+        }
+        exported.after_run(&opts.metrics, loaded, &o.results).await;
+        let lines = attempt_lines(attempt, most, &earlier);
+        if !lines.is_empty() {
+            eprintln!("{}", lines.join("; "));
+        }
+        rows.iter_mut().for_each(|r| r.attempts = lines.clone());
+        return (rows, false);
+    }
+}
+
+/// `attempt 2 of 3 counted`, then each earlier attempt's line; nothing for a first attempt.
+fn attempt_lines(attempt: u32, most: u32, earlier: &[String]) -> Vec<String> {
+    if attempt == 1 {
+        return Vec::new();
+    }
+    std::iter::once(format!("attempt {attempt} of {most} counted")).chain(earlier.iter().cloned()).collect()
 }
 
 /// " (about N min left)" once a drill has run: `ran` drills took `elapsed_s`, `done` of

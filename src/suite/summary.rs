@@ -44,6 +44,10 @@ pub struct RunRow {
     /// The four questions for this row: the drill's, or its service's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answers: Option<RowAnswers>,
+    /// With `--rerun-disturbed`, when the drill ran more than once: which attempt counted
+    /// and why each earlier one did not (`attempt 1 undecided: …, evidence …`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<String>,
     #[serde(skip)]
     pub results: Option<Results>,
 }
@@ -67,6 +71,7 @@ impl RunRow {
             error: None,
             why: Vec::new(),
             answers: None,
+            attempts: Vec::new(),
             results: None,
         }
     }
@@ -158,10 +163,16 @@ pub fn why_not_passed(r: &Results) -> Vec<String> {
             // page sent in time but only after the heal), then its note says why
             (Verdict::Fail, Some(l)) if t.actual.is_some_and(|a| a > l) => format!("{} {} > {}", t.target, n(t.actual), n(t.limit)),
             (Verdict::Fail, _) => format!("{} failed: {}", t.target, t.note),
+            (Verdict::Undecided, _) => {
+                let why = t.note.split_once(crate::checker::NOT_JUDGED).map_or(t.note.as_str(), |(_, w)| w);
+                format!("{} {} > {} undecided, {why}", t.target, n(t.actual), n(t.limit))
+            }
             _ => format!("{} undecided: {}", t.target, t.note),
         })
         .collect();
     why.extend(r.comparison.iter().flat_map(|c| c.regressions()).map(|k| format!("regression {}: {}", k.quantity, k.note)));
+    let undecided = r.comparison.iter().flat_map(|c| &c.checks).filter(|k| k.undecided);
+    why.extend(undecided.map(|k| format!("{} worse than the baseline, undecided: {}", k.quantity, k.note)));
     why
 }
 
@@ -214,6 +225,7 @@ impl ScenarioSummary {
         let mut targets = judge_spread(Target::RtoMs, &t.rto_ms, &values(rto));
         targets.extend(judge_spread(Target::RpoMs, &t.rpo_ms, &values(rpo)));
         targets.extend(judge_spread(Target::MaxLostWrites, &t.max_lost_writes, &values(lost)));
+        crate::checker::undecided_spread(&mut targets, &rows.iter().filter_map(|r| r.results.as_ref()).collect::<Vec<_>>());
         ScenarioSummary {
             availability: budget_over_runs(rows.iter().filter_map(|r| r.results.as_ref()?.availability.as_ref())).map(|b| b.text()),
             scenario: name.to_string(),
@@ -302,7 +314,7 @@ impl Summary {
                 r.lost_writes.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
                 budget_cell(r),
                 format!("{:.0}", r.duration_s),
-                r.error.clone().unwrap_or_else(|| r.why.join("; ")),
+                r.error.clone().unwrap_or_else(|| r.attempts.iter().chain(&r.why).cloned().collect::<Vec<_>>().join("; ")),
             ]);
         }
         let mut t = b.build();

@@ -13,6 +13,9 @@ use crate::usage::HarnessUsage;
 
 const LATE: &str = "clients late";
 
+/// How an undecided target's note begins.
+pub const NOT_JUDGED: &str = "not judged, the host was disturbed: ";
+
 /// Every failed timing target whose window a disturbance overlaps made undecided (its
 /// note says why), the verdicts merged again, and each one listed in `r.undecided`.
 pub fn judge_disturbed(r: &mut Results) {
@@ -104,11 +107,12 @@ fn one_late(mut all: Vec<Disturbance>) -> Vec<Disturbance> {
     all
 }
 
-/// `undecided: host saturated t=16.5–18.3 s (…) inside the RTO window t=15.0–19.0 s`.
+/// `not judged, the host was disturbed: host saturated t=16.5–18.3 s (…) over the RTO
+/// window t=15.0–19.0 s`.
 fn undecided_note(u: &Undecided) -> String {
     let text = u.text();
     let rest = text.split_once(" undecided: ").map_or(text.as_str(), |(_, r)| r);
-    format!("undecided: {rest}")
+    format!("{NOT_JUDGED}{rest}")
 }
 
 /// The window a timing target measures; None for a target no host can disturb (data loss,
@@ -156,6 +160,35 @@ pub(super) fn undecided_checks(new: &Results, checks: &mut [Check]) {
     }
 }
 
+/// The disturbances inside a run's RTO window (each service's), said in one line; None
+/// when the host left every RTO window alone.
+pub fn rto_window_disturbed(r: &Results) -> Option<String> {
+    let h = r.harness.as_ref()?;
+    let (spans, end_ms) = (disturbances(h), end_ms(h));
+    let said: Vec<String> = r
+        .each_service()
+        .into_iter()
+        .filter_map(|(_, sr)| {
+            let (window, from_ms, to_ms) = window(sr, &Target::RtoMs, end_ms)?;
+            let d = one_late(spans.iter().filter(|d| d.to_ms > from_ms && d.from_ms < to_ms).cloned().collect());
+            (!d.is_empty()).then(|| undecided_note(&Undecided { target: Target::RtoMs, window: window.into(), from_ms, to_ms, disturbed: d, ..Undecided::default() }))
+        })
+        .collect();
+    (!said.is_empty()).then(|| said.join("; "))
+}
+
+/// A spread of RTOs over a scenario's runs that missed its target while the host disturbed
+/// the RTO window of one of those runs: undecided, as a single run's would be.
+pub fn undecided_spread(targets: &mut [crate::checker::SpreadResult], runs: &[&Results]) {
+    let disturbed = runs.iter().filter(|r| rto_window_disturbed(r).is_some()).count();
+    for t in targets.iter_mut().filter(|t| t.target == Target::RtoMs && t.verdict == Verdict::Fail && t.actual.is_some()) {
+        if disturbed > 0 {
+            t.verdict = Verdict::Undecided;
+            t.note = format!("{}; {NOT_JUDGED}the RTO window of {disturbed} of {} runs", t.note, runs.len());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,7 +221,7 @@ mod tests {
             r.undecided[0].text(),
             "rto_ms undecided: host saturated t=5.8–7.6 s (every core 99 % busy on average, /proc/stat) over the RTO window t=5.0–6.6 s"
         );
-        assert!(r.targets[0].note.starts_with("undecided: host saturated t=5.8–7.6 s"), "{}", r.targets[0].note);
+        assert!(r.targets[0].note.starts_with("not judged, the host was disturbed: host saturated t=5.8–7.6 s"), "{}", r.targets[0].note);
     }
 
     #[test]
@@ -234,7 +267,7 @@ mod tests {
         let c = super::super::compare_with_baseline(&[base.clone()], &Results { lost_writes: Some(2), ..r.clone() });
         let rto = c.checks.iter().find(|k| k.quantity == "rto_ms").unwrap();
         assert!(rto.undecided && !rto.regression, "{rto:?}");
-        assert!(rto.note.contains("undecided: host saturated t=5.8–7.6 s"), "{}", rto.note);
+        assert!(rto.note.contains("not judged, the host was disturbed: host saturated t=5.8–7.6 s"), "{}", rto.note);
         // a lost write is a regression on any host
         assert!(c.checks.iter().any(|k| k.quantity == "lost_writes" && k.regression));
         // on a quiet host the same RTO is a regression

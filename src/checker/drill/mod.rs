@@ -19,7 +19,7 @@ mod words;
 pub use answers::answer as answer_questions;
 pub use baseline::{compare as compare_with_baseline, last_run, load_baseline};
 pub use comparison::{Check, Comparison};
-pub use disturbed::judge_disturbed;
+pub use disturbed::{NOT_JUDGED, judge_disturbed, rto_window_disturbed, undecided_spread};
 pub use findings::could_not_page;
 pub use questions::{Alerting, Answer, FaultInjected, FaultPages, Figure, Finding, FindingKind, Measured, Page, Questions, Unexpected};
 pub use results::{
