@@ -117,6 +117,7 @@ fn all_services_seed_primary_kill_each_orchestrator_fails_over_and_is_judged_on_
     let worst = ["pg", "cache", "maria"].iter().map(|n| r["services"][n]["verdict"].as_str().unwrap()).fold("pass", |w, v| match (w, v) {
         ("fail", _) | (_, "fail") => "fail",
         ("unknown", _) | (_, "unknown") => "unknown",
+        ("undecided", _) | (_, "undecided") => "undecided",
         _ => "pass",
     });
     assert_eq!(r["verdict"], worst);
@@ -125,6 +126,7 @@ fn all_services_seed_primary_kill_each_orchestrator_fails_over_and_is_judged_on_
         match worst {
             "pass" => 0,
             "fail" => 1,
+            "undecided" => 7,
             _ => 4,
         },
         "{}",

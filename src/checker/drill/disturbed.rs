@@ -1,8 +1,8 @@
-//! A verdict that knows when it could not judge. A timing target (RTO, availability, read
-//! RTO, a staleness or lag percentile, a time to page) missed while the host was
-//! saturated, its disk stalled or the clients' pacing slipped past its bound inside the
-//! window that target measures is undecided, not failed: the runner may have been too busy
-//! to tell. A target missed outside every disturbed stretch fails as before, and the
+//! A verdict that knows when it could not judge. A timing target (RTO, read RTO, a
+//! staleness or lag percentile, a time to page) missed while the host was saturated, its
+//! disk stalled or the clients' pacing slipped past its bound inside the window that target
+//! measures, for at least as long as it was missed by, is undecided, not failed: the runner
+//! may have been too busy to tell. A target missed outside every disturbed stretch fails as before, and the
 //! targets of data loss (RPO, lost writes, reads of lost writes, …) are never undecided: a
 //! lost write is lost on any host.
 use super::Results;
@@ -75,10 +75,7 @@ fn decide(r: &mut Results, service: &str, spans: &[Disturbance], end_ms: f64) ->
             continue;
         }
         let Some((window, from_ms, to_ms)) = window(r, &t.target, end_ms) else { continue };
-        let disturbed = one_late(spans.iter().filter(|d| d.to_ms > from_ms && d.from_ms < to_ms).cloned().collect());
-        if disturbed.is_empty() {
-            continue;
-        }
+        let Some(disturbed) = could_explain(spans, (from_ms, to_ms), missed_by(t.actual, t.limit)) else { continue };
         let u = Undecided { service: service.to_string(), target: t.target.clone(), window: window.into(), from_ms, to_ms, disturbed };
         let t = &mut r.targets[i];
         t.verdict = Verdict::Undecided;
@@ -90,6 +87,32 @@ fn decide(r: &mut Results, service: &str, spans: &[Disturbance], end_ms: f64) ->
         r.verdict = r.targets.iter().fold(Verdict::Pass, |v, t| v.merge(t.verdict));
     }
     found
+}
+
+/// By how much a figure missed its limit; None when it never came (writes that never
+/// came back: no disturbance of a moment explains that).
+fn missed_by(actual: Option<f64>, limit: Option<f64>) -> Option<f64> {
+    Some(actual? - limit.unwrap_or(0.0))
+}
+
+/// The disturbances inside the window (`from`, `to`), when they could explain a miss of
+/// `missed_ms`: the host disturbed at least that long of the window (a target missed by
+/// 300 ms with the host saturated 1.8 s of its window; not one missed by 20 s beside a
+/// saturated second).
+fn could_explain(spans: &[Disturbance], (from, to): (f64, f64), missed_ms: Option<f64>) -> Option<Vec<Disturbance>> {
+    let inside: Vec<Disturbance> = spans.iter().filter(|d| d.to_ms > from && d.from_ms < to).cloned().collect();
+    let mut cut: Vec<(f64, f64)> = inside.iter().map(|d| (d.from_ms.max(from), d.to_ms.min(to))).collect();
+    cut.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // the union's length: overlapping stretches (a saturated host and late clients) count once
+    let (mut total, mut reach) = (0.0, f64::MIN);
+    for (a, b) in cut {
+        let a = a.max(reach);
+        if b > a {
+            total += b - a;
+            reach = b;
+        }
+    }
+    (!inside.is_empty() && total > 0.0 && total >= missed_ms?).then(|| one_late(inside))
 }
 
 /// The late clients of a window said once: from the first to the last, how many, the worst.
@@ -119,7 +142,7 @@ fn undecided_note(u: &Undecided) -> String {
 /// convergence, refusals, the drill's own checks).
 fn window(r: &Results, target: &Target, end_ms: f64) -> Option<(&'static str, f64, f64)> {
     match target {
-        Target::RtoMs | Target::Availability => {
+        Target::RtoMs => {
             let to = r.rto_ms.map_or(end_ms, |rto| r.rto_from_ms + rto);
             Some(("RTO window", r.rto_from_ms, to))
         }
@@ -149,10 +172,8 @@ pub(super) fn undecided_checks(new: &Results, checks: &mut [Check]) {
         }
         let sr = new.each_service().into_iter().find(|(n, _)| service.is_empty() || *n == service).map(|(_, r)| r);
         let Some((window, from_ms, to_ms)) = sr.and_then(|sr| window(sr, &Target::RtoMs, end_ms)) else { continue };
-        let disturbed = one_late(spans.iter().filter(|d| d.to_ms > from_ms && d.from_ms < to_ms).cloned().collect());
-        if disturbed.is_empty() {
-            continue;
-        }
+        let allowed = c.baseline.zip(c.tolerance).map(|(b, t)| b + t);
+        let Some(disturbed) = could_explain(&spans, (from_ms, to_ms), missed_by(c.actual, allowed)) else { continue };
         let u = Undecided { service: String::new(), target: Target::RtoMs, window: window.into(), from_ms, to_ms, disturbed };
         c.regression = false;
         c.undecided = true;
@@ -170,8 +191,8 @@ pub fn rto_window_disturbed(r: &Results) -> Option<String> {
         .into_iter()
         .filter_map(|(_, sr)| {
             let (window, from_ms, to_ms) = window(sr, &Target::RtoMs, end_ms)?;
-            let d = one_late(spans.iter().filter(|d| d.to_ms > from_ms && d.from_ms < to_ms).cloned().collect());
-            (!d.is_empty()).then(|| undecided_note(&Undecided { target: Target::RtoMs, window: window.into(), from_ms, to_ms, disturbed: d, ..Undecided::default() }))
+            let d = could_explain(&spans, (from_ms, to_ms), Some(0.0))?;
+            Some(undecided_note(&Undecided { target: Target::RtoMs, window: window.into(), from_ms, to_ms, disturbed: d, ..Undecided::default() }))
         })
         .collect();
     (!said.is_empty()).then(|| said.join("; "))
@@ -233,6 +254,21 @@ mod tests {
     }
 
     #[test]
+    fn an_rto_missed_by_more_than_the_host_was_disturbed_fails() {
+        // missed by 600 ms; the host saturated 400 ms of the window
+        let mut r = drill(Vec::new(), &[(6200.0, 9000.0)]);
+        judge_disturbed(&mut r);
+        assert_eq!((r.verdict, r.targets[0].verdict), (Verdict::Fail, Verdict::Fail));
+        // writes that never came back: no stretch of a busy host explains that
+        let mut r = drill(Vec::new(), &[(0.0, 12_000.0)]);
+        r.rto_ms = None;
+        r.targets[0].actual = None;
+        r.services.get_mut("pg").unwrap().rto_ms = None;
+        judge_disturbed(&mut r);
+        assert_eq!(r.verdict, Verdict::Fail);
+    }
+
+    #[test]
     fn lost_writes_on_a_saturated_host_still_fail_and_the_drill_with_them() {
         let lost = TargetResult { target: Target::MaxLostWrites, limit: Some(0.0), actual: Some(3.0), verdict: Verdict::Fail, note: String::new() };
         let rpo = TargetResult { target: Target::RpoMs, limit: Some(0.0), actual: Some(40.0), verdict: Verdict::Fail, note: String::new() };
@@ -264,7 +300,7 @@ mod tests {
     fn a_slower_rto_than_the_baseline_on_a_disturbed_run_is_undecided_not_a_regression() {
         let r = drill(Vec::new(), &[(5800.0, 7600.0)]);
         let base = Results { run_id: "b".into(), rto_ms: Some(400.0), lost_writes: Some(0), ..drill(Vec::new(), &[]) };
-        let c = super::super::compare_with_baseline(&[base.clone()], &Results { lost_writes: Some(2), ..r.clone() });
+        let c = super::super::compare_with_baseline(std::slice::from_ref(&base), &Results { lost_writes: Some(2), ..r.clone() });
         let rto = c.checks.iter().find(|k| k.quantity == "rto_ms").unwrap();
         assert!(rto.undecided && !rto.regression, "{rto:?}");
         assert!(rto.note.contains("not judged, the host was disturbed: host saturated t=5.8–7.6 s"), "{}", rto.note);
