@@ -267,7 +267,8 @@ fn beside_a_cpu_hog_a_missed_rto_is_undecided_and_the_quiet_attempt_2_passes() {
 fn a_bound_missed_on_a_quiet_attempt_and_a_lost_write_beside_the_hog_still_fail() {
     let reports = tempfile::tempdir().unwrap();
     let mut hog = Some(Hog::start());
-    let (code, log) = run_watching("tests/fixtures/undecided/pg-lost-writes-1ms.yaml", reports.path(), &["--rerun-disturbed", "1"], |_, _| {});
+    let (code, log) =
+        run_watching("tests/fixtures/undecided/pg-lost-writes-1ms.yaml", reports.path(), &["--rerun-disturbed", "1"], |_, _| {});
     let runs = every_run(reports.path());
     assert_eq!((code, runs.len()), (1, 1), "lost writes fail at once, no second attempt\n{log}");
     let targets = runs[0]["targets"].as_array().unwrap();

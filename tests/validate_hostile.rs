@@ -84,6 +84,73 @@ enum Edit {
     Bytes(usize, Vec<u8>),
 }
 
+/// The project's own rule for timing bounds (tests/common: `held_on_a_quiet_run`), on
+/// made-up runs: a bound missed on a quiet run fails at once; missed on a disturbed run, the
+/// drill runs again and the quiet attempt decides; every attempt disturbed fails.
+#[test]
+fn a_test_bound_is_held_only_on_a_quiet_run_and_never_retried_away() {
+    use serde_json::json;
+    let quiet = json!({"harness": {"host": {"saturated": [], "disk": {"stalled": []}}, "slip": {"over": []}}});
+    let busy = json!({"harness": {"host": {"saturated": [{"from_ms": 1000.0, "to_ms": 4000.0, "busy": 0.99}]}}});
+    assert_eq!(disturbed(&quiet), None);
+    assert_eq!(disturbed(&busy).as_deref(), Some("host saturated t=1.0–4.0 s"));
+    let drill = |r: &serde_json::Value, rto: f64| {
+        let mut results = r.clone();
+        results["rto_ms"] = json!(rto);
+        Drill { code: 0, stdout: String::new(), stderr: String::new(), dir: PathBuf::new(), results }
+    };
+    let bound = |d: &Drill| assert!(d.results["rto_ms"].as_f64().unwrap() < 100.0, "RTO over its bound");
+    // missed on a quiet run: one attempt, a failure
+    let runs = std::cell::Cell::new(0);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        held_on_a_quiet_run(
+            "quiet-miss",
+            || {
+                runs.set(runs.get() + 1);
+                drill(&quiet, 500.0)
+            },
+            bound,
+            said,
+        )
+    }));
+    assert!(caught.is_err() && runs.get() == 1, "{}", runs.get());
+    // missed on a disturbed run, held on the quiet one after it
+    runs.set(0);
+    let seq = [drill(&busy, 500.0), drill(&quiet, 50.0)];
+    held_on_a_quiet_run(
+        "busy-then-quiet",
+        || {
+            runs.set(runs.get() + 1);
+            clone_drill(&seq[runs.get() - 1])
+        },
+        bound,
+        said,
+    );
+    assert_eq!(runs.get(), 2);
+    // disturbed every time: a failure after ATTEMPTS
+    runs.set(0);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        held_on_a_quiet_run(
+            "always-busy",
+            || {
+                runs.set(runs.get() + 1);
+                drill(&busy, 500.0)
+            },
+            bound,
+            said,
+        )
+    }));
+    assert!(caught.is_err() && runs.get() == ATTEMPTS as usize, "{}", runs.get());
+}
+
+fn said(line: &str) {
+    eprintln!("{line}");
+}
+
+fn clone_drill(d: &Drill) -> Drill {
+    Drill { code: d.code, stdout: d.stdout.clone(), stderr: d.stderr.clone(), dir: d.dir.clone(), results: d.results.clone() }
+}
+
 /// `--rerun-disturbed` takes 1 to 5: 0, a negative, a huge number, a word and `--dry-run`
 /// are refused before anything starts, each naming the allowed range.
 #[test]

@@ -177,8 +177,20 @@ async fn gc(run: Option<&str>, force: bool) -> Result<i32> {
 /// `drdrill run`: every file validated before anything starts, the slice taken, then the
 /// dry run or the suite.
 async fn run(args: super::RunArgs) -> Result<i32> {
-    let super::RunArgs { files, keep, reports, repeat, fail_fast, baseline, dry_run, yes, metrics_file, pushgateway, partition, rerun_disturbed } =
-        args;
+    let super::RunArgs {
+        files,
+        keep,
+        reports,
+        repeat,
+        fail_fast,
+        baseline,
+        dry_run,
+        yes,
+        metrics_file,
+        pushgateway,
+        partition,
+        rerun_disturbed,
+    } = args;
     if dry_run && rerun_disturbed.is_some() {
         return Err(Error::usage("--rerun-disturbed runs an undecided drill again, and --dry-run starts none")
             .hint("give --rerun-disturbed 1 to 5 without --dry-run"));

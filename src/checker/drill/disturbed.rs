@@ -192,7 +192,14 @@ pub fn rto_window_disturbed(r: &Results) -> Option<String> {
         .filter_map(|(_, sr)| {
             let (window, from_ms, to_ms) = window(sr, &Target::RtoMs, end_ms)?;
             let d = could_explain(&spans, (from_ms, to_ms), Some(0.0))?;
-            Some(undecided_note(&Undecided { target: Target::RtoMs, window: window.into(), from_ms, to_ms, disturbed: d, ..Undecided::default() }))
+            Some(undecided_note(&Undecided {
+                target: Target::RtoMs,
+                window: window.into(),
+                from_ms,
+                to_ms,
+                disturbed: d,
+                ..Undecided::default()
+            }))
         })
         .collect();
     (!said.is_empty()).then(|| said.join("; "))
@@ -218,7 +225,8 @@ mod tests {
 
     /// One service: RTO 1.6 s from t=5.0 s against a 1 s target, and what else `more` adds.
     fn drill(more: Vec<TargetResult>, saturated: &[(f64, f64)]) -> Results {
-        let rto = TargetResult { target: Target::RtoMs, limit: Some(1000.0), actual: Some(1600.0), verdict: Verdict::Fail, note: String::new() };
+        let rto =
+            TargetResult { target: Target::RtoMs, limit: Some(1000.0), actual: Some(1600.0), verdict: Verdict::Fail, note: String::new() };
         let targets: Vec<TargetResult> = std::iter::once(rto).chain(more).collect();
         let verdict = targets.iter().fold(Verdict::Pass, |v, t| v.merge(t.verdict));
         let mut r = Results { rto_from_ms: 5000.0, rto_ms: Some(1600.0), outage_observed: true, targets, verdict, ..Results::default() };
@@ -270,7 +278,13 @@ mod tests {
 
     #[test]
     fn lost_writes_on_a_saturated_host_still_fail_and_the_drill_with_them() {
-        let lost = TargetResult { target: Target::MaxLostWrites, limit: Some(0.0), actual: Some(3.0), verdict: Verdict::Fail, note: String::new() };
+        let lost = TargetResult {
+            target: Target::MaxLostWrites,
+            limit: Some(0.0),
+            actual: Some(3.0),
+            verdict: Verdict::Fail,
+            note: String::new(),
+        };
         let rpo = TargetResult { target: Target::RpoMs, limit: Some(0.0), actual: Some(40.0), verdict: Verdict::Fail, note: String::new() };
         let mut r = drill(vec![lost, rpo], &[(0.0, 12_000.0)]);
         judge_disturbed(&mut r);
