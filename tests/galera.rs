@@ -173,43 +173,45 @@ fn assert_bootstrapped(r: &Value, name: &str, killed: &[&str], spread_ms: f64) {
 
 #[test]
 fn two_nodes_killed_together_are_bootstrapped_by_the_operator_and_the_lost_writes_are_counted_per_setting() {
-    let d = run_drill("scenarios/galera-crash-flush.yaml", &[]);
-    assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
-    let r = &d.results;
-    for name in ["flush0", "flush1"] {
-        assert_bootstrapped(r, name, &["gal-1", "gal-2"], 1_000.0);
-    }
-    // every commit on disk and a node that never crashed: nothing acknowledged is lost
-    assert_eq!(service(r, "flush1")["lost_writes"], 0);
-    let (containers, networks) = labelled(Some(&run_id(r)));
-    assert!(containers.is_empty() && networks.is_empty(), "left behind: {containers:?} {networks:?}");
+    on_a_quiet_run("scenarios/galera-crash-flush.yaml", &[], |d| {
+        assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
+        let r = &d.results;
+        for name in ["flush0", "flush1"] {
+            assert_bootstrapped(r, name, &["gal-1", "gal-2"], 1_000.0);
+        }
+        // every commit on disk and a node that never crashed: nothing acknowledged is lost
+        assert_eq!(service(r, "flush1")["lost_writes"], 0);
+        let (containers, networks) = labelled(Some(&run_id(r)));
+        assert!(containers.is_empty() && networks.is_empty(), "left behind: {containers:?} {networks:?}");
+    });
 }
 
 #[test]
 fn every_node_killed_loses_under_flush_0_only_what_innodb_had_not_yet_flushed() {
-    let d = run_drill("scenarios/galera-crash-all-flush.yaml", &[]);
-    assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
-    let r = &d.results;
-    for name in ["flush0", "flush1"] {
-        assert_bootstrapped(r, name, &["gal-1", "gal-2", "gal-3"], 1_000.0);
-    }
-    // every commit on disk: even a crash of every node loses nothing acknowledged
-    assert_eq!(service(r, "flush1")["lost_writes"], 0);
-    // flush 0 writes the redo log once a second: what the most advanced node lost was
-    // acknowledged within about a second before the first death, and before the last (the
-    // cluster stalls its commits once a member is gone); never earlier (a lost write from
-    // before that would be the harness's error)
-    let (_, first_kill, last_kill) = deaths(r, "flush0");
-    let lost = service(r, "flush0")["lost"].as_array().unwrap().clone();
-    assert_eq!(lost.len() as u64, service(r, "flush0")["lost_writes"].as_u64().unwrap());
-    for w in &lost {
-        let ack = w["ack_ms"].as_f64().unwrap();
-        assert!(
-            ack >= first_kill - 1_100.0 && ack <= last_kill,
-            "lost write {w} acknowledged {:.0} ms from the first kill",
-            ack - first_kill
-        );
-    }
-    let (containers, networks) = labelled(Some(&run_id(r)));
-    assert!(containers.is_empty() && networks.is_empty(), "left behind: {containers:?} {networks:?}");
+    on_a_quiet_run("scenarios/galera-crash-all-flush.yaml", &[], |d| {
+        assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
+        let r = &d.results;
+        for name in ["flush0", "flush1"] {
+            assert_bootstrapped(r, name, &["gal-1", "gal-2", "gal-3"], 1_000.0);
+        }
+        // every commit on disk: even a crash of every node loses nothing acknowledged
+        assert_eq!(service(r, "flush1")["lost_writes"], 0);
+        // flush 0 writes the redo log once a second: what the most advanced node lost was
+        // acknowledged within about a second before the first death, and before the last (the
+        // cluster stalls its commits once a member is gone); never earlier (a lost write from
+        // before that would be the harness's error)
+        let (_, first_kill, last_kill) = deaths(r, "flush0");
+        let lost = service(r, "flush0")["lost"].as_array().unwrap().clone();
+        assert_eq!(lost.len() as u64, service(r, "flush0")["lost_writes"].as_u64().unwrap());
+        for w in &lost {
+            let ack = w["ack_ms"].as_f64().unwrap();
+            assert!(
+                ack >= first_kill - 1_100.0 && ack <= last_kill,
+                "lost write {w} acknowledged {:.0} ms from the first kill",
+                ack - first_kill
+            );
+        }
+        let (containers, networks) = labelled(Some(&run_id(r)));
+        assert!(containers.is_empty() && networks.is_empty(), "left behind: {containers:?} {networks:?}");
+    });
 }

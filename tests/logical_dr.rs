@@ -214,20 +214,21 @@ const POLL_MS: f64 = 5.0;
 
 #[test]
 fn the_dr_nodes_apply_lag_rises_by_the_delay_on_its_link_within_a_poll() {
-    let d = run_drill("tests/fixtures/logical-dr-lag.yaml", &[]);
-    let (c, n) = labelled(Some(&run_id(&d.results)));
-    assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
-    let lag = &d.results["replica_lag"]["replicas"];
-    let rep = lag.as_array().and_then(|l| l.iter().find(|x| x["node"] == "pg-2")).unwrap_or_else(|| panic!("no pg-2: {lag}"));
-    let phase =
-        |p: &str| rep["phases"].as_array().unwrap().iter().find(|x| x["phase"] == p).unwrap_or_else(|| panic!("no {p}: {rep}")).clone();
-    let p50 = |p: &str| phase(p)["p50_ms"].as_f64().unwrap();
-    let (before, during, after) = (p50("before_fault"), p50("during_fault"), p50("after_recovery"));
-    let tol = POLL_MS + 2.0;
-    assert!((during - before - 50.0).abs() <= tol, "pg-2 p50 rose by {} ms, expected 50 ± {tol}", during - before);
-    assert!((after - before).abs() <= tol, "pg-2 p50 after the heal {after} ms vs {before} ms before");
-    // the engine's own figure (replay_lag of the subscription's walsender) rose with it
-    let engine = phase("during_fault")["engine"]["p50_ms"].as_f64().unwrap();
-    assert!((engine - 50.0).abs() <= 20.0, "replay_lag p50 {engine} ms during the delay");
-    assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+    on_a_quiet_run("tests/fixtures/logical-dr-lag.yaml", &[], |d| {
+        let (c, n) = labelled(Some(&run_id(&d.results)));
+        assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
+        let lag = &d.results["replica_lag"]["replicas"];
+        let rep = lag.as_array().and_then(|l| l.iter().find(|x| x["node"] == "pg-2")).unwrap_or_else(|| panic!("no pg-2: {lag}"));
+        let phase =
+            |p: &str| rep["phases"].as_array().unwrap().iter().find(|x| x["phase"] == p).unwrap_or_else(|| panic!("no {p}: {rep}")).clone();
+        let p50 = |p: &str| phase(p)["p50_ms"].as_f64().unwrap();
+        let (before, during, after) = (p50("before_fault"), p50("during_fault"), p50("after_recovery"));
+        let tol = POLL_MS + 2.0;
+        assert!((during - before - 50.0).abs() <= tol, "pg-2 p50 rose by {} ms, expected 50 ± {tol}", during - before);
+        assert!((after - before).abs() <= tol, "pg-2 p50 after the heal {after} ms vs {before} ms before");
+        // the engine's own figure (replay_lag of the subscription's walsender) rose with it
+        let engine = phase("during_fault")["engine"]["p50_ms"].as_f64().unwrap();
+        assert!((engine - 50.0).abs() <= 20.0, "replay_lag p50 {engine} ms during the delay");
+        assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+    });
 }

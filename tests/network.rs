@@ -253,78 +253,80 @@ fn sync_replication_cut_stalls_writes_and_loses_none() {
 #[test]
 fn partition_loss_and_bandwidth_act_on_real_traffic() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let d = run_drill("tests/fixtures/network-faults.yaml", &[]);
-    assert_clean(&d);
-    let h = history(&d);
-    let base = median(&h.ok_latencies(0.0, h.at("fault-inject", 0)));
-    // 0: clients cut from the primary: a write begun once the rules were in (the node's
-    // clock) is acknowledged, if ever, only after the heal was asked for (a SYN dropped
-    // inside is resent after it). The request is no bound: the rules go in 40-300 ms later
-    let (cut, heal) = (h.applied("fault-inject", 0), h.at("fault-heal", 0));
-    let inside = h.ops_in(cut, heal);
-    assert!(!inside.is_empty(), "no write began inside the partition ({cut:.1}..{heal:.1} ms)");
-    let through: Vec<_> = inside.iter().filter(|o| o.2 == "ok" && o.0 + o.1 < heal).collect();
-    assert!(through.is_empty(), "writes got through a partition ({cut:.1}..{heal:.1} ms): {through:?}");
-    // 1: 40 % loss: TCP retransmissions (>= 200 ms each) make writes slow or time out, which
-    // no write did before the first fault
-    let hurt = |o: &&&(f64, f64, String, String)| o.2 != "ok" || o.1 >= 200.0;
-    let before = h.ops_in(0.0, h.at("fault-inject", 0)).iter().filter(hurt).count();
-    let (a, b) = h.window(1);
-    let lossy = h.ops_in(a, b);
-    let n = lossy.iter().filter(hurt).count();
-    assert!(n >= 2 && n > before, "no retransmission delay under 40 % loss ({before} slow writes before): {lossy:?}");
-    // 2: 8 KB/s on the primary's egress, sync replication of 2 KB writes: commits crawl
-    let (a, b) = h.window(2);
-    let slow = h.ok_latencies(a + 500.0, b);
-    let n_base = h.ok_latencies(0.0, 2000.0).len() as f64 / 2.0;
-    let n_slow = slow.len() as f64 / ((b - a - 500.0) / 1000.0);
-    assert!(n_slow < n_base / 2.0, "throughput {n_slow}/s under the limit vs {n_base}/s before");
-    // 3: one-way cut primary -> replica, healed by a named heal: sync commits stall, then resume
-    let (a, b) = (h.applied("fault-inject", 3), h.at("fault-heal", 3));
-    let through = h.acked_between(a, b);
-    assert!(through.is_empty(), "commits begun while WAL could not reach the standby were acknowledged: {through:?}");
-    assert!(h.acks().iter().any(|&t| t > b + 500.0), "writes did not resume after the heal");
-    let after = median(&h.ok_latencies(b + 1500.0, f64::MAX));
-    assert!(after < base + 20.0, "latency after the heals {after} ms vs {base} ms before");
-    assert_eq!(d.results["lost_writes"], 0);
+    on_a_quiet_run("tests/fixtures/network-faults.yaml", &[], |d| {
+        assert_clean(d);
+        let h = history(d);
+        let base = median(&h.ok_latencies(0.0, h.at("fault-inject", 0)));
+        // 0: clients cut from the primary: a write begun once the rules were in (the node's
+        // clock) is acknowledged, if ever, only after the heal was asked for (a SYN dropped
+        // inside is resent after it). The request is no bound: the rules go in 40-300 ms later
+        let (cut, heal) = (h.applied("fault-inject", 0), h.at("fault-heal", 0));
+        let inside = h.ops_in(cut, heal);
+        assert!(!inside.is_empty(), "no write began inside the partition ({cut:.1}..{heal:.1} ms)");
+        let through: Vec<_> = inside.iter().filter(|o| o.2 == "ok" && o.0 + o.1 < heal).collect();
+        assert!(through.is_empty(), "writes got through a partition ({cut:.1}..{heal:.1} ms): {through:?}");
+        // 1: 40 % loss: TCP retransmissions (>= 200 ms each) make writes slow or time out, which
+        // no write did before the first fault
+        let hurt = |o: &&&(f64, f64, String, String)| o.2 != "ok" || o.1 >= 200.0;
+        let before = h.ops_in(0.0, h.at("fault-inject", 0)).iter().filter(hurt).count();
+        let (a, b) = h.window(1);
+        let lossy = h.ops_in(a, b);
+        let n = lossy.iter().filter(hurt).count();
+        assert!(n >= 2 && n > before, "no retransmission delay under 40 % loss ({before} slow writes before): {lossy:?}");
+        // 2: 8 KB/s on the primary's egress, sync replication of 2 KB writes: commits crawl
+        let (a, b) = h.window(2);
+        let slow = h.ok_latencies(a + 500.0, b);
+        let n_base = h.ok_latencies(0.0, 2000.0).len() as f64 / 2.0;
+        let n_slow = slow.len() as f64 / ((b - a - 500.0) / 1000.0);
+        assert!(n_slow < n_base / 2.0, "throughput {n_slow}/s under the limit vs {n_base}/s before");
+        // 3: one-way cut primary -> replica, healed by a named heal: sync commits stall, then resume
+        let (a, b) = (h.applied("fault-inject", 3), h.at("fault-heal", 3));
+        let through = h.acked_between(a, b);
+        assert!(through.is_empty(), "commits begun while WAL could not reach the standby were acknowledged: {through:?}");
+        assert!(h.acks().iter().any(|&t| t > b + 500.0), "writes did not resume after the heal");
+        let after = median(&h.ok_latencies(b + 1500.0, f64::MAX));
+        assert!(after < base + 20.0, "latency after the heals {after} ms vs {base} ms before");
+        assert_eq!(d.results["lost_writes"], 0);
+    });
 }
 
 #[test]
 fn link_toxics_act_on_the_client_path() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let d = run_drill("tests/fixtures/link-faults.yaml", &[]);
-    assert_clean(&d);
-    let h = history(&d);
-    // 0: jitter 100 ± 50 ms: latencies spread over the range
-    let (a, b) = h.window(0);
-    // (a write in flight at the heal is released early, as in Toxiproxy)
-    let j = h.ok_latencies(a + 200.0, b - 200.0);
-    let (lo, hi) = (j[0], *j.last().unwrap());
-    assert!(lo >= 45.0 && hi <= 190.0 && hi - lo >= 40.0, "jitter latencies from {lo} to {hi} ms");
-    // 1: timeout 0 both ways: no answer, every write unknown
-    let (a, b) = h.window(1);
-    let stuck = h.ops_in(a, b);
-    // a write sent into it is `unknown`; a connection attempt never gets past the handshake
-    // (`fail`); nothing is answered while it stands (one invoked as the heal was asked for,
-    // 0.01 ms before it, was answered 467 ms later, after it)
-    let through = |o: &&(f64, f64, String, String)| o.2 == "ok" && o.0 + o.1 >= a + 50.0 && o.0 + o.1 <= b;
-    assert!(!stuck.iter().any(through), "writes answered through a blackhole: {stuck:?}");
-    assert!(stuck.iter().any(|o| o.2 == "unknown" && o.3.contains("no answer")), "no write timed out in the blackhole: {stuck:?}");
-    // 2: reset_peer: connections reset, no write acknowledged
-    let (a, b) = h.window(2);
-    let reset = h.ops_in(a + 100.0, b - 100.0);
-    assert!(!reset.is_empty() && reset.iter().all(|o| o.2 != "ok"), "writes succeeded through reset_peer");
-    // 3: 4 KB/s upstream, 2 KB writes: each takes about half a second
-    let (a, b) = h.window(3);
-    let slow = h.ok_latencies(a + 1000.0, b);
-    assert!(median(&slow) >= 300.0, "median {} ms under a 4 KB/s limit", median(&slow));
-    // 4: down: refused at once (fail, not unknown)
-    let (a, b) = h.window(4);
-    let down = h.ops_in(a + 50.0, b - 50.0);
-    assert!(!down.is_empty() && down.iter().all(|o| o.2 == "fail"), "writes through a disabled proxy: {down:?}");
-    let after = median(&h.ok_latencies(b + 500.0, f64::MAX));
-    assert!(after < median(&h.ok_latencies(0.0, 2000.0)) + 20.0, "latency after every heal: {after} ms");
-    assert_eq!(d.results["lost_writes"], 0);
+    on_a_quiet_run("tests/fixtures/link-faults.yaml", &[], |d| {
+        assert_clean(d);
+        let h = history(d);
+        // 0: jitter 100 ± 50 ms: latencies spread over the range
+        let (a, b) = h.window(0);
+        // (a write in flight at the heal is released early, as in Toxiproxy)
+        let j = h.ok_latencies(a + 200.0, b - 200.0);
+        let (lo, hi) = (j[0], *j.last().unwrap());
+        assert!(lo >= 45.0 && hi <= 190.0 && hi - lo >= 40.0, "jitter latencies from {lo} to {hi} ms");
+        // 1: timeout 0 both ways: no answer, every write unknown
+        let (a, b) = h.window(1);
+        let stuck = h.ops_in(a, b);
+        // a write sent into it is `unknown`; a connection attempt never gets past the handshake
+        // (`fail`); nothing is answered while it stands (one invoked as the heal was asked for,
+        // 0.01 ms before it, was answered 467 ms later, after it)
+        let through = |o: &&(f64, f64, String, String)| o.2 == "ok" && o.0 + o.1 >= a + 50.0 && o.0 + o.1 <= b;
+        assert!(!stuck.iter().any(through), "writes answered through a blackhole: {stuck:?}");
+        assert!(stuck.iter().any(|o| o.2 == "unknown" && o.3.contains("no answer")), "no write timed out in the blackhole: {stuck:?}");
+        // 2: reset_peer: connections reset, no write acknowledged
+        let (a, b) = h.window(2);
+        let reset = h.ops_in(a + 100.0, b - 100.0);
+        assert!(!reset.is_empty() && reset.iter().all(|o| o.2 != "ok"), "writes succeeded through reset_peer");
+        // 3: 4 KB/s upstream, 2 KB writes: each takes about half a second
+        let (a, b) = h.window(3);
+        let slow = h.ok_latencies(a + 1000.0, b);
+        assert!(median(&slow) >= 300.0, "median {} ms under a 4 KB/s limit", median(&slow));
+        // 4: down: refused at once (fail, not unknown)
+        let (a, b) = h.window(4);
+        let down = h.ops_in(a + 50.0, b - 50.0);
+        assert!(!down.is_empty() && down.iter().all(|o| o.2 == "fail"), "writes through a disabled proxy: {down:?}");
+        let after = median(&h.ok_latencies(b + 500.0, f64::MAX));
+        assert!(after < median(&h.ok_latencies(0.0, 2000.0)) + 20.0, "latency after every heal: {after} ms");
+        assert_eq!(d.results["lost_writes"], 0);
+    });
 }
 
 fn sh(args: &[&str]) -> String {

@@ -112,41 +112,42 @@ const WAN_TOLERANCE_MS: f64 = 15.0;
 #[test]
 fn a_runbook_promotes_and_moves_dns_and_the_clients_measure_the_wan_they_cross() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let d = run_drill("tests/fixtures/region-runbook-dns.yaml", &[]);
-    assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
-    let r = &d.results;
-    assert_eq!(r["stack"]["final_primary"], "pg-2", "the runbook promoted the DR site's replica");
-    let step = events(r).into_iter().find(|e| e["kind"] == "action").expect("the promote step ran");
-    assert!(step["detail"].as_str().unwrap().contains("promote-dr: command"), "{step}");
-    let moved = events(r).into_iter().find(|e| e["kind"] == "failover-repoint-clients").expect("the dns step moved the record");
-    assert!(moved["detail"].as_str().unwrap().contains("postgres.drill. now answers"), "{moved}");
-    assert_waits_for_the_ttl(r, &d.dir, 2_000.0);
-    assert_phases_ordered(&r["phases"]);
-    assert_phases_add_up(r);
-    // the clients in dc2 wrote to dc1's primary across the 40 ms link, then to dc2's own
-    let p50 = |phase: &str| {
-        let l = r["latency"].as_array().unwrap().iter().find(|l| l["phase"] == phase).unwrap_or_else(|| panic!("no {phase}"));
-        l["p50_ms"].as_f64().unwrap()
-    };
-    let wan = r["wan"][0]["latency_ms"].as_f64().unwrap();
-    assert!((wan..wan + WAN_TOLERANCE_MS).contains(&p50("before_fault")), "p50 {} across a {wan} ms link", p50("before_fault"));
-    assert!(p50("after_recovery") < wan / 2.0, "p50 {} within dc2", p50("after_recovery"));
-    // the link drops 2% of packets each way: TCP resends a lost segment once a probe or
-    // its timer fires (a tail-loss probe after two smoothed round trips, the RTO after at
-    // least 200 ms), so the slowest writes take at least one more crossing than the
-    // median's (one CI run measured p99 140.9 ms, not the 190 ms an RTO alone would give)
-    let before = r["latency"].as_array().unwrap().iter().find(|l| l["phase"] == "before_fault").unwrap().clone();
-    let p99 = before["p99_ms"].as_f64().unwrap();
-    let median = p50("before_fault");
-    assert!(p99 >= median + wan, "p99 {p99} ms, median {median} ms: no retransmission across a lossy {wan} ms link");
-    // nothing of the drill remains: its containers, networks (one per site), volumes, and
-    // its DNS server (it lived in the drill's process)
-    let run = run_id(r);
-    assert_eq!(labelled(Some(&run)), (vec![], vec![]), "containers or networks left");
-    assert!(labelled_volumes(&run).is_empty(), "volumes left");
-    let dns = d.stdout.lines().chain(d.stderr.lines()).find_map(|l| l.split("own server on ").nth(1)).expect("the DNS line");
-    let addr: std::net::SocketAddr = dns.split_whitespace().next().unwrap().parse().unwrap();
-    assert!(std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_err(), "the DNS server still answers");
+    on_a_quiet_run("tests/fixtures/region-runbook-dns.yaml", &[], |d| {
+        assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
+        let r = &d.results;
+        assert_eq!(r["stack"]["final_primary"], "pg-2", "the runbook promoted the DR site's replica");
+        let step = events(r).into_iter().find(|e| e["kind"] == "action").expect("the promote step ran");
+        assert!(step["detail"].as_str().unwrap().contains("promote-dr: command"), "{step}");
+        let moved = events(r).into_iter().find(|e| e["kind"] == "failover-repoint-clients").expect("the dns step moved the record");
+        assert!(moved["detail"].as_str().unwrap().contains("postgres.drill. now answers"), "{moved}");
+        assert_waits_for_the_ttl(r, &d.dir, 2_000.0);
+        assert_phases_ordered(&r["phases"]);
+        assert_phases_add_up(r);
+        // the clients in dc2 wrote to dc1's primary across the 40 ms link, then to dc2's own
+        let p50 = |phase: &str| {
+            let l = r["latency"].as_array().unwrap().iter().find(|l| l["phase"] == phase).unwrap_or_else(|| panic!("no {phase}"));
+            l["p50_ms"].as_f64().unwrap()
+        };
+        let wan = r["wan"][0]["latency_ms"].as_f64().unwrap();
+        assert!((wan..wan + WAN_TOLERANCE_MS).contains(&p50("before_fault")), "p50 {} across a {wan} ms link", p50("before_fault"));
+        assert!(p50("after_recovery") < wan / 2.0, "p50 {} within dc2", p50("after_recovery"));
+        // the link drops 2% of packets each way: TCP resends a lost segment once a probe or
+        // its timer fires (a tail-loss probe after two smoothed round trips, the RTO after at
+        // least 200 ms), so the slowest writes take at least one more crossing than the
+        // median's (one CI run measured p99 140.9 ms, not the 190 ms an RTO alone would give)
+        let before = r["latency"].as_array().unwrap().iter().find(|l| l["phase"] == "before_fault").unwrap().clone();
+        let p99 = before["p99_ms"].as_f64().unwrap();
+        let median = p50("before_fault");
+        assert!(p99 >= median + wan, "p99 {p99} ms, median {median} ms: no retransmission across a lossy {wan} ms link");
+        // nothing of the drill remains: its containers, networks (one per site), volumes, and
+        // its DNS server (it lived in the drill's process)
+        let run = run_id(r);
+        assert_eq!(labelled(Some(&run)), (vec![], vec![]), "containers or networks left");
+        assert!(labelled_volumes(&run).is_empty(), "volumes left");
+        let dns = d.stdout.lines().chain(d.stderr.lines()).find_map(|l| l.split("own server on ").nth(1)).expect("the DNS line");
+        let addr: std::net::SocketAddr = dns.split_whitespace().next().unwrap().parse().unwrap();
+        assert!(std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_err(), "the DNS server still answers");
+    });
 }
 
 #[test]
