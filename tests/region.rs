@@ -180,40 +180,42 @@ fn a_client_that_resolves_once_never_recovers_and_the_drill_says_so() {
 #[test]
 fn synchronous_replication_across_the_wan_loses_nothing_and_each_write_pays_the_round_trip() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let c = drill_cross_checked("scenarios/region-kill-sync-wan.yaml", read_postgres, &[]);
-    let r = &c.d.results;
-    assert_eq!(c.d.code, 0, "{}", c.d.stderr);
-    assert!(c.lost.is_empty() && r["lost_writes"] == 0, "a synchronous commit was lost: {:?}", c.lost);
-    assert!(["pg-2", "pg-3"].contains(&r["stack"]["final_primary"].as_str().unwrap()), "promoted outside dc2");
-    // the clients reach dc1 directly: what a write waits for beyond that is dc2's
-    // acknowledgement, one round trip of the link (± its jitter; the faster of two standbys)
-    let l = &r["latency"].as_array().unwrap()[0];
-    assert_eq!(l["phase"], "before_fault");
-    let (p50, wan) = (l["p50_ms"].as_f64().unwrap(), r["wan"][0]["latency_ms"].as_f64().unwrap());
-    let jitter = r["wan"][0]["jitter_ms"].as_f64().unwrap();
-    assert!((wan - jitter..wan + WAN_TOLERANCE_MS).contains(&p50), "p50 {p50} ms for a {wan} ± {jitter} ms link");
-    assert_waits_for_the_ttl(r, &c.d.dir, 5_000.0);
+    checked_on_a_quiet_run("scenarios/region-kill-sync-wan.yaml", read_postgres, &[], |c| {
+        let r = &c.d.results;
+        assert_eq!(c.d.code, 0, "{}", c.d.stderr);
+        assert!(c.lost.is_empty() && r["lost_writes"] == 0, "a synchronous commit was lost: {:?}", c.lost);
+        assert!(["pg-2", "pg-3"].contains(&r["stack"]["final_primary"].as_str().unwrap()), "promoted outside dc2");
+        // the clients reach dc1 directly: what a write waits for beyond that is dc2's
+        // acknowledgement, one round trip of the link (± its jitter; the faster of two standbys)
+        let l = &r["latency"].as_array().unwrap()[0];
+        assert_eq!(l["phase"], "before_fault");
+        let (p50, wan) = (l["p50_ms"].as_f64().unwrap(), r["wan"][0]["latency_ms"].as_f64().unwrap());
+        let jitter = r["wan"][0]["jitter_ms"].as_f64().unwrap();
+        assert!((wan - jitter..wan + WAN_TOLERANCE_MS).contains(&p50), "p50 {p50} ms for a {wan} ± {jitter} ms link");
+        assert_waits_for_the_ttl(r, &c.d.dir, 5_000.0);
+    });
 }
 
 #[test]
 fn a_degraded_wan_lets_the_replica_fall_behind_and_the_loss_on_failover_follows_it() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let c = drill_cross_checked("scenarios/wan-degradation.yaml", read_postgres, &[]);
-    let r = &c.d.results;
-    assert_eq!(c.d.code, 1, "the degraded link must break the 1 s RPO target\n{}", c.d.stderr);
-    let lost = r["lost_writes"].as_u64().unwrap();
-    assert!(lost > 0 && c.lost.len() as u64 == lost, "lost {lost}, an independent read of pg-2 says {}", c.lost.len());
-    let lag = |phase: &str| {
-        let rows = r["replica_lag"]["replicas"].as_array().unwrap().iter().find(|x| x["node"] == "pg-2").unwrap().clone();
-        let row = rows["phases"].as_array().unwrap().iter().find(|x| x["phase"] == phase).unwrap().clone();
-        row["p50_ms"].as_f64().unwrap_or_else(|| panic!("no p50 for {phase}: {row}"))
-    };
-    let (before, during) = (lag("before_fault"), lag("during_fault"));
-    assert!(during > 10.0 * before && during > 1_000.0, "pg-2's lag: {before} ms before, {during} ms degraded");
-    // what was lost is what had not crossed: the RPO is of the order of the lag the
-    // clients saw on the replica when the region went, never more than its worst
-    let (rpo, worst) = (r["rpo_ms"].as_f64().unwrap(), lag_max(r, "pg-2"));
-    assert!(rpo > 1_000.0 && rpo <= worst + 100.0, "RPO {rpo} ms, worst lag {worst} ms");
+    checked_on_a_quiet_run("scenarios/wan-degradation.yaml", read_postgres, &[], |c| {
+        let r = &c.d.results;
+        assert_eq!(c.d.code, 1, "the degraded link must break the 1 s RPO target\n{}", c.d.stderr);
+        let lost = r["lost_writes"].as_u64().unwrap();
+        assert!(lost > 0 && c.lost.len() as u64 == lost, "lost {lost}, an independent read of pg-2 says {}", c.lost.len());
+        let lag = |phase: &str| {
+            let rows = r["replica_lag"]["replicas"].as_array().unwrap().iter().find(|x| x["node"] == "pg-2").unwrap().clone();
+            let row = rows["phases"].as_array().unwrap().iter().find(|x| x["phase"] == phase).unwrap().clone();
+            row["p50_ms"].as_f64().unwrap_or_else(|| panic!("no p50 for {phase}: {row}"))
+        };
+        let (before, during) = (lag("before_fault"), lag("during_fault"));
+        assert!(during > 10.0 * before && during > 1_000.0, "pg-2's lag: {before} ms before, {during} ms degraded");
+        // what was lost is what had not crossed: the RPO is of the order of the lag the
+        // clients saw on the replica when the region went, never more than its worst
+        let (rpo, worst) = (r["rpo_ms"].as_f64().unwrap(), lag_max(r, "pg-2"));
+        assert!(rpo > 1_000.0 && rpo <= worst + 100.0, "RPO {rpo} ms, worst lag {worst} ms");
+    });
 }
 
 fn lag_max(r: &serde_json::Value, replica: &str) -> f64 {

@@ -568,9 +568,36 @@ pub fn on_a_quiet_run<T>(scenario: &str, extra: &[&str], check: impl Fn(&Drill) 
     held_on_a_quiet_run(scenario, || run_drill(scenario, extra), check, quiet_log)
 }
 
+/// `on_a_quiet_run` for a drill cross-checked against our own read of the survivors.
+pub fn checked_on_a_quiet_run<T>(
+    scenario: &str,
+    read: fn(u16) -> BTreeSet<(u64, u64)>,
+    also: &[&str],
+    check: impl Fn(&Checked) -> T,
+) -> T {
+    held_on_a_quiet_run(scenario, || drill_cross_checked(scenario, read, also), check, quiet_log)
+}
+
+/// A drill's run as a test holds it: its results.json.
+pub trait Ran {
+    fn results(&self) -> &Value;
+}
+
+impl Ran for Drill {
+    fn results(&self) -> &Value {
+        &self.results
+    }
+}
+
+impl Ran for Checked {
+    fn results(&self) -> &Value {
+        &self.d.results
+    }
+}
+
 /// `on_a_quiet_run` with the drill run by `run` and each attempt said by `log` (a test of
 /// the rule gives it made-up runs).
-pub fn held_on_a_quiet_run<T>(scenario: &str, mut run: impl FnMut() -> Drill, check: impl Fn(&Drill) -> T, log: fn(&str)) -> T {
+pub fn held_on_a_quiet_run<R: Ran, T>(scenario: &str, mut run: impl FnMut() -> R, check: impl Fn(&R) -> T, log: fn(&str)) -> T {
     let mut said = Vec::new();
     for attempt in 1..=ATTEMPTS {
         let d = run();
@@ -583,7 +610,7 @@ pub fn held_on_a_quiet_run<T>(scenario: &str, mut run: impl FnMut() -> Drill, ch
             }
             Err(p) => p,
         };
-        let Some(why) = disturbed(&d.results) else {
+        let Some(why) = disturbed(d.results()) else {
             log(&format!("{scenario}: attempt {attempt} missed a bound on a run nothing disturbed: a failure"));
             std::panic::resume_unwind(failed)
         };
