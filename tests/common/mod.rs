@@ -569,12 +569,7 @@ pub fn on_a_quiet_run<T>(scenario: &str, extra: &[&str], check: impl Fn(&Drill) 
 }
 
 /// `on_a_quiet_run` for a drill cross-checked against our own read of the survivors.
-pub fn checked_on_a_quiet_run<T>(
-    scenario: &str,
-    read: fn(u16) -> BTreeSet<(u64, u64)>,
-    also: &[&str],
-    check: impl Fn(&Checked) -> T,
-) -> T {
+pub fn checked_on_a_quiet_run<T>(scenario: &str, read: fn(u16) -> BTreeSet<(u64, u64)>, also: &[&str], check: impl Fn(&Checked) -> T) -> T {
     held_on_a_quiet_run(scenario, || drill_cross_checked(scenario, read, also), check, quiet_log)
 }
 
