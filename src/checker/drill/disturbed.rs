@@ -90,9 +90,11 @@ fn decide(r: &mut Results, service: &str, spans: &[Disturbance], end_ms: f64) ->
 }
 
 /// By how much a figure missed its limit; None when it never came (writes that never
-/// came back: no disturbance of a moment explains that).
+/// came back: no disturbance of a moment explains that) or came within its limit (the
+/// target failed for another reason: a page sent in time but only once its sites were
+/// back is not a matter of time).
 fn missed_by(actual: Option<f64>, limit: Option<f64>) -> Option<f64> {
-    Some(actual? - limit.unwrap_or(0.0))
+    Some(actual? - limit.unwrap_or(0.0)).filter(|m| *m > 0.0)
 }
 
 /// The disturbances inside the window (`from`, `to`), when they could explain a miss of
@@ -273,6 +275,24 @@ mod tests {
         r.targets[0].actual = None;
         r.services.get_mut("pg").unwrap().rto_ms = None;
         judge_disturbed(&mut r);
+        assert_eq!(r.verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn a_target_failed_within_its_limit_failed_for_another_reason_and_stays_failed() {
+        // a page sent 11.6 s after the fault against 15 s, failed because it left only once
+        // the monitoring's sites were back: beside a saturated host it still fails
+        let page = TargetResult {
+            target: Target::AlertNotified("PgDown".into()),
+            limit: Some(15_000.0),
+            actual: Some(11_600.0),
+            verdict: Verdict::Fail,
+            note: "paged only once the monitoring's sites came back".into(),
+        };
+        let mut r = drill(vec![page], &[(0.0, 12_000.0)]);
+        r.fault_ms = Some(4000.0);
+        judge_disturbed(&mut r);
+        assert_eq!(r.targets[1].verdict, Verdict::Fail, "{}", r.targets[1].note);
         assert_eq!(r.verdict, Verdict::Fail);
     }
 
