@@ -142,7 +142,7 @@ fn undecided_note(u: &Undecided) -> String {
 
 /// The window a timing target measures; None for a target no host can disturb (data loss,
 /// convergence, refusals, the drill's own checks).
-fn window(r: &Results, target: &Target, end_ms: f64) -> Option<(&'static str, f64, f64)> {
+pub(super) fn window(r: &Results, target: &Target, end_ms: f64) -> Option<(&'static str, f64, f64)> {
     match target {
         Target::RtoMs => {
             let to = r.rto_ms.map_or(end_ms, |rto| r.rto_from_ms + rto);

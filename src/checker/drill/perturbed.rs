@@ -24,10 +24,10 @@ fn rto_windows(r: &Results, end_ms: f64) -> Vec<Window> {
     each.into_iter()
         // writes that never stopped have no window (RTO 0)
         .filter(|(_, sr)| sr.outage_observed)
-        .map(|(name, sr)| {
-            let to_ms = sr.rto_ms.map_or(end_ms, |rto| sr.rto_from_ms + rto);
+        .filter_map(|(name, sr)| {
+            let (_, from_ms, to_ms) = super::disturbed::window(sr, &crate::checker::Target::RtoMs, end_ms)?;
             let what = if several { format!("RTO window ({name})") } else { "RTO window".into() };
-            Window { what, from_ms: sr.rto_from_ms, to_ms }
+            Some(Window { what, from_ms, to_ms })
         })
         .collect()
 }
