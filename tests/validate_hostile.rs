@@ -100,47 +100,22 @@ fn a_test_bound_is_held_only_on_a_quiet_run_and_never_retried_away() {
         Drill { code: 0, stdout: String::new(), stderr: String::new(), dir: PathBuf::new(), results }
     };
     let bound = |d: &Drill| assert!(d.results["rto_ms"].as_f64().unwrap() < 100.0, "RTO over its bound");
+    // whether the rule held over made-up runs (the last one repeated), and how many it made
+    let attempts = |runs: &[Drill]| {
+        let n = std::cell::Cell::new(0);
+        let next = || {
+            n.set(n.get() + 1);
+            clone_drill(&runs[(n.get() - 1).min(runs.len() - 1)])
+        };
+        let held = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| held_on_a_quiet_run("made-up", next, bound, said))).is_ok();
+        (held, n.get())
+    };
     // missed on a quiet run: one attempt, a failure
-    let runs = std::cell::Cell::new(0);
-    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        held_on_a_quiet_run(
-            "quiet-miss",
-            || {
-                runs.set(runs.get() + 1);
-                drill(&quiet, 500.0)
-            },
-            bound,
-            said,
-        )
-    }));
-    assert!(caught.is_err() && runs.get() == 1, "{}", runs.get());
+    assert_eq!(attempts(&[drill(&quiet, 500.0)]), (false, 1));
     // missed on a disturbed run, held on the quiet one after it
-    runs.set(0);
-    let seq = [drill(&busy, 500.0), drill(&quiet, 50.0)];
-    held_on_a_quiet_run(
-        "busy-then-quiet",
-        || {
-            runs.set(runs.get() + 1);
-            clone_drill(&seq[runs.get() - 1])
-        },
-        bound,
-        said,
-    );
-    assert_eq!(runs.get(), 2);
+    assert_eq!(attempts(&[drill(&busy, 500.0), drill(&quiet, 50.0)]), (true, 2));
     // disturbed every time: a failure after ATTEMPTS
-    runs.set(0);
-    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        held_on_a_quiet_run(
-            "always-busy",
-            || {
-                runs.set(runs.get() + 1);
-                drill(&busy, 500.0)
-            },
-            bound,
-            said,
-        )
-    }));
-    assert!(caught.is_err() && runs.get() == ATTEMPTS as usize, "{}", runs.get());
+    assert_eq!(attempts(&[drill(&busy, 500.0)]), (false, ATTEMPTS as usize));
 }
 
 fn said(line: &str) {

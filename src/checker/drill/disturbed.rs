@@ -2,9 +2,9 @@
 //! staleness or lag percentile, a time to page) missed while the host was saturated, its
 //! disk stalled or the clients' pacing slipped past its bound inside the window that target
 //! measures, for at least as long as it was missed by, is undecided, not failed: the runner
-//! may have been too busy to tell. A target missed outside every disturbed stretch fails as before, and the
-//! targets of data loss (RPO, lost writes, reads of lost writes, …) are never undecided: a
-//! lost write is lost on any host.
+//! may have been too busy to tell. A target missed outside every disturbed stretch fails as
+//! before, and the targets of data loss (RPO, lost writes, reads of lost writes, …) are
+//! never undecided: a lost write is lost on any host.
 use super::Results;
 use super::comparison::Check;
 use super::undecided::{Disturbance, Undecided};
@@ -135,9 +135,7 @@ fn one_late(mut all: Vec<Disturbance>) -> Vec<Disturbance> {
 /// `not judged, the host was disturbed: host saturated t=16.5–18.3 s (…) over the RTO
 /// window t=15.0–19.0 s`.
 fn undecided_note(u: &Undecided) -> String {
-    let text = u.text();
-    let rest = text.split_once(" undecided: ").map_or(text.as_str(), |(_, r)| r);
-    format!("{NOT_JUDGED}{rest}")
+    format!("{NOT_JUDGED}{}", u.reason())
 }
 
 /// The window a timing target measures; None for a target no host can disturb (data loss,

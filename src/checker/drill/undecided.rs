@@ -43,18 +43,15 @@ impl Disturbance {
 }
 
 impl Undecided {
-    /// `rto_ms undecided: host saturated t=16.5–18.3 s (…) over the RTO window t=15.0–19.0 s`
-    /// (prefixed `pg: ` for a service of several).
+    /// `host saturated t=16.5–18.3 s (…) over the RTO window t=15.0–19.0 s`.
+    pub fn reason(&self) -> String {
+        let by: Vec<String> = self.disturbed.iter().map(Disturbance::text).collect();
+        format!("{} over the {} t={}–{} s", by.join("; "), self.window, secs(self.from_ms), secs(self.to_ms))
+    }
+
+    /// `rto_ms undecided: ` and the reason (prefixed `pg: ` for a service of several).
     pub fn text(&self) -> String {
         let who = if self.service.is_empty() { String::new() } else { format!("{}: ", self.service) };
-        let by: Vec<String> = self.disturbed.iter().map(Disturbance::text).collect();
-        format!(
-            "{who}{} undecided: {} over the {} t={}–{} s",
-            self.target.name(),
-            by.join("; "),
-            self.window,
-            secs(self.from_ms),
-            secs(self.to_ms)
-        )
+        format!("{who}{} undecided: {}", self.target.name(), self.reason())
     }
 }
