@@ -73,20 +73,28 @@ fn read_revisions(port: u16) -> BTreeMap<(u64, u64), u64> {
     out
 }
 
+const ZONE_LOST: &str = "scenarios/objects-zone-lost.yaml";
+
+/// What drdrill counts lost equals our own read on any host; how much the other zone holds
+/// (the objects from before the last 2 s, the lag) depends on the clients' and RGW's pace,
+/// so those bounds are held on a quiet run (a host saturated for the first 3.8 s once left
+/// 46 objects from before the last 2 s).
 #[test]
 fn the_master_zone_lost_loses_only_what_multisite_had_not_replicated() {
-    let revisions = std::rc::Rc::new(std::cell::RefCell::new(BTreeMap::new()));
-    let seen = revisions.clone();
-    let read = move |r: &serde_json::Value, node: &str| -> BTreeSet<(u64, u64)> {
-        seen.replace(read_revisions(host_port(r, node)));
-        seen.borrow().keys().copied().collect()
+    let run = || {
+        let run = drill_revised(ZONE_LOST, read_revisions);
+        assert_eq!(run.c.d.results["stack"]["final_primary"], "s3-2");
+        check_rewrites(&run.c, &run.revisions);
+        run
     };
-    let c = drill_cross_checked_by("scenarios/objects-zone-lost.yaml", &read, &[]);
+    held_on_a_quiet_run(ZONE_LOST, run, |run| zone_lost_bounds(&run.c), quiet_log);
+}
+
+/// Replication runs a fraction of a second behind: what was lost was acknowledged in the
+/// last ~2 s before the kill, and what came before is on the other zone.
+fn zone_lost_bounds(c: &Checked) {
     let r = &c.d.results;
     assert_eq!(c.d.code, 0, "{}", c.d.stdout);
-    assert_eq!(r["stack"]["final_primary"], "s3-2");
-    // replication runs a fraction of a second behind: what was lost was acknowledged in the
-    // last ~2 s before the kill
     let fault = r["fault_applied_ms"].as_f64().unwrap();
     let acks = op_ack_times(&c.d.dir);
     for k in c.lost.iter().chain(&lost_entries(r, "rewrite")) {
@@ -94,7 +102,6 @@ fn the_master_zone_lost_loses_only_what_multisite_had_not_replicated() {
     }
     let before = ack_times(&c.d.dir).iter().filter(|(k, (_, ack))| *ack < fault - 2000.0 && c.survivors.contains(k)).count();
     assert!(before > 50, "only {before} objects from before the last 2 s are on the other zone");
-    check_rewrites(&c, &revisions.borrow());
     let lag = r["replica_lag"]["replicas"].as_array().unwrap().iter().find(|x| x["node"] == "s3-2").unwrap()["overall"].clone();
     let p50 = lag["p50_ms"].as_f64().unwrap();
     assert!(p50 < 2000.0, "mirror lag p50 {p50} ms");

@@ -239,54 +239,63 @@ fn lag_max(r: &serde_json::Value, replica: &str) -> f64 {
 }
 
 /// Runs an orchestrated region drill with `--keep`, checks that the isolated site's nodes
-/// still run before gc, and cross-checks the writes lost against an independent read.
+/// still run before gc, and cross-checks the writes lost against an independent read (on
+/// any host); `check` holds the orchestrator's timings, and the verdict on the RTO target,
+/// on a quiet run.
 fn isolated_orchestrated(
-    scenario: &str,
+    scenario: &'static str,
     isolated: &'static [&'static str],
     read: fn(u16) -> std::collections::BTreeSet<(u64, u64)>,
-) -> Checked {
-    let still_running = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let seen = still_running.clone();
-    let by = move |r: &serde_json::Value, node: &str| {
-        for n in isolated {
-            let state = docker(&["inspect", "-f", "{{.State.Running}}", &container_of(r, n)]);
-            seen.borrow_mut().push((*n, state.trim() == "true"));
-        }
-        read(host_port(r, node))
+    check: impl Fn(&Checked),
+) {
+    let run = || {
+        let still_running = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let seen = still_running.clone();
+        let by = move |r: &serde_json::Value, node: &str| {
+            for n in isolated {
+                let state = docker(&["inspect", "-f", "{{.State.Running}}", &container_of(r, n)]);
+                seen.borrow_mut().push((*n, state.trim() == "true"));
+            }
+            read(host_port(r, node))
+        };
+        let c = drill_cross_checked_by(scenario, &by, &[]);
+        assert!(still_running.borrow().iter().all(|(_, up)| *up), "isolated nodes stopped: {:?}", still_running.borrow());
+        let reported = c.d.results["lost_writes"].as_u64().unwrap();
+        assert_eq!(c.lost.len() as u64, reported, "drdrill says {reported} lost, an independent read {}", c.lost.len());
+        c
     };
-    let c = drill_cross_checked_by(scenario, &by, &[]);
-    assert_eq!(c.d.code, 0, "{}", c.d.stderr);
-    assert!(still_running.borrow().iter().all(|(_, up)| *up), "isolated nodes stopped: {:?}", still_running.borrow());
-    let reported = c.d.results["lost_writes"].as_u64().unwrap();
-    assert_eq!(c.lost.len() as u64, reported, "drdrill says {reported} lost, an independent read {}", c.lost.len());
-    c
+    let check = |c: &Checked| {
+        assert_eq!(c.d.code, 0, "{}", c.d.stderr);
+        check(c);
+        assert_phases_ordered(&c.d.results["phases"]);
+        assert_phases_add_up(&c.d.results);
+    };
+    held_on_a_quiet_run(scenario, run, check, quiet_log);
 }
 
 #[test]
 fn patroni_and_etcd_in_three_sites_promote_the_dr_replica_when_the_primary_region_is_cut_off() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let c = isolated_orchestrated("scenarios/region-patroni-three-sites.yaml", &["pg-1", "pg-2"], read_postgres);
-    let r = &c.d.results;
-    // Patroni elected the first leader itself: its site was cut off, the other node promoted
-    let (first, last) = (&r["stack"]["initial_primary"], &r["stack"]["final_primary"]);
-    assert!(first != last && ["pg-1", "pg-2"].contains(&last.as_str().unwrap()), "{first} -> {last}");
-    // the leader last renewed its key at most loop_wait (3 s) before the cut; the key then
-    // lapses after its ttl (10 s), later when etcd's own leader was in the cut site and the
-    // two others elect one first (measured: 10.0 s and 12.4 s)
-    let detection = r["phases"]["detection_ms"].as_f64().unwrap();
-    assert!((6_500.0..=15_000.0).contains(&detection), "detection {detection} ms for a 10 s ttl renewed every 3 s");
-    assert_phases_ordered(&r["phases"]);
-    assert_phases_add_up(r);
+    isolated_orchestrated("scenarios/region-patroni-three-sites.yaml", &["pg-1", "pg-2"], read_postgres, |c| {
+        let r = &c.d.results;
+        // Patroni elected the first leader itself: its site was cut off, the other node promoted
+        let (first, last) = (&r["stack"]["initial_primary"], &r["stack"]["final_primary"]);
+        assert!(first != last && ["pg-1", "pg-2"].contains(&last.as_str().unwrap()), "{first} -> {last}");
+        // the leader last renewed its key at most loop_wait (3 s) before the cut; the key then
+        // lapses after its ttl (10 s), later when etcd's own leader was in the cut site and the
+        // two others elect one first (measured: 10.0 s and 12.4 s)
+        let detection = r["phases"]["detection_ms"].as_f64().unwrap();
+        assert!((6_500.0..=15_000.0).contains(&detection), "detection {detection} ms for a 10 s ttl renewed every 3 s");
+    });
 }
 
 #[test]
 fn sentinels_in_three_sites_promote_the_dr_replica_when_the_primary_region_is_cut_off() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let c = isolated_orchestrated("scenarios/region-sentinel-three-sites.yaml", &["redis-1", "redis-2"], read_redis);
-    let r = &c.d.results;
-    assert_eq!(r["stack"]["final_primary"], "redis-3", "the Sentinels of dc2 and dc3 (the quorum) must promote dc2's replica");
-    let detection = r["phases"]["detection_ms"].as_f64().unwrap();
-    assert!(detection >= 5_000.0 - 100.0, "detection {detection} ms, before down-after-milliseconds (5000)");
-    assert_phases_ordered(&r["phases"]);
-    assert_phases_add_up(r);
+    isolated_orchestrated("scenarios/region-sentinel-three-sites.yaml", &["redis-1", "redis-2"], read_redis, |c| {
+        let r = &c.d.results;
+        assert_eq!(r["stack"]["final_primary"], "redis-3", "the Sentinels of dc2 and dc3 (the quorum) must promote dc2's replica");
+        let detection = r["phases"]["detection_ms"].as_f64().unwrap();
+        assert!(detection >= 5_000.0 - 100.0, "detection {detection} ms, before down-after-milliseconds (5000)");
+    });
 }

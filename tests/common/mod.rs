@@ -590,6 +590,33 @@ impl Ran for Checked {
     }
 }
 
+/// A cross-checked drill with our own read of each record's revision on the final primary
+/// (the files and objects kinds, whose records are rewritten).
+pub struct Revised {
+    pub c: Checked,
+    pub revisions: BTreeMap<(u64, u64), u64>,
+}
+
+impl Ran for Revised {
+    fn results(&self) -> &Value {
+        &self.c.d.results
+    }
+}
+
+/// Runs `scenario` cross-checked by `read` (a node's records, each with its revision).
+pub fn drill_revised(scenario: &str, read: fn(u16) -> BTreeMap<(u64, u64), u64>) -> Revised {
+    let revisions = std::rc::Rc::new(std::cell::RefCell::new(BTreeMap::new()));
+    let seen = revisions.clone();
+    let by = move |r: &Value, node: &str| {
+        let found = read(host_port(r, node));
+        let keys = found.keys().copied().collect();
+        seen.replace(found);
+        keys
+    };
+    let c = drill_cross_checked_by(scenario, &by, &[]);
+    Revised { c, revisions: revisions.take() }
+}
+
 /// `on_a_quiet_run` with the drill run by `run` and each attempt said by `log` (a test of
 /// the rule gives it made-up runs).
 pub fn held_on_a_quiet_run<R: Ran, T>(scenario: &str, mut run: impl FnMut() -> R, check: impl Fn(&R) -> T, log: fn(&str)) -> T {
