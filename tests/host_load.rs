@@ -73,7 +73,9 @@ fn the_default_drill_on_an_idle_host_finds_nothing_unexpected_and_its_clients_ke
     assert_eq!(disk["stalled"].as_array().map(Vec::len), Some(0), "{h}");
     let slip = &h["slip"];
     assert!(slip["ops"].as_u64().unwrap() > 1000, "the default writers are paced (100 writes/s each): {slip}");
-    assert!(slip["p99_ms"].as_f64().unwrap() < 10.0, "{slip}");
+    // the tests' debug build: p99 8.7 ms alone here, 10.1 ms once in a fresh clone's run (the
+    // release build: 2.0 ms, docs/measurement.md); the slip finding starts at 300 ms
+    assert!(slip["p99_ms"].as_f64().unwrap() < 20.0, "{slip}");
     assert!(d.stdout.contains("Anything unexpected?  NO"), "{}", d.stdout);
 }
 

@@ -52,34 +52,37 @@ fn upper_bounds(dir: &std::path::Path, service: &str, replica: &str) -> Vec<f64>
 #[test]
 fn known_replica_lag_is_measured_within_a_poll_interval() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let d = run_drill("scenarios/calibration-replica-lag.yaml", &[]);
-    let (c, n) = labelled(Some(&run_id(&d.results)));
-    assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
-    assert!(d.dir.join("replica-lag.jsonl.zst").exists());
-    let tol = POLL_MS + 2.0;
+    // on an idle host: alone here 33 % busy at the median; a run at 50 % or more ran beside
+    // something else and is run again
+    on_an_idle_host("scenarios/calibration-replica-lag.yaml", &[], 0.5, |d| {
+        let (c, n) = labelled(Some(&run_id(&d.results)));
+        assert!(c.is_empty() && n.is_empty(), "left behind: {c:?} {n:?}");
+        assert!(d.dir.join("replica-lag.jsonl.zst").exists());
+        let tol = POLL_MS + 2.0;
 
-    // PostgreSQL: every commit applied 200 ms after it was made
-    let pg = &service(&d.results, "pg")["replica_lag"];
-    let all = lag_phase(pg, "pg-2", "all");
-    assert!(all["heartbeats"].as_u64().unwrap() > 500, "{all}");
-    for stat in ["p50_ms", "p99_ms"] {
-        let v = f(&all[stat]);
-        assert!((v - 200.0).abs() <= tol, "pg-2 {stat} {v} ms, expected 200 ± {tol}");
-    }
-    let ub = upper_bounds(&d.dir, "pg", "pg-2");
-    let median = ub[ub.len() / 2];
-    assert!((198.0..=200.0 + tol).contains(&median), "raw rows: median upper bound {median} ms");
-    // the engine's own figure, beside it, says the same here
-    let replay = f(&all["engine"]["p50_ms"]);
-    assert!((replay - 200.0).abs() <= 20.0, "replay_lag p50 {replay} ms");
+        // PostgreSQL: every commit applied 200 ms after it was made
+        let pg = &service(&d.results, "pg")["replica_lag"];
+        let all = lag_phase(pg, "pg-2", "all");
+        assert!(all["heartbeats"].as_u64().unwrap() > 500, "{all}");
+        for stat in ["p50_ms", "p99_ms"] {
+            let v = f(&all[stat]);
+            assert!((v - 200.0).abs() <= tol, "pg-2 {stat} {v} ms, expected 200 ± {tol}");
+        }
+        let ub = upper_bounds(&d.dir, "pg", "pg-2");
+        let median = ub[ub.len() / 2];
+        assert!((198.0..=200.0 + tol).contains(&median), "raw rows: median upper bound {median} ms");
+        // the engine's own figure, beside it, says the same here
+        let replay = f(&all["engine"]["p50_ms"]);
+        assert!((replay - 200.0).abs() <= 20.0, "replay_lag p50 {replay} ms");
 
-    // Redis: +50 ms on the replication stream for 6 s
-    let cache = &service(&d.results, "cache")["replica_lag"];
-    let before = f(&lag_phase(cache, "redis-2", "before_fault")["p50_ms"]);
-    let during = f(&lag_phase(cache, "redis-2", "during_fault")["p50_ms"]);
-    let after = f(&lag_phase(cache, "redis-2", "after_recovery")["p50_ms"]);
-    assert!((during - before - 50.0).abs() <= tol, "redis-2 p50 rose by {} ms, expected 50 ± {tol}", during - before);
-    assert!((after - before).abs() <= tol, "redis-2 p50 after the heal {after} ms vs {before} ms before");
-    assert_eq!(service(&d.results, "cache")["failed_writes"], 0);
-    assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+        // Redis: +50 ms on the replication stream for 6 s
+        let cache = &service(&d.results, "cache")["replica_lag"];
+        let before = f(&lag_phase(cache, "redis-2", "before_fault")["p50_ms"]);
+        let during = f(&lag_phase(cache, "redis-2", "during_fault")["p50_ms"]);
+        let after = f(&lag_phase(cache, "redis-2", "after_recovery")["p50_ms"]);
+        assert!((during - before - 50.0).abs() <= tol, "redis-2 p50 rose by {} ms, expected 50 ± {tol}", during - before);
+        assert!((after - before).abs() <= tol, "redis-2 p50 after the heal {after} ms vs {before} ms before");
+        assert_eq!(service(&d.results, "cache")["failed_writes"], 0);
+        assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+    });
 }
