@@ -174,18 +174,21 @@ fn lsyncd_with_a_1_s_delay_mirrors_within_its_batch() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("files-lsyncd-delay-1.yaml");
     std::fs::write(&path, src).unwrap();
-    let c = drill_cross_checked(path.to_str().unwrap(), read_files, &[]);
-    let r = &c.d.results;
-    assert_eq!(c.d.code, 0, "{}", c.d.stdout);
-    let lag = lag_of(r, "files-2");
-    let (p50, max) = (lag["p50_ms"].as_f64().unwrap(), lag["max_ms"].as_f64().unwrap());
-    // a batch is flushed 1 s after its first change: every heartbeat waits up to 1 s
-    assert!((100.0..1200.0).contains(&p50) && max < 2000.0, "lag p50 {p50} ms, max {max} ms for a 1 s delay");
-    let fault = r["fault_applied_ms"].as_f64().unwrap();
-    let acks = ack_times(&c.d.dir);
-    for k in &c.lost {
-        assert!(acks[k].1 > fault - 2000.0, "{k:?} acknowledged at {} ms, the main killed at {fault} ms", acks[k].1);
-    }
+    // a batch's timing depends on the pace of lsyncd's own loop: held on a quiet run (a host
+    // 92 % busy at the median once stretched the lag past 2 s)
+    checked_on_a_quiet_run(path.to_str().unwrap(), read_files, &[], |c| {
+        let r = &c.d.results;
+        assert_eq!(c.d.code, 0, "{}", c.d.stdout);
+        let lag = lag_of(r, "files-2");
+        let (p50, max) = (lag["p50_ms"].as_f64().unwrap(), lag["max_ms"].as_f64().unwrap());
+        // a batch is flushed 1 s after its first change: every heartbeat waits up to 1 s
+        assert!((100.0..1200.0).contains(&p50) && max < 2000.0, "lag p50 {p50} ms, max {max} ms for a 1 s delay");
+        let fault = r["fault_applied_ms"].as_f64().unwrap();
+        let acks = ack_times(&c.d.dir);
+        for k in &c.lost {
+            assert!(acks[k].1 > fault - 2000.0, "{k:?} acknowledged at {} ms, the main killed at {fault} ms", acks[k].1);
+        }
+    });
 }
 
 /// Seed 004's one Keepalived for the whole server: the main server's files, MariaDB and
