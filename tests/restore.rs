@@ -32,11 +32,9 @@ fn a_restore_loses_what_the_archive_never_got_and_no_more_than_archive_timeout_a
         assert!(!c.lost.is_empty(), "the writes after the last archived segment must be lost");
         lost_form_one_run_per_writer(&c);
         let (r, rr) = (&c.d.results, &c.d.results["failover"]["restore"]);
-        let t = |k: &str| rr[k].as_f64().unwrap_or_else(|| panic!("no {k}: {rr}"));
-        let started = r["failover"]["started_ms"].as_f64().unwrap();
-        let steps = [started, t("node_ms"), t("fetched_ms"), t("started_ms"), t("writable_ms")];
-        assert!(steps.windows(2).all(|w| w[0] <= w[1]), "steps out of order: {steps:?}");
-        assert!(r["recovered_at_ms"].as_f64().unwrap() >= t("node_ms"), "the clients recovered before the fresh node ran");
+        steps_in_order(r);
+        let node = rr["node_ms"].as_f64().unwrap();
+        assert!(r["recovered_at_ms"].as_f64().unwrap() >= node, "the clients recovered before the fresh node ran");
         assert!(rr["fetched"].as_str().unwrap().contains("restore backup set"), "{rr}");
         assert_eq!(rr["allowed_loss_ms"], 10_000);
         c
