@@ -19,6 +19,7 @@ mod lag;
 mod latency;
 mod multi_active_targets;
 mod phases;
+mod promotions;
 mod read_rto;
 mod read_targets;
 mod read_words;
@@ -57,6 +58,7 @@ pub use lag::{EngineStats, LagReport, LagStats, ReplicaLag, judge_lag, lag_repor
 pub use latency::{LatencyPhase, PhaseLatencies, PhaseLatency, phases};
 pub use multi_active_targets::judge_multi_active_targets;
 pub use phases::{Failover, OverBudget, Phases, phases as orchestrator_phases};
+pub use promotions::{Promotion, PromotionsReport, judge_promotions};
 pub use read_rto::{NodeReads, Unrecovered};
 pub use read_targets::judge_read_targets;
 pub use read_words::{back_text, lost_text, read_rto_text};

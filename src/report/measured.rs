@@ -273,6 +273,7 @@ pub fn block(r: &Results, drill: Option<&Results>) -> Vec<Fact> {
     facts.extend(super::groups::group_facts(r));
     facts.extend(failover(r));
     facts.extend(super::holders::holder_facts(r));
+    facts.extend(super::holders::promotion_facts(r));
     facts.extend(super::refusals::refusal_facts(r));
     facts.extend(convergence(r));
     facts.extend(problems(r));

@@ -22,6 +22,8 @@ const SECTIONS: &[(&str, &str)] = &[
     ("split brain", "files-1 and files-2 both held the VIP 10.0.0.250 from t=9000.0 ms to t=20000.0 ms (11.0 s)"),
     ("split sides", "files-2 acknowledged 210 writes (210 lost)"),
     ("side read", "548 records once the workload stopped; of the split's writes: 3 taken by files-1"),
+    ("promotion", "t=7000.0 ms the orchestrator promoted files-2 in place of files-1 (Entering MASTER STATE)"),
+    ("second primary", "files-1 went on acknowledging 12 writes (5 lost) for 2.0 s after it; files-2 acknowledged 4 (0 lost) meanwhile"),
     ("changes", "7 rewrites and 5 deletes acknowledged: 1 rewrites lost, 2 deletes undone"),
     ("records recreated", "4 records found absent by a rewrite"),
     ("targets", "too slow"),
@@ -150,6 +152,7 @@ const FIELDS: &[(&str, Shown)] = &[
     ("rpo_not_promised", Shown::In(&["questions"])),
     ("claims", Shown::In(&["claims", "claim row"])),
     ("holders", Shown::In(&["entry holder", "split brain", "split sides", "side read"])),
+    ("promotions", Shown::In(&["promotion", "second primary"])),
     ("stack", Shown::In(&["primary", "replication at start"])),
     ("engine", Shown::Not("the Docker engine, in manifest.json and results.json for the record")),
     ("failover", Shown::In(&["failover", "restore"])),
@@ -235,6 +238,7 @@ fields_of!(
     rpo_not_promised,
     claims,
     holders,
+    promotions,
     stack,
     engine,
     failover,
@@ -333,6 +337,9 @@ fn with_files_parts(r: &mut Results) {
             "acked": {"files-1": 3, "files-2": 210}, "lost": {"files-2": 210}}],
         "final_holders": ["files-1"],
         "sides": [{"node": "files-1", "records": 548, "split_writes": {"files-1": 3}}]})));
+    r.promotions = Some(from_json(json!({"nodes_recorded": true, "promotions": [{"at_ms": 7000.0, "old": "files-1", "new": "files-2",
+        "by": "orchestrator", "detail": "Entering MASTER STATE", "old_acked": 12, "old_lost": 5, "old_first_ack_ms": 7100.0,
+        "old_last_ack_ms": 9000.0, "new_acked": 4, "new_lost": 0}]})));
     r.claims = [("rto_ms".to_string(), "RTO < 30 s (the runbook)".to_string())].into();
     r.changes = Some(crate::checker::ChangesJudged {
         rewrites_acked: 7,

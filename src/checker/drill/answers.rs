@@ -9,7 +9,8 @@ use crate::monitor::{AlertsReport, Notification};
 
 /// The four questions of the drill `r`, given the faults it injected.
 pub fn answer(r: &Results, faults: &[FaultInjected]) -> Questions {
-    let found = findings(r);
+    let mut found = findings(r);
+    found.extend(super::false_failover::found(r, faults));
     let mut rto = measured(r, &[Target::RtoMs], |sr| sr.rto_ms);
     with_read_rows(r, &mut rto, ReadRow::Rto);
     with_availability_rows(r, &mut rto);

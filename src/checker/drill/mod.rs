@@ -3,12 +3,13 @@
 //! with its evidence, the comparison with a baseline, and the words more than one place
 //! says. The reporters and the suite only format what these return. Layers: the shapes
 //! (questions, comparison, undecided, results) at the bottom, words above them, the
-//! judgements (early, perturbed, disturbed, findings, answers, baseline) on top.
+//! judgements (early, false_failover, perturbed, disturbed, findings, answers, baseline) on top.
 mod answers;
 mod baseline;
 mod comparison;
 mod disturbed;
 mod early;
+mod false_failover;
 mod findings;
 mod perturbed;
 mod questions;

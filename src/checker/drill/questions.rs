@@ -175,8 +175,13 @@ pub enum FindingKind {
     ReadsOfLostWrites,
     /// A reader saw a writer's data older than it had seen before.
     ReadsBackInTime,
-    /// Two nodes held the clients' entry (a VIP) at once: both took writes.
+    /// Two primaries took writes at once: two nodes held the clients' entry (a VIP), or
+    /// the primary a promotion replaced went on acknowledging writes after it.
     SplitBrain,
+    /// The orchestrator (or drdrill's failover) promoted a replica while the primary it
+    /// replaced was alive: paused, slowed or cut off from the orchestrator only, and back
+    /// before the promotion or before the clients recovered through it.
+    FalseFailover,
     /// A failover began before any fault (drdrill's probe failed on a saturated host, the
     /// orchestrator promoted another node): it answered no fault.
     FailoverBeforeFault,

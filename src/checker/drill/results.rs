@@ -146,6 +146,10 @@ pub struct Results {
     /// (a split brain), for a stack that moves one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holders: Option<crate::checker::HoldersReport>,
+    /// Every promotion of another node, and the writes the primary it replaced went on
+    /// acknowledging after it (a split brain, whatever moved the clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotions: Option<crate::checker::PromotionsReport>,
     pub stack: StackInfo,
     /// The Docker engine the drill ran on.
     pub engine: EngineInfo,
