@@ -144,3 +144,42 @@ fn patroni_split_brain_counts_what_the_isolated_leader_acknowledged() {
     let there = isolated_records(&d);
     assert_lost_were_on_the_isolated_primary(r, &lost, &there);
 }
+
+/// Issue 72's drill: Sentinel with down-after 500 ms and a 1.5 s pause of the primary.
+/// Sentinel promotes a replica (its own event) after the primary woke; the clients go on
+/// writing to the old primary: drdrill answers a false failover and a split brain, and
+/// the old primary's writes after the promotion, and those of them lost, are recounted
+/// here from the history and our own read of the surviving primary.
+#[test]
+fn a_pause_sentinel_answers_with_a_promotion_is_a_false_failover_and_a_split_brain_counted_per_side() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Checked { d, survivors, .. } = drill_cross_checked("tests/fixtures/sentinel-false-failover.yaml", read_redis, &[]);
+    let r = &d.results;
+    let ev = events(r);
+    let at = |kind: &str| ev.iter().find(|e| e["kind"] == kind).map(|e| e["t_ns"].as_u64().unwrap());
+    let promoted = ev.iter().find(|e| e["kind"] == "orchestrator-promoted" && e["node"] != "redis-1").expect("Sentinel promoted a replica");
+    let (t_promoted, new) = (promoted["t_ns"].as_u64().unwrap(), promoted["node"].as_str().unwrap());
+    let healed = at("fault-heal").expect("the pause ended");
+    assert!(healed < t_promoted + 2_000_000_000, "the pause ended at {healed} ns, the promotion at {t_promoted} ns");
+    // the old primary's acknowledged writes after the promotion, recounted from the history
+    let (mut acked, mut lost) = (0u64, 0u64);
+    drdrill::history::read_history(&drdrill::history::path_in(&d.dir), |op| {
+        let plain = op.outcome == drdrill::history::Outcome::Ok && op.key.is_none() && op.change.is_none();
+        if plain && op.node.as_deref() == Some("redis-1") && op.complete_ns >= t_promoted {
+            acked += 1;
+            lost += u64::from(!survivors.contains(&(u64::from(op.writer), op.seq)));
+        }
+    })
+    .unwrap();
+    let p = &r["promotions"]["promotions"][0];
+    assert_eq!((p["old"].as_str(), p["new"].as_str()), (Some("redis-1"), Some(new)), "{p}");
+    assert_eq!((p["old_acked"].as_u64(), p["old_lost"].as_u64()), (Some(acked), Some(lost)), "{p}");
+    assert!(acked > 0 && lost > 0, "the clients wrote to redis-1 after the promotion and lost: {acked} / {lost}");
+    let found = r["questions"]["unexpected"]["findings"].as_array().unwrap();
+    let kinds: Vec<&str> = found.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"false_failover") && kinds.contains(&"split_brain"), "{kinds:?}");
+    assert_eq!(r["questions"]["unexpected"]["answer"], "yes");
+    let split = found.iter().find(|f| f["kind"] == "split_brain").unwrap();
+    assert!(split["evidence"].as_str().unwrap().contains(&format!("redis-1 acknowledged {acked} writes ({lost} lost)")), "{split}");
+    assert!(d.stdout.contains("false failover: the orchestrator promoted"), "{}", d.stdout);
+}

@@ -6,8 +6,8 @@
 //! clock, a cut-off site: no kill, stop, restart or destroy of that primary) and that
 //! primary was demonstrably fine:
 //! - it acknowledged client writes after the promotion while its fault was still in
-//!   effect: it was answering the clients all along (a partition from the orchestrator
-//!   only, a slowed primary); or
+//!   effect, and the fault left the clients' path to it (a partition from the
+//!   orchestrator only, a slowed primary): it was answering the clients all along; or
 //! - its fault healed before the promotion, or before the clients recovered through it:
 //!   waiting for the primary would have been at least as quick (the 1.5 s pause that
 //!   Sentinel answered 0.5 s after the primary woke).
@@ -98,7 +98,8 @@ fn false_failover(r: &Results, service: Option<&str>, p: &Promotion, faults: &[F
 /// Why `p.old` counts as alive at the promotion, if it does.
 fn alive_why(r: &Results, p: &Promotion, judged: &[&Before]) -> Option<String> {
     let in_effect_until = judged.iter().map(|b| b.healed_ms.unwrap_or(f64::INFINITY)).fold(0.0, f64::max);
-    let served = p.old_first_ack_ms.filter(|first| *first <= in_effect_until);
+    let reachable = !judged.iter().any(|b| clients_cut(b.fault, &p.old));
+    let served = p.old_first_ack_ms.filter(|first| reachable && *first <= in_effect_until);
     if let Some(first) = served {
         return Some(format!(
             "it acknowledged {} client writes after the promotion, the first at t={:.1} s while the fault was still in effect",
@@ -114,6 +115,22 @@ fn alive_why(r: &Results, p: &Promotion, judged: &[&Before]) -> Option<String> {
             Some(format!("back at t={:.1} s, before the clients recovered through the promotion at t={:.1} s", back / 1e3, recovered / 1e3))
         }
         false => None,
+    }
+}
+
+/// Whether `f` may have cut the clients off from `old`: a cut-off site, a client link
+/// taken down, a partition that puts the clients in a group without it. Writes `old`
+/// acknowledged then came from clients it could still reach, and prove nothing about the
+/// others: only a fault that left every client's path to it (a partition from the
+/// orchestrator, latency, loss) counts them as the primary answering all along.
+fn clients_cut(f: &FaultInjected, old: &str) -> bool {
+    match f.kind.as_str() {
+        "isolate_site" | "down" | "timeout" | "reset_peer" => true,
+        "partition" => {
+            let groups = f.target.split(']').filter(|g| g.contains("clients"));
+            groups.into_iter().any(|g| !(g.contains(old) || g.contains("primary")))
+        }
+        _ => false,
     }
 }
 

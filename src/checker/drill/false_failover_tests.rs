@@ -125,3 +125,15 @@ fn a_split_already_seen_on_the_vip_is_not_said_twice() {
     });
     assert_eq!(kinds(&found(&r, &[fault(0, "pause", "redis-1", 5000.0)])), [FindingKind::FalseFailover]);
 }
+
+#[test]
+fn writes_from_clients_inside_a_cut_off_site_prove_nothing_about_the_others() {
+    // the site is cut off until 9 s; redis-1 took writes from the clients in its own site
+    let r = drill(Some(9000), 40);
+    assert!(found(&r, &[fault(0, "isolate_site", "redis-1", 5000.0)]).iter().all(|f| f.kind != FindingKind::FalseFailover));
+    let mut cut = fault(0, "partition", "redis-1", 5000.0);
+    cut.target = "[[redis-1], [redis-2, redis-3, sentinels, clients]]".into();
+    assert!(found(&r, &[cut.clone()]).iter().all(|f| f.kind != FindingKind::FalseFailover));
+    cut.target = "[[redis-1, clients], [redis-2, redis-3, sentinels]]".into();
+    assert_eq!(found(&r, &[cut])[0].kind, FindingKind::FalseFailover);
+}
