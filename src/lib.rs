@@ -19,5 +19,6 @@ pub mod secrets;
 pub mod stack;
 pub mod stats;
 pub mod suite;
+pub mod sweep;
 pub mod usage;
 pub mod workload;

@@ -217,3 +217,42 @@ fn a_failover_begun_before_any_fault_leaves_the_drill_undecided_and_says_why() {
     assert_eq!(q["rto"]["answer"], "unknown", "{q}");
     assert_eq!((&r["verdict"], d.code), (&"unknown".into(), 4), "{}", d.stdout);
 }
+
+/// A primary starved of CPU (2 % of one CPU for 3 s) goes on answering, slowly: the writes
+/// invoked while it lasts wait far longer than those before it (from the history), the
+/// quota is lifted at the heal (read from the engine while the stack is kept), and nothing
+/// is lost.
+#[test]
+fn a_primary_starved_of_cpu_slows_its_writes_and_is_given_its_cpu_back() {
+    let Checked { d, .. } = drill_cross_checked_by("tests/fixtures/postgres-starve-cpu.yaml", &|r, node| {
+        // before the stack goes: the quota the heal left on the primary's container
+        let container = r["stack"]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap()["container"].as_str().unwrap().to_string();
+        let out = std::process::Command::new("docker").args(["inspect", "-f", "{{.HostConfig.CpuQuota}}", &container]).output().unwrap();
+        let quota: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        assert!(quota <= 0, "the heal left a CPU quota of {quota} µs per period on {container}");
+        read_postgres(host_port(r, node))
+    }, &[]);
+    let r = &d.results;
+    let ev = events(r);
+    let inject = ev.iter().find(|e| e["kind"] == "fault-inject").unwrap();
+    assert!(inject["detail"].as_str().unwrap().contains("to 2 % of one CPU"), "{inject}");
+    let heal = ev.iter().find(|e| e["kind"] == "fault-heal").expect("the starvation healed");
+    let (from, to) = (inject["t_ns"].as_u64().unwrap(), heal["t_ns"].as_u64().unwrap());
+    let (mut before, mut during) = (Vec::new(), Vec::new());
+    drdrill::history::read_history(&drdrill::history::path_in(&d.dir), |op| {
+        let took = op.complete_ns.saturating_sub(op.invoke_ns);
+        match op.invoke_ns {
+            t if t < from => before.push(took),
+            t if t < to => during.push(took),
+            _ => {}
+        }
+    })
+    .unwrap();
+    let median = |v: &mut Vec<u64>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (b, s) = (median(&mut before), median(&mut during));
+    assert!(s >= 5 * b, "median write {b} ns before, {s} ns while starved");
+    assert_eq!((r["lost_writes"].as_u64(), d.code), (Some(0), 0), "{}", d.stdout);
+}

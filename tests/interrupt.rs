@@ -209,3 +209,41 @@ fn a_signal_while_the_scenario_is_read_is_answered_not_the_default_death() {
         assert_eq!(leftovers(), Vec::<String>::new(), "{signal}: labelled resources left\n{log}");
     }
 }
+
+/// A sweep interrupted once its first drill is done: it exits 130, leaves nothing of any
+/// of its drills, and its sweep.json and last lines say which values were done.
+#[test]
+fn a_sweep_interrupted_mid_way_leaves_nothing_and_reports_the_values_done() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let reports = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args(["run", "tests/fixtures/sweep-sentinel-pause.yaml", "--reports", reports.path().to_str().unwrap()])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let err = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    // the first drill (500 ms, the blip) done: its results.json is written
+    let first = reports.path().join("sweep-sentinel-pause-500-b1");
+    let started = std::time::Instant::now();
+    while find_results(&first).is_none() {
+        assert!(started.elapsed() < Duration::from_secs(300), "the first drill never finished");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    assert_eq!(status.code(), Some(130), "{out}\n{err}");
+    assert!(out.contains("interrupted: the values done: 500; not done: 5000"), "{out}\n{err}");
+    let dir = std::fs::read_dir(reports.path().join("sweeps")).unwrap().next().unwrap().unwrap().path();
+    let sweep: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!((sweep["points"][0]["done"].as_bool(), sweep["points"][1]["done"].as_bool()), (Some(true), Some(false)), "{sweep}");
+    for name in ["sweep-sentinel-pause-500-b1", "sweep-sentinel-pause-5000-b1"] {
+        let (c, n) = labelled_scenario(name);
+        assert!(c.is_empty() && n.is_empty(), "{name} left {c:?} {n:?}\n{err}");
+    }
+}

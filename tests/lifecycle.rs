@@ -270,7 +270,9 @@ fn names_its_topology(plan: &str) -> bool {
 fn slices_of_the_shipped_scenarios_hold_every_file_once() {
     let files =
         std::fs::read_dir(root().join("scenarios")).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "yaml"));
-    let mut all: Vec<String> = files.map(|e| format!("scenarios/{}", e.file_name().to_string_lossy())).collect();
+    // a sweep runs on its own: a folder's suite leaves it out (docs/sweeps.md)
+    let drills = files.filter(|e| !std::fs::read_to_string(e.path()).unwrap().lines().any(|l| l.starts_with("sweep:")));
+    let mut all: Vec<String> = drills.map(|e| format!("scenarios/{}", e.file_name().to_string_lossy())).collect();
     all.sort();
     let mut taken = Vec::new();
     for k in 1..=3 {

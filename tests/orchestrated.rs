@@ -183,3 +183,53 @@ fn a_pause_sentinel_answers_with_a_promotion_is_a_false_failover_and_a_split_bra
     assert!(split["evidence"].as_str().unwrap().contains(&format!("redis-1 acknowledged {acked} writes ({lost} lost)")), "{split}");
     assert!(d.stdout.contains("false failover: the orchestrator promoted"), "{}", d.stdout);
 }
+
+/// A two-value sweep of Sentinel's down-after against a 1.5 s pause: at 500 ms Sentinel
+/// promotes a replica (its own event) and the paused primary's writes after it are in the
+/// history; at the seed's 5000 ms nothing is promoted. The sweep counts 1 of 1 and 0 of 1
+/// false failovers and answers 5000; its page and JUnit say the same.
+#[test]
+fn a_sweep_of_down_after_fails_over_falsely_at_500_ms_and_rides_the_pause_out_at_5000() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let reports = tempfile::tempdir().unwrap();
+    let out = drdrill(&["run", "tests/fixtures/sweep-sentinel-pause.yaml", "--reports", reports.path().to_str().unwrap()]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let dir = std::fs::read_dir(reports.path().join("sweeps")).unwrap().next().unwrap().unwrap().path();
+    let sweep: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("sweep.json")).unwrap()).unwrap();
+    // each drill judged from its own evidence: Sentinel's events and the history
+    for d in sweep["drills"].as_array().unwrap() {
+        let evidence = std::path::PathBuf::from(d["evidence"].as_str().unwrap());
+        let r: serde_json::Value = serde_json::from_slice(&std::fs::read(evidence.join("results.json")).unwrap()).unwrap();
+        let promoted = events(&r).into_iter().find(|e| e["kind"] == "orchestrator-promoted" && e["node"] != "redis-1");
+        let old_acked_after = promoted.as_ref().map(|p| {
+            let t = p["t_ns"].as_u64().unwrap();
+            let mut n = 0;
+            drdrill::history::read_history(&drdrill::history::path_in(&evidence), |op| {
+                n += u64::from(op.outcome == drdrill::history::Outcome::Ok && op.node.as_deref() == Some("redis-1") && op.complete_ns >= t);
+            })
+            .unwrap();
+            n
+        });
+        match d["values"][0].as_str().unwrap() {
+            "500" => assert!(old_acked_after.is_some_and(|n| n > 0), "500 ms: Sentinel promoted and redis-1 went on: {old_acked_after:?}"),
+            _ => assert!(promoted.is_none(), "5000 ms rode the pause out: {promoted:?}"),
+        }
+    }
+    let points = sweep["points"].as_array().unwrap();
+    assert_eq!(points[0]["blips"][0]["false_failovers"]["k"], 1, "{}", points[0]);
+    assert_eq!(points[1]["blips"][0]["false_failovers"]["k"], 0, "{}", points[1]);
+    assert_eq!((points[0]["verdict"].as_str(), points[1]["verdict"].as_str(), points[1]["seed"].as_bool()), (Some("fail"), Some("pass"), Some(true)));
+    let answer = sweep["answer"].as_str().unwrap();
+    assert!(answer.contains("with no false failover under these blips in 1 runs each: 5000 (pause of primary for 1500 ms: false failovers 0 of 1"), "{answer}");
+    assert!(stdout.contains(&format!("answer: {answer}")), "{stdout}");
+    let html = std::fs::read_to_string(dir.join("sweep.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("5000 (seed)"));
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("tests=\"2\" failures=\"1\""), "{junit}");
+    // nothing of any drill is left
+    for d in sweep["drills"].as_array().unwrap() {
+        let (c, n) = labelled_scenario(d["scenario"].as_str().unwrap());
+        assert!(c.is_empty() && n.is_empty(), "left behind by {}: {c:?} {n:?}", d["scenario"]);
+    }
+}

@@ -1,5 +1,7 @@
 //! Command line: run, validate, schema, images, gc. Maps every error to its exit code.
 mod commands;
+mod options;
+mod sweeping;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -3,7 +3,7 @@ use super::engine::{self, EngineInfo};
 use crate::error::{Error, Result};
 use bollard::container::{
     Config, CreateContainerOptions, KillContainerOptions, LogOutput, LogsOptions, NetworkingConfig, RemoveContainerOptions,
-    RestartContainerOptions, StartContainerOptions, StopContainerOptions, UploadToContainerOptions,
+    RestartContainerOptions, StartContainerOptions, StopContainerOptions, UpdateContainerOptions, UploadToContainerOptions,
 };
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{EndpointSettings, HostConfig, PortBinding};
@@ -235,6 +235,15 @@ impl Docker {
 
     pub async fn unpause(&self, name: &str) -> Result<()> {
         self.api.unpause_container(name).await.map_err(|e| infra(format!("failed to unpause container {name}"), e))
+    }
+
+    /// Limits the container to `percent` of one CPU (its CFS quota per 100 ms period);
+    /// None lifts the limit.
+    pub async fn set_cpu_quota(&self, name: &str, percent: Option<f64>) -> Result<()> {
+        const PERIOD_US: i64 = 100_000;
+        let quota = percent.map_or(-1, |p| ((p / 100.0) * PERIOD_US as f64).round().max(1000.0) as i64);
+        let opts = UpdateContainerOptions::<String> { cpu_period: Some(PERIOD_US), cpu_quota: Some(quota), ..Default::default() };
+        self.api.update_container(name, opts).await.map_err(|e| infra(format!("failed to set the CPU quota of container {name}"), e))
     }
 
     pub async fn remove(&self, name: &str) -> Result<()> {

@@ -31,6 +31,10 @@ pub enum Undo {
     Unpause {
         container: String,
     },
+    /// Lift a starved container's CPU quota.
+    Unstarve {
+        container: String,
+    },
     /// Run a shell script in a container (delete iptables rules, remove a qdisc). Skipped
     /// when the container is not running: its network namespace, and the rules, are gone.
     Exec {
@@ -155,7 +159,13 @@ async fn apply(
 ) -> (Result<Applied>, Option<(u64, u64)>) {
     let node = target.unwrap_or_default();
     let result = match spec.kind {
-        FaultKind::Kill | FaultKind::Stop | FaultKind::Pause | FaultKind::Restart | FaultKind::Destroy | FaultKind::DestroyData => {
+        FaultKind::Kill
+        | FaultKind::Stop
+        | FaultKind::Pause
+        | FaultKind::Restart
+        | FaultKind::Destroy
+        | FaultKind::DestroyData
+        | FaultKind::StarveCpu => {
             node::inject(stack, spec, node).await
         }
         FaultKind::Partition | FaultKind::Loss => network::inject(stack, index, spec, target).await,
@@ -321,6 +331,7 @@ async fn undo_call(docker: &Docker, step: &Undo) -> Result<()> {
     match step {
         Undo::Start { container } => docker.start(container).await,
         Undo::Unpause { container } => docker.unpause(container).await,
+        Undo::Unstarve { container } => docker.set_cpu_quota(container, None).await,
         Undo::Exec { .. } => Ok(()),
         Undo::RemoveToxic { api, proxy, toxic } => match ProxyClient::new(*api).remove_toxic(proxy, toxic).await {
             // already gone (a /reset, or the proxy was recreated): healed all the same

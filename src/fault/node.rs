@@ -1,5 +1,5 @@
 //! Node-level faults: kill (SIGKILL), stop (graceful), pause (freeze), restart, destroy
-//! (SIGKILL, then the container and its data removed).
+//! (SIGKILL, then the container and its data removed), starve_cpu (a CPU quota).
 use super::{Applied, Undo};
 use crate::error::Result;
 use crate::scenario::{FaultKind, FaultSpec};
@@ -57,10 +57,24 @@ pub(crate) async fn inject(stack: &Stack, spec: &FaultSpec, node: &str) -> Resul
             d.pause(&container).await?;
             undo.push(Undo::Unpause { container });
         }
+        FaultKind::StarveCpu => return starve(stack, spec, node, container).await,
         _ => d.restart(&container, 10).await?,
     }
     let target = spec.target.as_deref().unwrap_or_default();
     Ok(Applied { detail: format!("{node} (target {target})"), undo, hit_primary, stamped })
+}
+
+/// The node left `percent` of one CPU until the heal lifts its quota.
+async fn starve(stack: &Stack, spec: &FaultSpec, node: &str, container: String) -> Result<Applied> {
+    let percent = spec.percent.unwrap_or(100.0);
+    stack.docker.set_cpu_quota(&container, Some(percent)).await?;
+    let target = spec.target.as_deref().unwrap_or_default();
+    Ok(Applied {
+        detail: format!("{node} (target {target}) to {percent} % of one CPU"),
+        undo: vec![Undo::Unstarve { container }],
+        hit_primary: node == stack.primary(),
+        stamped: None,
+    })
 }
 
 fn wall_ns() -> i128 {

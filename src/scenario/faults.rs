@@ -24,6 +24,7 @@ fn allowed(kind: FaultKind) -> &'static [&'static str] {
         KillSite => &["target"],
         DegradeLink => &["between", "latency_ms", "jitter_ms", "rate_kb_per_s", "percent", "duration_ms"],
         ClockSkew => &["target", "offset_ms", "freeze", "duration_ms"],
+        StarveCpu => &["target", "percent", "duration_ms"],
     }
 }
 
@@ -133,6 +134,11 @@ fn check_attributes(s: &Scenario, i: usize, f: &FaultSpec, nodes: &[String], p: 
     use FaultKind::*;
     match f.kind {
         Pause if f.duration_ms.is_none() => needs(i, f, "duration_ms", p),
+        StarveCpu if f.duration_ms.is_none() => needs(i, f, "duration_ms", p),
+        StarveCpu => match f.percent {
+            None => needs(i, f, "percent", p),
+            Some(x) => super::bounds::check(p, at(i, "percent"), "FaultSpec.percent", x, "the share of one CPU left"),
+        },
         Partition => check_groups(f, (nodes, s.stack.shards()), &super::service_names(&s.stack), i, p),
         Switchover if !s.stack.kind.orchestrated() => p.push((at(i, "kind"), no_switchover())),
         Loss => match f.percent {

@@ -76,22 +76,27 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded> {
     };
     problems.extend(super::alerting::validate(&scenario, &services, alert_rules.as_ref()));
     if !problems.is_empty() {
-        // in the file's order: a stack's own problem (`galera: {nodes: 1}`) leads the ones it
-        // causes further down (a fault's target that is not among its nodes)
-        let mut located: Vec<((usize, usize), &String)> = problems.iter().map(|(p, msg)| (locate(&source, p), msg)).collect();
-        located.sort_by_key(|(at, _)| *at);
-        let mut lines: Vec<String> = located.iter().map(|((l, c), msg)| format!("{file}:{l}:{c}: {msg}")).collect();
-        let msg = format!("invalid scenario {}", lines.remove(0));
-        let mut err = Error::scenario(msg);
-        for l in lines {
-            err = err.cause_text(l);
-        }
-        return Err(err.hint("`drdrill schema` prints the format; docs/scenarios.md explains every field"));
+        return Err(problems_error(&file, &source, problems));
     }
     Ok(Loaded { path: path.to_path_buf(), source, scenario, services, alert_rules })
 }
 
-fn yaml_error(file: &str, e: &serde_norway::Error) -> Error {
+/// Every problem at its line and column, in the file's order: a stack's own problem
+/// (`galera: {nodes: 1}`) leads the ones it causes further down (a fault's target that is
+/// not among its nodes).
+pub(super) fn problems_error(file: &str, source: &str, problems: Vec<super::locate::Problem>) -> Error {
+    let mut located: Vec<((usize, usize), &String)> = problems.iter().map(|(p, msg)| (locate(source, p), msg)).collect();
+    located.sort_by_key(|(at, _)| *at);
+    let mut lines: Vec<String> = located.iter().map(|((l, c), msg)| format!("{file}:{l}:{c}: {msg}")).collect();
+    let msg = format!("invalid scenario {}", lines.remove(0));
+    let mut err = Error::scenario(msg);
+    for l in lines {
+        err = err.cause_text(l);
+    }
+    err.hint("`drdrill schema` prints the format; docs/scenarios.md explains every field")
+}
+
+pub(super) fn yaml_error(file: &str, e: &serde_norway::Error) -> Error {
     let mut text = e.to_string();
     // serde_norway appends " at line L column C"; we print the location first instead.
     if let Some(i) = text.find(" at line ") {

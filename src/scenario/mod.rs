@@ -22,6 +22,8 @@ mod region;
 mod serde_words;
 mod servers;
 mod services;
+mod sweep;
+mod sweep_derive;
 mod validate;
 
 pub use actions::{
@@ -40,6 +42,8 @@ pub use load::{Loaded, load, parse};
 pub use model::*;
 pub use reads::read_nodes_in;
 pub use services::ServicePlan;
+pub use sweep::{MAX_POINTS, MAX_REPEAT, Sweep, Trial, is_sweep, load_sweep, parse_sweep};
+pub use sweep_derive::{Role, SweepPlan};
 pub use validate::validate;
 
 /// JSON Schema of the scenario format, for editor completion.

@@ -14,6 +14,7 @@ mod trend;
 pub use crate::checker::Stat;
 pub use crate::checker::{Check, Comparison, compare_with_baseline as compare, last_run, load_baseline};
 pub use export::MetricsOut;
+pub use html::CSS;
 pub use merge::merge;
 pub use partition::Partition;
 pub use summary::{RunRow, ScenarioSummary, Summary};
@@ -57,7 +58,16 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Loaded>> {
                 return Err(Error::usage(format!("no scenario files (*.yaml) in folder {}", p.display())));
             }
             found.sort();
-            files.extend(found);
+            // a sweep runs on its own (`drdrill run tune.yaml`): a folder's suite leaves it out
+            let (sweeps, drills): (Vec<PathBuf>, Vec<PathBuf>) =
+                found.into_iter().partition(|f| std::fs::read_to_string(f).is_ok_and(|s| scenario::is_sweep(&s)));
+            for s in &sweeps {
+                eprintln!("{}: a sweep, left out of the folder's suite (run it on its own: drdrill run {})", s.display(), s.display());
+            }
+            if drills.is_empty() {
+                return Err(Error::usage(format!("no scenario files (*.yaml) but sweeps in folder {}", p.display())));
+            }
+            files.extend(drills);
         } else {
             files.push(p.clone());
         }

@@ -77,7 +77,7 @@ pub fn find_drill(reports: &Path) -> Drill {
     Drill { code: -1, stdout: String::new(), stderr: String::new(), dir, results }
 }
 
-fn find_results(dir: &Path) -> Option<PathBuf> {
+pub fn find_results(dir: &Path) -> Option<PathBuf> {
     for e in std::fs::read_dir(dir).ok()?.flatten() {
         let p = e.path();
         if p.join("results.json").exists() {

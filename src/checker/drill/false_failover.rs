@@ -20,7 +20,7 @@ use crate::checker::Promotion;
 use crate::history::{EventKind, belongs};
 
 /// Fault kinds that leave the node they hit running.
-const LEAVES_ALIVE: [&str; 12] = [
+const LEAVES_ALIVE: [&str; 13] = [
     "pause",
     "partition",
     "loss",
@@ -33,6 +33,7 @@ const LEAVES_ALIVE: [&str; 12] = [
     "isolate_site",
     "degrade_link",
     "clock_skew",
+    "starve_cpu",
 ];
 
 /// One finding per false promotion, and one per promotion whose old primary went on
@@ -127,8 +128,8 @@ fn clients_cut(f: &FaultInjected, old: &str) -> bool {
     match f.kind.as_str() {
         "isolate_site" | "down" | "timeout" | "reset_peer" => true,
         "partition" => {
-            let groups = f.target.split(']').filter(|g| g.contains("clients"));
-            groups.into_iter().any(|g| !(g.contains(old) || g.contains("primary")))
+            let groups = &f.target;
+            groups.split(']').filter(|g| g.contains("clients")).any(|g| !(g.contains(old) || g.contains("primary")))
         }
         _ => false,
     }

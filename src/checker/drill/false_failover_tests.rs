@@ -22,7 +22,7 @@ fn fault(index: usize, kind: &str, node: &str, at_ms: f64) -> FaultInjected {
         target: node.into(),
         at_ms,
         nodes: vec![node.into()],
-        services: vec!["redis".into()],
+        services: vec!["cache".into()],
         planned: kind == "switchover",
     }
 }

@@ -66,6 +66,11 @@ pub enum FaultKind {
     /// clock stands still at that instant instead.
     #[serde(rename = "clock_skew")]
     ClockSkew,
+    /// Leave the `target` node `percent` of one CPU for `duration_ms` (its container's CPU
+    /// quota): a primary starved by a noisy neighbour or a runaway process. Its processes
+    /// go on running, slowly; the heal lifts the quota.
+    #[serde(rename = "starve_cpu")]
+    StarveCpu,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -116,7 +121,8 @@ pub struct FaultSpec {
     /// destroy_data: `delete` (default) or `drop`.
     #[serde(default)]
     pub how: Option<DataLoss>,
-    /// pause: how long the node stays frozen (required). stop: start the node again after
+    /// pause: how long the node stays frozen (required); starve_cpu: how long it is starved
+    /// (required). stop: start the node again after
     /// this long (optional). Network faults: heal after this long (optional; without it the
     /// fault lasts until a `heal` names it, or until the workload ends). Not allowed for
     /// kill, restart and heal.
@@ -141,7 +147,7 @@ pub struct FaultSpec {
     #[serde(default)]
     pub stream: Option<StreamSpec>,
     /// loss: share of packets dropped, in percent (0, 100]; degrade_link: the link's loss
-    /// each way, 0 to 100.
+    /// each way, 0 to 100; starve_cpu: the share of one CPU left to the node, (0, 100].
     #[serde(default)]
     pub percent: Option<f64>,
     /// bandwidth: rate in KB/s (1 KB = 1024 bytes, as Toxiproxy's `rate`).
