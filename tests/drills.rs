@@ -218,7 +218,7 @@ fn a_failover_begun_before_any_fault_leaves_the_drill_undecided_and_says_why() {
     assert_eq!((&r["verdict"], d.code), (&"unknown".into(), 4), "{}", d.stdout);
 }
 
-/// A primary starved of CPU (2 % of one CPU for 3 s) goes on answering, slowly: the writes
+/// A primary starved of CPU (1 % of one CPU for 3 s) goes on answering, slowly: the writes
 /// invoked while it lasts wait far longer than those before it (from the history), the
 /// quota is lifted at the heal (read from the engine while the stack is kept), and nothing
 /// is lost.
@@ -235,7 +235,7 @@ fn a_primary_starved_of_cpu_slows_its_writes_and_is_given_its_cpu_back() {
     let r = &d.results;
     let ev = events(r);
     let inject = ev.iter().find(|e| e["kind"] == "fault-inject").unwrap();
-    assert!(inject["detail"].as_str().unwrap().contains("to 2 % of one CPU"), "{inject}");
+    assert!(inject["detail"].as_str().unwrap().contains("to 1 % of one CPU"), "{inject}");
     let heal = ev.iter().find(|e| e["kind"] == "fault-heal").expect("the starvation healed");
     let (from, to) = (inject["t_ns"].as_u64().unwrap(), heal["t_ns"].as_u64().unwrap());
     let (mut before, mut during) = (Vec::new(), Vec::new());

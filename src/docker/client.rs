@@ -237,8 +237,9 @@ impl Docker {
         self.api.unpause_container(name).await.map_err(|e| infra(format!("failed to unpause container {name}"), e))
     }
 
-    /// Limits the container to `percent` of one CPU (its CFS quota per 100 ms period);
-    /// None lifts the limit.
+    /// Limits the container to `percent` of one CPU (its CFS quota per 100 ms period, the
+    /// engine's default period; at least 1 %: the kernel's smallest quota is 1 ms); None
+    /// lifts the limit.
     pub async fn set_cpu_quota(&self, name: &str, percent: Option<f64>) -> Result<()> {
         const PERIOD_US: i64 = 100_000;
         let quota = percent.map_or(-1, |p| ((p / 100.0) * PERIOD_US as f64).round().max(1000.0) as i64);

@@ -147,7 +147,8 @@ pub struct FaultSpec {
     #[serde(default)]
     pub stream: Option<StreamSpec>,
     /// loss: share of packets dropped, in percent (0, 100]; degrade_link: the link's loss
-    /// each way, 0 to 100; starve_cpu: the share of one CPU left to the node, (0, 100].
+    /// each way, 0 to 100; starve_cpu: the share of one CPU left to the node, (0, 100] (below 1
+    /// taken as 1: the kernel's smallest quota per 100 ms period).
     #[serde(default)]
     pub percent: Option<f64>,
     /// bandwidth: rate in KB/s (1 KB = 1024 bytes, as Toxiproxy's `rate`).
