@@ -90,7 +90,7 @@ pub struct SweepReport {
 /// The sweep judged from its drills.
 pub fn judge_sweep(plan: &SweepPlan, runs: &[TrialRun]) -> SweepReport {
     let points: Vec<PointResult> = plan.points.iter().enumerate().map(|(i, values)| point(plan, i, values, runs)).collect();
-    let best = points.iter().position(|p| p.verdict == Verdict::Pass);
+    let best = smallest(points.iter().enumerate().filter(|(_, p)| p.verdict == Verdict::Pass).map(|(i, p)| (i, p.values.as_slice())));
     let verdict = match best {
         Some(_) => Verdict::Pass,
         None if points.iter().any(|p| p.verdict == Verdict::Fail) => Verdict::Fail,
@@ -109,6 +109,15 @@ pub fn judge_sweep(plan: &SweepPlan, runs: &[TrialRun]) -> SweepReport {
     };
     r.answer = answer(&r);
     r
+}
+
+/// The index of the smallest point by its values read as numbers, the first setting's
+/// first (a switch: false before true); the order they were written in breaks a tie.
+fn smallest<'a>(points: impl Iterator<Item = (usize, &'a [String])>) -> Option<usize> {
+    let key = |v: &[String]| -> Vec<f64> {
+        v.iter().map(|x| x.parse::<f64>().unwrap_or(if x == "true" { 1.0 } else { 0.0 })).collect()
+    };
+    points.min_by(|a, b| key(a.1).partial_cmp(&key(b.1)).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(&b.0))).map(|(i, _)| i)
 }
 
 fn point(plan: &SweepPlan, i: usize, values: &[String], runs: &[TrialRun]) -> PointResult {

@@ -87,3 +87,18 @@ fn a_perturbed_run_is_not_counted_and_a_point_with_none_counted_is_not_judged() 
     r = judge_sweep(&plan(), &[TrialRun { point: 0, role: Role::Blip, index: 0, results: None }]);
     assert_eq!((r.points[0].blips[0].errors, r.points[0].verdict), (1, Verdict::Unknown));
 }
+
+#[test]
+fn the_smallest_passing_value_is_the_answer_whatever_order_the_values_were_written_in() {
+    let mut p = plan();
+    p.points = vec![vec!["10000".into()], vec!["2500".into()], vec!["500".into()]];
+    let all = vec![
+        (0, Role::Failure, failed_over(Some(9000.0))),
+        (0, Role::Blip, blipped(false)),
+        (1, Role::Failure, failed_over(Some(4000.0))),
+        (1, Role::Blip, blipped(false)),
+        (2, Role::Failure, failed_over(Some(1500.0))),
+        (2, Role::Blip, blipped(true)),
+    ];
+    assert_eq!(judge_sweep(&p, &runs(&all)).best, Some(1));
+}
