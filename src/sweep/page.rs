@@ -53,14 +53,14 @@ fn row(p: &PointResult) -> Vec<String> {
 
 const HEAD: [&str; 5] = ["value", "RTO p50 / p95 / max", "false failovers", "verdict", "why"];
 
-/// The terminal's table and the answer.
+/// The terminal's table (the answer follows it on stdout).
 pub fn table(r: &SweepReport) -> String {
     let mut b = tabled::builder::Builder::default();
     b.push_record(HEAD);
     rows(r).into_iter().for_each(|row| b.push_record(row));
     let mut t = b.build();
     t.with(tabled::settings::Style::sharp());
-    format!("Sweep of {}\n{t}\nanswer: {}", r.settings.join(" × "), r.answer)
+    format!("Sweep of {}\n{t}", r.settings.join(" × "))
 }
 
 /// junit.xml: one test case per value, failed or skipped (unknown) with its reasons.
