@@ -224,14 +224,22 @@ fn a_failover_begun_before_any_fault_leaves_the_drill_undecided_and_says_why() {
 /// is lost.
 #[test]
 fn a_primary_starved_of_cpu_slows_its_writes_and_is_given_its_cpu_back() {
-    let Checked { d, .. } = drill_cross_checked_by("tests/fixtures/postgres-starve-cpu.yaml", &|r, node| {
-        // before the stack goes: the quota the heal left on the primary's container
-        let container = r["stack"]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap()["container"].as_str().unwrap().to_string();
-        let out = std::process::Command::new("docker").args(["inspect", "-f", "{{.HostConfig.CpuQuota}}", &container]).output().unwrap();
-        let quota: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-        assert!(quota <= 0, "the heal left a CPU quota of {quota} µs per period on {container}");
-        read_postgres(host_port(r, node))
-    }, &[]);
+    let Checked { d, .. } = drill_cross_checked_by(
+        "tests/fixtures/postgres-starve-cpu.yaml",
+        &|r, node| {
+            // before the stack goes: the quota the heal left on the primary's container
+            let container = r["stack"]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap()["container"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let out =
+                std::process::Command::new("docker").args(["inspect", "-f", "{{.HostConfig.CpuQuota}}", &container]).output().unwrap();
+            let quota: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+            assert!(quota <= 0, "the heal left a CPU quota of {quota} µs per period on {container}");
+            read_postgres(host_port(r, node))
+        },
+        &[],
+    );
     let r = &d.results;
     let ev = events(r);
     let inject = ev.iter().find(|e| e["kind"] == "fault-inject").unwrap();

@@ -219,9 +219,17 @@ fn a_sweep_of_down_after_fails_over_falsely_at_500_ms_and_rides_the_pause_out_at
     let points = sweep["points"].as_array().unwrap();
     assert_eq!(points[0]["blips"][0]["false_failovers"]["k"], 1, "{}", points[0]);
     assert_eq!(points[1]["blips"][0]["false_failovers"]["k"], 0, "{}", points[1]);
-    assert_eq!((points[0]["verdict"].as_str(), points[1]["verdict"].as_str(), points[1]["seed"].as_bool()), (Some("fail"), Some("pass"), Some(true)));
+    assert_eq!(
+        (points[0]["verdict"].as_str(), points[1]["verdict"].as_str(), points[1]["seed"].as_bool()),
+        (Some("fail"), Some("pass"), Some(true))
+    );
     let answer = sweep["answer"].as_str().unwrap();
-    assert!(answer.contains("with no false failover under these blips in 1 runs each: 5000 (pause of primary for 1500 ms: false failovers 0 of 1"), "{answer}");
+    assert!(
+        answer.contains(
+            "with no false failover under these blips in 1 runs each: 5000 (pause of primary for 1500 ms: false failovers 0 of 1"
+        ),
+        "{answer}"
+    );
     assert!(stdout.contains(&format!("answer: {answer}")), "{stdout}");
     let html = std::fs::read_to_string(dir.join("sweep.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("5000 (seed)"));

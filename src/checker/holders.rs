@@ -161,21 +161,6 @@ mod tests {
         HolderChange { t_ns: t_ms * 1_000_000, node: node.into(), holds, detail: String::new() }
     }
 
-    fn ok(node: &str, seq: u64, t_ms: u64) -> Op {
-        Op {
-            service: None,
-            writer: 0,
-            seq,
-            key: None,
-            change: None,
-            invoke_ns: t_ms * 1_000_000 - 1000,
-            complete_ns: t_ms * 1_000_000,
-            outcome: Outcome::Ok,
-            node: Some(node.into()),
-            error: None,
-        }
-    }
-
     #[test]
     fn two_holders_at_once_are_a_split_and_its_writes_are_counted_per_node() {
         let changes = [
@@ -198,7 +183,12 @@ mod tests {
         backup.push(0, 4);
         let sides =
             r.set_sides(vec![("files-1".into(), Ok(read.clone())), ("files-2".into(), Ok(backup)), ("x".into(), Err("gone".into()))]);
-        for op in [ok("files-1", 1, 8000), ok("files-1", 2, 10_000), ok("files-2", 3, 12_000), ok("files-2", 4, 19_000)] {
+        for op in [
+            Op::acked_by("files-1", 1, 8000),
+            Op::acked_by("files-1", 2, 10_000),
+            Op::acked_by("files-2", 3, 12_000),
+            Op::acked_by("files-2", 4, 19_000),
+        ] {
             r.count(&op, Some(&read), &sides);
         }
         assert_eq!(r.sides[0].split_writes, BTreeMap::from([("files-1".into(), 1)]));

@@ -13,21 +13,6 @@ fn event(t_ms: u64, kind: EventKind, node: &str) -> Event {
     }
 }
 
-fn ok(node: &str, seq: u64, t_ms: u64) -> Op {
-    Op {
-        service: None,
-        writer: 0,
-        seq,
-        key: None,
-        change: None,
-        invoke_ns: t_ms * 1_000_000 - 1000,
-        complete_ns: t_ms * 1_000_000,
-        outcome: Outcome::Ok,
-        node: Some(node.into()),
-        error: None,
-    }
-}
-
 /// Counts both passes over `ops`, as `judge_promotions` does over the history.
 fn counted(mut r: PromotionsReport, ops: &[Op], read: Option<&ReadBack>) -> PromotionsReport {
     ops.iter().for_each(|op| r.count_old(op, read));
@@ -54,11 +39,11 @@ fn only_a_promotion_of_another_node_counts_and_each_replaces_the_primary_of_the_
 fn writes_the_old_primary_acknowledged_after_the_promotion_are_a_split_counted_per_side() {
     let r = PromotionsReport::from_events(&[event(7000, EventKind::OrchestratorPromoted, "redis-3")], "redis-1");
     let ops = [
-        ok("redis-1", 1, 6000),  // before: no side
-        ok("redis-1", 2, 7500),  // the old primary, after: lost
-        ok("redis-3", 3, 8000),  // the new one, in the split
-        ok("redis-1", 4, 9000),  // the old one's last: kept
-        ok("redis-3", 5, 12000), // after the split
+        Op::acked_by("redis-1", 1, 6000),  // before: no side
+        Op::acked_by("redis-1", 2, 7500),  // the old primary, after: lost
+        Op::acked_by("redis-3", 3, 8000),  // the new one, in the split
+        Op::acked_by("redis-1", 4, 9000),  // the old one's last: kept
+        Op::acked_by("redis-3", 5, 12000), // after the split
     ];
     let mut read = ReadBack::default();
     for seq in [1, 3, 4, 5] {
@@ -76,7 +61,7 @@ fn writes_the_old_primary_acknowledged_after_the_promotion_are_a_split_counted_p
 #[test]
 fn a_dead_old_primary_is_no_split_and_without_a_read_back_nothing_is_called_lost() {
     let r = PromotionsReport::from_events(&[event(7000, EventKind::FailoverPromote, "pg-2")], "pg-1");
-    let r = counted(r, &[ok("pg-1", 1, 5000), ok("pg-2", 2, 8000)], None);
+    let r = counted(r, &[Op::acked_by("pg-1", 1, 5000), Op::acked_by("pg-2", 2, 8000)], None);
     let p = &r.promotions[0];
     assert_eq!((p.old_acked, p.old_lost, p.new_acked, p.new_lost, p.split_ms()), (0, None, 0, None, None));
     assert_eq!(r.splits().count(), 0);
@@ -87,7 +72,7 @@ fn each_side_is_counted_against_the_promotion_of_its_span() {
     let events = [event(5000, EventKind::OrchestratorPromoted, "b"), event(10_000, EventKind::OrchestratorPromoted, "a")];
     let r = PromotionsReport::from_events(&events, "a");
     // a acks after the first promotion (split 1); after the second, b is the old one
-    let ops = [ok("a", 1, 6000), ok("b", 2, 11_000), ok("a", 3, 12_000)];
+    let ops = [Op::acked_by("a", 1, 6000), Op::acked_by("b", 2, 11_000), Op::acked_by("a", 3, 12_000)];
     let r = counted(r, &ops, Some(&ReadBack::default()));
     let (p1, p2) = (&r.promotions[0], &r.promotions[1]);
     assert_eq!((p1.old_acked, p1.old_lost, p1.new_acked), (1, Some(1), 0));

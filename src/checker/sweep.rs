@@ -114,9 +114,7 @@ pub fn judge_sweep(plan: &SweepPlan, runs: &[TrialRun]) -> SweepReport {
 /// The index of the smallest point by its values read as numbers, the first setting's
 /// first (a switch: false before true); the order they were written in breaks a tie.
 fn smallest<'a>(points: impl Iterator<Item = (usize, &'a [String])>) -> Option<usize> {
-    let key = |v: &[String]| -> Vec<f64> {
-        v.iter().map(|x| x.parse::<f64>().unwrap_or(if x == "true" { 1.0 } else { 0.0 })).collect()
-    };
+    let key = |v: &[String]| -> Vec<f64> { v.iter().map(|x| x.parse::<f64>().unwrap_or(if x == "true" { 1.0 } else { 0.0 })).collect() };
     points.min_by(|a, b| key(a.1).partial_cmp(&key(b.1)).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(&b.0))).map(|(i, _)| i)
 }
 
@@ -215,7 +213,9 @@ fn verdict(plan: &SweepPlan, failures: &[FailureStat], blips: &[BlipStat]) -> (V
     }
     unjudged.extend(blips.iter().filter(|b| b.false_failovers.n == 0).map(|b| format!("{}: no run counted", b.blip)));
     if blips.iter().map(|b| b.false_failovers.k).sum::<u32>() > plan.max_false_failovers {
-        missed.extend(blips.iter().filter(|b| b.false_failovers.k > 0).map(|b| format!("{}: false failovers {}", b.blip, b.false_failovers.text())));
+        missed.extend(
+            blips.iter().filter(|b| b.false_failovers.k > 0).map(|b| format!("{}: false failovers {}", b.blip, b.false_failovers.text())),
+        );
     }
     let v = match (missed.is_empty(), unjudged.is_empty()) {
         (false, _) => Verdict::Fail,

@@ -31,7 +31,8 @@ fn blipped(promoted: bool) -> Results {
 
 fn saturated(mut r: Results) -> Results {
     let f = Finding { kind: FindingKind::HostSaturated, ..Finding::default() };
-    r.questions = Some(Questions { unexpected: crate::checker::Unexpected { findings: vec![f], ..Default::default() }, ..Default::default() });
+    r.questions =
+        Some(Questions { unexpected: crate::checker::Unexpected { findings: vec![f], ..Default::default() }, ..Default::default() });
     r
 }
 
@@ -82,7 +83,11 @@ fn a_perturbed_run_is_not_counted_and_a_point_with_none_counted_is_not_judged() 
     assert_eq!(p.verdict, Verdict::Unknown);
     assert_eq!(r.points[1].verdict, Verdict::Fail, "{:?}", r.points[1].why);
     assert_eq!((r.best, r.verdict), (None, Verdict::Fail));
-    assert!(r.answer.contains(": none of 500, 5000; the seed's value 5000: missed (kill of primary: writes never became available"), "{}", r.answer);
+    assert!(
+        r.answer.contains(": none of 500, 5000; the seed's value 5000: missed (kill of primary: writes never became available"),
+        "{}",
+        r.answer
+    );
     // a run that never finished counts as an error, not as a pass
     r = judge_sweep(&plan(), &[TrialRun { point: 0, role: Role::Blip, index: 0, results: None }]);
     assert_eq!((r.points[0].blips[0].errors, r.points[0].verdict), (1, Verdict::Unknown));

@@ -1,10 +1,10 @@
+use super::options::{check_reports, metrics_out};
 use super::{Command, ImagesAction};
 use crate::docker::{self, Docker};
 use crate::error::{Error, Result, exit};
 use crate::runner::RunOptions;
 use crate::scenario;
 use crate::suite::{self, SuiteOptions};
-use super::options::{check_reports, metrics_out};
 
 pub async fn dispatch(cmd: Command) -> Result<i32> {
     match cmd {

@@ -165,9 +165,7 @@ async fn apply(
         | FaultKind::Restart
         | FaultKind::Destroy
         | FaultKind::DestroyData
-        | FaultKind::StarveCpu => {
-            node::inject(stack, spec, node).await
-        }
+        | FaultKind::StarveCpu => node::inject(stack, spec, node).await,
         FaultKind::Partition | FaultKind::Loss => network::inject(stack, index, spec, target).await,
         FaultKind::Bandwidth if spec.link.is_none() => network::inject(stack, index, spec, target).await,
         FaultKind::Heal => Err(Error::usage("a heal is not injected")),

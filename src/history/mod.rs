@@ -236,6 +236,26 @@ pub enum Entry {
 }
 
 #[cfg(test)]
+impl Op {
+    /// Writer 0's plain write `seq`, acknowledged by `node` at `t_ms` (1 µs after its invoke):
+    /// the checker's tests of who acknowledged what.
+    pub fn acked_by(node: &str, seq: u64, t_ms: u64) -> Op {
+        Op {
+            service: None,
+            writer: 0,
+            seq,
+            key: None,
+            change: None,
+            invoke_ns: t_ms * 1_000_000 - 1000,
+            complete_ns: t_ms * 1_000_000,
+            outcome: Outcome::Ok,
+            node: Some(node.into()),
+            error: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::Clock;

@@ -251,7 +251,8 @@ fn axes(s: &SweepSpec, map: &Mapping, problems: &mut Vec<Problem>) -> Vec<Axis> 
         problems.push((vec![Seg::Key("sweep"), Seg::Key("with"), Seg::Key("setting")], "`with` sweeps a second, other setting".into()));
     }
     if out.iter().map(|a| a.values.len().max(1)).product::<usize>() > MAX_POINTS {
-        problems.push((vec![Seg::Key("sweep"), Seg::Key("values")], format!("a sweep tries at most {MAX_POINTS} values (or pairs of values)")));
+        problems
+            .push((vec![Seg::Key("sweep"), Seg::Key("values")], format!("a sweep tries at most {MAX_POINTS} values (or pairs of values)")));
     }
     out
 }

@@ -30,7 +30,6 @@ pub struct SweepPlan {
     pub max_false_failovers: u32,
 }
 
-
 /// The sweep file's mapping without what only a sweep has.
 pub(super) fn derived_base(map: &Mapping) -> Mapping {
     let mut base = map.clone();
@@ -85,7 +84,9 @@ pub(super) fn seed_value(map: &Mapping, path: &str) -> String {
     }
     match at {
         Some(v) => value_text(&v),
-        None => super::keys::row_at(path).and_then(|r| r.default).map(|d| d.trim_matches('`').to_string()).unwrap_or_else(|| "unset".into()),
+        None => {
+            super::keys::row_at(path).and_then(|r| r.default).map(|d| d.trim_matches('`').to_string()).unwrap_or_else(|| "unset".into())
+        }
     }
 }
 
@@ -138,10 +139,17 @@ mod tests {
 
     #[test]
     fn a_drill_of_a_sweep_has_the_value_its_one_fault_and_a_name_of_its_own() {
-        let map = yaml("name: tune\nstack: {kind: redis-sentinel, sentinel: {quorum: 2}}\nsweep: {setting: x, values: [1]}\nblips: []\ntargets: {rto_ms: 1, max_false_failovers: 0}\n");
+        let map = yaml(
+            "name: tune\nstack: {kind: redis-sentinel, sentinel: {quorum: 2}}\nsweep: {setting: x, values: [1]}\nblips: []\ntargets: {rto_ms: 1, max_false_failovers: 0}\n",
+        );
         let base = derived_base(map.as_mapping().unwrap());
         let fault = yaml("{at_ms: 5000, kind: pause, target: primary, duration_ms: 1500}");
-        let d = derive(&base, &[("stack.sentinel.down_after_ms", &yaml("500")), ("stack.replicas", &yaml("3"))], "tune", (Role::Blip, 0, &fault));
+        let d = derive(
+            &base,
+            &[("stack.sentinel.down_after_ms", &yaml("500")), ("stack.replicas", &yaml("3"))],
+            "tune",
+            (Role::Blip, 0, &fault),
+        );
         assert_eq!(d["name"], yaml("tune-500-3-b1"));
         assert_eq!(d["stack"]["sentinel"], yaml("{quorum: 2, down_after_ms: 500}"));
         assert_eq!(d["stack"]["replicas"], yaml("3"));
@@ -158,8 +166,14 @@ mod tests {
     #[test]
     fn faults_values_and_the_seed_value_are_said_as_written() {
         assert_eq!(label(&yaml("{at_ms: 1, kind: pause, target: primary, duration_ms: 1500}")), "pause of primary for 1500 ms");
-        assert_eq!(label(&yaml("{at_ms: 1, kind: partition, groups: [[primary], [sentinels]], duration_ms: 4000}")), "partition [[primary], [sentinels]] for 4000 ms");
-        assert_eq!(label(&yaml("{kind: latency, target: primary, latency_ms: 800, duration_ms: 10000}")), "latency of primary 800 ms for 10000 ms");
+        assert_eq!(
+            label(&yaml("{at_ms: 1, kind: partition, groups: [[primary], [sentinels]], duration_ms: 4000}")),
+            "partition [[primary], [sentinels]] for 4000 ms"
+        );
+        assert_eq!(
+            label(&yaml("{kind: latency, target: primary, latency_ms: 800, duration_ms: 10000}")),
+            "latency of primary 800 ms for 10000 ms"
+        );
         let map = yaml("stack: {kind: redis-sentinel, sentinel: {down_after_ms: 5000}}");
         assert_eq!(seed_value(map.as_mapping().unwrap(), "stack.sentinel.down_after_ms"), "5000");
         assert_eq!(seed_value(&Mapping::new(), "stack.patroni.ttl"), "30");

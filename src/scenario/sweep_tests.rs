@@ -20,7 +20,10 @@ fn err(src: &str) -> String {
 fn a_sweep_is_one_drill_per_value_and_fault_each_with_its_value_and_name() {
     let s = parse_sweep(Path::new("t.yaml"), SWEEP.into()).unwrap();
     assert_eq!(s.plan.points, [vec!["500".to_string()], vec!["5000".to_string()]]);
-    assert_eq!((s.plan.seed.clone(), s.plan.repeat, s.plan.rto_ms, s.plan.max_false_failovers), (vec!["5000".into()], 2, Some(10_000.0), 0));
+    assert_eq!(
+        (s.plan.seed.clone(), s.plan.repeat, s.plan.rto_ms, s.plan.max_false_failovers),
+        (vec!["5000".into()], 2, Some(10_000.0), 0)
+    );
     assert_eq!(s.plan.failures, ["kill of primary"]);
     assert_eq!(s.plan.blips, ["pause of primary for 1500 ms"]);
     let names: Vec<&str> = s.trials.iter().map(|t| t.loaded.scenario.name.as_str()).collect();
@@ -60,13 +63,16 @@ fn a_sweep_without_failures_or_blips_with_faults_or_a_bad_repeat_is_refused() {
     let with_faults = SWEEP.to_string() + "faults:\n  - {at_ms: 1, kind: kill, target: primary}\n";
     assert!(err(&with_faults).contains("write them there, not under `faults`"));
     assert!(err(&SWEEP.replace("repeat: 2", "repeat: 0")).contains("repeat must be 1 to 100, found 0"));
-    assert!(err(&SWEEP.replace("max_false_failovers: 0", "max_false_failovers: -1")).contains("max_false_failovers must be a whole number"));
+    assert!(
+        err(&SWEEP.replace("max_false_failovers: 0", "max_false_failovers: -1")).contains("max_false_failovers must be a whole number")
+    );
     assert!(err(&SWEEP.replace("  repeat: 2\n", "  repeat: 2\n  step: 3\n")).contains("sweep: unknown field `step`"));
 }
 
 #[test]
 fn in_a_drill_of_several_services_the_setting_names_its_service() {
     let services = SWEEP.replace("stack:\n  kind:", "services:\n a:\n  stack:\n   kind:");
-    let src = services.split("workload:").next().unwrap().to_string() + "sweep: {setting: stack.sentinel.down_after_ms, values: [500]}\nblips: [{at_ms: 1, kind: pause, target: primary, duration_ms: 1}]\n";
+    let src = services.split("workload:").next().unwrap().to_string()
+        + "sweep: {setting: stack.sentinel.down_after_ms, values: [500]}\nblips: [{at_ms: 1, kind: pause, target: primary, duration_ms: 1}]\n";
     assert!(err(&src).contains("name the service the setting is of: `services.<name>.stack.sentinel.down_after_ms`"), "{}", err(&src));
 }

@@ -121,7 +121,9 @@ fn sweep_code(v: Verdict) -> i32 {
 }
 
 fn write(dir: &Path, file: &SweepFile, report: &SweepReport) -> Result<()> {
-    let failed = |what: &'static str| move |e: std::io::Error| Error::infra(format!("failed to write the sweep's {what} in {}", dir.display())).cause(e);
+    let failed = |what: &'static str| {
+        move |e: std::io::Error| Error::infra(format!("failed to write the sweep's {what} in {}", dir.display())).cause(e)
+    };
     std::fs::create_dir_all(dir).map_err(failed("folder"))?;
     let json = serde_json::to_string_pretty(file).expect("the sweep serialises");
     std::fs::write(dir.join("sweep.json"), json).map_err(failed("sweep.json"))?;

@@ -154,8 +154,13 @@ fn false_failover_chart(r: &SweepReport) -> Drawn {
         for k in 0..blips {
             let color = Palette99::pick(k).to_rgba();
             let shift = (k as f64 - (blips as f64 - 1.0) / 2.0) * 0.08;
-            let pts: Vec<(f64, &crate::checker::KOfN)> =
-                r.points.iter().enumerate().map(|(i, p)| (i as f64 + shift, &p.blips[k].false_failovers)).filter(|(_, f)| f.n > 0).collect();
+            let pts: Vec<(f64, &crate::checker::KOfN)> = r
+                .points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i as f64 + shift, &p.blips[k].false_failovers))
+                .filter(|(_, f)| f.n > 0)
+                .collect();
             c.draw_series(pts.iter().map(|(x, f)| Circle::new((*x, f.k as f64 / f.n as f64), 4, color.filled())))?
                 .label(r.points[0].blips[k].blip.clone());
             c.draw_series(pts.iter().map(|(x, f)| PathElement::new([(*x, f.low), (*x, f.high)], color.stroke_width(2))))?;
@@ -164,7 +169,8 @@ fn false_failover_chart(r: &SweepReport) -> Drawn {
     })
 }
 
-type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+type Chart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
 type Plotted = std::result::Result<(), DrawingAreaErrorKind<std::io::Error>>;
 
 /// One chart over the points, the seed's place marked with a grey band.
@@ -181,7 +187,9 @@ fn draw(title: &str, labels: &[String], seed: Option<usize>, top: f64, body: imp
             .y_label_area_size(50)
             .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..top)
             .map_err(|e| e.to_string())?;
-        let name = |x: &f64| if (x - x.round()).abs() < 1e-6 { labels.get(x.round() as usize).cloned().unwrap_or_default() } else { String::new() };
+        let name = |x: &f64| {
+            if (x - x.round()).abs() < 1e-6 { labels.get(x.round() as usize).cloned().unwrap_or_default() } else { String::new() }
+        };
         c.configure_mesh().x_labels(labels.len().max(2) * 2 + 1).x_label_formatter(&name).draw().map_err(|e| e.to_string())?;
         if let Some(s) = seed {
             let band = Rectangle::new([(s as f64 - 0.3, 0.0), (s as f64 + 0.3, top)], RGBColor(200, 200, 200).mix(0.3).filled());

@@ -54,7 +54,10 @@ fn the_page_shows_every_figure_sweep_json_holds_and_marks_the_seed() {
         }
         assert!(html.contains(&esc(&r.points[i].blips[0].false_failovers.text())), "false failovers of point {i}");
     }
-    assert!(html.contains("5000 (seed)") && html.contains("the seed&apos;s value") || html.contains("the seed's value"), "the seed is marked");
+    assert!(
+        html.contains("5000 (seed)") && html.contains("the seed&apos;s value") || html.contains("the seed's value"),
+        "the seed is marked"
+    );
     assert!(html.contains(&esc(&r.answer)));
     assert_eq!(html.matches("<svg").count(), 2, "the RTO curve and the false failovers");
     assert!(html.contains("lost 4364, split 5.7 s"));
@@ -64,9 +67,15 @@ fn the_page_shows_every_figure_sweep_json_holds_and_marks_the_seed() {
 fn the_table_and_junit_say_the_same_verdicts_and_the_answer() {
     let r = report();
     let t = table(&r);
-    assert!(t.starts_with("Sweep of stack.sentinel.down_after_ms\n") && t.contains("5000 (seed)") && t.contains("3 of 3 (at least 37 %"), "{t}");
+    assert!(
+        t.starts_with("Sweep of stack.sentinel.down_after_ms\n") && t.contains("5000 (seed)") && t.contains("3 of 3 (at least 37 %"),
+        "{t}"
+    );
     let j = junit("tune", &r);
     assert!(j.contains("tests=\"2\" failures=\"1\" skipped=\"0\""), "{j}");
-    assert!(j.contains("name=\"stack.sentinel.down_after_ms = 500\"><failure message=\"pause of primary for 1500 ms: false failovers 3 of 3"), "{j}");
+    assert!(
+        j.contains("name=\"stack.sentinel.down_after_ms = 500\"><failure message=\"pause of primary for 1500 ms: false failovers 3 of 3"),
+        "{j}"
+    );
     assert!(j.contains("name=\"stack.sentinel.down_after_ms = 5000\"></testcase>"), "{j}");
 }

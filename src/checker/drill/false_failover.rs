@@ -86,13 +86,7 @@ fn false_failover(r: &Results, service: Option<&str>, p: &Promotion, faults: &[F
     let on_old: Vec<&Before> = before.iter().filter(|b| b.fault.nodes.contains(&p.old)).collect();
     let judged: Vec<&Before> = if on_old.is_empty() { before.iter().collect() } else { on_old };
     let why = alive_why(r, p, &judged)?;
-    let what = format!(
-        "false failover: {} promoted {} at t={:.1} s while {} was alive ({why})",
-        by_words(p),
-        p.new,
-        p.at_ms / 1e3,
-        p.old
-    );
+    let what = format!("false failover: {} promoted {} at t={:.1} s while {} was alive ({why})", by_words(p), p.new, p.at_ms / 1e3, p.old);
     Some((what, cost(r, p, &judged)))
 }
 

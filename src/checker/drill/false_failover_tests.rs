@@ -64,11 +64,22 @@ fn a_pause_that_ended_before_the_promotion_is_a_false_failover_and_the_writes_af
     let r = drill(Some(6500), 8372);
     let f = found(&r, &[fault(0, "pause", "redis-1", 5000.0)]);
     assert_eq!(kinds(&f), [FindingKind::FalseFailover, FindingKind::SplitBrain], "{f:?}");
-    assert!(f[0].what.contains("promoted redis-3 at t=7.0 s while redis-1 was alive (back at t=6.5 s, 0.5 s before the promotion)"), "{}", f[0].what);
+    assert!(
+        f[0].what.contains("promoted redis-3 at t=7.0 s while redis-1 was alive (back at t=6.5 s, 0.5 s before the promotion)"),
+        "{}",
+        f[0].what
+    );
     assert!(f[0].evidence.contains("pause of redis-1 at t=5.0 s, healed t=6.5 s"), "{}", f[0].evidence);
-    assert!(f[0].evidence.contains("4364 acknowledged writes lost (4186 of them among the 8372 redis-1 acknowledged after the promotion)"), "{}", f[0].evidence);
+    assert!(
+        f[0].evidence.contains("4364 acknowledged writes lost (4186 of them among the 8372 redis-1 acknowledged after the promotion)"),
+        "{}",
+        f[0].evidence
+    );
     assert!(f[1].what.contains("redis-1 went on acknowledging writes for 5.7 s after the orchestrator promoted redis-3"), "{}", f[1].what);
-    assert_eq!(f[1].evidence, "from t=7000.0 to t=12700.0 ms: redis-1 acknowledged 8372 writes (4186 lost), redis-3 acknowledged 3 (0 lost)");
+    assert_eq!(
+        f[1].evidence,
+        "from t=7000.0 to t=12700.0 ms: redis-1 acknowledged 8372 writes (4186 lost), redis-3 acknowledged 3 (0 lost)"
+    );
 }
 
 #[test]
@@ -77,7 +88,12 @@ fn a_primary_answering_the_clients_while_cut_off_from_the_orchestrator_was_alive
     let r = drill(Some(9000), 40);
     let f = found(&r, &[fault(0, "partition", "redis-1", 5000.0)]);
     assert_eq!(f[0].kind, FindingKind::FalseFailover);
-    assert!(f[0].what.contains("it acknowledged 40 client writes after the promotion, the first at t=7.0 s while the fault was still in effect"), "{}", f[0].what);
+    assert!(
+        f[0].what
+            .contains("it acknowledged 40 client writes after the promotion, the first at t=7.0 s while the fault was still in effect"),
+        "{}",
+        f[0].what
+    );
 }
 
 #[test]
