@@ -78,8 +78,6 @@ impl PromotionsReport {
                 new: new.to_string(),
                 by: by.into(),
                 detail: e.detail.clone(),
-                old_lost: None,
-                new_lost: None,
                 ..Promotion::default()
             });
         }
@@ -88,8 +86,7 @@ impl PromotionsReport {
 
     /// The promotion whose span (to the next promotion) holds `at_ms`.
     fn span_of(&self, at_ms: f64) -> Option<usize> {
-        let i = self.promotions.iter().rposition(|p| p.at_ms <= at_ms)?;
-        Some(i)
+        self.promotions.iter().rposition(|p| p.at_ms <= at_ms)
     }
 
     /// First pass, one op: an acknowledged write by the old primary after its promotion.

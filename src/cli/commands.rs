@@ -66,8 +66,7 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
 fn validate(files: &[std::path::PathBuf]) -> i32 {
     let mut invalid = 0;
     for f in files {
-        // a regular file only: a FIFO read here would be read empty by the load below
-        if f.is_file() && std::fs::read_to_string(f).is_ok_and(|s| scenario::is_sweep(&s)) {
+        if scenario::is_sweep_file(f) {
             match super::sweeping::validated(f) {
                 Ok(line) => println!("{line}"),
                 Err(e) => {

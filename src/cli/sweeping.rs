@@ -7,8 +7,7 @@ use std::path::PathBuf;
 
 /// The sweep among `files`, loaded; none when no file is one. A sweep runs on its own.
 pub(super) fn sweep_file(files: &[PathBuf]) -> Result<Option<Sweep>> {
-    let is = |f: &PathBuf| f.is_file() && std::fs::read_to_string(f).is_ok_and(|s| scenario::is_sweep(&s));
-    let Some(f) = files.iter().find(|f| is(f)) else { return Ok(None) };
+    let Some(f) = files.iter().find(|f| scenario::is_sweep_file(f)) else { return Ok(None) };
     if files.len() > 1 {
         return Err(Error::usage(format!("{} is a sweep: it runs on its own", f.display()))
             .hint(format!("run it alone: drdrill run {}", f.display())));

@@ -42,7 +42,7 @@ pub use load::{Loaded, load, parse};
 pub use model::*;
 pub use reads::read_nodes_in;
 pub use services::ServicePlan;
-pub use sweep::{MAX_POINTS, MAX_REPEAT, Sweep, Trial, is_sweep, load_sweep, parse_sweep};
+pub use sweep::{MAX_POINTS, MAX_REPEAT, Sweep, Trial, is_sweep, is_sweep_file, load_sweep, parse_sweep};
 pub use sweep_derive::{Role, SweepPlan};
 pub use validate::validate;
 

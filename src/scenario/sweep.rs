@@ -65,6 +65,12 @@ pub fn is_sweep(source: &str) -> bool {
     source.lines().any(|l| l.strip_prefix("sweep").is_some_and(|r| r.trim_start().starts_with(':')))
 }
 
+/// Whether `path` is a regular file that is a sweep (a FIFO or a folder is not asked: a
+/// FIFO read here would reach the loader empty).
+pub fn is_sweep_file(path: &Path) -> bool {
+    path.is_file() && std::fs::read_to_string(path).is_ok_and(|s| is_sweep(&s))
+}
+
 pub fn load_sweep(path: &Path) -> Result<Sweep> {
     let read = |e| Error::scenario(format!("failed to read scenario {}", path.display())).cause(e);
     parse_sweep(path, super::prescan::read_as("scenario", path, read)?)

@@ -59,8 +59,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Loaded>> {
             }
             found.sort();
             // a sweep runs on its own (`drdrill run tune.yaml`): a folder's suite leaves it out
-            let (sweeps, drills): (Vec<PathBuf>, Vec<PathBuf>) =
-                found.into_iter().partition(|f| std::fs::read_to_string(f).is_ok_and(|s| scenario::is_sweep(&s)));
+            let (sweeps, drills): (Vec<PathBuf>, Vec<PathBuf>) = found.into_iter().partition(|f| scenario::is_sweep_file(f));
             for s in &sweeps {
                 eprintln!("{}: a sweep, left out of the folder's suite (run it on its own: drdrill run {})", s.display(), s.display());
             }
