@@ -2,9 +2,11 @@
 //! monotonic clock, streamed to `history.jsonl.zst` (zstd-compressed JSON Lines) as the
 //! drill runs.
 mod encode;
+mod live;
 mod reader;
 mod recorder;
 
+pub use live::LastInvokes;
 pub use reader::{HistoryFile, read_history, read_text};
 pub use recorder::{Recorder, RecorderHandle};
 

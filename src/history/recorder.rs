@@ -5,7 +5,7 @@
 //! step: the phase boundaries). Every batch flushes the compressor (the zstd block ends, so
 //! a streaming decoder reads every line of it) and the file: a crash leaves a history whose
 //! decodable prefix is every line up to the last batch.
-use super::{Entry, Event, EventKind, Op};
+use super::{Entry, Event, EventKind, LastInvokes, Op};
 use crate::clock::Clock;
 use std::io::Write;
 use std::path::Path;
@@ -29,17 +29,6 @@ pub struct RecorderHandle {
     /// The drill's handle a service's handle was made from: its counts are the drill's
     /// totals, kept up too.
     drill: Option<Box<RecorderHandle>>,
-}
-
-/// The latest invoke time of an ok write and of a non-ok one, as ops are recorded.
-#[derive(Debug, Default)]
-pub struct LastInvokes {
-    pub ok: std::sync::atomic::AtomicU64,
-    pub not_ok: std::sync::atomic::AtomicU64,
-    /// Each writer's latest acknowledged and not acknowledged inserts (updates of a shared
-    /// key left out: a conflict refused is no outage), for clients that each write to a
-    /// node of their own.
-    pub inserts_by_writer: std::sync::Mutex<std::collections::BTreeMap<u32, (u64, u64)>>,
 }
 
 pub struct Recorder {
@@ -205,18 +194,8 @@ impl RecorderHandle {
         self.counts[i].fetch_add(1, relaxed);
         if i == 0 {
             self.last_ok_ns.fetch_max(op.complete_ns, relaxed);
-            self.last_invoke_ns.ok.fetch_max(op.invoke_ns, relaxed);
-        } else {
-            self.last_invoke_ns.not_ok.fetch_max(op.invoke_ns, relaxed);
         }
-        if op.key.is_none() {
-            let mut by = self.last_invoke_ns.inserts_by_writer.lock().unwrap_or_else(|p| p.into_inner());
-            let last = by.entry(op.writer).or_default();
-            match i {
-                0 => last.0 = last.0.max(op.invoke_ns),
-                _ => last.1 = last.1.max(op.invoke_ns),
-            }
-        }
+        self.last_invoke_ns.op(op, i == 0);
     }
 
     /// Records an event now; returns its time.
@@ -253,6 +232,7 @@ impl RecorderHandle {
         if crate::secrets::any() {
             e.detail = crate::secrets::redact(&e.detail);
         }
+        self.last_invoke_ns.event(&e);
         let _ = self.tx.send(Entry::Event(e)).await;
         t_ns
     }

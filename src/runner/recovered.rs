@@ -7,8 +7,11 @@
 //! clients of every service a fault hit have been writing again for `after_recovery_ms`:
 //! a promotion the clients have not yet followed (HAProxy's checks slowed by a loaded
 //! machine, a DNS cache) is waited for, not cut short into an "RTO unknown". Always
-//! bounded by `max_duration_ms` and `abort_when`. The live view only decides when to stop;
-//! RTO is judged afterwards from the history.
+//! bounded by `max_duration_ms` and `abort_when`. A write acknowledged by a primary that a
+//! promotion replaced (a false failover's old primary, awake again until the orchestrator
+//! demotes it) is no recovery: the clients recover through a node still a primary
+//! (`history::LastInvokes`). The live view only decides when to stop; RTO is judged
+//! afterwards from the history.
 use super::running::{Exercising, Running, abort};
 use super::state::{Drill, Service};
 use crate::error::Result;
@@ -61,14 +64,13 @@ impl ClientsRecovery {
             let by = last.inserts_by_writer.lock().unwrap_or_else(|p| p.into_inner());
             return !by.is_empty() && by.values().all(|(ok, not_ok)| *ok > self.since_ns.max(*not_ok));
         }
-        let ok = last.ok.load(Ordering::Relaxed);
-        ok > self.since_ns.max(last.not_ok.load(Ordering::Relaxed))
+        last.ok_ns() > self.since_ns.max(last.not_ok.load(Ordering::Relaxed))
     }
 
     pub fn poll(&mut self) -> Seen {
         match (self.writing(), self.held_since_ns) {
             (true, None) => {
-                self.held_since_ns = Some((self.rec.clock.now_ns(), self.rec.last_invoke_ns.ok.load(Ordering::Relaxed)));
+                self.held_since_ns = Some((self.rec.clock.now_ns(), self.rec.last_invoke_ns.ok_ns()));
                 Seen::Recovered
             }
             (writing, Some((_, acked))) if !writing || self.failed_since(acked) => {
@@ -223,7 +225,7 @@ fn report_clients(drill: &Drill<'_>, rep: &mut Reporters, svc: &Service, watch: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{Entry, Op, Outcome, Recorder};
+    use crate::history::{Entry, EventKind, Op, Outcome, Recorder};
 
     fn op(invoke_ns: u64, outcome: Outcome) -> Op {
         Op {
@@ -276,6 +278,32 @@ mod tests {
         assert_eq!(w.poll(), Seen::Relapsed);
         assert_eq!(w.poll(), Seen::Recovered, "the later ack counts once the failure is behind it");
         assert_eq!(w.relapses, 2);
+        drop((w, rec));
+        recorder.finish().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn writes_the_replaced_primary_acknowledges_after_a_promotion_are_no_recovery() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = Entry::Header { scenario: "t".into(), run_id: "r".into(), wall_clock_anchor: String::new(), services: Vec::new() };
+        let (recorder, rec) = Recorder::start(&dir.path().join("h.jsonl.zst"), crate::clock::Clock::start(), header).unwrap();
+        rec.event(EventKind::WorkloadStart, None, Some("n1"), "").await;
+        let mut w = ClientsRecovery::new(rec.clone(), false);
+        let t = w.since_ns;
+        let on = |node: &str, at: u64, outcome: Outcome| Op { node: Some(node.into()), ..op(at, outcome) };
+        // the paused primary wakes and acknowledges: the clients look recovered
+        rec.op(on("n1", t + 10, Outcome::Fail)).await;
+        rec.op(on("n1", t + 20, Outcome::Ok)).await;
+        assert_eq!(w.poll(), Seen::Recovered);
+        // the orchestrator promoted n3 meanwhile: n1's acknowledgements no longer count
+        rec.event(EventKind::OrchestratorPromoted, None, Some("n3"), "").await;
+        rec.op(on("n1", t + 30, Outcome::Ok)).await;
+        assert_eq!(w.poll(), Seen::Relapsed);
+        assert_eq!(w.poll(), Seen::Nothing);
+        // n1 turned into a replica refuses; the clients reach n3
+        rec.op(on("n1", t + 40, Outcome::Fail)).await;
+        rec.op(on("n3", t + 50, Outcome::Ok)).await;
+        assert_eq!(w.poll(), Seen::Recovered);
         drop((w, rec));
         recorder.finish().await.unwrap();
     }
