@@ -4,7 +4,7 @@
 # containers, up to three drills at once and the timing-sensitive ones alone
 # (.config/nextest.toml; docs/testing.md). A missing engine fails here. The setup runs in
 # the background while the tests compile. Arguments go to `cargo nextest run` (e.g.
-# `scripts/test.sh -- --skip seed`, `scripts/test.sh -E 'binary(drills)'`).
+# `scripts/test.sh -- --skip seed`, `scripts/test.sh -E 'test(/^drills::/)'`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 me=test

@@ -4,7 +4,7 @@
 //! recovery, a misspelt one is dead, a slow one never fires; drdrill's own results reach a
 //! metrics file `promtool` accepts and a real Pushgateway a real Prometheus scrapes; and
 //! nothing is left behind (containers, networks, the webhook's port).
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 use std::process::{Command, Stdio};

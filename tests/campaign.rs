@@ -1,7 +1,7 @@
 //! Campaigns and the evidence people read, run for real: a suite of three small drills
 //! (one failing on purpose), `--repeat` with its spread, report.html opened in headless
 //! Chromium, `drdrill verify` after a changed byte, and the regression gate.
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

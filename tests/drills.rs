@@ -1,7 +1,7 @@
 //! The shipped scenarios, run for real in Docker. Each result is cross-checked against an
 //! independent read of the new primary and of history.jsonl.zst, then the kept stack is
 //! garbage-collected and nothing labelled drdrill.run may remain.
-mod common;
+use crate::common;
 use common::*;
 
 fn assert_outage_measured(d: &Drill) {

@@ -1,6 +1,6 @@
 //! DOCKER_HOST: a drill on an engine reached over tcp (a TCP front for the local socket),
 //! and an engine address where nothing listens.
-mod common;
+use crate::common;
 use common::*;
 use std::net::SocketAddr;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! (`drdrill proxy`, a separate process) in front as the clients' endpoint, and lets the
 //! scenario break, promote and repoint it with `command` and `http` actions. The numbers
 //! are cross-checked with our own reads; secrets must appear in no evidence file.
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;

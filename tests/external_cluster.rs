@@ -4,7 +4,7 @@
 //! `redis-cli --cluster create`, none of it by drdrill. The scenario names the nodes, takes
 //! the password from the environment and kills a primary by command; the cluster fails over
 //! by itself, and drdrill watches its nodes' own view (`CLUSTER NODES`) read-only.
-mod common;
+use crate::common;
 use common::*;
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! here, not by drdrill. drdrill reads their rules and configuration, watches their alerts
 //! through the read-only APIs while a runbook action kills the database, and measures the
 //! time until their Alertmanager holds the alert; it writes nothing to them.
-mod common;
+use crate::common;
 use common::*;
 use std::time::Duration;
 

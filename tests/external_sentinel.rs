@@ -3,7 +3,7 @@
 //! 3000) and HAProxy routing to `role:master`, started here with plain `docker run`, none
 //! of it by drdrill. The scenario has no `failover` block: only the clients can tell when
 //! the stack recovered, and the drill must keep writing until they do.
-mod common;
+use crate::common;
 use common::*;
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! kept by rsync every 2 s or by lsyncd, the main server killed. What drdrill counts lost
 //! is re-derived from history.jsonl.zst and our own read of the mirror (a listing, then
 //! each file checked whole); the mirror's lag against the tool's known period.
-mod common;
+use crate::common;
 
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,7 +2,7 @@
 //! one site cut off for 20 s. Its node loses the primary component and refuses writes; the
 //! two others go on once Galera declares it gone; after the heal it rejoins by incremental
 //! state transfer. Checked here again from the history, independently of the report.
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 

@@ -6,7 +6,7 @@
 //! such a window is undecided, and `--rerun-disturbed` counts a quiet attempt; a lost write
 //! or a bound missed on a quiet attempt still fails. These run alone (.config/nextest.toml):
 //! a neighbour would load the host.
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -1,7 +1,7 @@
 //! Stack images: drdrill judges the images scripts/setup.sh built up to date (the two compute
 //! one context hash), and `drdrill images build` builds a missing or changed context, and
 //! only that, with a line per step.
-mod common;
+use crate::common;
 use common::*;
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! Drills signalled at random moments (the first 200 ms, while the stack starts, at the
 //! fault, during the read-back checks): each must exit 130, leave nothing labelled behind, and
 //! leave results.json with `interrupted: true` whenever its evidence folder existed.
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -2,7 +2,7 @@
 //! recovery_min_apply_delay, a latency toxic on Redis's replication stream) must come out
 //! of drdrill within poll_ms + 2 ms, and the raw rows must say the same without drdrill's
 //! own arithmetic. docs/measurement.md, "Replica lag".
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 use std::io::BufRead;

@@ -1,6 +1,6 @@
 //! Teardown on success, on SIGINT, and `drdrill gc` after a crash; bad input refused
 //! before anything starts.
-mod common;
+use crate::common;
 use common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

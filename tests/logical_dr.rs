@@ -4,7 +4,7 @@
 //! on the primary mid-drill. Each outcome is checked against the history and our own read
 //! of both regions (the DR node, and the isolated primary, still running), and nothing of
 //! the drill may remain.
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,7 +2,7 @@
 //! drdrill's scripted failover, semi-sync's fallback to async, and a planned MHA
 //! switchover with its VIP. Every count is cross-checked against an independent read of
 //! the nodes with MariaDB's own client, inside the containers.
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -3,7 +3,7 @@
 //! drill's Prometheus and Alertmanager in the surviving site, in the failed one, or in
 //! both (the Alertmanagers clustered). The page goes to the pager, a container outside
 //! every site: a site cut off cannot page.
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 

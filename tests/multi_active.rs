@@ -2,8 +2,8 @@
 //! regions, each writing to its own node, cut apart for 20 s; then the same with one
 //! region's clock 2 s behind. The updates are judged again here, independently, from the
 //! history and every node's final keys (multi-active-keys.json).
-mod common;
-mod reads_checks;
+use crate::common;
+use crate::reads_checks;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;

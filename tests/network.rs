@@ -1,6 +1,6 @@
 //! Network faults and the calibration drills, run for real: each fault's effect must be
 //! visible in real traffic, and drdrill's numbers must match independently known truth.
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -3,7 +3,7 @@
 //! lost is re-derived from history.jsonl.zst and our own read of the surviving zone through
 //! S3 (curl signing with SigV4, as docker/objects/try.sh does: a listing, then each object
 //! checked whole); the other zone's lag against seed 004's "< 5 s".
-mod common;
+use crate::common;
 
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};

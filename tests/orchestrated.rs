@@ -2,7 +2,7 @@
 //! drdrill must never promote; the phases it reports must be ordered and agree with the
 //! settings; lost writes are cross-checked against an independent read of the new primary
 //! and, for split brains, of the old primary just before it rejoined.
-mod common;
+use crate::common;
 use common::*;
 use std::collections::BTreeSet;
 
@@ -192,7 +192,9 @@ fn a_pause_sentinel_answers_with_a_promotion_is_a_false_failover_and_a_split_bra
 fn a_sweep_of_down_after_fails_over_falsely_at_500_ms_and_rides_the_pause_out_at_5000() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let reports = tempfile::tempdir().unwrap();
-    let out = drdrill(&["run", "tests/fixtures/sweep-sentinel-pause.yaml", "--reports", reports.path().to_str().unwrap()]);
+    // beside other drills: a drill the host perturbed is run again (up to 2 more times)
+    let args = ["run", "tests/fixtures/sweep-sentinel-pause.yaml", "--rerun-disturbed", "2", "--reports", reports.path().to_str().unwrap()];
+    let out = drdrill(&args);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     let dir = std::fs::read_dir(reports.path().join("sweeps")).unwrap().next().unwrap().unwrap().path();

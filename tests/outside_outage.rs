@@ -1,7 +1,7 @@
 //! An outage drdrill did not inject (a firewall rule set from outside, for 2 s): RTO counts
 //! from the outage's start as the clients saw it, never from the workload's start, and
 //! `outage_ms` reports what the clients lived through.
-mod common;
+use crate::common;
 use common::*;
 use std::io::{BufRead, BufReader};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! every record on the primary, then a pgBackRest restore to just before it. No write
 //! acknowledged before the error may be missing on the restored node, read independently;
 //! the writes acknowledged after it are discarded by design and counted apart, exactly.
-mod common;
+use crate::common;
 use common::*;
 use std::collections::BTreeSet;
 

@@ -4,8 +4,8 @@
 //! calibration. The counts are re-derived from history.jsonl.zst and our own read of the
 //! survivors (`reads_checks`). Seed 001's split under Patroni and readers through Sentinel
 //! run in the slow group (tests/seed_settings.rs), with the seed's settings.
-mod common;
-mod reads_checks;
+use crate::common;
+use crate::reads_checks;
 
 use common::*;
 use reads_checks::{back_in_time, ok_reads, reads_of_lost};

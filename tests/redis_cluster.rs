@@ -2,8 +2,8 @@
 //! create`, one primary killed, the cluster failing its shard over by itself. Lost writes
 //! are cross-checked against our own read of every key from the primaries the cluster
 //! names at the end; the phases against the cluster's settings.
-mod common;
-mod reads_checks;
+use crate::common;
+use crate::reads_checks;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -3,7 +3,7 @@
 //! record moved. The RTO must wait for the TTL and no more than a bound past it, the
 //! writes lost across the WAN must equal an independent read, the isolated site's nodes
 //! must still run, and nothing of the drill may remain.
-mod common;
+use crate::common;
 use common::*;
 
 /// Past the last client cache running out, the next write goes out within the writers'

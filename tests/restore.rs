@@ -2,7 +2,7 @@
 //! fresh node restored with pgBackRest from the newest backup and the WAL archive. What
 //! drdrill says was lost must equal an independent read of the restored node, stay within
 //! what archive_timeout allows, and nothing of the drill (volumes included) may remain.
-mod common;
+use crate::common;
 use common::*;
 
 /// The scenario's archive_timeout (ms): the most the settings let the archive trail.

@@ -6,7 +6,7 @@
 //! code), plus the writes it took after the restore; the loss stays within archive_timeout
 //! and the last segment's push over the WAN; the RTO is split into its steps; nothing of
 //! the drill remains.
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,9 +4,9 @@
 //! drills run with seed 001's read path beside the writes (`reads-redis-sentinel`,
 //! `reads-patroni-split`: the same stacks and settings as `redis-sentinel-primary-kill` and
 //! `patroni-primary-kill`, with readers on the replicas): one drill checks both.
-//! `scripts/test.sh` runs them with the rest; alone: `scripts/test.sh -E 'binary(seed_settings)'`.
-mod common;
-mod reads_checks;
+//! `scripts/test.sh` runs them with the rest; alone: `scripts/test.sh -E 'test(/^seed_settings::/)'`.
+use crate::common;
+use crate::reads_checks;
 use common::*;
 use reads_checks as reads;
 

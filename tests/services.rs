@@ -2,7 +2,7 @@
 //! independent read of its own data; the drill's verdict is the worst service's; a fault
 //! on one service leaves the other's outage at zero. Evidence from before services
 //! (schema 1) still renders, verifies and compares.
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 //! never panics, answers 0 or 2 (with `file:line:col` when it refuses), and answers each
 //! file in well under a second (a guard against hangs, not a speed benchmark). `run` with
 //! an unusable `--reports` is a usage error found before anything starts.
-mod common;
+use crate::common;
 use common::*;
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};

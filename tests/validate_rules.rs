@@ -3,7 +3,7 @@
 //! line:col in Prometheus' words (tests/alerts.rs asks promtool the same of every fixture);
 //! a file given as rules never comes back in an error or an evidence file; and a number no
 //! key can hold is told by the key's own range.
-mod common;
+use crate::common;
 use common::*;
 use std::path::Path;
 

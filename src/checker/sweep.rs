@@ -137,10 +137,22 @@ enum Counted<'a> {
 
 fn counted<'a>(t: &TrialRun<'a>) -> Counted<'a> {
     let Some(r) = t.results else { return Counted::Error };
+    if perturbed(r).is_some() { Counted::Perturbed } else { Counted::Yes(r) }
+}
+
+/// Whether the host perturbed a run, so that a sweep does not count it: its verdict is
+/// undecided, or the host was saturated, its disk stalled or the clients' pacing slipped
+/// at any time of the drill (a blip's false failover may hang on a second's delay
+/// anywhere, not only in a target's window). Says how: the host's findings, or the verdict.
+pub fn perturbed(r: &Results) -> Option<String> {
     let host = [FindingKind::HostSaturated, FindingKind::DiskStalled, FindingKind::PacingSlipped];
-    let perturbed = r.verdict == Verdict::Undecided
-        || r.questions.as_ref().is_some_and(|q| q.unexpected.findings.iter().any(|f| host.contains(&f.kind)));
-    if perturbed { Counted::Perturbed } else { Counted::Yes(r) }
+    let found = r.questions.iter().flat_map(|q| &q.unexpected.findings).filter(|f| host.contains(&f.kind));
+    let said: Vec<String> = found.map(|f| f.what.clone()).collect();
+    match (said.is_empty(), r.verdict == Verdict::Undecided) {
+        (false, _) => Some(said.join("; ")),
+        (true, true) => Some("verdict undecided".into()),
+        (true, false) => None,
+    }
 }
 
 fn failure<'a>(label: &str, runs: impl Iterator<Item = &'a TrialRun<'a>>) -> FailureStat {

@@ -107,3 +107,13 @@ fn the_smallest_passing_value_is_the_answer_whatever_order_the_values_were_writt
     ];
     assert_eq!(judge_sweep(&p, &runs(&all)).best, Some(1));
 }
+
+#[test]
+fn perturbed_says_what_the_host_did_or_that_the_verdict_is_undecided() {
+    assert_eq!(perturbed(&failed_over(Some(3000.0))), None);
+    let mut r = saturated(failed_over(Some(3000.0)));
+    r.questions.as_mut().unwrap().unexpected.findings[0].what = "host saturated t=16.5-18.3 s".into();
+    assert_eq!(perturbed(&r).as_deref(), Some("host saturated t=16.5-18.3 s"));
+    let undecided = Results { verdict: Verdict::Undecided, ..failed_over(Some(3000.0)) };
+    assert_eq!(perturbed(&undecided).as_deref(), Some("verdict undecided"));
+}

@@ -242,7 +242,7 @@ async fn run(args: super::RunArgs) -> Result<i32> {
     let always_summary = partition.is_some();
     let rerun_disturbed = rerun_disturbed.unwrap_or(0);
     let run = RunOptions { keep, reports, baseline, label: None, yes };
-    let opts = SuiteOptions { run, repeat, fail_fast, metrics, always_summary, rerun_disturbed };
+    let opts = SuiteOptions { run, repeat, fail_fast, metrics, always_summary, rerun_disturbed, rerun_when: suite::Rerun::Undecided };
     Ok(suite::run_suite(&plan, &opts).await?.exit_code)
 }
 

@@ -157,7 +157,8 @@ pub struct RunArgs {
     /// Run a drill whose verdict is undecided (a timing target missed while the host was
     /// saturated, its disk stalled or the clients slipped inside the window it measures)
     /// again, up to N more times (1 to 5), and count the first attempt the host did not
-    /// disturb; every attempt keeps its evidence. Every attempt disturbed: exit 7.
+    /// disturb; every attempt keeps its evidence. Every attempt disturbed: exit 7. On a
+    /// sweep: a drill the host perturbed anywhere (not counted) is run again.
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = rerun_count)]
     pub rerun_disturbed: Option<u32>,
 }

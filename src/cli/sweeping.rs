@@ -75,6 +75,8 @@ pub(super) async fn run_sweep(sweep: Sweep, args: super::RunArgs) -> Result<i32>
         metrics,
         always_summary: true,
         rerun_disturbed: args.rerun_disturbed.unwrap_or(0),
+        // a sweep counts no run the host perturbed anywhere: those are run again
+        rerun_when: crate::suite::Rerun::Perturbed,
     };
     crate::sweep::run_sweep(sweep, opts).await
 }

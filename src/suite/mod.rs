@@ -35,11 +35,22 @@ pub struct SuiteOptions {
     pub fail_fast: bool,
     /// drdrill's results as Prometheus metrics, after each drill.
     pub metrics: export::MetricsOut,
-    /// Run a drill whose verdict is undecided again, up to this many more times (0: never).
+    /// Run a disturbed drill again, up to this many more times (0: never).
     pub rerun_disturbed: u32,
+    /// What makes a drill disturbed enough to run again.
+    pub rerun_when: Rerun,
     /// Write the summary even for one drill or none (a slice of `--partition`: the merge
     /// job reads every slice's).
     pub always_summary: bool,
+}
+
+/// When `--rerun-disturbed` runs a drill again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rerun {
+    /// Its verdict is undecided: a timing target missed inside a window the host disturbed.
+    Undecided,
+    /// The host perturbed it anywhere (checker::perturbed): what a sweep does not count.
+    Perturbed,
 }
 
 /// Files as given, folders expanded to their `*.yaml` / `*.yml` (sorted), every one loaded
@@ -175,10 +186,16 @@ async fn attempts(loaded: &Loaded, ro: &RunOptions, k: u32, opts: &SuiteOptions,
         };
         println!("evidence: {}", o.dir.display());
         let mut rows = RunRow::ran_services(name, k, &o.results, &o.dir, t.elapsed().as_secs_f64());
-        if worst(rows.iter().map(|r| r.exit_code)) == exit::UNDECIDED && attempt < most {
-            let why = rows.iter().flat_map(|r| &r.why).cloned().collect::<Vec<_>>().join("; ");
-            eprintln!("\n=== attempt {attempt} of {most} undecided ({why}): running it again");
-            earlier.push(format!("attempt {attempt} undecided: {why} (evidence {})", o.dir.display()));
+        let again = match opts.rerun_when {
+            Rerun::Undecided if worst(rows.iter().map(|r| r.exit_code)) == exit::UNDECIDED => {
+                Some(("undecided", rows.iter().flat_map(|r| &r.why).cloned().collect::<Vec<_>>().join("; ")))
+            }
+            Rerun::Perturbed => crate::checker::perturbed(&o.results).map(|why| ("not counted", why)),
+            Rerun::Undecided => None,
+        };
+        if let Some((said, why)) = again.filter(|_| attempt < most) {
+            eprintln!("\n=== attempt {attempt} of {most} {said} ({why}): running it again");
+            earlier.push(format!("attempt {attempt} {said}: {why} (evidence {})", o.dir.display()));
             continue;
         }
         exported.after_run(&opts.metrics, loaded, &o.results).await;

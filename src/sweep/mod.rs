@@ -38,6 +38,10 @@ struct DrillRow {
     run: u32,
     status: String,
     evidence: Option<String>,
+    /// With `--rerun-disturbed`, when it ran more than once: the attempt counted, and why
+    /// each earlier one was not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attempts: Vec<String>,
 }
 
 /// Runs every drill of `sweep`, judges them, writes and prints the answer; the exit code is
@@ -105,7 +109,8 @@ fn drill_rows(p: &SweepPlan, summary: &suite::Summary, index: &BTreeMap<String, 
         let (point, role, index) = *index.get(&row.scenario)?;
         let fault = if role == Role::Failure { &p.failures[index] } else { &p.blips[index] };
         let (scenario, status, evidence) = (row.scenario.clone(), row.status.clone(), row.evidence.clone());
-        Some(DrillRow { scenario, values: p.points[point].clone(), role, fault: fault.clone(), run: row.run, status, evidence })
+        let (values, attempts) = (p.points[point].clone(), row.attempts.clone());
+        Some(DrillRow { scenario, values, role, fault: fault.clone(), run: row.run, status, evidence, attempts })
     });
     rows.collect()
 }
