@@ -254,12 +254,17 @@ fn answer(r: &SweepReport) -> String {
     };
     let seed = match r.points.iter().find(|p| p.seed) {
         Some(p) => {
-            let said = match p.verdict {
-                Verdict::Pass => "met".to_string(),
-                Verdict::Fail => format!("missed ({})", p.why.join("; ")),
-                _ => format!("not judged ({})", p.why.join("; ")),
+            // why it missed, then the figures that do not say it again
+            let said = |word: &str| {
+                let rest = figure_list(p).into_iter().filter(|f| !p.why.iter().any(|w| w.contains(f.as_str())));
+                format!("{word} ({})", p.why.iter().cloned().chain(rest).collect::<Vec<_>>().join("; "))
             };
-            format!("the seed's value {}: {said} ({})", p.values.join(" × "), figures(p))
+            let said = match p.verdict {
+                Verdict::Pass => format!("met ({})", figures(p)),
+                Verdict::Fail => said("missed"),
+                _ => said("not judged"),
+            };
+            format!("the seed's value {}: {said}", p.values.join(" × "))
         }
         None => format!("the seed's value {} was not swept", r.seed.join(" × ")),
     };
@@ -268,6 +273,10 @@ fn answer(r: &SweepReport) -> String {
 
 /// A point's figures: each failure's RTO p95, each blip's false failovers.
 fn figures(p: &PointResult) -> String {
+    figure_list(p).join("; ")
+}
+
+fn figure_list(p: &PointResult) -> Vec<String> {
     let mut out: Vec<String> = p
         .failures
         .iter()
@@ -277,7 +286,7 @@ fn figures(p: &PointResult) -> String {
         })
         .collect();
     out.extend(p.blips.iter().map(|b| format!("{}: false failovers {}", b.blip, b.false_failovers.text())));
-    out.join("; ")
+    out
 }
 
 #[cfg(test)]
