@@ -75,7 +75,7 @@ pub use shards::{ShardResult, ShardsReport, judge_shards, shard_parts};
 pub use sites::{SiteOp, SiteWrites, site_writes};
 pub use slip::{SLIP_FINDING_MS, slip_bound_ms};
 pub use spread::{BudgetOverRuns, SpreadLimits, SpreadResult, Stat, budget_over_runs, judge_spread};
-pub use sweep::{BlipStat, FailureStat, PointResult, SweepReport, TrialRun, judge_sweep, perturbed};
+pub use sweep::{BlipStat, FailureStat, PhaseStat, PointResult, SweepReport, TrialRun, judge_sweep, perturbed};
 pub use target::Target;
 pub use targets::TargetResult;
 pub use updates::{Cut, CutReport, LostUpdate, MultiActiveReport, Rejoin, Update, UpdatesReport, judge_updates, update_value};

@@ -38,6 +38,11 @@ pub struct Promotion {
     /// side of the split, and of those the ones lost.
     pub new_acked: u64,
     pub new_lost: Option<u64>,
+    /// When the promoted node let the clients' entry (a VIP) go while the replaced primary
+    /// still held it (Keepalived's backup back in BACKUP once a cut healed): the replaced
+    /// primary is the primary again, and its writes after this are no split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_back_ms: Option<f64>,
 }
 
 impl Promotion {
@@ -84,6 +89,24 @@ impl PromotionsReport {
         PromotionsReport { promotions, nodes_recorded: false }
     }
 
+    /// With the entry's holders watched: each promotion whose node let the entry go while
+    /// the replaced primary held it ends there (`given_back_ms`).
+    pub fn given_back(&mut self, h: &crate::checker::HoldersReport) {
+        for p in &mut self.promotions {
+            let mut holding = std::collections::BTreeSet::new();
+            for c in &h.changes {
+                match c.holds {
+                    true => holding.insert(c.node.as_str()),
+                    false => holding.remove(c.node.as_str()),
+                };
+                if c.at_ms > p.at_ms && !c.holds && c.node == p.new && holding.contains(p.old.as_str()) {
+                    p.given_back_ms = Some(c.at_ms);
+                    break;
+                }
+            }
+        }
+    }
+
     /// The promotion whose span (to the next promotion) holds `at_ms`.
     fn span_of(&self, at_ms: f64) -> Option<usize> {
         self.promotions.iter().rposition(|p| p.at_ms <= at_ms)
@@ -95,7 +118,7 @@ impl PromotionsReport {
         self.nodes_recorded = true;
         let Some(i) = self.span_of(at) else { return };
         let p = &mut self.promotions[i];
-        if node != p.old {
+        if node != p.old || p.given_back_ms.is_some_and(|g| at > g) {
             return;
         }
         p.old_acked += 1;
@@ -111,7 +134,7 @@ impl PromotionsReport {
         let Some((node, at)) = acked(op) else { return };
         let Some(i) = self.span_of(at) else { return };
         let p = &mut self.promotions[i];
-        if node != p.new || p.old_last_ack_ms.is_none_or(|last| at > last) {
+        if node != p.new || p.old_last_ack_ms.is_none_or(|last| at > last) || p.given_back_ms.is_some_and(|g| at > g) {
             return;
         }
         p.new_acked += 1;
@@ -144,17 +167,21 @@ fn acked(op: &Op) -> Option<(&str, f64)> {
     Some((node, crate::clock::ms(op.complete_ns)))
 }
 
-/// The promotions of one service: its events read for them, then its history twice.
+/// The promotions of one service: its events read for them (and its entry's holders,
+/// where watched), then its history twice.
 pub fn judge_promotions(
     history: &std::path::Path,
     tag: Option<&str>,
-    events: &[Event],
-    initial: &str,
+    (events, initial): (&[Event], &str),
+    holders: Option<&crate::checker::HoldersReport>,
     read: Option<&ReadBack>,
 ) -> std::io::Result<PromotionsReport> {
     let mut r = PromotionsReport::from_events(events, initial);
     if r.promotions.is_empty() {
         return Ok(r);
+    }
+    if let Some(h) = holders {
+        r.given_back(h);
     }
     let mine = |op: &Op| crate::history::belongs(op.service.as_ref(), tag);
     crate::history::read_history(history, |op| {

@@ -78,3 +78,31 @@ fn each_side_is_counted_against_the_promotion_of_its_span() {
     assert_eq!((p1.old_acked, p1.old_lost, p1.new_acked), (1, Some(1), 0));
     assert_eq!((p2.old_acked, p2.old_lost, p2.new_acked, p2.new_lost), (1, Some(1), 0, Some(0)));
 }
+
+#[test]
+fn a_promoted_node_that_let_the_vip_go_back_ends_the_split_there() {
+    let mut r = PromotionsReport::from_events(&[event(8800, EventKind::OrchestratorPromoted, "n2")], "n1");
+    let change = |t_ms: u64, node: &str, holds: bool| crate::checker::HolderChange {
+        t_ns: t_ms * 1_000_000,
+        node: node.into(),
+        holds,
+        detail: String::new(),
+    };
+    let changes = [change(0, "n1", true), change(8700, "n2", true), change(9700, "n2", false)];
+    r.given_back(&crate::checker::HoldersReport::new("the VIP".into(), &changes, 40_000_000_000, vec!["n1".into()]));
+    let ops = [
+        Op::acked_by("n2", 1, 9000),   // the promoted node, in the split
+        Op::acked_by("n1", 2, 9500),   // the old primary, in the split
+        Op::acked_by("n1", 3, 12_000), // the primary again: no split
+        Op::acked_by("n1", 4, 39_000),
+    ];
+    let r = counted(r, &ops, None);
+    let p = &r.promotions[0];
+    assert_eq!(p.given_back_ms, Some(9700.0));
+    assert_eq!((p.old_acked, p.old_last_ack_ms, p.new_acked), (1, Some(9500.0), 1));
+    assert_eq!(p.split_ms(), Some(700.0));
+    // without the holders, the old primary's writes to the end are the split
+    let mut all = PromotionsReport::from_events(&[event(8800, EventKind::OrchestratorPromoted, "n2")], "n1");
+    all = counted(all, &ops, None);
+    assert_eq!(all.promotions[0].old_acked, 3);
+}

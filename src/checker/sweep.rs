@@ -7,6 +7,7 @@
 //! scenario says the blip must not fail over). A run the host perturbed (saturated, a
 //! stalled disk, the clients' pacing slipped: the drill's own findings) or whose verdict
 //! is undecided is marked and not counted; an error counts as nothing either.
+use super::Phases;
 use super::drill::{FindingKind, Results};
 use super::k_of_n::KOfN;
 use super::{Verdict, pct};
@@ -38,6 +39,23 @@ pub struct FailureStat {
     pub rto_p95_ms: Option<f64>,
     pub rto_max_ms: Option<f64>,
     pub lost_writes_max: Option<u64>,
+    /// The RTO's phases over the counted runs, each against what the value allows it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseStat>,
+}
+
+/// One phase of a failure's RTO over the counted runs (detection, promotion, reroute),
+/// against the budget the value's settings give it (the drills' own: the same at a value).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseStat {
+    pub phase: String,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub budget_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub budget_from: String,
+    /// Counted runs in which it took longer than its budget.
+    pub over_budget: u32,
 }
 
 /// One blip at one point: how often it was answered with a promotion, and what that cost.
@@ -157,12 +175,13 @@ pub fn perturbed(r: &Results) -> Option<String> {
 
 fn failure<'a>(label: &str, runs: impl Iterator<Item = &'a TrialRun<'a>>) -> FailureStat {
     let mut s = FailureStat { failure: label.into(), ..FailureStat::default() };
-    let (mut rtos, mut lost) = (Vec::new(), None);
+    let (mut rtos, mut lost, mut judged) = (Vec::new(), None, Vec::new());
     for t in runs {
         s.runs += 1;
         match counted(t) {
             Counted::Yes(r) => {
                 s.counted += 1;
+                judged.extend(r.phases.as_ref());
                 match r.rto_ms {
                     Some(x) => rtos.push(x),
                     None => s.not_recovered += 1,
@@ -176,7 +195,28 @@ fn failure<'a>(label: &str, runs: impl Iterator<Item = &'a TrialRun<'a>>) -> Fai
     rtos.sort_by(f64::total_cmp);
     (s.rto_p50_ms, s.rto_p95_ms, s.rto_max_ms) = (pct(&rtos, 50.0), pct(&rtos, 95.0), rtos.last().copied());
     s.lost_writes_max = lost;
+    s.phases = phase_stats(&judged);
     s
+}
+
+/// Each phase the counted runs measured, over the runs, against its budget.
+fn phase_stats(all: &[&Phases]) -> Vec<PhaseStat> {
+    let Some(first) = all.first() else { return Vec::new() };
+    let b = &first.budgets;
+    type Took = fn(&Phases) -> Option<f64>;
+    let each: [(&str, Took, Option<f64>, &String); 3] = [
+        ("detection", |p| p.detection_ms, b.detection_ms, &b.detection_from),
+        ("promotion", |p| p.promotion_ms, b.promotion_ms, &b.promotion_from),
+        ("reroute", |p| p.reroute_ms, first.reroute_budget_ms(), &b.reroute_from),
+    ];
+    let stat = |(phase, took, budget_ms, from): (&str, Took, Option<f64>, &String)| {
+        let mut xs: Vec<f64> = all.iter().filter_map(|p| took(p)).collect();
+        xs.sort_by(f64::total_cmp);
+        let over = all.iter().filter(|p| p.over_budget().iter().any(|o| o.phase == phase)).count() as u32;
+        let (p50_ms, p95_ms) = (pct(&xs, 50.0), pct(&xs, 95.0));
+        (!xs.is_empty()).then(|| PhaseStat { phase: phase.into(), p50_ms, p95_ms, budget_ms, budget_from: from.clone(), over_budget: over })
+    };
+    each.into_iter().filter_map(stat).collect()
 }
 
 fn blip<'a>(label: &str, runs: impl Iterator<Item = &'a TrialRun<'a>>) -> BlipStat {

@@ -117,3 +117,20 @@ fn perturbed_says_what_the_host_did_or_that_the_verdict_is_undecided() {
     let undecided = Results { verdict: Verdict::Undecided, ..failed_over(Some(3000.0)) };
     assert_eq!(perturbed(&undecided).as_deref(), Some("verdict undecided"));
 }
+
+#[test]
+fn each_phase_of_a_failure_is_given_over_the_counted_runs_against_its_budget() {
+    let with = |detection: f64| {
+        let budgets = crate::stack::Budgets { detection_ms: Some(6000.0), detection_from: "down-after 5000".into(), ..Default::default() };
+        let phases = Phases { detection_ms: Some(detection), promotion_ms: Some(500.0), budgets, ..Default::default() };
+        Results { phases: Some(phases), ..failed_over(Some(detection + 1000.0)) }
+    };
+    let all = [(0, Role::Failure, with(5500.0)), (0, Role::Failure, with(6300.0)), (0, Role::Failure, saturated(with(9000.0)))];
+    let f = failure("kill of primary", runs(&all).iter());
+    let d = &f.phases[0];
+    assert_eq!((d.phase.as_str(), d.p95_ms, d.budget_ms, d.over_budget), ("detection", Some(6300.0), Some(6000.0), 1), "{d:?}");
+    assert_eq!(d.budget_from, "down-after 5000");
+    // a phase no run measured (the reroute) is left out; the perturbed run is not counted
+    assert_eq!(f.phases.iter().map(|p| p.phase.as_str()).collect::<Vec<_>>(), ["detection", "promotion"]);
+    assert_eq!(f.counted, 2);
+}

@@ -75,6 +75,15 @@ impl LastInvokes {
         }
     }
 
+    /// The clients' entry (a VIP) is held by `node` alone: it is the primary they reach,
+    /// whatever a promotion replaced before (Keepalived's backup gave the VIP back once a
+    /// cut healed).
+    pub fn held_only_by(&self, node: &str) {
+        let mut nodes = lock(&self.nodes);
+        nodes.demoted.remove(node);
+        nodes.primary = Some(node.to_string());
+    }
+
     /// The latest invoke time of an acknowledged write, leaving out those of the nodes a
     /// promotion replaced (0: none yet).
     pub fn ok_ns(&self) -> u64 {
@@ -132,6 +141,10 @@ mod tests {
         // a promotion naming the primary of the moment replaces nothing
         l.event(&event(EventKind::FailoverPromote, "n3"));
         assert_eq!(l.demoted(), vec!["n1".to_string()]);
+        // the VIP held by n1 alone: the clients reach it again
+        l.held_only_by("n1");
+        assert_eq!(l.ok_ns(), t20);
+        l.event(&event(EventKind::FailoverPromote, "n3"));
         // promoted back: n1 is a primary again, n3 replaced
         l.event(&event(EventKind::FailoverPromote, "n1"));
         assert_eq!((l.ok_ns(), l.demoted()), (t20, vec!["n3".to_string()]));

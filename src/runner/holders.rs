@@ -26,8 +26,10 @@ pub(super) struct Watched {
 }
 
 impl HoldersWatch {
-    /// Starts following, when the service's driver follows an entry.
-    pub fn start(svc: &Service, clock: Clock) -> Option<HoldersWatch> {
+    /// Starts following, when the service's driver follows an entry. The live view of the
+    /// clients' recovery learns who alone holds it (`rec`): a promoted backup that gave the
+    /// VIP back leaves the old primary the one the clients reach again.
+    pub fn start(svc: &Service, rec: &RecorderHandle) -> Option<HoldersWatch> {
         let holders = svc.driver.entry_holders()?;
         let changes: Arc<Mutex<Vec<HolderChange>>> = Arc::default();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -35,9 +37,17 @@ impl HoldersWatch {
         let watch = tokio::spawn(async move {
             let _ = h.watch(stack, tx).await;
         });
-        let kept = changes.clone();
+        let (kept, clock, live) = (changes.clone(), rec.clock, rec.last_invoke_ns.clone());
         let stamp = tokio::spawn(async move {
+            let mut holding = std::collections::BTreeSet::new();
             while let Some(held) = rx.recv().await {
+                match held.holds {
+                    true => holding.insert(held.node.clone()),
+                    false => holding.remove(&held.node),
+                };
+                if let [only] = Vec::from_iter(&holding).as_slice() {
+                    live.held_only_by(only);
+                }
                 let c = HolderChange { t_ns: clock.now_ns(), node: held.node, holds: held.holds, detail: held.detail };
                 kept.lock().expect("holders").push(c);
             }

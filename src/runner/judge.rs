@@ -181,7 +181,7 @@ async fn judge_one(
     let wall = |ns: u64| (clock.wall_anchor + chrono::Duration::nanoseconds(ns as i64)).to_rfc3339();
     let identity = (drill.sc().name.clone(), drill.run_id.clone(), wall(0), wall(last_ns));
     let info = stack_info(sc, &svc.stack, health);
-    let promotions = judge_promotions(history, tag, &hist.events, &info.initial_primary, s.read.as_ref())?;
+    let promotions = judge_promotions(history, tag, (&hist.events, &info.initial_primary), holders.as_ref(), s.read.as_ref())?;
     let assembled = with_scenario(Results::assemble(identity, a, info, failover, s.convergence, hist.events, s.errors), sc);
     Ok((
         Results {
@@ -209,11 +209,11 @@ async fn judge_one(
 fn judge_promotions(
     history: &std::path::Path,
     tag: Option<&str>,
-    events: &[crate::history::Event],
-    initial: &str,
+    start: (&[crate::history::Event], &str),
+    holders: Option<&crate::checker::HoldersReport>,
     read: Option<&ReadBack>,
 ) -> Result<Option<crate::checker::PromotionsReport>> {
-    let r = crate::checker::judge_promotions(history, tag, events, initial, read)
+    let r = crate::checker::judge_promotions(history, tag, start, holders, read)
         .map_err(|e| Error::infra("failed to count the writes around each promotion").cause(e))?;
     Ok((!r.promotions.is_empty()).then_some(r))
 }

@@ -123,7 +123,7 @@ async fn start_service(
         l.recs.push((svc.plan.name.clone(), rec.clone()));
     });
     let faults_done = sc.faults.is_empty();
-    let holders = super::holders::HoldersWatch::start(svc, rec.clock);
+    let holders = super::holders::HoldersWatch::start(svc, &rec);
     let r = Running { rec, primary, route, isolated, notices: Some(tx), recovery, report: None, faults_done, lag, holders };
     Ok((r, fault_rx, task))
 }

@@ -33,7 +33,9 @@ fn row(p: &PointResult) -> Vec<String> {
         .map(|f| {
             let not = if f.not_recovered > 0 { format!(", {} not recovered", f.not_recovered) } else { String::new() };
             let off = if f.perturbed + f.errors > 0 { format!(", {} not counted", f.perturbed + f.errors) } else { String::new() };
-            format!("{}: {} / {} / {}{not}{off}", f.failure, s(f.rto_p50_ms), s(f.rto_p95_ms), s(f.rto_max_ms))
+            let phases: Vec<String> = f.phases.iter().map(phase).collect();
+            let phases = if phases.is_empty() { String::new() } else { format!("\n  {}", phases.join("\n  ")) };
+            format!("{}: {} / {} / {}{not}{off}{phases}", f.failure, s(f.rto_p50_ms), s(f.rto_p95_ms), s(f.rto_max_ms))
         })
         .collect();
     let blips: Vec<String> = p
@@ -49,6 +51,13 @@ fn row(p: &PointResult) -> Vec<String> {
         })
         .collect();
     vec![values, failures.join("\n"), blips.join("\n"), verdict_word(p.verdict).into(), p.why.join("; ")]
+}
+
+/// "detection p95 5.6 s of 6.0 s (1 run over)": a phase over the runs against its budget.
+fn phase(p: &crate::checker::PhaseStat) -> String {
+    let budget = p.budget_ms.map_or(String::new(), |b| format!(" of {}", s(Some(b))));
+    let over = if p.over_budget > 0 { format!(" ({} over)", p.over_budget) } else { String::new() };
+    format!("{} p95 {}{budget}{over}", p.phase, s(p.p95_ms))
 }
 
 const HEAD: [&str; 5] = ["value", "RTO p50 / p95 / max", "false failovers", "verdict", "why"];
