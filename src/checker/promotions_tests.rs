@@ -1,16 +1,7 @@
 use super::*;
 
 fn event(t_ms: u64, kind: EventKind, node: &str) -> Event {
-    Event {
-        service: None,
-        t_ns: t_ms * 1_000_000,
-        kind,
-        fault: None,
-        node: Some(node.into()),
-        detail: String::new(),
-        applied_ns: None,
-        applied_from_ns: None,
-    }
+    Event::on(t_ms, kind, node)
 }
 
 /// Counts both passes over `ops`, as `judge_promotions` does over the history.

@@ -112,16 +112,7 @@ mod tests {
     }
 
     fn event(kind: EventKind, node: &str) -> Event {
-        Event {
-            service: None,
-            t_ns: 0,
-            kind,
-            fault: None,
-            node: Some(node.into()),
-            detail: String::new(),
-            applied_ns: None,
-            applied_from_ns: None,
-        }
+        Event::on(0, kind, node)
     }
 
     #[test]

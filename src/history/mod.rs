@@ -238,6 +238,22 @@ pub enum Entry {
 }
 
 #[cfg(test)]
+impl Event {
+    /// `kind` on `node` at `t_ms`, of no service and no fault: the tests' events.
+    pub fn on(t_ms: u64, kind: EventKind, node: &str) -> Event {
+        Event {
+            service: None,
+            t_ns: t_ms * 1_000_000,
+            kind,
+            fault: None,
+            node: Some(node.into()),
+            detail: String::new(),
+            applied_ns: None,
+            applied_from_ns: None,
+        }
+    }
+}
+
 impl Op {
     /// Writer 0's plain write `seq`, acknowledged by `node` at `t_ms` (1 µs after its invoke):
     /// the checker's tests of who acknowledged what.
