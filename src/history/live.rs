@@ -14,17 +14,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct LastInvokes {
     pub ok: AtomicU64,
     pub not_ok: AtomicU64,
-    /// Each writer's latest acknowledged and not acknowledged inserts (updates of a shared
-    /// key left out: a conflict refused is no outage), for clients that each write to a
-    /// node of their own.
-    pub inserts_by_writer: Mutex<BTreeMap<u32, (u64, u64)>>,
+    /// The rest, behind one lock (taken once per op).
     nodes: Mutex<Nodes>,
 }
 
-/// The primary of the moment as the events tell it, the nodes promotions replaced, and
-/// the latest invoke time of a write each node acknowledged.
+/// The primary of the moment as the events tell it, the nodes promotions replaced, the
+/// latest invoke time of a write each node acknowledged, and each writer's latest
+/// acknowledged and not acknowledged inserts (updates of a shared key left out: a conflict
+/// refused is no outage), for clients that each write to a node of their own.
 #[derive(Debug, Default)]
 struct Nodes {
+    by_writer: BTreeMap<u32, (u64, u64)>,
     primary: Option<String>,
     demoted: BTreeSet<String>,
     ok: BTreeMap<std::sync::Arc<str>, u64>,
@@ -38,24 +38,32 @@ impl LastInvokes {
     /// Keeps `op`'s times (`ok`: it was acknowledged).
     pub(super) fn op(&self, op: &Op, ok: bool) {
         let relaxed = Ordering::Relaxed;
+        let mut nodes = lock(&self.nodes);
         if ok {
             self.ok.fetch_max(op.invoke_ns, relaxed);
             if let Some(node) = &op.node {
-                let mut nodes = lock(&self.nodes);
-                let t = nodes.ok.entry(node.clone()).or_default();
-                *t = (*t).max(op.invoke_ns);
+                match nodes.ok.get_mut(node) {
+                    Some(t) => *t = (*t).max(op.invoke_ns),
+                    None => _ = nodes.ok.insert(node.clone(), op.invoke_ns),
+                }
             }
         } else {
             self.not_ok.fetch_max(op.invoke_ns, relaxed);
         }
         if op.key.is_none() {
-            let mut by = lock(&self.inserts_by_writer);
-            let last = by.entry(op.writer).or_default();
+            let last = nodes.by_writer.entry(op.writer).or_default();
             match ok {
                 true => last.0 = last.0.max(op.invoke_ns),
                 false => last.1 = last.1.max(op.invoke_ns),
             }
         }
+    }
+
+    /// Whether every writer's latest insert was acknowledged, invoked after `since_ns`
+    /// and after its latest insert that was not (false before any insert).
+    pub fn every_writer_writing(&self, since_ns: u64) -> bool {
+        let nodes = lock(&self.nodes);
+        !nodes.by_writer.is_empty() && nodes.by_writer.values().all(|(ok, not_ok)| *ok > since_ns.max(*not_ok))
     }
 
     /// Follows the primary: the workload's start names it, a promotion of another node

@@ -61,8 +61,7 @@ impl ClientsRecovery {
     fn writing(&self) -> bool {
         let last = &self.rec.last_invoke_ns;
         if self.every_writer {
-            let by = last.inserts_by_writer.lock().unwrap_or_else(|p| p.into_inner());
-            return !by.is_empty() && by.values().all(|(ok, not_ok)| *ok > self.since_ns.max(*not_ok));
+            return last.every_writer_writing(self.since_ns);
         }
         last.ok_ns() > self.since_ns.max(last.not_ok.load(Ordering::Relaxed))
     }
