@@ -192,7 +192,8 @@ fn a_pause_sentinel_answers_with_a_promotion_is_a_false_failover_and_a_split_bra
 fn a_sweep_of_down_after_fails_over_falsely_at_500_ms_and_rides_the_pause_out_at_5000() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let reports = tempfile::tempdir().unwrap();
-    // beside other drills: a drill the host perturbed is run again (up to 2 more times)
+    // a drill the host perturbed anywhere is run again (up to 2 more times); a pair
+    // (.config/nextest.toml): beside three drills every attempt of one was perturbed once
     let args = ["run", "tests/fixtures/sweep-sentinel-pause.yaml", "--rerun-disturbed", "2", "--reports", reports.path().to_str().unwrap()];
     let out = drdrill(&args);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

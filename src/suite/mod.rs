@@ -180,7 +180,7 @@ async fn attempts(loaded: &Loaded, ro: &RunOptions, k: u32, opts: &SuiteOptions,
             Err(e) => {
                 eprintln!("{e}");
                 let mut row = RunRow::failed(name, k, &e, t.elapsed().as_secs_f64());
-                row.attempts = attempt_lines(attempt, most, &earlier);
+                row.attempts = attempt_lines(attempt, most, &earlier, None);
                 return (vec![row], e.exit_code() == exit::INTERRUPTED);
             }
         };
@@ -193,13 +193,13 @@ async fn attempts(loaded: &Loaded, ro: &RunOptions, k: u32, opts: &SuiteOptions,
             Rerun::Perturbed => crate::checker::perturbed(&o.results).map(|why| ("not counted", why)),
             Rerun::Undecided => None,
         };
-        if let Some((said, why)) = again.filter(|_| attempt < most) {
+        if let Some((said, why)) = again.as_ref().filter(|_| attempt < most) {
             eprintln!("\n=== attempt {attempt} of {most} {said} ({why}): running it again");
             earlier.push(format!("attempt {attempt} {said}: {why} (evidence {})", o.dir.display()));
             continue;
         }
         exported.after_run(&opts.metrics, loaded, &o.results).await;
-        let lines = attempt_lines(attempt, most, &earlier);
+        let lines = attempt_lines(attempt, most, &earlier, again.as_ref().map(|(said, _)| *said));
         if !lines.is_empty() {
             eprintln!("{}", lines.join("; "));
         }
@@ -209,11 +209,17 @@ async fn attempts(loaded: &Loaded, ro: &RunOptions, k: u32, opts: &SuiteOptions,
 }
 
 /// `attempt 2 of 3 counted`, then each earlier attempt's line; nothing for a first attempt.
-fn attempt_lines(attempt: u32, most: u32, earlier: &[String]) -> Vec<String> {
+/// A last attempt that was itself undecided (or not counted: `last`) counts for nothing, and
+/// its line says so rather than "counted".
+fn attempt_lines(attempt: u32, most: u32, earlier: &[String], last: Option<&str>) -> Vec<String> {
     if attempt == 1 {
         return Vec::new();
     }
-    std::iter::once(format!("attempt {attempt} of {most} counted")).chain(earlier.iter().cloned()).collect()
+    let head = match last {
+        Some(said) => format!("attempt {attempt} of {most} {said} as well: none counted"),
+        None => format!("attempt {attempt} of {most} counted"),
+    };
+    std::iter::once(head).chain(earlier.iter().cloned()).collect()
 }
 
 /// " (about N min left)" once a drill has run: `ran` drills took `elapsed_s`, `done` of
@@ -254,6 +260,20 @@ mod tests {
         assert_eq!(worst([0, exit::REGRESSION]), exit::REGRESSION);
         assert_eq!(worst([1, exit::REGRESSION]), 1);
         assert_eq!(worst([]), 0);
+    }
+
+    /// A last attempt the host disturbed too is not said to be counted (a sweep once read
+    /// "attempt 3 of 3 counted" and then "no run counted").
+    #[test]
+    fn a_last_attempt_disturbed_too_counts_for_nothing() {
+        let earlier = ["attempt 1 undecided: x".to_string()];
+        assert!(attempt_lines(1, 3, &[], None).is_empty());
+        assert_eq!(attempt_lines(2, 3, &earlier, None), ["attempt 2 of 3 counted", "attempt 1 undecided: x"]);
+        assert_eq!(
+            attempt_lines(2, 2, &earlier, Some("undecided")),
+            ["attempt 2 of 2 undecided as well: none counted", "attempt 1 undecided: x"]
+        );
+        assert_eq!(attempt_lines(3, 3, &[], Some("not counted"))[0], "attempt 3 of 3 not counted as well: none counted");
     }
 
     /// A drill of two services is two rows of the summary but one drill: the count and
